@@ -1,0 +1,124 @@
+/* runtime.h -- the one door between an algorithm and the world.
+ *
+ * Every algorithm in distlab is written against this header and nothing
+ * else: it sees ranks, messages, a clock and compute cost. The same code
+ * then runs on the SimGrid backend (sim/: simulated cluster, simulated
+ * clock) or on the TCP backend (real/: threads or processes, wall clock).
+ * No file under algorithms/ may include a SimGrid, socket or pthread header.
+ *
+ * Semantics, the same on both backends (tests/test_conformance.c checks
+ * them on each):
+ *   - Messages between one (source, destination) pair are delivered in the
+ *     order they were sent. A receive matches the first message whose
+ *     source and tag match; RT_ANY_SOURCE and RT_ANY_TAG match anything.
+ *   - Sends are eager: rt_send copies the payload before it returns, and a
+ *     send never waits for the matching receive to be posted, so two ranks
+ *     sending to each other at once never deadlock. rt_isend borrows the
+ *     caller's buffer until its request completes.
+ *   - A payload pointer of NULL with len > 0 is a size-only message: it
+ *     costs len bytes on the wire but carries no data (timing-only what-if
+ *     runs). A NULL receive buffer discards what arrives.
+ *   - Every call that can fail returns RT_OK or a negative RT_E* code and
+ *     leaves a readable message in rt_error(). Library code never exits.
+ *
+ * Ownership: an rt is created and destroyed by the backend; algorithms only
+ * borrow it. Requests are owned by the runtime and freed when they complete
+ * in rt_wait/rt_waitall/rt_waitany (the caller's handle is set to NULL).
+ */
+#ifndef DISTLAB_RUNTIME_H
+#define DISTLAB_RUNTIME_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct rt rt;                 /* one rank's view of the job */
+typedef struct rt_request rt_request; /* an outstanding isend or irecv */
+
+enum {
+    RT_ANY_SOURCE = -1,
+    RT_ANY_TAG = -1,
+    RT_TAG_MAX = (1 << 30) - 1, /* tags are 0..RT_TAG_MAX; larger are reserved */
+};
+
+/* Return codes. RT_OK is zero; every error is negative. */
+enum {
+    RT_OK = 0,
+    RT_EINVAL = -1,   /* bad argument: rank out of range, negative tag ... */
+    RT_ETRUNC = -2,   /* message longer than the receive buffer */
+    RT_ETIMEOUT = -3, /* nothing arrived within the job's timeout */
+    RT_EPEER = -4,    /* the peer died or closed its connection */
+    RT_EPROTO = -5,   /* a malformed frame arrived */
+    RT_ENOMEM = -6,
+    RT_EIO = -7,      /* any other system error */
+};
+
+typedef struct rt_status {
+    int source;   /* rank that sent the message */
+    int tag;
+    size_t bytes; /* length of the message as sent */
+} rt_status;
+
+/* ---- who and when ---- */
+int rt_rank(const rt *r);
+int rt_size(const rt *r);
+double rt_now(rt *r); /* seconds since the job started: simulated or wall */
+const char *rt_backend(const rt *r); /* "sim" or "real" */
+/* Nonzero when payloads carry only their size (sim --payload size-only):
+ * the algorithm should skip the math it cannot do but still charge it. */
+int rt_size_only(const rt *r);
+
+/* ---- point-to-point ---- */
+int rt_send(rt *r, int dst, int tag, const void *buf, size_t len);
+int rt_recv(rt *r, int src, int tag, void *buf, size_t cap, rt_status *st);
+int rt_isend(rt *r, int dst, int tag, const void *buf, size_t len, rt_request **req);
+int rt_irecv(rt *r, int src, int tag, void *buf, size_t cap, rt_request **req);
+/* Send to dst and receive from src at once (the step of every ring). */
+int rt_sendrecv(rt *r, int dst, int stag, const void *sbuf, size_t slen,
+                int src, int rtag, void *rbuf, size_t rcap, rt_status *st);
+
+/* Wait for one request; *req becomes NULL. st may be NULL. */
+int rt_wait(rt *r, rt_request **req, rt_status *st);
+/* Wait for all n; NULL entries are skipped. sts may be NULL. On error the
+ * remaining requests are still completed or cancelled before returning. */
+int rt_waitall(rt *r, int n, rt_request **reqs, rt_status *sts);
+/* Wait for the first of n to complete; *index says which (reqs[*index]
+ * becomes NULL). With every entry NULL, returns RT_OK and *index = -1. */
+int rt_waitany(rt *r, int n, rt_request **reqs, int *index, rt_status *st);
+
+/* ---- compute, shared memory, barrier ---- */
+/* The math already ran; this charges its cost. sim: the simulated clock
+ * advances by flops / host speed (shared fairly with the other ranks on the
+ * host's cores). real: records the interval only, since the time passed. */
+int rt_compute(rt *r, double flops);
+/* Zeroed memory shared by every rank placed on the same host, looked up by
+ * name; every rank of the host gets the same bytes. NULL on error. */
+void *rt_shared(rt *r, const char *name, size_t bytes);
+/* Every rank of the job waits here until all have arrived. */
+int rt_barrier(rt *r);
+
+/* ---- errors ---- */
+const char *rt_error(const rt *r);    /* message of the last error */
+const char *rt_strerror(int code);    /* fixed name of a code */
+
+/* ---- what the runtime records ---- */
+typedef enum rt_event_kind {
+    RT_EV_COMPUTE = 0, /* charged compute */
+    RT_EV_SEND,        /* a send: posted at start, completed at end */
+    RT_EV_RECV,        /* a receive: posted at start, matched at end */
+    RT_EV_WAIT,        /* time blocked in recv/wait/barrier */
+    RT_EV_KINDS
+} rt_event_kind;
+
+typedef struct rt_event {
+    int32_t rank;
+    int32_t kind;   /* rt_event_kind */
+    double start_s;
+    double end_s;
+    uint64_t bytes;
+    int32_t peer;   /* the other rank, or -1 */
+    int32_t tag;
+} rt_event;
+
+const char *rt_event_kind_name(int kind); /* "compute", "send", ... */
+
+#endif

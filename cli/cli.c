@@ -1,0 +1,263 @@
+/* cli.c -- option parsing shared by every verb (see cli.h). */
+#include "cli/cli.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/units.h"
+
+const cli_opt cli_job_opts[] = {
+    {"backend", "sim|real", "where the ranks run (default sim)"},
+    {"timeout", "TIME", "a wait longer than this is an error (default 60s)"},
+    {"platform", "FILE.xml", "sim: SimGrid platform file (instead of a generated cluster)"},
+    {"hosts", "N", "sim: hosts of the generated cluster (default: one per rank)"},
+    {"bandwidth", "RATE", "sim: each host's link, e.g. 10Gbps (default 10Gbps)"},
+    {"latency", "TIME", "sim: host-to-host latency, e.g. 50us (default 50us)"},
+    {"speed", "FLOPS", "sim: per-core speed, e.g. 1Gf (default 1Gf)"},
+    {"cores", "N", "sim: cores per host (default 1)"},
+    {"net", "ideal|tcp", "sim: ideal = textbook alpha-beta (CM02); tcp = SimGrid's LV08 (default ideal)"},
+    {"placement", "round-robin|block", "sim: how ranks map to hosts (default round-robin)"},
+    {"payload", "data|size-only", "sim: size-only messages carry no data (default data)"},
+    {"launch", "threads|procs", "real: ranks as threads of one process, or processes (default threads)"},
+    {"listen", "ADDR", "real: address the ranks listen on (default 127.0.0.1)"},
+    {"no-events", NULL, "do not record per-rank events (saves memory on huge runs)"},
+    {NULL, NULL, NULL},
+};
+
+static void print_opts(FILE *f, const cli_opt *opts)
+{
+    for (const cli_opt *o = opts; o && o->name; o++) {
+        char left[64];
+        snprintf(left, sizeof left, "--%s%s%s", o->name, o->arg ? " " : "", o->arg ? o->arg : "");
+        fprintf(f, "  %-28s %s\n", left, o->help);
+    }
+}
+
+static const cli_opt *find_opt(const cli_opt *opts, const char *name, size_t len)
+{
+    for (const cli_opt *o = opts; o && o->name; o++)
+        if (strlen(o->name) == len && strncmp(o->name, name, len) == 0)
+            return o;
+    return NULL;
+}
+
+int cli_parse(int argc, char **argv, const char *usage, const cli_opt *opts,
+              int with_job, cli_args *out, int *exit_code)
+{
+    const char *verb = argv[0];
+    memset(out, 0, sizeof *out);
+    for (int i = 1; i < argc; i++) {
+        const char *s = argv[i];
+        if (strcmp(s, "--help") == 0 || strcmp(s, "-h") == 0) {
+            printf("usage: distlab %s\n\noptions:\n", usage);
+            print_opts(stdout, opts);
+            if (with_job) {
+                printf("\njob options:\n");
+                print_opts(stdout, cli_job_opts);
+            }
+            *exit_code = 0;
+            return 1;
+        }
+        if (strncmp(s, "--", 2) != 0 || s[2] == '\0') {
+            if (out->npos == CLI_MAX_ARGS)
+                goto too_many;
+            out->pos[out->npos++] = s;
+            continue;
+        }
+        const char *name = s + 2, *eq = strchr(name, '=');
+        size_t len = eq ? (size_t)(eq - name) : strlen(name);
+        const cli_opt *o = find_opt(opts, name, len);
+        if (!o && with_job)
+            o = find_opt(cli_job_opts, name, len);
+        if (!o) {
+            fprintf(stderr, "distlab %s: unknown option '--%.*s' (see 'distlab %s --help')\n",
+                    verb, (int)len, name, verb);
+            *exit_code = 2;
+            return 1;
+        }
+        const char *val = "";
+        if (o->arg) {
+            if (eq)
+                val = eq + 1;
+            else if (i + 1 < argc)
+                val = argv[++i];
+            else {
+                fprintf(stderr, "distlab %s: --%s needs a value (%s)\n", verb, o->name, o->arg);
+                *exit_code = 2;
+                return 1;
+            }
+        } else if (eq) {
+            fprintf(stderr, "distlab %s: --%s takes no value\n", verb, o->name);
+            *exit_code = 2;
+            return 1;
+        }
+        if (out->n == CLI_MAX_ARGS)
+            goto too_many;
+        out->key[out->n] = o->name;
+        out->val[out->n++] = val;
+    }
+    return 0;
+too_many:
+    fprintf(stderr, "distlab %s: too many arguments (at most %d)\n", verb, CLI_MAX_ARGS);
+    *exit_code = 2;
+    return 1;
+}
+
+const char *cli_get(const cli_args *a, const char *name)
+{
+    for (int i = a->n - 1; i >= 0; i--)
+        if (strcmp(a->key[i], name) == 0)
+            return a->val[i];
+    return NULL;
+}
+
+int cli_flag(const cli_args *a, const char *name) { return cli_get(a, name) != NULL; }
+
+static int bad(const char *verb, const char *name, const char *msg)
+{
+    fprintf(stderr, "distlab %s: --%s: %s\n", verb, name, msg);
+    return -1;
+}
+
+int cli_get_int(const cli_args *a, const char *verb, const char *name, long lo, long hi, long *out)
+{
+    const char *v = cli_get(a, name);
+    char err[256];
+    if (v && units_int(v, lo, hi, out, err, sizeof err))
+        return bad(verb, name, err);
+    return 0;
+}
+
+int cli_get_double(const cli_args *a, const char *verb, const char *name, double *out)
+{
+    const char *v = cli_get(a, name);
+    char err[256];
+    if (v && units_double(v, out, err, sizeof err))
+        return bad(verb, name, err);
+    return 0;
+}
+
+int cli_get_size(const cli_args *a, const char *verb, const char *name, double *out)
+{
+    const char *v = cli_get(a, name);
+    char err[256];
+    if (v && units_size(v, out, err, sizeof err))
+        return bad(verb, name, err);
+    return 0;
+}
+
+int cli_get_time(const cli_args *a, const char *verb, const char *name, double *out)
+{
+    const char *v = cli_get(a, name);
+    char err[256];
+    if (v && units_time(v, out, err, sizeof err))
+        return bad(verb, name, err);
+    return 0;
+}
+
+int cli_get_choice(const cli_args *a, const char *verb, const char *name,
+                   const char *const *choices, int *out)
+{
+    const char *v = cli_get(a, name);
+    if (!v)
+        return 0;
+    char known[256] = "";
+    for (int i = 0; choices[i]; i++) {
+        if (strcmp(v, choices[i]) == 0) {
+            *out = i;
+            return 0;
+        }
+        snprintf(known + strlen(known), sizeof known - strlen(known), "%s%s", i ? ", " : "", choices[i]);
+    }
+    char msg[400];
+    snprintf(msg, sizeof msg, "unknown value '%s' (expected one of: %s)", v, known);
+    return bad(verb, name, msg);
+}
+
+int cli_job_config(const cli_args *a, const char *verb, job_config *cfg)
+{
+    static const char *const backends[] = {"sim", "real", NULL};
+    static const char *const nets[] = {"ideal", "tcp", NULL};
+    static const char *const places[] = {"round-robin", "block", NULL};
+    static const char *const payloads[] = {"data", "size-only", NULL};
+    static const char *const launches[] = {"threads", "procs", NULL};
+    char err[256];
+    int choice;
+    long n;
+
+    choice = cfg->backend;
+    if (cli_get_choice(a, verb, "backend", backends, &choice))
+        return -1;
+    cfg->backend = choice;
+    if (cli_get_time(a, verb, "timeout", &cfg->timeout_s))
+        return -1;
+    if (cfg->timeout_s <= 0)
+        return bad(verb, "timeout", "must be above zero");
+
+    const char *v;
+    if ((v = cli_get(a, "platform")) != NULL) {
+        if (cli_get(a, "hosts") || cli_get(a, "bandwidth") || cli_get(a, "latency") ||
+            cli_get(a, "speed") || cli_get(a, "cores"))
+            return bad(verb, "platform", "a platform file and a generated cluster "
+                       "(--hosts/--bandwidth/--latency/--speed/--cores) exclude each other");
+        cfg->platform = v;
+    }
+    n = cfg->hosts;
+    if (cli_get_int(a, verb, "hosts", 1, 1 << 20, &n))
+        return -1;
+    cfg->hosts = (int)n;
+    if ((v = cli_get(a, "bandwidth")) && units_rate(v, &cfg->bandwidth_Bps, err, sizeof err))
+        return bad(verb, "bandwidth", err);
+    if ((v = cli_get(a, "latency")) && units_time(v, &cfg->latency_s, err, sizeof err))
+        return bad(verb, "latency", err);
+    if ((v = cli_get(a, "speed")) && units_speed(v, &cfg->speed_flops, err, sizeof err))
+        return bad(verb, "speed", err);
+    n = cfg->cores;
+    if (cli_get_int(a, verb, "cores", 1, 4096, &n))
+        return -1;
+    cfg->cores = (int)n;
+
+    choice = cfg->net;
+    if (cli_get_choice(a, verb, "net", nets, &choice))
+        return -1;
+    cfg->net = choice;
+    choice = cfg->placement;
+    if (cli_get_choice(a, verb, "placement", places, &choice))
+        return -1;
+    cfg->placement = choice;
+    choice = cfg->size_only;
+    if (cli_get_choice(a, verb, "payload", payloads, &choice))
+        return -1;
+    cfg->size_only = choice;
+    choice = cfg->launch;
+    if (cli_get_choice(a, verb, "launch", launches, &choice))
+        return -1;
+    cfg->launch = choice;
+    if ((v = cli_get(a, "listen")) != NULL)
+        cfg->listen_addr = v;
+    if (cli_flag(a, "no-events"))
+        cfg->record_events = 0;
+
+    if (cfg->backend == JOB_REAL && cfg->size_only)
+        return bad(verb, "payload", "size-only payloads exist only in simulation (--backend sim)");
+    return 0;
+}
+
+void cli_describe_job(const job_config *cfg, const job_result *res, char *buf, size_t len)
+{
+    if (cfg->backend == JOB_SIM) {
+        char bw[32], lat[32];
+        units_fmt_rate(cfg->bandwidth_Bps, bw, sizeof bw);
+        units_fmt_time(cfg->latency_s, lat, sizeof lat);
+        if (cfg->platform)
+            snprintf(buf, len, "sim: platform %s, network model %s", cfg->platform,
+                     res && res->net_model[0] ? res->net_model : "?");
+        else
+            snprintf(buf, len, "sim: generated cluster of %d hosts, %s links, %s latency, %g Gf/core, network model %s",
+                     cfg->hosts > 0 ? cfg->hosts : cfg->ranks, bw, lat, cfg->speed_flops / 1e9,
+                     res && res->net_model[0] ? res->net_model : "?");
+    } else {
+        snprintf(buf, len, "real: %s on %s, TCP", cfg->launch == JOB_LAUNCH_PROCS ? "processes" : "threads",
+                 cfg->listen_addr);
+    }
+}

@@ -1,0 +1,64 @@
+/* cli.h -- the command line: verbs, options, and the options every
+ * running verb shares (backend, cluster, network, launch).
+ *
+ * A verb is a function `int verb_NAME(int argc, char **argv)` that returns
+ * the process exit status (0 ok, 1 run failed, 2 bad usage). It declares
+ * its options as a table; cli_parse checks argv against it, so every verb
+ * refuses an unknown option the same way and prints the same --help.
+ */
+#ifndef DISTLAB_CLI_H
+#define DISTLAB_CLI_H
+
+#include <stdio.h>
+
+#include "core/job.h"
+
+#define CLI_MAX_ARGS 128
+
+typedef struct cli_opt {
+    const char *name;    /* without the leading "--" */
+    const char *arg;     /* the argument's name for --help, NULL for a flag */
+    const char *help;
+} cli_opt;
+
+typedef struct cli_args {
+    const char *key[CLI_MAX_ARGS];
+    const char *val[CLI_MAX_ARGS]; /* "" for flags */
+    int n;
+    const char *pos[CLI_MAX_ARGS];  /* positional arguments */
+    int npos;
+} cli_args;
+
+/* Options of every verb that runs ranks (job options). */
+extern const cli_opt cli_job_opts[];
+
+/* Parse argv[1..] (argv[0] is the verb) against the verb's own options
+ * and, when with_job, the job options. --help prints usage and returns 1
+ * with *exit_code 0; a bad option prints an error and returns 1 with
+ * *exit_code 2; success returns 0. */
+int cli_parse(int argc, char **argv, const char *usage, const cli_opt *opts,
+              int with_job, cli_args *out, int *exit_code);
+
+const char *cli_get(const cli_args *a, const char *name); /* NULL if absent */
+int cli_flag(const cli_args *a, const char *name);
+
+/* Typed getters: on a bad value print "distlab VERB: --name: ..." and
+ * return -1; when absent leave *out as it is and return 0. */
+int cli_get_int(const cli_args *a, const char *verb, const char *name, long lo, long hi, long *out);
+int cli_get_double(const cli_args *a, const char *verb, const char *name, double *out);
+int cli_get_size(const cli_args *a, const char *verb, const char *name, double *out);
+int cli_get_time(const cli_args *a, const char *verb, const char *name, double *out);
+/* One of choices (NULL-terminated); returns its index through *out. */
+int cli_get_choice(const cli_args *a, const char *verb, const char *name,
+                   const char *const *choices, int *out);
+
+/* Fill a job_config from the job options (--backend, --workers or ranks
+ * given by the verb, --platform/--hosts/..., --net, --launch ...). */
+int cli_job_config(const cli_args *a, const char *verb, job_config *cfg);
+/* One line saying where and how a job ran, for a CSV comment or a log. */
+void cli_describe_job(const job_config *cfg, const job_result *res, char *buf, size_t len);
+
+/* Verbs. */
+int verb_pingpong(int argc, char **argv);
+
+#endif

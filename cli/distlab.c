@@ -1,0 +1,52 @@
+/* distlab.c -- main: dispatch to a verb. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+#define DISTLAB_VERSION "0.1.0"
+
+typedef struct verb {
+    const char *name;
+    int (*fn)(int argc, char **argv);
+    const char *summary;
+} verb;
+
+static const verb verbs[] = {
+    {"pingpong", verb_pingpong, "time point-to-point messages between two ranks"},
+    {NULL, NULL, NULL},
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: distlab VERB [options]     (distlab VERB --help for its options)\n\n"
+               "distlab runs distributed machine-learning algorithms on a simulated\n"
+               "cluster (SimGrid) or on real TCP sockets, and draws what happened.\n\nverbs:\n");
+    for (const verb *v = verbs; v->name; v++)
+        fprintf(f, "  %-12s %s\n", v->name, v->summary);
+    fprintf(f, "\n  --help       this text\n  --version    print the version\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    if (strcmp(argv[1], "--version") == 0) {
+        printf("distlab %s\n", DISTLAB_VERSION);
+        return 0;
+    }
+    for (const verb *v = verbs; v->name; v++)
+        if (strcmp(argv[1], v->name) == 0)
+            return v->fn(argc - 1, argv + 1);
+    fprintf(stderr, "distlab: unknown verb '%s'; known verbs:", argv[1]);
+    for (const verb *v = verbs; v->name; v++)
+        fprintf(stderr, " %s", v->name);
+    fprintf(stderr, " (see distlab --help)\n");
+    return 2;
+}

@@ -1,0 +1,248 @@
+/* job.c -- launch P ranks on a backend and gather what they leave behind.
+ *
+ * The result area (status, counters, per-rank result slots) is one
+ * MAP_SHARED mapping made before any fork, so a simulation child or a
+ * rank process writes it directly. Event logs, whose size is not known in
+ * advance, come back through files in a private temporary folder.
+ */
+#define _GNU_SOURCE
+#include "core/job.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "core/job_internal.h"
+#include "core/rt_core.h"
+
+job_config job_config_default(void)
+{
+    return (job_config){
+        .backend = JOB_SIM,
+        .ranks = 2,
+        .timeout_s = 60.0,
+        .record_events = 1,
+        .bandwidth_Bps = 1.25e9, /* 10 Gb/s */
+        .latency_s = 50e-6,
+        .speed_flops = 1e9,
+        .cores = 1,
+        .net = JOB_NET_IDEAL,
+        .placement = JOB_PLACE_ROUND_ROBIN,
+        .launch = JOB_LAUNCH_THREADS,
+        .listen_addr = "127.0.0.1",
+    };
+}
+
+void *job_slot(rt *r) { return r->slot; }
+
+void *job_result_slot(const job_result *res, int rank)
+{
+    if (rank < 0 || rank >= res->ranks || res->result_bytes == 0)
+        return NULL;
+    return (char *)res->slots + (size_t)rank * res->result_bytes;
+}
+
+static size_t round_up(size_t n, size_t a) { return (n + a - 1) / a * a; }
+
+/* Layout of the shared area: header, rank_status[ranks], slots. */
+static size_t shared_bytes(int ranks, size_t result_bytes, size_t *status_off, size_t *slots_off)
+{
+    *status_off = round_up(sizeof(job_shared), 64);
+    *slots_off = round_up(*status_off + (size_t)ranks * sizeof(int), 64);
+    return *slots_off + (size_t)ranks * result_bytes;
+}
+
+static int map_result(job_result *res, int ranks, size_t result_bytes)
+{
+    size_t status_off, slots_off;
+    size_t total = shared_bytes(ranks, result_bytes, &status_off, &slots_off);
+    void *p = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+        return -1;
+    memset(res, 0, sizeof *res);
+    res->shared = p;
+    res->shared_bytes = total;
+    res->rank_status = (int *)((char *)p + status_off);
+    res->slots = (char *)p + slots_off;
+    res->ranks = ranks;
+    res->result_bytes = result_bytes;
+    return 0;
+}
+
+void job_result_free(job_result *res)
+{
+    if (res->shared)
+        munmap(res->shared, res->shared_bytes);
+    free(res->events);
+    memset(res, 0, sizeof *res);
+}
+
+void job_fail(job_result *res, const char *fmt, ...)
+{
+    job_shared *sh = res->shared;
+    if (sh->failed)
+        return;
+    sh->failed = 1;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(sh->error, sizeof sh->error, fmt, ap);
+    va_end(ap);
+}
+
+int job_collect_rank(job_result *res, rt *r, int status)
+{
+    job_shared *sh = res->shared;
+    res->rank_status[r->rank] = status;
+    if (status != RT_OK)
+        job_fail(res, "%s", r->err[0] ? r->err : rt_strerror(status));
+    __atomic_fetch_add(&sh->bytes_sent, r->bytes_sent, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&sh->messages, r->messages_sent, __ATOMIC_RELAXED);
+    if (r->nevents == 0)
+        return 0;
+    rt_event *ev = realloc(res->events, (res->nevents + r->nevents) * sizeof *ev);
+    if (!ev)
+        return -1;
+    memcpy(ev + res->nevents, r->events, r->nevents * sizeof *ev);
+    res->events = ev;
+    res->nevents += r->nevents;
+    return 0;
+}
+
+int job_events_save(const job_result *res, const char *path)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f)
+        return -1;
+    size_t n = fwrite(res->events, sizeof(rt_event), res->nevents, f);
+    int rc = (n == res->nevents) ? 0 : -1;
+    if (fclose(f) != 0)
+        rc = -1;
+    return rc;
+}
+
+int job_events_load(job_result *res, const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return -1;
+    rt_event buf[1024];
+    size_t n;
+    int rc = 0;
+    while ((n = fread(buf, sizeof buf[0], 1024, f)) > 0) {
+        rt_event *ev = realloc(res->events, (res->nevents + n) * sizeof *ev);
+        if (!ev) {
+            rc = -1;
+            break;
+        }
+        memcpy(ev + res->nevents, buf, n * sizeof *ev);
+        res->events = ev;
+        res->nevents += n;
+    }
+    fclose(f);
+    return rc;
+}
+
+static int event_order(const void *a, const void *b)
+{
+    const rt_event *x = a, *y = b;
+    if (x->rank != y->rank)
+        return x->rank < y->rank ? -1 : 1;
+    if (x->start_s != y->start_s)
+        return x->start_s < y->start_s ? -1 : 1;
+    return (x->end_s > y->end_s) - (x->end_s < y->end_s);
+}
+
+/* Describe how a child process ended, for an error message. */
+void job_describe_exit(int wstatus, char *buf, size_t len)
+{
+    if (WIFSIGNALED(wstatus))
+        snprintf(buf, len, "killed by signal %d (%s)", WTERMSIG(wstatus), strsignal(WTERMSIG(wstatus)));
+    else if (WIFEXITED(wstatus))
+        snprintf(buf, len, "exited with status %d", WEXITSTATUS(wstatus));
+    else
+        snprintf(buf, len, "ended abnormally");
+}
+
+int job_make_tmpdir(char *dir, size_t len)
+{
+    const char *base = getenv("TMPDIR");
+    snprintf(dir, len, "%s/distlab-XXXXXX", base && *base ? base : "/tmp");
+    return mkdtemp(dir) ? 0 : -1;
+}
+
+/* A simulation runs in a child: SimGrid holds one platform per process,
+ * and its aborts (a broken platform file, say) must not end the caller. */
+static int run_sim_in_child(const job_config *cfg, job_main fn, void *arg, job_result *res)
+{
+    char dir[4096], path[4200];
+    if (job_make_tmpdir(dir, sizeof dir) != 0) {
+        job_fail(res, "cannot make a temporary folder: %s", strerror(errno));
+        return -1;
+    }
+    snprintf(path, sizeof path, "%s/events.sim", dir);
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) {
+        job_fail(res, "fork: %s", strerror(errno));
+        rmdir(dir);
+        return -1;
+    }
+    if (pid == 0) {
+        signal(SIGPIPE, SIG_DFL);
+        sim_job_run(cfg, fn, arg, res);
+        int rc = job_events_save(res, path) == 0 ? 0 : 3;
+        fflush(NULL);
+        _exit(rc);
+    }
+    int wstatus;
+    while (waitpid(pid, &wstatus, 0) < 0 && errno == EINTR)
+        ;
+    job_shared *sh = res->shared;
+    if (!(WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0)) {
+        char how[128];
+        job_describe_exit(wstatus, how, sizeof how);
+        if (!sh->failed)
+            job_fail(res, "the simulation %s; SimGrid's message, if any, is above", how);
+    } else if (job_events_load(res, path) != 0) {
+        job_fail(res, "cannot read the events the simulation wrote to %s", path);
+    }
+    unlink(path);
+    rmdir(dir);
+    return sh->failed ? -1 : 0;
+}
+
+int job_run(const job_config *cfg, job_main fn, void *arg, job_result *res)
+{
+    memset(res, 0, sizeof *res);
+    if (cfg->ranks < 1) {
+        snprintf(res->error, sizeof res->error, "need at least 1 rank, got %d", cfg->ranks);
+        res->failed = 1;
+        return -1;
+    }
+    if (map_result(res, cfg->ranks, cfg->result_bytes) != 0) {
+        snprintf(res->error, sizeof res->error, "cannot map the result area: %s", strerror(errno));
+        res->failed = 1;
+        return -1;
+    }
+    if (cfg->backend == JOB_SIM)
+        run_sim_in_child(cfg, fn, arg, res);
+    else
+        real_job_run(cfg, fn, arg, res);
+
+    job_shared *sh = res->shared;
+    res->failed = sh->failed;
+    memcpy(res->error, sh->error, sizeof res->error);
+    memcpy(res->net_model, sh->net_model, sizeof res->net_model);
+    res->seconds = sh->seconds;
+    res->bytes_sent = sh->bytes_sent;
+    res->messages = sh->messages;
+    if (res->nevents > 1)
+        qsort(res->events, res->nevents, sizeof *res->events, event_order);
+    return res->failed ? -1 : 0;
+}

@@ -1,0 +1,28 @@
+/* job_internal.h -- what core/job.c shares with the backends' launchers. */
+#ifndef DISTLAB_JOB_INTERNAL_H
+#define DISTLAB_JOB_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/job.h"
+
+/* The head of the result area, written by whichever process runs ranks. */
+typedef struct job_shared {
+    int failed;
+    char error[1024];
+    char net_model[64];
+    double seconds;
+    uint64_t bytes_sent, messages;
+} job_shared;
+
+/* Record the first failure of the job (later ones are dropped). */
+void job_fail(job_result *res, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Fold one finished rank into the result: its status, counters, events. */
+int job_collect_rank(job_result *res, rt *r, int status);
+int job_events_save(const job_result *res, const char *path);
+int job_events_load(job_result *res, const char *path);
+void job_describe_exit(int wstatus, char *buf, size_t len);
+int job_make_tmpdir(char *dir, size_t len);
+
+#endif

@@ -1,0 +1,319 @@
+/* rt_core.c -- the backend-neutral half of the runtime.
+ *
+ * Argument checks, blocking calls built from the backend's non-blocking
+ * ones, the per-rank event log, byte counters, the barrier and error
+ * messages are written here once, so both backends behave alike.
+ */
+#include "core/rt_core.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void rt_init(rt *r, const rt_ops *ops, const char *backend, int rank, int size,
+             int size_only, int record_events, void *backend_data)
+{
+    memset(r, 0, sizeof *r);
+    r->ops = ops;
+    r->backend = backend;
+    r->rank = rank;
+    r->size = size;
+    r->size_only = size_only;
+    r->record_events = record_events;
+    r->backend_data = backend_data;
+}
+
+void rt_fini(rt *r)
+{
+    free(r->events);
+    r->events = NULL;
+    r->nevents = r->cap_events = 0;
+}
+
+int rt_rank(const rt *r) { return r->rank; }
+int rt_size(const rt *r) { return r->size; }
+double rt_now(rt *r) { return r->ops->now(r); }
+const char *rt_backend(const rt *r) { return r->backend; }
+int rt_size_only(const rt *r) { return r->size_only; }
+const char *rt_error(const rt *r) { return r->err; }
+
+const char *rt_strerror(int code)
+{
+    switch (code) {
+    case RT_OK: return "ok";
+    case RT_EINVAL: return "invalid argument";
+    case RT_ETRUNC: return "message truncated";
+    case RT_ETIMEOUT: return "timed out";
+    case RT_EPEER: return "peer failed";
+    case RT_EPROTO: return "protocol error";
+    case RT_ENOMEM: return "out of memory";
+    case RT_EIO: return "I/O error";
+    default: return "unknown error";
+    }
+}
+
+const char *rt_event_kind_name(int kind)
+{
+    static const char *const names[RT_EV_KINDS] = {"compute", "send", "recv", "wait"};
+    return kind >= 0 && kind < RT_EV_KINDS ? names[kind] : "unknown";
+}
+
+int rt_seterr(rt *r, int code, const char *fmt, ...)
+{
+    va_list ap;
+    int n = snprintf(r->err, sizeof r->err, "rank %d: ", r->rank);
+    va_start(ap, fmt);
+    if (n >= 0 && (size_t)n < sizeof r->err)
+        vsnprintf(r->err + n, sizeof r->err - (size_t)n, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+void rt_record(rt *r, int kind, double start_s, double end_s, uint64_t bytes,
+               int peer, int tag)
+{
+    if (!r->record_events)
+        return;
+    if (r->nevents == r->cap_events) {
+        size_t cap = r->cap_events ? 2 * r->cap_events : 256;
+        rt_event *ev = realloc(r->events, cap * sizeof *ev);
+        if (!ev) {
+            r->record_events = 0;
+            return;
+        }
+        r->events = ev;
+        r->cap_events = cap;
+    }
+    r->events[r->nevents++] = (rt_event){
+        .rank = r->rank, .kind = kind, .start_s = start_s, .end_s = end_s,
+        .bytes = bytes, .peer = peer, .tag = tag};
+}
+
+/* ---- posting ---- */
+
+static int check_peer(rt *r, const char *what, int peer, int any_ok)
+{
+    if ((any_ok && peer == RT_ANY_SOURCE) || (peer >= 0 && peer < r->size))
+        return RT_OK;
+    return rt_seterr(r, RT_EINVAL, "%s: rank %d out of range 0..%d", what, peer, r->size - 1);
+}
+
+static void init_request(rt *r, rt_request *q, int is_send, int peer, int tag, size_t bytes)
+{
+    q->is_send = is_send;
+    q->peer = peer;
+    q->tag = tag;
+    q->bytes = bytes;
+    q->posted_s = r->ops->now(r);
+}
+
+int rt_isend_internal(rt *r, int dst, int tag, const void *buf, size_t len, rt_request **req)
+{
+    int rc = check_peer(r, "send", dst, 0);
+    if (rc)
+        return rc;
+    double t = r->ops->now(r);
+    rc = r->ops->isend(r, dst, tag, buf, len, req);
+    if (rc)
+        return rc;
+    init_request(r, *req, 1, dst, tag, len);
+    (*req)->posted_s = t;
+    r->bytes_sent += len;
+    r->messages_sent++;
+    return RT_OK;
+}
+
+int rt_irecv_internal(rt *r, int src, int tag, void *buf, size_t cap, rt_request **req)
+{
+    int rc = check_peer(r, "recv", src, 1);
+    if (rc)
+        return rc;
+    double t = r->ops->now(r);
+    rc = r->ops->irecv(r, src, tag, buf, cap, req);
+    if (rc)
+        return rc;
+    init_request(r, *req, 0, src, tag, cap);
+    (*req)->posted_s = t;
+    return RT_OK;
+}
+
+static int check_tag(rt *r, const char *what, int tag, int any_ok)
+{
+    if ((any_ok && tag == RT_ANY_TAG) || (tag >= 0 && tag <= RT_TAG_MAX))
+        return RT_OK;
+    return rt_seterr(r, RT_EINVAL, "%s: tag %d out of range 0..%d", what, tag, RT_TAG_MAX);
+}
+
+int rt_isend(rt *r, int dst, int tag, const void *buf, size_t len, rt_request **req)
+{
+    *req = NULL;
+    int rc = check_tag(r, "send", tag, 0);
+    return rc ? rc : rt_isend_internal(r, dst, tag, buf, len, req);
+}
+
+int rt_irecv(rt *r, int src, int tag, void *buf, size_t cap, rt_request **req)
+{
+    *req = NULL;
+    int rc = check_tag(r, "recv", tag, 1);
+    return rc ? rc : rt_irecv_internal(r, src, tag, buf, cap, req);
+}
+
+/* ---- completion ---- */
+
+/* Record a completed request, hand back its status and error, free it. */
+static int finish(rt *r, rt_request **slot, rt_status *st)
+{
+    rt_request *q = *slot;
+    int rc = q->error;
+    double now = r->ops->now(r);
+    if (q->is_send)
+        rt_record(r, RT_EV_SEND, q->posted_s, now, q->bytes, q->peer, q->tag);
+    else if (rc == RT_OK || rc == RT_ETRUNC)
+        rt_record(r, RT_EV_RECV, q->posted_s, now, q->status.bytes, q->status.source,
+                  q->status.tag);
+    if (st)
+        *st = q->status;
+    r->ops->release(r, q);
+    *slot = NULL;
+    return rc;
+}
+
+int rt_waitany(rt *r, int n, rt_request **reqs, int *index, rt_status *st)
+{
+    *index = -1;
+    int live = 0;
+    for (int i = 0; i < n; i++)
+        live += reqs[i] != NULL;
+    if (!live)
+        return RT_OK;
+    double t0 = r->ops->now(r);
+    for (;;) {
+        for (int i = 0; i < n; i++) {
+            if (reqs[i] && reqs[i]->done) {
+                double t1 = r->ops->now(r);
+                if (t1 > t0)
+                    rt_record(r, RT_EV_WAIT, t0, t1, 0, -1, -1);
+                *index = i;
+                return finish(r, &reqs[i], st);
+            }
+        }
+        int rc = r->ops->progress(r, n, reqs);
+        if (rc) {
+            double t1 = r->ops->now(r);
+            if (t1 > t0)
+                rt_record(r, RT_EV_WAIT, t0, t1, 0, -1, -1);
+            return rc;
+        }
+    }
+}
+
+int rt_wait(rt *r, rt_request **req, rt_status *st)
+{
+    int index;
+    return rt_waitany(r, 1, req, &index, st);
+}
+
+int rt_waitall(rt *r, int n, rt_request **reqs, rt_status *sts)
+{
+    int first_error = RT_OK;
+    char first_msg[sizeof r->err] = "";
+    for (;;) {
+        int index;
+        rt_status st;
+        int rc = rt_waitany(r, n, reqs, &index, &st);
+        if (index < 0 && rc == RT_OK)
+            break;
+        if (index >= 0 && sts)
+            sts[index] = st;
+        if (rc && first_error == RT_OK) {
+            first_error = rc;
+            memcpy(first_msg, r->err, sizeof first_msg);
+        }
+        if (index < 0) {
+            /* progress itself failed (timeout, dead peer): give up on the
+             * rest rather than wait on them again. */
+            for (int i = 0; i < n; i++)
+                if (reqs[i]) {
+                    r->ops->release(r, reqs[i]);
+                    reqs[i] = NULL;
+                }
+            break;
+        }
+    }
+    if (first_error)
+        memcpy(r->err, first_msg, sizeof first_msg);
+    return first_error;
+}
+
+/* ---- blocking calls ---- */
+
+int rt_send(rt *r, int dst, int tag, const void *buf, size_t len)
+{
+    rt_request *q;
+    int rc = rt_isend(r, dst, tag, buf, len, &q);
+    return rc ? rc : rt_wait(r, &q, NULL);
+}
+
+int rt_recv(rt *r, int src, int tag, void *buf, size_t cap, rt_status *st)
+{
+    rt_request *q;
+    int rc = rt_irecv(r, src, tag, buf, cap, &q);
+    return rc ? rc : rt_wait(r, &q, st);
+}
+
+int rt_sendrecv(rt *r, int dst, int stag, const void *sbuf, size_t slen,
+                int src, int rtag, void *rbuf, size_t rcap, rt_status *st)
+{
+    rt_request *q[2] = {NULL, NULL};
+    rt_status sts[2];
+    int rc = rt_irecv(r, src, rtag, rbuf, rcap, &q[1]);
+    if (rc)
+        return rc;
+    rc = rt_isend(r, dst, stag, sbuf, slen, &q[0]);
+    if (rc) {
+        rt_waitall(r, 2, q, NULL);
+        return rc;
+    }
+    rc = rt_waitall(r, 2, q, sts);
+    if (st)
+        *st = sts[1];
+    return rc;
+}
+
+int rt_compute(rt *r, double flops)
+{
+    if (!(flops >= 0))
+        return rt_seterr(r, RT_EINVAL, "compute: flops must be >= 0, got %g", flops);
+    double t0 = r->ops->now(r);
+    int rc = r->ops->compute(r, flops);
+    rt_record(r, RT_EV_COMPUTE, t0, r->ops->now(r), 0, -1, -1);
+    return rc;
+}
+
+void *rt_shared(rt *r, const char *name, size_t bytes)
+{
+    if (!name || !*name || bytes == 0) {
+        rt_seterr(r, RT_EINVAL, "shared: need a name and a size above zero");
+        return NULL;
+    }
+    return r->ops->shared(r, name, bytes);
+}
+
+/* Dissemination barrier (Hensgen, Finkel & Manber 1988): in round k every
+ * rank signals rank + 2^k and waits for rank - 2^k; after ceil(log2 p)
+ * rounds everyone has heard, directly or not, from everyone. */
+int rt_barrier(rt *r)
+{
+    int p = r->size, me = r->rank;
+    int tag = RT_TAG_BARRIER;
+    for (int dist = 1; dist < p; dist *= 2) {
+        rt_request *q[2] = {NULL, NULL};
+        int rc = rt_irecv_internal(r, (me - dist + p) % p, tag, NULL, 0, &q[1]);
+        if (!rc)
+            rc = rt_isend_internal(r, (me + dist) % p, tag, NULL, 0, &q[0]);
+        int rc2 = rt_waitall(r, 2, q, NULL);
+        if (rc || rc2)
+            return rc ? rc : rc2;
+    }
+    return RT_OK;
+}

@@ -1,0 +1,164 @@
+/* units.c -- parse and print numbers with units (see units.h). */
+#include "core/units.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+typedef struct unit {
+    const char *suffix;
+    double scale;
+} unit;
+
+/* Split "12.5GiB" into 12.5 and "GiB"; the number must be finite, >= 0. */
+static int split(const char *s, double *num, const char **suffix)
+{
+    if (!s || !*s)
+        return -1;
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (end == s || errno == ERANGE || !isfinite(v) || v < 0)
+        return -1;
+    *num = v;
+    *suffix = end;
+    return 0;
+}
+
+static int parse(const char *s, const unit *units, double *out, const char *what,
+                 const char *examples, char *err, size_t errlen)
+{
+    double v;
+    const char *suf;
+    if (split(s, &v, &suf) == 0) {
+        for (const unit *u = units; u->suffix; u++) {
+            if (strcmp(suf, u->suffix) == 0) {
+                *out = v * u->scale;
+                return 0;
+            }
+        }
+    }
+    snprintf(err, errlen, "'%s' is not a %s (expected a number >= 0 with a unit, e.g. %s)",
+             s ? s : "", what, examples);
+    return -1;
+}
+
+int units_size(const char *s, double *bytes, char *err, size_t errlen)
+{
+    static const unit u[] = {
+        {"", 1}, {"B", 1},
+        {"k", 1e3}, {"kB", 1e3}, {"KB", 1e3}, {"KiB", 1024.0}, {"K", 1024.0},
+        {"M", 1e6}, {"MB", 1e6}, {"MiB", 1048576.0},
+        {"G", 1e9}, {"GB", 1e9}, {"GiB", 1073741824.0},
+        {"TB", 1e12}, {"TiB", 1099511627776.0},
+        {NULL, 0}};
+    if (parse(s, u, bytes, "size", "4096, 4KiB, 1MB, 64MiB", err, errlen))
+        return -1;
+    if (*bytes != floor(*bytes)) {
+        snprintf(err, errlen, "'%s' is not a whole number of bytes", s);
+        return -1;
+    }
+    return 0;
+}
+
+int units_rate(const char *s, double *bytes_per_s, char *err, size_t errlen)
+{
+    static const unit u[] = {
+        {"bps", 1 / 8.0}, {"kbps", 1e3 / 8}, {"Kbps", 1e3 / 8}, {"Mbps", 1e6 / 8},
+        {"Gbps", 1e9 / 8}, {"Tbps", 1e12 / 8},
+        {"Bps", 1}, {"kBps", 1e3}, {"KBps", 1e3}, {"MBps", 1e6}, {"GBps", 1e9},
+        {"TBps", 1e12}, {"KiBps", 1024.0}, {"MiBps", 1048576.0}, {"GiBps", 1073741824.0},
+        {NULL, 0}};
+    if (parse(s, u, bytes_per_s, "rate", "10Gbps, 1GBps, 100Mbps", err, errlen))
+        return -1;
+    if (*bytes_per_s <= 0) {
+        snprintf(err, errlen, "rate '%s' must be above zero", s);
+        return -1;
+    }
+    return 0;
+}
+
+int units_time(const char *s, double *seconds, char *err, size_t errlen)
+{
+    static const unit u[] = {
+        {"", 1}, {"s", 1}, {"ms", 1e-3}, {"us", 1e-6}, {"ns", 1e-9},
+        {"m", 60}, {"min", 60}, {"h", 3600}, {NULL, 0}};
+    return parse(s, u, seconds, "time", "50us, 1ms, 2s", err, errlen);
+}
+
+int units_speed(const char *s, double *flops, char *err, size_t errlen)
+{
+    static const unit u[] = {
+        {"", 1}, {"f", 1}, {"kf", 1e3}, {"Mf", 1e6}, {"Gf", 1e9}, {"Tf", 1e12},
+        {"Pf", 1e15}, {NULL, 0}};
+    if (parse(s, u, flops, "speed", "1Gf, 100Mf, 2.5e9", err, errlen))
+        return -1;
+    if (*flops <= 0) {
+        snprintf(err, errlen, "speed '%s' must be above zero", s);
+        return -1;
+    }
+    return 0;
+}
+
+int units_int(const char *s, long lo, long hi, long *out, char *err, size_t errlen)
+{
+    char *end;
+    errno = 0;
+    long v = s && *s ? strtol(s, &end, 10) : 0;
+    if (!s || !*s || *end || errno == ERANGE || v < lo || v > hi) {
+        snprintf(err, errlen, "'%s' is not a whole number in %ld..%ld", s ? s : "", lo, hi);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+int units_double(const char *s, double *out, char *err, size_t errlen)
+{
+    char *end;
+    errno = 0;
+    double v = s && *s ? strtod(s, &end) : 0;
+    if (!s || !*s || *end || errno == ERANGE || !isfinite(v)) {
+        snprintf(err, errlen, "'%s' is not a number", s ? s : "");
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+void units_fmt_size(double bytes, char *buf, size_t len)
+{
+    static const char *names[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    int i = 0;
+    while (bytes >= 1024 && i < 4) {
+        bytes /= 1024;
+        i++;
+    }
+    snprintf(buf, len, "%g %s", bytes, names[i]);
+}
+
+void units_fmt_rate(double bytes_per_s, char *buf, size_t len)
+{
+    double bits = bytes_per_s * 8;
+    if (bits >= 1e9)
+        snprintf(buf, len, "%g Gb/s", bits / 1e9);
+    else if (bits >= 1e6)
+        snprintf(buf, len, "%g Mb/s", bits / 1e6);
+    else
+        snprintf(buf, len, "%g kb/s", bits / 1e3);
+}
+
+void units_fmt_time(double seconds, char *buf, size_t len)
+{
+    if (seconds >= 1 || seconds == 0)
+        snprintf(buf, len, "%g s", seconds);
+    else if (seconds >= 1e-3)
+        snprintf(buf, len, "%g ms", seconds * 1e3);
+    else if (seconds >= 1e-6)
+        snprintf(buf, len, "%g us", seconds * 1e6);
+    else
+        snprintf(buf, len, "%g ns", seconds * 1e9);
+}

@@ -1,0 +1,29 @@
+/* units.h -- numbers with units, as the command line takes them.
+ *
+ * Sizes: 4096, 4KiB, 1MB, 2GiB (B, kB/KB/KiB, MB/MiB, GB/GiB; k=1000,
+ * Ki=1024). Rates: 10Gbps, 1GBps, 100Mbps, 125MBps (bits or bytes per
+ * second). Times: 50us, 1ms, 0.5s, 2 (seconds). Speeds: 1Gf, 100Mf, 2.5e9
+ * (flop/s). Each parser returns 0 and stores the value in base units
+ * (bytes, bytes/s, seconds, flop/s), or -1 with a message in err that says
+ * what was expected.
+ */
+#ifndef DISTLAB_UNITS_H
+#define DISTLAB_UNITS_H
+
+#include <stddef.h>
+
+int units_size(const char *s, double *bytes, char *err, size_t errlen);
+int units_rate(const char *s, double *bytes_per_s, char *err, size_t errlen);
+int units_time(const char *s, double *seconds, char *err, size_t errlen);
+int units_speed(const char *s, double *flops, char *err, size_t errlen);
+/* A whole number in [lo, hi]. */
+int units_int(const char *s, long lo, long hi, long *out, char *err, size_t errlen);
+/* A finite real number. */
+int units_double(const char *s, double *out, char *err, size_t errlen);
+
+/* Human-readable forms for labels: "4 KiB", "10 Gb/s", "50 us". */
+void units_fmt_size(double bytes, char *buf, size_t len);
+void units_fmt_rate(double bytes_per_s, char *buf, size_t len);
+void units_fmt_time(double seconds, char *buf, size_t len);
+
+#endif
