@@ -58,6 +58,9 @@ int cli_parse(int argc, char **argv, const char *usage, const cli_opt *opts,
             *exit_code = 0;
             return 1;
         }
+        /* "-o FILE" is short for "--output FILE" in verbs that have --output. */
+        if (strcmp(s, "-o") == 0 && find_opt(opts, "output", 6))
+            s = "--output";
         if (strncmp(s, "--", 2) != 0 || s[2] == '\0') {
             if (out->npos == CLI_MAX_ARGS)
                 goto too_many;

@@ -60,5 +60,8 @@ void cli_describe_job(const job_config *cfg, const job_result *res, char *buf, s
 
 /* Verbs. */
 int verb_pingpong(int argc, char **argv);
+int verb_plot(int argc, char **argv);
+int verb_timeline(int argc, char **argv);
+int verb_trace(int argc, char **argv);
 
 #endif

@@ -14,6 +14,9 @@ typedef struct verb {
 
 static const verb verbs[] = {
     {"pingpong", verb_pingpong, "time point-to-point messages between two ranks"},
+    {"plot", verb_plot, "overlay runs: loss or accuracy against time, epoch or step"},
+    {"timeline", verb_timeline, "per-rank Gantt chart of one run"},
+    {"trace", verb_trace, "Chrome trace-event JSON of one run (opens in Perfetto)"},
     {NULL, NULL, NULL},
 };
 
