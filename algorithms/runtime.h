@@ -99,6 +99,9 @@ int rt_barrier(rt *r);
 /* ---- errors ---- */
 const char *rt_error(const rt *r);    /* message of the last error */
 const char *rt_strerror(int code);    /* fixed name of a code */
+/* Set the rank's error message (printf-style) and return code, so an
+ * algorithm can `return rt_fail(r, RT_EINVAL, "allreduce: %d", n);`. */
+int rt_fail(rt *r, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* ---- what the runtime records ---- */
 typedef enum rt_event_kind {

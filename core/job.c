@@ -176,6 +176,30 @@ int job_make_tmpdir(char *dir, size_t len)
     return mkdtemp(dir) ? 0 : -1;
 }
 
+/* The last few lines of a log file, joined by " | ", for an error message. */
+static void log_tail(const char *path, char *buf, size_t len)
+{
+    buf[0] = '\0';
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return;
+    char lines[4][300];
+    int n = 0;
+    char line[300];
+    while (fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\n")] = '\0';
+        if (!line[0])
+            continue;
+        memmove(lines[0], lines[1], sizeof lines[0] * 3);
+        snprintf(lines[3], sizeof lines[3], "%s", line);
+        if (n < 4)
+            n++;
+    }
+    fclose(f);
+    for (int i = 4 - n; i < 4; i++)
+        snprintf(buf + strlen(buf), len - strlen(buf), "%s%s", i > 4 - n ? " | " : "", lines[i]);
+}
+
 /* A simulation runs in a child: SimGrid holds one platform per process,
  * and its aborts (a broken platform file, say) must not end the caller. */
 static int run_sim_in_child(const job_config *cfg, job_main fn, void *arg, job_result *res)
@@ -186,6 +210,8 @@ static int run_sim_in_child(const job_config *cfg, job_main fn, void *arg, job_r
         return -1;
     }
     snprintf(path, sizeof path, "%s/events.sim", dir);
+    job_shared *sh = res->shared;
+    snprintf(sh->sim_log, sizeof sh->sim_log, "%s/simgrid.log", dir);
     fflush(NULL);
     pid_t pid = fork();
     if (pid < 0) {
@@ -203,16 +229,17 @@ static int run_sim_in_child(const job_config *cfg, job_main fn, void *arg, job_r
     int wstatus;
     while (waitpid(pid, &wstatus, 0) < 0 && errno == EINTR)
         ;
-    job_shared *sh = res->shared;
     if (!(WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0)) {
-        char how[128];
+        char how[128], said[600];
         job_describe_exit(wstatus, how, sizeof how);
+        log_tail(sh->sim_log, said, sizeof said);
         if (!sh->failed)
-            job_fail(res, "the simulation %s; SimGrid's message, if any, is above", how);
+            job_fail(res, "the simulation %s%s%s", how, said[0] ? "; SimGrid said: " : "", said);
     } else if (job_events_load(res, path) != 0) {
         job_fail(res, "cannot read the events the simulation wrote to %s", path);
     }
     unlink(path);
+    unlink(sh->sim_log);
     rmdir(dir);
     return sh->failed ? -1 : 0;
 }

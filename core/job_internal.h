@@ -12,6 +12,7 @@ typedef struct job_shared {
     int failed;
     char error[1024];
     char net_model[64];
+    char sim_log[4200];    /* sim: where SimGrid's start-up messages go */
     double seconds;
     uint64_t bytes_sent, messages;
 } job_shared;

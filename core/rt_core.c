@@ -58,7 +58,7 @@ const char *rt_event_kind_name(int kind)
     return kind >= 0 && kind < RT_EV_KINDS ? names[kind] : "unknown";
 }
 
-int rt_seterr(rt *r, int code, const char *fmt, ...)
+int rt_fail(rt *r, int code, const char *fmt, ...)
 {
     va_list ap;
     int n = snprintf(r->err, sizeof r->err, "rank %d: ", r->rank);

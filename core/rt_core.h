@@ -73,9 +73,8 @@ void rt_fini(rt *r);
 void rt_record(rt *r, int kind, double start_s, double end_s, uint64_t bytes,
                int peer, int tag);
 
-/* printf-style error message; returns code so callers can `return
- * rt_seterr(r, RT_EPEER, "recv from rank %d: %s", ...)`. */
-int rt_seterr(rt *r, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* The backends' name for rt_fail (runtime.h): set the message, return code. */
+#define rt_seterr rt_fail
 
 /* Does a message (source, tag) satisfy a receive posted for (src, tag)? */
 static inline int rt_matches(int want_src, int want_tag, int src, int tag)

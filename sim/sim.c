@@ -1,0 +1,484 @@
+/* sim.c -- runtime.h on SimGrid: one actor per rank, simulated time.
+ *
+ * How messages map onto SimGrid:
+ *   - Each (source, destination) pair has its own mailbox, "src>dst", made
+ *     on the first message and bound to the destination actor as its
+ *     permanent receiver, so a transfer starts the moment it is sent (eager,
+ *     like MPI's small-message protocol) and two ranks sending to each
+ *     other at once never wait for one another.
+ *   - One mailbox per pair keeps SimGrid's FIFO order per pair, which is
+ *     exactly MPI's ordering guarantee. Tags are matched here: a receiving
+ *     rank keeps at most one get posted per source, files what arrives in
+ *     an arrival queue, and matches posted receives against it in order.
+ *   - An any-source receive posts a get on every source's mailbox, so
+ *     whichever message really completes first wins: the simulated times
+ *     stay exact, not only the order.
+ *   - The payload is a sim_msg carrying a private copy of the data (or no
+ *     data at all for size-only messages); the receiver copies it out and
+ *     frees it.
+ * A simulation runs in a child process made by core/job.c; everything here
+ * is process-global state of that child.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <simgrid/actor.h>
+#include <simgrid/comm.h>
+#include <simgrid/engine.h>
+#include <simgrid/host.h>
+#include <simgrid/mailbox.h>
+
+#include "core/job_internal.h"
+#include "core/rt_core.h"
+#include "sim/sim_platform.h"
+
+void sim_mailbox_bind(sg_mailbox_t mailbox, sg_actor_t receiver); /* sim_shim.cpp */
+
+typedef struct sim_msg {
+    int src, tag;
+    size_t len;
+    void *data; /* NULL for size-only messages */
+    struct sim_msg *next;
+} sim_msg;
+
+typedef struct sim_req {
+    rt_request h;
+    void *buf;        /* receive buffer */
+    sg_comm_t comm;   /* send: the put, until it completes */
+    struct sim_req *next; /* posted-receive list */
+} sim_req;
+
+typedef struct sim_rank {
+    rt r;
+    int host;             /* index into the job's host list */
+    sg_actor_t actor;
+    sg_mailbox_t *out;    /* [size]: mailbox to each destination, made lazily */
+    sg_mailbox_t *in;     /* [size]: mailbox from each source */
+    sg_comm_t *get;       /* [size]: the posted get per source, or NULL */
+    void **got;           /* [size]: where each get stores its sim_msg */
+    sim_msg *arrived, *arrived_tail;  /* unmatched messages, arrival order */
+    sim_req *posted, *posted_tail;    /* unmatched receives, post order */
+    int status;
+    int finished;
+} sim_rank;
+
+typedef struct shared_block {
+    int host;
+    char *name;
+    size_t bytes;
+    void *mem;
+    struct shared_block *next;
+} shared_block;
+
+static struct {
+    const job_config *cfg;
+    job_main fn;
+    void *arg;
+    job_result *res;
+    int nranks;
+    sim_rank *ranks;
+    sg_host_t *hosts;
+    size_t nhosts;
+    shared_block *shared;
+    double timeout_s;
+} S;
+
+static sim_rank *me(rt *r) { return (sim_rank *)r; }
+
+/* ---- mailboxes ---- */
+
+static sg_mailbox_t pair_mailbox(int src, int dst)
+{
+    char name[48];
+    snprintf(name, sizeof name, "%d>%d", src, dst);
+    return sg_mailbox_by_name(name);
+}
+
+static sg_mailbox_t out_mailbox(sim_rank *s, int dst)
+{
+    if (!s->out[dst]) {
+        s->out[dst] = pair_mailbox(s->r.rank, dst);
+        sim_mailbox_bind(s->out[dst], S.ranks[dst].actor);
+    }
+    return s->out[dst];
+}
+
+static void post_get(sim_rank *s, int src)
+{
+    if (s->get[src])
+        return;
+    if (!s->in[src])
+        s->in[src] = pair_mailbox(src, s->r.rank);
+    s->get[src] = sg_mailbox_get_async(s->in[src], &s->got[src]);
+}
+
+/* Make sure every posted receive has a get outstanding on each mailbox it
+ * could be satisfied from. */
+static void post_gets_for(sim_rank *s, const sim_req *q)
+{
+    if (q->h.peer == RT_ANY_SOURCE) {
+        for (int src = 0; src < s->r.size; src++)
+            post_get(s, src);
+    } else {
+        post_get(s, q->h.peer);
+    }
+}
+
+/* ---- matching ---- */
+
+static void complete_recv(sim_rank *s, sim_req *q, sim_msg *m)
+{
+    q->h.status = (rt_status){.source = m->src, .tag = m->tag, .bytes = m->len};
+    q->h.error = RT_OK;
+    if (m->len > q->h.bytes) {
+        q->h.error = rt_seterr(&s->r, RT_ETRUNC, "recv: %zu-byte message from rank %d (tag %d) "
+                               "does not fit the %zu-byte buffer", m->len, m->src, m->tag, q->h.bytes);
+    } else if (q->buf && m->data) {
+        memcpy(q->buf, m->data, m->len);
+    }
+    q->h.done = 1;
+    free(m->data);
+    free(m);
+}
+
+/* A message arrived: give it to the first posted receive it matches, or
+ * queue it. */
+static void deliver(sim_rank *s, sim_msg *m)
+{
+    sim_req **pp = &s->posted, *prev = NULL;
+    for (sim_req *q = s->posted; q; prev = q, pp = &q->next, q = q->next) {
+        if (rt_matches(q->h.peer, q->h.tag, m->src, m->tag)) {
+            *pp = q->next;
+            if (s->posted_tail == q)
+                s->posted_tail = prev;
+            complete_recv(s, q, m);
+            return;
+        }
+    }
+    m->next = NULL;
+    if (s->arrived_tail)
+        s->arrived_tail->next = m;
+    else
+        s->arrived = m;
+    s->arrived_tail = m;
+}
+
+/* ---- rt_ops ---- */
+
+static int sim_isend(rt *r, int dst, int tag, const void *buf, size_t len, rt_request **out)
+{
+    sim_rank *s = me(r);
+    sim_req *q = calloc(1, sizeof *q);
+    sim_msg *m = calloc(1, sizeof *m);
+    if (!q || !m)
+        goto nomem;
+    m->src = r->rank;
+    m->tag = tag;
+    m->len = len;
+    if (buf && len && !r->size_only) {
+        m->data = malloc(len);
+        if (!m->data)
+            goto nomem;
+        memcpy(m->data, buf, len);
+    }
+    /* SimGrid 3.32 completes a zero-byte transfer in half the route
+     * latency; a real message always carries at least a header, so it
+     * costs at least one byte: alpha + beta. */
+    q->comm = sg_mailbox_put_async(out_mailbox(s, dst), m, len ? (long)len : 1);
+    *out = &q->h;
+    return RT_OK;
+nomem:
+    free(q);
+    free(m);
+    return rt_seterr(r, RT_ENOMEM, "send of %zu bytes to rank %d: out of memory", len, dst);
+}
+
+static int sim_irecv(rt *r, int src, int tag, void *buf, size_t cap, rt_request **out)
+{
+    sim_rank *s = me(r);
+    sim_req *q = calloc(1, sizeof *q);
+    if (!q)
+        return rt_seterr(r, RT_ENOMEM, "recv: out of memory");
+    q->h.peer = src;
+    q->h.tag = tag;
+    q->h.bytes = cap;
+    q->buf = buf;
+    *out = &q->h;
+    /* an already-arrived message? */
+    sim_msg *prev = NULL;
+    for (sim_msg *m = s->arrived; m; prev = m, m = m->next) {
+        if (rt_matches(src, tag, m->src, m->tag)) {
+            if (prev)
+                prev->next = m->next;
+            else
+                s->arrived = m->next;
+            if (s->arrived_tail == m)
+                s->arrived_tail = prev;
+            complete_recv(s, q, m);
+            return RT_OK;
+        }
+    }
+    if (s->posted_tail)
+        s->posted_tail->next = q;
+    else
+        s->posted = q;
+    s->posted_tail = q;
+    post_gets_for(s, q);
+    return RT_OK;
+}
+
+/* Wait until one of reqs completes: every outstanding get of this rank and
+ * the puts of the send requests asked about go into one wait-any, so the
+ * first transfer to finish in simulated time is the first one seen. */
+static int sim_progress(rt *r, int n, rt_request **reqs)
+{
+    sim_rank *s = me(r);
+    int size = r->size;
+    sg_comm_t *comms = malloc((size_t)(size + n) * sizeof *comms);
+    int *who = malloc((size_t)(size + n) * sizeof *who); /* >= 0: source; < 0: -1-reqindex */
+    if (!comms || !who) {
+        free(comms);
+        free(who);
+        return rt_seterr(r, RT_ENOMEM, "wait: out of memory");
+    }
+    int k = 0;
+    for (int src = 0; src < size; src++)
+        if (s->get[src]) {
+            comms[k] = s->get[src];
+            who[k++] = src;
+        }
+    for (int i = 0; i < n; i++) {
+        sim_req *q = (sim_req *)reqs[i];
+        if (q && q->h.is_send && !q->h.done && q->comm) {
+            comms[k] = q->comm;
+            who[k++] = -1 - i;
+        }
+    }
+    int rc = RT_OK;
+    if (k == 0) {
+        rc = rt_seterr(r, RT_EINVAL, "wait: nothing can complete (no receive is posted and "
+                       "no send is outstanding)");
+        goto out;
+    }
+    ssize_t idx = sg_comm_wait_any_for(comms, (size_t)k, S.timeout_s);
+    if (idx < 0) {
+        rc = rt_seterr(r, RT_ETIMEOUT, "wait: nothing arrived in %g simulated seconds "
+                       "(a deadlock, or a peer that never sends)", S.timeout_s);
+        goto out;
+    }
+    if (who[idx] >= 0) {
+        int src = who[idx];
+        sim_msg *m = s->got[src];
+        s->get[src] = NULL; /* released by the wait */
+        s->got[src] = NULL;
+        deliver(s, m);
+        for (sim_req *q = s->posted; q; q = q->next)
+            post_gets_for(s, q);
+    } else {
+        sim_req *q = (sim_req *)reqs[-1 - who[idx]];
+        q->comm = NULL;
+        q->h.done = 1;
+        q->h.error = RT_OK;
+        q->h.status = (rt_status){.source = r->rank, .tag = q->h.tag, .bytes = q->h.bytes};
+    }
+out:
+    free(comms);
+    free(who);
+    return rc;
+}
+
+static void sim_release(rt *r, rt_request *req)
+{
+    sim_rank *s = me(r);
+    sim_req *q = (sim_req *)req;
+    if (!q->h.is_send && !q->h.done) {
+        /* a receive given up on: unlink it from the posted list */
+        sim_req *prev = NULL;
+        for (sim_req *p = s->posted; p; prev = p, p = p->next)
+            if (p == q) {
+                if (prev)
+                    prev->next = q->next;
+                else
+                    s->posted = q->next;
+                if (s->posted_tail == q)
+                    s->posted_tail = prev;
+                break;
+            }
+    }
+    if (q->comm) /* a send given up on: its transfer goes on detached */
+        sg_comm_detach(q->comm, NULL);
+    free(q);
+}
+
+static double sim_now(rt *r)
+{
+    (void)r;
+    return simgrid_get_clock();
+}
+
+static int sim_compute(rt *r, double flops)
+{
+    if (flops > 0)
+        sg_actor_execute(flops * r->slowdown);
+    return RT_OK;
+}
+
+static void *sim_shared(rt *r, const char *name, size_t bytes)
+{
+    sim_rank *s = me(r);
+    for (shared_block *b = S.shared; b; b = b->next) {
+        if (b->host == s->host && strcmp(b->name, name) == 0) {
+            if (b->bytes != bytes) {
+                rt_seterr(r, RT_EINVAL, "shared '%s': asked for %zu bytes, but it exists with %zu",
+                          name, bytes, b->bytes);
+                return NULL;
+            }
+            return b->mem;
+        }
+    }
+    shared_block *b = calloc(1, sizeof *b);
+    if (b) {
+        b->mem = calloc(1, bytes);
+        b->name = strdup(name);
+    }
+    if (!b || !b->mem || !b->name) {
+        if (b) {
+            free(b->mem);
+            free(b->name);
+        }
+        free(b);
+        rt_seterr(r, RT_ENOMEM, "shared '%s': cannot allocate %zu bytes", name, bytes);
+        return NULL;
+    }
+    b->host = s->host;
+    b->bytes = bytes;
+    b->next = S.shared;
+    S.shared = b;
+    return b->mem;
+}
+
+static const rt_ops sim_ops = {
+    .isend = sim_isend,
+    .irecv = sim_irecv,
+    .progress = sim_progress,
+    .release = sim_release,
+    .now = sim_now,
+    .compute = sim_compute,
+    .shared = sim_shared,
+};
+
+/* ---- the job ---- */
+
+static void rank_actor(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    sim_rank *s = sg_actor_self_get_data();
+    s->status = S.fn(&s->r, S.arg);
+    s->finished = 1;
+}
+
+static int place(const job_config *cfg, int rank, int nhosts)
+{
+    if (cfg->placement == JOB_PLACE_BLOCK) {
+        int per = (cfg->ranks + nhosts - 1) / nhosts;
+        return rank / per;
+    }
+    return rank % nhosts;
+}
+
+static void free_ranks(void)
+{
+    for (int i = 0; i < S.nranks; i++) {
+        sim_rank *s = &S.ranks[i];
+        rt_fini(&s->r);
+        free(s->out);
+        free(s->in);
+        free(s->get);
+        free(s->got);
+    }
+    free(S.ranks);
+    S.ranks = NULL;
+}
+
+int sim_job_run(const job_config *cfg, job_main fn, void *arg, job_result *res)
+{
+    job_shared *sh = res->shared;
+    char err[1024];
+    sim_platform plat;
+    if (sim_platform_setup(cfg, &plat, err, sizeof err) != 0) {
+        job_fail(res, "%s", err);
+        return -1;
+    }
+    snprintf(sh->net_model, sizeof sh->net_model, "%s", plat.net_model);
+    plat.log_path = sh->sim_log[0] ? sh->sim_log : NULL;
+
+    if (sim_platform_load(&plat, err, sizeof err) != 0) {
+        job_fail(res, "%s", err);
+        sim_platform_cleanup(&plat);
+        return -1;
+    }
+    sim_platform_cleanup(&plat);
+
+    S.cfg = cfg;
+    S.fn = fn;
+    S.arg = arg;
+    S.res = res;
+    S.nranks = cfg->ranks;
+    S.timeout_s = cfg->sim_timeout_s > 0 ? cfg->sim_timeout_s : 1e6;
+    S.hosts = sg_host_list();
+    S.nhosts = sg_host_count();
+    if (S.nhosts == 0) {
+        job_fail(res, "the platform has no hosts");
+        return -1;
+    }
+    S.ranks = calloc((size_t)cfg->ranks, sizeof *S.ranks);
+    if (!S.ranks) {
+        job_fail(res, "out of memory for %d ranks", cfg->ranks);
+        return -1;
+    }
+    size_t P = (size_t)cfg->ranks;
+    for (int i = 0; i < cfg->ranks; i++) {
+        sim_rank *s = &S.ranks[i];
+        rt_init(&s->r, &sim_ops, "sim", i, cfg->ranks, cfg->size_only, cfg->record_events, NULL);
+        s->r.slowdown = cfg->slowdown && cfg->slowdown[i] > 1 ? cfg->slowdown[i] : 1.0;
+        s->r.slot = job_result_slot(res, i);
+        s->out = calloc(P, sizeof *s->out);
+        s->in = calloc(P, sizeof *s->in);
+        s->get = calloc(P, sizeof *s->get);
+        s->got = calloc(P, sizeof *s->got);
+        if (!s->out || !s->in || !s->get || !s->got) {
+            job_fail(res, "out of memory for %d ranks", cfg->ranks);
+            free_ranks();
+            return -1;
+        }
+        s->host = place(cfg, i, (int)S.nhosts);
+        char name[32];
+        snprintf(name, sizeof name, "rank-%d", i);
+        s->actor = sg_actor_init(name, S.hosts[s->host]);
+        sg_actor_set_data(s->actor, s);
+    }
+    for (int i = 0; i < cfg->ranks; i++)
+        sg_actor_start(S.ranks[i].actor, rank_actor, 0, NULL);
+
+    simgrid_run();
+    sh->seconds = simgrid_get_clock();
+
+    for (int i = 0; i < cfg->ranks; i++) {
+        sim_rank *s = &S.ranks[i];
+        if (!s->finished) {
+            s->status = RT_ETIMEOUT;
+            if (!s->r.err[0])
+                rt_seterr(&s->r, RT_ETIMEOUT, "did not finish: the simulation ended while it waited");
+        }
+        if (job_collect_rank(res, &s->r, s->status) != 0)
+            job_fail(res, "out of memory while gathering events");
+    }
+    free_ranks();
+    return sh->failed ? -1 : 0;
+}

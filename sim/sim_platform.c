@@ -1,0 +1,154 @@
+/* sim_platform.c -- the simulated cluster and its network model.
+ *
+ * A generated cluster is a star: every host has its own full-duplex link
+ * (SimGrid's SPLITDUPLEX) to a non-blocking switch, so a host can send and
+ * receive at full bandwidth at once and a route between two hosts crosses
+ * two links. Each link gets half of --latency, so the host-to-host latency
+ * is exactly --latency and the bandwidth exactly --bandwidth: the
+ * alpha-beta model's alpha and 1/beta.
+ *
+ * --net ideal selects SimGrid's CM02 model without cross-traffic and with
+ * TCP-gamma off: a message of n bytes takes alpha + n beta, which makes
+ * closed-form costs checkable to many digits. --net tcp keeps SimGrid's
+ * default LV08 model, calibrated on real TCP (latency x 13.01, bandwidth x
+ * 0.97, window-limited bandwidth on long routes).
+ */
+#define _GNU_SOURCE
+#include "sim/sim_platform.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <simgrid/engine.h>
+
+int sim_platform_cluster_xml(const job_config *cfg, char *buf, size_t len)
+{
+    int hosts = cfg->hosts > 0 ? cfg->hosts : cfg->ranks;
+    double loop_Bps = cfg->bandwidth_Bps * 4 > 1e10 ? cfg->bandwidth_Bps * 4 : 1e10;
+    int n = snprintf(buf, len,
+        "<?xml version='1.0'?>\n"
+        "<!DOCTYPE platform SYSTEM \"https://simgrid.org/simgrid.dtd\">\n"
+        "<!-- distlab cluster: %d hosts, one full-duplex link each to a\n"
+        "     non-blocking switch; host-to-host latency = 2 x lat. -->\n"
+        "<platform version=\"4.1\">\n"
+        "  <cluster id=\"cluster\" prefix=\"node-\" suffix=\"\" radical=\"0-%d\"\n"
+        "           speed=\"%.17gf\" core=\"%d\"\n"
+        "           bw=\"%.17gBps\" lat=\"%.17gs\" sharing_policy=\"SPLITDUPLEX\"\n"
+        "           loopback_bw=\"%.17gBps\" loopback_lat=\"0s\"/>\n"
+        "</platform>\n",
+        hosts, hosts - 1, cfg->speed_flops, cfg->cores > 0 ? cfg->cores : 1,
+        cfg->bandwidth_Bps, cfg->latency_s / 2, loop_Bps);
+    return n > 0 && (size_t)n < len ? 0 : -1;
+}
+
+int sim_platform_setup(const job_config *cfg, sim_platform *p, char *err, size_t errlen)
+{
+    memset(p, 0, sizeof *p);
+    p->net_ideal = cfg->net == JOB_NET_IDEAL;
+    snprintf(p->net_model, sizeof p->net_model, "%s",
+             p->net_ideal ? "ideal (CM02, no cross-traffic)" : "tcp (LV08)");
+    if (cfg->platform) {
+        FILE *f = fopen(cfg->platform, "r");
+        if (!f) {
+            snprintf(err, errlen, "platform file '%s': %s", cfg->platform, strerror(errno));
+            return -1;
+        }
+        char head[4096];
+        size_t n = fread(head, 1, sizeof head - 1, f);
+        fclose(f);
+        head[n] = '\0';
+        if (!strstr(head, "<platform")) {
+            snprintf(err, errlen, "platform file '%s': not a SimGrid platform "
+                     "(no <platform> element in its first %zu bytes)", cfg->platform, n);
+            return -1;
+        }
+        snprintf(p->path, sizeof p->path, "%s", cfg->platform);
+        return 0;
+    }
+    if (cfg->hosts < 0 || !(cfg->bandwidth_Bps > 0) || !(cfg->latency_s >= 0) || !(cfg->speed_flops > 0)) {
+        snprintf(err, errlen, "generated cluster: hosts, bandwidth and speed must be above zero, "
+                 "latency at least zero");
+        return -1;
+    }
+    char xml[2048];
+    if (sim_platform_cluster_xml(cfg, xml, sizeof xml) != 0) {
+        snprintf(err, errlen, "generated cluster: description too long");
+        return -1;
+    }
+    const char *tmp = getenv("TMPDIR");
+    snprintf(p->generated, sizeof p->generated, "%s/distlab-cluster-XXXXXX.xml",
+             tmp && *tmp ? tmp : "/tmp");
+    int fd = mkstemps(p->generated, 4);
+    if (fd < 0) {
+        snprintf(err, errlen, "cannot write the generated platform: %s", strerror(errno));
+        p->generated[0] = '\0';
+        return -1;
+    }
+    size_t len = strlen(xml);
+    int ok = write(fd, xml, len) == (ssize_t)len;
+    close(fd);
+    if (!ok) {
+        snprintf(err, errlen, "cannot write the generated platform %s", p->generated);
+        return -1;
+    }
+    snprintf(p->path, sizeof p->path, "%s", p->generated);
+    return 0;
+}
+
+/* SimGrid reports a broken platform file on stderr and then aborts the
+ * process. While it loads, stderr goes to a log file, so that the parent
+ * of this (child) process can quote the message in its error. */
+int sim_platform_load(sim_platform *p, char *err, size_t errlen)
+{
+    char *argv[8];
+    int argc = 0;
+    argv[argc++] = "distlab";
+    argv[argc++] = "--log=root.thres:warning";
+    if (p->net_ideal) {
+        argv[argc++] = "--cfg=network/model:CM02";
+        argv[argc++] = "--cfg=network/crosstraffic:0";
+        argv[argc++] = "--cfg=network/TCP-gamma:0";
+    }
+    argv[argc] = NULL;
+
+    int saved = -1;
+    if (p->log_path) {
+        int fd = open(p->log_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        if (fd >= 0) {
+            fflush(stderr);
+            saved = dup(2);
+            dup2(fd, 2);
+            close(fd);
+        }
+    }
+    simgrid_init(&argc, argv);
+    simgrid_load_platform(p->path);
+    if (saved >= 0) {
+        fflush(stderr);
+        dup2(saved, 2);
+        close(saved);
+        /* pass on whatever SimGrid said while loading */
+        FILE *f = fopen(p->log_path, "r");
+        if (f) {
+            char line[1024];
+            while (fgets(line, sizeof line, f))
+                fputs(line, stderr);
+            fclose(f);
+        }
+        unlink(p->log_path);
+    }
+    (void)err;
+    (void)errlen;
+    return 0;
+}
+
+void sim_platform_cleanup(sim_platform *p)
+{
+    if (p->generated[0])
+        unlink(p->generated);
+    p->generated[0] = '\0';
+}

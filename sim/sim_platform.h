@@ -1,0 +1,30 @@
+/* sim_platform.h -- the simulated cluster: a SimGrid platform file, or one
+ * generated from --hosts --bandwidth --latency --speed --cores, and the
+ * network model (--net ideal|tcp). */
+#ifndef DISTLAB_SIM_PLATFORM_H
+#define DISTLAB_SIM_PLATFORM_H
+
+#include <stddef.h>
+
+#include "core/job.h"
+
+typedef struct sim_platform {
+    char path[4200];       /* the platform file to load */
+    char generated[4200];  /* a temporary file we wrote, to remove; "" if none */
+    char net_model[64];    /* what the run will say it used */
+    const char *log_path;  /* SimGrid's start-up output goes here, or NULL */
+    int net_ideal;
+} sim_platform;
+
+/* Check the platform file, or write the generated one. */
+int sim_platform_setup(const job_config *cfg, sim_platform *p, char *err, size_t errlen);
+/* Start SimGrid with the network model's settings and load the platform. */
+int sim_platform_load(sim_platform *p, char *err, size_t errlen);
+/* Remove what setup wrote. */
+void sim_platform_cleanup(sim_platform *p);
+
+/* The XML of a generated cluster, into buf. Exposed for tests and for
+ * `distlab platform` users who want a file to start editing from. */
+int sim_platform_cluster_xml(const job_config *cfg, char *buf, size_t len);
+
+#endif
