@@ -162,7 +162,7 @@ static int event_order(const void *a, const void *b)
 void job_describe_exit(int wstatus, char *buf, size_t len)
 {
     if (WIFSIGNALED(wstatus))
-        snprintf(buf, len, "killed by signal %d (%s)", WTERMSIG(wstatus), strsignal(WTERMSIG(wstatus)));
+        snprintf(buf, len, "was killed by signal %d (%s)", WTERMSIG(wstatus), strsignal(WTERMSIG(wstatus)));
     else if (WIFEXITED(wstatus))
         snprintf(buf, len, "exited with status %d", WEXITSTATUS(wstatus));
     else

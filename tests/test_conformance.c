@@ -1,0 +1,416 @@
+/* test_conformance.c -- the runtime's semantics, checked on every backend.
+ *
+ * Each case is a rank function plus a check. The rank function never
+ * asserts (inside a SimGrid actor that would be fatal and unreadable); it
+ * writes what it saw into its result slot, and the check asserts on the
+ * slots after the job. Every case runs on sim, on real threads and on real
+ * processes, so a backend that breaks one of the promises of
+ * algorithms/runtime.h fails here.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "core/job.h"
+
+typedef struct slot {
+    int errors;          /* semantic violations the rank saw */
+    int rc;              /* a return code of interest */
+    double value;        /* a number of interest */
+    char what[200];      /* the first violation, for the failure message */
+} slot;
+
+static void violation(slot *s, const char *fmt, ...)
+{
+    if (s->errors++ == 0) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(s->what, sizeof s->what, fmt, ap);
+        va_end(ap);
+    }
+}
+
+typedef enum { ON_SIM, ON_THREADS, ON_PROCS } where;
+
+static job_config config_for(where w, int ranks)
+{
+    job_config cfg = job_config_default();
+    cfg.ranks = ranks;
+    cfg.result_bytes = sizeof(slot);
+    cfg.timeout_s = 20;
+    if (w != ON_SIM) {
+        cfg.backend = JOB_REAL;
+        cfg.launch = w == ON_PROCS ? JOB_LAUNCH_PROCS : JOB_LAUNCH_THREADS;
+    }
+    return cfg;
+}
+
+/* Run and require that no rank saw a violation. */
+static void run_clean(job_config *cfg, job_main fn, void *arg, job_result *res)
+{
+    int rc = job_run(cfg, fn, arg, res);
+    if (rc != 0)
+        fail_msg("job failed: %s", res->error);
+    for (int i = 0; i < cfg->ranks; i++) {
+        slot *s = job_result_slot(res, i);
+        if (s->errors)
+            fail_msg("rank %d saw %d violation(s); first: %s", i, s->errors, s->what);
+    }
+}
+
+/* ---- ordering per (source, tag) ---- */
+
+enum { ORDER_N = 200 };
+
+static int order_rank(rt *r, void *arg)
+{
+    (void)arg;
+    slot *s = job_slot(r);
+    int rc = RT_OK;
+    if (rt_rank(r) == 0) {
+        for (int i = 0; i < ORDER_N && !rc; i++)
+            rc = rt_send(r, 1, 10 + i % 2, &i, sizeof i);
+    } else {
+        /* take all of tag 11 first, then tag 10: each tag's stream must come
+         * in the order it was sent, though the tags interleave on the wire */
+        for (int tag = 11; tag >= 10 && !rc; tag--) {
+            int last = -1;
+            for (int i = 0; i < ORDER_N / 2 && !rc; i++) {
+                int v;
+                rt_status st;
+                rc = rt_recv(r, 0, tag, &v, sizeof v, &st);
+                if (rc)
+                    break;
+                if (v <= last || v % 2 != tag - 10)
+                    violation(s, "tag %d: got %d after %d", tag, v, last);
+                if (st.source != 0 || st.tag != tag || st.bytes != sizeof v)
+                    violation(s, "status source %d tag %d bytes %zu", st.source, st.tag, st.bytes);
+                last = v;
+            }
+        }
+    }
+    return rc;
+}
+
+static void check_order(where w)
+{
+    job_config cfg = config_for(w, 2);
+    job_result res;
+    run_clean(&cfg, order_rank, NULL, &res);
+    job_result_free(&res);
+}
+
+/* ---- tag and source matching ---- */
+
+static int match_rank(rt *r, void *arg)
+{
+    (void)arg;
+    slot *s = job_slot(r);
+    int me = rt_rank(r), rc;
+    if (me != 0) {
+        int v = 100 + me;
+        return rt_send(r, 0, me, &v, sizeof v);
+    }
+    int v;
+    rt_status st;
+    /* any source, a given tag: must be rank 2's message */
+    rc = rt_recv(r, RT_ANY_SOURCE, 2, &v, sizeof v, &st);
+    if (!rc && (st.source != 2 || v != 102))
+        violation(s, "any-source tag 2 matched rank %d value %d", st.source, v);
+    /* a given source, any tag: must be rank 3's */
+    if (!rc)
+        rc = rt_recv(r, 3, RT_ANY_TAG, &v, sizeof v, &st);
+    if (!rc && (st.tag != 3 || v != 103))
+        violation(s, "source 3 any-tag matched tag %d value %d", st.tag, v);
+    /* anything: what is left is rank 1's */
+    if (!rc)
+        rc = rt_recv(r, RT_ANY_SOURCE, RT_ANY_TAG, &v, sizeof v, &st);
+    if (!rc && (st.source != 1 || st.tag != 1 || v != 101))
+        violation(s, "any/any matched rank %d tag %d value %d", st.source, st.tag, v);
+    return rc;
+}
+
+static void check_match(where w)
+{
+    job_config cfg = config_for(w, 4);
+    job_result res;
+    run_clean(&cfg, match_rank, NULL, &res);
+    job_result_free(&res);
+}
+
+/* ---- 64 MiB each way at once, blocking sends first ---- */
+
+enum { BIG = 64 << 20 };
+
+static int exchange_rank(rt *r, void *arg)
+{
+    (void)arg;
+    slot *s = job_slot(r);
+    int me = rt_rank(r), other = 1 - me, rc;
+    uint32_t *out = malloc(BIG), *in = malloc(BIG);
+    if (!out || !in) {
+        free(out);
+        free(in);
+        return rt_fail(r, RT_ENOMEM, "no memory");
+    }
+    for (size_t i = 0; i < BIG / 4; i++)
+        out[i] = (uint32_t)(i * 2654435761u) ^ (uint32_t)me;
+    /* both ranks send before either receives: eager sends must not deadlock */
+    rc = rt_send(r, other, 7, out, BIG);
+    if (!rc)
+        rc = rt_recv(r, other, 7, in, BIG, NULL);
+    for (size_t i = 0; !rc && i < BIG / 4; i++)
+        if (in[i] != ((uint32_t)(i * 2654435761u) ^ (uint32_t)other)) {
+            violation(s, "word %zu differs", i);
+            break;
+        }
+    free(out);
+    free(in);
+    return rc;
+}
+
+static void check_exchange(where w)
+{
+    job_config cfg = config_for(w, 2);
+    job_result res;
+    run_clean(&cfg, exchange_rank, NULL, &res);
+    job_result_free(&res);
+}
+
+/* ---- zero-byte messages and many small ones ---- */
+
+enum { SMALL_N = 10000 };
+
+static int small_rank(rt *r, void *arg)
+{
+    (void)arg;
+    slot *s = job_slot(r);
+    int rc = RT_OK;
+    if (rt_rank(r) == 0) {
+        rc = rt_send(r, 1, 5, NULL, 0);
+        for (int i = 0; i < SMALL_N && !rc; i++) {
+            uint64_t v = (uint64_t)i * 3;
+            rc = rt_send(r, 1, 6, &v, sizeof v);
+        }
+    } else {
+        rt_status st;
+        char dummy;
+        rc = rt_recv(r, 0, 5, &dummy, sizeof dummy, &st);
+        if (!rc && (st.bytes != 0 || st.tag != 5))
+            violation(s, "zero-byte message came as %zu bytes tag %d", st.bytes, st.tag);
+        for (int i = 0; i < SMALL_N && !rc; i++) {
+            uint64_t v;
+            rc = rt_recv(r, 0, 6, &v, sizeof v, &st);
+            if (!rc && v != (uint64_t)i * 3) {
+                violation(s, "message %d carried %llu", i, (unsigned long long)v);
+                break;
+            }
+        }
+        s->value = SMALL_N;
+    }
+    return rc;
+}
+
+static void check_small(where w)
+{
+    job_config cfg = config_for(w, 2);
+    job_result res;
+    run_clean(&cfg, small_rank, NULL, &res);
+    assert_int_equal((int)((slot *)job_result_slot(&res, 1))->value, SMALL_N);
+    job_result_free(&res);
+}
+
+/* ---- wait-any ---- */
+
+static int waitany_rank(rt *r, void *arg)
+{
+    (void)arg;
+    slot *s = job_slot(r);
+    int me = rt_rank(r), rc, v = 0;
+    if (me == 2)
+        return rt_send(r, 0, 1, &me, sizeof me);
+    if (me == 1) {
+        /* rank 1 may only send after rank 0 says so */
+        rc = rt_recv(r, 0, 2, &v, sizeof v, NULL);
+        return rc ? rc : rt_send(r, 0, 1, &me, sizeof me);
+    }
+    int from[2] = {-1, -1};
+    rt_request *q[2];
+    rc = rt_irecv(r, 1, 1, &from[0], sizeof(int), &q[0]);
+    if (!rc)
+        rc = rt_irecv(r, 2, 1, &from[1], sizeof(int), &q[1]);
+    int index = -7;
+    rt_status st;
+    if (!rc)
+        rc = rt_waitany(r, 2, q, &index, &st);
+    if (!rc && (index != 1 || from[1] != 2 || st.source != 2 || q[1] != NULL))
+        violation(s, "first wait-any gave index %d from %d", index, st.source);
+    if (!rc)
+        rc = rt_send(r, 1, 2, &v, sizeof v);
+    if (!rc)
+        rc = rt_waitany(r, 2, q, &index, &st);
+    if (!rc && (index != 0 || from[0] != 1))
+        violation(s, "second wait-any gave index %d", index);
+    if (!rc) {
+        rc = rt_waitany(r, 2, q, &index, &st);
+        if (!rc && index != -1)
+            violation(s, "wait-any on nothing gave index %d", index);
+    }
+    return rc;
+}
+
+static void check_waitany(where w)
+{
+    job_config cfg = config_for(w, 3);
+    job_result res;
+    run_clean(&cfg, waitany_rank, NULL, &res);
+    job_result_free(&res);
+}
+
+/* ---- shared memory on one host ---- */
+
+static int shared_rank(rt *r, void *arg)
+{
+    (void)arg;
+    slot *s = job_slot(r);
+    int p = rt_size(r), me = rt_rank(r);
+    volatile int *mem = rt_shared(r, "board", 4096);
+    if (!mem)
+        return RT_ENOMEM;
+    mem[me] = 1000 + me;
+    int rc = rt_barrier(r);
+    for (int i = 0; !rc && i < p; i++)
+        if (mem[i] != 1000 + i)
+            violation(s, "slot %d holds %d", i, mem[i]);
+    return rc;
+}
+
+static void check_shared(where w)
+{
+    job_config cfg = config_for(w, 4);
+    cfg.hosts = 1; /* sim: every rank on one host */
+    cfg.cores = 4;
+    job_result res;
+    run_clean(&cfg, shared_rank, NULL, &res);
+    job_result_free(&res);
+}
+
+/* ---- events ---- */
+
+static int events_rank(rt *r, void *arg)
+{
+    (void)arg;
+    char buf[1000] = {0};
+    int rc = rt_compute(r, 1e6);
+    if (rc)
+        return rc;
+    if (rt_rank(r) == 0)
+        return rt_send(r, 1, 3, buf, sizeof buf);
+    return rt_recv(r, 0, 3, buf, sizeof buf, NULL);
+}
+
+static void check_events(where w)
+{
+    job_config cfg = config_for(w, 2);
+    job_result res;
+    run_clean(&cfg, events_rank, NULL, &res);
+    int sends = 0, recvs = 0, computes = 0;
+    for (size_t i = 0; i < res.nevents; i++) {
+        const rt_event *e = &res.events[i];
+        assert_true(e->end_s >= e->start_s);
+        if (e->kind == RT_EV_SEND && e->rank == 0 && e->peer == 1 && e->bytes == 1000)
+            sends++;
+        if (e->kind == RT_EV_RECV && e->rank == 1 && e->peer == 0 && e->bytes == 1000 && e->tag == 3)
+            recvs++;
+        if (e->kind == RT_EV_COMPUTE)
+            computes++;
+    }
+    assert_int_equal(sends, 1);
+    assert_int_equal(recvs, 1);
+    assert_int_equal(computes, 2);
+    assert_true(res.bytes_sent >= 1000);
+    job_result_free(&res);
+}
+
+/* ---- errors ---- */
+
+static int badrank_rank(rt *r, void *arg)
+{
+    (void)arg;
+    slot *s = job_slot(r);
+    int v = 0;
+    s->rc = rt_send(r, 99, 0, &v, sizeof v);
+    if (!strstr(rt_error(r), "99"))
+        violation(s, "error message '%s' does not name rank 99", rt_error(r));
+    if (rt_recv(r, -5, 0, &v, sizeof v, NULL) != RT_EINVAL)
+        violation(s, "recv from rank -5 was not refused");
+    if (rt_send(r, 0, -3, &v, sizeof v) != RT_EINVAL)
+        violation(s, "send with tag -3 was not refused");
+    return RT_OK;
+}
+
+static void check_badrank(where w)
+{
+    job_config cfg = config_for(w, 2);
+    job_result res;
+    run_clean(&cfg, badrank_rank, NULL, &res);
+    assert_int_equal(((slot *)job_result_slot(&res, 0))->rc, RT_EINVAL);
+    job_result_free(&res);
+}
+
+/* A rank that returns an error fails the job, and the job says which. */
+static int failing_rank(rt *r, void *arg)
+{
+    (void)arg;
+    if (rt_rank(r) == 1)
+        return rt_fail(r, RT_EINVAL, "deliberate failure %d", 4242);
+    return RT_OK;
+}
+
+static void check_failure_reported(where w)
+{
+    job_config cfg = config_for(w, 2);
+    job_result res;
+    assert_int_not_equal(job_run(&cfg, failing_rank, NULL, &res), 0);
+    assert_non_null(strstr(res.error, "4242"));
+    assert_non_null(strstr(res.error, "rank 1"));
+    assert_int_equal(res.rank_status[1], RT_EINVAL);
+    assert_int_equal(res.rank_status[0], RT_OK);
+    job_result_free(&res);
+}
+
+/* ---- the cases on each backend ---- */
+
+#define ON_ALL(name)                                                      \
+    static void name##_sim(void **st) { (void)st; check_##name(ON_SIM); }     \
+    static void name##_threads(void **st) { (void)st; check_##name(ON_THREADS); } \
+    static void name##_procs(void **st) { (void)st; check_##name(ON_PROCS); }
+
+ON_ALL(order)
+ON_ALL(match)
+ON_ALL(exchange)
+ON_ALL(small)
+ON_ALL(waitany)
+ON_ALL(shared)
+ON_ALL(events)
+ON_ALL(badrank)
+ON_ALL(failure_reported)
+
+#define CASES(name) cmocka_unit_test(name##_sim), cmocka_unit_test(name##_threads), \
+                    cmocka_unit_test(name##_procs)
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        CASES(order),   CASES(match),   CASES(exchange),
+        CASES(small),   CASES(waitany), CASES(shared),
+        CASES(events),  CASES(badrank), CASES(failure_reported),
+    };
+    return cmocka_run_group_tests_name("runtime conformance, sim and real", tests, NULL, NULL);
+}

@@ -1,0 +1,289 @@
+/* test_sim.c -- what only the SimGrid backend promises: exact alpha-beta
+ * timing on an ideal network, compute charged as flops / speed, the
+ * platform and network-model options, and clear errors for bad platforms.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "core/job.h"
+#include "sim/sim_platform.h"
+
+#define assert_rel(a, b, tol)                                                      \
+    do {                                                                           \
+        double a_ = (a), b_ = (b);                                                 \
+        if (!(fabs(a_ - b_) <= (tol) * fabs(b_)))                                  \
+            fail_msg("%s = %.12g, expected %.12g (relative error %.3g > %g)", #a, a_, \
+                     b_, fabs(a_ - b_) / fabs(b_), (double)(tol));                 \
+    } while (0)
+
+typedef struct timing {
+    double t[8];
+} timing;
+
+static size_t msg_bytes;
+
+/* Rank 0 sends msg_bytes to rank 1; both note when they are done. */
+static int oneway_rank(rt *r, void *arg)
+{
+    (void)arg;
+    timing *out = job_slot(r);
+    int rc = rt_rank(r) == 0 ? rt_send(r, 1, 0, NULL, msg_bytes)
+                             : rt_recv(r, 0, 0, NULL, msg_bytes, NULL);
+    out->t[0] = rt_now(r);
+    return rc;
+}
+
+static double oneway(job_config *cfg, size_t bytes)
+{
+    job_result res;
+    msg_bytes = bytes;
+    cfg->ranks = 2;
+    cfg->result_bytes = sizeof(timing);
+    if (job_run(cfg, oneway_rank, NULL, &res) != 0)
+        fail_msg("%s", res.error);
+    double t = ((timing *)job_result_slot(&res, 1))->t[0];
+    job_result_free(&res);
+    return t;
+}
+
+static void oneway_is_alpha_plus_n_beta(void **state)
+{
+    (void)state;
+    const size_t sizes[] = {1, 4096, 65536, 1 << 20, 64 << 20};
+    const double lat[] = {50e-6, 1e-3}, bw[] = {1.25e9, 3.125e9};
+    for (int l = 0; l < 2; l++)
+        for (int b = 0; b < 2; b++)
+            for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) {
+                job_config cfg = job_config_default();
+                cfg.latency_s = lat[l];
+                cfg.bandwidth_Bps = bw[b];
+                assert_rel(oneway(&cfg, sizes[i]), lat[l] + sizes[i] / bw[b], 1e-9);
+            }
+}
+
+static void tcp_model_differs_from_ideal(void **state)
+{
+    (void)state;
+    job_config cfg = job_config_default();
+    cfg.net = JOB_NET_TCP;
+    double t = oneway(&cfg, 1);
+    /* LV08 multiplies latency by 13.01 */
+    assert_rel(t, 13.01 * cfg.latency_s, 1e-3);
+}
+
+static int compute_rank(rt *r, void *arg)
+{
+    (void)arg;
+    timing *out = job_slot(r);
+    double t0 = rt_now(r);
+    int rc = rt_compute(r, 2.5e9);
+    out->t[0] = rt_now(r) - t0;
+    return rc;
+}
+
+static void compute_is_flops_over_speed(void **state)
+{
+    (void)state;
+    job_config cfg = job_config_default();
+    cfg.ranks = 3;
+    cfg.speed_flops = 2e9;
+    cfg.result_bytes = sizeof(timing);
+    double slow[3] = {1, 4, 1};
+    cfg.slowdown = slow;
+    job_result res;
+    if (job_run(&cfg, compute_rank, NULL, &res) != 0)
+        fail_msg("%s", res.error);
+    assert_rel(((timing *)job_result_slot(&res, 0))->t[0], 1.25, 1e-12);
+    assert_rel(((timing *)job_result_slot(&res, 1))->t[0], 5.0, 1e-12); /* a 4x straggler */
+    assert_rel(res.seconds, 5.0, 1e-12);
+    job_result_free(&res);
+}
+
+/* Two ranks on one single-core host share it: each takes twice as long. */
+static void ranks_share_a_core(void **state)
+{
+    (void)state;
+    job_config cfg = job_config_default();
+    cfg.ranks = 2;
+    cfg.hosts = 1;
+    cfg.result_bytes = sizeof(timing);
+    job_result res;
+    if (job_run(&cfg, compute_rank, NULL, &res) != 0)
+        fail_msg("%s", res.error);
+    assert_rel(((timing *)job_result_slot(&res, 0))->t[0], 5.0, 1e-12);
+    job_result_free(&res);
+}
+
+static int deadlock_rank(rt *r, void *arg)
+{
+    (void)arg;
+    int v;
+    return rt_recv(r, 1 - rt_rank(r), 0, &v, sizeof v, NULL);
+}
+
+static void deadlock_is_a_timeout_error(void **state)
+{
+    (void)state;
+    job_config cfg = job_config_default();
+    cfg.sim_timeout_s = 30;
+    job_result res;
+    assert_int_not_equal(job_run(&cfg, deadlock_rank, NULL, &res), 0);
+    assert_int_equal(res.rank_status[0], RT_ETIMEOUT);
+    assert_non_null(strstr(res.error, "simulated seconds"));
+    assert_rel(res.seconds, 30.0, 1e-9);
+    job_result_free(&res);
+}
+
+static int nothing_rank(rt *r, void *arg)
+{
+    (void)r;
+    (void)arg;
+    return RT_OK;
+}
+
+static void missing_platform_is_refused(void **state)
+{
+    (void)state;
+    job_config cfg = job_config_default();
+    cfg.platform = "/nonexistent/cluster.xml";
+    job_result res;
+    assert_int_not_equal(job_run(&cfg, nothing_rank, NULL, &res), 0);
+    assert_non_null(strstr(res.error, "/nonexistent/cluster.xml"));
+    assert_non_null(strstr(res.error, "No such file"));
+    job_result_free(&res);
+}
+
+static void malformed_platform_is_refused(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/distlab-test-XXXXXX.xml";
+    int fd = mkstemps(path, 4);
+    assert_true(fd >= 0);
+    const char *xml = "<?xml version='1.0'?>\n<platform version=\"4.1\">\n"
+                      "  <zone id=\"z\" routing=\"Full\">\n    <host id=\"a\" speed=\"fast\"/>\n";
+    assert_int_equal(write(fd, xml, strlen(xml)), (int)strlen(xml));
+    close(fd);
+    job_config cfg = job_config_default();
+    cfg.platform = path;
+    job_result res;
+    assert_int_not_equal(job_run(&cfg, nothing_rank, NULL, &res), 0);
+    unlink(path);
+    /* the error says the simulation failed and quotes SimGrid's reason */
+    assert_non_null(strstr(res.error, "simulation"));
+    assert_true(strlen(res.error) > 40);
+    job_result_free(&res);
+}
+
+static void not_a_platform_is_refused(void **state)
+{
+    (void)state;
+    job_config cfg = job_config_default();
+    cfg.platform = "Makefile";
+    job_result res;
+    assert_int_not_equal(job_run(&cfg, nothing_rank, NULL, &res), 0);
+    assert_non_null(strstr(res.error, "not a SimGrid platform"));
+    job_result_free(&res);
+}
+
+static int host_rank(rt *r, void *arg)
+{
+    (void)arg;
+    /* ranks on the same host see the same shared block */
+    int *mem = rt_shared(r, "who", 64 * sizeof(int));
+    if (!mem)
+        return RT_ENOMEM;
+    mem[rt_rank(r)] = 1;
+    int rc = rt_barrier(r);
+    int seen = 0;
+    for (int i = 0; i < 64; i++)
+        seen += mem[i];
+    ((timing *)job_slot(r))->t[0] = seen;
+    return rc;
+}
+
+static void placement_decides_who_shares_a_host(void **state)
+{
+    (void)state;
+    job_config cfg = job_config_default();
+    cfg.ranks = 8;
+    cfg.hosts = 2;
+    cfg.cores = 4;
+    cfg.result_bytes = sizeof(timing);
+    for (int p = 0; p < 2; p++) {
+        cfg.placement = p == 0 ? JOB_PLACE_ROUND_ROBIN : JOB_PLACE_BLOCK;
+        job_result res;
+        if (job_run(&cfg, host_rank, NULL, &res) != 0)
+            fail_msg("%s", res.error);
+        for (int i = 0; i < 8; i++)
+            assert_int_equal((int)((timing *)job_result_slot(&res, i))->t[0], 4);
+        job_result_free(&res);
+    }
+}
+
+static int sizeonly_rank(rt *r, void *arg)
+{
+    (void)arg;
+    timing *out = job_slot(r);
+    /* a 1 GiB message with no data behind it */
+    size_t n = (size_t)1 << 30;
+    int rc = rt_rank(r) == 0 ? rt_send(r, 1, 0, NULL, n) : rt_recv(r, 0, 0, NULL, n, NULL);
+    out->t[0] = rt_now(r);
+    out->t[1] = rt_size_only(r);
+    return rc;
+}
+
+static void size_only_messages_cost_their_size(void **state)
+{
+    (void)state;
+    job_config cfg = job_config_default();
+    cfg.ranks = 2;
+    cfg.size_only = 1;
+    cfg.result_bytes = sizeof(timing);
+    job_result res;
+    if (job_run(&cfg, sizeonly_rank, NULL, &res) != 0)
+        fail_msg("%s", res.error);
+    timing *t = job_result_slot(&res, 1);
+    assert_rel(t->t[0], cfg.latency_s + (double)(1 << 30) / cfg.bandwidth_Bps, 1e-9);
+    assert_int_equal((int)t->t[1], 1);
+    job_result_free(&res);
+}
+
+static void generated_cluster_xml(void **state)
+{
+    (void)state;
+    job_config cfg = job_config_default();
+    cfg.ranks = 16;
+    cfg.cores = 4;
+    char xml[2048];
+    assert_int_equal(sim_platform_cluster_xml(&cfg, xml, sizeof xml), 0);
+    assert_non_null(strstr(xml, "radical=\"0-15\""));
+    assert_non_null(strstr(xml, "core=\"4\""));
+    assert_non_null(strstr(xml, "SPLITDUPLEX"));
+    assert_non_null(strstr(xml, "lat=\"2.5000000000000001e-05s\""));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(oneway_is_alpha_plus_n_beta),
+        cmocka_unit_test(tcp_model_differs_from_ideal),
+        cmocka_unit_test(compute_is_flops_over_speed),
+        cmocka_unit_test(ranks_share_a_core),
+        cmocka_unit_test(deadlock_is_a_timeout_error),
+        cmocka_unit_test(missing_platform_is_refused),
+        cmocka_unit_test(malformed_platform_is_refused),
+        cmocka_unit_test(not_a_platform_is_refused),
+        cmocka_unit_test(placement_decides_who_shares_a_host),
+        cmocka_unit_test(size_only_messages_cost_their_size),
+        cmocka_unit_test(generated_cluster_xml),
+    };
+    return cmocka_run_group_tests_name("sim backend", tests, NULL, NULL);
+}
