@@ -1,15 +1,18 @@
 /* sim.c -- runtime.h on SimGrid: one actor per rank, simulated time.
  *
  * How messages map onto SimGrid:
- *   - Each (source, destination) pair has its own mailbox, "src>dst", made
- *     on the first message and bound to the destination actor as its
- *     permanent receiver, so a transfer starts the moment it is sent (eager,
- *     like MPI's small-message protocol) and two ranks sending to each
- *     other at once never wait for one another.
- *   - One mailbox per pair keeps SimGrid's FIFO order per pair, which is
- *     exactly MPI's ordering guarantee. Tags are matched here: a receiving
- *     rank keeps at most one get posted per source, files what arrives in
- *     an arrival queue, and matches posted receives against it in order.
+ *   - Each (source, destination) pair has its own mailbox, "src>dst", so
+ *     SimGrid's FIFO order per mailbox is exactly MPI's ordering guarantee
+ *     per pair. Tags are matched here: a receiving rank keeps at most one
+ *     get posted per source, files what arrives in an arrival queue, and
+ *     matches posted receives against it in order.
+ *   - A send copies its payload and completes at once (like MPI_Bsend), so
+ *     two ranks sending to each other never wait for one another. The bytes
+ *     move when the receiver asks for them: the transfer starts once a
+ *     receive from that source is posted, as in MPI's rendezvous protocol
+ *     for large messages. So a receiver's link is never flooded by messages
+ *     it has not asked for yet, and a collective's rounds take exactly the
+ *     time of its textbook cost formula.
  *   - An any-source receive posts a get on every source's mailbox, so
  *     whichever message really completes first wins: the simulated times
  *     stay exact, not only the order.
@@ -37,8 +40,6 @@
 #include "core/rt_core.h"
 #include "sim/sim_platform.h"
 
-void sim_mailbox_bind(sg_mailbox_t mailbox, sg_actor_t receiver); /* sim_shim.cpp */
-
 typedef struct sim_msg {
     int src, tag;
     size_t len;
@@ -49,7 +50,6 @@ typedef struct sim_msg {
 typedef struct sim_req {
     rt_request h;
     void *buf;        /* receive buffer */
-    sg_comm_t comm;   /* send: the put, until it completes */
     struct sim_req *next; /* posted-receive list */
 } sim_req;
 
@@ -63,6 +63,8 @@ typedef struct sim_rank {
     void **got;           /* [size]: where each get stores its sim_msg */
     sim_msg *arrived, *arrived_tail;  /* unmatched messages, arrival order */
     sim_req *posted, *posted_tail;    /* unmatched receives, post order */
+    sg_comm_t *comms;     /* [size]: scratch for wait-any */
+    int *who;             /* [size]: which source each entry of comms is */
     int status;
     int finished;
 } sim_rank;
@@ -101,10 +103,8 @@ static sg_mailbox_t pair_mailbox(int src, int dst)
 
 static sg_mailbox_t out_mailbox(sim_rank *s, int dst)
 {
-    if (!s->out[dst]) {
+    if (!s->out[dst])
         s->out[dst] = pair_mailbox(s->r.rank, dst);
-        sim_mailbox_bind(s->out[dst], S.ranks[dst].actor);
-    }
     return s->out[dst];
 }
 
@@ -189,7 +189,10 @@ static int sim_isend(rt *r, int dst, int tag, const void *buf, size_t len, rt_re
     /* SimGrid 3.32 completes a zero-byte transfer in half the route
      * latency; a real message always carries at least a header, so it
      * costs at least one byte: alpha + beta. */
-    q->comm = sg_mailbox_put_async(out_mailbox(s, dst), m, len ? (long)len : 1);
+    sg_comm_t comm = sg_mailbox_put_init(out_mailbox(s, dst), m, len ? (long)len : 1);
+    sg_comm_detach(comm, NULL); /* starts it; it completes on its own */
+    q->h.done = 1;
+    q->h.status = (rt_status){.source = r->rank, .tag = tag, .bytes = len};
     *out = &q->h;
     return RT_OK;
 nomem:
@@ -232,64 +235,45 @@ static int sim_irecv(rt *r, int src, int tag, void *buf, size_t cap, rt_request 
     return RT_OK;
 }
 
-/* Wait until one of reqs completes: every outstanding get of this rank and
- * the puts of the send requests asked about go into one wait-any, so the
- * first transfer to finish in simulated time is the first one seen. */
+/* Wait until one of reqs completes. Sends complete when posted, so only
+ * receives wait: every outstanding get of this rank goes into one
+ * wait-any, and the first transfer to finish in simulated time is the
+ * first one seen. */
 static int sim_progress(rt *r, int n, rt_request **reqs)
 {
+    (void)n;
+    (void)reqs;
     sim_rank *s = me(r);
     int size = r->size;
-    sg_comm_t *comms = malloc((size_t)(size + n) * sizeof *comms);
-    int *who = malloc((size_t)(size + n) * sizeof *who); /* >= 0: source; < 0: -1-reqindex */
-    if (!comms || !who) {
-        free(comms);
-        free(who);
-        return rt_seterr(r, RT_ENOMEM, "wait: out of memory");
+    if (!s->comms) {
+        s->comms = malloc((size_t)size * sizeof *s->comms);
+        s->who = malloc((size_t)size * sizeof *s->who);
+        if (!s->comms || !s->who)
+            return rt_seterr(r, RT_ENOMEM, "wait: out of memory");
     }
+    sg_comm_t *comms = s->comms;
+    int *who = s->who;
     int k = 0;
     for (int src = 0; src < size; src++)
         if (s->get[src]) {
             comms[k] = s->get[src];
             who[k++] = src;
         }
-    for (int i = 0; i < n; i++) {
-        sim_req *q = (sim_req *)reqs[i];
-        if (q && q->h.is_send && !q->h.done && q->comm) {
-            comms[k] = q->comm;
-            who[k++] = -1 - i;
-        }
-    }
-    int rc = RT_OK;
     if (k == 0) {
-        rc = rt_seterr(r, RT_EINVAL, "wait: nothing can complete (no receive is posted and "
-                       "no send is outstanding)");
-        goto out;
+        return rt_seterr(r, RT_EINVAL, "wait: nothing can complete (no receive is posted)");
     }
     ssize_t idx = sg_comm_wait_any_for(comms, (size_t)k, S.timeout_s);
-    if (idx < 0) {
-        rc = rt_seterr(r, RT_ETIMEOUT, "wait: nothing arrived in %g simulated seconds "
-                       "(a deadlock, or a peer that never sends)", S.timeout_s);
-        goto out;
-    }
-    if (who[idx] >= 0) {
-        int src = who[idx];
-        sim_msg *m = s->got[src];
-        s->get[src] = NULL; /* released by the wait */
-        s->got[src] = NULL;
-        deliver(s, m);
-        for (sim_req *q = s->posted; q; q = q->next)
-            post_gets_for(s, q);
-    } else {
-        sim_req *q = (sim_req *)reqs[-1 - who[idx]];
-        q->comm = NULL;
-        q->h.done = 1;
-        q->h.error = RT_OK;
-        q->h.status = (rt_status){.source = r->rank, .tag = q->h.tag, .bytes = q->h.bytes};
-    }
-out:
-    free(comms);
-    free(who);
-    return rc;
+    if (idx < 0)
+        return rt_seterr(r, RT_ETIMEOUT, "wait: nothing arrived in %g simulated seconds "
+                         "(a deadlock, or a peer that never sends)", S.timeout_s);
+    int src = who[idx];
+    sim_msg *m = s->got[src];
+    s->get[src] = NULL; /* released by the wait */
+    s->got[src] = NULL;
+    deliver(s, m);
+    for (sim_req *q = s->posted; q; q = q->next)
+        post_gets_for(s, q);
+    return RT_OK;
 }
 
 static void sim_release(rt *r, rt_request *req)
@@ -310,8 +294,6 @@ static void sim_release(rt *r, rt_request *req)
                 break;
             }
     }
-    if (q->comm) /* a send given up on: its transfer goes on detached */
-        sg_comm_detach(q->comm, NULL);
     free(q);
 }
 
@@ -401,6 +383,8 @@ static void free_ranks(void)
         free(s->in);
         free(s->get);
         free(s->got);
+        free(s->comms);
+        free(s->who);
     }
     free(S.ranks);
     S.ranks = NULL;
