@@ -11,10 +11,16 @@
  *   - Messages between one (source, destination) pair are delivered in the
  *     order they were sent. A receive matches the first message whose
  *     source and tag match; RT_ANY_SOURCE and RT_ANY_TAG match anything.
- *   - Sends are eager: rt_send copies the payload before it returns, and a
- *     send never waits for the matching receive to be posted, so two ranks
- *     sending to each other at once never deadlock. rt_isend borrows the
- *     caller's buffer until its request completes.
+ *   - rt_send is buffered: it copies the payload (or hands it to the
+ *     kernel) and returns without waiting for the matching receive, so two
+ *     ranks sending to each other at once never deadlock.
+ *   - rt_isend borrows the caller's buffer until its request completes,
+ *     and the request completes no later than when the message has been
+ *     received (in simulation: exactly then, so a rank that sends to
+ *     several peers one after another, waiting on each, pays for each
+ *     transfer in turn, as a tree broadcast should). As in MPI, post the
+ *     receives a peer's sends depend on before waiting on your own sends
+ *     (rt_sendrecv does this for you).
  *   - A payload pointer of NULL with len > 0 is a size-only message: it
  *     costs len bytes on the wire but carries no data (timing-only what-if
  *     runs). A NULL receive buffer discards what arrives.

@@ -107,13 +107,17 @@ static void init_request(rt *r, rt_request *q, int is_send, int peer, int tag, s
     q->posted_s = r->ops->now(r);
 }
 
-int rt_isend_internal(rt *r, int dst, int tag, const void *buf, size_t len, rt_request **req)
+int rt_isend_internal(rt *r, int dst, int tag, const void *buf, size_t len, int buffered,
+                      rt_request **req)
 {
     int rc = check_peer(r, "send", dst, 0);
     if (rc)
         return rc;
     double t = r->ops->now(r);
-    rc = r->ops->isend(r, dst, tag, buf, len, req);
+    if (buffered && r->ops->bsend)
+        rc = r->ops->bsend(r, dst, tag, buf, len, req);
+    else
+        rc = r->ops->isend(r, dst, tag, buf, len, req);
     if (rc)
         return rc;
     init_request(r, *req, 1, dst, tag, len);
@@ -148,7 +152,7 @@ int rt_isend(rt *r, int dst, int tag, const void *buf, size_t len, rt_request **
 {
     *req = NULL;
     int rc = check_tag(r, "send", tag, 0);
-    return rc ? rc : rt_isend_internal(r, dst, tag, buf, len, req);
+    return rc ? rc : rt_isend_internal(r, dst, tag, buf, len, 0, req);
 }
 
 int rt_irecv(rt *r, int src, int tag, void *buf, size_t cap, rt_request **req)
@@ -249,8 +253,10 @@ int rt_waitall(rt *r, int n, rt_request **reqs, rt_status *sts)
 
 int rt_send(rt *r, int dst, int tag, const void *buf, size_t len)
 {
-    rt_request *q;
-    int rc = rt_isend(r, dst, tag, buf, len, &q);
+    rt_request *q = NULL;
+    int rc = check_tag(r, "send", tag, 0);
+    if (!rc)
+        rc = rt_isend_internal(r, dst, tag, buf, len, 1, &q);
     return rc ? rc : rt_wait(r, &q, NULL);
 }
 
@@ -310,7 +316,7 @@ int rt_barrier(rt *r)
         rt_request *q[2] = {NULL, NULL};
         int rc = rt_irecv_internal(r, (me - dist + p) % p, tag, NULL, 0, &q[1]);
         if (!rc)
-            rc = rt_isend_internal(r, (me + dist) % p, tag, NULL, 0, &q[0]);
+            rc = rt_isend_internal(r, (me + dist) % p, tag, NULL, 0, 1, &q[0]);
         int rc2 = rt_waitall(r, 2, q, NULL);
         if (rc || rc2)
             return rc ? rc : rc2;

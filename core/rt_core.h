@@ -36,6 +36,10 @@ typedef struct rt_ops {
      * header the core then initialises. Arguments are already checked. */
     int (*isend)(rt *r, int dst, int tag, const void *buf, size_t len, rt_request **req);
     int (*irecv)(rt *r, int src, int tag, void *buf, size_t cap, rt_request **req);
+    /* Optional: a buffered send for rt_send, which completes as soon as the
+     * payload is copied (never waits for the receiver). NULL: rt_send uses
+     * isend and waits for it, which must then never need the receiver. */
+    int (*bsend)(rt *r, int dst, int tag, const void *buf, size_t len, rt_request **req);
     /* Make progress until at least one of reqs[0..n) (NULL entries skipped)
      * has done set, or the job's timeout passes. Returns RT_OK when one is
      * done, else an error code with the message set by rt_seterr. */
@@ -84,7 +88,8 @@ static inline int rt_matches(int want_src, int want_tag, int src, int tag)
 }
 
 /* Internal sends and receives that may use the runtime's reserved tags. */
-int rt_isend_internal(rt *r, int dst, int tag, const void *buf, size_t len, rt_request **req);
+int rt_isend_internal(rt *r, int dst, int tag, const void *buf, size_t len, int buffered,
+                      rt_request **req);
 int rt_irecv_internal(rt *r, int src, int tag, void *buf, size_t cap, rt_request **req);
 
 #endif

@@ -6,13 +6,15 @@
  *     per pair. Tags are matched here: a receiving rank keeps at most one
  *     get posted per source, files what arrives in an arrival queue, and
  *     matches posted receives against it in order.
- *   - A send copies its payload and completes at once (like MPI_Bsend), so
- *     two ranks sending to each other never wait for one another. The bytes
- *     move when the receiver asks for them: the transfer starts once a
- *     receive from that source is posted, as in MPI's rendezvous protocol
- *     for large messages. So a receiver's link is never flooded by messages
- *     it has not asked for yet, and a collective's rounds take exactly the
- *     time of its textbook cost formula.
+ *   - The bytes move when the receiver asks for them: a transfer starts
+ *     once a receive from that source is posted, as in MPI's rendezvous
+ *     protocol for large messages. So a receiver's link is never flooded by
+ *     messages it has not asked for yet, and a collective's rounds take
+ *     exactly the time of its textbook cost formula.
+ *   - rt_send (bsend here) copies its payload and completes at once, like
+ *     MPI_Bsend, so two ranks sending to each other never wait for one
+ *     another. rt_isend completes when its transfer does, so a rank that
+ *     sends to several peers in turn pays for each transfer in turn.
  *   - An any-source receive posts a get on every source's mailbox, so
  *     whichever message really completes first wins: the simulated times
  *     stay exact, not only the order.
@@ -50,6 +52,7 @@ typedef struct sim_msg {
 typedef struct sim_req {
     rt_request h;
     void *buf;        /* receive buffer */
+    sg_comm_t comm;   /* isend: the transfer, until it completes */
     struct sim_req *next; /* posted-receive list */
 } sim_req;
 
@@ -63,8 +66,9 @@ typedef struct sim_rank {
     void **got;           /* [size]: where each get stores its sim_msg */
     sim_msg *arrived, *arrived_tail;  /* unmatched messages, arrival order */
     sim_req *posted, *posted_tail;    /* unmatched receives, post order */
-    sg_comm_t *comms;     /* [size]: scratch for wait-any */
-    int *who;             /* [size]: which source each entry of comms is */
+    sg_comm_t *comms;     /* scratch for wait-any */
+    int *who;             /* what each entry of comms is */
+    int ncomms;
     int status;
     int finished;
 } sim_rank;
@@ -170,35 +174,65 @@ static void deliver(sim_rank *s, sim_msg *m)
 
 /* ---- rt_ops ---- */
 
-static int sim_isend(rt *r, int dst, int tag, const void *buf, size_t len, rt_request **out)
+/* The message a send puts on the wire: a private copy of the payload, or
+ * only its size. */
+static sim_msg *make_msg(rt *r, int tag, const void *buf, size_t len)
 {
-    sim_rank *s = me(r);
-    sim_req *q = calloc(1, sizeof *q);
     sim_msg *m = calloc(1, sizeof *m);
-    if (!q || !m)
-        goto nomem;
+    if (!m)
+        return NULL;
     m->src = r->rank;
     m->tag = tag;
     m->len = len;
     if (buf && len && !r->size_only) {
         m->data = malloc(len);
-        if (!m->data)
-            goto nomem;
+        if (!m->data) {
+            free(m);
+            return NULL;
+        }
         memcpy(m->data, buf, len);
     }
-    /* SimGrid 3.32 completes a zero-byte transfer in half the route
-     * latency; a real message always carries at least a header, so it
-     * costs at least one byte: alpha + beta. */
-    sg_comm_t comm = sg_mailbox_put_init(out_mailbox(s, dst), m, len ? (long)len : 1);
-    sg_comm_detach(comm, NULL); /* starts it; it completes on its own */
-    q->h.done = 1;
+    return m;
+}
+
+/* SimGrid 3.32 completes a zero-byte transfer in half the route latency; a
+ * real message always carries at least a header, so it costs at least one
+ * byte: alpha + beta. */
+static long wire_bytes(size_t len) { return len ? (long)len : 1; }
+
+static int send_common(rt *r, int dst, int tag, const void *buf, size_t len, int buffered,
+                       rt_request **out)
+{
+    sim_rank *s = me(r);
+    sim_req *q = calloc(1, sizeof *q);
+    sim_msg *m = make_msg(r, tag, buf, len);
+    if (!q || !m) {
+        free(q);
+        if (m)
+            free(m->data);
+        free(m);
+        return rt_seterr(r, RT_ENOMEM, "send of %zu bytes to rank %d: out of memory", len, dst);
+    }
     q->h.status = (rt_status){.source = r->rank, .tag = tag, .bytes = len};
+    if (buffered) {
+        sg_comm_t comm = sg_mailbox_put_init(out_mailbox(s, dst), m, wire_bytes(len));
+        sg_comm_detach(comm, NULL); /* starts it; it completes on its own */
+        q->h.done = 1;
+    } else {
+        q->comm = sg_mailbox_put_async(out_mailbox(s, dst), m, wire_bytes(len));
+    }
     *out = &q->h;
     return RT_OK;
-nomem:
-    free(q);
-    free(m);
-    return rt_seterr(r, RT_ENOMEM, "send of %zu bytes to rank %d: out of memory", len, dst);
+}
+
+static int sim_isend(rt *r, int dst, int tag, const void *buf, size_t len, rt_request **out)
+{
+    return send_common(r, dst, tag, buf, len, 0, out);
+}
+
+static int sim_bsend(rt *r, int dst, int tag, const void *buf, size_t len, rt_request **out)
+{
+    return send_common(r, dst, tag, buf, len, 1, out);
 }
 
 static int sim_irecv(rt *r, int src, int tag, void *buf, size_t cap, rt_request **out)
@@ -235,37 +269,51 @@ static int sim_irecv(rt *r, int src, int tag, void *buf, size_t cap, rt_request 
     return RT_OK;
 }
 
-/* Wait until one of reqs completes. Sends complete when posted, so only
- * receives wait: every outstanding get of this rank goes into one
- * wait-any, and the first transfer to finish in simulated time is the
- * first one seen. */
+/* Wait until one of reqs completes: every outstanding get of this rank and
+ * the transfers of the sends asked about go into one wait-any, so the
+ * first transfer to finish in simulated time is the first one seen. */
 static int sim_progress(rt *r, int n, rt_request **reqs)
 {
-    (void)n;
-    (void)reqs;
     sim_rank *s = me(r);
     int size = r->size;
-    if (!s->comms) {
-        s->comms = malloc((size_t)size * sizeof *s->comms);
-        s->who = malloc((size_t)size * sizeof *s->who);
-        if (!s->comms || !s->who)
+    if (s->ncomms < size + n) {
+        free(s->comms);
+        free(s->who);
+        s->ncomms = size + n;
+        s->comms = malloc((size_t)s->ncomms * sizeof *s->comms);
+        s->who = malloc((size_t)s->ncomms * sizeof *s->who);
+        if (!s->comms || !s->who) {
+            s->ncomms = 0;
             return rt_seterr(r, RT_ENOMEM, "wait: out of memory");
+        }
     }
     sg_comm_t *comms = s->comms;
-    int *who = s->who;
+    int *who = s->who; /* >= 0: a get from that source; < 0: send reqs[-1 - who] */
     int k = 0;
     for (int src = 0; src < size; src++)
         if (s->get[src]) {
             comms[k] = s->get[src];
             who[k++] = src;
         }
-    if (k == 0) {
-        return rt_seterr(r, RT_EINVAL, "wait: nothing can complete (no receive is posted)");
+    for (int i = 0; i < n; i++) {
+        sim_req *q = (sim_req *)reqs[i];
+        if (q && q->h.is_send && q->comm) {
+            comms[k] = q->comm;
+            who[k++] = -1 - i;
+        }
     }
+    if (k == 0)
+        return rt_seterr(r, RT_EINVAL, "wait: nothing can complete (no receive is posted)");
     ssize_t idx = sg_comm_wait_any_for(comms, (size_t)k, S.timeout_s);
     if (idx < 0)
         return rt_seterr(r, RT_ETIMEOUT, "wait: nothing arrived in %g simulated seconds "
                          "(a deadlock, or a peer that never sends)", S.timeout_s);
+    if (who[idx] < 0) {
+        sim_req *q = (sim_req *)reqs[-1 - who[idx]];
+        q->comm = NULL; /* released by the wait */
+        q->h.done = 1;
+        return RT_OK;
+    }
     int src = who[idx];
     sim_msg *m = s->got[src];
     s->get[src] = NULL; /* released by the wait */
@@ -280,6 +328,8 @@ static void sim_release(rt *r, rt_request *req)
 {
     sim_rank *s = me(r);
     sim_req *q = (sim_req *)req;
+    if (q->comm) /* a send given up on: let SimGrid drop it */
+        sg_comm_unref(q->comm);
     if (!q->h.is_send && !q->h.done) {
         /* a receive given up on: unlink it from the posted list */
         sim_req *prev = NULL;
@@ -347,6 +397,7 @@ static void *sim_shared(rt *r, const char *name, size_t bytes)
 static const rt_ops sim_ops = {
     .isend = sim_isend,
     .irecv = sim_irecv,
+    .bsend = sim_bsend,
     .progress = sim_progress,
     .release = sim_release,
     .now = sim_now,
