@@ -1,0 +1,334 @@
+/* launch.c -- real_job_run: the ranks of a real job, as threads or processes.
+ *
+ * Before any rank starts, the launcher opens every rank's listening socket
+ * (port 0: the kernel picks), so every rank knows where every other one
+ * listens, and takes the clock's origin, so rt_now means the same in every
+ * rank. Then:
+ *   - threads: one thread per rank in this process; each rank still talks
+ *     to the others only over its loopback TCP connections;
+ *   - procs: one forked process per rank; a child resets its signal
+ *     handlers, runs its rank, writes its events to a file in a private
+ *     temporary folder and leaves with _exit. The parent reaps the
+ *     children in the order they end (each holds the write end of a pipe
+ *     the parent watches), so the first rank that died is the one the
+ *     job's error names.
+ *
+ * Time on this backend is the wall clock: rt_compute charges nothing, as
+ * the math really ran. A straggler (slowdown s > 1) is modelled as a
+ * machine s times slower at everything between runtime calls: rt_compute
+ * sleeps (s - 1) times the wall time since the rank's previous runtime
+ * call (a send, receive, wait, compute or shared lookup; rt_now does not
+ * count).
+ */
+#define _GNU_SOURCE
+#include "real/real.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/job_internal.h"
+
+void real_mark(real_rank *rk) { rk->last_call_s = net_clock_s(); }
+
+static double real_now(rt *r)
+{
+    real_rank *rk = r->backend_data;
+    return net_clock_s() - rk->job->t0;
+}
+
+static int real_compute(rt *r, double flops)
+{
+    real_rank *rk = r->backend_data;
+    (void)flops; /* the math already took its time */
+    if (r->slowdown > 1) {
+        double extra_s = (r->slowdown - 1) * (net_clock_s() - rk->last_call_s);
+        struct timespec ts = {.tv_sec = (time_t)extra_s,
+                              .tv_nsec = (long)((extra_s - (double)(time_t)extra_s) * 1e9)};
+        while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+            ;
+    }
+    real_mark(rk);
+    return RT_OK;
+}
+
+static const rt_ops real_ops = {
+    .isend = real_isend,
+    .irecv = real_irecv,
+    .progress = real_progress,
+    .release = real_release,
+    .now = real_now,
+    .compute = real_compute,
+    .shared = real_shared,
+};
+
+static void rank_init(real_job *job, real_rank *rk, int rank)
+{
+    const job_config *cfg = job->cfg;
+    memset(rk, 0, sizeof *rk);
+    rk->job = job;
+    rt_init(&rk->rt, &real_ops, "real", rank, job->size, 0, cfg->record_events, rk);
+    double s = cfg->slowdown ? cfg->slowdown[rank] : 1;
+    rk->rt.slowdown = s > 1 ? s : 1;
+    rk->rt.slot = job_result_slot(job->res, rank);
+}
+
+/* One rank from connection to hang-up; returns what the rank returned. */
+static int rank_run(real_rank *rk)
+{
+    real_job *job = rk->job;
+    int status = real_engine_init(rk);
+    if (status == RT_OK)
+        status = real_mesh_open(rk);
+    if (status == RT_OK) {
+        real_mark(rk);
+        status = job->fn(&rk->rt, job->arg);
+        real_mesh_close(rk);
+    }
+    real_engine_fini(rk);
+    real_shared_rank_fini(rk);
+    return status;
+}
+
+/* ---- threads ---- */
+
+static void *rank_thread(void *p)
+{
+    real_rank *rk = p;
+    real_job *job = rk->job;
+    int status = rank_run(rk);
+    pthread_mutex_lock(&job->lock);
+    if (job_collect_rank(job->res, &rk->rt, status) != 0)
+        job_fail(job->res, "rank %d: no memory to gather its events", rk->rt.rank);
+    pthread_mutex_unlock(&job->lock);
+    rt_fini(&rk->rt);
+    return NULL;
+}
+
+static void run_threads(real_job *job, real_rank *ranks)
+{
+    pthread_t *th = calloc((size_t)job->size, sizeof *th);
+    int started = 0;
+    if (!th) {
+        job_fail(job->res, "no memory for %d threads", job->size);
+        return;
+    }
+    for (; started < job->size; started++) {
+        int rc = pthread_create(&th[started], NULL, rank_thread, &ranks[started]);
+        if (rc != 0) {
+            job_fail(job->res, "cannot start the thread of rank %d: %s", started, strerror(rc));
+            /* ranks that would connect to the missing ones are refused at once */
+            for (int i = started; i < job->size; i++) {
+                close(job->listen_fd[i]);
+                job->listen_fd[i] = -1;
+            }
+            break;
+        }
+    }
+    for (int i = 0; i < started; i++)
+        pthread_join(th[i], NULL);
+    free(th);
+}
+
+/* ---- processes ---- */
+
+static void reset_signals(void)
+{
+    sigset_t all;
+    for (int s = 1; s < NSIG; s++)
+        signal(s, SIG_DFL);
+    sigemptyset(&all);
+    sigprocmask(SIG_SETMASK, &all, NULL);
+}
+
+static void child_main(real_job *job, real_rank *rk, const char *dir)
+{
+    int me = rk->rt.rank;
+    char path[4200];
+    reset_signals();
+    for (int j = 0; j < job->size; j++)
+        if (j != me)
+            close(job->listen_fd[j]);
+    int status = rank_run(rk);
+    int rc = job_collect_rank(job->res, &rk->rt, status) == 0 ? 0 : 3;
+    snprintf(path, sizeof path, "%s/events.%d", dir, me);
+    if (rc == 0 && job_events_save(job->res, path) != 0)
+        rc = 3;
+    _exit(rc);
+}
+
+/* Put the first abnormal end ahead of whatever the other ranks reported:
+ * their errors (a peer that hung up) are its consequences. */
+static void child_died(real_job *job, int rank, int wstatus, int *first)
+{
+    job_shared *sh = job->res->shared;
+    char how[128], seen[sizeof sh->error] = "";
+    job->res->rank_status[rank] = RT_EIO;
+    if (WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 3)
+        snprintf(how, sizeof how, "could not write its events");
+    else
+        job_describe_exit(wstatus, how, sizeof how);
+    if (!*first) {
+        job_fail(job->res, "rank %d %s", rank, how);
+        return;
+    }
+    *first = 0;
+    if (sh->failed)
+        snprintf(seen, sizeof seen, "%s", sh->error);
+    sh->failed = 0;
+    job_fail(job->res, "rank %d %s%s%s", rank, how, seen[0] ? "; then: " : "", seen);
+}
+
+static void run_procs(real_job *job, real_rank *ranks)
+{
+    job_result *res = job->res;
+    char dir[4096], path[4200];
+    pid_t *pid = calloc((size_t)job->size, sizeof *pid);
+    struct pollfd *ends = calloc((size_t)job->size, sizeof *ends);
+    int started = 0, first = 1;
+    if (!pid || !ends) {
+        job_fail(res, "no memory for %d processes", job->size);
+        goto out;
+    }
+    if (job_make_tmpdir(dir, sizeof dir) != 0) {
+        job_fail(res, "cannot make a temporary folder: %s", strerror(errno));
+        goto out;
+    }
+    fflush(NULL);
+    for (; started < job->size; started++) {
+        int fds[2];
+        if (pipe2(fds, O_CLOEXEC) != 0) {
+            job_fail(res, "pipe for rank %d: %s", started, strerror(errno));
+            break;
+        }
+        rank_init(job, &ranks[started], started);
+        pid[started] = fork();
+        if (pid[started] == 0) {
+            close(fds[0]);
+            child_main(job, &ranks[started], dir);
+        }
+        close(fds[1]);
+        ends[started] = (struct pollfd){.fd = fds[0], .events = POLLIN};
+        if (pid[started] < 0) {
+            job_fail(res, "fork for rank %d: %s", started, strerror(errno));
+            close(fds[0]);
+            break;
+        }
+    }
+    for (int i = 0; i < job->size; i++) {
+        close(job->listen_fd[i]);
+        job->listen_fd[i] = -1;
+    }
+    if (started < job->size)
+        for (int i = 0; i < started; i++)
+            kill(pid[i], SIGKILL);
+
+    /* Reap in the order the children end: a pipe reads EOF when its child
+     * is gone. */
+    for (int left = started; left > 0;) {
+        if (poll(ends, (nfds_t)started, -1) < 0 && errno != EINTR) {
+            job_fail(res, "poll: %s", strerror(errno));
+            break;
+        }
+        for (int i = 0; i < started; i++) {
+            if (ends[i].fd < 0 || !ends[i].revents)
+                continue;
+            close(ends[i].fd);
+            ends[i].fd = -1;
+            left--;
+            int wstatus;
+            while (waitpid(pid[i], &wstatus, 0) < 0 && errno == EINTR)
+                ;
+            if (!(WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0))
+                child_died(job, i, wstatus, &first);
+        }
+    }
+    for (int i = 0; i < started; i++) {
+        if (ends[i].fd >= 0) { /* poll failed: still reap */
+            close(ends[i].fd);
+            waitpid(pid[i], NULL, 0);
+        }
+        snprintf(path, sizeof path, "%s/events.%d", dir, i);
+        if (res->rank_status[i] != RT_EIO && job_events_load(res, path) != 0)
+            job_fail(res, "cannot read the events rank %d wrote to %s", i, path);
+        unlink(path);
+    }
+    rmdir(dir);
+out:
+    free(pid);
+    free(ends);
+}
+
+/* ---- the job ---- */
+
+/* Threads hold every connection of the job in one process: about size^2
+ * descriptors, more than the usual soft limit of 1024 beyond ~30 ranks. */
+static void raise_fd_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
+int real_job_run(const job_config *cfg, job_main fn, void *arg, job_result *res)
+{
+    real_job job = {.cfg = cfg, .res = res, .fn = fn, .arg = arg, .size = cfg->ranks,
+                    .procs = cfg->launch == JOB_LAUNCH_PROCS};
+    const char *host = cfg->listen_addr && *cfg->listen_addr ? cfg->listen_addr : "127.0.0.1";
+    real_rank *ranks = NULL;
+    char err[256];
+    job.t0 = net_clock_s();
+    job.timeout_s = cfg->timeout_s > 0 ? cfg->timeout_s : 60.0;
+    if (getrandom(&job.token, sizeof job.token, GRND_NONBLOCK) != (ssize_t)sizeof job.token)
+        job.token = (uint64_t)getpid() << 32 ^ (uint64_t)(job.t0 * 1e9);
+    snprintf(job.shm_prefix, sizeof job.shm_prefix, "/distlab-%d-%016llx-", (int)getpid(),
+             (unsigned long long)job.token);
+    pthread_mutex_init(&job.lock, NULL);
+    raise_fd_limit();
+
+    job.listen_fd = malloc((size_t)job.size * sizeof *job.listen_fd);
+    job.addr = calloc((size_t)job.size, sizeof *job.addr);
+    ranks = calloc((size_t)job.size, sizeof *ranks);
+    if (!job.listen_fd || !job.addr || !ranks) {
+        job_fail(res, "no memory for %d ranks", job.size);
+        goto out;
+    }
+    for (int i = 0; i < job.size; i++)
+        job.listen_fd[i] = -1;
+    for (int i = 0; i < job.size; i++) {
+        if (net_listen(host, job.size + 16, &job.listen_fd[i], &job.addr[i], err, sizeof err) != 0) {
+            job_fail(res, "rank %d: %s", i, err);
+            goto out;
+        }
+    }
+    if (job.procs) {
+        run_procs(&job, ranks);
+    } else {
+        for (int i = 0; i < job.size; i++)
+            rank_init(&job, &ranks[i], i);
+        run_threads(&job, ranks);
+    }
+out:
+    ((job_shared *)res->shared)->seconds = net_clock_s() - job.t0;
+    if (job.listen_fd)
+        for (int i = 0; i < job.size; i++)
+            if (job.listen_fd[i] >= 0)
+                close(job.listen_fd[i]);
+    real_shared_job_fini(&job);
+    pthread_mutex_destroy(&job.lock);
+    free(job.listen_fd);
+    free(job.addr);
+    free(ranks);
+    return ((job_shared *)res->shared)->failed ? -1 : 0;
+}

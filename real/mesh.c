@@ -1,0 +1,200 @@
+/* mesh.c -- connect a rank to every other rank, and hang up at the end.
+ *
+ * Setup: every rank's listening socket exists before any rank starts, so
+ * rank i connects to each j < i (and to itself) and sends a hello frame
+ * naming itself and the job's token, then accepts the connections of the
+ * ranks above it. Connecting never waits for the other side to accept
+ * (the kernel's backlog holds it), so the order cannot deadlock.
+ *
+ * Teardown: a rank that ends sends a goodbye frame on each connection,
+ * shuts its writing half, and reads (and drops) what still comes until the
+ * peer hangs up too. Closing with unread bytes would make the kernel send
+ * a reset, which can destroy data the peer has not read yet; draining
+ * first makes every message that was sent arrive.
+ */
+#define _GNU_SOURCE
+#include "real/real.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define HELLO_BYTES (REAL_FRAME_HEADER_BYTES + 8) /* header + the job's token */
+
+static void put_token(unsigned char *p, uint64_t token)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (unsigned char)(token >> (8 * i));
+}
+
+static uint64_t get_token(const unsigned char *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v |= (uint64_t)p[i] << (8 * i);
+    return v;
+}
+
+/* Read a new connection's hello; returns the rank it names, or -1. */
+static int read_hello(real_rank *rk, int fd, double deadline, char *err, size_t errlen)
+{
+    unsigned char buf[HELLO_BYTES];
+    real_frame f;
+    char why[160];
+    int me = rk->rt.rank, size = rk->job->size;
+    if (net_read_all(fd, buf, sizeof buf, deadline, why, sizeof why) != 0) {
+        snprintf(err, errlen, "%s", why);
+        return -1;
+    }
+    real_frame_decode(buf, &f);
+    if (real_frame_check(&f, f.source, REAL_TAG_HELLO, why, sizeof why) != 0)
+        snprintf(err, errlen, "%s", why);
+    else if (f.tag != REAL_TAG_HELLO || f.len != 8)
+        snprintf(err, errlen, "first frame is not a hello (tag %d, %llu bytes)", (int)f.tag,
+                 (unsigned long long)f.len);
+    else if (get_token(buf + REAL_FRAME_HEADER_BYTES) != rk->job->token)
+        snprintf(err, errlen, "hello from rank %d of another job", (int)f.source);
+    else if (f.source < me || f.source >= size)
+        snprintf(err, errlen, "hello from rank %d, expected ranks %d..%d", (int)f.source, me, size - 1);
+    else if ((f.source == me ? rk->peers[me].rfd : rk->peers[f.source].rfd) >= 0)
+        snprintf(err, errlen, "second hello from rank %d", (int)f.source);
+    else
+        return f.source;
+    return -1;
+}
+
+static void close_all(real_rank *rk)
+{
+    for (int p = 0; p < rk->job->size; p++) {
+        real_peer *pe = &rk->peers[p];
+        if (pe->wfd >= 0 && pe->wfd != pe->rfd)
+            close(pe->wfd);
+        if (pe->rfd >= 0)
+            close(pe->rfd);
+        pe->rfd = pe->wfd = -1;
+    }
+}
+
+int real_mesh_open(real_rank *rk)
+{
+    real_job *job = rk->job;
+    rt *r = &rk->rt;
+    int me = r->rank, size = job->size;
+    double deadline = net_clock_s() + job->timeout_s;
+    unsigned char hello[HELLO_BYTES];
+    char err[200];
+    int rc = RT_OK, fd = -1;
+    real_frame_encode(hello, me, REAL_TAG_HELLO, 8);
+    put_token(hello + REAL_FRAME_HEADER_BYTES, job->token);
+
+    for (int j = 0; j <= me; j++) {
+        if (net_connect(&job->addr[j], &fd, err, sizeof err) != 0) {
+            rc = rt_seterr(r, RT_EIO, "connect to rank %d: %s", j, err);
+            goto fail;
+        }
+        if (j == me) {
+            rk->peers[me].wfd = fd;
+        } else {
+            rk->peers[j].rfd = rk->peers[j].wfd = fd;
+        }
+        if (net_write_all(fd, hello, sizeof hello, deadline, err, sizeof err) != 0) {
+            rc = rt_seterr(r, RT_EIO, "hello to rank %d: %s", j, err);
+            goto fail;
+        }
+    }
+    for (int left = size - me; left > 0; left--) {
+        fd = -1;
+        if (net_accept(job->listen_fd[me], deadline, &fd, err, sizeof err) != 0) {
+            rc = rt_seterr(r, net_clock_s() >= deadline ? RT_ETIMEOUT : RT_EIO,
+                           "setup: waiting for %d more rank(s) above %d to connect: %s", left - 1, me, err);
+            goto fail;
+        }
+        int j = read_hello(rk, fd, deadline, err, sizeof err);
+        if (j < 0) {
+            close(fd);
+            rc = rt_seterr(r, RT_EPROTO, "setup: a new connection: %s", err);
+            goto fail;
+        }
+        rk->peers[j].rfd = fd;
+        if (j != me)
+            rk->peers[j].wfd = fd;
+    }
+    close(job->listen_fd[me]);
+    job->listen_fd[me] = -1;
+    return RT_OK;
+fail:
+    close_all(rk);
+    return rc;
+}
+
+/* Read and drop what the still-open connections bring until each peer
+ * hangs up; the wait ends after timeout_s without any byte arriving. */
+static void drain(real_rank *rk)
+{
+    static char sink[64 << 10];
+    double deadline = net_clock_s() + rk->job->timeout_s;
+    for (;;) {
+        int np = 0;
+        for (int p = 0; p < rk->job->size; p++)
+            if (rk->peers[p].rfd >= 0) {
+                rk->pfd_peer[np] = p;
+                rk->pfds[np++] = (struct pollfd){.fd = rk->peers[p].rfd, .events = POLLIN};
+            }
+        if (np == 0 || net_clock_s() >= deadline)
+            return;
+        int k = poll(rk->pfds, (nfds_t)np, net_poll_ms(deadline));
+        if (k < 0 && errno != EINTR)
+            return;
+        for (int i = 0; k > 0 && i < np; i++) {
+            if (!rk->pfds[i].revents)
+                continue;
+            real_peer *pe = &rk->peers[rk->pfd_peer[i]];
+            ssize_t n = recv(pe->rfd, sink, sizeof sink, MSG_DONTWAIT);
+            if (n > 0) {
+                deadline = net_clock_s() + rk->job->timeout_s;
+            } else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+                close(pe->rfd);
+                pe->rfd = pe->wfd = -1;
+            }
+        }
+    }
+}
+
+void real_mesh_close(real_rank *rk)
+{
+    int me = rk->rt.rank;
+    unsigned char bye[REAL_FRAME_HEADER_BYTES];
+    real_frame_encode(bye, me, REAL_TAG_BYE, 0);
+    real_peer *self = &rk->peers[me];
+    if (self->wfd >= 0)
+        close(self->wfd);
+    if (self->rfd >= 0)
+        close(self->rfd);
+    self->rfd = self->wfd = -1;
+    for (int p = 0; p < rk->job->size; p++) {
+        real_peer *pe = &rk->peers[p];
+        if (pe->wfd < 0)
+            continue;
+        /* A frame half on the wire (a send never waited for) cannot be
+         * followed by a goodbye: the peer will see the connection close. */
+        int clean = 1;
+        if (!rlist_empty(&pe->outq))
+            clean = RLIST_ENTRY(pe->outq.next, real_req, link)->sent == 0;
+        if (clean)
+            send(pe->wfd, bye, sizeof bye, MSG_NOSIGNAL | MSG_DONTWAIT);
+        shutdown(pe->wfd, SHUT_WR);
+    }
+    drain(rk);
+    close_all(rk);
+}
+
+void real_abort_connections(rt *r)
+{
+    real_rank *rk = r->backend_data;
+    for (int p = 0; p < r->size; p++)
+        real_peer_fail(rk, p, RT_EPEER, "connections aborted by rank %d", r->rank);
+}

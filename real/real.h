@@ -1,0 +1,174 @@
+/* real.h -- what the files of the real backend share.
+ *
+ * The real backend runs algorithms/runtime.h over TCP: every rank holds one
+ * connection to every other rank (and one to itself) and moves frames
+ * (frame.h) over them. Its files each have one job:
+ *
+ *   frame.c    the wire header: encode, decode, check
+ *   net.c      socket setup: listen, connect, accept, options
+ *   mesh.c     connecting a rank to all the others, and hanging up
+ *   engine.c   matching and progress: the point-to-point half of rt_ops
+ *   shared.c   rt_shared: one mapping per name, for threads or processes
+ *   launch.c   real_job_run: ranks as threads or processes; the clock
+ *
+ * Ownership: the launcher allocates the real_job and one real_rank per
+ * rank; a rank's connections, queues and requests belong to its own
+ * thread or process and are never touched by another.
+ */
+#ifndef DISTLAB_REAL_H
+#define DISTLAB_REAL_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/job.h"
+#include "core/rt_core.h"
+#include "real/frame.h"
+#include "real/net.h"
+
+/* Runtime tags above the barrier's: a goodbye ends a rank's stream, a
+ * hello opens a connection and is never valid later. */
+#define REAL_TAG_BYE (RT_TAG_BARRIER + 1)
+#define REAL_TAG_HELLO (RT_TAG_BARRIER + 2)
+
+/* A circular doubly linked list with a sentinel head. */
+typedef struct rlink {
+    struct rlink *prev, *next;
+} rlink;
+
+static inline void rlist_init(rlink *h) { h->prev = h->next = h; }
+static inline int rlist_empty(const rlink *h) { return h->next == h; }
+static inline void rlist_push(rlink *h, rlink *e)
+{
+    e->prev = h->prev;
+    e->next = h;
+    h->prev->next = e;
+    h->prev = e;
+}
+static inline void rlist_del(rlink *e)
+{
+    e->prev->next = e->next;
+    e->next->prev = e->prev;
+    e->prev = e->next = e;
+}
+#define RLIST_ENTRY(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
+
+/* A named shared mapping (threads: the job's registry; procs: a rank's
+ * cache of what it has mapped). */
+typedef struct real_shm {
+    struct real_shm *next;
+    char *name;
+    size_t bytes;
+    void *ptr;
+} real_shm;
+
+/* One job: fixed before the ranks start, then read-only except under lock. */
+typedef struct real_job {
+    const job_config *cfg;
+    job_result *res;
+    job_main fn;
+    void *arg;
+    int size;
+    int procs;           /* ranks are processes (else threads) */
+    double t0;           /* net_clock_s() when the job started */
+    double timeout_s;
+    uint64_t token;      /* carried by every hello: rejects strangers */
+    int *listen_fd;      /* per rank, made before any rank starts */
+    net_addr *addr;      /* per rank: where its listener is */
+    pthread_mutex_t lock;
+    real_shm *shm;       /* threads: every named mapping of the job */
+    char shm_prefix[64]; /* procs: POSIX shm names start with this */
+} real_job;
+
+enum { REQ_NONE = 0, REQ_POSTED, REQ_OUTQ, REQ_FILLING };
+
+typedef struct real_req {
+    rt_request base;      /* first, so the core can read it */
+    rlink link;           /* in the posted queue or a peer's send queue */
+    int where;            /* REQ_* */
+    int peer;             /* send: destination; receive: source (or any) */
+    int from;             /* receive being filled: the rank it comes from */
+    int tag;
+    /* send: header, then len payload bytes from sbuf (NULL: zeros) */
+    unsigned char hdr[REAL_FRAME_HEADER_BYTES];
+    const char *sbuf;
+    size_t len, sent;     /* sent counts header and payload bytes */
+    char *owned;          /* copy of sbuf for a send released mid-way */
+    int orphan;           /* released before done: freed when written */
+    /* receive */
+    char *rbuf;
+    size_t cap;
+    double active_s;      /* last time bytes moved for this request */
+    char msg[256];        /* why it completed with an error */
+} real_req;
+
+/* A message that arrived before its receive was posted. */
+typedef struct real_msg {
+    rlink link;
+    int src, tag;
+    size_t len;
+    char *data;
+    int complete;         /* all len bytes are in data */
+} real_msg;
+
+typedef struct real_peer {
+    int rfd, wfd;         /* one socket, except to self; -1 once closed */
+    int error;            /* 0 while the peer is there, else an RT_E* code */
+    int reported;         /* its end was reported to an any-source receive */
+    char why[256];        /* how it ended */
+    rlink outq;           /* sends to it, oldest first */
+    /* incoming: a staging buffer for headers and small payloads */
+    unsigned char *ibuf;
+    size_t ilo, ihi;
+    int in_payload;       /* reading a payload (else a header) */
+    int in_tag;
+    size_t in_len, in_got;
+    char *in_dst;         /* where payload bytes go (NULL: dropped) */
+    size_t in_cap;        /* ... up to this many */
+    real_req *in_req;     /* the posted receive being filled, or */
+    real_msg *in_msg;     /* the unexpected message being filled */
+} real_peer;
+
+typedef struct real_rank {
+    rt rt;
+    real_job *job;
+    real_peer *peers;     /* indexed by rank; peers[rank] is the self loop */
+    int live_peers;       /* other ranks not yet ended */
+    rlink posted;         /* posted receives, oldest first */
+    rlink unexpected;     /* unmatched arrivals, in arrival order */
+    struct pollfd *pfds;  /* scratch for progress */
+    int *pfd_peer;
+    double last_call_s;   /* end of the latest runtime call (stragglers) */
+    real_shm *maps;       /* procs: what this rank has mapped */
+} real_rank;
+
+/* engine.c */
+int real_engine_init(real_rank *rk);
+void real_engine_fini(real_rank *rk);
+int real_isend(rt *r, int dst, int tag, const void *buf, size_t len, rt_request **req);
+int real_irecv(rt *r, int src, int tag, void *buf, size_t cap, rt_request **req);
+int real_progress(rt *r, int n, rt_request **reqs);
+void real_release(rt *r, rt_request *req);
+/* Close the connection to p and fail everything that waits on it. */
+void real_peer_fail(real_rank *rk, int p, int code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* mesh.c */
+int real_mesh_open(real_rank *rk);
+void real_mesh_close(real_rank *rk);
+
+/* shared.c */
+void *real_shared(rt *r, const char *name, size_t bytes);
+void real_shared_rank_fini(real_rank *rk);
+void real_shared_job_fini(real_job *job);
+
+/* launch.c: mark the end of a runtime call (for stragglers' slowdown) */
+void real_mark(real_rank *rk);
+
+/* For tests: the socket that carries frames from r to peer, and a crash
+ * in miniature (every connection closed without a goodbye). */
+int real_peer_fd(rt *r, int peer);
+void real_abort_connections(rt *r);
+
+#endif
