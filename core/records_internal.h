@@ -1,0 +1,16 @@
+/* records_internal.h -- what the records writer, reader and trace export
+ * share: file formats and small helpers. */
+#ifndef DISTLAB_RECORDS_INTERNAL_H
+#define DISTLAB_RECORDS_INTERNAL_H
+
+#include <stddef.h>
+
+#define RECORDS_METRICS_HEADER "time_s,epoch,step,train_loss,test_loss,test_accuracy"
+#define RECORDS_METRICS_NSTD 6
+#define RECORDS_EVENTS_HEADER "rank,kind,start_s,end_s,bytes,peer"
+
+void records_seterr(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* dir + "/" + file, malloc'd; NULL when out of memory. */
+char *records_path(const char *dir, const char *file);
+
+#endif

@@ -1,0 +1,240 @@
+/* figures.c -- from run folders to figures: the glue between the run
+ * records (core/records.h) and the charts (plots/plot.h).
+ *
+ * This is where a metrics column becomes an axis label with its unit, a
+ * summary becomes a legend entry, and a run folder becomes its default
+ * figures, so the verbs in cli/ stay a page of option handling each.
+ */
+#include "plots/figures.h"
+
+#include <jansson.h>
+#include <libgen.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "core/records.h"
+#include "plots/plot.h"
+
+#define LABEL_LEN 160
+#define MAX_DIFFERING 3
+
+/* Short names the command line accepts for metrics columns. */
+static const char *column_of(const char *name)
+{
+    static const struct { const char *alias, *column; } aliases[] = {
+        {"time", "time_s"}, {"loss", "train_loss"}, {"accuracy", "test_accuracy"},
+    };
+    for (size_t i = 0; i < sizeof aliases / sizeof aliases[0]; i++)
+        if (strcmp(name, aliases[i].alias) == 0)
+            return aliases[i].column;
+    return name;
+}
+
+/* An axis label, with its unit, for a metrics column. */
+static const char *label_of(const char *column, const char *time_label)
+{
+    static const struct { const char *column, *label; } labels[] = {
+        {"epoch", "epoch"}, {"step", "step"}, {"train_loss", "training loss"},
+        {"test_loss", "test loss"}, {"test_accuracy", "test accuracy (fraction)"},
+    };
+    if (strcmp(column, "time_s") == 0)
+        return time_label;
+    for (size_t i = 0; i < sizeof labels / sizeof labels[0]; i++)
+        if (strcmp(column, labels[i].column) == 0)
+            return labels[i].label;
+    return column;
+}
+
+static const char *time_label(const records_run *runs, int n)
+{
+    int sim = 0, real = 0;
+    for (int i = 0; i < n; i++) {
+        sim += runs[i].backend && strcmp(runs[i].backend, "sim") == 0;
+        real += runs[i].backend && strcmp(runs[i].backend, "real") == 0;
+    }
+    return sim == n ? "simulated time (s)" : real == n ? "wall time (s)" : "time (s)";
+}
+
+static int same_label(char (*labels)[LABEL_LEN], int n)
+{
+    for (int i = 0; i < n; i++)
+        for (int j = i + 1; j < n; j++)
+            if (strcmp(labels[i], labels[j]) == 0)
+                return 1;
+    return 0;
+}
+
+/* Legend labels from the summaries; runs that would share one get the
+ * settings that tell them apart ("lr=0.1"), or else their folder name. */
+static void run_labels(const records_run *runs, int n, char (*labels)[LABEL_LEN])
+{
+    for (int i = 0; i < n; i++)
+        records_run_label(&runs[i], labels[i], LABEL_LEN);
+    if (!same_label(labels, n))
+        return;
+    const char *differ[MAX_DIFFERING];
+    int nd = 0;
+    for (int i = 0; i < n && nd < MAX_DIFFERING; i++) {
+        const char *key;
+        json_t *v;
+        json_object_foreach(json_object_get(runs[i].summary, "settings"), key, v) {
+            int seen = 0, differs = 0;
+            for (int d = 0; d < nd; d++)
+                seen |= strcmp(differ[d], key) == 0;
+            char a[128], b[128];
+            const char *va = records_run_field(&runs[i], key, a, sizeof a);
+            for (int j = 0; j < n && !seen && !differs; j++) {
+                const char *vb = records_run_field(&runs[j], key, b, sizeof b);
+                differs = !va || !vb || strcmp(va, vb) != 0;
+            }
+            if (!seen && differs && nd < MAX_DIFFERING)
+                differ[nd++] = key;
+        }
+    }
+    for (int i = 0; i < n; i++)
+        for (int d = 0; d < nd; d++) {
+            char v[128];
+            const char *val = records_run_field(&runs[i], differ[d], v, sizeof v);
+            size_t len = strlen(labels[i]);
+            snprintf(labels[i] + len, LABEL_LEN - len, "%s%s=%s", d ? " " : ", ", differ[d], val ? val : "-");
+        }
+    if (!same_label(labels, n))
+        return;
+    for (int i = 0; i < n; i++) {
+        char dir[256];
+        snprintf(dir, sizeof dir, "%s", runs[i].dir);
+        size_t len = strlen(labels[i]);
+        snprintf(labels[i] + len, LABEL_LEN - len, " [%s]", basename(dir));
+    }
+}
+
+int figures_runs(const char *out, const char *const *dirs, int ndirs, const char *x, const char *y,
+                 int log_y, const char *title, char *err, size_t errlen)
+{
+    int rc = -1;
+    records_run *runs = calloc((size_t)ndirs + 1, sizeof *runs);
+    plot_series *series = calloc((size_t)ndirs + 1, sizeof *series);
+    char (*labels)[LABEL_LEN] = calloc((size_t)ndirs + 1, sizeof *labels);
+    if (!runs || !series || !labels) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+    if (ndirs < 1) {
+        snprintf(err, errlen, "no run folders given");
+        goto fail;
+    }
+    const char *xc = column_of(x), *yc = column_of(y);
+    for (int i = 0; i < ndirs; i++) {
+        if (records_load(dirs[i], RECORDS_LOAD_SUMMARY | RECORDS_LOAD_METRICS, &runs[i], err, errlen))
+            goto fail;
+        const double *xs = records_run_column(&runs[i], xc), *ys = records_run_column(&runs[i], yc);
+        if (!xs || !ys) {
+            snprintf(err, errlen, "%s/metrics.csv has no column '%s'", dirs[i], xs ? yc : xc);
+            goto fail;
+        }
+        series[i] = (plot_series){labels[i], xs, ys, runs[i].nrows, 0};
+    }
+    run_labels(runs, ndirs, labels);
+    plot_lines_spec spec = {.opts = plot_opts_default(), .series = series, .nseries = ndirs};
+    spec.opts.title = title;
+    spec.opts.x.label = label_of(xc, time_label(runs, ndirs));
+    spec.opts.y.label = label_of(yc, time_label(runs, ndirs));
+    spec.opts.y.scale = log_y ? PLOT_LOG10 : PLOT_LINEAR;
+    if (strcmp(xc, "time_s") == 0 || strcmp(xc, "epoch") == 0 || strcmp(xc, "step") == 0)
+        spec.opts.x.min = 0;
+    rc = plot_lines(out, &spec, err, errlen);
+fail:
+    for (int i = 0; runs && i < ndirs; i++)
+        records_run_free(&runs[i]);
+    free(runs);
+    free(series);
+    free(labels);
+    return rc;
+}
+
+int figures_timeline(const char *out, const char *dir, double from_s, double to_s, const char *title,
+                     char *err, size_t errlen)
+{
+    records_run run;
+    char label[LABEL_LEN];
+    int rc = -1;
+    if (records_load(dir, RECORDS_LOAD_SUMMARY | RECORDS_LOAD_EVENTS, &run, err, errlen))
+        goto fail;
+    records_run_label(&run, label, sizeof label);
+    plot_timeline_spec spec = {.opts = plot_opts_default(), .events = run.events, .nevents = run.nevents};
+    spec.opts.title = title ? title : label;
+    spec.opts.x.min = from_s;
+    spec.opts.x.max = to_s;
+    rc = plot_timeline(out, &spec, err, errlen);
+fail:
+    records_run_free(&run);
+    return rc;
+}
+
+int figures_trace(const char *out, const char *dir, char *err, size_t errlen)
+{
+    records_run run;
+    int rc = -1;
+    if (records_load(dir, RECORDS_LOAD_EVENTS, &run, err, errlen) == 0)
+        rc = records_write_trace(out, run.events, run.nevents, err, errlen);
+    records_run_free(&run);
+    return rc;
+}
+
+/* Declared in core/records.h: the run verbs' one call after a run. */
+int records_draw_default_figures(const char *outdir, char *err, size_t errlen)
+{
+    records_run run;
+    int rc = -1;
+    char label[LABEL_LEN], *path = NULL;
+    if (records_load(outdir, RECORDS_LOAD_SUMMARY | RECORDS_LOAD_METRICS, &run, err, errlen))
+        goto fail;
+    records_run_label(&run, label, sizeof label);
+    size_t plen = strlen(outdir) + 32;
+    if (!(path = malloc(plen))) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+
+    /* ---- loss.png: training (and test) loss against time ---- */
+    const double *t = records_run_column(&run, "time_s");
+    const double *train = records_run_column(&run, "train_loss"), *test = records_run_column(&run, "test_loss");
+    int have_train = 0, have_test = 0;
+    for (size_t i = 0; i < run.nrows; i++) {
+        have_train |= isfinite(train[i]) && isfinite(t[i]);
+        have_test |= isfinite(test[i]) && isfinite(t[i]);
+    }
+    if (have_train || have_test) {
+        plot_series s[2];
+        int ns = 0;
+        if (have_train)
+            s[ns++] = (plot_series){"training", t, train, run.nrows, 0};
+        if (have_test)
+            s[ns++] = (plot_series){"test", t, test, run.nrows, 0};
+        plot_lines_spec spec = {.opts = plot_opts_default(), .series = s, .nseries = ns};
+        spec.opts.title = label;
+        spec.opts.x.label = time_label(&run, 1);
+        spec.opts.y.label = "loss";
+        spec.opts.x.min = 0;
+        snprintf(path, plen, "%s/loss.png", outdir);
+        if (plot_lines(path, &spec, err, errlen))
+            goto fail;
+    }
+
+    /* ---- timeline.png: when the run recorded its events ---- */
+    struct stat st;
+    snprintf(path, plen, "%s/%s", outdir, RECORDS_EVENTS_FILE);
+    if (stat(path, &st) == 0 && st.st_size > (off_t)sizeof "rank,kind,start_s,end_s,bytes,peer") {
+        snprintf(path, plen, "%s/timeline.png", outdir);
+        if (figures_timeline(path, outdir, NAN, NAN, NULL, err, errlen))
+            goto fail;
+    }
+    rc = 0;
+fail:
+    free(path);
+    records_run_free(&run);
+    return rc;
+}

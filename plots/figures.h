@@ -1,0 +1,24 @@
+/* figures.h -- figures drawn straight from run folders (core/records.h):
+ * what `distlab plot`, `distlab timeline` and the end of `distlab run`
+ * draw. Each returns 0, or -1 with a message in err. */
+#ifndef DISTLAB_FIGURES_H
+#define DISTLAB_FIGURES_H
+
+#include <stddef.h>
+
+/* Overlay one metric of several runs, each labelled from its summary
+ * ("allreduce, 8 workers (sim)", plus the settings that tell apart runs
+ * that would otherwise share a label). x and y name metrics.csv columns;
+ * the short names time, epoch, step, loss (train_loss) and accuracy
+ * (test_accuracy) are accepted too. title may be NULL. */
+int figures_runs(const char *out, const char *const *dirs, int ndirs, const char *x, const char *y,
+                 int log_y, const char *title, char *err, size_t errlen);
+
+/* The timeline of one run, between from_s and to_s (NaN: the whole run). */
+int figures_timeline(const char *out, const char *dir, double from_s, double to_s, const char *title,
+                     char *err, size_t errlen);
+
+/* The events of one run as Chrome trace-event JSON. */
+int figures_trace(const char *out, const char *dir, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,195 @@
+/* ticks.c -- axis ticks at round values, and their labels.
+ *
+ * reference: P. Heckbert, "Nice numbers for graph labels", Graphics Gems
+ * (1990): a linear step is 1, 2 or 5 times a power of ten, chosen so the
+ * axis gets about the number of ticks asked for; the axis range is the
+ * data range rounded out to whole steps ("loose" labelling), so the first
+ * and last ticks sit on the ends of the axis.
+ *
+ * Log axes: powers of ten when the data spans three decades or more
+ * (every k-th one when there are too many); across one or two decades
+ * 1-2-5 within each decade, and 1..9 when even that gives too few ticks.
+ */
+#include "plots/plot_internal.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+/* The round number (1, 2 or 5 times 10^k) nearest to x. */
+static double nice_step(double x)
+{
+    double e = floor(log10(x)), f = x / pow(10, e);
+    double nf = f < 1.5 ? 1 : f < 3.5 ? 2 : f < 7.5 ? 5 : 10;
+    return nf * pow(10, e);
+}
+
+static int linear_ticks(double lo, double hi, int target, plot_ticks *t)
+{
+    if (hi == lo) { /* one value: show a small range around it */
+        double d = lo == 0 ? 1 : fabs(lo) * 0.1;
+        lo -= d;
+        hi += d;
+    }
+    double step = nice_step((hi - lo) / (target - 1));
+    /* Rounding the ends out can add a tick at each end; take a larger
+     * step if that leaves more than the axis can hold. */
+    for (;;) {
+        double k0 = floor(lo / step + 1e-9), k1 = ceil(hi / step - 1e-9);
+        if (k1 - k0 + 1 <= PLOT_MAX_TICKS && k1 - k0 + 1 <= target + 3) {
+            t->n = 0;
+            for (double k = k0; k <= k1; k++)
+                t->v[t->n++] = fabs(k) < 0.5 ? 0.0 : k * step;
+            t->lo = t->v[0];
+            t->hi = t->v[t->n - 1];
+            t->step = step;
+            return 0;
+        }
+        step = nice_step(step * 2.01);
+    }
+}
+
+/* Ticks m * base^k for m in mant[]: the smallest covering [lo, hi]. */
+static int log_ticks_with(double lo, double hi, double base, const double *mant, int nm,
+                          int stride, plot_ticks *t)
+{
+    double k0 = floor(log(lo) / log(base) + 1e-9), k1 = ceil(log(hi) / log(base) - 1e-9);
+    if (stride > 1) { /* keep powers on a grid of stride so ticks stay regular */
+        k0 = floor(k0 / stride) * stride;
+        k1 = ceil(k1 / stride) * stride;
+    }
+    double vals[PLOT_MAX_TICKS * 2];
+    int n = 0;
+    for (double k = k0; k <= k1; k += stride)
+        for (int i = 0; i < nm; i++) {
+            double v = mant[i] * pow(base, k);
+            if (n == (int)(sizeof vals / sizeof vals[0]))
+                return -1;
+            vals[n++] = v;
+        }
+    /* Trim to the last tick at or below lo and the first at or above hi. */
+    int a = 0, b = n - 1;
+    while (a + 1 < n && vals[a + 1] <= lo * (1 + 1e-12))
+        a++;
+    while (b - 1 >= 0 && vals[b - 1] >= hi * (1 - 1e-12))
+        b--;
+    if (b - a + 1 > PLOT_MAX_TICKS)
+        return -1;
+    t->n = 0;
+    for (int i = a; i <= b; i++)
+        t->v[t->n++] = vals[i];
+    t->lo = t->v[0];
+    t->hi = t->v[t->n - 1];
+    t->step = 0;
+    return 0;
+}
+
+static int log10_ticks(double lo, double hi, int target, plot_ticks *t)
+{
+    static const double one[] = {1}, ones[] = {1, 2, 5}, all[] = {1, 2, 3, 4, 5, 6, 7, 8, 9};
+    if (hi == lo) {
+        lo /= 2;
+        hi *= 2;
+    }
+    double decades = log10(hi) - log10(lo);
+    if (decades >= 2.5) {
+        int stride = 1;
+        while (decades / stride + 2 > target + 3 && stride < 1000)
+            stride++;
+        return log_ticks_with(lo, hi, 10, one, 1, stride, t);
+    }
+    if (log_ticks_with(lo, hi, 10, ones, 3, 1, t) == 0 && t->n >= 4)
+        return 0;
+    return log_ticks_with(lo, hi, 10, all, 9, 1, t);
+}
+
+static int log2_ticks(double lo, double hi, int target, plot_ticks *t)
+{
+    static const double one[] = {1};
+    if (hi == lo) {
+        lo /= 2;
+        hi *= 2;
+    }
+    double octaves = log2(hi) - log2(lo);
+    int stride = 1;
+    while (octaves / stride + 2 > target + 3 && stride < 1000)
+        stride++;
+    return log_ticks_with(lo, hi, 2, one, 1, stride, t);
+}
+
+int plot_ticks_choose(double lo, double hi, plot_scale scale, int target, plot_ticks *t)
+{
+    memset(t, 0, sizeof *t);
+    if (!isfinite(lo) || !isfinite(hi))
+        return -1;
+    if (lo > hi) {
+        double s = lo;
+        lo = hi;
+        hi = s;
+    }
+    if (target < 2)
+        target = 2;
+    if (target > PLOT_MAX_TICKS / 2)
+        target = PLOT_MAX_TICKS / 2;
+    switch (scale) {
+    case PLOT_LOG10:
+        return lo > 0 ? log10_ticks(lo, hi, target, t) : -1;
+    case PLOT_LOG2:
+        return lo > 0 ? log2_ticks(lo, hi, target, t) : -1;
+    default:
+        return linear_ticks(lo, hi, target, t);
+    }
+}
+
+/* A decimal without trailing zeros, with a real minus sign. */
+static void decimal(double v, int decimals, char *buf, size_t len)
+{
+    char tmp[64];
+    snprintf(tmp, sizeof tmp, "%.*f", decimals < 0 ? 0 : decimals, fabs(v));
+    if (strchr(tmp, '.')) {
+        char *e = tmp + strlen(tmp) - 1;
+        while (*e == '0')
+            *e-- = '\0';
+        if (*e == '.')
+            *e = '\0';
+    }
+    snprintf(buf, len, "%s%s", v < 0 && strcmp(tmp, "0") ? "\u2212" : "", tmp);
+}
+
+void plot_tick_label(double v, const plot_ticks *t, plot_scale scale, char *buf, size_t len)
+{
+    if (v == 0) {
+        snprintf(buf, len, "0");
+        return;
+    }
+    double mag = fabs(v);
+    int e = (int)floor(log10(mag) + 1e-9);
+    if (scale == PLOT_LINEAR) {
+        double big = fmax(fabs(t->lo), fabs(t->hi));
+        int ebig = (int)floor(log10(big) + 1e-9);
+        int estep = (int)floor(log10(t->step) + 1e-9);
+        if (ebig >= 6 || ebig <= -4) { /* scientific: mantissa x 10^e */
+            char m[64];
+            decimal(v / pow(10, e), e - estep, m, sizeof m);
+            if (strcmp(m, "1") == 0)
+                snprintf(buf, len, "10<sup>%d</sup>", e);
+            else if (strcmp(m, "\u22121") == 0)
+                snprintf(buf, len, "\u221210<sup>%d</sup>", e);
+            else
+                snprintf(buf, len, "%s\u00d710<sup>%d</sup>", m, e);
+            return;
+        }
+        decimal(v, -estep, buf, len);
+        return;
+    }
+    /* log axes: plain numbers for moderate magnitudes, else powers */
+    double m = v / pow(10, e);
+    if (e >= -3 && e <= 4) {
+        snprintf(buf, len, "%.6g", v);
+        return;
+    }
+    if (fabs(m - 1) < 1e-9)
+        snprintf(buf, len, "10<sup>%d</sup>", e);
+    else
+        snprintf(buf, len, "%.0f\u00d710<sup>%d</sup>", m, e);
+}
