@@ -1,0 +1,109 @@
+/* collectives.h -- collective operations, built on point-to-point messages.
+ *
+ * Each algorithm lives in its own file whose header comment gives the
+ * algorithm, its cost and its source:
+ *
+ *   allreduce_ring.c          reduce-scatter + allgather around a ring
+ *   allreduce_tree.c          binomial-tree reduce, then binomial broadcast
+ *   allreduce_rd.c            recursive doubling
+ *   allreduce_rabenseifner.c  recursive halving + recursive doubling
+ *   bcast.c, reduce.c         binomial trees
+ *
+ * Costs use the alpha-beta-gamma model: a message of n bytes takes
+ * alpha + n beta seconds, and adding n bytes of floats into another vector
+ * takes n gamma (here gamma = 1 / (4 x host speed): one flop per 4-byte
+ * element, charged with rt_compute). p is the number of ranks.
+ *
+ * The data are float32 vectors summed element-wise; every rank ends with
+ * bit-identical results, because every sum is computed once, in one fixed
+ * order, and then copied. A NULL buffer is allowed in size-only runs: the
+ * messages keep their sizes and the flops are still charged. Every rank of
+ * the job must call the same collectives in the same order (as in MPI).
+ */
+#ifndef DISTLAB_COLLECTIVES_H
+#define DISTLAB_COLLECTIVES_H
+
+#include <stddef.h>
+
+#include "algorithms/runtime.h"
+
+typedef enum allreduce_algo {
+    ALLREDUCE_RING = 0,
+    ALLREDUCE_TREE,
+    ALLREDUCE_RD,
+    ALLREDUCE_RABENSEIFNER,
+    ALLREDUCE_ALGOS
+} allreduce_algo;
+
+/* "ring", "tree", "rd", "rabenseifner"; -1 for an unknown name. */
+int allreduce_algo_by_name(const char *name);
+const char *allreduce_algo_name(allreduce_algo a);
+/* The known names, comma-separated, for error messages. */
+const char *allreduce_algo_list(void);
+
+typedef struct coll_opts {
+    /* Split each message above this many bytes into segments, so that the
+     * reduction of one segment overlaps the transfer of the next (ring
+     * only). 0: never split -- then the simulated time is exactly the cost
+     * formula. */
+    size_t segment_bytes;
+} coll_opts;
+
+/* Sum count floats over all ranks, in place, with the chosen algorithm.
+ * opts may be NULL (no segmentation). */
+int allreduce(rt *r, allreduce_algo algo, float *buf, size_t count, const coll_opts *opts);
+int allreduce_ring(rt *r, float *buf, size_t count, const coll_opts *opts);
+int allreduce_tree(rt *r, float *buf, size_t count);
+int allreduce_rd(rt *r, float *buf, size_t count);
+int allreduce_rabenseifner(rt *r, float *buf, size_t count);
+
+/* buf holds p blocks of `block` floats. reduce-scatter: rank i ends with
+ * block i summed over all ranks; allgather: every rank ends with every
+ * rank's block i. Ring algorithms (allreduce_ring.c). */
+int reduce_scatter_ring(rt *r, float *buf, size_t block, const coll_opts *opts);
+int allgather_ring(rt *r, float *buf, size_t block);
+
+/* Binomial trees (bcast.c, reduce.c): root's buf to everyone; the sum of
+ * everyone's buf at root (other ranks' buffers are used as scratch). */
+int bcast(rt *r, float *buf, size_t count, int root);
+int reduce(rt *r, float *buf, size_t count, int root);
+
+/* Every rank waits for every other (the runtime's dissemination barrier:
+ * ceil(log2 p) rounds of one-byte messages). */
+int barrier(rt *r);
+
+/* Closed-form cost in seconds of each allreduce without segmentation,
+ * for the simulated ideal network: alpha_s per message, beta_s_per_byte,
+ * gamma_s_per_float per element added. Exactly what the simulator gives. */
+double allreduce_cost_s(allreduce_algo algo, int p, size_t count, double alpha_s,
+                        double beta_s_per_byte, double gamma_s_per_float);
+
+/* Tags reserved for collectives: user code should stay below this. */
+#define COLL_TAG_BASE (RT_TAG_MAX - 255)
+
+/* ---- helpers shared by the algorithm files ---- */
+
+/* dst[i] += src[i] for n floats, charging n flops; a NULL vector (size-only
+ * run) skips the math but not the charge. */
+int coll_add(rt *r, float *dst, const float *src, size_t n);
+/* Work on a vector padded with zeros to `padded` floats: buf itself when
+ * count == padded, else a copy (NULL with *rc = RT_ENOMEM if that fails;
+ * NULL with RT_OK when buf is NULL). coll_unpad copies the first count
+ * floats back into buf and frees the copy. */
+float *coll_pad(rt *r, float *buf, size_t count, size_t padded, int *rc);
+void coll_unpad(float *work, float *buf, size_t count);
+/* Recursive doubling and halving need a power of two p' of ranks. When p
+ * is not one, the first 2(p - p') ranks pair up and the even one of each
+ * pair folds its vector into the odd one (coll_fold_in: alpha + n beta +
+ * n gamma); the remaining p' ranks do the work, with ranks renumbered
+ * 0..p'-1 (*newrank, or -1 for a rank that sits out), and the odd ranks
+ * hand the result back (coll_fold_out: alpha + n beta). (allreduce_rd.c) */
+int coll_fold_in(rt *r, float *buf, size_t count, int tag, int *newrank);
+int coll_fold_out(rt *r, float *buf, size_t count, int tag);
+/* The real rank of a renumbered one. */
+int coll_fold_rank(rt *r, int newrank);
+/* ceil(log2 p) and the largest power of two <= p. */
+int coll_ceil_log2(int p);
+int coll_pow2_floor(int p);
+
+#endif

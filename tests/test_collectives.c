@@ -1,0 +1,322 @@
+/* test_collectives.c -- every collective gives the right sum on every rank
+ * count (not only powers of two) and every size (also fewer elements than
+ * ranks); every rank ends bit-identical; the simulated time of each
+ * allreduce equals its closed-form cost to 1e-6; and sim and real give the
+ * same bits.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "algorithms/collectives.h"
+#include "core/job.h"
+
+enum { OP_ALLREDUCE, OP_BCAST, OP_REDUCE, OP_RS, OP_AG };
+
+typedef struct coll_case {
+    int op;
+    allreduce_algo algo;
+    size_t counts[16];
+    int ncounts;
+    size_t segment_bytes;
+} coll_case;
+
+typedef struct verdict {
+    int errors;
+    char what[200];
+    double seconds;
+} verdict;
+
+/* Small integers: every partial sum is exact in float32, whatever the
+ * order, so the expected total is known exactly. */
+static float value(int rank, size_t i) { return (float)((rank + 1) * (int)(i % 7 + 1)); }
+
+static void note(verdict *v, const char *fmt, ...)
+{
+    if (v->errors++ == 0) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(v->what, sizeof v->what, fmt, ap);
+        va_end(ap);
+    }
+}
+
+static int correctness_rank(rt *r, void *arg)
+{
+    const coll_case *c = arg;
+    verdict *v = job_slot(r);
+    int p = rt_size(r), me = rt_rank(r), rc = RT_OK;
+    coll_opts opts = {.segment_bytes = c->segment_bytes};
+    for (int k = 0; k < c->ncounts && !rc; k++) {
+        size_t n = c->counts[k], len = (c->op == OP_RS || c->op == OP_AG) ? n * (size_t)p : n;
+        float *buf = malloc((len + 1) * sizeof *buf);
+        if (!buf)
+            return RT_ENOMEM;
+        for (size_t i = 0; i < len; i++)
+            buf[i] = value(me, i);
+        float tri = (float)(p * (p + 1) / 2); /* sum over ranks of (rank+1) */
+        switch (c->op) {
+        case OP_ALLREDUCE:
+            rc = allreduce(r, c->algo, buf, n, &opts);
+            for (size_t i = 0; !rc && i < n; i++)
+                if (buf[i] != tri * (float)(i % 7 + 1)) {
+                    note(v, "count %zu: element %zu is %g, expected %g", n, i, buf[i],
+                         tri * (float)(i % 7 + 1));
+                    break;
+                }
+            break;
+        case OP_BCAST: {
+            int root = p - 1;
+            rc = bcast(r, buf, n, root);
+            for (size_t i = 0; !rc && i < n; i++)
+                if (buf[i] != value(root, i)) {
+                    note(v, "bcast count %zu: element %zu is %g", n, i, buf[i]);
+                    break;
+                }
+            break;
+        }
+        case OP_REDUCE: {
+            int root = p / 2;
+            rc = reduce(r, buf, n, root);
+            for (size_t i = 0; !rc && me == root && i < n; i++)
+                if (buf[i] != tri * (float)(i % 7 + 1)) {
+                    note(v, "reduce count %zu: element %zu is %g", n, i, buf[i]);
+                    break;
+                }
+            break;
+        }
+        case OP_RS:
+            rc = reduce_scatter_ring(r, buf, n, &opts);
+            for (size_t i = (size_t)me * n; !rc && i < (size_t)(me + 1) * n; i++)
+                if (buf[i] != tri * (float)(i % 7 + 1)) {
+                    note(v, "reduce-scatter block %zu: element %zu is %g", n, i, buf[i]);
+                    break;
+                }
+            break;
+        case OP_AG:
+            /* rank j's block j becomes everyone's */
+            for (size_t i = 0; i < len; i++)
+                buf[i] = (i / n == (size_t)me) ? value(me, i) : -1.0f;
+            rc = allgather_ring(r, buf, n);
+            for (size_t i = 0; !rc && i < len; i++)
+                if (buf[i] != value((int)(i / n), i)) {
+                    note(v, "allgather block %zu: element %zu is %g", n, i, buf[i]);
+                    break;
+                }
+            break;
+        }
+        free(buf);
+    }
+    return rc;
+}
+
+static void run_case(int p, coll_case *c)
+{
+    job_config cfg = job_config_default();
+    cfg.ranks = p;
+    cfg.result_bytes = sizeof(verdict);
+    cfg.record_events = 0;
+    job_result res;
+    if (job_run(&cfg, correctness_rank, c, &res) != 0)
+        fail_msg("p=%d op %d algo %s: %s", p, c->op, allreduce_algo_name(c->algo), res.error);
+    for (int i = 0; i < p; i++) {
+        verdict *v = job_result_slot(&res, i);
+        if (v->errors)
+            fail_msg("p=%d op %d algo %s rank %d: %s", p, c->op, allreduce_algo_name(c->algo), i,
+                     v->what);
+    }
+    job_result_free(&res);
+}
+
+static const int rank_counts[] = {1, 2, 3, 5, 7, 8, 13};
+
+static void fill_counts(coll_case *c, int p)
+{
+    const size_t base[] = {0, 1, 2, 1000, 4099};
+    c->ncounts = 0;
+    for (size_t i = 0; i < sizeof base / sizeof *base; i++)
+        c->counts[c->ncounts++] = base[i];
+    c->counts[c->ncounts++] = (size_t)p - 1 + (p == 1);
+    c->counts[c->ncounts++] = (size_t)p;
+    c->counts[c->ncounts++] = (size_t)p + 1;
+}
+
+static void allreduce_sums_any_p_any_count(void **state)
+{
+    (void)state;
+    for (int a = 0; a < ALLREDUCE_ALGOS; a++)
+        for (size_t k = 0; k < sizeof rank_counts / sizeof *rank_counts; k++) {
+            coll_case c = {.op = OP_ALLREDUCE, .algo = a};
+            fill_counts(&c, rank_counts[k]);
+            run_case(rank_counts[k], &c);
+        }
+}
+
+static void ring_segments_give_the_same_sums(void **state)
+{
+    (void)state;
+    coll_case c = {.op = OP_ALLREDUCE, .algo = ALLREDUCE_RING, .segment_bytes = 64};
+    fill_counts(&c, 5);
+    run_case(5, &c);
+}
+
+static void bcast_reduce_rs_ag(void **state)
+{
+    (void)state;
+    const int ops[] = {OP_BCAST, OP_REDUCE, OP_RS, OP_AG};
+    for (int o = 0; o < 4; o++)
+        for (size_t k = 0; k < sizeof rank_counts / sizeof *rank_counts; k++) {
+            coll_case c = {.op = ops[o]};
+            fill_counts(&c, rank_counts[k]);
+            run_case(rank_counts[k], &c);
+        }
+}
+
+/* ---- exact simulated time ---- */
+
+typedef struct timing_case {
+    allreduce_algo algo;
+    size_t count;
+} timing_case;
+
+static int timing_rank(rt *r, void *arg)
+{
+    const timing_case *t = arg;
+    double t0 = rt_now(r);
+    int rc = allreduce(r, t->algo, NULL, t->count, NULL);
+    ((verdict *)job_slot(r))->seconds = rt_now(r) - t0;
+    return rc;
+}
+
+static double simulated_allreduce(int p, allreduce_algo algo, size_t bytes, double bw, double lat)
+{
+    job_config cfg = job_config_default();
+    cfg.ranks = p;
+    cfg.size_only = 1;
+    cfg.record_events = 0;
+    cfg.bandwidth_Bps = bw;
+    cfg.latency_s = lat;
+    cfg.result_bytes = sizeof(verdict);
+    timing_case t = {.algo = algo, .count = bytes / 4};
+    job_result res;
+    if (job_run(&cfg, timing_rank, &t, &res) != 0)
+        fail_msg("p=%d %s %zu bytes: %s", p, allreduce_algo_name(algo), bytes, res.error);
+    double worst = 0;
+    for (int i = 0; i < p; i++) {
+        double s = ((verdict *)job_result_slot(&res, i))->seconds;
+        worst = s > worst ? s : worst;
+    }
+    job_result_free(&res);
+    return worst;
+}
+
+static void check_time(int p, allreduce_algo algo, size_t bytes, double bw, double lat)
+{
+    double got = simulated_allreduce(p, algo, bytes, bw, lat);
+    double want = allreduce_cost_s(algo, p, bytes / 4, lat, 1 / bw, 1e-9);
+    if (!(fabs(got - want) <= 1e-6 * want))
+        fail_msg("p=%d %s %zu bytes: simulated %.12g s, formula %.12g s (relative %.2g)", p,
+                 allreduce_algo_name(algo), bytes, got, want, fabs(got - want) / want);
+}
+
+static void simulated_time_equals_formula(void **state)
+{
+    (void)state;
+    const int ps[] = {2, 3, 5, 8, 13, 64};
+    const size_t sizes[] = {4096, 65536, 1 << 20, 64 << 20};
+    for (int a = 0; a < ALLREDUCE_ALGOS; a++)
+        for (size_t i = 0; i < sizeof ps / sizeof *ps; i++)
+            for (size_t j = 0; j < sizeof sizes / sizeof *sizes; j++)
+                check_time(ps[i], a, sizes[j], 1.25e9, 50e-6);
+}
+
+static void doubling_bandwidth_or_latency_moves_time_as_formula(void **state)
+{
+    (void)state;
+    for (int a = 0; a < ALLREDUCE_ALGOS; a++) {
+        check_time(8, a, 1 << 20, 2.5e9, 50e-6);
+        check_time(8, a, 1 << 20, 1.25e9, 100e-6);
+        check_time(13, a, 65536, 2.5e9, 100e-6);
+    }
+    /* the ring's bandwidth term, 2 (p-1) m beta, is what doubling the
+     * bandwidth halves; latency and reduction time stay */
+    double t1 = simulated_allreduce(8, ALLREDUCE_RING, 64 << 20, 1.25e9, 50e-6);
+    double t2 = simulated_allreduce(8, ALLREDUCE_RING, 64 << 20, 2.5e9, 50e-6);
+    double m = (64 << 20) / 8.0;
+    double saved = 2 * 7 * m * (1 / 1.25e9 - 1 / 2.5e9);
+    assert_true(fabs((t1 - t2) - saved) <= 1e-6 * saved);
+}
+
+/* ---- same bits on sim and real ---- */
+
+enum { BITS_N = 3001 };
+
+static int bits_rank(rt *r, void *arg)
+{
+    const coll_case *c = arg;
+    float *out = job_slot(r);
+    uint64_t x = 0x9E3779B97F4A7C15ull * (uint64_t)(rt_rank(r) + 1);
+    for (int i = 0; i < BITS_N; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        out[i] = (float)((double)(x >> 11) / 9007199254740992.0 - 0.5);
+    }
+    return allreduce(r, c->algo, out, BITS_N, NULL);
+}
+
+static void sim_and_real_give_the_same_bits(void **state)
+{
+    (void)state;
+    for (int a = 0; a < ALLREDUCE_ALGOS; a++) {
+        coll_case c = {.algo = a};
+        job_result res[2];
+        for (int b = 0; b < 2; b++) {
+            job_config cfg = job_config_default();
+            cfg.ranks = 6;
+            cfg.backend = b ? JOB_REAL : JOB_SIM;
+            cfg.result_bytes = BITS_N * sizeof(float);
+            cfg.timeout_s = 20;
+            if (job_run(&cfg, bits_rank, &c, &res[b]) != 0)
+                fail_msg("%s on %s: %s", allreduce_algo_name(a), b ? "real" : "sim", res[b].error);
+        }
+        for (int i = 0; i < 6; i++) {
+            /* every rank holds the same bits, on both backends */
+            assert_memory_equal(job_result_slot(&res[0], 0), job_result_slot(&res[0], i),
+                                BITS_N * sizeof(float));
+            assert_memory_equal(job_result_slot(&res[0], i), job_result_slot(&res[1], i),
+                                BITS_N * sizeof(float));
+        }
+        job_result_free(&res[0]);
+        job_result_free(&res[1]);
+    }
+}
+
+static void names_and_bad_algorithm(void **state)
+{
+    (void)state;
+    assert_int_equal(allreduce_algo_by_name("ring"), ALLREDUCE_RING);
+    assert_int_equal(allreduce_algo_by_name("rabenseifner"), ALLREDUCE_RABENSEIFNER);
+    assert_int_equal(allreduce_algo_by_name("butterfly"), -1);
+    assert_string_equal(allreduce_algo_name(ALLREDUCE_RD), "rd");
+    assert_true(allreduce_cost_s(ALLREDUCE_RING, 1, 100, 1, 1, 1) == 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(names_and_bad_algorithm),
+        cmocka_unit_test(allreduce_sums_any_p_any_count),
+        cmocka_unit_test(ring_segments_give_the_same_sums),
+        cmocka_unit_test(bcast_reduce_rs_ag),
+        cmocka_unit_test(simulated_time_equals_formula),
+        cmocka_unit_test(doubling_bandwidth_or_latency_moves_time_as_formula),
+        cmocka_unit_test(sim_and_real_give_the_same_bits),
+    };
+    return cmocka_run_group_tests_name("collectives", tests, NULL, NULL);
+}
