@@ -1,0 +1,693 @@
+/* model.c -- logistic regression, linear SVM, softmax regression and the
+ * MLP behind one interface (see model.h for the parameter layout, the
+ * objective and the flop formulas).
+ *
+ * The three linear models share one code path: nout outputs (1 for the
+ * binary models, K for softmax) computed from the input, then a per-example
+ * loss that gives dLoss/dlogit, then the gradient as x^T delta. Dense data
+ * goes through CBLAS (sgemm); sparse data loops over the CSR nonzeros and
+ * builds a sparse gradient. The MLP is a stack of ml_dense_forward /
+ * ml_dense_backward calls, the same pieces a model-parallel algorithm uses.
+ *
+ * Shapes: B = batch, d = inputs, K = classes, n_l = width of layer l.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <gsl/gsl_cblas.h>
+#include <gsl/gsl_rng.h>
+
+#include "ml/internal.h"
+#include "ml/model.h"
+
+/* OpenBLAS's own call; GSL's CBLAS header does not declare it. */
+extern void openblas_set_num_threads(int num_threads);
+
+#define EVAL_CHUNK 512 /* examples per forward call when evaluating */
+
+struct ml_model {
+    ml_model_kind kind;
+    size_t d;
+    int classes;
+    size_t nout;                          /* outputs of the last layer */
+    int L;                                /* weight layers */
+    size_t width[ML_MLP_MAX_HIDDEN + 2];  /* n_0 = d .. n_L = nout */
+    size_t w_off[ML_MLP_MAX_HIDDEN + 2];  /* index 1..L */
+    size_t b_off[ML_MLP_MAX_HIDDEN + 2];
+    size_t P;
+    double l2;
+    float *inv_freq;                      /* d, or NULL: all 1 */
+    /* scratch, sized for cap_batch examples */
+    size_t cap_batch;
+    float *act[ML_MLP_MAX_HIDDEN + 2];    /* act[0] = dense input B x d; act[l] B x n_l */
+    float *delta[ML_MLP_MAX_HIDDEN + 2];  /* B x n_l */
+    uint32_t *pos;                        /* d: slot + 1 of a feature in a sparse gradient */
+};
+
+/* ---- gradients ---- */
+
+int ml_grad_init(ml_grad *g, size_t nparams)
+{
+    memset(g, 0, sizeof *g);
+    g->n = nparams;
+    g->dense = calloc(nparams ? nparams : 1, sizeof *g->dense);
+    return g->dense ? 0 : -1;
+}
+
+void ml_grad_free(ml_grad *g)
+{
+    free(g->dense);
+    free(g->index);
+    free(g->value);
+    memset(g, 0, sizeof *g);
+}
+
+void ml_grad_to_dense(const ml_grad *g, float *out)
+{
+    if (!g->sparse) {
+        memcpy(out, g->dense, g->n * sizeof *out);
+        return;
+    }
+    memset(out, 0, g->n * sizeof *out);
+    for (size_t k = 0; k < g->nnz; k++)
+        out[g->index[k]] += g->value[k];
+}
+
+static int grad_reserve(ml_grad *g, size_t need)
+{
+    if (need <= g->cap)
+        return 0;
+    size_t cap = g->cap;
+    if (ml_grow((void **)&g->index, &cap, need, sizeof *g->index) < 0)
+        return -1;
+    cap = g->cap;
+    if (ml_grow((void **)&g->value, &cap, need, sizeof *g->value) < 0)
+        return -1;
+    g->cap = cap;
+    return 0;
+}
+
+/* ---- creation ---- */
+
+static int parse_mlp(const char *s, ml_model *m, char *err, size_t errlen)
+{
+    const char *p = s;
+    int h = 0;
+    while (*p) {
+        char *end;
+        long w = strtol(p, &end, 10);
+        if (end == p || w < 1 || w > (1L << 20) || (*end && *end != ','))
+            return ml_err(err, errlen, "model 'mlp:%s': expected hidden widths like mlp:256,128", s);
+        if (h == ML_MLP_MAX_HIDDEN)
+            return ml_err(err, errlen, "model 'mlp:%s': at most %d hidden layers", s,
+                          ML_MLP_MAX_HIDDEN);
+        m->width[++h] = (size_t)w;
+        p = *end ? end + 1 : end;
+    }
+    if (h == 0)
+        return ml_err(err, errlen, "model 'mlp:': expected hidden widths like mlp:256,128");
+    m->L = h + 1;
+    return 0;
+}
+
+int ml_model_create(const char *spec, size_t d, int classes, double l2, ml_model **out,
+                    char *err, size_t errlen)
+{
+    static int blas_threads_set;
+    ml_model *m = calloc(1, sizeof *m);
+    *out = NULL;
+    if (!m)
+        return ml_err(err, errlen, "model: out of memory");
+    if (!blas_threads_set) {
+        openblas_set_num_threads(1);
+        blas_threads_set = 1;
+    }
+    if (d == 0 || d > UINT32_MAX) {
+        ml_err(err, errlen, "model: %zu input features (expected 1..2^32-1)", d);
+        goto fail;
+    }
+    if (!(l2 >= 0) || !isfinite(l2)) {
+        ml_err(err, errlen, "model: l2 must be a finite number >= 0");
+        goto fail;
+    }
+    m->d = d;
+    m->classes = classes;
+    m->l2 = l2;
+    m->L = 1;
+    if (strcmp(spec, "logreg") == 0 || strcmp(spec, "svm") == 0) {
+        m->kind = spec[0] == 'l' ? ML_MODEL_LOGREG : ML_MODEL_SVM;
+        if (classes != 2) {
+            ml_err(err, errlen, "model %s is binary but the data has %d classes (use softmax or mlp)",
+                   spec, classes);
+            goto fail;
+        }
+        m->nout = 1;
+    } else if (strcmp(spec, "softmax") == 0 || strncmp(spec, "mlp:", 4) == 0) {
+        m->kind = spec[0] == 's' ? ML_MODEL_SOFTMAX : ML_MODEL_MLP;
+        if (classes < 2) {
+            ml_err(err, errlen, "model %s needs at least 2 classes, the data has %d", spec, classes);
+            goto fail;
+        }
+        m->nout = (size_t)classes;
+        if (m->kind == ML_MODEL_MLP && parse_mlp(spec + 4, m, err, errlen) < 0)
+            goto fail;
+    } else {
+        ml_err(err, errlen, "unknown model '%s' (expected logreg, softmax, svm or mlp:H1,H2,...)", spec);
+        goto fail;
+    }
+    m->width[0] = d;
+    m->width[m->L] = m->nout;
+    size_t off = 0;
+    for (int l = 1; l <= m->L; l++) {
+        size_t wn = ml_mul_size(m->width[l - 1], m->width[l]);
+        if (!wn || off + wn + m->width[l] < off) {
+            ml_err(err, errlen, "model %s: too many parameters", spec);
+            goto fail;
+        }
+        m->w_off[l] = off;
+        m->b_off[l] = off + wn;
+        off += wn + m->width[l];
+    }
+    m->P = off;
+    m->pos = calloc(d, sizeof *m->pos);
+    if (!m->pos) {
+        ml_err(err, errlen, "model: out of memory");
+        goto fail;
+    }
+    *out = m;
+    return 0;
+fail:
+    ml_model_free(m);
+    return -1;
+}
+
+void ml_model_free(ml_model *m)
+{
+    if (!m)
+        return;
+    for (int l = 0; l <= ML_MLP_MAX_HIDDEN + 1; l++) {
+        free(m->act[l]);
+        free(m->delta[l]);
+    }
+    free(m->inv_freq);
+    free(m->pos);
+    free(m);
+}
+
+ml_model_kind ml_model_kind_of(const ml_model *m) { return m->kind; }
+size_t ml_model_nparams(const ml_model *m) { return m->P; }
+size_t ml_model_inputs(const ml_model *m) { return m->d; }
+int ml_model_classes(const ml_model *m) { return m->classes; }
+double ml_model_l2(const ml_model *m) { return m->l2; }
+int ml_model_layers(const ml_model *m) { return m->L; }
+
+void ml_model_layer(const ml_model *m, int l, size_t *n_in, size_t *n_out, size_t *w_offset,
+                    size_t *b_offset)
+{
+    *n_in = m->width[l - 1];
+    *n_out = m->width[l];
+    *w_offset = m->w_off[l];
+    *b_offset = m->b_off[l];
+}
+
+void ml_model_init_params(const ml_model *m, float *params, uint64_t seed)
+{
+    memset(params, 0, m->P * sizeof *params);
+    if (m->kind != ML_MODEL_MLP)
+        return;
+    gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng_set(rng, (unsigned long)seed);
+    for (int l = 1; l <= m->L; l++) {
+        double limit = sqrt(6.0 / (double)m->width[l - 1]);
+        size_t wn = m->width[l - 1] * m->width[l];
+        for (size_t k = 0; k < wn; k++)
+            params[m->w_off[l] + k] = (float)((2 * gsl_rng_uniform(rng) - 1) * limit);
+    }
+    gsl_rng_free(rng);
+}
+
+int ml_model_set_freq(ml_model *m, const ml_dataset *train, char *err, size_t errlen)
+{
+    if (!train->sparse || train->n == 0) {
+        free(m->inv_freq);
+        m->inv_freq = NULL;
+        return 0;
+    }
+    size_t *count = calloc(m->d, sizeof *count);
+    float *inv = malloc(m->d * sizeof *inv);
+    if (!count || !inv) {
+        free(count);
+        free(inv);
+        return ml_err(err, errlen, "model: out of memory for feature frequencies");
+    }
+    size_t z = train->row_ptr[train->n];
+    for (size_t k = 0; k < z; k++)
+        if (train->col[k] < m->d)
+            count[train->col[k]]++;
+    for (size_t j = 0; j < m->d; j++)
+        inv[j] = count[j] ? (float)((double)train->n / (double)count[j]) : 1.0f;
+    free(count);
+    free(m->inv_freq);
+    m->inv_freq = inv;
+    return 0;
+}
+
+/* ---- flops ---- */
+
+double ml_model_flops(const ml_model *m, size_t batch, size_t nnz, int with_grad, int sparse_grad)
+{
+    double B = (double)batch, Z = (double)nnz, K = (double)m->nout, P = (double)m->P;
+    if (m->kind != ML_MODEL_MLP) {
+        double f = m->kind == ML_MODEL_SOFTMAX ? 2 * Z * K + 4 * B * K : 2 * Z + 2 * B;
+        if (!with_grad)
+            return f;
+        f += m->kind == ML_MODEL_SOFTMAX ? 2 * Z * K + 2 * B * K : 2 * Z + 2 * B;
+        return f + (sparse_grad ? 3 * (Z + B) * K : 2 * P);
+    }
+    double f = 3 * B * K;
+    for (int l = 1; l <= m->L; l++) {
+        double nin = (double)m->width[l - 1], nl = (double)m->width[l];
+        f += 2 * B * nin * nl + B * nl + (l < m->L ? B * nl : 0);
+    }
+    if (!with_grad)
+        return f;
+    f += B * K + 2 * P;
+    for (int l = 1; l <= m->L; l++) {
+        double nin = (double)m->width[l - 1], nl = (double)m->width[l];
+        f += 2 * B * nin * nl + B * nl + (l >= 2 ? 2 * B * nin * nl : 0) + (l < m->L ? B * nl : 0);
+    }
+    return f;
+}
+
+/* ---- the MLP pieces ---- */
+
+double ml_dense_forward(const float *in, size_t batch, size_t n_in, const float *W, size_t ldw,
+                        const float *b, size_t n_out, int relu, float *out)
+{
+    for (size_t i = 0; i < batch; i++)
+        memcpy(out + i * n_out, b, n_out * sizeof *out);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)batch, (int)n_out, (int)n_in,
+                1.0f, in, (int)n_in, W, (int)ldw, 1.0f, out, (int)n_out);
+    double flops = 2.0 * batch * n_in * n_out + (double)batch * n_out;
+    if (relu) {
+        for (size_t k = 0; k < batch * n_out; k++)
+            out[k] = out[k] > 0 ? out[k] : 0;
+        flops += (double)batch * n_out;
+    }
+    return flops;
+}
+
+double ml_dense_backward(const float *in, size_t batch, size_t n_in, const float *W, size_t ldw,
+                         size_t n_out, const float *dout, float *gW, float *gb, float *din)
+{
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)n_in, (int)n_out, (int)batch, 1.0f,
+                in, (int)n_in, dout, (int)n_out, 0.0f, gW, (int)ldw);
+    memset(gb, 0, n_out * sizeof *gb);
+    for (size_t i = 0; i < batch; i++)
+        for (size_t c = 0; c < n_out; c++)
+            gb[c] += dout[i * n_out + c];
+    double flops = 2.0 * batch * n_in * n_out + (double)batch * n_out;
+    if (din) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)batch, (int)n_in, (int)n_out,
+                    1.0f, dout, (int)n_out, W, (int)ldw, 0.0f, din, (int)n_in);
+        flops += 2.0 * batch * n_in * n_out;
+    }
+    return flops;
+}
+
+double ml_relu_backward(const float *act, size_t count, float *delta)
+{
+    for (size_t k = 0; k < count; k++)
+        if (act[k] <= 0)
+            delta[k] = 0;
+    return (double)count;
+}
+
+double ml_softmax_xent(const float *logits, size_t batch, size_t k, const int32_t *y,
+                       float scale, float *delta, double *loss_sum, size_t *correct)
+{
+    for (size_t i = 0; i < batch; i++) {
+        const float *z = logits + i * k;
+        size_t best = 0;
+        for (size_t c = 1; c < k; c++)
+            if (z[c] > z[best])
+                best = c;
+        double sum = 0;
+        for (size_t c = 0; c < k; c++)
+            sum += exp((double)z[c] - z[best]);
+        size_t yi = (size_t)y[i];
+        *loss_sum += log(sum) - ((double)z[yi] - z[best]);
+        *correct += best == yi;
+        if (delta)
+            for (size_t c = 0; c < k; c++)
+                delta[i * k + c] =
+                    (float)((exp((double)z[c] - z[best]) / sum - (c == yi)) * scale);
+    }
+    return 3.0 * batch * k + (delta ? (double)batch * k : 0);
+}
+
+/* ---- shared steps ---- */
+
+static int check_data(const ml_model *m, const ml_dataset *ds, const size_t *idx, size_t count,
+                      char *err, size_t errlen)
+{
+    if (ds->d > m->d)
+        return ml_err(err, errlen, "model: the data has %zu features, the model takes %zu", ds->d,
+                      m->d);
+    for (size_t i = 0; i < count; i++) {
+        size_t r = idx ? idx[i] : i;
+        if (r >= ds->n)
+            return ml_err(err, errlen, "model: example %zu of a set of %zu", r, ds->n);
+        if (ds->y[r] < 0 || ds->y[r] >= m->classes)
+            return ml_err(err, errlen, "model: example %zu has label %d, the model has %d classes",
+                          r, ds->y[r], m->classes);
+    }
+    return 0;
+}
+
+/* Room for batch examples in the activations (and the dense input when
+ * need_x). */
+static int scratch_reserve(ml_model *m, size_t batch, int need_x)
+{
+    if (batch > m->cap_batch) {
+        for (int l = 1; l <= m->L; l++) {
+            float *a = realloc(m->act[l], batch * m->width[l] * sizeof *a);
+            if (a)
+                m->act[l] = a;
+            float *dl = realloc(m->delta[l], batch * m->width[l] * sizeof *dl);
+            if (dl)
+                m->delta[l] = dl;
+            if (!a || !dl)
+                return -1;
+        }
+        free(m->act[0]);
+        free(m->delta[0]);
+        m->act[0] = m->delta[0] = NULL;
+        m->cap_batch = batch;
+    }
+    if (need_x && !m->act[0]) {
+        m->act[0] = malloc(m->cap_batch * m->d * sizeof *m->act[0]);
+        if (!m->act[0])
+            return -1;
+    }
+    return 0;
+}
+
+/* Rows idx[0..B) of ds as a dense B x d matrix in act[0]. */
+static void gather_dense(ml_model *m, const ml_dataset *ds, const size_t *idx, size_t batch)
+{
+    float *x = m->act[0];
+    size_t d = m->d;
+    if (!ds->sparse && ds->d == d) {
+        for (size_t i = 0; i < batch; i++)
+            memcpy(x + i * d, ds->x + (idx ? idx[i] : i) * d, d * sizeof *x);
+        return;
+    }
+    memset(x, 0, batch * d * sizeof *x);
+    for (size_t i = 0; i < batch; i++) {
+        size_t r = idx ? idx[i] : i;
+        if (!ds->sparse) {
+            memcpy(x + i * d, ds->x + r * ds->d, ds->d * sizeof *x);
+            continue;
+        }
+        for (size_t k = ds->row_ptr[r]; k < ds->row_ptr[r + 1]; k++)
+            x[i * d + ds->col[k]] = ds->val[k];
+    }
+}
+
+static size_t batch_nnz(const ml_dataset *ds, const size_t *idx, size_t batch)
+{
+    if (!ds->sparse)
+        return batch * ds->d;
+    size_t z = 0;
+    for (size_t i = 0; i < batch; i++) {
+        size_t r = idx ? idx[i] : i;
+        z += ds->row_ptr[r + 1] - ds->row_ptr[r];
+    }
+    return z;
+}
+
+/* Linear models: logits[B][nout] of the batch. */
+static void linear_logits(ml_model *m, const float *params, const ml_dataset *ds,
+                          const size_t *idx, size_t batch, float *logits)
+{
+    size_t K = m->nout;
+    const float *b = params + m->b_off[1];
+    if (!ds->sparse) {
+        gather_dense(m, ds, idx, batch);
+        for (size_t i = 0; i < batch; i++)
+            memcpy(logits + i * K, b, K * sizeof *logits);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)batch, (int)K, (int)m->d,
+                    1.0f, m->act[0], (int)m->d, params, (int)K, 1.0f, logits, (int)K);
+        return;
+    }
+    for (size_t i = 0; i < batch; i++) {
+        size_t r = idx ? idx[i] : i;
+        float *z = logits + i * K;
+        memcpy(z, b, K * sizeof *z);
+        for (size_t k = ds->row_ptr[r]; k < ds->row_ptr[r + 1]; k++) {
+            const float *w = params + (size_t)ds->col[k] * K;
+            float v = ds->val[k];
+            for (size_t c = 0; c < K; c++)
+                z[c] += v * w[c];
+        }
+    }
+}
+
+/* Binary losses on margins z = logits[i]: adds the summed loss and the
+ * number right; when delta is not NULL writes dLoss/dz * scale. */
+static void binary_loss(const ml_model *m, const float *logits, size_t batch, const int32_t *y,
+                        float scale, float *delta, double *loss_sum, size_t *correct)
+{
+    for (size_t i = 0; i < batch; i++) {
+        double s = y[i] ? 1.0 : -1.0, t = s * logits[i], dz;
+        if (m->kind == ML_MODEL_LOGREG) {
+            /* log(1 + e^-t), stable both ways; dLoss/dz = -s / (1 + e^t) */
+            *loss_sum += t > 0 ? log1p(exp(-t)) : -t + log1p(exp(t));
+            dz = -s / (1.0 + exp(t));
+        } else {
+            *loss_sum += t < 1 ? 1 - t : 0;
+            dz = t < 1 ? -s : 0;
+        }
+        *correct += (logits[i] > 0) == (y[i] != 0);
+        if (delta)
+            delta[i] = (float)(dz * scale);
+    }
+}
+
+/* Loss (summed) and number right over a batch of logits. */
+static void batch_loss(const ml_model *m, const float *logits, size_t batch, const int32_t *y,
+                       float scale, float *delta, double *loss_sum, size_t *correct)
+{
+    if (m->nout == 1)
+        binary_loss(m, logits, batch, y, scale, delta, loss_sum, correct);
+    else
+        ml_softmax_xent(logits, batch, m->nout, y, scale, delta, loss_sum, correct);
+}
+
+/* Labels of the batch, in batch order, into a scratch array. */
+static int32_t *batch_labels(const ml_dataset *ds, const size_t *idx, size_t batch, int32_t *buf)
+{
+    for (size_t i = 0; i < batch; i++)
+        buf[i] = ds->y[idx ? idx[i] : i];
+    return buf;
+}
+
+/* Sparse gradient of a linear model from delta[B][K] (see model.h). */
+static int linear_grad_sparse(ml_model *m, const float *params, const ml_dataset *ds,
+                              const size_t *idx, size_t batch, const float *delta, ml_grad *g)
+{
+    size_t K = m->nout, slots = 0;
+    size_t z = batch_nnz(ds, idx, batch);
+    if (grad_reserve(g, (z + 1) * K) < 0)
+        return -1;
+    float reg = (float)(m->l2 / (double)batch);
+    for (size_t i = 0; i < batch; i++) {
+        size_t r = idx ? idx[i] : i;
+        const float *dl = delta + i * K;
+        for (size_t k = ds->row_ptr[r]; k < ds->row_ptr[r + 1]; k++) {
+            uint32_t j = ds->col[k];
+            if (!m->pos[j]) {
+                m->pos[j] = (uint32_t)++slots;
+                for (size_t c = 0; c < K; c++) {
+                    g->index[(slots - 1) * K + c] = (uint32_t)(j * K + c);
+                    g->value[(slots - 1) * K + c] = 0;
+                }
+            }
+            float *gv = g->value + (m->pos[j] - 1) * K;
+            const float *w = params + (size_t)j * K;
+            float v = ds->val[k], rj = reg * (m->inv_freq ? m->inv_freq[j] : 1.0f);
+            for (size_t c = 0; c < K; c++)
+                gv[c] += v * dl[c] + rj * w[c];
+        }
+    }
+    /* the bias: in every example, frequency 1 */
+    const float *b = params + m->b_off[1];
+    for (size_t c = 0; c < K; c++) {
+        float s = 0;
+        for (size_t i = 0; i < batch; i++)
+            s += delta[i * K + c];
+        g->index[slots * K + c] = (uint32_t)(m->b_off[1] + c);
+        g->value[slots * K + c] = s + (float)m->l2 * b[c];
+    }
+    for (size_t s = 0; s < slots; s++)
+        m->pos[g->index[s * K] / K] = 0;
+    g->nnz = (slots + 1) * K;
+    g->sparse = 1;
+    return 0;
+}
+
+/* Dense gradient of a linear model from delta[B][K], without the L2 part. */
+static void linear_grad_dense(ml_model *m, const ml_dataset *ds, const size_t *idx,
+                              size_t batch, const float *delta, float *gd)
+{
+    size_t K = m->nout;
+    float *gb = gd + m->b_off[1];
+    if (!ds->sparse) {
+        /* act[0] still holds the batch from linear_logits */
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)m->d, (int)K, (int)batch, 1.0f,
+                    m->act[0], (int)m->d, delta, (int)K, 0.0f, gd, (int)K);
+    } else {
+        memset(gd, 0, m->d * K * sizeof *gd);
+        for (size_t i = 0; i < batch; i++) {
+            size_t r = idx ? idx[i] : i;
+            for (size_t k = ds->row_ptr[r]; k < ds->row_ptr[r + 1]; k++) {
+                float *gw = gd + (size_t)ds->col[k] * K;
+                for (size_t c = 0; c < K; c++)
+                    gw[c] += ds->val[k] * delta[i * K + c];
+            }
+        }
+    }
+    memset(gb, 0, K * sizeof *gb);
+    for (size_t i = 0; i < batch; i++)
+        for (size_t c = 0; c < K; c++)
+            gb[c] += delta[i * K + c];
+}
+
+/* MLP forward over the batch into act[1..L] (act[L] = logits). */
+static void mlp_forward(ml_model *m, const float *params, const ml_dataset *ds, const size_t *idx,
+                        size_t batch)
+{
+    gather_dense(m, ds, idx, batch);
+    for (int l = 1; l <= m->L; l++)
+        ml_dense_forward(m->act[l - 1], batch, m->width[l - 1], params + m->w_off[l], m->width[l],
+                         params + m->b_off[l], m->width[l], l < m->L, m->act[l]);
+}
+
+/* ---- the public calls ---- */
+
+int ml_model_loss_grad(ml_model *m, const float *params, const ml_dataset *ds,
+                       const size_t *idx, size_t batch, ml_grad *g, double *loss,
+                       double *flops, char *err, size_t errlen)
+{
+    int32_t *y = NULL;
+    if (g->n != m->P)
+        return ml_err(err, errlen, "model: gradient of %zu parameters for a model of %zu", g->n,
+                      m->P);
+    if (batch == 0)
+        return ml_err(err, errlen, "model: empty batch");
+    if (check_data(m, ds, idx, batch, err, errlen) < 0)
+        return -1;
+    int mlp = m->kind == ML_MODEL_MLP;
+    if (scratch_reserve(m, batch, mlp || !ds->sparse) < 0 || !(y = malloc(batch * sizeof *y)))
+        goto nomem;
+    batch_labels(ds, idx, batch, y);
+    double loss_sum = 0;
+    size_t correct = 0;
+    float scale = 1.0f / (float)batch;
+    float *logits = m->act[m->L], *delta = m->delta[m->L];
+    g->sparse = 0;
+    g->nnz = 0;
+    if (mlp) {
+        mlp_forward(m, params, ds, idx, batch);
+        ml_softmax_xent(logits, batch, m->nout, y, scale, delta, &loss_sum, &correct);
+        for (int l = m->L; l >= 1; l--) {
+            size_t nin = m->width[l - 1], nl = m->width[l];
+            ml_dense_backward(m->act[l - 1], batch, nin, params + m->w_off[l], nl, nl,
+                              m->delta[l], g->dense + m->w_off[l], g->dense + m->b_off[l],
+                              l > 1 ? m->delta[l - 1] : NULL);
+            if (l > 1)
+                ml_relu_backward(m->act[l - 1], batch * nin, m->delta[l - 1]);
+        }
+    } else {
+        linear_logits(m, params, ds, idx, batch, logits);
+        batch_loss(m, logits, batch, y, scale, delta, &loss_sum, &correct);
+        if (ds->sparse && !g->dense_only) {
+            if (linear_grad_sparse(m, params, ds, idx, batch, delta, g) < 0)
+                goto nomem;
+        } else {
+            linear_grad_dense(m, ds, idx, batch, delta, g->dense);
+        }
+    }
+    if (!g->sparse) {
+        float l2 = (float)m->l2;
+        for (size_t k = 0; k < m->P; k++)
+            g->dense[k] += l2 * params[k];
+    }
+    *loss = loss_sum / (double)batch;
+    *flops = ml_model_flops(m, batch, mlp ? batch * m->d : batch_nnz(ds, idx, batch), 1, g->sparse);
+    free(y);
+    return 0;
+nomem:
+    free(y);
+    return ml_err(err, errlen, "model: out of memory for a batch of %zu", batch);
+}
+
+int ml_model_evaluate(ml_model *m, const float *params, const ml_dataset *ds,
+                      const size_t *idx, size_t count, double *loss, double *accuracy,
+                      int32_t *pred, double *flops, char *err, size_t errlen)
+{
+    int32_t y[EVAL_CHUNK];
+    int mlp = m->kind == ML_MODEL_MLP;
+    if (check_data(m, ds, idx, count, err, errlen) < 0)
+        return -1;
+    if (scratch_reserve(m, EVAL_CHUNK, mlp || !ds->sparse) < 0)
+        return ml_err(err, errlen, "model: out of memory for evaluation");
+    double loss_sum = 0, f = 0;
+    size_t correct = 0;
+    for (size_t at = 0; at < count; at += EVAL_CHUNK) {
+        size_t b = count - at < EVAL_CHUNK ? count - at : EVAL_CHUNK;
+        size_t ibuf[EVAL_CHUNK];
+        for (size_t i = 0; i < b; i++)
+            ibuf[i] = idx ? idx[at + i] : at + i;
+        batch_labels(ds, ibuf, b, y);
+        if (mlp)
+            mlp_forward(m, params, ds, ibuf, b);
+        else
+            linear_logits(m, params, ds, ibuf, b, m->act[m->L]);
+        const float *logits = m->act[m->L];
+        batch_loss(m, logits, b, y, 1.0f, NULL, &loss_sum, &correct);
+        if (pred) {
+            for (size_t i = 0; i < b; i++) {
+                const float *z = logits + i * m->nout;
+                size_t best = 0;
+                for (size_t c = 1; c < m->nout; c++)
+                    if (z[c] > z[best])
+                        best = c;
+                pred[at + i] = m->nout == 1 ? z[0] > 0 : (int32_t)best;
+            }
+        }
+        f += ml_model_flops(m, b, mlp ? b * m->d : batch_nnz(ds, ibuf, b), 0, 0);
+    }
+    *loss = count ? loss_sum / (double)count : 0;
+    *accuracy = count ? (double)correct / (double)count : 0;
+    if (flops)
+        *flops = f;
+    return 0;
+}
+
+int ml_model_objective(ml_model *m, const float *params, const ml_dataset *ds,
+                       double *objective, double *flops, char *err, size_t errlen)
+{
+    double loss, acc, f;
+    if (ml_model_evaluate(m, params, ds, NULL, ds->n, &loss, &acc, NULL, &f, err, errlen) < 0)
+        return -1;
+    double norm2 = 0;
+    for (size_t k = 0; k < m->P; k++)
+        norm2 += (double)params[k] * params[k];
+    *objective = loss + 0.5 * m->l2 * norm2;
+    if (flops)
+        *flops = f + 2.0 * (double)m->P;
+    return 0;
+}
