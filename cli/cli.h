@@ -59,6 +59,7 @@ int cli_job_config(const cli_args *a, const char *verb, job_config *cfg);
 void cli_describe_job(const job_config *cfg, const job_result *res, char *buf, size_t len);
 
 /* Verbs. */
+int verb_collective(int argc, char **argv);
 int verb_pingpong(int argc, char **argv);
 int verb_plot(int argc, char **argv);
 int verb_timeline(int argc, char **argv);

@@ -1,0 +1,229 @@
+/* verb_collective.c -- `distlab collective`: time one collective.
+ *
+ * Every rank fills its vector with known small integers, runs the
+ * collective, and checks every element of the result, every iteration, so
+ * a fast wrong answer never shows up as a good number. The CSV follows
+ * nccl-tests: algbw = bytes / seconds; busbw = algbw x 2(p-1)/p for
+ * allreduce, the rate each link must sustain, comparable across p.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "algorithms/collectives.h"
+#include "cli/cli.h"
+#include "core/units.h"
+
+#define MAX_SIZES 32
+
+typedef enum { OP_ALLREDUCE, OP_BCAST, OP_REDUCE, OP_BARRIER } coll_op;
+static const char *const op_names[] = {"allreduce", "bcast", "reduce", "barrier", NULL};
+
+typedef struct coll_arg {
+    coll_op op;
+    allreduce_algo algo;
+    coll_opts opts;
+    int nsizes;
+    size_t count[MAX_SIZES];
+    int iters;
+} coll_arg;
+
+typedef struct coll_slot {
+    double seconds[MAX_SIZES]; /* summed over the timed iterations */
+    long wrong;                /* elements that came out wrong */
+    char first_wrong[160];
+} coll_slot;
+
+static float input(int rank, size_t i) { return (float)((rank % 13 + 1) * (int)(i % 5 + 1)); }
+
+static void fill(float *buf, size_t n, int rank)
+{
+    for (size_t i = 0; buf && i < n; i++)
+        buf[i] = input(rank, i);
+}
+
+/* What rank `me` must hold after the operation. */
+static void check(coll_slot *s, const coll_arg *a, const float *buf, size_t n, int p, int me)
+{
+    if (!buf || a->op == OP_BARRIER || (a->op == OP_REDUCE && me != 0))
+        return;
+    float ranks_sum = 0;
+    for (int q = 0; q < p; q++)
+        ranks_sum += (float)(q % 13 + 1);
+    for (size_t i = 0; i < n; i++) {
+        float want = a->op == OP_BCAST ? input(0, i) : ranks_sum * (float)(i % 5 + 1);
+        if (buf[i] != want) {
+            if (s->wrong++ == 0)
+                snprintf(s->first_wrong, sizeof s->first_wrong,
+                         "rank %d, %zu elements: element %zu is %g, expected %g", me, n, i, buf[i], want);
+        }
+    }
+}
+
+static int run_op(rt *r, const coll_arg *a, float *buf, size_t n)
+{
+    switch (a->op) {
+    case OP_ALLREDUCE: return allreduce(r, a->algo, buf, n, &a->opts);
+    case OP_BCAST: return bcast(r, buf, n, 0);
+    case OP_REDUCE: return reduce(r, buf, n, 0);
+    case OP_BARRIER: return barrier(r);
+    }
+    return RT_EINVAL;
+}
+
+static int collective_rank(rt *r, void *argp)
+{
+    const coll_arg *a = argp;
+    coll_slot *s = job_slot(r);
+    int me = rt_rank(r), p = rt_size(r), rc = RT_OK;
+    size_t max = 0;
+    for (int k = 0; k < a->nsizes; k++)
+        max = a->count[k] > max ? a->count[k] : max;
+    float *buf = NULL;
+    if (!rt_size_only(r) && max) {
+        buf = malloc(max * sizeof *buf);
+        if (!buf)
+            return rt_fail(r, RT_ENOMEM, "collective: cannot allocate %zu floats", max);
+    }
+    for (int k = 0; k < a->nsizes && !rc; k++) {
+        size_t n = a->count[k];
+        /* iteration -1 warms up connections and caches, untimed */
+        for (int it = -1; it < a->iters && !rc; it++) {
+            fill(buf, n, me);
+            rc = barrier(r);
+            double t0 = rt_now(r);
+            if (!rc)
+                rc = run_op(r, a, buf, n);
+            if (it >= 0)
+                s->seconds[k] += rt_now(r) - t0;
+            if (!rc)
+                check(s, a, buf, n, p, me);
+        }
+    }
+    free(buf);
+    return rc;
+}
+
+static int parse_sizes(const char *list, coll_arg *a)
+{
+    char *copy = strdup(list), *save = NULL, err[256];
+    int rc = -1;
+    a->nsizes = 0;
+    for (char *tok = copy ? strtok_r(copy, ",", &save) : NULL; tok; tok = strtok_r(NULL, ",", &save)) {
+        double b;
+        if (a->nsizes == MAX_SIZES) {
+            fprintf(stderr, "distlab collective: --bytes: at most %d sizes\n", MAX_SIZES);
+            goto out;
+        }
+        if (units_size(tok, &b, err, sizeof err) != 0) {
+            fprintf(stderr, "distlab collective: --bytes: %s\n", err);
+            goto out;
+        }
+        if (fmod(b, 4.0) != 0) {
+            fprintf(stderr, "distlab collective: --bytes: %s is not a whole number of elements "
+                    "(float32: a multiple of 4 bytes)\n", tok);
+            goto out;
+        }
+        a->count[a->nsizes++] = (size_t)(b / 4);
+    }
+    rc = a->nsizes ? 0 : -1;
+    if (rc)
+        fprintf(stderr, "distlab collective: --bytes: give at least one size\n");
+out:
+    free(copy);
+    return rc;
+}
+
+int verb_collective(int argc, char **argv)
+{
+    static const cli_opt opts[] = {
+        {"op", "allreduce|bcast|reduce|barrier", "the collective (default allreduce)"},
+        {"algo", "ring|tree|rd|rabenseifner", "allreduce algorithm (default ring)"},
+        {"workers", "P", "ranks taking part (default 4)"},
+        {"bytes", "SIZE[,SIZE...]", "vector sizes, multiples of 4 bytes (default 1MiB)"},
+        {"iters", "K", "timed iterations per size, each checked (default 5 real, 1 sim)"},
+        {"segment", "SIZE", "ring: pipeline messages in segments of this size (default: none in sim, 1MiB real)"},
+        {"model", NULL, "sim: add the closed-form alpha-beta-gamma time as a column"},
+        {NULL, NULL, NULL},
+    };
+    cli_args a;
+    int code;
+    if (cli_parse(argc, argv, "collective [--op OP] [--algo ALGO] [--workers P] [--bytes SIZES] [job options]",
+                  opts, 1, &a, &code))
+        return code;
+    if (a.npos) {
+        fprintf(stderr, "distlab collective: unexpected argument '%s'\n", a.pos[0]);
+        return 2;
+    }
+    job_config cfg = job_config_default();
+    long workers = 4, iters = 0;
+    if (cli_get_int(&a, "collective", "workers", 1, 1 << 20, &workers))
+        return 2;
+    cfg.ranks = (int)workers;
+    if (cli_job_config(&a, "collective", &cfg))
+        return 2;
+    coll_arg ca = {.op = OP_ALLREDUCE, .algo = ALLREDUCE_RING};
+    int op = 0;
+    if (cli_get_choice(&a, "collective", "op", op_names, &op))
+        return 2;
+    ca.op = op;
+    const char *algo = cli_get(&a, "algo");
+    if (algo && (int)(ca.algo = allreduce_algo_by_name(algo)) < 0) {
+        fprintf(stderr, "distlab collective: --algo: unknown algorithm '%s' (known: %s)\n", algo,
+                allreduce_algo_list());
+        return 2;
+    }
+    if (parse_sizes(cli_get(&a, "bytes") ? cli_get(&a, "bytes") : "1MiB", &ca))
+        return 2;
+    if (cli_get_int(&a, "collective", "iters", 1, 1000000, &iters))
+        return 2;
+    ca.iters = iters ? (int)iters : cfg.backend == JOB_SIM ? 1 : 5;
+    double seg = cfg.backend == JOB_SIM ? 0 : 1 << 20;
+    if (cli_get_size(&a, "collective", "segment", &seg))
+        return 2;
+    ca.opts.segment_bytes = (size_t)seg;
+    cfg.result_bytes = sizeof(coll_slot);
+    cfg.record_events = 0;
+
+    job_result res;
+    if (job_run(&cfg, collective_rank, &ca, &res) != 0) {
+        fprintf(stderr, "distlab collective: %s\n", res.error);
+        job_result_free(&res);
+        return 1;
+    }
+    int status = 0;
+    for (int i = 0; i < cfg.ranks; i++) {
+        coll_slot *s = job_result_slot(&res, i);
+        if (s->wrong) {
+            fprintf(stderr, "distlab collective: WRONG RESULT: %ld elements differ; first: %s\n",
+                    s->wrong, s->first_wrong);
+            status = 1;
+        }
+    }
+    char where[512];
+    cli_describe_job(&cfg, &res, where, sizeof where);
+    printf("# %s\n", where);
+    int model = cli_flag(&a, "model") && cfg.backend == JOB_SIM && !cfg.platform && ca.op == OP_ALLREDUCE;
+    printf("backend,op,algo,workers,bytes,seconds,algbw_GBps,busbw_GBps%s\n", model ? ",model_seconds" : "");
+    int p = cfg.ranks;
+    for (int k = 0; k < ca.nsizes; k++) {
+        double worst = 0;
+        for (int i = 0; i < p; i++) {
+            double s = ((coll_slot *)job_result_slot(&res, i))->seconds[k] / ca.iters;
+            worst = s > worst ? s : worst;
+        }
+        double bytes = 4.0 * (double)ca.count[k];
+        double algbw = worst > 0 ? bytes / worst / 1e9 : 0;
+        double busbw = ca.op == OP_ALLREDUCE && p > 1 ? algbw * 2.0 * (p - 1) / p : algbw;
+        printf("%s,%s,%s,%d,%.0f,%.9g,%.6g,%.6g", cfg.backend == JOB_SIM ? "sim" : "real",
+               op_names[ca.op], ca.op == OP_ALLREDUCE ? allreduce_algo_name(ca.algo) : "binomial",
+               p, bytes, worst, algbw, busbw);
+        if (model)
+            printf(",%.9g", allreduce_cost_s(ca.algo, p, ca.count[k], cfg.latency_s,
+                                             1 / cfg.bandwidth_Bps, 1 / cfg.speed_flops));
+        printf("\n");
+    }
+    job_result_free(&res);
+    return status;
+}
