@@ -112,6 +112,8 @@ static void complete(real_req *q, int code, const char *fmt, ...)
         req_free(q);
         return;
     }
+    if (q->base.done)
+        return; /* a buffered send: its outcome was given already */
     q->base.done = 1;
     q->base.error = code;
     if (code != RT_OK && fmt) {
@@ -216,7 +218,7 @@ static void peer_write(real_rank *rk, int p)
             if (off < q->len) {
                 size_t left = q->len - off;
                 if (q->sbuf) {
-                    iov[n++] = (struct iovec){(void *)(q->sbuf + off), left};
+                    iov[n++] = (struct iovec){(void *)(q->sbuf + (off - q->sbuf_off)), left};
                 } else {
                     iov[n++] = (struct iovec){(void *)zeros, left < sizeof zeros ? left : sizeof zeros};
                     break; /* the rest of this payload needs more zeros */
@@ -272,15 +274,42 @@ int real_isend(rt *r, int dst, int tag, const void *buf, size_t len, rt_request 
     real_frame_encode(q->hdr, r->rank, tag, len);
     q->where = REQ_OUTQ;
     q->active_s = net_clock_s();
-    int was_idle = rlist_empty(&pe->outq);
     rlist_push(&pe->outq, &q->link);
-    if (was_idle)
-        peer_write(rk, dst);
+    peer_write(rk, dst);
     if (q->base.done && q->base.error)
         rt_seterr(r, q->base.error, "%s", q->msg);
     *req = &q->base;
     real_mark(rk);
     return RT_OK;
+}
+
+/* Keep a private copy of a queued send's unsent payload, so the caller's
+ * buffer may go. Returns 0, or -1 when memory runs out. */
+static int keep_copy(real_req *q)
+{
+    size_t off = q->sent > REAL_FRAME_HEADER_BYTES ? q->sent - REAL_FRAME_HEADER_BYTES : 0;
+    if (!q->sbuf || q->owned || off >= q->len)
+        return 0;
+    char *c = malloc(q->len - off);
+    if (!c)
+        return -1;
+    memcpy(c, q->sbuf + (off - q->sbuf_off), q->len - off);
+    q->owned = c;
+    q->sbuf = c;
+    q->sbuf_off = off;
+    return 0;
+}
+
+/* rt_send: hand the kernel what it takes now, copy the rest, and complete
+ * at once; progress writes the copy later. Without memory for the copy it
+ * stays an ordinary send that rt_send waits for. */
+int real_bsend(rt *r, int dst, int tag, const void *buf, size_t len, rt_request **req)
+{
+    int rc = real_isend(r, dst, tag, buf, len, req);
+    real_req *q = (real_req *)*req;
+    if (rc == RT_OK && !q->base.done && keep_copy(q) == 0)
+        q->base.done = 1;
+    return rc;
 }
 
 /* ---- receiving ---- */
@@ -539,6 +568,39 @@ static const rt_request *first_done(int n, rt_request **reqs)
     return NULL;
 }
 
+/* One round of progress: poll every open connection (for writing too when
+ * frames wait), then read and write whatever is ready. Returns poll's
+ * count, or -1 with errno set. */
+static int poll_round(real_rank *rk, double deadline)
+{
+    int np = 0;
+    for (int p = 0; p < rk->rt.size; p++) {
+        real_peer *pe = &rk->peers[p];
+        if (pe->rfd < 0)
+            continue;
+        short out = rlist_empty(&pe->outq) ? 0 : POLLOUT;
+        rk->pfd_peer[np] = p;
+        rk->pfds[np++] = (struct pollfd){.fd = pe->rfd, .events = POLLIN | (pe->wfd == pe->rfd ? out : 0)};
+        if (pe->wfd != pe->rfd && out) {
+            rk->pfd_peer[np] = p;
+            rk->pfds[np++] = (struct pollfd){.fd = pe->wfd, .events = POLLOUT};
+        }
+    }
+    int k = poll(rk->pfds, (nfds_t)np, net_poll_ms(deadline));
+    if (k < 0)
+        return errno == EINTR ? 0 : -1;
+    for (int i = 0; k > 0 && i < np; i++) {
+        short ev = rk->pfds[i].revents;
+        int p = rk->pfd_peer[i];
+        real_peer *pe = &rk->peers[p];
+        if ((ev & (POLLOUT | POLLERR | POLLHUP)) && rk->pfds[i].fd == pe->wfd)
+            peer_write(rk, p);
+        if ((ev & (POLLIN | POLLHUP | POLLERR)) && rk->pfds[i].fd == pe->rfd && pe->rfd >= 0)
+            peer_read(rk, p);
+    }
+    return k;
+}
+
 int real_progress(rt *r, int n, rt_request **reqs)
 {
     real_rank *rk = r->backend_data;
@@ -547,39 +609,15 @@ int real_progress(rt *r, int n, rt_request **reqs)
     const rt_request *done;
     int rc = RT_OK;
     while (!(done = first_done(n, reqs))) {
-        int np = 0;
-        for (int p = 0; p < r->size; p++) {
-            real_peer *pe = &rk->peers[p];
-            if (pe->rfd < 0)
-                continue;
-            short out = rlist_empty(&pe->outq) ? 0 : POLLOUT;
-            rk->pfd_peer[np] = p;
-            rk->pfds[np++] = (struct pollfd){.fd = pe->rfd, .events = POLLIN | (pe->wfd == pe->rfd ? out : 0)};
-            if (pe->wfd != pe->rfd && out) {
-                rk->pfd_peer[np] = p;
-                rk->pfds[np++] = (struct pollfd){.fd = pe->wfd, .events = POLLOUT};
-            }
-        }
+        /* the wait fails after timeout_s in which none of its requests moved */
         double active = start;
         for (int i = 0; i < n; i++)
             if (reqs[i] && ((real_req *)reqs[i])->active_s > active)
                 active = ((real_req *)reqs[i])->active_s;
         double deadline = active + timeout;
-        int k = poll(rk->pfds, (nfds_t)np, net_poll_ms(deadline));
-        if (k < 0 && errno != EINTR) {
+        if (poll_round(rk, deadline) < 0) {
             rc = rt_seterr(r, RT_EIO, "poll: %s", strerror(errno));
             goto out;
-        }
-        for (int i = 0; k > 0 && i < np; i++) {
-            short ev = rk->pfds[i].revents;
-            int p = rk->pfd_peer[i];
-            real_peer *pe = &rk->peers[p];
-            if (!ev)
-                continue;
-            if ((ev & (POLLOUT | POLLERR | POLLHUP)) && rk->pfds[i].fd == pe->wfd)
-                peer_write(rk, p);
-            if ((ev & (POLLIN | POLLHUP | POLLERR)) && rk->pfds[i].fd == pe->rfd && pe->rfd >= 0)
-                peer_read(rk, p);
         }
         if (net_clock_s() >= deadline && !first_done(n, reqs)) {
             char what[160] = "nothing";
@@ -597,6 +635,56 @@ int real_progress(rt *r, int n, rt_request **reqs)
 out:
     real_mark(rk);
     return rc;
+}
+
+void real_engine_flush(real_rank *rk)
+{
+    int pending = 0;
+    /* receives never waited for: their buffers may be gone too */
+    while (!rlist_empty(&rk->posted)) {
+        real_req *q = RLIST_ENTRY(rk->posted.next, real_req, link);
+        rlist_del(&q->link);
+        req_free(q);
+    }
+    for (int p = 0; p < rk->rt.size; p++) {
+        real_peer *pe = &rk->peers[p];
+        if (pe->in_req) {
+            req_free(pe->in_req);
+            pe->in_req = NULL;
+            pe->in_dst = NULL;
+        }
+        rlink *e = pe->outq.next;
+        while (e != &pe->outq) {
+            real_req *q = RLIST_ENTRY(e, real_req, link);
+            e = e->next;
+            if (q->orphan || q->base.done)
+                continue;
+            /* never waited for: its buffer may be gone, so it is not sent */
+            if (q->sent > 0)
+                pe->torn = 1;
+            rlist_del(&q->link);
+            req_free(q);
+        }
+        if (pe->torn) {
+            while (!rlist_empty(&pe->outq)) {
+                real_req *q = RLIST_ENTRY(pe->outq.next, real_req, link);
+                rlist_del(&q->link);
+                req_free(q);
+            }
+        }
+        pending += !rlist_empty(&pe->outq);
+    }
+    double deadline = net_clock_s() + rk->job->timeout_s;
+    while (pending && net_clock_s() < deadline) {
+        int k = poll_round(rk, deadline);
+        if (k < 0)
+            return;
+        if (k > 0)
+            deadline = net_clock_s() + rk->job->timeout_s;
+        pending = 0;
+        for (int p = 0; p < rk->rt.size; p++)
+            pending += rk->peers[p].wfd >= 0 && !rlist_empty(&rk->peers[p].outq);
+    }
 }
 
 void real_release(rt *r, rt_request *req)
@@ -618,15 +706,10 @@ void real_release(rt *r, rt_request *req)
         }
         /* half on the wire: the frame must still be finished, from a copy
          * since the caller may now free its buffer */
-        if (q->sbuf && q->len) {
-            q->owned = malloc(q->len);
-            if (!q->owned) {
-                real_peer_fail(rk, q->peer, RT_ENOMEM,
-                               "no memory to finish a send to rank %d that was given up", q->peer);
-                break; /* real_peer_fail took it off the queue */
-            }
-            memcpy(q->owned, q->sbuf, q->len);
-            q->sbuf = q->owned;
+        if (keep_copy(q) != 0) {
+            real_peer_fail(rk, q->peer, RT_ENOMEM,
+                           "no memory to finish a send to rank %d that was given up", q->peer);
+            break; /* real_peer_fail took it off the queue */
         }
         q->orphan = 1;
         real_mark(rk);

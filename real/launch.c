@@ -63,6 +63,7 @@ static int real_compute(rt *r, double flops)
 
 static const rt_ops real_ops = {
     .isend = real_isend,
+    .bsend = real_bsend,
     .irecv = real_irecv,
     .progress = real_progress,
     .release = real_release,

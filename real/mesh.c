@@ -6,7 +6,8 @@
  * ranks above it. Connecting never waits for the other side to accept
  * (the kernel's backlog holds it), so the order cannot deadlock.
  *
- * Teardown: a rank that ends sends a goodbye frame on each connection,
+ * Teardown: a rank that ends first writes out what its buffered sends
+ * (rt_send) still hold, then sends a goodbye frame on each connection,
  * shuts its writing half, and reads (and drops) what still comes until the
  * peer hangs up too. Closing with unread bytes would make the kernel send
  * a reset, which can destroy data the peer has not read yet; draining
@@ -169,6 +170,7 @@ void real_mesh_close(real_rank *rk)
     int me = rk->rt.rank;
     unsigned char bye[REAL_FRAME_HEADER_BYTES];
     real_frame_encode(bye, me, REAL_TAG_BYE, 0);
+    real_engine_flush(rk);
     real_peer *self = &rk->peers[me];
     if (self->wfd >= 0)
         close(self->wfd);
@@ -179,10 +181,10 @@ void real_mesh_close(real_rank *rk)
         real_peer *pe = &rk->peers[p];
         if (pe->wfd < 0)
             continue;
-        /* A frame half on the wire (a send never waited for) cannot be
-         * followed by a goodbye: the peer will see the connection close. */
-        int clean = 1;
-        if (!rlist_empty(&pe->outq))
+        /* A frame left half on the wire cannot be followed by a goodbye:
+         * the peer will see the connection close mid-frame. */
+        int clean = !pe->torn;
+        if (clean && !rlist_empty(&pe->outq))
             clean = RLIST_ENTRY(pe->outq.next, real_req, link)->sent == 0;
         if (clean)
             send(pe->wfd, bye, sizeof bye, MSG_NOSIGNAL | MSG_DONTWAIT);

@@ -92,10 +92,11 @@ typedef struct real_req {
     int tag;
     /* send: header, then len payload bytes from sbuf (NULL: zeros) */
     unsigned char hdr[REAL_FRAME_HEADER_BYTES];
-    const char *sbuf;
+    const char *sbuf;     /* payload byte i is at sbuf[i - sbuf_off] */
+    size_t sbuf_off;      /* nonzero when sbuf is a copy of the unsent tail */
     size_t len, sent;     /* sent counts header and payload bytes */
-    char *owned;          /* copy of sbuf for a send released mid-way */
-    int orphan;           /* released before done: freed when written */
+    char *owned;          /* that copy, when the caller's buffer is gone */
+    int orphan;           /* released while queued: freed once written */
     /* receive */
     char *rbuf;
     size_t cap;
@@ -115,6 +116,7 @@ typedef struct real_msg {
 typedef struct real_peer {
     int rfd, wfd;         /* one socket, except to self; -1 once closed */
     int error;            /* 0 while the peer is there, else an RT_E* code */
+    int torn;             /* a frame was left half written: no goodbye */
     int reported;         /* its end was reported to an any-source receive */
     char why[256];        /* how it ended */
     rlink outq;           /* sends to it, oldest first */
@@ -147,9 +149,13 @@ typedef struct real_rank {
 int real_engine_init(real_rank *rk);
 void real_engine_fini(real_rank *rk);
 int real_isend(rt *r, int dst, int tag, const void *buf, size_t len, rt_request **req);
+int real_bsend(rt *r, int dst, int tag, const void *buf, size_t len, rt_request **req);
 int real_irecv(rt *r, int src, int tag, void *buf, size_t cap, rt_request **req);
 int real_progress(rt *r, int n, rt_request **reqs);
 void real_release(rt *r, rt_request *req);
+/* At a rank's end: drop the sends it never waited for, then write out the
+ * ones it handed over (buffered sends), within the job's timeout. */
+void real_engine_flush(real_rank *rk);
 /* Close the connection to p and fail everything that waits on it. */
 void real_peer_fail(real_rank *rk, int p, int code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));

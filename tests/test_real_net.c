@@ -1,0 +1,364 @@
+/* test_real_net.c -- what the real backend does when the network or a peer
+ * misbehaves: malformed frames written on a live socket, a rank process
+ * that exits or is killed mid-run, a rank thread that drops its
+ * connections, a rank that goes silent, and the any-source death report a
+ * parameter server relies on. Each must become an error code with a
+ * message naming the peer, in well under the timeout, never a hang or a
+ * crash (SIGPIPE included).
+ *
+ * Rank functions never assert: they record what they saw in their result
+ * slot, and the checks run after the job.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "core/job.h"
+#include "real/frame.h"
+#include "real/real.h"
+
+#define TIMEOUT_S 2.0
+
+typedef struct seen {
+    int rc, rc2, rc3;
+    int source;
+    int count[8];       /* messages per source */
+    int deaths[8];      /* death reports per source */
+    double elapsed_s;
+    char msg[300], msg2[300];
+} seen;
+
+static job_config config(int ranks, job_launch launch)
+{
+    job_config cfg = job_config_default();
+    cfg.backend = JOB_REAL;
+    cfg.launch = launch;
+    cfg.ranks = ranks;
+    cfg.timeout_s = TIMEOUT_S;
+    cfg.result_bytes = sizeof(seen);
+    return cfg;
+}
+
+static void sleep_s(double s)
+{
+    struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
+    while (nanosleep(&ts, &ts) != 0)
+        ;
+}
+
+#define assert_contains(haystack, needle)                                              \
+    do {                                                                               \
+        if (!strstr((haystack), (needle)))                                             \
+            fail_msg("\"%s\" does not mention \"%s\"", (haystack), (needle));          \
+    } while (0)
+
+/* ---- frame headers on their own ---- */
+
+static void test_frame_check(void **state)
+{
+    (void)state;
+    unsigned char b[REAL_FRAME_HEADER_BYTES];
+    real_frame f;
+    char why[200];
+    real_frame_encode(b, 3, 42, 1000);
+    real_frame_decode(b, &f);
+    assert_int_equal(real_frame_check(&f, 3, RT_TAG_MAX, why, sizeof why), 0);
+    assert_int_equal(f.source, 3);
+    assert_int_equal(f.tag, 42);
+    assert_int_equal(f.len, 1000);
+
+    real_frame bad = f;
+    bad.magic = 0x12345678;
+    assert_int_equal(real_frame_check(&bad, 3, RT_TAG_MAX, why, sizeof why), -1);
+    assert_contains(why, "magic");
+    bad = f;
+    bad.version = 9;
+    assert_int_equal(real_frame_check(&bad, 3, RT_TAG_MAX, why, sizeof why), -1);
+    assert_contains(why, "version 9");
+    assert_int_equal(real_frame_check(&f, 2, RT_TAG_MAX, why, sizeof why), -1);
+    assert_contains(why, "source rank 3");
+    bad = f;
+    bad.len = REAL_FRAME_MAX_LEN + 1;
+    assert_int_equal(real_frame_check(&bad, 3, RT_TAG_MAX, why, sizeof why), -1);
+    assert_contains(why, "limit");
+    bad = f;
+    bad.tag = -5;
+    assert_int_equal(real_frame_check(&bad, 3, RT_TAG_MAX, why, sizeof why), -1);
+    assert_contains(why, "tag -5");
+}
+
+/* ---- garbage on a live connection ---- */
+
+typedef enum { BAD_MAGIC, BAD_VERSION, BAD_LENGTH, BAD_SOURCE, BAD_HELLO } garbage;
+
+/* Rank 1 writes one malformed header on its socket to rank 0, then a good
+ * message; rank 0 must see RT_EPROTO naming rank 1 and the fault, and the
+ * connection must stay closed afterwards. */
+static int garbage_rank(rt *r, void *arg)
+{
+    garbage kind = *(garbage *)arg;
+    seen *s = job_slot(r);
+    char buf[64];
+    if (rt_rank(r) == 1) {
+        unsigned char h[REAL_FRAME_HEADER_BYTES];
+        real_frame_encode(h, kind == BAD_SOURCE ? 0 : 1, kind == BAD_HELLO ? REAL_TAG_HELLO : 5,
+                          kind == BAD_LENGTH ? ((uint64_t)1 << 40) : 8);
+        if (kind == BAD_MAGIC)
+            h[0] ^= 0xff;
+        if (kind == BAD_VERSION)
+            h[4] = 7;
+        if (write(real_peer_fd(r, 0), h, sizeof h) != (ssize_t)sizeof h)
+            return RT_EIO;
+        rt_send(r, 0, 5, "after", 6); /* must never be delivered */
+        return RT_OK;
+    }
+    double t0 = rt_now(r);
+    s->rc = rt_recv(r, 1, 5, buf, sizeof buf, NULL);
+    snprintf(s->msg, sizeof s->msg, "%s", rt_error(r));
+    s->elapsed_s = rt_now(r) - t0;
+    s->rc2 = rt_recv(r, 1, 5, buf, sizeof buf, NULL);
+    s->rc3 = rt_send(r, 1, 5, "x", 1);
+    return RT_OK;
+}
+
+static void check_garbage(garbage kind, const char *says)
+{
+    job_config cfg = config(2, JOB_LAUNCH_THREADS);
+    job_result res;
+    int rc = job_run(&cfg, garbage_rank, &kind, &res);
+    if (rc != 0)
+        fail_msg("job failed: %s", res.error);
+    seen *s = job_result_slot(&res, 0);
+    assert_int_equal(s->rc, RT_EPROTO);
+    assert_contains(s->msg, "rank 1");
+    assert_contains(s->msg, says);
+    assert_true(s->elapsed_s < 1.0);
+    assert_int_equal(s->rc2, RT_EPROTO);
+    assert_int_equal(s->rc3, RT_EPEER);
+    job_result_free(&res);
+}
+
+static void test_garbage_magic(void **state) { (void)state; check_garbage(BAD_MAGIC, "bad magic"); }
+static void test_garbage_version(void **state) { (void)state; check_garbage(BAD_VERSION, "bad version 7"); }
+static void test_garbage_length(void **state) { (void)state; check_garbage(BAD_LENGTH, "limit"); }
+static void test_garbage_source(void **state) { (void)state; check_garbage(BAD_SOURCE, "claims source rank 0"); }
+static void test_garbage_hello(void **state) { (void)state; check_garbage(BAD_HELLO, "bad tag"); }
+
+/* ---- a peer that dies ---- */
+
+typedef enum { DIE_EXIT, DIE_KILL, DIE_ABORT } death;
+
+/* Rank 2 dies after one barrier; rank 0 waits on a receive from it, rank 1
+ * keeps sending it 1 MiB messages (a dead socket must not raise SIGPIPE). */
+static int death_rank(rt *r, void *arg)
+{
+    death how = *(death *)arg;
+    seen *s = job_slot(r);
+    static char big[1 << 20];
+    int rc = rt_barrier(r);
+    if (rc)
+        return rc;
+    double t0 = rt_now(r);
+    switch (rt_rank(r)) {
+    case 2:
+        if (how == DIE_EXIT)
+            _exit(7);
+        if (how == DIE_KILL)
+            raise(SIGKILL);
+        real_abort_connections(r);
+        return RT_OK;
+    case 0:
+        s->rc = rt_recv(r, 2, 1, big, sizeof big, NULL);
+        snprintf(s->msg, sizeof s->msg, "%s", rt_error(r));
+        break;
+    default:
+        do
+            s->rc = rt_send(r, 2, 1, big, sizeof big);
+        while (s->rc == RT_OK && rt_now(r) - t0 < 3 * TIMEOUT_S);
+        snprintf(s->msg, sizeof s->msg, "%s", rt_error(r));
+        break;
+    }
+    s->elapsed_s = rt_now(r) - t0;
+    /* the survivors still talk to each other */
+    int other = 1 - rt_rank(r), x = rt_rank(r), y = -1;
+    s->rc2 = rt_sendrecv(r, other, 3, &x, sizeof x, other, 3, &y, sizeof y, NULL);
+    s->source = y;
+    return RT_OK;
+}
+
+static void check_death(death how, job_launch launch, const char *job_says)
+{
+    job_config cfg = config(3, launch);
+    job_result res;
+    int rc = job_run(&cfg, death_rank, &how, &res);
+    if (job_says) {
+        assert_int_not_equal(rc, 0);
+        assert_contains(res.error, job_says);
+    } else if (rc != 0) {
+        fail_msg("job failed: %s", res.error);
+    }
+    for (int i = 0; i < 2; i++) {
+        seen *s = job_result_slot(&res, i);
+        if (s->rc != RT_EPEER)
+            fail_msg("rank %d: got %s, expected RT_EPEER: %s", i, rt_strerror(s->rc), s->msg);
+        assert_contains(s->msg, "rank 2");
+        assert_true(s->elapsed_s < TIMEOUT_S);
+        assert_int_equal(s->rc2, RT_OK);
+        assert_int_equal(s->source, 1 - i);
+    }
+    job_result_free(&res);
+}
+
+static void test_death_exit_procs(void **state) { (void)state; check_death(DIE_EXIT, JOB_LAUNCH_PROCS, "rank 2 exited with status 7"); }
+static void test_death_kill_procs(void **state) { (void)state; check_death(DIE_KILL, JOB_LAUNCH_PROCS, "signal 9"); }
+static void test_death_abort_threads(void **state) { (void)state; check_death(DIE_ABORT, JOB_LAUNCH_THREADS, NULL); }
+
+/* ---- a peer that ends early, and one that goes silent ---- */
+
+static int early_rank(rt *r, void *arg)
+{
+    double quiet_s = *(double *)arg;
+    seen *s = job_slot(r);
+    char c;
+    if (rt_rank(r) == 1) {
+        if (quiet_s > 0)
+            sleep_s(quiet_s);
+        return RT_OK;
+    }
+    double t0 = rt_now(r);
+    s->rc = rt_recv(r, 1, 0, &c, 1, NULL);
+    snprintf(s->msg, sizeof s->msg, "%s", rt_error(r));
+    s->elapsed_s = rt_now(r) - t0;
+    return RT_OK;
+}
+
+static void test_peer_ended(void **state)
+{
+    (void)state;
+    double quiet_s = 0;
+    job_config cfg = config(2, JOB_LAUNCH_THREADS);
+    job_result res;
+    assert_int_equal(job_run(&cfg, early_rank, &quiet_s, &res), 0);
+    seen *s = job_result_slot(&res, 0);
+    assert_int_equal(s->rc, RT_EPEER);
+    assert_contains(s->msg, "rank 1 has ended");
+    assert_true(s->elapsed_s < 1.0);
+    job_result_free(&res);
+}
+
+static void test_silent_peer(void **state)
+{
+    (void)state;
+    double quiet_s = 1.5;
+    job_config cfg = config(2, JOB_LAUNCH_THREADS);
+    cfg.timeout_s = 0.5;
+    job_result res;
+    assert_int_equal(job_run(&cfg, early_rank, &quiet_s, &res), 0);
+    seen *s = job_result_slot(&res, 0);
+    assert_int_equal(s->rc, RT_ETIMEOUT);
+    assert_contains(s->msg, "recv from rank 1");
+    assert_true(s->elapsed_s >= 0.45 && s->elapsed_s < 1.2);
+    job_result_free(&res);
+}
+
+/* ---- any-source receives hear of each death once ---- */
+
+enum { PS_MSGS = 5 };
+
+/* Rank 0 serves ranks 1..3 with any-source receives. Rank 2 dies after
+ * its first message; ranks 1 and 3 send all theirs and end normally,
+ * which is no death. */
+static int server_rank(rt *r, void *arg)
+{
+    death how = *(death *)arg;
+    seen *s = job_slot(r);
+    int me = rt_rank(r), v;
+    if (me != 0) {
+        for (int i = 0; i < PS_MSGS; i++) {
+            int rc = rt_send(r, 0, 7, &me, sizeof me);
+            if (rc)
+                return rc;
+            if (me == 2) {
+                sleep_s(0.05);
+                if (how == DIE_EXIT)
+                    _exit(1);
+                real_abort_connections(r);
+                return RT_OK;
+            }
+        }
+        return RT_OK;
+    }
+    for (int i = 0; i < 2 * PS_MSGS + 2; i++) {
+        rt_status st = {.source = -2};
+        int rc = rt_recv(r, RT_ANY_SOURCE, 7, &v, sizeof v, &st);
+        if (st.source < 0 || st.source > 3) {
+            s->rc = rc ? rc : RT_EINVAL;
+            snprintf(s->msg, sizeof s->msg, "bad source %d: %s", st.source, rt_error(r));
+            return RT_OK;
+        }
+        if (rc == RT_OK) {
+            s->count[st.source]++;
+        } else {
+            s->deaths[st.source]++;
+            snprintf(s->msg, sizeof s->msg, "%s", rt_error(r));
+        }
+    }
+    /* everyone is gone now: the next any-source receive says so at once */
+    double t0 = rt_now(r);
+    s->rc2 = rt_recv(r, RT_ANY_SOURCE, 7, &v, sizeof v, NULL);
+    snprintf(s->msg2, sizeof s->msg2, "%s", rt_error(r));
+    s->elapsed_s = rt_now(r) - t0;
+    return RT_OK;
+}
+
+static void check_server(death how, job_launch launch)
+{
+    job_config cfg = config(4, launch);
+    job_result res;
+    job_run(&cfg, server_rank, &how, &res);
+    seen *s = job_result_slot(&res, 0);
+    assert_int_equal(s->rc, RT_OK);
+    assert_int_equal(s->count[1], PS_MSGS);
+    assert_int_equal(s->count[2], 1);
+    assert_int_equal(s->count[3], PS_MSGS);
+    assert_int_equal(s->deaths[1], 0);
+    assert_int_equal(s->deaths[2], 1);
+    assert_int_equal(s->deaths[3], 0);
+    assert_contains(s->msg, "rank 2");
+    assert_int_equal(s->rc2, RT_EPEER);
+    assert_contains(s->msg2, "every other rank has ended");
+    assert_true(s->elapsed_s < 1.0);
+    job_result_free(&res);
+}
+
+static void test_anysource_death_procs(void **state) { (void)state; check_server(DIE_EXIT, JOB_LAUNCH_PROCS); }
+static void test_anysource_death_threads(void **state) { (void)state; check_server(DIE_ABORT, JOB_LAUNCH_THREADS); }
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_frame_check),
+        cmocka_unit_test(test_garbage_magic),
+        cmocka_unit_test(test_garbage_version),
+        cmocka_unit_test(test_garbage_length),
+        cmocka_unit_test(test_garbage_source),
+        cmocka_unit_test(test_garbage_hello),
+        cmocka_unit_test(test_death_exit_procs),
+        cmocka_unit_test(test_death_kill_procs),
+        cmocka_unit_test(test_death_abort_threads),
+        cmocka_unit_test(test_peer_ended),
+        cmocka_unit_test(test_silent_peer),
+        cmocka_unit_test(test_anysource_death_procs),
+        cmocka_unit_test(test_anysource_death_threads),
+    };
+    return cmocka_run_group_tests_name("real backend: broken frames, dead and silent peers", tests, NULL, NULL);
+}
