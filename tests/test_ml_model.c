@@ -1,0 +1,374 @@
+/* test_ml_model.c -- every model's gradient matches finite differences of
+ * its loss (dense and sparse data, with L2), the sparse L2 estimate is
+ * exact over a full pass, every flop count equals its documented formula,
+ * the parameter layout is the documented one, and the MLP's layer pieces
+ * compose (a layer split by output units gives the same activations).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "ml/data.h"
+#include "ml/model.h"
+
+#define ERRLEN 512
+
+static void make_dense(ml_dataset *ds, size_t n, size_t d, int classes, uint64_t seed)
+{
+    char err[ERRLEN];
+    ml_synth_dense p = {n, d, classes, 3.0};
+    assert_int_equal(ml_synth_dense_make(&p, seed, ds, err, sizeof err), 0);
+}
+
+static void make_sparse(ml_dataset *ds, size_t n, size_t d, size_t nnz, uint64_t seed)
+{
+    char err[ERRLEN];
+    ml_synth_sparse p = {n, d, nnz, 1.0, 0.1, 0.0};
+    assert_int_equal(ml_synth_sparse_make(&p, seed, ds, err, sizeof err), 0);
+}
+
+/* Regularised batch objective: the loss the gradient should differentiate
+ * (a dense gradient's L2 term is exact; run sparse checks with l2 = 0). */
+static double batch_objective(ml_model *m, const float *params, const ml_dataset *ds,
+                              const size_t *idx, size_t batch)
+{
+    char err[ERRLEN];
+    double loss, acc;
+    assert_int_equal(ml_model_evaluate(m, params, ds, idx, batch, &loss, &acc, NULL, NULL, err,
+                                       sizeof err), 0);
+    double norm2 = 0;
+    for (size_t k = 0; k < ml_model_nparams(m); k++)
+        norm2 += (double)params[k] * params[k];
+    return loss + 0.5 * ml_model_l2(m) * norm2;
+}
+
+/* Largest relative error between the model's gradient and central
+ * differences, over every parameter. The MLP uses a smaller step so the
+ * differences do not straddle a ReLU kink. */
+static double grad_check(const char *spec, const ml_dataset *ds, double l2, int dense_only,
+                         uint64_t seed)
+{
+    char err[ERRLEN];
+    ml_model *m;
+    ml_grad g;
+    assert_int_equal(ml_model_create(spec, ds->d, ds->classes, l2, &m, err, sizeof err), 0);
+    size_t P = ml_model_nparams(m);
+    float *params = malloc(P * sizeof *params), *ana = malloc(P * sizeof *ana);
+    assert_non_null(params);
+    assert_non_null(ana);
+    ml_model_init_params(m, params, seed);
+    /* linear models start at zero: move them somewhere generic */
+    for (size_t k = 0; k < P; k++)
+        params[k] += 0.3f * sinf((float)(k * 7 + 1));
+    assert_int_equal(ml_grad_init(&g, P), 0);
+    g.dense_only = dense_only;
+    size_t idx[6] = {0, 3, 5, 6, 9, 11};
+    double loss, flops;
+    assert_int_equal(ml_model_loss_grad(m, params, ds, idx, 6, &g, &loss, &flops, err, sizeof err), 0);
+    ml_grad_to_dense(&g, ana);
+    double worst = 0;
+    const float h = strncmp(spec, "mlp", 3) ? 1e-2f : 1e-3f;
+    for (size_t k = 0; k < P; k++) {
+        float keep = params[k];
+        params[k] = keep + h;
+        double up = batch_objective(m, params, ds, idx, 6);
+        params[k] = keep - h;
+        double down = batch_objective(m, params, ds, idx, 6);
+        params[k] = keep;
+        double num = (up - down) / (2.0 * h);
+        double rel = fabs(num - ana[k]) / fmax(1e-2, fabs(num) + fabs(ana[k]));
+        if (rel > worst)
+            worst = rel;
+    }
+    printf("# gradient check %-12s %s data%s, l2=%g: max relative error %.2e over %zu params\n",
+           spec, ds->sparse ? "sparse" : "dense", dense_only ? " (dense grad)" : "", l2, worst, P);
+    free(params);
+    free(ana);
+    ml_grad_free(&g);
+    ml_model_free(m);
+    return worst;
+}
+
+static void t_gradcheck_dense(void **state)
+{
+    (void)state;
+    ml_dataset bin, multi;
+    make_dense(&bin, 16, 7, 2, 11);
+    make_dense(&multi, 16, 7, 4, 12);
+    assert_true(grad_check("logreg", &bin, 0.1, 0, 1) < 2e-3);
+    assert_true(grad_check("svm", &bin, 0.1, 0, 1) < 2e-3);
+    assert_true(grad_check("softmax", &multi, 0.1, 0, 1) < 2e-3);
+    assert_true(grad_check("mlp:5,4", &multi, 0.1, 0, 3) < 5e-3);
+    ml_dataset_free(&bin);
+    ml_dataset_free(&multi);
+}
+
+static void t_gradcheck_sparse(void **state)
+{
+    (void)state;
+    ml_dataset sp;
+    make_sparse(&sp, 16, 20, 4, 13);
+    /* without L2 the sparse gradient is the exact batch gradient */
+    assert_true(grad_check("logreg", &sp, 0, 0, 1) < 2e-3);
+    assert_true(grad_check("svm", &sp, 0, 0, 1) < 2e-3);
+    assert_true(grad_check("softmax", &sp, 0, 0, 1) < 2e-3);
+    /* a dense gradient on sparse data carries the exact L2 term */
+    assert_true(grad_check("logreg", &sp, 0.1, 1, 1) < 2e-3);
+    assert_true(grad_check("softmax", &sp, 0.1, 1, 1) < 2e-3);
+    assert_true(grad_check("mlp:6", &sp, 0.1, 0, 2) < 5e-3);
+    ml_dataset_free(&sp);
+}
+
+/* Over one batch holding the whole set, the frequency-scaled sparse L2
+ * term sums to exactly l2 * w on every feature the set has. */
+static void t_sparse_l2_unbiased(void **state)
+{
+    (void)state;
+    char err[ERRLEN];
+    ml_dataset sp;
+    make_sparse(&sp, 40, 30, 5, 21);
+    const char *specs[] = {"logreg", "softmax"};
+    for (int s = 0; s < 2; s++) {
+        ml_model *m;
+        ml_dataset ds = sp;
+        int32_t *y = NULL;
+        if (s == 1) { /* three classes for softmax */
+            y = malloc(sp.n * sizeof *y);
+            for (size_t i = 0; i < sp.n; i++)
+                y[i] = (int32_t)(i % 3);
+            ds.y = y;
+            ds.classes = 3;
+        }
+        assert_int_equal(ml_model_create(specs[s], ds.d, ds.classes, 0.5, &m, err, sizeof err), 0);
+        assert_int_equal(ml_model_set_freq(m, &ds, err, sizeof err), 0);
+        size_t P = ml_model_nparams(m);
+        float *params = malloc(P * sizeof *params), *a = malloc(P * sizeof *a);
+        size_t *idx = malloc(ds.n * sizeof *idx);
+        for (size_t k = 0; k < P; k++)
+            params[k] = 0.2f * cosf((float)k);
+        for (size_t i = 0; i < ds.n; i++)
+            idx[i] = i;
+        ml_grad gs, gd;
+        double loss, f;
+        assert_int_equal(ml_grad_init(&gs, P), 0);
+        assert_int_equal(ml_grad_init(&gd, P), 0);
+        gd.dense_only = 1;
+        assert_int_equal(ml_model_loss_grad(m, params, &ds, idx, ds.n, &gs, &loss, &f, err, sizeof err), 0);
+        assert_int_equal(ml_model_loss_grad(m, params, &ds, idx, ds.n, &gd, &loss, &f, err, sizeof err), 0);
+        assert_true(gs.sparse);
+        assert_false(gd.sparse);
+        assert_true(gs.nnz < P);
+        ml_grad_to_dense(&gs, a);
+        double worst = 0;
+        for (size_t k = 0; k < gs.nnz; k++) { /* every touched parameter */
+            size_t j = gs.index[k];
+            worst = fmax(worst, fabs(a[j] - gd.dense[j]));
+        }
+        printf("# sparse L2 estimate %s: max |sparse - exact| over a full pass %.2e\n", specs[s], worst);
+        assert_true(worst < 1e-5);
+        ml_grad_free(&gs);
+        ml_grad_free(&gd);
+        free(params);
+        free(a);
+        free(idx);
+        free(y);
+        ml_model_free(m);
+    }
+    ml_dataset_free(&sp);
+}
+
+/* The formulas of model.h, written out again here. */
+static double expected_flops(const char *spec, size_t B, size_t Z, size_t K, size_t P,
+                             const size_t *w, int L, int grad, int sparse)
+{
+    double b = (double)B, z = (double)Z, k = (double)K, p = (double)P;
+    if (!strcmp(spec, "logreg") || !strcmp(spec, "svm"))
+        return 2 * z + 2 * b + (grad ? 2 * z + 2 * b + (sparse ? 3 * (z + b) : 2 * p) : 0);
+    if (!strcmp(spec, "softmax"))
+        return 2 * z * k + 4 * b * k + (grad ? 2 * z * k + 2 * b * k + (sparse ? 3 * (z + b) * k : 2 * p) : 0);
+    double f = 3 * b * k, g = b * k + 2 * p;
+    for (int l = 1; l <= L; l++) {
+        double mm = 2 * b * (double)w[l - 1] * (double)w[l], bn = b * (double)w[l];
+        f += mm + bn + (l < L ? bn : 0);
+        g += mm + bn + (l >= 2 ? mm : 0) + (l < L ? bn : 0);
+    }
+    return grad ? f + g : f;
+}
+
+static void t_flops(void **state)
+{
+    (void)state;
+    char err[ERRLEN];
+    ml_dataset dense, multi, sp;
+    make_dense(&dense, 30, 9, 2, 5);
+    make_dense(&multi, 30, 9, 5, 6);
+    make_sparse(&sp, 30, 40, 6, 7);
+    struct { const char *spec; ml_dataset *ds; } cases[] = {
+        {"logreg", &dense}, {"svm", &dense}, {"softmax", &multi}, {"mlp:8,6", &multi},
+        {"logreg", &sp}, {"svm", &sp}, {"mlp:5", &dense},
+    };
+    size_t idx[7] = {1, 2, 3, 5, 8, 13, 21};
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        ml_model *m;
+        ml_dataset *ds = cases[c].ds;
+        assert_int_equal(ml_model_create(cases[c].spec, ds->d, ds->classes, 0.01, &m, err, sizeof err), 0);
+        size_t P = ml_model_nparams(m), K = strncmp(cases[c].spec, "mlp", 3) && strcmp(cases[c].spec, "softmax") ? 1 : (size_t)ds->classes;
+        float *params = calloc(P, sizeof *params);
+        ml_model_init_params(m, params, 9);
+        ml_grad g;
+        assert_int_equal(ml_grad_init(&g, P), 0);
+        double loss, acc, f, fe;
+        assert_int_equal(ml_model_loss_grad(m, params, ds, idx, 7, &g, &loss, &f, err, sizeof err), 0);
+        size_t Z = 0;
+        for (int i = 0; i < 7; i++)
+            Z += ds->sparse ? ds->row_ptr[idx[i] + 1] - ds->row_ptr[idx[i]] : ds->d;
+        size_t w[4] = {ds->d, 0, 0, 0};
+        int L = ml_model_layers(m);
+        for (int l = 1; l <= L; l++) {
+            size_t nin, nout, wo, bo;
+            ml_model_layer(m, l, &nin, &nout, &wo, &bo);
+            w[l] = nout;
+        }
+        int mlp = !strncmp(cases[c].spec, "mlp", 3);
+        double want = expected_flops(cases[c].spec, 7, mlp ? 7 * ds->d : Z, K, P, w, L, 1, g.sparse);
+        assert_true(fabs(f - want) <= 1e-9 * want);
+        assert_int_equal(ml_model_evaluate(m, params, ds, idx, 7, &loss, &acc, NULL, &fe, err, sizeof err), 0);
+        want = expected_flops(cases[c].spec, 7, mlp ? 7 * ds->d : Z, K, P, w, L, 0, 0);
+        assert_true(fabs(fe - want) <= 1e-9 * want);
+        printf("# flops %-8s %s: loss_grad %.0f, forward %.0f (formula agrees)\n", cases[c].spec,
+               ds->sparse ? "sparse" : "dense", f, fe);
+        free(params);
+        ml_grad_free(&g);
+        ml_model_free(m);
+    }
+    ml_dataset_free(&dense);
+    ml_dataset_free(&multi);
+    ml_dataset_free(&sp);
+}
+
+static void t_layout(void **state)
+{
+    (void)state;
+    char err[ERRLEN];
+    ml_model *m;
+    assert_int_equal(ml_model_create("mlp:256,128", 784, 10, 0, &m, err, sizeof err), 0);
+    assert_int_equal(ml_model_nparams(m), (784 + 1) * 256 + (256 + 1) * 128 + (128 + 1) * 10);
+    assert_int_equal(ml_model_layers(m), 3);
+    size_t nin, nout, wo, bo;
+    ml_model_layer(m, 2, &nin, &nout, &wo, &bo);
+    assert_int_equal(nin, 256);
+    assert_int_equal(nout, 128);
+    assert_int_equal(wo, (784 + 1) * 256);
+    assert_int_equal(bo, wo + 256 * 128);
+    ml_model_free(m);
+    assert_int_equal(ml_model_create("softmax", 50, 7, 0, &m, err, sizeof err), 0);
+    assert_int_equal(ml_model_nparams(m), 51 * 7);
+    ml_model_layer(m, 1, &nin, &nout, &wo, &bo);
+    assert_int_equal(bo, 350);
+    ml_model_free(m);
+    assert_int_equal(ml_model_create("svm", 50, 2, 0, &m, err, sizeof err), 0);
+    assert_int_equal(ml_model_nparams(m), 51);
+    ml_model_free(m);
+    /* refusals say what was expected */
+    assert_int_equal(ml_model_create("logreg", 50, 3, 0, &m, err, sizeof err), -1);
+    assert_non_null(strstr(err, "binary"));
+    assert_int_equal(ml_model_create("mlp:", 50, 3, 0, &m, err, sizeof err), -1);
+    assert_non_null(strstr(err, "mlp:256,128"));
+    assert_int_equal(ml_model_create("mlp:4,x", 50, 3, 0, &m, err, sizeof err), -1);
+    assert_int_equal(ml_model_create("tree", 50, 3, 0, &m, err, sizeof err), -1);
+    assert_non_null(strstr(err, "expected logreg"));
+}
+
+/* A layer computed as two halves of its output units (what a
+ * model-parallel rank does) equals the whole layer, forward and backward. */
+static void t_layer_split(void **state)
+{
+    (void)state;
+    enum { B = 5, NIN = 7, NOUT = 6, H = 4 };
+    float in[B * NIN], W[NIN * NOUT], b[NOUT], out[B * NOUT], half[B * NOUT];
+    for (int k = 0; k < B * NIN; k++)
+        in[k] = sinf((float)k);
+    for (int k = 0; k < NIN * NOUT; k++)
+        W[k] = cosf((float)k * 0.7f);
+    for (int k = 0; k < NOUT; k++)
+        b[k] = 0.1f * (float)k - 0.2f;
+    double f = ml_dense_forward(in, B, NIN, W, NOUT, b, NOUT, 1, out);
+    assert_true(f == 2.0 * B * NIN * NOUT + 2.0 * B * NOUT);
+    float lo[B * H], hi[B * (NOUT - H)];
+    ml_dense_forward(in, B, NIN, W, NOUT, b, H, 1, lo);
+    ml_dense_forward(in, B, NIN, W + H, NOUT, b + H, NOUT - H, 1, hi);
+    for (int i = 0; i < B; i++) {
+        memcpy(half + i * NOUT, lo + i * H, H * sizeof(float));
+        memcpy(half + i * NOUT + H, hi + i * (NOUT - H), (NOUT - H) * sizeof(float));
+    }
+    for (int k = 0; k < B * NOUT; k++)
+        assert_true(fabsf(half[k] - out[k]) < 1e-5f);
+    /* backward: gW of the halves are column blocks of the whole; din sums */
+    float dout[B * NOUT], gW[NIN * NOUT], gb[NOUT], din[B * NIN];
+    for (int k = 0; k < B * NOUT; k++)
+        dout[k] = 0.05f * (float)(k % 5) - 0.1f;
+    ml_dense_backward(in, B, NIN, W, NOUT, NOUT, dout, gW, gb, din);
+    float dlo[B * H], dhi[B * (NOUT - H)], gW2[NIN * NOUT], gb2[NOUT], din1[B * NIN], din2[B * NIN];
+    for (int i = 0; i < B; i++) {
+        memcpy(dlo + i * H, dout + i * NOUT, H * sizeof(float));
+        memcpy(dhi + i * (NOUT - H), dout + i * NOUT + H, (NOUT - H) * sizeof(float));
+    }
+    ml_dense_backward(in, B, NIN, W, NOUT, H, dlo, gW2, gb2, din1);
+    ml_dense_backward(in, B, NIN, W + H, NOUT, NOUT - H, dhi, gW2 + H, gb2 + H, din2);
+    for (int k = 0; k < NIN * NOUT; k++)
+        assert_true(fabsf(gW2[k] - gW[k]) < 1e-5f);
+    for (int k = 0; k < NOUT; k++)
+        assert_true(fabsf(gb2[k] - gb[k]) < 1e-5f);
+    for (int k = 0; k < B * NIN; k++)
+        assert_true(fabsf(din1[k] + din2[k] - din[k]) < 1e-5f);
+}
+
+/* Predictions agree with accuracy, and a bad label or example is refused. */
+static void t_evaluate(void **state)
+{
+    (void)state;
+    char err[ERRLEN];
+    ml_dataset ds;
+    make_dense(&ds, 50, 4, 3, 8);
+    ml_model *m;
+    assert_int_equal(ml_model_create("softmax", 4, 3, 0, &m, err, sizeof err), 0);
+    float params[15];
+    for (int k = 0; k < 15; k++)
+        params[k] = 0.3f * sinf((float)k * 1.3f);
+    int32_t pred[50];
+    double loss, acc;
+    assert_int_equal(ml_model_evaluate(m, params, &ds, NULL, 50, &loss, &acc, pred, NULL, err, sizeof err), 0);
+    int right = 0;
+    for (int i = 0; i < 50; i++)
+        right += pred[i] == ds.y[i];
+    assert_true(fabs(acc - right / 50.0) < 1e-12);
+    assert_true(loss > 0);
+    size_t bad = 50;
+    assert_int_equal(ml_model_evaluate(m, params, &ds, &bad, 1, &loss, &acc, NULL, NULL, err, sizeof err), -1);
+    ds.y[0] = 7;
+    assert_int_equal(ml_model_evaluate(m, params, &ds, NULL, 50, &loss, &acc, NULL, NULL, err, sizeof err), -1);
+    assert_non_null(strstr(err, "label 7"));
+    ml_model_free(m);
+    ml_dataset_free(&ds);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(t_gradcheck_dense),
+        cmocka_unit_test(t_gradcheck_sparse),
+        cmocka_unit_test(t_sparse_l2_unbiased),
+        cmocka_unit_test(t_flops),
+        cmocka_unit_test(t_layout),
+        cmocka_unit_test(t_layer_split),
+        cmocka_unit_test(t_evaluate),
+    };
+    return cmocka_run_group_tests_name("ml models", tests, NULL, NULL);
+}
