@@ -13,6 +13,7 @@ typedef struct verb {
 } verb;
 
 static const verb verbs[] = {
+    {"run", verb_run, "train a model with one algorithm (serial, allreduce, ...)"},
     {"collective", verb_collective, "time one collective (allreduce: ring, tree, rd, rabenseifner)"},
     {"pingpong", verb_pingpong, "time point-to-point messages between two ranks"},
     {"plot", verb_plot, "overlay runs: loss or accuracy against time, epoch or step"},

@@ -1,0 +1,48 @@
+/* run.h -- `distlab run ALGO`: how an algorithm plugs into the run verb.
+ *
+ * verb_run.c does what every run shares: it parses the ML options, the job
+ * options and --out/--quiet/--no-figures, loads the problem, runs the job,
+ * and writes the run records (metrics.csv, events.csv, summary.json,
+ * model.bin) and the default figures. An algorithm adds only its own
+ * options and its rank function, in a run_algo of its own file
+ * (cli/run_NAME.c), listed in the table in verb_run.c.
+ */
+#ifndef DISTLAB_RUN_H
+#define DISTLAB_RUN_H
+
+#include "algorithms/train.h"
+#include "cli/cli.h"
+#include "core/records.h"
+
+typedef struct run_ctx {
+    const char *algo;      /* the name given on the command line */
+    const cli_args *args;  /* everything parsed */
+    job_config cfg;        /* cfg.ranks: set by configure (default: workers) */
+    ml_config ml;
+    ml_problem prob;       /* loaded after configure */
+    train_setup setup;     /* setup.algo: set by configure */
+    int workers;           /* --workers (or the algorithm's default) */
+} run_ctx;
+
+typedef struct run_algo {
+    const char *name;
+    const char *summary;
+    const cli_opt *opts;   /* its own options, NULL-terminated; may be NULL */
+    int default_workers;
+    /* Read its options (print "distlab run NAME: --opt: ..." and return -1
+     * when one is wrong), set cfg.ranks, setup.algo, setup.reporter and any
+     * extra metric columns. Before the problem is loaded. */
+    int (*configure)(run_ctx *ctx);
+    /* Optional: checks that need the problem (e.g. servers <= parameters). */
+    int (*check)(run_ctx *ctx);
+    job_main rank_main;
+    /* Optional: its own summary fields. */
+    void (*summarize)(run_ctx *ctx, const job_result *res, records *rec);
+} run_algo;
+
+extern const run_algo run_algo_serial;
+extern const run_algo run_algo_allreduce;
+
+int verb_run(int argc, char **argv);
+
+#endif

@@ -1,0 +1,251 @@
+/* verb_run.c -- `distlab run ALGO`: train a model with one algorithm and
+ * write the run records (see run.h for how an algorithm plugs in). */
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/run.h"
+#include "core/units.h"
+
+static const run_algo *const algos[] = {
+    &run_algo_serial,
+    &run_algo_allreduce,
+    NULL,
+};
+
+static const cli_opt run_opts[] = {
+    {"workers", "N", "ranks computing gradients (default: the algorithm's)"},
+    {"out", "DIR", "where the run records and figures go (default runs/ALGO-BACKEND)"},
+    {"quiet", NULL, "no progress line"},
+    {"no-figures", NULL, "do not draw loss.png and timeline.png"},
+    {NULL, NULL, NULL},
+};
+
+#define MAX_OPTS 128
+
+/* One table: run's own options, the ML options, the algorithm's. */
+static int merge_opts(const run_algo *algo, cli_opt *out)
+{
+    int n = 0;
+    for (const cli_opt *o = run_opts; o->name; o++)
+        out[n++] = *o;
+    for (const ml_opt *o = ml_opts; o->name && n < MAX_OPTS - 1; o++)
+        out[n++] = (cli_opt){o->name, o->arg, o->help};
+    for (const cli_opt *o = algo->opts; o && o->name && n < MAX_OPTS - 1; o++)
+        out[n++] = *o;
+    out[n] = (cli_opt){NULL, NULL, NULL};
+    return n;
+}
+
+static void usage_algos(FILE *f)
+{
+    fprintf(f, "usage: distlab run ALGO [options]   (distlab run ALGO --help for its options)\n\nALGO:\n");
+    for (int i = 0; algos[i]; i++)
+        fprintf(f, "  %-12s %s\n", algos[i]->name, algos[i]->summary);
+}
+
+static int is_option_of(const cli_opt *table, const char *key)
+{
+    for (const cli_opt *o = table; o && o->name; o++)
+        if (strcmp(o->name, key) == 0)
+            return 1;
+    return 0;
+}
+
+static uint64_t fnv1a64(const void *data, size_t n)
+{
+    const unsigned char *p = data;
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (size_t i = 0; i < n; i++) {
+        h ^= p[i];
+        h *= 0x100000001b3ull;
+    }
+    return h;
+}
+
+static int write_model(const char *dir, const float *params, size_t n, char *err, size_t errlen)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/model.bin", dir);
+    FILE *f = fopen(path, "wb");
+    if (!f) {
+        snprintf(err, errlen, "%.1024s: %s", path, strerror(errno));
+        return -1;
+    }
+    size_t w = fwrite(params, sizeof *params, n, f);
+    if (fclose(f) != 0 || w != n) {
+        snprintf(err, errlen, "%.1024s: write failed", path);
+        return -1;
+    }
+    return 0;
+}
+
+/* metrics.csv, model.bin and summary.json from the reporter's slot. */
+static int write_records(run_ctx *ctx, const run_algo *algo, const char *outdir,
+                         const job_result *res, char *err, size_t errlen)
+{
+    train_out *out = job_result_slot(res, ctx->setup.reporter);
+    records *rec = records_open(outdir, err, errlen);
+    if (!rec)
+        return -1;
+    if (ctx->setup.nextra &&
+        records_metric_columns(rec, ctx->setup.nextra, ctx->setup.extra_names, err, errlen) != 0)
+        goto fail;
+    for (int i = 0; i < out->npoints; i++) {
+        const train_point *pt = &out->points[i];
+        records_metric m = records_metric_empty();
+        m.time_s = pt->time_s;
+        m.epoch = pt->epoch;
+        m.step = pt->step;
+        m.train_loss = pt->train_loss;
+        m.test_loss = pt->test_loss;
+        m.test_accuracy = pt->test_accuracy;
+        if (records_add_metric(rec, &m, ctx->setup.nextra ? pt->extra : NULL, err, errlen) != 0)
+            goto fail;
+    }
+    if (records_add_job(rec, &ctx->cfg, res, err, errlen) != 0)
+        goto fail;
+    records_set_str(rec, "algo", ctx->algo);
+    records_set_int(rec, "workers", ctx->workers);
+    records_set_int(rec, "ranks", ctx->cfg.ranks);
+    for (int i = 0; i < ctx->args->n; i++)
+        records_set_setting(rec, ctx->args->key[i], ctx->args->val[i][0] ? ctx->args->val[i] : "true");
+    char desc[1024];
+    ml_config_describe(&ctx->ml, desc, sizeof desc);
+    records_set_str(rec, "ml", desc);
+    records_set_int(rec, "parameters", (long long)out->nparams);
+    char hash[32];
+    snprintf(hash, sizeof hash, "%016" PRIx64, fnv1a64(train_out_params(out), out->nparams * sizeof(float)));
+    records_set_str(rec, "model_fnv1a64", hash);
+    for (int i = 0; i < ctx->setup.nstats; i++)
+        records_set_num(rec, ctx->setup.stat_names[i], out->stats[i]);
+    if (algo->summarize)
+        algo->summarize(ctx, res, rec);
+    if (write_model(outdir, train_out_params(out), out->nparams, err, errlen) != 0)
+        goto fail;
+    return records_close(rec, err, errlen);
+fail:
+    records_close(rec, NULL, 0);
+    return -1;
+}
+
+int verb_run(int argc, char **argv)
+{
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        usage_algos(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    const run_algo *algo = NULL;
+    for (int i = 0; algos[i]; i++)
+        if (strcmp(argv[1], algos[i]->name) == 0)
+            algo = algos[i];
+    if (!algo) {
+        fprintf(stderr, "distlab run: unknown algorithm '%s'; known:", argv[1]);
+        for (int i = 0; algos[i]; i++)
+            fprintf(stderr, " %s", algos[i]->name);
+        fprintf(stderr, "\n");
+        return 2;
+    }
+    char verb[64], usage[256];
+    snprintf(verb, sizeof verb, "run %s", algo->name);
+    snprintf(usage, sizeof usage, "run %s [ML options] [%s options] [job options]", algo->name, algo->name);
+    cli_opt table[MAX_OPTS];
+    merge_opts(algo, table);
+    argv[1] = verb; /* so messages say "distlab run NAME: ..." */
+    cli_args a;
+    int code;
+    if (cli_parse(argc - 1, argv + 1, usage, table, 1, &a, &code))
+        return code;
+    if (a.npos) {
+        fprintf(stderr, "distlab %s: unexpected argument '%s'\n", verb, a.pos[0]);
+        return 2;
+    }
+
+    static run_ctx ctx;
+    memset(&ctx, 0, sizeof ctx);
+    ctx.algo = algo->name;
+    ctx.args = &a;
+    ctx.cfg = job_config_default();
+    ml_config_default(&ctx.ml);
+    char err[2048];
+    for (int i = 0; i < a.n; i++) {
+        if (is_option_of(algo->opts, a.key[i]))
+            continue; /* the algorithm's own, even where a name is shared */
+        int rc = ml_config_set(&ctx.ml, a.key[i], a.val[i], err, sizeof err);
+        if (rc < 0) {
+            fprintf(stderr, "distlab %s: %s\n", verb, err);
+            return 2;
+        }
+    }
+    if (cli_job_config(&a, verb, &ctx.cfg))
+        return 2;
+    if (ctx.cfg.size_only) {
+        fprintf(stderr, "distlab %s: --payload size-only carries no data, so no model could "
+                "train; use it with `distlab collective`\n", verb);
+        return 2;
+    }
+    long workers = algo->default_workers;
+    if (cli_get_int(&a, verb, "workers", 1, 1 << 16, &workers))
+        return 2;
+    ctx.workers = (int)workers;
+    ctx.setup.ml = &ctx.ml;
+    ctx.setup.prob = &ctx.prob;
+    ctx.setup.workers = ctx.workers;
+    ctx.setup.quiet = cli_flag(&a, "quiet");
+    if (algo->configure(&ctx) != 0)
+        return 2;
+
+    if (ml_problem_load(&ctx.ml, &ctx.prob, err, sizeof err) != 0) {
+        fprintf(stderr, "distlab %s: %s\n", verb, err);
+        return 2;
+    }
+    if (algo->check && algo->check(&ctx) != 0) {
+        ml_problem_free(&ctx.prob);
+        return 2;
+    }
+    size_t nparams = ml_model_nparams(ctx.prob.model);
+    ctx.cfg.result_bytes = train_out_bytes(nparams);
+
+    const char *outdir = cli_get(&a, "out");
+    char defdir[256];
+    if (!outdir) {
+        snprintf(defdir, sizeof defdir, "runs/%s-%s", algo->name,
+                 ctx.cfg.backend == JOB_SIM ? "sim" : "real");
+        outdir = defdir;
+    }
+
+    job_result res;
+    int status = 0;
+    if (job_run(&ctx.cfg, algo->rank_main, &ctx.setup, &res) != 0) {
+        fprintf(stderr, "distlab %s: %s\n", verb, res.error);
+        status = 1;
+        goto out;
+    }
+    if (write_records(&ctx, algo, outdir, &res, err, sizeof err) != 0) {
+        fprintf(stderr, "distlab %s: writing the records: %s\n", verb, err);
+        status = 1;
+        goto out;
+    }
+    if (!cli_flag(&a, "no-figures") && records_draw_default_figures(outdir, err, sizeof err) != 0)
+        fprintf(stderr, "distlab %s: drawing the figures: %s\n", verb, err);
+
+    const train_out *o = job_result_slot(&res, ctx.setup.reporter);
+    const train_point *last = o->npoints ? &o->points[o->npoints - 1] : NULL;
+    char where[512];
+    cli_describe_job(&ctx.cfg, &res, where, sizeof where);
+    printf("distlab run %s: %d workers, %s\n", algo->name, ctx.workers, where);
+    if (last)
+        printf("  after %.4g epochs, %.6g %s seconds: train loss %.4f, test loss %.4f, "
+               "test accuracy %.2f%%\n", last->epoch, last->time_s,
+               ctx.cfg.backend == JOB_SIM ? "simulated" : "wall", last->train_loss,
+               last->test_loss, 100 * last->test_accuracy);
+    printf("  %" PRIu64 " messages, %" PRIu64 " bytes sent\n", res.messages, res.bytes_sent);
+    printf("  records in %s/\n", outdir);
+out:
+    job_result_free(&res);
+    ml_problem_free(&ctx.prob);
+    return status;
+}
