@@ -88,7 +88,7 @@ int plot_bars(const char *path, const plot_bars_spec *spec, char *err, size_t er
     /* ---- bars ---- */
     double slot = (f.x1 - f.x0) / ng, bar = spec->stacked ? slot * 0.6 : slot * 0.8 / ns;
     double zero = frame_y(&f, fmax(f.yt.lo, 0));
-    frame_clip(&c, &f);
+    frame_clip(&c, &f, 0);
     for (int g = 0; g < ng; g++) {
         double pos = 0, neg = 0;
         for (int s = 0; s < ns; s++) {

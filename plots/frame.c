@@ -65,12 +65,13 @@ static void axis_ticks(const plot_axis *a, double lo, double hi, double len_pt, 
     t->hi = nhi;
 }
 
-/* Every k-th category label, so labels do not run into each other. */
+/* Label every k-th category (k a power of two: ranks 0, 8, 16 ...), so
+ * labels do not run into each other. */
 static int category_stride(int n, double len_pt, double label_pt)
 {
     int k = 1;
     while (k < n && len_pt / n * k < label_pt)
-        k++;
+        k *= 2;
     return k;
 }
 
@@ -110,7 +111,7 @@ void frame_layout(canvas *c, frame *f, const plot_opts *o, double xlo, double xh
     /* ---- horizontal: y label, tick labels, plot, right margin ---- */
     double ytick_w = 0;
     int ny = f->ycat ? f->nycat : f->yt.n;
-    int ystride = f->ycat ? category_stride(f->nycat, f->y1 - f->y0, tick_h) : 1;
+    int ystride = f->ycat ? category_stride(f->nycat, f->y1 - f->y0, 1.4 * tick_h) : 1;
     for (int i = 0; i < ny; i += ystride) {
         tick_text(f, 1, i, buf, sizeof buf);
         canvas_text_size(c, buf, PLOT_TICK_PT, 0, &w, &h);
@@ -119,7 +120,7 @@ void frame_layout(canvas *c, frame *f, const plot_opts *o, double xlo, double xh
     f->x0 = PAD_PT + (o->y.label ? label_h + GAP_PT : 0) + ytick_w + TICK_PT + GAP_PT;
     f->x1 = c->w - PAD_PT - right_pt;
     if (!f->xcat) {
-        axis_ticks(&o->x, xlo, xhi, f->x1 - f->x0, 48, &f->xt);
+        axis_ticks(&o->x, xlo, xhi, f->x1 - f->x0, 42, &f->xt);
         /* The last x tick label is centred on the axis end: keep it inside. */
         tick_text(f, 0, f->xt.n - 1, buf, sizeof buf);
         canvas_text_size(c, buf, PLOT_TICK_PT, 0, &w, &h);
@@ -128,10 +129,11 @@ void frame_layout(canvas *c, frame *f, const plot_opts *o, double xlo, double xh
     }
 }
 
-void frame_clip(canvas *c, const frame *f)
+void frame_clip(canvas *c, const frame *f, double margin_pt)
 {
     cairo_save(c->cr);
-    cairo_rectangle(c->cr, f->x0, f->y0, f->x1 - f->x0, f->y1 - f->y0);
+    cairo_rectangle(c->cr, f->x0 - margin_pt, f->y0 - margin_pt, f->x1 - f->x0 + 2 * margin_pt,
+                    f->y1 - f->y0 + 2 * margin_pt);
     cairo_clip(c->cr);
 }
 
@@ -173,7 +175,7 @@ void frame_draw(canvas *c, const frame *f, const plot_opts *o)
         canvas_text(c, x, f->y1 + TICK_PT + GAP_PT, 0.5, 0, 0, buf, PLOT_TICK_PT, 0, PLOT_INK);
     }
     /* ---- y axis ---- */
-    int ystride = f->ycat ? category_stride(f->nycat, f->y1 - f->y0, tick_h) : 1;
+    int ystride = f->ycat ? category_stride(f->nycat, f->y1 - f->y0, 1.4 * tick_h) : 1;
     for (int i = 0; i < ny; i += ystride) {
         double y = f->ycat ? frame_y(f, i) : frame_y(f, f->yt.v[i]);
         if (!f->ycat && !f->no_ygrid) {

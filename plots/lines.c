@@ -117,6 +117,14 @@ static int lines_draw(const char *path, const plot_opts *o, const plot_series *s
                            ? "is finite and above zero on the log axis" : "is finite");
         return -1;
     }
+    /* A little air above and below the data on a linear axis, so a curve
+     * at its extreme is not drawn along the axis (never below zero for
+     * data above it). Log axes already end on whole powers. */
+    if (o->y.scale == PLOT_LINEAR) {
+        double d = 0.03 * (yhi - ylo);
+        ylo = ylo >= 0 && ylo - d < 0 ? 0 : ylo - d;
+        yhi += d;
+    }
     if (canvas_open(&c, path, o->width_in > 0 ? o->width_in : 3.5, o->height_in > 0 ? o->height_in : 2.45,
                     o->dpi, err, errlen))
         return -1;
@@ -174,7 +182,7 @@ static int lines_draw(const char *path, const plot_opts *o, const plot_series *s
 
     /* ---- draw: frame, series in order (first on top), legend ---- */
     frame_draw(&c, &f, o);
-    frame_clip(&c, &f);
+    frame_clip(&c, &f, MARKER_PT + 1);
     for (int k = ns - 1; k >= 0; k--)
         draw_series(&c, &f, &s[k], &st[k]);
     cairo_restore(c.cr);

@@ -11,7 +11,7 @@
 
 /* Font sizes in points, for a figure about one paper column wide. */
 #define PLOT_FONT "DejaVu Sans, Sans"
-#define PLOT_TITLE_PT 9.5
+#define PLOT_TITLE_PT 9
 #define PLOT_LABEL_PT 8.5
 #define PLOT_TICK_PT 7.5
 #define PLOT_LEGEND_PT 7.5
@@ -71,8 +71,9 @@ void frame_layout(canvas *c, frame *f, const plot_opts *o, double xlo, double xh
                   double ylo, double yhi, double right_pt, double top_pt);
 /* Grid, spines, ticks, tick labels, axis labels and title. */
 void frame_draw(canvas *c, const frame *f, const plot_opts *o);
-/* Clip drawing to the plot area (cairo_save'd; undo with cairo_restore). */
-void frame_clip(canvas *c, const frame *f);
+/* Clip drawing to the plot area grown by margin_pt (room for a marker
+ * on the axis end); cairo_save'd, undo with cairo_restore. */
+void frame_clip(canvas *c, const frame *f, double margin_pt);
 
 /* ---- legends ---- */
 

@@ -7,8 +7,9 @@
  * and last ticks sit on the ends of the axis.
  *
  * Log axes: powers of ten when the data spans three decades or more
- * (every k-th one when there are too many); across one or two decades
- * 1-2-5 within each decade, and 1..9 when even that gives too few ticks.
+ * (every k-th one when there are too many); across one or two decades the
+ * axis ends on whole mantissas (0.3 to 3) with 1-2-5 ticks between, and
+ * every mantissa is ticked when even that gives too few.
  */
 #include "plots/plot_internal.h"
 
@@ -98,9 +99,27 @@ static int log10_ticks(double lo, double hi, int target, plot_ticks *t)
             stride++;
         return log_ticks_with(lo, hi, 10, one, 1, stride, t);
     }
-    if (log_ticks_with(lo, hi, 10, ones, 3, 1, t) == 0 && t->n >= 4)
-        return 0;
-    return log_ticks_with(lo, hi, 10, all, 9, 1, t);
+    /* End the axis on the nearest whole mantissa (0.3, not 0.5), then
+     * tick the 1-2-5 values between the ends, or every mantissa if those
+     * are too few. */
+    plot_ticks ends, mid;
+    if (log_ticks_with(lo, hi, 10, all, 9, 1, &ends) != 0)
+        return -1;
+    double a = ends.lo, b = ends.hi;
+    if (log_ticks_with(a, b, 10, ones, 3, 1, &mid) == 0) {
+        t->n = 0;
+        t->v[t->n++] = a;
+        for (int i = 0; i < mid.n; i++)
+            if (mid.v[i] > a * (1 + 1e-9) && mid.v[i] < b * (1 - 1e-9))
+                t->v[t->n++] = mid.v[i];
+        t->v[t->n++] = b;
+        t->lo = a;
+        t->hi = b;
+        if (t->n >= 4)
+            return 0;
+    }
+    *t = ends;
+    return 0;
 }
 
 static int log2_ticks(double lo, double hi, int target, plot_ticks *t)
@@ -112,7 +131,7 @@ static int log2_ticks(double lo, double hi, int target, plot_ticks *t)
     }
     double octaves = log2(hi) - log2(lo);
     int stride = 1;
-    while (octaves / stride + 2 > target + 3 && stride < 1000)
+    while (octaves / stride + 1 > target + 3 && stride < 1000)
         stride++;
     return log_ticks_with(lo, hi, 2, one, 1, stride, t);
 }
@@ -141,25 +160,25 @@ int plot_ticks_choose(double lo, double hi, plot_scale scale, int target, plot_t
     }
 }
 
-/* A decimal without trailing zeros, with a real minus sign. */
+/* A decimal with a fixed number of decimals (so one axis's labels line
+ * up: 0.0, 0.5, 1.0), with a real minus sign. */
 static void decimal(double v, int decimals, char *buf, size_t len)
 {
     char tmp[64];
-    snprintf(tmp, sizeof tmp, "%.*f", decimals < 0 ? 0 : decimals, fabs(v));
-    if (strchr(tmp, '.')) {
-        char *e = tmp + strlen(tmp) - 1;
-        while (*e == '0')
-            *e-- = '\0';
-        if (*e == '.')
-            *e = '\0';
-    }
-    snprintf(buf, len, "%s%s", v < 0 && strcmp(tmp, "0") ? "\u2212" : "", tmp);
+    decimals = decimals < 0 ? 0 : decimals;
+    snprintf(tmp, sizeof tmp, "%.*f", decimals, fabs(v));
+    int zero = strspn(tmp, "0.") == strlen(tmp);
+    snprintf(buf, len, "%s%s", v < 0 && !zero ? "\u2212" : "", tmp);
 }
 
 void plot_tick_label(double v, const plot_ticks *t, plot_scale scale, char *buf, size_t len)
 {
-    if (v == 0) {
+    if (v == 0 && scale != PLOT_LINEAR) {
         snprintf(buf, len, "0");
+        return;
+    }
+    if (v == 0 && t->step > 0) {
+        decimal(0, -(int)floor(log10(t->step) + 1e-9), buf, len);
         return;
     }
     double mag = fabs(v);
@@ -171,6 +190,13 @@ void plot_tick_label(double v, const plot_ticks *t, plot_scale scale, char *buf,
         if (ebig >= 6 || ebig <= -4) { /* scientific: mantissa x 10^e */
             char m[64];
             decimal(v / pow(10, e), e - estep, m, sizeof m);
+            if (strchr(m, '.')) { /* mantissas read best short: 2.5, 1 */
+                char *end = m + strlen(m) - 1;
+                while (*end == '0')
+                    *end-- = '\0';
+                if (*end == '.')
+                    *end = '\0';
+            }
             if (strcmp(m, "1") == 0)
                 snprintf(buf, len, "10<sup>%d</sup>", e);
             else if (strcmp(m, "\u22121") == 0)

@@ -4,10 +4,11 @@
  * (compute, or waiting), the two thin bands under it the sends and the
  * receives in flight, which overlap computation when they are
  * non-blocking. A run records millions of intervals, far more than there
- * are pixels, so intervals of one kind on one rank that are less than a
- * device pixel apart are merged into one rectangle before drawing, and a
- * lone interval thinner than a pixel is widened to one so it stays
- * visible: the drawing cost follows the figure's width, not the run.
+ * are pixels, so each rank's intervals are first binned into device-pixel
+ * columns (how much of each column each kind filled), and runs of alike
+ * columns are drawn as one rectangle: the drawing cost follows the
+ * figure's width, not the length of the run, and an interval thinner than
+ * a pixel still marks its column.
  */
 #include "plots/plot_internal.h"
 
@@ -21,20 +22,21 @@ typedef struct span {
     double start_s, end_s;
 } span;
 
-static int by_rank_kind_start(const void *a, const void *b)
+static int by_rank(const void *a, const void *b)
 {
     const span *x = a, *y = b;
-    if (x->rank != y->rank)
-        return x->rank < y->rank ? -1 : 1;
-    if (x->kind != y->kind)
-        return x->kind < y->kind ? -1 : 1;
-    return x->start_s < y->start_s ? -1 : x->start_s > y->start_s;
+    return (x->rank > y->rank) - (x->rank < y->rank);
 }
 
 /* Band of a kind inside a row of height h: offset and height, as
  * fractions of h. */
-static void band(int kind, double *off, double *height)
+static void band(int kind, int compact, double *off, double *height)
 {
+    if (compact) { /* rows too thin for three bands: activity only */
+        *off = 0.08;
+        *height = 0.84;
+        return;
+    }
     switch (kind) {
     case RT_EV_SEND: *off = 0.64; *height = 0.14; break;
     case RT_EV_RECV: *off = 0.80; *height = 0.14; break;
@@ -42,8 +44,117 @@ static void band(int kind, double *off, double *height)
     }
 }
 
-/* Draw kinds in this order so compute lands on top of wait. */
-static const int draw_order[] = {RT_EV_WAIT, RT_EV_COMPUTE, RT_EV_SEND, RT_EV_RECV};
+/* Add the interval [u0, u1) (in device columns) to one kind's coverage:
+ * cov[0..ncols) gets the fractions of its partial end columns, and the
+ * difference array cov[ncols+1 ..] the run of whole columns between, so
+ * a long interval costs two additions, not one per column. */
+static void column_cover(double *cov, int ncols, double u0, double u1)
+{
+    double *diff = cov + ncols + 1;
+    u0 = fmax(u0, 0);
+    u1 = fmin(u1, ncols);
+    if (!(u1 >= u0))
+        return;
+    int c0 = (int)u0, c1 = (int)u1;
+    if (c0 >= ncols)
+        c0 = ncols - 1;
+    if (c1 == c0 || c1 >= ncols) {
+        if (c1 == c0) {
+            cov[c0] += fmax(u1 - u0, 1e-6); /* an instant still marks its column */
+            return;
+        }
+        c1 = ncols;
+    } else {
+        cov[c1] += u1 - c1;
+    }
+    cov[c0] += c0 + 1 - u0;
+    diff[c0 + 1] += 1;
+    diff[c1] -= 1;
+}
+
+/* Fold the difference array into the coverage: cov[c] is then the
+ * fraction of column c the kind was active in (summed over overlaps). */
+static void column_prefix(double *cov, int ncols)
+{
+    double *diff = cov + ncols + 1, run = 0;
+    for (int col = 0; col < ncols; col++) {
+        run += diff[col];
+        cov[col] += run;
+    }
+}
+
+/* The colour between a and b, t of the way to b. */
+static unsigned mix(unsigned a, unsigned b, double t)
+{
+    unsigned out = 0;
+    for (int sh = 0; sh <= 16; sh += 8) {
+        double ca = (a >> sh) & 0xFF, cb = (b >> sh) & 0xFF;
+        out |= (unsigned)lround(ca + (cb - ca) * t) << sh;
+    }
+    return out;
+}
+
+/* Share of compute in a column of the activity band, in 1/MIX_LEVELS
+ * steps (so neighbouring columns merge), or -1 when the rank was idle. */
+#define MIX_LEVELS 16
+static int compute_share(const double *comp, const double *wait, int col)
+{
+    double busy = comp[col] + wait[col];
+    return busy > 0 ? (int)lround(MIX_LEVELS * comp[col] / busy) : -1;
+}
+
+/* One rank's row from its per-kind column coverage. In the activity
+ * band a column takes the colours of compute and wait mixed by the time
+ * each filled, so a zoomed-out view still shows where time went (a pure
+ * colour where one kind had the column to itself); the send and receive
+ * bands mark every column with any traffic. Runs of equal columns
+ * become one rectangle. */
+static void draw_rank(canvas *c, const frame *f, const double *cov, int ncols, double row_top,
+                      double row_h, int compact)
+{
+    const double *comp = cov + (size_t)RT_EV_COMPUTE * 2 * (ncols + 1);
+    const double *wait = cov + (size_t)RT_EV_WAIT * 2 * (ncols + 1);
+    double colw = 1 / c->px_per_pt, off, bh;
+
+    band(RT_EV_COMPUTE, compact, &off, &bh);
+    for (int col = 0; col < ncols;) {
+        int share = compute_share(comp, wait, col), run = col + 1;
+        while (run < ncols && compute_share(comp, wait, run) == share)
+            run++;
+        if (share >= 0) {
+            canvas_rgb(c, mix(plot_kind_colour(RT_EV_WAIT), plot_kind_colour(RT_EV_COMPUTE),
+                              (double)share / MIX_LEVELS));
+            cairo_rectangle(c->cr, f->x0 + col * colw, row_top + off * row_h, (run - col) * colw, bh * row_h);
+            cairo_fill(c->cr);
+        }
+        col = run;
+    }
+    if (compact)
+        return;
+    static const int comm_kinds[] = {RT_EV_SEND, RT_EV_RECV};
+    for (size_t i = 0; i < sizeof comm_kinds / sizeof comm_kinds[0]; i++) {
+        int k = comm_kinds[i];
+        const double *mine = cov + (size_t)k * 2 * (ncols + 1);
+        int any = 0;
+        band(k, compact, &off, &bh);
+        for (int col = 0; col < ncols;) {
+            if (!(mine[col] > 0)) {
+                col++;
+                continue;
+            }
+            int run = col + 1;
+            while (run < ncols && mine[run] > 0)
+                run++;
+            cairo_rectangle(c->cr, f->x0 + col * colw, row_top + off * row_h, (run - col) * colw, bh * row_h);
+            any = 1;
+            col = run;
+        }
+        if (any) {
+            canvas_rgb(c, plot_kind_colour(k));
+            cairo_fill(c->cr);
+        }
+    }
+}
 
 int plot_timeline(const char *path, const plot_timeline_spec *spec, char *err, size_t errlen)
 {
@@ -52,6 +163,7 @@ int plot_timeline(const char *path, const plot_timeline_spec *spec, char *err, s
     size_t n = 0;
     canvas c = {0};
     char **rank_names = NULL;
+    double *cov = NULL;
     const rt_event *ev = spec->events;
 
     /* ---- the window, and the events in it ---- */
@@ -79,7 +191,11 @@ int plot_timeline(const char *path, const plot_timeline_spec *spec, char *err, s
         if (ev[i].end_s >= from && ev[i].start_s <= to && ev[i].rank >= 0 && ev[i].kind >= 0 &&
             ev[i].kind < RT_EV_KINDS)
             sp[n++] = (span){ev[i].rank, ev[i].kind, fmax(ev[i].start_s, from), fmin(ev[i].end_s, to)};
-    qsort(sp, n, sizeof *sp, by_rank_kind_start);
+    if (n == 0) {
+        snprintf(err, errlen, "%s: no events to draw in the chosen time window (%g s to %g s)", path, from, to);
+        goto fail;
+    }
+    qsort(sp, n, sizeof *sp, by_rank);
 
     /* ---- axes: time in s, ms or us, whichever reads best ---- */
     double span_s = to - from, unit = 1;
@@ -98,7 +214,7 @@ int plot_timeline(const char *path, const plot_timeline_spec *spec, char *err, s
     o.x.label = xlabel;
     if (!o.y.label)
         o.y.label = "rank";
-    double height_in = o.height_in > 0 ? o.height_in : fmin(0.95 + 0.2 * nranks, 9);
+    double height_in = o.height_in > 0 ? o.height_in : fmin(0.95 + 0.2 * nranks, 6);
     if (canvas_open(&c, path, o.width_in > 0 ? o.width_in : 7, height_in, o.dpi, err, errlen))
         goto fail;
     if (!(rank_names = calloc((size_t)nranks, sizeof *rank_names))) {
@@ -113,55 +229,45 @@ int plot_timeline(const char *path, const plot_timeline_spec *spec, char *err, s
             goto fail;
         }
     }
+    /* Rows too thin for three bands (many ranks) show activity only. */
+    double plot_h_guess = height_in * 72 - 60;
+    int compact = plot_h_guess / nranks < 7;
     legend_entry le[RT_EV_KINDS];
+    int nle = 0;
     for (int k = 0; k < RT_EV_KINDS; k++)
-        le[k] = (legend_entry){rt_event_kind_name(k), plot_kind_colour(k), LEGEND_BOX};
+        if (!compact || k == RT_EV_COMPUTE || k == RT_EV_WAIT)
+            le[nle++] = (legend_entry){rt_event_kind_name(k), plot_kind_colour(k), LEGEND_BOX};
     double lw, lh;
-    legend_size(&c, le, RT_EV_KINDS, 1, &lw, &lh);
+    legend_size(&c, le, nle, 1, &lw, &lh);
     frame f;
     memset(&f, 0, sizeof f);
     f.ycat = (const char *const *)rank_names;
     f.nycat = nranks;
     frame_layout(&c, &f, &o, o.x.min, o.x.max, 0, 1, 0, lh + 2);
     frame_draw(&c, &f, &o);
-    legend_draw(&c, le, RT_EV_KINDS, 1, fmax(f.x1 - lw, f.x0), f.y0 - lh - 3, 0);
+    legend_draw(&c, le, nle, 1, fmax(f.x1 - lw, f.x0), f.y0 - lh - 3, 0);
+    double row_h = (f.y1 - f.y0) / nranks;
 
-    /* ---- the intervals, merged below a device pixel ---- */
-    double px = 1 / c.px_per_pt, row_h = (f.y1 - f.y0) / nranks;
-    frame_clip(&c, &f);
+    /* ---- the intervals, binned into device-pixel columns ---- */
+    int ncols = (int)ceil((f.x1 - f.x0) * c.px_per_pt);
+    if (!(cov = calloc((size_t)RT_EV_KINDS * 2 * (ncols + 1), sizeof *cov))) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+    frame_clip(&c, &f, 0);
     for (size_t i = 0; i < n;) {
         int rank = sp[i].rank;
         size_t end = i;
         while (end < n && sp[end].rank == rank)
             end++;
-        for (size_t d = 0; d < sizeof draw_order / sizeof draw_order[0]; d++) {
-            int kind = draw_order[d];
-            double off, bh;
-            band(kind, &off, &bh);
-            double top = f.y0 + rank * row_h + off * row_h;
-            int any = 0;
-            for (size_t j = i; j < end;) {
-                if (sp[j].kind != kind) {
-                    j++;
-                    continue;
-                }
-                double x0 = frame_x(&f, sp[j].start_s * unit), x1 = frame_x(&f, sp[j].end_s * unit);
-                for (j++; j < end && sp[j].kind == kind; j++) {
-                    double nx0 = frame_x(&f, sp[j].start_s * unit);
-                    if (nx0 - x1 >= px)
-                        break;
-                    x1 = fmax(x1, frame_x(&f, sp[j].end_s * unit));
-                }
-                if (x1 - x0 < px)
-                    x1 = x0 + px;
-                cairo_rectangle(c.cr, x0, top, x1 - x0, bh * row_h);
-                any = 1;
-            }
-            if (any) {
-                canvas_rgb(&c, plot_kind_colour(kind));
-                cairo_fill(c.cr);
-            }
-        }
+        memset(cov, 0, (size_t)RT_EV_KINDS * 2 * (ncols + 1) * sizeof *cov);
+        for (size_t j = i; j < end; j++)
+            column_cover(cov + (size_t)sp[j].kind * 2 * (ncols + 1), ncols,
+                         (frame_x(&f, sp[j].start_s * unit) - f.x0) * c.px_per_pt,
+                         (frame_x(&f, sp[j].end_s * unit) - f.x0) * c.px_per_pt);
+        for (int k = 0; k < RT_EV_KINDS; k++)
+            column_prefix(cov + (size_t)k * 2 * (ncols + 1), ncols);
+        draw_rank(&c, &f, cov, ncols, f.y0 + rank * row_h, row_h, compact);
         i = end;
     }
     cairo_restore(c.cr);
@@ -172,6 +278,7 @@ fail:
     for (int r = 0; rank_names && r < nranks; r++)
         free(rank_names[r]);
     free(rank_names);
+    free(cov);
     free(sp);
     return rc;
 }
