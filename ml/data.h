@@ -55,6 +55,11 @@ int ml_libsvm_load(const char *path, size_t dim, size_t max_examples, ml_dataset
 int ml_libsvm_parse(const char *buf, size_t len, const char *name, size_t dim,
                     size_t max_examples, ml_dataset *out, char *err, size_t errlen);
 
+/* Write ds as LIBSVM text (1-based indices; binary labels as -1/+1, class
+ * ids otherwise) -- to hand a set to another tool (liblinear). Dense sets
+ * write their nonzero values. */
+int ml_libsvm_write(const ml_dataset *ds, const char *path, char *err, size_t errlen);
+
 /* MNIST-style IDX pair, plain or gzip'd: an unsigned-byte images file
  * (magic 0x00000803, n x rows x cols) and a labels file (0x00000801, n).
  * Pixels become floats in [0,1] (value / 255). max_examples as above.

@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <math.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -282,4 +283,26 @@ int ml_libsvm_load(const char *path, size_t dim, size_t max_examples, ml_dataset
     int rc = ml_libsvm_parse(buf, len, path, dim, max_examples, out, err, errlen);
     free(buf);
     return rc;
+}
+
+int ml_libsvm_write(const ml_dataset *ds, const char *path, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return ml_err(err, errlen, "%s: cannot create: %s", path, strerror(errno));
+    for (size_t i = 0; i < ds->n; i++) {
+        fprintf(f, "%d", ds->classes == 2 ? 2 * ds->y[i] - 1 : ds->y[i]);
+        size_t b = ds->sparse ? ds->row_ptr[i] : i * ds->d;
+        size_t e = ds->sparse ? ds->row_ptr[i + 1] : (i + 1) * ds->d;
+        for (size_t k = b; k < e; k++) {
+            float v = ds->sparse ? ds->val[k] : ds->x[k];
+            size_t j = ds->sparse ? ds->col[k] : k - b;
+            if (v != 0)
+                fprintf(f, " %zu:%.9g", j + 1, v);
+        }
+        fputc('\n', f);
+    }
+    if (ferror(f) | fclose(f))
+        return ml_err(err, errlen, "%s: write failed", path);
+    return 0;
 }

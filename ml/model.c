@@ -42,6 +42,7 @@ struct ml_model {
     size_t cap_batch;
     float *act[ML_MLP_MAX_HIDDEN + 2];    /* act[0] = dense input B x d; act[l] B x n_l */
     float *delta[ML_MLP_MAX_HIDDEN + 2];  /* B x n_l */
+    int32_t *labels;                      /* B: the batch's labels */
     uint32_t *pos;                        /* d: slot + 1 of a feature in a sparse gradient */
 };
 
@@ -191,6 +192,7 @@ void ml_model_free(ml_model *m)
         free(m->delta[l]);
     }
     free(m->inv_freq);
+    free(m->labels);
     free(m->pos);
     free(m);
 }
@@ -381,6 +383,10 @@ static int scratch_reserve(ml_model *m, size_t batch, int need_x)
             if (!a || !dl)
                 return -1;
         }
+        int32_t *y = realloc(m->labels, batch * sizeof *y);
+        if (!y)
+            return -1;
+        m->labels = y;
         free(m->act[0]);
         free(m->delta[0]);
         m->act[0] = m->delta[0] = NULL;
@@ -581,7 +587,6 @@ int ml_model_loss_grad(ml_model *m, const float *params, const ml_dataset *ds,
                        const size_t *idx, size_t batch, ml_grad *g, double *loss,
                        double *flops, char *err, size_t errlen)
 {
-    int32_t *y = NULL;
     if (g->n != m->P)
         return ml_err(err, errlen, "model: gradient of %zu parameters for a model of %zu", g->n,
                       m->P);
@@ -590,9 +595,9 @@ int ml_model_loss_grad(ml_model *m, const float *params, const ml_dataset *ds,
     if (check_data(m, ds, idx, batch, err, errlen) < 0)
         return -1;
     int mlp = m->kind == ML_MODEL_MLP;
-    if (scratch_reserve(m, batch, mlp || !ds->sparse) < 0 || !(y = malloc(batch * sizeof *y)))
+    if (scratch_reserve(m, batch, mlp || !ds->sparse) < 0)
         goto nomem;
-    batch_labels(ds, idx, batch, y);
+    const int32_t *y = batch_labels(ds, idx, batch, m->labels);
     double loss_sum = 0;
     size_t correct = 0;
     float scale = 1.0f / (float)batch;
@@ -627,10 +632,8 @@ int ml_model_loss_grad(ml_model *m, const float *params, const ml_dataset *ds,
     }
     *loss = loss_sum / (double)batch;
     *flops = ml_model_flops(m, batch, mlp ? batch * m->d : batch_nnz(ds, idx, batch), 1, g->sparse);
-    free(y);
     return 0;
 nomem:
-    free(y);
     return ml_err(err, errlen, "model: out of memory for a batch of %zu", batch);
 }
 
