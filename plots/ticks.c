@@ -25,6 +25,22 @@ static double nice_step(double x)
     return nf * pow(10, e);
 }
 
+/* Ticks every step over [lo, hi] rounded out to whole steps; -1 when
+ * there would be more than max. */
+static int linear_with(double lo, double hi, double step, int max, plot_ticks *t)
+{
+    double k0 = floor(lo / step + 1e-9), k1 = ceil(hi / step - 1e-9);
+    if (k1 - k0 + 1 > max || k1 - k0 + 1 > PLOT_MAX_TICKS)
+        return -1;
+    t->n = 0;
+    for (double k = k0; k <= k1; k++)
+        t->v[t->n++] = fabs(k) < 0.5 ? 0.0 : k * step;
+    t->lo = t->v[0];
+    t->hi = t->v[t->n - 1];
+    t->step = step;
+    return 0;
+}
+
 static int linear_ticks(double lo, double hi, int target, plot_ticks *t)
 {
     if (hi == lo) { /* one value: show a small range around it */
@@ -32,22 +48,20 @@ static int linear_ticks(double lo, double hi, int target, plot_ticks *t)
         lo -= d;
         hi += d;
     }
+    /* The round step nearest to the target, unless the next finer one
+     * still fits and wastes less of the axis (0 to 5 by 1, not 0 to 6 by 2
+     * for data up to 4.75). Rounding out can add a tick at each end; take
+     * coarser steps while that leaves too many. */
     double step = nice_step((hi - lo) / (target - 1));
-    /* Rounding the ends out can add a tick at each end; take a larger
-     * step if that leaves more than the axis can hold. */
-    for (;;) {
-        double k0 = floor(lo / step + 1e-9), k1 = ceil(hi / step - 1e-9);
-        if (k1 - k0 + 1 <= PLOT_MAX_TICKS && k1 - k0 + 1 <= target + 3) {
-            t->n = 0;
-            for (double k = k0; k <= k1; k++)
-                t->v[t->n++] = fabs(k) < 0.5 ? 0.0 : k * step;
-            t->lo = t->v[0];
-            t->hi = t->v[t->n - 1];
-            t->step = step;
-            return 0;
-        }
-        step = nice_step(step * 2.01);
+    plot_ticks fine;
+    if (linear_with(lo, hi, nice_step(step * 0.45), target + 2, &fine) == 0 &&
+        linear_with(lo, hi, step, PLOT_MAX_TICKS, t) == 0 && fine.hi - fine.lo < t->hi - t->lo) {
+        *t = fine;
+        return 0;
     }
+    while (linear_with(lo, hi, step, target + 3, t) != 0)
+        step = nice_step(step * 2.01);
+    return 0;
 }
 
 /* Ticks m * base^k for m in mant[]: the smallest covering [lo, hi]. */
@@ -107,16 +121,26 @@ static int log10_ticks(double lo, double hi, int target, plot_ticks *t)
         return -1;
     double a = ends.lo, b = ends.hi;
     if (log_ticks_with(a, b, 10, ones, 3, 1, &mid) == 0) {
-        t->n = 0;
-        t->v[t->n++] = a;
+        /* interior 1-2-5 ticks; an end gets a tick of its own only when
+         * its label cannot crowd the next one (0.09 next to 0.1) */
+        double in[PLOT_MAX_TICKS];
+        int nin = 0;
         for (int i = 0; i < mid.n; i++)
-            if (mid.v[i] > a * (1 + 1e-9) && mid.v[i] < b * (1 - 1e-9))
-                t->v[t->n++] = mid.v[i];
-        t->v[t->n++] = b;
-        t->lo = a;
-        t->hi = b;
-        if (t->n >= 4)
-            return 0;
+            if (mid.v[i] >= a * (1 - 1e-9) && mid.v[i] <= b * (1 + 1e-9))
+                in[nin++] = mid.v[i];
+        if (nin >= 2) {
+            t->n = 0;
+            if (in[0] / a >= 1.6)
+                t->v[t->n++] = a;
+            for (int i = 0; i < nin; i++)
+                t->v[t->n++] = in[i];
+            if (b / in[nin - 1] >= 1.6)
+                t->v[t->n++] = b;
+            t->lo = a;
+            t->hi = b;
+            if (t->n >= 4)
+                return 0;
+        }
     }
     *t = ends;
     return 0;

@@ -1,0 +1,173 @@
+/* test_figure_verbs.c -- `distlab plot`, `distlab timeline` and `distlab
+ * trace` on run folders made with the records API: the files appear,
+ * -o and --output both work, and bad input is refused with the exit
+ * status and message the command line promises (2: usage, 1: failed).
+ *
+ * Runs the binary named by $DISTLAB (make check sets it), else
+ * build/distlab; skips when neither exists. DISTLAB_KEEP_FIGURES (any
+ * value) keeps the temporary folder for a look.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "core/records.h"
+
+static char tmpdir[256], distlab[512], output[8192];
+
+/* Two runs that differ only in their learning rate; the first has events. */
+static void make_run(const char *name, const char *lr, int with_events)
+{
+    char dir[400], err[512];
+    snprintf(dir, sizeof dir, "%s/%s", tmpdir, name);
+    records *rec = records_open(dir, err, sizeof err);
+    if (!rec)
+        fail_msg("%s", err);
+    records_set_str(rec, "algo", "ps");
+    records_set_str(rec, "backend", "real");
+    records_set_int(rec, "workers", 4);
+    records_set_setting(rec, "lr", lr);
+    for (int i = 0; i < 20; i++) {
+        records_metric m = records_metric_empty();
+        m.time_s = 0.1 * i;
+        m.epoch = i / 4.0;
+        m.step = 10 * i;
+        m.train_loss = 1.0 / (1 + i * atof(lr));
+        m.test_accuracy = 0.9 - 0.5 / (1 + i);
+        if (records_add_metric(rec, &m, NULL, err, sizeof err))
+            fail_msg("%s", err);
+    }
+    if (with_events) {
+        rt_event ev[40];
+        for (int i = 0; i < 40; i++)
+            ev[i] = (rt_event){i % 4, i % RT_EV_KINDS, 0.001 * i, 0.001 * i + 0.0008, 64, (i + 1) % 4, 0};
+        if (records_write_events(rec, ev, 40, err, sizeof err))
+            fail_msg("%s", err);
+    }
+    if (records_close(rec, err, sizeof err))
+        fail_msg("%s", err);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    const char *d = getenv("DISTLAB");
+    char *abs = realpath(d && *d ? d : "build/distlab", NULL); /* the test cds */
+    snprintf(distlab, sizeof distlab, "%s", abs ? abs : "build/distlab");
+    free(abs);
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/distlab-verbs-XXXXXX");
+    return mkdtemp(tmpdir) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    if (getenv("DISTLAB_KEEP_FIGURES"))
+        return 0;
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+/* Run "distlab ARGS" in tmpdir; its stdout and stderr go to `output`. */
+static int run(const char *args)
+{
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "cd '%s' && '%s' %s 2>&1", tmpdir, distlab, args);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    size_t n = fread(output, 1, sizeof output - 1, p);
+    output[n] = '\0';
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static void expect(const char *args, int status, const char *needle)
+{
+    int got = run(args);
+    if (got != status || (needle && !strstr(output, needle)))
+        fail_msg("distlab %s: exit %d (want %d), output: %s(want '%s')", args, got, status, output,
+                 needle ? needle : "");
+}
+
+static long file_size(const char *name)
+{
+    char path[400];
+    struct stat st;
+    snprintf(path, sizeof path, "%s/%s", tmpdir, name);
+    return stat(path, &st) == 0 ? (long)st.st_size : -1;
+}
+
+static void test_plot_verb(void **state)
+{
+    (void)state;
+    if (access(distlab, X_OK) != 0)
+        skip();
+    make_run("a", "0.1", 1);
+    make_run("b", "0.5", 0);
+    expect("plot a b -o loss.png --x epoch --y loss --log-y --title 'Two learning rates'", 0, NULL);
+    assert_true(file_size("loss.png") > 1000);
+    expect("plot a b --output=acc.svg --y accuracy", 0, NULL);
+    assert_true(file_size("acc.svg") > 1000);
+    expect("plot a -o steps.pdf --x step", 0, NULL);
+    assert_true(file_size("steps.pdf") > 500);
+    expect("plot a -o bad.png --y nosuch", 1, "no column 'nosuch'");
+    expect("plot a -o bad.png --x wallclock", 2, "expected one of: time, epoch, step");
+    expect("plot -o bad.png", 2, "no run folders given");
+    expect("plot a b", 2, "no output file given");
+    expect("plot missing -o bad.png", 1, "no such run folder");
+    expect("plot a -o bad.gif", 1, ".png, .svg or .pdf");
+    expect("plot --help", 0, "-o FILE");
+}
+
+static void test_timeline_and_trace_verbs(void **state)
+{
+    (void)state;
+    if (access(distlab, X_OK) != 0)
+        skip();
+    make_run("t", "0.1", 1);
+    make_run("noev", "0.1", 0);
+    expect("timeline t -o t.png", 0, NULL);
+    assert_true(file_size("t.png") > 1000);
+    expect("timeline t -o t.pdf --from 5ms --to 0.02", 0, NULL);
+    assert_true(file_size("t.pdf") > 500);
+    expect("timeline t -o bad.png --from 1 --to 0.5", 2, "--from must be before --to");
+    expect("timeline t -o bad.png --from 10 --to 20", 1, "no events");
+    expect("timeline noev -o bad.png", 1, "events.csv: no such file");
+    expect("timeline t noev -o bad.png", 2, "exactly one run folder");
+
+    expect("trace t -o t.json", 0, NULL);
+    char path[400];
+    snprintf(path, sizeof path, "%s/t.json", tmpdir);
+    json_error_t je;
+    json_t *doc = json_load_file(path, 0, &je);
+    if (!doc)
+        fail_msg("trace does not parse: %s", je.text);
+    size_t i, nx = 0;
+    json_t *e;
+    json_array_foreach(json_object_get(doc, "traceEvents"), i, e)
+        nx += strcmp(json_string_value(json_object_get(e, "ph")), "X") == 0;
+    assert_int_equal(nx, 40);
+    json_decref(doc);
+    expect("trace t", 2, "no output file given");
+    expect("trace noev -o x.json", 1, "events.csv");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_plot_verb),
+        cmocka_unit_test(test_timeline_and_trace_verbs),
+    };
+    return cmocka_run_group_tests_name("figure verbs", tests, setup, teardown);
+}
