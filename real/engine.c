@@ -700,12 +700,12 @@ void real_release(rt *r, rt_request *req)
         rk->peers[q->from].in_dst = NULL; /* the rest of the payload is dropped */
         break;
     case REQ_OUTQ:
-        if (q->sent == 0) {
-            rlist_del(&q->link);
+        if (q->sent == 0 && !q->base.done) {
+            rlist_del(&q->link); /* given up before any byte left: drop it */
             break;
         }
-        /* half on the wire: the frame must still be finished, from a copy
-         * since the caller may now free its buffer */
+        /* a buffered send, or a frame half on the wire: it must still be
+         * written, from a copy since the caller may now free its buffer */
         if (keep_copy(q) != 0) {
             real_peer_fail(rk, q->peer, RT_ENOMEM,
                            "no memory to finish a send to rank %d that was given up", q->peer);

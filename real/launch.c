@@ -164,6 +164,7 @@ static void child_main(real_job *job, real_rank *rk, const char *dir)
     snprintf(path, sizeof path, "%s/events.%d", dir, me);
     if (rc == 0 && job_events_save(job->res, path) != 0)
         rc = 3;
+    fflush(NULL); /* what the rank printed, which _exit would drop */
     _exit(rc);
 }
 
