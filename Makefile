@@ -102,3 +102,12 @@ clean:
 	rm -rf $(BUILD)
 
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_BIN:=.d) $(TESTUTIL_OBJ:.o=.d) $(BENCH_BIN:=.d)
+
+# ThreadSanitizer: the library and the Hogwild! test built with
+# -fsanitize=thread in their own folder, then run. Hogwild!'s races are
+# races by design, but every shared access is a relaxed atomic, so TSan
+# must report nothing.
+TSAN_BUILD := build-tsan
+tsan: deps
+	CFLAGS="-O1 -g -fsanitize=thread" $(MAKE) BUILD=$(TSAN_BUILD) $(TSAN_BUILD)/tests/test_hogwild
+	CMOCKA_MESSAGE_OUTPUT=TAP TSAN_OPTIONS="halt_on_error=1 exitcode=66" ./$(TSAN_BUILD)/tests/test_hogwild
