@@ -86,9 +86,9 @@ void job_result_free(job_result *res)
 void job_fail(job_result *res, const char *fmt, ...)
 {
     job_shared *sh = res->shared;
-    if (sh->failed)
+    /* rank processes fail at once through the shared mapping: one wins */
+    if (__atomic_exchange_n(&sh->failed, 1, __ATOMIC_ACQ_REL))
         return;
-    sh->failed = 1;
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(sh->error, sizeof sh->error, fmt, ap);
