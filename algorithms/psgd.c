@@ -1,0 +1,287 @@
+/* psgd.c -- parallelized SGD (one-shot model averaging) and local SGD
+ * (periodic model averaging).
+ *
+ * reference: Zinkevich, Weimer, Smola & Li, "Parallelized Stochastic
+ * Gradient Descent", NIPS 2010 (one-shot averaging); Stich, "Local SGD
+ * Converges Fast and Communicates Little", ICLR 2019 (periodic averaging).
+ *
+ * Each of the W workers starts from the same weights and runs plain
+ * minibatch SGD on its own 1/W shard of the training set, talking to no
+ * one. Every H local steps (--average-every H) the workers replace their
+ * models by the average of all W:
+ *
+ *   1. local steps: gradient of a minibatch of b examples of my shard,
+ *      then my optimizer step                  (compute: ~ b x model flops)
+ *   2. every H steps: sum the W models with an allreduce, divide by W
+ *                                              (communication: one allreduce
+ *                                               of P floats, see collectives.h)
+ *
+ * --average-every end is Zinkevich's algorithm: a single allreduce after
+ * the last step. H = 1 with plain SGD is synchronous SGD (the average of W
+ * models one step from the same weights is one step along the average
+ * gradient), so `distlab run allreduce` and this agree up to rounding.
+ * Optimizer state (momentum, Adagrad sums) stays local to each worker.
+ *
+ * Cost: an epoch (one pass over the whole training set, n examples) is
+ * S = ceil(n / (W b)) local steps on every worker, as in allreduce SGD;
+ * it carries ceil(S / H) allreduces of P floats instead of S. Larger H
+ * trades communication for the drift of the local models apart.
+ *
+ * Evaluation. Between rounds there is no single model: there are W. The
+ * honest thing to plot is the model the job would hand out if it stopped
+ * there, the average. With --eval average (the default) every rank joins
+ * an observer allreduce of a copy of its weights at each evaluation point
+ * that does not fall right after a round; the reporter evaluates that
+ * average and takes the observer's time out of time_s, as it does for
+ * evaluation itself. The observer changes no weights, but its bytes are in
+ * the job's bytes_sent (run_psgd.c splits them out) and its time is in the
+ * timeline and the job's total seconds. Each rank leaves the observer when
+ * its own part ends; for the ring every rank ends at the same moment, for
+ * the tree algorithms the ranks drift by a few message times. With --eval
+ * local the reporter evaluates its own model between rounds (no traffic;
+ * the `averaged` column says which points are averages). Either way the
+ * final model is the average, and the local_test_loss column and stat give
+ * the reporter's own model, i.e. one worker trained on its 1/W share.
+ */
+#include "algorithms/psgd.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *const psgd_stat_names[PSGD_STATS] = {
+    "averaging_rounds", "observer_allreduces", "observer_seconds",
+    "local_final_test_loss", "local_final_test_accuracy",
+};
+
+const char *const psgd_col_names[PSGD_COLS] = {"averaging_rounds", "averaged", "local_test_loss"};
+
+int psgd_parse_every(const char *text, long *steps, char *err, size_t errlen)
+{
+    if (text && strcmp(text, "end") == 0) {
+        *steps = 0;
+        return 0;
+    }
+    char *end = NULL;
+    errno = 0;
+    long v = text ? strtol(text, &end, 10) : 0;
+    if (!text || !*text || *end || errno || v < 1) {
+        snprintf(err, errlen, "expected a positive number of local steps or 'end', not '%s'",
+                 text ? text : "");
+        return -1;
+    }
+    *steps = v;
+    return 0;
+}
+
+/* One rank's state, so the helpers below take one argument. */
+typedef struct psgd_rank_state {
+    rt *r;
+    const train_setup *setup;
+    const psgd_opts *opt;
+    ml_model *model;
+    float *params;    /* my model */
+    float *average;   /* scratch: the observer's average */
+    size_t P;
+    int W;
+    long rounds;      /* averaging rounds so far */
+    int in_sync;      /* every worker holds the same weights (after a round) */
+    double next_eval_epoch;
+    train_eval eval;  /* reporter only */
+    int reporter;
+} psgd_rank_state;
+
+/* Sum buf over the workers and divide by W. Returns the flops of the
+ * division, for the caller to charge or not. */
+static int psgd_allreduce_mean(psgd_rank_state *s, float *buf, double *flops)
+{
+    int rc = allreduce(s->r, s->opt->algo, buf, s->P, &s->opt->coll);
+    if (rc)
+        return rc;
+    float inv = 1.0f / (float)s->W;
+    for (size_t i = 0; i < s->P; i++)
+        buf[i] *= inv;
+    *flops = (double)s->P;
+    return RT_OK;
+}
+
+/* ---- a training round: every model becomes the average ---- */
+static int psgd_average(psgd_rank_state *s)
+{
+    if (s->W == 1)
+        return RT_OK; /* one model is its own average */
+    double flops;
+    int rc = psgd_allreduce_mean(s, s->params, &flops);
+    if (!rc)
+        rc = train_charge(s->r, flops);
+    s->rounds++;
+    s->in_sync = 1;
+    return rc;
+}
+
+/* Test loss and accuracy of the reporter's own model, outside training
+ * time (on real sockets its wall time is taken out of the clock). */
+static int psgd_eval_local(psgd_rank_state *s, double *loss, double *accuracy)
+{
+    const ml_dataset *test = &s->setup->prob->test;
+    char err[512];
+    double flops, t0 = rt_now(s->r);
+    if (ml_model_evaluate(s->model, s->params, test, NULL, test->n, loss, accuracy, NULL, &flops,
+                          err, sizeof err) != 0)
+        return rt_fail(s->r, RT_EINVAL, "evaluation of the local model: %s", err);
+    s->eval.excluded_s += rt_now(s->r) - t0;
+    return RT_OK;
+}
+
+/* The same schedule as train_eval_maybe, kept on every rank: the observer
+ * allreduce needs them all. */
+static int psgd_eval_due(psgd_rank_state *s, double epoch, int force)
+{
+    if (!force && epoch + 1e-9 < s->next_eval_epoch)
+        return 0;
+    double every = s->setup->ml->eval_every_epochs > 0 ? s->setup->ml->eval_every_epochs : 1;
+    while (s->next_eval_epoch <= epoch + 1e-9)
+        s->next_eval_epoch += every;
+    return 1;
+}
+
+/* ---- an evaluation point: the average model, or the reporter's own ---- */
+static int psgd_evaluate(psgd_rank_state *s, double epoch, long step)
+{
+    double extra[PSGD_COLS] = {(double)s->rounds, 1, NAN};
+    const float *evaluated = s->params;
+    int rc;
+    if (!s->in_sync && s->opt->eval == PSGD_EVAL_AVERAGE) {
+        double t0 = rt_now(s->r), flops;
+        memcpy(s->average, s->params, s->P * sizeof *s->params);
+        if ((rc = psgd_allreduce_mean(s, s->average, &flops)))
+            return rc;
+        double observer_s = rt_now(s->r) - t0;
+        if (!s->reporter)
+            return RT_OK;
+        train_out *out = s->eval.out;
+        out->stats[PSGD_STAT_OBSERVE] += 1;
+        out->stats[PSGD_STAT_OBSERVE_S] += observer_s;
+        s->eval.excluded_s += observer_s;
+        double accuracy;
+        if ((rc = psgd_eval_local(s, &extra[PSGD_COL_LOCAL_LOSS], &accuracy)))
+            return rc;
+        evaluated = s->average;
+    } else if (!s->reporter) {
+        return RT_OK;
+    } else if (!s->in_sync) {
+        extra[PSGD_COL_AVERAGED] = 0;
+    }
+    int before = s->eval.out->npoints;
+    if ((rc = train_eval_maybe(&s->eval, evaluated, epoch, step, extra, 1)))
+        return rc;
+    /* the evaluated model was the reporter's own: its loss is the local one */
+    train_out *out = s->eval.out;
+    if (evaluated == s->params && out->npoints > before)
+        out->points[out->npoints - 1].extra[PSGD_COL_LOCAL_LOSS] =
+            out->points[out->npoints - 1].test_loss;
+    return RT_OK;
+}
+
+int psgd_rank(rt *r, void *arg)
+{
+    const train_setup *setup = arg;
+    const ml_config *ml = setup->ml;
+    const ml_dataset *train = &setup->prob->train;
+    psgd_rank_state s = {
+        .r = r, .setup = setup, .opt = setup->algo, .W = rt_size(r), .in_sync = 1,
+        .reporter = rt_rank(r) == setup->reporter,
+    };
+    long H = s.opt->average_every_steps;
+    int rc, eval_ready = 0;
+    char err[512];
+    ml_optim optim = {0};
+    ml_grad grad = {0};
+    train_shard shard = {0};
+    size_t *batch_idx = NULL;
+
+    /* ---- setup: same weights everywhere, my own shard ---- */
+    rc = train_model_create(r, setup, &s.model);
+    if (rc)
+        return rc;
+    s.P = ml_model_nparams(s.model);
+    s.params = malloc(s.P * sizeof *s.params);
+    s.average = malloc(s.P * sizeof *s.average);
+    batch_idx = malloc(ml->batch * sizeof *batch_idx);
+    if (!s.params || !s.average || !batch_idx || ml_grad_init(&grad, s.P) != 0 ||
+        train_shard_init(&shard, train, rt_rank(r), s.W, ml->seed) != 0) {
+        rc = rt_fail(r, RT_ENOMEM, "psgd: out of memory for %zu parameters", s.P);
+        goto done;
+    }
+    grad.dense_only = 1; /* exact L2, as the serial baseline */
+    ml_model_init_params(s.model, s.params, ml->seed);
+    if (ml_optim_init(&optim, ml->optimizer, s.P, 0, (float)ml->momentum, err, sizeof err) != 0) {
+        rc = rt_fail(r, RT_EINVAL, "optimizer: %s", err);
+        goto done;
+    }
+    ml_schedule sched;
+    if (ml_schedule_parse(&sched, ml->schedule, ml->lr, err, sizeof err) != 0) {
+        rc = rt_fail(r, RT_EINVAL, "schedule: %s", err);
+        goto done;
+    }
+    if (s.reporter) {
+        if ((rc = train_eval_init(&s.eval, r, setup, s.model)))
+            goto done;
+        eval_ready = 1;
+    }
+
+    /* ---- local steps, averaging every H ---- */
+    long steps_per_epoch = (long)((train->n + (size_t)s.W * ml->batch - 1) / ((size_t)s.W * ml->batch));
+    if (steps_per_epoch < 1)
+        steps_per_epoch = 1;
+    long steps = steps_per_epoch * ml->epochs;
+    for (long step = 0; step < steps && !rc; step++) {
+        double epoch = (double)step / (double)steps_per_epoch;
+        if (psgd_eval_due(&s, epoch, step == 0) && (rc = psgd_evaluate(&s, epoch, step)))
+            break;
+
+        size_t b = train_shard_next(&shard, ml->batch, batch_idx);
+        double loss, flops = 0;
+        if (b > 0) {
+            if (ml_model_loss_grad(s.model, s.params, train, batch_idx, b, &grad, &loss, &flops,
+                                   err, sizeof err) != 0) {
+                rc = rt_fail(r, RT_EINVAL, "gradient: %s", err);
+                break;
+            }
+            flops += ml_optim_step(&optim, s.params, grad.dense, 0, s.P,
+                                   (float)ml_schedule_lr(&sched, epoch));
+            s.in_sync = s.W == 1;
+        }
+        if ((rc = train_charge(r, flops)))
+            break;
+        if (H > 0 && (step + 1) % H == 0)
+            rc = psgd_average(&s);
+    }
+
+    /* ---- the last average (the only one for --average-every end) ---- */
+    if (!rc && eval_ready)
+        rc = psgd_eval_local(&s, &s.eval.out->stats[PSGD_STAT_LOCAL_LOSS],
+                             &s.eval.out->stats[PSGD_STAT_LOCAL_ACCURACY]);
+    if (!rc && !s.in_sync)
+        rc = psgd_average(&s);
+    if (!rc && eval_ready) {
+        train_out *out = s.eval.out;
+        double extra[PSGD_COLS] = {(double)s.rounds, 1, out->stats[PSGD_STAT_LOCAL_LOSS]};
+        rc = train_eval_maybe(&s.eval, s.params, (double)ml->epochs, steps, extra, 1);
+        out->stats[PSGD_STAT_ROUNDS] = (double)s.rounds;
+        train_eval_finish(&s.eval, s.params, s.P);
+    }
+done:
+    if (eval_ready)
+        train_eval_free(&s.eval);
+    train_shard_free(&shard);
+    ml_grad_free(&grad);
+    ml_optim_free(&optim);
+    ml_model_free(s.model);
+    free(s.params);
+    free(s.average);
+    free(batch_idx);
+    return rc;
+}

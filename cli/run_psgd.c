@@ -1,0 +1,92 @@
+/* run_psgd.c -- `distlab run psgd`: parallelized SGD and local SGD
+ * (algorithms/psgd.c): workers train on their own shards and average
+ * their models every --average-every H local steps, or once at the end.
+ *
+ * Besides the shared records, summary.json gets the averaging rounds and
+ * the bytes they sent (averaging_bytes), apart from the bytes of the
+ * observer allreduces that only served evaluation (observer_bytes): every
+ * allreduce of the run moves the same P floats with the same algorithm,
+ * so the job's bytes_sent splits exactly in proportion to their counts.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "algorithms/psgd.h"
+#include "cli/run.h"
+
+static psgd_opts opts;
+
+static int configure_psgd(run_ctx *ctx)
+{
+    const cli_args *a = ctx->args;
+    opts = (psgd_opts){.algo = ALLREDUCE_RING, .eval = PSGD_EVAL_AVERAGE};
+    char err[256];
+    const char *every = cli_get(a, "average-every");
+    if (every && psgd_parse_every(every, &opts.average_every_steps, err, sizeof err) != 0) {
+        fprintf(stderr, "distlab run psgd: --average-every: %s\n", err);
+        return -1;
+    }
+    const char *algo = cli_get(a, "allreduce");
+    if (algo && (int)(opts.algo = allreduce_algo_by_name(algo)) < 0) {
+        fprintf(stderr, "distlab run psgd: --allreduce: unknown algorithm '%s' (known: %s)\n",
+                algo, allreduce_algo_list());
+        return -1;
+    }
+    double seg = 0;
+    if (cli_get_size(a, "run psgd", "segment", &seg))
+        return -1;
+    opts.coll.segment_bytes = (size_t)seg;
+    const char *eval = cli_get(a, "eval");
+    if (eval && strcmp(eval, "average") == 0)
+        opts.eval = PSGD_EVAL_AVERAGE;
+    else if (eval && strcmp(eval, "local") == 0)
+        opts.eval = PSGD_EVAL_LOCAL;
+    else if (eval) {
+        fprintf(stderr, "distlab run psgd: --eval: expected 'average' or 'local', not '%s'\n", eval);
+        return -1;
+    }
+    ctx->cfg.ranks = ctx->workers;
+    ctx->setup.algo = &opts;
+    ctx->setup.reporter = 0;
+    ctx->setup.nextra = PSGD_COLS;
+    for (int i = 0; i < PSGD_COLS; i++)
+        ctx->setup.extra_names[i] = psgd_col_names[i];
+    ctx->setup.nstats = PSGD_STATS;
+    for (int i = 0; i < PSGD_STATS; i++)
+        ctx->setup.stat_names[i] = psgd_stat_names[i];
+    return 0;
+}
+
+static void summarize(run_ctx *ctx, const job_result *res, records *rec)
+{
+    const train_out *out = job_result_slot(res, ctx->setup.reporter);
+    double rounds = out->stats[PSGD_STAT_ROUNDS], observer = out->stats[PSGD_STAT_OBSERVE];
+    double per_allreduce = rounds + observer > 0 ? (double)res->bytes_sent / (rounds + observer) : 0;
+    char every[32] = "end";
+    if (opts.average_every_steps)
+        snprintf(every, sizeof every, "%ld", opts.average_every_steps);
+    records_set_str(rec, "average_every", every);
+    records_set_str(rec, "allreduce", allreduce_algo_name(opts.algo));
+    records_set_str(rec, "eval", opts.eval == PSGD_EVAL_LOCAL ? "local" : "average");
+    records_set_num(rec, "averaging_bytes", rounds * per_allreduce);
+    records_set_num(rec, "observer_bytes", observer * per_allreduce);
+}
+
+static const cli_opt psgd_cli_opts[] = {
+    {"average-every", "H|end", "average the models every H local steps, or once at the end (default end)"},
+    {"allreduce", "ring|tree|rd|rabenseifner", "how the models are summed (default ring)"},
+    {"segment", "SIZE", "ring: pipeline messages in segments of this size (default: none)"},
+    {"eval", "average|local", "between rounds evaluate the average of all models, by an allreduce "
+                              "left out of the clock (default), or the reporter's own model"},
+    {NULL, NULL, NULL},
+};
+
+const run_algo run_algo_psgd = {
+    .name = "psgd",
+    .summary = "parallelized SGD / local SGD: models averaged every H steps or once at the end",
+    .opts = psgd_cli_opts,
+    .default_workers = 4,
+    .configure = configure_psgd,
+    .rank_main = psgd_rank,
+    .summarize = summarize,
+};
