@@ -195,8 +195,16 @@ static void decimal(double v, int decimals, char *buf, size_t len)
     snprintf(buf, len, "%s%s", v < 0 && !zero ? "\u2212" : "", tmp);
 }
 
+/* An exponent for <sup>, with a real minus sign. */
+static const char *exponent(int e, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s%d", e < 0 ? "\u2212" : "", e < 0 ? -e : e);
+    return buf;
+}
+
 void plot_tick_label(double v, const plot_ticks *t, plot_scale scale, char *buf, size_t len)
 {
+    char ex[16];
     if (v == 0 && scale != PLOT_LINEAR) {
         snprintf(buf, len, "0");
         return;
@@ -222,11 +230,11 @@ void plot_tick_label(double v, const plot_ticks *t, plot_scale scale, char *buf,
                     *end = '\0';
             }
             if (strcmp(m, "1") == 0)
-                snprintf(buf, len, "10<sup>%d</sup>", e);
+                snprintf(buf, len, "10<sup>%s</sup>", exponent(e, ex, sizeof ex));
             else if (strcmp(m, "\u22121") == 0)
-                snprintf(buf, len, "\u221210<sup>%d</sup>", e);
+                snprintf(buf, len, "\u221210<sup>%s</sup>", exponent(e, ex, sizeof ex));
             else
-                snprintf(buf, len, "%s\u00d710<sup>%d</sup>", m, e);
+                snprintf(buf, len, "%s\u00d710<sup>%s</sup>", m, exponent(e, ex, sizeof ex));
             return;
         }
         decimal(v, -estep, buf, len);
@@ -239,7 +247,7 @@ void plot_tick_label(double v, const plot_ticks *t, plot_scale scale, char *buf,
         return;
     }
     if (fabs(m - 1) < 1e-9)
-        snprintf(buf, len, "10<sup>%d</sup>", e);
+        snprintf(buf, len, "10<sup>%s</sup>", exponent(e, ex, sizeof ex));
     else
-        snprintf(buf, len, "%.0f\u00d710<sup>%d</sup>", m, e);
+        snprintf(buf, len, "%.0f\u00d710<sup>%s</sup>", m, exponent(e, ex, sizeof ex));
 }

@@ -20,6 +20,7 @@
 #include <time.h>
 
 #include "plots/plot.h"
+#include "plots/plot_internal.h"
 
 static char outdir[256];
 static int keep;
@@ -498,11 +499,66 @@ static void test_scaling(void **state)
         fail_msg("%s", err);
 }
 
+static void check_label(double v, double lo, double hi, plot_scale scale, const char *want)
+{
+    plot_ticks t;
+    char buf[64];
+    assert_int_equal(plot_ticks_choose(lo, hi, scale, 6, &t), 0);
+    plot_tick_label(v, &t, scale, buf, sizeof buf);
+    if (strcmp(buf, want) != 0)
+        fail_msg("label of %g on [%g, %g]: '%s', want '%s'", v, lo, hi, buf, want);
+}
+
+static void test_tick_labels(void **state)
+{
+    (void)state;
+    check_label(0, 0, 2.3, PLOT_LINEAR, "0.0");        /* step 0.5: one decimal throughout */
+    check_label(1, 0, 2.3, PLOT_LINEAR, "1.0");
+    check_label(2.5, 0, 2.3, PLOT_LINEAR, "2.5");
+    check_label(-20, -37, 41, PLOT_LINEAR, "\u221220"); /* a real minus sign */
+    check_label(40, 3, 47, PLOT_LINEAR, "40");
+    check_label(2.5e6, 0, 2.3e6, PLOT_LINEAR, "2.5\u00d710<sup>6</sup>");
+    check_label(2e6, 0, 9.1e6, PLOT_LINEAR, "2\u00d710<sup>6</sup>");
+    check_label(0.0002, 0, 0.00091, PLOT_LINEAR, "0.0002");
+    check_label(2e-6, 0, 9.1e-6, PLOT_LINEAR, "2\u00d710<sup>\u22126</sup>");
+    check_label(1e-6, 1e-9, 1e-3, PLOT_LOG10, "10<sup>\u22126</sup>");
+    check_label(0.01, 0.005, 50, PLOT_LOG10, "0.01");
+    check_label(1000, 1, 5000, PLOT_LOG10, "1000");
+    check_label(0.25, 0.2, 64, PLOT_LOG2, "0.25");
+    check_label(64, 1, 64, PLOT_LOG2, "64");
+}
+
+/* Data across the whole top of the plot area: the legend must go below
+ * it, so the top holds no legend text (ink) and the bottom does. */
+static void test_legend_avoids_data(void **state)
+{
+    (void)state;
+    char err[512];
+    double x[2] = {0, 10}, y[3][2] = {{0.8, 0.8}, {0.9, 0.9}, {1.0, 0.85}};
+    plot_series s[3] = {{"first series", x, y[0], 2, 0}, {"second series", x, y[1], 2, 0},
+                        {"third series", x, y[2], 2, 0}};
+    plot_lines_spec spec = {.opts = plot_opts_default(), .series = s, .nseries = 3};
+    spec.opts.y.min = 0;
+    spec.opts.y.max = 1.05;
+    spec.opts.dpi = 150;
+    const char *path = out("legend-low.png");
+    if (plot_lines(path, &spec, err, sizeof err))
+        fail_msg("%s", err);
+    image im = load_png(path);
+    long top = count_colour(&im, PLOT_INK, 0.2, 0.03, 0.97, 0.3);
+    long bottom = count_colour(&im, PLOT_INK, 0.2, 0.45, 0.97, 0.8);
+    cairo_surface_destroy(im.s);
+    if (top != 0 || bottom < 50)
+        fail_msg("legend text: %ld ink pixels over the data, %ld in the empty lower half", top, bottom);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ticks_linear_grid),
         cmocka_unit_test(test_ticks_log),
+        cmocka_unit_test(test_tick_labels),
+        cmocka_unit_test(test_legend_avoids_data),
         cmocka_unit_test(test_lines_png),
         cmocka_unit_test(test_vector_formats),
         cmocka_unit_test(test_errors),

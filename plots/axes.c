@@ -1,4 +1,4 @@
-/* frame.c -- the frame every chart shares: plot area, axes, ticks, grid,
+/* axes.c -- the frame every chart shares: plot area, axes, ticks, grid,
  * labels, title, and the legend.
  *
  * The look follows common journal style: left and bottom spines only,
