@@ -11,6 +11,7 @@
  *
  * Shapes: B = batch, d = inputs, K = classes, n_l = width of layer l.
  */
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -326,6 +327,14 @@ double ml_relu_backward(const float *act, size_t count, float *delta)
     return (double)count;
 }
 
+/* A derivative as a float, with magnitudes below FLT_MIN flushed to zero:
+ * a confident model's derivatives underflow, and denormal floats make every
+ * multiply that touches them ~100 times slower (the change is < 1e-38). */
+static inline float flush_tiny(double v)
+{
+    return fabs(v) < FLT_MIN ? 0.0f : (float)v;
+}
+
 double ml_softmax_xent(const float *logits, size_t batch, size_t k, const int32_t *y,
                        float scale, float *delta, double *loss_sum, size_t *correct)
 {
@@ -344,7 +353,7 @@ double ml_softmax_xent(const float *logits, size_t batch, size_t k, const int32_
         if (delta)
             for (size_t c = 0; c < k; c++)
                 delta[i * k + c] =
-                    (float)((exp((double)z[c] - z[best]) / sum - (c == yi)) * scale);
+                    flush_tiny((exp((double)z[c] - z[best]) / sum - (c == yi)) * scale);
     }
     return 3.0 * batch * k + (delta ? (double)batch * k : 0);
 }
@@ -448,13 +457,22 @@ static void linear_logits(ml_model *m, const float *params, const ml_dataset *ds
                     1.0f, m->act[0], (int)m->d, params, (int)K, 1.0f, logits, (int)K);
         return;
     }
+    const uint32_t *col = ds->col;
+    const float *val = ds->val;
     for (size_t i = 0; i < batch; i++) {
-        size_t r = idx ? idx[i] : i;
-        float *z = logits + i * K;
+        size_t r = idx ? idx[i] : i, end = ds->row_ptr[r + 1];
+        if (K == 1) { /* the binary models: one sparse dot product */
+            float z = b[0];
+            for (size_t k = ds->row_ptr[r]; k < end; k++)
+                z += val[k] * params[col[k]];
+            logits[i] = z;
+            continue;
+        }
+        float *restrict z = logits + i * K;
         memcpy(z, b, K * sizeof *z);
-        for (size_t k = ds->row_ptr[r]; k < ds->row_ptr[r + 1]; k++) {
-            const float *w = params + (size_t)ds->col[k] * K;
-            float v = ds->val[k];
+        for (size_t k = ds->row_ptr[r]; k < end; k++) {
+            const float *restrict w = params + (size_t)col[k] * K;
+            float v = val[k];
             for (size_t c = 0; c < K; c++)
                 z[c] += v * w[c];
         }
@@ -469,16 +487,18 @@ static void binary_loss(const ml_model *m, const float *logits, size_t batch, co
     for (size_t i = 0; i < batch; i++) {
         double s = y[i] ? 1.0 : -1.0, t = s * logits[i], dz;
         if (m->kind == ML_MODEL_LOGREG) {
-            /* log(1 + e^-t), stable both ways; dLoss/dz = -s / (1 + e^t) */
-            *loss_sum += t > 0 ? log1p(exp(-t)) : -t + log1p(exp(t));
-            dz = -s / (1.0 + exp(t));
+            /* log(1 + e^-t) and dLoss/dz = -s / (1 + e^t), stable both
+             * ways from one exponential e = e^-|t| */
+            double e = exp(-fabs(t));
+            *loss_sum += (t > 0 ? 0 : -t) + log1p(e);
+            dz = -s * (t > 0 ? e / (1.0 + e) : 1.0 / (1.0 + e));
         } else {
             *loss_sum += t < 1 ? 1 - t : 0;
             dz = t < 1 ? -s : 0;
         }
         *correct += (logits[i] > 0) == (y[i] != 0);
         if (delta)
-            delta[i] = (float)(dz * scale);
+            delta[i] = flush_tiny(dz * scale);
     }
 }
 
@@ -500,7 +520,9 @@ static int32_t *batch_labels(const ml_dataset *ds, const size_t *idx, size_t bat
     return buf;
 }
 
-/* Sparse gradient of a linear model from delta[B][K] (see model.h). */
+/* Sparse gradient of a linear model from delta[B][K] (see model.h). A
+ * batch of one needs no merging (a CSR row has distinct features); a larger
+ * batch merges repeated features through pos[]. */
 static int linear_grad_sparse(ml_model *m, const float *params, const ml_dataset *ds,
                               const size_t *idx, size_t batch, const float *delta, ml_grad *g)
 {
@@ -509,36 +531,69 @@ static int linear_grad_sparse(ml_model *m, const float *params, const ml_dataset
     if (grad_reserve(g, (z + 1) * K) < 0)
         return -1;
     float reg = (float)(m->l2 / (double)batch);
-    for (size_t i = 0; i < batch; i++) {
-        size_t r = idx ? idx[i] : i;
-        const float *dl = delta + i * K;
-        for (size_t k = ds->row_ptr[r]; k < ds->row_ptr[r + 1]; k++) {
-            uint32_t j = ds->col[k];
-            if (!m->pos[j]) {
-                m->pos[j] = (uint32_t)++slots;
-                for (size_t c = 0; c < K; c++) {
-                    g->index[(slots - 1) * K + c] = (uint32_t)(j * K + c);
-                    g->value[(slots - 1) * K + c] = 0;
-                }
-            }
-            float *gv = g->value + (m->pos[j] - 1) * K;
-            const float *w = params + (size_t)j * K;
-            float v = ds->val[k], rj = reg * (m->inv_freq ? m->inv_freq[j] : 1.0f);
-            for (size_t c = 0; c < K; c++)
-                gv[c] += v * dl[c] + rj * w[c];
+    const float *inv_freq = m->inv_freq;
+    const uint32_t *col = ds->col;
+    const float *val = ds->val;
+    uint32_t *restrict gi = g->index;
+    float *restrict gv = g->value;
+    if (batch == 1 && K == 1) {
+        size_t r = idx ? idx[0] : 0, b = ds->row_ptr[r], n = ds->row_ptr[r + 1] - b;
+        float dl = delta[0];
+        for (size_t k = 0; k < n; k++) {
+            uint32_t j = col[b + k];
+            gi[k] = j;
+            gv[k] = val[b + k] * dl + reg * (inv_freq ? inv_freq[j] : 1.0f) * params[j];
         }
+        slots = n;
+    } else if (K == 1) {
+        uint32_t *restrict pos = m->pos;
+        for (size_t i = 0; i < batch; i++) {
+            size_t r = idx ? idx[i] : i;
+            float dl = delta[i];
+            for (size_t k = ds->row_ptr[r]; k < ds->row_ptr[r + 1]; k++) {
+                uint32_t j = col[k], p = pos[j];
+                if (!p) {
+                    p = pos[j] = (uint32_t)++slots;
+                    gi[p - 1] = j;
+                    gv[p - 1] = 0;
+                }
+                gv[p - 1] += val[k] * dl + reg * (inv_freq ? inv_freq[j] : 1.0f) * params[j];
+            }
+        }
+        for (size_t s = 0; s < slots; s++)
+            pos[gi[s]] = 0;
+    } else {
+        for (size_t i = 0; i < batch; i++) {
+            size_t r = idx ? idx[i] : i;
+            const float *dl = delta + i * K;
+            for (size_t k = ds->row_ptr[r]; k < ds->row_ptr[r + 1]; k++) {
+                uint32_t j = col[k];
+                if (!m->pos[j]) {
+                    m->pos[j] = (uint32_t)++slots;
+                    for (size_t c = 0; c < K; c++) {
+                        gi[(slots - 1) * K + c] = (uint32_t)(j * K + c);
+                        gv[(slots - 1) * K + c] = 0;
+                    }
+                }
+                float *restrict out = gv + (m->pos[j] - 1) * K;
+                const float *w = params + (size_t)j * K;
+                float v = val[k], rj = reg * (inv_freq ? inv_freq[j] : 1.0f);
+                for (size_t c = 0; c < K; c++)
+                    out[c] += v * dl[c] + rj * w[c];
+            }
+        }
+        for (size_t s = 0; s < slots; s++)
+            m->pos[gi[s * K] / K] = 0;
     }
     /* the bias: in every example, frequency 1 */
     const float *b = params + m->b_off[1];
     for (size_t c = 0; c < K; c++) {
-        float s = 0;
+        float sum = 0;
         for (size_t i = 0; i < batch; i++)
-            s += delta[i * K + c];
-        g->index[slots * K + c] = (uint32_t)(m->b_off[1] + c);
-        g->value[slots * K + c] = s + (float)m->l2 * b[c];
+            sum += delta[i * K + c];
+        gi[slots * K + c] = (uint32_t)(m->b_off[1] + c);
+        gv[slots * K + c] = sum + (float)m->l2 * b[c];
     }
-    for (size_t s = 0; s < slots; s++)
-        m->pos[g->index[s * K] / K] = 0;
     g->nnz = (slots + 1) * K;
     g->sparse = 1;
     return 0;
