@@ -5,6 +5,7 @@
  * report the same evaluation points; only the algorithm differs.
  */
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,13 +106,11 @@ int ml_config_set(ml_config *c, const char *key, const char *value, char *err, s
         return set_str(c->test_data, sizeof c->test_data, key, value, err, errlen);
     if (!strcmp(key, "model")) {
         ml_model *m;
-        if (set_str(c->model, sizeof c->model, key, value, err, errlen) < 0)
-            return -1;
         /* check the spelling now; shapes come later from the data */
         if (ml_model_create(value, 1, 2, 0, &m, err, errlen) < 0)
             return -1;
         ml_model_free(m);
-        return 0;
+        return set_str(c->model, sizeof c->model, key, value, err, errlen);
     }
     if (!strcmp(key, "epochs"))
         return (rc = set_count(&u, key, value, 0, 1000000, err, errlen)) ? rc : (c->epochs = (long)u, 0);
@@ -125,23 +124,17 @@ int ml_config_set(ml_config *c, const char *key, const char *value, char *err, s
         return (rc = set_count(&u, key, value, 1, SIZE_MAX, err, errlen)) ? rc : (c->test_size = u, 0);
     if (!strcmp(key, "lr"))
         return set_real(&c->lr, key, value, 1e-12, 1e6, "a learning rate > 0", err, errlen);
-    if (!strcmp(key, "momentum")) {
-        if (set_real(&c->momentum, key, value, 0, 1, "a momentum in [0, 1)", err, errlen) < 0)
-            return -1;
-        return c->momentum < 1 ? 0 : ml_err(err, errlen, "--momentum: must be below 1");
-    }
+    if (!strcmp(key, "momentum"))
+        return set_real(&c->momentum, key, value, 0, nextafter(1.0, 0.0),
+                        "a momentum in [0, 1) (below 1)", err, errlen);
     if (!strcmp(key, "l2"))
         return set_real(&c->l2, key, value, 0, 1e6, "a regularisation weight >= 0", err, errlen);
     if (!strcmp(key, "eval-every"))
         return set_real(&c->eval_every_epochs, key, value, 1e-6, 1e6, "a number of epochs > 0",
                         err, errlen);
-    if (!strcmp(key, "test-fraction")) {
-        if (set_real(&c->test_fraction, key, value, 0, 1, "a fraction in (0, 1)", err, errlen) < 0)
-            return -1;
-        return c->test_fraction > 0 && c->test_fraction < 1
-                   ? 0
-                   : ml_err(err, errlen, "--test-fraction: '%s' is not a fraction in (0, 1)", value);
-    }
+    if (!strcmp(key, "test-fraction"))
+        return set_real(&c->test_fraction, key, value, DBL_MIN, nextafter(1.0, 0.0),
+                        "a fraction in (0, 1)", err, errlen);
     if (!strcmp(key, "optimizer")) {
         if (!strcmp(value, "sgd"))
             c->optimizer = ML_OPTIM_SGD;
