@@ -52,8 +52,8 @@ static double batch_objective(ml_model *m, const float *params, const ml_dataset
 /* Largest relative error between the model's gradient and central
  * differences, over every parameter. The MLP uses a smaller step so the
  * differences do not straddle a ReLU kink. */
-static double grad_check(const char *spec, const ml_dataset *ds, double l2, int dense_only,
-                         uint64_t seed)
+static double grad_check_batch(const char *spec, const ml_dataset *ds, double l2, int dense_only,
+                               uint64_t seed, size_t batch)
 {
     char err[ERRLEN];
     ml_model *m;
@@ -69,31 +69,37 @@ static double grad_check(const char *spec, const ml_dataset *ds, double l2, int 
         params[k] += 0.3f * sinf((float)(k * 7 + 1));
     assert_int_equal(ml_grad_init(&g, P), 0);
     g.dense_only = dense_only;
-    size_t idx[6] = {0, 3, 5, 6, 9, 11};
+    size_t idx[6] = {3, 0, 5, 6, 9, 11};
     double loss, flops;
-    assert_int_equal(ml_model_loss_grad(m, params, ds, idx, 6, &g, &loss, &flops, err, sizeof err), 0);
+    assert_int_equal(ml_model_loss_grad(m, params, ds, idx, batch, &g, &loss, &flops, err, sizeof err), 0);
     ml_grad_to_dense(&g, ana);
     double worst = 0;
     const float h = strncmp(spec, "mlp", 3) ? 1e-2f : 1e-3f;
     for (size_t k = 0; k < P; k++) {
         float keep = params[k];
         params[k] = keep + h;
-        double up = batch_objective(m, params, ds, idx, 6);
+        double up = batch_objective(m, params, ds, idx, batch);
         params[k] = keep - h;
-        double down = batch_objective(m, params, ds, idx, 6);
+        double down = batch_objective(m, params, ds, idx, batch);
         params[k] = keep;
         double num = (up - down) / (2.0 * h);
         double rel = fabs(num - ana[k]) / fmax(1e-2, fabs(num) + fabs(ana[k]));
         if (rel > worst)
             worst = rel;
     }
-    printf("# gradient check %-12s %s data%s, l2=%g: max relative error %.2e over %zu params\n",
-           spec, ds->sparse ? "sparse" : "dense", dense_only ? " (dense grad)" : "", l2, worst, P);
+    printf("# gradient check %-12s %s data%s, batch %zu, l2=%g: max relative error %.2e over %zu params\n",
+           spec, ds->sparse ? "sparse" : "dense", dense_only ? " (dense grad)" : "", batch, l2, worst, P);
     free(params);
     free(ana);
     ml_grad_free(&g);
     ml_model_free(m);
     return worst;
+}
+
+static double grad_check(const char *spec, const ml_dataset *ds, double l2, int dense_only,
+                         uint64_t seed)
+{
+    return grad_check_batch(spec, ds, l2, dense_only, seed, 6);
 }
 
 static void t_gradcheck_dense(void **state)
@@ -119,6 +125,10 @@ static void t_gradcheck_sparse(void **state)
     assert_true(grad_check("logreg", &sp, 0, 0, 1) < 2e-3);
     assert_true(grad_check("svm", &sp, 0, 0, 1) < 2e-3);
     assert_true(grad_check("softmax", &sp, 0, 0, 1) < 2e-3);
+    /* a batch of one takes its own path (no merging of features) */
+    assert_true(grad_check_batch("logreg", &sp, 0, 0, 1, 1) < 2e-3);
+    assert_true(grad_check_batch("svm", &sp, 0, 0, 1, 1) < 2e-3);
+    assert_true(grad_check_batch("softmax", &sp, 0, 0, 1, 1) < 2e-3);
     /* a dense gradient on sparse data carries the exact L2 term */
     assert_true(grad_check("logreg", &sp, 0.1, 1, 1) < 2e-3);
     assert_true(grad_check("softmax", &sp, 0.1, 1, 1) < 2e-3);
@@ -212,7 +222,7 @@ static void t_flops(void **state)
     make_sparse(&sp, 30, 40, 6, 7);
     struct { const char *spec; ml_dataset *ds; } cases[] = {
         {"logreg", &dense}, {"svm", &dense}, {"softmax", &multi}, {"mlp:8,6", &multi},
-        {"logreg", &sp}, {"svm", &sp}, {"mlp:5", &dense},
+        {"logreg", &sp}, {"svm", &sp}, {"softmax", &sp}, {"mlp:5", &dense},
     };
     size_t idx[7] = {1, 2, 3, 5, 8, 13, 21};
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
