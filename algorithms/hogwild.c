@@ -1,0 +1,462 @@
+/* hogwild.c -- Hogwild!: P workers on one host run SGD on ONE shared weight
+ * vector without any lock.
+ * reference: Niu, Recht, Re & Wright, "Hogwild!: A Lock-Free Approach to
+ * Parallelizing Stochastic Gradient Descent", NIPS 2011.
+ *
+ * The weights live in memory shared by the ranks of the host (rt_shared).
+ * Every worker loops over minibatches of b examples from its own 1/P of
+ * the training set:
+ *
+ *   1. read   copy the components its gradient needs from the shared
+ *             weights (sparse data: only the batch's features and the
+ *             bias, O(Z); dense data: all P)
+ *   2. grad   gradient on that copy            (compute: loss_grad flops)
+ *   3. write  w_j -= lr g_j for every j the gradient touches
+ *                                              (compute: 2 flops per j)
+ *
+ * With --sync none (Hogwild!) nothing orders these steps across workers:
+ * between a worker's read and its write, other workers' writes land, and
+ * two workers' read-add-writes of one component can interleave and lose
+ * one of the adds. The paper's point is that with sparse gradients such
+ * collisions are rare and cost little, so the speedup is nearly linear.
+ * The races are by design but must not be undefined behaviour in C: every
+ * shared float is read and written with a relaxed atomic load or store (a
+ * plain mov on x86). The read-add-write of one component is NOT atomic,
+ * exactly as in the paper, and ThreadSanitizer stays quiet (`make tsan`).
+ *
+ * The two baselines, synchronised only through runtime.h so a waiting
+ * rank blocks in a receive -- in simulation actors interleave only at
+ * simcalls, so a spinning rank would never let the others run:
+ *
+ *   --sync lock         one lock around each whole update (read, gradient,
+ *                       write): updates are serial, staleness 0. The lock
+ *                       is an MCS queue lock (Mellor-Crummey & Scott 1991)
+ *                       whose waiting is a message: a rank swaps itself in
+ *                       as the queue's tail with an atomic exchange; if the
+ *                       lock was free it holds it, otherwise it tells its
+ *                       predecessor "I am next" and blocks receiving the
+ *                       token from it. Releasing is one compare-and-swap
+ *                       when nobody queued, else a receive of the "I am
+ *                       next" message and a send of the token. FIFO, so
+ *                       fair; uncontended, no message at all.
+ *   --sync round-robin  the paper's baseline (Langford, Smola & Zinkevich,
+ *                       "Slow Learners are Fast", 2009): gradients are
+ *                       computed in parallel, but writes take turns in rank
+ *                       order, a token message passed around the ring.
+ *                       Staleness is exactly P - 1 in steady state; the
+ *                       cost is one token hand-off per update, which beats
+ *                       the gradient only when gradients are expensive.
+ *
+ * Staleness: a global update counter in the shared block is read just
+ * before step 1 and bumped (atomic fetch-add) just after step 3; the
+ * difference is how many other updates landed between this update's read
+ * and its write. The counter is also the run's clock of progress: epoch =
+ * updates / (P x steps per worker epoch).
+ *
+ * Cost per update: compute (b examples, Z nonzeros) as above, plus in
+ * real runs the cache-line traffic on the components it shares with other
+ * workers and on the counter. Simulation charges flops only, so with one
+ * core per worker (hosts = 1, cores = P) its time shows perfect
+ * parallelism while its interleaving shows real staleness, deterministic
+ * for a seed. Sync hand-offs cost what a message on the host's loopback
+ * costs (zero latency on generated clusters): the simulated lock shows
+ * the serialisation, not the hand-off overhead; real runs show both.
+ *
+ * Evaluation: the reporter snapshots the shared weights (relaxed loads,
+ * never charged) at each evaluation point and evaluates every snapshot
+ * after training, so evaluating never stalls the workers or the clock.
+ */
+#include "algorithms/hogwild.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { TAG_NEXT = 1, TAG_LOCK_TOKEN = 2, TAG_TURN = 3 };
+
+#define LINE 64 /* bytes: keep per-rank counters on their own cache lines */
+
+/* The head of the shared block; per-rank counters and the weights follow. */
+typedef struct hw_head {
+    uint64_t joined;   /* ranks that found this block */
+    uint64_t updates;  /* updates written, all ranks */
+    char pad1[LINE - 2 * sizeof(uint64_t)];
+    int32_t lock_tail; /* lock: 1 + the rank at the tail of the queue; 0 = free */
+    char pad2[LINE - sizeof(int32_t)];
+} hw_head;
+
+typedef struct hw_counts {
+    uint64_t updates;
+    uint64_t staleness_sum;
+    uint64_t staleness_max;
+    char pad[LINE - 3 * sizeof(uint64_t)];
+} hw_counts;
+
+typedef struct hw_snap {
+    double time_s, epoch;
+    long step;
+    double extra[HOGWILD_NEXTRA];
+} hw_snap;
+
+const char *const hogwild_sync_names[] = {"none", "lock", "round-robin", NULL};
+
+void hogwild_setup(train_setup *setup, const hogwild_opts *opt)
+{
+    static const char *const extra[HOGWILD_NEXTRA] = {"staleness_mean", "updates_per_s"};
+    static const char *const stats[HOGWILD_NSTATS] = {
+        "updates", "train_seconds", "updates_per_s", "staleness_mean", "staleness_max",
+        "seconds_to_target_loss"};
+    setup->algo = opt;
+    setup->nextra = HOGWILD_NEXTRA;
+    setup->nstats = HOGWILD_NSTATS;
+    for (int i = 0; i < HOGWILD_NEXTRA; i++)
+        setup->extra_names[i] = extra[i];
+    for (int i = 0; i < HOGWILD_NSTATS; i++)
+        setup->stat_names[i] = stats[i];
+}
+
+/* ---- the shared weights: relaxed atomics on every component ---- */
+
+static float load_f(const float *p)
+{
+    float v;
+    __atomic_load(p, &v, __ATOMIC_RELAXED);
+    return v;
+}
+
+static void store_f(float *p, float v) { __atomic_store(p, &v, __ATOMIC_RELAXED); }
+
+static uint64_t load_u(const uint64_t *p) { return __atomic_load_n(p, __ATOMIC_RELAXED); }
+
+static void store_u(uint64_t *p, uint64_t v) { __atomic_store_n(p, v, __ATOMIC_RELAXED); }
+
+/* Step 1: copy into local what the gradient of the batch will read. A
+ * linear model on sparse data reads rows j of W (K floats each) for the
+ * batch's features j, and the K biases at d K; anything else reads all. */
+static void hw_read(const float *w, float *local, size_t P, const ml_model *m,
+                    const ml_dataset *ds, const size_t *idx, size_t b)
+{
+    ml_model_kind kind = ml_model_kind_of(m);
+    if (!ds->sparse || kind == ML_MODEL_MLP) {
+        for (size_t j = 0; j < P; j++)
+            local[j] = load_f(w + j);
+        return;
+    }
+    size_t K = kind == ML_MODEL_SOFTMAX ? (size_t)ml_model_classes(m) : 1;
+    for (size_t i = 0; i < b; i++)
+        for (size_t k = ds->row_ptr[idx[i]]; k < ds->row_ptr[idx[i] + 1]; k++)
+            for (size_t c = 0, j = (size_t)ds->col[k] * K; c < K; c++)
+                local[j + c] = load_f(w + j + c);
+    for (size_t c = 0, j = ml_model_inputs(m) * K; c < K; c++)
+        local[j + c] = load_f(w + j + c);
+}
+
+/* Step 3: w_j -= lr g_j, each component a load and a store (not an atomic
+ * read-modify-write: a concurrent update of the same j may be lost, as in
+ * the paper). Returns the number of components written. */
+static size_t hw_write(float *w, const ml_grad *g, float lr)
+{
+    if (g->sparse) {
+        for (size_t i = 0; i < g->nnz; i++) {
+            float *p = w + g->index[i];
+            store_f(p, load_f(p) - lr * g->value[i]);
+        }
+        return g->nnz;
+    }
+    for (size_t j = 0; j < g->n; j++)
+        store_f(w + j, load_f(w + j) - lr * g->dense[j]);
+    return g->n;
+}
+
+/* ---- the lock: an MCS queue whose waiting is a blocking receive ---- */
+
+static int lock_acquire(rt *r, hw_head *h)
+{
+    int me = rt_rank(r), tok, rc;
+    int prev = __atomic_exchange_n(&h->lock_tail, me + 1, __ATOMIC_ACQ_REL) - 1;
+    if (prev < 0)
+        return RT_OK;
+    if ((rc = rt_send(r, prev, TAG_NEXT, &me, sizeof me)) ||
+        (rc = rt_recv(r, prev, TAG_LOCK_TOKEN, &tok, sizeof tok, NULL)))
+        return rt_fail(r, rc, "hogwild lock: waiting behind rank %d: %s", prev, rt_strerror(rc));
+    return RT_OK;
+}
+
+static int lock_release(rt *r, hw_head *h)
+{
+    int me = rt_rank(r), next, rc;
+    int32_t tail = me + 1;
+    if (__atomic_compare_exchange_n(&h->lock_tail, &tail, 0, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+        return RT_OK;
+    /* someone swapped in behind us: its "I am next" is sent or on its way */
+    rt_status st;
+    if ((rc = rt_recv(r, RT_ANY_SOURCE, TAG_NEXT, &next, sizeof next, &st)) ||
+        (rc = rt_send(r, st.source, TAG_LOCK_TOKEN, &me, sizeof me)))
+        return rt_fail(r, rc, "hogwild lock: handing over: %s", rt_strerror(rc));
+    return RT_OK;
+}
+
+/* ---- round-robin: a token around the ring, carrying the step ---- */
+
+static int turn_wait(rt *r, long step)
+{
+    int me = rt_rank(r), W = rt_size(r), rc;
+    if (W == 1 || (me == 0 && step == 0))
+        return RT_OK;
+    int prev = (me + W - 1) % W;
+    long got;
+    if ((rc = rt_recv(r, prev, TAG_TURN, &got, sizeof got, NULL)))
+        return rt_fail(r, rc, "hogwild round-robin: waiting for rank %d: %s", prev, rt_strerror(rc));
+    long want = me == 0 ? step - 1 : step;
+    if (got != want)
+        return rt_fail(r, RT_EPROTO, "hogwild round-robin: rank %d passed the turn of step %ld, "
+                       "expected %ld", prev, got, want);
+    return RT_OK;
+}
+
+static int turn_pass(rt *r, long step, long steps)
+{
+    int me = rt_rank(r), W = rt_size(r);
+    if (W == 1 || (me == W - 1 && step == steps - 1))
+        return RT_OK;
+    return rt_send(r, (me + 1) % W, TAG_TURN, &step, sizeof step);
+}
+
+/* ---- the reporter ---- */
+
+typedef struct hw_report {
+    hw_snap *snap;
+    float *weights;      /* nsnap x P */
+    int nsnap, cap;
+    double next_epoch;
+    uint64_t last_updates, last_stale;
+    double last_time_s;
+} hw_report;
+
+/* Snapshot the shared weights with the progress so far. */
+static void report_snap(hw_report *rep, const float *w, size_t P, const hw_counts *counts, int W,
+                        double time_s, double epoch, uint64_t step)
+{
+    hw_snap *s = &rep->snap[rep->nsnap];
+    float *dst = rep->weights + (size_t)rep->nsnap * P;
+    for (size_t j = 0; j < P; j++)
+        dst[j] = load_f(w + j);
+    uint64_t stale = 0, done = 0;
+    for (int i = 0; i < W; i++) {
+        done += load_u(&counts[i].updates);
+        stale += load_u(&counts[i].staleness_sum);
+    }
+    s->time_s = time_s;
+    s->epoch = epoch;
+    s->step = (long)step;
+    s->extra[HOGWILD_X_STALENESS_MEAN] =
+        done > rep->last_updates ? (double)(stale - rep->last_stale) / (double)(done - rep->last_updates) : 0;
+    s->extra[HOGWILD_X_UPDATES_PER_S] =
+        time_s > rep->last_time_s ? (double)(done - rep->last_updates) / (time_s - rep->last_time_s) : 0;
+    rep->last_updates = done;
+    rep->last_stale = stale;
+    rep->last_time_s = time_s;
+    rep->nsnap++;
+}
+
+/* Evaluate every snapshot into the slot, then the run's totals. */
+static int report_finish(train_eval *ev, hw_report *rep, size_t P, const hw_counts *counts, int W,
+                         const hogwild_opts *opt)
+{
+    train_out *out = ev->out;
+    int rc;
+    for (int i = 0; i < rep->nsnap; i++) {
+        hw_snap *s = &rep->snap[i];
+        int before = out->npoints;
+        if ((rc = train_eval_maybe(ev, rep->weights + (size_t)i * P, s->epoch, s->step, s->extra, 1)))
+            return rc;
+        /* the point's time is the snapshot's, not the evaluation's */
+        if (out->npoints > before)
+            out->points[out->npoints - 1].time_s = s->time_s;
+    }
+    const hw_snap *last = &rep->snap[rep->nsnap - 1];
+    uint64_t updates = 0, stale = 0, stale_max = 0;
+    for (int i = 0; i < W; i++) {
+        updates += load_u(&counts[i].updates);
+        stale += load_u(&counts[i].staleness_sum);
+        uint64_t m = load_u(&counts[i].staleness_max);
+        stale_max = m > stale_max ? m : stale_max;
+    }
+    double *st = out->stats;
+    st[HOGWILD_S_UPDATES] = (double)updates;
+    st[HOGWILD_S_TRAIN_SECONDS] = last->time_s;
+    st[HOGWILD_S_UPDATES_PER_S] = last->time_s > 0 ? (double)updates / last->time_s : NAN;
+    st[HOGWILD_S_STALENESS_MEAN] = updates ? (double)stale / (double)updates : 0;
+    st[HOGWILD_S_STALENESS_MAX] = (double)stale_max;
+    st[HOGWILD_S_SECONDS_TO_TARGET] = NAN;
+    for (int i = 0; i < out->npoints && !isnan(opt->target_loss); i++)
+        if (out->points[i].train_loss <= opt->target_loss) {
+            st[HOGWILD_S_SECONDS_TO_TARGET] = out->points[i].time_s;
+            break;
+        }
+    train_eval_finish(ev, rep->weights + (size_t)(rep->nsnap - 1) * P, P);
+    return RT_OK;
+}
+
+/* ---- the worker ---- */
+
+int hogwild_rank(rt *r, void *arg)
+{
+    const train_setup *setup = arg;
+    const hogwild_opts *opt = setup->algo;
+    const ml_config *ml = setup->ml;
+    const ml_dataset *train = &setup->prob->train;
+    int W = rt_size(r), me = rt_rank(r), rc;
+    int reporter = me == setup->reporter;
+    char err[512];
+
+    ml_model *model = NULL;
+    ml_grad grad = {0};
+    train_shard shard = {0};
+    train_eval eval = {0};
+    hw_report rep = {0};
+    float *local = NULL;
+    size_t *batch_idx = NULL;
+    int eval_ready = 0;
+
+    if (ml->optimizer != ML_OPTIM_SGD || ml->momentum != 0)
+        return rt_fail(r, RT_EINVAL, "hogwild: plain SGD only (no --momentum, no --optimizer "
+                       "adagrad): their state would have to be shared too");
+    rc = train_model_create(r, setup, &model);
+    if (rc)
+        return rc;
+    size_t P = ml_model_nparams(model);
+    if (train->n < (size_t)W) {
+        rc = rt_fail(r, RT_EINVAL, "hogwild: %d workers for %zu training examples", W, train->n);
+        goto done;
+    }
+    local = malloc(P * sizeof *local);
+    batch_idx = malloc(ml->batch * sizeof *batch_idx);
+    if (!local || !batch_idx || ml_grad_init(&grad, P) != 0 ||
+        train_shard_init(&shard, train, me, W, ml->seed) != 0) {
+        rc = rt_fail(r, RT_ENOMEM, "hogwild: out of memory for %zu parameters", P);
+        goto done;
+    }
+    ml_schedule sched;
+    if (ml_schedule_parse(&sched, ml->schedule, ml->lr, err, sizeof err) != 0) {
+        rc = rt_fail(r, RT_EINVAL, "schedule: %s", err);
+        goto done;
+    }
+
+    /* ---- the shared block: head, per-rank counts, weights ---- */
+    size_t bytes = sizeof(hw_head) + (size_t)W * sizeof(hw_counts) + P * sizeof(float);
+    char *block = rt_shared(r, "hogwild", bytes);
+    if (!block) {
+        snprintf(err, sizeof err, "%s", rt_error(r));
+        rc = rt_fail(r, RT_ENOMEM, "hogwild: shared weights: %s", err);
+        goto done;
+    }
+    hw_head *head = (hw_head *)block;
+    hw_counts *counts = (hw_counts *)(block + sizeof(hw_head));
+    hw_counts *mine = &counts[me];
+    float *w = (float *)(block + sizeof(hw_head) + (size_t)W * sizeof(hw_counts));
+
+    if (me == 0) {
+        ml_model_init_params(model, local, ml->seed);
+        for (size_t j = 0; j < P; j++)
+            store_f(w + j, local[j]);
+    }
+    __atomic_fetch_add(&head->joined, 1, __ATOMIC_RELAXED);
+    if (reporter) {
+        if ((rc = train_eval_init(&eval, r, setup, model)))
+            goto done;
+        eval_ready = 1;
+        double every = ml->eval_every_epochs > 0 ? ml->eval_every_epochs : 1;
+        double want = ceil((double)ml->epochs / every) + 2;
+        rep.cap = want < TRAIN_MAX_POINTS ? (int)want : TRAIN_MAX_POINTS;
+        rep.snap = calloc((size_t)rep.cap, sizeof *rep.snap);
+        rep.weights = malloc((size_t)rep.cap * P * sizeof *rep.weights);
+        if (!rep.snap || !rep.weights) {
+            rc = rt_fail(r, RT_ENOMEM, "hogwild: no memory for %d snapshots of %zu parameters",
+                         rep.cap, P);
+            goto done;
+        }
+    }
+    /* the initial weights are written and every rank has found the block */
+    if ((rc = rt_barrier(r)))
+        goto done;
+    uint64_t joined = load_u(&head->joined);
+    if (joined != (uint64_t)W) {
+        rc = rt_fail(r, RT_EINVAL, "hogwild: the %d ranks must share one host, but %llu share "
+                     "rank %d's memory", W, (unsigned long long)joined, me);
+        goto done;
+    }
+
+    double t0 = rt_now(r);
+    long steps_per_epoch = (long)((train->n + (size_t)W * ml->batch - 1) / ((size_t)W * ml->batch));
+    if (steps_per_epoch < 1)
+        steps_per_epoch = 1;
+    long steps = steps_per_epoch * ml->epochs;
+    double per_epoch = (double)W * (double)steps_per_epoch;
+    double every = ml->eval_every_epochs > 0 ? ml->eval_every_epochs : 1;
+    uint64_t stale_sum = 0, stale_max = 0;
+    for (long step = 0; step < steps; step++) {
+        uint64_t now_updates = load_u(&head->updates);
+        double epoch = (double)now_updates / per_epoch;
+        if (reporter && rep.nsnap < rep.cap - 1 && (step == 0 || epoch >= rep.next_epoch)) {
+            report_snap(&rep, w, P, counts, W, rt_now(r) - t0, epoch, now_updates);
+            while (rep.next_epoch <= epoch + 1e-9)
+                rep.next_epoch += every;
+        }
+        size_t b = train_shard_next(&shard, ml->batch, batch_idx);
+        if (opt->sync == HOGWILD_SYNC_LOCK && (rc = lock_acquire(r, head)))
+            break;
+
+        /* ---- 1. read ---- */
+        uint64_t before = load_u(&head->updates);
+        hw_read(w, local, P, model, train, batch_idx, b);
+
+        /* ---- 2. gradient, charged with the write's flops ---- */
+        double loss, flops;
+        if (ml_model_loss_grad(model, local, train, batch_idx, b, &grad, &loss, &flops, err,
+                               sizeof err) != 0) {
+            rc = rt_fail(r, RT_EINVAL, "gradient: %s", err);
+            break;
+        }
+        flops += 2.0 * (double)(grad.sparse ? grad.nnz : P);
+        if ((rc = train_charge(r, flops)))
+            break;
+
+        /* ---- 3. write ---- */
+        if (opt->sync == HOGWILD_SYNC_ROUND_ROBIN && (rc = turn_wait(r, step)))
+            break;
+        hw_write(w, &grad, (float)ml_schedule_lr(&sched, (double)before / per_epoch));
+        uint64_t stale = __atomic_fetch_add(&head->updates, 1, __ATOMIC_RELAXED) - before;
+        stale_sum += stale;
+        stale_max = stale > stale_max ? stale : stale_max;
+        store_u(&mine->updates, load_u(&mine->updates) + 1);
+        store_u(&mine->staleness_sum, stale_sum);
+        store_u(&mine->staleness_max, stale_max);
+        if (opt->sync == HOGWILD_SYNC_ROUND_ROBIN && (rc = turn_pass(r, step, steps)))
+            break;
+        if (opt->sync == HOGWILD_SYNC_LOCK && (rc = lock_release(r, head)))
+            break;
+    }
+    if (rc)
+        goto done;
+    /* every update has landed */
+    if ((rc = rt_barrier(r)))
+        goto done;
+    if (reporter) {
+        report_snap(&rep, w, P, counts, W, rt_now(r) - t0, (double)ml->epochs,
+                    load_u(&head->updates));
+        rc = report_finish(&eval, &rep, P, counts, W, opt);
+    }
+done:
+    if (eval_ready)
+        train_eval_free(&eval);
+    free(rep.snap);
+    free(rep.weights);
+    train_shard_free(&shard);
+    ml_grad_free(&grad);
+    ml_model_free(model);
+    free(local);
+    free(batch_idx);
+    return rc;
+}

@@ -1,0 +1,69 @@
+/* run_hogwild.c -- `distlab run hogwild`: lock-free asynchronous SGD on
+ * weights shared by the workers of one host (algorithms/hogwild.c), and
+ * its locked baselines (--sync lock, --sync round-robin).
+ *
+ * In simulation the workers get one host with a core each (--hosts 1,
+ * --cores P unless --cores says otherwise), so the simulated time shows
+ * perfect parallelism while the interleaving of reads and writes shows
+ * the staleness. On real sockets they are threads (or, with --launch
+ * procs, processes sharing one mapping) of this machine.
+ */
+#include <math.h>
+#include <stdio.h>
+
+#include "algorithms/hogwild.h"
+#include "cli/run.h"
+
+static hogwild_opts opts;
+
+static int configure(run_ctx *ctx)
+{
+    const cli_args *a = ctx->args;
+    const char *verb = "run hogwild";
+    opts = (hogwild_opts){.sync = HOGWILD_SYNC_NONE, .target_loss = NAN};
+    int sync = HOGWILD_SYNC_NONE;
+    if (cli_get_choice(a, verb, "sync", hogwild_sync_names, &sync) ||
+        cli_get_double(a, verb, "target-loss", &opts.target_loss))
+        return -1;
+    opts.sync = (hogwild_sync)sync;
+    if (ctx->cfg.backend == JOB_SIM && !ctx->cfg.platform) {
+        if (cli_get(a, "hosts") && ctx->cfg.hosts != 1) {
+            fprintf(stderr, "distlab run hogwild: --hosts: the workers share memory, so they "
+                    "run on one host, not %d\n", ctx->cfg.hosts);
+            return -1;
+        }
+        ctx->cfg.hosts = 1;
+        if (!cli_get(a, "cores"))
+            ctx->cfg.cores = ctx->workers;
+    }
+    ctx->cfg.ranks = ctx->workers;
+    ctx->setup.reporter = 0;
+    hogwild_setup(&ctx->setup, &opts);
+    return 0;
+}
+
+static void summarize(run_ctx *ctx, const job_result *res, records *rec)
+{
+    (void)ctx;
+    (void)res;
+    records_set_str(rec, "sync", hogwild_sync_names[opts.sync]);
+    if (!isnan(opts.target_loss))
+        records_set_num(rec, "target_loss", opts.target_loss);
+}
+
+static const cli_opt hogwild_opts_table[] = {
+    {"sync", "none|lock|round-robin",
+     "none: Hogwild! (default); lock: one lock around every update; round-robin: writes take turns"},
+    {"target-loss", "X", "report the time of the first evaluation with train loss <= X"},
+    {NULL, NULL, NULL},
+};
+
+const run_algo run_algo_hogwild = {
+    .name = "hogwild",
+    .summary = "Hogwild!: lock-free asynchronous SGD on weights shared by one host's workers",
+    .opts = hogwild_opts_table,
+    .default_workers = 4,
+    .configure = configure,
+    .rank_main = hogwild_rank,
+    .summarize = summarize,
+};
