@@ -104,7 +104,8 @@ records *records_open(const char *outdir, char *err, size_t errlen)
         goto oom;
     rec->last_train_loss = rec->last_test_accuracy = NAN;
     /* An earlier run's files in this folder would now mislead. */
-    static const char *const stale[] = {RECORDS_METRICS_FILE, RECORDS_EVENTS_FILE, RECORDS_SUMMARY_FILE};
+    static const char *const stale[] = {RECORDS_METRICS_FILE, RECORDS_EVENTS_FILE, RECORDS_SUMMARY_FILE,
+                                        "loss.png", "timeline.png"};
     for (size_t i = 0; i < sizeof stale / sizeof stale[0]; i++) {
         char *path = records_path(outdir, stale[i]);
         if (!path)

@@ -64,8 +64,9 @@ typedef struct records_metric {
 
 records_metric records_metric_empty(void);
 
-/* Open outdir for a new run (created with its parents if missing; files
- * of an earlier run in it are replaced). NULL on error. */
+/* Open outdir for a new run (created with its parents if missing; the
+ * records and default figures of an earlier run in it are removed).
+ * NULL on error. */
 records *records_open(const char *outdir, char *err, size_t errlen);
 /* Extra metric columns after the six standard ones, declared before the
  * first row. Names carry their unit ("staleness_steps", "lr"). Copied. */

@@ -105,8 +105,16 @@ void frame_layout(canvas *c, frame *f, const plot_opts *o, double xlo, double xh
     /* ---- vertical: title, legend row, plot, tick labels, x label ---- */
     f->y0 = PAD_PT + (o->title ? title_h + 4 : tick_h / 2) + top_pt;
     f->y1 = c->h - PAD_PT - (o->x.label ? label_h + GAP_PT : 0) - tick_h - TICK_PT - GAP_PT;
-    if (!f->ycat)
+    if (!f->ycat) {
         axis_ticks(&o->y, ylo, yhi, f->y1 - f->y0, 28, &f->yt);
+        double air = f->y_air * (f->yt.hi - f->yt.lo);
+        if (o->y.scale == PLOT_LINEAR && air > 0) {
+            if (!isfinite(o->y.max) && yhi > f->yt.hi - air)
+                f->yt.hi += air;
+            if (!isfinite(o->y.min) && ylo < f->yt.lo + air && !(ylo >= 0 && f->yt.lo == 0))
+                f->yt.lo -= air;
+        }
+    }
 
     /* ---- horizontal: y label, tick labels, plot, right margin ---- */
     double ytick_w = 0;
@@ -205,8 +213,12 @@ void frame_draw(canvas *c, const frame *f, const plot_opts *o)
         canvas_text(c, (f->x0 + f->x1) / 2, c->h - PAD_PT, 0.5, 1, 0, o->x.label, PLOT_LABEL_PT, 0, PLOT_INK);
     if (o->y.label)
         canvas_text(c, PAD_PT, (f->y0 + f->y1) / 2, 0.5, 0, 90, o->y.label, PLOT_LABEL_PT, 0, PLOT_INK);
-    if (o->title)
-        canvas_text(c, (f->x0 + f->x1) / 2, PAD_PT, 0.5, 0, 0, o->title, PLOT_TITLE_PT, 1, PLOT_INK);
+    if (o->title) { /* centred on the plot area, but never off the page */
+        double tw, th;
+        canvas_text_size(c, o->title, PLOT_TITLE_PT, 1, &tw, &th);
+        double x = fmin(fmax((f->x0 + f->x1) / 2 - tw / 2, PAD_PT), c->w - PAD_PT - tw);
+        canvas_text(c, fmax(x, 0), PAD_PT, 0, 0, 0, o->title, PLOT_TITLE_PT, 1, PLOT_INK);
+    }
 }
 
 /* ---- legends ---- */
@@ -214,22 +226,43 @@ void frame_draw(canvas *c, const frame *f, const plot_opts *o)
 #define SWATCH_PT 14.0
 #define LEGEND_PAD_PT 3.0
 
-void legend_size(canvas *c, const legend_entry *e, int n, int row, double *w, double *h)
+/* Entry i's width (swatch, gap, name) and height, in points. */
+static void entry_size(canvas *c, const legend_entry *e, double *w, double *h)
 {
-    double tw, th, W = 0, H = 0;
+    canvas_text_size(c, e->name, PLOT_LEGEND_PT, 0, w, h);
+    *w += SWATCH_PT + 4;
+}
+
+/* A legend is a grid of cols columns filled row by row; one row (cols =
+ * n) packs entries at their own widths, more rows share the widest. */
+#define LEGEND_COL_GAP_PT 9.0
+
+void legend_size(canvas *c, const legend_entry *e, int n, int cols, double *w, double *h)
+{
+    double ew, eh, widest = 0, total = 0, tallest = 0;
+    if (cols < 1)
+        cols = 1;
     for (int i = 0; i < n; i++) {
-        canvas_text_size(c, e[i].name, PLOT_LEGEND_PT, 0, &tw, &th);
-        double ew = SWATCH_PT + 4 + tw;
-        if (row) {
-            W += ew + (i ? 9 : 0);
-            H = fmax(H, th);
-        } else {
-            W = fmax(W, ew);
-            H += th;
-        }
+        entry_size(c, &e[i], &ew, &eh);
+        widest = fmax(widest, ew);
+        tallest = fmax(tallest, eh);
+        total += ew + (i ? LEGEND_COL_GAP_PT : 0);
     }
-    *w = W + 2 * LEGEND_PAD_PT;
-    *h = H + 2 * LEGEND_PAD_PT;
+    int rows = (n + cols - 1) / cols;
+    *w = (cols >= n ? total : cols * widest + (cols - 1) * LEGEND_COL_GAP_PT) + 2 * LEGEND_PAD_PT;
+    *h = rows * tallest + 2 * LEGEND_PAD_PT;
+}
+
+int legend_cols_to_fit(canvas *c, const legend_entry *e, int n, double max_w)
+{
+    double w, h;
+    int cols = n;
+    for (; cols > 1; cols--) {
+        legend_size(c, e, n, cols, &w, &h);
+        if (w <= max_w)
+            break;
+    }
+    return cols;
 }
 
 static void swatch(canvas *c, const legend_entry *e, double x, double y)
@@ -257,24 +290,35 @@ static void swatch(canvas *c, const legend_entry *e, double x, double y)
     }
 }
 
-void legend_draw(canvas *c, const legend_entry *e, int n, int row, double x, double y, int backdrop)
+void legend_draw(canvas *c, const legend_entry *e, int n, int cols, double x, double y, int backdrop)
 {
+    double w, h, ew, eh, widest = 0, tallest = 0;
+    if (cols < 1)
+        cols = 1;
     if (backdrop) {
-        double w, h;
-        legend_size(c, e, n, row, &w, &h);
+        legend_size(c, e, n, cols, &w, &h);
         canvas_rgba(c, 0xFFFFFF, 0.85);
         cairo_rectangle(c->cr, x, y, w, h);
         cairo_fill(c->cr);
     }
-    double cx = x + LEGEND_PAD_PT, cy = y + LEGEND_PAD_PT, tw, th;
     for (int i = 0; i < n; i++) {
-        canvas_text_size(c, e[i].name, PLOT_LEGEND_PT, 0, &tw, &th);
-        swatch(c, &e[i], cx, cy + th / 2);
+        entry_size(c, &e[i], &ew, &eh);
+        widest = fmax(widest, ew);
+        tallest = fmax(tallest, eh);
+    }
+    double cx = x + LEGEND_PAD_PT, cy = y + LEGEND_PAD_PT;
+    for (int i = 0; i < n; i++) {
+        entry_size(c, &e[i], &ew, &eh);
+        swatch(c, &e[i], cx, cy + tallest / 2);
         canvas_text(c, cx + SWATCH_PT + 4, cy, 0, 0, 0, e[i].name, PLOT_LEGEND_PT, 0, PLOT_INK);
-        if (row)
-            cx += SWATCH_PT + 4 + tw + 9;
-        else
-            cy += th;
+        if (cols >= n) {
+            cx += ew + LEGEND_COL_GAP_PT;
+        } else if ((i + 1) % cols == 0) {
+            cx = x + LEGEND_PAD_PT;
+            cy += tallest;
+        } else {
+            cx += widest + LEGEND_COL_GAP_PT;
+        }
     }
 }
 

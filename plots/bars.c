@@ -76,8 +76,9 @@ int plot_bars(const char *path, const plot_bars_spec *spec, char *err, size_t er
 
     /* ---- layout: legend row above the plot area (one series: none) ---- */
     double lw = 0, lh = 0;
+    int cols = legend_cols_to_fit(&c, le, ns, c.w - 8);
     if (ns > 1)
-        legend_size(&c, le, ns, 1, &lw, &lh);
+        legend_size(&c, le, ns, cols, &lw, &lh);
     memset(&f, 0, sizeof f);
     f.xcat = spec->groups;
     f.nxcat = ng;
@@ -126,7 +127,7 @@ int plot_bars(const char *path, const plot_bars_spec *spec, char *err, size_t er
         double lx = (f.x0 + f.x1 - lw) / 2;
         if (lx + lw > c.w - 4)
             lx = c.w - 4 - lw;
-        legend_draw(&c, le, ns, 1, fmax(lx, 0), f.y0 - lh - 4, 0);
+        legend_draw(&c, le, ns, cols, fmax(lx, 4), f.y0 - lh - 4, 0);
     }
     free(le);
     return canvas_close(&c, 1, err, errlen);

@@ -67,40 +67,67 @@ static int same_label(char (*labels)[LABEL_LEN], int n)
     return 0;
 }
 
-/* Legend labels from the summaries; runs that would share one get the
- * settings that tell them apart ("lr=0.1"), or else their folder name. */
+/* Settings that say where a run's output went, not what it did. */
+static int incidental(const char *key)
+{
+    static const char *const keys[] = {"out", "quiet", "no-figures", "no-events", "timeout", "listen"};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+        if (strcmp(key, keys[i]) == 0)
+            return 1;
+    return 0;
+}
+
+/* Add key to differ[] (at most MAX_DIFFERING) when runs a and b disagree
+ * on it. */
+static void note_difference(const records_run *a, const records_run *b, const char *key,
+                            const char **differ, int *nd)
+{
+    char va[128], vb[128];
+    if (*nd == MAX_DIFFERING || incidental(key))
+        return;
+    for (int d = 0; d < *nd; d++)
+        if (strcmp(differ[d], key) == 0)
+            return;
+    const char *x = records_run_field(a, key, va, sizeof va), *y = records_run_field(b, key, vb, sizeof vb);
+    if (!x || !y || strcmp(x, y) != 0)
+        differ[(*nd)++] = key;
+}
+
+/* Legend labels from the summaries; a run that would share its label
+ * with another gets the settings that tell the two apart ("lr=0.1"), or
+ * else its folder name. */
 static void run_labels(const records_run *runs, int n, char (*labels)[LABEL_LEN])
 {
     for (int i = 0; i < n; i++)
         records_run_label(&runs[i], labels[i], LABEL_LEN);
     if (!same_label(labels, n))
         return;
-    const char *differ[MAX_DIFFERING];
-    int nd = 0;
-    for (int i = 0; i < n && nd < MAX_DIFFERING; i++) {
-        const char *key;
-        json_t *v;
-        json_object_foreach(json_object_get(runs[i].summary, "settings"), key, v) {
-            int seen = 0, differs = 0;
-            for (int d = 0; d < nd; d++)
-                seen |= strcmp(differ[d], key) == 0;
-            char a[128], b[128];
-            const char *va = records_run_field(&runs[i], key, a, sizeof a);
-            for (int j = 0; j < n && !seen && !differs; j++) {
-                const char *vb = records_run_field(&runs[j], key, b, sizeof b);
-                differs = !va || !vb || strcmp(va, vb) != 0;
-            }
-            if (!seen && differs && nd < MAX_DIFFERING)
-                differ[nd++] = key;
+    /* Settings are compared against the base labels, so work on copies. */
+    char (*orig)[LABEL_LEN] = malloc((size_t)n * sizeof *orig);
+    if (!orig)
+        return;
+    memcpy(orig, labels, (size_t)n * sizeof *orig);
+    for (int i = 0; i < n; i++) {
+        const char *differ[MAX_DIFFERING];
+        int nd = 0;
+        for (int j = 0; j < n; j++) {
+            if (j == i || strcmp(orig[i], orig[j]) != 0)
+                continue;
+            const char *key;
+            json_t *v;
+            json_object_foreach(json_object_get(runs[i].summary, "settings"), key, v)
+                note_difference(&runs[i], &runs[j], key, differ, &nd);
+            json_object_foreach(json_object_get(runs[j].summary, "settings"), key, v)
+                note_difference(&runs[i], &runs[j], key, differ, &nd);
         }
-    }
-    for (int i = 0; i < n; i++)
         for (int d = 0; d < nd; d++) {
             char v[128];
             const char *val = records_run_field(&runs[i], differ[d], v, sizeof v);
             size_t len = strlen(labels[i]);
-            snprintf(labels[i] + len, LABEL_LEN - len, "%s%s=%s", d ? " " : ", ", differ[d], val ? val : "-");
+            snprintf(labels[i] + len, LABEL_LEN - len, "%s%s=%s", d ? " " : ", ", differ[d], val ? val : "default");
         }
+    }
+    free(orig);
     if (!same_label(labels, n))
         return;
     for (int i = 0; i < n; i++) {

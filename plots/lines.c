@@ -4,8 +4,8 @@
  * The legend goes where it hides no data: each candidate corner and edge
  * of the plot area is scored by how many line segments and markers it
  * would cover; the first clear one wins. When none is clear the legend
- * moves out of the plot area: a row above it if it fits, else a column to
- * its right.
+ * moves above the plot area, in as few rows as the figure's width allows
+ * (the plot keeps its full width).
  */
 #include "plots/plot_internal.h"
 
@@ -117,14 +117,6 @@ static int lines_draw(const char *path, const plot_opts *o, const plot_series *s
                            ? "is finite and above zero on the log axis" : "is finite");
         return -1;
     }
-    /* A little air above and below the data on a linear axis, so a curve
-     * at its extreme is not drawn along the axis (never below zero for
-     * data above it). Log axes already end on whole powers. */
-    if (o->y.scale == PLOT_LINEAR) {
-        double d = 0.03 * (yhi - ylo);
-        ylo = ylo >= 0 && ylo - d < 0 ? 0 : ylo - d;
-        yhi += d;
-    }
     if (canvas_open(&c, path, o->width_in > 0 ? o->width_in : 3.5, o->height_in > 0 ? o->height_in : 2.45,
                     o->dpi, err, errlen))
         return -1;
@@ -139,13 +131,14 @@ static int lines_draw(const char *path, const plot_opts *o, const plot_series *s
             le[nle++] = (legend_entry){s[k].name, st[k].rgb,
                                        st[k].dashed ? LEGEND_DASHED : s[k].markers ? LEGEND_MARKER_LINE : LEGEND_LINE};
 
-    /* ---- layout: legend inside where it covers nothing, else outside ---- */
+    /* ---- layout: legend inside where it covers nothing, else above ---- */
     memset(&f, 0, sizeof f);
+    f.y_air = 0.03;
     frame_layout(&c, &f, o, xlo, xhi, ylo, yhi, 0, 0);
     double lw = 0, lh = 0, lx = 0, ly = 0;
-    int legend_row = 0;
+    int cols = 1, backdrop = 1;
     if (nle) {
-        legend_size(&c, le, nle, 0, &lw, &lh);
+        legend_size(&c, le, nle, 1, &lw, &lh);
         const double in = 3;
         double cand[8][2] = {
             {f.x1 - lw - in, f.y0 + in}, {f.x0 + in + 4, f.y0 + in},
@@ -154,7 +147,7 @@ static int lines_draw(const char *path, const plot_opts *o, const plot_series *s
             {f.x1 - lw - in, (f.y0 + f.y1 - lh) / 2}, {f.x0 + in + 4, (f.y0 + f.y1 - lh) / 2},
         };
         int best = -1;
-        if (lw < (f.x1 - f.x0) * 0.7 && lh < (f.y1 - f.y0) * 0.8)
+        if (lw < (f.x1 - f.x0) - 8 && lh < (f.y1 - f.y0) * 0.8)
             for (int i = 0; i < 8 && best < 0; i++)
                 if (legend_cover(&f, s, ns, cand[i][0], cand[i][1], lw, lh) == 0)
                     best = i;
@@ -162,21 +155,15 @@ static int lines_draw(const char *path, const plot_opts *o, const plot_series *s
             lx = cand[best][0];
             ly = cand[best][1];
         } else {
-            double rw, rh;
-            legend_size(&c, le, nle, 1, &rw, &rh);
+            /* Above the plot area, in as few rows as the width allows. */
+            cols = legend_cols_to_fit(&c, le, nle, c.w - 8);
+            legend_size(&c, le, nle, cols, &lw, &lh);
             memset(&f, 0, sizeof f);
-            if (rw <= c.w - 8) {
-                legend_row = 1;
-                frame_layout(&c, &f, o, xlo, xhi, ylo, yhi, 0, rh + 2);
-                lx = (f.x0 + f.x1 - rw) / 2;
-                if (lx + rw > c.w - 4)
-                    lx = c.w - 4 - rw;
-                ly = f.y0 - rh - 4;
-            } else {
-                frame_layout(&c, &f, o, xlo, xhi, ylo, yhi, lw + 6, 0);
-                lx = f.x1 + 6;
-                ly = f.y0;
-            }
+            f.y_air = 0.03;
+            frame_layout(&c, &f, o, xlo, xhi, ylo, yhi, 0, lh + 2);
+            lx = fmin(fmax((f.x0 + f.x1 - lw) / 2, 4), c.w - 4 - lw);
+            ly = f.y0 - lh - 3;
+            backdrop = 0;
         }
     }
 
@@ -187,7 +174,7 @@ static int lines_draw(const char *path, const plot_opts *o, const plot_series *s
         draw_series(&c, &f, &s[k], &st[k]);
     cairo_restore(c.cr);
     if (nle)
-        legend_draw(&c, le, nle, legend_row, lx, ly, 1);
+        legend_draw(&c, le, nle, cols, lx, ly, backdrop);
     free(le);
     return canvas_close(&c, 1, err, errlen);
 }

@@ -59,6 +59,9 @@ typedef struct frame {
     const char *const *xcat, *const *ycat;
     int nxcat, nycat;
     int no_xgrid, no_ygrid;
+    /* Linear y from the data: when a curve would run along the axis end,
+     * the axis goes on this fraction further, without another tick. */
+    double y_air;
 } frame;
 
 double frame_x(const frame *f, double v);
@@ -85,9 +88,13 @@ typedef struct legend_entry {
     legend_swatch swatch;
 } legend_entry;
 
-/* Size of a legend in one column (row = 0) or one row (row = 1). */
-void legend_size(canvas *c, const legend_entry *e, int n, int row, double *w, double *h);
-void legend_draw(canvas *c, const legend_entry *e, int n, int row, double x, double y, int backdrop);
+/* A legend of n entries in cols columns (1: one column; n: one row),
+ * its size, and drawn with its top left at (x, y) on an optional
+ * translucent white backdrop. */
+void legend_size(canvas *c, const legend_entry *e, int n, int cols, double *w, double *h);
+void legend_draw(canvas *c, const legend_entry *e, int n, int cols, double x, double y, int backdrop);
+/* The most columns (up to one row) whose legend is at most max_w wide. */
+int legend_cols_to_fit(canvas *c, const legend_entry *e, int n, double max_w);
 
 /* Segment from (ax, ay) to (bx, by) meets the rectangle? */
 int plot_segment_hits(double ax, double ay, double bx, double by, double x0, double y0, double x1, double y1);

@@ -238,14 +238,14 @@ int plot_timeline(const char *path, const plot_timeline_spec *spec, char *err, s
         if (!compact || k == RT_EV_COMPUTE || k == RT_EV_WAIT)
             le[nle++] = (legend_entry){rt_event_kind_name(k), plot_kind_colour(k), LEGEND_BOX};
     double lw, lh;
-    legend_size(&c, le, nle, 1, &lw, &lh);
+    legend_size(&c, le, nle, nle, &lw, &lh);
     frame f;
     memset(&f, 0, sizeof f);
     f.ycat = (const char *const *)rank_names;
     f.nycat = nranks;
     frame_layout(&c, &f, &o, o.x.min, o.x.max, 0, 1, 0, lh + 2);
     frame_draw(&c, &f, &o);
-    legend_draw(&c, le, nle, 1, fmax(f.x1 - lw, f.x0), f.y0 - lh - 3, 0);
+    legend_draw(&c, le, nle, nle, fmax(f.x1 - lw, f.x0), f.y0 - lh - 3, 0);
     double row_h = (f.y1 - f.y0) / nranks;
 
     /* ---- the intervals, binned into device-pixel columns ---- */

@@ -552,6 +552,40 @@ static void test_legend_avoids_data(void **state)
         fail_msg("legend text: %ld ink pixels over the data, %ld in the empty lower half", top, bottom);
 }
 
+/* Data everywhere: no spot inside is clear, so the legend goes above
+ * the plot area and the interior holds no legend text. */
+static void test_legend_above_when_crowded(void **state)
+{
+    (void)state;
+    char err[512];
+    enum { N = 200 };
+    static double x[N], y[5][N];
+    static const char *const names[] = {"ring allreduce, 64 workers", "tree allreduce, 64 workers",
+                                        "parameter server, 64 workers", "Hogwild!, 64 workers",
+                                        "DistBelief, 64 workers"};
+    plot_series s[5];
+    for (int k = 0; k < 5; k++) {
+        for (int i = 0; i < N; i++) {
+            x[i] = i;
+            y[k][i] = 0.5 + 0.5 * sin(i * (0.13 + 0.05 * k) + k);
+        }
+        s[k] = (plot_series){names[k], x, y[k], N, 0};
+    }
+    plot_lines_spec spec = {.opts = plot_opts_default(), .series = s, .nseries = 5};
+    spec.opts.dpi = 150;
+    spec.opts.x.label = "step";
+    spec.opts.y.label = "signal (a.u.)";
+    const char *path = out("legend-above.png");
+    if (plot_lines(path, &spec, err, sizeof err))
+        fail_msg("%s", err);
+    image im = load_png(path);
+    long inside = count_colour(&im, PLOT_INK, 0.2, 0.5, 0.95, 0.75);
+    long above = count_colour(&im, PLOT_INK, 0.05, 0.0, 0.95, 0.25);
+    cairo_surface_destroy(im.s);
+    if (inside != 0 || above < 100)
+        fail_msg("legend text: %ld ink pixels inside the plot, %ld above it", inside, above);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -559,6 +593,7 @@ int main(void)
         cmocka_unit_test(test_ticks_log),
         cmocka_unit_test(test_tick_labels),
         cmocka_unit_test(test_legend_avoids_data),
+        cmocka_unit_test(test_legend_above_when_crowded),
         cmocka_unit_test(test_lines_png),
         cmocka_unit_test(test_vector_formats),
         cmocka_unit_test(test_errors),

@@ -167,6 +167,50 @@ static void test_csv_files_as_written(void **state)
     fclose(f);
 }
 
+static void test_add_job(void **state)
+{
+    (void)state;
+    char dir[300], err[512];
+    path_in(dir, sizeof dir, "job", NULL);
+    records *rec = records_open(dir, err, sizeof err);
+    assert_non_null(rec);
+    job_config cfg = job_config_default();
+    cfg.backend = JOB_SIM;
+    job_result res;
+    memset(&res, 0, sizeof res);
+    res.seconds = 0.25;
+    res.bytes_sent = 1u << 20;
+    res.messages = 14;
+    res.ranks = 3;
+    res.events = (rt_event *)sample_events;
+    res.nevents = NSAMPLE;
+    snprintf(res.net_model, sizeof res.net_model, "ideal (CM02)");
+    assert_int_equal(records_add_job(rec, &cfg, &res, err, sizeof err), 0);
+    records_set_str(rec, "algo", "ps");
+    records_set_int(rec, "workers", 2);
+    assert_int_equal(records_close(rec, err, sizeof err), 0);
+
+    records_run run;
+    char buf[64];
+    assert_int_equal(records_load(dir, RECORDS_LOAD_ALL, &run, err, sizeof err), 0);
+    assert_string_equal(run.backend, "sim");
+    assert_float_equal(run.seconds, 0.25, 1e-12);
+    assert_int_equal(run.bytes_sent, 1u << 20);
+    assert_int_equal(run.messages, 14);
+    assert_int_equal(run.nevents, NSAMPLE);
+    assert_int_equal(run.nrows, 0); /* no metrics: the header alone */
+    assert_true(isnan(run.final_loss));
+    assert_string_equal(records_run_field(&run, "net_model", buf, sizeof buf), "ideal (CM02)");
+    records_run_free(&run);
+
+    /* a new run in the same folder drops the old one's events */
+    rec = records_open(dir, err, sizeof err);
+    assert_non_null(rec);
+    records_close(rec, NULL, 0);
+    assert_int_equal(records_load(dir, RECORDS_LOAD_EVENTS, &run, err, sizeof err), -1);
+    records_run_free(&run);
+}
+
 static void test_writer_misuse(void **state)
 {
     (void)state;
@@ -362,6 +406,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_csv_files_as_written),
+        cmocka_unit_test(test_add_job),
         cmocka_unit_test(test_writer_misuse),
         cmocka_unit_test(test_missing_run_folder),
         cmocka_unit_test(test_malformed_files),
