@@ -81,10 +81,10 @@ int canvas_open(canvas *c, const char *path, double width_in, double height_in, 
         c->px_per_pt = dpi / 72;
     } else if (strcasecmp(dot, ".svg") == 0) {
         c->surface = cairo_svg_surface_create(path, c->w, c->h);
-        c->px_per_pt = 4;
+        c->px_per_pt = 2; /* 144 columns an inch: finer than print needs */
     } else {
         c->surface = cairo_pdf_surface_create(path, c->w, c->h);
-        c->px_per_pt = 4;
+        c->px_per_pt = 2; /* 144 columns an inch: finer than print needs */
     }
     if (cairo_surface_status(c->surface) != CAIRO_STATUS_SUCCESS) {
         cairo_status_t st = cairo_surface_status(c->surface);

@@ -117,6 +117,10 @@ static void draw_rank(canvas *c, const frame *f, const double *cov, int ncols, d
     double colw = 1 / c->px_per_pt, off, bh;
 
     band(RT_EV_COMPUTE, compact, &off, &bh);
+    if (row_h < 3) { /* hundreds of ranks: rows touch, gaps would be noise */
+        off = 0;
+        bh = 1;
+    }
     for (int col = 0; col < ncols;) {
         int share = compute_share(comp, wait, col), run = col + 1;
         while (run < ncols && compute_share(comp, wait, run) == share)
