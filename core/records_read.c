@@ -262,8 +262,10 @@ static int load_events(records_run *run, char *err, size_t errlen)
     FILE *f = open_part(run->dir, RECORDS_EVENTS_FILE, &path, err, errlen);
     if (!f)
         goto fail;
-    if (getline(&line, &cap, f) < 0 || (line[strcspn(line, "\r\n")] = '\0',
-                                         strcmp(line, RECORDS_EVENTS_HEADER) != 0)) {
+    int have_header = getline(&line, &cap, f) >= 0;
+    if (have_header)
+        line[strcspn(line, "\r\n")] = '\0';
+    if (!have_header || strcmp(line, RECORDS_EVENTS_HEADER) != 0) {
         records_seterr(err, errlen, "%s:1: expected the header %s", path, RECORDS_EVENTS_HEADER);
         goto fail;
     }

@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 
 #include "core/records.h"
+#include "core/records_internal.h"
 #include "plots/plot.h"
 
 #define LABEL_LEN 160
@@ -254,7 +255,7 @@ int records_draw_default_figures(const char *outdir, char *err, size_t errlen)
     /* ---- timeline.png: when the run recorded its events ---- */
     struct stat st;
     snprintf(path, plen, "%s/%s", outdir, RECORDS_EVENTS_FILE);
-    if (stat(path, &st) == 0 && st.st_size > (off_t)sizeof "rank,kind,start_s,end_s,bytes,peer") {
+    if (stat(path, &st) == 0 && st.st_size > (off_t)sizeof RECORDS_EVENTS_HEADER) { /* not just a header */
         snprintf(path, plen, "%s/timeline.png", outdir);
         if (figures_timeline(path, outdir, NAN, NAN, NULL, err, errlen))
             goto fail;

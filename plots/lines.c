@@ -94,8 +94,7 @@ static void draw_series(canvas *c, const frame *f, const plot_series *s, const l
     cairo_fill(cr);
 }
 
-/* Draw a line chart of ns series with their styles; extra_y widens the y
- * range (the ideal line's values). */
+/* Draw a line chart of ns series, each with its style (colour, dash). */
 static int lines_draw(const char *path, const plot_opts *o, const plot_series *s, const line_style *st,
                       int ns, char *err, size_t errlen)
 {

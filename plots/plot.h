@@ -63,9 +63,10 @@ int plot_lines(const char *path, const plot_lines_spec *spec, char *err, size_t 
  * baseline_s / seconds, where baseline_s is the one-worker time; with
  * baseline_s = 0 each series' first point is taken as its own baseline
  * and counted as perfectly scaled (speedup = its worker count). The ideal
- * line is speedup = workers, or efficiency = 1. */
+ * line is speedup = workers, or efficiency = 1. Axis labels default to
+ * "workers" and "speedup" (or "parallel efficiency"). */
 typedef struct plot_scaling_spec {
-    plot_opts opts;      /* x.scale defaults to log2 */
+    plot_opts opts;      /* worker counts 1, 2, 4 ...: PLOT_LOG2 on x (and on y for speedup) */
     const plot_series *series;
     int nseries;
     int efficiency;      /* 0: speedup; 1: parallel efficiency */
