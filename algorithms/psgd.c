@@ -252,8 +252,10 @@ int psgd_rank(rt *r, void *arg)
             }
             flops += ml_optim_step(&optim, s.params, grad.dense, 0, s.P,
                                    (float)ml_schedule_lr(&sched, epoch));
-            s.in_sync = s.W == 1;
         }
+        /* the others stepped even if my shard is empty: every rank must
+         * agree on this, since it decides who joins an allreduce */
+        s.in_sync = s.W == 1;
         if ((rc = train_charge(r, flops)))
             break;
         if (H > 0 && (step + 1) % H == 0)

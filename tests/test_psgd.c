@@ -261,6 +261,24 @@ static void sim_and_real_give_the_same_model(void **state)
     ml_problem_free(&p.prob);
 }
 
+/* More workers than examples: the workers with empty shards take no step
+ * but must still join every allreduce, observer included. */
+static void workers_without_data_join_every_round(void **state)
+{
+    (void)state;
+    problem p;
+    problem_load(&p, "synth-dense:n=10,d=5,classes=3", 2);
+    p.ml.eval_every_epochs = 0.5;
+    run s, r;
+    run_psgd(&s, &p, 16, 0, PSGD_EVAL_AVERAGE, JOB_SIM, 1.25e9);
+    run_psgd(&r, &p, 16, 0, PSGD_EVAL_AVERAGE, JOB_REAL, 1.25e9);
+    assert_memory_equal(s.params, r.params, nparams(&p) * sizeof(float));
+    assert_true(s.out->stats[PSGD_STAT_ROUNDS] == 1);
+    job_result_free(&s.res);
+    job_result_free(&r.res);
+    ml_problem_free(&p.prob);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -272,6 +290,7 @@ int main(void)
         cmocka_unit_test(observer_changes_no_weight_and_costs_no_time),
         cmocka_unit_test(rarer_averaging_is_faster_on_a_slow_network),
         cmocka_unit_test(sim_and_real_give_the_same_model),
+        cmocka_unit_test(workers_without_data_join_every_round),
     };
     return cmocka_run_group_tests_name("psgd", tests, NULL, NULL);
 }
