@@ -42,6 +42,7 @@ typedef struct run_algo {
 
 extern const run_algo run_algo_serial;
 extern const run_algo run_algo_allreduce;
+extern const run_algo run_algo_ps;
 extern const run_algo run_algo_hogwild;
 extern const run_algo run_algo_psgd;
 

@@ -13,6 +13,7 @@
 static const run_algo *const algos[] = {
     &run_algo_serial,
     &run_algo_allreduce,
+    &run_algo_ps,
     &run_algo_hogwild,
     &run_algo_psgd,
     NULL,
