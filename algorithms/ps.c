@@ -1,0 +1,997 @@
+/* ps.c -- the parameter server: sharded weights, workers that pull and
+ * push, and three consistency models.
+ * reference: Li, Andersen, Park, Smola, Ahmed, Josifovski, Long, Shekita,
+ * Su, "Scaling Distributed Machine Learning with the Parameter Server",
+ * OSDI 2014 (keys and ranges, push/pull, bounded delay); Ho et al., "More
+ * Effective Distributed ML via a Stale Synchronous Parallel Parameter
+ * Server", NIPS 2013 (the SSP clock condition).
+ *
+ * Ranks 0..S-1 are servers; server s owns keys [s P / S, (s+1) P / S) of
+ * the flat parameter array (P = parameters), keeps their weights and its
+ * own optimizer state (ml_optim on that range: SGD or Adagrad). Ranks
+ * S..S+W-1 are workers, worker w holding shard w of W of the training set.
+ * A worker's iteration c:
+ *
+ *   1. receive from every server the weights of the keys its minibatch
+ *      touches (a pull), and stop if a server says the budget is spent
+ *   2. gradient of the loss on that minibatch         (compute: b x model flops)
+ *   3. draw the next minibatch, then send every server one request: the
+ *      gradient on its keys (the push of iteration c) and the keys of the
+ *      next minibatch (the pull of iteration c+1)
+ *
+ * On sparse data (CSR with a linear model) a pull names its keys and a
+ * push carries keys and values, only those the minibatch touches; on dense
+ * data both carry the server's whole range, values only.
+ *
+ * A server receives from any source and, per request: applies the push
+ * (one optimizer step on its range, learning rate from the epoch so far),
+ * then files the pull and answers every filed pull whose consistency
+ * condition holds. The server counts each worker's clock (iterations
+ * pushed); with min = the smallest clock of the workers still running, a
+ * pull for iteration c is answered when
+ *     bsp:          min >= c          (everyone finished c-1)
+ *     ssp, bound s: min >= c - s      (everyone finished c-s-1; s = 0 is bsp)
+ *     async:        at once
+ * This is how the paper's servers enforce bounded delay: the wait sits in
+ * the pull, so no coordinator is needed. Under bsp (ssp s = 0) nobody can
+ * move on until all pushes of a clock are in, so the server holds them and
+ * applies them in worker order when the last arrives: the model then does
+ * not depend on arrival order, and sim and real runs give the same bits.
+ * Otherwise pushes are applied as they arrive.
+ *
+ * Staleness of an update: its iteration c minus the min clock the server
+ * saw when it answered that iteration's pull -- how many clocks of other
+ * workers' updates the weights it was computed on may lack. It is 0 under
+ * bsp and at most s under ssp by construction; async has no bound. Delay:
+ * how many updates the server applied between answering the pull and
+ * applying the push (the "tau" of asynchronous SGD analyses).
+ *
+ * Termination: the budget is epochs x n examples (epoch = examples pushed
+ * / n). A server answers a pull with "stop" once its count reached the
+ * budget; a worker that hears stop from any server sends every server a
+ * goodbye. A server ends when every worker said goodbye or died. On real
+ * sockets a worker that dies is reported by the any-source receive
+ * (RT_EPEER with the dead rank as source): async and ssp drop it from the
+ * min clock and go on; bsp fails with an error, since no iteration could
+ * ever complete again.
+ *
+ * Evaluation: a server keeps a copy of its range each time the examples
+ * count crosses an evaluation point (eval_every_epochs), with the time;
+ * at the end the servers send their copies to server 0, which assembles
+ * and evaluates them: the time of a point is the latest of the servers'.
+ * Evaluation therefore costs the training run nothing.
+ *
+ * Wire: a request is a 24-byte header (flags, push clock, pull clock,
+ * examples, push count or -1 for a dense range, pull count or -1 for the
+ * whole range), then push keys (uint32) and values (float32) -- values
+ * only when dense -- then pull keys. A reply is a 16-byte header (stop,
+ * version, value count) and the values of the keys asked for.
+ *
+ * Cost of one bsp iteration, dense model, no compute, ideal network (alpha
+ * seconds per message, beta seconds per byte), servers on hosts of their
+ * own, m = P/S floats per server:
+ *     T = 2 alpha + max(W, S) (24 + 16 + 8 m) beta
+ * Pushes: each server's link receives W requests of 24 + 4m bytes at once
+ * (the simulator starts a transfer when the receiver asks, and a server's
+ * any-source receive asks every worker), so they share its bandwidth and
+ * all finish after alpha + W (24 + 4m) beta; if S > W the bottleneck is
+ * instead each worker's link sending S of them. Pulls: when the last push
+ * is in, the server sends all W replies of 16 + 4m bytes at once (buffered
+ * sends): alpha + max(W, S) (16 + 4m) beta. So a single server's iteration
+ * grows linearly with W, and S servers divide the bandwidth term by S
+ * (while S <= W). Compute adds b x model flops / speed per worker and the
+ * optimizer's flops per update at each server.
+ */
+#include "algorithms/ps.h"
+
+#include <limits.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { TAG_REQ = 0x5000, TAG_REPLY, TAG_SNAP_HEAD, TAG_SNAP };
+enum { REQ_PUSH = 1, REQ_PULL = 2, REQ_DONE = 4 };
+
+typedef struct req_head {
+    uint32_t flags;
+    int32_t push_clock;
+    int32_t pull_clock;
+    int32_t examples;  /* in the pushed minibatch */
+    int32_t npush;     /* key/value pairs, or -1: the whole range, values only */
+    int32_t npull;     /* keys, or -1: the whole range */
+} req_head;
+
+typedef struct reply_head {
+    int32_t stop;
+    int32_t version;   /* updates the server had applied (mod 2^31) */
+    int32_t nvals;
+    int32_t pad;
+} reply_head;
+
+_Static_assert(sizeof(req_head) == PS_REQ_HEAD_BYTES, "request header layout");
+_Static_assert(sizeof(reply_head) == PS_REPLY_HEAD_BYTES, "reply header layout");
+
+/* One evaluation point as a server kept it; sums cover the updates since
+ * the previous point. */
+typedef struct snap_meta {
+    double time_s, examples, version;
+    double stale_sum, delay_sum, updates;
+} snap_meta;
+
+/* What a server reports at the end besides its points. */
+typedef struct server_totals {
+    double nsnap;
+    double stale_sum, stale_max, delay_sum, delay_max, updates;
+    double lost, pull_wait_s, pulls;
+} server_totals;
+
+static const char *const consistency_names[] = {"bsp", "ssp", "async"};
+
+int ps_consistency_by_name(const char *name)
+{
+    for (int i = 0; i < 3; i++)
+        if (strcmp(name, consistency_names[i]) == 0)
+            return i;
+    return -1;
+}
+
+const char *ps_consistency_name(ps_consistency c)
+{
+    return c >= PS_BSP && c <= PS_ASYNC ? consistency_names[c] : "?";
+}
+
+void ps_server_range(size_t P, int S, int s, size_t *lo, size_t *hi)
+{
+    *lo = (size_t)((uint64_t)P * (uint64_t)s / (uint64_t)S);
+    *hi = (size_t)((uint64_t)P * (uint64_t)(s + 1) / (uint64_t)S);
+}
+
+/* The server owning key k: the largest s with s P / S <= k. */
+static int key_owner(size_t P, int S, size_t k)
+{
+    return (int)((((uint64_t)k + 1) * (uint64_t)S - 1) / (uint64_t)P);
+}
+
+double ps_bsp_iteration_s(int W, int S, size_t P, double alpha_s, double beta_s_per_B)
+{
+    double m = (double)P / S;
+    int fan = W > S ? W : S;
+    return 2 * alpha_s + fan * (PS_REQ_HEAD_BYTES + PS_REPLY_HEAD_BYTES + 8 * m) * beta_s_per_B;
+}
+
+void ps_setup_columns(train_setup *setup)
+{
+    static const char *const extra[] = {"staleness_mean", "delay_mean_updates"};
+    static const char *const stats[PS_STATS] = {
+        [PS_STAT_STALENESS_MEAN] = "staleness_mean",
+        [PS_STAT_STALENESS_MAX] = "staleness_max",
+        [PS_STAT_DELAY_MEAN] = "delay_mean_updates",
+        [PS_STAT_DELAY_MAX] = "delay_max_updates",
+        [PS_STAT_UPDATES] = "updates",
+        [PS_STAT_WORKERS_LOST] = "workers_lost",
+        [PS_STAT_PULL_WAIT_S] = "pull_wait_mean_s",
+    };
+    setup->nextra = 2;
+    for (int i = 0; i < 2; i++)
+        setup->extra_names[i] = extra[i];
+    setup->nstats = PS_STATS;
+    for (int i = 0; i < PS_STATS; i++)
+        setup->stat_names[i] = stats[i];
+}
+
+/* What servers and workers both derive from the setup. */
+typedef struct ps_shape {
+    int S, W;
+    size_t P;
+    int sparse;       /* keys follow the minibatch (CSR data, linear model) */
+    long bound;       /* staleness bound; LONG_MAX for async */
+    double budget;    /* examples to process: epochs x n */
+} ps_shape;
+
+static void shape_of(rt *r, const train_setup *setup, const ml_model *model, ps_shape *sh)
+{
+    const ps_opts *opt = setup->algo;
+    sh->S = opt->servers;
+    sh->W = rt_size(r) - opt->servers;
+    sh->P = ml_model_nparams(model);
+    sh->sparse = setup->prob->train.sparse && ml_model_kind_of(model) != ML_MODEL_MLP;
+    sh->bound = opt->consistency == PS_ASYNC ? LONG_MAX
+                : opt->consistency == PS_SSP ? opt->staleness
+                                             : 0;
+    sh->budget = (double)setup->ml->epochs * (double)setup->prob->train.n;
+}
+
+/* =====================================================================
+ * server
+ * ===================================================================== */
+
+enum { W_ACTIVE = 0, W_DONE, W_DEAD };
+
+typedef struct server {
+    rt *r;
+    const train_setup *setup;
+    ps_shape sh;
+    int s;
+    size_t lo, m;
+    float *w;                 /* weights of keys [lo, lo + m) */
+    ml_optim optim;
+    ml_schedule sched;
+    double examples;          /* pushed so far */
+    long version;             /* updates applied */
+    int active;               /* workers neither done nor dead */
+    /* per worker */
+    int *state;
+    long *clock;              /* iterations pushed (and applied) */
+    long *min_at_pull;        /* min clock when its last pull was answered */
+    long *ver_at_pull;
+    int *pull_pending;
+    long *pull_clock;
+    int32_t *npull;           /* -1: whole range */
+    uint32_t **pull_keys;     /* m keys each, made on first use */
+    double *pull_since_s;
+    unsigned char **held;     /* bsp: requests held until the clock is full */
+    int *is_held;
+    int nheld;
+    /* buffers */
+    unsigned char *rbuf;
+    size_t rcap;
+    unsigned char *sbuf;      /* a reply */
+    /* evaluation points */
+    snap_meta *snaps;
+    float *snap_w;            /* nsnap x m */
+    int nsnap, capsnap;
+    double every_examples, next_examples;
+    snap_meta acc;            /* sums since the last point */
+    server_totals tot;
+} server;
+
+static int server_snapshot(server *sv)
+{
+    if (sv->nsnap == sv->capsnap) {
+        int cap = sv->capsnap ? 2 * sv->capsnap : 16;
+        snap_meta *ns = realloc(sv->snaps, (size_t)cap * sizeof *ns);
+        if (ns)
+            sv->snaps = ns;
+        float *nw = ns ? realloc(sv->snap_w, (size_t)cap * sv->m * sizeof *nw) : NULL;
+        if (!nw)
+            return rt_fail(sv->r, RT_ENOMEM, "ps server %d: out of memory for %d evaluation points",
+                           sv->s, cap);
+        sv->snap_w = nw;
+        sv->capsnap = cap;
+    }
+    snap_meta *p = &sv->snaps[sv->nsnap];
+    *p = sv->acc;
+    p->time_s = rt_now(sv->r);
+    p->examples = sv->examples;
+    p->version = (double)sv->version;
+    memcpy(sv->snap_w + (size_t)sv->nsnap * sv->m, sv->w, sv->m * sizeof *sv->w);
+    sv->nsnap++;
+    memset(&sv->acc, 0, sizeof sv->acc);
+    return RT_OK;
+}
+
+/* A point each time the examples count crosses an evaluation point (the
+ * last slot is kept for the final state). */
+static int server_maybe_snapshot(server *sv)
+{
+    if (sv->examples + 1e-9 < sv->next_examples || sv->nsnap >= TRAIN_MAX_POINTS - 1)
+        return RT_OK;
+    while (sv->next_examples <= sv->examples + 1e-9)
+        sv->next_examples += sv->every_examples;
+    return server_snapshot(sv);
+}
+
+static long server_min_clock(const server *sv)
+{
+    long min = LONG_MAX;
+    for (int w = 0; w < sv->sh.W; w++)
+        if (sv->state[w] == W_ACTIVE && sv->clock[w] < min)
+            min = sv->clock[w];
+    return min;
+}
+
+/* A worker died (real backend). */
+static int server_lose_worker(server *sv, int w, const char *why)
+{
+    if (sv->state[w] != W_ACTIVE)
+        return RT_OK; /* heard of already, or it had said goodbye */
+    if (sv->sh.bound == 0)
+        return rt_fail(sv->r, RT_EPEER,
+                       "ps server %d: worker %d (rank %d) died (%s); under bsp no iteration "
+                       "can complete without it -- stopping (ssp and async go on without it)",
+                       sv->s, w, sv->sh.S + w, why);
+    sv->state[w] = W_DEAD;
+    sv->pull_pending[w] = 0;
+    sv->active--;
+    sv->tot.lost++;
+    return RT_OK;
+}
+
+/* Check a request's length and keys against its header. */
+static int server_check(server *sv, int w, const req_head *h, size_t len)
+{
+    size_t need = sizeof *h;
+    if (h->flags & REQ_PUSH)
+        need += h->npush < 0 ? sv->m * 4 : (size_t)h->npush * 8;
+    if ((h->flags & REQ_PULL) && h->npull > 0)
+        need += (size_t)h->npull * 4;
+    int bad = len != need || h->npush > (int64_t)sv->m || h->npull > (int64_t)sv->m ||
+              ((h->flags & REQ_PUSH) && h->push_clock != sv->clock[w]) ||
+              ((h->flags & REQ_PULL) && sv->pull_pending[w]);
+    if (!bad && (h->flags & REQ_PUSH) && h->npush > 0) {
+        const uint32_t *k = (const uint32_t *)(h + 1);
+        for (int32_t i = 0; i < h->npush && !bad; i++)
+            bad = k[i] < sv->lo || k[i] >= sv->lo + sv->m;
+    }
+    if (bad)
+        return rt_fail(sv->r, RT_EPROTO, "ps server %d: malformed request from worker %d "
+                       "(%zu bytes, clock %d, expected clock %ld)", sv->s, w, len,
+                       (int)h->push_clock, sv->clock[w]);
+    return RT_OK;
+}
+
+/* Apply the push, then file the pull, of one checked request. */
+static int server_handle(server *sv, int w, const unsigned char *msg)
+{
+    const req_head *h = (const req_head *)msg;
+    const unsigned char *p = msg + sizeof *h;
+    int rc;
+    if (h->flags & REQ_PUSH) {
+        double epoch = sv->examples / (double)sv->setup->prob->train.n;
+        float lr = (float)ml_schedule_lr(&sv->sched, epoch);
+        double flops;
+        if (h->npush < 0) {
+            flops = ml_optim_step(&sv->optim, sv->w, (const float *)p, 0, sv->m, lr);
+            p += sv->m * 4;
+        } else {
+            const uint32_t *keys = (const uint32_t *)p;
+            const float *vals = (const float *)(p + (size_t)h->npush * 4);
+            flops = ml_optim_step_sparse(&sv->optim, sv->w, keys, vals, (size_t)h->npush, lr);
+            p += (size_t)h->npush * 8;
+        }
+        if ((rc = train_charge(sv->r, flops)))
+            return rc;
+        double stale = (double)(h->push_clock - sv->min_at_pull[w]);
+        double delay = (double)(sv->version - sv->ver_at_pull[w]);
+        sv->acc.stale_sum += stale;
+        sv->acc.delay_sum += delay;
+        sv->acc.updates++;
+        sv->tot.stale_sum += stale;
+        sv->tot.delay_sum += delay;
+        sv->tot.updates++;
+        sv->tot.stale_max = fmax(sv->tot.stale_max, stale);
+        sv->tot.delay_max = fmax(sv->tot.delay_max, delay);
+        sv->clock[w]++;
+        sv->version++;
+        sv->examples += h->examples;
+        if ((rc = server_maybe_snapshot(sv)))
+            return rc;
+    }
+    if (h->flags & REQ_PULL) {
+        sv->pull_pending[w] = 1;
+        sv->pull_clock[w] = h->pull_clock;
+        sv->npull[w] = h->npull;
+        sv->pull_since_s[w] = rt_now(sv->r);
+        if (h->npull > 0) {
+            if (!sv->pull_keys[w] && !(sv->pull_keys[w] = malloc(sv->m * sizeof(uint32_t))))
+                return rt_fail(sv->r, RT_ENOMEM, "ps server %d: out of memory", sv->s);
+            memcpy(sv->pull_keys[w], p, (size_t)h->npull * 4);
+        }
+    }
+    return RT_OK;
+}
+
+/* Answer every filed pull whose consistency condition holds. */
+static int server_answer(server *sv)
+{
+    long min = server_min_clock(sv);
+    for (int w = 0; w < sv->sh.W; w++) {
+        if (!sv->pull_pending[w] || sv->state[w] != W_ACTIVE)
+            continue;
+        if (sv->sh.bound != LONG_MAX && min < sv->pull_clock[w] - sv->sh.bound)
+            continue;
+        reply_head *h = (reply_head *)sv->sbuf;
+        float *vals = (float *)(h + 1);
+        *h = (reply_head){.stop = sv->examples >= sv->sh.budget,
+                          .version = (int32_t)(sv->version & INT32_MAX)};
+        if (!h->stop && sv->npull[w] < 0) {
+            h->nvals = (int32_t)sv->m;
+            memcpy(vals, sv->w, sv->m * sizeof *vals);
+        } else if (!h->stop) {
+            h->nvals = sv->npull[w];
+            const uint32_t *k = sv->pull_keys[w];
+            for (int32_t i = 0; i < h->nvals; i++)
+                vals[i] = sv->w[k[i] - sv->lo];
+        }
+        sv->pull_pending[w] = 0;
+        sv->min_at_pull[w] = min;
+        sv->ver_at_pull[w] = sv->version;
+        sv->tot.pull_wait_s += rt_now(sv->r) - sv->pull_since_s[w];
+        sv->tot.pulls++;
+        int rc = rt_send(sv->r, sv->sh.S + w, TAG_REPLY, h,
+                         sizeof *h + (size_t)h->nvals * sizeof *vals);
+        if (rc == RT_EPEER)
+            rc = server_lose_worker(sv, w, rt_error(sv->r));
+        if (rc)
+            return rc;
+    }
+    return RT_OK;
+}
+
+/* bsp: once every running worker's push of the clock is held, apply them
+ * in worker order. */
+static int server_release_held(server *sv)
+{
+    if (sv->nheld == 0 || sv->nheld < sv->active)
+        return RT_OK;
+    for (int w = 0; w < sv->sh.W; w++) {
+        if (!sv->is_held[w])
+            continue;
+        sv->is_held[w] = 0;
+        int rc = server_handle(sv, w, sv->held[w]);
+        if (rc)
+            return rc;
+    }
+    sv->nheld = 0;
+    return RT_OK;
+}
+
+/* Requests until every worker has said goodbye or died. */
+static int server_loop(server *sv)
+{
+    int S = sv->sh.S, rc;
+    while (sv->active > 0) {
+        rt_status st = {.source = -1};
+        rc = rt_recv(sv->r, RT_ANY_SOURCE, TAG_REQ, sv->rbuf, sv->rcap, &st);
+        if (rc == RT_EPEER && st.source >= S && st.source < S + sv->sh.W) {
+            if ((rc = server_lose_worker(sv, st.source - S, rt_error(sv->r))) ||
+                (rc = server_answer(sv)))
+                return rc;
+            continue;
+        }
+        if (rc)
+            return rt_fail(sv->r, rc, "ps server %d: waiting for requests: %s", sv->s,
+                           rt_error(sv->r));
+        int w = st.source - S;
+        const req_head *h = (const req_head *)sv->rbuf;
+        if (w < 0 || st.bytes < sizeof *h)
+            return rt_fail(sv->r, RT_EPROTO, "ps server %d: a %zu-byte request from rank %d, "
+                           "which is not a worker", sv->s, st.bytes, st.source);
+        if (h->flags & REQ_DONE) {
+            if (sv->state[w] == W_ACTIVE) {
+                sv->state[w] = W_DONE;
+                sv->active--;
+            }
+            sv->pull_pending[w] = 0;
+        } else {
+            if ((rc = server_check(sv, w, h, st.bytes)))
+                return rc;
+            if (sv->sh.bound == 0 && (h->flags & REQ_PUSH)) {
+                /* bsp: hold it until the clock is full (see the header) */
+                if (!sv->held[w] && !(sv->held[w] = malloc(sv->rcap)))
+                    return rt_fail(sv->r, RT_ENOMEM, "ps server %d: out of memory", sv->s);
+                memcpy(sv->held[w], sv->rbuf, st.bytes);
+                sv->is_held[w] = 1;
+                sv->nheld++;
+            } else if ((rc = server_handle(sv, w, sv->rbuf))) {
+                return rc;
+            }
+        }
+        if ((rc = server_release_held(sv)) || (rc = server_answer(sv)))
+            return rc;
+    }
+    return RT_OK;
+}
+
+/* ---- the reporter: assemble the servers' points and evaluate them ---- */
+
+static int report(server *sv, server_totals *tots, snap_meta **metas, float **ws)
+{
+    const train_setup *setup = sv->setup;
+    int S = sv->sh.S, rc;
+    size_t P = sv->sh.P;
+    ml_model *model = NULL;
+    train_eval eval;
+    int eval_ready = 0;
+    float *params = malloc(P * sizeof *params);
+    if (!params)
+        return rt_fail(sv->r, RT_ENOMEM, "ps: out of memory for the model");
+    if ((rc = train_model_create(sv->r, setup, &model)) ||
+        (rc = train_eval_init(&eval, sv->r, setup, model)))
+        goto done;
+    eval_ready = 1;
+
+    int n = INT_MAX;
+    for (int s = 0; s < S; s++)
+        n = (int)tots[s].nsnap < n ? (int)tots[s].nsnap : n;
+    /* the points every server has, then each one's final state */
+    for (int i = 0; i < n; i++) {
+        int last = i == n - 1;
+        double time_s = 0, stale = 0, delay = 0, updates = 0;
+        for (int s = 0; s < S; s++) {
+            int k = last ? (int)tots[s].nsnap - 1 : i;
+            size_t lo, hi;
+            ps_server_range(P, S, s, &lo, &hi);
+            memcpy(params + lo, ws[s] + (size_t)k * (hi - lo), (hi - lo) * sizeof *params);
+            const snap_meta *m = &metas[s][k];
+            time_s = fmax(time_s, m->time_s);
+            stale += m->stale_sum;
+            delay += m->delay_sum;
+            updates += m->updates;
+        }
+        const snap_meta *m0 = &metas[0][last ? (int)tots[0].nsnap - 1 : i];
+        double extra[2] = {updates > 0 ? stale / updates : NAN, updates > 0 ? delay / updates : NAN};
+        double epoch = m0->examples / (double)setup->prob->train.n;
+        if ((rc = train_eval_maybe(&eval, params, epoch, (long)m0->version, extra, 1)))
+            goto done;
+        if (eval.out->npoints > 0)
+            eval.out->points[eval.out->npoints - 1].time_s = time_s;
+    }
+    train_eval_finish(&eval, params, P);
+
+    server_totals all = {0};
+    for (int s = 0; s < S; s++) {
+        all.stale_sum += tots[s].stale_sum;
+        all.delay_sum += tots[s].delay_sum;
+        all.updates += tots[s].updates;
+        all.stale_max = fmax(all.stale_max, tots[s].stale_max);
+        all.delay_max = fmax(all.delay_max, tots[s].delay_max);
+        all.lost = fmax(all.lost, tots[s].lost);
+        all.pull_wait_s += tots[s].pull_wait_s;
+        all.pulls += tots[s].pulls;
+    }
+    double *st = eval.out->stats;
+    st[PS_STAT_STALENESS_MEAN] = all.updates > 0 ? all.stale_sum / all.updates : 0;
+    st[PS_STAT_STALENESS_MAX] = all.stale_max;
+    st[PS_STAT_DELAY_MEAN] = all.updates > 0 ? all.delay_sum / all.updates : 0;
+    st[PS_STAT_DELAY_MAX] = all.delay_max;
+    st[PS_STAT_UPDATES] = tots[0].updates;
+    st[PS_STAT_WORKERS_LOST] = all.lost;
+    st[PS_STAT_PULL_WAIT_S] = all.pulls > 0 ? all.pull_wait_s / all.pulls : 0;
+done:
+    if (eval_ready)
+        train_eval_free(&eval);
+    ml_model_free(model);
+    free(params);
+    return rc;
+}
+
+/* Servers 1..S-1 send their points to server 0, which reports. */
+static int server_finish(server *sv)
+{
+    int S = sv->sh.S, rc = RT_OK;
+    if (sv->nsnap == 0 || sv->examples > sv->snaps[sv->nsnap - 1].examples)
+        if ((rc = server_snapshot(sv)))
+            return rc;
+    sv->tot.nsnap = sv->nsnap;
+    if (sv->s != 0) {
+        if ((rc = rt_send(sv->r, 0, TAG_SNAP_HEAD, &sv->tot, sizeof sv->tot)) ||
+            (rc = rt_send(sv->r, 0, TAG_SNAP, sv->snaps, (size_t)sv->nsnap * sizeof *sv->snaps)) ||
+            (rc = rt_send(sv->r, 0, TAG_SNAP, sv->snap_w, (size_t)sv->nsnap * sv->m * sizeof(float))))
+            return rt_fail(sv->r, rc, "ps server %d: sending its evaluation points: %s", sv->s,
+                           rt_error(sv->r));
+        return RT_OK;
+    }
+    server_totals *tots = calloc((size_t)S, sizeof *tots);
+    snap_meta **metas = calloc((size_t)S, sizeof *metas);
+    float **ws = calloc((size_t)S, sizeof *ws);
+    if (!tots || !metas || !ws) {
+        rc = rt_fail(sv->r, RT_ENOMEM, "ps: out of memory for %d servers' points", S);
+        goto done;
+    }
+    tots[0] = sv->tot;
+    metas[0] = sv->snaps;
+    ws[0] = sv->snap_w;
+    for (int s = 1; s < S; s++) {
+        size_t lo, hi;
+        ps_server_range(sv->sh.P, S, s, &lo, &hi);
+        if ((rc = rt_recv(sv->r, s, TAG_SNAP_HEAD, &tots[s], sizeof tots[s], NULL)))
+            goto lost;
+        size_t n = (size_t)tots[s].nsnap;
+        metas[s] = malloc((n ? n : 1) * sizeof **metas);
+        ws[s] = malloc((n ? n : 1) * (hi - lo) * sizeof **ws);
+        if (!metas[s] || !ws[s]) {
+            rc = rt_fail(sv->r, RT_ENOMEM, "ps: out of memory for server %d's points", s);
+            goto done;
+        }
+        if ((rc = rt_recv(sv->r, s, TAG_SNAP, metas[s], n * sizeof **metas, NULL)) ||
+            (rc = rt_recv(sv->r, s, TAG_SNAP, ws[s], n * (hi - lo) * sizeof **ws, NULL)))
+            goto lost;
+    }
+    rc = report(sv, tots, metas, ws);
+    goto done;
+lost:
+    rc = rt_fail(sv->r, rc, "ps: gathering the servers' evaluation points: %s", rt_error(sv->r));
+done:
+    for (int s = 1; s < S && metas && ws; s++) {
+        free(metas[s]);
+        free(ws[s]);
+    }
+    free(tots);
+    free(metas);
+    free(ws);
+    return rc;
+}
+
+static void server_free(server *sv)
+{
+    for (int w = 0; sv->pull_keys && w < sv->sh.W; w++)
+        free(sv->pull_keys[w]);
+    for (int w = 0; sv->held && w < sv->sh.W; w++)
+        free(sv->held[w]);
+    free(sv->pull_keys);
+    free(sv->held);
+    free(sv->is_held);
+    free(sv->state);
+    free(sv->clock);
+    free(sv->min_at_pull);
+    free(sv->ver_at_pull);
+    free(sv->pull_pending);
+    free(sv->pull_clock);
+    free(sv->npull);
+    free(sv->pull_since_s);
+    free(sv->rbuf);
+    free(sv->sbuf);
+    free(sv->snaps);
+    free(sv->snap_w);
+    free(sv->w);
+    ml_optim_free(&sv->optim);
+}
+
+static int server_main(rt *r, const train_setup *setup, ml_model *model)
+{
+    server sv = {.r = r, .setup = setup, .s = rt_rank(r)};
+    const ml_config *ml = setup->ml;
+    char err[512];
+    int rc;
+    shape_of(r, setup, model, &sv.sh);
+    int W = sv.sh.W;
+    size_t hi;
+    ps_server_range(sv.sh.P, sv.sh.S, sv.s, &sv.lo, &hi);
+    sv.m = hi - sv.lo;
+    sv.active = W;
+    sv.rcap = sizeof(req_head) + 12 * sv.m;
+    sv.rbuf = malloc(sv.rcap);
+    sv.sbuf = malloc(sizeof(reply_head) + 4 * sv.m);
+    sv.w = malloc(sv.sh.P * sizeof *sv.w);
+    sv.state = calloc((size_t)W, sizeof *sv.state);
+    sv.clock = calloc((size_t)W, sizeof *sv.clock);
+    sv.min_at_pull = calloc((size_t)W, sizeof *sv.min_at_pull);
+    sv.ver_at_pull = calloc((size_t)W, sizeof *sv.ver_at_pull);
+    sv.pull_pending = calloc((size_t)W, sizeof *sv.pull_pending);
+    sv.pull_clock = calloc((size_t)W, sizeof *sv.pull_clock);
+    sv.npull = calloc((size_t)W, sizeof *sv.npull);
+    sv.pull_keys = calloc((size_t)W, sizeof *sv.pull_keys);
+    sv.pull_since_s = calloc((size_t)W, sizeof *sv.pull_since_s);
+    sv.held = calloc((size_t)W, sizeof *sv.held);
+    sv.is_held = calloc((size_t)W, sizeof *sv.is_held);
+    if (!sv.is_held || !sv.rbuf || !sv.sbuf || !sv.w || !sv.state || !sv.clock || !sv.min_at_pull ||
+        !sv.ver_at_pull || !sv.pull_pending || !sv.pull_clock || !sv.npull || !sv.pull_keys ||
+        !sv.pull_since_s || !sv.held) {
+        rc = rt_fail(r, RT_ENOMEM, "ps server %d: out of memory for %zu keys", sv.s, sv.m);
+        goto done;
+    }
+    /* the same seed everywhere: the starting weights of the serial run */
+    ml_model_init_params(model, sv.w, ml->seed);
+    memmove(sv.w, sv.w + sv.lo, sv.m * sizeof *sv.w);
+    if (ml_optim_init(&sv.optim, ml->optimizer, sv.m, sv.lo, (float)ml->momentum, err,
+                      sizeof err) != 0 ||
+        ml_schedule_parse(&sv.sched, ml->schedule, ml->lr, err, sizeof err) != 0) {
+        rc = rt_fail(r, RT_EINVAL, "ps server %d: %s", sv.s, err);
+        goto done;
+    }
+    double every = ml->eval_every_epochs > 0 ? ml->eval_every_epochs : 1;
+    sv.every_examples = every * (double)setup->prob->train.n;
+    sv.next_examples = sv.every_examples;
+    if ((rc = server_snapshot(&sv)) || (rc = server_loop(&sv)))
+        goto done;
+    rc = server_finish(&sv);
+done:
+    server_free(&sv);
+    return rc;
+}
+
+/* =====================================================================
+ * worker
+ * ===================================================================== */
+
+typedef struct worker {
+    rt *r;
+    const train_setup *setup;
+    ps_shape sh;
+    int w;
+    ml_model *model;
+    const ml_dataset *train;
+    size_t w_off, b_off, K;      /* linear layout: weights, biases, classes */
+    float *params;               /* the worker's view; only pulled keys are fresh */
+    ml_grad grad;
+    train_shard shard;
+    size_t *batch[2];            /* this minibatch and the next */
+    size_t nb[2];
+    uint32_t *keys[2];           /* their sorted keys (sparse) */
+    size_t nkeys[2];
+    size_t *split[2];            /* keys[split[s]..split[s+1]) belong to server s */
+    unsigned char *mark;         /* d flags, for collecting features */
+    uint32_t *feat;
+    uint32_t *gkey;              /* a push, grouped by server */
+    float *gval;
+    size_t *gcount;              /* S + 1 group starts */
+    rt_request **req;            /* S outstanding pulls */
+    unsigned char *sbuf;         /* one request (rt_send copies it) */
+    reply_head **rbuf;           /* one reply per server */
+    size_t *lo, *hi;
+} worker;
+
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* The next minibatch into slot i, and (sparse) the sorted keys it touches:
+ * its features' weights for every class, then the biases. */
+static void worker_draw(worker *wk, int i)
+{
+    const ml_config *ml = wk->setup->ml;
+    wk->nb[i] = train_shard_next(&wk->shard, ml->batch, wk->batch[i]);
+    if (!wk->sh.sparse)
+        return;
+    const ml_dataset *ds = wk->train;
+    size_t nf = 0, nk = 0;
+    for (size_t e = 0; e < wk->nb[i]; e++) {
+        size_t row = wk->batch[i][e];
+        for (size_t z = ds->row_ptr[row]; z < ds->row_ptr[row + 1]; z++)
+            if (!wk->mark[ds->col[z]]) {
+                wk->mark[ds->col[z]] = 1;
+                wk->feat[nf++] = ds->col[z];
+            }
+    }
+    qsort(wk->feat, nf, sizeof *wk->feat, cmp_u32);
+    uint32_t *k = wk->keys[i];
+    for (size_t f = 0; f < nf; f++) {
+        wk->mark[wk->feat[f]] = 0;
+        for (size_t c = 0; c < wk->K; c++)
+            k[nk++] = (uint32_t)(wk->w_off + wk->feat[f] * wk->K + c);
+    }
+    for (size_t c = 0; c < wk->K && wk->nb[i] > 0; c++)
+        k[nk++] = (uint32_t)(wk->b_off + c);
+    wk->nkeys[i] = nk;
+    size_t at = 0;
+    for (int s = 0; s < wk->sh.S; s++) {
+        wk->split[i][s] = at;
+        while (at < nk && k[at] < wk->hi[s])
+            at++;
+    }
+    wk->split[i][wk->sh.S] = nk;
+}
+
+/* Send every server its part of the push (slot cur's gradient, when
+ * push is set) and of the pull (slot nxt's keys). */
+static int worker_request(worker *wk, int push, int cur, int nxt, long clock)
+{
+    int S = wk->sh.S, rc;
+    if (push && wk->grad.sparse) {
+        /* group the gradient's pairs by server (counting sort) */
+        memset(wk->gcount, 0, (size_t)(S + 1) * sizeof *wk->gcount);
+        for (size_t i = 0; i < wk->grad.nnz; i++)
+            wk->gcount[key_owner(wk->sh.P, S, wk->grad.index[i]) + 1]++;
+        for (int s = 0; s < S; s++)
+            wk->gcount[s + 1] += wk->gcount[s];
+        for (size_t i = 0; i < wk->grad.nnz; i++) {
+            size_t at = wk->gcount[key_owner(wk->sh.P, S, wk->grad.index[i])]++;
+            wk->gkey[at] = wk->grad.index[i];
+            wk->gval[at] = wk->grad.value[i];
+        }
+        for (int s = S; s > 0; s--) /* back to the starts */
+            wk->gcount[s] = wk->gcount[s - 1];
+        wk->gcount[0] = 0;
+    }
+    for (int s = 0; s < S; s++) {
+        size_t m = wk->hi[s] - wk->lo[s];
+        req_head *h = (req_head *)wk->sbuf;
+        unsigned char *p = wk->sbuf + sizeof *h;
+        *h = (req_head){.flags = REQ_PULL | (push ? REQ_PUSH : 0), .push_clock = (int32_t)clock,
+                        .pull_clock = (int32_t)(clock + push), .npush = -1, .npull = -1};
+        if (push) {
+            h->examples = (int32_t)wk->nb[cur];
+            if (!wk->grad.sparse) {
+                memcpy(p, wk->grad.dense + wk->lo[s], m * sizeof(float));
+                p += m * sizeof(float);
+            } else {
+                size_t a = wk->gcount[s], n = wk->gcount[s + 1] - a;
+                h->npush = (int32_t)n;
+                memcpy(p, wk->gkey + a, n * sizeof(uint32_t));
+                memcpy(p + n * sizeof(uint32_t), wk->gval + a, n * sizeof(float));
+                p += n * 8;
+            }
+        }
+        if (wk->sh.sparse) {
+            size_t a = wk->split[nxt][s], n = wk->split[nxt][s + 1] - a;
+            h->npull = (int32_t)n;
+            memcpy(p, wk->keys[nxt] + a, n * sizeof(uint32_t));
+            p += n * sizeof(uint32_t);
+        }
+        if ((rc = rt_send(wk->r, s, TAG_REQ, wk->sbuf, (size_t)(p - wk->sbuf))))
+            return rt_fail(wk->r, rc, "ps worker %d: request to server %d: %s", wk->w, s,
+                           rt_error(wk->r));
+    }
+    return RT_OK;
+}
+
+/* Receive every server's reply to the pull of slot i; *stop when any says
+ * the budget is spent. */
+static int worker_pull(worker *wk, int i, int *stop)
+{
+    int S = wk->sh.S, rc;
+    rt_request **req = wk->req;
+    for (int s = 0; s < S; s++) {
+        size_t cap = sizeof(reply_head) + (wk->hi[s] - wk->lo[s]) * sizeof(float);
+        if ((rc = rt_irecv(wk->r, s, TAG_REPLY, wk->rbuf[s], cap, &req[s]))) {
+            rt_waitall(wk->r, s, req, NULL);
+            return rt_fail(wk->r, rc, "ps worker %d: pull from server %d: %s", wk->w, s,
+                           rt_error(wk->r));
+        }
+    }
+    if ((rc = rt_waitall(wk->r, S, req, NULL)))
+        return rt_fail(wk->r, rc, "ps worker %d: waiting for the servers' weights: %s", wk->w,
+                       rt_error(wk->r));
+    *stop = 0;
+    for (int s = 0; s < S; s++) {
+        const reply_head *h = wk->rbuf[s];
+        const float *vals = (const float *)(h + 1);
+        if (h->stop) {
+            *stop = 1;
+            continue;
+        }
+        if (!wk->sh.sparse) {
+            memcpy(wk->params + wk->lo[s], vals, (wk->hi[s] - wk->lo[s]) * sizeof *vals);
+        } else {
+            const uint32_t *k = wk->keys[i] + wk->split[i][s];
+            for (int32_t j = 0; j < h->nvals; j++)
+                wk->params[k[j]] = vals[j];
+        }
+    }
+    return RT_OK;
+}
+
+static void worker_free(worker *wk)
+{
+    for (int i = 0; i < 2; i++) {
+        free(wk->batch[i]);
+        free(wk->keys[i]);
+        free(wk->split[i]);
+    }
+    if (wk->rbuf)
+        for (int s = 0; s < wk->sh.S; s++)
+            free(wk->rbuf[s]);
+    free(wk->rbuf);
+    free(wk->mark);
+    free(wk->feat);
+    free(wk->gkey);
+    free(wk->gval);
+    free(wk->gcount);
+    free(wk->req);
+    free(wk->sbuf);
+    free(wk->lo);
+    free(wk->hi);
+    free(wk->params);
+    ml_grad_free(&wk->grad);
+    train_shard_free(&wk->shard);
+}
+
+static int worker_main(rt *r, const train_setup *setup, ml_model *model)
+{
+    const ps_opts *opt = setup->algo;
+    worker wk = {.r = r, .setup = setup, .model = model, .train = &setup->prob->train};
+    char err[512];
+    int rc = RT_OK;
+    shape_of(r, setup, model, &wk.sh);
+    int S = wk.sh.S;
+    size_t P = wk.sh.P, d = wk.train->d, mmax = 0;
+    wk.w = rt_rank(r) - S;
+    size_t n_in, n_out;
+    ml_model_layer(model, 1, &n_in, &n_out, &wk.w_off, &wk.b_off);
+    wk.K = n_out;
+    wk.lo = malloc((size_t)S * sizeof *wk.lo);
+    wk.hi = malloc((size_t)S * sizeof *wk.hi);
+    wk.rbuf = calloc((size_t)S, sizeof *wk.rbuf);
+    wk.gcount = malloc(((size_t)S + 1) * sizeof *wk.gcount);
+    wk.req = calloc((size_t)S, sizeof *wk.req);
+    wk.params = calloc(P, sizeof *wk.params);
+    if (!wk.lo || !wk.hi || !wk.rbuf || !wk.gcount || !wk.req || !wk.params)
+        goto nomem;
+    for (int s = 0; s < S; s++) {
+        ps_server_range(P, S, s, &wk.lo[s], &wk.hi[s]);
+        size_t m = wk.hi[s] - wk.lo[s];
+        mmax = m > mmax ? m : mmax;
+        if (!(wk.rbuf[s] = malloc(sizeof(reply_head) + m * sizeof(float))))
+            goto nomem;
+    }
+    wk.sbuf = malloc(sizeof(req_head) + 12 * mmax);
+    for (int i = 0; i < 2; i++) {
+        wk.batch[i] = malloc(setup->ml->batch * sizeof *wk.batch[i]);
+        wk.split[i] = malloc(((size_t)S + 1) * sizeof *wk.split[i]);
+        wk.keys[i] = wk.sh.sparse ? malloc(P * sizeof *wk.keys[i]) : NULL;
+        if (!wk.batch[i] || !wk.split[i] || (wk.sh.sparse && !wk.keys[i]))
+            goto nomem;
+    }
+    if (wk.sh.sparse) {
+        wk.mark = calloc(d ? d : 1, 1);
+        wk.feat = malloc((d ? d : 1) * sizeof *wk.feat);
+        wk.gkey = malloc(P * sizeof *wk.gkey);
+        wk.gval = malloc(P * sizeof *wk.gval);
+        if (!wk.mark || !wk.feat || !wk.gkey || !wk.gval)
+            goto nomem;
+    }
+    if (!wk.sbuf || ml_grad_init(&wk.grad, P) != 0 ||
+        train_shard_init(&wk.shard, wk.train, wk.w, wk.sh.W, setup->ml->seed) != 0)
+        goto nomem;
+    wk.grad.dense_only = !wk.sh.sparse;
+
+    /* ---- the first pull ---- */
+    int cur = 0, stop = 0;
+    worker_draw(&wk, cur);
+    if ((rc = worker_request(&wk, 0, cur, cur, 0)))
+        goto done;
+    for (long clock = 0;; clock++) {
+        /* ---- 1. the weights this minibatch needs ---- */
+        if ((rc = worker_pull(&wk, cur, &stop)) || stop)
+            break;
+        if (opt->crash && opt->crash(r, wk.w, clock))
+            goto done; /* crashed: no goodbye */
+        /* ---- 2. its gradient ---- */
+        double loss, flops = 0;
+        if (wk.nb[cur] == 0) {
+            wk.grad.sparse = wk.sh.sparse;
+            wk.grad.nnz = 0;
+            memset(wk.grad.dense, 0, P * sizeof *wk.grad.dense);
+        } else if (ml_model_loss_grad(model, wk.params, wk.train, wk.batch[cur], wk.nb[cur],
+                                      &wk.grad, &loss, &flops, err, sizeof err) != 0) {
+            rc = rt_fail(r, RT_EINVAL, "ps worker %d: gradient: %s", wk.w, err);
+            goto done;
+        }
+        if ((rc = train_charge(r, flops)))
+            goto done;
+        /* ---- 3. push it, pull for the next one ---- */
+        worker_draw(&wk, 1 - cur);
+        if ((rc = worker_request(&wk, 1, cur, 1 - cur, clock)))
+            goto done;
+        cur = 1 - cur;
+    }
+    if (rc == RT_OK) {
+        req_head bye = {.flags = REQ_DONE};
+        for (int s = 0; s < S && rc == RT_OK; s++)
+            if ((rc = rt_send(r, s, TAG_REQ, &bye, sizeof bye)))
+                rc = rt_fail(r, rc, "ps worker %d: goodbye to server %d: %s", wk.w, s,
+                             rt_error(r));
+    }
+    goto done;
+nomem:
+    rc = rt_fail(r, RT_ENOMEM, "ps worker %d: out of memory for %zu parameters", wk.w, P);
+done:
+    worker_free(&wk);
+    return rc;
+}
+
+int ps_rank(rt *r, void *arg)
+{
+    const train_setup *setup = arg;
+    const ps_opts *opt = setup->algo;
+    ml_model *model = NULL;
+    if (opt->servers < 1 || opt->servers >= rt_size(r))
+        return rt_fail(r, RT_EINVAL, "ps: %d servers among %d ranks: need at least one server "
+                       "and one worker", opt->servers, rt_size(r));
+    int rc = train_model_create(r, setup, &model);
+    if (rc)
+        return rc;
+    if ((size_t)opt->servers > ml_model_nparams(model))
+        rc = rt_fail(r, RT_EINVAL, "ps: %d servers for %zu keys: at most one server per key",
+                     opt->servers, ml_model_nparams(model));
+    else if (rt_rank(r) < opt->servers)
+        rc = server_main(r, setup, model);
+    else
+        rc = worker_main(r, setup, model);
+    ml_model_free(model);
+    return rc;
+}
