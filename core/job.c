@@ -119,7 +119,7 @@ int job_events_save(const job_result *res, const char *path)
     FILE *f = fopen(path, "wb");
     if (!f)
         return -1;
-    size_t n = fwrite(res->events, sizeof(rt_event), res->nevents, f);
+    size_t n = res->nevents ? fwrite(res->events, sizeof(rt_event), res->nevents, f) : 0;
     int rc = (n == res->nevents) ? 0 : -1;
     if (fclose(f) != 0)
         rc = -1;
