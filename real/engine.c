@@ -166,8 +166,10 @@ void real_peer_fail(real_rank *rk, int p, int code, const char *fmt, ...)
         rlist_del(&q->link);
         complete(q, RT_EPEER, "send to rank %d: %s", p, pe->why);
     }
-    if (pe->in_req)
+    if (pe->in_req) {
+        pe->in_req->base.status = (rt_status){.source = p, .tag = pe->in_tag, .bytes = pe->in_len};
         complete(pe->in_req, code, "recv from rank %d: %s", p, pe->why);
+    }
     if (pe->in_msg) {
         rlist_del(&pe->in_msg->link);
         msg_free(pe->in_msg);

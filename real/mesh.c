@@ -111,7 +111,8 @@ int real_mesh_open(real_rank *rk)
         fd = -1;
         if (net_accept(job->listen_fd[me], deadline, &fd, err, sizeof err) != 0) {
             rc = rt_seterr(r, net_clock_s() >= deadline ? RT_ETIMEOUT : RT_EIO,
-                           "setup: waiting for %d more rank(s) above %d to connect: %s", left - 1, me, err);
+                           "setup: %d connection(s) from ranks %d..%d still missing: %s", left, me,
+                           size - 1, err);
             goto fail;
         }
         int j = read_hello(rk, fd, deadline, err, sizeof err);
@@ -136,7 +137,7 @@ fail:
  * hangs up; the wait ends after timeout_s without any byte arriving. */
 static void drain(real_rank *rk)
 {
-    static char sink[64 << 10];
+    char sink[16 << 10];
     double deadline = net_clock_s() + rk->job->timeout_s;
     for (;;) {
         int np = 0;
