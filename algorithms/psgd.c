@@ -23,9 +23,10 @@
  * Optimizer state (momentum, Adagrad sums) stays local to each worker.
  *
  * Cost: an epoch (one pass over the whole training set, n examples) is
- * S = ceil(n / (W b)) local steps on every worker, as in allreduce SGD;
- * it carries ceil(S / H) allreduces of P floats instead of S. Larger H
- * trades communication for the drift of the local models apart.
+ * S = ceil(n / (W b)) local steps on every worker, as in allreduce SGD, so
+ * E epochs take the same total examples whatever W is. They carry
+ * ceil(E S / H) allreduces of P floats (one for "end") instead of E S:
+ * larger H trades communication for the drift of the local models apart.
  *
  * Evaluation. Between rounds there is no single model: there are W. The
  * honest thing to plot is the model the job would hand out if it stopped
