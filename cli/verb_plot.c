@@ -1,6 +1,9 @@
 /* verb_plot.c -- `distlab plot`: overlay the curves of several runs.
  *
  *   distlab plot out/ring out/ps -o loss.pdf --x time --y loss --log-y
+ *
+ * Runs are labelled from their summaries; the figure's format follows the
+ * extension of -o.
  */
 #include <stdio.h>
 #include <string.h>
@@ -14,6 +17,7 @@ static const cli_opt plot_opts[] = {
     {"y", "COLUMN", "loss, accuracy, test_loss, or any metrics.csv column (default loss)"},
     {"log-y", NULL, "logarithmic vertical axis"},
     {"title", "TEXT", "a title above the plot"},
+    {"size", "WxH", "figure size in inches (default 3.5x2.45: one paper column)"},
     {NULL, NULL, NULL},
 };
 
@@ -33,8 +37,13 @@ int verb_plot(int argc, char **argv)
     }
     if (cli_get_choice(&a, "plot", "x", xs, &xi))
         return 2;
+    figures_style style = {.title = cli_get(&a, "title")};
+    if (cli_get(&a, "size") && figures_parse_size(cli_get(&a, "size"), &style, err, sizeof err)) {
+        fprintf(stderr, "distlab plot: --size: %s\n", err);
+        return 2;
+    }
     const char *y = cli_get(&a, "y");
-    if (figures_runs(out, a.pos, a.npos, xs[xi], y ? y : "loss", cli_flag(&a, "log-y"), cli_get(&a, "title"),
+    if (figures_runs(out, a.pos, a.npos, xs[xi], y ? y : "loss", cli_flag(&a, "log-y"), &style,
                      err, sizeof err)) {
         fprintf(stderr, "distlab plot: %s\n", err);
         return 1;

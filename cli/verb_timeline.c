@@ -13,6 +13,7 @@ static const cli_opt timeline_opts[] = {
     {"from", "TIME", "start of the window, e.g. 0.5 or 500ms (default: the start)"},
     {"to", "TIME", "end of the window (default: the end of the run)"},
     {"title", "TEXT", "a title above the chart (default: the run's label)"},
+    {"size", "WxH", "figure size in inches (default 7 wide, taller with more ranks)"},
     {NULL, NULL, NULL},
 };
 
@@ -36,7 +37,12 @@ int verb_timeline(int argc, char **argv)
         fprintf(stderr, "distlab timeline: --from must be before --to\n");
         return 2;
     }
-    if (figures_timeline(out, a.pos[0], from_s, to_s, cli_get(&a, "title"), err, sizeof err)) {
+    figures_style style = {.title = cli_get(&a, "title")};
+    if (cli_get(&a, "size") && figures_parse_size(cli_get(&a, "size"), &style, err, sizeof err)) {
+        fprintf(stderr, "distlab timeline: --size: %s\n", err);
+        return 2;
+    }
+    if (figures_timeline(out, a.pos[0], from_s, to_s, &style, err, sizeof err)) {
         fprintf(stderr, "distlab timeline: %s\n", err);
         return 1;
     }

@@ -139,8 +139,32 @@ static void run_labels(const records_run *runs, int n, char (*labels)[LABEL_LEN]
     }
 }
 
+int figures_parse_size(const char *s, figures_style *style, char *err, size_t errlen)
+{
+    double w, h;
+    char tail;
+    if (sscanf(s, "%lfx%lf%c", &w, &h, &tail) != 2 || !(w >= 1 && w <= 40 && h >= 1 && h <= 40)) {
+        snprintf(err, errlen, "'%s' is not a figure size: expected WIDTHxHEIGHT in inches, "
+                              "each 1 to 40 (e.g. 3.5x2.4)", s);
+        return -1;
+    }
+    style->width_in = w;
+    style->height_in = h;
+    return 0;
+}
+
+static void apply_style(plot_opts *o, const figures_style *style)
+{
+    if (!style)
+        return;
+    if (style->title)
+        o->title = style->title;
+    o->width_in = style->width_in;
+    o->height_in = style->height_in;
+}
+
 int figures_runs(const char *out, const char *const *dirs, int ndirs, const char *x, const char *y,
-                 int log_y, const char *title, char *err, size_t errlen)
+                 int log_y, const figures_style *style, char *err, size_t errlen)
 {
     int rc = -1;
     records_run *runs = calloc((size_t)ndirs + 1, sizeof *runs);
@@ -167,7 +191,7 @@ int figures_runs(const char *out, const char *const *dirs, int ndirs, const char
     }
     run_labels(runs, ndirs, labels);
     plot_lines_spec spec = {.opts = plot_opts_default(), .series = series, .nseries = ndirs};
-    spec.opts.title = title;
+    apply_style(&spec.opts, style);
     spec.opts.x.label = label_of(xc, time_label(runs, ndirs));
     spec.opts.y.label = label_of(yc, time_label(runs, ndirs));
     spec.opts.y.scale = log_y ? PLOT_LOG10 : PLOT_LINEAR;
@@ -183,8 +207,8 @@ fail:
     return rc;
 }
 
-int figures_timeline(const char *out, const char *dir, double from_s, double to_s, const char *title,
-                     char *err, size_t errlen)
+int figures_timeline(const char *out, const char *dir, double from_s, double to_s,
+                     const figures_style *style, char *err, size_t errlen)
 {
     records_run run;
     char label[LABEL_LEN];
@@ -193,7 +217,8 @@ int figures_timeline(const char *out, const char *dir, double from_s, double to_
         goto fail;
     records_run_label(&run, label, sizeof label);
     plot_timeline_spec spec = {.opts = plot_opts_default(), .events = run.events, .nevents = run.nevents};
-    spec.opts.title = title ? title : label;
+    spec.opts.title = label;
+    apply_style(&spec.opts, style);
     spec.opts.x.min = from_s;
     spec.opts.x.max = to_s;
     rc = plot_timeline(out, &spec, err, errlen);

@@ -6,17 +6,27 @@
 
 #include <stddef.h>
 
+/* How a figure looks, beyond its data. */
+typedef struct figures_style {
+    const char *title;          /* NULL: none (timeline: the run's label) */
+    double width_in, height_in; /* 0: the chart's default size */
+} figures_style;
+
+/* Parse "WxH" in inches ("3.5x2.4") into a style; -1 with err on a bad
+ * or out-of-range size. */
+int figures_parse_size(const char *s, figures_style *style, char *err, size_t errlen);
+
 /* Overlay one metric of several runs, each labelled from its summary
  * ("allreduce, 8 workers (sim)", plus the settings that tell apart runs
  * that would otherwise share a label). x and y name metrics.csv columns;
  * the short names time, epoch, step, loss (train_loss) and accuracy
- * (test_accuracy) are accepted too. title may be NULL. */
+ * (test_accuracy) are accepted too. style may be NULL. */
 int figures_runs(const char *out, const char *const *dirs, int ndirs, const char *x, const char *y,
-                 int log_y, const char *title, char *err, size_t errlen);
+                 int log_y, const figures_style *style, char *err, size_t errlen);
 
 /* The timeline of one run, between from_s and to_s (NaN: the whole run). */
-int figures_timeline(const char *out, const char *dir, double from_s, double to_s, const char *title,
-                     char *err, size_t errlen);
+int figures_timeline(const char *out, const char *dir, double from_s, double to_s,
+                     const figures_style *style, char *err, size_t errlen);
 
 /* The events of one run as Chrome trace-event JSON. */
 int figures_trace(const char *out, const char *dir, char *err, size_t errlen);

@@ -108,6 +108,21 @@ static long file_size(const char *name)
     return stat(path, &st) == 0 ? (long)st.st_size : -1;
 }
 
+/* Width and height of a PNG, from its IHDR. */
+static void png_size(const char *name, long *w, long *h)
+{
+    char path[400];
+    unsigned char b[24];
+    snprintf(path, sizeof path, "%s/%s", tmpdir, name);
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    assert_int_equal(fread(b, 1, sizeof b, f), sizeof b);
+    fclose(f);
+    assert_memory_equal(b, "\x89PNG", 4);
+    *w = (long)b[16] << 24 | (long)b[17] << 16 | (long)b[18] << 8 | b[19];
+    *h = (long)b[20] << 24 | (long)b[21] << 16 | (long)b[22] << 8 | b[23];
+}
+
 static void test_plot_verb(void **state)
 {
     (void)state;
@@ -128,6 +143,13 @@ static void test_plot_verb(void **state)
     expect("plot missing -o bad.png", 1, "no such run folder");
     expect("plot a -o bad.gif", 1, ".png, .svg or .pdf");
     expect("plot --help", 0, "-o FILE");
+    long w, h;
+    expect("plot a -o sized.png --size 5x3", 0, NULL);
+    png_size("sized.png", &w, &h);
+    assert_int_equal(w, 1500); /* 300 dpi */
+    assert_int_equal(h, 900);
+    expect("plot a -o bad.png --size 5", 2, "WIDTHxHEIGHT in inches");
+    expect("timeline a -o bad.png --size 0.1x3", 2, "WIDTHxHEIGHT in inches");
 }
 
 static void test_timeline_and_trace_verbs(void **state)
