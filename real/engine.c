@@ -235,7 +235,7 @@ static void peer_write(real_rank *rk, int p)
             if (errno == EINTR)
                 continue;
             if (errno != EAGAIN && errno != EWOULDBLOCK)
-                real_peer_fail(rk, p, RT_EPEER, "write to rank %d: %s", p, strerror(errno));
+                real_peer_fail(rk, p, RT_EPEER, "write failed: %s", strerror(errno));
             return;
         }
         double now = net_clock_s();
@@ -329,12 +329,12 @@ static int on_header(real_rank *rk, int p)
         (f.tag == REAL_TAG_BYE && f.len != 0)) {
         if (f.tag == REAL_TAG_BYE && why[0] == '\0')
             snprintf(why, sizeof why, "goodbye frame with a %llu-byte payload", (unsigned long long)f.len);
-        real_peer_fail(rk, p, RT_EPROTO, "malformed frame from rank %d: %s; connection closed", p, why);
+        real_peer_fail(rk, p, RT_EPROTO, "malformed frame: %s; connection closed", why);
         return -1;
     }
     if (f.tag == REAL_TAG_BYE) {
         pe->reported = 1;
-        real_peer_fail(rk, p, RT_EPEER, "rank %d has ended and sends nothing more", p);
+        real_peer_fail(rk, p, RT_EPEER, "it has ended and sends nothing more");
         return -1;
     }
     pe->in_payload = 1;
@@ -360,8 +360,7 @@ static int on_header(real_rank *rk, int p)
         m = NULL;
     }
     if (!m) {
-        real_peer_fail(rk, p, RT_ENOMEM, "no memory for a %llu-byte message from rank %d",
-                       (unsigned long long)f.len, p);
+        real_peer_fail(rk, p, RT_ENOMEM, "no memory for a %llu-byte message", (unsigned long long)f.len);
         return -1;
     }
     m->src = p;
@@ -405,7 +404,7 @@ static void peer_read(real_rank *rk, int p)
     real_peer *pe = &rk->peers[p];
     int drained = 0;
     if (!pe->ibuf && !(pe->ibuf = malloc(IBUF_BYTES))) {
-        real_peer_fail(rk, p, RT_ENOMEM, "no memory for the receive buffer of rank %d", p);
+        real_peer_fail(rk, p, RT_ENOMEM, "no memory for a receive buffer");
         return;
     }
     for (;;) {
@@ -455,11 +454,11 @@ static void peer_read(real_rank *rk, int p)
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
             return;
         if (n < 0) {
-            real_peer_fail(rk, p, RT_EPEER, "read from rank %d: %s", p, strerror(errno));
+            real_peer_fail(rk, p, RT_EPEER, "read failed: %s", strerror(errno));
             return;
         }
         if (n == 0) {
-            real_peer_fail(rk, p, RT_EPEER, "rank %d closed its connection (it died or hung up)", p);
+            real_peer_fail(rk, p, RT_EPEER, "connection closed (the rank died or hung up)");
             return;
         }
         if ((size_t)n < ask)

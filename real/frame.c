@@ -43,16 +43,16 @@ void real_frame_decode(const unsigned char *in, real_frame *f)
 int real_frame_check(const real_frame *f, int expect_source, int max_tag, char *why, size_t len)
 {
     if (f->magic != REAL_FRAME_MAGIC)
-        snprintf(why, len, "bad magic 0x%08" PRIx32 " (expected 0x%08x)", f->magic, REAL_FRAME_MAGIC);
+        snprintf(why, len, "bad magic 0x%08" PRIx32 ", expected 0x%08x", f->magic, REAL_FRAME_MAGIC);
     else if (f->version != REAL_FRAME_VERSION)
-        snprintf(why, len, "bad version %u (expected %d)", (unsigned)f->version, REAL_FRAME_VERSION);
+        snprintf(why, len, "bad version %u, expected %d", (unsigned)f->version, REAL_FRAME_VERSION);
     else if (f->flags != 0)
         snprintf(why, len, "unknown flags 0x%04x", (unsigned)f->flags);
     else if (f->source != expect_source)
         snprintf(why, len, "frame claims source rank %" PRId32 " on the connection from rank %d",
                  f->source, expect_source);
     else if (f->tag < 0 || f->tag > max_tag)
-        snprintf(why, len, "bad tag %" PRId32 " (expected 0..%d)", f->tag, max_tag);
+        snprintf(why, len, "bad tag %" PRId32 ", expected 0..%d", f->tag, max_tag);
     else if (f->len > REAL_FRAME_MAX_LEN)
         snprintf(why, len, "payload length %" PRIu64 " above the %" PRIu64 "-byte limit",
                  f->len, REAL_FRAME_MAX_LEN);

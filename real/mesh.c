@@ -199,5 +199,5 @@ void real_abort_connections(rt *r)
 {
     real_rank *rk = r->backend_data;
     for (int p = 0; p < r->size; p++)
-        real_peer_fail(rk, p, RT_EPEER, "connections aborted by rank %d", r->rank);
+        real_peer_fail(rk, p, RT_EPEER, "connection aborted by this rank");
 }

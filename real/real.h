@@ -156,7 +156,9 @@ void real_release(rt *r, rt_request *req);
 /* At a rank's end: drop the sends it never waited for, then write out the
  * ones it handed over (buffered sends), within the job's timeout. */
 void real_engine_flush(real_rank *rk);
-/* Close the connection to p and fail everything that waits on it. */
+/* Close the connection to p and fail everything that waits on it; the
+ * message says what happened to the connection (the callers' messages add
+ * "recv from rank p: " and the like). */
 void real_peer_fail(real_rank *rk, int p, int code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 

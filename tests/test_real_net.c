@@ -250,7 +250,7 @@ static void test_peer_ended(void **state)
     assert_int_equal(job_run(&cfg, early_rank, &quiet_s, &res), 0);
     seen *s = job_result_slot(&res, 0);
     assert_int_equal(s->rc, RT_EPEER);
-    assert_contains(s->msg, "rank 1 has ended");
+    assert_contains(s->msg, "recv from rank 1: it has ended");
     assert_true(s->elapsed_s < 1.0);
     job_result_free(&res);
 }
