@@ -63,6 +63,9 @@ typedef struct sim_rank {
     sg_mailbox_t *out;    /* [size]: mailbox to each destination, made lazily */
     sg_mailbox_t *in;     /* [size]: mailbox from each source */
     sg_comm_t *get;       /* [size]: the posted get per source, or NULL */
+    int *active;          /* the sources with a get posted, nactive of them */
+    int *active_at;       /* [size]: where each source sits in active, or -1 */
+    int nactive;
     void **got;           /* [size]: where each get stores its sim_msg */
     sim_msg *arrived, *arrived_tail;  /* unmatched messages, arrival order */
     sim_req *posted, *posted_tail;    /* unmatched receives, post order */
@@ -119,6 +122,18 @@ static void post_get(sim_rank *s, int src)
     if (!s->in[src])
         s->in[src] = pair_mailbox(src, s->r.rank);
     s->get[src] = sg_mailbox_get_async(s->in[src], &s->got[src]);
+    s->active_at[src] = s->nactive;
+    s->active[s->nactive++] = src;
+}
+
+/* The get from src completed (and was released by the wait). */
+static void retire_get(sim_rank *s, int src)
+{
+    int at = s->active_at[src], last = s->active[--s->nactive];
+    s->active[at] = last;
+    s->active_at[last] = at;
+    s->active_at[src] = -1;
+    s->get[src] = NULL;
 }
 
 /* Make sure every posted receive has a get outstanding on each mailbox it
@@ -290,11 +305,10 @@ static int sim_progress(rt *r, int n, rt_request **reqs)
     sg_comm_t *comms = s->comms;
     int *who = s->who; /* >= 0: a get from that source; < 0: send reqs[-1 - who] */
     int k = 0;
-    for (int src = 0; src < size; src++)
-        if (s->get[src]) {
-            comms[k] = s->get[src];
-            who[k++] = src;
-        }
+    for (int a = 0; a < s->nactive; a++) {
+        comms[k] = s->get[s->active[a]];
+        who[k++] = s->active[a];
+    }
     for (int i = 0; i < n; i++) {
         sim_req *q = (sim_req *)reqs[i];
         if (q && q->h.is_send && q->comm) {
@@ -304,7 +318,11 @@ static int sim_progress(rt *r, int n, rt_request **reqs)
     }
     if (k == 0)
         return rt_seterr(r, RT_EINVAL, "wait: nothing can complete (no receive is posted)");
-    ssize_t idx = sg_comm_wait_any_for(comms, (size_t)k, S.timeout_s);
+    /* Without a timeout, SimGrid itself notices when every actor waits on
+     * another and ends the run; sim_job_run reports that as a deadlock.
+     * A timeout costs a timer per wait, so it is only set when asked for. */
+    ssize_t idx = S.timeout_s > 0 ? sg_comm_wait_any_for(comms, (size_t)k, S.timeout_s)
+                                  : sg_comm_wait_any(comms, (size_t)k);
     if (idx < 0)
         return rt_seterr(r, RT_ETIMEOUT, "wait: nothing arrived in %g simulated seconds "
                          "(a deadlock, or a peer that never sends)", S.timeout_s);
@@ -316,7 +334,7 @@ static int sim_progress(rt *r, int n, rt_request **reqs)
     }
     int src = who[idx];
     sim_msg *m = s->got[src];
-    s->get[src] = NULL; /* released by the wait */
+    retire_get(s, src); /* the wait released it */
     s->got[src] = NULL;
     deliver(s, m);
     for (sim_req *q = s->posted; q; q = q->next)
@@ -434,6 +452,8 @@ static void free_ranks(void)
         free(s->in);
         free(s->get);
         free(s->got);
+        free(s->active);
+        free(s->active_at);
         free(s->comms);
         free(s->who);
     }
@@ -465,7 +485,7 @@ int sim_job_run(const job_config *cfg, job_main fn, void *arg, job_result *res)
     S.arg = arg;
     S.res = res;
     S.nranks = cfg->ranks;
-    S.timeout_s = cfg->sim_timeout_s > 0 ? cfg->sim_timeout_s : 1e6;
+    S.timeout_s = cfg->sim_timeout_s;
     S.hosts = sg_host_list();
     S.nhosts = sg_host_count();
     if (S.nhosts == 0) {
@@ -487,11 +507,15 @@ int sim_job_run(const job_config *cfg, job_main fn, void *arg, job_result *res)
         s->in = calloc(P, sizeof *s->in);
         s->get = calloc(P, sizeof *s->get);
         s->got = calloc(P, sizeof *s->got);
-        if (!s->out || !s->in || !s->get || !s->got) {
+        s->active = calloc(P, sizeof *s->active);
+        s->active_at = malloc(P * sizeof *s->active_at);
+        if (!s->out || !s->in || !s->get || !s->got || !s->active || !s->active_at) {
             job_fail(res, "out of memory for %d ranks", cfg->ranks);
             free_ranks();
             return -1;
         }
+        for (size_t k = 0; k < P; k++)
+            s->active_at[k] = -1;
         s->host = place(cfg, i, (int)S.nhosts);
         char name[32];
         snprintf(name, sizeof name, "rank-%d", i);
@@ -509,7 +533,8 @@ int sim_job_run(const job_config *cfg, job_main fn, void *arg, job_result *res)
         if (!s->finished) {
             s->status = RT_ETIMEOUT;
             if (!s->r.err[0])
-                rt_seterr(&s->r, RT_ETIMEOUT, "did not finish: the simulation ended while it waited");
+                rt_seterr(&s->r, RT_ETIMEOUT, "deadlock at %g simulated seconds: this rank was "
+                          "still waiting for a message no rank would ever send", sh->seconds);
         }
         if (job_collect_rank(res, &s->r, s->status) != 0)
             job_fail(res, "out of memory while gathering events");
