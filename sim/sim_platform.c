@@ -113,7 +113,6 @@ int sim_platform_load(sim_platform *p, char *err, size_t errlen)
         argv[argc++] = "--cfg=network/crosstraffic:0";
         argv[argc++] = "--cfg=network/TCP-gamma:0";
         argv[argc++] = "--cfg=network/optim:Lazy";
-        argv[argc++] = "--cfg=contexts/stack-size:256";
     }
     argv[argc] = NULL;
 
