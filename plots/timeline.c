@@ -55,19 +55,16 @@ static void column_cover(double *cov, int ncols, double u0, double u1)
     u1 = fmin(u1, ncols);
     if (!(u1 >= u0))
         return;
-    int c0 = (int)u0, c1 = (int)u1;
+    int c0 = (int)u0, c1 = (int)u1; /* c1 <= ncols */
     if (c0 >= ncols)
-        c0 = ncols - 1;
-    if (c1 == c0 || c1 >= ncols) {
-        if (c1 == c0) {
-            cov[c0] += fmax(u1 - u0, 1e-6); /* an instant still marks its column */
-            return;
-        }
-        c1 = ncols;
-    } else {
-        cov[c1] += u1 - c1;
+        return;
+    if (c1 == c0) {
+        cov[c0] += fmax(u1 - u0, 1e-6); /* an instant still marks its column */
+        return;
     }
     cov[c0] += c0 + 1 - u0;
+    if (c1 < ncols)
+        cov[c1] += u1 - c1;
     diff[c0 + 1] += 1;
     diff[c1] -= 1;
 }

@@ -405,6 +405,66 @@ static void test_timeline_png(void **state)
     free(ev);
 }
 
+/* The row of the image holding the most pixels of colour rgb. */
+static int busiest_row(const image *im, unsigned rgb, long *count)
+{
+    int best = 0;
+    *count = -1;
+    for (int y = 0; y < im->h; y++) {
+        long n = count_colour(im, rgb, 0, (double)y / im->h, 1, (double)(y + 1) / im->h);
+        if (n > *count) {
+            *count = n;
+            best = y;
+        }
+    }
+    return best;
+}
+
+/* Half compute, half wait: the row's pixels split evenly. And 100000
+ * sub-pixel intervals, 30% compute: every column shows the same mix. */
+static void test_timeline_binning(void **state)
+{
+    (void)state;
+    char err[512];
+    rt_event two[2] = {{0, RT_EV_COMPUTE, 0, 0.5, 0, -1, 0}, {0, RT_EV_WAIT, 0.5, 1.0, 0, -1, 0}};
+    plot_timeline_spec spec = {.opts = plot_opts_default(), .events = two, .nevents = 2};
+    spec.opts.dpi = 100;
+    if (plot_timeline(out("timeline-halves.png"), &spec, err, sizeof err))
+        fail_msg("%s", err);
+    image im = load_png(out("timeline-halves.png"));
+    long nc, nw;
+    int y = busiest_row(&im, plot_kind_colour(RT_EV_COMPUTE), &nc);
+    nw = count_colour(&im, plot_kind_colour(RT_EV_WAIT), 0, (double)y / im.h, 1, (double)(y + 1) / im.h);
+    cairo_surface_destroy(im.s);
+    if (nc < 100 || labs(nc - nw) > 2)
+        fail_msg("compute %ld pixels, wait %ld pixels: not half and half", nc, nw);
+
+    enum { N = 100000 };
+    rt_event *ev = malloc(N * sizeof *ev);
+    assert_non_null(ev);
+    for (int i = 0; i < N / 2; i++) {
+        double t = 2.0 * i / N;
+        ev[2 * i] = (rt_event){0, RT_EV_COMPUTE, t, t + 0.3 * 2.0 / N, 0, -1, 0};
+        ev[2 * i + 1] = (rt_event){0, RT_EV_WAIT, t + 0.3 * 2.0 / N, t + 2.0 / N, 0, -1, 0};
+    }
+    spec.events = ev;
+    spec.nevents = N;
+    if (plot_timeline(out("timeline-mixed.png"), &spec, err, sizeof err))
+        fail_msg("%s", err);
+    free(ev);
+    /* compute's share in sixteenths, as the timeline quantises it */
+    double t = round(16 * 0.3) / 16;
+    unsigned a = plot_kind_colour(RT_EV_WAIT), b = plot_kind_colour(RT_EV_COMPUTE), want = 0;
+    for (int sh = 0; sh <= 16; sh += 8)
+        want |= (unsigned)lround(((a >> sh) & 0xFF) + ((double)((b >> sh) & 0xFF) - ((a >> sh) & 0xFF)) * t) << sh;
+    im = load_png(out("timeline-mixed.png"));
+    long nmix;
+    busiest_row(&im, want, &nmix);
+    cairo_surface_destroy(im.s);
+    if (nmix < 500)
+        fail_msg("only %ld pixels of the 30%% compute mix %06x in a row", nmix, want);
+}
+
 static void test_timeline_many_events_fast(void **state)
 {
     (void)state;
@@ -598,6 +658,7 @@ int main(void)
         cmocka_unit_test(test_vector_formats),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_timeline_png),
+        cmocka_unit_test(test_timeline_binning),
         cmocka_unit_test(test_timeline_many_events_fast),
         cmocka_unit_test(test_bars),
         cmocka_unit_test(test_scaling),
