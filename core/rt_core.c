@@ -290,7 +290,7 @@ int rt_compute(rt *r, double flops)
 {
     if (!(flops >= 0))
         return rt_seterr(r, RT_EINVAL, "compute: flops must be >= 0, got %g", flops);
-    double t0 = r->ops->now(r);
+    double t0 = r->ops->compute_began ? r->ops->compute_began(r) : r->ops->now(r);
     int rc = r->ops->compute(r, flops);
     rt_record(r, RT_EV_COMPUTE, t0, r->ops->now(r), 0, -1, -1);
     return rc;

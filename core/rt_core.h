@@ -49,6 +49,11 @@ typedef struct rt_ops {
     double (*now)(rt *r);
     int (*compute)(rt *r, double flops);
     void *(*shared)(rt *r, const char *name, size_t bytes);
+    /* Optional: when the math that rt_compute charges began (real: the end
+     * of the rank's previous runtime call, as the math ran before the
+     * call). NULL: at the call, which suits a backend that charges the
+     * time inside compute (sim). */
+    double (*compute_began)(rt *r);
 } rt_ops;
 
 struct rt {
