@@ -61,6 +61,14 @@ static int real_compute(rt *r, double flops)
     return RT_OK;
 }
 
+/* The math rt_compute charges ran between the previous runtime call and
+ * this one: that is the interval the event log shows. */
+static double real_compute_began(rt *r)
+{
+    real_rank *rk = r->backend_data;
+    return rk->last_call_s - rk->job->t0;
+}
+
 static const rt_ops real_ops = {
     .isend = real_isend,
     .bsend = real_bsend,
@@ -70,6 +78,7 @@ static const rt_ops real_ops = {
     .now = real_now,
     .compute = real_compute,
     .shared = real_shared,
+    .compute_began = real_compute_began,
 };
 
 static void rank_init(real_job *job, real_rank *rk, int rank)

@@ -2,7 +2,8 @@
  * conformance tests: buffered sends queued behind a full socket still
  * arrive (also when the sender returns at once), truncation, size-only and
  * discarding buffers, messages to oneself, the straggler model, one clock
- * origin for every rank process, shared memory removed at the end, many
+ * origin for every rank process, compute events that cover the math,
+ * shared memory removed at the end, many
  * ranks in one process, and a clear error for a bad listen address.
  *
  * Rank functions record what they saw in their result slot; the checks
@@ -234,6 +235,15 @@ static void test_clock_procs(void **state)
     double slow = ((seen *)job_result_slot(&res, 1))->t[2];
     if (!(fast < 0.15 && slow > 0.28 && slow < 0.5))
         fail_msg("0.1 s of work took %g s at slowdown 1, %g s at slowdown 3", fast, slow);
+    /* the compute events cover the math, which ran before rt_compute */
+    for (size_t i = 0; i < res.nevents; i++) {
+        const rt_event *e = &res.events[i];
+        if (e->kind != RT_EV_COMPUTE)
+            continue;
+        double want = e->rank == 1 ? 0.3 : 0.1, got = e->end_s - e->start_s;
+        if (!(got > 0.9 * want && got < want + 0.2))
+            fail_msg("rank %d: compute event of %g s, expected about %g s", e->rank, got, want);
+    }
     job_result_free(&res);
 }
 
