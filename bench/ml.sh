@@ -32,7 +32,7 @@ out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 
 "$bin" sparse >"$out" 2>/dev/null
-echo "== sparse SGD (logreg, synth-sparse n=100000 d=50000 nnz=80), best of 3 =="
+echo "== sparse SGD (logreg, synth-sparse n=100000 d=50000 nnz=80), best of 5, thread CPU time =="
 echo "stream loop: $(get sparse_stream_nnz_per_s "$out") nonzeros/s"
 for b in b1 b1_shuffled b16 b16_shuffled; do
     echo "sgd $b: $(get sparse_sgd_${b}_nnz_per_s "$out") nonzeros/s"
@@ -40,7 +40,7 @@ for b in b1 b1_shuffled b16 b16_shuffled; do
 done
 
 "$bin" mlp >"$out"
-echo "== MLP 784-256-128-10 forward+backward vs sgemm, best of 7 =="
+echo "== MLP 784-256-128-10 forward+backward vs sgemm, best of 7, thread CPU time =="
 for b in 64 256; do
     m=$(get mlp_b${b}_gflops "$out"); s=$(get sgemm_b${b}_gflops "$out")
     echo "batch $b: mlp $m GFLOP/s, sgemm $s GFLOP/s"

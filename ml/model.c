@@ -13,6 +13,7 @@
  */
 #include <float.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,6 +25,14 @@
 
 /* OpenBLAS's own call; GSL's CBLAS header does not declare it. */
 extern void openblas_set_num_threads(int num_threads);
+
+/* One BLAS thread per rank: ranks are the parallelism (and a simulated
+ * rank's flops are charged as one core's). Once per process, whichever
+ * thread creates the first model. */
+static void blas_single_thread(void)
+{
+    openblas_set_num_threads(1);
+}
 
 #define EVAL_CHUNK 512 /* examples per forward call when evaluating */
 
@@ -116,15 +125,12 @@ static int parse_mlp(const char *s, ml_model *m, char *err, size_t errlen)
 int ml_model_create(const char *spec, size_t d, int classes, double l2, ml_model **out,
                     char *err, size_t errlen)
 {
-    static int blas_threads_set;
+    static pthread_once_t blas_once = PTHREAD_ONCE_INIT;
     ml_model *m = calloc(1, sizeof *m);
     *out = NULL;
     if (!m)
         return ml_err(err, errlen, "model: out of memory");
-    if (!blas_threads_set) {
-        openblas_set_num_threads(1);
-        blas_threads_set = 1;
-    }
+    pthread_once(&blas_once, blas_single_thread);
     if (d == 0 || d > UINT32_MAX) {
         ml_err(err, errlen, "model: %zu input features (expected 1..2^32-1)", d);
         goto fail;
