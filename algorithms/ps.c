@@ -87,11 +87,13 @@
 #include <limits.h>
 #include <math.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 enum { TAG_REQ = 0x5000, TAG_REPLY, TAG_SNAP_HEAD, TAG_SNAP };
 enum { REQ_PUSH = 1, REQ_PULL = 2, REQ_DONE = 4 };
+enum { STOP_NO = 0, STOP_BUDGET = 1, STOP_ABORT = 2 }; /* reply_head.stop */
 
 typedef struct req_head {
     uint32_t flags;
@@ -244,6 +246,8 @@ typedef struct server {
     double every_examples, next_examples;
     snap_meta acc;            /* sums since the last point */
     server_totals tot;
+    int abort_worker;         /* bsp: the dead worker that stops the run, or -1 */
+    char abort_why[256];
 } server;
 
 static int server_snapshot(server *sv)
@@ -291,21 +295,26 @@ static long server_min_clock(const server *sv)
     return min;
 }
 
-/* A worker died (real backend). */
-static int server_lose_worker(server *sv, int w, const char *why)
+/* A worker died (real backend). Under bsp no clock can complete any more:
+ * the server tells every other worker so at its next pull, then fails. */
+static void server_lose_worker(server *sv, int w, const char *why)
 {
     if (sv->state[w] != W_ACTIVE)
-        return RT_OK; /* heard of already, or it had said goodbye */
-    if (sv->sh.bound == 0)
-        return rt_fail(sv->r, RT_EPEER,
-                       "ps server %d: worker %d (rank %d) died (%s); under bsp no iteration "
-                       "can complete without it -- stopping (ssp and async go on without it)",
-                       sv->s, w, sv->sh.S + w, why);
+        return; /* heard of already, or it had said goodbye */
     sv->state[w] = W_DEAD;
     sv->pull_pending[w] = 0;
     sv->active--;
     sv->tot.lost++;
-    return RT_OK;
+    if (sv->sh.bound != 0 || sv->abort_worker >= 0)
+        return;
+    sv->abort_worker = w;
+    snprintf(sv->abort_why, sizeof sv->abort_why, "%s", why);
+    for (int v = 0; v < sv->sh.W; v++) /* held pushes will never be applied */
+        if (sv->is_held[v]) {
+            sv->is_held[v] = 0;
+            sv->pull_pending[v] = 1;
+        }
+    sv->nheld = 0;
 }
 
 /* Check a request's length and keys against its header. */
@@ -322,6 +331,11 @@ static int server_check(server *sv, int w, const req_head *h, size_t len)
     if (!bad && (h->flags & REQ_PUSH) && h->npush > 0) {
         const uint32_t *k = (const uint32_t *)(h + 1);
         for (int32_t i = 0; i < h->npush && !bad; i++)
+            bad = k[i] < sv->lo || k[i] >= sv->lo + sv->m;
+    }
+    if (!bad && (h->flags & REQ_PULL) && h->npull > 0) {
+        const uint32_t *k = (const uint32_t *)((const unsigned char *)h + need - (size_t)h->npull * 4);
+        for (int32_t i = 0; i < h->npull && !bad; i++)
             bad = k[i] < sv->lo || k[i] >= sv->lo + sv->m;
     }
     if (bad)
@@ -389,13 +403,18 @@ static int server_answer(server *sv)
     for (int w = 0; w < sv->sh.W; w++) {
         if (!sv->pull_pending[w] || sv->state[w] != W_ACTIVE)
             continue;
-        if (sv->sh.bound != LONG_MAX && min < sv->pull_clock[w] - sv->sh.bound)
+        if (sv->abort_worker < 0 && sv->sh.bound != LONG_MAX &&
+            min < sv->pull_clock[w] - sv->sh.bound)
             continue;
         reply_head *h = (reply_head *)sv->sbuf;
         float *vals = (float *)(h + 1);
         *h = (reply_head){.stop = sv->examples >= sv->sh.budget,
                           .version = (int32_t)(sv->version & INT32_MAX)};
-        if (!h->stop && sv->npull[w] < 0) {
+        if (sv->abort_worker >= 0) {
+            *h = (reply_head){.stop = STOP_ABORT, .version = sv->abort_worker};
+            sv->state[w] = W_DONE;
+            sv->active--;
+        } else if (!h->stop && sv->npull[w] < 0) {
             h->nvals = (int32_t)sv->m;
             memcpy(vals, sv->w, sv->m * sizeof *vals);
         } else if (!h->stop) {
@@ -412,9 +431,10 @@ static int server_answer(server *sv)
         int rc = rt_send(sv->r, sv->sh.S + w, TAG_REPLY, h,
                          sizeof *h + (size_t)h->nvals * sizeof *vals);
         if (rc == RT_EPEER)
-            rc = server_lose_worker(sv, w, rt_error(sv->r));
-        if (rc)
-            return rc;
+            server_lose_worker(sv, w, rt_error(sv->r));
+        else if (rc)
+            return rt_fail(sv->r, rc, "ps server %d: reply to worker %d: %s", sv->s, w,
+                           rt_error(sv->r));
     }
     return RT_OK;
 }
@@ -445,8 +465,8 @@ static int server_loop(server *sv)
         rt_status st = {.source = -1};
         rc = rt_recv(sv->r, RT_ANY_SOURCE, TAG_REQ, sv->rbuf, sv->rcap, &st);
         if (rc == RT_EPEER && st.source >= S && st.source < S + sv->sh.W) {
-            if ((rc = server_lose_worker(sv, st.source - S, rt_error(sv->r))) ||
-                (rc = server_answer(sv)))
+            server_lose_worker(sv, st.source - S, rt_error(sv->r));
+            if ((rc = server_answer(sv)))
                 return rc;
             continue;
         }
@@ -467,7 +487,9 @@ static int server_loop(server *sv)
         } else {
             if ((rc = server_check(sv, w, h, st.bytes)))
                 return rc;
-            if (sv->sh.bound == 0 && (h->flags & REQ_PUSH)) {
+            if (sv->abort_worker >= 0) {
+                sv->pull_pending[w] = (h->flags & REQ_PULL) != 0; /* to hear the news */
+            } else if (sv->sh.bound == 0 && (h->flags & REQ_PUSH)) {
                 /* bsp: hold it until the clock is full (see the header) */
                 if (!sv->held[w] && !(sv->held[w] = malloc(sv->rcap)))
                     return rt_fail(sv->r, RT_ENOMEM, "ps server %d: out of memory", sv->s);
@@ -481,6 +503,11 @@ static int server_loop(server *sv)
         if ((rc = server_release_held(sv)) || (rc = server_answer(sv)))
             return rc;
     }
+    if (sv->abort_worker >= 0)
+        return rt_fail(sv->r, RT_EPEER, "ps server %d: worker %d (rank %d) died (%s); under bsp "
+                       "no iteration can complete without it, so the run stops (ssp and async "
+                       "go on without it)", sv->s, sv->abort_worker, S + sv->abort_worker,
+                       sv->abort_why);
     return RT_OK;
 }
 
@@ -641,7 +668,7 @@ static void server_free(server *sv)
 
 static int server_main(rt *r, const train_setup *setup, ml_model *model)
 {
-    server sv = {.r = r, .setup = setup, .s = rt_rank(r)};
+    server sv = {.r = r, .setup = setup, .s = rt_rank(r), .abort_worker = -1};
     const ml_config *ml = setup->ml;
     char err[512];
     int rc;
@@ -840,6 +867,10 @@ static int worker_pull(worker *wk, int i, int *stop)
     for (int s = 0; s < S; s++) {
         const reply_head *h = wk->rbuf[s];
         const float *vals = (const float *)(h + 1);
+        if (h->stop == STOP_ABORT)
+            return rt_fail(wk->r, RT_EPEER, "ps worker %d: server %d stopped the run: worker %d "
+                           "died, and under bsp no iteration can complete without it", wk->w, s,
+                           h->version);
         if (h->stop) {
             *stop = 1;
             continue;
