@@ -70,7 +70,10 @@ void progress_close(progress *p)
 {
     if (!p)
         return;
-    if (p->drawn) {
+    /* On a terminal, erase whether or not this process drew: the updates
+     * may have come from a forked child (sim runs), whose `drawn` we
+     * cannot see. */
+    if (p->drawn || (p->enabled && !(p->flags & PROGRESS_ALWAYS))) {
         fputs("\r\033[K", p->stream);
         fflush(p->stream);
     }

@@ -9,7 +9,9 @@
  * It appears only when the stream is a terminal, only once the run has
  * lasted PROGRESS_DELAY_S of wall time (short runs stay quiet), at most
  * ten times a second, and never with PROGRESS_QUIET (--quiet). The line is
- * erased by progress_close, so the run's own output starts on a clean line.
+ * erased by progress_close, so the run's own output starts on a clean line;
+ * updates may come from a forked child (a sim run) of the process that
+ * opened it, which then closes it.
  *
  *   progress *p = progress_open(stderr, "simulated", quiet ? PROGRESS_QUIET : 0);
  *   ... each evaluation: progress_update(p, epoch, epochs, loss, rt_now(r));

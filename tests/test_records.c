@@ -13,7 +13,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <pty.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/progress.h"
@@ -401,6 +404,36 @@ static void test_progress(void **state)
     fclose(f);
 }
 
+/* On a terminal: quiet for the first PROGRESS_DELAY_S, then the line,
+ * erased at close. */
+static void test_progress_on_terminal(void **state)
+{
+    (void)state;
+    int master, slave;
+    char buf[512];
+    if (openpty(&master, &slave, NULL, NULL, NULL) != 0)
+        skip();
+    fcntl(master, F_SETFL, O_NONBLOCK);
+    FILE *f = fdopen(slave, "w");
+    assert_non_null(f);
+    progress *p = progress_open(f, "wall", 0);
+    progress_update(p, 1, 5, 0.9, 0.1);
+    fflush(f);
+    assert_true(read(master, buf, sizeof buf) <= 0); /* too early: nothing */
+    struct timespec ts = {(time_t)PROGRESS_DELAY_S, 100 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+    progress_update(p, 2, 5, 0.7, 2.2);
+    progress_close(p);
+    ssize_t n = read(master, buf, sizeof buf - 1);
+    assert_true(n > 0);
+    buf[n] = '\0';
+    assert_non_null(strstr(buf, "epoch 2/5"));
+    assert_non_null(strstr(buf, "2.20 s wall"));
+    assert_non_null(strstr(buf, "\r\033[K"));
+    fclose(f);
+    close(master);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -413,6 +446,7 @@ int main(void)
         cmocka_unit_test(test_trace_json),
         cmocka_unit_test(test_default_figures),
         cmocka_unit_test(test_progress),
+        cmocka_unit_test(test_progress_on_terminal),
     };
     return cmocka_run_group_tests_name("records", tests, setup, teardown);
 }
