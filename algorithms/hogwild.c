@@ -4,8 +4,10 @@
  * Parallelizing Stochastic Gradient Descent", NIPS 2011.
  *
  * The weights live in memory shared by the ranks of the host (rt_shared).
- * Every worker loops over minibatches of b examples from its own 1/P of
- * the training set:
+ * Every worker loops over minibatches of b examples drawn from the whole
+ * training set, each in its own random order (worker 0 in serial SGD's),
+ * ceil(n / (P b)) of them per epoch -- so however the scheduler runs the
+ * workers, even one after another, the examples arrive well mixed:
  *
  *   1. read   copy the components its gradient needs from the shared
  *             weights (sparse data: only the batch's features and the
@@ -334,7 +336,7 @@ int hogwild_rank(rt *r, void *arg)
     local = malloc(P * sizeof *local);
     batch_idx = malloc(ml->batch * sizeof *batch_idx);
     if (!local || !batch_idx || ml_grad_init(&grad, P) != 0 ||
-        train_shard_init(&shard, train, me, W, ml->seed) != 0) {
+        train_shard_init(&shard, train, 0, 1, ml->seed + (uint64_t)me * 0x9E3779B97F4A7C15ull) != 0) {
         rc = rt_fail(r, RT_ENOMEM, "hogwild: out of memory for %zu parameters", P);
         goto done;
     }
