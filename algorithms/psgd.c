@@ -41,10 +41,13 @@
  * the tree algorithms the ranks drift by a few message times. With --eval
  * local the reporter evaluates its own model between rounds (no traffic;
  * the `averaged` column says which points are averages). Either way the
- * final model is the average, and the local_test_loss column and stat give
- * the reporter's own model, i.e. one worker trained on its 1/W share.
+ * final model is the average. The local_test_loss column is the reporter's
+ * own model; at the end every worker scores its own final model (one
+ * worker trained on its 1/W share) into its own result slot, after the
+ * reporter's clock has stopped, and run_psgd.c reports their mean.
  */
 #include "algorithms/psgd.h"
+#include "core/job.h" /* job_slot: every worker leaves its own score, as train.c does */
 
 #include <errno.h>
 #include <math.h>
@@ -122,17 +125,19 @@ static int psgd_average(psgd_rank_state *s)
     return rc;
 }
 
-/* Test loss and accuracy of the reporter's own model, outside training
- * time (on real sockets its wall time is taken out of the clock). */
-static int psgd_eval_local(psgd_rank_state *s, double *loss, double *accuracy)
+/* Test loss and accuracy of a model held by this rank, outside training
+ * time. Returns the wall seconds it took, for the reporter to take out of
+ * its clock on real sockets (simulated time does not move). */
+static int psgd_eval_model(psgd_rank_state *s, const float *params, double *loss,
+                           double *accuracy, double *took_s)
 {
     const ml_dataset *test = &s->setup->prob->test;
     char err[512];
     double flops, t0 = rt_now(s->r);
-    if (ml_model_evaluate(s->model, s->params, test, NULL, test->n, loss, accuracy, NULL, &flops,
+    if (ml_model_evaluate(s->model, params, test, NULL, test->n, loss, accuracy, NULL, &flops,
                           err, sizeof err) != 0)
         return rt_fail(s->r, RT_EINVAL, "evaluation of the local model: %s", err);
-    s->eval.excluded_s += rt_now(s->r) - t0;
+    *took_s = rt_now(s->r) - t0;
     return RT_OK;
 }
 
@@ -166,9 +171,10 @@ static int psgd_evaluate(psgd_rank_state *s, double epoch, long step)
         out->stats[PSGD_STAT_OBSERVE] += 1;
         out->stats[PSGD_STAT_OBSERVE_S] += observer_s;
         s->eval.excluded_s += observer_s;
-        double accuracy;
-        if ((rc = psgd_eval_local(s, &extra[PSGD_COL_LOCAL_LOSS], &accuracy)))
+        double accuracy, took_s;
+        if ((rc = psgd_eval_model(s, s->params, &extra[PSGD_COL_LOCAL_LOSS], &accuracy, &took_s)))
             return rc;
+        s->eval.excluded_s += took_s;
         evaluated = s->average;
     } else if (!s->reporter) {
         return RT_OK;
@@ -264,17 +270,30 @@ int psgd_rank(rt *r, void *arg)
     }
 
     /* ---- the last average (the only one for --average-every end) ---- */
-    if (!rc && eval_ready)
-        rc = psgd_eval_local(&s, &s.eval.out->stats[PSGD_STAT_LOCAL_LOSS],
-                             &s.eval.out->stats[PSGD_STAT_LOCAL_ACCURACY]);
+    if (!rc) /* keep my own model: one worker trained on its 1/W share */
+        memcpy(s.average, s.params, s.P * sizeof *s.params);
     if (!rc && !s.in_sync)
         rc = psgd_average(&s);
+    train_point *final_point = NULL;
     if (!rc && eval_ready) {
         train_out *out = s.eval.out;
-        double extra[PSGD_COLS] = {(double)s.rounds, 1, out->stats[PSGD_STAT_LOCAL_LOSS]};
+        double extra[PSGD_COLS] = {(double)s.rounds, 1, NAN};
+        int before = out->npoints;
         rc = train_eval_maybe(&s.eval, s.params, (double)ml->epochs, steps, extra, 1);
+        if (out->npoints > before)
+            final_point = &out->points[out->npoints - 1];
         out->stats[PSGD_STAT_ROUNDS] = (double)s.rounds;
         train_eval_finish(&s.eval, s.params, s.P);
+    }
+    /* ---- every worker's own final model, into its own slot: no traffic,
+     * and after the reporter's clock stopped ---- */
+    if (!rc) {
+        train_out *mine = job_slot(r);
+        double took_s;
+        rc = psgd_eval_model(&s, s.average, &mine->stats[PSGD_STAT_LOCAL_LOSS],
+                             &mine->stats[PSGD_STAT_LOCAL_ACCURACY], &took_s);
+        if (!rc && final_point)
+            final_point->extra[PSGD_COL_LOCAL_LOSS] = mine->stats[PSGD_STAT_LOCAL_LOSS];
     }
 done:
     if (eval_ready)

@@ -27,9 +27,10 @@ enum {
     PSGD_STAT_ROUNDS = 0,      /* averaging rounds: training communication */
     PSGD_STAT_OBSERVE,         /* observer allreduces made only to evaluate */
     PSGD_STAT_OBSERVE_S,       /* seconds they took, left out of time_s */
-    PSGD_STAT_LOCAL_LOSS,      /* test loss of the reporter's own final model, before
-                                  the last average: one worker on its 1/W share */
-    PSGD_STAT_LOCAL_ACCURACY,
+    PSGD_STAT_LOCAL_LOSS,      /* test loss of the rank's own final model, before the
+                                  last average: one worker on its 1/W share. Every
+                                  rank fills this one in its own slot. */
+    PSGD_STAT_LOCAL_ACCURACY,  /* (the same, every rank) */
     PSGD_STATS
 };
 extern const char *const psgd_stat_names[PSGD_STATS];

@@ -40,7 +40,7 @@ static double last_of(const records_run *run, const char *column)
 /* ---- one-shot gain against W ---- */
 static int draw_oneshot(const char *path, records_run *runs, int n, char *err, size_t errlen)
 {
-    static const char *const series[] = {"one worker, its 1/W share", "average of the W models",
+    static const char *const series[] = {"one worker, its 1/W share (mean of the W)", "average of the W models",
                                          "one worker, all the data"};
     const char *groups[MAX_RUNS];
     char names[MAX_RUNS][16];
@@ -59,7 +59,7 @@ static int draw_oneshot(const char *path, records_run *runs, int n, char *err, s
     for (int i = 0, g = 0; i < n; i++) {
         if (runs[i].workers == 1)
             continue;
-        double local = field(&runs[i], "local_final_test_loss"), avg = last_of(&runs[i], "test_loss");
+        double local = field(&runs[i], "mean_local_final_test_loss"), avg = last_of(&runs[i], "test_loss");
         values[0 * ngroups + g] = local;
         values[1 * ngroups + g] = avg;
         values[2 * ngroups + g] = all_data;

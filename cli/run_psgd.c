@@ -7,6 +7,10 @@
  * observer allreduces that only served evaluation (observer_bytes): every
  * allreduce of the run moves the same P floats with the same algorithm,
  * so the job's bytes_sent splits exactly in proportion to their counts.
+ * mean_local_final_test_loss is the test loss of each worker's own final
+ * model (before the last average), averaged over the workers: what one
+ * worker trained on its 1/W share achieves, to compare with the averaged
+ * model's test_loss in the last row of metrics.csv.
  */
 #include <stdio.h>
 #include <string.h>
@@ -70,6 +74,15 @@ static void summarize(run_ctx *ctx, const job_result *res, records *rec)
     records_set_str(rec, "eval", opts.eval == PSGD_EVAL_LOCAL ? "local" : "average");
     records_set_num(rec, "averaging_bytes", rounds * per_allreduce);
     records_set_num(rec, "observer_bytes", observer * per_allreduce);
+    /* each worker left its own final model's scores in its own slot */
+    double loss = 0, accuracy = 0;
+    for (int i = 0; i < res->ranks; i++) {
+        const train_out *o = job_result_slot(res, i);
+        loss += o->stats[PSGD_STAT_LOCAL_LOSS] / res->ranks;
+        accuracy += o->stats[PSGD_STAT_LOCAL_ACCURACY] / res->ranks;
+    }
+    records_set_num(rec, "mean_local_final_test_loss", loss);
+    records_set_num(rec, "mean_local_final_test_accuracy", accuracy);
 }
 
 static const cli_opt psgd_cli_opts[] = {

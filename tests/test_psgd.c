@@ -77,6 +77,19 @@ static void run_psgd(run *o, problem *p, int workers, long every, psgd_eval eval
 
 static size_t nparams(const problem *p) { return ml_model_nparams(p->prob.model); }
 
+/* Every worker scores its own final model (before the last average) into
+ * its own slot; their mean is what one worker on its 1/W share achieves. */
+static double mean_local_loss(const run *o)
+{
+    double sum = 0;
+    for (int i = 0; i < o->res.ranks; i++) {
+        const train_out *slot = job_result_slot(&o->res, i);
+        assert_true(slot->stats[PSGD_STAT_LOCAL_LOSS] > 0);
+        sum += slot->stats[PSGD_STAT_LOCAL_LOSS];
+    }
+    return sum / o->res.ranks;
+}
+
 static void parse_every_refuses_what_is_not_a_step_count(void **state)
 {
     (void)state;
@@ -147,9 +160,9 @@ static void one_shot_average_gains_with_diminishing_returns(void **state)
     for (int W = 2; W <= 8; W *= 2) {
         run o;
         run_psgd(&o, &p, W, 0, PSGD_EVAL_AVERAGE, JOB_SIM, 1.25e9);
-        double avg = o.last->test_loss, local = o.out->stats[PSGD_STAT_LOCAL_LOSS];
+        double avg = o.last->test_loss, local = mean_local_loss(&o);
         double share = (local - avg) / (local - all_loss);
-        print_message("# W=%d: average %.4f, one worker %.4f, all data %.4f: %.0f%% of the gap closed\n",
+        print_message("# W=%d: average %.4f, one worker (mean) %.4f, all data %.4f: %.0f%% of the gap closed\n",
                       W, avg, local, all_loss, 100 * share);
         assert_true(o.out->stats[PSGD_STAT_ROUNDS] == 1);
         assert_true(avg < local);
