@@ -138,8 +138,10 @@ static void every_step_is_synchronous_sgd(void **state)
         worst = fmax(worst, fabs((double)a.params[i] - b.params[i]) / (1e-3 + fabs(a.params[i])));
     if (worst > 1e-4)
         fail_msg("H=1 and allreduce SGD differ by %g (relative)", worst);
-    /* and they are not bit-identical by accident of a shortcut: */
+    /* one allreduce of P floats per step, as allreduce SGD: the same cost */
     assert_true(b.out->stats[PSGD_STAT_ROUNDS] == (double)a.last->step);
+    assert_true(b.res.bytes_sent == a.res.bytes_sent);
+    assert_true(fabs(b.last->time_s - a.last->time_s) <= 1e-9 * a.last->time_s);
     job_result_free(&a.res);
     job_result_free(&b.res);
     ml_problem_free(&p.prob);
