@@ -208,6 +208,7 @@ int psgd_rank(rt *r, void *arg)
     ml_grad grad = {0};
     train_shard shard = {0};
     size_t *batch_idx = NULL;
+    train_point *final_point = NULL; /* the reporter's last evaluation */
 
     /* ---- setup: same weights everywhere, my own shard ---- */
     rc = train_model_create(r, setup, &s.model);
@@ -274,7 +275,6 @@ int psgd_rank(rt *r, void *arg)
         memcpy(s.average, s.params, s.P * sizeof *s.params);
     if (!rc && !s.in_sync)
         rc = psgd_average(&s);
-    train_point *final_point = NULL;
     if (!rc && eval_ready) {
         train_out *out = s.eval.out;
         double extra[PSGD_COLS] = {(double)s.rounds, 1, NAN};
