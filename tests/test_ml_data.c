@@ -164,7 +164,7 @@ static void t_libsvm_files(void **state)
     assert_int_equal(ds.d, 4);
     ml_dataset_free(&ds);
     /* a gzip stream cut short */
-    char big[4096];
+    char big[4096] = {0};
     for (size_t k = 0; k < sizeof big; k += 8)
         snprintf(big + k, 9, "1 %d:1\n", (int)(k % 9) + 1);
     const char *full = write_file("big.gz", big, sizeof big - 1, 1);
@@ -198,7 +198,7 @@ static void t_idx(void **state)
     (void)state;
     char err[ERRLEN];
     ml_dataset ds;
-    unsigned char img[16 + 3 * 2 * 2 + 4], lab[8 + 3 + 1];
+    unsigned char img[16 + 3 * 2 * 2 + 4] = {0}, lab[8 + 3 + 1] = {0};
     uint32_t idims[3] = {3, 2, 2}, ldims[1] = {3};
     size_t ih = idx_header(img, 0x803, idims, 3), lh = idx_header(lab, 0x801, ldims, 1);
     for (int k = 0; k < 12; k++)
