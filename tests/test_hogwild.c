@@ -49,7 +49,7 @@ static void problem_load(problem *p, const char *dataset, const char *model, lon
     char err[512];
     ml_config_default(&p->ml);
     const char *kv[][2] = {{"dataset", dataset}, {"model", model}, {"batch", "1"},
-                           {"lr", "0.5"},        {"schedule", "inv:t0=1"}};
+                           {"lr", "0.5"},        {"schedule", "inv:t0=0.2"}};
     for (size_t i = 0; i < sizeof kv / sizeof *kv; i++)
         if (ml_config_set(&p->ml, kv[i][0], kv[i][1], err, sizeof err) != 0)
             fail_msg("--%s %s: %s", kv[i][0], kv[i][1], err);
@@ -292,10 +292,10 @@ static void real_threads_reach_serial_accuracy(void **state)
     hogwild(real_config(JOB_LAUNCH_THREADS), &p, HOGWILD_SYNC_NONE, 4, &h);
     print_message("# real threads: serial %.2f%%, hogwild 4 workers %.2f%%, staleness %.2f\n",
                   100 * s.accuracy, 100 * h.accuracy, h.stats[HOGWILD_S_STALENESS_MEAN]);
-    /* the interleaving is the scheduler's, so the final SGD iterate differs
-     * from run to run by about a point either way (measured over 10 runs:
-     * 87.3-88.7% against serial's 88.4%); simulation checks the 1-point
-     * target */
+    /* the interleaving is the scheduler's, so the final iterate differs
+     * from run to run (measured: 84.8-85.5% against serial's 85.4%, on a
+     * loaded 2-core machine); a 2-point margin keeps this from flaking,
+     * simulation checks the 1-point target */
     assert_near(h.accuracy, s.accuracy, 0.02);
     assert_int_equal((long)h.stats[HOGWILD_S_UPDATES], 10 * 4000);
     assert_true(h.stats[HOGWILD_S_UPDATES_PER_S] > 0);
