@@ -53,7 +53,9 @@ struct ml_model {
     float *act[ML_MLP_MAX_HIDDEN + 2];    /* act[0] = dense input B x d; act[l] B x n_l */
     float *delta[ML_MLP_MAX_HIDDEN + 2];  /* B x n_l */
     int32_t *labels;                      /* B: the batch's labels */
-    uint32_t *pos;                        /* d: slot + 1 of a feature in a sparse gradient */
+    /* sparse gradients of a batch of several, allocated on first use */
+    float *acc;                           /* 2d: binary models' (gradient, examples) per feature */
+    uint32_t *pos;                        /* d: softmax's slot + 1 of each feature */
 };
 
 /* ---- gradients ---- */
@@ -178,11 +180,6 @@ int ml_model_create(const char *spec, size_t d, int classes, double l2, ml_model
         off += wn + m->width[l];
     }
     m->P = off;
-    m->pos = calloc(d, sizeof *m->pos);
-    if (!m->pos) {
-        ml_err(err, errlen, "model: out of memory");
-        goto fail;
-    }
     *out = m;
     return 0;
 fail:
@@ -200,6 +197,7 @@ void ml_model_free(ml_model *m)
     }
     free(m->inv_freq);
     free(m->labels);
+    free(m->acc);
     free(m->pos);
     free(m);
 }
@@ -528,13 +526,18 @@ static int32_t *batch_labels(const ml_dataset *ds, const size_t *idx, size_t bat
 
 /* Sparse gradient of a linear model from delta[B][K] (see model.h). A
  * batch of one needs no merging (a CSR row has distinct features); a larger
- * batch merges repeated features through pos[]. */
+ * batch merges repeated features (through acc[] for the binary models,
+ * pos[] for softmax). */
 static int linear_grad_sparse(ml_model *m, const float *params, const ml_dataset *ds,
                               const size_t *idx, size_t batch, const float *delta, ml_grad *g)
 {
     size_t K = m->nout, slots = 0;
     size_t z = batch_nnz(ds, idx, batch);
     if (grad_reserve(g, (z + 1) * K) < 0)
+        return -1;
+    if (batch > 1 && K == 1 && !m->acc && !(m->acc = calloc(2 * m->d, sizeof *m->acc)))
+        return -1;
+    if (K > 1 && !m->pos && !(m->pos = calloc(m->d, sizeof *m->pos)))
         return -1;
     float reg = (float)(m->l2 / (double)batch);
     const float *inv_freq = m->inv_freq;
@@ -552,22 +555,33 @@ static int linear_grad_sparse(ml_model *m, const float *params, const ml_dataset
         }
         slots = n;
     } else if (K == 1) {
-        uint32_t *restrict pos = m->pos;
+        /* Two passes, no branch on "first time this feature" (which
+         * features repeat is data: mispredicting it costs more than the
+         * work). First add every nonzero into a dense (gradient, examples)
+         * pair per feature; then walk the batch again, emit each feature
+         * whose pair is still set with its L2 part counted once per
+         * example, count * (l2 / B) / f_j * w_j, and clear the pair. */
+        float *restrict acc = m->acc;
         for (size_t i = 0; i < batch; i++) {
             size_t r = idx ? idx[i] : i;
             float dl = delta[i];
             for (size_t k = ds->row_ptr[r]; k < ds->row_ptr[r + 1]; k++) {
-                uint32_t j = col[k], p = pos[j];
-                if (!p) {
-                    p = pos[j] = (uint32_t)++slots;
-                    gi[p - 1] = j;
-                    gv[p - 1] = 0;
-                }
-                gv[p - 1] += val[k] * dl + reg * (inv_freq ? inv_freq[j] : 1.0f) * params[j];
+                acc[2 * (size_t)col[k]] += val[k] * dl;
+                acc[2 * (size_t)col[k] + 1] += 1;
             }
         }
-        for (size_t s = 0; s < slots; s++)
-            pos[gi[s]] = 0;
+        for (size_t i = 0; i < batch; i++) {
+            size_t r = idx ? idx[i] : i;
+            for (size_t k = ds->row_ptr[r]; k < ds->row_ptr[r + 1]; k++) {
+                uint32_t j = col[k];
+                float c = acc[2 * (size_t)j + 1];
+                gi[slots] = j;
+                float rj = reg * (inv_freq ? inv_freq[j] : 1.0f);
+                gv[slots] = acc[2 * (size_t)j] + c * rj * params[j];
+                slots += c != 0;
+                acc[2 * (size_t)j] = acc[2 * (size_t)j + 1] = 0;
+            }
+        }
     } else {
         for (size_t i = 0; i < batch; i++) {
             size_t r = idx ? idx[i] : i;
