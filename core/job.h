@@ -32,8 +32,8 @@ typedef enum { JOB_LAUNCH_THREADS = 0, JOB_LAUNCH_PROCS = 1 } job_launch;
 typedef struct job_config {
     job_backend backend;
     int ranks;
-    double timeout_s;      /* real: a wait longer than this (wall) is an error */
-    double sim_timeout_s;  /* sim: the same in simulated seconds (0: 1e6) */
+    double timeout_s;      /* real: a wait longer than this (wall) is an error;
+                              sim needs none: a deadlock ends the simulation */
     int record_events;     /* keep the per-rank event log */
     size_t result_bytes;   /* per-rank result slot */
 

@@ -94,7 +94,6 @@ static struct {
     sg_host_t *hosts;
     size_t nhosts;
     shared_block *shared;
-    double timeout_s;
 } S;
 
 static sim_rank *me(rt *r) { return (sim_rank *)r; }
@@ -318,14 +317,14 @@ static int sim_progress(rt *r, int n, rt_request **reqs)
     }
     if (k == 0)
         return rt_seterr(r, RT_EINVAL, "wait: nothing can complete (no receive is posted)");
-    /* Without a timeout, SimGrid itself notices when every actor waits on
-     * another and ends the run; sim_job_run reports that as a deadlock.
-     * A timeout costs a timer per wait, so it is only set when asked for. */
-    ssize_t idx = S.timeout_s > 0 ? sg_comm_wait_any_for(comms, (size_t)k, S.timeout_s)
-                                  : sg_comm_wait_any(comms, (size_t)k);
+    /* No timeout: SimGrid itself notices when every actor waits on another
+     * and ends the run, which sim_job_run reports as a deadlock. (A wait
+     * with a timeout would also cost a timer per message, and SimGrid
+     * 3.32's sg_comm_wait_any_for loses its hold on the other comms when
+     * it times out.) */
+    ssize_t idx = sg_comm_wait_any(comms, (size_t)k);
     if (idx < 0)
-        return rt_seterr(r, RT_ETIMEOUT, "wait: nothing arrived in %g simulated seconds "
-                         "(a deadlock, or a peer that never sends)", S.timeout_s);
+        return rt_seterr(r, RT_EIO, "wait: SimGrid's wait-any failed");
     if (who[idx] < 0) {
         sim_req *q = (sim_req *)reqs[-1 - who[idx]];
         q->comm = NULL; /* released by the wait */
@@ -337,6 +336,22 @@ static int sim_progress(rt *r, int n, rt_request **reqs)
     retire_get(s, src); /* the wait released it */
     s->got[src] = NULL;
     deliver(s, m);
+    /* File every other get that completed while this rank was busy too:
+     * wait-any reports only the lowest index among those done, so under
+     * load a message could wait forever behind later ones (an any-source
+     * server starved some workers). SimGrid's C API does not say when
+     * each completed; they are filed in the order of the active list. */
+    for (int a = 0; a < s->nactive;) {
+        int from = s->active[a];
+        if (!sg_comm_test(s->get[from])) { /* a finished test releases it */
+            a++;
+            continue;
+        }
+        sim_msg *done = s->got[from];
+        retire_get(s, from); /* moves the last active source to a */
+        s->got[from] = NULL;
+        deliver(s, done);
+    }
     for (sim_req *q = s->posted; q; q = q->next)
         post_gets_for(s, q);
     return RT_OK;
@@ -485,7 +500,6 @@ int sim_job_run(const job_config *cfg, job_main fn, void *arg, job_result *res)
     S.arg = arg;
     S.res = res;
     S.nranks = cfg->ranks;
-    S.timeout_s = cfg->sim_timeout_s;
     S.hosts = sg_host_list();
     S.nhosts = sg_host_count();
     if (S.nhosts == 0) {
