@@ -120,7 +120,7 @@ int ml_dataset_match_dims(ml_dataset *a, ml_dataset *b, char *err, size_t errlen
 
 typedef enum ml_scale_kind {
     ML_SCALE_NONE = 0,
-    ML_SCALE_STANDARD, /* dense: zero mean, unit variance; sparse: unit variance only */
+    ML_SCALE_STANDARD, /* dense: zero mean, unit variance; sparse: unit second moment (no centering) */
     ML_SCALE_MAXABS,   /* each feature divided by its largest |value|: into [-1,1] */
 } ml_scale_kind;
 
