@@ -7,16 +7,20 @@
  *     receive is already posted is read straight into the user's buffer;
  *   - sending: per-peer queues of frames, written with one writev of
  *     header and payload (several small frames per call when they queue);
- *     isend writes at once when the queue is empty and only queues what
- *     the socket would not take;
+ *     a send is written at once, and only what the socket would not take
+ *     waits in the queue;
  *   - progress: one poll over every connection that reads and writes
  *     whatever is ready, so two ranks sending each other 64 MiB at once
  *     never deadlock, and that sleeps in the kernel rather than spinning;
  *   - failure: a closed connection, a socket error or a malformed frame
  *     ends the peer; everything waiting on it completes with an error.
  *
- * A send completes when its last byte is in the kernel's socket buffer;
- * it borrows the caller's buffer until then.
+ * An isend completes when its last byte is in the kernel's socket buffer;
+ * it borrows the caller's buffer until then. rt_send (bsend) completes at
+ * once: what the socket does not take is copied and written later.
+ * There is no progress thread: bytes move only inside runtime calls, so a
+ * rank that computes for long without one holds up a peer that is sending
+ * it more than the socket buffers hold.
  */
 #define _GNU_SOURCE
 #include "real/real.h"
