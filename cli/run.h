@@ -22,6 +22,7 @@ typedef struct run_ctx {
     ml_problem prob;       /* loaded after configure */
     train_setup setup;     /* setup.algo: set by configure */
     int workers;           /* --workers (or the algorithm's default) */
+    int stragglers;        /* ranks slowed by the generic --stragglers */
 } run_ctx;
 
 typedef struct run_algo {
@@ -47,5 +48,14 @@ extern const run_algo run_algo_hogwild;
 extern const run_algo run_algo_psgd;
 
 int verb_run(int argc, char **argv);
+
+#define RUN_MAX_OPTS 160
+/* The algorithm of that name, or NULL; the i-th known one (NULL past the end). */
+const run_algo *run_algo_find(const char *name);
+const run_algo *run_algo_at(int i);
+/* Every option `distlab run NAME` takes, job options aside; returns the count. */
+int run_algo_options(const run_algo *algo, cli_opt *out, int cap);
+/* Does `distlab run NAME` take --opt (job options included)? */
+int run_algo_accepts(const run_algo *algo, const char *opt);
 
 #endif

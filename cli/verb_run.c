@@ -24,31 +24,21 @@ static const cli_opt run_opts[] = {
     {"out", "DIR", "where the run records and figures go (default runs/ALGO-BACKEND)"},
     {"quiet", NULL, "no progress line"},
     {"no-figures", NULL, "do not draw loss.png and timeline.png"},
+    {"stragglers", "FRACTION", "this fraction of the ranks (drawn from --seed) computes slower"},
+    {"slowdown", "X", "stragglers compute X times slower (default 4)"},
     {NULL, NULL, NULL},
 };
 
-#define MAX_OPTS 128
-
-/* One table: run's own options, the ML options, the algorithm's. */
-static int merge_opts(const run_algo *algo, cli_opt *out)
+const run_algo *run_algo_find(const char *name)
 {
-    int n = 0;
-    for (const cli_opt *o = run_opts; o->name; o++)
-        out[n++] = *o;
-    for (const ml_opt *o = ml_opts; o->name && n < MAX_OPTS - 1; o++)
-        out[n++] = (cli_opt){o->name, o->arg, o->help};
-    for (const cli_opt *o = algo->opts; o && o->name && n < MAX_OPTS - 1; o++)
-        out[n++] = *o;
-    out[n] = (cli_opt){NULL, NULL, NULL};
-    return n;
-}
-
-static void usage_algos(FILE *f)
-{
-    fprintf(f, "usage: distlab run ALGO [options]   (distlab run ALGO --help for its options)\n\nALGO:\n");
     for (int i = 0; algos[i]; i++)
-        fprintf(f, "  %-12s %s\n", algos[i]->name, algos[i]->summary);
+        if (strcmp(name, algos[i]->name) == 0)
+            return algos[i];
+    return NULL;
 }
+
+const run_algo *run_algo_at(int i) { return algos[i]; }
+
 
 static int is_option_of(const cli_opt *table, const char *key)
 {
@@ -56,6 +46,73 @@ static int is_option_of(const cli_opt *table, const char *key)
         if (strcmp(o->name, key) == 0)
             return 1;
     return 0;
+}
+
+/* One table: the algorithm's options (first, so its help text wins),
+ * run's own, the ML options. */
+int run_algo_options(const run_algo *algo, cli_opt *out, int cap)
+{
+    int n = 0;
+    for (const cli_opt *o = algo->opts; o && o->name && n < cap - 1; o++)
+        out[n++] = *o;
+    for (const cli_opt *o = run_opts; o->name && n < cap - 1; o++)
+        if (!is_option_of(algo->opts, o->name))
+            out[n++] = *o;
+    for (const ml_opt *o = ml_opts; o->name && n < cap - 1; o++)
+        out[n++] = (cli_opt){o->name, o->arg, o->help};
+    out[n] = (cli_opt){NULL, NULL, NULL};
+    return n;
+}
+
+int run_algo_accepts(const run_algo *algo, const char *opt)
+{
+    cli_opt table[RUN_MAX_OPTS];
+    run_algo_options(algo, table, RUN_MAX_OPTS);
+    return is_option_of(table, opt) || is_option_of(cli_job_opts, opt);
+}
+
+/* --stragglers F --slowdown X for algorithms that do not place stragglers
+ * themselves: round(F x ranks) ranks, drawn from the seed, compute X times
+ * slower. Returns the number of stragglers, or -1 on a bad value. */
+static int pick_stragglers(const cli_args *a, const char *verb, run_ctx *ctx, double *slow)
+{
+    double frac = 0, x = 4;
+    if (cli_get_double(a, verb, "stragglers", &frac) || cli_get_double(a, verb, "slowdown", &x))
+        return -1;
+    if (frac < 0 || frac > 1) {
+        fprintf(stderr, "distlab %s: --stragglers: a fraction in [0, 1], not %g\n", verb, frac);
+        return -1;
+    }
+    if (x < 1) {
+        fprintf(stderr, "distlab %s: --slowdown: a factor of at least 1, not %g\n", verb, x);
+        return -1;
+    }
+    int p = ctx->cfg.ranks, k = (int)(frac * p + 0.5);
+    int *order = malloc((size_t)p * sizeof *order);
+    if (!order)
+        return -1;
+    for (int i = 0; i < p; i++) {
+        order[i] = i;
+        slow[i] = 1;
+    }
+    uint64_t z = ctx->ml.seed * 0x9E3779B97F4A7C15ull + 0x5151;
+    for (int i = p - 1; i > 0; i--) {
+        z ^= z >> 31, z *= 0xBF58476D1CE4E5B9ull, z ^= z >> 27, z += 0x9E3779B97F4A7C15ull;
+        int j = (int)(z % (uint64_t)(i + 1)), t = order[i];
+        order[i] = order[j];
+        order[j] = t;
+    }
+    for (int i = 0; i < k; i++)
+        slow[order[i]] = x;
+    free(order);
+    return k;
+}
+
+static void usage_algos(FILE *f)
+{
+    fprintf(f, "usage: distlab run ALGO [options]   (distlab run ALGO --help for its options)\n\nALGO:\n");
+    for (int i = 0; algos[i]; i++)
+        fprintf(f, "  %-12s %s\n", algos[i]->name, algos[i]->summary);
 }
 
 static uint64_t fnv1a64(const void *data, size_t n)
@@ -120,6 +177,8 @@ static int write_records(run_ctx *ctx, const run_algo *algo, const char *outdir,
     ml_config_describe(&ctx->ml, desc, sizeof desc);
     records_set_str(rec, "ml", desc);
     records_set_int(rec, "parameters", (long long)out->nparams);
+    if (ctx->stragglers)
+        records_set_int(rec, "stragglers", ctx->stragglers);
     char hash[32];
     snprintf(hash, sizeof hash, "%016" PRIx64, fnv1a64(train_out_params(out), out->nparams * sizeof(float)));
     records_set_str(rec, "model_fnv1a64", hash);
@@ -155,8 +214,8 @@ int verb_run(int argc, char **argv)
     char verb[64], usage[256];
     snprintf(verb, sizeof verb, "run %s", algo->name);
     snprintf(usage, sizeof usage, "run %s [ML options] [%s options] [job options]", algo->name, algo->name);
-    cli_opt table[MAX_OPTS];
-    merge_opts(algo, table);
+    cli_opt table[RUN_MAX_OPTS];
+    run_algo_options(algo, table, RUN_MAX_OPTS);
     argv[1] = verb; /* so messages say "distlab run NAME: ..." */
     cli_args a;
     int code;
@@ -200,6 +259,15 @@ int verb_run(int argc, char **argv)
     ctx.setup.quiet = cli_flag(&a, "quiet");
     if (algo->configure(&ctx) != 0)
         return 2;
+    static double slowdown[1 << 16];
+    int nstragglers = 0;
+    if (!is_option_of(algo->opts, "stragglers") && ctx.cfg.ranks <= (1 << 16)) {
+        if ((nstragglers = pick_stragglers(&a, verb, &ctx, slowdown)) < 0)
+            return 2;
+        if (nstragglers)
+            ctx.cfg.slowdown = slowdown;
+        ctx.stragglers = nstragglers;
+    }
 
     if (ml_problem_load(&ctx.ml, &ctx.prob, err, sizeof err) != 0) {
         fprintf(stderr, "distlab %s: %s\n", verb, err);
