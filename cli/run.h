@@ -39,6 +39,10 @@ typedef struct run_algo {
     job_main rank_main;
     /* Optional: its own summary fields. */
     void (*summarize)(run_ctx *ctx, const job_result *res, records *rec);
+    /* Optional: nonzero when a job that failed (a rank died) still trained
+     * to the end without it, so its records are written (summarize says
+     * what was lost). */
+    int (*survived)(run_ctx *ctx, const job_result *res);
 } run_algo;
 
 extern const run_algo run_algo_serial;

@@ -291,9 +291,12 @@ int verb_run(int argc, char **argv)
     job_result res;
     int status = 0;
     if (job_run(&ctx.cfg, algo->rank_main, &ctx.setup, &res) != 0) {
-        fprintf(stderr, "distlab %s: %s\n", verb, res.error);
-        status = 1;
-        goto out;
+        if (!algo->survived || !algo->survived(&ctx, &res)) {
+            fprintf(stderr, "distlab %s: %s\n", verb, res.error);
+            status = 1;
+            goto out;
+        }
+        fprintf(stderr, "distlab %s: %s; training finished without it\n", verb, res.error);
     }
     if (write_records(&ctx, algo, outdir, &res, err, sizeof err) != 0) {
         fprintf(stderr, "distlab %s: writing the records: %s\n", verb, err);
