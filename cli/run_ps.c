@@ -9,12 +9,17 @@
  * round(F W) workers, drawn from the seed, X times slower at computing
  * (job_config.slowdown: sim charges their flops X times, real sleeps the
  * extra time).
+ *
+ * --kill-worker W:ITER (real backend, --launch procs) makes worker W's
+ * process exit at iteration ITER, as a crash would: async and ssp finish
+ * with the other workers, and the records say so; bsp stops with an error.
  */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "algorithms/ps.h"
 #include "cli/run.h"
@@ -22,6 +27,41 @@
 static ps_opts opts;
 static double *slowdown; /* per rank; lives until the process ends */
 static int nstragglers;
+static int kill_worker = -1;
+static long kill_at;
+
+/* The --kill-worker crash: the worker's process is gone at once. */
+static int crash_worker(rt *r, int worker, long iteration)
+{
+    (void)r;
+    if (worker == kill_worker && iteration == kill_at) {
+        fflush(NULL);
+        _exit(1);
+    }
+    return 0;
+}
+
+/* "W:ITER" */
+static int parse_kill(run_ctx *ctx, const char *v)
+{
+    char *end;
+    long w = strtol(v, &end, 10);
+    long it = *end == ':' ? strtol(end + 1, &end, 10) : -1;
+    if (*end || w < 0 || w >= ctx->workers || it < 0) {
+        fprintf(stderr, "distlab run ps: --kill-worker: expected W:ITER, a worker from 0 to %d "
+                "and an iteration >= 0, got '%s'\n", ctx->workers - 1, v);
+        return -1;
+    }
+    if (ctx->cfg.backend != JOB_REAL || ctx->cfg.launch != JOB_LAUNCH_PROCS) {
+        fprintf(stderr, "distlab run ps: --kill-worker needs --backend real --launch procs "
+                "(the worker's process exits)\n");
+        return -1;
+    }
+    kill_worker = (int)w;
+    kill_at = it;
+    opts.crash = crash_worker;
+    return 0;
+}
 
 /* Which workers straggle: the first k of a seeded shuffle of 0..W-1. */
 static int pick_stragglers(run_ctx *ctx, double fraction, double factor)
@@ -62,6 +102,7 @@ static int configure_ps(run_ctx *ctx)
     const cli_args *a = ctx->args;
     const char *verb = "run ps";
     opts = (ps_opts){.servers = 1, .consistency = PS_BSP};
+    kill_worker = -1;
     long servers = 1, staleness = 0;
     if (cli_get_int(a, verb, "servers", 1, 1 << 16, &servers) ||
         cli_get_int(a, verb, "staleness", 0, 1 << 30, &staleness))
@@ -93,6 +134,9 @@ static int configure_ps(run_ctx *ctx)
         return -1;
     }
     if (pick_stragglers(ctx, fraction, factor))
+        return -1;
+    const char *kill = cli_get(a, "kill-worker");
+    if (kill && parse_kill(ctx, kill))
         return -1;
 
     if (cli_flag(a, "colocate")) {
@@ -144,6 +188,24 @@ static void summarize(run_ctx *ctx, const job_result *res, records *rec)
     }
 }
 
+/* Only workers died, every server finished, and the model is complete. */
+static int survived(run_ctx *ctx, const job_result *res)
+{
+    const train_out *o = job_result_slot(res, ctx->setup.reporter);
+    if (opts.consistency == PS_BSP || (opts.consistency == PS_SSP && opts.staleness == 0)) {
+        if (res->rank_status[0] == RT_EPEER)
+            fprintf(stderr, "distlab run ps: a worker died, and under bsp no iteration can "
+                    "complete without it (--consistency ssp or async go on without it)\n");
+        return 0;
+    }
+    if (o->npoints == 0 || o->stats[PS_STAT_WORKERS_LOST] < 1)
+        return 0;
+    for (int s = 0; s < opts.servers; s++)
+        if (res->rank_status[s] != RT_OK)
+            return 0;
+    return 1;
+}
+
 static const cli_opt ps_cli_opts[] = {
     {"servers", "S", "server ranks, each owning a key range of the model (default 1)"},
     {"consistency", "bsp|ssp|async", "how far workers may drift apart (default bsp)"},
@@ -151,6 +213,7 @@ static const cli_opt ps_cli_opts[] = {
     {"stragglers", "FRACTION", "this fraction of the workers (drawn from --seed) is slower"},
     {"slowdown", "X", "stragglers compute X times slower (default 1)"},
     {"colocate", NULL, "sim: servers share hosts with workers (W hosts) instead of their own"},
+    {"kill-worker", "W:ITER", "real, procs: worker W's process exits at iteration ITER"},
     {NULL, NULL, NULL},
 };
 
@@ -163,4 +226,5 @@ const run_algo run_algo_ps = {
     .check = check_ps,
     .rank_main = ps_rank,
     .summarize = summarize,
+    .survived = survived,
 };
