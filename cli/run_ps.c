@@ -119,7 +119,7 @@ static int configure_ps(run_ctx *ctx)
     opts.consistency = (ps_consistency)model;
     opts.staleness = (int)staleness;
 
-    double fraction = 0, factor = 1;
+    double fraction = 0, factor = 4;
     if (cli_get_double(a, verb, "stragglers", &fraction) ||
         cli_get_double(a, verb, "slowdown", &factor))
         return -1;
@@ -211,7 +211,7 @@ static const cli_opt ps_cli_opts[] = {
     {"consistency", "bsp|ssp|async", "how far workers may drift apart (default bsp)"},
     {"staleness", "s", "ssp: a worker at iteration c waits until all finished c-s-1 (default 0)"},
     {"stragglers", "FRACTION", "this fraction of the workers (drawn from --seed) is slower"},
-    {"slowdown", "X", "stragglers compute X times slower (default 1)"},
+    {"slowdown", "X", "stragglers compute X times slower (default 4)"},
     {"colocate", NULL, "sim: servers share hosts with workers (W hosts) instead of their own"},
     {"kill-worker", "W:ITER", "real, procs: worker W's process exits at iteration ITER"},
     {NULL, NULL, NULL},
