@@ -524,18 +524,88 @@ static int32_t *batch_labels(const ml_dataset *ds, const size_t *idx, size_t bat
     return buf;
 }
 
-/* Sparse gradient of a linear model from delta[B][K] (see model.h). A
- * batch of one needs no merging (a CSR row has distinct features); a larger
- * batch merges repeated features (through acc[] for the binary models,
- * pos[] for softmax). */
+/* Append the bias entries (in every example: frequency 1) after the first
+ * slots features of a sparse gradient, and close it. */
+static void sparse_bias(const ml_model *m, const float *params, size_t batch, const float *delta,
+                        ml_grad *g, size_t slots)
+{
+    size_t K = m->nout;
+    const float *b = params + m->b_off[1];
+    for (size_t c = 0; c < K; c++) {
+        float sum = 0;
+        for (size_t i = 0; i < batch; i++)
+            sum += delta[i * K + c];
+        g->index[slots * K + c] = (uint32_t)(m->b_off[1] + c);
+        g->value[slots * K + c] = sum + (float)m->l2 * b[c];
+    }
+    g->nnz = (slots + 1) * K;
+    g->sparse = 1;
+}
+
+/* The binary models on a sparse batch of several: margin, loss and
+ * gradient row by row while the row's weights are in cache, merging
+ * repeated features in two passes with no branch on "first time this
+ * feature" (which features repeat is data: mispredicting it costs more
+ * than the work). Pass 1 adds each nonzero into a dense (gradient,
+ * examples) pair per feature; pass 2 walks the batch again and emits each
+ * feature whose pair is still set, with its L2 part once per example,
+ * count * (l2 / B) / f_j * w_j, clearing the pair. */
+static int binary_sparse_batch(ml_model *m, const float *params, const ml_dataset *ds,
+                               const size_t *idx, size_t batch, const int32_t *y, float scale,
+                               float *logits, float *delta, ml_grad *g, double *loss_sum,
+                               size_t *correct)
+{
+    size_t slots = 0;
+    if (grad_reserve(g, batch_nnz(ds, idx, batch) + 1) < 0)
+        return -1;
+    if (!m->acc && !(m->acc = calloc(2 * m->d, sizeof *m->acc)))
+        return -1;
+    float *restrict acc = m->acc;
+    const uint32_t *col = ds->col;
+    const float *val = ds->val;
+    float bias = params[m->b_off[1]], reg = (float)(m->l2 / (double)batch);
+    /* ---- pass 1 ---- */
+    for (size_t i = 0; i < batch; i++) {
+        size_t r = idx ? idx[i] : i, begin = ds->row_ptr[r], end = ds->row_ptr[r + 1];
+        float z = bias;
+        for (size_t k = begin; k < end; k++)
+            z += val[k] * params[col[k]];
+        logits[i] = z;
+        binary_loss(m, logits + i, 1, y + i, scale, delta + i, loss_sum, correct);
+        float dl = delta[i];
+        for (size_t k = begin; k < end; k++) {
+            acc[2 * (size_t)col[k]] += val[k] * dl;
+            acc[2 * (size_t)col[k] + 1] += 1;
+        }
+    }
+    /* ---- pass 2 ---- */
+    uint32_t *restrict gi = g->index;
+    float *restrict gv = g->value;
+    for (size_t i = 0; i < batch; i++) {
+        size_t r = idx ? idx[i] : i;
+        for (size_t k = ds->row_ptr[r]; k < ds->row_ptr[r + 1]; k++) {
+            uint32_t j = col[k];
+            float c = acc[2 * (size_t)j + 1];
+            float rj = reg * (m->inv_freq ? m->inv_freq[j] : 1.0f);
+            gi[slots] = j; /* kept only when c != 0 */
+            gv[slots] = acc[2 * (size_t)j] + c * rj * params[j];
+            slots += c != 0;
+            acc[2 * (size_t)j] = acc[2 * (size_t)j + 1] = 0;
+        }
+    }
+    sparse_bias(m, params, batch, delta, g, slots);
+    return 0;
+}
+
+/* Sparse gradient of a linear model from delta[B][K] (see model.h) for a
+ * binary model's batch of one (no merging: a CSR row has distinct
+ * features) or softmax (repeated features merged through pos[]). */
 static int linear_grad_sparse(ml_model *m, const float *params, const ml_dataset *ds,
                               const size_t *idx, size_t batch, const float *delta, ml_grad *g)
 {
     size_t K = m->nout, slots = 0;
     size_t z = batch_nnz(ds, idx, batch);
     if (grad_reserve(g, (z + 1) * K) < 0)
-        return -1;
-    if (batch > 1 && K == 1 && !m->acc && !(m->acc = calloc(2 * m->d, sizeof *m->acc)))
         return -1;
     if (K > 1 && !m->pos && !(m->pos = calloc(m->d, sizeof *m->pos)))
         return -1;
@@ -554,34 +624,6 @@ static int linear_grad_sparse(ml_model *m, const float *params, const ml_dataset
             gv[k] = val[b + k] * dl + reg * (inv_freq ? inv_freq[j] : 1.0f) * params[j];
         }
         slots = n;
-    } else if (K == 1) {
-        /* Two passes, no branch on "first time this feature" (which
-         * features repeat is data: mispredicting it costs more than the
-         * work). First add every nonzero into a dense (gradient, examples)
-         * pair per feature; then walk the batch again, emit each feature
-         * whose pair is still set with its L2 part counted once per
-         * example, count * (l2 / B) / f_j * w_j, and clear the pair. */
-        float *restrict acc = m->acc;
-        for (size_t i = 0; i < batch; i++) {
-            size_t r = idx ? idx[i] : i;
-            float dl = delta[i];
-            for (size_t k = ds->row_ptr[r]; k < ds->row_ptr[r + 1]; k++) {
-                acc[2 * (size_t)col[k]] += val[k] * dl;
-                acc[2 * (size_t)col[k] + 1] += 1;
-            }
-        }
-        for (size_t i = 0; i < batch; i++) {
-            size_t r = idx ? idx[i] : i;
-            for (size_t k = ds->row_ptr[r]; k < ds->row_ptr[r + 1]; k++) {
-                uint32_t j = col[k];
-                float c = acc[2 * (size_t)j + 1];
-                gi[slots] = j;
-                float rj = reg * (inv_freq ? inv_freq[j] : 1.0f);
-                gv[slots] = acc[2 * (size_t)j] + c * rj * params[j];
-                slots += c != 0;
-                acc[2 * (size_t)j] = acc[2 * (size_t)j + 1] = 0;
-            }
-        }
     } else {
         for (size_t i = 0; i < batch; i++) {
             size_t r = idx ? idx[i] : i;
@@ -605,17 +647,7 @@ static int linear_grad_sparse(ml_model *m, const float *params, const ml_dataset
         for (size_t s = 0; s < slots; s++)
             m->pos[gi[s * K] / K] = 0;
     }
-    /* the bias: in every example, frequency 1 */
-    const float *b = params + m->b_off[1];
-    for (size_t c = 0; c < K; c++) {
-        float sum = 0;
-        for (size_t i = 0; i < batch; i++)
-            sum += delta[i * K + c];
-        gi[slots * K + c] = (uint32_t)(m->b_off[1] + c);
-        gv[slots * K + c] = sum + (float)m->l2 * b[c];
-    }
-    g->nnz = (slots + 1) * K;
-    g->sparse = 1;
+    sparse_bias(m, params, batch, delta, g, slots);
     return 0;
 }
 
@@ -691,6 +723,12 @@ int ml_model_loss_grad(ml_model *m, const float *params, const ml_dataset *ds,
                 ml_relu_backward(m->act[l - 1], batch * nin, m->delta[l - 1]);
         }
     } else {
+        if (ds->sparse && !g->dense_only && m->nout == 1 && batch > 1) {
+            if (binary_sparse_batch(m, params, ds, idx, batch, y, scale, logits, delta, g,
+                                    &loss_sum, &correct) < 0)
+                goto nomem;
+            goto done;
+        }
         linear_logits(m, params, ds, idx, batch, logits);
         batch_loss(m, logits, batch, y, scale, delta, &loss_sum, &correct);
         if (ds->sparse && !g->dense_only) {
@@ -700,6 +738,7 @@ int ml_model_loss_grad(ml_model *m, const float *params, const ml_dataset *ds,
             linear_grad_dense(m, ds, idx, batch, delta, g->dense);
         }
     }
+done:
     if (!g->sparse) {
         float l2 = (float)m->l2;
         for (size_t k = 0; k < m->P; k++)
