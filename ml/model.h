@@ -45,7 +45,10 @@
  *
  * Ownership and threads: an ml_model holds scratch buffers, so each rank
  * (or thread) creates its own; the parameter array belongs to the caller
- * and may be shared (Hogwild! reads it while others write).
+ * and may be shared (Hogwild! reads it while others write). Scratch grows
+ * with the largest batch seen; merging a sparse batch of several examples
+ * also takes 2d floats (binary models) or d integers (softmax), allocated
+ * on first use -- a batch-of-one binary model needs none.
  * Dense math goes through GSL's CBLAS interface, linked to OpenBLAS,
  * single-threaded per rank (ml_model_create sets that once).
  */
