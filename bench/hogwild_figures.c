@@ -6,8 +6,9 @@
  *       PREFIX-speedup.png         speedup in updates against workers P,
  *                                  one line per --sync mode, over the
  *                                  one-worker --sync none run (serial SGD)
- *       PREFIX-time-to-target.png  seconds to the target training loss
- *                                  (--target-loss) against P
+ *       PREFIX-time-to-target.png  speedup in the time to the target
+ *                                  training loss (--target-loss) against P,
+ *                                  over the same run (a NaN: never reached)
  *
  * Every run does the same number of updates (epochs x examples), so the
  * ratio of training times is the ratio of update rates.
@@ -94,15 +95,17 @@ static int draw(const char *prefix, records_run *runs, int n, char *err, size_t 
     if (plot_scaling(path, &sc, err, errlen) != 0)
         return -1;
 
-    plot_lines_spec ln = {.opts = plot_opts_default(), .series = series};
-    ln.nseries = gather(runs, n, "seconds_to_target_loss", x, y, series);
-    ln.opts.title = title;
-    ln.opts.x.label = "workers";
-    ln.opts.x.scale = PLOT_LOG2;
-    ln.opts.y.label = "time to target training loss (s)";
-    ln.opts.y.scale = PLOT_LOG10;
+    for (int i = 0; i < n; i++)
+        if (runs[i].workers == 1 && sync_of(&runs[i]) == 0)
+            sc.baseline_s = field(&runs[i], "seconds_to_target_loss");
+    if (isnan(sc.baseline_s)) {
+        snprintf(err, errlen, "the one-worker --sync none run never reached --target-loss");
+        return -1;
+    }
+    sc.nseries = gather(runs, n, "seconds_to_target_loss", x, y, series);
+    sc.opts.y.label = "speedup to target loss (x one worker)";
     snprintf(path, sizeof path, "%s-time-to-target.png", prefix);
-    return plot_lines(path, &ln, err, errlen);
+    return plot_scaling(path, &sc, err, errlen);
 }
 
 int main(int argc, char **argv)
