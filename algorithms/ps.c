@@ -84,6 +84,7 @@
  */
 #include "algorithms/ps.h"
 
+#include "core/job.h"
 #include <limits.h>
 #include <math.h>
 #include <stdint.h>
@@ -962,10 +963,11 @@ static int worker_main(rt *r, const train_setup *setup, ml_model *model)
 
     /* ---- the first pull ---- */
     int cur = 0, stop = 0;
+    long clock = 0;
     worker_draw(&wk, cur);
     if ((rc = worker_request(&wk, 0, cur, cur, 0)))
         goto done;
-    for (long clock = 0;; clock++) {
+    for (;; clock++) {
         /* ---- 1. the weights this minibatch needs ---- */
         if ((rc = worker_pull(&wk, cur, &stop)) || stop)
             break;
@@ -992,6 +994,8 @@ static int worker_main(rt *r, const train_setup *setup, ml_model *model)
     }
     if (rc == RT_OK) {
         req_head bye = {.flags = REQ_DONE};
+        train_out *mine = job_slot(r);
+        mine->stats[PS_STAT_UPDATES] = (double)clock; /* iterations pushed */
         for (int s = 0; s < S && rc == RT_OK; s++)
             if ((rc = rt_send(r, s, TAG_REQ, &bye, sizeof bye)))
                 rc = rt_fail(r, rc, "ps worker %d: goodbye to server %d: %s", wk.w, s,

@@ -52,7 +52,8 @@ double ps_bsp_iteration_s(int W, int S, size_t P, double alpha_s, double beta_s_
  * nextra, extra_names, nstats, stat_names of setup). */
 void ps_setup_columns(train_setup *setup);
 
-/* Indices into train_out.stats on the reporter. */
+/* Indices into train_out.stats on the reporter. A worker's own slot holds
+ * in stats[PS_STAT_UPDATES] the iterations it pushed. */
 enum {
     PS_STAT_STALENESS_MEAN = 0,
     PS_STAT_STALENESS_MAX,

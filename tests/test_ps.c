@@ -2,7 +2,8 @@
  * number of servers is serial SGD bit for bit (sharding changes nothing);
  * BSP gives the same bits in sim and on real sockets, dense and sparse;
  * SSP with s = 0 is exactly the BSP run (weights and simulated time); SSP
- * never lets staleness exceed s, while async with a straggler does; one
+ * never lets staleness exceed s, while async with a straggler does; async
+ * lets a straggler fall behind but starves no worker of a busy server; one
  * BSP iteration takes exactly the cost formula of ps.c's header (linear in
  * W for one server, bandwidth divided by S); on real sockets a worker that
  * dies leaves async and SSP to finish without it and stops BSP with a
@@ -244,6 +245,57 @@ static void ssp_staleness_never_exceeds_s(void **state)
     ml_problem_free(&p.prob);
 }
 
+/* Iterations each worker pushed (its own slot). */
+static void iterations(const run *o, int S, int W, double *min, double *max)
+{
+    *min = 1e300;
+    *max = 0;
+    for (int w = 0; w < W; w++) {
+        double it = ((train_out *)job_result_slot(&o->res, S + w))->stats[PS_STAT_UPDATES];
+        *min = fmin(*min, it);
+        *max = fmax(*max, it);
+    }
+}
+
+static void async_lets_stragglers_lag_and_starves_nobody(void **state)
+{
+    (void)state;
+    problem p;
+    char err[256];
+    problem_load(&p, "synth-sparse:n=1600,d=300,nnz=8,test=100", "logreg", 2, 8, 0.2);
+    assert_int_equal(ml_config_set(&p.ml, "optimizer", "adagrad", err, sizeof err), 0);
+    double lo, hi;
+    /* equal workers, one busy server: all are served alike */
+    ps_opts one = {.servers = 1, .consistency = PS_ASYNC};
+    job_config cfg = config(&p, 9, JOB_SIM);
+    cfg.speed_flops = 2e6;
+    run o;
+    run_ps(&o, &p, &one, 8, &cfg, 1);
+    iterations(&o, 1, 8, &lo, &hi);
+    if (!(lo > 0.8 * hi))
+        fail_msg("async workers pushed from %g to %g iterations: some starved", lo, hi);
+    assert_true(o.out->stats[PS_STAT_STALENESS_MAX] <= 3);
+    job_result_free(&o.res);
+    /* a 4x straggler does well under half the others' iterations (a
+     * quarter, were communication free) */
+    ps_opts two = {.servers = 2, .consistency = PS_ASYNC};
+    cfg = straggler_config(&p, 2, 4);
+    run_ps(&o, &p, &two, 4, &cfg, 1);
+    double it1 = ((train_out *)job_result_slot(&o.res, 3))->stats[PS_STAT_UPDATES];
+    iterations(&o, 2, 4, &lo, &hi);
+    assert_true(lo == it1);
+    if (!(it1 > 0.2 * hi && it1 < 0.5 * hi))
+        fail_msg("the straggler pushed %g iterations, the fastest %g", it1, hi);
+    job_result_free(&o.res);
+    /* bsp: everyone the same */
+    ps_opts bsp = {.servers = 2, .consistency = PS_BSP};
+    run_ps(&o, &p, &bsp, 4, &cfg, 1);
+    iterations(&o, 2, 4, &lo, &hi);
+    assert_true(lo == hi && lo > 0);
+    job_result_free(&o.res);
+    ml_problem_free(&p.prob);
+}
+
 /* ---- timing: one BSP iteration is the cost formula ---- */
 
 static void bsp_iteration_is_the_cost_formula(void **state)
@@ -423,6 +475,7 @@ int main(void)
         cmocka_unit_test(bsp_sim_and_real_give_the_same_bits),
         cmocka_unit_test(ssp_zero_is_exactly_bsp),
         cmocka_unit_test(ssp_staleness_never_exceeds_s),
+        cmocka_unit_test(async_lets_stragglers_lag_and_starves_nobody),
         cmocka_unit_test(bsp_iteration_is_the_cost_formula),
         cmocka_unit_test(dead_worker_async_and_ssp_finish_without_it),
         cmocka_unit_test(dead_worker_stops_bsp_with_a_clear_error),
