@@ -1,0 +1,242 @@
+/* experiment.c -- specs, experiment files and running them (experiment.h). */
+#include "cli/experiment.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/run.h"
+
+void experiment_init(experiment *e) { memset(e, 0, sizeof *e); }
+
+static void free_opts(exp_opt *o, int n)
+{
+    for (int i = 0; i < n; i++) {
+        free(o[i].key);
+        free(o[i].val);
+    }
+}
+
+void experiment_free(experiment *e)
+{
+    free_opts(e->shared, e->nshared);
+    for (int i = 0; i < e->nruns; i++) {
+        free(e->runs[i].spec);
+        free_opts(e->runs[i].opts, e->runs[i].nopts);
+    }
+    memset(e, 0, sizeof *e);
+}
+
+static int push_opt(exp_opt *list, int *n, const char *key, const char *val)
+{
+    if (*n == EXP_MAX_OPTS)
+        return -1;
+    list[*n].key = strdup(key);
+    list[*n].val = strdup(val ? val : "");
+    if (!list[*n].key || !list[*n].val)
+        return -1;
+    (*n)++;
+    return 0;
+}
+
+int experiment_add_shared(experiment *e, const char *key, const char *val)
+{
+    return push_opt(e->shared, &e->nshared, key, val);
+}
+
+/* The options a spec's variant stands for. */
+static int variant_opts(exp_run *r, const char *verb, const char *variant, const char *arg)
+{
+    const char *a = r->algo;
+    int bad = 0;
+    if (!variant)
+        return 0;
+    if (strcmp(a, "allreduce") == 0 || strcmp(a, "psgd") == 0) {
+        if (strcmp(a, "psgd") == 0)
+            bad = push_opt(r->opts, &r->nopts, "average-every", variant);
+        else
+            bad = push_opt(r->opts, &r->nopts, "allreduce", variant);
+        if (arg)
+            bad = 1;
+    } else if (strcmp(a, "ps") == 0) {
+        bad = push_opt(r->opts, &r->nopts, "consistency", variant);
+        if (arg)
+            bad = bad || strcmp(variant, "ssp") != 0 || push_opt(r->opts, &r->nopts, "staleness", arg);
+    } else if (strcmp(a, "hogwild") == 0) {
+        bad = push_opt(r->opts, &r->nopts, "sync", variant) || arg;
+    } else if (strcmp(a, "distbelief") == 0) {
+        bad = push_opt(r->opts, &r->nopts, "mode", variant) || arg;
+    } else {
+        bad = 1;
+    }
+    if (bad)
+        fprintf(stderr, "distlab %s: run '%s': cannot read its variant (see 'distlab %s --help' "
+                "for the spec forms)\n", verb, r->spec, verb);
+    return bad ? -1 : 0;
+}
+
+int experiment_add_run(experiment *e, const char *verb, const char *spec, int nwords, char **words)
+{
+    if (e->nruns == EXP_MAX_RUNS) {
+        fprintf(stderr, "distlab %s: at most %d runs\n", verb, EXP_MAX_RUNS);
+        return -1;
+    }
+    exp_run *r = &e->runs[e->nruns];
+    memset(r, 0, sizeof *r);
+    r->spec = strdup(spec);
+    char *copy = strdup(spec);
+    if (!r->spec || !copy) {
+        free(copy);
+        return -1;
+    }
+    char *save = NULL, *algo = strtok_r(copy, ":", &save);
+    char *variant = algo ? strtok_r(NULL, ":", &save) : NULL;
+    char *arg = variant ? strtok_r(NULL, ":", &save) : NULL;
+    int rc = -1;
+    if (!algo || !run_algo_find(algo)) {
+        fprintf(stderr, "distlab %s: run '%s': unknown algorithm; known:", verb, spec);
+        for (int i = 0; run_algo_at(i); i++)
+            fprintf(stderr, " %s", run_algo_at(i)->name);
+        fprintf(stderr, "\n");
+        goto out;
+    }
+    if (strtok_r(NULL, ":", &save)) {
+        fprintf(stderr, "distlab %s: run '%s': too many ':' parts\n", verb, spec);
+        goto out;
+    }
+    snprintf(r->algo, sizeof r->algo, "%s", algo);
+    snprintf(r->name, sizeof r->name, "%s", spec);
+    for (char *c = r->name; *c; c++)
+        if (*c == ':' || *c == '/')
+            *c = '-';
+    if (variant_opts(r, verb, variant, arg) != 0)
+        goto out;
+    for (int i = 0; i < nwords; i++) {
+        if (strncmp(words[i], "--", 2) != 0) {
+            fprintf(stderr, "distlab %s: run '%s': expected an option, got '%s'\n", verb, spec, words[i]);
+            goto out;
+        }
+        const char *key = words[i] + 2, *val = "";
+        if (i + 1 < nwords && strncmp(words[i + 1], "--", 2) != 0)
+            val = words[++i];
+        if (!run_algo_accepts(run_algo_find(r->algo), key)) {
+            fprintf(stderr, "distlab %s: run '%s': 'distlab run %s' has no option --%s\n", verb,
+                    spec, r->algo, key);
+            goto out;
+        }
+        push_opt(r->opts, &r->nopts, key, val);
+    }
+    e->nruns++;
+    rc = 0;
+out:
+    free(copy);
+    if (rc) {
+        free(r->spec);
+        free_opts(r->opts, r->nopts);
+        memset(r, 0, sizeof *r);
+    }
+    return rc;
+}
+
+int experiment_load(experiment *e, const char *verb, const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        fprintf(stderr, "distlab %s: experiment file '%s': %s\n", verb, path, strerror(errno));
+        return -1;
+    }
+    char line[2048];
+    int lineno = 0, rc = 0;
+    while (rc == 0 && fgets(line, sizeof line, f)) {
+        lineno++;
+        char *hash = strchr(line, '#');
+        if (hash)
+            *hash = '\0';
+        char *words[64], *save = NULL;
+        int n = 0;
+        for (char *w = strtok_r(line, " \t\r\n", &save); w && n < 64; w = strtok_r(NULL, " \t\r\n", &save))
+            words[n++] = w;
+        if (n == 0)
+            continue;
+        if (strcmp(words[0], "run") == 0) {
+            if (n < 2) {
+                fprintf(stderr, "distlab %s: %s:%d: 'run' needs a spec (e.g. run ps:ssp:3)\n", verb, path, lineno);
+                rc = -1;
+            } else if (experiment_add_run(e, verb, words[1], n - 2, words + 2) != 0) {
+                fprintf(stderr, "distlab %s: %s:%d: in this run line\n", verb, path, lineno);
+                rc = -1;
+            }
+        } else if (n > 2) {
+            fprintf(stderr, "distlab %s: %s:%d: expected 'OPTION [VALUE]' or 'run SPEC [--opt v]...'\n",
+                    verb, path, lineno);
+            rc = -1;
+        } else {
+            const char *key = words[0][0] == '-' ? words[0] + strspn(words[0], "-") : words[0];
+            int known = 0;
+            for (int i = 0; run_algo_at(i) && !known; i++)
+                known = run_algo_accepts(run_algo_at(i), key);
+            if (!known) {
+                fprintf(stderr, "distlab %s: %s:%d: no algorithm takes an option '%s'\n", verb, path,
+                        lineno, key);
+                rc = -1;
+            } else {
+                experiment_add_shared(e, key, n == 2 ? words[1] : "");
+            }
+        }
+    }
+    fclose(f);
+    return rc;
+}
+
+int experiment_known_opts(cli_opt *out, int cap, const cli_opt *own)
+{
+    int n = 0;
+    for (const cli_opt *o = own; o && o->name && n < cap - 1; o++)
+        out[n++] = *o;
+    for (int i = 0; run_algo_at(i); i++) {
+        cli_opt table[RUN_MAX_OPTS];
+        run_algo_options(run_algo_at(i), table, RUN_MAX_OPTS);
+        for (const cli_opt *o = table; o->name && n < cap - 1; o++) {
+            int dup = 0;
+            for (int k = 0; k < n && !dup; k++)
+                dup = strcmp(out[k].name, o->name) == 0;
+            if (!dup && strcmp(o->name, "out") != 0)
+                out[n++] = *o;
+        }
+    }
+    out[n] = (cli_opt){NULL, NULL, NULL};
+    return n;
+}
+
+int experiment_run(const experiment *e, const exp_run *run, const exp_opt *extra, int nextra,
+                   const char *outdir, const char *verb)
+{
+    const run_algo *algo = run_algo_find(run->algo);
+    char *argv[2 * (2 * EXP_MAX_OPTS + 8)];
+    int argc = 0;
+    char runverb[] = "run", name[64], out[] = "--out", quiet[] = "--quiet";
+    snprintf(name, sizeof name, "%s", run->algo);
+    argv[argc++] = runverb;
+    argv[argc++] = name;
+    char keys[2 * EXP_MAX_OPTS + EXP_MAX_OPTS][80];
+    int nk = 0;
+    const exp_opt *lists[3] = {e->shared, extra, run->opts};
+    int counts[3] = {e->nshared, nextra, run->nopts};
+    for (int l = 0; l < 3; l++)
+        for (int i = 0; i < counts[l]; i++) {
+            if (!run_algo_accepts(algo, lists[l][i].key))
+                continue; /* a shared option meant for other algorithms */
+            snprintf(keys[nk], sizeof keys[nk], "--%s", lists[l][i].key);
+            argv[argc++] = keys[nk++];
+            if (lists[l][i].val[0])
+                argv[argc++] = lists[l][i].val;
+        }
+    argv[argc++] = out;
+    argv[argc++] = (char *)outdir;
+    argv[argc++] = quiet;
+    argv[argc] = NULL;
+    fprintf(stderr, "distlab %s: running %s ...\n", verb, run->spec);
+    return verb_run(argc, argv);
+}

@@ -1,0 +1,65 @@
+/* experiment.h -- a set of runs that share a cluster, data, model and
+ * budget: what `distlab compare` and `distlab sweep` run.
+ *
+ * A run is named by a spec, ALGO[:VARIANT[:ARG]]:
+ *   serial                       plain SGD on one rank
+ *   allreduce[:ring|tree|rd|rabenseifner]
+ *   ps[:bsp|async|ssp[:S]]       a parameter server (S: the staleness bound)
+ *   psgd[:H|end]                 local SGD averaging every H steps, or once
+ *   hogwild[:none|lock|round-robin]
+ *   ANY-OTHER-ALGO               as `distlab run` knows it
+ * The spec becomes `distlab run ALGO` options; the shared options (data,
+ * model, cluster, workers, seed ...) go to every run that takes them.
+ *
+ * An experiment file is plain text a lab can ship:
+ *   # a comment
+ *   workers 16                   a shared option: --workers 16
+ *   stragglers 0.125
+ *   run allreduce:ring           a run, with the shared options
+ *   run ps:ssp:3 --servers 4     a run with options of its own
+ */
+#ifndef DISTLAB_EXPERIMENT_H
+#define DISTLAB_EXPERIMENT_H
+
+#include "cli/cli.h"
+
+#define EXP_MAX_RUNS 32
+#define EXP_MAX_OPTS 96
+
+typedef struct exp_opt {
+    char *key, *val;       /* val "" for flags */
+} exp_opt;
+
+typedef struct exp_run {
+    char *spec;            /* as written */
+    char name[128];        /* spec with ':' as '-': its folder */
+    char algo[64];
+    exp_opt opts[EXP_MAX_OPTS]; /* from the spec and the run's own */
+    int nopts;
+} exp_run;
+
+typedef struct experiment {
+    exp_opt shared[EXP_MAX_OPTS];
+    int nshared;
+    exp_run runs[EXP_MAX_RUNS];
+    int nruns;
+} experiment;
+
+void experiment_init(experiment *e);
+void experiment_free(experiment *e);
+/* Add a run from its spec (plus its own "--key val" words); prints a
+ * message and returns -1 when the spec is not understood. */
+int experiment_add_run(experiment *e, const char *verb, const char *spec, int nwords, char **words);
+int experiment_add_shared(experiment *e, const char *key, const char *val);
+/* Read an experiment file; messages name the file and line. */
+int experiment_load(experiment *e, const char *verb, const char *path);
+/* The options every verb that runs experiments accepts, so cli_parse can
+ * check them: the union of `distlab run`'s options over all algorithms. */
+int experiment_known_opts(cli_opt *out, int cap, const cli_opt *own);
+/* Run one: `distlab run ALGO` with the shared options it takes (extra
+ * shared options first, then the run's own) into outdir. Returns the
+ * run verb's exit status. */
+int experiment_run(const experiment *e, const exp_run *run, const exp_opt *extra, int nextra,
+                   const char *outdir, const char *verb);
+
+#endif
