@@ -62,6 +62,7 @@ void cli_describe_job(const job_config *cfg, const job_result *res, char *buf, s
 int verb_collective(int argc, char **argv);
 int verb_run(int argc, char **argv);
 int verb_compare(int argc, char **argv);
+int verb_sweep(int argc, char **argv);
 int verb_pingpong(int argc, char **argv);
 int verb_plot(int argc, char **argv);
 int verb_timeline(int argc, char **argv);

@@ -15,6 +15,7 @@ typedef struct verb {
 static const verb verbs[] = {
     {"run", verb_run, "train a model with one algorithm (serial, allreduce, ...)"},
     {"compare", verb_compare, "run several algorithms on the same cluster and compare them"},
+    {"sweep", verb_sweep, "the same runs over a grid of settings, and scaling figures"},
     {"collective", verb_collective, "time one collective (allreduce: ring, tree, rd, rabenseifner)"},
     {"pingpong", verb_pingpong, "time point-to-point messages between two ranks"},
     {"plot", verb_plot, "overlay runs: loss or accuracy against time, epoch or step"},

@@ -1,0 +1,258 @@
+/* verb_sweep.c -- `distlab sweep`: the same runs over a grid of one or two
+ * settings, and the scaling figures from them.
+ *
+ *   distlab sweep --algos allreduce:ring,ps:bsp --vary workers=2,4,8,16
+ *   distlab sweep --algos allreduce:ring --vary bandwidth=1Gbps,10Gbps,100Gbps \
+ *                 --vary2 workers=8,32
+ *
+ * Every point is one `distlab run` into OUT/SPEC/KEY=V[,KEY2=V2]/. The
+ * figures: time per epoch against the varied setting (one line per run
+ * spec, and per value of the second setting), and, when workers vary, the
+ * speedup against workers with the ideal line. sweep.csv has the numbers.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/experiment.h"
+#include "cli/run.h"
+#include "core/records.h"
+#include "core/units.h"
+#include "plots/plot.h"
+
+#define SWEEP_MAX_VALUES 16
+
+typedef struct axis {
+    const char *key;
+    char *vals[SWEEP_MAX_VALUES];
+    double x[SWEEP_MAX_VALUES]; /* the values as numbers, in the label's unit */
+    int n;
+    char label[64];
+} axis;
+
+static const cli_opt sweep_opts[] = {
+    {"algos", "SPEC[,SPEC...]", "the runs, as for compare: allreduce:ring,ps:ssp:3,psgd:8 ..."},
+    {"vary", "KEY=V1,V2,...", "the setting to sweep: workers, bandwidth, latency, stragglers, ..."},
+    {"vary2", "KEY=V1,V2,...", "a second setting: one line per value"},
+    {"out", "DIR", "where the runs and figures go (default runs/sweep)"},
+    {NULL, NULL, NULL},
+};
+
+/* The value as a number in the axis' unit: Gb/s, microseconds, or plain. */
+static int to_number(axis *ax, int i)
+{
+    char err[256];
+    double v;
+    const char *s = ax->vals[i];
+    if (strcmp(ax->key, "bandwidth") == 0) {
+        if (units_rate(s, &v, err, sizeof err))
+            goto bad;
+        ax->x[i] = v * 8 / 1e9;
+        snprintf(ax->label, sizeof ax->label, "link bandwidth (Gb/s)");
+    } else if (strcmp(ax->key, "latency") == 0) {
+        if (units_time(s, &v, err, sizeof err))
+            goto bad;
+        ax->x[i] = v * 1e6;
+        snprintf(ax->label, sizeof ax->label, "latency (us)");
+    } else if (strcmp(ax->key, "speed") == 0) {
+        if (units_speed(s, &v, err, sizeof err))
+            goto bad;
+        ax->x[i] = v / 1e9;
+        snprintf(ax->label, sizeof ax->label, "core speed (Gflop/s)");
+    } else {
+        if (units_double(s, &v, err, sizeof err))
+            goto bad;
+        ax->x[i] = v;
+        snprintf(ax->label, sizeof ax->label, "%s", ax->key);
+    }
+    return 0;
+bad:
+    fprintf(stderr, "distlab sweep: --vary %s: %s\n", ax->key, err);
+    return -1;
+}
+
+static int parse_axis(const char *spec, axis *ax)
+{
+    memset(ax, 0, sizeof *ax);
+    const char *eq = strchr(spec, '=');
+    if (!eq || eq == spec || !eq[1]) {
+        fprintf(stderr, "distlab sweep: --vary '%s': expected KEY=V1,V2,...\n", spec);
+        return -1;
+    }
+    ax->key = strndup(spec, (size_t)(eq - spec));
+    int known = 0;
+    for (int i = 0; run_algo_at(i) && !known; i++)
+        known = run_algo_accepts(run_algo_at(i), ax->key);
+    if (!known) {
+        fprintf(stderr, "distlab sweep: --vary: no algorithm takes an option '%s'\n", ax->key);
+        return -1;
+    }
+    char *copy = strdup(eq + 1), *save = NULL;
+    for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        if (ax->n == SWEEP_MAX_VALUES) {
+            fprintf(stderr, "distlab sweep: --vary %s: at most %d values\n", ax->key, SWEEP_MAX_VALUES);
+            free(copy);
+            return -1;
+        }
+        ax->vals[ax->n] = strdup(t);
+        if (to_number(ax, ax->n++) != 0) {
+            free(copy);
+            return -1;
+        }
+    }
+    free(copy);
+    return 0;
+}
+
+static void free_axis(axis *ax)
+{
+    free((char *)ax->key);
+    for (int i = 0; i < ax->n; i++)
+        free(ax->vals[i]);
+}
+
+/* Seconds per epoch of a finished run folder, NaN if unreadable. */
+static double per_epoch(const char *dir)
+{
+    records_run r;
+    char err[512];
+    double v = NAN;
+    if (records_load(dir, RECORDS_LOAD_SUMMARY | RECORDS_LOAD_METRICS, &r, err, sizeof err) == 0) {
+        const double *ep = records_run_column(&r, "epoch");
+        double last = ep && r.nrows ? ep[r.nrows - 1] : NAN;
+        if (last > 0)
+            v = r.seconds / last;
+    } else {
+        fprintf(stderr, "distlab sweep: %s\n", err);
+    }
+    records_run_free(&r);
+    return v;
+}
+
+int verb_sweep(int argc, char **argv)
+{
+    static cli_opt table[2 * RUN_MAX_OPTS];
+    experiment_known_opts(table, 2 * RUN_MAX_OPTS, sweep_opts);
+    cli_args a;
+    int code;
+    if (cli_parse(argc, argv, "sweep --algos SPEC,... --vary KEY=V1,V2,... [--vary2 KEY=...] [shared run options]",
+                  table, 1, &a, &code))
+        return code;
+    if (a.npos) {
+        fprintf(stderr, "distlab sweep: unexpected argument '%s'\n", a.pos[0]);
+        return 2;
+    }
+    static experiment e;
+    experiment_init(&e);
+    axis ax1 = {0}, ax2 = {0};
+    double *t = NULL;
+    int status = 2;
+    const char *list = cli_get(&a, "algos"), *v1 = cli_get(&a, "vary"), *v2 = cli_get(&a, "vary2");
+    if (!list || !v1) {
+        fprintf(stderr, "distlab sweep: give --algos SPEC,... and --vary KEY=V1,V2,...\n");
+        goto done;
+    }
+    char *copy = strdup(list), *save = NULL;
+    for (char *s = strtok_r(copy, ",", &save); s; s = strtok_r(NULL, ",", &save))
+        if (experiment_add_run(&e, "sweep", s, 0, NULL) != 0) {
+            free(copy);
+            goto done;
+        }
+    free(copy);
+    if (parse_axis(v1, &ax1) || (v2 && parse_axis(v2, &ax2)))
+        goto done;
+    if (!v2) {
+        ax2.n = 1; /* one line per spec */
+    }
+    for (int i = 0; i < a.n; i++) {
+        const char *k = a.key[i];
+        if (strcmp(k, "algos") && strcmp(k, "vary") && strcmp(k, "vary2") && strcmp(k, "out")) {
+            if (strcmp(k, ax1.key) == 0 || (v2 && strcmp(k, ax2.key) == 0)) {
+                fprintf(stderr, "distlab sweep: --%s is swept; do not also set it\n", k);
+                goto done;
+            }
+            experiment_add_shared(&e, k, a.val[i]);
+        }
+    }
+    const char *out = cli_get(&a, "out") ? cli_get(&a, "out") : "runs/sweep";
+    int nlines = e.nruns * ax2.n;
+    t = malloc((size_t)(nlines * ax1.n) * sizeof *t);
+    if (!t)
+        goto done;
+    status = 1;
+    char dir[4200], path[4200], err[1024];
+    snprintf(path, sizeof path, "%s/sweep.csv", out);
+    for (int r = 0; r < e.nruns; r++)
+        for (int j = 0; j < ax2.n; j++)
+            for (int i = 0; i < ax1.n; i++) {
+                exp_opt extra[2] = {{(char *)ax1.key, ax1.vals[i]}, {(char *)ax2.key, v2 ? ax2.vals[j] : NULL}};
+                if (v2)
+                    snprintf(dir, sizeof dir, "%s/%s/%s=%s,%s=%s", out, e.runs[r].name, ax1.key,
+                             ax1.vals[i], ax2.key, ax2.vals[j]);
+                else
+                    snprintf(dir, sizeof dir, "%s/%s/%s=%s", out, e.runs[r].name, ax1.key, ax1.vals[i]);
+                if (experiment_run(&e, &e.runs[r], extra, v2 ? 2 : 1, dir, "sweep") != 0) {
+                    fprintf(stderr, "distlab sweep: %s at %s=%s failed; stopping\n", e.runs[r].spec,
+                            ax1.key, ax1.vals[i]);
+                    goto done;
+                }
+                t[(r * ax2.n + j) * ax1.n + i] = per_epoch(dir);
+            }
+
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        fprintf(stderr, "distlab sweep: cannot write %s\n", path);
+        goto done;
+    }
+    fprintf(f, "run,%s,%s%sseconds_per_epoch\n", ax1.key, v2 ? ax2.key : "", v2 ? "," : "");
+    plot_series s[EXP_MAX_RUNS * SWEEP_MAX_VALUES];
+    char names[EXP_MAX_RUNS * SWEEP_MAX_VALUES][160];
+    for (int r = 0; r < e.nruns; r++)
+        for (int j = 0; j < ax2.n; j++) {
+            int line = r * ax2.n + j;
+            for (int i = 0; i < ax1.n; i++)
+                fprintf(f, "%s,%s,%s%s%.9g\n", e.runs[r].spec, ax1.vals[i], v2 ? ax2.vals[j] : "",
+                        v2 ? "," : "", t[line * ax1.n + i]);
+            if (v2)
+                snprintf(names[line], sizeof names[line], "%s, %s=%s", e.runs[r].spec, ax2.key, ax2.vals[j]);
+            else
+                snprintf(names[line], sizeof names[line], "%s", e.runs[r].spec);
+            s[line] = (plot_series){names[line], ax1.x, t + line * ax1.n, (size_t)ax1.n, 1};
+        }
+    fclose(f);
+
+    plot_lines_spec lines = {.opts = plot_opts_default(), .series = s, .nseries = nlines};
+    lines.opts.title = "Time per epoch";
+    lines.opts.x.label = ax1.label;
+    lines.opts.y.label = "time per epoch (s)";
+    int is_workers = strcmp(ax1.key, "workers") == 0;
+    if (is_workers) {
+        lines.opts.x.scale = PLOT_LOG2;
+        lines.opts.y.scale = PLOT_LOG10;
+    }
+    snprintf(path, sizeof path, "%s/time_per_epoch.png", out);
+    if (plot_lines(path, &lines, err, sizeof err) != 0) {
+        fprintf(stderr, "distlab sweep: %s\n", err);
+        goto done;
+    }
+    if (is_workers) {
+        plot_scaling_spec sc = {.opts = plot_opts_default(), .series = s, .nseries = nlines};
+        sc.opts.title = "Speedup (time per epoch, first point as baseline)";
+        snprintf(path, sizeof path, "%s/speedup.png", out);
+        if (plot_scaling(path, &sc, err, sizeof err) != 0) {
+            fprintf(stderr, "distlab sweep: %s\n", err);
+            goto done;
+        }
+    }
+    printf("\ndistlab sweep: %d runs; figures in %s/: time_per_epoch.png%s; numbers in %s/sweep.csv\n",
+           nlines * ax1.n, out, is_workers ? " speedup.png" : "", out);
+    status = 0;
+done:
+    free(t);
+    free_axis(&ax1);
+    if (v2)
+        free_axis(&ax2);
+    experiment_free(&e);
+    return status;
+}
