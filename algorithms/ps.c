@@ -131,14 +131,6 @@ typedef struct server_totals {
 
 static const char *const consistency_names[] = {"bsp", "ssp", "async"};
 
-int ps_consistency_by_name(const char *name)
-{
-    for (int i = 0; i < 3; i++)
-        if (strcmp(name, consistency_names[i]) == 0)
-            return i;
-    return -1;
-}
-
 const char *ps_consistency_name(ps_consistency c)
 {
     return c >= PS_BSP && c <= PS_ASYNC ? consistency_names[c] : "?";
@@ -409,7 +401,7 @@ static int server_answer(server *sv)
             continue;
         reply_head *h = (reply_head *)sv->sbuf;
         float *vals = (float *)(h + 1);
-        *h = (reply_head){.stop = sv->examples >= sv->sh.budget,
+        *h = (reply_head){.stop = sv->examples >= sv->sh.budget ? STOP_BUDGET : STOP_NO,
                           .version = (int32_t)(sv->version & INT32_MAX)};
         if (sv->abort_worker >= 0) {
             *h = (reply_head){.stop = STOP_ABORT, .version = sv->abort_worker};

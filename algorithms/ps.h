@@ -35,8 +35,7 @@ typedef struct ps_opts {
  * what a message costs beyond its keys and values. */
 enum { PS_REQ_HEAD_BYTES = 24, PS_REPLY_HEAD_BYTES = 16 };
 
-/* "bsp", "ssp", "async"; -1 for an unknown name. */
-int ps_consistency_by_name(const char *name);
+/* "bsp", "ssp", "async". */
 const char *ps_consistency_name(ps_consistency c);
 
 /* Key range [*lo, *hi) of server s of S over P parameters. */
