@@ -227,6 +227,7 @@ typedef struct server {
     double *pull_since_s;
     unsigned char **held;     /* bsp: requests held until the clock is full */
     int *is_held;
+    double *held_s;           /* when each arrived */
     int nheld;
     /* buffers */
     unsigned char *rbuf;
@@ -306,6 +307,7 @@ static void server_lose_worker(server *sv, int w, const char *why)
         if (sv->is_held[v]) {
             sv->is_held[v] = 0;
             sv->pull_pending[v] = 1;
+            sv->pull_since_s[v] = sv->held_s[v];
         }
     sv->nheld = 0;
 }
@@ -338,8 +340,9 @@ static int server_check(server *sv, int w, const req_head *h, size_t len)
     return RT_OK;
 }
 
-/* Apply the push, then file the pull, of one checked request. */
-static int server_handle(server *sv, int w, const unsigned char *msg)
+/* Apply the push, then file the pull, of one checked request that
+ * arrived at arrived_s. */
+static int server_handle(server *sv, int w, const unsigned char *msg, double arrived_s)
 {
     const req_head *h = (const req_head *)msg;
     const unsigned char *p = msg + sizeof *h;
@@ -379,7 +382,7 @@ static int server_handle(server *sv, int w, const unsigned char *msg)
         sv->pull_pending[w] = 1;
         sv->pull_clock[w] = h->pull_clock;
         sv->npull[w] = h->npull;
-        sv->pull_since_s[w] = rt_now(sv->r);
+        sv->pull_since_s[w] = arrived_s;
         if (h->npull > 0) {
             if (!sv->pull_keys[w] && !(sv->pull_keys[w] = malloc(sv->m * sizeof(uint32_t))))
                 return rt_fail(sv->r, RT_ENOMEM, "ps server %d: out of memory", sv->s);
@@ -442,7 +445,7 @@ static int server_release_held(server *sv)
         if (!sv->is_held[w])
             continue;
         sv->is_held[w] = 0;
-        int rc = server_handle(sv, w, sv->held[w]);
+        int rc = server_handle(sv, w, sv->held[w], sv->held_s[w]);
         if (rc)
             return rc;
     }
@@ -482,14 +485,16 @@ static int server_loop(server *sv)
                 return rc;
             if (sv->abort_worker >= 0) {
                 sv->pull_pending[w] = (h->flags & REQ_PULL) != 0; /* to hear the news */
+                sv->pull_since_s[w] = rt_now(sv->r);
             } else if (sv->sh.bound == 0 && (h->flags & REQ_PUSH)) {
                 /* bsp: hold it until the clock is full (see the header) */
                 if (!sv->held[w] && !(sv->held[w] = malloc(sv->rcap)))
                     return rt_fail(sv->r, RT_ENOMEM, "ps server %d: out of memory", sv->s);
                 memcpy(sv->held[w], sv->rbuf, st.bytes);
                 sv->is_held[w] = 1;
+                sv->held_s[w] = rt_now(sv->r);
                 sv->nheld++;
-            } else if ((rc = server_handle(sv, w, sv->rbuf))) {
+            } else if ((rc = server_handle(sv, w, sv->rbuf, rt_now(sv->r)))) {
                 return rc;
             }
         }
@@ -643,6 +648,7 @@ static void server_free(server *sv)
     free(sv->pull_keys);
     free(sv->held);
     free(sv->is_held);
+    free(sv->held_s);
     free(sv->state);
     free(sv->clock);
     free(sv->min_at_pull);
@@ -686,7 +692,8 @@ static int server_main(rt *r, const train_setup *setup, ml_model *model)
     sv.pull_since_s = calloc((size_t)W, sizeof *sv.pull_since_s);
     sv.held = calloc((size_t)W, sizeof *sv.held);
     sv.is_held = calloc((size_t)W, sizeof *sv.is_held);
-    if (!sv.is_held || !sv.rbuf || !sv.sbuf || !sv.w || !sv.state || !sv.clock || !sv.min_at_pull ||
+    sv.held_s = calloc((size_t)W, sizeof *sv.held_s);
+    if (!sv.is_held || !sv.held_s || !sv.rbuf || !sv.sbuf || !sv.w || !sv.state || !sv.clock || !sv.min_at_pull ||
         !sv.ver_at_pull || !sv.pull_pending || !sv.pull_clock || !sv.npull || !sv.pull_keys ||
         !sv.pull_since_s || !sv.held) {
         rc = rt_fail(r, RT_ENOMEM, "ps server %d: out of memory for %zu keys", sv.s, sv.m);
