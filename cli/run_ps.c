@@ -174,7 +174,7 @@ static void summarize(run_ctx *ctx, const job_result *res, records *rec)
     if (opts.consistency == PS_SSP)
         records_set_int(rec, "staleness_bound", opts.staleness);
     records_set_int(rec, "stragglers", nstragglers);
-    records_set_str(rec, "placement", ctx->cfg.hosts == ctx->workers && cli_flag(ctx->args, "colocate")
+    records_set_str(rec, "placement", cli_flag(ctx->args, "colocate")
                                           ? "servers share hosts with workers"
                                           : "as --hosts/--placement say (default: one host per rank)");
     const train_out *o = job_result_slot(res, ctx->setup.reporter);
