@@ -237,6 +237,6 @@ int experiment_run(const experiment *e, const exp_run *run, const exp_opt *extra
     argv[argc++] = (char *)outdir;
     argv[argc++] = quiet;
     argv[argc] = NULL;
-    fprintf(stderr, "distlab %s: running %s ...\n", verb, run->spec);
+    (void)verb;
     return verb_run(argc, argv);
 }

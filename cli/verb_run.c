@@ -22,7 +22,7 @@ static const run_algo *const algos[] = {
 static const cli_opt run_opts[] = {
     {"workers", "N", "ranks computing gradients (default: the algorithm's)"},
     {"out", "DIR", "where the run records and figures go (default runs/ALGO-BACKEND)"},
-    {"quiet", NULL, "no progress line"},
+    {"quiet", NULL, "no progress line, and a one-line report"},
     {"no-figures", NULL, "do not draw loss.png and timeline.png"},
     {"stragglers", "FRACTION", "this fraction of the ranks (drawn from --seed) computes slower"},
     {"slowdown", "X", "stragglers compute X times slower (default 4)"},
@@ -308,13 +308,20 @@ int verb_run(int argc, char **argv)
 
     const train_out *o = job_result_slot(&res, ctx.setup.reporter);
     const train_point *last = o->npoints ? &o->points[o->npoints - 1] : NULL;
+    const char *clock = ctx.cfg.backend == JOB_SIM ? "simulated" : "wall";
+    if (cli_flag(&a, "quiet")) {
+        if (last)
+            printf("distlab run %s: %.4g epochs in %.4g %s seconds, test accuracy %.2f%%, "
+                   "train loss %.4f -> %s/\n", algo->name, last->epoch, last->time_s, clock,
+                   100 * last->test_accuracy, last->train_loss, outdir);
+        goto out;
+    }
     char where[512];
     cli_describe_job(&ctx.cfg, &res, where, sizeof where);
     printf("distlab run %s: %d workers, %s\n", algo->name, ctx.workers, where);
     if (last)
         printf("  after %.4g epochs, %.6g %s seconds: train loss %.4f, test loss %.4f, "
-               "test accuracy %.2f%%\n", last->epoch, last->time_s,
-               ctx.cfg.backend == JOB_SIM ? "simulated" : "wall", last->train_loss,
+               "test accuracy %.2f%%\n", last->epoch, last->time_s, clock, last->train_loss,
                last->test_loss, 100 * last->test_accuracy);
     printf("  %" PRIu64 " messages, %" PRIu64 " bytes sent\n", res.messages, res.bytes_sent);
     printf("  records in %s/\n", outdir);
