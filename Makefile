@@ -49,6 +49,8 @@ LIB      := $(BUILD)/libdistlab.a
 BIN      := $(BUILD)/distlab
 
 .PHONY: all deps check demo bench install clean tsan fuzz
+# keep test objects between runs (they are intermediate files of the test rules)
+.SECONDARY:
 
 all: deps $(BIN)
 
