@@ -489,13 +489,14 @@ static void binary_loss(const ml_model *m, const float *logits, size_t batch, co
                         float scale, float *delta, double *loss_sum, size_t *correct)
 {
     for (size_t i = 0; i < batch; i++) {
-        double s = y[i] ? 1.0 : -1.0, t = s * logits[i], dz;
+        float s = y[i] ? 1.0f : -1.0f, t = s * logits[i], dz;
         if (m->kind == ML_MODEL_LOGREG) {
             /* log(1 + e^-t) and dLoss/dz = -s / (1 + e^t), stable both
-             * ways from one exponential e = e^-|t| */
-            double e = exp(-fabs(t));
-            *loss_sum += (t > 0 ? 0 : -t) + log1p(e);
-            dz = -s * (t > 0 ? e / (1.0 + e) : 1.0 / (1.0 + e));
+             * ways from one exponential e = e^-|t| (in float: the margin
+             * already is one) */
+            float e = expf(-fabsf(t));
+            *loss_sum += (t > 0 ? 0 : -t) + log1pf(e);
+            dz = -s * (t > 0 ? e / (1.0f + e) : 1.0f / (1.0f + e));
         } else {
             *loss_sum += t < 1 ? 1 - t : 0;
             dz = t < 1 ? -s : 0;
