@@ -306,31 +306,29 @@ static int print_point(const ml_eval_point *pt, void *arg)
 static int bench_fashion(void)
 {
     char err[ERRLEN];
-    static const char *const runs[][2][9] = {
-        {{"softmax"}, {"model", "softmax", "epochs", "30", "lr", "0.2", "l2", "0"}},
-        {{"mlp"}, {"model", "mlp:256,128", "epochs", "20", "lr", "0.05", "momentum", "0.9"}},
+    static const struct {
+        const char *name;
+        const char *opts[16]; /* key, value, ..., NULL */
+    } runs[] = {
+        {"softmax", {"model", "softmax", "epochs", "30", "batch", "32", "lr", "0.2", "l2", "0",
+                     "schedule", "inv:t0=1", "eval-every", "5", NULL}},
+        {"mlp", {"model", "mlp:256,128", "epochs", "20", "lr", "0.05", "momentum", "0.9", "l2",
+                 "1e-4", "schedule", "step:every=8,gamma=0.2", "eval-every", "4", NULL}},
     };
-    static const char *const extra[][6] = {
-        {"batch", "32", "schedule", "inv:t0=1", "eval-every", "5"},
-        {"l2", "1e-4", "schedule", "step:every=8,gamma=0.2", "eval-every", "4"},
-    };
-    for (int r = 0; r < 2; r++) {
+    for (size_t r = 0; r < sizeof runs / sizeof runs[0]; r++) {
         ml_config c;
         ml_train_result res;
         ml_config_default(&c);
-        for (int k = 0; k < 8 && runs[r][1][k]; k += 2)
-            if (ml_config_set(&c, runs[r][1][k], runs[r][1][k + 1], err, sizeof err) != 0)
-                goto fail;
-        for (int k = 0; k < 6; k += 2)
-            if (ml_config_set(&c, extra[r][k], extra[r][k + 1], err, sizeof err) != 0)
+        for (int k = 0; runs[r].opts[k]; k += 2)
+            if (ml_config_set(&c, runs[r].opts[k], runs[r].opts[k + 1], err, sizeof err) != 0)
                 goto fail;
         char desc[512];
         ml_config_describe(&c, desc, sizeof desc);
-        fprintf(stderr, "%s: %s\n", runs[r][0][0], desc);
-        if (ml_train_serial(&c, print_point, (void *)runs[r][0][0], &res, err, sizeof err) < 0)
+        fprintf(stderr, "%s: %s\n", runs[r].name, desc);
+        if (ml_train_serial(&c, print_point, (void *)runs[r].name, &res, err, sizeof err) < 0)
             goto fail;
-        printf("fashion_%s_test_accuracy %.4f\n", runs[r][0][0], res.last.test_accuracy);
-        printf("fashion_%s_train_seconds %.1f\n", runs[r][0][0], res.last.time_s);
+        printf("fashion_%s_test_accuracy %.4f\n", runs[r].name, res.last.test_accuracy);
+        printf("fashion_%s_train_seconds %.1f\n", runs[r].name, res.last.time_s);
         ml_train_result_free(&res);
     }
     return 0;
