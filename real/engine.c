@@ -244,6 +244,7 @@ static void peer_write(real_rank *rk, int p)
         }
         double now = net_clock_s();
         size_t left = (size_t)w;
+        pe->active_s = now;
         while (left > 0) {
             real_req *q = RLIST_ENTRY(pe->outq.next, real_req, link);
             size_t total = REAL_FRAME_HEADER_BYTES + q->len;
@@ -472,8 +473,9 @@ static void peer_read(real_rank *rk, int p)
         } else {
             pe->in_got += (size_t)n;
         }
+        pe->active_s = net_clock_s();
         if (pe->in_req)
-            pe->in_req->active_s = net_clock_s();
+            pe->in_req->active_s = pe->active_s;
     }
 }
 
@@ -606,6 +608,26 @@ static int poll_round(real_rank *rk, double deadline)
     return k;
 }
 
+/* A wait fails after timeout_s in which nothing moved for any of its
+ * requests: neither their own bytes nor any on the connections they depend
+ * on (a message queued behind others is waiting, not stuck). An
+ * any-source receive depends on every connection. */
+static double last_activity(real_rank *rk, int n, rt_request **reqs, double since)
+{
+    double t = since;
+    for (int i = 0; i < n; i++) {
+        const real_req *q = (const real_req *)reqs[i];
+        if (!q)
+            continue;
+        if (q->active_s > t)
+            t = q->active_s;
+        for (int p = 0; p < rk->rt.size; p++)
+            if ((q->peer == p || q->peer == RT_ANY_SOURCE) && rk->peers[p].active_s > t)
+                t = rk->peers[p].active_s;
+    }
+    return t;
+}
+
 int real_progress(rt *r, int n, rt_request **reqs)
 {
     real_rank *rk = r->backend_data;
@@ -614,12 +636,7 @@ int real_progress(rt *r, int n, rt_request **reqs)
     const rt_request *done;
     int rc = RT_OK;
     while (!(done = first_done(n, reqs))) {
-        /* the wait fails after timeout_s in which none of its requests moved */
-        double active = start;
-        for (int i = 0; i < n; i++)
-            if (reqs[i] && ((real_req *)reqs[i])->active_s > active)
-                active = ((real_req *)reqs[i])->active_s;
-        double deadline = active + timeout;
+        double deadline = last_activity(rk, n, reqs, start) + timeout;
         if (poll_round(rk, deadline) < 0) {
             rc = rt_seterr(r, RT_EIO, "poll: %s", strerror(errno));
             goto out;

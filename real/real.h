@@ -117,6 +117,7 @@ typedef struct real_peer {
     int rfd, wfd;         /* one socket, except to self; -1 once closed */
     int error;            /* 0 while the peer is there, else an RT_E* code */
     int torn;             /* a frame was left half written: no goodbye */
+    double active_s;      /* last time bytes moved on this connection */
     int reported;         /* its end was reported to an any-source receive */
     char why[256];        /* how it ended */
     rlink outq;           /* sends to it, oldest first */

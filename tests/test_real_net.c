@@ -1,8 +1,9 @@
 /* test_real_net.c -- what the real backend does when the network or a peer
  * misbehaves: malformed frames written on a live socket, a rank process
  * that exits or is killed mid-run, a rank thread that drops its
- * connections, a rank that goes silent, and the any-source death report a
- * parameter server relies on. Each must become an error code with a
+ * connections, a rank that goes silent, the any-source death report a
+ * parameter server relies on, and a wait that gives up half way through a
+ * send and a receive. Each must become an error code with a
  * message naming the peer, in well under the timeout, never a hang or a
  * crash (SIGPIPE included).
  *
@@ -343,6 +344,77 @@ static void check_server(death how, job_launch launch)
 static void test_anysource_death_procs(void **state) { (void)state; check_server(DIE_EXIT, JOB_LAUNCH_PROCS); }
 static void test_anysource_death_threads(void **state) { (void)state; check_server(DIE_ABORT, JOB_LAUNCH_THREADS); }
 
+/* ---- a wait that gives up mid-transfer ---- */
+
+enum { GIVEUP_BYTES = 32 << 20 };
+
+/* Rank 0 waits on an isend of 32 MiB and an irecv of 32 MiB while rank 1
+ * sleeps, so both stop half way and the wait times out; rt_waitall then
+ * gives both requests up. Rank 0 wipes its send buffer at once: the frame
+ * on the wire must still arrive whole and intact (the runtime kept a
+ * copy), and the rest of the half-received message must be skipped so
+ * that the next message from rank 1 arrives intact. */
+static int giveup_rank(rt *r, void *arg)
+{
+    (void)arg;
+    seen *s = job_slot(r);
+    unsigned char *buf = malloc(GIVEUP_BYTES);
+    unsigned char small[8] = {0};
+    if (!buf)
+        return RT_ENOMEM;
+    for (size_t i = 0; i < GIVEUP_BYTES; i++)
+        buf[i] = (unsigned char)(i % 253);
+    if (rt_rank(r) == 0) {
+        rt_request *q[2];
+        s->rc = rt_isend(r, 1, 1, buf, GIVEUP_BYTES, &q[0]);
+        if (!s->rc)
+            s->rc = rt_irecv(r, 1, 2, buf, GIVEUP_BYTES, &q[1]);
+        if (!s->rc)
+            s->rc = rt_waitall(r, 2, q, NULL);
+        snprintf(s->msg, sizeof s->msg, "%s", rt_error(r));
+        memset(buf, 0xee, GIVEUP_BYTES);
+        s->rc2 = rt_recv(r, 1, 3, small, sizeof small, NULL);
+        snprintf(s->msg2, sizeof s->msg2, "%s", rt_error(r));
+        s->source = small[0];
+        free(buf);
+        return RT_OK;
+    }
+    rt_request *q;
+    int rc = rt_isend(r, 0, 2, buf, GIVEUP_BYTES, &q);
+    sleep_s(0.75); /* rank 0 gives up at 0.5 s, and waits for more until 1 s */
+    if (!rc)
+        rc = rt_wait(r, &q, NULL);
+    unsigned char *in = malloc(GIVEUP_BYTES);
+    if (!rc && in)
+        rc = rt_recv(r, 0, 1, in, GIVEUP_BYTES, NULL);
+    s->rc = rc;
+    if (!rc && in && memcmp(in, buf, GIVEUP_BYTES) != 0)
+        s->rc = RT_EPROTO;
+    small[0] = 42;
+    s->rc2 = rt_send(r, 0, 3, small, sizeof small);
+    free(in);
+    free(buf);
+    return RT_OK;
+}
+
+static void test_give_up(void **state)
+{
+    (void)state;
+    job_config cfg = config(2, JOB_LAUNCH_THREADS);
+    cfg.timeout_s = 0.5;
+    job_result res;
+    job_run(&cfg, giveup_rank, NULL, &res);
+    seen *s0 = job_result_slot(&res, 0), *s1 = job_result_slot(&res, 1);
+    assert_int_equal(s0->rc, RT_ETIMEOUT);
+    assert_contains(s0->msg, "no progress for 0.5 s");
+    if (s0->rc2 != RT_OK)
+        fail_msg("rank 0, message after the given-up one: %s", s0->msg2);
+    assert_int_equal(s0->source, 42);
+    assert_int_equal(s1->rc, RT_OK); /* the given-up send arrived whole */
+    assert_int_equal(s1->rc2, RT_OK);
+    job_result_free(&res);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -359,6 +431,7 @@ int main(void)
         cmocka_unit_test(test_silent_peer),
         cmocka_unit_test(test_anysource_death_procs),
         cmocka_unit_test(test_anysource_death_threads),
+        cmocka_unit_test(test_give_up),
     };
     return cmocka_run_group_tests_name("real backend: broken frames, dead and silent peers", tests, NULL, NULL);
 }
