@@ -24,7 +24,8 @@
  * data both carry the server's whole range, values only.
  *
  * A server receives from any source and, per request: applies the push
- * (one optimizer step on its range, learning rate from the epoch so far),
+ * (one optimizer step on its range, with the learning rate of the epoch
+ * so far divided by W, so that W pushes make one step of synchronous SGD),
  * then files the pull and answers every filed pull whose consistency
  * condition holds. The server counts each worker's clock (iterations
  * pushed); with min = the smallest clock of the workers still running, a
@@ -349,7 +350,10 @@ static int server_handle(server *sv, int w, const unsigned char *msg, double arr
     int rc;
     if (h->flags & REQ_PUSH) {
         double epoch = sv->examples / (double)sv->setup->prob->train.n;
-        float lr = (float)ml_schedule_lr(&sv->sched, epoch);
+        /* each push is 1/W of a step: W pushes move the weights as far as
+         * one step of synchronous SGD on the W workers' mean gradient, so a
+         * learning rate means the same here as in every other algorithm */
+        float lr = (float)(ml_schedule_lr(&sv->sched, epoch) / sv->setup->workers);
         double flops;
         if (h->npush < 0) {
             flops = ml_optim_step(&sv->optim, sv->w, (const float *)p, 0, sv->m, lr);
