@@ -199,6 +199,8 @@ static void child_died(real_job *job, int rank, int wstatus, int *first)
     job_fail(job->res, "rank %d %s%s%s", rank, how, seen[0] ? "; then: " : "", seen);
 }
 
+/* Fork a child per rank, reap the children in the order they end, then
+ * gather the events each one wrote. */
 static void run_procs(real_job *job, real_rank *ranks)
 {
     job_result *res = job->res;
@@ -259,7 +261,8 @@ static void run_procs(real_job *job, real_rank *ranks)
             int wstatus;
             while (waitpid(pid[i], &wstatus, 0) < 0 && errno == EINTR)
                 ;
-            if (!(WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0))
+            /* (after a failed launch the survivors were killed on purpose) */
+            if (!(WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0) && started == job->size)
                 child_died(job, i, wstatus, &first);
         }
     }
