@@ -119,6 +119,14 @@ static int draw(const char *out, outcome *o, int n, const char *clock, char *err
     snprintf(xlabel, sizeof xlabel, "%s time (s)", clock);
     plot_lines_spec lines = {.opts = plot_opts_default(), .series = s, .nseries = n};
     lines.opts.title = "Test accuracy";
+    /* zoom on where the runs differ: from a little below the lowest
+     * accuracy after the first evaluation (the untrained model's) */
+    double low = 100;
+    for (int i = 0; i < n; i++)
+        for (size_t k = 1; pct[i] && k < s[i].n; k++)
+            low = pct[i][k] < low ? pct[i][k] : low;
+    if (low < 100)
+        lines.opts.y.min = low > 10 ? 10 * floor((low - 5) / 10) : 0;
     lines.opts.x.label = xlabel;
     lines.opts.y.label = "test accuracy (%)";
     snprintf(path, sizeof path, "%s/accuracy.png", out);
