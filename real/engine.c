@@ -37,6 +37,7 @@
 
 #define IBUF_BYTES (16 << 10) /* per-peer staging buffer for headers, small payloads */
 #define WRITE_IOVS 64         /* iovecs per writev */
+#define READS_PER_TURN 64     /* reads from one peer before polling again */
 
 static const char zeros[64 << 10]; /* the payload of a size-only send */
 
@@ -403,11 +404,12 @@ static void finish_payload(real_rank *rk, int p)
 
 /* Read whatever the peer's socket holds and act on each frame. A read
  * that returns less than asked means the socket is empty for now, which
- * spares the extra read that would only say EAGAIN. */
+ * spares the extra read that would only say EAGAIN. A peer that keeps the
+ * socket full gets READS_PER_TURN reads, then the others have their turn. */
 static void peer_read(real_rank *rk, int p)
 {
     real_peer *pe = &rk->peers[p];
-    int drained = 0;
+    int drained = 0, reads = 0;
     if (!pe->ibuf && !(pe->ibuf = malloc(IBUF_BYTES))) {
         real_peer_fail(rk, p, RT_ENOMEM, "no memory for a receive buffer");
         return;
@@ -453,6 +455,8 @@ static void peer_read(real_rank *rk, int p)
                 ask = IBUF_BYTES;
             }
         }
+        if (reads++ == READS_PER_TURN)
+            return;
         ssize_t n = recv(pe->rfd, to, ask, MSG_DONTWAIT);
         if (n < 0 && errno == EINTR)
             continue;
