@@ -104,7 +104,7 @@ int sim_platform_setup(const job_config *cfg, sim_platform *p, char *err, size_t
  * of this (child) process can quote the message in its error. */
 int sim_platform_load(sim_platform *p, char *err, size_t errlen)
 {
-    char *argv[8];
+    char *argv[40];
     int argc = 0;
     argv[argc++] = "distlab";
     argv[argc++] = "--log=root.thres:warning";
@@ -114,6 +114,13 @@ int sim_platform_load(sim_platform *p, char *err, size_t errlen)
         argv[argc++] = "--cfg=network/TCP-gamma:0";
         argv[argc++] = "--cfg=network/optim:Lazy";
     }
+    /* DISTLAB_SIMGRID: more SimGrid options, space-separated, for those who
+     * know SimGrid (e.g. "--cfg=network/model:SMPI"); they come last, so
+     * they win. The copy lives until the process ends, as SimGrid wants. */
+    const char *more = getenv("DISTLAB_SIMGRID");
+    char *copy = more ? strdup(more) : NULL, *save = NULL;
+    for (char *w = copy ? strtok_r(copy, " ", &save) : NULL; w && argc < 39; w = strtok_r(NULL, " ", &save))
+        argv[argc++] = w;
     argv[argc] = NULL;
 
     int saved = -1;
