@@ -322,7 +322,11 @@ static int sim_progress(rt *r, int n, rt_request **reqs)
      * with a timeout would also cost a timer per message, and SimGrid
      * 3.32's sg_comm_wait_any_for loses its hold on the other comms when
      * it times out.) */
-    ssize_t idx = sg_comm_wait_any(comms, (size_t)k);
+    ssize_t idx = 0;
+    if (k == 1) /* the common case, without wait-any's bookkeeping */
+        sg_comm_wait(comms[0]);
+    else
+        idx = sg_comm_wait_any(comms, (size_t)k);
     if (idx < 0)
         return rt_seterr(r, RT_EIO, "wait: SimGrid's wait-any failed");
     if (who[idx] < 0) {
