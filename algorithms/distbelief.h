@@ -1,0 +1,114 @@
+/* distbelief.h -- DistBelief (Dean et al., "Large Scale Distributed Deep
+ * Networks", NIPS 2012): one MLP split across K partition ranks (model
+ * parallelism), R such model replicas, and S parameter-server shards
+ * between them (Downpour SGD).
+ *
+ *   distbelief_mp.c        the neuron split: layout, the partitioned
+ *                          forward/backward pass, and `--mode model-parallel`
+ *   distbelief_downpour.c  `--mode downpour`: asynchronous replicas and the
+ *                          sharded server
+ *
+ * Ranks. model-parallel: partitions 0..K-1, rank 0 reports.
+ * downpour: servers 0..S-1 (server 0 reports), then replica r's partition
+ * k at rank S + r K + k.
+ */
+#ifndef DISTLAB_DISTBELIEF_H
+#define DISTLAB_DISTBELIEF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "algorithms/train.h"
+
+typedef enum db_mode { DB_MODEL_PARALLEL = 0, DB_DOWNPOUR } db_mode;
+
+typedef struct db_opts {
+    db_mode mode;
+    int partitions;   /* --partitions K: ranks one model is split across */
+    int replicas;     /* --replicas R (downpour) */
+    int servers;      /* --servers S (downpour) */
+    int push_every;   /* --push-every: steps between gradient pushes */
+    int fetch_every;  /* --fetch-every: steps between weight fetches */
+} db_opts;
+
+/* ---- the neuron split ---- */
+
+/* Layer l (1..L) has width[l] output units over width[l-1] inputs; its W
+ * (row-major, width[l-1] x width[l]) starts at w_off[l], its b at b_off[l]
+ * (the flat layout of ml/model.h). Partition k of K owns output units
+ * [k n_l / K, (k+1) n_l / K) of every layer and the weights feeding them. */
+typedef struct db_layout {
+    int L, K;
+    size_t width[ML_MLP_MAX_HIDDEN + 2];
+    size_t w_off[ML_MLP_MAX_HIDDEN + 2], b_off[ML_MLP_MAX_HIDDEN + 2];
+    size_t P;
+} db_layout;
+
+/* From layer widths n_0..n_L. Every hidden layer needs at least K units
+ * (the output layer may have fewer: partitions past its width own none of
+ * it). Returns 0, or -1 with a message saying what was expected. */
+int db_layout_init(db_layout *lay, const size_t *width, int L, int K, char *err, size_t errlen);
+/* The same for an ML model (an MLP: logreg and friends have no neurons to
+ * split, so they are refused). */
+int db_layout_of_model(db_layout *lay, const ml_model *m, int K, char *err, size_t errlen);
+/* Units [*lo, *hi) of layer l that partition k owns. */
+void db_slice(const db_layout *lay, int l, int k, size_t *lo, size_t *hi);
+/* Parameters partition k owns, and their place in the partition-major
+ * packed order (partition 0's, then 1's ...; within one, layer by layer,
+ * W's rows' owned columns, then the owned biases). */
+size_t db_part_params(const db_layout *lay, int k);
+size_t db_part_offset(const db_layout *lay, int k);
+/* Copy partition k's parameters between the flat layout and its packed run. */
+void db_pack(const db_layout *lay, int k, const float *flat, float *packed);
+void db_unpack(const db_layout *lay, int k, const float *packed, float *flat);
+
+/* One partition of one replica. Arrays are full-width where a partition
+ * needs the whole layer (activations, the flat parameter and gradient
+ * arrays, of which only its own slices are read or written). */
+typedef struct db_part {
+    rt *r;
+    const db_layout *lay;
+    int k;             /* this partition */
+    int base;          /* rank of partition 0 of this replica */
+    size_t cap;        /* batch the buffers hold */
+    float *act[ML_MLP_MAX_HIDDEN + 2];   /* act[l]: B x n_l, full (l < L) */
+    float *mine[ML_MLP_MAX_HIDDEN + 2];  /* my slice of layer l's output, B x m_l */
+    float *dz, *dz_next; /* my slice of dLoss/d(pre-activation) */
+    float *logits, *delta; /* B x classes, full */
+    float *partial;    /* B x n_{l-1}: my share of dLoss/d(input of l) */
+    float *sendbuf;    /* B x max slice */
+    float *recvbuf;    /* K blocks of B x max slice */
+    rt_request **reqs; /* K */
+    uint64_t bytes_sent; /* activations and gradients sent to other partitions */
+} db_part;
+
+int db_part_init(db_part *p, rt *r, const db_layout *lay, int k, int base);
+void db_part_free(db_part *p);
+/* The partitioned forward and backward pass on examples idx[0..B) of ds:
+ * the mean loss, the number predicted right, and grad's slices of this
+ * partition (data gradient / B + l2 params, as ml_model_loss_grad). Every
+ * partition of the replica must call it with the same batch. Charges its
+ * flops. Under size-only payloads (rt_size_only) ds, params and grad may
+ * be NULL: the math is skipped, the flops and bytes are charged all the
+ * same (timing-only runs of models too big for memory). */
+int db_part_loss_grad(db_part *p, const float *params, const ml_dataset *ds, const size_t *idx,
+                      size_t B, double l2, float *grad, double *loss, size_t *correct);
+
+/* Indices into train_out.stats of every rank's slot. */
+enum {
+    DB_STAT_PARTITION_BYTES = 0, /* sent to other partitions of its replica */
+    DB_STAT_SERVER_BYTES,        /* sent between this rank and the servers */
+    DB_STAT_STEPS,               /* minibatch steps (workers), updates (servers) */
+    DB_STATS
+};
+
+/* Rank function: setup->algo points at a db_opts; rt_size(r) = db_ranks.
+ * It runs db_mp_rank or db_downpour_rank as the mode says. */
+int db_rank(rt *r, void *setup);
+int db_mp_rank(rt *r, void *setup);
+int db_downpour_rank(rt *r, void *setup);
+
+/* Ranks a configuration needs. */
+int db_ranks(const db_opts *o);
+
+#endif

@@ -1,0 +1,474 @@
+/* distbelief_downpour.c -- Downpour SGD: R model replicas, each split
+ * across K partitions (distbelief_mp.c), train asynchronously on their own
+ * data shards against S parameter-server shards.
+ * reference: Dean et al., "Large Scale Distributed Deep Networks", NIPS
+ * 2012, section 4.1 and the Downpour client of its supplementary material.
+ *
+ * Where the weights live. The parameters are laid out partition by
+ * partition (db_pack's order: partition 0's slices, then 1's ...), and
+ * server s owns the run [s P / S, (s+1) P / S) of that order. So each
+ * partition's weights are one contiguous run, held by one server or a few
+ * neighbouring ones, and a partition talks only to the servers holding its
+ * run -- with S = K, exactly one each, as in the paper's figure 2.
+ *
+ * A replica's step, on each of its partitions (in lockstep, since the
+ * partitioned pass exchanges activations):
+ *   1. every fetch_every steps: ask its servers for its weights and wait
+ *      for them                                    (4 P_k bytes in)
+ *   2. the partitioned forward/backward pass on the replica's next
+ *      minibatch                                   (distbelief_mp.c)
+ *   3. add the gradient to the accrued gradient and take a local SGD step
+ *      (w -= lr g), as the paper's client does between fetches
+ *   4. every push_every steps (and at the end): send the accrued gradient
+ *      to its servers and clear it                 (4 P_k bytes out)
+ * A server applies each pushed gradient as it arrives with its own
+ * optimizer state: Adagrad (the paper's choice: per-coordinate rates make
+ * stale, asynchronous updates safe) or SGD, at the learning rate of the
+ * epoch so far. Nothing waits for anybody else: replicas drift apart and
+ * their updates are stale by however many others landed in between.
+ *
+ * Budget: each replica makes --epochs passes over its shard (1/R of the
+ * training set), so the whole run sees epochs x n examples. A server
+ * counts examples pushed (each partition of a replica reports the same
+ * ones, so it divides by how many partitions share its run), keeps a copy
+ * of its run each time that count crosses an evaluation point, and at the
+ * end sends the copies to server 0, which assembles and evaluates them;
+ * a point's time is the latest of the servers' times. Evaluation costs the
+ * training nothing.
+ *
+ * Wire: a request is a 24-byte header (kind, examples, first index, count)
+ * then, for a push, count floats; a fetch's reply is count floats. Cost per
+ * replica step with fetch_every = push_every = 1: 2 (24 + 4 P_k) bytes per
+ * partition, on top of the model-parallel exchanges.
+ */
+#include "algorithms/distbelief.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/job.h"
+
+enum { TAG_REQ = 0x6400, TAG_REPLY, TAG_SNAP };
+enum { REQ_FETCH = 1, REQ_PUSH = 2, REQ_DONE = 3 };
+
+typedef struct req_head {
+    int32_t kind;
+    int32_t examples;
+    int64_t first;   /* index in the packed order */
+    int64_t count;
+} req_head;
+
+_Static_assert(sizeof(req_head) == 24, "request header layout");
+
+/* Server s's run [*lo, *hi) of the packed order. */
+static void server_range(size_t P, int S, int s, size_t *lo, size_t *hi)
+{
+    *lo = P * (size_t)s / (size_t)S;
+    *hi = P * (size_t)(s + 1) / (size_t)S;
+}
+
+/* The part of [a0, a1) that server s holds, as [*lo, *hi); empty when
+ * *lo >= *hi. */
+static void overlap(size_t P, int S, int s, size_t a0, size_t a1, size_t *lo, size_t *hi)
+{
+    size_t s0, s1;
+    server_range(P, S, s, &s0, &s1);
+    *lo = a0 > s0 ? a0 : s0;
+    *hi = a1 < s1 ? a1 : s1;
+}
+
+/* ---- the server ---- */
+
+typedef struct snap {
+    double time_s, epoch;
+    long updates;
+    float *w;
+} snap;
+
+typedef struct server {
+    snap *snaps;
+    int nsnaps, cap;
+} server;
+
+static int server_snap(rt *r, server *sv, const float *w, size_t n, double epoch, long updates)
+{
+    if (sv->nsnaps == sv->cap) {
+        int cap = sv->cap ? 2 * sv->cap : 16;
+        snap *s = realloc(sv->snaps, (size_t)cap * sizeof *s);
+        if (!s)
+            return rt_fail(r, RT_ENOMEM, "downpour server: out of memory for snapshots");
+        sv->snaps = s;
+        sv->cap = cap;
+    }
+    snap *s = &sv->snaps[sv->nsnaps];
+    s->w = malloc((n ? n : 1) * sizeof *s->w);
+    if (!s->w)
+        return rt_fail(r, RT_ENOMEM, "downpour server: out of memory for snapshots");
+    memcpy(s->w, w, n * sizeof *w);
+    s->time_s = rt_now(r);
+    s->epoch = epoch;
+    s->updates = updates;
+    sv->nsnaps++;
+    return RT_OK;
+}
+
+/* Server 0: receive every server's snapshots, assemble and evaluate them
+ * (the i-th of each together; the last of each is the final model). */
+static int server_report(rt *r, const train_setup *setup, const db_layout *lay, int S,
+                         server *sv, ml_model *model, float *global, float *flat)
+{
+    int rc, n = sv->nsnaps;
+    train_eval eval;
+    int counts[S];
+    snap **all = calloc((size_t)S, sizeof *all);
+    if (!all)
+        return rt_fail(r, RT_ENOMEM, "downpour: out of memory");
+    all[0] = sv->snaps;
+    counts[0] = n;
+    for (int s = 1; s < S; s++) {
+        size_t lo, hi;
+        server_range(lay->P, S, s, &lo, &hi);
+        int32_t cnt;
+        if ((rc = rt_recv(r, s, TAG_SNAP, &cnt, sizeof cnt, NULL)))
+            goto fail;
+        counts[s] = cnt;
+        n = cnt < n ? cnt : n;
+        all[s] = calloc((size_t)cnt, sizeof **all);
+        if (!all[s]) {
+            rc = rt_fail(r, RT_ENOMEM, "downpour: out of memory");
+            goto fail;
+        }
+        for (int i = 0; i < cnt; i++) {
+            snap *p = &all[s][i];
+            double meta[3];
+            p->w = malloc((hi - lo + 1) * sizeof *p->w);
+            if (!p->w) {
+                rc = rt_fail(r, RT_ENOMEM, "downpour: out of memory");
+                goto fail;
+            }
+            if ((rc = rt_recv(r, s, TAG_SNAP, meta, sizeof meta, NULL)) ||
+                (rc = rt_recv(r, s, TAG_SNAP, p->w, (hi - lo) * sizeof *p->w, NULL)))
+                goto fail;
+            p->time_s = meta[0];
+            p->epoch = meta[1];
+            p->updates = (long)meta[2];
+        }
+    }
+    if ((rc = train_eval_init(&eval, r, setup, model)))
+        goto fail;
+    for (int i = 0; i < n && !rc; i++) {
+        double t = 0;
+        long updates = 0;
+        for (int s = 0; s < S; s++) {
+            const snap *p = &all[s][i == n - 1 ? counts[s] - 1 : i];
+            size_t lo, hi;
+            server_range(lay->P, S, s, &lo, &hi);
+            memcpy(global + lo, p->w, (hi - lo) * sizeof *global);
+            t = p->time_s > t ? p->time_s : t;
+            updates += p->updates;
+        }
+        for (int k = 0; k < lay->K; k++)
+            db_unpack(lay, k, global + db_part_offset(lay, k), flat);
+        double epoch = all[0][i == n - 1 ? counts[0] - 1 : i].epoch;
+        eval.excluded_s = rt_now(r) - t; /* the point's time is when it was taken */
+        rc = train_eval_maybe(&eval, flat, epoch, updates, NULL, 1);
+    }
+    if (!rc)
+        train_eval_finish(&eval, flat, lay->P);
+    train_eval_free(&eval);
+fail:
+    for (int s = 1; s < S; s++) {
+        for (int i = 0; all[s] && i < counts[s]; i++)
+            free(all[s][i].w);
+        free(all[s]);
+    }
+    free(all);
+    return rc ? rt_fail(r, rc, "downpour: gathering the snapshots: %s", rt_error(r)) : RT_OK;
+}
+
+static int server_main(rt *r, const train_setup *setup, const db_layout *lay, ml_model *model)
+{
+    const db_opts *o = setup->algo;
+    const ml_config *ml = setup->ml;
+    int S = o->servers, s = rt_rank(r), K = o->partitions, rc = RT_OK;
+    int workers = o->replicas * K;
+    size_t lo, hi, P = lay->P;
+    server_range(P, S, s, &lo, &hi);
+    size_t n = hi - lo;
+    char err[512];
+    server sv = {0};
+    ml_optim optim = {0};
+    float *flat = malloc(P * sizeof *flat), *global = malloc(P * sizeof *global);
+    float *w = malloc((n + 1) * sizeof *w);
+    size_t cap = sizeof(req_head) + (n + 1) * sizeof(float);
+    char *buf = malloc(cap);
+    train_out *slot = job_slot(r);
+    if (!flat || !global || !w || !buf) {
+        rc = rt_fail(r, RT_ENOMEM, "downpour server %d: out of memory", s);
+        goto done;
+    }
+    ml_model_init_params(model, flat, ml->seed);
+    for (int k = 0; k < K; k++)
+        db_pack(lay, k, flat, global + db_part_offset(lay, k));
+    memcpy(w, global + lo, n * sizeof *w);
+    if (ml_optim_init(&optim, ml->optimizer, n, 0, (float)ml->momentum, err, sizeof err) != 0) {
+        rc = rt_fail(r, RT_EINVAL, "optimizer: %s", err);
+        goto done;
+    }
+    ml_schedule sched;
+    if (ml_schedule_parse(&sched, ml->schedule, ml->lr, err, sizeof err) != 0) {
+        rc = rt_fail(r, RT_EINVAL, "schedule: %s", err);
+        goto done;
+    }
+    /* partitions whose run meets mine each report a replica's examples */
+    int sharers = 0;
+    for (int k = 0; k < K; k++) {
+        size_t a, b, off = db_part_offset(lay, k);
+        overlap(P, S, s, off, off + db_part_params(lay, k), &a, &b);
+        sharers += a < b;
+    }
+    double every = ml->eval_every_epochs > 0 ? ml->eval_every_epochs : 1, next_eval = every;
+    double examples = 0, ntrain = (double)setup->prob->train.n, epoch = 0;
+    long updates = 0;
+    uint64_t bytes = 0;
+    if ((rc = server_snap(r, &sv, w, n, 0, 0)))
+        goto done;
+    for (int done = 0; done < workers;) {
+        rt_status st;
+        if ((rc = rt_recv(r, RT_ANY_SOURCE, TAG_REQ, buf, cap, &st))) {
+            rc = rt_fail(r, rc, "downpour server %d: %s", s, rt_error(r));
+            goto done;
+        }
+        req_head h;
+        memcpy(&h, buf, sizeof h);
+        size_t first = (size_t)h.first, count = (size_t)h.count;
+        if (h.kind != REQ_DONE && (first < lo || first + count > hi)) {
+            rc = rt_fail(r, RT_EPROTO, "downpour server %d: rank %d asked for [%zu, %zu), I hold "
+                         "[%zu, %zu)", s, st.source, first, first + count, lo, hi);
+            goto done;
+        }
+        if (h.kind == REQ_DONE) {
+            done++;
+        } else if (h.kind == REQ_FETCH) {
+            if ((rc = rt_send(r, st.source, TAG_REPLY, w + (first - lo), count * sizeof *w))) {
+                rc = rt_fail(r, rc, "downpour server %d: reply to rank %d: %s", s, st.source,
+                             rt_error(r));
+                goto done;
+            }
+            bytes += count * sizeof *w;
+        } else {
+            float lr = (float)ml_schedule_lr(&sched, epoch);
+            double flops = ml_optim_step(&optim, w, (const float *)(buf + sizeof h), first - lo,
+                                         count, lr);
+            if ((rc = train_charge(r, flops)))
+                goto done;
+            updates++;
+            examples += h.examples;
+            epoch = examples / (sharers ? sharers : 1) / ntrain;
+            if (epoch + 1e-9 >= next_eval) {
+                while (next_eval <= epoch + 1e-9)
+                    next_eval += every;
+                if ((rc = server_snap(r, &sv, w, n, epoch, updates)))
+                    goto done;
+            }
+        }
+    }
+    if (sv.snaps[sv.nsnaps - 1].epoch < epoch - 1e-9 && (rc = server_snap(r, &sv, w, n, epoch, updates)))
+        goto done;
+    slot->stats[DB_STAT_SERVER_BYTES] = (double)bytes;
+    slot->stats[DB_STAT_STEPS] = (double)updates;
+    if (s == 0) {
+        rc = server_report(r, setup, lay, S, &sv, model, global, flat);
+        goto done;
+    }
+    int32_t cnt = sv.nsnaps;
+    if ((rc = rt_send(r, 0, TAG_SNAP, &cnt, sizeof cnt)))
+        goto sendfail;
+    for (int i = 0; i < sv.nsnaps; i++) {
+        double meta[3] = {sv.snaps[i].time_s, sv.snaps[i].epoch, (double)sv.snaps[i].updates};
+        if ((rc = rt_send(r, 0, TAG_SNAP, meta, sizeof meta)) ||
+            (rc = rt_send(r, 0, TAG_SNAP, sv.snaps[i].w, n * sizeof *w)))
+            goto sendfail;
+    }
+    goto done;
+sendfail:
+    rc = rt_fail(r, rc, "downpour server %d: snapshots to server 0: %s", s, rt_error(r));
+done:
+    for (int i = 0; i < sv.nsnaps; i++)
+        free(sv.snaps[i].w);
+    free(sv.snaps);
+    ml_optim_free(&optim);
+    free(flat);
+    free(global);
+    free(w);
+    free(buf);
+    return rc;
+}
+
+/* ---- a partition of a replica ---- */
+
+typedef struct client {
+    rt *r;
+    const db_layout *lay;
+    int S, k;
+    size_t off, n;       /* my run of the packed order */
+    char *msg;           /* header + my run */
+    uint64_t bytes;      /* sent to servers */
+} client;
+
+static int client_fetch(client *c, float *packed)
+{
+    rt *r = c->r;
+    int rc;
+    size_t P = c->lay->P;
+    for (int s = 0; s < c->S; s++) {
+        size_t lo, hi;
+        overlap(P, c->S, s, c->off, c->off + c->n, &lo, &hi);
+        if (lo >= hi)
+            continue;
+        req_head h = {.kind = REQ_FETCH, .first = (int64_t)lo, .count = (int64_t)(hi - lo)};
+        if ((rc = rt_send(r, s, TAG_REQ, &h, sizeof h)) ||
+            (rc = rt_recv(r, s, TAG_REPLY, packed + (lo - c->off), (hi - lo) * sizeof *packed, NULL)))
+            return rt_fail(r, rc, "downpour: fetching weights from server %d: %s", s, rt_error(r));
+        c->bytes += sizeof h;
+    }
+    return RT_OK;
+}
+
+static int client_send(client *c, int kind, const float *accrued, int examples)
+{
+    rt *r = c->r;
+    int rc;
+    size_t P = c->lay->P;
+    for (int s = 0; s < c->S; s++) {
+        size_t lo, hi;
+        overlap(P, c->S, s, c->off, c->off + c->n, &lo, &hi);
+        if (kind == REQ_PUSH && lo >= hi)
+            continue;
+        size_t count = kind == REQ_PUSH ? hi - lo : 0;
+        req_head h = {.kind = kind, .examples = examples, .first = (int64_t)lo,
+                      .count = (int64_t)count};
+        memcpy(c->msg, &h, sizeof h);
+        if (count)
+            memcpy(c->msg + sizeof h, accrued + (lo - c->off), count * sizeof *accrued);
+        size_t bytes = sizeof h + count * sizeof *accrued;
+        if ((rc = rt_send(r, s, TAG_REQ, c->msg, bytes)))
+            return rt_fail(r, rc, "downpour: pushing to server %d: %s", s, rt_error(r));
+        c->bytes += bytes;
+    }
+    return RT_OK;
+}
+
+static int replica_main(rt *r, const train_setup *setup, const db_layout *lay, ml_model *model)
+{
+    const db_opts *o = setup->algo;
+    const ml_config *ml = setup->ml;
+    const ml_dataset *train = &setup->prob->train;
+    int S = o->servers, K = o->partitions, me = rt_rank(r) - S, rc;
+    int replica = me / K, k = me % K;
+    client c = {.r = r, .lay = lay, .S = S, .k = k, .off = db_part_offset(lay, k),
+                .n = db_part_params(lay, k)};
+    db_part part = {0};
+    train_shard shard = {0};
+    float *params = calloc(lay->P, sizeof *params), *grad = calloc(lay->P, sizeof *grad);
+    float *packed = malloc((c.n + 1) * sizeof *packed), *gpacked = malloc((c.n + 1) * sizeof *gpacked);
+    float *accrued = calloc(c.n + 1, sizeof *accrued);
+    size_t *batch_idx = malloc(ml->batch * sizeof *batch_idx);
+    c.msg = malloc(sizeof(req_head) + (c.n + 1) * sizeof(float));
+    train_out *slot = job_slot(r);
+    if (!params || !grad || !packed || !gpacked || !accrued || !batch_idx || !c.msg ||
+        train_shard_init(&shard, train, replica, o->replicas, ml->seed) != 0) {
+        rc = rt_fail(r, RT_ENOMEM, "downpour: out of memory");
+        goto done;
+    }
+    if ((rc = db_part_init(&part, r, lay, k, S + replica * K)))
+        goto done;
+    ml_model_init_params(model, params, ml->seed);
+    db_pack(lay, k, params, packed);
+    ml_schedule sched;
+    char err[512];
+    if (ml_schedule_parse(&sched, ml->schedule, ml->lr, err, sizeof err) != 0) {
+        rc = rt_fail(r, RT_EINVAL, "schedule: %s", err);
+        goto done;
+    }
+    long steps_per_epoch = (long)((shard.n + ml->batch - 1) / ml->batch);
+    steps_per_epoch = steps_per_epoch < 1 ? 1 : steps_per_epoch;
+    long steps = shard.n ? steps_per_epoch * ml->epochs : 0;
+    int examples = 0;
+    for (long step = 0; step < steps; step++) {
+        /* ---- 1. fresh weights ---- */
+        if (step % o->fetch_every == 0) {
+            if ((rc = client_fetch(&c, packed)))
+                goto done;
+            db_unpack(lay, k, packed, params);
+        }
+        /* ---- 2. the partitioned pass ---- */
+        size_t b = train_shard_next(&shard, ml->batch, batch_idx);
+        double loss;
+        size_t correct;
+        if ((rc = db_part_loss_grad(&part, params, train, batch_idx, b, ml->l2, grad, &loss,
+                                    &correct)))
+            goto done;
+        /* ---- 3. accrue, and step locally ---- */
+        db_pack(lay, k, grad, gpacked);
+        float lr = (float)ml_schedule_lr(&sched, (double)step / (double)steps_per_epoch);
+        for (size_t i = 0; i < c.n; i++) {
+            accrued[i] += gpacked[i];
+            packed[i] -= lr * gpacked[i];
+        }
+        db_unpack(lay, k, packed, params);
+        examples += (int)b;
+        if ((rc = train_charge(r, 3.0 * (double)c.n)))
+            goto done;
+        /* ---- 4. push what accrued ---- */
+        if ((step + 1) % o->push_every == 0 || step + 1 == steps) {
+            if ((rc = client_send(&c, REQ_PUSH, accrued, examples)))
+                goto done;
+            memset(accrued, 0, c.n * sizeof *accrued);
+            examples = 0;
+        }
+    }
+    rc = client_send(&c, REQ_DONE, NULL, 0);
+    slot->stats[DB_STAT_PARTITION_BYTES] = (double)part.bytes_sent;
+    slot->stats[DB_STAT_SERVER_BYTES] = (double)c.bytes;
+    slot->stats[DB_STAT_STEPS] = (double)steps;
+done:
+    db_part_free(&part);
+    train_shard_free(&shard);
+    free(params);
+    free(grad);
+    free(packed);
+    free(gpacked);
+    free(accrued);
+    free(batch_idx);
+    free(c.msg);
+    return rc;
+}
+
+int db_downpour_rank(rt *r, void *arg)
+{
+    const train_setup *setup = arg;
+    const db_opts *o = setup->algo;
+    ml_model *model = NULL;
+    db_layout lay;
+    char err[512];
+    int rc;
+    if (o->replicas < 1 || o->servers < 1 || o->push_every < 1 || o->fetch_every < 1)
+        return rt_fail(r, RT_EINVAL, "downpour: replicas, servers, push-every and fetch-every "
+                       "must be at least 1 (got %d, %d, %d, %d)", o->replicas, o->servers,
+                       o->push_every, o->fetch_every);
+    if ((rc = train_model_create(r, setup, &model)))
+        return rc;
+    if (db_layout_of_model(&lay, model, o->partitions, err, sizeof err) != 0)
+        rc = rt_fail(r, RT_EINVAL, "downpour: %s", err);
+    else if ((size_t)o->servers > lay.P)
+        rc = rt_fail(r, RT_EINVAL, "downpour: %d servers for %zu parameters", o->servers, lay.P);
+    else if (rt_rank(r) < o->servers)
+        rc = server_main(r, setup, &lay, model);
+    else
+        rc = replica_main(r, setup, &lay, model);
+    ml_model_free(model);
+    return rc;
+}
