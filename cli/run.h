@@ -50,6 +50,7 @@ extern const run_algo run_algo_allreduce;
 extern const run_algo run_algo_ps;
 extern const run_algo run_algo_hogwild;
 extern const run_algo run_algo_psgd;
+extern const run_algo run_algo_distbelief;
 
 int verb_run(int argc, char **argv);
 

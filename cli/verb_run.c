@@ -16,6 +16,7 @@ static const run_algo *const algos[] = {
     &run_algo_ps,
     &run_algo_hogwild,
     &run_algo_psgd,
+    &run_algo_distbelief,
     NULL,
 };
 
