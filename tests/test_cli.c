@@ -1,0 +1,252 @@
+/* test_cli.c -- the distlab command as a user meets it: every verb's bad
+ * input is refused with exit status 2 and a message that says what was
+ * expected; a failed run exits 1; pingpong, collective, run, compare and
+ * sweep produce what they promise; and a fixed-seed `distlab run` trains
+ * the same model, bit for bit, in simulation and on real sockets.
+ *
+ * Runs the binary named by $DISTLAB (make check sets it), else
+ * build/distlab; skips when neither exists.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static char distlab[512], tmpdir[256], output[65536];
+static int have_binary;
+
+#define NEED_BINARY()          \
+    do {                       \
+        if (!have_binary)      \
+            skip();            \
+    } while (0)
+
+/* Run "distlab ARGS" with stdout and stderr into output; returns the exit status. */
+static int run(const char *fmt, ...)
+{
+    char args[4096], cmd[8192];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(args, sizeof args, fmt, ap);
+    va_end(ap);
+    snprintf(cmd, sizeof cmd, "%s %s 2>&1", distlab, args);
+    FILE *p = popen(cmd, "r");
+    if (!p)
+        fail_msg("popen failed");
+    size_t n = fread(output, 1, sizeof output - 1, p);
+    output[n] = '\0';
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+#define assert_refused(expect, ...)                                                     \
+    do {                                                                               \
+        int st_ = run(__VA_ARGS__);                                                    \
+        if (st_ != 2 || !strstr(output, expect))                                       \
+            fail_msg("exit %d, expected 2 with '%s' in:\n%s", st_, expect, output);   \
+    } while (0)
+
+static int setup(void **state)
+{
+    (void)state;
+    const char *env = getenv("DISTLAB");
+    snprintf(distlab, sizeof distlab, "%s", env && *env ? env : "build/distlab");
+    have_binary = access(distlab, X_OK) == 0;
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/distlab-cli-XXXXXX");
+    return mkdtemp(tmpdir) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+static void help_and_version(void **state)
+{
+    (void)state;
+    NEED_BINARY();
+    assert_int_equal(run("--version"), 0);
+    assert_non_null(strstr(output, "distlab "));
+    assert_int_equal(run("--help"), 0);
+    assert_non_null(strstr(output, "collective"));
+    assert_non_null(strstr(output, "compare"));
+    assert_int_equal(run("run --help"), 0);
+    assert_non_null(strstr(output, "allreduce"));
+    assert_int_equal(run("run allreduce --help"), 0);
+    assert_non_null(strstr(output, "--allreduce"));
+    assert_non_null(strstr(output, "--bandwidth"));
+    assert_refused("unknown verb", "frobnicate");
+}
+
+static void bad_input_is_refused(void **state)
+{
+    (void)state;
+    NEED_BINARY();
+    assert_refused("not a whole number of elements", "collective --bytes 6");
+    assert_refused("1..", "collective --workers 0");
+    assert_refused("known: ring, tree, rd, rabenseifner", "collective --algo butterfly");
+    assert_refused("expected one of: sim, real", "pingpong --backend cloud");
+    assert_refused("not a rate", "pingpong --bandwidth 10Gbs");
+    assert_refused("not a time", "pingpong --latency soon");
+    assert_refused("unknown option '--speeed'", "pingpong --speeed 1Gf");
+    assert_refused("needs a value", "pingpong --bytes");
+    assert_refused("exclude each other", "pingpong --platform x.xml --hosts 4");
+    assert_refused("size-only", "run allreduce --payload size-only");
+    assert_refused("unknown algorithm 'sgd'", "run sgd");
+    assert_refused("known: ring", "run allreduce --allreduce fast");
+    assert_refused("fraction in [0, 1]", "run allreduce --stragglers 2");
+    assert_refused("unknown algorithm", "compare --algos allreduce:ring,mystery");
+    assert_refused("no runs", "compare");
+    assert_refused("KEY=V1,V2", "sweep --algos allreduce --vary workers");
+    assert_refused("no algorithm takes an option 'colour'", "sweep --algos allreduce --vary colour=1,2");
+}
+
+static void missing_platform_fails_clearly(void **state)
+{
+    (void)state;
+    NEED_BINARY();
+    int st = run("pingpong --platform /nonexistent/cluster.xml");
+    assert_int_equal(st, 1);
+    assert_non_null(strstr(output, "platform file '/nonexistent/cluster.xml'"));
+    assert_non_null(strstr(output, "No such file"));
+}
+
+static void pingpong_prints_csv(void **state)
+{
+    (void)state;
+    NEED_BINARY();
+    assert_int_equal(run("pingpong --bytes 1KiB,1MiB --latency 100us --bandwidth 8Gbps"), 0);
+    assert_non_null(strstr(output, "backend,bytes,iters,seconds_per_oneway,bandwidth_GBps"));
+    /* 100 us + 1 MiB / 1 GB/s */
+    assert_non_null(strstr(output, "sim,1048576,1,0.001148576,"));
+    assert_int_equal(run("pingpong --bytes 64KiB --backend real --iters 10"), 0);
+    assert_non_null(strstr(output, "real,65536,10,"));
+}
+
+static void collective_matches_its_model(void **state)
+{
+    (void)state;
+    NEED_BINARY();
+    assert_int_equal(run("collective --workers 13 --algo rabenseifner --bytes 1MiB --model"), 0);
+    /* the last two columns, seconds and model_seconds, are equal */
+    char *line = strstr(output, "sim,allreduce,rabenseifner,13,1048576,");
+    assert_non_null(line);
+    double seconds, algbw, busbw, model;
+    assert_int_equal(sscanf(line, "sim,allreduce,rabenseifner,13,1048576,%lf,%lf,%lf,%lf",
+                            &seconds, &algbw, &busbw, &model), 4);
+    assert_true(seconds > 0 && fabs(seconds - model) <= 1e-6 * model);
+    assert_int_equal(run("collective --backend real --workers 3 --algo tree --bytes 4KiB,100KiB --iters 2"), 0);
+    assert_null(strstr(output, "WRONG"));
+}
+
+static int read_file(const char *path, char *buf, size_t cap, size_t *n)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return -1;
+    *n = fread(buf, 1, cap, f);
+    fclose(f);
+    return 0;
+}
+
+static void run_gives_the_same_model_on_both_backends(void **state)
+{
+    (void)state;
+    NEED_BINARY();
+    const char *common = "--dataset synth-dense:n=2000,d=20,classes=4 --model mlp:16 --workers 3 "
+                         "--epochs 2 --batch 16 --seed 7 --quiet --no-figures";
+    assert_int_equal(run("run allreduce %s --out %s/sim", common, tmpdir), 0);
+    assert_int_equal(run("run allreduce %s --backend real --out %s/real", common, tmpdir), 0);
+    assert_int_equal(run("run allreduce %s --backend real --launch procs --allreduce rabenseifner "
+                         "--out %s/procs", common, tmpdir), 0);
+    static char a[1 << 20], b[1 << 20], c[1 << 20];
+    size_t na, nb, nc;
+    char path[512];
+    snprintf(path, sizeof path, "%s/sim/model.bin", tmpdir);
+    assert_int_equal(read_file(path, a, sizeof a, &na), 0);
+    snprintf(path, sizeof path, "%s/real/model.bin", tmpdir);
+    assert_int_equal(read_file(path, b, sizeof b, &nb), 0);
+    snprintf(path, sizeof path, "%s/procs/model.bin", tmpdir);
+    assert_int_equal(read_file(path, c, sizeof c, &nc), 0);
+    assert_true(na > 0);
+    assert_int_equal(na, nb);
+    assert_memory_equal(a, b, na);
+    /* another allreduce sums in another order: close, not identical */
+    assert_int_equal(na, nc);
+    struct stat st;
+    snprintf(path, sizeof path, "%s/sim/events.csv", tmpdir);
+    assert_int_equal(stat(path, &st), 0);
+    snprintf(path, sizeof path, "%s/sim/summary.json", tmpdir);
+    assert_int_equal(stat(path, &st), 0);
+}
+
+static void compare_and_sweep_draw_their_figures(void **state)
+{
+    (void)state;
+    NEED_BINARY();
+    const char *common = "--dataset synth-dense:n=1500,d=20,classes=3 --model softmax --epochs 1 "
+                         "--batch 16 --workers 4";
+    assert_int_equal(run("compare --algos allreduce:ring,ps:async,psgd:4 %s --stragglers 0.25 "
+                         "--out %s/cmp", common, tmpdir), 0);
+    assert_non_null(strstr(output, "fastest to"));
+    const char *files[] = {"accuracy.png", "loss.png", "breakdown.png", "bytes.png", "compare.csv",
+                           "ps-async/summary.json", "psgd-4/metrics.csv"};
+    struct stat st;
+    char path[512];
+    for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
+        snprintf(path, sizeof path, "%s/cmp/%s", tmpdir, files[i]);
+        if (stat(path, &st) != 0 || st.st_size == 0)
+            fail_msg("compare did not write %s", path);
+    }
+    char exp[512];
+    snprintf(exp, sizeof exp, "%s/e.txt", tmpdir);
+    FILE *f = fopen(exp, "w");
+    assert_non_null(f);
+    fprintf(f, "# two runs\nworkers 2\nepochs 1\ndataset synth-dense:n=800,d=10,classes=2\n"
+               "run allreduce:tree\nrun ps:ssp:1 --servers 2\n");
+    fclose(f);
+    assert_int_equal(run("compare --experiment %s --out %s/cmp2", exp, tmpdir), 0);
+    snprintf(path, sizeof path, "%s/cmp2/ps-ssp-1/summary.json", tmpdir);
+    assert_int_equal(stat(path, &st), 0);
+    f = fopen(exp, "w");
+    fprintf(f, "run allreduce:ring\nwarp 9\n");
+    fclose(f);
+    assert_refused("e.txt:2", "compare --experiment %s", exp);
+
+    assert_int_equal(run("sweep --algos allreduce:ring --vary workers=1,2,4 %s --out %s/sw",
+                         "--dataset synth-dense:n=800,d=10,classes=2 --epochs 1", tmpdir), 0);
+    snprintf(path, sizeof path, "%s/sw/speedup.png", tmpdir);
+    assert_int_equal(stat(path, &st), 0);
+    snprintf(path, sizeof path, "%s/sw/sweep.csv", tmpdir);
+    char csv[4096];
+    size_t n = 0;
+    assert_int_equal(read_file(path, csv, sizeof csv - 1, &n), 0);
+    csv[n] = '\0';
+    assert_non_null(strstr(csv, "allreduce:ring,4,"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(help_and_version),
+        cmocka_unit_test(bad_input_is_refused),
+        cmocka_unit_test(missing_platform_fails_clearly),
+        cmocka_unit_test(pingpong_prints_csv),
+        cmocka_unit_test(collective_matches_its_model),
+        cmocka_unit_test(run_gives_the_same_model_on_both_backends),
+        cmocka_unit_test(compare_and_sweep_draw_their_figures),
+    };
+    return cmocka_run_group_tests_name("the distlab command", tests, setup, teardown);
+}
