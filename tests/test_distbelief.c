@@ -1,0 +1,411 @@
+/* test_distbelief.c -- DistBelief (algorithms/distbelief*.c): a forward
+ * and backward pass split by neurons across K partitions gives the loss
+ * and gradient of the unpartitioned MLP (to float rounding), on both
+ * backends and when K exceeds the classes; model-parallel training gives
+ * the same bits in sim and on real sockets and follows the unpartitioned
+ * run; a size-only step takes exactly the simulated time of a real one;
+ * one step's time against K stops falling early for a small MLP and keeps
+ * falling for a large one (the paper's figure 3); Downpour with one
+ * replica, fetch and push every step and SGD on the server is serial SGD
+ * bit for bit, several partitioned replicas on real sockets learn and
+ * report their bytes; bad options are refused with exit 2.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <libgen.h>
+#include <limits.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "algorithms/distbelief.h"
+#include "algorithms/sgd_allreduce.h"
+#include "core/job.h"
+
+#define assert_contains(haystack, needle)                                              \
+    do {                                                                               \
+        if (!strstr((haystack), (needle)))                                             \
+            fail_msg("\"%s\" does not mention \"%s\"", (haystack), (needle));          \
+    } while (0)
+
+typedef struct problem {
+    ml_config ml;
+    ml_problem prob;
+} problem;
+
+static void problem_load(problem *p, const char *dataset, const char *model, long epochs,
+                         size_t batch, double lr, const char *optim)
+{
+    char err[512];
+    ml_config_default(&p->ml);
+    assert_int_equal(ml_config_set(&p->ml, "dataset", dataset, err, sizeof err), 0);
+    assert_int_equal(ml_config_set(&p->ml, "model", model, err, sizeof err), 0);
+    assert_int_equal(ml_config_set(&p->ml, "optimizer", optim, err, sizeof err), 0);
+    p->ml.epochs = epochs;
+    p->ml.batch = batch;
+    p->ml.lr = lr;
+    p->ml.l2 = 1e-3;
+    if (ml_problem_load(&p->ml, &p->prob, err, sizeof err) != 0)
+        fail_msg("loading %s: %s", dataset, err);
+}
+
+static size_t nparams(const problem *p) { return ml_model_nparams(p->prob.model); }
+
+static job_config config(size_t P, int ranks, job_backend backend)
+{
+    job_config cfg = job_config_default();
+    cfg.ranks = ranks;
+    cfg.backend = backend;
+    cfg.timeout_s = 20;
+    cfg.result_bytes = train_out_bytes(P);
+    return cfg;
+}
+
+/* ---- one partitioned pass ---- */
+
+enum { PASS_BATCH = 24 };
+
+/* Each partition writes its gradient slices into its slot's parameters
+ * and the loss and the count predicted right into its stats. */
+static int one_pass_rank(rt *r, void *arg)
+{
+    const problem *p = arg;
+    db_layout lay;
+    db_part part;
+    char err[256];
+    int K = rt_size(r), rc;
+    if (db_layout_of_model(&lay, p->prob.model, K, err, sizeof err) != 0)
+        return rt_fail(r, RT_EINVAL, "%s", err);
+    train_out *o = job_slot(r);
+    float *params = malloc(lay.P * sizeof *params);
+    size_t idx[PASS_BATCH], correct;
+    for (size_t i = 0; i < PASS_BATCH; i++)
+        idx[i] = (7 * i + 3) % p->prob.train.n;
+    ml_model_init_params(p->prob.model, params, 5);
+    if ((rc = db_part_init(&part, r, &lay, rt_rank(r), 0)) == RT_OK)
+        rc = db_part_loss_grad(&part, params, &p->prob.train, idx, PASS_BATCH, p->ml.l2,
+                               train_out_params(o), &o->stats[0], &correct);
+    o->stats[1] = (double)correct;
+    o->nparams = lay.P;
+    db_part_free(&part);
+    free(params);
+    return rc;
+}
+
+static void check_pass(problem *p, int K, job_backend backend)
+{
+    size_t P = nparams(p);
+    job_config cfg = config(P, K, backend);
+    job_result res;
+    if (job_run(&cfg, one_pass_rank, p, &res) != 0)
+        fail_msg("K = %d: %s", K, res.error);
+    /* the reference: the whole MLP on one rank */
+    ml_grad g;
+    assert_int_equal(ml_grad_init(&g, P), 0);
+    g.dense_only = 1;
+    float *params = malloc(P * sizeof *params), *grad = malloc(P * sizeof *grad);
+    size_t idx[PASS_BATCH];
+    for (size_t i = 0; i < PASS_BATCH; i++)
+        idx[i] = (7 * i + 3) % p->prob.train.n;
+    ml_model_init_params(p->prob.model, params, 5);
+    double loss, flops, acc, eval_loss;
+    char err[256];
+    assert_int_equal(ml_model_loss_grad(p->prob.model, params, &p->prob.train, idx, PASS_BATCH,
+                                        &g, &loss, &flops, err, sizeof err), 0);
+    assert_int_equal(ml_model_evaluate(p->prob.model, params, &p->prob.train, idx, PASS_BATCH,
+                                       &eval_loss, &acc, NULL, &flops, err, sizeof err), 0);
+    db_layout lay;
+    assert_int_equal(db_layout_of_model(&lay, p->prob.model, K, err, sizeof err), 0);
+    float *packed = malloc(P * sizeof *packed);
+    for (int k = 0; k < K; k++) {
+        train_out *o = job_result_slot(&res, k);
+        if (fabs(o->stats[0] - loss) > 1e-6 * fabs(loss))
+            fail_msg("K = %d, partition %d: loss %.9g, unpartitioned %.9g", K, k, o->stats[0], loss);
+        assert_int_equal((long)o->stats[1], (long)lround(acc * PASS_BATCH));
+        /* take partition k's slices from its own slot */
+        db_pack(&lay, k, train_out_params(o), packed);
+        db_unpack(&lay, k, packed, grad);
+    }
+    for (size_t i = 0; i < P; i++)
+        if (fabsf(grad[i] - g.dense[i]) > 1e-5f * fabsf(g.dense[i]) + 1e-7f)
+            fail_msg("K = %d, %s: gradient %zu is %.9g, unpartitioned %.9g", K,
+                     backend == JOB_SIM ? "sim" : "real", i, grad[i], g.dense[i]);
+    free(packed);
+    free(params);
+    free(grad);
+    ml_grad_free(&g);
+    job_result_free(&res);
+}
+
+static void partitioned_pass_is_the_unpartitioned_mlp(void **state)
+{
+    (void)state;
+    problem p;
+    problem_load(&p, "synth-dense:n=200,d=13,classes=3,test=40", "mlp:9,7", 1, 16, 0.1, "sgd");
+    int Ks[] = {1, 2, 3, 5, 7}; /* 5 and 7: more partitions than the 3 classes */
+    for (size_t i = 0; i < sizeof Ks / sizeof *Ks; i++)
+        check_pass(&p, Ks[i], JOB_SIM);
+    check_pass(&p, 3, JOB_REAL);
+    ml_problem_free(&p.prob);
+}
+
+/* ---- model-parallel training ---- */
+
+static void train_mp(problem *p, int K, job_backend backend, job_result *res)
+{
+    db_opts o = {.mode = DB_MODEL_PARALLEL, .partitions = K, .replicas = 1};
+    train_setup setup = {.ml = &p->ml, .prob = &p->prob, .workers = K, .quiet = 1, .algo = &o};
+    job_config cfg = config(nparams(p), K, backend);
+    if (job_run(&cfg, db_rank, &setup, res) != 0)
+        fail_msg("model-parallel, K = %d: %s", K, res->error);
+}
+
+static void model_parallel_training_is_backend_independent(void **state)
+{
+    (void)state;
+    problem p;
+    problem_load(&p, "synth-dense:n=240,d=10,classes=4,test=60", "mlp:12,8", 2, 20, 0.1, "sgd");
+    size_t P = nparams(&p);
+    job_result one, sim, real;
+    train_mp(&p, 1, JOB_SIM, &one);
+    train_mp(&p, 4, JOB_SIM, &sim);
+    train_mp(&p, 4, JOB_REAL, &real);
+    const train_out *o1 = job_result_slot(&one, 0), *os = job_result_slot(&sim, 0),
+                    *orl = job_result_slot(&real, 0);
+    assert_int_equal(os->npoints, o1->npoints);
+    assert_true(os->points[os->npoints - 1].train_loss < os->points[0].train_loss);
+    if (memcmp(train_out_params((train_out *)os), train_out_params((train_out *)orl), P * sizeof(float)))
+        fail_msg("K = 4: sim and real sockets trained different models");
+    const float *a = train_out_params((train_out *)o1), *b = train_out_params((train_out *)os);
+    for (size_t i = 0; i < P; i++)
+        if (fabsf(a[i] - b[i]) > 1e-4f * fabsf(a[i]) + 1e-5f)
+            fail_msg("parameter %zu: K = 1 gives %.9g, K = 4 %.9g", i, a[i], b[i]);
+    assert_true(os->stats[DB_STAT_PARTITION_BYTES] > 0);
+    job_result_free(&one);
+    job_result_free(&sim);
+    job_result_free(&real);
+    ml_problem_free(&p.prob);
+}
+
+/* ---- timing: size-only, and the speedup against K ---- */
+
+typedef struct step_arg {
+    db_layout lay;
+    const ml_dataset *ds;
+} step_arg;
+
+/* One partitioned step; the slot's stats[0] gets the rank's end time. */
+static int one_step_rank(rt *r, void *arg)
+{
+    step_arg *a = arg;
+    db_part part;
+    train_out *o = job_slot(r);
+    int rc = db_part_init(&part, r, &a->lay, rt_rank(r), 0);
+    float *params = NULL, *grad = NULL;
+    size_t idx[32], correct;
+    double loss;
+    for (size_t i = 0; i < 32; i++)
+        idx[i] = i;
+    if (!rt_size_only(r)) {
+        params = calloc(a->lay.P, sizeof *params);
+        grad = calloc(a->lay.P, sizeof *grad);
+    }
+    if (!rc)
+        rc = db_part_loss_grad(&part, params, rt_size_only(r) ? NULL : a->ds, idx, 32, 0, grad,
+                               &loss, &correct);
+    o->stats[0] = rt_now(r);
+    db_part_free(&part);
+    free(params);
+    free(grad);
+    return rc;
+}
+
+static double step_seconds(const size_t *width, int L, int K, int size_only, const ml_dataset *ds)
+{
+    step_arg a = {.ds = ds};
+    char err[256];
+    if (db_layout_init(&a.lay, width, L, K, err, sizeof err) != 0)
+        fail_msg("%s", err);
+    job_config cfg = config(0, K, JOB_SIM);
+    cfg.size_only = size_only;
+    cfg.bandwidth_Bps = 125e6; /* 1 Gb/s */
+    cfg.speed_flops = 10e9;
+    cfg.record_events = 0;
+    job_result res;
+    if (job_run(&cfg, one_step_rank, &a, &res) != 0)
+        fail_msg("K = %d: %s", K, res.error);
+    double t = res.seconds;
+    job_result_free(&res);
+    return t;
+}
+
+static void size_only_step_takes_the_time_of_a_real_one(void **state)
+{
+    (void)state;
+    problem p;
+    problem_load(&p, "synth-dense:n=64,d=20,classes=5,test=10", "mlp:16,12", 1, 16, 0.1, "sgd");
+    size_t width[] = {20, 16, 12, 5};
+    for (int K = 1; K <= 4; K++) {
+        double real = step_seconds(width, 3, K, 0, &p.prob.train);
+        double so = step_seconds(width, 3, K, 1, NULL);
+        if (fabs(real - so) > 1e-9 * real)
+            fail_msg("K = %d: a step takes %.12g s with data, %.12g s size-only", K, real, so);
+    }
+    ml_problem_free(&p.prob);
+}
+
+static void small_mlp_stops_gaining_large_keeps_gaining(void **state)
+{
+    (void)state;
+    size_t small[] = {784, 128, 128, 10};
+    size_t large[] = {4096, 8192, 8192, 8192, 1000};
+    double s1 = step_seconds(small, 3, 1, 1, NULL), s8 = step_seconds(small, 3, 8, 1, NULL),
+           s32 = step_seconds(small, 3, 32, 1, NULL);
+    double l1 = step_seconds(large, 4, 1, 1, NULL), l16 = step_seconds(large, 4, 16, 1, NULL),
+           l64 = step_seconds(large, 4, 64, 1, NULL);
+    /* small: little gain by 8, and 32 is no better than 8 */
+    if (!(s1 / s8 < 4 && s32 >= 0.9 * s8))
+        fail_msg("small MLP: speedup %.3g at K = 8, %.3g at K = 32", s1 / s8, s1 / s32);
+    /* large: still gaining well from 16 to 64 */
+    if (!(l1 / l64 > 1.5 * (l1 / l16) && l1 / l64 > 20))
+        fail_msg("large MLP: speedup %.3g at K = 16, %.3g at K = 64", l1 / l16, l1 / l64);
+}
+
+/* ---- Downpour ---- */
+
+static void train_downpour(problem *p, const db_opts *o, job_backend backend, job_result *res)
+{
+    train_setup setup = {.ml = &p->ml, .prob = &p->prob, .workers = o->replicas * o->partitions,
+                         .quiet = 1, .algo = o};
+    job_config cfg = config(nparams(p), db_ranks(o), backend);
+    if (job_run(&cfg, db_rank, &setup, res) != 0)
+        fail_msg("downpour, R = %d, K = %d, S = %d: %s", o->replicas, o->partitions, o->servers,
+                 res->error);
+}
+
+static void downpour_one_replica_is_serial_sgd(void **state)
+{
+    (void)state;
+    problem p;
+    problem_load(&p, "synth-dense:n=200,d=10,classes=3,test=40", "mlp:8", 2, 16, 0.1, "sgd");
+    size_t P = nparams(&p);
+    sgd_allreduce_opts ar = {.algo = ALLREDUCE_RING};
+    train_setup setup = {.ml = &p.ml, .prob = &p.prob, .workers = 1, .quiet = 1, .algo = &ar};
+    job_config cfg = config(P, 1, JOB_SIM);
+    job_result serial;
+    if (job_run(&cfg, sgd_allreduce_rank, &setup, &serial) != 0)
+        fail_msg("serial: %s", serial.error);
+    for (int S = 1; S <= 3; S += 2) {
+        db_opts o = {.mode = DB_DOWNPOUR, .partitions = 1, .replicas = 1, .servers = S,
+                     .push_every = 1, .fetch_every = 1};
+        job_result dp;
+        train_downpour(&p, &o, JOB_SIM, &dp);
+        if (memcmp(train_out_params(job_result_slot(&dp, 0)),
+                   train_out_params(job_result_slot(&serial, 0)), P * sizeof(float)) != 0)
+            fail_msg("downpour with one replica and %d servers is not serial SGD", S);
+        job_result_free(&dp);
+    }
+    job_result_free(&serial);
+    ml_problem_free(&p.prob);
+}
+
+static void downpour_partitioned_replicas_learn_on_real_sockets(void **state)
+{
+    (void)state;
+    problem p;
+    problem_load(&p, "synth-dense:n=400,d=10,classes=3,test=80", "mlp:12,8", 3, 10, 0.1,
+                 "adagrad");
+    db_opts o = {.mode = DB_DOWNPOUR, .partitions = 2, .replicas = 3, .servers = 3,
+                 .push_every = 2, .fetch_every = 3};
+    job_result res;
+    train_downpour(&p, &o, JOB_REAL, &res);
+    const train_out *out = job_result_slot(&res, 0);
+    assert_true(out->npoints >= 2);
+    const train_point *first = &out->points[0], *last = &out->points[out->npoints - 1];
+    if (!(last->train_loss < 0.8 * first->train_loss))
+        fail_msg("train loss %.4f -> %.4f", first->train_loss, last->train_loss);
+    assert_true(fabs(last->epoch - 3) < 1e-6);
+    double part = 0, server = 0;
+    for (int i = 0; i < db_ranks(&o); i++) {
+        const train_out *t = job_result_slot(&res, i);
+        part += t->stats[DB_STAT_PARTITION_BYTES];
+        server += t->stats[DB_STAT_SERVER_BYTES];
+    }
+    assert_true(part > 0);
+    assert_true(server > 0);
+    job_result_free(&res);
+    ml_problem_free(&p.prob);
+}
+
+/* ---- bad options ---- */
+
+/* The distlab binary: $DISTLAB (make check sets it), else next to tests/. */
+static void distlab_path(char *buf, size_t len)
+{
+    const char *env = getenv("DISTLAB");
+    if (env && *env) {
+        snprintf(buf, len, "%s", env);
+        return;
+    }
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    assert_true(n > 0);
+    self[n] = '\0';
+    snprintf(buf, len, "%.*s/../distlab", PATH_MAX - 16, dirname(self));
+}
+
+static void bad_options_are_refused(void **state)
+{
+    (void)state;
+    char bin[PATH_MAX];
+    distlab_path(bin, sizeof bin);
+    if (access(bin, X_OK) != 0)
+        fail_msg("no distlab binary at %s (set DISTLAB)", bin);
+    const char *common = "--dataset synth-dense:n=100,d=5,classes=3 --model mlp:6,4 --epochs 1 "
+                         "--quiet --no-figures --out /tmp/distlab-test-distbelief";
+    struct {
+        const char *args, *says;
+    } cases[] = {
+        {"--partitions 5", "hidden layer 2 has only 4 neurons"},
+        {"--mode downpour --replicas 0", "--replicas"},
+        {"--mode downpour --servers 0", "--servers"},
+        {"--mode downpour --push-every 0", "--push-every"},
+        {"--mode gossip", "model-parallel"},
+        {"--replicas 2", "need --mode downpour"},
+        {"--split layers", "neurons"},
+        {"--model softmax", "mlp:H1,H2"},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
+        char cmd[PATH_MAX + 1024], out[4096] = "";
+        snprintf(cmd, sizeof cmd, "%s run distbelief %s %s 2>&1", bin, common, cases[c].args);
+        FILE *f = popen(cmd, "r");
+        assert_non_null(f);
+        size_t n = fread(out, 1, sizeof out - 1, f);
+        out[n] = '\0';
+        int st = pclose(f);
+        if (!WIFEXITED(st) || WEXITSTATUS(st) != 2)
+            fail_msg("%s: exit status %d, expected 2: %s", cases[c].args, WEXITSTATUS(st), out);
+        assert_contains(out, cases[c].says);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(partitioned_pass_is_the_unpartitioned_mlp),
+        cmocka_unit_test(model_parallel_training_is_backend_independent),
+        cmocka_unit_test(size_only_step_takes_the_time_of_a_real_one),
+        cmocka_unit_test(small_mlp_stops_gaining_large_keeps_gaining),
+        cmocka_unit_test(downpour_one_replica_is_serial_sgd),
+        cmocka_unit_test(downpour_partitioned_replicas_learn_on_real_sockets),
+        cmocka_unit_test(bad_options_are_refused),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
