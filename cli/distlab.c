@@ -1,4 +1,5 @@
 /* distlab.c -- main: dispatch to a verb. */
+#include <malloc.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -36,6 +37,11 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
+    /* Collectives and models allocate and free vectors of many megabytes
+     * every step; keep them in the heap instead of mmap/munmap, so the
+     * pages are not faulted in again each time. */
+    mallopt(M_MMAP_THRESHOLD, 1 << 30);
+    mallopt(M_TRIM_THRESHOLD, 1 << 30);
     if (argc < 2) {
         usage(stderr);
         return 2;
