@@ -398,11 +398,13 @@ int hogwild_rank(rt *r, void *arg)
     double per_epoch = (double)W * (double)steps_per_epoch;
     double every = ml->eval_every_epochs > 0 ? ml->eval_every_epochs : 1;
     uint64_t stale_sum = 0, stale_max = 0;
+    /* the counter just after this rank's last write: progress as it last
+     * saw it, without another read of the busiest cache line */
+    uint64_t seen = 0;
     for (long step = 0; step < steps; step++) {
-        uint64_t now_updates = load_u(&head->updates);
-        double epoch = (double)now_updates / per_epoch;
+        double epoch = (double)seen / per_epoch;
         if (reporter && rep.nsnap < rep.cap - 1 && (step == 0 || epoch >= rep.next_epoch)) {
-            report_snap(&rep, w, P, counts, W, rt_now(r) - t0, epoch, now_updates);
+            report_snap(&rep, w, P, counts, W, rt_now(r) - t0, epoch, seen);
             while (rep.next_epoch <= epoch + 1e-9)
                 rep.next_epoch += every;
         }
@@ -429,7 +431,9 @@ int hogwild_rank(rt *r, void *arg)
         if (opt->sync == HOGWILD_SYNC_ROUND_ROBIN && (rc = turn_wait(r, step)))
             break;
         hw_write(w, &grad, (float)ml_schedule_lr(&sched, (double)before / per_epoch));
-        uint64_t stale = __atomic_fetch_add(&head->updates, 1, __ATOMIC_RELAXED) - before;
+        uint64_t landed = __atomic_fetch_add(&head->updates, 1, __ATOMIC_RELAXED);
+        uint64_t stale = landed - before;
+        seen = landed + 1;
         stale_sum += stale;
         stale_max = stale > stale_max ? stale : stale_max;
         store_u(&mine->updates, load_u(&mine->updates) + 1);
