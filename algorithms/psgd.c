@@ -225,15 +225,9 @@ int psgd_rank(rt *r, void *arg)
     }
     grad.dense_only = 1; /* exact L2, as the serial baseline */
     ml_model_init_params(s.model, s.params, ml->seed);
-    if (ml_optim_init(&optim, ml->optimizer, s.P, 0, (float)ml->momentum, err, sizeof err) != 0) {
-        rc = rt_fail(r, RT_EINVAL, "optimizer: %s", err);
-        goto done;
-    }
     ml_schedule sched;
-    if (ml_schedule_parse(&sched, ml->schedule, ml->lr, err, sizeof err) != 0) {
-        rc = rt_fail(r, RT_EINVAL, "schedule: %s", err);
+    if ((rc = train_optimizer_init(r, ml, s.P, &optim, &sched)))
         goto done;
-    }
     if (s.reporter) {
         if ((rc = train_eval_init(&s.eval, r, setup, s.model)))
             goto done;

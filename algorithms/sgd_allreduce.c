@@ -62,15 +62,9 @@ int sgd_allreduce_rank(rt *r, void *arg)
     grad.dense_only = 1;
     /* the same seed on every rank: the same starting weights */
     ml_model_init_params(model, params, ml->seed);
-    if (ml_optim_init(&optim, ml->optimizer, P, 0, (float)ml->momentum, err, sizeof err) != 0) {
-        rc = rt_fail(r, RT_EINVAL, "optimizer: %s", err);
-        goto done;
-    }
     ml_schedule sched;
-    if (ml_schedule_parse(&sched, ml->schedule, ml->lr, err, sizeof err) != 0) {
-        rc = rt_fail(r, RT_EINVAL, "schedule: %s", err);
+    if ((rc = train_optimizer_init(r, ml, P, &optim, &sched)))
         goto done;
-    }
     if (opt->scale_lr)
         sched.scale = W;
     if (me == setup->reporter) {

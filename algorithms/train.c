@@ -87,6 +87,17 @@ int train_model_create(rt *r, const train_setup *setup, ml_model **out)
     return RT_OK;
 }
 
+int train_optimizer_init(rt *r, const ml_config *ml, size_t nparams, ml_optim *optim,
+                         ml_schedule *sched)
+{
+    char err[512];
+    if (ml_optim_init(optim, ml->optimizer, nparams, 0, (float)ml->momentum, err, sizeof err) != 0)
+        return rt_fail(r, RT_EINVAL, "optimizer: %s", err);
+    if (ml_schedule_parse(sched, ml->schedule, ml->lr, err, sizeof err) != 0)
+        return rt_fail(r, RT_EINVAL, "schedule: %s", err);
+    return RT_OK;
+}
+
 int train_charge(rt *r, double flops) { return flops > 0 ? rt_compute(r, flops) : RT_OK; }
 
 /* ---- evaluation ---- */

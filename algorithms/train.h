@@ -109,6 +109,11 @@ void train_eval_free(train_eval *e);
  * per rank), with feature frequencies for sparse L2. */
 int train_model_create(rt *r, const train_setup *setup, ml_model **out);
 
+/* The optimizer over parameters [0, nparams) and the learning-rate
+ * schedule that the ML options ask for; the error says which was wrong. */
+int train_optimizer_init(rt *r, const ml_config *ml, size_t nparams, ml_optim *optim,
+                         ml_schedule *sched);
+
 /* Charge flops and keep going on error: returns the first error code. */
 int train_charge(rt *r, double flops);
 
