@@ -1,0 +1,176 @@
+/* distbelief_figures.c -- the figures of DistBelief (algorithms/distbelief*.c);
+ * bench/distbelief_figures.sh runs them.
+ *
+ *   distbelief_figures scaling FILE
+ *       the paper's figure 3: speedup of one training step (batch 32)
+ *       against the partitions K = 1..64, for a small MLP (784-128-128-10,
+ *       118 thousand parameters), a medium one (1024-2048x2-1000, 8.4
+ *       million) and a large one (4096-8192x3-1000, 176 million), each
+ *       simulated with size-only payloads on hosts of 10 Gflop/s linked at
+ *       1 Gb/s with 50 us latency (ideal network). It prints the table.
+ *   distbelief_figures accuracy FILE RUNDIR...
+ *       test accuracy against simulated time, one line per run, labelled
+ *       by its mode, replicas and optimizer; prints the time each run first
+ *       reached --target (default 0.75) test accuracy.
+ * reference: Dean et al., "Large Scale Distributed Deep Networks", NIPS
+ * 2012, figures 3 and 4.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "algorithms/distbelief.h"
+#include "core/job.h"
+#include "core/records.h"
+#include "plots/plot.h"
+
+#define MAX_RUNS 16
+
+/* ---- scaling: one step against K ---- */
+
+enum { STEP_BATCH = 32, NK = 7 };
+
+static int step_rank(rt *r, void *arg)
+{
+    const db_layout *lay = arg;
+    db_part part;
+    double loss;
+    size_t correct;
+    int rc = db_part_init(&part, r, lay, rt_rank(r), 0);
+    if (!rc)
+        rc = db_part_loss_grad(&part, NULL, NULL, NULL, STEP_BATCH, 0, NULL, &loss, &correct);
+    db_part_free(&part);
+    return rc;
+}
+
+static int step_seconds(const size_t *width, int L, int K, double *seconds, char *err, size_t errlen)
+{
+    db_layout lay;
+    if (db_layout_init(&lay, width, L, K, err, errlen) != 0)
+        return -1;
+    job_config cfg = job_config_default();
+    cfg.ranks = K;
+    cfg.size_only = 1;
+    cfg.bandwidth_Bps = 125e6;
+    cfg.latency_s = 50e-6;
+    cfg.speed_flops = 10e9;
+    cfg.record_events = 0;
+    job_result res;
+    int rc = job_run(&cfg, step_rank, &lay, &res);
+    if (rc != 0)
+        snprintf(err, errlen, "K = %d: %.900s", K, res.error);
+    *seconds = res.seconds;
+    job_result_free(&res);
+    return rc ? -1 : 0;
+}
+
+static int draw_scaling(const char *path, char *err, size_t errlen)
+{
+    static const size_t small[] = {784, 128, 128, 10}, medium[] = {1024, 2048, 2048, 1000},
+                        large[] = {4096, 8192, 8192, 8192, 1000};
+    static const struct {
+        const char *name;
+        const size_t *width;
+        int L;
+    } nets[] = {
+        {"784-128-128-10 (118 K parameters)", small, 3},
+        {"1024-2048-2048-1000 (8.4 M)", medium, 3},
+        {"4096-8192x3-1000 (176 M)", large, 4},
+    };
+    static double ks[NK] = {1, 2, 4, 8, 16, 32, 64}, secs[3][NK];
+    plot_series s[3];
+    printf("%-36s %4s %14s %8s\n", "model", "K", "step_s", "speedup");
+    for (int n = 0; n < 3; n++) {
+        for (int i = 0; i < NK; i++) {
+            if (step_seconds(nets[n].width, nets[n].L, (int)ks[i], &secs[n][i], err, errlen) != 0)
+                return -1;
+            printf("%-36s %4.0f %14.6g %8.3g\n", nets[n].name, ks[i], secs[n][i],
+                   secs[n][0] / secs[n][i]);
+        }
+        s[n] = (plot_series){.name = nets[n].name, .x = ks, .y = secs[n], .n = NK, .markers = 1};
+    }
+    plot_scaling_spec spec = {.opts = plot_opts_default(), .series = s, .nseries = 3};
+    spec.opts.title = "Model parallelism: one training step";
+    spec.opts.x.label = "partitions (machines per model)";
+    spec.opts.y.label = "speedup of one training step";
+    return plot_scaling(path, &spec, err, errlen);
+}
+
+/* ---- accuracy against time ---- */
+
+static const char *field(const records_run *run, const char *key, char *buf, size_t len)
+{
+    const char *v = records_run_field(run, key, buf, len);
+    return v ? v : "?";
+}
+
+static int draw_accuracy(const char *path, double target, records_run *runs, int n, char *err,
+                         size_t errlen)
+{
+    plot_series s[MAX_RUNS];
+    static char labels[MAX_RUNS][128];
+    for (int i = 0; i < n; i++) {
+        char mode[64], reps[16], opt[32];
+        field(&runs[i], "mode", mode, sizeof mode);
+        field(&runs[i], "replicas", reps, sizeof reps);
+        if (!records_run_field(&runs[i], "optimizer", opt, sizeof opt))
+            snprintf(opt, sizeof opt, "sgd"); /* the default */
+        if (strcmp(mode, "downpour") == 0)
+            snprintf(labels[i], sizeof labels[i], "downpour, R = %s, %s", reps, opt);
+        else
+            snprintf(labels[i], sizeof labels[i], "%s, %s", mode, opt);
+        const double *t = records_run_column(&runs[i], "time_s"),
+                     *a = records_run_column(&runs[i], "test_accuracy");
+        if (!t || !a) {
+            snprintf(err, errlen, "%s: no time_s or test_accuracy column", runs[i].dir);
+            return -1;
+        }
+        double reached = NAN;
+        for (size_t r = 0; r < runs[i].nrows && isnan(reached); r++)
+            if (a[r] >= target)
+                reached = t[r];
+        printf("%-40s final accuracy %.4f after %.4g s; reached %.2f at %.4g s\n", labels[i],
+               a[runs[i].nrows - 1], t[runs[i].nrows - 1], target, reached);
+        s[i] = (plot_series){.name = labels[i], .x = t, .y = a, .n = runs[i].nrows};
+    }
+    plot_lines_spec spec = {.opts = plot_opts_default(), .series = s, .nseries = n};
+    spec.opts.title = "DistBelief on Fashion-MNIST (MLP)";
+    spec.opts.x.label = "simulated time (s)";
+    spec.opts.y.label = "test accuracy (fraction)";
+    return plot_lines(path, &spec, err, errlen);
+}
+
+int main(int argc, char **argv)
+{
+    char err[1024];
+    if (argc == 3 && strcmp(argv[1], "scaling") == 0) {
+        if (draw_scaling(argv[2], err, sizeof err) != 0) {
+            fprintf(stderr, "distbelief_figures: %s\n", err);
+            return 1;
+        }
+        return 0;
+    }
+    double target = getenv("TARGET") ? strtod(getenv("TARGET"), NULL) : 0.75;
+    if (argc < 4 || strcmp(argv[1], "accuracy") || argc - 3 > MAX_RUNS) {
+        fprintf(stderr, "usage: distbelief_figures scaling FILE\n"
+                        "       [TARGET=0.75] distbelief_figures accuracy FILE RUNDIR... (at most %d)\n",
+                MAX_RUNS);
+        return 2;
+    }
+    records_run runs[MAX_RUNS];
+    int n = 0, status = 0;
+    for (int i = 3; i < argc && !status; i++)
+        if (records_load(argv[i], RECORDS_LOAD_SUMMARY | RECORDS_LOAD_METRICS, &runs[n++], err,
+                         sizeof err) != 0) {
+            fprintf(stderr, "distbelief_figures: %s\n", err);
+            status = 1;
+        }
+    if (!status && draw_accuracy(argv[2], target, runs, n, err, sizeof err) != 0) {
+        fprintf(stderr, "distbelief_figures: %s\n", err);
+        status = 1;
+    }
+    for (int i = 0; i < n; i++)
+        records_run_free(&runs[i]);
+    return status;
+}
