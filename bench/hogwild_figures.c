@@ -89,7 +89,8 @@ static int draw(const char *prefix, records_run *runs, int n, char *err, size_t 
     plot_scaling_spec sc = {.opts = plot_opts_default(), .series = series, .baseline_s = base};
     sc.nseries = gather(runs, n, "train_seconds", x, y, series);
     sc.opts.title = title;
-    sc.opts.x.scale = sc.opts.y.scale = PLOT_LOG2;
+    sc.opts.x.scale = PLOT_LOG2;
+    sc.opts.y.scale = PLOT_LOG10; /* the locked baselines fall far below one */
     sc.opts.y.label = "speedup in updates (x one worker)";
     snprintf(path, sizeof path, "%s-speedup.png", prefix);
     if (plot_scaling(path, &sc, err, errlen) != 0)
