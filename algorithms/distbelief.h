@@ -7,10 +7,14 @@
  *                          forward/backward pass, and `--mode model-parallel`
  *   distbelief_downpour.c  `--mode downpour`: asynchronous replicas and the
  *                          sharded server
+ *   distbelief_sandblaster.c `--mode sandblaster`: a coordinator running
+ *                          batch L-BFGS, the gradient split over replicas
+ *                          in small work units
  *
  * Ranks. model-parallel: partitions 0..K-1, rank 0 reports.
  * downpour: servers 0..S-1 (server 0 reports), then replica r's partition
- * k at rank S + r K + k.
+ * k at rank S + r K + k; sandblaster: the same, then the coordinator at
+ * rank S + R K, which reports.
  */
 #ifndef DISTLAB_DISTBELIEF_H
 #define DISTLAB_DISTBELIEF_H
@@ -20,7 +24,7 @@
 
 #include "algorithms/train.h"
 
-typedef enum db_mode { DB_MODEL_PARALLEL = 0, DB_DOWNPOUR } db_mode;
+typedef enum db_mode { DB_MODEL_PARALLEL = 0, DB_DOWNPOUR, DB_SANDBLASTER } db_mode;
 
 typedef struct db_opts {
     db_mode mode;
@@ -29,6 +33,11 @@ typedef struct db_opts {
     int servers;      /* --servers S (downpour) */
     int push_every;   /* --push-every: steps between gradient pushes */
     int fetch_every;  /* --fetch-every: steps between weight fetches */
+    /* sandblaster */
+    int balance_even; /* --balance even: each replica gets 1/R of the work units */
+    size_t unit_examples; /* --unit: examples per work unit (0: the batch size) */
+    int lbfgs_m;      /* --lbfgs-m: corrections kept (liblbfgs' m) */
+    double lbfgs_epsilon; /* --lbfgs-epsilon: stop at ||g|| < epsilon max(1, ||x||) */
 } db_opts;
 
 /* ---- the neuron split ---- */
@@ -94,6 +103,12 @@ void db_part_free(db_part *p);
 int db_part_loss_grad(db_part *p, const float *params, const ml_dataset *ds, const size_t *idx,
                       size_t B, double l2, float *grad, double *loss, size_t *correct);
 
+/* Server s of S holds the run [*lo, *hi) of the packed order of P
+ * parameters; db_server_overlap gives the part of [a0, a1) it holds
+ * (empty when *lo >= *hi). */
+void db_server_range(size_t P, int S, int s, size_t *lo, size_t *hi);
+void db_server_overlap(size_t P, int S, int s, size_t a0, size_t a1, size_t *lo, size_t *hi);
+
 /* Indices into train_out.stats of every rank's slot. */
 enum {
     DB_STAT_PARTITION_BYTES = 0, /* sent to other partitions of its replica */
@@ -107,8 +122,14 @@ enum {
 int db_rank(rt *r, void *setup);
 int db_mp_rank(rt *r, void *setup);
 int db_downpour_rank(rt *r, void *setup);
+int db_sandblaster_rank(rt *r, void *setup);
 
-/* Ranks a configuration needs. */
+/* Would liblbfgs accept o's L-BFGS settings? 0, or -1 with err saying
+ * which one it rejected and what it expects. */
+int db_lbfgs_check(const db_opts *o, char *err, size_t errlen);
+
+/* Ranks a configuration needs, and the one that reports. */
 int db_ranks(const db_opts *o);
+int db_reporter(const db_opts *o);
 
 #endif

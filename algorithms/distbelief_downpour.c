@@ -62,23 +62,6 @@ typedef struct req_head {
 
 _Static_assert(sizeof(req_head) == 24, "request header layout");
 
-/* Server s's run [*lo, *hi) of the packed order. */
-static void server_range(size_t P, int S, int s, size_t *lo, size_t *hi)
-{
-    *lo = P * (size_t)s / (size_t)S;
-    *hi = P * (size_t)(s + 1) / (size_t)S;
-}
-
-/* The part of [a0, a1) that server s holds, as [*lo, *hi); empty when
- * *lo >= *hi. */
-static void overlap(size_t P, int S, int s, size_t a0, size_t a1, size_t *lo, size_t *hi)
-{
-    size_t s0, s1;
-    server_range(P, S, s, &s0, &s1);
-    *lo = a0 > s0 ? a0 : s0;
-    *hi = a1 < s1 ? a1 : s1;
-}
-
 /* ---- the server ---- */
 
 typedef struct snap {
@@ -129,7 +112,7 @@ static int server_report(rt *r, const train_setup *setup, const db_layout *lay, 
     counts[0] = n;
     for (int s = 1; s < S; s++) {
         size_t lo, hi;
-        server_range(lay->P, S, s, &lo, &hi);
+        db_server_range(lay->P, S, s, &lo, &hi);
         int32_t cnt;
         if ((rc = rt_recv(r, s, TAG_SNAP, &cnt, sizeof cnt, NULL)))
             goto fail;
@@ -164,7 +147,7 @@ static int server_report(rt *r, const train_setup *setup, const db_layout *lay, 
         for (int s = 0; s < S; s++) {
             const snap *p = &all[s][i == n - 1 ? counts[s] - 1 : i];
             size_t lo, hi;
-            server_range(lay->P, S, s, &lo, &hi);
+            db_server_range(lay->P, S, s, &lo, &hi);
             memcpy(global + lo, p->w, (hi - lo) * sizeof *global);
             t = p->time_s > t ? p->time_s : t;
             updates += p->updates;
@@ -195,7 +178,7 @@ static int server_main(rt *r, const train_setup *setup, const db_layout *lay, ml
     int S = o->servers, s = rt_rank(r), K = o->partitions, rc = RT_OK;
     int workers = o->replicas * K;
     size_t lo, hi, P = lay->P;
-    server_range(P, S, s, &lo, &hi);
+    db_server_range(P, S, s, &lo, &hi);
     size_t n = hi - lo;
     char err[512];
     server sv = {0};
@@ -226,7 +209,7 @@ static int server_main(rt *r, const train_setup *setup, const db_layout *lay, ml
     int sharers = 0;
     for (int k = 0; k < K; k++) {
         size_t a, b, off = db_part_offset(lay, k);
-        overlap(P, S, s, off, off + db_part_params(lay, k), &a, &b);
+        db_server_overlap(P, S, s, off, off + db_part_params(lay, k), &a, &b);
         sharers += a < b;
     }
     double every = ml->eval_every_epochs > 0 ? ml->eval_every_epochs : 1, next_eval = every;
@@ -325,7 +308,7 @@ static int client_fetch(client *c, float *packed)
     size_t P = c->lay->P;
     for (int s = 0; s < c->S; s++) {
         size_t lo, hi;
-        overlap(P, c->S, s, c->off, c->off + c->n, &lo, &hi);
+        db_server_overlap(P, c->S, s, c->off, c->off + c->n, &lo, &hi);
         if (lo >= hi)
             continue;
         req_head h = {.kind = REQ_FETCH, .first = (int64_t)lo, .count = (int64_t)(hi - lo)};
@@ -344,7 +327,7 @@ static int client_send(client *c, int kind, const float *accrued, int examples)
     size_t P = c->lay->P;
     for (int s = 0; s < c->S; s++) {
         size_t lo, hi;
-        overlap(P, c->S, s, c->off, c->off + c->n, &lo, &hi);
+        db_server_overlap(P, c->S, s, c->off, c->off + c->n, &lo, &hi);
         if (kind == REQ_PUSH && lo >= hi)
             continue;
         size_t count = kind == REQ_PUSH ? hi - lo : 0;

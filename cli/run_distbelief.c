@@ -1,9 +1,12 @@
-/* run_distbelief.c -- `distlab run distbelief --mode model-parallel|downpour`:
- * DistBelief (algorithms/distbelief*.c): one MLP split across --partitions
- * K ranks by neurons, and for downpour --replicas R such replicas training
- * asynchronously against --servers S parameter-server shards.
+/* run_distbelief.c -- `distlab run distbelief --mode
+ * model-parallel|downpour|sandblaster`: DistBelief (algorithms/distbelief*.c):
+ * one MLP split across --partitions K ranks by neurons; for downpour
+ * --replicas R such replicas training asynchronously against --servers S
+ * parameter-server shards; for sandblaster a coordinator running batch
+ * L-BFGS whose gradients the replicas compute in small work units.
  *
- * Ranks: model-parallel K; downpour S + R K (servers first). The summary
+ * Ranks: model-parallel K; downpour S + R K (servers first); sandblaster
+ * S + R K + 1 (the coordinator last, reporting). The summary
  * says how many bytes crossed partition boundaries and how many went
  * between replicas and servers, as totals over the ranks.
  */
@@ -16,20 +19,26 @@
 
 static db_opts opts;
 
-static const char *const modes[] = {"model-parallel", "downpour", NULL};
+static const char *const modes[] = {"model-parallel", "downpour", "sandblaster", NULL};
+static const char *const balances[] = {"dynamic", "even", NULL};
 
 static int configure_distbelief(run_ctx *ctx)
 {
     const cli_args *a = ctx->args;
     const char *verb = "run distbelief";
-    int mode = 0;
-    long K = 1, R = 1, S = 1, push = 1, fetch = 1;
+    int mode = 0, balance = 0;
+    long K = 1, R = 1, S = 1, push = 1, fetch = 1, unit = 0, m = 10;
+    double epsilon = 1e-5;
     if (cli_get_choice(a, verb, "mode", modes, &mode) ||
         cli_get_int(a, verb, "partitions", 1, 4096, &K) ||
         cli_get_int(a, verb, "replicas", 1, 4096, &R) ||
         cli_get_int(a, verb, "servers", 1, 4096, &S) ||
         cli_get_int(a, verb, "push-every", 1, 1 << 30, &push) ||
-        cli_get_int(a, verb, "fetch-every", 1, 1 << 30, &fetch))
+        cli_get_int(a, verb, "fetch-every", 1, 1 << 30, &fetch) ||
+        cli_get_choice(a, verb, "balance", balances, &balance) ||
+        cli_get_int(a, verb, "unit", 1, 1L << 40, &unit) ||
+        cli_get_int(a, verb, "lbfgs-m", -1000, 1000, &m) ||
+        cli_get_double(a, verb, "lbfgs-epsilon", &epsilon))
         return -1;
     const char *split = cli_get(a, "split");
     if (split && strcmp(split, "neurons") != 0) {
@@ -38,7 +47,14 @@ static int configure_distbelief(run_ctx *ctx)
         return -1;
     }
     opts = (db_opts){.mode = (db_mode)mode, .partitions = (int)K, .replicas = (int)R,
-                     .servers = (int)S, .push_every = (int)push, .fetch_every = (int)fetch};
+                     .servers = (int)S, .push_every = (int)push, .fetch_every = (int)fetch,
+                     .balance_even = balance == 1, .unit_examples = (size_t)unit,
+                     .lbfgs_m = (int)m, .lbfgs_epsilon = epsilon};
+    char err[512];
+    if (opts.mode == DB_SANDBLASTER && db_lbfgs_check(&opts, err, sizeof err) != 0) {
+        fprintf(stderr, "distlab run distbelief: %s\n", err);
+        return -1;
+    }
     if (opts.mode == DB_MODEL_PARALLEL && (R != 1 || cli_get(a, "servers"))) {
         fprintf(stderr, "distlab run distbelief: --mode model-parallel trains one replica with no "
                 "servers; --replicas and --servers need --mode downpour\n");
@@ -48,7 +64,7 @@ static int configure_distbelief(run_ctx *ctx)
     ctx->setup.workers = ctx->workers;
     ctx->cfg.ranks = db_ranks(&opts);
     ctx->setup.algo = &opts;
-    ctx->setup.reporter = 0;
+    ctx->setup.reporter = db_reporter(&opts);
     return 0;
 }
 
@@ -60,7 +76,7 @@ static int check_distbelief(run_ctx *ctx)
         fprintf(stderr, "distlab run distbelief: %s\n", err);
         return -1;
     }
-    if (opts.mode == DB_DOWNPOUR && (size_t)opts.servers > lay.P) {
+    if (opts.mode != DB_MODEL_PARALLEL && (size_t)opts.servers > lay.P) {
         fprintf(stderr, "distlab run distbelief: --servers %d: the model has %zu parameters, so "
                 "at most %zu servers\n", opts.servers, lay.P, lay.P);
         return -1;
@@ -80,30 +96,45 @@ static void summarize(run_ctx *ctx, const job_result *res, records *rec)
     records_set_str(rec, "split", "neurons");
     records_set_int(rec, "partitions", opts.partitions);
     records_set_num(rec, "partition_bytes", part_bytes);
+    if (opts.mode == DB_MODEL_PARALLEL)
+        return;
+    records_set_int(rec, "replicas", opts.replicas);
+    records_set_int(rec, "servers", opts.servers);
+    records_set_num(rec, "server_bytes", server_bytes);
     if (opts.mode == DB_DOWNPOUR) {
-        records_set_int(rec, "replicas", opts.replicas);
-        records_set_int(rec, "servers", opts.servers);
         records_set_int(rec, "push_every", opts.push_every);
         records_set_int(rec, "fetch_every", opts.fetch_every);
-        records_set_num(rec, "server_bytes", server_bytes);
+        return;
     }
+    records_set_str(rec, "balance", balances[opts.balance_even]);
+    records_set_int(rec, "unit_examples", (long long)(opts.unit_examples ? opts.unit_examples
+                                                                         : ctx->ml.batch));
+    records_set_int(rec, "lbfgs_m", opts.lbfgs_m);
+    records_set_num(rec, "lbfgs_epsilon", opts.lbfgs_epsilon);
+    const train_out *o = job_result_slot(res, ctx->setup.reporter);
+    records_set_num(rec, "evaluations", o->stats[DB_STAT_STEPS]);
 }
 
 static const cli_opt db_cli_opts[] = {
-    {"mode", "model-parallel|downpour", "one partitioned replica, or async replicas and servers "
-     "(default model-parallel)"},
+    {"mode", "model-parallel|downpour|sandblaster", "one partitioned replica; async replicas "
+     "and servers; or batch L-BFGS over replicas (default model-parallel)"},
     {"partitions", "K", "ranks one model is split across, by neurons (default 1)"},
     {"split", "neurons", "how the model is split: each partition owns a slice of every layer"},
     {"replicas", "R", "downpour: model replicas, each on its own data shard (default 1)"},
     {"servers", "S", "downpour: parameter-server shards (default 1)"},
     {"push-every", "N", "downpour: steps between gradient pushes (default 1)"},
     {"fetch-every", "N", "downpour: steps between weight fetches (default 1)"},
+    {"balance", "dynamic|even", "sandblaster: work units to whoever is free, or 1/R each "
+     "(default dynamic)"},
+    {"unit", "N", "sandblaster: examples per work unit (default: --batch)"},
+    {"lbfgs-m", "M", "sandblaster: L-BFGS corrections kept (default 10)"},
+    {"lbfgs-epsilon", "X", "sandblaster: stop when ||g|| < X max(1, ||x||) (default 1e-5)"},
     {NULL, NULL, NULL},
 };
 
 const run_algo run_algo_distbelief = {
     .name = "distbelief",
-    .summary = "DistBelief: model parallelism by neurons, Downpour SGD",
+    .summary = "DistBelief: model parallelism by neurons, Downpour SGD, Sandblaster L-BFGS",
     .opts = db_cli_opts,
     .default_workers = 1,
     .configure = configure_distbelief,

@@ -344,6 +344,77 @@ static void downpour_partitioned_replicas_learn_on_real_sockets(void **state)
     ml_problem_free(&p.prob);
 }
 
+/* ---- Sandblaster ---- */
+
+static void train_sandblaster(problem *p, const db_opts *o, const double *slowdown,
+                              job_result *res)
+{
+    train_setup setup = {.ml = &p->ml, .prob = &p->prob, .workers = o->replicas * o->partitions,
+                         .reporter = db_reporter(o), .quiet = 1, .algo = o};
+    job_config cfg = config(nparams(p), db_ranks(o), JOB_SIM);
+    cfg.slowdown = slowdown;
+    if (job_run(&cfg, db_rank, &setup, res) != 0)
+        fail_msg("sandblaster, R = %d, K = %d, S = %d: %s", o->replicas, o->partitions,
+                 o->servers, res->error);
+}
+
+static void sandblaster_partitioned_replicas_follow_one_rank(void **state)
+{
+    (void)state;
+    problem p;
+    problem_load(&p, "synth-dense:n=300,d=10,classes=3,test=60", "mlp:8", 4, 16, 0.1, "sgd");
+    db_opts one = {.mode = DB_SANDBLASTER, .partitions = 1, .replicas = 1, .servers = 1,
+                   .unit_examples = 50, .lbfgs_m = 5, .lbfgs_epsilon = 1e-5};
+    db_opts many = one;
+    many.partitions = 2;
+    many.replicas = 3;
+    many.servers = 3;
+    job_result a, b;
+    train_sandblaster(&p, &one, NULL, &a);
+    train_sandblaster(&p, &many, NULL, &b);
+    const train_out *oa = job_result_slot(&a, db_reporter(&one)),
+                    *ob = job_result_slot(&b, db_reporter(&many));
+    const train_point *la = &oa->points[oa->npoints - 1], *lb = &ob->points[ob->npoints - 1];
+    if (!(la->train_loss < 0.9 * oa->points[0].train_loss))
+        fail_msg("L-BFGS did not descend: %.5f -> %.5f", oa->points[0].train_loss, la->train_loss);
+    if (fabs(la->train_loss - lb->train_loss) > 1e-3 * la->train_loss)
+        fail_msg("one rank ends at %.6f, 3 replicas of 2 partitions at %.6f", la->train_loss,
+                 lb->train_loss);
+    job_result_free(&a);
+    job_result_free(&b);
+    ml_problem_free(&p.prob);
+}
+
+static void sandblaster_balancing_beats_even_split_with_a_straggler(void **state)
+{
+    (void)state;
+    problem p;
+    problem_load(&p, "synth-dense:n=800,d=40,classes=3,test=40", "mlp:64", 1, 16, 0.1, "sgd");
+    db_opts o = {.mode = DB_SANDBLASTER, .partitions = 1, .replicas = 4, .servers = 1,
+                 .unit_examples = 25, .lbfgs_m = 5, .lbfgs_epsilon = 1e-5};
+    double slow[6] = {1, 4, 1, 1, 1, 1}; /* replica 0 (rank 1) computes 4 times slower */
+    double per_eval[2];
+    for (int even = 0; even <= 1; even++) {
+        o.balance_even = even;
+        job_result res;
+        train_sandblaster(&p, &o, slow, &res);
+        const train_out *out = job_result_slot(&res, db_reporter(&o));
+        per_eval[even] = res.seconds / out->stats[DB_STAT_STEPS];
+        /* dynamic: the straggler took fewer units than the others */
+        long units0 = (long)((train_out *)job_result_slot(&res, 1))->stats[DB_STAT_STEPS],
+             units1 = (long)((train_out *)job_result_slot(&res, 2))->stats[DB_STAT_STEPS];
+        if (even)
+            assert_int_equal(units0, units1);
+        else if (!(units0 < units1))
+            fail_msg("dynamic: the straggler did %ld units, a fast replica %ld", units0, units1);
+        job_result_free(&res);
+    }
+    if (!(per_eval[0] < 0.5 * per_eval[1]))
+        fail_msg("an evaluation takes %.6g s balanced, %.6g s split evenly", per_eval[0],
+                 per_eval[1]);
+    ml_problem_free(&p.prob);
+}
+
 /* ---- bad options ---- */
 
 /* The distlab binary: $DISTLAB (make check sets it), else next to tests/. */
@@ -379,6 +450,10 @@ static void bad_options_are_refused(void **state)
         {"--mode downpour --push-every 0", "--push-every"},
         {"--mode gossip", "model-parallel"},
         {"--replicas 2", "need --mode downpour"},
+        {"--mode sandblaster --lbfgs-epsilon -1", "liblbfgs wants a tolerance >= 0"},
+        {"--mode sandblaster --lbfgs-m 0", "--lbfgs-m"},
+        {"--mode sandblaster --replicas 0", "--replicas"},
+        {"--mode sandblaster --balance greedy", "dynamic"},
         {"--split layers", "neurons"},
         {"--model softmax", "mlp:H1,H2"},
     };
@@ -405,6 +480,8 @@ int main(void)
         cmocka_unit_test(small_mlp_stops_gaining_large_keeps_gaining),
         cmocka_unit_test(downpour_one_replica_is_serial_sgd),
         cmocka_unit_test(downpour_partitioned_replicas_learn_on_real_sockets),
+        cmocka_unit_test(sandblaster_partitioned_replicas_follow_one_rank),
+        cmocka_unit_test(sandblaster_balancing_beats_even_split_with_a_straggler),
         cmocka_unit_test(bad_options_are_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
