@@ -64,12 +64,14 @@
  * counter are written by every update too; measured on 16 cores, 1.8x at
  * P = 16, 4x with uniform features and neither bias nor counter. Dense
  * updates are heavier, so the same contention costs relatively less.
- * Simulation charges flops only, so with one
- * core per worker (hosts = 1, cores = P) its time shows perfect
- * parallelism while its interleaving shows real staleness, deterministic
- * for a seed. Sync hand-offs cost what a message on the host's loopback
- * costs (zero latency on generated clusters): the simulated lock shows
- * the serialisation, not the hand-off overhead; real runs show both.
+ *
+ * Simulation charges flops only, so with one core per worker (hosts = 1,
+ * cores = P) its time shows perfect parallelism while its interleaving
+ * shows real staleness, deterministic for a seed. Sync hand-offs cost what
+ * a message on the host's loopback costs (zero latency on generated
+ * clusters): the simulated lock shows the serialisation, not the hand-off
+ * overhead, and simulated round-robin looks as fast as Hogwild!; real
+ * runs show both costs.
  *
  * Evaluation: the reporter snapshots the shared weights (relaxed loads,
  * never charged) at each evaluation point and evaluates every snapshot
