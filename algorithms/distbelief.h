@@ -5,6 +5,7 @@
  *
  *   distbelief_mp.c        the neuron split: layout, the partitioned
  *                          forward/backward pass, and `--mode model-parallel`
+ *   distbelief_pipe.c      the layer split: stages and a microbatch pipeline
  *   distbelief_downpour.c  `--mode downpour`: asynchronous replicas and the
  *                          sharded server
  *   distbelief_sandblaster.c `--mode sandblaster`: a coordinator running
@@ -25,10 +26,13 @@
 #include "algorithms/train.h"
 
 typedef enum db_mode { DB_MODEL_PARALLEL = 0, DB_DOWNPOUR, DB_SANDBLASTER } db_mode;
+typedef enum db_split { DB_SPLIT_NEURONS = 0, DB_SPLIT_LAYERS } db_split;
 
 typedef struct db_opts {
     db_mode mode;
     int partitions;   /* --partitions K: ranks one model is split across */
+    db_split split;   /* --split neurons|layers (layers: model-parallel mode only) */
+    int microbatches; /* --microbatches M: the layer pipeline's (default K) */
     int replicas;     /* --replicas R (downpour) */
     int servers;      /* --servers S (downpour) */
     int push_every;   /* --push-every: steps between gradient pushes */
@@ -108,6 +112,36 @@ int db_part_loss_grad(db_part *p, const float *params, const ml_dataset *ds, con
  * (empty when *lo >= *hi). */
 void db_server_range(size_t P, int S, int s, size_t *lo, size_t *hi);
 void db_server_overlap(size_t P, int S, int s, size_t a0, size_t a1, size_t *lo, size_t *hi);
+
+/* ---- the layer split (a pipeline) ---- */
+
+typedef struct db_pipe {
+    rt *r;
+    const db_layout *lay; /* its K is the number of stages */
+    int k, base, M;       /* my stage, rank of stage 0, microbatches */
+    int l0, l1;           /* my layers [l0, l1) */
+    size_t cap;
+    float *acts;          /* my input and my layers' outputs, whole batch */
+    float *delta;         /* last stage: dLoss/dlogits, whole batch */
+    float *gscratch;      /* one layer's gradient of one microbatch */
+    float *dbuf[2];       /* gradients flowing back */
+    uint64_t bytes_sent;
+} db_pipe;
+
+/* Stage k's layers [*l0, *l1), and its parameters' run of the flat array. */
+void db_pipe_layers(const db_layout *lay, int k, int *l0, int *l1);
+void db_pipe_range(const db_layout *lay, int k, size_t *first, size_t *count);
+/* Every stage needs a layer: K <= L, or -1 with a message. */
+int db_pipe_check(const db_layout *lay, char *err, size_t errlen);
+/* The layout of m for K partitions split as asked, checked for it. */
+int db_layout_for(db_layout *lay, const ml_model *m, int K, db_split split, char *err,
+                  size_t errlen);
+int db_pipe_init(db_pipe *p, rt *r, const db_layout *lay, int k, int base, int microbatches);
+void db_pipe_free(db_pipe *p);
+/* As db_part_loss_grad, through the pipeline: grad gets this stage's
+ * run; only the last stage knows the loss (NaN elsewhere). */
+int db_pipe_loss_grad(db_pipe *p, const float *params, const ml_dataset *ds, const size_t *idx,
+                      size_t B, double l2, float *grad, double *loss, size_t *correct);
 
 /* Indices into train_out.stats of every rank's slot. */
 enum {

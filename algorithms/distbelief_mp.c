@@ -35,9 +35,10 @@
  * dominates) and a wide one keeps gaining much further -- the shape of the
  * paper's figure 3.
  *
- * `--mode model-parallel` trains one replica this way: every partition
- * draws the same minibatches (same shard, same seed), computes its slices
- * of the gradient and applies the optimizer to the weights it owns.
+ * `--mode model-parallel` trains one replica this way (or, with --split
+ * layers, through distbelief_pipe.c's pipeline): every partition draws the
+ * same minibatches (same shard, same seed), computes its part of the
+ * gradient and applies the optimizer to the weights it owns.
  */
 #include "algorithms/distbelief.h"
 
@@ -451,29 +452,47 @@ int db_part_loss_grad(db_part *p, const float *params, const ml_dataset *ds, con
 
 /* ---- --mode model-parallel: one replica, synchronous SGD ---- */
 
-/* Gather every partition's weights on rank 0 (for evaluation). */
-static int gather_params(rt *r, const db_layout *lay, float *params, float *packed)
+/* Gather every partition's weights on rank 0 (for evaluation): its packed
+ * slices (neurons) or its run of layers. */
+static int gather_params(rt *r, const db_layout *lay, db_split split, float *params, float *packed)
 {
     int me = rt_rank(r), rc;
+    size_t first, count;
     if (me != 0) {
-        db_pack(lay, me, params, packed);
-        rc = rt_send(r, 0, TAG_GATHER, packed, db_part_params(lay, me) * sizeof *packed);
+        if (split == DB_SPLIT_LAYERS) {
+            db_pipe_range(lay, me, &first, &count);
+            rc = rt_send(r, 0, TAG_GATHER, params + first, count * sizeof *params);
+        } else {
+            db_pack(lay, me, params, packed);
+            rc = rt_send(r, 0, TAG_GATHER, packed, db_part_params(lay, me) * sizeof *packed);
+        }
         return rc ? rt_fail(r, rc, "model parallelism: weights to rank 0: %s", rt_error(r)) : RT_OK;
     }
     for (int k = 1; k < lay->K; k++) {
-        if ((rc = rt_recv(r, k, TAG_GATHER, packed, db_part_params(lay, k) * sizeof *packed, NULL)))
+        if (split == DB_SPLIT_LAYERS) {
+            db_pipe_range(lay, k, &first, &count);
+            rc = rt_recv(r, k, TAG_GATHER, params + first, count * sizeof *params, NULL);
+        } else {
+            rc = rt_recv(r, k, TAG_GATHER, packed, db_part_params(lay, k) * sizeof *packed, NULL);
+            db_unpack(lay, k, packed, params);
+        }
+        if (rc)
             return rt_fail(r, rc, "model parallelism: weights from partition %d: %s", k, rt_error(r));
-        db_unpack(lay, k, packed, params);
     }
     return RT_OK;
 }
 
 /* Optimizer step on the weights partition k owns; returns its flops. */
-static double step_owned(const db_layout *lay, int k, ml_optim *o, float *params,
+static double step_owned(const db_layout *lay, db_split split, int k, ml_optim *o, float *params,
                          const float *grad, float lr)
 {
     double flops = 0;
     size_t lo, hi;
+    if (split == DB_SPLIT_LAYERS) {
+        size_t first, count;
+        db_pipe_range(lay, k, &first, &count);
+        return ml_optim_step(o, params, grad, first, count, lr);
+    }
     for (int l = 1; l <= lay->L; l++) {
         db_slice(lay, l, k, &lo, &hi);
         size_t n = lay->width[l];
@@ -488,12 +507,14 @@ static double step_owned(const db_layout *lay, int k, ml_optim *o, float *params
 int db_mp_rank(rt *r, void *arg)
 {
     const train_setup *setup = arg;
+    const db_opts *o = setup->algo;
     const ml_config *ml = setup->ml;
     const ml_dataset *train = &setup->prob->train;
     int K = rt_size(r), me = rt_rank(r), rc;
     char err[512];
     db_layout lay;
     db_part part = {0};
+    db_pipe pipe = {0};
     ml_model *model = NULL;
     ml_optim optim = {0};
     train_shard shard = {0};
@@ -505,7 +526,7 @@ int db_mp_rank(rt *r, void *arg)
 
     if ((rc = train_model_create(r, setup, &model)))
         return rc;
-    if (db_layout_of_model(&lay, model, K, err, sizeof err) != 0) {
+    if (db_layout_for(&lay, model, K, o->split, err, sizeof err) != 0) {
         rc = rt_fail(r, RT_EINVAL, "model parallelism: %s", err);
         goto done;
     }
@@ -519,7 +540,8 @@ int db_mp_rank(rt *r, void *arg)
         rc = rt_fail(r, RT_ENOMEM, "model parallelism: out of memory for %zu parameters", P);
         goto done;
     }
-    if ((rc = db_part_init(&part, r, &lay, me, 0)))
+    if ((rc = o->split == DB_SPLIT_LAYERS ? db_pipe_init(&pipe, r, &lay, me, 0, o->microbatches ? o->microbatches : K)
+                                          : db_part_init(&part, r, &lay, me, 0)))
         goto done;
     ml_model_init_params(model, params, ml->seed);
     if (ml_optim_init(&optim, ml->optimizer, P, 0, (float)ml->momentum, err, sizeof err) != 0) {
@@ -548,7 +570,7 @@ int db_mp_rank(rt *r, void *arg)
             while (next_eval <= epoch + 1e-9)
                 next_eval += every;
             double t0 = rt_now(r);
-            if ((rc = gather_params(r, &lay, params, packed)))
+            if ((rc = gather_params(r, &lay, o->split, params, packed)))
                 break;
             if (eval_ready) {
                 eval.excluded_s += rt_now(r) - t0; /* gathering is not training */
@@ -561,13 +583,14 @@ int db_mp_rank(rt *r, void *arg)
         size_t b = train_shard_next(&shard, ml->batch, batch_idx);
         double loss;
         size_t correct;
-        if ((rc = db_part_loss_grad(&part, params, train, batch_idx, b, ml->l2, grad, &loss,
-                                    &correct)))
+        if ((rc = o->split == DB_SPLIT_LAYERS
+                      ? db_pipe_loss_grad(&pipe, params, train, batch_idx, b, ml->l2, grad, &loss, &correct)
+                      : db_part_loss_grad(&part, params, train, batch_idx, b, ml->l2, grad, &loss, &correct)))
             break;
         float lr = (float)ml_schedule_lr(&sched, epoch);
-        rc = train_charge(r, step_owned(&lay, me, &optim, params, grad, lr));
+        rc = train_charge(r, step_owned(&lay, o->split, me, &optim, params, grad, lr));
     }
-    slot->stats[DB_STAT_PARTITION_BYTES] = (double)part.bytes_sent;
+    slot->stats[DB_STAT_PARTITION_BYTES] = (double)(part.bytes_sent + pipe.bytes_sent);
     slot->stats[DB_STAT_STEPS] = (double)steps;
     if (!rc && eval_ready)
         train_eval_finish(&eval, params, P);
@@ -575,6 +598,7 @@ done:
     if (eval_ready)
         train_eval_free(&eval);
     db_part_free(&part);
+    db_pipe_free(&pipe);
     train_shard_free(&shard);
     ml_optim_free(&optim);
     ml_model_free(model);

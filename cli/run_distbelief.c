@@ -1,6 +1,7 @@
 /* run_distbelief.c -- `distlab run distbelief --mode
  * model-parallel|downpour|sandblaster`: DistBelief (algorithms/distbelief*.c):
- * one MLP split across --partitions K ranks by neurons; for downpour
+ * one MLP split across --partitions K ranks by neurons (or by layers, a
+ * pipeline of microbatches, with --split layers); for downpour
  * --replicas R such replicas training asynchronously against --servers S
  * parameter-server shards; for sandblaster a coordinator running batch
  * L-BFGS whose gradients the replicas compute in small work units.
@@ -21,13 +22,14 @@ static db_opts opts;
 
 static const char *const modes[] = {"model-parallel", "downpour", "sandblaster", NULL};
 static const char *const balances[] = {"dynamic", "even", NULL};
+static const char *const splits[] = {"neurons", "layers", NULL};
 
 static int configure_distbelief(run_ctx *ctx)
 {
     const cli_args *a = ctx->args;
     const char *verb = "run distbelief";
-    int mode = 0, balance = 0;
-    long K = 1, R = 1, S = 1, push = 1, fetch = 1, unit = 0, m = 10;
+    int mode = 0, balance = 0, split = 0;
+    long K = 1, R = 1, S = 1, push = 1, fetch = 1, unit = 0, m = 10, micro = 0;
     double epsilon = 1e-5;
     if (cli_get_choice(a, verb, "mode", modes, &mode) ||
         cli_get_int(a, verb, "partitions", 1, 4096, &K) ||
@@ -36,20 +38,22 @@ static int configure_distbelief(run_ctx *ctx)
         cli_get_int(a, verb, "push-every", 1, 1 << 30, &push) ||
         cli_get_int(a, verb, "fetch-every", 1, 1 << 30, &fetch) ||
         cli_get_choice(a, verb, "balance", balances, &balance) ||
+        cli_get_choice(a, verb, "split", splits, &split) ||
+        cli_get_int(a, verb, "microbatches", 1, 1 << 20, &micro) ||
         cli_get_int(a, verb, "unit", 1, 1L << 40, &unit) ||
         cli_get_int(a, verb, "lbfgs-m", -1000, 1000, &m) ||
         cli_get_double(a, verb, "lbfgs-epsilon", &epsilon))
         return -1;
-    const char *split = cli_get(a, "split");
-    if (split && strcmp(split, "neurons") != 0) {
-        fprintf(stderr, "distlab run distbelief: --split: 'neurons' (each partition owns a slice "
-                "of every layer); the layer pipeline is not implemented, got '%s'\n", split);
-        return -1;
-    }
     opts = (db_opts){.mode = (db_mode)mode, .partitions = (int)K, .replicas = (int)R,
                      .servers = (int)S, .push_every = (int)push, .fetch_every = (int)fetch,
                      .balance_even = balance == 1, .unit_examples = (size_t)unit,
-                     .lbfgs_m = (int)m, .lbfgs_epsilon = epsilon};
+                     .lbfgs_m = (int)m, .lbfgs_epsilon = epsilon, .split = (db_split)split,
+                     .microbatches = (int)micro};
+    if (opts.split == DB_SPLIT_LAYERS && opts.mode != DB_MODEL_PARALLEL) {
+        fprintf(stderr, "distlab run distbelief: --split layers (the pipeline) runs in --mode "
+                "model-parallel; downpour and sandblaster replicas are split by neurons\n");
+        return -1;
+    }
     char err[512];
     if (opts.mode == DB_SANDBLASTER && db_lbfgs_check(&opts, err, sizeof err) != 0) {
         fprintf(stderr, "distlab run distbelief: %s\n", err);
@@ -72,7 +76,7 @@ static int check_distbelief(run_ctx *ctx)
 {
     db_layout lay;
     char err[512];
-    if (db_layout_of_model(&lay, ctx->prob.model, opts.partitions, err, sizeof err) != 0) {
+    if (db_layout_for(&lay, ctx->prob.model, opts.partitions, opts.split, err, sizeof err) != 0) {
         fprintf(stderr, "distlab run distbelief: %s\n", err);
         return -1;
     }
@@ -93,7 +97,9 @@ static void summarize(run_ctx *ctx, const job_result *res, records *rec)
         server_bytes += o->stats[DB_STAT_SERVER_BYTES];
     }
     records_set_str(rec, "mode", modes[opts.mode]);
-    records_set_str(rec, "split", "neurons");
+    records_set_str(rec, "split", splits[opts.split]);
+    if (opts.split == DB_SPLIT_LAYERS)
+        records_set_int(rec, "microbatches", opts.microbatches ? opts.microbatches : opts.partitions);
     records_set_int(rec, "partitions", opts.partitions);
     records_set_num(rec, "partition_bytes", part_bytes);
     if (opts.mode == DB_MODEL_PARALLEL)
@@ -119,7 +125,9 @@ static const cli_opt db_cli_opts[] = {
     {"mode", "model-parallel|downpour|sandblaster", "one partitioned replica; async replicas "
      "and servers; or batch L-BFGS over replicas (default model-parallel)"},
     {"partitions", "K", "ranks one model is split across, by neurons (default 1)"},
-    {"split", "neurons", "how the model is split: each partition owns a slice of every layer"},
+    {"split", "neurons|layers", "each partition owns a slice of every layer, or a run of "
+     "layers in a pipeline (default neurons)"},
+    {"microbatches", "M", "--split layers: microbatches per minibatch (default: --partitions)"},
     {"replicas", "R", "downpour: model replicas, each on its own data shard (default 1)"},
     {"servers", "S", "downpour: parameter-server shards (default 1)"},
     {"push-every", "N", "downpour: steps between gradient pushes (default 1)"},

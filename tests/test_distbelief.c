@@ -1,14 +1,18 @@
 /* test_distbelief.c -- DistBelief (algorithms/distbelief*.c): a forward
  * and backward pass split by neurons across K partitions gives the loss
  * and gradient of the unpartitioned MLP (to float rounding), on both
- * backends and when K exceeds the classes; model-parallel training gives
- * the same bits in sim and on real sockets and follows the unpartitioned
- * run; a size-only step takes exactly the simulated time of a real one;
- * one step's time against K stops falling early for a small MLP and keeps
- * falling for a large one (the paper's figure 3); Downpour with one
- * replica, fetch and push every step and SGD on the server is serial SGD
- * bit for bit, several partitioned replicas on real sockets learn and
- * report their bytes; bad options are refused with exit 2.
+ * backends and when K exceeds the classes, and so does a pass pipelined
+ * through K stages of layers with any number of microbatches;
+ * model-parallel training gives the same bits in sim and on real sockets
+ * and follows the unpartitioned run; a size-only step takes exactly the
+ * simulated time of a real one; one step's time against K stops falling
+ * early for a small MLP and keeps falling for a large one (the paper's
+ * figure 3); Downpour with one replica, fetch and push every step and SGD
+ * on the server is serial SGD bit for bit, and several partitioned
+ * replicas on real sockets learn and report their bytes; Sandblaster's
+ * replicas follow a one-rank L-BFGS, and its work units let a straggler
+ * do less, so an evaluation ends sooner than with an even split; bad
+ * options are refused with exit 2.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -72,16 +76,24 @@ static job_config config(size_t P, int ranks, job_backend backend)
 
 enum { PASS_BATCH = 24 };
 
-/* Each partition writes its gradient slices into its slot's parameters
- * and the loss and the count predicted right into its stats. */
+typedef struct pass_arg {
+    const problem *p;
+    db_split split;
+    int microbatches;
+} pass_arg;
+
+/* Each partition writes its part of the gradient into its slot's
+ * parameters and the loss and the count predicted right into its stats. */
 static int one_pass_rank(rt *r, void *arg)
 {
-    const problem *p = arg;
+    const pass_arg *a = arg;
+    const problem *p = a->p;
     db_layout lay;
-    db_part part;
+    db_part part = {0};
+    db_pipe pipe = {0};
     char err[256];
-    int K = rt_size(r), rc;
-    if (db_layout_of_model(&lay, p->prob.model, K, err, sizeof err) != 0)
+    int K = rt_size(r), k = rt_rank(r), rc;
+    if (db_layout_for(&lay, p->prob.model, K, a->split, err, sizeof err) != 0)
         return rt_fail(r, RT_EINVAL, "%s", err);
     train_out *o = job_slot(r);
     float *params = malloc(lay.P * sizeof *params);
@@ -89,23 +101,31 @@ static int one_pass_rank(rt *r, void *arg)
     for (size_t i = 0; i < PASS_BATCH; i++)
         idx[i] = (7 * i + 3) % p->prob.train.n;
     ml_model_init_params(p->prob.model, params, 5);
-    if ((rc = db_part_init(&part, r, &lay, rt_rank(r), 0)) == RT_OK)
+    if (a->split == DB_SPLIT_LAYERS) {
+        if ((rc = db_pipe_init(&pipe, r, &lay, k, 0, a->microbatches)) == RT_OK)
+            rc = db_pipe_loss_grad(&pipe, params, &p->prob.train, idx, PASS_BATCH, p->ml.l2,
+                                   train_out_params(o), &o->stats[0], &correct);
+    } else if ((rc = db_part_init(&part, r, &lay, k, 0)) == RT_OK) {
         rc = db_part_loss_grad(&part, params, &p->prob.train, idx, PASS_BATCH, p->ml.l2,
                                train_out_params(o), &o->stats[0], &correct);
+    }
     o->stats[1] = (double)correct;
     o->nparams = lay.P;
     db_part_free(&part);
+    db_pipe_free(&pipe);
     free(params);
     return rc;
 }
 
-static void check_pass(problem *p, int K, job_backend backend)
+static void check_pass(problem *p, int K, job_backend backend, db_split split, int microbatches)
 {
     size_t P = nparams(p);
     job_config cfg = config(P, K, backend);
     job_result res;
-    if (job_run(&cfg, one_pass_rank, p, &res) != 0)
-        fail_msg("K = %d: %s", K, res.error);
+    pass_arg arg = {.p = p, .split = split, .microbatches = microbatches};
+    const char *how = split == DB_SPLIT_LAYERS ? "layers" : "neurons";
+    if (job_run(&cfg, one_pass_rank, &arg, &res) != 0)
+        fail_msg("K = %d by %s: %s", K, how, res.error);
     /* the reference: the whole MLP on one rank */
     ml_grad g;
     assert_int_equal(ml_grad_init(&g, P), 0);
@@ -122,20 +142,30 @@ static void check_pass(problem *p, int K, job_backend backend)
     assert_int_equal(ml_model_evaluate(p->prob.model, params, &p->prob.train, idx, PASS_BATCH,
                                        &eval_loss, &acc, NULL, &flops, err, sizeof err), 0);
     db_layout lay;
-    assert_int_equal(db_layout_of_model(&lay, p->prob.model, K, err, sizeof err), 0);
+    assert_int_equal(db_layout_for(&lay, p->prob.model, K, split, err, sizeof err), 0);
     float *packed = malloc(P * sizeof *packed);
     for (int k = 0; k < K; k++) {
         train_out *o = job_result_slot(&res, k);
-        if (fabs(o->stats[0] - loss) > 1e-6 * fabs(loss))
-            fail_msg("K = %d, partition %d: loss %.9g, unpartitioned %.9g", K, k, o->stats[0], loss);
-        assert_int_equal((long)o->stats[1], (long)lround(acc * PASS_BATCH));
-        /* take partition k's slices from its own slot */
-        db_pack(&lay, k, train_out_params(o), packed);
-        db_unpack(&lay, k, packed, grad);
+        /* the pipeline's loss is known to its last stage only */
+        if (split == DB_SPLIT_NEURONS || k == K - 1) {
+            if (fabs(o->stats[0] - loss) > 1e-6 * fabs(loss))
+                fail_msg("K = %d by %s, partition %d: loss %.9g, unpartitioned %.9g", K, how, k,
+                         o->stats[0], loss);
+            assert_int_equal((long)o->stats[1], (long)lround(acc * PASS_BATCH));
+        }
+        /* take partition k's part from its own slot */
+        if (split == DB_SPLIT_LAYERS) {
+            size_t first, count;
+            db_pipe_range(&lay, k, &first, &count);
+            memcpy(grad + first, train_out_params(o) + first, count * sizeof *grad);
+        } else {
+            db_pack(&lay, k, train_out_params(o), packed);
+            db_unpack(&lay, k, packed, grad);
+        }
     }
     for (size_t i = 0; i < P; i++)
         if (fabsf(grad[i] - g.dense[i]) > 1e-5f * fabsf(g.dense[i]) + 1e-7f)
-            fail_msg("K = %d, %s: gradient %zu is %.9g, unpartitioned %.9g", K,
+            fail_msg("K = %d by %s, %s: gradient %zu is %.9g, unpartitioned %.9g", K, how,
                      backend == JOB_SIM ? "sim" : "real", i, grad[i], g.dense[i]);
     free(packed);
     free(params);
@@ -151,8 +181,20 @@ static void partitioned_pass_is_the_unpartitioned_mlp(void **state)
     problem_load(&p, "synth-dense:n=200,d=13,classes=3,test=40", "mlp:9,7", 1, 16, 0.1, "sgd");
     int Ks[] = {1, 2, 3, 5, 7}; /* 5 and 7: more partitions than the 3 classes */
     for (size_t i = 0; i < sizeof Ks / sizeof *Ks; i++)
-        check_pass(&p, Ks[i], JOB_SIM);
-    check_pass(&p, 3, JOB_REAL);
+        check_pass(&p, Ks[i], JOB_SIM, DB_SPLIT_NEURONS, 0);
+    check_pass(&p, 3, JOB_REAL, DB_SPLIT_NEURONS, 0);
+    ml_problem_free(&p.prob);
+}
+
+static void pipelined_pass_is_the_unpartitioned_mlp(void **state)
+{
+    (void)state;
+    problem p;
+    problem_load(&p, "synth-dense:n=200,d=13,classes=3,test=40", "mlp:9,7", 1, 16, 0.1, "sgd");
+    for (int K = 1; K <= 3; K++)
+        for (int M = 1; M <= 7; M += 3) /* 7 microbatches of a batch of 24: uneven sizes */
+            check_pass(&p, K, JOB_SIM, DB_SPLIT_LAYERS, M);
+    check_pass(&p, 3, JOB_REAL, DB_SPLIT_LAYERS, 4);
     ml_problem_free(&p.prob);
 }
 
@@ -454,7 +496,9 @@ static void bad_options_are_refused(void **state)
         {"--mode sandblaster --lbfgs-m 0", "--lbfgs-m"},
         {"--mode sandblaster --replicas 0", "--replicas"},
         {"--mode sandblaster --balance greedy", "dynamic"},
-        {"--split layers", "neurons"},
+        {"--split layers --partitions 4", "only 3 layers"},
+        {"--split layers --mode downpour", "model-parallel"},
+        {"--split rows", "neurons"},
         {"--model softmax", "mlp:H1,H2"},
     };
     for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
@@ -475,6 +519,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(partitioned_pass_is_the_unpartitioned_mlp),
+        cmocka_unit_test(pipelined_pass_is_the_unpartitioned_mlp),
         cmocka_unit_test(model_parallel_training_is_backend_independent),
         cmocka_unit_test(size_only_step_takes_the_time_of_a_real_one),
         cmocka_unit_test(small_mlp_stops_gaining_large_keeps_gaining),
