@@ -10,8 +10,8 @@
  *       1 Gb/s with 50 us latency (ideal network). It prints the table.
  *   distbelief_figures accuracy FILE RUNDIR...
  *       test accuracy against simulated time, one line per run, labelled
- *       by its mode, replicas and optimizer; prints the time each run first
- *       reached --target (default 0.75) test accuracy.
+ *       by its mode, replicas and optimizer (or L-BFGS evaluations); prints
+ *       the time each run first reached TARGET (default 0.75) test accuracy.
  * reference: Dean et al., "Large Scale Distributed Deep Networks", NIPS
  * 2012, figures 3 and 4.
  */
@@ -111,13 +111,16 @@ static int draw_accuracy(const char *path, double target, records_run *runs, int
     plot_series s[MAX_RUNS];
     static char labels[MAX_RUNS][128];
     for (int i = 0; i < n; i++) {
-        char mode[64], reps[16], opt[32];
+        char mode[64], reps[16], opt[32], evals[32];
         field(&runs[i], "mode", mode, sizeof mode);
         field(&runs[i], "replicas", reps, sizeof reps);
         if (!records_run_field(&runs[i], "optimizer", opt, sizeof opt))
             snprintf(opt, sizeof opt, "sgd"); /* the default */
         if (strcmp(mode, "downpour") == 0)
             snprintf(labels[i], sizeof labels[i], "downpour, R = %s, %s", reps, opt);
+        else if (strcmp(mode, "sandblaster") == 0)
+            snprintf(labels[i], sizeof labels[i], "sandblaster L-BFGS, R = %s, %s evaluations", reps,
+                     field(&runs[i], "evaluations", evals, sizeof evals));
         else
             snprintf(labels[i], sizeof labels[i], "%s, %s", mode, opt);
         const double *t = records_run_column(&runs[i], "time_s"),
@@ -136,8 +139,13 @@ static int draw_accuracy(const char *path, double target, records_run *runs, int
     }
     plot_lines_spec spec = {.opts = plot_opts_default(), .series = s, .nseries = n};
     spec.opts.title = "DistBelief on Fashion-MNIST (MLP)";
-    spec.opts.x.label = "simulated time (s)";
+    spec.opts.width_in = 7;
+    spec.opts.height_in = 6;
+    spec.opts.x.label = "simulated time (s, log scale)";
+    spec.opts.x.scale = PLOT_LOG10;
     spec.opts.y.label = "test accuracy (fraction)";
+    spec.opts.y.min = 0.5;
+    spec.opts.y.max = 0.9;
     return plot_lines(path, &spec, err, errlen);
 }
 

@@ -15,9 +15,13 @@
 #                                    2-partition model and 4 servers, Adagrad
 #                                    and SGD at a fixed rate (both lr 0.02: SGD
 #                                    at 0.05 diverges with 16 stale replicas),
-#                                    and the single model-parallel replica,
-#                                    all for the same 8 epochs
-# with the time each run first reached TARGET test accuracy (default 0.8).
+#                                    all for the same 8 epochs, and Sandblaster
+#                                    L-BFGS with 16 replicas for 8 and for 48
+#                                    evaluations (one pass each)
+# (the single model-parallel replica's run is printed, not drawn), with the
+# time each run first reached TARGET test accuracy (default 0.8),
+# and the simulated time of 4 Sandblaster evaluations with a quarter of the
+# ranks 4 times slower, work units balanced against split evenly.
 set -e
 build=${1:-build}
 out=${2:-runs/distbelief}
@@ -31,9 +35,8 @@ $fig scaling "$out/distbelief_scaling.png"
 
 data="--dataset fashion-mnist --train-size 12000 --test-size 2000 --model mlp:128
       --epochs 8 --batch 32 --lr 0.02 --eval-every 0.25 --seed 1 --quiet --no-figures"
+$bin run distbelief --mode model-parallel --partitions 2 $data --out "$out/mp-sgd"
 dirs=""
-$bin run distbelief --mode model-parallel --partitions 2 $data --out "$out/mp-sgd" >/dev/null
-dirs="$dirs $out/mp-sgd"
 for R in 1 4 16; do
     for opt in adagrad sgd; do
         $bin run distbelief --mode downpour --replicas "$R" --partitions 2 --servers 4 \
@@ -41,4 +44,15 @@ for R in 1 4 16; do
         dirs="$dirs $out/downpour-R$R-$opt"
     done
 done
+for E in 8 48; do
+    $bin run distbelief --mode sandblaster --replicas 16 --partitions 2 --servers 4 --unit 250 \
+        $data --epochs "$E" --out "$out/sandblaster-R16-E$E" >/dev/null
+    dirs="$dirs $out/sandblaster-R16-E$E"
+done
 TARGET=${TARGET:-0.8} $fig accuracy "$out/distbelief_accuracy.png" $dirs
+
+# ---- Sandblaster with stragglers: work units to whoever is free, or 1/R each ----
+for b in dynamic even; do
+    $bin run distbelief --mode sandblaster --replicas 8 --servers 2 --unit 100 --balance "$b" \
+        --stragglers 0.25 --slowdown 4 $data --epochs 4 --out "$out/sandblaster-stragglers-$b"
+done
