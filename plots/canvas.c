@@ -159,6 +159,36 @@ void canvas_rgba(canvas *c, unsigned rgb, double alpha)
 
 void canvas_rgb(canvas *c, unsigned rgb) { canvas_rgba(c, rgb, 1.0); }
 
+/* Pango sizes <sup> from its default font, not from the absolute size
+ * set below, so an exponent came out several times too large: spell each
+ * <sup> out as a span of 70% size raised by 40% of the font size. */
+static void expand_sup(const char *in, double size_pt, char *out, size_t cap)
+{
+    char open[96];
+    snprintf(open, sizeof open, "<span size=\"%d\" rise=\"%d\">",
+             (int)(0.7 * size_pt * PANGO_SCALE), (int)(0.4 * size_pt * PANGO_SCALE));
+    size_t n = 0;
+    while (*in && n + 1 < cap) {
+        const char *rep = NULL;
+        size_t skip = 0;
+        if (strncmp(in, "<sup>", 5) == 0)
+            rep = open, skip = 5;
+        else if (strncmp(in, "</sup>", 6) == 0)
+            rep = "</span>", skip = 6;
+        if (rep) {
+            size_t k = strlen(rep);
+            if (n + k >= cap)
+                break;
+            memcpy(out + n, rep, k);
+            n += k;
+            in += skip;
+        } else {
+            out[n++] = *in++;
+        }
+    }
+    out[n] = '\0';
+}
+
 static void set_text(canvas *c, const char *markup, double size_pt, int bold)
 {
     PangoFontDescription *fd = pango_font_description_from_string(PLOT_FONT);
@@ -166,6 +196,11 @@ static void set_text(canvas *c, const char *markup, double size_pt, int bold)
     pango_font_description_set_weight(fd, bold ? PANGO_WEIGHT_BOLD : PANGO_WEIGHT_NORMAL);
     pango_layout_set_font_description(c->layout, fd);
     pango_font_description_free(fd);
+    char text[2048];
+    if (strstr(markup, "<sup>")) {
+        expand_sup(markup, size_pt, text, sizeof text);
+        markup = text;
+    }
     pango_layout_set_markup(c->layout, markup, -1);
 }
 

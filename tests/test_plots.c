@@ -590,6 +590,24 @@ static void test_tick_labels(void **state)
 
 /* Data across the whole top of the plot area: the legend must go below
  * it, so the top holds no legend text (ink) and the bottom does. */
+/* An exponent is set smaller than its base, and raised: "5x10<sup>-4</sup>"
+ * is only a little wider and taller than "5x10" (Pango's own <sup> came
+ * out several times too large next to an absolute font size). */
+static void test_exponent_is_small(void **state)
+{
+    (void)state;
+    canvas c;
+    char err[256];
+    assert_int_equal(canvas_open(&c, "/tmp/distlab-sup-test.png", 2, 1, 300, err, sizeof err), 0);
+    double w0, h0, w1, h1;
+    canvas_text_size(&c, "5\u00d710", 8, 0, &w0, &h0);
+    canvas_text_size(&c, "5\u00d710<sup>\u22124</sup>", 8, 0, &w1, &h1);
+    canvas_close(&c, 0, err, sizeof err);
+    assert_true(w1 > w0);
+    assert_true(w1 < 1.8 * w0);
+    assert_true(h1 < 1.6 * h0);
+}
+
 static void test_legend_avoids_data(void **state)
 {
     (void)state;
@@ -652,6 +670,7 @@ int main(void)
         cmocka_unit_test(test_ticks_linear_grid),
         cmocka_unit_test(test_ticks_log),
         cmocka_unit_test(test_tick_labels),
+        cmocka_unit_test(test_exponent_is_small),
         cmocka_unit_test(test_legend_avoids_data),
         cmocka_unit_test(test_legend_above_when_crowded),
         cmocka_unit_test(test_lines_png),
