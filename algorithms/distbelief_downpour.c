@@ -184,11 +184,11 @@ static int server_main(rt *r, const train_setup *setup, const db_layout *lay, ml
     server sv = {0};
     ml_optim optim = {0};
     float *flat = malloc(P * sizeof *flat), *global = malloc(P * sizeof *global);
-    float *w = malloc((n + 1) * sizeof *w);
+    float *w = malloc((n + 1) * sizeof *w), *g = malloc((n + 1) * sizeof *g);
     size_t cap = sizeof(req_head) + (n + 1) * sizeof(float);
     char *buf = malloc(cap);
     train_out *slot = job_slot(r);
-    if (!flat || !global || !w || !buf) {
+    if (!flat || !global || !w || !g || !buf) {
         rc = rt_fail(r, RT_ENOMEM, "downpour server %d: out of memory", s);
         goto done;
     }
@@ -242,9 +242,10 @@ static int server_main(rt *r, const train_setup *setup, const db_layout *lay, ml
             }
             bytes += count * sizeof *w;
         } else {
+            /* the optimizer indexes the gradient like the weights: put it in place */
+            memcpy(g + (first - lo), buf + sizeof h, count * sizeof *g);
             float lr = (float)ml_schedule_lr(&sched, epoch);
-            double flops = ml_optim_step(&optim, w, (const float *)(buf + sizeof h), first - lo,
-                                         count, lr);
+            double flops = ml_optim_step(&optim, w, g, first - lo, count, lr);
             if ((rc = train_charge(r, flops)))
                 goto done;
             updates++;
@@ -286,6 +287,7 @@ done:
     free(flat);
     free(global);
     free(w);
+    free(g);
     free(buf);
     return rc;
 }

@@ -8,8 +8,9 @@
  * simulated time of a real one; one step's time against K stops falling
  * early for a small MLP and keeps falling for a large one (the paper's
  * figure 3); Downpour with one replica, fetch and push every step and SGD
- * on the server is serial SGD bit for bit, and several partitioned
- * replicas on real sockets learn and report their bytes; Sandblaster's
+ * on the server is serial SGD bit for bit (the model-parallel run, when
+ * the replica is partitioned), and several partitioned replicas on real
+ * sockets learn and report their bytes; Sandblaster's
  * replicas follow a one-rank L-BFGS, and its work units let a straggler
  * do less, so an evaluation ends sooner than with an even split; bad
  * options are refused with exit 2.
@@ -332,7 +333,7 @@ static void train_downpour(problem *p, const db_opts *o, job_backend backend, jo
                  res->error);
 }
 
-static void downpour_one_replica_is_serial_sgd(void **state)
+static void downpour_one_replica_is_synchronous_sgd(void **state)
 {
     (void)state;
     problem p;
@@ -354,6 +355,21 @@ static void downpour_one_replica_is_serial_sgd(void **state)
             fail_msg("downpour with one replica and %d servers is not serial SGD", S);
         job_result_free(&dp);
     }
+    /* two partitions: their runs start inside a server's range */
+    job_result mp;
+    train_mp(&p, 2, JOB_SIM, &mp);
+    for (int S = 1; S <= 3; S += 2) {
+        db_opts o = {.mode = DB_DOWNPOUR, .partitions = 2, .replicas = 1, .servers = S,
+                     .push_every = 1, .fetch_every = 1};
+        job_result dp;
+        train_downpour(&p, &o, JOB_SIM, &dp);
+        if (memcmp(train_out_params(job_result_slot(&dp, 0)),
+                   train_out_params(job_result_slot(&mp, 0)), P * sizeof(float)) != 0)
+            fail_msg("downpour with one replica of 2 partitions and %d servers is not the "
+                     "model-parallel run", S);
+        job_result_free(&dp);
+    }
+    job_result_free(&mp);
     job_result_free(&serial);
     ml_problem_free(&p.prob);
 }
@@ -523,7 +539,7 @@ int main(void)
         cmocka_unit_test(model_parallel_training_is_backend_independent),
         cmocka_unit_test(size_only_step_takes_the_time_of_a_real_one),
         cmocka_unit_test(small_mlp_stops_gaining_large_keeps_gaining),
-        cmocka_unit_test(downpour_one_replica_is_serial_sgd),
+        cmocka_unit_test(downpour_one_replica_is_synchronous_sgd),
         cmocka_unit_test(downpour_partitioned_replicas_learn_on_real_sockets),
         cmocka_unit_test(sandblaster_partitioned_replicas_follow_one_rank),
         cmocka_unit_test(sandblaster_balancing_beats_even_split_with_a_straggler),
