@@ -5,7 +5,10 @@
  * receive at full bandwidth at once and a route between two hosts crosses
  * two links. Each link gets half of --latency, so the host-to-host latency
  * is exactly --latency and the bandwidth exactly --bandwidth: the
- * alpha-beta model's alpha and 1/beta.
+ * alpha-beta model's alpha and 1/beta. Ranks on the same host talk over
+ * its loopback: 1 us, and 4x the link bandwidth (at least 10 GB/s), the
+ * order of a message through shared memory -- so that handing a lock or a
+ * token to a neighbour on the same machine is not free.
  *
  * --net ideal selects SimGrid's CM02 model without cross-traffic and with
  * TCP-gamma off: a message of n bytes takes alpha + n beta, which makes
@@ -38,7 +41,7 @@ int sim_platform_cluster_xml(const job_config *cfg, char *buf, size_t len)
         "  <cluster id=\"cluster\" prefix=\"node-\" suffix=\"\" radical=\"0-%d\"\n"
         "           speed=\"%.17gf\" core=\"%d\"\n"
         "           bw=\"%.17gBps\" lat=\"%.17gs\" sharing_policy=\"SPLITDUPLEX\"\n"
-        "           loopback_bw=\"%.17gBps\" loopback_lat=\"0s\"/>\n"
+        "           loopback_bw=\"%.17gBps\" loopback_lat=\"1us\"/>\n"
         "</platform>\n",
         hosts, hosts - 1, cfg->speed_flops, cfg->cores > 0 ? cfg->cores : 1,
         cfg->bandwidth_Bps, cfg->latency_s / 2, loop_Bps);

@@ -207,7 +207,8 @@ static void sim_time_is_parallel_and_deterministic(void **state)
 }
 
 /* The lock serialises whole updates: nothing lands between a read and
- * its write, and P workers take the time of one. */
+ * its write, and P workers are no faster than one (each hand-off of the
+ * lock costs a message on the host's loopback besides). */
 static void sim_lock_serialises(void **state)
 {
     (void)state;
@@ -218,7 +219,7 @@ static void sim_lock_serialises(void **state)
     hogwild(sim_config(4), &p, HOGWILD_SYNC_LOCK, 4, &h);
     assert_true(h.stats[HOGWILD_S_STALENESS_MAX] == 0);
     assert_int_equal((long)h.stats[HOGWILD_S_UPDATES], 4000);
-    assert_near(h.stats[HOGWILD_S_TRAIN_SECONDS] / one.stats[HOGWILD_S_TRAIN_SECONDS], 1, 0.02);
+    assert_true(h.stats[HOGWILD_S_TRAIN_SECONDS] / one.stats[HOGWILD_S_TRAIN_SECONDS] > 0.98);
     run_free(&one);
     run_free(&h);
     ml_problem_free(&p.prob);
