@@ -1,7 +1,7 @@
 /* distbelief.h -- DistBelief (Dean et al., "Large Scale Distributed Deep
  * Networks", NIPS 2012): one MLP split across K partition ranks (model
  * parallelism), R such model replicas, and S parameter-server shards
- * between them (Downpour SGD).
+ * between them (Downpour SGD, Sandblaster L-BFGS).
  *
  *   distbelief_mp.c        the neuron split: layout, the partitioned
  *                          forward/backward pass, and `--mode model-parallel`
@@ -33,10 +33,10 @@ typedef struct db_opts {
     int partitions;   /* --partitions K: ranks one model is split across */
     db_split split;   /* --split neurons|layers (layers: model-parallel mode only) */
     int microbatches; /* --microbatches M: the layer pipeline's (default K) */
-    int replicas;     /* --replicas R (downpour) */
-    int servers;      /* --servers S (downpour) */
-    int push_every;   /* --push-every: steps between gradient pushes */
-    int fetch_every;  /* --fetch-every: steps between weight fetches */
+    int replicas;     /* --replicas R (downpour, sandblaster) */
+    int servers;      /* --servers S (downpour, sandblaster) */
+    int push_every;   /* --push-every: downpour steps between gradient pushes */
+    int fetch_every;  /* --fetch-every: downpour steps between weight fetches */
     /* sandblaster */
     int balance_even; /* --balance even: each replica gets 1/R of the work units */
     size_t unit_examples; /* --unit: examples per work unit (0: the batch size) */

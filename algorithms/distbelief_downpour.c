@@ -43,8 +43,6 @@
  */
 #include "algorithms/distbelief.h"
 
-#include <math.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
