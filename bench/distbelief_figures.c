@@ -5,9 +5,11 @@
  *       the paper's figure 3: speedup of one training step (batch 32)
  *       against the partitions K = 1..64, for a small MLP (784-128-128-10,
  *       118 thousand parameters), a medium one (1024-2048x2-1000, 8.4
- *       million) and a large one (4096-8192x3-1000, 176 million), each
- *       simulated with size-only payloads on hosts of 10 Gflop/s linked at
- *       1 Gb/s with 50 us latency (ideal network). It prints the table.
+ *       million) and a large one (4096-8192x3-1000, 176 million), split
+ *       by neurons, and the large one split by layers (K <= 4 stages, a
+ *       pipeline of 8 microbatches), each simulated with size-only
+ *       payloads on hosts of 10 Gflop/s linked at 1 Gb/s with 50 us
+ *       latency (ideal network). It prints the table.
  *   distbelief_figures accuracy FILE RUNDIR...
  *       test accuracy against simulated time, one line per run, labelled
  *       by its mode, replicas and optimizer (or L-BFGS evaluations); prints
@@ -31,23 +33,39 @@
 
 enum { STEP_BATCH = 32, NK = 7 };
 
+typedef struct step_arg {
+    db_layout lay;
+    db_split split;
+    int microbatches;
+} step_arg;
+
 static int step_rank(rt *r, void *arg)
 {
-    const db_layout *lay = arg;
-    db_part part;
+    const step_arg *a = arg;
+    db_part part = {0};
+    db_pipe pipe = {0};
     double loss;
     size_t correct;
-    int rc = db_part_init(&part, r, lay, rt_rank(r), 0);
-    if (!rc)
+    int rc;
+    if (a->split == DB_SPLIT_LAYERS) {
+        if ((rc = db_pipe_init(&pipe, r, &a->lay, rt_rank(r), 0, a->microbatches)) == RT_OK)
+            rc = db_pipe_loss_grad(&pipe, NULL, NULL, NULL, STEP_BATCH, 0, NULL, &loss, &correct);
+    } else if ((rc = db_part_init(&part, r, &a->lay, rt_rank(r), 0)) == RT_OK) {
         rc = db_part_loss_grad(&part, NULL, NULL, NULL, STEP_BATCH, 0, NULL, &loss, &correct);
+    }
     db_part_free(&part);
+    db_pipe_free(&pipe);
     return rc;
 }
 
-static int step_seconds(const size_t *width, int L, int K, double *seconds, char *err, size_t errlen)
+static int step_seconds(const size_t *width, int L, int K, db_split split, double *seconds,
+                        char *err, size_t errlen)
 {
-    db_layout lay;
-    if (db_layout_init(&lay, width, L, K, err, errlen) != 0)
+    step_arg a = {.split = split, .microbatches = 8};
+    if (db_layout_init(&a.lay, width, L, split == DB_SPLIT_LAYERS ? 1 : K, err, errlen) != 0)
+        return -1;
+    a.lay.K = K;
+    if (split == DB_SPLIT_LAYERS && db_pipe_check(&a.lay, err, errlen) != 0)
         return -1;
     job_config cfg = job_config_default();
     cfg.ranks = K;
@@ -57,7 +75,7 @@ static int step_seconds(const size_t *width, int L, int K, double *seconds, char
     cfg.speed_flops = 10e9;
     cfg.record_events = 0;
     job_result res;
-    int rc = job_run(&cfg, step_rank, &lay, &res);
+    int rc = job_run(&cfg, step_rank, &a, &res);
     if (rc != 0)
         snprintf(err, errlen, "K = %d: %.900s", K, res.error);
     *seconds = res.seconds;
@@ -73,25 +91,35 @@ static int draw_scaling(const char *path, char *err, size_t errlen)
         const char *name;
         const size_t *width;
         int L;
+        db_split split;
+        int maxk;
     } nets[] = {
-        {"784-128-128-10 (118 K parameters)", small, 3},
-        {"1024-2048-2048-1000 (8.4 M)", medium, 3},
-        {"4096-8192x3-1000 (176 M)", large, 4},
+        {"784-128-128-10 (118 K parameters)", small, 3, DB_SPLIT_NEURONS, 64},
+        {"1024-2048-2048-1000 (8.4 M)", medium, 3, DB_SPLIT_NEURONS, 64},
+        {"4096-8192x3-1000 (176 M)", large, 4, DB_SPLIT_NEURONS, 64},
+        {"176 M by layers, 8 microbatches", large, 4, DB_SPLIT_LAYERS, 4},
     };
-    static double ks[NK] = {1, 2, 4, 8, 16, 32, 64}, secs[3][NK];
-    plot_series s[3];
+    enum { NNETS = sizeof nets / sizeof *nets };
+    static double ks[NK] = {1, 2, 4, 8, 16, 32, 64}, secs[NNETS][NK];
+    plot_series s[NNETS];
     printf("%-36s %4s %14s %8s\n", "model", "K", "step_s", "speedup");
-    for (int n = 0; n < 3; n++) {
-        for (int i = 0; i < NK; i++) {
-            if (step_seconds(nets[n].width, nets[n].L, (int)ks[i], &secs[n][i], err, errlen) != 0)
+    for (int n = 0; n < NNETS; n++) {
+        int nk = 0;
+        for (int i = 0; i < NK && ks[i] <= nets[n].maxk; i++, nk++) {
+            if (step_seconds(nets[n].width, nets[n].L, (int)ks[i], nets[n].split, &secs[n][i], err,
+                             errlen) != 0)
                 return -1;
             printf("%-36s %4.0f %14.6g %8.3g\n", nets[n].name, ks[i], secs[n][i],
                    secs[n][0] / secs[n][i]);
         }
-        s[n] = (plot_series){.name = nets[n].name, .x = ks, .y = secs[n], .n = NK, .markers = 1};
+        s[n] = (plot_series){.name = nets[n].name, .x = ks, .y = secs[n], .n = (size_t)nk,
+                             .markers = 1};
     }
-    plot_scaling_spec spec = {.opts = plot_opts_default(), .series = s, .nseries = 3};
+    plot_scaling_spec spec = {.opts = plot_opts_default(), .series = s, .nseries = NNETS};
     spec.opts.title = "Model parallelism: one training step";
+    spec.opts.height_in = 4.5;
+    spec.opts.x.scale = PLOT_LOG2;
+    spec.opts.y.scale = PLOT_LOG2;
     spec.opts.x.label = "partitions (machines per model)";
     spec.opts.y.label = "speedup of one training step";
     return plot_scaling(path, &spec, err, errlen);

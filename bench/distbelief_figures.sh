@@ -8,7 +8,8 @@
 #   OUT_DIR/distbelief_scaling.png   speedup of one training step against
 #                                    the partitions K = 1..64 for a small,
 #                                    a medium and a large MLP (simulated,
-#                                    size-only payloads; the paper's fig. 3)
+#                                    size-only payloads; the paper's fig. 3),
+#                                    and the large one split by layers
 #   OUT_DIR/distbelief_accuracy.png  test accuracy against simulated time on
 #                                    a Fashion-MNIST subset (MLP 784-128-10):
 #                                    Downpour with R = 1, 4, 16 replicas of a

@@ -241,16 +241,16 @@ static void model_parallel_training_is_backend_independent(void **state)
 
 typedef struct step_arg {
     db_layout lay;
+    db_split split;
     const ml_dataset *ds;
 } step_arg;
 
-/* One partitioned step; the slot's stats[0] gets the rank's end time. */
+/* One partitioned step (a pipeline of 4 microbatches when split by layers). */
 static int one_step_rank(rt *r, void *arg)
 {
     step_arg *a = arg;
-    db_part part;
-    train_out *o = job_slot(r);
-    int rc = db_part_init(&part, r, &a->lay, rt_rank(r), 0);
+    db_part part = {0};
+    db_pipe pipe = {0};
     float *params = NULL, *grad = NULL;
     size_t idx[32], correct;
     double loss;
@@ -260,21 +260,30 @@ static int one_step_rank(rt *r, void *arg)
         params = calloc(a->lay.P, sizeof *params);
         grad = calloc(a->lay.P, sizeof *grad);
     }
-    if (!rc)
-        rc = db_part_loss_grad(&part, params, rt_size_only(r) ? NULL : a->ds, idx, 32, 0, grad,
-                               &loss, &correct);
-    o->stats[0] = rt_now(r);
+    const ml_dataset *ds = rt_size_only(r) ? NULL : a->ds;
+    int rc;
+    if (a->split == DB_SPLIT_LAYERS) {
+        if ((rc = db_pipe_init(&pipe, r, &a->lay, rt_rank(r), 0, 4)) == RT_OK)
+            rc = db_pipe_loss_grad(&pipe, params, ds, idx, 32, 0, grad, &loss, &correct);
+    } else if ((rc = db_part_init(&part, r, &a->lay, rt_rank(r), 0)) == RT_OK) {
+        rc = db_part_loss_grad(&part, params, ds, idx, 32, 0, grad, &loss, &correct);
+    }
     db_part_free(&part);
+    db_pipe_free(&pipe);
     free(params);
     free(grad);
     return rc;
 }
 
-static double step_seconds(const size_t *width, int L, int K, int size_only, const ml_dataset *ds)
+static double step_seconds(const size_t *width, int L, int K, db_split split, int size_only,
+                           const ml_dataset *ds)
 {
-    step_arg a = {.ds = ds};
+    step_arg a = {.split = split, .ds = ds};
     char err[256];
-    if (db_layout_init(&a.lay, width, L, K, err, sizeof err) != 0)
+    if (db_layout_init(&a.lay, width, L, split == DB_SPLIT_LAYERS ? 1 : K, err, sizeof err) != 0)
+        fail_msg("%s", err);
+    a.lay.K = K;
+    if (split == DB_SPLIT_LAYERS && db_pipe_check(&a.lay, err, sizeof err) != 0)
         fail_msg("%s", err);
     job_config cfg = config(0, K, JOB_SIM);
     cfg.size_only = size_only;
@@ -295,12 +304,14 @@ static void size_only_step_takes_the_time_of_a_real_one(void **state)
     problem p;
     problem_load(&p, "synth-dense:n=64,d=20,classes=5,test=10", "mlp:16,12", 1, 16, 0.1, "sgd");
     size_t width[] = {20, 16, 12, 5};
-    for (int K = 1; K <= 4; K++) {
-        double real = step_seconds(width, 3, K, 0, &p.prob.train);
-        double so = step_seconds(width, 3, K, 1, NULL);
-        if (fabs(real - so) > 1e-9 * real)
-            fail_msg("K = %d: a step takes %.12g s with data, %.12g s size-only", K, real, so);
-    }
+    for (int split = 0; split <= 1; split++)
+        for (int K = 1; K <= (split ? 3 : 4); K++) {
+            double real = step_seconds(width, 3, K, (db_split)split, 0, &p.prob.train);
+            double so = step_seconds(width, 3, K, (db_split)split, 1, NULL);
+            if (fabs(real - so) > 1e-9 * real)
+                fail_msg("K = %d by %s: a step takes %.12g s with data, %.12g s size-only", K,
+                         split ? "layers" : "neurons", real, so);
+        }
     ml_problem_free(&p.prob);
 }
 
@@ -309,10 +320,11 @@ static void small_mlp_stops_gaining_large_keeps_gaining(void **state)
     (void)state;
     size_t small[] = {784, 128, 128, 10};
     size_t large[] = {4096, 8192, 8192, 8192, 1000};
-    double s1 = step_seconds(small, 3, 1, 1, NULL), s8 = step_seconds(small, 3, 8, 1, NULL),
-           s32 = step_seconds(small, 3, 32, 1, NULL);
-    double l1 = step_seconds(large, 4, 1, 1, NULL), l16 = step_seconds(large, 4, 16, 1, NULL),
-           l64 = step_seconds(large, 4, 64, 1, NULL);
+    const db_split n = DB_SPLIT_NEURONS;
+    double s1 = step_seconds(small, 3, 1, n, 1, NULL), s8 = step_seconds(small, 3, 8, n, 1, NULL),
+           s32 = step_seconds(small, 3, 32, n, 1, NULL);
+    double l1 = step_seconds(large, 4, 1, n, 1, NULL), l16 = step_seconds(large, 4, 16, n, 1, NULL),
+           l64 = step_seconds(large, 4, 64, n, 1, NULL);
     /* small: little gain by 8, and 32 is no better than 8 */
     if (!(s1 / s8 < 4 && s32 >= 0.9 * s8))
         fail_msg("small MLP: speedup %.3g at K = 8, %.3g at K = 32", s1 / s8, s1 / s32);
