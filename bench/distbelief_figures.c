@@ -142,8 +142,10 @@ static int draw_accuracy(const char *path, double target, records_run *runs, int
         char mode[64], reps[16], opt[32], evals[32];
         field(&runs[i], "mode", mode, sizeof mode);
         field(&runs[i], "replicas", reps, sizeof reps);
-        if (!records_run_field(&runs[i], "optimizer", opt, sizeof opt))
-            snprintf(opt, sizeof opt, "sgd"); /* the default */
+        char ml[1024];
+        const char *o = strstr(field(&runs[i], "ml", ml, sizeof ml), "optimizer=");
+        snprintf(opt, sizeof opt, "%s", o ? o + 10 : "?");
+        opt[strcspn(opt, " ")] = '\0';
         if (strcmp(mode, "downpour") == 0)
             snprintf(labels[i], sizeof labels[i], "downpour, R = %s, %s", reps, opt);
         else if (strcmp(mode, "sandblaster") == 0)

@@ -44,6 +44,21 @@ static int configure_distbelief(run_ctx *ctx)
         cli_get_int(a, verb, "lbfgs-m", -1000, 1000, &m) ||
         cli_get_double(a, verb, "lbfgs-epsilon", &epsilon))
         return -1;
+    /* --workers (what compare and sweep vary) counts the ranks doing the
+     * work: the partitions of the one model, or the replicas' partitions */
+    if (cli_get(a, "workers")) {
+        int W = ctx->workers;
+        if (mode == DB_MODEL_PARALLEL && !cli_get(a, "partitions")) {
+            K = W;
+        } else if (mode != DB_MODEL_PARALLEL && !cli_get(a, "replicas") && W % K == 0) {
+            R = W / K;
+        } else if (W != (mode == DB_MODEL_PARALLEL ? K : R * K)) {
+            fprintf(stderr, "distlab run distbelief: --workers %d: the workers are the partitions "
+                    "times the replicas, here %ld x %ld; give --workers as a multiple of "
+                    "--partitions, or drop it\n", W, K, mode == DB_MODEL_PARALLEL ? 1 : R);
+            return -1;
+        }
+    }
     opts = (db_opts){.mode = (db_mode)mode, .partitions = (int)K, .replicas = (int)R,
                      .servers = (int)S, .push_every = (int)push, .fetch_every = (int)fetch,
                      .balance_even = balance == 1, .unit_examples = (size_t)unit,
@@ -64,6 +79,9 @@ static int configure_distbelief(run_ctx *ctx)
                 "servers; --replicas and --servers need --mode downpour\n");
         return -1;
     }
+    /* Downpour's servers use Adagrad, as the paper's do, unless told otherwise */
+    if (opts.mode == DB_DOWNPOUR && !cli_get(a, "optimizer"))
+        ctx->ml.optimizer = ML_OPTIM_ADAGRAD;
     ctx->workers = opts.mode == DB_MODEL_PARALLEL ? opts.partitions : opts.replicas * opts.partitions;
     ctx->setup.workers = ctx->workers;
     ctx->cfg.ranks = db_ranks(&opts);
@@ -128,8 +146,9 @@ static const cli_opt db_cli_opts[] = {
     {"split", "neurons|layers", "each partition owns a slice of every layer, or a run of "
      "layers in a pipeline (default neurons)"},
     {"microbatches", "M", "--split layers: microbatches per minibatch (default: --partitions)"},
-    {"replicas", "R", "downpour: model replicas, each on its own data shard (default 1)"},
-    {"servers", "S", "downpour: parameter-server shards (default 1)"},
+    {"replicas", "R", "downpour, sandblaster: model replicas (default 1)"},
+    {"servers", "S", "downpour, sandblaster: parameter-server shards (default 1); downpour's "
+     "apply Adagrad unless --optimizer says otherwise"},
     {"push-every", "N", "downpour: steps between gradient pushes (default 1)"},
     {"fetch-every", "N", "downpour: steps between weight fetches (default 1)"},
     {"balance", "dynamic|even", "sandblaster: work units to whoever is free, or 1/R each "

@@ -527,6 +527,7 @@ static void bad_options_are_refused(void **state)
         {"--split layers --partitions 4", "only 3 layers"},
         {"--split layers --mode downpour", "model-parallel"},
         {"--split rows", "neurons"},
+        {"--mode downpour --partitions 2 --workers 3", "multiple of --partitions"},
         {"--model softmax", "mlp:H1,H2"},
     };
     for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
