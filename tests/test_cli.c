@@ -4,8 +4,8 @@
  * sweep produce what they promise; and a fixed-seed `distlab run` trains
  * the same model, bit for bit, in simulation and on real sockets.
  *
- * Runs the binary named by $DISTLAB (make check sets it), else
- * build/distlab; skips when neither exists.
+ * Runs the binary named by $DISTLAB (make check sets it), else the one
+ * next to the tests folder; skips when there is none.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -21,7 +21,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static char distlab[512], tmpdir[256], output[65536];
+#include "tests/util_distlab.h"
+
+static char tmpdir[256], output[65536];
 static int have_binary;
 
 #define NEED_BINARY()          \
@@ -30,23 +32,7 @@ static int have_binary;
             skip();            \
     } while (0)
 
-/* Run "distlab ARGS" with stdout and stderr into output; returns the exit status. */
-static int run(const char *fmt, ...)
-{
-    char args[4096], cmd[8192];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(args, sizeof args, fmt, ap);
-    va_end(ap);
-    snprintf(cmd, sizeof cmd, "%s %s 2>&1", distlab, args);
-    FILE *p = popen(cmd, "r");
-    if (!p)
-        fail_msg("popen failed");
-    size_t n = fread(output, 1, sizeof output - 1, p);
-    output[n] = '\0';
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
+#define run(...) test_distlab_run(output, sizeof output, __VA_ARGS__)
 
 #define assert_refused(expect, ...)                                                     \
     do {                                                                               \
@@ -58,9 +44,7 @@ static int run(const char *fmt, ...)
 static int setup(void **state)
 {
     (void)state;
-    const char *env = getenv("DISTLAB");
-    snprintf(distlab, sizeof distlab, "%s", env && *env ? env : "build/distlab");
-    have_binary = access(distlab, X_OK) == 0;
+    have_binary = test_distlab() != NULL;
     snprintf(tmpdir, sizeof tmpdir, "/tmp/distlab-cli-XXXXXX");
     return mkdtemp(tmpdir) ? 0 : -1;
 }

@@ -33,6 +33,7 @@
 #include "algorithms/distbelief.h"
 #include "algorithms/sgd_allreduce.h"
 #include "core/job.h"
+#include "tests/util_distlab.h"
 
 #define assert_contains(haystack, needle)                                              \
     do {                                                                               \
@@ -487,28 +488,11 @@ static void sandblaster_balancing_beats_even_split_with_a_straggler(void **state
 
 /* ---- bad options ---- */
 
-/* The distlab binary: $DISTLAB (make check sets it), else next to tests/. */
-static void distlab_path(char *buf, size_t len)
-{
-    const char *env = getenv("DISTLAB");
-    if (env && *env) {
-        snprintf(buf, len, "%s", env);
-        return;
-    }
-    char self[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    assert_true(n > 0);
-    self[n] = '\0';
-    snprintf(buf, len, "%.*s/../distlab", PATH_MAX - 16, dirname(self));
-}
-
 static void bad_options_are_refused(void **state)
 {
     (void)state;
-    char bin[PATH_MAX];
-    distlab_path(bin, sizeof bin);
-    if (access(bin, X_OK) != 0)
-        fail_msg("no distlab binary at %s (set DISTLAB)", bin);
+    if (!test_distlab())
+        fail_msg("no distlab binary (set DISTLAB)");
     const char *common = "--dataset synth-dense:n=100,d=5,classes=3 --model mlp:6,4 --epochs 1 "
                          "--quiet --no-figures --out /tmp/distlab-test-distbelief";
     struct {
@@ -531,15 +515,10 @@ static void bad_options_are_refused(void **state)
         {"--model softmax", "mlp:H1,H2"},
     };
     for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
-        char cmd[PATH_MAX + 1024], out[4096] = "";
-        snprintf(cmd, sizeof cmd, "%s run distbelief %s %s 2>&1", bin, common, cases[c].args);
-        FILE *f = popen(cmd, "r");
-        assert_non_null(f);
-        size_t n = fread(out, 1, sizeof out - 1, f);
-        out[n] = '\0';
-        int st = pclose(f);
-        if (!WIFEXITED(st) || WEXITSTATUS(st) != 2)
-            fail_msg("%s: exit status %d, expected 2: %s", cases[c].args, WEXITSTATUS(st), out);
+        char out[4096];
+        int st = test_distlab_run(out, sizeof out, "run distbelief %s %s", common, cases[c].args);
+        if (st != 2)
+            fail_msg("%s: exit status %d, expected 2: %s", cases[c].args, st, out);
         assert_contains(out, cases[c].says);
     }
 }
