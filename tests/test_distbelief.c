@@ -537,5 +537,5 @@ int main(void)
         cmocka_unit_test(sandblaster_balancing_beats_even_split_with_a_straggler),
         cmocka_unit_test(bad_options_are_refused),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return cmocka_run_group_tests_name("distbelief", tests, NULL, NULL);
 }
