@@ -286,13 +286,29 @@ out:
 
 /* Threads hold every connection of the job in one process: about size^2
  * descriptors, more than the usual soft limit of 1024 beyond ~30 ranks. */
-static void raise_fd_limit(void)
+/* Raise the soft limit on open files to the hard one, and say whether the
+ * job's sockets fit: with threads one process holds both ends of every
+ * connection -- P listeners and P (P + 1) sockets -- with processes each
+ * holds P + 1 of its own plus the P listeners it inherited. */
+static int fit_fd_limit(const job_config *cfg, char *err, size_t errlen)
 {
     struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return 0;
+    if (rl.rlim_cur < rl.rlim_max) {
         rl.rlim_cur = rl.rlim_max;
         setrlimit(RLIMIT_NOFILE, &rl);
+        getrlimit(RLIMIT_NOFILE, &rl);
     }
+    double p = cfg->ranks, need = cfg->launch == JOB_LAUNCH_PROCS ? 2 * p + 1 : p * (p + 2);
+    if (rl.rlim_cur != RLIM_INFINITY && need + 64 > (double)rl.rlim_cur) {
+        snprintf(err, errlen, "%d ranks need about %.0f open sockets in %s, but the limit is %llu%s",
+                 cfg->ranks, need, cfg->launch == JOB_LAUNCH_PROCS ? "each process" : "this process",
+                 (unsigned long long)rl.rlim_cur,
+                 cfg->launch == JOB_LAUNCH_PROCS ? "" : " (try --launch procs, or fewer ranks)");
+        return -1;
+    }
+    return 0;
 }
 
 int real_job_run(const job_config *cfg, job_main fn, void *arg, job_result *res)
@@ -309,7 +325,11 @@ int real_job_run(const job_config *cfg, job_main fn, void *arg, job_result *res)
     snprintf(job.shm_prefix, sizeof job.shm_prefix, "/distlab-%d-%016llx-", (int)getpid(),
              (unsigned long long)job.token);
     pthread_mutex_init(&job.lock, NULL);
-    raise_fd_limit();
+    if (fit_fd_limit(cfg, err, sizeof err) != 0) {
+        job_fail(res, "%s", err);
+        pthread_mutex_destroy(&job.lock);
+        return -1;
+    }
 
     job.listen_fd = malloc((size_t)job.size * sizeof *job.listen_fd);
     job.addr = calloc((size_t)job.size, sizeof *job.addr);
