@@ -30,4 +30,13 @@ typedef struct analysis_split {
 int analysis_split_time(const rt_event *ev, size_t n, int ranks, double total_s,
                         analysis_split *per_rank, analysis_split *mean);
 
+/* The kind of the intervals below; not one the runtime records. */
+#define ANALYSIS_EV_COMM RT_EV_KINDS
+
+/* The communication intervals themselves: for each rank, the times it was
+ * blocked while one of its own messages was on the wire, as events of kind
+ * ANALYSIS_EV_COMM (what the timeline draws as "communication" over its
+ * wait). *out is malloc'd; the caller frees it. Returns 0 or -1. */
+int analysis_comm_spans(const rt_event *ev, size_t n, int ranks, rt_event **out, size_t *nout);
+
 #endif

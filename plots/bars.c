@@ -17,7 +17,7 @@
 static unsigned series_colour(const char *name, int i)
 {
     static const struct { const char *name; int kind; } kinds[] = {
-        {"compute", RT_EV_COMPUTE}, {"send", RT_EV_SEND}, {"communication", RT_EV_SEND},
+        {"compute", RT_EV_COMPUTE}, {"send", RT_EV_SEND}, {"communication", RT_EV_KINDS},
         {"recv", RT_EV_RECV}, {"wait", RT_EV_WAIT},
     };
     for (size_t k = 0; name && k < sizeof kinds / sizeof kinds[0]; k++)

@@ -38,6 +38,7 @@ unsigned plot_kind_colour(int kind)
     case RT_EV_SEND:    return 0xD55E00; /* vermillion */
     case RT_EV_RECV:    return 0x009E73; /* bluish green */
     case RT_EV_WAIT:    return 0xBBBBBB; /* grey: idle */
+    case RT_EV_KINDS:   return 0xE69F00; /* orange: communication (core/analysis.h) */
     default:            return 0x000000;
     }
 }

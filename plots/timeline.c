@@ -1,7 +1,8 @@
 /* timeline.c -- a per-rank Gantt chart of one run's events.
  *
  * Each rank gets a row: the upper band shows what the rank was doing
- * (compute, or waiting), the two thin bands under it the sends and the
+ * (computing; communicating -- blocked while one of its own messages was
+ * on the wire, core/analysis.h; or waiting for others), the two thin bands under it the sends and the
  * receives in flight, which overlap computation when they are
  * non-blocking. A run records millions of intervals, far more than there
  * are pixels, so each rank's intervals are first binned into device-pixel
@@ -11,6 +12,8 @@
  * a pixel still marks its column.
  */
 #include "plots/plot_internal.h"
+
+#include "core/analysis.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -91,18 +94,36 @@ static unsigned mix(unsigned a, unsigned b, double t)
     return out;
 }
 
-/* Share of compute in a column of the activity band, in 1/MIX_LEVELS
- * steps (so neighbouring columns merge), or -1 when the rank was idle. */
+/* The runtime's kinds, and communication (blocked with one's own message
+ * on the wire), which the timeline works out from them. */
+#define NKINDS (RT_EV_KINDS + 1)
+
+/* Shares of compute and of communication in a column of the activity band,
+ * in 1/MIX_LEVELS steps (so neighbouring columns merge), as one key; -1
+ * when the rank was idle. Communication lies inside wait. */
 #define MIX_LEVELS 16
-static int compute_share(const double *comp, const double *wait, int col)
+static int activity_key(const double *comp, const double *comm, const double *wait, int col)
 {
-    double busy = comp[col] + wait[col];
-    return busy > 0 ? (int)lround(MIX_LEVELS * comp[col] / busy) : -1;
+    double m = fmin(comm[col], wait[col]), w = wait[col] - m, busy = comp[col] + m + w;
+    if (!(busy > 0))
+        return -1;
+    int qc = (int)lround(MIX_LEVELS * comp[col] / busy), qm = (int)lround(MIX_LEVELS * m / busy);
+    if (qc + qm > MIX_LEVELS)
+        qm = MIX_LEVELS - qc;
+    return qc * (MIX_LEVELS + 1) + qm;
+}
+
+static unsigned activity_colour(int key)
+{
+    double qc = key / (MIX_LEVELS + 1), qm = key % (MIX_LEVELS + 1);
+    unsigned cm = mix(plot_kind_colour(RT_EV_WAIT), plot_kind_colour(ANALYSIS_EV_COMM),
+                      qc + qm < MIX_LEVELS ? qm / (MIX_LEVELS - qc) : 1);
+    return mix(cm, plot_kind_colour(RT_EV_COMPUTE), qc / MIX_LEVELS);
 }
 
 /* One rank's row from its per-kind column coverage. In the activity
- * band a column takes the colours of compute and wait mixed by the time
- * each filled, so a zoomed-out view still shows where time went (a pure
+ * band a column takes the colours of compute, communication and wait mixed
+ * by the time each filled, so a zoomed-out view still shows where time went (a pure
  * colour where one kind had the column to itself); the send and receive
  * bands mark every column with any traffic. Runs of equal columns
  * become one rectangle. */
@@ -111,6 +132,7 @@ static void draw_rank(canvas *c, const frame *f, const double *cov, int ncols, d
 {
     const double *comp = cov + (size_t)RT_EV_COMPUTE * 2 * (ncols + 1);
     const double *wait = cov + (size_t)RT_EV_WAIT * 2 * (ncols + 1);
+    const double *comm = cov + (size_t)ANALYSIS_EV_COMM * 2 * (ncols + 1);
     double colw = 1 / c->px_per_pt, off, bh;
 
     band(RT_EV_COMPUTE, compact, &off, &bh);
@@ -119,12 +141,11 @@ static void draw_rank(canvas *c, const frame *f, const double *cov, int ncols, d
         bh = 1;
     }
     for (int col = 0; col < ncols;) {
-        int share = compute_share(comp, wait, col), run = col + 1;
-        while (run < ncols && compute_share(comp, wait, run) == share)
+        int key = activity_key(comp, comm, wait, col), run = col + 1;
+        while (run < ncols && activity_key(comp, comm, wait, run) == key)
             run++;
-        if (share >= 0) {
-            canvas_rgb(c, mix(plot_kind_colour(RT_EV_WAIT), plot_kind_colour(RT_EV_COMPUTE),
-                              (double)share / MIX_LEVELS));
+        if (key >= 0) {
+            canvas_rgb(c, activity_colour(key));
             cairo_rectangle(c->cr, f->x0 + col * colw, row_top + off * row_h, (run - col) * colw, bh * row_h);
             cairo_fill(c->cr);
         }
@@ -184,14 +205,20 @@ int plot_timeline(const char *path, const plot_timeline_spec *spec, char *err, s
                  spec->nevents ? " in the chosen time window" : " (was the run recorded with --no-events?)");
         return -1;
     }
-    if (!(sp = malloc(spec->nevents * sizeof *sp))) {
+    rt_event *comm = NULL;
+    size_t ncomm = 0;
+    if (analysis_comm_spans(ev, spec->nevents, nranks, &comm, &ncomm) != 0 ||
+        !(sp = malloc((spec->nevents + ncomm) * sizeof *sp))) {
+        free(comm);
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    for (size_t i = 0; i < spec->nevents; i++)
-        if (ev[i].end_s >= from && ev[i].start_s <= to && ev[i].rank >= 0 && ev[i].kind >= 0 &&
-            ev[i].kind < RT_EV_KINDS)
-            sp[n++] = (span){ev[i].rank, ev[i].kind, fmax(ev[i].start_s, from), fmin(ev[i].end_s, to)};
+    for (size_t i = 0; i < spec->nevents + ncomm; i++) {
+        const rt_event *e = i < spec->nevents ? &ev[i] : &comm[i - spec->nevents];
+        if (e->end_s >= from && e->start_s <= to && e->rank >= 0 && e->kind >= 0 && e->kind < NKINDS)
+            sp[n++] = (span){e->rank, e->kind, fmax(e->start_s, from), fmin(e->end_s, to)};
+    }
+    free(comm);
     if (n == 0) {
         snprintf(err, errlen, "%s: no events to draw in the chosen time window (%g s to %g s)", path, from, to);
         goto fail;
@@ -233,11 +260,15 @@ int plot_timeline(const char *path, const plot_timeline_spec *spec, char *err, s
     /* Rows too thin for three bands (many ranks) show activity only. */
     double plot_h_guess = height_in * 72 - 60;
     int compact = plot_h_guess / nranks < 7;
-    legend_entry le[RT_EV_KINDS];
+    static const int legend_kinds[] = {RT_EV_COMPUTE, ANALYSIS_EV_COMM, RT_EV_WAIT, RT_EV_SEND, RT_EV_RECV};
+    legend_entry le[NKINDS];
     int nle = 0;
-    for (int k = 0; k < RT_EV_KINDS; k++)
-        if (!compact || k == RT_EV_COMPUTE || k == RT_EV_WAIT)
-            le[nle++] = (legend_entry){rt_event_kind_name(k), plot_kind_colour(k), LEGEND_BOX};
+    for (size_t i = 0; i < sizeof legend_kinds / sizeof *legend_kinds; i++) {
+        int k = legend_kinds[i];
+        if (!compact || k == RT_EV_COMPUTE || k == RT_EV_WAIT || k == ANALYSIS_EV_COMM)
+            le[nle++] = (legend_entry){k == ANALYSIS_EV_COMM ? "communication" : rt_event_kind_name(k),
+                                       plot_kind_colour(k), LEGEND_BOX};
+    }
     double lw, lh;
     legend_size(&c, le, nle, nle, &lw, &lh);
     frame f;
@@ -251,7 +282,7 @@ int plot_timeline(const char *path, const plot_timeline_spec *spec, char *err, s
 
     /* ---- the intervals, binned into device-pixel columns ---- */
     int ncols = (int)ceil((f.x1 - f.x0) * c.px_per_pt);
-    if (!(cov = calloc((size_t)RT_EV_KINDS * 2 * (ncols + 1), sizeof *cov))) {
+    if (!(cov = calloc((size_t)NKINDS * 2 * (ncols + 1), sizeof *cov))) {
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
@@ -261,12 +292,12 @@ int plot_timeline(const char *path, const plot_timeline_spec *spec, char *err, s
         size_t end = i;
         while (end < n && sp[end].rank == rank)
             end++;
-        memset(cov, 0, (size_t)RT_EV_KINDS * 2 * (ncols + 1) * sizeof *cov);
+        memset(cov, 0, (size_t)NKINDS * 2 * (ncols + 1) * sizeof *cov);
         for (size_t j = i; j < end; j++)
             column_cover(cov + (size_t)sp[j].kind * 2 * (ncols + 1), ncols,
                          (frame_x(&f, sp[j].start_s * unit) - f.x0) * c.px_per_pt,
                          (frame_x(&f, sp[j].end_s * unit) - f.x0) * c.px_per_pt);
-        for (int k = 0; k < RT_EV_KINDS; k++)
+        for (int k = 0; k < NKINDS; k++)
             column_prefix(cov + (size_t)k * 2 * (ncols + 1), ncols);
         draw_rank(&c, &f, cov, ncols, f.y0 + rank * row_h, row_h, compact);
         i = end;

@@ -7,6 +7,7 @@
 #include <cmocka.h>
 
 #include <math.h>
+#include <stdlib.h>
 
 #include "core/analysis.h"
 
@@ -64,6 +65,31 @@ static void pairs_follow_matching_order(void **state)
     near(per[1].wait_s, 2.0);
 }
 
+/* The same late sender, as intervals to draw: both ends communicate from
+ * 1 s to 1.5 s; rank 1's first second is plain waiting. */
+static void comm_spans_of_late_sender(void **state)
+{
+    (void)state;
+    rt_event ev[] = {
+        EV(0, RT_EV_COMPUTE, 0.0, 1.0, 0, -1, -1),
+        EV(0, RT_EV_SEND, 1.0, 1.5, 1000, 1, 7),
+        EV(0, RT_EV_WAIT, 1.0, 1.5, 0, -1, -1),
+        EV(1, RT_EV_RECV, 0.0, 1.5, 1000, 0, 7),
+        EV(1, RT_EV_WAIT, 0.0, 1.5, 0, -1, -1),
+    };
+    rt_event *spans;
+    size_t n;
+    assert_int_equal(analysis_comm_spans(ev, 5, 2, &spans, &n), 0);
+    assert_int_equal(n, 2);
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(spans[i].kind, ANALYSIS_EV_COMM);
+        assert_int_equal(spans[i].rank, (int)i);
+        near(spans[i].start_s, 1.0);
+        near(spans[i].end_s, 1.5);
+    }
+    free(spans);
+}
+
 static void empty_log(void **state)
 {
     (void)state;
@@ -78,6 +104,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(late_sender),
         cmocka_unit_test(pairs_follow_matching_order),
+        cmocka_unit_test(comm_spans_of_late_sender),
         cmocka_unit_test(empty_log),
     };
     return cmocka_run_group_tests_name("time split from events", tests, NULL, NULL);

@@ -20,6 +20,7 @@
 #include <time.h>
 
 #include "plots/plot.h"
+#include "core/analysis.h"
 #include "plots/plot_internal.h"
 
 static char outdir[256];
@@ -388,9 +389,11 @@ static void test_timeline_png(void **state)
         fail_msg("%s", err);
     check_png(path, 7 * 150, (int)lround((0.95 + 0.2 * 8) * 150));
     image im = load_png(path);
-    for (int k = 0; k < RT_EV_KINDS; k++)
+    /* every kind, and communication (blocked while one's own message moves) */
+    for (int k = 0; k <= ANALYSIS_EV_COMM; k++)
         if (count_colour(&im, plot_kind_colour(k), 0.1, 0.15, 1, 0.85) < 50)
-            fail_msg("%s intervals (%06x) are not in the image", rt_event_kind_name(k), plot_kind_colour(k));
+            fail_msg("%s intervals (%06x) are not in the image",
+                     k == ANALYSIS_EV_COMM ? "communication" : rt_event_kind_name(k), plot_kind_colour(k));
     cairo_surface_destroy(im.s);
 
     /* a window: the first two iterations, in milliseconds */
@@ -503,7 +506,7 @@ static void test_bars(void **state)
         fail_msg("%s", err);
     image im = load_png(path);
     for (int s = 0; s < 3; s++) {
-        unsigned want = plot_kind_colour(s == 0 ? RT_EV_COMPUTE : s == 1 ? RT_EV_SEND : RT_EV_WAIT);
+        unsigned want = plot_kind_colour(s == 0 ? RT_EV_COMPUTE : s == 1 ? ANALYSIS_EV_COMM : RT_EV_WAIT);
         if (count_colour(&im, want, 0, 0.1, 1, 1) < 200)
             fail_msg("stacked series %d's colour %06x is not in the image", s, want);
     }
