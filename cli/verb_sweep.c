@@ -227,9 +227,16 @@ int verb_sweep(int argc, char **argv)
     lines.opts.x.label = ax1.label;
     lines.opts.y.label = "time per epoch (s)";
     int is_workers = strcmp(ax1.key, "workers") == 0;
+    double lo = INFINITY, hi = 0;
+    for (int i = 0; i < ax1.n; i++) {
+        lo = fmin(lo, ax1.x[i]);
+        hi = fmax(hi, ax1.x[i]);
+    }
     if (is_workers) {
         lines.opts.x.scale = PLOT_LOG2;
         lines.opts.y.scale = PLOT_LOG10;
+    } else if (lo > 0 && hi / lo >= 20) {
+        lines.opts.x.scale = PLOT_LOG10; /* values a decade or more apart: 1, 10, 100 Gb/s */
     }
     snprintf(path, sizeof path, "%s/time_per_epoch.png", out);
     if (plot_lines(path, &lines, err, sizeof err) != 0) {
