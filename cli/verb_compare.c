@@ -237,7 +237,13 @@ int verb_compare(int argc, char **argv)
     experiment_known_opts(table, 2 * RUN_MAX_OPTS, compare_opts);
     cli_args a;
     int code;
-    if (cli_parse(argc, argv, "compare --algos SPEC,SPEC... | --experiment FILE [shared run options]",
+    if (cli_parse(argc, argv,
+                  "compare --algos SPEC,SPEC... | --experiment FILE [shared run options]\n\n"
+                  "A SPEC names a run: serial; allreduce[:ring|tree|rd|rabenseifner];\n"
+                  "ps[:bsp|async|ssp[:S]]; psgd[:H|end]; hogwild[:none|lock|round-robin];\n"
+                  "distbelief[:model-parallel|downpour|sandblaster]. An experiment file holds\n"
+                  "shared options, one per line ('workers 16'), and 'run SPEC [--opt v]...'\n"
+                  "lines; see labs/demo.exp. Every other option goes to each run that takes it.",
                   table, 1, &a, &code))
         return code;
     if (a.npos) {

@@ -136,7 +136,10 @@ int verb_sweep(int argc, char **argv)
     experiment_known_opts(table, 2 * RUN_MAX_OPTS, sweep_opts);
     cli_args a;
     int code;
-    if (cli_parse(argc, argv, "sweep --algos SPEC,... --vary KEY=V1,V2,... [--vary2 KEY=...] [shared run options]",
+    if (cli_parse(argc, argv,
+                  "sweep --algos SPEC,... --vary KEY=V1,V2,... [--vary2 KEY=...] [shared run options]\n\n"
+                  "SPECs as for compare (allreduce:ring, ps:ssp:3, psgd:8 ...). KEY is any run\n"
+                  "option: workers, bandwidth, latency, speed, stragglers, batch ...",
                   table, 1, &a, &code))
         return code;
     if (a.npos) {
