@@ -113,7 +113,7 @@ int allgather_ring(rt *r, float *buf, size_t block)
     if (p == 1 || block == 0)
         return RT_OK;
     int right = (me + 1) % p, left = (me - 1 + p) % p;
-    rt_request *reqs[2];
+    rt_request *reqs[2] = {NULL, NULL};
     int rc = RT_OK;
     /* In step s, rank i forwards block i-s (its own first) and receives
      * block i-s-1 straight into place. */

@@ -21,6 +21,12 @@
 #include "core/job_internal.h"
 #include "core/rt_core.h"
 
+static size_t round_up(size_t n, size_t a) { return (n + a - 1) / a * a; }
+
+/* Slots start on 64-byte boundaries, whatever their size, so a rank can
+ * keep doubles in one (and no two ranks share a cache line). */
+static size_t slot_stride(size_t result_bytes) { return round_up(result_bytes, 64); }
+
 job_config job_config_default(void)
 {
     return (job_config){
@@ -45,17 +51,16 @@ void *job_result_slot(const job_result *res, int rank)
 {
     if (rank < 0 || rank >= res->ranks || res->result_bytes == 0)
         return NULL;
-    return (char *)res->slots + (size_t)rank * res->result_bytes;
+    return (char *)res->slots + (size_t)rank * slot_stride(res->result_bytes);
 }
 
-static size_t round_up(size_t n, size_t a) { return (n + a - 1) / a * a; }
 
 /* Layout of the shared area: header, rank_status[ranks], slots. */
 static size_t shared_bytes(int ranks, size_t result_bytes, size_t *status_off, size_t *slots_off)
 {
     *status_off = round_up(sizeof(job_shared), 64);
     *slots_off = round_up(*status_off + (size_t)ranks * sizeof(int), 64);
-    return *slots_off + (size_t)ranks * result_bytes;
+    return *slots_off + (size_t)ranks * slot_stride(result_bytes);
 }
 
 static int map_result(job_result *res, int ranks, size_t result_bytes)
@@ -226,9 +231,16 @@ static int run_sim_in_child(const job_config *cfg, job_main fn, void *arg, job_r
         fflush(NULL);
         _exit(rc);
     }
-    int wstatus;
-    while (waitpid(pid, &wstatus, 0) < 0 && errno == EINTR)
+    int wstatus = 0;
+    pid_t got;
+    while ((got = waitpid(pid, &wstatus, 0)) < 0 && errno == EINTR)
         ;
+    if (got < 0) {
+        job_fail(res, "waiting for the simulation: %s", strerror(errno));
+        unlink(path);
+        rmdir(dir);
+        return -1;
+    }
     if (!(WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0)) {
         char how[128], said[600];
         job_describe_exit(wstatus, how, sizeof how);

@@ -60,12 +60,18 @@ const char *rt_event_kind_name(int kind)
 
 int rt_fail(rt *r, int code, const char *fmt, ...)
 {
+    /* Callers often quote the previous message (rt_error(r)), which lives in
+     * r->err itself: format into a copy, then drop the quoted message's own
+     * "rank N: " so the result reads "rank N: outer: inner". */
+    char msg[sizeof r->err - 32], prefix[32];
     va_list ap;
-    int n = snprintf(r->err, sizeof r->err, "rank %d: ", r->rank);
     va_start(ap, fmt);
-    if (n >= 0 && (size_t)n < sizeof r->err)
-        vsnprintf(r->err + n, sizeof r->err - (size_t)n, fmt, ap);
+    vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    int n = snprintf(prefix, sizeof prefix, "rank %d: ", r->rank);
+    for (char *at = strstr(msg, prefix); at; at = strstr(at, prefix))
+        memmove(at, at + n, strlen(at + n) + 1);
+    snprintf(r->err, sizeof r->err, "%s%s", prefix, msg);
     return code;
 }
 
@@ -214,7 +220,12 @@ int rt_waitany(rt *r, int n, rt_request **reqs, int *index, rt_status *st)
 int rt_wait(rt *r, rt_request **req, rt_status *st)
 {
     int index;
-    return rt_waitany(r, 1, req, &index, st);
+    int rc = rt_waitany(r, 1, req, &index, st);
+    if (rc && *req) { /* progress itself failed: the request is given up */
+        r->ops->release(r, *req);
+        *req = NULL;
+    }
+    return rc;
 }
 
 int rt_waitall(rt *r, int n, rt_request **reqs, rt_status *sts)
@@ -277,7 +288,8 @@ int rt_sendrecv(rt *r, int dst, int stag, const void *sbuf, size_t slen,
         return rc;
     rc = rt_isend(r, dst, stag, sbuf, slen, &q[0]);
     if (rc) {
-        rt_waitall(r, 2, q, NULL);
+        /* the receive may never be matched now: give it up, do not wait */
+        r->ops->release(r, q[1]);
         return rc;
     }
     rc = rt_waitall(r, 2, q, sts);

@@ -546,13 +546,26 @@ int sim_job_run(const job_config *cfg, job_main fn, void *arg, job_result *res)
     simgrid_run();
     sh->seconds = simgrid_get_clock();
 
+    /* A rank that failed is the likely cause of any deadlock after it: its
+     * error comes first. Then a deadlock names every rank still waiting. */
+    for (int i = 0; i < cfg->ranks; i++)
+        if (S.ranks[i].finished && S.ranks[i].status != RT_OK)
+            job_fail(res, "%s", S.ranks[i].r.err[0] ? S.ranks[i].r.err : rt_strerror(S.ranks[i].status));
+    char stuck[400] = "";
+    int nstuck = 0;
+    for (int i = 0; i < cfg->ranks; i++)
+        if (!S.ranks[i].finished && nstuck++ < 16)
+            snprintf(stuck + strlen(stuck), sizeof stuck - strlen(stuck), "%s%d", nstuck > 1 ? ", " : "", i);
+    if (nstuck)
+        job_fail(res, "deadlock at %g simulated seconds: rank%s %s%s still waiting for messages "
+                 "no rank would ever send", sh->seconds, nstuck > 1 ? "s" : "", stuck,
+                 nstuck > 16 ? " ..." : "");
     for (int i = 0; i < cfg->ranks; i++) {
         sim_rank *s = &S.ranks[i];
         if (!s->finished) {
             s->status = RT_ETIMEOUT;
-            if (!s->r.err[0])
-                rt_seterr(&s->r, RT_ETIMEOUT, "deadlock at %g simulated seconds: this rank was "
-                          "still waiting for a message no rank would ever send", sh->seconds);
+            rt_seterr(&s->r, RT_ETIMEOUT, "deadlock at %g simulated seconds: still waiting for a "
+                      "message no rank would ever send", sh->seconds);
         }
         if (job_collect_rank(res, &s->r, s->status) != 0)
             job_fail(res, "out of memory while gathering events");
