@@ -223,11 +223,21 @@ static int server_main(rt *r, const train_setup *setup, const db_layout *lay, ml
             goto done;
         }
         req_head h;
+        if (st.bytes < sizeof h) {
+            rc = rt_fail(r, RT_EPROTO, "downpour server %d: %zu-byte request from rank %d is "
+                         "shorter than its header", s, st.bytes, st.source);
+            goto done;
+        }
         memcpy(&h, buf, sizeof h);
         size_t first = (size_t)h.first, count = (size_t)h.count;
-        if (h.kind != REQ_DONE && (first < lo || first + count > hi)) {
-            rc = rt_fail(r, RT_EPROTO, "downpour server %d: rank %d asked for [%zu, %zu), I hold "
-                         "[%zu, %zu)", s, st.source, first, first + count, lo, hi);
+        if (h.kind != REQ_DONE && (first < lo || first > hi || count > hi - first)) {
+            rc = rt_fail(r, RT_EPROTO, "downpour server %d: rank %d asked for %zu values from %zu, "
+                         "I hold [%zu, %zu)", s, st.source, count, first, lo, hi);
+            goto done;
+        }
+        if (h.kind != REQ_DONE && h.kind != REQ_FETCH && st.bytes != sizeof h + count * sizeof(float)) {
+            rc = rt_fail(r, RT_EPROTO, "downpour server %d: push of %zu values from rank %d came "
+                         "as %zu bytes", s, count, st.source, st.bytes);
             goto done;
         }
         if (h.kind == REQ_DONE) {

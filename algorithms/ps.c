@@ -749,6 +749,7 @@ typedef struct worker {
     float *gval;
     size_t *gcount;              /* S + 1 group starts */
     rt_request **req;            /* S outstanding pulls */
+    rt_status *sts;              /* their statuses */
     unsigned char *sbuf;         /* one request (rt_send copies it) */
     reply_head **rbuf;           /* one reply per server */
     size_t *lo, *hi;
@@ -864,13 +865,22 @@ static int worker_pull(worker *wk, int i, int *stop)
                            rt_error(wk->r));
         }
     }
-    if ((rc = rt_waitall(wk->r, S, req, NULL)))
+    rt_status *sts = wk->sts;
+    if ((rc = rt_waitall(wk->r, S, req, sts)))
         return rt_fail(wk->r, rc, "ps worker %d: waiting for the servers' weights: %s", wk->w,
                        rt_error(wk->r));
     *stop = 0;
     for (int s = 0; s < S; s++) {
         const reply_head *h = wk->rbuf[s];
         const float *vals = (const float *)(h + 1);
+        /* a reply must carry exactly the values asked for: never trust the
+         * count on the wire for indexing */
+        size_t want = !wk->sh.sparse ? wk->hi[s] - wk->lo[s] : wk->split[i][s + 1] - wk->split[i][s];
+        if (sts[s].bytes < sizeof *h || (!h->stop && ((size_t)h->nvals != want ||
+                                                      sts[s].bytes != sizeof *h + want * sizeof(float))))
+            return rt_fail(wk->r, RT_EPROTO, "ps worker %d: malformed reply from server %d "
+                           "(%zu bytes, %d values; expected %zu values)", wk->w, s, sts[s].bytes,
+                           sts[s].bytes >= sizeof *h ? h->nvals : -1, want);
         if (h->stop == STOP_ABORT)
             return rt_fail(wk->r, RT_EPEER, "ps worker %d: server %d stopped the run: worker %d "
                            "died, and under bsp no iteration can complete without it", wk->w, s,
@@ -907,6 +917,7 @@ static void worker_free(worker *wk)
     free(wk->gval);
     free(wk->gcount);
     free(wk->req);
+    free(wk->sts);
     free(wk->sbuf);
     free(wk->lo);
     free(wk->hi);
@@ -933,8 +944,9 @@ static int worker_main(rt *r, const train_setup *setup, ml_model *model)
     wk.rbuf = calloc((size_t)S, sizeof *wk.rbuf);
     wk.gcount = malloc(((size_t)S + 1) * sizeof *wk.gcount);
     wk.req = calloc((size_t)S, sizeof *wk.req);
+    wk.sts = calloc((size_t)S, sizeof *wk.sts);
     wk.params = calloc(P, sizeof *wk.params);
-    if (!wk.lo || !wk.hi || !wk.rbuf || !wk.gcount || !wk.req || !wk.params)
+    if (!wk.lo || !wk.hi || !wk.rbuf || !wk.gcount || !wk.req || !wk.sts || !wk.params)
         goto nomem;
     for (int s = 0; s < S; s++) {
         ps_server_range(P, S, s, &wk.lo[s], &wk.hi[s]);
