@@ -347,6 +347,9 @@ static int spec_parse(const char *name, const char *spec, const char *const *key
     return 0;
 }
 
+/* Far above what fits in memory, far below where size arithmetic wraps. */
+#define SYNTH_MAX 1e10
+
 static int open_synth(const char *name, uint64_t seed, size_t train_max, size_t test_max,
                       ml_dataset *train, ml_dataset *test, char *err, size_t errlen)
 {
@@ -361,8 +364,13 @@ static int open_synth(const char *name, uint64_t seed, size_t train_max, size_t 
         if (v[0] < 1 || v[1] < 1 || v[2] < 1)
             return ml_err(err, errlen, "synth-sparse: n, d and nnz are required (e.g. "
                                        "synth-sparse:n=100000,d=50000,nnz=80)");
+        if (v[0] > SYNTH_MAX || v[1] > SYNTH_MAX || v[2] > SYNTH_MAX || v[6] > SYNTH_MAX)
+            return ml_err(err, errlen, "synth-sparse: n, d, nnz and test must be at most %.0f",
+                          SYNTH_MAX);
         n = floor(v[0]);
         ntest = v[6] < 0 ? floor(n / 5) : floor(v[6]);
+        if (ntest < 1)
+            return ml_err(err, errlen, "synth-sparse: test=%g leaves no test examples", v[6]);
         ml_synth_sparse p = {(size_t)(n + ntest), (size_t)v[1], (size_t)v[2], v[3], v[4], v[5]};
         rc = ml_synth_sparse_make(&p, seed, &all, err, errlen);
     } else {
@@ -373,8 +381,12 @@ static int open_synth(const char *name, uint64_t seed, size_t train_max, size_t 
         if (v[0] < 1 || v[1] < 1 || v[2] < 2 || v[2] > 65536)
             return ml_err(err, errlen, "synth-dense: n, d and classes (2..65536) are required "
                                        "(e.g. synth-dense:n=10000,d=100,classes=10)");
+        if (v[0] > SYNTH_MAX || v[1] > SYNTH_MAX || v[4] > SYNTH_MAX)
+            return ml_err(err, errlen, "synth-dense: n, d and test must be at most %.0f", SYNTH_MAX);
         n = floor(v[0]);
         ntest = v[4] < 0 ? floor(n / 5) : floor(v[4]);
+        if (ntest < 1)
+            return ml_err(err, errlen, "synth-dense: test=%g leaves no test examples", v[4]);
         ml_synth_dense p = {(size_t)(n + ntest), (size_t)v[1], (int)v[2], v[3]};
         rc = ml_synth_dense_make(&p, seed, &all, err, errlen);
     }

@@ -788,8 +788,9 @@ int ml_model_evaluate(ml_model *m, const float *params, const ml_dataset *ds,
         }
         f += ml_model_flops(m, b, mlp ? b * m->d : batch_nnz(ds, ibuf, b), 0, 0);
     }
-    *loss = count ? loss_sum / (double)count : 0;
-    *accuracy = count ? (double)correct / (double)count : 0;
+    /* no examples, no measurement (not a perfect or a zero score) */
+    *loss = count ? loss_sum / (double)count : NAN;
+    *accuracy = count ? (double)correct / (double)count : NAN;
     if (flops)
         *flops = f;
     return 0;

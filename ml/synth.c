@@ -44,8 +44,8 @@ int ml_synth_sparse_make(const ml_synth_sparse *p, uint64_t seed, ml_dataset *ou
         return ml_err(err, errlen,
                       "synth-sparse: expected alpha in [0,4], noise >= 0, flip in [0,0.5)");
     size_t z = ml_mul_size(p->n, p->nnz);
-    if (!z)
-        return ml_err(err, errlen, "synth-sparse: n*nnz overflows");
+    if (!z || !ml_mul_size(z, sizeof(size_t)) || !ml_mul_size(p->n + 1, sizeof(size_t)))
+        return ml_err(err, errlen, "synth-sparse: n*nnz is too large to hold");
     rng = gsl_rng_alloc(gsl_rng_mt19937);
     weight = malloc(p->d * sizeof *weight);
     prob = malloc(p->d * sizeof *prob);
@@ -134,8 +134,8 @@ int ml_synth_dense_make(const ml_synth_dense *p, uint64_t seed, ml_dataset *out,
     if (!(p->sep >= 0 && isfinite(p->sep)))
         return ml_err(err, errlen, "synth-dense: sep must be a finite number >= 0");
     size_t nd = ml_mul_size(p->n, p->d), kd = ml_mul_size((size_t)p->classes, p->d);
-    if (!nd || !kd)
-        return ml_err(err, errlen, "synth-dense: n*d overflows");
+    if (!nd || !kd || !ml_mul_size(nd, sizeof(double)) || !ml_mul_size(kd, sizeof(double)))
+        return ml_err(err, errlen, "synth-dense: n*d is too large to hold");
     rng = gsl_rng_alloc(gsl_rng_mt19937);
     mean = malloc(kd * sizeof *mean);
     out->x = malloc(nd * sizeof *out->x);

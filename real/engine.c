@@ -328,7 +328,7 @@ static int on_header(real_rank *rk, int p)
 {
     real_peer *pe = &rk->peers[p];
     real_frame f;
-    char why[160];
+    char why[160] = "";
     real_frame_decode(pe->ibuf + pe->ilo, &f);
     pe->ilo += REAL_FRAME_HEADER_BYTES;
     if (real_frame_check(&f, p, REAL_TAG_BYE, why, sizeof why) != 0 ||
