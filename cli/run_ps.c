@@ -44,10 +44,11 @@ static int crash_worker(rt *r, int worker, long iteration)
 /* "W:ITER" */
 static int parse_kill(run_ctx *ctx, const char *v)
 {
-    char *end;
-    long w = strtol(v, &end, 10);
-    long it = *end == ':' ? strtol(end + 1, &end, 10) : -1;
-    if (*end || w < 0 || w >= ctx->workers || it < 0) {
+    char *end, *wend;
+    long w = strtol(v, &wend, 10);
+    end = wend;
+    long it = *end == ':' && end[1] ? strtol(end + 1, &end, 10) : -1;
+    if (wend == v || *end || w < 0 || w >= ctx->workers || it < 0) {
         fprintf(stderr, "distlab run ps: --kill-worker: expected W:ITER, a worker from 0 to %d "
                 "and an iteration >= 0, got '%s'\n", ctx->workers - 1, v);
         return -1;
@@ -71,6 +72,7 @@ static int pick_stragglers(run_ctx *ctx, double fraction, double factor)
     if (nstragglers == 0 || factor == 1)
         return 0;
     int *order = malloc((size_t)W * sizeof *order);
+    free(slowdown); /* compare and sweep run many jobs in one process */
     slowdown = malloc((size_t)(S + W) * sizeof *slowdown);
     if (!order || !slowdown) {
         free(order);

@@ -280,6 +280,11 @@ int verb_compare(int argc, char **argv)
     double target = NAN;
     if (cli_get_double(&a, "compare", "target-accuracy", &target))
         goto done;
+    if (!isnan(target) && !(target > 0 && target <= 1)) {
+        fprintf(stderr, "distlab compare: --target-accuracy: a fraction in (0, 1], not %g "
+                "(for 80%% write 0.8)\n", target);
+        goto done;
+    }
     const char *out = cli_get(&a, "out") ? cli_get(&a, "out") : "runs/compare";
 
     o = calloc((size_t)e.nruns, sizeof *o);

@@ -260,11 +260,14 @@ int verb_run(int argc, char **argv)
     ctx.setup.quiet = cli_flag(&a, "quiet");
     if (algo->configure(&ctx) != 0)
         return 2;
-    static double slowdown[1 << 16];
-    int nstragglers = 0;
-    if (!is_option_of(algo->opts, "stragglers") && ctx.cfg.ranks <= (1 << 16)) {
-        if ((nstragglers = pick_stragglers(&a, verb, &ctx, slowdown)) < 0)
+    double *slowdown = NULL;
+    if (!is_option_of(algo->opts, "stragglers")) {
+        int nstragglers;
+        if (!(slowdown = malloc((size_t)ctx.cfg.ranks * sizeof *slowdown)) ||
+            (nstragglers = pick_stragglers(&a, verb, &ctx, slowdown)) < 0) {
+            free(slowdown);
             return 2;
+        }
         if (nstragglers)
             ctx.cfg.slowdown = slowdown;
         ctx.stragglers = nstragglers;
@@ -272,10 +275,12 @@ int verb_run(int argc, char **argv)
 
     if (ml_problem_load(&ctx.ml, &ctx.prob, err, sizeof err) != 0) {
         fprintf(stderr, "distlab %s: %s\n", verb, err);
+        free(slowdown);
         return 2;
     }
     if (algo->check && algo->check(&ctx) != 0) {
         ml_problem_free(&ctx.prob);
+        free(slowdown);
         return 2;
     }
     size_t nparams = ml_model_nparams(ctx.prob.model);
@@ -329,5 +334,6 @@ int verb_run(int argc, char **argv)
 out:
     job_result_free(&res);
     ml_problem_free(&ctx.prob);
+    free(slowdown);
     return status;
 }

@@ -33,7 +33,7 @@ typedef struct axis {
 
 static const cli_opt sweep_opts[] = {
     {"algos", "SPEC[,SPEC...]", "the runs, as for compare: allreduce:ring,ps:ssp:3,psgd:8 ..."},
-    {"vary", "KEY=V1,V2,...", "the setting to sweep: workers, bandwidth, latency, stragglers, ..."},
+    {"vary", "KEY=V1,V2,...", "the numeric setting to sweep: workers, bandwidth, latency, stragglers, ..."},
     {"vary2", "KEY=V1,V2,...", "a second setting: one line per value"},
     {"out", "DIR", "where the runs and figures go (default runs/sweep)"},
     {NULL, NULL, NULL},
@@ -102,6 +102,10 @@ static int parse_axis(const char *spec, axis *ax)
         }
     }
     free(copy);
+    if (ax->n == 0) {
+        fprintf(stderr, "distlab sweep: --vary %s: give at least one value\n", ax->key);
+        return -1;
+    }
     return 0;
 }
 
