@@ -46,6 +46,22 @@ int experiment_add_shared(experiment *e, const char *key, const char *val)
     return push_opt(e->shared, &e->nshared, key, val);
 }
 
+/* Does --key take a value, for any algorithm that has it? -1: no such option. */
+static int takes_value(const char *key)
+{
+    for (const cli_opt *o = cli_job_opts; o->name; o++)
+        if (strcmp(o->name, key) == 0)
+            return o->arg != NULL;
+    for (int i = 0; run_algo_at(i); i++) {
+        cli_opt table[RUN_MAX_OPTS];
+        run_algo_options(run_algo_at(i), table, RUN_MAX_OPTS);
+        for (const cli_opt *o = table; o->name; o++)
+            if (strcmp(o->name, key) == 0)
+                return o->arg != NULL;
+    }
+    return -1;
+}
+
 /* The options a spec's variant stands for. */
 static int variant_opts(exp_run *r, const char *verb, const char *variant, const char *arg)
 {
@@ -119,14 +135,22 @@ int experiment_add_run(experiment *e, const char *verb, const char *spec, int nw
             goto out;
         }
         const char *key = words[i] + 2, *val = "";
-        if (i + 1 < nwords && strncmp(words[i + 1], "--", 2) != 0)
-            val = words[++i];
         if (!run_algo_accepts(run_algo_find(r->algo), key)) {
             fprintf(stderr, "distlab %s: run '%s': 'distlab run %s' has no option --%s\n", verb,
                     spec, r->algo, key);
             goto out;
         }
-        push_opt(r->opts, &r->nopts, key, val);
+        if (takes_value(key) == 1) {
+            if (i + 1 == nwords || strncmp(words[i + 1], "--", 2) == 0) {
+                fprintf(stderr, "distlab %s: run '%s': --%s needs a value\n", verb, spec, key);
+                goto out;
+            }
+            val = words[++i];
+        }
+        if (push_opt(r->opts, &r->nopts, key, val) != 0) {
+            fprintf(stderr, "distlab %s: run '%s': at most %d options\n", verb, spec, EXP_MAX_OPTS);
+            goto out;
+        }
     }
     e->nruns++;
     rc = 0;
@@ -151,14 +175,26 @@ int experiment_load(experiment *e, const char *verb, const char *path)
     int lineno = 0, rc = 0;
     while (rc == 0 && fgets(line, sizeof line, f)) {
         lineno++;
+        if (!strchr(line, '\n') && !feof(f)) {
+            fprintf(stderr, "distlab %s: %s:%d: line longer than %zu characters\n", verb, path,
+                    lineno, sizeof line - 2);
+            rc = -1;
+            break;
+        }
         char *hash = strchr(line, '#');
         if (hash)
             *hash = '\0';
         char *words[64], *save = NULL;
         int n = 0;
-        for (char *w = strtok_r(line, " \t\r\n", &save); w && n < 64; w = strtok_r(NULL, " \t\r\n", &save))
+        for (char *w = strtok_r(line, " \t\r\n", &save); w; w = strtok_r(NULL, " \t\r\n", &save)) {
+            if (n == 64) {
+                fprintf(stderr, "distlab %s: %s:%d: more than 64 words\n", verb, path, lineno);
+                rc = -1;
+                break;
+            }
             words[n++] = w;
-        if (n == 0)
+        }
+        if (rc || n == 0)
             continue;
         if (strcmp(words[0], "run") == 0) {
             if (n < 2) {
@@ -174,15 +210,19 @@ int experiment_load(experiment *e, const char *verb, const char *path)
             rc = -1;
         } else {
             const char *key = words[0][0] == '-' ? words[0] + strspn(words[0], "-") : words[0];
-            int known = 0;
-            for (int i = 0; run_algo_at(i) && !known; i++)
-                known = run_algo_accepts(run_algo_at(i), key);
-            if (!known) {
+            int value = takes_value(key);
+            if (value < 0) {
                 fprintf(stderr, "distlab %s: %s:%d: no algorithm takes an option '%s'\n", verb, path,
                         lineno, key);
                 rc = -1;
-            } else {
-                experiment_add_shared(e, key, n == 2 ? words[1] : "");
+            } else if (value != (n == 2)) {
+                fprintf(stderr, "distlab %s: %s:%d: '%s' %s\n", verb, path, lineno, key,
+                        value ? "needs a value" : "takes no value");
+                rc = -1;
+            } else if (experiment_add_shared(e, key, n == 2 ? words[1] : "") != 0) {
+                fprintf(stderr, "distlab %s: %s:%d: at most %d shared options\n", verb, path,
+                        lineno, EXP_MAX_OPTS);
+                rc = -1;
             }
         }
     }

@@ -275,7 +275,10 @@ int verb_compare(int argc, char **argv)
         const char *k = a.key[i];
         if (strcmp(k, "algos") && strcmp(k, "experiment") && strcmp(k, "out") &&
             strcmp(k, "target-accuracy"))
-            experiment_add_shared(&e, k, a.val[i]);
+            if (experiment_add_shared(&e, k, a.val[i]) != 0) {
+                fprintf(stderr, "distlab compare: at most %d shared options\n", EXP_MAX_OPTS);
+                goto done;
+            }
     }
     double target = NAN;
     if (cli_get_double(&a, "compare", "target-accuracy", &target))

@@ -179,7 +179,10 @@ int verb_sweep(int argc, char **argv)
                 fprintf(stderr, "distlab sweep: --%s is swept; do not also set it\n", k);
                 goto done;
             }
-            experiment_add_shared(&e, k, a.val[i]);
+            if (experiment_add_shared(&e, k, a.val[i]) != 0) {
+                fprintf(stderr, "distlab sweep: at most %d shared options\n", EXP_MAX_OPTS);
+                goto done;
+            }
         }
     }
     const char *out = cli_get(&a, "out") ? cli_get(&a, "out") : "runs/sweep";
