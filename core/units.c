@@ -57,6 +57,10 @@ int units_size(const char *s, double *bytes, char *err, size_t errlen)
         {NULL, 0}};
     if (parse(s, u, bytes, "size", "4096, 4KiB, 1MB, 64MiB", err, errlen))
         return -1;
+    if (*bytes > 9007199254740992.0) { /* 2^53 bytes: past this, sizes stop being exact */
+        snprintf(err, errlen, "size '%s' is too large (at most 8 PiB)", s);
+        return -1;
+    }
     if (*bytes != floor(*bytes)) {
         snprintf(err, errlen, "'%s' is not a whole number of bytes", s);
         return -1;

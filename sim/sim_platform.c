@@ -96,6 +96,7 @@ int sim_platform_setup(const job_config *cfg, sim_platform *p, char *err, size_t
     close(fd);
     if (!ok) {
         snprintf(err, errlen, "cannot write the generated platform %s", p->generated);
+        sim_platform_cleanup(p);
         return -1;
     }
     snprintf(p->path, sizeof p->path, "%s", p->generated);
