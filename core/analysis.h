@@ -11,7 +11,9 @@
  * A message is on the wire from the moment both its send and its receive
  * are posted until the receive completes. Sends and receives are paired
  * in order per (source, destination, tag), which is exactly the runtime's
- * matching rule, so the split needs no knowledge of the network.
+ * matching rule, so the split needs no knowledge of the network. (Event
+ * logs from runs written before events.csv had its tag column carry tag -1
+ * for every event, and pair per (source, destination) only.)
  */
 #ifndef DISTLAB_ANALYSIS_H
 #define DISTLAB_ANALYSIS_H

@@ -249,8 +249,8 @@ int records_write_events(records *rec, const rt_event *ev, size_t n, char *err, 
     }
     fputs(RECORDS_EVENTS_HEADER "\n", f);
     for (size_t i = 0; i < n; i++)
-        fprintf(f, "%d,%s,%.12g,%.12g,%llu,%d\n", ev[i].rank, rt_event_kind_name(ev[i].kind),
-                ev[i].start_s, ev[i].end_s, (unsigned long long)ev[i].bytes, ev[i].peer);
+        fprintf(f, "%d,%s,%.12g,%.12g,%llu,%d,%d\n", ev[i].rank, rt_event_kind_name(ev[i].kind),
+                ev[i].start_s, ev[i].end_s, (unsigned long long)ev[i].bytes, ev[i].peer, ev[i].tag);
     if (fflush(f) != 0 || ferror(f)) {
         records_seterr(err, errlen, "cannot write %s: %s", path, strerror(errno));
         goto fail;

@@ -9,7 +9,7 @@
  *                  time_s,epoch,step,train_loss,test_loss,test_accuracy
  *                  then the run's extra columns (e.g. staleness_steps).
  *                  A value that was not measured is an empty field.
- *   events.csv     rank,kind,start_s,end_s,bytes,peer: what the runtime
+ *   events.csv     rank,kind,start_s,end_s,bytes,peer,tag: what the runtime
  *                  recorded (algorithms/runtime.h, rt_event).
  *   summary.json   algo, backend, workers, settings {name: value},
  *                  final_loss, final_accuracy, seconds, bytes_sent,

@@ -7,7 +7,11 @@
 
 #define RECORDS_METRICS_HEADER "time_s,epoch,step,train_loss,test_loss,test_accuracy"
 #define RECORDS_METRICS_NSTD 6
-#define RECORDS_EVENTS_HEADER "rank,kind,start_s,end_s,bytes,peer"
+#define RECORDS_EVENTS_HEADER "rank,kind,start_s,end_s,bytes,peer,tag"
+/* what runs before the tag column wrote; still read */
+#define RECORDS_EVENTS_HEADER_V1 "rank,kind,start_s,end_s,bytes,peer"
+/* a rank number above this in events.csv is a broken file, not a run */
+#define RECORDS_MAX_RANK (1 << 24)
 
 void records_seterr(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* dir + "/" + file, malloc'd; NULL when out of memory. */

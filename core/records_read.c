@@ -255,7 +255,7 @@ static int parse_long(const char *s, long long lo, long long hi, long long *out)
 
 static int load_events(records_run *run, char *err, size_t errlen)
 {
-    char *path = NULL, *line = NULL, *fields[7];
+    char *path = NULL, *line = NULL, *fields[8];
     size_t cap = 0, ev_cap = 0;
     long lineno = 1;
     int rc = -1;
@@ -265,7 +265,10 @@ static int load_events(records_run *run, char *err, size_t errlen)
     int have_header = getline(&line, &cap, f) >= 0;
     if (have_header)
         line[strcspn(line, "\r\n")] = '\0';
-    if (!have_header || strcmp(line, RECORDS_EVENTS_HEADER) != 0) {
+    int want = 7; /* fields per line: 6 in files written before the tag column */
+    if (have_header && strcmp(line, RECORDS_EVENTS_HEADER_V1) == 0)
+        want = 6;
+    else if (!have_header || strcmp(line, RECORDS_EVENTS_HEADER) != 0) {
         records_seterr(err, errlen, "%s:1: expected the header %s", path, RECORDS_EVENTS_HEADER);
         goto fail;
     }
@@ -273,17 +276,18 @@ static int load_events(records_run *run, char *err, size_t errlen)
         lineno++;
         if (blank(line))
             continue;
-        int n = split_csv(line, fields, 6);
-        if (n != 6) {
-            records_seterr(err, errlen, "%s:%ld: %d fields; expected 6 (%s)", path, lineno,
-                           n > 6 ? 7 : n, RECORDS_EVENTS_HEADER);
+        int n = split_csv(line, fields, want);
+        if (n != want) {
+            records_seterr(err, errlen, "%s:%ld: %d fields; expected %d (%s)", path, lineno,
+                           n > want ? want + 1 : n, want,
+                           want == 7 ? RECORDS_EVENTS_HEADER : RECORDS_EVENTS_HEADER_V1);
             goto fail;
         }
         rt_event e = {0};
-        long long rank, bytes, peer;
+        long long rank, bytes, peer, tag = -1;
         const char *what = NULL;
-        if (parse_long(fields[0], 0, INT32_MAX, &rank))
-            what = "rank must be a whole number >= 0";
+        if (parse_long(fields[0], 0, RECORDS_MAX_RANK, &rank))
+            what = "rank must be a whole number from 0 to 16777216";
         else if ((e.kind = kind_from_name(fields[1])) < 0)
             what = "kind must be compute, send, recv or wait";
         else if (parse_num(fields[2], &e.start_s) || !isfinite(e.start_s))
@@ -294,8 +298,10 @@ static int load_events(records_run *run, char *err, size_t errlen)
             what = "end_s is before start_s";
         else if (parse_long(fields[4], 0, INT64_MAX, &bytes))
             what = "bytes must be a whole number >= 0";
-        else if (parse_long(fields[5], -1, INT32_MAX, &peer))
+        else if (parse_long(fields[5], -1, RECORDS_MAX_RANK, &peer))
             what = "peer must be a rank or -1";
+        else if (want == 7 && parse_long(fields[6], -1, INT32_MAX, &tag))
+            what = "tag must be a whole number >= -1";
         if (what) {
             records_seterr(err, errlen, "%s:%ld: %s", path, lineno, what);
             goto fail;
@@ -303,7 +309,7 @@ static int load_events(records_run *run, char *err, size_t errlen)
         e.rank = (int32_t)rank;
         e.bytes = (uint64_t)bytes;
         e.peer = (int32_t)peer;
-        e.tag = -1;
+        e.tag = (int32_t)tag;
         if (run->nevents == ev_cap) {
             ev_cap = ev_cap ? 2 * ev_cap : 1024;
             rt_event *p = realloc(run->events, ev_cap * sizeof *p);

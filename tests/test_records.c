@@ -164,9 +164,9 @@ static void test_csv_files_as_written(void **state)
     path_in(path, sizeof path, "csv", "events.csv");
     assert_non_null(f = fopen(path, "r"));
     assert_non_null(fgets(line, sizeof line, f));
-    assert_string_equal(line, "rank,kind,start_s,end_s,bytes,peer\n");
+    assert_string_equal(line, "rank,kind,start_s,end_s,bytes,peer,tag\n");
     assert_non_null(fgets(line, sizeof line, f));
-    assert_string_equal(line, "0,compute,0,0.01,0,-1\n");
+    assert_string_equal(line, "0,compute,0,0.01,0,-1,0\n");
     fclose(f);
 }
 
@@ -297,6 +297,10 @@ static void test_malformed_files(void **state)
     expect_load_error("bad", RECORDS_LOAD_EVENTS, "events.csv:2:", "end_s is before start_s");
     write_file(path, "rank,kind,start,end\n");
     expect_load_error("bad", RECORDS_LOAD_EVENTS, "events.csv:1:", "expected the header");
+    write_file(path, "rank,kind,start_s,end_s,bytes,peer,tag\n2147483647,compute,0,1,0,-1,0\n");
+    expect_load_error("bad", RECORDS_LOAD_EVENTS, "events.csv:2:", "rank must be");
+    write_file(path, "rank,kind,start_s,end_s,bytes,peer,tag\n0,recv,0,1,8,1\n");
+    expect_load_error("bad", RECORDS_LOAD_EVENTS, "events.csv:2:", "6 fields; expected 7");
 }
 
 /* The trace parses, has one X event per interval with the right fields,
