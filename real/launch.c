@@ -136,7 +136,9 @@ static void run_threads(real_job *job, real_rank *ranks)
         int rc = pthread_create(&th[started], NULL, rank_thread, &ranks[started]);
         if (rc != 0) {
             job_fail(job->res, "cannot start the thread of rank %d: %s", started, strerror(rc));
-            /* ranks that would connect to the missing ones are refused at once */
+            /* the ranks that did start wait for connections from the missing
+             * ones until the setup deadline (--timeout), then fail; closing
+             * the missing ranks' listeners refuses those that would connect */
             for (int i = started; i < job->size; i++) {
                 close(job->listen_fd[i]);
                 job->listen_fd[i] = -1;

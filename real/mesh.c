@@ -32,6 +32,9 @@ static void put_token(unsigned char *p, uint64_t token)
         p[i] = (unsigned char)(token >> (8 * i));
 }
 
+/* How long a new connection has to say hello. */
+#define HELLO_WAIT_S 2.0
+
 static uint64_t get_token(const unsigned char *p)
 {
     uint64_t v = 0;
@@ -107,23 +110,29 @@ int real_mesh_open(real_rank *rk)
             goto fail;
         }
     }
-    for (int left = size - me; left > 0; left--) {
+    /* Any local process can connect to a listening port: a connection that
+     * does not open with this job's hello within a couple of seconds is
+     * closed and ignored, so a stranger can neither abort nor stall setup. */
+    char rejected[200] = "";
+    for (int left = size - me; left > 0;) {
         fd = -1;
         if (net_accept(job->listen_fd[me], deadline, &fd, err, sizeof err) != 0) {
             rc = rt_seterr(r, net_clock_s() >= deadline ? RT_ETIMEOUT : RT_EIO,
-                           "setup: %d connection(s) from ranks %d..%d still missing: %s", left, me,
-                           size - 1, err);
+                           "setup: %d connection(s) from ranks %d..%d still missing: %s%s%s", left,
+                           me, size - 1, err, rejected[0] ? "; last refused: " : "", rejected);
             goto fail;
         }
-        int j = read_hello(rk, fd, deadline, err, sizeof err);
+        double hello_by = net_clock_s() + HELLO_WAIT_S;
+        int j = read_hello(rk, fd, hello_by < deadline ? hello_by : deadline, err, sizeof err);
         if (j < 0) {
             close(fd);
-            rc = rt_seterr(r, RT_EPROTO, "setup: a new connection: %s", err);
-            goto fail;
+            snprintf(rejected, sizeof rejected, "%s", err);
+            continue;
         }
         rk->peers[j].rfd = fd;
         if (j != me)
             rk->peers[j].wfd = fd;
+        left--;
     }
     close(job->listen_fd[me]);
     job->listen_fd[me] = -1;

@@ -105,19 +105,29 @@ static void *shared_procs(rt *r, real_rank *rk, const char *name, size_t bytes)
         rt_seterr(r, RT_EINVAL, "shared %s: name too long", name);
         goto fail;
     }
-    fd = shm_open(path, O_RDWR | O_CREAT, 0600);
+    /* One rank creates and sizes the block; the others wait until it has a
+     * size and check it is theirs. Two ranks sizing it at once could leave
+     * one of them with a mapping past the end of the file (SIGBUS). */
     struct stat st;
+    fd = shm_open(path, O_RDWR | O_CREAT | O_EXCL, 0600);
+    if (fd >= 0) {
+        if (ftruncate(fd, (off_t)bytes) != 0) {
+            rt_seterr(r, RT_ENOMEM, "shared %s: %zu bytes: %s", name, bytes, strerror(errno));
+            goto fail;
+        }
+    } else if (errno == EEXIST) {
+        fd = shm_open(path, O_RDWR, 0600);
+        double give_up = net_clock_s() + rk->job->timeout_s;
+        while (fd >= 0 && fstat(fd, &st) == 0 && st.st_size == 0 && net_clock_s() < give_up)
+            usleep(1000);
+    }
     if (fd < 0 || fstat(fd, &st) != 0) {
         rt_seterr(r, RT_EIO, "shared %s: shm_open %s: %s", name, path, strerror(errno));
         goto fail;
     }
-    if (st.st_size == 0 && ftruncate(fd, (off_t)bytes) != 0) {
-        rt_seterr(r, RT_ENOMEM, "shared %s: %zu bytes: %s", name, bytes, strerror(errno));
-        goto fail;
-    }
-    if (st.st_size != 0 && (size_t)st.st_size != bytes) {
-        rt_seterr(r, RT_EINVAL, "shared %s: already %lld bytes, asked for %zu", name,
-                  (long long)st.st_size, bytes);
+    if ((size_t)st.st_size != bytes) {
+        rt_seterr(r, RT_EINVAL, "shared %s: %s %lld bytes, asked for %zu", name,
+                  st.st_size ? "already" : "its creator never sized it:", (long long)st.st_size, bytes);
         goto fail;
     }
     ptr = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
