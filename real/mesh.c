@@ -175,6 +175,34 @@ static void drain(real_rank *rk)
     }
 }
 
+/* Write the goodbye frame whole. A peer that is itself writing to us may
+ * have filled our socket: while waiting for room, read and drop what it
+ * sends (the rank is done; drain() would drop it anyway), so neither end
+ * waits on the other. Gives up at the deadline. */
+static void send_bye(real_peer *pe, const unsigned char *bye, size_t len, double deadline)
+{
+    size_t off = 0;
+    while (off < len) {
+        ssize_t n = send(pe->wfd, bye + off, len - off, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n > 0) {
+            off += (size_t)n;
+            continue;
+        }
+        if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+            return;
+        struct pollfd p[2] = {{.fd = pe->wfd, .events = POLLOUT},
+                              {.fd = pe->rfd, .events = POLLIN}};
+        int np = pe->rfd >= 0 ? 2 : 1;
+        if (net_clock_s() >= deadline || (poll(p, (nfds_t)np, 10) < 0 && errno != EINTR))
+            return;
+        if (np == 2 && (p[1].revents & POLLIN)) {
+            char sink[16 << 10];
+            if (recv(pe->rfd, sink, sizeof sink, MSG_DONTWAIT) == 0)
+                return; /* the peer is gone: no one to say goodbye to */
+        }
+    }
+}
+
 void real_mesh_close(real_rank *rk)
 {
     int me = rk->rt.rank;
@@ -197,7 +225,7 @@ void real_mesh_close(real_rank *rk)
         if (clean && !rlist_empty(&pe->outq))
             clean = RLIST_ENTRY(pe->outq.next, real_req, link)->sent == 0;
         if (clean)
-            send(pe->wfd, bye, sizeof bye, MSG_NOSIGNAL | MSG_DONTWAIT);
+            send_bye(pe, bye, sizeof bye, net_clock_s() + rk->job->timeout_s);
         shutdown(pe->wfd, SHUT_WR);
     }
     drain(rk);
