@@ -121,3 +121,17 @@ double allreduce_cost_s(allreduce_algo algo, int p, size_t count, double a, doub
         return -1;
     }
 }
+
+allreduce_algo allreduce_algo_best(int p, size_t count, double a, double b, double g)
+{
+    allreduce_algo best = ALLREDUCE_RING;
+    double best_s = allreduce_cost_s(ALLREDUCE_RING, p, count, a, b, g);
+    for (int k = 1; k < ALLREDUCE_ALGOS; k++) {
+        double t = allreduce_cost_s(k, p, count, a, b, g);
+        if (t < best_s) {
+            best_s = t;
+            best = k;
+        }
+    }
+    return best;
+}

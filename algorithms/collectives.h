@@ -78,6 +78,12 @@ int barrier(rt *r);
 double allreduce_cost_s(allreduce_algo algo, int p, size_t count, double alpha_s,
                         double beta_s_per_byte, double gamma_s_per_float);
 
+/* The algorithm the model above predicts fastest for p ranks and count
+ * floats (ties go to the earlier of ring, tree, rd, rabenseifner): what
+ * `--algo auto` picks, as an MPI library picks by message size. */
+allreduce_algo allreduce_algo_best(int p, size_t count, double alpha_s, double beta_s_per_byte,
+                                   double gamma_s_per_float);
+
 /* Tags reserved for collectives: user code should stay below this. */
 #define COLL_TAG_BASE (RT_TAG_MAX - 255)
 

@@ -22,7 +22,7 @@ static const char *const op_names[] = {"allreduce", "bcast", "reduce", "barrier"
 
 typedef struct coll_arg {
     coll_op op;
-    allreduce_algo algo;
+    allreduce_algo algo[MAX_SIZES]; /* per size: --algo, or what auto chose */
     coll_opts opts;
     int nsizes;
     size_t count[MAX_SIZES];
@@ -61,10 +61,10 @@ static void check(coll_slot *s, const coll_arg *a, const float *buf, size_t n, i
     }
 }
 
-static int run_op(rt *r, const coll_arg *a, float *buf, size_t n)
+static int run_op(rt *r, const coll_arg *a, int k, float *buf, size_t n)
 {
     switch (a->op) {
-    case OP_ALLREDUCE: return allreduce(r, a->algo, buf, n, &a->opts);
+    case OP_ALLREDUCE: return allreduce(r, a->algo[k], buf, n, &a->opts);
     case OP_BCAST: return bcast(r, buf, n, 0);
     case OP_REDUCE: return reduce(r, buf, n, 0);
     case OP_BARRIER: return barrier(r);
@@ -96,7 +96,7 @@ static int collective_rank(rt *r, void *argp)
             rc = it > first || first < 0 ? barrier(r) : RT_OK;
             double t0 = rt_now(r);
             if (!rc)
-                rc = run_op(r, a, buf, n);
+                rc = run_op(r, a, k, buf, n);
             if (it >= 0)
                 s->seconds[k] += rt_now(r) - t0;
             if (!rc)
@@ -141,7 +141,8 @@ int verb_collective(int argc, char **argv)
 {
     static const cli_opt opts[] = {
         {"op", "allreduce|bcast|reduce|barrier", "the collective (default allreduce)"},
-        {"algo", "ring|tree|rd|rabenseifner", "allreduce algorithm (default ring)"},
+        {"algo", "ring|tree|rd|rabenseifner|auto", "allreduce algorithm (default ring); auto: per size, the "
+                                                    "one the alpha-beta-gamma model predicts fastest"},
         {"workers", "P", "ranks taking part (default 4)"},
         {"bytes", "SIZE[,SIZE...]", "vector sizes, multiples of 4 bytes (default 1MiB)"},
         {"iters", "K", "timed iterations per size, each checked (default 5 real, 1 sim)"},
@@ -165,19 +166,28 @@ int verb_collective(int argc, char **argv)
     cfg.ranks = (int)workers;
     if (cli_job_config(&a, "collective", &cfg))
         return 2;
-    coll_arg ca = {.op = OP_ALLREDUCE, .algo = ALLREDUCE_RING};
+    coll_arg ca = {.op = OP_ALLREDUCE};
     int op = 0;
     if (cli_get_choice(&a, "collective", "op", op_names, &op))
         return 2;
     ca.op = op;
     const char *algo = cli_get(&a, "algo");
-    if (algo && (int)(ca.algo = allreduce_algo_by_name(algo)) < 0) {
-        fprintf(stderr, "distlab collective: --algo: unknown algorithm '%s' (known: %s)\n", algo,
-                allreduce_algo_list());
+    int chosen = ALLREDUCE_RING, automatic = algo && strcmp(algo, "auto") == 0;
+    if (algo && !automatic && (chosen = allreduce_algo_by_name(algo)) < 0) {
+        fprintf(stderr, "distlab collective: --algo: unknown algorithm '%s' (known: %s, auto)\n",
+                algo, allreduce_algo_list());
         return 2;
     }
     if (parse_sizes(cli_get(&a, "bytes") ? cli_get(&a, "bytes") : "1MiB", &ca))
         return 2;
+    /* auto: the simulated cluster's own alpha, beta and gamma; on sockets,
+     * loopback's typical ones (a wake-up per message dominates alpha) */
+    double alpha = cfg.backend == JOB_SIM ? cfg.latency_s : 25e-6;
+    double beta = cfg.backend == JOB_SIM ? 1 / cfg.bandwidth_Bps : 1 / 2.5e9;
+    double gamma = cfg.backend == JOB_SIM ? 1 / cfg.speed_flops : 1 / 2e9;
+    for (int k = 0; k < ca.nsizes; k++)
+        ca.algo[k] = automatic ? allreduce_algo_best(cfg.ranks, ca.count[k], alpha, beta, gamma)
+                               : (allreduce_algo)chosen;
     if (cli_get_int(&a, "collective", "iters", 1, 1000000, &iters))
         return 2;
     ca.iters = iters ? (int)iters : cfg.backend == JOB_SIM ? 1 : 5;
@@ -219,10 +229,10 @@ int verb_collective(int argc, char **argv)
         double algbw = worst > 0 ? bytes / worst / 1e9 : 0;
         double busbw = ca.op == OP_ALLREDUCE && p > 1 ? algbw * 2.0 * (p - 1) / p : algbw;
         printf("%s,%s,%s,%d,%.0f,%.9g,%.6g,%.6g", cfg.backend == JOB_SIM ? "sim" : "real",
-               op_names[ca.op], ca.op == OP_ALLREDUCE ? allreduce_algo_name(ca.algo) : "binomial",
+               op_names[ca.op], ca.op == OP_ALLREDUCE ? allreduce_algo_name(ca.algo[k]) : "binomial",
                p, bytes, worst, algbw, busbw);
         if (model)
-            printf(",%.9g", allreduce_cost_s(ca.algo, p, ca.count[k], cfg.latency_s,
+            printf(",%.9g", allreduce_cost_s(ca.algo[k], p, ca.count[k], cfg.latency_s,
                                              1 / cfg.bandwidth_Bps, 1 / cfg.speed_flops));
         printf("\n");
     }

@@ -133,6 +133,11 @@ static void collective_matches_its_model(void **state)
     assert_true(seconds > 0 && fabs(seconds - model) <= 1e-6 * model);
     assert_int_equal(run("collective --backend real --workers 3 --algo tree --bytes 4KiB,100KiB --iters 2"), 0);
     assert_null(strstr(output, "WRONG"));
+    /* auto picks per size, and the model still holds for what it picked */
+    assert_int_equal(run("collective --workers 16 --algo auto --bytes 4KiB,64MiB --payload size-only --model"), 0);
+    assert_non_null(strstr(output, "sim,allreduce,rd,16,4096,"));
+    assert_non_null(strstr(output, "sim,allreduce,rabenseifner,16,67108864,"));
+    assert_null(strstr(output, "WRONG"));
 }
 
 static int read_file(const char *path, char *buf, size_t cap, size_t *n)

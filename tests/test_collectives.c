@@ -305,6 +305,11 @@ static void names_and_bad_algorithm(void **state)
     assert_int_equal(allreduce_algo_by_name("butterfly"), -1);
     assert_string_equal(allreduce_algo_name(ALLREDUCE_RD), "rd");
     assert_true(allreduce_cost_s(ALLREDUCE_RING, 1, 100, 1, 1, 1) == 0);
+    /* auto: few rounds for small vectors, bandwidth-optimal for large ones,
+     * and no folding of extra ranks when p is not a power of two */
+    assert_int_equal(allreduce_algo_best(8, 1024, 50e-6, 1 / 1.25e9, 1e-9), ALLREDUCE_RD);
+    assert_int_equal(allreduce_algo_best(8, 16 << 20, 50e-6, 1 / 1.25e9, 1e-9), ALLREDUCE_RABENSEIFNER);
+    assert_int_equal(allreduce_algo_best(13, 16 << 20, 50e-6, 1 / 1.25e9, 1e-9), ALLREDUCE_RING);
 }
 
 int main(void)
