@@ -19,6 +19,7 @@ static const verb verbs[] = {
     {"sweep", verb_sweep, "the same runs over a grid of settings, and scaling figures"},
     {"collective", verb_collective, "time one collective (allreduce: ring, tree, rd, rabenseifner)"},
     {"pingpong", verb_pingpong, "time point-to-point messages between two ranks"},
+    {"platform", verb_platform, "write a generated cluster as a SimGrid platform file to edit"},
     {"plot", verb_plot, "overlay runs: loss or accuracy against time, epoch or step"},
     {"timeline", verb_timeline, "per-rank Gantt chart of one run"},
     {"trace", verb_trace, "Chrome trace-event JSON of one run (opens in Perfetto)"},

@@ -10,7 +10,9 @@
 
 typedef struct unit {
     const char *suffix;
-    double scale;
+    double scale;   /* value = number x scale, or */
+    double div;     /* value = number / div when div is set: 50us is 50 / 1e6, exactly
+                       the double nearest 5e-05, which 50 x 1e-6 is not */
 } unit;
 
 /* Split "12.5GiB" into 12.5 and "GiB"; the number must be finite, >= 0. */
@@ -36,7 +38,7 @@ static int parse(const char *s, const unit *units, double *out, const char *what
     if (split(s, &v, &suf) == 0) {
         for (const unit *u = units; u->suffix; u++) {
             if (strcmp(suf, u->suffix) == 0) {
-                *out = v * u->scale;
+                *out = u->div ? v / u->div : v * u->scale;
                 return 0;
             }
         }
@@ -49,12 +51,12 @@ static int parse(const char *s, const unit *units, double *out, const char *what
 int units_size(const char *s, double *bytes, char *err, size_t errlen)
 {
     static const unit u[] = {
-        {"", 1}, {"B", 1},
-        {"k", 1e3}, {"kB", 1e3}, {"KB", 1e3}, {"KiB", 1024.0}, {"K", 1024.0},
-        {"M", 1e6}, {"MB", 1e6}, {"MiB", 1048576.0},
-        {"G", 1e9}, {"GB", 1e9}, {"GiB", 1073741824.0},
-        {"TB", 1e12}, {"TiB", 1099511627776.0},
-        {NULL, 0}};
+        {"", 1, 0}, {"B", 1, 0},
+        {"k", 1e3, 0}, {"kB", 1e3, 0}, {"KB", 1e3, 0}, {"KiB", 1024.0, 0}, {"K", 1024.0, 0},
+        {"M", 1e6, 0}, {"MB", 1e6, 0}, {"MiB", 1048576.0, 0},
+        {"G", 1e9, 0}, {"GB", 1e9, 0}, {"GiB", 1073741824.0, 0},
+        {"TB", 1e12, 0}, {"TiB", 1099511627776.0, 0},
+        {NULL, 0, 0}};
     if (parse(s, u, bytes, "size", "4096, 4KiB, 1MB, 64MiB", err, errlen))
         return -1;
     if (*bytes > 9007199254740992.0) { /* 2^53 bytes: past this, sizes stop being exact */
@@ -71,11 +73,11 @@ int units_size(const char *s, double *bytes, char *err, size_t errlen)
 int units_rate(const char *s, double *bytes_per_s, char *err, size_t errlen)
 {
     static const unit u[] = {
-        {"bps", 1 / 8.0}, {"kbps", 1e3 / 8}, {"Kbps", 1e3 / 8}, {"Mbps", 1e6 / 8},
-        {"Gbps", 1e9 / 8}, {"Tbps", 1e12 / 8},
-        {"Bps", 1}, {"kBps", 1e3}, {"KBps", 1e3}, {"MBps", 1e6}, {"GBps", 1e9},
-        {"TBps", 1e12}, {"KiBps", 1024.0}, {"MiBps", 1048576.0}, {"GiBps", 1073741824.0},
-        {NULL, 0}};
+        {"bps", 0, 8}, {"kbps", 1e3 / 8, 0}, {"Kbps", 1e3 / 8, 0}, {"Mbps", 1e6 / 8, 0},
+        {"Gbps", 1e9 / 8, 0}, {"Tbps", 1e12 / 8, 0},
+        {"Bps", 1, 0}, {"kBps", 1e3, 0}, {"KBps", 1e3, 0}, {"MBps", 1e6, 0}, {"GBps", 1e9, 0},
+        {"TBps", 1e12, 0}, {"KiBps", 1024.0, 0}, {"MiBps", 1048576.0, 0}, {"GiBps", 1073741824.0, 0},
+        {NULL, 0, 0}};
     if (parse(s, u, bytes_per_s, "rate", "10Gbps, 1GBps, 100Mbps", err, errlen))
         return -1;
     if (*bytes_per_s <= 0) {
@@ -88,16 +90,16 @@ int units_rate(const char *s, double *bytes_per_s, char *err, size_t errlen)
 int units_time(const char *s, double *seconds, char *err, size_t errlen)
 {
     static const unit u[] = {
-        {"", 1}, {"s", 1}, {"ms", 1e-3}, {"us", 1e-6}, {"ns", 1e-9},
-        {"m", 60}, {"min", 60}, {"h", 3600}, {NULL, 0}};
+        {"", 1, 0}, {"s", 1, 0}, {"ms", 0, 1e3}, {"us", 0, 1e6}, {"ns", 0, 1e9},
+        {"m", 60, 0}, {"min", 60, 0}, {"h", 3600, 0}, {NULL, 0, 0}};
     return parse(s, u, seconds, "time", "50us, 1ms, 2s", err, errlen);
 }
 
 int units_speed(const char *s, double *flops, char *err, size_t errlen)
 {
     static const unit u[] = {
-        {"", 1}, {"f", 1}, {"kf", 1e3}, {"Mf", 1e6}, {"Gf", 1e9}, {"Tf", 1e12},
-        {"Pf", 1e15}, {NULL, 0}};
+        {"", 1, 0}, {"f", 1, 0}, {"kf", 1e3, 0}, {"Mf", 1e6, 0}, {"Gf", 1e9, 0}, {"Tf", 1e12, 0},
+        {"Pf", 1e15, 0}, {NULL, 0, 0}};
     if (parse(s, u, flops, "speed", "1Gf, 100Mf, 2.5e9", err, errlen))
         return -1;
     if (*flops <= 0) {

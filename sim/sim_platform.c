@@ -28,10 +28,23 @@
 
 #include <simgrid/engine.h>
 
+/* The shortest decimal that reads back as exactly v: a file a person will
+ * edit should say 25e-06, not 2.5000000000000001e-05. */
+static const char *exact(double v, char *buf, size_t len)
+{
+    for (int prec = 6; prec <= 17; prec++) {
+        snprintf(buf, len, "%.*g", prec, v);
+        if (strtod(buf, NULL) == v)
+            break;
+    }
+    return buf;
+}
+
 int sim_platform_cluster_xml(const job_config *cfg, char *buf, size_t len)
 {
     int hosts = cfg->hosts > 0 ? cfg->hosts : cfg->ranks;
     double loop_Bps = cfg->bandwidth_Bps * 4 > 1e10 ? cfg->bandwidth_Bps * 4 : 1e10;
+    char speed[32], bw[32], lat[32], loop[32];
     int n = snprintf(buf, len,
         "<?xml version='1.0'?>\n"
         "<!DOCTYPE platform SYSTEM \"https://simgrid.org/simgrid.dtd\">\n"
@@ -39,12 +52,13 @@ int sim_platform_cluster_xml(const job_config *cfg, char *buf, size_t len)
         "     non-blocking switch; host-to-host latency = 2 x lat. -->\n"
         "<platform version=\"4.1\">\n"
         "  <cluster id=\"cluster\" prefix=\"node-\" suffix=\"\" radical=\"0-%d\"\n"
-        "           speed=\"%.17gf\" core=\"%d\"\n"
-        "           bw=\"%.17gBps\" lat=\"%.17gs\" sharing_policy=\"SPLITDUPLEX\"\n"
-        "           loopback_bw=\"%.17gBps\" loopback_lat=\"1us\"/>\n"
+        "           speed=\"%sf\" core=\"%d\"\n"
+        "           bw=\"%sBps\" lat=\"%ss\" sharing_policy=\"SPLITDUPLEX\"\n"
+        "           loopback_bw=\"%sBps\" loopback_lat=\"1us\"/>\n"
         "</platform>\n",
-        hosts, hosts - 1, cfg->speed_flops, cfg->cores > 0 ? cfg->cores : 1,
-        cfg->bandwidth_Bps, cfg->latency_s / 2, loop_Bps);
+        hosts, hosts - 1, exact(cfg->speed_flops, speed, sizeof speed), cfg->cores > 0 ? cfg->cores : 1,
+        exact(cfg->bandwidth_Bps, bw, sizeof bw), exact(cfg->latency_s / 2, lat, sizeof lat),
+        exact(loop_Bps, loop, sizeof loop));
     return n > 0 && (size_t)n < len ? 0 : -1;
 }
 

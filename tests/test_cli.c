@@ -119,6 +119,22 @@ static void pingpong_prints_csv(void **state)
     assert_non_null(strstr(output, "real,65536,10,"));
 }
 
+/* The generated cluster as a file; edit one number and the run follows. */
+static void platform_file_round_trip(void **state)
+{
+    (void)state;
+    NEED_BINARY();
+    assert_int_equal(run("platform --hosts 4 --bandwidth 8Gbps --latency 100us -o %s/c.xml", tmpdir), 0);
+    assert_int_equal(run("pingpong --platform %s/c.xml --bytes 1MiB", tmpdir), 0);
+    assert_non_null(strstr(output, "sim,1048576,1,0.001148576,"));
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "sed -i 's/bw=\"1e+09Bps\"/bw=\"2e+09Bps\"/' %s/c.xml", tmpdir);
+    assert_int_equal(system(cmd), 0);
+    assert_int_equal(run("pingpong --platform %s/c.xml --bytes 1MiB", tmpdir), 0);
+    assert_non_null(strstr(output, "sim,1048576,1,0.000624288,"));
+    assert_refused("reads none", "platform --platform x.xml");
+}
+
 static void collective_matches_its_model(void **state)
 {
     (void)state;
@@ -233,6 +249,7 @@ int main(void)
         cmocka_unit_test(bad_input_is_refused),
         cmocka_unit_test(missing_platform_fails_clearly),
         cmocka_unit_test(pingpong_prints_csv),
+        cmocka_unit_test(platform_file_round_trip),
         cmocka_unit_test(collective_matches_its_model),
         cmocka_unit_test(run_gives_the_same_model_on_both_backends),
         cmocka_unit_test(compare_and_sweep_draw_their_figures),

@@ -292,7 +292,7 @@ static void generated_cluster_xml(void **state)
     assert_non_null(strstr(xml, "radical=\"0-15\""));
     assert_non_null(strstr(xml, "core=\"4\""));
     assert_non_null(strstr(xml, "SPLITDUPLEX"));
-    assert_non_null(strstr(xml, "lat=\"2.5000000000000001e-05s\""));
+    assert_non_null(strstr(xml, "lat=\"2.5e-05s\""));
 }
 
 int main(void)

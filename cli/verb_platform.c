@@ -1,0 +1,58 @@
+/* verb_platform.c -- `distlab platform`: write out the SimGrid platform a
+ * generated cluster would use, as a file to start editing from.
+ *
+ *   distlab platform --hosts 64 --bandwidth 25Gbps -o my-cluster.xml
+ *   (change a link, add a rack, ...)
+ *   distlab sweep ... --platform my-cluster.xml
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "sim/sim_platform.h"
+
+int verb_platform(int argc, char **argv)
+{
+    static const cli_opt opts[] = {
+        {"output", "FILE", "where to write the XML (default: standard output; also -o FILE)"},
+        {NULL, NULL, NULL},
+    };
+    cli_args a;
+    int code;
+    if (cli_parse(argc, argv, "platform [--hosts N --bandwidth RATE --latency TIME --speed FLOPS "
+                  "--cores N] [-o FILE.xml]", opts, 1, &a, &code))
+        return code;
+    if (a.npos) {
+        fprintf(stderr, "distlab platform: unexpected argument '%s'\n", a.pos[0]);
+        return 2;
+    }
+    job_config cfg = job_config_default();
+    if (cli_job_config(&a, "platform", &cfg))
+        return 2;
+    if (cfg.platform) {
+        fprintf(stderr, "distlab platform: --platform: this verb writes a platform; it reads none\n");
+        return 2;
+    }
+    if (cfg.hosts <= 0)
+        cfg.hosts = 16;
+    char xml[2048];
+    if (sim_platform_cluster_xml(&cfg, xml, sizeof xml) != 0) {
+        fprintf(stderr, "distlab platform: the description does not fit\n");
+        return 1;
+    }
+    const char *path = cli_get(&a, "output");
+    FILE *f = path ? fopen(path, "w") : stdout;
+    if (!f) {
+        fprintf(stderr, "distlab platform: cannot write %s: %s\n", path, strerror(errno));
+        return 1;
+    }
+    int ok = fputs(xml, f) >= 0;
+    if (path && fclose(f) != 0)
+        ok = 0;
+    if (!ok) {
+        fprintf(stderr, "distlab platform: cannot write %s\n", path ? path : "standard output");
+        return 1;
+    }
+    return 0;
+}
