@@ -82,13 +82,16 @@ int rt_irecv(rt *r, int src, int tag, void *buf, size_t cap, rt_request **req);
 int rt_sendrecv(rt *r, int dst, int stag, const void *sbuf, size_t slen,
                 int src, int rtag, void *rbuf, size_t rcap, rt_status *st);
 
-/* Wait for one request; *req becomes NULL. st may be NULL. */
+/* Wait for one request; *req becomes NULL, also when it fails. st may be
+ * NULL. */
 int rt_wait(rt *r, rt_request **req, rt_status *st);
 /* Wait for all n; NULL entries are skipped. sts may be NULL. On error the
  * remaining requests are still completed or cancelled before returning. */
 int rt_waitall(rt *r, int n, rt_request **reqs, rt_status *sts);
 /* Wait for the first of n to complete; *index says which (reqs[*index]
- * becomes NULL). With every entry NULL, returns RT_OK and *index = -1. */
+ * becomes NULL). With every entry NULL, returns RT_OK and *index = -1.
+ * When waiting itself fails (a timeout, a deadlock) *index is -1 and the
+ * requests stay outstanding: wait again, or let rt_waitall give them up. */
 int rt_waitany(rt *r, int n, rt_request **reqs, int *index, rt_status *st);
 
 /* ---- compute, shared memory, barrier ---- */
