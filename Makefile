@@ -115,7 +115,7 @@ tsan: deps
 	CMOCKA_MESSAGE_OUTPUT=TAP TSAN_OPTIONS="halt_on_error=1 exitcode=66" ./$(TSAN_BUILD)/tests/test_hogwild
 
 # make fuzz: libFuzzer + AddressSanitizer on the LIBSVM parser, for
-# FUZZ_SECONDS (default 60); clang is needed (apt-get install clang). Not
+# FUZZ_SECONDS (default 60); installs clang when run as root. Not
 # part of make check. New inputs go to build/fuzz/corpus; a crash leaves
 # crash-* in the current folder.
 FUZZ_SECONDS ?= 60
@@ -123,7 +123,9 @@ FUZZ_CC ?= clang
 FUZZ_LIBS = $(shell pkg-config --libs gsl zlib 2>/dev/null | sed 's/-lgslcblas/-lopenblas/') -lm
 
 $(BUILD)/fuzz/fuzz_libsvm: fuzz/fuzz_libsvm.c $(wildcard ml/*.c ml/*.h)
-	@command -v $(FUZZ_CC) >/dev/null || { echo "make fuzz: $(FUZZ_CC) not found (apt-get install clang)" >&2; exit 1; }
+	@command -v $(FUZZ_CC) >/dev/null || [ "$$(id -u)" != 0 ] || [ "$(FUZZ_CC)" != clang ] || \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends clang >/dev/null
+	@command -v $(FUZZ_CC) >/dev/null || { echo "make fuzz: $(FUZZ_CC) not found (apt-get install clang, as root)" >&2; exit 1; }
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) -g -O1 -std=gnu11 -I. -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 	  -o $@ fuzz/fuzz_libsvm.c $(wildcard ml/*.c) $(FUZZ_LIBS)
