@@ -130,6 +130,6 @@ $(BUILD)/fuzz/fuzz_libsvm: fuzz/fuzz_libsvm.c $(wildcard ml/*.c ml/*.h)
 	$(FUZZ_CC) -g -O1 -std=gnu11 -I. -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 	  -o $@ fuzz/fuzz_libsvm.c $(wildcard ml/*.c) $(FUZZ_LIBS)
 
-fuzz: $(BUILD)/fuzz/fuzz_libsvm
+fuzz: deps $(BUILD)/fuzz/fuzz_libsvm
 	@mkdir -p $(BUILD)/fuzz/corpus
 	$(BUILD)/fuzz/fuzz_libsvm -max_total_time=$(FUZZ_SECONDS) -max_len=4096 $(BUILD)/fuzz/corpus fuzz/corpus_libsvm
