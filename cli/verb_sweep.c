@@ -28,12 +28,13 @@ typedef struct axis {
     char *vals[SWEEP_MAX_VALUES];
     double x[SWEEP_MAX_VALUES]; /* the values as numbers, in the label's unit */
     int n;
+    int categorical;  /* values are names (bsp, async): bars, not lines */
     char label[64];
 } axis;
 
 static const cli_opt sweep_opts[] = {
     {"algos", "SPEC[,SPEC...]", "the runs, as for compare: allreduce:ring,ps:ssp:3,psgd:8 ..."},
-    {"vary", "KEY=V1,V2,...", "the numeric setting to sweep: workers, bandwidth, latency, stragglers, ..."},
+    {"vary", "KEY=V1,V2,...", "the setting to sweep: workers, bandwidth, latency, stragglers, consistency ..."},
     {"vary2", "KEY=V1,V2,...", "a second setting: one line per value"},
     {"out", "DIR", "where the runs and figures go (default runs/sweep)"},
     {NULL, NULL, NULL},
@@ -62,7 +63,7 @@ static int to_number(axis *ax, int i)
         snprintf(ax->label, sizeof ax->label, "core speed (Gflop/s)");
     } else {
         if (units_double(s, &v, err, sizeof err))
-            goto bad;
+            ax->categorical = 1; /* a name: every value is then a category */
         ax->x[i] = v;
         snprintf(ax->label, sizeof ax->label, "%s", ax->key);
     }
@@ -106,6 +107,8 @@ static int parse_axis(const char *spec, axis *ax)
         fprintf(stderr, "distlab sweep: --vary %s: give at least one value\n", ax->key);
         return -1;
     }
+    for (int i = 0; ax->categorical && i < ax->n; i++)
+        ax->x[i] = i + 1;
     return 0;
 }
 
@@ -232,6 +235,27 @@ int verb_sweep(int argc, char **argv)
         }
     fclose(f);
 
+    if (ax1.categorical) {
+        /* named values: one group of bars per value, one bar per run */
+        const char *bar_names[EXP_MAX_RUNS * SWEEP_MAX_VALUES];
+        for (int l = 0; l < nlines; l++)
+            bar_names[l] = names[l];
+        plot_bars_spec bars = {.opts = plot_opts_default(), .ngroups = ax1.n,
+                               .groups = (const char *const *)ax1.vals, .nseries = nlines,
+                               .series = bar_names, .values = t};
+        bars.opts.title = "Time per epoch";
+        bars.opts.x.label = ax1.label;
+        bars.opts.y.label = "time per epoch (s)";
+        snprintf(path, sizeof path, "%s/time_per_epoch.png", out);
+        if (plot_bars(path, &bars, err, sizeof err) != 0) {
+            fprintf(stderr, "distlab sweep: %s\n", err);
+            goto done;
+        }
+        printf("\ndistlab sweep: %d runs; figures in %s/: time_per_epoch.png; numbers in %s/sweep.csv\n",
+               nlines * ax1.n, out, out);
+        status = 0;
+        goto done;
+    }
     plot_lines_spec lines = {.opts = plot_opts_default(), .series = s, .nseries = nlines};
     lines.opts.title = "Time per epoch";
     lines.opts.x.label = ax1.label;

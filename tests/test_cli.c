@@ -240,6 +240,16 @@ static void compare_and_sweep_draw_their_figures(void **state)
     assert_int_equal(read_file(path, csv, sizeof csv - 1, &n), 0);
     csv[n] = '\0';
     assert_non_null(strstr(csv, "allreduce:ring,4,"));
+
+    /* a named setting: bars, one group per value */
+    assert_int_equal(run("sweep --algos ps --vary consistency=bsp,async --workers 2 --epochs 1 "
+                         "--dataset synth-dense:n=600,d=8,classes=2 --out %s/swc", tmpdir), 0);
+    snprintf(path, sizeof path, "%s/swc/sweep.csv", tmpdir);
+    assert_int_equal(read_file(path, csv, sizeof csv - 1, &n), 0);
+    csv[n] = '\0';
+    assert_non_null(strstr(csv, "ps,async,"));
+    snprintf(path, sizeof path, "%s/swc/time_per_epoch.png", tmpdir);
+    assert_int_equal(stat(path, &st), 0);
 }
 
 int main(void)
