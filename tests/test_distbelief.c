@@ -491,13 +491,9 @@ static void sandblaster_balancing_beats_even_split_with_a_straggler(void **state
 static void bad_options_are_refused(void **state)
 {
     (void)state;
-    if (!test_distlab())
-        fail_msg("no distlab binary (set DISTLAB)");
     const char *common = "--dataset synth-dense:n=100,d=5,classes=3 --model mlp:6,4 --epochs 1 "
                          "--quiet --no-figures --out /tmp/distlab-test-distbelief";
-    struct {
-        const char *args, *says;
-    } cases[] = {
+    const test_refusal cases[] = {
         {"--partitions 5", "hidden layer 2 has only 4 neurons"},
         {"--mode downpour --replicas 0", "--replicas"},
         {"--mode downpour --servers 0", "--servers"},
@@ -514,13 +510,9 @@ static void bad_options_are_refused(void **state)
         {"--mode downpour --partitions 2 --workers 3", "multiple of --partitions"},
         {"--model softmax", "mlp:H1,H2"},
     };
-    for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
-        char out[4096];
-        int st = test_distlab_run(out, sizeof out, "run distbelief %s %s", common, cases[c].args);
-        if (st != 2)
-            fail_msg("%s: exit status %d, expected 2: %s", cases[c].args, st, out);
-        assert_contains(out, cases[c].says);
-    }
+    char prefix[1024];
+    snprintf(prefix, sizeof prefix, "run distbelief %s", common);
+    test_distlab_refuses(prefix, cases, sizeof cases / sizeof *cases);
 }
 
 int main(void)

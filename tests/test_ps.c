@@ -423,13 +423,9 @@ static void dead_worker_stops_bsp_with_a_clear_error(void **state)
 static void bad_options_are_refused(void **state)
 {
     (void)state;
-    if (!test_distlab())
-        fail_msg("no distlab binary (set DISTLAB)");
     const char *common = "--dataset synth-dense:n=100,d=3,classes=2 --model logreg --epochs 1 "
                          "--quiet --no-figures --out /tmp/distlab-test-ps";
-    struct {
-        const char *args, *says;
-    } cases[] = {
+    const test_refusal cases[] = {
         {"--servers 0", "--servers"},
         {"--servers 5", "more servers than keys"},
         {"--consistency ssp --staleness -1", "--staleness"},
@@ -438,13 +434,9 @@ static void bad_options_are_refused(void **state)
         {"--stragglers 1.5", "fraction"},
         {"--stragglers 0.5 --slowdown 0.5", "at least 1"},
     };
-    for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
-        char out[4096];
-        int st = test_distlab_run(out, sizeof out, "run ps %s %s", common, cases[c].args);
-        if (st != 2)
-            fail_msg("%s: exit status %d, expected 2: %s", cases[c].args, st, out);
-        assert_contains(out, cases[c].says);
-    }
+    char prefix[1024];
+    snprintf(prefix, sizeof prefix, "run ps %s", common);
+    test_distlab_refuses(prefix, cases, sizeof cases / sizeof *cases);
 }
 
 int main(void)

@@ -3,6 +3,11 @@
 #include "tests/util_distlab.h"
 
 #include <libgen.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -47,4 +52,17 @@ int test_distlab_run(char *out, size_t cap, const char *fmt, ...)
     out[n] = '\0';
     int st = pclose(p);
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+void test_distlab_refuses(const char *prefix, const test_refusal *cases, size_t n)
+{
+    if (!test_distlab())
+        fail_msg("no distlab binary (set DISTLAB)");
+    for (size_t c = 0; c < n; c++) {
+        char out[4096];
+        int st = test_distlab_run(out, sizeof out, "%s %s", prefix, cases[c].args);
+        if (st != 2 || !strstr(out, cases[c].says))
+            fail_msg("distlab %s %s: exit status %d, expected 2 and '%s' in: %s", prefix,
+                     cases[c].args, st, cases[c].says, out);
+    }
 }

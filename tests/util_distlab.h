@@ -13,4 +13,11 @@ const char *test_distlab(void);
 int test_distlab_run(char *out, size_t cap, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* Each case's "distlab PREFIX ARGS" must exit 2 and say `says`; fails the
+ * calling cmocka test otherwise. */
+typedef struct test_refusal {
+    const char *args, *says;
+} test_refusal;
+void test_distlab_refuses(const char *prefix, const test_refusal *cases, size_t n);
+
 #endif
