@@ -3,7 +3,10 @@
  * connection at the same time, with non-blocking sockets and poll, as
  * fast as the kernel allows. A 2-rank ring allreduce of N bytes moves
  * exactly N bytes each way (two steps of N/2), so its time can be held
- * against this one. Prints CSV: bytes,seconds (best of the runs). */
+ * against this one. The sockets get the settings distlab's own get
+ * (TCP_NODELAY, a 4 MiB send buffer set before connecting) or, with a
+ * third argument 0, the kernel's defaults. Prints CSV: bytes,seconds (best
+ * of the runs). */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
@@ -53,7 +56,10 @@ int main(int argc, char **argv)
 {
     size_t n = argc > 1 ? strtoull(argv[1], NULL, 10) : 64u << 20;
     int runs = argc > 2 ? atoi(argv[2]) : 5;
+    int sndbuf = argc > 3 ? atoi(argv[3]) : 4 << 20;
     int ls = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+    if (sndbuf > 0)
+        setsockopt(ls, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     socklen_t al = sizeof a;
     if (ls < 0 || bind(ls, (struct sockaddr *)&a, sizeof a) || listen(ls, 1) ||
@@ -70,6 +76,8 @@ int main(int argc, char **argv)
     int fd;
     if (child == 0) {
         fd = socket(AF_INET, SOCK_STREAM, 0);
+        if (sndbuf > 0)
+            setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
         if (connect(fd, (struct sockaddr *)&a, sizeof a))
             _exit(1);
     } else {

@@ -20,6 +20,8 @@ const cli_opt cli_job_opts[] = {
     {"payload", "data|size-only", "sim: size-only messages carry no data (default data)"},
     {"launch", "threads|procs", "real: ranks as threads of one process, or processes (default threads)"},
     {"listen", "ADDR", "real: address the ranks listen on (default 127.0.0.1)"},
+    {"spin", "TIME|auto", "real: how long a waiting rank polls before it sleeps (default auto: 100us when each rank has a core, else 0)"},
+    {"bind", "auto|cores|none", "real: bind rank i to core i (default auto: when each rank has a core)"},
     {"no-events", NULL, "do not record per-rank events (saves memory on huge runs)"},
     {NULL, NULL, NULL},
 };
@@ -184,6 +186,7 @@ int cli_job_config(const cli_args *a, const char *verb, job_config *cfg)
     static const char *const places[] = {"round-robin", "block", NULL};
     static const char *const payloads[] = {"data", "size-only", NULL};
     static const char *const launches[] = {"threads", "procs", NULL};
+    static const char *const binds[] = {"auto", "none", "cores", NULL};
     char err[256];
     int choice;
     long n;
@@ -238,6 +241,16 @@ int cli_job_config(const cli_args *a, const char *verb, job_config *cfg)
     cfg->launch = choice;
     if ((v = cli_get(a, "listen")) != NULL)
         cfg->listen_addr = v;
+    choice = cfg->bind;
+    if (cli_get_choice(a, verb, "bind", binds, &choice))
+        return -1;
+    cfg->bind = choice;
+    if ((v = cli_get(a, "spin")) != NULL && strcmp(v, "auto") != 0) {
+        if (units_time(v, &cfg->spin_s, err, sizeof err))
+            return bad(verb, "spin", err);
+        if (cfg->spin_s < 0 || cfg->spin_s > 1)
+            return bad(verb, "spin", "must be between 0 and 1s (or auto)");
+    }
     if (cli_flag(a, "no-events"))
         cfg->record_events = 0;
 
@@ -260,7 +273,15 @@ void cli_describe_job(const job_config *cfg, const job_result *res, char *buf, s
                      cfg->hosts > 0 ? cfg->hosts : cfg->ranks, bw, lat, cfg->speed_flops / 1e9,
                      res && res->net_model[0] ? res->net_model : "?");
     } else {
-        snprintf(buf, len, "real: %s on %s, TCP", cfg->launch == JOB_LAUNCH_PROCS ? "processes" : "threads",
-                 cfg->listen_addr);
+        char spin[48] = "sleep at once";
+        double s = job_spin_s(cfg);
+        if (s > 0) {
+            strcpy(spin, "poll for ");
+            units_fmt_time(s, spin + strlen(spin), sizeof spin - strlen(spin));
+            strcat(spin, ", then sleep");
+        }
+        snprintf(buf, len, "real: %s%s on %s, TCP; waiting ranks %s",
+                 cfg->launch == JOB_LAUNCH_PROCS ? "processes" : "threads",
+                 job_binds(cfg) ? " bound to cores" : "", cfg->listen_addr, spin);
     }
 }

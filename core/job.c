@@ -9,6 +9,7 @@
 #include "core/job.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <signal.h>
 #include <stdio.h>
@@ -42,7 +43,42 @@ job_config job_config_default(void)
         .placement = JOB_PLACE_ROUND_ROBIN,
         .launch = JOB_LAUNCH_THREADS,
         .listen_addr = "127.0.0.1",
+        .spin_s = -1,
     };
+}
+
+/* Waking a rank that sleeps in poll() costs tens of microseconds on a
+ * loaded VM -- more than a 4 KiB message takes to cross loopback -- so a
+ * rank that has a core to itself keeps polling (with a yield between
+ * polls) for a while first, as MPI libraries do. 100 us covers the waits
+ * of small and medium collectives; a longer wait then sleeps, and its
+ * wake-up is small next to it. With more ranks than cores a spinning rank
+ * would take the core its peer needs to send what it waits for, so then
+ * no rank spins. */
+static int core_per_rank(const job_config *cfg)
+{
+    cpu_set_t set;
+    int cores = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 1;
+    return cfg->ranks <= cores;
+}
+
+double job_spin_s(const job_config *cfg)
+{
+    if (cfg->spin_s >= 0)
+        return cfg->spin_s;
+    return core_per_rank(cfg) ? JOB_SPIN_AUTO_S : 0;
+}
+
+/* Left to the scheduler, ranks forked or started together often begin on
+ * one core and share it until the load balancer moves one -- long enough
+ * to spoil a short measurement (a 4 KiB allreduce 4x slower for a whole
+ * run). Bound, each has its core from the first message, as mpirun binds
+ * its ranks by default. */
+int job_binds(const job_config *cfg)
+{
+    if (cfg->bind != JOB_BIND_AUTO)
+        return cfg->bind == JOB_BIND_CORES;
+    return core_per_rank(cfg);
 }
 
 void *job_slot(rt *r) { return r->slot; }

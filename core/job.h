@@ -28,6 +28,7 @@ typedef enum { JOB_SIM = 0, JOB_REAL = 1 } job_backend;
 typedef enum { JOB_NET_IDEAL = 0, JOB_NET_TCP = 1 } job_net;
 typedef enum { JOB_PLACE_ROUND_ROBIN = 0, JOB_PLACE_BLOCK = 1 } job_placement;
 typedef enum { JOB_LAUNCH_THREADS = 0, JOB_LAUNCH_PROCS = 1 } job_launch;
+typedef enum { JOB_BIND_AUTO = 0, JOB_BIND_NONE = 1, JOB_BIND_CORES = 2 } job_bind;
 
 typedef struct job_config {
     job_backend backend;
@@ -55,6 +56,10 @@ typedef struct job_config {
     /* real */
     job_launch launch;
     const char *listen_addr; /* default 127.0.0.1 */
+    /* real: how long a waiting rank keeps polling its sockets before it
+     * sleeps in the kernel; below zero: automatic (see job_spin_s). */
+    double spin_s;
+    job_bind bind;         /* real: each rank on a core of its own? */
 } job_config;
 
 typedef struct job_result {
@@ -76,6 +81,15 @@ typedef struct job_result {
 typedef int (*job_main)(rt *r, void *arg);
 
 job_config job_config_default(void);
+
+/* real: how long a waiting rank polls its sockets before it sleeps --
+ * cfg->spin_s when set, else JOB_SPIN_AUTO_S when every rank has a core of
+ * its own (the ranks are no more than the cores this process may use), else 0. */
+#define JOB_SPIN_AUTO_S 100e-6
+double job_spin_s(const job_config *cfg);
+/* real: whether rank i runs bound to the (i mod n)-th of the n cores this
+ * process may use: cfg->bind when set, else when every rank has a core. */
+int job_binds(const job_config *cfg);
 /* Returns 0 when every rank returned RT_OK; otherwise nonzero with
  * res->error saying what went wrong. res must be freed either way. */
 int job_run(const job_config *cfg, job_main fn, void *arg, job_result *res);

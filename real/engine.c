@@ -11,7 +11,9 @@
  *     waits in the queue;
  *   - progress: one poll over every connection that reads and writes
  *     whatever is ready, so two ranks sending each other 64 MiB at once
- *     never deadlock, and that sleeps in the kernel rather than spinning;
+ *     never deadlock; a waiting rank polls without sleeping for the job's
+ *     spin time (when it has a core to itself: see real/launch.c), then
+ *     sleeps in the kernel until a socket is ready;
  *   - failure: a closed connection, a socket error or a malformed frame
  *     ends the peer; everything waiting on it completes with an error.
  *
@@ -27,6 +29,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -582,7 +585,7 @@ static const rt_request *first_done(int n, rt_request **reqs)
 /* One round of progress: poll every open connection (for writing too when
  * frames wait), then read and write whatever is ready. Returns poll's
  * count, or -1 with errno set. */
-static int poll_round(real_rank *rk, double deadline)
+static int poll_round(real_rank *rk, double deadline, int nowait)
 {
     int np = 0;
     for (int p = 0; p < rk->rt.size; p++) {
@@ -597,7 +600,7 @@ static int poll_round(real_rank *rk, double deadline)
             rk->pfds[np++] = (struct pollfd){.fd = pe->wfd, .events = POLLOUT};
         }
     }
-    int k = poll(rk->pfds, (nfds_t)np, net_poll_ms(deadline));
+    int k = poll(rk->pfds, (nfds_t)np, nowait ? 0 : net_poll_ms(deadline));
     if (k < 0)
         return errno == EINTR ? 0 : -1;
     for (int i = 0; k > 0 && i < np; i++) {
@@ -636,15 +639,19 @@ int real_progress(rt *r, int n, rt_request **reqs)
 {
     real_rank *rk = r->backend_data;
     double timeout = rk->job->timeout_s;
-    double start = net_clock_s();
+    double start = net_clock_s(), spin_until = start + rk->job->spin_s;
     const rt_request *done;
     int rc = RT_OK;
     while (!(done = first_done(n, reqs))) {
         double deadline = last_activity(rk, n, reqs, start) + timeout;
-        if (poll_round(rk, deadline) < 0) {
+        int spinning = net_clock_s() < spin_until;
+        int k = poll_round(rk, deadline, spinning);
+        if (k < 0) {
             rc = rt_seterr(r, RT_EIO, "poll: %s", strerror(errno));
             goto out;
         }
+        if (spinning && k == 0)
+            sched_yield(); /* a thread of this machine that needs the core may have it */
         if (net_clock_s() >= deadline && !first_done(n, reqs)) {
             char what[160] = "nothing";
             for (int i = 0; i < n; i++)
@@ -702,7 +709,7 @@ void real_engine_flush(real_rank *rk)
     }
     double deadline = net_clock_s() + rk->job->timeout_s;
     while (pending && net_clock_s() < deadline) {
-        int k = poll_round(rk, deadline);
+        int k = poll_round(rk, deadline, 0);
         if (k < 0)
             return;
         if (k > 0)

@@ -26,6 +26,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -92,10 +93,29 @@ static void rank_init(real_job *job, real_rank *rk, int rank)
     rk->rt.slot = job_result_slot(job->res, rank);
 }
 
+/* Bind the calling thread (a rank) to the rank-th of the cores this
+ * process may use, wrapping around; see job_binds. */
+static void bind_rank(int rank)
+{
+    cpu_set_t allowed, one;
+    if (sched_getaffinity(0, sizeof allowed, &allowed) != 0)
+        return;
+    int k = rank % CPU_COUNT(&allowed);
+    for (int c = 0; c < CPU_SETSIZE; c++)
+        if (CPU_ISSET(c, &allowed) && k-- == 0) {
+            CPU_ZERO(&one);
+            CPU_SET(c, &one);
+            sched_setaffinity(0, sizeof one, &one); /* 0: this thread only */
+            return;
+        }
+}
+
 /* One rank from connection to hang-up; returns what the rank returned. */
 static int rank_run(real_rank *rk)
 {
     real_job *job = rk->job;
+    if (job->bind)
+        bind_rank(rk->rt.rank);
     int status = real_engine_init(rk);
     if (status == RT_OK)
         status = real_mesh_open(rk);
@@ -322,6 +342,8 @@ int real_job_run(const job_config *cfg, job_main fn, void *arg, job_result *res)
     char err[256];
     job.t0 = net_clock_s();
     job.timeout_s = cfg->timeout_s > 0 ? cfg->timeout_s : 60.0;
+    job.spin_s = job_spin_s(cfg);
+    job.bind = job_binds(cfg);
     if (getrandom(&job.token, sizeof job.token, GRND_NONBLOCK) != (ssize_t)sizeof job.token)
         job.token = (uint64_t)getpid() << 32 ^ (uint64_t)(job.t0 * 1e9);
     snprintf(job.shm_prefix, sizeof job.shm_prefix, "/distlab-%d-%016llx-", (int)getpid(),

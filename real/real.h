@@ -73,6 +73,8 @@ typedef struct real_job {
     int procs;           /* ranks are processes (else threads) */
     double t0;           /* net_clock_s() when the job started */
     double timeout_s;
+    double spin_s;       /* poll without sleeping this long before blocking */
+    int bind;            /* each rank bound to a core (job_binds) */
     uint64_t token;      /* carried by every hello: rejects strangers */
     int *listen_fd;      /* per rank, made before any rank starts */
     net_addr *addr;      /* per rank: where its listener is */

@@ -86,6 +86,9 @@ static void bad_input_is_refused(void **state)
     assert_refused("not a time", "pingpong --latency soon");
     assert_refused("unknown option '--speeed'", "pingpong --speeed 1Gf");
     assert_refused("needs a value", "pingpong --bytes");
+    assert_refused("not a time", "collective --backend real --spin -3us");
+    assert_refused("between 0 and 1s", "collective --backend real --spin 5s");
+    assert_refused("expected one of: auto, none, cores", "collective --backend real --bind some");
     assert_refused("exclude each other", "pingpong --platform x.xml --hosts 4");
     assert_refused("size-only", "run allreduce --payload size-only");
     assert_refused("unknown algorithm 'sgd'", "run sgd");

@@ -10,6 +10,8 @@
  * Rank functions never assert: they record what they saw in their result
  * slot, and the checks run after the job.
  */
+#define _GNU_SOURCE
+#include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -256,12 +258,14 @@ static void test_peer_ended(void **state)
     job_result_free(&res);
 }
 
-static void test_silent_peer(void **state)
+/* The timeout holds whether the rank sleeps at once or spins -- even when
+ * it would spin for longer than the timeout. */
+static void check_silent_peer(double spin_s)
 {
-    (void)state;
     double quiet_s = 1.5;
     job_config cfg = config(2, JOB_LAUNCH_THREADS);
     cfg.timeout_s = 0.5;
+    cfg.spin_s = spin_s;
     job_result res;
     assert_int_equal(job_run(&cfg, early_rank, &quiet_s, &res), 0);
     seen *s = job_result_slot(&res, 0);
@@ -270,6 +274,86 @@ static void test_silent_peer(void **state)
     assert_true(s->elapsed_s >= 0.45 && s->elapsed_s < 1.2);
     job_result_free(&res);
 }
+
+static void test_silent_peer(void **state) { (void)state; check_silent_peer(0); }
+static void test_silent_peer_spinning(void **state) { (void)state; check_silent_peer(1.0); }
+
+/* Ranks spin only when each has a core: on their own (one rank), never
+ * when there are more ranks than cores, and as told when told. */
+static void test_spin_choice(void **state)
+{
+    (void)state;
+    cpu_set_t set;
+    assert_int_equal(sched_getaffinity(0, sizeof set, &set), 0);
+    job_config cfg = config(1, JOB_LAUNCH_THREADS);
+    assert_true(job_spin_s(&cfg) == JOB_SPIN_AUTO_S);
+    cfg.ranks = CPU_COUNT(&set);
+    assert_true(job_spin_s(&cfg) == JOB_SPIN_AUTO_S);
+    cfg.ranks = CPU_COUNT(&set) + 1;
+    assert_true(job_spin_s(&cfg) == 0);
+    cfg.spin_s = 2e-3;
+    assert_true(job_spin_s(&cfg) == 2e-3);
+    cfg.spin_s = 0;
+    cfg.ranks = 1;
+    assert_true(job_spin_s(&cfg) == 0);
+
+    cfg.ranks = CPU_COUNT(&set);
+    assert_true(job_binds(&cfg));
+    cfg.ranks = CPU_COUNT(&set) + 1;
+    assert_false(job_binds(&cfg));
+    cfg.bind = JOB_BIND_CORES;
+    assert_true(job_binds(&cfg));
+    cfg.ranks = 1;
+    cfg.bind = JOB_BIND_NONE;
+    assert_false(job_binds(&cfg));
+}
+
+/* Each rank reports the cores it may run on. */
+static int affinity_rank(rt *r, void *arg)
+{
+    (void)arg;
+    seen *s = job_slot(r);
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) != 0)
+        return RT_EIO;
+    s->count[0] = CPU_COUNT(&set);
+    for (int c = 0; c < CPU_SETSIZE; c++)
+        if (CPU_ISSET(c, &set)) {
+            s->source = c; /* the first */
+            break;
+        }
+    return rt_barrier(r);
+}
+
+/* Bound ranks have one core each, the i-th of the allowed ones (wrapping
+ * when they outnumber the cores); unbound ones keep them all. */
+static void check_binding(job_launch launch)
+{
+    cpu_set_t set;
+    assert_int_equal(sched_getaffinity(0, sizeof set, &set), 0);
+    int cores = CPU_COUNT(&set), nth[CPU_SETSIZE], k = 0;
+    for (int c = 0; c < CPU_SETSIZE; c++)
+        if (CPU_ISSET(c, &set))
+            nth[k++] = c;
+    job_config cfg = config(3, launch);
+    cfg.bind = JOB_BIND_CORES;
+    job_result res;
+    assert_int_equal(job_run(&cfg, affinity_rank, NULL, &res), 0);
+    for (int i = 0; i < 3; i++) {
+        seen *s = job_result_slot(&res, i);
+        assert_int_equal(s->count[0], 1);
+        assert_int_equal(s->source, nth[i % cores]);
+    }
+    job_result_free(&res);
+    cfg.bind = JOB_BIND_NONE;
+    assert_int_equal(job_run(&cfg, affinity_rank, NULL, &res), 0);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(((seen *)job_result_slot(&res, i))->count[0], cores);
+    job_result_free(&res);
+}
+
+static void test_binding_threads(void **state) { (void)state; check_binding(JOB_LAUNCH_THREADS); }
+static void test_binding_procs(void **state) { (void)state; check_binding(JOB_LAUNCH_PROCS); }
 
 /* ---- any-source receives hear of each death once ---- */
 
@@ -321,9 +405,10 @@ static int server_rank(rt *r, void *arg)
     return RT_OK;
 }
 
-static void check_server(death how, job_launch launch)
+static void check_server(death how, job_launch launch, double spin_s)
 {
     job_config cfg = config(4, launch);
+    cfg.spin_s = spin_s;
     job_result res;
     job_run(&cfg, server_rank, &how, &res);
     seen *s = job_result_slot(&res, 0);
@@ -341,8 +426,10 @@ static void check_server(death how, job_launch launch)
     job_result_free(&res);
 }
 
-static void test_anysource_death_procs(void **state) { (void)state; check_server(DIE_EXIT, JOB_LAUNCH_PROCS); }
-static void test_anysource_death_threads(void **state) { (void)state; check_server(DIE_ABORT, JOB_LAUNCH_THREADS); }
+static void test_anysource_death_procs(void **state) { (void)state; check_server(DIE_EXIT, JOB_LAUNCH_PROCS, -1); }
+static void test_anysource_death_threads(void **state) { (void)state; check_server(DIE_ABORT, JOB_LAUNCH_THREADS, -1); }
+/* four ranks spinning on however few cores: slower, but the same answers */
+static void test_anysource_death_spinning(void **state) { (void)state; check_server(DIE_ABORT, JOB_LAUNCH_THREADS, 1e-3); }
 
 /* ---- a wait that gives up mid-transfer ---- */
 
@@ -429,8 +516,13 @@ int main(void)
         cmocka_unit_test(test_death_abort_threads),
         cmocka_unit_test(test_peer_ended),
         cmocka_unit_test(test_silent_peer),
+        cmocka_unit_test(test_silent_peer_spinning),
+        cmocka_unit_test(test_spin_choice),
+        cmocka_unit_test(test_binding_threads),
+        cmocka_unit_test(test_binding_procs),
         cmocka_unit_test(test_anysource_death_procs),
         cmocka_unit_test(test_anysource_death_threads),
+        cmocka_unit_test(test_anysource_death_spinning),
         cmocka_unit_test(test_give_up),
     };
     return cmocka_run_group_tests_name("real backend: broken frames, dead and silent peers", tests, NULL, NULL);
