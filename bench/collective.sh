@@ -28,8 +28,10 @@ if ! command -v mpicc >/dev/null || ! command -v mpirun >/dev/null; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends openmpi-bin libopenmpi-dev >/dev/null
 fi
 mpicc -O2 -o "$work/mpi_allreduce" "$here/mpi/allreduce.c"
-sizes="4096 65536 1048576 16777216 67108864"
-iters=${ITERS:-10}
+# small sizes get more iterations: their times are microseconds, and a
+# single preempted iteration would otherwise decide the mean
+small="4096 65536 1048576" large="16777216 67108864" sizes="$small $large"
+iters_small=${ITERS_SMALL:-200} iters=${ITERS:-10}
 rounds=${ROUNDS:-5}
 mpirun_flags="--allow-run-as-root --oversubscribe --mca btl tcp,self --mca btl_tcp_if_include lo"
 
@@ -39,16 +41,22 @@ median() { sort -g | awk '{v[NR] = $1} END {print NR % 2 ? v[(NR + 1) / 2] : (v[
 # Rows: what,algo,bytes,seconds (what: ring, auto or ompi), one per round.
 for p in 2 4; do
   for r in $(seq "$rounds"); do
-    for a in ring auto; do
-      "$bin" collective --backend real --launch procs --workers "$p" --iters "$iters" --algo "$a" \
-        --bytes "$(echo $sizes | tr ' ' ,)" | grep -v '^#' | tail -n +2 | cut -d, -f3,5,6 \
-        | sed "s/^/$a,/" >> "$work/d$p"
+    for group in small large; do
+      set -- ${!group}
+      n=$iters
+      [ "$group" = small ] && n=$iters_small
+      for a in ring auto; do
+        "$bin" collective --backend real --launch procs --workers "$p" --iters "$n" --algo "$a" \
+          --bytes "$(echo "$@" | tr ' ' ,)" | grep -v '^#' | tail -n +2 | cut -d, -f3,5,6 \
+          | sed "s/^/$a,/" >> "$work/d$p"
+      done
+      mpirun $mpirun_flags -np "$p" "$work/mpi_allreduce" "$n" "$@" | sed 's/^/ompi,-,/' >> "$work/d$p"
     done
-    mpirun $mpirun_flags -np "$p" "$work/mpi_allreduce" "$iters" $sizes | sed 's/^/ompi,-,/' >> "$work/d$p"
   done
 done
 
-printf "medians of %s rounds of %s iterations each\n" "$rounds" "$iters"
+printf "medians of %s rounds; each a mean over %s iterations (%s from 16 MiB up)\n" \
+  "$rounds" "$iters_small" "$iters"
 printf "%-6s %-10s %-13s %-13s %-13s %-13s %s\n" ranks bytes ring_s auto_s auto_algo openmpi_s auto/ompi
 for p in 2 4; do
   for bytes in $sizes; do

@@ -180,11 +180,16 @@ int verb_collective(int argc, char **argv)
     }
     if (parse_sizes(cli_get(&a, "bytes") ? cli_get(&a, "bytes") : "1MiB", &ca))
         return 2;
-    /* auto: the simulated cluster's own alpha, beta and gamma; on sockets,
-     * loopback's typical ones (a wake-up per message dominates alpha) */
-    double alpha = cfg.backend == JOB_SIM ? cfg.latency_s : 25e-6;
+    /* auto: the simulated cluster's own alpha, beta and gamma. On sockets,
+     * loopback's as measured on this project's machines: when ranks sleep
+     * between messages a wake-up (~25 us) dominates alpha; when they poll
+     * first (job_spin_s), alpha and gamma are fitted to where 2 ranks'
+     * recursive doubling stops beating the ring (32 KiB: 300 iterations,
+     * two runs). */
+    int spins = cfg.backend == JOB_REAL && job_spin_s(&cfg) > 0;
+    double alpha = cfg.backend == JOB_SIM ? cfg.latency_s : spins ? 6e-6 : 25e-6;
     double beta = cfg.backend == JOB_SIM ? 1 / cfg.bandwidth_Bps : 1 / 2.5e9;
-    double gamma = cfg.backend == JOB_SIM ? 1 / cfg.speed_flops : 1 / 2e9;
+    double gamma = cfg.backend == JOB_SIM ? 1 / cfg.speed_flops : spins ? 1.5e-9 : 1 / 2e9;
     for (int k = 0; k < ca.nsizes; k++)
         ca.algo[k] = automatic ? allreduce_algo_best(cfg.ranks, ca.count[k], alpha, beta, gamma)
                                : (allreduce_algo)chosen;
