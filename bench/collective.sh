@@ -33,6 +33,7 @@ mpicc -O2 -o "$work/mpi_allreduce" "$here/mpi/allreduce.c"
 small="4096 65536 1048576" large="16777216 67108864" sizes="$small $large"
 iters_small=${ITERS_SMALL:-200} iters=${ITERS:-10}
 rounds=${ROUNDS:-5}
+lx="$(dirname "$bin")/bench/loopback_exchange"
 mpirun_flags="--allow-run-as-root --oversubscribe --mca btl tcp,self --mca btl_tcp_if_include lo"
 
 # median of the numbers on stdin
@@ -52,6 +53,12 @@ for p in 2 4; do
       done
       mpirun $mpirun_flags -np "$p" "$work/mpi_allreduce" "$n" "$@" | sed 's/^/ompi,-,/' >> "$work/d$p"
     done
+    # the machine's limit for the 64 MiB case: distlab's socket settings
+    # and the kernel's defaults, timed the same way
+    if [ "$p" = 2 ]; then
+      "$lx" 67108864 "$iters" | cut -d, -f2 >> "$work/limit_tuned"
+      "$lx" 67108864 "$iters" 0 | cut -d, -f2 >> "$work/limit_default"
+    fi
   done
 done
 
@@ -68,10 +75,8 @@ for p in 2 4; do
   done
 done
 
-# The limit: the faster of distlab's socket settings and the kernel's
-# defaults, best of five exchanges each.
-lx="$(dirname "$bin")/bench/loopback_exchange"
-limit=$( { "$lx" 67108864 5; "$lx" 67108864 5 0; } | cut -d, -f2 | sort -g | head -1)
+# the limit: the faster of the two settings' medians
+limit=$( { median < "$work/limit_tuned"; median < "$work/limit_default"; } | sort -g | head -1)
 ours=$(grep '^ring,ring,67108864,' "$work/d2" | cut -d, -f4 | median)
-printf "\n64 MiB, 2 ranks: distlab ring %.4g s (median), loopback exchange limit %.4g s (best), ratio %.2f (goal <= 1.10)\n" \
+printf "\n64 MiB, 2 ranks: distlab ring %.4g s, loopback exchange limit %.4g s (medians), ratio %.2f (goal <= 1.10)\n" \
   "$ours" "$limit" "$(awk -v a="$ours" -v b="$limit" 'BEGIN{print a/b}')"
