@@ -18,8 +18,10 @@ const cli_opt cli_job_opts[] = {
     {"net", "ideal|tcp", "sim: ideal = textbook alpha-beta (CM02); tcp = SimGrid's LV08 (default ideal)"},
     {"placement", "round-robin|block", "sim: how ranks map to hosts (default round-robin)"},
     {"payload", "data|size-only", "sim: size-only messages carry no data (default data)"},
-    {"launch", "threads|procs", "real: ranks as threads of one process, or processes (default threads)"},
-    {"listen", "ADDR", "real: address the ranks listen on (default 127.0.0.1)"},
+    {"launch", "threads|procs|hosts", "real: ranks as threads of one process, processes, or one rank per command (default threads)"},
+    {"listen", "ADDR", "real: address the ranks listen on (default 127.0.0.1; hosts: each its --peers entry)"},
+    {"peers", "HOST:PORT,...", "hosts: every rank's address, in rank order, the same list for every rank"},
+    {"rank", "N", "hosts: the rank this command runs (rank 0 writes the results)"},
     {"spin", "TIME|auto", "real: how long a waiting rank polls before it sleeps (default auto: 100us when each rank has a core, else 0)"},
     {"bind", "auto|cores|none", "real: bind rank i to core i (default auto: when each rank has a core)"},
     {"no-events", NULL, "do not record per-rank events (saves memory on huge runs)"},
@@ -185,7 +187,7 @@ int cli_job_config(const cli_args *a, const char *verb, job_config *cfg)
     static const char *const nets[] = {"ideal", "tcp", NULL};
     static const char *const places[] = {"round-robin", "block", NULL};
     static const char *const payloads[] = {"data", "size-only", NULL};
-    static const char *const launches[] = {"threads", "procs", NULL};
+    static const char *const launches[] = {"threads", "procs", "hosts", NULL};
     static const char *const binds[] = {"auto", "none", "cores", NULL};
     char err[256];
     int choice;
@@ -241,6 +243,23 @@ int cli_job_config(const cli_args *a, const char *verb, job_config *cfg)
     cfg->launch = choice;
     if ((v = cli_get(a, "listen")) != NULL)
         cfg->listen_addr = v;
+    cfg->peers = cli_get(a, "peers");
+    n = cfg->host_rank;
+    if (cli_get_int(a, verb, "rank", 0, 1 << 20, &n))
+        return -1;
+    cfg->host_rank = (int)n;
+    if (cfg->launch == JOB_LAUNCH_HOSTS) {
+        if (cfg->backend != JOB_REAL)
+            return bad(verb, "launch", "hosts runs ranks on sockets: add --backend real");
+        if (!cfg->peers)
+            return bad(verb, "launch", "hosts needs --peers HOST:PORT,... (every rank's address, in rank order)");
+        if (!cli_get(a, "rank"))
+            return bad(verb, "launch", "hosts needs --rank N (the rank this command runs)");
+        if (cli_get(a, "listen"))
+            return bad(verb, "listen", "with --launch hosts each rank listens on its own --peers entry");
+    } else if (cfg->peers || cli_get(a, "rank")) {
+        return bad(verb, cfg->peers ? "peers" : "rank", "only with --launch hosts");
+    }
     choice = cfg->bind;
     if (cli_get_choice(a, verb, "bind", binds, &choice))
         return -1;
@@ -257,6 +276,14 @@ int cli_job_config(const cli_args *a, const char *verb, job_config *cfg)
     if (cfg->backend == JOB_REAL && cfg->size_only)
         return bad(verb, "payload", "size-only payloads exist only in simulation (--backend sim)");
     return 0;
+}
+
+int cli_result_elsewhere(const char *verb, const job_result *res)
+{
+    if (res->only_rank < 0)
+        return 0;
+    printf("distlab %s: rank %d of %d done; rank 0 has the results\n", verb, res->only_rank, res->ranks);
+    return 1;
 }
 
 void cli_describe_job(const job_config *cfg, const job_result *res, char *buf, size_t len)
@@ -280,8 +307,12 @@ void cli_describe_job(const job_config *cfg, const job_result *res, char *buf, s
             units_fmt_time(s, spin + strlen(spin), sizeof spin - strlen(spin));
             strcat(spin, ", then sleep");
         }
-        snprintf(buf, len, "real: %s%s on %s, TCP; waiting ranks %s",
-                 cfg->launch == JOB_LAUNCH_PROCS ? "processes" : "threads",
-                 job_binds(cfg) ? " bound to cores" : "", cfg->listen_addr, spin);
+        if (cfg->launch == JOB_LAUNCH_HOSTS)
+            snprintf(buf, len, "real: one process per rank at its --peers address, TCP; waiting ranks %s",
+                     spin);
+        else
+            snprintf(buf, len, "real: %s%s on %s, TCP; waiting ranks %s",
+                     cfg->launch == JOB_LAUNCH_PROCS ? "processes" : "threads",
+                     job_binds(cfg) ? " bound to cores" : "", cfg->listen_addr, spin);
     }
 }

@@ -56,6 +56,9 @@ int cli_get_choice(const cli_args *a, const char *verb, const char *name,
  * given by the verb, --platform/--hosts/..., --net, --launch ...). */
 int cli_job_config(const cli_args *a, const char *verb, job_config *cfg);
 /* One line saying where and how a job ran, for a CSV comment or a log. */
+/* A hosts job's rank other than 0 has only its own result: say so and
+ * return 1 (the verb then ends, successfully); else 0. */
+int cli_result_elsewhere(const char *verb, const job_result *res);
 void cli_describe_job(const job_config *cfg, const job_result *res, char *buf, size_t len);
 
 /* Verbs. */

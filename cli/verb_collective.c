@@ -209,6 +209,10 @@ int verb_collective(int argc, char **argv)
         job_result_free(&res);
         return 1;
     }
+    if (cli_result_elsewhere("collective", &res)) {
+        job_result_free(&res);
+        return 0;
+    }
     int status = 0;
     for (int i = 0; i < cfg.ranks; i++) {
         coll_slot *s = job_result_slot(&res, i);

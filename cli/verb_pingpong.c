@@ -134,6 +134,10 @@ int verb_pingpong(int argc, char **argv)
         job_result_free(&res);
         return 1;
     }
+    if (cli_result_elsewhere("pingpong", &res)) {
+        job_result_free(&res);
+        return 0;
+    }
     char where[512];
     cli_describe_job(&cfg, &res, where, sizeof where);
     printf("# %s\n", where);

@@ -296,7 +296,15 @@ int verb_run(int argc, char **argv)
 
     job_result res;
     int status = 0;
-    if (job_run(&ctx.cfg, algo->rank_main, &ctx.setup, &res) != 0) {
+    int failed = job_run(&ctx.cfg, algo->rank_main, &ctx.setup, &res) != 0;
+    if (res.only_rank >= 0 && failed) { /* a hosts job's other rank: rank 0 tells the rest */
+        fprintf(stderr, "distlab %s: %s\n", verb, res.error);
+        status = 1;
+        goto out;
+    }
+    if (cli_result_elsewhere(verb, &res))
+        goto out;
+    if (failed) {
         if (!algo->survived || !algo->survived(&ctx, &res)) {
             fprintf(stderr, "distlab %s: %s\n", verb, res.error);
             status = 1;

@@ -55,8 +55,12 @@ job_config job_config_default(void)
  * wake-up is small next to it. With more ranks than cores a spinning rank
  * would take the core its peer needs to send what it waits for, so then
  * no rank spins. */
+/* A hosts job's process runs one rank, and is taken to have its machine's
+ * cores to share with no other rank. */
 static int core_per_rank(const job_config *cfg)
 {
+    if (cfg->launch == JOB_LAUNCH_HOSTS)
+        return 1;
     cpu_set_t set;
     int cores = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 1;
     return cfg->ranks <= cores;
@@ -78,7 +82,7 @@ int job_binds(const job_config *cfg)
 {
     if (cfg->bind != JOB_BIND_AUTO)
         return cfg->bind == JOB_BIND_CORES;
-    return core_per_rank(cfg);
+    return cfg->launch != JOB_LAUNCH_HOSTS && core_per_rank(cfg);
 }
 
 void *job_slot(rt *r) { return r->slot; }
@@ -112,6 +116,7 @@ static int map_result(job_result *res, int ranks, size_t result_bytes)
     res->rank_status = (int *)((char *)p + status_off);
     res->slots = (char *)p + slots_off;
     res->ranks = ranks;
+    res->only_rank = -1;
     res->result_bytes = result_bytes;
     return 0;
 }
@@ -138,20 +143,27 @@ void job_fail(job_result *res, const char *fmt, ...)
 
 int job_collect_rank(job_result *res, rt *r, int status)
 {
+    return job_collect_report(res, r->rank, status, r->err, r->events, r->nevents, r->bytes_sent,
+                              r->messages_sent);
+}
+
+int job_collect_report(job_result *res, int rank, int status, const char *err, const rt_event *events,
+                       size_t nevents, uint64_t bytes_sent, uint64_t messages)
+{
     job_shared *sh = res->shared;
-    res->rank_status[r->rank] = status;
+    res->rank_status[rank] = status;
     if (status != RT_OK)
-        job_fail(res, "%s", r->err[0] ? r->err : rt_strerror(status));
-    __atomic_fetch_add(&sh->bytes_sent, r->bytes_sent, __ATOMIC_RELAXED);
-    __atomic_fetch_add(&sh->messages, r->messages_sent, __ATOMIC_RELAXED);
-    if (r->nevents == 0)
+        job_fail(res, "%s", err && err[0] ? err : rt_strerror(status));
+    __atomic_fetch_add(&sh->bytes_sent, bytes_sent, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&sh->messages, messages, __ATOMIC_RELAXED);
+    if (nevents == 0)
         return 0;
-    rt_event *ev = realloc(res->events, (res->nevents + r->nevents) * sizeof *ev);
+    rt_event *ev = realloc(res->events, (res->nevents + nevents) * sizeof *ev);
     if (!ev)
         return -1;
-    memcpy(ev + res->nevents, r->events, r->nevents * sizeof *ev);
+    memcpy(ev + res->nevents, events, nevents * sizeof *ev);
     res->events = ev;
-    res->nevents += r->nevents;
+    res->nevents += nevents;
     return 0;
 }
 
@@ -295,6 +307,7 @@ static int run_sim_in_child(const job_config *cfg, job_main fn, void *arg, job_r
 int job_run(const job_config *cfg, job_main fn, void *arg, job_result *res)
 {
     memset(res, 0, sizeof *res);
+    res->only_rank = -1;
     if (cfg->ranks < 1) {
         snprintf(res->error, sizeof res->error, "need at least 1 rank, got %d", cfg->ranks);
         res->failed = 1;

@@ -27,7 +27,9 @@
 typedef enum { JOB_SIM = 0, JOB_REAL = 1 } job_backend;
 typedef enum { JOB_NET_IDEAL = 0, JOB_NET_TCP = 1 } job_net;
 typedef enum { JOB_PLACE_ROUND_ROBIN = 0, JOB_PLACE_BLOCK = 1 } job_placement;
-typedef enum { JOB_LAUNCH_THREADS = 0, JOB_LAUNCH_PROCS = 1 } job_launch;
+/* hosts: this process runs one rank of a job whose ranks may be on other
+ * machines; see job_config.peers. */
+typedef enum { JOB_LAUNCH_THREADS = 0, JOB_LAUNCH_PROCS = 1, JOB_LAUNCH_HOSTS = 2 } job_launch;
 typedef enum { JOB_BIND_AUTO = 0, JOB_BIND_NONE = 1, JOB_BIND_CORES = 2 } job_bind;
 
 typedef struct job_config {
@@ -56,6 +58,12 @@ typedef struct job_config {
     /* real */
     job_launch launch;
     const char *listen_addr; /* default 127.0.0.1 */
+    /* hosts: every rank's HOST:PORT, in rank order, comma-separated (the
+     * same list for every rank: it also names the job), and the rank this
+     * process runs. Rank i listens on the i-th address; rank 0 gathers
+     * every rank's result, status and events at the end. */
+    const char *peers;
+    int host_rank;
     /* real: how long a waiting rank keeps polling its sockets before it
      * sleeps in the kernel; below zero: automatic (see job_spin_s). */
     double spin_s;
@@ -73,6 +81,9 @@ typedef struct job_result {
     void *slots;           /* ranks * result_bytes */
     size_t result_bytes;
     int ranks;
+    /* hosts, on a rank other than 0: the rank this process ran. Only its
+     * own status and slot are here; rank 0 has the whole job's. Else -1. */
+    int only_rank;
     char net_model[64];    /* sim: what the network model was */
     void *shared;          /* the mapping behind rank_status and slots */
     size_t shared_bytes;
@@ -84,11 +95,13 @@ job_config job_config_default(void);
 
 /* real: how long a waiting rank polls its sockets before it sleeps --
  * cfg->spin_s when set, else JOB_SPIN_AUTO_S when every rank has a core of
- * its own (the ranks are no more than the cores this process may use), else 0. */
+ * its own (the ranks are no more than the cores this process may use, or
+ * this process runs one rank of a hosts job), else 0. */
 #define JOB_SPIN_AUTO_S 100e-6
 double job_spin_s(const job_config *cfg);
 /* real: whether rank i runs bound to the (i mod n)-th of the n cores this
- * process may use: cfg->bind when set, else when every rank has a core. */
+ * process may use: cfg->bind when set, else when every rank has a core
+ * (never by default in a hosts job, whose process runs one rank). */
 int job_binds(const job_config *cfg);
 /* Returns 0 when every rank returned RT_OK; otherwise nonzero with
  * res->error saying what went wrong. res must be freed either way. */

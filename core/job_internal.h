@@ -21,6 +21,9 @@ typedef struct job_shared {
 void job_fail(job_result *res, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Fold one finished rank into the result: its status, counters, events. */
 int job_collect_rank(job_result *res, rt *r, int status);
+/* The same for a rank that ran elsewhere (hosts) and reported these. */
+int job_collect_report(job_result *res, int rank, int status, const char *err, const rt_event *events,
+                       size_t nevents, uint64_t bytes_sent, uint64_t messages);
 int job_events_save(const job_result *res, const char *path);
 int job_events_load(job_result *res, const char *path);
 void job_describe_exit(int wstatus, char *buf, size_t len);

@@ -151,6 +151,8 @@ static const char *src_name(int src, char *buf, size_t len)
     return buf;
 }
 
+static void fail_receives(real_rank *rk, int p, int code, int halt);
+
 void real_peer_fail(real_rank *rk, int p, int code, const char *fmt, ...)
 {
     real_peer *pe = &rk->peers[p];
@@ -187,12 +189,21 @@ void real_peer_fail(real_rank *rk, int p, int code, const char *fmt, ...)
     pe->in_payload = 0;
     pe->ilo = pe->ihi = 0;
 
-    /* Receives for this peer fail; the oldest any-source receive hears of
-     * the death once (a finished peer is no news: pe->reported is set). */
+    fail_receives(rk, p, code, 0);
+}
+
+/* Posted receives that peer p can no longer satisfy fail with code; the
+ * oldest any-source receive hears of it once (a finished peer is no news:
+ * pe->reported is set). After a halt (halt set) a report may still come. */
+static void fail_receives(real_rank *rk, int p, int code, int halt)
+{
+    real_peer *pe = &rk->peers[p];
     rlink *e = rk->posted.next;
     while (e != &rk->posted) {
         real_req *q = RLIST_ENTRY(e, real_req, link);
         e = e->next;
+        if (halt && q->tag == REAL_TAG_REPORT)
+            continue;
         if (q->peer == p || (q->peer == RT_ANY_SOURCE && !pe->reported)) {
             if (q->peer == RT_ANY_SOURCE)
                 pe->reported = 1;
@@ -203,6 +214,27 @@ void real_peer_fail(real_rank *rk, int p, int code, const char *fmt, ...)
             rlist_del(&q->link);
             complete(q, RT_EPEER, "recv from any rank: every other rank has ended");
         }
+    }
+}
+
+/* Peer p stopped after an error: what it sent before arrived, nothing else
+ * will but its report, so receives from it fail now rather than at the
+ * timeout. Its connection stays open for the report. */
+static void peer_halted(real_rank *rk, int p)
+{
+    real_peer *pe = &rk->peers[p];
+    pe->halted = 1;
+    snprintf(pe->why, sizeof pe->why, "it stopped after an error and sends nothing more");
+    fail_receives(rk, p, RT_EPEER, 1);
+}
+
+void real_engine_halt(real_rank *rk)
+{
+    rt *r = &rk->rt;
+    for (int p = 0; p < r->size; p++) {
+        rt_request *q;
+        if (p != r->rank && !rk->peers[p].error && real_isend(r, p, REAL_TAG_HALT, NULL, 0, &q) == RT_OK)
+            real_release(r, q); /* written by later progress, or at hang-up */
     }
 }
 
@@ -345,6 +377,15 @@ static int on_header(real_rank *rk, int p)
         pe->reported = 1;
         real_peer_fail(rk, p, RT_EPEER, "it has ended and sends nothing more");
         return -1;
+    }
+    if (f.tag == REAL_TAG_HALT) {
+        if (f.len != 0) {
+            real_peer_fail(rk, p, RT_EPROTO, "malformed frame: halt with a %llu-byte payload; connection closed",
+                           (unsigned long long)f.len);
+            return -1;
+        }
+        peer_halted(rk, p);
+        return 0;
     }
     pe->in_payload = 1;
     pe->in_tag = f.tag;
@@ -527,19 +568,21 @@ int real_irecv(rt *r, int src, int tag, void *buf, size_t cap, rt_request **req)
         msg_free(m);
         goto out;
     }
-    /* 2. a peer that has ended */
-    if (src != RT_ANY_SOURCE && rk->peers[src].error) {
+    /* 2. a peer that has ended, or halted (then only its report may come) */
+    int halt_counts = tag != REAL_TAG_REPORT;
+    if (src != RT_ANY_SOURCE && (rk->peers[src].error || (halt_counts && rk->peers[src].halted))) {
         q->base.status = (rt_status){.source = src, .tag = RT_ANY_TAG, .bytes = 0};
-        complete(q, rk->peers[src].error, "recv from rank %d: %s", src, rk->peers[src].why);
+        complete(q, rk->peers[src].error ? rk->peers[src].error : RT_EPEER, "recv from rank %d: %s",
+                 src, rk->peers[src].why);
         goto out;
     }
     if (src == RT_ANY_SOURCE) {
         for (int p = 0; p < r->size; p++) {
             real_peer *pe = &rk->peers[p];
-            if (pe->error && !pe->reported) {
+            if ((pe->error || (halt_counts && pe->halted)) && !pe->reported) {
                 pe->reported = 1;
                 q->base.status = (rt_status){.source = p, .tag = RT_ANY_TAG, .bytes = 0};
-                complete(q, pe->error, "recv from rank %d: %s", p, pe->why);
+                complete(q, pe->error ? pe->error : RT_EPEER, "recv from rank %d: %s", p, pe->why);
                 goto out;
             }
         }

@@ -25,6 +25,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -110,6 +111,9 @@ static void bind_rank(int rank)
         }
 }
 
+static int hosts_start(real_rank *rk);
+static void hosts_report(real_rank *rk, int status);
+
 /* One rank from connection to hang-up; returns what the rank returned. */
 static int rank_run(real_rank *rk)
 {
@@ -119,14 +123,246 @@ static int rank_run(real_rank *rk)
     int status = real_engine_init(rk);
     if (status == RT_OK)
         status = real_mesh_open(rk);
+    if (status == RT_OK && job->hosts)
+        status = hosts_start(rk);
     if (status == RT_OK) {
         real_mark(rk);
         status = job->fn(&rk->rt, job->arg);
+        if (job->hosts)
+            hosts_report(rk, status);
         real_mesh_close(rk);
     }
     real_engine_fini(rk);
     real_shared_rank_fini(rk);
     return status;
+}
+
+/* ---- one rank of a job spread over machines (hosts) ---- */
+
+/* Only processes given the same peer list join one another: the list,
+ * hashed (FNV-1a), is the job's token. It names the job; it is no secret. */
+static uint64_t peers_token(const char *peers)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (const unsigned char *p = (const unsigned char *)peers; *p; p++)
+        h = (h ^ *p) * 0x100000001b3ull;
+    return h;
+}
+
+/* Parse the peer list into job->addr and open this rank's listener on its
+ * own entry. */
+static int hosts_setup(real_job *job, const job_config *cfg, char *err, size_t errlen)
+{
+    int me = cfg->host_rank, n = 0, port = 0;
+    char host[256], item[300], myhost[256] = "", why[200];
+    if (!cfg->peers || !*cfg->peers) {
+        snprintf(err, errlen, "--launch hosts needs --peers HOST:PORT,... (one per rank)");
+        return -1;
+    }
+    if (me < 0 || me >= job->size) {
+        snprintf(err, errlen, "--rank %d: this job has ranks 0..%d", me, job->size - 1);
+        return -1;
+    }
+    for (const char *s = cfg->peers; *s;) {
+        size_t len = strcspn(s, ",");
+        if (n < job->size) {
+            if (len == 0 || len >= sizeof item) {
+                snprintf(err, errlen, "--peers: entry %d is %s", n + 1, len ? "too long" : "empty");
+                return -1;
+            }
+            memcpy(item, s, len);
+            item[len] = '\0';
+            int p;
+            if (net_parse_addr(item, &job->addr[n], host, sizeof host, &p, why, sizeof why) != 0) {
+                snprintf(err, errlen, "--peers: entry %d: %s", n + 1, why);
+                return -1;
+            }
+            if (n == me) {
+                snprintf(myhost, sizeof myhost, "%s", host);
+                port = p;
+            }
+        }
+        n++;
+        s += len;
+        if (*s == ',')
+            s++;
+    }
+    if (n != job->size) {
+        snprintf(err, errlen, "--peers lists %d address%s, but this job has %d ranks", n,
+                 n == 1 ? "" : "es", job->size);
+        return -1;
+    }
+    net_addr bound;
+    if (net_listen(myhost, port, job->size + 16, &job->listen_fd[me], &bound, why, sizeof why) != 0) {
+        snprintf(err, errlen, "rank %d: %s", me, why);
+        return -1;
+    }
+    job->token = peers_token(cfg->peers);
+    return 0;
+}
+
+/* Wait for one request of this rank's own and let it go; returns its
+ * outcome. */
+static int wait_one(rt *r, rt_request *q)
+{
+    rt_request *reqs[1] = {q};
+    int rc = real_progress(r, 1, reqs);
+    if (rc == RT_OK && q->done)
+        rc = q->error;
+    else if (rc == RT_OK)
+        rc = RT_EIO;
+    real_release(r, q);
+    return rc;
+}
+
+/* Ranks on several machines share no clock: each takes its origin when a
+ * barrier after setup ends, which lines their timelines up to within a
+ * message latency. Nothing of the barrier is counted or recorded. */
+static int hosts_start(real_rank *rk)
+{
+    rt *r = &rk->rt;
+    int keep = r->record_events;
+    r->record_events = 0;
+    int rc = rt_barrier(r);
+    r->record_events = keep;
+    r->bytes_sent = r->messages_sent = 0;
+    rk->job->t0 = net_clock_s();
+    return rc;
+}
+
+/* What a rank tells rank 0 at the end: this head, then one message with
+ * its error text, result slot and events, as bytes (the ranks run the same
+ * build of distlab, so the layouts agree). */
+typedef struct report_head {
+    int32_t status;
+    uint32_t err_bytes;
+    uint64_t nevents, bytes_sent, messages, slot_bytes;
+    double ended_s;     /* when its function returned, on its clock */
+} report_head;
+
+static void hosts_report_send(real_rank *rk, int status, double ended_s)
+{
+    rt *r = &rk->rt;
+    job_result *res = rk->job->res;
+    report_head h = {.status = status, .err_bytes = (uint32_t)strlen(r->err), .nevents = r->nevents,
+                     .bytes_sent = r->bytes_sent, .messages = r->messages_sent,
+                     .slot_bytes = res->result_bytes, .ended_s = ended_s};
+    size_t ev_bytes = r->nevents * sizeof(rt_event), total = h.err_bytes + h.slot_bytes + ev_bytes;
+    char *body = malloc(total ? total : 1);
+    rt_request *q;
+    if (!body)
+        h.status = RT_ENOMEM, h.err_bytes = 0, h.nevents = 0, h.slot_bytes = 0, total = 0;
+    if (real_isend(r, 0, REAL_TAG_REPORT, &h, sizeof h, &q) != RT_OK || wait_one(r, q) != RT_OK ||
+        !body) {
+        free(body);
+        return; /* rank 0 will say this rank did not report */
+    }
+    memcpy(body, r->err, h.err_bytes);
+    memcpy(body + h.err_bytes, job_result_slot(res, r->rank), h.slot_bytes);
+    if (ev_bytes)
+        memcpy(body + h.err_bytes + h.slot_bytes, r->events, ev_bytes);
+    if (real_isend(r, 0, REAL_TAG_REPORT, body, total, &q) == RT_OK)
+        wait_one(r, q);
+    free(body);
+}
+
+/* Rank 0 gathers every other rank's report into the job's result. Of the
+ * ranks that failed, the one that failed first is the job's error (the
+ * others' failures mostly follow from it); a rank that never reported
+ * failed when rank 0 found it gone. */
+static void hosts_report_gather(real_rank *rk, int status, double ended_s)
+{
+    rt *r = &rk->rt;
+    job_result *res = rk->job->res;
+    char first_err[sizeof r->err + 64] = "";
+    double first_s = INFINITY;
+    struct {
+        int status;
+        double ended_s;
+        char err[sizeof r->err + 64];
+    } *reports = calloc((size_t)r->size, sizeof *reports);
+    if (!reports) {
+        job_fail(res, "rank 0: no memory to gather the reports of %d ranks", r->size);
+        return;
+    }
+    if (status != RT_OK) {
+        first_s = ended_s;
+        snprintf(first_err, sizeof first_err, "%s", r->err[0] ? r->err : rt_strerror(status));
+    }
+    for (int j = 1; j < r->size; j++) {
+        report_head h;
+        rt_request *q;
+        char *body = NULL;
+        int rc = reports ? real_irecv(r, j, REAL_TAG_REPORT, &h, sizeof h, &q) : RT_ENOMEM;
+        if (rc == RT_OK)
+            rc = wait_one(r, q);
+        if (rc == RT_OK && (h.slot_bytes != res->result_bytes || h.err_bytes >= sizeof r->err ||
+                            h.nevents > (uint64_t)1 << 40)) {
+            rc = RT_EPROTO;
+            snprintf(r->err, sizeof r->err, "its report does not fit this job (another build of distlab?)");
+        }
+        size_t total = rc == RT_OK ? h.err_bytes + h.slot_bytes + h.nevents * sizeof(rt_event) : 0;
+        if (rc == RT_OK && !(body = malloc(total ? total : 1)))
+            rc = RT_ENOMEM;
+        if (rc == RT_OK && (rc = real_irecv(r, j, REAL_TAG_REPORT, body, total, &q)) == RT_OK)
+            rc = wait_one(r, q);
+        if (rc != RT_OK) {
+            snprintf(reports[j].err, sizeof reports[j].err, "rank %d ended without reporting to rank 0: %s",
+                     j, rt_error(r));
+            reports[j].status = rc;
+            reports[j].ended_s = real_now(r);
+        } else {
+            memcpy(reports[j].err, body, h.err_bytes);
+            reports[j].err[h.err_bytes] = '\0';
+            reports[j].status = h.status;
+            reports[j].ended_s = h.ended_s;
+            memcpy(job_result_slot(res, j), body + h.err_bytes, h.slot_bytes);
+            if (job_collect_report(res, j, RT_OK, NULL, (rt_event *)(body + h.err_bytes + h.slot_bytes),
+                                   h.nevents, h.bytes_sent, h.messages) != 0)
+                job_fail(res, "rank 0: no memory for the events of rank %d", j);
+        }
+        free(body);
+        if (reports[j].status != RT_OK && reports[j].ended_s < first_s) {
+            first_s = reports[j].ended_s;
+            snprintf(first_err, sizeof first_err, "%s", reports[j].err[0] ? reports[j].err
+                                                                           : rt_strerror(reports[j].status));
+        }
+    }
+    if (first_err[0])
+        job_fail(res, "%s", first_err);
+    for (int j = 1; j < r->size; j++)
+        res->rank_status[j] = reports[j].status;
+    free(reports);
+}
+
+static void hosts_report(real_rank *rk, int status)
+{
+    rt *r = &rk->rt;
+    char err[sizeof r->err];
+    int keep = r->record_events;
+    double ended_s = real_now(r);
+    memcpy(err, r->err, sizeof err); /* what went wrong in the rank, not here */
+    r->record_events = 0;
+    if (status != RT_OK)
+        real_engine_halt(rk); /* whoever waits on this rank hears it now */
+    if (r->rank == 0)
+        hosts_report_gather(rk, status, ended_s);
+    else
+        hosts_report_send(rk, status, ended_s);
+    r->record_events = keep;
+    memcpy(r->err, err, sizeof err);
+}
+
+/* This process's one rank: rank 0 ends with the whole job's result, any
+ * other rank with its own. */
+static void run_host(real_job *job, real_rank *rk)
+{
+    int status = rank_run(rk);
+    if (rk->rt.rank != 0)
+        job->res->only_rank = rk->rt.rank;
+    if (job_collect_rank(job->res, &rk->rt, status) != 0)
+        job_fail(job->res, "rank %d: no memory to gather its events", rk->rt.rank);
+    rt_fini(&rk->rt);
 }
 
 /* ---- threads ---- */
@@ -336,7 +572,8 @@ static int fit_fd_limit(const job_config *cfg, char *err, size_t errlen)
 int real_job_run(const job_config *cfg, job_main fn, void *arg, job_result *res)
 {
     real_job job = {.cfg = cfg, .res = res, .fn = fn, .arg = arg, .size = cfg->ranks,
-                    .procs = cfg->launch == JOB_LAUNCH_PROCS};
+                    .procs = cfg->launch != JOB_LAUNCH_THREADS,
+                    .hosts = cfg->launch == JOB_LAUNCH_HOSTS};
     const char *host = cfg->listen_addr && *cfg->listen_addr ? cfg->listen_addr : "127.0.0.1";
     real_rank *ranks = NULL;
     char err[256];
@@ -364,8 +601,17 @@ int real_job_run(const job_config *cfg, job_main fn, void *arg, job_result *res)
     }
     for (int i = 0; i < job.size; i++)
         job.listen_fd[i] = -1;
+    if (job.hosts) {
+        if (hosts_setup(&job, cfg, err, sizeof err) != 0) {
+            job_fail(res, "%s", err);
+            goto out;
+        }
+        rank_init(&job, &ranks[cfg->host_rank], cfg->host_rank);
+        run_host(&job, &ranks[cfg->host_rank]);
+        goto out;
+    }
     for (int i = 0; i < job.size; i++) {
-        if (net_listen(host, job.size + 16, &job.listen_fd[i], &job.addr[i], err, sizeof err) != 0) {
+        if (net_listen(host, 0, job.size + 16, &job.listen_fd[i], &job.addr[i], err, sizeof err) != 0) {
             job_fail(res, "rank %d: %s", i, err);
             goto out;
         }

@@ -96,8 +96,10 @@ int real_mesh_open(real_rank *rk)
     put_token(hello + REAL_FRAME_HEADER_BYTES, job->token);
 
     for (int j = 0; j <= me; j++) {
-        if (net_connect(&job->addr[j], &fd, err, sizeof err) != 0) {
-            rc = rt_seterr(r, RT_EIO, "connect to rank %d: %s", j, err);
+        if (net_connect(&job->addr[j], deadline, &fd, err, sizeof err) != 0) {
+            char at[80];
+            rc = rt_seterr(r, RT_EIO, "connect to rank %d at %s: %s", j,
+                           net_addr_str(&job->addr[j], at, sizeof at), err);
             goto fail;
         }
         if (j == me) {

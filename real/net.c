@@ -16,6 +16,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -66,13 +67,16 @@ static int tune_connected(int fd, char *err, size_t errlen)
     return 0;
 }
 
-int net_listen(const char *host, int backlog, int *fd, net_addr *bound, char *err, size_t errlen)
+int net_listen(const char *host, int port, int backlog, int *fd, net_addr *bound, char *err,
+               size_t errlen)
 {
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-                             .ai_flags = AI_NUMERICHOST | AI_PASSIVE};
+                             .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE};
     struct addrinfo *ai = NULL;
-    int s = -1;
-    int gai = getaddrinfo(host, "0", &hints, &ai);
+    int s = -1, one = 1;
+    char service[16];
+    snprintf(service, sizeof service, "%d", port);
+    int gai = getaddrinfo(host, service, &hints, &ai);
     if (gai != 0) {
         snprintf(err, errlen, "listen address %s: %s", host, gai_strerror(gai));
         goto fail;
@@ -83,8 +87,10 @@ int net_listen(const char *host, int backlog, int *fd, net_addr *bound, char *er
         goto fail;
     }
     tune_buffers(s);
+    if (port != 0)
+        setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     if (bind(s, ai->ai_addr, ai->ai_addrlen) != 0) {
-        snprintf(err, errlen, "bind %s: %s", host, strerror(errno));
+        snprintf(err, errlen, "bind %s port %d: %s", host, port, strerror(errno));
         goto fail;
     }
     if (listen(s, backlog) != 0) {
@@ -107,29 +113,114 @@ fail:
     return -1;
 }
 
-int net_connect(const net_addr *addr, int *fd, char *err, size_t errlen)
+int net_parse_addr(const char *s, net_addr *addr, char *host, size_t hostlen, int *port, char *err,
+                   size_t errlen)
 {
-    int s = socket(addr->sa.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    const char *colon = strrchr(s, ':'), *h = s;
+    size_t hl = colon ? (size_t)(colon - s) : 0;
+    char *end;
+    if (!colon || hl == 0) {
+        snprintf(err, errlen, "'%s' is not HOST:PORT", s);
+        return -1;
+    }
+    if (h[0] == '[' && hl >= 2 && h[hl - 1] == ']') { /* [v6]:port */
+        h++;
+        hl -= 2;
+    }
+    long p = strtol(colon + 1, &end, 10);
+    if (colon[1] == '\0' || *end != '\0' || p < 1 || p > 65535) {
+        snprintf(err, errlen, "'%s': the port must be 1..65535", s);
+        return -1;
+    }
+    if (hl + 1 > hostlen) {
+        snprintf(err, errlen, "'%s': host name too long", s);
+        return -1;
+    }
+    memcpy(host, h, hl);
+    host[hl] = '\0';
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV};
+    struct addrinfo *ai = NULL;
+    int gai = getaddrinfo(host, colon + 1, &hints, &ai);
+    if (gai != 0) {
+        snprintf(err, errlen, "'%s': %s (a numeric IPv4 or IPv6 address is expected)", s,
+                 gai_strerror(gai));
+        return -1;
+    }
+    memcpy(&addr->sa, ai->ai_addr, ai->ai_addrlen);
+    addr->len = ai->ai_addrlen;
+    *port = (int)p;
+    freeaddrinfo(ai);
+    return 0;
+}
+
+const char *net_addr_str(const net_addr *addr, char *buf, size_t len)
+{
+    char host[NI_MAXHOST], port[NI_MAXSERV];
+    if (getnameinfo((const struct sockaddr *)&addr->sa, addr->len, host, sizeof host, port, sizeof port,
+                    NI_NUMERICHOST | NI_NUMERICSERV) != 0)
+        snprintf(buf, len, "?");
+    else
+        snprintf(buf, len, addr->sa.ss_family == AF_INET6 ? "[%s]:%s" : "%s:%s", host, port);
+    return buf;
+}
+
+/* Wait until fd is ready for events or the deadline passes. */
+static int wait_ready(int fd, short events, double deadline, char *err, size_t errlen);
+
+/* One non-blocking connection attempt, finished by deadline. Returns 0,
+ * or -1 with errno-like *why (ECONNREFUSED: nothing listens yet). */
+static int connect_once(const net_addr *addr, double deadline, int *fd, int *why, char *err,
+                        size_t errlen)
+{
+    int s = socket(addr->sa.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0), rc, soerr = 0;
+    socklen_t sl = sizeof soerr;
+    *why = 0;
     if (s < 0) {
         snprintf(err, errlen, "socket: %s", strerror(errno));
-        goto fail;
+        return -1;
     }
     tune_buffers(s);
-    int rc;
     while ((rc = connect(s, (const struct sockaddr *)&addr->sa, addr->len)) != 0 && errno == EINTR)
         ;
-    if (rc != 0) {
-        snprintf(err, errlen, "connect: %s", strerror(errno));
-        goto fail;
+    if (rc != 0 && errno != EINPROGRESS) {
+        *why = errno;
+    } else if (rc != 0) {
+        if (wait_ready(s, POLLOUT, deadline, err, errlen) != 0) {
+            close(s);
+            return -1;
+        }
+        if (getsockopt(s, SOL_SOCKET, SO_ERROR, &soerr, &sl) != 0)
+            soerr = errno;
+        *why = soerr;
     }
-    if (tune_connected(s, err, errlen) != 0)
-        goto fail;
+    if (*why != 0) {
+        snprintf(err, errlen, "connect: %s", strerror(*why));
+        close(s);
+        return -1;
+    }
+    if (tune_connected(s, err, errlen) != 0) {
+        close(s);
+        return -1;
+    }
     *fd = s;
     return 0;
-fail:
-    if (s >= 0)
-        close(s);
-    return -1;
+}
+
+int net_connect(const net_addr *addr, double deadline, int *fd, char *err, size_t errlen)
+{
+    int why;
+    while (connect_once(addr, deadline, fd, &why, err, errlen) != 0) {
+        if (why != ECONNREFUSED)
+            return -1;
+        if (net_clock_s() >= deadline) {
+            snprintf(err, errlen, "nothing listened there before the deadline (connection refused)");
+            return -1;
+        }
+        struct timespec pause = {0, 20 * 1000 * 1000}; /* 20 ms: not listening yet */
+        nanosleep(&pause, NULL);
+    }
+    return 0;
 }
 
 int net_accept(int lfd, double deadline, int *fd, char *err, size_t errlen)

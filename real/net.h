@@ -19,11 +19,21 @@ typedef struct net_addr {
 /* Seconds on a monotonic clock shared by every process of the machine. */
 double net_clock_s(void);
 
-/* A listening socket on host (numeric IPv4 or IPv6), port 0: the kernel
- * picks the port; *bound says which. */
-int net_listen(const char *host, int backlog, int *fd, net_addr *bound, char *err, size_t errlen);
-/* Connect to addr; the socket is non-blocking and tuned on return. */
-int net_connect(const net_addr *addr, int *fd, char *err, size_t errlen);
+/* A listening socket on host (numeric IPv4 or IPv6) and port; port 0: the
+ * kernel picks one. *bound says where it listens. A fixed port may be
+ * reused at once after an earlier job (SO_REUSEADDR). */
+int net_listen(const char *host, int port, int backlog, int *fd, net_addr *bound, char *err,
+               size_t errlen);
+/* Parse "HOST:PORT" ("[HOST]:PORT" for IPv6; HOST numeric, PORT 1..65535)
+ * into addr, and the host part into host[hostlen]. */
+int net_parse_addr(const char *s, net_addr *addr, char *host, size_t hostlen, int *port, char *err,
+                   size_t errlen);
+/* addr as "HOST:PORT" ("[HOST]:PORT" for IPv6). */
+const char *net_addr_str(const net_addr *addr, char *buf, size_t len);
+/* Connect to addr by deadline, trying again while nothing listens there
+ * yet (a rank on another machine may start later); the socket is
+ * non-blocking and tuned on return. */
+int net_connect(const net_addr *addr, double deadline, int *fd, char *err, size_t errlen);
 /* Accept one connection on a listening socket, waiting until deadline;
  * the new socket is non-blocking and tuned. */
 int net_accept(int lfd, double deadline, int *fd, char *err, size_t errlen);

@@ -27,10 +27,15 @@
 #include "real/frame.h"
 #include "real/net.h"
 
-/* Runtime tags above the barrier's: a goodbye ends a rank's stream, a
- * hello opens a connection and is never valid later. */
-#define REAL_TAG_BYE (RT_TAG_BARRIER + 1)
-#define REAL_TAG_HELLO (RT_TAG_BARRIER + 2)
+/* Runtime tags above the barrier's: a rank of a hosts job reports to rank
+ * 0 at the end (launch.c); a halt says the sender stopped after an error
+ * and sends nothing more but its report (its connections stay open for
+ * that); a goodbye ends a rank's stream; a hello opens a connection and
+ * is never valid later. */
+#define REAL_TAG_REPORT (RT_TAG_BARRIER + 1)
+#define REAL_TAG_HALT (RT_TAG_BARRIER + 2)
+#define REAL_TAG_BYE (RT_TAG_BARRIER + 3)
+#define REAL_TAG_HELLO (RT_TAG_BARRIER + 4)
 
 /* A circular doubly linked list with a sentinel head. */
 typedef struct rlink {
@@ -71,6 +76,7 @@ typedef struct real_job {
     void *arg;
     int size;
     int procs;           /* ranks are processes (else threads) */
+    int hosts;           /* this process runs one rank of a hosts job */
     double t0;           /* net_clock_s() when the job started */
     double timeout_s;
     double spin_s;       /* poll without sleeping this long before blocking */
@@ -121,6 +127,7 @@ typedef struct real_peer {
     int torn;             /* a frame was left half written: no goodbye */
     double active_s;      /* last time bytes moved on this connection */
     int reported;         /* its end was reported to an any-source receive */
+    int halted;           /* it sent a halt: only its report may still come */
     char why[256];        /* how it ended */
     rlink outq;           /* sends to it, oldest first */
     /* incoming: a staging buffer for headers and small payloads */
@@ -159,6 +166,9 @@ void real_release(rt *r, rt_request *req);
 /* At a rank's end: drop the sends it never waited for, then write out the
  * ones it handed over (buffered sends), within the job's timeout. */
 void real_engine_flush(real_rank *rk);
+/* Tell every other rank this one stopped after an error (a halt frame):
+ * their receives from it fail at once, and its report can still go. */
+void real_engine_halt(real_rank *rk);
 /* Close the connection to p and fail everything that waits on it; the
  * message says what happened to the connection (the callers' messages add
  * "recv from rank p: " and the like). */
