@@ -101,7 +101,7 @@ static void test_frame_check(void **state)
 
 /* ---- garbage on a live connection ---- */
 
-typedef enum { BAD_MAGIC, BAD_VERSION, BAD_LENGTH, BAD_SOURCE, BAD_HELLO } garbage;
+typedef enum { BAD_MAGIC, BAD_VERSION, BAD_LENGTH, BAD_SOURCE, BAD_HELLO, BAD_HALT } garbage;
 
 /* Rank 1 writes one malformed header on its socket to rank 0, then a good
  * message; rank 0 must see RT_EPROTO naming rank 1 and the fault, and the
@@ -113,8 +113,8 @@ static int garbage_rank(rt *r, void *arg)
     char buf[64];
     if (rt_rank(r) == 1) {
         unsigned char h[REAL_FRAME_HEADER_BYTES];
-        real_frame_encode(h, kind == BAD_SOURCE ? 0 : 1, kind == BAD_HELLO ? REAL_TAG_HELLO : 5,
-                          kind == BAD_LENGTH ? ((uint64_t)1 << 40) : 8);
+        int tag = kind == BAD_HELLO ? REAL_TAG_HELLO : kind == BAD_HALT ? REAL_TAG_HALT : 5;
+        real_frame_encode(h, kind == BAD_SOURCE ? 0 : 1, tag, kind == BAD_LENGTH ? ((uint64_t)1 << 40) : 8);
         if (kind == BAD_MAGIC)
             h[0] ^= 0xff;
         if (kind == BAD_VERSION)
@@ -155,6 +155,53 @@ static void test_garbage_version(void **state) { (void)state; check_garbage(BAD_
 static void test_garbage_length(void **state) { (void)state; check_garbage(BAD_LENGTH, "limit"); }
 static void test_garbage_source(void **state) { (void)state; check_garbage(BAD_SOURCE, "claims source rank 0"); }
 static void test_garbage_hello(void **state) { (void)state; check_garbage(BAD_HELLO, "bad tag"); }
+static void test_garbage_halt(void **state) { (void)state; check_garbage(BAD_HALT, "halt with a 8-byte payload"); }
+
+/* ---- a peer that halts: its receivers hear at once, its report still comes ---- */
+
+static int halt_rank(rt *r, void *arg)
+{
+    (void)arg;
+    seen *s = job_slot(r);
+    real_rank *rk = r->backend_data;
+    int v = 0;
+    if (rt_rank(r) == 1) {
+        rt_send(r, 0, 5, &v, sizeof v); /* sent before the halt: delivered */
+        real_engine_halt(rk);
+        v = 42;
+        rt_request *q;
+        if (rt_isend_internal(r, 0, REAL_TAG_REPORT, &v, sizeof v, 1, &q) != RT_OK)
+            return RT_EIO;
+        return rt_wait(r, &q, NULL);
+    }
+    double t0 = rt_now(r);
+    s->rc = rt_recv(r, 1, 5, &v, sizeof v, NULL);
+    s->rc2 = rt_recv(r, 1, 5, &v, sizeof v, NULL); /* nothing more will come */
+    snprintf(s->msg, sizeof s->msg, "%s", rt_error(r));
+    s->rc3 = rt_recv(r, RT_ANY_SOURCE, 6, &v, sizeof v, NULL); /* hears of it too */
+    s->elapsed_s = rt_now(r) - t0;
+    rt_request *q;
+    if (rt_irecv_internal(r, 1, REAL_TAG_REPORT, &v, sizeof v, &q) != RT_OK)
+        return RT_EIO;
+    s->source = rt_wait(r, &q, NULL) == RT_OK ? v : -1;
+    return RT_OK;
+}
+
+static void test_halt(void **state)
+{
+    (void)state;
+    job_config cfg = config(2, JOB_LAUNCH_THREADS);
+    job_result res;
+    assert_int_equal(job_run(&cfg, halt_rank, NULL, &res), 0);
+    seen *s = job_result_slot(&res, 0);
+    assert_int_equal(s->rc, RT_OK);
+    assert_int_equal(s->rc2, RT_EPEER);
+    assert_contains(s->msg, "recv from rank 1: it stopped after an error");
+    assert_int_equal(s->rc3, RT_EPEER);
+    assert_true(s->elapsed_s < 1.0);
+    assert_int_equal(s->source, 42); /* the report went through after the halt */
+    job_result_free(&res);
+}
 
 /* ---- a peer that dies ---- */
 
@@ -511,6 +558,8 @@ int main(void)
         cmocka_unit_test(test_garbage_length),
         cmocka_unit_test(test_garbage_source),
         cmocka_unit_test(test_garbage_hello),
+        cmocka_unit_test(test_garbage_halt),
+        cmocka_unit_test(test_halt),
         cmocka_unit_test(test_death_exit_procs),
         cmocka_unit_test(test_death_kill_procs),
         cmocka_unit_test(test_death_abort_threads),

@@ -1,0 +1,336 @@
+/* test_hosts.c -- `--launch hosts`: one distlab command per rank, the ranks
+ * finding each other through --peers, on loopback addresses of this
+ * machine. The same fixed-seed training gives the same model as forked
+ * processes; rank 0 gathers every rank's events; a rank that is missing,
+ * dies, or was given another peer list is reported clearly and in time;
+ * bad options are refused.
+ *
+ * Runs the binary named by $DISTLAB (make check sets it), else the one
+ * next to the tests folder; skips when there is none.
+ */
+#define _GNU_SOURCE
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tests/util_distlab.h"
+
+enum { MAX_RANKS = 4 };
+
+static char tmpdir[256];
+
+#define NEED_BINARY()          \
+    do {                       \
+        if (!test_distlab())   \
+            skip();            \
+    } while (0)
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* "127.0.0.1:P0,127.0.0.1:P1,..." with ports nothing listens on now. */
+static void free_peers(int n, char *buf, size_t len)
+{
+    buf[0] = '\0';
+    for (int i = 0; i < n; i++) {
+        int s = socket(AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        socklen_t al = sizeof a;
+        assert_true(s >= 0);
+        assert_int_equal(bind(s, (struct sockaddr *)&a, sizeof a), 0);
+        assert_int_equal(getsockname(s, (struct sockaddr *)&a, &al), 0);
+        close(s);
+        snprintf(buf + strlen(buf), len - strlen(buf), "%s127.0.0.1:%d", i ? "," : "", ntohs(a.sin_port));
+    }
+}
+
+/* One rank's command, started in the background with its output in
+ * tmpdir/rank<i>.log. */
+typedef struct rank_proc {
+    pid_t pid;
+    int status; /* exit status, or -1 */
+    double ended_s;
+} rank_proc;
+
+static void start_rank(rank_proc *p, int rank, const char *args, const char *peers)
+{
+    char cmd[4096], log[512];
+    snprintf(log, sizeof log, "%s/rank%d.log", tmpdir, rank);
+    snprintf(cmd, sizeof cmd, "exec %s %s --backend real --launch hosts --peers %s --rank %d > %s 2>&1",
+             test_distlab(), args, peers, rank, log);
+    p->status = -1;
+    p->pid = fork();
+    assert_true(p->pid >= 0);
+    if (p->pid == 0) {
+        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+        _exit(127);
+    }
+}
+
+/* Wait for the ranks, killing any still running after limit_s. */
+static void wait_ranks(rank_proc *p, int n, double limit_s)
+{
+    double t0 = now_s();
+    for (int left = n; left > 0;) {
+        for (int i = 0; i < n; i++) {
+            int ws;
+            if (p[i].status != -1 || p[i].pid <= 0)
+                continue;
+            pid_t got = waitpid(p[i].pid, &ws, WNOHANG);
+            if (got == p[i].pid) {
+                p[i].status = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
+                p[i].ended_s = now_s() - t0;
+                left--;
+            }
+        }
+        if (left > 0 && now_s() - t0 > limit_s) {
+            for (int i = 0; i < n; i++)
+                if (p[i].status == -1)
+                    kill(p[i].pid, SIGKILL);
+            limit_s = 1e9;
+        }
+        usleep(10000);
+    }
+}
+
+static void read_log(int rank, char *buf, size_t cap)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/rank%d.log", tmpdir, rank);
+    FILE *f = fopen(path, "r");
+    size_t n = f ? fread(buf, 1, cap - 1, f) : 0;
+    buf[n] = '\0';
+    if (f)
+        fclose(f);
+}
+
+static void assert_log_has(int rank, const char *what)
+{
+    char buf[8192];
+    read_log(rank, buf, sizeof buf);
+    if (!strstr(buf, what))
+        fail_msg("rank %d's output lacks '%s':\n%s", rank, what, buf);
+}
+
+static int read_file(const char *path, char *buf, size_t cap, size_t *n)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return -1;
+    *n = fread(buf, 1, cap, f);
+    fclose(f);
+    return 0;
+}
+
+static const char *train = "run allreduce --dataset synth-dense:n=1500,d=20,classes=3 --model mlp:8 "
+                           "--workers 3 --epochs 2 --batch 16 --seed 11 --quiet --no-figures --timeout 20";
+
+static void same_model_as_processes(void **state)
+{
+    (void)state;
+    NEED_BINARY();
+    char peers[256], out[1024], args[1024];
+    free_peers(3, peers, sizeof peers);
+    snprintf(args, sizeof args, "%s --out %s/hosts", train, tmpdir);
+    rank_proc p[3];
+    for (int i = 2; i >= 0; i--) /* the highest first: rank 0 is last to start */
+        start_rank(&p[i], i, args, peers);
+    wait_ranks(p, 3, 60);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(p[i].status, 0);
+    assert_log_has(0, "test accuracy");
+    assert_log_has(1, "rank 1 of 3 done; rank 0 has the results");
+    assert_log_has(2, "rank 2 of 3 done");
+    assert_int_equal(test_distlab_run(out, sizeof out, "%s --backend real --launch procs --out %s/procs",
+                                      train, tmpdir), 0);
+
+    static char a[1 << 20], b[1 << 20];
+    size_t na, nb;
+    char path[512];
+    snprintf(path, sizeof path, "%s/hosts/model.bin", tmpdir);
+    assert_int_equal(read_file(path, a, sizeof a, &na), 0);
+    snprintf(path, sizeof path, "%s/procs/model.bin", tmpdir);
+    assert_int_equal(read_file(path, b, sizeof b, &nb), 0);
+    assert_true(na > 0);
+    assert_int_equal(na, nb);
+    assert_memory_equal(a, b, na);
+
+    /* rank 0 wrote every rank's events, each on its own clock from 0 */
+    snprintf(path, sizeof path, "%s/hosts/events.csv", tmpdir);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    int seen[3] = {0, 0, 0}, rank;
+    char line[512];
+    double start, end;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "%d,%*[a-z],%lf,%lf", &rank, &start, &end) == 3 && rank >= 0 && rank < 3) {
+            seen[rank]++;
+            assert_true(start >= 0 && end >= start && end < 60);
+        }
+    fclose(f);
+    for (int i = 0; i < 3; i++)
+        assert_true(seen[i] > 10);
+}
+
+static void collective_checks_every_iteration(void **state)
+{
+    (void)state;
+    NEED_BINARY();
+    char peers[256];
+    free_peers(4, peers, sizeof peers);
+    rank_proc p[4];
+    for (int i = 0; i < 4; i++)
+        start_rank(&p[i], i, "collective --workers 4 --algo rabenseifner --bytes 4KiB,1MiB --iters 3 --timeout 20",
+                   peers);
+    wait_ranks(p, 4, 60);
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(p[i].status, 0);
+    assert_log_has(0, "real,allreduce,rabenseifner,4,1048576,");
+    assert_log_has(3, "rank 0 has the results");
+}
+
+/* Rank 1 never starts: rank 0 gives up after --timeout, saying so. */
+static void missing_rank_times_out(void **state)
+{
+    (void)state;
+    NEED_BINARY();
+    char peers[256];
+    free_peers(2, peers, sizeof peers);
+    rank_proc p[1];
+    start_rank(&p[0], 0, "collective --workers 2 --bytes 4KiB --timeout 1", peers);
+    wait_ranks(p, 1, 20);
+    assert_int_equal(p[0].status, 1);
+    assert_true(p[0].ended_s < 5);
+    assert_log_has(0, "still missing");
+}
+
+/* A rank given another peer list (the same addresses, written otherwise)
+ * belongs to another job: rank 0 refuses its hello and says why. */
+static void another_peer_list_is_another_job(void **state)
+{
+    (void)state;
+    NEED_BINARY();
+    char peers[256], other[300];
+    free_peers(2, peers, sizeof peers);
+    const char *second = strrchr(peers, ':') + 1; /* rank 1's port, written with a leading 0 */
+    snprintf(other, sizeof other, "%.*s0%s", (int)(second - peers), peers, second);
+    rank_proc p[2];
+    start_rank(&p[0], 0, "collective --workers 2 --bytes 4KiB --timeout 3", peers);
+    start_rank(&p[1], 1, "collective --workers 2 --bytes 4KiB --timeout 3", other);
+    wait_ranks(p, 2, 30);
+    assert_int_equal(p[0].status, 1);
+    assert_int_equal(p[1].status, 1);
+    assert_log_has(0, "of another job");
+}
+
+/* A rank killed in the middle of training: the others end within a couple
+ * of seconds, not at the timeout, and rank 0 names what happened. */
+static void dead_rank_is_named(void **state)
+{
+    (void)state;
+    NEED_BINARY();
+    char peers[256];
+    free_peers(3, peers, sizeof peers);
+    const char *args = "run allreduce --dataset synth-dense:n=20000,d=50,classes=4 --model mlp:64 "
+                       "--workers 3 --epochs 1000 --batch 16 --quiet --no-figures --timeout 30";
+    char with_out[1024];
+    rank_proc p[3];
+    for (int i = 0; i < 3; i++) {
+        snprintf(with_out, sizeof with_out, "%s --out %s/dead%d", args, tmpdir, i);
+        start_rank(&p[i], i, with_out, peers);
+    }
+    usleep(1500 * 1000);
+    assert_int_equal(kill(p[2].pid, SIGKILL), 0);
+    double t0 = now_s();
+    wait_ranks(p, 3, 60);
+    assert_true(now_s() - t0 < 10); /* well inside the 30 s timeout */
+    assert_int_equal(p[0].status, 1);
+    assert_int_equal(p[1].status, 1);
+    assert_int_equal(p[2].status, 128 + SIGKILL);
+    assert_log_has(0, "rank 2");
+    assert_log_has(0, "connection closed");
+}
+
+static void bad_options_are_refused(void **state)
+{
+    (void)state;
+    NEED_BINARY();
+    static const test_refusal cases[] = {
+        {"--backend real --launch hosts --rank 0", "needs --peers"},
+        {"--backend real --launch hosts --peers 127.0.0.1:1,127.0.0.1:2", "needs --rank"},
+        {"--launch hosts --peers 127.0.0.1:1,127.0.0.1:2 --rank 0", "add --backend real"},
+        {"--backend real --peers 127.0.0.1:1,127.0.0.1:2", "only with --launch hosts"},
+        {"--backend real --rank 1", "only with --launch hosts"},
+        {"--backend real --launch hosts --peers 127.0.0.1:1,127.0.0.1:2 --rank 0 --listen 0.0.0.0",
+         "its own --peers entry"},
+        {"--backend real --launch hosts --peers 127.0.0.1:1 --rank x", "--rank"},
+    };
+    test_distlab_refuses("collective --workers 2 --bytes 4KiB", cases, sizeof cases / sizeof *cases);
+    char out[4096];
+    assert_int_equal(test_distlab_run(out, sizeof out, "run hogwild --backend real --launch hosts "
+                                      "--peers 127.0.0.1:1,127.0.0.1:2 --rank 0 --workers 2"), 2);
+    assert_non_null(strstr(out, "share memory"));
+    /* known only once the job's size is: a clear error, exit 1 */
+    assert_int_equal(test_distlab_run(out, sizeof out, "collective --workers 2 --bytes 4KiB --backend real "
+                                      "--launch hosts --peers 127.0.0.1:1 --rank 0"), 1);
+    assert_non_null(strstr(out, "--peers lists 1 address, but this job has 2 ranks"));
+    assert_int_equal(test_distlab_run(out, sizeof out, "collective --workers 2 --bytes 4KiB --backend real "
+                                      "--launch hosts --peers 127.0.0.1:1,localhost:2 --rank 0"), 1);
+    assert_non_null(strstr(out, "entry 2: 'localhost:2'"));
+    assert_int_equal(test_distlab_run(out, sizeof out, "collective --workers 2 --bytes 4KiB --backend real "
+                                      "--launch hosts --peers 127.0.0.1:1,127.0.0.1:70000 --rank 1"), 1);
+    assert_non_null(strstr(out, "the port must be 1..65535"));
+    assert_int_equal(test_distlab_run(out, sizeof out, "collective --workers 2 --bytes 4KiB --backend real "
+                                      "--launch hosts --peers 127.0.0.1:1,127.0.0.1:2 --rank 2"), 1);
+    assert_non_null(strstr(out, "--rank 2: this job has ranks 0..1"));
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    signal(SIGPIPE, SIG_IGN);
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/distlab-hosts-XXXXXX");
+    return mkdtemp(tmpdir) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(same_model_as_processes),
+        cmocka_unit_test(collective_checks_every_iteration),
+        cmocka_unit_test(missing_rank_times_out),
+        cmocka_unit_test(another_peer_list_is_another_job),
+        cmocka_unit_test(dead_rank_is_named),
+        cmocka_unit_test(bad_options_are_refused),
+    };
+    return cmocka_run_group_tests_name("real ranks launched one per command (--launch hosts)", tests, setup,
+                                       teardown);
+}
