@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "tests/util_distlab.h"
+#include "tests/util_tmpdir.h"
 
 static char tmpdir[256], output[65536];
 static int have_binary;
@@ -45,16 +46,13 @@ static int setup(void **state)
 {
     (void)state;
     have_binary = test_distlab() != NULL;
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/distlab-cli-XXXXXX");
-    return mkdtemp(tmpdir) ? 0 : -1;
+    return test_tmpdir(tmpdir, sizeof tmpdir, "cli");
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    char cmd[400];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
-    return system(cmd) == 0 ? 0 : -1;
+    return test_rmtree(tmpdir);
 }
 
 static void help_and_version(void **state)

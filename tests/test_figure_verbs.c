@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "core/records.h"
+#include "tests/util_tmpdir.h"
 
 static char tmpdir[256], distlab[512], output[8192];
 
@@ -65,8 +66,7 @@ static int setup(void **state)
     char *abs = realpath(d && *d ? d : "build/distlab", NULL); /* the test cds */
     snprintf(distlab, sizeof distlab, "%s", abs ? abs : "build/distlab");
     free(abs);
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/distlab-verbs-XXXXXX");
-    return mkdtemp(tmpdir) ? 0 : -1;
+    return test_tmpdir(tmpdir, sizeof tmpdir, "verbs");
 }
 
 static int teardown(void **state)
@@ -74,9 +74,7 @@ static int teardown(void **state)
     (void)state;
     if (getenv("DISTLAB_KEEP_FIGURES"))
         return 0;
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    return system(cmd) == 0 ? 0 : -1;
+    return test_rmtree(tmpdir);
 }
 
 /* Run "distlab ARGS" in tmpdir; its stdout and stderr go to `output`. */

@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "tests/util_distlab.h"
+#include "tests/util_tmpdir.h"
 
 enum { MAX_RANKS = 4 };
 
@@ -309,16 +310,13 @@ static int setup(void **state)
 {
     (void)state;
     signal(SIGPIPE, SIG_IGN);
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/distlab-hosts-XXXXXX");
-    return mkdtemp(tmpdir) ? 0 : -1;
+    return test_tmpdir(tmpdir, sizeof tmpdir, "hosts");
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
-    return system(cmd) == 0 ? 0 : -1;
+    return test_rmtree(tmpdir);
 }
 
 int main(void)

@@ -18,6 +18,7 @@
 #include <zlib.h>
 
 #include "ml/data.h"
+#include "tests/util_tmpdir.h"
 
 #define ERRLEN 512
 
@@ -26,16 +27,13 @@ static char tmpdir[64];
 static int setup(void **state)
 {
     (void)state;
-    strcpy(tmpdir, "/tmp/test_ml_data.XXXXXX");
-    return mkdtemp(tmpdir) ? 0 : -1;
+    return test_tmpdir(tmpdir, sizeof tmpdir, "ml-data");
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
-    return system(cmd) == 0 ? 0 : -1;
+    return test_rmtree(tmpdir);
 }
 
 /* Write bytes to tmpdir/name (gzip'd when gz), return the path. */

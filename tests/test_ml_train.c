@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "ml/train.h"
+#include "tests/util_tmpdir.h"
 
 #define ERRLEN 512
 
@@ -99,8 +100,8 @@ static void t_options(void **state)
 static void t_problem_files(void **state)
 {
     (void)state;
-    char err[ERRLEN], dir[] = "/tmp/test_ml_train.XXXXXX", tr[128], te[128];
-    assert_non_null(mkdtemp(dir));
+    char err[ERRLEN], dir[128], tr[200], te[200];
+    assert_int_equal(test_tmpdir(dir, sizeof dir, "ml-train"), 0);
     ml_dataset a, b;
     assert_int_equal(ml_dataset_open("synth-sparse:n=300,d=60,nnz=6,test=100", 3, 0, 0, &a, &b, err, sizeof err), 0);
     snprintf(tr, sizeof tr, "%s/train.libsvm", dir);
@@ -158,9 +159,7 @@ static void t_problem_files(void **state)
     }
     ml_dataset_free(&a);
     ml_dataset_free(&b);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    assert_int_equal(system(cmd), 0);
+    assert_int_equal(test_rmtree(dir), 0);
 }
 
 typedef struct points {

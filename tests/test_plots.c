@@ -22,6 +22,7 @@
 #include "plots/plot.h"
 #include "core/analysis.h"
 #include "plots/plot_internal.h"
+#include "tests/util_tmpdir.h"
 
 static char outdir[256];
 static int keep;
@@ -36,8 +37,7 @@ static int setup(void **state)
         keep = 1;
         return 0;
     }
-    snprintf(outdir, sizeof outdir, "/tmp/distlab-plots-XXXXXX");
-    return mkdtemp(outdir) ? 0 : -1;
+    return test_tmpdir(outdir, sizeof outdir, "plots");
 }
 
 static int teardown(void **state)
@@ -45,9 +45,7 @@ static int teardown(void **state)
     (void)state;
     if (keep)
         return 0;
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", outdir);
-    return system(cmd) == 0 ? 0 : -1;
+    return test_rmtree(outdir);
 }
 
 static const char *out(const char *name)
