@@ -22,7 +22,7 @@
 #include <unistd.h>
 
 #include "tests/util_distlab.h"
-#include "tests/util_tmpdir.h"
+#include "tests/util_files.h"
 
 static char tmpdir[256], output[65536];
 static int have_binary;
@@ -157,16 +157,6 @@ static void collective_matches_its_model(void **state)
     assert_null(strstr(output, "WRONG"));
 }
 
-static int read_file(const char *path, char *buf, size_t cap, size_t *n)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return -1;
-    *n = fread(buf, 1, cap, f);
-    fclose(f);
-    return 0;
-}
-
 static void run_gives_the_same_model_on_both_backends(void **state)
 {
     (void)state;
@@ -181,11 +171,11 @@ static void run_gives_the_same_model_on_both_backends(void **state)
     size_t na, nb, nc;
     char path[512];
     snprintf(path, sizeof path, "%s/sim/model.bin", tmpdir);
-    assert_int_equal(read_file(path, a, sizeof a, &na), 0);
+    assert_int_equal(test_read_file(path, a, sizeof a, &na), 0);
     snprintf(path, sizeof path, "%s/real/model.bin", tmpdir);
-    assert_int_equal(read_file(path, b, sizeof b, &nb), 0);
+    assert_int_equal(test_read_file(path, b, sizeof b, &nb), 0);
     snprintf(path, sizeof path, "%s/procs/model.bin", tmpdir);
-    assert_int_equal(read_file(path, c, sizeof c, &nc), 0);
+    assert_int_equal(test_read_file(path, c, sizeof c, &nc), 0);
     assert_true(na > 0);
     assert_int_equal(na, nb);
     assert_memory_equal(a, b, na);
@@ -238,7 +228,7 @@ static void compare_and_sweep_draw_their_figures(void **state)
     snprintf(path, sizeof path, "%s/sw/sweep.csv", tmpdir);
     char csv[4096];
     size_t n = 0;
-    assert_int_equal(read_file(path, csv, sizeof csv - 1, &n), 0);
+    assert_int_equal(test_read_file(path, csv, sizeof csv - 1, &n), 0);
     csv[n] = '\0';
     assert_non_null(strstr(csv, "allreduce:ring,4,"));
 
@@ -246,7 +236,7 @@ static void compare_and_sweep_draw_their_figures(void **state)
     assert_int_equal(run("sweep --algos ps --vary consistency=bsp,async --workers 2 --epochs 1 "
                          "--dataset synth-dense:n=600,d=8,classes=2 --out %s/swc", tmpdir), 0);
     snprintf(path, sizeof path, "%s/swc/sweep.csv", tmpdir);
-    assert_int_equal(read_file(path, csv, sizeof csv - 1, &n), 0);
+    assert_int_equal(test_read_file(path, csv, sizeof csv - 1, &n), 0);
     csv[n] = '\0';
     assert_non_null(strstr(csv, "ps,async,"));
     snprintf(path, sizeof path, "%s/swc/time_per_epoch.png", tmpdir);

@@ -22,7 +22,7 @@
 #include <unistd.h>
 
 #include "core/records.h"
-#include "tests/util_tmpdir.h"
+#include "tests/util_files.h"
 
 static char tmpdir[256], distlab[512], output[8192];
 

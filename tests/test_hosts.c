@@ -30,7 +30,7 @@
 #include <unistd.h>
 
 #include "tests/util_distlab.h"
-#include "tests/util_tmpdir.h"
+#include "tests/util_files.h"
 
 enum { MAX_RANKS = 4 };
 
@@ -133,16 +133,6 @@ static void assert_log_has(int rank, const char *what)
         fail_msg("rank %d's output lacks '%s':\n%s", rank, what, buf);
 }
 
-static int read_file(const char *path, char *buf, size_t cap, size_t *n)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return -1;
-    *n = fread(buf, 1, cap, f);
-    fclose(f);
-    return 0;
-}
-
 static const char *train = "run allreduce --dataset synth-dense:n=1500,d=20,classes=3 --model mlp:8 "
                            "--workers 3 --epochs 2 --batch 16 --seed 11 --quiet --no-figures --timeout 20";
 
@@ -169,9 +159,9 @@ static void same_model_as_processes(void **state)
     size_t na, nb;
     char path[512];
     snprintf(path, sizeof path, "%s/hosts/model.bin", tmpdir);
-    assert_int_equal(read_file(path, a, sizeof a, &na), 0);
+    assert_int_equal(test_read_file(path, a, sizeof a, &na), 0);
     snprintf(path, sizeof path, "%s/procs/model.bin", tmpdir);
-    assert_int_equal(read_file(path, b, sizeof b, &nb), 0);
+    assert_int_equal(test_read_file(path, b, sizeof b, &nb), 0);
     assert_true(na > 0);
     assert_int_equal(na, nb);
     assert_memory_equal(a, b, na);

@@ -18,7 +18,7 @@
 #include <zlib.h>
 
 #include "ml/data.h"
-#include "tests/util_tmpdir.h"
+#include "tests/util_files.h"
 
 #define ERRLEN 512
 

@@ -18,7 +18,7 @@
 #include <cmocka.h>
 
 #include "ml/train.h"
-#include "tests/util_tmpdir.h"
+#include "tests/util_files.h"
 
 #define ERRLEN 512
 

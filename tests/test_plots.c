@@ -22,7 +22,7 @@
 #include "plots/plot.h"
 #include "core/analysis.h"
 #include "plots/plot_internal.h"
-#include "tests/util_tmpdir.h"
+#include "tests/util_files.h"
 
 static char outdir[256];
 static int keep;

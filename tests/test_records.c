@@ -21,7 +21,7 @@
 
 #include "core/progress.h"
 #include "core/records.h"
-#include "tests/util_tmpdir.h"
+#include "tests/util_files.h"
 
 static char tmpdir[256];
 

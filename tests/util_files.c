@@ -1,6 +1,6 @@
-/* util_tmpdir.c -- scratch folders for tests (see util_tmpdir.h). */
+/* util_files.c -- scratch folders and files for tests (see util_files.h). */
 #define _XOPEN_SOURCE 700
-#include "tests/util_tmpdir.h"
+#include "tests/util_files.h"
 
 #include <errno.h>
 #include <ftw.h>
@@ -26,4 +26,15 @@ int test_rmtree(const char *dir)
 {
     /* depth first, not following links */
     return nftw(dir, remove_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+int test_read_file(const char *path, char *buf, size_t cap, size_t *n)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return -1;
+    *n = fread(buf, 1, cap, f);
+    int rc = ferror(f) ? -1 : 0;
+    fclose(f);
+    return rc;
 }

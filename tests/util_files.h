@@ -1,6 +1,6 @@
-/* util_tmpdir.h -- scratch folders for tests. */
-#ifndef DISTLAB_TEST_UTIL_TMPDIR_H
-#define DISTLAB_TEST_UTIL_TMPDIR_H
+/* util_files.h -- scratch folders and files for tests. */
+#ifndef DISTLAB_TEST_UTIL_FILES_H
+#define DISTLAB_TEST_UTIL_FILES_H
 
 #include <stddef.h>
 
@@ -9,5 +9,7 @@
 int test_tmpdir(char *dir, size_t len, const char *tag);
 /* Remove dir and everything under it; returns 0, or -1. */
 int test_rmtree(const char *dir);
+/* Read up to cap bytes of path into buf, their count into *n; 0 or -1. */
+int test_read_file(const char *path, char *buf, size_t cap, size_t *n);
 
 #endif
