@@ -266,6 +266,13 @@ int experiment_run(const experiment *e, const exp_run *run, const exp_opt *extra
     int counts[3] = {e->nshared, nextra, run->nopts};
     for (int l = 0; l < 3; l++)
         for (int i = 0; i < counts[l]; i++) {
+            const char *k = lists[l][i].key;
+            if (strcmp(k, "peers") == 0 || strcmp(k, "rank") == 0 ||
+                (strcmp(k, "launch") == 0 && strcmp(lists[l][i].val, "hosts") == 0)) {
+                fprintf(stderr, "distlab %s: --launch hosts runs one rank per command, and %s runs "
+                        "several jobs: run each with `distlab run ... --launch hosts`\n", verb, verb);
+                return 2;
+            }
             if (!run_algo_accepts(algo, lists[l][i].key))
                 continue; /* a shared option meant for other algorithms */
             snprintf(keys[nk], sizeof keys[nk], "--%s", lists[l][i].key);
@@ -277,6 +284,5 @@ int experiment_run(const experiment *e, const exp_run *run, const exp_opt *extra
     argv[argc++] = (char *)outdir;
     argv[argc++] = quiet;
     argv[argc] = NULL;
-    (void)verb;
     return verb_run(argc, argv);
 }

@@ -281,6 +281,10 @@ static void bad_options_are_refused(void **state)
     assert_int_equal(test_distlab_run(out, sizeof out, "run hogwild --backend real --launch hosts "
                                       "--peers 127.0.0.1:1,127.0.0.1:2 --rank 0 --workers 2"), 2);
     assert_non_null(strstr(out, "share memory"));
+    /* compare and sweep run several jobs in one command */
+    assert_true(test_distlab_run(out, sizeof out, "compare --algos allreduce,ps --backend real --launch hosts "
+                                 "--peers 127.0.0.1:1,127.0.0.1:2 --rank 0 --out %s/cmp", tmpdir) != 0);
+    assert_non_null(strstr(out, "compare runs several jobs"));
     /* known only once the job's size is: a clear error, exit 1 */
     assert_int_equal(test_distlab_run(out, sizeof out, "collective --workers 2 --bytes 4KiB --backend real "
                                       "--launch hosts --peers 127.0.0.1:1 --rank 0"), 1);
