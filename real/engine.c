@@ -207,6 +207,7 @@ static void fail_receives(real_rank *rk, int p, int code, int halt)
         if (q->peer == p || (q->peer == RT_ANY_SOURCE && !pe->reported)) {
             if (q->peer == RT_ANY_SOURCE)
                 pe->reported = 1;
+            rk->heard_halt |= halt;
             rlist_del(&q->link);
             q->base.status = (rt_status){.source = p, .tag = RT_ANY_TAG, .bytes = 0};
             complete(q, code, "recv from rank %d: %s", p, pe->why);
@@ -571,6 +572,7 @@ int real_irecv(rt *r, int src, int tag, void *buf, size_t cap, rt_request **req)
     /* 2. a peer that has ended, or halted (then only its report may come) */
     int halt_counts = tag != REAL_TAG_REPORT;
     if (src != RT_ANY_SOURCE && (rk->peers[src].error || (halt_counts && rk->peers[src].halted))) {
+        rk->heard_halt |= !rk->peers[src].error;
         q->base.status = (rt_status){.source = src, .tag = RT_ANY_TAG, .bytes = 0};
         complete(q, rk->peers[src].error ? rk->peers[src].error : RT_EPEER, "recv from rank %d: %s",
                  src, rk->peers[src].why);
@@ -581,6 +583,7 @@ int real_irecv(rt *r, int src, int tag, void *buf, size_t cap, rt_request **req)
             real_peer *pe = &rk->peers[p];
             if ((pe->error || (halt_counts && pe->halted)) && !pe->reported) {
                 pe->reported = 1;
+                rk->heard_halt |= !pe->error;
                 q->base.status = (rt_status){.source = p, .tag = RT_ANY_TAG, .bytes = 0};
                 complete(q, pe->error ? pe->error : RT_EPEER, "recv from rank %d: %s", p, pe->why);
                 goto out;

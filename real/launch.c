@@ -238,6 +238,8 @@ typedef struct report_head {
     uint32_t err_bytes;
     uint64_t nevents, bytes_sent, messages, slot_bytes;
     double ended_s;     /* when its function returned, on its clock */
+    int32_t after_halt; /* it failed because another rank had */
+    int32_t pad;
 } report_head;
 
 static void hosts_report_send(real_rank *rk, int status, double ended_s)
@@ -246,7 +248,8 @@ static void hosts_report_send(real_rank *rk, int status, double ended_s)
     job_result *res = rk->job->res;
     report_head h = {.status = status, .err_bytes = (uint32_t)strlen(r->err), .nevents = r->nevents,
                      .bytes_sent = r->bytes_sent, .messages = r->messages_sent,
-                     .slot_bytes = res->result_bytes, .ended_s = ended_s};
+                     .slot_bytes = res->result_bytes, .ended_s = ended_s,
+                     .after_halt = rk->heard_halt};
     size_t ev_bytes = r->nevents * sizeof(rt_event), total = h.err_bytes + h.slot_bytes + ev_bytes;
     char *body = malloc(total ? total : 1);
     rt_request *q;
@@ -266,10 +269,10 @@ static void hosts_report_send(real_rank *rk, int status, double ended_s)
     free(body);
 }
 
-/* Rank 0 gathers every other rank's report into the job's result. Of the
- * ranks that failed, the one that failed first is the job's error (the
- * others' failures mostly follow from it); a rank that never reported
- * failed when rank 0 found it gone. */
+/* Rank 0 gathers every other rank's report into the job's result. The
+ * job's error is the first failure (by each rank's clock, which agree to
+ * within a message latency) that did not follow from another rank's halt;
+ * a rank that never reported failed when rank 0 found it gone. */
 static void hosts_report_gather(real_rank *rk, int status, double ended_s)
 {
     rt *r = &rk->rt;
@@ -277,7 +280,7 @@ static void hosts_report_gather(real_rank *rk, int status, double ended_s)
     char first_err[sizeof r->err + 64] = "";
     double first_s = INFINITY;
     struct {
-        int status;
+        int status, after_halt;
         double ended_s;
         char err[sizeof r->err + 64];
     } *reports = calloc((size_t)r->size, sizeof *reports);
@@ -285,8 +288,10 @@ static void hosts_report_gather(real_rank *rk, int status, double ended_s)
         job_fail(res, "rank 0: no memory to gather the reports of %d ranks", r->size);
         return;
     }
+    int first_after_halt = 1;
     if (status != RT_OK) {
         first_s = ended_s;
+        first_after_halt = rk->heard_halt;
         snprintf(first_err, sizeof first_err, "%s", r->err[0] ? r->err : rt_strerror(status));
     }
     for (int j = 1; j < r->size; j++) {
@@ -316,14 +321,19 @@ static void hosts_report_gather(real_rank *rk, int status, double ended_s)
             reports[j].err[h.err_bytes] = '\0';
             reports[j].status = h.status;
             reports[j].ended_s = h.ended_s;
+            reports[j].after_halt = h.after_halt;
             memcpy(job_result_slot(res, j), body + h.err_bytes, h.slot_bytes);
             if (job_collect_report(res, j, RT_OK, NULL, (rt_event *)(body + h.err_bytes + h.slot_bytes),
                                    h.nevents, h.bytes_sent, h.messages) != 0)
                 job_fail(res, "rank 0: no memory for the events of rank %d", j);
         }
         free(body);
-        if (reports[j].status != RT_OK && reports[j].ended_s < first_s) {
+        /* a failure of its own beats one that followed a halt; then the earlier */
+        int better = reports[j].after_halt < first_after_halt ||
+                     (reports[j].after_halt == first_after_halt && reports[j].ended_s < first_s);
+        if (reports[j].status != RT_OK && (!first_err[0] || better)) {
             first_s = reports[j].ended_s;
+            first_after_halt = reports[j].after_halt;
             snprintf(first_err, sizeof first_err, "%s", reports[j].err[0] ? reports[j].err
                                                                            : rt_strerror(reports[j].status));
         }

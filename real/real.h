@@ -147,6 +147,7 @@ typedef struct real_rank {
     real_job *job;
     real_peer *peers;     /* indexed by rank; peers[rank] is the self loop */
     int live_peers;       /* other ranks not yet ended */
+    int heard_halt;       /* a receive failed because its peer halted */
     rlink posted;         /* posted receives, oldest first */
     rlink unexpected;     /* unmatched arrivals, in arrival order */
     struct pollfd *pfds;  /* scratch for progress */
