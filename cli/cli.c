@@ -21,7 +21,8 @@ const cli_opt cli_job_opts[] = {
     {"launch", "threads|procs|hosts", "real: ranks as threads of one process, processes, or one rank per command (default threads)"},
     {"listen", "ADDR", "real: address the ranks listen on (default 127.0.0.1; hosts: each its --peers entry)"},
     {"peers", "HOST:PORT,...", "hosts: every rank's address, in rank order, the same list for every rank"},
-    {"rank", "N", "hosts: the rank this command runs (rank 0 writes the results)"},
+    {"rank", "N", "hosts: the rank this command runs (rank 0 writes the results; default: "
+                  "$SLURM_PROCID, $OMPI_COMM_WORLD_RANK or $PMI_RANK)"},
     {"spin", "TIME|auto", "real: how long a waiting rank polls before it sleeps (default auto: 100us when each rank has a core, else 0)"},
     {"bind", "auto|cores|none", "real: bind rank i to core i (default auto: when each rank has a core)"},
     {"no-events", NULL, "do not record per-rank events (saves memory on huge runs)"},
@@ -181,6 +182,28 @@ int cli_get_choice(const cli_args *a, const char *verb, const char *name,
     return bad(verb, name, msg);
 }
 
+/* A hosts rank started by a batch system or mpirun: its rank as they set
+ * it. Returns 0, or -1 having said what is missing or wrong. */
+static int rank_from_env(const char *verb, int *rank)
+{
+    static const char *const vars[] = {"SLURM_PROCID", "OMPI_COMM_WORLD_RANK", "PMI_RANK", NULL};
+    for (int i = 0; vars[i]; i++) {
+        const char *v = getenv(vars[i]);
+        if (!v || !*v)
+            continue;
+        char err[256], msg[400];
+        long n;
+        if (units_int(v, 0, 1 << 20, &n, err, sizeof err) != 0) {
+            snprintf(msg, sizeof msg, "$%s is '%s': %s", vars[i], v, err);
+            return bad(verb, "rank", msg);
+        }
+        *rank = (int)n;
+        return 0;
+    }
+    return bad(verb, "launch", "hosts needs --rank N (the rank this command runs), or $SLURM_PROCID, "
+               "$OMPI_COMM_WORLD_RANK or $PMI_RANK set");
+}
+
 int cli_job_config(const cli_args *a, const char *verb, job_config *cfg)
 {
     static const char *const backends[] = {"sim", "real", NULL};
@@ -253,8 +276,8 @@ int cli_job_config(const cli_args *a, const char *verb, job_config *cfg)
             return bad(verb, "launch", "hosts runs ranks on sockets: add --backend real");
         if (!cfg->peers)
             return bad(verb, "launch", "hosts needs --peers HOST:PORT,... (every rank's address, in rank order)");
-        if (!cli_get(a, "rank"))
-            return bad(verb, "launch", "hosts needs --rank N (the rank this command runs)");
+        if (!cli_get(a, "rank") && rank_from_env(verb, &cfg->host_rank) != 0)
+            return -1;
         if (cli_get(a, "listen"))
             return bad(verb, "listen", "with --launch hosts each rank listens on its own --peers entry");
     } else if (cfg->peers || cli_get(a, "rank")) {

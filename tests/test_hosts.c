@@ -73,12 +73,17 @@ typedef struct rank_proc {
     double ended_s;
 } rank_proc;
 
-static void start_rank(rank_proc *p, int rank, const char *args, const char *peers)
+static void start(rank_proc *p, int rank, const char *args, const char *peers, int rank_in_env)
 {
-    char cmd[4096], log[512];
+    char cmd[4096], log[512], rank_opt[32];
     snprintf(log, sizeof log, "%s/rank%d.log", tmpdir, rank);
-    snprintf(cmd, sizeof cmd, "exec %s %s --backend real --launch hosts --peers %s --rank %d > %s 2>&1",
-             test_distlab(), args, peers, rank, log);
+    snprintf(rank_opt, sizeof rank_opt, "--rank %d", rank);
+    if (rank_in_env) /* as mpirun would start it */
+        snprintf(cmd, sizeof cmd, "OMPI_COMM_WORLD_RANK=%d exec %s %s --backend real --launch hosts --peers %s > %s 2>&1",
+                 rank, test_distlab(), args, peers, log);
+    else
+        snprintf(cmd, sizeof cmd, "exec %s %s --backend real --launch hosts --peers %s %s > %s 2>&1",
+                 test_distlab(), args, peers, rank_opt, log);
     p->status = -1;
     p->pid = fork();
     assert_true(p->pid >= 0);
@@ -86,6 +91,11 @@ static void start_rank(rank_proc *p, int rank, const char *args, const char *pee
         execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
         _exit(127);
     }
+}
+
+static void start_rank(rank_proc *p, int rank, const char *args, const char *peers)
+{
+    start(p, rank, args, peers, 0);
 }
 
 /* Wait for the ranks, killing any still running after limit_s. */
@@ -190,9 +200,9 @@ static void collective_checks_every_iteration(void **state)
     char peers[256];
     free_peers(4, peers, sizeof peers);
     rank_proc p[4];
-    for (int i = 0; i < 4; i++)
-        start_rank(&p[i], i, "collective --workers 4 --algo rabenseifner --bytes 4KiB,1MiB --iters 3 --timeout 20",
-                   peers);
+    for (int i = 0; i < 4; i++) /* rank 3 takes its rank from the environment */
+        start(&p[i], i, "collective --workers 4 --algo rabenseifner --bytes 4KiB,1MiB --iters 3 --timeout 20",
+              peers, i == 3);
     wait_ranks(p, 4, 60);
     for (int i = 0; i < 4; i++)
         assert_int_equal(p[i].status, 0);
