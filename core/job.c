@@ -55,15 +55,41 @@ job_config job_config_default(void)
  * wake-up is small next to it. With more ranks than cores a spinning rank
  * would take the core its peer needs to send what it waits for, so then
  * no rank spins. */
-/* A hosts job's process runs one rank, and is taken to have its machine's
- * cores to share with no other rank. */
+/* Length of the host part of a --peers entry (HOST:PORT, len bytes). */
+static size_t host_part(const char *entry, size_t len)
+{
+    while (len > 0 && entry[len - 1] != ':')
+        len--;
+    return len ? len - 1 : 0;
+}
+
+/* The ranks of a hosts job on this rank's machine: the --peers entries
+ * with the same host part as its own. */
+static int ranks_here(const job_config *cfg)
+{
+    const char *list = cfg->peers ? cfg->peers : "", *mine = NULL;
+    size_t mine_len = 0;
+    int i = 0;
+    for (const char *s = list; *s && !mine; i++) {
+        size_t len = strcspn(s, ",");
+        if (i == cfg->host_rank)
+            mine = s, mine_len = host_part(s, len);
+        s += len + (s[len] == ',');
+    }
+    int n = 0;
+    for (const char *s = list; *s && mine;) {
+        size_t len = strcspn(s, ",");
+        n += host_part(s, len) == mine_len && strncmp(s, mine, mine_len) == 0;
+        s += len + (s[len] == ',');
+    }
+    return n > 0 ? n : 1;
+}
+
 static int core_per_rank(const job_config *cfg)
 {
-    if (cfg->launch == JOB_LAUNCH_HOSTS)
-        return 1;
     cpu_set_t set;
     int cores = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 1;
-    return cfg->ranks <= cores;
+    return (cfg->launch == JOB_LAUNCH_HOSTS ? ranks_here(cfg) : cfg->ranks) <= cores;
 }
 
 double job_spin_s(const job_config *cfg)

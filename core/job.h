@@ -95,8 +95,9 @@ job_config job_config_default(void);
 
 /* real: how long a waiting rank polls its sockets before it sleeps --
  * cfg->spin_s when set, else JOB_SPIN_AUTO_S when every rank has a core of
- * its own (the ranks are no more than the cores this process may use, or
- * this process runs one rank of a hosts job), else 0. */
+ * its own (the ranks -- of a hosts job, those whose --peers address has
+ * this rank's host -- are no more than the cores this process may use),
+ * else 0. */
 #define JOB_SPIN_AUTO_S 100e-6
 double job_spin_s(const job_config *cfg);
 /* real: whether rank i runs bound to the (i mod n)-th of the n cores this

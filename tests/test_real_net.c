@@ -353,6 +353,23 @@ static void test_spin_choice(void **state)
     cfg.ranks = 1;
     cfg.bind = JOB_BIND_NONE;
     assert_false(job_binds(&cfg));
+
+    /* hosts: the ranks whose --peers entry has this rank's host share its
+     * cores; bound only when asked */
+    char peers[4096] = "";
+    int n = CPU_COUNT(&set) + 1;
+    for (int i = 0; i < n; i++)
+        snprintf(peers + strlen(peers), sizeof peers - strlen(peers), "127.0.0.1:%d,", 7000 + i);
+    strcat(peers, "10.1.2.3:7000");
+    cfg = config(n + 1, JOB_LAUNCH_HOSTS);
+    cfg.peers = peers;
+    cfg.host_rank = 0; /* with n - 1 others on 127.0.0.1: more than the cores */
+    assert_true(job_spin_s(&cfg) == 0);
+    cfg.host_rank = n; /* alone on 10.1.2.3 */
+    assert_true(job_spin_s(&cfg) == JOB_SPIN_AUTO_S);
+    assert_false(job_binds(&cfg));
+    cfg.bind = JOB_BIND_CORES;
+    assert_true(job_binds(&cfg));
 }
 
 /* Each rank reports the cores it may run on. */
