@@ -126,6 +126,11 @@ int sim_platform_load(sim_platform *p, char *err, size_t errlen)
     int argc = 0;
     argv[argc++] = "distlab";
     argv[argc++] = "--log=root.thres:warning";
+    /* A deadlock is reported by distlab, naming the ranks that wait;
+     * SimGrid's own line about it ("the user code is not perfectly clean")
+     * would only confuse, so its engine's log goes nowhere. */
+    argv[argc++] = "--log=ker_engine.app:file:/dev/null";
+    argv[argc++] = "--log=ker_engine.add:0";
     if (p->net_ideal) {
         argv[argc++] = "--cfg=network/model:CM02";
         argv[argc++] = "--cfg=network/crosstraffic:0";
