@@ -2,7 +2,7 @@
 #
 #   make deps     install the Debian packages distlab needs (as root)
 #   make          build build/distlab (runs deps first)
-#   make check    build and run every test with prove
+#   make check    build and run every test with prove, then the threaded ones under TSan
 #   make demo     build and run the main demo
 #   make bench    speed measurements against their references (slow)
 #   make install  PREFIX=/usr/local DESTDIR=
@@ -21,7 +21,7 @@ BUILD   := build
 DEB_PACKAGES := gcc g++ make pkg-config perl \
 	libsimgrid-dev libgsl-dev libopenblas-dev libcairo2-dev libpango1.0-dev \
 	libjansson-dev zlib1g-dev libcmocka-dev liblbfgs-dev dataset-fashion-mnist \
-	fonts-dejavu-core
+	fonts-dejavu-core libtsan2
 
 PKGS    := simgrid gsl cairo pangocairo jansson zlib
 CFLAGS  ?= -O2 -g
@@ -88,6 +88,7 @@ $(BUILD)/bench/%: $(BUILD)/bench/%.o $(LIB)
 
 check: deps $(BIN) $(TEST_BIN)
 	CMOCKA_MESSAGE_OUTPUT=TAP DISTLAB=$(abspath $(BIN)) prove --exec '' $(TEST_BIN)
+	$(MAKE) --no-print-directory tsan
 
 demo: deps $(BIN)
 	./demo.sh $(BIN)
@@ -105,14 +106,16 @@ clean:
 
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_BIN:=.d) $(TESTUTIL_OBJ:.o=.d) $(BENCH_BIN:=.d)
 
-# ThreadSanitizer: the library and the Hogwild! test built with
-# -fsanitize=thread in their own folder, then run. Hogwild!'s races are
-# races by design, but every shared access is a relaxed atomic, so TSan
-# must report nothing.
+# ThreadSanitizer: the library and the tests of what runs on threads
+# (Hogwild!, the real backend's threads mode) built with -fsanitize=thread
+# in their own folder, then run; make check runs it after the other tests.
+# Hogwild!'s races are races by design, but every shared access is a
+# relaxed atomic, so TSan must report nothing.
 TSAN_BUILD := build-tsan
+TSAN_TESTS := test_hogwild test_real_basic test_real_net
 tsan: deps
-	CFLAGS="-O1 -g -fsanitize=thread" $(MAKE) BUILD=$(TSAN_BUILD) $(TSAN_BUILD)/tests/test_hogwild
-	CMOCKA_MESSAGE_OUTPUT=TAP TSAN_OPTIONS="halt_on_error=1 exitcode=66" ./$(TSAN_BUILD)/tests/test_hogwild
+	CFLAGS="-O1 -g -fsanitize=thread" $(MAKE) BUILD=$(TSAN_BUILD) $(TSAN_TESTS:%=$(TSAN_BUILD)/tests/%)
+	CMOCKA_MESSAGE_OUTPUT=TAP TSAN_OPTIONS="halt_on_error=1 exitcode=66" prove --exec '' $(TSAN_TESTS:%=./$(TSAN_BUILD)/tests/%)
 
 # make fuzz: libFuzzer + AddressSanitizer on the LIBSVM parser, for
 # FUZZ_SECONDS (default 60); installs clang when run as root. Not
