@@ -35,7 +35,10 @@ static double now_s(void)
 static int exchange(int fd, char *out, char *in, size_t n)
 {
     size_t sent = 0, got = 0;
+    double give_up = now_s() + 30;
     while (sent < n || got < n) {
+        if (now_s() > give_up)
+            return -1; /* the other process stalled */
         struct pollfd p = {.fd = fd, .events = (short)((got < n ? POLLIN : 0) | (sent < n ? POLLOUT : 0))};
         int k = poll(&p, 1, 0); /* busy: the limit pays no wake-ups */
         if (k < 0)

@@ -22,7 +22,7 @@ const cli_opt cli_job_opts[] = {
     {"listen", "ADDR", "real: address the ranks listen on (default 127.0.0.1; hosts: each its --peers entry)"},
     {"peers", "HOST:PORT,...", "hosts: every rank's address, in rank order, the same list for every rank"},
     {"rank", "N", "hosts: the rank this command runs (rank 0 writes the results; default: "
-                  "$SLURM_PROCID, $OMPI_COMM_WORLD_RANK or $PMI_RANK)"},
+                  "$OMPI_COMM_WORLD_RANK, $PMIX_RANK, $PMI_RANK or $SLURM_PROCID)"},
     {"spin", "TIME|auto", "real: how long a waiting rank polls before it sleeps (default auto: 100us when each rank has a core, else 0)"},
     {"bind", "auto|cores|none", "real: bind rank i to core i (default auto: when each rank has a core)"},
     {"no-events", NULL, "do not record per-rank events (saves memory on huge runs)"},
@@ -186,7 +186,9 @@ int cli_get_choice(const cli_args *a, const char *verb, const char *name,
  * it. Returns 0, or -1 having said what is missing or wrong. */
 static int rank_from_env(const char *verb, int *rank)
 {
-    static const char *const vars[] = {"SLURM_PROCID", "OMPI_COMM_WORLD_RANK", "PMI_RANK", NULL};
+    /* mpirun's own first: inside a Slurm allocation mpirun's processes
+     * inherit a SLURM_PROCID that is not their rank */
+    static const char *const vars[] = {"OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK", "SLURM_PROCID", NULL};
     for (int i = 0; vars[i]; i++) {
         const char *v = getenv(vars[i]);
         if (!v || !*v)
@@ -200,8 +202,8 @@ static int rank_from_env(const char *verb, int *rank)
         *rank = (int)n;
         return 0;
     }
-    return bad(verb, "launch", "hosts needs --rank N (the rank this command runs), or $SLURM_PROCID, "
-               "$OMPI_COMM_WORLD_RANK or $PMI_RANK set");
+    return bad(verb, "launch", "hosts needs --rank N (the rank this command runs), or $OMPI_COMM_WORLD_RANK, "
+               "$PMIX_RANK, $PMI_RANK or $SLURM_PROCID set");
 }
 
 int cli_job_config(const cli_args *a, const char *verb, job_config *cfg)

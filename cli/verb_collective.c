@@ -185,8 +185,10 @@ int verb_collective(int argc, char **argv)
      * between messages a wake-up (~25 us) dominates alpha; when they poll
      * first (job_spin_s), alpha and gamma are fitted to where 2 ranks'
      * recursive doubling stops beating the ring (32 KiB: 300 iterations,
-     * two runs). */
-    int spins = cfg.backend == JOB_REAL && job_spin_s(&cfg) > 0;
+     * two runs). A hosts job's ranks decide each for itself whether to
+     * poll, but must all pick the same algorithm: they take the sleeping
+     * constants (between machines alpha is larger anyway). */
+    int spins = cfg.backend == JOB_REAL && cfg.launch != JOB_LAUNCH_HOSTS && job_spin_s(&cfg) > 0;
     double alpha = cfg.backend == JOB_SIM ? cfg.latency_s : spins ? 6e-6 : 25e-6;
     double beta = cfg.backend == JOB_SIM ? 1 / cfg.bandwidth_Bps : 1 / 2.5e9;
     double gamma = cfg.backend == JOB_SIM ? 1 / cfg.speed_flops : spins ? 1.5e-9 : 1 / 2e9;

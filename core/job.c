@@ -63,9 +63,10 @@ static size_t host_part(const char *entry, size_t len)
     return len ? len - 1 : 0;
 }
 
-/* The ranks of a hosts job on this rank's machine: the --peers entries
- * with the same host part as its own. */
-static int ranks_here(const job_config *cfg)
+/* The ranks of a hosts job on this rank's machine -- the --peers entries
+ * with the same host part as its own -- and, in *below, how many of them
+ * come before it. */
+static int ranks_here(const job_config *cfg, int *below)
 {
     const char *list = cfg->peers ? cfg->peers : "", *mine = NULL;
     size_t mine_len = 0;
@@ -77,19 +78,32 @@ static int ranks_here(const job_config *cfg)
         s += len + (s[len] == ',');
     }
     int n = 0;
-    for (const char *s = list; *s && mine;) {
+    *below = 0;
+    i = 0;
+    for (const char *s = list; *s && mine; i++) {
         size_t len = strcspn(s, ",");
-        n += host_part(s, len) == mine_len && strncmp(s, mine, mine_len) == 0;
+        int same = host_part(s, len) == mine_len && strncmp(s, mine, mine_len) == 0;
+        n += same;
+        *below += same && i < cfg->host_rank;
         s += len + (s[len] == ',');
     }
     return n > 0 ? n : 1;
+}
+
+int job_core_slot(const job_config *cfg, int rank)
+{
+    int below = rank;
+    if (cfg->launch == JOB_LAUNCH_HOSTS)
+        ranks_here(cfg, &below);
+    return below;
 }
 
 static int core_per_rank(const job_config *cfg)
 {
     cpu_set_t set;
     int cores = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 1;
-    return (cfg->launch == JOB_LAUNCH_HOSTS ? ranks_here(cfg) : cfg->ranks) <= cores;
+    int below;
+    return (cfg->launch == JOB_LAUNCH_HOSTS ? ranks_here(cfg, &below) : cfg->ranks) <= cores;
 }
 
 double job_spin_s(const job_config *cfg)

@@ -104,6 +104,9 @@ double job_spin_s(const job_config *cfg);
  * process may use: cfg->bind when set, else when every rank has a core
  * (never by default in a hosts job, whose process runs one rank). */
 int job_binds(const job_config *cfg);
+/* Which of the allowed cores (modulo their number) rank binds to: its rank,
+ * or in a hosts job its place among the ranks of its host. */
+int job_core_slot(const job_config *cfg, int rank);
 /* Returns 0 when every rank returned RT_OK; otherwise nonzero with
  * res->error saying what went wrong. res must be freed either way. */
 int job_run(const job_config *cfg, job_main fn, void *arg, job_result *res);

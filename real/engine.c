@@ -234,8 +234,12 @@ void real_engine_halt(real_rank *rk)
     rt *r = &rk->rt;
     for (int p = 0; p < r->size; p++) {
         rt_request *q;
-        if (p != r->rank && !rk->peers[p].error && real_isend(r, p, REAL_TAG_HALT, NULL, 0, &q) == RT_OK)
-            real_release(r, q); /* written by later progress, or at hang-up */
+        /* buffered: it queues behind what is still on its way to p (an
+         * unbuffered send released before any byte left would be dropped),
+         * and later progress or the hang-up writes it */
+        if (p != r->rank && !rk->peers[p].error && !rk->peers[p].torn &&
+            real_bsend(r, p, REAL_TAG_HALT, NULL, 0, &q) == RT_OK)
+            real_release(r, q);
     }
 }
 
@@ -716,9 +720,8 @@ out:
     return rc;
 }
 
-void real_engine_flush(real_rank *rk)
+void real_engine_abandon(real_rank *rk)
 {
-    int pending = 0;
     /* receives never waited for: their buffers may be gone too */
     while (!rlist_empty(&rk->posted)) {
         real_req *q = RLIST_ENTRY(rk->posted.next, real_req, link);
@@ -751,8 +754,15 @@ void real_engine_flush(real_rank *rk)
                 req_free(q);
             }
         }
-        pending += !rlist_empty(&pe->outq);
     }
+}
+
+void real_engine_flush(real_rank *rk)
+{
+    int pending = 0;
+    real_engine_abandon(rk);
+    for (int p = 0; p < rk->rt.size; p++)
+        pending += !rlist_empty(&rk->peers[p].outq);
     double deadline = net_clock_s() + rk->job->timeout_s;
     while (pending && net_clock_s() < deadline) {
         int k = poll_round(rk, deadline, 0);

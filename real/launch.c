@@ -94,14 +94,14 @@ static void rank_init(real_job *job, real_rank *rk, int rank)
     rk->rt.slot = job_result_slot(job->res, rank);
 }
 
-/* Bind the calling thread (a rank) to the rank-th of the cores this
- * process may use, wrapping around; see job_binds. */
-static void bind_rank(int rank)
+/* Bind the calling thread (a rank) to the slot-th of the cores this
+ * process may use, wrapping around; see job_binds and job_core_slot. */
+static void bind_rank(int slot)
 {
     cpu_set_t allowed, one;
     if (sched_getaffinity(0, sizeof allowed, &allowed) != 0)
         return;
-    int k = rank % CPU_COUNT(&allowed);
+    int k = slot % CPU_COUNT(&allowed);
     for (int c = 0; c < CPU_SETSIZE; c++)
         if (CPU_ISSET(c, &allowed) && k-- == 0) {
             CPU_ZERO(&one);
@@ -119,7 +119,7 @@ static int rank_run(real_rank *rk)
 {
     real_job *job = rk->job;
     if (job->bind)
-        bind_rank(rk->rt.rank);
+        bind_rank(job_core_slot(job->cfg, rk->rt.rank));
     int status = real_engine_init(rk);
     if (status == RT_OK)
         status = real_mesh_open(rk);
@@ -202,8 +202,8 @@ static int hosts_setup(real_job *job, const job_config *cfg, char *err, size_t e
 }
 
 /* Wait for one request of this rank's own and let it go; returns its
- * outcome. */
-static int wait_one(rt *r, rt_request *q)
+ * outcome, and the bytes a receive got in *got (when not NULL). */
+static int wait_one(rt *r, rt_request *q, size_t *got)
 {
     rt_request *reqs[1] = {q};
     int rc = real_progress(r, 1, reqs);
@@ -211,7 +211,23 @@ static int wait_one(rt *r, rt_request *q)
         rc = q->error;
     else if (rc == RT_OK)
         rc = RT_EIO;
+    if (got)
+        *got = q->status.bytes;
     real_release(r, q);
+    return rc;
+}
+
+/* One exact-size message to or from rank 0 of the report: 0 or an RT_E*. */
+static int report_part(rt *r, int peer, void *buf, size_t len, int sending)
+{
+    rt_request *q;
+    size_t got = 0;
+    int rc = sending ? real_isend(r, peer, REAL_TAG_REPORT, buf, len, &q)
+                     : real_irecv(r, peer, REAL_TAG_REPORT, buf, len, &q);
+    if (rc == RT_OK)
+        rc = wait_one(r, q, sending ? NULL : &got);
+    if (rc == RT_OK && !sending && got != len)
+        rc = rt_seterr(r, RT_EPROTO, "a report part of %zu bytes, expected %zu", got, len);
     return rc;
 }
 
@@ -230,9 +246,10 @@ static int hosts_start(real_rank *rk)
     return rc;
 }
 
-/* What a rank tells rank 0 at the end: this head, then one message with
- * its error text, result slot and events, as bytes (the ranks run the same
- * build of distlab, so the layouts agree). */
+/* What a rank tells rank 0 at the end: this head; then its error text and
+ * result slot; then its events, in parts of at most REPORT_PART_EVENTS
+ * (a frame holds at most REAL_FRAME_MAX_LEN bytes). All as bytes: the
+ * ranks run the same build of distlab, so the layouts agree. */
 typedef struct report_head {
     int32_t status;
     uint32_t err_bytes;
@@ -242,6 +259,9 @@ typedef struct report_head {
     int32_t pad;
 } report_head;
 
+#define REPORT_PART_EVENTS ((size_t)(64u << 20) / sizeof(rt_event))
+#define REPORT_MAX_EVENTS ((uint64_t)1 << 32)
+
 static void hosts_report_send(real_rank *rk, int status, double ended_s)
 {
     rt *r = &rk->rt;
@@ -250,23 +270,71 @@ static void hosts_report_send(real_rank *rk, int status, double ended_s)
                      .bytes_sent = r->bytes_sent, .messages = r->messages_sent,
                      .slot_bytes = res->result_bytes, .ended_s = ended_s,
                      .after_halt = rk->heard_halt};
-    size_t ev_bytes = r->nevents * sizeof(rt_event), total = h.err_bytes + h.slot_bytes + ev_bytes;
+    size_t total = h.err_bytes + h.slot_bytes;
     char *body = malloc(total ? total : 1);
-    rt_request *q;
-    if (!body)
-        h.status = RT_ENOMEM, h.err_bytes = 0, h.nevents = 0, h.slot_bytes = 0, total = 0;
-    if (real_isend(r, 0, REAL_TAG_REPORT, &h, sizeof h, &q) != RT_OK || wait_one(r, q) != RT_OK ||
-        !body) {
-        free(body);
-        return; /* rank 0 will say this rank did not report */
+    if (!body || h.nevents > REPORT_MAX_EVENTS)
+        h.status = RT_ENOMEM, h.err_bytes = 0, h.nevents = 0, total = h.slot_bytes;
+    if (body) {
+        memcpy(body, r->err, h.err_bytes);
+        memcpy(body + h.err_bytes, job_result_slot(res, r->rank), h.slot_bytes);
     }
-    memcpy(body, r->err, h.err_bytes);
-    memcpy(body + h.err_bytes, job_result_slot(res, r->rank), h.slot_bytes);
-    if (ev_bytes)
-        memcpy(body + h.err_bytes + h.slot_bytes, r->events, ev_bytes);
-    if (real_isend(r, 0, REAL_TAG_REPORT, body, total, &q) == RT_OK)
-        wait_one(r, q);
+    /* a failure here leaves rank 0 to say this rank did not report */
+    int rc = report_part(r, 0, &h, sizeof h, 1);
+    if (rc == RT_OK)
+        rc = body ? report_part(r, 0, body, total, 1) : RT_ENOMEM;
+    for (uint64_t k = 0; rc == RT_OK && k < h.nevents; k += REPORT_PART_EVENTS) {
+        size_t n = h.nevents - k < REPORT_PART_EVENTS ? (size_t)(h.nevents - k) : REPORT_PART_EVENTS;
+        rc = report_part(r, 0, r->events + k, n * sizeof(rt_event), 1);
+    }
     free(body);
+}
+
+/* What rank 0 learnt of one rank's end. */
+typedef struct report_seen {
+    int status, after_halt;
+    double ended_s;
+    char err[600];
+} report_seen;
+
+/* Rank j's report: its slot lands in the job's result, its events are
+ * appended, its status and error go to *out. Returns 0, or an RT_E* with
+ * r->err saying what went wrong. */
+static int report_receive(real_rank *rk, int j, report_seen *out)
+{
+    rt *r = &rk->rt;
+    job_result *res = rk->job->res;
+    report_head h;
+    int rc = report_part(r, j, &h, sizeof h, 0);
+    if (rc != RT_OK)
+        return rc;
+    if (h.slot_bytes != res->result_bytes || h.err_bytes >= sizeof out->err || h.nevents > REPORT_MAX_EVENTS)
+        return rt_seterr(r, RT_EPROTO, "its report does not fit this job (another build of distlab?)");
+    size_t total = h.err_bytes + h.slot_bytes;
+    char *body = malloc(total ? total : 1);
+    rt_event *ev = h.nevents ? malloc(h.nevents * sizeof *ev) : NULL;
+    if (!body || (h.nevents && !ev))
+        rc = rt_seterr(r, RT_ENOMEM, "no memory for its report (%llu events)", (unsigned long long)h.nevents);
+    if (rc == RT_OK)
+        rc = report_part(r, j, body, total, 0);
+    for (uint64_t k = 0; rc == RT_OK && k < h.nevents; k += REPORT_PART_EVENTS) {
+        size_t n = h.nevents - k < REPORT_PART_EVENTS ? (size_t)(h.nevents - k) : REPORT_PART_EVENTS;
+        rc = report_part(r, j, ev + k, n * sizeof *ev, 0);
+    }
+    if (rc == RT_OK) {
+        memcpy(out->err, body, h.err_bytes);
+        out->err[h.err_bytes] = '\0';
+        out->status = h.status;
+        out->ended_s = h.ended_s;
+        out->after_halt = h.after_halt;
+        memcpy(job_result_slot(res, j), body + h.err_bytes, h.slot_bytes);
+        for (uint64_t k = 0; k < h.nevents; k++)
+            ev[k].rank = j; /* whatever it said */
+        if (job_collect_report(res, j, RT_OK, NULL, ev, h.nevents, h.bytes_sent, h.messages) != 0)
+            job_fail(res, "rank 0: no memory for the events of rank %d", j);
+    }
+    free(body);
+    free(ev);
+    return rc;
 }
 
 /* Rank 0 gathers every other rank's report into the job's result. The
@@ -277,72 +345,33 @@ static void hosts_report_gather(real_rank *rk, int status, double ended_s)
 {
     rt *r = &rk->rt;
     job_result *res = rk->job->res;
-    char first_err[sizeof r->err + 64] = "";
-    double first_s = INFINITY;
-    struct {
-        int status, after_halt;
-        double ended_s;
-        char err[sizeof r->err + 64];
-    } *reports = calloc((size_t)r->size, sizeof *reports);
-    if (!reports) {
+    report_seen *seen = calloc((size_t)r->size, sizeof *seen);
+    if (!seen) {
         job_fail(res, "rank 0: no memory to gather the reports of %d ranks", r->size);
         return;
     }
-    int first_after_halt = 1;
-    if (status != RT_OK) {
-        first_s = ended_s;
-        first_after_halt = rk->heard_halt;
-        snprintf(first_err, sizeof first_err, "%s", r->err[0] ? r->err : rt_strerror(status));
-    }
+    seen[0] = (report_seen){.status = status, .after_halt = rk->heard_halt, .ended_s = ended_s};
+    snprintf(seen[0].err, sizeof seen[0].err, "%s", r->err[0] ? r->err : rt_strerror(status));
+    int first = status != RT_OK ? 0 : -1;
     for (int j = 1; j < r->size; j++) {
-        report_head h;
-        rt_request *q;
-        char *body = NULL;
-        int rc = reports ? real_irecv(r, j, REAL_TAG_REPORT, &h, sizeof h, &q) : RT_ENOMEM;
-        if (rc == RT_OK)
-            rc = wait_one(r, q);
-        if (rc == RT_OK && (h.slot_bytes != res->result_bytes || h.err_bytes >= sizeof r->err ||
-                            h.nevents > (uint64_t)1 << 40)) {
-            rc = RT_EPROTO;
-            snprintf(r->err, sizeof r->err, "its report does not fit this job (another build of distlab?)");
-        }
-        size_t total = rc == RT_OK ? h.err_bytes + h.slot_bytes + h.nevents * sizeof(rt_event) : 0;
-        if (rc == RT_OK && !(body = malloc(total ? total : 1)))
-            rc = RT_ENOMEM;
-        if (rc == RT_OK && (rc = real_irecv(r, j, REAL_TAG_REPORT, body, total, &q)) == RT_OK)
-            rc = wait_one(r, q);
+        int rc = report_receive(rk, j, &seen[j]);
         if (rc != RT_OK) {
-            snprintf(reports[j].err, sizeof reports[j].err, "rank %d ended without reporting to rank 0: %s",
-                     j, rt_error(r));
-            reports[j].status = rc;
-            reports[j].ended_s = real_now(r);
-        } else {
-            memcpy(reports[j].err, body, h.err_bytes);
-            reports[j].err[h.err_bytes] = '\0';
-            reports[j].status = h.status;
-            reports[j].ended_s = h.ended_s;
-            reports[j].after_halt = h.after_halt;
-            memcpy(job_result_slot(res, j), body + h.err_bytes, h.slot_bytes);
-            if (job_collect_report(res, j, RT_OK, NULL, (rt_event *)(body + h.err_bytes + h.slot_bytes),
-                                   h.nevents, h.bytes_sent, h.messages) != 0)
-                job_fail(res, "rank 0: no memory for the events of rank %d", j);
+            seen[j] = (report_seen){.status = rc, .ended_s = real_now(r)};
+            snprintf(seen[j].err, sizeof seen[j].err, "rank %d ended without reporting to rank 0: %s", j,
+                     rt_error(r));
         }
-        free(body);
+        if (seen[j].status == RT_OK)
+            continue;
         /* a failure of its own beats one that followed a halt; then the earlier */
-        int better = reports[j].after_halt < first_after_halt ||
-                     (reports[j].after_halt == first_after_halt && reports[j].ended_s < first_s);
-        if (reports[j].status != RT_OK && (!first_err[0] || better)) {
-            first_s = reports[j].ended_s;
-            first_after_halt = reports[j].after_halt;
-            snprintf(first_err, sizeof first_err, "%s", reports[j].err[0] ? reports[j].err
-                                                                           : rt_strerror(reports[j].status));
-        }
+        if (first < 0 || seen[j].after_halt < seen[first].after_halt ||
+            (seen[j].after_halt == seen[first].after_halt && seen[j].ended_s < seen[first].ended_s))
+            first = j;
     }
-    if (first_err[0])
-        job_fail(res, "%s", first_err);
+    if (first >= 0)
+        job_fail(res, "%s", seen[first].err[0] ? seen[first].err : rt_strerror(seen[first].status));
     for (int j = 1; j < r->size; j++)
-        res->rank_status[j] = reports[j].status;
-    free(reports);
+        res->rank_status[j] = seen[j].status;
+    free(seen);
 }
 
 static void hosts_report(real_rank *rk, int status)
@@ -353,11 +382,13 @@ static void hosts_report(real_rank *rk, int status)
     double ended_s = real_now(r);
     memcpy(err, r->err, sizeof err); /* what went wrong in the rank, not here */
     r->record_events = 0;
+    /* what the function left behind may point at memory that is gone now */
+    real_engine_abandon(rk);
     if (status != RT_OK)
         real_engine_halt(rk); /* whoever waits on this rank hears it now */
     if (r->rank == 0)
         hosts_report_gather(rk, status, ended_s);
-    else
+    else if (!rk->peers[0].torn)
         hosts_report_send(rk, status, ended_s);
     r->record_events = keep;
     memcpy(r->err, err, sizeof err);
@@ -568,12 +599,15 @@ static int fit_fd_limit(const job_config *cfg, char *err, size_t errlen)
         setrlimit(RLIMIT_NOFILE, &rl);
         getrlimit(RLIMIT_NOFILE, &rl);
     }
-    double p = cfg->ranks, need = cfg->launch == JOB_LAUNCH_PROCS ? 2 * p + 1 : p * (p + 2);
+    /* threads: every connection's both ends; procs: a rank's own plus the
+     * listeners it inherited; hosts: a rank's own */
+    int threads = cfg->launch == JOB_LAUNCH_THREADS;
+    double p = cfg->ranks;
+    double need = threads ? p * (p + 2) : cfg->launch == JOB_LAUNCH_PROCS ? 2 * p + 1 : p + 2;
     if (rl.rlim_cur != RLIM_INFINITY && need + 64 > (double)rl.rlim_cur) {
         snprintf(err, errlen, "%d ranks need about %.0f open sockets in %s, but the limit is %llu%s",
-                 cfg->ranks, need, cfg->launch == JOB_LAUNCH_PROCS ? "each process" : "this process",
-                 (unsigned long long)rl.rlim_cur,
-                 cfg->launch == JOB_LAUNCH_PROCS ? "" : " (try --launch procs, or fewer ranks)");
+                 cfg->ranks, need, threads ? "this process" : "each process",
+                 (unsigned long long)rl.rlim_cur, threads ? " (try --launch procs, or fewer ranks)" : "");
         return -1;
     }
     return 0;

@@ -211,10 +211,12 @@ int net_connect(const net_addr *addr, double deadline, int *fd, char *err, size_
 {
     int why;
     while (connect_once(addr, deadline, fd, &why, err, errlen) != 0) {
-        if (why != ECONNREFUSED)
+        /* nothing listens yet, or the machine is still coming up */
+        if (why != ECONNREFUSED && why != EHOSTUNREACH && why != ENETUNREACH && why != ETIMEDOUT &&
+            why != ECONNABORTED)
             return -1;
         if (net_clock_s() >= deadline) {
-            snprintf(err, errlen, "nothing listened there before the deadline (connection refused)");
+            snprintf(err, errlen, "nothing listened there before the deadline (%s)", strerror(why));
             return -1;
         }
         struct timespec pause = {0, 20 * 1000 * 1000}; /* 20 ms: not listening yet */

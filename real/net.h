@@ -31,7 +31,8 @@ int net_parse_addr(const char *s, net_addr *addr, char *host, size_t hostlen, in
 /* addr as "HOST:PORT" ("[HOST]:PORT" for IPv6). */
 const char *net_addr_str(const net_addr *addr, char *buf, size_t len);
 /* Connect to addr by deadline, trying again while nothing listens there
- * yet (a rank on another machine may start later); the socket is
+ * yet or the host cannot be reached (a rank on another machine may start
+ * later); the socket is
  * non-blocking and tuned on return. */
 int net_connect(const net_addr *addr, double deadline, int *fd, char *err, size_t errlen);
 /* Accept one connection on a listening socket, waiting until deadline;

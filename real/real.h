@@ -167,6 +167,10 @@ void real_release(rt *r, rt_request *req);
 /* At a rank's end: drop the sends it never waited for, then write out the
  * ones it handed over (buffered sends), within the job's timeout. */
 void real_engine_flush(real_rank *rk);
+/* The first half of the flush: drop the receives and unbuffered sends the
+ * rank never waited for (their buffers may be gone); a connection with a
+ * frame half written is torn and sends nothing more. */
+void real_engine_abandon(real_rank *rk);
 /* Tell every other rank this one stopped after an error (a halt frame):
  * their receives from it fail at once, and its report can still go. */
 void real_engine_halt(real_rank *rk);

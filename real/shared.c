@@ -153,6 +153,10 @@ fail:
 void *real_shared(rt *r, const char *name, size_t bytes)
 {
     real_rank *rk = r->backend_data;
+    if (rk->job->hosts && rk->job->size > 1) {
+        rt_seterr(r, RT_EINVAL, "rt_shared(\"%s\"): the ranks of a --launch hosts job share no memory", name);
+        return NULL;
+    }
     void *ptr = rk->job->procs ? shared_procs(r, rk, name, bytes) : shared_threads(r, rk->job, name, bytes);
     real_mark(rk);
     return ptr;

@@ -268,8 +268,7 @@ static void dead_rank_is_named(void **state)
     assert_int_equal(p[0].status, 1);
     assert_int_equal(p[1].status, 1);
     assert_int_equal(p[2].status, 128 + SIGKILL);
-    assert_log_has(0, "rank 2");
-    assert_log_has(0, "connection closed");
+    assert_log_has(0, "rank 2"); /* "recv from rank 2: connection closed", or a failed write */
 }
 
 static void bad_options_are_refused(void **state)
@@ -314,6 +313,11 @@ static int setup(void **state)
 {
     (void)state;
     signal(SIGPIPE, SIG_IGN);
+    /* ranks come from --rank here, not from a batch system around the test */
+    unsetenv("OMPI_COMM_WORLD_RANK");
+    unsetenv("PMIX_RANK");
+    unsetenv("PMI_RANK");
+    unsetenv("SLURM_PROCID");
     return test_tmpdir(tmpdir, sizeof tmpdir, "hosts");
 }
 

@@ -11,7 +11,11 @@
  * slot, and the checks run after the job.
  */
 #define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
 #include <sched.h>
+#include <sys/socket.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -159,28 +163,42 @@ static void test_garbage_halt(void **state) { (void)state; check_garbage(BAD_HAL
 
 /* ---- a peer that halts: its receivers hear at once, its report still comes ---- */
 
+enum { HALT_BIG = 32 << 20 };
+
+/* Rank 1 sends a small message and 32 MiB, halts while the 32 MiB are
+ * still queued to rank 0, then lingers before it sends its report. */
 static int halt_rank(rt *r, void *arg)
 {
     (void)arg;
     seen *s = job_slot(r);
     real_rank *rk = r->backend_data;
+    static char big[HALT_BIG];
     int v = 0;
+    rt_request *q;
     if (rt_rank(r) == 1) {
+        memset(big, 7, sizeof big);
         rt_send(r, 0, 5, &v, sizeof v); /* sent before the halt: delivered */
-        real_engine_halt(rk);
+        if (rt_isend(r, 0, 7, big, sizeof big, &q) != RT_OK)
+            return RT_EIO;
+        real_engine_halt(rk); /* queues behind the 32 MiB */
+        if (rt_wait(r, &q, NULL) != RT_OK)
+            return RT_EIO;
+        sleep_s(1.5);
         v = 42;
-        rt_request *q;
         if (rt_isend_internal(r, 0, REAL_TAG_REPORT, &v, sizeof v, 1, &q) != RT_OK)
             return RT_EIO;
         return rt_wait(r, &q, NULL);
     }
     double t0 = rt_now(r);
     s->rc = rt_recv(r, 1, 5, &v, sizeof v, NULL);
-    s->rc2 = rt_recv(r, 1, 5, &v, sizeof v, NULL); /* nothing more will come */
+    s->rc2 = rt_recv(r, 1, 6, &v, sizeof v, NULL); /* nothing more will come */
     snprintf(s->msg, sizeof s->msg, "%s", rt_error(r));
     s->rc3 = rt_recv(r, RT_ANY_SOURCE, 6, &v, sizeof v, NULL); /* hears of it too */
     s->elapsed_s = rt_now(r) - t0;
-    rt_request *q;
+    /* what came before the halt is still there */
+    char *got = malloc(HALT_BIG);
+    s->count[0] = got && rt_recv(r, 1, 7, got, HALT_BIG, NULL) == RT_OK && got[0] == 7 && got[HALT_BIG - 1] == 7;
+    free(got);
     if (rt_irecv_internal(r, 1, REAL_TAG_REPORT, &v, sizeof v, &q) != RT_OK)
         return RT_EIO;
     s->source = rt_wait(r, &q, NULL) == RT_OK ? v : -1;
@@ -198,9 +216,80 @@ static void test_halt(void **state)
     assert_int_equal(s->rc2, RT_EPEER);
     assert_contains(s->msg, "recv from rank 1: it stopped after an error");
     assert_int_equal(s->rc3, RT_EPEER);
-    assert_true(s->elapsed_s < 1.0);
+    assert_true(s->elapsed_s < 1.0); /* not when rank 1 ends, 1.5 s later */
+    assert_int_equal(s->count[0], 1);
     assert_int_equal(s->source, 42); /* the report went through after the halt */
     job_result_free(&res);
+}
+
+/* ---- hosts: what a rank left behind is dropped before it reports ---- */
+
+static char abandoned[64];
+
+/* Rank 0 posts a receive and gives up without waiting for it; rank 1's
+ * message for it comes later, while rank 0 waits for rank 1's report. */
+static int abandon_rank(rt *r, void *arg)
+{
+    (void)arg;
+    if (rt_rank(r) == 0) {
+        rt_request *q;
+        if (rt_irecv(r, 1, 9, abandoned, sizeof abandoned, &q) != RT_OK)
+            return RT_EIO;
+        return rt_fail(r, RT_EINVAL, "rank 0 gives up"); /* q stays posted */
+    }
+    char junk[sizeof abandoned];
+    memset(junk, 'x', sizeof junk);
+    sleep_s(0.3);
+    rt_send(r, 0, 9, junk, sizeof junk);
+    return RT_OK;
+}
+
+typedef struct host_thread {
+    job_config cfg;
+    job_result res;
+    int rc;
+} host_thread;
+
+static void *host_main(void *p)
+{
+    host_thread *h = p;
+    h->rc = job_run(&h->cfg, abandon_rank, NULL, &h->res);
+    return NULL;
+}
+
+static void test_hosts_drop_abandoned(void **state)
+{
+    (void)state;
+    char peers[128] = "";
+    for (int i = 0; i < 2; i++) { /* two ports nothing listens on */
+        int s = socket(AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        socklen_t al = sizeof a;
+        assert_int_equal(bind(s, (struct sockaddr *)&a, sizeof a), 0);
+        assert_int_equal(getsockname(s, (struct sockaddr *)&a, &al), 0);
+        close(s);
+        snprintf(peers + strlen(peers), sizeof peers - strlen(peers), "%s127.0.0.1:%d", i ? "," : "",
+                 ntohs(a.sin_port));
+    }
+    host_thread h[2];
+    pthread_t th[2];
+    memset(abandoned, 0, sizeof abandoned);
+    for (int i = 0; i < 2; i++) { /* each rank in a thread of its own, as if on its own machine */
+        h[i].cfg = config(2, JOB_LAUNCH_HOSTS);
+        h[i].cfg.peers = peers;
+        h[i].cfg.host_rank = i;
+        assert_int_equal(pthread_create(&th[i], NULL, host_main, &h[i]), 0);
+    }
+    for (int i = 0; i < 2; i++)
+        pthread_join(th[i], NULL);
+    assert_int_not_equal(h[0].rc, 0);
+    assert_contains(h[0].res.error, "rank 0 gives up");
+    assert_int_equal(h[1].rc, 0);
+    assert_int_equal(h[1].res.only_rank, 1);
+    for (size_t i = 0; i < sizeof abandoned; i++)
+        assert_int_equal(abandoned[i], 0); /* the late message did not land in the dropped receive */
+    for (int i = 0; i < 2; i++)
+        job_result_free(&h[i].res);
 }
 
 /* ---- a peer that dies ---- */
@@ -365,8 +454,12 @@ static void test_spin_choice(void **state)
     cfg.peers = peers;
     cfg.host_rank = 0; /* with n - 1 others on 127.0.0.1: more than the cores */
     assert_true(job_spin_s(&cfg) == 0);
+    assert_int_equal(job_core_slot(&cfg, 0), 0);
+    cfg.host_rank = 1;
+    assert_int_equal(job_core_slot(&cfg, 1), 1); /* the second rank on 127.0.0.1 */
     cfg.host_rank = n; /* alone on 10.1.2.3 */
     assert_true(job_spin_s(&cfg) == JOB_SPIN_AUTO_S);
+    assert_int_equal(job_core_slot(&cfg, n), 0);
     assert_false(job_binds(&cfg));
     cfg.bind = JOB_BIND_CORES;
     assert_true(job_binds(&cfg));
@@ -577,6 +670,7 @@ int main(void)
         cmocka_unit_test(test_garbage_hello),
         cmocka_unit_test(test_garbage_halt),
         cmocka_unit_test(test_halt),
+        cmocka_unit_test(test_hosts_drop_abandoned),
         cmocka_unit_test(test_death_exit_procs),
         cmocka_unit_test(test_death_kill_procs),
         cmocka_unit_test(test_death_abort_threads),

@@ -34,7 +34,7 @@ int test_read_file(const char *path, char *buf, size_t cap, size_t *n)
     if (!f)
         return -1;
     *n = fread(buf, 1, cap, f);
-    int rc = ferror(f) ? -1 : 0;
+    int rc = ferror(f) || fgetc(f) != EOF ? -1 : 0; /* more than cap is an error too */
     fclose(f);
     return rc;
 }

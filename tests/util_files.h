@@ -9,7 +9,8 @@
 int test_tmpdir(char *dir, size_t len, const char *tag);
 /* Remove dir and everything under it; returns 0, or -1. */
 int test_rmtree(const char *dir);
-/* Read up to cap bytes of path into buf, their count into *n; 0 or -1. */
+/* Read path into buf, its size into *n; 0, or -1 when it cannot be read
+ * or holds more than cap bytes. */
 int test_read_file(const char *path, char *buf, size_t cap, size_t *n);
 
 #endif
