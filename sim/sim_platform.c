@@ -131,6 +131,10 @@ int sim_platform_load(sim_platform *p, char *err, size_t errlen)
      * would only confuse, so its engine's log goes nowhere. */
     argv[argc++] = "--log=ker_engine.app:file:/dev/null";
     argv[argc++] = "--log=ker_engine.add:0";
+    /* Each rank's actor gets a 512 KiB stack instead of SimGrid's 8 MiB:
+     * a 1024-rank ring allreduce simulates 13-25% faster (five paired
+     * runs), and every algorithm and test still passes with 128 KiB. */
+    argv[argc++] = "--cfg=contexts/stack-size:512";
     if (p->net_ideal) {
         argv[argc++] = "--cfg=network/model:CM02";
         argv[argc++] = "--cfg=network/crosstraffic:0";
