@@ -753,6 +753,10 @@ void real_engine_abandon(real_rank *rk)
                 rlist_del(&q->link);
                 req_free(q);
             }
+            /* the peer sees the connection end mid-frame now, not when
+             * this rank hangs up (a hosts rank still has its report to do) */
+            if (pe->wfd >= 0)
+                shutdown(pe->wfd, SHUT_WR);
         }
     }
 }

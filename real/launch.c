@@ -262,11 +262,11 @@ typedef struct report_head {
 #define REPORT_PART_EVENTS ((size_t)(64u << 20) / sizeof(rt_event))
 #define REPORT_MAX_EVENTS ((uint64_t)1 << 32)
 
-static void hosts_report_send(real_rank *rk, int status, double ended_s)
+static void hosts_report_send(real_rank *rk, int status, double ended_s, const char *err)
 {
     rt *r = &rk->rt;
     job_result *res = rk->job->res;
-    report_head h = {.status = status, .err_bytes = (uint32_t)strlen(r->err), .nevents = r->nevents,
+    report_head h = {.status = status, .err_bytes = (uint32_t)strlen(err), .nevents = r->nevents,
                      .bytes_sent = r->bytes_sent, .messages = r->messages_sent,
                      .slot_bytes = res->result_bytes, .ended_s = ended_s,
                      .after_halt = rk->heard_halt};
@@ -275,7 +275,7 @@ static void hosts_report_send(real_rank *rk, int status, double ended_s)
     if (!body || h.nevents > REPORT_MAX_EVENTS)
         h.status = RT_ENOMEM, h.err_bytes = 0, h.nevents = 0, total = h.slot_bytes;
     if (body) {
-        memcpy(body, r->err, h.err_bytes);
+        memcpy(body, err, h.err_bytes);
         memcpy(body + h.err_bytes, job_result_slot(res, r->rank), h.slot_bytes);
     }
     /* a failure here leaves rank 0 to say this rank did not report */
@@ -299,7 +299,7 @@ typedef struct report_seen {
 /* Rank j's report: its slot lands in the job's result, its events are
  * appended, its status and error go to *out. Returns 0, or an RT_E* with
  * r->err saying what went wrong. */
-static int report_receive(real_rank *rk, int j, report_seen *out)
+static int report_receive(real_rank *rk, int j, report_seen *out, int *no_memory)
 {
     rt *r = &rk->rt;
     job_result *res = rk->job->res;
@@ -330,7 +330,7 @@ static int report_receive(real_rank *rk, int j, report_seen *out)
         for (uint64_t k = 0; k < h.nevents; k++)
             ev[k].rank = j; /* whatever it said */
         if (job_collect_report(res, j, RT_OK, NULL, ev, h.nevents, h.bytes_sent, h.messages) != 0)
-            job_fail(res, "rank 0: no memory for the events of rank %d", j);
+            *no_memory = j;
     }
     free(body);
     free(ev);
@@ -341,7 +341,7 @@ static int report_receive(real_rank *rk, int j, report_seen *out)
  * job's error is the first failure (by each rank's clock, which agree to
  * within a message latency) that did not follow from another rank's halt;
  * a rank that never reported failed when rank 0 found it gone. */
-static void hosts_report_gather(real_rank *rk, int status, double ended_s)
+static void hosts_report_gather(real_rank *rk, int status, double ended_s, const char *err)
 {
     rt *r = &rk->rt;
     job_result *res = rk->job->res;
@@ -351,10 +351,10 @@ static void hosts_report_gather(real_rank *rk, int status, double ended_s)
         return;
     }
     seen[0] = (report_seen){.status = status, .after_halt = rk->heard_halt, .ended_s = ended_s};
-    snprintf(seen[0].err, sizeof seen[0].err, "%s", r->err[0] ? r->err : rt_strerror(status));
-    int first = status != RT_OK ? 0 : -1;
+    snprintf(seen[0].err, sizeof seen[0].err, "%s", err[0] ? err : rt_strerror(status));
+    int first = status != RT_OK ? 0 : -1, no_memory = -1;
     for (int j = 1; j < r->size; j++) {
-        int rc = report_receive(rk, j, &seen[j]);
+        int rc = report_receive(rk, j, &seen[j], &no_memory);
         if (rc != RT_OK) {
             seen[j] = (report_seen){.status = rc, .ended_s = real_now(r)};
             snprintf(seen[j].err, sizeof seen[j].err, "rank %d ended without reporting to rank 0: %s", j,
@@ -369,6 +369,8 @@ static void hosts_report_gather(real_rank *rk, int status, double ended_s)
     }
     if (first >= 0)
         job_fail(res, "%s", seen[first].err[0] ? seen[first].err : rt_strerror(seen[first].status));
+    if (no_memory >= 0)
+        job_fail(res, "rank 0: no memory for the events of rank %d", no_memory);
     for (int j = 1; j < r->size; j++)
         res->rank_status[j] = seen[j].status;
     free(seen);
@@ -386,10 +388,11 @@ static void hosts_report(real_rank *rk, int status)
     real_engine_abandon(rk);
     if (status != RT_OK)
         real_engine_halt(rk); /* whoever waits on this rank hears it now */
+    /* (the halt's sends may have set r->err: the rank's own goes out) */
     if (r->rank == 0)
-        hosts_report_gather(rk, status, ended_s);
+        hosts_report_gather(rk, status, ended_s, err);
     else if (!rk->peers[0].torn)
-        hosts_report_send(rk, status, ended_s);
+        hosts_report_send(rk, status, ended_s, err);
     r->record_events = keep;
     memcpy(r->err, err, sizeof err);
 }

@@ -244,22 +244,46 @@ static int abandon_rank(rt *r, void *arg)
     return RT_OK;
 }
 
+/* Rank 0 gives up with 32 MiB half on the wire to rank 1, which waits
+ * for them: rank 1 must hear at once, not at the timeout. */
+static int torn_rank(rt *r, void *arg)
+{
+    (void)arg;
+    static char big[32 << 20];
+    seen *s = job_slot(r);
+    rt_request *q;
+    if (rt_rank(r) == 0) {
+        if (rt_isend(r, 1, 9, big, sizeof big, &q) != RT_OK)
+            return RT_EIO;
+        return rt_fail(r, RT_EINVAL, "rank 0 gives up mid-send"); /* q never waited */
+    }
+    char *got = malloc(sizeof big);
+    double t0 = rt_now(r);
+    sleep_s(0.2); /* rank 0 is gone by now, its frame half written */
+    s->rc = got ? rt_recv(r, 0, 9, got, sizeof big, NULL) : RT_ENOMEM;
+    s->elapsed_s = rt_now(r) - t0;
+    free(got);
+    return s->rc;
+}
+
 typedef struct host_thread {
     job_config cfg;
     job_result res;
+    job_main fn;
     int rc;
 } host_thread;
 
 static void *host_main(void *p)
 {
     host_thread *h = p;
-    h->rc = job_run(&h->cfg, abandon_rank, NULL, &h->res);
+    h->rc = job_run(&h->cfg, h->fn, NULL, &h->res);
     return NULL;
 }
 
-static void test_hosts_drop_abandoned(void **state)
+/* Run fn as a 2-rank hosts job, each rank in a thread of its own as if on
+ * a machine of its own. */
+static void run_hosts_pair(job_main fn, double timeout_s, host_thread h[2])
 {
-    (void)state;
     char peers[128] = "";
     for (int i = 0; i < 2; i++) { /* two ports nothing listens on */
         int s = socket(AF_INET, SOCK_STREAM, 0);
@@ -271,23 +295,45 @@ static void test_hosts_drop_abandoned(void **state)
         snprintf(peers + strlen(peers), sizeof peers - strlen(peers), "%s127.0.0.1:%d", i ? "," : "",
                  ntohs(a.sin_port));
     }
-    host_thread h[2];
     pthread_t th[2];
-    memset(abandoned, 0, sizeof abandoned);
-    for (int i = 0; i < 2; i++) { /* each rank in a thread of its own, as if on its own machine */
+    for (int i = 0; i < 2; i++) {
         h[i].cfg = config(2, JOB_LAUNCH_HOSTS);
         h[i].cfg.peers = peers;
         h[i].cfg.host_rank = i;
+        h[i].cfg.timeout_s = timeout_s;
+        h[i].fn = fn;
         assert_int_equal(pthread_create(&th[i], NULL, host_main, &h[i]), 0);
     }
     for (int i = 0; i < 2; i++)
         pthread_join(th[i], NULL);
+}
+
+static void test_hosts_drop_abandoned(void **state)
+{
+    (void)state;
+    host_thread h[2];
+    memset(abandoned, 0, sizeof abandoned);
+    run_hosts_pair(abandon_rank, TIMEOUT_S, h);
     assert_int_not_equal(h[0].rc, 0);
     assert_contains(h[0].res.error, "rank 0 gives up");
     assert_int_equal(h[1].rc, 0);
     assert_int_equal(h[1].res.only_rank, 1);
     for (size_t i = 0; i < sizeof abandoned; i++)
         assert_int_equal(abandoned[i], 0); /* the late message did not land in the dropped receive */
+    for (int i = 0; i < 2; i++)
+        job_result_free(&h[i].res);
+}
+
+static void test_hosts_torn_frame(void **state)
+{
+    (void)state;
+    host_thread h[2];
+    run_hosts_pair(torn_rank, 5.0, h);
+    assert_int_not_equal(h[0].rc, 0);
+    assert_contains(h[0].res.error, "rank 0 gives up mid-send");
+    seen *s = job_result_slot(&h[1].res, 1);
+    assert_int_equal(s->rc, RT_EPEER);
+    assert_true(s->elapsed_s < 2.0); /* the timeout is 5 s */
     for (int i = 0; i < 2; i++)
         job_result_free(&h[i].res);
 }
@@ -671,6 +717,7 @@ int main(void)
         cmocka_unit_test(test_garbage_halt),
         cmocka_unit_test(test_halt),
         cmocka_unit_test(test_hosts_drop_abandoned),
+        cmocka_unit_test(test_hosts_torn_frame),
         cmocka_unit_test(test_death_exit_procs),
         cmocka_unit_test(test_death_kill_procs),
         cmocka_unit_test(test_death_abort_threads),
