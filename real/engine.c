@@ -12,10 +12,12 @@
  *   - progress: one poll over every connection that reads and writes
  *     whatever is ready, so two ranks sending each other 64 MiB at once
  *     never deadlock; a waiting rank polls without sleeping for the job's
- *     spin time (when it has a core to itself: see real/launch.c), then
- *     sleeps in the kernel until a socket is ready;
+ *     spin time (when it has a core to itself: job_spin_s in core/job.c),
+ *     then sleeps in the kernel until a socket is ready;
  *   - failure: a closed connection, a socket error or a malformed frame
- *     ends the peer; everything waiting on it completes with an error.
+ *     ends the peer; everything waiting on it completes with an error. A
+ *     halt frame (a hosts rank that failed) fails the receives from its
+ *     sender at once but keeps the connection for the sender's report.
  *
  * An isend completes when its last byte is in the kernel's socket buffer;
  * it borrows the caller's buffer until then. rt_send (bsend) completes at

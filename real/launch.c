@@ -1,9 +1,11 @@
-/* launch.c -- real_job_run: the ranks of a real job, as threads or processes.
+/* launch.c -- real_job_run: the ranks of a real job, as threads or
+ * processes of this machine, or -- hosts -- the one rank this process runs
+ * of a job spread over machines.
  *
- * Before any rank starts, the launcher opens every rank's listening socket
- * (port 0: the kernel picks), so every rank knows where every other one
- * listens, and takes the clock's origin, so rt_now means the same in every
- * rank. Then:
+ * Threads and procs: before any rank starts, the launcher opens every
+ * rank's listening socket (port 0: the kernel picks), so every rank knows
+ * where every other one listens, and takes the clock's origin, so rt_now
+ * means the same in every rank. Then:
  *   - threads: one thread per rank in this process; each rank still talks
  *     to the others only over its loopback TCP connections;
  *   - procs: one forked process per rank; a child resets its signal
@@ -12,6 +14,10 @@
  *     children in the order they end (each holds the write end of a pipe
  *     the parent watches), so the first rank that died is the one the
  *     job's error names.
+ * Hosts: this process's one rank listens on its own --peers address, takes
+ * its clock's origin after a barrier, and at the end reports to rank 0,
+ * which gathers every rank's result, status and events (see "one rank of a
+ * job spread over machines" below).
  *
  * Time on this backend is the wall clock: rt_compute charges nothing, as
  * the math really ran. A straggler (slowdown s > 1) is modelled as a
@@ -25,7 +31,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <math.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
