@@ -10,7 +10,7 @@
  * (job_config.slowdown: sim charges their flops X times, real sleeps the
  * extra time).
  *
- * --kill-worker W:ITER (real backend, --launch procs) makes worker W's
+ * --kill-worker W:ITER (real backend, --launch procs or hosts) makes worker W's
  * process exit at iteration ITER, as a crash would: async and ssp finish
  * with the other workers, and the records say so; bsp stops with an error.
  */
@@ -35,6 +35,7 @@ static int crash_worker(rt *r, int worker, long iteration)
 {
     (void)r;
     if (worker == kill_worker && iteration == kill_at) {
+        fprintf(stderr, "distlab run ps: worker %d exits at iteration %ld (--kill-worker)\n", worker, iteration);
         fflush(NULL);
         _exit(1);
     }
@@ -53,8 +54,8 @@ static int parse_kill(run_ctx *ctx, const char *v)
                 "and an iteration >= 0, got '%s'\n", ctx->workers - 1, v);
         return -1;
     }
-    if (ctx->cfg.backend != JOB_REAL || ctx->cfg.launch != JOB_LAUNCH_PROCS) {
-        fprintf(stderr, "distlab run ps: --kill-worker needs --backend real --launch procs "
+    if (ctx->cfg.backend != JOB_REAL || ctx->cfg.launch == JOB_LAUNCH_THREADS) {
+        fprintf(stderr, "distlab run ps: --kill-worker needs --backend real --launch procs or hosts "
                 "(the worker's process exits)\n");
         return -1;
     }
@@ -215,7 +216,7 @@ static const cli_opt ps_cli_opts[] = {
     {"stragglers", "FRACTION", "this fraction of the workers (drawn from --seed) is slower"},
     {"slowdown", "X", "stragglers compute X times slower (default 4)"},
     {"colocate", NULL, "sim: servers share hosts with workers (W hosts) instead of their own"},
-    {"kill-worker", "W:ITER", "real, procs: worker W's process exits at iteration ITER"},
+    {"kill-worker", "W:ITER", "real, procs or hosts: worker W's process exits at iteration ITER"},
     {NULL, NULL, NULL},
 };
 

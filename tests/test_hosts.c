@@ -271,6 +271,30 @@ static void dead_rank_is_named(void **state)
     assert_log_has(0, "rank 2"); /* "recv from rank 2: connection closed", or a failed write */
 }
 
+/* A parameter-server worker's command exits mid-training (--kill-worker):
+ * under async the others finish without it, and rank 0 says so. */
+static void ps_goes_on_without_a_killed_worker(void **state)
+{
+    (void)state;
+    NEED_BINARY();
+    char peers[256], args[1024];
+    free_peers(5, peers, sizeof peers);
+    snprintf(args, sizeof args, "run ps --workers 4 --servers 1 --consistency async --kill-worker 2:4 "
+             "--dataset synth-dense:n=4000,d=20,classes=3 --model softmax --epochs 3 --batch 16 "
+             "--quiet --no-figures --timeout 20 --out %s/ps", tmpdir);
+    rank_proc p[5];
+    for (int i = 0; i < 5; i++)
+        start_rank(&p[i], i, args, peers);
+    wait_ranks(p, 5, 60);
+    assert_int_equal(p[0].status, 0);
+    assert_log_has(0, "1 worker died; training finished with the others");
+    assert_int_equal(p[3].status, 1); /* worker 2 is rank 1 + 2 */
+    assert_log_has(3, "worker 2 exits at iteration 4");
+    for (int i = 1; i < 5; i++)
+        if (i != 3)
+            assert_int_equal(p[i].status, 0);
+}
+
 static void bad_options_are_refused(void **state)
 {
     (void)state;
@@ -335,6 +359,7 @@ int main(void)
         cmocka_unit_test(missing_rank_times_out),
         cmocka_unit_test(another_peer_list_is_another_job),
         cmocka_unit_test(dead_rank_is_named),
+        cmocka_unit_test(ps_goes_on_without_a_killed_worker),
         cmocka_unit_test(bad_options_are_refused),
     };
     return cmocka_run_group_tests_name("real ranks launched one per command (--launch hosts)", tests, setup,
