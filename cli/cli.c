@@ -206,6 +206,48 @@ static int rank_from_env(const char *verb, int *rank)
                "$PMIX_RANK, $PMI_RANK or $SLURM_PROCID set");
 }
 
+/* FNV-1a over s and a separator, into h. */
+static uint64_t fnv_add(uint64_t h, const char *s)
+{
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        h = (h ^ *p) * 0x100000001b3ull;
+    return (h ^ 0x1f) * 0x100000001b3ull;
+}
+
+static int by_key(const void *x, const void *y)
+{
+    const char *const *a = x, *const *b = y;
+    int c = strcmp(a[0], b[0]);
+    return c ? c : strcmp(a[1], b[1]);
+}
+
+/* What the ranks of a hosts job must agree on: the verb, its positional
+ * arguments and every option, in any order -- but those that are each
+ * rank's own (its rank, where it writes, how it waits, what it prints). */
+static uint64_t hosts_key(const cli_args *a, const char *verb)
+{
+    static const char *const own[] = {"rank", "out", "quiet", "no-figures", "timeout", "spin",
+                                      "bind", "no-events", "peers", NULL};
+    const char *kv[CLI_MAX_ARGS][2];
+    int n = 0;
+    for (int i = 0; i < a->n; i++) {
+        int skip = 0;
+        for (int k = 0; own[k] && !skip; k++)
+            skip = strcmp(a->key[i], own[k]) == 0;
+        if (!skip) {
+            kv[n][0] = a->key[i];
+            kv[n++][1] = a->val[i];
+        }
+    }
+    qsort(kv, (size_t)n, sizeof kv[0], by_key);
+    uint64_t h = fnv_add(0xcbf29ce484222325ull, verb);
+    for (int i = 0; i < a->npos; i++)
+        h = fnv_add(h, a->pos[i]);
+    for (int i = 0; i < n; i++)
+        h = fnv_add(fnv_add(h, kv[i][0]), kv[i][1]);
+    return h;
+}
+
 int cli_job_config(const cli_args *a, const char *verb, job_config *cfg)
 {
     static const char *const backends[] = {"sim", "real", NULL};
@@ -282,6 +324,7 @@ int cli_job_config(const cli_args *a, const char *verb, job_config *cfg)
             return -1;
         if (cli_get(a, "listen"))
             return bad(verb, "listen", "with --launch hosts each rank listens on its own --peers entry");
+        cfg->hosts_key = hosts_key(a, verb);
     } else if (cfg->peers || cli_get(a, "rank")) {
         return bad(verb, cfg->peers ? "peers" : "rank", "only with --launch hosts");
     }

@@ -64,6 +64,10 @@ typedef struct job_config {
      * every rank's result, status and events at the end. */
     const char *peers;
     int host_rank;
+    /* hosts: a digest of what every rank must agree on besides the peer
+     * list (the command's options); it joins the job's token, so a rank
+     * started with other options is refused as another job's. */
+    uint64_t hosts_key;
     /* real: how long a waiting rank keeps polling its sockets before it
      * sleeps in the kernel; below zero: automatic (see job_spin_s). */
     double spin_s;

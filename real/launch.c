@@ -202,7 +202,7 @@ static int hosts_setup(real_job *job, const job_config *cfg, char *err, size_t e
         snprintf(err, errlen, "rank %d: %s", me, why);
         return -1;
     }
-    job->token = peers_token(cfg->peers);
+    job->token = peers_token(cfg->peers) ^ cfg->hosts_key;
     return 0;
 }
 

@@ -61,7 +61,8 @@ static int read_hello(real_rank *rk, int fd, double deadline, char *err, size_t 
         snprintf(err, errlen, "first frame is not a hello (tag %d, %llu bytes)", (int)f.tag,
                  (unsigned long long)f.len);
     else if (get_token(buf + REAL_FRAME_HEADER_BYTES) != rk->job->token)
-        snprintf(err, errlen, "hello from rank %d of another job", (int)f.source);
+        snprintf(err, errlen, "hello from rank %d of another job%s", (int)f.source,
+                 rk->job->hosts ? " (every rank needs the same --peers and the same options)" : "");
     else if (f.source < me || f.source >= size)
         snprintf(err, errlen, "hello from rank %d, expected ranks %d..%d", (int)f.source, me, size - 1);
     else if ((f.source == me ? rk->peers[me].rfd : rk->peers[f.source].rfd) >= 0)

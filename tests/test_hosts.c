@@ -244,6 +244,31 @@ static void another_peer_list_is_another_job(void **state)
     assert_log_has(0, "of another job");
 }
 
+/* Ranks started with other options (here another vector size) would
+ * compute different things: they are refused as another job's. Options
+ * that are each rank's own (--out, --timeout, their order) are not. */
+static void other_options_are_another_job(void **state)
+{
+    (void)state;
+    NEED_BINARY();
+    char peers[256];
+    free_peers(2, peers, sizeof peers);
+    rank_proc p[2];
+    start_rank(&p[0], 0, "collective --workers 2 --bytes 4KiB --timeout 3", peers);
+    start_rank(&p[1], 1, "collective --workers 2 --bytes 8KiB --timeout 3", peers);
+    wait_ranks(p, 2, 30);
+    assert_int_equal(p[0].status, 1);
+    assert_int_equal(p[1].status, 1);
+    assert_log_has(0, "the same --peers and the same options");
+
+    free_peers(2, peers, sizeof peers);
+    start_rank(&p[0], 0, "collective --bytes 4KiB --workers 2 --timeout 5", peers);
+    start_rank(&p[1], 1, "collective --workers 2 --timeout 4 --bytes 4KiB", peers);
+    wait_ranks(p, 2, 30);
+    assert_int_equal(p[0].status, 0);
+    assert_int_equal(p[1].status, 0);
+}
+
 /* A rank killed in the middle of training: the others end within a couple
  * of seconds, not at the timeout, and rank 0 names what happened. */
 static void dead_rank_is_named(void **state)
@@ -358,6 +383,7 @@ int main(void)
         cmocka_unit_test(collective_checks_every_iteration),
         cmocka_unit_test(missing_rank_times_out),
         cmocka_unit_test(another_peer_list_is_another_job),
+        cmocka_unit_test(other_options_are_another_job),
         cmocka_unit_test(dead_rank_is_named),
         cmocka_unit_test(ps_goes_on_without_a_killed_worker),
         cmocka_unit_test(bad_options_are_refused),
