@@ -24,9 +24,12 @@ bin=$(realpath "${1:-build/distlab}")
 here=$(cd "$(dirname "$0")" && pwd)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-if ! command -v mpicc >/dev/null || ! command -v mpirun >/dev/null; then
+# NO_MPI_INSTALL=1: do not try to install Open MPI (a machine that reaches
+# no package registry); its columns then read n/a
+if [ -z "${NO_MPI_INSTALL:-}" ] && { ! command -v mpicc >/dev/null || ! command -v mpirun >/dev/null; }; then
   echo "installing Open MPI (openmpi-bin, libopenmpi-dev) for the reference"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends openmpi-bin libopenmpi-dev >/dev/null ||
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+    -o Acquire::Retries=0 -o Acquire::http::Timeout=5 openmpi-bin libopenmpi-dev >/dev/null ||
     echo "collective.sh: no Open MPI and none to install here: distlab's columns only" >&2
 fi
 ompi=0
@@ -49,7 +52,28 @@ mpirun_flags="--allow-run-as-root --oversubscribe --mca btl tcp,self --mca btl_t
 # median of the numbers on stdin
 median() { sort -g | awk '{v[NR] = $1} END {print NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
 
-# Rows: what,algo,bytes,seconds (what: ring, auto or ompi), one per round.
+# One rank count's table rows, from its raw rows in $work/d$p.
+table_rows() {
+  local p=$1
+  for bytes in $sizes; do
+    cell() { grep "^$1,[a-z-]*,$bytes," "$work/d$p" | cut -d, -f4 | median; }
+    ring=$(cell ring) auto=$(cell auto)
+    algo=$(grep "^auto,[a-z]*,$bytes," "$work/d$p" | cut -d, -f2 | sort -u | paste -sd/)
+    if [ $ompi = 1 ]; then
+      m=$(cell ompi)
+      printf "%-6s %-10s %-13.4g %-13.4g %-13s %-13.4g %.2f\n" "$p" "$bytes" "$ring" "$auto" "$algo" "$m" \
+        "$(awk -v a="$auto" -v b="$m" 'BEGIN{print a/b}')"
+    else
+      printf "%-6s %-10s %-13.4g %-13.4g %-13s %-13s %s\n" "$p" "$bytes" "$ring" "$auto" "$algo" n/a n/a
+    fi
+  done
+}
+
+printf "medians of %s rounds; each a mean over %s iterations (%s from 16 MiB up)\n" \
+  "$rounds" "$iters_small" "$iters"
+printf "%-6s %-10s %-13s %-13s %-13s %-13s %s\n" ranks bytes ring_s auto_s auto_algo openmpi_s auto/ompi
+# Raw rows: what,algo,bytes,seconds (what: ring, auto or ompi), one per
+# round; each rank count's table rows are printed as soon as it is done.
 for p in $ranks; do
   for r in $(seq "$rounds"); do
     for group in small large; do
@@ -70,24 +94,7 @@ for p in $ranks; do
       "$lx" 67108864 "$iters" 0 | cut -d, -f2 >> "$work/limit_default"
     fi
   done
-done
-
-printf "medians of %s rounds; each a mean over %s iterations (%s from 16 MiB up)\n" \
-  "$rounds" "$iters_small" "$iters"
-printf "%-6s %-10s %-13s %-13s %-13s %-13s %s\n" ranks bytes ring_s auto_s auto_algo openmpi_s auto/ompi
-for p in $ranks; do
-  for bytes in $sizes; do
-    cell() { grep "^$1,[a-z-]*,$bytes," "$work/d$p" | cut -d, -f4 | median; }
-    ring=$(cell ring) auto=$(cell auto)
-    algo=$(grep "^auto,[a-z]*,$bytes," "$work/d$p" | cut -d, -f2 | sort -u | paste -sd/)
-    if [ $ompi = 1 ]; then
-      m=$(cell ompi)
-      printf "%-6s %-10s %-13.4g %-13.4g %-13s %-13.4g %.2f\n" "$p" "$bytes" "$ring" "$auto" "$algo" "$m" \
-        "$(awk -v a="$auto" -v b="$m" 'BEGIN{print a/b}')"
-    else
-      printf "%-6s %-10s %-13.4g %-13.4g %-13s %-13s %s\n" "$p" "$bytes" "$ring" "$auto" "$algo" n/a n/a
-    fi
-  done
+  table_rows "$p"
 done
 
 # the limit: the faster of the two settings' medians

@@ -222,18 +222,23 @@ static int by_key(const void *x, const void *y)
 }
 
 /* What the ranks of a hosts job must agree on: the verb, its positional
- * arguments and every option, in any order -- but those that are each
- * rank's own (its rank, where it writes, how it waits, what it prints). */
+ * arguments and every option as written, in any order -- but those that
+ * are each rank's own (its rank, where it writes, how it waits, what it
+ * prints) and data file paths, which may differ from machine to machine
+ * (`distlab run` adds a digest of the data itself). A repeated option
+ * counts with its last value, as everywhere. */
 static uint64_t hosts_key(const cli_args *a, const char *verb)
 {
     static const char *const own[] = {"rank", "out", "quiet", "no-figures", "timeout", "spin",
-                                      "bind", "no-events", "peers", NULL};
+                                      "bind", "no-events", "peers", "data", "test-data", NULL};
     const char *kv[CLI_MAX_ARGS][2];
     int n = 0;
     for (int i = 0; i < a->n; i++) {
         int skip = 0;
         for (int k = 0; own[k] && !skip; k++)
             skip = strcmp(a->key[i], own[k]) == 0;
+        for (int j = i + 1; j < a->n && !skip; j++)
+            skip = strcmp(a->key[i], a->key[j]) == 0; /* a later one wins */
         if (!skip) {
             kv[n][0] = a->key[i];
             kv[n++][1] = a->val[i];

@@ -195,6 +195,30 @@ fail:
     return -1;
 }
 
+/* FNV-1a of a dataset's shape, labels and up to about a million of its
+ * values (evenly spread): ranks of a hosts job on different machines must
+ * have loaded the same data, wherever their files lie. */
+static uint64_t data_digest(const ml_dataset *ds)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+#define MIX(ptr, bytes)                                                          \
+    for (size_t b_ = 0; b_ < (bytes); b_++)                                      \
+        h = (h ^ ((const unsigned char *)(ptr))[b_]) * 0x100000001b3ull;
+    MIX(&ds->n, sizeof ds->n);
+    MIX(&ds->d, sizeof ds->d);
+    MIX(&ds->classes, sizeof ds->classes);
+    if (ds->y)
+        MIX(ds->y, ds->n * sizeof *ds->y);
+    size_t nv = ml_dataset_nnz(ds), step = nv > (1u << 20) ? nv / (1u << 20) : 1;
+    const float *v = ds->sparse ? ds->val : ds->x;
+    for (size_t i = 0; v && i < nv; i += step)
+        MIX(&v[i], sizeof v[i]);
+    for (size_t i = 0; ds->sparse && ds->col && i < nv; i += step)
+        MIX(&ds->col[i], sizeof ds->col[i]);
+#undef MIX
+    return h;
+}
+
 int verb_run(int argc, char **argv)
 {
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
@@ -283,6 +307,8 @@ int verb_run(int argc, char **argv)
         free(slowdown);
         return 2;
     }
+    if (ctx.cfg.launch == JOB_LAUNCH_HOSTS)
+        ctx.cfg.hosts_key ^= data_digest(&ctx.prob.train) * 31 + data_digest(&ctx.prob.test);
     size_t nparams = ml_model_nparams(ctx.prob.model);
     ctx.cfg.result_bytes = train_out_bytes(nparams);
 

@@ -385,6 +385,12 @@ static int on_header(real_rank *rk, int p)
         real_peer_fail(rk, p, RT_EPEER, "it has ended and sends nothing more");
         return -1;
     }
+    if (f.tag == REAL_TAG_REFUSE) {
+        real_peer_fail(rk, p, RT_EPEER, "it refused this rank as another job's (%s)",
+                       rk->job->hosts ? "every rank needs the same --peers and the same options"
+                                      : "a stranger's connection");
+        return -1;
+    }
     if (f.tag == REAL_TAG_HALT) {
         if (f.len != 0) {
             real_peer_fail(rk, p, RT_EPROTO, "malformed frame: halt with a %llu-byte payload; connection closed",

@@ -43,7 +43,8 @@ static uint64_t get_token(const unsigned char *p)
     return v;
 }
 
-/* Read a new connection's hello; returns the rank it names, or -1. */
+/* Read a new connection's hello; returns the rank it names, -2 for a rank
+ * of another job (the token differs), or -1. */
 static int read_hello(real_rank *rk, int fd, double deadline, char *err, size_t errlen)
 {
     unsigned char buf[HELLO_BYTES];
@@ -60,9 +61,11 @@ static int read_hello(real_rank *rk, int fd, double deadline, char *err, size_t 
     else if (f.tag != REAL_TAG_HELLO || f.len != 8)
         snprintf(err, errlen, "first frame is not a hello (tag %d, %llu bytes)", (int)f.tag,
                  (unsigned long long)f.len);
-    else if (get_token(buf + REAL_FRAME_HEADER_BYTES) != rk->job->token)
+    else if (get_token(buf + REAL_FRAME_HEADER_BYTES) != rk->job->token) {
         snprintf(err, errlen, "hello from rank %d of another job%s", (int)f.source,
                  rk->job->hosts ? " (every rank needs the same --peers and the same options)" : "");
+        return -2;
+    }
     else if (f.source < me || f.source >= size)
         snprintf(err, errlen, "hello from rank %d, expected ranks %d..%d", (int)f.source, me, size - 1);
     else if ((f.source == me ? rk->peers[me].rfd : rk->peers[f.source].rfd) >= 0)
@@ -128,6 +131,12 @@ int real_mesh_open(real_rank *rk)
         double hello_by = net_clock_s() + HELLO_WAIT_S;
         int j = read_hello(rk, fd, hello_by < deadline ? hello_by : deadline, err, sizeof err);
         if (j < 0) {
+            if (j == -2) { /* tell it why, so it need not wait for its timeout */
+                unsigned char no[REAL_FRAME_HEADER_BYTES];
+                char ignored[64];
+                real_frame_encode(no, me, REAL_TAG_REFUSE, 0);
+                net_write_all(fd, no, sizeof no, net_clock_s() + 0.5, ignored, sizeof ignored);
+            }
             close(fd);
             snprintf(rejected, sizeof rejected, "%s", err);
             continue;

@@ -34,8 +34,9 @@
  * is never valid later. */
 #define REAL_TAG_REPORT (RT_TAG_BARRIER + 1)
 #define REAL_TAG_HALT (RT_TAG_BARRIER + 2)
-#define REAL_TAG_BYE (RT_TAG_BARRIER + 3)
-#define REAL_TAG_HELLO (RT_TAG_BARRIER + 4)
+#define REAL_TAG_REFUSE (RT_TAG_BARRIER + 3) /* your hello is another job's */
+#define REAL_TAG_BYE (RT_TAG_BARRIER + 4)
+#define REAL_TAG_HELLO (RT_TAG_BARRIER + 5)
 
 /* A circular doubly linked list with a sentinel head. */
 typedef struct rlink {

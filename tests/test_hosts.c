@@ -260,6 +260,16 @@ static void other_options_are_another_job(void **state)
     assert_int_equal(p[0].status, 1);
     assert_int_equal(p[1].status, 1);
     assert_log_has(0, "the same --peers and the same options");
+    assert_log_has(1, "refused this rank as another job's"); /* told, not left to time out */
+    assert_true(p[1].ended_s < 2.5);
+
+    /* a repeated option counts with its last value */
+    free_peers(2, peers, sizeof peers);
+    start_rank(&p[0], 0, "collective --workers 2 --bytes 4KiB --bytes 8KiB --timeout 3", peers);
+    start_rank(&p[1], 1, "collective --workers 2 --bytes 8KiB --bytes 4KiB --timeout 3", peers);
+    wait_ranks(p, 2, 30);
+    assert_int_equal(p[0].status, 1);
+    assert_log_has(0, "the same --peers and the same options");
 
     free_peers(2, peers, sizeof peers);
     start_rank(&p[0], 0, "collective --bytes 4KiB --workers 2 --timeout 5", peers);
@@ -267,6 +277,51 @@ static void other_options_are_another_job(void **state)
     wait_ranks(p, 2, 30);
     assert_int_equal(p[0].status, 0);
     assert_int_equal(p[1].status, 0);
+}
+
+static void write_text(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    assert_int_equal(fclose(f), 0);
+}
+
+/* Data files may lie at other paths on other machines; what counts is
+ * that the ranks loaded the same data. */
+static void same_data_at_other_paths_joins(void **state)
+{
+    (void)state;
+    NEED_BINARY();
+    char peers[256], a[512], b[512], c[512], args[1024];
+    const char *data = "1 1:0.5 2:1\n-1 1:-0.5 3:1\n1 2:0.7 3:0.1\n-1 1:-1 2:0.2\n"
+                       "1 1:0.9 3:0.4\n-1 2:-0.3 3:-1\n1 1:0.2 2:0.8\n-1 1:-0.4 3:0.6\n";
+    snprintf(a, sizeof a, "%s/a.svm", tmpdir);
+    snprintf(b, sizeof b, "%s/b.svm", tmpdir);
+    snprintf(c, sizeof c, "%s/c.svm", tmpdir);
+    write_text(a, data);
+    write_text(b, data);
+    write_text(c, "1 1:0.5\n-1 1:-0.5\n1 1:0.6\n-1 1:-0.6\n1 1:0.7\n-1 1:-0.7\n1 1:0.8\n-1 1:-0.8\n");
+    const char *common = "run allreduce --workers 2 --model logreg --epochs 1 --batch 2 --quiet --no-figures "
+                         "--timeout 3 --test-fraction 0.25";
+    rank_proc p[2];
+    free_peers(2, peers, sizeof peers);
+    snprintf(args, sizeof args, "%s --data %s --out %s/same", common, a, tmpdir);
+    start_rank(&p[0], 0, args, peers);
+    snprintf(args, sizeof args, "%s --data %s", common, b);
+    start_rank(&p[1], 1, args, peers);
+    wait_ranks(p, 2, 30);
+    assert_int_equal(p[0].status, 0);
+    assert_int_equal(p[1].status, 0);
+
+    free_peers(2, peers, sizeof peers);
+    snprintf(args, sizeof args, "%s --data %s --out %s/other", common, a, tmpdir);
+    start_rank(&p[0], 0, args, peers);
+    snprintf(args, sizeof args, "%s --data %s", common, c);
+    start_rank(&p[1], 1, args, peers);
+    wait_ranks(p, 2, 30);
+    assert_int_equal(p[0].status, 1);
+    assert_log_has(1, "refused this rank as another job's");
 }
 
 /* A rank killed in the middle of training: the others end within a couple
@@ -384,6 +439,7 @@ int main(void)
         cmocka_unit_test(missing_rank_times_out),
         cmocka_unit_test(another_peer_list_is_another_job),
         cmocka_unit_test(other_options_are_another_job),
+        cmocka_unit_test(same_data_at_other_paths_joins),
         cmocka_unit_test(dead_rank_is_named),
         cmocka_unit_test(ps_goes_on_without_a_killed_worker),
         cmocka_unit_test(bad_options_are_refused),
