@@ -124,6 +124,16 @@ static void wait_ranks(rank_proc *p, int n, double limit_s)
     }
 }
 
+/* A 2-rank hosts job on fresh ports: rank 0 runs args0, rank 1 args1. */
+static void run_pair(rank_proc p[2], const char *args0, const char *args1)
+{
+    char peers[256];
+    free_peers(2, peers, sizeof peers);
+    start_rank(&p[0], 0, args0, peers);
+    start_rank(&p[1], 1, args1, peers);
+    wait_ranks(p, 2, 30);
+}
+
 static void read_log(int rank, char *buf, size_t cap)
 {
     char path[512];
@@ -251,12 +261,8 @@ static void other_options_are_another_job(void **state)
 {
     (void)state;
     NEED_BINARY();
-    char peers[256];
-    free_peers(2, peers, sizeof peers);
     rank_proc p[2];
-    start_rank(&p[0], 0, "collective --workers 2 --bytes 4KiB --timeout 3", peers);
-    start_rank(&p[1], 1, "collective --workers 2 --bytes 8KiB --timeout 3", peers);
-    wait_ranks(p, 2, 30);
+    run_pair(p, "collective --workers 2 --bytes 4KiB --timeout 3", "collective --workers 2 --bytes 8KiB --timeout 3");
     assert_int_equal(p[0].status, 1);
     assert_int_equal(p[1].status, 1);
     assert_log_has(0, "the same --peers and the same options");
@@ -264,17 +270,12 @@ static void other_options_are_another_job(void **state)
     assert_true(p[1].ended_s < 2.5);
 
     /* a repeated option counts with its last value */
-    free_peers(2, peers, sizeof peers);
-    start_rank(&p[0], 0, "collective --workers 2 --bytes 4KiB --bytes 8KiB --timeout 3", peers);
-    start_rank(&p[1], 1, "collective --workers 2 --bytes 8KiB --bytes 4KiB --timeout 3", peers);
-    wait_ranks(p, 2, 30);
+    run_pair(p, "collective --workers 2 --bytes 4KiB --bytes 8KiB --timeout 3",
+             "collective --workers 2 --bytes 8KiB --bytes 4KiB --timeout 3");
     assert_int_equal(p[0].status, 1);
     assert_log_has(0, "the same --peers and the same options");
 
-    free_peers(2, peers, sizeof peers);
-    start_rank(&p[0], 0, "collective --bytes 4KiB --workers 2 --timeout 5", peers);
-    start_rank(&p[1], 1, "collective --workers 2 --timeout 4 --bytes 4KiB", peers);
-    wait_ranks(p, 2, 30);
+    run_pair(p, "collective --bytes 4KiB --workers 2 --timeout 5", "collective --workers 2 --timeout 4 --bytes 4KiB");
     assert_int_equal(p[0].status, 0);
     assert_int_equal(p[1].status, 0);
 }
@@ -293,7 +294,7 @@ static void same_data_at_other_paths_joins(void **state)
 {
     (void)state;
     NEED_BINARY();
-    char peers[256], a[512], b[512], c[512], args[1024];
+    char a[512], b[512], c[512], args0[1024], args1[1024];
     const char *data = "1 1:0.5 2:1\n-1 1:-0.5 3:1\n1 2:0.7 3:0.1\n-1 1:-1 2:0.2\n"
                        "1 1:0.9 3:0.4\n-1 2:-0.3 3:-1\n1 1:0.2 2:0.8\n-1 1:-0.4 3:0.6\n";
     snprintf(a, sizeof a, "%s/a.svm", tmpdir);
@@ -305,21 +306,15 @@ static void same_data_at_other_paths_joins(void **state)
     const char *common = "run allreduce --workers 2 --model logreg --epochs 1 --batch 2 --quiet --no-figures "
                          "--timeout 3 --test-fraction 0.25";
     rank_proc p[2];
-    free_peers(2, peers, sizeof peers);
-    snprintf(args, sizeof args, "%s --data %s --out %s/same", common, a, tmpdir);
-    start_rank(&p[0], 0, args, peers);
-    snprintf(args, sizeof args, "%s --data %s", common, b);
-    start_rank(&p[1], 1, args, peers);
-    wait_ranks(p, 2, 30);
+    snprintf(args0, sizeof args0, "%s --data %s --out %s/same", common, a, tmpdir);
+    snprintf(args1, sizeof args1, "%s --data %s", common, b);
+    run_pair(p, args0, args1);
     assert_int_equal(p[0].status, 0);
     assert_int_equal(p[1].status, 0);
 
-    free_peers(2, peers, sizeof peers);
-    snprintf(args, sizeof args, "%s --data %s --out %s/other", common, a, tmpdir);
-    start_rank(&p[0], 0, args, peers);
-    snprintf(args, sizeof args, "%s --data %s", common, c);
-    start_rank(&p[1], 1, args, peers);
-    wait_ranks(p, 2, 30);
+    snprintf(args0, sizeof args0, "%s --data %s --out %s/other", common, a, tmpdir);
+    snprintf(args1, sizeof args1, "%s --data %s", common, c);
+    run_pair(p, args0, args1);
     assert_int_equal(p[0].status, 1);
     assert_log_has(1, "refused this rank as another job's");
 }
