@@ -195,9 +195,9 @@ double ml_schedule_lr(const ml_schedule *s, double epoch)
 {
     switch (s->kind) {
     case ML_SCHED_STEP:
-        return s->lr * pow(s->gamma, floor(epoch / s->every_epochs));
+        return s->lr * s->scale * pow(s->gamma, floor(epoch / s->every_epochs));
     case ML_SCHED_INV:
-        return s->lr / (1.0 + epoch / s->t0_epochs);
+        return s->lr * s->scale / (1.0 + epoch / s->t0_epochs);
     case ML_SCHED_WARMUP: {
         double target = s->lr * s->scale;
         if (epoch < s->warmup_epochs)
@@ -208,6 +208,6 @@ double ml_schedule_lr(const ml_schedule *s, double epoch)
     }
     case ML_SCHED_CONSTANT:
     default:
-        return s->lr;
+        return s->lr * s->scale;
     }
 }

@@ -70,8 +70,11 @@ typedef struct ml_schedule {
     double every_epochs;    /* step: period; warmup: 0 = no decay */
     double t0_epochs;       /* inv */
     double warmup_epochs;   /* warmup, default 5 */
-    double scale;           /* warmup: k, the batch multiple (default 1; an
-                               algorithm with P workers may set it to P) */
+    double scale;           /* the linear scaling rule's k, the batch multiple
+                               (default 1; an algorithm with P workers may set
+                               it to P): every schedule's rate is k times its
+                               base, except that warmup starts from the base
+                               and reaches k times it after warmup_epochs */
 } ml_schedule;
 
 /* Parse "constant", "step:every=E,gamma=G", "inv:t0=E" or

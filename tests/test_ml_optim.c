@@ -124,6 +124,16 @@ static void t_schedules(void **state)
     assert_true(fabs(ml_schedule_lr(&s, 29) - 0.8) < 1e-15);
     assert_true(fabs(ml_schedule_lr(&s, 30) - 0.08) < 1e-15);
     assert_true(fabs(ml_schedule_lr(&s, 61) - 0.008) < 1e-15);
+    /* the linear scaling rule (k = scale, as --scale-lr sets it) scales
+     * every schedule, the constant one included */
+    static const char *const scaled[] = {"constant", "step:every=2,gamma=0.5", "inv:t0=2"};
+    for (size_t i = 0; i < sizeof scaled / sizeof *scaled; i++) {
+        assert_int_equal(ml_schedule_parse(&s, scaled[i], 0.2, err, sizeof err), 0);
+        double base = ml_schedule_lr(&s, 3.0);
+        s.scale = 4;
+        if (fabs(ml_schedule_lr(&s, 3.0) - 4 * base) > 1e-15)
+            fail_msg("schedule %s with scale 4: %g, expected %g", scaled[i], ml_schedule_lr(&s, 3.0), 4 * base);
+    }
 
     static const struct { const char *spec, *want; } bad[] = {
         {"cosine", "expected constant, step:every=E,gamma=G"},

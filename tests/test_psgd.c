@@ -147,6 +147,29 @@ static void every_step_is_synchronous_sgd(void **state)
     ml_problem_free(&p.prob);
 }
 
+/* --scale-lr multiplies the rate by the number of workers, with the
+ * default constant schedule too: the run must change, and one worker must
+ * not. */
+static void scale_lr_changes_a_constant_schedule_run(void **state)
+{
+    (void)state;
+    problem p;
+    problem_load(&p, "synth-dense:n=1000,d=20,classes=4", 2);
+    run a, b, c, d;
+    sgd_allreduce_opts plain = {.algo = ALLREDUCE_RING}, scaled = {.algo = ALLREDUCE_RING, .scale_lr = 1};
+    run_job(&a, &p, sgd_allreduce_rank, &plain, 4, JOB_SIM, 1.25e9);
+    run_job(&b, &p, sgd_allreduce_rank, &scaled, 4, JOB_SIM, 1.25e9);
+    assert_memory_not_equal(a.params, b.params, nparams(&p) * sizeof(float));
+    run_job(&c, &p, sgd_allreduce_rank, &plain, 1, JOB_SIM, 1.25e9);
+    run_job(&d, &p, sgd_allreduce_rank, &scaled, 1, JOB_SIM, 1.25e9);
+    assert_memory_equal(c.params, d.params, nparams(&p) * sizeof(float));
+    job_result_free(&a.res);
+    job_result_free(&b.res);
+    job_result_free(&c.res);
+    job_result_free(&d.res);
+    ml_problem_free(&p.prob);
+}
+
 /* Zinkevich et al.: averaging W models beats any one of them. With the
  * total examples fixed, each model sees 1/W of them, and the average
  * closes a shrinking share of the gap between one worker's model and the
@@ -300,6 +323,7 @@ int main(void)
         cmocka_unit_test(parse_every_refuses_what_is_not_a_step_count),
         cmocka_unit_test(one_worker_is_serial_sgd_bit_for_bit),
         cmocka_unit_test(every_step_is_synchronous_sgd),
+        cmocka_unit_test(scale_lr_changes_a_constant_schedule_run),
         cmocka_unit_test(one_shot_average_gains_with_diminishing_returns),
         cmocka_unit_test(rounds_and_bytes_follow_the_period),
         cmocka_unit_test(observer_changes_no_weight_and_costs_no_time),
