@@ -4,12 +4,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/calibration.h"
 #include "core/units.h"
 
 const cli_opt cli_job_opts[] = {
     {"backend", "sim|real", "where the ranks run (default sim)"},
     {"timeout", "TIME", "a wait longer than this is an error (default 60s)"},
     {"platform", "FILE.xml", "sim: SimGrid platform file (instead of a generated cluster)"},
+    {"calibration", "FILE.json", "sim: a cluster at what distlab calibrate measured (latency, bandwidth, compute rates)"},
     {"hosts", "N", "sim: hosts of the generated cluster (default: one per rank)"},
     {"bandwidth", "RATE", "sim: each host's link, e.g. 10Gbps (default 10Gbps)"},
     {"latency", "TIME", "sim: host-to-host latency, e.g. 50us (default 50us)"},
@@ -282,6 +284,17 @@ int cli_job_config(const cli_args *a, const char *verb, job_config *cfg)
                        "(--hosts/--bandwidth/--latency/--speed/--cores) exclude each other");
         cfg->platform = v;
     }
+    if ((v = cli_get(a, "calibration")) != NULL) {
+        calibration c;
+        if (cfg->platform)
+            return bad(verb, "calibration", "a calibration describes a generated cluster: leave out --platform");
+        if (calib_read(v, DISTLAB_VERSION, &c, err, sizeof err) != 0)
+            return bad(verb, "calibration", err);
+        /* what was measured, unless the command line says otherwise */
+        cfg->latency_s = c.latency_s.median;
+        cfg->bandwidth_Bps = c.bandwidth_Bps.median;
+        cfg->speed_flops = c.reduce_flops_per_s.median;
+    }
     n = cfg->hosts;
     if (cli_get_int(a, verb, "hosts", 1, 1 << 20, &n))
         return -1;
@@ -348,6 +361,20 @@ int cli_job_config(const cli_args *a, const char *verb, job_config *cfg)
 
     if (cfg->backend == JOB_REAL && cfg->size_only)
         return bad(verb, "payload", "size-only payloads exist only in simulation (--backend sim)");
+    return 0;
+}
+
+int cli_calibrated_speed(const cli_args *a, const char *verb, const char *model, size_t batch,
+                         job_config *cfg)
+{
+    const char *path = cli_get(a, "calibration");
+    if (!path || cli_get(a, "speed"))
+        return 0;
+    static calibration c; /* large; read once more here, after the model is known */
+    char err[1024];
+    if (calib_read(path, DISTLAB_VERSION, &c, err, sizeof err) != 0 ||
+        calib_train_rate(&c, model, batch, &cfg->speed_flops, NULL, err, sizeof err) != 0)
+        return bad(verb, "calibration", err);
     return 0;
 }
 

@@ -13,6 +13,7 @@
 
 #include "core/job.h"
 
+#define DISTLAB_VERSION "0.1.0"
 #define CLI_MAX_ARGS 128
 
 typedef struct cli_opt {
@@ -55,6 +56,12 @@ int cli_get_choice(const cli_args *a, const char *verb, const char *name,
 /* Fill a job_config from the job options (--backend, --workers or ranks
  * given by the verb, --platform/--hosts/..., --net, --launch ...). */
 int cli_job_config(const cli_args *a, const char *verb, job_config *cfg);
+/* With --calibration FILE: the measured training rate of this model at
+ * the nearest measured batch size becomes cfg->speed_flops (unless --speed
+ * is given), so compute is charged at the speed this machine has. Returns
+ * 0 (also without --calibration), or -1 having said what is wrong. */
+int cli_calibrated_speed(const cli_args *a, const char *verb, const char *model, size_t batch,
+                         job_config *cfg);
 /* One line saying where and how a job ran, for a CSV comment or a log. */
 /* A hosts job's rank other than 0 has only its own result: say so and
  * return 1 (the verb then ends, successfully); else 0. */
@@ -71,5 +78,6 @@ int verb_platform(int argc, char **argv);
 int verb_plot(int argc, char **argv);
 int verb_timeline(int argc, char **argv);
 int verb_trace(int argc, char **argv);
+int verb_calibrate(int argc, char **argv);
 
 #endif

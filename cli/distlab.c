@@ -5,8 +5,6 @@
 
 #include "cli/cli.h"
 
-#define DISTLAB_VERSION "0.1.0"
-
 typedef struct verb {
     const char *name;
     int (*fn)(int argc, char **argv);
@@ -19,6 +17,7 @@ static const verb verbs[] = {
     {"sweep", verb_sweep, "the same runs over a grid of settings, and scaling figures"},
     {"collective", verb_collective, "time one collective (allreduce: ring, tree, rd, rabenseifner)"},
     {"pingpong", verb_pingpong, "time point-to-point messages between two ranks"},
+    {"calibrate", verb_calibrate, "measure this machine's network and compute, for simulations that predict it"},
     {"platform", verb_platform, "write a generated cluster as a SimGrid platform file to edit"},
     {"plot", verb_plot, "overlay runs: loss or accuracy against time, epoch or step"},
     {"timeline", verb_timeline, "per-rank Gantt chart of one run"},

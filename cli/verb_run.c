@@ -267,7 +267,8 @@ int verb_run(int argc, char **argv)
             return 2;
         }
     }
-    if (cli_job_config(&a, verb, &ctx.cfg))
+    if (cli_job_config(&a, verb, &ctx.cfg) ||
+        cli_calibrated_speed(&a, verb, ctx.ml.model, ctx.ml.batch, &ctx.cfg))
         return 2;
     if (ctx.cfg.size_only) {
         fprintf(stderr, "distlab %s: --payload size-only carries no data, so no model could "

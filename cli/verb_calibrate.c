@@ -1,0 +1,483 @@
+/* verb_calibrate.c -- `distlab calibrate`: measure the machine in front of
+ * you, so that a simulation predicts it.
+ *
+ *   distlab calibrate -o runs/calib.json              2 ranks, threads
+ *   distlab calibrate -o c.json --workers 4 --launch procs --models softmax,mlp:256,128 --batches 16,64
+ *   distlab run allreduce --calibration c.json ...    a simulation at the measured speeds
+ *
+ * Three phases, each repeated --repeat times (see core/calibration.h for
+ * what each number means):
+ *
+ *   1. network  rank 0 and each other rank j in turn bounce messages of
+ *               8 B to 4 MiB; a least-squares line through the one-way
+ *               times gives latency (its intercept) and 1 / bandwidth (its
+ *               slope) for the path 0-j
+ *   2. reduce   every rank at once adds vectors of 1 Mi floats, as the
+ *               collectives do (coll_add): the rate of that add
+ *   3. compute  every rank at once runs the model's training step
+ *               (ml_model_loss_grad) and its evaluation on its own part of
+ *               the data, per model and batch size: counted flops / seconds
+ *
+ * Everything runs on real sockets (threads, processes, or --launch hosts);
+ * the result is a JSON file and, next to it, the SimGrid platform of a
+ * cluster with the measured latency and bandwidth (FILE.xml), to edit.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "algorithms/collectives.h"
+#include "cli/cli.h"
+#include "core/calibration.h"
+#include "core/units.h"
+#include "ml/train.h"
+#include "sim/sim_platform.h"
+
+#define CAL_MAX_RANKS CALIB_MAX_PATHS
+#define CAL_MAX_REPEAT 20
+#define CAL_MAX_MODELS 8
+#define CAL_MAX_BATCHES 4
+#define CAL_REDUCE_FLOATS (1u << 20)
+
+static const size_t cal_sizes[] = {8, 4096, 65536, 1 << 20, 4 << 20};
+#define CAL_NSIZES (sizeof cal_sizes / sizeof *cal_sizes)
+
+typedef struct cal_arg {
+    int repeat, nmodels, nbatches;
+    char models[CAL_MAX_MODELS][128];
+    size_t batches[CAL_MAX_BATCHES];
+    const ml_problem *prob;
+    double l2;
+} cal_arg;
+
+/* What each rank measured; rank 0 also holds the one-way times. */
+typedef struct cal_slot {
+    double oneway_s[CAL_MAX_RANKS][CAL_MAX_REPEAT][CAL_NSIZES];
+    double reduce_flops_per_s[CAL_MAX_REPEAT];
+    double train_flops_per_s[CAL_MAX_MODELS][CAL_MAX_BATCHES][CAL_MAX_REPEAT];
+    double eval_flops_per_s[CAL_MAX_MODELS][CAL_MAX_BATCHES][CAL_MAX_REPEAT];
+} cal_slot;
+
+/* ---- 1. network: rank 0 with rank j ---- */
+
+static int measure_path(rt *r, const cal_arg *a, int j, unsigned char *buf, cal_slot *out)
+{
+    int me = rt_rank(r), rc = RT_OK;
+    if (me != 0 && me != j)
+        return RT_OK;
+    int other = me == 0 ? j : 0;
+    for (int rep = 0; rep < a->repeat && !rc; rep++)
+        for (size_t s = 0; s < CAL_NSIZES && !rc; s++) {
+            size_t n = cal_sizes[s];
+            int iters = (int)fmin(100, fmax(3, 8.0 * 1024 * 1024 / (double)(n + 64)));
+            double t0 = 0;
+            for (int it = -1; it < iters && !rc; it++) { /* one untimed round trip first */
+                if (it == 0)
+                    t0 = rt_now(r);
+                if (me == 0) {
+                    rc = rt_send(r, other, (int)s, buf, n);
+                    if (!rc)
+                        rc = rt_recv(r, other, (int)s, buf, n, NULL);
+                } else {
+                    rc = rt_recv(r, other, (int)s, buf, n, NULL);
+                    if (!rc)
+                        rc = rt_send(r, other, (int)s, buf, n);
+                }
+            }
+            if (me == 0)
+                out->oneway_s[j][rep][s] = (rt_now(r) - t0) / (2.0 * iters);
+        }
+    return rc;
+}
+
+/* ---- 2. the collectives' vector add ---- */
+
+static int measure_reduce(rt *r, const cal_arg *a, cal_slot *out)
+{
+    float *dst = calloc(CAL_REDUCE_FLOATS, sizeof *dst), *src = malloc(CAL_REDUCE_FLOATS * sizeof *src);
+    int rc = RT_OK;
+    if (!dst || !src) {
+        rc = rt_fail(r, RT_ENOMEM, "calibrate: no memory for the reduce vectors");
+        goto done;
+    }
+    for (size_t i = 0; i < CAL_REDUCE_FLOATS; i++)
+        src[i] = (float)(i % 7) * 0.25f;
+    for (int rep = 0; rep < a->repeat && !rc; rep++) {
+        double t0 = rt_now(r);
+        for (int k = 0; k < 8 && !rc; k++)
+            rc = coll_add(r, dst, src, CAL_REDUCE_FLOATS);
+        double dt = rt_now(r) - t0;
+        out->reduce_flops_per_s[rep] = dt > 0 ? 8.0 * CAL_REDUCE_FLOATS / dt : NAN;
+    }
+done:
+    free(dst);
+    free(src);
+    return rc;
+}
+
+/* ---- 3. a model's training step and evaluation ---- */
+
+static int measure_model(rt *r, const cal_arg *a, int m, int bi, cal_slot *out)
+{
+    const ml_dataset *train = &a->prob->train, *test = &a->prob->test;
+    size_t b = a->batches[bi], n = train->n;
+    ml_model *model = NULL;
+    ml_grad grad = {0};
+    float *params = NULL;
+    size_t *idx = malloc(b * sizeof *idx);
+    char err[512];
+    int rc = RT_OK;
+    if (ml_model_create(a->models[m], train->d, train->classes, a->l2, &model, err, sizeof err) != 0) {
+        rc = rt_fail(r, RT_EINVAL, "calibrate: model %s: %s", a->models[m], err);
+        goto done;
+    }
+    size_t P = ml_model_nparams(model);
+    params = malloc(P * sizeof *params);
+    if (!idx || !params || ml_grad_init(&grad, P) != 0) {
+        rc = rt_fail(r, RT_ENOMEM, "calibrate: no memory for model %s", a->models[m]);
+        goto done;
+    }
+    grad.dense_only = 1;
+    ml_model_init_params(model, params, 1);
+    /* each rank its own part of the data, as in a run */
+    size_t start = n * (size_t)rt_rank(r) / (size_t)rt_size(r), pos = 0;
+    double loss, flops;
+    /* one untimed step, then as many as take about 50 ms */
+    for (size_t i = 0; i < b; i++)
+        idx[i] = (start + i) % n;
+    double t0 = rt_now(r);
+    if (ml_model_loss_grad(model, params, train, idx, b, &grad, &loss, &flops, err, sizeof err) != 0) {
+        rc = rt_fail(r, RT_EINVAL, "calibrate: model %s: %s", a->models[m], err);
+        goto done;
+    }
+    double one = rt_now(r) - t0;
+    int steps = (int)fmin(400, fmax(3, 0.05 / fmax(one, 1e-7)));
+    size_t evals = test->n < 2048 ? test->n : 2048;
+    for (int rep = 0; rep < a->repeat && !rc; rep++) {
+        double total = 0;
+        t0 = rt_now(r);
+        for (int s = 0; s < steps; s++) {
+            for (size_t i = 0; i < b; i++)
+                idx[i] = (start + pos++) % n;
+            if (ml_model_loss_grad(model, params, train, idx, b, &grad, &loss, &flops, err, sizeof err) != 0) {
+                rc = rt_fail(r, RT_EINVAL, "calibrate: model %s: %s", a->models[m], err);
+                break;
+            }
+            total += flops;
+        }
+        double dt = rt_now(r) - t0;
+        out->train_flops_per_s[m][bi][rep] = dt > 0 ? total / dt : NAN;
+        double acc;
+        t0 = rt_now(r);
+        if (!rc && ml_model_evaluate(model, params, test, NULL, evals, &loss, &acc, NULL, &flops, err,
+                                     sizeof err) != 0)
+            rc = rt_fail(r, RT_EINVAL, "calibrate: model %s: %s", a->models[m], err);
+        dt = rt_now(r) - t0;
+        out->eval_flops_per_s[m][bi][rep] = dt > 0 ? flops / dt : NAN;
+    }
+done:
+    ml_grad_free(&grad);
+    ml_model_free(model);
+    free(params);
+    free(idx);
+    return rc;
+}
+
+static int calibrate_rank(rt *r, void *argp)
+{
+    const cal_arg *a = argp;
+    cal_slot *out = job_slot(r);
+    unsigned char *buf = calloc(1, cal_sizes[CAL_NSIZES - 1]);
+    int rc = buf ? RT_OK : rt_fail(r, RT_ENOMEM, "calibrate: no memory for messages");
+    for (int j = 1; j < rt_size(r) && !rc; j++)
+        if (!(rc = measure_path(r, a, j, buf, out)))
+            rc = barrier(r);
+    free(buf);
+    if (!rc && !(rc = barrier(r)))
+        rc = measure_reduce(r, a, out);
+    for (int m = 0; m < a->nmodels && !rc; m++)
+        for (int b = 0; b < a->nbatches && !rc; b++)
+            if (!(rc = barrier(r)))
+                rc = measure_model(r, a, m, b, out);
+    return rc;
+}
+
+/* ---- from measurements to the file ---- */
+
+/* Latency and inverse bandwidth of one set of one-way times: the line
+ * alpha + n beta with the least squared *relative* error (weights 1/t^2),
+ * so that the small messages, which decide alpha, count as much as the
+ * large ones, which decide beta. Should noise still make the intercept
+ * negative, the smallest message's time stands in for it. */
+static void fit_line(const double *oneway_s, double *alpha, double *beta)
+{
+    double sw = 0, swx = 0, swy = 0, swxx = 0, swxy = 0;
+    for (size_t s = 0; s < CAL_NSIZES; s++) {
+        double x = (double)cal_sizes[s], y = oneway_s[s], w = 1.0 / (y * y);
+        sw += w;
+        swx += w * x;
+        swy += w * y;
+        swxx += w * x * x;
+        swxy += w * x * y;
+    }
+    double det = sw * swxx - swx * swx;
+    *beta = (sw * swxy - swx * swy) / det;
+    *alpha = (swxx * swy - swx * swxy) / det;
+    if (!(*alpha > 0))
+        *alpha = oneway_s[0];
+}
+
+static void summarize(const cal_arg *a, const job_result *res, calibration *c)
+{
+    const cal_slot *s0 = job_result_slot(res, 0);
+    int p = res->ranks, R = a->repeat;
+    double *lat = malloc(sizeof(double) * (size_t)(p * R)), *bw = malloc(sizeof(double) * (size_t)(p * R));
+    double *v = malloc(sizeof(double) * (size_t)(p * R));
+    int nall = 0;
+    for (int j = 1; j < p; j++) {
+        double pl[CAL_MAX_REPEAT], pb[CAL_MAX_REPEAT];
+        for (int rep = 0; rep < R; rep++) {
+            double alpha, beta;
+            fit_line(s0->oneway_s[j][rep], &alpha, &beta);
+            pl[rep] = lat[nall] = alpha;
+            pb[rep] = bw[nall++] = 1.0 / beta;
+        }
+        calib_path *path = &c->paths[c->npaths++];
+        path->from = 0;
+        path->to = j;
+        path->latency_s = calib_stat_of(pl, R);
+        path->bandwidth_Bps = calib_stat_of(pb, R);
+    }
+    c->latency_s = calib_stat_of(lat, nall);
+    c->bandwidth_Bps = calib_stat_of(bw, nall);
+    int n = 0;
+    for (int i = 0; i < p; i++)
+        for (int rep = 0; rep < R; rep++)
+            v[n++] = ((const cal_slot *)job_result_slot(res, i))->reduce_flops_per_s[rep];
+    c->reduce_flops_per_s = calib_stat_of(v, n);
+    for (int m = 0; m < a->nmodels; m++)
+        for (int b = 0; b < a->nbatches; b++) {
+            calib_compute *cc = &c->compute[c->ncompute++];
+            snprintf(cc->model, sizeof cc->model, "%s", a->models[m]);
+            cc->batch = a->batches[b];
+            for (int which = 0; which < 2; which++) {
+                n = 0;
+                for (int i = 0; i < p; i++) {
+                    const cal_slot *s = job_result_slot(res, i);
+                    for (int rep = 0; rep < R; rep++)
+                        v[n++] = which ? s->eval_flops_per_s[m][b][rep] : s->train_flops_per_s[m][b][rep];
+                }
+                *(which ? &cc->eval_flops_per_s : &cc->train_flops_per_s) = calib_stat_of(v, n);
+            }
+        }
+    free(lat);
+    free(bw);
+    free(v);
+}
+
+/* "softmax,mlp:256,128,logreg": a model spec never starts with a digit, so
+ * a number after a comma continues the mlp before it. */
+static int parse_models(const char *list, cal_arg *a)
+{
+    char copy[1024], *save = NULL;
+    snprintf(copy, sizeof copy, "%s", list);
+    a->nmodels = 0;
+    for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        if (*tok >= '0' && *tok <= '9' && a->nmodels > 0) {
+            char *prev = a->models[a->nmodels - 1];
+            if (strlen(prev) + strlen(tok) + 2 > sizeof a->models[0])
+                goto too_long;
+            strcat(prev, ",");
+            strcat(prev, tok);
+            continue;
+        }
+        if (a->nmodels == CAL_MAX_MODELS) {
+            fprintf(stderr, "distlab calibrate: --models: at most %d models\n", CAL_MAX_MODELS);
+            return -1;
+        }
+        if (strlen(tok) + 1 > sizeof a->models[0])
+            goto too_long;
+        snprintf(a->models[a->nmodels++], sizeof a->models[0], "%s", tok);
+    }
+    if (a->nmodels == 0) {
+        fprintf(stderr, "distlab calibrate: --models: give at least one model\n");
+        return -1;
+    }
+    return 0;
+too_long:
+    fprintf(stderr, "distlab calibrate: --models: a model spec is too long\n");
+    return -1;
+}
+
+static int parse_batches(const char *list, cal_arg *a)
+{
+    char copy[256], *save = NULL, err[256];
+    snprintf(copy, sizeof copy, "%s", list);
+    a->nbatches = 0;
+    for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        long b;
+        if (a->nbatches == CAL_MAX_BATCHES) {
+            fprintf(stderr, "distlab calibrate: --batches: at most %d sizes\n", CAL_MAX_BATCHES);
+            return -1;
+        }
+        if (units_int(tok, 1, 1 << 16, &b, err, sizeof err) != 0) {
+            fprintf(stderr, "distlab calibrate: --batches: '%s': %s\n", tok, err);
+            return -1;
+        }
+        a->batches[a->nbatches++] = (size_t)b;
+    }
+    if (a->nbatches == 0) {
+        fprintf(stderr, "distlab calibrate: --batches: give at least one batch size\n");
+        return -1;
+    }
+    return 0;
+}
+
+static void platform_path(const char *json, char *out, size_t len)
+{
+    snprintf(out, len, "%s", json);
+    char *dot = strrchr(out, '.'), *slash = strrchr(out, '/');
+    if (dot && (!slash || dot > slash) && strcmp(dot, ".json") == 0)
+        *dot = '\0';
+    if (strlen(out) + 5 <= len)
+        strcat(out, ".xml");
+}
+
+int verb_calibrate(int argc, char **argv)
+{
+    static const cli_opt opts[] = {
+        {"output", "FILE.json", "where to write the calibration (also -o; the platform goes to FILE.xml)"},
+        {"workers", "N", "ranks to measure (default 2; at most 64)"},
+        {"repeat", "N", "measurements behind each median (default 5; 1-20)"},
+        {"models", "LIST", "models whose compute rate to measure (default softmax,mlp:256,128)"},
+        {"batches", "LIST", "batch sizes to measure them at (default 64; at most 4)"},
+        {"dataset", "NAME", "data the models train on (default fashion-mnist)"},
+        {"data", "FILE", "or a LIBSVM / IDX file"},
+        {"train-size", "N", "use only the first N training examples (default: all)"},
+        {NULL, NULL, NULL},
+    };
+    cli_args a;
+    int code;
+    if (cli_parse(argc, argv, "calibrate -o FILE.json [--workers N] [--repeat N] [--models LIST] "
+                  "[--batches LIST] [job options]", opts, 1, &a, &code))
+        return code;
+    if (a.npos) {
+        fprintf(stderr, "distlab calibrate: unexpected argument '%s'\n", a.pos[0]);
+        return 2;
+    }
+    const char *out = cli_get(&a, "output");
+    if (!out) {
+        fprintf(stderr, "distlab calibrate: give -o FILE.json, where the calibration goes\n");
+        return 2;
+    }
+    job_config cfg = job_config_default();
+    cfg.backend = JOB_REAL;
+    if (cli_job_config(&a, "calibrate", &cfg))
+        return 2;
+    if (cfg.backend != JOB_REAL) {
+        fprintf(stderr, "distlab calibrate: --backend: calibration measures real sockets and cores "
+                "(--backend real); a simulation has nothing to measure\n");
+        return 2;
+    }
+    long workers = 2, repeat = 5;
+    if (cli_get_int(&a, "calibrate", "workers", 2, CAL_MAX_RANKS, &workers) ||
+        cli_get_int(&a, "calibrate", "repeat", 1, CAL_MAX_REPEAT, &repeat))
+        return 2;
+    static cal_arg ca;
+    memset(&ca, 0, sizeof ca);
+    ca.repeat = (int)repeat;
+    if (parse_models(cli_get(&a, "models") ? cli_get(&a, "models") : "softmax,mlp:256,128", &ca) ||
+        parse_batches(cli_get(&a, "batches") ? cli_get(&a, "batches") : "64", &ca))
+        return 2;
+    ml_config ml;
+    ml_config_default(&ml);
+    char err[2048];
+    static const char *const ml_keys[] = {"dataset", "data", "train-size", NULL};
+    for (int k = 0; ml_keys[k]; k++)
+        if (cli_get(&a, ml_keys[k]) && ml_config_set(&ml, ml_keys[k], cli_get(&a, ml_keys[k]), err, sizeof err) != 0) {
+            fprintf(stderr, "distlab calibrate: %s\n", err);
+            return 2;
+        }
+    /* every model is checked against the data before anything is measured */
+    ml_problem prob;
+    if (ml_problem_load(&ml, &prob, err, sizeof err) != 0) {
+        fprintf(stderr, "distlab calibrate: %s\n", err);
+        return 2;
+    }
+    for (int m = 0; m < ca.nmodels; m++) {
+        ml_model *probe;
+        if (ml_model_create(ca.models[m], prob.train.d, prob.train.classes, ml.l2, &probe, err, sizeof err) != 0) {
+            fprintf(stderr, "distlab calibrate: --models: %s\n", err);
+            ml_problem_free(&prob);
+            return 2;
+        }
+        ml_model_free(probe);
+    }
+    ca.prob = &prob;
+    ca.l2 = ml.l2;
+    cfg.ranks = (int)workers;
+    cfg.result_bytes = sizeof(cal_slot);
+    cfg.record_events = 0;
+
+    job_result res;
+    int status = 0;
+    if (job_run(&cfg, calibrate_rank, &ca, &res) != 0) {
+        fprintf(stderr, "distlab calibrate: %s\n", res.error);
+        status = 1;
+        goto done;
+    }
+    if (cli_result_elsewhere("calibrate", &res))
+        goto done;
+    static calibration c;
+    memset(&c, 0, sizeof c);
+    summarize(&ca, &res, &c);
+    for (int i = 0; i < c.ncompute; i++)
+        snprintf(c.compute[i].dataset, sizeof c.compute[i].dataset, "%.255s", ml.dataset[0] ? ml.dataset : ml.data);
+    snprintf(c.distlab_version, sizeof c.distlab_version, "%s", DISTLAB_VERSION);
+    char host[128] = "?";
+    gethostname(host, sizeof host - 1);
+    snprintf(c.machine, sizeof c.machine, "%s, %ld cores online", host, sysconf(_SC_NPROCESSORS_ONLN));
+    time_t now = time(NULL);
+    strftime(c.date, sizeof c.date, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+    static const char *const launches[] = {"threads", "procs", "hosts"};
+    snprintf(c.launch, sizeof c.launch, "%s", launches[cfg.launch]);
+    c.ranks = res.ranks;
+    if (calib_write(&c, out, err, sizeof err) != 0) {
+        fprintf(stderr, "distlab calibrate: %s\n", err);
+        status = 1;
+        goto done;
+    }
+    /* the platform of the measured cluster, one host per rank */
+    job_config sim = job_config_default();
+    sim.hosts = c.ranks;
+    sim.latency_s = c.latency_s.median;
+    sim.bandwidth_Bps = c.bandwidth_Bps.median;
+    sim.speed_flops = c.reduce_flops_per_s.median;
+    char xml[2048], xml_path[4096];
+    platform_path(out, xml_path, sizeof xml_path);
+    FILE *f = NULL;
+    if (sim_platform_cluster_xml(&sim, xml, sizeof xml) != 0 || !(f = fopen(xml_path, "w")) ||
+        fputs(xml, f) < 0 || fclose(f) != 0) {
+        fprintf(stderr, "distlab calibrate: cannot write %s\n", xml_path);
+        status = 1;
+        goto done;
+    }
+    char lat[32], bw[32];
+    units_fmt_time(c.latency_s.median, lat, sizeof lat);
+    units_fmt_rate(c.bandwidth_Bps.median, bw, sizeof bw);
+    printf("distlab calibrate: %d ranks (%s): latency %s, bandwidth %s, reduce %.3g Gflop/s\n", c.ranks,
+           c.launch, lat, bw, c.reduce_flops_per_s.median / 1e9);
+    for (int i = 0; i < c.ncompute; i++)
+        printf("  %s, batch %zu: training %.3g Gflop/s (%.3g-%.3g), evaluation %.3g Gflop/s\n",
+               c.compute[i].model, c.compute[i].batch, c.compute[i].train_flops_per_s.median / 1e9,
+               c.compute[i].train_flops_per_s.min / 1e9, c.compute[i].train_flops_per_s.max / 1e9,
+               c.compute[i].eval_flops_per_s.median / 1e9);
+    printf("wrote %s and %s\n", out, xml_path);
+done:
+    job_result_free(&res);
+    ml_problem_free(&prob);
+    return status;
+}

@@ -1,0 +1,226 @@
+/* calibration.c -- the calibration file, written and read with jansson
+ * (see calibration.h). */
+#include "core/calibration.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+static int by_value(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+calib_stat calib_stat_of(double *v, int n)
+{
+    calib_stat s = {NAN, NAN, NAN, n};
+    if (n <= 0)
+        return s;
+    qsort(v, (size_t)n, sizeof *v, by_value);
+    s.min = v[0];
+    s.max = v[n - 1];
+    s.median = n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+    return s;
+}
+
+/* ---- writing ---- */
+
+static json_t *stat_json(calib_stat s)
+{
+    return json_pack("{s:f, s:f, s:f, s:i}", "median", s.median, "min", s.min, "max", s.max, "n", s.n);
+}
+
+int calib_write(const calibration *c, const char *path, char *err, size_t errlen)
+{
+    json_t *paths = json_array(), *compute = json_array();
+    for (int i = 0; i < c->npaths && paths; i++)
+        json_array_append_new(paths, json_pack("{s:i, s:i, s:o, s:o}", "from", c->paths[i].from, "to",
+                                               c->paths[i].to, "latency_s", stat_json(c->paths[i].latency_s),
+                                               "bandwidth_Bps", stat_json(c->paths[i].bandwidth_Bps)));
+    for (int i = 0; i < c->ncompute && compute; i++) {
+        const calib_compute *m = &c->compute[i];
+        json_array_append_new(compute, json_pack("{s:s, s:s, s:I, s:o, s:o}", "model", m->model, "dataset",
+                                                 m->dataset, "batch", (json_int_t)m->batch,
+                                                 "train_flops_per_s", stat_json(m->train_flops_per_s),
+                                                 "eval_flops_per_s", stat_json(m->eval_flops_per_s)));
+    }
+    json_t *root = json_pack("{s:s, s:i, s:s, s:s, s:s, s:s, s:i, s:o, s:o, s:o, s:o, s:o}", "format",
+                             CALIB_FORMAT, "format_version", CALIB_FORMAT_VERSION, "distlab_version",
+                             c->distlab_version, "machine", c->machine, "date", c->date, "launch",
+                             c->launch, "ranks", c->ranks, "latency_s", stat_json(c->latency_s),
+                             "bandwidth_Bps", stat_json(c->bandwidth_Bps), "reduce_flops_per_s",
+                             stat_json(c->reduce_flops_per_s), "paths", paths, "compute", compute);
+    if (!root)
+        return fail(err, errlen, "calibration: out of memory");
+    int rc = json_dump_file(root, path, JSON_INDENT(2) | JSON_REAL_PRECISION(9));
+    json_decref(root);
+    if (rc != 0)
+        return fail(err, errlen, "cannot write %s: %s", path, strerror(errno));
+    return 0;
+}
+
+/* ---- reading ---- */
+
+static int read_stat(json_t *obj, const char *key, calib_stat *s, const char *where, char *err,
+                     size_t errlen)
+{
+    json_t *v = json_object_get(obj, key);
+    json_t *med = v ? json_object_get(v, "median") : NULL;
+    json_t *lo = v ? json_object_get(v, "min") : NULL;
+    json_t *hi = v ? json_object_get(v, "max") : NULL;
+    json_t *n = v ? json_object_get(v, "n") : NULL;
+    if (!json_is_number(med) || !json_is_number(lo) || !json_is_number(hi) || !json_is_integer(n))
+        return fail(err, errlen, "%s: %s needs numbers median, min, max and a count n", where, key);
+    s->median = json_number_value(med);
+    s->min = json_number_value(lo);
+    s->max = json_number_value(hi);
+    s->n = (int)json_integer_value(n);
+    if (!(isfinite(s->median) && isfinite(s->min) && isfinite(s->max) && s->min > 0 &&
+          s->min <= s->median && s->median <= s->max && s->n > 0))
+        return fail(err, errlen, "%s: %s must be positive and finite with min <= median <= max "
+                    "(got %g, %g, %g, n %d)", where, key, s->min, s->median, s->max, s->n);
+    return 0;
+}
+
+static int read_str(json_t *obj, const char *key, char *out, size_t cap, const char *where, char *err,
+                    size_t errlen)
+{
+    json_t *v = json_object_get(obj, key);
+    if (!json_is_string(v))
+        return fail(err, errlen, "%s: %s must be a string", where, key);
+    if (strlen(json_string_value(v)) >= cap)
+        return fail(err, errlen, "%s: %s is longer than %zu characters", where, key, cap - 1);
+    snprintf(out, cap, "%s", json_string_value(v));
+    return 0;
+}
+
+static int read_body(json_t *root, const char *path, const char *version, calibration *c, char *err,
+                     size_t errlen)
+{
+    json_t *fmt = json_object_get(root, "format"), *fv = json_object_get(root, "format_version");
+    if (!json_is_string(fmt) || strcmp(json_string_value(fmt), CALIB_FORMAT) != 0)
+        return fail(err, errlen, "%s: not a distlab calibration file (no \"format\": \"%s\")", path,
+                    CALIB_FORMAT);
+    if (!json_is_integer(fv) || json_integer_value(fv) != CALIB_FORMAT_VERSION)
+        return fail(err, errlen, "%s: calibration format version %lld, this distlab reads %d: run "
+                    "distlab calibrate again", path, json_is_integer(fv) ? (long long)json_integer_value(fv) : -1LL,
+                    CALIB_FORMAT_VERSION);
+    if (read_str(root, "distlab_version", c->distlab_version, sizeof c->distlab_version, path, err, errlen) ||
+        read_str(root, "machine", c->machine, sizeof c->machine, path, err, errlen) ||
+        read_str(root, "date", c->date, sizeof c->date, path, err, errlen) ||
+        read_str(root, "launch", c->launch, sizeof c->launch, path, err, errlen))
+        return -1;
+    if (version && strcmp(c->distlab_version, version) != 0)
+        return fail(err, errlen, "%s: measured by distlab %s, this is distlab %s: run distlab calibrate "
+                    "again", path, c->distlab_version, version);
+    json_t *ranks = json_object_get(root, "ranks");
+    if (!json_is_integer(ranks) || json_integer_value(ranks) < 2 || json_integer_value(ranks) > 1 << 20)
+        return fail(err, errlen, "%s: ranks must be a whole number of at least 2", path);
+    c->ranks = (int)json_integer_value(ranks);
+    if (read_stat(root, "latency_s", &c->latency_s, path, err, errlen) ||
+        read_stat(root, "bandwidth_Bps", &c->bandwidth_Bps, path, err, errlen) ||
+        read_stat(root, "reduce_flops_per_s", &c->reduce_flops_per_s, path, err, errlen))
+        return -1;
+
+    json_t *paths = json_object_get(root, "paths"), *compute = json_object_get(root, "compute");
+    if (!json_is_array(paths) || json_array_size(paths) > CALIB_MAX_PATHS)
+        return fail(err, errlen, "%s: paths must be a list of at most %d", path, CALIB_MAX_PATHS);
+    if (!json_is_array(compute) || json_array_size(compute) > CALIB_MAX_COMPUTE)
+        return fail(err, errlen, "%s: compute must be a list of at most %d", path, CALIB_MAX_COMPUTE);
+    char where[4300];
+    size_t i;
+    json_t *v;
+    json_array_foreach(paths, i, v) {
+        calib_path *p = &c->paths[c->npaths++];
+        snprintf(where, sizeof where, "%s: paths[%zu]", path, i);
+        json_t *from = json_object_get(v, "from"), *to = json_object_get(v, "to");
+        if (!json_is_integer(from) || !json_is_integer(to) || json_integer_value(from) < 0 ||
+            json_integer_value(to) < 0 || json_integer_value(from) >= c->ranks ||
+            json_integer_value(to) >= c->ranks)
+            return fail(err, errlen, "%s: from and to must be ranks below %d", where, c->ranks);
+        p->from = (int)json_integer_value(from);
+        p->to = (int)json_integer_value(to);
+        if (read_stat(v, "latency_s", &p->latency_s, where, err, errlen) ||
+            read_stat(v, "bandwidth_Bps", &p->bandwidth_Bps, where, err, errlen))
+            return -1;
+    }
+    json_array_foreach(compute, i, v) {
+        calib_compute *m = &c->compute[c->ncompute++];
+        snprintf(where, sizeof where, "%s: compute[%zu]", path, i);
+        json_t *batch = json_object_get(v, "batch");
+        if (read_str(v, "model", m->model, sizeof m->model, where, err, errlen) ||
+            read_str(v, "dataset", m->dataset, sizeof m->dataset, where, err, errlen))
+            return -1;
+        if (!json_is_integer(batch) || json_integer_value(batch) < 1)
+            return fail(err, errlen, "%s: batch must be a whole number of at least 1", where);
+        m->batch = (size_t)json_integer_value(batch);
+        if (read_stat(v, "train_flops_per_s", &m->train_flops_per_s, where, err, errlen) ||
+            read_stat(v, "eval_flops_per_s", &m->eval_flops_per_s, where, err, errlen))
+            return -1;
+    }
+    return 0;
+}
+
+int calib_read(const char *path, const char *version, calibration *c, char *err, size_t errlen)
+{
+    memset(c, 0, sizeof *c);
+    json_error_t jerr;
+    json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+    if (!root) {
+        FILE *f = fopen(path, "r");
+        if (!f)
+            return fail(err, errlen, "cannot read calibration %s: %s", path, strerror(errno));
+        fclose(f);
+        return fail(err, errlen, "%s:%d: not a whole calibration file (%s)", path, jerr.line, jerr.text);
+    }
+    int rc = json_is_object(root) ? read_body(root, path, version, c, err, errlen)
+                                  : fail(err, errlen, "%s: not a distlab calibration file", path);
+    json_decref(root);
+    return rc;
+}
+
+int calib_train_rate(const calibration *c, const char *model, size_t batch, double *flops_per_s,
+                     size_t *measured_batch, char *err, size_t errlen)
+{
+    int best = -1;
+    double best_d = INFINITY;
+    for (int i = 0; i < c->ncompute; i++) {
+        if (strcmp(c->compute[i].model, model) != 0)
+            continue;
+        double d = fabs(log((double)c->compute[i].batch / (double)(batch ? batch : 1)));
+        if (d < best_d) {
+            best_d = d;
+            best = i;
+        }
+    }
+    if (best < 0) {
+        char have[1024] = "";
+        for (int i = 0; i < c->ncompute; i++)
+            if (!strstr(have, c->compute[i].model) && strlen(have) + strlen(c->compute[i].model) + 3 < sizeof have)
+                snprintf(have + strlen(have), sizeof have - strlen(have), "%s%s", *have ? ", " : "",
+                         c->compute[i].model);
+        return fail(err, errlen, "the calibration has no rate for model %s (it has: %s); run distlab "
+                    "calibrate --models %s", model, *have ? have : "none", model);
+    }
+    *flops_per_s = c->compute[best].train_flops_per_s.median;
+    if (measured_batch)
+        *measured_batch = c->compute[best].batch;
+    return 0;
+}

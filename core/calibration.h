@@ -1,0 +1,81 @@
+/* calibration.h -- what `distlab calibrate` measured on a real machine,
+ * as a file a simulation can be run from.
+ *
+ * A simulated run charges each message alpha + bytes / bandwidth and each
+ * computation flops / speed. Those three numbers are what make a
+ * simulation predict a real machine, so calibration measures them there,
+ * on the ranks the user asks for, with the same code the runs use:
+ *
+ *   latency_s, bandwidth_Bps  a least-squares line through one-way times
+ *                             of pingpongs from 8 B to 4 MiB, rank 0 with
+ *                             every other rank (each pair kept in paths)
+ *   reduce_flops_per_s        the rate of the collectives' vector add, all
+ *                             ranks at once (one flop per float)
+ *   compute[]                 per model and batch size, the rate of the
+ *                             model's counted flops in training (forward
+ *                             and backward) and in evaluation (forward),
+ *                             all ranks at once -- so ranks that share a
+ *                             core measure the share they get
+ *
+ * Each number is the median of --repeat measurements, with the smallest
+ * and largest beside it. The file is JSON (format "distlab-calibration",
+ * version 1), written with the distlab version that measured it; a file of
+ * another format or version is refused rather than half understood.
+ */
+#ifndef DISTLAB_CALIBRATION_H
+#define DISTLAB_CALIBRATION_H
+
+#include <stddef.h>
+
+#define CALIB_FORMAT "distlab-calibration"
+#define CALIB_FORMAT_VERSION 1
+#define CALIB_MAX_COMPUTE 32
+#define CALIB_MAX_PATHS 64
+
+typedef struct calib_stat {
+    double median, min, max;
+    int n;                  /* measurements behind the median */
+} calib_stat;
+
+typedef struct calib_compute {
+    char model[128];        /* as --model takes it */
+    char dataset[256];
+    size_t batch;
+    calib_stat train_flops_per_s;
+    calib_stat eval_flops_per_s;
+} calib_compute;
+
+typedef struct calib_path {
+    int from, to;
+    calib_stat latency_s, bandwidth_Bps;
+} calib_path;
+
+typedef struct calibration {
+    char distlab_version[32];
+    char machine[256];      /* host name, cores */
+    char date[64];          /* UTC, ISO 8601 */
+    char launch[32];        /* threads, procs or hosts */
+    int ranks;
+    calib_stat latency_s, bandwidth_Bps, reduce_flops_per_s;
+    int npaths;
+    calib_path paths[CALIB_MAX_PATHS];
+    int ncompute;
+    calib_compute compute[CALIB_MAX_COMPUTE];
+} calibration;
+
+/* The median, smallest and largest of n values (sorted in place). */
+calib_stat calib_stat_of(double *v, int n);
+
+/* Write c as JSON to path; read one back, refusing a missing, malformed or
+ * truncated file, another format or version, and any number that is not
+ * positive and finite (the message names the file and the field). */
+int calib_write(const calibration *c, const char *path, char *err, size_t errlen);
+int calib_read(const char *path, const char *version, calibration *c, char *err, size_t errlen);
+
+/* The measured training rate for this model at the batch size nearest to
+ * batch (on a log scale); -1 with a message listing what the file has
+ * when it has no rate for the model. */
+int calib_train_rate(const calibration *c, const char *model, size_t batch, double *flops_per_s,
+                     size_t *measured_batch, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,233 @@
+/* test_calibrate.c -- `distlab calibrate` and `--calibration FILE`.
+ *
+ * Calibration writes a file that loads, with every number positive and
+ * finite, and a platform SimGrid loads; a run picks the measured rate of
+ * its own model at the nearest batch size; a missing, truncated, foreign
+ * or out-of-range file is refused with what is wrong; and a simulated
+ * pingpong at the calibrated numbers predicts the real one within 25%.
+ *
+ * That last check measures a real machine, which may be busy: the
+ * calibration and the real pingpong it is compared with are taken back to
+ * back, so both see the same load, and the pair is taken again (up to six
+ * times) when the load changed between them. It is the 4 MiB message that
+ * is compared, where a one-way time is milliseconds, not microseconds.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "core/calibration.h"
+#include "tests/util_distlab.h"
+#include "tests/util_files.h"
+
+static char tmpdir[256], out[16384];
+
+static int setup(void **state)
+{
+    (void)state;
+    if (!test_distlab())
+        return -1;
+    return test_tmpdir(tmpdir, sizeof tmpdir, "calibrate");
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    return test_rmtree(tmpdir);
+}
+
+static void calibrate(const char *name, const char *extra)
+{
+    int rc = test_distlab_run(out, sizeof out, "calibrate -o %s/%s --repeat 2 --train-size 2000 %s",
+                              tmpdir, name, extra);
+    if (rc != 0)
+        fail_msg("calibrate exited %d: %s", rc, out);
+}
+
+static void t_writes_a_file_that_loads(void **state)
+{
+    (void)state;
+    calibrate("c.json", "--models softmax,mlp:32,16 --batches 16,64");
+    char path[512], err[1024];
+    snprintf(path, sizeof path, "%s/c.json", tmpdir);
+    static calibration c;
+    if (calib_read(path, DISTLAB_VERSION, &c, err, sizeof err) != 0)
+        fail_msg("%s", err);
+    assert_int_equal(c.ranks, 2);
+    assert_int_equal(c.npaths, 1);
+    assert_int_equal(c.ncompute, 4);
+    assert_string_equal(c.compute[2].model, "mlp:32,16");
+    assert_int_equal(c.compute[3].batch, 64);
+    assert_true(c.latency_s.median > 0 && c.latency_s.median < 1);
+    assert_true(c.bandwidth_Bps.median > 1e6 && isfinite(c.bandwidth_Bps.median));
+    for (int i = 0; i < c.ncompute; i++)
+        assert_true(c.compute[i].train_flops_per_s.median > 1e6 && isfinite(c.compute[i].eval_flops_per_s.max));
+    assert_int_equal(c.latency_s.n, 2);
+    assert_int_equal(c.reduce_flops_per_s.n, 4); /* both ranks, twice */
+    /* the platform beside it loads and runs */
+    assert_int_equal(test_distlab_run(out, sizeof out, "pingpong --platform %s/c.xml", tmpdir), 0);
+    /* a run at the measured speed of its model */
+    assert_int_equal(test_distlab_run(out, sizeof out, "run allreduce --calibration %s --model mlp:32,16 "
+                                      "--batch 16 --epochs 1 --train-size 2000 --quiet --no-figures "
+                                      "--out %s/run", path, tmpdir), 0);
+    /* and a model it has no rate for is refused, naming what it has */
+    assert_int_equal(test_distlab_run(out, sizeof out, "run allreduce --calibration %s --model logreg "
+                                      "--dataset synth-sparse:n=500,d=50,nnz=5 --epochs 1 --quiet "
+                                      "--out %s/run2", path, tmpdir), 2);
+    assert_non_null(strstr(out, "no rate for model logreg (it has: softmax, mlp:32,16)"));
+}
+
+static void t_nearest_batch(void **state)
+{
+    (void)state;
+    static calibration c;
+    memset(&c, 0, sizeof c);
+    static const struct { const char *model; size_t batch; double rate; } rows[] = {
+        {"softmax", 16, 1e9}, {"softmax", 256, 4e9}, {"mlp:8", 64, 7e9}};
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(c.compute[i].model, sizeof c.compute[i].model, "%s", rows[i].model);
+        c.compute[i].batch = rows[i].batch;
+        c.compute[i].train_flops_per_s.median = rows[i].rate;
+    }
+    c.ncompute = 3;
+    double rate;
+    size_t b;
+    char err[512];
+    /* 64 is 4x from 16 and 4x from 256: the first; 70 is nearer 256 on a log scale */
+    assert_int_equal(calib_train_rate(&c, "softmax", 63, &rate, &b, err, sizeof err), 0);
+    assert_true(rate == 1e9 && b == 16);
+    assert_int_equal(calib_train_rate(&c, "softmax", 70, &rate, &b, err, sizeof err), 0);
+    assert_true(rate == 4e9 && b == 256);
+    assert_int_equal(calib_train_rate(&c, "mlp:8", 1, &rate, &b, err, sizeof err), 0);
+    assert_true(rate == 7e9);
+    assert_int_equal(calib_train_rate(&c, "svm", 1, &rate, &b, err, sizeof err), -1);
+    assert_non_null(strstr(err, "it has: softmax, mlp:8"));
+}
+
+/* Write text to tmpdir/name; returns the path. */
+static const char *write_file(const char *name, const char *text, size_t len)
+{
+    static char path[512];
+    snprintf(path, sizeof path, "%s/%s", tmpdir, name);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    assert_int_equal(fwrite(text, 1, len, f), len);
+    assert_int_equal(fclose(f), 0);
+    return path;
+}
+
+static void t_refuses_bad_files(void **state)
+{
+    (void)state;
+    calibrate("good.json", "--models softmax");
+    char good[16384], path[512];
+    size_t n;
+    snprintf(path, sizeof path, "%s/good.json", tmpdir);
+    assert_int_equal(test_read_file(path, good, sizeof good - 1, &n), 0);
+    good[n] = '\0';
+
+    /* the same file with one thing changed */
+    static const struct { const char *from, *to, *says; } edits[] = {
+        {"\"distlab_version\": \"" DISTLAB_VERSION "\"", "\"distlab_version\": \"0.0.1\"",
+         "measured by distlab 0.0.1, this is distlab " DISTLAB_VERSION},
+        {"\"format_version\": 1", "\"format_version\": 7", "format version 7"},
+        {"\"format\": \"distlab-calibration\"", "\"format\": \"something-else\"", "not a distlab calibration file"},
+        {"\"latency_s\": {\n    \"median\": ", "\"latency_s\": {\n    \"median\": -", "latency_s must be positive"},
+        {"\"ranks\": 2", "\"ranks\": 1", "ranks must be a whole number of at least 2"},
+        {"\"batch\": 64", "\"batch\": 0", "batch must be a whole number"},
+    };
+    for (size_t i = 0; i < sizeof edits / sizeof *edits; i++) {
+        char *at = strstr(good, edits[i].from);
+        if (!at)
+            fail_msg("the calibration file has no '%s'", edits[i].from);
+        char bad[16384];
+        size_t head = (size_t)(at - good);
+        snprintf(bad, sizeof bad, "%.*s%s%s", (int)head, good, edits[i].to, at + strlen(edits[i].from));
+        const char *p = write_file("bad.json", bad, strlen(bad));
+        assert_int_equal(test_distlab_run(out, sizeof out, "pingpong --calibration %s", p), 2);
+        if (!strstr(out, edits[i].says))
+            fail_msg("edit %zu: expected '%s' in: %s", i, edits[i].says, out);
+    }
+    /* truncated, missing, a folder, empty */
+    const char *p = write_file("half.json", good, n / 2);
+    assert_int_equal(test_distlab_run(out, sizeof out, "pingpong --calibration %s", p), 2);
+    assert_non_null(strstr(out, "not a whole calibration file"));
+    assert_int_equal(test_distlab_run(out, sizeof out, "pingpong --calibration %s/none.json", tmpdir), 2);
+    assert_non_null(strstr(out, "cannot read calibration"));
+    assert_int_equal(test_distlab_run(out, sizeof out, "pingpong --calibration %s", tmpdir), 2);
+    p = write_file("empty.json", "", 0);
+    assert_int_equal(test_distlab_run(out, sizeof out, "pingpong --calibration %s", p), 2);
+    /* and not with a platform file */
+    assert_int_equal(test_distlab_run(out, sizeof out, "pingpong --calibration %s --platform x.xml", path), 2);
+    assert_non_null(strstr(out, "leave out --platform"));
+}
+
+static void t_bad_options(void **state)
+{
+    (void)state;
+    static const test_refusal cases[] = {
+        {"", "give -o FILE.json"},
+        {"-o x.json --backend sim", "a simulation has nothing to measure"},
+        {"-o x.json --repeat 0", "--repeat"},
+        {"-o x.json --repeat 21", "--repeat"},
+        {"-o x.json --workers 1", "--workers"},
+        {"-o x.json --models nosuch", "unknown model 'nosuch'"},
+        {"-o x.json --models logreg", "binary"},
+        {"-o x.json --batches 0", "--batches"},
+        {"-o x.json --batches 1,2,3,4,5", "at most 4"},
+        {"-o x.json extra", "unexpected argument"},
+    };
+    test_distlab_refuses("calibrate", cases, sizeof cases / sizeof *cases);
+}
+
+/* The 4 MiB one-way time of a pingpong: simulated or real. */
+static double oneway_4mib(const char *opts)
+{
+    if (test_distlab_run(out, sizeof out, "pingpong --bytes 4MiB %s", opts) != 0)
+        fail_msg("pingpong %s: %s", opts, out);
+    const char *row = strstr(out, ",4194304,");
+    assert_non_null(row);
+    const char *c = strchr(row + 9, ',');
+    assert_non_null(c);
+    return atof(c + 1);
+}
+
+static void t_predicts_the_real_pingpong(void **state)
+{
+    (void)state;
+    double worst = 0;
+    for (int attempt = 0; attempt < 6; attempt++) {
+        calibrate("p.json", "--models softmax");
+        char opts[600];
+        snprintf(opts, sizeof opts, "--calibration %s/p.json", tmpdir);
+        double predicted = oneway_4mib(opts), measured = oneway_4mib("--backend real");
+        double err = fabs(predicted - measured) / measured;
+        printf("# attempt %d: predicted %.6g s, measured %.6g s (%.0f%% off)\n", attempt + 1, predicted,
+               measured, 100 * err);
+        if (err <= 0.25)
+            return;
+        worst = fmax(worst, err);
+    }
+    fail_msg("six calibrations in a row missed the real 4 MiB pingpong by more than 25%% (worst %.0f%%)",
+             100 * worst);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(t_writes_a_file_that_loads),
+        cmocka_unit_test(t_nearest_batch),
+        cmocka_unit_test(t_refuses_bad_files),
+        cmocka_unit_test(t_bad_options),
+        cmocka_unit_test(t_predicts_the_real_pingpong),
+    };
+    return cmocka_run_group_tests_name("calibrate", tests, setup, teardown);
+}
