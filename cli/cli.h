@@ -79,5 +79,6 @@ int verb_plot(int argc, char **argv);
 int verb_timeline(int argc, char **argv);
 int verb_trace(int argc, char **argv);
 int verb_calibrate(int argc, char **argv);
+int verb_validate(int argc, char **argv);
 
 #endif

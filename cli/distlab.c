@@ -18,6 +18,7 @@ static const verb verbs[] = {
     {"collective", verb_collective, "time one collective (allreduce: ring, tree, rd, rabenseifner)"},
     {"pingpong", verb_pingpong, "time point-to-point messages between two ranks"},
     {"calibrate", verb_calibrate, "measure this machine's network and compute, for simulations that predict it"},
+    {"validate", verb_validate, "how close a calibrated simulation comes to the real runs it predicts"},
     {"platform", verb_platform, "write a generated cluster as a SimGrid platform file to edit"},
     {"plot", verb_plot, "overlay runs: loss or accuracy against time, epoch or step"},
     {"timeline", verb_timeline, "per-rank Gantt chart of one run"},

@@ -4,7 +4,8 @@
  * finite, and a platform SimGrid loads; a run picks the measured rate of
  * its own model at the nearest batch size; a missing, truncated, foreign
  * or out-of-range file is refused with what is wrong; and a simulated
- * pingpong at the calibrated numbers predicts the real one within 25%.
+ * pingpong at the calibrated numbers predicts the real one within 25%;
+ * `distlab validate` writes its table and figure for the cases asked for.
  *
  * That last check measures a real machine, which may be busy: the
  * calibration and the real pingpong it is compared with are taken back to
@@ -220,6 +221,40 @@ static void t_predicts_the_real_pingpong(void **state)
              100 * worst);
 }
 
+/* validate runs each case both ways and writes the comparison; it
+ * measures, so nothing here asserts how close the numbers are */
+static void t_validate_writes_its_table(void **state)
+{
+    (void)state;
+    calibrate("v.json", "--models softmax,mlp:64");
+    int rc = test_distlab_run(out, sizeof out, "validate --calibration %s/v.json --out %s/val "
+                              "--only collective-ring,ps-bsp --train-size 600", tmpdir, tmpdir);
+    if (rc != 0)
+        fail_msg("validate exited %d: %s", rc, out);
+    char path[512], csv[4096];
+    size_t n;
+    snprintf(path, sizeof path, "%s/val/validate.csv", tmpdir);
+    assert_int_equal(test_read_file(path, csv, sizeof csv - 1, &n), 0);
+    csv[n] = '\0';
+    assert_non_null(strstr(csv, "case,family,unit,measured_s,predicted_s,predicted_over_measured\n"));
+    const char *row = strstr(csv, "\nps-bsp,parameter server,epoch,");
+    assert_non_null(row);
+    double m, p, ratio;
+    assert_int_equal(sscanf(row + strlen("\nps-bsp,parameter server,epoch,"), "%lf,%lf,%lf", &m, &p, &ratio), 3);
+    assert_true(m > 0 && p > 0 && isfinite(ratio) && fabs(ratio - p / m) < 1e-3 * ratio);
+    assert_non_null(strstr(csv, "\ncollective-ring,allreduce,operation,"));
+    assert_null(strstr(csv, "local-sgd"));
+    snprintf(path, sizeof path, "%s/val/validate.png", tmpdir);
+    assert_int_equal(test_read_file(path, csv, 8, &n), -1); /* more than 8 bytes: it is there */
+    static const test_refusal bad[] = {
+        {"--only nosuch", "no case is named 'nosuch'"},
+        {"--workers 1", "--workers"},
+        {"--launch hosts", "expected threads or procs"},
+        {"--calibration /nonexistent.json --only ps-bsp", "cannot read calibration"},
+    };
+    test_distlab_refuses("validate", bad, sizeof bad / sizeof *bad);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -228,6 +263,7 @@ int main(void)
         cmocka_unit_test(t_refuses_bad_files),
         cmocka_unit_test(t_bad_options),
         cmocka_unit_test(t_predicts_the_real_pingpong),
+        cmocka_unit_test(t_validate_writes_its_table),
     };
     return cmocka_run_group_tests_name("calibrate", tests, setup, teardown);
 }
