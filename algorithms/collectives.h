@@ -8,6 +8,8 @@
  *   allreduce_rd.c            recursive doubling
  *   allreduce_rabenseifner.c  recursive halving + recursive doubling
  *   bcast.c, reduce.c         binomial trees
+ *   allgatherv.c              uneven blocks to everyone, direct exchange
+ *   reduce_scatterv.c         uneven blocks summed at their owners, direct
  *
  * Costs use the alpha-beta-gamma model: a message of n bytes takes
  * alpha + n beta seconds, and adding n bytes of floats into another vector
@@ -47,6 +49,11 @@ typedef struct coll_opts {
      * only). 0: never split -- then the simulated time is exactly the cost
      * formula. */
     size_t segment_bytes;
+    /* reduce_scatterv: do not charge its additions to simulated time. For
+     * a caller whose own cost model leaves them out: DistBelief's model
+     * parallelism has always charged only its layers' flops, and keeps its
+     * simulated times by setting this. */
+    int uncharged_adds;
 } coll_opts;
 
 /* Sum count floats over all ranks, in place, with the chosen algorithm.
@@ -63,6 +70,16 @@ int allreduce_rabenseifner(rt *r, float *buf, size_t count);
 int reduce_scatter_ring(rt *r, float *buf, size_t block, const coll_opts *opts);
 int allgather_ring(rt *r, float *buf, size_t block);
 
+/* Uneven blocks: buf holds p blocks one after another, block j of
+ * counts[j] floats (zeros allowed) at coll_block_offset(counts, j); counts
+ * has rt_size(r) entries, the same on every rank. allgatherv: rank j's
+ * block j becomes everyone's (allgatherv.c). reduce_scatterv: rank j ends
+ * with block j summed over all ranks, in rank order, the other blocks are
+ * left as they were (reduce_scatterv.c). opts may be NULL. */
+int allgatherv(rt *r, float *buf, const size_t *counts);
+int reduce_scatterv(rt *r, float *buf, const size_t *counts, const coll_opts *opts);
+size_t coll_block_offset(const size_t *counts, int j);
+
 /* Binomial trees (bcast.c, reduce.c): root's buf to everyone; the sum of
  * everyone's buf at root (other ranks' buffers are used as scratch). */
 int bcast(rt *r, float *buf, size_t count, int root);
@@ -77,6 +94,13 @@ int barrier(rt *r);
  * gamma_s_per_float per element added. Exactly what the simulator gives. */
 double allreduce_cost_s(allreduce_algo algo, int p, size_t count, double alpha_s,
                         double beta_s_per_byte, double gamma_s_per_float);
+
+/* The same for the uneven-count collectives (their header comments):
+ * alpha + (p-1) c_max beta, and that plus (p-1) c_max gamma, with c_max
+ * the largest count; 0 when p = 1 or every count is 0. */
+double allgatherv_cost_s(int p, const size_t *counts, double alpha_s, double beta_s_per_byte);
+double reduce_scatterv_cost_s(int p, const size_t *counts, double alpha_s, double beta_s_per_byte,
+                              double gamma_s_per_float);
 
 /* The algorithm the model above predicts fastest for p ranks and count
  * floats (ties go to the earlier of ring, tree, rd, rabenseifner): what
