@@ -22,7 +22,8 @@
  * (distbelief_mp.c).
  *
  * The sends are buffered (rt_send), so a rank leaves as soon as its own
- * receives are done. The pattern is MPICH's "scattered" all-to-all (every
+ * receives are done. With opts->group_*, the same among a group of
+ * consecutive ranks (coll_group, below). The pattern is MPICH's "scattered" all-to-all (every
  * receive and send posted at once) with one block per sender.
  *
  * Source: Thakur, Rabenseifner & Gropp, "Optimization of collective
@@ -44,9 +45,23 @@ size_t coll_block_offset(const size_t *counts, int j)
     return off;
 }
 
-int allgatherv(rt *r, float *buf, const size_t *counts)
+int coll_group(rt *r, const coll_opts *opts, const char *what, int *p, int *me)
 {
-    int p = rt_size(r), me = rt_rank(r), rc = RT_OK;
+    int first = opts && opts->group_size ? opts->group_first : 0;
+    *p = opts && opts->group_size ? opts->group_size : rt_size(r);
+    *me = rt_rank(r) - first;
+    if (first < 0 || *p < 1 || first + *p > rt_size(r) || *me < 0 || *me >= *p)
+        return rt_fail(r, RT_EINVAL, "%s: group of %d ranks from rank %d: not within the %d "
+                       "ranks, or without rank %d", what, *p, first, rt_size(r), rt_rank(r));
+    return RT_OK;
+}
+
+int allgatherv(rt *r, float *buf, const size_t *counts, const coll_opts *opts)
+{
+    int p, me, rc;
+    if ((rc = coll_group(r, opts, "allgatherv", &p, &me)))
+        return rc;
+    int first = rt_rank(r) - me;
     if (p == 1)
         return RT_OK;
     if (!counts)
@@ -58,12 +73,12 @@ int allgatherv(rt *r, float *buf, const size_t *counts)
     /* ---- the one round: every block to every other rank ---- */
     for (int j = 0; j < p && !rc; j++)
         if (j != me && counts[j])
-            rc = rt_irecv(r, j, TAG_AGV, buf ? buf + coll_block_offset(counts, j) : NULL,
+            rc = rt_irecv(r, first + j, TAG_AGV, buf ? buf + coll_block_offset(counts, j) : NULL,
                           counts[j] * sizeof(float), &reqs[j]);
     const float *mine = buf ? buf + coll_block_offset(counts, me) : NULL;
     for (int j = 0; j < p && !rc && counts[me]; j++)
         if (j != me)
-            rc = rt_send(r, j, TAG_AGV, mine, counts[me] * sizeof(float));
+            rc = rt_send(r, first + j, TAG_AGV, mine, counts[me] * sizeof(float));
     int rc2 = rt_waitall(r, p, reqs, NULL);
     free(reqs);
     rc = rc ? rc : rc2;

@@ -54,6 +54,10 @@ typedef struct coll_opts {
      * parallelism has always charged only its layers' flops, and keeps its
      * simulated times by setting this. */
     int uncharged_adds;
+    /* allgatherv, reduce_scatterv: run among the group_size ranks
+     * group_first .. group_first + group_size - 1 only (one partitioned
+     * replica of several, say); 0: among all ranks. */
+    int group_first, group_size;
 } coll_opts;
 
 /* Sum count floats over all ranks, in place, with the chosen algorithm.
@@ -71,12 +75,13 @@ int reduce_scatter_ring(rt *r, float *buf, size_t block, const coll_opts *opts);
 int allgather_ring(rt *r, float *buf, size_t block);
 
 /* Uneven blocks: buf holds p blocks one after another, block j of
- * counts[j] floats (zeros allowed) at coll_block_offset(counts, j); counts
- * has rt_size(r) entries, the same on every rank. allgatherv: rank j's
- * block j becomes everyone's (allgatherv.c). reduce_scatterv: rank j ends
- * with block j summed over all ranks, in rank order, the other blocks are
+ * counts[j] floats (zeros allowed) at coll_block_offset(counts, j); p is
+ * the group's size (opts->group_*, else rt_size(r)), j a rank's place in
+ * it, and counts the same on every rank of the group. allgatherv: block j
+ * of rank j becomes everyone's (allgatherv.c). reduce_scatterv: rank j ends
+ * with block j summed over the group, in rank order, the other blocks are
  * left as they were (reduce_scatterv.c). opts may be NULL. */
-int allgatherv(rt *r, float *buf, const size_t *counts);
+int allgatherv(rt *r, float *buf, const size_t *counts, const coll_opts *opts);
 int reduce_scatterv(rt *r, float *buf, const size_t *counts, const coll_opts *opts);
 size_t coll_block_offset(const size_t *counts, int j);
 
@@ -107,6 +112,11 @@ double reduce_scatterv_cost_s(int p, const size_t *counts, double alpha_s, doubl
  * `--algo auto` picks, as an MPI library picks by message size. */
 allreduce_algo allreduce_algo_best(int p, size_t count, double alpha_s, double beta_s_per_byte,
                                    double gamma_s_per_float);
+
+/* The group opts names (all ranks when opts is NULL or group_size 0):
+ * its size in *p, this rank's place in it in *me; RT_EINVAL, with a
+ * message naming `what`, when the group is out of range or lacks this rank. */
+int coll_group(rt *r, const coll_opts *opts, const char *what, int *p, int *me);
 
 /* Tags reserved for collectives: user code should stay below this. */
 #define COLL_TAG_BASE (RT_TAG_MAX - 255)

@@ -89,9 +89,8 @@ typedef struct db_part {
     float *dz, *dz_next; /* my slice of dLoss/d(pre-activation) */
     float *logits, *delta; /* B x classes, full */
     float *partial;    /* B x n_{l-1}: my share of dLoss/d(input of l) */
-    float *sendbuf;    /* B x max slice */
-    float *recvbuf;    /* K blocks of B x max slice */
-    rt_request **reqs; /* K */
+    float *blocks;     /* one layer, B x n_l, in partition blocks: the exchanges' buffer */
+    size_t *counts;    /* K: each partition's block of the current exchange, in floats */
     uint64_t bytes_sent; /* activations and gradients sent to other partitions */
 } db_part;
 

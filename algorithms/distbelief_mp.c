@@ -13,7 +13,7 @@
  *   1. my slice: h_l[:, mine] = relu(h_{l-1} W_l[:, mine] + b_l[mine])
  *                                          (compute: 2 B n_{l-1} m_l)
  *   2. allgather of the slices, so every partition has all of h_l
- *                                          (each sends (K-1) B m_l floats)
+ *      (allgatherv.c)                      (each sends (K-1) B m_l floats)
  *   At l = L the slices are logits: after their allgather every partition
  *   computes the same softmax cross-entropy and the same dLoss/dlogits.
  * Backward, layer l = L..1, from my slice dz of dLoss/d(pre-activation):
@@ -22,7 +22,7 @@
  *                                          (compute: 4 B n_{l-1} m_l)
  *   2. reduce-scatter of the shares: partition j gets every partition's
  *      partial[:, j's units of layer l-1] and sums them in partition order
- *                                          (each sends (K-1) B m_{l-1} floats)
+ *      (reduce_scatterv.c)                 (each sends (K-1) B m_{l-1} floats)
  *   3. dz for layer l-1 = that sum where my units of h_{l-1} are > 0 (ReLU)
  * Only activations and their gradients cross partitions, never weights.
  *
@@ -42,6 +42,8 @@
  */
 #include "algorithms/distbelief.h"
 
+#include "algorithms/collectives.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,7 +51,7 @@
 
 #include "core/job.h"
 
-enum { TAG_FWD = 0x6100, TAG_BWD = 0x6200, TAG_GATHER = 0x6300 };
+enum { TAG_GATHER = 0x6300 };
 
 /* ---- layout ---- */
 
@@ -164,8 +166,8 @@ int db_part_init(db_part *p, rt *r, const db_layout *lay, int k, int base)
     p->lay = lay;
     p->k = k;
     p->base = base;
-    p->reqs = calloc((size_t)lay->K, sizeof *p->reqs);
-    if (!p->reqs)
+    p->counts = calloc((size_t)lay->K, sizeof *p->counts);
+    if (!p->counts)
         return rt_fail(r, RT_ENOMEM, "model parallelism: out of memory");
     return RT_OK;
 }
@@ -181,9 +183,8 @@ void db_part_free(db_part *p)
     free(p->logits);
     free(p->delta);
     free(p->partial);
-    free(p->sendbuf);
-    free(p->recvbuf);
-    free(p->reqs);
+    free(p->blocks);
+    free(p->counts);
     memset(p, 0, sizeof *p);
 }
 
@@ -225,16 +226,14 @@ static int reserve(db_part *p, size_t B)
     free(p->logits);
     free(p->delta);
     free(p->partial);
-    free(p->sendbuf);
-    free(p->recvbuf);
+    free(p->blocks);
     p->dz = malloc(B * smax * sizeof(float) + 1);
     p->dz_next = malloc(B * smax * sizeof(float) + 1);
     p->logits = malloc(B * C * sizeof(float));
     p->delta = malloc(B * C * sizeof(float));
     p->partial = malloc(B * wmax * sizeof(float));
-    p->sendbuf = malloc(B * smax * sizeof(float) + 1);
-    p->recvbuf = malloc((size_t)lay->K * B * smax * sizeof(float) + 1);
-    int ok = p->dz && p->dz_next && p->logits && p->delta && p->partial && p->sendbuf && p->recvbuf;
+    p->blocks = malloc(B * wmax * sizeof(float) + 1);
+    int ok = p->dz && p->dz_next && p->logits && p->delta && p->partial && p->blocks;
     for (int l = 0; l < lay->L; l++)
         ok = ok && p->act[l];
     for (int l = 1; l <= lay->L; l++)
@@ -263,101 +262,66 @@ static void gather_inputs(const ml_dataset *ds, const size_t *idx, size_t B, siz
     }
 }
 
-/* Allgather of layer l's slices: mine (B x m_l, contiguous) to every other
- * partition; theirs into full (B x n_l) at their columns. full may be NULL
- * (size-only). */
+/* Each partition's block of layer l, B x m_l floats, into p->counts. */
+static void layer_counts(db_part *p, int l, size_t B)
+{
+    size_t lo, hi;
+    for (int j = 0; j < p->lay->K; j++) {
+        db_slice(p->lay, l, j, &lo, &hi);
+        p->counts[j] = B * (hi - lo);
+    }
+}
+
+/* Allgather of layer l's slices (allgatherv.c): mine (B x m_l, contiguous)
+ * to every other partition, then every block into full (B x n_l) at its
+ * columns. full may be NULL (size-only). */
 static int exchange_forward(db_part *p, int l, size_t B, const float *mine, float *full)
 {
     const db_layout *lay = p->lay;
-    rt *r = p->r;
-    int K = lay->K, so = rt_size_only(r), rc = RT_OK;
-    size_t n = lay->width[l], smax = max_slice(lay), lo, hi;
-    int tag = TAG_FWD + l;
-    for (int j = 0; j < K; j++) {
-        p->reqs[j] = NULL;
-        db_slice(lay, l, j, &lo, &hi);
-        if (j == p->k || hi == lo)
-            continue;
-        float *buf = so ? NULL : p->recvbuf + (size_t)j * B * smax;
-        if ((rc = rt_irecv(r, p->base + j, tag, buf, B * (hi - lo) * sizeof(float), &p->reqs[j])))
-            goto fail;
-    }
+    int K = lay->K, so = rt_size_only(p->r), rc;
+    size_t n = lay->width[l], lo, hi;
+    layer_counts(p, l, B);
     db_slice(lay, l, p->k, &lo, &hi);
-    for (int j = 0; j < K && hi > lo; j++) {
-        if (j == p->k)
-            continue;
-        size_t bytes = B * (hi - lo) * sizeof(float);
-        if ((rc = rt_send(r, p->base + j, tag, so ? NULL : mine, bytes)))
-            goto fail;
-        p->bytes_sent += bytes;
-    }
-    if ((rc = rt_waitall(r, K, p->reqs, NULL)))
-        return rt_fail(r, rc, "model parallelism: layer %d activations: %s", l, rt_error(r));
-    if (so)
-        return RT_OK;
-    for (int j = 0; j < K; j++) {
+    if (!so)
+        memcpy(p->blocks + B * lo, mine, B * (hi - lo) * sizeof *mine);
+    coll_opts group = {.group_first = p->base, .group_size = K};
+    if ((rc = allgatherv(p->r, so ? NULL : p->blocks, p->counts, &group)))
+        return rt_fail(p->r, rc, "model parallelism: layer %d activations: %s", l, rt_error(p->r));
+    p->bytes_sent += (uint64_t)(K - 1) * p->counts[p->k] * sizeof(float);
+    for (int j = 0; j < K && !so; j++) {
         db_slice(lay, l, j, &lo, &hi);
         size_t m = hi - lo;
-        const float *src = j == p->k ? mine : p->recvbuf + (size_t)j * B * smax;
         for (size_t i = 0; i < B && m; i++)
-            memcpy(full + i * n + lo, src + i * m, m * sizeof *full);
+            memcpy(full + i * n + lo, p->blocks + B * lo + i * m, m * sizeof *full);
     }
     return RT_OK;
-fail:
-    rt_waitall(r, K, p->reqs, NULL);
-    return rt_fail(r, rc, "model parallelism: layer %d activations: %s", l, rt_error(r));
 }
 
 /* Reduce-scatter of the input-gradient shares of layer l (partial, B x
- * n_{l-1}): each partition's columns of layer l-1 go to it; the shares of
- * my columns are summed in partition order into out (B x my m_{l-1}). */
+ * n_{l-1}; reduce_scatterv.c): each partition's columns of layer l-1, as a
+ * block, go to it; the shares of my columns are summed in partition order
+ * into out (B x my m_{l-1}). The adds are not charged: the step's cost
+ * model counts the layers' flops only. */
 static int exchange_backward(db_part *p, int l, size_t B, const float *partial, float *out)
 {
     const db_layout *lay = p->lay;
-    rt *r = p->r;
-    int K = lay->K, so = rt_size_only(r), rc = RT_OK;
-    size_t n = lay->width[l - 1], smax = max_slice(lay), lo, hi;
-    int tag = TAG_BWD + l;
-    size_t mlo, mhi;
-    db_slice(lay, l - 1, p->k, &mlo, &mhi);
-    size_t mm = mhi - mlo;
-    for (int j = 0; j < K; j++) {
-        p->reqs[j] = NULL;
-        if (j == p->k)
-            continue;
-        float *buf = so ? NULL : p->recvbuf + (size_t)j * B * smax;
-        if ((rc = rt_irecv(r, p->base + j, tag, buf, B * mm * sizeof(float), &p->reqs[j])))
-            goto fail;
-    }
-    for (int j = 0; j < K; j++) {
-        if (j == p->k)
-            continue;
+    int K = lay->K, so = rt_size_only(p->r), rc;
+    size_t n = lay->width[l - 1], lo, hi, total = B * n;
+    layer_counts(p, l - 1, B);
+    for (int j = 0; j < K && !so; j++) {
         db_slice(lay, l - 1, j, &lo, &hi);
         size_t m = hi - lo;
-        if (!so)
-            for (size_t i = 0; i < B; i++)
-                memcpy(p->sendbuf + i * m, partial + i * n + lo, m * sizeof *partial);
-        size_t bytes = B * m * sizeof(float);
-        if ((rc = rt_send(r, p->base + j, tag, so ? NULL : p->sendbuf, bytes)))
-            goto fail;
-        p->bytes_sent += bytes;
+        for (size_t i = 0; i < B; i++)
+            memcpy(p->blocks + B * lo + i * m, partial + i * n + lo, m * sizeof *partial);
     }
-    if ((rc = rt_waitall(r, K, p->reqs, NULL)))
-        return rt_fail(r, rc, "model parallelism: layer %d gradients: %s", l, rt_error(r));
-    if (so)
-        return RT_OK;
-    memset(out, 0, B * mm * sizeof *out);
-    for (int j = 0; j < K; j++)
-        for (size_t i = 0; i < B; i++) {
-            const float *src = j == p->k ? partial + i * n + mlo : p->recvbuf + (size_t)j * B * smax + i * mm;
-            float *dst = out + i * mm;
-            for (size_t c = 0; c < mm; c++)
-                dst[c] += src[c];
-        }
+    coll_opts opts = {.uncharged_adds = 1, .group_first = p->base, .group_size = K};
+    if ((rc = reduce_scatterv(p->r, so ? NULL : p->blocks, p->counts, &opts)))
+        return rt_fail(p->r, rc, "model parallelism: layer %d gradients: %s", l, rt_error(p->r));
+    p->bytes_sent += (uint64_t)(total - p->counts[p->k]) * sizeof(float);
+    db_slice(lay, l - 1, p->k, &lo, &hi);
+    if (!so)
+        memcpy(out, p->blocks + B * lo, p->counts[p->k] * sizeof *out);
     return RT_OK;
-fail:
-    rt_waitall(r, K, p->reqs, NULL);
-    return rt_fail(r, rc, "model parallelism: layer %d gradients: %s", l, rt_error(r));
 }
 
 int db_part_loss_grad(db_part *p, const float *params, const ml_dataset *ds, const size_t *idx,

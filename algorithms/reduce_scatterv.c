@@ -24,7 +24,8 @@
  * is partition j's slice of the neurons below (distbelief_mp.c).
  *
  * The pattern is MPICH's "scattered" all-to-all with one block per
- * receiver, followed by the local reduction; MPICH's pairwise
+ * receiver, followed by the local reduction (among a group of consecutive
+ * ranks with opts->group_*, as allgatherv.c); MPICH's pairwise
  * reduce-scatter sends the same bytes in p-1 rounds instead of one.
  *
  * Source: Thakur, Rabenseifner & Gropp, "Optimization of collective
@@ -39,7 +40,10 @@ enum { TAG_RSV = COLL_TAG_BASE + 10 };
 
 int reduce_scatterv(rt *r, float *buf, const size_t *counts, const coll_opts *opts)
 {
-    int p = rt_size(r), me = rt_rank(r), rc = RT_OK;
+    int p, me, rc;
+    if ((rc = coll_group(r, opts, "reduce_scatterv", &p, &me)))
+        return rc;
+    int first = rt_rank(r) - me;
     if (p == 1)
         return RT_OK;
     if (!counts)
@@ -57,11 +61,11 @@ int reduce_scatterv(rt *r, float *buf, const size_t *counts, const coll_opts *op
     /* ---- the round: block j to rank j ---- */
     for (int j = 0; j < p && !rc && c; j++)
         if (j != me)
-            rc = rt_irecv(r, j, TAG_RSV, theirs ? theirs + (size_t)(j - (j > me)) * c : NULL,
+            rc = rt_irecv(r, first + j, TAG_RSV, theirs ? theirs + (size_t)(j - (j > me)) * c : NULL,
                           c * sizeof(float), &reqs[j]);
     for (int j = 0; j < p && !rc; j++)
         if (j != me && counts[j])
-            rc = rt_send(r, j, TAG_RSV, buf ? buf + coll_block_offset(counts, j) : NULL,
+            rc = rt_send(r, first + j, TAG_RSV, buf ? buf + coll_block_offset(counts, j) : NULL,
                          counts[j] * sizeof(float));
     int rc2 = rt_waitall(r, p, reqs, NULL);
     rc = rc ? rc : rc2;

@@ -98,7 +98,7 @@ static int uneven_rank(rt *r, const coll_case *c, verdict *v)
         for (size_t g = 0; g < total; g++)
             buf[g] = c->op == OP_RSV || (g >= lo && g < hi) ? value(me, g) : -1.0f;
         if (c->op == OP_AGV) {
-            rc = allgatherv(r, buf, counts);
+            rc = allgatherv(r, buf, counts, NULL);
             for (size_t g = 0; !rc && g < total; g++)
                 if (buf[g] != value(owner(counts, p, g), g)) {
                     note(v, "allgatherv pattern %d: element %zu is %g, expected %g", pat, g,
@@ -356,7 +356,7 @@ static int vtiming_rank(rt *r, void *arg)
     vcounts(t->pattern, rt_size(r), counts, &total);
     coll_opts opts = {.uncharged_adds = t->uncharged};
     double t0 = rt_now(r);
-    int rc = t->op == OP_AGV ? allgatherv(r, NULL, counts) : reduce_scatterv(r, NULL, counts, &opts);
+    int rc = t->op == OP_AGV ? allgatherv(r, NULL, counts, NULL) : reduce_scatterv(r, NULL, counts, &opts);
     ((verdict *)job_slot(r))->seconds = rt_now(r) - t0;
     return rc;
 }
@@ -451,7 +451,7 @@ static int vbits_rank(rt *r, void *arg)
         out[i] = (float)((double)(x >> 11) / 9007199254740992.0 - 0.5);
     }
     int rc = reduce_scatterv(r, out, counts, NULL);
-    return rc ? rc : allgatherv(r, out, counts);
+    return rc ? rc : allgatherv(r, out, counts, NULL);
 }
 
 static void sim_and_real_give_the_same_bits(void **state)
