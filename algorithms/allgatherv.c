@@ -23,7 +23,7 @@
  *
  * The sends are buffered (rt_send), so a rank leaves as soon as its own
  * receives are done. With opts->group_*, the same among a group of
- * consecutive ranks (coll_group, below). The pattern is MPICH's "scattered" all-to-all (every
+ * consecutive ranks (coll_group, allreduce.c). The pattern is MPICH's "scattered" all-to-all (every
  * receive and send posted at once) with one block per sender.
  *
  * Source: Thakur, Rabenseifner & Gropp, "Optimization of collective
@@ -35,26 +35,6 @@
 #include "algorithms/collectives.h"
 
 enum { TAG_AGV = COLL_TAG_BASE + 9 };
-
-/* Where block j starts in buf, in floats. */
-size_t coll_block_offset(const size_t *counts, int j)
-{
-    size_t off = 0;
-    for (int i = 0; i < j; i++)
-        off += counts[i];
-    return off;
-}
-
-int coll_group(rt *r, const coll_opts *opts, const char *what, int *p, int *me)
-{
-    int first = opts && opts->group_size ? opts->group_first : 0;
-    *p = opts && opts->group_size ? opts->group_size : rt_size(r);
-    *me = rt_rank(r) - first;
-    if (first < 0 || *p < 1 || first + *p > rt_size(r) || *me < 0 || *me >= *p)
-        return rt_fail(r, RT_EINVAL, "%s: group of %d ranks from rank %d: not within the %d "
-                       "ranks, or without rank %d", what, *p, first, rt_size(r), rt_rank(r));
-    return RT_OK;
-}
 
 int allgatherv(rt *r, float *buf, const size_t *counts, const coll_opts *opts)
 {
@@ -71,10 +51,10 @@ int allgatherv(rt *r, float *buf, const size_t *counts, const coll_opts *opts)
         return rt_fail(r, RT_ENOMEM, "allgatherv: no memory for %d requests", p);
 
     /* ---- the one round: every block to every other rank ---- */
-    for (int j = 0; j < p && !rc; j++)
-        if (j != me && counts[j])
-            rc = rt_irecv(r, first + j, TAG_AGV, buf ? buf + coll_block_offset(counts, j) : NULL,
-                          counts[j] * sizeof(float), &reqs[j]);
+    for (size_t j = 0, off = 0; j < (size_t)p && !rc; off += counts[j], j++)
+        if (j != (size_t)me && counts[j])
+            rc = rt_irecv(r, first + (int)j, TAG_AGV, buf ? buf + off : NULL, counts[j] * sizeof(float),
+                          &reqs[j]);
     const float *mine = buf ? buf + coll_block_offset(counts, me) : NULL;
     for (int j = 0; j < p && !rc && counts[me]; j++)
         if (j != me)

@@ -94,6 +94,25 @@ void coll_unpad(float *work, float *buf, size_t count)
     }
 }
 
+size_t coll_block_offset(const size_t *counts, int j)
+{
+    size_t off = 0;
+    for (int i = 0; i < j; i++)
+        off += counts[i];
+    return off;
+}
+
+int coll_group(rt *r, const coll_opts *opts, const char *what, int *p, int *me)
+{
+    int first = opts && opts->group_size ? opts->group_first : 0;
+    *p = opts && opts->group_size ? opts->group_size : rt_size(r);
+    *me = rt_rank(r) - first;
+    if (first < 0 || *p < 1 || first + *p > rt_size(r) || *me < 0 || *me >= *p)
+        return rt_fail(r, RT_EINVAL, "%s: a group of %d ranks starting at %d is not within the "
+                       "%d ranks, or leaves out rank %d", what, *p, first, rt_size(r), rt_rank(r));
+    return RT_OK;
+}
+
 int barrier(rt *r) { return rt_barrier(r); }
 
 double allreduce_cost_s(allreduce_algo algo, int p, size_t count, double a, double b,

@@ -83,7 +83,6 @@ int allgather_ring(rt *r, float *buf, size_t block);
  * left as they were (reduce_scatterv.c). opts may be NULL. */
 int allgatherv(rt *r, float *buf, const size_t *counts, const coll_opts *opts);
 int reduce_scatterv(rt *r, float *buf, const size_t *counts, const coll_opts *opts);
-size_t coll_block_offset(const size_t *counts, int j);
 
 /* Binomial trees (bcast.c, reduce.c): root's buf to everyone; the sum of
  * everyone's buf at root (other ranks' buffers are used as scratch). */
@@ -113,15 +112,17 @@ double reduce_scatterv_cost_s(int p, const size_t *counts, double alpha_s, doubl
 allreduce_algo allreduce_algo_best(int p, size_t count, double alpha_s, double beta_s_per_byte,
                                    double gamma_s_per_float);
 
-/* The group opts names (all ranks when opts is NULL or group_size 0):
- * its size in *p, this rank's place in it in *me; RT_EINVAL, with a
- * message naming `what`, when the group is out of range or lacks this rank. */
-int coll_group(rt *r, const coll_opts *opts, const char *what, int *p, int *me);
-
 /* Tags reserved for collectives: user code should stay below this. */
 #define COLL_TAG_BASE (RT_TAG_MAX - 255)
 
 /* ---- helpers shared by the algorithm files ---- */
+
+/* The group opts names (all ranks when opts is NULL or group_size 0):
+ * its size in *p, this rank's place in it in *me; RT_EINVAL, with a
+ * message naming `what`, when the group is out of range or lacks this rank. */
+int coll_group(rt *r, const coll_opts *opts, const char *what, int *p, int *me);
+/* Where block j starts, in floats: counts[0] + ... + counts[j-1]. */
+size_t coll_block_offset(const size_t *counts, int j);
 
 /* dst[i] += src[i] for n floats, charging n flops; a NULL vector (size-only
  * run) skips the math but not the charge. */

@@ -63,10 +63,9 @@ int reduce_scatterv(rt *r, float *buf, const size_t *counts, const coll_opts *op
         if (j != me)
             rc = rt_irecv(r, first + j, TAG_RSV, theirs ? theirs + (size_t)(j - (j > me)) * c : NULL,
                           c * sizeof(float), &reqs[j]);
-    for (int j = 0; j < p && !rc; j++)
-        if (j != me && counts[j])
-            rc = rt_send(r, first + j, TAG_RSV, buf ? buf + coll_block_offset(counts, j) : NULL,
-                         counts[j] * sizeof(float));
+    for (size_t j = 0, off = 0; j < (size_t)p && !rc; off += counts[j], j++)
+        if (j != (size_t)me && counts[j])
+            rc = rt_send(r, first + (int)j, TAG_RSV, buf ? buf + off : NULL, counts[j] * sizeof(float));
     int rc2 = rt_waitall(r, p, reqs, NULL);
     rc = rc ? rc : rc2;
     if (rc) {

@@ -28,6 +28,7 @@ typedef struct coll_case {
     int ncounts;
     size_t segment_bytes;
     int backend; /* JOB_SIM or JOB_REAL */
+    int split;   /* uneven collectives: ranks [0, split) and [split, p) run apart */
 } coll_case;
 
 /* Uneven counts for rank j of p, one pattern of each kind: all zero; zeros
@@ -83,10 +84,16 @@ static void note(verdict *v, const char *fmt, ...)
 }
 
 /* Every pattern in turn, one collective each; element g of the whole
- * vector starts as value(rank, g). */
+ * vector starts as value(rank, g), with ranks numbered in the group. */
 static int uneven_rank(rt *r, const coll_case *c, verdict *v)
 {
-    int p = rt_size(r), me = rt_rank(r), rc = RT_OK;
+    coll_opts opts = {0};
+    if (c->split) {
+        int lower = rt_rank(r) < c->split;
+        opts.group_first = lower ? 0 : c->split;
+        opts.group_size = lower ? c->split : rt_size(r) - c->split;
+    }
+    int p, me, rc = coll_group(r, &opts, "test", &p, &me);
     size_t counts[16], total;
     float tri = (float)(p * (p + 1) / 2);
     for (int pat = 0; pat < VPATTERNS && !rc; pat++) {
@@ -98,7 +105,7 @@ static int uneven_rank(rt *r, const coll_case *c, verdict *v)
         for (size_t g = 0; g < total; g++)
             buf[g] = c->op == OP_RSV || (g >= lo && g < hi) ? value(me, g) : -1.0f;
         if (c->op == OP_AGV) {
-            rc = allgatherv(r, buf, counts, NULL);
+            rc = allgatherv(r, buf, counts, &opts);
             for (size_t g = 0; !rc && g < total; g++)
                 if (buf[g] != value(owner(counts, p, g), g)) {
                     note(v, "allgatherv pattern %d: element %zu is %g, expected %g", pat, g,
@@ -106,7 +113,7 @@ static int uneven_rank(rt *r, const coll_case *c, verdict *v)
                     break;
                 }
         } else {
-            rc = reduce_scatterv(r, buf, counts, NULL);
+            rc = reduce_scatterv(r, buf, counts, &opts);
             for (size_t g = 0; !rc && g < total; g++) {
                 /* my block summed, the others untouched */
                 float want = g >= lo && g < hi ? tri * (float)(g % 7 + 1) : value(me, g);
@@ -266,6 +273,43 @@ static void uneven_counts_any_p_both_backends(void **state)
                 coll_case c = {.op = op, .backend = b ? JOB_REAL : JOB_SIM};
                 run_case(ps[k], &c);
             }
+}
+
+/* Two groups at once, of 3 and 5 ranks, each its own collectives. */
+static void uneven_counts_in_groups_of_ranks(void **state)
+{
+    (void)state;
+    for (int b = 0; b < 2; b++)
+        for (int op = OP_AGV; op <= OP_RSV; op++) {
+            coll_case c = {.op = op, .backend = b ? JOB_REAL : JOB_SIM, .split = 3};
+            run_case(8, &c);
+        }
+}
+
+static int bad_group_rank(rt *r, void *arg)
+{
+    (void)arg;
+    size_t counts[4] = {1, 2, 3, 4};
+    coll_opts beyond = {.group_first = 1, .group_size = 4}; /* ranks 1..4 of 4 */
+    coll_opts other = {.group_first = 2, .group_size = 2};  /* without ranks 0, 1 */
+    int rc = allgatherv(r, NULL, counts, &beyond);
+    if (rc != RT_EINVAL || !strstr(rt_error(r), "allgatherv: a group of 4 ranks starting at 1 is not within the 4 ranks"))
+        return rt_fail(r, RT_EINVAL, "group beyond the ranks gave %d: %s", rc, rt_error(r));
+    if (rt_rank(r) < 2 && reduce_scatterv(r, NULL, counts, &other) != RT_EINVAL)
+        return rt_fail(r, RT_EINVAL, "a group without this rank was accepted");
+    return RT_OK;
+}
+
+static void bad_groups_are_refused(void **state)
+{
+    (void)state;
+    job_config cfg = job_config_default();
+    cfg.ranks = 4;
+    cfg.record_events = 0;
+    job_result res;
+    if (job_run(&cfg, bad_group_rank, NULL, &res) != 0)
+        fail_msg("%s", res.error);
+    job_result_free(&res);
 }
 
 /* ---- exact simulated time ---- */
@@ -525,6 +569,8 @@ int main(void)
         cmocka_unit_test(ring_segments_give_the_same_sums),
         cmocka_unit_test(bcast_reduce_rs_ag),
         cmocka_unit_test(uneven_counts_any_p_both_backends),
+        cmocka_unit_test(uneven_counts_in_groups_of_ranks),
+        cmocka_unit_test(bad_groups_are_refused),
         cmocka_unit_test(uneven_time_equals_formula),
         cmocka_unit_test(simulated_time_equals_formula),
         cmocka_unit_test(doubling_bandwidth_or_latency_moves_time_as_formula),
