@@ -328,7 +328,10 @@ static int timing_rank(rt *r, void *arg)
     return rc;
 }
 
-static double simulated_allreduce(int p, allreduce_algo algo, size_t bytes, double bw, double lat)
+/* The slowest rank's seconds in a size-only simulation of fn on p ranks;
+ * -1 with the job's error in err when it fails. */
+static double slowest_rank_s(int p, double bw, double lat, int (*fn)(rt *, void *), void *arg,
+                             char *err, size_t errlen)
 {
     job_config cfg = job_config_default();
     cfg.ranks = p;
@@ -337,16 +340,27 @@ static double simulated_allreduce(int p, allreduce_algo algo, size_t bytes, doub
     cfg.bandwidth_Bps = bw;
     cfg.latency_s = lat;
     cfg.result_bytes = sizeof(verdict);
-    timing_case t = {.algo = algo, .count = bytes / 4};
     job_result res;
-    if (job_run(&cfg, timing_rank, &t, &res) != 0)
-        fail_msg("p=%d %s %zu bytes: %s", p, allreduce_algo_name(algo), bytes, res.error);
     double worst = 0;
-    for (int i = 0; i < p; i++) {
+    if (job_run(&cfg, fn, arg, &res) != 0) {
+        snprintf(err, errlen, "%s", res.error);
+        worst = -1;
+    }
+    for (int i = 0; i < p && worst >= 0; i++) {
         double s = ((verdict *)job_result_slot(&res, i))->seconds;
         worst = s > worst ? s : worst;
     }
     job_result_free(&res);
+    return worst;
+}
+
+static double simulated_allreduce(int p, allreduce_algo algo, size_t bytes, double bw, double lat)
+{
+    timing_case t = {.algo = algo, .count = bytes / 4};
+    char err[1024];
+    double worst = slowest_rank_s(p, bw, lat, timing_rank, &t, err, sizeof err);
+    if (worst < 0)
+        fail_msg("p=%d %s %zu bytes: %s", p, allreduce_algo_name(algo), bytes, err);
     return worst;
 }
 
@@ -424,37 +438,20 @@ static void uneven_time_equals_formula(void **state)
             for (size_t i = 0; i < sizeof ps / sizeof *ps; i++)
                 for (int unch = 0; unch <= (op == OP_RSV); unch++) {
                     int p = ps[i];
-                    job_config cfg = job_config_default();
-                    cfg.ranks = p;
-                    cfg.size_only = 1;
-                    cfg.record_events = 0;
-                    cfg.bandwidth_Bps = bw;
-                    cfg.latency_s = lat;
-                    cfg.result_bytes = sizeof(verdict);
                     vtiming_case t = {.op = op, .pattern = pat, .uncharged = unch};
-                    job_result res;
-                    if (job_run(&cfg, vtiming_rank, &t, &res) != 0) {
-                        if (!bad[0])
-                            snprintf(bad, sizeof bad, "p=%d op %d pattern %d: %s", p, op, pat,
-                                     res.error);
-                        job_result_free(&res);
-                        continue;
-                    }
-                    double got = 0;
-                    for (int k = 0; k < p; k++) {
-                        double sec = ((verdict *)job_result_slot(&res, k))->seconds;
-                        got = sec > got ? sec : got;
-                    }
-                    job_result_free(&res);
+                    char err[1024];
+                    double got = slowest_rank_s(p, bw, lat, vtiming_rank, &t, err, sizeof err);
+                    if (got < 0 && !bad[0])
+                        snprintf(bad, sizeof bad, "p=%d op %d pattern %d: %s", p, op, pat, err);
                     size_t counts[16], total;
                     vcounts(pat, p, counts, &total);
                     double want = op == OP_AGV ? allgatherv_cost_s(p, counts, lat, 1 / bw)
                                                : reduce_scatterv_cost_s(p, counts, lat, 1 / bw,
                                                                         unch ? 0 : 1e-9);
                     if (!bad[0] && !(fabs(got - want) <= 1e-6 * want) && !(want == 0 && got == 0))
-                        snprintf(bad, sizeof bad, "p=%d %s pattern %d%s: simulated %.12g s, formula %.12g s", p,
-                                 op == OP_AGV ? "allgatherv" : "reduce_scatterv", pat,
-                                 unch ? " (uncharged adds)" : "", got, want);
+                        snprintf(bad, sizeof bad, "p=%d %s pattern %d%s: simulated %.12g s, "
+                                 "formula %.12g s", p, op == OP_AGV ? "allgatherv" : "reduce_scatterv",
+                                 pat, unch ? " (uncharged adds)" : "", got, want);
                 }
     if (saved)
         setenv("DISTLAB_SIMGRID", saved, 1);
@@ -498,52 +495,40 @@ static int vbits_rank(rt *r, void *arg)
     return rc ? rc : allgatherv(r, out, counts, NULL);
 }
 
-static void sim_and_real_give_the_same_bits(void **state)
+/* Run fn on 6 ranks, sim and real: every rank's first `bytes` of its
+ * slot must hold the same bits, on both backends. */
+static void check_same_bits(int (*fn)(rt *, void *), void *arg, size_t bytes, const char *what)
 {
-    (void)state;
-    for (int a = 0; a < ALLREDUCE_ALGOS; a++) {
-        coll_case c = {.algo = a};
-        job_result res[2];
-        for (int b = 0; b < 2; b++) {
-            job_config cfg = job_config_default();
-            cfg.ranks = 6;
-            cfg.backend = b ? JOB_REAL : JOB_SIM;
-            cfg.result_bytes = BITS_N * sizeof(float);
-            cfg.timeout_s = 20;
-            if (job_run(&cfg, bits_rank, &c, &res[b]) != 0)
-                fail_msg("%s on %s: %s", allreduce_algo_name(a), b ? "real" : "sim", res[b].error);
-        }
-        for (int i = 0; i < 6; i++) {
-            /* every rank holds the same bits, on both backends */
-            assert_memory_equal(job_result_slot(&res[0], 0), job_result_slot(&res[0], i),
-                                BITS_N * sizeof(float));
-            assert_memory_equal(job_result_slot(&res[0], i), job_result_slot(&res[1], i),
-                                BITS_N * sizeof(float));
-        }
-        job_result_free(&res[0]);
-        job_result_free(&res[1]);
-    }
-    /* reduce_scatterv then allgatherv: every rank holds every sum */
     job_result res[2];
-    size_t counts[16], total;
-    vcounts(2, 6, counts, &total);
     for (int b = 0; b < 2; b++) {
         job_config cfg = job_config_default();
         cfg.ranks = 6;
         cfg.backend = b ? JOB_REAL : JOB_SIM;
         cfg.result_bytes = BITS_N * sizeof(float);
         cfg.timeout_s = 20;
-        if (job_run(&cfg, vbits_rank, NULL, &res[b]) != 0)
-            fail_msg("reduce_scatterv on %s: %s", b ? "real" : "sim", res[b].error);
+        if (job_run(&cfg, fn, arg, &res[b]) != 0)
+            fail_msg("%s on %s: %s", what, b ? "real" : "sim", res[b].error);
     }
     for (int i = 0; i < 6; i++) {
-        assert_memory_equal(job_result_slot(&res[0], 0), job_result_slot(&res[0], i),
-                            total * sizeof(float));
-        assert_memory_equal(job_result_slot(&res[0], i), job_result_slot(&res[1], i),
-                            total * sizeof(float));
+        /* every rank holds the same bits, on both backends */
+        assert_memory_equal(job_result_slot(&res[0], 0), job_result_slot(&res[0], i), bytes);
+        assert_memory_equal(job_result_slot(&res[0], i), job_result_slot(&res[1], i), bytes);
     }
     job_result_free(&res[0]);
     job_result_free(&res[1]);
+}
+
+static void sim_and_real_give_the_same_bits(void **state)
+{
+    (void)state;
+    for (int a = 0; a < ALLREDUCE_ALGOS; a++) {
+        coll_case c = {.algo = a};
+        check_same_bits(bits_rank, &c, BITS_N * sizeof(float), allreduce_algo_name(a));
+    }
+    /* reduce_scatterv then allgatherv: every rank holds every sum */
+    size_t counts[16], total;
+    vcounts(2, 6, counts, &total);
+    check_same_bits(vbits_rank, NULL, total * sizeof(float), "reduce_scatterv");
 }
 
 static void names_and_bad_algorithm(void **state)
