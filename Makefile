@@ -20,7 +20,7 @@ BUILD   := build
 # Debian packages: build-time libraries, test tools and the real dataset.
 DEB_PACKAGES := gcc g++ make pkg-config perl \
 	libsimgrid-dev libgsl-dev libopenblas-dev libcairo2-dev libpango1.0-dev \
-	libjansson-dev zlib1g-dev libcmocka-dev liblbfgs-dev dataset-fashion-mnist \
+	libjansson-dev zlib1g-dev libcmocka-dev liblbfgs-dev dataset-fashion-mnist fortunes fortunes-min \
 	fonts-dejavu-core libtsan2
 
 PKGS    := simgrid gsl cairo pangocairo jansson zlib
