@@ -479,14 +479,17 @@ static void test_timeline_many_events_fast(void **state)
     assert_true(n > 1000000);
     plot_timeline_spec spec = {.opts = plot_opts_default(), .events = ev, .nevents = n};
     spec.opts.dpi = 100;
+    /* This process's CPU time, not the wall clock: a busy machine must not
+     * fail it. Merging intervals below a pixel makes it about a second;
+     * drawing each of them would take minutes. */
     struct timespec a, b;
-    clock_gettime(CLOCK_MONOTONIC, &a);
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &a);
     if (plot_timeline(out("timeline-64.png"), &spec, err, sizeof err))
         fail_msg("%s", err);
-    clock_gettime(CLOCK_MONOTONIC, &b);
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &b);
     double s = (double)(b.tv_sec - a.tv_sec) + 1e-9 * (double)(b.tv_nsec - a.tv_nsec);
-    if (s > 5)
-        fail_msg("%zu events took %.2f s to draw", n, s);
+    if (s > 30)
+        fail_msg("%zu events took %.2f s of CPU to draw", n, s);
     free(ev);
 }
 
