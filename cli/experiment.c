@@ -93,6 +93,14 @@ static int variant_opts(exp_run *r, const char *verb, const char *variant, const
     return bad ? -1 : 0;
 }
 
+static int name_taken(const experiment *e, const char *name)
+{
+    for (int i = 0; i < e->nruns; i++)
+        if (strcmp(e->runs[i].name, name) == 0)
+            return 1;
+    return 0;
+}
+
 int experiment_add_run(experiment *e, const char *verb, const char *spec, int nwords, char **words)
 {
     if (e->nruns == EXP_MAX_RUNS) {
@@ -123,10 +131,21 @@ int experiment_add_run(experiment *e, const char *verb, const char *spec, int nw
         goto out;
     }
     snprintf(r->algo, sizeof r->algo, "%s", algo);
-    snprintf(r->name, sizeof r->name, "%s", spec);
+    snprintf(r->name, sizeof r->name, "%.100s", spec);
     for (char *c = r->name; *c; c++)
         if (*c == ':' || *c == '/')
             *c = '-';
+    snprintf(r->label, sizeof r->label, "%s", spec);
+    if (name_taken(e, r->name)) {
+        char base[128];
+        snprintf(base, sizeof base, "%s", r->name);
+        for (int k = 2; name_taken(e, r->name); k++) {
+            snprintf(r->name, sizeof r->name, "%.100s_%d", base, k);
+            snprintf(r->label, sizeof r->label, "%.100s_%d", spec, k);
+        }
+        fprintf(stderr, "distlab %s: another run is named %s: this '%s' is %s\n", verb, base,
+                spec, r->name);
+    }
     if (variant_opts(r, verb, variant, arg) != 0)
         goto out;
     for (int i = 0; i < nwords; i++) {

@@ -17,6 +17,11 @@
  *   stragglers 0.125
  *   run allreduce:ring           a run, with the shared options
  *   run ps:ssp:3 --servers 4     a run with options of its own
+ *
+ * Every run gets a name of its own, its folder and its row: the spec with
+ * ':' and '/' as '-' (ps:ssp:3 -> ps-ssp-3). A run whose name another run
+ * already has (`run allreduce --lr 0.1`, then `run allreduce --lr 0.5`)
+ * gets _2, _3 ... after it (allreduce_2), and a note says so.
  */
 #ifndef DISTLAB_EXPERIMENT_H
 #define DISTLAB_EXPERIMENT_H
@@ -32,7 +37,8 @@ typedef struct exp_opt {
 
 typedef struct exp_run {
     char *spec;            /* as written */
-    char name[128];        /* spec with ':' as '-': its folder */
+    char name[128];        /* spec with ':' as '-', unique: its folder */
+    char label[160];       /* spec, with the same _N as name: legends, rows */
     char algo[64];
     exp_opt opts[EXP_MAX_OPTS]; /* from the spec and the run's own */
     int nopts;

@@ -26,6 +26,7 @@ typedef struct outcome {
     records_run rec;
     int loaded;
     double epochs, seconds, final_acc, best_acc, final_loss, bytes;
+    double job_seconds; /* the span of events.csv, which the split divides */
     analysis_split split; /* mean over ranks, whole run */
     double time_to_target;
 } outcome;
@@ -55,6 +56,9 @@ static int load_outcome(outcome *o, const char *dir, char *err, size_t errlen)
     o->loaded = 1;
     o->epochs = column_last(&o->rec, "epoch");
     o->seconds = o->rec.seconds;
+    char js[64];
+    const char *job = records_run_field(&o->rec, "job_seconds", js, sizeof js);
+    o->job_seconds = job ? atof(job) : o->seconds;
     o->final_acc = column_last(&o->rec, "test_accuracy");
     o->final_loss = column_last(&o->rec, "train_loss");
     o->bytes = (double)o->rec.bytes_sent;
@@ -68,7 +72,7 @@ static int load_outcome(outcome *o, const char *dir, char *err, size_t errlen)
         if (o->rec.events[i].rank + 1 > ranks)
             ranks = o->rec.events[i].rank + 1;
     analysis_split *per = calloc((size_t)(ranks ? ranks : 1), sizeof *per);
-    if (!per || analysis_split_time(o->rec.events, o->rec.nevents, ranks, o->seconds, per, &o->split) != 0) {
+    if (!per || analysis_split_time(o->rec.events, o->rec.nevents, ranks, o->job_seconds, per, &o->split) != 0) {
         free(per);
         snprintf(err, errlen, "out of memory splitting the time of %.1000s", dir);
         return -1;
@@ -100,6 +104,26 @@ static double time_to(const records_run *r, double target)
     return NAN;
 }
 
+/* Decimal bytes in the unit that keeps the number below 1000. */
+static const char *bytes_unit(double bytes, double *scale)
+{
+    static const char *const names[] = {"B", "kB", "MB", "GB", "TB", "PB"};
+    int i = 0;
+    *scale = 1;
+    while (i < 5 && bytes / *scale >= 999.5) {
+        *scale *= 1000;
+        i++;
+    }
+    return names[i];
+}
+
+static void fmt_bytes(double bytes, char *buf, size_t len)
+{
+    double scale;
+    const char *unit = bytes_unit(bytes, &scale);
+    snprintf(buf, len, "%.3g %s", bytes / scale, unit);
+}
+
 static int draw(const char *out, outcome *o, int n, const char *clock, char *err, size_t errlen)
 {
     char path[4200];
@@ -107,7 +131,7 @@ static int draw(const char *out, outcome *o, int n, const char *clock, char *err
     plot_series s[EXP_MAX_RUNS];
     double *pct[EXP_MAX_RUNS] = {0};
     for (int i = 0; i < n; i++) {
-        names[i] = o[i].run->spec;
+        names[i] = o[i].run->label;
         const double *a = records_run_column(&o[i].rec, "test_accuracy");
         pct[i] = malloc((o[i].rec.nrows + 1) * sizeof(double));
         for (size_t k = 0; pct[i] && a && k < o[i].rec.nrows; k++)
@@ -146,14 +170,18 @@ static int draw(const char *out, outcome *o, int n, const char *clock, char *err
         return rc;
 
     static const char *const parts[] = {"compute", "communication", "wait"};
-    double values[3 * EXP_MAX_RUNS], bytes[EXP_MAX_RUNS];
+    double values[3 * EXP_MAX_RUNS], bytes[EXP_MAX_RUNS], most = 0, scale;
     for (int i = 0; i < n; i++) {
         double ep = o[i].epochs > 0 ? o[i].epochs : 1;
         values[0 * n + i] = o[i].split.compute_s / ep;
         values[1 * n + i] = o[i].split.comm_s / ep;
         values[2 * n + i] = o[i].split.wait_s / ep;
-        bytes[i] = o[i].bytes / ep / 1e6;
+        bytes[i] = o[i].bytes / ep;
+        most = bytes[i] > most ? bytes[i] : most;
     }
+    const char *unit = bytes_unit(most, &scale);
+    for (int i = 0; i < n; i++)
+        bytes[i] /= scale;
     char ylabel[64];
     snprintf(ylabel, sizeof ylabel, "%s time per epoch (s)", clock);
     plot_bars_spec bars = {.opts = plot_opts_default(), .ngroups = n, .groups = names,
@@ -170,7 +198,9 @@ static int draw(const char *out, outcome *o, int n, const char *clock, char *err
                          .nseries = 1, .series = sent, .values = bytes};
     b2.opts.title = "Bytes on the wire per epoch (all ranks)";
     b2.opts.width_in = bars.opts.width_in;
-    b2.opts.y.label = "data sent per epoch (MB)";
+    char blabel[64];
+    snprintf(blabel, sizeof blabel, "data sent per epoch (%s)", unit);
+    b2.opts.y.label = blabel;
     snprintf(path, sizeof path, "%s/bytes.png", out);
     return plot_bars(path, &b2, err, errlen);
 }
@@ -187,7 +217,7 @@ static int write_csv(const char *out, outcome *o, int n, double target)
                "target_accuracy,time_to_target_s\n");
     for (int i = 0; i < n; i++) {
         double ep = o[i].epochs > 0 ? o[i].epochs : 1;
-        fprintf(f, "%s,%s,%g,%.9g,%.6g,%.6g,%.9g,%.9g,%.9g,%.0f,%.4g,%.9g\n", o[i].run->spec,
+        fprintf(f, "%s,%s,%g,%.9g,%.6g,%.6g,%.9g,%.9g,%.9g,%.0f,%.6g,%.9g\n", o[i].run->label,
                 o[i].run->algo, o[i].epochs, o[i].seconds, o[i].final_acc, o[i].final_loss,
                 o[i].split.compute_s / ep, o[i].split.comm_s / ep, o[i].split.wait_s / ep,
                 o[i].bytes / ep, target, o[i].time_to_target);
@@ -212,23 +242,25 @@ static void tell(outcome *o, int n, double target, const char *clock)
             talk = i;
         if (o[i].bytes / ep_i < o[quiet].bytes / (o[quiet].epochs > 0 ? o[quiet].epochs : 1))
             quiet = i;
-        double wi = o[i].split.wait_s / (o[i].seconds > 0 ? o[i].seconds : 1);
-        double ww = o[waits].split.wait_s / (o[waits].seconds > 0 ? o[waits].seconds : 1);
+        double wi = o[i].split.wait_s / (o[i].job_seconds > 0 ? o[i].job_seconds : 1);
+        double ww = o[waits].split.wait_s / (o[waits].job_seconds > 0 ? o[waits].job_seconds : 1);
         if (wi > ww)
             waits = i;
     }
     if (fast >= 0)
-        printf("  - fastest to %.1f%% test accuracy: %s, %.3g s %s; slowest: %s, %.3g s (%.1fx)\n",
-               100 * target, o[fast].run->spec, o[fast].time_to_target, clock, o[slow].run->spec,
+        printf("  - fastest to %.6g%% test accuracy: %s, %.3g s %s; slowest: %s, %.3g s (%.1fx)\n",
+               100 * target, o[fast].run->label, o[fast].time_to_target, clock, o[slow].run->label,
                o[slow].time_to_target, o[slow].time_to_target / o[fast].time_to_target);
     double ept = o[talk].epochs > 0 ? o[talk].epochs : 1, epq = o[quiet].epochs > 0 ? o[quiet].epochs : 1;
-    printf("  - most data on the wire: %s, %.3g MB per epoch; least: %s, %.3g MB per epoch\n",
-           o[talk].run->spec, o[talk].bytes / ept / 1e6, o[quiet].run->spec, o[quiet].bytes / epq / 1e6);
+    char most[32], least[32];
+    fmt_bytes(o[talk].bytes / ept, most, sizeof most);
+    fmt_bytes(o[quiet].bytes / epq, least, sizeof least);
+    printf("  - most data on the wire: %s, %s per epoch; least: %s, %s per epoch\n",
+           o[talk].run->label, most, o[quiet].run->label, least);
+    double span = o[waits].job_seconds > 0 ? o[waits].job_seconds : 1;
     printf("  - most time waiting for others: %s, %.0f%% of its workers' time (compute %.0f%%, "
-           "communication %.0f%%)\n", o[waits].run->spec,
-           100 * o[waits].split.wait_s / (o[waits].seconds > 0 ? o[waits].seconds : 1),
-           100 * o[waits].split.compute_s / (o[waits].seconds > 0 ? o[waits].seconds : 1),
-           100 * o[waits].split.comm_s / (o[waits].seconds > 0 ? o[waits].seconds : 1));
+           "communication %.0f%%)\n", o[waits].run->label, 100 * o[waits].split.wait_s / span,
+           100 * o[waits].split.compute_s / span, 100 * o[waits].split.comm_s / span);
 }
 
 int verb_compare(int argc, char **argv)
@@ -299,7 +331,7 @@ int verb_compare(int argc, char **argv)
         snprintf(dir, sizeof dir, "%s/%s", out, e.runs[i].name);
         int rc = experiment_run(&e, &e.runs[i], NULL, 0, dir, "compare");
         if (rc != 0) {
-            fprintf(stderr, "distlab compare: run %s failed; stopping\n", e.runs[i].spec);
+            fprintf(stderr, "distlab compare: run %s failed; stopping\n", e.runs[i].label);
             status = rc;
             goto done;
         }

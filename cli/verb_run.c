@@ -144,6 +144,12 @@ static int write_model(const char *dir, const float *params, size_t n, char *err
     return 0;
 }
 
+/* The run's seconds: the training clock at the last evaluation point. */
+static double run_seconds(const train_out *out, const job_result *res)
+{
+    return out->npoints ? out->points[out->npoints - 1].time_s : res->seconds;
+}
+
 /* metrics.csv, model.bin and summary.json from the reporter's slot. */
 static int write_records(run_ctx *ctx, const run_algo *algo, const char *outdir,
                          const job_result *res, char *err, size_t errlen)
@@ -169,6 +175,12 @@ static int write_records(run_ctx *ctx, const run_algo *algo, const char *outdir,
     }
     if (records_add_job(rec, &ctx->cfg, res, err, errlen) != 0)
         goto fail;
+    /* One number per run: "seconds" is the clock of metrics.csv at its last
+     * row (evaluation, and psgd's observer allreduces, left out), the one
+     * `run` prints and compare and sweep read; "job_seconds" is the whole
+     * job's, the span events.csv covers. */
+    records_set_num(rec, "job_seconds", res->seconds);
+    records_set_num(rec, "seconds", run_seconds(out, res));
     records_set_str(rec, "algo", ctx->algo);
     records_set_int(rec, "workers", ctx->workers);
     records_set_int(rec, "ranks", ctx->cfg.ranks);
@@ -353,7 +365,7 @@ int verb_run(int argc, char **argv)
     if (cli_flag(&a, "quiet")) {
         if (last)
             printf("distlab run %s: %.4g epochs in %.4g %s seconds, test accuracy %.2f%%, "
-                   "train loss %.4f -> %s/\n", algo->name, last->epoch, last->time_s, clock,
+                   "train loss %.4f -> %s/\n", algo->name, last->epoch, run_seconds(o, &res), clock,
                    100 * last->test_accuracy, last->train_loss, outdir);
         goto out;
     }
@@ -362,7 +374,7 @@ int verb_run(int argc, char **argv)
     printf("distlab run %s: %d workers, %s\n", algo->name, ctx.workers, where);
     if (last)
         printf("  after %.4g epochs, %.6g %s seconds: train loss %.4f, test loss %.4f, "
-               "test accuracy %.2f%%\n", last->epoch, last->time_s, clock, last->train_loss,
+               "test accuracy %.2f%%\n", last->epoch, run_seconds(o, &res), clock, last->train_loss,
                last->test_loss, 100 * last->test_accuracy);
     printf("  %" PRIu64 " messages, %" PRIu64 " bytes sent\n", res.messages, res.bytes_sent);
     printf("  records in %s/\n", outdir);

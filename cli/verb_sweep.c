@@ -5,10 +5,12 @@
  *   distlab sweep --algos allreduce:ring --vary bandwidth=1Gbps,10Gbps,100Gbps \
  *                 --vary2 workers=8,32
  *
- * Every point is one `distlab run` into OUT/SPEC/KEY=V[,KEY2=V2]/. The
- * figures: time per epoch against the varied setting (one line per run
- * spec, and per value of the second setting), and, when workers vary, the
- * speedup against workers with the ideal line. sweep.csv has the numbers.
+ * Every point is one `distlab run` into OUT/NAME/KEY=V[,KEY2=V2]/ (NAME as
+ * experiment.h gives it; a '/' in V becomes '-'), so each value is given
+ * once and `out` is not swept. The figures: time per epoch against the
+ * varied setting (one line per run spec, and per value of the second
+ * setting), and, when workers vary, the speedup against workers with the
+ * ideal line. sweep.csv has the numbers.
  */
 #include <math.h>
 #include <stdio.h>
@@ -26,6 +28,7 @@
 typedef struct axis {
     const char *key;
     char *vals[SWEEP_MAX_VALUES];
+    char *folder[SWEEP_MAX_VALUES]; /* the value as a folder name: '/' as '-' */
     double x[SWEEP_MAX_VALUES]; /* the values as numbers, in the label's unit */
     int n;
     int categorical;  /* values are names (bsp, async): bars, not lines */
@@ -89,6 +92,11 @@ static int parse_axis(const char *spec, axis *ax)
         fprintf(stderr, "distlab sweep: --vary: no algorithm takes an option '%s'\n", ax->key);
         return -1;
     }
+    if (strcmp(ax->key, "out") == 0) {
+        fprintf(stderr, "distlab sweep: --vary out: every point gets its own folder under "
+                "--out already\n");
+        return -1;
+    }
     char *copy = strdup(eq + 1), *save = NULL;
     for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
         if (ax->n == SWEEP_MAX_VALUES) {
@@ -107,6 +115,21 @@ static int parse_axis(const char *spec, axis *ax)
         fprintf(stderr, "distlab sweep: --vary %s: give at least one value\n", ax->key);
         return -1;
     }
+    /* each value is one folder KEY=VALUE: two that name one folder (or one
+     * point: 4 and 4.0) would write over each other */
+    for (int i = 0; i < ax->n; i++) {
+        if (!(ax->folder[i] = strdup(ax->vals[i])))
+            return -1;
+        for (char *c = ax->folder[i]; *c; c++)
+            if (*c == '/')
+                *c = '-'; /* a file's path as one folder name, not nested ones */
+        for (int k = 0; k < i; k++)
+            if (strcmp(ax->folder[k], ax->folder[i]) == 0 || (!ax->categorical && ax->x[k] == ax->x[i])) {
+                fprintf(stderr, "distlab sweep: --vary %s: '%s' and '%s' are the same value; "
+                        "give each once\n", ax->key, ax->vals[k], ax->vals[i]);
+                return -1;
+            }
+    }
     for (int i = 0; ax->categorical && i < ax->n; i++)
         ax->x[i] = i + 1;
     return 0;
@@ -115,8 +138,10 @@ static int parse_axis(const char *spec, axis *ax)
 static void free_axis(axis *ax)
 {
     free((char *)ax->key);
-    for (int i = 0; i < ax->n; i++)
+    for (int i = 0; i < ax->n; i++) {
         free(ax->vals[i]);
+        free(ax->folder[i]);
+    }
 }
 
 /* Seconds per epoch of a finished run folder, NaN if unreadable. */
@@ -202,11 +227,11 @@ int verb_sweep(int argc, char **argv)
                 exp_opt extra[2] = {{(char *)ax1.key, ax1.vals[i]}, {(char *)ax2.key, v2 ? ax2.vals[j] : NULL}};
                 if (v2)
                     snprintf(dir, sizeof dir, "%s/%s/%s=%s,%s=%s", out, e.runs[r].name, ax1.key,
-                             ax1.vals[i], ax2.key, ax2.vals[j]);
+                             ax1.folder[i], ax2.key, ax2.folder[j]);
                 else
-                    snprintf(dir, sizeof dir, "%s/%s/%s=%s", out, e.runs[r].name, ax1.key, ax1.vals[i]);
+                    snprintf(dir, sizeof dir, "%s/%s/%s=%s", out, e.runs[r].name, ax1.key, ax1.folder[i]);
                 if (experiment_run(&e, &e.runs[r], extra, v2 ? 2 : 1, dir, "sweep") != 0) {
-                    fprintf(stderr, "distlab sweep: %s at %s=%s failed; stopping\n", e.runs[r].spec,
+                    fprintf(stderr, "distlab sweep: %s at %s=%s failed; stopping\n", e.runs[r].label,
                             ax1.key, ax1.vals[i]);
                     goto done;
                 }
@@ -225,12 +250,12 @@ int verb_sweep(int argc, char **argv)
         for (int j = 0; j < ax2.n; j++) {
             int line = r * ax2.n + j;
             for (int i = 0; i < ax1.n; i++)
-                fprintf(f, "%s,%s,%s%s%.9g\n", e.runs[r].spec, ax1.vals[i], v2 ? ax2.vals[j] : "",
+                fprintf(f, "%s,%s,%s%s%.9g\n", e.runs[r].label, ax1.vals[i], v2 ? ax2.vals[j] : "",
                         v2 ? "," : "", t[line * ax1.n + i]);
             if (v2)
-                snprintf(names[line], sizeof names[line], "%s, %s=%s", e.runs[r].spec, ax2.key, ax2.vals[j]);
+                snprintf(names[line], sizeof names[line], "%s, %s=%s", e.runs[r].label, ax2.key, ax2.vals[j]);
             else
-                snprintf(names[line], sizeof names[line], "%s", e.runs[r].spec);
+                snprintf(names[line], sizeof names[line], "%s", e.runs[r].label);
             s[line] = (plot_series){names[line], ax1.x, t + line * ax1.n, (size_t)ax1.n, 1};
         }
     fclose(f);

@@ -1,0 +1,195 @@
+/* test_cli_edges.c -- what a new user of the distlab command meets after
+ * the first run: the numbers a run prints, records and compares are one
+ * number; two runs never share a folder or a row; the README's commands
+ * do what it says of them; messages say what is wrong.
+ *
+ * Runs the binary named by $DISTLAB (make check sets it), else the one
+ * next to the tests folder; skips when there is none.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "tests/util_distlab.h"
+#include "tests/util_files.h"
+
+static char tmpdir[256], output[65536];
+static int have_binary;
+
+#define NEED_BINARY()          \
+    do {                       \
+        if (!have_binary)      \
+            skip();            \
+    } while (0)
+
+#define run(...) test_distlab_run(output, sizeof output, __VA_ARGS__)
+
+#define SMALL "--dataset synth-dense:n=800,d=10,classes=2 --epochs 1 --workers 2"
+
+static int setup(void **state)
+{
+    (void)state;
+    have_binary = test_distlab() != NULL;
+    return test_tmpdir(tmpdir, sizeof tmpdir, "edges");
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    return test_rmtree(tmpdir);
+}
+
+/* The whole of a file under tmpdir, NUL-terminated, in a static buffer. */
+static const char *slurp(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static const char *slurp(const char *fmt, ...)
+{
+    static char buf[1 << 20];
+    char rel[512], path[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(rel, sizeof rel, fmt, ap);
+    va_end(ap);
+    snprintf(path, sizeof path, "%s/%s", tmpdir, rel);
+    size_t n = 0;
+    if (test_read_file(path, buf, sizeof buf - 1, &n) != 0)
+        fail_msg("cannot read %s", path);
+    buf[n] = '\0';
+    return buf;
+}
+
+/* A number field of a summary.json ("key": value). */
+static double summary_num(const char *run, const char *key)
+{
+    const char *s = slurp("%s/summary.json", run);
+    char pat[128];
+    snprintf(pat, sizeof pat, "\"%s\": ", key);
+    const char *p = strstr(s, pat);
+    if (!p)
+        fail_msg("%s/summary.json has no %s", run, key);
+    return atof(p + strlen(pat));
+}
+
+/* time_s of the last row of a metrics.csv. */
+static double last_time_s(const char *run)
+{
+    const char *s = slurp("%s/metrics.csv", run);
+    size_t n = strlen(s);
+    while (n > 0 && s[n - 1] == '\n')
+        n--;
+    while (n > 0 && s[n - 1] != '\n')
+        n--;
+    return atof(s + n);
+}
+
+/* The number right after `after` in output. */
+static double printed(const char *after)
+{
+    const char *p = strstr(output, after);
+    if (!p)
+        fail_msg("no '%s' in:\n%s", after, output);
+    return atof(p + strlen(after));
+}
+
+/* Issue 15, item 10: psgd's observer allreduces (and distributed
+ * evaluation) took simulated time that the printed line left out and
+ * summary.json counted. */
+static void one_number_of_seconds_per_run(void **state)
+{
+    (void)state;
+    NEED_BINARY();
+    static const struct {
+        const char *name, *args;
+    } runs[] = {
+        {"psgd", "run psgd " SMALL " --epochs 3"},
+        {"db", "run distbelief --mode model-parallel --model mlp:8 --partitions 2 " SMALL},
+    };
+    for (size_t i = 0; i < sizeof runs / sizeof *runs; i++) {
+        assert_int_equal(run("%s --quiet --no-figures --out %s/%s", runs[i].args, tmpdir, runs[i].name), 0);
+        double said = printed(" epochs in ");
+        double seconds = summary_num(runs[i].name, "seconds");
+        double job = summary_num(runs[i].name, "job_seconds");
+        double metric = last_time_s(runs[i].name);
+        char a[32], b[32];
+        snprintf(a, sizeof a, "%.4g", said);
+        snprintf(b, sizeof b, "%.4g", seconds);
+        if (strcmp(a, b) != 0 || fabs(seconds - metric) > 1e-9 * seconds || job < seconds)
+            fail_msg("%s: printed %s s, summary.json seconds %.10g (job_seconds %.10g), last "
+                     "metrics row %.10g", runs[i].name, a, seconds, job, metric);
+    }
+    assert_true(summary_num("psgd", "job_seconds") > summary_num("psgd", "seconds"));
+}
+
+/* Issue 15, item 11: "fastest to 80.0%" for a target of 0.7997. */
+static void compare_says_the_target_it_wrote(void **state)
+{
+    (void)state;
+    NEED_BINARY();
+    assert_int_equal(run("compare --algos allreduce,psgd %s --target-accuracy 0.7997 --out %s/tgt",
+                         SMALL, tmpdir), 0);
+    const char *csv = slurp("tgt/compare.csv");
+    assert_non_null(strstr(csv, ",target_accuracy,"));
+    const char *row = strstr(csv, "\nallreduce,");
+    assert_non_null(row);
+    /* target_accuracy is the next-to-last field of the row */
+    const char *end = strchr(row + 1, '\n'), *p = end;
+    int commas = 0;
+    while (p > row && commas < 2)
+        if (*--p == ',')
+            commas++;
+    double target = atof(p + 1);
+    double said = printed("fastest to ");
+    if (fabs(target - 0.7997) > 1e-12 || fabs(said / 100 - target) > 1e-12)
+        fail_msg("compare.csv's target_accuracy %g, printed %g%%:\n%s", target, said, output);
+}
+
+/* Issue 15, item 12: runs of one name wrote over each other's folder. */
+static void every_run_has_its_own_folder_and_row(void **state)
+{
+    (void)state;
+    NEED_BINARY();
+    char exp[512];
+    snprintf(exp, sizeof exp, "%s/twice.exp", tmpdir);
+    FILE *f = fopen(exp, "w");
+    assert_non_null(f);
+    fprintf(f, "run allreduce --lr 0.1\nrun allreduce --lr 0.5\nrun psgd:2\nrun psgd\nrun psgd\n");
+    fclose(f);
+    assert_int_equal(run("compare --experiment %s %s --no-figures --out %s/twice", exp, SMALL, tmpdir), 0);
+    assert_non_null(strstr(output, "allreduce_2"));
+    assert_non_null(strstr(slurp("twice/allreduce/summary.json"), "\"lr\": \"0.1\""));
+    assert_non_null(strstr(slurp("twice/allreduce_2/summary.json"), "\"lr\": \"0.5\""));
+    assert_non_null(strstr(slurp("twice/psgd-2/summary.json"), "\"average_every\": \"2\""));
+    assert_non_null(strstr(slurp("twice/psgd_2/summary.json"), "\"average_every\": \"end\""));
+    const char *csv = slurp("twice/compare.csv");
+    static const char *const rows[] = {"\nallreduce,", "\nallreduce_2,", "\npsgd:2,", "\npsgd,",
+                                       "\npsgd_2,"};
+    for (size_t i = 0; i < sizeof rows / sizeof *rows; i++) {
+        const char *at = strstr(csv, rows[i]);
+        if (!at || strstr(at + 1, rows[i]))
+            fail_msg("compare.csv should have one row '%s':\n%s", rows[i] + 1, csv);
+    }
+
+    static const test_refusal sweeps[] = {
+        {"--algos allreduce --vary seed=1,1", "'1' and '1' are the same value"},
+        {"--algos allreduce --vary workers=4,4.0", "the same value"},
+        {"--algos allreduce --vary out=a/b,c", "--vary out"},
+    };
+    test_distlab_refuses("sweep", sweeps, sizeof sweeps / sizeof *sweeps);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(one_number_of_seconds_per_run),
+        cmocka_unit_test(compare_says_the_target_it_wrote),
+        cmocka_unit_test(every_run_has_its_own_folder_and_row),
+    };
+    return cmocka_run_group_tests_name("the distlab command's rough edges", tests, setup, teardown);
+}
