@@ -16,7 +16,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <libgen.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "tests/util_distlab.h"
 #include "tests/util_files.h"
@@ -184,12 +186,99 @@ static void every_run_has_its_own_folder_and_row(void **state)
     test_distlab_refuses("sweep", sweeps, sizeof sweeps / sizeof *sweeps);
 }
 
+/* A file of the source tree (the test binary is in BUILD/tests/), whole,
+ * in buf; 0, or -1 when it is not there. */
+static int source_file(const char *rel, char *buf, size_t cap)
+{
+    char self[4096], path[4600];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n <= 0)
+        return -1;
+    self[n] = '\0';
+    snprintf(path, sizeof path, "%s/../../%s", dirname(self), rel);
+    size_t got = 0;
+    if (test_read_file(path, buf, cap - 1, &got) != 0)
+        return -1;
+    buf[got] = '\0';
+    return 0;
+}
+
+/* The README's and the labs' commands write under runs/ only (git ignores
+ * it): every -o, --output and --out of a distlab command on their pages. */
+static void documented_commands_write_under_runs(void **state)
+{
+    (void)state;
+    static const char *const pages[] = {"README.md", "labs/01-ring-allreduce.md",
+                                        "labs/02-stragglers.md", "labs/03-scaling.md",
+                                        "labs/04-real-sockets.md", "labs/README.md"};
+    static char text[1 << 18];
+    int seen = 0;
+    for (size_t i = 0; i < sizeof pages / sizeof *pages; i++) {
+        if (source_file(pages[i], text, sizeof text) != 0)
+            skip();
+        int line = 1, in_distlab = 0; /* past the page's first distlab */
+        char *save = NULL;
+        for (char *w = strtok_r(text, " \t`()", &save); w; w = strtok_r(NULL, " \t`()", &save)) {
+            for (char *nl = strchr(w, '\n'); nl; nl = strchr(nl + 1, '\n'))
+                line++;
+            if (strstr(w, "distlab"))
+                in_distlab = 1;
+            if (!in_distlab || (strcmp(w, "-o") && strcmp(w, "--out") && strcmp(w, "--output")))
+                continue;
+            char *where = strtok_r(NULL, " \t`()\n", &save);
+            if (where && !strpbrk(where, "/.$"))
+                continue; /* prose: "its --out folder" */
+            seen++;
+            if (!where || (strncmp(where, "runs/", 5) != 0 && where[0] != '$'))
+                fail_msg("%s:%d: %s %s writes outside runs/", pages[i], line, w, where ? where : "");
+        }
+    }
+    assert_true(seen >= 20);
+    assert_int_equal(source_file(".gitignore", text, sizeof text), 0);
+    assert_non_null(strstr(text, "\n/runs/\n"));
+}
+
+/* The README's sim and real allreduce commands, as written (only runs/
+ * moved to the test's folder), train one model: the same model_fnv1a64. */
+static void readme_sim_and_real_runs_agree(void **state)
+{
+    (void)state;
+    NEED_BINARY();
+    static char text[1 << 18];
+    if (source_file("README.md", text, sizeof text) != 0)
+        skip();
+    static const char *const outs[] = {"--out runs/ar-sim", "--out runs/ar-real"};
+    char hash[2][32];
+    for (int k = 0; k < 2; k++) {
+        char *at = strstr(text, outs[k]);
+        assert_non_null(at);
+        char *start = at;
+        while (start > text && start[-1] != '\n')
+            start--;
+        const char *prefix = "build/distlab ";
+        assert_memory_equal(start, prefix, strlen(prefix));
+        char cmd[1024];
+        snprintf(cmd, sizeof cmd, "%.*s--out %s/%s --quiet --no-figures", (int)(at - start - strlen(prefix)),
+                 start + strlen(prefix), tmpdir, outs[k] + strlen("--out runs/"));
+        if (run("%s", cmd) != 0)
+            fail_msg("distlab %s:\n%s", cmd, output);
+        const char *sum = slurp("%s/summary.json", outs[k] + strlen("--out runs/"));
+        const char *h = strstr(sum, "\"model_fnv1a64\": \"");
+        assert_non_null(h);
+        snprintf(hash[k], sizeof hash[k], "%.16s", h + strlen("\"model_fnv1a64\": \""));
+    }
+    if (strcmp(hash[0], hash[1]) != 0)
+        fail_msg("README's sim run has model %s, its real run %s", hash[0], hash[1]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(one_number_of_seconds_per_run),
         cmocka_unit_test(compare_says_the_target_it_wrote),
         cmocka_unit_test(every_run_has_its_own_folder_and_row),
+        cmocka_unit_test(documented_commands_write_under_runs),
+        cmocka_unit_test(readme_sim_and_real_runs_agree),
     };
     return cmocka_run_group_tests_name("the distlab command's rough edges", tests, setup, teardown);
 }
