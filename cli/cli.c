@@ -18,7 +18,8 @@ const cli_opt cli_job_opts[] = {
     {"speed", "FLOPS", "sim: per-core speed, e.g. 1Gf (default 1Gf)"},
     {"cores", "N", "sim: cores per host (default 1)"},
     {"net", "ideal|tcp", "sim: ideal = textbook alpha-beta (CM02); tcp = SimGrid's LV08 (default ideal)"},
-    {"placement", "round-robin|block", "sim: how ranks map to hosts (default round-robin)"},
+    {"placement", "round-robin|block", "sim: ranks onto hosts in name order; round-robin: rank i on host i mod H, "
+                                      "spread evenly when fewer than H (default); block: fill them in order"},
     {"payload", "data|size-only", "sim: size-only messages carry no data (default data)"},
     {"launch", "threads|procs|hosts", "real: ranks as threads of one process, processes, or one rank per command (default threads)"},
     {"listen", "ADDR", "real: address the ranks listen on (default 127.0.0.1; hosts: each its --peers entry)"},

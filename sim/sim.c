@@ -453,12 +453,19 @@ static void rank_actor(int argc, char **argv)
     s->finished = 1;
 }
 
+/* The host of a rank, hosts in the platform's (name) order. block: ranks
+ * fill the hosts in order. round-robin: rank i on host i mod H; with fewer
+ * ranks than hosts the ranks spread evenly over the list instead (8 ranks
+ * on 16 hosts: every second host), so that every part of a platform file
+ * gets ranks (both racks of platforms/two-racks.xml), not only its first. */
 static int place(const job_config *cfg, int rank, int nhosts)
 {
     if (cfg->placement == JOB_PLACE_BLOCK) {
         int per = (cfg->ranks + nhosts - 1) / nhosts;
         return rank / per;
     }
+    if (cfg->ranks < nhosts)
+        return (int)((long long)rank * nhosts / cfg->ranks);
     return rank % nhosts;
 }
 

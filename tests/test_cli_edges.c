@@ -271,6 +271,41 @@ static void readme_sim_and_real_runs_agree(void **state)
         fail_msg("README's sim run has model %s, its real run %s", hash[0], hash[1]);
 }
 
+/* A collective's simulated seconds from its CSV line. */
+static double collective_seconds(void)
+{
+    const char *line = strstr(output, "sim,allreduce,ring,8,1048576,");
+    if (!line)
+        fail_msg("no result line in:\n%s", output);
+    return atof(line + strlen("sim,allreduce,ring,8,1048576,"));
+}
+
+/* Issue 15, item 14: 8 ranks on platforms/two-racks.xml all sat on rack
+ * a, so the file timed like one flat cluster. Spread, a ring crosses the
+ * shared uplinks and takes longer; --placement block still packs them. */
+static void two_racks_show_with_eight_ranks(void **state)
+{
+    (void)state;
+    NEED_BINARY();
+    static char text[1 << 16];
+    char self[4096];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n <= 0 || source_file("platforms/two-racks.xml", text, sizeof text) != 0)
+        skip();
+    self[n] = '\0';
+    char racks[4600];
+    snprintf(racks, sizeof racks, "%s/../../platforms/two-racks.xml", dirname(self));
+    const char *c = "collective --workers 8 --algo ring --bytes 1MiB";
+    assert_int_equal(run("%s --hosts 16 --bandwidth 10Gbps --latency 50us", c), 0);
+    double flat = collective_seconds();
+    assert_int_equal(run("%s --platform %s", c, racks), 0);
+    double spread = collective_seconds();
+    assert_int_equal(run("%s --platform %s --placement block", c, racks), 0);
+    double packed = collective_seconds();
+    if (!(spread > 1.5 * flat) || fabs(packed - flat) > 1e-9 * flat)
+        fail_msg("two racks: %g s spread, %g s packed; one flat cluster %g s", spread, packed, flat);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -279,6 +314,7 @@ int main(void)
         cmocka_unit_test(every_run_has_its_own_folder_and_row),
         cmocka_unit_test(documented_commands_write_under_runs),
         cmocka_unit_test(readme_sim_and_real_runs_agree),
+        cmocka_unit_test(two_racks_show_with_eight_ranks),
     };
     return cmocka_run_group_tests_name("the distlab command's rough edges", tests, setup, teardown);
 }
