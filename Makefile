@@ -5,7 +5,8 @@
 #   make check    build and run every test with prove, then the threaded ones under TSan
 #   make demo     build and run the main demo
 #   make bench    speed measurements against their references (slow)
-#   make install  PREFIX=/usr/local DESTDIR=
+#   make install  PREFIX=/usr/local DESTDIR=   (distlab, and its platforms/
+#                 and labs/ in PREFIX/share/distlab, found by short name)
 #
 # Sources are found by folder: every .c under core/ algorithms/ sim/ real/
 # ml/ plots/ goes into build/libdistlab.a, cli/*.c into build/distlab, and
@@ -48,7 +49,7 @@ BENCH_BIN := $(BENCH_C:bench/%.c=$(BUILD)/bench/%)
 LIB      := $(BUILD)/libdistlab.a
 BIN      := $(BUILD)/distlab
 
-.PHONY: all deps check demo bench install clean tsan fuzz
+.PHONY: all deps check demo bench install clean tsan fuzz FORCE
 # keep test objects between runs (they are intermediate files of the test rules)
 .SECONDARY:
 
@@ -78,6 +79,17 @@ $(LIB): $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
+# An installed distlab finds its platforms and labs by short name
+# (--platform two-racks) in SHARE, compiled in; build/prefix records the
+# PREFIX it was built for, so a new PREFIX recompiles cli.o.
+SHARE := $(PREFIX)/share/distlab
+$(BUILD)/cli/cli.o: CFLAGS += -DDISTLAB_SHARE='"$(SHARE)"'
+$(BUILD)/cli/cli.o: $(BUILD)/prefix
+$(BUILD)/prefix: FORCE
+	@mkdir -p $(dir $@)
+	@echo '$(SHARE)' | cmp -s - $@ || echo '$(SHARE)' > $@
+FORCE:
+
 $(BIN): $(CLI_OBJ) $(LIB)
 	$(CC) $(CFLAGS) -o $@ $(CLI_OBJ) $(LIB) $(PKG_LIBS)
 
@@ -98,9 +110,10 @@ bench: deps $(BIN) $(BENCH_BIN)
 	./bench/run.sh $(BIN)
 
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/distlab/platforms
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(SHARE)/platforms $(DESTDIR)$(SHARE)/labs
 	install -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/distlab
-	install -m 644 platforms/*.xml $(DESTDIR)$(PREFIX)/share/distlab/platforms/
+	install -m 644 platforms/*.xml $(DESTDIR)$(SHARE)/platforms/
+	install -m 644 labs/*.md labs/demo.exp $(DESTDIR)$(SHARE)/labs/
 
 clean:
 	rm -rf $(BUILD)

@@ -3,6 +3,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/calibration.h"
 #include "core/units.h"
@@ -10,7 +11,8 @@
 const cli_opt cli_job_opts[] = {
     {"backend", "sim|real", "where the ranks run (default sim)"},
     {"timeout", "TIME", "a wait longer than this is an error (default 60s)"},
-    {"platform", "FILE.xml", "sim: SimGrid platform file (instead of a generated cluster)"},
+    {"platform", "FILE.xml", "sim: SimGrid platform file (instead of a generated cluster); a bare "
+                             "name not found here is looked for in the installed platforms/ (two-racks)"},
     {"calibration", "FILE.json", "sim: a cluster at what distlab calibrate measured (latency, bandwidth, compute rates)"},
     {"hosts", "N", "sim: hosts of the generated cluster (default: one per rank)"},
     {"bandwidth", "RATE", "sim: each host's link, e.g. 10Gbps (default 10Gbps)"},
@@ -256,6 +258,29 @@ static uint64_t hosts_key(const cli_args *a, const char *verb)
     return h;
 }
 
+#ifndef DISTLAB_SHARE
+#define DISTLAB_SHARE "/usr/local/share/distlab" /* the Makefile passes PREFIX's */
+#endif
+
+const char *cli_share_dir(void)
+{
+    const char *env = getenv("DISTLAB_SHARE");
+    return env && *env ? env : DISTLAB_SHARE;
+}
+
+const char *cli_find_shared(const char *name, const char *sub, const char *ext, char *buf, size_t len)
+{
+    if (access(name, F_OK) == 0 || strchr(name, '/'))
+        return name;
+    snprintf(buf, len, "%s/%s/%s", cli_share_dir(), sub, name);
+    if (access(buf, F_OK) == 0)
+        return buf;
+    snprintf(buf, len, "%s/%s/%s%s", cli_share_dir(), sub, name, ext);
+    if (access(buf, F_OK) == 0)
+        return buf;
+    return name;
+}
+
 int cli_job_config(const cli_args *a, const char *verb, job_config *cfg)
 {
     static const char *const backends[] = {"sim", "real", NULL};
@@ -283,7 +308,8 @@ int cli_job_config(const cli_args *a, const char *verb, job_config *cfg)
             cli_get(a, "speed") || cli_get(a, "cores"))
             return bad(verb, "platform", "a platform file and a generated cluster "
                        "(--hosts/--bandwidth/--latency/--speed/--cores) exclude each other");
-        cfg->platform = v;
+        static char found[4096];
+        cfg->platform = cli_find_shared(v, "platforms", ".xml", found, sizeof found);
     }
     if ((v = cli_get(a, "calibration")) != NULL) {
         calibration c;

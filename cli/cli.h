@@ -53,6 +53,16 @@ int cli_get_time(const cli_args *a, const char *verb, const char *name, double *
 int cli_get_choice(const cli_args *a, const char *verb, const char *name,
                    const char *const *choices, int *out);
 
+/* The folder an installed distlab keeps its platforms/ and labs/ in:
+ * $DISTLAB_SHARE if set, else PREFIX/share/distlab as built. */
+const char *cli_share_dir(void);
+/* A file named on the command line: name itself when it exists or names
+ * a folder part ("runs/x.xml"); else, for a bare name, SHARE/sub/name or
+ * SHARE/sub/name.ext when that exists ("two-racks" ->
+ * /usr/local/share/distlab/platforms/two-racks.xml), copied into buf;
+ * else name, for the caller's "no such file". */
+const char *cli_find_shared(const char *name, const char *sub, const char *ext, char *buf, size_t len);
+
 /* Fill a job_config from the job options (--backend, --workers or ranks
  * given by the verb, --platform/--hosts/..., --net, --launch ...). */
 int cli_job_config(const cli_args *a, const char *verb, job_config *cfg);

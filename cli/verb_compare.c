@@ -33,7 +33,8 @@ typedef struct outcome {
 
 static const cli_opt compare_opts[] = {
     {"algos", "SPEC[,SPEC...]", "the runs, e.g. allreduce:ring,ps:bsp,ps:ssp:3,ps:async,psgd:8"},
-    {"experiment", "FILE", "an experiment file (shared options and 'run SPEC' lines)"},
+    {"experiment", "FILE", "an experiment file (shared options and 'run SPEC' lines); a bare name "
+                           "not found here is looked for in the installed labs/ (demo.exp)"},
     {"out", "DIR", "where every run's records and the figures go (default runs/compare)"},
     {"target-accuracy", "X", "report the time to this test accuracy, in [0,1] (default: the "
                              "best accuracy every run reached)"},
@@ -286,7 +287,10 @@ int verb_compare(int argc, char **argv)
     experiment_init(&e);
     int status = 2;
     outcome *o = NULL;
+    char found[4096];
     const char *file = cli_get(&a, "experiment"), *list = cli_get(&a, "algos");
+    if (file) /* "demo.exp": the one an installed distlab keeps in SHARE/labs */
+        file = cli_find_shared(file, "labs", ".exp", found, sizeof found);
     if (file && experiment_load(&e, "compare", file) != 0)
         goto done;
     if (list) {

@@ -306,6 +306,40 @@ static void two_racks_show_with_eight_ranks(void **state)
         fail_msg("two racks: %g s spread, %g s packed; one flat cluster %g s", spread, packed, flat);
 }
 
+/* Issue 15, item 15: an installed distlab did not look in its share
+ * folder. A bare name not found as given is looked for there
+ * ($DISTLAB_SHARE here, PREFIX/share/distlab as installed). */
+static void short_names_come_from_the_share_folder(void **state)
+{
+    (void)state;
+    NEED_BINARY();
+    char share[300], path[1400];
+    snprintf(share, sizeof share, "%s/share", tmpdir);
+    assert_int_equal(run("platform --hosts 2 --latency 100us --bandwidth 8Gbps -o %s/x.xml", tmpdir), 0);
+    snprintf(path, sizeof path, "mkdir -p %s/platforms %s/labs && mv %s/x.xml %s/platforms/lab-pair.xml",
+             share, share, tmpdir, share);
+    assert_int_equal(system(path), 0);
+    snprintf(path, sizeof path, "%s/labs/tiny.exp", share);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fprintf(f, "workers 2\nepochs 1\ndataset synth-dense:n=400,d=5,classes=2\nrun allreduce\n");
+    fclose(f);
+    assert_int_equal(setenv("DISTLAB_SHARE", share, 1), 0);
+    int st = run("pingpong --platform lab-pair --bytes 1MiB");
+    int st2 = st == 0 && strstr(output, "sim,1048576,1,0.001148576,") ? 0 : -1;
+    char first[4096];
+    snprintf(first, sizeof first, "%.4000s", output);
+    int st3 = run("compare --experiment tiny.exp --no-figures --out %s/tiny", tmpdir);
+    unsetenv("DISTLAB_SHARE");
+    if (st2 != 0)
+        fail_msg("--platform lab-pair: exit %d:\n%s", st, first);
+    if (st3 != 0)
+        fail_msg("--experiment tiny.exp: exit %d:\n%s", st3, output);
+    /* a name with a folder part is only ever itself */
+    assert_int_equal(run("pingpong --platform ./lab-pair.xml"), 1);
+    assert_non_null(strstr(output, "'./lab-pair.xml'"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -315,6 +349,7 @@ int main(void)
         cmocka_unit_test(documented_commands_write_under_runs),
         cmocka_unit_test(readme_sim_and_real_runs_agree),
         cmocka_unit_test(two_racks_show_with_eight_ranks),
+        cmocka_unit_test(short_names_come_from_the_share_folder),
     };
     return cmocka_run_group_tests_name("the distlab command's rough edges", tests, setup, teardown);
 }
