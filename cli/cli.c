@@ -419,13 +419,15 @@ void cli_describe_job(const job_config *cfg, const job_result *res, char *buf, s
         char bw[32], lat[32];
         units_fmt_rate(cfg->bandwidth_Bps, bw, sizeof bw);
         units_fmt_time(cfg->latency_s, lat, sizeof lat);
-        if (cfg->platform)
+        if (cfg->platform) {
             snprintf(buf, len, "sim: platform %s, network model %s", cfg->platform,
                      res && res->net_model[0] ? res->net_model : "?");
-        else
-            snprintf(buf, len, "sim: generated cluster of %d hosts, %s links, %s latency, %g Gf/core, network model %s",
-                     cfg->hosts > 0 ? cfg->hosts : cfg->ranks, bw, lat, cfg->speed_flops / 1e9,
+        } else {
+            int hosts = cfg->hosts > 0 ? cfg->hosts : cfg->ranks;
+            snprintf(buf, len, "sim: generated cluster of %d host%s, %s links, %s latency, %g Gf/core, network model %s",
+                     hosts, hosts == 1 ? "" : "s", bw, lat, cfg->speed_flops / 1e9,
                      res && res->net_model[0] ? res->net_model : "?");
+        }
     } else {
         char spin[48] = "sleep at once";
         double s = job_spin_s(cfg);

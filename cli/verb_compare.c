@@ -166,6 +166,7 @@ static int draw(const char *out, outcome *o, int n, const char *clock, char *err
     lines.opts.title = "Training loss";
     lines.opts.y.label = "training loss";
     lines.opts.y.scale = PLOT_LOG10;
+    lines.opts.y.min = NAN; /* the accuracy figure's zoom is no loss's: it hid every curve */
     snprintf(path, sizeof path, "%s/loss.png", out);
     if ((rc = plot_lines(path, &lines, err, errlen)))
         return rc;
@@ -361,8 +362,8 @@ int verb_compare(int argc, char **argv)
         fprintf(stderr, "distlab compare: cannot write %s/compare.csv\n", out);
         goto done;
     }
-    printf("\ndistlab compare: %d runs; figures in %s/: accuracy.png loss.png breakdown.png bytes.png; "
-           "numbers in %s/compare.csv\n", e.nruns, out, out);
+    printf("\ndistlab compare: %d run%s; figures in %s/: accuracy.png loss.png breakdown.png bytes.png; "
+           "numbers in %s/compare.csv\n", e.nruns, e.nruns == 1 ? "" : "s", out, out);
     tell(o, e.nruns, target, clock);
     status = 0;
 done:

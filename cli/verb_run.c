@@ -364,17 +364,20 @@ int verb_run(int argc, char **argv)
     const char *clock = ctx.cfg.backend == JOB_SIM ? "simulated" : "wall";
     if (cli_flag(&a, "quiet")) {
         if (last)
-            printf("distlab run %s: %.4g epochs in %.4g %s seconds, test accuracy %.2f%%, "
-                   "train loss %.4f -> %s/\n", algo->name, last->epoch, run_seconds(o, &res), clock,
+            printf("distlab run %s: %.4g epoch%s in %.4g %s seconds, test accuracy %.2f%%, "
+                   "train loss %.4f -> %s/\n", algo->name, last->epoch, last->epoch == 1 ? "" : "s",
+                   run_seconds(o, &res), clock,
                    100 * last->test_accuracy, last->train_loss, outdir);
         goto out;
     }
     char where[512];
     cli_describe_job(&ctx.cfg, &res, where, sizeof where);
-    printf("distlab run %s: %d workers, %s\n", algo->name, ctx.workers, where);
+    printf("distlab run %s: %d worker%s, %s\n", algo->name, ctx.workers, ctx.workers == 1 ? "" : "s",
+           where);
     if (last)
-        printf("  after %.4g epochs, %.6g %s seconds: train loss %.4f, test loss %.4f, "
-               "test accuracy %.2f%%\n", last->epoch, run_seconds(o, &res), clock, last->train_loss,
+        printf("  after %.4g epoch%s, %.6g %s seconds: train loss %.4f, test loss %.4f, "
+               "test accuracy %.2f%%\n", last->epoch, last->epoch == 1 ? "" : "s",
+               run_seconds(o, &res), clock, last->train_loss,
                last->test_loss, 100 * last->test_accuracy);
     printf("  %" PRIu64 " messages, %" PRIu64 " bytes sent\n", res.messages, res.bytes_sent);
     printf("  records in %s/\n", outdir);

@@ -276,8 +276,8 @@ int verb_sweep(int argc, char **argv)
             fprintf(stderr, "distlab sweep: %s\n", err);
             goto done;
         }
-        printf("\ndistlab sweep: %d runs; figures in %s/: time_per_epoch.png; numbers in %s/sweep.csv\n",
-               nlines * ax1.n, out, out);
+        printf("\ndistlab sweep: %d run%s; figures in %s/: time_per_epoch.png; numbers in %s/sweep.csv\n",
+               nlines * ax1.n, nlines * ax1.n == 1 ? "" : "s", out, out);
         status = 0;
         goto done;
     }
@@ -311,8 +311,8 @@ int verb_sweep(int argc, char **argv)
             goto done;
         }
     }
-    printf("\ndistlab sweep: %d runs; figures in %s/: time_per_epoch.png%s; numbers in %s/sweep.csv\n",
-           nlines * ax1.n, out, is_workers ? " speedup.png" : "", out);
+    printf("\ndistlab sweep: %d run%s; figures in %s/: time_per_epoch.png%s; numbers in %s/sweep.csv\n",
+           nlines * ax1.n, nlines * ax1.n == 1 ? "" : "s", out, is_workers ? " speedup.png" : "", out);
     status = 0;
 done:
     free(t);

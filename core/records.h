@@ -130,7 +130,9 @@ void records_run_free(records_run *run);
 const double *records_run_column(const records_run *run, const char *name);
 /* A summary field or setting as text ("0.1", "sim"); NULL when absent. */
 const char *records_run_field(const records_run *run, const char *key, char *buf, size_t len);
-/* A short legend label: "allreduce, 8 workers (sim)". */
+/* A short legend label, the variant in a compare spec's form where the
+ * summary names one: "allreduce:ring, 8 workers (sim)", "ps:ssp:4, 16
+ * workers (sim)" (the timeline's title says which consistency it shows). */
 void records_run_label(const records_run *run, char *buf, size_t len);
 
 /* ---- exports and figures ---- */

@@ -409,11 +409,33 @@ const char *records_run_field(const records_run *run, const char *key, char *buf
     return buf;
 }
 
+/* The summary field that names an algorithm's variant, as a compare spec
+ * writes it after the ':' (ps:ssp:4, allreduce:tree, psgd:16). */
+static const struct {
+    const char *algo, *field;
+} variants[] = {
+    {"ps", "consistency"}, {"allreduce", "allreduce"}, {"psgd", "average_every"},
+    {"hogwild", "sync"},   {"distbelief", "mode"},
+};
+
 void records_run_label(const records_run *run, char *buf, size_t len)
 {
-    if (run->algo)
-        snprintf(buf, len, "%s, %d worker%s (%s)", run->algo, run->workers, run->workers == 1 ? "" : "s",
-                 run->backend);
-    else
+    if (!run->algo) {
         snprintf(buf, len, "%s", run->dir ? run->dir : "?");
+        return;
+    }
+    char spec[160], v[64], s[32];
+    snprintf(spec, sizeof spec, "%s", run->algo);
+    for (size_t i = 0; i < sizeof variants / sizeof *variants; i++) {
+        const char *val;
+        if (strcmp(run->algo, variants[i].algo) != 0 ||
+            !(val = records_run_field(run, variants[i].field, v, sizeof v)))
+            continue;
+        const char *bound = strcmp(val, "ssp") == 0 ? records_run_field(run, "staleness_bound", s, sizeof s)
+                                                    : NULL;
+        size_t used = strlen(spec);
+        snprintf(spec + used, sizeof spec - used, ":%s%s%s", val, bound ? ":" : "", bound ? bound : "");
+    }
+    snprintf(buf, len, "%s, %d worker%s (%s)", spec, run->workers, run->workers == 1 ? "" : "s",
+             run->backend);
 }

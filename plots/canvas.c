@@ -35,7 +35,8 @@ unsigned plot_kind_colour(int kind)
 {
     switch (kind) {
     case RT_EV_COMPUTE: return 0x0072B2; /* blue */
-    case RT_EV_SEND:    return 0xD55E00; /* vermillion */
+    case RT_EV_SEND:    return 0xCC79A7; /* reddish purple: vermillion was too close to
+                                              * communication's orange */
     case RT_EV_RECV:    return 0x009E73; /* bluish green */
     case RT_EV_WAIT:    return 0xBBBBBB; /* grey: idle */
     case RT_EV_KINDS:   return 0xE69F00; /* orange: communication (core/analysis.h) */

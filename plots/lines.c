@@ -4,8 +4,8 @@
  * The legend goes where it hides no data: each candidate corner and edge
  * of the plot area is scored by how many line segments and markers it
  * would cover; the first clear one wins. When none is clear the legend
- * moves above the plot area, in as few rows as the figure's width allows
- * (the plot keeps its full width).
+ * moves above the plot area, in as few rows as the figure's width allows,
+ * and the figure grows by its height (the plot keeps its full size).
  */
 #include "plots/plot_internal.h"
 
@@ -116,8 +116,8 @@ static int lines_draw(const char *path, const plot_opts *o, const plot_series *s
                            ? "is finite and above zero on the log axis" : "is finite");
         return -1;
     }
-    if (canvas_open(&c, path, o->width_in > 0 ? o->width_in : 3.5, o->height_in > 0 ? o->height_in : 2.45,
-                    o->dpi, err, errlen))
+    double width_in = o->width_in > 0 ? o->width_in : 3.5, height_in = o->height_in > 0 ? o->height_in : 2.45;
+    if (canvas_open(&c, path, width_in, height_in, o->dpi, err, errlen))
         return -1;
     int nle = 0;
     if (!(le = calloc((size_t)ns + 1, sizeof *le))) {
@@ -154,9 +154,18 @@ static int lines_draw(const char *path, const plot_opts *o, const plot_series *s
             lx = cand[best][0];
             ly = cand[best][1];
         } else {
-            /* Above the plot area, in as few rows as the width allows. */
+            /* Above the plot area, in as few rows as the width allows;
+             * the figure grows by the legend's height (unless its height
+             * was given), so many runs do not squeeze the plot. */
             cols = legend_cols_to_fit(&c, le, nle, c.w - 8);
             legend_size(&c, le, nle, cols, &lw, &lh);
+            if (!(o->height_in > 0)) {
+                canvas_close(&c, 0, NULL, 0);
+                if (canvas_open(&c, path, width_in, height_in + (lh + 2) / 72, o->dpi, err, errlen)) {
+                    free(le);
+                    return -1;
+                }
+            }
             memset(&f, 0, sizeof f);
             f.y_air = 0.03;
             frame_layout(&c, &f, o, xlo, xhi, ylo, yhi, 0, lh + 2);

@@ -87,6 +87,30 @@ static void close_all(real_rank *rk)
     }
 }
 
+/* "rank 2", "ranks 1..2" or "ranks 1, 3..5": the ranks from me up that
+ * have not connected to my listener yet (their rfd is still closed). */
+static void missing_ranks(const real_rank *rk, char *buf, size_t len)
+{
+    int me = rk->rt.rank, size = rk->job->size, count = 0;
+    char list[128] = "";
+    size_t used = 0;
+    for (int j = me; j < size; j++) {
+        if (rk->peers[j].rfd >= 0)
+            continue;
+        int last = j;
+        while (last + 1 < size && rk->peers[last + 1].rfd < 0)
+            last++;
+        count += last - j + 1;
+        if (used < sizeof list) {
+            int n = last == j ? snprintf(list + used, sizeof list - used, "%s%d", used ? ", " : "", j)
+                              : snprintf(list + used, sizeof list - used, "%s%d..%d", used ? ", " : "", j, last);
+            used += n > 0 ? (size_t)n : 0;
+        }
+        j = last;
+    }
+    snprintf(buf, len, "%s %s", count == 1 ? "rank" : "ranks", list);
+}
+
 int real_mesh_open(real_rank *rk)
 {
     real_job *job = rk->job;
@@ -123,9 +147,12 @@ int real_mesh_open(real_rank *rk)
     for (int left = size - me; left > 0;) {
         fd = -1;
         if (net_accept(job->listen_fd[me], deadline, &fd, err, sizeof err) != 0) {
+            char who[160];
+            missing_ranks(rk, who, sizeof who);
             rc = rt_seterr(r, net_clock_s() >= deadline ? RT_ETIMEOUT : RT_EIO,
-                           "setup: %d connection(s) from ranks %d..%d still missing: %s%s%s", left,
-                           me, size - 1, err, rejected[0] ? "; last refused: " : "", rejected);
+                           "setup: the connection%s from %s still missing: %s%s%s",
+                           strchr(who, '.') || strchr(who, ',') ? "s" : "", who, err,
+                           rejected[0] ? "; last refused: " : "", rejected);
             goto fail;
         }
         double hello_by = net_clock_s() + HELLO_WAIT_S;

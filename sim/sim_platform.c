@@ -48,7 +48,7 @@ int sim_platform_cluster_xml(const job_config *cfg, char *buf, size_t len)
     int n = snprintf(buf, len,
         "<?xml version='1.0'?>\n"
         "<!DOCTYPE platform SYSTEM \"https://simgrid.org/simgrid.dtd\">\n"
-        "<!-- distlab cluster: %d hosts, one full-duplex link each to a\n"
+        "<!-- distlab cluster: %d host%s, one full-duplex link each to a\n"
         "     non-blocking switch; host-to-host latency = 2 x lat. -->\n"
         "<platform version=\"4.1\">\n"
         "  <cluster id=\"cluster\" prefix=\"node-\" suffix=\"\" radical=\"0-%d\"\n"
@@ -56,7 +56,7 @@ int sim_platform_cluster_xml(const job_config *cfg, char *buf, size_t len)
         "           bw=\"%sBps\" lat=\"%ss\" sharing_policy=\"SPLITDUPLEX\"\n"
         "           loopback_bw=\"%sBps\" loopback_lat=\"1us\"/>\n"
         "</platform>\n",
-        hosts, hosts - 1, exact(cfg->speed_flops, speed, sizeof speed), cfg->cores > 0 ? cfg->cores : 1,
+        hosts, hosts == 1 ? "" : "s", hosts - 1, exact(cfg->speed_flops, speed, sizeof speed), cfg->cores > 0 ? cfg->cores : 1,
         exact(cfg->bandwidth_Bps, bw, sizeof bw), exact(cfg->latency_s / 2, lat, sizeof lat),
         exact(loop_Bps, loop, sizeof loop));
     return n > 0 && (size_t)n < len ? 0 : -1;

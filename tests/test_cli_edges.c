@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <cairo.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "plots/plot.h"
 #include "tests/util_distlab.h"
 #include "tests/util_files.h"
 
@@ -115,7 +117,7 @@ static void one_number_of_seconds_per_run(void **state)
     };
     for (size_t i = 0; i < sizeof runs / sizeof *runs; i++) {
         assert_int_equal(run("%s --quiet --no-figures --out %s/%s", runs[i].args, tmpdir, runs[i].name), 0);
-        double said = printed(" epochs in ");
+        double said = printed(" in ");
         double seconds = summary_num(runs[i].name, "seconds");
         double job = summary_num(runs[i].name, "job_seconds");
         double metric = last_time_s(runs[i].name);
@@ -340,6 +342,80 @@ static void short_names_come_from_the_share_folder(void **state)
     assert_non_null(strstr(output, "'./lab-pair.xml'"));
 }
 
+/* Pixels of exactly this colour in a PNG under tmpdir. */
+static long png_pixels_of(const char *rel, unsigned rgb)
+{
+    char path[700];
+    snprintf(path, sizeof path, "%s/%s", tmpdir, rel);
+    cairo_surface_t *im = cairo_image_surface_create_from_png(path);
+    if (cairo_surface_status(im) != CAIRO_STATUS_SUCCESS)
+        fail_msg("cannot read %s", path);
+    cairo_surface_flush(im);
+    int w = cairo_image_surface_get_width(im), h = cairo_image_surface_get_height(im);
+    int stride = cairo_image_surface_get_stride(im);
+    const unsigned char *data = cairo_image_surface_get_data(im);
+    long n = 0;
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++)
+            n += (*(const uint32_t *)(data + (size_t)y * stride + (size_t)x * 4) & 0xFFFFFF) == rgb;
+    cairo_surface_destroy(im);
+    return n;
+}
+
+/* Issue 15, item 17: compare's loss.png kept the accuracy figure's zoom
+ * (y from 90 on a log axis of losses below 1), so every curve was off the
+ * plot and only the legend's swatches showed. The first run's colour must
+ * draw a line across the plot, many times a swatch's pixels. */
+static void compare_loss_figure_shows_its_curves(void **state)
+{
+    (void)state;
+    NEED_BINARY();
+    assert_int_equal(run("compare --algos allreduce,psgd %s --epochs 2 --out %s/loss", SMALL, tmpdir), 0);
+    long first = png_pixels_of("loss/loss.png", plot_palette(0));
+    if (first < 3000)
+        fail_msg("loss.png has %ld pixels of the first run's colour: its curve is not drawn", first);
+}
+
+/* Issue 15, item 17: "1 workers", "1 hosts", "1 epochs"; demo.sh said
+ * "four ways" before its five runs. */
+static void one_is_singular(void **state)
+{
+    (void)state;
+    NEED_BINARY();
+    assert_int_equal(run("run serial --dataset synth-dense:n=400,d=5,classes=2 --epochs 1 --hosts 1 "
+                         "--no-figures --out %s/one", tmpdir), 0);
+    static const char *const says[] = {": 1 worker, ", "cluster of 1 host, ", "after 1 epoch, "};
+    for (size_t i = 0; i < sizeof says / sizeof *says; i++)
+        if (!strstr(output, says[i]))
+            fail_msg("no '%s' in:\n%s", says[i], output);
+    assert_int_equal(run("compare --algos serial --dataset synth-dense:n=400,d=5,classes=2 --epochs 1 "
+                         "--no-figures --out %s/one-run", tmpdir), 0);
+    assert_non_null(strstr(output, "compare: 1 run;"));
+    assert_int_equal(run("platform --hosts 1"), 0);
+    assert_non_null(strstr(output, "cluster: 1 host,"));
+
+    /* demo.sh counts the runs of labs/demo.exp (/bin/true stands in for distlab) */
+    static char exp[1 << 14];
+    char self[4096], cmd[9000];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n <= 0 || source_file("labs/demo.exp", exp, sizeof exp) != 0)
+        skip();
+    self[n] = '\0';
+    int runs = 0;
+    for (char *l = exp; l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
+        runs += strncmp(l, "run ", 4) == 0;
+    snprintf(cmd, sizeof cmd, "DEMO_OUT=%s/demo %s/../../demo.sh /bin/true", tmpdir, dirname(self));
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    char line[512] = "";
+    assert_non_null(fgets(line, sizeof line, p));
+    pclose(p);
+    char want[64];
+    snprintf(want, sizeof want, "Fashion-MNIST %d ways", runs);
+    if (runs < 2 || !strstr(line, want))
+        fail_msg("labs/demo.exp has %d runs; demo.sh says: %s", runs, line);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -350,6 +426,8 @@ int main(void)
         cmocka_unit_test(readme_sim_and_real_runs_agree),
         cmocka_unit_test(two_racks_show_with_eight_ranks),
         cmocka_unit_test(short_names_come_from_the_share_folder),
+        cmocka_unit_test(compare_loss_figure_shows_its_curves),
+        cmocka_unit_test(one_is_singular),
     };
     return cmocka_run_group_tests_name("the distlab command's rough edges", tests, setup, teardown);
 }

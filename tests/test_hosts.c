@@ -235,6 +235,21 @@ static void missing_rank_times_out(void **state)
     assert_log_has(0, "still missing");
 }
 
+/* Rank 0 started alone of 3 names the ranks it waited for, 1..2, not
+ * itself (issue 15, item 17: it said "ranks 0..2"). */
+static void missing_ranks_are_named(void **state)
+{
+    (void)state;
+    NEED_BINARY();
+    char peers[256];
+    free_peers(3, peers, sizeof peers);
+    rank_proc p[1];
+    start_rank(&p[0], 0, "collective --workers 3 --bytes 4KiB --timeout 1", peers);
+    wait_ranks(p, 1, 20);
+    assert_int_equal(p[0].status, 1);
+    assert_log_has(0, "the connections from ranks 1..2 still missing");
+}
+
 /* A rank given another peer list (the same addresses, written otherwise)
  * belongs to another job: rank 0 refuses its hello and says why. */
 static void another_peer_list_is_another_job(void **state)
@@ -432,6 +447,7 @@ int main(void)
         cmocka_unit_test(same_model_as_processes),
         cmocka_unit_test(collective_checks_every_iteration),
         cmocka_unit_test(missing_rank_times_out),
+        cmocka_unit_test(missing_ranks_are_named),
         cmocka_unit_test(another_peer_list_is_another_job),
         cmocka_unit_test(other_options_are_another_job),
         cmocka_unit_test(same_data_at_other_paths_joins),

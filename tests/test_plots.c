@@ -672,6 +672,78 @@ static void test_legend_above_when_crowded(void **state)
         fail_msg("legend text: %ld ink pixels inside the plot, %ld above it", inside, above);
 }
 
+/* CIE L*a*b* of an sRGB colour (D65). */
+static void lab_of(unsigned rgb, double lab[3])
+{
+    double c[3], xyz[3];
+    for (int i = 0; i < 3; i++) {
+        double v = ((rgb >> (16 - 8 * i)) & 0xFF) / 255.0;
+        c[i] = v <= 0.04045 ? v / 12.92 : pow((v + 0.055) / 1.055, 2.4);
+    }
+    xyz[0] = (0.4124 * c[0] + 0.3576 * c[1] + 0.1805 * c[2]) / 0.95047;
+    xyz[1] = 0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2];
+    xyz[2] = (0.0193 * c[0] + 0.1192 * c[1] + 0.9505 * c[2]) / 1.08883;
+    for (int i = 0; i < 3; i++)
+        xyz[i] = xyz[i] > 0.008856 ? cbrt(xyz[i]) : 7.787 * xyz[i] + 16.0 / 116;
+    lab[0] = 116 * xyz[1] - 16;
+    lab[1] = 500 * (xyz[0] - xyz[1]);
+    lab[2] = 200 * (xyz[1] - xyz[2]);
+}
+
+/* The timeline's five colours are far apart (CIE76 distance at least 40;
+ * communication's orange and send's vermillion were 33 apart). */
+static void test_activity_colours_differ(void **state)
+{
+    (void)state;
+    static const int kinds[] = {RT_EV_COMPUTE, RT_EV_SEND, RT_EV_RECV, RT_EV_WAIT, ANALYSIS_EV_COMM};
+    for (int i = 0; i < 5; i++)
+        for (int j = i + 1; j < 5; j++) {
+            double a[3], b[3];
+            lab_of(plot_kind_colour(kinds[i]), a);
+            lab_of(plot_kind_colour(kinds[j]), b);
+            double d = sqrt((a[0] - b[0]) * (a[0] - b[0]) + (a[1] - b[1]) * (a[1] - b[1]) +
+                            (a[2] - b[2]) * (a[2] - b[2]));
+            if (d < 40)
+                fail_msg("kinds %d and %d: colours %06X and %06X are only %.1f apart", kinds[i],
+                         kinds[j], plot_kind_colour(kinds[i]), plot_kind_colour(kinds[j]), d);
+        }
+}
+
+/* A legend that has to go above the plot makes the figure taller by its
+ * height instead of squeezing the plot (five runs took a third of it). */
+static void test_legend_above_grows_the_figure(void **state)
+{
+    (void)state;
+    char err[512];
+    enum { N = 200 };
+    static double x[N], y[5][N];
+    plot_series s[5];
+    for (int k = 0; k < 5; k++) {
+        for (int i = 0; i < N; i++) {
+            x[i] = i;
+            y[k][i] = 0.5 + 0.5 * sin(i * (0.13 + 0.05 * k) + k);
+        }
+        s[k] = (plot_series){"a run with a long name, 64 workers", x, y[k], N, 0};
+    }
+    plot_lines_spec spec = {.opts = plot_opts_default(), .series = s, .nseries = 5};
+    spec.opts.dpi = 100;
+    const char *path = out("legend-grows.png");
+    if (plot_lines(path, &spec, err, sizeof err))
+        fail_msg("%s", err);
+    image im = load_png(path);
+    int h = im.h;
+    cairo_surface_destroy(im.s);
+    if (h < 245 + 5 * 10) /* 2.45 in, plus five rows of legend */
+        fail_msg("legend above: the figure is %d px high, as if the legend took the plot's room", h);
+    spec.opts.height_in = 2.45; /* a height given is kept */
+    if (plot_lines(path, &spec, err, sizeof err))
+        fail_msg("%s", err);
+    im = load_png(path);
+    h = im.h;
+    cairo_surface_destroy(im.s);
+    assert_int_equal(h, 245);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -681,6 +753,8 @@ int main(void)
         cmocka_unit_test(test_exponent_is_small),
         cmocka_unit_test(test_legend_avoids_data),
         cmocka_unit_test(test_legend_above_when_crowded),
+        cmocka_unit_test(test_legend_above_grows_the_figure),
+        cmocka_unit_test(test_activity_colours_differ),
         cmocka_unit_test(test_lines_png),
         cmocka_unit_test(test_vector_formats),
         cmocka_unit_test(test_errors),

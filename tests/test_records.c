@@ -212,6 +212,42 @@ static void test_add_job(void **state)
     records_run_free(&run);
 }
 
+/* The label (a timeline's title, a legend) names the variant the way a
+ * compare spec does, so a timeline says which consistency it shows. */
+static void test_label_names_the_variant(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *algo, *field, *value;
+        int workers, bound;
+        const char *label;
+    } cases[] = {
+        {"ps", "consistency", "ssp", 16, 4, "ps:ssp:4, 16 workers (sim)"},
+        {"ps", "consistency", "async", 16, 0, "ps:async, 16 workers (sim)"},
+        {"allreduce", "allreduce", "tree", 8, 0, "allreduce:tree, 8 workers (sim)"},
+        {"psgd", "average_every", "16", 1, 0, "psgd:16, 1 worker (sim)"},
+        {"distbelief", "mode", "downpour", 4, 0, "distbelief:downpour, 4 workers (sim)"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char dir[512], err[512], label[128];
+        path_in(dir, sizeof dir, "label", NULL);
+        records *rec = records_open(dir, err, sizeof err);
+        assert_non_null(rec);
+        records_set_str(rec, "algo", cases[i].algo);
+        records_set_str(rec, "backend", "sim");
+        records_set_int(rec, "workers", cases[i].workers);
+        records_set_str(rec, cases[i].field, cases[i].value);
+        if (cases[i].bound)
+            records_set_int(rec, "staleness_bound", cases[i].bound);
+        assert_int_equal(records_close(rec, err, sizeof err), 0);
+        records_run run;
+        assert_int_equal(records_load(dir, RECORDS_LOAD_SUMMARY, &run, err, sizeof err), 0);
+        records_run_label(&run, label, sizeof label);
+        records_run_free(&run);
+        assert_string_equal(label, cases[i].label);
+    }
+}
+
 static void test_writer_misuse(void **state)
 {
     (void)state;
@@ -442,6 +478,7 @@ int main(void)
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_csv_files_as_written),
         cmocka_unit_test(test_add_job),
+        cmocka_unit_test(test_label_names_the_variant),
         cmocka_unit_test(test_writer_misuse),
         cmocka_unit_test(test_missing_run_folder),
         cmocka_unit_test(test_malformed_files),
