@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli/run.h"
 
@@ -185,18 +186,34 @@ out:
 
 int experiment_load(experiment *e, const char *verb, const char *path)
 {
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        fprintf(stderr, "distlab %s: experiment file '%s' is a folder; name a file in it "
+                "(e.g. labs/demo.exp)\n", verb, path);
+        return -1;
+    }
     FILE *f = fopen(path, "r");
     if (!f) {
         fprintf(stderr, "distlab %s: experiment file '%s': %s\n", verb, path, strerror(errno));
         return -1;
     }
-    char line[2048];
+    enum { MAX_LINE = 2046 };
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
     int lineno = 0, rc = 0;
-    while (rc == 0 && fgets(line, sizeof line, f)) {
+    while (rc == 0 && (len = getline(&line, &cap, f)) >= 0) {
         lineno++;
-        if (!strchr(line, '\n') && !feof(f)) {
-            fprintf(stderr, "distlab %s: %s:%d: line longer than %zu characters\n", verb, path,
-                    lineno, sizeof line - 2);
+        const char *nul = memchr(line, '\0', (size_t)len);
+        if (nul) {
+            fprintf(stderr, "distlab %s: %s:%d: a NUL byte at column %d: an experiment file is "
+                    "plain text\n", verb, path, lineno, (int)(nul - line) + 1);
+            rc = -1;
+            break;
+        }
+        if (len > MAX_LINE + 1 || (len == MAX_LINE + 1 && line[len - 1] != '\n')) {
+            fprintf(stderr, "distlab %s: %s:%d: line longer than %d characters\n", verb, path,
+                    lineno, MAX_LINE);
             rc = -1;
             break;
         }
@@ -245,6 +262,11 @@ int experiment_load(experiment *e, const char *verb, const char *path)
             }
         }
     }
+    if (rc == 0 && ferror(f)) {
+        fprintf(stderr, "distlab %s: experiment file '%s': %s\n", verb, path, strerror(errno));
+        rc = -1;
+    }
+    free(line);
     fclose(f);
     return rc;
 }

@@ -91,8 +91,18 @@ int units_time(const char *s, double *seconds, char *err, size_t errlen)
 {
     static const unit u[] = {
         {"", 1, 0}, {"s", 1, 0}, {"ms", 0, 1e3}, {"us", 0, 1e6}, {"ns", 0, 1e9},
-        {"m", 60, 0}, {"min", 60, 0}, {"h", 3600, 0}, {NULL, 0, 0}};
-    return parse(s, u, seconds, "time", "50us, 1ms, 2s", err, errlen);
+        {"min", 60, 0}, {"h", 3600, 0}, {NULL, 0, 0}};
+    /* a bare "m" reads as minutes to some (--timeout 5m) and as
+     * milliseconds to others (--latency 1m): refused, naming both */
+    double v;
+    const char *suf;
+    if (split(s, &v, &suf) == 0 && strcmp(suf, "m") == 0) {
+        int n = (int)(suf - s);
+        snprintf(err, errlen, "'%s' is ambiguous: write %.*smin for minutes or %.*sms for "
+                 "milliseconds", s, n, s, n, s);
+        return -1;
+    }
+    return parse(s, u, seconds, "time", "50us, 1ms, 2s, 5min", err, errlen);
 }
 
 int units_speed(const char *s, double *flops, char *err, size_t errlen)

@@ -2,7 +2,8 @@
  *
  * Sizes: 4096, 4KiB, 1MB, 2GiB (B, k/kB/KB = 1000, K/KiB = 1024, M/MB,
  * MiB, G/GB, GiB, TB, TiB), at most 2^53 bytes. Rates: 10Gbps, 1GBps, 100Mbps, 125MBps (bits or bytes per
- * second). Times: 50us, 1ms, 0.5s, 2 (seconds). Speeds: 1Gf, 100Mf, 2.5e9
+ * second). Times: 50us, 1ms, 0.5s, 2 (seconds), 5min, 1h; a bare "m" is
+ * refused (minutes or milliseconds?). Speeds: 1Gf, 100Mf, 2.5e9
  * (flop/s). Each parser returns 0 and stores the value in base units
  * (bytes, bytes/s, seconds, flop/s), or -1 with a message in err that says
  * what was expected.

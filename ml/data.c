@@ -9,6 +9,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <gsl/gsl_rng.h>
 #include <zlib.h>
@@ -58,6 +59,10 @@ int ml_read_file(const char *path, char **buf, size_t *len, char *err, size_t er
     size_t n = 0, cap = 0;
     *buf = NULL;
     *len = 0;
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) /* gzread would say "corrupt gzip?" */
+        return ml_err(err, errlen, "%s: a folder, not a data file (LIBSVM text or IDX, plain or .gz)",
+                      path);
     gzFile f = gzopen(path, "rb");
     if (!f)
         return ml_err(err, errlen, "%s: cannot open: %s", path, errno ? strerror(errno) : "out of memory");

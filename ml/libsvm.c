@@ -50,13 +50,14 @@ static int token_copy(const char *p, const char *q, char tok[TOKEN_MAX])
     return 0;
 }
 
-/* A finite double filling the whole token. */
+/* A finite decimal double filling the whole token: strtod's hex form
+ * (3:0x10 as 16) is no LIBSVM number, and likely a file that is not one. */
 static int parse_real(const char *tok, double *out)
 {
     char *end;
     errno = 0;
     double v = strtod(tok, &end);
-    if (end == tok || *end != '\0' || !isfinite(v))
+    if (end == tok || *end != '\0' || !isfinite(v) || strpbrk(tok, "xX"))
         return -1;
     *out = v;
     return 0;
@@ -165,7 +166,7 @@ static int parse_line(libsvm_acc *a, const char *p, const char *end, size_t dim,
         if (colon + 1 == q)
             return ml_err(err, errlen, "%s:%zu: missing value after '%.*s'", name, line, tlen, p);
         if (token_copy(colon + 1, q, tok) < 0 || parse_real(tok, &v) < 0)
-            return ml_err(err, errlen, "%s:%zu: value in '%.*s' is not a finite number", name,
+            return ml_err(err, errlen, "%s:%zu: value in '%.*s' is not a finite number (decimal)", name,
                           line, tlen, p);
         if (!isfinite((float)v))
             return ml_err(err, errlen, "%s:%zu: value in '%.*s' overflows a float", name, line,

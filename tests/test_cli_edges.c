@@ -416,6 +416,33 @@ static void one_is_singular(void **state)
         fail_msg("labs/demo.exp has %d runs; demo.sh says: %s", runs, line);
 }
 
+/* Issue 15, item 18: messages that pointed elsewhere. */
+static void messages_say_what_is_wrong(void **state)
+{
+    (void)state;
+    NEED_BINARY();
+    char nul[512];
+    snprintf(nul, sizeof nul, "%s/nul.exp", tmpdir);
+    FILE *f = fopen(nul, "w");
+    assert_non_null(f);
+    fwrite("workers 2\nrun allre\0duce\n", 1, 26, f);
+    fclose(f);
+    char args[3][700];
+    snprintf(args[0], sizeof args[0], "compare --experiment %s", nul);
+    snprintf(args[1], sizeof args[1], "compare --experiment %s", tmpdir);
+    snprintf(args[2], sizeof args[2], "run serial --data %s", tmpdir);
+    const test_refusal cases[] = {
+        {args[0], "nul.exp:2: a NUL byte at column 10"},
+        {args[1], "is a folder; name a file in it"},
+        {args[2], "a folder, not a data file"},
+        {"collective --latency 1m", "'1m' is ambiguous: write 1min for minutes or 1ms for milliseconds"},
+        {"collective --backend real --timeout 5m", "write 5min for minutes"},
+    };
+    test_distlab_refuses("", cases, sizeof cases / sizeof *cases);
+    assert_int_equal(run("collective --workers 2 --bytes 4KiB --latency 0.001min"), 0);
+    assert_non_null(strstr(output, "sim,allreduce,"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -428,6 +455,7 @@ int main(void)
         cmocka_unit_test(short_names_come_from_the_share_folder),
         cmocka_unit_test(compare_loss_figure_shows_its_curves),
         cmocka_unit_test(one_is_singular),
+        cmocka_unit_test(messages_say_what_is_wrong),
     };
     return cmocka_run_group_tests_name("the distlab command's rough edges", tests, setup, teardown);
 }

@@ -150,6 +150,26 @@ static void t_libsvm_bad(void **state)
     assert_non_null(strstr(err, "bad:2: NUL byte"));
 }
 
+/* Issue 15, item 18: strtod read 3:0x10 as 16, and a folder given as a
+ * data file was "truncated or corrupt gzip?". */
+static void t_libsvm_hex_and_folders_refused(void **state)
+{
+    (void)state;
+    static const char *const hex[] = {"1 3:0x10\n", "1 3:-0X1p4\n", "0x1 3:1\n"};
+    for (size_t c = 0; c < sizeof hex / sizeof *hex; c++) {
+        char err[ERRLEN] = "";
+        ml_dataset ds;
+        if (ml_libsvm_parse(hex[c], strlen(hex[c]), "hex", 0, 0, &ds, err, sizeof err) != -1 ||
+            !strstr(err, "hex:1: ") || !strstr(err, "not a"))
+            fail_msg("'%s' read, or refused as '%s'", hex[c], err);
+    }
+    char err[ERRLEN] = "";
+    ml_dataset ds;
+    assert_int_equal(ml_libsvm_load(tmpdir, 0, 0, &ds, err, sizeof err), -1);
+    if (!strstr(err, "a folder, not a data file") || strstr(err, "gzip"))
+        fail_msg("a folder as LIBSVM data: '%s'", err);
+}
+
 static void t_libsvm_files(void **state)
 {
     (void)state;
@@ -465,6 +485,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(t_libsvm_good),
         cmocka_unit_test(t_libsvm_bad),
+        cmocka_unit_test(t_libsvm_hex_and_folders_refused),
         cmocka_unit_test(t_libsvm_files),
         cmocka_unit_test(t_idx),
         cmocka_unit_test(t_fashion_mnist),
