@@ -69,6 +69,15 @@ static const char *slurp(const char *fmt, ...)
     return buf;
 }
 
+/* Write n bytes to tmpdir/rel; its path in path[len]. */
+static void put_file(char *path, size_t len, const char *rel, const void *data, size_t n)
+{
+    snprintf(path, len, "%s/%s", tmpdir, rel);
+    FILE *f = fopen(path, "w");
+    if (!f || fwrite(data, 1, n, f) != n || fclose(f) != 0)
+        fail_msg("cannot write %s", path);
+}
+
 /* A number field of a summary.json ("key": value). */
 static double summary_num(const char *run, const char *key)
 {
@@ -160,11 +169,8 @@ static void every_run_has_its_own_folder_and_row(void **state)
     (void)state;
     NEED_BINARY();
     char exp[512];
-    snprintf(exp, sizeof exp, "%s/twice.exp", tmpdir);
-    FILE *f = fopen(exp, "w");
-    assert_non_null(f);
-    fprintf(f, "run allreduce --lr 0.1\nrun allreduce --lr 0.5\nrun psgd:2\nrun psgd\nrun psgd\n");
-    fclose(f);
+    static const char twice[] = "run allreduce --lr 0.1\nrun allreduce --lr 0.5\nrun psgd:2\nrun psgd\nrun psgd\n";
+    put_file(exp, sizeof exp, "twice.exp", twice, strlen(twice));
     assert_int_equal(run("compare --experiment %s %s --no-figures --out %s/twice", exp, SMALL, tmpdir), 0);
     assert_non_null(strstr(output, "allreduce_2"));
     assert_non_null(strstr(slurp("twice/allreduce/summary.json"), "\"lr\": \"0.1\""));
@@ -321,11 +327,8 @@ static void short_names_come_from_the_share_folder(void **state)
     snprintf(path, sizeof path, "mkdir -p %s/platforms %s/labs && mv %s/x.xml %s/platforms/lab-pair.xml",
              share, share, tmpdir, share);
     assert_int_equal(system(path), 0);
-    snprintf(path, sizeof path, "%s/labs/tiny.exp", share);
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fprintf(f, "workers 2\nepochs 1\ndataset synth-dense:n=400,d=5,classes=2\nrun allreduce\n");
-    fclose(f);
+    static const char tiny[] = "workers 2\nepochs 1\ndataset synth-dense:n=400,d=5,classes=2\nrun allreduce\n";
+    put_file(path, sizeof path, "share/labs/tiny.exp", tiny, strlen(tiny));
     assert_int_equal(setenv("DISTLAB_SHARE", share, 1), 0);
     int st = run("pingpong --platform lab-pair --bytes 1MiB");
     int st2 = st == 0 && strstr(output, "sim,1048576,1,0.001148576,") ? 0 : -1;
@@ -422,11 +425,7 @@ static void messages_say_what_is_wrong(void **state)
     (void)state;
     NEED_BINARY();
     char nul[512];
-    snprintf(nul, sizeof nul, "%s/nul.exp", tmpdir);
-    FILE *f = fopen(nul, "w");
-    assert_non_null(f);
-    fwrite("workers 2\nrun allre\0duce\n", 1, 26, f);
-    fclose(f);
+    put_file(nul, sizeof nul, "nul.exp", "workers 2\nrun allre\0duce\n", 26);
     char args[3][700];
     snprintf(args[0], sizeof args[0], "compare --experiment %s", nul);
     snprintf(args[1], sizeof args[1], "compare --experiment %s", tmpdir);

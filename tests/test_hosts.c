@@ -220,16 +220,23 @@ static void collective_checks_every_iteration(void **state)
     assert_log_has(3, "rank 0 has the results");
 }
 
+/* Rank 0 of an n-rank job, started alone with --timeout 1. */
+static void rank0_alone(int n, rank_proc *p)
+{
+    char peers[256], args[128];
+    free_peers(n, peers, sizeof peers);
+    snprintf(args, sizeof args, "collective --workers %d --bytes 4KiB --timeout 1", n);
+    start_rank(p, 0, args, peers);
+    wait_ranks(p, 1, 20);
+}
+
 /* Rank 1 never starts: rank 0 gives up after --timeout, saying so. */
 static void missing_rank_times_out(void **state)
 {
     (void)state;
     NEED_BINARY();
-    char peers[256];
-    free_peers(2, peers, sizeof peers);
     rank_proc p[1];
-    start_rank(&p[0], 0, "collective --workers 2 --bytes 4KiB --timeout 1", peers);
-    wait_ranks(p, 1, 20);
+    rank0_alone(2, p);
     assert_int_equal(p[0].status, 1);
     assert_true(p[0].ended_s < 5);
     assert_log_has(0, "still missing");
@@ -241,11 +248,8 @@ static void missing_ranks_are_named(void **state)
 {
     (void)state;
     NEED_BINARY();
-    char peers[256];
-    free_peers(3, peers, sizeof peers);
     rank_proc p[1];
-    start_rank(&p[0], 0, "collective --workers 3 --bytes 4KiB --timeout 1", peers);
-    wait_ranks(p, 1, 20);
+    rank0_alone(3, p);
     assert_int_equal(p[0].status, 1);
     assert_log_has(0, "the connections from ranks 1..2 still missing");
 }
