@@ -10,6 +10,8 @@ echo "== collectives on real sockets vs Open MPI (bench/collective.sh)"
 "$here/collective.sh" "$bin" || status=1
 echo "== simulator overhead: 100 MB size-only ring allreduce on 1024 ranks, distlab vs plain SimGrid (bench/sg_ring.c)"
 "$here/sim_overhead.sh" "$bin" 1024 || status=1
+echo "== sweeps on every core: 8 runs, --jobs 1 vs the default (bench/sweep_jobs.sh)"
+"$here/sweep_jobs.sh" "$bin" || status=1
 echo "== ML core vs OpenBLAS, a CSR streaming loop and liblinear (bench/ml.sh)"
 "$here/ml.sh" "$build" || status=1
 exit $status

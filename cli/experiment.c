@@ -7,8 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "cli/run.h"
+#include "core/units.h"
 
 void experiment_init(experiment *e) { memset(e, 0, sizeof *e); }
 
@@ -326,4 +329,121 @@ int experiment_run(const experiment *e, const exp_run *run, const exp_opt *extra
     argv[argc++] = quiet;
     argv[argc] = NULL;
     return verb_run(argc, argv);
+}
+
+/* ---- many runs at once ---- */
+
+int experiment_jobs(const cli_args *a, const experiment *e, const char *verb, int *jobs)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    if (n < 1)
+        n = 1;
+    int real = 0;
+    for (int i = 0; i < e->nshared; i++)
+        real |= strcmp(e->shared[i].key, "backend") == 0 && strcmp(e->shared[i].val, "real") == 0;
+    for (int r = 0; r < e->nruns; r++)
+        for (int i = 0; i < e->runs[r].nopts; i++)
+            real |= strcmp(e->runs[r].opts[i].key, "backend") == 0 && strcmp(e->runs[r].opts[i].val, "real") == 0;
+    if (real)
+        n = 1;
+    if (cli_get_int(a, verb, "jobs", 1, 1024, &n))
+        return -1;
+    *jobs = (int)n;
+    return 0;
+}
+
+/* A task run in this process, or in a child whose output goes to log. */
+static int run_task(const experiment *e, exp_task *t, const char *verb)
+{
+    return experiment_run(e, t->run, t->extra, t->nextra, t->outdir, verb);
+}
+
+static void print_log(FILE *log)
+{
+    char buf[8192];
+    size_t n;
+    rewind(log);
+    fflush(stdout);
+    while ((n = fread(buf, 1, sizeof buf, log)) > 0)
+        fwrite(buf, 1, n, stdout);
+    fflush(stdout);
+    fclose(log);
+}
+
+int experiment_run_all(const experiment *e, exp_task *tasks, int n, int jobs, const char *verb)
+{
+    if (n <= 0)
+        return 0;
+    for (int i = 0; i < n; i++)
+        tasks[i].status = -1;
+    if (jobs <= 1) {
+        for (int i = 0; i < n; i++)
+            if ((tasks[i].status = run_task(e, &tasks[i], verb)) != 0)
+                return tasks[i].status;
+        return 0;
+    }
+    pid_t *pid = calloc((size_t)n, sizeof *pid);
+    FILE **log = calloc((size_t)n, sizeof *log);
+    int started = 0, running = 0, printed = 0, failed = 0, first_bad = 0;
+    if (!pid || !log) {
+        free(pid);
+        free(log);
+        fprintf(stderr, "distlab %s: out of memory for %d runs\n", verb, n);
+        return 1;
+    }
+    while (printed < n) {
+        while (!failed && running < jobs && started < n) {
+            exp_task *t = &tasks[started];
+            fflush(NULL);
+            if (!(log[started] = tmpfile()) || (pid[started] = fork()) < 0) {
+                fprintf(stderr, "distlab %s: cannot start run %s: %s\n", verb, t->run->label, strerror(errno));
+                failed = 1;
+                t->status = 1;
+                break;
+            }
+            if (pid[started] == 0) { /* the child: one run, its output into its log */
+                int fd = fileno(log[started]);
+                dup2(fd, 1);
+                dup2(fd, 2);
+                int rc = run_task(e, t, verb);
+                fflush(NULL);
+                _exit(rc & 0xff);
+            }
+            started++;
+            running++;
+        }
+        if (running == 0 && (failed || started == n)) {
+            /* nothing left to wait for: what never started is not printed */
+            break;
+        }
+        int st;
+        pid_t done = waitpid(-1, &st, 0);
+        if (done < 0) {
+            if (errno == EINTR)
+                continue;
+            break;
+        }
+        for (int i = 0; i < started; i++)
+            if (pid[i] == done) {
+                tasks[i].status = WIFEXITED(st) ? WEXITSTATUS(st) : 1;
+                pid[i] = 0;
+                running--;
+                if (tasks[i].status != 0)
+                    failed = 1;
+            }
+        /* print in order what has finished */
+        while (printed < started && tasks[printed].status >= 0 && pid[printed] == 0) {
+            print_log(log[printed]);
+            log[printed] = NULL;
+            if (tasks[printed].status != 0 && !first_bad)
+                first_bad = tasks[printed].status;
+            printed++;
+        }
+    }
+    for (int i = 0; i < n; i++)
+        if (log[i])
+            fclose(log[i]);
+    free(pid);
+    free(log);
+    return first_bad;
 }

@@ -68,4 +68,27 @@ int experiment_known_opts(cli_opt *out, int cap, const cli_opt *own);
 int experiment_run(const experiment *e, const exp_run *run, const exp_opt *extra, int nextra,
                    const char *outdir, const char *verb);
 
+/* ---- many runs at once (--jobs) ---- */
+
+/* One run of a batch: what experiment_run takes, and how it ended. */
+typedef struct exp_task {
+    const exp_run *run;
+    exp_opt extra[2];
+    int nextra;
+    char outdir[4200];
+    int status;            /* its exit status; -1 before it ran */
+} exp_task;
+
+/* How many runs at once: --jobs N, else the machine's cores -- but one
+ * when any run uses real sockets, whose times a neighbour would distort
+ * (--jobs says otherwise). 0, or -1 having said what is wrong. */
+int experiment_jobs(const cli_args *a, const experiment *e, const char *verb, int *jobs);
+/* Run the n tasks, up to jobs at a time. With jobs > 1 each runs in a
+ * child process of its own, its output kept and printed whole, in task
+ * order, so the output reads as a sequential run's; each writes only its
+ * own folder, so the records are the same bytes either way. After a task
+ * fails no new one starts. Returns 0, or the exit status of the first
+ * task (in order) that failed. */
+int experiment_run_all(const experiment *e, exp_task *tasks, int n, int jobs, const char *verb);
+
 #endif

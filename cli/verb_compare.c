@@ -36,6 +36,7 @@ static const cli_opt compare_opts[] = {
     {"experiment", "FILE", "an experiment file (shared options and 'run SPEC' lines); a bare name "
                            "not found here is looked for in the installed labs/ (demo.exp)"},
     {"out", "DIR", "where every run's records and the figures go (default runs/compare)"},
+    {"jobs", "N", "runs at once (default: the machine's cores; 1 with --backend real)"},
     {"target-accuracy", "X", "report the time to this test accuracy, in [0,1] (default: the "
                              "best accuracy every run reached)"},
     {NULL, NULL, NULL},
@@ -288,6 +289,7 @@ int verb_compare(int argc, char **argv)
     experiment_init(&e);
     int status = 2;
     outcome *o = NULL;
+    exp_task *tasks = NULL;
     char found[4096];
     const char *file = cli_get(&a, "experiment"), *list = cli_get(&a, "algos");
     if (file) /* "demo.exp": the one an installed distlab keeps in SHARE/labs */
@@ -311,7 +313,7 @@ int verb_compare(int argc, char **argv)
     for (int i = 0; i < a.n; i++) {
         const char *k = a.key[i];
         if (strcmp(k, "algos") && strcmp(k, "experiment") && strcmp(k, "out") &&
-            strcmp(k, "target-accuracy"))
+            strcmp(k, "target-accuracy") && strcmp(k, "jobs"))
             if (experiment_add_shared(&e, k, a.val[i]) != 0) {
                 fprintf(stderr, "distlab compare: at most %d shared options\n", EXP_MAX_OPTS);
                 goto done;
@@ -327,21 +329,31 @@ int verb_compare(int argc, char **argv)
     }
     const char *out = cli_get(&a, "out") ? cli_get(&a, "out") : "runs/compare";
 
+    int jobs;
+    if (experiment_jobs(&a, &e, "compare", &jobs))
+        goto done;
     o = calloc((size_t)e.nruns, sizeof *o);
-    if (!o)
+    tasks = calloc((size_t)e.nruns, sizeof *tasks);
+    if (!o || !tasks)
         goto done;
     status = 1;
-    char err[2048], dir[4200];
+    char err[2048];
     for (int i = 0; i < e.nruns; i++) {
-        snprintf(dir, sizeof dir, "%s/%s", out, e.runs[i].name);
-        int rc = experiment_run(&e, &e.runs[i], NULL, 0, dir, "compare");
-        if (rc != 0) {
-            fprintf(stderr, "distlab compare: run %s failed; stopping\n", e.runs[i].label);
-            status = rc;
-            goto done;
-        }
+        tasks[i].run = &e.runs[i];
+        snprintf(tasks[i].outdir, sizeof tasks[i].outdir, "%s/%s", out, e.runs[i].name);
+    }
+    if ((status = experiment_run_all(&e, tasks, e.nruns, jobs, "compare")) != 0) {
+        for (int i = 0; i < e.nruns; i++)
+            if (tasks[i].status > 0) {
+                fprintf(stderr, "distlab compare: run %s failed; stopping\n", e.runs[i].label);
+                break;
+            }
+        goto done;
+    }
+    status = 1;
+    for (int i = 0; i < e.nruns; i++) {
         o[i].run = &e.runs[i];
-        if (load_outcome(&o[i], dir, err, sizeof err) != 0) {
+        if (load_outcome(&o[i], tasks[i].outdir, err, sizeof err) != 0) {
             fprintf(stderr, "distlab compare: %s\n", err);
             goto done;
         }
@@ -371,6 +383,7 @@ done:
         if (o[i].loaded)
             records_run_free(&o[i].rec);
     free(o);
+    free(tasks);
     experiment_free(&e);
     return status;
 }

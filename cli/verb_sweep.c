@@ -40,6 +40,7 @@ static const cli_opt sweep_opts[] = {
     {"vary", "KEY=V1,V2,...", "the setting to sweep: workers, bandwidth, latency, stragglers, consistency ..."},
     {"vary2", "KEY=V1,V2,...", "a second setting: one line per value"},
     {"out", "DIR", "where the runs and figures go (default runs/sweep)"},
+    {"jobs", "N", "runs at once (default: the machine's cores; 1 with --backend real)"},
     {NULL, NULL, NULL},
 };
 
@@ -182,6 +183,7 @@ int verb_sweep(int argc, char **argv)
     experiment_init(&e);
     axis ax1 = {0}, ax2 = {0};
     double *t = NULL;
+    exp_task *tasks = NULL;
     int status = 2;
     const char *list = cli_get(&a, "algos"), *v1 = cli_get(&a, "vary"), *v2 = cli_get(&a, "vary2");
     if (!list || !v1) {
@@ -202,7 +204,8 @@ int verb_sweep(int argc, char **argv)
     }
     for (int i = 0; i < a.n; i++) {
         const char *k = a.key[i];
-        if (strcmp(k, "algos") && strcmp(k, "vary") && strcmp(k, "vary2") && strcmp(k, "out")) {
+        if (strcmp(k, "algos") && strcmp(k, "vary") && strcmp(k, "vary2") && strcmp(k, "out") &&
+            strcmp(k, "jobs")) {
             if (strcmp(k, ax1.key) == 0 || (v2 && strcmp(k, ax2.key) == 0)) {
                 fprintf(stderr, "distlab sweep: --%s is swept; do not also set it\n", k);
                 goto done;
@@ -215,28 +218,43 @@ int verb_sweep(int argc, char **argv)
     }
     const char *out = cli_get(&a, "out") ? cli_get(&a, "out") : "runs/sweep";
     int nlines = e.nruns * ax2.n;
-    t = malloc((size_t)(nlines * ax1.n) * sizeof *t);
-    if (!t)
+    int jobs, npoints = nlines * ax1.n;
+    if (experiment_jobs(&a, &e, "sweep", &jobs))
+        goto done;
+    t = malloc((size_t)npoints * sizeof *t);
+    tasks = calloc((size_t)npoints, sizeof *tasks);
+    if (!t || !tasks)
         goto done;
     status = 1;
-    char dir[4200], path[4200], err[1024];
+    char path[4200], err[1024];
     snprintf(path, sizeof path, "%s/sweep.csv", out);
+    /* point (r, j, i) is task (r * ax2.n + j) * ax1.n + i, as t's index */
     for (int r = 0; r < e.nruns; r++)
         for (int j = 0; j < ax2.n; j++)
             for (int i = 0; i < ax1.n; i++) {
-                exp_opt extra[2] = {{(char *)ax1.key, ax1.vals[i]}, {(char *)ax2.key, v2 ? ax2.vals[j] : NULL}};
+                exp_task *k = &tasks[(r * ax2.n + j) * ax1.n + i];
+                k->run = &e.runs[r];
+                k->extra[0] = (exp_opt){(char *)ax1.key, ax1.vals[i]};
+                k->extra[1] = (exp_opt){(char *)ax2.key, v2 ? ax2.vals[j] : NULL};
+                k->nextra = v2 ? 2 : 1;
                 if (v2)
-                    snprintf(dir, sizeof dir, "%s/%s/%s=%s,%s=%s", out, e.runs[r].name, ax1.key,
+                    snprintf(k->outdir, sizeof k->outdir, "%s/%s/%s=%s,%s=%s", out, e.runs[r].name, ax1.key,
                              ax1.folder[i], ax2.key, ax2.folder[j]);
                 else
-                    snprintf(dir, sizeof dir, "%s/%s/%s=%s", out, e.runs[r].name, ax1.key, ax1.folder[i]);
-                if (experiment_run(&e, &e.runs[r], extra, v2 ? 2 : 1, dir, "sweep") != 0) {
-                    fprintf(stderr, "distlab sweep: %s at %s=%s failed; stopping\n", e.runs[r].label,
-                            ax1.key, ax1.vals[i]);
-                    goto done;
-                }
-                t[(r * ax2.n + j) * ax1.n + i] = per_epoch(dir);
+                    snprintf(k->outdir, sizeof k->outdir, "%s/%s/%s=%s", out, e.runs[r].name, ax1.key,
+                             ax1.folder[i]);
             }
+    if (experiment_run_all(&e, tasks, npoints, jobs, "sweep") != 0) {
+        for (int p = 0; p < npoints; p++)
+            if (tasks[p].status > 0) {
+                fprintf(stderr, "distlab sweep: %s at %s=%s failed; stopping\n", tasks[p].run->label, ax1.key,
+                        tasks[p].extra[0].val);
+                break;
+            }
+        goto done;
+    }
+    for (int p = 0; p < npoints; p++)
+        t[p] = per_epoch(tasks[p].outdir);
 
     FILE *f = fopen(path, "w");
     if (!f) {
@@ -316,6 +334,7 @@ int verb_sweep(int argc, char **argv)
     status = 0;
 done:
     free(t);
+    free(tasks);
     free_axis(&ax1);
     if (v2)
         free_axis(&ax2);

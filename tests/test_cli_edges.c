@@ -36,7 +36,8 @@ static int have_binary;
 
 #define run(...) test_distlab_run(output, sizeof output, __VA_ARGS__)
 
-#define SMALL "--dataset synth-dense:n=800,d=10,classes=2 --epochs 1 --workers 2"
+#define SMALL_NOWORKERS "--dataset synth-dense:n=800,d=10,classes=2 --epochs 1"
+#define SMALL SMALL_NOWORKERS " --workers 2"
 
 static int setup(void **state)
 {
@@ -442,6 +443,55 @@ static void messages_say_what_is_wrong(void **state)
     assert_non_null(strstr(output, "sim,allreduce,"));
 }
 
+/* --jobs: runs at once, with the records and the output of a sequential
+ * sweep (only the "out" setting, the folder's own name, differs) */
+static void parallel_sweeps_write_what_sequential_ones_do(void **state)
+{
+    (void)state;
+    NEED_BINARY();
+    static char seq[65536];
+    const char *args = "--algos allreduce:ring,psgd:4 --vary workers=1,2,3 " SMALL_NOWORKERS;
+    assert_int_equal(run("sweep %s --jobs 1 --out %s/j1", args, tmpdir), 0);
+    snprintf(seq, sizeof seq, "%s", output);
+    assert_int_equal(run("sweep %s --jobs 3 --out %s/j3", args, tmpdir), 0);
+    /* the same lines in the same order, but for the folder */
+    char *at;
+    while ((at = strstr(output, "/j3")))
+        at[2] = '1';
+    assert_string_equal(output, seq);
+    static const char *const runs[] = {"allreduce-ring", "psgd-4"};
+    static char a[1 << 20];
+    for (int r = 0; r < 2; r++)
+        for (int w = 1; w <= 3; w++) {
+            static const char *const files[] = {"metrics.csv", "model.bin", "events.csv"};
+            for (int f = 0; f < 3; f++) {
+                static char x[1 << 20], y[1 << 20];
+                char px[600], py[600];
+                size_t nx, ny;
+                snprintf(px, sizeof px, "%s/j1/%s/workers=%d/%s", tmpdir, runs[r], w, files[f]);
+                snprintf(py, sizeof py, "%s/j3/%s/workers=%d/%s", tmpdir, runs[r], w, files[f]);
+                assert_int_equal(test_read_file(px, x, sizeof x, &nx), 0);
+                assert_int_equal(test_read_file(py, y, sizeof y, &ny), 0);
+                if (nx != ny || memcmp(x, y, nx) != 0)
+                    fail_msg("%s/workers=%d/%s differs between --jobs 1 and 3", runs[r], w, files[f]);
+            }
+            snprintf(a, sizeof a, "%s", slurp("j1/%s/workers=%d/summary.json", runs[r], w));
+            char *b = (char *)slurp("j3/%s/workers=%d/summary.json", runs[r], w);
+            while ((at = strstr(b, "/j3/")))
+                at[2] = '1';
+            assert_string_equal(a, b);
+        }
+    assert_string_equal(slurp("j1/sweep.csv"), strcpy(a, slurp("j3/sweep.csv")));
+    /* a failing point stops the sweep with its name, as sequentially */
+    assert_int_equal(run("sweep --algos allreduce:ring --vary workers=2,99999 " SMALL_NOWORKERS
+                         " --jobs 2 --out %s/bad", tmpdir), 1);
+    assert_non_null(strstr(output, "failed; stopping"));
+    static const test_refusal bad[] = {{"--algos allreduce --vary workers=1,2 --jobs 0", "--jobs"}};
+    test_distlab_refuses("sweep", bad, 1);
+    static const test_refusal badc[] = {{"--algos allreduce --jobs x", "--jobs"}};
+    test_distlab_refuses("compare", badc, 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -455,6 +505,7 @@ int main(void)
         cmocka_unit_test(compare_loss_figure_shows_its_curves),
         cmocka_unit_test(one_is_singular),
         cmocka_unit_test(messages_say_what_is_wrong),
+        cmocka_unit_test(parallel_sweeps_write_what_sequential_ones_do),
     };
     return cmocka_run_group_tests_name("the distlab command's rough edges", tests, setup, teardown);
 }
