@@ -140,19 +140,21 @@ int experiment_add_run(experiment *e, const char *verb, const char *spec, int nw
         if (*c == ':' || *c == '/')
             *c = '-';
     snprintf(r->label, sizeof r->label, "%s", spec);
-    if (name_taken(e, r->name)) {
-        char base[128];
-        snprintf(base, sizeof base, "%s", r->name);
-        for (int k = 2; name_taken(e, r->name); k++) {
-            snprintf(r->name, sizeof r->name, "%.100s_%d", base, k);
-            snprintf(r->label, sizeof r->label, "%.100s_%d", spec, k);
-        }
-        fprintf(stderr, "distlab %s: another run is named %s: this '%s' is %s\n", verb, base,
-                spec, r->name);
-    }
     if (variant_opts(r, verb, variant, arg) != 0)
         goto out;
     for (int i = 0; i < nwords; i++) {
+        if (strcmp(words[i], "--as") == 0) { /* the run's own name: its folder, row and legend */
+            if (i + 1 == nwords || !words[i + 1][0] || strncmp(words[i + 1], "--", 2) == 0) {
+                fprintf(stderr, "distlab %s: run '%s': --as needs a name\n", verb, spec);
+                goto out;
+            }
+            snprintf(r->label, sizeof r->label, "%.100s", words[++i]);
+            snprintf(r->name, sizeof r->name, "%.100s", words[i]);
+            for (char *c = r->name; *c; c++)
+                if (*c == ':' || *c == '/' || *c == ' ')
+                    *c = '-';
+            continue;
+        }
         if (strncmp(words[i], "--", 2) != 0) {
             fprintf(stderr, "distlab %s: run '%s': expected an option, got '%s'\n", verb, spec, words[i]);
             goto out;
@@ -174,6 +176,17 @@ int experiment_add_run(experiment *e, const char *verb, const char *spec, int nw
             fprintf(stderr, "distlab %s: run '%s': at most %d options\n", verb, spec, EXP_MAX_OPTS);
             goto out;
         }
+    }
+    if (name_taken(e, r->name)) {
+        char base[128], label[160];
+        snprintf(base, sizeof base, "%s", r->name);
+        snprintf(label, sizeof label, "%s", r->label);
+        for (int k = 2; name_taken(e, r->name); k++) {
+            snprintf(r->name, sizeof r->name, "%.100s_%d", base, k);
+            snprintf(r->label, sizeof r->label, "%.100s_%d", label, k);
+        }
+        fprintf(stderr, "distlab %s: another run is named %s: this '%s' is %s\n", verb, base,
+                spec, r->name);
     }
     e->nruns++;
     rc = 0;

@@ -17,6 +17,8 @@
  *   stragglers 0.125
  *   run allreduce:ring           a run, with the shared options
  *   run ps:ssp:3 --servers 4     a run with options of its own
+ *   run allreduce --scale-lr --as scaled
+ *                                --as NAME: the run's name (folder, row, legend)
  *
  * Every run gets a name of its own, its folder and its row: the spec with
  * ':' and '/' as '-' (ps:ssp:3 -> ps-ssp-3). A run whose name another run

@@ -10,7 +10,12 @@
  * once and `out` is not swept. The figures: time per epoch against the
  * varied setting (one line per run spec, and per value of the second
  * setting), and, when workers vary, the speedup against workers with the
- * ideal line. sweep.csv has the numbers.
+ * ideal line; when workers or the batch vary, the final test error
+ * against the global batch (workers x batch: Goyal et al.'s figure).
+ * sweep.csv has the numbers: seconds per epoch, final test accuracy and
+ * training loss, seconds to --target-accuracy, the global batch. The runs
+ * come from --algos specs or an experiment file (--experiment, whose `run
+ * ... --as NAME` lines name them).
  */
 #include <math.h>
 #include <stdio.h>
@@ -37,10 +42,12 @@ typedef struct axis {
 
 static const cli_opt sweep_opts[] = {
     {"algos", "SPEC[,SPEC...]", "the runs, as for compare: allreduce:ring,ps:ssp:3,psgd:8 ..."},
+    {"experiment", "FILE", "or the runs (and shared options) of an experiment file, as for compare"},
     {"vary", "KEY=V1,V2,...", "the setting to sweep: workers, bandwidth, latency, stragglers, consistency ..."},
     {"vary2", "KEY=V1,V2,...", "a second setting: one line per value"},
     {"out", "DIR", "where the runs and figures go (default runs/sweep)"},
     {"jobs", "N", "runs at once (default: the machine's cores; 1 with --backend real)"},
+    {"target-accuracy", "F", "sweep.csv's seconds_to_target: the first evaluation at this test accuracy (default 0.8)"},
     {NULL, NULL, NULL},
 };
 
@@ -145,22 +152,71 @@ static void free_axis(axis *ax)
     }
 }
 
-/* Seconds per epoch of a finished run folder, NaN if unreadable. */
-static double per_epoch(const char *dir)
+/* What a sweep keeps of each finished point; NaN where unreadable. */
+typedef struct sweep_point {
+    double per_epoch;      /* seconds per epoch */
+    double accuracy, loss; /* final test accuracy, final training loss */
+    double to_target;      /* seconds to the first evaluation at --target-accuracy */
+    double global_batch;   /* workers x batch */
+} sweep_point;
+
+static sweep_point read_point(const char *dir, double target)
 {
+    sweep_point p = {NAN, NAN, NAN, NAN, NAN};
     records_run r;
-    char err[512];
-    double v = NAN;
+    char err[512], buf[1024];
     if (records_load(dir, RECORDS_LOAD_SUMMARY | RECORDS_LOAD_METRICS, &r, err, sizeof err) == 0) {
-        const double *ep = records_run_column(&r, "epoch");
+        const double *ep = records_run_column(&r, "epoch"), *t = records_run_column(&r, "time_s");
+        const double *acc = records_run_column(&r, "test_accuracy");
         double last = ep && r.nrows ? ep[r.nrows - 1] : NAN;
         if (last > 0)
-            v = r.seconds / last;
+            p.per_epoch = r.seconds / last;
+        p.accuracy = r.final_accuracy;
+        p.loss = r.final_loss;
+        for (size_t i = 0; acc && t && i < r.nrows && isnan(p.to_target); i++)
+            if (acc[i] >= target)
+                p.to_target = t[i];
+        const char *ml = records_run_field(&r, "ml", buf, sizeof buf), *b = ml ? strstr(ml, "batch=") : NULL;
+        if (b && r.workers > 0)
+            p.global_batch = (double)r.workers * atof(b + 6);
     } else {
         fprintf(stderr, "distlab sweep: %s\n", err);
     }
     records_run_free(&r);
-    return v;
+    return p;
+}
+
+/* Final test error against the global batch, one line per run: the
+ * figure of Goyal et al.'s large-minibatch result. */
+static int draw_final_error(const char *out, const sweep_point *pts, int nlines, int n, const plot_series *s,
+                            char *err, size_t errlen)
+{
+    double *x = malloc(sizeof(double) * (size_t)(nlines * n)), *y = malloc(sizeof(double) * (size_t)(nlines * n));
+    plot_series lines[EXP_MAX_RUNS * SWEEP_MAX_VALUES];
+    int rc = -1;
+    if (!x || !y) {
+        snprintf(err, errlen, "out of memory");
+        goto done;
+    }
+    for (int l = 0; l < nlines; l++) {
+        for (int i = 0; i < n; i++) {
+            x[l * n + i] = pts[l * n + i].global_batch;
+            y[l * n + i] = 100 * (1 - pts[l * n + i].accuracy);
+        }
+        lines[l] = (plot_series){s[l].name, x + l * n, y + l * n, (size_t)n, 1};
+    }
+    plot_lines_spec spec = {.opts = plot_opts_default(), .series = lines, .nseries = nlines};
+    spec.opts.title = "Final test error against the global batch";
+    spec.opts.x.label = "global batch (workers x batch, examples)";
+    spec.opts.x.scale = PLOT_LOG2;
+    spec.opts.y.label = "final test error (%)";
+    char path[4200];
+    snprintf(path, sizeof path, "%s/final_error.png", out);
+    rc = plot_lines(path, &spec, err, errlen);
+done:
+    free(x);
+    free(y);
+    return rc;
 }
 
 int verb_sweep(int argc, char **argv)
@@ -182,16 +238,22 @@ int verb_sweep(int argc, char **argv)
     static experiment e;
     experiment_init(&e);
     axis ax1 = {0}, ax2 = {0};
-    double *t = NULL;
+    double *t = NULL, target = NAN;
+    sweep_point *pts = NULL;
     exp_task *tasks = NULL;
     int status = 2;
     const char *list = cli_get(&a, "algos"), *v1 = cli_get(&a, "vary"), *v2 = cli_get(&a, "vary2");
-    if (!list || !v1) {
-        fprintf(stderr, "distlab sweep: give --algos SPEC,... and --vary KEY=V1,V2,...\n");
+    const char *file = cli_get(&a, "experiment");
+    if ((!list && !file) || !v1) {
+        fprintf(stderr, "distlab sweep: give --algos SPEC,... (or --experiment FILE) and --vary KEY=V1,V2,...\n");
         goto done;
     }
-    char *copy = strdup(list), *save = NULL;
-    for (char *s = strtok_r(copy, ",", &save); s; s = strtok_r(NULL, ",", &save))
+    char found[4096];
+    if (file && (!(file = cli_find_shared(file, "labs", ".exp", found, sizeof found)) ||
+                 experiment_load(&e, "sweep", file) != 0))
+        goto done;
+    char *copy = list ? strdup(list) : NULL, *save = NULL;
+    for (char *s = copy ? strtok_r(copy, ",", &save) : NULL; s; s = strtok_r(NULL, ",", &save))
         if (experiment_add_run(&e, "sweep", s, 0, NULL) != 0) {
             free(copy);
             goto done;
@@ -205,7 +267,7 @@ int verb_sweep(int argc, char **argv)
     for (int i = 0; i < a.n; i++) {
         const char *k = a.key[i];
         if (strcmp(k, "algos") && strcmp(k, "vary") && strcmp(k, "vary2") && strcmp(k, "out") &&
-            strcmp(k, "jobs")) {
+            strcmp(k, "jobs") && strcmp(k, "experiment") && strcmp(k, "target-accuracy")) {
             if (strcmp(k, ax1.key) == 0 || (v2 && strcmp(k, ax2.key) == 0)) {
                 fprintf(stderr, "distlab sweep: --%s is swept; do not also set it\n", k);
                 goto done;
@@ -216,14 +278,23 @@ int verb_sweep(int argc, char **argv)
             }
         }
     }
+    target = 0.8;
+    if (cli_get_double(&a, "sweep", "target-accuracy", &target))
+        goto done;
+    if (!(target > 0 && target <= 1)) {
+        fprintf(stderr, "distlab sweep: --target-accuracy: a fraction in (0, 1], not %g (for 80%% write 0.8)\n",
+                target);
+        goto done;
+    }
     const char *out = cli_get(&a, "out") ? cli_get(&a, "out") : "runs/sweep";
     int nlines = e.nruns * ax2.n;
     int jobs, npoints = nlines * ax1.n;
     if (experiment_jobs(&a, &e, "sweep", &jobs))
         goto done;
     t = malloc((size_t)npoints * sizeof *t);
+    pts = malloc((size_t)npoints * sizeof *pts);
     tasks = calloc((size_t)npoints, sizeof *tasks);
-    if (!t || !tasks)
+    if (!t || !pts || !tasks)
         goto done;
     status = 1;
     char path[4200], err[1024];
@@ -253,23 +324,29 @@ int verb_sweep(int argc, char **argv)
             }
         goto done;
     }
-    for (int p = 0; p < npoints; p++)
-        t[p] = per_epoch(tasks[p].outdir);
+    for (int p = 0; p < npoints; p++) {
+        pts[p] = read_point(tasks[p].outdir, target);
+        t[p] = pts[p].per_epoch;
+    }
 
     FILE *f = fopen(path, "w");
     if (!f) {
         fprintf(stderr, "distlab sweep: cannot write %s\n", path);
         goto done;
     }
-    fprintf(f, "run,%s,%s%sseconds_per_epoch\n", ax1.key, v2 ? ax2.key : "", v2 ? "," : "");
+    fprintf(f, "run,%s,%s%sseconds_per_epoch,final_test_accuracy,final_train_loss,seconds_to_target,"
+            "global_batch\n", ax1.key, v2 ? ax2.key : "", v2 ? "," : "");
     plot_series s[EXP_MAX_RUNS * SWEEP_MAX_VALUES];
     char names[EXP_MAX_RUNS * SWEEP_MAX_VALUES][160];
     for (int r = 0; r < e.nruns; r++)
         for (int j = 0; j < ax2.n; j++) {
             int line = r * ax2.n + j;
-            for (int i = 0; i < ax1.n; i++)
-                fprintf(f, "%s,%s,%s%s%.9g\n", e.runs[r].label, ax1.vals[i], v2 ? ax2.vals[j] : "",
-                        v2 ? "," : "", t[line * ax1.n + i]);
+            for (int i = 0; i < ax1.n; i++) {
+                const sweep_point *p = &pts[line * ax1.n + i];
+                fprintf(f, "%s,%s,%s%s%.9g,%.6g,%.9g,%.9g,%.9g\n", e.runs[r].label, ax1.vals[i],
+                        v2 ? ax2.vals[j] : "", v2 ? "," : "", p->per_epoch, p->accuracy, p->loss,
+                        p->to_target, p->global_batch);
+            }
             if (v2)
                 snprintf(names[line], sizeof names[line], "%s, %s=%s", e.runs[r].label, ax2.key, ax2.vals[j]);
             else
@@ -329,11 +406,18 @@ int verb_sweep(int argc, char **argv)
             goto done;
         }
     }
-    printf("\ndistlab sweep: %d run%s; figures in %s/: time_per_epoch.png%s; numbers in %s/sweep.csv\n",
-           nlines * ax1.n, nlines * ax1.n == 1 ? "" : "s", out, is_workers ? " speedup.png" : "", out);
+    int by_batch = is_workers || strcmp(ax1.key, "batch") == 0;
+    if (by_batch && draw_final_error(out, pts, nlines, ax1.n, s, err, sizeof err) != 0) {
+        fprintf(stderr, "distlab sweep: %s\n", err);
+        goto done;
+    }
+    printf("\ndistlab sweep: %d run%s; figures in %s/: time_per_epoch.png%s%s; numbers in %s/sweep.csv\n",
+           nlines * ax1.n, nlines * ax1.n == 1 ? "" : "s", out, is_workers ? " speedup.png" : "",
+           by_batch ? " final_error.png" : "", out);
     status = 0;
 done:
     free(t);
+    free(pts);
     free(tasks);
     free_axis(&ax1);
     if (v2)

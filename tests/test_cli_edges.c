@@ -492,6 +492,40 @@ static void parallel_sweeps_write_what_sequential_ones_do(void **state)
     test_distlab_refuses("compare", badc, 1);
 }
 
+/* A sweep reports each point's outcome, not only its speed, and draws the
+ * final error against the global batch; an experiment's --as names a run. */
+static void sweeps_report_final_error_against_the_global_batch(void **state)
+{
+    (void)state;
+    NEED_BINARY();
+    char path[600];
+    snprintf(path, sizeof path, "%s/batch.exp", tmpdir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("dataset synth-dense:n=800,d=10,classes=2\nepochs 1\nworkers 2\n"
+          "run allreduce --scale-lr --as scaled\nrun allreduce --as plain\n", f);
+    fclose(f);
+    assert_int_equal(run("sweep --experiment %s --vary batch=8,32 --target-accuracy 0.5 --out %s/gb", path,
+                         tmpdir), 0);
+    const char *csv = slurp("gb/sweep.csv");
+    assert_non_null(strstr(csv, "run,batch,seconds_per_epoch,final_test_accuracy,final_train_loss,"
+                                "seconds_to_target,global_batch\n"));
+    assert_non_null(strstr(csv, "\nscaled,8,"));
+    assert_non_null(strstr(csv, "\nplain,32,"));
+    /* global batch = workers x batch, at the end of each row */
+    assert_non_null(strstr(csv, ",16\n"));
+    assert_non_null(strstr(csv, ",64\n"));
+    snprintf(path, sizeof path, "%s/gb/final_error.png", tmpdir);
+    assert_int_equal(access(path, R_OK), 0);
+    snprintf(path, sizeof path, "%s/gb/plain/batch=8/summary.json", tmpdir);
+    assert_int_equal(access(path, R_OK), 0);
+    static const test_refusal bad[] = {
+        {"--algos allreduce --vary batch=8 --target-accuracy 80", "a fraction in (0, 1]"},
+        {"--vary batch=8", "give --algos SPEC,... (or --experiment FILE)"},
+    };
+    test_distlab_refuses("sweep", bad, 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -506,6 +540,7 @@ int main(void)
         cmocka_unit_test(one_is_singular),
         cmocka_unit_test(messages_say_what_is_wrong),
         cmocka_unit_test(parallel_sweeps_write_what_sequential_ones_do),
+        cmocka_unit_test(sweeps_report_final_error_against_the_global_batch),
     };
     return cmocka_run_group_tests_name("the distlab command's rough edges", tests, setup, teardown);
 }
