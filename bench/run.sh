@@ -12,6 +12,8 @@ echo "== simulator overhead: 100 MB size-only ring allreduce on 1024 ranks, dist
 "$here/sim_overhead.sh" "$bin" 1024 || status=1
 echo "== sweeps on every core: 8 runs, --jobs 1 vs the default (bench/sweep_jobs.sh)"
 "$here/sweep_jobs.sh" "$bin" || status=1
+echo "== calibrated simulation against real runs, every algorithm family (distlab validate; goal: within 10%)"
+"$bin" validate --out "${BENCH_OUT:-runs/bench}/validate" --epochs 3 || status=1
 echo "== ML core vs OpenBLAS, a CSR streaming loop and liblinear (bench/ml.sh)"
 "$here/ml.sh" "$build" || status=1
 exit $status
