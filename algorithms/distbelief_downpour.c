@@ -195,7 +195,7 @@ static int server_main(rt *r, const train_setup *setup, const db_layout *lay, ml
         db_pack(lay, k, flat, global + db_part_offset(lay, k));
     memcpy(w, global + lo, n * sizeof *w);
     if (ml_optim_init(&optim, ml->optimizer, n, 0, (float)ml->momentum, err, sizeof err) != 0) {
-        rc = rt_fail(r, RT_EINVAL, "optimizer: %s", err);
+        rc = rt_fail(r, RT_EINVAL, "%s", err);
         goto done;
     }
     ml_schedule sched;

@@ -509,7 +509,7 @@ int db_mp_rank(rt *r, void *arg)
         goto done;
     ml_model_init_params(model, params, ml->seed);
     if (ml_optim_init(&optim, ml->optimizer, P, 0, (float)ml->momentum, err, sizeof err) != 0) {
-        rc = rt_fail(r, RT_EINVAL, "optimizer: %s", err);
+        rc = rt_fail(r, RT_EINVAL, "%s", err);
         goto done;
     }
     ml_schedule sched;

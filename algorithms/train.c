@@ -92,7 +92,7 @@ int train_optimizer_init(rt *r, const ml_config *ml, size_t nparams, ml_optim *o
 {
     char err[512];
     if (ml_optim_init(optim, ml->optimizer, nparams, 0, (float)ml->momentum, err, sizeof err) != 0)
-        return rt_fail(r, RT_EINVAL, "optimizer: %s", err);
+        return rt_fail(r, RT_EINVAL, "%s", err);
     if (ml_schedule_parse(sched, ml->schedule, ml->lr, err, sizeof err) != 0)
         return rt_fail(r, RT_EINVAL, "schedule: %s", err);
     return RT_OK;

@@ -124,9 +124,18 @@ int ml_config_set(ml_config *c, const char *key, const char *value, char *err, s
         return (rc = set_count(&u, key, value, 1, SIZE_MAX, err, errlen)) ? rc : (c->test_size = u, 0);
     if (!strcmp(key, "lr"))
         return set_real(&c->lr, key, value, 1e-12, 1e6, "a learning rate > 0", err, errlen);
-    if (!strcmp(key, "momentum"))
-        return set_real(&c->momentum, key, value, 0, nextafter(1.0, 0.0),
-                        "a momentum in [0, 1) (below 1)", err, errlen);
+    if (!strcmp(key, "momentum")) {
+        /* checked in the precision the optimizers keep it in (float):
+         * 0.999999999 is below 1 as a double but rounds to 1 as a float */
+        double m;
+        if ((rc = set_real(&m, key, value, 0, nextafter(1.0, 0.0), "a momentum in [0, 1) (below 1)", err, errlen)))
+            return rc;
+        if (!((float)m < 1.0f))
+            return ml_err(err, errlen, "--momentum: '%s' is not below 1 in single precision, the "
+                          "optimizer's: it rounds to 1 (at most %.8f)", value, (double)nextafterf(1.0f, 0.0f));
+        c->momentum = m;
+        return 0;
+    }
     if (!strcmp(key, "l2"))
         return set_real(&c->l2, key, value, 0, 1e6, "a regularisation weight >= 0", err, errlen);
     if (!strcmp(key, "eval-every"))

@@ -75,6 +75,7 @@ static void t_options(void **state)
         {"lr", "-1", "--lr: '-1' is not a learning rate > 0"},
         {"lr", "nan", "not a learning rate"},
         {"momentum", "1", "below 1"},
+        {"momentum", "0.999999999", "--momentum: '0.999999999' is not below 1 in single precision"},
         {"l2", "-0.1", "regularisation weight >= 0"},
         {"optimizer", "adam", "expected sgd or adagrad"},
         {"model", "cnn", "expected logreg, softmax, svm or mlp:H1,H2"},

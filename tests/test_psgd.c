@@ -317,6 +317,34 @@ static void workers_without_data_join_every_round(void **state)
     ml_problem_free(&p.prob);
 }
 
+/* A momentum that only a caller bypassing ml_config_set could give (the
+ * option check refuses what rounds to 1 as a float) fails the job with
+ * the optimizer's message, said once. */
+static void a_bad_momentum_fails_with_one_prefix(void **state)
+{
+    (void)state;
+    problem p;
+    problem_load(&p, "synth-dense:n=200,d=8,classes=2", 1);
+    p.ml.momentum = 1.0;
+    for (int k = 0; k < 2; k++) {
+        train_setup setup = {.ml = &p.ml, .prob = &p.prob, .workers = 2, .reporter = 0, .quiet = 1};
+        sgd_allreduce_opts sync = {.algo = ALLREDUCE_RING};
+        psgd_opts opt = {.average_every_steps = 4, .algo = ALLREDUCE_RING, .eval = PSGD_EVAL_AVERAGE};
+        setup.algo = k ? (const void *)&opt : (const void *)&sync;
+        setup.nextra = k ? PSGD_COLS : 0;
+        setup.nstats = PSGD_STATS;
+        job_config cfg = job_config_default();
+        cfg.ranks = 2;
+        cfg.result_bytes = train_out_bytes(ml_model_nparams(p.prob.model));
+        job_result res;
+        assert_int_not_equal(job_run(&cfg, k ? psgd_rank : sgd_allreduce_rank, &setup, &res), 0);
+        if (!strstr(res.error, "optimizer: momentum 1 must be in [0, 1)") || strstr(res.error, "optimizer: optimizer"))
+            fail_msg("%s: '%s'", k ? "psgd" : "allreduce", res.error);
+        job_result_free(&res);
+    }
+    ml_problem_free(&p.prob);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -330,6 +358,7 @@ int main(void)
         cmocka_unit_test(rarer_averaging_is_faster_on_a_slow_network),
         cmocka_unit_test(sim_and_real_give_the_same_model),
         cmocka_unit_test(workers_without_data_join_every_round),
+        cmocka_unit_test(a_bad_momentum_fails_with_one_prefix),
     };
     return cmocka_run_group_tests_name("psgd", tests, NULL, NULL);
 }
