@@ -55,6 +55,8 @@ extern const run_algo run_algo_distbelief;
 int verb_run(int argc, char **argv);
 
 #define RUN_MAX_OPTS 160
+/* --slowdown's largest factor: a straggler's flops times it stay finite */
+#define RUN_SLOWDOWN_MAX 1e6
 /* The algorithm of that name, or NULL; the i-th known one (NULL past the end). */
 const run_algo *run_algo_find(const char *name);
 const run_algo *run_algo_at(int i);

@@ -131,9 +131,9 @@ static int configure_ps(run_ctx *ctx)
                 "from 0 to 1, got %g\n", fraction);
         return -1;
     }
-    if (!(factor >= 1)) {
-        fprintf(stderr, "distlab run ps: --slowdown: expected a factor of at least 1, got %g\n",
-                factor);
+    if (!(factor >= 1 && factor <= RUN_SLOWDOWN_MAX)) {
+        fprintf(stderr, "distlab run ps: --slowdown: expected a factor of at least 1 and at most %g, got %g\n",
+                RUN_SLOWDOWN_MAX, factor);
         return -1;
     }
     if (pick_stragglers(ctx, fraction, factor))
@@ -214,7 +214,7 @@ static const cli_opt ps_cli_opts[] = {
     {"consistency", "bsp|ssp|async", "how far workers may drift apart (default bsp)"},
     {"staleness", "s", "ssp: a worker at iteration c waits until all finished c-s-1 (default 0)"},
     {"stragglers", "FRACTION", "this fraction of the workers (drawn from --seed) is slower"},
-    {"slowdown", "X", "stragglers compute X times slower (default 4)"},
+    {"slowdown", "X", "stragglers compute X times slower, 1 to 1e6 (default 4)"},
     {"colocate", NULL, "sim: servers share hosts with workers (W hosts) instead of their own"},
     {"kill-worker", "W:ITER", "real, procs or hosts: worker W's process exits at iteration ITER"},
     {NULL, NULL, NULL},

@@ -26,7 +26,7 @@ static const cli_opt run_opts[] = {
     {"quiet", NULL, "no progress line, and a one-line report"},
     {"no-figures", NULL, "do not draw loss.png and timeline.png"},
     {"stragglers", "FRACTION", "this fraction of the ranks (drawn from --seed) computes slower"},
-    {"slowdown", "X", "stragglers compute X times slower (default 4)"},
+    {"slowdown", "X", "stragglers compute X times slower, 1 to 1e6 (default 4)"},
     {NULL, NULL, NULL},
 };
 
@@ -84,8 +84,9 @@ static int pick_stragglers(const cli_args *a, const char *verb, run_ctx *ctx, do
         fprintf(stderr, "distlab %s: --stragglers: a fraction in [0, 1], not %g\n", verb, frac);
         return -1;
     }
-    if (x < 1) {
-        fprintf(stderr, "distlab %s: --slowdown: a factor of at least 1, not %g\n", verb, x);
+    if (!(x >= 1 && x <= RUN_SLOWDOWN_MAX)) {
+        fprintf(stderr, "distlab %s: --slowdown: a factor of at least 1 and at most %g, not %g\n", verb,
+                RUN_SLOWDOWN_MAX, x);
         return -1;
     }
     int p = ctx->cfg.ranks, k = (int)(frac * p + 0.5);

@@ -30,6 +30,19 @@ static int split(const char *s, double *num, const char **suffix)
     return 0;
 }
 
+/* The unit is applied before the range is checked: 1e300TBps is a finite
+ * number with a known unit, but 1e312 bytes per second is not finite, and
+ * a simulator handed it aborts. */
+static int in_range(const char *s, double v, double lo, double hi, const char *base,
+                    const char *what, const char *range, char *err, size_t errlen)
+{
+    if (isfinite(v) && v >= lo && v <= hi)
+        return 0;
+    snprintf(err, errlen, "%s '%s' is %g %s, outside the %ss distlab takes (%s)", what, s, v, base,
+             what, range);
+    return -1;
+}
+
 static int parse(const char *s, const unit *units, double *out, const char *what,
                  const char *examples, char *err, size_t errlen)
 {
@@ -84,7 +97,8 @@ int units_rate(const char *s, double *bytes_per_s, char *err, size_t errlen)
         snprintf(err, errlen, "rate '%s' must be above zero", s);
         return -1;
     }
-    return 0;
+    return in_range(s, *bytes_per_s, UNITS_RATE_MIN_BPS, UNITS_RATE_MAX_BPS, "B/s",
+                    "rate", "1bps to 1e15Bps", err, errlen);
 }
 
 int units_time(const char *s, double *seconds, char *err, size_t errlen)
@@ -102,7 +116,10 @@ int units_time(const char *s, double *seconds, char *err, size_t errlen)
                  "milliseconds", s, n, s, n, s);
         return -1;
     }
-    return parse(s, u, seconds, "time", "50us, 1ms, 2s, 5min", err, errlen);
+    if (parse(s, u, seconds, "time", "50us, 1ms, 2s, 5min", err, errlen))
+        return -1;
+    return in_range(s, *seconds, 0, UNITS_TIME_MAX_S, "s", "time", "0 to 1e9s, about 31 years",
+                    err, errlen);
 }
 
 int units_speed(const char *s, double *flops, char *err, size_t errlen)
@@ -116,7 +133,8 @@ int units_speed(const char *s, double *flops, char *err, size_t errlen)
         snprintf(err, errlen, "speed '%s' must be above zero", s);
         return -1;
     }
-    return 0;
+    return in_range(s, *flops, UNITS_SPEED_MIN_FLOPS, UNITS_SPEED_MAX_FLOPS, "flop/s", "speed",
+                    "1f to 1e18f", err, errlen);
 }
 
 int units_int(const char *s, long lo, long hi, long *out, char *err, size_t errlen)

@@ -1,7 +1,7 @@
 /* units.h -- numbers with units, as the command line takes them.
  *
  * Sizes: 4096, 4KiB, 1MB, 2GiB (B, k/kB/KB = 1000, K/KiB = 1024, M/MB,
- * MiB, G/GB, GiB, TB, TiB), at most 2^53 bytes. Rates: 10Gbps, 1GBps, 100Mbps, 125MBps (bits or bytes per
+ * MiB, G/GB, GiB, TB, TiB). Rates: 10Gbps, 1GBps, 100Mbps, 125MBps (bits or bytes per
  * second). Times: 50us, 1ms, 0.5s, 2 (seconds), 5min, 1h; a bare "m" is
  * refused (minutes or milliseconds?). Speeds: 1Gf, 100Mf, 2.5e9
  * (flop/s). Each parser returns 0 and stores the value in base units
@@ -12,6 +12,19 @@
 #define DISTLAB_UNITS_H
 
 #include <stddef.h>
+
+/* The ranges each kind takes, checked after the unit is applied (the
+ * error says the value and the range): wide enough for any machine, narrow
+ * enough that what SimGrid computes from them stays finite.
+ *   rates   1 bit/s to 8 Pb/s (0.125 to 1e15 B/s)
+ *   times   0 to 1e9 s (about 31 years)
+ *   speeds  1 to 1e18 flop/s
+ *   sizes   0 to 2^53 bytes (8 PiB), whole bytes */
+#define UNITS_RATE_MIN_BPS 0.125
+#define UNITS_RATE_MAX_BPS 1e15
+#define UNITS_TIME_MAX_S 1e9
+#define UNITS_SPEED_MIN_FLOPS 1.0
+#define UNITS_SPEED_MAX_FLOPS 1e18
 
 int units_size(const char *s, double *bytes, char *err, size_t errlen);
 int units_rate(const char *s, double *bytes_per_s, char *err, size_t errlen);

@@ -42,6 +42,29 @@ static int have_binary;
             fail_msg("exit %d, expected 2 with '%s' in:\n%s", st_, expect, output);   \
     } while (0)
 
+/* A number with a unit is checked after the unit is applied: each of
+ * these is a finite number with a known unit, and each used to reach
+ * SimGrid as inf (an abort, or "deadlock at inf simulated seconds"). */
+static void values_are_checked_after_their_unit(void **state)
+{
+    (void)state;
+    NEED_BINARY();
+    assert_refused("--bandwidth: rate '1e300TBps' is inf B/s, outside the rates distlab takes (1bps to 1e15Bps",
+                   "pingpong --bandwidth 1e300TBps");
+    assert_refused("--speed: speed '1e300Pf' is inf flop/s, outside the speeds distlab takes (1f to 1e18f)",
+                   "pingpong --speed 1e300Pf");
+    assert_refused("--latency: time '1e308h' is inf s, outside the times distlab takes (0 to 1e9s",
+                   "pingpong --latency 1e308h");
+    assert_refused("--timeout: time '2e9s' is 2e+09 s, outside", "pingpong --timeout 2e9s");
+    assert_refused("--slowdown: a factor of at least 1 and at most 1e+06, not 1e+308",
+                   "run allreduce --stragglers 0.5 --slowdown 1e308");
+    assert_refused("outside the rates distlab takes", "sweep --algos allreduce --vary bandwidth=1Gbps,1e300TBps");
+    /* the ends of the ranges are taken */
+    int st = run("pingpong --bandwidth 1e15Bps --latency 1e9s --speed 1e18f --bytes 1KiB");
+    if (st != 0)
+        fail_msg("exit %d at the ends of the ranges:\n%s", st, output);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -248,6 +271,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(help_and_version),
         cmocka_unit_test(bad_input_is_refused),
+        cmocka_unit_test(values_are_checked_after_their_unit),
         cmocka_unit_test(missing_platform_fails_clearly),
         cmocka_unit_test(pingpong_prints_csv),
         cmocka_unit_test(platform_file_round_trip),

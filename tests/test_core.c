@@ -127,6 +127,20 @@ static void units_parse_and_refuse(void **state)
     assert_int_equal(units_time("50us", &v, err, sizeof err), 0);
     assert_true(fabs(v - 50e-6) < 1e-18);
     assert_int_equal(units_speed("0f", &v, err, sizeof err), -1);
+    /* ranges, after the unit: the ends are in, past them is refused */
+    assert_int_equal(units_rate("1bps", &v, err, sizeof err), 0);
+    assert_int_equal(units_rate("1e15Bps", &v, err, sizeof err), 0);
+    assert_int_equal(units_rate("1.1e15Bps", &v, err, sizeof err), -1);
+    assert_non_null(strstr(err, "1bps to 1e15Bps"));
+    assert_int_equal(units_rate("0.5bps", &v, err, sizeof err), -1);
+    assert_int_equal(units_rate("1e300TBps", &v, err, sizeof err), -1);
+    assert_int_equal(units_time("1e9s", &v, err, sizeof err), 0);
+    assert_int_equal(units_time("1e308h", &v, err, sizeof err), -1);
+    assert_non_null(strstr(err, "'1e308h' is inf s"));
+    assert_int_equal(units_speed("1e18f", &v, err, sizeof err), 0);
+    assert_int_equal(units_speed("1e300Pf", &v, err, sizeof err), -1);
+    assert_int_equal(units_speed("0.5f", &v, err, sizeof err), -1);
+    assert_int_equal(units_size("1e300TiB", &v, err, sizeof err), -1);
     long n;
     assert_int_equal(units_int("12x", 0, 100, &n, err, sizeof err), -1);
     assert_int_equal(units_int("100", 0, 100, &n, err, sizeof err), 0);
