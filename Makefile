@@ -21,10 +21,10 @@ BUILD   := build
 # Debian packages: build-time libraries, test tools and the real dataset.
 DEB_PACKAGES := gcc g++ make pkg-config perl \
 	libsimgrid-dev libgsl-dev libopenblas-dev libcairo2-dev libpango1.0-dev \
-	libjansson-dev zlib1g-dev libcmocka-dev liblbfgs-dev dataset-fashion-mnist fortunes fortunes-min \
+	libjansson-dev libxml2-dev zlib1g-dev libcmocka-dev liblbfgs-dev dataset-fashion-mnist fortunes fortunes-min \
 	fonts-dejavu-core libtsan2
 
-PKGS    := simgrid gsl cairo pangocairo jansson zlib
+PKGS    := simgrid gsl cairo pangocairo jansson libxml-2.0 zlib
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu11 -Wall -Wextra -pthread -I. -MMD -MP
 CXXFLAGS ?= -O2 -g

@@ -83,6 +83,8 @@ int sim_platform_setup(const job_config *cfg, sim_platform *p, char *err, size_t
                      "(no <platform> element in its first %zu bytes)", cfg->platform, n);
             return -1;
         }
+        if (sim_platform_check(cfg->platform, err, errlen) != 0)
+            return -1;
         snprintf(p->path, sizeof p->path, "%s", cfg->platform);
         return 0;
     }

@@ -18,6 +18,10 @@ typedef struct sim_platform {
 
 /* Check the platform file, or write the generated one. */
 int sim_platform_setup(const job_config *cfg, sim_platform *p, char *err, size_t errlen);
+/* Check a platform file's values before SimGrid reads it: its numbers,
+ * units and counts, and that no two hosts, links or zones share a name.
+ * Returns 0, or -1 with file, line, element and value in err. */
+int sim_platform_check(const char *path, char *err, size_t errlen);
 /* Start SimGrid with the network model's settings and load the platform. */
 int sim_platform_load(sim_platform *p, char *err, size_t errlen);
 /* Remove what setup wrote. */

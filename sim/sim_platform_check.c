@@ -1,0 +1,477 @@
+/* sim_platform_check.c -- a platform file's values, checked before SimGrid
+ * reads them.
+ *
+ * SimGrid 3.32 takes a negative latency without a word (a 1 KiB ring
+ * allreduce then takes 1.4 us), and aborts the whole process on a zero,
+ * negative or NaN speed or bandwidth, a zero core count or a second host
+ * of the same name, with its reason lost in a backtrace. So distlab reads
+ * the file first and checks every value that SimGrid's platform DTD (4.1)
+ * gives a unit or a count, in the elements that carry them:
+ *
+ *   host      speed (a list of pstates), core, pstate
+ *   cluster   speed, core, bw, lat, bb_bw, bb_lat, loopback_bw,
+ *             loopback_lat, limiter_link, radical
+ *   cabinet   speed, bw, lat, radical
+ *   peer      speed, bw_in, bw_out, lat
+ *   link      bandwidth (a list, for Wi-Fi), latency
+ *   backbone  bandwidth, latency
+ *   disk      read_bw, write_bw
+ *   config    prop values that are numbers
+ *
+ * and that no two hosts (named, or made by a cluster's or a cabinet's
+ * radical), no two links and no two zones share a name. The first problem
+ * is reported as file, line, element and value.
+ *
+ * The units are SimGrid's, not distlab's command line's: times w d h m s
+ * ms us ns ps ("m" is a minute); rates bps or Bps after k M G T P E Z Y
+ * (x1000) or Ki Mi Gi Ti Pi Ei Zi Yi (x1024); speeds f after k M G T P E
+ * Z Y, or flops after kilo mega giga tera peta exa zetta yotta. A number
+ * without a unit is in s, Bps or f, as SimGrid reads it. Values must lie
+ * in the ranges units.h gives the command line's options.
+ *
+ * libxml2 reads the XML: it gives each element its line, reports a
+ * malformed file with its line, and never fetches the DTD the DOCTYPE
+ * names (XML_PARSE_NONET). It runs in recovery mode only to step over
+ * what SimGrid's parser takes and XML does not ("--" in a comment); any
+ * other error refuses the file.
+ */
+#include "sim/sim_platform.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libxml/parser.h>
+#include <libxml/tree.h>
+
+#include "core/units.h"
+
+/* At most this many hosts from one file, as --hosts allows. */
+#define CHECK_MAX_HOSTS (1 << 20)
+/* The pstates of a host whose speeds are kept, to check the one in use. */
+#define CHECK_PSTATES 64
+
+typedef enum { V_TIME, V_RATE, V_RATES, V_SPEEDS, V_COUNT, V_INDEX, V_RADICAL } value_kind;
+
+typedef struct rule {
+    const char *elem, *attr;
+    value_kind kind;
+    int required;
+} rule;
+
+static const rule rules[] = {
+    {"host", "speed", V_SPEEDS, 1},       {"host", "core", V_COUNT, 0},
+    {"host", "pstate", V_INDEX, 0},
+    {"cluster", "radical", V_RADICAL, 1}, {"cluster", "speed", V_SPEEDS, 1},
+    {"cluster", "core", V_COUNT, 0},      {"cluster", "bw", V_RATE, 1},
+    {"cluster", "lat", V_TIME, 1},        {"cluster", "bb_bw", V_RATE, 0},
+    {"cluster", "bb_lat", V_TIME, 0},     {"cluster", "loopback_bw", V_RATE, 0},
+    {"cluster", "loopback_lat", V_TIME, 0}, {"cluster", "limiter_link", V_RATE, 0},
+    {"cabinet", "radical", V_RADICAL, 1}, {"cabinet", "speed", V_SPEEDS, 1},
+    {"cabinet", "bw", V_RATE, 1},         {"cabinet", "lat", V_TIME, 1},
+    {"peer", "speed", V_SPEEDS, 1},       {"peer", "bw_in", V_RATE, 1},
+    {"peer", "bw_out", V_RATE, 1},        {"peer", "lat", V_TIME, 0},
+    {"link", "bandwidth", V_RATES, 1},    {"link", "latency", V_TIME, 0},
+    {"backbone", "bandwidth", V_RATE, 1}, {"backbone", "latency", V_TIME, 1},
+    {"disk", "read_bw", V_RATE, 1},       {"disk", "write_bw", V_RATE, 1},
+};
+
+/* A name and where it was given, to find the second of a name. */
+typedef struct named {
+    char *name;
+    const char *elem;
+    long line;
+} named;
+
+typedef struct names {
+    named *v;
+    size_t n, cap;
+} names;
+
+typedef struct checker {
+    const char *path;
+    names hosts, links, zones;
+    double speeds[CHECK_PSTATES]; /* the element's speed= list */
+    long pstate;                  /* the one it starts in */
+    char *err;
+    size_t errlen;
+} checker;
+
+static int fail_at(checker *c, const xmlNode *node, const char *fmt, ...)
+{
+    char what[768];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    xmlChar *id = xmlGetProp(node, (const xmlChar *)"id");
+    snprintf(c->err, c->errlen, "platform file '%s', line %ld, <%s%s%s%s>: %s", c->path,
+             xmlGetLineNo(node), (const char *)node->name, id ? " id=\"" : "", id ? (const char *)id : "",
+             id ? "\"" : "", what);
+    xmlFree(id);
+    return -1;
+}
+
+/* ---- SimGrid's units ---- */
+
+typedef enum { P_NONE, P_SI_BIN, P_SI, P_SPELT } prefixes;
+
+typedef struct base_unit {
+    const char *name;
+    double scale;
+    prefixes pre; /* which prefixes it takes: none, k M ... and Ki Mi ..., k M ..., kilo mega ... */
+} base_unit;
+
+/* The multiplier of suffix in SimGrid's table for these base units, or 0. */
+static double unit_scale(const char *suffix, const base_unit *units)
+{
+    static const char *const si[] = {"k", "M", "G", "T", "P", "E", "Z", "Y"};
+    static const char *const bin[] = {"Ki", "Mi", "Gi", "Ti", "Pi", "Ei", "Zi", "Yi"};
+    static const char *const spelt[] = {"kilo", "mega", "giga", "tera", "peta", "exa", "zetta", "yotta"};
+    size_t ls = strlen(suffix);
+    for (const base_unit *u = units; u->name; u++) {
+        size_t lu = strlen(u->name);
+        if (ls < lu || strcmp(suffix + ls - lu, u->name) != 0)
+            continue;
+        size_t lp = ls - lu;
+        if (lp == 0)
+            return u->scale;
+        for (int k = 0; k < 8 && u->pre != P_NONE; k++) {
+            const char *p = u->pre == P_SPELT ? spelt[k] : si[k];
+            if (strlen(p) == lp && strncmp(suffix, p, lp) == 0)
+                return u->scale * pow(1000, k + 1);
+            if (u->pre == P_SI_BIN && strlen(bin[k]) == lp && strncmp(suffix, bin[k], lp) == 0)
+                return u->scale * pow(1024, k + 1);
+        }
+    }
+    return 0;
+}
+
+/* One value with a unit, in base units; -1 with a message if it is not
+ * a number, has an unknown unit, or lies outside [lo, hi]. */
+static int parse_one(checker *c, const xmlNode *node, const char *attr, const char *s, value_kind kind,
+                     int zero_ok, double *out)
+{
+    static const base_unit times[] = {{"w", 604800, P_NONE}, {"d", 86400, P_NONE}, {"h", 3600, P_NONE},
+                                      {"m", 60, P_NONE},     {"s", 1, P_NONE},     {"ms", 1e-3, P_NONE},
+                                      {"us", 1e-6, P_NONE},  {"ns", 1e-9, P_NONE}, {"ps", 1e-12, P_NONE},
+                                      {NULL, 0, P_NONE}};
+    static const base_unit rates[] = {{"Bps", 1, P_SI_BIN}, {"bps", 0.125, P_SI_BIN}, {NULL, 0, P_NONE}};
+    static const base_unit speeds[] = {{"f", 1, P_SI}, {"flops", 1, P_SPELT}, {NULL, 0, P_NONE}};
+    const char *what = kind == V_TIME ? "time" : kind == V_SPEEDS ? "speed" : "rate";
+    const char *deflt = kind == V_TIME ? "s" : kind == V_SPEEDS ? "f" : "Bps";
+    const base_unit *units = kind == V_TIME ? times : kind == V_SPEEDS ? speeds : rates;
+    double lo = kind == V_TIME || zero_ok ? 0 : kind == V_SPEEDS ? UNITS_SPEED_MIN_FLOPS : UNITS_RATE_MIN_BPS;
+    double hi = kind == V_TIME ? UNITS_TIME_MAX_S : kind == V_SPEEDS ? UNITS_SPEED_MAX_FLOPS : UNITS_RATE_MAX_BPS;
+    const char *range = kind == V_TIME ? "0 to 1e9s" : kind != V_SPEEDS ? "1bps to 1e15Bps"
+                        : zero_ok ? "0 to 1e18f for a pstate not used" : "1f to 1e18f";
+
+    while (*s == ' ')
+        s++;
+    char *end;
+    errno = 0;
+    double num = strtod(s, &end);
+    if (end == s || errno == ERANGE)
+        return fail_at(c, node, "%s='%s' is not a %s (a number and a unit, e.g. %s)", attr, s, what,
+                       kind == V_TIME ? "25us" : kind == V_SPEEDS ? "1Gf" : "10Gbps");
+    char suffix[32];
+    size_t n = strcspn(end, " ");
+    if (n >= sizeof suffix || end[n + strspn(end + n, " ")] != '\0')
+        return fail_at(c, node, "%s='%s': unknown unit", attr, s);
+    memcpy(suffix, end, n);
+    suffix[n] = '\0';
+    double scale = unit_scale(n ? suffix : deflt, units);
+    if (scale == 0)
+        return fail_at(c, node, "%s='%s': unknown %s unit '%s'", attr, s, what, suffix);
+    double v = num * scale;
+    if (!(v >= lo && v <= hi)) {
+        const char *why = isnan(v) ? "not a number" : v < 0 ? "negative" : v == 0 ? "zero" : "out of range";
+        return fail_at(c, node, "%s='%s' is %s (%g %s); a %s must be %s", attr, s, why, v,
+                       kind == V_TIME ? "s" : kind == V_SPEEDS ? "flop/s" : "B/s", what, range);
+    }
+    *out = v;
+    return 0;
+}
+
+/* A list of values, split on commas (and semicolons for rates), as
+ * SimGrid splits pstates and Wi-Fi bandwidths; the first CHECK_PSTATES
+ * go into c->speeds. A pstate's speed may be 0 (a host that is off or
+ * booting), but not the one a host starts in: check_started does. Returns
+ * how many, or -1. */
+static int parse_list(checker *c, const xmlNode *node, const char *attr, const char *s, value_kind kind)
+{
+    char *copy = strdup(s), *save = NULL;
+    if (!copy)
+        return fail_at(c, node, "out of memory");
+    int n = 0, rc = 0;
+    const char *seps = kind == V_RATES ? ",;" : ",";
+    for (char *tok = strtok_r(copy, seps, &save); tok; tok = strtok_r(NULL, seps, &save), n++) {
+        double v;
+        if (parse_one(c, node, attr, tok, kind == V_RATES ? V_RATE : kind, kind == V_SPEEDS, &v) != 0) {
+            rc = -1;
+            break;
+        }
+        if (kind == V_SPEEDS && n < CHECK_PSTATES)
+            c->speeds[n] = v;
+    }
+    if (rc == 0 && n == 0)
+        rc = fail_at(c, node, "%s='%s': no value", attr, s);
+    free(copy);
+    return rc ? -1 : n;
+}
+
+static int parse_whole(const char *s, long lo, long hi, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (end == s || *end || errno == ERANGE || v < lo || v > hi)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* ---- names ---- */
+
+static int add_name(checker *c, names *set, const xmlNode *node, const char *name)
+{
+    if (set->n == set->cap) {
+        size_t cap = set->cap ? 2 * set->cap : 64;
+        named *v = realloc(set->v, cap * sizeof *v);
+        if (!v)
+            return fail_at(c, node, "out of memory");
+        set->v = v;
+        set->cap = cap;
+    }
+    named *e = &set->v[set->n];
+    if (!(e->name = strdup(name)))
+        return fail_at(c, node, "out of memory");
+    e->elem = (const char *)node->name;
+    e->line = xmlGetLineNo(node);
+    set->n++;
+    return 0;
+}
+
+static int by_name_then_line(const void *x, const void *y)
+{
+    const named *a = x, *b = y;
+    int k = strcmp(a->name, b->name);
+    return k ? k : (a->line > b->line) - (a->line < b->line);
+}
+
+static int find_twice(checker *c, names *set, const char *what)
+{
+    if (set->n > 1)
+        qsort(set->v, set->n, sizeof *set->v, by_name_then_line);
+    for (size_t i = 1; i < set->n; i++)
+        if (strcmp(set->v[i - 1].name, set->v[i].name) == 0) {
+            snprintf(c->err, c->errlen, "platform file '%s', line %ld, <%s>: a second %s named '%s' "
+                     "(the first: line %ld, <%s>)", c->path, set->v[i].line, set->v[i].elem, what,
+                     set->v[i].name, set->v[i - 1].line, set->v[i - 1].elem);
+            return -1;
+        }
+    return 0;
+}
+
+static void free_names(names *set)
+{
+    for (size_t i = 0; i < set->n; i++)
+        free(set->v[i].name);
+    free(set->v);
+}
+
+/* A cluster's or cabinet's radical ("0-7,9,12-15"): each host it makes,
+ * prefix + number + suffix, goes into the host names. */
+static int add_radical(checker *c, const xmlNode *node, const char *radical)
+{
+    xmlChar *prefix = xmlGetProp(node, (const xmlChar *)"prefix");
+    xmlChar *suffix = xmlGetProp(node, (const xmlChar *)"suffix");
+    char *copy = strdup(radical), *save = NULL;
+    long total = 0;
+    int rc = copy ? 0 : fail_at(c, node, "out of memory");
+    for (char *part = copy ? strtok_r(copy, ",", &save) : NULL; part && rc == 0;
+         part = strtok_r(NULL, ",", &save)) {
+        char *dash = strchr(part + 1, '-');
+        long a, b;
+        if (dash)
+            *dash = '\0';
+        if (parse_whole(part, 0, LONG_MAX, &a) != 0 || (dash ? parse_whole(dash + 1, 0, LONG_MAX, &b) : (b = a, 0)) != 0) {
+            rc = fail_at(c, node, "radical='%s' is not a list of numbers and ranges (e.g. 0-7,9)", radical);
+            break;
+        }
+        if (b < a) {
+            rc = fail_at(c, node, "radical='%s': the range %ld-%ld is empty", radical, a, b);
+            break;
+        }
+        if (b - a >= CHECK_MAX_HOSTS - total) {
+            rc = fail_at(c, node, "radical='%s' makes more than %d hosts", radical, CHECK_MAX_HOSTS);
+            break;
+        }
+        total += b - a + 1;
+        for (long i = a; i <= b && rc == 0; i++) {
+            char name[512];
+            snprintf(name, sizeof name, "%s%ld%s", prefix ? (const char *)prefix : "", i,
+                     suffix ? (const char *)suffix : "");
+            rc = add_name(c, &c->hosts, node, name);
+        }
+    }
+    if (rc == 0 && total == 0)
+        rc = fail_at(c, node, "radical='%s' makes no host", radical);
+    free(copy);
+    xmlFree(prefix);
+    xmlFree(suffix);
+    return rc;
+}
+
+/* ---- elements ---- */
+
+static int is(const xmlNode *node, const char *name) { return strcmp((const char *)node->name, name) == 0; }
+
+static int check_attr(checker *c, const xmlNode *node, const rule *r, long *nspeeds)
+{
+    xmlChar *raw = xmlGetProp(node, (const xmlChar *)r->attr);
+    const char *v = raw ? (const char *)raw : NULL;
+    int rc = 0;
+    long n;
+    if (!v || !*v) { /* an empty optional value means "none", as in the DTD's defaults */
+        if (r->required)
+            rc = fail_at(c, node, "no %s= (SimGrid requires it)", r->attr);
+    } else if (r->kind == V_SPEEDS || r->kind == V_RATES) {
+        int k = parse_list(c, node, r->attr, v, r->kind);
+        rc = k < 0 ? -1 : 0;
+        if (k > 0 && r->kind == V_SPEEDS)
+            *nspeeds = k;
+    } else if (r->kind == V_TIME || r->kind == V_RATE) {
+        double x;
+        rc = parse_one(c, node, r->attr, v, r->kind, 0, &x);
+    } else if (r->kind == V_COUNT) {
+        if (parse_whole(v, 1, 1 << 20, &n) != 0)
+            rc = fail_at(c, node, "%s='%s' is not a whole number from 1 to %d", r->attr, v, 1 << 20);
+    } else if (r->kind == V_INDEX) {
+        /* SimGrid's default is "0.0": a number with a whole value */
+        char *end;
+        double x = strtod(v, &end);
+        if (end == v || *end || !(x >= 0 && x < (double)*nspeeds) || x != floor(x))
+            rc = fail_at(c, node, "%s='%s' is not a pstate: speed= lists %ld, numbered from 0", r->attr, v,
+                         *nspeeds);
+        else
+            c->pstate = (long)x;
+    } else if (r->kind == V_RADICAL) {
+        rc = add_radical(c, node, v);
+    }
+    xmlFree(raw);
+    return rc;
+}
+
+/* A <config>'s prop whose value is a number must be a finite one >= 0:
+ * SimGrid's factors, gammas, precisions and sizes are all of that kind. */
+static int check_config_prop(checker *c, const xmlNode *node)
+{
+    xmlChar *v = xmlGetProp(node, (const xmlChar *)"value");
+    int rc = 0;
+    if (v) {
+        char *end;
+        double x = strtod((const char *)v, &end);
+        if (end != (const char *)v && *end == '\0' && !(isfinite(x) && x >= 0))
+            rc = fail_at(c, node, "value='%s': a setting given as a number must be finite and at least 0",
+                         (const char *)v);
+    }
+    xmlFree(v);
+    return rc;
+}
+
+/* The speed a host starts at must be above zero: SimGrid aborts on it. */
+static int check_started(checker *c, const xmlNode *node, long nspeeds)
+{
+    if (nspeeds == 0 || c->pstate >= CHECK_PSTATES || c->speeds[c->pstate] >= UNITS_SPEED_MIN_FLOPS)
+        return 0;
+    xmlChar *v = xmlGetProp(node, (const xmlChar *)"speed");
+    fail_at(c, node, "speed='%s': pstate %ld, the one it starts in, has speed %g flop/s; it must be "
+            "1f to 1e18f", v ? (const char *)v : "", c->pstate, c->speeds[c->pstate]);
+    xmlFree(v);
+    return -1;
+}
+
+static int check_node(checker *c, const xmlNode *node)
+{
+    long nspeeds = 0;
+    c->pstate = 0;
+    for (size_t i = 0; i < sizeof rules / sizeof rules[0]; i++)
+        if (is(node, rules[i].elem) && check_attr(c, node, &rules[i], &nspeeds) != 0)
+            return -1;
+    if (check_started(c, node, nspeeds) != 0)
+        return -1;
+    xmlChar *id = xmlGetProp(node, (const xmlChar *)"id");
+    int rc = 0;
+    if (id && (is(node, "host") || is(node, "peer")))
+        rc = add_name(c, &c->hosts, node, (const char *)id);
+    else if (id && (is(node, "link") || is(node, "backbone")))
+        rc = add_name(c, &c->links, node, (const char *)id);
+    else if (id && (is(node, "zone") || is(node, "AS") || is(node, "cluster")))
+        rc = add_name(c, &c->zones, node, (const char *)id);
+    xmlFree(id);
+    if (rc == 0 && is(node, "prop") && node->parent && is(node->parent, "config"))
+        rc = check_config_prop(c, node);
+    for (const xmlNode *k = node->children; k && rc == 0; k = k->next)
+        if (k->type == XML_ELEMENT_NODE)
+            rc = check_node(c, k);
+    return rc;
+}
+
+/* libxml2's first complaint about the file, with its line. */
+static void on_xml_error(void *arg, xmlErrorPtr e)
+{
+    checker *c = arg;
+    /* "--" inside a comment breaks XML's rule but not SimGrid's parser,
+     * and distlab's own platform files have it: let it pass */
+    if (c->err[0] || !e || e->level < XML_ERR_ERROR || e->code == XML_ERR_HYPHEN_IN_COMMENT)
+        return;
+    char msg[512];
+    snprintf(msg, sizeof msg, "%s", e->message ? e->message : "malformed XML");
+    msg[strcspn(msg, "\n")] = '\0';
+    snprintf(c->err, c->errlen, "platform file '%s', line %d: not well-formed XML: %s", c->path, e->line, msg);
+}
+
+int sim_platform_check(const char *path, char *err, size_t errlen)
+{
+    checker c = {.path = path, .err = err, .errlen = errlen};
+    err[0] = '\0';
+    xmlParserCtxtPtr ctx = xmlNewParserCtxt();
+    if (!ctx) {
+        snprintf(err, errlen, "platform file '%s': out of memory", path);
+        return -1;
+    }
+    /* libxml2 2.9 has no per-context handler: set this thread's, then
+     * put back the default (which prints to stderr) */
+    xmlSetStructuredErrorFunc(&c, on_xml_error);
+    xmlDocPtr doc = xmlCtxtReadFile(ctx, path, NULL, XML_PARSE_NONET | XML_PARSE_NOWARNING | XML_PARSE_RECOVER);
+    xmlSetStructuredErrorFunc(NULL, NULL);
+    int rc = -1;
+    if (!doc || err[0]) {
+        if (!err[0])
+            snprintf(err, errlen, "platform file '%s': cannot be read as XML", path);
+        goto done;
+    }
+    const xmlNode *root = xmlDocGetRootElement(doc);
+    if (!root || !is(root, "platform")) {
+        snprintf(err, errlen, "platform file '%s': not a SimGrid platform (its root element is <%s>, "
+                 "not <platform>)", path, root ? (const char *)root->name : "");
+        goto done;
+    }
+    if (check_node(&c, root) != 0 || find_twice(&c, &c.hosts, "host") != 0 ||
+        find_twice(&c, &c.links, "link") != 0 || find_twice(&c, &c.zones, "zone") != 0)
+        goto done;
+    rc = 0;
+done:
+    free_names(&c.hosts);
+    free_names(&c.links);
+    free_names(&c.zones);
+    if (doc)
+        xmlFreeDoc(doc);
+    xmlFreeParserCtxt(ctx);
+    return rc;
+}
