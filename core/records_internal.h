@@ -12,6 +12,12 @@
 #define RECORDS_EVENTS_HEADER_V1 "rank,kind,start_s,end_s,bytes,peer"
 /* a rank number above this in events.csv is a broken file, not a run */
 #define RECORDS_MAX_RANK (1 << 24)
+/* The largest time a run record may hold, in seconds (about 31.7 million
+ * years): past the longest simulation distlab's options allow, and small
+ * enough that a trace's microseconds and a figure's axis stay finite. */
+#define RECORDS_MAX_SECONDS 1e15
+/* The largest epoch count a metrics row may hold. */
+#define RECORDS_MAX_EPOCHS 1e9
 
 void records_seterr(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* dir + "/" + file, malloc'd; NULL when out of memory. */

@@ -8,6 +8,7 @@
 #include "core/records.h"
 
 #include <errno.h>
+#include <float.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
@@ -37,7 +38,9 @@ static int split_csv(char *line, char **fields, int max)
     return nf;
 }
 
-/* A CSV number: empty is "not measured" (NaN). */
+/* A CSV number: empty is "not measured" (NaN). distlab writes only finite
+ * numbers (a NaN or an infinity is written empty), so "inf", "nan" and
+ * numbers past a double's range are refused. */
 static int parse_num(const char *s, double *out)
 {
     if (*s == '\0') {
@@ -47,10 +50,38 @@ static int parse_num(const char *s, double *out)
     char *end;
     errno = 0;
     double v = strtod(s, &end);
-    if (end == s || *end != '\0' || errno == ERANGE)
+    if (end == s || *end != '\0' || errno == ERANGE || !isfinite(v))
         return -1;
     *out = v;
     return 0;
+}
+
+/* What a field parse_num refused should have been. */
+static const char *what_number(const char *s)
+{
+    char *end;
+    strtod(s, &end);
+    return end != s && *end == '\0' ? "a finite number" : "a number";
+}
+
+/* What is wrong with a metrics field's value v (finite or NaN), or NULL:
+ * times, epochs, steps and accuracies have ranges. */
+static const char *metric_range(int col, double v)
+{
+    if (isnan(v))
+        return NULL;
+    switch (col) {
+    case 0:
+        return v >= 0 && v <= RECORDS_MAX_SECONDS ? NULL : "a time from 0 to 1e15 s";
+    case 1:
+        return v >= 0 && v <= RECORDS_MAX_EPOCHS ? NULL : "an epoch from 0 to 1e9";
+    case 2:
+        return v >= 0 && v <= 9007199254740992.0 && v == floor(v) ? NULL : "a step, a whole number >= 0";
+    case 5:
+        return v >= 0 && v <= 1 ? NULL : "an accuracy from 0 to 1";
+    default:
+        return NULL;
+    }
 }
 
 static int blank(const char *line)
@@ -102,8 +133,10 @@ static int load_summary(records_run *run, char *err, size_t errlen)
         records_seterr(err, errlen, "%s: \"%s\" must be a string", path, json_is_string(algo) ? "backend" : "algo");
         goto fail;
     }
-    if (!json_is_integer(workers) || json_integer_value(workers) < 1) {
-        records_seterr(err, errlen, "%s: \"workers\" must be a whole number of at least 1", path);
+    if (!json_is_integer(workers) || json_integer_value(workers) < 1 ||
+        json_integer_value(workers) > RECORDS_MAX_RANK) {
+        records_seterr(err, errlen, "%s: \"workers\" must be a whole number from 1 to %d", path,
+                       RECORDS_MAX_RANK);
         goto fail;
     }
     run->algo = strdup(json_string_value(algo));
@@ -113,9 +146,11 @@ static int load_summary(records_run *run, char *err, size_t errlen)
         goto fail;
     }
     run->workers = (int)json_integer_value(workers);
-    struct { const char *key; double *out; } nums[] = {
-        {"final_loss", &run->final_loss}, {"final_accuracy", &run->final_accuracy},
-        {"seconds", &run->seconds},
+    /* jansson reads 1e400 as an error but 1e308 as a number: ranges too */
+    struct { const char *key; double *out, lo, hi; const char *range; } nums[] = {
+        {"final_loss", &run->final_loss, -DBL_MAX, DBL_MAX, "a finite number"},
+        {"final_accuracy", &run->final_accuracy, 0, 1, "an accuracy from 0 to 1"},
+        {"seconds", &run->seconds, 0, RECORDS_MAX_SECONDS, "seconds from 0 to 1e15"},
     };
     for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++) {
         json_t *v = json_object_get(doc, nums[i].key);
@@ -123,7 +158,13 @@ static int load_summary(records_run *run, char *err, size_t errlen)
             records_seterr(err, errlen, "%s: \"%s\" must be a number or null", path, nums[i].key);
             goto fail;
         }
-        *nums[i].out = json_is_number(v) ? json_number_value(v) : NAN;
+        double x = json_is_number(v) ? json_number_value(v) : NAN;
+        if (!isnan(x) && !(x >= nums[i].lo && x <= nums[i].hi)) {
+            records_seterr(err, errlen, "%s: \"%s\" is %g; expected %s or null", path, nums[i].key, x,
+                           nums[i].range);
+            goto fail;
+        }
+        *nums[i].out = x;
     }
     struct { const char *key; uint64_t *out; } counts[] = {
         {"bytes_sent", &run->bytes_sent}, {"messages", &run->messages},
@@ -208,12 +249,15 @@ static int load_metrics(records_run *run, char *err, size_t errlen)
                 run->cols[c] = p;
             }
         }
-        for (int c = 0; c < run->ncols; c++)
-            if (parse_num(fields[c], &run->cols[c][run->nrows])) {
-                records_seterr(err, errlen, "%s:%ld: field %d (%s) is '%s', not a number", path, lineno,
-                               c + 1, run->col_names[c], fields[c]);
+        for (int c = 0; c < run->ncols; c++) {
+            const char *range = NULL;
+            if (parse_num(fields[c], &run->cols[c][run->nrows]) ||
+                (range = metric_range(c, run->cols[c][run->nrows]))) {
+                records_seterr(err, errlen, "%s:%ld: field %d (%s) is '%s', not %s", path, lineno, c + 1,
+                               run->col_names[c], fields[c], range ? range : what_number(fields[c]));
                 goto fail;
             }
+        }
         run->nrows++;
     }
     if (ferror(f)) {
@@ -290,10 +334,10 @@ static int load_events(records_run *run, char *err, size_t errlen)
             what = "rank must be a whole number from 0 to 16777216";
         else if ((e.kind = kind_from_name(fields[1])) < 0)
             what = "kind must be compute, send, recv or wait";
-        else if (parse_num(fields[2], &e.start_s) || !isfinite(e.start_s))
-            what = "start_s must be a number";
-        else if (parse_num(fields[3], &e.end_s) || !isfinite(e.end_s))
-            what = "end_s must be a number";
+        else if (parse_num(fields[2], &e.start_s) || !(fabs(e.start_s) <= RECORDS_MAX_SECONDS))
+            what = "start_s must be a number of seconds from -1e15 to 1e15";
+        else if (parse_num(fields[3], &e.end_s) || !(fabs(e.end_s) <= RECORDS_MAX_SECONDS))
+            what = "end_s must be a number of seconds from -1e15 to 1e15";
         else if (e.end_s < e.start_s)
             what = "end_s is before start_s";
         else if (parse_long(fields[4], 0, INT64_MAX, &bytes))

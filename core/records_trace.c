@@ -17,6 +17,7 @@
 #include "core/records.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,9 +81,19 @@ int records_write_trace(const char *path, const rt_event *ev, size_t n, char *er
         records_seterr(err, errlen, "out of memory");
         goto fail;
     }
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
+        /* Trace-event JSON has no inf or NaN: a time that is not finite
+         * (not from records_load, which refuses them) is an error, not a
+         * file no viewer opens. */
+        if (!isfinite(ev[i].start_s * 1e6) || !isfinite((ev[i].end_s - ev[i].start_s) * 1e6)) {
+            records_seterr(err, errlen, "event %zu (rank %d): times %g to %g s cannot be written as "
+                           "trace microseconds", i, ev[i].rank, ev[i].start_s, ev[i].end_s);
+            goto fail;
+        }
         order[i] = &ev[i];
-    qsort(order, n, sizeof *order, by_rank_start);
+    }
+    if (n)
+        qsort(order, n, sizeof *order, by_rank_start);
 
     fputs("{\"displayTimeUnit\":\"ms\",\"traceEvents\":[\n", f);
     int first = 1;

@@ -30,11 +30,16 @@ static double nice_step(double x)
 static int linear_with(double lo, double hi, double step, int max, plot_ticks *t)
 {
     double k0 = floor(lo / step + 1e-9), k1 = ceil(hi / step - 1e-9);
-    if (k1 - k0 + 1 > max || k1 - k0 + 1 > PLOT_MAX_TICKS)
+    if (!isfinite(k0) || !isfinite(k1) || !isfinite(k1 * step) || !isfinite(k0 * step) ||
+        k1 - k0 + 1 > max || k1 - k0 + 1 > PLOT_MAX_TICKS)
         return -1;
+    /* counted in whole ticks: past 2^53, k + 1 == k */
+    int n = (int)(k1 - k0) + 1;
     t->n = 0;
-    for (double k = k0; k <= k1; k++)
+    for (int i = 0; i < n; i++) {
+        double k = k0 + i;
         t->v[t->n++] = fabs(k) < 0.5 ? 0.0 : k * step;
+    }
     t->lo = t->v[0];
     t->hi = t->v[t->n - 1];
     t->step = step;
@@ -43,11 +48,15 @@ static int linear_with(double lo, double hi, double step, int max, plot_ticks *t
 
 static int linear_ticks(double lo, double hi, int target, plot_ticks *t)
 {
-    if (hi == lo) { /* one value: show a small range around it */
+    /* One value, or values too close for a double to tell ticks between
+     * them apart (1e20 and 1e20 + 1e5): show a small range around them. */
+    if (hi - lo <= 1e-12 * fmax(fabs(lo), fabs(hi))) {
         double d = lo == 0 ? 1 : fabs(lo) * 0.1;
         lo -= d;
         hi += d;
     }
+    if (!isfinite(hi - lo)) /* wider than a double: no round step */
+        return -1;
     /* The round step nearest to the target, unless the next finer one
      * still fits and wastes less of the axis (0 to 5 by 1, not 0 to 6 by 2
      * for data up to 4.75). Rounding out can add a tick at each end; take
@@ -60,7 +69,8 @@ static int linear_ticks(double lo, double hi, int target, plot_ticks *t)
         return 0;
     }
     while (linear_with(lo, hi, step, target + 3, t) != 0)
-        step = nice_step(step * 2.01);
+        if (!((step = nice_step(step * 2.01)) > 0 && isfinite(step))) /* 0: below the subnormals */
+            return -1;
     return 0;
 }
 
@@ -214,6 +224,10 @@ void plot_tick_label(double v, const plot_ticks *t, plot_scale scale, char *buf,
         return;
     }
     double mag = fabs(v);
+    if (!isfinite(mag) || (scale == PLOT_LINEAR && !(t->step > 0 && isfinite(t->step)))) {
+        snprintf(buf, len, "%g", v); /* not from plot_ticks_choose */
+        return;
+    }
     int e = (int)floor(log10(mag) + 1e-9);
     if (scale == PLOT_LINEAR) {
         double big = fmax(fabs(t->lo), fabs(t->hi));

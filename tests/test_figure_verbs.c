@@ -181,6 +181,29 @@ static void test_timeline_and_trace_verbs(void **state)
     json_decref(doc);
     expect("trace t", 2, "no output file given");
     expect("trace noev -o x.json", 1, "events.csv");
+
+    /* a header-only events.csv: an empty trace, no figure */
+    make_run("hdr", "0.1", 0);
+    snprintf(path, sizeof path, "%s/hdr/events.csv", tmpdir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("rank,kind,start_s,end_s,bytes,peer,tag\n", f);
+    fclose(f);
+    expect("trace hdr -o hdr.json", 0, NULL);
+    snprintf(path, sizeof path, "%s/hdr.json", tmpdir);
+    if (!(doc = json_load_file(path, 0, &je)))
+        fail_msg("empty trace does not parse: %s", je.text);
+    json_decref(doc);
+    expect("timeline hdr -o hdr.png", 1, "no events");
+    /* 1e308 times: refused with file and line by both (trace wrote
+     * "dur":inf and exited 0; timeline negated INT_MIN) */
+    snprintf(path, sizeof path, "%s/hdr/events.csv", tmpdir);
+    f = fopen(path, "a");
+    assert_non_null(f);
+    fputs("0,compute,-1e308,1e308,0,-1,-1\n", f);
+    fclose(f);
+    expect("trace hdr -o big.json", 1, "hdr/events.csv:2: start_s must be");
+    expect("timeline hdr -o big.png", 1, "hdr/events.csv:2: start_s must be");
 }
 
 int main(void)

@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include <cairo.h>
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -122,6 +123,36 @@ static void test_ticks_linear_grid(void **state)
     assert_float_equal(t.step, 0.5, 1e-12);
     assert_float_equal(t.lo, 0, 1e-12);
     assert_float_equal(t.hi, 2.5, 1e-12);
+}
+
+/* Ranges a hand-edited run folder can give an axis: no hang, no
+ * overflow of the tick array, no undefined behaviour in the labels; the
+ * ticks that come back are finite and in order. */
+static void test_ticks_extreme_ranges(void **state)
+{
+    (void)state;
+    double one = 1e20, two_ulps = nextafter(nextafter(one, INFINITY), INFINITY);
+    const double ranges[][2] = {
+        {one, two_ulps},    /* k + 1 == k at 1e16 steps: looped for ever */
+        {-1e308, 1e308},    /* wider than a double */
+        {0, 1.7e308},       {1e308, 1e308},  {-DBL_MAX, -DBL_MAX}, {0, 5e-324},
+        {1e-300, 2e-300},   {-1e15, 1e15},
+    };
+    for (size_t i = 0; i < sizeof ranges / sizeof ranges[0]; i++)
+        for (int scale = PLOT_LINEAR; scale <= PLOT_LOG2; scale++) {
+            plot_ticks t;
+            if (plot_ticks_choose(ranges[i][0], ranges[i][1], (plot_scale)scale, 6, &t) != 0)
+                continue; /* the axis then falls back to [0, 1] */
+            if (t.n < 1 || t.n > PLOT_MAX_TICKS)
+                fail_msg("[%g, %g] scale %d: %d ticks", ranges[i][0], ranges[i][1], scale, t.n);
+            for (int k = 0; k < t.n; k++) {
+                char buf[64];
+                plot_tick_label(t.v[k], &t, (plot_scale)scale, buf, sizeof buf);
+                if (k && !(t.v[k] > t.v[k - 1]))
+                    fail_msg("[%g, %g] scale %d: ticks %g, %g", ranges[i][0], ranges[i][1], scale,
+                             t.v[k - 1], t.v[k]);
+            }
+        }
 }
 
 static void check_log(double lo, double hi, plot_scale scale)
@@ -748,6 +779,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ticks_linear_grid),
+        cmocka_unit_test(test_ticks_extreme_ranges),
         cmocka_unit_test(test_ticks_log),
         cmocka_unit_test(test_tick_labels),
         cmocka_unit_test(test_exponent_is_small),

@@ -337,6 +337,61 @@ static void test_malformed_files(void **state)
     expect_load_error("bad", RECORDS_LOAD_EVENTS, "events.csv:2:", "6 fields; expected 7");
 }
 
+/* Finite-looking values no run writes: they used to load, then became
+ * inf in a trace (invalid JSON) or undefined behaviour in a figure. */
+static void test_absurd_values(void **state)
+{
+    (void)state;
+    char path[300];
+    make_run("absurd", "0.1");
+    path_in(path, sizeof path, "absurd", "events.csv");
+    write_file(path, "rank,kind,start_s,end_s,bytes,peer,tag\n0,compute,0,1,0,-1,-1\n0,compute,-1e308,1e308,0,-1,-1\n");
+    expect_load_error("absurd", RECORDS_LOAD_EVENTS, "events.csv:3:", "start_s must be a number of seconds from -1e15 to 1e15");
+    write_file(path, "rank,kind,start_s,end_s,bytes,peer,tag\n0,compute,0,inf,0,-1,-1\n");
+    expect_load_error("absurd", RECORDS_LOAD_EVENTS, "events.csv:2:", "end_s must be");
+    write_file(path, "rank,kind,start_s,end_s,bytes,peer,tag\n0,compute,0,1e999,0,-1,-1\n");
+    expect_load_error("absurd", RECORDS_LOAD_EVENTS, "events.csv:2:", "end_s must be");
+
+    path_in(path, sizeof path, "absurd", "metrics.csv");
+    write_file(path, "time_s,epoch,step,train_loss,test_loss,test_accuracy\n0,0,0,inf,,\n");
+    expect_load_error("absurd", RECORDS_LOAD_METRICS, "metrics.csv:2:", "field 4 (train_loss) is 'inf', not a finite number");
+    write_file(path, "time_s,epoch,step,train_loss,test_loss,test_accuracy\n0,0,0,1,,\n1e300,1,1,1,,\n");
+    expect_load_error("absurd", RECORDS_LOAD_METRICS, "metrics.csv:3:", "field 1 (time_s) is '1e300', not a time from 0 to 1e15 s");
+    write_file(path, "time_s,epoch,step,train_loss,test_loss,test_accuracy\n0,0,0.5,1,,\n");
+    expect_load_error("absurd", RECORDS_LOAD_METRICS, "metrics.csv:2:", "(step) is '0.5', not a step");
+    write_file(path, "time_s,epoch,step,train_loss,test_loss,test_accuracy\n0,0,0,1,,1.5\n");
+    expect_load_error("absurd", RECORDS_LOAD_METRICS, "metrics.csv:2:", "not an accuracy from 0 to 1");
+    write_file(path, "time_s,epoch,step,train_loss,test_loss,test_accuracy,staleness_steps\n0,0,0,1,,,nan\n");
+    expect_load_error("absurd", RECORDS_LOAD_METRICS, "metrics.csv:2:", "(staleness_steps) is 'nan', not a finite number");
+
+    path_in(path, sizeof path, "absurd", "summary.json");
+    write_file(path, "{\"algo\": \"ps\", \"backend\": \"sim\", \"workers\": 4, \"seconds\": 1e308}");
+    expect_load_error("absurd", RECORDS_LOAD_SUMMARY, "\"seconds\" is 1e+308; expected seconds from 0 to 1e15", NULL);
+    write_file(path, "{\"algo\": \"ps\", \"backend\": \"sim\", \"workers\": 4, \"final_accuracy\": -2}");
+    expect_load_error("absurd", RECORDS_LOAD_SUMMARY, "\"final_accuracy\" is -2", NULL);
+    write_file(path, "{\"algo\": \"ps\", \"backend\": \"sim\", \"workers\": 9000000000}");
+    expect_load_error("absurd", RECORDS_LOAD_SUMMARY, "\"workers\" must be a whole number from 1 to", NULL);
+}
+
+/* A trace of no events is a valid, empty trace (it called qsort on NULL);
+ * one with times past a double's microseconds is refused, not written. */
+static void test_trace_edges(void **state)
+{
+    (void)state;
+    char path[300], err[512];
+    path_in(path, sizeof path, "empty-trace.json", NULL);
+    assert_int_equal(records_write_trace(path, NULL, 0, err, sizeof err), 0);
+    json_error_t je;
+    json_t *doc = json_load_file(path, 0, &je);
+    if (!doc)
+        fail_msg("empty trace does not parse: line %d: %s", je.line, je.text);
+    assert_int_equal(json_array_size(json_object_get(doc, "traceEvents")), 0);
+    json_decref(doc);
+    rt_event huge[] = {{0, RT_EV_COMPUTE, 0, 1, 0, -1, 0}, {0, RT_EV_COMPUTE, -1e308, 1e308, 0, -1, 0}};
+    assert_int_equal(records_write_trace(path, huge, 2, err, sizeof err), -1);
+    assert_non_null(strstr(err, "event 1 (rank 0)"));
+}
+
 /* The trace parses, has one X event per interval with the right fields,
  * and X events on one (pid, tid) never overlap (Perfetto needs nesting). */
 static void test_trace_json(void **state)
@@ -483,6 +538,8 @@ int main(void)
         cmocka_unit_test(test_missing_run_folder),
         cmocka_unit_test(test_malformed_files),
         cmocka_unit_test(test_trace_json),
+        cmocka_unit_test(test_absurd_values),
+        cmocka_unit_test(test_trace_edges),
         cmocka_unit_test(test_default_figures),
         cmocka_unit_test(test_progress),
         cmocka_unit_test(test_progress_on_terminal),
