@@ -2,9 +2,11 @@
 #
 #   make deps     install the Debian packages distlab needs (as root)
 #   make          build build/distlab (runs deps first)
-#   make check    build and run every test with prove, then the threaded ones under TSan
+#   make check    build and run every test with prove, then the run-folder readers
+#                 under ASan+UBSan and the threaded tests under TSan
 #   make demo     build and run the main demo
 #   make bench    speed measurements against their references (slow)
+#   make fuzz, make fuzz-records   libFuzzer on the LIBSVM parser, on the run-folder readers
 #   make install  PREFIX=/usr/local DESTDIR=   (distlab, and its platforms/
 #                 and labs/ in PREFIX/share/distlab, found by short name)
 #
@@ -49,7 +51,7 @@ BENCH_BIN := $(BENCH_C:bench/%.c=$(BUILD)/bench/%)
 LIB      := $(BUILD)/libdistlab.a
 BIN      := $(BUILD)/distlab
 
-.PHONY: all deps check demo bench install clean tsan fuzz FORCE
+.PHONY: all deps check demo bench install clean tsan asan fuzz fuzz-records FORCE
 # keep test objects between runs (they are intermediate files of the test rules)
 .SECONDARY:
 
@@ -101,6 +103,7 @@ $(BUILD)/bench/%: $(BUILD)/bench/%.o $(LIB)
 
 check: deps $(BIN) $(TEST_BIN)
 	CMOCKA_MESSAGE_OUTPUT=TAP DISTLAB=$(abspath $(BIN)) prove --exec '' $(TEST_BIN)
+	$(MAKE) --no-print-directory asan
 	$(MAKE) --no-print-directory tsan
 
 demo: deps $(BIN)
@@ -116,7 +119,7 @@ install: all
 	install -m 644 labs/*.md labs/demo.exp $(DESTDIR)$(SHARE)/labs/
 
 clean:
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD)
 
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_BIN:=.d) $(TESTUTIL_OBJ:.o=.d) $(BENCH_BIN:=.d)
 
@@ -130,6 +133,25 @@ TSAN_TESTS := test_hogwild test_real_basic test_real_net
 tsan: deps
 	CFLAGS="-O1 -g -fsanitize=thread" $(MAKE) BUILD=$(TSAN_BUILD) $(TSAN_TESTS:%=$(TSAN_BUILD)/tests/%)
 	CMOCKA_MESSAGE_OUTPUT=TAP TSAN_OPTIONS="halt_on_error=1 exitcode=66" prove --exec '' $(TSAN_TESTS:%=./$(TSAN_BUILD)/tests/%)
+
+# AddressSanitizer + UndefinedBehaviorSanitizer: the run-folder readers
+# and what draws from them (core/records*.c, core/analysis.c, plots/),
+# with tests/test_malformed_runs.c on malformed run folders, built in their
+# own folder from only those sources (seconds to build and run); make
+# check runs it after the other tests. Any report fails it.
+ASAN_BUILD := build-asan
+ASAN_SRC := core/records.c core/records_read.c core/records_trace.c core/analysis.c core/rt_core.c \
+	$(wildcard plots/*.c) tests/util_records_input.c tests/util_files.c
+ASAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+$(ASAN_BUILD)/test_malformed_runs: tests/test_malformed_runs.c $(ASAN_SRC) $(wildcard core/*.h plots/*.h tests/*.h) | deps
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -Wall -Wextra -pthread -I. $(ASAN_FLAGS) $(PKG_CFLAGS) -o $@ \
+	  tests/test_malformed_runs.c $(ASAN_SRC) $(PKG_LIBS) $(TEST_LIBS)
+
+asan: $(ASAN_BUILD)/test_malformed_runs
+	CMOCKA_MESSAGE_OUTPUT=TAP ASAN_OPTIONS="detect_leaks=1 exitcode=67" \
+	  LSAN_OPTIONS="suppressions=$(abspath tests/lsan.supp) print_suppressions=0" \
+	  UBSAN_OPTIONS="print_stacktrace=1 halt_on_error=1" prove --exec '' ./$<
 
 # make fuzz: libFuzzer + AddressSanitizer on the LIBSVM parser, for
 # FUZZ_SECONDS (default 60); installs clang when run as root. Not
@@ -150,3 +172,18 @@ $(BUILD)/fuzz/fuzz_libsvm: fuzz/fuzz_libsvm.c $(wildcard ml/*.c ml/*.h)
 fuzz: deps $(BUILD)/fuzz/fuzz_libsvm
 	@mkdir -p $(BUILD)/fuzz/corpus
 	$(BUILD)/fuzz/fuzz_libsvm -max_total_time=$(FUZZ_SECONDS) -max_len=4096 $(BUILD)/fuzz/corpus fuzz/corpus_libsvm
+
+# make fuzz-records: libFuzzer + ASan + UBSan on the run-folder readers
+# (fuzz/fuzz_records.c), for FUZZ_SECONDS; seeds in fuzz/corpus_records,
+# new inputs in build/fuzz/corpus_records.
+FUZZ_RECORDS_SRC := core/records.c core/records_read.c core/records_trace.c core/analysis.c core/rt_core.c \
+	$(wildcard plots/*.c) tests/util_records_input.c
+$(BUILD)/fuzz/fuzz_records: fuzz/fuzz_records.c $(FUZZ_RECORDS_SRC) $(wildcard core/*.h plots/*.h tests/*.h)
+	@command -v $(FUZZ_CC) >/dev/null || { echo "make fuzz-records: $(FUZZ_CC) not found (apt-get install clang, as root)" >&2; exit 1; }
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) -g -O1 -std=gnu11 -I. $(PKG_CFLAGS) -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+	  -o $@ fuzz/fuzz_records.c $(FUZZ_RECORDS_SRC) $(PKG_LIBS)
+
+fuzz-records: deps $(BUILD)/fuzz/fuzz_records
+	@mkdir -p $(BUILD)/fuzz/corpus_records
+	$(BUILD)/fuzz/fuzz_records -max_total_time=$(FUZZ_SECONDS) -max_len=4096 $(BUILD)/fuzz/corpus_records fuzz/corpus_records
