@@ -161,13 +161,13 @@ FUZZ_SECONDS ?= 60
 FUZZ_CC ?= clang
 FUZZ_LIBS = $(shell pkg-config --libs gsl zlib 2>/dev/null | sed 's/-lgslcblas/-lopenblas/') -lm
 
-$(BUILD)/fuzz/fuzz_libsvm: fuzz/fuzz_libsvm.c $(wildcard ml/*.c ml/*.h)
+$(BUILD)/fuzz/fuzz_libsvm: fuzz/fuzz_libsvm.c $(wildcard ml/*.c ml/*.h) core/units.c
 	@command -v $(FUZZ_CC) >/dev/null || [ "$$(id -u)" != 0 ] || [ "$(FUZZ_CC)" != clang ] || \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends clang >/dev/null
 	@command -v $(FUZZ_CC) >/dev/null || { echo "make fuzz: $(FUZZ_CC) not found (apt-get install clang, as root)" >&2; exit 1; }
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) -g -O1 -std=gnu11 -I. -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-	  -o $@ fuzz/fuzz_libsvm.c $(wildcard ml/*.c) $(FUZZ_LIBS)
+	  -o $@ fuzz/fuzz_libsvm.c $(wildcard ml/*.c) core/units.c $(FUZZ_LIBS)
 
 fuzz: deps $(BUILD)/fuzz/fuzz_libsvm
 	@mkdir -p $(BUILD)/fuzz/corpus

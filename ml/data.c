@@ -14,6 +14,7 @@
 #include <gsl/gsl_rng.h>
 #include <zlib.h>
 
+#include "core/units.h"
 #include "ml/data.h"
 #include "ml/internal.h"
 
@@ -52,13 +53,50 @@ int ml_grow(void **p, size_t *cap, size_t need, size_t elem)
     return 0;
 }
 
-int ml_read_file(const char *path, char **buf, size_t *len, char *err, size_t errlen)
+/* ---- limits on what one small file may make distlab allocate ---- */
+
+int ml_limits_get(ml_limits *l, char *err, size_t errlen)
+{
+    l->input_bytes = ML_DEFAULT_INPUT_BYTES;
+    l->features = ML_DEFAULT_FEATURES;
+    const char *v = getenv("DISTLAB_DATA_LIMIT");
+    char why[256];
+    if (v && *v) {
+        double bytes;
+        if (units_size(v, &bytes, why, sizeof why) != 0 || bytes < 1)
+            return ml_err(err, errlen, "$DISTLAB_DATA_LIMIT is '%s': expected a size of at least 1 byte, "
+                          "e.g. 8GiB", v);
+        l->input_bytes = bytes > (double)(SIZE_MAX / 2) ? SIZE_MAX / 2 : (size_t)bytes;
+    }
+    v = getenv("DISTLAB_MAX_FEATURES");
+    if (v && *v) {
+        long n;
+        if (units_int(v, 1, UINT32_MAX, &n, why, sizeof why) != 0)
+            return ml_err(err, errlen, "$DISTLAB_MAX_FEATURES is '%s': expected a whole number from 1 to "
+                          "4294967295", v);
+        l->features = (size_t)n;
+    }
+    return 0;
+}
+
+int ml_refuse_input_bytes(const char *path, const ml_limits *l, const char *where, char *err, size_t errlen)
+{
+    char size[32];
+    units_fmt_size((double)l->input_bytes, size, sizeof size);
+    return ml_err(err, errlen, "%s: %s, past the limit of %s (%zu bytes) on one data file's uncompressed "
+                  "size; raise it with DISTLAB_DATA_LIMIT=SIZE (e.g. DISTLAB_DATA_LIMIT=16GiB)", path, where,
+                  size, l->input_bytes);
+}
+
+int ml_read_file_max(const char *path, size_t max, char **buf, size_t *len, int *more, char *err,
+                     size_t errlen)
 {
     enum { CHUNK = 1 << 20 };
     char *b = NULL;
     size_t n = 0, cap = 0;
     *buf = NULL;
     *len = 0;
+    *more = 0;
     struct stat st;
     if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) /* gzread would say "corrupt gzip?" */
         return ml_err(err, errlen, "%s: a folder, not a data file (LIBSVM text or IDX, plain or .gz)",
@@ -68,11 +106,19 @@ int ml_read_file(const char *path, char **buf, size_t *len, char *err, size_t er
         return ml_err(err, errlen, "%s: cannot open: %s", path, errno ? strerror(errno) : "out of memory");
     gzbuffer(f, 1 << 17);
     for (;;) {
-        if (ml_grow((void **)&b, &cap, n + CHUNK + 1, 1) < 0) {
-            ml_err(err, errlen, "%s: out of memory after %zu bytes", path, n);
-            goto fail;
+        /* one byte past max, to tell "exactly max" from "more" */
+        size_t want = max + 1 - n < CHUNK ? max + 1 - n : CHUNK;
+        if (n + want + 1 > cap) { /* doubling, but never past what max needs */
+            size_t ncap = cap > (max + 2) / 2 ? max + 2 : cap * 2 > n + want + 1 ? cap * 2 : n + want + 1;
+            char *q = realloc(b, ncap);
+            if (!q) {
+                ml_err(err, errlen, "%s: out of memory after %zu bytes", path, n);
+                goto fail;
+            }
+            b = q;
+            cap = ncap;
         }
-        int got = gzread(f, b + n, CHUNK);
+        int got = gzread(f, b + n, (unsigned)want);
         if (got < 0) {
             int code;
             const char *msg = gzerror(f, &code);
@@ -83,6 +129,11 @@ int ml_read_file(const char *path, char **buf, size_t *len, char *err, size_t er
         if (got == 0)
             break;
         n += (size_t)got;
+        if (n > max) {
+            n = max;
+            *more = 1;
+            break;
+        }
     }
     int code;
     const char *msg = gzerror(f, &code);
@@ -100,6 +151,26 @@ fail:
     gzclose(f);
     free(b);
     return -1;
+}
+
+int ml_read_file(const char *path, char **buf, size_t *len, char *err, size_t errlen)
+{
+    ml_limits l;
+    int more;
+    if (ml_limits_get(&l, err, errlen) < 0 || ml_read_file_max(path, l.input_bytes, buf, len, &more, err, errlen) < 0)
+        return -1;
+    if (!more)
+        return 0;
+    /* where it stopped, as a person would look for it */
+    size_t lines = 1;
+    for (const char *p = *buf; (p = memchr(p, '\n', (size_t)(*buf + *len - p))) != NULL; p++)
+        lines++;
+    free(*buf);
+    *buf = NULL;
+    *len = 0;
+    char where[96];
+    snprintf(where, sizeof where, "line %zu: more than the first %zu bytes", lines, l.input_bytes);
+    return ml_refuse_input_bytes(path, &l, where, err, errlen);
 }
 
 /* ---- subsets and splits ---- */
@@ -355,6 +426,18 @@ static int spec_parse(const char *name, const char *spec, const char *const *key
 /* Far above what fits in memory, far below where size arithmetic wraps. */
 #define SYNTH_MAX 1e10
 
+/* d against the feature limit: every model allocates weights per feature. */
+static int check_features(const char *what, double d, char *err, size_t errlen)
+{
+    ml_limits l;
+    if (ml_limits_get(&l, err, errlen) < 0)
+        return -1;
+    if (d > (double)l.features)
+        return ml_err(err, errlen, "%s: d=%.0f is past the limit of %zu features; raise it with "
+                      "DISTLAB_MAX_FEATURES=N", what, d, l.features);
+    return 0;
+}
+
 static int open_synth(const char *name, uint64_t seed, size_t train_max, size_t test_max,
                       ml_dataset *train, ml_dataset *test, char *err, size_t errlen)
 {
@@ -376,6 +459,8 @@ static int open_synth(const char *name, uint64_t seed, size_t train_max, size_t 
         ntest = v[6] < 0 ? floor(n / 5) : floor(v[6]);
         if (ntest < 1)
             return ml_err(err, errlen, "synth-sparse: test=%g leaves no test examples", v[6]);
+        if (check_features("synth-sparse", v[1], err, errlen) < 0)
+            return -1;
         ml_synth_sparse p = {(size_t)(n + ntest), (size_t)v[1], (size_t)v[2], v[3], v[4], v[5]};
         rc = ml_synth_sparse_make(&p, seed, &all, err, errlen);
     } else {
@@ -392,6 +477,8 @@ static int open_synth(const char *name, uint64_t seed, size_t train_max, size_t 
         ntest = v[4] < 0 ? floor(n / 5) : floor(v[4]);
         if (ntest < 1)
             return ml_err(err, errlen, "synth-dense: test=%g leaves no test examples", v[4]);
+        if (check_features("synth-dense", v[1], err, errlen) < 0)
+            return -1;
         ml_synth_dense p = {(size_t)(n + ntest), (size_t)v[1], (int)v[2], v[3]};
         rc = ml_synth_dense_make(&p, seed, &all, err, errlen);
     }

@@ -38,6 +38,30 @@ size_t ml_dataset_nnz(const ml_dataset *ds);
 
 /* ---- readers ---- */
 
+/* ---- limits ----
+ * A 9 MB gzip can inflate to gigabytes, and one LIBSVM index of 4294967295
+ * makes every model allocate weights for four billion features. So the
+ * readers refuse, before they allocate, a data file whose uncompressed
+ * size is past input_bytes (an IDX file as soon as its header announces
+ * it) and a dataset with more than `features` features; the message says
+ * the file, the line or byte, the limit and how to raise it. A user
+ * raises them with the environment:
+ *   DISTLAB_DATA_LIMIT=SIZE     default 1GiB (units as --bytes: 8GiB, 2TB)
+ *   DISTLAB_MAX_FEATURES=N      default 16777216 (2^24)
+ */
+#define ML_DEFAULT_INPUT_BYTES ((size_t)1 << 30)
+#define ML_DEFAULT_FEATURES ((size_t)1 << 24)
+
+typedef struct ml_limits {
+    size_t input_bytes; /* uncompressed bytes of one data file */
+    size_t features;    /* features (the dimension d) of a dataset */
+} ml_limits;
+
+/* The limits now in force: the defaults, or the environment's. Returns 0,
+ * or -1 with a message when a variable is set to something that is not a
+ * limit. */
+int ml_limits_get(ml_limits *l, char *err, size_t errlen);
+
 /* LIBSVM/SVMlight text, plain or gzip'd:
  *   label [qid:N] index:value index:value ... [# comment]
  * Indices are 1-based and strictly increasing within a line; blank and

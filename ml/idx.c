@@ -61,6 +61,43 @@ static int idx_check(const char *path, const unsigned char *buf, size_t len, uin
     return 0;
 }
 
+/* Read an IDX file whole, but never more than its header announces (and
+ * a little more, to count trailing bytes): a small gzip can inflate to
+ * gigabytes, and its header is the cheapest place to find out. */
+static int idx_read(const char *path, uint32_t magic, int ndim, const ml_limits *l, char **buf, size_t *len,
+                    char *err, size_t errlen)
+{
+    enum { TRAILING = 4096 };
+    size_t header = 4 + 4 * (size_t)ndim, total = 1;
+    char *head;
+    size_t hlen;
+    int more;
+    if (ml_read_file_max(path, header, &head, &hlen, &more, err, errlen) < 0)
+        return -1;
+    /* a header that makes sense announces the size; else idx_check says
+     * what is wrong with it */
+    int sized = hlen == header && be32((unsigned char *)head) == magic;
+    for (int i = 0; sized && i < ndim; i++)
+        sized = (total = ml_mul_size(total, be32((unsigned char *)head + 4 + 4 * i))) != 0;
+    free(head);
+    if (sized && (total > l->input_bytes || header > l->input_bytes - total)) {
+        char where[128];
+        snprintf(where, sizeof where, "byte %zu: the header announces %zu bytes of data", header, total);
+        return ml_refuse_input_bytes(path, l, where, err, errlen);
+    }
+    size_t expect = header + (sized ? total : 0);
+    if (ml_read_file_max(path, expect + TRAILING, buf, len, &more, err, errlen) < 0)
+        return -1;
+    if (more && sized) {
+        ml_err(err, errlen, "%s: byte %zu: more than %d unexpected bytes after the data", path, expect,
+               TRAILING);
+        free(*buf);
+        *buf = NULL;
+        return -1;
+    }
+    return 0;
+}
+
 int ml_idx_load(const char *images_path, const char *labels_path, size_t max_examples,
                 ml_dataset *out, char *err, size_t errlen)
 {
@@ -68,10 +105,13 @@ int ml_idx_load(const char *images_path, const char *labels_path, size_t max_exa
     size_t ilen, llen;
     uint32_t idims[3], ldims[1];
     const unsigned char *pix, *lab;
+    ml_limits lim;
     memset(out, 0, sizeof *out);
-    if (ml_read_file(images_path, &ibuf, &ilen, err, errlen) < 0)
+    if (ml_limits_get(&lim, err, errlen) < 0)
         goto fail;
-    if (ml_read_file(labels_path, &lbuf, &llen, err, errlen) < 0)
+    if (idx_read(images_path, IDX_IMAGES_MAGIC, 3, &lim, &ibuf, &ilen, err, errlen) < 0)
+        goto fail;
+    if (idx_read(labels_path, IDX_LABELS_MAGIC, 1, &lim, &lbuf, &llen, err, errlen) < 0)
         goto fail;
     if (idx_check(images_path, (unsigned char *)ibuf, ilen, IDX_IMAGES_MAGIC, 3, idims, &pix,
                   err, errlen) < 0)
@@ -85,6 +125,11 @@ int ml_idx_load(const char *images_path, const char *labels_path, size_t max_exa
         goto fail;
     }
     size_t n = idims[0], d = (size_t)idims[1] * idims[2];
+    if (d > lim.features) {
+        ml_err(err, errlen, "%s: byte 8: %u x %u pixels per image is past the limit of %zu features; "
+               "raise it with DISTLAB_MAX_FEATURES=N", images_path, idims[1], idims[2], lim.features);
+        goto fail;
+    }
     if (max_examples && max_examples < n)
         n = max_examples;
     out->x = malloc(n * d * sizeof *out->x);

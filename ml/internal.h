@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "ml/data.h"
+
 /* Write a message into the caller's buffer (when it has one); returns -1 so
  * callers can `return ml_err(err, errlen, "...")`. */
 static inline int __attribute__((format(printf, 3, 4)))
@@ -36,7 +38,13 @@ static inline size_t ml_mul_size(size_t a, size_t b)
 int ml_grow(void **p, size_t *cap, size_t need, size_t elem);
 
 /* Read a whole file, plain or gzip'd, through zlib into a malloc'd buffer
- * (*len bytes, plus a NUL after them). */
+ * (*len bytes, plus a NUL after them); a file whose uncompressed size is
+ * past the input limit (ml_limits) is refused without reading the rest. */
 int ml_read_file(const char *path, char **buf, size_t *len, char *err, size_t errlen);
+/* The first max bytes at most; *more says whether there were others. */
+int ml_read_file_max(const char *path, size_t max, char **buf, size_t *len, int *more, char *err,
+                     size_t errlen);
+/* The message for a file past the input limit; where says what was seen. */
+int ml_refuse_input_bytes(const char *path, const ml_limits *l, const char *where, char *err, size_t errlen);
 
 #endif

@@ -82,7 +82,7 @@ static int parse_index(const char *p, const char *q, uint64_t *out)
 
 /* Parse one line [p, end) (no newline in it). Adds an example unless the
  * line is blank or a comment. Returns 0 or -1 with the message set. */
-static int parse_line(libsvm_acc *a, const char *p, const char *end, size_t dim,
+static int parse_line(libsvm_acc *a, const char *p, const char *end, size_t dim, size_t max_features,
                       const char *name, size_t line, char *err, size_t errlen)
 {
     const char *hash = memchr(p, '#', (size_t)(end - p));
@@ -162,6 +162,9 @@ static int parse_line(libsvm_acc *a, const char *p, const char *end, size_t dim,
         if (dim && index > dim)
             return ml_err(err, errlen, "%s:%zu: index %llu is past the declared dimension %zu",
                           name, line, (unsigned long long)index, dim);
+        if (index > max_features) /* every model would allocate weights up to it */
+            return ml_err(err, errlen, "%s:%zu: index %llu is past the limit of %zu features; raise it "
+                          "with DISTLAB_MAX_FEATURES=N", name, line, (unsigned long long)index, max_features);
         double v;
         if (colon + 1 == q)
             return ml_err(err, errlen, "%s:%zu: missing value after '%.*s'", name, line, tlen, p);
@@ -223,7 +226,10 @@ int ml_libsvm_parse(const char *buf, size_t len, const char *name, size_t dim,
                     size_t max_examples, ml_dataset *out, char *err, size_t errlen)
 {
     libsvm_acc a = {0};
+    ml_limits lim;
     memset(out, 0, sizeof *out);
+    if (ml_limits_get(&lim, err, errlen) < 0)
+        goto fail;
     if (dim > UINT32_MAX) {
         ml_err(err, errlen, "%s: declared dimension %zu is above 2^32-1", name, dim);
         goto fail;
@@ -234,7 +240,7 @@ int ml_libsvm_parse(const char *buf, size_t len, const char *name, size_t dim,
         line++;
         const char *nl = memchr(p, '\n', (size_t)(end - p));
         const char *eol = nl ? nl : end;
-        if (parse_line(&a, p, eol, dim, name, line, err, errlen) < 0)
+        if (parse_line(&a, p, eol, dim, lim.features, name, line, err, errlen) < 0)
             goto fail;
         p = nl ? nl + 1 : end;
     }

@@ -18,7 +18,8 @@
 
 const ml_opt ml_opts[] = {
     {"dataset", "NAME", "fashion-mnist, synth-sparse:n=N,d=D,nnz=K or synth-dense:n=N,d=D,classes=C"},
-    {"data", "FILE", "training data: LIBSVM text, or IDX images[,labels] (plain or .gz)"},
+    {"data", "FILE", "training data: LIBSVM text, or IDX images[,labels] (plain or .gz); at most 1GiB "
+                     "uncompressed and 2^24 features unless $DISTLAB_DATA_LIMIT=SIZE, $DISTLAB_MAX_FEATURES=N say more"},
     {"test-data", "FILE", "test data in the same format (default: hold out --test-fraction)"},
     {"model", "MODEL", "logreg | softmax | svm | mlp:H1,H2,... (default softmax)"},
     {"epochs", "E", "passes over the training set (default 10)"},

@@ -263,6 +263,87 @@ static void t_idx(void **state)
     assert_non_null(strstr(err, "gzip"));
 }
 
+/* Small files that would make distlab allocate without bound are refused
+ * at the limits, before the allocation, with the file, the line or byte,
+ * the limit and how to raise it; raising the limit lets them through. */
+static void t_limits(void **state)
+{
+    (void)state;
+    char err[ERRLEN];
+    ml_dataset ds;
+    unsetenv("DISTLAB_DATA_LIMIT");
+    unsetenv("DISTLAB_MAX_FEATURES");
+
+    /* one LIBSVM index of 2^32-1: weights for four billion features */
+    const char *huge = "1 1:1\n-1 4294967295:1\n";
+    const char *hp = write_file("huge-index.libsvm", huge, strlen(huge), 0);
+    assert_int_equal(ml_libsvm_load(hp, 0, 0, &ds, err, sizeof err), -1);
+    if (!strstr(err, "huge-index.libsvm:2: index 4294967295 is past the limit of 16777216 features; "
+                     "raise it with DISTLAB_MAX_FEATURES=N"))
+        fail_msg("%s", err);
+    setenv("DISTLAB_MAX_FEATURES", "4294967295", 1);
+    assert_int_equal(ml_libsvm_load(hp, 0, 0, &ds, err, sizeof err), 0);
+    assert_true(ds.d == 4294967295u);
+    ml_dataset_free(&ds);
+    setenv("DISTLAB_MAX_FEATURES", "100", 1);
+    ml_dataset train, test;
+    assert_int_equal(ml_dataset_open("synth-dense:n=10,d=101,classes=2", 1, 0, 0, &train, &test, err,
+                                     sizeof err), -1);
+    assert_non_null(strstr(err, "d=101 is past the limit of 100 features"));
+    setenv("DISTLAB_MAX_FEATURES", "many", 1);
+    assert_int_equal(ml_libsvm_load(hp, 0, 0, &ds, err, sizeof err), -1);
+    assert_non_null(strstr(err, "$DISTLAB_MAX_FEATURES is 'many'"));
+    unsetenv("DISTLAB_MAX_FEATURES");
+
+    /* a gzip of 1 MiB of text, read with a 64 KiB limit */
+    size_t big = 1 << 20;
+    char *text = malloc(big);
+    assert_non_null(text);
+    for (size_t k = 0; k < big; k += 8)
+        memcpy(text + k, "1 1:1 \n\n", 8);
+    const char *gp = write_file("inflates.libsvm.gz", text, big, 1);
+    setenv("DISTLAB_DATA_LIMIT", "64KiB", 1);
+    assert_int_equal(ml_libsvm_load(gp, 0, 0, &ds, err, sizeof err), -1);
+    if (!strstr(err, "inflates.libsvm.gz: line 16385: more than the first 65536 bytes, past the limit of "
+                     "64 KiB (65536 bytes) on one data file's uncompressed size; raise it with DISTLAB_DATA_LIMIT"))
+        fail_msg("%s", err);
+    setenv("DISTLAB_DATA_LIMIT", "2MiB", 1);
+    assert_int_equal(ml_libsvm_load(gp, 0, 0, &ds, err, sizeof err), 0);
+    ml_dataset_free(&ds);
+    setenv("DISTLAB_DATA_LIMIT", "lots", 1);
+    assert_int_equal(ml_libsvm_load(gp, 0, 0, &ds, err, sizeof err), -1);
+    assert_non_null(strstr(err, "$DISTLAB_DATA_LIMIT is 'lots'"));
+
+    /* IDX: refused at the header that announces 1 MiB past a 64 KiB limit;
+     * data past what the header announces is not read whole */
+    unsigned char lab[8 + 4] = {0};
+    uint32_t ldims[1] = {4};
+    size_t lh = idx_header(lab, 0x801, ldims, 1);
+    const char *lp = write_file("lab4", lab, lh + 4, 0);
+    uint32_t idims[3] = {4, 512, 512};
+    size_t ih = idx_header((unsigned char *)text, 0x803, idims, 3);
+    memset(text + ih, 7, big - ih);
+    const char *ip = write_file("img-1mib.gz", text, ih + (size_t)4 * 512 * 512, 1);
+    setenv("DISTLAB_DATA_LIMIT", "64KiB", 1);
+    assert_int_equal(ml_idx_load(ip, lp, 0, &ds, err, sizeof err), -1);
+    if (!strstr(err, "img-1mib.gz: byte 16: the header announces 1048576 bytes of data, past the limit of 64 KiB"))
+        fail_msg("%s", err);
+    setenv("DISTLAB_DATA_LIMIT", "2MiB", 1);
+    setenv("DISTLAB_MAX_FEATURES", "1000", 1);
+    assert_int_equal(ml_idx_load(ip, lp, 0, &ds, err, sizeof err), -1);
+    assert_non_null(strstr(err, "512 x 512 pixels per image is past the limit of 1000 features"));
+    unsetenv("DISTLAB_MAX_FEATURES");
+    assert_int_equal(ml_idx_load(ip, lp, 0, &ds, err, sizeof err), 0);
+    ml_dataset_free(&ds);
+    uint32_t small[3] = {4, 1, 1};
+    ih = idx_header((unsigned char *)text, 0x803, small, 3);
+    ip = write_file("img-trailing.gz", text, big, 1);
+    assert_int_equal(ml_idx_load(ip, lp, 0, &ds, err, sizeof err), -1);
+    assert_non_null(strstr(err, "img-trailing.gz: byte 20: more than 4096 unexpected bytes after the data"));
+    unsetenv("DISTLAB_DATA_LIMIT");
+    free(text);
+}
+
 static void t_fashion_mnist(void **state)
 {
     (void)state;
@@ -488,6 +569,7 @@ int main(void)
         cmocka_unit_test(t_libsvm_hex_and_folders_refused),
         cmocka_unit_test(t_libsvm_files),
         cmocka_unit_test(t_idx),
+        cmocka_unit_test(t_limits),
         cmocka_unit_test(t_fashion_mnist),
         cmocka_unit_test(t_synth),
         cmocka_unit_test(t_open),
