@@ -18,8 +18,9 @@
  *   disk      read_bw, write_bw
  *   config    prop values that are numbers
  *
- * and that no two hosts (named, or made by a cluster's or a cabinet's
- * radical), no two links and no two zones share a name. The first problem
+ * that no two hosts (named, or made by a cluster's or a cabinet's
+ * radical), no two links and no two zones share a name, and that every
+ * <link_ctn> of a route names a link. The first problem
  * is reported as file, line, element and value.
  *
  * The units are SimGrid's, not distlab's command line's: times w d h m s
@@ -95,6 +96,7 @@ typedef struct names {
 typedef struct checker {
     const char *path;
     names hosts, links, zones;
+    names clusters, link_uses; /* cluster ids; each <link_ctn>, in file order */
     double speeds[CHECK_PSTATES]; /* the element's speed= list */
     long pstate;                  /* the one it starts in */
     char *err;
@@ -256,6 +258,11 @@ static int add_name(checker *c, names *set, const xmlNode *node, const char *nam
     return 0;
 }
 
+static int by_name(const void *x, const void *y)
+{
+    return strcmp(((const named *)x)->name, ((const named *)y)->name);
+}
+
 static int by_name_then_line(const void *x, const void *y)
 {
     const named *a = x, *b = y;
@@ -274,6 +281,29 @@ static int find_twice(checker *c, names *set, const char *what)
                      set->v[i].name, set->v[i - 1].line, set->v[i - 1].elem);
             return -1;
         }
+    return 0;
+}
+
+/* Each <link_ctn> names a link of the file, or one SimGrid makes: a
+ * cluster's start with its id ("c_link_3_UP", "c_backbone"), a cabinet's
+ * and a peer's with "link_". SimGrid aborts on any other name, its reason
+ * lost. Runs after find_twice, which sorts c->links. */
+static int find_unknown_links(checker *c)
+{
+    for (size_t i = 0; i < c->link_uses.n; i++) {
+        const named *u = &c->link_uses.v[i];
+        named key = {.name = u->name};
+        int known = strncmp(u->name, "link_", 5) == 0 ||
+                    (c->links.n && bsearch(&key, c->links.v, c->links.n, sizeof key, by_name) != NULL);
+        for (size_t k = 0; k < c->clusters.n && !known; k++)
+            known = strncmp(u->name, c->clusters.v[k].name, strlen(c->clusters.v[k].name)) == 0;
+        if (!known) {
+            snprintf(c->err, c->errlen, "platform file '%s', line %ld, <link_ctn id=\"%s\">: no link of that "
+                     "name (a <link> or <backbone> of this file, or a link a <cluster> makes)", c->path, u->line,
+                     u->name);
+            return -1;
+        }
+    }
     return 0;
 }
 
@@ -413,6 +443,10 @@ static int check_node(checker *c, const xmlNode *node)
         rc = add_name(c, &c->links, node, (const char *)id);
     else if (id && (is(node, "zone") || is(node, "AS") || is(node, "cluster")))
         rc = add_name(c, &c->zones, node, (const char *)id);
+    else if (id && is(node, "link_ctn"))
+        rc = add_name(c, &c->link_uses, node, (const char *)id);
+    if (rc == 0 && id && is(node, "cluster"))
+        rc = add_name(c, &c->clusters, node, (const char *)id);
     xmlFree(id);
     if (rc == 0 && is(node, "prop") && node->parent && is(node->parent, "config"))
         rc = check_config_prop(c, node);
@@ -463,13 +497,16 @@ int sim_platform_check(const char *path, char *err, size_t errlen)
         goto done;
     }
     if (check_node(&c, root) != 0 || find_twice(&c, &c.hosts, "host") != 0 ||
-        find_twice(&c, &c.links, "link") != 0 || find_twice(&c, &c.zones, "zone") != 0)
+        find_twice(&c, &c.links, "link") != 0 || find_twice(&c, &c.zones, "zone") != 0 ||
+        find_unknown_links(&c) != 0)
         goto done;
     rc = 0;
 done:
     free_names(&c.hosts);
     free_names(&c.links);
     free_names(&c.zones);
+    free_names(&c.clusters);
+    free_names(&c.link_uses);
     if (doc)
         xmlFreeDoc(doc);
     xmlFreeParserCtxt(ctx);

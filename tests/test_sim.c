@@ -253,6 +253,9 @@ static void platform_values_are_checked(void **state)
         {"<backbone id=\"b\" bandwidth=\"1Gbps\" latency=\"nan\"/>\n", "<backbone id=\"b\">: latency='nan'"},
         {"<peer id=\"p\" speed=\"1Gf\" bw_in=\"-1Mbps\" bw_out=\"1Mbps\"/>\n", "bw_in='-1Mbps' is negative"},
         {"<disk id=\"d\" read_bw=\"0Bps\" write_bw=\"1MBps\"/>\n", "read_bw='0Bps' is zero"},
+        {"<host id=\"a\" speed=\"1Gf\"/>\n<host id=\"b\" speed=\"1Gf\"/>\n<link id=\"l\" bandwidth=\"1Gbps\"/>\n"
+         "<route src=\"a\" dst=\"b\">\n<link_ctn id=\"nosuch\"/></route>\n",
+         "line 9, <link_ctn id=\"nosuch\">: no link of that name"},
     };
     static const struct { const char *platform, *want; } bad_top[] = {
         {"<cluster id=\"c\" prefix=\"n-\" suffix=\"\" radical=\"0-3\" speed=\"1Gf\" bw=\"1Gbps\" lat=\"-5us\"/>",
