@@ -31,7 +31,7 @@ double frame_x(const frame *f, double v)
 
 double frame_y(const frame *f, double v)
 {
-    if (f->ycat)
+    if (f->nycat)
         return f->y0 + (v + 0.5) / f->nycat * (f->y1 - f->y0);
     double a = scaled(f->ys, f->yt.lo), b = scaled(f->ys, f->yt.hi);
     return f->y1 - (scaled(f->ys, v) - a) / (b - a) * (f->y1 - f->y0);
@@ -77,8 +77,11 @@ static int category_stride(int n, double len_pt, double label_pt)
 
 static void tick_text(const frame *f, int yaxis, int i, char *buf, size_t len)
 {
-    if (yaxis && f->ycat) {
-        snprintf(buf, len, "%s", f->ycat[i]);
+    if (yaxis && f->nycat) {
+        if (f->ycat)
+            snprintf(buf, len, "%s", f->ycat[i]);
+        else
+            snprintf(buf, len, "%d", i);
         return;
     }
     if (!yaxis && f->xcat) {
@@ -105,7 +108,7 @@ void frame_layout(canvas *c, frame *f, const plot_opts *o, double xlo, double xh
     /* ---- vertical: title, legend row, plot, tick labels, x label ---- */
     f->y0 = PAD_PT + (o->title ? title_h + 4 : tick_h / 2) + top_pt;
     f->y1 = c->h - PAD_PT - (o->x.label ? label_h + GAP_PT : 0) - tick_h - TICK_PT - GAP_PT;
-    if (!f->ycat) {
+    if (!f->nycat) {
         axis_ticks(&o->y, ylo, yhi, f->y1 - f->y0, 28, &f->yt);
         double air = f->y_air * (f->yt.hi - f->yt.lo);
         if (o->y.scale == PLOT_LINEAR && air > 0) {
@@ -118,8 +121,8 @@ void frame_layout(canvas *c, frame *f, const plot_opts *o, double xlo, double xh
 
     /* ---- horizontal: y label, tick labels, plot, right margin ---- */
     double ytick_w = 0;
-    int ny = f->ycat ? f->nycat : f->yt.n;
-    int ystride = f->ycat ? category_stride(f->nycat, f->y1 - f->y0, 1.4 * tick_h) : 1;
+    int ny = f->nycat ? f->nycat : f->yt.n;
+    int ystride = f->nycat ? category_stride(f->nycat, f->y1 - f->y0, 1.4 * tick_h) : 1;
     for (int i = 0; i < ny; i += ystride) {
         tick_text(f, 1, i, buf, sizeof buf);
         canvas_text_size(c, buf, PLOT_TICK_PT, 0, &w, &h);
@@ -155,7 +158,7 @@ void frame_draw(canvas *c, const frame *f, const plot_opts *o)
     cairo_set_line_cap(cr, CAIRO_LINE_CAP_BUTT);
 
     /* ---- x axis ---- */
-    int nx = f->xcat ? f->nxcat : f->xt.n, ny = f->ycat ? f->nycat : f->yt.n;
+    int nx = f->xcat ? f->nxcat : f->xt.n, ny = f->nycat ? f->nycat : f->yt.n;
     int xstride = 1;
     if (f->xcat) {
         double widest = 0, h;
@@ -183,10 +186,10 @@ void frame_draw(canvas *c, const frame *f, const plot_opts *o)
         canvas_text(c, x, f->y1 + TICK_PT + GAP_PT, 0.5, 0, 0, buf, PLOT_TICK_PT, 0, PLOT_INK);
     }
     /* ---- y axis ---- */
-    int ystride = f->ycat ? category_stride(f->nycat, f->y1 - f->y0, 1.4 * tick_h) : 1;
+    int ystride = f->nycat ? category_stride(f->nycat, f->y1 - f->y0, 1.4 * tick_h) : 1;
     for (int i = 0; i < ny; i += ystride) {
-        double y = f->ycat ? frame_y(f, i) : frame_y(f, f->yt.v[i]);
-        if (!f->ycat && !f->no_ygrid) {
+        double y = f->nycat ? frame_y(f, i) : frame_y(f, f->yt.v[i]);
+        if (!f->nycat && !f->no_ygrid) {
             canvas_rgb(c, PLOT_GRID);
             cairo_set_line_width(cr, 0.5);
             cairo_move_to(cr, f->x0, y);

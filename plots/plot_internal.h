@@ -55,7 +55,9 @@ typedef struct frame {
     plot_scale xs, ys;
     plot_ticks xt, yt;
     /* Categorical axes (bars along x, ranks down y): label i sits at
-     * position i; y categories run top to bottom. NULL: numeric. */
+     * position i; y categories run top to bottom. xcat NULL: numeric;
+     * nycat 0: numeric, else ycat's labels, or their numbers when ycat is
+     * NULL (a timeline of 16 million ranks needs no 16 million strings). */
     const char *const *xcat, *const *ycat;
     int nxcat, nycat;
     int no_xgrid, no_ygrid;

@@ -184,7 +184,6 @@ int plot_timeline(const char *path, const plot_timeline_spec *spec, char *err, s
     span *sp = NULL;
     size_t n = 0;
     canvas c = {0};
-    char **rank_names = NULL;
     double *cov = NULL;
     const rt_event *ev = spec->events;
 
@@ -245,18 +244,6 @@ int plot_timeline(const char *path, const plot_timeline_spec *spec, char *err, s
     double height_in = o.height_in > 0 ? o.height_in : fmin(0.95 + 0.2 * nranks, 6);
     if (canvas_open(&c, path, o.width_in > 0 ? o.width_in : 7, height_in, o.dpi, err, errlen))
         goto fail;
-    if (!(rank_names = calloc((size_t)nranks, sizeof *rank_names))) {
-        snprintf(err, errlen, "out of memory");
-        goto fail;
-    }
-    for (int r = 0; r < nranks; r++) {
-        char buf[16];
-        snprintf(buf, sizeof buf, "%d", r);
-        if (!(rank_names[r] = strdup(buf))) {
-            snprintf(err, errlen, "out of memory");
-            goto fail;
-        }
-    }
     /* Rows too thin for three bands (many ranks) show activity only. */
     double plot_h_guess = height_in * 72 - 60;
     int compact = plot_h_guess / nranks < 7;
@@ -273,8 +260,7 @@ int plot_timeline(const char *path, const plot_timeline_spec *spec, char *err, s
     legend_size(&c, le, nle, nle, &lw, &lh);
     frame f;
     memset(&f, 0, sizeof f);
-    f.ycat = (const char *const *)rank_names;
-    f.nycat = nranks;
+    f.nycat = nranks; /* labelled by number */
     frame_layout(&c, &f, &o, o.x.min, o.x.max, 0, 1, 0, lh + 2);
     frame_draw(&c, &f, &o);
     legend_draw(&c, le, nle, nle, fmax(f.x1 - lw, f.x0), f.y0 - lh - 3, 0);
@@ -307,9 +293,6 @@ int plot_timeline(const char *path, const plot_timeline_spec *spec, char *err, s
 fail:
     if (c.surface)
         canvas_close(&c, 0, NULL, 0);
-    for (int r = 0; rank_names && r < nranks; r++)
-        free(rank_names[r]);
-    free(rank_names);
     free(cov);
     free(sp);
     return rc;
