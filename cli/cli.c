@@ -17,7 +17,7 @@ const cli_opt cli_job_opts[] = {
     {"hosts", "N", "sim: hosts of the generated cluster (default: one per rank)"},
     {"bandwidth", "RATE", "sim: each host's link, e.g. 10Gbps, 1bps to 1e15Bps (default 10Gbps)"},
     {"latency", "TIME", "sim: host-to-host latency, e.g. 50us (default 50us)"},
-    {"speed", "FLOPS", "sim: per-core speed, e.g. 1Gf, 1f to 1e18f (default 1Gf)"},
+    {"speed", "FLOPS", "sim: per-core speed, e.g. 1Gf, 1f to 1e30f (default 1Gf)"},
     {"cores", "N", "sim: cores per host (default 1)"},
     {"net", "ideal|tcp", "sim: ideal = textbook alpha-beta (CM02); tcp = SimGrid's LV08 (default ideal)"},
     {"placement", "round-robin|block", "sim: ranks onto hosts in name order; round-robin: rank i on host i mod H, "

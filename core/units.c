@@ -134,7 +134,7 @@ int units_speed(const char *s, double *flops, char *err, size_t errlen)
         return -1;
     }
     return in_range(s, *flops, UNITS_SPEED_MIN_FLOPS, UNITS_SPEED_MAX_FLOPS, "flop/s", "speed",
-                    "1f to 1e18f", err, errlen);
+                    "1f to 1e30f", err, errlen);
 }
 
 int units_int(const char *s, long lo, long hi, long *out, char *err, size_t errlen)

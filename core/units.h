@@ -18,13 +18,13 @@
  * enough that what SimGrid computes from them stays finite.
  *   rates   1 bit/s to 8 Pb/s (0.125 to 1e15 B/s)
  *   times   0 to 1e9 s (about 31 years)
- *   speeds  1 to 1e18 flop/s
+ *   speeds  1 to 1e30 flop/s (1e30f: compute that costs nothing)
  *   sizes   0 to 2^53 bytes (8 PiB), whole bytes */
 #define UNITS_RATE_MIN_BPS 0.125
 #define UNITS_RATE_MAX_BPS 1e15
 #define UNITS_TIME_MAX_S 1e9
 #define UNITS_SPEED_MIN_FLOPS 1.0
-#define UNITS_SPEED_MAX_FLOPS 1e18
+#define UNITS_SPEED_MAX_FLOPS 1e30
 
 int units_size(const char *s, double *bytes, char *err, size_t errlen);
 int units_rate(const char *s, double *bytes_per_s, char *err, size_t errlen);

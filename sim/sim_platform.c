@@ -28,6 +28,8 @@
 
 #include <simgrid/engine.h>
 
+#include "core/units.h"
+
 /* The shortest decimal that reads back as exactly v: a file a person will
  * edit should say 25e-06, not 2.5000000000000001e-05. */
 static const char *exact(double v, char *buf, size_t len)
@@ -88,9 +90,14 @@ int sim_platform_setup(const job_config *cfg, sim_platform *p, char *err, size_t
         snprintf(p->path, sizeof p->path, "%s", cfg->platform);
         return 0;
     }
-    if (cfg->hosts < 0 || !(cfg->bandwidth_Bps > 0) || !(cfg->latency_s >= 0) || !(cfg->speed_flops > 0)) {
-        snprintf(err, errlen, "generated cluster: hosts, bandwidth and speed must be above zero, "
-                 "latency at least zero");
+    /* the command line checks these (core/units.h); a program that fills
+     * a job_config itself gets the same ranges */
+    if (cfg->hosts < 0 || !(cfg->bandwidth_Bps >= UNITS_RATE_MIN_BPS && cfg->bandwidth_Bps <= UNITS_RATE_MAX_BPS) ||
+        !(cfg->latency_s >= 0 && cfg->latency_s <= UNITS_TIME_MAX_S) ||
+        !(cfg->speed_flops >= UNITS_SPEED_MIN_FLOPS && cfg->speed_flops <= UNITS_SPEED_MAX_FLOPS)) {
+        snprintf(err, errlen, "generated cluster: %d hosts, %g B/s, %g s latency, %g flop/s: hosts must be "
+                 "at least 0, bandwidth 1bps to 1e15Bps, latency 0 to 1e9s, speed 1f to 1e30f", cfg->hosts,
+                 cfg->bandwidth_Bps, cfg->latency_s, cfg->speed_flops);
         return -1;
     }
     char xml[2048];

@@ -170,7 +170,7 @@ static int parse_one(checker *c, const xmlNode *node, const char *attr, const ch
     double lo = kind == V_TIME || zero_ok ? 0 : kind == V_SPEEDS ? UNITS_SPEED_MIN_FLOPS : UNITS_RATE_MIN_BPS;
     double hi = kind == V_TIME ? UNITS_TIME_MAX_S : kind == V_SPEEDS ? UNITS_SPEED_MAX_FLOPS : UNITS_RATE_MAX_BPS;
     const char *range = kind == V_TIME ? "0 to 1e9s" : kind != V_SPEEDS ? "1bps to 1e15Bps"
-                        : zero_ok ? "0 to 1e18f for a pstate not used" : "1f to 1e18f";
+                        : zero_ok ? "0 to 1e30f for a pstate not used" : "1f to 1e30f";
 
     while (*s == ' ')
         s++;
@@ -421,7 +421,7 @@ static int check_started(checker *c, const xmlNode *node, long nspeeds)
         return 0;
     xmlChar *v = xmlGetProp(node, (const xmlChar *)"speed");
     fail_at(c, node, "speed='%s': pstate %ld, the one it starts in, has speed %g flop/s; it must be "
-            "1f to 1e18f", v ? (const char *)v : "", c->pstate, c->speeds[c->pstate]);
+            "1f to 1e30f", v ? (const char *)v : "", c->pstate, c->speeds[c->pstate]);
     xmlFree(v);
     return -1;
 }

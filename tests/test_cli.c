@@ -51,7 +51,7 @@ static void values_are_checked_after_their_unit(void **state)
     NEED_BINARY();
     assert_refused("--bandwidth: rate '1e300TBps' is inf B/s, outside the rates distlab takes (1bps to 1e15Bps",
                    "pingpong --bandwidth 1e300TBps");
-    assert_refused("--speed: speed '1e300Pf' is inf flop/s, outside the speeds distlab takes (1f to 1e18f)",
+    assert_refused("--speed: speed '1e300Pf' is inf flop/s, outside the speeds distlab takes (1f to 1e30f)",
                    "pingpong --speed 1e300Pf");
     assert_refused("--latency: time '1e308h' is inf s, outside the times distlab takes (0 to 1e9s",
                    "pingpong --latency 1e308h");
@@ -60,7 +60,7 @@ static void values_are_checked_after_their_unit(void **state)
                    "run allreduce --stragglers 0.5 --slowdown 1e308");
     assert_refused("outside the rates distlab takes", "sweep --algos allreduce --vary bandwidth=1Gbps,1e300TBps");
     /* the ends of the ranges are taken */
-    int st = run("pingpong --bandwidth 1e15Bps --latency 1e9s --speed 1e18f --bytes 1KiB");
+    int st = run("pingpong --bandwidth 1e15Bps --latency 1e9s --speed 1e30f --bytes 1KiB");
     if (st != 0)
         fail_msg("exit %d at the ends of the ranges:\n%s", st, output);
 }

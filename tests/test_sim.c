@@ -337,6 +337,30 @@ static void a_negative_latency_fails_the_job(void **state)
     job_result_free(&res);
 }
 
+/* A program that fills a job_config itself gets the command line's ranges
+ * for the generated cluster: these reached SimGrid as they were. */
+static void generated_cluster_values_are_checked(void **state)
+{
+    (void)state;
+    for (int k = 0; k < 4; k++) {
+        job_config cfg = job_config_default();
+        cfg.ranks = 2;
+        if (k == 0)
+            cfg.bandwidth_Bps = INFINITY;
+        else if (k == 1)
+            cfg.latency_s = 1e308;
+        else if (k == 2)
+            cfg.speed_flops = NAN;
+        else
+            cfg.latency_s = -1e-6;
+        job_result res;
+        assert_int_not_equal(job_run(&cfg, nothing_rank, NULL, &res), 0);
+        if (!strstr(res.error, "generated cluster:") || !strstr(res.error, "latency 0 to 1e9s"))
+            fail_msg("case %d: %s", k, res.error);
+        job_result_free(&res);
+    }
+}
+
 static void not_a_platform_is_refused(void **state)
 {
     (void)state;
@@ -439,6 +463,7 @@ int main(void)
         cmocka_unit_test(not_a_platform_is_refused),
         cmocka_unit_test(platform_values_are_checked),
         cmocka_unit_test(a_negative_latency_fails_the_job),
+        cmocka_unit_test(generated_cluster_values_are_checked),
         cmocka_unit_test(placement_decides_who_shares_a_host),
         cmocka_unit_test(size_only_messages_cost_their_size),
         cmocka_unit_test(generated_cluster_xml),
