@@ -12,20 +12,6 @@ int db_ranks(const db_opts *o)
 
 int db_reporter(const db_opts *o) { return o->mode == DB_SANDBLASTER ? db_ranks(o) - 1 : 0; }
 
-void db_server_range(size_t P, int S, int s, size_t *lo, size_t *hi)
-{
-    *lo = P * (size_t)s / (size_t)S;
-    *hi = P * (size_t)(s + 1) / (size_t)S;
-}
-
-void db_server_overlap(size_t P, int S, int s, size_t a0, size_t a1, size_t *lo, size_t *hi)
-{
-    size_t s0, s1;
-    db_server_range(P, S, s, &s0, &s1);
-    *lo = a0 > s0 ? a0 : s0;
-    *hi = a1 < s1 ? a1 : s1;
-}
-
 int db_rank(rt *r, void *arg)
 {
     const train_setup *setup = arg;

@@ -106,11 +106,8 @@ void db_part_free(db_part *p);
 int db_part_loss_grad(db_part *p, const float *params, const ml_dataset *ds, const size_t *idx,
                       size_t B, double l2, float *grad, double *loss, size_t *correct);
 
-/* Server s of S holds the run [*lo, *hi) of the packed order of P
- * parameters; db_server_overlap gives the part of [a0, a1) it holds
- * (empty when *lo >= *hi). */
-void db_server_range(size_t P, int S, int s, size_t *lo, size_t *hi);
-void db_server_overlap(size_t P, int S, int s, size_t a0, size_t a1, size_t *lo, size_t *hi);
+/* Server s of S holds the run train_range(P, S, s) of the packed order
+ * (train.h), so a partition's run meets one server or a few neighbours. */
 
 /* ---- the layer split (a pipeline) ---- */
 

@@ -46,9 +46,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/job.h"
-
-enum { TAG_REQ = 0x6400, TAG_REPLY, TAG_SNAP };
+enum { TAG_REQ = 0x6400, TAG_REPLY };
 enum { REQ_FETCH = 1, REQ_PUSH = 2, REQ_DONE = 3 };
 
 typedef struct req_head {
@@ -62,111 +60,35 @@ _Static_assert(sizeof(req_head) == 24, "request header layout");
 
 /* ---- the server ---- */
 
-typedef struct snap {
-    double time_s, epoch;
-    long updates;
-    float *w;
-} snap;
+/* What a server keeps with each snapshot of its run. */
+enum { SNAP_TIME, SNAP_EPOCH, SNAP_UPDATES, SNAP_DOUBLES };
 
-typedef struct server {
-    snap *snaps;
-    int nsnaps, cap;
-} server;
-
-static int server_snap(rt *r, server *sv, const float *w, size_t n, double epoch, long updates)
+static int server_snap(rt *r, train_snaps *sv, const float *w, double epoch, long updates)
 {
-    if (sv->nsnaps == sv->cap) {
-        int cap = sv->cap ? 2 * sv->cap : 16;
-        snap *s = realloc(sv->snaps, (size_t)cap * sizeof *s);
-        if (!s)
-            return rt_fail(r, RT_ENOMEM, "downpour server: out of memory for snapshots");
-        sv->snaps = s;
-        sv->cap = cap;
-    }
-    snap *s = &sv->snaps[sv->nsnaps];
-    s->w = malloc((n ? n : 1) * sizeof *s->w);
-    if (!s->w)
-        return rt_fail(r, RT_ENOMEM, "downpour server: out of memory for snapshots");
-    memcpy(s->w, w, n * sizeof *w);
-    s->time_s = rt_now(r);
-    s->epoch = epoch;
-    s->updates = updates;
-    sv->nsnaps++;
-    return RT_OK;
+    double meta[SNAP_DOUBLES] = {rt_now(r), epoch, (double)updates};
+    return train_snaps_take(r, sv, w, meta);
 }
 
-/* Server 0: receive every server's snapshots, assemble and evaluate them
- * (the i-th of each together; the last of each is the final model). */
-static int server_report(rt *r, const train_setup *setup, const db_layout *lay, int S,
-                         server *sv, ml_model *model, float *global, float *flat)
+/* Server 0: every server's snapshots, assembled and evaluated (the i-th
+ * of each together; the last of each is the final model). */
+static int server_report(rt *r, const train_setup *setup, const db_layout *lay,
+                         const train_gathered *g, ml_model *model, float *global, float *flat)
 {
-    int rc, n = sv->nsnaps;
     train_eval eval;
-    int counts[S];
-    snap **all = calloc((size_t)S, sizeof *all);
-    if (!all)
-        return rt_fail(r, RT_ENOMEM, "downpour: out of memory");
-    all[0] = sv->snaps;
-    counts[0] = n;
-    for (int s = 1; s < S; s++) {
-        size_t lo, hi;
-        db_server_range(lay->P, S, s, &lo, &hi);
-        int32_t cnt;
-        if ((rc = rt_recv(r, s, TAG_SNAP, &cnt, sizeof cnt, NULL)))
-            goto fail;
-        counts[s] = cnt;
-        n = cnt < n ? cnt : n;
-        all[s] = calloc((size_t)cnt, sizeof **all);
-        if (!all[s]) {
-            rc = rt_fail(r, RT_ENOMEM, "downpour: out of memory");
-            goto fail;
-        }
-        for (int i = 0; i < cnt; i++) {
-            snap *p = &all[s][i];
-            double meta[3];
-            p->w = malloc((hi - lo + 1) * sizeof *p->w);
-            if (!p->w) {
-                rc = rt_fail(r, RT_ENOMEM, "downpour: out of memory");
-                goto fail;
-            }
-            if ((rc = rt_recv(r, s, TAG_SNAP, meta, sizeof meta, NULL)) ||
-                (rc = rt_recv(r, s, TAG_SNAP, p->w, (hi - lo) * sizeof *p->w, NULL)))
-                goto fail;
-            p->time_s = meta[0];
-            p->epoch = meta[1];
-            p->updates = (long)meta[2];
-        }
-    }
-    if ((rc = train_eval_init(&eval, r, setup, model)))
-        goto fail;
-    for (int i = 0; i < n && !rc; i++) {
-        double t = 0;
-        long updates = 0;
-        for (int s = 0; s < S; s++) {
-            const snap *p = &all[s][i == n - 1 ? counts[s] - 1 : i];
-            size_t lo, hi;
-            db_server_range(lay->P, S, s, &lo, &hi);
-            memcpy(global + lo, p->w, (hi - lo) * sizeof *global);
-            t = p->time_s > t ? p->time_s : t;
-            updates += p->updates;
-        }
+    int rc = train_eval_init(&eval, r, setup, model);
+    for (int i = 0; i < g->npoints && !rc; i++) {
+        train_point at = {.time_s = train_gathered_point(g, i, global),
+                          .epoch = train_gathered_meta(g, i, 0)[SNAP_EPOCH]};
+        for (int s = 0; s < g->S; s++)
+            at.step += (long)train_gathered_meta(g, i, s)[SNAP_UPDATES];
         for (int k = 0; k < lay->K; k++)
             db_unpack(lay, k, global + db_part_offset(lay, k), flat);
-        double epoch = all[0][i == n - 1 ? counts[0] - 1 : i].epoch;
-        eval.excluded_s = rt_now(r) - t; /* the point's time is when it was taken */
-        rc = train_eval_maybe(&eval, flat, epoch, updates, NULL, 1);
+        rc = train_eval_point(&eval, flat, &at);
     }
     if (!rc)
         train_eval_finish(&eval, flat, lay->P);
     train_eval_free(&eval);
-fail:
-    for (int s = 1; s < S; s++) {
-        for (int i = 0; all[s] && i < counts[s]; i++)
-            free(all[s][i].w);
-        free(all[s]);
-    }
-    free(all);
-    return rc ? rt_fail(r, rc, "downpour: gathering the snapshots: %s", rt_error(r)) : RT_OK;
+    return rc;
 }
 
 static int server_main(rt *r, const train_setup *setup, const db_layout *lay, ml_model *model)
@@ -176,16 +98,16 @@ static int server_main(rt *r, const train_setup *setup, const db_layout *lay, ml
     int S = o->servers, s = rt_rank(r), K = o->partitions, rc = RT_OK;
     int workers = o->replicas * K;
     size_t lo, hi, P = lay->P;
-    db_server_range(P, S, s, &lo, &hi);
+    train_range(P, S, s, &lo, &hi);
     size_t n = hi - lo;
-    char err[512];
-    server sv = {0};
+    train_snaps sv;
     ml_optim optim = {0};
     float *flat = malloc(P * sizeof *flat), *global = malloc(P * sizeof *global);
     float *w = malloc((n + 1) * sizeof *w), *g = malloc((n + 1) * sizeof *g);
     size_t cap = sizeof(req_head) + (n + 1) * sizeof(float);
     char *buf = malloc(cap);
-    train_out *slot = job_slot(r);
+    train_out *slot = train_slot(r);
+    train_snaps_init(&sv, n, SNAP_DOUBLES);
     if (!flat || !global || !w || !g || !buf) {
         rc = rt_fail(r, RT_ENOMEM, "downpour server %d: out of memory", s);
         goto done;
@@ -194,27 +116,22 @@ static int server_main(rt *r, const train_setup *setup, const db_layout *lay, ml
     for (int k = 0; k < K; k++)
         db_pack(lay, k, flat, global + db_part_offset(lay, k));
     memcpy(w, global + lo, n * sizeof *w);
-    if (ml_optim_init(&optim, ml->optimizer, n, 0, (float)ml->momentum, err, sizeof err) != 0) {
-        rc = rt_fail(r, RT_EINVAL, "%s", err);
-        goto done;
-    }
     ml_schedule sched;
-    if (ml_schedule_parse(&sched, ml->schedule, ml->lr, err, sizeof err) != 0) {
-        rc = rt_fail(r, RT_EINVAL, "schedule: %s", err);
+    if ((rc = train_optimizer_init(r, ml, 0, n, &optim, &sched)))
         goto done;
-    }
     /* partitions whose run meets mine each report a replica's examples */
     int sharers = 0;
     for (int k = 0; k < K; k++) {
         size_t a, b, off = db_part_offset(lay, k);
-        db_server_overlap(P, S, s, off, off + db_part_params(lay, k), &a, &b);
+        train_range_overlap(P, S, s, off, off + db_part_params(lay, k), &a, &b);
         sharers += a < b;
     }
-    double every = ml->eval_every_epochs > 0 ? ml->eval_every_epochs : 1, next_eval = every;
+    train_schedule due;
+    train_schedule_init(&due, ml, 1);
     double examples = 0, ntrain = (double)setup->prob->train.n, epoch = 0;
     long updates = 0;
     uint64_t bytes = 0;
-    if ((rc = server_snap(r, &sv, w, n, 0, 0)))
+    if (train_schedule_due(&due, 0) && (rc = server_snap(r, &sv, w, 0, 0)))
         goto done;
     for (int done = 0; done < workers;) {
         rt_status st;
@@ -259,38 +176,21 @@ static int server_main(rt *r, const train_setup *setup, const db_layout *lay, ml
             updates++;
             examples += h.examples;
             epoch = examples / (sharers ? sharers : 1) / ntrain;
-            if (epoch + 1e-9 >= next_eval) {
-                while (next_eval <= epoch + 1e-9)
-                    next_eval += every;
-                if ((rc = server_snap(r, &sv, w, n, epoch, updates)))
-                    goto done;
-            }
+            if (train_schedule_due(&due, epoch) && (rc = server_snap(r, &sv, w, epoch, updates)))
+                goto done;
         }
     }
-    if (sv.snaps[sv.nsnaps - 1].epoch < epoch - 1e-9 && (rc = server_snap(r, &sv, w, n, epoch, updates)))
+    if (sv.meta[(size_t)(sv.count - 1) * SNAP_DOUBLES + SNAP_EPOCH] < epoch - 1e-9 &&
+        (rc = server_snap(r, &sv, w, epoch, updates)))
         goto done;
     slot->stats[DB_STAT_SERVER_BYTES] = (double)bytes;
     slot->stats[DB_STAT_STEPS] = (double)updates;
-    if (s == 0) {
-        rc = server_report(r, setup, lay, S, &sv, model, global, flat);
-        goto done;
-    }
-    int32_t cnt = sv.nsnaps;
-    if ((rc = rt_send(r, 0, TAG_SNAP, &cnt, sizeof cnt)))
-        goto sendfail;
-    for (int i = 0; i < sv.nsnaps; i++) {
-        double meta[3] = {sv.snaps[i].time_s, sv.snaps[i].epoch, (double)sv.snaps[i].updates};
-        if ((rc = rt_send(r, 0, TAG_SNAP, meta, sizeof meta)) ||
-            (rc = rt_send(r, 0, TAG_SNAP, sv.snaps[i].w, n * sizeof *w)))
-            goto sendfail;
-    }
-    goto done;
-sendfail:
-    rc = rt_fail(r, rc, "downpour server %d: snapshots to server 0: %s", s, rt_error(r));
+    train_gathered gathered;
+    if (!(rc = train_snaps_gather(r, &sv, S, P, NULL, 0, &gathered)) && s == 0)
+        rc = server_report(r, setup, lay, &gathered, model, global, flat);
+    train_gathered_free(&gathered);
 done:
-    for (int i = 0; i < sv.nsnaps; i++)
-        free(sv.snaps[i].w);
-    free(sv.snaps);
+    train_snaps_free(&sv);
     ml_optim_free(&optim);
     free(flat);
     free(global);
@@ -318,7 +218,7 @@ static int client_fetch(client *c, float *packed)
     size_t P = c->lay->P;
     for (int s = 0; s < c->S; s++) {
         size_t lo, hi;
-        db_server_overlap(P, c->S, s, c->off, c->off + c->n, &lo, &hi);
+        train_range_overlap(P, c->S, s, c->off, c->off + c->n, &lo, &hi);
         if (lo >= hi)
             continue;
         req_head h = {.kind = REQ_FETCH, .first = (int64_t)lo, .count = (int64_t)(hi - lo)};
@@ -337,7 +237,7 @@ static int client_send(client *c, int kind, const float *accrued, int examples)
     size_t P = c->lay->P;
     for (int s = 0; s < c->S; s++) {
         size_t lo, hi;
-        db_server_overlap(P, c->S, s, c->off, c->off + c->n, &lo, &hi);
+        train_range_overlap(P, c->S, s, c->off, c->off + c->n, &lo, &hi);
         if (kind == REQ_PUSH && lo >= hi)
             continue;
         size_t count = kind == REQ_PUSH ? hi - lo : 0;
@@ -370,7 +270,7 @@ static int replica_main(rt *r, const train_setup *setup, const db_layout *lay, m
     float *accrued = calloc(c.n + 1, sizeof *accrued);
     size_t *batch_idx = malloc(ml->batch * sizeof *batch_idx);
     c.msg = malloc(sizeof(req_head) + (c.n + 1) * sizeof(float));
-    train_out *slot = job_slot(r);
+    train_out *slot = train_slot(r);
     if (!params || !grad || !packed || !gpacked || !accrued || !batch_idx || !c.msg ||
         train_shard_init(&shard, train, replica, o->replicas, ml->seed) != 0) {
         rc = rt_fail(r, RT_ENOMEM, "downpour: out of memory");
@@ -381,11 +281,8 @@ static int replica_main(rt *r, const train_setup *setup, const db_layout *lay, m
     ml_model_init_params(model, params, ml->seed);
     db_pack(lay, k, params, packed);
     ml_schedule sched;
-    char err[512];
-    if (ml_schedule_parse(&sched, ml->schedule, ml->lr, err, sizeof err) != 0) {
-        rc = rt_fail(r, RT_EINVAL, "schedule: %s", err);
+    if ((rc = train_optimizer_init(r, ml, 0, 0, NULL, &sched)))
         goto done;
-    }
     long steps_per_epoch = (long)((shard.n + ml->batch - 1) / ml->batch);
     steps_per_epoch = steps_per_epoch < 1 ? 1 : steps_per_epoch;
     long steps = shard.n ? steps_per_epoch * ml->epochs : 0;

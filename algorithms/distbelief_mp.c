@@ -49,8 +49,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/job.h"
-
 enum { TAG_GATHER = 0x6300 };
 
 /* ---- layout ---- */
@@ -486,7 +484,7 @@ int db_mp_rank(rt *r, void *arg)
     float *params = NULL, *grad = NULL, *packed = NULL;
     size_t *batch_idx = NULL;
     int eval_ready = 0;
-    train_out *slot = job_slot(r);
+    train_out *slot = train_slot(r);
 
     if ((rc = train_model_create(r, setup, &model)))
         return rc;
@@ -508,15 +506,9 @@ int db_mp_rank(rt *r, void *arg)
                                           : db_part_init(&part, r, &lay, me, 0)))
         goto done;
     ml_model_init_params(model, params, ml->seed);
-    if (ml_optim_init(&optim, ml->optimizer, P, 0, (float)ml->momentum, err, sizeof err) != 0) {
-        rc = rt_fail(r, RT_EINVAL, "%s", err);
-        goto done;
-    }
     ml_schedule sched;
-    if (ml_schedule_parse(&sched, ml->schedule, ml->lr, err, sizeof err) != 0) {
-        rc = rt_fail(r, RT_EINVAL, "schedule: %s", err);
+    if ((rc = train_optimizer_init(r, ml, 0, P, &optim, &sched)))
         goto done;
-    }
     if (me == setup->reporter) {
         if ((rc = train_eval_init(&eval, r, setup, model)))
             goto done;
@@ -526,21 +518,17 @@ int db_mp_rank(rt *r, void *arg)
     long steps_per_epoch = (long)((train->n + ml->batch - 1) / ml->batch);
     steps_per_epoch = steps_per_epoch < 1 ? 1 : steps_per_epoch;
     long steps = steps_per_epoch * ml->epochs;
-    double every = ml->eval_every_epochs > 0 ? ml->eval_every_epochs : 1, next_eval = 0;
+    train_schedule due; /* decided alike on every partition */
+    train_schedule_init(&due, ml, 1);
     for (long step = 0; step <= steps && !rc; step++) {
         double epoch = (double)step / (double)steps_per_epoch;
-        /* evaluation points, decided alike on every partition */
-        if (step == steps || epoch + 1e-9 >= next_eval) {
-            while (next_eval <= epoch + 1e-9)
-                next_eval += every;
-            double t0 = rt_now(r);
-            if ((rc = gather_params(r, &lay, o->split, params, packed)))
+        /* evaluation points: the weights gathered on rank 0, aside from training */
+        if (train_schedule_due(&due, epoch) || step == steps) {
+            rt_aside_begin(r);
+            rc = gather_params(r, &lay, o->split, params, packed);
+            rt_aside_end(r);
+            if (rc || (eval_ready && (rc = train_eval_now(&eval, params, epoch, step, NULL))))
                 break;
-            if (eval_ready) {
-                eval.excluded_s += rt_now(r) - t0; /* gathering is not training */
-                if ((rc = train_eval_maybe(&eval, params, epoch, step, NULL, 1)))
-                    break;
-            }
         }
         if (step == steps)
             break;

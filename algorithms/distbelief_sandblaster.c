@@ -47,8 +47,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/job.h"
-
 enum { TAG_SB_REQ = 0x6600, TAG_SB_REPLY, TAG_SB_UNIT, TAG_SB_DONE, TAG_SB_LOSS };
 enum { SB_SET = 1, SB_ACK, SB_FETCH, SB_PUSH, SB_GET, SB_STOP };
 
@@ -118,11 +116,11 @@ static int server_main(rt *r, const db_opts *o, const db_layout *lay)
 {
     int s = rt_rank(r), S = o->servers, K = o->partitions, rc = RT_OK;
     size_t lo, hi;
-    db_server_range(lay->P, S, s, &lo, &hi);
+    train_range(lay->P, S, s, &lo, &hi);
     size_t n = hi - lo, cap = sizeof(sb_head) + (n + 1) * sizeof(float);
     float *w = calloc(n + 1, sizeof *w), *gsum = calloc(n + 1, sizeof *gsum);
     char *buf = malloc(cap);
-    train_out *slot = job_slot(r);
+    train_out *slot = train_slot(r);
     uint64_t bytes = 0;
     if (!w || !gsum || !buf) {
         rc = rt_fail(r, RT_ENOMEM, "sandblaster server %d: out of memory", s);
@@ -131,7 +129,7 @@ static int server_main(rt *r, const db_opts *o, const db_layout *lay)
     int sharers = 0; /* partitions of a replica whose runs meet mine */
     for (int k = 0; k < K; k++) {
         size_t a, b, off = db_part_offset(lay, k);
-        db_server_overlap(lay->P, S, s, off, off + db_part_params(lay, k), &a, &b);
+        train_range_overlap(lay->P, S, s, off, off + db_part_params(lay, k), &a, &b);
         sharers += a < b;
     }
     int expected = sharers * o->replicas, pushes = 0, get_from = -1;
@@ -202,7 +200,7 @@ static int replica_main(rt *r, const train_setup *setup, const db_layout *lay)
     float *packed = malloc((n + 1) * sizeof *packed), *gsum = calloc(n + 1, sizeof *gsum);
     char *msg = malloc(sizeof(sb_head) + (n + 1) * sizeof(float));
     size_t *idx = malloc((train->n + 1) * sizeof *idx);
-    train_out *slot = job_slot(r);
+    train_out *slot = train_slot(r);
     uint64_t bytes = 0;
     long units = 0;
     if (!params || !grad || !packed || !gsum || !msg || !idx) {
@@ -223,7 +221,7 @@ static int replica_main(rt *r, const train_setup *setup, const db_layout *lay)
             /* ---- 4. the evaluation is over: push the sums ---- */
             for (int s = 0; s < S; s++) {
                 size_t lo, hi;
-                db_server_overlap(P, S, s, off, off + n, &lo, &hi);
+                train_range_overlap(P, S, s, off, off + n, &lo, &hi);
                 if (lo >= hi)
                     continue;
                 sb_head h = {.kind = SB_PUSH, .eval = u.eval, .first = (int64_t)lo,
@@ -245,7 +243,7 @@ static int replica_main(rt *r, const train_setup *setup, const db_layout *lay)
         if (u.eval != have) {
             for (int s = 0; s < S; s++) {
                 size_t lo, hi;
-                db_server_overlap(P, S, s, off, off + n, &lo, &hi);
+                train_range_overlap(P, S, s, off, off + n, &lo, &hi);
                 if (lo >= hi)
                     continue;
                 sb_head h = {.kind = SB_FETCH, .eval = u.eval, .first = (int64_t)lo,
@@ -335,7 +333,7 @@ static int evaluate_at(coord *c, const lbfgsfloatval_t *x, lbfgsfloatval_t *g, d
     /* ---- 1. the weights onto the servers ---- */
     for (int s = 0; s < S; s++) {
         size_t lo, hi;
-        db_server_range(P, S, s, &lo, &hi);
+        train_range(P, S, s, &lo, &hi);
         sb_head h = {.kind = SB_SET, .eval = ev, .first = (int64_t)lo, .count = (int64_t)(hi - lo)};
         memcpy(c->msg, &h, sizeof h);
         memcpy(c->msg + sizeof h, c->wpacked + lo, (hi - lo) * sizeof(float));
@@ -394,7 +392,7 @@ static int evaluate_at(coord *c, const lbfgsfloatval_t *x, lbfgsfloatval_t *g, d
     }
     for (int s = 0; s < S; s++) {
         size_t lo, hi;
-        db_server_range(P, S, s, &lo, &hi);
+        train_range(P, S, s, &lo, &hi);
         sb_head h = {.kind = SB_GET, .eval = ev, .first = (int64_t)lo, .count = 0};
         if ((rc = rt_send(r, s, TAG_SB_REQ, &h, sizeof h)) ||
             (rc = rt_recv(r, s, TAG_SB_REPLY, c->gpacked + lo, (hi - lo) * sizeof(float), NULL)))
@@ -429,12 +427,14 @@ static lbfgsfloatval_t lbfgs_evaluate(void *inst, const lbfgsfloatval_t *x, lbfg
     return c->rc ? NAN : f;
 }
 
-/* Evaluate the model on the reporting side at packed weights w. */
-static int report(coord *c, const float *w, int force)
+/* Evaluate the model at packed weights w, when a point is due (or always). */
+static int report(coord *c, const float *w, int always)
 {
+    if (!always && !train_eval_due(&c->eval, (double)c->evals))
+        return RT_OK;
     for (int k = 0; k < c->lay->K; k++)
         db_unpack(c->lay, k, w + db_part_offset(c->lay, k), c->flat);
-    return train_eval_maybe(&c->eval, c->flat, (double)c->evals, c->iterations, NULL, force);
+    return train_eval_now(&c->eval, c->flat, (double)c->evals, c->iterations, NULL);
 }
 
 static int lbfgs_progress(void *inst, const lbfgsfloatval_t *x, const lbfgsfloatval_t *g,
@@ -482,7 +482,7 @@ static int coordinator_main(rt *r, const train_setup *setup, const db_layout *la
     if ((rc = train_eval_init(&c.eval, r, setup, model)))
         goto done;
     eval_ready = 1;
-    if ((rc = report(&c, c.wpacked, 1)))
+    if ((rc = report(&c, c.wpacked, 0))) /* due at 0 */
         goto done;
     lbfgs_parameter_t param;
     lbfgs_params(o, &param);
@@ -506,7 +506,7 @@ static int coordinator_main(rt *r, const train_setup *setup, const db_layout *la
     if ((rc = report(&c, c.wpacked, !reported)))
         goto done;
     train_eval_finish(&c.eval, c.flat, P);
-    ((train_out *)job_slot(r))->stats[DB_STAT_STEPS] = (double)c.evals;
+    train_slot(r)->stats[DB_STAT_STEPS] = (double)c.evals;
 done:
     /* everyone stops, whatever happened here */
     {

@@ -104,11 +104,8 @@ typedef struct hw_counts {
     char pad[LINE - 3 * sizeof(uint64_t)];
 } hw_counts;
 
-typedef struct hw_snap {
-    double time_s, epoch;
-    long step;
-    double extra[HOGWILD_NEXTRA];
-} hw_snap;
+/* What the reporter keeps with each snapshot of the shared weights. */
+enum { SNAP_TIME, SNAP_EPOCH, SNAP_STEP, SNAP_EXTRA, SNAP_DOUBLES = SNAP_EXTRA + HOGWILD_NEXTRA };
 
 const char *const hogwild_sync_names[] = {"none", "lock", "round-robin", NULL};
 
@@ -237,56 +234,53 @@ static int turn_pass(rt *r, long step, long steps)
 /* ---- the reporter ---- */
 
 typedef struct hw_report {
-    hw_snap *snap;
-    float *weights;      /* nsnap x P */
-    int nsnap, cap;
-    double next_epoch;
+    train_snaps snaps;
+    float *copy;         /* P: the weights as one snapshot read them */
     uint64_t last_updates, last_stale;
     double last_time_s;
 } hw_report;
 
-/* Snapshot the shared weights with the progress so far. */
-static void report_snap(hw_report *rep, const float *w, size_t P, const hw_counts *counts, int W,
-                        double time_s, double epoch, uint64_t step)
+/* Snapshot the shared weights (relaxed loads) with the progress so far. */
+static int report_snap(rt *r, hw_report *rep, const float *w, size_t P,
+                       const hw_counts *counts, int W, double time_s, double epoch, uint64_t step)
 {
-    hw_snap *s = &rep->snap[rep->nsnap];
-    float *dst = rep->weights + (size_t)rep->nsnap * P;
     for (size_t j = 0; j < P; j++)
-        dst[j] = load_f(w + j);
+        rep->copy[j] = load_f(w + j);
     uint64_t stale = 0, done = 0;
     for (int i = 0; i < W; i++) {
         done += load_u(&counts[i].updates);
         stale += load_u(&counts[i].staleness_sum);
     }
-    s->time_s = time_s;
-    s->epoch = epoch;
-    s->step = (long)step;
-    s->extra[HOGWILD_X_STALENESS_MEAN] =
+    double meta[SNAP_DOUBLES] = {[SNAP_TIME] = time_s, [SNAP_EPOCH] = epoch, [SNAP_STEP] = (double)step};
+    meta[SNAP_EXTRA + HOGWILD_X_STALENESS_MEAN] =
         done > rep->last_updates ? (double)(stale - rep->last_stale) / (double)(done - rep->last_updates) : 0;
-    s->extra[HOGWILD_X_UPDATES_PER_S] =
+    meta[SNAP_EXTRA + HOGWILD_X_UPDATES_PER_S] =
         time_s > rep->last_time_s ? (double)(done - rep->last_updates) / (time_s - rep->last_time_s) : 0;
     rep->last_updates = done;
     rep->last_stale = stale;
     rep->last_time_s = time_s;
-    rep->nsnap++;
+    return train_snaps_take(r, &rep->snaps, rep->copy, meta);
 }
 
 /* Evaluate every snapshot into the slot, then the run's totals. */
-static int report_finish(train_eval *ev, hw_report *rep, size_t P, const hw_counts *counts, int W,
-                         const hogwild_opts *opt)
+static int report_finish(rt *r, train_eval *ev, hw_report *rep, size_t P,
+                         const hw_counts *counts, int W, const hogwild_opts *opt)
 {
     train_out *out = ev->out;
-    int rc;
-    for (int i = 0; i < rep->nsnap; i++) {
-        hw_snap *s = &rep->snap[i];
-        int before = out->npoints;
-        if ((rc = train_eval_maybe(ev, rep->weights + (size_t)i * P, s->epoch, s->step, s->extra, 1)))
-            return rc;
-        /* the point's time is the snapshot's, not the evaluation's */
-        if (out->npoints > before)
-            out->points[out->npoints - 1].time_s = s->time_s;
+    train_gathered g;
+    float *whole = rep->copy;
+    int rc = train_snaps_gather(r, &rep->snaps, 1, P, NULL, 0, &g);
+    for (int i = 0; i < g.npoints && !rc; i++) {
+        const double *m = train_gathered_meta(&g, i, 0);
+        train_point at = {.time_s = train_gathered_point(&g, i, whole), .epoch = m[SNAP_EPOCH],
+                          .step = (long)m[SNAP_STEP]};
+        memcpy(at.extra, m + SNAP_EXTRA, HOGWILD_NEXTRA * sizeof *m);
+        rc = train_eval_point(ev, whole, &at);
     }
-    const hw_snap *last = &rep->snap[rep->nsnap - 1];
+    train_gathered_free(&g);
+    if (rc)
+        return rc;
+    double last_s = rep->snaps.meta[(size_t)(rep->snaps.count - 1) * SNAP_DOUBLES + SNAP_TIME];
     uint64_t updates = 0, stale = 0, stale_max = 0;
     for (int i = 0; i < W; i++) {
         updates += load_u(&counts[i].updates);
@@ -296,8 +290,8 @@ static int report_finish(train_eval *ev, hw_report *rep, size_t P, const hw_coun
     }
     double *st = out->stats;
     st[HOGWILD_S_UPDATES] = (double)updates;
-    st[HOGWILD_S_TRAIN_SECONDS] = last->time_s;
-    st[HOGWILD_S_UPDATES_PER_S] = last->time_s > 0 ? (double)updates / last->time_s : NAN;
+    st[HOGWILD_S_TRAIN_SECONDS] = last_s;
+    st[HOGWILD_S_UPDATES_PER_S] = last_s > 0 ? (double)updates / last_s : NAN;
     st[HOGWILD_S_STALENESS_MEAN] = updates ? (double)stale / (double)updates : 0;
     st[HOGWILD_S_STALENESS_MAX] = (double)stale_max;
     st[HOGWILD_S_SECONDS_TO_TARGET] = NAN;
@@ -306,7 +300,7 @@ static int report_finish(train_eval *ev, hw_report *rep, size_t P, const hw_coun
             st[HOGWILD_S_SECONDS_TO_TARGET] = out->points[i].time_s;
             break;
         }
-    train_eval_finish(ev, rep->weights + (size_t)(rep->nsnap - 1) * P, P);
+    train_eval_finish(ev, rep->snaps.w + (size_t)(rep->snaps.count - 1) * P, P);
     return RT_OK;
 }
 
@@ -350,10 +344,8 @@ int hogwild_rank(rt *r, void *arg)
         goto done;
     }
     ml_schedule sched;
-    if (ml_schedule_parse(&sched, ml->schedule, ml->lr, err, sizeof err) != 0) {
-        rc = rt_fail(r, RT_EINVAL, "schedule: %s", err);
+    if ((rc = train_optimizer_init(r, ml, 0, P, NULL, &sched)))
         goto done;
-    }
 
     /* ---- the shared block: head, per-rank counts, weights ---- */
     size_t bytes = sizeof(hw_head) + (size_t)W * sizeof(hw_counts) + P * sizeof(float);
@@ -374,18 +366,15 @@ int hogwild_rank(rt *r, void *arg)
             store_f(w + j, local[j]);
     }
     __atomic_fetch_add(&head->joined, 1, __ATOMIC_RELAXED);
+    train_snaps_init(&rep.snaps, P, SNAP_DOUBLES);
+    train_schedule sch;
+    train_schedule_init(&sch, ml, 1);
     if (reporter) {
         if ((rc = train_eval_init(&eval, r, setup, model)))
             goto done;
         eval_ready = 1;
-        double every = ml->eval_every_epochs > 0 ? ml->eval_every_epochs : 1;
-        double want = ceil((double)ml->epochs / every) + 2;
-        rep.cap = want < TRAIN_MAX_POINTS ? (int)want : TRAIN_MAX_POINTS;
-        rep.snap = calloc((size_t)rep.cap, sizeof *rep.snap);
-        rep.weights = malloc((size_t)rep.cap * P * sizeof *rep.weights);
-        if (!rep.snap || !rep.weights) {
-            rc = rt_fail(r, RT_ENOMEM, "hogwild: no memory for %d snapshots of %zu parameters",
-                         rep.cap, P);
+        if (!(rep.copy = malloc(P * sizeof *rep.copy))) {
+            rc = rt_fail(r, RT_ENOMEM, "hogwild: no memory for a snapshot of %zu parameters", P);
             goto done;
         }
     }
@@ -405,18 +394,15 @@ int hogwild_rank(rt *r, void *arg)
         steps_per_epoch = 1;
     long steps = steps_per_epoch * ml->epochs;
     double per_epoch = (double)W * (double)steps_per_epoch;
-    double every = ml->eval_every_epochs > 0 ? ml->eval_every_epochs : 1;
     uint64_t stale_sum = 0, stale_max = 0;
     /* the counter just after this rank's last write: progress as it last
      * saw it, without another read of the busiest cache line */
     uint64_t seen = 0;
     for (long step = 0; step < steps; step++) {
         double epoch = (double)seen / per_epoch;
-        if (reporter && rep.nsnap < rep.cap - 1 && (step == 0 || epoch >= rep.next_epoch)) {
-            report_snap(&rep, w, P, counts, W, rt_now(r) - t0, epoch, seen);
-            while (rep.next_epoch <= epoch + 1e-9)
-                rep.next_epoch += every;
-        }
+        if (reporter && train_snaps_room(&rep.snaps) && train_schedule_due(&sch, epoch) &&
+            (rc = report_snap(r, &rep, w, P, counts, W, rt_now(r) - t0, epoch, seen)))
+            break;
         size_t b = train_shard_next(&shard, ml->batch, batch_idx);
         if (opt->sync == HOGWILD_SYNC_LOCK && (rc = lock_acquire(r, head)))
             break;
@@ -458,16 +444,15 @@ int hogwild_rank(rt *r, void *arg)
     /* every update has landed */
     if ((rc = rt_barrier(r)))
         goto done;
-    if (reporter) {
-        report_snap(&rep, w, P, counts, W, rt_now(r) - t0, (double)ml->epochs,
-                    load_u(&head->updates));
-        rc = report_finish(&eval, &rep, P, counts, W, opt);
-    }
+    if (reporter &&
+        !(rc = report_snap(r, &rep, w, P, counts, W, rt_now(r) - t0, (double)ml->epochs,
+                           load_u(&head->updates))))
+        rc = report_finish(r, &eval, &rep, P, counts, W, opt);
 done:
     if (eval_ready)
         train_eval_free(&eval);
-    free(rep.snap);
-    free(rep.weights);
+    train_snaps_free(&rep.snaps);
+    free(rep.copy);
     train_shard_free(&shard);
     ml_grad_free(&grad);
     ml_model_free(model);

@@ -85,7 +85,6 @@
  */
 #include "algorithms/ps.h"
 
-#include "core/job.h"
 #include <limits.h>
 #include <math.h>
 #include <stdint.h>
@@ -93,7 +92,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { TAG_REQ = 0x5000, TAG_REPLY, TAG_SNAP_HEAD, TAG_SNAP };
+enum { TAG_REQ = 0x5000, TAG_REPLY };
 enum { REQ_PUSH = 1, REQ_PULL = 2, REQ_DONE = 4 };
 enum { STOP_NO = 0, STOP_BUDGET = 1, STOP_ABORT = 2 }; /* reply_head.stop */
 
@@ -116,16 +115,16 @@ typedef struct reply_head {
 _Static_assert(sizeof(req_head) == PS_REQ_HEAD_BYTES, "request header layout");
 _Static_assert(sizeof(reply_head) == PS_REPLY_HEAD_BYTES, "reply header layout");
 
-/* One evaluation point as a server kept it; sums cover the updates since
- * the previous point. */
+/* What a server keeps with each snapshot of its range; the sums cover the
+ * updates since the previous one. */
 typedef struct snap_meta {
     double time_s, examples, version;
     double stale_sum, delay_sum, updates;
 } snap_meta;
+enum { SNAP_DOUBLES = sizeof(snap_meta) / sizeof(double) };
 
-/* What a server reports at the end besides its points. */
+/* What a server reports at the end besides its snapshots. */
 typedef struct server_totals {
-    double nsnap;
     double stale_sum, stale_max, delay_sum, delay_max, updates;
     double lost, pull_wait_s, pulls;
 } server_totals;
@@ -137,17 +136,6 @@ const char *ps_consistency_name(ps_consistency c)
     return c >= PS_BSP && c <= PS_ASYNC ? consistency_names[c] : "?";
 }
 
-void ps_server_range(size_t P, int S, int s, size_t *lo, size_t *hi)
-{
-    *lo = (size_t)((uint64_t)P * (uint64_t)s / (uint64_t)S);
-    *hi = (size_t)((uint64_t)P * (uint64_t)(s + 1) / (uint64_t)S);
-}
-
-/* The server owning key k: the largest s with s P / S <= k. */
-static int key_owner(size_t P, int S, size_t k)
-{
-    return (int)((((uint64_t)k + 1) * (uint64_t)S - 1) / (uint64_t)P);
-}
 
 double ps_bsp_iteration_s(int W, int S, size_t P, double alpha_s, double beta_s_per_B)
 {
@@ -212,7 +200,7 @@ typedef struct server {
     size_t lo, m;
     float *w;                 /* weights of keys [lo, lo + m) */
     ml_optim optim;
-    ml_schedule sched;
+    ml_schedule lr;           /* the learning-rate schedule */
     double examples;          /* pushed so far */
     long version;             /* updates applied */
     int active;               /* workers neither done nor dead */
@@ -235,10 +223,8 @@ typedef struct server {
     size_t rcap;
     unsigned char *sbuf;      /* a reply */
     /* evaluation points */
-    snap_meta *snaps;
-    float *snap_w;            /* nsnap x m */
-    int nsnap, capsnap;
-    double every_examples, next_examples;
+    train_snaps snaps;        /* of w, with a snap_meta each */
+    train_schedule sched;     /* in examples */
     snap_meta acc;            /* sums since the last point */
     server_totals tot;
     int abort_worker;         /* bsp: the dead worker that stops the run, or -1 */
@@ -247,37 +233,19 @@ typedef struct server {
 
 static int server_snapshot(server *sv)
 {
-    if (sv->nsnap == sv->capsnap) {
-        int cap = sv->capsnap ? 2 * sv->capsnap : 16;
-        snap_meta *ns = realloc(sv->snaps, (size_t)cap * sizeof *ns);
-        if (ns)
-            sv->snaps = ns;
-        float *nw = ns ? realloc(sv->snap_w, (size_t)cap * sv->m * sizeof *nw) : NULL;
-        if (!nw)
-            return rt_fail(sv->r, RT_ENOMEM, "ps server %d: out of memory for %d evaluation points",
-                           sv->s, cap);
-        sv->snap_w = nw;
-        sv->capsnap = cap;
-    }
-    snap_meta *p = &sv->snaps[sv->nsnap];
-    *p = sv->acc;
-    p->time_s = rt_now(sv->r);
-    p->examples = sv->examples;
-    p->version = (double)sv->version;
-    memcpy(sv->snap_w + (size_t)sv->nsnap * sv->m, sv->w, sv->m * sizeof *sv->w);
-    sv->nsnap++;
+    snap_meta m = sv->acc;
+    m.time_s = rt_now(sv->r);
+    m.examples = sv->examples;
+    m.version = (double)sv->version;
     memset(&sv->acc, 0, sizeof sv->acc);
-    return RT_OK;
+    return train_snaps_take(sv->r, &sv->snaps, sv->w, &m.time_s);
 }
 
-/* A point each time the examples count crosses an evaluation point (the
- * last slot is kept for the final state). */
+/* A point each time the examples count crosses an evaluation point. */
 static int server_maybe_snapshot(server *sv)
 {
-    if (sv->examples + 1e-9 < sv->next_examples || sv->nsnap >= TRAIN_MAX_POINTS - 1)
+    if (!train_snaps_room(&sv->snaps) || !train_schedule_due(&sv->sched, sv->examples))
         return RT_OK;
-    while (sv->next_examples <= sv->examples + 1e-9)
-        sv->next_examples += sv->every_examples;
     return server_snapshot(sv);
 }
 
@@ -353,7 +321,7 @@ static int server_handle(server *sv, int w, const unsigned char *msg, double arr
         /* each push is 1/W of a step: W pushes move the weights as far as
          * one step of synchronous SGD on the W workers' mean gradient, so a
          * learning rate means the same here as in every other algorithm */
-        float lr = (float)(ml_schedule_lr(&sv->sched, epoch) / sv->setup->workers);
+        float lr = (float)(ml_schedule_lr(&sv->lr, epoch) / sv->setup->workers);
         double flops;
         if (h->npush < 0) {
             flops = ml_optim_step(&sv->optim, sv->w, (const float *)p, 0, sv->m, lr);
@@ -515,7 +483,7 @@ static int server_loop(server *sv)
 
 /* ---- the reporter: assemble the servers' points and evaluate them ---- */
 
-static int report(server *sv, server_totals *tots, snap_meta **metas, float **ws)
+static int report(server *sv, const train_gathered *g)
 {
     const train_setup *setup = sv->setup;
     int S = sv->sh.S, rc;
@@ -530,52 +498,44 @@ static int report(server *sv, server_totals *tots, snap_meta **metas, float **ws
         (rc = train_eval_init(&eval, sv->r, setup, model)))
         goto done;
     eval_ready = 1;
-
-    int n = INT_MAX;
-    for (int s = 0; s < S; s++)
-        n = (int)tots[s].nsnap < n ? (int)tots[s].nsnap : n;
     /* the points every server has, then each one's final state */
-    for (int i = 0; i < n; i++) {
-        int last = i == n - 1;
-        double time_s = 0, stale = 0, delay = 0, updates = 0;
+    for (int i = 0; i < g->npoints; i++) {
+        double stale = 0, delay = 0, updates = 0;
+        train_point at = {.time_s = train_gathered_point(g, i, params)};
         for (int s = 0; s < S; s++) {
-            int k = last ? (int)tots[s].nsnap - 1 : i;
-            size_t lo, hi;
-            ps_server_range(P, S, s, &lo, &hi);
-            memcpy(params + lo, ws[s] + (size_t)k * (hi - lo), (hi - lo) * sizeof *params);
-            const snap_meta *m = &metas[s][k];
-            time_s = fmax(time_s, m->time_s);
+            const snap_meta *m = (const snap_meta *)train_gathered_meta(g, i, s);
             stale += m->stale_sum;
             delay += m->delay_sum;
             updates += m->updates;
         }
-        const snap_meta *m0 = &metas[0][last ? (int)tots[0].nsnap - 1 : i];
-        double extra[2] = {updates > 0 ? stale / updates : NAN, updates > 0 ? delay / updates : NAN};
-        double epoch = m0->examples / (double)setup->prob->train.n;
-        if ((rc = train_eval_maybe(&eval, params, epoch, (long)m0->version, extra, 1)))
+        const snap_meta *m0 = (const snap_meta *)train_gathered_meta(g, i, 0);
+        at.epoch = m0->examples / (double)setup->prob->train.n;
+        at.step = (long)m0->version;
+        at.extra[0] = updates > 0 ? stale / updates : NAN;
+        at.extra[1] = updates > 0 ? delay / updates : NAN;
+        if ((rc = train_eval_point(&eval, params, &at)))
             goto done;
-        if (eval.out->npoints > 0)
-            eval.out->points[eval.out->npoints - 1].time_s = time_s;
     }
     train_eval_finish(&eval, params, P);
 
     server_totals all = {0};
     for (int s = 0; s < S; s++) {
-        all.stale_sum += tots[s].stale_sum;
-        all.delay_sum += tots[s].delay_sum;
-        all.updates += tots[s].updates;
-        all.stale_max = fmax(all.stale_max, tots[s].stale_max);
-        all.delay_max = fmax(all.delay_max, tots[s].delay_max);
-        all.lost = fmax(all.lost, tots[s].lost);
-        all.pull_wait_s += tots[s].pull_wait_s;
-        all.pulls += tots[s].pulls;
+        const server_totals *t = train_gathered_totals(g, s);
+        all.stale_sum += t->stale_sum;
+        all.delay_sum += t->delay_sum;
+        all.updates += t->updates;
+        all.stale_max = fmax(all.stale_max, t->stale_max);
+        all.delay_max = fmax(all.delay_max, t->delay_max);
+        all.lost = fmax(all.lost, t->lost);
+        all.pull_wait_s += t->pull_wait_s;
+        all.pulls += t->pulls;
     }
     double *st = eval.out->stats;
     st[PS_STAT_STALENESS_MEAN] = all.updates > 0 ? all.stale_sum / all.updates : 0;
     st[PS_STAT_STALENESS_MAX] = all.stale_max;
     st[PS_STAT_DELAY_MEAN] = all.updates > 0 ? all.delay_sum / all.updates : 0;
     st[PS_STAT_DELAY_MAX] = all.delay_max;
-    st[PS_STAT_UPDATES] = tots[0].updates;
+    st[PS_STAT_UPDATES] = ((const server_totals *)train_gathered_totals(g, 0))->updates;
     st[PS_STAT_WORKERS_LOST] = all.lost;
     st[PS_STAT_PULL_WAIT_S] = all.pulls > 0 ? all.pull_wait_s / all.pulls : 0;
 done:
@@ -589,57 +549,15 @@ done:
 /* Servers 1..S-1 send their points to server 0, which reports. */
 static int server_finish(server *sv)
 {
-    int S = sv->sh.S, rc = RT_OK;
-    if (sv->nsnap == 0 || sv->examples > sv->snaps[sv->nsnap - 1].examples)
+    int rc, n = sv->snaps.count;
+    if (n == 0 || sv->examples > ((const snap_meta *)sv->snaps.meta)[n - 1].examples)
         if ((rc = server_snapshot(sv)))
             return rc;
-    sv->tot.nsnap = sv->nsnap;
-    if (sv->s != 0) {
-        if ((rc = rt_send(sv->r, 0, TAG_SNAP_HEAD, &sv->tot, sizeof sv->tot)) ||
-            (rc = rt_send(sv->r, 0, TAG_SNAP, sv->snaps, (size_t)sv->nsnap * sizeof *sv->snaps)) ||
-            (rc = rt_send(sv->r, 0, TAG_SNAP, sv->snap_w, (size_t)sv->nsnap * sv->m * sizeof(float))))
-            return rt_fail(sv->r, rc, "ps server %d: sending its evaluation points: %s", sv->s,
-                           rt_error(sv->r));
-        return RT_OK;
-    }
-    server_totals *tots = calloc((size_t)S, sizeof *tots);
-    snap_meta **metas = calloc((size_t)S, sizeof *metas);
-    float **ws = calloc((size_t)S, sizeof *ws);
-    if (!tots || !metas || !ws) {
-        rc = rt_fail(sv->r, RT_ENOMEM, "ps: out of memory for %d servers' points", S);
-        goto done;
-    }
-    tots[0] = sv->tot;
-    metas[0] = sv->snaps;
-    ws[0] = sv->snap_w;
-    for (int s = 1; s < S; s++) {
-        size_t lo, hi;
-        ps_server_range(sv->sh.P, S, s, &lo, &hi);
-        if ((rc = rt_recv(sv->r, s, TAG_SNAP_HEAD, &tots[s], sizeof tots[s], NULL)))
-            goto lost;
-        size_t n = (size_t)tots[s].nsnap;
-        metas[s] = malloc((n ? n : 1) * sizeof **metas);
-        ws[s] = malloc((n ? n : 1) * (hi - lo) * sizeof **ws);
-        if (!metas[s] || !ws[s]) {
-            rc = rt_fail(sv->r, RT_ENOMEM, "ps: out of memory for server %d's points", s);
-            goto done;
-        }
-        if ((rc = rt_recv(sv->r, s, TAG_SNAP, metas[s], n * sizeof **metas, NULL)) ||
-            (rc = rt_recv(sv->r, s, TAG_SNAP, ws[s], n * (hi - lo) * sizeof **ws, NULL)))
-            goto lost;
-    }
-    rc = report(sv, tots, metas, ws);
-    goto done;
-lost:
-    rc = rt_fail(sv->r, rc, "ps: gathering the servers' evaluation points: %s", rt_error(sv->r));
-done:
-    for (int s = 1; s < S && metas && ws; s++) {
-        free(metas[s]);
-        free(ws[s]);
-    }
-    free(tots);
-    free(metas);
-    free(ws);
+    train_gathered g;
+    if ((rc = train_snaps_gather(sv->r, &sv->snaps, sv->sh.S, sv->sh.P, &sv->tot, sizeof sv->tot,
+                                 &g)) == RT_OK && sv->s == 0)
+        rc = report(sv, &g);
+    train_gathered_free(&g);
     return rc;
 }
 
@@ -663,8 +581,7 @@ static void server_free(server *sv)
     free(sv->pull_since_s);
     free(sv->rbuf);
     free(sv->sbuf);
-    free(sv->snaps);
-    free(sv->snap_w);
+    train_snaps_free(&sv->snaps);
     free(sv->w);
     ml_optim_free(&sv->optim);
 }
@@ -673,12 +590,11 @@ static int server_main(rt *r, const train_setup *setup, ml_model *model)
 {
     server sv = {.r = r, .setup = setup, .s = rt_rank(r), .abort_worker = -1};
     const ml_config *ml = setup->ml;
-    char err[512];
     int rc;
     shape_of(r, setup, model, &sv.sh);
     int W = sv.sh.W;
     size_t hi;
-    ps_server_range(sv.sh.P, sv.sh.S, sv.s, &sv.lo, &hi);
+    train_range(sv.sh.P, sv.sh.S, sv.s, &sv.lo, &hi);
     sv.m = hi - sv.lo;
     sv.active = W;
     sv.rcap = sizeof(req_head) + 12 * sv.m;
@@ -706,16 +622,11 @@ static int server_main(rt *r, const train_setup *setup, ml_model *model)
     /* the same seed everywhere: the starting weights of the serial run */
     ml_model_init_params(model, sv.w, ml->seed);
     memmove(sv.w, sv.w + sv.lo, sv.m * sizeof *sv.w);
-    if (ml_optim_init(&sv.optim, ml->optimizer, sv.m, sv.lo, (float)ml->momentum, err,
-                      sizeof err) != 0 ||
-        ml_schedule_parse(&sv.sched, ml->schedule, ml->lr, err, sizeof err) != 0) {
-        rc = rt_fail(r, RT_EINVAL, "ps server %d: %s", sv.s, err);
+    if ((rc = train_optimizer_init(r, ml, sv.lo, sv.m, &sv.optim, &sv.lr)))
         goto done;
-    }
-    double every = ml->eval_every_epochs > 0 ? ml->eval_every_epochs : 1;
-    sv.every_examples = every * (double)setup->prob->train.n;
-    sv.next_examples = sv.every_examples;
-    if ((rc = server_snapshot(&sv)) || (rc = server_loop(&sv)))
+    train_snaps_init(&sv.snaps, sv.m, SNAP_DOUBLES);
+    train_schedule_init(&sv.sched, ml, (double)setup->prob->train.n);
+    if ((rc = server_maybe_snapshot(&sv)) || (rc = server_loop(&sv)))
         goto done;
     rc = server_finish(&sv);
 done:
@@ -807,11 +718,11 @@ static int worker_request(worker *wk, int push, int cur, int nxt, long clock)
         /* group the gradient's pairs by server (counting sort) */
         memset(wk->gcount, 0, (size_t)(S + 1) * sizeof *wk->gcount);
         for (size_t i = 0; i < wk->grad.nnz; i++)
-            wk->gcount[key_owner(wk->sh.P, S, wk->grad.index[i]) + 1]++;
+            wk->gcount[train_range_owner(wk->sh.P, S, wk->grad.index[i]) + 1]++;
         for (int s = 0; s < S; s++)
             wk->gcount[s + 1] += wk->gcount[s];
         for (size_t i = 0; i < wk->grad.nnz; i++) {
-            size_t at = wk->gcount[key_owner(wk->sh.P, S, wk->grad.index[i])]++;
+            size_t at = wk->gcount[train_range_owner(wk->sh.P, S, wk->grad.index[i])]++;
             wk->gkey[at] = wk->grad.index[i];
             wk->gval[at] = wk->grad.value[i];
         }
@@ -949,7 +860,7 @@ static int worker_main(rt *r, const train_setup *setup, ml_model *model)
     if (!wk.lo || !wk.hi || !wk.rbuf || !wk.gcount || !wk.req || !wk.sts || !wk.params)
         goto nomem;
     for (int s = 0; s < S; s++) {
-        ps_server_range(P, S, s, &wk.lo[s], &wk.hi[s]);
+        train_range(P, S, s, &wk.lo[s], &wk.hi[s]);
         size_t m = wk.hi[s] - wk.lo[s];
         mmax = m > mmax ? m : mmax;
         if (!(wk.rbuf[s] = malloc(sizeof(reply_head) + m * sizeof(float))))
@@ -1009,7 +920,7 @@ static int worker_main(rt *r, const train_setup *setup, ml_model *model)
     }
     if (rc == RT_OK) {
         req_head bye = {.flags = REQ_DONE};
-        train_out *mine = job_slot(r);
+        train_out *mine = train_slot(r);
         mine->stats[PS_STAT_UPDATES] = (double)clock; /* iterations pushed */
         for (int s = 0; s < S && rc == RT_OK; s++)
             if ((rc = rt_send(r, s, TAG_REQ, &bye, sizeof bye)))

@@ -38,9 +38,6 @@ enum { PS_REQ_HEAD_BYTES = 24, PS_REPLY_HEAD_BYTES = 16 };
 /* "bsp", "ssp", "async". */
 const char *ps_consistency_name(ps_consistency c);
 
-/* Key range [*lo, *hi) of server s of S over P parameters. */
-void ps_server_range(size_t P, int S, int s, size_t *lo, size_t *hi);
-
 /* Simulated seconds of one BSP iteration on a dense model of P floats,
  * with W workers and S servers on their own hosts of an ideal network
  * (latency alpha_s, seconds per byte beta_s_per_B), no compute, P

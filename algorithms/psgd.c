@@ -47,7 +47,6 @@
  * reporter's clock has stopped, and run_psgd.c reports their mean.
  */
 #include "algorithms/psgd.h"
-#include "core/job.h" /* job_slot: every worker leaves its own score, as train.c does */
 
 #include <errno.h>
 #include <math.h>
@@ -92,7 +91,7 @@ typedef struct psgd_rank_state {
     int W;
     long rounds;      /* averaging rounds so far */
     int in_sync;      /* every worker holds the same weights (after a round) */
-    double next_eval_epoch;
+    train_schedule sched; /* every rank: the observer allreduce needs them all */
     train_eval eval;  /* reporter only */
     int reporter;
 } psgd_rank_state;
@@ -125,71 +124,57 @@ static int psgd_average(psgd_rank_state *s)
     return rc;
 }
 
-/* Test loss and accuracy of a model held by this rank, outside training
- * time. Returns the wall seconds it took, for the reporter to take out of
- * its clock on real sockets (simulated time does not move). */
+/* Test loss and accuracy of a model held by this rank, aside from
+ * training. */
 static int psgd_eval_model(psgd_rank_state *s, const float *params, double *loss,
-                           double *accuracy, double *took_s)
+                           double *accuracy)
 {
     const ml_dataset *test = &s->setup->prob->test;
     char err[512];
-    double flops, t0 = rt_now(s->r);
-    if (ml_model_evaluate(s->model, params, test, NULL, test->n, loss, accuracy, NULL, &flops,
-                          err, sizeof err) != 0)
-        return rt_fail(s->r, RT_EINVAL, "evaluation of the local model: %s", err);
-    *took_s = rt_now(s->r) - t0;
-    return RT_OK;
-}
-
-/* The same schedule as train_eval_maybe, kept on every rank: the observer
- * allreduce needs them all. */
-static int psgd_eval_due(psgd_rank_state *s, double epoch, int force)
-{
-    if (!force && epoch + 1e-9 < s->next_eval_epoch)
-        return 0;
-    double every = s->setup->ml->eval_every_epochs > 0 ? s->setup->ml->eval_every_epochs : 1;
-    while (s->next_eval_epoch <= epoch + 1e-9)
-        s->next_eval_epoch += every;
-    return 1;
+    double flops;
+    rt_aside_begin(s->r);
+    int bad = ml_model_evaluate(s->model, params, test, NULL, test->n, loss, accuracy, NULL,
+                                &flops, err, sizeof err) != 0;
+    rt_aside_end(s->r);
+    return bad ? rt_fail(s->r, RT_EINVAL, "evaluation of the local model: %s", err) : RT_OK;
 }
 
 /* ---- an evaluation point: the average model, or the reporter's own ---- */
 static int psgd_evaluate(psgd_rank_state *s, double epoch, long step)
 {
-    double extra[PSGD_COLS] = {(double)s->rounds, 1, NAN};
+    train_point pt = {.epoch = epoch, .step = step,
+                      .extra = {[PSGD_COL_ROUNDS] = (double)s->rounds, [PSGD_COL_AVERAGED] = 1,
+                                [PSGD_COL_LOCAL_LOSS] = NAN}};
     const float *evaluated = s->params;
     int rc;
     if (!s->in_sync && s->opt->eval == PSGD_EVAL_AVERAGE) {
+        /* the observer: an allreduce of a copy, aside from training */
         double t0 = rt_now(s->r), flops;
         memcpy(s->average, s->params, s->P * sizeof *s->params);
-        if ((rc = psgd_allreduce_mean(s, s->average, &flops)))
+        rt_aside_begin(s->r);
+        rc = psgd_allreduce_mean(s, s->average, &flops);
+        rt_aside_end(s->r);
+        if (rc || !s->reporter)
             return rc;
-        double observer_s = rt_now(s->r) - t0;
-        if (!s->reporter)
-            return RT_OK;
         train_out *out = s->eval.out;
         out->stats[PSGD_STAT_OBSERVE] += 1;
-        out->stats[PSGD_STAT_OBSERVE_S] += observer_s;
-        s->eval.excluded_s += observer_s;
-        double accuracy, took_s;
-        if ((rc = psgd_eval_model(s, s->params, &extra[PSGD_COL_LOCAL_LOSS], &accuracy, &took_s)))
+        out->stats[PSGD_STAT_OBSERVE_S] += rt_now(s->r) - t0;
+        double accuracy;
+        if ((rc = psgd_eval_model(s, s->params, &pt.extra[PSGD_COL_LOCAL_LOSS], &accuracy)))
             return rc;
-        s->eval.excluded_s += took_s;
         evaluated = s->average;
     } else if (!s->reporter) {
         return RT_OK;
     } else if (!s->in_sync) {
-        extra[PSGD_COL_AVERAGED] = 0;
+        pt.extra[PSGD_COL_AVERAGED] = 0;
     }
-    int before = s->eval.out->npoints;
-    if ((rc = train_eval_maybe(&s->eval, evaluated, epoch, step, extra, 1)))
+    pt.time_s = train_eval_clock(&s->eval);
+    if ((rc = train_eval_measure(&s->eval, evaluated, &pt)))
         return rc;
     /* the evaluated model was the reporter's own: its loss is the local one */
-    train_out *out = s->eval.out;
-    if (evaluated == s->params && out->npoints > before)
-        out->points[out->npoints - 1].extra[PSGD_COL_LOCAL_LOSS] =
-            out->points[out->npoints - 1].test_loss;
-    return RT_OK;
+    if (evaluated == s->params)
+        pt.extra[PSGD_COL_LOCAL_LOSS] = pt.test_loss;
+    return train_eval_record(&s->eval, &pt);
 }
 
 int psgd_rank(rt *r, void *arg)
@@ -208,7 +193,6 @@ int psgd_rank(rt *r, void *arg)
     ml_grad grad = {0};
     train_shard shard = {0};
     size_t *batch_idx = NULL;
-    train_point *final_point = NULL; /* the reporter's last evaluation */
 
     /* ---- setup: same weights everywhere, my own shard ---- */
     rc = train_model_create(r, setup, &s.model);
@@ -226,8 +210,9 @@ int psgd_rank(rt *r, void *arg)
     grad.dense_only = 1; /* exact L2, as the serial baseline */
     ml_model_init_params(s.model, s.params, ml->seed);
     ml_schedule sched;
-    if ((rc = train_optimizer_init(r, ml, s.P, &optim, &sched)))
+    if ((rc = train_optimizer_init(r, ml, 0, s.P, &optim, &sched)))
         goto done;
+    train_schedule_init(&s.sched, ml, 1);
     if (s.reporter) {
         if ((rc = train_eval_init(&s.eval, r, setup, s.model)))
             goto done;
@@ -241,7 +226,7 @@ int psgd_rank(rt *r, void *arg)
     long steps = steps_per_epoch * ml->epochs;
     for (long step = 0; step < steps && !rc; step++) {
         double epoch = (double)step / (double)steps_per_epoch;
-        if (psgd_eval_due(&s, epoch, step == 0) && (rc = psgd_evaluate(&s, epoch, step)))
+        if (train_schedule_due(&s.sched, epoch) && (rc = psgd_evaluate(&s, epoch, step)))
             break;
 
         size_t b = train_shard_next(&shard, ml->batch, batch_idx);
@@ -269,25 +254,21 @@ int psgd_rank(rt *r, void *arg)
         memcpy(s.average, s.params, s.P * sizeof *s.params);
     if (!rc && !s.in_sync)
         rc = psgd_average(&s);
-    if (!rc && eval_ready) {
-        train_out *out = s.eval.out;
-        double extra[PSGD_COLS] = {(double)s.rounds, 1, NAN};
-        int before = out->npoints;
-        rc = train_eval_maybe(&s.eval, s.params, (double)ml->epochs, steps, extra, 1);
-        if (out->npoints > before)
-            final_point = &out->points[out->npoints - 1];
-        out->stats[PSGD_STAT_ROUNDS] = (double)s.rounds;
-        train_eval_finish(&s.eval, s.params, s.P);
-    }
     /* ---- every worker's own final model, into its own slot: no traffic,
-     * and after the reporter's clock stopped ---- */
+     * and after the reporter's clock stopped; then the final point ---- */
     if (!rc) {
-        train_out *mine = job_slot(r);
-        double took_s;
+        train_out *mine = train_slot(r);
+        train_point pt = {.time_s = eval_ready ? train_eval_clock(&s.eval) : 0,
+                          .epoch = (double)ml->epochs, .step = steps,
+                          .extra = {[PSGD_COL_ROUNDS] = (double)s.rounds, [PSGD_COL_AVERAGED] = 1}};
         rc = psgd_eval_model(&s, s.average, &mine->stats[PSGD_STAT_LOCAL_LOSS],
-                             &mine->stats[PSGD_STAT_LOCAL_ACCURACY], &took_s);
-        if (!rc && final_point)
-            final_point->extra[PSGD_COL_LOCAL_LOSS] = mine->stats[PSGD_STAT_LOCAL_LOSS];
+                             &mine->stats[PSGD_STAT_LOCAL_ACCURACY]);
+        pt.extra[PSGD_COL_LOCAL_LOSS] = mine->stats[PSGD_STAT_LOCAL_LOSS];
+        if (!rc && eval_ready) {
+            rc = train_eval_point(&s.eval, s.params, &pt);
+            mine->stats[PSGD_STAT_ROUNDS] = (double)s.rounds;
+            train_eval_finish(&s.eval, s.params, s.P);
+        }
     }
 done:
     if (eval_ready)

@@ -105,6 +105,24 @@ void *rt_shared(rt *r, const char *name, size_t bytes);
 /* Every rank of the job waits here until all have arrived. */
 int rt_barrier(rt *r);
 
+/* ---- time that is not the job's work ---- */
+/* Work a rank does besides the job being measured -- evaluating a model,
+ * an exchange made only so that one can be evaluated -- runs between
+ * rt_aside_begin and rt_aside_end. rt_work_now is rt_now less the length
+ * of every such interval so far, on the same clock: in simulation the
+ * interval is as long as its messages and charged compute make it
+ * (uncharged math takes no simulated time), on real sockets it is the wall
+ * time it took. Everything inside is recorded and counted as usual
+ * (events, bytes); only rt_work_now leaves it out. Pairs nest: only the
+ * outermost counts. Both backends alike (core/rt_core.c). */
+void rt_aside_begin(rt *r);
+void rt_aside_end(rt *r);
+double rt_work_now(rt *r);
+
+/* The rank's result slot: bytes (zeroed, as many as the job asked for)
+ * that the job hands back to its caller after the run. */
+void *rt_slot(rt *r);
+
 /* ---- errors ---- */
 const char *rt_error(const rt *r);    /* message of the last error */
 const char *rt_strerror(int code);    /* fixed name of a code */

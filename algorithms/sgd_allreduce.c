@@ -63,7 +63,7 @@ int sgd_allreduce_rank(rt *r, void *arg)
     /* the same seed on every rank: the same starting weights */
     ml_model_init_params(model, params, ml->seed);
     ml_schedule sched;
-    if ((rc = train_optimizer_init(r, ml, P, &optim, &sched)))
+    if ((rc = train_optimizer_init(r, ml, 0, P, &optim, &sched)))
         goto done;
     if (opt->scale_lr)
         sched.scale = W;
@@ -80,7 +80,8 @@ int sgd_allreduce_rank(rt *r, void *arg)
     long steps = steps_per_epoch * ml->epochs;
     for (long step = 0; step < steps && !rc; step++) {
         double epoch = (double)step / (double)steps_per_epoch;
-        if (eval_ready && (rc = train_eval_maybe(&eval, params, epoch, step, NULL, step == 0)))
+        if (eval_ready && train_eval_due(&eval, epoch) &&
+            (rc = train_eval_now(&eval, params, epoch, step, NULL)))
             break;
 
         /* ---- 1. gradient of my minibatch ---- */
@@ -109,7 +110,7 @@ int sgd_allreduce_rank(rt *r, void *arg)
         rc = train_charge(r, flops);
     }
     if (!rc && eval_ready) {
-        rc = train_eval_maybe(&eval, params, (double)ml->epochs, steps, NULL, 1);
+        rc = train_eval_now(&eval, params, (double)ml->epochs, steps, NULL);
         train_eval_finish(&eval, params, P);
     }
 done:

@@ -1,4 +1,5 @@
-/* train.c -- shards, minibatches and evaluation shared by the training
+/* train.c -- shards, minibatches, key ranges, and the evaluation service
+ * (schedule, snapshots, gathering, measuring) shared by the training
  * algorithms (see train.h). */
 #include "algorithms/train.h"
 
@@ -7,8 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/job.h"
-#include "core/progress.h"
 
 size_t train_out_bytes(size_t nparams) { return sizeof(train_out) + nparams * sizeof(float); }
 
@@ -87,11 +86,12 @@ int train_model_create(rt *r, const train_setup *setup, ml_model **out)
     return RT_OK;
 }
 
-int train_optimizer_init(rt *r, const ml_config *ml, size_t nparams, ml_optim *optim,
+int train_optimizer_init(rt *r, const ml_config *ml, size_t first, size_t count, ml_optim *optim,
                          ml_schedule *sched)
 {
     char err[512];
-    if (ml_optim_init(optim, ml->optimizer, nparams, 0, (float)ml->momentum, err, sizeof err) != 0)
+    if (optim &&
+        ml_optim_init(optim, ml->optimizer, count, first, (float)ml->momentum, err, sizeof err) != 0)
         return rt_fail(r, RT_EINVAL, "%s", err);
     if (ml_schedule_parse(sched, ml->schedule, ml->lr, err, sizeof err) != 0)
         return rt_fail(r, RT_EINVAL, "schedule: %s", err);
@@ -100,7 +100,194 @@ int train_optimizer_init(rt *r, const ml_config *ml, size_t nparams, ml_optim *o
 
 int train_charge(rt *r, double flops) { return flops > 0 ? rt_compute(r, flops) : RT_OK; }
 
-/* ---- evaluation ---- */
+train_out *train_slot(rt *r) { return rt_slot(r); }
+
+/* ---- key ranges ---- */
+
+void train_range(size_t P, int S, int s, size_t *lo, size_t *hi)
+{
+    *lo = (size_t)((uint64_t)P * (uint64_t)s / (uint64_t)S);
+    *hi = (size_t)((uint64_t)P * (uint64_t)(s + 1) / (uint64_t)S);
+}
+
+void train_range_overlap(size_t P, int S, int s, size_t a0, size_t a1, size_t *lo, size_t *hi)
+{
+    size_t s0, s1;
+    train_range(P, S, s, &s0, &s1);
+    *lo = a0 > s0 ? a0 : s0;
+    *hi = a1 < s1 ? a1 : s1;
+}
+
+int train_range_owner(size_t P, int S, size_t k)
+{
+    return (int)((((uint64_t)k + 1) * (uint64_t)S - 1) / (uint64_t)P);
+}
+
+/* ---- the schedule ---- */
+
+void train_schedule_init(train_schedule *s, const ml_config *ml, double unit)
+{
+    s->every = (ml->eval_every_epochs > 0 ? ml->eval_every_epochs : 1) * unit;
+    s->next = 0;
+}
+
+int train_schedule_due(train_schedule *s, double x)
+{
+    if (x + 1e-9 < s->next)
+        return 0;
+    while (s->next <= x + 1e-9)
+        s->next += s->every;
+    return 1;
+}
+
+/* ---- snapshots ---- */
+
+void train_snaps_init(train_snaps *s, size_t n, int meta_doubles)
+{
+    memset(s, 0, sizeof *s);
+    s->n = n;
+    s->meta_doubles = meta_doubles;
+}
+
+int train_snaps_take(rt *r, train_snaps *s, const float *w, const double *meta)
+{
+    if (s->count == s->cap) {
+        int cap = s->cap ? 2 * s->cap : 16;
+        double *nm = realloc(s->meta, (size_t)cap * (size_t)s->meta_doubles * sizeof *nm);
+        if (nm)
+            s->meta = nm;
+        float *nw = nm ? realloc(s->w, (size_t)cap * (s->n ? s->n : 1) * sizeof *nw) : NULL;
+        if (!nw)
+            return rt_fail(r, RT_ENOMEM, "rank %d: out of memory for %d snapshots of %zu weights",
+                           rt_rank(r), cap, s->n);
+        s->w = nw;
+        s->cap = cap;
+    }
+    memcpy(s->meta + (size_t)s->count * (size_t)s->meta_doubles, meta,
+           (size_t)s->meta_doubles * sizeof *meta);
+    memcpy(s->w + (size_t)s->count * s->n, w, s->n * sizeof *w);
+    s->count++;
+    return RT_OK;
+}
+
+int train_snaps_room(const train_snaps *s) { return s->count < TRAIN_MAX_POINTS - 1; }
+
+void train_snaps_free(train_snaps *s)
+{
+    free(s->meta);
+    free(s->w);
+    memset(s, 0, sizeof *s);
+}
+
+enum { TAG_SNAP_HEAD = 0x7f00, TAG_SNAP };
+
+int train_snaps_gather(rt *r, train_snaps *mine, int S, size_t P, const void *totals,
+                       size_t totals_bytes, train_gathered *g)
+{
+    memset(g, 0, sizeof *g);
+    size_t head_bytes = sizeof(double) + totals_bytes;
+    unsigned char *head = malloc(head_bytes);
+    int rc = RT_OK;
+    if (!head)
+        return rt_fail(r, RT_ENOMEM, "gathering the snapshots: out of memory");
+    int me = rt_rank(r);
+    if (me != 0) {
+        double count = mine->count;
+        memcpy(head, &count, sizeof count);
+        memcpy(head + sizeof count, totals, totals_bytes);
+        if ((rc = rt_send(r, 0, TAG_SNAP_HEAD, head, head_bytes)) ||
+            (rc = rt_send(r, 0, TAG_SNAP, mine->meta,
+                          (size_t)mine->count * (size_t)mine->meta_doubles * sizeof(double))) ||
+            (rc = rt_send(r, 0, TAG_SNAP, mine->w, (size_t)mine->count * mine->n * sizeof(float))))
+            rc = rt_fail(r, rc, "server %d: sending its snapshots: %s", me, rt_error(r));
+        free(head);
+        return rc;
+    }
+    g->S = S;
+    g->P = P;
+    g->totals_bytes = totals_bytes;
+    g->snaps = calloc((size_t)S, sizeof *g->snaps);
+    g->totals = calloc((size_t)S, totals_bytes ? totals_bytes : 1);
+    if (!g->snaps || !g->totals) {
+        rc = rt_fail(r, RT_ENOMEM, "gathering the snapshots of %d ranks: out of memory", S);
+        goto done;
+    }
+    g->snaps[0] = *mine;
+    memcpy(g->totals, totals, totals_bytes);
+    g->npoints = mine->count;
+    for (int s = 1; s < S; s++) {
+        size_t lo, hi;
+        train_range(P, S, s, &lo, &hi);
+        train_snaps *sn = &g->snaps[s];
+        train_snaps_init(sn, hi - lo, mine->meta_doubles);
+        double count;
+        if ((rc = rt_recv(r, s, TAG_SNAP_HEAD, head, head_bytes, NULL)))
+            goto lost;
+        memcpy(&count, head, sizeof count);
+        memcpy(g->totals + (size_t)s * totals_bytes, head + sizeof count, totals_bytes);
+        size_t n = (size_t)count;
+        sn->meta = malloc((n ? n : 1) * (size_t)sn->meta_doubles * sizeof *sn->meta);
+        sn->w = malloc((n ? n : 1) * (sn->n ? sn->n : 1) * sizeof *sn->w);
+        if (!sn->meta || !sn->w) {
+            rc = rt_fail(r, RT_ENOMEM, "out of memory for server %d's snapshots", s);
+            goto done;
+        }
+        sn->count = sn->cap = (int)n;
+        if ((rc = rt_recv(r, s, TAG_SNAP, sn->meta, n * (size_t)sn->meta_doubles * sizeof *sn->meta,
+                          NULL)) ||
+            (rc = rt_recv(r, s, TAG_SNAP, sn->w, n * sn->n * sizeof *sn->w, NULL)))
+            goto lost;
+        g->npoints = (int)n < g->npoints ? (int)n : g->npoints;
+    }
+    goto done;
+lost:
+    rc = rt_fail(r, rc, "gathering the servers' snapshots: %s", rt_error(r));
+done:
+    free(head);
+    return rc;
+}
+
+/* Which of rank s's snapshots point i is: the i-th, or its final one. */
+static int gathered_index(const train_gathered *g, int i, int s)
+{
+    return i == g->npoints - 1 ? g->snaps[s].count - 1 : i;
+}
+
+double train_gathered_point(const train_gathered *g, int i, float *whole)
+{
+    double time_s = 0;
+    for (int s = 0; s < g->S; s++) {
+        const train_snaps *sn = &g->snaps[s];
+        int k = gathered_index(g, i, s);
+        size_t lo, hi;
+        train_range(g->P, g->S, s, &lo, &hi);
+        memcpy(whole + lo, sn->w + (size_t)k * sn->n, (hi - lo) * sizeof *whole);
+        time_s = fmax(time_s, sn->meta[(size_t)k * (size_t)sn->meta_doubles]);
+    }
+    return time_s;
+}
+
+const double *train_gathered_meta(const train_gathered *g, int i, int s)
+{
+    const train_snaps *sn = &g->snaps[s];
+    return sn->meta + (size_t)gathered_index(g, i, s) * (size_t)sn->meta_doubles;
+}
+
+const void *train_gathered_totals(const train_gathered *g, int s)
+{
+    return g->totals + (size_t)s * g->totals_bytes;
+}
+
+void train_gathered_free(train_gathered *g)
+{
+    for (int s = 1; g->snaps && s < g->S; s++)
+        train_snaps_free(&g->snaps[s]);
+    free(g->snaps);
+    free(g->totals);
+    memset(g, 0, sizeof *g);
+}
+
+/* ---- measuring and recording ---- */
 
 int train_eval_init(train_eval *e, rt *r, const train_setup *setup, ml_model *model)
 {
@@ -108,7 +295,8 @@ int train_eval_init(train_eval *e, rt *r, const train_setup *setup, ml_model *mo
     e->r = r;
     e->setup = setup;
     e->model = model;
-    e->out = job_slot(r);
+    e->out = train_slot(r);
+    train_schedule_init(&e->sched, setup->ml, 1);
     const ml_dataset *train = &setup->prob->train;
     size_t n = train->n < TRAIN_TRAIN_LOSS_MAX ? train->n : TRAIN_TRAIN_LOSS_MAX;
     size_t *idx = malloc((n ? n : 1) * sizeof *idx);
@@ -122,42 +310,60 @@ int train_eval_init(train_eval *e, rt *r, const train_setup *setup, ml_model *mo
     free(idx);
     if (rc != 0)
         return rt_fail(r, RT_ENOMEM, "evaluation: %s", err);
-    e->progress = progress_open(stderr, rt_backend(r)[0] == 's' ? "simulated" : "wall",
-                                setup->quiet ? PROGRESS_QUIET : 0);
     return RT_OK;
 }
 
-double train_eval_clock(const train_eval *e) { return rt_now(e->r) - e->excluded_s; }
+int train_eval_due(train_eval *e, double epoch) { return train_schedule_due(&e->sched, epoch); }
 
-int train_eval_maybe(train_eval *e, const float *params, double epoch, long step,
-                     const double *extra, int force)
+double train_eval_clock(const train_eval *e) { return rt_work_now(e->r); }
+
+int train_eval_measure(train_eval *e, const float *params, train_point *pt)
 {
-    if (!force && e->out->npoints > 0 && epoch + 1e-9 < e->next_epoch)
-        return RT_OK;
-    double every = e->setup->ml->eval_every_epochs > 0 ? e->setup->ml->eval_every_epochs : 1;
-    while (e->next_epoch <= epoch + 1e-9)
-        e->next_epoch += every;
-    double t0 = rt_now(e->r);
-    train_point pt = {.time_s = t0 - e->excluded_s, .epoch = epoch, .step = step};
     char err[512];
     double flops;
     const ml_dataset *test = &e->setup->prob->test;
-    if (ml_model_objective(e->model, params, &e->train_part, &pt.train_loss, &flops, err,
-                           sizeof err) != 0 ||
-        ml_model_evaluate(e->model, params, test, NULL, test->n, &pt.test_loss,
-                          &pt.test_accuracy, NULL, &flops, err, sizeof err) != 0)
-        return rt_fail(e->r, RT_EINVAL, "evaluation: %s", err);
-    for (int i = 0; i < e->setup->nextra && i < TRAIN_EXTRA; i++)
-        pt.extra[i] = extra ? extra[i] : NAN;
+    rt_aside_begin(e->r); /* evaluation is not training */
+    int bad = ml_model_objective(e->model, params, &e->train_part, &pt->train_loss, &flops, err,
+                                 sizeof err) != 0 ||
+              ml_model_evaluate(e->model, params, test, NULL, test->n, &pt->test_loss,
+                                &pt->test_accuracy, NULL, &flops, err, sizeof err) != 0;
+    rt_aside_end(e->r);
+    return bad ? rt_fail(e->r, RT_EINVAL, "evaluation: %s", err) : RT_OK;
+}
+
+int train_eval_record(train_eval *e, const train_point *pt)
+{
+    const train_setup *setup = e->setup;
+    train_point p = *pt;
+    for (int i = setup->nextra; i < TRAIN_EXTRA; i++)
+        p.extra[i] = 0;
     if (e->out->npoints < TRAIN_MAX_POINTS)
-        e->out->points[e->out->npoints++] = pt;
+        e->out->points[e->out->npoints++] = p;
     else
         e->out->truncated = 1;
-    progress_update(e->progress, epoch, (int)e->setup->ml->epochs, pt.train_loss, pt.time_s);
-    /* evaluation is not training: on the wall clock, take its time out */
-    if (rt_backend(e->r)[0] == 'r')
-        e->excluded_s += rt_now(e->r) - t0;
+    if (setup->progress && !setup->quiet) {
+        rt_aside_begin(e->r);
+        setup->progress(setup->progress_ctx, p.epoch, (int)setup->ml->epochs, p.train_loss,
+                        p.time_s);
+        rt_aside_end(e->r);
+    }
     return RT_OK;
+}
+
+int train_eval_point(train_eval *e, const float *params, const train_point *at)
+{
+    train_point pt = *at;
+    int rc = train_eval_measure(e, params, &pt);
+    return rc ? rc : train_eval_record(e, &pt);
+}
+
+int train_eval_now(train_eval *e, const float *params, double epoch, long step,
+                   const double *extra)
+{
+    train_point pt = {.time_s = train_eval_clock(e), .epoch = epoch, .step = step};
+    for (int i = 0; i < e->setup->nextra && i < TRAIN_EXTRA; i++)
+        pt.extra[i] = extra ? extra[i] : NAN;
+    return train_eval_point(e, params, &pt);
 }
 
 void train_eval_finish(train_eval *e, const float *params, size_t nparams)
@@ -166,9 +372,4 @@ void train_eval_finish(train_eval *e, const float *params, size_t nparams)
     memcpy(train_out_params(e->out), params, nparams * sizeof *params);
 }
 
-void train_eval_free(train_eval *e)
-{
-    progress_close(e->progress);
-    e->progress = NULL;
-    ml_dataset_free(&e->train_part);
-}
+void train_eval_free(train_eval *e) { ml_dataset_free(&e->train_part); }

@@ -9,10 +9,11 @@
  * its result slot (train_out); `distlab run` turns that into metrics.csv,
  * model.bin and summary.json. No rank writes files.
  *
- * Time in the records is the job's clock (rt_now): simulated seconds in
- * sim, wall seconds on real sockets. Evaluation is not part of training:
- * it is never charged with rt_compute, and on real sockets the wall time
- * it took is subtracted.
+ * Time in the records is the job's work clock (rt_work_now): simulated
+ * seconds in sim, wall seconds on real sockets, less the time set aside.
+ * Evaluation is not part of training: it is never charged with
+ * rt_compute, and it runs aside (rt_aside_begin/end), so the time it took
+ * (wall time on real sockets; none in sim) is not in the clock.
  */
 #ifndef DISTLAB_TRAIN_H
 #define DISTLAB_TRAIN_H
@@ -43,7 +44,11 @@ typedef struct train_setup {
     const ml_problem *prob;
     int workers;          /* ranks computing gradients */
     int reporter;         /* the rank that evaluates and fills its slot */
-    int quiet;            /* no progress line */
+    int quiet;            /* never call progress */
+    /* Called by the reporter at each evaluation point it records (NULL:
+     * nobody listens); the command line draws its progress line with it. */
+    void (*progress)(void *ctx, double epoch, int epochs, double train_loss, double time_s);
+    void *progress_ctx;
     const void *algo;     /* the algorithm's own options */
     int nextra;           /* extra metric columns used */
     const char *extra_names[TRAIN_EXTRA];
@@ -81,37 +86,130 @@ void train_shard_free(train_shard *s);
  * of the shard (the last batch of a pass may be smaller). Returns how many. */
 size_t train_shard_next(train_shard *s, size_t batch, size_t *out);
 
-/* ---- evaluation, on the reporting rank ---- */
+/* ---- evaluation: when, what, and where ----
+ *
+ * Every training algorithm evaluates the same way, with three services:
+ *   - the schedule: is an evaluation point due (train_schedule: every
+ *     --eval-every epochs, the first at 0; kept by any rank that must
+ *     decide it, as all the ranks of a synchronous algorithm do together);
+ *   - snapshots: any rank keeps a copy of the weights it holds at a point,
+ *     with the time and progress it stamps them with (train_snaps);
+ *   - the evaluation, on the reporter: it measures a model and records the
+ *     point (train_eval), after gathering the ranks' snapshots
+ *     (train_snaps_gather) where the model lives in pieces.
+ * A point's time is whatever the caller stamped it with, usually the
+ * work clock (rt_work_now): evaluating, and exchanges made only to
+ * evaluate, run aside from training (rt_aside_begin/end). */
 
+/* Points every `every` units (epochs, or examples: the caller's choice),
+ * the first at 0. */
+typedef struct train_schedule {
+    double every, next;
+} train_schedule;
+
+/* Every ml->eval_every_epochs (1 when unset) times unit: unit 1 counts in
+ * epochs, unit n (training examples) in examples. */
+void train_schedule_init(train_schedule *s, const ml_config *ml, double unit);
+/* Is a point due at x (within 1e-9)? When it is, the next one is the first
+ * multiple of `every` past x. */
+int train_schedule_due(train_schedule *s, double x);
+
+/* Copies of weights, each with meta_doubles values the algorithm keeps
+ * with it; the first is always the time it was taken (seconds). */
+typedef struct train_snaps {
+    size_t n;           /* floats per snapshot */
+    int meta_doubles;   /* values per snapshot, time_s first */
+    int count, cap;
+    double *meta;       /* count x meta_doubles */
+    float *w;           /* count x n */
+} train_snaps;
+
+void train_snaps_init(train_snaps *s, size_t n, int meta_doubles);
+/* Keep a copy of w[0..n) with meta. Grows as needed. */
+int train_snaps_take(rt *r, train_snaps *s, const float *w, const double *meta);
+/* Room for another point before the end: the last of TRAIN_MAX_POINTS is
+ * kept for the final state. */
+int train_snaps_room(const train_snaps *s);
+void train_snaps_free(train_snaps *s);
+
+/* What the reporter holds after train_snaps_gather: every rank's
+ * snapshots and its end-of-run totals. */
+typedef struct train_gathered {
+    int S;
+    size_t P;
+    int npoints;          /* the points every rank has (the last: each one's final) */
+    train_snaps *snaps;   /* S; [0] is borrowed from the reporter */
+    unsigned char *totals;
+    size_t totals_bytes;
+} train_gathered;
+
+/* Ranks 0..S-1 hold snapshots of their key ranges (train_range of P over
+ * S); rank 0 gathers them all, with each rank's totals (totals_bytes of
+ * the algorithm's own, may be 0). Wire, from each rank s > 0 to rank 0:
+ * [count as a double, totals], then the count x meta_doubles values, then
+ * the count x m floats. On ranks other than 0, g is left empty. */
+int train_snaps_gather(rt *r, train_snaps *mine, int S, size_t P, const void *totals,
+                       size_t totals_bytes, train_gathered *g);
+/* Point i (0..npoints-1; the last uses every rank's final snapshot):
+ * the whole P floats into `whole`, and the latest of the ranks' times. */
+double train_gathered_point(const train_gathered *g, int i, float *whole);
+/* Rank s's values and totals for point i. */
+const double *train_gathered_meta(const train_gathered *g, int i, int s);
+const void *train_gathered_totals(const train_gathered *g, int s);
+void train_gathered_free(train_gathered *g);
+
+/* Measuring and recording, on the reporting rank. */
 typedef struct train_eval {
     rt *r;
     const train_setup *setup;
     ml_model *model;        /* the rank's own model (scratch buffers) */
     ml_dataset train_part;  /* the examples train_loss is measured on */
-    double excluded_s;      /* wall time spent evaluating (real backend) */
-    double next_epoch;      /* when the next evaluation is due */
+    train_schedule sched;   /* in epochs */
     train_out *out;
-    void *progress;
 } train_eval;
 
 int train_eval_init(train_eval *e, rt *r, const train_setup *setup, ml_model *model);
-/* Evaluate now if `epoch` has reached the next evaluation point (always
- * at the first call and when force is set). extra: nextra values or NULL. */
-int train_eval_maybe(train_eval *e, const float *params, double epoch, long step,
-                     const double *extra, int force);
-/* The job's clock less the time spent evaluating. */
+/* Is a point due at this epoch (the reporter's own schedule)? */
+int train_eval_due(train_eval *e, double epoch);
+/* The clock points are stamped with: the work clock, rt_work_now. */
 double train_eval_clock(const train_eval *e);
-/* Copy the final parameters into the slot and close. */
+/* Fill pt's train_loss, test_loss and test_accuracy from params (aside
+ * from training); the rest of pt is the caller's. */
+int train_eval_measure(train_eval *e, const float *params, train_point *pt);
+/* Append a measured point to the slot (extra beyond setup->nextra is NaN)
+ * and report progress. */
+int train_eval_record(train_eval *e, const train_point *pt);
+/* Measure params and record them as the point `at` (time, epoch, step and
+ * extra as the caller stamped them). */
+int train_eval_point(train_eval *e, const float *params, const train_point *at);
+/* The same, stamped now (train_eval_clock); extra: nextra values or NULL. */
+int train_eval_now(train_eval *e, const float *params, double epoch, long step,
+                   const double *extra);
+/* Copy the final parameters into the slot. */
 void train_eval_finish(train_eval *e, const float *params, size_t nparams);
 void train_eval_free(train_eval *e);
+
+/* The rank's result slot (every rank has one; the reporter's carries the
+ * points). */
+train_out *train_slot(rt *r);
+
+/* ---- key ranges: how S servers split P parameters ---- */
+
+/* Server s of S holds [*lo, *hi) = [s P / S, (s+1) P / S). */
+void train_range(size_t P, int S, int s, size_t *lo, size_t *hi);
+/* The part of [a0, a1) that server s holds (empty when *lo >= *hi). */
+void train_range_overlap(size_t P, int S, int s, size_t a0, size_t a1, size_t *lo, size_t *hi);
+/* The server holding key k: the largest s with s P / S <= k. */
+int train_range_owner(size_t P, int S, size_t k);
 
 /* Each rank's own model, shaped like the problem's (scratch buffers are
  * per rank), with feature frequencies for sparse L2. */
 int train_model_create(rt *r, const train_setup *setup, ml_model **out);
 
-/* The optimizer over parameters [0, nparams) and the learning-rate
- * schedule that the ML options ask for; the error says which was wrong. */
-int train_optimizer_init(rt *r, const ml_config *ml, size_t nparams, ml_optim *optim,
+/* The optimizer over parameters [first, first + count) (NULL: none) and
+ * the learning-rate schedule that the ML options ask for; the error says
+ * which was wrong. */
+int train_optimizer_init(rt *r, const ml_config *ml, size_t first, size_t count, ml_optim *optim,
                          ml_schedule *sched);
 
 /* Charge flops and keep going on error: returns the first error code. */

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cli/run.h"
+#include "core/progress.h"
 #include "core/units.h"
 
 static const run_algo *const algos[] = {
@@ -108,6 +109,13 @@ static int pick_stragglers(const cli_args *a, const char *verb, run_ctx *ctx, do
         slow[order[i]] = x;
     free(order);
     return k;
+}
+
+/* The reporter's progress, drawn on the line progress.h keeps (from the
+ * rank's process: a forked child in sim; this process closes the line). */
+static void show_progress(void *ctx, double epoch, int epochs, double train_loss, double time_s)
+{
+    progress_update(ctx, epoch, epochs, train_loss, time_s);
 }
 
 static void usage_algos(FILE *f)
@@ -336,7 +344,12 @@ int verb_run(int argc, char **argv)
 
     job_result res;
     int status = 0;
+    progress *line = progress_open(stderr, ctx.cfg.backend == JOB_SIM ? "simulated" : "wall",
+                                   ctx.setup.quiet ? PROGRESS_QUIET : 0);
+    ctx.setup.progress = show_progress;
+    ctx.setup.progress_ctx = line;
     int failed = job_run(&ctx.cfg, algo->rank_main, &ctx.setup, &res) != 0;
+    progress_close(line);
     if (res.only_rank >= 0 && failed) { /* a hosts job's other rank: rank 0 tells the rest */
         fprintf(stderr, "distlab %s: %s\n", verb, res.error);
         status = 1;

@@ -36,6 +36,25 @@ double rt_now(rt *r) { return r->ops->now(r); }
 const char *rt_backend(const rt *r) { return r->backend; }
 int rt_size_only(const rt *r) { return r->size_only; }
 const char *rt_error(const rt *r) { return r->err; }
+void *rt_slot(rt *r) { return r->slot; }
+
+void rt_aside_begin(rt *r)
+{
+    if (r->aside_depth++ == 0)
+        r->aside_t0 = rt_now(r);
+}
+
+void rt_aside_end(rt *r)
+{
+    if (r->aside_depth > 0 && --r->aside_depth == 0)
+        r->aside_s += rt_now(r) - r->aside_t0;
+}
+
+double rt_work_now(rt *r)
+{
+    double now = rt_now(r);
+    return now - (r->aside_depth ? r->aside_s + (now - r->aside_t0) : r->aside_s);
+}
 
 const char *rt_strerror(int code)
 {

@@ -69,6 +69,9 @@ struct rt {
     uint64_t bytes_sent, messages_sent;
     double slowdown;     /* compute takes this many times as long (>= 1) */
     void *slot;          /* the job's per-rank result slot */
+    double aside_s;      /* closed rt_aside intervals, total */
+    double aside_t0;     /* when the open one began */
+    int aside_depth;
     void *backend_data;
 };
 
