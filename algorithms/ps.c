@@ -115,27 +115,12 @@ typedef struct reply_head {
 _Static_assert(sizeof(req_head) == PS_REQ_HEAD_BYTES, "request header layout");
 _Static_assert(sizeof(reply_head) == PS_REPLY_HEAD_BYTES, "reply header layout");
 
-/* What a server keeps with each snapshot of its range; the sums cover the
- * updates since the previous one. */
-typedef struct snap_meta {
-    double time_s, examples, version;
-    double stale_sum, delay_sum, updates;
-} snap_meta;
-enum { SNAP_DOUBLES = sizeof(snap_meta) / sizeof(double) };
-
-/* What a server reports at the end besides its snapshots. */
-typedef struct server_totals {
-    double stale_sum, stale_max, delay_sum, delay_max, updates;
-    double lost, pull_wait_s, pulls;
-} server_totals;
-
 static const char *const consistency_names[] = {"bsp", "ssp", "async"};
 
 const char *ps_consistency_name(ps_consistency c)
 {
     return c >= PS_BSP && c <= PS_ASYNC ? consistency_names[c] : "?";
 }
-
 
 double ps_bsp_iteration_s(int W, int S, size_t P, double alpha_s, double beta_s_per_B)
 {
@@ -162,6 +147,46 @@ void ps_setup_columns(train_setup *setup)
     setup->nstats = PS_STATS;
     for (int i = 0; i < PS_STATS; i++)
         setup->stat_names[i] = stats[i];
+}
+
+/* ---- key sets: which keys a push or a pull names ----
+ * Dense data names a server's whole range [lo, lo + n) (-1 on the wire,
+ * values only); sparse data names n sorted keys, which travel. */
+
+typedef struct keyset {
+    size_t lo, n;
+    const uint32_t *keys; /* NULL: the whole range */
+} keyset;
+
+static int32_t keyset_wire(const keyset *k) { return k->keys ? (int32_t)k->n : -1; }
+
+/* out[i] = w[key i - base] */
+static void keyset_gather(const keyset *k, const float *w, size_t base, float *out)
+{
+    if (!k->keys) {
+        memcpy(out, w + (k->lo - base), k->n * sizeof *out);
+        return;
+    }
+    for (size_t i = 0; i < k->n; i++)
+        out[i] = w[k->keys[i] - base];
+}
+
+/* w[key i] = vals[i] */
+static void keyset_scatter(const keyset *k, const float *vals, float *w)
+{
+    if (!k->keys) {
+        memcpy(w + k->lo, vals, k->n * sizeof *vals);
+        return;
+    }
+    for (size_t i = 0; i < k->n; i++)
+        w[k->keys[i]] = vals[i];
+}
+
+/* A request's bytes: header, push keys, push values, pull keys. */
+static size_t request_bytes(const keyset *push, const keyset *pull)
+{
+    return sizeof(req_head) + (push ? (push->keys ? 8 : 4) * push->n : 0) +
+           (pull->keys ? 4 * pull->n : 0);
 }
 
 /* What servers and workers both derive from the setup. */
@@ -192,6 +217,36 @@ static void shape_of(rt *r, const train_setup *setup, const ml_model *model, ps_
 
 enum { W_ACTIVE = 0, W_DONE, W_DEAD };
 
+/* The server's view of one worker. */
+typedef struct peer {
+    int state;
+    long clock;               /* iterations pushed (and applied) */
+    long min_at_pull;         /* min clock when its last pull was answered */
+    long ver_at_pull;         /* updates applied then */
+    int pull_pending;         /* a filed pull, not yet answered */
+    long pull_clock;
+    keyset pull;              /* its keys, in pull_keys (m of them, made on first use) */
+    uint32_t *pull_keys;
+    double pull_since_s;
+    unsigned char *held;      /* bsp: its request, held until the clock is full */
+    int is_held;
+    double held_s;            /* when it arrived */
+} peer;
+
+/* What a server keeps with each snapshot of its range; the sums cover the
+ * updates since the previous one. */
+typedef struct snap_meta {
+    double time_s, examples, version;
+    double stale_sum, delay_sum, updates;
+} snap_meta;
+enum { SNAP_DOUBLES = sizeof(snap_meta) / sizeof(double) };
+
+/* What a server reports at the end besides its snapshots. */
+typedef struct server_totals {
+    double stale_sum, stale_max, delay_sum, delay_max, updates;
+    double lost, pull_wait_s, pulls;
+} server_totals;
+
 typedef struct server {
     rt *r;
     const train_setup *setup;
@@ -200,32 +255,17 @@ typedef struct server {
     size_t lo, m;
     float *w;                 /* weights of keys [lo, lo + m) */
     ml_optim optim;
-    ml_schedule lr;           /* the learning-rate schedule */
+    ml_schedule lr;
     double examples;          /* pushed so far */
     long version;             /* updates applied */
     int active;               /* workers neither done nor dead */
-    /* per worker */
-    int *state;
-    long *clock;              /* iterations pushed (and applied) */
-    long *min_at_pull;        /* min clock when its last pull was answered */
-    long *ver_at_pull;
-    int *pull_pending;
-    long *pull_clock;
-    int32_t *npull;           /* -1: whole range */
-    uint32_t **pull_keys;     /* m keys each, made on first use */
-    double *pull_since_s;
-    unsigned char **held;     /* bsp: requests held until the clock is full */
-    int *is_held;
-    double *held_s;           /* when each arrived */
+    peer *peers;              /* W */
     int nheld;
-    /* buffers */
-    unsigned char *rbuf;
+    unsigned char *rbuf, *sbuf; /* a request, a reply */
     size_t rcap;
-    unsigned char *sbuf;      /* a reply */
-    /* evaluation points */
     train_snaps snaps;        /* of w, with a snap_meta each */
-    train_schedule sched;     /* in examples */
-    snap_meta acc;            /* sums since the last point */
+    train_schedule due;       /* in examples */
+    snap_meta acc;            /* sums since the last snapshot */
     server_totals tot;
     int abort_worker;         /* bsp: the dead worker that stops the run, or -1 */
     char abort_why[256];
@@ -241,20 +281,12 @@ static int server_snapshot(server *sv)
     return train_snaps_take(sv->r, &sv->snaps, sv->w, &m.time_s);
 }
 
-/* A point each time the examples count crosses an evaluation point. */
-static int server_maybe_snapshot(server *sv)
-{
-    if (!train_snaps_room(&sv->snaps) || !train_schedule_due(&sv->sched, sv->examples))
-        return RT_OK;
-    return server_snapshot(sv);
-}
-
 static long server_min_clock(const server *sv)
 {
     long min = LONG_MAX;
     for (int w = 0; w < sv->sh.W; w++)
-        if (sv->state[w] == W_ACTIVE && sv->clock[w] < min)
-            min = sv->clock[w];
+        if (sv->peers[w].state == W_ACTIVE && sv->peers[w].clock < min)
+            min = sv->peers[w].clock;
     return min;
 }
 
@@ -262,10 +294,11 @@ static long server_min_clock(const server *sv)
  * the server tells every other worker so at its next pull, then fails. */
 static void server_lose_worker(server *sv, int w, const char *why)
 {
-    if (sv->state[w] != W_ACTIVE)
+    peer *p = &sv->peers[w];
+    if (p->state != W_ACTIVE)
         return; /* heard of already, or it had said goodbye */
-    sv->state[w] = W_DEAD;
-    sv->pull_pending[w] = 0;
+    p->state = W_DEAD;
+    p->pull_pending = 0;
     sv->active--;
     sv->tot.lost++;
     if (sv->sh.bound != 0 || sv->abort_worker >= 0)
@@ -273,69 +306,89 @@ static void server_lose_worker(server *sv, int w, const char *why)
     sv->abort_worker = w;
     snprintf(sv->abort_why, sizeof sv->abort_why, "%s", why);
     for (int v = 0; v < sv->sh.W; v++) /* held pushes will never be applied */
-        if (sv->is_held[v]) {
-            sv->is_held[v] = 0;
-            sv->pull_pending[v] = 1;
-            sv->pull_since_s[v] = sv->held_s[v];
+        if (sv->peers[v].is_held) {
+            sv->peers[v].is_held = 0;
+            sv->peers[v].pull_pending = 1;
+            sv->peers[v].pull_since_s = sv->peers[v].held_s;
         }
     sv->nheld = 0;
 }
 
-/* Check a request's length and keys against its header. */
-static int server_check(server *sv, int w, const req_head *h, size_t len)
+/* A request's parts; key sets of a whole range have keys NULL. */
+typedef struct request {
+    const req_head *h;
+    keyset push, pull;        /* push.n = 0 without a push */
+    const float *push_vals;
+} request;
+
+/* Where the parts of msg lie, as its header says (reads only the header). */
+static request request_layout(const server *sv, const unsigned char *msg)
 {
-    size_t need = sizeof *h;
-    if (h->flags & REQ_PUSH)
-        need += h->npush < 0 ? sv->m * 4 : (size_t)h->npush * 8;
-    if ((h->flags & REQ_PULL) && h->npull > 0)
-        need += (size_t)h->npull * 4;
-    int bad = len != need || h->npush > (int64_t)sv->m || h->npull > (int64_t)sv->m ||
-              ((h->flags & REQ_PUSH) && h->push_clock != sv->clock[w]) ||
-              ((h->flags & REQ_PULL) && sv->pull_pending[w]);
-    if (!bad && (h->flags & REQ_PUSH) && h->npush > 0) {
-        const uint32_t *k = (const uint32_t *)(h + 1);
-        for (int32_t i = 0; i < h->npush && !bad; i++)
-            bad = k[i] < sv->lo || k[i] >= sv->lo + sv->m;
+    const req_head *h = (const req_head *)msg;
+    const unsigned char *p = msg + sizeof *h;
+    request q = {.h = h, .push = {.lo = sv->lo}, .pull = {.lo = sv->lo, .n = sv->m}};
+    if (h->flags & REQ_PUSH) {
+        q.push.n = h->npush < 0 ? sv->m : (size_t)h->npush;
+        if (h->npush >= 0) {
+            q.push.keys = (const uint32_t *)p;
+            p += q.push.n * 4;
+        }
+        q.push_vals = (const float *)p;
+        p += q.push.n * 4;
     }
-    if (!bad && (h->flags & REQ_PULL) && h->npull > 0) {
-        const uint32_t *k = (const uint32_t *)((const unsigned char *)h + need - (size_t)h->npull * 4);
-        for (int32_t i = 0; i < h->npull && !bad; i++)
-            bad = k[i] < sv->lo || k[i] >= sv->lo + sv->m;
+    if ((h->flags & REQ_PULL) && h->npull >= 0)
+        q.pull = (keyset){.n = (size_t)h->npull, .keys = (const uint32_t *)p};
+    return q;
+}
+
+static int in_range(const server *sv, const keyset *k)
+{
+    for (size_t i = 0; k->keys && i < k->n; i++)
+        if (k->keys[i] < sv->lo || k->keys[i] >= sv->lo + sv->m)
+            return 0;
+    return 1;
+}
+
+/* Check a request's length, clocks and keys against its header. */
+static int request_check(server *sv, int w, const unsigned char *msg, size_t len)
+{
+    const req_head *h = (const req_head *)msg;
+    const peer *p = &sv->peers[w];
+    int bad = h->npush > (int64_t)sv->m || h->npull > (int64_t)sv->m ||
+              ((h->flags & REQ_PUSH) && h->push_clock != p->clock) ||
+              ((h->flags & REQ_PULL) && p->pull_pending);
+    if (!bad) {
+        request q = request_layout(sv, msg);
+        bad = len != request_bytes((h->flags & REQ_PUSH) ? &q.push : NULL, &q.pull) ||
+              !in_range(sv, &q.push) || ((h->flags & REQ_PULL) && !in_range(sv, &q.pull));
     }
     if (bad)
         return rt_fail(sv->r, RT_EPROTO, "ps server %d: malformed request from worker %d "
                        "(%zu bytes, clock %d, expected clock %ld)", sv->s, w, len,
-                       (int)h->push_clock, sv->clock[w]);
+                       (int)h->push_clock, p->clock);
     return RT_OK;
 }
 
-/* Apply the push, then file the pull, of one checked request that
- * arrived at arrived_s. */
+/* Apply the push, then file the pull, of a checked request that arrived
+ * at arrived_s. */
 static int server_handle(server *sv, int w, const unsigned char *msg, double arrived_s)
 {
-    const req_head *h = (const req_head *)msg;
-    const unsigned char *p = msg + sizeof *h;
+    peer *pw = &sv->peers[w];
+    request q = request_layout(sv, msg);
     int rc;
-    if (h->flags & REQ_PUSH) {
+    if (q.h->flags & REQ_PUSH) {
         double epoch = sv->examples / (double)sv->setup->prob->train.n;
         /* each push is 1/W of a step: W pushes move the weights as far as
          * one step of synchronous SGD on the W workers' mean gradient, so a
          * learning rate means the same here as in every other algorithm */
         float lr = (float)(ml_schedule_lr(&sv->lr, epoch) / sv->setup->workers);
-        double flops;
-        if (h->npush < 0) {
-            flops = ml_optim_step(&sv->optim, sv->w, (const float *)p, 0, sv->m, lr);
-            p += sv->m * 4;
-        } else {
-            const uint32_t *keys = (const uint32_t *)p;
-            const float *vals = (const float *)(p + (size_t)h->npush * 4);
-            flops = ml_optim_step_sparse(&sv->optim, sv->w, keys, vals, (size_t)h->npush, lr);
-            p += (size_t)h->npush * 8;
-        }
+        double flops = q.push.keys ? ml_optim_step_sparse(&sv->optim, sv->w, q.push.keys,
+                                                          q.push_vals, q.push.n, lr)
+                                   : ml_optim_step(&sv->optim, sv->w, q.push_vals, 0, sv->m, lr);
         if ((rc = train_charge(sv->r, flops)))
             return rc;
-        double stale = (double)(h->push_clock - sv->min_at_pull[w]);
-        double delay = (double)(sv->version - sv->ver_at_pull[w]);
+        double stale = (double)(q.h->push_clock - pw->min_at_pull);
+        double delay = (double)(sv->version - pw->ver_at_pull);
         sv->acc.stale_sum += stale;
         sv->acc.delay_sum += delay;
         sv->acc.updates++;
@@ -344,21 +397,23 @@ static int server_handle(server *sv, int w, const unsigned char *msg, double arr
         sv->tot.updates++;
         sv->tot.stale_max = fmax(sv->tot.stale_max, stale);
         sv->tot.delay_max = fmax(sv->tot.delay_max, delay);
-        sv->clock[w]++;
+        pw->clock++;
         sv->version++;
-        sv->examples += h->examples;
-        if ((rc = server_maybe_snapshot(sv)))
+        sv->examples += q.h->examples;
+        if (train_snaps_room(&sv->snaps) && train_schedule_due(&sv->due, sv->examples) &&
+            (rc = server_snapshot(sv)))
             return rc;
     }
-    if (h->flags & REQ_PULL) {
-        sv->pull_pending[w] = 1;
-        sv->pull_clock[w] = h->pull_clock;
-        sv->npull[w] = h->npull;
-        sv->pull_since_s[w] = arrived_s;
-        if (h->npull > 0) {
-            if (!sv->pull_keys[w] && !(sv->pull_keys[w] = malloc(sv->m * sizeof(uint32_t))))
+    if (q.h->flags & REQ_PULL) {
+        pw->pull_pending = 1;
+        pw->pull_clock = q.h->pull_clock;
+        pw->pull_since_s = arrived_s;
+        pw->pull = q.pull;
+        if (q.pull.keys) {
+            if (!pw->pull_keys && !(pw->pull_keys = malloc(sv->m * sizeof(uint32_t))))
                 return rt_fail(sv->r, RT_ENOMEM, "ps server %d: out of memory", sv->s);
-            memcpy(sv->pull_keys[w], p, (size_t)h->npull * 4);
+            memcpy(pw->pull_keys, q.pull.keys, q.pull.n * sizeof(uint32_t));
+            pw->pull.keys = pw->pull_keys;
         }
     }
     return RT_OK;
@@ -369,35 +424,28 @@ static int server_answer(server *sv)
 {
     long min = server_min_clock(sv);
     for (int w = 0; w < sv->sh.W; w++) {
-        if (!sv->pull_pending[w] || sv->state[w] != W_ACTIVE)
+        peer *p = &sv->peers[w];
+        if (!p->pull_pending || p->state != W_ACTIVE)
             continue;
-        if (sv->abort_worker < 0 && sv->sh.bound != LONG_MAX &&
-            min < sv->pull_clock[w] - sv->sh.bound)
+        if (sv->abort_worker < 0 && sv->sh.bound != LONG_MAX && min < p->pull_clock - sv->sh.bound)
             continue;
         reply_head *h = (reply_head *)sv->sbuf;
-        float *vals = (float *)(h + 1);
         *h = (reply_head){.stop = sv->examples >= sv->sh.budget ? STOP_BUDGET : STOP_NO,
                           .version = (int32_t)(sv->version & INT32_MAX)};
         if (sv->abort_worker >= 0) {
             *h = (reply_head){.stop = STOP_ABORT, .version = sv->abort_worker};
-            sv->state[w] = W_DONE;
+            p->state = W_DONE;
             sv->active--;
-        } else if (!h->stop && sv->npull[w] < 0) {
-            h->nvals = (int32_t)sv->m;
-            memcpy(vals, sv->w, sv->m * sizeof *vals);
         } else if (!h->stop) {
-            h->nvals = sv->npull[w];
-            const uint32_t *k = sv->pull_keys[w];
-            for (int32_t i = 0; i < h->nvals; i++)
-                vals[i] = sv->w[k[i] - sv->lo];
+            h->nvals = (int32_t)p->pull.n;
+            keyset_gather(&p->pull, sv->w, sv->lo, (float *)(h + 1));
         }
-        sv->pull_pending[w] = 0;
-        sv->min_at_pull[w] = min;
-        sv->ver_at_pull[w] = sv->version;
-        sv->tot.pull_wait_s += rt_now(sv->r) - sv->pull_since_s[w];
+        p->pull_pending = 0;
+        p->min_at_pull = min;
+        p->ver_at_pull = sv->version;
+        sv->tot.pull_wait_s += rt_now(sv->r) - p->pull_since_s;
         sv->tot.pulls++;
-        int rc = rt_send(sv->r, sv->sh.S + w, TAG_REPLY, h,
-                         sizeof *h + (size_t)h->nvals * sizeof *vals);
+        int rc = rt_send(sv->r, sv->sh.S + w, TAG_REPLY, h, sizeof *h + (size_t)h->nvals * 4);
         if (rc == RT_EPEER)
             server_lose_worker(sv, w, rt_error(sv->r));
         else if (rc)
@@ -414,14 +462,49 @@ static int server_release_held(server *sv)
     if (sv->nheld == 0 || sv->nheld < sv->active)
         return RT_OK;
     for (int w = 0; w < sv->sh.W; w++) {
-        if (!sv->is_held[w])
+        peer *p = &sv->peers[w];
+        if (!p->is_held)
             continue;
-        sv->is_held[w] = 0;
-        int rc = server_handle(sv, w, sv->held[w], sv->held_s[w]);
+        p->is_held = 0;
+        int rc = server_handle(sv, w, p->held, p->held_s);
         if (rc)
             return rc;
     }
     sv->nheld = 0;
+    return RT_OK;
+}
+
+/* One request from worker w: a goodbye, or a push and pull to apply now,
+ * hold (bsp), or answer with the news of an abort. */
+static int server_take(server *sv, int w, size_t len)
+{
+    const req_head *h = (const req_head *)sv->rbuf;
+    peer *p = &sv->peers[w];
+    int rc;
+    if (h->flags & REQ_DONE) {
+        if (p->state == W_ACTIVE) {
+            p->state = W_DONE;
+            sv->active--;
+        }
+        p->pull_pending = 0;
+        return RT_OK;
+    }
+    if ((rc = request_check(sv, w, sv->rbuf, len)))
+        return rc;
+    if (sv->abort_worker >= 0) {
+        p->pull_pending = (h->flags & REQ_PULL) != 0; /* to hear the news */
+        p->pull_since_s = rt_now(sv->r);
+    } else if (sv->sh.bound == 0 && (h->flags & REQ_PUSH)) {
+        /* bsp: hold it until the clock is full (see the header) */
+        if (!p->held && !(p->held = malloc(sv->rcap)))
+            return rt_fail(sv->r, RT_ENOMEM, "ps server %d: out of memory", sv->s);
+        memcpy(p->held, sv->rbuf, len);
+        p->is_held = 1;
+        p->held_s = rt_now(sv->r);
+        sv->nheld++;
+    } else {
+        return server_handle(sv, w, sv->rbuf, rt_now(sv->r));
+    }
     return RT_OK;
 }
 
@@ -432,45 +515,19 @@ static int server_loop(server *sv)
     while (sv->active > 0) {
         rt_status st = {.source = -1};
         rc = rt_recv(sv->r, RT_ANY_SOURCE, TAG_REQ, sv->rbuf, sv->rcap, &st);
-        if (rc == RT_EPEER && st.source >= S && st.source < S + sv->sh.W) {
-            server_lose_worker(sv, st.source - S, rt_error(sv->r));
-            if ((rc = server_answer(sv)))
-                return rc;
-            continue;
-        }
-        if (rc)
+        int w = st.source - S;
+        if (rc == RT_EPEER && w >= 0 && w < sv->sh.W) {
+            server_lose_worker(sv, w, rt_error(sv->r));
+        } else if (rc) {
             return rt_fail(sv->r, rc, "ps server %d: waiting for requests: %s", sv->s,
                            rt_error(sv->r));
-        int w = st.source - S;
-        const req_head *h = (const req_head *)sv->rbuf;
-        if (w < 0 || st.bytes < sizeof *h)
+        } else if (w < 0 || st.bytes < sizeof(req_head)) {
             return rt_fail(sv->r, RT_EPROTO, "ps server %d: a %zu-byte request from rank %d, "
                            "which is not a worker", sv->s, st.bytes, st.source);
-        if (h->flags & REQ_DONE) {
-            if (sv->state[w] == W_ACTIVE) {
-                sv->state[w] = W_DONE;
-                sv->active--;
-            }
-            sv->pull_pending[w] = 0;
-        } else {
-            if ((rc = server_check(sv, w, h, st.bytes)))
-                return rc;
-            if (sv->abort_worker >= 0) {
-                sv->pull_pending[w] = (h->flags & REQ_PULL) != 0; /* to hear the news */
-                sv->pull_since_s[w] = rt_now(sv->r);
-            } else if (sv->sh.bound == 0 && (h->flags & REQ_PUSH)) {
-                /* bsp: hold it until the clock is full (see the header) */
-                if (!sv->held[w] && !(sv->held[w] = malloc(sv->rcap)))
-                    return rt_fail(sv->r, RT_ENOMEM, "ps server %d: out of memory", sv->s);
-                memcpy(sv->held[w], sv->rbuf, st.bytes);
-                sv->is_held[w] = 1;
-                sv->held_s[w] = rt_now(sv->r);
-                sv->nheld++;
-            } else if ((rc = server_handle(sv, w, sv->rbuf, rt_now(sv->r)))) {
-                return rc;
-            }
+        } else if ((rc = server_take(sv, w, st.bytes)) || (rc = server_release_held(sv))) {
+            return rc;
         }
-        if ((rc = server_release_held(sv)) || (rc = server_answer(sv)))
+        if ((rc = server_answer(sv)))
             return rc;
     }
     if (sv->abort_worker >= 0)
@@ -481,43 +538,10 @@ static int server_loop(server *sv)
     return RT_OK;
 }
 
-/* ---- the reporter: assemble the servers' points and evaluate them ---- */
+/* ---- the reporter: assemble the servers' snapshots and evaluate them ---- */
 
-static int report(server *sv, const train_gathered *g)
+static void report_stats(const train_gathered *g, int S, double *st)
 {
-    const train_setup *setup = sv->setup;
-    int S = sv->sh.S, rc;
-    size_t P = sv->sh.P;
-    ml_model *model = NULL;
-    train_eval eval;
-    int eval_ready = 0;
-    float *params = malloc(P * sizeof *params);
-    if (!params)
-        return rt_fail(sv->r, RT_ENOMEM, "ps: out of memory for the model");
-    if ((rc = train_model_create(sv->r, setup, &model)) ||
-        (rc = train_eval_init(&eval, sv->r, setup, model)))
-        goto done;
-    eval_ready = 1;
-    /* the points every server has, then each one's final state */
-    for (int i = 0; i < g->npoints; i++) {
-        double stale = 0, delay = 0, updates = 0;
-        train_point at = {.time_s = train_gathered_point(g, i, params)};
-        for (int s = 0; s < S; s++) {
-            const snap_meta *m = (const snap_meta *)train_gathered_meta(g, i, s);
-            stale += m->stale_sum;
-            delay += m->delay_sum;
-            updates += m->updates;
-        }
-        const snap_meta *m0 = (const snap_meta *)train_gathered_meta(g, i, 0);
-        at.epoch = m0->examples / (double)setup->prob->train.n;
-        at.step = (long)m0->version;
-        at.extra[0] = updates > 0 ? stale / updates : NAN;
-        at.extra[1] = updates > 0 ? delay / updates : NAN;
-        if ((rc = train_eval_point(&eval, params, &at)))
-            goto done;
-    }
-    train_eval_finish(&eval, params, P);
-
     server_totals all = {0};
     for (int s = 0; s < S; s++) {
         const server_totals *t = train_gathered_totals(g, s);
@@ -530,7 +554,6 @@ static int report(server *sv, const train_gathered *g)
         all.pull_wait_s += t->pull_wait_s;
         all.pulls += t->pulls;
     }
-    double *st = eval.out->stats;
     st[PS_STAT_STALENESS_MEAN] = all.updates > 0 ? all.stale_sum / all.updates : 0;
     st[PS_STAT_STALENESS_MAX] = all.stale_max;
     st[PS_STAT_DELAY_MEAN] = all.updates > 0 ? all.delay_sum / all.updates : 0;
@@ -538,47 +561,51 @@ static int report(server *sv, const train_gathered *g)
     st[PS_STAT_UPDATES] = ((const server_totals *)train_gathered_totals(g, 0))->updates;
     st[PS_STAT_WORKERS_LOST] = all.lost;
     st[PS_STAT_PULL_WAIT_S] = all.pulls > 0 ? all.pull_wait_s / all.pulls : 0;
-done:
-    if (eval_ready)
-        train_eval_free(&eval);
-    ml_model_free(model);
-    free(params);
-    return rc;
 }
 
-/* Servers 1..S-1 send their points to server 0, which reports. */
-static int server_finish(server *sv)
+static int report(server *sv, ml_model *model, const train_gathered *g)
 {
-    int rc, n = sv->snaps.count;
-    if (n == 0 || sv->examples > ((const snap_meta *)sv->snaps.meta)[n - 1].examples)
-        if ((rc = server_snapshot(sv)))
-            return rc;
-    train_gathered g;
-    if ((rc = train_snaps_gather(sv->r, &sv->snaps, sv->sh.S, sv->sh.P, &sv->tot, sizeof sv->tot,
-                                 &g)) == RT_OK && sv->s == 0)
-        rc = report(sv, &g);
-    train_gathered_free(&g);
+    const train_setup *setup = sv->setup;
+    int S = sv->sh.S, rc;
+    train_eval eval;
+    float *params = malloc(sv->sh.P * sizeof *params);
+    if (!params)
+        return rt_fail(sv->r, RT_ENOMEM, "ps: out of memory for the model");
+    if ((rc = train_eval_init(&eval, sv->r, setup, model)))
+        goto done;
+    for (int i = 0; i < g->npoints && !rc; i++) {
+        double stale = 0, delay = 0, updates = 0;
+        for (int s = 0; s < S; s++) {
+            const snap_meta *m = (const snap_meta *)train_gathered_meta(g, i, s);
+            stale += m->stale_sum;
+            delay += m->delay_sum;
+            updates += m->updates;
+        }
+        const snap_meta *m0 = (const snap_meta *)train_gathered_meta(g, i, 0);
+        train_point at = {.time_s = train_gathered_point(g, i, params),
+                          .epoch = m0->examples / (double)setup->prob->train.n,
+                          .step = (long)m0->version,
+                          .extra = {updates > 0 ? stale / updates : NAN,
+                                    updates > 0 ? delay / updates : NAN}};
+        rc = train_eval_point(&eval, params, &at);
+    }
+    if (!rc) {
+        train_eval_finish(&eval, params, sv->sh.P);
+        report_stats(g, S, eval.out->stats);
+    }
+done:
+    train_eval_free(&eval);
+    free(params);
     return rc;
 }
 
 static void server_free(server *sv)
 {
-    for (int w = 0; sv->pull_keys && w < sv->sh.W; w++)
-        free(sv->pull_keys[w]);
-    for (int w = 0; sv->held && w < sv->sh.W; w++)
-        free(sv->held[w]);
-    free(sv->pull_keys);
-    free(sv->held);
-    free(sv->is_held);
-    free(sv->held_s);
-    free(sv->state);
-    free(sv->clock);
-    free(sv->min_at_pull);
-    free(sv->ver_at_pull);
-    free(sv->pull_pending);
-    free(sv->pull_clock);
-    free(sv->npull);
-    free(sv->pull_since_s);
+    for (int w = 0; sv->peers && w < sv->sh.W; w++) {
+        free(sv->peers[w].pull_keys);
+        free(sv->peers[w].held);
+    }
+    free(sv->peers);
     free(sv->rbuf);
     free(sv->sbuf);
     train_snaps_free(&sv->snaps);
@@ -592,30 +619,17 @@ static int server_main(rt *r, const train_setup *setup, ml_model *model)
     const ml_config *ml = setup->ml;
     int rc;
     shape_of(r, setup, model, &sv.sh);
-    int W = sv.sh.W;
     size_t hi;
     train_range(sv.sh.P, sv.sh.S, sv.s, &sv.lo, &hi);
     sv.m = hi - sv.lo;
-    sv.active = W;
+    sv.active = sv.sh.W;
     sv.rcap = sizeof(req_head) + 12 * sv.m;
     sv.rbuf = malloc(sv.rcap);
     sv.sbuf = malloc(sizeof(reply_head) + 4 * sv.m);
     sv.w = malloc(sv.sh.P * sizeof *sv.w);
-    sv.state = calloc((size_t)W, sizeof *sv.state);
-    sv.clock = calloc((size_t)W, sizeof *sv.clock);
-    sv.min_at_pull = calloc((size_t)W, sizeof *sv.min_at_pull);
-    sv.ver_at_pull = calloc((size_t)W, sizeof *sv.ver_at_pull);
-    sv.pull_pending = calloc((size_t)W, sizeof *sv.pull_pending);
-    sv.pull_clock = calloc((size_t)W, sizeof *sv.pull_clock);
-    sv.npull = calloc((size_t)W, sizeof *sv.npull);
-    sv.pull_keys = calloc((size_t)W, sizeof *sv.pull_keys);
-    sv.pull_since_s = calloc((size_t)W, sizeof *sv.pull_since_s);
-    sv.held = calloc((size_t)W, sizeof *sv.held);
-    sv.is_held = calloc((size_t)W, sizeof *sv.is_held);
-    sv.held_s = calloc((size_t)W, sizeof *sv.held_s);
-    if (!sv.is_held || !sv.held_s || !sv.rbuf || !sv.sbuf || !sv.w || !sv.state || !sv.clock || !sv.min_at_pull ||
-        !sv.ver_at_pull || !sv.pull_pending || !sv.pull_clock || !sv.npull || !sv.pull_keys ||
-        !sv.pull_since_s || !sv.held) {
+    sv.peers = calloc((size_t)sv.sh.W, sizeof *sv.peers);
+    train_snaps_init(&sv.snaps, sv.m, SNAP_DOUBLES);
+    if (!sv.rbuf || !sv.sbuf || !sv.w || !sv.peers) {
         rc = rt_fail(r, RT_ENOMEM, "ps server %d: out of memory for %zu keys", sv.s, sv.m);
         goto done;
     }
@@ -624,11 +638,19 @@ static int server_main(rt *r, const train_setup *setup, ml_model *model)
     memmove(sv.w, sv.w + sv.lo, sv.m * sizeof *sv.w);
     if ((rc = train_optimizer_init(r, ml, sv.lo, sv.m, &sv.optim, &sv.lr)))
         goto done;
-    train_snaps_init(&sv.snaps, sv.m, SNAP_DOUBLES);
-    train_schedule_init(&sv.sched, ml, (double)setup->prob->train.n);
-    if ((rc = server_maybe_snapshot(&sv)) || (rc = server_loop(&sv)))
+    /* ---- snapshots at the evaluation points (the first now), then the final state ---- */
+    train_schedule_init(&sv.due, ml, (double)setup->prob->train.n);
+    train_schedule_due(&sv.due, 0);
+    if ((rc = server_snapshot(&sv)) || (rc = server_loop(&sv)))
         goto done;
-    rc = server_finish(&sv);
+    const snap_meta *last = (const snap_meta *)sv.snaps.meta + (sv.snaps.count - 1);
+    if (sv.examples > last->examples && (rc = server_snapshot(&sv)))
+        goto done;
+    train_gathered g;
+    if (!(rc = train_snaps_gather(r, &sv.snaps, sv.sh.S, sv.sh.P, &sv.tot, sizeof sv.tot, &g)) &&
+        sv.s == 0)
+        rc = report(&sv, model, &g);
+    train_gathered_free(&g);
 done:
     server_free(&sv);
     return rc;
@@ -637,6 +659,14 @@ done:
 /* =====================================================================
  * worker
  * ===================================================================== */
+
+/* A minibatch and (sparse) the sorted keys it touches. */
+typedef struct minibatch {
+    size_t *idx, n;
+    uint32_t *keys;
+    size_t nkeys;
+    size_t *split;               /* keys[split[s]..split[s+1]) belong to server s */
+} minibatch;
 
 typedef struct worker {
     rt *r;
@@ -649,21 +679,17 @@ typedef struct worker {
     float *params;               /* the worker's view; only pulled keys are fresh */
     ml_grad grad;
     train_shard shard;
-    size_t *batch[2];            /* this minibatch and the next */
-    size_t nb[2];
-    uint32_t *keys[2];           /* their sorted keys (sparse) */
-    size_t nkeys[2];
-    size_t *split[2];            /* keys[split[s]..split[s+1]) belong to server s */
+    minibatch mb[2];             /* this one and the next */
     unsigned char *mark;         /* d flags, for collecting features */
     uint32_t *feat;
     uint32_t *gkey;              /* a push, grouped by server */
     float *gval;
     size_t *gcount;              /* S + 1 group starts */
-    rt_request **req;            /* S outstanding pulls */
-    rt_status *sts;              /* their statuses */
-    unsigned char *sbuf;         /* one request (rt_send copies it) */
+    size_t *lo, *hi;             /* each server's range */
     reply_head **rbuf;           /* one reply per server */
-    size_t *lo, *hi;
+    rt_request **req;            /* S outstanding pulls */
+    rt_status *sts;
+    unsigned char *sbuf;         /* one request (rt_send copies it) */
 } worker;
 
 static int cmp_u32(const void *a, const void *b)
@@ -672,141 +698,167 @@ static int cmp_u32(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* The next minibatch into slot i, and (sparse) the sorted keys it touches:
- * its features' weights for every class, then the biases. */
-static void worker_draw(worker *wk, int i)
+/* The keys minibatch b pulls from server s. */
+static keyset pull_keys(const worker *wk, const minibatch *b, int s)
 {
-    const ml_config *ml = wk->setup->ml;
-    wk->nb[i] = train_shard_next(&wk->shard, ml->batch, wk->batch[i]);
+    keyset k = {.lo = wk->lo[s], .n = wk->hi[s] - wk->lo[s]};
+    if (wk->sh.sparse)
+        k = (keyset){.n = b->split[s + 1] - b->split[s], .keys = b->keys + b->split[s]};
+    return k;
+}
+
+/* Draw the next minibatch into b, and (sparse) the keys it touches: its
+ * features' weights for every class, then the biases. */
+static void worker_draw(worker *wk, minibatch *b)
+{
+    b->n = train_shard_next(&wk->shard, wk->setup->ml->batch, b->idx);
     if (!wk->sh.sparse)
         return;
     const ml_dataset *ds = wk->train;
     size_t nf = 0, nk = 0;
-    for (size_t e = 0; e < wk->nb[i]; e++) {
-        size_t row = wk->batch[i][e];
-        for (size_t z = ds->row_ptr[row]; z < ds->row_ptr[row + 1]; z++)
+    for (size_t e = 0; e < b->n; e++)
+        for (size_t z = ds->row_ptr[b->idx[e]]; z < ds->row_ptr[b->idx[e] + 1]; z++)
             if (!wk->mark[ds->col[z]]) {
                 wk->mark[ds->col[z]] = 1;
                 wk->feat[nf++] = ds->col[z];
             }
-    }
     qsort(wk->feat, nf, sizeof *wk->feat, cmp_u32);
-    uint32_t *k = wk->keys[i];
     for (size_t f = 0; f < nf; f++) {
         wk->mark[wk->feat[f]] = 0;
         for (size_t c = 0; c < wk->K; c++)
-            k[nk++] = (uint32_t)(wk->w_off + wk->feat[f] * wk->K + c);
+            b->keys[nk++] = (uint32_t)(wk->w_off + wk->feat[f] * wk->K + c);
     }
-    for (size_t c = 0; c < wk->K && wk->nb[i] > 0; c++)
-        k[nk++] = (uint32_t)(wk->b_off + c);
-    wk->nkeys[i] = nk;
+    for (size_t c = 0; c < wk->K && b->n > 0; c++)
+        b->keys[nk++] = (uint32_t)(wk->b_off + c);
+    b->nkeys = nk;
     size_t at = 0;
     for (int s = 0; s < wk->sh.S; s++) {
-        wk->split[i][s] = at;
-        while (at < nk && k[at] < wk->hi[s])
+        b->split[s] = at;
+        while (at < nk && b->keys[at] < wk->hi[s])
             at++;
     }
-    wk->split[i][wk->sh.S] = nk;
+    b->split[wk->sh.S] = nk;
 }
 
-/* Send every server its part of the push (slot cur's gradient, when
- * push is set) and of the pull (slot nxt's keys). */
-static int worker_request(worker *wk, int push, int cur, int nxt, long clock)
+/* The gradient's pairs grouped by server (a counting sort). */
+static void worker_group(worker *wk)
 {
-    int S = wk->sh.S, rc;
-    if (push && wk->grad.sparse) {
-        /* group the gradient's pairs by server (counting sort) */
-        memset(wk->gcount, 0, (size_t)(S + 1) * sizeof *wk->gcount);
-        for (size_t i = 0; i < wk->grad.nnz; i++)
-            wk->gcount[train_range_owner(wk->sh.P, S, wk->grad.index[i]) + 1]++;
-        for (int s = 0; s < S; s++)
-            wk->gcount[s + 1] += wk->gcount[s];
-        for (size_t i = 0; i < wk->grad.nnz; i++) {
-            size_t at = wk->gcount[train_range_owner(wk->sh.P, S, wk->grad.index[i])]++;
-            wk->gkey[at] = wk->grad.index[i];
-            wk->gval[at] = wk->grad.value[i];
-        }
-        for (int s = S; s > 0; s--) /* back to the starts */
-            wk->gcount[s] = wk->gcount[s - 1];
-        wk->gcount[0] = 0;
+    int S = wk->sh.S;
+    memset(wk->gcount, 0, (size_t)(S + 1) * sizeof *wk->gcount);
+    for (size_t i = 0; i < wk->grad.nnz; i++)
+        wk->gcount[train_range_owner(wk->sh.P, S, wk->grad.index[i]) + 1]++;
+    for (int s = 0; s < S; s++)
+        wk->gcount[s + 1] += wk->gcount[s];
+    for (size_t i = 0; i < wk->grad.nnz; i++) {
+        size_t at = wk->gcount[train_range_owner(wk->sh.P, S, wk->grad.index[i])]++;
+        wk->gkey[at] = wk->grad.index[i];
+        wk->gval[at] = wk->grad.value[i];
     }
-    for (int s = 0; s < S; s++) {
-        size_t m = wk->hi[s] - wk->lo[s];
+    for (int s = S; s > 0; s--) /* back to the starts */
+        wk->gcount[s] = wk->gcount[s - 1];
+    wk->gcount[0] = 0;
+}
+
+/* Send every server its part of the push of `cur`'s gradient (when cur
+ * is not NULL) and of the pull of `next`'s keys. */
+static int worker_request(worker *wk, const minibatch *cur, const minibatch *next, long clock)
+{
+    int rc;
+    if (cur && wk->grad.sparse)
+        worker_group(wk);
+    for (int s = 0; s < wk->sh.S; s++) {
+        keyset push = {.lo = wk->lo[s], .n = wk->hi[s] - wk->lo[s]}, pull = pull_keys(wk, next, s);
+        const float *vals = wk->grad.dense + wk->lo[s];
+        if (cur && wk->grad.sparse) {
+            push = (keyset){.n = wk->gcount[s + 1] - wk->gcount[s], .keys = wk->gkey + wk->gcount[s]};
+            vals = wk->gval + wk->gcount[s];
+        }
         req_head *h = (req_head *)wk->sbuf;
         unsigned char *p = wk->sbuf + sizeof *h;
-        *h = (req_head){.flags = REQ_PULL | (push ? REQ_PUSH : 0), .push_clock = (int32_t)clock,
-                        .pull_clock = (int32_t)(clock + push), .npush = -1, .npull = -1};
-        if (push) {
-            h->examples = (int32_t)wk->nb[cur];
-            if (!wk->grad.sparse) {
-                memcpy(p, wk->grad.dense + wk->lo[s], m * sizeof(float));
-                p += m * sizeof(float);
-            } else {
-                size_t a = wk->gcount[s], n = wk->gcount[s + 1] - a;
-                h->npush = (int32_t)n;
-                memcpy(p, wk->gkey + a, n * sizeof(uint32_t));
-                memcpy(p + n * sizeof(uint32_t), wk->gval + a, n * sizeof(float));
-                p += n * 8;
-            }
+        *h = (req_head){.flags = REQ_PULL | (cur ? REQ_PUSH : 0), .push_clock = (int32_t)clock,
+                        .pull_clock = (int32_t)(clock + (cur != NULL)), .npush = -1,
+                        .npull = keyset_wire(&pull)};
+        if (cur) {
+            h->examples = (int32_t)cur->n;
+            h->npush = keyset_wire(&push);
+            if (push.keys)
+                p = (unsigned char *)memcpy(p, push.keys, push.n * 4) + push.n * 4;
+            p = (unsigned char *)memcpy(p, vals, push.n * 4) + push.n * 4;
         }
-        if (wk->sh.sparse) {
-            size_t a = wk->split[nxt][s], n = wk->split[nxt][s + 1] - a;
-            h->npull = (int32_t)n;
-            memcpy(p, wk->keys[nxt] + a, n * sizeof(uint32_t));
-            p += n * sizeof(uint32_t);
-        }
-        if ((rc = rt_send(wk->r, s, TAG_REQ, wk->sbuf, (size_t)(p - wk->sbuf))))
+        if (pull.keys)
+            memcpy(p, pull.keys, pull.n * 4);
+        if ((rc = rt_send(wk->r, s, TAG_REQ, wk->sbuf, request_bytes(cur ? &push : NULL, &pull))))
             return rt_fail(wk->r, rc, "ps worker %d: request to server %d: %s", wk->w, s,
                            rt_error(wk->r));
     }
     return RT_OK;
 }
 
-/* Receive every server's reply to the pull of slot i; *stop when any says
- * the budget is spent. */
-static int worker_pull(worker *wk, int i, int *stop)
+/* Receive every server's reply to the pull of b's keys; *stop when any
+ * says the budget is spent. */
+static int worker_pull(worker *wk, const minibatch *b, int *stop)
 {
     int S = wk->sh.S, rc;
-    rt_request **req = wk->req;
     for (int s = 0; s < S; s++) {
         size_t cap = sizeof(reply_head) + (wk->hi[s] - wk->lo[s]) * sizeof(float);
-        if ((rc = rt_irecv(wk->r, s, TAG_REPLY, wk->rbuf[s], cap, &req[s]))) {
-            rt_waitall(wk->r, s, req, NULL);
+        if ((rc = rt_irecv(wk->r, s, TAG_REPLY, wk->rbuf[s], cap, &wk->req[s]))) {
+            rt_waitall(wk->r, s, wk->req, NULL);
             return rt_fail(wk->r, rc, "ps worker %d: pull from server %d: %s", wk->w, s,
                            rt_error(wk->r));
         }
     }
-    rt_status *sts = wk->sts;
-    if ((rc = rt_waitall(wk->r, S, req, sts)))
+    if ((rc = rt_waitall(wk->r, S, wk->req, wk->sts)))
         return rt_fail(wk->r, rc, "ps worker %d: waiting for the servers' weights: %s", wk->w,
                        rt_error(wk->r));
     *stop = 0;
     for (int s = 0; s < S; s++) {
         const reply_head *h = wk->rbuf[s];
-        const float *vals = (const float *)(h + 1);
+        size_t bytes = wk->sts[s].bytes;
+        keyset k = pull_keys(wk, b, s);
         /* a reply must carry exactly the values asked for: never trust the
          * count on the wire for indexing */
-        size_t want = !wk->sh.sparse ? wk->hi[s] - wk->lo[s] : wk->split[i][s + 1] - wk->split[i][s];
-        if (sts[s].bytes < sizeof *h || (!h->stop && ((size_t)h->nvals != want ||
-                                                      sts[s].bytes != sizeof *h + want * sizeof(float))))
+        if (bytes < sizeof *h ||
+            (!h->stop && ((size_t)h->nvals != k.n || bytes != sizeof *h + k.n * sizeof(float))))
             return rt_fail(wk->r, RT_EPROTO, "ps worker %d: malformed reply from server %d "
-                           "(%zu bytes, %d values; expected %zu values)", wk->w, s, sts[s].bytes,
-                           sts[s].bytes >= sizeof *h ? h->nvals : -1, want);
+                           "(%zu bytes, %d values; expected %zu values)", wk->w, s, bytes,
+                           bytes >= sizeof *h ? h->nvals : -1, k.n);
         if (h->stop == STOP_ABORT)
             return rt_fail(wk->r, RT_EPEER, "ps worker %d: server %d stopped the run: worker %d "
                            "died, and under bsp no iteration can complete without it", wk->w, s,
                            h->version);
-        if (h->stop) {
+        if (h->stop)
             *stop = 1;
-            continue;
-        }
-        if (!wk->sh.sparse) {
-            memcpy(wk->params + wk->lo[s], vals, (wk->hi[s] - wk->lo[s]) * sizeof *vals);
-        } else {
-            const uint32_t *k = wk->keys[i] + wk->split[i][s];
-            for (int32_t j = 0; j < h->nvals; j++)
-                wk->params[k[j]] = vals[j];
-        }
+        else
+            keyset_scatter(&k, (const float *)(h + 1), wk->params);
+    }
+    return RT_OK;
+}
+
+/* The gradient of minibatch b at the pulled weights, charged. */
+static int worker_gradient(worker *wk, const minibatch *b)
+{
+    char err[512];
+    double loss, flops = 0;
+    if (b->n == 0) {
+        wk->grad.sparse = wk->sh.sparse;
+        wk->grad.nnz = 0;
+        memset(wk->grad.dense, 0, wk->sh.P * sizeof *wk->grad.dense);
+    } else if (ml_model_loss_grad(wk->model, wk->params, wk->train, b->idx, b->n, &wk->grad,
+                                  &loss, &flops, err, sizeof err) != 0) {
+        return rt_fail(wk->r, RT_EINVAL, "ps worker %d: gradient: %s", wk->w, err);
+    }
+    return train_charge(wk->r, flops);
+}
+
+/* Every server gets the last word: goodbye. */
+static int worker_goodbye(worker *wk)
+{
+    req_head bye = {.flags = REQ_DONE};
+    for (int s = 0; s < wk->sh.S; s++) {
+        int rc = rt_send(wk->r, s, TAG_REQ, &bye, sizeof bye);
+        if (rc)
+            return rt_fail(wk->r, rc, "ps worker %d: goodbye to server %d: %s", wk->w, s,
+                           rt_error(wk->r));
     }
     return RT_OK;
 }
@@ -814,13 +866,12 @@ static int worker_pull(worker *wk, int i, int *stop)
 static void worker_free(worker *wk)
 {
     for (int i = 0; i < 2; i++) {
-        free(wk->batch[i]);
-        free(wk->keys[i]);
-        free(wk->split[i]);
+        free(wk->mb[i].idx);
+        free(wk->mb[i].keys);
+        free(wk->mb[i].split);
     }
-    if (wk->rbuf)
-        for (int s = 0; s < wk->sh.S; s++)
-            free(wk->rbuf[s]);
+    for (int s = 0; wk->rbuf && s < wk->sh.S; s++)
+        free(wk->rbuf[s]);
     free(wk->rbuf);
     free(wk->mark);
     free(wk->feat);
@@ -837,61 +888,63 @@ static void worker_free(worker *wk)
     train_shard_free(&wk->shard);
 }
 
+static int worker_init(worker *wk)
+{
+    int S = wk->sh.S, sparse = wk->sh.sparse;
+    size_t P = wk->sh.P, d = wk->train->d ? wk->train->d : 1, mmax = 0, n_in, n_out;
+    ml_model_layer(wk->model, 1, &n_in, &n_out, &wk->w_off, &wk->b_off);
+    wk->K = n_out;
+    wk->lo = malloc((size_t)S * sizeof *wk->lo);
+    wk->hi = malloc((size_t)S * sizeof *wk->hi);
+    wk->rbuf = calloc((size_t)S, sizeof *wk->rbuf);
+    wk->gcount = malloc(((size_t)S + 1) * sizeof *wk->gcount);
+    wk->req = calloc((size_t)S, sizeof *wk->req);
+    wk->sts = calloc((size_t)S, sizeof *wk->sts);
+    wk->params = calloc(P, sizeof *wk->params);
+    if (!wk->lo || !wk->hi || !wk->rbuf || !wk->gcount || !wk->req || !wk->sts || !wk->params)
+        return -1;
+    for (int s = 0; s < S; s++) {
+        train_range(P, S, s, &wk->lo[s], &wk->hi[s]);
+        size_t m = wk->hi[s] - wk->lo[s];
+        mmax = m > mmax ? m : mmax;
+        if (!(wk->rbuf[s] = malloc(sizeof(reply_head) + m * sizeof(float))))
+            return -1;
+    }
+    for (int i = 0; i < 2; i++) {
+        minibatch *b = &wk->mb[i];
+        b->idx = malloc(wk->setup->ml->batch * sizeof *b->idx);
+        b->split = malloc(((size_t)S + 1) * sizeof *b->split);
+        b->keys = sparse ? malloc(P * sizeof *b->keys) : NULL;
+        if (!b->idx || !b->split || (sparse && !b->keys))
+            return -1;
+    }
+    if (sparse && (!(wk->mark = calloc(d, 1)) || !(wk->feat = malloc(d * sizeof *wk->feat)) ||
+                   !(wk->gkey = malloc(P * sizeof *wk->gkey)) ||
+                   !(wk->gval = malloc(P * sizeof *wk->gval))))
+        return -1;
+    if (!(wk->sbuf = malloc(sizeof(req_head) + 12 * mmax)) || ml_grad_init(&wk->grad, P) != 0 ||
+        train_shard_init(&wk->shard, wk->train, wk->w, wk->sh.W, wk->setup->ml->seed) != 0)
+        return -1;
+    wk->grad.dense_only = !sparse;
+    return 0;
+}
+
 static int worker_main(rt *r, const train_setup *setup, ml_model *model)
 {
     const ps_opts *opt = setup->algo;
     worker wk = {.r = r, .setup = setup, .model = model, .train = &setup->prob->train};
-    char err[512];
-    int rc = RT_OK;
     shape_of(r, setup, model, &wk.sh);
-    int S = wk.sh.S;
-    size_t P = wk.sh.P, d = wk.train->d, mmax = 0;
-    wk.w = rt_rank(r) - S;
-    size_t n_in, n_out;
-    ml_model_layer(model, 1, &n_in, &n_out, &wk.w_off, &wk.b_off);
-    wk.K = n_out;
-    wk.lo = malloc((size_t)S * sizeof *wk.lo);
-    wk.hi = malloc((size_t)S * sizeof *wk.hi);
-    wk.rbuf = calloc((size_t)S, sizeof *wk.rbuf);
-    wk.gcount = malloc(((size_t)S + 1) * sizeof *wk.gcount);
-    wk.req = calloc((size_t)S, sizeof *wk.req);
-    wk.sts = calloc((size_t)S, sizeof *wk.sts);
-    wk.params = calloc(P, sizeof *wk.params);
-    if (!wk.lo || !wk.hi || !wk.rbuf || !wk.gcount || !wk.req || !wk.sts || !wk.params)
-        goto nomem;
-    for (int s = 0; s < S; s++) {
-        train_range(P, S, s, &wk.lo[s], &wk.hi[s]);
-        size_t m = wk.hi[s] - wk.lo[s];
-        mmax = m > mmax ? m : mmax;
-        if (!(wk.rbuf[s] = malloc(sizeof(reply_head) + m * sizeof(float))))
-            goto nomem;
+    wk.w = rt_rank(r) - wk.sh.S;
+    int rc = RT_OK, stop = 0;
+    if (worker_init(&wk) != 0) {
+        rc = rt_fail(r, RT_ENOMEM, "ps worker %d: out of memory for %zu parameters", wk.w, wk.sh.P);
+        goto done;
     }
-    wk.sbuf = malloc(sizeof(req_head) + 12 * mmax);
-    for (int i = 0; i < 2; i++) {
-        wk.batch[i] = malloc(setup->ml->batch * sizeof *wk.batch[i]);
-        wk.split[i] = malloc(((size_t)S + 1) * sizeof *wk.split[i]);
-        wk.keys[i] = wk.sh.sparse ? malloc(P * sizeof *wk.keys[i]) : NULL;
-        if (!wk.batch[i] || !wk.split[i] || (wk.sh.sparse && !wk.keys[i]))
-            goto nomem;
-    }
-    if (wk.sh.sparse) {
-        wk.mark = calloc(d ? d : 1, 1);
-        wk.feat = malloc((d ? d : 1) * sizeof *wk.feat);
-        wk.gkey = malloc(P * sizeof *wk.gkey);
-        wk.gval = malloc(P * sizeof *wk.gval);
-        if (!wk.mark || !wk.feat || !wk.gkey || !wk.gval)
-            goto nomem;
-    }
-    if (!wk.sbuf || ml_grad_init(&wk.grad, P) != 0 ||
-        train_shard_init(&wk.shard, wk.train, wk.w, wk.sh.W, setup->ml->seed) != 0)
-        goto nomem;
-    wk.grad.dense_only = !wk.sh.sparse;
-
-    /* ---- the first pull ---- */
-    int cur = 0, stop = 0;
+    minibatch *cur = &wk.mb[0], *next = &wk.mb[1];
     long clock = 0;
+    /* ---- the first pull ---- */
     worker_draw(&wk, cur);
-    if ((rc = worker_request(&wk, 0, cur, cur, 0)))
+    if ((rc = worker_request(&wk, NULL, cur, 0)))
         goto done;
     for (;; clock++) {
         /* ---- 1. the weights this minibatch needs ---- */
@@ -900,36 +953,20 @@ static int worker_main(rt *r, const train_setup *setup, ml_model *model)
         if (opt->crash && opt->crash(r, wk.w, clock))
             goto done; /* crashed: no goodbye */
         /* ---- 2. its gradient ---- */
-        double loss, flops = 0;
-        if (wk.nb[cur] == 0) {
-            wk.grad.sparse = wk.sh.sparse;
-            wk.grad.nnz = 0;
-            memset(wk.grad.dense, 0, P * sizeof *wk.grad.dense);
-        } else if (ml_model_loss_grad(model, wk.params, wk.train, wk.batch[cur], wk.nb[cur],
-                                      &wk.grad, &loss, &flops, err, sizeof err) != 0) {
-            rc = rt_fail(r, RT_EINVAL, "ps worker %d: gradient: %s", wk.w, err);
-            goto done;
-        }
-        if ((rc = train_charge(r, flops)))
+        if ((rc = worker_gradient(&wk, cur)))
             goto done;
         /* ---- 3. push it, pull for the next one ---- */
-        worker_draw(&wk, 1 - cur);
-        if ((rc = worker_request(&wk, 1, cur, 1 - cur, clock)))
+        worker_draw(&wk, next);
+        if ((rc = worker_request(&wk, cur, next, clock)))
             goto done;
-        cur = 1 - cur;
+        minibatch *t = cur;
+        cur = next;
+        next = t;
     }
     if (rc == RT_OK) {
-        req_head bye = {.flags = REQ_DONE};
-        train_out *mine = train_slot(r);
-        mine->stats[PS_STAT_UPDATES] = (double)clock; /* iterations pushed */
-        for (int s = 0; s < S && rc == RT_OK; s++)
-            if ((rc = rt_send(r, s, TAG_REQ, &bye, sizeof bye)))
-                rc = rt_fail(r, rc, "ps worker %d: goodbye to server %d: %s", wk.w, s,
-                             rt_error(r));
+        train_slot(r)->stats[PS_STAT_UPDATES] = (double)clock; /* iterations pushed */
+        rc = worker_goodbye(&wk);
     }
-    goto done;
-nomem:
-    rc = rt_fail(r, RT_ENOMEM, "ps worker %d: out of memory for %zu parameters", wk.w, P);
 done:
     worker_free(&wk);
     return rc;
