@@ -83,193 +83,17 @@
  * (while S <= W). Compute adds b x model flops / speed per worker and the
  * optimizer's flops per update at each server.
  */
-#include "algorithms/ps.h"
+#include "algorithms/ps_internal.h"
 
 #include <limits.h>
 #include <math.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-enum { TAG_REQ = 0x5000, TAG_REPLY };
-enum { REQ_PUSH = 1, REQ_PULL = 2, REQ_DONE = 4 };
-enum { STOP_NO = 0, STOP_BUDGET = 1, STOP_ABORT = 2 }; /* reply_head.stop */
-
-typedef struct req_head {
-    uint32_t flags;
-    int32_t push_clock;
-    int32_t pull_clock;
-    int32_t examples;  /* in the pushed minibatch */
-    int32_t npush;     /* key/value pairs, or -1: the whole range, values only */
-    int32_t npull;     /* keys, or -1: the whole range */
-} req_head;
-
-typedef struct reply_head {
-    int32_t stop;
-    int32_t version;   /* updates the server had applied (mod 2^31) */
-    int32_t nvals;
-    int32_t pad;
-} reply_head;
-
-_Static_assert(sizeof(req_head) == PS_REQ_HEAD_BYTES, "request header layout");
-_Static_assert(sizeof(reply_head) == PS_REPLY_HEAD_BYTES, "reply header layout");
-
-static const char *const consistency_names[] = {"bsp", "ssp", "async"};
-
-const char *ps_consistency_name(ps_consistency c)
-{
-    return c >= PS_BSP && c <= PS_ASYNC ? consistency_names[c] : "?";
-}
-
-double ps_bsp_iteration_s(int W, int S, size_t P, double alpha_s, double beta_s_per_B)
-{
-    double m = (double)P / S;
-    int fan = W > S ? W : S;
-    return 2 * alpha_s + fan * (PS_REQ_HEAD_BYTES + PS_REPLY_HEAD_BYTES + 8 * m) * beta_s_per_B;
-}
-
-void ps_setup_columns(train_setup *setup)
-{
-    static const char *const extra[] = {"staleness_mean", "delay_mean_updates"};
-    static const char *const stats[PS_STATS] = {
-        [PS_STAT_STALENESS_MEAN] = "staleness_mean",
-        [PS_STAT_STALENESS_MAX] = "staleness_max",
-        [PS_STAT_DELAY_MEAN] = "delay_mean_updates",
-        [PS_STAT_DELAY_MAX] = "delay_max_updates",
-        [PS_STAT_UPDATES] = "updates",
-        [PS_STAT_WORKERS_LOST] = "workers_lost",
-        [PS_STAT_PULL_WAIT_S] = "pull_wait_mean_s",
-    };
-    setup->nextra = 2;
-    for (int i = 0; i < 2; i++)
-        setup->extra_names[i] = extra[i];
-    setup->nstats = PS_STATS;
-    for (int i = 0; i < PS_STATS; i++)
-        setup->stat_names[i] = stats[i];
-}
-
-/* ---- key sets: which keys a push or a pull names ----
- * Dense data names a server's whole range [lo, lo + n) (-1 on the wire,
- * values only); sparse data names n sorted keys, which travel. */
-
-typedef struct keyset {
-    size_t lo, n;
-    const uint32_t *keys; /* NULL: the whole range */
-} keyset;
-
-static int32_t keyset_wire(const keyset *k) { return k->keys ? (int32_t)k->n : -1; }
-
-/* out[i] = w[key i - base] */
-static void keyset_gather(const keyset *k, const float *w, size_t base, float *out)
-{
-    if (!k->keys) {
-        memcpy(out, w + (k->lo - base), k->n * sizeof *out);
-        return;
-    }
-    for (size_t i = 0; i < k->n; i++)
-        out[i] = w[k->keys[i] - base];
-}
-
-/* w[key i] = vals[i] */
-static void keyset_scatter(const keyset *k, const float *vals, float *w)
-{
-    if (!k->keys) {
-        memcpy(w + k->lo, vals, k->n * sizeof *vals);
-        return;
-    }
-    for (size_t i = 0; i < k->n; i++)
-        w[k->keys[i]] = vals[i];
-}
-
-/* A request's bytes: header, push keys, push values, pull keys. */
-static size_t request_bytes(const keyset *push, const keyset *pull)
-{
-    return sizeof(req_head) + (push ? (push->keys ? 8 : 4) * push->n : 0) +
-           (pull->keys ? 4 * pull->n : 0);
-}
-
-/* What servers and workers both derive from the setup. */
-typedef struct ps_shape {
-    int S, W;
-    size_t P;
-    int sparse;       /* keys follow the minibatch (CSR data, linear model) */
-    long bound;       /* staleness bound; LONG_MAX for async */
-    double budget;    /* examples to process: epochs x n */
-} ps_shape;
-
-static void shape_of(rt *r, const train_setup *setup, const ml_model *model, ps_shape *sh)
-{
-    const ps_opts *opt = setup->algo;
-    sh->S = opt->servers;
-    sh->W = rt_size(r) - opt->servers;
-    sh->P = ml_model_nparams(model);
-    sh->sparse = setup->prob->train.sparse && ml_model_kind_of(model) != ML_MODEL_MLP;
-    sh->bound = opt->consistency == PS_ASYNC ? LONG_MAX
-                : opt->consistency == PS_SSP ? opt->staleness
-                                             : 0;
-    sh->budget = (double)setup->ml->epochs * (double)setup->prob->train.n;
-}
-
 /* =====================================================================
  * server
  * ===================================================================== */
-
-enum { W_ACTIVE = 0, W_DONE, W_DEAD };
-
-/* The server's view of one worker. */
-typedef struct peer {
-    int state;
-    long clock;               /* iterations pushed (and applied) */
-    long min_at_pull;         /* min clock when its last pull was answered */
-    long ver_at_pull;         /* updates applied then */
-    int pull_pending;         /* a filed pull, not yet answered */
-    long pull_clock;
-    keyset pull;              /* its keys, in pull_keys (m of them, made on first use) */
-    uint32_t *pull_keys;
-    double pull_since_s;
-    unsigned char *held;      /* bsp: its request, held until the clock is full */
-    int is_held;
-    double held_s;            /* when it arrived */
-} peer;
-
-/* What a server keeps with each snapshot of its range; the sums cover the
- * updates since the previous one. */
-typedef struct snap_meta {
-    double time_s, examples, version;
-    double stale_sum, delay_sum, updates;
-} snap_meta;
-enum { SNAP_DOUBLES = sizeof(snap_meta) / sizeof(double) };
-
-/* What a server reports at the end besides its snapshots. */
-typedef struct server_totals {
-    double stale_sum, stale_max, delay_sum, delay_max, updates;
-    double lost, pull_wait_s, pulls;
-} server_totals;
-
-typedef struct server {
-    rt *r;
-    const train_setup *setup;
-    ps_shape sh;
-    int s;
-    size_t lo, m;
-    float *w;                 /* weights of keys [lo, lo + m) */
-    ml_optim optim;
-    ml_schedule lr;
-    double examples;          /* pushed so far */
-    long version;             /* updates applied */
-    int active;               /* workers neither done nor dead */
-    peer *peers;              /* W */
-    int nheld;
-    unsigned char *rbuf, *sbuf; /* a request, a reply */
-    size_t rcap;
-    train_snaps snaps;        /* of w, with a snap_meta each */
-    train_schedule due;       /* in examples */
-    snap_meta acc;            /* sums since the last snapshot */
-    server_totals tot;
-    int abort_worker;         /* bsp: the dead worker that stops the run, or -1 */
-    char abort_why[256];
-} server;
 
 static int server_snapshot(server *sv)
 {
@@ -359,7 +183,7 @@ static int request_check(server *sv, int w, const unsigned char *msg, size_t len
               ((h->flags & REQ_PULL) && p->pull_pending);
     if (!bad) {
         request q = request_layout(sv, msg);
-        bad = len != request_bytes((h->flags & REQ_PUSH) ? &q.push : NULL, &q.pull) ||
+        bad = len != ps_request_bytes((h->flags & REQ_PUSH) ? &q.push : NULL, &q.pull) ||
               !in_range(sv, &q.push) || ((h->flags & REQ_PULL) && !in_range(sv, &q.pull));
     }
     if (bad)
@@ -419,6 +243,14 @@ static int server_handle(server *sv, int w, const unsigned char *msg, double arr
     return RT_OK;
 }
 
+/* The consistency rule: a pull for iteration c may be answered once the
+ * slowest running worker has pushed c - bound iterations (bsp: bound 0;
+ * ssp: s; async: no bound). */
+static int consistency_allows(const server *sv, const peer *p, long min)
+{
+    return sv->sh.bound == LONG_MAX || min >= p->pull_clock - sv->sh.bound;
+}
+
 /* Answer every filed pull whose consistency condition holds. */
 static int server_answer(server *sv)
 {
@@ -427,7 +259,7 @@ static int server_answer(server *sv)
         peer *p = &sv->peers[w];
         if (!p->pull_pending || p->state != W_ACTIVE)
             continue;
-        if (sv->abort_worker < 0 && sv->sh.bound != LONG_MAX && min < p->pull_clock - sv->sh.bound)
+        if (sv->abort_worker < 0 && !consistency_allows(sv, p, min))
             continue;
         reply_head *h = (reply_head *)sv->sbuf;
         *h = (reply_head){.stop = sv->examples >= sv->sh.budget ? STOP_BUDGET : STOP_NO,
@@ -538,110 +370,14 @@ static int server_loop(server *sv)
     return RT_OK;
 }
 
-/* ---- the reporter: assemble the servers' snapshots and evaluate them ---- */
-
-static void report_stats(const train_gathered *g, int S, double *st)
-{
-    server_totals all = {0};
-    for (int s = 0; s < S; s++) {
-        const server_totals *t = train_gathered_totals(g, s);
-        all.stale_sum += t->stale_sum;
-        all.delay_sum += t->delay_sum;
-        all.updates += t->updates;
-        all.stale_max = fmax(all.stale_max, t->stale_max);
-        all.delay_max = fmax(all.delay_max, t->delay_max);
-        all.lost = fmax(all.lost, t->lost);
-        all.pull_wait_s += t->pull_wait_s;
-        all.pulls += t->pulls;
-    }
-    st[PS_STAT_STALENESS_MEAN] = all.updates > 0 ? all.stale_sum / all.updates : 0;
-    st[PS_STAT_STALENESS_MAX] = all.stale_max;
-    st[PS_STAT_DELAY_MEAN] = all.updates > 0 ? all.delay_sum / all.updates : 0;
-    st[PS_STAT_DELAY_MAX] = all.delay_max;
-    st[PS_STAT_UPDATES] = ((const server_totals *)train_gathered_totals(g, 0))->updates;
-    st[PS_STAT_WORKERS_LOST] = all.lost;
-    st[PS_STAT_PULL_WAIT_S] = all.pulls > 0 ? all.pull_wait_s / all.pulls : 0;
-}
-
-static int report(server *sv, ml_model *model, const train_gathered *g)
-{
-    const train_setup *setup = sv->setup;
-    int S = sv->sh.S, rc;
-    train_eval eval;
-    float *params = malloc(sv->sh.P * sizeof *params);
-    if (!params)
-        return rt_fail(sv->r, RT_ENOMEM, "ps: out of memory for the model");
-    if ((rc = train_eval_init(&eval, sv->r, setup, model)))
-        goto done;
-    for (int i = 0; i < g->npoints && !rc; i++) {
-        double stale = 0, delay = 0, updates = 0;
-        for (int s = 0; s < S; s++) {
-            const snap_meta *m = (const snap_meta *)train_gathered_meta(g, i, s);
-            stale += m->stale_sum;
-            delay += m->delay_sum;
-            updates += m->updates;
-        }
-        const snap_meta *m0 = (const snap_meta *)train_gathered_meta(g, i, 0);
-        train_point at = {.time_s = train_gathered_point(g, i, params),
-                          .epoch = m0->examples / (double)setup->prob->train.n,
-                          .step = (long)m0->version,
-                          .extra = {updates > 0 ? stale / updates : NAN,
-                                    updates > 0 ? delay / updates : NAN}};
-        rc = train_eval_point(&eval, params, &at);
-    }
-    if (!rc) {
-        train_eval_finish(&eval, params, sv->sh.P);
-        report_stats(g, S, eval.out->stats);
-    }
-done:
-    train_eval_free(&eval);
-    free(params);
-    return rc;
-}
-
-static void server_free(server *sv)
-{
-    for (int w = 0; sv->peers && w < sv->sh.W; w++) {
-        free(sv->peers[w].pull_keys);
-        free(sv->peers[w].held);
-    }
-    free(sv->peers);
-    free(sv->rbuf);
-    free(sv->sbuf);
-    train_snaps_free(&sv->snaps);
-    free(sv->w);
-    ml_optim_free(&sv->optim);
-}
-
 static int server_main(rt *r, const train_setup *setup, ml_model *model)
 {
     server sv = {.r = r, .setup = setup, .s = rt_rank(r), .abort_worker = -1};
-    const ml_config *ml = setup->ml;
-    int rc;
-    shape_of(r, setup, model, &sv.sh);
-    size_t hi;
-    train_range(sv.sh.P, sv.sh.S, sv.s, &sv.lo, &hi);
-    sv.m = hi - sv.lo;
-    sv.active = sv.sh.W;
-    sv.rcap = sizeof(req_head) + 12 * sv.m;
-    sv.rbuf = malloc(sv.rcap);
-    sv.sbuf = malloc(sizeof(reply_head) + 4 * sv.m);
-    sv.w = malloc(sv.sh.P * sizeof *sv.w);
-    sv.peers = calloc((size_t)sv.sh.W, sizeof *sv.peers);
-    train_snaps_init(&sv.snaps, sv.m, SNAP_DOUBLES);
-    if (!sv.rbuf || !sv.sbuf || !sv.w || !sv.peers) {
-        rc = rt_fail(r, RT_ENOMEM, "ps server %d: out of memory for %zu keys", sv.s, sv.m);
-        goto done;
-    }
-    /* the same seed everywhere: the starting weights of the serial run */
-    ml_model_init_params(model, sv.w, ml->seed);
-    memmove(sv.w, sv.w + sv.lo, sv.m * sizeof *sv.w);
-    if ((rc = train_optimizer_init(r, ml, sv.lo, sv.m, &sv.optim, &sv.lr)))
-        goto done;
-    /* ---- snapshots at the evaluation points (the first now), then the final state ---- */
-    train_schedule_init(&sv.due, ml, (double)setup->prob->train.n);
-    train_schedule_due(&sv.due, 0);
-    if ((rc = server_snapshot(&sv)) || (rc = server_loop(&sv)))
+    int rc = ps_server_init(&sv, model);
+    /* ---- snapshots at the evaluation points (the first now, at 0
+     * examples), the requests, then the final state ---- */
+    if (rc || (train_schedule_due(&sv.due, 0) && (rc = server_snapshot(&sv))) ||
+        (rc = server_loop(&sv)))
         goto done;
     const snap_meta *last = (const snap_meta *)sv.snaps.meta + (sv.snaps.count - 1);
     if (sv.examples > last->examples && (rc = server_snapshot(&sv)))
@@ -649,10 +385,10 @@ static int server_main(rt *r, const train_setup *setup, ml_model *model)
     train_gathered g;
     if (!(rc = train_snaps_gather(r, &sv.snaps, sv.sh.S, sv.sh.P, &sv.tot, sizeof sv.tot, &g)) &&
         sv.s == 0)
-        rc = report(&sv, model, &g);
+        rc = ps_report(&sv, model, &g);
     train_gathered_free(&g);
 done:
-    server_free(&sv);
+    ps_server_free(&sv);
     return rc;
 }
 
@@ -660,42 +396,14 @@ done:
  * worker
  * ===================================================================== */
 
-/* A minibatch and (sparse) the sorted keys it touches. */
-typedef struct minibatch {
-    size_t *idx, n;
-    uint32_t *keys;
-    size_t nkeys;
-    size_t *split;               /* keys[split[s]..split[s+1]) belong to server s */
-} minibatch;
-
-typedef struct worker {
-    rt *r;
-    const train_setup *setup;
-    ps_shape sh;
-    int w;
-    ml_model *model;
-    const ml_dataset *train;
-    size_t w_off, b_off, K;      /* linear layout: weights, biases, classes */
-    float *params;               /* the worker's view; only pulled keys are fresh */
-    ml_grad grad;
-    train_shard shard;
-    minibatch mb[2];             /* this one and the next */
-    unsigned char *mark;         /* d flags, for collecting features */
-    uint32_t *feat;
-    uint32_t *gkey;              /* a push, grouped by server */
-    float *gval;
-    size_t *gcount;              /* S + 1 group starts */
-    size_t *lo, *hi;             /* each server's range */
-    reply_head **rbuf;           /* one reply per server */
-    rt_request **req;            /* S outstanding pulls */
-    rt_status *sts;
-    unsigned char *sbuf;         /* one request (rt_send copies it) */
-} worker;
-
-static int cmp_u32(const void *a, const void *b)
+/* Draw the next minibatch into b, and (sparse) the keys it touches. */
+static void worker_draw(worker *wk, minibatch *b)
 {
-    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-    return (x > y) - (x < y);
+    b->n = train_shard_next(&wk->shard, wk->setup->ml->batch, b->idx);
+    if (wk->sh.sparse) {
+        b->nkeys = keyset_rows_keys(&wk->rows, wk->train, b->idx, b->n, b->keys);
+        keyset_split(b->keys, b->nkeys, wk->sh.P, wk->sh.S, b->split);
+    }
 }
 
 /* The keys minibatch b pulls from server s. */
@@ -707,65 +415,14 @@ static keyset pull_keys(const worker *wk, const minibatch *b, int s)
     return k;
 }
 
-/* Draw the next minibatch into b, and (sparse) the keys it touches: its
- * features' weights for every class, then the biases. */
-static void worker_draw(worker *wk, minibatch *b)
-{
-    b->n = train_shard_next(&wk->shard, wk->setup->ml->batch, b->idx);
-    if (!wk->sh.sparse)
-        return;
-    const ml_dataset *ds = wk->train;
-    size_t nf = 0, nk = 0;
-    for (size_t e = 0; e < b->n; e++)
-        for (size_t z = ds->row_ptr[b->idx[e]]; z < ds->row_ptr[b->idx[e] + 1]; z++)
-            if (!wk->mark[ds->col[z]]) {
-                wk->mark[ds->col[z]] = 1;
-                wk->feat[nf++] = ds->col[z];
-            }
-    qsort(wk->feat, nf, sizeof *wk->feat, cmp_u32);
-    for (size_t f = 0; f < nf; f++) {
-        wk->mark[wk->feat[f]] = 0;
-        for (size_t c = 0; c < wk->K; c++)
-            b->keys[nk++] = (uint32_t)(wk->w_off + wk->feat[f] * wk->K + c);
-    }
-    for (size_t c = 0; c < wk->K && b->n > 0; c++)
-        b->keys[nk++] = (uint32_t)(wk->b_off + c);
-    b->nkeys = nk;
-    size_t at = 0;
-    for (int s = 0; s < wk->sh.S; s++) {
-        b->split[s] = at;
-        while (at < nk && b->keys[at] < wk->hi[s])
-            at++;
-    }
-    b->split[wk->sh.S] = nk;
-}
-
-/* The gradient's pairs grouped by server (a counting sort). */
-static void worker_group(worker *wk)
-{
-    int S = wk->sh.S;
-    memset(wk->gcount, 0, (size_t)(S + 1) * sizeof *wk->gcount);
-    for (size_t i = 0; i < wk->grad.nnz; i++)
-        wk->gcount[train_range_owner(wk->sh.P, S, wk->grad.index[i]) + 1]++;
-    for (int s = 0; s < S; s++)
-        wk->gcount[s + 1] += wk->gcount[s];
-    for (size_t i = 0; i < wk->grad.nnz; i++) {
-        size_t at = wk->gcount[train_range_owner(wk->sh.P, S, wk->grad.index[i])]++;
-        wk->gkey[at] = wk->grad.index[i];
-        wk->gval[at] = wk->grad.value[i];
-    }
-    for (int s = S; s > 0; s--) /* back to the starts */
-        wk->gcount[s] = wk->gcount[s - 1];
-    wk->gcount[0] = 0;
-}
-
 /* Send every server its part of the push of `cur`'s gradient (when cur
  * is not NULL) and of the pull of `next`'s keys. */
 static int worker_request(worker *wk, const minibatch *cur, const minibatch *next, long clock)
 {
     int rc;
-    if (cur && wk->grad.sparse)
-        worker_group(wk);
+    if (cur && wk->grad.sparse) /* its pairs, grouped by server */
+        keyset_group(wk->grad.index, wk->grad.value, wk->grad.nnz, wk->sh.P, wk->sh.S, wk->gkey,
+                     wk->gval, wk->gcount);
     for (int s = 0; s < wk->sh.S; s++) {
         keyset push = {.lo = wk->lo[s], .n = wk->hi[s] - wk->lo[s]}, pull = pull_keys(wk, next, s);
         const float *vals = wk->grad.dense + wk->lo[s];
@@ -787,7 +444,7 @@ static int worker_request(worker *wk, const minibatch *cur, const minibatch *nex
         }
         if (pull.keys)
             memcpy(p, pull.keys, pull.n * 4);
-        if ((rc = rt_send(wk->r, s, TAG_REQ, wk->sbuf, request_bytes(cur ? &push : NULL, &pull))))
+        if ((rc = rt_send(wk->r, s, TAG_REQ, wk->sbuf, ps_request_bytes(cur ? &push : NULL, &pull))))
             return rt_fail(wk->r, rc, "ps worker %d: request to server %d: %s", wk->w, s,
                            rt_error(wk->r));
     }
@@ -863,80 +520,14 @@ static int worker_goodbye(worker *wk)
     return RT_OK;
 }
 
-static void worker_free(worker *wk)
-{
-    for (int i = 0; i < 2; i++) {
-        free(wk->mb[i].idx);
-        free(wk->mb[i].keys);
-        free(wk->mb[i].split);
-    }
-    for (int s = 0; wk->rbuf && s < wk->sh.S; s++)
-        free(wk->rbuf[s]);
-    free(wk->rbuf);
-    free(wk->mark);
-    free(wk->feat);
-    free(wk->gkey);
-    free(wk->gval);
-    free(wk->gcount);
-    free(wk->req);
-    free(wk->sts);
-    free(wk->sbuf);
-    free(wk->lo);
-    free(wk->hi);
-    free(wk->params);
-    ml_grad_free(&wk->grad);
-    train_shard_free(&wk->shard);
-}
-
-static int worker_init(worker *wk)
-{
-    int S = wk->sh.S, sparse = wk->sh.sparse;
-    size_t P = wk->sh.P, d = wk->train->d ? wk->train->d : 1, mmax = 0, n_in, n_out;
-    ml_model_layer(wk->model, 1, &n_in, &n_out, &wk->w_off, &wk->b_off);
-    wk->K = n_out;
-    wk->lo = malloc((size_t)S * sizeof *wk->lo);
-    wk->hi = malloc((size_t)S * sizeof *wk->hi);
-    wk->rbuf = calloc((size_t)S, sizeof *wk->rbuf);
-    wk->gcount = malloc(((size_t)S + 1) * sizeof *wk->gcount);
-    wk->req = calloc((size_t)S, sizeof *wk->req);
-    wk->sts = calloc((size_t)S, sizeof *wk->sts);
-    wk->params = calloc(P, sizeof *wk->params);
-    if (!wk->lo || !wk->hi || !wk->rbuf || !wk->gcount || !wk->req || !wk->sts || !wk->params)
-        return -1;
-    for (int s = 0; s < S; s++) {
-        train_range(P, S, s, &wk->lo[s], &wk->hi[s]);
-        size_t m = wk->hi[s] - wk->lo[s];
-        mmax = m > mmax ? m : mmax;
-        if (!(wk->rbuf[s] = malloc(sizeof(reply_head) + m * sizeof(float))))
-            return -1;
-    }
-    for (int i = 0; i < 2; i++) {
-        minibatch *b = &wk->mb[i];
-        b->idx = malloc(wk->setup->ml->batch * sizeof *b->idx);
-        b->split = malloc(((size_t)S + 1) * sizeof *b->split);
-        b->keys = sparse ? malloc(P * sizeof *b->keys) : NULL;
-        if (!b->idx || !b->split || (sparse && !b->keys))
-            return -1;
-    }
-    if (sparse && (!(wk->mark = calloc(d, 1)) || !(wk->feat = malloc(d * sizeof *wk->feat)) ||
-                   !(wk->gkey = malloc(P * sizeof *wk->gkey)) ||
-                   !(wk->gval = malloc(P * sizeof *wk->gval))))
-        return -1;
-    if (!(wk->sbuf = malloc(sizeof(req_head) + 12 * mmax)) || ml_grad_init(&wk->grad, P) != 0 ||
-        train_shard_init(&wk->shard, wk->train, wk->w, wk->sh.W, wk->setup->ml->seed) != 0)
-        return -1;
-    wk->grad.dense_only = !sparse;
-    return 0;
-}
-
 static int worker_main(rt *r, const train_setup *setup, ml_model *model)
 {
     const ps_opts *opt = setup->algo;
     worker wk = {.r = r, .setup = setup, .model = model, .train = &setup->prob->train};
-    shape_of(r, setup, model, &wk.sh);
+    ps_shape_of(r, setup, model, &wk.sh);
     wk.w = rt_rank(r) - wk.sh.S;
     int rc = RT_OK, stop = 0;
-    if (worker_init(&wk) != 0) {
+    if (ps_worker_init(&wk) != 0) {
         rc = rt_fail(r, RT_ENOMEM, "ps worker %d: out of memory for %zu parameters", wk.w, wk.sh.P);
         goto done;
     }
@@ -968,7 +559,7 @@ static int worker_main(rt *r, const train_setup *setup, ml_model *model)
         rc = worker_goodbye(&wk);
     }
 done:
-    worker_free(&wk);
+    ps_worker_free(&wk);
     return rc;
 }
 

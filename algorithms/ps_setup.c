@@ -1,0 +1,222 @@
+/* ps_setup.c -- the parameter server's allocation and reporting (see
+ * ps_internal.h): what ps.c's protocol needs set up before it runs and
+ * done after, kept apart so that ps.c reads as the algorithm. */
+#include "algorithms/ps_internal.h"
+
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const consistency_names[] = {"bsp", "ssp", "async"};
+
+const char *ps_consistency_name(ps_consistency c)
+{
+    return c >= PS_BSP && c <= PS_ASYNC ? consistency_names[c] : "?";
+}
+
+double ps_bsp_iteration_s(int W, int S, size_t P, double alpha_s, double beta_s_per_B)
+{
+    double m = (double)P / S;
+    int fan = W > S ? W : S;
+    return 2 * alpha_s + fan * (PS_REQ_HEAD_BYTES + PS_REPLY_HEAD_BYTES + 8 * m) * beta_s_per_B;
+}
+
+void ps_setup_columns(train_setup *setup)
+{
+    static const char *const extra[] = {"staleness_mean", "delay_mean_updates"};
+    static const char *const stats[PS_STATS] = {
+        [PS_STAT_STALENESS_MEAN] = "staleness_mean",
+        [PS_STAT_STALENESS_MAX] = "staleness_max",
+        [PS_STAT_DELAY_MEAN] = "delay_mean_updates",
+        [PS_STAT_DELAY_MAX] = "delay_max_updates",
+        [PS_STAT_UPDATES] = "updates",
+        [PS_STAT_WORKERS_LOST] = "workers_lost",
+        [PS_STAT_PULL_WAIT_S] = "pull_wait_mean_s",
+    };
+    setup->nextra = 2;
+    for (int i = 0; i < 2; i++)
+        setup->extra_names[i] = extra[i];
+    setup->nstats = PS_STATS;
+    for (int i = 0; i < PS_STATS; i++)
+        setup->stat_names[i] = stats[i];
+}
+
+void ps_shape_of(rt *r, const train_setup *setup, const ml_model *model, ps_shape *sh)
+{
+    const ps_opts *opt = setup->algo;
+    sh->S = opt->servers;
+    sh->W = rt_size(r) - opt->servers;
+    sh->P = ml_model_nparams(model);
+    sh->sparse = setup->prob->train.sparse && ml_model_kind_of(model) != ML_MODEL_MLP;
+    sh->bound = opt->consistency == PS_ASYNC ? LONG_MAX
+                : opt->consistency == PS_SSP ? opt->staleness
+                                             : 0;
+    sh->budget = (double)setup->ml->epochs * (double)setup->prob->train.n;
+}
+
+/* ---- the server ---- */
+
+int ps_server_init(server *sv, ml_model *model)
+{
+    const ml_config *ml = sv->setup->ml;
+    ps_shape_of(sv->r, sv->setup, model, &sv->sh);
+    size_t hi;
+    train_range(sv->sh.P, sv->sh.S, sv->s, &sv->lo, &hi);
+    sv->m = hi - sv->lo;
+    sv->active = sv->sh.W;
+    sv->rcap = sizeof(req_head) + 12 * sv->m;
+    sv->rbuf = malloc(sv->rcap);
+    sv->sbuf = malloc(sizeof(reply_head) + 4 * sv->m);
+    sv->w = malloc(sv->sh.P * sizeof *sv->w);
+    sv->peers = calloc((size_t)sv->sh.W, sizeof *sv->peers);
+    train_snaps_init(&sv->snaps, sv->m, SNAP_DOUBLES);
+    if (!sv->rbuf || !sv->sbuf || !sv->w || !sv->peers)
+        return rt_fail(sv->r, RT_ENOMEM, "ps server %d: out of memory for %zu keys", sv->s, sv->m);
+    /* the same seed everywhere: the starting weights of the serial run */
+    ml_model_init_params(model, sv->w, ml->seed);
+    memmove(sv->w, sv->w + sv->lo, sv->m * sizeof *sv->w);
+    train_schedule_init(&sv->due, ml, (double)sv->setup->prob->train.n);
+    return train_optimizer_init(sv->r, ml, sv->lo, sv->m, &sv->optim, &sv->lr);
+}
+
+void ps_server_free(server *sv)
+{
+    for (int w = 0; sv->peers && w < sv->sh.W; w++) {
+        free(sv->peers[w].pull_keys);
+        free(sv->peers[w].held);
+    }
+    free(sv->peers);
+    free(sv->rbuf);
+    free(sv->sbuf);
+    train_snaps_free(&sv->snaps);
+    free(sv->w);
+    ml_optim_free(&sv->optim);
+}
+
+/* ---- the reporter: the servers' snapshots, assembled and evaluated ---- */
+
+static void report_stats(const train_gathered *g, int S, double *st)
+{
+    server_totals all = {0};
+    for (int s = 0; s < S; s++) {
+        const server_totals *t = train_gathered_totals(g, s);
+        all.stale_sum += t->stale_sum;
+        all.delay_sum += t->delay_sum;
+        all.updates += t->updates;
+        all.stale_max = fmax(all.stale_max, t->stale_max);
+        all.delay_max = fmax(all.delay_max, t->delay_max);
+        all.lost = fmax(all.lost, t->lost);
+        all.pull_wait_s += t->pull_wait_s;
+        all.pulls += t->pulls;
+    }
+    st[PS_STAT_STALENESS_MEAN] = all.updates > 0 ? all.stale_sum / all.updates : 0;
+    st[PS_STAT_STALENESS_MAX] = all.stale_max;
+    st[PS_STAT_DELAY_MEAN] = all.updates > 0 ? all.delay_sum / all.updates : 0;
+    st[PS_STAT_DELAY_MAX] = all.delay_max;
+    st[PS_STAT_UPDATES] = ((const server_totals *)train_gathered_totals(g, 0))->updates;
+    st[PS_STAT_WORKERS_LOST] = all.lost;
+    st[PS_STAT_PULL_WAIT_S] = all.pulls > 0 ? all.pull_wait_s / all.pulls : 0;
+}
+
+int ps_report(server *sv, ml_model *model, const train_gathered *g)
+{
+    const train_setup *setup = sv->setup;
+    int S = sv->sh.S, rc;
+    train_eval eval;
+    float *params = malloc(sv->sh.P * sizeof *params);
+    if (!params)
+        return rt_fail(sv->r, RT_ENOMEM, "ps: out of memory for the model");
+    if ((rc = train_eval_init(&eval, sv->r, setup, model)))
+        goto done;
+    for (int i = 0; i < g->npoints && !rc; i++) {
+        double stale = 0, delay = 0, updates = 0;
+        for (int s = 0; s < S; s++) {
+            const snap_meta *m = (const snap_meta *)train_gathered_meta(g, i, s);
+            stale += m->stale_sum;
+            delay += m->delay_sum;
+            updates += m->updates;
+        }
+        const snap_meta *m0 = (const snap_meta *)train_gathered_meta(g, i, 0);
+        train_point at = {.time_s = train_gathered_point(g, i, params),
+                          .epoch = m0->examples / (double)setup->prob->train.n,
+                          .step = (long)m0->version,
+                          .extra = {updates > 0 ? stale / updates : NAN,
+                                    updates > 0 ? delay / updates : NAN}};
+        rc = train_eval_point(&eval, params, &at);
+    }
+    if (!rc) {
+        train_eval_finish(&eval, params, sv->sh.P);
+        report_stats(g, S, eval.out->stats);
+    }
+done:
+    train_eval_free(&eval);
+    free(params);
+    return rc;
+}
+
+/* ---- the worker ---- */
+
+void ps_worker_free(worker *wk)
+{
+    for (int i = 0; i < 2; i++) {
+        free(wk->mb[i].idx);
+        free(wk->mb[i].keys);
+        free(wk->mb[i].split);
+    }
+    for (int s = 0; wk->rbuf && s < wk->sh.S; s++)
+        free(wk->rbuf[s]);
+    free(wk->rbuf);
+    keyset_rows_free(&wk->rows);
+    free(wk->gkey);
+    free(wk->gval);
+    free(wk->gcount);
+    free(wk->req);
+    free(wk->sts);
+    free(wk->sbuf);
+    free(wk->lo);
+    free(wk->hi);
+    free(wk->params);
+    ml_grad_free(&wk->grad);
+    train_shard_free(&wk->shard);
+}
+
+int ps_worker_init(worker *wk)
+{
+    int S = wk->sh.S, sparse = wk->sh.sparse;
+    size_t P = wk->sh.P, mmax = 0;
+    wk->lo = malloc((size_t)S * sizeof *wk->lo);
+    wk->hi = malloc((size_t)S * sizeof *wk->hi);
+    wk->rbuf = calloc((size_t)S, sizeof *wk->rbuf);
+    wk->gcount = malloc(((size_t)S + 1) * sizeof *wk->gcount);
+    wk->req = calloc((size_t)S, sizeof *wk->req);
+    wk->sts = calloc((size_t)S, sizeof *wk->sts);
+    wk->params = calloc(P, sizeof *wk->params);
+    if (!wk->lo || !wk->hi || !wk->rbuf || !wk->gcount || !wk->req || !wk->sts || !wk->params)
+        return -1;
+    for (int s = 0; s < S; s++) {
+        train_range(P, S, s, &wk->lo[s], &wk->hi[s]);
+        size_t m = wk->hi[s] - wk->lo[s];
+        mmax = m > mmax ? m : mmax;
+        if (!(wk->rbuf[s] = malloc(sizeof(reply_head) + m * sizeof(float))))
+            return -1;
+    }
+    for (int i = 0; i < 2; i++) {
+        minibatch *b = &wk->mb[i];
+        b->idx = malloc(wk->setup->ml->batch * sizeof *b->idx);
+        b->split = malloc(((size_t)S + 1) * sizeof *b->split);
+        b->keys = sparse ? malloc(P * sizeof *b->keys) : NULL;
+        if (!b->idx || !b->split || (sparse && !b->keys))
+            return -1;
+    }
+    if (sparse && (keyset_rows_init(&wk->rows, wk->model, wk->train->d) != 0 ||
+                   !(wk->gkey = malloc(P * sizeof *wk->gkey)) ||
+                   !(wk->gval = malloc(P * sizeof *wk->gval))))
+        return -1;
+    if (!(wk->sbuf = malloc(sizeof(req_head) + 12 * mmax)) || ml_grad_init(&wk->grad, P) != 0 ||
+        train_shard_init(&wk->shard, wk->train, wk->w, wk->sh.W, wk->setup->ml->seed) != 0)
+        return -1;
+    wk->grad.dense_only = !sparse;
+    return 0;
+}
+
