@@ -4,6 +4,10 @@
  * distbelief_downpour.c and distbelief_sandblaster.c for the algorithms. */
 #include "algorithms/distbelief.h"
 
+#include <string.h>
+
+_Static_assert(sizeof(db_req) == 24, "request header layout");
+
 int db_ranks(const db_opts *o)
 {
     int workers = o->mode == DB_MODEL_PARALLEL ? o->partitions : o->replicas * o->partitions;
@@ -11,6 +15,78 @@ int db_ranks(const db_opts *o)
 }
 
 int db_reporter(const db_opts *o) { return o->mode == DB_SANDBLASTER ? db_ranks(o) - 1 : 0; }
+
+int db_sharers(const db_layout *lay, int S, int s)
+{
+    int n = 0;
+    for (int k = 0; k < lay->K; k++) {
+        size_t a, b, off = db_part_offset(lay, k);
+        train_range_overlap(lay->P, S, s, off, off + db_part_params(lay, k), &a, &b);
+        n += a < b;
+    }
+    return n;
+}
+
+int db_serve_next(rt *r, const char *who, int tag, void *buf, size_t cap, size_t lo, size_t hi,
+                  int free_kind, unsigned carry, db_req *h, rt_status *st)
+{
+    int s = rt_rank(r), rc = rt_recv(r, RT_ANY_SOURCE, tag, buf, cap, st);
+    if (rc)
+        return rt_fail(r, rc, "%s server %d: %s", who, s, rt_error(r));
+    if (st->bytes < sizeof *h)
+        return rt_fail(r, RT_EPROTO, "%s server %d: %zu-byte request from rank %d is shorter "
+                       "than its header", who, s, st->bytes, st->source);
+    memcpy(h, buf, sizeof *h);
+    size_t first = (size_t)h->first, count = (size_t)h->count;
+    if (h->kind != free_kind && (h->first < 0 || h->count < 0 || first < lo || first > hi ||
+                                 count > hi - first))
+        return rt_fail(r, RT_EPROTO, "%s server %d: rank %d named %zu values from %zu, I hold "
+                       "[%zu, %zu)", who, s, st->source, count, first, lo, hi);
+    int carries = h->kind >= 0 && h->kind < 32 && (carry >> h->kind & 1);
+    if (st->bytes != sizeof *h + (carries ? count * sizeof(float) : 0))
+        return rt_fail(r, RT_EPROTO, "%s server %d: a request for %zu values from rank %d came "
+                       "as %zu bytes", who, s, count, st->source, st->bytes);
+    return RT_OK;
+}
+
+int db_fetch(rt *r, int S, size_t P, size_t off, size_t n, int tag, int reply_tag, int kind,
+             int32_t arg, float *packed, uint64_t *bytes)
+{
+    for (int s = 0; s < S; s++) {
+        size_t lo, hi;
+        train_range_overlap(P, S, s, off, off + n, &lo, &hi);
+        if (lo >= hi)
+            continue;
+        db_req h = {.kind = kind, .arg = arg, .first = (int64_t)lo, .count = (int64_t)(hi - lo)};
+        int rc;
+        if ((rc = rt_send(r, s, tag, &h, sizeof h)) ||
+            (rc = rt_recv(r, s, reply_tag, packed + (lo - off), (hi - lo) * sizeof *packed, NULL)))
+            return rt_fail(r, rc, "fetching weights from server %d: %s", s, rt_error(r));
+        *bytes += sizeof h;
+    }
+    return RT_OK;
+}
+
+int db_push(rt *r, int S, size_t P, size_t off, size_t n, int tag, int kind, int32_t arg,
+            const float *vals, char *msg, uint64_t *bytes)
+{
+    for (int s = 0; s < S; s++) {
+        size_t lo, hi;
+        train_range_overlap(P, S, s, off, off + n, &lo, &hi);
+        if (vals && lo >= hi)
+            continue;
+        size_t count = vals ? hi - lo : 0, len = sizeof(db_req) + count * sizeof *vals;
+        db_req h = {.kind = kind, .arg = arg, .first = (int64_t)lo, .count = (int64_t)count};
+        memcpy(msg, &h, sizeof h);
+        if (count)
+            memcpy(msg + sizeof h, vals + (lo - off), count * sizeof *vals);
+        int rc = rt_send(r, s, tag, msg, len);
+        if (rc)
+            return rt_fail(r, rc, "pushing to server %d: %s", s, rt_error(r));
+        *bytes += len;
+    }
+    return RT_OK;
+}
 
 int db_rank(rt *r, void *arg)
 {

@@ -106,8 +106,40 @@ void db_part_free(db_part *p);
 int db_part_loss_grad(db_part *p, const float *params, const ml_dataset *ds, const size_t *idx,
                       size_t B, double l2, float *grad, double *loss, size_t *correct);
 
+/* ---- the parameter servers of Downpour and Sandblaster ---- */
+
 /* Server s of S holds the run train_range(P, S, s) of the packed order
- * (train.h), so a partition's run meets one server or a few neighbours. */
+ * (train.h), so a partition's run meets one server or a few neighbours.
+ * Every request to one starts with this header: what (the mode's own
+ * kinds), a number of the mode's own (examples pushed, or the number of
+ * an evaluation), and the run [first, first + count) of the packed order
+ * it names; values, when it carries any, follow (count floats). */
+typedef struct db_req {
+    int32_t kind;
+    int32_t arg;
+    int64_t first;
+    int64_t count;
+} db_req;
+
+/* How many of a replica's K partitions have runs that meet server s's. */
+int db_sharers(const db_layout *lay, int S, int s);
+/* A server's next request (any source, tag): the header into *h, the
+ * values after it in buf. Refuses, with an error naming `who` and the
+ * sender, a request that is not its header plus, for the kinds whose bit
+ * is set in `carry`, count floats, and -- unless its kind is free_kind --
+ * one whose run is outside the server's [lo, hi). */
+int db_serve_next(rt *r, const char *who, int tag, void *buf, size_t cap, size_t lo, size_t hi,
+                  int free_kind, unsigned carry, db_req *h, rt_status *st);
+/* A partition's run [off, off + n) from the S servers holding it: one
+ * request (kind, arg) to each, answered with its part (on reply_tag), into
+ * packed[0..n). Adds the bytes it sent to *bytes. */
+int db_fetch(rt *r, int S, size_t P, size_t off, size_t n, int tag, int reply_tag, int kind,
+             int32_t arg, float *packed, uint64_t *bytes);
+/* Each server holding part of [off, off + n) gets its part of vals with a
+ * header (kind, arg); msg has room for a header and n floats. With vals
+ * NULL every server gets the header alone (count 0: a goodbye). */
+int db_push(rt *r, int S, size_t P, size_t off, size_t n, int tag, int kind, int32_t arg,
+            const float *vals, char *msg, uint64_t *bytes);
 
 /* ---- the layer split (a pipeline) ---- */
 

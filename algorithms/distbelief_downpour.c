@@ -49,14 +49,6 @@
 enum { TAG_REQ = 0x6400, TAG_REPLY };
 enum { REQ_FETCH = 1, REQ_PUSH = 2, REQ_DONE = 3 };
 
-typedef struct req_head {
-    int32_t kind;
-    int32_t examples;
-    int64_t first;   /* index in the packed order */
-    int64_t count;
-} req_head;
-
-_Static_assert(sizeof(req_head) == 24, "request header layout");
 
 /* ---- the server ---- */
 
@@ -104,7 +96,7 @@ static int server_main(rt *r, const train_setup *setup, const db_layout *lay, ml
     ml_optim optim = {0};
     float *flat = malloc(P * sizeof *flat), *global = malloc(P * sizeof *global);
     float *w = malloc((n + 1) * sizeof *w), *g = malloc((n + 1) * sizeof *g);
-    size_t cap = sizeof(req_head) + (n + 1) * sizeof(float);
+    size_t cap = sizeof(db_req) + (n + 1) * sizeof(float);
     char *buf = malloc(cap);
     train_out *slot = train_slot(r);
     train_snaps_init(&sv, n, SNAP_DOUBLES);
@@ -120,12 +112,7 @@ static int server_main(rt *r, const train_setup *setup, const db_layout *lay, ml
     if ((rc = train_optimizer_init(r, ml, 0, n, &optim, &sched)))
         goto done;
     /* partitions whose run meets mine each report a replica's examples */
-    int sharers = 0;
-    for (int k = 0; k < K; k++) {
-        size_t a, b, off = db_part_offset(lay, k);
-        train_range_overlap(P, S, s, off, off + db_part_params(lay, k), &a, &b);
-        sharers += a < b;
-    }
+    int sharers = db_sharers(lay, S, s);
     train_schedule due;
     train_schedule_init(&due, ml, 1);
     double examples = 0, ntrain = (double)setup->prob->train.n, epoch = 0;
@@ -135,28 +122,11 @@ static int server_main(rt *r, const train_setup *setup, const db_layout *lay, ml
         goto done;
     for (int done = 0; done < workers;) {
         rt_status st;
-        if ((rc = rt_recv(r, RT_ANY_SOURCE, TAG_REQ, buf, cap, &st))) {
-            rc = rt_fail(r, rc, "downpour server %d: %s", s, rt_error(r));
+        db_req h;
+        if ((rc = db_serve_next(r, "downpour", TAG_REQ, buf, cap, lo, hi, REQ_DONE, 1u << REQ_PUSH,
+                                &h, &st)))
             goto done;
-        }
-        req_head h;
-        if (st.bytes < sizeof h) {
-            rc = rt_fail(r, RT_EPROTO, "downpour server %d: %zu-byte request from rank %d is "
-                         "shorter than its header", s, st.bytes, st.source);
-            goto done;
-        }
-        memcpy(&h, buf, sizeof h);
         size_t first = (size_t)h.first, count = (size_t)h.count;
-        if (h.kind != REQ_DONE && (first < lo || first > hi || count > hi - first)) {
-            rc = rt_fail(r, RT_EPROTO, "downpour server %d: rank %d asked for %zu values from %zu, "
-                         "I hold [%zu, %zu)", s, st.source, count, first, lo, hi);
-            goto done;
-        }
-        if (h.kind != REQ_DONE && h.kind != REQ_FETCH && st.bytes != sizeof h + count * sizeof(float)) {
-            rc = rt_fail(r, RT_EPROTO, "downpour server %d: push of %zu values from rank %d came "
-                         "as %zu bytes", s, count, st.source, st.bytes);
-            goto done;
-        }
         if (h.kind == REQ_DONE) {
             done++;
         } else if (h.kind == REQ_FETCH) {
@@ -174,7 +144,7 @@ static int server_main(rt *r, const train_setup *setup, const db_layout *lay, ml
             if ((rc = train_charge(r, flops)))
                 goto done;
             updates++;
-            examples += h.examples;
+            examples += h.arg;
             epoch = examples / (sharers ? sharers : 1) / ntrain;
             if (train_schedule_due(&due, epoch) && (rc = server_snap(r, &sv, w, epoch, updates)))
                 goto done;
@@ -213,45 +183,16 @@ typedef struct client {
 
 static int client_fetch(client *c, float *packed)
 {
-    rt *r = c->r;
-    int rc;
-    size_t P = c->lay->P;
-    for (int s = 0; s < c->S; s++) {
-        size_t lo, hi;
-        train_range_overlap(P, c->S, s, c->off, c->off + c->n, &lo, &hi);
-        if (lo >= hi)
-            continue;
-        req_head h = {.kind = REQ_FETCH, .first = (int64_t)lo, .count = (int64_t)(hi - lo)};
-        if ((rc = rt_send(r, s, TAG_REQ, &h, sizeof h)) ||
-            (rc = rt_recv(r, s, TAG_REPLY, packed + (lo - c->off), (hi - lo) * sizeof *packed, NULL)))
-            return rt_fail(r, rc, "downpour: fetching weights from server %d: %s", s, rt_error(r));
-        c->bytes += sizeof h;
-    }
-    return RT_OK;
+    int rc = db_fetch(c->r, c->S, c->lay->P, c->off, c->n, TAG_REQ, TAG_REPLY, REQ_FETCH, 0, packed,
+                      &c->bytes);
+    return rc ? rt_fail(c->r, rc, "downpour: %s", rt_error(c->r)) : RT_OK;
 }
 
 static int client_send(client *c, int kind, const float *accrued, int examples)
 {
-    rt *r = c->r;
-    int rc;
-    size_t P = c->lay->P;
-    for (int s = 0; s < c->S; s++) {
-        size_t lo, hi;
-        train_range_overlap(P, c->S, s, c->off, c->off + c->n, &lo, &hi);
-        if (kind == REQ_PUSH && lo >= hi)
-            continue;
-        size_t count = kind == REQ_PUSH ? hi - lo : 0;
-        req_head h = {.kind = kind, .examples = examples, .first = (int64_t)lo,
-                      .count = (int64_t)count};
-        memcpy(c->msg, &h, sizeof h);
-        if (count)
-            memcpy(c->msg + sizeof h, accrued + (lo - c->off), count * sizeof *accrued);
-        size_t bytes = sizeof h + count * sizeof *accrued;
-        if ((rc = rt_send(r, s, TAG_REQ, c->msg, bytes)))
-            return rt_fail(r, rc, "downpour: pushing to server %d: %s", s, rt_error(r));
-        c->bytes += bytes;
-    }
-    return RT_OK;
+    int rc = db_push(c->r, c->S, c->lay->P, c->off, c->n, TAG_REQ, kind, examples, accrued, c->msg,
+                     &c->bytes);
+    return rc ? rt_fail(c->r, rc, "downpour: %s", rt_error(c->r)) : RT_OK;
 }
 
 static int replica_main(rt *r, const train_setup *setup, const db_layout *lay, ml_model *model)
@@ -269,7 +210,7 @@ static int replica_main(rt *r, const train_setup *setup, const db_layout *lay, m
     float *packed = malloc((c.n + 1) * sizeof *packed), *gpacked = malloc((c.n + 1) * sizeof *gpacked);
     float *accrued = calloc(c.n + 1, sizeof *accrued);
     size_t *batch_idx = malloc(ml->batch * sizeof *batch_idx);
-    c.msg = malloc(sizeof(req_head) + (c.n + 1) * sizeof(float));
+    c.msg = malloc(sizeof(db_req) + (c.n + 1) * sizeof(float));
     train_out *slot = train_slot(r);
     if (!params || !grad || !packed || !gpacked || !accrued || !batch_idx || !c.msg ||
         train_shard_init(&shard, train, replica, o->replicas, ml->seed) != 0) {

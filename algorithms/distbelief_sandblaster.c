@@ -50,14 +50,10 @@
 enum { TAG_SB_REQ = 0x6600, TAG_SB_REPLY, TAG_SB_UNIT, TAG_SB_DONE, TAG_SB_LOSS };
 enum { SB_SET = 1, SB_ACK, SB_FETCH, SB_PUSH, SB_GET, SB_STOP };
 
-typedef struct sb_head {
-    int32_t kind;
-    int32_t eval;     /* evaluation number */
-    int64_t first;    /* packed index (servers) or first example (units) */
-    int64_t count;    /* floats, or examples; a unit of 0 examples ends the evaluation */
-} sb_head;
-
-_Static_assert(sizeof(sb_head) == 24, "header layout");
+/* Requests to the servers and work units to the replicas are both a
+ * db_req: arg is the evaluation's number; a unit's run is of examples (a
+ * unit of 0 examples ends the evaluation). */
+typedef db_req sb_head;
 
 /* ---- checking the L-BFGS settings ---- */
 
@@ -114,7 +110,7 @@ int db_lbfgs_check(const db_opts *o, char *err, size_t errlen)
 
 static int server_main(rt *r, const db_opts *o, const db_layout *lay)
 {
-    int s = rt_rank(r), S = o->servers, K = o->partitions, rc = RT_OK;
+    int s = rt_rank(r), S = o->servers, rc = RT_OK;
     size_t lo, hi;
     train_range(lay->P, S, s, &lo, &hi);
     size_t n = hi - lo, cap = sizeof(sb_head) + (n + 1) * sizeof(float);
@@ -126,31 +122,20 @@ static int server_main(rt *r, const db_opts *o, const db_layout *lay)
         rc = rt_fail(r, RT_ENOMEM, "sandblaster server %d: out of memory", s);
         goto done;
     }
-    int sharers = 0; /* partitions of a replica whose runs meet mine */
-    for (int k = 0; k < K; k++) {
-        size_t a, b, off = db_part_offset(lay, k);
-        train_range_overlap(lay->P, S, s, off, off + db_part_params(lay, k), &a, &b);
-        sharers += a < b;
-    }
-    int expected = sharers * o->replicas, pushes = 0, get_from = -1;
+    int expected = db_sharers(lay, S, s) * o->replicas, pushes = 0, get_from = -1;
     for (;;) {
         rt_status st;
-        if ((rc = rt_recv(r, RT_ANY_SOURCE, TAG_SB_REQ, buf, cap, &st)))
-            goto fail;
         sb_head h;
-        memcpy(&h, buf, sizeof h);
+        if ((rc = db_serve_next(r, "sandblaster", TAG_SB_REQ, buf, cap, lo, hi, SB_STOP,
+                                1u << SB_SET | 1u << SB_PUSH, &h, &st)))
+            goto done;
         size_t first = (size_t)h.first, count = (size_t)h.count;
         if (h.kind == SB_STOP)
             break;
-        if (first < lo || first + count > hi) {
-            rc = rt_fail(r, RT_EPROTO, "sandblaster server %d: rank %d named [%zu, %zu), I hold "
-                         "[%zu, %zu)", s, st.source, first, first + count, lo, hi);
-            goto done;
-        }
         const float *vals = (const float *)(buf + sizeof h);
         if (h.kind == SB_SET) {
             memcpy(w, vals, n * sizeof *w);
-            sb_head ack = {.kind = SB_ACK, .eval = h.eval};
+            sb_head ack = {.kind = SB_ACK, .arg = h.arg};
             if ((rc = rt_send(r, st.source, TAG_SB_REPLY, &ack, sizeof ack)))
                 goto fail;
         } else if (h.kind == SB_FETCH) {
@@ -219,42 +204,20 @@ static int replica_main(rt *r, const train_setup *setup, const db_layout *lay)
             break;
         if (u.count == 0) {
             /* ---- 4. the evaluation is over: push the sums ---- */
-            for (int s = 0; s < S; s++) {
-                size_t lo, hi;
-                train_range_overlap(P, S, s, off, off + n, &lo, &hi);
-                if (lo >= hi)
-                    continue;
-                sb_head h = {.kind = SB_PUSH, .eval = u.eval, .first = (int64_t)lo,
-                             .count = (int64_t)(hi - lo)};
-                memcpy(msg, &h, sizeof h);
-                memcpy(msg + sizeof h, gsum + (lo - off), (hi - lo) * sizeof *gsum);
-                size_t len = sizeof h + (hi - lo) * sizeof *gsum;
-                if ((rc = rt_send(r, s, TAG_SB_REQ, msg, len)))
-                    goto fail;
-                bytes += len;
-            }
-            if (k == 0 && (rc = rt_send(r, coord, TAG_SB_LOSS, &loss_sum, sizeof loss_sum)))
+            if ((rc = db_push(r, S, P, off, n, TAG_SB_REQ, SB_PUSH, u.arg, gsum, msg, &bytes)) ||
+                (k == 0 && (rc = rt_send(r, coord, TAG_SB_LOSS, &loss_sum, sizeof loss_sum))))
                 goto fail;
             memset(gsum, 0, n * sizeof *gsum);
             loss_sum = 0;
             continue;
         }
         /* ---- 3. weights for this evaluation, then the unit's gradient ---- */
-        if (u.eval != have) {
-            for (int s = 0; s < S; s++) {
-                size_t lo, hi;
-                train_range_overlap(P, S, s, off, off + n, &lo, &hi);
-                if (lo >= hi)
-                    continue;
-                sb_head h = {.kind = SB_FETCH, .eval = u.eval, .first = (int64_t)lo,
-                             .count = (int64_t)(hi - lo)};
-                if ((rc = rt_send(r, s, TAG_SB_REQ, &h, sizeof h)) ||
-                    (rc = rt_recv(r, s, TAG_SB_REPLY, packed + (lo - off), (hi - lo) * sizeof *packed, NULL)))
-                    goto fail;
-                bytes += sizeof h;
-            }
+        if (u.arg != have) {
+            if ((rc = db_fetch(r, S, P, off, n, TAG_SB_REQ, TAG_SB_REPLY, SB_FETCH, u.arg, packed,
+                               &bytes)))
+                goto fail;
             db_unpack(lay, k, packed, params);
-            have = u.eval;
+            have = u.arg;
         }
         size_t b = (size_t)u.count;
         for (size_t i = 0; i < b; i++)
@@ -270,7 +233,7 @@ static int replica_main(rt *r, const train_setup *setup, const db_layout *lay)
         units++;
         if ((rc = train_charge(r, 2.0 * (double)n)))
             goto done;
-        sb_head done_msg = {.kind = SB_ACK, .eval = u.eval};
+        sb_head done_msg = {.kind = SB_ACK, .arg = u.arg};
         if (k == 0 && (rc = rt_send(r, coord, TAG_SB_DONE, &done_msg, sizeof done_msg)))
             goto fail;
     }
@@ -309,7 +272,7 @@ typedef struct coord {
 static int send_unit(coord *c, int replica, int eval, size_t first, size_t count)
 {
     int S = c->o->servers, K = c->o->partitions, rc;
-    sb_head u = {.kind = SB_FETCH, .eval = eval, .first = (int64_t)first, .count = (int64_t)count};
+    sb_head u = {.kind = SB_FETCH, .arg = eval, .first = (int64_t)first, .count = (int64_t)count};
     for (int k = 0; k < K; k++)
         if ((rc = rt_send(c->r, S + replica * K + k, TAG_SB_UNIT, &u, sizeof u)))
             return rt_fail(c->r, rc, "sandblaster: a unit to replica %d: %s", replica, rt_error(c->r));
@@ -334,7 +297,7 @@ static int evaluate_at(coord *c, const lbfgsfloatval_t *x, lbfgsfloatval_t *g, d
     for (int s = 0; s < S; s++) {
         size_t lo, hi;
         train_range(P, S, s, &lo, &hi);
-        sb_head h = {.kind = SB_SET, .eval = ev, .first = (int64_t)lo, .count = (int64_t)(hi - lo)};
+        sb_head h = {.kind = SB_SET, .arg = ev, .first = (int64_t)lo, .count = (int64_t)(hi - lo)};
         memcpy(c->msg, &h, sizeof h);
         memcpy(c->msg + sizeof h, c->wpacked + lo, (hi - lo) * sizeof(float));
         if ((rc = rt_send(r, s, TAG_SB_REQ, c->msg, sizeof h + (hi - lo) * sizeof(float))))
@@ -393,7 +356,7 @@ static int evaluate_at(coord *c, const lbfgsfloatval_t *x, lbfgsfloatval_t *g, d
     for (int s = 0; s < S; s++) {
         size_t lo, hi;
         train_range(P, S, s, &lo, &hi);
-        sb_head h = {.kind = SB_GET, .eval = ev, .first = (int64_t)lo, .count = 0};
+        sb_head h = {.kind = SB_GET, .arg = ev, .first = (int64_t)lo, .count = 0};
         if ((rc = rt_send(r, s, TAG_SB_REQ, &h, sizeof h)) ||
             (rc = rt_recv(r, s, TAG_SB_REPLY, c->gpacked + lo, (hi - lo) * sizeof(float), NULL)))
             goto fail;
