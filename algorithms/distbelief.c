@@ -4,6 +4,7 @@
  * distbelief_downpour.c and distbelief_sandblaster.c for the algorithms. */
 #include "algorithms/distbelief.h"
 
+#include <stdio.h>
 #include <string.h>
 
 _Static_assert(sizeof(db_req) == 24, "request header layout");
@@ -88,6 +89,76 @@ int db_push(rt *r, int S, size_t P, size_t off, size_t n, int tag, int kind, int
     return RT_OK;
 }
 
+int db_check(const train_setup *setup, char *err, size_t errlen)
+{
+    const db_opts *o = setup->algo;
+    if (o->split == DB_SPLIT_LAYERS && o->mode != DB_MODEL_PARALLEL) {
+        snprintf(err, errlen, "--split layers (the pipeline) runs in --mode model-parallel; "
+                 "downpour and sandblaster replicas are split by neurons");
+        return -1;
+    }
+    if (o->mode == DB_DOWNPOUR && (o->replicas < 1 || o->servers < 1 || o->push_every < 1 ||
+                                   o->fetch_every < 1)) {
+        snprintf(err, errlen, "downpour: replicas, servers, push-every and fetch-every must be at "
+                 "least 1 (got %d, %d, %d, %d)", o->replicas, o->servers, o->push_every,
+                 o->fetch_every);
+        return -1;
+    }
+    if (o->mode == DB_SANDBLASTER && (o->replicas < 1 || o->servers < 1)) {
+        snprintf(err, errlen, "sandblaster: at least one replica and one server (got %d, %d)",
+                 o->replicas, o->servers);
+        return -1;
+    }
+    if (o->mode == DB_SANDBLASTER && db_lbfgs_check(o, err, errlen) != 0)
+        return -1;
+    db_layout lay;
+    if (db_layout_for(&lay, setup->prob->model, o->partitions, o->split, err, errlen) != 0)
+        return -1;
+    if (o->mode != DB_MODEL_PARALLEL && (size_t)o->servers > lay.P) {
+        snprintf(err, errlen, "--servers %d: the model has %zu parameters, so at most %zu servers",
+                 o->servers, lay.P, lay.P);
+        return -1;
+    }
+    return 0;
+}
+
+static void shape(const void *opts, int workers, train_shape *sh)
+{
+    (void)workers;
+    int n = db_ranks(opts);
+    *sh = (train_shape){.ranks = n, .reporter = db_reporter(opts), .first = 0, .count = n};
+}
+
+static const train_opt opts[] = {
+    {"mode", "model-parallel|downpour|sandblaster", "one partitioned replica; async replicas "
+     "and servers; or batch L-BFGS over replicas (default model-parallel)"},
+    {"partitions", "K", "ranks one model is split across, by neurons (default 1)"},
+    {"split", "neurons|layers", "each partition owns a slice of every layer, or a run of "
+     "layers in a pipeline (default neurons)"},
+    {"microbatches", "M", "--split layers: microbatches per minibatch (default: --partitions)"},
+    {"replicas", "R", "downpour, sandblaster: model replicas (default 1)"},
+    {"servers", "S", "downpour, sandblaster: parameter-server shards (default 1); downpour's "
+     "apply Adagrad unless --optimizer says otherwise"},
+    {"push-every", "N", "downpour: steps between gradient pushes (default 1)"},
+    {"fetch-every", "N", "downpour: steps between weight fetches (default 1)"},
+    {"balance", "dynamic|even", "sandblaster: work units to whoever is free, or 1/R each "
+     "(default dynamic)"},
+    {"unit", "N", "sandblaster: examples per work unit (default: --batch)"},
+    {"lbfgs-m", "M", "sandblaster: L-BFGS corrections kept (default 10)"},
+    {"lbfgs-epsilon", "X", "sandblaster: stop when ||g|| < X max(1, ||x||) (default 1e-5)"},
+    {NULL, NULL, NULL},
+};
+
+const train_algo db_algo = {
+    .name = "distbelief",
+    .summary = "DistBelief: model parallelism by neurons, Downpour SGD, Sandblaster L-BFGS",
+    .opts = opts,
+    .default_workers = 1,
+    .shape = shape,
+    .check = db_check,
+    .rank = db_rank,
+};
+
 int db_rank(rt *r, void *arg)
 {
     const train_setup *setup = arg;
@@ -95,6 +166,9 @@ int db_rank(rt *r, void *arg)
     if (rt_size(r) != db_ranks(o))
         return rt_fail(r, RT_EINVAL, "distbelief: the job has %d ranks, the options need %d",
                        rt_size(r), db_ranks(o));
+    int rc = train_algo_check(r, &db_algo, setup);
+    if (rc)
+        return rc;
     switch (o->mode) {
     case DB_MODEL_PARALLEL:
         return db_mp_rank(r, arg);

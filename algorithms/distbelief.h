@@ -194,4 +194,13 @@ int db_lbfgs_check(const db_opts *o, char *err, size_t errlen);
 int db_ranks(const db_opts *o);
 int db_reporter(const db_opts *o);
 
+/* Every check of a configuration against the problem (the mode's counts,
+ * the split, the L-BFGS settings, the layout, servers <= parameters), in
+ * one place: 0, or -1 with err. db_rank runs it first. */
+int db_check(const train_setup *setup, char *err, size_t errlen);
+
+/* `run distbelief`: its options, db_ranks ranks (db_reporter reports, any
+ * may straggle), db_check. */
+extern const train_algo db_algo;
+
 #endif

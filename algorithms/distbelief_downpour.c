@@ -286,16 +286,10 @@ int db_downpour_rank(rt *r, void *arg)
     db_layout lay;
     char err[512];
     int rc;
-    if (o->replicas < 1 || o->servers < 1 || o->push_every < 1 || o->fetch_every < 1)
-        return rt_fail(r, RT_EINVAL, "downpour: replicas, servers, push-every and fetch-every "
-                       "must be at least 1 (got %d, %d, %d, %d)", o->replicas, o->servers,
-                       o->push_every, o->fetch_every);
     if ((rc = train_model_create(r, setup, &model)))
         return rc;
-    if (db_layout_of_model(&lay, model, o->partitions, err, sizeof err) != 0)
+    if (db_layout_of_model(&lay, model, o->partitions, err, sizeof err) != 0) /* checked: db_check */
         rc = rt_fail(r, RT_EINVAL, "downpour: %s", err);
-    else if ((size_t)o->servers > lay.P)
-        rc = rt_fail(r, RT_EINVAL, "downpour: %d servers for %zu parameters", o->servers, lay.P);
     else if (rt_rank(r) < o->servers)
         rc = server_main(r, setup, &lay, model);
     else

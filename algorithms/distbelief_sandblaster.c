@@ -497,18 +497,11 @@ int db_sandblaster_rank(rt *r, void *arg)
     db_layout lay;
     char err[512];
     int rc;
-    if (o->replicas < 1 || o->servers < 1)
-        return rt_fail(r, RT_EINVAL, "sandblaster: at least one replica and one server (got %d, %d)",
-                       o->replicas, o->servers);
-    if (db_lbfgs_check(o, err, sizeof err) != 0)
-        return rt_fail(r, RT_EINVAL, "sandblaster: %s", err);
     if ((rc = train_model_create(r, setup, &model)))
         return rc;
     int me = rt_rank(r), S = o->servers;
-    if (db_layout_of_model(&lay, model, o->partitions, err, sizeof err) != 0)
+    if (db_layout_of_model(&lay, model, o->partitions, err, sizeof err) != 0) /* checked: db_check */
         rc = rt_fail(r, RT_EINVAL, "sandblaster: %s", err);
-    else if ((size_t)S > lay.P)
-        rc = rt_fail(r, RT_EINVAL, "sandblaster: %d servers for %zu parameters", S, lay.P);
     else if (me < S)
         rc = server_main(r, o, &lay);
     else if (me < S + o->replicas * o->partitions)

@@ -109,20 +109,46 @@ enum { SNAP_TIME, SNAP_EPOCH, SNAP_STEP, SNAP_EXTRA, SNAP_DOUBLES = SNAP_EXTRA +
 
 const char *const hogwild_sync_names[] = {"none", "lock", "round-robin", NULL};
 
-void hogwild_setup(train_setup *setup, const hogwild_opts *opt)
+static const char *const extra_names[HOGWILD_NEXTRA] = {"staleness_mean", "updates_per_s"};
+static const char *const stat_names[HOGWILD_NSTATS] = {
+    "updates", "train_seconds", "updates_per_s", "staleness_mean", "staleness_max",
+    "seconds_to_target_loss"};
+
+static const train_opt opts[] = {
+    {"sync", "none|lock|round-robin",
+     "none: Hogwild! (default); lock: one lock around every update; round-robin: writes take turns"},
+    {"target-loss", "X", "report the time of the first evaluation with train loss <= X"},
+    {NULL, NULL, NULL},
+};
+
+static int check(const train_setup *setup, char *err, size_t errlen)
 {
-    static const char *const extra[HOGWILD_NEXTRA] = {"staleness_mean", "updates_per_s"};
-    static const char *const stats[HOGWILD_NSTATS] = {
-        "updates", "train_seconds", "updates_per_s", "staleness_mean", "staleness_max",
-        "seconds_to_target_loss"};
-    setup->algo = opt;
-    setup->nextra = HOGWILD_NEXTRA;
-    setup->nstats = HOGWILD_NSTATS;
-    for (int i = 0; i < HOGWILD_NEXTRA; i++)
-        setup->extra_names[i] = extra[i];
-    for (int i = 0; i < HOGWILD_NSTATS; i++)
-        setup->stat_names[i] = stats[i];
+    const ml_config *ml = setup->ml;
+    if (ml->optimizer != ML_OPTIM_SGD || ml->momentum != 0) {
+        snprintf(err, errlen, "plain SGD only (no --momentum, no --optimizer adagrad): their "
+                 "state would have to be shared too");
+        return -1;
+    }
+    if (setup->prob->train.n < (size_t)setup->workers) {
+        snprintf(err, errlen, "%d workers for %zu training examples", setup->workers,
+                 setup->prob->train.n);
+        return -1;
+    }
+    return 0;
 }
+
+const train_algo hogwild_algo = {
+    .name = "hogwild",
+    .summary = "Hogwild!: lock-free asynchronous SGD on weights shared by one host's workers",
+    .opts = opts,
+    .default_workers = 4,
+    .nextra = HOGWILD_NEXTRA,
+    .extra_names = extra_names,
+    .nstats = HOGWILD_NSTATS,
+    .stat_names = stat_names,
+    .check = check,
+    .rank = hogwild_rank,
+};
 
 /* ---- the shared weights: relaxed atomics on every component ---- */
 
@@ -325,17 +351,10 @@ int hogwild_rank(rt *r, void *arg)
     size_t *batch_idx = NULL;
     int eval_ready = 0;
 
-    if (ml->optimizer != ML_OPTIM_SGD || ml->momentum != 0)
-        return rt_fail(r, RT_EINVAL, "hogwild: plain SGD only (no --momentum, no --optimizer "
-                       "adagrad): their state would have to be shared too");
-    rc = train_model_create(r, setup, &model);
-    if (rc)
+    if ((rc = train_algo_check(r, &hogwild_algo, setup)) ||
+        (rc = train_model_create(r, setup, &model)))
         return rc;
     size_t P = ml_model_nparams(model);
-    if (train->n < (size_t)W) {
-        rc = rt_fail(r, RT_EINVAL, "hogwild: %d workers for %zu training examples", W, train->n);
-        goto done;
-    }
     local = malloc(P * sizeof *local);
     batch_idx = malloc(ml->batch * sizeof *batch_idx);
     if (!local || !batch_idx || ml_grad_init(&grad, P) != 0 ||

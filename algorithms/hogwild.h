@@ -31,13 +31,15 @@ enum {
 /* "none", "lock", "round-robin", indexed by hogwild_sync, NULL-terminated. */
 extern const char *const hogwild_sync_names[];
 
-/* Name the extra columns and stats in setup (and point setup->algo at opt). */
-void hogwild_setup(train_setup *setup, const hogwild_opts *opt);
 
 /* Rank function: setup->algo points at a hogwild_opts. Every rank is a
  * worker and all must sit on one host (they share the weights through
  * rt_shared); setup->reporter evaluates. Plain SGD only (no momentum, no
  * Adagrad: their state would be shared too). */
 int hogwild_rank(rt *r, void *setup);
+
+/* `run hogwild`: its options, the columns and stats above, and the check
+ * (plain SGD, at least one training example per worker). */
+extern const train_algo hogwild_algo;
 
 #endif

@@ -571,13 +571,10 @@ int ps_rank(rt *r, void *arg)
     if (opt->servers < 1 || opt->servers >= rt_size(r))
         return rt_fail(r, RT_EINVAL, "ps: %d servers among %d ranks: need at least one server "
                        "and one worker", opt->servers, rt_size(r));
-    int rc = train_model_create(r, setup, &model);
-    if (rc)
+    int rc = train_algo_check(r, &ps_algo, setup);
+    if (rc || (rc = train_model_create(r, setup, &model)))
         return rc;
-    if ((size_t)opt->servers > ml_model_nparams(model))
-        rc = rt_fail(r, RT_EINVAL, "ps: %d servers for %zu keys: at most one server per key",
-                     opt->servers, ml_model_nparams(model));
-    else if (rt_rank(r) < opt->servers)
+    if (rt_rank(r) < opt->servers)
         rc = server_main(r, setup, model);
     else
         rc = worker_main(r, setup, model);

@@ -44,9 +44,6 @@ const char *ps_consistency_name(ps_consistency c);
  * divisible by S (the formula of ps.c's header). */
 double ps_bsp_iteration_s(int W, int S, size_t P, double alpha_s, double beta_s_per_B);
 
-/* Name the extra metric columns and the summary stats ps fills (sets
- * nextra, extra_names, nstats, stat_names of setup). */
-void ps_setup_columns(train_setup *setup);
 
 /* Indices into train_out.stats on the reporter. A worker's own slot holds
  * in stats[PS_STAT_UPDATES] the iterations it pushed. */
@@ -63,5 +60,10 @@ enum {
 
 /* Rank function: setup->algo points at a ps_opts; rt_size(r) = S + W. */
 int ps_rank(rt *r, void *setup);
+
+/* `run ps`: its options, columns (staleness_mean, delay_mean_updates),
+ * the stats above, S + W ranks whose workers may straggle, the check that
+ * there are no more servers than keys. */
+extern const train_algo ps_algo;
 
 #endif

@@ -5,6 +5,7 @@
 
 #include <limits.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,25 +23,56 @@ double ps_bsp_iteration_s(int W, int S, size_t P, double alpha_s, double beta_s_
     return 2 * alpha_s + fan * (PS_REQ_HEAD_BYTES + PS_REPLY_HEAD_BYTES + 8 * m) * beta_s_per_B;
 }
 
-void ps_setup_columns(train_setup *setup)
+static const char *const extra_names[] = {"staleness_mean", "delay_mean_updates"};
+static const char *const stat_names[PS_STATS] = {
+    [PS_STAT_STALENESS_MEAN] = "staleness_mean",
+    [PS_STAT_STALENESS_MAX] = "staleness_max",
+    [PS_STAT_DELAY_MEAN] = "delay_mean_updates",
+    [PS_STAT_DELAY_MAX] = "delay_max_updates",
+    [PS_STAT_UPDATES] = "updates",
+    [PS_STAT_WORKERS_LOST] = "workers_lost",
+    [PS_STAT_PULL_WAIT_S] = "pull_wait_mean_s",
+};
+
+static const train_opt opts[] = {
+    {"servers", "S", "server ranks, each owning a key range of the model (default 1)"},
+    {"consistency", "bsp|ssp|async", "how far workers may drift apart (default bsp)"},
+    {"staleness", "s", "ssp: a worker at iteration c waits until all finished c-s-1 (default 0)"},
+    {NULL, NULL, NULL},
+};
+
+/* Servers first, then the workers, who may straggle. */
+static void shape(const void *o, int workers, train_shape *sh)
 {
-    static const char *const extra[] = {"staleness_mean", "delay_mean_updates"};
-    static const char *const stats[PS_STATS] = {
-        [PS_STAT_STALENESS_MEAN] = "staleness_mean",
-        [PS_STAT_STALENESS_MAX] = "staleness_max",
-        [PS_STAT_DELAY_MEAN] = "delay_mean_updates",
-        [PS_STAT_DELAY_MAX] = "delay_max_updates",
-        [PS_STAT_UPDATES] = "updates",
-        [PS_STAT_WORKERS_LOST] = "workers_lost",
-        [PS_STAT_PULL_WAIT_S] = "pull_wait_mean_s",
-    };
-    setup->nextra = 2;
-    for (int i = 0; i < 2; i++)
-        setup->extra_names[i] = extra[i];
-    setup->nstats = PS_STATS;
-    for (int i = 0; i < PS_STATS; i++)
-        setup->stat_names[i] = stats[i];
+    int S = ((const ps_opts *)o)->servers;
+    *sh = (train_shape){.ranks = S + workers, .reporter = 0, .first = S, .count = workers};
 }
+
+static int check(const train_setup *setup, char *err, size_t errlen)
+{
+    const ps_opts *o = setup->algo;
+    size_t P = ml_model_nparams(setup->prob->model);
+    if ((size_t)o->servers > P) {
+        snprintf(err, errlen, "--servers %d: more servers than keys; the model has %zu "
+                 "parameters, so at most %zu servers", o->servers, P, P);
+        return -1;
+    }
+    return 0;
+}
+
+const train_algo ps_algo = {
+    .name = "ps",
+    .summary = "parameter server: sharded keys, push/pull, BSP, SSP or async",
+    .opts = opts,
+    .default_workers = 4,
+    .nextra = 2,
+    .extra_names = extra_names,
+    .nstats = PS_STATS,
+    .stat_names = stat_names,
+    .shape = shape,
+    .check = check,
+    .rank = ps_rank,
+};
 
 void ps_shape_of(rt *r, const train_setup *setup, const ml_model *model, ps_shape *sh)
 {

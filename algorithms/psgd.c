@@ -54,12 +54,33 @@
 #include <stdlib.h>
 #include <string.h>
 
-const char *const psgd_stat_names[PSGD_STATS] = {
+static const char *const stat_names[PSGD_STATS] = {
     "averaging_rounds", "observer_allreduces", "observer_seconds",
     "local_final_test_loss", "local_final_test_accuracy",
 };
 
-const char *const psgd_col_names[PSGD_COLS] = {"averaging_rounds", "averaged", "local_test_loss"};
+static const char *const col_names[PSGD_COLS] = {"averaging_rounds", "averaged", "local_test_loss"};
+
+static const train_opt opts[] = {
+    {"average-every", "H|end", "average the models every H local steps, or once at the end (default end)"},
+    {"allreduce", "ring|tree|rd|rabenseifner", "how the models are summed (default ring)"},
+    {"segment", "SIZE", "ring: pipeline messages in segments of this size (default: none)"},
+    {"eval", "average|local", "between rounds evaluate the average of all models, by an allreduce "
+                              "left out of the clock (default), or the reporter's own model"},
+    {NULL, NULL, NULL},
+};
+
+const train_algo psgd_algo = {
+    .name = "psgd",
+    .summary = "parallelized SGD / local SGD: models averaged every H steps or once at the end",
+    .opts = opts,
+    .default_workers = 4,
+    .nextra = PSGD_COLS,
+    .extra_names = col_names,
+    .nstats = PSGD_STATS,
+    .stat_names = stat_names,
+    .rank = psgd_rank,
+};
 
 int psgd_parse_every(const char *text, long *steps, char *err, size_t errlen)
 {

@@ -33,11 +33,9 @@ enum {
     PSGD_STAT_LOCAL_ACCURACY,  /* (the same, every rank) */
     PSGD_STATS
 };
-extern const char *const psgd_stat_names[PSGD_STATS];
 
 /* The extra metric columns, in this order. */
 enum { PSGD_COL_ROUNDS = 0, PSGD_COL_AVERAGED, PSGD_COL_LOCAL_LOSS, PSGD_COLS };
-extern const char *const psgd_col_names[PSGD_COLS];
 
 /* Parse --average-every: a positive number of local steps, or "end".
  * Returns 0, or -1 with a message saying what was expected. */
@@ -46,5 +44,8 @@ int psgd_parse_every(const char *text, long *steps, char *err, size_t errlen);
 /* Rank function: setup->algo points at a psgd_opts. Every rank is a
  * worker; setup->reporter evaluates. The final slot holds the average. */
 int psgd_rank(rt *r, void *setup);
+
+/* `run psgd`: its options, the columns and stats above. */
+extern const train_algo psgd_algo;
 
 #endif

@@ -30,6 +30,28 @@
 #include <stdlib.h>
 #include <string.h>
 
+static const train_opt opts[] = {
+    {"allreduce", "ring|tree|rd|rabenseifner", "how gradients are summed (default ring)"},
+    {"segment", "SIZE", "ring: pipeline messages in segments of this size (default: none)"},
+    {"scale-lr", NULL, "linear scaling rule: multiply the learning rate by the number of workers"},
+    {NULL, NULL, NULL},
+};
+
+const train_algo sgd_allreduce_algo = {
+    .name = "allreduce",
+    .summary = "synchronous data-parallel SGD, gradients summed by an allreduce",
+    .opts = opts,
+    .default_workers = 4,
+    .rank = sgd_allreduce_rank,
+};
+
+const train_algo sgd_serial_algo = {
+    .name = "serial",
+    .summary = "plain minibatch SGD on one rank: the baseline",
+    .default_workers = 1,
+    .rank = sgd_allreduce_rank,
+};
+
 int sgd_allreduce_rank(rt *r, void *arg)
 {
     const train_setup *setup = arg;

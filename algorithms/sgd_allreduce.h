@@ -15,4 +15,8 @@ typedef struct sgd_allreduce_opts {
  * is a worker; rank 0 reports. With one rank this is plain serial SGD. */
 int sgd_allreduce_rank(rt *r, void *setup);
 
+/* `run allreduce`, and `run serial` (the same on one rank, options
+ * ring). */
+extern const train_algo sgd_allreduce_algo, sgd_serial_algo;
+
 #endif

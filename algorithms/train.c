@@ -98,6 +98,34 @@ int train_optimizer_init(rt *r, const ml_config *ml, size_t first, size_t count,
     return RT_OK;
 }
 
+/* ---- descriptors ---- */
+
+train_shape train_algo_shape(const train_algo *algo, const void *opts, int workers)
+{
+    train_shape sh = {.ranks = workers, .reporter = 0, .first = 0, .count = workers};
+    if (algo->shape)
+        algo->shape(opts, workers, &sh);
+    return sh;
+}
+
+void train_setup_columns(train_setup *setup, const train_algo *algo)
+{
+    setup->nextra = algo->nextra;
+    for (int i = 0; i < algo->nextra && i < TRAIN_EXTRA; i++)
+        setup->extra_names[i] = algo->extra_names[i];
+    setup->nstats = algo->nstats;
+    for (int i = 0; i < algo->nstats && i < TRAIN_STATS; i++)
+        setup->stat_names[i] = algo->stat_names[i];
+}
+
+int train_algo_check(rt *r, const train_algo *algo, const train_setup *setup)
+{
+    char err[512];
+    if (algo->check && algo->check(setup, err, sizeof err) != 0)
+        return rt_fail(r, RT_EINVAL, "%s: %s", algo->name, err);
+    return RT_OK;
+}
+
 int train_charge(rt *r, double flops) { return flops > 0 ? rt_compute(r, flops) : RT_OK; }
 
 train_out *train_slot(rt *r) { return rt_slot(r); }

@@ -212,6 +212,54 @@ int train_model_create(rt *r, const train_setup *setup, ml_model **out);
 int train_optimizer_init(rt *r, const ml_config *ml, size_t first, size_t count, ml_optim *optim,
                          ml_schedule *sched);
 
+/* ---- an algorithm, described once ----
+ *
+ * Everything the command line needs to know about a training algorithm
+ * besides how its flags map to its options struct: its own options (for
+ * --help and parsing), its metric columns and summary stats, the shape of
+ * its job, the check of its options against the problem, and its rank
+ * function. cli/run_NAME.c maps flags to fields and adds its summary
+ * fields; cli/verb_run.c does the rest from this table. */
+
+typedef struct train_opt {
+    const char *name;     /* without the leading "--" */
+    const char *arg;      /* the argument's name for --help, NULL for a flag */
+    const char *help;
+} train_opt;
+
+/* Which ranks a job has and what they do. */
+typedef struct train_shape {
+    int ranks;            /* of the job */
+    int reporter;         /* the rank that evaluates */
+    int first, count;     /* the ranks --stragglers draws from: [first, first + count) */
+} train_shape;
+
+typedef struct train_algo {
+    const char *name;
+    const char *summary;
+    const train_opt *opts;           /* its own options, NULL-terminated; may be NULL */
+    int default_workers;
+    int nextra;                      /* extra metric columns (train_point.extra) */
+    const char *const *extra_names;
+    int nstats;                      /* summary stats (train_out.stats) */
+    const char *const *stat_names;
+    /* The job's ranks for these options and workers; NULL: `workers`
+     * ranks, rank 0 reports, any rank may straggle. */
+    void (*shape)(const void *opts, int workers, train_shape *out);
+    /* Options checked against the problem (setup complete): 0, or -1 with
+     * err saying what is wrong; NULL: nothing to check. The rank function
+     * runs it too, for callers that start the job themselves. */
+    int (*check)(const train_setup *setup, char *err, size_t errlen);
+    int (*rank)(rt *r, void *setup);
+} train_algo;
+
+/* The shape of algo's job (its shape function, or the default). */
+train_shape train_algo_shape(const train_algo *algo, const void *opts, int workers);
+/* Name setup's extra columns and stats as algo says. */
+void train_setup_columns(train_setup *setup, const train_algo *algo);
+/* algo's check, as a rank sees it: RT_OK or RT_EINVAL with the message. */
+int train_algo_check(rt *r, const train_algo *algo, const train_setup *setup);
+
 /* Charge flops and keep going on error: returns the first error code. */
 int train_charge(rt *r, double flops);
 

@@ -126,7 +126,7 @@ int experiment_add_run(experiment *e, const char *verb, const char *spec, int nw
     if (!algo || !run_algo_find(algo)) {
         fprintf(stderr, "distlab %s: run '%s': unknown algorithm; known:", verb, spec);
         for (int i = 0; run_algo_at(i); i++)
-            fprintf(stderr, " %s", run_algo_at(i)->name);
+            fprintf(stderr, " %s", run_algo_at(i)->algo->name);
         fprintf(stderr, "\n");
         goto out;
     }

@@ -3,13 +3,16 @@
  * verb_run.c does what every run shares: it parses the ML options, the job
  * options and --out/--quiet/--no-figures, loads the problem, runs the job,
  * and writes the run records (metrics.csv, events.csv, summary.json,
- * model.bin) and the default figures. An algorithm adds only its own
- * options and its rank function, in a run_algo of its own file
- * (cli/run_NAME.c), listed in the table in verb_run.c.
+ * model.bin) and the default figures, from the algorithm's descriptor
+ * (train_algo: options, columns, stats, job shape, check, rank function,
+ * on the algorithm side). An algorithm's file cli/run_NAME.c only maps
+ * its flags to its options' fields and adds its summary fields, in a
+ * run_algo listed in the table in verb_run.c.
  */
 #ifndef DISTLAB_RUN_H
 #define DISTLAB_RUN_H
 
+#include "algorithms/collectives.h"
 #include "algorithms/train.h"
 #include "cli/cli.h"
 #include "core/records.h"
@@ -22,21 +25,22 @@ typedef struct run_ctx {
     ml_problem prob;       /* loaded after configure */
     train_setup setup;     /* setup.algo: set by configure */
     int workers;           /* --workers (or the algorithm's default) */
-    int stragglers;        /* ranks slowed by the generic --stragglers */
+    int stragglers;        /* workers slowed by --stragglers */
 } run_ctx;
 
 typedef struct run_algo {
-    const char *name;
-    const char *summary;
-    const cli_opt *opts;   /* its own options, NULL-terminated; may be NULL */
-    int default_workers;
-    /* Read its options (print "distlab run NAME: --opt: ..." and return -1
-     * when one is wrong), set cfg.ranks, setup.algo, setup.reporter and any
-     * extra metric columns. Before the problem is loaded. */
+    /* The algorithm's own description (algorithms/train.h): its name,
+     * options, metric columns, stats, job shape, check and rank function. */
+    const train_algo *algo;
+    /* Options of the command line's own for it (placement, fault
+     * injection), NULL-terminated; may be NULL. */
+    const cli_opt *opts;
+    /* Map the flags to the algorithm's options struct and point setup.algo
+     * at it (print "distlab run NAME: --opt: ..." and return -1 when one is
+     * wrong); may set workers and the job's settings. Before the problem
+     * is loaded; verb_run then takes the ranks, the reporter and the
+     * columns from the descriptor. */
     int (*configure)(run_ctx *ctx);
-    /* Optional: checks that need the problem (e.g. servers <= parameters). */
-    int (*check)(run_ctx *ctx);
-    job_main rank_main;
     /* Optional: its own summary fields. */
     void (*summarize)(run_ctx *ctx, const job_result *res, records *rec);
     /* Optional: nonzero when a job that failed (a rank died) still trained
@@ -44,6 +48,10 @@ typedef struct run_algo {
      * what was lost). */
     int (*survived)(run_ctx *ctx, const job_result *res);
 } run_algo;
+
+/* --allreduce and --segment, for the algorithms that sum with an
+ * allreduce: 0, or -1 with the message printed. */
+int run_get_allreduce(const run_ctx *ctx, allreduce_algo *algo, coll_opts *coll);
 
 extern const run_algo run_algo_serial;
 extern const run_algo run_algo_allreduce;

@@ -16,7 +16,6 @@
 
 #include "algorithms/distbelief.h"
 #include "cli/run.h"
-#include "core/job.h"
 
 static db_opts opts;
 
@@ -64,16 +63,6 @@ static int configure_distbelief(run_ctx *ctx)
                      .balance_even = balance == 1, .unit_examples = (size_t)unit,
                      .lbfgs_m = (int)m, .lbfgs_epsilon = epsilon, .split = (db_split)split,
                      .microbatches = (int)micro};
-    if (opts.split == DB_SPLIT_LAYERS && opts.mode != DB_MODEL_PARALLEL) {
-        fprintf(stderr, "distlab run distbelief: --split layers (the pipeline) runs in --mode "
-                "model-parallel; downpour and sandblaster replicas are split by neurons\n");
-        return -1;
-    }
-    char err[512];
-    if (opts.mode == DB_SANDBLASTER && db_lbfgs_check(&opts, err, sizeof err) != 0) {
-        fprintf(stderr, "distlab run distbelief: %s\n", err);
-        return -1;
-    }
     if (opts.mode == DB_MODEL_PARALLEL && (R != 1 || cli_get(a, "servers"))) {
         fprintf(stderr, "distlab run distbelief: --mode model-parallel trains one replica with no "
                 "servers; --replicas and --servers need --mode downpour\n");
@@ -84,25 +73,7 @@ static int configure_distbelief(run_ctx *ctx)
         ctx->ml.optimizer = ML_OPTIM_ADAGRAD;
     ctx->workers = opts.mode == DB_MODEL_PARALLEL ? opts.partitions : opts.replicas * opts.partitions;
     ctx->setup.workers = ctx->workers;
-    ctx->cfg.ranks = db_ranks(&opts);
     ctx->setup.algo = &opts;
-    ctx->setup.reporter = db_reporter(&opts);
-    return 0;
-}
-
-static int check_distbelief(run_ctx *ctx)
-{
-    db_layout lay;
-    char err[512];
-    if (db_layout_for(&lay, ctx->prob.model, opts.partitions, opts.split, err, sizeof err) != 0) {
-        fprintf(stderr, "distlab run distbelief: %s\n", err);
-        return -1;
-    }
-    if (opts.mode != DB_MODEL_PARALLEL && (size_t)opts.servers > lay.P) {
-        fprintf(stderr, "distlab run distbelief: --servers %d: the model has %zu parameters, so "
-                "at most %zu servers\n", opts.servers, lay.P, lay.P);
-        return -1;
-    }
     return 0;
 }
 
@@ -139,33 +110,8 @@ static void summarize(run_ctx *ctx, const job_result *res, records *rec)
     records_set_num(rec, "evaluations", o->stats[DB_STAT_STEPS]);
 }
 
-static const cli_opt db_cli_opts[] = {
-    {"mode", "model-parallel|downpour|sandblaster", "one partitioned replica; async replicas "
-     "and servers; or batch L-BFGS over replicas (default model-parallel)"},
-    {"partitions", "K", "ranks one model is split across, by neurons (default 1)"},
-    {"split", "neurons|layers", "each partition owns a slice of every layer, or a run of "
-     "layers in a pipeline (default neurons)"},
-    {"microbatches", "M", "--split layers: microbatches per minibatch (default: --partitions)"},
-    {"replicas", "R", "downpour, sandblaster: model replicas (default 1)"},
-    {"servers", "S", "downpour, sandblaster: parameter-server shards (default 1); downpour's "
-     "apply Adagrad unless --optimizer says otherwise"},
-    {"push-every", "N", "downpour: steps between gradient pushes (default 1)"},
-    {"fetch-every", "N", "downpour: steps between weight fetches (default 1)"},
-    {"balance", "dynamic|even", "sandblaster: work units to whoever is free, or 1/R each "
-     "(default dynamic)"},
-    {"unit", "N", "sandblaster: examples per work unit (default: --batch)"},
-    {"lbfgs-m", "M", "sandblaster: L-BFGS corrections kept (default 10)"},
-    {"lbfgs-epsilon", "X", "sandblaster: stop when ||g|| < X max(1, ||x||) (default 1e-5)"},
-    {NULL, NULL, NULL},
-};
-
 const run_algo run_algo_distbelief = {
-    .name = "distbelief",
-    .summary = "DistBelief: model parallelism by neurons, Downpour SGD, Sandblaster L-BFGS",
-    .opts = db_cli_opts,
-    .default_workers = 1,
+    .algo = &db_algo,
     .configure = configure_distbelief,
-    .check = check_distbelief,
-    .rank_main = db_rank,
     .summarize = summarize,
 };

@@ -41,9 +41,7 @@ static int configure(run_ctx *ctx)
         if (!cli_get(a, "cores"))
             ctx->cfg.cores = ctx->workers;
     }
-    ctx->cfg.ranks = ctx->workers;
-    ctx->setup.reporter = 0;
-    hogwild_setup(&ctx->setup, &opts);
+    ctx->setup.algo = &opts;
     return 0;
 }
 
@@ -56,19 +54,8 @@ static void summarize(run_ctx *ctx, const job_result *res, records *rec)
         records_set_num(rec, "target_loss", opts.target_loss);
 }
 
-static const cli_opt hogwild_opts_table[] = {
-    {"sync", "none|lock|round-robin",
-     "none: Hogwild! (default); lock: one lock around every update; round-robin: writes take turns"},
-    {"target-loss", "X", "report the time of the first evaluation with train loss <= X"},
-    {NULL, NULL, NULL},
-};
-
 const run_algo run_algo_hogwild = {
-    .name = "hogwild",
-    .summary = "Hogwild!: lock-free asynchronous SGD on weights shared by one host's workers",
-    .opts = hogwild_opts_table,
-    .default_workers = 4,
+    .algo = &hogwild_algo,
     .configure = configure,
-    .rank_main = hogwild_rank,
     .summarize = summarize,
 };

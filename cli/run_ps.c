@@ -5,17 +5,15 @@
  * gets its own host by default (servers on hosts of their own); with
  * --colocate the cluster has W hosts and round-robin placement puts server
  * s on host s together with worker W-S+s, so the servers share hosts (and
- * their links and cores) with workers. --stragglers F --slowdown X makes
- * round(F W) workers, drawn from the seed, X times slower at computing
- * (job_config.slowdown: sim charges their flops X times, real sleeps the
- * extra time).
+ * their links and cores) with workers. --stragglers F --slowdown X (the
+ * one picker of verb_run.c) makes round(F W) workers, drawn from the seed,
+ * X times slower at computing (job_config.slowdown: sim charges their
+ * flops X times, real sleeps the extra time).
  *
  * --kill-worker W:ITER (real backend, --launch procs or hosts) makes worker W's
  * process exit at iteration ITER, as a crash would: async and ssp finish
  * with the other workers, and the records say so; bsp stops with an error.
  */
-#include <math.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,8 +23,6 @@
 #include "cli/run.h"
 
 static ps_opts opts;
-static double *slowdown; /* per rank; lives until the process ends */
-static int nstragglers;
 static int kill_worker = -1;
 static long kill_at;
 
@@ -65,41 +61,6 @@ static int parse_kill(run_ctx *ctx, const char *v)
     return 0;
 }
 
-/* Which workers straggle: the first k of a seeded shuffle of 0..W-1. */
-static int pick_stragglers(run_ctx *ctx, double fraction, double factor)
-{
-    int S = opts.servers, W = ctx->workers;
-    nstragglers = (int)lround(fraction * W);
-    if (nstragglers == 0 || factor == 1)
-        return 0;
-    int *order = malloc((size_t)W * sizeof *order);
-    free(slowdown); /* compare and sweep run many jobs in one process */
-    slowdown = malloc((size_t)(S + W) * sizeof *slowdown);
-    if (!order || !slowdown) {
-        free(order);
-        fprintf(stderr, "distlab run ps: out of memory\n");
-        return -1;
-    }
-    for (int i = 0; i < S + W; i++)
-        slowdown[i] = 1;
-    for (int i = 0; i < W; i++)
-        order[i] = i;
-    uint64_t x = ctx->ml.seed * 0x9E3779B97F4A7C15ull + 0x5DEECE66Dull;
-    for (int i = W; i > 1; i--) {
-        x ^= x << 13; /* xorshift64 */
-        x ^= x >> 7;
-        x ^= x << 17;
-        int j = (int)(x % (uint64_t)i), t = order[i - 1];
-        order[i - 1] = order[j];
-        order[j] = t;
-    }
-    for (int i = 0; i < nstragglers; i++)
-        slowdown[S + order[i]] = factor;
-    free(order);
-    ctx->cfg.slowdown = slowdown;
-    return 0;
-}
-
 static int configure_ps(run_ctx *ctx)
 {
     const cli_args *a = ctx->args;
@@ -121,23 +82,6 @@ static int configure_ps(run_ctx *ctx)
     opts.servers = (int)servers;
     opts.consistency = (ps_consistency)model;
     opts.staleness = (int)staleness;
-
-    double fraction = 0, factor = 4;
-    if (cli_get_double(a, verb, "stragglers", &fraction) ||
-        cli_get_double(a, verb, "slowdown", &factor))
-        return -1;
-    if (!(fraction >= 0 && fraction <= 1)) {
-        fprintf(stderr, "distlab run ps: --stragglers: expected a fraction of the workers "
-                "from 0 to 1, got %g\n", fraction);
-        return -1;
-    }
-    if (!(factor >= 1 && factor <= RUN_SLOWDOWN_MAX)) {
-        fprintf(stderr, "distlab run ps: --slowdown: expected a factor of at least 1 and at most %g, got %g\n",
-                RUN_SLOWDOWN_MAX, factor);
-        return -1;
-    }
-    if (pick_stragglers(ctx, fraction, factor))
-        return -1;
     const char *kill = cli_get(a, "kill-worker");
     if (kill && parse_kill(ctx, kill))
         return -1;
@@ -151,21 +95,7 @@ static int configure_ps(run_ctx *ctx)
         ctx->cfg.hosts = ctx->workers;
         ctx->cfg.placement = JOB_PLACE_ROUND_ROBIN;
     }
-    ctx->cfg.ranks = opts.servers + ctx->workers;
     ctx->setup.algo = &opts;
-    ctx->setup.reporter = 0;
-    ps_setup_columns(&ctx->setup);
-    return 0;
-}
-
-static int check_ps(run_ctx *ctx)
-{
-    size_t P = ml_model_nparams(ctx->prob.model);
-    if ((size_t)opts.servers > P) {
-        fprintf(stderr, "distlab run ps: --servers %d: more servers than keys; the model has "
-                "%zu parameters, so at most %zu servers\n", opts.servers, P, P);
-        return -1;
-    }
     return 0;
 }
 
@@ -176,7 +106,7 @@ static void summarize(run_ctx *ctx, const job_result *res, records *rec)
     records_set_str(rec, "consistency", ps_consistency_name(opts.consistency));
     if (opts.consistency == PS_SSP)
         records_set_int(rec, "staleness_bound", opts.staleness);
-    records_set_int(rec, "stragglers", nstragglers);
+    records_set_int(rec, "stragglers", ctx->stragglers);
     records_set_str(rec, "placement", cli_flag(ctx->args, "colocate")
                                           ? "servers share hosts with workers"
                                           : "as --hosts/--placement say (default: one host per rank)");
@@ -210,24 +140,15 @@ static int survived(run_ctx *ctx, const job_result *res)
 }
 
 static const cli_opt ps_cli_opts[] = {
-    {"servers", "S", "server ranks, each owning a key range of the model (default 1)"},
-    {"consistency", "bsp|ssp|async", "how far workers may drift apart (default bsp)"},
-    {"staleness", "s", "ssp: a worker at iteration c waits until all finished c-s-1 (default 0)"},
-    {"stragglers", "FRACTION", "this fraction of the workers (drawn from --seed) is slower"},
-    {"slowdown", "X", "stragglers compute X times slower, 1 to 1e6 (default 4)"},
     {"colocate", NULL, "sim: servers share hosts with workers (W hosts) instead of their own"},
     {"kill-worker", "W:ITER", "real, procs or hosts: worker W's process exits at iteration ITER"},
     {NULL, NULL, NULL},
 };
 
 const run_algo run_algo_ps = {
-    .name = "ps",
-    .summary = "parameter server: sharded keys, push/pull, BSP, SSP or async",
+    .algo = &ps_algo,
     .opts = ps_cli_opts,
-    .default_workers = 4,
     .configure = configure_ps,
-    .check = check_ps,
-    .rank_main = ps_rank,
     .summarize = summarize,
     .survived = survived,
 };

@@ -30,16 +30,8 @@ static int configure_psgd(run_ctx *ctx)
         fprintf(stderr, "distlab run psgd: --average-every: %s\n", err);
         return -1;
     }
-    const char *algo = cli_get(a, "allreduce");
-    if (algo && (int)(opts.algo = allreduce_algo_by_name(algo)) < 0) {
-        fprintf(stderr, "distlab run psgd: --allreduce: unknown algorithm '%s' (known: %s)\n",
-                algo, allreduce_algo_list());
+    if (run_get_allreduce(ctx, &opts.algo, &opts.coll))
         return -1;
-    }
-    double seg = 0;
-    if (cli_get_size(a, "run psgd", "segment", &seg))
-        return -1;
-    opts.coll.segment_bytes = (size_t)seg;
     const char *eval = cli_get(a, "eval");
     if (eval && strcmp(eval, "average") == 0)
         opts.eval = PSGD_EVAL_AVERAGE;
@@ -49,15 +41,7 @@ static int configure_psgd(run_ctx *ctx)
         fprintf(stderr, "distlab run psgd: --eval: expected 'average' or 'local', not '%s'\n", eval);
         return -1;
     }
-    ctx->cfg.ranks = ctx->workers;
     ctx->setup.algo = &opts;
-    ctx->setup.reporter = 0;
-    ctx->setup.nextra = PSGD_COLS;
-    for (int i = 0; i < PSGD_COLS; i++)
-        ctx->setup.extra_names[i] = psgd_col_names[i];
-    ctx->setup.nstats = PSGD_STATS;
-    for (int i = 0; i < PSGD_STATS; i++)
-        ctx->setup.stat_names[i] = psgd_stat_names[i];
     return 0;
 }
 
@@ -85,21 +69,8 @@ static void summarize(run_ctx *ctx, const job_result *res, records *rec)
     records_set_num(rec, "mean_local_final_test_accuracy", accuracy);
 }
 
-static const cli_opt psgd_cli_opts[] = {
-    {"average-every", "H|end", "average the models every H local steps, or once at the end (default end)"},
-    {"allreduce", "ring|tree|rd|rabenseifner", "how the models are summed (default ring)"},
-    {"segment", "SIZE", "ring: pipeline messages in segments of this size (default: none)"},
-    {"eval", "average|local", "between rounds evaluate the average of all models, by an allreduce "
-                              "left out of the clock (default), or the reporter's own model"},
-    {NULL, NULL, NULL},
-};
-
 const run_algo run_algo_psgd = {
-    .name = "psgd",
-    .summary = "parallelized SGD / local SGD: models averaged every H steps or once at the end",
-    .opts = psgd_cli_opts,
-    .default_workers = 4,
+    .algo = &psgd_algo,
     .configure = configure_psgd,
-    .rank_main = psgd_rank,
     .summarize = summarize,
 };

@@ -26,7 +26,7 @@ static const cli_opt run_opts[] = {
     {"out", "DIR", "where the run records and figures go (default runs/ALGO-BACKEND)"},
     {"quiet", NULL, "no progress line, and a one-line report"},
     {"no-figures", NULL, "do not draw loss.png and timeline.png"},
-    {"stragglers", "FRACTION", "this fraction of the ranks (drawn from --seed) computes slower"},
+    {"stragglers", "FRACTION", "this fraction of the ranks (of the workers, in ps), drawn from --seed, computes slower"},
     {"slowdown", "X", "stragglers compute X times slower, 1 to 1e6 (default 4)"},
     {NULL, NULL, NULL},
 };
@@ -34,7 +34,7 @@ static const cli_opt run_opts[] = {
 const run_algo *run_algo_find(const char *name)
 {
     for (int i = 0; algos[i]; i++)
-        if (strcmp(name, algos[i]->name) == 0)
+        if (strcmp(name, algos[i]->algo->name) == 0)
             return algos[i];
     return NULL;
 }
@@ -50,15 +50,27 @@ static int is_option_of(const cli_opt *table, const char *key)
     return 0;
 }
 
-/* One table: the algorithm's options (first, so its help text wins),
- * run's own, the ML options. */
+/* One of the algorithm's own options (its descriptor's, or the command
+ * line's for it)? Those are not ML options, even where a name is shared. */
+static int is_own_option(const run_algo *algo, const char *key)
+{
+    for (const train_opt *o = algo->algo->opts; o && o->name; o++)
+        if (strcmp(o->name, key) == 0)
+            return 1;
+    return is_option_of(algo->opts, key);
+}
+
+/* One table: the algorithm's options (first, so its help text wins), the
+ * command line's for it, run's own, the ML options. */
 int run_algo_options(const run_algo *algo, cli_opt *out, int cap)
 {
     int n = 0;
+    for (const train_opt *o = algo->algo->opts; o && o->name && n < cap - 1; o++)
+        out[n++] = (cli_opt){o->name, o->arg, o->help};
     for (const cli_opt *o = algo->opts; o && o->name && n < cap - 1; o++)
         out[n++] = *o;
     for (const cli_opt *o = run_opts; o->name && n < cap - 1; o++)
-        if (!is_option_of(algo->opts, o->name))
+        if (!is_own_option(algo, o->name))
             out[n++] = *o;
     for (const ml_opt *o = ml_opts; o->name && n < cap - 1; o++)
         out[n++] = (cli_opt){o->name, o->arg, o->help};
@@ -73,15 +85,17 @@ int run_algo_accepts(const run_algo *algo, const char *opt)
     return is_option_of(table, opt) || is_option_of(cli_job_opts, opt);
 }
 
-/* --stragglers F --slowdown X for algorithms that do not place stragglers
- * themselves: round(F x ranks) ranks, drawn from the seed, compute X times
- * slower. Returns the number of stragglers, or -1 on a bad value. */
-static int pick_stragglers(const cli_args *a, const char *verb, run_ctx *ctx, double *slow)
+/* --stragglers F --slowdown X: round(F n) of the n ranks the shape says
+ * may straggle (the workers), drawn from the seed, compute X times slower
+ * (slow: one factor per rank of the job). Returns the number of
+ * stragglers, or -1 on a bad value. */
+static int pick_stragglers(const cli_args *a, const char *verb, const run_ctx *ctx,
+                           const train_shape *sh, double *slow)
 {
     double frac = 0, x = 4;
     if (cli_get_double(a, verb, "stragglers", &frac) || cli_get_double(a, verb, "slowdown", &x))
         return -1;
-    if (frac < 0 || frac > 1) {
+    if (!(frac >= 0 && frac <= 1)) {
         fprintf(stderr, "distlab %s: --stragglers: a fraction in [0, 1], not %g\n", verb, frac);
         return -1;
     }
@@ -90,14 +104,14 @@ static int pick_stragglers(const cli_args *a, const char *verb, run_ctx *ctx, do
                 RUN_SLOWDOWN_MAX, x);
         return -1;
     }
-    int p = ctx->cfg.ranks, k = (int)(frac * p + 0.5);
-    int *order = malloc((size_t)p * sizeof *order);
+    int p = sh->count, k = (int)(frac * p + 0.5);
+    int *order = malloc((size_t)(p ? p : 1) * sizeof *order);
     if (!order)
         return -1;
-    for (int i = 0; i < p; i++) {
-        order[i] = i;
+    for (int i = 0; i < sh->ranks; i++)
         slow[i] = 1;
-    }
+    for (int i = 0; i < p; i++)
+        order[i] = i;
     uint64_t z = ctx->ml.seed * 0x9E3779B97F4A7C15ull + 0x5151;
     for (int i = p - 1; i > 0; i--) {
         z ^= z >> 31, z *= 0xBF58476D1CE4E5B9ull, z ^= z >> 27, z += 0x9E3779B97F4A7C15ull;
@@ -106,9 +120,27 @@ static int pick_stragglers(const cli_args *a, const char *verb, run_ctx *ctx, do
         order[j] = t;
     }
     for (int i = 0; i < k; i++)
-        slow[order[i]] = x;
+        slow[sh->first + order[i]] = x;
     free(order);
     return k;
+}
+
+int run_get_allreduce(const run_ctx *ctx, allreduce_algo *algo, coll_opts *coll)
+{
+    char verb[64];
+    snprintf(verb, sizeof verb, "run %s", ctx->algo);
+    const char *name = cli_get(ctx->args, "allreduce");
+    *algo = ALLREDUCE_RING;
+    if (name && (int)(*algo = allreduce_algo_by_name(name)) < 0) {
+        fprintf(stderr, "distlab %s: --allreduce: unknown algorithm '%s' (known: %s)\n", verb,
+                name, allreduce_algo_list());
+        return -1;
+    }
+    double seg = 0;
+    if (cli_get_size(ctx->args, verb, "segment", &seg))
+        return -1;
+    coll->segment_bytes = (size_t)seg;
+    return 0;
 }
 
 /* The reporter's progress, drawn on the line progress.h keeps (from the
@@ -122,7 +154,7 @@ static void usage_algos(FILE *f)
 {
     fprintf(f, "usage: distlab run ALGO [options]   (distlab run ALGO --help for its options)\n\nALGO:\n");
     for (int i = 0; algos[i]; i++)
-        fprintf(f, "  %-12s %s\n", algos[i]->name, algos[i]->summary);
+        fprintf(f, "  %-12s %s\n", algos[i]->algo->name, algos[i]->algo->summary);
 }
 
 static uint64_t fnv1a64(const void *data, size_t n)
@@ -247,19 +279,19 @@ int verb_run(int argc, char **argv)
         return argc < 2 ? 2 : 0;
     }
     const run_algo *algo = NULL;
-    for (int i = 0; algos[i]; i++)
-        if (strcmp(argv[1], algos[i]->name) == 0)
-            algo = algos[i];
+    const train_algo *desc = NULL;
+    if ((algo = run_algo_find(argv[1])))
+        desc = algo->algo;
     if (!algo) {
         fprintf(stderr, "distlab run: unknown algorithm '%s'; known:", argv[1]);
         for (int i = 0; algos[i]; i++)
-            fprintf(stderr, " %s", algos[i]->name);
+            fprintf(stderr, " %s", algos[i]->algo->name);
         fprintf(stderr, "\n");
         return 2;
     }
     char verb[64], usage[256];
-    snprintf(verb, sizeof verb, "run %s", algo->name);
-    snprintf(usage, sizeof usage, "run %s [ML options] [%s options] [job options]", algo->name, algo->name);
+    snprintf(verb, sizeof verb, "run %s", desc->name);
+    snprintf(usage, sizeof usage, "run %s [ML options] [%s options] [job options]", desc->name, desc->name);
     cli_opt table[RUN_MAX_OPTS];
     run_algo_options(algo, table, RUN_MAX_OPTS);
     argv[1] = verb; /* so messages say "distlab run NAME: ..." */
@@ -274,14 +306,14 @@ int verb_run(int argc, char **argv)
 
     static run_ctx ctx;
     memset(&ctx, 0, sizeof ctx);
-    ctx.algo = algo->name;
+    ctx.algo = desc->name;
     ctx.args = &a;
     ctx.cfg = job_config_default();
     ml_config_default(&ctx.ml);
     char err[2048];
     for (int i = 0; i < a.n; i++) {
-        if (is_option_of(algo->opts, a.key[i]))
-            continue; /* the algorithm's own, even where a name is shared */
+        if (is_own_option(algo, a.key[i]))
+            continue;
         int rc = ml_config_set(&ctx.ml, a.key[i], a.val[i], err, sizeof err);
         if (rc < 0) {
             fprintf(stderr, "distlab %s: %s\n", verb, err);
@@ -296,7 +328,7 @@ int verb_run(int argc, char **argv)
                 "train; use it with `distlab collective`\n", verb);
         return 2;
     }
-    long workers = algo->default_workers;
+    long workers = desc->default_workers;
     if (cli_get_int(&a, verb, "workers", 1, 1 << 16, &workers))
         return 2;
     ctx.workers = (int)workers;
@@ -306,25 +338,28 @@ int verb_run(int argc, char **argv)
     ctx.setup.quiet = cli_flag(&a, "quiet");
     if (algo->configure(&ctx) != 0)
         return 2;
-    double *slowdown = NULL;
-    if (!is_option_of(algo->opts, "stragglers")) {
-        int nstragglers;
-        if (!(slowdown = malloc((size_t)ctx.cfg.ranks * sizeof *slowdown)) ||
-            (nstragglers = pick_stragglers(&a, verb, &ctx, slowdown)) < 0) {
-            free(slowdown);
-            return 2;
-        }
-        if (nstragglers)
-            ctx.cfg.slowdown = slowdown;
-        ctx.stragglers = nstragglers;
+    /* ---- the job's shape, columns and stragglers, as the descriptor says ---- */
+    train_shape shape = train_algo_shape(desc, ctx.setup.algo, ctx.workers);
+    ctx.cfg.ranks = shape.ranks;
+    ctx.setup.reporter = shape.reporter;
+    train_setup_columns(&ctx.setup, desc);
+    double *slowdown = malloc((size_t)shape.ranks * sizeof *slowdown);
+    int nstragglers = slowdown ? pick_stragglers(&a, verb, &ctx, &shape, slowdown) : -1;
+    if (nstragglers < 0) {
+        free(slowdown);
+        return 2;
     }
+    if (nstragglers)
+        ctx.cfg.slowdown = slowdown;
+    ctx.stragglers = nstragglers;
 
     if (ml_problem_load(&ctx.ml, &ctx.prob, err, sizeof err) != 0) {
         fprintf(stderr, "distlab %s: %s\n", verb, err);
         free(slowdown);
         return 2;
     }
-    if (algo->check && algo->check(&ctx) != 0) {
+    if (desc->check && desc->check(&ctx.setup, err, sizeof err) != 0) {
+        fprintf(stderr, "distlab %s: %s\n", verb, err);
         ml_problem_free(&ctx.prob);
         free(slowdown);
         return 2;
@@ -337,7 +372,7 @@ int verb_run(int argc, char **argv)
     const char *outdir = cli_get(&a, "out");
     char defdir[256];
     if (!outdir) {
-        snprintf(defdir, sizeof defdir, "runs/%s-%s", algo->name,
+        snprintf(defdir, sizeof defdir, "runs/%s-%s", desc->name,
                  ctx.cfg.backend == JOB_SIM ? "sim" : "real");
         outdir = defdir;
     }
@@ -348,7 +383,7 @@ int verb_run(int argc, char **argv)
                                    ctx.setup.quiet ? PROGRESS_QUIET : 0);
     ctx.setup.progress = show_progress;
     ctx.setup.progress_ctx = line;
-    int failed = job_run(&ctx.cfg, algo->rank_main, &ctx.setup, &res) != 0;
+    int failed = job_run(&ctx.cfg, desc->rank, &ctx.setup, &res) != 0;
     progress_close(line);
     if (res.only_rank >= 0 && failed) { /* a hosts job's other rank: rank 0 tells the rest */
         fprintf(stderr, "distlab %s: %s\n", verb, res.error);
@@ -379,14 +414,14 @@ int verb_run(int argc, char **argv)
     if (cli_flag(&a, "quiet")) {
         if (last)
             printf("distlab run %s: %.4g epoch%s in %.4g %s seconds, test accuracy %.2f%%, "
-                   "train loss %.4f -> %s/\n", algo->name, last->epoch, last->epoch == 1 ? "" : "s",
+                   "train loss %.4f -> %s/\n", desc->name, last->epoch, last->epoch == 1 ? "" : "s",
                    run_seconds(o, &res), clock,
                    100 * last->test_accuracy, last->train_loss, outdir);
         goto out;
     }
     char where[512];
     cli_describe_job(&ctx.cfg, &res, where, sizeof where);
-    printf("distlab run %s: %d worker%s, %s\n", algo->name, ctx.workers, ctx.workers == 1 ? "" : "s",
+    printf("distlab run %s: %d worker%s, %s\n", desc->name, ctx.workers, ctx.workers == 1 ? "" : "s",
            where);
     if (last)
         printf("  after %.4g epoch%s, %.6g %s seconds: train loss %.4f, test loss %.4f, "

@@ -67,7 +67,8 @@ static int run_job(job_config *cfg, problem *p, job_main fn, const void *algo, i
     static hogwild_opts hw;
     if (fn == hogwild_rank) {
         hw = *(const hogwild_opts *)algo;
-        hogwild_setup(&setup, &hw);
+        train_setup_columns(&setup, &hogwild_algo);
+        setup.algo = &hw;
     } else {
         setup.algo = algo;
     }

@@ -89,7 +89,7 @@ static void run_ps(run *o, problem *p, const ps_opts *opt, int W, const job_conf
 {
     train_setup setup = {.ml = &p->ml, .prob = &p->prob, .workers = W, .reporter = 0,
                          .quiet = 1, .algo = opt};
-    ps_setup_columns(&setup);
+    train_setup_columns(&setup, &ps_algo);
     job_config c = *cfg;
     c.ranks = opt->servers + W;
     o->rc = job_run(&c, ps_rank, &setup, &o->res);
