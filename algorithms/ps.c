@@ -56,11 +56,18 @@
  * min clock and go on; bsp fails with an error, since no iteration could
  * ever complete again.
  *
- * Evaluation: a server keeps a copy of its range each time the examples
- * count crosses an evaluation point (eval_every_epochs), with the time;
- * at the end the servers send their copies to server 0, which assembles
- * and evaluates them: the time of a point is the latest of the servers'.
- * Evaluation therefore costs the training run nothing.
+ * Evaluation: a server keeps a snapshot of its range each time the
+ * examples count crosses an evaluation point (eval_every_epochs), with the
+ * time (train_snaps); at the end the servers send them to server 0, which
+ * assembles and evaluates them (train_snaps_gather, ps_report): the time
+ * of a point is the latest of the servers'. Evaluation therefore costs the
+ * training run nothing.
+ *
+ * This file is the protocol: the consistency rule, the server's handling
+ * of a request and the worker's loop. Allocation, the checks of a
+ * request's layout and the reporter are in ps_support.c, the structs both use in ps_internal.h, and the key sets a
+ * push or a pull names (a whole range, or a minibatch's sorted keys) in
+ * keyset.h.
  *
  * Wire: a request is a 24-byte header (flags, push clock, pull clock,
  * examples, push count or -1 for a dense range, pull count or -1 for the
@@ -138,67 +145,12 @@ static void server_lose_worker(server *sv, int w, const char *why)
     sv->nheld = 0;
 }
 
-/* A request's parts; key sets of a whole range have keys NULL. */
-typedef struct request {
-    const req_head *h;
-    keyset push, pull;        /* push.n = 0 without a push */
-    const float *push_vals;
-} request;
-
-/* Where the parts of msg lie, as its header says (reads only the header). */
-static request request_layout(const server *sv, const unsigned char *msg)
-{
-    const req_head *h = (const req_head *)msg;
-    const unsigned char *p = msg + sizeof *h;
-    request q = {.h = h, .push = {.lo = sv->lo}, .pull = {.lo = sv->lo, .n = sv->m}};
-    if (h->flags & REQ_PUSH) {
-        q.push.n = h->npush < 0 ? sv->m : (size_t)h->npush;
-        if (h->npush >= 0) {
-            q.push.keys = (const uint32_t *)p;
-            p += q.push.n * 4;
-        }
-        q.push_vals = (const float *)p;
-        p += q.push.n * 4;
-    }
-    if ((h->flags & REQ_PULL) && h->npull >= 0)
-        q.pull = (keyset){.n = (size_t)h->npull, .keys = (const uint32_t *)p};
-    return q;
-}
-
-static int in_range(const server *sv, const keyset *k)
-{
-    for (size_t i = 0; k->keys && i < k->n; i++)
-        if (k->keys[i] < sv->lo || k->keys[i] >= sv->lo + sv->m)
-            return 0;
-    return 1;
-}
-
-/* Check a request's length, clocks and keys against its header. */
-static int request_check(server *sv, int w, const unsigned char *msg, size_t len)
-{
-    const req_head *h = (const req_head *)msg;
-    const peer *p = &sv->peers[w];
-    int bad = h->npush > (int64_t)sv->m || h->npull > (int64_t)sv->m ||
-              ((h->flags & REQ_PUSH) && h->push_clock != p->clock) ||
-              ((h->flags & REQ_PULL) && p->pull_pending);
-    if (!bad) {
-        request q = request_layout(sv, msg);
-        bad = len != ps_request_bytes((h->flags & REQ_PUSH) ? &q.push : NULL, &q.pull) ||
-              !in_range(sv, &q.push) || ((h->flags & REQ_PULL) && !in_range(sv, &q.pull));
-    }
-    if (bad)
-        return rt_fail(sv->r, RT_EPROTO, "ps server %d: malformed request from worker %d "
-                       "(%zu bytes, clock %d, expected clock %ld)", sv->s, w, len,
-                       (int)h->push_clock, p->clock);
-    return RT_OK;
-}
-
 /* Apply the push, then file the pull, of a checked request that arrived
  * at arrived_s. */
 static int server_handle(server *sv, int w, const unsigned char *msg, double arrived_s)
 {
     peer *pw = &sv->peers[w];
-    request q = request_layout(sv, msg);
+    request q = ps_request_layout(sv, msg);
     int rc;
     if (q.h->flags & REQ_PUSH) {
         double epoch = sv->examples / (double)sv->setup->prob->train.n;
@@ -321,7 +273,7 @@ static int server_take(server *sv, int w, size_t len)
         p->pull_pending = 0;
         return RT_OK;
     }
-    if ((rc = request_check(sv, w, sv->rbuf, len)))
+    if ((rc = ps_request_check(sv, w, sv->rbuf, len)))
         return rc;
     if (sv->abort_worker >= 0) {
         p->pull_pending = (h->flags & REQ_PULL) != 0; /* to hear the news */

@@ -1,8 +1,8 @@
 /* ps_internal.h -- what the two halves of the parameter server share:
  * ps.c (the protocol: the consistency rule, the server's handling of a
- * request, the worker's loop) and ps_setup.c (allocating and freeing a
- * server and a worker, and the reporter that assembles the servers'
- * snapshots). Not for use outside them. */
+ * request, the worker's loop) and ps_support.c (allocating and freeing a
+ * server and a worker, checking a request, and the reporter that
+ * assembles the servers' snapshots). Not for use outside them. */
 #ifndef DISTLAB_PS_INTERNAL_H
 #define DISTLAB_PS_INTERNAL_H
 
@@ -112,6 +112,19 @@ typedef struct server {
     int abort_worker;         /* bsp: the dead worker that stops the run, or -1 */
     char abort_why[256];
 } server;
+
+/* A request's parts; key sets of a whole range have keys NULL. */
+typedef struct request {
+    const req_head *h;
+    keyset push, pull;        /* push.n = 0 without a push */
+    const float *push_vals;
+} request;
+
+/* Where the parts of msg lie, as its header says (reads only the header). */
+request ps_request_layout(const server *sv, const unsigned char *msg);
+/* Check a request's length, clocks and keys against its header and the
+ * server's range: RT_OK, or RT_EPROTO with the message. */
+int ps_request_check(server *sv, int w, const unsigned char *msg, size_t len);
 
 /* Allocate sv's buffers, weights (the serial run's start) and optimizer;
  * sv->r, setup and s set. */

@@ -1,6 +1,7 @@
-/* ps_setup.c -- the parameter server's allocation and reporting (see
- * ps_internal.h): what ps.c's protocol needs set up before it runs and
- * done after, kept apart so that ps.c reads as the algorithm. */
+/* ps_support.c -- the parameter server's allocation, request checks and
+ * reporting (see ps_internal.h): what ps.c's protocol needs set up before
+ * it runs, checked as it runs and done after, kept apart so that ps.c
+ * reads as the algorithm. */
 #include "algorithms/ps_internal.h"
 
 #include <limits.h>
@@ -88,6 +89,55 @@ void ps_shape_of(rt *r, const train_setup *setup, const ml_model *model, ps_shap
 }
 
 /* ---- the server ---- */
+
+/* Where the parts of msg lie, as its header says (reads only the header). */
+request ps_request_layout(const server *sv, const unsigned char *msg)
+{
+    const req_head *h = (const req_head *)msg;
+    const unsigned char *p = msg + sizeof *h;
+    request q = {.h = h, .push = {.lo = sv->lo}, .pull = {.lo = sv->lo, .n = sv->m}};
+    if (h->flags & REQ_PUSH) {
+        q.push.n = h->npush < 0 ? sv->m : (size_t)h->npush;
+        if (h->npush >= 0) {
+            q.push.keys = (const uint32_t *)p;
+            p += q.push.n * 4;
+        }
+        q.push_vals = (const float *)p;
+        p += q.push.n * 4;
+    }
+    if ((h->flags & REQ_PULL) && h->npull >= 0)
+        q.pull = (keyset){.n = (size_t)h->npull, .keys = (const uint32_t *)p};
+    return q;
+}
+
+static int in_range(const server *sv, const keyset *k)
+{
+    for (size_t i = 0; k->keys && i < k->n; i++)
+        if (k->keys[i] < sv->lo || k->keys[i] >= sv->lo + sv->m)
+            return 0;
+    return 1;
+}
+
+/* Check a request's length, clocks and keys against its header. */
+int ps_request_check(server *sv, int w, const unsigned char *msg, size_t len)
+{
+    const req_head *h = (const req_head *)msg;
+    const peer *p = &sv->peers[w];
+    int bad = h->npush > (int64_t)sv->m || h->npull > (int64_t)sv->m ||
+              ((h->flags & REQ_PUSH) && h->push_clock != p->clock) ||
+              ((h->flags & REQ_PULL) && p->pull_pending);
+    if (!bad) {
+        request q = ps_request_layout(sv, msg);
+        bad = len != ps_request_bytes((h->flags & REQ_PUSH) ? &q.push : NULL, &q.pull) ||
+              !in_range(sv, &q.push) || ((h->flags & REQ_PULL) && !in_range(sv, &q.pull));
+    }
+    if (bad)
+        return rt_fail(sv->r, RT_EPROTO, "ps server %d: malformed request from worker %d "
+                       "(%zu bytes, clock %d, expected clock %ld)", sv->s, w, len,
+                       (int)h->push_clock, p->clock);
+    return RT_OK;
+}
+
 
 int ps_server_init(server *sv, ml_model *model)
 {
