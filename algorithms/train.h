@@ -176,8 +176,8 @@ double train_eval_clock(const train_eval *e);
 /* Fill pt's train_loss, test_loss and test_accuracy from params (aside
  * from training); the rest of pt is the caller's. */
 int train_eval_measure(train_eval *e, const float *params, train_point *pt);
-/* Append a measured point to the slot (extra beyond setup->nextra is NaN)
- * and report progress. */
+/* Append a measured point to the slot (extra beyond setup->nextra is
+ * zeroed) and report progress. */
 int train_eval_record(train_eval *e, const train_point *pt);
 /* Measure params and record them as the point `at` (time, epoch, step and
  * extra as the caller stamped them). */
@@ -221,11 +221,9 @@ int train_optimizer_init(rt *r, const ml_config *ml, size_t first, size_t count,
  * function. cli/run_NAME.c maps flags to fields and adds its summary
  * fields; cli/verb_run.c does the rest from this table. */
 
-typedef struct train_opt {
-    const char *name;     /* without the leading "--" */
-    const char *arg;      /* the argument's name for --help, NULL for a flag */
-    const char *help;
-} train_opt;
+/* An option: name (without "--"), argument (NULL for a flag), help; the
+ * same shape as the ML options' (ml/train.h). */
+typedef ml_opt train_opt;
 
 /* Which ranks a job has and what they do. */
 typedef struct train_shape {
