@@ -332,6 +332,52 @@ static int report_finish(rt *r, train_eval *ev, hw_report *rep, size_t P,
 
 /* ---- the worker ---- */
 
+/* The shared block: the head, per-rank counts, then the weights. */
+typedef struct hw_block {
+    hw_head *head;
+    hw_counts *counts;
+    float *w;
+} hw_block;
+
+/* Find the host's block; rank 0 writes the starting weights into it (the
+ * serial run's, through local). */
+static int hw_join(rt *r, const ml_model *model, size_t P, uint64_t seed, float *local,
+                   hw_block *b)
+{
+    int W = rt_size(r);
+    size_t bytes = sizeof(hw_head) + (size_t)W * sizeof(hw_counts) + P * sizeof(float);
+    char *block = rt_shared(r, "hogwild", bytes);
+    if (!block) {
+        char err[512];
+        snprintf(err, sizeof err, "%s", rt_error(r));
+        return rt_fail(r, RT_ENOMEM, "hogwild: shared weights: %s", err);
+    }
+    b->head = (hw_head *)block;
+    b->counts = (hw_counts *)(block + sizeof(hw_head));
+    b->w = (float *)(block + sizeof(hw_head) + (size_t)W * sizeof(hw_counts));
+    if (rt_rank(r) == 0) {
+        ml_model_init_params(model, local, seed);
+        for (size_t j = 0; j < P; j++)
+            store_f(b->w + j, local[j]);
+    }
+    __atomic_fetch_add(&b->head->joined, 1, __ATOMIC_RELAXED);
+    return RT_OK;
+}
+
+/* After the barrier the initial weights are written, and every rank must
+ * have found the same block. */
+static int hw_all_joined(rt *r, hw_head *head)
+{
+    int rc = rt_barrier(r);
+    if (rc)
+        return rc;
+    uint64_t joined = load_u(&head->joined);
+    if (joined != (uint64_t)rt_size(r))
+        return rt_fail(r, RT_EINVAL, "hogwild: the %d ranks must share one host, but %llu share "
+                       "rank %d's memory", rt_size(r), (unsigned long long)joined, rt_rank(r));
+    return RT_OK;
+}
+
 int hogwild_rank(rt *r, void *arg)
 {
     const train_setup *setup = arg;
@@ -366,25 +412,12 @@ int hogwild_rank(rt *r, void *arg)
     if ((rc = train_optimizer_init(r, ml, 0, P, NULL, &sched)))
         goto done;
 
-    /* ---- the shared block: head, per-rank counts, weights ---- */
-    size_t bytes = sizeof(hw_head) + (size_t)W * sizeof(hw_counts) + P * sizeof(float);
-    char *block = rt_shared(r, "hogwild", bytes);
-    if (!block) {
-        snprintf(err, sizeof err, "%s", rt_error(r));
-        rc = rt_fail(r, RT_ENOMEM, "hogwild: shared weights: %s", err);
+    hw_block blk = {0};
+    if ((rc = hw_join(r, model, P, ml->seed, local, &blk)))
         goto done;
-    }
-    hw_head *head = (hw_head *)block;
-    hw_counts *counts = (hw_counts *)(block + sizeof(hw_head));
-    hw_counts *mine = &counts[me];
-    float *w = (float *)(block + sizeof(hw_head) + (size_t)W * sizeof(hw_counts));
-
-    if (me == 0) {
-        ml_model_init_params(model, local, ml->seed);
-        for (size_t j = 0; j < P; j++)
-            store_f(w + j, local[j]);
-    }
-    __atomic_fetch_add(&head->joined, 1, __ATOMIC_RELAXED);
+    hw_head *head = blk.head;
+    hw_counts *counts = blk.counts, *mine = &counts[me];
+    float *w = blk.w;
     train_snaps_init(&rep.snaps, P, SNAP_DOUBLES);
     train_schedule sch;
     train_schedule_init(&sch, ml, 1);
@@ -397,15 +430,8 @@ int hogwild_rank(rt *r, void *arg)
             goto done;
         }
     }
-    /* the initial weights are written and every rank has found the block */
-    if ((rc = rt_barrier(r)))
+    if ((rc = hw_all_joined(r, head)))
         goto done;
-    uint64_t joined = load_u(&head->joined);
-    if (joined != (uint64_t)W) {
-        rc = rt_fail(r, RT_EINVAL, "hogwild: the %d ranks must share one host, but %llu share "
-                     "rank %d's memory", W, (unsigned long long)joined, me);
-        goto done;
-    }
 
     double t0 = rt_now(r);
     long steps_per_epoch = (long)((train->n + (size_t)W * ml->batch - 1) / ((size_t)W * ml->batch));
