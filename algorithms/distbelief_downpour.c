@@ -224,8 +224,7 @@ static int replica_main(rt *r, const train_setup *setup, const db_layout *lay, m
     ml_schedule sched;
     if ((rc = train_optimizer_init(r, ml, 0, 0, NULL, &sched)))
         goto done;
-    long steps_per_epoch = (long)((shard.n + ml->batch - 1) / ml->batch);
-    steps_per_epoch = steps_per_epoch < 1 ? 1 : steps_per_epoch;
+    long steps_per_epoch = train_steps_per_epoch(shard.n, 1, ml->batch);
     long steps = shard.n ? steps_per_epoch * ml->epochs : 0;
     int examples = 0;
     for (long step = 0; step < steps; step++) {

@@ -515,8 +515,7 @@ int db_mp_rank(rt *r, void *arg)
         eval_ready = 1;
     }
 
-    long steps_per_epoch = (long)((train->n + ml->batch - 1) / ml->batch);
-    steps_per_epoch = steps_per_epoch < 1 ? 1 : steps_per_epoch;
+    long steps_per_epoch = train_steps_per_epoch(train->n, 1, ml->batch);
     long steps = steps_per_epoch * ml->epochs;
     train_schedule due; /* decided alike on every partition */
     train_schedule_init(&due, ml, 1);

@@ -434,9 +434,7 @@ int hogwild_rank(rt *r, void *arg)
         goto done;
 
     double t0 = rt_now(r);
-    long steps_per_epoch = (long)((train->n + (size_t)W * ml->batch - 1) / ((size_t)W * ml->batch));
-    if (steps_per_epoch < 1)
-        steps_per_epoch = 1;
+    long steps_per_epoch = train_steps_per_epoch(train->n, W, ml->batch);
     long steps = steps_per_epoch * ml->epochs;
     double per_epoch = (double)W * (double)steps_per_epoch;
     uint64_t stale_sum = 0, stale_max = 0;

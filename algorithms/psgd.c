@@ -105,29 +105,25 @@ typedef struct psgd_rank_state {
     rt *r;
     const train_setup *setup;
     const psgd_opts *opt;
-    ml_model *model;
-    float *params;    /* my model */
+    train_worker wk;  /* my model (wk.params), shard, optimizer; evaluation on the reporter */
     float *average;   /* scratch: the observer's average */
-    size_t P;
     int W;
     long rounds;      /* averaging rounds so far */
     int in_sync;      /* every worker holds the same weights (after a round) */
     train_schedule sched; /* every rank: the observer allreduce needs them all */
-    train_eval eval;  /* reporter only */
-    int reporter;
 } psgd_rank_state;
 
 /* Sum buf over the workers and divide by W. Returns the flops of the
  * division, for the caller to charge or not. */
 static int psgd_allreduce_mean(psgd_rank_state *s, float *buf, double *flops)
 {
-    int rc = allreduce(s->r, s->opt->algo, buf, s->P, &s->opt->coll);
+    int rc = allreduce(s->r, s->opt->algo, buf, s->wk.P, &s->opt->coll);
     if (rc)
         return rc;
     float inv = 1.0f / (float)s->W;
-    for (size_t i = 0; i < s->P; i++)
+    for (size_t i = 0; i < s->wk.P; i++)
         buf[i] *= inv;
-    *flops = (double)s->P;
+    *flops = (double)s->wk.P;
     return RT_OK;
 }
 
@@ -137,7 +133,7 @@ static int psgd_average(psgd_rank_state *s)
     if (s->W == 1)
         return RT_OK; /* one model is its own average */
     double flops;
-    int rc = psgd_allreduce_mean(s, s->params, &flops);
+    int rc = psgd_allreduce_mean(s, s->wk.params, &flops);
     if (!rc)
         rc = train_charge(s->r, flops);
     s->rounds++;
@@ -154,7 +150,7 @@ static int psgd_eval_model(psgd_rank_state *s, const float *params, double *loss
     char err[512];
     double flops;
     rt_aside_begin(s->r);
-    int bad = ml_model_evaluate(s->model, params, test, NULL, test->n, loss, accuracy, NULL,
+    int bad = ml_model_evaluate(s->wk.model, params, test, NULL, test->n, loss, accuracy, NULL,
                                 &flops, err, sizeof err) != 0;
     rt_aside_end(s->r);
     return bad ? rt_fail(s->r, RT_EINVAL, "evaluation of the local model: %s", err) : RT_OK;
@@ -166,36 +162,36 @@ static int psgd_evaluate(psgd_rank_state *s, double epoch, long step)
     train_point pt = {.epoch = epoch, .step = step,
                       .extra = {[PSGD_COL_ROUNDS] = (double)s->rounds, [PSGD_COL_AVERAGED] = 1,
                                 [PSGD_COL_LOCAL_LOSS] = NAN}};
-    const float *evaluated = s->params;
+    const float *evaluated = s->wk.params;
     int rc;
     if (!s->in_sync && s->opt->eval == PSGD_EVAL_AVERAGE) {
         /* the observer: an allreduce of a copy, aside from training */
         double t0 = rt_now(s->r), flops;
-        memcpy(s->average, s->params, s->P * sizeof *s->params);
+        memcpy(s->average, s->wk.params, s->wk.P * sizeof *s->wk.params);
         rt_aside_begin(s->r);
         rc = psgd_allreduce_mean(s, s->average, &flops);
         rt_aside_end(s->r);
-        if (rc || !s->reporter)
+        if (rc || !s->wk.reporting)
             return rc;
-        train_out *out = s->eval.out;
+        train_out *out = s->wk.eval.out;
         out->stats[PSGD_STAT_OBSERVE] += 1;
         out->stats[PSGD_STAT_OBSERVE_S] += rt_now(s->r) - t0;
         double accuracy;
-        if ((rc = psgd_eval_model(s, s->params, &pt.extra[PSGD_COL_LOCAL_LOSS], &accuracy)))
+        if ((rc = psgd_eval_model(s, s->wk.params, &pt.extra[PSGD_COL_LOCAL_LOSS], &accuracy)))
             return rc;
         evaluated = s->average;
-    } else if (!s->reporter) {
+    } else if (!s->wk.reporting) {
         return RT_OK;
     } else if (!s->in_sync) {
         pt.extra[PSGD_COL_AVERAGED] = 0;
     }
-    pt.time_s = train_eval_clock(&s->eval);
-    if ((rc = train_eval_measure(&s->eval, evaluated, &pt)))
+    pt.time_s = train_eval_clock(&s->wk.eval);
+    if ((rc = train_eval_measure(&s->wk.eval, evaluated, &pt)))
         return rc;
     /* the evaluated model was the reporter's own: its loss is the local one */
-    if (evaluated == s->params)
+    if (evaluated == s->wk.params)
         pt.extra[PSGD_COL_LOCAL_LOSS] = pt.test_loss;
-    return train_eval_record(&s->eval, &pt);
+    return train_eval_record(&s->wk.eval, &pt);
 }
 
 int psgd_rank(rt *r, void *arg)
@@ -203,63 +199,37 @@ int psgd_rank(rt *r, void *arg)
     const train_setup *setup = arg;
     const ml_config *ml = setup->ml;
     const ml_dataset *train = &setup->prob->train;
-    psgd_rank_state s = {
-        .r = r, .setup = setup, .opt = setup->algo, .W = rt_size(r), .in_sync = 1,
-        .reporter = rt_rank(r) == setup->reporter,
-    };
+    psgd_rank_state s = {.r = r, .setup = setup, .opt = setup->algo, .W = rt_size(r), .in_sync = 1};
+    train_worker *wk = &s.wk;
     long H = s.opt->average_every_steps;
-    int rc, eval_ready = 0;
     char err[512];
-    ml_optim optim = {0};
-    ml_grad grad = {0};
-    train_shard shard = {0};
-    size_t *batch_idx = NULL;
 
     /* ---- setup: same weights everywhere, my own shard ---- */
-    rc = train_model_create(r, setup, &s.model);
+    int rc = train_worker_init(wk, r, setup, rt_rank(r), s.W, "psgd");
+    if (!rc && !(s.average = malloc(wk->P * sizeof *s.average)))
+        rc = rt_fail(r, RT_ENOMEM, "psgd: out of memory for %zu parameters", wk->P);
     if (rc)
-        return rc;
-    s.P = ml_model_nparams(s.model);
-    s.params = malloc(s.P * sizeof *s.params);
-    s.average = malloc(s.P * sizeof *s.average);
-    batch_idx = malloc(ml->batch * sizeof *batch_idx);
-    if (!s.params || !s.average || !batch_idx || ml_grad_init(&grad, s.P) != 0 ||
-        train_shard_init(&shard, train, rt_rank(r), s.W, ml->seed) != 0) {
-        rc = rt_fail(r, RT_ENOMEM, "psgd: out of memory for %zu parameters", s.P);
-        goto done;
-    }
-    grad.dense_only = 1; /* exact L2, as the serial baseline */
-    ml_model_init_params(s.model, s.params, ml->seed);
-    ml_schedule sched;
-    if ((rc = train_optimizer_init(r, ml, 0, s.P, &optim, &sched)))
         goto done;
     train_schedule_init(&s.sched, ml, 1);
-    if (s.reporter) {
-        if ((rc = train_eval_init(&s.eval, r, setup, s.model)))
-            goto done;
-        eval_ready = 1;
-    }
 
     /* ---- local steps, averaging every H ---- */
-    long steps_per_epoch = (long)((train->n + (size_t)s.W * ml->batch - 1) / ((size_t)s.W * ml->batch));
-    if (steps_per_epoch < 1)
-        steps_per_epoch = 1;
+    long steps_per_epoch = train_steps_per_epoch(train->n, s.W, ml->batch);
     long steps = steps_per_epoch * ml->epochs;
     for (long step = 0; step < steps && !rc; step++) {
         double epoch = (double)step / (double)steps_per_epoch;
         if (train_schedule_due(&s.sched, epoch) && (rc = psgd_evaluate(&s, epoch, step)))
             break;
 
-        size_t b = train_shard_next(&shard, ml->batch, batch_idx);
+        size_t b = train_shard_next(&wk->shard, ml->batch, wk->batch);
         double loss, flops = 0;
         if (b > 0) {
-            if (ml_model_loss_grad(s.model, s.params, train, batch_idx, b, &grad, &loss, &flops,
-                                   err, sizeof err) != 0) {
+            if (ml_model_loss_grad(wk->model, wk->params, train, wk->batch, b, &wk->grad, &loss,
+                                   &flops, err, sizeof err) != 0) {
                 rc = rt_fail(r, RT_EINVAL, "gradient: %s", err);
                 break;
             }
-            flops += ml_optim_step(&optim, s.params, grad.dense, 0, s.P,
-                                   (float)ml_schedule_lr(&sched, epoch));
+            flops += ml_optim_step(&wk->optim, wk->params, wk->grad.dense, 0, wk->P,
+                                   (float)ml_schedule_lr(&wk->sched, epoch));
         }
         /* the others stepped even if my shard is empty: every rank must
          * agree on this, since it decides who joins an allreduce */
@@ -272,34 +242,27 @@ int psgd_rank(rt *r, void *arg)
 
     /* ---- the last average (the only one for --average-every end) ---- */
     if (!rc) /* keep my own model: one worker trained on its 1/W share */
-        memcpy(s.average, s.params, s.P * sizeof *s.params);
+        memcpy(s.average, wk->params, wk->P * sizeof *wk->params);
     if (!rc && !s.in_sync)
         rc = psgd_average(&s);
     /* ---- every worker's own final model, into its own slot: no traffic,
      * and after the reporter's clock stopped; then the final point ---- */
     if (!rc) {
         train_out *mine = train_slot(r);
-        train_point pt = {.time_s = eval_ready ? train_eval_clock(&s.eval) : 0,
+        train_point pt = {.time_s = wk->reporting ? train_eval_clock(&wk->eval) : 0,
                           .epoch = (double)ml->epochs, .step = steps,
                           .extra = {[PSGD_COL_ROUNDS] = (double)s.rounds, [PSGD_COL_AVERAGED] = 1}};
         rc = psgd_eval_model(&s, s.average, &mine->stats[PSGD_STAT_LOCAL_LOSS],
                              &mine->stats[PSGD_STAT_LOCAL_ACCURACY]);
         pt.extra[PSGD_COL_LOCAL_LOSS] = mine->stats[PSGD_STAT_LOCAL_LOSS];
-        if (!rc && eval_ready) {
-            rc = train_eval_point(&s.eval, s.params, &pt);
+        if (!rc && wk->reporting) {
+            rc = train_eval_point(&wk->eval, wk->params, &pt);
             mine->stats[PSGD_STAT_ROUNDS] = (double)s.rounds;
-            train_eval_finish(&s.eval, s.params, s.P);
+            train_eval_finish(&wk->eval, wk->params, wk->P);
         }
     }
 done:
-    if (eval_ready)
-        train_eval_free(&s.eval);
-    train_shard_free(&shard);
-    ml_grad_free(&grad);
-    ml_optim_free(&optim);
-    ml_model_free(s.model);
-    free(s.params);
+    train_worker_free(wk);
     free(s.average);
-    free(batch_idx);
     return rc;
 }

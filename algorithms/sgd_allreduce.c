@@ -58,61 +58,30 @@ int sgd_allreduce_rank(rt *r, void *arg)
     const sgd_allreduce_opts *opt = setup->algo;
     const ml_config *ml = setup->ml;
     const ml_dataset *train = &setup->prob->train;
-    int W = rt_size(r), me = rt_rank(r), rc;
+    int W = rt_size(r), rc;
     char err[512];
-
-    ml_model *model = NULL;
-    ml_optim optim = {0};
-    ml_grad grad = {0};
-    train_shard shard = {0};
-    train_eval eval = {0};
-    float *params = NULL;
-    size_t *batch_idx = NULL;
-    int eval_ready = 0;
-
-    rc = train_model_create(r, setup, &model);
-    if (rc)
-        return rc;
-    size_t P = ml_model_nparams(model);
-    params = malloc(P * sizeof *params);
-    batch_idx = malloc(ml->batch * sizeof *batch_idx);
-    if (!params || !batch_idx || ml_grad_init(&grad, P) != 0 ||
-        train_shard_init(&shard, train, me, W, ml->seed) != 0) {
-        rc = rt_fail(r, RT_ENOMEM, "allreduce SGD: out of memory for %zu parameters", P);
+    train_worker wk;
+    if ((rc = train_worker_init(&wk, r, setup, rt_rank(r), W, "allreduce SGD")))
         goto done;
-    }
-    grad.dense_only = 1;
-    /* the same seed on every rank: the same starting weights */
-    ml_model_init_params(model, params, ml->seed);
-    ml_schedule sched;
-    if ((rc = train_optimizer_init(r, ml, 0, P, &optim, &sched)))
-        goto done;
+    size_t P = wk.P;
     if (opt->scale_lr)
-        sched.scale = W;
-    if (me == setup->reporter) {
-        rc = train_eval_init(&eval, r, setup, model);
-        if (rc)
-            goto done;
-        eval_ready = 1;
-    }
+        wk.sched.scale = W;
 
-    long steps_per_epoch = (long)((train->n + (size_t)W * ml->batch - 1) / ((size_t)W * ml->batch));
-    if (steps_per_epoch < 1)
-        steps_per_epoch = 1;
+    long steps_per_epoch = train_steps_per_epoch(train->n, W, ml->batch);
     long steps = steps_per_epoch * ml->epochs;
     for (long step = 0; step < steps && !rc; step++) {
         double epoch = (double)step / (double)steps_per_epoch;
-        if (eval_ready && train_eval_due(&eval, epoch) &&
-            (rc = train_eval_now(&eval, params, epoch, step, NULL)))
+        if (wk.reporting && train_eval_due(&wk.eval, epoch) &&
+            (rc = train_eval_now(&wk.eval, wk.params, epoch, step, NULL)))
             break;
 
         /* ---- 1. gradient of my minibatch ---- */
-        size_t b = train_shard_next(&shard, ml->batch, batch_idx);
+        size_t b = train_shard_next(&wk.shard, ml->batch, wk.batch);
         double loss, flops = 0;
         if (b == 0) {
-            memset(grad.dense, 0, P * sizeof *grad.dense);
-        } else if (ml_model_loss_grad(model, params, train, batch_idx, b, &grad, &loss, &flops,
-                                      err, sizeof err) != 0) {
+            memset(wk.grad.dense, 0, P * sizeof *wk.grad.dense);
+        } else if (ml_model_loss_grad(wk.model, wk.params, train, wk.batch, b, &wk.grad, &loss,
+                                      &flops, err, sizeof err) != 0) {
             rc = rt_fail(r, RT_EINVAL, "gradient: %s", err);
             break;
         }
@@ -120,29 +89,22 @@ int sgd_allreduce_rank(rt *r, void *arg)
             break;
 
         /* ---- 2. average the gradients of all workers ---- */
-        if ((rc = allreduce(r, opt->algo, grad.dense, P, &opt->coll)))
+        if ((rc = allreduce(r, opt->algo, wk.grad.dense, P, &opt->coll)))
             break;
         float inv = 1.0f / (float)W;
         for (size_t i = 0; i < P && W > 1; i++)
-            grad.dense[i] *= inv;
+            wk.grad.dense[i] *= inv;
 
         /* ---- 3. the same step everywhere ---- */
-        flops = (W > 1 ? (double)P : 0) +
-                ml_optim_step(&optim, params, grad.dense, 0, P, (float)ml_schedule_lr(&sched, epoch));
+        flops = (W > 1 ? (double)P : 0) + ml_optim_step(&wk.optim, wk.params, wk.grad.dense, 0, P,
+                                                        (float)ml_schedule_lr(&wk.sched, epoch));
         rc = train_charge(r, flops);
     }
-    if (!rc && eval_ready) {
-        rc = train_eval_now(&eval, params, (double)ml->epochs, steps, NULL);
-        train_eval_finish(&eval, params, P);
+    if (!rc && wk.reporting) {
+        rc = train_eval_now(&wk.eval, wk.params, (double)ml->epochs, steps, NULL);
+        train_eval_finish(&wk.eval, wk.params, P);
     }
 done:
-    if (eval_ready)
-        train_eval_free(&eval);
-    train_shard_free(&shard);
-    ml_grad_free(&grad);
-    ml_optim_free(&optim);
-    ml_model_free(model);
-    free(params);
-    free(batch_idx);
+    train_worker_free(&wk);
     return rc;
 }

@@ -98,6 +98,54 @@ int train_optimizer_init(rt *r, const ml_config *ml, size_t first, size_t count,
     return RT_OK;
 }
 
+/* ---- a data-parallel worker ---- */
+
+int train_worker_init(train_worker *w, rt *r, const train_setup *setup, int part, int parts,
+                      const char *who)
+{
+    const ml_config *ml = setup->ml;
+    memset(w, 0, sizeof *w);
+    int rc = train_model_create(r, setup, &w->model);
+    if (rc)
+        return rc;
+    w->P = ml_model_nparams(w->model);
+    w->params = malloc(w->P * sizeof *w->params);
+    w->batch = malloc(ml->batch * sizeof *w->batch);
+    if (!w->params || !w->batch || ml_grad_init(&w->grad, w->P) != 0 ||
+        train_shard_init(&w->shard, &setup->prob->train, part, parts, ml->seed) != 0)
+        return rt_fail(r, RT_ENOMEM, "%s: out of memory for %zu parameters", who, w->P);
+    w->grad.dense_only = 1;
+    /* the same seed on every rank: the same starting weights */
+    ml_model_init_params(w->model, w->params, ml->seed);
+    if ((rc = train_optimizer_init(r, ml, 0, w->P, &w->optim, &w->sched)))
+        return rc;
+    if (rt_rank(r) == setup->reporter) {
+        if ((rc = train_eval_init(&w->eval, r, setup, w->model)))
+            return rc;
+        w->reporting = 1;
+    }
+    return RT_OK;
+}
+
+void train_worker_free(train_worker *w)
+{
+    if (w->reporting)
+        train_eval_free(&w->eval);
+    train_shard_free(&w->shard);
+    ml_grad_free(&w->grad);
+    ml_optim_free(&w->optim);
+    ml_model_free(w->model);
+    free(w->params);
+    free(w->batch);
+    memset(w, 0, sizeof *w);
+}
+
+long train_steps_per_epoch(size_t n, int W, size_t b)
+{
+    long steps = (long)((n + (size_t)W * b - 1) / ((size_t)W * b));
+    return steps < 1 ? 1 : steps;
+}
+
 /* ---- descriptors ---- */
 
 train_shape train_algo_shape(const train_algo *algo, const void *opts, int workers)

@@ -212,6 +212,33 @@ int train_model_create(rt *r, const train_setup *setup, ml_model **out);
 int train_optimizer_init(rt *r, const ml_config *ml, size_t first, size_t count, ml_optim *optim,
                          ml_schedule *sched);
 
+/* ---- a data-parallel worker ----
+ * What a rank of synchronous SGD or local SGD sets up alike: its model,
+ * the serial run's starting weights (the same seed everywhere), minibatch
+ * indices, a dense gradient (exact L2, as the serial baseline), shard
+ * `part` of `parts`, the optimizer over every parameter and the schedule,
+ * and on the reporter the evaluation. */
+typedef struct train_worker {
+    ml_model *model;
+    size_t P;
+    float *params;
+    size_t *batch;        /* ml->batch indices */
+    ml_grad grad;
+    train_shard shard;
+    ml_optim optim;
+    ml_schedule sched;
+    train_eval eval;
+    int reporting;        /* eval is set up (this rank reports) */
+} train_worker;
+
+/* who names the algorithm in an error. */
+int train_worker_init(train_worker *w, rt *r, const train_setup *setup, int part, int parts,
+                      const char *who);
+void train_worker_free(train_worker *w);
+/* Steps in an epoch when W workers take minibatches of b of n examples:
+ * ceil(n / (W b)), at least 1. */
+long train_steps_per_epoch(size_t n, int W, size_t b);
+
 /* ---- an algorithm, described once ----
  *
  * Everything the command line needs to know about a training algorithm
