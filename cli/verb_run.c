@@ -10,6 +10,7 @@
 #include "cli/run.h"
 #include "core/progress.h"
 #include "core/units.h"
+#include "plots/figures.h"
 
 static const run_algo *const algos[] = {
     &run_algo_serial,
@@ -405,7 +406,7 @@ int verb_run(int argc, char **argv)
         status = 1;
         goto out;
     }
-    if (!cli_flag(&a, "no-figures") && records_draw_default_figures(outdir, err, sizeof err) != 0)
+    if (!cli_flag(&a, "no-figures") && figures_default(outdir, err, sizeof err) != 0)
         fprintf(stderr, "distlab %s: drawing the figures: %s\n", verb, err);
 
     const train_out *o = job_result_slot(&res, ctx.setup.reporter);

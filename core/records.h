@@ -27,7 +27,10 @@
  *   records_add_job(rec, &cfg, &res, err, sizeof err);   (events, seconds,
  *                                                         bytes, messages)
  *   records_close(rec, err, sizeof err);                 (writes summary)
- *   records_draw_default_figures("out/run1", err, sizeof err);
+ *
+ * The figures drawn from a closed run folder are plots/'s
+ * (plots/figures.h: figures_default and the rest); this layer only writes
+ * and reads the records.
  *
  * Errors: every call that can fail returns 0 or -1 and, where it takes
  * one, fills the caller's err buffer with what went wrong and where
@@ -135,15 +138,10 @@ const char *records_run_field(const records_run *run, const char *key, char *buf
  * workers (sim)" (the timeline's title says which consistency it shows). */
 void records_run_label(const records_run *run, char *buf, size_t len);
 
-/* ---- exports and figures ---- */
+/* ---- exports ---- */
 
 /* Chrome trace-event JSON (opens in Perfetto and chrome://tracing): one
  * complete ('X') event per interval, pid = rank, microsecond times. */
 int records_write_trace(const char *path, const rt_event *ev, size_t n, char *err, size_t errlen);
-
-/* Draw loss.png (loss against time) and, when the run recorded events,
- * timeline.png into a closed run folder. Implemented in plots/figures.c;
- * run verbs call it once, after records_close. */
-int records_draw_default_figures(const char *outdir, char *err, size_t errlen);
 
 #endif

@@ -237,8 +237,7 @@ int figures_trace(const char *out, const char *dir, char *err, size_t errlen)
     return rc;
 }
 
-/* Declared in core/records.h: the run verbs' one call after a run. */
-int records_draw_default_figures(const char *outdir, char *err, size_t errlen)
+int figures_default(const char *outdir, char *err, size_t errlen)
 {
     records_run run;
     int rc = -1;

@@ -31,4 +31,9 @@ int figures_timeline(const char *out, const char *dir, double from_s, double to_
 /* The events of one run as Chrome trace-event JSON. */
 int figures_trace(const char *out, const char *dir, char *err, size_t errlen);
 
+/* Draw loss.png (loss against time) and, when the run recorded events,
+ * timeline.png into a closed run folder (records_close). The run verbs
+ * call it once, after writing the records. */
+int figures_default(const char *outdir, char *err, size_t errlen);
+
 #endif

@@ -21,6 +21,7 @@
 
 #include "core/progress.h"
 #include "core/records.h"
+#include "plots/figures.h"
 #include "tests/util_files.h"
 
 static char tmpdir[256];
@@ -455,7 +456,7 @@ static void test_default_figures(void **state)
     char dir[300], path[300], err[512];
     make_run("figs", "0.1");
     path_in(dir, sizeof dir, "figs", NULL);
-    assert_int_equal(records_draw_default_figures(dir, err, sizeof err), 0);
+    assert_int_equal(figures_default(dir, err, sizeof err), 0);
     struct stat st;
     path_in(path, sizeof path, "figs", "loss.png");
     assert_int_equal(stat(path, &st), 0);
@@ -464,7 +465,7 @@ static void test_default_figures(void **state)
     assert_int_equal(stat(path, &st), 0);
     assert_true(st.st_size > 1000);
     path_in(dir, sizeof dir, "not-a-run", NULL);
-    assert_int_equal(records_draw_default_figures(dir, err, sizeof err), -1);
+    assert_int_equal(figures_default(dir, err, sizeof err), -1);
     assert_non_null(strstr(err, "no such run folder"));
 }
 
