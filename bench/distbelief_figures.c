@@ -26,6 +26,7 @@
 #include "core/job.h"
 #include "core/records.h"
 #include "plots/plot.h"
+#include "sim/sim_backend.h"
 
 #define MAX_RUNS 16
 
@@ -67,12 +68,13 @@ static int step_seconds(const size_t *width, int L, int K, db_split split, doubl
     a.lay.K = K;
     if (split == DB_SPLIT_LAYERS && db_pipe_check(&a.lay, err, errlen) != 0)
         return -1;
-    job_config cfg = job_config_default();
+    sim_config sim = sim_config_default();
+    sim.size_only = 1;
+    sim.bandwidth_Bps = 125e6;
+    sim.latency_s = 50e-6;
+    sim.speed_flops = 10e9;
+    job_config cfg = sim_job_config(&sim);
     cfg.ranks = K;
-    cfg.size_only = 1;
-    cfg.bandwidth_Bps = 125e6;
-    cfg.latency_s = 50e-6;
-    cfg.speed_flops = 10e9;
     cfg.record_events = 0;
     job_result res;
     int rc = job_run(&cfg, step_rank, &a, &res);

@@ -281,9 +281,11 @@ const char *cli_find_shared(const char *name, const char *sub, const char *ext, 
     return name;
 }
 
-int cli_job_config(const cli_args *a, const char *verb, job_config *cfg)
+const job_backend *const cli_backends[] = {&sim_backend, &real_backend, NULL};
+
+int cli_job_config(const cli_args *a, const char *verb, job_config *cfg, sim_config *sim, real_config *real)
 {
-    static const char *const backends[] = {"sim", "real", NULL};
+    const char *backends[sizeof cli_backends / sizeof cli_backends[0]] = {NULL};
     static const char *const nets[] = {"ideal", "tcp", NULL};
     static const char *const places[] = {"round-robin", "block", NULL};
     static const char *const payloads[] = {"data", "size-only", NULL};
@@ -293,10 +295,15 @@ int cli_job_config(const cli_args *a, const char *verb, job_config *cfg)
     int choice;
     long n;
 
-    choice = cfg->backend;
+    choice = 0;
+    for (int i = 0; cli_backends[i]; i++) {
+        backends[i] = cli_backends[i]->name;
+        if (cli_backends[i] == cfg->backend)
+            choice = i;
+    }
     if (cli_get_choice(a, verb, "backend", backends, &choice))
         return -1;
-    cfg->backend = choice;
+    cfg->backend = cli_backends[choice];
     if (cli_get_time(a, verb, "timeout", &cfg->timeout_s))
         return -1;
     if (cfg->timeout_s <= 0)
@@ -309,90 +316,91 @@ int cli_job_config(const cli_args *a, const char *verb, job_config *cfg)
             return bad(verb, "platform", "a platform file and a generated cluster "
                        "(--hosts/--bandwidth/--latency/--speed/--cores) exclude each other");
         static char found[4096];
-        cfg->platform = cli_find_shared(v, "platforms", ".xml", found, sizeof found);
+        sim->platform = cli_find_shared(v, "platforms", ".xml", found, sizeof found);
     }
     if ((v = cli_get(a, "calibration")) != NULL) {
         calibration c;
-        if (cfg->platform)
+        if (sim->platform)
             return bad(verb, "calibration", "a calibration describes a generated cluster: leave out --platform");
         if (calib_read(v, DISTLAB_VERSION, &c, err, sizeof err) != 0)
             return bad(verb, "calibration", err);
         /* what was measured, unless the command line says otherwise */
-        cfg->latency_s = c.latency_s.median;
-        cfg->bandwidth_Bps = c.bandwidth_Bps.median;
-        cfg->speed_flops = c.reduce_flops_per_s.median;
+        sim->latency_s = c.latency_s.median;
+        sim->bandwidth_Bps = c.bandwidth_Bps.median;
+        sim->speed_flops = c.reduce_flops_per_s.median;
     }
-    n = cfg->hosts;
+    n = sim->hosts;
     if (cli_get_int(a, verb, "hosts", 1, 1 << 20, &n))
         return -1;
-    cfg->hosts = (int)n;
-    if ((v = cli_get(a, "bandwidth")) && units_rate(v, &cfg->bandwidth_Bps, err, sizeof err))
+    sim->hosts = (int)n;
+    if ((v = cli_get(a, "bandwidth")) && units_rate(v, &sim->bandwidth_Bps, err, sizeof err))
         return bad(verb, "bandwidth", err);
-    if ((v = cli_get(a, "latency")) && units_time(v, &cfg->latency_s, err, sizeof err))
+    if ((v = cli_get(a, "latency")) && units_time(v, &sim->latency_s, err, sizeof err))
         return bad(verb, "latency", err);
-    if ((v = cli_get(a, "speed")) && units_speed(v, &cfg->speed_flops, err, sizeof err))
+    if ((v = cli_get(a, "speed")) && units_speed(v, &sim->speed_flops, err, sizeof err))
         return bad(verb, "speed", err);
-    n = cfg->cores;
+    n = sim->cores;
     if (cli_get_int(a, verb, "cores", 1, 4096, &n))
         return -1;
-    cfg->cores = (int)n;
+    sim->cores = (int)n;
 
-    choice = cfg->net;
+    choice = sim->net;
     if (cli_get_choice(a, verb, "net", nets, &choice))
         return -1;
-    cfg->net = choice;
-    choice = cfg->placement;
+    sim->net = choice;
+    choice = sim->placement;
     if (cli_get_choice(a, verb, "placement", places, &choice))
         return -1;
-    cfg->placement = choice;
-    choice = cfg->size_only;
+    sim->placement = choice;
+    choice = sim->size_only;
     if (cli_get_choice(a, verb, "payload", payloads, &choice))
         return -1;
-    cfg->size_only = choice;
-    choice = cfg->launch;
+    sim->size_only = choice;
+    choice = real->launch;
     if (cli_get_choice(a, verb, "launch", launches, &choice))
         return -1;
-    cfg->launch = choice;
+    real->launch = choice;
     if ((v = cli_get(a, "listen")) != NULL)
-        cfg->listen_addr = v;
-    cfg->peers = cli_get(a, "peers");
-    n = cfg->host_rank;
+        real->listen_addr = v;
+    real->peers = cli_get(a, "peers");
+    n = real->host_rank;
     if (cli_get_int(a, verb, "rank", 0, 1 << 20, &n))
         return -1;
-    cfg->host_rank = (int)n;
-    if (cfg->launch == JOB_LAUNCH_HOSTS) {
-        if (cfg->backend != JOB_REAL)
+    real->host_rank = (int)n;
+    if (real->launch == REAL_LAUNCH_HOSTS) {
+        if (cfg->backend != &real_backend)
             return bad(verb, "launch", "hosts runs ranks on sockets: add --backend real");
-        if (!cfg->peers)
+        if (!real->peers)
             return bad(verb, "launch", "hosts needs --peers HOST:PORT,... (every rank's address, in rank order)");
-        if (!cli_get(a, "rank") && rank_from_env(verb, &cfg->host_rank) != 0)
+        if (!cli_get(a, "rank") && rank_from_env(verb, &real->host_rank) != 0)
             return -1;
         if (cli_get(a, "listen"))
             return bad(verb, "listen", "with --launch hosts each rank listens on its own --peers entry");
-        cfg->hosts_key = hosts_key(a, verb);
-    } else if (cfg->peers || cli_get(a, "rank")) {
-        return bad(verb, cfg->peers ? "peers" : "rank", "only with --launch hosts");
+        real->hosts_key = hosts_key(a, verb);
+    } else if (real->peers || cli_get(a, "rank")) {
+        return bad(verb, real->peers ? "peers" : "rank", "only with --launch hosts");
     }
-    choice = cfg->bind;
+    choice = real->bind;
     if (cli_get_choice(a, verb, "bind", binds, &choice))
         return -1;
-    cfg->bind = choice;
+    real->bind = choice;
     if ((v = cli_get(a, "spin")) != NULL && strcmp(v, "auto") != 0) {
-        if (units_time(v, &cfg->spin_s, err, sizeof err))
+        if (units_time(v, &real->spin_s, err, sizeof err))
             return bad(verb, "spin", err);
-        if (cfg->spin_s < 0 || cfg->spin_s > 1)
+        if (real->spin_s < 0 || real->spin_s > 1)
             return bad(verb, "spin", "must be between 0 and 1s (or auto)");
     }
     if (cli_flag(a, "no-events"))
         cfg->record_events = 0;
 
-    if (cfg->backend == JOB_REAL && cfg->size_only)
+    if (cfg->backend == &real_backend && sim->size_only)
         return bad(verb, "payload", "size-only payloads exist only in simulation (--backend sim)");
+    cfg->settings = cfg->backend == &sim_backend ? (const void *)sim : (const void *)real;
     return 0;
 }
 
 int cli_calibrated_speed(const cli_args *a, const char *verb, const char *model, size_t batch,
-                         job_config *cfg)
+                         sim_config *sim)
 {
     const char *path = cli_get(a, "calibration");
     if (!path || cli_get(a, "speed"))
@@ -400,7 +408,7 @@ int cli_calibrated_speed(const cli_args *a, const char *verb, const char *model,
     static calibration c; /* large; read once more here, after the model is known */
     char err[1024];
     if (calib_read(path, DISTLAB_VERSION, &c, err, sizeof err) != 0 ||
-        calib_train_rate(&c, model, batch, &cfg->speed_flops, NULL, err, sizeof err) != 0)
+        calib_train_rate(&c, model, batch, &sim->speed_flops, NULL, err, sizeof err) != 0)
         return bad(verb, "calibration", err);
     return 0;
 }
@@ -415,33 +423,35 @@ int cli_result_elsewhere(const char *verb, const job_result *res)
 
 void cli_describe_job(const job_config *cfg, const job_result *res, char *buf, size_t len)
 {
-    if (cfg->backend == JOB_SIM) {
+    if (cfg->backend == &sim_backend) {
+        const sim_config *sim = sim_settings(cfg);
         char bw[32], lat[32];
-        units_fmt_rate(cfg->bandwidth_Bps, bw, sizeof bw);
-        units_fmt_time(cfg->latency_s, lat, sizeof lat);
-        if (cfg->platform) {
-            snprintf(buf, len, "sim: platform %s, network model %s", cfg->platform,
+        units_fmt_rate(sim->bandwidth_Bps, bw, sizeof bw);
+        units_fmt_time(sim->latency_s, lat, sizeof lat);
+        if (sim->platform) {
+            snprintf(buf, len, "sim: platform %s, network model %s", sim->platform,
                      res && res->net_model[0] ? res->net_model : "?");
         } else {
-            int hosts = cfg->hosts > 0 ? cfg->hosts : cfg->ranks;
+            int hosts = sim->hosts > 0 ? sim->hosts : cfg->ranks;
             snprintf(buf, len, "sim: generated cluster of %d host%s, %s links, %s latency, %g Gf/core, network model %s",
-                     hosts, hosts == 1 ? "" : "s", bw, lat, cfg->speed_flops / 1e9,
+                     hosts, hosts == 1 ? "" : "s", bw, lat, sim->speed_flops / 1e9,
                      res && res->net_model[0] ? res->net_model : "?");
         }
     } else {
+        const real_config *real = real_settings(cfg);
         char spin[48] = "sleep at once";
-        double s = job_spin_s(cfg);
+        double s = real_spin_s(cfg);
         if (s > 0) {
             strcpy(spin, "poll for ");
             units_fmt_time(s, spin + strlen(spin), sizeof spin - strlen(spin));
             strcat(spin, ", then sleep");
         }
-        if (cfg->launch == JOB_LAUNCH_HOSTS)
+        if (real->launch == REAL_LAUNCH_HOSTS)
             snprintf(buf, len, "real: one process per rank at its --peers address, TCP; waiting ranks %s",
                      spin);
         else
             snprintf(buf, len, "real: %s%s on %s, TCP; waiting ranks %s",
-                     cfg->launch == JOB_LAUNCH_PROCS ? "processes" : "threads",
-                     job_binds(cfg) ? " bound to cores" : "", cfg->listen_addr, spin);
+                     real->launch == REAL_LAUNCH_PROCS ? "processes" : "threads",
+                     real_binds(cfg) ? " bound to cores" : "", real->listen_addr, spin);
     }
 }

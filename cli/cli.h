@@ -12,6 +12,8 @@
 #include <stdio.h>
 
 #include "core/job.h"
+#include "real/real_backend.h"
+#include "sim/sim_backend.h"
 
 #define DISTLAB_VERSION "0.1.0"
 #define CLI_MAX_ARGS 128
@@ -63,15 +65,23 @@ const char *cli_share_dir(void);
  * else name, for the caller's "no such file". */
 const char *cli_find_shared(const char *name, const char *sub, const char *ext, char *buf, size_t len);
 
-/* Fill a job_config from the job options (--backend, --workers or ranks
- * given by the verb, --platform/--hosts/..., --net, --launch ...). */
-int cli_job_config(const cli_args *a, const char *verb, job_config *cfg);
+/* The backends --backend can name, NULL-terminated, the default first: the
+ * one list of them (core/job.c runs whichever cfg.backend points at). */
+extern const job_backend *const cli_backends[];
+
+/* Fill a job from the job options: cfg's common part (--timeout, ...;
+ * cfg->ranks is the verb's), the sim settings (--platform/--hosts/...,
+ * --net, --calibration), the real ones (--launch, --spin ...), then
+ * cfg->backend from --backend and cfg->settings pointing at *sim or *real,
+ * which must outlive cfg. Each starts from what the caller put there (the
+ * defaults). */
+int cli_job_config(const cli_args *a, const char *verb, job_config *cfg, sim_config *sim, real_config *real);
 /* With --calibration FILE: the measured training rate of this model at
- * the nearest measured batch size becomes cfg->speed_flops (unless --speed
+ * the nearest measured batch size becomes sim->speed_flops (unless --speed
  * is given), so compute is charged at the speed this machine has. Returns
  * 0 (also without --calibration), or -1 having said what is wrong. */
 int cli_calibrated_speed(const cli_args *a, const char *verb, const char *model, size_t batch,
-                         job_config *cfg);
+                         sim_config *sim);
 /* One line saying where and how a job ran, for a CSV comment or a log. */
 /* A hosts job's rank other than 0 has only its own result: say so and
  * return 1 (the verb then ends, successfully); else 0. */

@@ -20,7 +20,10 @@
 typedef struct run_ctx {
     const char *algo;      /* the name given on the command line */
     const cli_args *args;  /* everything parsed */
-    job_config cfg;        /* cfg.ranks: set by configure (default: workers) */
+    job_config cfg;        /* cfg.ranks: set by configure (default: workers);
+                              cfg.settings points at sim or real */
+    sim_config sim;        /* the backends' own settings (cli_job_config) */
+    real_config real;
     ml_config ml;
     ml_problem prob;       /* loaded after configure */
     train_setup setup;     /* setup.algo: set by configure */

@@ -26,20 +26,20 @@ static int configure(run_ctx *ctx)
         cli_get_double(a, verb, "target-loss", &opts.target_loss))
         return -1;
     opts.sync = (hogwild_sync)sync;
-    if (ctx->cfg.backend == JOB_REAL && ctx->cfg.launch == JOB_LAUNCH_HOSTS) {
+    if (ctx->cfg.backend == &real_backend && ctx->real.launch == REAL_LAUNCH_HOSTS) {
         fprintf(stderr, "distlab run hogwild: --launch hosts: the workers share memory, so they run "
                 "on one machine (--launch threads or procs)\n");
         return -1;
     }
-    if (ctx->cfg.backend == JOB_SIM && !ctx->cfg.platform) {
-        if (cli_get(a, "hosts") && ctx->cfg.hosts != 1) {
+    if (ctx->cfg.backend == &sim_backend && !ctx->sim.platform) {
+        if (cli_get(a, "hosts") && ctx->sim.hosts != 1) {
             fprintf(stderr, "distlab run hogwild: --hosts: the workers share memory, so they "
-                    "run on one host, not %d\n", ctx->cfg.hosts);
+                    "run on one host, not %d\n", ctx->sim.hosts);
             return -1;
         }
-        ctx->cfg.hosts = 1;
+        ctx->sim.hosts = 1;
         if (!cli_get(a, "cores"))
-            ctx->cfg.cores = ctx->workers;
+            ctx->sim.cores = ctx->workers;
     }
     ctx->setup.algo = &opts;
     return 0;

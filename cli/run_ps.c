@@ -50,7 +50,7 @@ static int parse_kill(run_ctx *ctx, const char *v)
                 "and an iteration >= 0, got '%s'\n", ctx->workers - 1, v);
         return -1;
     }
-    if (ctx->cfg.backend != JOB_REAL || ctx->cfg.launch == JOB_LAUNCH_THREADS) {
+    if (ctx->cfg.backend != &real_backend || ctx->real.launch == REAL_LAUNCH_THREADS) {
         fprintf(stderr, "distlab run ps: --kill-worker needs --backend real --launch procs or hosts "
                 "(the worker's process exits)\n");
         return -1;
@@ -92,8 +92,8 @@ static int configure_ps(run_ctx *ctx)
                     "drop --hosts/--platform\n");
             return -1;
         }
-        ctx->cfg.hosts = ctx->workers;
-        ctx->cfg.placement = JOB_PLACE_ROUND_ROBIN;
+        ctx->sim.hosts = ctx->workers;
+        ctx->sim.placement = SIM_PLACE_ROUND_ROBIN;
     }
     ctx->setup.algo = &opts;
     return 0;

@@ -374,10 +374,12 @@ int verb_calibrate(int argc, char **argv)
         return 2;
     }
     job_config cfg = job_config_default();
-    cfg.backend = JOB_REAL;
-    if (cli_job_config(&a, "calibrate", &cfg))
+    sim_config sim = sim_config_default();
+    real_config real = real_config_default();
+    cfg.backend = &real_backend;
+    if (cli_job_config(&a, "calibrate", &cfg, &sim, &real))
         return 2;
-    if (cfg.backend != JOB_REAL) {
+    if (cfg.backend != &real_backend) {
         fprintf(stderr, "distlab calibrate: --backend: calibration measures real sockets and cores "
                 "(--backend real); a simulation has nothing to measure\n");
         return 2;
@@ -443,7 +445,7 @@ int verb_calibrate(int argc, char **argv)
     time_t now = time(NULL);
     strftime(c.date, sizeof c.date, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
     static const char *const launches[] = {"threads", "procs", "hosts"};
-    snprintf(c.launch, sizeof c.launch, "%s", launches[cfg.launch]);
+    snprintf(c.launch, sizeof c.launch, "%s", launches[real.launch]);
     c.ranks = res.ranks;
     if (calib_write(&c, out, err, sizeof err) != 0) {
         fprintf(stderr, "distlab calibrate: %s\n", err);
@@ -451,7 +453,7 @@ int verb_calibrate(int argc, char **argv)
         goto done;
     }
     /* the platform of the measured cluster, one host per rank */
-    job_config sim = job_config_default();
+    sim = sim_config_default();
     sim.hosts = c.ranks;
     sim.latency_s = c.latency_s.median;
     sim.bandwidth_Bps = c.bandwidth_Bps.median;
@@ -459,7 +461,7 @@ int verb_calibrate(int argc, char **argv)
     char xml[2048], xml_path[4096];
     platform_path(out, xml_path, sizeof xml_path);
     FILE *f = NULL;
-    if (sim_platform_cluster_xml(&sim, xml, sizeof xml) != 0 || !(f = fopen(xml_path, "w")) ||
+    if (sim_platform_cluster_xml(&sim, c.ranks, xml, sizeof xml) != 0 || !(f = fopen(xml_path, "w")) ||
         fputs(xml, f) < 0 || fclose(f) != 0) {
         fprintf(stderr, "distlab calibrate: cannot write %s\n", xml_path);
         status = 1;

@@ -160,11 +160,13 @@ int verb_collective(int argc, char **argv)
         return 2;
     }
     job_config cfg = job_config_default();
+    sim_config sim = sim_config_default();
+    real_config real = real_config_default();
     long workers = 4, iters = 0;
     if (cli_get_int(&a, "collective", "workers", 1, 1 << 20, &workers))
         return 2;
     cfg.ranks = (int)workers;
-    if (cli_job_config(&a, "collective", &cfg))
+    if (cli_job_config(&a, "collective", &cfg, &sim, &real))
         return 2;
     coll_arg ca = {.op = OP_ALLREDUCE};
     int op = 0;
@@ -183,22 +185,23 @@ int verb_collective(int argc, char **argv)
     /* auto: the simulated cluster's own alpha, beta and gamma. On sockets,
      * loopback's as measured on this project's machines: when ranks sleep
      * between messages a wake-up (~25 us) dominates alpha; when they poll
-     * first (job_spin_s), alpha and gamma are fitted to where 2 ranks'
+     * first (real_spin_s), alpha and gamma are fitted to where 2 ranks'
      * recursive doubling stops beating the ring (32 KiB: 300 iterations,
      * two runs). A hosts job's ranks decide each for itself whether to
      * poll, but must all pick the same algorithm: they take the sleeping
      * constants (between machines alpha is larger anyway). */
-    int spins = cfg.backend == JOB_REAL && cfg.launch != JOB_LAUNCH_HOSTS && job_spin_s(&cfg) > 0;
-    double alpha = cfg.backend == JOB_SIM ? cfg.latency_s : spins ? 6e-6 : 25e-6;
-    double beta = cfg.backend == JOB_SIM ? 1 / cfg.bandwidth_Bps : 1 / 2.5e9;
-    double gamma = cfg.backend == JOB_SIM ? 1 / cfg.speed_flops : spins ? 1.5e-9 : 1 / 2e9;
+    int in_sim = cfg.backend == &sim_backend;
+    int spins = !in_sim && real.launch != REAL_LAUNCH_HOSTS && real_spin_s(&cfg) > 0;
+    double alpha = in_sim ? sim.latency_s : spins ? 6e-6 : 25e-6;
+    double beta = in_sim ? 1 / sim.bandwidth_Bps : 1 / 2.5e9;
+    double gamma = in_sim ? 1 / sim.speed_flops : spins ? 1.5e-9 : 1 / 2e9;
     for (int k = 0; k < ca.nsizes; k++)
         ca.algo[k] = automatic ? allreduce_algo_best(cfg.ranks, ca.count[k], alpha, beta, gamma)
                                : (allreduce_algo)chosen;
     if (cli_get_int(&a, "collective", "iters", 1, 1000000, &iters))
         return 2;
-    ca.iters = iters ? (int)iters : cfg.backend == JOB_SIM ? 1 : 5;
-    double seg = cfg.backend == JOB_SIM ? 0 : 1 << 20;
+    ca.iters = iters ? (int)iters : in_sim ? 1 : 5;
+    double seg = in_sim ? 0 : 1 << 20;
     if (cli_get_size(&a, "collective", "segment", &seg))
         return 2;
     ca.opts.segment_bytes = (size_t)seg;
@@ -227,7 +230,7 @@ int verb_collective(int argc, char **argv)
     char where[512];
     cli_describe_job(&cfg, &res, where, sizeof where);
     printf("# %s\n", where);
-    int model = cli_flag(&a, "model") && cfg.backend == JOB_SIM && !cfg.platform && ca.op == OP_ALLREDUCE;
+    int model = cli_flag(&a, "model") && in_sim && !sim.platform && ca.op == OP_ALLREDUCE;
     printf("backend,op,algo,workers,bytes,seconds,algbw_GBps,busbw_GBps%s\n", model ? ",model_seconds" : "");
     int p = cfg.ranks;
     for (int k = 0; k < ca.nsizes; k++) {
@@ -239,12 +242,12 @@ int verb_collective(int argc, char **argv)
         double bytes = 4.0 * (double)ca.count[k];
         double algbw = worst > 0 ? bytes / worst / 1e9 : 0;
         double busbw = ca.op == OP_ALLREDUCE && p > 1 ? algbw * 2.0 * (p - 1) / p : algbw;
-        printf("%s,%s,%s,%d,%.0f,%.9g,%.6g,%.6g", cfg.backend == JOB_SIM ? "sim" : "real",
+        printf("%s,%s,%s,%d,%.0f,%.9g,%.6g,%.6g", cfg.backend->name,
                op_names[ca.op], ca.op == OP_ALLREDUCE ? allreduce_algo_name(ca.algo[k]) : "binomial",
                p, bytes, worst, algbw, busbw);
         if (model)
-            printf(",%.9g", allreduce_cost_s(ca.algo[k], p, ca.count[k], cfg.latency_s,
-                                             1 / cfg.bandwidth_Bps, 1 / cfg.speed_flops));
+            printf(",%.9g", allreduce_cost_s(ca.algo[k], p, ca.count[k], sim.latency_s,
+                                             1 / sim.bandwidth_Bps, 1 / sim.speed_flops));
         printf("\n");
     }
     job_result_free(&res);

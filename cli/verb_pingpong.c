@@ -106,8 +106,10 @@ int verb_pingpong(int argc, char **argv)
         return 2;
     }
     job_config cfg = job_config_default();
+    sim_config sim = sim_config_default();
+    real_config real = real_config_default();
     cfg.ranks = 2;
-    if (cli_job_config(&a, "pingpong", &cfg))
+    if (cli_job_config(&a, "pingpong", &cfg, &sim, &real))
         return 2;
     pingpong_arg pa = {0};
     if (parse_sizes(cli_get(&a, "bytes") ? cli_get(&a, "bytes") : "1MiB", &pa))
@@ -118,7 +120,7 @@ int verb_pingpong(int argc, char **argv)
     for (int s = 0; s < pa.nsizes; s++) {
         if (iters)
             pa.iters[s] = (int)iters;
-        else if (cfg.backend == JOB_SIM)
+        else if (cfg.backend == &sim_backend)
             pa.iters[s] = 1; /* simulated time is exact: one round trip says it all */
         else {
             double want = 256.0 * 1024 * 1024 / (double)(pa.bytes[s] + 1);
@@ -144,7 +146,7 @@ int verb_pingpong(int argc, char **argv)
     printf("backend,bytes,iters,seconds_per_oneway,bandwidth_GBps\n");
     const double *oneway_s = job_result_slot(&res, 0);
     for (int s = 0; s < pa.nsizes; s++)
-        printf("%s,%zu,%d,%.9g,%.6g\n", cfg.backend == JOB_SIM ? "sim" : "real", pa.bytes[s],
+        printf("%s,%zu,%d,%.9g,%.6g\n", cfg.backend->name, pa.bytes[s],
                pa.iters[s], oneway_s[s], oneway_s[s] > 0 ? pa.bytes[s] / oneway_s[s] / 1e9 : 0.0);
     job_result_free(&res);
     return 0;

@@ -28,16 +28,18 @@ int verb_platform(int argc, char **argv)
         return 2;
     }
     job_config cfg = job_config_default();
-    if (cli_job_config(&a, "platform", &cfg))
+    sim_config sim = sim_config_default();
+    real_config real = real_config_default();
+    if (cli_job_config(&a, "platform", &cfg, &sim, &real))
         return 2;
-    if (cfg.platform) {
+    if (sim.platform) {
         fprintf(stderr, "distlab platform: --platform: this verb writes a platform; it reads none\n");
         return 2;
     }
-    if (cfg.hosts <= 0)
-        cfg.hosts = 16;
+    if (sim.hosts <= 0)
+        sim.hosts = 16;
     char xml[2048];
-    if (sim_platform_cluster_xml(&cfg, xml, sizeof xml) != 0) {
+    if (sim_platform_cluster_xml(&sim, cfg.ranks, xml, sizeof xml) != 0) {
         fprintf(stderr, "distlab platform: the description does not fit\n");
         return 1;
     }

@@ -310,6 +310,8 @@ int verb_run(int argc, char **argv)
     ctx.algo = desc->name;
     ctx.args = &a;
     ctx.cfg = job_config_default();
+    ctx.sim = sim_config_default();
+    ctx.real = real_config_default();
     ml_config_default(&ctx.ml);
     char err[2048];
     for (int i = 0; i < a.n; i++) {
@@ -321,10 +323,10 @@ int verb_run(int argc, char **argv)
             return 2;
         }
     }
-    if (cli_job_config(&a, verb, &ctx.cfg) ||
-        cli_calibrated_speed(&a, verb, ctx.ml.model, ctx.ml.batch, &ctx.cfg))
+    if (cli_job_config(&a, verb, &ctx.cfg, &ctx.sim, &ctx.real) ||
+        cli_calibrated_speed(&a, verb, ctx.ml.model, ctx.ml.batch, &ctx.sim))
         return 2;
-    if (ctx.cfg.size_only) {
+    if (ctx.sim.size_only) {
         fprintf(stderr, "distlab %s: --payload size-only carries no data, so no model could "
                 "train; use it with `distlab collective`\n", verb);
         return 2;
@@ -365,22 +367,21 @@ int verb_run(int argc, char **argv)
         free(slowdown);
         return 2;
     }
-    if (ctx.cfg.launch == JOB_LAUNCH_HOSTS)
-        ctx.cfg.hosts_key ^= data_digest(&ctx.prob.train) * 31 + data_digest(&ctx.prob.test);
+    if (ctx.cfg.backend == &real_backend && ctx.real.launch == REAL_LAUNCH_HOSTS)
+        ctx.real.hosts_key ^= data_digest(&ctx.prob.train) * 31 + data_digest(&ctx.prob.test);
     size_t nparams = ml_model_nparams(ctx.prob.model);
     ctx.cfg.result_bytes = train_out_bytes(nparams);
 
     const char *outdir = cli_get(&a, "out");
     char defdir[256];
     if (!outdir) {
-        snprintf(defdir, sizeof defdir, "runs/%s-%s", desc->name,
-                 ctx.cfg.backend == JOB_SIM ? "sim" : "real");
+        snprintf(defdir, sizeof defdir, "runs/%s-%s", desc->name, ctx.cfg.backend->name);
         outdir = defdir;
     }
 
     job_result res;
     int status = 0;
-    progress *line = progress_open(stderr, ctx.cfg.backend == JOB_SIM ? "simulated" : "wall",
+    progress *line = progress_open(stderr, ctx.cfg.backend == &sim_backend ? "simulated" : "wall",
                                    ctx.setup.quiet ? PROGRESS_QUIET : 0);
     ctx.setup.progress = show_progress;
     ctx.setup.progress_ctx = line;
@@ -411,7 +412,7 @@ int verb_run(int argc, char **argv)
 
     const train_out *o = job_result_slot(&res, ctx.setup.reporter);
     const train_point *last = o->npoints ? &o->points[o->npoints - 1] : NULL;
-    const char *clock = ctx.cfg.backend == JOB_SIM ? "simulated" : "wall";
+    const char *clock = ctx.cfg.backend == &sim_backend ? "simulated" : "wall";
     if (cli_flag(&a, "quiet")) {
         if (last)
             printf("distlab run %s: %.4g epoch%s in %.4g %s seconds, test accuracy %.2f%%, "

@@ -1,17 +1,16 @@
 /* job.c -- launch P ranks on a backend and gather what they leave behind.
  *
  * The result area (status, counters, per-rank result slots) is one
- * MAP_SHARED mapping made before any fork, so a simulation child or a
- * rank process writes it directly. Event logs, whose size is not known in
- * advance, come back through files in a private temporary folder.
+ * MAP_SHARED mapping made before any fork, so whatever process a backend
+ * runs its ranks in writes it directly. Event logs, whose size is not
+ * known in advance, come back from such processes through files in a
+ * private temporary folder (job_events_save, job_events_load).
  */
 #define _GNU_SOURCE
 #include "core/job.h"
 
 #include <errno.h>
-#include <sched.h>
 #include <stdarg.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,98 +30,10 @@ static size_t slot_stride(size_t result_bytes) { return round_up(result_bytes, 6
 job_config job_config_default(void)
 {
     return (job_config){
-        .backend = JOB_SIM,
         .ranks = 2,
         .timeout_s = 60.0,
         .record_events = 1,
-        .bandwidth_Bps = 1.25e9, /* 10 Gb/s */
-        .latency_s = 50e-6,
-        .speed_flops = 1e9,
-        .cores = 1,
-        .net = JOB_NET_IDEAL,
-        .placement = JOB_PLACE_ROUND_ROBIN,
-        .launch = JOB_LAUNCH_THREADS,
-        .listen_addr = "127.0.0.1",
-        .spin_s = -1,
     };
-}
-
-/* Waking a rank that sleeps in poll() costs tens of microseconds on a
- * loaded VM -- more than a 4 KiB message takes to cross loopback -- so a
- * rank that has a core to itself keeps polling (with a yield between
- * polls) for a while first, as MPI libraries do. 100 us covers the waits
- * of small and medium collectives; a longer wait then sleeps, and its
- * wake-up is small next to it. With more ranks than cores a spinning rank
- * would take the core its peer needs to send what it waits for, so then
- * no rank spins. */
-/* Length of the host part of a --peers entry (HOST:PORT, len bytes). */
-static size_t host_part(const char *entry, size_t len)
-{
-    while (len > 0 && entry[len - 1] != ':')
-        len--;
-    return len ? len - 1 : 0;
-}
-
-/* The ranks of a hosts job on this rank's machine -- the --peers entries
- * with the same host part as its own -- and, in *below, how many of them
- * come before it. */
-static int ranks_here(const job_config *cfg, int *below)
-{
-    const char *list = cfg->peers ? cfg->peers : "", *mine = NULL;
-    size_t mine_len = 0;
-    int i = 0;
-    for (const char *s = list; *s && !mine; i++) {
-        size_t len = strcspn(s, ",");
-        if (i == cfg->host_rank)
-            mine = s, mine_len = host_part(s, len);
-        s += len + (s[len] == ',');
-    }
-    int n = 0;
-    *below = 0;
-    i = 0;
-    for (const char *s = list; *s && mine; i++) {
-        size_t len = strcspn(s, ",");
-        int same = host_part(s, len) == mine_len && strncmp(s, mine, mine_len) == 0;
-        n += same;
-        *below += same && i < cfg->host_rank;
-        s += len + (s[len] == ',');
-    }
-    return n > 0 ? n : 1;
-}
-
-int job_core_slot(const job_config *cfg, int rank)
-{
-    int below = rank;
-    if (cfg->launch == JOB_LAUNCH_HOSTS)
-        ranks_here(cfg, &below);
-    return below;
-}
-
-static int core_per_rank(const job_config *cfg)
-{
-    cpu_set_t set;
-    int cores = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 1;
-    int below;
-    return (cfg->launch == JOB_LAUNCH_HOSTS ? ranks_here(cfg, &below) : cfg->ranks) <= cores;
-}
-
-double job_spin_s(const job_config *cfg)
-{
-    if (cfg->spin_s >= 0)
-        return cfg->spin_s;
-    return core_per_rank(cfg) ? JOB_SPIN_AUTO_S : 0;
-}
-
-/* Left to the scheduler, ranks forked or started together often begin on
- * one core and share it until the load balancer moves one -- long enough
- * to spoil a short measurement (a 4 KiB allreduce 4x slower for a whole
- * run). Bound, each has its core from the first message, as mpirun binds
- * its ranks by default. */
-int job_binds(const job_config *cfg)
-{
-    if (cfg->bind != JOB_BIND_AUTO)
-        return cfg->bind == JOB_BIND_CORES;
-    return cfg->launch != JOB_LAUNCH_HOSTS && core_per_rank(cfg);
 }
 
 void *job_slot(rt *r) { return r->slot; }
@@ -269,81 +180,6 @@ int job_make_tmpdir(char *dir, size_t len)
     return mkdtemp(dir) ? 0 : -1;
 }
 
-/* The last few lines of a log file, joined by " | ", for an error message. */
-static void log_tail(const char *path, char *buf, size_t len)
-{
-    buf[0] = '\0';
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return;
-    char lines[4][300];
-    int n = 0;
-    char line[300];
-    while (fgets(line, sizeof line, f)) {
-        line[strcspn(line, "\n")] = '\0';
-        if (!line[0])
-            continue;
-        memmove(lines[0], lines[1], sizeof lines[0] * 3);
-        snprintf(lines[3], sizeof lines[3], "%s", line);
-        if (n < 4)
-            n++;
-    }
-    fclose(f);
-    for (int i = 4 - n; i < 4; i++)
-        snprintf(buf + strlen(buf), len - strlen(buf), "%s%s", i > 4 - n ? " | " : "", lines[i]);
-}
-
-/* A simulation runs in a child: SimGrid holds one platform per process,
- * and its aborts (a broken platform file, say) must not end the caller. */
-static int run_sim_in_child(const job_config *cfg, job_main fn, void *arg, job_result *res)
-{
-    char dir[4096], path[4200];
-    if (job_make_tmpdir(dir, sizeof dir) != 0) {
-        job_fail(res, "cannot make a temporary folder: %s", strerror(errno));
-        return -1;
-    }
-    snprintf(path, sizeof path, "%s/events.sim", dir);
-    job_shared *sh = res->shared;
-    snprintf(sh->sim_log, sizeof sh->sim_log, "%s/simgrid.log", dir);
-    fflush(NULL);
-    pid_t pid = fork();
-    if (pid < 0) {
-        job_fail(res, "fork: %s", strerror(errno));
-        rmdir(dir);
-        return -1;
-    }
-    if (pid == 0) {
-        signal(SIGPIPE, SIG_DFL);
-        sim_job_run(cfg, fn, arg, res);
-        int rc = job_events_save(res, path) == 0 ? 0 : 3;
-        fflush(NULL);
-        _exit(rc);
-    }
-    int wstatus = 0;
-    pid_t got;
-    while ((got = waitpid(pid, &wstatus, 0)) < 0 && errno == EINTR)
-        ;
-    if (got < 0) {
-        job_fail(res, "waiting for the simulation: %s", strerror(errno));
-        unlink(path);
-        rmdir(dir);
-        return -1;
-    }
-    if (!(WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0)) {
-        char how[128], said[600];
-        job_describe_exit(wstatus, how, sizeof how);
-        log_tail(sh->sim_log, said, sizeof said);
-        if (!sh->failed)
-            job_fail(res, "the simulation %s%s%s", how, said[0] ? "; SimGrid said: " : "", said);
-    } else if (job_events_load(res, path) != 0) {
-        job_fail(res, "cannot read the events the simulation wrote to %s", path);
-    }
-    unlink(path);
-    unlink(sh->sim_log);
-    rmdir(dir);
-    return sh->failed ? -1 : 0;
-}
-
 int job_run(const job_config *cfg, job_main fn, void *arg, job_result *res)
 {
     memset(res, 0, sizeof *res);
@@ -353,15 +189,24 @@ int job_run(const job_config *cfg, job_main fn, void *arg, job_result *res)
         res->failed = 1;
         return -1;
     }
+    if (!cfg->backend || !cfg->backend->run) {
+        snprintf(res->error, sizeof res->error, "no backend to run the job (job_config.backend)");
+        res->failed = 1;
+        return -1;
+    }
+    const job_backend *const *owner = cfg->settings;
+    if (owner && *owner != cfg->backend) {
+        snprintf(res->error, sizeof res->error, "the job's settings are for the %s backend, not %s",
+                 *owner ? (*owner)->name : "(no)", cfg->backend->name);
+        res->failed = 1;
+        return -1;
+    }
     if (map_result(res, cfg->ranks, cfg->result_bytes) != 0) {
         snprintf(res->error, sizeof res->error, "cannot map the result area: %s", strerror(errno));
         res->failed = 1;
         return -1;
     }
-    if (cfg->backend == JOB_SIM)
-        run_sim_in_child(cfg, fn, arg, res);
-    else
-        real_job_run(cfg, fn, arg, res);
+    cfg->backend->run(cfg, fn, arg, res);
 
     job_shared *sh = res->shared;
     res->failed = sh->failed;

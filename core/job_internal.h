@@ -1,4 +1,5 @@
-/* job_internal.h -- what core/job.c shares with the backends' launchers. */
+/* job_internal.h -- what core/job.c shares with the backends' run
+ * functions (job_backend.run). */
 #ifndef DISTLAB_JOB_INTERNAL_H
 #define DISTLAB_JOB_INTERNAL_H
 
@@ -12,7 +13,6 @@ typedef struct job_shared {
     int failed;
     char error[1024];
     char net_model[64];
-    char sim_log[4200];    /* sim: where SimGrid's start-up messages go */
     double seconds;
     uint64_t bytes_sent, messages;
 } job_shared;

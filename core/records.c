@@ -268,12 +268,12 @@ fail:
 int records_add_job(records *rec, const job_config *cfg, const job_result *res,
                     char *err, size_t errlen)
 {
-    if (records_set_str(rec, "backend", cfg->backend == JOB_SIM ? "sim" : "real") ||
+    if (records_set_str(rec, "backend", cfg->backend ? cfg->backend->name : NULL) ||
         records_set_num(rec, "seconds", res->seconds) ||
         records_set_int(rec, "bytes_sent", (long long)res->bytes_sent) ||
         records_set_int(rec, "messages", (long long)res->messages) ||
         records_set_int(rec, "ranks", res->ranks) ||
-        (cfg->backend == JOB_SIM && res->net_model[0] &&
+        (res->net_model[0] &&
          records_set_str(rec, "net_model", res->net_model))) {
         records_seterr(err, errlen, "out of memory");
         return -1;

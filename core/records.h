@@ -81,7 +81,7 @@ int records_add_metric(records *rec, const records_metric *m, const double *extr
 /* Write events.csv from n events (replaces an earlier call's file). */
 int records_write_events(records *rec, const rt_event *ev, size_t n, char *err, size_t errlen);
 /* From a finished job: backend, seconds, bytes_sent, messages, network
- * model (sim), and its events when it recorded them. */
+ * model (where the backend has one), and its events when it recorded them. */
 int records_add_job(records *rec, const job_config *cfg, const job_result *res,
                     char *err, size_t errlen);
 

@@ -12,7 +12,7 @@
  *   - progress: one poll over every connection that reads and writes
  *     whatever is ready, so two ranks sending each other 64 MiB at once
  *     never deadlock; a waiting rank polls without sleeping for the job's
- *     spin time (when it has a core to itself: job_spin_s in core/job.c),
+ *     spin time (when it has a core to itself: real_spin_s in real_backend.c),
  *     then sleeps in the kernel until a socket is ready;
  *   - failure: a closed connection, a socket error or a malformed frame
  *     ends the peer; everything waiting on it completes with an error. A

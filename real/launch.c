@@ -100,7 +100,7 @@ static void rank_init(real_job *job, real_rank *rk, int rank)
 }
 
 /* Bind the calling thread (a rank) to the slot-th of the cores this
- * process may use, wrapping around; see job_binds and job_core_slot. */
+ * process may use, wrapping around; see real_binds and real_core_slot. */
 static void bind_rank(int slot)
 {
     cpu_set_t allowed, one;
@@ -124,7 +124,7 @@ static int rank_run(real_rank *rk)
 {
     real_job *job = rk->job;
     if (job->bind)
-        bind_rank(job_core_slot(job->cfg, rk->rt.rank));
+        bind_rank(real_core_slot(job->cfg, rk->rt.rank));
     int status = real_engine_init(rk);
     if (status == RT_OK)
         status = real_mesh_open(rk);
@@ -156,7 +156,7 @@ static uint64_t peers_token(const char *peers)
 
 /* Parse the peer list into job->addr and open this rank's listener on its
  * own entry. */
-static int hosts_setup(real_job *job, const job_config *cfg, char *err, size_t errlen)
+static int hosts_setup(real_job *job, const real_config *cfg, char *err, size_t errlen)
 {
     int me = cfg->host_rank, n = 0, port = 0;
     char host[256], item[300], myhost[256] = "", why[200];
@@ -609,9 +609,10 @@ static int fit_fd_limit(const job_config *cfg, char *err, size_t errlen)
     }
     /* threads: every connection's both ends; procs: a rank's own plus the
      * listeners it inherited; hosts: a rank's own */
-    int threads = cfg->launch == JOB_LAUNCH_THREADS;
+    real_launch launch = real_settings(cfg)->launch;
+    int threads = launch == REAL_LAUNCH_THREADS;
     double p = cfg->ranks;
-    double need = threads ? p * (p + 2) : cfg->launch == JOB_LAUNCH_PROCS ? 2 * p + 1 : p + 2;
+    double need = threads ? p * (p + 2) : launch == REAL_LAUNCH_PROCS ? 2 * p + 1 : p + 2;
     if (rl.rlim_cur != RLIM_INFINITY && need + 64 > (double)rl.rlim_cur) {
         snprintf(err, errlen, "%d ranks need about %.0f open sockets in %s, but the limit is %llu%s",
                  cfg->ranks, need, threads ? "this process" : "each process",
@@ -623,16 +624,17 @@ static int fit_fd_limit(const job_config *cfg, char *err, size_t errlen)
 
 int real_job_run(const job_config *cfg, job_main fn, void *arg, job_result *res)
 {
+    const real_config *rc = real_settings(cfg);
     real_job job = {.cfg = cfg, .res = res, .fn = fn, .arg = arg, .size = cfg->ranks,
-                    .procs = cfg->launch != JOB_LAUNCH_THREADS,
-                    .hosts = cfg->launch == JOB_LAUNCH_HOSTS};
-    const char *host = cfg->listen_addr && *cfg->listen_addr ? cfg->listen_addr : "127.0.0.1";
+                    .procs = rc->launch != REAL_LAUNCH_THREADS,
+                    .hosts = rc->launch == REAL_LAUNCH_HOSTS};
+    const char *host = rc->listen_addr && *rc->listen_addr ? rc->listen_addr : "127.0.0.1";
     real_rank *ranks = NULL;
     char err[256];
     job.t0 = net_clock_s();
     job.timeout_s = cfg->timeout_s > 0 ? cfg->timeout_s : 60.0;
-    job.spin_s = job_spin_s(cfg);
-    job.bind = job_binds(cfg);
+    job.spin_s = real_spin_s(cfg);
+    job.bind = real_binds(cfg);
     if (getrandom(&job.token, sizeof job.token, GRND_NONBLOCK) != (ssize_t)sizeof job.token)
         job.token = (uint64_t)getpid() << 32 ^ (uint64_t)(job.t0 * 1e9);
     snprintf(job.shm_prefix, sizeof job.shm_prefix, "/distlab-%d-%016llx-", (int)getpid(),
@@ -654,12 +656,12 @@ int real_job_run(const job_config *cfg, job_main fn, void *arg, job_result *res)
     for (int i = 0; i < job.size; i++)
         job.listen_fd[i] = -1;
     if (job.hosts) {
-        if (hosts_setup(&job, cfg, err, sizeof err) != 0) {
+        if (hosts_setup(&job, rc, err, sizeof err) != 0) {
             job_fail(res, "%s", err);
             goto out;
         }
-        rank_init(&job, &ranks[cfg->host_rank], cfg->host_rank);
-        run_host(&job, &ranks[cfg->host_rank]);
+        rank_init(&job, &ranks[rc->host_rank], rc->host_rank);
+        run_host(&job, &ranks[rc->host_rank]);
         goto out;
     }
     for (int i = 0; i < job.size; i++) {

@@ -10,6 +10,8 @@
  *   engine.c   matching and progress: the point-to-point half of rt_ops
  *   shared.c   rt_shared: one mapping per name, for threads or processes
  *   launch.c   real_job_run: ranks as threads or processes; the clock
+ *   real_backend.c  the backend's table and settings (real_backend.h), and
+ *              its policy: spin before sleeping, bind ranks to cores
  *
  * Ownership: the launcher allocates the real_job and one real_rank per
  * rank; a rank's connections, queues and requests belong to its own
@@ -24,6 +26,7 @@
 
 #include "core/job.h"
 #include "core/rt_core.h"
+#include "real/real_backend.h"
 #include "real/frame.h"
 #include "real/net.h"
 
@@ -81,7 +84,7 @@ typedef struct real_job {
     double t0;           /* net_clock_s() when the job started */
     double timeout_s;
     double spin_s;       /* poll without sleeping this long before blocking */
-    int bind;            /* each rank bound to a core (job_binds) */
+    int bind;            /* each rank bound to a core (real_binds) */
     uint64_t token;      /* carried by every hello: rejects strangers */
     int *listen_fd;      /* per rank, made before any rank starts */
     net_addr *addr;      /* per rank: where its listener is */
@@ -190,7 +193,9 @@ void *real_shared(rt *r, const char *name, size_t bytes);
 void real_shared_rank_fini(real_rank *rk);
 void real_shared_job_fini(real_job *job);
 
-/* launch.c: mark the end of a runtime call (for stragglers' slowdown) */
+/* launch.c: real_backend.run; and mark the end of a runtime call (for
+ * stragglers' slowdown) */
+int real_job_run(const job_config *cfg, job_main fn, void *arg, job_result *res);
 void real_mark(real_rank *rk);
 
 /* For tests: the socket that carries frames from r to peer, and a crash

@@ -21,8 +21,8 @@
  *   - The payload is a sim_msg carrying a private copy of the data (or no
  *     data at all for size-only messages); the receiver copies it out and
  *     frees it.
- * A simulation runs in a child process made by core/job.c; everything here
- * is process-global state of that child.
+ * A simulation runs in a child process made by sim_backend.c; everything
+ * here is process-global state of that child.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -40,6 +40,7 @@
 
 #include "core/job_internal.h"
 #include "core/rt_core.h"
+#include "sim/sim_backend.h"
 #include "sim/sim_platform.h"
 
 typedef struct sim_msg {
@@ -460,7 +461,7 @@ static void rank_actor(int argc, char **argv)
  * gets ranks (both racks of platforms/two-racks.xml), not only its first. */
 static int place(const job_config *cfg, int rank, int nhosts)
 {
-    if (cfg->placement == JOB_PLACE_BLOCK) {
+    if (sim_settings(cfg)->placement == SIM_PLACE_BLOCK) {
         int per = (cfg->ranks + nhosts - 1) / nhosts;
         return rank / per;
     }
@@ -487,17 +488,18 @@ static void free_ranks(void)
     S.ranks = NULL;
 }
 
-int sim_job_run(const job_config *cfg, job_main fn, void *arg, job_result *res)
+int sim_job_run(const job_config *cfg, const char *log_path, job_main fn, void *arg, job_result *res)
 {
     job_shared *sh = res->shared;
+    const sim_config *sim = sim_settings(cfg);
     char err[1024];
     sim_platform plat;
-    if (sim_platform_setup(cfg, &plat, err, sizeof err) != 0) {
+    if (sim_platform_setup(sim, cfg->ranks, &plat, err, sizeof err) != 0) {
         job_fail(res, "%s", err);
         return -1;
     }
     snprintf(sh->net_model, sizeof sh->net_model, "%s", plat.net_model);
-    plat.log_path = sh->sim_log[0] ? sh->sim_log : NULL;
+    plat.log_path = log_path;
 
     if (sim_platform_load(&plat, err, sizeof err) != 0) {
         job_fail(res, "%s", err);
@@ -525,7 +527,7 @@ int sim_job_run(const job_config *cfg, job_main fn, void *arg, job_result *res)
     size_t P = (size_t)cfg->ranks;
     for (int i = 0; i < cfg->ranks; i++) {
         sim_rank *s = &S.ranks[i];
-        rt_init(&s->r, &sim_ops, "sim", i, cfg->ranks, cfg->size_only, cfg->record_events, NULL);
+        rt_init(&s->r, &sim_ops, sim_backend.name, i, cfg->ranks, sim->size_only, cfg->record_events, NULL);
         s->r.slowdown = cfg->slowdown && cfg->slowdown[i] > 1 ? cfg->slowdown[i] : 1.0;
         s->r.slot = job_result_slot(res, i);
         s->out = calloc(P, sizeof *s->out);

@@ -42,9 +42,9 @@ static const char *exact(double v, char *buf, size_t len)
     return buf;
 }
 
-int sim_platform_cluster_xml(const job_config *cfg, char *buf, size_t len)
+int sim_platform_cluster_xml(const sim_config *cfg, int ranks, char *buf, size_t len)
 {
-    int hosts = cfg->hosts > 0 ? cfg->hosts : cfg->ranks;
+    int hosts = cfg->hosts > 0 ? cfg->hosts : ranks;
     double loop_Bps = cfg->bandwidth_Bps * 4 > 1e10 ? cfg->bandwidth_Bps * 4 : 1e10;
     char speed[32], bw[32], lat[32], loop[32];
     int n = snprintf(buf, len,
@@ -64,10 +64,10 @@ int sim_platform_cluster_xml(const job_config *cfg, char *buf, size_t len)
     return n > 0 && (size_t)n < len ? 0 : -1;
 }
 
-int sim_platform_setup(const job_config *cfg, sim_platform *p, char *err, size_t errlen)
+int sim_platform_setup(const sim_config *cfg, int ranks, sim_platform *p, char *err, size_t errlen)
 {
     memset(p, 0, sizeof *p);
-    p->net_ideal = cfg->net == JOB_NET_IDEAL;
+    p->net_ideal = cfg->net == SIM_NET_IDEAL;
     snprintf(p->net_model, sizeof p->net_model, "%s",
              p->net_ideal ? "ideal (CM02, no cross-traffic)" : "tcp (LV08)");
     if (cfg->platform) {
@@ -101,7 +101,7 @@ int sim_platform_setup(const job_config *cfg, sim_platform *p, char *err, size_t
         return -1;
     }
     char xml[2048];
-    if (sim_platform_cluster_xml(cfg, xml, sizeof xml) != 0) {
+    if (sim_platform_cluster_xml(cfg, ranks, xml, sizeof xml) != 0) {
         snprintf(err, errlen, "generated cluster: description too long");
         return -1;
     }

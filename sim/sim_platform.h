@@ -6,7 +6,7 @@
 
 #include <stddef.h>
 
-#include "core/job.h"
+#include "sim/sim_backend.h"
 
 typedef struct sim_platform {
     char path[4200];       /* the platform file to load */
@@ -16,8 +16,9 @@ typedef struct sim_platform {
     int net_ideal;
 } sim_platform;
 
-/* Check the platform file, or write the generated one. */
-int sim_platform_setup(const job_config *cfg, sim_platform *p, char *err, size_t errlen);
+/* Check the platform file, or write the generated one (for a job of
+ * ranks ranks: the default number of hosts). */
+int sim_platform_setup(const sim_config *cfg, int ranks, sim_platform *p, char *err, size_t errlen);
 /* Check a platform file's values before SimGrid reads it: its numbers,
  * units and counts, and that no two hosts, links or zones share a name.
  * Returns 0, or -1 with file, line, element and value in err. */
@@ -29,6 +30,6 @@ void sim_platform_cleanup(sim_platform *p);
 
 /* The XML of a generated cluster, into buf. Exposed for tests and for
  * `distlab platform` users who want a file to start editing from. */
-int sim_platform_cluster_xml(const job_config *cfg, char *buf, size_t len);
+int sim_platform_cluster_xml(const sim_config *cfg, int ranks, char *buf, size_t len);
 
 #endif

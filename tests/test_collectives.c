@@ -18,6 +18,8 @@
 
 #include "algorithms/collectives.h"
 #include "core/job.h"
+#include "real/real_backend.h"
+#include "sim/sim_backend.h"
 
 enum { OP_ALLREDUCE, OP_BCAST, OP_REDUCE, OP_RS, OP_AG, OP_AGV, OP_RSV };
 
@@ -27,7 +29,7 @@ typedef struct coll_case {
     size_t counts[16];
     int ncounts;
     size_t segment_bytes;
-    int backend; /* JOB_SIM or JOB_REAL */
+    const job_backend *backend; /* NULL: sim */
     int split;   /* uneven collectives: ranks [0, split) and [split, p) run apart */
 } coll_case;
 
@@ -202,11 +204,12 @@ static int correctness_rank(rt *r, void *arg)
 
 static void run_case(int p, coll_case *c)
 {
-    job_config cfg = job_config_default();
+    job_config cfg = sim_job_config(NULL);
     cfg.ranks = p;
     cfg.result_bytes = sizeof(verdict);
     cfg.record_events = 0;
-    cfg.backend = c->backend;
+    if (c->backend)
+        cfg.backend = c->backend;
     job_result res;
     if (job_run(&cfg, correctness_rank, c, &res) != 0)
         fail_msg("p=%d op %d algo %s: %s", p, c->op, allreduce_algo_name(c->algo), res.error);
@@ -270,7 +273,7 @@ static void uneven_counts_any_p_both_backends(void **state)
     for (int b = 0; b < 2; b++)
         for (int op = OP_AGV; op <= OP_RSV; op++)
             for (size_t k = 0; k < sizeof ps / sizeof *ps; k++) {
-                coll_case c = {.op = op, .backend = b ? JOB_REAL : JOB_SIM};
+                coll_case c = {.op = op, .backend = b ? &real_backend : &sim_backend};
                 run_case(ps[k], &c);
             }
 }
@@ -281,7 +284,7 @@ static void uneven_counts_in_groups_of_ranks(void **state)
     (void)state;
     for (int b = 0; b < 2; b++)
         for (int op = OP_AGV; op <= OP_RSV; op++) {
-            coll_case c = {.op = op, .backend = b ? JOB_REAL : JOB_SIM, .split = 3};
+            coll_case c = {.op = op, .backend = b ? &real_backend : &sim_backend, .split = 3};
             run_case(8, &c);
         }
 }
@@ -303,7 +306,7 @@ static int bad_group_rank(rt *r, void *arg)
 static void bad_groups_are_refused(void **state)
 {
     (void)state;
-    job_config cfg = job_config_default();
+    job_config cfg = sim_job_config(NULL);
     cfg.ranks = 4;
     cfg.record_events = 0;
     job_result res;
@@ -333,12 +336,13 @@ static int timing_rank(rt *r, void *arg)
 static double slowest_rank_s(int p, double bw, double lat, int (*fn)(rt *, void *), void *arg,
                              char *err, size_t errlen)
 {
-    job_config cfg = job_config_default();
+    sim_config sim = sim_config_default();
+    sim.size_only = 1;
+    sim.bandwidth_Bps = bw;
+    sim.latency_s = lat;
+    job_config cfg = sim_job_config(&sim);
     cfg.ranks = p;
-    cfg.size_only = 1;
     cfg.record_events = 0;
-    cfg.bandwidth_Bps = bw;
-    cfg.latency_s = lat;
     cfg.result_bytes = sizeof(verdict);
     job_result res;
     double worst = 0;
@@ -503,7 +507,7 @@ static void check_same_bits(int (*fn)(rt *, void *), void *arg, size_t bytes, co
     for (int b = 0; b < 2; b++) {
         job_config cfg = job_config_default();
         cfg.ranks = 6;
-        cfg.backend = b ? JOB_REAL : JOB_SIM;
+        cfg.backend = b ? &real_backend : &sim_backend;
         cfg.result_bytes = BITS_N * sizeof(float);
         cfg.timeout_s = 20;
         if (job_run(&cfg, fn, arg, &res[b]) != 0)

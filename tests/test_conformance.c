@@ -18,6 +18,8 @@
 #include <cmocka.h>
 
 #include "core/job.h"
+#include "real/real_backend.h"
+#include "sim/sim_backend.h"
 
 typedef struct slot {
     int errors;          /* semantic violations the rank saw */
@@ -40,14 +42,14 @@ typedef enum { ON_SIM, ON_THREADS, ON_PROCS } where;
 
 static job_config config_for(where w, int ranks)
 {
-    job_config cfg = job_config_default();
+    static real_config threads, procs; /* outlive every job of the file */
+    threads = real_config_default();
+    procs = real_config_default();
+    procs.launch = REAL_LAUNCH_PROCS;
+    job_config cfg = w == ON_SIM ? sim_job_config(NULL) : real_job_config(w == ON_PROCS ? &procs : &threads);
     cfg.ranks = ranks;
     cfg.result_bytes = sizeof(slot);
     cfg.timeout_s = 20;
-    if (w != ON_SIM) {
-        cfg.backend = JOB_REAL;
-        cfg.launch = w == ON_PROCS ? JOB_LAUNCH_PROCS : JOB_LAUNCH_THREADS;
-    }
     return cfg;
 }
 
@@ -294,8 +296,11 @@ static int shared_rank(rt *r, void *arg)
 static void check_shared(where w)
 {
     job_config cfg = config_for(w, 4);
-    cfg.hosts = 1; /* sim: every rank on one host */
-    cfg.cores = 4;
+    sim_config sim = sim_config_default();
+    sim.hosts = 1; /* sim: every rank on one host */
+    sim.cores = 4;
+    if (w == ON_SIM)
+        cfg.settings = &sim;
     job_result res;
     run_clean(&cfg, shared_rank, NULL, &res);
     job_result_free(&res);

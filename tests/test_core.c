@@ -14,6 +14,8 @@
 
 #include "core/job.h"
 #include "core/units.h"
+#include "real/real_backend.h"
+#include "sim/sim_backend.h"
 
 typedef struct note {
     int rc;
@@ -37,7 +39,7 @@ static int quoting_rank(rt *r, void *arg)
 static void failure_messages_nest(void **state)
 {
     (void)state;
-    job_config cfg = job_config_default();
+    job_config cfg = sim_job_config(NULL);
     cfg.result_bytes = sizeof(note);
     job_result res;
     assert_int_equal(job_run(&cfg, quoting_rank, NULL, &res), 0);
@@ -65,7 +67,7 @@ static void sendrecv_refuses_at_once(void **state)
     (void)state;
     for (int b = 0; b < 2; b++) {
         job_config cfg = job_config_default();
-        cfg.backend = b ? JOB_REAL : JOB_SIM;
+        cfg.backend = b ? &real_backend : &sim_backend;
         cfg.timeout_s = 30;
         cfg.result_bytes = sizeof(note);
         job_result res;
@@ -94,7 +96,7 @@ static int slot_rank(rt *r, void *arg)
 static void slots_are_aligned(void **state)
 {
     (void)state;
-    job_config cfg = job_config_default();
+    job_config cfg = sim_job_config(NULL);
     cfg.ranks = 5;
     cfg.result_bytes = 13; /* odd on purpose */
     job_result res;

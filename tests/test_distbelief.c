@@ -33,6 +33,8 @@
 #include "algorithms/distbelief.h"
 #include "algorithms/sgd_allreduce.h"
 #include "core/job.h"
+#include "real/real_backend.h"
+#include "sim/sim_backend.h"
 #include "tests/util_distlab.h"
 
 #define assert_contains(haystack, needle)                                              \
@@ -64,7 +66,7 @@ static void problem_load(problem *p, const char *dataset, const char *model, lon
 
 static size_t nparams(const problem *p) { return ml_model_nparams(p->prob.model); }
 
-static job_config config(size_t P, int ranks, job_backend backend)
+static job_config config(size_t P, int ranks, const job_backend *backend)
 {
     job_config cfg = job_config_default();
     cfg.ranks = ranks;
@@ -119,7 +121,7 @@ static int one_pass_rank(rt *r, void *arg)
     return rc;
 }
 
-static void check_pass(problem *p, int K, job_backend backend, db_split split, int microbatches)
+static void check_pass(problem *p, int K, const job_backend *backend, db_split split, int microbatches)
 {
     size_t P = nparams(p);
     job_config cfg = config(P, K, backend);
@@ -168,7 +170,7 @@ static void check_pass(problem *p, int K, job_backend backend, db_split split, i
     for (size_t i = 0; i < P; i++)
         if (fabsf(grad[i] - g.dense[i]) > 1e-5f * fabsf(g.dense[i]) + 1e-7f)
             fail_msg("K = %d by %s, %s: gradient %zu is %.9g, unpartitioned %.9g", K, how,
-                     backend == JOB_SIM ? "sim" : "real", i, grad[i], g.dense[i]);
+                     backend->name, i, grad[i], g.dense[i]);
     free(packed);
     free(params);
     free(grad);
@@ -183,8 +185,8 @@ static void partitioned_pass_is_the_unpartitioned_mlp(void **state)
     problem_load(&p, "synth-dense:n=200,d=13,classes=3,test=40", "mlp:9,7", 1, 16, 0.1, "sgd");
     int Ks[] = {1, 2, 3, 5, 7}; /* 5 and 7: more partitions than the 3 classes */
     for (size_t i = 0; i < sizeof Ks / sizeof *Ks; i++)
-        check_pass(&p, Ks[i], JOB_SIM, DB_SPLIT_NEURONS, 0);
-    check_pass(&p, 3, JOB_REAL, DB_SPLIT_NEURONS, 0);
+        check_pass(&p, Ks[i], &sim_backend, DB_SPLIT_NEURONS, 0);
+    check_pass(&p, 3, &real_backend, DB_SPLIT_NEURONS, 0);
     ml_problem_free(&p.prob);
 }
 
@@ -195,14 +197,14 @@ static void pipelined_pass_is_the_unpartitioned_mlp(void **state)
     problem_load(&p, "synth-dense:n=200,d=13,classes=3,test=40", "mlp:9,7", 1, 16, 0.1, "sgd");
     for (int K = 1; K <= 3; K++)
         for (int M = 1; M <= 7; M += 3) /* 7 microbatches of a batch of 24: uneven sizes */
-            check_pass(&p, K, JOB_SIM, DB_SPLIT_LAYERS, M);
-    check_pass(&p, 3, JOB_REAL, DB_SPLIT_LAYERS, 4);
+            check_pass(&p, K, &sim_backend, DB_SPLIT_LAYERS, M);
+    check_pass(&p, 3, &real_backend, DB_SPLIT_LAYERS, 4);
     ml_problem_free(&p.prob);
 }
 
 /* ---- model-parallel training ---- */
 
-static void train_mp(problem *p, int K, job_backend backend, job_result *res)
+static void train_mp(problem *p, int K, const job_backend *backend, job_result *res)
 {
     db_opts o = {.mode = DB_MODEL_PARALLEL, .partitions = K, .replicas = 1};
     train_setup setup = {.ml = &p->ml, .prob = &p->prob, .workers = K, .quiet = 1, .algo = &o};
@@ -218,9 +220,9 @@ static void model_parallel_training_is_backend_independent(void **state)
     problem_load(&p, "synth-dense:n=240,d=10,classes=4,test=60", "mlp:12,8", 2, 20, 0.1, "sgd");
     size_t P = nparams(&p);
     job_result one, sim, real;
-    train_mp(&p, 1, JOB_SIM, &one);
-    train_mp(&p, 4, JOB_SIM, &sim);
-    train_mp(&p, 4, JOB_REAL, &real);
+    train_mp(&p, 1, &sim_backend, &one);
+    train_mp(&p, 4, &sim_backend, &sim);
+    train_mp(&p, 4, &real_backend, &real);
     const train_out *o1 = job_result_slot(&one, 0), *os = job_result_slot(&sim, 0),
                     *orl = job_result_slot(&real, 0);
     assert_int_equal(os->npoints, o1->npoints);
@@ -286,10 +288,12 @@ static double step_seconds(const size_t *width, int L, int K, db_split split, in
     a.lay.K = K;
     if (split == DB_SPLIT_LAYERS && db_pipe_check(&a.lay, err, sizeof err) != 0)
         fail_msg("%s", err);
-    job_config cfg = config(0, K, JOB_SIM);
-    cfg.size_only = size_only;
-    cfg.bandwidth_Bps = 125e6; /* 1 Gb/s */
-    cfg.speed_flops = 10e9;
+    sim_config sim = sim_config_default();
+    sim.size_only = size_only;
+    sim.bandwidth_Bps = 125e6; /* 1 Gb/s */
+    sim.speed_flops = 10e9;
+    job_config cfg = config(0, K, &sim_backend);
+    cfg.settings = &sim;
     cfg.record_events = 0;
     job_result res;
     if (job_run(&cfg, one_step_rank, &a, &res) != 0)
@@ -336,7 +340,7 @@ static void small_mlp_stops_gaining_large_keeps_gaining(void **state)
 
 /* ---- Downpour ---- */
 
-static void train_downpour(problem *p, const db_opts *o, job_backend backend, job_result *res)
+static void train_downpour(problem *p, const db_opts *o, const job_backend *backend, job_result *res)
 {
     train_setup setup = {.ml = &p->ml, .prob = &p->prob, .workers = o->replicas * o->partitions,
                          .quiet = 1, .algo = o};
@@ -354,7 +358,7 @@ static void downpour_one_replica_is_synchronous_sgd(void **state)
     size_t P = nparams(&p);
     sgd_allreduce_opts ar = {.algo = ALLREDUCE_RING};
     train_setup setup = {.ml = &p.ml, .prob = &p.prob, .workers = 1, .quiet = 1, .algo = &ar};
-    job_config cfg = config(P, 1, JOB_SIM);
+    job_config cfg = config(P, 1, &sim_backend);
     job_result serial;
     if (job_run(&cfg, sgd_allreduce_rank, &setup, &serial) != 0)
         fail_msg("serial: %s", serial.error);
@@ -362,7 +366,7 @@ static void downpour_one_replica_is_synchronous_sgd(void **state)
         db_opts o = {.mode = DB_DOWNPOUR, .partitions = 1, .replicas = 1, .servers = S,
                      .push_every = 1, .fetch_every = 1};
         job_result dp;
-        train_downpour(&p, &o, JOB_SIM, &dp);
+        train_downpour(&p, &o, &sim_backend, &dp);
         if (memcmp(train_out_params(job_result_slot(&dp, 0)),
                    train_out_params(job_result_slot(&serial, 0)), P * sizeof(float)) != 0)
             fail_msg("downpour with one replica and %d servers is not serial SGD", S);
@@ -370,12 +374,12 @@ static void downpour_one_replica_is_synchronous_sgd(void **state)
     }
     /* two partitions: their runs start inside a server's range */
     job_result mp;
-    train_mp(&p, 2, JOB_SIM, &mp);
+    train_mp(&p, 2, &sim_backend, &mp);
     for (int S = 1; S <= 3; S += 2) {
         db_opts o = {.mode = DB_DOWNPOUR, .partitions = 2, .replicas = 1, .servers = S,
                      .push_every = 1, .fetch_every = 1};
         job_result dp;
-        train_downpour(&p, &o, JOB_SIM, &dp);
+        train_downpour(&p, &o, &sim_backend, &dp);
         if (memcmp(train_out_params(job_result_slot(&dp, 0)),
                    train_out_params(job_result_slot(&mp, 0)), P * sizeof(float)) != 0)
             fail_msg("downpour with one replica of 2 partitions and %d servers is not the "
@@ -396,7 +400,7 @@ static void downpour_partitioned_replicas_learn_on_real_sockets(void **state)
     db_opts o = {.mode = DB_DOWNPOUR, .partitions = 2, .replicas = 3, .servers = 3,
                  .push_every = 2, .fetch_every = 3};
     job_result res;
-    train_downpour(&p, &o, JOB_REAL, &res);
+    train_downpour(&p, &o, &real_backend, &res);
     const train_out *out = job_result_slot(&res, 0);
     assert_true(out->npoints >= 2);
     const train_point *first = &out->points[0], *last = &out->points[out->npoints - 1];
@@ -422,7 +426,7 @@ static void train_sandblaster(problem *p, const db_opts *o, const double *slowdo
 {
     train_setup setup = {.ml = &p->ml, .prob = &p->prob, .workers = o->replicas * o->partitions,
                          .reporter = db_reporter(o), .quiet = 1, .algo = o};
-    job_config cfg = config(nparams(p), db_ranks(o), JOB_SIM);
+    job_config cfg = config(nparams(p), db_ranks(o), &sim_backend);
     cfg.slowdown = slowdown;
     if (job_run(&cfg, db_rank, &setup, res) != 0)
         fail_msg("sandblaster, R = %d, K = %d, S = %d: %s", o->replicas, o->partitions,

@@ -22,6 +22,8 @@
 #include "algorithms/hogwild.h"
 #include "algorithms/sgd_allreduce.h"
 #include "core/job.h"
+#include "real/real_backend.h"
+#include "sim/sim_backend.h"
 
 /* RCV1-like and small: 4000 examples with 20 of 500 power-law features,
  * 2000 test examples (so one example is 0.05 points of accuracy). */
@@ -97,20 +99,23 @@ static int run_job(job_config *cfg, problem *p, job_main fn, const void *algo, i
     return rc;
 }
 
-static job_config sim_config(int P)
+/* A sim job on one host of P cores, a real one launched so. Jobs run one
+ * at a time: each call's settings stay until the next call. */
+static job_config sim_one_host(int P)
 {
-    job_config cfg = job_config_default();
-    cfg.hosts = 1;
-    cfg.cores = P;
-    return cfg;
+    static sim_config sim;
+    sim = sim_config_default();
+    sim.hosts = 1;
+    sim.cores = P;
+    return sim_job_config(&sim);
 }
 
-static job_config real_config(job_launch launch)
+static job_config real_launched(real_launch launch)
 {
-    job_config cfg = job_config_default();
-    cfg.backend = JOB_REAL;
-    cfg.launch = launch;
-    return cfg;
+    static real_config real;
+    real = real_config_default();
+    real.launch = launch;
+    return real_job_config(&real);
 }
 
 static void hogwild(job_config cfg, problem *p, hogwild_sync sync, int P, run *o)
@@ -122,7 +127,7 @@ static void hogwild(job_config cfg, problem *p, hogwild_sync sync, int P, run *o
 
 static void serial(problem *p, run *o)
 {
-    job_config cfg = sim_config(1);
+    job_config cfg = sim_one_host(1);
     sgd_allreduce_opts opt = {.algo = ALLREDUCE_RING};
     if (run_job(&cfg, p, sgd_allreduce_rank, &opt, 1, o) != 0)
         fail_msg("serial: %s", o->error);
@@ -144,7 +149,7 @@ static void sim_reaches_serial_accuracy(void **state)
     problem_load(&p, SPARSE, "svm", 10);
     run s, h;
     serial(&p, &s);
-    hogwild(sim_config(8), &p, HOGWILD_SYNC_NONE, 8, &h);
+    hogwild(sim_one_host(8), &p, HOGWILD_SYNC_NONE, 8, &h);
     print_message("# serial %.2f%%, hogwild 8 workers %.2f%%\n", 100 * s.accuracy, 100 * h.accuracy);
     assert_true(s.accuracy > 0.6); /* it learned something */
     assert_near(h.accuracy, s.accuracy, 0.01);
@@ -163,7 +168,7 @@ static void sim_staleness_grows_with_workers(void **state)
     const int Ps[] = {1, 2, 4, 16};
     for (size_t i = 0; i < sizeof Ps / sizeof *Ps; i++) {
         run h;
-        hogwild(sim_config(Ps[i]), &p, HOGWILD_SYNC_NONE, Ps[i], &h);
+        hogwild(sim_one_host(Ps[i]), &p, HOGWILD_SYNC_NONE, Ps[i], &h);
         double st = h.stats[HOGWILD_S_STALENESS_MEAN];
         print_message("# %2d workers: staleness mean %.3f, max %.0f\n", Ps[i], st,
                       h.stats[HOGWILD_S_STALENESS_MAX]);
@@ -185,9 +190,9 @@ static void sim_time_is_parallel_and_deterministic(void **state)
     problem p;
     problem_load(&p, SPARSE, "logreg", 1);
     run one, a, b;
-    hogwild(sim_config(1), &p, HOGWILD_SYNC_NONE, 1, &one);
-    hogwild(sim_config(8), &p, HOGWILD_SYNC_NONE, 8, &a);
-    hogwild(sim_config(8), &p, HOGWILD_SYNC_NONE, 8, &b);
+    hogwild(sim_one_host(1), &p, HOGWILD_SYNC_NONE, 1, &one);
+    hogwild(sim_one_host(8), &p, HOGWILD_SYNC_NONE, 8, &a);
+    hogwild(sim_one_host(8), &p, HOGWILD_SYNC_NONE, 8, &b);
     double speedup = one.stats[HOGWILD_S_TRAIN_SECONDS] / a.stats[HOGWILD_S_TRAIN_SECONDS];
     print_message("# simulated speedup on 8 cores: %.3f\n", speedup);
     assert_near(speedup, 8, 0.4);
@@ -198,9 +203,9 @@ static void sim_time_is_parallel_and_deterministic(void **state)
     run_free(&a);
     run_free(&b);
     /* fewer cores than workers: they share them, no speedup beyond 2 */
-    job_config cfg = sim_config(2);
+    job_config cfg = sim_one_host(2);
     hogwild(cfg, &p, HOGWILD_SYNC_NONE, 8, &a);
-    hogwild(sim_config(1), &p, HOGWILD_SYNC_NONE, 1, &one);
+    hogwild(sim_one_host(1), &p, HOGWILD_SYNC_NONE, 1, &one);
     assert_near(one.stats[HOGWILD_S_TRAIN_SECONDS] / a.stats[HOGWILD_S_TRAIN_SECONDS], 2, 0.1);
     run_free(&a);
     run_free(&one);
@@ -216,8 +221,8 @@ static void sim_lock_serialises(void **state)
     problem p;
     problem_load(&p, SPARSE, "svm", 1);
     run one, h;
-    hogwild(sim_config(1), &p, HOGWILD_SYNC_NONE, 1, &one);
-    hogwild(sim_config(4), &p, HOGWILD_SYNC_LOCK, 4, &h);
+    hogwild(sim_one_host(1), &p, HOGWILD_SYNC_NONE, 1, &one);
+    hogwild(sim_one_host(4), &p, HOGWILD_SYNC_LOCK, 4, &h);
     assert_true(h.stats[HOGWILD_S_STALENESS_MAX] == 0);
     assert_int_equal((long)h.stats[HOGWILD_S_UPDATES], 4000);
     assert_true(h.stats[HOGWILD_S_TRAIN_SECONDS] / one.stats[HOGWILD_S_TRAIN_SECONDS] > 0.98);
@@ -234,7 +239,7 @@ static void sim_round_robin_takes_turns(void **state)
     problem p;
     problem_load(&p, SPARSE, "svm", 1);
     run h;
-    hogwild(sim_config(4), &p, HOGWILD_SYNC_ROUND_ROBIN, 4, &h);
+    hogwild(sim_one_host(4), &p, HOGWILD_SYNC_ROUND_ROBIN, 4, &h);
     assert_true(h.stats[HOGWILD_S_STALENESS_MAX] == 3);
     assert_near(h.stats[HOGWILD_S_STALENESS_MEAN], 3, 0.01);
     assert_int_equal((long)h.stats[HOGWILD_S_UPDATES], 4000);
@@ -251,7 +256,7 @@ static void sim_dense_softmax(void **state)
     problem_load(&p, DENSE, "softmax", 2);
     run s, h;
     serial(&p, &s);
-    hogwild(sim_config(4), &p, HOGWILD_SYNC_NONE, 4, &h);
+    hogwild(sim_one_host(4), &p, HOGWILD_SYNC_NONE, 4, &h);
     print_message("# dense: serial %.2f%%, hogwild 4 workers %.2f%%, staleness %.2f\n",
                   100 * s.accuracy, 100 * h.accuracy, h.stats[HOGWILD_S_STALENESS_MEAN]);
     assert_true(s.accuracy > 0.5);
@@ -270,13 +275,14 @@ static void sim_refuses_wrong_setups(void **state)
     hogwild_opts opt = {.sync = HOGWILD_SYNC_NONE, .target_loss = NAN};
     run o;
     /* two hosts: two different shared blocks */
-    job_config cfg = job_config_default();
-    cfg.hosts = 2;
+    sim_config sim = sim_config_default();
+    sim.hosts = 2;
+    job_config cfg = sim_job_config(&sim);
     assert_int_not_equal(run_job(&cfg, &p, hogwild_rank, &opt, 4, &o), 0);
     assert_non_null(strstr(o.error, "one host"));
     /* momentum would need shared state */
     p.ml.momentum = 0.9;
-    cfg = sim_config(2);
+    cfg = sim_one_host(2);
     assert_int_not_equal(run_job(&cfg, &p, hogwild_rank, &opt, 2, &o), 0);
     assert_non_null(strstr(o.error, "plain SGD"));
     ml_problem_free(&p.prob);
@@ -291,7 +297,7 @@ static void real_threads_reach_serial_accuracy(void **state)
     problem_load(&p, SPARSE, "svm", 10);
     run s, h;
     serial(&p, &s);
-    hogwild(real_config(JOB_LAUNCH_THREADS), &p, HOGWILD_SYNC_NONE, 4, &h);
+    hogwild(real_launched(REAL_LAUNCH_THREADS), &p, HOGWILD_SYNC_NONE, 4, &h);
     print_message("# real threads: serial %.2f%%, hogwild 4 workers %.2f%%, staleness %.2f\n",
                   100 * s.accuracy, 100 * h.accuracy, h.stats[HOGWILD_S_STALENESS_MEAN]);
     /* the interleaving is the scheduler's, so the final iterate differs
@@ -314,7 +320,7 @@ static void real_lock_excludes(void **state)
     problem p;
     problem_load(&p, SPARSE, "svm", 1);
     run h;
-    hogwild(real_config(JOB_LAUNCH_THREADS), &p, HOGWILD_SYNC_LOCK, 4, &h);
+    hogwild(real_launched(REAL_LAUNCH_THREADS), &p, HOGWILD_SYNC_LOCK, 4, &h);
     assert_true(h.stats[HOGWILD_S_STALENESS_MAX] == 0);
     assert_int_equal((long)h.stats[HOGWILD_S_UPDATES], 4000);
     run_free(&h);
@@ -332,7 +338,7 @@ static void real_round_robin_bounds_staleness(void **state)
     if (ml_problem_load(&p.ml, &p.prob, err, sizeof err) != 0)
         fail_msg("%s", err);
     run h;
-    hogwild(real_config(JOB_LAUNCH_THREADS), &p, HOGWILD_SYNC_ROUND_ROBIN, 3, &h);
+    hogwild(real_launched(REAL_LAUNCH_THREADS), &p, HOGWILD_SYNC_ROUND_ROBIN, 3, &h);
     assert_true(h.stats[HOGWILD_S_STALENESS_MAX] == 2);
     assert_int_equal((long)h.stats[HOGWILD_S_UPDATES], 3 * 334); /* ceil(1000 / 3) each */
     run_free(&h);
@@ -347,7 +353,7 @@ static void real_procs_share_the_weights(void **state)
     problem_load(&p, SPARSE, "svm", 10);
     run s, h;
     serial(&p, &s);
-    hogwild(real_config(JOB_LAUNCH_PROCS), &p, HOGWILD_SYNC_NONE, 2, &h);
+    hogwild(real_launched(REAL_LAUNCH_PROCS), &p, HOGWILD_SYNC_NONE, 2, &h);
     assert_near(h.accuracy, s.accuracy, 0.02);
     assert_int_equal((long)h.stats[HOGWILD_S_UPDATES], 10 * 4000);
     run_free(&s);

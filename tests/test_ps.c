@@ -27,8 +27,10 @@
 #include "algorithms/ps.h"
 #include "algorithms/sgd_allreduce.h"
 #include "core/job.h"
-#include "tests/util_distlab.h"
 #include "real/real.h"
+#include "real/real_backend.h"
+#include "sim/sim_backend.h"
+#include "tests/util_distlab.h"
 
 #define assert_contains(haystack, needle)                                              \
     do {                                                                               \
@@ -73,7 +75,7 @@ typedef struct run {
 } run;
 
 /* A job config for S + W ranks on the given backend. */
-static job_config config(const problem *p, int ranks, job_backend backend)
+static job_config config(const problem *p, int ranks, const job_backend *backend)
 {
     job_config cfg = job_config_default();
     cfg.ranks = ranks;
@@ -120,7 +122,7 @@ static void one_worker_is_serial_sgd_for_any_servers(void **state)
         assert_int_equal(ml_config_set(&p.ml, "optimizer", optims[k], err, sizeof err), 0);
         sgd_allreduce_opts ar = {.algo = ALLREDUCE_RING};
         train_setup setup = {.ml = &p.ml, .prob = &p.prob, .workers = 1, .quiet = 1, .algo = &ar};
-        job_config cfg = config(&p, 1, JOB_SIM);
+        job_config cfg = config(&p, 1, &sim_backend);
         run serial;
         if (job_run(&cfg, sgd_allreduce_rank, &setup, &serial.res) != 0)
             fail_msg("serial: %s", serial.res.error);
@@ -154,9 +156,9 @@ static void bsp_sim_and_real_give_the_same_bits(void **state)
         problem_load(&p, cases[c].dataset, cases[c].model, 2, 16, 0.5);
         ps_opts opt = {.servers = cases[c].S, .consistency = PS_BSP};
         run sim, real;
-        job_config cfg = config(&p, 0, JOB_SIM);
+        job_config cfg = config(&p, 0, &sim_backend);
         run_ps(&sim, &p, &opt, cases[c].W, &cfg, 1);
-        cfg.backend = JOB_REAL;
+        cfg.backend = &real_backend;
         run_ps(&real, &p, &opt, cases[c].W, &cfg, 1);
         assert_same_params(&sim, &real, nparams(&p));
         assert_int_equal(sim.out->npoints, real.out->npoints);
@@ -179,14 +181,17 @@ static void bsp_sim_and_real_give_the_same_bits(void **state)
 
 /* Slowdowns for S servers then W workers: worker 1 is a 4x straggler. */
 static double slow[16];
+static sim_config slow_cores;
 
 static job_config straggler_config(const problem *p, int S, int W)
 {
-    job_config cfg = config(p, S + W, JOB_SIM);
+    job_config cfg = config(p, S + W, &sim_backend);
     for (int i = 0; i < S + W; i++)
         slow[i] = i == S + 1 ? 4 : 1;
     cfg.slowdown = slow;
-    cfg.speed_flops = 2e6; /* compute dominates: stragglers matter */
+    slow_cores = sim_config_default();
+    slow_cores.speed_flops = 2e6; /* compute dominates: stragglers matter */
+    cfg.settings = &slow_cores;
     return cfg;
 }
 
@@ -268,8 +273,10 @@ static void async_lets_stragglers_lag_and_starves_nobody(void **state)
     double lo, hi;
     /* equal workers, one busy server: all are served alike */
     ps_opts one = {.servers = 1, .consistency = PS_ASYNC};
-    job_config cfg = config(&p, 9, JOB_SIM);
-    cfg.speed_flops = 2e6;
+    sim_config sim = sim_config_default();
+    sim.speed_flops = 2e6;
+    job_config cfg = config(&p, 9, &sim_backend);
+    cfg.settings = &sim;
     run o;
     run_ps(&o, &p, &one, 8, &cfg, 1);
     iterations(&o, 1, 8, &lo, &hi);
@@ -314,10 +321,12 @@ static void bsp_iteration_is_the_cost_formula(void **state)
     double single[9] = {0};
     for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
         int W = cases[c].W, S = cases[c].S;
-        job_config cfg = config(&p, S + W, JOB_SIM);
-        cfg.bandwidth_Bps = bw_Bps;
-        cfg.latency_s = lat_s;
-        cfg.speed_flops = 1e30; /* no compute */
+        sim_config sim = sim_config_default();
+        sim.bandwidth_Bps = bw_Bps;
+        sim.latency_s = lat_s;
+        sim.speed_flops = 1e30; /* no compute */
+        job_config cfg = config(&p, S + W, &sim_backend);
+        cfg.settings = &sim;
         ps_opts opt = {.servers = S, .consistency = PS_BSP};
         run o;
         run_ps(&o, &p, &opt, W, &cfg, 1);
@@ -366,22 +375,24 @@ static void dead_worker_async_and_ssp_finish_without_it(void **state)
     struct {
         ps_consistency c;
         int s;
-        job_launch launch;
+        real_launch launch;
         int (*crash)(rt *, int, long);
     } cases[] = {
-        {PS_ASYNC, 0, JOB_LAUNCH_THREADS, crash_abort},
-        {PS_SSP, 1, JOB_LAUNCH_THREADS, crash_abort},
-        {PS_SSP, 2, JOB_LAUNCH_PROCS, crash_exit},
+        {PS_ASYNC, 0, REAL_LAUNCH_THREADS, crash_abort},
+        {PS_SSP, 1, REAL_LAUNCH_THREADS, crash_abort},
+        {PS_SSP, 2, REAL_LAUNCH_PROCS, crash_exit},
     };
     for (int k = 0; k < 3; k++) {
         ps_opts opt = {.servers = 2, .consistency = cases[k].c, .staleness = cases[k].s,
                        .crash = cases[k].crash};
-        job_config cfg = config(&p, 0, JOB_REAL);
-        cfg.launch = cases[k].launch;
+        real_config real = real_config_default();
+        real.launch = cases[k].launch;
+        job_config cfg = config(&p, 0, &real_backend);
+        cfg.settings = &real;
         run o;
         run_ps(&o, &p, &opt, 3, &cfg, 0);
         /* a process that exits fails the job; the servers still finish */
-        if (cases[k].launch == JOB_LAUNCH_THREADS && o.rc != 0)
+        if (cases[k].launch == REAL_LAUNCH_THREADS && o.rc != 0)
             fail_msg("%s: %s", ps_consistency_name(cases[k].c), o.res.error);
         for (int r = 0; r < 5; r++)
             if (r != 2 + VICTIM && o.res.rank_status[r] != RT_OK)
@@ -403,7 +414,7 @@ static void dead_worker_stops_bsp_with_a_clear_error(void **state)
     problem p;
     problem_load(&p, "synth-sparse:n=600,d=300,nnz=8,test=100", "logreg", 3, 16, 0.5);
     ps_opts opt = {.servers = 2, .consistency = PS_BSP, .crash = crash_abort};
-    job_config cfg = config(&p, 0, JOB_REAL);
+    job_config cfg = config(&p, 0, &real_backend);
     run o;
     run_ps(&o, &p, &opt, 3, &cfg, 0);
     assert_int_not_equal(o.rc, 0);

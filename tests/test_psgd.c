@@ -21,6 +21,8 @@
 #include "algorithms/psgd.h"
 #include "algorithms/sgd_allreduce.h"
 #include "core/job.h"
+#include "real/real_backend.h"
+#include "sim/sim_backend.h"
 
 /* A small dense multiclass problem: converges in a fraction of a second,
  * yet each worker's shard is small enough to leave its model noisy. */
@@ -48,20 +50,22 @@ typedef struct run {
 } run;
 
 static void run_job(run *o, problem *p, job_main fn, const void *algo, int workers,
-                    job_backend backend, double bandwidth_Bps)
+                    const job_backend *backend, double bandwidth_Bps)
 {
     train_setup setup = {
         .ml = &p->ml, .prob = &p->prob, .workers = workers, .reporter = 0, .quiet = 1,
         .algo = algo, .nextra = fn == psgd_rank ? PSGD_COLS : 0, .nstats = PSGD_STATS,
     };
+    sim_config sim = sim_config_default();
+    sim.bandwidth_Bps = bandwidth_Bps;
     job_config cfg = job_config_default();
     cfg.ranks = workers;
     cfg.backend = backend;
-    cfg.bandwidth_Bps = bandwidth_Bps;
+    cfg.settings = backend == &sim_backend ? &sim : NULL; /* sim: this bandwidth */
     cfg.timeout_s = 30;
     cfg.result_bytes = train_out_bytes(ml_model_nparams(p->prob.model));
     if (job_run(&cfg, fn, &setup, &o->res) != 0)
-        fail_msg("%d workers on %s: %s", workers, backend == JOB_SIM ? "sim" : "real", o->res.error);
+        fail_msg("%d workers on %s: %s", workers, backend->name, o->res.error);
     o->out = job_result_slot(&o->res, 0);
     o->params = train_out_params((train_out *)o->out);
     assert_true(o->out->npoints > 0);
@@ -69,7 +73,7 @@ static void run_job(run *o, problem *p, job_main fn, const void *algo, int worke
 }
 
 static void run_psgd(run *o, problem *p, int workers, long every, psgd_eval eval,
-                     job_backend backend, double bandwidth_Bps)
+                     const job_backend *backend, double bandwidth_Bps)
 {
     psgd_opts opt = {.average_every_steps = every, .algo = ALLREDUCE_RING, .eval = eval};
     run_job(o, p, psgd_rank, &opt, workers, backend, bandwidth_Bps);
@@ -114,8 +118,8 @@ static void one_worker_is_serial_sgd_bit_for_bit(void **state)
     problem_load(&p, "synth-dense:n=1000,d=20,classes=4", 2);
     run a, b;
     sgd_allreduce_opts serial = {.algo = ALLREDUCE_RING};
-    run_job(&a, &p, sgd_allreduce_rank, &serial, 1, JOB_SIM, 1.25e9);
-    run_psgd(&b, &p, 1, 8, PSGD_EVAL_AVERAGE, JOB_SIM, 1.25e9);
+    run_job(&a, &p, sgd_allreduce_rank, &serial, 1, &sim_backend, 1.25e9);
+    run_psgd(&b, &p, 1, 8, PSGD_EVAL_AVERAGE, &sim_backend, 1.25e9);
     assert_memory_equal(a.params, b.params, nparams(&p) * sizeof(float));
     assert_true(a.last->time_s == b.last->time_s);
     assert_true(b.out->stats[PSGD_STAT_ROUNDS] == 0); /* nothing to average */
@@ -131,8 +135,8 @@ static void every_step_is_synchronous_sgd(void **state)
     problem_load(&p, "synth-dense:n=1000,d=20,classes=4", 2);
     run a, b;
     sgd_allreduce_opts sync = {.algo = ALLREDUCE_RING};
-    run_job(&a, &p, sgd_allreduce_rank, &sync, 4, JOB_SIM, 1.25e9);
-    run_psgd(&b, &p, 4, 1, PSGD_EVAL_AVERAGE, JOB_SIM, 1.25e9);
+    run_job(&a, &p, sgd_allreduce_rank, &sync, 4, &sim_backend, 1.25e9);
+    run_psgd(&b, &p, 4, 1, PSGD_EVAL_AVERAGE, &sim_backend, 1.25e9);
     double worst = 0;
     for (size_t i = 0; i < nparams(&p); i++)
         worst = fmax(worst, fabs((double)a.params[i] - b.params[i]) / (1e-3 + fabs(a.params[i])));
@@ -157,11 +161,11 @@ static void scale_lr_changes_a_constant_schedule_run(void **state)
     problem_load(&p, "synth-dense:n=1000,d=20,classes=4", 2);
     run a, b, c, d;
     sgd_allreduce_opts plain = {.algo = ALLREDUCE_RING}, scaled = {.algo = ALLREDUCE_RING, .scale_lr = 1};
-    run_job(&a, &p, sgd_allreduce_rank, &plain, 4, JOB_SIM, 1.25e9);
-    run_job(&b, &p, sgd_allreduce_rank, &scaled, 4, JOB_SIM, 1.25e9);
+    run_job(&a, &p, sgd_allreduce_rank, &plain, 4, &sim_backend, 1.25e9);
+    run_job(&b, &p, sgd_allreduce_rank, &scaled, 4, &sim_backend, 1.25e9);
     assert_memory_not_equal(a.params, b.params, nparams(&p) * sizeof(float));
-    run_job(&c, &p, sgd_allreduce_rank, &plain, 1, JOB_SIM, 1.25e9);
-    run_job(&d, &p, sgd_allreduce_rank, &scaled, 1, JOB_SIM, 1.25e9);
+    run_job(&c, &p, sgd_allreduce_rank, &plain, 1, &sim_backend, 1.25e9);
+    run_job(&d, &p, sgd_allreduce_rank, &scaled, 1, &sim_backend, 1.25e9);
     assert_memory_equal(c.params, d.params, nparams(&p) * sizeof(float));
     job_result_free(&a.res);
     job_result_free(&b.res);
@@ -180,11 +184,11 @@ static void one_shot_average_gains_with_diminishing_returns(void **state)
     problem p;
     problem_load(&p, "synth-dense:n=4000,d=100,classes=5", 10);
     run all;
-    run_psgd(&all, &p, 1, 0, PSGD_EVAL_AVERAGE, JOB_SIM, 1.25e9);
+    run_psgd(&all, &p, 1, 0, PSGD_EVAL_AVERAGE, &sim_backend, 1.25e9);
     double all_loss = all.last->test_loss, share_before = 1.0;
     for (int W = 2; W <= 8; W *= 2) {
         run o;
-        run_psgd(&o, &p, W, 0, PSGD_EVAL_AVERAGE, JOB_SIM, 1.25e9);
+        run_psgd(&o, &p, W, 0, PSGD_EVAL_AVERAGE, &sim_backend, 1.25e9);
         double avg = o.last->test_loss, local = mean_local_loss(&o);
         double share = (local - avg) / (local - all_loss);
         print_message("# W=%d: average %.4f, one worker (mean) %.4f, all data %.4f: %.0f%% of the gap closed\n",
@@ -214,7 +218,7 @@ static void rounds_and_bytes_follow_the_period(void **state)
     long periods[] = {1, 5, 64, 0};
     for (int k = 0; k < 4; k++) {
         run o;
-        run_psgd(&o, &p, W, periods[k], PSGD_EVAL_LOCAL, JOB_SIM, 1.25e9);
+        run_psgd(&o, &p, W, periods[k], PSGD_EVAL_LOCAL, &sim_backend, 1.25e9);
         long steps = o.last->step, H = periods[k];
         double rounds = H ? (double)((steps + H - 1) / H) : 1;
         assert_true(o.out->stats[PSGD_STAT_ROUNDS] == rounds);
@@ -237,8 +241,8 @@ static void observer_changes_no_weight_and_costs_no_time(void **state)
     problem_load(&p, "synth-dense:n=1000,d=20,classes=4", 3);
     p.ml.eval_every_epochs = 0.5;
     run avg, loc;
-    run_psgd(&avg, &p, 4, 0, PSGD_EVAL_AVERAGE, JOB_SIM, 1.25e8);
-    run_psgd(&loc, &p, 4, 0, PSGD_EVAL_LOCAL, JOB_SIM, 1.25e8);
+    run_psgd(&avg, &p, 4, 0, PSGD_EVAL_AVERAGE, &sim_backend, 1.25e8);
+    run_psgd(&loc, &p, 4, 0, PSGD_EVAL_LOCAL, &sim_backend, 1.25e8);
     assert_memory_equal(avg.params, loc.params, nparams(&p) * sizeof(float));
     assert_int_equal(avg.out->npoints, loc.out->npoints);
     assert_true(avg.out->stats[PSGD_STAT_OBSERVE] == avg.out->npoints - 2);
@@ -272,7 +276,7 @@ static void rarer_averaging_is_faster_on_a_slow_network(void **state)
     double before = INFINITY;
     for (int k = 0; k < 4; k++) {
         run o;
-        run_psgd(&o, &p, 4, periods[k], PSGD_EVAL_LOCAL, JOB_SIM, 1.25e8);
+        run_psgd(&o, &p, 4, periods[k], PSGD_EVAL_LOCAL, &sim_backend, 1.25e8);
         assert_true(o.last->time_s < before);
         before = o.last->time_s;
         job_result_free(&o.res);
@@ -288,8 +292,8 @@ static void sim_and_real_give_the_same_model(void **state)
     long periods[] = {3, 0};
     for (int k = 0; k < 2; k++) {
         run s, r;
-        run_psgd(&s, &p, 3, periods[k], PSGD_EVAL_AVERAGE, JOB_SIM, 1.25e9);
-        run_psgd(&r, &p, 3, periods[k], PSGD_EVAL_AVERAGE, JOB_REAL, 1.25e9);
+        run_psgd(&s, &p, 3, periods[k], PSGD_EVAL_AVERAGE, &sim_backend, 1.25e9);
+        run_psgd(&r, &p, 3, periods[k], PSGD_EVAL_AVERAGE, &real_backend, 1.25e9);
         assert_memory_equal(s.params, r.params, nparams(&p) * sizeof(float));
         assert_true(s.out->stats[PSGD_STAT_ROUNDS] == r.out->stats[PSGD_STAT_ROUNDS]);
         assert_true(s.last->test_loss == r.last->test_loss);
@@ -308,8 +312,8 @@ static void workers_without_data_join_every_round(void **state)
     problem_load(&p, "synth-dense:n=10,d=5,classes=3", 2);
     p.ml.eval_every_epochs = 0.5;
     run s, r;
-    run_psgd(&s, &p, 16, 0, PSGD_EVAL_AVERAGE, JOB_SIM, 1.25e9);
-    run_psgd(&r, &p, 16, 0, PSGD_EVAL_AVERAGE, JOB_REAL, 1.25e9);
+    run_psgd(&s, &p, 16, 0, PSGD_EVAL_AVERAGE, &sim_backend, 1.25e9);
+    run_psgd(&r, &p, 16, 0, PSGD_EVAL_AVERAGE, &real_backend, 1.25e9);
     assert_memory_equal(s.params, r.params, nparams(&p) * sizeof(float));
     assert_true(s.out->stats[PSGD_STAT_ROUNDS] == 1);
     job_result_free(&s.res);

@@ -23,6 +23,7 @@
 #include <cmocka.h>
 
 #include "core/job.h"
+#include "real/real_backend.h"
 
 typedef struct seen {
     int errors;
@@ -41,11 +42,12 @@ static void violation(seen *s, const char *fmt, ...)
     }
 }
 
-static job_config config(int ranks, job_launch launch)
+static job_config config(int ranks, real_launch launch)
 {
-    job_config cfg = job_config_default();
-    cfg.backend = JOB_REAL;
-    cfg.launch = launch;
+    static real_config by_launch[3]; /* outlive every job of the file */
+    by_launch[launch] = real_config_default();
+    by_launch[launch].launch = launch;
+    job_config cfg = real_job_config(&by_launch[launch]);
     cfg.ranks = ranks;
     cfg.timeout_s = 10;
     cfg.result_bytes = sizeof(seen);
@@ -117,7 +119,7 @@ static int queued_rank(rt *r, void *arg)
 static void test_queued_threads(void **state)
 {
     (void)state;
-    job_config cfg = config(2, JOB_LAUNCH_THREADS);
+    job_config cfg = config(2, REAL_LAUNCH_THREADS);
     job_result res;
     run_clean(&cfg, queued_rank, NULL, &res);
     assert_int_equal(res.messages, SMALL_N + 1);
@@ -127,7 +129,7 @@ static void test_queued_threads(void **state)
 static void test_queued_procs(void **state)
 {
     (void)state;
-    job_config cfg = config(2, JOB_LAUNCH_PROCS);
+    job_config cfg = config(2, REAL_LAUNCH_PROCS);
     job_result res;
     run_clean(&cfg, queued_rank, NULL, &res);
     assert_int_equal(res.bytes_sent, BIG + SMALL_N * sizeof(int));
@@ -184,7 +186,7 @@ static int buffers_rank(rt *r, void *arg)
 static void test_buffers_threads(void **state)
 {
     (void)state;
-    job_config cfg = config(2, JOB_LAUNCH_THREADS);
+    job_config cfg = config(2, REAL_LAUNCH_THREADS);
     job_result res;
     run_clean(&cfg, buffers_rank, NULL, &res);
     job_result_free(&res);
@@ -217,7 +219,7 @@ static void test_clock_procs(void **state)
 {
     (void)state;
     double slowdown[3] = {1, 3, 1};
-    job_config cfg = config(3, JOB_LAUNCH_PROCS);
+    job_config cfg = config(3, REAL_LAUNCH_PROCS);
     cfg.slowdown = slowdown;
     job_result res;
     run_clean(&cfg, clock_rank, NULL, &res);
@@ -288,7 +290,7 @@ static int shared_rank(rt *r, void *arg)
 static void test_shared_procs(void **state)
 {
     (void)state;
-    job_config cfg = config(4, JOB_LAUNCH_PROCS);
+    job_config cfg = config(4, REAL_LAUNCH_PROCS);
     job_result res;
     run_clean(&cfg, shared_rank, NULL, &res);
     assert_int_equal(((seen *)job_result_slot(&res, 0))->t[0], 1);
@@ -318,7 +320,7 @@ static int many_rank(rt *r, void *arg)
 static void test_many_threads(void **state)
 {
     (void)state;
-    job_config cfg = config(MANY, JOB_LAUNCH_THREADS);
+    job_config cfg = config(MANY, REAL_LAUNCH_THREADS);
     job_result res;
     run_clean(&cfg, many_rank, NULL, &res);
     job_result_free(&res);
@@ -336,8 +338,10 @@ static int never_rank(rt *r, void *arg)
 static void test_bad_listen_address(void **state)
 {
     (void)state;
-    job_config cfg = config(2, JOB_LAUNCH_THREADS);
-    cfg.listen_addr = "300.1.2.3";
+    job_config cfg = config(2, REAL_LAUNCH_THREADS);
+    real_config real = *real_settings(&cfg);
+    real.listen_addr = "300.1.2.3";
+    cfg.settings = &real;
     job_result res;
     assert_int_not_equal(job_run(&cfg, never_rank, NULL, &res), 0);
     if (!strstr(res.error, "listen address 300.1.2.3"))

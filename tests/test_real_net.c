@@ -32,6 +32,7 @@
 #include "core/job.h"
 #include "real/frame.h"
 #include "real/real.h"
+#include "real/real_backend.h"
 
 #define TIMEOUT_S 2.0
 
@@ -44,11 +45,12 @@ typedef struct seen {
     char msg[300], msg2[300];
 } seen;
 
-static job_config config(int ranks, job_launch launch)
+static job_config config(int ranks, real_launch launch)
 {
-    job_config cfg = job_config_default();
-    cfg.backend = JOB_REAL;
-    cfg.launch = launch;
+    static real_config by_launch[3]; /* outlive every job of the file */
+    by_launch[launch] = real_config_default();
+    by_launch[launch].launch = launch;
+    job_config cfg = real_job_config(&by_launch[launch]);
     cfg.ranks = ranks;
     cfg.timeout_s = TIMEOUT_S;
     cfg.result_bytes = sizeof(seen);
@@ -139,7 +141,7 @@ static int garbage_rank(rt *r, void *arg)
 
 static void check_garbage(garbage kind, const char *says)
 {
-    job_config cfg = config(2, JOB_LAUNCH_THREADS);
+    job_config cfg = config(2, REAL_LAUNCH_THREADS);
     job_result res;
     int rc = job_run(&cfg, garbage_rank, &kind, &res);
     if (rc != 0)
@@ -208,7 +210,7 @@ static int halt_rank(rt *r, void *arg)
 static void test_halt(void **state)
 {
     (void)state;
-    job_config cfg = config(2, JOB_LAUNCH_THREADS);
+    job_config cfg = config(2, REAL_LAUNCH_THREADS);
     job_result res;
     assert_int_equal(job_run(&cfg, halt_rank, NULL, &res), 0);
     seen *s = job_result_slot(&res, 0);
@@ -268,6 +270,7 @@ static int torn_rank(rt *r, void *arg)
 
 typedef struct host_thread {
     job_config cfg;
+    real_config real;   /* cfg's settings */
     job_result res;
     job_main fn;
     int rc;
@@ -297,9 +300,11 @@ static void run_hosts_pair(job_main fn, double timeout_s, host_thread h[2])
     }
     pthread_t th[2];
     for (int i = 0; i < 2; i++) {
-        h[i].cfg = config(2, JOB_LAUNCH_HOSTS);
-        h[i].cfg.peers = peers;
-        h[i].cfg.host_rank = i;
+        h[i].cfg = config(2, REAL_LAUNCH_HOSTS);
+        h[i].real = *real_settings(&h[i].cfg);
+        h[i].real.peers = peers;
+        h[i].real.host_rank = i;
+        h[i].cfg.settings = &h[i].real;
         h[i].cfg.timeout_s = timeout_s;
         h[i].fn = fn;
         assert_int_equal(pthread_create(&th[i], NULL, host_main, &h[i]), 0);
@@ -380,7 +385,7 @@ static int death_rank(rt *r, void *arg)
     return RT_OK;
 }
 
-static void check_death(death how, job_launch launch, const char *job_says)
+static void check_death(death how, real_launch launch, const char *job_says)
 {
     job_config cfg = config(3, launch);
     job_result res;
@@ -403,9 +408,9 @@ static void check_death(death how, job_launch launch, const char *job_says)
     job_result_free(&res);
 }
 
-static void test_death_exit_procs(void **state) { (void)state; check_death(DIE_EXIT, JOB_LAUNCH_PROCS, "rank 2 exited with status 7"); }
-static void test_death_kill_procs(void **state) { (void)state; check_death(DIE_KILL, JOB_LAUNCH_PROCS, "signal 9"); }
-static void test_death_abort_threads(void **state) { (void)state; check_death(DIE_ABORT, JOB_LAUNCH_THREADS, NULL); }
+static void test_death_exit_procs(void **state) { (void)state; check_death(DIE_EXIT, REAL_LAUNCH_PROCS, "rank 2 exited with status 7"); }
+static void test_death_kill_procs(void **state) { (void)state; check_death(DIE_KILL, REAL_LAUNCH_PROCS, "signal 9"); }
+static void test_death_abort_threads(void **state) { (void)state; check_death(DIE_ABORT, REAL_LAUNCH_THREADS, NULL); }
 
 /* ---- a peer that ends early, and one that goes silent ---- */
 
@@ -430,7 +435,7 @@ static void test_peer_ended(void **state)
 {
     (void)state;
     double quiet_s = 0;
-    job_config cfg = config(2, JOB_LAUNCH_THREADS);
+    job_config cfg = config(2, REAL_LAUNCH_THREADS);
     job_result res;
     assert_int_equal(job_run(&cfg, early_rank, &quiet_s, &res), 0);
     seen *s = job_result_slot(&res, 0);
@@ -445,9 +450,11 @@ static void test_peer_ended(void **state)
 static void check_silent_peer(double spin_s)
 {
     double quiet_s = 1.5;
-    job_config cfg = config(2, JOB_LAUNCH_THREADS);
+    job_config cfg = config(2, REAL_LAUNCH_THREADS);
+    real_config real = *real_settings(&cfg);
+    real.spin_s = spin_s;
+    cfg.settings = &real;
     cfg.timeout_s = 0.5;
-    cfg.spin_s = spin_s;
     job_result res;
     assert_int_equal(job_run(&cfg, early_rank, &quiet_s, &res), 0);
     seen *s = job_result_slot(&res, 0);
@@ -467,27 +474,29 @@ static void test_spin_choice(void **state)
     (void)state;
     cpu_set_t set;
     assert_int_equal(sched_getaffinity(0, sizeof set, &set), 0);
-    job_config cfg = config(1, JOB_LAUNCH_THREADS);
-    assert_true(job_spin_s(&cfg) == JOB_SPIN_AUTO_S);
+    job_config cfg = config(1, REAL_LAUNCH_THREADS);
+    real_config real = *real_settings(&cfg);
+    cfg.settings = &real;
+    assert_true(real_spin_s(&cfg) == REAL_SPIN_AUTO_S);
     cfg.ranks = CPU_COUNT(&set);
-    assert_true(job_spin_s(&cfg) == JOB_SPIN_AUTO_S);
+    assert_true(real_spin_s(&cfg) == REAL_SPIN_AUTO_S);
     cfg.ranks = CPU_COUNT(&set) + 1;
-    assert_true(job_spin_s(&cfg) == 0);
-    cfg.spin_s = 2e-3;
-    assert_true(job_spin_s(&cfg) == 2e-3);
-    cfg.spin_s = 0;
+    assert_true(real_spin_s(&cfg) == 0);
+    real.spin_s = 2e-3;
+    assert_true(real_spin_s(&cfg) == 2e-3);
+    real.spin_s = 0;
     cfg.ranks = 1;
-    assert_true(job_spin_s(&cfg) == 0);
+    assert_true(real_spin_s(&cfg) == 0);
 
     cfg.ranks = CPU_COUNT(&set);
-    assert_true(job_binds(&cfg));
+    assert_true(real_binds(&cfg));
     cfg.ranks = CPU_COUNT(&set) + 1;
-    assert_false(job_binds(&cfg));
-    cfg.bind = JOB_BIND_CORES;
-    assert_true(job_binds(&cfg));
+    assert_false(real_binds(&cfg));
+    real.bind = REAL_BIND_CORES;
+    assert_true(real_binds(&cfg));
     cfg.ranks = 1;
-    cfg.bind = JOB_BIND_NONE;
-    assert_false(job_binds(&cfg));
+    real.bind = REAL_BIND_NONE;
+    assert_false(real_binds(&cfg));
 
     /* hosts: the ranks whose --peers entry has this rank's host share its
      * cores; bound only when asked */
@@ -496,19 +505,21 @@ static void test_spin_choice(void **state)
     for (int i = 0; i < n; i++)
         snprintf(peers + strlen(peers), sizeof peers - strlen(peers), "127.0.0.1:%d,", 7000 + i);
     strcat(peers, "10.1.2.3:7000");
-    cfg = config(n + 1, JOB_LAUNCH_HOSTS);
-    cfg.peers = peers;
-    cfg.host_rank = 0; /* with n - 1 others on 127.0.0.1: more than the cores */
-    assert_true(job_spin_s(&cfg) == 0);
-    assert_int_equal(job_core_slot(&cfg, 0), 0);
-    cfg.host_rank = 1;
-    assert_int_equal(job_core_slot(&cfg, 1), 1); /* the second rank on 127.0.0.1 */
-    cfg.host_rank = n; /* alone on 10.1.2.3 */
-    assert_true(job_spin_s(&cfg) == JOB_SPIN_AUTO_S);
-    assert_int_equal(job_core_slot(&cfg, n), 0);
-    assert_false(job_binds(&cfg));
-    cfg.bind = JOB_BIND_CORES;
-    assert_true(job_binds(&cfg));
+    cfg = config(n + 1, REAL_LAUNCH_HOSTS);
+    real = *real_settings(&cfg);
+    cfg.settings = &real;
+    real.peers = peers;
+    real.host_rank = 0; /* with n - 1 others on 127.0.0.1: more than the cores */
+    assert_true(real_spin_s(&cfg) == 0);
+    assert_int_equal(real_core_slot(&cfg, 0), 0);
+    real.host_rank = 1;
+    assert_int_equal(real_core_slot(&cfg, 1), 1); /* the second rank on 127.0.0.1 */
+    real.host_rank = n; /* alone on 10.1.2.3 */
+    assert_true(real_spin_s(&cfg) == REAL_SPIN_AUTO_S);
+    assert_int_equal(real_core_slot(&cfg, n), 0);
+    assert_false(real_binds(&cfg));
+    real.bind = REAL_BIND_CORES;
+    assert_true(real_binds(&cfg));
 }
 
 /* Each rank reports the cores it may run on. */
@@ -530,7 +541,7 @@ static int affinity_rank(rt *r, void *arg)
 
 /* Bound ranks have one core each, the i-th of the allowed ones (wrapping
  * when they outnumber the cores); unbound ones keep them all. */
-static void check_binding(job_launch launch)
+static void check_binding(real_launch launch)
 {
     cpu_set_t set;
     assert_int_equal(sched_getaffinity(0, sizeof set, &set), 0);
@@ -539,7 +550,9 @@ static void check_binding(job_launch launch)
         if (CPU_ISSET(c, &set))
             nth[k++] = c;
     job_config cfg = config(3, launch);
-    cfg.bind = JOB_BIND_CORES;
+    real_config real = *real_settings(&cfg);
+    real.bind = REAL_BIND_CORES;
+    cfg.settings = &real;
     job_result res;
     assert_int_equal(job_run(&cfg, affinity_rank, NULL, &res), 0);
     for (int i = 0; i < 3; i++) {
@@ -548,15 +561,15 @@ static void check_binding(job_launch launch)
         assert_int_equal(s->source, nth[i % cores]);
     }
     job_result_free(&res);
-    cfg.bind = JOB_BIND_NONE;
+    real.bind = REAL_BIND_NONE;
     assert_int_equal(job_run(&cfg, affinity_rank, NULL, &res), 0);
     for (int i = 0; i < 3; i++)
         assert_int_equal(((seen *)job_result_slot(&res, i))->count[0], cores);
     job_result_free(&res);
 }
 
-static void test_binding_threads(void **state) { (void)state; check_binding(JOB_LAUNCH_THREADS); }
-static void test_binding_procs(void **state) { (void)state; check_binding(JOB_LAUNCH_PROCS); }
+static void test_binding_threads(void **state) { (void)state; check_binding(REAL_LAUNCH_THREADS); }
+static void test_binding_procs(void **state) { (void)state; check_binding(REAL_LAUNCH_PROCS); }
 
 /* ---- any-source receives hear of each death once ---- */
 
@@ -608,10 +621,12 @@ static int server_rank(rt *r, void *arg)
     return RT_OK;
 }
 
-static void check_server(death how, job_launch launch, double spin_s)
+static void check_server(death how, real_launch launch, double spin_s)
 {
     job_config cfg = config(4, launch);
-    cfg.spin_s = spin_s;
+    real_config real = *real_settings(&cfg);
+    real.spin_s = spin_s;
+    cfg.settings = &real;
     job_result res;
     job_run(&cfg, server_rank, &how, &res);
     seen *s = job_result_slot(&res, 0);
@@ -629,10 +644,10 @@ static void check_server(death how, job_launch launch, double spin_s)
     job_result_free(&res);
 }
 
-static void test_anysource_death_procs(void **state) { (void)state; check_server(DIE_EXIT, JOB_LAUNCH_PROCS, -1); }
-static void test_anysource_death_threads(void **state) { (void)state; check_server(DIE_ABORT, JOB_LAUNCH_THREADS, -1); }
+static void test_anysource_death_procs(void **state) { (void)state; check_server(DIE_EXIT, REAL_LAUNCH_PROCS, -1); }
+static void test_anysource_death_threads(void **state) { (void)state; check_server(DIE_ABORT, REAL_LAUNCH_THREADS, -1); }
 /* four ranks spinning on however few cores: slower, but the same answers */
-static void test_anysource_death_spinning(void **state) { (void)state; check_server(DIE_ABORT, JOB_LAUNCH_THREADS, 1e-3); }
+static void test_anysource_death_spinning(void **state) { (void)state; check_server(DIE_ABORT, REAL_LAUNCH_THREADS, 1e-3); }
 
 /* ---- a wait that gives up mid-transfer ---- */
 
@@ -690,7 +705,7 @@ static int giveup_rank(rt *r, void *arg)
 static void test_give_up(void **state)
 {
     (void)state;
-    job_config cfg = config(2, JOB_LAUNCH_THREADS);
+    job_config cfg = config(2, REAL_LAUNCH_THREADS);
     cfg.timeout_s = 0.5;
     job_result res;
     job_run(&cfg, giveup_rank, NULL, &res);

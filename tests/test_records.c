@@ -22,6 +22,7 @@
 #include "core/progress.h"
 #include "core/records.h"
 #include "plots/figures.h"
+#include "sim/sim_backend.h"
 #include "tests/util_files.h"
 
 static char tmpdir[256];
@@ -177,7 +178,7 @@ static void test_add_job(void **state)
     records *rec = records_open(dir, err, sizeof err);
     assert_non_null(rec);
     job_config cfg = job_config_default();
-    cfg.backend = JOB_SIM;
+    cfg.backend = &sim_backend;
     job_result res;
     memset(&res, 0, sizeof res);
     res.seconds = 0.25;

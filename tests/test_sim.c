@@ -15,6 +15,7 @@
 
 #include "algorithms/collectives.h"
 #include "core/job.h"
+#include "sim/sim_backend.h"
 #include "sim/sim_platform.h"
 
 #define assert_rel(a, b, tol)                                                      \
@@ -63,9 +64,10 @@ static void oneway_is_alpha_plus_n_beta(void **state)
     for (int l = 0; l < 2; l++)
         for (int b = 0; b < 2; b++)
             for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) {
-                job_config cfg = job_config_default();
-                cfg.latency_s = lat[l];
-                cfg.bandwidth_Bps = bw[b];
+                sim_config sim = sim_config_default();
+                sim.latency_s = lat[l];
+                sim.bandwidth_Bps = bw[b];
+                job_config cfg = sim_job_config(&sim);
                 assert_rel(oneway(&cfg, sizes[i]), lat[l] + sizes[i] / bw[b], 1e-9);
             }
 }
@@ -73,11 +75,12 @@ static void oneway_is_alpha_plus_n_beta(void **state)
 static void tcp_model_differs_from_ideal(void **state)
 {
     (void)state;
-    job_config cfg = job_config_default();
-    cfg.net = JOB_NET_TCP;
+    sim_config sim = sim_config_default();
+    sim.net = SIM_NET_TCP;
+    job_config cfg = sim_job_config(&sim);
     double t = oneway(&cfg, 1);
     /* LV08 multiplies latency by 13.01 */
-    assert_rel(t, 13.01 * cfg.latency_s, 1e-3);
+    assert_rel(t, 13.01 * sim.latency_s, 1e-3);
 }
 
 static int compute_rank(rt *r, void *arg)
@@ -93,9 +96,10 @@ static int compute_rank(rt *r, void *arg)
 static void compute_is_flops_over_speed(void **state)
 {
     (void)state;
-    job_config cfg = job_config_default();
+    sim_config sim = sim_config_default();
+    sim.speed_flops = 2e9;
+    job_config cfg = sim_job_config(&sim);
     cfg.ranks = 3;
-    cfg.speed_flops = 2e9;
     cfg.result_bytes = sizeof(timing);
     double slow[3] = {1, 4, 1};
     cfg.slowdown = slow;
@@ -112,9 +116,10 @@ static void compute_is_flops_over_speed(void **state)
 static void ranks_share_a_core(void **state)
 {
     (void)state;
-    job_config cfg = job_config_default();
+    sim_config sim = sim_config_default();
+    sim.hosts = 1;
+    job_config cfg = sim_job_config(&sim);
     cfg.ranks = 2;
-    cfg.hosts = 1;
     cfg.result_bytes = sizeof(timing);
     job_result res;
     if (job_run(&cfg, compute_rank, NULL, &res) != 0)
@@ -133,7 +138,7 @@ static int deadlock_rank(rt *r, void *arg)
 static void deadlock_is_an_error(void **state)
 {
     (void)state;
-    job_config cfg = job_config_default();
+    job_config cfg = sim_job_config(NULL);
     job_result res;
     assert_int_not_equal(job_run(&cfg, deadlock_rank, NULL, &res), 0);
     assert_int_equal(res.rank_status[0], RT_ETIMEOUT);
@@ -157,7 +162,7 @@ static int mismatch_rank(rt *r, void *arg)
 static void mismatched_collectives_are_an_error(void **state)
 {
     (void)state;
-    job_config cfg = job_config_default();
+    job_config cfg = sim_job_config(NULL);
     cfg.ranks = 8;
     job_result res;
     assert_int_not_equal(job_run(&cfg, mismatch_rank, NULL, &res), 0);
@@ -177,8 +182,9 @@ static int nothing_rank(rt *r, void *arg)
 static void missing_platform_is_refused(void **state)
 {
     (void)state;
-    job_config cfg = job_config_default();
-    cfg.platform = "/nonexistent/cluster.xml";
+    sim_config sim = sim_config_default();
+    sim.platform = "/nonexistent/cluster.xml";
+    job_config cfg = sim_job_config(&sim);
     job_result res;
     assert_int_not_equal(job_run(&cfg, nothing_rank, NULL, &res), 0);
     assert_non_null(strstr(res.error, "/nonexistent/cluster.xml"));
@@ -196,8 +202,9 @@ static void malformed_platform_is_refused(void **state)
                       "  <zone id=\"z\" routing=\"Full\">\n    <host id=\"a\" speed=\"fast\"/>\n";
     assert_int_equal(write(fd, xml, strlen(xml)), (int)strlen(xml));
     close(fd);
-    job_config cfg = job_config_default();
-    cfg.platform = path;
+    sim_config sim = sim_config_default();
+    sim.platform = path;
+    job_config cfg = sim_job_config(&sim);
     job_result res;
     assert_int_not_equal(job_run(&cfg, nothing_rank, NULL, &res), 0);
     unlink(path);
@@ -364,8 +371,9 @@ static void generated_cluster_values_are_checked(void **state)
 static void not_a_platform_is_refused(void **state)
 {
     (void)state;
-    job_config cfg = job_config_default();
-    cfg.platform = "Makefile";
+    sim_config sim = sim_config_default();
+    sim.platform = "Makefile";
+    job_config cfg = sim_job_config(&sim);
     job_result res;
     assert_int_not_equal(job_run(&cfg, nothing_rank, NULL, &res), 0);
     assert_non_null(strstr(res.error, "not a SimGrid platform"));
@@ -391,13 +399,14 @@ static int host_rank(rt *r, void *arg)
 static void placement_decides_who_shares_a_host(void **state)
 {
     (void)state;
-    job_config cfg = job_config_default();
+    sim_config sim = sim_config_default();
+    sim.hosts = 2;
+    sim.cores = 4;
+    job_config cfg = sim_job_config(&sim);
     cfg.ranks = 8;
-    cfg.hosts = 2;
-    cfg.cores = 4;
     cfg.result_bytes = sizeof(timing);
     for (int p = 0; p < 2; p++) {
-        cfg.placement = p == 0 ? JOB_PLACE_ROUND_ROBIN : JOB_PLACE_BLOCK;
+        sim.placement = p == 0 ? SIM_PLACE_ROUND_ROBIN : SIM_PLACE_BLOCK;
         job_result res;
         if (job_run(&cfg, host_rank, NULL, &res) != 0)
             fail_msg("%s", res.error);
@@ -422,15 +431,16 @@ static int sizeonly_rank(rt *r, void *arg)
 static void size_only_messages_cost_their_size(void **state)
 {
     (void)state;
-    job_config cfg = job_config_default();
+    sim_config sim = sim_config_default();
+    sim.size_only = 1;
+    job_config cfg = sim_job_config(&sim);
     cfg.ranks = 2;
-    cfg.size_only = 1;
     cfg.result_bytes = sizeof(timing);
     job_result res;
     if (job_run(&cfg, sizeonly_rank, NULL, &res) != 0)
         fail_msg("%s", res.error);
     timing *t = job_result_slot(&res, 1);
-    assert_rel(t->t[0], cfg.latency_s + (double)(1 << 30) / cfg.bandwidth_Bps, 1e-9);
+    assert_rel(t->t[0], sim.latency_s + (double)(1 << 30) / sim.bandwidth_Bps, 1e-9);
     assert_int_equal((int)t->t[1], 1);
     job_result_free(&res);
 }
@@ -438,11 +448,10 @@ static void size_only_messages_cost_their_size(void **state)
 static void generated_cluster_xml(void **state)
 {
     (void)state;
-    job_config cfg = job_config_default();
-    cfg.ranks = 16;
-    cfg.cores = 4;
+    sim_config sim = sim_config_default();
+    sim.cores = 4;
     char xml[2048];
-    assert_int_equal(sim_platform_cluster_xml(&cfg, xml, sizeof xml), 0);
+    assert_int_equal(sim_platform_cluster_xml(&sim, 16, xml, sizeof xml), 0);
     assert_non_null(strstr(xml, "radical=\"0-15\""));
     assert_non_null(strstr(xml, "core=\"4\""));
     assert_non_null(strstr(xml, "SPLITDUPLEX"));

@@ -1,0 +1,52 @@
+/* sim_backend.h -- the sim backend as the rest of distlab sees it: its
+ * entry for job_run (core/job.h: job_backend) and its own settings.
+ *
+ *   sim_config sim = sim_config_default();
+ *   sim.bandwidth_Bps = 125e6;           (a generated cluster, 1 Gb/s)
+ *   job_config cfg = sim_job_config(&sim);
+ *                  (= job_config_default() with .backend = &sim_backend,
+ *                     .settings = &sim; NULL settings: the defaults)
+ *
+ * The ranks run as SimGrid actors in a forked child process: SimGrid holds
+ * one platform per process, and its aborts (a broken platform file, say)
+ * must not end the caller.
+ */
+#ifndef DISTLAB_SIM_BACKEND_H
+#define DISTLAB_SIM_BACKEND_H
+
+#include "core/job.h"
+
+typedef enum { SIM_NET_IDEAL = 0, SIM_NET_TCP = 1 } sim_net;
+typedef enum { SIM_PLACE_ROUND_ROBIN = 0, SIM_PLACE_BLOCK = 1 } sim_placement;
+
+typedef struct sim_config {
+    const job_backend *backend; /* &sim_backend: whose settings these are */
+    /* a platform file, or a generated cluster */
+    const char *platform;  /* SimGrid XML; NULL to generate */
+    int hosts;             /* generated: number of hosts (default: ranks) */
+    double bandwidth_Bps;  /* generated: host link bandwidth */
+    double latency_s;      /* generated: host-to-host one-way latency */
+    double speed_flops;    /* generated: per-core speed */
+    int cores;             /* generated: cores per host */
+    sim_net net;
+    sim_placement placement;
+    int size_only;         /* payloads carry only their size */
+} sim_config;
+
+extern const job_backend sim_backend;
+
+/* 10 Gb/s links, 50 us latency, 1 Gf cores, one core per host, one host
+ * per rank, the ideal network, data payloads. */
+sim_config sim_config_default(void);
+/* The sim settings of a job: cfg->settings, or the defaults when NULL. */
+const sim_config *sim_settings(const job_config *cfg);
+/* job_config_default() on this backend with these settings (NULL: the
+ * defaults), which must outlive the job. */
+job_config sim_job_config(const sim_config *settings);
+
+/* Inside the backend: run the ranks in this process (the child that
+ * sim_backend.run forks); SimGrid's start-up messages go to log_path
+ * (NULL: stderr). */
+int sim_job_run(const job_config *cfg, const char *log_path, job_main fn, void *arg, job_result *res);
+
+#endif
