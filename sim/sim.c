@@ -527,7 +527,7 @@ int sim_job_run(const job_config *cfg, const char *log_path, job_main fn, void *
     size_t P = (size_t)cfg->ranks;
     for (int i = 0; i < cfg->ranks; i++) {
         sim_rank *s = &S.ranks[i];
-        rt_init(&s->r, &sim_ops, sim_backend.name, i, cfg->ranks, sim->size_only, cfg->record_events, NULL);
+        rt_init(&s->r, &sim_ops, "sim", i, cfg->ranks, sim->size_only, cfg->record_events, NULL);
         s->r.slowdown = cfg->slowdown && cfg->slowdown[i] > 1 ? cfg->slowdown[i] : 1.0;
         s->r.slot = job_result_slot(res, i);
         s->out = calloc(P, sizeof *s->out);

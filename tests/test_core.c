@@ -110,6 +110,31 @@ static void slots_are_aligned(void **state)
     job_result_free(&res);
 }
 
+static int never_runs(rt *r, void *arg)
+{
+    (void)r;
+    (void)arg;
+    return RT_EINVAL;
+}
+
+/* A job without a backend, or with settings made for another backend, is
+ * refused with a message, before any rank runs. */
+static void backend_and_settings_must_match(void **state)
+{
+    (void)state;
+    job_config cfg = job_config_default();
+    job_result res;
+    assert_int_not_equal(job_run(&cfg, never_runs, NULL, &res), 0);
+    assert_non_null(strstr(res.error, "no backend"));
+    job_result_free(&res);
+    sim_config sim = sim_config_default();
+    cfg = real_job_config(NULL);
+    cfg.settings = &sim;
+    assert_int_not_equal(job_run(&cfg, never_runs, NULL, &res), 0);
+    assert_string_equal(res.error, "the job's settings are for the sim backend, not real");
+    job_result_free(&res);
+}
+
 static void units_parse_and_refuse(void **state)
 {
     (void)state;
@@ -154,6 +179,7 @@ int main(void)
         cmocka_unit_test(failure_messages_nest),
         cmocka_unit_test(sendrecv_refuses_at_once),
         cmocka_unit_test(slots_are_aligned),
+        cmocka_unit_test(backend_and_settings_must_match),
         cmocka_unit_test(units_parse_and_refuse),
     };
     return cmocka_run_group_tests_name("core runtime and launcher", tests, NULL, NULL);
