@@ -332,8 +332,9 @@ static void a_negative_latency_fails_the_job(void **state)
     write_platform(path, "<host id=\"a\" speed=\"1Gf\"/>\n<host id=\"b\" speed=\"1Gf\"/>\n"
                          "<link id=\"l\" bandwidth=\"1Gbps\" latency=\"-1us\"/>\n"
                          "<route src=\"a\" dst=\"b\"><link_ctn id=\"l\"/></route>\n");
-    job_config cfg = job_config_default();
-    cfg.platform = path;
+    sim_config sim = sim_config_default();
+    sim.platform = path;
+    job_config cfg = sim_job_config(&sim);
     cfg.ranks = 2;
     job_result res;
     int rc = job_run(&cfg, nothing_rank, NULL, &res);
@@ -350,16 +351,17 @@ static void generated_cluster_values_are_checked(void **state)
 {
     (void)state;
     for (int k = 0; k < 4; k++) {
-        job_config cfg = job_config_default();
-        cfg.ranks = 2;
+        sim_config sim = sim_config_default();
         if (k == 0)
-            cfg.bandwidth_Bps = INFINITY;
+            sim.bandwidth_Bps = INFINITY;
         else if (k == 1)
-            cfg.latency_s = 1e308;
+            sim.latency_s = 1e308;
         else if (k == 2)
-            cfg.speed_flops = NAN;
+            sim.speed_flops = NAN;
         else
-            cfg.latency_s = -1e-6;
+            sim.latency_s = -1e-6;
+        job_config cfg = sim_job_config(&sim);
+        cfg.ranks = 2;
         job_result res;
         assert_int_not_equal(job_run(&cfg, nothing_rank, NULL, &res), 0);
         if (!strstr(res.error, "generated cluster:") || !strstr(res.error, "latency 0 to 1e9s"))
