@@ -337,7 +337,7 @@ static void a_bad_momentum_fails_with_one_prefix(void **state)
         setup.algo = k ? (const void *)&opt : (const void *)&sync;
         setup.nextra = k ? PSGD_COLS : 0;
         setup.nstats = PSGD_STATS;
-        job_config cfg = job_config_default();
+        job_config cfg = sim_job_config(NULL);
         cfg.ranks = 2;
         cfg.result_bytes = train_out_bytes(ml_model_nparams(p.prob.model));
         job_result res;

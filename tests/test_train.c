@@ -21,6 +21,7 @@
 #include "algorithms/keyset.h"
 #include "algorithms/train.h"
 #include "core/job.h"
+#include "sim/sim_backend.h"
 
 static void schedule_is_due_once_per_point(void **state)
 {
@@ -127,7 +128,7 @@ static int gather_rank(rt *r, void *arg)
 static void gathering_pairs_the_points_and_ends_with_each_final(void **state)
 {
     (void)state;
-    job_config cfg = job_config_default();
+    job_config cfg = sim_job_config(NULL); /* SimGrid, its defaults */
     cfg.ranks = G_S;
     cfg.result_bytes = sizeof(gather_slot);
     job_result res;
@@ -243,7 +244,7 @@ static void a_failed_check_is_a_rank_error_with_its_text(void **state)
     train_setup setup = {.workers = 9};
     train_shape sh = train_algo_shape(&refusing, NULL, 5);
     assert_true(sh.ranks == 5 && sh.reporter == 0 && sh.first == 0 && sh.count == 5);
-    job_config cfg = job_config_default();
+    job_config cfg = sim_job_config(NULL); /* SimGrid, its defaults */
     cfg.ranks = 1;
     job_result res;
     assert_int_not_equal(job_run(&cfg, checked_rank, &setup, &res), 0);
