@@ -211,7 +211,8 @@ static int calibrate_rank(rt *r, void *argp)
  * alpha + n beta with the least squared *relative* error (weights 1/t^2),
  * so that the small messages, which decide alpha, count as much as the
  * large ones, which decide beta. Should noise still make the intercept
- * negative, the smallest message's time stands in for it. */
+ * negative, the smallest message's time stands in for it; should the
+ * slope come out non-positive, the largest message's time sets it. */
 static void fit_line(const double *oneway_s, double *alpha, double *beta)
 {
     double sw = 0, swx = 0, swy = 0, swxx = 0, swxy = 0;
@@ -228,6 +229,11 @@ static void fit_line(const double *oneway_s, double *alpha, double *beta)
     *alpha = (swxx * swy - swx * swxy) / det;
     if (!(*alpha > 0))
         *alpha = oneway_s[0];
+    /* noise can tilt the line too: then the largest message alone says
+     * what a byte costs */
+    if (!(*beta > 0))
+        *beta = fmax(oneway_s[CAL_NSIZES - 1] - *alpha, oneway_s[CAL_NSIZES - 1] / 2) /
+                (double)cal_sizes[CAL_NSIZES - 1];
 }
 
 static void summarize(const cal_arg *a, const job_result *res, calibration *c)
