@@ -93,6 +93,12 @@ int rt_waitall(rt *r, int n, rt_request **reqs, rt_status *sts);
  * When waiting itself fails (a timeout, a deadlock) *index is -1 and the
  * requests stay outstanding: wait again, or let rt_waitall give them up. */
 int rt_waitany(rt *r, int n, rt_request **reqs, int *index, rt_status *st);
+/* rt_waitany, giving up after timeout_s seconds of the rank's clock
+ * (simulated or wall): then it returns RT_OK with *index = -1 and every
+ * request still outstanding. With every entry NULL it lets the time pass
+ * (a sleep that keeps sends moving). The job's own timeout still holds. */
+int rt_waitany_for(rt *r, int n, rt_request **reqs, double timeout_s, int *index,
+                   rt_status *st);
 
 /* ---- compute, shared memory, barrier ---- */
 /* The math already ran; this charges its cost. sim: the simulated clock

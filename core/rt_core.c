@@ -207,15 +207,19 @@ static int finish(rt *r, rt_request **slot, rt_status *st)
     return rc;
 }
 
-int rt_waitany(rt *r, int n, rt_request **reqs, int *index, rt_status *st)
+/* rt_waitany and rt_waitany_for: timeout_s < 0 waits for as long as it
+ * takes (until the job's timeout). */
+static int waitany_common(rt *r, int n, rt_request **reqs, double timeout_s, int *index,
+                          rt_status *st)
 {
     *index = -1;
     int live = 0;
     for (int i = 0; i < n; i++)
         live += reqs[i] != NULL;
-    if (!live)
+    if (!live && timeout_s < 0)
         return RT_OK;
-    double t0 = r->ops->now(r);
+    double t0 = r->ops->now(r), deadline = t0 + timeout_s;
+    int rc = RT_OK, polled = 0;
     for (;;) {
         for (int i = 0; i < n; i++) {
             if (reqs[i] && reqs[i]->done) {
@@ -226,14 +230,42 @@ int rt_waitany(rt *r, int n, rt_request **reqs, int *index, rt_status *st)
                 return finish(r, &reqs[i], st);
             }
         }
-        int rc = r->ops->progress(r, n, reqs);
-        if (rc) {
-            double t1 = r->ops->now(r);
-            if (t1 > t0)
-                rt_record(r, RT_EV_WAIT, t0, t1, 0, -1, -1);
-            return rc;
+        if (timeout_s < 0) {
+            rc = r->ops->progress(r, n, reqs);
+        } else {
+            double left = deadline - r->ops->now(r);
+            if (left <= 0 && polled)
+                break;
+            rc = r->ops->progress_for(r, n, reqs, left > 0 ? left : 0);
+            polled = 1;
+            if (rc == RT_PROGRESS_TIMEOUT) {
+                rc = RT_OK;
+                break;
+            }
         }
+        if (rc)
+            break;
     }
+    double t1 = r->ops->now(r);
+    if (t1 > t0)
+        rt_record(r, RT_EV_WAIT, t0, t1, 0, -1, -1);
+    return rc;
+}
+
+int rt_waitany(rt *r, int n, rt_request **reqs, int *index, rt_status *st)
+{
+    return waitany_common(r, n, reqs, -1, index, st);
+}
+
+int rt_waitany_for(rt *r, int n, rt_request **reqs, double timeout_s, int *index,
+                   rt_status *st)
+{
+    *index = -1;
+    if (!(timeout_s >= 0 && timeout_s <= 1e9))
+        return rt_fail(r, RT_EINVAL, "waitany_for: timeout %g s is not in 0..1e9", timeout_s);
+    if (!r->ops->progress_for)
+        return rt_fail(r, RT_EINVAL, "waitany_for: the %s backend has no timed wait", r->backend);
+    return waitany_common(r, n, reqs, timeout_s, index, st);
 }
 
 int rt_wait(rt *r, rt_request **req, rt_status *st)

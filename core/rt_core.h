@@ -17,6 +17,9 @@
 
 #include "algorithms/runtime.h"
 
+/* progress_for's answer when its time passed first (not an error). */
+#define RT_PROGRESS_TIMEOUT 1
+
 /* Tags above RT_TAG_MAX belong to the runtime (the barrier). */
 #define RT_TAG_BARRIER (RT_TAG_MAX + 1)
 
@@ -44,6 +47,11 @@ typedef struct rt_ops {
      * has done set, or the job's timeout passes. Returns RT_OK when one is
      * done, else an error code with the message set by rt_seterr. */
     int (*progress)(rt *r, int n, rt_request **reqs);
+    /* Optional: progress as above, but give up after timeout_s (>= 0) of
+     * the rank's clock, returning RT_PROGRESS_TIMEOUT with nothing done
+     * (no error set). With every entry NULL it just lets the time pass.
+     * NULL: rt_waitany_for refuses a timeout. */
+    int (*progress_for)(rt *r, int n, rt_request **reqs, double timeout_s);
     /* Release a completed request. */
     void (*release)(rt *r, rt_request *req);
     double (*now)(rt *r);

@@ -30,6 +30,7 @@
 #include "real/real.h"
 
 #include <errno.h>
+#include <math.h>
 #include <poll.h>
 #include <sched.h>
 #include <stdarg.h>
@@ -693,24 +694,33 @@ static double last_activity(real_rank *rk, int n, rt_request **reqs, double sinc
     return t;
 }
 
-int real_progress(rt *r, int n, rt_request **reqs)
+int real_progress_for(rt *r, int n, rt_request **reqs, double timeout_s)
 {
     real_rank *rk = r->backend_data;
     double timeout = rk->job->timeout_s;
     double start = net_clock_s(), spin_until = start + rk->job->spin_s;
+    double until = timeout_s >= 0 ? start + timeout_s : INFINITY;
+    int live = 0;
+    for (int i = 0; i < n; i++)
+        live += reqs[i] != NULL;
     const rt_request *done;
     int rc = RT_OK;
     while (!(done = first_done(n, reqs))) {
+        if (net_clock_s() >= until) {
+            rc = RT_PROGRESS_TIMEOUT;
+            goto out;
+        }
         double deadline = last_activity(rk, n, reqs, start) + timeout;
+        double poll_until = deadline < until ? deadline : until;
         int spinning = net_clock_s() < spin_until;
-        int k = poll_round(rk, deadline, spinning);
+        int k = poll_round(rk, poll_until, spinning);
         if (k < 0) {
             rc = rt_seterr(r, RT_EIO, "poll: %s", strerror(errno));
             goto out;
         }
         if (spinning && k == 0)
             sched_yield(); /* a thread of this machine that needs the core may have it */
-        if (net_clock_s() >= deadline && !first_done(n, reqs)) {
+        if (live && net_clock_s() >= deadline && !first_done(n, reqs)) {
             char what[160] = "nothing";
             for (int i = 0; i < n; i++)
                 if (reqs[i]) {
@@ -726,6 +736,11 @@ int real_progress(rt *r, int n, rt_request **reqs)
 out:
     real_mark(rk);
     return rc;
+}
+
+int real_progress(rt *r, int n, rt_request **reqs)
+{
+    return real_progress_for(r, n, reqs, -1);
 }
 
 void real_engine_abandon(real_rank *rk)

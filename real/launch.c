@@ -81,6 +81,7 @@ static const rt_ops real_ops = {
     .bsend = real_bsend,
     .irecv = real_irecv,
     .progress = real_progress,
+    .progress_for = real_progress_for,
     .release = real_release,
     .now = real_now,
     .compute = real_compute,

@@ -167,6 +167,7 @@ int real_isend(rt *r, int dst, int tag, const void *buf, size_t len, rt_request 
 int real_bsend(rt *r, int dst, int tag, const void *buf, size_t len, rt_request **req);
 int real_irecv(rt *r, int src, int tag, void *buf, size_t cap, rt_request **req);
 int real_progress(rt *r, int n, rt_request **reqs);
+int real_progress_for(rt *r, int n, rt_request **reqs, double timeout_s);
 void real_release(rt *r, rt_request *req);
 /* At a rank's end: drop the sends it never waited for, then write out the
  * ones it handed over (buffered sends), within the job's timeout. */

@@ -42,6 +42,7 @@
 #include "core/rt_core.h"
 #include "sim/sim_backend.h"
 #include "sim/sim_platform.h"
+#include "sim/sim_waitfor.h"
 
 typedef struct sim_msg {
     int src, tag;
@@ -287,7 +288,7 @@ static int sim_irecv(rt *r, int src, int tag, void *buf, size_t cap, rt_request 
 /* Wait until one of reqs completes: every outstanding get of this rank and
  * the transfers of the sends asked about go into one wait-any, so the
  * first transfer to finish in simulated time is the first one seen. */
-static int sim_progress(rt *r, int n, rt_request **reqs)
+static int sim_progress_for(rt *r, int n, rt_request **reqs, double timeout_s)
 {
     sim_rank *s = me(r);
     int size = r->size;
@@ -316,15 +317,23 @@ static int sim_progress(rt *r, int n, rt_request **reqs)
             who[k++] = -1 - i;
         }
     }
+    if (k == 0 && timeout_s >= 0) { /* a timed wait on nothing: let the time pass */
+        sg_actor_sleep_for(timeout_s);
+        return RT_PROGRESS_TIMEOUT;
+    }
     if (k == 0)
         return rt_seterr(r, RT_EINVAL, "wait: nothing can complete (no receive is posted)");
-    /* No timeout: SimGrid itself notices when every actor waits on another
-     * and ends the run, which sim_job_run reports as a deadlock. (A wait
-     * with a timeout would also cost a timer per message, and SimGrid
-     * 3.32's sg_comm_wait_any_for loses its hold on the other comms when
-     * it times out.) */
+    /* No timeout unless rt_waitany_for asks: SimGrid itself notices when
+     * every actor waits on another and ends the run, which sim_job_run
+     * reports as a deadlock. (A wait with a timeout costs a timer, and
+     * SimGrid 3.32's sg_comm_wait_any_for loses its hold on the other
+     * comms when it times out: sim_waitfor.cpp keeps them.) */
     ssize_t idx = 0;
-    if (k == 1) /* the common case, without wait-any's bookkeeping */
+    if (timeout_s >= 0) { /* rt_waitany_for: SimGrid's own timed waits lose the comms */
+        idx = sim_comm_wait_any_for(comms, (size_t)k, timeout_s);
+        if (idx < 0)
+            return RT_PROGRESS_TIMEOUT;
+    } else if (k == 1) /* the common case, without wait-any's bookkeeping */
         sg_comm_wait(comms[0]);
     else
         idx = sg_comm_wait_any(comms, (size_t)k);
@@ -360,6 +369,11 @@ static int sim_progress(rt *r, int n, rt_request **reqs)
     for (sim_req *q = s->posted; q; q = q->next)
         post_gets_for(s, q);
     return RT_OK;
+}
+
+static int sim_progress(rt *r, int n, rt_request **reqs)
+{
+    return sim_progress_for(r, n, reqs, -1);
 }
 
 static void sim_release(rt *r, rt_request *req)
@@ -437,6 +451,7 @@ static const rt_ops sim_ops = {
     .irecv = sim_irecv,
     .bsend = sim_bsend,
     .progress = sim_progress,
+    .progress_for = sim_progress_for,
     .release = sim_release,
     .now = sim_now,
     .compute = sim_compute,

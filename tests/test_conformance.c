@@ -275,6 +275,53 @@ static void check_waitany(where w)
     job_result_free(&res);
 }
 
+/* ---- wait-any with a timeout ---- */
+
+static int waitany_for_rank(rt *r, void *arg)
+{
+    (void)arg;
+    slot *s = job_slot(r);
+    int rc, v = 0;
+    if (rt_rank(r) == 1) {
+        /* send only when rank 0 says so: its first wait must time out */
+        rc = rt_recv(r, 0, 2, &v, sizeof v, NULL);
+        v = 77;
+        return rc ? rc : rt_send(r, 0, 1, &v, sizeof v);
+    }
+    rt_request *q = NULL;
+    rc = rt_irecv(r, 1, 1, &v, sizeof v, &q);
+    int index = -7;
+    double t0 = rt_now(r);
+    if (!rc)
+        rc = rt_waitany_for(r, 1, &q, 0.05, &index, NULL);
+    double waited = rt_now(r) - t0;
+    if (!rc && (index != -1 || q == NULL || waited < 0.05 - 1e-9))
+        violation(s, "timed out wait gave index %d after %g s", index, waited);
+    t0 = rt_now(r);
+    if (!rc) /* nothing to wait on: the time passes */
+        rc = rt_waitany_for(r, 0, NULL, 0.02, &index, NULL);
+    if (!rc && (index != -1 || rt_now(r) - t0 < 0.02 - 1e-9))
+        violation(s, "an empty timed wait took %g s", rt_now(r) - t0);
+    if (!rc)
+        rc = rt_send(r, 1, 2, &v, sizeof v);
+    rt_status st;
+    if (!rc) /* the request outlived the timeout and still completes */
+        rc = rt_waitany_for(r, 1, &q, 100, &index, &st);
+    if (!rc && (index != 0 || q != NULL || v != 77 || st.source != 1))
+        violation(s, "second timed wait gave index %d, value %d", index, v);
+    if (!rc && rt_waitany_for(r, 1, &q, -1, &index, NULL) != RT_EINVAL)
+        violation(s, "a negative timeout was taken");
+    return rc;
+}
+
+static void check_waitany_for(where w)
+{
+    job_config cfg = config_for(w, 2);
+    job_result res;
+    run_clean(&cfg, waitany_for_rank, NULL, &res);
+    job_result_free(&res);
+}
+
 /* ---- shared memory on one host ---- */
 
 static int shared_rank(rt *r, void *arg)
@@ -447,6 +494,7 @@ ON_ALL(match)
 ON_ALL(exchange)
 ON_ALL(small)
 ON_ALL(waitany)
+ON_ALL(waitany_for)
 ON_ALL(shared)
 ON_ALL(events)
 ON_ALL(aside)
@@ -460,7 +508,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         CASES(order),   CASES(match),   CASES(exchange),
-        CASES(small),   CASES(waitany), CASES(shared),
+        CASES(small),   CASES(waitany), CASES(waitany_for), CASES(shared),
         CASES(events),  CASES(aside),   CASES(badrank),
         CASES(failure_reported),
     };
