@@ -3,8 +3,10 @@
  * The result area (status, counters, per-rank result slots) is one
  * MAP_SHARED mapping made before any fork, so whatever process a backend
  * runs its ranks in writes it directly. Event logs, whose size is not
- * known in advance, come back from such processes through files in a
- * private temporary folder (job_events_save, job_events_load).
+ * known in advance, come back from such processes through files: a
+ * memory file the child inherits (job_events_write_fd, job_events_read_fd;
+ * nothing on disk to leave behind) or one in a private temporary folder
+ * (job_events_save, job_events_load).
  */
 #define _GNU_SOURCE
 #include "core/job.h"
@@ -15,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -128,6 +131,48 @@ int job_events_save(const job_result *res, const char *path)
     if (fclose(f) != 0)
         rc = -1;
     return rc;
+}
+
+int job_events_write_fd(const job_result *res, int fd)
+{
+    const char *p = (const char *)res->events;
+    size_t left = res->nevents * sizeof(rt_event);
+    while (left > 0) {
+        ssize_t n = write(fd, p, left);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return -1;
+        p += n;
+        left -= (size_t)n;
+    }
+    return 0;
+}
+
+int job_events_read_fd(job_result *res, int fd)
+{
+    struct stat st;
+    if (fstat(fd, &st) != 0 || st.st_size < 0 || (size_t)st.st_size % sizeof(rt_event) != 0)
+        return -1;
+    size_t n = (size_t)st.st_size / sizeof(rt_event);
+    if (n == 0)
+        return 0;
+    rt_event *ev = realloc(res->events, (res->nevents + n) * sizeof *ev);
+    if (!ev)
+        return -1;
+    res->events = ev;
+    char *p = (char *)(ev + res->nevents);
+    size_t want = n * sizeof *ev;
+    for (off_t off = 0; (size_t)off < want;) {
+        ssize_t got = pread(fd, p + off, want - (size_t)off, off);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got <= 0)
+            return -1;
+        off += got;
+    }
+    res->nevents += n;
+    return 0;
 }
 
 int job_events_load(job_result *res, const char *path)

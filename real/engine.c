@@ -660,6 +660,7 @@ static int poll_round(real_rank *rk, double deadline, int nowait)
         }
     }
     int k = poll(rk->pfds, (nfds_t)np, nowait ? 0 : net_poll_ms(deadline));
+    real_beat(rk);
     if (k < 0)
         return errno == EINTR ? 0 : -1;
     for (int i = 0; k > 0 && i < np; i++) {

@@ -8,12 +8,17 @@
  * means the same in every rank. Then:
  *   - threads: one thread per rank in this process; each rank still talks
  *     to the others only over its loopback TCP connections;
- *   - procs: one forked process per rank; a child resets its signal
- *     handlers, runs its rank, writes its events to a file in a private
- *     temporary folder and leaves with _exit. The parent reaps the
- *     children in the order they end (each holds the write end of a pipe
- *     the parent watches), so the first rank that died is the one the
- *     job's error names.
+ *   - procs: one forked process per rank; a child dies with its launcher
+ *     (PR_SET_PDEATHSIG), resets its signal handlers, runs its rank,
+ *     writes its events to a memory file (memfd) the launcher made for it
+ *     -- nothing on disk can outlive the run -- and leaves with _exit. The
+ *     parent reaps the children in the order they end (each holds the
+ *     write end of a pipe the parent watches), so the first rank that died
+ *     is the one the job's error names. Meanwhile it watches each rank's
+ *     heartbeat (real_beat, in a shared mapping): a rank silent for twice
+ *     --timeout plus 1 s -- stopped, or hung outside every wait, since
+ *     every wait of the backend beats at least once per --timeout -- is
+ *     killed and named, so the launcher ends whatever its children do.
  * Hosts: this process's one rank listens on its own --peers address, takes
  * its clock's origin after a barrier, and at the end reports to rank 0,
  * which gathers every rank's result, status and events (see "one rank of a
@@ -37,6 +42,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -45,7 +52,20 @@
 
 #include "core/job_internal.h"
 
-void real_mark(real_rank *rk) { rk->last_call_s = net_clock_s(); }
+void real_beat(real_rank *rk)
+{
+    if (rk->job->beat) {
+        double now = net_clock_s();
+        __atomic_store(&rk->job->beat[rk->rt.rank], &now, __ATOMIC_RELAXED);
+    }
+}
+
+void real_mark(real_rank *rk)
+{
+    rk->last_call_s = net_clock_s();
+    if (rk->job->beat)
+        __atomic_store(&rk->job->beat[rk->rt.rank], &rk->last_call_s, __ATOMIC_RELAXED);
+}
 
 static double real_now(rt *r)
 {
@@ -58,11 +78,16 @@ static int real_compute(rt *r, double flops)
     real_rank *rk = r->backend_data;
     (void)flops; /* the math already took its time */
     if (r->slowdown > 1) {
-        double extra_s = (r->slowdown - 1) * (net_clock_s() - rk->last_call_s);
-        struct timespec ts = {.tv_sec = (time_t)extra_s,
-                              .tv_nsec = (long)((extra_s - (double)(time_t)extra_s) * 1e9)};
-        while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-            ;
+        /* in pieces, each followed by a beat: a long sleep is not a hang */
+        double until = net_clock_s() + (r->slowdown - 1) * (net_clock_s() - rk->last_call_s);
+        for (double left; (left = until - net_clock_s()) > 0;) {
+            double piece_s = left < rk->job->timeout_s / 2 ? left : rk->job->timeout_s / 2;
+            struct timespec ts = {.tv_sec = (time_t)piece_s,
+                                  .tv_nsec = (long)((piece_s - (double)(time_t)piece_s) * 1e9)};
+            while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+                ;
+            real_beat(rk);
+        }
     }
     real_mark(rk);
     return RT_OK;
@@ -124,6 +149,7 @@ static void hosts_report(real_rank *rk, int status);
 static int rank_run(real_rank *rk)
 {
     real_job *job = rk->job;
+    real_beat(rk);
     if (job->bind)
         bind_rank(real_core_slot(job->cfg, rk->rt.rank));
     int status = real_engine_init(rk);
@@ -468,18 +494,23 @@ static void reset_signals(void)
     sigprocmask(SIG_SETMASK, &all, NULL);
 }
 
-static void child_main(real_job *job, real_rank *rk, const char *dir)
+/* A rank process: it dies with its launcher (the kernel sends SIGKILL
+ * when the launcher's thread ends; the getppid check covers a launcher
+ * that died before the prctl), runs its rank, appends its events to its
+ * memory file, and leaves with _exit. */
+static void child_main(real_job *job, real_rank *rk, pid_t launcher, int events_fd)
 {
     int me = rk->rt.rank;
-    char path[4200];
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != launcher)
+        _exit(4);
     reset_signals();
     for (int j = 0; j < job->size; j++)
         if (j != me)
             close(job->listen_fd[j]);
     int status = rank_run(rk);
     int rc = job_collect_rank(job->res, &rk->rt, status) == 0 ? 0 : 3;
-    snprintf(path, sizeof path, "%s/events.%d", dir, me);
-    if (rc == 0 && job_events_save(job->res, path) != 0)
+    if (rc == 0 && job_events_write_fd(job->res, events_fd) != 0)
         rc = 3;
     fflush(NULL); /* what the rank printed, which _exit would drop */
     _exit(rc);
@@ -487,61 +518,121 @@ static void child_main(real_job *job, real_rank *rk, const char *dir)
 
 /* Put the first abnormal end ahead of whatever the other ranks reported:
  * their errors (a peer that hung up) are its consequences. */
-static void child_died(real_job *job, int rank, int wstatus, int *first)
+static void fail_first(real_job *job, const char *what, int *first)
 {
     job_shared *sh = job->res->shared;
-    char how[128], seen[sizeof sh->error] = "";
-    job->res->rank_status[rank] = RT_EIO;
-    if (WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 3)
-        snprintf(how, sizeof how, "could not write its events");
-    else
-        job_describe_exit(wstatus, how, sizeof how);
+    char seen[sizeof sh->error] = "";
     if (!*first) {
-        job_fail(job->res, "rank %d %s", rank, how);
+        job_fail(job->res, "%s", what);
         return;
     }
     *first = 0;
     if (sh->failed)
         snprintf(seen, sizeof seen, "%s", sh->error);
     sh->failed = 0;
-    job_fail(job->res, "rank %d %s%s%s", rank, how, seen[0] ? "; then: " : "", seen);
+    job_fail(job->res, "%s%s%s", what, seen[0] ? "; then: " : "", seen);
 }
 
-/* Fork a child per rank, reap the children in the order they end, then
- * gather the events each one wrote. */
+static void child_died(real_job *job, int rank, int wstatus, int *first)
+{
+    char how[128], what[200];
+    job->res->rank_status[rank] = RT_EIO;
+    if (WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 3)
+        snprintf(how, sizeof how, "could not write its events");
+    else
+        job_describe_exit(wstatus, how, sizeof how);
+    snprintf(what, sizeof what, "rank %d %s", rank, how);
+    fail_first(job, what, first);
+}
+
+/* The watchdog: kill every rank that has shown no sign of life for
+ * stale_s (see real_beat), and name them in the job's error. Returns when
+ * the next rank would be due, at the latest now + 1 s. */
+static double kill_stuck(real_job *job, const pid_t *pid, const struct pollfd *ends, int n,
+                         int *stuck, double stale_s, int *first)
+{
+    double now = net_clock_s(), next = now + 1;
+    char list[160] = "", what[400];
+    size_t used = 0;
+    int count = 0;
+    for (int i = 0; i < n; i++) {
+        if (ends[i].fd < 0 || stuck[i])
+            continue;
+        double beat;
+        __atomic_load(&job->beat[i], &beat, __ATOMIC_RELAXED);
+        if (beat + stale_s > now) {
+            if (beat + stale_s < next)
+                next = beat + stale_s;
+            continue;
+        }
+        kill(pid[i], SIGKILL); /* a stopped process dies of it too */
+        stuck[i] = 1;
+        job->res->rank_status[i] = RT_ETIMEOUT;
+        if (used < sizeof list) {
+            int k = snprintf(list + used, sizeof list - used, "%s%d", count ? ", " : "", i);
+            used += k > 0 ? (size_t)k : 0;
+        }
+        count++;
+    }
+    if (count) {
+        snprintf(what, sizeof what,
+                 "rank%s %s showed no sign of life for %g s (twice --timeout, plus 1 s: stopped or "
+                 "hung?), and the launcher killed %s",
+                 count > 1 ? "s" : "", list, stale_s, count > 1 ? "them" : "it");
+        fail_first(job, what, first);
+    }
+    return next;
+}
+
+/* Fork a child per rank, reap the children in the order they end (killing
+ * any that stops showing life), then gather the events each one wrote. */
 static void run_procs(real_job *job, real_rank *ranks)
 {
     job_result *res = job->res;
-    char dir[4096], path[4200];
+    size_t beat_bytes = (size_t)job->size * sizeof *job->beat;
     pid_t *pid = calloc((size_t)job->size, sizeof *pid);
     struct pollfd *ends = calloc((size_t)job->size, sizeof *ends);
+    int *events_fd = malloc((size_t)job->size * sizeof *events_fd);
+    int *stuck = calloc((size_t)job->size, sizeof *stuck);
     int started = 0, first = 1;
-    if (!pid || !ends) {
+    pid_t launcher = getpid();
+    double stale_s = 2 * job->timeout_s + 1;
+    job->beat = mmap(NULL, beat_bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (job->beat == MAP_FAILED)
+        job->beat = NULL;
+    if (!pid || !ends || !events_fd || !stuck || !job->beat) {
         job_fail(res, "no memory for %d processes", job->size);
         goto out;
     }
-    if (job_make_tmpdir(dir, sizeof dir) != 0) {
-        job_fail(res, "cannot make a temporary folder: %s", strerror(errno));
-        goto out;
-    }
+    for (int i = 0; i < job->size; i++)
+        events_fd[i] = -1;
     fflush(NULL);
     for (; started < job->size; started++) {
         int fds[2];
+        char name[32];
+        snprintf(name, sizeof name, "distlab-events-%d", started);
+        events_fd[started] = memfd_create(name, MFD_CLOEXEC);
+        if (events_fd[started] < 0) {
+            job_fail(res, "memory file for the events of rank %d: %s", started, strerror(errno));
+            break;
+        }
         if (pipe2(fds, O_CLOEXEC) != 0) {
             job_fail(res, "pipe for rank %d: %s", started, strerror(errno));
             break;
         }
         rank_init(job, &ranks[started], started);
+        job->beat[started] = net_clock_s();
         pid[started] = fork();
         if (pid[started] == 0) {
             close(fds[0]);
-            child_main(job, &ranks[started], dir);
+            child_main(job, &ranks[started], launcher, events_fd[started]);
         }
         close(fds[1]);
         ends[started] = (struct pollfd){.fd = fds[0], .events = POLLIN};
         if (pid[started] < 0) {
             job_fail(res, "fork for rank %d: %s", started, strerror(errno));
             close(fds[0]);
+            ends[started].fd = -1;
             break;
         }
     }
@@ -554,9 +645,10 @@ static void run_procs(real_job *job, real_rank *ranks)
             kill(pid[i], SIGKILL);
 
     /* Reap in the order the children end: a pipe reads EOF when its child
-     * is gone. */
+     * is gone. Between ends, the watchdog. */
     for (int left = started; left > 0;) {
-        if (poll(ends, (nfds_t)started, -1) < 0 && errno != EINTR) {
+        double next = kill_stuck(job, pid, ends, started, stuck, stale_s, &first);
+        if (poll(ends, (nfds_t)started, net_poll_ms(next)) < 0 && errno != EINTR) {
             job_fail(res, "poll: %s", strerror(errno));
             break;
         }
@@ -569,25 +661,33 @@ static void run_procs(real_job *job, real_rank *ranks)
             int wstatus;
             while (waitpid(pid[i], &wstatus, 0) < 0 && errno == EINTR)
                 ;
-            /* (after a failed launch the survivors were killed on purpose) */
-            if (!(WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0) && started == job->size)
+            /* (after a failed launch the survivors were killed on purpose,
+             * and the watchdog named those it killed) */
+            if (!(WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0) && started == job->size && !stuck[i])
                 child_died(job, i, wstatus, &first);
         }
     }
     for (int i = 0; i < started; i++) {
-        if (ends[i].fd >= 0) { /* poll failed: still reap */
+        if (ends[i].fd >= 0) { /* poll failed: nothing outlives the launcher */
+            kill(pid[i], SIGKILL);
             close(ends[i].fd);
             waitpid(pid[i], NULL, 0);
         }
-        snprintf(path, sizeof path, "%s/events.%d", dir, i);
-        if (res->rank_status[i] != RT_EIO && job_events_load(res, path) != 0)
-            job_fail(res, "cannot read the events rank %d wrote to %s", i, path);
-        unlink(path);
+        if (res->rank_status[i] != RT_EIO && !stuck[i] && job_events_read_fd(res, events_fd[i]) != 0)
+            job_fail(res, "cannot read the events of rank %d", i);
     }
-    rmdir(dir);
 out:
+    if (events_fd)
+        for (int i = 0; i < job->size; i++)
+            if (events_fd[i] >= 0)
+                close(events_fd[i]);
+    if (job->beat)
+        munmap(job->beat, beat_bytes);
+    job->beat = NULL;
     free(pid);
     free(ends);
+    free(events_fd);
+    free(stuck);
 }
 
 /* ---- the job ---- */

@@ -155,6 +155,7 @@ int real_mesh_open(real_rank *rk)
                            rejected[0] ? "; last refused: " : "", rejected);
             goto fail;
         }
+        real_beat(rk);
         double hello_by = net_clock_s() + HELLO_WAIT_S;
         int j = read_hello(rk, fd, hello_by < deadline ? hello_by : deadline, err, sizeof err);
         if (j < 0) {
@@ -197,6 +198,7 @@ static void drain(real_rank *rk)
         if (np == 0 || net_clock_s() >= deadline)
             return;
         int k = poll(rk->pfds, (nfds_t)np, net_poll_ms(deadline));
+        real_beat(rk);
         if (k < 0 && errno != EINTR)
             return;
         for (int i = 0; k > 0 && i < np; i++) {
@@ -218,7 +220,7 @@ static void drain(real_rank *rk)
  * have filled our socket: while waiting for room, read and drop what it
  * sends (the rank is done; drain() would drop it anyway), so neither end
  * waits on the other. Gives up at the deadline. */
-static void send_bye(real_peer *pe, const unsigned char *bye, size_t len, double deadline)
+static void send_bye(real_rank *rk, real_peer *pe, const unsigned char *bye, size_t len, double deadline)
 {
     size_t off = 0;
     while (off < len) {
@@ -234,6 +236,7 @@ static void send_bye(real_peer *pe, const unsigned char *bye, size_t len, double
         int np = pe->rfd >= 0 ? 2 : 1;
         if (net_clock_s() >= deadline || (poll(p, (nfds_t)np, 10) < 0 && errno != EINTR))
             return;
+        real_beat(rk);
         if (np == 2 && (p[1].revents & POLLIN)) {
             char sink[16 << 10];
             if (recv(pe->rfd, sink, sizeof sink, MSG_DONTWAIT) == 0)
@@ -264,7 +267,7 @@ void real_mesh_close(real_rank *rk)
         if (clean && !rlist_empty(&pe->outq))
             clean = RLIST_ENTRY(pe->outq.next, real_req, link)->sent == 0;
         if (clean)
-            send_bye(pe, bye, sizeof bye, net_clock_s() + rk->job->timeout_s);
+            send_bye(rk, pe, bye, sizeof bye, net_clock_s() + rk->job->timeout_s);
         shutdown(pe->wfd, SHUT_WR);
     }
     drain(rk);

@@ -91,6 +91,8 @@ typedef struct real_job {
     pthread_mutex_t lock;
     real_shm *shm;       /* threads: every named mapping of the job */
     char shm_prefix[64]; /* procs: POSIX shm names start with this */
+    double *beat;        /* procs: per rank, when it last showed life
+                          * (net_clock_s), in a mapping the launcher reads */
 } real_job;
 
 enum { REQ_NONE = 0, REQ_POSTED, REQ_OUTQ, REQ_FILLING };
@@ -194,10 +196,13 @@ void *real_shared(rt *r, const char *name, size_t bytes);
 void real_shared_rank_fini(real_rank *rk);
 void real_shared_job_fini(real_job *job);
 
-/* launch.c: real_backend.run; and mark the end of a runtime call (for
- * stragglers' slowdown) */
+/* launch.c: real_backend.run; mark the end of a runtime call (for
+ * stragglers' slowdown); and tell the launcher of a procs job this rank
+ * is alive (real_mark does too). Every wait of the backend beats at least
+ * once per --timeout; the launcher kills a rank silent for twice that. */
 int real_job_run(const job_config *cfg, job_main fn, void *arg, job_result *res);
 void real_mark(real_rank *rk);
+void real_beat(real_rank *rk);
 
 /* For tests: the socket that carries frames from r to peer, and a crash
  * in miniature (every connection closed without a goodbye). */

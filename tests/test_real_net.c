@@ -15,7 +15,9 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <sched.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -24,6 +26,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <errno.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -720,6 +724,109 @@ static void test_give_up(void **state)
     job_result_free(&res);
 }
 
+/* ---- a rank that stops, and a launcher that dies ---- */
+
+/* Rank 1 stops itself (SIGSTOP) after a barrier; the others wait on it in
+ * the next one. The launcher must kill it and end, whatever the machine's
+ * load: the only bound is a generous alarm, which kills the whole test if
+ * the launcher hangs. */
+static int stop_rank(rt *r, void *arg)
+{
+    (void)arg;
+    seen *s = job_slot(r);
+    s->source = (int)getpid();
+    int rc = rt_barrier(r);
+    if (rc)
+        return rc;
+    if (rt_rank(r) == 1)
+        raise(SIGSTOP);
+    return rt_barrier(r);
+}
+
+static void test_stopped_rank_procs(void **state)
+{
+    (void)state;
+    job_config cfg = config(3, REAL_LAUNCH_PROCS);
+    job_result res;
+    alarm(120);
+    int rc = job_run(&cfg, stop_rank, NULL, &res);
+    alarm(0);
+    assert_int_not_equal(rc, 0);
+    assert_contains(res.error, "rank 1 showed no sign of life");
+    assert_contains(res.error, "the launcher killed it");
+    for (int i = 0; i < 3; i++) { /* every rank was reaped: none is left */
+        pid_t pid = ((seen *)job_result_slot(&res, i))->source;
+        assert_true(pid > 0);
+        assert_int_equal(kill(pid, 0), -1);
+        assert_int_equal(errno, ESRCH);
+    }
+    job_result_free(&res);
+}
+
+static int pid_pipe = -1;
+
+/* Each rank says its pid, then trains on (barriers) for a minute. */
+static int orphan_rank(rt *r, void *arg)
+{
+    (void)arg;
+    int pid = (int)getpid();
+    if (write(pid_pipe, &pid, sizeof pid) != (ssize_t)sizeof pid)
+        return RT_EIO;
+    while (rt_now(r) < 60) {
+        int rc = rt_barrier(r);
+        if (rc)
+            return rc;
+    }
+    return RT_OK;
+}
+
+/* SIGKILL the launcher of a procs job: its ranks must die with it (not
+ * train on to the end), and it must leave no temporary folder behind. This
+ * process adopts the orphans (a subreaper), so it can see how they end. */
+static void test_launcher_killed(void **state)
+{
+    (void)state;
+    enum { N = 3 };
+    char tmp[] = "/tmp/distlab-test-XXXXXX";
+    int fds[2], pids[N];
+    assert_non_null(mkdtemp(tmp));
+    assert_int_equal(pipe(fds), 0);
+    assert_int_equal(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+    alarm(120);
+    pid_t launcher = fork();
+    assert_true(launcher >= 0);
+    if (launcher == 0) {
+        close(fds[0]);
+        pid_pipe = fds[1];
+        setenv("TMPDIR", tmp, 1);
+        job_config cfg = config(N, REAL_LAUNCH_PROCS);
+        job_result res;
+        job_run(&cfg, orphan_rank, NULL, &res);
+        _exit(0);
+    }
+    close(fds[1]);
+    for (int i = 0; i < N; i++)
+        assert_int_equal(read(fds[0], &pids[i], sizeof pids[i]), (ssize_t)sizeof pids[i]);
+    close(fds[0]);
+    assert_int_equal(kill(launcher, SIGKILL), 0);
+    assert_int_equal(waitpid(launcher, NULL, 0), launcher);
+    for (int i = 0; i < N; i++) {
+        int wstatus;
+        assert_int_equal(waitpid(pids[i], &wstatus, 0), pids[i]);
+        if (!WIFSIGNALED(wstatus) || WTERMSIG(wstatus) != SIGKILL)
+            fail_msg("rank %d (pid %d) outlived its launcher (wait status 0x%x)", i, pids[i], wstatus);
+    }
+    alarm(0);
+    DIR *d = opendir(tmp);
+    assert_non_null(d);
+    struct dirent *de;
+    while ((de = readdir(d)))
+        if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+            fail_msg("%s/%s was left behind", tmp, de->d_name);
+    closedir(d);
+    assert_int_equal(rmdir(tmp), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -746,6 +853,8 @@ int main(void)
         cmocka_unit_test(test_anysource_death_threads),
         cmocka_unit_test(test_anysource_death_spinning),
         cmocka_unit_test(test_give_up),
+        cmocka_unit_test(test_stopped_rank_procs),
+        cmocka_unit_test(test_launcher_killed),
     };
     return cmocka_run_group_tests_name("real backend: broken frames, dead and silent peers", tests, NULL, NULL);
 }
