@@ -101,6 +101,14 @@ int lda_counts_merge(lda_counts *dst, const lda_counts *src)
     return 0;
 }
 
+void lda_counts_clear_word(lda_counts *c, uint32_t w)
+{
+    for (uint32_t i = 0; i < c->len[w]; i++)
+        c->nk[c->topic[w][i]] -= c->count[w][i];
+    c->nnz -= c->len[w];
+    c->len[w] = 0;
+}
+
 /* ---- the sampler ---- */
 
 /* splitmix64, and a double in [0, 1) from its top 53 bits */
@@ -168,10 +176,16 @@ void lda_sampler_free(lda_sampler *s)
 
 int lda_sampler_sweep(lda_sampler *s, lda_counts *counts, lda_counts *delta, double *flops)
 {
+    return lda_sampler_sweep_docs(s, s->doc_lo, s->doc_hi, counts, delta, flops);
+}
+
+int lda_sampler_sweep_docs(lda_sampler *s, size_t d0, size_t d1, lda_counts *counts,
+                           lda_counts *delta, double *flops)
+{
     const ml_corpus *c = s->corpus;
     const int K = s->K;
     const double Vbeta = (double)counts->V * s->beta;
-    for (size_t d = s->doc_lo; d < s->doc_hi; d++) {
+    for (size_t d = d0; d < d1; d++) {
         size_t lo = c->doc_start[d] - s->tok_lo, hi = c->doc_start[d + 1] - s->tok_lo;
         for (size_t t = lo; t < hi; t++)
             s->ndk[s->z[t]]++;
@@ -210,7 +224,7 @@ int lda_sampler_sweep(lda_sampler *s, lda_counts *counts, lda_counts *delta, dou
         for (size_t t = lo; t < hi; t++)
             s->ndk[s->z[t]] = 0;
     }
-    *flops = 6.0 * K * (double)s->ntok;
+    *flops = 6.0 * K * (double)(c->doc_start[d1] - c->doc_start[d0]);
     return 0;
 }
 

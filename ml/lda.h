@@ -53,6 +53,8 @@ int32_t lda_counts_get(const lda_counts *c, uint32_t w, int k);
 void lda_counts_clear(lda_counts *c);
 /* dst += src, entry by entry (applying a delta). */
 int lda_counts_merge(lda_counts *dst, const lda_counts *src);
+/* Remove word w's row (its counts leave nk too), keeping the memory. */
+void lda_counts_clear_word(lda_counts *c, uint32_t w);
 
 typedef struct lda_sampler {
     const ml_corpus *corpus;
@@ -76,6 +78,11 @@ void lda_sampler_free(lda_sampler *s);
  * it goes) and recording every change in delta when not NULL. Returns 0 or
  * -1 (out of memory); *flops: the work, 6K per token. */
 int lda_sampler_sweep(lda_sampler *s, lda_counts *counts, lda_counts *delta, double *flops);
+/* The same over documents [d0, d1) of its own only (doc_lo <= d0 <= d1 <=
+ * doc_hi): consecutive ranges that cover its documents draw exactly what
+ * one sweep does. *flops: 6K per token of the range. */
+int lda_sampler_sweep_docs(lda_sampler *s, size_t d0, size_t d1, lda_counts *counts,
+                           lda_counts *delta, double *flops);
 
 /* The joint log-likelihood log p(w, z) of Griffiths & Steyvers, split in
  * its two sums: the documents' part over the sampler's documents, and the
