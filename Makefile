@@ -8,7 +8,9 @@
 #   make bench    speed measurements against their references (slow)
 #   make fuzz, make fuzz-records   libFuzzer on the LIBSVM parser, on the run-folder readers
 #   make install  PREFIX=/usr/local DESTDIR=   (distlab, and its platforms/
-#                 and labs/ in PREFIX/share/distlab, found by short name)
+#                 and labs/ in PREFIX/share/distlab, found by short name;
+#                 libdistlab.a, the headers an algorithm needs and distlab.pc,
+#                 for files of your own: algorithms/plugin.h)
 #
 # Sources are found by folder: every .c under core/ algorithms/ sim/ real/
 # ml/ plots/ goes into build/libdistlab.a, cli/*.c into build/distlab, and
@@ -85,15 +87,19 @@ $(LIB): $(LIB_OBJ)
 # (--platform two-racks) in SHARE, compiled in; build/prefix records the
 # PREFIX it was built for, so a new PREFIX recompiles cli.o.
 SHARE := $(PREFIX)/share/distlab
+INCLUDEDIR := $(PREFIX)/include/distlab
 $(BUILD)/cli/cli.o: CFLAGS += -DDISTLAB_SHARE='"$(SHARE)"'
-$(BUILD)/cli/cli.o: $(BUILD)/prefix
+$(BUILD)/cli/plugin.o: CFLAGS += -DDISTLAB_INCLUDE='"$(INCLUDEDIR)"'
+$(BUILD)/cli/cli.o $(BUILD)/cli/plugin.o: $(BUILD)/prefix
 $(BUILD)/prefix: FORCE
 	@mkdir -p $(dir $@)
 	@echo '$(SHARE)' | cmp -s - $@ || echo '$(SHARE)' > $@
 FORCE:
 
+# -rdynamic and the whole library: a user's algorithm, loaded at run time
+# (cli/plugin.c), finds every rt_* and coll_* function in the executable.
 $(BIN): $(CLI_OBJ) $(LIB)
-	$(CC) $(CFLAGS) -o $@ $(CLI_OBJ) $(LIB) $(PKG_LIBS)
+	$(CC) $(CFLAGS) -rdynamic -o $@ $(CLI_OBJ) -Wl,--whole-archive $(LIB) -Wl,--no-whole-archive $(PKG_LIBS)
 
 $(BUILD)/tests/test_%: $(BUILD)/tests/test_%.o $(TESTUTIL_OBJ) $(LIB)
 	$(CC) $(CFLAGS) -o $@ $< $(TESTUTIL_OBJ) $(LIB) $(PKG_LIBS) $(TEST_LIBS)
@@ -112,11 +118,25 @@ demo: deps $(BIN)
 bench: deps $(BIN) $(BENCH_BIN)
 	./bench/run.sh $(BIN)
 
+# What a file of one's own needs (algorithms/plugin.h): the runtime and
+# collectives headers, the library, and distlab.pc for its -I and -l.
+PLUGIN_HEADERS := algorithms/runtime.h algorithms/collectives.h algorithms/plugin.h
+LAB_DIRS := $(patsubst %/,%,$(wildcard labs/[0-9][0-9]-*/))
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(SHARE)/platforms $(DESTDIR)$(SHARE)/labs
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(SHARE)/platforms $(DESTDIR)$(SHARE)/labs \
+	  $(DESTDIR)$(INCLUDEDIR)/algorithms $(DESTDIR)$(PREFIX)/lib/pkgconfig
 	install -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/distlab
 	install -m 644 platforms/*.xml $(DESTDIR)$(SHARE)/platforms/
-	install -m 644 labs/*.md labs/demo.exp $(DESTDIR)$(SHARE)/labs/
+	install -m 644 labs/README.md labs/demo.exp $(DESTDIR)$(SHARE)/labs/
+	for d in $(LAB_DIRS); do install -d $(DESTDIR)$(SHARE)/$$d && install -m 644 $$d/* $(DESTDIR)$(SHARE)/$$d/; done
+	install -m 644 $(PLUGIN_HEADERS) $(DESTDIR)$(INCLUDEDIR)/algorithms/
+	install -m 644 $(LIB) $(DESTDIR)$(PREFIX)/lib/libdistlab.a
+	printf '%s\n' 'prefix=$(PREFIX)' 'includedir=$${prefix}/include/distlab' 'libdir=$${prefix}/lib' '' \
+	  'Name: distlab' 'Description: distributed-ML algorithms on a simulated cluster or real sockets' \
+	  'Version: $(shell sed -n 's/.*DISTLAB_VERSION "\(.*\)"/\1/p' cli/cli.h)' \
+	  'Requires.private: $(PKGS)' 'Cflags: -I$${includedir}' \
+	  'Libs: -L$${libdir} -ldistlab' 'Libs.private: -llbfgs -lopenblas -lstdc++ -lrt -lm -pthread' \
+	  > $(DESTDIR)$(PREFIX)/lib/pkgconfig/distlab.pc
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD)

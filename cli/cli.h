@@ -65,6 +65,17 @@ const char *cli_share_dir(void);
  * else name, for the caller's "no such file". */
 const char *cli_find_shared(const char *name, const char *sub, const char *ext, char *buf, size_t len);
 
+/* The source tree this distlab was built in (the executable's ../, when
+ * it holds algorithms/plugin.h), or NULL for an installed one. */
+const char *cli_source_root(void);
+/* An --algo value that names a file of the user's (FILE.c, FILE.so, or a
+ * path) rather than a built-in algorithm. */
+int cli_is_plugin_name(const char *name);
+/* Compile FILE.c (or take FILE.so), load it and return its `symbol`
+ * (algorithms/plugin.h); NULL with err saying why, the compiler's own
+ * messages already on stderr (cli/plugin.c). */
+void *cli_plugin_load(const char *file, const char *symbol, char *err, size_t len);
+
 /* The backends --backend can name, NULL-terminated, the default first: the
  * one list of them (core/job.c runs whichever cfg.backend points at). */
 extern const job_backend *const cli_backends[];
@@ -100,5 +111,6 @@ int verb_timeline(int argc, char **argv);
 int verb_trace(int argc, char **argv);
 int verb_calibrate(int argc, char **argv);
 int verb_validate(int argc, char **argv);
+int verb_lab(int argc, char **argv);
 
 #endif

@@ -23,6 +23,7 @@ static const verb verbs[] = {
     {"plot", verb_plot, "overlay runs: loss or accuracy against time, epoch or step"},
     {"timeline", verb_timeline, "per-rank Gantt chart of one run"},
     {"trace", verb_trace, "Chrome trace-event JSON of one run (opens in Perfetto)"},
+    {"lab", verb_lab, "the labs: list them, check a student's file, run it (lab list | check | run)"},
     {NULL, NULL, NULL},
 };
 

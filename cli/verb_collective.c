@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "algorithms/collectives.h"
+#include "algorithms/plugin.h"
 #include "cli/cli.h"
 #include "core/units.h"
 
@@ -23,6 +24,7 @@ static const char *const op_names[] = {"allreduce", "bcast", "reduce", "barrier"
 typedef struct coll_arg {
     coll_op op;
     allreduce_algo algo[MAX_SIZES]; /* per size: --algo, or what auto chose */
+    plugin_allreduce_fn *plugin;    /* --algo FILE.c: the user's allreduce */
     coll_opts opts;
     int nsizes;
     size_t count[MAX_SIZES];
@@ -64,7 +66,8 @@ static void check(coll_slot *s, const coll_arg *a, const float *buf, size_t n, i
 static int run_op(rt *r, const coll_arg *a, int k, float *buf, size_t n)
 {
     switch (a->op) {
-    case OP_ALLREDUCE: return allreduce(r, a->algo[k], buf, n, &a->opts);
+    case OP_ALLREDUCE:
+        return a->plugin ? a->plugin(r, buf, n, &a->opts) : allreduce(r, a->algo[k], buf, n, &a->opts);
     case OP_BCAST: return bcast(r, buf, n, 0);
     case OP_REDUCE: return reduce(r, buf, n, 0);
     case OP_BARRIER: return barrier(r);
@@ -141,8 +144,10 @@ int verb_collective(int argc, char **argv)
 {
     static const cli_opt opts[] = {
         {"op", "allreduce|bcast|reduce|barrier", "the collective (default allreduce)"},
-        {"algo", "ring|tree|rd|rabenseifner|auto", "allreduce algorithm (default ring); auto: per size, the "
-                                                    "one the alpha-beta-gamma model predicts fastest"},
+        {"algo", "ring|tree|rd|rabenseifner|auto|FILE.c", "allreduce algorithm (default ring); auto: per size, the "
+                                                    "one the alpha-beta-gamma model predicts fastest; FILE.c: "
+                                                    "your own (algorithms/plugin.h)"},
+        {"cost", "ring|tree|rd|rabenseifner", "--algo FILE.c: the formula --model compares it with (default ring)"},
         {"workers", "P", "ranks taking part (default 4)"},
         {"bytes", "SIZE[,SIZE...]", "vector sizes, multiples of 4 bytes (default 1MiB)"},
         {"iters", "K", "timed iterations per size, each checked (default 5 real, 1 sim)"},
@@ -175,7 +180,27 @@ int verb_collective(int argc, char **argv)
     ca.op = op;
     const char *algo = cli_get(&a, "algo");
     int chosen = ALLREDUCE_RING, automatic = algo && strcmp(algo, "auto") == 0;
-    if (algo && !automatic && (chosen = allreduce_algo_by_name(algo)) < 0) {
+    if (algo && cli_is_plugin_name(algo)) {
+        char err[512];
+        const char *cost = cli_get(&a, "cost");
+        if (cost && (chosen = allreduce_algo_by_name(cost)) < 0) {
+            fprintf(stderr, "distlab collective: --cost: unknown algorithm '%s' (known: %s)\n", cost,
+                    allreduce_algo_list());
+            return 2;
+        }
+        if (ca.op != OP_ALLREDUCE) {
+            fprintf(stderr, "distlab collective: --algo %s: a file of your own is an allreduce "
+                    "(leave out --op or give --op allreduce)\n", algo);
+            return 2;
+        }
+        if (!(ca.plugin = (plugin_allreduce_fn *)cli_plugin_load(algo, PLUGIN_ALLREDUCE, err, sizeof err))) {
+            fprintf(stderr, "distlab collective: --algo: %s\n", err);
+            return 2;
+        }
+    } else if (cli_get(&a, "cost")) {
+        fprintf(stderr, "distlab collective: --cost goes with --algo FILE.c\n");
+        return 2;
+    } else if (algo && !automatic && (chosen = allreduce_algo_by_name(algo)) < 0) {
         fprintf(stderr, "distlab collective: --algo: unknown algorithm '%s' (known: %s, auto)\n",
                 algo, allreduce_algo_list());
         return 2;
@@ -233,6 +258,15 @@ int verb_collective(int argc, char **argv)
     int model = cli_flag(&a, "model") && in_sim && !sim.platform && ca.op == OP_ALLREDUCE;
     printf("backend,op,algo,workers,bytes,seconds,algbw_GBps,busbw_GBps%s\n", model ? ",model_seconds" : "");
     int p = cfg.ranks;
+    /* a file's name, without its folder, as the algo column (no commas) */
+    char algo_label[128] = "";
+    if (ca.plugin) {
+        const char *base = strrchr(algo, '/') ? strrchr(algo, '/') + 1 : algo;
+        snprintf(algo_label, sizeof algo_label, "%s", base);
+        for (char *c = algo_label; *c; c++)
+            if (*c == ',' || *c == '"')
+                *c = '_';
+    }
     for (int k = 0; k < ca.nsizes; k++) {
         double worst = 0;
         for (int i = 0; i < p; i++) {
@@ -243,7 +277,7 @@ int verb_collective(int argc, char **argv)
         double algbw = worst > 0 ? bytes / worst / 1e9 : 0;
         double busbw = ca.op == OP_ALLREDUCE && p > 1 ? algbw * 2.0 * (p - 1) / p : algbw;
         printf("%s,%s,%s,%d,%.0f,%.9g,%.6g,%.6g", cfg.backend->name,
-               op_names[ca.op], ca.op == OP_ALLREDUCE ? allreduce_algo_name(ca.algo[k]) : "binomial",
+               op_names[ca.op], ca.plugin ? algo_label : ca.op == OP_ALLREDUCE ? allreduce_algo_name(ca.algo[k]) : "binomial",
                p, bytes, worst, algbw, busbw);
         if (model)
             printf(",%.9g", allreduce_cost_s(ca.algo[k], p, ca.count[k], sim.latency_s,

@@ -1,0 +1,40 @@
+/* plugin.h -- the entry points a file of your own defines, so distlab can
+ * run your algorithm without editing its sources.
+ *
+ * Write one C file against algorithms/runtime.h (and the helpers of
+ * algorithms/collectives.h if you like), define one of the functions
+ * below, and hand the file to distlab:
+ *
+ *   distlab collective --algo ./my_ring.c --workers 8 --bytes 1MiB --model ring
+ *   distlab lab check 01 ./my_ring.c       the lab's checker on your file
+ *   distlab lab run 01 ./my_ring.c ...     the lab's command on your file
+ *
+ * distlab compiles the file into a shared object (cc -shared -fPIC, with
+ * the headers of the source tree or of `make install`, -Wl,-Bsymbolic so
+ * that your functions call your functions even where their names are
+ * also distlab's) and loads it; every rt_* and coll_* call goes to the
+ * distlab that loaded it. $CC picks the compiler; a .so is loaded as it is.
+ * Outside the source tree, build against the installed headers with
+ * `pkg-config --cflags distlab`.
+ *
+ * Keep helpers `static`. Use tags below COLL_TAG_BASE for your messages.
+ */
+#ifndef DISTLAB_PLUGIN_H
+#define DISTLAB_PLUGIN_H
+
+#include <stddef.h>
+
+#include "algorithms/collectives.h"
+#include "algorithms/runtime.h"
+
+/* An allreduce with the collectives' signature (collectives.h): sum count
+ * floats over all ranks, in place; every rank ends with the same bits. buf
+ * is NULL in size-only runs (send NULL payloads of the same sizes and
+ * still charge the additions). opts may be NULL. Return RT_OK or the
+ * error of the call that failed. Labs 01 and 02. */
+int plugin_allreduce(rt *r, float *buf, size_t count, const coll_opts *opts);
+typedef int plugin_allreduce_fn(rt *r, float *buf, size_t count, const coll_opts *opts);
+
+#define PLUGIN_ALLREDUCE "plugin_allreduce"
+
+#endif

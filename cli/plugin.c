@@ -1,0 +1,144 @@
+/* plugin.c -- build a C file of the user's into a shared object and load
+ * it (algorithms/plugin.h says what such a file defines).
+ *
+ * The compiler is $CC or cc, run as
+ *   CC -std=gnu11 -O2 -g -Wall -shared -fPIC -Wl,-Bsymbolic -I INC FILE.c -o TMP/NAME.so
+ * where INC is the folder that holds algorithms/runtime.h: $DISTLAB_INCLUDE,
+ * else the source tree this distlab was built in (the executable's ../),
+ * else PREFIX/include/distlab as installed. The object's rt_* and coll_*
+ * calls resolve against this executable, which is linked with -rdynamic
+ * and the whole library (Makefile). The .so is unlinked once loaded.
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+
+#ifndef DISTLAB_INCLUDE
+#define DISTLAB_INCLUDE "/usr/local/include/distlab"
+#endif
+
+const char *cli_source_root(void)
+{
+    static char root[PATH_MAX];
+    static int done;
+    if (!done) {
+        done = 1;
+        char self[PATH_MAX], probe[PATH_MAX + 64];
+        ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+        if (n > 0) {
+            self[n] = '\0';
+            snprintf(probe, sizeof probe, "%s/..", dirname(self));
+            if (!realpath(probe, root))
+                root[0] = '\0';
+            snprintf(probe, sizeof probe, "%s/algorithms/plugin.h", root);
+            if (root[0] && access(probe, R_OK) != 0)
+                root[0] = '\0';
+        }
+    }
+    return root[0] ? root : NULL;
+}
+
+static const char *include_dir(void)
+{
+    const char *env = getenv("DISTLAB_INCLUDE");
+    if (env && *env)
+        return env;
+    return cli_source_root() ? cli_source_root() : DISTLAB_INCLUDE;
+}
+
+static int ends_with(const char *s, const char *tail)
+{
+    size_t n = strlen(s), m = strlen(tail);
+    return n >= m && strcmp(s + n - m, tail) == 0;
+}
+
+int cli_is_plugin_name(const char *name)
+{
+    return name && (ends_with(name, ".c") || ends_with(name, ".so") || strchr(name, '/'));
+}
+
+/* Run the compiler; its messages go to our stderr, for the user to read. */
+static int compile(const char *src, const char *so, char *err, size_t len)
+{
+    const char *cc = getenv("CC") && *getenv("CC") ? getenv("CC") : "cc";
+    char inc[PATH_MAX + 4];
+    snprintf(inc, sizeof inc, "-I%s", include_dir());
+    char *argv[] = {(char *)cc, "-std=gnu11", "-O2", "-g", "-Wall", "-shared", "-fPIC",
+                    "-Wl,-Bsymbolic", inc, (char *)src, "-o", (char *)so, "-lm", NULL};
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) {
+        snprintf(err, len, "cannot start %s: %s", cc, strerror(errno));
+        return -1;
+    }
+    if (pid == 0) {
+        dup2(2, 1);
+        execvp(cc, argv);
+        fprintf(stderr, "cannot run %s: %s\n", cc, strerror(errno));
+        _exit(127);
+    }
+    int st;
+    while (waitpid(pid, &st, 0) < 0)
+        if (errno != EINTR) {
+            snprintf(err, len, "waiting for %s: %s", cc, strerror(errno));
+            return -1;
+        }
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+        snprintf(err, len, "%s does not compile (%s %s ... above says why)", src, cc, inc);
+        return -1;
+    }
+    return 0;
+}
+
+void *cli_plugin_load(const char *file, const char *symbol, char *err, size_t len)
+{
+    if (access(file, R_OK) != 0) {
+        snprintf(err, len, "%s: %s", file, strerror(errno));
+        return NULL;
+    }
+    char so[PATH_MAX + 32];
+    void *handle = NULL;
+    if (ends_with(file, ".so")) {
+        snprintf(so, sizeof so, "%s%s", strchr(file, '/') ? "" : "./", file);
+        handle = dlopen(so, RTLD_NOW | RTLD_LOCAL);
+        if (!handle) {
+            snprintf(err, len, "cannot load %s: %s", file, dlerror());
+            return NULL;
+        }
+    } else {
+        const char *tmp = getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+        char dir[PATH_MAX];
+        snprintf(dir, sizeof dir, "%s/distlab-plugin-XXXXXX", tmp);
+        if (!mkdtemp(dir)) {
+            snprintf(err, len, "cannot make a folder in %s: %s", tmp, strerror(errno));
+            return NULL;
+        }
+        snprintf(so, sizeof so, "%s/plugin.so", dir);
+        if (compile(file, so, err, len) == 0) {
+            handle = dlopen(so, RTLD_NOW | RTLD_LOCAL);
+            if (!handle)
+                snprintf(err, len, "cannot load %s, built from %s: %s", so, file, dlerror());
+        }
+        unlink(so);
+        rmdir(dir);
+        if (!handle)
+            return NULL;
+    }
+    dlerror();
+    void *fn = dlsym(handle, symbol);
+    if (!fn) {
+        snprintf(err, len, "%s does not define %s (algorithms/plugin.h says what it looks like)",
+                 file, symbol);
+        dlclose(handle);
+        return NULL;
+    }
+    return fn; /* the handle stays open for the life of the process */
+}

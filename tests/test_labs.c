@@ -1,0 +1,230 @@
+/* test_labs.c -- the labs a teacher runs a course on: every lab with a
+ * checker fails its unmodified starter and passes its solution; every lab
+ * folder holds its sheet and teacher notes; a student's file runs through
+ * `distlab collective --algo FILE.c` and calls its own functions, not
+ * distlab's namesakes; a crashing file is a failed check, not a crash.
+ *
+ * Runs the binary named by $DISTLAB (make check sets it), else the one
+ * next to the tests folder; skips when there is none. Checkers run with
+ * --quick (fewer rank counts and sizes).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tests/util_distlab.h"
+#include "tests/util_files.h"
+
+static char tmpdir[256], output[1 << 16], labs_dir[PATH_MAX];
+static int have_binary;
+
+#define run(...) test_distlab_run(output, sizeof output, __VA_ARGS__)
+#define NEED_BINARY()     \
+    do {                  \
+        if (!have_binary) \
+            skip();       \
+    } while (0)
+
+static int setup(void **state)
+{
+    (void)state;
+    have_binary = test_distlab() != NULL;
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n <= 0)
+        return -1;
+    self[n] = '\0';
+    snprintf(labs_dir, sizeof labs_dir, "%.*s/../../labs", PATH_MAX - 16, dirname(self));
+    return test_tmpdir(tmpdir, sizeof tmpdir, "labs");
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    return test_rmtree(tmpdir);
+}
+
+static int exists(const char *lab, const char *file)
+{
+    char path[PATH_MAX + 300];
+    snprintf(path, sizeof path, "%s/%s/%s", labs_dir, lab, file);
+    return access(path, R_OK) == 0;
+}
+
+static void put_file(char *path, size_t len, const char *name, const char *text)
+{
+    snprintf(path, len, "%s/%s", tmpdir, name);
+    FILE *f = fopen(path, "w");
+    if (!f || fputs(text, f) < 0 || fclose(f) != 0)
+        fail_msg("cannot write %s", path);
+}
+
+/* Every labs/NN-name/ holds a sheet; `lab list` names each, and a lab it
+ * gives a checker has a starter, a solution and teacher notes. */
+static void every_lab_has_its_files(void **state)
+{
+    (void)state;
+    NEED_BINARY();
+    DIR *d = opendir(labs_dir);
+    if (!d)
+        skip();
+    assert_int_equal(run("lab list"), 0);
+    int seen = 0;
+    for (struct dirent *e; (e = readdir(d));) {
+        if (!(e->d_name[0] >= '0' && e->d_name[0] <= '9' && e->d_name[2] == '-'))
+            continue;
+        seen++;
+        if (!exists(e->d_name, "README.md"))
+            fail_msg("labs/%s lacks its sheet, README.md", e->d_name);
+        if (!strstr(output, e->d_name))
+            fail_msg("distlab lab list does not name labs/%s:\n%s", e->d_name, output);
+        char line[64];
+        snprintf(line, sizeof line, "lab check %.2s FILE.c", e->d_name);
+        if (strstr(output, line) && (!exists(e->d_name, "starter.c") || !exists(e->d_name, "solution.c") ||
+                                     !exists(e->d_name, "teacher.md")))
+            fail_msg("labs/%s has a checker but lacks starter.c, solution.c or teacher.md", e->d_name);
+    }
+    closedir(d);
+    assert_true(seen >= 4);
+}
+
+/* The heart of the issue: a checker that passed the starter would grade
+ * nothing, and one that failed the solution would grade wrongly. */
+static void checkers_fail_starters_and_pass_solutions(void **state)
+{
+    (void)state;
+    NEED_BINARY();
+    assert_int_equal(run("lab list"), 0);
+    static char list[1 << 16];
+    snprintf(list, sizeof list, "%s", output);
+    int checked = 0;
+    for (char *at = strstr(list, "lab check "); at; at = strstr(at + 1, "lab check ")) {
+        char num[3] = {at[10], at[11], 0}, folder[PATH_MAX + 300];
+        /* the folder whose name starts with num */
+        DIR *d = opendir(labs_dir);
+        assert_non_null(d);
+        folder[0] = '\0';
+        for (struct dirent *e; (e = readdir(d));)
+            if (strncmp(e->d_name, num, 2) == 0 && e->d_name[2] == '-')
+                snprintf(folder, sizeof folder, "%s/%s", labs_dir, e->d_name);
+        closedir(d);
+        assert_true(folder[0]);
+        int st = run("lab check %s %s/starter.c --quick", num, folder);
+        if (st != 1 || !strstr(output, "\nnot ok ") || !strstr(output, "# score: "))
+            fail_msg("lab %s: the starter should fail its checker (exit 1, a 'not ok' line); "
+                     "exit %d:\n%s", num, st, output);
+        st = run("lab check %s %s/solution.c --quick", num, folder);
+        if (st != 0 || strstr(output, "not ok") || !strstr(output, "# score: "))
+            fail_msg("lab %s: the solution should pass its checker; exit %d:\n%s", num, st, output);
+        /* the score line counts every check, all passed */
+        int passed = 0, total = -1;
+        const char *score = strstr(output, "# score: ");
+        assert_int_equal(sscanf(score, "# score: %d/%d", &passed, &total), 2);
+        assert_int_equal(passed, total);
+        assert_true(total >= 5);
+        checked++;
+    }
+    assert_true(checked >= 1);
+}
+
+/* collective --algo FILE.c: a file of one's own, timed against the
+ * formula --cost names; the same file as lab 01's solution. */
+static void collective_runs_a_file_of_ones_own(void **state)
+{
+    (void)state;
+    NEED_BINARY();
+    assert_int_equal(run("collective --algo %s/01-ring/solution.c --workers 5 --bytes 4KiB,100KiB --model",
+                         labs_dir), 0);
+    const char *row = strstr(output, "sim,allreduce,solution.c,5,102400,");
+    if (!row)
+        fail_msg("no row for the file:\n%s", output);
+    /* seconds and model_seconds: the ring's formula, to the digit */
+    char seconds[32], model[32];
+    assert_int_equal(sscanf(row, "sim,allreduce,solution.c,5,102400,%31[^,],%*[^,],%*[^,],%31s", seconds,
+                            model), 2);
+    assert_string_equal(seconds, model);
+}
+
+/* A student's function named like one of distlab's is still the
+ * student's (-Wl,-Bsymbolic): this allreduce_ring does nothing, so the
+ * result must come out wrong, not right by way of distlab's. */
+static void a_file_calls_its_own_functions(void **state)
+{
+    (void)state;
+    NEED_BINARY();
+    char path[512];
+    put_file(path, sizeof path, "namesake.c",
+             "#include \"algorithms/plugin.h\"\n"
+             "int allreduce_ring(rt *r, float *buf, size_t count, const coll_opts *opts)\n"
+             "{ (void)r; (void)buf; (void)count; (void)opts; return RT_OK; }\n"
+             "int plugin_allreduce(rt *r, float *buf, size_t count, const coll_opts *opts)\n"
+             "{ return allreduce_ring(r, buf, count, opts); }\n");
+    int st = run("collective --algo %s --workers 3 --bytes 4KiB", path);
+    if (st != 1 || !strstr(output, "WRONG RESULT"))
+        fail_msg("a do-nothing allreduce_ring of the file's own should give wrong sums; exit %d:\n%s",
+                 st, output);
+}
+
+/* A file that crashes fails its checks; the checker goes on and scores. */
+static void a_crashing_file_fails_its_checks(void **state)
+{
+    (void)state;
+    NEED_BINARY();
+    char path[512];
+    put_file(path, sizeof path, "crash.c",
+             "#include \"algorithms/plugin.h\"\n"
+             "int plugin_allreduce(rt *r, float *buf, size_t count, const coll_opts *opts)\n"
+             "{ (void)opts; if (count > 2 && rt_size(r) > 1) *(volatile float *)0 = buf[0];\n"
+             "  return RT_OK; }\n");
+    int st = run("lab check 01 %s --quick", path);
+    if (st != 1 || !strstr(output, "not ok 2 ") || !strstr(output, "# score: "))
+        fail_msg("exit %d:\n%s", st, output);
+}
+
+static void bad_commands_are_refused(void **state)
+{
+    (void)state;
+    NEED_BINARY();
+    static const test_refusal cases[] = {
+        {"check 99 x.c", "no lab '99'"},
+        {"check 01", "give the lab and your file"},
+        {"check 01 x.c --fast", "unexpected argument '--fast'"},
+        {"check 03 x.c", "has no checker yet"},
+        {"grade 01 x.c", "unknown command 'grade'"},
+    };
+    test_distlab_refuses("lab", cases, sizeof cases / sizeof *cases);
+    static const test_refusal coll[] = {
+        {"--algo ./no-such-file.c", "no-such-file.c: No such file"},
+        {"--cost ring", "--cost goes with --algo FILE.c"},
+    };
+    test_distlab_refuses("collective", coll, sizeof coll / sizeof *coll);
+    /* a file that does not compile is a failed first check */
+    char path[512];
+    put_file(path, sizeof path, "broken.c", "int plugin_allreduce(\n");
+    assert_int_equal(run("lab check 01 %s", path), 1);
+    assert_non_null(strstr(output, "not ok 1 - "));
+    assert_non_null(strstr(output, "does not compile"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(every_lab_has_its_files),
+        cmocka_unit_test(checkers_fail_starters_and_pass_solutions),
+        cmocka_unit_test(collective_runs_a_file_of_ones_own),
+        cmocka_unit_test(a_file_calls_its_own_functions),
+        cmocka_unit_test(a_crashing_file_fails_its_checks),
+        cmocka_unit_test(bad_commands_are_refused),
+    };
+    return cmocka_run_group_tests_name("labs", tests, setup, teardown);
+}
