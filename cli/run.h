@@ -64,6 +64,8 @@ extern const run_algo run_algo_psgd;
 extern const run_algo run_algo_distbelief;
 
 int verb_run(int argc, char **argv);
+/* `distlab run lda` (cli/run_lda.c): argv as verb_run has it ("run", "lda", ...). */
+int run_lda(int argc, char **argv);
 
 #define RUN_MAX_OPTS 160
 /* --slowdown's largest factor: a straggler's flops times it stay finite */

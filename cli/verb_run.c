@@ -156,6 +156,7 @@ static void usage_algos(FILE *f)
     fprintf(f, "usage: distlab run ALGO [options]   (distlab run ALGO --help for its options)\n\nALGO:\n");
     for (int i = 0; algos[i]; i++)
         fprintf(f, "  %-12s %s\n", algos[i]->algo->name, algos[i]->algo->summary);
+    fprintf(f, "  %-12s %s\n", "lda", "topic model (collapsed Gibbs) on a parameter server, bsp or async");
 }
 
 static uint64_t fnv1a64(const void *data, size_t n)
@@ -279,6 +280,8 @@ int verb_run(int argc, char **argv)
         usage_algos(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
+    if (strcmp(argv[1], "lda") == 0) /* a corpus and counts, not an ml_problem: its own path */
+        return run_lda(argc, argv);
     const run_algo *algo = NULL;
     const train_algo *desc = NULL;
     if ((algo = run_algo_find(argv[1])))
@@ -287,7 +290,7 @@ int verb_run(int argc, char **argv)
         fprintf(stderr, "distlab run: unknown algorithm '%s'; known:", argv[1]);
         for (int i = 0; algos[i]; i++)
             fprintf(stderr, " %s", algos[i]->algo->name);
-        fprintf(stderr, "\n");
+        fprintf(stderr, " lda\n");
         return 2;
     }
     char verb[64], usage[256];

@@ -459,7 +459,7 @@ static const struct {
     const char *algo, *field;
 } variants[] = {
     {"ps", "consistency"}, {"allreduce", "allreduce"}, {"psgd", "average_every"},
-    {"hogwild", "sync"},   {"distbelief", "mode"},
+    {"hogwild", "sync"},   {"distbelief", "mode"}, {"lda", "consistency"},
 };
 
 void records_run_label(const records_run *run, char *buf, size_t len)

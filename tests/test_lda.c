@@ -12,7 +12,11 @@
  *   - bsp with a fixed seed gives the same counts and the same
  *     log-likelihood at every sweep in sim, on threads and on processes
  *     (every point finite);
- *   - bad options are refused with a message.
+ *   - bad options are refused with a message;
+ *   - `distlab run lda` writes the records (metrics.csv with the
+ *     log-likelihood per token rising, summary.json, topics.txt with each
+ *     topic's words, model.csv whose counts add up to the corpus's tokens)
+ *     and refuses bad options with exit status 2 and what was wrong.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -29,6 +33,8 @@
 #include "core/job.h"
 #include "real/real_backend.h"
 #include "sim/sim_backend.h"
+#include "tests/util_distlab.h"
+#include "tests/util_files.h"
 
 static void load(ml_corpus *c, const char *spec)
 {
@@ -243,6 +249,88 @@ static void bad_options_are_refused(void **state)
     ml_corpus_free(&c);
 }
 
+/* ---- the command line ---- */
+
+static char *slurp(const char *dir, const char *name)
+{
+    char path[600];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        fail_msg("no %s", path);
+    static char buf[1 << 20];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    buf[n] = 0;
+    fclose(f);
+    return buf;
+}
+
+static void the_command_line(void **state)
+{
+    (void)state;
+    char dir[256], out[8192];
+    assert_int_equal(test_tmpdir(dir, sizeof dir, "lda-cli"), 0);
+    const char *spec = "synth-lda:docs=200,vocab=50,topics=4,len=20";
+    int st = test_distlab_run(out, sizeof out, "run lda --dataset %s --topics 4 --sweeps 10 "
+                              "--consistency async --chunks 3 --servers 2 --workers 3 --out %s --no-figures",
+                              spec, dir);
+    if (st != 0)
+        fail_msg("exit %d: %s", st, out);
+    assert_non_null(strstr(out, "log-likelihood per token"));
+    char *m = slurp(dir, "metrics.csv");
+    assert_non_null(strstr(m, "time_s,epoch,step,train_loss,test_loss,test_accuracy,"
+                              "loglik_per_token,tokens_per_s,bytes_sent\n"));
+    int rows = 0;
+    double first = NAN, last = NAN;
+    for (char *line = strchr(m, '\n'); line && line[1]; line = strchr(line + 1, '\n'), rows++) {
+        double v[9];
+        if (sscanf(line + 1, "%lf,%lf,%lf,%lf,,,%lf,%lf,%lf", &v[0], &v[1], &v[2], &v[3], &v[6], &v[7],
+                   &v[8]) != 7)
+            fail_msg("metrics row %d: %.80s", rows, line + 1);
+        if (rows == 0)
+            first = v[6];
+        last = v[6];
+    }
+    assert_int_equal(rows, 11);
+    assert_true(last > first + 0.1);
+    char *sum = slurp(dir, "summary.json");
+    assert_non_null(strstr(sum, "\"algo\": \"lda\""));
+    assert_non_null(strstr(sum, "\"consistency\": \"async\""));
+    assert_non_null(strstr(sum, "\"topic_distance\""));
+    char *topics = slurp(dir, "topics.txt");
+    assert_non_null(strstr(topics, "topic 3 ("));
+    assert_non_null(strstr(topics, " w"));
+    char *model = slurp(dir, "model.csv");
+    assert_non_null(strstr(model, "word_id,word,topic,count\n"));
+    long total = 0;
+    for (char *line = strchr(model, '\n'); line && line[1]; line = strchr(line + 1, '\n')) {
+        unsigned w;
+        char word[64];
+        int k, n;
+        assert_int_equal(sscanf(line + 1, "%u,%63[^,],%d,%d", &w, word, &k, &n), 4);
+        assert_true(n > 0 && k >= 0 && k < 4);
+        total += n;
+    }
+    assert_int_equal(total, 200 * 20);
+    test_rmtree(dir);
+
+    const test_refusal no[] = {
+        {"--alpha 0", "--alpha and --beta must be positive numbers"},
+        {"--beta -1", "--alpha and --beta must be positive numbers"},
+        {"--consistency ssp", "unknown value 'ssp' (expected one of: bsp, async)"},
+        {"--chunks 3", "--chunks applies to --consistency async only"},
+        {"--dataset fortunes --data /x", "--dataset and --data name two corpora"},
+        {"--dataset synth-lda:docs=5,vocab=10,topics=2,len=4 --workers 6",
+         "distlab run lda: 6 workers for 5 documents"},
+        {"--topics 0", "--topics: '0' is not a whole number in 1..65535"},
+        {"--sweeps 1001", "--sweeps"},
+        {"--dataset wiki", "unknown corpus 'wiki'"},
+        {"--data /nonexistent/docs.txt", "/nonexistent/docs.txt"},
+        {"--payload size-only", "carries no counts"},
+    };
+    test_distlab_refuses("run lda", no, sizeof no / sizeof *no);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -250,6 +338,7 @@ int main(void)
         cmocka_unit_test(synthetic_topics_are_recovered),
         cmocka_unit_test(bsp_is_the_same_on_every_backend),
         cmocka_unit_test(bad_options_are_refused),
+        cmocka_unit_test(the_command_line),
     };
     return cmocka_run_group_tests_name("lda on a parameter server", tests, NULL, NULL);
 }
