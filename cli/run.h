@@ -62,6 +62,7 @@ extern const run_algo run_algo_ps;
 extern const run_algo run_algo_hogwild;
 extern const run_algo run_algo_psgd;
 extern const run_algo run_algo_distbelief;
+extern const run_algo run_algo_allreduce_lbfgs;
 
 int verb_run(int argc, char **argv);
 /* `distlab run lda` (cli/run_lda.c): argv as verb_run has it ("run", "lda", ...). */

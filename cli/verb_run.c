@@ -19,6 +19,7 @@ static const run_algo *const algos[] = {
     &run_algo_hogwild,
     &run_algo_psgd,
     &run_algo_distbelief,
+    &run_algo_allreduce_lbfgs,
     NULL,
 };
 

@@ -1,0 +1,457 @@
+/* test_allreduce_lbfgs.c -- Agarwal et al.'s hybrid learner
+ * (algorithms/allreduce_lbfgs.c): bad options are refused with what was
+ * wrong; one worker is a serial AdaGrad pass plus serial L-BFGS written
+ * here straight on ml/ and liblbfgs, bit for bit; the allreduce sums are
+ * the serial objective and gradient; sim and real threads give the same
+ * model bits; the hybrid beats L-BFGS from zero at a small pass budget;
+ * speculation shortens a run with a 4x straggler in simulation and runs
+ * its backups as planned.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <lbfgs.h>
+
+#include "algorithms/allreduce_lbfgs.h"
+#include "core/job.h"
+#include "real/real_backend.h"
+#include "sim/sim_backend.h"
+
+/* Sparse logistic regression, small enough that train_loss (measured on
+ * up to 10,000 examples) is the whole training objective. */
+#define SPARSE "synth-sparse:n=5000,d=2000,nnz=20"
+
+typedef struct problem {
+    ml_config ml;
+    ml_problem prob;
+} problem;
+
+static void problem_load(problem *p, const char *dataset, const char *model, long epochs)
+{
+    char err[512];
+    ml_config_default(&p->ml);
+    assert_int_equal(ml_config_set(&p->ml, "dataset", dataset, err, sizeof err), 0);
+    assert_int_equal(ml_config_set(&p->ml, "model", model, err, sizeof err), 0);
+    p->ml.epochs = epochs;
+    p->ml.batch = 1;
+    p->ml.lr = 0.5;
+    p->ml.l2 = 1e-4;
+    p->ml.optimizer = ML_OPTIM_ADAGRAD;
+    if (ml_problem_load(&p->ml, &p->prob, err, sizeof err) != 0)
+        fail_msg("loading %s: %s", dataset, err);
+}
+
+static size_t nparams(const problem *p) { return ml_model_nparams(p->prob.model); }
+
+typedef struct run {
+    job_result res;
+    const train_out *out; /* the reporter's slot */
+    const float *params;
+} run;
+
+static train_setup setup_of(problem *p, const alb_opts *o, int workers)
+{
+    return (train_setup){.ml = &p->ml, .prob = &p->prob, .workers = workers, .reporter = 0,
+                         .quiet = 1, .algo = o, .nextra = ALB_COLS, .nstats = ALB_STATS};
+}
+
+/* speed_flops: the simulated cores' speed (0: the default, 1 Gflop/s) */
+static void run_alb(run *o, problem *p, const alb_opts *opt, int workers,
+                    const job_backend *backend, const double *slowdown, double speed_flops)
+{
+    train_setup setup = setup_of(p, opt, workers);
+    sim_config sim = sim_config_default();
+    if (speed_flops > 0)
+        sim.speed_flops = speed_flops;
+    job_config cfg = job_config_default();
+    cfg.ranks = alb_ranks(opt, workers);
+    cfg.backend = backend;
+    cfg.settings = backend == &sim_backend ? (const void *)&sim : NULL;
+    cfg.timeout_s = 60;
+    cfg.slowdown = slowdown;
+    cfg.result_bytes = train_out_bytes(nparams(p));
+    if (job_run(&cfg, alb_rank, &setup, &o->res) != 0)
+        fail_msg("%d workers on %s: %s", workers, backend->name, o->res.error);
+    o->out = job_result_slot(&o->res, 0);
+    o->params = train_out_params((train_out *)o->out);
+    assert_true(o->out->npoints > 1);
+}
+
+/* The objective (train_loss) at the last point at or before `passes`. */
+static double loss_at(const run *o, double passes)
+{
+    double loss = NAN;
+    for (int i = 0; i < o->out->npoints; i++)
+        if (o->out->points[i].epoch <= passes + 1e-9)
+            loss = o->out->points[i].train_loss;
+    return loss;
+}
+
+/* ---- refusals ---- */
+
+static void check_says(problem *p, const alb_opts *o, int workers, const char *words)
+{
+    train_setup setup = setup_of(p, o, workers);
+    char err[512] = "";
+    if (alb_check(&setup, err, sizeof err) == 0)
+        fail_msg("accepted what should say '%s'", words);
+    if (!strstr(err, words))
+        fail_msg("expected '%s' in: %s", words, err);
+}
+
+static void bad_options_are_refused(void **state)
+{
+    (void)state;
+    problem p;
+    problem_load(&p, SPARSE, "logreg", 5);
+    alb_opts o = alb_opts_default();
+    train_setup ok = setup_of(&p, &o, 4);
+    char err[512];
+    assert_int_equal(alb_check(&ok, err, sizeof err), 0);
+    o.warmstart = 6;
+    check_says(&p, &o, 4, "--warmstart 6");
+    o.warmstart = -1;
+    check_says(&p, &o, 4, "--warmstart -1");
+    o = alb_opts_default();
+    o.warmstart = 0;
+    o.speculative = 1;
+    check_says(&p, &o, 4, "--speculative on");
+    o = alb_opts_default();
+    o.speculative = 1;
+    o.spares = 5;
+    check_says(&p, &o, 4, "--spares 5");
+    o = alb_opts_default();
+    o.lbfgs_m = 0;
+    check_says(&p, &o, 4, "--lbfgs-m 0");
+    o = alb_opts_default();
+    o.lbfgs_epsilon = -1;
+    check_says(&p, &o, 4, "--lbfgs-epsilon");
+    o = alb_opts_default();
+    check_says(&p, &o, 100000, "more workers than");
+    ml_problem_free(&p.prob);
+
+    problem q;
+    problem_load(&q, SPARSE, "svm", 5);
+    o = alb_opts_default();
+    check_says(&q, &o, 4, "--model svm");
+    ml_problem_free(&q.prob);
+}
+
+/* ---- one worker: the serial algorithm, written here without runtime ---- */
+
+typedef struct serial {
+    problem *p;
+    ml_model *data;
+    float *w;
+    size_t *all;
+    ml_grad g;
+    long passes, evals;
+} serial;
+
+static lbfgsfloatval_t serial_evaluate(void *inst, const lbfgsfloatval_t *x, lbfgsfloatval_t *g,
+                                       const int n, const lbfgsfloatval_t step)
+{
+    (void)step;
+    serial *s = inst;
+    const ml_dataset *train = &s->p->prob.train;
+    double loss, flops, reg = 0, l2 = s->p->ml.l2;
+    char err[512];
+    for (int i = 0; i < n; i++)
+        s->w[i] = (float)x[i];
+    assert_int_equal(ml_model_loss_grad(s->data, s->w, train, s->all, train->n, &s->g, &loss,
+                                        &flops, err, sizeof err), 0);
+    for (int i = 0; i < n; i++) {
+        g[i] = (double)s->g.dense[i] + l2 * x[i];
+        reg += x[i] * x[i];
+    }
+    s->evals++;
+    return loss + 0.5 * l2 * reg;
+}
+
+static int serial_progress(void *inst, const lbfgsfloatval_t *x, const lbfgsfloatval_t *g,
+                           const lbfgsfloatval_t fx, const lbfgsfloatval_t xnorm,
+                           const lbfgsfloatval_t gnorm, const lbfgsfloatval_t step, int n, int k,
+                           int ls)
+{
+    (void)x, (void)g, (void)fx, (void)xnorm, (void)gnorm, (void)step, (void)n, (void)k, (void)ls;
+    serial *s = inst;
+    return s->passes + s->evals >= s->p->ml.epochs;
+}
+
+/* `warm` passes of AdaGrad over the whole (one-shard) training set in
+ * train_shard's order, then liblbfgs on the full objective. */
+static void serial_hybrid(problem *p, long warm, float *out)
+{
+    const ml_dataset *train = &p->prob.train;
+    size_t P = nparams(p);
+    char err[512];
+    serial s = {.p = p};
+    ml_model *m;
+    assert_int_equal(ml_model_create("logreg", train->d, train->classes, p->ml.l2, &m, err,
+                                     sizeof err), 0);
+    assert_int_equal(ml_model_set_freq(m, train, err, sizeof err), 0);
+    assert_int_equal(ml_model_create("logreg", train->d, train->classes, 0.0, &s.data, err,
+                                     sizeof err), 0);
+    s.w = malloc(P * sizeof *s.w);
+    s.all = malloc(train->n * sizeof *s.all);
+    size_t *batch = malloc(sizeof *batch);
+    assert_non_null(s.w);
+    assert_non_null(s.all);
+    for (size_t i = 0; i < train->n; i++)
+        s.all[i] = i;
+    ml_grad gs;
+    assert_int_equal(ml_grad_init(&gs, P), 0);
+    assert_int_equal(ml_grad_init(&s.g, P), 0);
+    s.g.dense_only = 1;
+    train_shard order;
+    assert_int_equal(train_shard_init(&order, train, 0, 1, p->ml.seed), 0);
+    ml_optim ada;
+    assert_int_equal(ml_optim_init(&ada, ML_OPTIM_ADAGRAD, P, 0, 0, err, sizeof err), 0);
+    ml_model_init_params(m, s.w, p->ml.seed);
+    for (long pass = 0; pass < warm; pass++) {
+        for (size_t k = 0; k < train->n; k++) {
+            double loss, flops;
+            assert_int_equal(train_shard_next(&order, 1, batch), 1);
+            assert_int_equal(ml_model_loss_grad(m, s.w, train, batch, 1, &gs, &loss, &flops, err,
+                                                sizeof err), 0);
+            assert_true(gs.sparse);
+            ml_optim_step_sparse(&ada, s.w, gs.index, gs.value, gs.nnz, (float)p->ml.lr);
+        }
+        s.passes++;
+    }
+    lbfgsfloatval_t *x = lbfgs_malloc((int)P), fx;
+    for (size_t i = 0; i < P; i++)
+        x[i] = s.w[i];
+    lbfgs_parameter_t param;
+    lbfgs_parameter_init(&param);
+    param.max_iterations = (int)(p->ml.epochs - warm);
+    lbfgs((int)P, x, &fx, serial_evaluate, serial_progress, &s, &param);
+    for (size_t i = 0; i < P; i++)
+        out[i] = (float)x[i];
+    lbfgs_free(x);
+    ml_optim_free(&ada);
+    train_shard_free(&order);
+    ml_grad_free(&gs);
+    ml_grad_free(&s.g);
+    ml_model_free(m);
+    ml_model_free(s.data);
+    free(s.w);
+    free(s.all);
+    free(batch);
+}
+
+static void one_worker_is_serial_bit_for_bit(void **state)
+{
+    (void)state;
+    problem p;
+    problem_load(&p, SPARSE, "logreg", 8);
+    size_t P = nparams(&p);
+    float *want = malloc(P * sizeof *want);
+    for (long warm = 0; warm <= 2; warm += 2) {
+        serial_hybrid(&p, warm, want);
+        alb_opts o = alb_opts_default();
+        o.warmstart = warm;
+        run a;
+        run_alb(&a, &p, &o, 1, &sim_backend, NULL, 0);
+        if (memcmp(a.params, want, P * sizeof *want) != 0)
+            fail_msg("--warmstart %ld: one worker differs from the serial run", warm);
+        assert_true(a.out->stats[ALB_STAT_ONLINE_PASSES] == (double)warm);
+        assert_true(a.out->stats[ALB_STAT_EVALUATIONS] >= (double)(p.ml.epochs - warm));
+        job_result_free(&a.res);
+    }
+    free(want);
+    ml_problem_free(&p.prob);
+}
+
+/* ---- the sums: alb_objective on W ranks against the serial objective ---- */
+
+typedef struct objective_arg {
+    train_setup setup;
+    const double *x;
+} objective_arg;
+
+static int objective_rank(rt *r, void *arg)
+{
+    objective_arg *a = arg;
+    double *slot = job_slot(r); /* f, then g */
+    return alb_objective(r, &a->setup, a->x, slot, slot + 1);
+}
+
+static void sums_are_the_serial_objective(void **state)
+{
+    (void)state;
+    const char *cases[][2] = {{SPARSE, "logreg"},
+                              {"synth-dense:n=1500,d=12,classes=3", "softmax"}};
+    for (int c = 0; c < 2; c++) {
+        problem p;
+        problem_load(&p, cases[c][0], cases[c][1], 4);
+        const ml_dataset *train = &p.prob.train;
+        size_t P = nparams(&p);
+        double *x = malloc(P * sizeof *x), *gref = malloc(P * sizeof *gref);
+        float *w = malloc(P * sizeof *w);
+        size_t *all = malloc(train->n * sizeof *all);
+        for (size_t i = 0; i < P; i++) {
+            x[i] = 0.3 * sin(0.7 * (double)i + 1);
+            w[i] = (float)x[i];
+        }
+        for (size_t i = 0; i < train->n; i++)
+            all[i] = i;
+        /* serial: the mean loss over every example + l2/2 ||x||^2 */
+        double loss, flops, reg = 0;
+        char err[512];
+        ml_model *m;
+        ml_grad g;
+        assert_int_equal(ml_model_create(cases[c][1], train->d, train->classes, 0, &m, err,
+                                         sizeof err), 0);
+        assert_int_equal(ml_grad_init(&g, P), 0);
+        g.dense_only = 1;
+        assert_int_equal(ml_model_loss_grad(m, w, train, all, train->n, &g, &loss, &flops, err,
+                                            sizeof err), 0);
+        double gmax = 0;
+        for (size_t i = 0; i < P; i++) {
+            gref[i] = (double)g.dense[i] + p.ml.l2 * x[i];
+            gmax = fmax(gmax, fabs(gref[i]));
+            reg += x[i] * x[i];
+        }
+        double fref = loss + 0.5 * p.ml.l2 * reg;
+        for (int W = 1; W <= 5; W += 2) {
+            alb_opts o = alb_opts_default();
+            objective_arg arg = {.setup = setup_of(&p, &o, W), .x = x};
+            job_config cfg = job_config_default();
+            cfg.ranks = W;
+            cfg.backend = &sim_backend;
+            cfg.result_bytes = (P + 1) * sizeof(double);
+            job_result res;
+            if (job_run(&cfg, objective_rank, &arg, &res) != 0)
+                fail_msg("%d ranks: %s", W, res.error);
+            for (int k = 0; k < W; k++) {
+                const double *got = job_result_slot(&res, k);
+                if (!(fabs(got[0] - fref) <= 1e-12 * fabs(fref)))
+                    fail_msg("%s, %d workers, rank %d: f %.17g, serial %.17g", cases[c][1], W,
+                             k, got[0], fref);
+                for (size_t i = 0; i < P; i++)
+                    if (!(fabs(got[1 + i] - gref[i]) <= 1e-5 * gmax))
+                        fail_msg("%s, %d workers, rank %d: g[%zu] %.9g, serial %.9g",
+                                 cases[c][1], W, k, i, got[1 + i], gref[i]);
+                if (W == 1 && memcmp(got + 1, gref, P * sizeof *gref) != 0)
+                    fail_msg("%s: one worker's gradient is not the serial one's bits",
+                             cases[c][1]);
+            }
+            job_result_free(&res);
+        }
+        ml_grad_free(&g);
+        ml_model_free(m);
+        free(x);
+        free(gref);
+        free(w);
+        free(all);
+        ml_problem_free(&p.prob);
+    }
+}
+
+/* ---- sim and real ---- */
+
+static void sim_and_real_give_the_same_bits(void **state)
+{
+    (void)state;
+    problem p;
+    problem_load(&p, SPARSE, "logreg", 6);
+    size_t P = nparams(&p);
+    alb_opts o = alb_opts_default();
+    for (int spec = 0; spec <= 1; spec++) {
+        o.speculative = spec;
+        run a, b;
+        run_alb(&a, &p, &o, 3, &sim_backend, NULL, 0);
+        run_alb(&b, &p, &o, 3, &real_backend, NULL, 0);
+        if (memcmp(a.params, b.params, P * sizeof(float)) != 0)
+            fail_msg("speculative %s: sim and real threads trained different models",
+                     spec ? "on" : "off");
+        assert_int_equal(a.out->npoints, b.out->npoints);
+        job_result_free(&a.res);
+        job_result_free(&b.res);
+    }
+    ml_problem_free(&p.prob);
+}
+
+/* ---- the paper's finding, at the scale of a test ---- */
+
+/* Two online passes, then L-BFGS: below L-BFGS from zero after every
+ * pass of a 10-pass budget. (With one online pass the hybrid leads
+ * through 9 passes here, and L-BFGS from zero catches up at 10.) */
+static void hybrid_beats_lbfgs_from_zero_early(void **state)
+{
+    (void)state;
+    problem p;
+    problem_load(&p, SPARSE, "logreg", 10);
+    alb_opts o = alb_opts_default();
+    run hybrid, zero;
+    o.warmstart = 2;
+    run_alb(&hybrid, &p, &o, 4, &sim_backend, NULL, 0);
+    o.warmstart = 0;
+    run_alb(&zero, &p, &o, 4, &sim_backend, NULL, 0);
+    for (int passes = 1; passes <= 10; passes++) {
+        double h = loss_at(&hybrid, passes), z = loss_at(&zero, passes);
+        if (!(h < z))
+            fail_msg("after %d passes: hybrid %.6f, L-BFGS from zero %.6f", passes, h, z);
+    }
+    job_result_free(&hybrid.res);
+    job_result_free(&zero.res);
+    ml_problem_free(&p.prob);
+}
+
+/* ---- speculation ---- */
+
+static void speculation_shortens_a_run_with_a_straggler(void **state)
+{
+    (void)state;
+    problem p;
+    problem_load(&p, SPARSE, "logreg", 6);
+    int W = 4;
+    alb_opts o = alb_opts_default();
+    /* worker 2 computes 4x slower; at 10 Mflop/s a pass takes ~10 ms,
+     * against 50 us network latency */
+    double slow[6] = {1, 1, 4, 1, 1, 1};
+    run off, on, calm;
+    run_alb(&off, &p, &o, W, &sim_backend, slow, 1e7);
+    o.speculative = 1;
+    run_alb(&on, &p, &o, W, &sim_backend, slow, 1e7);
+    run_alb(&calm, &p, &o, W, &sim_backend, NULL, 1e7);
+    /* one backup, of worker 2's shard, and it won */
+    assert_true(on.out->stats[ALB_STAT_BACKUPS] == 1);
+    assert_true(on.out->stats[ALB_STAT_BACKUP_WINS] == 1);
+    assert_true(calm.out->stats[ALB_STAT_BACKUPS] == 0);
+    if (!(on.res.seconds < 0.6 * off.res.seconds))
+        fail_msg("speculative on %.6g s, off %.6g s", on.res.seconds, off.res.seconds);
+    /* whoever computed a shard, the sums are the same: the same bits;
+     * and since adding zeros is exact and the tree pairs the four
+     * workers as it does without the two extra ranks, the same as
+     * without speculation */
+    if (memcmp(on.params, calm.params, nparams(&p) * sizeof(float)) != 0)
+        fail_msg("the backup's run trained a different model");
+    if (memcmp(on.params, off.params, nparams(&p) * sizeof(float)) != 0)
+        fail_msg("speculation changed the model");
+    job_result_free(&off.res);
+    job_result_free(&on.res);
+    job_result_free(&calm.res);
+    ml_problem_free(&p.prob);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(bad_options_are_refused),
+        cmocka_unit_test(one_worker_is_serial_bit_for_bit),
+        cmocka_unit_test(sums_are_the_serial_objective),
+        cmocka_unit_test(sim_and_real_give_the_same_bits),
+        cmocka_unit_test(hybrid_beats_lbfgs_from_zero_early),
+        cmocka_unit_test(speculation_shortens_a_run_with_a_straggler),
+    };
+    return cmocka_run_group_tests_name("allreduce_lbfgs", tests, NULL, NULL);
+}
