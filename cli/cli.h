@@ -73,8 +73,10 @@ const char *cli_source_root(void);
 int cli_is_plugin_name(const char *name);
 /* Compile FILE.c (or take FILE.so), load it and return its `symbol`
  * (algorithms/plugin.h); NULL with err saying why, the compiler's own
- * messages already on stderr (cli/plugin.c). */
-void *cli_plugin_load(const char *file, const char *symbol, char *err, size_t len);
+ * messages already on stderr (cli/plugin.c). forbidden (NULL-terminated,
+ * or NULL): distlab functions the file must not call. */
+void *cli_plugin_load(const char *file, const char *symbol, const char *const *forbidden, char *err,
+                      size_t len);
 
 /* The backends --backend can name, NULL-terminated, the default first: the
  * one list of them (core/job.c runs whichever cfg.backend points at). */

@@ -7,7 +7,9 @@
  * else the source tree this distlab was built in (the executable's ../),
  * else PREFIX/include/distlab as installed. The object's rt_* and coll_*
  * calls resolve against this executable, which is linked with -rdynamic
- * and the whole library (Makefile). The .so is unlinked once loaded.
+ * and the whole library (Makefile). The .so is unlinked once loaded. A
+ * lab can refuse a file that calls distlab's own version of what the
+ * student is to write (nm -D lists what the object imports).
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -98,7 +100,50 @@ static int compile(const char *src, const char *so, char *err, size_t len)
     return 0;
 }
 
-void *cli_plugin_load(const char *file, const char *symbol, char *err, size_t len)
+/* The first name of `forbidden` that the object so calls (imports), by
+ * nm -D --undefined-only; NULL when none does, or nm cannot tell. */
+static const char *calls_one_of(const char *so, const char *const *forbidden)
+{
+    int fd[2];
+    if (!forbidden || pipe(fd) != 0)
+        return NULL;
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(fd[0]);
+        close(fd[1]);
+        return NULL;
+    }
+    if (pid == 0) {
+        dup2(fd[1], 1);
+        close(fd[0]);
+        close(fd[1]);
+        execlp("nm", "nm", "-D", "--undefined-only", so, (char *)NULL);
+        _exit(127);
+    }
+    close(fd[1]);
+    FILE *f = fdopen(fd[0], "r");
+    const char *found = NULL;
+    char line[512];
+    while (f && fgets(line, sizeof line, f)) {
+        char *name = strrchr(line, ' ');
+        name = name ? name + 1 : line;
+        name[strcspn(name, "\n@")] = '\0';
+        for (const char *const *b = forbidden; *b && !found; b++)
+            if (strcmp(name, *b) == 0)
+                found = *b;
+    }
+    if (f)
+        fclose(f);
+    else
+        close(fd[0]);
+    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+        ;
+    return found;
+}
+
+void *cli_plugin_load(const char *file, const char *symbol, const char *const *forbidden, char *err,
+                      size_t len)
 {
     if (access(file, R_OK) != 0) {
         snprintf(err, len, "%s: %s", file, strerror(errno));
@@ -108,6 +153,11 @@ void *cli_plugin_load(const char *file, const char *symbol, char *err, size_t le
     void *handle = NULL;
     if (ends_with(file, ".so")) {
         snprintf(so, sizeof so, "%s%s", strchr(file, '/') ? "" : "./", file);
+        const char *bad = calls_one_of(so, forbidden);
+        if (bad) {
+            snprintf(err, len, "%s calls %s, distlab's own: here you write it yourself", file, bad);
+            return NULL;
+        }
         handle = dlopen(so, RTLD_NOW | RTLD_LOCAL);
         if (!handle) {
             snprintf(err, len, "cannot load %s: %s", file, dlerror());
@@ -122,7 +172,11 @@ void *cli_plugin_load(const char *file, const char *symbol, char *err, size_t le
             return NULL;
         }
         snprintf(so, sizeof so, "%s/plugin.so", dir);
-        if (compile(file, so, err, len) == 0) {
+        int built = compile(file, so, err, len) == 0;
+        const char *bad = built ? calls_one_of(so, forbidden) : NULL;
+        if (bad) {
+            snprintf(err, len, "%s calls %s, distlab's own: here you write it yourself", file, bad);
+        } else if (built) {
             handle = dlopen(so, RTLD_NOW | RTLD_LOCAL);
             if (!handle)
                 snprintf(err, len, "cannot load %s, built from %s: %s", so, file, dlerror());

@@ -193,7 +193,7 @@ int verb_collective(int argc, char **argv)
                     "(leave out --op or give --op allreduce)\n", algo);
             return 2;
         }
-        if (!(ca.plugin = (plugin_allreduce_fn *)cli_plugin_load(algo, PLUGIN_ALLREDUCE, err, sizeof err))) {
+        if (!(ca.plugin = (plugin_allreduce_fn *)cli_plugin_load(algo, PLUGIN_ALLREDUCE, NULL, err, sizeof err))) {
             fprintf(stderr, "distlab collective: --algo: %s\n", err);
             return 2;
         }

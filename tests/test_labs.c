@@ -175,6 +175,24 @@ static void a_file_calls_its_own_functions(void **state)
                  st, output);
 }
 
+/* A lab's file that calls distlab's own version of what the student is to
+ * write fails check 1 and is not run. */
+static void a_lab_refuses_distlabs_own(void **state)
+{
+    (void)state;
+    NEED_BINARY();
+    char path[512];
+    put_file(path, sizeof path, "borrowed.c",
+             "#include \"algorithms/plugin.h\"\n"
+             "int plugin_allreduce(rt *r, float *buf, size_t count, const coll_opts *opts)\n"
+             "{ return allreduce_ring(r, buf, count, opts); }\n");
+    int st = run("lab check 01 %s --quick", path);
+    if (st != 1 || !strstr(output, "not ok 1 - ") || !strstr(output, "calls allreduce_ring"))
+        fail_msg("exit %d:\n%s", st, output);
+    /* collective --algo has no such rule: there it is just an allreduce */
+    assert_int_equal(run("collective --algo %s --workers 3 --bytes 4KiB", path), 0);
+}
+
 /* A file that crashes fails its checks; the checker goes on and scores. */
 static void a_crashing_file_fails_its_checks(void **state)
 {
@@ -223,6 +241,7 @@ int main(void)
         cmocka_unit_test(checkers_fail_starters_and_pass_solutions),
         cmocka_unit_test(collective_runs_a_file_of_ones_own),
         cmocka_unit_test(a_file_calls_its_own_functions),
+        cmocka_unit_test(a_lab_refuses_distlabs_own),
         cmocka_unit_test(a_crashing_file_fails_its_checks),
         cmocka_unit_test(bad_commands_are_refused),
     };
