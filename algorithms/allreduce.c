@@ -19,7 +19,8 @@
 
 #include "algorithms/collectives.h"
 
-static const char *const names[ALLREDUCE_ALGOS] = {"ring", "tree", "rd", "rabenseifner"};
+static const char *const names[ALLREDUCE_ALGOS] = {"ring", "tree", "rd", "rabenseifner",
+                                                    "hierarchical"};
 
 int allreduce_algo_by_name(const char *name)
 {
@@ -34,7 +35,7 @@ const char *allreduce_algo_name(allreduce_algo a)
     return a >= 0 && a < ALLREDUCE_ALGOS ? names[a] : "unknown";
 }
 
-const char *allreduce_algo_list(void) { return "ring, tree, rd, rabenseifner"; }
+const char *allreduce_algo_list(void) { return "ring, tree, rd, rabenseifner, hierarchical"; }
 
 int allreduce(rt *r, allreduce_algo algo, float *buf, size_t count, const coll_opts *opts)
 {
@@ -43,6 +44,7 @@ int allreduce(rt *r, allreduce_algo algo, float *buf, size_t count, const coll_o
     case ALLREDUCE_TREE: return allreduce_tree(r, buf, count);
     case ALLREDUCE_RD: return allreduce_rd(r, buf, count);
     case ALLREDUCE_RABENSEIFNER: return allreduce_rabenseifner(r, buf, count);
+    case ALLREDUCE_HIERARCHICAL: return allreduce_hierarchical(r, buf, count, opts);
     default: return rt_fail(r, RT_EINVAL, "allreduce: unknown algorithm %d (known: %s)",
                             (int)algo, allreduce_algo_list());
     }
@@ -102,14 +104,27 @@ size_t coll_block_offset(const size_t *counts, int j)
     return off;
 }
 
+int coll_member(const coll_opts *opts, int j)
+{
+    if (!opts || !opts->group_size)
+        return j;
+    return opts->group_first + j * (opts->group_stride > 0 ? opts->group_stride : 1);
+}
+
 int coll_group(rt *r, const coll_opts *opts, const char *what, int *p, int *me)
 {
     int first = opts && opts->group_size ? opts->group_first : 0;
+    int stride = opts && opts->group_size && opts->group_stride > 0 ? opts->group_stride : 1;
     *p = opts && opts->group_size ? opts->group_size : rt_size(r);
-    *me = rt_rank(r) - first;
-    if (first < 0 || *p < 1 || first + *p > rt_size(r) || *me < 0 || *me >= *p)
-        return rt_fail(r, RT_EINVAL, "%s: a group of %d ranks starting at %d is not within the "
-                       "%d ranks, or leaves out rank %d", what, *p, first, rt_size(r), rt_rank(r));
+    int off = rt_rank(r) - first;
+    *me = off >= 0 && off % stride == 0 ? off / stride : -1;
+    if (first < 0 || *p < 1 || first + (long)(*p - 1) * stride >= rt_size(r) || *me < 0 || *me >= *p) {
+        if (stride == 1)
+            return rt_fail(r, RT_EINVAL, "%s: a group of %d ranks starting at %d is not within the "
+                           "%d ranks, or leaves out rank %d", what, *p, first, rt_size(r), rt_rank(r));
+        return rt_fail(r, RT_EINVAL, "%s: a group of %d ranks starting at %d, %d apart, is not within "
+                       "the %d ranks, or leaves out rank %d", what, *p, first, stride, rt_size(r), rt_rank(r));
+    }
     return RT_OK;
 }
 
@@ -136,6 +151,8 @@ double allreduce_cost_s(allreduce_algo algo, int p, size_t count, double a, doub
         double m = 4.0 * (double)((count + (size_t)pp - 1) / (size_t)pp);
         return 2.0 * Lp * a + 2.0 * (pp - 1) * m * b + (pp - 1) * m * g + fold;
     }
+    case ALLREDUCE_HIERARCHICAL: /* one rank per node: the ring among them */
+        return allreduce_cost_s(ALLREDUCE_RING, p, count, a, b, g_float);
     default:
         return -1;
     }
@@ -146,6 +163,8 @@ allreduce_algo allreduce_algo_best(int p, size_t count, double a, double b, doub
     allreduce_algo best = ALLREDUCE_RING;
     double best_s = allreduce_cost_s(ALLREDUCE_RING, p, count, a, b, g);
     for (int k = 1; k < ALLREDUCE_ALGOS; k++) {
+        if (k == ALLREDUCE_HIERARCHICAL)
+            continue;
         double t = allreduce_cost_s(k, p, count, a, b, g);
         if (t < best_s) {
             best_s = t;

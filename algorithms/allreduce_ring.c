@@ -27,7 +27,9 @@
  * blocks of m = ceil(n/p) bytes, so every message is the same size. With
  * opts->segment_bytes set, each block moves in segments, and the sum of one
  * segment is computed while the next one is still on the wire (pipelining);
- * that hides most of the gamma term on real sockets.
+ * that hides most of the gamma term on real sockets. With a group in
+ * opts (coll_opts) the ring is made of the group's ranks only, p its size:
+ * the leaders of the nodes in allreduce_hierarchical.c.
  *
  * Source: Patarasuk & Yuan, "Bandwidth optimal all-reduce algorithms for
  * clusters of workstations", JPDC 69(2), 2009.
@@ -80,14 +82,13 @@ static size_t segment_floats(const coll_opts *opts, size_t block)
 /* ---- phase 1: reduce-scatter ---- */
 int reduce_scatter_ring(rt *r, float *buf, size_t block, const coll_opts *opts)
 {
-    int p = rt_size(r), me = rt_rank(r);
-    if (p == 1 || block == 0)
-        return RT_OK;
-    int right = (me + 1) % p, left = (me - 1 + p) % p;
+    int p, me, rc = coll_group(r, opts, "reduce-scatter", &p, &me);
+    if (rc || p == 1 || block == 0)
+        return rc;
+    int right = coll_member(opts, (me + 1) % p), left = coll_member(opts, (me - 1 + p) % p);
     size_t seg = segment_floats(opts, block), nseg = (block + seg - 1) / seg;
     float *tmp = buf ? malloc(block * sizeof *tmp) : NULL;
     rt_request **reqs = calloc(2 * nseg, sizeof *reqs);
-    int rc = RT_OK;
     if ((buf && !tmp) || !reqs) {
         rc = rt_fail(r, RT_ENOMEM, "reduce-scatter: no memory for a %zu-float block", block);
         goto done;
@@ -107,14 +108,13 @@ done:
 }
 
 /* ---- phase 2: allgather ---- */
-int allgather_ring(rt *r, float *buf, size_t block)
+static int allgather_in(rt *r, float *buf, size_t block, const coll_opts *opts)
 {
-    int p = rt_size(r), me = rt_rank(r);
-    if (p == 1 || block == 0)
-        return RT_OK;
-    int right = (me + 1) % p, left = (me - 1 + p) % p;
+    int p, me, rc = coll_group(r, opts, "allgather", &p, &me);
+    if (rc || p == 1 || block == 0)
+        return rc;
+    int right = coll_member(opts, (me + 1) % p), left = coll_member(opts, (me - 1 + p) % p);
     rt_request *reqs[2] = {NULL, NULL};
-    int rc = RT_OK;
     /* In step s, rank i forwards block i-s (its own first) and receives
      * block i-s-1 straight into place. */
     for (int s = 0; s < p - 1 && !rc; s++) {
@@ -125,18 +125,20 @@ int allgather_ring(rt *r, float *buf, size_t block)
     return rc;
 }
 
+int allgather_ring(rt *r, float *buf, size_t block) { return allgather_in(r, buf, block, NULL); }
+
 int allreduce_ring(rt *r, float *buf, size_t count, const coll_opts *opts)
 {
-    int p = rt_size(r), rc;
-    if (p == 1 || count == 0)
-        return RT_OK;
+    int p, me, rc = coll_group(r, opts, "allreduce", &p, &me);
+    if (rc || p == 1 || count == 0)
+        return rc;
     size_t block = (count + (size_t)p - 1) / (size_t)p;
     float *work = coll_pad(r, buf, count, block * (size_t)p, &rc);
     if (rc)
         return rc;
     rc = reduce_scatter_ring(r, work, block, opts);
     if (!rc)
-        rc = allgather_ring(r, work, block);
+        rc = allgather_in(r, work, block, opts);
     coll_unpad(work, buf, count);
     return rc;
 }

@@ -17,19 +17,21 @@
 
 enum { TAG_BCAST = COLL_TAG_BASE + 4 };
 
-int bcast(rt *r, float *buf, size_t count, int root)
+int bcast_group(rt *r, float *buf, size_t count, int root, const coll_opts *opts)
 {
-    int p = rt_size(r);
+    int p, me, rc = coll_group(r, opts, "bcast", &p, &me);
+    if (rc)
+        return rc;
     if (root < 0 || root >= p)
         return rt_fail(r, RT_EINVAL, "bcast: root %d out of range 0..%d", root, p - 1);
     if (p == 1 || count == 0)
         return RT_OK;
-    int v = (rt_rank(r) - root + p) % p, rc = RT_OK;
+    int v = (me - root + p) % p;
     size_t bytes = count * sizeof(float);
     int mask = 1;
     while (mask < p) {
         if (v & mask) {
-            rc = rt_recv(r, (v - mask + root) % p, TAG_BCAST, buf, bytes, NULL);
+            rc = rt_recv(r, coll_member(opts, (v - mask + root) % p), TAG_BCAST, buf, bytes, NULL);
             break;
         }
         mask <<= 1;
@@ -37,10 +39,12 @@ int bcast(rt *r, float *buf, size_t count, int root)
     for (mask >>= 1; mask > 0 && !rc; mask >>= 1) {
         if (v + mask < p) {
             rt_request *q;
-            rc = rt_isend(r, (v + mask + root) % p, TAG_BCAST, buf, bytes, &q);
+            rc = rt_isend(r, coll_member(opts, (v + mask + root) % p), TAG_BCAST, buf, bytes, &q);
             if (!rc)
                 rc = rt_wait(r, &q, NULL);
         }
     }
     return rc;
 }
+
+int bcast(rt *r, float *buf, size_t count, int root) { return bcast_group(r, buf, count, root, NULL); }

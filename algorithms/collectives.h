@@ -7,6 +7,8 @@
  *   allreduce_tree.c          binomial-tree reduce, then binomial broadcast
  *   allreduce_rd.c            recursive doubling
  *   allreduce_rabenseifner.c  recursive halving + recursive doubling
+ *   allreduce_hierarchical.c  reduce inside each node, ring among the
+ *                             nodes' leaders, broadcast inside each node
  *   bcast.c, reduce.c         binomial trees
  *   allgatherv.c              uneven blocks to everyone, direct exchange
  *   reduce_scatterv.c         uneven blocks summed at their owners, direct
@@ -34,10 +36,12 @@ typedef enum allreduce_algo {
     ALLREDUCE_TREE,
     ALLREDUCE_RD,
     ALLREDUCE_RABENSEIFNER,
+    ALLREDUCE_HIERARCHICAL,
     ALLREDUCE_ALGOS
 } allreduce_algo;
 
-/* "ring", "tree", "rd", "rabenseifner"; -1 for an unknown name. */
+/* "ring", "tree", "rd", "rabenseifner", "hierarchical"; -1 for an
+ * unknown name. */
 int allreduce_algo_by_name(const char *name);
 const char *allreduce_algo_name(allreduce_algo a);
 /* The known names, comma-separated, for error messages. */
@@ -54,10 +58,16 @@ typedef struct coll_opts {
      * parallelism has always charged only its layers' flops, and keeps its
      * simulated times by setting this. */
     int uncharged_adds;
-    /* allgatherv, reduce_scatterv: run among the group_size ranks
-     * group_first .. group_first + group_size - 1 only (one partitioned
-     * replica of several, say); 0: among all ranks. */
-    int group_first, group_size;
+    /* allgatherv, reduce_scatterv, the ring (allreduce_ring,
+     * reduce_scatter_ring) and the binomial trees (bcast_group,
+     * reduce_group): run among the group_size ranks group_first,
+     * group_first + stride, ... only (one partitioned replica of several,
+     * the leaders of nodes), stride = group_stride or 1 when 0;
+     * group_size 0: among all ranks. */
+    int group_first, group_size, group_stride;
+    /* hierarchical: ranks per node, the ranks kG .. kG+G-1 sharing node k
+     * (a generated GPU cluster places them so); 0 or 1: one per node. */
+    int local_size;
 } coll_opts;
 
 /* Sum count floats over all ranks, in place, with the chosen algorithm.
@@ -67,6 +77,7 @@ int allreduce_ring(rt *r, float *buf, size_t count, const coll_opts *opts);
 int allreduce_tree(rt *r, float *buf, size_t count);
 int allreduce_rd(rt *r, float *buf, size_t count);
 int allreduce_rabenseifner(rt *r, float *buf, size_t count);
+int allreduce_hierarchical(rt *r, float *buf, size_t count, const coll_opts *opts);
 
 /* buf holds p blocks of `block` floats. reduce-scatter: rank i ends with
  * block i summed over all ranks; allgather: every rank ends with every
@@ -88,6 +99,9 @@ int reduce_scatterv(rt *r, float *buf, const size_t *counts, const coll_opts *op
  * everyone's buf at root (other ranks' buffers are used as scratch). */
 int bcast(rt *r, float *buf, size_t count, int root);
 int reduce(rt *r, float *buf, size_t count, int root);
+/* The same among the ranks of opts' group, root being a place in it. */
+int bcast_group(rt *r, float *buf, size_t count, int root, const coll_opts *opts);
+int reduce_group(rt *r, float *buf, size_t count, int root, const coll_opts *opts);
 
 /* Every rank waits for every other (the runtime's dissemination barrier:
  * ceil(log2 p) rounds of one-byte messages). */
@@ -99,6 +113,13 @@ int barrier(rt *r);
 double allreduce_cost_s(allreduce_algo algo, int p, size_t count, double alpha_s,
                         double beta_s_per_byte, double gamma_s_per_float);
 
+/* The hierarchical allreduce's cost (allreduce_hierarchical.c) with G
+ * ranks per node: alpha_i, beta_i between ranks of one node, alpha_o,
+ * beta_o between nodes. With G = 1 it is the ring's. */
+double allreduce_hierarchical_cost_s(int p, int G, size_t count, double alpha_i_s,
+                                     double beta_i_s_per_byte, double alpha_o_s,
+                                     double beta_o_s_per_byte, double gamma_s_per_float);
+
 /* The same for the uneven-count collectives (their header comments):
  * alpha + (p-1) c_max beta, and that plus (p-1) c_max gamma, with c_max
  * the largest count; 0 when p = 1 or every count is 0. */
@@ -107,7 +128,8 @@ double reduce_scatterv_cost_s(int p, const size_t *counts, double alpha_s, doubl
                               double gamma_s_per_float);
 
 /* The algorithm the model above predicts fastest for p ranks and count
- * floats (ties go to the earlier of ring, tree, rd, rabenseifner): what
+ * floats (ties go to the earlier of ring, tree, rd, rabenseifner;
+ * hierarchical, which needs two networks, is never picked): what
  * `--algo auto` picks, as an MPI library picks by message size. */
 allreduce_algo allreduce_algo_best(int p, size_t count, double alpha_s, double beta_s_per_byte,
                                    double gamma_s_per_float);
@@ -121,6 +143,8 @@ allreduce_algo allreduce_algo_best(int p, size_t count, double alpha_s, double b
  * its size in *p, this rank's place in it in *me; RT_EINVAL, with a
  * message naming `what`, when the group is out of range or lacks this rank. */
 int coll_group(rt *r, const coll_opts *opts, const char *what, int *p, int *me);
+/* The rank at place j of opts' group. */
+int coll_member(const coll_opts *opts, int j);
 /* Where block j starts, in floats: counts[0] + ... + counts[j-1]. */
 size_t coll_block_offset(const size_t *counts, int j);
 

@@ -63,7 +63,7 @@ static const char *const col_names[PSGD_COLS] = {"averaging_rounds", "averaged",
 
 static const train_opt opts[] = {
     {"average-every", "H|end", "average the models every H local steps, or once at the end (default end)"},
-    {"allreduce", "ring|tree|rd|rabenseifner", "how the models are summed (default ring)"},
+    {"allreduce", "ring|tree|rd|rabenseifner|hierarchical", "how the models are summed (default ring; hierarchical: by nodes of --gpus-per-node ranks)"},
     {"segment", "SIZE", "ring: pipeline messages in segments of this size (default: none)"},
     {"eval", "average|local", "between rounds evaluate the average of all models, by an allreduce "
                               "left out of the clock (default), or the reporter's own model"},

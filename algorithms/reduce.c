@@ -21,25 +21,27 @@
 
 enum { TAG_REDUCE = COLL_TAG_BASE + 3 };
 
-int reduce(rt *r, float *buf, size_t count, int root)
+int reduce_group(rt *r, float *buf, size_t count, int root, const coll_opts *opts)
 {
-    int p = rt_size(r);
+    int p, me, rc = coll_group(r, opts, "reduce", &p, &me);
+    if (rc)
+        return rc;
     if (root < 0 || root >= p)
         return rt_fail(r, RT_EINVAL, "reduce: root %d out of range 0..%d", root, p - 1);
     if (p == 1 || count == 0)
         return RT_OK;
-    int v = (rt_rank(r) - root + p) % p, rc = RT_OK;
+    int v = (me - root + p) % p;
     size_t bytes = count * sizeof(float);
     float *tmp = buf ? malloc(bytes) : NULL;
     if (buf && !tmp)
         return rt_fail(r, RT_ENOMEM, "reduce: no memory for %zu floats", count);
     for (int mask = 1; mask < p && !rc; mask <<= 1) {
         if (v & mask) {
-            rc = rt_send(r, (v - mask + root) % p, TAG_REDUCE, buf, bytes);
+            rc = rt_send(r, coll_member(opts, (v - mask + root) % p), TAG_REDUCE, buf, bytes);
             break;
         }
         if (v + mask < p) {
-            rc = rt_recv(r, (v + mask + root) % p, TAG_REDUCE, tmp, bytes, NULL);
+            rc = rt_recv(r, coll_member(opts, (v + mask + root) % p), TAG_REDUCE, tmp, bytes, NULL);
             if (!rc)
                 rc = coll_add(r, buf, tmp, count);
         }
@@ -47,3 +49,5 @@ int reduce(rt *r, float *buf, size_t count, int root)
     free(tmp);
     return rc;
 }
+
+int reduce(rt *r, float *buf, size_t count, int root) { return reduce_group(r, buf, count, root, NULL); }

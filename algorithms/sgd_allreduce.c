@@ -31,7 +31,7 @@
 #include <string.h>
 
 static const train_opt opts[] = {
-    {"allreduce", "ring|tree|rd|rabenseifner", "how gradients are summed (default ring)"},
+    {"allreduce", "ring|tree|rd|rabenseifner|hierarchical", "how gradients are summed (default ring; hierarchical: by nodes of --gpus-per-node ranks)"},
     {"segment", "SIZE", "ring: pipeline messages in segments of this size (default: none)"},
     {"scale-lr", NULL, "linear scaling rule: multiply the learning rate by the number of workers"},
     {NULL, NULL, NULL},

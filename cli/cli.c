@@ -7,6 +7,7 @@
 
 #include "core/calibration.h"
 #include "core/units.h"
+#include "sim/sim_platform.h"
 
 const cli_opt cli_job_opts[] = {
     {"backend", "sim|real", "where the ranks run (default sim)"},
@@ -19,6 +20,10 @@ const cli_opt cli_job_opts[] = {
     {"latency", "TIME", "sim: host-to-host latency, e.g. 50us (default 50us)"},
     {"speed", "FLOPS", "sim: per-core speed, e.g. 1Gf, 1f to 1e30f (default 1Gf)"},
     {"cores", "N", "sim: cores per host (default 1)"},
+    {"gpus-per-node", "G", "sim: every host a GPU, G to a node sharing one NIC of --bandwidth; --hosts counts "
+                           "nodes (with --platform: how many consecutive ranks share a node, for --allreduce hierarchical)"},
+    {"intra-bandwidth", "RATE", "sim: with --gpus-per-node, each GPU's link inside its node (default 100GBps)"},
+    {"intra-latency", "TIME", "sim: with --gpus-per-node, GPU to GPU inside a node (default 2us; --latency is across nodes)"},
     {"net", "ideal|tcp", "sim: ideal = textbook alpha-beta (CM02); tcp = SimGrid's LV08 (default ideal)"},
     {"placement", "round-robin|block", "sim: ranks onto hosts in name order; round-robin: rank i on host i mod H, "
                                       "spread evenly when fewer than H (default); block: fill them in order"},
@@ -312,9 +317,11 @@ int cli_job_config(const cli_args *a, const char *verb, job_config *cfg, sim_con
     const char *v;
     if ((v = cli_get(a, "platform")) != NULL) {
         if (cli_get(a, "hosts") || cli_get(a, "bandwidth") || cli_get(a, "latency") ||
-            cli_get(a, "speed") || cli_get(a, "cores"))
+            cli_get(a, "speed") || cli_get(a, "cores") || cli_get(a, "intra-bandwidth") ||
+            cli_get(a, "intra-latency"))
             return bad(verb, "platform", "a platform file and a generated cluster "
-                       "(--hosts/--bandwidth/--latency/--speed/--cores) exclude each other");
+                       "(--hosts/--bandwidth/--latency/--speed/--cores/--intra-bandwidth/--intra-latency) "
+                       "exclude each other");
         static char found[4096];
         sim->platform = cli_find_shared(v, "platforms", ".xml", found, sizeof found);
     }
@@ -343,6 +350,20 @@ int cli_job_config(const cli_args *a, const char *verb, job_config *cfg, sim_con
     if (cli_get_int(a, verb, "cores", 1, 4096, &n))
         return -1;
     sim->cores = (int)n;
+    n = sim->gpus_per_node > 0 ? sim->gpus_per_node : 1;
+    if (cli_get_int(a, verb, "gpus-per-node", 1, SIM_MAX_GPUS_PER_NODE, &n))
+        return -1;
+    sim->gpus_per_node = (int)n;
+    if ((cli_get(a, "intra-bandwidth") || cli_get(a, "intra-latency")) && sim->gpus_per_node < 2)
+        return bad(verb, cli_get(a, "intra-bandwidth") ? "intra-bandwidth" : "intra-latency",
+                   "describes the links inside a node: add --gpus-per-node G (at least 2)");
+    if ((v = cli_get(a, "intra-bandwidth")) && units_rate(v, &sim->intra_bandwidth_Bps, err, sizeof err))
+        return bad(verb, "intra-bandwidth", err);
+    if ((v = cli_get(a, "intra-latency")) && units_time(v, &sim->intra_latency_s, err, sizeof err))
+        return bad(verb, "intra-latency", err);
+    if (!sim->platform && sim->gpus_per_node > 1 &&
+        sim_platform_check_generated(sim, 0, err, sizeof err) != 0) /* the ranks: at run time */
+        return bad(verb, "gpus-per-node", err);
 
     choice = sim->net;
     if (cli_get_choice(a, verb, "net", nets, &choice))
@@ -433,6 +454,17 @@ void cli_describe_job(const job_config *cfg, const job_result *res, char *buf, s
                      res && res->net_model[0] ? res->net_model : "?");
         } else {
             int hosts = sim->hosts > 0 ? sim->hosts : cfg->ranks;
+            if (sim->gpus_per_node > 1) {
+                char ibw[32], ilat[32];
+                int nodes = sim_platform_nodes(sim, cfg->ranks);
+                units_fmt_rate(sim->intra_bandwidth_Bps, ibw, sizeof ibw);
+                units_fmt_time(sim->intra_latency_s, ilat, sizeof ilat);
+                snprintf(buf, len, "sim: generated GPU cluster of %d node%s x %d GPUs, %s NIC per node, %s "
+                         "across nodes, %s links and %s inside a node, %g Gf/GPU, network model %s",
+                         nodes, nodes == 1 ? "" : "s", sim->gpus_per_node, bw, lat, ibw, ilat,
+                         sim->speed_flops / 1e9, res && res->net_model[0] ? res->net_model : "?");
+                return;
+            }
             snprintf(buf, len, "sim: generated cluster of %d host%s, %s links, %s latency, %g Gf/core, network model %s",
                      hosts, hosts == 1 ? "" : "s", bw, lat, sim->speed_flops / 1e9,
                      res && res->net_model[0] ? res->net_model : "?");

@@ -15,6 +15,7 @@
 #include "algorithms/plugin.h"
 #include "cli/cli.h"
 #include "core/units.h"
+#include "sim/sim_platform.h"
 
 #define MAX_SIZES 32
 
@@ -110,6 +111,21 @@ static int collective_rank(rt *r, void *argp)
     return rc;
 }
 
+/* The closed form on the generated cluster: the GPU cluster's two
+ * networks for hierarchical (allreduce_hierarchical.c), else one. */
+static double model_s(const sim_config *sim, allreduce_algo algo, int p, size_t count)
+{
+    double a = sim->latency_s, b = 1 / sim->bandwidth_Bps, g = 1 / sim->speed_flops;
+    int G = sim->gpus_per_node > 1 ? sim->gpus_per_node : 1;
+    if (algo != ALLREDUCE_HIERARCHICAL)
+        return allreduce_cost_s(algo, p, count, a, b, g);
+    if (G == 1)
+        return allreduce_hierarchical_cost_s(p, 1, count, a, b, a, b, g);
+    double bo = sim->bandwidth_Bps < sim->intra_bandwidth_Bps ? b : 1 / sim->intra_bandwidth_Bps;
+    return allreduce_hierarchical_cost_s(p, G, count, sim->intra_latency_s, 1 / sim->intra_bandwidth_Bps,
+                                         a, bo, g);
+}
+
 static int parse_sizes(const char *list, coll_arg *a)
 {
     char *copy = strdup(list), *save = NULL, err[256];
@@ -144,9 +160,9 @@ int verb_collective(int argc, char **argv)
 {
     static const cli_opt opts[] = {
         {"op", "allreduce|bcast|reduce|barrier", "the collective (default allreduce)"},
-        {"algo", "ring|tree|rd|rabenseifner|auto|FILE.c", "allreduce algorithm (default ring); auto: per size, the "
-                                                    "one the alpha-beta-gamma model predicts fastest; FILE.c: "
-                                                    "your own (algorithms/plugin.h)"},
+        {"algo", "ring|tree|rd|rabenseifner|hierarchical|auto|FILE.c", "allreduce algorithm (default ring); "
+                 "hierarchical: by nodes of --gpus-per-node ranks; auto: per size, the "
+                 "one the alpha-beta-gamma model predicts fastest; FILE.c: your own (algorithms/plugin.h)"},
         {"cost", "ring|tree|rd|rabenseifner", "--algo FILE.c: the formula --model compares it with (default ring)"},
         {"workers", "P", "ranks taking part (default 4)"},
         {"bytes", "SIZE[,SIZE...]", "vector sizes, multiples of 4 bytes (default 1MiB)"},
@@ -230,6 +246,18 @@ int verb_collective(int argc, char **argv)
     if (cli_get_size(&a, "collective", "segment", &seg))
         return 2;
     ca.opts.segment_bytes = (size_t)seg;
+    ca.opts.local_size = sim.gpus_per_node;
+    char err[512];
+    if (in_sim && !sim.platform && sim_platform_check_generated(&sim, cfg.ranks, err, sizeof err) != 0) {
+        fprintf(stderr, "distlab collective: %s\n", err);
+        return 2;
+    }
+    for (int k = 0; k < ca.nsizes; k++)
+        if (!ca.plugin && ca.op == OP_ALLREDUCE && ca.algo[k] == ALLREDUCE_HIERARCHICAL && cfg.ranks % sim.gpus_per_node) {
+            fprintf(stderr, "distlab collective: --algo hierarchical: %d workers are not whole nodes of "
+                    "--gpus-per-node %d\n", cfg.ranks, sim.gpus_per_node);
+            return 2;
+        }
     cfg.result_bytes = sizeof(coll_slot);
     cfg.record_events = 0;
 
@@ -280,8 +308,7 @@ int verb_collective(int argc, char **argv)
                op_names[ca.op], ca.plugin ? algo_label : ca.op == OP_ALLREDUCE ? allreduce_algo_name(ca.algo[k]) : "binomial",
                p, bytes, worst, algbw, busbw);
         if (model)
-            printf(",%.9g", allreduce_cost_s(ca.algo[k], p, ca.count[k], sim.latency_s,
-                                             1 / sim.bandwidth_Bps, 1 / sim.speed_flops));
+            printf(",%.9g", model_s(&sim, ca.algo[k], p, ca.count[k]));
         printf("\n");
     }
     job_result_free(&res);

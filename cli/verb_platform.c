@@ -21,7 +21,7 @@ int verb_platform(int argc, char **argv)
     cli_args a;
     int code;
     if (cli_parse(argc, argv, "platform [--hosts N --bandwidth RATE --latency TIME --speed FLOPS "
-                  "--cores N] [-o FILE.xml]", opts, 1, &a, &code))
+                  "--cores N] [--gpus-per-node G --intra-bandwidth RATE] [-o FILE.xml]", opts, 1, &a, &code))
         return code;
     if (a.npos) {
         fprintf(stderr, "distlab platform: unexpected argument '%s'\n", a.pos[0]);
@@ -37,19 +37,14 @@ int verb_platform(int argc, char **argv)
         return 2;
     }
     if (sim.hosts <= 0)
-        sim.hosts = 16;
-    char xml[2048];
-    if (sim_platform_cluster_xml(&sim, cfg.ranks, xml, sizeof xml) != 0) {
-        fprintf(stderr, "distlab platform: the description does not fit\n");
-        return 1;
-    }
+        sim.hosts = sim.gpus_per_node > 1 ? 2 : 16;
     const char *path = cli_get(&a, "output");
     FILE *f = path ? fopen(path, "w") : stdout;
     if (!f) {
         fprintf(stderr, "distlab platform: cannot write %s: %s\n", path, strerror(errno));
         return 1;
     }
-    int ok = fputs(xml, f) >= 0;
+    int ok = sim_platform_write(&sim, cfg.ranks, f) == 0;
     if (path && fclose(f) != 0)
         ok = 0;
     if (!ok) {

@@ -11,6 +11,7 @@
 #include "core/progress.h"
 #include "core/units.h"
 #include "plots/figures.h"
+#include "sim/sim_platform.h"
 
 static const run_algo *const algos[] = {
     &run_algo_serial,
@@ -142,6 +143,14 @@ int run_get_allreduce(const run_ctx *ctx, allreduce_algo *algo, coll_opts *coll)
     if (cli_get_size(ctx->args, verb, "segment", &seg))
         return -1;
     coll->segment_bytes = (size_t)seg;
+    /* hierarchical: --gpus-per-node ranks to a node (on a platform file
+     * or real sockets too: they say how the ranks group) */
+    coll->local_size = ctx->sim.gpus_per_node;
+    if (*algo == ALLREDUCE_HIERARCHICAL && ctx->workers % coll->local_size != 0) {
+        fprintf(stderr, "distlab %s: --allreduce hierarchical: %d workers are not whole nodes of "
+                "--gpus-per-node %d\n", verb, ctx->workers, coll->local_size);
+        return -1;
+    }
     return 0;
 }
 
@@ -348,6 +357,11 @@ int verb_run(int argc, char **argv)
     /* ---- the job's shape, columns and stragglers, as the descriptor says ---- */
     train_shape shape = train_algo_shape(desc, ctx.setup.algo, ctx.workers);
     ctx.cfg.ranks = shape.ranks;
+    if (ctx.cfg.backend == &sim_backend && !ctx.sim.platform &&
+        sim_platform_check_generated(&ctx.sim, ctx.cfg.ranks, err, sizeof err) != 0) {
+        fprintf(stderr, "distlab %s: %s\n", verb, err);
+        return 2;
+    }
     ctx.setup.reporter = shape.reporter;
     train_setup_columns(&ctx.setup, desc);
     double *slowdown = malloc((size_t)shape.ranks * sizeof *slowdown);

@@ -473,10 +473,15 @@ static void rank_actor(int argc, char **argv)
  * fill the hosts in order. round-robin: rank i on host i mod H; with fewer
  * ranks than hosts the ranks spread evenly over the list instead (8 ranks
  * on 16 hosts: every second host), so that every part of a platform file
- * gets ranks (both racks of platforms/two-racks.xml), not only its first. */
+ * gets ranks (both racks of platforms/two-racks.xml), not only its first.
+ * A generated GPU cluster has one rank per GPU, in order, so that ranks
+ * kG .. kG+G-1 share node k (what a hierarchical allreduce assumes). */
 static int place(const job_config *cfg, int rank, int nhosts)
 {
-    if (sim_settings(cfg)->placement == SIM_PLACE_BLOCK) {
+    const sim_config *sim = sim_settings(cfg);
+    if (!sim->platform && sim->gpus_per_node > 1)
+        return rank;
+    if (sim->placement == SIM_PLACE_BLOCK) {
         int per = (cfg->ranks + nhosts - 1) / nhosts;
         return rank / per;
     }

@@ -24,6 +24,8 @@ static const sim_config sim_defaults = {
     .latency_s = 50e-6,
     .speed_flops = 1e9,
     .cores = 1,
+    .intra_bandwidth_Bps = 100e9,
+    .intra_latency_s = 2e-6,
     .net = SIM_NET_IDEAL,
     .placement = SIM_PLACE_ROUND_ROBIN,
 };

@@ -28,6 +28,15 @@ typedef struct sim_config {
     double latency_s;      /* generated: host-to-host one-way latency */
     double speed_flops;    /* generated: per-core speed */
     int cores;             /* generated: cores per host */
+    /* generated: GPU nodes. With gpus_per_node G > 1 every host is a GPU,
+     * G of them to a node: each GPU has its own link of intra_bandwidth_Bps
+     * to the node's switch, each node one NIC of bandwidth_Bps to a
+     * non-blocking core switch; hosts is then the number of nodes (default:
+     * enough for the ranks). GPU to GPU latency is intra_latency_s inside a
+     * node and latency_s across nodes (sim_platform.c). */
+    int gpus_per_node;     /* 0 or 1: a plain cluster */
+    double intra_bandwidth_Bps;
+    double intra_latency_s;
     sim_net net;
     sim_placement placement;
     int size_only;         /* payloads carry only their size */
@@ -36,7 +45,8 @@ typedef struct sim_config {
 extern const job_backend sim_backend;
 
 /* 10 Gb/s links, 50 us latency, 1 Gf cores, one core per host, one host
- * per rank, the ideal network, data payloads. */
+ * per rank, the ideal network, data payloads; GPU nodes (when asked for)
+ * with 100 GB/s, 2 us links inside a node. */
 sim_config sim_config_default(void);
 /* The sim settings of a job: cfg->settings, or the defaults when NULL. */
 const sim_config *sim_settings(const job_config *cfg);

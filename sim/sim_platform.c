@@ -10,6 +10,16 @@
  * order of a message through shared memory -- so that handing a lock or a
  * token to a neighbour on the same machine is not free.
  *
+ * With --gpus-per-node G every host is a GPU and G of them make a node
+ * (sim_backend.h): the node is a SimGrid cluster of its GPUs, each with a
+ * full-duplex link of --intra-bandwidth and intra_latency/2 to the node's
+ * switch, so GPU to GPU inside the node is intra_latency; the nodes' switches
+ * hang off one non-blocking core switch by a full-duplex NIC of --bandwidth
+ * each, with (latency - intra_latency)/2, so GPU to GPU across nodes is
+ * exactly --latency, at min(bandwidth, intra_bandwidth), and the G GPUs of
+ * a node share its NIC fairly. Routes between nodes are listed pairwise
+ * (a Full zone), which caps the generated cluster at 512 nodes.
+ *
  * --net ideal selects SimGrid's CM02 model without cross-traffic and with
  * TCP-gamma off: a message of n bytes takes alpha + n beta, which makes
  * closed-form costs checkable to many digits. --net tcp keeps SimGrid's
@@ -64,6 +74,105 @@ int sim_platform_cluster_xml(const sim_config *cfg, int ranks, char *buf, size_t
     return n > 0 && (size_t)n < len ? 0 : -1;
 }
 
+static int digits(int n)
+{
+    int d = 1;
+    while (n >= 10) {
+        n /= 10;
+        d++;
+    }
+    return d;
+}
+
+int sim_platform_nodes(const sim_config *cfg, int ranks)
+{
+    int g = cfg->gpus_per_node > 1 ? cfg->gpus_per_node : 1;
+    return cfg->hosts > 0 ? cfg->hosts : (ranks + g - 1) / g;
+}
+
+/* The GPU cluster described at the top of this file. */
+static int write_gpu_cluster(const sim_config *cfg, int ranks, FILE *f)
+{
+    int g = cfg->gpus_per_node, nodes = sim_platform_nodes(cfg, ranks), w = digits(nodes - 1);
+    char speed[32], ibw[32], ilat[32], bw[32], lat[32], tot_i[32], tot_o[32];
+    exact(cfg->speed_flops, speed, sizeof speed);
+    exact(cfg->intra_bandwidth_Bps, ibw, sizeof ibw);
+    exact(cfg->intra_latency_s / 2, ilat, sizeof ilat);
+    exact(cfg->bandwidth_Bps, bw, sizeof bw);
+    exact((cfg->latency_s - cfg->intra_latency_s) / 2, lat, sizeof lat);
+    fprintf(f, "<?xml version='1.0'?>\n"
+            "<!DOCTYPE platform SYSTEM \"https://simgrid.org/simgrid.dtd\">\n"
+            "<!-- distlab GPU cluster: %d node%s of %d GPUs. Inside a node each GPU has\n"
+            "     a full-duplex link to the node's switch (GPU to GPU: %ss); each\n"
+            "     node one full-duplex NIC to a non-blocking core switch, shared by\n"
+            "     its GPUs (GPU to GPU across nodes: %ss). -->\n"
+            "<platform version=\"4.1\">\n"
+            "  <zone id=\"world\" routing=\"Full\">\n",
+            nodes, nodes == 1 ? "" : "s", g, exact(cfg->intra_latency_s, tot_i, sizeof tot_i),
+            exact(cfg->latency_s, tot_o, sizeof tot_o));
+    for (int i = 0; i < nodes; i++)
+        fprintf(f, "    <cluster id=\"node-%0*d\" prefix=\"node-%0*d-gpu-\" suffix=\"\" radical=\"0-%d\"\n"
+                "             speed=\"%sf\" core=\"%d\" bw=\"%sBps\" lat=\"%ss\"\n"
+                "             sharing_policy=\"SPLITDUPLEX\" router_id=\"node-%0*d-switch\"/>\n",
+                w, i, w, i, g - 1, speed, cfg->cores > 0 ? cfg->cores : 1, ibw, ilat, w, i);
+    for (int i = 0; i < nodes; i++)
+        fprintf(f, "    <link id=\"node-%0*d-nic\" bandwidth=\"%sBps\" latency=\"%ss\" "
+                "sharing_policy=\"SPLITDUPLEX\"/>\n", w, i, bw, lat);
+    for (int i = 0; i < nodes; i++)
+        for (int j = i + 1; j < nodes; j++)
+            fprintf(f, "    <zoneRoute src=\"node-%0*d\" dst=\"node-%0*d\" gw_src=\"node-%0*d-switch\" "
+                    "gw_dst=\"node-%0*d-switch\">\n"
+                    "      <link_ctn id=\"node-%0*d-nic\" direction=\"UP\"/>"
+                    "<link_ctn id=\"node-%0*d-nic\" direction=\"DOWN\"/>\n"
+                    "    </zoneRoute>\n", w, i, w, j, w, i, w, j, w, i, w, j);
+    fprintf(f, "  </zone>\n</platform>\n");
+    return ferror(f) ? -1 : 0;
+}
+
+int sim_platform_check_generated(const sim_config *cfg, int ranks, char *err, size_t errlen)
+{
+    if (cfg->hosts < 0 || !(cfg->bandwidth_Bps >= UNITS_RATE_MIN_BPS && cfg->bandwidth_Bps <= UNITS_RATE_MAX_BPS) ||
+        !(cfg->latency_s >= 0 && cfg->latency_s <= UNITS_TIME_MAX_S) ||
+        !(cfg->speed_flops >= UNITS_SPEED_MIN_FLOPS && cfg->speed_flops <= UNITS_SPEED_MAX_FLOPS)) {
+        snprintf(err, errlen, "generated cluster: %d hosts, %g B/s, %g s latency, %g flop/s: hosts must be "
+                 "at least 0, bandwidth 1bps to 1e15Bps, latency 0 to 1e9s, speed 1f to 1e30f", cfg->hosts,
+                 cfg->bandwidth_Bps, cfg->latency_s, cfg->speed_flops);
+        return -1;
+    }
+    if (cfg->gpus_per_node <= 1)
+        return 0;
+    int nodes = sim_platform_nodes(cfg, ranks);
+    if (cfg->gpus_per_node > SIM_MAX_GPUS_PER_NODE || nodes > SIM_MAX_GPU_NODES) {
+        snprintf(err, errlen, "generated GPU cluster: %d nodes of %d GPUs: at most %d nodes of %d GPUs",
+                 nodes, cfg->gpus_per_node, SIM_MAX_GPU_NODES, SIM_MAX_GPUS_PER_NODE);
+        return -1;
+    }
+    if (!(cfg->intra_bandwidth_Bps >= UNITS_RATE_MIN_BPS && cfg->intra_bandwidth_Bps <= UNITS_RATE_MAX_BPS) ||
+        !(cfg->intra_latency_s >= 0 && cfg->intra_latency_s <= cfg->latency_s)) {
+        snprintf(err, errlen, "generated GPU cluster: intra-node links of %g B/s and %g s: the bandwidth must be "
+                 "1bps to 1e15Bps, the latency 0 to --latency (%g s, which is GPU to GPU across nodes)",
+                 cfg->intra_bandwidth_Bps, cfg->intra_latency_s, cfg->latency_s);
+        return -1;
+    }
+    if (ranks > nodes * cfg->gpus_per_node) {
+        snprintf(err, errlen, "generated GPU cluster: %d ranks do not fit %d node%s of %d GPUs (one rank per "
+                 "GPU: at most %d ranks, or more --hosts)", ranks, nodes, nodes == 1 ? "" : "s",
+                 cfg->gpus_per_node, nodes * cfg->gpus_per_node);
+        return -1;
+    }
+    return 0;
+}
+
+int sim_platform_write(const sim_config *cfg, int ranks, FILE *f)
+{
+    if (cfg->gpus_per_node > 1)
+        return write_gpu_cluster(cfg, ranks, f);
+    char xml[2048];
+    if (sim_platform_cluster_xml(cfg, ranks, xml, sizeof xml) != 0)
+        return -1;
+    return fputs(xml, f) < 0 ? -1 : 0;
+}
+
 int sim_platform_setup(const sim_config *cfg, int ranks, sim_platform *p, char *err, size_t errlen)
 {
     memset(p, 0, sizeof *p);
@@ -92,19 +201,8 @@ int sim_platform_setup(const sim_config *cfg, int ranks, sim_platform *p, char *
     }
     /* the command line checks these (core/units.h); a program that fills
      * a job_config itself gets the same ranges */
-    if (cfg->hosts < 0 || !(cfg->bandwidth_Bps >= UNITS_RATE_MIN_BPS && cfg->bandwidth_Bps <= UNITS_RATE_MAX_BPS) ||
-        !(cfg->latency_s >= 0 && cfg->latency_s <= UNITS_TIME_MAX_S) ||
-        !(cfg->speed_flops >= UNITS_SPEED_MIN_FLOPS && cfg->speed_flops <= UNITS_SPEED_MAX_FLOPS)) {
-        snprintf(err, errlen, "generated cluster: %d hosts, %g B/s, %g s latency, %g flop/s: hosts must be "
-                 "at least 0, bandwidth 1bps to 1e15Bps, latency 0 to 1e9s, speed 1f to 1e30f", cfg->hosts,
-                 cfg->bandwidth_Bps, cfg->latency_s, cfg->speed_flops);
+    if (sim_platform_check_generated(cfg, ranks, err, errlen) != 0)
         return -1;
-    }
-    char xml[2048];
-    if (sim_platform_cluster_xml(cfg, ranks, xml, sizeof xml) != 0) {
-        snprintf(err, errlen, "generated cluster: description too long");
-        return -1;
-    }
     const char *tmp = getenv("TMPDIR");
     snprintf(p->generated, sizeof p->generated, "%s/distlab-cluster-XXXXXX.xml",
              tmp && *tmp ? tmp : "/tmp");
@@ -114,9 +212,10 @@ int sim_platform_setup(const sim_config *cfg, int ranks, sim_platform *p, char *
         p->generated[0] = '\0';
         return -1;
     }
-    size_t len = strlen(xml);
-    int ok = write(fd, xml, len) == (ssize_t)len;
-    close(fd);
+    FILE *f = fdopen(fd, "w");
+    int ok = f && sim_platform_write(cfg, ranks, f) == 0;
+    if (f ? fclose(f) != 0 : close(fd) != 0)
+        ok = 0;
     if (!ok) {
         snprintf(err, errlen, "cannot write the generated platform %s", p->generated);
         sim_platform_cleanup(p);

@@ -5,6 +5,7 @@
 #define DISTLAB_SIM_PLATFORM_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #include "sim/sim_backend.h"
 
@@ -28,7 +29,18 @@ int sim_platform_load(sim_platform *p, char *err, size_t errlen);
 /* Remove what setup wrote. */
 void sim_platform_cleanup(sim_platform *p);
 
-/* The XML of a generated cluster, into buf. Exposed for tests and for
+/* The largest generated GPU cluster (sim_backend.h: gpus_per_node). */
+#define SIM_MAX_GPUS_PER_NODE 1024
+#define SIM_MAX_GPU_NODES 512
+/* Nodes of a generated cluster: --hosts, or enough for the ranks. */
+int sim_platform_nodes(const sim_config *cfg, int ranks);
+/* Check a generated cluster's values and that the ranks fit its GPUs;
+ * 0, or -1 with what was expected in err. */
+int sim_platform_check_generated(const sim_config *cfg, int ranks, char *err, size_t errlen);
+/* Write the generated cluster (plain or GPU nodes) as a platform file. */
+int sim_platform_write(const sim_config *cfg, int ranks, FILE *f);
+
+/* The XML of a generated plain cluster, into buf. Exposed for tests and for
  * `distlab platform` users who want a file to start editing from. */
 int sim_platform_cluster_xml(const sim_config *cfg, int ranks, char *buf, size_t len);
 

@@ -101,7 +101,7 @@ static void bad_input_is_refused(void **state)
     NEED_BINARY();
     assert_refused("not a whole number of elements", "collective --bytes 6");
     assert_refused("1..", "collective --workers 0");
-    assert_refused("known: ring, tree, rd, rabenseifner", "collective --algo butterfly");
+    assert_refused("known: ring, tree, rd, rabenseifner, hierarchical", "collective --algo butterfly");
     assert_refused("expected one of: sim, real", "pingpong --backend cloud");
     assert_refused("not a rate", "pingpong --bandwidth 10Gbs");
     assert_refused("not a time", "pingpong --latency soon");
@@ -157,6 +157,39 @@ static void platform_file_round_trip(void **state)
     assert_int_equal(run("pingpong --platform %s/c.xml --bytes 1MiB", tmpdir), 0);
     assert_non_null(strstr(output, "sim,1048576,1,0.000624288,"));
     assert_refused("reads none", "platform --platform x.xml");
+}
+
+/* A generated GPU cluster: its file, the shipped DGX A100 file (the same
+ * cluster, commented) and the hierarchical allreduce's model agree. */
+static void gpu_clusters_and_hierarchical_allreduce(void **state)
+{
+    (void)state;
+    NEED_BINARY();
+    const char *dgx = "--gpus-per-node 8 --hosts 4 --intra-bandwidth 300GBps --intra-latency 2us "
+                      "--bandwidth 200GBps --latency 5us --speed 93.6Tf";
+    assert_int_equal(run("collective --workers 32 --algo hierarchical --bytes 100MB --model %s", dgx), 0);
+    double seconds, model, again;
+    char *line = strstr(output, "sim,allreduce,hierarchical,32,100000000,");
+    assert_non_null(line);
+    assert_int_equal(sscanf(line, "sim,allreduce,hierarchical,32,100000000,%lf,%*f,%*f,%lf", &seconds, &model), 2);
+    assert_true(seconds > 0 && fabs(seconds - model) <= 1e-6 * model);
+    assert_int_equal(run("collective --workers 32 --algo hierarchical --bytes 100MB --gpus-per-node 8 "
+                         "--placement block --platform platforms/dgx-a100-4nodes.xml"), 0);
+    line = strstr(output, "sim,allreduce,hierarchical,32,100000000,");
+    assert_non_null(line);
+    assert_int_equal(sscanf(line, "sim,allreduce,hierarchical,32,100000000,%lf", &again), 1);
+    assert_true(again == seconds);
+    assert_int_equal(run("platform %s -o %s/g.xml", dgx, tmpdir), 0);
+    assert_int_equal(run("pingpong --platform %s/g.xml --bytes 1MB --placement block", tmpdir), 0);
+    assert_non_null(strstr(output, "sim,1000000,1,5.33333333e-06,")); /* 2us + 1MB / 300GB/s */
+    /* spread over the 32 hosts, rank 1 is on node 2: 5us + 1MB / 200GB/s */
+    assert_int_equal(run("pingpong --platform %s/g.xml --bytes 1MB", tmpdir), 0);
+    assert_non_null(strstr(output, "sim,1000000,1,1e-05,"));
+    assert_refused("add --gpus-per-node G", "collective --intra-bandwidth 300GBps");
+    assert_refused("do not fit 2 nodes of 4 GPUs", "collective --workers 9 --gpus-per-node 4 --hosts 2");
+    assert_refused("not whole nodes of --gpus-per-node 4", "collective --workers 6 --gpus-per-node 4 --algo hierarchical");
+    assert_refused("the latency 0 to --latency", "collective --gpus-per-node 2 --intra-latency 1ms");
+    assert_refused("1..1024", "collective --gpus-per-node 0");
 }
 
 static void collective_matches_its_model(void **state)
@@ -276,6 +309,7 @@ int main(void)
         cmocka_unit_test(pingpong_prints_csv),
         cmocka_unit_test(platform_file_round_trip),
         cmocka_unit_test(collective_matches_its_model),
+        cmocka_unit_test(gpu_clusters_and_hierarchical_allreduce),
         cmocka_unit_test(run_gives_the_same_model_on_both_backends),
         cmocka_unit_test(compare_and_sweep_draw_their_figures),
     };

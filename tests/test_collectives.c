@@ -31,6 +31,7 @@ typedef struct coll_case {
     size_t segment_bytes;
     const job_backend *backend; /* NULL: sim */
     int split;   /* uneven collectives: ranks [0, split) and [split, p) run apart */
+    int gpus;    /* hierarchical: ranks per node (sim: a generated GPU cluster) */
 } coll_case;
 
 /* Uneven counts for rank j of p, one pattern of each kind: all zero; zeros
@@ -136,7 +137,7 @@ static int correctness_rank(rt *r, void *arg)
     const coll_case *c = arg;
     verdict *v = job_slot(r);
     int p = rt_size(r), me = rt_rank(r), rc = RT_OK;
-    coll_opts opts = {.segment_bytes = c->segment_bytes};
+    coll_opts opts = {.segment_bytes = c->segment_bytes, .local_size = c->gpus};
     if (c->op == OP_AGV || c->op == OP_RSV)
         return uneven_rank(r, c, v);
     for (int k = 0; k < c->ncounts && !rc; k++) {
@@ -204,12 +205,16 @@ static int correctness_rank(rt *r, void *arg)
 
 static void run_case(int p, coll_case *c)
 {
-    job_config cfg = sim_job_config(NULL);
+    sim_config sim = sim_config_default();
+    sim.gpus_per_node = c->gpus;
+    job_config cfg = sim_job_config(&sim);
     cfg.ranks = p;
     cfg.result_bytes = sizeof(verdict);
     cfg.record_events = 0;
-    if (c->backend)
+    if (c->backend && c->backend != &sim_backend) {
         cfg.backend = c->backend;
+        cfg.settings = NULL;
+    }
     job_result res;
     if (job_run(&cfg, correctness_rank, c, &res) != 0)
         fail_msg("p=%d op %d algo %s: %s", p, c->op, allreduce_algo_name(c->algo), res.error);
@@ -405,6 +410,110 @@ static void doubling_bandwidth_or_latency_moves_time_as_formula(void **state)
     assert_true(fabs((t1 - t2) - saved) <= 1e-6 * saved);
 }
 
+/* ---- hierarchical allreduce on GPU nodes ---- */
+
+static void hierarchical_sums_on_gpu_nodes(void **state)
+{
+    (void)state;
+    const int pg[][2] = {{2, 2}, {4, 2}, {6, 3}, {8, 4}, {8, 8}, {12, 4}, {15, 5}};
+    for (int b = 0; b < 2; b++)
+        for (size_t k = 0; k < sizeof pg / sizeof *pg; k++) {
+            if (b && pg[k][0] > 8)
+                continue; /* real sockets: a few ranks are enough */
+            coll_case c = {.op = OP_ALLREDUCE, .algo = ALLREDUCE_HIERARCHICAL, .gpus = pg[k][1],
+                           .backend = b ? &real_backend : &sim_backend};
+            fill_counts(&c, pg[k][0]);
+            run_case(pg[k][0], &c);
+        }
+}
+
+static int partial_node_rank(rt *r, void *arg)
+{
+    (void)arg;
+    coll_opts opts = {.local_size = 4};
+    int rc = allreduce(r, ALLREDUCE_HIERARCHICAL, NULL, 100, &opts);
+    if (rc != RT_EINVAL || !strstr(rt_error(r), "6 ranks are not whole nodes of 4"))
+        return rt_fail(r, RT_EINVAL, "6 ranks in nodes of 4 gave %d: %s", rc, rt_error(r));
+    return RT_OK;
+}
+
+static void hierarchical_refuses_partial_nodes(void **state)
+{
+    (void)state;
+    job_config cfg = sim_job_config(NULL);
+    cfg.ranks = 6;
+    cfg.record_events = 0;
+    job_result res;
+    if (job_run(&cfg, partial_node_rank, NULL, &res) != 0)
+        fail_msg("%s", res.error);
+    job_result_free(&res);
+    /* a GPU cluster too small for the ranks is refused before it runs */
+    sim_config sim = sim_config_default();
+    sim.gpus_per_node = 4;
+    sim.hosts = 2;
+    cfg = sim_job_config(&sim);
+    cfg.ranks = 9;
+    assert_int_not_equal(job_run(&cfg, partial_node_rank, NULL, &res), 0);
+    assert_non_null(strstr(res.error, "9 ranks do not fit 2 nodes of 4 GPUs"));
+    job_result_free(&res);
+}
+
+static int hier_timing_rank(rt *r, void *arg)
+{
+    const coll_case *c = arg;
+    coll_opts opts = {.local_size = c->gpus};
+    double t0 = rt_now(r);
+    int rc = allreduce(r, ALLREDUCE_HIERARCHICAL, NULL, c->counts[0], &opts);
+    ((verdict *)job_slot(r))->seconds = rt_now(r) - t0;
+    return rc;
+}
+
+/* On a generated GPU cluster the simulated time is the header's formula:
+ * intra-node links for the trees, the NIC (or the GPU's link, if slower)
+ * for the leaders' ring. */
+static void hierarchical_time_equals_formula(void **state)
+{
+    (void)state;
+    const int pg[][2] = {{8, 4}, {16, 4}, {12, 3}, {16, 8}, {6, 2}};
+    const size_t sizes[] = {65536, 4 << 20};
+    const double nic[] = {3.125e9, 400e9}; /* 25 Gb/s; faster than the GPU link */
+    for (size_t k = 0; k < sizeof pg / sizeof *pg; k++)
+        for (size_t j = 0; j < sizeof sizes / sizeof *sizes; j++)
+            for (int n = 0; n < 2; n++) {
+                sim_config sim = sim_config_default();
+                sim.size_only = 1;
+                sim.gpus_per_node = pg[k][1];
+                sim.bandwidth_Bps = nic[n];
+                sim.latency_s = 10e-6;
+                sim.intra_bandwidth_Bps = 150e9;
+                sim.intra_latency_s = 3e-6;
+                sim.speed_flops = 1e12;
+                job_config cfg = sim_job_config(&sim);
+                cfg.ranks = pg[k][0];
+                cfg.record_events = 0;
+                cfg.result_bytes = sizeof(verdict);
+                coll_case c = {.gpus = pg[k][1], .counts = {sizes[j] / 4}};
+                job_result res;
+                if (job_run(&cfg, hier_timing_rank, &c, &res) != 0)
+                    fail_msg("p=%d G=%d: %s", pg[k][0], pg[k][1], res.error);
+                double got = 0;
+                for (int i = 0; i < cfg.ranks; i++) {
+                    double s = ((verdict *)job_result_slot(&res, i))->seconds;
+                    got = s > got ? s : got;
+                }
+                job_result_free(&res);
+                double bo = 1 / (nic[n] < 150e9 ? nic[n] : 150e9);
+                double want = allreduce_hierarchical_cost_s(pg[k][0], pg[k][1], sizes[j] / 4, 3e-6,
+                                                            1 / 150e9, 10e-6, bo, 1e-12);
+                if (!(fabs(got - want) <= 1e-6 * want))
+                    fail_msg("p=%d G=%d %zu bytes, NIC %g B/s: simulated %.12g s, formula %.12g s",
+                             pg[k][0], pg[k][1], sizes[j], nic[n], got, want);
+            }
+    /* one rank per node: the ring's formula */
+    assert_true(allreduce_hierarchical_cost_s(8, 1, 1000, 1e-5, 1e-9, 1e-5, 1e-9, 1e-9) ==
+                allreduce_cost_s(ALLREDUCE_RING, 8, 1000, 1e-5, 1e-9, 1e-9));
+}
+
 /* The uneven collectives from a common start, size-only: the slowest
  * rank's time, which the formula gives. */
 typedef struct vtiming_case {
@@ -479,7 +588,8 @@ static int bits_rank(rt *r, void *arg)
         x ^= x << 13, x ^= x >> 7, x ^= x << 17;
         out[i] = (float)((double)(x >> 11) / 9007199254740992.0 - 0.5);
     }
-    return allreduce(r, c->algo, out, BITS_N, NULL);
+    coll_opts opts = {.local_size = c->gpus};
+    return allreduce(r, c->algo, out, BITS_N, &opts);
 }
 
 /* reduce_scatterv on random floats (whose sums depend on the order):
@@ -529,6 +639,8 @@ static void sim_and_real_give_the_same_bits(void **state)
         coll_case c = {.algo = a};
         check_same_bits(bits_rank, &c, BITS_N * sizeof(float), allreduce_algo_name(a));
     }
+    coll_case nodes = {.algo = ALLREDUCE_HIERARCHICAL, .gpus = 3}; /* two nodes of 3 */
+    check_same_bits(bits_rank, &nodes, BITS_N * sizeof(float), "hierarchical, 2 nodes of 3");
     /* reduce_scatterv then allgatherv: every rank holds every sum */
     size_t counts[16], total;
     vcounts(2, 6, counts, &total);
@@ -541,6 +653,7 @@ static void names_and_bad_algorithm(void **state)
     assert_int_equal(allreduce_algo_by_name("ring"), ALLREDUCE_RING);
     assert_int_equal(allreduce_algo_by_name("rabenseifner"), ALLREDUCE_RABENSEIFNER);
     assert_int_equal(allreduce_algo_by_name("butterfly"), -1);
+    assert_int_equal(allreduce_algo_by_name("hierarchical"), ALLREDUCE_HIERARCHICAL);
     assert_string_equal(allreduce_algo_name(ALLREDUCE_RD), "rd");
     assert_true(allreduce_cost_s(ALLREDUCE_RING, 1, 100, 1, 1, 1) == 0);
     /* auto: few rounds for small vectors, bandwidth-optimal for large ones,
@@ -564,6 +677,9 @@ int main(void)
         cmocka_unit_test(simulated_time_equals_formula),
         cmocka_unit_test(doubling_bandwidth_or_latency_moves_time_as_formula),
         cmocka_unit_test(sim_and_real_give_the_same_bits),
+        cmocka_unit_test(hierarchical_sums_on_gpu_nodes),
+        cmocka_unit_test(hierarchical_refuses_partial_nodes),
+        cmocka_unit_test(hierarchical_time_equals_formula),
     };
     return cmocka_run_group_tests_name("collectives", tests, NULL, NULL);
 }

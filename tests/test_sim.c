@@ -317,8 +317,9 @@ static void platform_values_are_checked(void **state)
     unlink(path);
     if (rc != 0)
         fail_msg("a valid platform was refused: %s", err);
-    const char *shipped[] = {"platforms/cluster16.xml", "platforms/two-racks.xml"};
-    for (int i = 0; i < 2; i++)
+    const char *shipped[] = {"platforms/cluster16.xml", "platforms/two-racks.xml",
+                             "platforms/dgx-a100-4nodes.xml"};
+    for (int i = 0; i < 3; i++)
         if (sim_platform_check(shipped[i], err, sizeof err) != 0)
             fail_msg("%s", err);
 }
