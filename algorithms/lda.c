@@ -62,10 +62,14 @@
  *   push   worker -> server: int32 {sweep, flags (1 = end of sweep), n, 0},
  *          then n entries of D_s
  *   reply  server -> worker: int32 {n, 0, 0, 0}, the server's part of n_k
- *          (K int64), then n entries: the counts of the worker's words
+ *          (K int64), then n entries: the rows of the worker's words that
+ *          changed since its last reply (the server stamps each row with
+ *          the count of pushes it had applied when the row last changed),
+ *          word by word; a row that is now empty is sent as {w, -1, 0}.
+ *          A row not sent is the same as in the last reply, so R_s holds.
  * Cost per exchange of a worker with server s: 2 alpha + (16 + 12 d)
  * beta + (16 + 8K + 12 r) beta, d = nonzeros of the delta, r = nonzeros
- * of its words' rows there (at most K per word). A bsp sweep costs each
+ * of its words' changed rows there (at most K per word). A bsp sweep costs each
  * worker 6 K n_i flops / speed of sampling (n_i its tokens), then waits
  * for the slowest worker and the servers' replies; async never waits for
  * another worker but sends C - 1 + S exchanges per sweep instead of S.
@@ -210,6 +214,9 @@ typedef struct server {
     int S, W, K, s, npoints;
     size_t w0, w1;
     lda_counts counts;
+    uint64_t clock;       /* pushes applied */
+    uint64_t *changed;    /* V: the clock at which each word's row last changed */
+    uint64_t *seen;       /* W: the clock of each worker's last reply */
     uint32_t **words;     /* W: each worker's words here */
     size_t *nwords;
     int *ends;            /* npoints: end-of-sweep pushes received */
@@ -229,9 +236,14 @@ static int server_reply(server *sv, int i)
     size_t n = 0;
     for (size_t j = 0; j < sv->nwords[i]; j++) {
         uint32_t w = sv->words[i][j];
+        if (sv->changed[w] <= sv->seen[i]) /* its copy of the row is current */
+            continue;
+        if (sv->counts.len[w] == 0) /* say that it is empty now */
+            e[n++] = (lda_entry){w, -1, 0};
         for (uint32_t k = 0; k < sv->counts.len[w]; k++)
             e[n++] = (lda_entry){w, sv->counts.topic[w][k], sv->counts.count[w][k]};
     }
+    sv->seen[i] = sv->clock;
     memset(head, 0, HEAD_BYTES);
     head[0] = (int32_t)n;
     memcpy(nk, sv->counts.nk, (size_t)sv->K * sizeof *nk);
@@ -268,6 +280,7 @@ static int server_push(server *sv, int i, size_t bytes)
     if (!end && sv->o->consistency == LDA_BSP)
         return rt_fail(sv->r, RT_EPROTO, "lda server %d: worker %d pushed mid-sweep under bsp", sv->s, i);
     const lda_entry *e = (const lda_entry *)(sv->in + HEAD_BYTES);
+    sv->clock++;
     for (int32_t j = 0; j < head[2]; j++) {
         if (e[j].word < sv->w0 || e[j].word >= sv->w1 || e[j].topic < 0 || e[j].topic >= sv->K)
             return rt_fail(sv->r, RT_EPROTO, "lda server %d: worker %d pushed word %u topic %d, "
@@ -275,6 +288,7 @@ static int server_push(server *sv, int i, size_t bytes)
                            e[j].topic, sv->w0, sv->w1, sv->K);
         if (lda_counts_add(&sv->counts, e[j].word, e[j].topic, e[j].count) != 0)
             return rt_fail(sv->r, RT_ENOMEM, "lda server %d: out of memory for the counts", sv->s);
+        sv->changed[e[j].word] = sv->clock;
     }
     int rc = train_charge(sv->r, 8.0 * head[2]);
     if (end && ++sv->ends[t] == sv->W)
@@ -303,6 +317,8 @@ static void server_free(server *sv)
         free(sv->words[i]);
     free(sv->words);
     free(sv->nwords);
+    free(sv->changed);
+    free(sv->seen);
     free(sv->ends);
     free(sv->in);
     free(sv->out);
@@ -320,9 +336,11 @@ static int server_run(rt *r, const lda_opts *o)
     train_range(c->V, sv.S, sv.s, &sv.w0, &sv.w1);
     sv.words = calloc((size_t)sv.W, sizeof *sv.words);
     sv.nwords = calloc((size_t)sv.W, sizeof *sv.nwords);
+    sv.changed = calloc(c->V, sizeof *sv.changed);
+    sv.seen = calloc((size_t)sv.W, sizeof *sv.seen);
     sv.ends = calloc((size_t)sv.npoints, sizeof *sv.ends);
     sv.pts = calloc((size_t)sv.npoints * (3 + sv.K), sizeof *sv.pts);
-    if (!sv.words || !sv.nwords || !sv.ends || !sv.pts || lda_counts_init(&sv.counts, c->V, sv.K) != 0) {
+    if (!sv.words || !sv.nwords || !sv.changed || !sv.seen || !sv.ends || !sv.pts || lda_counts_init(&sv.counts, c->V, sv.K) != 0) {
         rc = rt_fail(r, RT_ENOMEM, "lda server %d: out of memory", sv.s);
         goto out;
     }
@@ -341,7 +359,8 @@ static int server_run(rt *r, const lda_opts *o)
         size_t d0, d1;
         train_range(c->ndocs, sv.W, i, &d0, &d1);
         size_t ntok = c->doc_start[d1] - c->doc_start[d0], vk = sv.nwords[i] * (size_t)sv.K;
-        size_t in = vk < 2 * ntok ? vk : 2 * ntok, out = vk < c->ntokens ? vk : c->ntokens;
+        size_t in = vk < 2 * ntok ? vk : 2 * ntok;
+        size_t out = sv.nwords[i] + (vk < c->ntokens ? vk : c->ntokens); /* a row's head, its entries */
         inmax = in > inmax ? in : inmax;
         outmax = out > outmax ? out : outmax;
     }
@@ -438,18 +457,22 @@ static int worker_pull(worker *wk, int s)
                        wk->i, st.bytes, s);
     memcpy(&wk->rnk[(size_t)s * wk->K], buf + HEAD_BYTES, (size_t)wk->K * sizeof(int64_t));
     memset(&wk->flight[(size_t)s * wk->K], 0, (size_t)wk->K * sizeof(int64_t));
-    for (size_t j = 0; j < wk->nwords[s]; j++)
-        lda_counts_clear_word(&wk->local, wk->words[s][j]);
+    /* the rows sent, one after another (an empty one as {w, -1, 0}): each
+     * becomes the server's plus D's */
     const lda_entry *e = (const lda_entry *)(buf + fixed);
-    for (int32_t j = 0; j < head[0]; j++) {
-        if (e[j].word >= wk->local.V || e[j].topic < 0 || e[j].topic >= wk->K)
-            return rt_fail(wk->r, RT_EPROTO, "lda worker %d: server %d sent word %u topic %d", wk->i,
-                           s, e[j].word, e[j].topic);
-        if (lda_counts_add(&wk->local, e[j].word, e[j].topic, e[j].count) != 0)
-            goto oom;
-    }
-    for (size_t j = 0; j < wk->nwords[s]; j++) {
-        uint32_t w = wk->words[s][j];
+    for (int32_t j = 0; j < head[0];) {
+        uint32_t w = e[j].word;
+        if (w >= wk->local.V)
+            goto malformed;
+        lda_counts_clear_word(&wk->local, w);
+        if (e[j].topic == -1)
+            j++;
+        for (; j < head[0] && e[j].word == w; j++) {
+            if (e[j].topic < 0 || e[j].topic >= wk->K || e[j].count <= 0)
+                goto malformed;
+            if (lda_counts_add(&wk->local, w, e[j].topic, e[j].count) != 0)
+                goto oom;
+        }
         for (uint32_t k = 0; k < wk->delta.len[w]; k++)
             if (lda_counts_add(&wk->local, w, wk->delta.topic[w][k], wk->delta.count[w][k]) != 0)
                 goto oom;
@@ -462,6 +485,8 @@ static int worker_pull(worker *wk, int s)
         wk->local.nk[k] = n;
     }
     return train_charge(wk->r, 8.0 * head[0]);
+malformed:
+    return rt_fail(wk->r, RT_EPROTO, "lda worker %d: a malformed row in the reply of server %d", wk->i, s);
 oom:
     return rt_fail(wk->r, RT_ENOMEM, "lda worker %d: out of memory for the counts", wk->i);
 }
@@ -552,7 +577,7 @@ static int worker_run(rt *r, const lda_opts *o)
         train_range(c->V, S, s, &w0, &w1);
         wk.words[s] = doc_words(c, wk.d0, wk.d1, w0, w1, mark, &wk.nwords[s]);
         size_t vk = wk.nwords[s] * (size_t)K;
-        size_t in = vk < c->ntokens ? vk : c->ntokens, out = vk < 2 * ntok ? vk : 2 * ntok;
+        size_t in = wk.nwords[s] + (vk < c->ntokens ? vk : c->ntokens), out = vk < 2 * ntok ? vk : 2 * ntok;
         wk.rcap[s] = HEAD_BYTES + (size_t)K * sizeof(int64_t) + in * sizeof(lda_entry);
         wk.rbuf[s] = malloc(wk.rcap[s]);
         pmax = out > pmax ? out : pmax;

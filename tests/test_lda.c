@@ -11,7 +11,7 @@
  *     start), and the log-likelihood per token rises;
  *   - bsp with a fixed seed gives the same counts and the same
  *     log-likelihood at every sweep in sim, on threads and on processes
- *     (every point finite);
+ *     (every point finite); async on threads leaves valid counts;
  *   - bad options are refused with a message;
  *   - `distlab run lda` writes the records (metrics.csv with the
  *     log-likelihood per token rising, summary.json, topics.txt with each
@@ -195,6 +195,25 @@ static void bsp_is_the_same_on_every_backend(void **state)
     rc.launch = REAL_LAUNCH_PROCS;
     run_lda(&procs, &o, 3, &real_backend, &rc);
     assert_same_runs(&sim, &procs, "sim vs procs");
+    /* async on threads: whatever the timing, the counts are those of some
+     * assignment of every token, and every point is finite */
+    o.consistency = LDA_ASYNC;
+    o.chunks = 5;
+    run async;
+    rc.launch = REAL_LAUNCH_THREADS;
+    run_lda(&async, &o, 3, &real_backend, &rc);
+    int64_t total = 0;
+    const lda_entry *e = lda_out_entries(async.out);
+    for (size_t i = 0; i < async.out->nnz; i++) {
+        assert_true(e[i].count > 0 && e[i].topic >= 0 && e[i].topic < o.topics);
+        total += e[i].count;
+    }
+    assert_true(total == (int64_t)c.ntokens);
+    for (int t = 0; t <= o.sweeps; t++)
+        assert_true(isfinite(async.out->points[t].loglik));
+    job_result_free(&async.res);
+    o.consistency = LDA_BSP;
+    o.chunks = 0;
     /* and a different seed gives other counts */
     o.seed = 43;
     run other;
