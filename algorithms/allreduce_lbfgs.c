@@ -24,6 +24,10 @@
  *      once: f = sum_s (n_s/N) loss_s + l2/2 ||x||^2.
  *                                   (compute: the shard's loss_grad flops;
  *                                    one allreduce of P + 3W floats)
+ *      Preconditioned, as the paper's Algorithm 2: the first evaluation
+ *      also sums the Hessian's diagonal H_jj (P more floats), and L-BFGS
+ *      runs on y = x / D, D_j = c / sqrt(H_jj), c chosen so that its
+ *      first step is the diagonal Newton step (--precondition off: D = 1).
  *      Every rank gets the same bits from the allreduce, so every rank's
  *      liblbfgs takes the same steps and stops at the same iteration.
  *      The loss goes through the float allreduce exactly: each worker puts
@@ -70,8 +74,8 @@ enum { BEAT_CONTINUE = 0, BEAT_STOP = 1 };
 
 alb_opts alb_opts_default(void)
 {
-    return (alb_opts){.warmstart = 1, .spares = 1, .algo = ALLREDUCE_TREE, .lbfgs_m = 10,
-                      .lbfgs_epsilon = 1e-5};
+    return (alb_opts){.warmstart = 1, .spares = 1, .algo = ALLREDUCE_TREE, .precondition = 1,
+                      .lbfgs_m = 10, .lbfgs_epsilon = 1e-5};
 }
 
 static const train_opt opts[] = {
@@ -80,6 +84,7 @@ static const train_opt opts[] = {
     {"spares", "S", "with --speculative on: ranks that run backups (default 1)"},
     {"allreduce", "ring|tree|rd|rabenseifner", "how the sums are made (default tree)"},
     {"segment", "SIZE", "ring: pipeline messages in segments of this size (default: none)"},
+    {"precondition", "on|off", "L-BFGS scaled by the Hessian's diagonal at its start (default on)"},
     {"lbfgs-m", "M", "L-BFGS corrections kept (default 10)"},
     {"lbfgs-epsilon", "E", "L-BFGS stops at ||g|| < E max(1, ||x||) (default 1e-5)"},
     {NULL, NULL, NULL},
@@ -176,7 +181,7 @@ typedef struct alb {
     ml_model *data;       /* the L-BFGS sums: data loss only (l2 = 0); L2 is added once */
     float *w;             /* P: the common weights */
     float *buf;           /* max(2P, P + 3W): what goes through the allreduce */
-    float *share;         /* P + 3: a shard's share, sent to its worker by a spare owner */
+    float *share;         /* 2P + 3: a shard's share of an evaluation [grad][loss][diag] */
     size_t *batch, *ex;   /* ml->batch; the examples of the shard I own, in order */
     size_t nex;
     ml_grad grad, dgrad;
@@ -243,10 +248,10 @@ static int alb_init(alb *a, rt *r, const train_setup *setup)
                         sizeof err) != 0)
         return rt_fail(r, RT_EINVAL, "model: %s", err);
     a->P = ml_model_nparams(a->model);
-    size_t nbuf = a->P + 3 * (size_t)a->W > 2 * a->P ? a->P + 3 * (size_t)a->W : 2 * a->P;
+    size_t nbuf = 2 * a->P + 3 * (size_t)a->W; /* the largest: an evaluation with the diagonal */
     a->w = malloc(a->P * sizeof *a->w);
     a->buf = malloc(nbuf * sizeof *a->buf);
-    a->share = malloc((a->P + 3) * sizeof *a->share);
+    a->share = malloc((2 * a->P + 3) * sizeof *a->share);
     a->batch = malloc(ml->batch * sizeof *a->batch);
     if (!a->w || !a->buf || !a->share || !a->batch || ml_grad_init(&a->grad, a->P) != 0 ||
         ml_grad_init(&a->dgrad, a->P) != 0)
@@ -447,36 +452,46 @@ static void split3(double v, float *out)
     out[2] = (float)(rest - (double)mid);
 }
 
-static int evaluate_at(alb *a, const double *x, double *f, double *g)
+/* f and g at x, and with hdiag (not NULL) the Hessian's diagonal of the
+ * whole objective there, L2 included: one pass over each shard, one
+ * allreduce of P + 3W (+ P) floats laid out [grad][W loss slots][diag]. */
+static int evaluate_at(alb *a, const double *x, double *f, double *g, double *hdiag)
 {
     const ml_config *ml = a->setup->ml;
-    size_t P = a->P;
+    size_t P = a->P, with = hdiag ? P : 0;
     char err[512];
     int rc;
     for (size_t i = 0; i < P; i++)
         a->w[i] = (float)x[i];
-    size_t n = P + 3 * (size_t)a->W;
+    size_t n = P + 3 * (size_t)a->W + with;
     memset(a->buf, 0, n * sizeof *a->buf);
     int s = a->task.shard;
     if (s >= 0) {
-        double loss = 0, flops = 0;
+        double loss = 0, flops = 0, hflops = 0;
         if (a->nex > 0 && ml_model_loss_grad(a->data, a->w, a->train, a->ex, a->nex, &a->dgrad,
                                              &loss, &flops, err, sizeof err) != 0)
+            return rt_fail(a->r, RT_EINVAL, "allreduce-lbfgs: shard %d: %s", s, err);
+        if (hdiag && a->nex > 0 &&
+            ml_model_hessian_diag(a->data, a->w, a->train, a->ex, a->nex, a->share + P + 3,
+                                  &hflops, err, sizeof err) != 0)
             return rt_fail(a->r, RT_EINVAL, "allreduce-lbfgs: shard %d: %s", s, err);
         double share = (double)a->nex / (double)a->N;
         float fs = (float)share;
         for (size_t i = 0; i < P; i++)
             a->share[i] = a->nex > 0 ? a->dgrad.dense[i] * fs : 0.0f;
+        for (size_t i = 0; i < with; i++)
+            a->share[P + 3 + i] = a->nex > 0 ? a->share[P + 3 + i] * fs : 0.0f;
         split3(share * loss, a->share + P);
-        if ((rc = train_charge(a->r, flops + (double)P)))
+        if ((rc = train_charge(a->r, flops + hflops + (double)(P + with))))
             return rc;
     }
-    /* the shard's share lands in its worker's buffer: grad at 0, loss at slot s */
-    if ((rc = deliver(a, a->share, P + 3, a->share)))
+    /* the shard's share lands in its worker's buffer */
+    if ((rc = deliver(a, a->share, P + 3 + with, a->share)))
         return rc;
     if (a->me < a->W) {
         memcpy(a->buf, a->share, P * sizeof *a->buf);
         memcpy(a->buf + P + 3 * (size_t)a->me, a->share + P, 3 * sizeof *a->buf);
+        memcpy(a->buf + P + 3 * (size_t)a->W, a->share + P + 3, with * sizeof *a->buf);
     }
     if (a->ranks > 1 && (rc = allreduce(a->r, a->o->algo, a->buf, n, &a->o->coll)))
         return rc;
@@ -489,24 +504,52 @@ static int evaluate_at(alb *a, const double *x, double *f, double *g)
         g[i] = (double)a->buf[i] + ml->l2 * x[i];
         reg += x[i] * x[i];
     }
+    for (size_t i = 0; i < with; i++)
+        hdiag[i] = (double)a->buf[P + 3 * (size_t)a->W + i] + ml->l2;
     *f = loss + 0.5 * ml->l2 * reg;
-    return train_charge(a->r, 4.0 * (double)P);
+    return train_charge(a->r, 4.0 * (double)P + (double)with);
 }
 
-static lbfgsfloatval_t lbfgs_evaluate(void *inst, const lbfgsfloatval_t *x, lbfgsfloatval_t *g,
+/* L-BFGS runs on y with x = D y, D = diag(H)^(-1/2) at the start (the
+ * paper's preconditioned L-BFGS; D = 1 without --precondition): then
+ * f(D y) has gradient D g, and the start's evaluation, made with the
+ * diagonal, is liblbfgs' first. */
+typedef struct alb_lbfgs {
+    alb *a;
+    double *D;            /* P, or NULL: identity */
+    double *xs;           /* P: x = D y */
+    double f0, *g0;       /* the start's f and gradient (in y), handed out once */
+} alb_lbfgs;
+
+static void to_x(const alb_lbfgs *l, const double *y, double *x, size_t P)
+{
+    for (size_t i = 0; i < P; i++)
+        x[i] = l->D ? l->D[i] * y[i] : y[i];
+}
+
+static lbfgsfloatval_t lbfgs_evaluate(void *inst, const lbfgsfloatval_t *y, lbfgsfloatval_t *g,
                                       const int n, const lbfgsfloatval_t step)
 {
-    (void)n;
     (void)step;
-    alb *a = inst;
+    alb_lbfgs *l = inst;
+    alb *a = l->a;
     double f = NAN;
+    if (l->g0) { /* liblbfgs starts where the diagonal was measured */
+        memcpy(g, l->g0, (size_t)n * sizeof *g);
+        free(l->g0);
+        l->g0 = NULL;
+        return l->f0;
+    }
+    to_x(l, y, l->xs, (size_t)n);
     if (!a->rc)
-        a->rc = evaluate_at(a, x, &f, g);
+        a->rc = evaluate_at(a, l->xs, &f, g, NULL);
     a->evals++;
+    for (int i = 0; i < n && l->D; i++)
+        g[i] *= l->D[i];
     return a->rc ? NAN : f;
 }
 
-static int lbfgs_progress(void *inst, const lbfgsfloatval_t *x, const lbfgsfloatval_t *g,
+static int lbfgs_progress(void *inst, const lbfgsfloatval_t *y, const lbfgsfloatval_t *g,
                           const lbfgsfloatval_t fx, const lbfgsfloatval_t xnorm,
                           const lbfgsfloatval_t gnorm, const lbfgsfloatval_t step, int n, int k,
                           int ls)
@@ -517,12 +560,14 @@ static int lbfgs_progress(void *inst, const lbfgsfloatval_t *x, const lbfgsfloat
     (void)gnorm;
     (void)step;
     (void)ls;
-    alb *a = inst;
+    alb_lbfgs *l = inst;
+    alb *a = l->a;
     a->iterations = k;
     /* the two-loop recursion and the line search's vector updates */
     a->rc = a->rc ? a->rc : train_charge(a->r, (4.0 * a->o->lbfgs_m + 10) * (double)n);
+    to_x(l, y, l->xs, (size_t)n);
     for (int i = 0; i < n && !a->rc; i++)
-        a->w[i] = (float)x[i];
+        a->w[i] = (float)l->xs[i];
     if (!a->rc)
         a->rc = record(a, 2);
     return a->rc || a->passes + a->evals >= a->setup->ml->epochs;
@@ -531,28 +576,64 @@ static int lbfgs_progress(void *inst, const lbfgsfloatval_t *x, const lbfgsfloat
 static int run_lbfgs(alb *a, int *status)
 {
     size_t P = a->P;
-    lbfgsfloatval_t *x = lbfgs_malloc((int)P), fx;
-    if (!x)
-        return rt_fail(a->r, RT_ENOMEM, "allreduce-lbfgs: out of memory for L-BFGS");
+    alb_lbfgs l = {.a = a};
+    int rc = RT_OK;
+    lbfgsfloatval_t *y = lbfgs_malloc((int)P), fx;
+    l.xs = malloc(P * sizeof *l.xs);
+    if (a->o->precondition) {
+        l.D = malloc(P * sizeof *l.D);
+        l.g0 = malloc(P * sizeof *l.g0);
+    }
+    if (!y || !l.xs || (a->o->precondition && (!l.D || !l.g0))) {
+        rc = rt_fail(a->r, RT_ENOMEM, "allreduce-lbfgs: out of memory for L-BFGS");
+        goto done;
+    }
     for (size_t i = 0; i < P; i++)
-        x[i] = a->w[i];
+        y[i] = l.xs[i] = a->w[i];
+    if (a->o->precondition) {
+        /* the diagonal is measured with the start's loss and gradient */
+        if ((rc = evaluate_at(a, l.xs, &l.f0, l.g0, l.D)))
+            goto done;
+        a->evals++;
+        /* D = c diag(H)^(-1/2), with c = ||diag(H)^(-1/2) g||: liblbfgs'
+         * first step, of unit length in y, is then the diagonal Newton
+         * step; later steps are scaled by liblbfgs itself */
+        double c = 0;
+        for (size_t i = 0; i < P; i++) {
+            l.D[i] = l.D[i] > 0 ? 1.0 / sqrt(l.D[i]) : 1.0;
+            c += (l.D[i] * l.g0[i]) * (l.D[i] * l.g0[i]);
+        }
+        c = c > 0 ? sqrt(c) : 1.0;
+        for (size_t i = 0; i < P; i++) {
+            l.D[i] *= c;
+            y[i] = l.xs[i] / l.D[i];
+            l.g0[i] *= l.D[i];
+        }
+        if ((rc = train_charge(a->r, 4.0 * (double)P)))
+            goto done;
+    }
     lbfgs_parameter_t param;
     lbfgs_params(a->o, &param);
     param.max_iterations = (int)(a->setup->ml->epochs - a->passes);
-    *status = lbfgs((int)P, x, &fx, lbfgs_evaluate, lbfgs_progress, a, &param);
-    /* x holds the best point liblbfgs found */
+    *status = lbfgs((int)P, y, &fx, lbfgs_evaluate, lbfgs_progress, &l, &param);
+    /* y holds the best point liblbfgs found */
+    to_x(&l, y, l.xs, P);
     for (size_t i = 0; i < P; i++)
-        a->w[i] = (float)x[i];
-    lbfgs_free(x);
-    if (a->rc)
-        return a->rc;
+        a->w[i] = (float)l.xs[i];
+    if ((rc = a->rc))
+        goto done;
     int st = *status;
     if (st < 0 && st != LBFGSERR_CANCELED && st != LBFGSERR_MAXIMUMITERATION &&
         st != LBFGSERR_ROUNDING_ERROR && st != LBFGSERR_MAXIMUMLINESEARCH &&
         st != LBFGSERR_MINIMUMSTEP && st != LBFGSERR_MAXIMUMSTEP &&
         st != LBFGSERR_INCREASEGRADIENT)
-        return rt_fail(a->r, RT_EINVAL, "allreduce-lbfgs: liblbfgs stopped with code %d", st);
-    return RT_OK;
+        rc = rt_fail(a->r, RT_EINVAL, "allreduce-lbfgs: liblbfgs stopped with code %d", st);
+done:
+    lbfgs_free(y);
+    free(l.xs);
+    free(l.D);
+    free(l.g0);
+    return rc;
 }
 
 /* ---- speculation: the tracker, the spares, the plan ---- */
@@ -739,12 +820,13 @@ done:
     return rc;
 }
 
-int alb_objective(rt *r, const train_setup *setup, const double *x, double *f, double *g)
+int alb_objective(rt *r, const train_setup *setup, const double *x, double *f, double *g,
+                  double *hdiag)
 {
     alb a;
     int rc = alb_init(&a, r, setup);
     if (!rc)
-        rc = evaluate_at(&a, x, f, g);
+        rc = evaluate_at(&a, x, f, g, hdiag);
     alb_free(&a);
     return rc;
 }

@@ -17,11 +17,13 @@ typedef struct alb_opts {
     int spares;           /* --spares S: ranks that run the backups (speculative on) */
     allreduce_algo algo;  /* --allreduce ring|tree|rd|rabenseifner (default tree, as the paper) */
     coll_opts coll;       /* --segment */
+    int precondition;     /* --precondition on|off: L-BFGS scaled by the Hessian's diagonal */
     int lbfgs_m;          /* --lbfgs-m: corrections kept (liblbfgs' m) */
     double lbfgs_epsilon; /* --lbfgs-epsilon: stop at ||g|| < epsilon max(1, ||x||) */
 } alb_opts;
 
-/* Defaults: warmstart 1, speculative off, 1 spare, tree, m 10, epsilon 1e-5. */
+/* Defaults: warmstart 1, speculative off, 1 spare, tree, preconditioned,
+ * m 10, epsilon 1e-5. */
 alb_opts alb_opts_default(void);
 
 /* The reporter's stats (train_out.stats), in this order. */
@@ -54,8 +56,11 @@ int alb_rank(rt *r, void *setup);
  * softmax) loss over the whole training set + l2/2 ||x||^2, and its
  * gradient, with the data part summed over the W workers' shards by one
  * allreduce (every rank of the job calls it; ranks beyond the workers add
- * nothing). Exposed so a test can hold it against the serial objective. */
-int alb_objective(rt *r, const train_setup *setup, const double *x, double *f, double *g);
+ * nothing); with hdiag (may be NULL) also the diagonal of its Hessian,
+ * l2 included, that preconditions L-BFGS. Exposed so a test can hold it
+ * against the serial objective. */
+int alb_objective(rt *r, const train_setup *setup, const double *x, double *f, double *g,
+                  double *hdiag);
 
 /* `distlab run allreduce-lbfgs`. */
 extern const train_algo alb_algo;

@@ -23,10 +23,11 @@ static int configure(run_ctx *ctx)
     const cli_args *a = ctx->args;
     const char *verb = "run allreduce-lbfgs";
     long warm = 1, spares = 1, m = 10;
-    int spec = 0;
+    int spec = 0, pre = 1;
     opts = alb_opts_default();
     if (cli_get_int(a, verb, "warmstart", 0, 1L << 30, &warm) ||
         cli_get_choice(a, verb, "speculative", on_off, &spec) ||
+        cli_get_choice(a, verb, "precondition", on_off, &pre) ||
         cli_get_int(a, verb, "spares", 1, 4096, &spares) ||
         cli_get_int(a, verb, "lbfgs-m", 1, 1000, &m) ||
         cli_get_double(a, verb, "lbfgs-epsilon", &opts.lbfgs_epsilon))
@@ -49,6 +50,7 @@ static int configure(run_ctx *ctx)
     ctx->ml.optimizer = ML_OPTIM_ADAGRAD;
     opts.warmstart = warm;
     opts.speculative = spec;
+    opts.precondition = pre;
     opts.spares = (int)spares;
     opts.lbfgs_m = (int)m;
     ctx->setup.algo = &opts;
@@ -64,6 +66,7 @@ static void summarize(run_ctx *ctx, const job_result *res, records *rec)
     if (opts.speculative)
         records_set_int(rec, "spares", opts.spares);
     records_set_str(rec, "allreduce", allreduce_algo_name(opts.algo));
+    records_set_str(rec, "precondition", opts.precondition ? "on" : "off");
     records_set_int(rec, "lbfgs_m", opts.lbfgs_m);
     records_set_num(rec, "lbfgs_epsilon", opts.lbfgs_epsilon);
     records_set_int(rec, "online_passes", (long)out->stats[ALB_STAT_ONLINE_PASSES]);

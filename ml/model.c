@@ -810,3 +810,72 @@ int ml_model_objective(ml_model *m, const float *params, const ml_dataset *ds,
         *flops = f + 2.0 * (double)m->P;
     return 0;
 }
+
+/* ---- the Hessian's diagonal, for preconditioning ---- */
+
+int ml_model_hessian_diag(ml_model *m, const float *params, const ml_dataset *ds,
+                          const size_t *idx, size_t count, float *diag, double *flops, char *err,
+                          size_t errlen)
+{
+    if (m->kind != ML_MODEL_LOGREG && m->kind != ML_MODEL_SOFTMAX)
+        return ml_err(err, errlen, "model: the Hessian's diagonal is for logreg and softmax");
+    if (check_data(m, ds, idx, count, err, errlen) < 0)
+        return -1;
+    if (scratch_reserve(m, EVAL_CHUNK, !ds->sparse) < 0)
+        return ml_err(err, errlen, "model: out of memory for the Hessian's diagonal");
+    size_t K = m->nout, d = m->d;
+    float *bias = diag + m->b_off[1];
+    double f = 0;
+    float *c = m->act[m->L]; /* logits, then each output's curvature p (1 - p) */
+    memset(diag, 0, m->P * sizeof *diag);
+    for (size_t at = 0; at < count; at += EVAL_CHUNK) {
+        size_t b = count - at < EVAL_CHUNK ? count - at : EVAL_CHUNK;
+        size_t ibuf[EVAL_CHUNK];
+        for (size_t i = 0; i < b; i++)
+            ibuf[i] = idx ? idx[at + i] : at + i;
+        linear_logits(m, params, ds, ibuf, b, c);
+        for (size_t i = 0; i < b; i++) {
+            float *z = c + i * K;
+            if (K == 1) {
+                float p = 1.0f / (1.0f + expf(-z[0]));
+                z[0] = p * (1.0f - p);
+            } else {
+                float top = z[0], s = 0;
+                for (size_t k = 1; k < K; k++)
+                    top = z[k] > top ? z[k] : top;
+                for (size_t k = 0; k < K; k++)
+                    s += z[k] = expf(z[k] - top);
+                for (size_t k = 0; k < K; k++) {
+                    float p = z[k] / s;
+                    z[k] = p * (1.0f - p);
+                }
+            }
+            for (size_t k = 0; k < K; k++)
+                bias[k] += z[k];
+            if (ds->sparse) {
+                size_t r = ibuf[i];
+                for (size_t e = ds->row_ptr[r]; e < ds->row_ptr[r + 1]; e++) {
+                    float v2 = ds->val[e] * ds->val[e];
+                    float *h = diag + (size_t)ds->col[e] * K;
+                    for (size_t k = 0; k < K; k++)
+                        h[k] += v2 * z[k];
+                }
+            } else {
+                const float *x = m->act[0] + i * d;
+                for (size_t j = 0; j < d; j++) {
+                    float v2 = x[j] * x[j];
+                    for (size_t k = 0; k < K; k++)
+                        diag[j * K + k] += v2 * z[k];
+                }
+            }
+        }
+        size_t z = batch_nnz(ds, ibuf, b);
+        f += ml_model_flops(m, b, z, 0, 0) + 3.0 * (double)(z + b) * (double)K;
+    }
+    float inv = count ? 1.0f / (float)count : 0.0f;
+    for (size_t j = 0; j < m->P; j++)
+        diag[j] *= inv;
+    if (flops)
+        *flops = f + (double)m->P;
+    return 0;
+}

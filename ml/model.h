@@ -130,6 +130,16 @@ int ml_model_evaluate(ml_model *m, const float *params, const ml_dataset *ds,
 int ml_model_objective(ml_model *m, const float *params, const ml_dataset *ds,
                        double *objective, double *flops, char *err, size_t errlen);
 
+/* The diagonal of the data loss's Hessian, averaged over the count
+ * examples idx[0..count) (idx NULL: 0..count-1), into diag[P] (no L2
+ * term): logreg p (1 - p) x_j^2, softmax p_k (1 - p_k) x_j^2 for weight
+ * (j, k), with x = 1 for the biases. A diagonal preconditioner for
+ * L-BFGS. Linear smooth models only (logreg, softmax): -1 with err
+ * otherwise. *flops gets a forward pass plus 3 (Z + B) K. */
+int ml_model_hessian_diag(ml_model *m, const float *params, const ml_dataset *ds,
+                          const size_t *idx, size_t count, float *diag, double *flops, char *err,
+                          size_t errlen);
+
 /* The flop count formula above, for a call on batch examples holding nnz
  * stored values; with_grad 0 = forward, 1 = loss_grad (sparse_grad says
  * which reg term applies). */
