@@ -144,12 +144,12 @@ clean:
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_BIN:=.d) $(TESTUTIL_OBJ:.o=.d) $(BENCH_BIN:=.d)
 
 # ThreadSanitizer: the library and the tests of what runs on threads
-# (Hogwild!, the real backend's threads mode) built with -fsanitize=thread
+# (Hogwild!, the real backend's threads mode, lda's ranks on threads) built with -fsanitize=thread
 # in their own folder, then run; make check runs it after the other tests.
 # Hogwild!'s races are races by design, but every shared access is a
 # relaxed atomic, so TSan must report nothing.
 TSAN_BUILD := build-tsan
-TSAN_TESTS := test_hogwild test_real_basic test_real_net
+TSAN_TESTS := test_hogwild test_real_basic test_real_net test_lda
 tsan: deps
 	CFLAGS="-O1 -g -fsanitize=thread" $(MAKE) BUILD=$(TSAN_BUILD) $(TSAN_TESTS:%=$(TSAN_BUILD)/tests/%)
 	CMOCKA_MESSAGE_OUTPUT=TAP TSAN_OPTIONS="halt_on_error=1 exitcode=66" prove --exec '' $(TSAN_TESTS:%=./$(TSAN_BUILD)/tests/%)

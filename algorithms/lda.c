@@ -132,11 +132,11 @@ double lda_ps_word_part(const lda_counts *c, size_t w0, size_t w1, double beta)
     lda_entry *row = malloc((size_t)c->K * sizeof *row);
     if (!row)
         return NAN;
-    double ll = 0, lg_beta = lgamma(beta);
+    double ll = 0, lg_beta = lda_lgamma(beta);
     for (size_t w = w0; w < w1; w++) {
         uint32_t n = row_sorted(c, (uint32_t)w, row);
         for (uint32_t i = 0; i < n; i++)
-            ll += lgamma(row[i].count + beta) - lg_beta;
+            ll += lda_lgamma(row[i].count + beta) - lg_beta;
     }
     free(row);
     return ll;
@@ -146,7 +146,7 @@ double lda_ps_topic_part(const int64_t *nk, int K, size_t V, double beta)
 {
     double ll = 0, Vbeta = (double)V * beta;
     for (int k = 0; k < K; k++)
-        ll += lgamma(Vbeta) - lgamma((double)nk[k] + Vbeta);
+        ll += lda_lgamma(Vbeta) - lda_lgamma((double)nk[k] + Vbeta);
     return ll;
 }
 

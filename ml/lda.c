@@ -230,6 +230,12 @@ int lda_sampler_sweep_docs(lda_sampler *s, size_t d0, size_t d1, lda_counts *cou
 
 /* ---- likelihood and recovery ---- */
 
+double lda_lgamma(double x)
+{
+    int sign;
+    return lgamma_r(x, &sign);
+}
+
 double lda_doc_loglik(const lda_sampler *s)
 {
     const ml_corpus *c = s->corpus;
@@ -237,15 +243,15 @@ double lda_doc_loglik(const lda_sampler *s)
     int32_t *ndk = calloc((size_t)K, sizeof *ndk);
     if (!ndk)
         return NAN;
-    double ll = 0, lg_alpha = lgamma(s->alpha), lg_Kalpha = lgamma(K * s->alpha);
+    double ll = 0, lg_alpha = lda_lgamma(s->alpha), lg_Kalpha = lda_lgamma(K * s->alpha);
     for (size_t d = s->doc_lo; d < s->doc_hi; d++) {
         size_t lo = c->doc_start[d] - s->tok_lo, hi = c->doc_start[d + 1] - s->tok_lo;
         for (size_t t = lo; t < hi; t++)
             ndk[s->z[t]]++;
-        ll += lg_Kalpha - lgamma((double)(hi - lo) + K * s->alpha);
+        ll += lg_Kalpha - lda_lgamma((double)(hi - lo) + K * s->alpha);
         for (size_t t = lo; t < hi; t++)
             if (ndk[s->z[t]]) { /* each topic of the document once */
-                ll += lgamma(ndk[s->z[t]] + s->alpha) - lg_alpha;
+                ll += lda_lgamma(ndk[s->z[t]] + s->alpha) - lg_alpha;
                 ndk[s->z[t]] = 0;
             }
     }
@@ -255,12 +261,12 @@ double lda_doc_loglik(const lda_sampler *s)
 
 double lda_word_loglik(const lda_counts *c, double beta)
 {
-    double ll = 0, lg_beta = lgamma(beta), Vbeta = (double)c->V * beta;
+    double ll = 0, lg_beta = lda_lgamma(beta), Vbeta = (double)c->V * beta;
     for (int k = 0; k < c->K; k++)
-        ll += lgamma(Vbeta) - lgamma((double)c->nk[k] + Vbeta);
+        ll += lda_lgamma(Vbeta) - lda_lgamma((double)c->nk[k] + Vbeta);
     for (size_t w = 0; w < c->V; w++)
         for (uint32_t i = 0; i < c->len[w]; i++)
-            ll += lgamma(c->count[w][i] + beta) - lg_beta;
+            ll += lda_lgamma(c->count[w][i] + beta) - lg_beta;
     return ll;
 }
 

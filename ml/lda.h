@@ -88,6 +88,9 @@ int lda_sampler_sweep_docs(lda_sampler *s, size_t d0, size_t d1, lda_counts *cou
  * its two sums: the documents' part over the sampler's documents, and the
  * words' part over a table of counts. Their sum over all documents,
  * divided by the tokens, is the log-likelihood per token. */
+/* log Gamma(x) without writing lgamma's global signgam, so ranks on
+ * threads can compute it at once (the same value as lgamma). */
+double lda_lgamma(double x);
 double lda_doc_loglik(const lda_sampler *s);
 double lda_word_loglik(const lda_counts *c, double beta);
 
