@@ -4,8 +4,10 @@
  *
  * --epochs counts passes over the data (online passes plus L-BFGS
  * evaluations); the online passes always use AdaGrad (the paper's
- * adaptive steps) with --lr as its rate, so --optimizer other than
- * adagrad is refused. summary.json gets the settings, the passes and
+ * adaptive steps) with --lr as its constant rate, so --optimizer other
+ * than adagrad, --schedule and --momentum are refused. Points are
+ * recorded after every online pass and every L-BFGS iteration, whatever
+ * --eval-every says. summary.json gets the settings, the passes and
  * iterations made, liblbfgs' status and the backups speculation ran.
  */
 #include <stdio.h>
@@ -48,6 +50,12 @@ static int configure(run_ctx *ctx)
         return -1;
     }
     ctx->ml.optimizer = ML_OPTIM_ADAGRAD;
+    const char *schedule = cli_get(a, "schedule");
+    if ((schedule && strcmp(schedule, "constant") != 0) || ctx->ml.momentum != 0) {
+        fprintf(stderr, "distlab run allreduce-lbfgs: AdaGrad at the constant rate --lr makes "
+                "the online passes; --schedule and --momentum do not apply\n");
+        return -1;
+    }
     opts.warmstart = warm;
     opts.speculative = spec;
     opts.precondition = pre;

@@ -25,6 +25,7 @@
 #include "core/job.h"
 #include "real/real_backend.h"
 #include "sim/sim_backend.h"
+#include "tests/util_distlab.h"
 
 /* Sparse logistic regression, small enough that train_loss (measured on
  * up to 10,000 examples) is the whole training objective. */
@@ -145,6 +146,29 @@ static void bad_options_are_refused(void **state)
     o = alb_opts_default();
     check_says(&q, &o, 4, "--model svm");
     ml_problem_free(&q.prob);
+}
+
+/* The command line's own refusals (and the descriptor's check through it). */
+static void the_command_refuses_what_does_not_apply(void **state)
+{
+    (void)state;
+    const test_refusal cases[] = {
+        {"--optimizer sgd", "the online passes use AdaGrad"},
+        {"--schedule inv:t0=2", "--schedule and --momentum do not apply"},
+        {"--momentum 0.9", "--schedule and --momentum do not apply"},
+        {"--spares 2", "needs --speculative on"},
+        {"--speculative maybe", "expected one of: off, on"},
+        {"--precondition yes", "expected one of: off, on"},
+        {"--warmstart -1", "--warmstart"},
+        {"--warmstart 7", "--warmstart 7: between 0 and --epochs (6)"},
+        {"--speculative on --warmstart 0", "needs --warmstart 1 or more"},
+        {"--model svm", "--model svm"},
+        {"--lbfgs-m 0", "--lbfgs-m"},
+        {"--allreduce star", "unknown algorithm 'star'"},
+    };
+    test_distlab_refuses("run allreduce-lbfgs --dataset " SPARSE " --model logreg --epochs 6 "
+                         "--quiet --no-figures --out /nonexistent/never",
+                         cases, sizeof cases / sizeof *cases);
 }
 
 /* ---- one worker: the serial algorithm, written here without runtime ---- */
@@ -572,6 +596,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(bad_options_are_refused),
+        cmocka_unit_test(the_command_refuses_what_does_not_apply),
         cmocka_unit_test(one_worker_is_serial_bit_for_bit),
         cmocka_unit_test(sums_are_the_serial_objective),
         cmocka_unit_test(hessian_diagonal_matches_differences),
