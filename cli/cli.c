@@ -28,6 +28,10 @@ const cli_opt cli_job_opts[] = {
     {"placement", "round-robin|block", "sim: ranks onto hosts in name order; round-robin: rank i on host i mod H, "
                                       "spread evenly when fewer than H (default); block: fill them in order"},
     {"payload", "data|size-only", "sim: size-only messages carry no data (default data)"},
+    {"fail", "RANK@TIME,...", "sim: that rank's host goes down at that simulated time, e.g. 3@0.5s"},
+    {"degrade", "LINK:F@T1-T2,...", "sim: the named link carries F times its bandwidth from T1 to T2, e.g. "
+                                   "cluster_link_3_UP:0.1@1s-2s (a generated cluster's host N sends on "
+                                   "cluster_link_N_UP, receives on cluster_link_N_DOWN)"},
     {"launch", "threads|procs|hosts", "real: ranks as threads of one process, processes, or one rank per command (default threads)"},
     {"listen", "ADDR", "real: address the ranks listen on (default 127.0.0.1; hosts: each its --peers entry)"},
     {"peers", "HOST:PORT,...", "hosts: every rank's address, in rank order, the same list for every rank"},
@@ -135,6 +139,104 @@ static int bad(const char *verb, const char *name, const char *msg)
 {
     fprintf(stderr, "distlab %s: --%s: %s\n", verb, name, msg);
     return -1;
+}
+
+/* One --fail (RANK@TIME) or --degrade (LINK:FACTOR@START-END) entry. */
+static int parse_fault(const char *verb, const char *opt, char *item, sim_fault *f)
+{
+    char buf[256], msg[400], err[200];
+    if (strlen(item) >= sizeof buf) {
+        snprintf(msg, sizeof msg, "'%.40s...' is too long", item);
+        return bad(verb, opt, msg);
+    }
+    strcpy(buf, item);
+    char *at = strrchr(buf, '@');
+    int fail = strcmp(opt, "fail") == 0;
+    if (!at || at == buf || !at[1]) {
+        snprintf(msg, sizeof msg, "expected %s, got '%s'", fail ? "RANK@TIME, e.g. 3@0.5s"
+                 : "LINK:FACTOR@START-END, e.g. cluster_link_3_UP:0.1@1s-2s", item);
+        return bad(verb, opt, msg);
+    }
+    *at++ = '\0';
+    *f = (sim_fault){.kind = fail ? SIM_FAULT_FAIL : SIM_FAULT_DEGRADE, .rank = -1};
+    if (fail) {
+        long rank;
+        if (units_int(buf, 0, 1 << 20, &rank, err, sizeof err) ||
+            units_time(at, &f->at_s, err, sizeof err)) {
+            snprintf(msg, sizeof msg, "'%s': %s", item, err);
+            return bad(verb, opt, msg);
+        }
+        f->rank = (int)rank;
+    } else {
+        char *colon = strrchr(buf, ':'), *dash = strchr(at, '-');
+        char *end;
+        if (!colon || colon == buf || !dash) {
+            snprintf(msg, sizeof msg, "expected LINK:FACTOR@START-END, got '%s'", item);
+            return bad(verb, opt, msg);
+        }
+        *colon = *dash = '\0';
+        f->factor = strtod(colon + 1, &end);
+        if (end == colon + 1 || *end || !(f->factor > 0) || f->factor > 1e6) {
+            snprintf(msg, sizeof msg, "'%s': the factor must be a number above 0, at most 1e6", item);
+            return bad(verb, opt, msg);
+        }
+        if (units_time(at, &f->at_s, err, sizeof err) || units_time(dash + 1, &f->until_s, err, sizeof err)) {
+            snprintf(msg, sizeof msg, "'%s': %s", item, err);
+            return bad(verb, opt, msg);
+        }
+        if (!(f->until_s > f->at_s)) {
+            snprintf(msg, sizeof msg, "'%s': the window must end after it starts", item);
+            return bad(verb, opt, msg);
+        }
+        /* the name outlives the job: it points into the arguments */
+        f->link = item;
+        item[colon - buf] = '\0';
+    }
+    if (!(f->at_s > 0) || f->at_s > 1e9) {
+        snprintf(msg, sizeof msg, "'%s': the time must be above 0 and at most 1e9 s", item);
+        return bad(verb, opt, msg);
+    }
+    return 0;
+}
+
+int cli_check_faults(const char *verb, const sim_config *sim, int ranks)
+{
+    for (int i = 0; i < sim->nfaults; i++)
+        if (sim->faults[i].kind == SIM_FAULT_FAIL && sim->faults[i].rank >= ranks) {
+            fprintf(stderr, "distlab %s: --fail: rank %d at %g s, but the job has ranks 0 to %d\n", verb,
+                    sim->faults[i].rank, sim->faults[i].at_s, ranks - 1);
+            return -1;
+        }
+    return 0;
+}
+
+/* --fail and --degrade: comma-separated lists into sim->faults. */
+static int parse_faults(const cli_args *a, const char *verb, const char *opt, sim_config *sim)
+{
+    const char *v = cli_get(a, opt);
+    if (!v)
+        return 0;
+    char *list = strdup(v), *save = NULL;
+    if (!list)
+        return bad(verb, opt, "out of memory");
+    int rc = 0;
+    for (char *item = strtok_r(list, ",", &save); item && !rc; item = strtok_r(NULL, ",", &save)) {
+        if (sim->nfaults == SIM_MAX_FAULTS) {
+            char msg[80];
+            snprintf(msg, sizeof msg, "at most %d failures in all", SIM_MAX_FAULTS);
+            rc = bad(verb, opt, msg);
+            break;
+        }
+        /* a copy of its own: a link's name is kept */
+        char *mine = strdup(item);
+        rc = !mine ? bad(verb, opt, "out of memory") : parse_fault(verb, opt, mine, &sim->faults[sim->nfaults]);
+        if (!rc)
+            sim->nfaults++;
+        else
+            free(mine);
+    }
+    free(list);
+    return rc;
 }
 
 int cli_get_int(const cli_args *a, const char *verb, const char *name, long lo, long hi, long *out)
@@ -413,6 +515,13 @@ int cli_job_config(const cli_args *a, const char *verb, job_config *cfg, sim_con
     }
     if (cli_flag(a, "no-events"))
         cfg->record_events = 0;
+    if ((cli_get(a, "fail") || cli_get(a, "degrade")) && cfg->backend != &sim_backend)
+        return bad(verb, cli_get(a, "fail") ? "fail" : "degrade",
+                   "failures are injected in simulation (--backend sim); on real sockets `distlab run` "
+                   "takes --kill-rank RANK:STEP");
+    sim->nfaults = 0;
+    if (parse_faults(a, verb, "fail", sim) || parse_faults(a, verb, "degrade", sim))
+        return -1;
 
     if (cfg->backend == &real_backend && sim->size_only)
         return bad(verb, "payload", "size-only payloads exist only in simulation (--backend sim)");

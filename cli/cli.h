@@ -89,6 +89,9 @@ extern const job_backend *const cli_backends[];
  * which must outlive cfg. Each starts from what the caller put there (the
  * defaults). */
 int cli_job_config(const cli_args *a, const char *verb, job_config *cfg, sim_config *sim, real_config *real);
+/* A --fail naming a rank the job (of that many ranks) lacks: said, and -1.
+ * For each verb to call once it knows its ranks. */
+int cli_check_faults(const char *verb, const sim_config *sim, int ranks);
 /* With --calibration FILE: the measured training rate of this model at
  * the nearest measured batch size becomes sim->speed_flops (unless --speed
  * is given), so compute is charged at the speed this machine has. Returns

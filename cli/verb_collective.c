@@ -187,7 +187,7 @@ int verb_collective(int argc, char **argv)
     if (cli_get_int(&a, "collective", "workers", 1, 1 << 20, &workers))
         return 2;
     cfg.ranks = (int)workers;
-    if (cli_job_config(&a, "collective", &cfg, &sim, &real))
+    if (cli_job_config(&a, "collective", &cfg, &sim, &real) || cli_check_faults("collective", &sim, cfg.ranks))
         return 2;
     coll_arg ca = {.op = OP_ALLREDUCE};
     int op = 0;

@@ -109,7 +109,7 @@ int verb_pingpong(int argc, char **argv)
     sim_config sim = sim_config_default();
     real_config real = real_config_default();
     cfg.ranks = 2;
-    if (cli_job_config(&a, "pingpong", &cfg, &sim, &real))
+    if (cli_job_config(&a, "pingpong", &cfg, &sim, &real) || cli_check_faults("pingpong", &sim, cfg.ranks))
         return 2;
     pingpong_arg pa = {0};
     if (parse_sizes(cli_get(&a, "bytes") ? cli_get(&a, "bytes") : "1MiB", &pa))

@@ -362,6 +362,8 @@ int verb_run(int argc, char **argv)
         fprintf(stderr, "distlab %s: %s\n", verb, err);
         return 2;
     }
+    if (cli_check_faults(verb, &ctx.sim, shape.ranks))
+        return 2;
     ctx.setup.reporter = shape.reporter;
     train_setup_columns(&ctx.setup, desc);
     double *slowdown = malloc((size_t)shape.ranks * sizeof *slowdown);

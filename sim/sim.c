@@ -21,6 +21,9 @@
  *   - The payload is a sim_msg carrying a private copy of the data (or no
  *     data at all for size-only messages); the receiver copies it out and
  *     frees it.
+ *   - A failure (--fail RANK@TIME) is made to look as it does on real
+ *     sockets; see "failures" below. --degrade changes a link's bandwidth
+ *     for a while, through SimGrid.
  * A simulation runs in a child process made by sim_backend.c; everything
  * here is process-global state of that child.
  */
@@ -36,6 +39,7 @@
 #include <simgrid/comm.h>
 #include <simgrid/engine.h>
 #include <simgrid/host.h>
+#include <simgrid/link.h>
 #include <simgrid/mailbox.h>
 
 #include "core/job_internal.h"
@@ -46,6 +50,7 @@
 
 typedef struct sim_msg {
     int src, tag;
+    int death;  /* a failed rank's last word (see "failures" below) */
     size_t len;
     void *data; /* NULL for size-only messages */
     struct sim_msg *next;
@@ -76,7 +81,18 @@ typedef struct sim_rank {
     int ncomms;
     int status;
     int finished;
+    int dead;             /* its host went down (--fail) at dead_at */
+    double dead_at;
+    struct sim_death *heard; /* the failed ranks whose last word came */
 } sim_rank;
+
+/* A failed peer, as a rank heard of it: receives from it fail from then
+ * on, and the first any-source receive fails once (reported). */
+typedef struct sim_death {
+    int src;
+    int reported;
+    struct sim_death *next;
+} sim_death;
 
 typedef struct shared_block {
     int host;
@@ -168,8 +184,14 @@ static void complete_recv(sim_rank *s, sim_req *q, sim_msg *m)
 
 /* A message arrived: give it to the first posted receive it matches, or
  * queue it. */
+static void hear_death(sim_rank *s, int src);
 static void deliver(sim_rank *s, sim_msg *m)
 {
+    if (m->death) {
+        hear_death(s, m->src);
+        free(m);
+        return;
+    }
     sim_req **pp = &s->posted, *prev = NULL;
     for (sim_req *q = s->posted; q; prev = q, pp = &q->next, q = q->next) {
         if (rt_matches(q->h.peer, q->h.tag, m->src, m->tag)) {
@@ -186,6 +208,226 @@ static void deliver(sim_rank *s, sim_msg *m)
     else
         s->arrived = m;
     s->arrived_tail = m;
+}
+
+/* ---- failures ----
+ *
+ * --fail RANK@TIME: at TIME the rank's host goes down. SimGrid can turn a
+ * host off, but a peer waiting on a get that no message will ever match is
+ * then never told, and the transfers under way fail inside SimGrid's waits.
+ * So a failure is made to look as it does on real sockets instead: an
+ * actor on the failed rank's host marks it dead, sends every other rank a
+ * last word (one byte, behind whatever the rank had already sent: the
+ * reset of a closed TCP connection), and from then on swallows what the
+ * others send it (a send to a dead peer may well succeed, as write() does
+ * until the reset comes). The dead rank's own calls fail from then on, so
+ * it sends nothing more. A rank that hears a last word fails its receives
+ * from that rank, now and later, and its first any-source receive once,
+ * with the dead rank as the source (real/engine.c's fail_receives). */
+
+static int dead_error(rt *r)
+{
+    return rt_seterr(r, RT_EPEER, "rank %d failed: its host went down at %g simulated seconds (--fail)",
+                     r->rank, me(r)->dead_at);
+}
+
+static void fail_recv(sim_rank *s, sim_req *q, int src)
+{
+    q->h.status = (rt_status){.source = src, .tag = RT_ANY_TAG, .bytes = 0};
+    q->h.error = rt_seterr(&s->r, RT_EPEER, "recv from rank %d: its host went down at %g simulated "
+                           "seconds", src, S.ranks[src].dead_at);
+    q->h.done = 1;
+}
+
+static sim_death *heard_of(const sim_rank *s, int src)
+{
+    for (sim_death *d = s->heard; d; d = d->next)
+        if (d->src == src)
+            return d;
+    return NULL;
+}
+
+/* A receive of src's about to be posted: the dead peer it can no longer
+ * come from (-1: none). */
+static int dead_source(sim_rank *s, int src)
+{
+    for (sim_death *d = s->heard; d; d = d->next) {
+        if (d->src == src)
+            return src;
+        if (src == RT_ANY_SOURCE && !d->reported) {
+            d->reported = 1;
+            return d->src;
+        }
+    }
+    return -1;
+}
+
+/* src's last word came: fail the receives waiting on it. */
+static void hear_death(sim_rank *s, int src)
+{
+    sim_death *d = calloc(1, sizeof *d);
+    if (!d) /* it will be heard of as a deadlock instead */
+        return;
+    d->src = src;
+    d->next = s->heard;
+    s->heard = d;
+    sim_req *prev = NULL;
+    for (sim_req *q = s->posted; q;) {
+        sim_req *next = q->next;
+        int fails = q->h.peer == src || (q->h.peer == RT_ANY_SOURCE && !d->reported);
+        if (fails) {
+            d->reported |= q->h.peer == RT_ANY_SOURCE;
+            if (prev)
+                prev->next = next;
+            else
+                s->posted = next;
+            if (s->posted_tail == q)
+                s->posted_tail = prev;
+            fail_recv(s, q, src);
+        } else {
+            prev = q;
+        }
+        q = next;
+    }
+}
+
+/* The actor of a --fail, on the failed rank's host. */
+static void failure_actor(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    sim_rank *x = sg_actor_self_get_data();
+    sg_actor_daemonize(sg_actor_self()); /* it ends with the last rank */
+    sg_actor_sleep_until(x->dead_at);
+    if (x->finished)
+        return; /* it had ended: nothing left to fail */
+    x->dead = 1;
+    int P = S.nranks, me_ = x->r.rank;
+    for (int d = 0; d < P; d++) {
+        if (d == me_)
+            continue;
+        sim_msg *m = calloc(1, sizeof *m);
+        if (!m)
+            continue;
+        m->src = me_;
+        m->death = 1;
+        sg_comm_detach(sg_mailbox_put_init(pair_mailbox(me_, d), m, 1), NULL);
+    }
+    sg_comm_t *gets = calloc((size_t)P, sizeof *gets);
+    void **got = calloc((size_t)P, sizeof *got);
+    int *from = calloc((size_t)P, sizeof *from), k = 0;
+    if (!gets || !got || !from)
+        return; /* sends to it then never end: a deadlock, reported */
+    for (int d = 0; d < P; d++)
+        if (d != me_) {
+            from[k] = d;
+            gets[k] = sg_mailbox_get_async(pair_mailbox(d, me_), &got[k]);
+            k++;
+        }
+    while (k > 0) {
+        ssize_t i = sg_comm_wait_any(gets, (size_t)k);
+        if (i < 0)
+            break;
+        sim_msg *m = got[i];
+        if (m)
+            free(m->data);
+        free(m);
+        got[i] = NULL;
+        gets[i] = sg_mailbox_get_async(pair_mailbox(from[i], me_), &got[i]);
+    }
+}
+
+/* The actor of the --degrade windows: each link's bandwidth, at each time
+ * a window opens or closes, is its own times every open window's factor. */
+typedef struct degraded {
+    sg_link_t link;
+    double bandwidth; /* its own */
+    const sim_fault *f;
+} degraded;
+static degraded degrades[SIM_MAX_FAULTS];
+static int ndegrades;
+
+static int by_time(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static void degrade_actor(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    sg_actor_daemonize(sg_actor_self());
+    double t[2 * SIM_MAX_FAULTS];
+    int nt = 0;
+    for (int i = 0; i < ndegrades; i++) {
+        t[nt++] = degrades[i].f->at_s;
+        t[nt++] = degrades[i].f->until_s;
+    }
+    qsort(t, (size_t)nt, sizeof *t, by_time);
+    for (int k = 0; k < nt; k++) {
+        if (k > 0 && t[k] == t[k - 1])
+            continue;
+        sg_actor_sleep_until(t[k]);
+        for (int i = 0; i < ndegrades; i++) {
+            double bw = degrades[i].bandwidth;
+            for (int j = 0; j < ndegrades; j++)
+                if (degrades[j].link == degrades[i].link && degrades[j].f->at_s <= t[k] &&
+                    t[k] < degrades[j].f->until_s)
+                    bw *= degrades[j].f->factor;
+            sg_link_set_bandwidth(degrades[i].link, bw);
+        }
+    }
+}
+
+/* Start the actors of the job's failures; -1 with the job failed when one
+ * names a rank or a link the job does not have. */
+static int start_faults(const sim_config *sim, job_result *res)
+{
+    ndegrades = 0;
+    for (int i = 0; i < sim->nfaults; i++) {
+        const sim_fault *f = &sim->faults[i];
+        if (f->kind == SIM_FAULT_FAIL) {
+            if (f->rank < 0 || f->rank >= S.nranks) {
+                job_fail(res, "--fail %d@%gs: the job has ranks 0 to %d", f->rank, f->at_s, S.nranks - 1);
+                return -1;
+            }
+            sim_rank *x = &S.ranks[f->rank];
+            if (x->dead_at > 0 && x->dead_at <= f->at_s)
+                continue; /* it fails earlier already */
+            x->dead_at = f->at_s;
+            continue;
+        }
+        sg_link_t *links = sg_link_list();
+        size_t nl = sg_link_count();
+        sg_link_t found = NULL;
+        char some[200] = "";
+        for (size_t l = 0; l < nl; l++) {
+            const char *name = sg_link_get_name(links[l]);
+            if (strcmp(name, f->link) == 0)
+                found = links[l];
+            if (l < 4)
+                snprintf(some + strlen(some), sizeof some - strlen(some), "%s%s", l ? ", " : "", name);
+        }
+        free(links);
+        if (!found) {
+            job_fail(res, "--degrade %s: the platform has no link of that name (it has %zu: %s%s)",
+                     f->link, nl, some, nl > 4 ? ", ..." : "");
+            return -1;
+        }
+        degrades[ndegrades++] = (degraded){found, sg_link_get_bandwidth(found), f};
+    }
+    for (int i = 0; i < S.nranks; i++) {
+        sim_rank *x = &S.ranks[i];
+        if (x->dead_at > 0) {
+            sg_actor_t a = sg_actor_init("failure", S.hosts[x->host]);
+            sg_actor_set_data(a, x);
+            sg_actor_start(a, failure_actor, 0, NULL);
+        }
+    }
+    if (ndegrades > 0)
+        sg_actor_start(sg_actor_init("degrade", S.hosts[0]), degrade_actor, 0, NULL);
+    return 0;
 }
 
 /* ---- rt_ops ---- */
@@ -220,6 +462,11 @@ static int send_common(rt *r, int dst, int tag, const void *buf, size_t len, int
                        rt_request **out)
 {
     sim_rank *s = me(r);
+    if (s->dead)
+        return dead_error(r);
+    if (heard_of(s, dst))
+        return rt_seterr(r, RT_EPEER, "send to rank %d: its host went down at %g simulated seconds",
+                         dst, S.ranks[dst].dead_at);
     sim_req *q = calloc(1, sizeof *q);
     sim_msg *m = make_msg(r, tag, buf, len);
     if (!q || !m) {
@@ -254,6 +501,8 @@ static int sim_bsend(rt *r, int dst, int tag, const void *buf, size_t len, rt_re
 static int sim_irecv(rt *r, int src, int tag, void *buf, size_t cap, rt_request **out)
 {
     sim_rank *s = me(r);
+    if (s->dead)
+        return dead_error(r);
     sim_req *q = calloc(1, sizeof *q);
     if (!q)
         return rt_seterr(r, RT_ENOMEM, "recv: out of memory");
@@ -276,6 +525,12 @@ static int sim_irecv(rt *r, int src, int tag, void *buf, size_t cap, rt_request 
             return RT_OK;
         }
     }
+    /* what a dead peer sent first has come; nothing more will */
+    int dead = s->heard ? dead_source(s, src) : -1;
+    if (dead >= 0) {
+        fail_recv(s, q, dead);
+        return RT_OK;
+    }
     if (s->posted_tail)
         s->posted_tail->next = q;
     else
@@ -291,6 +546,8 @@ static int sim_irecv(rt *r, int src, int tag, void *buf, size_t cap, rt_request 
 static int sim_progress_for(rt *r, int n, rt_request **reqs, double timeout_s)
 {
     sim_rank *s = me(r);
+    if (s->dead)
+        return dead_error(r);
     int size = r->size;
     if (s->ncomms < size + n) {
         free(s->comms);
@@ -407,6 +664,8 @@ static double sim_now(rt *r)
 
 static int sim_compute(rt *r, double flops)
 {
+    if (me(r)->dead)
+        return dead_error(r);
     if (flops > 0)
         sg_actor_execute(flops * r->slowdown);
     return RT_OK;
@@ -503,6 +762,11 @@ static void free_ranks(void)
         free(s->active_at);
         free(s->comms);
         free(s->who);
+        while (s->heard) {
+            sim_death *d = s->heard;
+            s->heard = d->next;
+            free(d);
+        }
     }
     free(S.ranks);
     S.ranks = NULL;
@@ -571,12 +835,28 @@ int sim_job_run(const job_config *cfg, const char *log_path, job_main fn, void *
     }
     for (int i = 0; i < cfg->ranks; i++)
         sg_actor_start(S.ranks[i].actor, rank_actor, 0, NULL);
+    if (start_faults(sim, res) != 0) {
+        free_ranks();
+        return -1;
+    }
 
     simgrid_run();
     sh->seconds = simgrid_get_clock();
 
-    /* A rank that failed is the likely cause of any deadlock after it: its
-     * error comes first. Then a deadlock names every rank still waiting. */
+    /* A rank whose host went down is the cause of what failed after it;
+     * then a rank that failed is the likely cause of any deadlock after
+     * it: their errors come first. Then a deadlock names every rank still
+     * waiting. */
+    for (int i = 0; i < cfg->ranks; i++) {
+        sim_rank *s = &S.ranks[i];
+        if (s->dead) {
+            s->finished = 1;
+            s->status = RT_EPEER;
+            rt_seterr(&s->r, RT_EPEER, "its host went down at %g simulated seconds (--fail %d@%gs)",
+                      s->dead_at, i, s->dead_at);
+            job_fail(res, "%s", s->r.err);
+        }
+    }
     for (int i = 0; i < cfg->ranks; i++)
         if (S.ranks[i].finished && S.ranks[i].status != RT_OK)
             job_fail(res, "%s", S.ranks[i].r.err[0] ? S.ranks[i].r.err : rt_strerror(S.ranks[i].status));

@@ -19,6 +19,19 @@
 typedef enum { SIM_NET_IDEAL = 0, SIM_NET_TCP = 1 } sim_net;
 typedef enum { SIM_PLACE_ROUND_ROBIN = 0, SIM_PLACE_BLOCK = 1 } sim_placement;
 
+/* A failure the simulation injects (--fail, --degrade): at at_s the rank's
+ * host goes down (SIM_FAULT_FAIL), or between at_s and until_s the link of
+ * that name carries factor times its bandwidth (SIM_FAULT_DEGRADE). */
+typedef enum { SIM_FAULT_FAIL = 0, SIM_FAULT_DEGRADE = 1 } sim_fault_kind;
+typedef struct sim_fault {
+    sim_fault_kind kind;
+    int rank;          /* FAIL */
+    const char *link;  /* DEGRADE: a link of the platform, by name */
+    double factor;     /* DEGRADE: in (0, 1e6] */
+    double at_s, until_s;
+} sim_fault;
+#define SIM_MAX_FAULTS 32
+
 typedef struct sim_config {
     const job_backend *backend; /* &sim_backend: whose settings these are */
     /* a platform file, or a generated cluster */
@@ -40,6 +53,8 @@ typedef struct sim_config {
     sim_net net;
     sim_placement placement;
     int size_only;         /* payloads carry only their size */
+    int nfaults;           /* failures to inject, in no particular order */
+    sim_fault faults[SIM_MAX_FAULTS];
 } sim_config;
 
 extern const job_backend sim_backend;
