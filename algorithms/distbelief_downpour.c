@@ -228,6 +228,8 @@ static int replica_main(rt *r, const train_setup *setup, const db_layout *lay, m
     long steps = shard.n ? steps_per_epoch * ml->epochs : 0;
     int examples = 0;
     for (long step = 0; step < steps; step++) {
+        if ((rc = train_step_begin(setup, r, step)))
+            goto done;
         /* ---- 1. fresh weights ---- */
         if (step % o->fetch_every == 0) {
             if ((rc = client_fetch(&c, packed)))

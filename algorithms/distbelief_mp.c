@@ -521,6 +521,8 @@ int db_mp_rank(rt *r, void *arg)
     train_schedule_init(&due, ml, 1);
     for (long step = 0; step <= steps && !rc; step++) {
         double epoch = (double)step / (double)steps_per_epoch;
+        if ((rc = train_step_begin(setup, r, step)))
+            break;
         /* evaluation points: the weights gathered on rank 0, aside from training */
         if (train_schedule_due(&due, epoch) || step == steps) {
             rt_aside_begin(r);

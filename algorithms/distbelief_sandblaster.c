@@ -212,6 +212,8 @@ static int replica_main(rt *r, const train_setup *setup, const db_layout *lay)
             continue;
         }
         /* ---- 3. weights for this evaluation, then the unit's gradient ---- */
+        if ((rc = train_step_begin(setup, r, units)))
+            goto done;
         if (u.arg != have) {
             if ((rc = db_fetch(r, S, P, off, n, TAG_SB_REQ, TAG_SB_REPLY, SB_FETCH, u.arg, packed,
                                &bytes)))

@@ -443,6 +443,8 @@ int hogwild_rank(rt *r, void *arg)
     uint64_t seen = 0;
     for (long step = 0; step < steps; step++) {
         double epoch = (double)seen / per_epoch;
+        if ((rc = train_step_begin(setup, r, step)))
+            break;
         if (reporter && train_snaps_room(&rep.snaps) && train_schedule_due(&sch, epoch) &&
             (rc = report_snap(r, &rep, w, P, counts, W, rt_now(r) - t0, epoch, seen)))
             break;

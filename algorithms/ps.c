@@ -474,7 +474,6 @@ static int worker_goodbye(worker *wk)
 
 static int worker_main(rt *r, const train_setup *setup, ml_model *model)
 {
-    const ps_opts *opt = setup->algo;
     worker wk = {.r = r, .setup = setup, .model = model, .train = &setup->prob->train};
     ps_shape_of(r, setup, model, &wk.sh);
     wk.w = rt_rank(r) - wk.sh.S;
@@ -493,7 +492,7 @@ static int worker_main(rt *r, const train_setup *setup, ml_model *model)
         /* ---- 1. the weights this minibatch needs ---- */
         if ((rc = worker_pull(&wk, cur, &stop)) || stop)
             break;
-        if (opt->crash && opt->crash(r, wk.w, clock))
+        if ((rc = train_step_begin(setup, r, clock)))
             goto done; /* crashed: no goodbye */
         /* ---- 2. its gradient ---- */
         if ((rc = worker_gradient(&wk, cur)))

@@ -23,12 +23,6 @@ typedef struct ps_opts {
     int servers;                /* --servers S */
     ps_consistency consistency; /* --consistency bsp|ssp|async */
     int staleness;              /* --staleness s (ssp); s = 0 is BSP */
-    /* Fault injection for tests of the real backend: called by each worker
-     * before each iteration (worker index, iteration). A nonzero return
-     * makes the worker leave at once without saying goodbye, as a crashed
-     * one would -- the hook itself makes the crash visible (it aborts the
-     * rank's connections). NULL: no faults. */
-    int (*crash)(rt *r, int worker, long iteration);
 } ps_opts;
 
 /* Bytes of the header of a worker's request and of a server's reply:

@@ -217,6 +217,8 @@ int psgd_rank(rt *r, void *arg)
     long steps = steps_per_epoch * ml->epochs;
     for (long step = 0; step < steps && !rc; step++) {
         double epoch = (double)step / (double)steps_per_epoch;
+        if ((rc = train_step_begin(setup, r, step)))
+            break;
         if (train_schedule_due(&s.sched, epoch) && (rc = psgd_evaluate(&s, epoch, step)))
             break;
 

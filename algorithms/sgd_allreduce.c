@@ -71,6 +71,8 @@ int sgd_allreduce_rank(rt *r, void *arg)
     long steps = steps_per_epoch * ml->epochs;
     for (long step = 0; step < steps && !rc; step++) {
         double epoch = (double)step / (double)steps_per_epoch;
+        if ((rc = train_step_begin(setup, r, step)))
+            break;
         if (wk.reporting && train_eval_due(&wk.eval, epoch) &&
             (rc = train_eval_now(&wk.eval, wk.params, epoch, step, NULL)))
             break;

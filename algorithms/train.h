@@ -49,6 +49,13 @@ typedef struct train_setup {
      * nobody listens); the command line draws its progress line with it. */
     void (*progress)(void *ctx, double epoch, int epochs, double train_loss, double time_s);
     void *progress_ctx;
+    /* Fault injection (--kill-rank): called by every training rank at the
+     * start of each of its steps (train_step_begin). Nonzero: the rank was
+     * made to fail there -- the hook itself makes that visible (its process
+     * exits, its connections are aborted, or its simulated host goes
+     * down) -- and leaves at once, saying goodbye to no one. NULL: none. */
+    int (*crash)(void *ctx, rt *r, long step);
+    void *crash_ctx;
     const void *algo;     /* the algorithm's own options */
     int nextra;           /* extra metric columns used */
     const char *extra_names[TRAIN_EXTRA];
@@ -67,6 +74,11 @@ typedef struct train_out {
 
 size_t train_out_bytes(size_t nparams);
 float *train_out_params(train_out *o);
+
+/* A rank begins its step-th step (minibatch, counted from 0 in its own
+ * loop): nonzero when setup->crash made it fail here, with the error set;
+ * it must then return that code at once. */
+int train_step_begin(const train_setup *setup, rt *r, long step);
 
 /* ---- minibatches ---- */
 

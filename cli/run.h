@@ -29,6 +29,8 @@ typedef struct run_ctx {
     train_setup setup;     /* setup.algo: set by configure */
     int workers;           /* --workers (or the algorithm's default) */
     int stragglers;        /* workers slowed by --stragglers */
+    int kill_rank;         /* --kill-rank RANK:STEP, or -1 */
+    long kill_step;
 } run_ctx;
 
 typedef struct run_algo {
@@ -67,6 +69,12 @@ extern const run_algo run_algo_allreduce_lbfgs;
 int verb_run(int argc, char **argv);
 /* `distlab run lda` (cli/run_lda.c): argv as verb_run has it ("run", "lda", ...). */
 int run_lda(int argc, char **argv);
+
+/* --kill-rank RANK:STEP (run_faults.c), once cfg.ranks is known: sets
+ * setup.crash; 0, or -1 having said what is wrong. */
+int run_faults_configure(run_ctx *ctx, const char *verb);
+/* After the job: says so when the rank never reached its step. */
+void run_faults_report(const run_ctx *ctx, int failed, const char *verb);
 
 #define RUN_MAX_OPTS 160
 /* --slowdown's largest factor: a straggler's flops times it stay finite */

@@ -10,9 +10,10 @@
  * X times slower at computing (job_config.slowdown: sim charges their
  * flops X times, real sleeps the extra time).
  *
- * --kill-worker W:ITER (real backend, --launch procs or hosts) makes worker W's
- * process exit at iteration ITER, as a crash would: async and ssp finish
- * with the other workers, and the records say so; bsp stops with an error.
+ * --kill-worker W:ITER is --kill-rank S+W:ITER (run_faults.c): worker W
+ * fails at iteration ITER, as a crash would, on any backend: async and ssp
+ * finish with the other workers, and the records say so; bsp stops with an
+ * error.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,22 +24,7 @@
 #include "cli/run.h"
 
 static ps_opts opts;
-static int kill_worker = -1;
-static long kill_at;
-
-/* The --kill-worker crash: the worker's process is gone at once. */
-static int crash_worker(rt *r, int worker, long iteration)
-{
-    (void)r;
-    if (worker == kill_worker && iteration == kill_at) {
-        fprintf(stderr, "distlab run ps: worker %d exits at iteration %ld (--kill-worker)\n", worker, iteration);
-        fflush(NULL);
-        _exit(1);
-    }
-    return 0;
-}
-
-/* "W:ITER" */
+/* "W:ITER": worker W is rank S + W, its iteration its step */
 static int parse_kill(run_ctx *ctx, const char *v)
 {
     char *end, *wend;
@@ -50,14 +36,8 @@ static int parse_kill(run_ctx *ctx, const char *v)
                 "and an iteration >= 0, got '%s'\n", ctx->workers - 1, v);
         return -1;
     }
-    if (ctx->cfg.backend != &real_backend || ctx->real.launch == REAL_LAUNCH_THREADS) {
-        fprintf(stderr, "distlab run ps: --kill-worker needs --backend real --launch procs or hosts "
-                "(the worker's process exits)\n");
-        return -1;
-    }
-    kill_worker = (int)w;
-    kill_at = it;
-    opts.crash = crash_worker;
+    ctx->kill_rank = opts.servers + (int)w;
+    ctx->kill_step = it;
     return 0;
 }
 
@@ -66,7 +46,6 @@ static int configure_ps(run_ctx *ctx)
     const cli_args *a = ctx->args;
     const char *verb = "run ps";
     opts = (ps_opts){.servers = 1, .consistency = PS_BSP};
-    kill_worker = -1;
     long servers = 1, staleness = 0;
     if (cli_get_int(a, verb, "servers", 1, 1 << 16, &servers) ||
         cli_get_int(a, verb, "staleness", 0, 1 << 30, &staleness))
@@ -141,7 +120,7 @@ static int survived(run_ctx *ctx, const job_result *res)
 
 static const cli_opt ps_cli_opts[] = {
     {"colocate", NULL, "sim: servers share hosts with workers (W hosts) instead of their own"},
-    {"kill-worker", "W:ITER", "real, procs or hosts: worker W's process exits at iteration ITER"},
+    {"kill-worker", "W:ITER", "worker W fails at iteration ITER (--kill-rank S+W:ITER)"},
     {NULL, NULL, NULL},
 };
 

@@ -31,6 +31,8 @@ static const cli_opt run_opts[] = {
     {"no-figures", NULL, "do not draw loss.png and timeline.png"},
     {"stragglers", "FRACTION", "this fraction of the ranks (of the workers, in ps), drawn from --seed, computes slower"},
     {"slowdown", "X", "stragglers compute X times slower, 1 to 1e6 (default 4)"},
+    {"kill-rank", "RANK:STEP", "that rank fails as it begins its STEP-th step (from 0): in sim its host goes "
+                               "down, on real sockets its process exits (threads: its connections close)"},
     {NULL, NULL, NULL},
 };
 
@@ -322,6 +324,7 @@ int verb_run(int argc, char **argv)
     memset(&ctx, 0, sizeof ctx);
     ctx.algo = desc->name;
     ctx.args = &a;
+    ctx.kill_rank = -1;
     ctx.cfg = job_config_default();
     ctx.sim = sim_config_default();
     ctx.real = real_config_default();
@@ -362,7 +365,7 @@ int verb_run(int argc, char **argv)
         fprintf(stderr, "distlab %s: %s\n", verb, err);
         return 2;
     }
-    if (cli_check_faults(verb, &ctx.sim, shape.ranks))
+    if (cli_check_faults(verb, &ctx.sim, shape.ranks) || run_faults_configure(&ctx, verb))
         return 2;
     ctx.setup.reporter = shape.reporter;
     train_setup_columns(&ctx.setup, desc);
@@ -407,6 +410,7 @@ int verb_run(int argc, char **argv)
     ctx.setup.progress_ctx = line;
     int failed = job_run(&ctx.cfg, desc->rank, &ctx.setup, &res) != 0;
     progress_close(line);
+    run_faults_report(&ctx, failed, verb);
     if (res.only_rank >= 0 && failed) { /* a hosts job's other rank: rank 0 tells the rest */
         fprintf(stderr, "distlab %s: %s\n", verb, res.error);
         status = 1;

@@ -298,10 +298,12 @@ static void failure_actor(int argc, char **argv)
     (void)argv;
     sim_rank *x = sg_actor_self_get_data();
     sg_actor_daemonize(sg_actor_self()); /* it ends with the last rank */
-    sg_actor_sleep_until(x->dead_at);
-    if (x->finished)
-        return; /* it had ended: nothing left to fail */
-    x->dead = 1;
+    if (!x->dead) { /* --fail: at its time; sim_rank_fail: dead already */
+        sg_actor_sleep_until(x->dead_at);
+        if (x->finished)
+            return; /* it had ended: nothing left to fail */
+        x->dead = 1;
+    }
     int P = S.nranks, me_ = x->r.rank;
     for (int d = 0; d < P; d++) {
         if (d == me_)
@@ -335,6 +337,23 @@ static void failure_actor(int argc, char **argv)
         got[i] = NULL;
         gets[i] = sg_mailbox_get_async(pair_mailbox(from[i], me_), &got[i]);
     }
+}
+
+static void start_failure(sim_rank *x)
+{
+    sg_actor_t a = sg_actor_init("failure", S.hosts[x->host]);
+    sg_actor_set_data(a, x);
+    sg_actor_start(a, failure_actor, 0, NULL);
+}
+
+void sim_rank_fail(rt *r)
+{
+    sim_rank *x = me(r);
+    if (x->dead)
+        return;
+    x->dead = 1;
+    x->dead_at = simgrid_get_clock();
+    start_failure(x);
 }
 
 /* The actor of the --degrade windows: each link's bandwidth, at each time
@@ -419,11 +438,8 @@ static int start_faults(const sim_config *sim, job_result *res)
     }
     for (int i = 0; i < S.nranks; i++) {
         sim_rank *x = &S.ranks[i];
-        if (x->dead_at > 0) {
-            sg_actor_t a = sg_actor_init("failure", S.hosts[x->host]);
-            sg_actor_set_data(a, x);
-            sg_actor_start(a, failure_actor, 0, NULL);
-        }
+        if (x->dead_at > 0)
+            start_failure(x);
     }
     if (ndegrades > 0)
         sg_actor_start(sg_actor_init("degrade", S.hosts[0]), degrade_actor, 0, NULL);
@@ -852,8 +868,9 @@ int sim_job_run(const job_config *cfg, const char *log_path, job_main fn, void *
         if (s->dead) {
             s->finished = 1;
             s->status = RT_EPEER;
-            rt_seterr(&s->r, RT_EPEER, "its host went down at %g simulated seconds (--fail %d@%gs)",
-                      s->dead_at, i, s->dead_at);
+            if (strstr(s->r.err, "--kill-rank") == NULL) /* else its own words say why */
+                rt_seterr(&s->r, RT_EPEER, "its host went down at %g simulated seconds (--fail %d@%gs)",
+                          s->dead_at, i, s->dead_at);
             job_fail(res, "%s", s->r.err);
         }
     }

@@ -383,7 +383,7 @@ static void ps_goes_on_without_a_killed_worker(void **state)
     assert_int_equal(p[0].status, 0);
     assert_log_has(0, "1 worker died; training finished with the others");
     assert_int_equal(p[3].status, 1); /* worker 2 is rank 1 + 2 */
-    assert_log_has(3, "worker 2 exits at iteration 4");
+    assert_log_has(3, "rank 3 fails at its step 4 (--kill-rank)");
     for (int i = 1; i < 5; i++)
         if (i != 3)
             assert_int_equal(p[i].status, 0);

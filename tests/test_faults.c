@@ -1,0 +1,265 @@
+/* test_faults.c -- failures: a simulated host that goes down (--fail), a
+ * link degraded for a while (--degrade), a rank made to fail at a step
+ * (--kill-rank) in simulation and on real sockets. The runtime's promise
+ * first (what was sent before arrives, then receives fail, an any-source
+ * one once), then what each algorithm family does with it, through the
+ * distlab command.
+ *
+ * The command's cases run the binary named by $DISTLAB (make check sets
+ * it), else the one next to the tests folder; they skip when there is none.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/job.h"
+#include "sim/sim_backend.h"
+#include "tests/util_distlab.h"
+#include "tests/util_files.h"
+
+static char tmpdir[256], output[65536];
+static int have_binary;
+
+#define NEED_BINARY()     \
+    do {                  \
+        if (!have_binary) \
+            skip();       \
+    } while (0)
+
+#define run(...) test_distlab_run(output, sizeof output, __VA_ARGS__)
+
+static void assert_says(const char *what)
+{
+    if (!strstr(output, what))
+        fail_msg("expected \"%s\" in:\n%s", what, output);
+}
+
+/* ---- the runtime: what a failed peer looks like ---- */
+
+typedef struct seen {
+    int first_rc, first_source; /* rank 0's receives, in turn */
+    int second_rc, second_source;
+    int third_rc;
+    int value;
+    double t_fail;
+    char second_err[256];
+} seen;
+
+/* Rank 1 sends 42 to rank 0 and waits on a message that never comes; its
+ * host goes down at 1 ms. Rank 0 receives the 42, then any-source (hears
+ * of rank 1, once), then from rank 1 by name (fails again). */
+static int last_word_rank(rt *r, void *arg)
+{
+    (void)arg;
+    seen *s = job_slot(r);
+    int v = 42;
+    if (rt_rank(r) == 1) {
+        if (rt_send(r, 0, 0, &v, sizeof v))
+            return rt_fail(r, RT_EIO, "send: %s", rt_error(r));
+        return rt_recv(r, 0, 1, &v, sizeof v, NULL); /* never sent: it dies waiting */
+    }
+    rt_status st = {.source = -1};
+    s->first_rc = rt_recv(r, 1, 0, &s->value, sizeof s->value, &st);
+    s->first_source = st.source;
+    st.source = -1;
+    s->second_rc = rt_recv(r, RT_ANY_SOURCE, 0, &v, sizeof v, &st);
+    s->second_source = st.source;
+    s->t_fail = rt_now(r);
+    snprintf(s->second_err, sizeof s->second_err, "%s", rt_error(r));
+    s->third_rc = rt_recv(r, 1, 0, &v, sizeof v, NULL);
+    return RT_OK;
+}
+
+static void a_dead_peers_messages_arrive_then_receives_fail(void **state)
+{
+    (void)state;
+    sim_config sim = sim_config_default();
+    sim.nfaults = 1;
+    sim.faults[0] = (sim_fault){.kind = SIM_FAULT_FAIL, .rank = 1, .at_s = 1e-3};
+    job_config cfg = sim_job_config(&sim);
+    cfg.ranks = 2;
+    cfg.result_bytes = sizeof(seen);
+    job_result res;
+    assert_int_not_equal(job_run(&cfg, last_word_rank, NULL, &res), 0); /* rank 1 died */
+    assert_non_null(strstr(res.error, "rank 1"));
+    assert_non_null(strstr(res.error, "0.001 simulated seconds"));
+    const seen *s = job_result_slot(&res, 0);
+    assert_int_equal(res.rank_status[0], RT_OK);
+    assert_int_equal(s->first_rc, RT_OK);
+    assert_int_equal(s->value, 42);
+    assert_int_equal(s->first_source, 1);
+    assert_int_equal(s->second_rc, RT_EPEER);
+    assert_int_equal(s->second_source, 1);
+    assert_non_null(strstr(s->second_err, "rank 1"));
+    /* heard one latency after the failure: 1 ms + 50 us + a byte */
+    assert_true(s->t_fail > 1e-3 && s->t_fail < 1e-3 + 60e-6);
+    assert_int_equal(s->third_rc, RT_EPEER);
+    assert_int_equal(res.rank_status[1], RT_EPEER);
+    job_result_free(&res);
+}
+
+/* ---- every algorithm family under --fail ---- */
+
+#define SMALL "--dataset synth-dense:n=2000,d=20,classes=2 --epochs 4 --quiet --no-figures"
+#define SPARSE "--dataset synth-sparse:n=4000,d=500,nnz=10 --model logreg --epochs 3 --workers 4 " \
+               "--servers 2 --quiet --no-figures"
+
+static void synchronous_families_stop_naming_rank_and_time(void **state)
+{
+    (void)state;
+    NEED_BINARY();
+    static const char *const runs[] = {
+        "allreduce --workers 4 --model logreg --fail 2@0.005s",
+        "psgd --workers 4 --model logreg --fail 2@0.0002s",
+        "hogwild --workers 4 --model logreg --fail 2@0.00005s",
+        "distbelief --mode downpour --workers 4 --model mlp:16 --fail 2@0.001s",
+        "distbelief --mode sandblaster --workers 4 --model mlp:16 --fail 2@0.001s",
+        "distbelief --mode model-parallel --workers 4 --model mlp:16 --fail 2@0.001s",
+    };
+    for (size_t i = 0; i < sizeof runs / sizeof *runs; i++) {
+        int rc = run("run %s %s --out %s/f%zu", runs[i], SMALL, tmpdir, i);
+        if (rc != 1)
+            fail_msg("run %s: exit %d, expected 1:\n%s", runs[i], rc, output);
+        assert_says("rank 2: its host went down at ");
+        assert_says("simulated seconds (--fail 2@");
+    }
+}
+
+static void async_and_ssp_servers_go_on_without_a_dead_worker(void **state)
+{
+    (void)state;
+    NEED_BINARY();
+    char path[512], summary[16384];
+    size_t len;
+    assert_int_equal(run("run ps %s --consistency async --fail 4@0.002s --out %s/async", SPARSE, tmpdir), 0);
+    assert_says("1 worker died; training finished with the others");
+    snprintf(path, sizeof path, "%s/async/summary.json", tmpdir);
+    assert_int_equal(test_read_file(path, summary, sizeof summary - 1, &len), 0);
+    summary[len] = '\0';
+    assert_non_null(strstr(summary, "workers_lost_note"));
+    assert_int_equal(run("run ps %s --consistency ssp --staleness 2 --fail 3@0.002s --out %s/ssp",
+                         SPARSE, tmpdir), 0);
+    assert_says("1 worker died");
+    assert_int_equal(run("run ps %s --consistency bsp --fail 4@0.002s --out %s/bsp", SPARSE, tmpdir), 1);
+    assert_says("under bsp no iteration can complete without it");
+    assert_says("rank 4: its host went down at 0.002 simulated seconds");
+    /* a server is no worker: the run cannot go on */
+    assert_int_equal(run("run ps %s --consistency async --fail 0@0.002s --out %s/srv", SPARSE, tmpdir), 1);
+    assert_says("rank 0: its host went down");
+}
+
+static void fail_refuses_what_it_cannot_do(void **state)
+{
+    (void)state;
+    NEED_BINARY();
+    static const test_refusal cases[] = {
+        {"collective --workers 8 --fail 9@1ms", "rank 9 at 0.001 s, but the job has ranks 0 to 7"},
+        {"collective --workers 8 --fail 3@-1s", "'-1s' is not a time"},
+        {"collective --workers 8 --fail 3@1x", "'1x' is not a time"},
+        {"collective --workers 8 --fail 3@0s", "the time must be above 0"},
+        {"collective --workers 8 --fail 3", "expected RANK@TIME"},
+        {"collective --workers 8 --fail x@1s", "'x' is not a whole number"},
+        {"collective --workers 8 --backend real --fail 3@1s", "failures are injected in simulation"},
+        {"collective --workers 8 --degrade l:0@1s-2s", "the factor must be a number above 0"},
+        {"collective --workers 8 --degrade l:0.5@2s-1s", "the window must end after it starts"},
+        {"collective --workers 8 --degrade l@1s-2s", "expected LINK:FACTOR@START-END"},
+        {"run serial --dataset synth-dense:n=200,d=5,classes=2 --fail 1@1s", "the job has ranks 0 to 0"},
+        {"run allreduce --workers 2 --kill-rank 2:1", "a rank from 0 to 1"},
+        {"run allreduce --workers 2 --kill-rank 1", "expected RANK:STEP"},
+        {"run ps --workers 2 --kill-worker 0:1 --kill-rank 1:1", "one rank fails at a time"},
+    };
+    test_distlab_refuses("", cases, sizeof cases / sizeof *cases);
+    assert_int_equal(run("collective --workers 8 --degrade nolink:0.5@1us-1s"), 1);
+    assert_says("the platform has no link of that name");
+    assert_says("cluster_link_0_DOWN");
+}
+
+/* ---- --degrade: a window's cost is its closed form ---- */
+
+static double ring_seconds(const char *extra)
+{
+    int rc = run("collective --workers 8 --bytes 8MB %s", extra);
+    if (rc != 0)
+        fail_msg("collective %s: exit %d:\n%s", extra, rc, output);
+    const char *row = strstr(output, "sim,allreduce,ring,8,8000000,");
+    if (!row)
+        fail_msg("no result row in:\n%s", output);
+    return strtod(row + strlen("sim,allreduce,ring,8,8000000,"), NULL);
+}
+
+static void a_degraded_link_costs_its_closed_form(void **state)
+{
+    (void)state;
+    NEED_BINARY();
+    /* ring allreduce: 2(p-1) steps of n/p bytes each; with one sender's
+     * link at f times 10 Gb/s for the whole run, each step waits for it */
+    double p = 8, n = 8e6, B = 1.25e9, f = 0.1;
+    double clean = ring_seconds("");
+    double slow = ring_seconds("--degrade cluster_link_3_UP:0.1@1us-10s");
+    double expect = 2 * (p - 1) * (n / p) / B * (1 / f - 1);
+    if (fabs((slow - clean) - expect) > 1e-6 * expect)
+        fail_msg("degraded %.9g - clean %.9g = %.9g, expected %.9g", slow, clean, slow - clean, expect);
+    /* a window that closes midway costs part of that */
+    double part = ring_seconds("--degrade cluster_link_3_UP:0.1@1us-20ms");
+    assert_true(part > clean + 0.01 && part < slow - 0.01);
+}
+
+/* ---- --kill-rank: one rank fails at a step, on every backend ---- */
+
+static void kill_rank_acts_alike_in_sim_and_on_sockets(void **state)
+{
+    (void)state;
+    NEED_BINARY();
+    static const char *const backends[] = {"", "--backend real", "--backend real --launch procs"};
+    for (int b = 0; b < 3; b++) {
+        assert_int_equal(run("run ps %s --consistency async --kill-rank 3:5 %s --out %s/k%d", SPARSE,
+                             backends[b], tmpdir, b), 0);
+        assert_says("rank 3 fails at its step 5 (--kill-rank)");
+        assert_says("1 worker died; training finished with the others");
+        int rc = run("run allreduce --workers 4 --model logreg %s --kill-rank 1:3 %s --out %s/a%d", SMALL,
+                     backends[b], tmpdir, b);
+        if (rc != 1)
+            fail_msg("allreduce %s: exit %d:\n%s", backends[b], rc, output);
+        assert_says("rank 1 fails at its step 3");
+    }
+    /* a step the rank never reaches: nothing fails, and it says so */
+    assert_int_equal(run("run allreduce --workers 4 --model logreg %s --kill-rank 1:100000 --out %s/never",
+                         SMALL, tmpdir), 0);
+    assert_says("nothing failed (rank 1 never began that step");
+}
+
+static int setup_group(void **state)
+{
+    (void)state;
+    have_binary = test_distlab() != NULL;
+    return test_tmpdir(tmpdir, sizeof tmpdir, "faults");
+}
+
+static int teardown_group(void **state)
+{
+    (void)state;
+    test_rmtree(tmpdir);
+    return 0;
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(a_dead_peers_messages_arrive_then_receives_fail),
+        cmocka_unit_test(synchronous_families_stop_naming_rank_and_time),
+        cmocka_unit_test(async_and_ssp_servers_go_on_without_a_dead_worker),
+        cmocka_unit_test(fail_refuses_what_it_cannot_do),
+        cmocka_unit_test(a_degraded_link_costs_its_closed_form),
+        cmocka_unit_test(kill_rank_acts_alike_in_sim_and_on_sockets),
+    };
+    return cmocka_run_group_tests_name("faults", tests, setup_group, teardown_group);
+}
