@@ -47,15 +47,18 @@
  * shards by ALB_GAP of a pass (Hadoop's rule, 20%), the tracker hands a
  * copy of that shard's task to an idle spare (ranks W+1 .. W+S, one
  * backup each). Both copies compute the same bits; the first to finish
- * wins, and the other hears "stop" at its next heartbeat. From then on
- * the winner owns the shard: it makes the shard's later passes and
- * evaluations, and sends its share to the shard's worker, which adds it
- * in the collectives (so the sums, and the model bits, do not depend on
- * who won). The tracker and the spares join every allreduce with zeros
- * and run the same L-BFGS iterate. Cost without stragglers: one
- * heartbeat round trip per chunk, and the extra ranks in each allreduce.
- * The paper's point is the same: slow nodes are replaced before the
- * allreduce tree is built, after the first pass.
+ * wins, and the other hears "stop" within two chunks (heartbeats are
+ * pipelined: a chunk never waits for a round trip, the answer to one
+ * beat is read at the next). From then on the winner owns the shard: it
+ * makes the shard's later passes and evaluations, and sends its share to
+ * the shard's worker, which adds it in the collectives (so the sums, and
+ * the model bits, do not depend on who won). The tracker and the spares
+ * join every allreduce with zeros and follow the same L-BFGS iterate; a
+ * rank without a shard is charged only for its part in the collectives
+ * (charge_replicated). Cost without stragglers: the heartbeats, and the
+ * extra ranks in each allreduce. The paper's point is the same: slow
+ * nodes are replaced before the allreduce tree is built, after the
+ * first pass.
  */
 #include "algorithms/allreduce_lbfgs.h"
 
@@ -295,6 +298,17 @@ static int owner_of(const alb *a, int s)
     return a->owner ? a->owner[s] : s;
 }
 
+/* Charge the math every rank repeats to stay in step (the average's
+ * division, an evaluation's assembly, L-BFGS's vector work) only where
+ * it is needed: a rank that owns no shard -- the tracker, an idle spare,
+ * a worker whose backup won -- stands for a machine that only passes
+ * messages (a replaced Hadoop task does not run at all), so its copy of
+ * the iterate costs nothing. */
+static int charge_replicated(alb *a, double flops)
+{
+    return a->task.shard >= 0 ? train_charge(a->r, flops) : RT_OK;
+}
+
 static int record(alb *a, double phase)
 {
     if (!a->reporting)
@@ -437,7 +451,7 @@ static int average(alb *a)
         return rc;
     for (size_t i = 0; i < P; i++)
         a->w[i] = a->buf[P + i] > 0 ? a->buf[i] / a->buf[P + i] : 0.0f;
-    return train_charge(a->r, (double)P);
+    return charge_replicated(a, (double)P);
 }
 
 /* ---- 3. one evaluation of the objective, summed over the shards ---- */
@@ -507,7 +521,7 @@ static int evaluate_at(alb *a, const double *x, double *f, double *g, double *hd
     for (size_t i = 0; i < with; i++)
         hdiag[i] = (double)a->buf[P + 3 * (size_t)a->W + i] + ml->l2;
     *f = loss + 0.5 * ml->l2 * reg;
-    return train_charge(a->r, 4.0 * (double)P + (double)with);
+    return charge_replicated(a, 4.0 * (double)P + (double)with);
 }
 
 /* L-BFGS runs on y with x = D y, D = diag(H)^(-1/2) at the start (the
@@ -564,7 +578,7 @@ static int lbfgs_progress(void *inst, const lbfgsfloatval_t *y, const lbfgsfloat
     alb *a = l->a;
     a->iterations = k;
     /* the two-loop recursion and the line search's vector updates */
-    a->rc = a->rc ? a->rc : train_charge(a->r, (4.0 * a->o->lbfgs_m + 10) * (double)n);
+    a->rc = a->rc ? a->rc : charge_replicated(a, (4.0 * a->o->lbfgs_m + 10) * (double)n);
     to_x(l, y, l->xs, (size_t)n);
     for (int i = 0; i < n && !a->rc; i++)
         a->w[i] = (float)l->xs[i];
@@ -609,7 +623,7 @@ static int run_lbfgs(alb *a, int *status)
             y[i] = l.xs[i] / l.D[i];
             l.g0[i] *= l.D[i];
         }
-        if ((rc = train_charge(a->r, 4.0 * (double)P)))
+        if ((rc = charge_replicated(a, 4.0 * (double)P)))
             goto done;
     }
     lbfgs_parameter_t param;
@@ -811,7 +825,7 @@ int alb_rank(rt *r, void *arg)
         st[ALB_STAT_ONLINE_PASSES] = (double)a.passes;
         st[ALB_STAT_EVALUATIONS] = (double)a.evals;
         st[ALB_STAT_ITERATIONS] = a.iterations;
-        st[ALB_STAT_LBFGS_STATUS] = status;
+        st[ALB_STAT_LBFGS_STATUS] = a.evals ? status : NAN; /* null: no L-BFGS ran */
         st[ALB_STAT_BACKUPS] = a.backups;
         st[ALB_STAT_BACKUP_WINS] = a.wins;
     }

@@ -31,7 +31,7 @@ enum {
     ALB_STAT_ONLINE_PASSES = 0, /* online passes made (each followed by an average) */
     ALB_STAT_EVALUATIONS,       /* L-BFGS evaluations: passes over the data */
     ALB_STAT_ITERATIONS,        /* L-BFGS iterations */
-    ALB_STAT_LBFGS_STATUS,      /* liblbfgs' return code (0: converged) */
+    ALB_STAT_LBFGS_STATUS,      /* liblbfgs' return code (0: converged; NaN: none ran) */
     ALB_STAT_BACKUPS,           /* backup tasks started (speculative on) */
     ALB_STAT_BACKUP_WINS,       /* shards whose backup finished first */
     ALB_STATS

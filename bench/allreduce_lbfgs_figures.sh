@@ -13,6 +13,8 @@
 #                                  online pass, then L-BFGS); and against time
 #   OUT_DIR/scaling/speedup.png    seconds per pass against 1..64 workers (hybrid,
 #                                  4 passes of n=200000)
+#   OUT_DIR/straggler-timeline/timeline.png   a small run whose worker 0 is
+#                                  4x slower, with speculation
 # and prints the loss of each after 2, 4, 6, 8 and 12 passes, and the
 # simulated time of a 4x straggler run with speculation off and on.
 set -e
@@ -51,3 +53,8 @@ for s in off on; do
     grep -E '"(seconds|backups|backup_wins|model_fnv1a64)"' "$out/straggler-$s/summary.json" | tr -d '\n '
     echo
 done
+# the timeline of a small one: worker 0 straggles, the tracker (rank 4)
+# starts a backup on the spare (rank 5), which wins
+$bin run allreduce-lbfgs --dataset synth-sparse:n=5000,d=2000,nnz=20 --model logreg --l2 1e-4 \
+    --lr 0.5 --batch 1 --workers 4 --epochs 5 --seed 1 --speed 10Mf --stragglers 0.25 \
+    --speculative on --quiet --out "$out/straggler-timeline"

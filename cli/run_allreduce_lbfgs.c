@@ -68,7 +68,7 @@ static int configure(run_ctx *ctx)
 static void summarize(run_ctx *ctx, const job_result *res, records *rec)
 {
     (void)ctx;
-    const train_out *out = job_result_slot(res, 0);
+    (void)res; /* the stats (passes, evaluations, backups) verb_run writes itself */
     records_set_int(rec, "warmstart", opts.warmstart);
     records_set_str(rec, "speculative", opts.speculative ? "on" : "off");
     if (opts.speculative)
@@ -77,12 +77,6 @@ static void summarize(run_ctx *ctx, const job_result *res, records *rec)
     records_set_str(rec, "precondition", opts.precondition ? "on" : "off");
     records_set_int(rec, "lbfgs_m", opts.lbfgs_m);
     records_set_num(rec, "lbfgs_epsilon", opts.lbfgs_epsilon);
-    records_set_int(rec, "online_passes", (long)out->stats[ALB_STAT_ONLINE_PASSES]);
-    records_set_int(rec, "lbfgs_evaluations", (long)out->stats[ALB_STAT_EVALUATIONS]);
-    records_set_int(rec, "lbfgs_iterations", (long)out->stats[ALB_STAT_ITERATIONS]);
-    records_set_int(rec, "lbfgs_status", (long)out->stats[ALB_STAT_LBFGS_STATUS]);
-    records_set_int(rec, "backups", (long)out->stats[ALB_STAT_BACKUPS]);
-    records_set_int(rec, "backup_wins", (long)out->stats[ALB_STAT_BACKUP_WINS]);
 }
 
 const run_algo run_algo_allreduce_lbfgs = {
