@@ -201,20 +201,35 @@ static void busy_s(rt *r, double s)
         ;
 }
 
+static double mono_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts); /* the clock rt_now reads on this backend */
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* t[0], t[1]: bounds on the rank's clock origin on the monotonic clock;
+ * t[2]: how long 0.1 s of math and its rt_compute took; t[3]: rt_now at
+ * the function's start. */
 static int clock_rank(rt *r, void *arg)
 {
     (void)arg;
     seen *s = job_slot(r);
-    s->t[0] = rt_now(r);
+    s->t[3] = rt_now(r);
+    double before = mono_s(), now = rt_now(r), after = mono_s();
+    s->t[0] = before - now;
+    s->t[1] = after - now;
     int rc = rt_barrier(r);
-    s->t[1] = rt_now(r);
+    double t1 = rt_now(r);
     busy_s(r, 0.1);
     if (!rc)
         rc = rt_compute(r, 1e6);
-    s->t[2] = rt_now(r) - s->t[1];
+    s->t[2] = rt_now(r) - t1;
     return rc;
 }
 
+/* Every bound here is one a loaded machine cannot break: clock origins
+ * are compared as intervals, times only from below (or against a minute). */
 static void test_clock_procs(void **state)
 {
     (void)state;
@@ -223,28 +238,30 @@ static void test_clock_procs(void **state)
     cfg.slowdown = slowdown;
     job_result res;
     run_clean(&cfg, clock_rank, NULL, &res);
+    /* one origin: the intervals that hold each rank's origin overlap */
+    double lo = -1e300, hi = 1e300;
     for (int i = 0; i < 3; i++) {
         seen *s = job_result_slot(&res, i);
-        /* one origin: every rank starts after 0 and leaves the barrier
-         * within a moment of the others */
-        assert_true(s->t[0] > 0 && s->t[0] < 2.0);
-        assert_true(s->t[1] < res.seconds);
-        seen *s0 = job_result_slot(&res, 0);
-        assert_true(s->t[1] - s0->t[1] < 0.05 && s0->t[1] - s->t[1] < 0.05);
+        lo = s->t[0] > lo ? s->t[0] : lo;
+        hi = s->t[1] < hi ? s->t[1] : hi;
+        assert_true(s->t[3] > 0 && s->t[3] < res.seconds); /* after setup began */
     }
-    /* rank 1 is 3x slower: 0.1 s of math costs it 0.3 s */
+    if (lo > hi + 1e-9)
+        fail_msg("the ranks' clocks have different origins (%.9f > %.9f)", lo, hi);
+    /* rank 1 is 3x slower: 0.1 s of math costs it at least 0.3 s */
     double fast = ((seen *)job_result_slot(&res, 0))->t[2];
     double slow = ((seen *)job_result_slot(&res, 1))->t[2];
-    if (!(fast < 0.15 && slow > 0.28 && slow < 0.5))
+    if (!(fast >= 0.1 && slow >= 0.3 && slow < 60))
         fail_msg("0.1 s of work took %g s at slowdown 1, %g s at slowdown 3", fast, slow);
-    /* the compute events cover the math, which ran before rt_compute */
+    /* the compute events cover the math, which ran before rt_compute
+     * (and, for the straggler, the sleep that makes it 3x slower) */
     for (size_t i = 0; i < res.nevents; i++) {
         const rt_event *e = &res.events[i];
         if (e->kind != RT_EV_COMPUTE)
             continue;
         double want = e->rank == 1 ? 0.3 : 0.1, got = e->end_s - e->start_s;
-        if (!(got > 0.9 * want && got < want + 0.2))
-            fail_msg("rank %d: compute event of %g s, expected about %g s", e->rank, got, want);
+        if (!(got >= want - 1e-6 && got < 60))
+            fail_msg("rank %d: compute event of %g s, expected at least %g s", e->rank, got, want);
     }
     job_result_free(&res);
 }
