@@ -88,6 +88,8 @@ static int variant_opts(exp_run *r, const char *verb, const char *variant, const
         bad = push_opt(r->opts, &r->nopts, "sync", variant) || arg;
     } else if (strcmp(a, "distbelief") == 0) {
         bad = push_opt(r->opts, &r->nopts, "mode", variant) || arg;
+    } else if (strcmp(a, "allreduce-lbfgs") == 0) {
+        bad = push_opt(r->opts, &r->nopts, "warmstart", variant) || arg;
     } else {
         bad = 1;
     }

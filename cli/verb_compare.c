@@ -276,9 +276,10 @@ int verb_compare(int argc, char **argv)
                   "compare --algos SPEC,SPEC... | --experiment FILE [shared run options]\n\n"
                   "A SPEC names a run: serial; allreduce[:ring|tree|rd|rabenseifner];\n"
                   "ps[:bsp|async|ssp[:S]]; psgd[:H|end]; hogwild[:none|lock|round-robin];\n"
-                  "distbelief[:model-parallel|downpour|sandblaster]. An experiment file holds\n"
-                  "shared options, one per line ('workers 16'), and 'run SPEC [--opt v]...'\n"
-                  "lines; see labs/demo.exp. Every other option goes to each run that takes it.",
+                  "distbelief[:model-parallel|downpour|sandblaster]; allreduce-lbfgs[:PASSES]\n"
+                  "(--warmstart). An experiment file holds shared options, one per line\n"
+                  "('workers 16'), and 'run SPEC [--opt v]...' lines; see labs/demo.exp.\n"
+                  "Every other option goes to each run that takes it.",
                   table, 1, &a, &code))
         return code;
     if (a.npos) {

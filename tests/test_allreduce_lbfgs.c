@@ -26,6 +26,7 @@
 #include "real/real_backend.h"
 #include "sim/sim_backend.h"
 #include "tests/util_distlab.h"
+#include "tests/util_files.h"
 
 /* Sparse logistic regression, small enough that train_loss (measured on
  * up to 10,000 examples) is the whole training objective. */
@@ -169,6 +170,33 @@ static void the_command_refuses_what_does_not_apply(void **state)
     test_distlab_refuses("run allreduce-lbfgs --dataset " SPARSE " --model logreg --epochs 6 "
                          "--quiet --no-figures --out /nonexistent/never",
                          cases, sizeof cases / sizeof *cases);
+}
+
+/* compare's allreduce-lbfgs:PASSES is --warmstart PASSES: online only,
+ * L-BFGS from zero and the hybrid in one command, each run's records in
+ * its own folder. */
+static void compare_spec_sets_the_warmstart(void **state)
+{
+    (void)state;
+    char dir[256], out[8192], path[512], json[65536];
+    size_t n;
+    assert_int_equal(test_tmpdir(dir, sizeof dir, "alb"), 0);
+    int rc = test_distlab_run(out, sizeof out, "compare --algos allreduce-lbfgs:4,allreduce-lbfgs:0,"
+                              "allreduce-lbfgs:1 --dataset " SPARSE " --model logreg --lr 0.5 "
+                              "--batch 1 --epochs 4 --workers 2 --quiet --out %s", dir);
+    if (rc != 0)
+        fail_msg("compare exited %d: %s", rc, out);
+    const char *want[] = {"4", "0", "1"};
+    for (int k = 0; k < 3; k++) {
+        snprintf(path, sizeof path, "%s/allreduce-lbfgs-%s/summary.json", dir, want[k]);
+        assert_int_equal(test_read_file(path, json, sizeof json - 1, &n), 0);
+        json[n] = 0;
+        char field[64];
+        snprintf(field, sizeof field, "\"warmstart\": %s,", want[k]);
+        if (!strstr(json, field))
+            fail_msg("%s lacks %s", path, field);
+    }
+    test_rmtree(dir);
 }
 
 /* ---- one worker: the serial algorithm, written here without runtime ---- */
@@ -597,6 +625,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(bad_options_are_refused),
         cmocka_unit_test(the_command_refuses_what_does_not_apply),
+        cmocka_unit_test(compare_spec_sets_the_warmstart),
         cmocka_unit_test(one_worker_is_serial_bit_for_bit),
         cmocka_unit_test(sums_are_the_serial_objective),
         cmocka_unit_test(hessian_diagonal_matches_differences),
