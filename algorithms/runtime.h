@@ -125,6 +125,34 @@ void rt_aside_begin(rt *r);
 void rt_aside_end(rt *r);
 double rt_work_now(rt *r);
 
+/* ---- communication that overlaps the rank's computation ---- */
+/* rt_async_post starts fn(r, arg) running beside the rank's own code, as
+ * a companion of the rank (sim: another SimGrid actor on the rank's host;
+ * real: a thread of the rank's process), and returns at once: the rank
+ * goes on computing while fn's messages move. fn uses r as the rank
+ * itself does -- same rank number, same messages, same event log -- and
+ * returns RT_OK or an error code. The rules:
+ *   - Jobs posted by one rank run one at a time, in the order posted (a
+ *     FIFO, as NCCL's stream or Horovod's background thread): job k starts
+ *     when job k-1 has ended and it has been posted.
+ *   - Between the first post and rt_async_drain the rank's own code makes
+ *     no message calls (send, receive, wait, barrier): it computes
+ *     (rt_compute, its own math), reads the clock and posts more jobs. Only
+ *     the jobs communicate, so the ranks' jobs must match one another as
+ *     their collectives would (the same jobs in the same order).
+ *   - rt_async_drain waits until every posted job has ended and returns the
+ *     first error among them (a job after a failed one is not run), RT_OK
+ *     otherwise. A rank that returns with jobs still posted is drained by
+ *     the runtime, which reports their error as the rank's.
+ *   - Charged compute inside a job (a collective's additions) runs on the
+ *     rank's host beside the rank's own (sim: sharing its cores, as a GPU's
+ *     reduction kernels share its SMs; give hosts 2 cores to keep them
+ *     apart). Buffers the job uses are the caller's until drain.
+ * Both backends (core/rt_core.c on the spawn and join of rt_ops). */
+typedef int (*rt_async_fn)(rt *r, void *arg);
+int rt_async_post(rt *r, rt_async_fn fn, void *arg);
+int rt_async_drain(rt *r);
+
 /* The rank's result slot: bytes (zeroed, as many as the job asked for)
  * that the job hands back to its caller after the run. */
 void *rt_slot(rt *r);

@@ -99,11 +99,16 @@ void rt_record(rt *r, int kind, double start_s, double end_s, uint64_t bytes,
 {
     if (!r->record_events)
         return;
+    /* a rank and its async job may record at once (real: two threads);
+     * the lock is held for a few stores, never across a wait */
+    while (__atomic_test_and_set(&r->log_lock, __ATOMIC_ACQUIRE))
+        ;
     if (r->nevents == r->cap_events) {
         size_t cap = r->cap_events ? 2 * r->cap_events : 256;
         rt_event *ev = realloc(r->events, cap * sizeof *ev);
         if (!ev) {
             r->record_events = 0;
+            __atomic_clear(&r->log_lock, __ATOMIC_RELEASE);
             return;
         }
         r->events = ev;
@@ -112,6 +117,67 @@ void rt_record(rt *r, int kind, double start_s, double end_s, uint64_t bytes,
     r->events[r->nevents++] = (rt_event){
         .rank = r->rank, .kind = kind, .start_s = start_s, .end_s = end_s,
         .bytes = bytes, .peer = peer, .tag = tag};
+    __atomic_clear(&r->log_lock, __ATOMIC_RELEASE);
+}
+
+/* ---- async jobs (runtime.h: rt_async_post) ----
+ * Each post spawns a companion that first joins the previous job's
+ * companion (so jobs run in post order, and each is joined exactly once),
+ * then runs its own job unless an earlier one failed. Drain joins the
+ * latest. A job's struct is freed by whoever joins it. */
+
+struct rt_async_job {
+    rt *r;
+    rt_async_fn fn;
+    void *arg;
+    struct rt_async_job *prev;
+    void *handle;         /* the companion running this job */
+    int rc;
+};
+
+static void async_run(void *p)
+{
+    struct rt_async_job *j = p;
+    int rc = RT_OK;
+    if (j->prev) {
+        j->r->ops->join(j->r, j->prev->handle);
+        rc = j->prev->rc;
+        free(j->prev);
+        j->prev = NULL;
+    }
+    j->rc = rc ? rc : j->fn(j->r, j->arg);
+}
+
+int rt_async_post(rt *r, rt_async_fn fn, void *arg)
+{
+    if (!fn)
+        return rt_seterr(r, RT_EINVAL, "async post: no function");
+    if (!r->ops->spawn || !r->ops->join)
+        return rt_seterr(r, RT_EINVAL, "async post: the %s backend cannot run a job beside a rank",
+                         r->backend);
+    struct rt_async_job *j = calloc(1, sizeof *j);
+    if (!j)
+        return rt_seterr(r, RT_ENOMEM, "async post: out of memory");
+    *j = (struct rt_async_job){.r = r, .fn = fn, .arg = arg, .prev = r->async_last};
+    int rc = r->ops->spawn(r, async_run, j, &j->handle);
+    if (rc) {
+        free(j);
+        return rc;
+    }
+    r->async_last = j;
+    return RT_OK;
+}
+
+int rt_async_drain(rt *r)
+{
+    struct rt_async_job *j = r->async_last;
+    if (!j)
+        return RT_OK;
+    r->ops->join(r, j->handle);
+    int rc = j->rc;
+    free(j);
+    r->async_last = NULL;
+    return rc;
 }
 
 /* ---- posting ---- */

@@ -62,7 +62,15 @@ typedef struct rt_ops {
      * call). NULL: at the call, which suits a backend that charges the
      * time inside compute (sim). */
     double (*compute_began)(rt *r);
+    /* Run fn(arg) beside the rank, concurrently with it (sim: another
+     * actor on the rank's host; real: a thread); *handle is what join
+     * takes. join waits for it to end and frees what spawn made. Both are
+     * needed for rt_async_post (NULL: it fails with RT_EINVAL). */
+    int (*spawn)(rt *r, void (*fn)(void *arg), void *arg, void **handle);
+    void (*join)(rt *r, void *handle);
 } rt_ops;
+
+struct rt_async_job; /* rt_core.c */
 
 struct rt {
     const rt_ops *ops;
@@ -80,6 +88,8 @@ struct rt {
     double aside_s;      /* closed rt_aside intervals, total */
     double aside_t0;     /* when the open one began */
     int aside_depth;
+    struct rt_async_job *async_last; /* the latest posted job, until drained */
+    char log_lock;       /* the event log, shared with a companion job */
     void *backend_data;
 };
 

@@ -101,6 +101,44 @@ static double real_compute_began(rt *r)
     return rk->last_call_s - rk->job->t0;
 }
 
+/* An async job's companion: a thread of the rank's process. */
+typedef struct real_companion {
+    void (*fn)(void *);
+    void *arg;
+    pthread_t th;
+} real_companion;
+
+static void *companion_thread(void *p)
+{
+    real_companion *c = p;
+    c->fn(c->arg);
+    return NULL;
+}
+
+static int real_spawn(rt *r, void (*fn)(void *), void *arg, void **handle)
+{
+    real_companion *c = calloc(1, sizeof *c);
+    if (!c)
+        return rt_seterr(r, RT_ENOMEM, "async post: out of memory");
+    c->fn = fn;
+    c->arg = arg;
+    int rc = pthread_create(&c->th, NULL, companion_thread, c);
+    if (rc != 0) {
+        free(c);
+        return rt_seterr(r, RT_EIO, "async post: cannot start a thread: %s", strerror(rc));
+    }
+    *handle = c;
+    return RT_OK;
+}
+
+static void real_join(rt *r, void *handle)
+{
+    (void)r;
+    real_companion *c = handle;
+    pthread_join(c->th, NULL);
+    free(c);
+}
+
 static const rt_ops real_ops = {
     .isend = real_isend,
     .bsend = real_bsend,
@@ -112,6 +150,8 @@ static const rt_ops real_ops = {
     .compute = real_compute,
     .shared = real_shared,
     .compute_began = real_compute_began,
+    .spawn = real_spawn,
+    .join = real_join,
 };
 
 static void rank_init(real_job *job, real_rank *rk, int rank)
@@ -160,6 +200,9 @@ static int rank_run(real_rank *rk)
     if (status == RT_OK) {
         real_mark(rk);
         status = job->fn(&rk->rt, job->arg);
+        int drained = rt_async_drain(&rk->rt); /* jobs the rank left posted */
+        if (status == RT_OK)
+            status = drained;
         if (job->hosts)
             hosts_report(rk, status);
         real_mesh_close(rk);

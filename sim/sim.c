@@ -721,6 +721,49 @@ static void *sim_shared(rt *r, const char *name, size_t bytes)
     return b->mem;
 }
 
+/* An async job's companion: another actor on the rank's host, referenced
+ * until joined so that joining one that already ended is safe. */
+typedef struct sim_companion {
+    void (*fn)(void *);
+    void *arg;
+    sg_actor_t actor;
+} sim_companion;
+
+static void companion_actor(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    sim_companion *c = sg_actor_self_get_data();
+    c->fn(c->arg);
+}
+
+static int sim_spawn(rt *r, void (*fn)(void *), void *arg, void **handle)
+{
+    sim_rank *s = me(r);
+    sim_companion *c = calloc(1, sizeof *c);
+    if (!c)
+        return rt_seterr(r, RT_ENOMEM, "async post: out of memory");
+    c->fn = fn;
+    c->arg = arg;
+    char name[48];
+    snprintf(name, sizeof name, "rank-%d-async", r->rank);
+    c->actor = sg_actor_init(name, S.hosts[s->host]);
+    sg_actor_set_data(c->actor, c);
+    sg_actor_ref(c->actor);
+    sg_actor_start(c->actor, companion_actor, 0, NULL);
+    *handle = c;
+    return RT_OK;
+}
+
+static void sim_join(rt *r, void *handle)
+{
+    (void)r;
+    sim_companion *c = handle;
+    sg_actor_join(c->actor, -1);
+    sg_actor_unref(c->actor);
+    free(c);
+}
+
 static const rt_ops sim_ops = {
     .isend = sim_isend,
     .irecv = sim_irecv,
@@ -731,6 +774,8 @@ static const rt_ops sim_ops = {
     .now = sim_now,
     .compute = sim_compute,
     .shared = sim_shared,
+    .spawn = sim_spawn,
+    .join = sim_join,
 };
 
 /* ---- the job ---- */
@@ -741,6 +786,9 @@ static void rank_actor(int argc, char **argv)
     (void)argv;
     sim_rank *s = sg_actor_self_get_data();
     s->status = S.fn(&s->r, S.arg);
+    int drained = rt_async_drain(&s->r); /* jobs the rank left posted */
+    if (s->status == RT_OK)
+        s->status = drained;
     s->finished = 1;
 }
 
