@@ -183,7 +183,7 @@ typedef struct alb {
     ml_model *model;      /* the online passes: l2 as configured */
     ml_model *data;       /* the L-BFGS sums: data loss only (l2 = 0); L2 is added once */
     float *w;             /* P: the common weights */
-    float *buf;           /* max(2P, P + 3W): what goes through the allreduce */
+    float *buf;           /* 2P + 3W: what goes through the allreduce */
     float *share;         /* 2P + 3: a shard's share of an evaluation [grad][loss][diag] */
     size_t *batch, *ex;   /* ml->batch; the examples of the shard I own, in order */
     size_t nex;
@@ -426,27 +426,20 @@ static int average(alb *a)
         memcpy(a->w, a->task.w, P * sizeof *a->w);
         return RT_OK;
     }
-    float *mine = a->buf;
     memset(a->buf, 0, 2 * P * sizeof *a->buf);
+    /* the owner of a shard builds [G w, G]: in buf when it is the shard's
+     * worker, else in share[] for that worker, and its own buf stays zeros */
+    float *out = a->task.shard == a->me ? a->buf : a->share;
     if (a->task.shard >= 0) {
         const float *G = a->task.ada.state;
-        /* a spare owner builds its share in share[] and buf stays zeros */
-        float *out = a->task.shard == a->me ? a->buf : malloc(2 * P * sizeof *out);
-        if (!out)
-            return rt_fail(a->r, RT_ENOMEM, "allreduce-lbfgs: out of memory");
         for (size_t i = 0; i < P; i++) {
             out[i] = G[i] * a->task.w[i];
             out[P + i] = G[i];
         }
-        rc = deliver(a, out, 2 * P, mine);
-        if (out != a->buf)
-            free(out);
-        if (rc)
+        if ((rc = train_charge(a->r, (double)P)))
             return rc;
-    } else if ((rc = deliver(a, NULL, 2 * P, mine))) {
-        return rc;
     }
-    if ((rc = train_charge(a->r, a->task.shard >= 0 ? (double)P : 0)) ||
+    if ((rc = deliver(a, out, 2 * P, a->buf)) ||
         (rc = allreduce(a->r, a->o->algo, a->buf, 2 * P, &a->o->coll)))
         return rc;
     for (size_t i = 0; i < P; i++)
