@@ -52,6 +52,12 @@ typedef struct run_algo {
      * to the end without it, so its records are written (summarize says
      * what was lost). */
     int (*survived)(run_ctx *ctx, const job_result *res);
+    /* Optional: the algorithm parses and runs the whole command itself
+     * (argv as verb_run has it: "run", NAME, ...), because its data or
+     * model are not an ml_problem's (lda: a corpus and a table of counts).
+     * Then its options are only its descriptor's (no ML options, no
+     * run options besides those it lists), and configure is not called. */
+    int (*main)(int argc, char **argv);
 } run_algo;
 
 /* --allreduce and --segment, for the algorithms that sum with an
@@ -64,11 +70,10 @@ extern const run_algo run_algo_ps;
 extern const run_algo run_algo_hogwild;
 extern const run_algo run_algo_psgd;
 extern const run_algo run_algo_distbelief;
+extern const run_algo run_algo_lda;
 extern const run_algo run_algo_allreduce_lbfgs;
 
 int verb_run(int argc, char **argv);
-/* `distlab run lda` (cli/run_lda.c): argv as verb_run has it ("run", "lda", ...). */
-int run_lda(int argc, char **argv);
 
 /* --kill-rank RANK:STEP (run_faults.c), once cfg.ranks is known: sets
  * setup.crash; 0, or -1 having said what is wrong. */

@@ -4,9 +4,9 @@
  *   distlab run lda --dataset fortunes --topics 20 --sweeps 40 \
  *       --consistency async --servers 2 --workers 4 --out runs/lda
  *
- * Not a train_algo like the others: its data is a corpus (ml/corpus.h),
- * not an ml_problem, and its model is a table of counts, so verb_run.c
- * hands the whole command to run_lda. The records are the same kind:
+ * Listed in verb_run.c's table like the others, but its data is a corpus
+ * (ml/corpus.h), not an ml_problem, and its model a table of counts, so
+ * it parses and runs the whole command itself (run_algo.main). The records are the same kind:
  * metrics.csv (time_s, epoch = sweep, train_loss = minus the
  * log-likelihood per token, and the columns loglik_per_token,
  * tokens_per_s, bytes_sent), events.csv, summary.json, the default
@@ -24,7 +24,7 @@
 #include "cli/run.h"
 #include "plots/figures.h"
 
-static const cli_opt lda_cli_opts[] = {
+static const train_opt lda_opts_table[] = {
     {"dataset", "NAME", "fortunes (Debian's fortune cookies, the default) or "
                         "synth-lda:docs=D,vocab=V,topics=K,len=L[,alpha=A]"},
     {"data", "FILE", "a text file, one document per line"},
@@ -187,13 +187,18 @@ fail:
     return -1;
 }
 
-int run_lda(int argc, char **argv)
+static int lda_main(int argc, char **argv)
 {
     const char *verb = "run lda";
     argv[1] = (char *)verb;
+    cli_opt table[RUN_MAX_OPTS];
+    int n = 0;
+    for (const train_opt *t = lda_opts_table; t->name && n < RUN_MAX_OPTS - 1; t++)
+        table[n++] = (cli_opt){t->name, t->arg, t->help};
+    table[n] = (cli_opt){NULL, NULL, NULL};
     cli_args a;
     int code;
-    if (cli_parse(argc - 1, argv + 1, "run lda [options] [job options]", lda_cli_opts, 1, &a, &code))
+    if (cli_parse(argc - 1, argv + 1, "run lda [options] [job options]", table, 1, &a, &code))
         return code;
     if (a.npos) {
         fprintf(stderr, "distlab %s: unexpected argument '%s'\n", verb, a.pos[0]);
@@ -319,3 +324,17 @@ out:
     ml_corpus_free(&corpus);
     return status;
 }
+
+/* In the table of `distlab run` (so compare and sweep know its options);
+ * it parses and runs its command itself. */
+static const train_algo lda_train_algo = {
+    .name = "lda",
+    .summary = "topic model (collapsed Gibbs) on a parameter server, bsp or async",
+    .opts = lda_opts_table,
+    .default_workers = 4,
+};
+
+const run_algo run_algo_lda = {
+    .algo = &lda_train_algo,
+    .main = lda_main,
+};

@@ -21,6 +21,7 @@ static const run_algo *const algos[] = {
     &run_algo_psgd,
     &run_algo_distbelief,
     &run_algo_allreduce_lbfgs,
+    &run_algo_lda,
     NULL,
 };
 
@@ -74,6 +75,10 @@ int run_algo_options(const run_algo *algo, cli_opt *out, int cap)
         out[n++] = (cli_opt){o->name, o->arg, o->help};
     for (const cli_opt *o = algo->opts; o && o->name && n < cap - 1; o++)
         out[n++] = *o;
+    if (algo->main) { /* it parses its command itself */
+        out[n] = (cli_opt){NULL, NULL, NULL};
+        return n;
+    }
     for (const cli_opt *o = run_opts; o->name && n < cap - 1; o++)
         if (!is_own_option(algo, o->name))
             out[n++] = *o;
@@ -168,7 +173,6 @@ static void usage_algos(FILE *f)
     fprintf(f, "usage: distlab run ALGO [options]   (distlab run ALGO --help for its options)\n\nALGO:\n");
     for (int i = 0; algos[i]; i++)
         fprintf(f, "  %-12s %s\n", algos[i]->algo->name, algos[i]->algo->summary);
-    fprintf(f, "  %-12s %s\n", "lda", "topic model (collapsed Gibbs) on a parameter server, bsp or async");
 }
 
 static uint64_t fnv1a64(const void *data, size_t n)
@@ -292,17 +296,17 @@ int verb_run(int argc, char **argv)
         usage_algos(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
-    if (strcmp(argv[1], "lda") == 0) /* a corpus and counts, not an ml_problem: its own path */
-        return run_lda(argc, argv);
     const run_algo *algo = NULL;
     const train_algo *desc = NULL;
     if ((algo = run_algo_find(argv[1])))
         desc = algo->algo;
+    if (algo && algo->main)
+        return algo->main(argc, argv);
     if (!algo) {
         fprintf(stderr, "distlab run: unknown algorithm '%s'; known:", argv[1]);
         for (int i = 0; algos[i]; i++)
             fprintf(stderr, " %s", algos[i]->algo->name);
-        fprintf(stderr, " lda\n");
+        fprintf(stderr, "\n");
         return 2;
     }
     char verb[64], usage[256];
