@@ -126,7 +126,8 @@ static void fmt_bytes(double bytes, char *buf, size_t len)
     snprintf(buf, len, "%.3g %s", bytes / scale, unit);
 }
 
-static int draw(const char *out, outcome *o, int n, const char *clock, char *err, size_t errlen)
+static int draw(const char *out, outcome *o, int n, const char *clock, int *drew_accuracy, char *err,
+                size_t errlen)
 {
     char path[4200];
     const char *names[EXP_MAX_RUNS];
@@ -156,7 +157,12 @@ static int draw(const char *out, outcome *o, int n, const char *clock, char *err
     lines.opts.x.label = xlabel;
     lines.opts.y.label = "test accuracy (%)";
     snprintf(path, sizeof path, "%s/accuracy.png", out);
-    int rc = plot_lines(path, &lines, err, errlen);
+    int measured = 0; /* runs without a test accuracy (lda) have no accuracy figure */
+    for (int i = 0; i < n; i++)
+        for (size_t k = 0; pct[i] && k < s[i].n; k++)
+            measured |= isfinite(pct[i][k]);
+    int rc = measured ? plot_lines(path, &lines, err, errlen) : 0;
+    *drew_accuracy = measured;
     for (int i = 0; i < n; i++)
         free(pct[i]);
     if (rc)
@@ -367,7 +373,8 @@ int verb_compare(int argc, char **argv)
     for (int i = 0; i < e.nruns; i++)
         o[i].time_to_target = time_to(&o[i].rec, target);
     const char *clock = o[0].rec.backend && strcmp(o[0].rec.backend, "real") == 0 ? "wall" : "simulated";
-    if (draw(out, o, e.nruns, clock, err, sizeof err) != 0) {
+    int drew_accuracy = 0;
+    if (draw(out, o, e.nruns, clock, &drew_accuracy, err, sizeof err) != 0) {
         fprintf(stderr, "distlab compare: drawing the figures: %s\n", err);
         goto done;
     }
@@ -375,8 +382,9 @@ int verb_compare(int argc, char **argv)
         fprintf(stderr, "distlab compare: cannot write %s/compare.csv\n", out);
         goto done;
     }
-    printf("\ndistlab compare: %d run%s; figures in %s/: accuracy.png loss.png breakdown.png bytes.png; "
-           "numbers in %s/compare.csv\n", e.nruns, e.nruns == 1 ? "" : "s", out, out);
+    printf("\ndistlab compare: %d run%s; figures in %s/: %sloss.png breakdown.png bytes.png; "
+           "numbers in %s/compare.csv\n", e.nruns, e.nruns == 1 ? "" : "s", out,
+           drew_accuracy ? "accuracy.png " : "", out);
     tell(o, e.nruns, target, clock);
     status = 0;
 done:

@@ -406,7 +406,10 @@ int verb_sweep(int argc, char **argv)
             goto done;
         }
     }
-    int by_batch = is_workers || strcmp(ax1.key, "batch") == 0;
+    int measured = 0; /* runs without a test accuracy (lda) have no error to draw */
+    for (int i = 0; i < nlines * ax1.n; i++)
+        measured |= isfinite(pts[i].accuracy);
+    int by_batch = (is_workers || strcmp(ax1.key, "batch") == 0) && measured;
     if (by_batch && draw_final_error(out, pts, nlines, ax1.n, s, err, sizeof err) != 0) {
         fprintf(stderr, "distlab sweep: %s\n", err);
         goto done;

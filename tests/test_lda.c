@@ -16,7 +16,8 @@
  *   - `distlab run lda` writes the records (metrics.csv with the
  *     log-likelihood per token rising, summary.json, topics.txt with each
  *     topic's words, model.csv whose counts add up to the corpus's tokens)
- *     and refuses bad options with exit status 2 and what was wrong.
+ *     and refuses bad options with exit status 2 and what was wrong;
+ *     compare and sweep run lda:bsp and lda:async.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -331,6 +332,24 @@ static void the_command_line(void **state)
         total += n;
     }
     assert_int_equal(total, 200 * 20);
+    test_rmtree(dir);
+
+    /* compare and sweep take lda:bsp and lda:async as run specs */
+    assert_int_equal(test_tmpdir(dir, sizeof dir, "lda-sweep"), 0);
+    st = test_distlab_run(out, sizeof out, "sweep --algos lda:bsp,lda:async --vary workers=1,2 "
+                          "--dataset synth-lda:docs=60,vocab=30,topics=3,len=10 --topics 3 --sweeps 3 "
+                          "--servers 2 --jobs 1 --out %s", dir);
+    if (st != 0)
+        fail_msg("sweep: exit %d: %s", st, out);
+    char *csv = slurp(dir, "sweep.csv");
+    assert_non_null(strstr(csv, "\nlda:bsp,1,"));
+    assert_non_null(strstr(csv, "\nlda:async,2,"));
+    st = test_distlab_run(out, sizeof out, "compare --algos lda:bsp,lda:async "
+                          "--dataset synth-lda:docs=60,vocab=30,topics=3,len=10 --topics 3 --sweeps 3 "
+                          "--servers 2 --jobs 1 --out %s/cmp", dir);
+    if (st != 0)
+        fail_msg("compare: exit %d: %s", st, out);
+    assert_non_null(strstr(out, "loss.png"));
     test_rmtree(dir);
 
     const test_refusal no[] = {
