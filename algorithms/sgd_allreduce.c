@@ -43,6 +43,7 @@ const train_algo sgd_allreduce_algo = {
     .opts = opts,
     .default_workers = 4,
     .rank = sgd_allreduce_rank,
+    .checkpoints = 1,
 };
 
 const train_algo sgd_serial_algo = {
@@ -50,6 +51,7 @@ const train_algo sgd_serial_algo = {
     .summary = "plain minibatch SGD on one rank: the baseline",
     .default_workers = 1,
     .rank = sgd_allreduce_rank,
+    .checkpoints = 1,
 };
 
 int sgd_allreduce_rank(rt *r, void *arg)
@@ -68,13 +70,17 @@ int sgd_allreduce_rank(rt *r, void *arg)
         wk.sched.scale = W;
 
     long steps_per_epoch = train_steps_per_epoch(train->n, W, ml->batch);
-    long steps = steps_per_epoch * ml->epochs;
-    for (long step = 0; step < steps && !rc; step++) {
+    long steps = steps_per_epoch * ml->epochs, first;
+    if ((rc = train_worker_resume(&wk, r, setup, &first)))
+        goto done;
+    for (long step = first; step < steps && !rc; step++) {
         double epoch = (double)step / (double)steps_per_epoch;
         if ((rc = train_step_begin(setup, r, step)))
             break;
         if (wk.reporting && train_eval_due(&wk.eval, epoch) &&
             (rc = train_eval_now(&wk.eval, wk.params, epoch, step, NULL)))
+            break;
+        if ((rc = train_worker_checkpoint(&wk, r, setup, step, epoch)))
             break;
 
         /* ---- 1. gradient of my minibatch ---- */

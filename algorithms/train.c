@@ -131,6 +131,105 @@ int train_worker_init(train_worker *w, rt *r, const train_setup *setup, int part
             return rc;
         w->reporting = 1;
     }
+    w->checkpoints = (train_schedule){.every = setup->checkpoint_every, .next = setup->checkpoint_every};
+    return RT_OK;
+}
+
+/* ---- checkpoints ---- */
+
+#define CKPT_MAGIC 0x74706b63626c6464ull /* "ddlbckpt" */
+#define CKPT_VERSION 1
+
+typedef struct ckpt_head {
+    uint64_t magic;
+    uint32_t version, rank;
+    uint64_t P, nstate;
+    int64_t step, pass;
+    uint64_t pos;
+    double checkpoint_next, eval_next, clock;
+    uint32_t npoints, truncated;
+} ckpt_head;
+
+static size_t optim_floats(const train_worker *w) { return w->optim.state ? w->optim.n : 0; }
+
+int train_worker_checkpoint(train_worker *w, rt *r, const train_setup *setup, long step, double epoch)
+{
+    if (!setup->save || !(w->checkpoints.every > 0) || !train_schedule_due(&w->checkpoints, epoch))
+        return RT_OK;
+    size_t ns = optim_floats(w), np = w->reporting ? (size_t)w->eval.out->npoints : 0;
+    size_t len = sizeof(ckpt_head) + (w->P + ns) * sizeof(float) + np * sizeof(train_point);
+    char *buf = malloc(len);
+    if (!buf)
+        return rt_fail(r, RT_ENOMEM, "checkpoint at step %ld: out of memory for %zu bytes", step, len);
+    ckpt_head h = {
+        .magic = CKPT_MAGIC, .version = CKPT_VERSION, .rank = (uint32_t)rt_rank(r),
+        .P = w->P, .nstate = ns, .step = step, .pass = w->shard.pass, .pos = w->shard.pos,
+        .checkpoint_next = w->checkpoints.next,
+        .eval_next = w->reporting ? w->eval.sched.next : 0,
+        .clock = w->eval.clock_base + rt_work_now(r),
+        .npoints = (uint32_t)np, .truncated = w->reporting ? (uint32_t)w->eval.out->truncated : 0,
+    };
+    char *p = buf;
+    memcpy(p, &h, sizeof h);
+    p += sizeof h;
+    memcpy(p, w->params, w->P * sizeof(float));
+    p += w->P * sizeof(float);
+    if (ns) {
+        memcpy(p, w->optim.state, ns * sizeof(float));
+        p += ns * sizeof(float);
+    }
+    if (np)
+        memcpy(p, w->eval.out->points, np * sizeof(train_point));
+    int bad = setup->save(setup->checkpoint_ctx, r, step, buf, len);
+    free(buf);
+    return bad ? rt_fail(r, RT_EIO, "checkpoint at step %ld: could not save it (%s)", step, rt_error(r))
+               : RT_OK;
+}
+
+int train_worker_resume(train_worker *w, rt *r, const train_setup *setup, long *step)
+{
+    *step = 0;
+    size_t len = 0;
+    const char *buf = setup->load ? setup->load(setup->checkpoint_ctx, r, &len) : NULL;
+    if (!buf)
+        return RT_OK;
+    ckpt_head h;
+    if (len < sizeof h)
+        return rt_fail(r, RT_EINVAL, "resume: rank %d's checkpoint is %zu bytes, too short", rt_rank(r), len);
+    memcpy(&h, buf, sizeof h);
+    size_t ns = optim_floats(w);
+    size_t want = sizeof h + (w->P + ns) * sizeof(float) + (size_t)h.npoints * sizeof(train_point);
+    if (h.magic != CKPT_MAGIC || h.version != CKPT_VERSION)
+        return rt_fail(r, RT_EINVAL, "resume: rank %d's checkpoint is not one of this version of distlab",
+                       rt_rank(r));
+    if (h.rank != (uint32_t)rt_rank(r) || h.P != w->P || h.nstate != ns || len != want ||
+        h.npoints > TRAIN_MAX_POINTS || h.step < 0 || h.pass < 0 || h.pos > w->shard.n)
+        return rt_fail(r, RT_EINVAL, "resume: rank %d's checkpoint (rank %u, %llu parameters, %llu of "
+                       "optimizer state) is not of this run (rank %d, %zu parameters, %zu): resume with "
+                       "the options it was made with", rt_rank(r), h.rank, (unsigned long long)h.P,
+                       (unsigned long long)h.nstate, rt_rank(r), w->P, ns);
+    const char *p = buf + sizeof h;
+    memcpy(w->params, p, w->P * sizeof(float));
+    p += w->P * sizeof(float);
+    if (ns) {
+        memcpy(w->optim.state, p, ns * sizeof(float));
+        p += ns * sizeof(float);
+    }
+    /* the shard's order is a function of its seed and its passes: replay them */
+    while (w->shard.pass < h.pass) {
+        w->shard.pass++;
+        shuffle(&w->shard);
+    }
+    w->shard.pos = (size_t)h.pos;
+    w->checkpoints.next = h.checkpoint_next;
+    if (w->reporting) {
+        w->eval.sched.next = h.eval_next;
+        memcpy(w->eval.out->points, p, h.npoints * sizeof(train_point));
+        w->eval.out->npoints = (int)h.npoints;
+        w->eval.out->truncated = (int)h.truncated;
+        w->eval.clock_base = h.clock - rt_work_now(r);
+    }
+    *step = (long)h.step;
     return RT_OK;
 }
 
@@ -398,7 +497,7 @@ int train_eval_init(train_eval *e, rt *r, const train_setup *setup, ml_model *mo
 
 int train_eval_due(train_eval *e, double epoch) { return train_schedule_due(&e->sched, epoch); }
 
-double train_eval_clock(const train_eval *e) { return rt_work_now(e->r); }
+double train_eval_clock(const train_eval *e) { return e->clock_base + rt_work_now(e->r); }
 
 int train_eval_measure(train_eval *e, const float *params, train_point *pt)
 {

@@ -56,6 +56,15 @@ typedef struct train_setup {
      * down) -- and leaves at once, saying goodbye to no one. NULL: none. */
     int (*crash)(void *ctx, rt *r, long step);
     void *crash_ctx;
+    /* Checkpoints (--checkpoint-every, --resume; algorithms whose
+     * descriptor says checkpoints = 1): every checkpoint_every epochs
+     * (0: never) each rank hands its state's bytes to save; at the start
+     * load gives a rank the bytes it saved last (NULL: a fresh start). The
+     * command line keeps them in the run folder. */
+    double checkpoint_every;
+    int (*save)(void *ctx, rt *r, long step, const void *buf, size_t len);
+    const void *(*load)(void *ctx, rt *r, size_t *len);
+    void *checkpoint_ctx;
     const void *algo;     /* the algorithm's own options */
     int nextra;           /* extra metric columns used */
     const char *extra_names[TRAIN_EXTRA];
@@ -178,6 +187,8 @@ typedef struct train_eval {
     ml_dataset train_part;  /* the examples train_loss is measured on */
     train_schedule sched;   /* in epochs */
     train_out *out;
+    double clock_base;      /* added to the work clock: a resumed run's
+                               time goes on from its checkpoint's */
 } train_eval;
 
 int train_eval_init(train_eval *e, rt *r, const train_setup *setup, ml_model *model);
@@ -241,7 +252,20 @@ typedef struct train_worker {
     ml_schedule sched;
     train_eval eval;
     int reporting;        /* eval is set up (this rank reports) */
+    train_schedule checkpoints; /* when the next checkpoint is due */
 } train_worker;
+
+/* Checkpoints of a synchronous worker (setup->save, setup->load): its
+ * step, weights, optimizer state and place in its shard, and on the
+ * reporter the points recorded so far and the clock they reached -- all a
+ * step needs, so a resumed run ends with the bits of one never stopped.
+ * train_worker_resume: at the start, the step to go on from (0 when there
+ * is nothing to load); RT_EINVAL when the saved bytes are not this run's.
+ * train_worker_checkpoint: at the start of a step, after its evaluation;
+ * saves when one is due. */
+int train_worker_resume(train_worker *w, rt *r, const train_setup *setup, long *step);
+int train_worker_checkpoint(train_worker *w, rt *r, const train_setup *setup, long step,
+                            double epoch);
 
 /* who names the algorithm in an error. */
 int train_worker_init(train_worker *w, rt *r, const train_setup *setup, int part, int parts,
@@ -288,6 +312,7 @@ typedef struct train_algo {
      * runs it too, for callers that start the job themselves. */
     int (*check)(const train_setup *setup, char *err, size_t errlen);
     int (*rank)(rt *r, void *setup);
+    int checkpoints;                 /* it takes --checkpoint-every and --resume */
 } train_algo;
 
 /* The shape of algo's job (its shape function, or the default). */

@@ -31,6 +31,9 @@ typedef struct run_ctx {
     int stragglers;        /* workers slowed by --stragglers */
     int kill_rank;         /* --kill-rank RANK:STEP, or -1 */
     long kill_step;
+    const char *outdir;    /* where the records go (set before the job) */
+    char **resume;         /* --resume: each rank's checkpoint, resume_len bytes */
+    size_t *resume_len;
 } run_ctx;
 
 typedef struct run_algo {
@@ -75,8 +78,9 @@ extern const run_algo run_algo_allreduce_lbfgs;
 
 int verb_run(int argc, char **argv);
 
-/* --kill-rank RANK:STEP (run_faults.c), once cfg.ranks is known: sets
- * setup.crash; 0, or -1 having said what is wrong. */
+/* --kill-rank RANK:STEP, --checkpoint-every and --resume (run_faults.c),
+ * once cfg.ranks is known: sets setup.crash and the checkpoint hooks, reads
+ * the checkpoints to resume from; 0, or -1 having said what is wrong. */
 int run_faults_configure(run_ctx *ctx, const char *verb);
 /* After the job: says so when the rank never reached its step. */
 void run_faults_report(const run_ctx *ctx, int failed, const char *verb);

@@ -1,6 +1,8 @@
-/* run_faults.c -- `distlab run ... --kill-rank RANK:STEP`: a training rank
- * fails at the start of one of its steps, on every backend and for every
- * algorithm (train_setup.crash, called through train_step_begin).
+/* run_faults.c -- failures and checkpoints of `distlab run`.
+ *
+ * --kill-rank RANK:STEP: a training rank fails at the start of one of its
+ * steps, on every backend and for every algorithm (train_setup.crash,
+ * called through train_step_begin).
  *
  * How it fails is the backend's: in simulation its host goes down at that
  * simulated time (as with --fail RANK@TIME); on real sockets in processes
@@ -10,9 +12,20 @@
  * the receives that fail. What the others do then is the algorithm's:
  * async and ssp parameter servers go on without a dead worker, the rest
  * stop with an error naming the rank.
+ *
+ * --checkpoint-every EPOCHS: each rank's state (train_worker_checkpoint)
+ * goes to OUT/checkpoint/rank-R.step-S.bin, written under another name and
+ * renamed, so a file is whole or absent; each rank keeps its two latest, so
+ * that a run stopped while the ranks were writing still has a step every
+ * rank saved. --resume DIR reads, before the job, the latest step for which
+ * every rank's file is there, and hands each rank its bytes (setup.load).
  */
+#include <dirent.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli/run.h"
@@ -42,8 +55,185 @@ static void install(run_ctx *ctx)
     ctx->setup.crash_ctx = ctx;
 }
 
+/* ---- checkpoints ---- */
+
+static int parse_step(const char *name, int *rank, long *step)
+{
+    int used = 0;
+    if (sscanf(name, "rank-%d.step-%ld.bin%n", rank, step, &used) != 2 || name[used] != '\0')
+        return -1;
+    return *rank >= 0 && *step >= 0 ? 0 : -1;
+}
+
+static int newest_first(const void *a, const void *b)
+{
+    long x = *(const long *)a, y = *(const long *)b;
+    return (x < y) - (x > y);
+}
+
+/* rank's saved steps in dir, newest first: how many (at most cap) */
+static int saved_steps(const char *dir, int rank, long *steps, int cap)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return 0;
+    long all[256];
+    int n = 0;
+    for (struct dirent *e; (e = readdir(d)) != NULL && n < 256;) {
+        int r;
+        long s;
+        if (parse_step(e->d_name, &r, &s) == 0 && r == rank)
+            all[n++] = s;
+    }
+    closedir(d);
+    qsort(all, (size_t)n, sizeof *all, newest_first);
+    if (n > cap)
+        n = cap;
+    memcpy(steps, all, (size_t)n * sizeof *steps);
+    return n;
+}
+
+static int save_checkpoint(void *arg, rt *r, long step, const void *buf, size_t len)
+{
+    run_ctx *ctx = arg;
+    int rank = rt_rank(r);
+    char dir[4096], tmp[4200], path[4200];
+    snprintf(dir, sizeof dir, "%s/checkpoint", ctx->outdir);
+    mkdir(ctx->outdir, 0777);
+    if (mkdir(dir, 0777) != 0 && errno != EEXIST)
+        return rt_fail(r, RT_EIO, "%s: %s", dir, strerror(errno));
+    snprintf(tmp, sizeof tmp, "%s/.rank-%d.tmp", dir, rank);
+    snprintf(path, sizeof path, "%s/rank-%d.step-%ld.bin", dir, rank, step);
+    FILE *f = fopen(tmp, "wb");
+    int bad = !f || fwrite(buf, 1, len, f) != len;
+    if (f && fclose(f) != 0)
+        bad = 1;
+    if (bad || rename(tmp, path) != 0) {
+        int e = errno;
+        unlink(tmp);
+        return rt_fail(r, RT_EIO, "%s: %s", path, strerror(e));
+    }
+    /* keep the two latest */
+    long steps[64];
+    int n = saved_steps(dir, rank, steps, 64);
+    for (int i = 2; i < n; i++) {
+        snprintf(path, sizeof path, "%s/rank-%d.step-%ld.bin", dir, rank, steps[i]);
+        unlink(path);
+    }
+    return 0;
+}
+
+static const void *load_checkpoint(void *arg, rt *r, size_t *len)
+{
+    run_ctx *ctx = arg;
+    *len = ctx->resume_len[rt_rank(r)];
+    return ctx->resume[rt_rank(r)];
+}
+
+static int read_whole(const char *path, char **buf, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return -1;
+    struct stat st;
+    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > (1ll << 36)) {
+        fclose(f);
+        return -1;
+    }
+    *len = (size_t)st.st_size;
+    *buf = malloc(*len ? *len : 1);
+    int bad = !*buf || fread(*buf, 1, *len, f) != *len;
+    fclose(f);
+    return bad ? -1 : 0;
+}
+
+/* The latest step every rank saved in DIR/checkpoint, read into ctx. */
+static int read_resume(run_ctx *ctx, const char *verb, const char *from)
+{
+    char dir[4096], path[4200];
+    snprintf(dir, sizeof dir, "%s/checkpoint", from);
+    int P = ctx->cfg.ranks;
+    long best = -1;
+    for (long cand[2], k = 0; k < 2; k++) { /* a rank's newest two; one of them is common */
+        if (saved_steps(dir, 0, cand, 2) <= k)
+            break;
+        int all = 1;
+        for (int rank = 1; rank < P && all; rank++) {
+            snprintf(path, sizeof path, "%s/rank-%d.step-%ld.bin", dir, rank, cand[k]);
+            all = access(path, R_OK) == 0;
+        }
+        if (all) {
+            best = cand[k];
+            break;
+        }
+    }
+    if (best < 0) {
+        fprintf(stderr, "distlab %s: --resume: %s holds no checkpoint that all %d ranks saved "
+                "(run with --checkpoint-every EPOCHS first)\n", verb, dir, P);
+        return -1;
+    }
+    snprintf(path, sizeof path, "%s/rank-%d.step-%ld.bin", dir, P, best);
+    if (access(path, F_OK) == 0) {
+        fprintf(stderr, "distlab %s: --resume: %s was saved by more than %d ranks: resume with the "
+                "options it was made with\n", verb, dir, P);
+        return -1;
+    }
+    ctx->resume = calloc((size_t)P, sizeof *ctx->resume);
+    ctx->resume_len = calloc((size_t)P, sizeof *ctx->resume_len);
+    if (!ctx->resume || !ctx->resume_len)
+        return -1;
+    for (int rank = 0; rank < P; rank++) {
+        snprintf(path, sizeof path, "%s/rank-%d.step-%ld.bin", dir, rank, best);
+        if (read_whole(path, &ctx->resume[rank], &ctx->resume_len[rank]) != 0) {
+            fprintf(stderr, "distlab %s: --resume: cannot read %s\n", verb, path);
+            return -1;
+        }
+    }
+    fprintf(stderr, "distlab %s: resuming from step %ld (%s)\n", verb, best, dir);
+    return 0;
+}
+
+static int configure_checkpoints(run_ctx *ctx, const char *verb)
+{
+    const char *every = cli_get(ctx->args, "checkpoint-every"), *from = cli_get(ctx->args, "resume");
+    if (!every && !from)
+        return 0;
+    const train_algo *desc = run_algo_find(ctx->algo)->algo;
+    if (!desc->checkpoints) {
+        fprintf(stderr, "distlab %s: --%s: only the synchronous trainers (allreduce, serial) keep "
+                "checkpoints yet\n", verb, every ? "checkpoint-every" : "resume");
+        return -1;
+    }
+    if (every) {
+        double e;
+        if (cli_get_double(ctx->args, verb, "checkpoint-every", &e))
+            return -1;
+        if (!(e >= 1e-6 && e <= 1e6)) {
+            fprintf(stderr, "distlab %s: --checkpoint-every: %g is not a number of epochs from "
+                    "1e-6 to 1e6\n", verb, e);
+            return -1;
+        }
+        ctx->setup.checkpoint_every = e;
+        ctx->setup.save = save_checkpoint;
+    }
+    if (from) {
+        if (ctx->cfg.backend == &real_backend && ctx->real.launch == REAL_LAUNCH_HOSTS) {
+            fprintf(stderr, "distlab %s: --resume: not with --launch hosts yet (each machine holds "
+                    "only its own ranks' checkpoints)\n", verb);
+            return -1;
+        }
+        if (read_resume(ctx, verb, from) != 0)
+            return -1;
+        ctx->setup.load = load_checkpoint;
+    }
+    ctx->setup.checkpoint_ctx = ctx;
+    return 0;
+}
+
 int run_faults_configure(run_ctx *ctx, const char *verb)
 {
+    if (configure_checkpoints(ctx, verb) != 0)
+        return -1;
     const char *v = cli_get(ctx->args, "kill-rank");
     if (v && ctx->kill_rank >= 0) {
         fprintf(stderr, "distlab %s: --kill-rank: one rank fails at a time, and another option "

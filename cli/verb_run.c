@@ -32,6 +32,10 @@ static const cli_opt run_opts[] = {
     {"no-figures", NULL, "do not draw loss.png and timeline.png"},
     {"stragglers", "FRACTION", "this fraction of the ranks (of the workers, in ps), drawn from --seed, computes slower"},
     {"slowdown", "X", "stragglers compute X times slower, 1 to 1e6 (default 4)"},
+    {"checkpoint-every", "EPOCHS", "save every rank's state into OUT/checkpoint every EPOCHS epochs "
+                                   "(allreduce, serial)"},
+    {"resume", "DIR", "go on from the last checkpoint every rank saved in DIR/checkpoint, with the "
+                      "options it was made with: the same model bits as a run never stopped"},
     {"kill-rank", "RANK:STEP", "that rank fails as it begins its STEP-th step (from 0): in sim its host goes "
                                "down, on real sockets its process exits (threads: its connections close)"},
     {NULL, NULL, NULL},
@@ -405,6 +409,7 @@ int verb_run(int argc, char **argv)
         snprintf(defdir, sizeof defdir, "runs/%s-%s", desc->name, ctx.cfg.backend->name);
         outdir = defdir;
     }
+    ctx.outdir = outdir;
 
     job_result res;
     int status = 0;

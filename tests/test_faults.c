@@ -1,6 +1,7 @@
 /* test_faults.c -- failures: a simulated host that goes down (--fail), a
  * link degraded for a while (--degrade), a rank made to fail at a step
- * (--kill-rank) in simulation and on real sockets. The runtime's promise
+ * (--kill-rank) in simulation and on real sockets, and checkpoints
+ * (--checkpoint-every, --resume) that give a stopped run its bits back. The runtime's promise
  * first (what was sent before arrives, then receives fail, an any-source
  * one once), then what each algorithm family does with it, through the
  * distlab command.
@@ -237,6 +238,79 @@ static void kill_rank_acts_alike_in_sim_and_on_sockets(void **state)
     assert_says("nothing failed (rank 1 never began that step");
 }
 
+/* ---- checkpoints: stopped, resumed, the same bits ---- */
+
+#define CKPT "--dataset synth-dense:n=3000,d=20,classes=3 --model mlp:16 --momentum 0.9 --epochs 3 " \
+             "--workers 4 --quiet --no-figures"
+
+static void model_hash(const char *run_dir, char out[17])
+{
+    char path[512], text[16384];
+    size_t len;
+    snprintf(path, sizeof path, "%s/%s/summary.json", tmpdir, run_dir);
+    assert_int_equal(test_read_file(path, text, sizeof text - 1, &len), 0);
+    text[len] = '\0';
+    const char *h = strstr(text, "\"model_fnv1a64\": \"");
+    assert_non_null(h);
+    snprintf(out, 17, "%s", h + strlen("\"model_fnv1a64\": \""));
+}
+
+static void a_resumed_run_ends_with_the_bits_of_one_never_stopped(void **state)
+{
+    (void)state;
+    NEED_BINARY();
+    static const char *const backends[] = {"", "--backend real", "--backend real --launch procs"};
+    for (int b = 0; b < 3; b++) {
+        char whole[17], resumed[17];
+        assert_int_equal(run("run allreduce %s %s --out %s/whole%d", CKPT, backends[b], tmpdir, b), 0);
+        /* 12 steps an epoch: checkpoints at steps 12 and 24, a failure at 30 */
+        assert_int_equal(run("run allreduce %s %s --checkpoint-every 1 --kill-rank 2:30 --out %s/stopped%d",
+                             CKPT, backends[b], tmpdir, b), 1);
+        assert_int_equal(run("run allreduce %s %s --resume %s/stopped%d --out %s/resumed%d", CKPT,
+                             backends[b], tmpdir, b, tmpdir, b), 0);
+        assert_says("resuming from step 24");
+        model_hash("whole0", whole); /* every backend: the simulation's bits */
+        char dir[32];
+        snprintf(dir, sizeof dir, "resumed%d", b);
+        model_hash(dir, resumed);
+        if (strcmp(whole, resumed) != 0)
+            fail_msg("%s: resumed model %s, never stopped %s", backends[b], resumed, whole);
+    }
+    /* in simulation the records too: the points before the checkpoint
+     * come with it, and the clock goes on from its time */
+    char a[8192], c[8192], path[512];
+    size_t na, nc;
+    snprintf(path, sizeof path, "%s/whole0/metrics.csv", tmpdir);
+    assert_int_equal(test_read_file(path, a, sizeof a, &na), 0);
+    snprintf(path, sizeof path, "%s/resumed0/metrics.csv", tmpdir);
+    assert_int_equal(test_read_file(path, c, sizeof c, &nc), 0);
+    assert_int_equal(na, nc);
+    assert_memory_equal(a, c, na);
+}
+
+static void checkpoints_refuse_what_they_cannot_do(void **state)
+{
+    (void)state;
+    NEED_BINARY();
+    assert_int_equal(run("run allreduce %s --checkpoint-every 1 --out %s/ck", CKPT, tmpdir), 0);
+    char bad[1024];
+    snprintf(bad, sizeof bad, "--resume %s/ck", tmpdir);
+    const test_refusal cases[] = {
+        {"run ps --workers 2 --checkpoint-every 1", "only the synchronous trainers"},
+        {"run allreduce --workers 2 --checkpoint-every 0", "not a number of epochs from 1e-6"},
+        {"run allreduce --workers 2 --resume /nonexistent", "holds no checkpoint that all 2 ranks saved"},
+    };
+    test_distlab_refuses("", cases, sizeof cases / sizeof *cases);
+    /* other ranks than it was made with */
+    assert_int_equal(run("run allreduce %s --workers 2 %s --out %s/x", CKPT, bad, tmpdir), 2);
+    assert_says("saved by more than 2 ranks");
+    assert_int_equal(run("run allreduce %s --workers 8 %s --out %s/x", CKPT, bad, tmpdir), 2);
+    assert_says("no checkpoint that all 8 ranks saved");
+    /* another model: the rank refuses the bytes */
+    assert_int_equal(run("run allreduce %s --model mlp:8 %s --out %s/x", CKPT, bad, tmpdir), 1);
+    assert_says("is not of this run");
+}
+
 static int setup_group(void **state)
 {
     (void)state;
@@ -260,6 +334,8 @@ int main(void)
         cmocka_unit_test(fail_refuses_what_it_cannot_do),
         cmocka_unit_test(a_degraded_link_costs_its_closed_form),
         cmocka_unit_test(kill_rank_acts_alike_in_sim_and_on_sockets),
+        cmocka_unit_test(a_resumed_run_ends_with_the_bits_of_one_never_stopped),
+        cmocka_unit_test(checkpoints_refuse_what_they_cannot_do),
     };
     return cmocka_run_group_tests_name("faults", tests, setup_group, teardown_group);
 }

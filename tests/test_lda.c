@@ -288,6 +288,8 @@ static char *slurp(const char *dir, const char *name)
 static void the_command_line(void **state)
 {
     (void)state;
+    if (!test_distlab()) /* the TSan build has no binary of its own */
+        skip();
     char dir[256], out[8192];
     assert_int_equal(test_tmpdir(dir, sizeof dir, "lda-cli"), 0);
     const char *spec = "synth-lda:docs=200,vocab=50,topics=4,len=20";
