@@ -106,6 +106,7 @@ void cli_describe_job(const job_config *cfg, const job_result *res, char *buf, s
 
 /* Verbs. */
 int verb_collective(int argc, char **argv);
+int verb_dp(int argc, char **argv);
 int verb_run(int argc, char **argv);
 int verb_compare(int argc, char **argv);
 int verb_sweep(int argc, char **argv);

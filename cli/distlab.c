@@ -15,6 +15,7 @@ static const verb verbs[] = {
     {"run", verb_run, "train a model with one algorithm (serial, allreduce, ...)"},
     {"compare", verb_compare, "run several algorithms on the same cluster and compare them"},
     {"sweep", verb_sweep, "the same runs over a grid of settings, and scaling figures"},
+    {"dp", verb_dp, "data-parallel steps of a real network on GPUs: buckets, overlap, frameworks"},
     {"collective", verb_collective, "time one collective (allreduce: ring, tree, rd, rabenseifner, hierarchical)"},
     {"pingpong", verb_pingpong, "time point-to-point messages between two ranks"},
     {"calibrate", verb_calibrate, "measure this machine's network and compute, for simulations that predict it"},

@@ -1,0 +1,38 @@
+/* dp.h -- data-parallel training steps of a real network, timing only:
+ * bucketed gradient allreduce, overlapped with the backward pass or not. */
+#ifndef DISTLAB_DP_H
+#define DISTLAB_DP_H
+
+#include "algorithms/collectives.h"
+#include "ml/workload.h"
+
+#define DP_MAX_STEPS 64
+
+typedef struct dp_opts {
+    const ml_workload *w;  /* layers in forward order; borrowed */
+    double batch;          /* examples per rank per step */
+    size_t bucket_bytes;   /* a bucket closes once it holds this many (> 0) */
+    int overlap;           /* post each bucket's allreduce as soon as it is full */
+    allreduce_algo algo;
+    coll_opts coll;        /* segment, local_size (hierarchical) */
+    int steps;             /* 1 .. DP_MAX_STEPS */
+} dp_opts;
+
+/* What each rank hands back. */
+typedef struct dp_slot {
+    double step_s[DP_MAX_STEPS]; /* each step, from its start to the drain */
+    double backward_end_s[DP_MAX_STEPS]; /* when its backward ended, from the step's start */
+    int buckets;
+} dp_slot;
+
+/* The buckets of w, filled in reverse layer order as PyTorch DDP fills
+ * them: a bucket closes when it reaches bucket_bytes (so it may pass it
+ * by its last layer). close[i] is the number of floats of the bucket that
+ * closes once layer i's gradient is ready, or 0; returns the number of
+ * buckets, or -1 if close (w->nlayers entries) is NULL. */
+int dp_buckets(const ml_workload *w, size_t bucket_bytes, size_t *close);
+
+/* The rank function (job_main): arg is a dp_opts, the slot a dp_slot. */
+int dp_rank(rt *r, void *arg);
+
+#endif

@@ -1,0 +1,227 @@
+/* verb_dp.c -- `distlab dp`: data-parallel training steps of a real
+ * network on a simulated GPU cluster, timed (algorithms/dp.c).
+ *
+ *   distlab dp --workload resnet50 --device v100 --workers 64 --gpus-per-node 8 \
+ *       --bandwidth 25Gbps --framework ddp
+ *
+ * prints one CSV row: the step time, the compute in it, the communication
+ * left exposed after backward, and the scaling efficiency -- the step's
+ * compute over the step, i.e. throughput on P GPUs over P times one GPU's
+ * without communication (Horovod paper's measure, weak scaling).
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "algorithms/dp.h"
+#include "cli/cli.h"
+#include "core/records.h"
+#include "core/units.h"
+#include "sim/sim_platform.h"
+
+/* Framework presets: each framework's published defaults, as options. */
+typedef struct dp_framework {
+    const char *name;
+    double bucket_bytes;
+    int overlap;
+    const char *why;
+} dp_framework;
+
+static const dp_framework frameworks[] = {
+    {"ddp", 25e6, 1, "PyTorch DDP: bucket_cap_mb=25, buckets allreduced during backward (Li et al., VLDB 2020)"},
+    {"horovod", 64.0 * 1024 * 1024, 1, "Horovod: 64 MiB fusion buffer (HOROVOD_FUSION_THRESHOLD), "
+                                       "background allreduce during backward (Sergeev & Del Balso 2018)"},
+    {"none", 0, 0, "one allreduce of the whole gradient after backward (run allreduce's schedule)"},
+};
+enum { NFRAMEWORKS = sizeof frameworks / sizeof frameworks[0] };
+
+static const char *framework_names(void) { return "ddp, horovod, none"; }
+
+int verb_dp(int argc, char **argv)
+{
+    static const cli_opt opts[] = {
+        {"workload", "NAME", "the network (resnet50, resnet101, vgg16, inception3, bert-large, gpt2)"},
+        {"device", "NAME[:efficiency=E]", "the GPU: p100, v100, a100, h100 (default v100); sets --speed"},
+        {"framework", "ddp|horovod|none", "presets for --bucket and --overlap (docs/frameworks.md)"},
+        {"workers", "P", "GPUs, one rank each (default 8)"},
+        {"batch", "B", "examples per GPU per step (default 32)"},
+        {"bucket", "SIZE", "gradients per allreduce, filled in reverse layer order (default 25MB, DDP's)"},
+        {"overlap", "on|off", "allreduce each bucket during backward (default on)"},
+        {"allreduce", "ring|tree|rd|rabenseifner|hierarchical", "how buckets are summed (default ring)"},
+        {"steps", "N", "steps to run; the last is reported (default 2)"},
+        {"out", "DIR", "write summary.json, metrics.csv (one row per step) and events.csv there"},
+        {NULL, NULL, NULL},
+    };
+    cli_args a;
+    int code;
+    if (cli_parse(argc, argv, "dp --workload NAME [--device GPU] [--framework F] [--bucket SIZE] "
+                  "[--overlap on|off] [job options]", opts, 1, &a, &code))
+        return code;
+    if (a.npos) {
+        fprintf(stderr, "distlab dp: unexpected argument '%s'\n", a.pos[0]);
+        return 2;
+    }
+    char err[512];
+    job_config cfg = job_config_default();
+    sim_config sim = sim_config_default();
+    real_config real = real_config_default();
+    long workers = 8, steps = 2;
+    if (cli_get_int(&a, "dp", "workers", 1, 1 << 20, &workers) ||
+        cli_get_int(&a, "dp", "steps", 1, DP_MAX_STEPS, &steps))
+        return 2;
+    cfg.ranks = (int)workers;
+    if (cli_job_config(&a, "dp", &cfg, &sim, &real))
+        return 2;
+    if (cfg.backend != &sim_backend) {
+        fprintf(stderr, "distlab dp: --backend: dp times a workload's modelled compute, which only "
+                "simulation charges (--backend sim)\n");
+        return 2;
+    }
+    const char *wname = cli_get(&a, "workload");
+    if (!wname) {
+        fprintf(stderr, "distlab dp: --workload: give the network (known: %s)\n", ml_workload_names());
+        return 2;
+    }
+    ml_workload w;
+    if (ml_workload_build(wname, &w, err, sizeof err) != 0) {
+        fprintf(stderr, "distlab dp: --workload: %s\n", err);
+        return 2;
+    }
+    int status = 2;
+    ml_device dev;
+    const char *dname = cli_get(&a, "device");
+    if (ml_device_parse(dname ? dname : "v100", &dev, err, sizeof err) != 0) {
+        fprintf(stderr, "distlab dp: --device: %s\n", err);
+        goto out;
+    }
+    if (dname && (cli_get(&a, "speed") || sim.platform)) {
+        fprintf(stderr, "distlab dp: --device sets the GPU's speed: leave out --speed and --platform "
+                "(a platform file gives its hosts' speed)\n");
+        goto out;
+    }
+    if (!cli_get(&a, "speed") && !sim.platform)
+        sim.speed_flops = dev.peak_flops * dev.efficiency;
+
+    dp_opts o = {.w = &w, .batch = 32, .bucket_bytes = 25000000, .overlap = 1,
+                 .algo = ALLREDUCE_RING, .steps = (int)steps};
+    const char *fw = cli_get(&a, "framework");
+    const dp_framework *preset = NULL;
+    for (int i = 0; fw && i < NFRAMEWORKS; i++)
+        if (strcmp(fw, frameworks[i].name) == 0)
+            preset = &frameworks[i];
+    if (fw && !preset) {
+        fprintf(stderr, "distlab dp: --framework: unknown framework '%s' (known: %s)\n", fw, framework_names());
+        goto out;
+    }
+    if (preset) {
+        o.bucket_bytes = preset->bucket_bytes > 0 ? (size_t)preset->bucket_bytes : (size_t)(4 * w.params + 4);
+        o.overlap = preset->overlap;
+    }
+    double batch = o.batch, bucket = (double)o.bucket_bytes;
+    if (cli_get_double(&a, "dp", "batch", &batch) || cli_get_size(&a, "dp", "bucket", &bucket))
+        goto out;
+    if (!(batch >= 1 && batch <= 1e9)) {
+        fprintf(stderr, "distlab dp: --batch: %g examples: expected 1 to 1e9\n", batch);
+        goto out;
+    }
+    if (!(bucket >= 4)) {
+        fprintf(stderr, "distlab dp: --bucket: %g bytes: a bucket holds at least one gradient (4 bytes)\n", bucket);
+        goto out;
+    }
+    o.batch = batch;
+    o.bucket_bytes = (size_t)bucket;
+    static const char *const onoff[] = {"off", "on", NULL};
+    if (cli_get_choice(&a, "dp", "overlap", onoff, &o.overlap))
+        goto out;
+    const char *an = cli_get(&a, "allreduce");
+    if (an && (int)(o.algo = allreduce_algo_by_name(an)) < 0) {
+        fprintf(stderr, "distlab dp: --allreduce: unknown algorithm '%s' (known: %s)\n", an, allreduce_algo_list());
+        goto out;
+    }
+    o.coll.local_size = sim.gpus_per_node;
+    if (o.algo == ALLREDUCE_HIERARCHICAL && cfg.ranks % sim.gpus_per_node) {
+        fprintf(stderr, "distlab dp: --allreduce hierarchical: %d workers are not whole nodes of "
+                "--gpus-per-node %d\n", cfg.ranks, sim.gpus_per_node);
+        goto out;
+    }
+    if (!sim.platform && sim_platform_check_generated(&sim, cfg.ranks, err, sizeof err) != 0) {
+        fprintf(stderr, "distlab dp: %s\n", err);
+        goto out;
+    }
+    sim.size_only = 1;
+    const char *outdir = cli_get(&a, "out");
+    cfg.record_events = outdir != NULL && !cli_flag(&a, "no-events");
+    cfg.result_bytes = sizeof(dp_slot);
+
+    job_result res;
+    status = 1;
+    if (job_run(&cfg, dp_rank, &o, &res) != 0) {
+        fprintf(stderr, "distlab dp: %s\n", res.error);
+        job_result_free(&res);
+        goto out;
+    }
+    /* the slowest rank's last step; the compute: the fastest rank's
+     * backward end in it (the additions beside it are all it could add) */
+    int last = o.steps - 1, nb = ((dp_slot *)job_result_slot(&res, 0))->buckets;
+    double step_s = 0, compute_s = INFINITY;
+    for (int i = 0; i < cfg.ranks; i++) {
+        const dp_slot *s = job_result_slot(&res, i);
+        step_s = s->step_s[last] > step_s ? s->step_s[last] : step_s;
+        compute_s = s->backward_end_s[last] < compute_s ? s->backward_end_s[last] : compute_s;
+    }
+    double eff = step_s > 0 ? compute_s / step_s : 1;
+    char where[512];
+    cli_describe_job(&cfg, &res, where, sizeof where);
+    printf("# %s\n# %s: %.4g M parameters, %d bucket%s of up to %zu bytes in reverse layer order, "
+           "overlap %s, allreduce %s, %s\n", where, w.name, w.params / 1e6, nb, nb == 1 ? "" : "s",
+           o.bucket_bytes, o.overlap ? "on" : "off", allreduce_algo_name(o.algo),
+           sim.platform ? "host speed from the platform" : dname || !cli_get(&a, "speed") ? dev.name : "--speed");
+    printf("workload,workers,batch,framework,bucket_bytes,overlap,allreduce,buckets,step_s,compute_s,"
+           "exposed_comm_s,scaling_efficiency,examples_per_s\n");
+    printf("%s,%d,%g,%s,%zu,%s,%s,%d,%.9g,%.9g,%.9g,%.6f,%.6g\n", w.name, cfg.ranks, o.batch,
+           preset ? preset->name : "custom", o.bucket_bytes, o.overlap ? "on" : "off",
+           allreduce_algo_name(o.algo), nb, step_s, compute_s, step_s - compute_s, eff,
+           cfg.ranks * o.batch / step_s);
+    status = 0;
+    if (outdir) {
+        records *rec = records_open(outdir, err, sizeof err);
+        int ok = rec != NULL;
+        double t = 0;
+        for (int k = 0; ok && k < o.steps; k++) {
+            double worst = 0;
+            for (int i = 0; i < cfg.ranks; i++) {
+                double s = ((dp_slot *)job_result_slot(&res, i))->step_s[k];
+                worst = s > worst ? s : worst;
+            }
+            t += worst;
+            records_metric m = records_metric_empty();
+            m.time_s = t;
+            m.step = k + 1;
+            ok = records_add_metric(rec, &m, NULL, err, sizeof err) == 0;
+        }
+        ok = ok && records_add_job(rec, &cfg, &res, err, sizeof err) == 0;
+        if (rec) {
+            records_set_str(rec, "algo", "dp");
+            records_set_int(rec, "workers", cfg.ranks);
+            records_set_str(rec, "workload", w.name);
+            records_set_str(rec, "framework", preset ? preset->name : "custom");
+            records_set_num(rec, "seconds", step_s);
+            records_set_num(rec, "step_seconds", step_s);
+            records_set_num(rec, "compute_seconds", compute_s);
+            records_set_num(rec, "scaling_efficiency", eff);
+            records_set_int(rec, "buckets", nb);
+            for (int i = 0; i < a.n; i++)
+                records_set_setting(rec, a.key[i], a.val[i][0] ? a.val[i] : "true");
+            ok = records_close(rec, ok ? err : NULL, sizeof err) == 0 && ok;
+        }
+        if (!ok) {
+            fprintf(stderr, "distlab dp: --out %s: %s\n", outdir, err);
+            status = 1;
+        }
+    }
+    job_result_free(&res);
+out:
+    ml_workload_free(&w);
+    return status;
+}
