@@ -1,0 +1,202 @@
+/* ray.h -- Ray's execution model on distlab's runtime: remote tasks,
+ * futures, actors and a per-node object store.
+ *
+ * Every rank of the job is a Ray node (a raylet and one worker). Rank 0
+ * also runs the driver, the program's main function; the other ranks
+ * serve until the driver returns. The code that uses this header is
+ * written once and runs on both backends, like every algorithm.
+ *
+ *   static int add(ray *ry, int nargs, const ray_arg *a)
+ *   {
+ *       double s = *(const double *)a[0].data + *(const double *)a[1].data;
+ *       return ray_return(ry, &s, sizeof s);
+ *   }
+ *   static const ray_function fns[] = {{"add", add}};
+ *   ...in the driver:
+ *   ray_ref x, y;
+ *   ray_submit(ry, "add", 2, (ray_in[]){ray_val(&one, 8), ray_val(&two, 8)}, NULL, &x);
+ *   ray_submit(ry, "add", 2, (ray_in[]){ray_fut(x), ray_val(&one, 8)}, NULL, &y);
+ *   ray_get(ry, y, &data, &bytes);          (4.0: x was resolved first)
+ *
+ * Semantics (tests/test_ray.c checks each on sim and on real threads):
+ *   - ray_submit returns an object reference (a future) at once. A future
+ *     passed as an argument is resolved before the task runs, wherever it
+ *     runs; the task sees values only. Tasks may submit tasks and get them.
+ *   - Whoever submits a task owns its result (Ray's ownership model): the
+ *     owner knows where the value is and frees it when its own handle is
+ *     released and no task it submitted still needs it. References copied
+ *     into values are not counted: hold the handle while others use it.
+ *   - A result of at most cfg.inline_bytes (Ray's default 100 KiB) travels
+ *     inline to its owner; a larger one stays in the object store of the
+ *     node that made it and is fetched, with a real transfer, by a node
+ *     that needs it. Arguments larger than that are put in the store first.
+ *   - An actor lives on one node; its methods run one at a time, in the
+ *     order each caller submitted them (calls from one caller arrive in
+ *     order, and the actor runs them in arrival order). A handle is a
+ *     plain value: pass it to tasks and other actors.
+ *   - A task that fails (returns nonzero, e.g. via ray_raise) makes its
+ *     result an error, "task 'NAME' on rank R: MESSAGE"; ray_get of it, or
+ *     of anything computed from it, returns RAY_ETASK with that message in
+ *     rt_error(ray_rt(ry)).
+ *
+ * Ownership of memory: ray_get's pointer is the runtime's, valid until
+ * ray_release of that reference; arguments a task sees are valid only
+ * during the call; ray_return and ray_submit copy what they are given.
+ */
+#ifndef DISTLAB_RAY_H
+#define DISTLAB_RAY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "algorithms/runtime.h"
+
+typedef struct ray ray;     /* one node's runtime */
+typedef uint64_t ray_ref;   /* an object reference; 0 is none */
+
+enum {
+    RAY_ETASK = -100,       /* the object is a task's error (see rt_error) */
+    RAY_ESHUTDOWN = -101,   /* the job is ending: the driver returned */
+};
+
+/* An argument as the task sees it. */
+typedef struct ray_arg {
+    const void *data;
+    size_t bytes;
+} ray_arg;
+
+/* An argument as the submitter gives it: a value (copied) or a future. */
+typedef struct ray_in {
+    ray_ref ref;            /* nonzero: a future */
+    const void *data;
+    size_t bytes;
+} ray_in;
+
+static inline ray_in ray_val(const void *data, size_t bytes)
+{
+    return (ray_in){0, data, bytes};
+}
+static inline ray_in ray_fut(ray_ref ref)
+{
+    return (ray_in){ref, NULL, 0};
+}
+
+typedef int (*ray_task_fn)(ray *ry, int nargs, const ray_arg *args);
+/* An actor's method (or constructor) with the actor's state. */
+typedef int (*ray_method_fn)(ray *ry, void *state, int nargs, const ray_arg *args);
+
+typedef struct ray_function {
+    const char *name;
+    ray_task_fn fn;
+} ray_function;
+
+typedef struct ray_method {
+    const char *name;
+    ray_method_fn fn;
+} ray_method;
+
+typedef struct ray_class {
+    const char *name;
+    size_t state_bytes;     /* zeroed state the constructor fills */
+    ray_method_fn init;     /* constructor: the creation's arguments */
+    void (*fini)(void *state); /* NULL: nothing to free */
+    const ray_method *methods;
+    int nmethods;
+} ray_class;
+
+/* An actor handle: a value, copy it anywhere. */
+typedef struct ray_actor {
+    uint64_t id;            /* owner rank and sequence, as a ray_ref */
+    int32_t node;           /* where it lives */
+    int32_t cls;            /* index into the program's classes */
+} ray_actor;
+
+typedef struct ray_task_opts {
+    double cpus;            /* resources the task holds while it runs (default 1) */
+    int node;               /* run there; -1: the scheduler decides */
+} ray_task_opts;
+
+/* Placement, as Ray's hybrid policy: a node takes work itself while it
+ * is less than spread_threshold busy, then the least loaded node it knows
+ * of; a task whose large inputs sit on one node goes there (locality).
+ * A node that receives a task it cannot start spills it to a node it
+ * knows to be free. */
+typedef struct ray_config {
+    size_t inline_bytes;    /* results above this stay in the store (102400) */
+    double cpus_per_node;   /* each node's resource (1) */
+    double spread_threshold; /* fraction busy before spreading (0.5) */
+    int locality;           /* place tasks by their inputs' location (1) */
+    int spillback;          /* a busy node forwards a task once (1) */
+    /* Time every task and method takes before it runs, on the node's
+     * clock, while the node keeps serving messages: the per-task overhead
+     * a simulation charges (real sockets have their own; 0 there). */
+    double task_overhead_s;
+} ray_config;
+
+ray_config ray_config_default(void);
+
+typedef struct ray_program {
+    const ray_function *functions;
+    int nfunctions;
+    const ray_class *classes;
+    int nclasses;
+    int (*driver)(ray *ry, void *arg); /* runs on rank 0 */
+    void *arg;
+    ray_config cfg;
+} ray_program;
+
+/* What one node did. */
+typedef struct ray_stats {
+    uint64_t tasks_submitted, tasks_run, tasks_spilled, tasks_failed;
+    uint64_t actors_created, actor_calls;
+    uint64_t objects_inline;     /* results and puts that travelled inline */
+    uint64_t objects_stored;     /* values put in this node's store (primary copies) */
+    uint64_t objects_fetched;    /* values fetched from another node's store */
+    uint64_t bytes_fetched, bytes_inline;
+    uint64_t objects_freed;      /* store objects (primary or copy) freed */
+    uint64_t store_bytes, store_peak_bytes; /* now (at the end), and at most */
+    uint64_t reconstructions;
+} ray_stats;
+
+/* Run the program on this rank: rank 0 runs the driver, every rank serves
+ * as a node until the driver has returned. Returns the driver's code on
+ * rank 0, RT_OK elsewhere unless the node itself failed. stats may be NULL. */
+int ray_main(rt *r, const ray_program *prog, ray_stats *stats);
+
+/* ---- tasks and objects ---- */
+int ray_submit(ray *ry, const char *fn, int nargs, const ray_in *args,
+               const ray_task_opts *opts, ray_ref *out);
+int ray_put(ray *ry, const void *data, size_t bytes, ray_ref *out);
+/* Block until the value is here; *data stays valid until ray_release. */
+int ray_get(ray *ry, ray_ref ref, const void **data, size_t *bytes);
+/* Block until k of the n refs are ready (a value or an error) or timeout_s
+ * passes (< 0: no limit); ready[i] says which (may be NULL). *nready gets
+ * how many were ready (it may exceed k). */
+int ray_wait(ray *ry, int n, const ray_ref *refs, int k, double timeout_s, int *ready,
+             int *nready);
+/* Drop this node's handle (the owner frees the object when nothing else
+ * needs it). */
+void ray_release(ray *ry, ray_ref ref);
+
+/* ---- actors ---- */
+int ray_actor_create(ray *ry, const char *cls, int nargs, const ray_in *args,
+                     const ray_task_opts *opts, ray_actor *out);
+int ray_call(ray *ry, ray_actor a, const char *method, int nargs, const ray_in *args,
+             ray_ref *out);
+
+/* ---- inside a task or method ---- */
+/* The task's result (copied); the last call wins. Returns RT_OK. */
+int ray_return(ray *ry, const void *data, size_t bytes);
+/* Fail the running task with a message; returns RAY_ETASK to return. */
+int ray_raise(ray *ry, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Let seconds pass on this node's clock while it keeps serving (Ray's
+ * time.sleep in a task); ends early when the job ends. */
+int ray_sleep(ray *ry, double seconds);
+
+rt *ray_rt(ray *ry);
+int ray_node(const ray *ry);
+int ray_nodes(const ray *ry);
+const ray_stats *ray_node_stats(const ray *ry);
+
+#endif

@@ -1,0 +1,735 @@
+/* test_ray.c -- Ray's programming model (algorithms/ray.h) on sim and on
+ * real threads (two on real processes too): futures as arguments, nested tasks, wait k-of-n with a
+ * timeout, actor method order, errors that name the function and rank,
+ * large objects fetched from the store that made them and freed after,
+ * and the same results on both backends.
+ *
+ * The driver (rank 0) never asserts: it writes what it saw into its
+ * result slot, and each check asserts on the slots after the job.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "algorithms/ray.h"
+#include "core/job.h"
+#include "real/real_backend.h"
+#include "sim/sim_backend.h"
+
+typedef struct slot {
+    ray_stats st;
+    int errors;        /* what the driver saw go wrong */
+    char what[300];    /* the first of them */
+    double value[8];   /* numbers the check compares */
+    char msg[400];     /* an error message the check reads */
+} slot;
+
+static void violation(ray *ry, const char *fmt, ...)
+{
+    slot *s = rt_slot(ray_rt(ry));
+    if (s->errors++ == 0) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(s->what, sizeof s->what, fmt, ap);
+        va_end(ap);
+    }
+}
+
+static slot *my_slot(ray *ry)
+{
+    return rt_slot(ray_rt(ry));
+}
+
+typedef enum { ON_SIM, ON_THREADS, ON_PROCS } where;
+
+static int rank_main(rt *r, void *arg)
+{
+    slot *s = rt_slot(r);
+    return ray_main(r, arg, &s->st);
+}
+
+static void run_on(where w, int ranks, ray_program *prog, job_result *res)
+{
+    static real_config threads;
+    threads = real_config_default();
+    if (w == ON_PROCS)
+        threads.launch = REAL_LAUNCH_PROCS;
+    job_config cfg = w == ON_SIM ? sim_job_config(NULL) : real_job_config(&threads);
+    cfg.ranks = ranks;
+    cfg.result_bytes = sizeof(slot);
+    cfg.timeout_s = 60;
+    if (job_run(&cfg, rank_main, prog, res) != 0)
+        fail_msg("job failed: %s", res->error);
+    slot *s0 = job_result_slot(res, 0);
+    if (s0->errors)
+        fail_msg("driver saw %d problem(s); first: %s", s0->errors, s0->what);
+}
+
+static double as_double(const void *p)
+{
+    double v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+/* ---- remote functions ---- */
+
+static int f_add(ray *ry, int nargs, const ray_arg *a)
+{
+    double s = 0;
+    for (int i = 0; i < nargs; i++)
+        s += as_double(a[i].data);
+    return ray_return(ry, &s, sizeof s);
+}
+
+static int f_where(ray *ry, int nargs, const ray_arg *a)
+{
+    (void)nargs;
+    (void)a;
+    double me = ray_node(ry);
+    return ray_return(ry, &me, sizeof me);
+}
+
+/* fib(n) by nested tasks: each submits and gets its two halves */
+static int f_fib(ray *ry, int nargs, const ray_arg *a)
+{
+    (void)nargs;
+    double n = as_double(a[0].data);
+    if (n < 2)
+        return ray_return(ry, &n, sizeof n);
+    double n1 = n - 1, n2 = n - 2;
+    ray_ref x, y;
+    int rc = ray_submit(ry, "fib", 1, (ray_in[]){ray_val(&n1, 8)}, NULL, &x);
+    if (!rc)
+        rc = ray_submit(ry, "fib", 1, (ray_in[]){ray_val(&n2, 8)}, NULL, &y);
+    const void *dx, *dy;
+    size_t bx, by;
+    if (!rc)
+        rc = ray_get(ry, x, &dx, &bx);
+    if (!rc)
+        rc = ray_get(ry, y, &dy, &by);
+    if (rc)
+        return rc;
+    double v = as_double(dx) + as_double(dy);
+    ray_release(ry, x);
+    ray_release(ry, y);
+    return ray_return(ry, &v, sizeof v);
+}
+
+static int f_sleep(ray *ry, int nargs, const ray_arg *a)
+{
+    (void)nargs;
+    int rc = ray_sleep(ry, as_double(a[0].data));
+    return rc ? rc : ray_return(ry, a[0].data, 8);
+}
+
+static int f_boom(ray *ry, int nargs, const ray_arg *a)
+{
+    (void)nargs;
+    (void)a;
+    return ray_raise(ry, "bad input %d", 42);
+}
+
+/* a vector of n doubles, v[i] = seed + i */
+static int f_make(ray *ry, int nargs, const ray_arg *a)
+{
+    (void)nargs;
+    double seed = as_double(a[0].data);
+    size_t n = (size_t)as_double(a[1].data);
+    double *v = malloc(n * sizeof *v);
+    if (!v)
+        return ray_raise(ry, "no memory");
+    for (size_t i = 0; i < n; i++)
+        v[i] = seed + (double)i;
+    int rc = ray_return(ry, v, n * sizeof *v);
+    free(v);
+    return rc;
+}
+
+static int f_sum(ray *ry, int nargs, const ray_arg *a)
+{
+    double s = 0;
+    for (int k = 0; k < nargs; k++) {
+        const double *v = a[k].data;
+        for (size_t i = 0; i < a[k].bytes / sizeof *v; i++)
+            s += v[i];
+    }
+    return ray_return(ry, &s, sizeof s);
+}
+
+/* ---- an actor: a log of (caller, sequence) pairs ---- */
+
+enum { LOG_MAX = 256 };
+typedef struct logger {
+    int n, in_method, overlaps;
+    double entry[LOG_MAX];
+} logger;
+
+static int log_init(ray *ry, void *state, int nargs, const ray_arg *a)
+{
+    (void)ry;
+    logger *l = state;
+    l->n = nargs ? (int)as_double(a[0].data) : 0; /* start count */
+    return RT_OK;
+}
+
+/* append(x): record x; yields inside (a sleep), so a second method that
+ * ran now would overlap and be counted */
+static int log_append(ray *ry, void *state, int nargs, const ray_arg *a)
+{
+    (void)nargs;
+    logger *l = state;
+    if (l->in_method++)
+        l->overlaps++;
+    int rc = ray_sleep(ry, 1e-4);
+    if (l->n < LOG_MAX)
+        l->entry[l->n++] = as_double(a[0].data);
+    l->in_method--;
+    return rc;
+}
+
+static int log_dump(ray *ry, void *state, int nargs, const ray_arg *a)
+{
+    (void)nargs;
+    (void)a;
+    logger *l = state;
+    double out[LOG_MAX + 2];
+    out[0] = l->n;
+    out[1] = l->overlaps;
+    memcpy(out + 2, l->entry, (size_t)l->n * sizeof(double));
+    return ray_return(ry, out, (size_t)(l->n + 2) * sizeof(double));
+}
+
+static int log_fail(ray *ry, void *state, int nargs, const ray_arg *a)
+{
+    (void)state;
+    (void)nargs;
+    (void)a;
+    return ray_raise(ry, "method refused");
+}
+
+static const ray_method log_methods[] = {
+    {"append", log_append}, {"dump", log_dump}, {"fail", log_fail}};
+
+static int bad_init(ray *ry, void *state, int nargs, const ray_arg *a)
+{
+    (void)state;
+    (void)nargs;
+    (void)a;
+    return ray_raise(ry, "cannot start");
+}
+
+static const ray_class classes[] = {
+    {"logger", sizeof(logger), log_init, NULL, log_methods, 3},
+    {"broken", 8, bad_init, NULL, log_methods, 3},
+};
+
+/* a task that is handed an actor handle and calls it: caller 2's entries
+ * are 2000 + i */
+static int f_caller(ray *ry, int nargs, const ray_arg *a)
+{
+    (void)nargs;
+    ray_actor h;
+    memcpy(&h, a[0].data, sizeof h);
+    int n = (int)as_double(a[1].data), rc = RT_OK;
+    ray_ref last = 0;
+    for (int i = 0; i < n && !rc; i++) {
+        double x = 2000 + i;
+        if (last)
+            ray_release(ry, last);
+        rc = ray_call(ry, h, "append", 1, (ray_in[]){ray_val(&x, 8)}, &last);
+    }
+    const void *d;
+    size_t b;
+    if (!rc) /* its calls are done when the last one is */
+        rc = ray_get(ry, last, &d, &b);
+    return rc;
+}
+
+static const ray_function functions[] = {
+    {"add", f_add},   {"where", f_where}, {"fib", f_fib},       {"sleep", f_sleep},
+    {"boom", f_boom}, {"make", f_make},   {"sum", f_sum},       {"caller", f_caller},
+};
+
+static ray_program program(int (*driver)(ray *, void *))
+{
+    ray_program p = {functions, sizeof functions / sizeof *functions, classes, 2, driver, NULL,
+                     ray_config_default()};
+    return p;
+}
+
+static double get_double(ray *ry, ray_ref ref, int *rc)
+{
+    const void *d;
+    size_t b;
+    *rc = ray_get(ry, ref, &d, &b);
+    if (*rc)
+        return -1;
+    if (b != sizeof(double)) {
+        violation(ry, "a result of %zu bytes, not 8", b);
+        return -1;
+    }
+    return as_double(d);
+}
+
+/* ---- futures as arguments ---- */
+
+static int drv_futures(ray *ry, void *arg)
+{
+    (void)arg;
+    slot *s = my_slot(ry);
+    double one = 1, two = 2, three = 3, four = 4;
+    ray_ref a, b, c, chain;
+    int rc = ray_submit(ry, "add", 2, (ray_in[]){ray_val(&one, 8), ray_val(&two, 8)}, NULL, &a);
+    if (!rc)
+        rc = ray_submit(ry, "add", 2, (ray_in[]){ray_val(&three, 8), ray_val(&four, 8)}, NULL, &b);
+    /* c is submitted before a and b are ready: the runtime resolves them */
+    if (!rc)
+        rc = ray_submit(ry, "add", 2, (ray_in[]){ray_fut(a), ray_fut(b)}, NULL, &c);
+    /* a chain of 20 dependent tasks, each on whichever node */
+    chain = c;
+    for (int i = 0; i < 20 && !rc; i++) {
+        ray_ref next;
+        rc = ray_submit(ry, "add", 2, (ray_in[]){ray_fut(chain), ray_val(&one, 8)}, NULL, &next);
+        if (chain != c)
+            ray_release(ry, chain);
+        chain = next;
+    }
+    /* fan-in: 16 futures into one task */
+    ray_ref parts[16], total;
+    ray_in in[16];
+    for (int i = 0; i < 16 && !rc; i++) {
+        double v = i;
+        rc = ray_submit(ry, "add", 1, (ray_in[]){ray_val(&v, 8)}, NULL, &parts[i]);
+        in[i] = ray_fut(parts[i]);
+    }
+    if (!rc)
+        rc = ray_submit(ry, "add", 16, in, NULL, &total);
+    if (rc)
+        return rc;
+    s->value[0] = get_double(ry, c, &rc);
+    if (!rc)
+        s->value[1] = get_double(ry, chain, &rc);
+    if (!rc)
+        s->value[2] = get_double(ry, total, &rc);
+    /* tasks spread: count the nodes 8 concurrent tasks ran on */
+    ray_ref w[8];
+    for (int i = 0; i < 8 && !rc; i++)
+        rc = ray_submit(ry, "where", 0, NULL, NULL, &w[i]);
+    int seen[64] = {0}, nodes = 0;
+    for (int i = 0; i < 8 && !rc; i++) {
+        int n = (int)get_double(ry, w[i], &rc);
+        if (!rc && n >= 0 && n < 64 && !seen[n]++)
+            nodes++;
+    }
+    s->value[3] = nodes;
+    return rc;
+}
+
+static void check_futures(where w)
+{
+    ray_program p = program(drv_futures);
+    job_result res;
+    run_on(w, 4, &p, &res);
+    slot *s = job_result_slot(&res, 0);
+    assert_true(s->value[0] == 10);
+    assert_true(s->value[1] == 30);
+    assert_true(s->value[2] == 120);
+    assert_true(s->value[3] >= 2); /* the hybrid policy spread them */
+    uint64_t run = 0, submitted = 0;
+    for (int i = 0; i < 4; i++) {
+        slot *si = job_result_slot(&res, i);
+        run += si->st.tasks_run;
+        submitted += si->st.tasks_submitted;
+    }
+    assert_int_equal(submitted, 3 + 20 + 16 + 1 + 8);
+    assert_int_equal(run, submitted);
+    job_result_free(&res);
+}
+
+/* ---- nested tasks ---- */
+
+static int drv_nested(ray *ry, void *arg)
+{
+    (void)arg;
+    double n = 9;
+    ray_ref x;
+    int rc = ray_submit(ry, "fib", 1, (ray_in[]){ray_val(&n, 8)}, NULL, &x);
+    if (!rc)
+        my_slot(ry)->value[0] = get_double(ry, x, &rc);
+    return rc;
+}
+
+static void check_nested(where w)
+{
+    ray_program p = program(drv_nested);
+    job_result res;
+    run_on(w, 3, &p, &res);
+    assert_true(((slot *)job_result_slot(&res, 0))->value[0] == 34);
+    uint64_t run = 0;
+    int nodes = 0;
+    for (int i = 0; i < 3; i++) {
+        uint64_t k = ((slot *)job_result_slot(&res, i))->st.tasks_run;
+        run += k;
+        nodes += k > 0;
+    }
+    assert_int_equal(run, 109); /* fib calls for n = 9 */
+    assert_true(nodes >= 2);
+    job_result_free(&res);
+}
+
+/* ---- wait: k of n, and a timeout ---- */
+
+static int drv_wait(ray *ry, void *arg)
+{
+    (void)arg;
+    slot *s = my_slot(ry);
+    double fast = 0, slow = 1000, one = 1;
+    ray_ref r[3];
+    /* the slow one sleeps on node 1 until the job ends */
+    int rc = ray_submit(ry, "sleep", 1, (ray_in[]){ray_val(&slow, 8)},
+                        &(ray_task_opts){.cpus = 1, .node = 1}, &r[0]);
+    if (!rc)
+        rc = ray_submit(ry, "sleep", 1, (ray_in[]){ray_val(&fast, 8)},
+                        &(ray_task_opts){.cpus = 1, .node = 2}, &r[1]);
+    if (!rc)
+        rc = ray_submit(ry, "add", 1, (ray_in[]){ray_val(&one, 8)},
+                        &(ray_task_opts){.cpus = 1, .node = 3}, &r[2]);
+    int ready[3], nready = -1;
+    if (!rc)
+        rc = ray_wait(ry, 3, r, 2, -1, ready, &nready);
+    if (!rc && (nready != 2 || ready[0] || !ready[1] || !ready[2]))
+        violation(ry, "wait 2 of 3: %d ready (%d %d %d)", nready, ready[0], ready[1], ready[2]);
+    double t0 = rt_now(ray_rt(ry));
+    if (!rc)
+        rc = ray_wait(ry, 3, r, 3, 0.2, ready, &nready);
+    s->value[0] = rt_now(ray_rt(ry)) - t0;
+    if (!rc && (nready != 2 || ready[0]))
+        violation(ry, "wait 3 of 3 with a timeout: %d ready, slow one %d", nready, ready[0]);
+    if (!rc && ray_wait(ry, 3, r, 4, 0, ready, &nready) != RT_EINVAL)
+        violation(ry, "wait for 4 of 3 was taken");
+    return rc;
+}
+
+static void check_wait(where w)
+{
+    ray_program p = program(drv_wait);
+    job_result res;
+    run_on(w, 4, &p, &res);
+    double waited = ((slot *)job_result_slot(&res, 0))->value[0];
+    assert_true(waited >= 0.2 - 1e-9);
+    if (w == ON_SIM) /* the timeout is exact on a simulated clock */
+        assert_true(waited < 0.2 + 1e-6);
+    job_result_free(&res);
+}
+
+/* ---- actors: one method at a time, each caller's order kept ---- */
+
+static int drv_actor(ray *ry, void *arg)
+{
+    (void)arg;
+    slot *s = my_slot(ry);
+    ray_actor h;
+    double start = 0, n = 60;
+    int rc = ray_actor_create(ry, "logger", 1, (ray_in[]){ray_val(&start, 8)},
+                              &(ray_task_opts){.cpus = 0, .node = 1}, &h);
+    ray_ref other = 0;
+    /* a task on node 2 gets the handle and calls it too */
+    if (!rc)
+        rc = ray_submit(ry, "caller", 2, (ray_in[]){ray_val(&h, sizeof h), ray_val(&n, 8)},
+                        &(ray_task_opts){.cpus = 1, .node = 2}, &other);
+    ray_ref last = 0;
+    for (int i = 0; i < 60 && !rc; i++) {
+        double x = 1000 + i;
+        if (last)
+            ray_release(ry, last);
+        rc = ray_call(ry, h, "append", 1, (ray_in[]){ray_val(&x, 8)}, &last);
+    }
+    const void *d;
+    size_t b;
+    if (!rc)
+        rc = ray_get(ry, other, &d, &b);
+    if (!rc)
+        rc = ray_get(ry, last, &d, &b);
+    ray_ref dump;
+    if (!rc)
+        rc = ray_call(ry, h, "dump", 0, NULL, &dump);
+    if (!rc)
+        rc = ray_get(ry, dump, &d, &b);
+    if (rc)
+        return rc;
+    const double *v = d;
+    s->value[0] = v[0]; /* entries */
+    s->value[1] = v[1]; /* overlaps */
+    double next[2] = {1000, 2000};
+    for (int i = 0; i < (int)v[0]; i++) {
+        double x = v[2 + i];
+        int c = x >= 2000;
+        if (x != next[c])
+            violation(ry, "entry %d is %g, caller %d expected %g", i, x, c + 1, next[c]);
+        next[c] = x + 1;
+    }
+    /* a method's error names the actor, the method and the rank */
+    ray_ref bad;
+    rc = ray_call(ry, h, "fail", 0, NULL, &bad);
+    if (!rc && ray_get(ry, bad, &d, &b) != RAY_ETASK)
+        violation(ry, "a failing method's get did not fail");
+    snprintf(s->msg, sizeof s->msg, "%s", rt_error(ray_rt(ry)));
+    /* a constructor's error reaches every call */
+    ray_actor broken;
+    rc = ray_actor_create(ry, "broken", 0, NULL, NULL, &broken);
+    ray_ref call;
+    if (!rc)
+        rc = ray_call(ry, broken, "dump", 0, NULL, &call);
+    if (!rc && ray_get(ry, call, &d, &b) != RAY_ETASK)
+        violation(ry, "a call on an actor whose constructor failed did not fail");
+    if (!strstr(rt_error(ray_rt(ry)), "actor 'broken' constructor on rank"))
+        violation(ry, "constructor error: %s", rt_error(ray_rt(ry)));
+    return RT_OK;
+}
+
+static void check_actor(where w)
+{
+    ray_program p = program(drv_actor);
+    job_result res;
+    run_on(w, 3, &p, &res);
+    slot *s = job_result_slot(&res, 0);
+    assert_true(s->value[0] == 120);
+    assert_true(s->value[1] == 0);
+    assert_non_null(strstr(s->msg, "actor 'logger' method 'fail' on rank 1: method refused"));
+    assert_int_equal(((slot *)job_result_slot(&res, 1))->st.actor_calls, 122);
+    job_result_free(&res);
+}
+
+/* ---- errors reach whoever gets the result ---- */
+
+static int drv_error(ray *ry, void *arg)
+{
+    (void)arg;
+    slot *s = my_slot(ry);
+    double one = 1;
+    ray_ref bad, dep;
+    const void *d;
+    size_t b;
+    int rc = ray_submit(ry, "boom", 0, NULL, &(ray_task_opts){.cpus = 1, .node = 2}, &bad);
+    if (!rc)
+        rc = ray_submit(ry, "add", 2, (ray_in[]){ray_fut(bad), ray_val(&one, 8)}, NULL, &dep);
+    if (rc)
+        return rc;
+    if (ray_get(ry, dep, &d, &b) != RAY_ETASK)
+        violation(ry, "get of a task fed by a failed one did not fail");
+    snprintf(s->msg, sizeof s->msg, "%s", rt_error(ray_rt(ry)));
+    if (ray_get(ry, bad, &d, &b) != RAY_ETASK || !strstr(rt_error(ray_rt(ry)), "bad input 42"))
+        violation(ry, "get of the failed task: %s", rt_error(ray_rt(ry)));
+    if (ray_submit(ry, "nosuch", 0, NULL, NULL, &dep) != RT_EINVAL ||
+        !strstr(rt_error(ray_rt(ry)), "no remote function 'nosuch'"))
+        violation(ry, "an unknown function was taken");
+    if (ray_submit(ry, "add", 0, NULL, &(ray_task_opts){.cpus = 2, .node = -1}, &dep) != RT_EINVAL)
+        violation(ry, "2 cpus on 1-cpu nodes was taken");
+    return RT_OK;
+}
+
+static void check_error(where w)
+{
+    ray_program p = program(drv_error);
+    job_result res;
+    run_on(w, 3, &p, &res);
+    slot *s = job_result_slot(&res, 0);
+    assert_non_null(strstr(s->msg, "task 'boom' on rank 2: bad input 42"));
+    assert_int_equal(((slot *)job_result_slot(&res, 2))->st.tasks_failed, 1);
+    job_result_free(&res);
+}
+
+/* ---- large objects: in the maker's store, fetched, then freed ---- */
+
+enum { BIG_N = 8192 }; /* 64 KiB of doubles, above a 1 KiB threshold */
+
+static int drv_large(ray *ry, void *arg)
+{
+    (void)arg;
+    slot *s = my_slot(ry);
+    double seed = 1, n = BIG_N, small_n = 4;
+    ray_ref big, small, sum;
+    int rc = ray_submit(ry, "make", 2, (ray_in[]){ray_val(&seed, 8), ray_val(&n, 8)},
+                        &(ray_task_opts){.cpus = 1, .node = 1}, &big);
+    if (!rc)
+        rc = ray_submit(ry, "make", 2, (ray_in[]){ray_val(&seed, 8), ray_val(&small_n, 8)},
+                        &(ray_task_opts){.cpus = 1, .node = 1}, &small);
+    /* the sum runs on node 2: the body crosses from node 1's store */
+    if (!rc)
+        rc = ray_submit(ry, "sum", 2, (ray_in[]){ray_fut(big), ray_fut(small)},
+                        &(ray_task_opts){.cpus = 1, .node = 2}, &sum);
+    if (!rc)
+        s->value[0] = get_double(ry, sum, &rc);
+    const void *d;
+    size_t b;
+    if (!rc)
+        rc = ray_get(ry, big, &d, &b); /* and to the driver's node */
+    if (!rc) {
+        const double *v = d;
+        s->value[1] = (double)b;
+        s->value[2] = v[BIG_N - 1];
+    }
+    /* a large argument given by value is put in the store first */
+    double *local = calloc(BIG_N, sizeof *local);
+    if (!local)
+        return RT_ENOMEM;
+    for (int i = 0; i < BIG_N; i++)
+        local[i] = 2;
+    ray_ref sum2;
+    if (!rc)
+        rc = ray_submit(ry, "sum", 1, (ray_in[]){ray_val(local, BIG_N * sizeof *local)},
+                        &(ray_task_opts){.cpus = 1, .node = 2}, &sum2);
+    free(local);
+    if (!rc)
+        s->value[3] = get_double(ry, sum2, &rc);
+    ray_release(ry, big);
+    ray_release(ry, small);
+    ray_release(ry, sum);
+    ray_release(ry, sum2);
+    return rc;
+}
+
+static void check_large(where w)
+{
+    ray_program p = program(drv_large);
+    p.cfg.inline_bytes = 1024;
+    job_result res;
+    run_on(w, 3, &p, &res);
+    slot *s0 = job_result_slot(&res, 0), *s1 = job_result_slot(&res, 1),
+         *s2 = job_result_slot(&res, 2);
+    double want = BIG_N * 1.0 + (double)BIG_N * (BIG_N - 1) / 2 + 4 * 1.0 + 6;
+    assert_true(s0->value[0] == want);
+    assert_true(s0->value[1] == BIG_N * sizeof(double));
+    assert_true(s0->value[2] == BIG_N);
+    assert_true(s0->value[3] == 2.0 * BIG_N);
+    assert_int_equal(s1->st.objects_stored, 1); /* the big result; the small went inline */
+    assert_int_equal(s0->st.objects_stored, 1); /* the argument put by the driver */
+    assert_int_equal(s2->st.objects_fetched, 2);
+    assert_int_equal(s2->st.bytes_fetched, 2 * BIG_N * sizeof(double));
+    assert_int_equal(s0->st.objects_fetched, 1);
+    for (int i = 0; i < 3; i++) { /* every copy freed once released */
+        slot *si = job_result_slot(&res, i);
+        if (si->st.store_bytes != 0)
+            fail_msg("node %d still stores %llu bytes", i, (unsigned long long)si->st.store_bytes);
+    }
+    assert_int_equal(s0->st.objects_freed + s1->st.objects_freed + s2->st.objects_freed, 5);
+    job_result_free(&res);
+}
+
+/* ---- the same results on both backends ---- */
+
+static int drv_same(ray *ry, void *arg)
+{
+    (void)arg;
+    slot *s = my_slot(ry);
+    ray_ref layer[8];
+    int rc = RT_OK;
+    for (int i = 0; i < 8 && !rc; i++) {
+        double seed = 0.1 * i, n = 300 + 37 * i;
+        rc = ray_submit(ry, "make", 2, (ray_in[]){ray_val(&seed, 8), ray_val(&n, 8)}, NULL,
+                        &layer[i]);
+    }
+    ray_ref sums[4];
+    for (int i = 0; i < 4 && !rc; i++)
+        rc = ray_submit(ry, "sum", 2, (ray_in[]){ray_fut(layer[2 * i]), ray_fut(layer[2 * i + 1])},
+                        NULL, &sums[i]);
+    ray_ref total;
+    if (!rc)
+        rc = ray_submit(ry, "add", 4,
+                        (ray_in[]){ray_fut(sums[0]), ray_fut(sums[1]), ray_fut(sums[2]),
+                                   ray_fut(sums[3])},
+                        NULL, &total);
+    if (!rc)
+        s->value[0] = get_double(ry, total, &rc);
+    double n = 8;
+    ray_ref f;
+    if (!rc)
+        rc = ray_submit(ry, "fib", 1, (ray_in[]){ray_val(&n, 8)}, NULL, &f);
+    if (!rc)
+        s->value[1] = get_double(ry, f, &rc);
+    return rc;
+}
+
+static void same_sim_and_threads(void **state)
+{
+    (void)state;
+    double got[2][2];
+    for (int w = 0; w < 2; w++) {
+        ray_program p = program(drv_same);
+        p.cfg.inline_bytes = 2048;
+        job_result res;
+        run_on(w == 0 ? ON_SIM : ON_THREADS, 4, &p, &res);
+        memcpy(got[w], ((slot *)job_result_slot(&res, 0))->value, sizeof got[w]);
+        job_result_free(&res);
+    }
+    assert_memory_equal(got[0], got[1], sizeof got[0]);
+    assert_true(got[0][1] == 21);
+}
+
+/* ---- a modelled per-task overhead (sim) ---- */
+
+static int drv_overhead(ray *ry, void *arg)
+{
+    (void)arg;
+    double one = 1;
+    ray_ref x;
+    double t0 = rt_now(ray_rt(ry));
+    int rc = ray_submit(ry, "add", 1, (ray_in[]){ray_val(&one, 8)},
+                        &(ray_task_opts){.cpus = 1, .node = 1}, &x);
+    if (!rc)
+        get_double(ry, x, &rc);
+    my_slot(ry)->value[0] = rt_now(ray_rt(ry)) - t0;
+    return rc;
+}
+
+static void overhead_sim(void **state)
+{
+    (void)state;
+    double rtt[2];
+    for (int k = 0; k < 2; k++) {
+        ray_program p = program(drv_overhead);
+        p.cfg.task_overhead_s = k ? 1e-3 : 0;
+        job_result res;
+        run_on(ON_SIM, 2, &p, &res);
+        rtt[k] = ((slot *)job_result_slot(&res, 0))->value[0];
+        job_result_free(&res);
+    }
+    /* 50 us each way without it: the overhead adds exactly its time */
+    assert_true(rtt[0] > 0 && rtt[0] < 1e-3);
+    assert_true(fabs(rtt[1] - rtt[0] - 1e-3) < 1e-9);
+}
+
+#define BOTH(name)                                                                   \
+    static void name##_sim(void **st) { (void)st; check_##name(ON_SIM); }           \
+    static void name##_threads(void **st) { (void)st; check_##name(ON_THREADS); }
+
+BOTH(futures)
+static void futures_procs(void **st) { (void)st; check_futures(ON_PROCS); }
+static void large_procs(void **st) { (void)st; check_large(ON_PROCS); }
+BOTH(nested)
+BOTH(wait)
+BOTH(actor)
+BOTH(error)
+BOTH(large)
+
+#define CASES(name) cmocka_unit_test(name##_sim), cmocka_unit_test(name##_threads)
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        CASES(futures), CASES(nested), CASES(wait),  CASES(actor),
+        CASES(error),   CASES(large),  cmocka_unit_test(futures_procs),
+        cmocka_unit_test(large_procs), cmocka_unit_test(same_sim_and_threads),
+        cmocka_unit_test(overhead_sim),
+    };
+    return cmocka_run_group_tests_name("ray: tasks, futures, actors, object store", tests, NULL,
+                                       NULL);
+}
