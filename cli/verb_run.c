@@ -176,7 +176,7 @@ static void usage_algos(FILE *f)
 {
     fprintf(f, "usage: distlab run ALGO [options]   (distlab run ALGO --help for its options)\n\nALGO:\n");
     for (int i = 0; algos[i]; i++)
-        fprintf(f, "  %-12s %s\n", algos[i]->algo->name, algos[i]->algo->summary);
+        fprintf(f, "  %-16s %s\n", algos[i]->algo->name, algos[i]->algo->summary);
 }
 
 static uint64_t fnv1a64(const void *data, size_t n)
