@@ -91,6 +91,14 @@ enum { HEAD_BYTES = 16 };
 
 const char *lda_consistency_name(lda_consistency c) { return c == LDA_ASYNC ? "async" : "bsp"; }
 
+/* --kill-rank: the hook, as train_step_begin calls it. */
+static int step_begin(rt *r, const lda_opts *o, long step)
+{
+    if (!o->crash || !o->crash(o->crash_ctx, r, step))
+        return RT_OK;
+    return rt_fail(r, RT_EPEER, "made to fail at its step %ld (--kill-rank)", step);
+}
+
 /* ---- the result slot ---- */
 
 /* Nonzeros of any table of counts: at most one per token, and K per word. */
@@ -291,8 +299,12 @@ static int server_push(server *sv, int i, size_t bytes)
         sv->changed[e[j].word] = sv->clock;
     }
     int rc = train_charge(sv->r, 8.0 * head[2]);
-    if (end && ++sv->ends[t] == sv->W)
+    if (end && ++sv->ends[t] == sv->W) {
         server_point(sv, t);
+        int rs = t < sv->npoints - 1 ? step_begin(sv->r, sv->o, t) : RT_OK;
+        if (rs != RT_OK)
+            return rs;
+    }
     if (sv->o->consistency == LDA_ASYNC)
         return rc ? rc : server_reply(sv, i);
     if (end && sv->ends[t] == sv->W) /* bsp: everyone's sweep t is in */
@@ -597,6 +609,8 @@ static int worker_run(rt *r, const lda_opts *o)
     int chunks = o->consistency == LDA_ASYNC ? (o->chunks ? o->chunks : 4 * S) : 1, next = 0;
     size_t nd = wk.d1 - wk.d0;
     for (int t = 1; t <= o->sweeps; t++) {
+        if ((rc = step_begin(r, o, t - 1)) != RT_OK)
+            goto out;
         for (int q = 0; q < chunks; q++) {
             size_t lo = wk.d0 + nd * (size_t)q / (size_t)chunks;
             size_t hi = wk.d0 + nd * (size_t)(q + 1) / (size_t)chunks;

@@ -35,6 +35,13 @@ typedef struct lda_opts {
     int servers;             /* S >= 1; workers are the other ranks */
     int chunks;              /* async: exchanges per sweep (0: 4 S) */
     uint64_t seed;           /* worker i samples from seed ^ (i x an odd constant) */
+    /* Fault injection (--kill-rank), as train_setup.crash: called by each
+     * rank as it begins each of its steps -- a worker's step s is its sweep
+     * s+1, a server's step s begins when every worker's end of sweep s is
+     * in. Nonzero: the hook made the rank fail, and it leaves at once.
+     * NULL: none. */
+    int (*crash)(void *ctx, rt *r, long step);
+    void *crash_ctx;
 } lda_opts;
 
 enum { LDA_MAX_SWEEPS = 1000 };

@@ -41,6 +41,8 @@ static const train_opt lda_opts_table[] = {
     {"workers", "W", "ranks sampling documents (default 4)"},
     {"seed", "N", "every random choice follows from it (default 1)"},
     {"top-words", "N", "words per topic in topics.txt, 1 to 1000 (default 10)"},
+    {"kill-rank", "RANK:STEP", "that rank fails as it begins its STEP-th step (a worker's sweep STEP+1; "
+                               "a server's once sweep STEP is in): lda then stops with an error"},
     {"out", "DIR", "where the run records and figures go (default runs/lda-BACKEND)"},
     {"quiet", NULL, "a one-line report"},
     {"no-figures", NULL, "do not draw loss.png and timeline.png"},
@@ -247,12 +249,18 @@ static int lda_main(int argc, char **argv)
     o.seed = (uint64_t)seed;
     o.consistency = (lda_consistency)model;
 
-    job_config cfg = job_config_default();
-    sim_config sim = sim_config_default();
-    real_config real = real_config_default();
-    if (cli_job_config(&a, verb, &cfg, &sim, &real))
+    static run_ctx ctx; /* the job's settings, as run_faults.c reads them */
+    memset(&ctx, 0, sizeof ctx);
+    ctx.algo = "lda";
+    ctx.args = &a;
+    ctx.kill_rank = -1;
+    ctx.workers = (int)workers;
+    ctx.cfg = job_config_default();
+    ctx.sim = sim_config_default();
+    ctx.real = real_config_default();
+    if (cli_job_config(&a, verb, &ctx.cfg, &ctx.sim, &ctx.real))
         return 2;
-    if (sim.size_only) {
+    if (ctx.sim.size_only) {
         fprintf(stderr, "distlab %s: --payload size-only carries no counts, so nothing could be "
                 "sampled; use it with `distlab collective`\n", verb);
         return 2;
@@ -267,24 +275,31 @@ static int lda_main(int argc, char **argv)
         return 2;
     }
     o.corpus = &corpus;
-    cfg.ranks = o.servers + (int)workers;
+    ctx.cfg.ranks = o.servers + (int)workers;
     int status = 0;
-    if (lda_check(&o, cfg.ranks, err, sizeof err) != 0) { /* err starts "lda: " */
+    if (lda_check(&o, ctx.cfg.ranks, err, sizeof err) != 0) { /* err starts "lda: " */
         fprintf(stderr, "distlab run %s\n", err);
         ml_corpus_free(&corpus);
         return 2;
     }
-    cfg.result_bytes = lda_out_bytes(&corpus, o.topics);
-    if (cfg.backend == &real_backend && real.launch == REAL_LAUNCH_HOSTS)
-        real.hosts_key ^= fnv1a64(corpus.words, corpus.ntokens * sizeof *corpus.words) * 31 + corpus.V;
+    if (cli_check_faults(verb, &ctx.sim, ctx.cfg.ranks) || run_faults_configure(&ctx, verb)) {
+        ml_corpus_free(&corpus);
+        return 2;
+    }
+    o.crash = ctx.setup.crash;
+    o.crash_ctx = ctx.setup.crash_ctx;
+    ctx.cfg.result_bytes = lda_out_bytes(&corpus, o.topics);
+    if (ctx.cfg.backend == &real_backend && ctx.real.launch == REAL_LAUNCH_HOSTS)
+        ctx.real.hosts_key ^= fnv1a64(corpus.words, corpus.ntokens * sizeof *corpus.words) * 31 + corpus.V;
     const char *outdir = cli_get(&a, "out");
     char defdir[256];
     if (!outdir) {
-        snprintf(defdir, sizeof defdir, "runs/lda-%s", cfg.backend->name);
+        snprintf(defdir, sizeof defdir, "runs/lda-%s", ctx.cfg.backend->name);
         outdir = defdir;
     }
     job_result res;
-    int failed = job_run(&cfg, lda_rank, &o, &res) != 0;
+    int failed = job_run(&ctx.cfg, lda_rank, &o, &res) != 0;
+    run_faults_report(&ctx, failed, verb);
     if (failed) {
         fprintf(stderr, "distlab %s: %s\n", verb, res.error);
         status = 1;
@@ -292,7 +307,7 @@ static int lda_main(int argc, char **argv)
     }
     if (cli_result_elsewhere(verb, &res))
         goto out;
-    if (write_records(outdir, &a, &cfg, &res, &o, (int)workers, (int)top, err, sizeof err) != 0) {
+    if (write_records(outdir, &a, &ctx.cfg, &res, &o, (int)workers, (int)top, err, sizeof err) != 0) {
         fprintf(stderr, "distlab %s: writing the records: %s\n", verb, err);
         status = 1;
         goto out;
@@ -301,7 +316,7 @@ static int lda_main(int argc, char **argv)
         fprintf(stderr, "distlab %s: drawing the figures: %s\n", verb, err);
     const lda_out *r = job_result_slot(&res, 0);
     const lda_point *first = &r->points[0], *last = &r->points[r->npoints - 1];
-    const char *clock = cfg.backend == &sim_backend ? "simulated" : "wall";
+    const char *clock = ctx.cfg.backend == &sim_backend ? "simulated" : "wall";
     if (cli_flag(&a, "quiet")) {
         printf("distlab run lda: %d sweeps in %.4g %s seconds, log-likelihood per token %.4f -> "
                "%.4f -> %s/\n", o.sweeps, last->time_s, clock, first->loglik_per_token,
@@ -309,7 +324,7 @@ static int lda_main(int argc, char **argv)
         goto out;
     }
     char where[512];
-    cli_describe_job(&cfg, &res, where, sizeof where);
+    cli_describe_job(&ctx.cfg, &res, where, sizeof where);
     printf("distlab run lda: %ld worker%s, %d server%s, %s, %s\n", workers, workers == 1 ? "" : "s",
            o.servers, o.servers == 1 ? "" : "s", lda_consistency_name(o.consistency), where);
     printf("  corpus: %zu documents, %zu tokens, %zu words; %d topics\n", corpus.ndocs,

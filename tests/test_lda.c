@@ -17,7 +17,8 @@
  *     log-likelihood per token rising, summary.json, topics.txt with each
  *     topic's words, model.csv whose counts add up to the corpus's tokens)
  *     and refuses bad options with exit status 2 and what was wrong;
- *     compare and sweep run lda:bsp and lda:async.
+ *     --kill-rank stops a run with an error naming the rank; compare and
+ *     sweep run lda:bsp and lda:async.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -336,8 +337,14 @@ static void the_command_line(void **state)
     assert_int_equal(total, 200 * 20);
     test_rmtree(dir);
 
-    /* compare and sweep take lda:bsp and lda:async as run specs */
     assert_int_equal(test_tmpdir(dir, sizeof dir, "lda-sweep"), 0);
+    /* --kill-rank: a worker fails at its sweep 2, and the run stops, saying so */
+    st = test_distlab_run(out, sizeof out, "run lda --dataset %s --topics 4 --sweeps 5 --servers 2 "
+                          "--workers 2 --kill-rank 3:1 --out %s/killed --quiet", spec, dir);
+    if (st != 1 || !strstr(out, "rank 3: made to fail at its step 1 (--kill-rank)"))
+        fail_msg("--kill-rank 3:1: exit %d: %s", st, out);
+
+    /* compare and sweep take lda:bsp and lda:async as run specs */
     st = test_distlab_run(out, sizeof out, "sweep --algos lda:bsp,lda:async --vary workers=1,2 "
                           "--dataset synth-lda:docs=60,vocab=30,topics=3,len=10 --topics 3 --sweeps 3 "
                           "--servers 2 --jobs 1 --out %s", dir);
@@ -367,6 +374,7 @@ static void the_command_line(void **state)
         {"--dataset wiki", "unknown corpus 'wiki'"},
         {"--data /nonexistent/docs.txt", "/nonexistent/docs.txt"},
         {"--payload size-only", "carries no counts"},
+        {"--kill-rank 9:1", "--kill-rank: expected RANK:STEP, a rank from 0 to 4"},
     };
     test_distlab_refuses("run lda", no, sizeof no / sizeof *no);
 }
