@@ -14,6 +14,8 @@ echo "== sweeps on every core: 8 runs, --jobs 1 vs the default (bench/sweep_jobs
 "$here/sweep_jobs.sh" "$bin" || status=1
 echo "== calibrated simulation against real runs, every algorithm family (distlab validate; goal: within 10%)"
 "$bin" validate --out "${BENCH_OUT:-runs/bench}/validate" --epochs 3 || status=1
+echo "== a failure in simulation: restart, resume from a checkpoint, async (bench/failure_figure.sh)"
+"$here/failure_figure.sh" "$build" "${BENCH_OUT:-runs/bench}/failure" || status=1
 echo "== ML core vs OpenBLAS, a CSR streaming loop and liblinear (bench/ml.sh)"
 "$here/ml.sh" "$build" || status=1
 exit $status

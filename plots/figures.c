@@ -71,7 +71,8 @@ static int same_label(char (*labels)[LABEL_LEN], int n)
 /* Settings that say where a run's output went, not what it did. */
 static int incidental(const char *key)
 {
-    static const char *const keys[] = {"out", "quiet", "no-figures", "no-events", "timeout", "listen"};
+    static const char *const keys[] = {"out", "quiet", "no-figures", "no-events", "timeout", "listen",
+                                       "checkpoint-every", "resume"};
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
         if (strcmp(key, keys[i]) == 0)
             return 1;
