@@ -68,7 +68,6 @@ typedef struct rt_status {
 int rt_rank(const rt *r);
 int rt_size(const rt *r);
 double rt_now(rt *r); /* seconds since the job started: simulated or wall */
-const char *rt_backend(const rt *r); /* "sim" or "real" */
 /* Nonzero when payloads carry only their size (sim --payload size-only):
  * the algorithm should skip the math it cannot do but still charge it. */
 int rt_size_only(const rt *r);

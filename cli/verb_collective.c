@@ -30,6 +30,7 @@ typedef struct coll_arg {
     int nsizes;
     size_t count[MAX_SIZES];
     int iters;
+    int warm_up; /* an untimed first iteration (real sockets: connections, caches) */
 } coll_arg;
 
 typedef struct coll_slot {
@@ -92,9 +93,8 @@ static int collective_rank(rt *r, void *argp)
     }
     for (int k = 0; k < a->nsizes && !rc; k++) {
         size_t n = a->count[k];
-        /* On real sockets iteration -1 warms up connections and caches,
-         * untimed; simulated time has nothing to warm up. */
-        int first = rt_backend(r)[0] == 'r' ? -1 : 0;
+        /* Iteration -1 warms up connections and caches, untimed. */
+        int first = a->warm_up ? -1 : 0;
         for (int it = first; it < a->iters && !rc; it++) {
             fill(buf, n, me);
             rc = it > first || first < 0 ? barrier(r) : RT_OK;
@@ -232,6 +232,7 @@ int verb_collective(int argc, char **argv)
      * poll, but must all pick the same algorithm: they take the sleeping
      * constants (between machines alpha is larger anyway). */
     int in_sim = cfg.backend == &sim_backend;
+    ca.warm_up = !in_sim; /* simulated time has nothing to warm up */
     int spins = !in_sim && real.launch != REAL_LAUNCH_HOSTS && real_spin_s(&cfg) > 0;
     double alpha = in_sim ? sim.latency_s : spins ? 6e-6 : 25e-6;
     double beta = in_sim ? 1 / sim.bandwidth_Bps : 1 / 2.5e9;

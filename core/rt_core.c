@@ -33,7 +33,6 @@ void rt_fini(rt *r)
 int rt_rank(const rt *r) { return r->rank; }
 int rt_size(const rt *r) { return r->size; }
 double rt_now(rt *r) { return r->ops->now(r); }
-const char *rt_backend(const rt *r) { return r->backend; }
 int rt_size_only(const rt *r) { return r->size_only; }
 const char *rt_error(const rt *r) { return r->err; }
 void *rt_slot(rt *r) { return r->slot; }
