@@ -20,7 +20,12 @@
  *     stay exact, not only the order.
  *   - The payload is a sim_msg carrying a private copy of the data (or no
  *     data at all for size-only messages); the receiver copies it out and
- *     frees it.
+ *     gives it back. Messages and requests are reused from free lists, so
+ *     a size-only message costs no malloc at all.
+ *   - A rank keeps a sim_peer for each peer it has talked to (found through
+ *     a small hash table), not arrays over all ranks: a ring's rank holds
+ *     two, and the job's state grows with the messages' pattern, not as
+ *     the square of its size.
  *   - A failure (--fail RANK@TIME) is made to look as it does on real
  *     sockets; see "failures" below. --degrade changes a link's bandwidth
  *     for a while, through SimGrid.
@@ -63,17 +68,26 @@ typedef struct sim_req {
     struct sim_req *next; /* posted-receive list */
 } sim_req;
 
+/* What a rank keeps about one peer, made when they first exchange a
+ * message. It never moves once made: SimGrid stores a get's payload
+ * pointer in got while the get is outstanding. */
+typedef struct sim_peer {
+    int rank;
+    int active_at;        /* where it sits in the rank's active list, or -1 */
+    sg_mailbox_t in;      /* "rank>me", made lazily */
+    sg_mailbox_t out;     /* "me>rank", made lazily */
+    sg_comm_t get;        /* the posted get from it, or NULL */
+    void *got;            /* where that get stores its sim_msg */
+} sim_peer;
+
 typedef struct sim_rank {
     rt r;
     int host;             /* index into the job's host list */
     sg_actor_t actor;
-    sg_mailbox_t *out;    /* [size]: mailbox to each destination, made lazily */
-    sg_mailbox_t *in;     /* [size]: mailbox from each source */
-    sg_comm_t *get;       /* [size]: the posted get per source, or NULL */
-    int *active;          /* the sources with a get posted, nactive of them */
-    int *active_at;       /* [size]: where each source sits in active, or -1 */
-    int nactive;
-    void **got;           /* [size]: where each get stores its sim_msg */
+    sim_peer **peers;     /* open addressing by rank: cap_peers slots (a power of 2) */
+    int npeers, cap_peers;
+    sim_peer **active;    /* the peers with a get posted, nactive of them */
+    int nactive, cap_active;
     sim_msg *arrived, *arrived_tail;  /* unmatched messages, arrival order */
     sim_req *posted, *posted_tail;    /* unmatched receives, post order */
     sg_comm_t *comms;     /* scratch for wait-any */
@@ -112,9 +126,113 @@ static struct {
     sg_host_t *hosts;
     size_t nhosts;
     shared_block *shared;
+    sim_msg *free_msgs;   /* given back, for reuse (the actors share one thread) */
+    sim_req *free_reqs;
 } S;
 
 static sim_rank *me(rt *r) { return (sim_rank *)r; }
+
+/* ---- free lists ---- */
+
+static sim_msg *msg_new(void)
+{
+    sim_msg *m = S.free_msgs;
+    if (!m)
+        return calloc(1, sizeof *m);
+    S.free_msgs = m->next;
+    memset(m, 0, sizeof *m);
+    return m;
+}
+
+/* Give back a message and its data (NULL: nothing). */
+static void msg_free(sim_msg *m)
+{
+    if (!m)
+        return;
+    free(m->data);
+    m->data = NULL;
+    m->next = S.free_msgs;
+    S.free_msgs = m;
+}
+
+static sim_req *req_new(void)
+{
+    sim_req *q = S.free_reqs;
+    if (!q)
+        return calloc(1, sizeof *q);
+    S.free_reqs = q->next;
+    memset(q, 0, sizeof *q);
+    return q;
+}
+
+static void req_free(sim_req *q)
+{
+    if (!q)
+        return;
+    q->next = S.free_reqs;
+    S.free_reqs = q;
+}
+
+static void free_lists(void)
+{
+    while (S.free_msgs) {
+        sim_msg *m = S.free_msgs;
+        S.free_msgs = m->next;
+        free(m);
+    }
+    while (S.free_reqs) {
+        sim_req *q = S.free_reqs;
+        S.free_reqs = q->next;
+        free(q);
+    }
+}
+
+/* ---- peers ---- */
+
+static unsigned peer_hash(int rank, int cap) { return ((unsigned)rank * 2654435761u) & (unsigned)(cap - 1); }
+
+static void peer_insert(sim_peer **tab, int cap, sim_peer *p)
+{
+    unsigned h = peer_hash(p->rank, cap);
+    while (tab[h])
+        h = (h + 1) & (unsigned)(cap - 1);
+    tab[h] = p;
+}
+
+/* The rank's record of peer rank, made on first use; NULL when out of
+ * memory. */
+static sim_peer *peer_of(sim_rank *s, int rank)
+{
+    if (s->cap_peers) {
+        for (unsigned h = peer_hash(rank, s->cap_peers);; h = (h + 1) & (unsigned)(s->cap_peers - 1)) {
+            sim_peer *p = s->peers[h];
+            if (!p)
+                break;
+            if (p->rank == rank)
+                return p;
+        }
+    }
+    if (2 * (s->npeers + 1) > s->cap_peers) { /* keep it at most half full */
+        int cap = s->cap_peers ? 2 * s->cap_peers : 8;
+        sim_peer **tab = calloc((size_t)cap, sizeof *tab);
+        if (!tab)
+            return NULL;
+        for (int i = 0; i < s->cap_peers; i++)
+            if (s->peers[i])
+                peer_insert(tab, cap, s->peers[i]);
+        free(s->peers);
+        s->peers = tab;
+        s->cap_peers = cap;
+    }
+    sim_peer *p = calloc(1, sizeof *p);
+    if (!p)
+        return NULL;
+    p->rank = rank;
+    p->active_at = -1;
+    peer_insert(s->peers, s->cap_peers, p);
+    s->npeers++;
+    return p;
+}
 
 /* ---- mailboxes ---- */
 
@@ -125,44 +243,66 @@ static sg_mailbox_t pair_mailbox(int src, int dst)
     return sg_mailbox_by_name(name);
 }
 
+/* The mailbox to dst; NULL when out of memory. */
 static sg_mailbox_t out_mailbox(sim_rank *s, int dst)
 {
-    if (!s->out[dst])
-        s->out[dst] = pair_mailbox(s->r.rank, dst);
-    return s->out[dst];
+    sim_peer *p = peer_of(s, dst);
+    if (!p)
+        return NULL;
+    if (!p->out)
+        p->out = pair_mailbox(s->r.rank, dst);
+    return p->out;
 }
 
-static void post_get(sim_rank *s, int src)
+/* Have a get outstanding from src; -1 when out of memory. */
+static int post_get(sim_rank *s, int src)
 {
-    if (s->get[src])
-        return;
-    if (!s->in[src])
-        s->in[src] = pair_mailbox(src, s->r.rank);
-    s->get[src] = sg_mailbox_get_async(s->in[src], &s->got[src]);
-    s->active_at[src] = s->nactive;
-    s->active[s->nactive++] = src;
+    sim_peer *p = peer_of(s, src);
+    if (!p)
+        return -1;
+    if (p->get)
+        return 0;
+    if (s->nactive == s->cap_active) {
+        int cap = s->cap_active ? 2 * s->cap_active : 4;
+        sim_peer **a = realloc(s->active, (size_t)cap * sizeof *a);
+        if (!a)
+            return -1;
+        s->active = a;
+        s->cap_active = cap;
+    }
+    if (!p->in)
+        p->in = pair_mailbox(src, s->r.rank);
+    p->get = sg_mailbox_get_async(p->in, &p->got);
+    p->active_at = s->nactive;
+    s->active[s->nactive++] = p;
+    return 0;
 }
 
-/* The get from src completed (and was released by the wait). */
-static void retire_get(sim_rank *s, int src)
+/* The get from p completed (and was released by the wait): take its
+ * message. */
+static sim_msg *retire_get(sim_rank *s, sim_peer *p)
 {
-    int at = s->active_at[src], last = s->active[--s->nactive];
+    int at = p->active_at;
+    sim_peer *last = s->active[--s->nactive];
     s->active[at] = last;
-    s->active_at[last] = at;
-    s->active_at[src] = -1;
-    s->get[src] = NULL;
+    last->active_at = at;
+    p->active_at = -1;
+    p->get = NULL;
+    sim_msg *m = p->got;
+    p->got = NULL;
+    return m;
 }
 
 /* Make sure every posted receive has a get outstanding on each mailbox it
- * could be satisfied from. */
-static void post_gets_for(sim_rank *s, const sim_req *q)
+ * could be satisfied from; -1 when out of memory. */
+static int post_gets_for(sim_rank *s, const sim_req *q)
 {
-    if (q->h.peer == RT_ANY_SOURCE) {
-        for (int src = 0; src < s->r.size; src++)
-            post_get(s, src);
-    } else {
-        post_get(s, q->h.peer);
-    }
+    if (q->h.peer != RT_ANY_SOURCE)
+        return post_get(s, q->h.peer);
+    for (int src = 0; src < s->r.size; src++)
+        if (post_get(s, src) != 0)
+            return -1;
+    return 0;
 }
 
 /* ---- matching ---- */
@@ -178,8 +318,7 @@ static void complete_recv(sim_rank *s, sim_req *q, sim_msg *m)
         memcpy(q->buf, m->data, m->len);
     }
     q->h.done = 1;
-    free(m->data);
-    free(m);
+    msg_free(m);
 }
 
 /* A message arrived: give it to the first posted receive it matches, or
@@ -189,7 +328,7 @@ static void deliver(sim_rank *s, sim_msg *m)
 {
     if (m->death) {
         hear_death(s, m->src);
-        free(m);
+        msg_free(m);
         return;
     }
     sim_req **pp = &s->posted, *prev = NULL;
@@ -308,7 +447,7 @@ static void failure_actor(int argc, char **argv)
     for (int d = 0; d < P; d++) {
         if (d == me_)
             continue;
-        sim_msg *m = calloc(1, sizeof *m);
+        sim_msg *m = msg_new();
         if (!m)
             continue;
         m->src = me_;
@@ -330,10 +469,7 @@ static void failure_actor(int argc, char **argv)
         ssize_t i = sg_comm_wait_any(gets, (size_t)k);
         if (i < 0)
             break;
-        sim_msg *m = got[i];
-        if (m)
-            free(m->data);
-        free(m);
+        msg_free(got[i]);
         got[i] = NULL;
         gets[i] = sg_mailbox_get_async(pair_mailbox(from[i], me_), &got[i]);
     }
@@ -452,7 +588,7 @@ static int start_faults(const sim_config *sim, job_result *res)
  * only its size. */
 static sim_msg *make_msg(rt *r, int tag, const void *buf, size_t len)
 {
-    sim_msg *m = calloc(1, sizeof *m);
+    sim_msg *m = msg_new();
     if (!m)
         return NULL;
     m->src = r->rank;
@@ -461,7 +597,7 @@ static sim_msg *make_msg(rt *r, int tag, const void *buf, size_t len)
     if (buf && len && !r->size_only) {
         m->data = malloc(len);
         if (!m->data) {
-            free(m);
+            msg_free(m);
             return NULL;
         }
         memcpy(m->data, buf, len);
@@ -483,22 +619,21 @@ static int send_common(rt *r, int dst, int tag, const void *buf, size_t len, int
     if (heard_of(s, dst))
         return rt_seterr(r, RT_EPEER, "send to rank %d: its host went down at %g simulated seconds",
                          dst, S.ranks[dst].dead_at);
-    sim_req *q = calloc(1, sizeof *q);
+    sim_req *q = req_new();
     sim_msg *m = make_msg(r, tag, buf, len);
-    if (!q || !m) {
-        free(q);
-        if (m)
-            free(m->data);
-        free(m);
+    sg_mailbox_t box = out_mailbox(s, dst);
+    if (!q || !m || !box) {
+        req_free(q);
+        msg_free(m);
         return rt_seterr(r, RT_ENOMEM, "send of %zu bytes to rank %d: out of memory", len, dst);
     }
     q->h.status = (rt_status){.source = r->rank, .tag = tag, .bytes = len};
     if (buffered) {
-        sg_comm_t comm = sg_mailbox_put_init(out_mailbox(s, dst), m, wire_bytes(len));
+        sg_comm_t comm = sg_mailbox_put_init(box, m, wire_bytes(len));
         sg_comm_detach(comm, NULL); /* starts it; it completes on its own */
         q->h.done = 1;
     } else {
-        q->comm = sg_mailbox_put_async(out_mailbox(s, dst), m, wire_bytes(len));
+        q->comm = sg_mailbox_put_async(box, m, wire_bytes(len));
     }
     *out = &q->h;
     return RT_OK;
@@ -519,7 +654,7 @@ static int sim_irecv(rt *r, int src, int tag, void *buf, size_t cap, rt_request 
     sim_rank *s = me(r);
     if (s->dead)
         return dead_error(r);
-    sim_req *q = calloc(1, sizeof *q);
+    sim_req *q = req_new();
     if (!q)
         return rt_seterr(r, RT_ENOMEM, "recv: out of memory");
     q->h.peer = src;
@@ -547,12 +682,16 @@ static int sim_irecv(rt *r, int src, int tag, void *buf, size_t cap, rt_request 
         fail_recv(s, q, dead);
         return RT_OK;
     }
+    if (post_gets_for(s, q) != 0) { /* the gets it did post are harmless */
+        req_free(q);
+        *out = NULL;
+        return rt_seterr(r, RT_ENOMEM, "recv: out of memory");
+    }
     if (s->posted_tail)
         s->posted_tail->next = q;
     else
         s->posted = q;
     s->posted_tail = q;
-    post_gets_for(s, q);
     return RT_OK;
 }
 
@@ -564,11 +703,10 @@ static int sim_progress_for(rt *r, int n, rt_request **reqs, double timeout_s)
     sim_rank *s = me(r);
     if (s->dead)
         return dead_error(r);
-    int size = r->size;
-    if (s->ncomms < size + n) {
+    if (s->ncomms < s->nactive + n) {
         free(s->comms);
         free(s->who);
-        s->ncomms = size + n;
+        s->ncomms = 2 * (s->nactive + n);
         s->comms = malloc((size_t)s->ncomms * sizeof *s->comms);
         s->who = malloc((size_t)s->ncomms * sizeof *s->who);
         if (!s->comms || !s->who) {
@@ -577,11 +715,11 @@ static int sim_progress_for(rt *r, int n, rt_request **reqs, double timeout_s)
         }
     }
     sg_comm_t *comms = s->comms;
-    int *who = s->who; /* >= 0: a get from that source; < 0: send reqs[-1 - who] */
+    int *who = s->who; /* >= 0: the get of active[who]; < 0: send reqs[-1 - who] */
     int k = 0;
     for (int a = 0; a < s->nactive; a++) {
-        comms[k] = s->get[s->active[a]];
-        who[k++] = s->active[a];
+        comms[k] = s->active[a]->get;
+        who[k++] = a;
     }
     for (int i = 0; i < n; i++) {
         sim_req *q = (sim_req *)reqs[i];
@@ -618,29 +756,23 @@ static int sim_progress_for(rt *r, int n, rt_request **reqs, double timeout_s)
         q->h.done = 1;
         return RT_OK;
     }
-    int src = who[idx];
-    sim_msg *m = s->got[src];
-    retire_get(s, src); /* the wait released it */
-    s->got[src] = NULL;
-    deliver(s, m);
+    deliver(s, retire_get(s, s->active[who[idx]])); /* the wait released the get */
     /* File every other get that completed while this rank was busy too:
      * wait-any reports only the lowest index among those done, so under
      * load a message could wait forever behind later ones (an any-source
      * server starved some workers). SimGrid's C API does not say when
      * each completed; they are filed in the order of the active list. */
     for (int a = 0; a < s->nactive;) {
-        int from = s->active[a];
-        if (!sg_comm_test(s->get[from])) { /* a finished test releases it */
+        sim_peer *from = s->active[a];
+        if (!sg_comm_test(from->get)) { /* a finished test releases it */
             a++;
             continue;
         }
-        sim_msg *done = s->got[from];
-        retire_get(s, from); /* moves the last active source to a */
-        s->got[from] = NULL;
-        deliver(s, done);
+        deliver(s, retire_get(s, from)); /* moves the last active peer to a */
     }
     for (sim_req *q = s->posted; q; q = q->next)
-        post_gets_for(s, q);
+        if (post_gets_for(s, q) != 0)
+            return rt_seterr(r, RT_ENOMEM, "wait: out of memory");
     return RT_OK;
 }
 
@@ -669,7 +801,7 @@ static void sim_release(rt *r, rt_request *req)
                 break;
             }
     }
-    free(q);
+    req_free(q);
 }
 
 static double sim_now(rt *r)
@@ -818,12 +950,10 @@ static void free_ranks(void)
     for (int i = 0; i < S.nranks; i++) {
         sim_rank *s = &S.ranks[i];
         rt_fini(&s->r);
-        free(s->out);
-        free(s->in);
-        free(s->get);
-        free(s->got);
+        for (int k = 0; k < s->cap_peers; k++)
+            free(s->peers[k]);
+        free(s->peers);
         free(s->active);
-        free(s->active_at);
         free(s->comms);
         free(s->who);
         while (s->heard) {
@@ -834,6 +964,7 @@ static void free_ranks(void)
     }
     free(S.ranks);
     S.ranks = NULL;
+    free_lists();
 }
 
 int sim_job_run(const job_config *cfg, const char *log_path, job_main fn, void *arg, job_result *res)
@@ -872,25 +1003,11 @@ int sim_job_run(const job_config *cfg, const char *log_path, job_main fn, void *
         job_fail(res, "out of memory for %d ranks", cfg->ranks);
         return -1;
     }
-    size_t P = (size_t)cfg->ranks;
     for (int i = 0; i < cfg->ranks; i++) {
         sim_rank *s = &S.ranks[i];
         rt_init(&s->r, &sim_ops, "sim", i, cfg->ranks, sim->size_only, cfg->record_events, NULL);
         s->r.slowdown = cfg->slowdown && cfg->slowdown[i] > 1 ? cfg->slowdown[i] : 1.0;
         s->r.slot = job_result_slot(res, i);
-        s->out = calloc(P, sizeof *s->out);
-        s->in = calloc(P, sizeof *s->in);
-        s->get = calloc(P, sizeof *s->get);
-        s->got = calloc(P, sizeof *s->got);
-        s->active = calloc(P, sizeof *s->active);
-        s->active_at = malloc(P * sizeof *s->active_at);
-        if (!s->out || !s->in || !s->get || !s->got || !s->active || !s->active_at) {
-            job_fail(res, "out of memory for %d ranks", cfg->ranks);
-            free_ranks();
-            return -1;
-        }
-        for (size_t k = 0; k < P; k++)
-            s->active_at[k] = -1;
         s->host = place(cfg, i, (int)S.nhosts);
         char name[32];
         snprintf(name, sizeof name, "rank-%d", i);
