@@ -32,8 +32,8 @@
  *            t+1 from the same counts: everyone's sweep t.
  *   async    a sweep samples its documents in C chunks; after each chunk
  *            but the last the worker waits for the reply of its previous
- *            exchange with the next server (round robin; usually long
- *            there), and starts a new one with it, which proceeds while
+ *            exchange with the next server (round robin; by then it has
+ *            usually arrived), and starts a new one, which proceeds while
  *            the next chunk is sampled. At the end of a sweep it does the
  *            same with every server, marked "end of sweep t". Servers
  *            answer at once: no worker ever waits for another, and the
@@ -69,12 +69,16 @@
  *          A row not sent is the same as in the last reply, so R_s holds.
  * Cost per exchange of a worker with server s: 2 alpha + (16 + 12 d)
  * beta + (16 + 8K + 12 r) beta, d = nonzeros of the delta, r = nonzeros
- * of its words' changed rows there (at most K per word). A bsp sweep costs each
- * worker 6 K n_i flops / speed of sampling (n_i its tokens), then waits
+ * of its words' changed rows there (at most K per word). A bsp sweep
+ * costs each worker 6 K n_i flops / speed of sampling (n_i its tokens), then waits
  * for the slowest worker and the servers' replies; async never waits for
  * another worker but sends C - 1 + S exchanges per sweep instead of S.
  * Servers charge 8 flops per entry applied or sent, workers 8 per entry
  * applied.
+ *
+ * Failures: a server waits for every worker's end of each sweep, so a rank
+ * that dies stops the job under both consistencies, with the error of the
+ * receive that saw it (lda_opts.crash injects one: --kill-rank).
  */
 #include "algorithms/lda.h"
 
