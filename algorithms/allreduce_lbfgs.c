@@ -45,18 +45,21 @@
  * every worker after each of ALB_CHUNKS chunks of the first online pass,
  * and answers it. When a shard's progress falls behind the mean of all
  * shards by ALB_GAP of a pass (Hadoop's rule, 20%), the tracker hands a
- * copy of that shard's task to an idle spare (ranks W+1 .. W+S, one
- * backup each). Both copies compute the same bits; the first to finish
- * wins, and the other hears "stop" within two chunks (heartbeats are
- * pipelined: a chunk never waits for a round trip, the answer to one
- * beat is read at the next). From then on the winner owns the shard: it
+ * copy of that shard's task to a free rank: a spare (ranks W+1 .. W+S,
+ * --spares S, default none) or else a worker that has finished its own
+ * first pass (Hadoop's free slot); each runs at most one backup, and a
+ * worker that wins one owns two shards. Both copies compute the same
+ * bits; the first to finish wins, and the other hears "stop" within two
+ * chunks (heartbeats are pipelined: a chunk never waits for a round
+ * trip, the answer to one beat is read at the next). From then on the
+ * winner owns the shard: it
  * makes the shard's later passes and evaluations, and sends its share to
  * the shard's worker, which adds it in the collectives (so the sums, and
- * the model bits, do not depend on who won). The tracker and the spares
- * join every allreduce with zeros and follow the same L-BFGS iterate; a
+ * the model bits, do not depend on who won). The tracker (and any spare)
+ * joins every allreduce with zeros and follows the same L-BFGS iterate; a
  * rank without a shard is charged only for its part in the collectives
  * (charge_replicated). Cost without stragglers: the heartbeats, and the
- * extra ranks in each allreduce. The paper's point is the same: slow
+ * extra rank(s) in each allreduce. The paper's point is the same: slow
  * nodes are replaced before the allreduce tree is built, after the
  * first pass.
  */
@@ -77,14 +80,14 @@ enum { BEAT_CONTINUE = 0, BEAT_STOP = 1 };
 
 alb_opts alb_opts_default(void)
 {
-    return (alb_opts){.warmstart = 1, .spares = 1, .algo = ALLREDUCE_TREE, .precondition = 1,
+    return (alb_opts){.warmstart = 1, .spares = 0, .algo = ALLREDUCE_TREE, .precondition = 1,
                       .lbfgs_m = 10, .lbfgs_epsilon = 1e-5};
 }
 
 static const train_opt opts[] = {
     {"warmstart", "PASSES", "online AdaGrad passes before L-BFGS (0: L-BFGS from zero; default 1)"},
     {"speculative", "on|off", "back up slow shards' first pass on spare ranks (default off)"},
-    {"spares", "S", "with --speculative on: ranks that run backups (default 1)"},
+    {"spares", "S", "with --speculative on: ranks kept free for backups (default 0: the workers that finished)"},
     {"allreduce", "ring|tree|rd|rabenseifner", "how the sums are made (default tree)"},
     {"segment", "SIZE", "ring: pipeline messages in segments of this size (default: none)"},
     {"precondition", "on|off", "L-BFGS scaled by the Hessian's diagonal at its start (default on)"},
@@ -141,8 +144,8 @@ int alb_check(const train_setup *setup, char *err, size_t errlen)
                  "--warmstart 1 or more");
         return -1;
     }
-    if (o->speculative && (o->spares < 1 || o->spares > setup->workers)) {
-        snprintf(err, errlen, "--spares %d: between 1 and the workers (%d)", o->spares,
+    if (o->speculative && (o->spares < 0 || o->spares > setup->workers)) {
+        snprintf(err, errlen, "--spares %d: between 0 and the workers (%d)", o->spares,
                  setup->workers);
         return -1;
     }
@@ -171,7 +174,11 @@ typedef struct alb_task {
     train_shard order;
     ml_optim ada;
     float *w;             /* P */
+    size_t *ex, nex;      /* the shard's examples in order, for the L-BFGS sums */
 } alb_task;
+
+/* A rank runs at most two tasks: its own shard (a worker) and one backup. */
+enum { ALB_OWN = 0, ALB_BACKUP = 1, ALB_TASKS };
 
 typedef struct alb {
     rt *r;
@@ -185,10 +192,9 @@ typedef struct alb {
     float *w;             /* P: the common weights */
     float *buf;           /* 2P + 3W: what goes through the allreduce */
     float *share;         /* 2P + 3: a shard's share of an evaluation [grad][loss][diag] */
-    size_t *batch, *ex;   /* ml->batch; the examples of the shard I own, in order */
-    size_t nex;
+    size_t *batch;        /* ml->batch */
     ml_grad grad, dgrad;
-    alb_task task;        /* the shard I own (task.shard == -1: none) */
+    alb_task task[ALB_TASKS]; /* the shards I own (shard -1: none) */
     int *owner;           /* W: who owns each shard (speculative), else NULL */
     train_eval eval;
     int reporting;
@@ -206,6 +212,11 @@ static int task_init(alb *a, alb_task *t, int shard)
         return rt_fail(a->r, RT_ENOMEM, "allreduce-lbfgs: out of memory for shard %d", shard);
     if (ml_optim_init(&t->ada, ML_OPTIM_ADAGRAD, a->P, 0, 0, err, sizeof err) != 0)
         return rt_fail(a->r, RT_ENOMEM, "allreduce-lbfgs: %s", err);
+    t->nex = ml_shard_count(a->N, shard, a->W, ML_SHARD_CONTIGUOUS);
+    t->ex = malloc((t->nex ? t->nex : 1) * sizeof *t->ex);
+    if (!t->ex)
+        return rt_fail(a->r, RT_ENOMEM, "allreduce-lbfgs: out of memory for shard %d", shard);
+    ml_shard_indices(a->N, shard, a->W, ML_SHARD_CONTIGUOUS, t->ex);
     return RT_OK;
 }
 
@@ -214,20 +225,9 @@ static void task_free(alb_task *t)
     train_shard_free(&t->order);
     ml_optim_free(&t->ada);
     free(t->w);
+    free(t->ex);
     memset(t, 0, sizeof *t);
     t->shard = -1;
-}
-
-/* The shard's examples in order, for the L-BFGS sums. */
-static int own_shard(alb *a, int shard)
-{
-    free(a->ex);
-    a->nex = ml_shard_count(a->N, shard, a->W, ML_SHARD_CONTIGUOUS);
-    a->ex = malloc((a->nex ? a->nex : 1) * sizeof *a->ex);
-    if (!a->ex)
-        return rt_fail(a->r, RT_ENOMEM, "allreduce-lbfgs: out of memory for shard %d", shard);
-    ml_shard_indices(a->N, shard, a->W, ML_SHARD_CONTIGUOUS, a->ex);
-    return RT_OK;
 }
 
 static int alb_init(alb *a, rt *r, const train_setup *setup)
@@ -244,7 +244,8 @@ static int alb_init(alb *a, rt *r, const train_setup *setup)
     a->me = rt_rank(r);
     a->ranks = rt_size(r);
     a->N = a->train->n;
-    a->task.shard = -1;
+    for (int k = 0; k < ALB_TASKS; k++)
+        a->task[k].shard = -1;
     if ((rc = train_model_create(r, setup, &a->model)))
         return rc;
     if (ml_model_create(ml->model, a->train->d, a->train->classes, 0.0, &a->data, err,
@@ -264,7 +265,7 @@ static int alb_init(alb *a, rt *r, const train_setup *setup)
     a->dgrad.dense_only = 1;
     ml_model_init_params(a->model, a->w, ml->seed);
     if (a->me < a->W) {
-        if ((rc = task_init(a, &a->task, a->me)) || (rc = own_shard(a, a->me)))
+        if ((rc = task_init(a, &a->task[ALB_OWN], a->me)))
             return rc;
     }
     if (a->me == setup->reporter) {
@@ -279,7 +280,8 @@ static void alb_free(alb *a)
 {
     if (a->reporting)
         train_eval_free(&a->eval);
-    task_free(&a->task);
+    for (int k = 0; k < ALB_TASKS; k++)
+        task_free(&a->task[k]);
     ml_model_free(a->model);
     ml_model_free(a->data);
     ml_grad_free(&a->grad);
@@ -288,7 +290,6 @@ static void alb_free(alb *a)
     free(a->buf);
     free(a->share);
     free(a->batch);
-    free(a->ex);
     free(a->owner);
 }
 
@@ -304,9 +305,14 @@ static int owner_of(const alb *a, int s)
  * a worker whose backup won -- stands for a machine that only passes
  * messages (a replaced Hadoop task does not run at all), so its copy of
  * the iterate costs nothing. */
+static int owns_a_shard(const alb *a)
+{
+    return a->task[ALB_OWN].shard >= 0 || a->task[ALB_BACKUP].shard >= 0;
+}
+
 static int charge_replicated(alb *a, double flops)
 {
-    return a->task.shard >= 0 ? train_charge(a->r, flops) : RT_OK;
+    return owns_a_shard(a) ? train_charge(a->r, flops) : RT_OK;
 }
 
 static int record(alb *a, double phase)
@@ -400,21 +406,29 @@ static int online_pass(alb *a, alb_task *t, int with_beats)
     return 0;
 }
 
-/* My shard's contribution (len floats from src) into the worker that
- * adds it in the collectives: my own buf when I am that worker, else a
- * message to it; the worker whose shard another rank owns receives it. */
-static int deliver(alb *a, const float *src, size_t len, float *dst)
+/* A shard's share (len floats) goes to the worker that adds it in the
+ * collectives: into dst when that is me, else a message to it. */
+static int hand_over(alb *a, const alb_task *t, const float *src, size_t len, float *dst)
 {
-    int s = a->task.shard, rc = RT_OK;
-    if (s == a->me) {
+    if (t->shard == a->me) {
         if (src != dst)
             memcpy(dst, src, len * sizeof *dst);
-    } else if (s >= 0) {
-        rc = rt_send(a->r, s, TAG_SHARE, src, len * sizeof *src);
+        return RT_OK;
     }
-    if (!rc && a->me < a->W && owner_of(a, a->me) != a->me)
-        rc = rt_recv(a->r, owner_of(a, a->me), TAG_SHARE, dst, len * sizeof *dst, NULL);
-    return rc ? rt_fail(a->r, rc, "allreduce-lbfgs: a shard's share: %s", rt_error(a->r)) : RT_OK;
+    int rc = rt_send(a->r, t->shard, TAG_SHARE, src, len * sizeof *src);
+    return rc ? rt_fail(a->r, rc, "allreduce-lbfgs: shard %d's share: %s", t->shard,
+                        rt_error(a->r))
+              : RT_OK;
+}
+
+/* A worker whose shard another rank won receives the shard's share. */
+static int take_over(alb *a, float *dst, size_t len)
+{
+    if (a->me >= a->W || owner_of(a, a->me) == a->me)
+        return RT_OK;
+    int rc = rt_recv(a->r, owner_of(a, a->me), TAG_SHARE, dst, len * sizeof *dst, NULL);
+    return rc ? rt_fail(a->r, rc, "allreduce-lbfgs: my shard's share: %s", rt_error(a->r))
+              : RT_OK;
 }
 
 /* ---- 2. the weighted average: w_j = sum G_kj w_kj / sum G_kj ---- */
@@ -423,23 +437,26 @@ static int average(alb *a)
     size_t P = a->P;
     int rc;
     if (a->ranks == 1) { /* one model is its own average */
-        memcpy(a->w, a->task.w, P * sizeof *a->w);
+        memcpy(a->w, a->task[ALB_OWN].w, P * sizeof *a->w);
         return RT_OK;
     }
     memset(a->buf, 0, 2 * P * sizeof *a->buf);
-    /* the owner of a shard builds [G w, G]: in buf when it is the shard's
-     * worker, else in share[] for that worker, and its own buf stays zeros */
-    float *out = a->task.shard == a->me ? a->buf : a->share;
-    if (a->task.shard >= 0) {
-        const float *G = a->task.ada.state;
+    /* each shard's owner builds [G w, G]: into buf for its own shard, in
+     * share[] for another's worker */
+    for (int k = 0; k < ALB_TASKS; k++) {
+        const alb_task *t = &a->task[k];
+        if (t->shard < 0)
+            continue;
+        float *out = t->shard == a->me ? a->buf : a->share;
+        const float *G = t->ada.state;
         for (size_t i = 0; i < P; i++) {
-            out[i] = G[i] * a->task.w[i];
+            out[i] = G[i] * t->w[i];
             out[P + i] = G[i];
         }
-        if ((rc = train_charge(a->r, (double)P)))
+        if ((rc = train_charge(a->r, (double)P)) || (rc = hand_over(a, t, out, 2 * P, a->buf)))
             return rc;
     }
-    if ((rc = deliver(a, out, 2 * P, a->buf)) ||
+    if ((rc = take_over(a, a->buf, 2 * P)) ||
         (rc = allreduce(a->r, a->o->algo, a->buf, 2 * P, &a->o->coll)))
         return rc;
     for (size_t i = 0; i < P; i++)
@@ -459,46 +476,68 @@ static void split3(double v, float *out)
     out[2] = (float)(rest - (double)mid);
 }
 
+/* Task t's share of an evaluation at a->w, into share[]: its gradient
+ * and (with > 0) Hessian diagonal scaled by n_s / N, and its loss as
+ * three floats: [grad P][loss 3][diag with]. */
+static int shard_share(alb *a, const alb_task *t, size_t with)
+{
+    size_t P = a->P;
+    double loss = 0, flops = 0, hflops = 0;
+    char err[512];
+    if (t->nex > 0 && ml_model_loss_grad(a->data, a->w, a->train, t->ex, t->nex, &a->dgrad,
+                                         &loss, &flops, err, sizeof err) != 0)
+        return rt_fail(a->r, RT_EINVAL, "allreduce-lbfgs: shard %d: %s", t->shard, err);
+    if (with && t->nex > 0 &&
+        ml_model_hessian_diag(a->data, a->w, a->train, t->ex, t->nex, a->share + P + 3, &hflops,
+                              err, sizeof err) != 0)
+        return rt_fail(a->r, RT_EINVAL, "allreduce-lbfgs: shard %d: %s", t->shard, err);
+    double share = (double)t->nex / (double)a->N;
+    float fs = (float)share;
+    for (size_t i = 0; i < P; i++)
+        a->share[i] = t->nex > 0 ? a->dgrad.dense[i] * fs : 0.0f;
+    for (size_t i = 0; i < with; i++)
+        a->share[P + 3 + i] = t->nex > 0 ? a->share[P + 3 + i] * fs : 0.0f;
+    split3(share * loss, a->share + P);
+    return train_charge(a->r, flops + hflops + (double)(P + with));
+}
+
+/* A worker's buffer takes its shard's share: the gradient at 0, the loss
+ * in its own slot, the diagonal after the W slots. */
+static void place_share(alb *a, const float *sh, size_t with)
+{
+    size_t P = a->P;
+    memcpy(a->buf, sh, P * sizeof *a->buf);
+    memcpy(a->buf + P + 3 * (size_t)a->me, sh + P, 3 * sizeof *a->buf);
+    memcpy(a->buf + P + 3 * (size_t)a->W, sh + P + 3, with * sizeof *a->buf);
+}
+
 /* f and g at x, and with hdiag (not NULL) the Hessian's diagonal of the
  * whole objective there, L2 included: one pass over each shard, one
  * allreduce of P + 3W (+ P) floats laid out [grad][W loss slots][diag]. */
 static int evaluate_at(alb *a, const double *x, double *f, double *g, double *hdiag)
 {
     const ml_config *ml = a->setup->ml;
-    size_t P = a->P, with = hdiag ? P : 0;
-    char err[512];
+    size_t P = a->P, with = hdiag ? P : 0, len = P + 3 + with;
     int rc;
     for (size_t i = 0; i < P; i++)
         a->w[i] = (float)x[i];
     size_t n = P + 3 * (size_t)a->W + with;
     memset(a->buf, 0, n * sizeof *a->buf);
-    int s = a->task.shard;
-    if (s >= 0) {
-        double loss = 0, flops = 0, hflops = 0;
-        if (a->nex > 0 && ml_model_loss_grad(a->data, a->w, a->train, a->ex, a->nex, &a->dgrad,
-                                             &loss, &flops, err, sizeof err) != 0)
-            return rt_fail(a->r, RT_EINVAL, "allreduce-lbfgs: shard %d: %s", s, err);
-        if (hdiag && a->nex > 0 &&
-            ml_model_hessian_diag(a->data, a->w, a->train, a->ex, a->nex, a->share + P + 3,
-                                  &hflops, err, sizeof err) != 0)
-            return rt_fail(a->r, RT_EINVAL, "allreduce-lbfgs: shard %d: %s", s, err);
-        double share = (double)a->nex / (double)a->N;
-        float fs = (float)share;
-        for (size_t i = 0; i < P; i++)
-            a->share[i] = a->nex > 0 ? a->dgrad.dense[i] * fs : 0.0f;
-        for (size_t i = 0; i < with; i++)
-            a->share[P + 3 + i] = a->nex > 0 ? a->share[P + 3 + i] * fs : 0.0f;
-        split3(share * loss, a->share + P);
-        if ((rc = train_charge(a->r, flops + hflops + (double)(P + with))))
+    for (int k = 0; k < ALB_TASKS; k++) {
+        const alb_task *t = &a->task[k];
+        if (t->shard < 0)
+            continue;
+        if ((rc = shard_share(a, t, with)))
+            return rc;
+        if (t->shard == a->me)
+            place_share(a, a->share, with);
+        else if ((rc = hand_over(a, t, a->share, len, NULL)))
             return rc;
     }
-    /* the shard's share lands in its worker's buffer */
-    if ((rc = deliver(a, a->share, P + 3 + with, a->share)))
-        return rc;
-    if (a->me < a->W) {
-        memcpy(a->buf, a->share, P * sizeof *a->buf);
-        memcpy(a->buf + P + 3 * (size_t)a->me, a->share + P, 3 * sizeof *a->buf);
-        memcpy(a->buf + P + 3 * (size_t)a->W, a->share + P + 3, with * sizeof *a->buf);
+    if (a->me < a->W && owner_of(a, a->me) != a->me) {
+        if ((rc = take_over(a, a->share, len)))
+            return rc;
+        place_share(a, a->share, with);
     }
     if (a->ranks > 1 && (rc = allreduce(a->r, a->o->algo, a->buf, n, &a->o->coll)))
         return rc;
@@ -645,14 +684,30 @@ done:
 
 /* ---- speculation: the tracker, the spares, the plan ---- */
 
+/* An idle rank to run a backup, or -1: a spare that ran none, else a
+ * worker that finished its own first pass (it won its shard) and ran
+ * none -- Hadoop's free slot. */
+static int idle_executor(const alb *a, const int32_t *plan, const char *used)
+{
+    for (int k = a->W + 1; k < a->ranks; k++)
+        if (!used[k])
+            return k;
+    for (int k = 0; k < a->W; k++)
+        if (plan[k] == k && !used[k])
+            return k;
+    return -1;
+}
+
 /* Rank W: answers heartbeats, starts backups, then tells every other rank
  * who owns each shard (the plan: W owners, backups, wins). */
 static int tracker(alb *a)
 {
-    int W = a->W, S = a->o->spares, rc = RT_OK, running = W, next_spare = 0;
+    int W = a->W, rc = RT_OK, running = W;
     int *progress = calloc((size_t)W, sizeof *progress), *backup = malloc((size_t)W * sizeof *backup);
+    char *used = calloc((size_t)a->ranks, 1);
     int32_t *plan = malloc(((size_t)W + 2) * sizeof *plan);
-    if (!progress || !backup || !plan) {
+    a->owner = malloc((size_t)W * sizeof *a->owner);
+    if (!progress || !backup || !used || !plan || !a->owner) {
         rc = rt_fail(a->r, RT_ENOMEM, "allreduce-lbfgs tracker: out of memory");
         goto done;
     }
@@ -678,108 +733,111 @@ static int tracker(alb *a)
             plan[s] = st.source;
             running--;
         }
-        if (st.source < W)
+        if (st.source == s)
             progress[s] = chunk;
         if ((rc = rt_send(a->r, st.source, TAG_BEAT_REPLY, &reply, sizeof reply)))
             goto fail;
         /* Hadoop's rule: back up the slowest task that lags the mean by
-         * ALB_GAP of the work, while a spare is idle */
+         * ALB_GAP of the work, while a rank is free to run it */
         double mean = 0;
         for (int k = 0; k < W; k++)
             mean += (plan[k] >= 0 ? ALB_CHUNKS : progress[k]) / (double)W;
         int slow = -1;
-        for (int k = 0; k < W && next_spare < S; k++)
+        for (int k = 0; k < W; k++)
             if (plan[k] < 0 && backup[k] < 0 && progress[k] < mean - ALB_GAP * ALB_CHUNKS &&
                 (slow < 0 || progress[k] < progress[slow]))
                 slow = k;
-        if (slow >= 0) {
+        int exec = slow >= 0 ? idle_executor(a, plan, used) : -1;
+        if (exec >= 0) {
             int32_t which = slow;
-            backup[slow] = W + 1 + next_spare++;
-            if ((rc = rt_send(a->r, backup[slow], TAG_ASSIGN, &which, sizeof which)))
+            if ((rc = rt_send(a->r, exec, TAG_ASSIGN, &which, sizeof which)))
                 goto fail;
+            backup[slow] = exec;
+            used[exec] = 1;
             running++;
             a->backups++;
         }
     }
-    for (int s = 0; s < W; s++)
+    for (int s = 0; s < W; s++) {
         a->wins += plan[s] != s;
+        a->owner[s] = plan[s];
+    }
     plan[W] = a->backups;
     plan[W + 1] = a->wins;
-    for (int k = next_spare; k < S; k++) {
-        int32_t none = -1;
-        if ((rc = rt_send(a->r, W + 1 + k, TAG_ASSIGN, &none, sizeof none)))
-            goto fail;
-    }
     for (int k = 0; k < a->ranks; k++)
         if (k != a->me && (rc = rt_send(a->r, k, TAG_PLAN, plan, ((size_t)W + 2) * sizeof *plan)))
             goto fail;
-    a->owner = malloc((size_t)W * sizeof *a->owner);
-    if (!a->owner) {
-        rc = rt_fail(a->r, RT_ENOMEM, "allreduce-lbfgs tracker: out of memory");
-        goto done;
-    }
-    for (int s = 0; s < W; s++)
-        a->owner[s] = plan[s];
     goto done;
 fail:
     rc = rt_fail(a->r, rc, "allreduce-lbfgs tracker: %s", rt_error(a->r));
 done:
     free(progress);
     free(backup);
+    free(used);
     free(plan);
     return rc;
 }
 
-static int receive_plan(alb *a)
-{
-    int W = a->W;
-    int32_t *plan = malloc(((size_t)W + 2) * sizeof *plan);
-    a->owner = malloc((size_t)W * sizeof *a->owner);
-    if (!plan || !a->owner) {
-        free(plan);
-        return rt_fail(a->r, RT_ENOMEM, "allreduce-lbfgs: out of memory");
-    }
-    int rc = rt_recv(a->r, W, TAG_PLAN, plan, ((size_t)W + 2) * sizeof *plan, NULL);
-    if (rc) {
-        free(plan);
-        return rt_fail(a->r, rc, "allreduce-lbfgs: the plan: %s", rt_error(a->r));
-    }
-    for (int s = 0; s < W; s++)
-        a->owner[s] = plan[s];
-    a->backups = plan[W];
-    a->wins = plan[W + 1];
-    free(plan);
-    return RT_OK;
-}
-
-/* The first pass under speculation: workers run theirs with heartbeats,
- * spares wait for a backup to run; all learn the plan. A rank keeps the
- * task only if it owns its shard. */
+/* The first pass under speculation: workers run theirs with heartbeats;
+ * then workers and spares run the backups the tracker hands them until
+ * the plan comes. A rank keeps a task only if it won its shard. */
 static int first_pass_speculative(alb *a)
 {
-    int rc = RT_OK;
-    if (a->me == a->W)
+    int W = a->W, rc = RT_OK;
+    if (a->me == W)
         return tracker(a);
-    if (a->me < a->W) {
-        rc = online_pass(a, &a->task, 1);
-    } else {
-        int32_t which;
-        if ((rc = rt_recv(a->r, a->W, TAG_ASSIGN, &which, sizeof which, NULL)))
-            return rt_fail(a->r, rc, "allreduce-lbfgs spare: %s", rt_error(a->r));
-        if (which >= 0 && !(rc = task_init(a, &a->task, which)))
-            rc = online_pass(a, &a->task, 1);
+    if (a->me < W && (rc = online_pass(a, &a->task[ALB_OWN], 1)) < 0)
+        return rc;
+    rc = RT_OK; /* stopped or not, the plan says who won */
+    size_t cap = ((size_t)W + 2) * sizeof(int32_t);
+    int32_t *msg = malloc(cap);
+    a->owner = malloc((size_t)W * sizeof *a->owner);
+    if (!msg || !a->owner) {
+        rc = rt_fail(a->r, RT_ENOMEM, "allreduce-lbfgs: out of memory");
+        goto done;
     }
-    if (rc < 0 || (rc = receive_plan(a)))
-        return rc;
-    int s = a->task.shard;
-    if (s >= 0 && a->owner[s] != a->me)
-        task_free(&a->task);
-    else if (s >= 0 && s != a->me && (rc = own_shard(a, s)))
-        return rc;
-    return RT_OK;
+    for (;;) {
+        rt_status st;
+        if ((rc = rt_recv(a->r, W, RT_ANY_TAG, msg, cap, &st))) {
+            rc = rt_fail(a->r, rc, "allreduce-lbfgs: waiting for the tracker: %s", rt_error(a->r));
+            goto done;
+        }
+        if (st.tag == TAG_PLAN && st.bytes == cap)
+            break;
+        if (st.tag != TAG_ASSIGN || st.bytes != sizeof(int32_t) || msg[0] < 0 || msg[0] >= W ||
+            a->task[ALB_BACKUP].shard >= 0) {
+            rc = rt_fail(a->r, RT_EPROTO, "allreduce-lbfgs: from the tracker, a message (tag "
+                         "%d, %zu bytes) that is neither a backup nor the plan", st.tag, st.bytes);
+            goto done;
+        }
+        if ((rc = task_init(a, &a->task[ALB_BACKUP], msg[0])) ||
+            (rc = online_pass(a, &a->task[ALB_BACKUP], 1)) < 0)
+            goto done;
+        rc = RT_OK;
+    }
+    for (int s = 0; s < W; s++)
+        a->owner[s] = msg[s];
+    a->backups = msg[W];
+    a->wins = msg[W + 1];
+    for (int k = 0; k < ALB_TASKS; k++)
+        if (a->task[k].shard >= 0 && a->owner[a->task[k].shard] != a->me)
+            task_free(&a->task[k]);
+done:
+    free(msg);
+    return rc;
 }
 
 /* ---- the rank ---- */
+
+/* A pass over every shard this rank owns. */
+static int own_passes(alb *a)
+{
+    int rc = RT_OK;
+    for (int k = 0; k < ALB_TASKS && !rc; k++)
+        if (a->task[k].shard >= 0)
+            rc = online_pass(a, &a->task[k], 0);
+    return rc;
+}
 
 int alb_rank(rt *r, void *arg)
 {
@@ -794,11 +852,8 @@ int alb_rank(rt *r, void *arg)
     if ((rc = record(&a, 0)))
         goto done;
     for (long p = 0; p < a.o->warmstart; p++) {
-        if (p == 0 && a.o->speculative)
-            rc = first_pass_speculative(&a);
-        else if (a.task.shard >= 0)
-            rc = online_pass(&a, &a.task, 0);
-        if (rc < 0 || (rc = average(&a)))
+        if ((rc = p == 0 && a.o->speculative ? first_pass_speculative(&a) : own_passes(&a)) ||
+            (rc = average(&a)))
             goto done;
         a.passes++;
         if ((rc = record(&a, 1)))

@@ -14,7 +14,8 @@ typedef struct alb_opts {
     long warmstart;       /* --warmstart PASSES: online passes before L-BFGS (0: L-BFGS
                              from zero; --epochs: online only) */
     int speculative;      /* --speculative on|off: back up slow shards' first pass */
-    int spares;           /* --spares S: ranks that run the backups (speculative on) */
+    int spares;           /* --spares S: ranks kept free for backups (speculative on; 0:
+                             backups run on workers that finished their first pass) */
     allreduce_algo algo;  /* --allreduce ring|tree|rd|rabenseifner (default tree, as the paper) */
     coll_opts coll;       /* --segment */
     int precondition;     /* --precondition on|off: L-BFGS scaled by the Hessian's diagonal */
@@ -22,7 +23,7 @@ typedef struct alb_opts {
     double lbfgs_epsilon; /* --lbfgs-epsilon: stop at ||g|| < epsilon max(1, ||x||) */
 } alb_opts;
 
-/* Defaults: warmstart 1, speculative off, 1 spare, tree, preconditioned,
+/* Defaults: warmstart 1, speculative off, no spares, tree, preconditioned,
  * m 10, epsilon 1e-5. */
 alb_opts alb_opts_default(void);
 

@@ -16,7 +16,8 @@
 #   OUT_DIR/straggler-timeline/timeline.png   a small run whose worker 0 is
 #                                  4x slower, with speculation
 # and prints the loss of each after 2, 4, 6, 8 and 12 passes, and the
-# simulated time of a 4x straggler run with speculation off and on.
+# simulated time of a 4x straggler run with speculation off, on (the
+# backup on a worker that finished), and on with one spare rank.
 set -e
 build=${1:-build}
 out=${2:-runs/alb}
@@ -48,8 +49,10 @@ cut -d, -f1-3,5 "$out/scaling/sweep.csv"
 # take long against the network's 50 us
 slow="--dataset synth-sparse:n=50000,d=5000,nnz=20 --model logreg --l2 1e-5 --lr 0.5 --batch 1
       --workers 8 --epochs 6 --seed 1 --quiet --no-figures --speed 10Mf --stragglers 0.125"
-for s in off on; do
-    $bin run allreduce-lbfgs $slow --speculative $s --out "$out/straggler-$s"
+for s in off on spare; do
+    case $s in off) o="--speculative off" ;; on) o="--speculative on" ;; spare) o="--speculative on --spares 1" ;; esac
+    $bin run allreduce-lbfgs $slow $o --out "$out/straggler-$s"
+    printf '%-6s' $s
     grep -E '"(seconds|backups|backup_wins|model_fnv1a64)"' "$out/straggler-$s/summary.json" | tr -d '\n '
     echo
 done
@@ -57,4 +60,4 @@ done
 # starts a backup on the spare (rank 5), which wins
 $bin run allreduce-lbfgs --dataset synth-sparse:n=5000,d=2000,nnz=20 --model logreg --l2 1e-4 \
     --lr 0.5 --batch 1 --workers 4 --epochs 5 --seed 1 --speed 10Mf --stragglers 0.25 \
-    --speculative on --quiet --out "$out/straggler-timeline"
+    --speculative on --spares 1 --quiet --out "$out/straggler-timeline"

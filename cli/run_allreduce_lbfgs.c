@@ -24,13 +24,13 @@ static int configure(run_ctx *ctx)
 {
     const cli_args *a = ctx->args;
     const char *verb = "run allreduce-lbfgs";
-    long warm = 1, spares = 1, m = 10;
+    long warm = 1, spares = 0, m = 10;
     int spec = 0, pre = 1;
     opts = alb_opts_default();
     if (cli_get_int(a, verb, "warmstart", 0, 1L << 30, &warm) ||
         cli_get_choice(a, verb, "speculative", on_off, &spec) ||
         cli_get_choice(a, verb, "precondition", on_off, &pre) ||
-        cli_get_int(a, verb, "spares", 1, 4096, &spares) ||
+        cli_get_int(a, verb, "spares", 0, 4096, &spares) ||
         cli_get_int(a, verb, "lbfgs-m", 1, 1000, &m) ||
         cli_get_double(a, verb, "lbfgs-epsilon", &opts.lbfgs_epsilon))
         return -1;
