@@ -31,6 +31,7 @@ ray_config ray_config_default(void)
 }
 
 rt *ray_rt(ray *ry) { return ry->r; }
+void *ray_program_arg(ray *ry) { return ry->prog->arg; }
 int ray_node(const ray *ry) { return ry->me; }
 int ray_nodes(const ray *ry) { return ry->p; }
 const ray_stats *ray_node_stats(const ray *ry) { return &ry->st; }

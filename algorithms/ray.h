@@ -135,6 +135,11 @@ typedef struct ray_config {
 
 ray_config ray_config_default(void);
 
+/* The per-task overhead a simulation charges by default: the round trip
+ * of an empty remote task on real threads less that of a plain
+ * rt_send/rt_recv pair, on this project's 2-core VM (docs/ray.md). */
+#define RAY_SIM_TASK_OVERHEAD_S 26e-6
+
 typedef struct ray_program {
     const ray_function *functions;
     int nfunctions;
@@ -195,6 +200,7 @@ int ray_raise(ray *ry, const char *fmt, ...) __attribute__((format(printf, 2, 3)
 int ray_sleep(ray *ry, double seconds);
 
 rt *ray_rt(ray *ry);
+void *ray_program_arg(ray *ry); /* the program's arg, on every node */
 int ray_node(const ray *ry);
 int ray_nodes(const ray *ry);
 const ray_stats *ray_node_stats(const ray *ry);

@@ -90,6 +90,8 @@ static int variant_opts(exp_run *r, const char *verb, const char *variant, const
         bad = push_opt(r->opts, &r->nopts, "mode", variant) || arg;
     } else if (strcmp(a, "allreduce-lbfgs") == 0) {
         bad = push_opt(r->opts, &r->nopts, "warmstart", variant) || arg;
+    } else if (strcmp(a, "ray-ps") == 0) {
+        bad = push_opt(r->opts, &r->nopts, "mode", variant) || arg;
     } else if (strcmp(a, "lda") == 0) {
         bad = push_opt(r->opts, &r->nopts, "consistency", variant) || arg;
     } else {

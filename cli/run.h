@@ -75,6 +75,7 @@ extern const run_algo run_algo_psgd;
 extern const run_algo run_algo_distbelief;
 extern const run_algo run_algo_lda;
 extern const run_algo run_algo_allreduce_lbfgs;
+extern const run_algo run_algo_ray_ps;
 
 int verb_run(int argc, char **argv);
 

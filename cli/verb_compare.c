@@ -282,7 +282,8 @@ int verb_compare(int argc, char **argv)
                   "compare --algos SPEC,SPEC... | --experiment FILE [shared run options]\n\n"
                   "A SPEC names a run: serial; allreduce[:ring|tree|rd|rabenseifner];\n"
                   "ps[:bsp|async|ssp[:S]]; psgd[:H|end]; hogwild[:none|lock|round-robin];\n"
-                  "distbelief[:model-parallel|downpour|sandblaster]; allreduce-lbfgs[:PASSES]\n"
+                  "distbelief[:model-parallel|downpour|sandblaster]; allreduce-lbfgs[:PASSES];\n"
+                  "ray-ps[:sync|async]\n"
                   "(--warmstart). An experiment file holds shared options, one per line\n"
                   "('workers 16'), and 'run SPEC [--opt v]...' lines; see labs/demo.exp.\n"
                   "Every other option goes to each run that takes it.",

@@ -22,6 +22,7 @@ static const run_algo *const algos[] = {
     &run_algo_distbelief,
     &run_algo_allreduce_lbfgs,
     &run_algo_lda,
+    &run_algo_ray_ps,
     NULL,
 };
 

@@ -1,0 +1,350 @@
+/* ray_ps.c -- Ray's parameter-server example, on distlab's Ray model.
+ *
+ * The example from Ray's documentation (plot_parameter_server), in C: a
+ * ParameterServer actor holds the weights and the optimizer; W DataWorker
+ * actors each hold a shard of the training set and compute gradients on
+ * the weights they are handed. The driver wires them together with
+ * futures only:
+ *
+ *   sync:   weights = ps.get_weights()
+ *           each step: grads[w] = worker[w].compute_gradients(weights)
+ *                      weights  = ps.apply_gradients(*grads)
+ *           -- the server waits for all W gradients (futures resolved
+ *              before the method runs), averages them in worker order and
+ *              steps: minibatch SGD with a batch of W b, as run allreduce.
+ *   async:  every worker starts on the first weights; then W x steps
+ *           times: wait for the first gradient ready, weights =
+ *           ps.apply_gradients(that one), hand that worker the new weights.
+ *           -- no worker waits for another; gradients are stale by up to
+ *              W - 1 updates, so stragglers cost little.
+ *
+ * Placement: rank 0 is the driver's node and hosts the server, worker w
+ * lives on rank 1 + w. Weights and gradients are P floats: at most the
+ * inline threshold (100 KiB: 25,600 floats) they travel inline through
+ * their owner (the driver, on the server's node); larger, they stay in
+ * the store of the node that made them and are fetched from there, so a
+ * gradient crosses one link once either way and weights W times a step.
+ * Cost of a sync step = max over workers (fetch weights + compute) +
+ * W gradients into node 0 + the server's sum and step, plus two task
+ * overheads.
+ *
+ * With one worker, sync is the serial baseline step for step: the same
+ * starting weights, shard, minibatches, gradient and optimizer step, so
+ * the same bits as `distlab run serial`; with a fixed seed sync gives
+ * the same bits on both backends.
+ */
+#include "algorithms/ray_ps.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define RAY_PS_TAG_STATS 0x5250
+
+static const train_opt opts[] = {
+    {"mode", "sync|async", "sync: the server applies all workers' gradients together (default); "
+                           "async: the first ready gradient, then that worker goes on"},
+    {"task-overhead", "TIME", "sim: time every task and method takes before it runs "
+                              "(default 26us, measured on real threads)"},
+    {"inline-threshold", "SIZE", "objects up to this travel inline, larger stay in the maker's "
+                                 "store (default 100KiB, Ray's)"},
+    {NULL, NULL, NULL},
+};
+
+static const char *const stat_names[RAY_PS_NSTATS] = {
+    "ray_tasks", "ray_actor_calls", "ray_objects_inline", "ray_objects_stored",
+    "ray_objects_fetched", "ray_bytes_fetched", "ray_bytes_inline", "ray_objects_freed",
+    "ray_store_peak_bytes", "ray_tasks_spilled",
+};
+
+static void shape(const void *o, int workers, train_shape *out)
+{
+    (void)o;
+    *out = (train_shape){.ranks = workers + 1, .reporter = 0, .first = 1, .count = workers};
+}
+
+const train_algo ray_ps_algo = {
+    .name = "ray-ps",
+    .summary = "Ray's parameter-server example: a server actor and worker actors wired by futures",
+    .opts = opts,
+    .default_workers = 4,
+    .nstats = RAY_PS_NSTATS,
+    .stat_names = stat_names,
+    .shape = shape,
+    .rank = ray_ps_rank,
+};
+
+const char *ray_ps_mode_name(ray_ps_mode m)
+{
+    return m == RAY_PS_ASYNC ? "async" : "sync";
+}
+
+/* ---- the actors ---- */
+
+typedef struct server {
+    train_worker wk;    /* its weights, optimizer, schedule and evaluation */
+    int W;
+    long step, steps_per_epoch;
+} server;
+
+typedef struct worker {
+    train_worker wk;
+} worker;
+
+static int server_init(ray *ry, void *state, int nargs, const ray_arg *a)
+{
+    (void)nargs;
+    (void)a;
+    const train_setup *setup = ray_program_arg(ry);
+    const ray_ps_opts *o = setup->algo;
+    server *s = state;
+    s->W = setup->workers;
+    int rc = train_worker_init(&s->wk, ray_rt(ry), setup, 0, 1, "ray-ps server");
+    s->steps_per_epoch = train_steps_per_epoch(setup->prob->train.n,
+                                               o->mode == RAY_PS_SYNC ? s->W : 1, setup->ml->batch);
+    return rc ? ray_raise(ry, "%s", rt_error(ray_rt(ry))) : RT_OK;
+}
+
+static void server_fini(void *state)
+{
+    train_worker_free(&((server *)state)->wk);
+}
+
+static int get_weights(ray *ry, void *state, int nargs, const ray_arg *a)
+{
+    (void)nargs;
+    (void)a;
+    server *s = state;
+    return ray_return(ry, s->wk.params, s->wk.P * sizeof(float));
+}
+
+/* apply_gradients(g_1 .. g_n): average them (in argument order), step */
+static int apply_gradients(ray *ry, void *state, int nargs, const ray_arg *g)
+{
+    server *s = state;
+    rt *r = ray_rt(ry);
+    size_t P = s->wk.P;
+    double epoch = (double)s->step / (double)s->steps_per_epoch;
+    int rc;
+    if (s->wk.reporting && train_eval_due(&s->wk.eval, epoch) &&
+        (rc = train_eval_now(&s->wk.eval, s->wk.params, epoch, s->step, NULL)))
+        return rc;
+    float *sum = s->wk.grad.dense;
+    for (int k = 0; k < nargs; k++)
+        if (g[k].bytes != P * sizeof(float))
+            return ray_raise(ry, "gradient %d has %zu bytes, not %zu", k, g[k].bytes, P * sizeof(float));
+    memcpy(sum, g[0].data, P * sizeof *sum);
+    for (int k = 1; k < nargs; k++) {
+        const float *x = g[k].data;
+        for (size_t i = 0; i < P; i++)
+            sum[i] += x[i];
+    }
+    float inv = 1.0f / (float)nargs;
+    for (size_t i = 0; i < P && nargs > 1; i++)
+        sum[i] *= inv;
+    double flops = (nargs > 1 ? (double)nargs * (double)P : 0) +
+                   ml_optim_step(&s->wk.optim, s->wk.params, sum, 0, P,
+                                 (float)ml_schedule_lr(&s->wk.sched, epoch));
+    s->step++;
+    if ((rc = train_charge(r, flops)))
+        return rc;
+    return ray_return(ry, s->wk.params, P * sizeof(float));
+}
+
+/* finish(): the last evaluation point and the final weights */
+static int server_finish(ray *ry, void *state, int nargs, const ray_arg *a)
+{
+    (void)nargs;
+    (void)a;
+    server *s = state;
+    const train_setup *setup = ray_program_arg(ry);
+    if (!s->wk.reporting)
+        return RT_OK;
+    int rc = train_eval_now(&s->wk.eval, s->wk.params, (double)setup->ml->epochs, s->step, NULL);
+    train_eval_finish(&s->wk.eval, s->wk.params, s->wk.P);
+    return rc;
+}
+
+static int worker_init(ray *ry, void *state, int nargs, const ray_arg *a)
+{
+    (void)nargs;
+    const train_setup *setup = ray_program_arg(ry);
+    int w;
+    memcpy(&w, a[0].data, sizeof w);
+    worker *k = state;
+    int rc = train_worker_init(&k->wk, ray_rt(ry), setup, w, setup->workers, "ray-ps worker");
+    return rc ? ray_raise(ry, "%s", rt_error(ray_rt(ry))) : RT_OK;
+}
+
+static void worker_fini(void *state)
+{
+    train_worker_free(&((worker *)state)->wk);
+}
+
+/* compute_gradients(weights): the gradient of the next minibatch */
+static int compute_gradients(ray *ry, void *state, int nargs, const ray_arg *a)
+{
+    (void)nargs;
+    worker *k = state;
+    const train_setup *setup = ray_program_arg(ry);
+    size_t P = k->wk.P;
+    if (a[0].bytes != P * sizeof(float))
+        return ray_raise(ry, "weights of %zu bytes, not %zu", a[0].bytes, P * sizeof(float));
+    memcpy(k->wk.params, a[0].data, P * sizeof(float));
+    size_t b = train_shard_next(&k->wk.shard, setup->ml->batch, k->wk.batch);
+    double loss, flops = 0;
+    char err[256];
+    if (b == 0)
+        memset(k->wk.grad.dense, 0, P * sizeof(float));
+    else if (ml_model_loss_grad(k->wk.model, k->wk.params, &setup->prob->train, k->wk.batch, b,
+                                &k->wk.grad, &loss, &flops, err, sizeof err) != 0)
+        return ray_raise(ry, "gradient: %s", err);
+    int rc = train_charge(ray_rt(ry), flops);
+    return rc ? rc : ray_return(ry, k->wk.grad.dense, P * sizeof(float));
+}
+
+static const ray_method server_methods[] = {
+    {"get_weights", get_weights}, {"apply_gradients", apply_gradients}, {"finish", server_finish}};
+static const ray_method worker_methods[] = {{"compute_gradients", compute_gradients}};
+static const ray_class classes[] = {
+    {"ParameterServer", sizeof(server), server_init, server_fini, server_methods, 3},
+    {"DataWorker", sizeof(worker), worker_init, worker_fini, worker_methods, 1},
+};
+
+/* ---- the driver ---- */
+
+static int drive_sync(ray *ry, ray_actor ps, const ray_actor *wk, int W, long steps)
+{
+    ray_ref weights, *grads = calloc((size_t)W, sizeof *grads);
+    ray_in *in = calloc((size_t)W, sizeof *in);
+    int rc = grads && in ? ray_call(ry, ps, "get_weights", 0, NULL, &weights) : RT_ENOMEM;
+    for (long step = 0; step < steps && !rc; step++) {
+        for (int w = 0; w < W && !rc; w++) {
+            rc = ray_call(ry, wk[w], "compute_gradients", 1, (ray_in[]){ray_fut(weights)}, &grads[w]);
+            in[w] = ray_fut(grads[w]);
+        }
+        ray_ref next;
+        if (!rc)
+            rc = ray_call(ry, ps, "apply_gradients", W, in, &next);
+        for (int w = 0; w < W && !rc; w++)
+            ray_release(ry, grads[w]);
+        ray_release(ry, weights);
+        weights = next;
+    }
+    if (!rc)
+        ray_release(ry, weights);
+    free(grads);
+    free(in);
+    return rc;
+}
+
+static int drive_async(ray *ry, ray_actor ps, const ray_actor *wk, int W, long updates)
+{
+    ray_ref weights, *grads = calloc((size_t)W, sizeof *grads), *live = calloc((size_t)W, sizeof *live);
+    int *ready = calloc((size_t)W, sizeof *ready), *who = calloc((size_t)W, sizeof *who);
+    int rc = grads && live && ready && who ? ray_call(ry, ps, "get_weights", 0, NULL, &weights)
+                                           : RT_ENOMEM;
+    long submitted = 0;
+    for (int w = 0; w < W && !rc && submitted < updates; w++, submitted++)
+        rc = ray_call(ry, wk[w], "compute_gradients", 1, (ray_in[]){ray_fut(weights)}, &grads[w]);
+    if (!rc)
+        ray_release(ry, weights);
+    for (long u = 0; u < updates && !rc; u++) {
+        int n = 0, nready;
+        for (int w = 0; w < W; w++)
+            if (grads[w]) {
+                who[n] = w;
+                live[n++] = grads[w];
+            }
+        if ((rc = ray_wait(ry, n, live, 1, -1, ready, &nready)))
+            break;
+        int w = -1;
+        for (int i = 0; i < n && w < 0; i++)
+            if (ready[i])
+                w = who[i];
+        ray_ref next;
+        rc = ray_call(ry, ps, "apply_gradients", 1, (ray_in[]){ray_fut(grads[w])}, &next);
+        ray_release(ry, grads[w]);
+        grads[w] = 0;
+        if (!rc && submitted < updates) {
+            rc = ray_call(ry, wk[w], "compute_gradients", 1, (ray_in[]){ray_fut(next)}, &grads[w]);
+            submitted++;
+        }
+        ray_release(ry, next);
+    }
+    free(grads);
+    free(live);
+    free(ready);
+    free(who);
+    return rc;
+}
+
+static int driver(ray *ry, void *arg)
+{
+    const train_setup *setup = arg;
+    const ray_ps_opts *o = setup->algo;
+    int W = setup->workers, rc;
+    ray_actor ps, *wk = calloc((size_t)W, sizeof *wk);
+    if (!wk)
+        return rt_fail(ray_rt(ry), RT_ENOMEM, "ray-ps: out of memory");
+    rc = ray_actor_create(ry, "ParameterServer", 0, NULL, &(ray_task_opts){.cpus = 0, .node = 0}, &ps);
+    for (int w = 0; w < W && !rc; w++)
+        rc = ray_actor_create(ry, "DataWorker", 1, (ray_in[]){ray_val(&w, sizeof w)},
+                              &(ray_task_opts){.cpus = 0, .node = 1 + w}, &wk[w]);
+    long spe = train_steps_per_epoch(setup->prob->train.n, o->mode == RAY_PS_SYNC ? W : 1,
+                                     setup->ml->batch);
+    long steps = spe * setup->ml->epochs;
+    if (!rc)
+        rc = o->mode == RAY_PS_SYNC ? drive_sync(ry, ps, wk, W, steps) : drive_async(ry, ps, wk, W, steps);
+    ray_ref done;
+    const void *d;
+    size_t b;
+    if (!rc)
+        rc = ray_call(ry, ps, "finish", 0, NULL, &done);
+    if (!rc)
+        rc = ray_get(ry, done, &d, &b);
+    free(wk);
+    return rc;
+}
+
+/* ---- every rank ---- */
+
+static void add_stats(double *to, const ray_stats *st)
+{
+    to[RAY_PS_STAT_TASKS] += (double)st->tasks_run;
+    to[RAY_PS_STAT_ACTOR_CALLS] += (double)st->actor_calls;
+    to[RAY_PS_STAT_OBJECTS_INLINE] += (double)st->objects_inline;
+    to[RAY_PS_STAT_OBJECTS_STORED] += (double)st->objects_stored;
+    to[RAY_PS_STAT_OBJECTS_FETCHED] += (double)st->objects_fetched;
+    to[RAY_PS_STAT_BYTES_FETCHED] += (double)st->bytes_fetched;
+    to[RAY_PS_STAT_BYTES_INLINE] += (double)st->bytes_inline;
+    to[RAY_PS_STAT_OBJECTS_FREED] += (double)st->objects_freed;
+    if ((double)st->store_peak_bytes > to[RAY_PS_STAT_STORE_PEAK])
+        to[RAY_PS_STAT_STORE_PEAK] = (double)st->store_peak_bytes;
+    to[RAY_PS_STAT_SPILLED] += (double)st->tasks_spilled;
+}
+
+int ray_ps_rank(rt *r, void *arg)
+{
+    train_setup *setup = arg;
+    const ray_ps_opts *o = setup->algo;
+    int rc = train_algo_check(r, &ray_ps_algo, setup);
+    if (rc)
+        return rc;
+    ray_program prog = {NULL, 0, classes, 2, driver, setup, o->ray};
+    ray_stats st;
+    memset(&st, 0, sizeof st);
+    rc = ray_main(r, &prog, &st);
+    if (rc)
+        return rc;
+    /* what each node's store did, summed on the reporter */
+    if (rt_rank(r) != 0)
+        return rt_send(r, 0, RAY_PS_TAG_STATS, &st, sizeof st);
+    train_out *out = train_slot(r);
+    add_stats(out->stats, &st);
+    for (int q = 1; q < rt_size(r) && !rc; q++) {
+        ray_stats other;
+        if (!(rc = rt_recv(r, q, RAY_PS_TAG_STATS, &other, sizeof other, NULL)))
+            add_stats(out->stats, &other);
+    }
+    return rc;
+}

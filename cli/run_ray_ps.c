@@ -1,0 +1,65 @@
+/* run_ray_ps.c -- `distlab run ray-ps`: Ray's parameter-server example
+ * (algorithms/ray_ps.c) on the Ray model (algorithms/ray.h).
+ *
+ * Ranks: W + 1. Rank 0 is the driver's node and hosts the server actor;
+ * worker w is an actor on rank 1 + w, and --stragglers draws from them.
+ * In simulation every task and method first takes --task-overhead (by
+ * default RAY_SIM_TASK_OVERHEAD_S, measured on real threads); on real
+ * sockets the overhead is what it is, and --task-overhead is refused.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "algorithms/ray_ps.h"
+#include "cli/run.h"
+
+static ray_ps_opts opts;
+
+static int configure_ray_ps(run_ctx *ctx)
+{
+    const cli_args *a = ctx->args;
+    const char *verb = "run ray-ps";
+    static const char *const modes[] = {"sync", "async", NULL};
+    int mode = RAY_PS_SYNC;
+    if (cli_get_choice(a, verb, "mode", modes, &mode))
+        return -1;
+    opts = (ray_ps_opts){.mode = (ray_ps_mode)mode, .ray = ray_config_default()};
+    int sim = ctx->cfg.backend == &sim_backend;
+    double overhead = sim ? RAY_SIM_TASK_OVERHEAD_S : 0, inline_bytes = (double)opts.ray.inline_bytes;
+    if (cli_get(a, "task-overhead") && !sim) {
+        fprintf(stderr, "distlab run ray-ps: --task-overhead is a simulation parameter; on real "
+                "sockets the overhead is measured, not set\n");
+        return -1;
+    }
+    if (cli_get_time(a, verb, "task-overhead", &overhead) ||
+        cli_get_size(a, verb, "inline-threshold", &inline_bytes))
+        return -1;
+    if (overhead > 1) {
+        fprintf(stderr, "distlab run ray-ps: --task-overhead: expected 0 to 1 s, got %g s\n", overhead);
+        return -1;
+    }
+    if (inline_bytes > 64.0 * 1024 * 1024) {
+        fprintf(stderr, "distlab run ray-ps: --inline-threshold: expected 0 to 64MiB, got %.0f "
+                "bytes\n", inline_bytes);
+        return -1;
+    }
+    opts.ray.task_overhead_s = overhead;
+    opts.ray.inline_bytes = (size_t)inline_bytes;
+    ctx->setup.algo = &opts;
+    return 0;
+}
+
+static void summarize(run_ctx *ctx, const job_result *res, records *rec)
+{
+    (void)res;
+    records_set_str(rec, "mode", ray_ps_mode_name(opts.mode));
+    records_set_num(rec, "task_overhead_s", opts.ray.task_overhead_s);
+    records_set_int(rec, "inline_threshold_bytes", (long)opts.ray.inline_bytes);
+    records_set_int(rec, "stragglers", ctx->stragglers);
+}
+
+const run_algo run_algo_ray_ps = {
+    .algo = &ray_ps_algo,
+    .configure = configure_ray_ps,
+    .summarize = summarize,
+};

@@ -1,0 +1,168 @@
+/* test_ray_ps.c -- `distlab run ray-ps`: Ray's parameter-server example.
+ *
+ * sync with one worker gives the bits of `run serial`; sync gives the same
+ * bits in simulation and on real threads; the store moves what it should
+ * (small weights inline, large ones fetched); async finishes sooner than
+ * sync when a worker straggles; bad input exits 2 with what was expected;
+ * `compare` takes ray-ps:sync and ray-ps:async.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "tests/util_distlab.h"
+#include "tests/util_files.h"
+
+#define DATA "--dataset synth-sparse:n=2000,d=300,nnz=10 --model logreg --epochs 2 --batch 32"
+
+static char dir[512];
+
+static int setup_dir(void **state)
+{
+    (void)state;
+    return test_tmpdir(dir, sizeof dir, "ray-ps") == 0 ? 0 : -1;
+}
+
+static int remove_dir(void **state)
+{
+    (void)state;
+    test_rmtree(dir);
+    return 0;
+}
+
+/* Run distlab; fail with its output unless it exits 0. */
+static void run_ok(const char *fmt, ...)
+{
+    char args[1024], out[8192];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(args, sizeof args, fmt, ap);
+    va_end(ap);
+    if (!test_distlab())
+        skip();
+    int rc = test_distlab_run(out, sizeof out, "%s", args);
+    if (rc != 0)
+        fail_msg("distlab %s exited %d:\n%s", args, rc, out);
+}
+
+/* A field of a run's summary.json, as text. */
+static void field(const char *run, const char *key, char *val, size_t cap)
+{
+    char path[700], buf[65536];
+    size_t n;
+    snprintf(path, sizeof path, "%s/%s/summary.json", dir, run);
+    if (test_read_file(path, buf, sizeof buf, &n) != 0)
+        fail_msg("cannot read %s", path);
+    char pat[128];
+    snprintf(pat, sizeof pat, "\"%s\": ", key);
+    const char *p = strstr(buf, pat);
+    if (!p)
+        fail_msg("%s has no %s", path, key);
+    p += strlen(pat);
+    size_t k = strcspn(p, ",\n");
+    snprintf(val, cap, "%.*s", (int)k, p);
+}
+
+static double num(const char *run, const char *key)
+{
+    char v[128];
+    field(run, key, v, sizeof v);
+    return strtod(v, NULL);
+}
+
+static void one_worker_is_serial(void **state)
+{
+    (void)state;
+    run_ok("run serial " DATA " --quiet --no-figures --out %s/serial", dir);
+    run_ok("run ray-ps --workers 1 " DATA " --quiet --no-figures --out %s/w1", dir);
+    char a[64], b[64];
+    field("serial", "model_fnv1a64", a, sizeof a);
+    field("w1", "model_fnv1a64", b, sizeof b);
+    assert_string_equal(a, b);
+}
+
+static void sync_same_bits_sim_and_real(void **state)
+{
+    (void)state;
+    run_ok("run ray-ps --workers 3 " DATA " --quiet --no-figures --out %s/sim", dir);
+    run_ok("run ray-ps --workers 3 --backend real " DATA " --quiet --no-figures --out %s/real", dir);
+    char a[64], b[64];
+    field("sim", "model_fnv1a64", a, sizeof a);
+    field("real", "model_fnv1a64", b, sizeof b);
+    assert_string_equal(a, b);
+    /* 301 floats: everything inline, nothing in a store */
+    assert_true(num("sim", "ray_objects_inline") > 0);
+    assert_true(num("sim", "ray_objects_fetched") == 0);
+    /* 2 epochs of ceil(2000 / (3 x 32)) = 21 steps: 4 calls each, then
+     * get_weights, finish and 4 constructors are not calls */
+    assert_true(num("sim", "ray_actor_calls") == 2 * 21 * 4 + 2);
+}
+
+static void large_weights_go_through_the_store(void **state)
+{
+    (void)state;
+    /* with a 1 KiB threshold the 1.2 KB weights and gradients are stored */
+    run_ok("run ray-ps --workers 3 --inline-threshold 1KiB " DATA " --quiet --no-figures --out %s/big", dir);
+    double fetched = num("big", "ray_objects_fetched"), bytes = num("big", "ray_bytes_fetched");
+    /* each step: 3 workers fetch the weights, the server 3 gradients */
+    assert_true(fetched == 2 * 21 * 6);
+    assert_true(bytes == fetched * 301 * 4);
+    assert_true(num("big", "ray_objects_freed") == num("big", "ray_objects_stored") + fetched);
+}
+
+static void async_beats_sync_under_a_straggler(void **state)
+{
+    (void)state;
+    const char *slow = "--workers 4 --stragglers 0.25 --slowdown 8 --seed 3 --speed 10Mf";
+    run_ok("run ray-ps --mode sync %s " DATA " --quiet --no-figures --out %s/ssync", slow, dir);
+    run_ok("run ray-ps --mode async %s " DATA " --quiet --no-figures --out %s/sasync", slow, dir);
+    double ts = num("ssync", "seconds"), ta = num("sasync", "seconds");
+    if (!(ta < 0.6 * ts))
+        fail_msg("async took %g s, sync %g s", ta, ts);
+}
+
+static void bad_input_is_refused(void **state)
+{
+    (void)state;
+    if (!test_distlab())
+        skip();
+    const test_refusal cases[] = {
+        {"--mode bogus", "expected one of: sync, async"},
+        {"--task-overhead 5s", "--task-overhead: expected 0 to 1 s"},
+        {"--task-overhead -1us", "--task-overhead"},
+        {"--backend real --task-overhead 5us", "a simulation parameter"},
+        {"--inline-threshold 1GiB", "expected 0 to 64MiB"},
+        {"--no-such-option 1", "no-such-option"},
+    };
+    test_distlab_refuses("run ray-ps " DATA " --quiet --no-figures --out /nonexistent/never", cases,
+                         sizeof cases / sizeof *cases);
+}
+
+static void compare_takes_its_specs(void **state)
+{
+    (void)state;
+    run_ok("compare --algos ray-ps:sync,ray-ps:async,ps:bsp --workers 2 " DATA
+           " --quiet --no-figures --out %s/cmp", dir);
+    char v[64];
+    field("cmp/ray-ps-async", "mode", v, sizeof v);
+    assert_string_equal(v, "\"async\"");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(one_worker_is_serial),
+        cmocka_unit_test(sync_same_bits_sim_and_real),
+        cmocka_unit_test(large_weights_go_through_the_store),
+        cmocka_unit_test(async_beats_sync_under_a_straggler),
+        cmocka_unit_test(bad_input_is_refused),
+        cmocka_unit_test(compare_takes_its_specs),
+    };
+    return cmocka_run_group_tests_name("run ray-ps", tests, setup_dir, remove_dir);
+}
