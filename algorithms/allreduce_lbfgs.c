@@ -34,6 +34,13 @@
  *      its double as three floats (hi + mid + lo) in a slot of its own and
  *      zeros in the others, so the sum only adds zeros to them.
  *
+ * Time of one L-BFGS evaluation on p ranks: the shard's loss_grad
+ * (logreg: ~ 4 Z / W + 2 P flops for Z stored nonzeros), the tree
+ * allreduce of P + 3W floats (2 ceil(log2 p) messages, collectives.h),
+ * and liblbfgs' vector work, (4m + 10) P flops repeated on every rank:
+ * the last two do not shrink with W, which is where the speedup against
+ * workers bends.
+ *
  * Budget: --epochs counts passes over the data: the --warmstart online
  * passes, then epochs - warmstart L-BFGS evaluations (each one pass; the
  * line search may take a few past the budget to finish its iteration).
