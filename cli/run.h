@@ -79,6 +79,12 @@ extern const run_algo run_algo_ray_ps;
 
 int verb_run(int argc, char **argv);
 
+/* --stragglers F --slowdown X: round(F n) of the n ranks the shape says
+ * may straggle (the workers), drawn from seed, compute X times slower
+ * (slow: one factor per rank of the job). Returns the number of
+ * stragglers, or -1 having said what is wrong. */
+int run_pick_stragglers(const cli_args *a, const char *verb, uint64_t seed, const train_shape *sh,
+                        double *slow);
 /* --kill-rank RANK:STEP, --checkpoint-every and --resume (run_faults.c),
  * once cfg.ranks is known: sets setup.crash and the checkpoint hooks, reads
  * the checkpoints to resume from; 0, or -1 having said what is wrong. */

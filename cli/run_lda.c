@@ -43,6 +43,8 @@ static const train_opt lda_opts_table[] = {
     {"top-words", "N", "words per topic in topics.txt, 1 to 1000 (default 10)"},
     {"kill-rank", "RANK:STEP", "that rank fails as it begins its STEP-th step (a worker's sweep STEP+1; "
                                "a server's once sweep STEP is in): lda then stops with an error"},
+    {"stragglers", "FRACTION", "this fraction of the workers, drawn from --seed, computes slower"},
+    {"slowdown", "X", "stragglers compute X times slower, 1 to 1e6 (default 4)"},
     {"out", "DIR", "where the run records and figures go (default runs/lda-BACKEND)"},
     {"quiet", NULL, "a one-line report"},
     {"no-figures", NULL, "do not draw loss.png and timeline.png"},
@@ -121,7 +123,7 @@ static uint64_t fnv1a64(const void *data, size_t n)
 }
 
 static int write_records(const char *outdir, const cli_args *a, const job_config *cfg,
-                         const job_result *res, const lda_opts *o, int W, int top, char *err,
+                         const job_result *res, const lda_opts *o, int W, int top, int stragglers, char *err,
                          size_t errlen)
 {
     lda_out *out = job_result_slot(res, 0);
@@ -151,6 +153,8 @@ static int write_records(const char *outdir, const cli_args *a, const job_config
     records_set_int(rec, "workers", W);
     records_set_int(rec, "servers", o->servers);
     records_set_int(rec, "ranks", cfg->ranks);
+    if (stragglers)
+        records_set_int(rec, "stragglers", stragglers);
     records_set_str(rec, "consistency", lda_consistency_name(o->consistency));
     records_set_int(rec, "topics", o->topics);
     records_set_num(rec, "alpha", o->alpha);
@@ -288,6 +292,16 @@ static int lda_main(int argc, char **argv)
     }
     o.crash = ctx.setup.crash;
     o.crash_ctx = ctx.setup.crash_ctx;
+    train_shape shape = {.ranks = ctx.cfg.ranks, .reporter = 0, .first = o.servers, .count = (int)workers};
+    double *slowdown = malloc((size_t)shape.ranks * sizeof *slowdown);
+    ctx.stragglers = slowdown ? run_pick_stragglers(&a, verb, o.seed, &shape, slowdown) : -1;
+    if (ctx.stragglers < 0) {
+        free(slowdown);
+        ml_corpus_free(&corpus);
+        return 2;
+    }
+    if (ctx.stragglers)
+        ctx.cfg.slowdown = slowdown;
     ctx.cfg.result_bytes = lda_out_bytes(&corpus, o.topics);
     if (ctx.cfg.backend == &real_backend && ctx.real.launch == REAL_LAUNCH_HOSTS)
         ctx.real.hosts_key ^= fnv1a64(corpus.words, corpus.ntokens * sizeof *corpus.words) * 31 + corpus.V;
@@ -307,7 +321,8 @@ static int lda_main(int argc, char **argv)
     }
     if (cli_result_elsewhere(verb, &res))
         goto out;
-    if (write_records(outdir, &a, &ctx.cfg, &res, &o, (int)workers, (int)top, err, sizeof err) != 0) {
+    if (write_records(outdir, &a, &ctx.cfg, &res, &o, (int)workers, (int)top, ctx.stragglers,
+                      err, sizeof err) != 0) {
         fprintf(stderr, "distlab %s: writing the records: %s\n", verb, err);
         status = 1;
         goto out;
@@ -337,6 +352,7 @@ static int lda_main(int argc, char **argv)
 out:
     job_result_free(&res);
     ml_corpus_free(&corpus);
+    free(slowdown);
     return status;
 }
 

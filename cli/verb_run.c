@@ -100,12 +100,8 @@ int run_algo_accepts(const run_algo *algo, const char *opt)
     return is_option_of(table, opt) || is_option_of(cli_job_opts, opt);
 }
 
-/* --stragglers F --slowdown X: round(F n) of the n ranks the shape says
- * may straggle (the workers), drawn from the seed, compute X times slower
- * (slow: one factor per rank of the job). Returns the number of
- * stragglers, or -1 on a bad value. */
-static int pick_stragglers(const cli_args *a, const char *verb, const run_ctx *ctx,
-                           const train_shape *sh, double *slow)
+int run_pick_stragglers(const cli_args *a, const char *verb, uint64_t seed, const train_shape *sh,
+                        double *slow)
 {
     double frac = 0, x = 4;
     if (cli_get_double(a, verb, "stragglers", &frac) || cli_get_double(a, verb, "slowdown", &x))
@@ -127,7 +123,7 @@ static int pick_stragglers(const cli_args *a, const char *verb, const run_ctx *c
         slow[i] = 1;
     for (int i = 0; i < p; i++)
         order[i] = i;
-    uint64_t z = ctx->ml.seed * 0x9E3779B97F4A7C15ull + 0x5151;
+    uint64_t z = seed * 0x9E3779B97F4A7C15ull + 0x5151;
     for (int i = p - 1; i > 0; i--) {
         z ^= z >> 31, z *= 0xBF58476D1CE4E5B9ull, z ^= z >> 27, z += 0x9E3779B97F4A7C15ull;
         int j = (int)(z % (uint64_t)(i + 1)), t = order[i];
@@ -379,7 +375,7 @@ int verb_run(int argc, char **argv)
     ctx.setup.reporter = shape.reporter;
     train_setup_columns(&ctx.setup, desc);
     double *slowdown = malloc((size_t)shape.ranks * sizeof *slowdown);
-    int nstragglers = slowdown ? pick_stragglers(&a, verb, &ctx, &shape, slowdown) : -1;
+    int nstragglers = slowdown ? run_pick_stragglers(&a, verb, ctx.ml.seed, &shape, slowdown) : -1;
     if (nstragglers < 0) {
         free(slowdown);
         return 2;

@@ -375,6 +375,7 @@ static void the_command_line(void **state)
         {"--data /nonexistent/docs.txt", "/nonexistent/docs.txt"},
         {"--payload size-only", "carries no counts"},
         {"--kill-rank 9:1", "--kill-rank: expected RANK:STEP, a rank from 0 to 4"},
+        {"--stragglers 2", "--stragglers: a fraction in [0, 1], not 2"},
     };
     test_distlab_refuses("run lda", no, sizeof no / sizeof *no);
 }
