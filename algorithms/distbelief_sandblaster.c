@@ -295,16 +295,10 @@ static int evaluate_at(coord *c, const lbfgsfloatval_t *x, lbfgsfloatval_t *g, d
     double l2 = c->setup->ml->l2;
     for (size_t i = 0; i < P; i++)
         c->wpacked[i] = (float)x[i];
+    uint64_t bytes = 0; /* the servers count what they send */
     /* ---- 1. the weights onto the servers ---- */
-    for (int s = 0; s < S; s++) {
-        size_t lo, hi;
-        train_range(P, S, s, &lo, &hi);
-        sb_head h = {.kind = SB_SET, .arg = ev, .first = (int64_t)lo, .count = (int64_t)(hi - lo)};
-        memcpy(c->msg, &h, sizeof h);
-        memcpy(c->msg + sizeof h, c->wpacked + lo, (hi - lo) * sizeof(float));
-        if ((rc = rt_send(r, s, TAG_SB_REQ, c->msg, sizeof h + (hi - lo) * sizeof(float))))
-            goto fail;
-    }
+    if ((rc = db_push(r, S, P, 0, P, TAG_SB_REQ, SB_SET, ev, c->wpacked, c->msg, &bytes)))
+        goto out;
     for (int s = 0; s < S; s++) {
         sb_head ack;
         if ((rc = rt_recv(r, s, TAG_SB_REPLY, &ack, sizeof ack, NULL)))
@@ -355,14 +349,8 @@ static int evaluate_at(coord *c, const lbfgsfloatval_t *x, lbfgsfloatval_t *g, d
             goto fail;
         loss += part;
     }
-    for (int s = 0; s < S; s++) {
-        size_t lo, hi;
-        train_range(P, S, s, &lo, &hi);
-        sb_head h = {.kind = SB_GET, .arg = ev, .first = (int64_t)lo, .count = 0};
-        if ((rc = rt_send(r, s, TAG_SB_REQ, &h, sizeof h)) ||
-            (rc = rt_recv(r, s, TAG_SB_REPLY, c->gpacked + lo, (hi - lo) * sizeof(float), NULL)))
-            goto fail;
-    }
+    if ((rc = db_fetch(r, S, P, 0, P, TAG_SB_REQ, TAG_SB_REPLY, SB_GET, ev, c->gpacked, &bytes)))
+        goto out;
     double reg = 0;
     for (size_t i = 0; i < P; i++) {
         g[i] = (double)c->gpacked[i] / (double)N + l2 * x[i];
