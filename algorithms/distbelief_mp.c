@@ -477,43 +477,27 @@ int db_mp_rank(rt *r, void *arg)
     db_layout lay;
     db_part part = {0};
     db_pipe pipe = {0};
-    ml_model *model = NULL;
-    ml_optim optim = {0};
-    train_shard shard = {0};
-    train_eval eval = {0};
-    float *params = NULL, *grad = NULL, *packed = NULL;
-    size_t *batch_idx = NULL;
-    int eval_ready = 0;
+    float *packed = NULL;
     train_out *slot = train_slot(r);
 
-    if ((rc = train_model_create(r, setup, &model)))
-        return rc;
-    if (db_layout_for(&lay, model, K, o->split, err, sizeof err) != 0) {
+    /* every partition holds the whole model's weights and sees every
+     * example, as one worker of one would: shard 0 of 1 */
+    train_worker wk;
+    if ((rc = train_worker_init(&wk, r, setup, 0, 1, "model parallelism")))
+        goto done;
+    if (db_layout_for(&lay, wk.model, K, o->split, err, sizeof err) != 0) {
         rc = rt_fail(r, RT_EINVAL, "model parallelism: %s", err);
         goto done;
     }
     size_t P = lay.P;
-    params = malloc(P * sizeof *params);
-    grad = calloc(P, sizeof *grad);
-    packed = malloc((P + 1) * sizeof *packed);
-    batch_idx = malloc(ml->batch * sizeof *batch_idx);
-    if (!params || !grad || !packed || !batch_idx ||
-        train_shard_init(&shard, train, 0, 1, ml->seed) != 0) {
+    float *params = wk.params, *grad = wk.grad.dense;
+    if (!(packed = malloc((P + 1) * sizeof *packed))) {
         rc = rt_fail(r, RT_ENOMEM, "model parallelism: out of memory for %zu parameters", P);
         goto done;
     }
     if ((rc = o->split == DB_SPLIT_LAYERS ? db_pipe_init(&pipe, r, &lay, me, 0, o->microbatches ? o->microbatches : K)
                                           : db_part_init(&part, r, &lay, me, 0)))
         goto done;
-    ml_model_init_params(model, params, ml->seed);
-    ml_schedule sched;
-    if ((rc = train_optimizer_init(r, ml, 0, P, &optim, &sched)))
-        goto done;
-    if (me == setup->reporter) {
-        if ((rc = train_eval_init(&eval, r, setup, model)))
-            goto done;
-        eval_ready = 1;
-    }
 
     long steps_per_epoch = train_steps_per_epoch(train->n, 1, ml->batch);
     long steps = steps_per_epoch * ml->epochs;
@@ -528,36 +512,29 @@ int db_mp_rank(rt *r, void *arg)
             rt_aside_begin(r);
             rc = gather_params(r, &lay, o->split, params, packed);
             rt_aside_end(r);
-            if (rc || (eval_ready && (rc = train_eval_now(&eval, params, epoch, step, NULL))))
+            if (rc || (wk.reporting && (rc = train_eval_now(&wk.eval, params, epoch, step, NULL))))
                 break;
         }
         if (step == steps)
             break;
-        size_t b = train_shard_next(&shard, ml->batch, batch_idx);
+        size_t b = train_shard_next(&wk.shard, ml->batch, wk.batch);
         double loss;
         size_t correct;
         if ((rc = o->split == DB_SPLIT_LAYERS
-                      ? db_pipe_loss_grad(&pipe, params, train, batch_idx, b, ml->l2, grad, &loss, &correct)
-                      : db_part_loss_grad(&part, params, train, batch_idx, b, ml->l2, grad, &loss, &correct)))
+                      ? db_pipe_loss_grad(&pipe, params, train, wk.batch, b, ml->l2, grad, &loss, &correct)
+                      : db_part_loss_grad(&part, params, train, wk.batch, b, ml->l2, grad, &loss, &correct)))
             break;
-        float lr = (float)ml_schedule_lr(&sched, epoch);
-        rc = train_charge(r, step_owned(&lay, o->split, me, &optim, params, grad, lr));
+        float lr = (float)ml_schedule_lr(&wk.sched, epoch);
+        rc = train_charge(r, step_owned(&lay, o->split, me, &wk.optim, params, grad, lr));
     }
     slot->stats[DB_STAT_PARTITION_BYTES] = (double)(part.bytes_sent + pipe.bytes_sent);
     slot->stats[DB_STAT_STEPS] = (double)steps;
-    if (!rc && eval_ready)
-        train_eval_finish(&eval, params, P);
+    if (!rc && wk.reporting)
+        train_eval_finish(&wk.eval, params, P);
 done:
-    if (eval_ready)
-        train_eval_free(&eval);
     db_part_free(&part);
     db_pipe_free(&pipe);
-    train_shard_free(&shard);
-    ml_optim_free(&optim);
-    ml_model_free(model);
-    free(params);
-    free(grad);
+    train_worker_free(&wk);
     free(packed);
-    free(batch_idx);
     return rc;
 }
