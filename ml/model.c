@@ -11,9 +11,11 @@
  *
  * Shapes: B = batch, d = inputs, K = classes, n_l = width of layer l.
  */
+#define _GNU_SOURCE /* sched_setaffinity, CPU_SET */
 #include <float.h>
 #include <math.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,6 +34,49 @@ extern void openblas_set_num_threads(int num_threads);
 static void blas_single_thread(void)
 {
     openblas_set_num_threads(1);
+}
+
+/* OpenBLAS (its pthread build) starts a pool thread when the library
+ * loads, one per CPU the process may run on, unless OPENBLAS_NUM_THREADS
+ * says otherwise; here it is never of use (above). Worse, once a process
+ * has had a second thread, glibc takes the arena lock in every malloc and
+ * free that misses its per-thread cache, for good, and so does a
+ * simulation's forked child: SimGrid allocates per message, and that lock
+ * was about a tenth of a large simulation's CPU time (issue 21). The
+ * variable cannot be set in time from here (libc's own initialiser resets
+ * the environment after the executable's preinit functions run), so the
+ * preinit function lets the process run on one CPU only while the
+ * libraries initialise, and this executable's constructor, which runs after
+ * theirs, gives the CPUs back. A process told OPENBLAS_NUM_THREADS is left
+ * alone. */
+static cpu_set_t blas_cpus;
+static int blas_narrowed;
+
+static void blas_init_on_one_cpu(int argc, char **argv, char **envp)
+{
+    (void)argc;
+    (void)argv;
+    (void)envp;
+    if (getenv("OPENBLAS_NUM_THREADS") ||
+        sched_getaffinity(0, sizeof blas_cpus, &blas_cpus) != 0 || CPU_COUNT(&blas_cpus) < 2)
+        return;
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    for (int c = 0; c < CPU_SETSIZE; c++)
+        if (CPU_ISSET(c, &blas_cpus)) {
+            CPU_SET(c, &one);
+            break;
+        }
+    blas_narrowed = sched_setaffinity(0, sizeof one, &one) == 0;
+}
+__attribute__((section(".preinit_array"), used)) static void (*const blas_preinit)(int, char **, char **) =
+    blas_init_on_one_cpu;
+
+__attribute__((constructor)) static void blas_cpus_back(void)
+{
+    if (blas_narrowed)
+        sched_setaffinity(0, sizeof blas_cpus, &blas_cpus);
+    blas_narrowed = 0;
 }
 
 #define EVAL_CHUNK 512 /* examples per forward call when evaluating */

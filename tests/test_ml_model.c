@@ -2,9 +2,15 @@
  * its loss (dense and sparse data, with L2), the sparse L2 estimate is
  * exact over a full pass, every flop count equals its documented formula,
  * the parameter layout is the documented one, and the MLP's layer pieces
- * compose (a layer split by output units gives the same activations).
+ * compose (a layer split by output units gives the same activations), and
+ * the process keeps every CPU it was started with (model.c runs the
+ * libraries' initialisers on one CPU so that OpenBLAS starts no thread).
  */
+#define _GNU_SOURCE /* sched_getaffinity */
+#include <sched.h>
 #include <setjmp.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <math.h>
@@ -369,8 +375,54 @@ static void t_evaluate(void **state)
     ml_dataset_free(&ds);
 }
 
+/* This program, started again on every online CPU, must run on all of
+ * them by main: the start-up narrowing must have been undone. (This
+ * process's own mask would not do as the reference: it went through the
+ * same start-up.) */
+static void t_cpus_given_back(void **state)
+{
+    (void)state;
+    cpu_set_t all;
+    CPU_ZERO(&all);
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    for (long c = 0; c < n && c < CPU_SETSIZE; c++)
+        CPU_SET((int)c, &all);
+    int fd[2];
+    assert_int_equal(pipe(fd), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        cpu_set_t got;
+        char want[16];
+        char ok = sched_setaffinity(0, sizeof all, &all) == 0 &&
+                  sched_getaffinity(0, sizeof got, &got) == 0 && CPU_COUNT(&got) >= 2;
+        if (write(fd[1], &ok, 1) != 1 || !ok)
+            _exit(0);
+        snprintf(want, sizeof want, "%d", CPU_COUNT(&got));
+        setenv("TEST_ML_MODEL_CPUS", want, 1);
+        unsetenv("OPENBLAS_NUM_THREADS"); /* else model.c leaves the start alone */
+        execl("/proc/self/exe", "test_ml_model", (char *)NULL);
+        _exit(127);
+    }
+    close(fd[1]);
+    char ok = 0;
+    ssize_t got = read(fd[0], &ok, 1);
+    close(fd[0]);
+    int st = 0;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    if (got != 1 || !ok)
+        skip(); /* one CPU only: nothing to narrow */
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
+}
+
 int main(void)
 {
+    const char *cpus = getenv("TEST_ML_MODEL_CPUS");
+    if (cpus) { /* started by t_cpus_given_back */
+        cpu_set_t mine;
+        return sched_getaffinity(0, sizeof mine, &mine) == 0 && CPU_COUNT(&mine) == atoi(cpus) ? 0 : 1;
+    }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(t_gradcheck_dense),
         cmocka_unit_test(t_gradcheck_sparse),
@@ -379,6 +431,7 @@ int main(void)
         cmocka_unit_test(t_layout),
         cmocka_unit_test(t_layer_split),
         cmocka_unit_test(t_evaluate),
+        cmocka_unit_test(t_cpus_given_back),
     };
     return cmocka_run_group_tests_name("ml models", tests, NULL, NULL);
 }
