@@ -9,6 +9,8 @@
  *   allreduce_rabenseifner.c  recursive halving + recursive doubling
  *   allreduce_hierarchical.c  reduce inside each node, ring among the
  *                             nodes' leaders, broadcast inside each node
+ *   byteps.c                  BytePS: push and pull through servers on the
+ *                             workers and on k extra CPU machines
  *   bcast.c, reduce.c         binomial trees
  *   allgatherv.c              uneven blocks to everyone, direct exchange
  *   reduce_scatterv.c         uneven blocks summed at their owners, direct
@@ -102,6 +104,18 @@ int reduce(rt *r, float *buf, size_t count, int root);
 /* The same among the ranks of opts' group, root being a place in it. */
 int bcast_group(rt *r, float *buf, size_t count, int root, const coll_opts *opts);
 int reduce_group(rt *r, float *buf, size_t count, int root, const coll_opts *opts);
+
+/* BytePS (byteps.c): ranks 0..workers-1 sum count floats of buf through
+ * servers colocated with them and on the ranks workers..p-1 (CPU machines,
+ * whose buf is unused), each block in `chunks` pipelined pieces. */
+int byteps_allreduce(rt *r, float *buf, size_t count, int workers, int chunks);
+/* The paper's communication time for n workers, k CPU servers, links of
+ * 1/beta bytes per second: 2 n (n-1) M beta / (n^2 + kn - 2k), M = 4 count
+ * (for k > n: M beta, a worker's NIC being the bottleneck). */
+double byteps_cost_s(int n, int k, size_t count, double beta_s_per_byte);
+/* Each server's share of count floats: len[0..n) colocated, len[n..n+k)
+ * the CPU servers'. */
+void byteps_partition(int n, int k, size_t count, size_t *len);
 
 /* Every rank waits for every other (the runtime's dissemination barrier:
  * ceil(log2 p) rounds of one-byte messages). */

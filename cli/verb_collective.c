@@ -19,8 +19,8 @@
 
 #define MAX_SIZES 32
 
-typedef enum { OP_ALLREDUCE, OP_BCAST, OP_REDUCE, OP_BARRIER } coll_op;
-static const char *const op_names[] = {"allreduce", "bcast", "reduce", "barrier", NULL};
+typedef enum { OP_ALLREDUCE, OP_BCAST, OP_REDUCE, OP_BARRIER, OP_BYTEPS } coll_op;
+static const char *const op_names[] = {"allreduce", "bcast", "reduce", "barrier", "byteps", NULL};
 
 typedef struct coll_arg {
     coll_op op;
@@ -31,6 +31,7 @@ typedef struct coll_arg {
     size_t count[MAX_SIZES];
     int iters;
     int warm_up; /* an untimed first iteration (real sockets: connections, caches) */
+    int workers, pieces; /* byteps: ranks 0..workers-1 hold vectors, the rest are CPU servers */
 } coll_arg;
 
 typedef struct coll_slot {
@@ -50,10 +51,11 @@ static void fill(float *buf, size_t n, int rank)
 /* What rank `me` must hold after the operation. */
 static void check(coll_slot *s, const coll_arg *a, const float *buf, size_t n, int p, int me)
 {
-    if (!buf || a->op == OP_BARRIER || (a->op == OP_REDUCE && me != 0))
+    if (!buf || a->op == OP_BARRIER || (a->op == OP_REDUCE && me != 0) ||
+        (a->op == OP_BYTEPS && me >= a->workers))
         return;
     float ranks_sum = 0;
-    for (int q = 0; q < p; q++)
+    for (int q = 0; q < (a->op == OP_BYTEPS ? a->workers : p); q++)
         ranks_sum += (float)(q % 13 + 1);
     for (size_t i = 0; i < n; i++) {
         float want = a->op == OP_BCAST ? input(0, i) : ranks_sum * (float)(i % 5 + 1);
@@ -73,6 +75,7 @@ static int run_op(rt *r, const coll_arg *a, int k, float *buf, size_t n)
     case OP_BCAST: return bcast(r, buf, n, 0);
     case OP_REDUCE: return reduce(r, buf, n, 0);
     case OP_BARRIER: return barrier(r);
+    case OP_BYTEPS: return byteps_allreduce(r, buf, n, a->workers, a->pieces);
     }
     return RT_EINVAL;
 }
@@ -159,12 +162,15 @@ out:
 int verb_collective(int argc, char **argv)
 {
     static const cli_opt opts[] = {
-        {"op", "allreduce|bcast|reduce|barrier", "the collective (default allreduce)"},
+        {"op", "allreduce|bcast|reduce|barrier|byteps", "the collective (default allreduce); byteps: "
+                                                       "BytePS push and pull (--servers)"},
         {"algo", "ring|tree|rd|rabenseifner|hierarchical|auto|FILE.c", "allreduce algorithm (default ring); "
                  "hierarchical: by nodes of --gpus-per-node ranks; auto: per size, the "
                  "one the alpha-beta-gamma model predicts fastest; FILE.c: your own (algorithms/plugin.h)"},
         {"cost", "ring|tree|rd|rabenseifner", "--algo FILE.c: the formula --model compares it with (default ring)"},
-        {"workers", "P", "ranks taking part (default 4)"},
+        {"workers", "P", "ranks taking part (default 4); byteps: the GPU workers"},
+        {"servers", "K", "byteps: CPU machines summing beside the workers (default 0: the workers' servers only)"},
+        {"pieces", "N", "byteps: pieces each server's block moves in, pipelined (default 16)"},
         {"bytes", "SIZE[,SIZE...]", "vector sizes, multiples of 4 bytes (default 1MiB)"},
         {"iters", "K", "timed iterations per size, each checked (default 5 real, 1 sim)"},
         {"segment", "SIZE", "ring: pipeline messages in segments of this size (default: none in sim, 1MiB real)"},
@@ -183,10 +189,17 @@ int verb_collective(int argc, char **argv)
     job_config cfg = job_config_default();
     sim_config sim = sim_config_default();
     real_config real = real_config_default();
-    long workers = 4, iters = 0;
-    if (cli_get_int(&a, "collective", "workers", 1, 1 << 20, &workers))
+    long workers = 4, iters = 0, servers = 0, pieces = 16;
+    if (cli_get_int(&a, "collective", "workers", 1, 1 << 20, &workers) ||
+        cli_get_int(&a, "collective", "servers", 0, 1 << 20, &servers) ||
+        cli_get_int(&a, "collective", "pieces", 1, 1 << 16, &pieces))
         return 2;
-    cfg.ranks = (int)workers;
+    const char *opname = cli_get(&a, "op");
+    if ((cli_get(&a, "servers") || cli_get(&a, "pieces")) && !(opname && strcmp(opname, "byteps") == 0)) {
+        fprintf(stderr, "distlab collective: --%s goes with --op byteps\n", cli_get(&a, "servers") ? "servers" : "pieces");
+        return 2;
+    }
+    cfg.ranks = (int)(workers + servers);
     if (cli_job_config(&a, "collective", &cfg, &sim, &real) || cli_check_faults("collective", &sim, cfg.ranks))
         return 2;
     coll_arg ca = {.op = OP_ALLREDUCE};
@@ -194,6 +207,8 @@ int verb_collective(int argc, char **argv)
     if (cli_get_choice(&a, "collective", "op", op_names, &op))
         return 2;
     ca.op = op;
+    ca.workers = (int)workers;
+    ca.pieces = (int)pieces;
     const char *algo = cli_get(&a, "algo");
     int chosen = ALLREDUCE_RING, automatic = algo && strcmp(algo, "auto") == 0;
     if (algo && cli_is_plugin_name(algo)) {
@@ -281,12 +296,14 @@ int verb_collective(int argc, char **argv)
             status = 1;
         }
     }
-    char where[512];
+    char where[512], algo_label_bps[32] = "";
     cli_describe_job(&cfg, &res, where, sizeof where);
     printf("# %s\n", where);
-    int model = cli_flag(&a, "model") && in_sim && !sim.platform && ca.op == OP_ALLREDUCE;
+    int model = cli_flag(&a, "model") && in_sim && !sim.platform && (ca.op == OP_ALLREDUCE || ca.op == OP_BYTEPS);
     printf("backend,op,algo,workers,bytes,seconds,algbw_GBps,busbw_GBps%s\n", model ? ",model_seconds" : "");
-    int p = cfg.ranks;
+    int p = ca.op == OP_BYTEPS ? ca.workers : cfg.ranks;
+    if (ca.op == OP_BYTEPS)
+        snprintf(algo_label_bps, sizeof algo_label_bps, "k=%ld", servers);
     /* a file's name, without its folder, as the algo column (no commas) */
     char algo_label[128] = "";
     if (ca.plugin) {
@@ -298,18 +315,20 @@ int verb_collective(int argc, char **argv)
     }
     for (int k = 0; k < ca.nsizes; k++) {
         double worst = 0;
-        for (int i = 0; i < p; i++) {
+        for (int i = 0; i < cfg.ranks; i++) {
             double s = ((coll_slot *)job_result_slot(&res, i))->seconds[k] / ca.iters;
             worst = s > worst ? s : worst;
         }
         double bytes = 4.0 * (double)ca.count[k];
         double algbw = worst > 0 ? bytes / worst / 1e9 : 0;
-        double busbw = ca.op == OP_ALLREDUCE && p > 1 ? algbw * 2.0 * (p - 1) / p : algbw;
+        double busbw = (ca.op == OP_ALLREDUCE || ca.op == OP_BYTEPS) && p > 1 ? algbw * 2.0 * (p - 1) / p : algbw;
         printf("%s,%s,%s,%d,%.0f,%.9g,%.6g,%.6g", cfg.backend->name,
-               op_names[ca.op], ca.plugin ? algo_label : ca.op == OP_ALLREDUCE ? allreduce_algo_name(ca.algo[k]) : "binomial",
+               op_names[ca.op], ca.plugin ? algo_label : ca.op == OP_ALLREDUCE ? allreduce_algo_name(ca.algo[k])
+                                                       : ca.op == OP_BYTEPS ? algo_label_bps : "binomial",
                p, bytes, worst, algbw, busbw);
         if (model)
-            printf(",%.9g", model_s(&sim, ca.algo[k], p, ca.count[k]));
+            printf(",%.9g", ca.op == OP_BYTEPS ? byteps_cost_s(ca.workers, (int)servers, ca.count[k], 1 / sim.bandwidth_Bps)
+                                               : model_s(&sim, ca.algo[k], p, ca.count[k]));
         printf("\n");
     }
     job_result_free(&res);

@@ -192,6 +192,24 @@ static void gpu_clusters_and_hierarchical_allreduce(void **state)
     assert_refused("1..1024", "collective --gpus-per-node 0");
 }
 
+/* BytePS through the command: right sums on both backends (a wrong one
+ * fails the command), the paper's time as the model column. */
+static void byteps_collective(void **state)
+{
+    (void)state;
+    NEED_BINARY();
+    assert_int_equal(run("collective --op byteps --workers 4 --servers 4 --bytes 4MiB --pieces 32 "
+                         "--latency 1us --speed 1Pf --model"), 0);
+    double seconds, model;
+    char *line = strstr(output, "sim,byteps,k=4,4,4194304,");
+    assert_non_null(line);
+    assert_int_equal(sscanf(line, "sim,byteps,k=4,4,4194304,%lf,%*f,%*f,%lf", &seconds, &model), 2);
+    assert_true(seconds >= model && seconds <= model * (1 + 2.0 / 32) + 128e-6);
+    assert_int_equal(run("collective --op byteps --workers 3 --servers 2 --backend real --bytes 4KiB,1MB"), 0);
+    assert_null(strstr(output, "WRONG"));
+    assert_refused("--servers goes with --op byteps", "collective --servers 2");
+}
+
 static void collective_matches_its_model(void **state)
 {
     (void)state;
@@ -310,6 +328,7 @@ int main(void)
         cmocka_unit_test(platform_file_round_trip),
         cmocka_unit_test(collective_matches_its_model),
         cmocka_unit_test(gpu_clusters_and_hierarchical_allreduce),
+        cmocka_unit_test(byteps_collective),
         cmocka_unit_test(run_gives_the_same_model_on_both_backends),
         cmocka_unit_test(compare_and_sweep_draw_their_figures),
     };
