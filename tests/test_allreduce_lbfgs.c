@@ -153,6 +153,8 @@ static void bad_options_are_refused(void **state)
 static void the_command_refuses_what_does_not_apply(void **state)
 {
     (void)state;
+    if (!test_distlab()) /* the TSan build has no binary of its own */
+        skip();
     const test_refusal cases[] = {
         {"--optimizer sgd", "the online passes use AdaGrad"},
         {"--schedule inv:t0=2", "--schedule and --momentum do not apply"},
@@ -178,6 +180,8 @@ static void the_command_refuses_what_does_not_apply(void **state)
 static void compare_spec_sets_the_warmstart(void **state)
 {
     (void)state;
+    if (!test_distlab())
+        skip();
     char dir[256], out[8192], path[512], json[65536];
     size_t n;
     assert_int_equal(test_tmpdir(dir, sizeof dir, "alb"), 0);
