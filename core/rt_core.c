@@ -188,13 +188,12 @@ static int check_peer(rt *r, const char *what, int peer, int any_ok)
     return rt_seterr(r, RT_EINVAL, "%s: rank %d out of range 0..%d", what, peer, r->size - 1);
 }
 
-static void init_request(rt *r, rt_request *q, int is_send, int peer, int tag, size_t bytes)
+static void init_request(rt_request *q, int is_send, int peer, int tag, size_t bytes)
 {
     q->is_send = is_send;
     q->peer = peer;
     q->tag = tag;
     q->bytes = bytes;
-    q->posted_s = r->ops->now(r);
 }
 
 int rt_isend_internal(rt *r, int dst, int tag, const void *buf, size_t len, int buffered,
@@ -210,7 +209,7 @@ int rt_isend_internal(rt *r, int dst, int tag, const void *buf, size_t len, int 
         rc = r->ops->isend(r, dst, tag, buf, len, req);
     if (rc)
         return rc;
-    init_request(r, *req, 1, dst, tag, len);
+    init_request(*req, 1, dst, tag, len);
     (*req)->posted_s = t;
     r->bytes_sent += len;
     r->messages_sent++;
@@ -226,7 +225,7 @@ int rt_irecv_internal(rt *r, int src, int tag, void *buf, size_t cap, rt_request
     rc = r->ops->irecv(r, src, tag, buf, cap, req);
     if (rc)
         return rc;
-    init_request(r, *req, 0, src, tag, cap);
+    init_request(*req, 0, src, tag, cap);
     (*req)->posted_s = t;
     return RT_OK;
 }
@@ -259,7 +258,7 @@ static int finish(rt *r, rt_request **slot, rt_status *st)
 {
     rt_request *q = *slot;
     int rc = q->error;
-    double now = r->ops->now(r);
+    double now = r->record_events ? r->ops->now(r) : 0; /* the clock only for a record */
     if (q->is_send)
         rt_record(r, RT_EV_SEND, q->posted_s, now, q->bytes, q->peer, q->tag);
     else if (rc == RT_OK || rc == RT_ETRUNC)
@@ -283,12 +282,14 @@ static int waitany_common(rt *r, int n, rt_request **reqs, double timeout_s, int
         live += reqs[i] != NULL;
     if (!live && timeout_s < 0)
         return RT_OK;
-    double t0 = r->ops->now(r), deadline = t0 + timeout_s;
+    /* the clock only for a timed wait or a record (it is read per message) */
+    int rec = r->record_events;
+    double t0 = rec || timeout_s >= 0 ? r->ops->now(r) : 0, deadline = t0 + timeout_s;
     int rc = RT_OK, polled = 0;
     for (;;) {
         for (int i = 0; i < n; i++) {
             if (reqs[i] && reqs[i]->done) {
-                double t1 = r->ops->now(r);
+                double t1 = rec ? r->ops->now(r) : 0;
                 if (t1 > t0)
                     rt_record(r, RT_EV_WAIT, t0, t1, 0, -1, -1);
                 *index = i;
@@ -311,7 +312,7 @@ static int waitany_common(rt *r, int n, rt_request **reqs, double timeout_s, int
         if (rc)
             break;
     }
-    double t1 = r->ops->now(r);
+    double t1 = rec ? r->ops->now(r) : 0;
     if (t1 > t0)
         rt_record(r, RT_EV_WAIT, t0, t1, 0, -1, -1);
     return rc;

@@ -90,9 +90,11 @@ typedef struct sim_rank {
     int nactive, cap_active;
     sim_msg *arrived, *arrived_tail;  /* unmatched messages, arrival order */
     sim_req *posted, *posted_tail;    /* unmatched receives, post order */
-    sg_comm_t *comms;     /* scratch for wait-any */
+    sg_comm_t *comms;     /* scratch for wait-any, when few does not do */
     int *who;             /* what each entry of comms is */
     int ncomms;
+    sg_comm_t few_comms[4]; /* the usual case, beside the rest of the rank */
+    int few_who[4];
     int status;
     int finished;
     int dead;             /* its host went down (--fail) at dead_at */
@@ -703,7 +705,9 @@ static int sim_progress_for(rt *r, int n, rt_request **reqs, double timeout_s)
     sim_rank *s = me(r);
     if (s->dead)
         return dead_error(r);
-    if (s->ncomms < s->nactive + n) {
+    sg_comm_t *comms = s->few_comms;
+    int *who = s->few_who; /* >= 0: the get of active[who]; < 0: send reqs[-1 - who] */
+    if (s->nactive + n > 4 && s->ncomms < s->nactive + n) {
         free(s->comms);
         free(s->who);
         s->ncomms = 2 * (s->nactive + n);
@@ -714,8 +718,10 @@ static int sim_progress_for(rt *r, int n, rt_request **reqs, double timeout_s)
             return rt_seterr(r, RT_ENOMEM, "wait: out of memory");
         }
     }
-    sg_comm_t *comms = s->comms;
-    int *who = s->who; /* >= 0: the get of active[who]; < 0: send reqs[-1 - who] */
+    if (s->nactive + n > 4) {
+        comms = s->comms;
+        who = s->who;
+    }
     int k = 0;
     for (int a = 0; a < s->nactive; a++) {
         comms[k] = s->active[a]->get;
