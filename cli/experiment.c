@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -103,6 +104,39 @@ static int variant_opts(exp_run *r, const char *verb, const char *variant, const
     return bad ? -1 : 0;
 }
 
+/* A run's folder name from its spec or its --as text: ':', '/' and
+ * white space become '-'. The one place both names are made. */
+static void run_name_from(char *name, size_t cap, const char *text)
+{
+    snprintf(name, cap, "%.100s", text);
+    for (char *c = name; *c; c++)
+        if (*c == ':' || *c == '/' || isspace((unsigned char)*c))
+            *c = '-';
+}
+
+/* Why an --as name cannot name a run folder beside compare's and sweep's
+ * own files (NULL: it can). A name starting with '.' could be "." or "..",
+ * one with '/' a path elsewhere, and a file name with an extension could
+ * be one of the figures or tables those verbs write next to the runs. */
+static const char *run_name_refused(const char *text)
+{
+    if (!text[0])
+        return "is empty";
+    if (text[0] == '.')
+        return "starts with '.'";
+    if (strchr(text, '/'))
+        return "has a '/' (a run's name is one folder under --out)";
+    for (const char *c = text; *c; c++)
+        if (!isprint((unsigned char)*c) || *c == '"' || *c == '\\' || *c == '\'')
+            return "has a quote, a backslash or a control character";
+    static const char *const written[] = {".png", ".csv", ".json", ".svg", ".pdf", ".txt", ".md"};
+    const char *dot = strrchr(text, '.');
+    for (size_t i = 0; dot && i < sizeof written / sizeof *written; i++)
+        if (strcasecmp(dot, written[i]) == 0)
+            return "ends like a file compare or sweep writes beside the runs (.png, .csv, .json ...)";
+    return NULL;
+}
+
 static int name_taken(const experiment *e, const char *name)
 {
     for (int i = 0; i < e->nruns; i++)
@@ -141,24 +175,23 @@ int experiment_add_run(experiment *e, const char *verb, const char *spec, int nw
         goto out;
     }
     snprintf(r->algo, sizeof r->algo, "%s", algo);
-    snprintf(r->name, sizeof r->name, "%.100s", spec);
-    for (char *c = r->name; *c; c++)
-        if (*c == ':' || *c == '/')
-            *c = '-';
+    run_name_from(r->name, sizeof r->name, spec);
     snprintf(r->label, sizeof r->label, "%s", spec);
     if (variant_opts(r, verb, variant, arg) != 0)
         goto out;
     for (int i = 0; i < nwords; i++) {
         if (strcmp(words[i], "--as") == 0) { /* the run's own name: its folder, row and legend */
-            if (i + 1 == nwords || !words[i + 1][0] || strncmp(words[i + 1], "--", 2) == 0) {
+            if (i + 1 == nwords || strncmp(words[i + 1], "--", 2) == 0) {
                 fprintf(stderr, "distlab %s: run '%s': --as needs a name\n", verb, spec);
                 goto out;
             }
-            snprintf(r->label, sizeof r->label, "%.100s", words[++i]);
-            snprintf(r->name, sizeof r->name, "%.100s", words[i]);
-            for (char *c = r->name; *c; c++)
-                if (*c == ':' || *c == '/' || *c == ' ')
-                    *c = '-';
+            const char *why = run_name_refused(words[++i]);
+            if (why) {
+                fprintf(stderr, "distlab %s: run '%s': --as '%s' %s\n", verb, spec, words[i], why);
+                goto out;
+            }
+            snprintf(r->label, sizeof r->label, "%.100s", words[i]);
+            run_name_from(r->name, sizeof r->name, words[i]);
             continue;
         }
         if (strncmp(words[i], "--", 2) != 0) {

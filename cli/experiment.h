@@ -18,10 +18,13 @@
  *   run allreduce:ring           a run, with the shared options
  *   run ps:ssp:3 --servers 4     a run with options of its own
  *   run allreduce --scale-lr --as scaled
- *                                --as NAME: the run's name (folder, row, legend)
+ *                                --as NAME: the run's name (folder, row, legend);
+ *                                not empty, no leading '.', no '/', no quotes,
+ *                                not ending in .png/.csv/.json/.svg/.pdf/.txt/.md
+ *                                (the files compare and sweep write beside it)
  *
  * Every run gets a name of its own, its folder and its row: the spec with
- * ':' and '/' as '-' (ps:ssp:3 -> ps-ssp-3). A run whose name another run
+ * ':', '/' and spaces as '-' (ps:ssp:3 -> ps-ssp-3). A run whose name another run
  * already has (`run allreduce --lr 0.1`, then `run allreduce --lr 0.5`)
  * gets _2, _3 ... after it (allreduce_2), and a note says so.
  */

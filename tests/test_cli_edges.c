@@ -195,6 +195,38 @@ static void every_run_has_its_own_folder_and_row(void **state)
     test_distlab_refuses("sweep", sweeps, sizeof sweeps / sizeof *sweeps);
 }
 
+/* An --as name is one folder under --out: never the parent, the folder
+ * itself, a path elsewhere or one of the files compare writes there. */
+static void as_names_stay_in_their_folder(void **state)
+{
+    (void)state;
+    NEED_BINARY();
+    static const char *const names[] = {"..", ".", "loss.png", "compare.csv", "\"\"", "a/b"};
+    static const char *const says[] = {"starts with '.'", "starts with '.'", "ends like a file compare",
+                                       "ends like a file compare", "has a quote", "has a '/'"};
+    enum { N = sizeof names / sizeof *names };
+    char args[N][900], says_at[N][200];
+    test_refusal cases[N];
+    for (int i = 0; i < N; i++) {
+        char rel[32], text[128], path[512];
+        snprintf(rel, sizeof rel, "as%d.exp", i);
+        snprintf(text, sizeof text, "workers 2\nrun allreduce --as %s\n", names[i]);
+        put_file(path, sizeof path, rel, text, strlen(text));
+        snprintf(args[i], sizeof args[i], "compare --experiment %s " SMALL_NOWORKERS " --out %s/as/out",
+                 path, tmpdir);
+        snprintf(says_at[i], sizeof says_at[i], "--as '%s' %s", names[i], says[i]);
+        cases[i] = (test_refusal){args[i], says_at[i]};
+    }
+    test_distlab_refuses("", cases, N);
+    assert_int_equal(run("compare --experiment %s/as0.exp " SMALL_NOWORKERS " --out %s/as/out", tmpdir,
+                         tmpdir), 2);
+    assert_non_null(strstr(output, "as0.exp:2: in this run line"));
+    struct stat st;
+    char parent[512];
+    snprintf(parent, sizeof parent, "%s/as/summary.json", tmpdir);
+    assert_int_equal(stat(parent, &st), -1);
+}
+
 /* A file of the source tree (the test binary is in BUILD/tests/), whole,
  * in buf; 0, or -1 when it is not there. */
 static int source_file(const char *rel, char *buf, size_t cap)
@@ -538,6 +570,7 @@ int main(void)
         cmocka_unit_test(one_number_of_seconds_per_run),
         cmocka_unit_test(compare_says_the_target_it_wrote),
         cmocka_unit_test(every_run_has_its_own_folder_and_row),
+        cmocka_unit_test(as_names_stay_in_their_folder),
         cmocka_unit_test(documented_commands_write_under_runs),
         cmocka_unit_test(readme_sim_and_real_runs_agree),
         cmocka_unit_test(two_racks_show_with_eight_ranks),
