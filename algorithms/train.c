@@ -376,7 +376,8 @@ int train_snaps_gather(rt *r, train_snaps *mine, int S, size_t P, const void *to
     if (me != 0) {
         double count = mine->count;
         memcpy(head, &count, sizeof count);
-        memcpy(head + sizeof count, totals, totals_bytes);
+        if (totals_bytes) /* callers without totals pass NULL, 0 */
+            memcpy(head + sizeof count, totals, totals_bytes);
         if ((rc = rt_send(r, 0, TAG_SNAP_HEAD, head, head_bytes)) ||
             (rc = rt_send(r, 0, TAG_SNAP, mine->meta,
                           (size_t)mine->count * (size_t)mine->meta_doubles * sizeof(double))) ||
@@ -395,7 +396,8 @@ int train_snaps_gather(rt *r, train_snaps *mine, int S, size_t P, const void *to
         goto done;
     }
     g->snaps[0] = *mine;
-    memcpy(g->totals, totals, totals_bytes);
+    if (totals_bytes)
+        memcpy(g->totals, totals, totals_bytes);
     g->npoints = mine->count;
     for (int s = 1; s < S; s++) {
         size_t lo, hi;
@@ -406,7 +408,8 @@ int train_snaps_gather(rt *r, train_snaps *mine, int S, size_t P, const void *to
         if ((rc = rt_recv(r, s, TAG_SNAP_HEAD, head, head_bytes, NULL)))
             goto lost;
         memcpy(&count, head, sizeof count);
-        memcpy(g->totals + (size_t)s * totals_bytes, head + sizeof count, totals_bytes);
+        if (totals_bytes)
+            memcpy(g->totals + (size_t)s * totals_bytes, head + sizeof count, totals_bytes);
         size_t n = (size_t)count;
         sn->meta = malloc((n ? n : 1) * (size_t)sn->meta_doubles * sizeof *sn->meta);
         sn->w = malloc((n ? n : 1) * (sn->n ? sn->n : 1) * sizeof *sn->w);

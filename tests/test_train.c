@@ -90,9 +90,10 @@ typedef struct gather_slot {
     double time_s[2], meta1[2][G_S], totals[G_S];
 } gather_slot;
 
+/* arg non-NULL: gather without totals (NULL, 0), as Hogwild and Downpour do */
 static int gather_rank(rt *r, void *arg)
 {
-    (void)arg;
+    int no_totals = arg != NULL;
     int s = rt_rank(r), rc;
     size_t lo, hi;
     train_range(G_P, G_S, s, &lo, &hi);
@@ -108,7 +109,8 @@ static int gather_rank(rt *r, void *arg)
     }
     double total = 7.0 * s;
     train_gathered g;
-    rc = train_snaps_gather(r, &sn, G_S, G_P, &total, sizeof total, &g);
+    rc = no_totals ? train_snaps_gather(r, &sn, G_S, G_P, NULL, 0, &g)
+                   : train_snaps_gather(r, &sn, G_S, G_P, &total, sizeof total, &g);
     if (!rc && s == 0) {
         gather_slot *out = rt_slot(r);
         out->npoints = g.npoints;
@@ -117,7 +119,7 @@ static int gather_rank(rt *r, void *arg)
             for (int t = 0; t < G_S; t++)
                 out->meta1[i][t] = train_gathered_meta(&g, i, t)[1];
         }
-        for (int t = 0; t < G_S; t++)
+        for (int t = 0; t < G_S && !no_totals; t++)
             out->totals[t] = *(const double *)train_gathered_totals(&g, t);
     }
     train_gathered_free(&g);
@@ -151,6 +153,21 @@ static void gathering_pairs_the_points_and_ends_with_each_final(void **state)
     /* the latest of the servers' times */
     assert_true(o->time_s[0] == 1.0 + 0.25 * (G_S - 1));
     assert_true(o->time_s[1] == 1.0 + (2 + G_S - 1 - 1) + 0.25 * (G_S - 1));
+    job_result_free(&res);
+
+    /* without totals (NULL, 0: nothing copied from NULL), the same points */
+    static int no_totals = 1;
+    if (job_run(&cfg, gather_rank, &no_totals, &res) != 0)
+        fail_msg("gather job without totals: %s", res.error);
+    o = job_result_slot(&res, 0);
+    assert_int_equal(o->npoints, 2);
+    for (size_t k = 0; k < G_P; k++) {
+        size_t lo, hi;
+        int s = 0;
+        while (train_range(G_P, G_S, s, &lo, &hi), k >= hi)
+            s++;
+        assert_true(o->whole[0][k] == (float)(100 * s + (int)k));
+    }
     job_result_free(&res);
 }
 
