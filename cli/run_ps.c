@@ -85,7 +85,6 @@ static void summarize(run_ctx *ctx, const job_result *res, records *rec)
     records_set_str(rec, "consistency", ps_consistency_name(opts.consistency));
     if (opts.consistency == PS_SSP)
         records_set_int(rec, "staleness_bound", opts.staleness);
-    records_set_int(rec, "stragglers", ctx->stragglers);
     records_set_str(rec, "placement", cli_flag(ctx->args, "colocate")
                                           ? "servers share hosts with workers"
                                           : "as --hosts/--placement say (default: one host per rank)");

@@ -51,11 +51,11 @@ static int configure_ray_ps(run_ctx *ctx)
 
 static void summarize(run_ctx *ctx, const job_result *res, records *rec)
 {
+    (void)ctx;
     (void)res;
     records_set_str(rec, "mode", ray_ps_mode_name(opts.mode));
     records_set_num(rec, "task_overhead_s", opts.ray.task_overhead_s);
     records_set_int(rec, "inline_threshold_bytes", (long)opts.ray.inline_bytes);
-    records_set_int(rec, "stragglers", ctx->stragglers);
 }
 
 const run_algo run_algo_ray_ps = {

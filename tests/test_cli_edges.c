@@ -227,6 +227,25 @@ static void as_names_stay_in_their_folder(void **state)
     assert_int_equal(stat(parent, &st), -1);
 }
 
+/* `run` records how many ranks straggle, for every algorithm alike (ps
+ * and ray-ps wrote it again themselves, 0 included). */
+static void stragglers_are_recorded_by_run(void **state)
+{
+    (void)state;
+    NEED_BINARY();
+    static const char *const algos[] = {"ps", "ray-ps", "allreduce"};
+    for (size_t i = 0; i < sizeof algos / sizeof *algos; i++) {
+        assert_int_equal(run("run %s " SMALL_NOWORKERS " --workers 4 --stragglers 0.5 --out %s/strag%zu "
+                             "--quiet", algos[i], tmpdir, i), 0);
+        char dir[32];
+        snprintf(dir, sizeof dir, "strag%zu", i);
+        assert_non_null(strstr(slurp("%s/summary.json", dir), "\"stragglers\": 2"));
+        assert_int_equal(run("run %s " SMALL " --out %s/nostrag%zu --quiet", algos[i], tmpdir, i), 0);
+        snprintf(dir, sizeof dir, "nostrag%zu", i);
+        assert_null(strstr(slurp("%s/summary.json", dir), "\"stragglers\""));
+    }
+}
+
 /* A file of the source tree (the test binary is in BUILD/tests/), whole,
  * in buf; 0, or -1 when it is not there. */
 static int source_file(const char *rel, char *buf, size_t cap)
@@ -571,6 +590,7 @@ int main(void)
         cmocka_unit_test(compare_says_the_target_it_wrote),
         cmocka_unit_test(every_run_has_its_own_folder_and_row),
         cmocka_unit_test(as_names_stay_in_their_folder),
+        cmocka_unit_test(stragglers_are_recorded_by_run),
         cmocka_unit_test(documented_commands_write_under_runs),
         cmocka_unit_test(readme_sim_and_real_runs_agree),
         cmocka_unit_test(two_racks_show_with_eight_ranks),
