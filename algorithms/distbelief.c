@@ -125,8 +125,12 @@ int db_check(const train_setup *setup, char *err, size_t errlen)
 static void shape(const void *opts, int workers, train_shape *sh)
 {
     (void)workers;
-    int n = db_ranks(opts);
-    *sh = (train_shape){.ranks = n, .reporter = db_reporter(opts), .first = 0, .count = n};
+    /* --stragglers draws from the partitions' ranks only: after the servers
+     * (0..S-1) in downpour and sandblaster, all of them in model-parallel */
+    const db_opts *o = opts;
+    int mp = o->mode == DB_MODEL_PARALLEL;
+    *sh = (train_shape){.ranks = db_ranks(o), .reporter = db_reporter(o), .first = mp ? 0 : o->servers,
+                        .count = mp ? o->partitions : o->replicas * o->partitions};
 }
 
 static const train_opt opts[] = {

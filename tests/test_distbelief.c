@@ -519,6 +519,28 @@ static void bad_options_are_refused(void **state)
     test_distlab_refuses(prefix, cases, sizeof cases / sizeof *cases);
 }
 
+/* --stragglers draws only from the ranks that train (the partitions of
+ * every replica), never from the servers or sandblaster's coordinator. */
+static void only_partitions_straggle(void **state)
+{
+    (void)state;
+    static const struct {
+        db_opts o;
+        int first, count;
+    } cases[] = {
+        {{.mode = DB_MODEL_PARALLEL, .partitions = 3, .replicas = 1, .servers = 1}, 0, 3},
+        {{.mode = DB_DOWNPOUR, .partitions = 2, .replicas = 3, .servers = 4}, 4, 6},
+        {{.mode = DB_SANDBLASTER, .partitions = 1, .replicas = 4, .servers = 2}, 2, 4},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        train_shape sh = train_algo_shape(&db_algo, &cases[i].o, 0);
+        assert_int_equal(sh.ranks, db_ranks(&cases[i].o));
+        assert_int_equal(sh.first, cases[i].first);
+        assert_int_equal(sh.count, cases[i].count);
+        assert_true(sh.first + sh.count <= sh.ranks);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -532,6 +554,7 @@ int main(void)
         cmocka_unit_test(sandblaster_partitioned_replicas_follow_one_rank),
         cmocka_unit_test(sandblaster_balancing_beats_even_split_with_a_straggler),
         cmocka_unit_test(bad_options_are_refused),
+        cmocka_unit_test(only_partitions_straggle),
     };
     return cmocka_run_group_tests_name("distbelief", tests, NULL, NULL);
 }
