@@ -138,7 +138,7 @@ ray_config ray_config_default(void);
 /* The per-task overhead a simulation charges by default: the round trip
  * of an empty remote task on real threads less that of a plain
  * rt_send/rt_recv pair, on this project's 2-core VM (docs/ray.md). */
-#define RAY_SIM_TASK_OVERHEAD_S 26e-6
+#define RAY_SIM_TASK_OVERHEAD_S 5e-6
 
 typedef struct ray_program {
     const ray_function *functions;

@@ -44,7 +44,7 @@ static const train_opt opts[] = {
     {"mode", "sync|async", "sync: the server applies all workers' gradients together (default); "
                            "async: the first ready gradient, then that worker goes on"},
     {"task-overhead", "TIME", "sim: time every task and method takes before it runs "
-                              "(default 26us, measured on real threads)"},
+                              "(default 5us, measured on real threads)"},
     {"inline-threshold", "SIZE", "objects up to this travel inline, larger stay in the maker's "
                                  "store (default 100KiB, Ray's)"},
     {NULL, NULL, NULL},

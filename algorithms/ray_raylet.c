@@ -784,7 +784,8 @@ static int place(ray *ry, int nargs, const wire_arg *wa, double cpus)
     }
     double cap = ry->cfg.cpus_per_node;
     ry->load[ry->me] = my_load(ry);
-    if (my_load(ry) + cpus <= ry->cfg.spread_threshold * cap + 1e-9)
+    (void)cpus;
+    if (my_load(ry) < ry->cfg.spread_threshold * cap)
         return ry->me;
     int n = least_loaded(ry, -1, 1e300);
     return n >= 0 ? n : ry->me;

@@ -16,6 +16,8 @@ echo "== calibrated simulation against real runs, every algorithm family (distla
 "$bin" validate --out "${BENCH_OUT:-runs/bench}/validate" --epochs 3 || status=1
 echo "== a failure in simulation: restart, resume from a checkpoint, async (bench/failure_figure.sh)"
 "$here/failure_figure.sh" "$build" "${BENCH_OUT:-runs/bench}/failure" || status=1
+echo "== Ray model: empty remote task vs plain round trip (real), 100,000 simulated tasks (bench/ray.sh)"
+"$here/ray.sh" "$bin" || status=1
 echo "== ML core vs OpenBLAS, a CSR streaming loop and liblinear (bench/ml.sh)"
 "$here/ml.sh" "$build" || status=1
 exit $status

@@ -111,6 +111,7 @@ int verb_run(int argc, char **argv);
 int verb_compare(int argc, char **argv);
 int verb_sweep(int argc, char **argv);
 int verb_pingpong(int argc, char **argv);
+int verb_ray_bench(int argc, char **argv);
 int verb_platform(int argc, char **argv);
 int verb_plot(int argc, char **argv);
 int verb_timeline(int argc, char **argv);

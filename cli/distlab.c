@@ -18,6 +18,7 @@ static const verb verbs[] = {
     {"dp", verb_dp, "data-parallel steps of a real network on GPUs: buckets, overlap, frameworks"},
     {"collective", verb_collective, "time one collective (allreduce: ring, tree, rd, rabenseifner, hierarchical)"},
     {"pingpong", verb_pingpong, "time point-to-point messages between two ranks"},
+    {"ray-bench", verb_ray_bench, "Ray's system figures: task throughput, latency, locality"},
     {"calibrate", verb_calibrate, "measure this machine's network and compute, for simulations that predict it"},
     {"validate", verb_validate, "how close a calibrated simulation comes to the real runs it predicts"},
     {"platform", verb_platform, "write a generated cluster as a SimGrid platform file to edit"},

@@ -4,7 +4,8 @@
  * bits in simulation and on real threads; the store moves what it should
  * (small weights inline, large ones fetched); async finishes sooner than
  * sync when a worker straggles; bad input exits 2 with what was expected;
- * `compare` takes ray-ps:sync and ray-ps:async.
+ * `compare` takes ray-ps:sync and ray-ps:async; `ray-bench` writes each
+ * mode's CSV and figure, and refuses what it cannot run.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -154,6 +156,40 @@ static void compare_takes_its_specs(void **state)
     assert_string_equal(v, "\"async\"");
 }
 
+/* ray-bench: each mode writes its CSV; locality pays off for large inputs */
+static void ray_bench_modes(void **state)
+{
+    (void)state;
+    run_ok("ray-bench throughput --nodes 1,2 --tasks 400 --out %s/rb", dir);
+    run_ok("ray-bench latency --out %s/rb", dir);
+    run_ok("ray-bench locality --sizes 1KB,10MB --reps 1 --out %s/rb", dir);
+    char path[700], buf[4096];
+    size_t n;
+    snprintf(path, sizeof path, "%s/rb/locality.csv", dir);
+    assert_int_equal(test_read_file(path, buf, sizeof buf - 1, &n), 0);
+    buf[n] = '\0';
+    const char *row = strstr(buf, "sim,10000000,");
+    assert_non_null(row);
+    double aware, unaware;
+    assert_int_equal(sscanf(row, "sim,10000000,%lf,%lf", &aware, &unaware), 2);
+    assert_true(unaware > 10 * aware); /* 10 MB over 10 Gb/s against none */
+    snprintf(path, sizeof path, "%s/rb/throughput.png", dir);
+    assert_int_equal(access(path, R_OK), 0);
+    const test_refusal cases[] = {
+        {"", "expected one mode"},
+        {"bogus", "expected one mode, throughput, latency or locality, got bogus"},
+        {"throughput --nodes 0", "--nodes: expected up to 32 values from 1 to 4096"},
+        {"throughput --tasks 0", "--tasks"},
+        {"latency --task-overhead 2s", "--task-overhead: expected 0 to 1 s"},
+        {"latency --backend real --task-overhead 1us", "a simulation parameter"},
+        {"locality --sizes 1KB,banana", "'banana' is not a size"},
+        {"throughput --submit far", "expected one of: local, hybrid"},
+    };
+    char prefix[700];
+    snprintf(prefix, sizeof prefix, "ray-bench --out %s/rb", dir);
+    test_distlab_refuses(prefix, cases, sizeof cases / sizeof *cases);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -163,6 +199,7 @@ int main(void)
         cmocka_unit_test(async_beats_sync_under_a_straggler),
         cmocka_unit_test(bad_input_is_refused),
         cmocka_unit_test(compare_takes_its_specs),
+        cmocka_unit_test(ray_bench_modes),
     };
     return cmocka_run_group_tests_name("run ray-ps", tests, setup_dir, remove_dir);
 }

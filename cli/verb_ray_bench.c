@@ -1,0 +1,491 @@
+/* verb_ray_bench.c -- `distlab ray-bench MODE`: the shapes of the Ray
+ * paper's system figures (Moritz et al., OSDI 2018, section 5.1) on
+ * distlab's Ray model (algorithms/ray.h), simulated or on real sockets.
+ *
+ *   latency     submit-to-get of an empty task run on the driver's node
+ *               and on another node, beside a plain rt_send/rt_recv round
+ *               trip on the same two ranks (the floor the task pays on)
+ *   throughput  empty tasks per second against nodes: every node's own
+ *               spawner task submits its share locally and gets them, as
+ *               in the paper's scalability test; linear while each node's
+ *               scheduler keeps up
+ *   locality    a task whose input (1 KB to 100 MB) sits in another
+ *               node's store, placed by locality (it runs where the input
+ *               is) or without (it runs on the driver's node and fetches)
+ *
+ * Each writes MODE.csv and MODE.png under --out.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "algorithms/ray.h"
+#include "cli/cli.h"
+#include "core/units.h"
+#include "plots/plot.h"
+
+#define MAX_POINTS 32
+
+typedef struct bench_arg {
+    int mode;           /* 0 latency, 1 throughput, 2 locality */
+    long reps;          /* latency: round trips; locality: trials per size */
+    long tasks;         /* throughput: tasks in all */
+    size_t bytes;       /* locality: this input's size */
+    int hybrid;         /* throughput: tasks placed by the hybrid policy, not locally */
+    ray_config cfg;
+} bench_arg;
+
+typedef struct bench_slot {
+    double plain_rtt_s, local_rtt_s, remote_rtt_s;
+    double seconds;     /* throughput: first submit to last get; locality: per task */
+    double tasks;
+} bench_slot;
+
+static double wall_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* ---- remote functions ---- */
+
+static int f_empty(ray *ry, int nargs, const ray_arg *a)
+{
+    (void)ry;
+    (void)nargs;
+    (void)a;
+    return RT_OK;
+}
+
+/* spawn(n, hybrid): n empty tasks on this node (or where the hybrid
+ * policy puts them), getting each, at most WINDOW outstanding */
+static int f_spawn(ray *ry, int nargs, const ray_arg *a)
+{
+    (void)nargs;
+    long n;
+    int hybrid;
+    memcpy(&n, a[0].data, sizeof n);
+    memcpy(&hybrid, a[1].data, sizeof hybrid);
+    ray_ref *refs = malloc((size_t)(n > 0 ? n : 1) * sizeof *refs);
+    if (!refs)
+        return ray_raise(ry, "no memory for %ld references", n);
+    ray_task_opts here = {.cpus = 1, .node = ray_node(ry)};
+    int rc = RT_OK;
+    const void *d;
+    size_t b;
+    /* at most WINDOW in flight: thousands of messages queued between one
+     * pair of simulated hosts make SimGrid's matching slow (quadratic) */
+    enum { WINDOW = 256 };
+    long got = 0;
+    for (long i = 0; i < n && !rc; i++) {
+        rc = ray_submit(ry, "empty", 0, NULL, hybrid ? NULL : &here, &refs[i]);
+        if (!rc && i - got >= WINDOW) {
+            rc = ray_get(ry, refs[got], &d, &b);
+            ray_release(ry, refs[got++]);
+        }
+    }
+    for (; got < n && !rc; got++) {
+        rc = ray_get(ry, refs[got], &d, &b);
+        ray_release(ry, refs[got]);
+    }
+    free(refs);
+    return rc;
+}
+
+/* make(bytes): an object of that size */
+static int f_make(ray *ry, int nargs, const ray_arg *a)
+{
+    (void)nargs;
+    size_t n;
+    memcpy(&n, a[0].data, sizeof n);
+    void *buf = calloc(1, n ? n : 1);
+    if (!buf)
+        return ray_raise(ry, "no memory for %zu bytes", n);
+    int rc = ray_return(ry, buf, n);
+    free(buf);
+    return rc;
+}
+
+static int f_use(ray *ry, int nargs, const ray_arg *a)
+{
+    (void)nargs;
+    double node = ray_node(ry), bytes = (double)a[0].bytes;
+    double out[2] = {node, bytes};
+    return ray_return(ry, out, sizeof out);
+}
+
+static const ray_function functions[] = {
+    {"empty", f_empty}, {"spawn", f_spawn}, {"make", f_make}, {"use", f_use}};
+
+/* ---- the drivers ---- */
+
+static int round_trip(ray *ry, int node, long reps, double *rtt)
+{
+    ray_task_opts o = {.cpus = 1, .node = node};
+    const void *d;
+    size_t b;
+    int rc = RT_OK;
+    rt *r = ray_rt(ry);
+    double t0 = 0;
+    for (long i = -1; i < reps && !rc; i++) { /* one untimed trip first */
+        if (i == 0)
+            t0 = rt_now(r);
+        ray_ref x;
+        rc = ray_submit(ry, "empty", 0, NULL, &o, &x);
+        if (!rc)
+            rc = ray_get(ry, x, &d, &b);
+        ray_release(ry, x);
+    }
+    *rtt = (rt_now(r) - t0) / (double)reps;
+    return rc;
+}
+
+static int drv_latency(ray *ry, void *arg)
+{
+    const bench_arg *ba = arg;
+    bench_slot *s = rt_slot(ray_rt(ry));
+    int rc = round_trip(ry, 0, ba->reps, &s->local_rtt_s);
+    return rc ? rc : round_trip(ry, 1, ba->reps, &s->remote_rtt_s);
+}
+
+static int drv_throughput(ray *ry, void *arg)
+{
+    const bench_arg *ba = arg;
+    bench_slot *s = rt_slot(ray_rt(ry));
+    int p = ray_nodes(ry), rc = RT_OK;
+    ray_ref *refs = calloc((size_t)p, sizeof *refs);
+    if (!refs)
+        return RT_ENOMEM;
+    double t0 = rt_now(ray_rt(ry));
+    for (int k = 0; k < p && !rc; k++) {
+        long n = ba->tasks / p + (k < ba->tasks % p);
+        rc = ray_submit(ry, "spawn", 2,
+                        (ray_in[]){ray_val(&n, sizeof n), ray_val(&ba->hybrid, sizeof ba->hybrid)},
+                        &(ray_task_opts){.cpus = 0, .node = k}, &refs[k]);
+    }
+    const void *d;
+    size_t b;
+    for (int k = 0; k < p && !rc; k++)
+        rc = ray_get(ry, refs[k], &d, &b);
+    s->seconds = rt_now(ray_rt(ry)) - t0;
+    s->tasks = (double)ba->tasks;
+    free(refs);
+    return rc;
+}
+
+static int drv_locality(ray *ry, void *arg)
+{
+    const bench_arg *ba = arg;
+    bench_slot *s = rt_slot(ray_rt(ry));
+    rt *r = ray_rt(ry);
+    double total = 0;
+    int rc = RT_OK;
+    for (long t = 0; t < ba->reps && !rc; t++) {
+        ray_ref obj, use;
+        rc = ray_submit(ry, "make", 1, (ray_in[]){ray_val(&ba->bytes, sizeof ba->bytes)},
+                        &(ray_task_opts){.cpus = 1, .node = 1}, &obj);
+        int ready, n;
+        if (!rc) /* its owner learns where it is: the placement can use that */
+            rc = ray_wait(ry, 1, &obj, 1, -1, &ready, &n);
+        double t0 = rt_now(r);
+        if (!rc)
+            rc = ray_submit(ry, "use", 1, (ray_in[]){ray_fut(obj)}, NULL, &use);
+        const void *d;
+        size_t b;
+        if (!rc)
+            rc = ray_get(ry, use, &d, &b);
+        total += rt_now(r) - t0;
+        ray_release(ry, use);
+        ray_release(ry, obj);
+    }
+    s->seconds = total / (double)ba->reps;
+    return rc;
+}
+
+/* Every rank: the plain round trip first (latency), then the Ray program. */
+static int bench_rank(rt *r, void *arg)
+{
+    const bench_arg *ba = arg;
+    bench_slot *s = rt_slot(r);
+    int rc = RT_OK;
+    if (ba->mode == 0 && rt_rank(r) < 2) {
+        char byte = 0;
+        double t0 = 0;
+        for (long i = -1; i < ba->reps && !rc; i++) {
+            if (i == 0)
+                t0 = rt_now(r);
+            if (rt_rank(r) == 0) {
+                rc = rt_send(r, 1, 1, &byte, 1);
+                if (!rc)
+                    rc = rt_recv(r, 1, 1, &byte, 1, NULL);
+            } else {
+                rc = rt_recv(r, 0, 1, &byte, 1, NULL);
+                if (!rc)
+                    rc = rt_send(r, 0, 1, &byte, 1);
+            }
+        }
+        s->plain_rtt_s = (rt_now(r) - t0) / (double)ba->reps;
+    }
+    if (rc)
+        return rc;
+    int (*drivers[])(ray *, void *) = {drv_latency, drv_throughput, drv_locality};
+    ray_program prog = {functions, 4, NULL, 0, drivers[ba->mode], (void *)ba, ba->cfg};
+    return ray_main(r, &prog, NULL);
+}
+
+/* ---- the verb ---- */
+
+/* mkdir -p */
+static int make_dirs(const char *dir)
+{
+    char p[4096];
+    snprintf(p, sizeof p, "%s", dir);
+    for (char *c = p + 1;; c++) {
+        char was = *c;
+        if (was != '/' && was != '\0')
+            continue;
+        *c = '\0';
+        if (mkdir(p, 0777) != 0 && errno != EEXIST)
+            return -1;
+        *c = was;
+        if (!was)
+            break;
+    }
+    struct stat st;
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        errno = ENOTDIR;
+        return -1;
+    }
+    return 0;
+}
+
+static int run_one(const char *verb, job_config *cfg, bench_arg *ba, int ranks, bench_slot *out,
+                   double *wall)
+{
+    cfg->ranks = ranks;
+    cfg->result_bytes = sizeof(bench_slot);
+    cfg->record_events = 0;
+    job_result res;
+    double t0 = wall_s();
+    if (job_run(cfg, bench_rank, ba, &res) != 0) {
+        fprintf(stderr, "distlab %s: %s\n", verb, res.error);
+        job_result_free(&res);
+        return -1;
+    }
+    *wall = wall_s() - t0;
+    *out = *(bench_slot *)job_result_slot(&res, 0);
+    job_result_free(&res);
+    return 0;
+}
+
+static int parse_list(const char *verb, const char *opt, const char *list, int is_size,
+                      double lo, double hi, double *v, int *n)
+{
+    char *copy = strdup(list), *save = NULL, err[256];
+    *n = 0;
+    for (char *tok = copy ? strtok_r(copy, ",", &save) : NULL; tok; tok = strtok_r(NULL, ",", &save)) {
+        double x;
+        char *end;
+        if (is_size ? units_size(tok, &x, err, sizeof err) != 0
+                    : (x = strtod(tok, &end), end == tok || *end)) {
+            fprintf(stderr, "distlab %s: --%s: '%s' is not a %s\n", verb, opt, tok,
+                    is_size ? "size" : "number");
+            free(copy);
+            return -1;
+        }
+        if (x < lo || x > hi || *n == MAX_POINTS) {
+            fprintf(stderr, "distlab %s: --%s: expected up to %d values from %g to %g, got %g\n",
+                    verb, opt, MAX_POINTS, lo, hi, x);
+            free(copy);
+            return -1;
+        }
+        v[(*n)++] = x;
+    }
+    free(copy);
+    if (*n == 0) {
+        fprintf(stderr, "distlab %s: --%s: give at least one value\n", verb, opt);
+        return -1;
+    }
+    return 0;
+}
+
+static int figure(const char *path, const char *title, const char *xl, const char *yl,
+                  plot_scale xs, plot_scale ys, const plot_series *s, int n)
+{
+    plot_lines_spec spec = {.opts = plot_opts_default(), .series = s, .nseries = n};
+    spec.opts.title = title;
+    spec.opts.x.label = xl;
+    spec.opts.y.label = yl;
+    spec.opts.x.scale = xs;
+    spec.opts.y.scale = ys;
+    char err[256];
+    if (plot_lines(path, &spec, err, sizeof err) != 0) {
+        fprintf(stderr, "distlab ray-bench: %s: %s\n", path, err);
+        return -1;
+    }
+    return 0;
+}
+
+int verb_ray_bench(int argc, char **argv)
+{
+    static const cli_opt opts[] = {
+        {"nodes", "N[,N...]", "throughput: node counts (default 1,2,4,8,16,32,64 in sim, 1,2 real)"},
+        {"submit", "local|hybrid", "throughput: each spawner's tasks run on its node (default) "
+                                      "or where the hybrid policy sends them"},
+        {"tasks", "N", "throughput: empty tasks per point (default 20000 sim, 4000 real)"},
+        {"reps", "N", "latency: round trips (default 1000 real, 10 sim); locality: trials (3)"},
+        {"sizes", "SIZE[,SIZE...]", "locality: input sizes (default 1KB,10KB,100KB,1MB,10MB,100MB)"},
+        {"task-overhead", "TIME", "sim: each task's overhead (default 5us, measured on threads)"},
+        {"out", "DIR", "where MODE.csv and MODE.png go (default runs/ray-bench)"},
+        {NULL, NULL, NULL},
+    };
+    const char *verb = "ray-bench";
+    cli_args a;
+    int code;
+    if (cli_parse(argc, argv, "ray-bench throughput|latency|locality [options] [job options]",
+                  opts, 1, &a, &code))
+        return code;
+    static const char *const modes[] = {"latency", "throughput", "locality"};
+    int mode = -1;
+    for (int m = 0; m < 3 && a.npos == 1; m++)
+        if (!strcmp(a.pos[0], modes[m]))
+            mode = m;
+    if (mode < 0) {
+        fprintf(stderr, "distlab ray-bench: expected one mode, throughput, latency or locality%s%s\n",
+                a.npos ? ", got " : "", a.npos ? a.pos[0] : "");
+        return 2;
+    }
+    job_config cfg = job_config_default();
+    sim_config sim = sim_config_default();
+    real_config real = real_config_default();
+    cfg.ranks = 2;
+    if (cli_job_config(&a, verb, &cfg, &sim, &real))
+        return 2;
+    int is_sim = cfg.backend == &sim_backend;
+    bench_arg ba = {.mode = mode, .cfg = ray_config_default()};
+    double overhead = is_sim ? RAY_SIM_TASK_OVERHEAD_S : 0;
+    if (cli_get(&a, "task-overhead") && !is_sim) {
+        fprintf(stderr, "distlab ray-bench: --task-overhead is a simulation parameter; on real "
+                "sockets the overhead is measured, not set\n");
+        return 2;
+    }
+    if (cli_get_time(&a, verb, "task-overhead", &overhead))
+        return 2;
+    if (overhead > 1) {
+        fprintf(stderr, "distlab ray-bench: --task-overhead: expected 0 to 1 s, got %g s\n", overhead);
+        return 2;
+    }
+    ba.cfg.task_overhead_s = overhead;
+    ba.reps = mode == 2 ? 3 : is_sim ? 10 : 1000;
+    ba.tasks = is_sim ? 20000 : 4000;
+    if (cli_get_int(&a, verb, "reps", 1, 1000000, &ba.reps) ||
+        cli_get_int(&a, verb, "tasks", 1, 10000000, &ba.tasks))
+        return 2;
+    static const char *const placements[] = {"local", "hybrid", NULL};
+    if (cli_get_choice(&a, verb, "submit", placements, &ba.hybrid))
+        return 2;
+    double nodes[MAX_POINTS], sizes[MAX_POINTS];
+    int nn = 0, ns = 0;
+    if (parse_list(verb, "nodes", cli_get(&a, "nodes") ? cli_get(&a, "nodes")
+                                  : is_sim ? "1,2,4,8,16,32,64" : "1,2",
+                   0, 1, 4096, nodes, &nn) ||
+        parse_list(verb, "sizes", cli_get(&a, "sizes") ? cli_get(&a, "sizes")
+                                  : "1KB,10KB,100KB,1MB,10MB,100MB",
+                   1, 0, 1024.0 * 1024 * 1024, sizes, &ns))
+        return 2;
+    const char *outdir = cli_get(&a, "out") ? cli_get(&a, "out") : "runs/ray-bench";
+    if (make_dirs(outdir) != 0) {
+        fprintf(stderr, "distlab ray-bench: --out %s: %s\n", outdir, strerror(errno));
+        return 1;
+    }
+    char csv[4200], png[4200];
+    snprintf(csv, sizeof csv, "%s/%s.csv", outdir, modes[mode]);
+    snprintf(png, sizeof png, "%s/%s.png", outdir, modes[mode]);
+    FILE *f = fopen(csv, "w");
+    if (!f) {
+        fprintf(stderr, "distlab ray-bench: %s: %s\n", csv, strerror(errno));
+        return 1;
+    }
+    const char *clock = is_sim ? "simulated" : "wall";
+    char xl[64], yl[96];
+    bench_slot s;
+    double wall;
+    int status = 0;
+    if (mode == 0) {
+        if (run_one(verb, &cfg, &ba, 2, &s, &wall)) {
+            fclose(f);
+            return 1;
+        }
+        fprintf(f, "backend,task_overhead_s,reps,plain_rtt_s,local_task_rtt_s,remote_task_rtt_s,"
+                   "remote_over_plain\n");
+        fprintf(f, "%s,%g,%ld,%.9g,%.9g,%.9g,%.4g\n", cfg.backend->name, overhead, ba.reps,
+                s.plain_rtt_s, s.local_rtt_s, s.remote_rtt_s, s.remote_rtt_s / s.plain_rtt_s);
+        printf("ray-bench latency (%s): plain round trip %.3g us, empty task local %.3g us, "
+               "remote %.3g us (%.2fx the plain round trip)\n", cfg.backend->name,
+               1e6 * s.plain_rtt_s, 1e6 * s.local_rtt_s, 1e6 * s.remote_rtt_s,
+               s.remote_rtt_s / s.plain_rtt_s);
+        double x[3] = {1, 2, 3}, y[3] = {1e6 * s.plain_rtt_s, 1e6 * s.local_rtt_s, 1e6 * s.remote_rtt_s};
+        plot_series ser = {"1: rt_send/rt_recv, 2: empty task local, 3: remote", x, y, 3, 1};
+        snprintf(yl, sizeof yl, "round trip (us, %s)", clock);
+        status = figure(png, "Round trip of an empty task", "which round trip", yl, PLOT_LINEAR,
+                        PLOT_LINEAR, &ser, 1);
+    } else if (mode == 1) {
+        fprintf(f, "backend,placement,nodes,tasks,seconds,tasks_per_s,wall_s\n");
+        double x[MAX_POINTS], y[MAX_POINTS];
+        for (int i = 0; i < nn; i++) {
+            if (run_one(verb, &cfg, &ba, (int)nodes[i], &s, &wall)) {
+                fclose(f);
+                return 1;
+            }
+            x[i] = nodes[i];
+            y[i] = s.tasks / s.seconds;
+            fprintf(f, "%s,%s,%d,%ld,%.9g,%.6g,%.3f\n", cfg.backend->name, placements[ba.hybrid],
+                    (int)nodes[i], ba.tasks,
+                    s.seconds, y[i], wall);
+            printf("ray-bench throughput (%s): %d nodes, %ld tasks in %.4g s: %.4g tasks/s "
+                   "(%.2f s of wall time)\n", cfg.backend->name, (int)nodes[i], ba.tasks, s.seconds,
+                   y[i], wall);
+            fflush(stdout);
+        }
+        plot_series ser = {"empty tasks", x, y, (size_t)nn, 1};
+        snprintf(yl, sizeof yl, "tasks per second (%s)", clock);
+        status = figure(png, "Task throughput", "nodes", yl, PLOT_LOG2, PLOT_LOG10, &ser, 1);
+    } else {
+        fprintf(f, "backend,bytes,locality_aware_s,locality_unaware_s,ratio\n");
+        double x[MAX_POINTS], ya[MAX_POINTS], yu[MAX_POINTS];
+        for (int i = 0; i < ns; i++) {
+            ba.bytes = (size_t)sizes[i];
+            double t[2];
+            for (int aware = 1; aware >= 0; aware--) {
+                ba.cfg.locality = aware;
+                if (run_one(verb, &cfg, &ba, 4, &s, &wall)) {
+                    fclose(f);
+                    return 1;
+                }
+                t[aware] = s.seconds;
+            }
+            x[i] = sizes[i];
+            ya[i] = t[1];
+            yu[i] = t[0];
+            fprintf(f, "%s,%zu,%.9g,%.9g,%.4g\n", cfg.backend->name, ba.bytes, t[1], t[0], t[0] / t[1]);
+            printf("ray-bench locality (%s): %zu bytes: aware %.4g s, unaware %.4g s (%.3gx)\n",
+                   cfg.backend->name, ba.bytes, t[1], t[0], t[0] / t[1]);
+            fflush(stdout);
+        }
+        plot_series ser[2] = {{"locality-aware", x, ya, (size_t)ns, 1},
+                              {"locality-unaware", x, yu, (size_t)ns, 1}};
+        snprintf(xl, sizeof xl, "input size (bytes)");
+        snprintf(yl, sizeof yl, "task latency (s, %s)", clock);
+        status = figure(png, "A task whose input is in another node's store", xl, yl, PLOT_LOG10,
+                        PLOT_LOG10, ser, 2);
+    }
+    fclose(f);
+    if (status)
+        return 1;
+    printf("wrote %s and %s\n", csv, png);
+    return 0;
+}
