@@ -37,4 +37,16 @@ typedef int plugin_allreduce_fn(rt *r, float *buf, size_t count, const coll_opts
 
 #define PLUGIN_ALLREDUCE "plugin_allreduce"
 
+/* The consistency condition of a parameter server (lab 03): may a server
+ * answer now a worker's pull for iteration c (the weights it will compute
+ * its gradient of iteration c on; iterations count from 0)? min_clock is
+ * the fewest iterations any worker still running has pushed; bound is the
+ * staleness bound s (0: bulk-synchronous), or PLUGIN_ASYNC for none.
+ * Nonzero: answer now. distlab's own is in algorithms/ps.c. */
+int plugin_ssp_ready(long c, long min_clock, long bound);
+typedef int plugin_ssp_ready_fn(long c, long min_clock, long bound);
+
+#define PLUGIN_SSP_READY "plugin_ssp_ready"
+#define PLUGIN_ASYNC (-1L)
+
 #endif

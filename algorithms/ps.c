@@ -168,6 +168,7 @@ static int server_handle(server *sv, int w, const unsigned char *msg, double arr
         sv->acc.stale_sum += stale;
         sv->acc.delay_sum += delay;
         sv->acc.updates++;
+        sv->acc.stale_max = fmax(sv->acc.stale_max, stale);
         sv->tot.stale_sum += stale;
         sv->tot.delay_sum += delay;
         sv->tot.updates++;

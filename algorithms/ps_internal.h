@@ -80,6 +80,7 @@ typedef struct peer {
 typedef struct snap_meta {
     double time_s, examples, version;
     double stale_sum, delay_sum, updates;
+    double stale_max; /* the largest staleness of those updates */
 } snap_meta;
 enum { SNAP_DOUBLES = sizeof(snap_meta) / sizeof(double) };
 

@@ -24,7 +24,7 @@ double ps_bsp_iteration_s(int W, int S, size_t P, double alpha_s, double beta_s_
     return 2 * alpha_s + fan * (PS_REQ_HEAD_BYTES + PS_REPLY_HEAD_BYTES + 8 * m) * beta_s_per_B;
 }
 
-static const char *const extra_names[] = {"staleness_mean", "delay_mean_updates"};
+static const char *const extra_names[] = {"staleness_mean", "delay_mean_updates", "staleness_max"};
 static const char *const stat_names[PS_STATS] = {
     [PS_STAT_STALENESS_MEAN] = "staleness_mean",
     [PS_STAT_STALENESS_MAX] = "staleness_max",
@@ -66,7 +66,7 @@ const train_algo ps_algo = {
     .summary = "parameter server: sharded keys, push/pull, BSP, SSP or async",
     .opts = opts,
     .default_workers = 4,
-    .nextra = 2,
+    .nextra = 3,
     .extra_names = extra_names,
     .nstats = PS_STATS,
     .stat_names = stat_names,
@@ -212,19 +212,25 @@ int ps_report(server *sv, ml_model *model, const train_gathered *g)
     if ((rc = train_eval_init(&eval, sv->r, setup, model)))
         goto done;
     for (int i = 0; i < g->npoints && !rc; i++) {
-        double stale = 0, delay = 0, updates = 0;
+        double stale = 0, delay = 0, updates = 0, stale_max = 0;
         for (int s = 0; s < S; s++) {
             const snap_meta *m = (const snap_meta *)train_gathered_meta(g, i, s);
             stale += m->stale_sum;
             delay += m->delay_sum;
             updates += m->updates;
+            stale_max = fmax(stale_max, m->stale_max);
         }
+        /* An interval in which not every worker pushed (the few updates
+         * after the last scheduled point, as the workers stop) says
+         * nothing about the consistency model: its columns stay empty
+         * rather than draw a cliff. Each server sees every push. */
+        int says = updates >= (double)S * setup->workers;
         const snap_meta *m0 = (const snap_meta *)train_gathered_meta(g, i, 0);
         train_point at = {.time_s = train_gathered_point(g, i, params),
                           .epoch = m0->examples / (double)setup->prob->train.n,
                           .step = (long)m0->version,
-                          .extra = {updates > 0 ? stale / updates : NAN,
-                                    updates > 0 ? delay / updates : NAN}};
+                          .extra = {says ? stale / updates : NAN, says ? delay / updates : NAN,
+                                    says ? stale_max : NAN}};
         rc = train_eval_point(&eval, params, &at);
     }
     if (!rc) {

@@ -16,10 +16,36 @@ struct lab_checker {
     const char *number;   /* "01": the folder's prefix */
     const char *what;     /* what the student writes, for `lab list` */
     const char *symbol;   /* the entry point (algorithms/plugin.h) */
-    allreduce_algo cost;  /* collective labs: the formula to meet */
+    allreduce_algo cost;  /* collective labs only: the formula to meet */
     /* Check `file`; quick: fewer rank counts and sizes (make check). */
     int (*check)(const lab_checker *lab, const char *file, int quick);
 };
+
+/* ---- what every checker uses (cli/lab_check.c) ---- */
+
+/* A TAP report: lines numbered from 1, and how many passed. */
+typedef struct tap {
+    int n, passed;
+} tap;
+void lab_tap_line(tap *t, int ok, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void lab_tap_diag(const char *msg); /* each line of msg as a "#" comment */
+
+/* What one check found: ok, and lines saying why not. */
+typedef struct outcome {
+    int ok;
+    char msg[4096];
+} outcome;
+void lab_say(outcome *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Run fn(o, ctx) in a child process of its own (its own process group):
+ * a crash or a check still running after two minutes is a failure. */
+void lab_isolated(outcome *out, void (*fn)(outcome *o, const void *ctx), const void *ctx);
+
+/* The score line; returns the exit status (0: every check passed). */
+int lab_score(const tap *t, const lab_checker *lab, const char *file);
+
+/* Checkers (lab_check.c: the collectives; lab_ssp.c: the SSP condition). */
+int lab_check_allreduce(const lab_checker *lab, const char *file, int quick);
+int lab_check_ssp(const lab_checker *lab, const char *file, int quick);
 
 /* The checker of lab "NN" (leading zeros optional), or NULL. */
 const lab_checker *lab_checker_find(const char *number);

@@ -13,7 +13,8 @@
  *   - n = 0 and one rank leave the buffer alone; nothing is written past n.
  * Each check runs in a child process of its own, in its own process group,
  * so that a crash or an endless loop in the student's code is a failed
- * check, not a dead checker.
+ * check, not a dead checker. The TAP lines, the child processes and the
+ * table of checkers here serve every lab's checker (lab.h).
  */
 #include <errno.h>
 #include <math.h>
@@ -38,12 +39,7 @@
 
 /* ---- TAP ---- */
 
-typedef struct tap {
-    int n, passed;
-} tap;
-
-static void tap_line(tap *t, int ok, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void tap_line(tap *t, int ok, const char *fmt, ...)
+void lab_tap_line(tap *t, int ok, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -55,7 +51,7 @@ static void tap_line(tap *t, int ok, const char *fmt, ...)
 }
 
 /* Every line of msg as a TAP comment. */
-static void tap_diag(const char *msg)
+void lab_tap_diag(const char *msg)
 {
     for (const char *s = msg; *s;) {
         const char *nl = strchr(s, '\n');
@@ -67,13 +63,7 @@ static void tap_diag(const char *msg)
 
 /* ---- one check in a child process ---- */
 
-typedef struct outcome {
-    int ok;
-    char msg[4096];
-} outcome;
-
-static void say(outcome *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void say(outcome *o, const char *fmt, ...)
+void lab_say(outcome *o, const char *fmt, ...)
 {
     size_t used = strlen(o->msg);
     if (used + 2 >= sizeof o->msg)
@@ -88,7 +78,7 @@ static void say(outcome *o, const char *fmt, ...)
 }
 
 /* Run fn(o, ctx) in a child; a crash or CHECK_SECONDS of it fails. */
-static void isolated(outcome *out, void (*fn)(outcome *o, const void *ctx), const void *ctx)
+void lab_isolated(outcome *out, void (*fn)(outcome *o, const void *ctx), const void *ctx)
 {
     outcome *o = mmap(NULL, sizeof *o, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     memset(out, 0, sizeof *out);
@@ -140,6 +130,12 @@ static void isolated(outcome *out, void (*fn)(outcome *o, const void *ctx), cons
                  "the check died of signal %d (%s)", WTERMSIG(st), strsignal(WTERMSIG(st)));
     }
     munmap(o, sizeof *o);
+}
+
+int lab_score(const tap *t, const lab_checker *lab, const char *file)
+{
+    printf("# score: %d/%d checks pass (lab %s, %s)\n", t->passed, t->n, lab->number, file);
+    return t->passed == t->n ? 0 : 1;
 }
 
 /* ---- the allreduce, run on P ranks ---- */
@@ -274,7 +270,7 @@ static int ar_run(outcome *o, const ar_job *j, ar_slot *slots)
     job_result res;
     int rc = job_run(&cfg, ar_rank, (void *)j->arg, &res);
     if (rc != 0)
-        say(o, "%s, %d ranks: %s", j->backend, j->ranks, res.error);
+        lab_say(o, "%s, %d ranks: %s", j->backend, j->ranks, res.error);
     else
         for (int i = 0; i < j->ranks; i++)
             slots[i] = *(ar_slot *)job_result_slot(&res, i);
@@ -321,7 +317,7 @@ static void check_sums(outcome *o, const void *ctxp)
         }
         for (int i = 0; i < *p; i++)
             if (slots[i].wrong) {
-                say(o, "%s (%ld elements wrong on that rank, all sizes together)", slots[i].first_wrong, slots[i].wrong);
+                lab_say(o, "%s (%ld elements wrong on that rank, all sizes together)", slots[i].first_wrong, slots[i].wrong);
                 o->ok = 0;
                 break;
             }
@@ -345,7 +341,7 @@ static void check_bad_input(outcome *o, const void *ctxp)
         }
         for (int i = 0; i < *p; i++)
             if (slots[i].overrun || slots[i].touched) {
-                say(o, "%s", slots[i].first_bad);
+                lab_say(o, "%s", slots[i].first_bad);
                 o->ok = 0;
                 break;
             }
@@ -369,13 +365,13 @@ static void check_same_bits(outcome *o, const void *ctxp)
         }
         for (int i = 0; i < *p; i++) {
             if (slots[i].wrong) {
-                say(o, "%s (off by more than 1e-5)", slots[i].first_wrong);
+                lab_say(o, "%s (off by more than 1e-5)", slots[i].first_wrong);
                 o->ok = 0;
                 break;
             }
             for (int k = 0; k < a.nsizes; k++)
                 if (slots[i].hash[k] != slots[0].hash[k]) {
-                    say(o, "%d ranks, n = %zu: rank %d's result differs from rank 0's in its bits: "
+                    lab_say(o, "%d ranks, n = %zu: rank %d's result differs from rank 0's in its bits: "
                         "was one sum computed twice, in different orders?", *p, a.count[k], i);
                     o->ok = 0;
                     i = *p;
@@ -416,12 +412,12 @@ static void check_time_in(outcome *o, const ar_ctx *c, int size_only)
         double want = allreduce_cost_s(c->lab->cost, *p, TIME_COUNT, sim.latency_s,
                                        1 / sim.bandwidth_Bps, 1 / sim.speed_flops);
         int ok = fabs(got - want) <= 1e-6 * want + 1e-12;
-        say(o, "%2d ranks, %d bytes: %.9g s simulated, the formula says %.9g s%s", *p,
+        lab_say(o, "%2d ranks, %d bytes: %.9g s simulated, the formula says %.9g s%s", *p,
             4 * TIME_COUNT, got, want, ok ? "" : got < want ? "  <-- less" : "  <-- more");
         o->ok &= ok;
     }
     if (!o->ok)
-        say(o, "(%s; alpha %g s, beta %g s/B, gamma %g s per float added, charged with "
+        lab_say(o, "(%s; alpha %g s, beta %g s/B, gamma %g s per float added, charged with "
             "rt_compute or coll_add)", c->lab->cost == ALLREDUCE_RING
                 ? "ring: 2(p-1) alpha + 2(p-1) m beta + (p-1) m gamma, m = n/p bytes"
                 : "rd: log2 p' (alpha + n beta + n gamma), + 2(alpha + n beta) + n gamma when p "
@@ -450,7 +446,7 @@ static void check_real(outcome *o, const void *ctxp)
         for (int i = 0; i < *p; i++)
             for (int k = 0; k < a.nsizes; k++)
                 if (real_slots[i].hash[k] != sim_slots[i].hash[k]) {
-                    say(o, "%d ranks, n = %zu: rank %d ends with other bits on sockets than in "
+                    lab_say(o, "%d ranks, n = %zu: rank %d ends with other bits on sockets than in "
                         "simulation: does the order of the additions depend on which message "
                         "arrives first?", *p, a.count[k], i);
                     o->ok = 0;
@@ -477,7 +473,7 @@ static const char *sums_label(int quick)
     return label;
 }
 
-static int check_allreduce(const lab_checker *lab, const char *file, int quick)
+int lab_check_allreduce(const lab_checker *lab, const char *file, int quick)
 {
     tap t = {0, 0};
     static const struct {
@@ -500,29 +496,29 @@ static int check_allreduce(const lab_checker *lab, const char *file, int quick)
                                          "reduce_scatterv", "allgatherv", "reduce", "bcast", NULL};
     plugin_allreduce_fn *fn =
         (plugin_allreduce_fn *)cli_plugin_load(file, lab->symbol, theirs, err, sizeof err);
-    tap_line(&t, fn != NULL, "%s builds, defines %s and calls none of distlab's collectives", file,
+    lab_tap_line(&t, fn != NULL, "%s builds, defines %s and calls none of distlab's collectives", file,
              lab->symbol);
     if (!fn)
-        tap_diag(err);
+        lab_tap_diag(err);
     ar_ctx ctx = {lab, fn, quick};
     for (int i = 0; i < nchecks; i++) {
         outcome o;
         if (!fn) {
-            tap_line(&t, 0, "%s (not run: nothing to run)", checks[i].what ? checks[i].what : sums_label(quick));
+            lab_tap_line(&t, 0, "%s (not run: nothing to run)", checks[i].what ? checks[i].what : sums_label(quick));
             continue;
         }
-        isolated(&o, checks[i].fn, &ctx);
-        tap_line(&t, o.ok, "%s", checks[i].what ? checks[i].what : sums_label(quick));
+        lab_isolated(&o, checks[i].fn, &ctx);
+        lab_tap_line(&t, o.ok, "%s", checks[i].what ? checks[i].what : sums_label(quick));
         if (o.msg[0] && (!o.ok || checks[i].fn == check_time))
-            tap_diag(o.msg);
+            lab_tap_diag(o.msg);
     }
-    printf("# score: %d/%d checks pass (lab %s, %s)\n", t.passed, t.n, lab->number, file);
-    return t.passed == t.n ? 0 : 1;
+    return lab_score(&t, lab, file);
 }
 
 static const lab_checker checkers[] = {
-    {"01", "the ring's reduce-scatter", PLUGIN_ALLREDUCE, ALLREDUCE_RING, check_allreduce},
-    {"02", "recursive doubling's exchange rounds", PLUGIN_ALLREDUCE, ALLREDUCE_RD, check_allreduce},
+    {"01", "the ring's reduce-scatter", PLUGIN_ALLREDUCE, ALLREDUCE_RING, lab_check_allreduce},
+    {"02", "recursive doubling's exchange rounds", PLUGIN_ALLREDUCE, ALLREDUCE_RD, lab_check_allreduce},
+    {"03", "the SSP condition of a parameter server", PLUGIN_SSP_READY, .check = lab_check_ssp},
 };
 
 const lab_checker *lab_checker_find(const char *number)

@@ -198,6 +198,11 @@ int verb_lab(int argc, char **argv)
         return c->check(c, argv[3], quick);
     }
     /* run: the collective labs' command, with the student's file */
+    if (c->check != lab_check_allreduce) {
+        fprintf(stderr, "distlab lab run: lab %s's file runs only under its checker (distlab lab check %s "
+                "FILE.c); the sheet's other commands are distlab's own\n", num, num);
+        return 2;
+    }
     char *args[CLI_MAX_ARGS + 8];
     int n = 0;
     args[n++] = "collective";
