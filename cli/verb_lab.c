@@ -53,9 +53,21 @@ static void sheet_facts(const char *dir, const char *lab, char *title, size_t tl
     while (fgets(line, sizeof line, f)) {
         line[strcspn(line, "\n")] = '\0';
         if (!have_title && strncmp(line, "# ", 2) == 0) {
+            /* "# Lab 01 — the idea" (or ": ", " -- "): the idea */
             const char *t = line + 2;
-            const char *dash = strstr(t, " — ");
-            snprintf(title, tlen, "%s", dash ? dash + strlen(" — ") : t);
+            static const char *const seps[] = {" — ", " -- ", ": "};
+            const char *first = NULL;
+            size_t skip = 0;
+            for (int k = 0; k < 3 && strncmp(t, "Lab ", 4) == 0; k++) {
+                const char *at = strstr(t, seps[k]);
+                if (at && (!first || at < first)) {
+                    first = at;
+                    skip = strlen(seps[k]);
+                }
+            }
+            if (first)
+                t = first + skip;
+            snprintf(title, tlen, "%s", t);
             have_title = 1;
         } else if (strncmp(line, "Time: ", 6) == 0) {
             snprintf(time, len, "%.*s", (int)strcspn(line + 6, "."), line + 6);
