@@ -973,7 +973,7 @@ static void free_ranks(void)
     free_lists();
 }
 
-int sim_job_run(const job_config *cfg, const char *log_path, job_main fn, void *arg, job_result *res)
+int sim_job_run(const job_config *cfg, job_main fn, void *arg, job_result *res)
 {
     job_shared *sh = res->shared;
     const sim_config *sim = sim_settings(cfg);
@@ -984,7 +984,6 @@ int sim_job_run(const job_config *cfg, const char *log_path, job_main fn, void *
         return -1;
     }
     snprintf(sh->net_model, sizeof sh->net_model, "%s", plat.net_model);
-    plat.log_path = log_path;
 
     if (sim_platform_load(&plat, err, sizeof err) != 0) {
         job_fail(res, "%s", err);

@@ -70,9 +70,8 @@ const sim_config *sim_settings(const job_config *cfg);
 job_config sim_job_config(const sim_config *settings);
 
 /* Inside the backend: run the ranks in this process (the child that
- * sim_backend.run forks); SimGrid's start-up messages go to log_path
- * (NULL: stderr). */
-int sim_job_run(const job_config *cfg, const char *log_path, job_main fn, void *arg, job_result *res);
+ * sim_backend.run forks, whose stderr the parent reads). */
+int sim_job_run(const job_config *cfg, job_main fn, void *arg, job_result *res);
 /* From a rank of a running simulation: its host goes down now, as with
  * --fail at this time (the command line's --kill-rank). */
 void sim_rank_fail(rt *r);

@@ -30,7 +30,6 @@
 #include "sim/sim_platform.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -226,8 +225,8 @@ int sim_platform_setup(const sim_config *cfg, int ranks, sim_platform *p, char *
 }
 
 /* SimGrid reports a broken platform file on stderr and then aborts the
- * process. While it loads, stderr goes to a log file, so that the parent
- * of this (child) process can quote the message in its error. */
+ * process (this child of sim_backend.run, which reads its stderr and
+ * quotes SimGrid's last error lines). */
 int sim_platform_load(sim_platform *p, char *err, size_t errlen)
 {
     char *argv[40];
@@ -258,32 +257,8 @@ int sim_platform_load(sim_platform *p, char *err, size_t errlen)
         argv[argc++] = w;
     argv[argc] = NULL;
 
-    int saved = -1;
-    if (p->log_path) {
-        int fd = open(p->log_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        if (fd >= 0) {
-            fflush(stderr);
-            saved = dup(2);
-            dup2(fd, 2);
-            close(fd);
-        }
-    }
     simgrid_init(&argc, argv);
     simgrid_load_platform(p->path);
-    if (saved >= 0) {
-        fflush(stderr);
-        dup2(saved, 2);
-        close(saved);
-        /* pass on whatever SimGrid said while loading */
-        FILE *f = fopen(p->log_path, "r");
-        if (f) {
-            char line[1024];
-            while (fgets(line, sizeof line, f))
-                fputs(line, stderr);
-            fclose(f);
-        }
-        unlink(p->log_path);
-    }
     (void)err;
     (void)errlen;
     return 0;

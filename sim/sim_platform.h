@@ -13,7 +13,6 @@ typedef struct sim_platform {
     char path[4200];       /* the platform file to load */
     char generated[4200];  /* a temporary file we wrote, to remove; "" if none */
     char net_model[64];    /* what the run will say it used */
-    const char *log_path;  /* SimGrid's start-up output goes here, or NULL */
     int net_ideal;
 } sim_platform;
 
@@ -21,7 +20,9 @@ typedef struct sim_platform {
  * ranks ranks: the default number of hosts). */
 int sim_platform_setup(const sim_config *cfg, int ranks, sim_platform *p, char *err, size_t errlen);
 /* Check a platform file's values before SimGrid reads it: its numbers,
- * units and counts, and that no two hosts, links or zones share a name.
+ * units and counts, that no two hosts, links or zones share a name, that
+ * it has a host, that routes name what the file has, that each routing=
+ * is SimGrid's, and that a Full zone routes every pair of its hosts.
  * Returns 0, or -1 with file, line, element and value in err. */
 int sim_platform_check(const char *path, char *err, size_t errlen);
 /* Start SimGrid with the network model's settings and load the platform. */

@@ -19,9 +19,13 @@
  *   config    prop values that are numbers
  *
  * that no two hosts (named, or made by a cluster's or a cabinet's
- * radical), no two links and no two zones share a name, and that every
- * <link_ctn> of a route names a link. The first problem
- * is reported as file, line, element and value.
+ * radical), no two links and no two zones share a name, that every
+ * <link_ctn> of a route names a link, that there is a host, that each
+ * route's ends name hosts or routers (a zoneRoute's, zones), that each
+ * zone's routing= is one SimGrid knows, and that a Full zone has a route
+ * for each pair of its hosts (and of its zones). SimGrid aborts on each of
+ * these, its reason lost in a backtrace. The first problem is reported as
+ * file, line, element and value.
  *
  * The units are SimGrid's, not distlab's command line's: times w d h m s
  * ms us ns ps ("m" is a minute); rates bps or Bps after k M G T P E Z Y
@@ -97,6 +101,8 @@ typedef struct checker {
     const char *path;
     names hosts, links, zones;
     names clusters, link_uses; /* cluster ids; each <link_ctn>, in file order */
+    names routers;             /* <router>s, clusters' router_id= and the routers they name themselves */
+    names ends, zone_ends;     /* each src=/gw_src=... of a <route>, of a <zoneRoute>, "attr\nname" */
     double speeds[CHECK_PSTATES]; /* the element's speed= list */
     long pstate;                  /* the one it starts in */
     char *err;
@@ -426,6 +432,61 @@ static int check_started(checker *c, const xmlNode *node, long nspeeds)
     return -1;
 }
 
+/* A cluster's router: its router_id=, else the one SimGrid names
+ * PREFIX ID _router SUFFIX. Routes may name either. */
+static int add_cluster_routers(checker *c, const xmlNode *node, const char *id)
+{
+    xmlChar *rid = xmlGetProp(node, (const xmlChar *)"router_id");
+    xmlChar *prefix = xmlGetProp(node, (const xmlChar *)"prefix");
+    xmlChar *suffix = xmlGetProp(node, (const xmlChar *)"suffix");
+    char name[1024];
+    snprintf(name, sizeof name, "%s%s_router%s", prefix ? (const char *)prefix : "", id,
+             suffix ? (const char *)suffix : "");
+    int rc = add_name(c, &c->routers, node, name);
+    if (rc == 0 && rid && *rid)
+        rc = add_name(c, &c->routers, node, (const char *)rid);
+    xmlFree(rid);
+    xmlFree(prefix);
+    xmlFree(suffix);
+    return rc;
+}
+
+/* A zone's routing= must be one SimGrid 3.32 knows: it aborts with "Not
+ * a valid model!" on any other. */
+static int check_routing(checker *c, const xmlNode *node)
+{
+    static const char *const known[] = {"Full", "Floyd", "Dijkstra", "DijkstraCache", "None",
+                                        "Vivaldi", "Cluster", "Wifi"};
+    xmlChar *v = xmlGetProp(node, (const xmlChar *)"routing");
+    int ok = 0;
+    for (size_t i = 0; v && i < sizeof known / sizeof *known; i++)
+        ok |= strcmp((const char *)v, known[i]) == 0;
+    int rc = ok ? 0 : fail_at(c, node, "routing='%s' is not one SimGrid knows (Full, Floyd, Dijkstra, "
+                              "DijkstraCache, None, Vivaldi, Cluster, Wifi)", v ? (const char *)v : "");
+    xmlFree(v);
+    return rc;
+}
+
+/* The ends a <route> or <zoneRoute> names, to look up once every name is
+ * known: "src\nNAME" and so on. */
+static int add_ends(checker *c, const xmlNode *node)
+{
+    static const char *const attrs[] = {"src", "dst", "gw_src", "gw_dst"};
+    int zone = is(node, "zoneRoute"), rc = 0;
+    for (int i = 0; i < (zone ? 4 : 2) && rc == 0; i++) {
+        xmlChar *v = xmlGetProp(node, (const xmlChar *)attrs[i]);
+        if (!v || !*v) {
+            rc = fail_at(c, node, "no %s= (SimGrid requires it)", attrs[i]);
+        } else {
+            char key[1024];
+            snprintf(key, sizeof key, "%s\n%s", attrs[i], (const char *)v);
+            rc = add_name(c, i < 2 && zone ? &c->zone_ends : &c->ends, node, key);
+        }
+        xmlFree(v);
+    }
+    return rc;
+}
+
 static int check_node(checker *c, const xmlNode *node)
 {
     long nspeeds = 0;
@@ -447,12 +508,140 @@ static int check_node(checker *c, const xmlNode *node)
         rc = add_name(c, &c->link_uses, node, (const char *)id);
     if (rc == 0 && id && is(node, "cluster"))
         rc = add_name(c, &c->clusters, node, (const char *)id);
+    if (rc == 0 && id && is(node, "router"))
+        rc = add_name(c, &c->routers, node, (const char *)id);
+    if (rc == 0 && id && is(node, "cluster"))
+        rc = add_cluster_routers(c, node, (const char *)id);
     xmlFree(id);
+    if (rc == 0 && (is(node, "zone") || is(node, "AS")))
+        rc = check_routing(c, node);
+    if (rc == 0 && (is(node, "route") || is(node, "zoneRoute")))
+        rc = add_ends(c, node);
     if (rc == 0 && is(node, "prop") && node->parent && is(node->parent, "config"))
         rc = check_config_prop(c, node);
     for (const xmlNode *k = node->children; k && rc == 0; k = k->next)
         if (k->type == XML_ELEMENT_NODE)
             rc = check_node(c, k);
+    return rc;
+}
+
+static int known_name(const names *set, const char *name)
+{
+    named key = {.name = (char *)name};
+    return set->n && bsearch(&key, set->v, set->n, sizeof key, by_name) != NULL;
+}
+
+/* Each end of a route names a host or a router, each end of a zoneRoute a
+ * zone (its gateways: hosts or routers). SimGrid stops at the first that
+ * does not ("Route dst='hX' does name a node"). Runs after find_twice has
+ * sorted the hosts and zones. */
+static int find_unknown_ends(checker *c)
+{
+    if (c->routers.n > 1)
+        qsort(c->routers.v, c->routers.n, sizeof *c->routers.v, by_name);
+    for (int z = 0; z < 2; z++) {
+        const names *set = z ? &c->zone_ends : &c->ends;
+        for (size_t i = 0; i < set->n; i++) {
+            const named *u = &set->v[i];
+            const char *name = strchr(u->name, '\n') + 1;
+            int is_src_dst = u->name[0] == 's' || u->name[0] == 'd';
+            int ok = z && is_src_dst ? known_name(&c->zones, name)
+                                     : known_name(&c->hosts, name) || known_name(&c->routers, name);
+            if (!ok) {
+                snprintf(c->err, c->errlen, "platform file '%s', line %ld, <%s>: %.*s='%s' names no %s of "
+                         "this file", c->path, u->line, u->elem, (int)(name - 1 - u->name), u->name, name,
+                         z && is_src_dst ? "zone (a <zone> or <cluster>)" : "host or router");
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+/* The ids of node's children of these kinds, in file order. */
+static int child_ids(checker *c, const xmlNode *node, const char *const *kinds, int nkinds, names *out)
+{
+    int rc = 0;
+    for (const xmlNode *k = node->children; k && rc == 0; k = k->next) {
+        int want = 0;
+        for (int i = 0; k->type == XML_ELEMENT_NODE && i < nkinds; i++)
+            want |= is(k, kinds[i]);
+        xmlChar *id = want ? xmlGetProp(k, (const xmlChar *)"id") : NULL;
+        if (id)
+            rc = add_name(c, out, k, (const char *)id);
+        xmlFree(id);
+    }
+    return rc;
+}
+
+/* The routes node gives directly of this kind, one way each: "src\ndst". */
+static int child_routes(checker *c, const xmlNode *node, const char *kind, names *out)
+{
+    int rc = 0;
+    for (const xmlNode *k = node->children; k && rc == 0; k = k->next) {
+        if (k->type != XML_ELEMENT_NODE || !is(k, kind))
+            continue;
+        xmlChar *src = xmlGetProp(k, (const xmlChar *)"src"), *dst = xmlGetProp(k, (const xmlChar *)"dst");
+        xmlChar *sym = xmlGetProp(k, (const xmlChar *)"symmetrical");
+        char key[2048];
+        snprintf(key, sizeof key, "%s\n%s", src ? (const char *)src : "", dst ? (const char *)dst : "");
+        rc = add_name(c, out, k, key);
+        if (rc == 0 && !(sym && (strcmp((const char *)sym, "NO") == 0 || strcmp((const char *)sym, "no") == 0))) {
+            snprintf(key, sizeof key, "%s\n%s", dst ? (const char *)dst : "", src ? (const char *)src : "");
+            rc = add_name(c, out, k, key);
+        }
+        xmlFree(src);
+        xmlFree(dst);
+        xmlFree(sym);
+    }
+    if (rc == 0 && out->n > 1)
+        qsort(out->v, out->n, sizeof *out->v, by_name);
+    return rc;
+}
+
+/* In a Full zone SimGrid knows only the routes the file lists: two hosts
+ * (or two zones) of it without one abort the run at their first message
+ * ("no connecting path"). So every pair, each way, must have one. The
+ * search stops at the first missing pair, after at most as many lookups
+ * as the file has routes. */
+static int check_full_pairs(checker *c, const xmlNode *zone, const char *const *kinds, int nkinds,
+                            const char *route, const char *what)
+{
+    names ids = {0}, routes = {0};
+    int rc = child_ids(c, zone, kinds, nkinds, &ids);
+    if (rc == 0 && ids.n > 1)
+        rc = child_routes(c, zone, route, &routes);
+    for (size_t i = 0; rc == 0 && ids.n > 1 && i < ids.n; i++)
+        for (size_t j = 0; rc == 0 && j < ids.n; j++) {
+            char key[2048];
+            if (i == j)
+                continue;
+            snprintf(key, sizeof key, "%s\n%s", ids.v[i].name, ids.v[j].name);
+            if (!known_name(&routes, key))
+                rc = fail_at(c, zone, "routing='Full', but no <%s> from %s '%s' to '%s' (a Full zone needs "
+                             "one for every pair of its %ss, each way; symmetrical='NO' gives one way only): "
+                             "the file lacks routes", route, what, ids.v[i].name, ids.v[j].name, what);
+        }
+    free_names(&ids);
+    free_names(&routes);
+    return rc;
+}
+
+static int check_full_zones(checker *c, const xmlNode *node)
+{
+    static const char *const hosts[] = {"host"}, *const zones[] = {"zone", "AS", "cluster"};
+    int rc = 0;
+    if (is(node, "zone") || is(node, "AS")) {
+        xmlChar *v = xmlGetProp(node, (const xmlChar *)"routing");
+        if (v && strcmp((const char *)v, "Full") == 0)
+            rc = check_full_pairs(c, node, hosts, 1, "route", "host");
+        if (rc == 0 && v && strcmp((const char *)v, "Full") == 0)
+            rc = check_full_pairs(c, node, zones, 3, "zoneRoute", "zone");
+        xmlFree(v);
+    }
+    for (const xmlNode *k = node->children; k && rc == 0; k = k->next)
+        if (k->type == XML_ELEMENT_NODE)
+            rc = check_full_zones(c, k);
     return rc;
 }
 
@@ -500,6 +689,13 @@ int sim_platform_check(const char *path, char *err, size_t errlen)
         find_twice(&c, &c.links, "link") != 0 || find_twice(&c, &c.zones, "zone") != 0 ||
         find_unknown_links(&c) != 0)
         goto done;
+    if (c.hosts.n == 0) { /* SimGrid: "There is no host!", in a backtrace */
+        snprintf(err, errlen, "platform file '%s': no host (a <host>, <peer>, or a <cluster>'s radical=): "
+                 "the ranks need at least one to run on", path);
+        goto done;
+    }
+    if (find_unknown_ends(&c) != 0 || check_full_zones(&c, root) != 0)
+        goto done;
     rc = 0;
 done:
     free_names(&c.hosts);
@@ -507,6 +703,9 @@ done:
     free_names(&c.zones);
     free_names(&c.clusters);
     free_names(&c.link_uses);
+    free_names(&c.routers);
+    free_names(&c.ends);
+    free_names(&c.zone_ends);
     if (doc)
         xmlFreeDoc(doc);
     xmlFreeParserCtxt(ctx);

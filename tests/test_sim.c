@@ -263,6 +263,18 @@ static void platform_values_are_checked(void **state)
         {"<host id=\"a\" speed=\"1Gf\"/>\n<host id=\"b\" speed=\"1Gf\"/>\n<link id=\"l\" bandwidth=\"1Gbps\"/>\n"
          "<route src=\"a\" dst=\"b\">\n<link_ctn id=\"nosuch\"/></route>\n",
          "line 9, <link_ctn id=\"nosuch\">: no link of that name"},
+        /* SimGrid aborted on these: "There is no host!", "no connecting
+         * path between these two hosts" at the first message, "Route
+         * dst='hX' does name a node" */
+        {"<link id=\"l\" bandwidth=\"1Gbps\"/>\n", "no host (a <host>, <peer>, or a <cluster>'s radical=)"},
+        {"<host id=\"a\" speed=\"1Gf\"/>\n<host id=\"b\" speed=\"1Gf\"/>\n",
+         "line 4, <zone id=\"z\">: routing='Full', but no <route> from host 'a' to 'b'"},
+        {"<host id=\"a\" speed=\"1Gf\"/>\n<host id=\"b\" speed=\"1Gf\"/>\n<link id=\"l\" bandwidth=\"1Gbps\"/>\n"
+         "<route src=\"a\" dst=\"b\" symmetrical=\"NO\"><link_ctn id=\"l\"/></route>\n",
+         "no <route> from host 'b' to 'a'"},
+        {"<host id=\"a\" speed=\"1Gf\"/>\n<host id=\"b\" speed=\"1Gf\"/>\n<link id=\"l\" bandwidth=\"1Gbps\"/>\n"
+         "<route src=\"a\" dst=\"hX\"><link_ctn id=\"l\"/></route>\n",
+         "line 8, <route>: dst='hX' names no host or router of this file"},
     };
     static const struct { const char *platform, *want; } bad_top[] = {
         {"<cluster id=\"c\" prefix=\"n-\" suffix=\"\" radical=\"0-3\" speed=\"1Gf\" bw=\"1Gbps\" lat=\"-5us\"/>",
@@ -282,6 +294,18 @@ static void platform_values_are_checked(void **state)
         {"<config><prop id=\"network/TCP-gamma\" value=\"-1\"/></config>"
          "<zone id=\"w\" routing=\"Full\"><host id=\"a\" speed=\"1Gf\"/></zone>",
          "<prop id=\"network/TCP-gamma\">: value='-1'"},
+        {"<zone id=\"w\" routing=\"Bogus\"><host id=\"a\" speed=\"1Gf\"/></zone>",
+         "<zone id=\"w\">: routing='Bogus' is not one SimGrid knows"},
+        {"<zone id=\"w\" routing=\"Full\">"
+         "<cluster id=\"c\" prefix=\"n-\" suffix=\"\" radical=\"0-3\" speed=\"1Gf\" bw=\"1Gbps\" lat=\"5us\"/>"
+         "<cluster id=\"d\" prefix=\"m-\" suffix=\"\" radical=\"0-3\" speed=\"1Gf\" bw=\"1Gbps\" lat=\"5us\"/></zone>",
+         "no <zoneRoute> from zone 'c' to 'd'"},
+        {"<zone id=\"w\" routing=\"Full\">"
+         "<cluster id=\"c\" prefix=\"n-\" suffix=\"\" radical=\"0-3\" speed=\"1Gf\" bw=\"1Gbps\" lat=\"5us\"/>"
+         "<cluster id=\"d\" prefix=\"m-\" suffix=\"\" radical=\"0-3\" speed=\"1Gf\" bw=\"1Gbps\" lat=\"5us\"/>"
+         "<link id=\"u\" bandwidth=\"1Gbps\"/><zoneRoute src=\"c\" dst=\"e\" gw_src=\"n-c_router\" "
+         "gw_dst=\"m-d_router\"><link_ctn id=\"u\"/></zoneRoute></zone>",
+         "<zoneRoute>: dst='e' names no zone"},
     };
     char path[64], err[1024];
     for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
@@ -369,6 +393,36 @@ static void generated_cluster_values_are_checked(void **state)
             fail_msg("case %d: %s", k, res.error);
         job_result_free(&res);
     }
+}
+
+/* An abort in the middle of the run (here a Floyd zone without routes,
+ * at the first message) reaches the job's error with SimGrid's reason:
+ * the child's stderr stays with the parent through simgrid_run. */
+static void an_abort_in_the_run_says_why(void **state)
+{
+    (void)state;
+    char path[64] = "/tmp/distlab-test-XXXXXX.xml";
+    int fd = mkstemps(path, 4);
+    assert_true(fd >= 0);
+    const char *xml = "<?xml version='1.0'?>\n<!DOCTYPE platform SYSTEM \"https://simgrid.org/simgrid.dtd\">\n"
+                      "<platform version=\"4.1\">\n<zone id=\"z\" routing=\"Floyd\">\n"
+                      "<host id=\"a\" speed=\"1Gf\"/><host id=\"b\" speed=\"1Gf\"/>\n</zone>\n</platform>\n";
+    assert_int_equal(write(fd, xml, strlen(xml)), (int)strlen(xml));
+    close(fd);
+    sim_config sim = sim_config_default();
+    sim.platform = path;
+    job_config cfg = sim_job_config(&sim);
+    cfg.ranks = 2;
+    cfg.result_bytes = sizeof(timing);
+    msg_bytes = 8;
+    job_result res;
+    int rc = job_run(&cfg, oneway_rank, NULL, &res);
+    unlink(path);
+    assert_int_not_equal(rc, 0);
+    if (!strstr(res.error, "SimGrid said:") || !strstr(res.error, "No route from 'a' to 'b'") ||
+        strstr(res.error, "Backtrace"))
+        fail_msg("%s", res.error);
+    job_result_free(&res);
 }
 
 static void not_a_platform_is_refused(void **state)
@@ -473,6 +527,7 @@ int main(void)
         cmocka_unit_test(missing_platform_is_refused),
         cmocka_unit_test(malformed_platform_is_refused),
         cmocka_unit_test(not_a_platform_is_refused),
+        cmocka_unit_test(an_abort_in_the_run_says_why),
         cmocka_unit_test(platform_values_are_checked),
         cmocka_unit_test(a_negative_latency_fails_the_job),
         cmocka_unit_test(generated_cluster_values_are_checked),
