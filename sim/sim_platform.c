@@ -33,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <simgrid/engine.h>
@@ -179,18 +180,17 @@ int sim_platform_setup(const sim_config *cfg, int ranks, sim_platform *p, char *
     snprintf(p->net_model, sizeof p->net_model, "%s",
              p->net_ideal ? "ideal (CM02, no cross-traffic)" : "tcp (LV08)");
     if (cfg->platform) {
-        FILE *f = fopen(cfg->platform, "r");
-        if (!f) {
+        /* a folder or a FIFO would reach libxml2 (and SimGrid) as it is;
+         * what a file holds, its root element included, is the check's */
+        struct stat st;
+        if (stat(cfg->platform, &st) != 0) {
             snprintf(err, errlen, "platform file '%s': %s", cfg->platform, strerror(errno));
             return -1;
         }
-        char head[4096];
-        size_t n = fread(head, 1, sizeof head - 1, f);
-        fclose(f);
-        head[n] = '\0';
-        if (!strstr(head, "<platform")) {
-            snprintf(err, errlen, "platform file '%s': not a SimGrid platform "
-                     "(no <platform> element in its first %zu bytes)", cfg->platform, n);
+        if (!S_ISREG(st.st_mode)) {
+            snprintf(err, errlen, "platform file '%s' is %s, not a file: name a SimGrid platform file "
+                     "(e.g. platforms/cluster16.xml)", cfg->platform,
+                     S_ISDIR(st.st_mode) ? "a folder" : "a device, FIFO or socket");
             return -1;
         }
         if (sim_platform_check(cfg->platform, err, errlen) != 0)

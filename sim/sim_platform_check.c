@@ -674,11 +674,16 @@ int sim_platform_check(const char *path, char *err, size_t errlen)
     xmlDocPtr doc = xmlCtxtReadFile(ctx, path, NULL, XML_PARSE_NONET | XML_PARSE_NOWARNING | XML_PARSE_RECOVER);
     xmlSetStructuredErrorFunc(NULL, NULL);
     int rc = -1;
-    if (!doc || err[0]) {
-        if (!err[0])
-            snprintf(err, errlen, "platform file '%s': cannot be read as XML", path);
+    if (!doc || !xmlDocGetRootElement(doc)) { /* not even the start of an XML document */
+        char why[600];
+        snprintf(why, sizeof why, "%s", err[0] ? err : "");
+        const char *said = strstr(why, "not well-formed XML: ");
+        snprintf(err, errlen, "platform file '%s': not a SimGrid platform (not XML%s%s)", path,
+                 said ? ": " : "", said ? said + strlen("not well-formed XML: ") : "");
         goto done;
     }
+    if (err[0])
+        goto done;
     const xmlNode *root = xmlDocGetRootElement(doc);
     if (!root || !is(root, "platform")) {
         snprintf(err, errlen, "platform file '%s': not a SimGrid platform (its root element is <%s>, "

@@ -434,6 +434,51 @@ static void not_a_platform_is_refused(void **state)
     job_result res;
     assert_int_not_equal(job_run(&cfg, nothing_rank, NULL, &res), 0);
     assert_non_null(strstr(res.error, "not a SimGrid platform"));
+    assert_non_null(strstr(res.error, "not XML: Start tag expected"));
+    job_result_free(&res);
+    /* a folder, and a device, are refused as what they are */
+    const char *not_files[] = {"/tmp", "/dev/null"}, *says[] = {"is a folder, not a file", "is a device"};
+    for (int i = 0; i < 2; i++) {
+        sim.platform = not_files[i];
+        cfg = sim_job_config(&sim);
+        assert_int_not_equal(job_run(&cfg, nothing_rank, NULL, &res), 0);
+        if (!strstr(res.error, not_files[i]) || !strstr(res.error, says[i]))
+            fail_msg("%s: %s", not_files[i], res.error);
+        job_result_free(&res);
+    }
+}
+
+/* Where <platform> starts is the XML's business: a long comment before it
+ * (past the 4 KiB that were sniffed for it) is a valid file. */
+static void a_long_comment_before_the_platform_is_taken(void **state)
+{
+    (void)state;
+    char path[64] = "/tmp/distlab-test-XXXXXX.xml";
+    int fd = mkstemps(path, 4);
+    assert_true(fd >= 0);
+    FILE *f = fdopen(fd, "w");
+    assert_non_null(f);
+    fprintf(f, "<?xml version='1.0'?>\n<!DOCTYPE platform SYSTEM \"https://simgrid.org/simgrid.dtd\">\n<!-- ");
+    for (int i = 0; i < 6000; i++)
+        fputc('x', f);
+    fprintf(f, " -->\n<platform version=\"4.1\">\n<zone id=\"z\" routing=\"Full\">\n"
+               "<host id=\"a\" speed=\"1Gf\"/><host id=\"b\" speed=\"1Gf\"/>\n"
+               "<link id=\"l\" bandwidth=\"1GBps\" latency=\"1us\"/>\n"
+               "<route src=\"a\" dst=\"b\"><link_ctn id=\"l\"/></route>\n</zone>\n</platform>\n");
+    assert_int_equal(fclose(f), 0);
+    sim_config sim = sim_config_default();
+    sim.platform = path;
+    job_config cfg = sim_job_config(&sim);
+    cfg.ranks = 2;
+    cfg.result_bytes = sizeof(timing);
+    msg_bytes = 1000;
+    job_result res;
+    int rc = job_run(&cfg, oneway_rank, NULL, &res);
+    unlink(path);
+    if (rc != 0)
+        fail_msg("%s", res.error);
+    /* 1 us of latency and 1000 B at 1 GB/s */
+    assert_true(fabs(((timing *)job_result_slot(&res, 1))->t[0] - 2e-6) < 1e-9);
     job_result_free(&res);
 }
 
@@ -528,6 +573,7 @@ int main(void)
         cmocka_unit_test(malformed_platform_is_refused),
         cmocka_unit_test(not_a_platform_is_refused),
         cmocka_unit_test(an_abort_in_the_run_says_why),
+        cmocka_unit_test(a_long_comment_before_the_platform_is_taken),
         cmocka_unit_test(platform_values_are_checked),
         cmocka_unit_test(a_negative_latency_fails_the_job),
         cmocka_unit_test(generated_cluster_values_are_checked),
