@@ -49,4 +49,15 @@ typedef int plugin_ssp_ready_fn(long c, long min_clock, long bound);
 #define PLUGIN_SSP_READY "plugin_ssp_ready"
 #define PLUGIN_ASYNC (-1L)
 
+/* Local SGD's averaging (lab 06), called by every rank after each of its
+ * local steps: step counts the steps taken so far (1, 2, ..., last).
+ * Average the n weights w over all ranks, in place, when every > 0 and
+ * step is a multiple of every, and after the last step whatever every is
+ * (every <= 0: only then, one-shot averaging); otherwise leave w alone.
+ * Every rank must end an average with the same bits. */
+int plugin_local_average(rt *r, float *w, size_t n, long step, long last, long every);
+typedef int plugin_local_average_fn(rt *r, float *w, size_t n, long step, long last, long every);
+
+#define PLUGIN_LOCAL_AVERAGE "plugin_local_average"
+
 #endif

@@ -43,9 +43,11 @@ void lab_isolated(outcome *out, void (*fn)(outcome *o, const void *ctx), const v
 /* The score line; returns the exit status (0: every check passed). */
 int lab_score(const tap *t, const lab_checker *lab, const char *file);
 
-/* Checkers (lab_check.c: the collectives; lab_ssp.c: the SSP condition). */
+/* Checkers (lab_check.c: the collectives; lab_ssp.c: the SSP condition;
+ * lab_local_sgd.c: local SGD's averaging). */
 int lab_check_allreduce(const lab_checker *lab, const char *file, int quick);
 int lab_check_ssp(const lab_checker *lab, const char *file, int quick);
+int lab_check_local_sgd(const lab_checker *lab, const char *file, int quick);
 
 /* The checker of lab "NN" (leading zeros optional), or NULL. */
 const lab_checker *lab_checker_find(const char *number);
