@@ -269,7 +269,7 @@ static void documented_commands_write_under_runs(void **state)
 {
     (void)state;
     static const char *const pages[] = {"README.md", "labs/01-ring/README.md", "labs/02-recursive-doubling/README.md",
-                                        "labs/03-ps-consistency/README.md", "labs/04-hogwild/README.md",
+                                        "labs/03-ps-consistency/README.md", "labs/04-hogwild/README.md", "labs/05-model-parallel/README.md",
                                         "labs/06-local-sgd/README.md",
                                         "labs/07-scaling/README.md",
                                         "labs/08-real-sockets/README.md", "labs/README.md"};
