@@ -152,7 +152,7 @@ clean:
 # Hogwild!'s races are races by design, but every shared access is a
 # relaxed atomic, so TSan must report nothing.
 TSAN_BUILD := build-tsan
-TSAN_TESTS := test_hogwild test_real_basic test_real_net test_lda test_allreduce_lbfgs
+TSAN_TESTS := test_hogwild test_real_basic test_real_net test_lda test_allreduce_lbfgs test_ray
 tsan: deps $(BIN)
 	CFLAGS="-O1 -g -fsanitize=thread" $(MAKE) BUILD=$(TSAN_BUILD) $(TSAN_TESTS:%=$(TSAN_BUILD)/tests/%)
 	CMOCKA_MESSAGE_OUTPUT=TAP DISTLAB=$(abspath $(BIN)) TSAN_OPTIONS="halt_on_error=1 exitcode=66" \
