@@ -34,6 +34,9 @@
  * rank's host with its backward (runtime.h); on a GPU's rate they are
  * negligible. Every rank must run the same workload and options.
  *
+ * With o->byteps the buckets go through BytePS's summation service
+ * (byteps.c) instead, the last o->servers ranks being its CPU machines.
+ *
  * References: Li et al., "PyTorch Distributed: Experiences on
  * Accelerating Data Parallel Training", VLDB 2020 (buckets in reverse
  * order, 25 MB, overlap); Sergeev & Del Balso, "Horovod", arXiv:1802.05799
@@ -69,7 +72,22 @@ int dp_buckets(const ml_workload *w, size_t bucket_bytes, size_t *close)
 static int bucket_allreduce(rt *r, void *arg)
 {
     const dp_bucket *b = arg;
+    if (b->o->byteps)
+        return byteps_allreduce(r, NULL, b->count, rt_size(r) - b->o->servers, b->o->pieces);
     return allreduce(r, b->o->algo, NULL, b->count, &b->o->coll);
+}
+
+/* A BytePS CPU machine: it sums every bucket of every step, in order. */
+static int dp_server(rt *r, const dp_opts *o, const size_t *close)
+{
+    int rc = RT_OK;
+    for (int step = 0; step < o->steps && !rc; step++)
+        for (int i = o->w->nlayers - 1; i >= 0 && !rc; i--)
+            if (close[i]) {
+                dp_bucket b = {.o = o, .count = close[i]};
+                rc = bucket_allreduce(r, &b);
+            }
+    return rc;
 }
 
 int dp_rank(rt *r, void *arg)
@@ -90,6 +108,12 @@ int dp_rank(rt *r, void *arg)
     }
     s->buckets = dp_buckets(w, o->bucket_bytes, close);
     int rc = rt_barrier(r);
+    if (!rc && o->byteps && rt_rank(r) >= rt_size(r) - o->servers) {
+        rc = dp_server(r, o, close);
+        free(close);
+        free(buckets);
+        return rc;
+    }
     for (int step = 0; step < o->steps && !rc; step++) {
         double t0 = rt_now(r);
         int nb = 0;

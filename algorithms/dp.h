@@ -16,6 +16,9 @@ typedef struct dp_opts {
     allreduce_algo algo;
     coll_opts coll;        /* segment, local_size (hierarchical) */
     int steps;             /* 1 .. DP_MAX_STEPS */
+    /* BytePS (byteps.c) instead of an allreduce: the last `servers` ranks
+     * are CPU machines that only sum; pieces per block */
+    int byteps, servers, pieces;
 } dp_opts;
 
 /* What each rank hands back. */
@@ -32,7 +35,8 @@ typedef struct dp_slot {
  * buckets, or -1 if close (w->nlayers entries) is NULL. */
 int dp_buckets(const ml_workload *w, size_t bucket_bytes, size_t *close);
 
-/* The rank function (job_main): arg is a dp_opts, the slot a dp_slot. */
+/* The rank function (job_main): arg is a dp_opts, the slot a dp_slot
+ * (a CPU server's stays zero). */
 int dp_rank(rt *r, void *arg);
 
 #endif

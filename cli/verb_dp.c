@@ -24,26 +24,29 @@
 typedef struct dp_framework {
     const char *name;
     double bucket_bytes;
-    int overlap;
+    int overlap, byteps;
     const char *why;
 } dp_framework;
 
 static const dp_framework frameworks[] = {
-    {"ddp", 25e6, 1, "PyTorch DDP: bucket_cap_mb=25, buckets allreduced during backward (Li et al., VLDB 2020)"},
-    {"horovod", 64.0 * 1024 * 1024, 1, "Horovod: 64 MiB fusion buffer (HOROVOD_FUSION_THRESHOLD), "
+    {"ddp", 25e6, 1, 0, "PyTorch DDP: bucket_cap_mb=25, buckets allreduced during backward (Li et al., VLDB 2020)"},
+    {"horovod", 64.0 * 1024 * 1024, 1, 0, "Horovod: 64 MiB fusion buffer (HOROVOD_FUSION_THRESHOLD), "
                                        "background allreduce during backward (Sergeev & Del Balso 2018)"},
-    {"none", 0, 0, "one allreduce of the whole gradient after backward (run allreduce's schedule)"},
+    {"byteps", 4e6, 1, 1, "BytePS: tensors in 4 MB partitions (BYTEPS_PARTITION_BYTES), pushed and pulled "
+                          "through --servers CPU machines during backward (Jiang et al., OSDI 2020)"},
+    {"none", 0, 0, 0, "one allreduce of the whole gradient after backward (run allreduce's schedule)"},
 };
 enum { NFRAMEWORKS = sizeof frameworks / sizeof frameworks[0] };
 
-static const char *framework_names(void) { return "ddp, horovod, none"; }
+static const char *framework_names(void) { return "ddp, horovod, byteps, none"; }
 
 int verb_dp(int argc, char **argv)
 {
     static const cli_opt opts[] = {
         {"workload", "NAME", "the network (resnet50, resnet101, vgg16, inception3, bert-large, gpt2)"},
         {"device", "NAME[:efficiency=E]", "the GPU: p100, v100, a100, h100 (default v100); sets --speed"},
-        {"framework", "ddp|horovod|none", "presets for --bucket and --overlap (docs/frameworks.md)"},
+        {"framework", "ddp|horovod|byteps|none", "presets for --bucket and --overlap (docs/frameworks.md)"},
+        {"servers", "K", "byteps: CPU machines beside the GPUs, summing (default 0)"},
         {"workers", "P", "GPUs, one rank each (default 8)"},
         {"batch", "B", "examples per GPU per step (default 32)"},
         {"bucket", "SIZE", "gradients per allreduce, filled in reverse layer order (default 25MB, DDP's)"},
@@ -66,11 +69,17 @@ int verb_dp(int argc, char **argv)
     job_config cfg = job_config_default();
     sim_config sim = sim_config_default();
     real_config real = real_config_default();
-    long workers = 8, steps = 2;
+    long workers = 8, steps = 2, servers = 0;
     if (cli_get_int(&a, "dp", "workers", 1, 1 << 20, &workers) ||
-        cli_get_int(&a, "dp", "steps", 1, DP_MAX_STEPS, &steps))
+        cli_get_int(&a, "dp", "steps", 1, DP_MAX_STEPS, &steps) ||
+        cli_get_int(&a, "dp", "servers", 0, 1 << 20, &servers))
         return 2;
-    cfg.ranks = (int)workers;
+    const char *fwname = cli_get(&a, "framework");
+    if (servers && !(fwname && strcmp(fwname, "byteps") == 0)) {
+        fprintf(stderr, "distlab dp: --servers goes with --framework byteps\n");
+        return 2;
+    }
+    cfg.ranks = (int)(workers + servers);
     if (cli_job_config(&a, "dp", &cfg, &sim, &real))
         return 2;
     if (cfg.backend != &sim_backend) {
@@ -117,6 +126,14 @@ int verb_dp(int argc, char **argv)
     if (preset) {
         o.bucket_bytes = preset->bucket_bytes > 0 ? (size_t)preset->bucket_bytes : (size_t)(4 * w.params + 4);
         o.overlap = preset->overlap;
+        o.byteps = preset->byteps;
+        o.servers = (int)servers;
+        o.pieces = 8;
+    }
+    if (o.byteps && (cli_get(&a, "allreduce") || sim.gpus_per_node > 1)) {
+        fprintf(stderr, "distlab dp: --framework byteps sums through its servers: leave out --allreduce "
+                "and --gpus-per-node (the CPU machines are hosts of the plain cluster)\n");
+        goto out;
     }
     double batch = o.batch, bucket = (double)o.bucket_bytes;
     if (cli_get_double(&a, "dp", "batch", &batch) || cli_get_size(&a, "dp", "bucket", &bucket))
@@ -165,7 +182,7 @@ int verb_dp(int argc, char **argv)
      * backward end in it (the additions beside it are all it could add) */
     int last = o.steps - 1, nb = ((dp_slot *)job_result_slot(&res, 0))->buckets;
     double step_s = 0, compute_s = INFINITY;
-    for (int i = 0; i < cfg.ranks; i++) {
+    for (int i = 0; i < (int)workers; i++) {
         const dp_slot *s = job_result_slot(&res, i);
         step_s = s->step_s[last] > step_s ? s->step_s[last] : step_s;
         compute_s = s->backward_end_s[last] < compute_s ? s->backward_end_s[last] : compute_s;
@@ -175,14 +192,18 @@ int verb_dp(int argc, char **argv)
     cli_describe_job(&cfg, &res, where, sizeof where);
     printf("# %s\n# %s: %.4g M parameters, %d bucket%s of up to %zu bytes in reverse layer order, "
            "overlap %s, allreduce %s, %s\n", where, w.name, w.params / 1e6, nb, nb == 1 ? "" : "s",
-           o.bucket_bytes, o.overlap ? "on" : "off", allreduce_algo_name(o.algo),
+           o.bucket_bytes, o.overlap ? "on" : "off", o.byteps ? "byteps" : allreduce_algo_name(o.algo),
            sim.platform ? "host speed from the platform" : dname || !cli_get(&a, "speed") ? dev.name : "--speed");
     printf("workload,workers,batch,framework,bucket_bytes,overlap,allreduce,buckets,step_s,compute_s,"
            "exposed_comm_s,scaling_efficiency,examples_per_s\n");
-    printf("%s,%d,%g,%s,%zu,%s,%s,%d,%.9g,%.9g,%.9g,%.6f,%.6g\n", w.name, cfg.ranks, o.batch,
+    char how[48];
+    if (o.byteps)
+        snprintf(how, sizeof how, "byteps:k=%ld", servers);
+    else
+        snprintf(how, sizeof how, "%s", allreduce_algo_name(o.algo));
+    printf("%s,%ld,%g,%s,%zu,%s,%s,%d,%.9g,%.9g,%.9g,%.6f,%.6g\n", w.name, workers, o.batch,
            preset ? preset->name : "custom", o.bucket_bytes, o.overlap ? "on" : "off",
-           allreduce_algo_name(o.algo), nb, step_s, compute_s, step_s - compute_s, eff,
-           cfg.ranks * o.batch / step_s);
+           how, nb, step_s, compute_s, step_s - compute_s, eff, (double)workers * o.batch / step_s);
     status = 0;
     if (outdir) {
         records *rec = records_open(outdir, err, sizeof err);
@@ -190,7 +211,7 @@ int verb_dp(int argc, char **argv)
         double t = 0;
         for (int k = 0; ok && k < o.steps; k++) {
             double worst = 0;
-            for (int i = 0; i < cfg.ranks; i++) {
+            for (int i = 0; i < (int)workers; i++) {
                 double s = ((dp_slot *)job_result_slot(&res, i))->step_s[k];
                 worst = s > worst ? s : worst;
             }
@@ -203,7 +224,9 @@ int verb_dp(int argc, char **argv)
         ok = ok && records_add_job(rec, &cfg, &res, err, sizeof err) == 0;
         if (rec) {
             records_set_str(rec, "algo", "dp");
-            records_set_int(rec, "workers", cfg.ranks);
+            records_set_int(rec, "workers", workers);
+            if (o.byteps)
+                records_set_int(rec, "servers", servers);
             records_set_str(rec, "workload", w.name);
             records_set_str(rec, "framework", preset ? preset->name : "custom");
             records_set_num(rec, "seconds", step_s);

@@ -130,18 +130,30 @@ static void the_dp_verb(void **state)
     double step_off;
     assert_int_equal(sscanf(row + 1, "resnet50,16,32,custom,25000000,off,ring,%*d,%lf", &step_off), 1);
     assert_true(step_off > step);
+    /* BytePS: CPU machines beside the 16 GPUs make the step shorter */
+    double bps[2];
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(test_distlab_run(out, sizeof out, "dp --workload resnet50 --workers 16 --bandwidth 25Gbps "
+                                          "--framework byteps --servers %d", i * 16), 0);
+        row = strstr(out, "\nresnet50,16,32,byteps,4000000,on,byteps:k=");
+        assert_non_null(row);
+        assert_int_equal(sscanf(row + 1, "resnet50,16,32,byteps,4000000,on,byteps:k=%*d,%*d,%lf", &bps[i]), 1);
+    }
+    assert_true(bps[1] < bps[0]);
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     assert_int_equal(system(cmd), 0);
     static const test_refusal bad[] = {
         {"--workload resnet49", "resnet50, resnet101"},
         {"", "--workload: give the network"},
-        {"--workload vgg16 --framework mxnet", "known: ddp, horovod"},
+        {"--workload vgg16 --framework mxnet", "known: ddp, horovod, byteps, none"},
         {"--workload vgg16 --bucket 0", "at least one gradient"},
         {"--workload vgg16 --device k80", "v100"},
         {"--workload vgg16 --backend real", "only simulation charges"},
         {"--workload vgg16 --workers 6 --gpus-per-node 4 --allreduce hierarchical", "not whole nodes"},
         {"--workload vgg16 --workers 9 --gpus-per-node 4 --hosts 2", "do not fit 2 nodes of 4 GPUs"},
         {"--workload vgg16 --device a100 --speed 1Tf", "leave out --speed"},
+        {"--workload vgg16 --servers 2", "--servers goes with --framework byteps"},
+        {"--workload vgg16 --framework byteps --gpus-per-node 4", "leave out --allreduce and --gpus-per-node"},
     };
     test_distlab_refuses("dp", bad, sizeof bad / sizeof *bad);
 }
