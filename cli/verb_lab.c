@@ -10,6 +10,8 @@
  * PREFIX/share/distlab/labs. The checkers are code (cli/lab_check.c).
  */
 #include <dirent.h>
+#include <errno.h>
+#include <sys/stat.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -166,6 +168,17 @@ static int usage(FILE *f)
     return f == stdout ? 0 : 2;
 }
 
+/* A student's file must be one: said otherwise, and 0. */
+static int is_source(const char *sub, const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISREG(st.st_mode))
+        return 1;
+    fprintf(stderr, "distlab lab %s: %s: %s\n", sub, path,
+            stat(path, &st) != 0 ? strerror(errno) : "not a file (give your .c file)");
+    return 0;
+}
+
 int verb_lab(int argc, char **argv)
 {
     if (argc < 2)
@@ -207,7 +220,7 @@ int verb_lab(int argc, char **argv)
                 return 2;
             }
         }
-        return c->check(c, argv[3], quick);
+        return is_source(sub, argv[3]) ? c->check(c, argv[3], quick) : 2;
     }
     /* run: the collective labs' command, with the student's file */
     if (c->check != lab_check_allreduce) {
