@@ -62,9 +62,11 @@ void real_beat(real_rank *rk)
 
 void real_mark(real_rank *rk)
 {
-    rk->last_call_s = net_clock_s();
+    /* atomic: a rank's async job (a thread of its own) marks it too */
+    double now = net_clock_s();
+    __atomic_store(&rk->last_call_s, &now, __ATOMIC_RELAXED);
     if (rk->job->beat)
-        __atomic_store(&rk->job->beat[rk->rt.rank], &rk->last_call_s, __ATOMIC_RELAXED);
+        __atomic_store(&rk->job->beat[rk->rt.rank], &now, __ATOMIC_RELAXED);
 }
 
 static double real_now(rt *r)
@@ -79,7 +81,9 @@ static int real_compute(rt *r, double flops)
     (void)flops; /* the math already took its time */
     if (r->slowdown > 1) {
         /* in pieces, each followed by a beat: a long sleep is not a hang */
-        double until = net_clock_s() + (r->slowdown - 1) * (net_clock_s() - rk->last_call_s);
+        double last;
+        __atomic_load(&rk->last_call_s, &last, __ATOMIC_RELAXED);
+        double until = net_clock_s() + (r->slowdown - 1) * (net_clock_s() - last);
         for (double left; (left = until - net_clock_s()) > 0;) {
             double piece_s = left < rk->job->timeout_s / 2 ? left : rk->job->timeout_s / 2;
             struct timespec ts = {.tv_sec = (time_t)piece_s,
@@ -98,7 +102,9 @@ static int real_compute(rt *r, double flops)
 static double real_compute_began(rt *r)
 {
     real_rank *rk = r->backend_data;
-    return rk->last_call_s - rk->job->t0;
+    double last;
+    __atomic_load(&rk->last_call_s, &last, __ATOMIC_RELAXED);
+    return last - rk->job->t0;
 }
 
 /* An async job's companion: a thread of the rank's process. */
