@@ -169,14 +169,14 @@ static int parse_fault(const char *verb, const char *opt, char *item, sim_fault 
         f->rank = (int)rank;
     } else {
         char *colon = strrchr(buf, ':'), *dash = strchr(at, '-');
-        char *end;
+        const char *end;
         if (!colon || colon == buf || !dash) {
             snprintf(msg, sizeof msg, "expected LINK:FACTOR@START-END, got '%s'", item);
             return bad(verb, opt, msg);
         }
         *colon = *dash = '\0';
-        f->factor = strtod(colon + 1, &end);
-        if (end == colon + 1 || *end || !(f->factor > 0) || f->factor > 1e6) {
+        if (units_decimal(colon + 1, &f->factor, &end) != 0 || *end || !(f->factor > 0) ||
+            f->factor > 1e6) {
             snprintf(msg, sizeof msg, "'%s': the factor must be a number above 0, at most 1e6", item);
             return bad(verb, opt, msg);
         }

@@ -15,18 +15,57 @@ typedef struct unit {
                        the double nearest 5e-05, which 50 x 1e-6 is not */
 } unit;
 
+static size_t digits_at(const char *s)
+{
+    size_t n = 0;
+    while (s[n] >= '0' && s[n] <= '9')
+        n++;
+    return n;
+}
+
+int units_decimal(const char *s, double *out, const char **end)
+{
+    if (!s)
+        return -1;
+    const char *p = s + (*s == '-' || *s == '+'); /* LIBSVM labels are +1 and -1 */
+    size_t whole = digits_at(p), frac = 0;
+    p += whole;
+    if (*p == '.') {
+        frac = digits_at(p + 1);
+        p += 1 + frac;
+    }
+    if (whole + frac == 0)
+        return -1;
+    if (*p == 'e' || *p == 'E') { /* an exponent only when it is whole: "5e" is 5 and "e" */
+        const char *q = p + 1 + (p[1] == '+' || p[1] == '-');
+        size_t n = digits_at(q);
+        if (n)
+            p = q + n;
+    }
+    /* strtod reads exactly this text: it is a decimal number already */
+    char buf[128];
+    size_t len = (size_t)(p - s);
+    if (len >= sizeof buf)
+        return -1;
+    memcpy(buf, s, len);
+    buf[len] = '\0';
+    errno = 0;
+    double v = strtod(buf, NULL);
+    if (errno == ERANGE || !isfinite(v))
+        return -1;
+    *out = v;
+    if (end)
+        *end = p;
+    return 0;
+}
+
 /* Split "12.5GiB" into 12.5 and "GiB"; the number must be finite, >= 0. */
 static int split(const char *s, double *num, const char **suffix)
 {
-    if (!s || !*s)
-        return -1;
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (end == s || errno == ERANGE || !isfinite(v) || v < 0)
+    double v;
+    if (!s || units_decimal(s, &v, suffix) != 0 || v < 0)
         return -1;
     *num = v;
-    *suffix = end;
     return 0;
 }
 
@@ -141,8 +180,11 @@ int units_int(const char *s, long lo, long hi, long *out, char *err, size_t errl
 {
     char *end;
     errno = 0;
-    long v = s && *s ? strtol(s, &end, 10) : 0;
-    if (!s || !*s || *end || errno == ERANGE || v < lo || v > hi) {
+    /* digits, after a sign at most: strtol would also take " 5" */
+    char first = s ? s[s[0] == '-' || s[0] == '+'] : 0;
+    int digits = first >= '0' && first <= '9';
+    long v = digits ? strtol(s, &end, 10) : 0;
+    if (!digits || *end || errno == ERANGE || v < lo || v > hi) {
         snprintf(err, errlen, "'%s' is not a whole number in %ld..%ld", s ? s : "", lo, hi);
         return -1;
     }
@@ -152,11 +194,11 @@ int units_int(const char *s, long lo, long hi, long *out, char *err, size_t errl
 
 int units_double(const char *s, double *out, char *err, size_t errlen)
 {
-    char *end;
-    errno = 0;
-    double v = s && *s ? strtod(s, &end) : 0;
-    if (!s || !*s || *end || errno == ERANGE || !isfinite(v)) {
-        snprintf(err, errlen, "'%s' is not a number", s ? s : "");
+    const char *end;
+    double v;
+    if (units_decimal(s, &v, &end) != 0 || *end) {
+        snprintf(err, errlen, "'%s' is not a number (a decimal one: digits, one '.', an exponent)",
+                 s ? s : "");
         return -1;
     }
     *out = v;

@@ -30,6 +30,14 @@ int units_size(const char *s, double *bytes, char *err, size_t errlen);
 int units_rate(const char *s, double *bytes_per_s, char *err, size_t errlen);
 int units_time(const char *s, double *seconds, char *err, size_t errlen);
 int units_speed(const char *s, double *flops, char *err, size_t errlen);
+/* The one reader of real numbers for the command line, experiment files,
+ * specs and data files: a decimal number at the start of s, [+-]D[.D][e[+-]D]
+ * or [+-].D[e[+-]D] (D: digits; the sign optional), and nothing strtod
+ * takes beyond that: no hex (0x10, 0x1p-3), inf, nan or leading space. 0 with the value
+ * and *end just past the number (what follows is the caller's: a unit, a
+ * comma, the end); -1 if s does not start with one or it overflows. */
+int units_decimal(const char *s, double *out, const char **end);
+
 /* A whole number in [lo, hi]. */
 int units_int(const char *s, long lo, long hi, long *out, char *err, size_t errlen);
 /* A finite real number. */

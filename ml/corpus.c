@@ -13,6 +13,7 @@
 #include <gsl/gsl_rng.h>
 
 #include "ml/internal.h"
+#include "core/units.h"
 
 #define CORPUS_MAX_WORD 40
 #define CORPUS_MAX_LABELS 64
@@ -361,9 +362,8 @@ static int parse_synth(const char *spec, double v[5], char *err, size_t errlen)
         if (k < 0)
             return ml_err(err, errlen, "dataset '%s': unknown key '%.*s' (docs, vocab, topics, len, alpha)",
                           spec, (int)(eq - p), p);
-        char *end;
-        v[k] = strtod(eq + 1, &end);
-        if (end == eq + 1 || (*end && *end != ','))
+        const char *end;
+        if (units_decimal(eq + 1, &v[k], &end) != 0 || (*end && *end != ','))
             return ml_err(err, errlen, "dataset '%s': %s is not a number", spec, keys[k]);
         p = *end ? end + 1 : end;
     }

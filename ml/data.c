@@ -409,13 +409,13 @@ static int spec_parse(const char *name, const char *spec, const char *const *key
         }
         char num[64];
         size_t len = (size_t)(comma - eq - 1);
-        char *end;
+        const char *end;
         if (len == 0 || len >= sizeof num)
             return ml_err(err, errlen, "%s: %s needs a number", name, keys[k]);
         memcpy(num, eq + 1, len);
         num[len] = '\0';
-        double v = strtod(num, &end);
-        if (*end || !isfinite(v) || v < 0)
+        double v;
+        if (units_decimal(num, &v, &end) != 0 || *end || v < 0)
             return ml_err(err, errlen, "%s: %s=%s is not a number >= 0", name, keys[k], num);
         vals[k] = v;
         p = *comma ? comma + 1 : comma;

@@ -20,6 +20,7 @@
 
 #include "ml/data.h"
 #include "ml/internal.h"
+#include "core/units.h"
 
 #define TOKEN_MAX 64 /* longest number we accept, in characters */
 
@@ -50,14 +51,14 @@ static int token_copy(const char *p, const char *q, char tok[TOKEN_MAX])
     return 0;
 }
 
-/* A finite decimal double filling the whole token: strtod's hex form
- * (3:0x10 as 16) is no LIBSVM number, and likely a file that is not one. */
+/* A finite decimal double filling the whole token (units_decimal): strtod's
+ * hex form (3:0x10 as 16) is no LIBSVM number, and likely a file that is
+ * not one. */
 static int parse_real(const char *tok, double *out)
 {
-    char *end;
-    errno = 0;
-    double v = strtod(tok, &end);
-    if (end == tok || *end != '\0' || !isfinite(v) || strpbrk(tok, "xX"))
+    const char *end;
+    double v;
+    if (units_decimal(tok, &v, &end) != 0 || *end != '\0')
         return -1;
     *out = v;
     return 0;

@@ -10,6 +10,7 @@
 
 #include "ml/internal.h"
 #include "ml/optim.h"
+#include "core/units.h"
 
 int ml_optim_init(ml_optim *o, ml_optim_kind kind, size_t n, size_t base, float momentum,
                   char *err, size_t errlen)
@@ -121,14 +122,15 @@ static int sched_kv(const char *name, const char *p, const char *const *keys, do
                 break;
         if (!keys[k])
             return ml_err(err, errlen, "schedule %s: unknown key '%.*s'", name, (int)(eq - p), p);
-        char num[64], *end;
+        char num[64];
+        const char *end;
         size_t len = (size_t)(comma - eq - 1);
         if (len == 0 || len >= sizeof num)
             return ml_err(err, errlen, "schedule %s: %s needs a number", name, keys[k]);
         memcpy(num, eq + 1, len);
         num[len] = '\0';
-        double v = strtod(num, &end);
-        if (*end || !isfinite(v) || v < 0)
+        double v;
+        if (units_decimal(num, &v, &end) != 0 || *end || v < 0)
             return ml_err(err, errlen, "schedule %s: %s=%s is not a number >= 0", name, keys[k], num);
         vals[k] = v;
         p = *comma ? comma + 1 : comma;

@@ -15,6 +15,7 @@
 
 #include "ml/internal.h"
 #include "ml/train.h"
+#include "core/units.h"
 
 const ml_opt ml_opts[] = {
     {"dataset", "NAME", "fashion-mnist, synth-sparse:n=N,d=D,nnz=K or synth-dense:n=N,d=D,classes=C"},
@@ -67,10 +68,9 @@ static int set_str(char *dst, size_t cap, const char *key, const char *value, ch
 static int set_real(double *dst, const char *key, const char *value, double lo, double hi,
                     const char *what, char *err, size_t errlen)
 {
-    char *end;
-    errno = 0;
-    double v = strtod(value, &end);
-    if (end == value || *end || errno || !isfinite(v) || v < lo || v > hi)
+    const char *end;
+    double v;
+    if (units_decimal(value, &v, &end) != 0 || *end || v < lo || v > hi)
         return ml_err(err, errlen, "--%s: '%s' is not %s", key, value, what);
     *dst = v;
     return 0;
@@ -82,7 +82,7 @@ static int set_count(uint64_t *dst, const char *key, const char *value, uint64_t
     char *end;
     errno = 0;
     unsigned long long v = strtoull(value, &end, 10);
-    if (end == value || *end || errno || value[0] == '-' || v < lo || v > hi)
+    if (end == value || *end || errno || !(value[0] >= '0' && value[0] <= '9') || v < lo || v > hi)
         return ml_err(err, errlen, "--%s: '%s' is not a whole number in [%llu, %llu]", key, value,
                       (unsigned long long)lo, (unsigned long long)hi);
     *dst = v;

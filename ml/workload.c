@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "ml/internal.h"
+#include "core/units.h"
 
 /* Append a layer. Out of memory sets w->failed, checked once at the end,
  * so the builders below read as the architecture, one layer a line. */
@@ -327,9 +328,9 @@ int ml_device_parse(const char *spec, ml_device *d, char *err, size_t errlen)
         if (strncmp(kv, "efficiency=", 11) != 0)
             return ml_err(err, errlen, "device %s: expected :efficiency=E after the name, not ':%s'",
                           d->name, kv);
-        char *end;
-        double e = strtod(kv + 11, &end);
-        if (end == kv + 11 || *end || !(e > 0 && e <= 1))
+        const char *end;
+        double e;
+        if (units_decimal(kv + 11, &e, &end) != 0 || *end || !(e > 0 && e <= 1))
             return ml_err(err, errlen, "device %s: efficiency must be a number in (0, 1], not '%s'",
                           d->name, kv + 11);
         d->efficiency = e;

@@ -496,6 +496,12 @@ static void messages_say_what_is_wrong(void **state)
         {args[2], "a folder, not a data file"},
         {"collective --latency 1m", "'1m' is ambiguous: write 1min for minutes or 1ms for milliseconds"},
         {"collective --backend real --timeout 5m", "write 5min for minutes"},
+        /* decimal numbers only: strtod's hex, inf and leading space ran */
+        {"collective --latency 0x10us", "'0x10us' is not a time"},
+        {"collective --bandwidth ' 0x1p30Bps'", "' 0x1p30Bps' is not a rate"},
+        {"run allreduce --lr 0x1p-3", "--lr: '0x1p-3' is not"},
+        {"run allreduce --lr inf", "--lr: 'inf' is not"},
+        {"run allreduce --dataset synth-dense:n=0x100", "n=0x100 is not a number"},
     };
     test_distlab_refuses("", cases, sizeof cases / sizeof *cases);
     assert_int_equal(run("collective --workers 2 --bytes 4KiB --latency 0.001min"), 0);

@@ -171,6 +171,25 @@ static void units_parse_and_refuse(void **state)
     long n;
     assert_int_equal(units_int("12x", 0, 100, &n, err, sizeof err), -1);
     assert_int_equal(units_int("100", 0, 100, &n, err, sizeof err), 0);
+    /* decimal numbers only, everywhere: what strtod also reads is refused */
+    static const char *const not_decimal[] = {"0x10us", "0x1p-3", " 1us", "++1us", "infs", "nans", "e5s",
+                                              ".s", "1..5s", "-0x1s"};
+    for (size_t i = 0; i < sizeof not_decimal / sizeof *not_decimal; i++)
+        if (units_time(not_decimal[i], &v, err, sizeof err) != -1)
+            fail_msg("units_time took '%s' as %g s", not_decimal[i], v);
+    static const char *const decimal[] = {"1", "1.", ".5", "1e-3", "1E+3", "2.5e1", "-0", "+1"};
+    static const double value[] = {1, 1, 0.5, 1e-3, 1e3, 25, 0, 1};
+    for (size_t i = 0; i < sizeof decimal / sizeof *decimal; i++) {
+        if (units_double(decimal[i], &v, err, sizeof err) != 0 || v != value[i])
+            fail_msg("units_double('%s'): %s", decimal[i], err);
+    }
+    const char *end;
+    assert_int_equal(units_decimal("5e", &v, &end), 0); /* "e" then is what follows, not an exponent */
+    assert_true(v == 5 && strcmp(end, "e") == 0);
+    assert_int_equal(units_double("0x1p-3", &v, err, sizeof err), -1);
+    assert_int_equal(units_double("inf", &v, err, sizeof err), -1);
+    assert_int_equal(units_int(" 5", 0, 100, &n, err, sizeof err), -1);
+    assert_int_equal(units_int("-5", -10, 100, &n, err, sizeof err), 0);
 }
 
 int main(void)
