@@ -288,6 +288,16 @@ int ml_libsvm_load(const char *path, size_t dim, size_t max_examples, ml_dataset
     memset(out, 0, sizeof *out);
     if (ml_read_file(path, &buf, &len, err, errlen) < 0)
         return -1;
+    /* an IDX file's magic: 0, 0, a type (0x08: unsigned bytes), 1 to 15
+     * dimensions; as text it would be "a NUL byte in the line" */
+    const unsigned char *u = (const unsigned char *)buf;
+    if (len >= 4 && u[0] == 0 && u[1] == 0 && u[2] >= 0x08 && u[2] <= 0x0e && u[3] >= 1 && u[3] <= 15) {
+        ml_err(err, errlen, "%s: looks like an IDX file (magic 0x%02x%02x%02x%02x), not LIBSVM text: "
+               "give --data IMAGES,LABELS (e.g. --data train-images-idx3-ubyte.gz,"
+               "train-labels-idx1-ubyte.gz)", path, u[0], u[1], u[2], u[3]);
+        free(buf);
+        return -1;
+    }
     int rc = ml_libsvm_parse(buf, len, path, dim, max_examples, out, err, errlen);
     free(buf);
     return rc;

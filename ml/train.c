@@ -124,7 +124,7 @@ int ml_config_set(ml_config *c, const char *key, const char *value, char *err, s
     if (!strcmp(key, "test-size"))
         return (rc = set_count(&u, key, value, 1, SIZE_MAX, err, errlen)) ? rc : (c->test_size = u, 0);
     if (!strcmp(key, "lr"))
-        return set_real(&c->lr, key, value, 1e-12, 1e6, "a learning rate > 0", err, errlen);
+        return set_real(&c->lr, key, value, 1e-12, 1e6, "a learning rate > 0 (1e-12 to 1e6)", err, errlen);
     if (!strcmp(key, "momentum")) {
         /* checked in the precision the optimizers keep it in (float):
          * 0.999999999 is below 1 as a double but rounds to 1 as a float */
@@ -138,9 +138,9 @@ int ml_config_set(ml_config *c, const char *key, const char *value, char *err, s
         return 0;
     }
     if (!strcmp(key, "l2"))
-        return set_real(&c->l2, key, value, 0, 1e6, "a regularisation weight >= 0", err, errlen);
+        return set_real(&c->l2, key, value, 0, 1e6, "a regularisation weight >= 0 (at most 1e6)", err, errlen);
     if (!strcmp(key, "eval-every"))
-        return set_real(&c->eval_every_epochs, key, value, 1e-6, 1e6, "a number of epochs > 0",
+        return set_real(&c->eval_every_epochs, key, value, 1e-6, 1e6, "a number of epochs > 0 (1e-6 to 1e6)",
                         err, errlen);
     if (!strcmp(key, "test-fraction"))
         return set_real(&c->test_fraction, key, value, DBL_MIN, nextafter(1.0, 0.0),

@@ -168,6 +168,12 @@ static void t_libsvm_hex_and_folders_refused(void **state)
     assert_int_equal(ml_libsvm_load(tmpdir, 0, 0, &ds, err, sizeof err), -1);
     if (!strstr(err, "a folder, not a data file") || strstr(err, "gzip"))
         fail_msg("a folder as LIBSVM data: '%s'", err);
+    /* an IDX file alone (no ",LABELS"): its magic says what it is */
+    static const unsigned char labels[] = {0, 0, 8, 1, 0, 0, 0, 2, 3, 7};
+    const char *idx = write_file("lonely.idx", labels, sizeof labels, 1);
+    assert_int_equal(ml_libsvm_load(idx, 0, 0, &ds, err, sizeof err), -1);
+    if (!strstr(err, "looks like an IDX file (magic 0x00000801)") || !strstr(err, "--data IMAGES,LABELS"))
+        fail_msg("an IDX file as LIBSVM data: '%s'", err);
 }
 
 static void t_libsvm_files(void **state)

@@ -85,6 +85,10 @@ static void t_options(void **state)
         {"test-fraction", "1", "fraction in (0, 1)"},
         {"dataset", "", "expected a value"},
         {"eval-every", "0", "a number of epochs > 0"},
+        /* past the bounds, the message says them */
+        {"lr", "1e30", "--lr: '1e30' is not a learning rate > 0 (1e-12 to 1e6)"},
+        {"eval-every", "1e-12", "a number of epochs > 0 (1e-6 to 1e6)"},
+        {"l2", "1e7", "regularisation weight >= 0 (at most 1e6)"},
     };
     for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++)
         if (ml_config_set(&c, bad[k].key, bad[k].value, err, sizeof err) != -1 || !strstr(err, bad[k].want))
