@@ -289,6 +289,7 @@ static void peer_write(real_rank *rk, int p)
         double now = net_clock_s();
         size_t left = (size_t)w;
         pe->active_s = now;
+        pe->silent = 0;
         while (left > 0) {
             real_req *q = RLIST_ENTRY(pe->outq.next, real_req, link);
             size_t total = REAL_FRAME_HEADER_BYTES + q->len;
@@ -535,7 +536,8 @@ static void peer_read(real_rank *rk, int p)
         } else {
             pe->in_got += (size_t)n;
         }
-        pe->active_s = net_clock_s();
+        pe->heard_s = pe->active_s = net_clock_s();
+        pe->silent = 0;
         if (pe->in_req)
             pe->in_req->active_s = pe->active_s;
     }
@@ -728,6 +730,12 @@ int real_progress_for(rt *r, int n, rt_request **reqs, double timeout_s)
                     describe(reqs[i], what, sizeof what);
                     break;
                 }
+            /* the peers it waited on by name that moved nothing all along */
+            for (int i = 0; i < n; i++) {
+                const real_req *q = (const real_req *)reqs[i];
+                if (q && q->peer >= 0 && q->peer != rk->rt.rank && rk->peers[q->peer].active_s + timeout <= net_clock_s())
+                    rk->peers[q->peer].silent = 1;
+            }
             rc = rt_seterr(r, RT_ETIMEOUT, "%s: no progress for %g s", what, timeout);
             goto out;
         }
@@ -785,10 +793,31 @@ void real_engine_abandon(real_rank *rk)
     }
 }
 
+int real_engine_give_up(real_rank *rk, int quiet_too)
+{
+    double now = net_clock_s(), timeout_s = rk->job->timeout_s;
+    int n = 0;
+    if (!rk->failed)
+        return 0;
+    for (int p = 0; p < rk->rt.size; p++) {
+        real_peer *pe = &rk->peers[p];
+        if (p == rk->rt.rank || pe->rfd < 0 || pe->heard_s + timeout_s > now)
+            continue;
+        /* (rank 0 of a hosts job may still be reading this rank's report:
+         * closing on it unasked could reset the connection and lose it) */
+        if (pe->silent || (quiet_too && !(rk->job->hosts && p == 0))) {
+            real_peer_fail(rk, p, RT_ETIMEOUT, "nothing came from it for %g s; given up", timeout_s);
+            n++;
+        }
+    }
+    return n;
+}
+
 void real_engine_flush(real_rank *rk)
 {
     int pending = 0;
     real_engine_abandon(rk);
+    real_engine_give_up(rk, 0);
     for (int p = 0; p < rk->rt.size; p++)
         pending += !rlist_empty(&rk->peers[p].outq);
     double deadline = net_clock_s() + rk->job->timeout_s;

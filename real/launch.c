@@ -209,6 +209,7 @@ static int rank_run(real_rank *rk)
         int drained = rt_async_drain(&rk->rt); /* jobs the rank left posted */
         if (status == RT_OK)
             status = drained;
+        rk->failed = status != RT_OK;
         if (job->hosts)
             hosts_report(rk, status);
         real_mesh_close(rk);
@@ -258,6 +259,16 @@ static int hosts_setup(real_job *job, const real_config *cfg, char *err, size_t 
                 snprintf(err, errlen, "--peers: entry %d: %s", n + 1, why);
                 return -1;
             }
+            /* two ranks cannot listen on one address: say so now, not
+             * after --timeout spent waiting for the second */
+            for (int k = 0; k < n; k++)
+                if (job->addr[k].len == job->addr[n].len &&
+                    memcmp(&job->addr[k].sa, &job->addr[n].sa, job->addr[n].len) == 0) {
+                    char at[80];
+                    snprintf(err, errlen, "--peers: entries %d and %d are both %s (one address per rank)",
+                             k + 1, n + 1, net_addr_str(&job->addr[n], at, sizeof at));
+                    return -1;
+                }
             if (n == me) {
                 snprintf(myhost, sizeof myhost, "%s", host);
                 port = p;
@@ -337,7 +348,9 @@ typedef struct report_head {
     uint64_t nevents, bytes_sent, messages, slot_bytes;
     double ended_s;     /* when its function returned, on its clock */
     int32_t after_halt; /* it failed because another rank had */
-    int32_t pad;
+    int32_t silent;     /* 1 + a rank a wait of its timed out on, silent
+                         * since (rank 0 waits no longer for that one's
+                         * report); 0: none */
 } report_head;
 
 #define REPORT_PART_EVENTS ((size_t)(64u << 20) / sizeof(rt_event))
@@ -351,6 +364,9 @@ static void hosts_report_send(real_rank *rk, int status, double ended_s, const c
                      .bytes_sent = r->bytes_sent, .messages = r->messages_sent,
                      .slot_bytes = res->result_bytes, .ended_s = ended_s,
                      .after_halt = rk->heard_halt};
+    for (int p = 0; p < r->size && !h.silent; p++)
+        if (rk->peers[p].silent)
+            h.silent = p + 1;
     size_t total = h.err_bytes + h.slot_bytes;
     char *body = malloc(total ? total : 1);
     if (!body || h.nevents > REPORT_MAX_EVENTS)
@@ -377,40 +393,37 @@ typedef struct report_seen {
     char err[600];
 } report_seen;
 
-/* Rank j's report: its slot lands in the job's result, its events are
- * appended, its status and error go to *out. Returns 0, or an RT_E* with
- * r->err saying what went wrong. */
-static int report_receive(real_rank *rk, int j, report_seen *out, int *no_memory)
+/* The rest of rank j's report, after its head h: its slot lands in the
+ * job's result, its events are appended, its status and error go to
+ * *out. Returns 0, or an RT_E* with r->err saying what went wrong. */
+static int report_receive(real_rank *rk, int j, const report_head *h, report_seen *out, int *no_memory)
 {
     rt *r = &rk->rt;
     job_result *res = rk->job->res;
-    report_head h;
-    int rc = report_part(r, j, &h, sizeof h, 0);
-    if (rc != RT_OK)
-        return rc;
-    if (h.slot_bytes != res->result_bytes || h.err_bytes >= sizeof out->err || h.nevents > REPORT_MAX_EVENTS)
+    int rc = RT_OK;
+    if (h->slot_bytes != res->result_bytes || h->err_bytes >= sizeof out->err || h->nevents > REPORT_MAX_EVENTS)
         return rt_seterr(r, RT_EPROTO, "its report does not fit this job (another build of distlab?)");
-    size_t total = h.err_bytes + h.slot_bytes;
+    size_t total = h->err_bytes + h->slot_bytes;
     char *body = malloc(total ? total : 1);
-    rt_event *ev = h.nevents ? malloc(h.nevents * sizeof *ev) : NULL;
-    if (!body || (h.nevents && !ev))
-        rc = rt_seterr(r, RT_ENOMEM, "no memory for its report (%llu events)", (unsigned long long)h.nevents);
+    rt_event *ev = h->nevents ? malloc(h->nevents * sizeof *ev) : NULL;
+    if (!body || (h->nevents && !ev))
+        rc = rt_seterr(r, RT_ENOMEM, "no memory for its report (%llu events)", (unsigned long long)h->nevents);
     if (rc == RT_OK)
         rc = report_part(r, j, body, total, 0);
-    for (uint64_t k = 0; rc == RT_OK && k < h.nevents; k += REPORT_PART_EVENTS) {
-        size_t n = h.nevents - k < REPORT_PART_EVENTS ? (size_t)(h.nevents - k) : REPORT_PART_EVENTS;
+    for (uint64_t k = 0; rc == RT_OK && k < h->nevents; k += REPORT_PART_EVENTS) {
+        size_t n = h->nevents - k < REPORT_PART_EVENTS ? (size_t)(h->nevents - k) : REPORT_PART_EVENTS;
         rc = report_part(r, j, ev + k, n * sizeof *ev, 0);
     }
     if (rc == RT_OK) {
-        memcpy(out->err, body, h.err_bytes);
-        out->err[h.err_bytes] = '\0';
-        out->status = h.status;
-        out->ended_s = h.ended_s;
-        out->after_halt = h.after_halt;
-        memcpy(job_result_slot(res, j), body + h.err_bytes, h.slot_bytes);
-        for (uint64_t k = 0; k < h.nevents; k++)
+        memcpy(out->err, body, h->err_bytes);
+        out->err[h->err_bytes] = '\0';
+        out->status = h->status;
+        out->ended_s = h->ended_s;
+        out->after_halt = h->after_halt;
+        memcpy(job_result_slot(res, j), body + h->err_bytes, h->slot_bytes);
+        for (uint64_t k = 0; k < h->nevents; k++)
             ev[k].rank = j; /* whatever it said */
-        if (job_collect_report(res, j, RT_OK, NULL, ev, h.nevents, h.bytes_sent, h.messages) != 0)
+        if (job_collect_report(res, j, RT_OK, NULL, ev, h->nevents, h->bytes_sent, h->messages) != 0)
             *no_memory = j;
     }
     free(body);
@@ -418,29 +431,99 @@ static int report_receive(real_rank *rk, int j, report_seen *out, int *no_memory
     return rc;
 }
 
-/* Rank 0 gathers every other rank's report into the job's result. The
- * job's error is the first failure (by each rank's clock, which agree to
- * within a message latency) that did not follow from another rank's halt;
- * a rank that never reported failed when rank 0 found it gone. */
+static void no_report(report_seen *seen, int j, int status, double now_s, const char *why)
+{
+    seen[j] = (report_seen){.status = status, .ended_s = now_s};
+    snprintf(seen[j].err, sizeof seen[j].err, "rank %d ended without reporting to rank 0: %s", j, why);
+}
+
+/* Stop waiting for rank k's report, which `who` found silent -- unless
+ * rank 0 has heard from k since, which shows it alive. Returns 1 if it
+ * did. */
+static int report_give_up(real_rank *rk, report_seen *seen, rt_request **pend, int k, const char *who)
+{
+    rt *r = &rk->rt;
+    char why[200];
+    if (rk->peers[k].heard_s + rk->job->timeout_s > net_clock_s())
+        return 0;
+    snprintf(why, sizeof why, "%s heard nothing from it for %g s", who, rk->job->timeout_s);
+    no_report(seen, k, RT_ETIMEOUT, real_now(r), why);
+    real_release(r, pend[k]);
+    pend[k] = NULL;
+    rk->peers[k].silent = 1; /* nor waited for at the hang-up */
+    return 1;
+}
+
+/* Rank 0 gathers every other rank's report into the job's result, in the
+ * order they come: the heads are received all at once, so a stopped rank
+ * delays no other's report, and a report that names a rank found silent
+ * (a wait on it timed out) ends the wait for that rank's -- a stopped
+ * rank costs one --timeout, not one more. The job's error is the first
+ * failure (by each rank's clock, which agree to within a message
+ * latency) that did not follow from another rank's halt; a rank that
+ * never reported failed when rank 0 found it gone. */
 static void hosts_report_gather(real_rank *rk, int status, double ended_s, const char *err)
 {
     rt *r = &rk->rt;
     job_result *res = rk->job->res;
     report_seen *seen = calloc((size_t)r->size, sizeof *seen);
-    if (!seen) {
+    report_head *heads = calloc((size_t)r->size, sizeof *heads);
+    rt_request **pend = calloc((size_t)r->size, sizeof *pend);
+    if (!seen || !heads || !pend) {
         job_fail(res, "rank 0: no memory to gather the reports of %d ranks", r->size);
-        return;
+        goto out;
     }
     seen[0] = (report_seen){.status = status, .after_halt = rk->heard_halt, .ended_s = ended_s};
     snprintf(seen[0].err, sizeof seen[0].err, "%s", err[0] ? err : rt_strerror(status));
-    int first = status != RT_OK ? 0 : -1, no_memory = -1;
+    int first = status != RT_OK ? 0 : -1, no_memory = -1, left = 0;
     for (int j = 1; j < r->size; j++) {
-        int rc = report_receive(rk, j, &seen[j], &no_memory);
-        if (rc != RT_OK) {
-            seen[j] = (report_seen){.status = rc, .ended_s = real_now(r)};
-            snprintf(seen[j].err, sizeof seen[j].err, "rank %d ended without reporting to rank 0: %s", j,
-                     rt_error(r));
+        if (real_irecv(r, j, REAL_TAG_REPORT, &heads[j], sizeof heads[j], &pend[j]) == RT_OK)
+            left++;
+        else
+            no_report(seen, j, RT_EIO, real_now(r), rt_error(r));
+    }
+    while (left > 0) {
+        /* a rank rank 0 itself found silent, and has not heard from since */
+        for (int k = 1; k < r->size; k++)
+            if (pend[k] && rk->peers[k].silent && report_give_up(rk, seen, pend, k, "rank 0"))
+                left--;
+        if (left == 0)
+            break;
+        if (real_progress(r, r->size, pend) != RT_OK) { /* nothing came for --timeout */
+            for (int j = 1; j < r->size; j++)
+                if (pend[j]) {
+                    no_report(seen, j, RT_ETIMEOUT, real_now(r), rt_error(r));
+                    real_release(r, pend[j]);
+                    pend[j] = NULL;
+                }
+            break;
         }
+        for (int j = 1; j < r->size; j++) {
+            if (!pend[j] || !pend[j]->done)
+                continue;
+            int rc = pend[j]->error;
+            if (rc != RT_OK)
+                rt_seterr(r, rc, "%s", ((real_req *)pend[j])->msg);
+            else if (pend[j]->status.bytes != sizeof heads[j])
+                rc = rt_seterr(r, RT_EPROTO, "a report head of %zu bytes, expected %zu", pend[j]->status.bytes,
+                               sizeof heads[j]);
+            real_release(r, pend[j]);
+            pend[j] = NULL;
+            left--;
+            if (rc == RT_OK)
+                rc = report_receive(rk, j, &heads[j], &seen[j], &no_memory);
+            if (rc != RT_OK) {
+                no_report(seen, j, rc, real_now(r), rt_error(r));
+                continue;
+            }
+            int quiet = heads[j].silent - 1;
+            char who[32];
+            snprintf(who, sizeof who, "rank %d", j);
+            if (quiet > 0 && quiet < r->size && pend[quiet] && report_give_up(rk, seen, pend, quiet, who))
+                left--;
+        }
+    }
+    for (int j = 1; j < r->size; j++) {
         if (seen[j].status == RT_OK)
             continue;
         /* a failure of its own beats one that followed a halt; then the earlier */
@@ -448,13 +531,18 @@ static void hosts_report_gather(real_rank *rk, int status, double ended_s, const
             (seen[j].after_halt == seen[first].after_halt && seen[j].ended_s < seen[first].ended_s))
             first = j;
     }
-    if (first >= 0)
+    if (first >= 0) {
         job_fail(res, "%s", seen[first].err[0] ? seen[first].err : rt_strerror(seen[first].status));
+        rk->failed = 1; /* the job did: rank 0 hangs up as a failed rank */
+    }
     if (no_memory >= 0)
         job_fail(res, "rank 0: no memory for the events of rank %d", no_memory);
     for (int j = 1; j < r->size; j++)
         res->rank_status[j] = seen[j].status;
+out:
     free(seen);
+    free(heads);
+    free(pend);
 }
 
 static void hosts_report(real_rank *rk, int status)

@@ -134,6 +134,7 @@ int real_mesh_open(real_rank *rk)
             rk->peers[me].wfd = fd;
         } else {
             rk->peers[j].rfd = rk->peers[j].wfd = fd;
+            rk->peers[j].heard_s = rk->peers[j].active_s = net_clock_s();
         }
         if (net_write_all(fd, hello, sizeof hello, deadline, err, sizeof err) != 0) {
             rc = rt_seterr(r, RT_EIO, "hello to rank %d: %s", j, err);
@@ -172,6 +173,7 @@ int real_mesh_open(real_rank *rk)
         rk->peers[j].rfd = fd;
         if (j != me)
             rk->peers[j].wfd = fd;
+        rk->peers[j].heard_s = rk->peers[j].active_s = net_clock_s();
         left--;
     }
     close(job->listen_fd[me]);
@@ -183,12 +185,15 @@ fail:
 }
 
 /* Read and drop what the still-open connections bring until each peer
- * hangs up; the wait ends after timeout_s without any byte arriving. */
+ * hangs up; the wait ends after timeout_s without any byte arriving. A
+ * rank that failed gives up each peer it has heard nothing from for
+ * timeout_s (a stopped peer is not waited for again). */
 static void drain(real_rank *rk)
 {
     char sink[16 << 10];
-    double deadline = net_clock_s() + rk->job->timeout_s;
+    double timeout_s = rk->job->timeout_s, deadline = net_clock_s() + timeout_s;
     for (;;) {
+        real_engine_give_up(rk, 1);
         int np = 0;
         for (int p = 0; p < rk->job->size; p++)
             if (rk->peers[p].rfd >= 0) {
@@ -197,7 +202,14 @@ static void drain(real_rank *rk)
             }
         if (np == 0 || net_clock_s() >= deadline)
             return;
-        int k = poll(rk->pfds, (nfds_t)np, net_poll_ms(deadline));
+        double wake = deadline;
+        for (int i = 0; rk->failed && i < np; i++) {
+            if (rk->job->hosts && rk->pfd_peer[i] == 0)
+                continue;
+            double due = rk->peers[rk->pfd_peer[i]].heard_s + timeout_s;
+            wake = due < wake ? due : wake;
+        }
+        int k = poll(rk->pfds, (nfds_t)np, net_poll_ms(wake));
         real_beat(rk);
         if (k < 0 && errno != EINTR)
             return;
@@ -207,7 +219,8 @@ static void drain(real_rank *rk)
             real_peer *pe = &rk->peers[rk->pfd_peer[i]];
             ssize_t n = recv(pe->rfd, sink, sizeof sink, MSG_DONTWAIT);
             if (n > 0) {
-                deadline = net_clock_s() + rk->job->timeout_s;
+                pe->heard_s = net_clock_s();
+                deadline = pe->heard_s + timeout_s;
             } else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
                 close(pe->rfd);
                 pe->rfd = pe->wfd = -1;
@@ -266,8 +279,13 @@ void real_mesh_close(real_rank *rk)
         int clean = !pe->torn;
         if (clean && !rlist_empty(&pe->outq))
             clean = RLIST_ENTRY(pe->outq.next, real_req, link)->sent == 0;
+        /* (a rank that failed stops trying once it has heard nothing
+         * from the peer for the timeout) */
+        double by = net_clock_s() + rk->job->timeout_s;
+        if (rk->failed && !(rk->job->hosts && p == 0) && pe->heard_s + rk->job->timeout_s < by)
+            by = pe->heard_s + rk->job->timeout_s;
         if (clean)
-            send_bye(rk, pe, bye, sizeof bye, net_clock_s() + rk->job->timeout_s);
+            send_bye(rk, pe, bye, sizeof bye, by);
         shutdown(pe->wfd, SHUT_WR);
     }
     drain(rk);

@@ -132,6 +132,10 @@ typedef struct real_peer {
     int error;            /* 0 while the peer is there, else an RT_E* code */
     int torn;             /* a frame was left half written: no goodbye */
     double active_s;      /* last time bytes moved on this connection */
+    double heard_s;       /* last time bytes came from the peer */
+    int silent;           /* a wait on it timed out, and nothing moved
+                           * since: a rank that failed does not wait on
+                           * it again (real_engine_give_up) */
     int reported;         /* its end was reported to an any-source receive */
     int halted;           /* it sent a halt: only its report may still come */
     char why[256];        /* how it ended */
@@ -154,6 +158,7 @@ typedef struct real_rank {
     real_peer *peers;     /* indexed by rank; peers[rank] is the self loop */
     int live_peers;       /* other ranks not yet ended */
     int heard_halt;       /* a receive failed because its peer halted */
+    int failed;           /* its function returned an error: it is ending */
     rlink posted;         /* posted receives, oldest first */
     rlink unexpected;     /* unmatched arrivals, in arrival order */
     struct pollfd *pfds;  /* scratch for progress */
@@ -178,6 +183,12 @@ void real_engine_flush(real_rank *rk);
  * rank never waited for (their buffers may be gone); a connection with a
  * frame half written is torn and sends nothing more. */
 void real_engine_abandon(real_rank *rk);
+/* A rank that failed waits no longer on a peer it has heard nothing from
+ * for the timeout when a wait of its own timed out on that peer (silent)
+ * or, with quiet_too, whatever it waited for (but rank 0 of a hosts job,
+ * which may still be reading this rank's report). Their connections
+ * close; returns how many it gave up. */
+int real_engine_give_up(real_rank *rk, int quiet_too);
 /* Tell every other rank this one stopped after an error (a halt frame):
  * their receives from it fail at once, and its report can still go. */
 void real_engine_halt(real_rank *rk);

@@ -446,6 +446,16 @@ static void bad_options_are_refused(void **state)
     assert_int_equal(test_distlab_run(out, sizeof out, "collective --workers 2 --bytes 4KiB --backend real "
                                       "--launch hosts --peers 127.0.0.1:1,127.0.0.1:2 --rank 2"), 1);
     assert_non_null(strstr(out, "--rank 2: this job has ranks 0..1"));
+    /* one address twice (here also written otherwise): refused before any
+     * wait, not after --timeout spent waiting for the second rank there */
+    char one[64], peers[160];
+    free_peers(1, one, sizeof one);
+    const char *port = strrchr(one, ':') + 1;
+    snprintf(peers, sizeof peers, "%s,127.0.0.1:7,127.0.0.1:0%s", one, port);
+    assert_int_equal(test_distlab_run(out, sizeof out, "collective --workers 3 --bytes 4KiB --backend real "
+                                      "--launch hosts --peers %s --rank 0 --timeout 30", peers), 1);
+    if (!strstr(out, "entries 1 and 3 are both"))
+        fail_msg("expected a refusal of the repeated address, got: %s", out);
 }
 
 static int setup(void **state)
