@@ -385,6 +385,16 @@ const char *cli_find_shared(const char *name, const char *sub, const char *ext, 
     snprintf(buf, len, "%s/%s/%s%s", cli_share_dir(), sub, name, ext);
     if (access(buf, F_OK) == 0)
         return buf;
+    /* a build in a source tree: build/distlab next to platforms/ and labs/ */
+    char exe[4096];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    char *slash = n > 0 ? (exe[n] = '\0', strrchr(exe, '/')) : NULL;
+    if (slash) {
+        *slash = '\0';
+        snprintf(buf, len, "%s/../%s/%s%s", exe, sub, name, ext);
+        if (access(buf, F_OK) == 0)
+            return buf;
+    }
     return name;
 }
 

@@ -400,6 +400,16 @@ static void short_names_come_from_the_share_folder(void **state)
         fail_msg("--platform lab-pair: exit %d:\n%s", st, first);
     if (st3 != 0)
         fail_msg("--experiment tiny.exp: exit %d:\n%s", st3, output);
+    /* in a source tree, build/distlab finds the tree's platforms/ from any folder */
+    char here[4096];
+    assert_non_null(getcwd(here, sizeof here));
+    assert_int_equal(chdir(tmpdir), 0);
+    assert_int_equal(setenv("DISTLAB_SHARE", tmpdir, 1), 0); /* nothing installed there */
+    int st4 = run("collective --workers 8 --platform two-racks");
+    unsetenv("DISTLAB_SHARE");
+    assert_int_equal(chdir(here), 0);
+    if (st4 != 0 && strstr(test_distlab(), "/build/"))
+        fail_msg("--platform two-racks from %s: exit %d:\n%s", tmpdir, st4, output);
     /* a name with a folder part is only ever itself */
     assert_int_equal(run("pingpong --platform ./lab-pair.xml"), 1);
     assert_non_null(strstr(output, "'./lab-pair.xml'"));
