@@ -438,6 +438,23 @@ static int check_features(const char *what, double d, char *err, size_t errlen)
     return 0;
 }
 
+/* The examples a synthetic set holds, against the limit on one data
+ * file's bytes: the same memory, the same limit (n=100000,d=10000 is 4 GB). */
+static int check_synth_bytes(const char *what, double bytes, const char *shape, char *err, size_t errlen)
+{
+    ml_limits l;
+    if (ml_limits_get(&l, err, errlen) < 0)
+        return -1;
+    if (bytes <= (double)l.input_bytes)
+        return 0;
+    char size[32], limit[32];
+    units_fmt_size(bytes, size, sizeof size);
+    units_fmt_size((double)l.input_bytes, limit, sizeof limit);
+    return ml_err(err, errlen, "%s: %s = %s of examples, past the limit of %s (%zu bytes) on one data set; "
+                  "raise it with DISTLAB_DATA_LIMIT=SIZE (e.g. DISTLAB_DATA_LIMIT=16GiB)", what, shape, size,
+                  limit, l.input_bytes);
+}
+
 static int open_synth(const char *name, uint64_t seed, size_t train_max, size_t test_max,
                       ml_dataset *train, ml_dataset *test, char *err, size_t errlen)
 {
@@ -459,7 +476,9 @@ static int open_synth(const char *name, uint64_t seed, size_t train_max, size_t 
         ntest = v[6] < 0 ? floor(n / 5) : floor(v[6]);
         if (ntest < 1)
             return ml_err(err, errlen, "synth-sparse: test=%g leaves no test examples", v[6]);
-        if (check_features("synth-sparse", v[1], err, errlen) < 0)
+        if (check_features("synth-sparse", v[1], err, errlen) < 0 ||
+            check_synth_bytes("synth-sparse", (n + ntest) * v[2] * 8, "(n + test) x nnz x 8 bytes", err,
+                              errlen) < 0)
             return -1;
         ml_synth_sparse p = {(size_t)(n + ntest), (size_t)v[1], (size_t)v[2], v[3], v[4], v[5]};
         rc = ml_synth_sparse_make(&p, seed, &all, err, errlen);
@@ -477,7 +496,9 @@ static int open_synth(const char *name, uint64_t seed, size_t train_max, size_t 
         ntest = v[4] < 0 ? floor(n / 5) : floor(v[4]);
         if (ntest < 1)
             return ml_err(err, errlen, "synth-dense: test=%g leaves no test examples", v[4]);
-        if (check_features("synth-dense", v[1], err, errlen) < 0)
+        if (check_features("synth-dense", v[1], err, errlen) < 0 ||
+            check_synth_bytes("synth-dense", (n + ntest) * floor(v[1]) * 4, "(n + test) x d x 4 bytes", err,
+                              errlen) < 0)
             return -1;
         ml_synth_dense p = {(size_t)(n + ntest), (size_t)v[1], (int)v[2], v[3]};
         rc = ml_synth_dense_make(&p, seed, &all, err, errlen);

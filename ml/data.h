@@ -43,7 +43,9 @@ size_t ml_dataset_nnz(const ml_dataset *ds);
  * makes every model allocate weights for four billion features. So the
  * readers refuse, before they allocate, a data file whose uncompressed
  * size is past input_bytes (an IDX file as soon as its header announces
- * it) and a dataset with more than `features` features; the message says
+ * it), a synthetic set whose examples would take more than input_bytes
+ * (n x d x 4 dense, n x nnz x 8 sparse), and a dataset with more than
+ * `features` features; the message says
  * the file, the line or byte, the limit and how to raise it. A user
  * raises them with the environment:
  *   DISTLAB_DATA_LIMIT=SIZE     default 1GiB (units as --bytes: 8GiB, 2TB)

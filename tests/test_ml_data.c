@@ -320,6 +320,19 @@ static void t_limits(void **state)
     assert_int_equal(ml_libsvm_load(gp, 0, 0, &ds, err, sizeof err), -1);
     assert_non_null(strstr(err, "$DISTLAB_DATA_LIMIT is 'lots'"));
 
+    /* synthetic sets: their bytes against the same limit, before making them */
+    ml_dataset tr, te;
+    setenv("DISTLAB_DATA_LIMIT", "64KiB", 1);
+    assert_int_equal(ml_dataset_open("synth-dense:n=1000,d=100,classes=2", 1, 0, 0, &tr, &te, err, sizeof err), -1);
+    if (!strstr(err, "synth-dense: (n + test) x d x 4 bytes = 468.75 KiB of examples, past the limit of 64 KiB"))
+        fail_msg("%s", err);
+    assert_int_equal(ml_dataset_open("synth-sparse:n=1000,d=100,nnz=10", 1, 0, 0, &tr, &te, err, sizeof err), -1);
+    if (!strstr(err, "synth-sparse: (n + test) x nnz x 8 bytes = 93.75 KiB") || !strstr(err, "DISTLAB_DATA_LIMIT="))
+        fail_msg("%s", err);
+    assert_int_equal(ml_dataset_open("synth-dense:n=100,d=100,classes=2", 1, 0, 0, &tr, &te, err, sizeof err), 0);
+    ml_dataset_free(&tr);
+    ml_dataset_free(&te);
+
     /* IDX: refused at the header that announces 1 MiB past a 64 KiB limit;
      * data past what the header announces is not read whole */
     unsigned char lab[8 + 4] = {0};
