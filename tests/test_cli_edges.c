@@ -512,6 +512,7 @@ static void messages_say_what_is_wrong(void **state)
         {"run allreduce --lr 0x1p-3", "--lr: '0x1p-3' is not"},
         {"run allreduce --lr inf", "--lr: 'inf' is not"},
         {"run allreduce --dataset synth-dense:n=0x100", "n=0x100 is not a number"},
+        {"run allreduce --hosts 1048576 --workers 2", "--hosts: '1048576' is not a whole number in 1..65536"},
     };
     test_distlab_refuses("", cases, sizeof cases / sizeof *cases);
     assert_int_equal(run("collective --workers 2 --bytes 4KiB --latency 0.001min"), 0);
