@@ -80,7 +80,7 @@ static const rule rules[] = {
     {"cabinet", "bw", V_RATE, 1},         {"cabinet", "lat", V_TIME, 1},
     {"peer", "speed", V_SPEEDS, 1},       {"peer", "bw_in", V_RATE, 1},
     {"peer", "bw_out", V_RATE, 1},        {"peer", "lat", V_TIME, 0},
-    {"link", "bandwidth", V_RATES, 1},    {"link", "latency", V_TIME, 0},
+    {"link", "bandwidth", V_RATES, 1},    {"link", "latency", V_TIME, 1},
     {"backbone", "bandwidth", V_RATE, 1}, {"backbone", "latency", V_TIME, 1},
     {"disk", "read_bw", V_RATE, 1},       {"disk", "write_bw", V_RATE, 1},
 };
@@ -627,6 +627,35 @@ static int check_full_pairs(checker *c, const xmlNode *zone, const char *const *
     return rc;
 }
 
+/* In a Floyd or Dijkstra zone the routes are the edges of a graph, and a
+ * host that no route touches is cut off: SimGrid crashes (Dijkstra) or
+ * aborts mid-run (Floyd) at its first message. Each host of such a zone
+ * with others must be an end of some route. (Whether the graph connects
+ * them all, SimGrid finds out; its reason then reaches the error.) */
+static int check_graph_hosts(checker *c, const xmlNode *zone, const char *routing)
+{
+    static const char *const hosts[] = {"host"};
+    names ids = {0}, routes = {0};
+    int rc = child_ids(c, zone, hosts, 1, &ids);
+    if (rc == 0 && ids.n > 1)
+        rc = child_routes(c, zone, "route", &routes);
+    for (size_t i = 0; rc == 0 && ids.n > 1 && i < ids.n; i++) {
+        size_t len = strlen(ids.v[i].name);
+        int touched = 0;
+        for (size_t k = 0; k < routes.n && !touched; k++) {
+            const char *key = routes.v[k].name, *nl = strchr(key, '\n');
+            touched = nl && (((size_t)(nl - key) == len && strncmp(key, ids.v[i].name, len) == 0) ||
+                             strcmp(nl + 1, ids.v[i].name) == 0);
+        }
+        if (!touched)
+            rc = fail_at(c, zone, "routing='%s', but no <route> starts or ends at host '%s': it is cut off "
+                         "from the zone's other hosts (the file lacks routes)", routing, ids.v[i].name);
+    }
+    free_names(&ids);
+    free_names(&routes);
+    return rc;
+}
+
 static int check_full_zones(checker *c, const xmlNode *node)
 {
     static const char *const hosts[] = {"host"}, *const zones[] = {"zone", "AS", "cluster"};
@@ -637,6 +666,8 @@ static int check_full_zones(checker *c, const xmlNode *node)
             rc = check_full_pairs(c, node, hosts, 1, "route", "host");
         if (rc == 0 && v && strcmp((const char *)v, "Full") == 0)
             rc = check_full_pairs(c, node, zones, 3, "zoneRoute", "zone");
+        if (rc == 0 && v && (strcmp((const char *)v, "Floyd") == 0 || strncmp((const char *)v, "Dijkstra", 8) == 0))
+            rc = check_graph_hosts(c, node, (const char *)v);
         xmlFree(v);
     }
     for (const xmlNode *k = node->children; k && rc == 0; k = k->next)

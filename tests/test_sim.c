@@ -254,7 +254,7 @@ static void platform_values_are_checked(void **state)
         {"<host id=\"a\" speed=\"1Gf\" core=\"2.5\"/>\n", "core='2.5'"},
         {"<host id=\"a\" speed=\"1Gf\"/>\n<host id=\"a\" speed=\"2Gf\"/>\n",
          "line 6, <host>: a second host named 'a' (the first: line 5, <host>)"},
-        {"<host id=\"a\" speed=\"1Gf\"/>\n<link id=\"l\" bandwidth=\"1Gbps\"/>\n<link id=\"l\" bandwidth=\"2Gbps\"/>\n",
+        {"<host id=\"a\" speed=\"1Gf\"/>\n<link id=\"l\" bandwidth=\"1Gbps\" latency=\"1us\"/>\n<link id=\"l\" bandwidth=\"2Gbps\" latency=\"1us\"/>\n",
          "a second link named 'l'"},
         {"<host id=\"a\" speed=\"1Gf\"/>\n<link id=\"l\" bandwidth=\"10Gbs\"/>\n", "unknown rate unit 'Gbs'"},
         {"<host id=\"a\" speed=\"1Gf\"/>\n<link id=\"l\" latency=\"1us\"/>\n", "no bandwidth= (SimGrid requires it)"},
@@ -263,19 +263,19 @@ static void platform_values_are_checked(void **state)
         {"<backbone id=\"b\" bandwidth=\"1Gbps\" latency=\"nan\"/>\n", "<backbone id=\"b\">: latency='nan'"},
         {"<peer id=\"p\" speed=\"1Gf\" bw_in=\"-1Mbps\" bw_out=\"1Mbps\"/>\n", "bw_in='-1Mbps' is negative"},
         {"<disk id=\"d\" read_bw=\"0Bps\" write_bw=\"1MBps\"/>\n", "read_bw='0Bps' is zero"},
-        {"<host id=\"a\" speed=\"1Gf\"/>\n<host id=\"b\" speed=\"1Gf\"/>\n<link id=\"l\" bandwidth=\"1Gbps\"/>\n"
+        {"<host id=\"a\" speed=\"1Gf\"/>\n<host id=\"b\" speed=\"1Gf\"/>\n<link id=\"l\" bandwidth=\"1Gbps\" latency=\"1us\"/>\n"
          "<route src=\"a\" dst=\"b\">\n<link_ctn id=\"nosuch\"/></route>\n",
          "line 9, <link_ctn id=\"nosuch\">: no link of that name"},
         /* SimGrid aborted on these: "There is no host!", "no connecting
          * path between these two hosts" at the first message, "Route
          * dst='hX' does name a node" */
-        {"<link id=\"l\" bandwidth=\"1Gbps\"/>\n", "no host (a <host>, <peer>, or a <cluster>'s radical=)"},
+        {"<link id=\"l\" bandwidth=\"1Gbps\" latency=\"1us\"/>\n", "no host (a <host>, <peer>, or a <cluster>'s radical=)"},
         {"<host id=\"a\" speed=\"1Gf\"/>\n<host id=\"b\" speed=\"1Gf\"/>\n",
          "line 4, <zone id=\"z\">: routing='Full', but no <route> from host 'a' to 'b'"},
-        {"<host id=\"a\" speed=\"1Gf\"/>\n<host id=\"b\" speed=\"1Gf\"/>\n<link id=\"l\" bandwidth=\"1Gbps\"/>\n"
+        {"<host id=\"a\" speed=\"1Gf\"/>\n<host id=\"b\" speed=\"1Gf\"/>\n<link id=\"l\" bandwidth=\"1Gbps\" latency=\"1us\"/>\n"
          "<route src=\"a\" dst=\"b\" symmetrical=\"NO\"><link_ctn id=\"l\"/></route>\n",
          "no <route> from host 'b' to 'a'"},
-        {"<host id=\"a\" speed=\"1Gf\"/>\n<host id=\"b\" speed=\"1Gf\"/>\n<link id=\"l\" bandwidth=\"1Gbps\"/>\n"
+        {"<host id=\"a\" speed=\"1Gf\"/>\n<host id=\"b\" speed=\"1Gf\"/>\n<link id=\"l\" bandwidth=\"1Gbps\" latency=\"1us\"/>\n"
          "<route src=\"a\" dst=\"hX\"><link_ctn id=\"l\"/></route>\n",
          "line 8, <route>: dst='hX' names no host or router of this file"},
     };
@@ -299,6 +299,16 @@ static void platform_values_are_checked(void **state)
          "<prop id=\"network/TCP-gamma\">: value='-1'"},
         {"<zone id=\"w\" routing=\"Bogus\"><host id=\"a\" speed=\"1Gf\"/></zone>",
          "<zone id=\"w\">: routing='Bogus' is not one SimGrid knows"},
+        /* SimGrid aborted reading it ("cannot parse number"), and crashed
+         * (Dijkstra) or aborted mid-run (Floyd) on the next two */
+        {"<zone id=\"w\" routing=\"Full\"><host id=\"a\" speed=\"1Gf\"/><link id=\"l\" bandwidth=\"1Gbps\"/></zone>",
+         "<link id=\"l\">: no latency= (SimGrid requires it)"},
+        {"<zone id=\"w\" routing=\"Dijkstra\"><host id=\"a\" speed=\"1Gf\"/><host id=\"b\" speed=\"1Gf\"/></zone>",
+         "routing='Dijkstra', but no <route> starts or ends at host 'a'"},
+        {"<zone id=\"w\" routing=\"Floyd\"><host id=\"a\" speed=\"1Gf\"/><host id=\"b\" speed=\"1Gf\"/>"
+         "<link id=\"l\" bandwidth=\"1Gbps\" latency=\"1us\"/><host id=\"c\" speed=\"1Gf\"/>"
+         "<route src=\"a\" dst=\"b\"><link_ctn id=\"l\"/></route></zone>",
+         "routing='Floyd', but no <route> starts or ends at host 'c'"},
         {"<zone id=\"w\" routing=\"Full\">"
          "<cluster id=\"c\" prefix=\"n-\" suffix=\"\" radical=\"0-3\" speed=\"1Gf\" bw=\"1Gbps\" lat=\"5us\"/>"
          "<cluster id=\"d\" prefix=\"m-\" suffix=\"\" radical=\"0-3\" speed=\"1Gf\" bw=\"1Gbps\" lat=\"5us\"/></zone>",
@@ -306,7 +316,7 @@ static void platform_values_are_checked(void **state)
         {"<zone id=\"w\" routing=\"Full\">"
          "<cluster id=\"c\" prefix=\"n-\" suffix=\"\" radical=\"0-3\" speed=\"1Gf\" bw=\"1Gbps\" lat=\"5us\"/>"
          "<cluster id=\"d\" prefix=\"m-\" suffix=\"\" radical=\"0-3\" speed=\"1Gf\" bw=\"1Gbps\" lat=\"5us\"/>"
-         "<link id=\"u\" bandwidth=\"1Gbps\"/><zoneRoute src=\"c\" dst=\"e\" gw_src=\"n-c_router\" "
+         "<link id=\"u\" bandwidth=\"1Gbps\" latency=\"1us\"/><zoneRoute src=\"c\" dst=\"e\" gw_src=\"n-c_router\" "
          "gw_dst=\"m-d_router\"><link_ctn id=\"u\"/></zoneRoute></zone>",
          "<zoneRoute>: dst='e' names no zone"},
     };
@@ -398,8 +408,9 @@ static void generated_cluster_values_are_checked(void **state)
     }
 }
 
-/* An abort in the middle of the run (here a Floyd zone without routes,
- * at the first message) reaches the job's error with SimGrid's reason:
+/* An abort in the middle of the run (here a Floyd zone whose routes join
+ * a to d and b to c but not the two ranks' hosts, a and c, at the first
+ * message) reaches the job's error with SimGrid's reason:
  * the child's stderr stays with the parent through simgrid_run. */
 static void an_abort_in_the_run_says_why(void **state)
 {
@@ -409,7 +420,11 @@ static void an_abort_in_the_run_says_why(void **state)
     assert_true(fd >= 0);
     const char *xml = "<?xml version='1.0'?>\n<!DOCTYPE platform SYSTEM \"https://simgrid.org/simgrid.dtd\">\n"
                       "<platform version=\"4.1\">\n<zone id=\"z\" routing=\"Floyd\">\n"
-                      "<host id=\"a\" speed=\"1Gf\"/><host id=\"b\" speed=\"1Gf\"/>\n</zone>\n</platform>\n";
+                      "<host id=\"a\" speed=\"1Gf\"/><host id=\"b\" speed=\"1Gf\"/>\n"
+                      "<host id=\"c\" speed=\"1Gf\"/><host id=\"d\" speed=\"1Gf\"/>\n"
+                      "<link id=\"l\" bandwidth=\"1Gbps\" latency=\"1us\"/>\n"
+                      "<route src=\"a\" dst=\"d\"><link_ctn id=\"l\"/></route>\n"
+                      "<route src=\"b\" dst=\"c\"><link_ctn id=\"l\"/></route>\n</zone>\n</platform>\n";
     assert_int_equal(write(fd, xml, strlen(xml)), (int)strlen(xml));
     close(fd);
     sim_config sim = sim_config_default();
@@ -422,7 +437,7 @@ static void an_abort_in_the_run_says_why(void **state)
     int rc = job_run(&cfg, oneway_rank, NULL, &res);
     unlink(path);
     assert_int_not_equal(rc, 0);
-    if (!strstr(res.error, "SimGrid said:") || !strstr(res.error, "No route from 'a' to 'b'") ||
+    if (!strstr(res.error, "SimGrid said:") || !strstr(res.error, "No route from 'a' to 'c'") ||
         strstr(res.error, "Backtrace"))
         fail_msg("%s", res.error);
     job_result_free(&res);
