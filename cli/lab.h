@@ -40,6 +40,16 @@ void lab_say(outcome *o, const char *fmt, ...) __attribute__((format(printf, 2, 
  * a crash or a check still running after two minutes is a failure. */
 void lab_isolated(outcome *out, void (*fn)(outcome *o, const void *ctx), const void *ctx);
 
+/* A checker's cases after its first line (the file builds): each runs
+ * isolated and is one TAP line, its message printed when it fails (or
+ * always, with say_always); "not run" for each when nothing loaded. */
+typedef struct lab_case {
+    void (*fn)(outcome *o, const void *ctx);
+    const char *what;
+    int say_always;
+} lab_case;
+void lab_run_cases(tap *t, const lab_case *cases, int n, const void *ctx, int loaded);
+
 /* The score line; returns the exit status (0: every check passed). */
 int lab_score(const tap *t, const lab_checker *lab, const char *file);
 

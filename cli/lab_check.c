@@ -132,6 +132,21 @@ void lab_isolated(outcome *out, void (*fn)(outcome *o, const void *ctx), const v
     munmap(o, sizeof *o);
 }
 
+void lab_run_cases(tap *t, const lab_case *cases, int n, const void *ctx, int loaded)
+{
+    for (int i = 0; i < n; i++) {
+        if (!loaded) {
+            lab_tap_line(t, 0, "%s (not run: nothing to run)", cases[i].what);
+            continue;
+        }
+        outcome o;
+        lab_isolated(&o, cases[i].fn, ctx);
+        lab_tap_line(t, o.ok, "%s", cases[i].what);
+        if (o.msg[0] && (!o.ok || cases[i].say_always))
+            lab_tap_diag(o.msg);
+    }
+}
+
 int lab_score(const tap *t, const lab_checker *lab, const char *file)
 {
     printf("# score: %d/%d checks pass (lab %s, %s)\n", t->passed, t->n, lab->number, file);
@@ -476,16 +491,13 @@ static const char *sums_label(int quick)
 int lab_check_allreduce(const lab_checker *lab, const char *file, int quick)
 {
     tap t = {0, 0};
-    static const struct {
-        void (*fn)(outcome *, const void *);
-        const char *what;
-    } checks[] = {
-        {check_sums, NULL}, /* names its rank counts and sizes: sums_label */
-        {check_same_bits, "every rank ends with the same bits, within 1e-5 of the exact sum"},
-        {check_time, "simulated time is the cost formula, to 1e-6 (ideal network)"},
-        {check_size_only, "size-only run (NULL buffer): no crash, and the same time"},
-        {check_real, "on real sockets (threads) the same bits as in simulation"},
-        {check_bad_input, "n = 0 and one rank leave the vector alone; nothing written past n floats"},
+    const lab_case checks[] = {
+        {check_sums, sums_label(quick), 0}, /* names its rank counts and sizes */
+        {check_same_bits, "every rank ends with the same bits, within 1e-5 of the exact sum", 0},
+        {check_time, "simulated time is the cost formula, to 1e-6 (ideal network)", 1},
+        {check_size_only, "size-only run (NULL buffer): no crash, and the same time", 0},
+        {check_real, "on real sockets (threads) the same bits as in simulation", 0},
+        {check_bad_input, "n = 0 and one rank leave the vector alone; nothing written past n floats", 0},
     };
     int nchecks = (int)(sizeof checks / sizeof *checks);
     printf("TAP version 13\n1..%d\n", nchecks + 1);
@@ -501,17 +513,7 @@ int lab_check_allreduce(const lab_checker *lab, const char *file, int quick)
     if (!fn)
         lab_tap_diag(err);
     ar_ctx ctx = {lab, fn, quick};
-    for (int i = 0; i < nchecks; i++) {
-        outcome o;
-        if (!fn) {
-            lab_tap_line(&t, 0, "%s (not run: nothing to run)", checks[i].what ? checks[i].what : sums_label(quick));
-            continue;
-        }
-        lab_isolated(&o, checks[i].fn, &ctx);
-        lab_tap_line(&t, o.ok, "%s", checks[i].what ? checks[i].what : sums_label(quick));
-        if (o.msg[0] && (!o.ok || checks[i].fn == check_time))
-            lab_tap_diag(o.msg);
-    }
+    lab_run_cases(&t, checks, nchecks, &ctx, fn != NULL);
     return lab_score(&t, lab, file);
 }
 

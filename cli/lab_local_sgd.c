@@ -206,14 +206,11 @@ static void check_real(outcome *o, const void *ctxp)
 int lab_check_local_sgd(const lab_checker *lab, const char *file, int quick)
 {
     tap t = {0, 0};
-    static const struct {
-        void (*fn)(outcome *, const void *);
-        const char *what;
-    } checks[] = {
-        {check_every, "every H = 1, 4, 5, 16 steps on 2 to 7 ranks: the mean exactly when due, never between"},
-        {check_end, "one-shot (H = 0, -1, or longer than the run): only after the last step"},
-        {check_edges, "one rank, and a run shorter than one period"},
-        {check_real, "on real sockets (threads) the same final bits as in simulation"},
+    static const lab_case checks[] = {
+        {check_every, "every H = 1, 4, 5, 16 steps on 2 to 7 ranks: the mean exactly when due, never between", 0},
+        {check_end, "one-shot (H = 0, -1, or longer than the run): only after the last step", 0},
+        {check_edges, "one rank, and a run shorter than one period", 0},
+        {check_real, "on real sockets (threads) the same final bits as in simulation", 0},
     };
     int nchecks = (int)(sizeof checks / sizeof *checks);
     printf("TAP version 13\n1..%d\n", nchecks + 1);
@@ -224,16 +221,6 @@ int lab_check_local_sgd(const lab_checker *lab, const char *file, int quick)
     if (!fn)
         lab_tap_diag(err);
     avg_ctx ctx = {fn, quick};
-    for (int i = 0; i < nchecks; i++) {
-        outcome o;
-        if (!fn) {
-            lab_tap_line(&t, 0, "%s (not run: nothing to run)", checks[i].what);
-            continue;
-        }
-        lab_isolated(&o, checks[i].fn, &ctx);
-        lab_tap_line(&t, o.ok, "%s", checks[i].what);
-        if (o.msg[0] && !o.ok)
-            lab_tap_diag(o.msg);
-    }
+    lab_run_cases(&t, checks, nchecks, &ctx, fn != NULL);
     return lab_score(&t, lab, file);
 }

@@ -280,16 +280,13 @@ static void check_real(outcome *o, const void *ctx)
 int lab_check_ssp(const lab_checker *lab, const char *file, int quick)
 {
     tap t = {0, 0};
-    static const struct {
-        void (*fn)(outcome *, const void *);
-        const char *what;
-    } checks[] = {
-        {check_table, "the condition on ten cases: bsp, ssp, async, no overflow"},
-        {check_bsp, "bsp (bound 0), 8 workers of mixed speeds: no pull answered early or held"},
-        {check_ssp, "ssp, bounds 1, 2, 3, 8: no pull answered early or held"},
-        {check_async, "async: every pull answered at once"},
-        {check_stale, "one 4x straggler: the largest staleness is the bound, and async passes 8"},
-        {check_real, "on real sockets (threads), bsp and ssp 2: no pull answered early or held"},
+    static const lab_case checks[] = {
+        {check_table, "the condition on ten cases: bsp, ssp, async, no overflow", 0},
+        {check_bsp, "bsp (bound 0), 8 workers of mixed speeds: no pull answered early or held", 0},
+        {check_ssp, "ssp, bounds 1, 2, 3, 8: no pull answered early or held", 0},
+        {check_async, "async: every pull answered at once", 0},
+        {check_stale, "one 4x straggler: the largest staleness is the bound, and async passes 8", 1},
+        {check_real, "on real sockets (threads), bsp and ssp 2: no pull answered early or held", 0},
     };
     int nchecks = (int)(sizeof checks / sizeof *checks);
     printf("TAP version 13\n1..%d\n", nchecks + 1);
@@ -300,16 +297,6 @@ int lab_check_ssp(const lab_checker *lab, const char *file, int quick)
     if (!fn)
         lab_tap_diag(err);
     ssp_ctx ctx = {fn, quick};
-    for (int i = 0; i < nchecks; i++) {
-        outcome o;
-        if (!fn) {
-            lab_tap_line(&t, 0, "%s (not run: nothing to run)", checks[i].what);
-            continue;
-        }
-        lab_isolated(&o, checks[i].fn, &ctx);
-        lab_tap_line(&t, o.ok, "%s", checks[i].what);
-        if (o.msg[0] && (!o.ok || checks[i].fn == check_stale))
-            lab_tap_diag(o.msg);
-    }
+    lab_run_cases(&t, checks, nchecks, &ctx, fn != NULL);
     return lab_score(&t, lab, file);
 }
