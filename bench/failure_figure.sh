@@ -31,23 +31,17 @@ $bin run allreduce $C --resume "$out/stopped" --out "$out/resumed" 2>&1 | grep -
 $bin run ps $C --servers 2 --consistency async --fail 5@${T}s --out "$out/ps async, failure at T" 2>&1 |
     grep -v '^distlab run ps: [0-9]' || true
 
-# times: column 1 of metrics.csv; epoch: column 2
-shifted() { # DIR NEWDIR AWK-PROGRAM
-    rm -rf "$2"
-    cp -r "$1" "$2"
-    awk -F, -v OFS=, -v T="$T" "$3" "$1/metrics.csv" >"$2/metrics.csv"
-}
-shifted "$out/no failure" "$out/restart from scratch at T" \
-    'NR == 1 { print; next } { row[NR] = $0; t[NR] = $1 }
-     END { for (i = 2; i <= NR; i++) if (t[i] < T) print row[i];
-           for (i = 2; i <= NR; i++) { split(row[i], f, ","); f[1] = f[1] + T; s = f[1];
-               for (k = 2; k <= length(f); k++) s = s "," f[k]; print s } }'
+# metrics.csv: time in column 1, epoch in column 2
+copy_run() { rm -rf "$2"; cp -r "$1" "$2"; }
+clean="$out/no failure/metrics.csv"
+copy_run "$out/no failure" "$out/restart from scratch at T"
+{ awk -F, -v T="$T" 'NR == 1 || $1 < T' "$clean"
+  awk -F, -v OFS=, -v T="$T" 'NR > 1 { $1 = $1 + T; print }' "$clean"
+} >"$out/restart from scratch at T/metrics.csv"
 # the checkpoint's time: the point at the last checkpoint's epoch before T
-tc=$(awk -F, -v T="$T" -v e="$ckpt" 'NR > 1 && $1 < T && ($2 / e) == int($2 / e) { t = $1 } END { print t }' \
-    "$out/no failure/metrics.csv")
-rm -rf "$out/resume from checkpoint"
-cp -r "$out/resumed" "$out/resume from checkpoint"
-awk -F, -v OFS=, -v T="$T" -v TC="$tc" 'NR == 1 { print; next } $1 > TC + 1e-12 { $1 = $1 + T - TC } { print }' \
+tc=$(awk -F, -v T="$T" -v e="$ckpt" 'NR > 1 && $1 < T && ($2 / e) == int($2 / e) { t = $1 } END { print t }' "$clean")
+copy_run "$out/resumed" "$out/resume from checkpoint"
+awk -F, -v OFS=, -v T="$T" -v TC="$tc" 'NR > 1 && $1 > TC + 1e-12 { $1 = $1 + T - TC } { print }' \
     "$out/resumed/metrics.csv" >"$out/resume from checkpoint/metrics.csv"
 
 $bin plot "$out/no failure" "$out/restart from scratch at T" "$out/resume from checkpoint" \
