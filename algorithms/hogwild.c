@@ -457,8 +457,8 @@ int hogwild_rank(rt *r, void *arg)
         hw_read(w, local, P, model, train, batch_idx, b);
 
         /* ---- 2. gradient, charged with the write's flops ---- */
-        double loss, flops;
-        if (ml_model_loss_grad(model, local, train, batch_idx, b, &grad, &loss, &flops, err,
+        double flops;
+        if (ml_model_loss_grad(model, local, train, batch_idx, b, &grad, NULL, &flops, err,
                                sizeof err) != 0) {
             rc = rt_fail(r, RT_EINVAL, "gradient: %s", err);
             break;

@@ -6,9 +6,10 @@
 #
 # Prints each measurement and the ratio it is judged by (exit 1 if one is
 # missed):
-#   sparse SGD epoch nonzeros/s   >= 1/4 of a loop streaming the CSR once
-#                                 (one example per step; batch 16 is shown)
-#   MLP forward+backward GFLOP/s  >= 1/2 of OpenBLAS sgemm on the same shapes
+#   sparse SGD epoch nonzeros/s   >= 1/2 of a loop streaming the CSR once,
+#                                 batches of 1 and of 16 (issue 21's goal)
+#   MLP forward+backward GFLOP/s  >= 0.8 of OpenBLAS sgemm on the same shapes
+#                                 (issue 21's goal)
 #   SGD (decaying step) objective within 0.5% of liblinear -s 0
 #   Fashion-MNIST test accuracy   softmax >= 0.84, MLP 256,128 >= 0.88
 set -e
@@ -41,14 +42,11 @@ trap 'rm -f "$out"' EXIT
 "$bin" sparse >"$out" 2>/dev/null
 echo "== sparse SGD (logreg, synth-sparse n=100000 d=50000 nnz=80), best of 5, thread CPU time =="
 echo "stream loop: $(get sparse_stream_nnz_per_s "$out") nonzeros/s"
-# The target is the per-example epoch (Hogwild!'s regime); batches of 16
-# must also merge repeated features, and are shown for comparison.
+# Per example (Hogwild!'s regime) and in batches of 16, which must also
+# merge repeated features.
 for b in b1 b1_shuffled b16 b16_shuffled; do
     echo "sgd $b: $(get sparse_sgd_${b}_nnz_per_s "$out") nonzeros/s"
-    case $b in
-    b1 | b1_shuffled) verdict "sparse sgd $b / stream" "$(get sparse_sgd_${b}_over_stream "$out")" ">=" 0.25 ;;
-    *) info "sparse sgd $b / stream" "$(get sparse_sgd_${b}_over_stream "$out")" ;;
-    esac
+    verdict "sparse sgd $b / stream" "$(get sparse_sgd_${b}_over_stream "$out")" ">=" 0.5
 done
 
 "$bin" mlp >"$out"
@@ -56,7 +54,7 @@ echo "== MLP 784-256-128-10 forward+backward vs sgemm, best of 7, thread CPU tim
 for b in 64 256; do
     m=$(get mlp_b${b}_gflops "$out"); s=$(get sgemm_b${b}_gflops "$out")
     echo "batch $b: mlp $m GFLOP/s, sgemm $s GFLOP/s"
-    verdict "mlp / sgemm, batch $b" "$(awk -v m="$m" -v s="$s" 'BEGIN{print m/s}')" ">=" 0.5
+    verdict "mlp / sgemm, batch $b" "$(awk -v m="$m" -v s="$s" 'BEGIN{print m/s}')" ">=" 0.8
 done
 
 echo "== convex: SGD (inv schedule) vs liblinear -s 0 =="

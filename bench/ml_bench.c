@@ -44,12 +44,13 @@ static double sgd_epoch(ml_model *m, float *w, const ml_dataset *ds, const size_
 {
     char err[ERRLEN];
     ml_grad g;
-    double loss, f, t0;
+    double f, t0;
     ml_grad_init(&g, ml_model_nparams(m));
     t0 = now_s();
+    /* no loss wanted, as in serial SGD and Hogwild! (ml_model_loss_grad) */
     for (size_t at = 0; at < ds->n; at += B) {
         size_t b = ds->n - at < B ? ds->n - at : B;
-        if (ml_model_loss_grad(m, w, ds, order + at, b, &g, &loss, &f, err, sizeof err) < 0) {
+        if (ml_model_loss_grad(m, w, ds, order + at, b, &g, NULL, &f, err, sizeof err) < 0) {
             fprintf(stderr, "ml_bench: %s\n", err);
             exit(1);
         }

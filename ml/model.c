@@ -101,6 +101,11 @@ struct ml_model {
     /* sparse gradients of a batch of several, allocated on first use */
     float *acc;                           /* 2d: binary models' (gradient, examples) per feature */
     uint32_t *pos;                        /* d: softmax's slot + 1 of each feature */
+    /* each feature's L2 factor (l2 / B) / f_j of a sparse gradient, for
+     * batches of reg_batch (0: not made yet): one float product per
+     * feature made once, the same bits as making it per nonzero */
+    float *reg;
+    size_t reg_batch;
 };
 
 /* ---- gradients ---- */
@@ -244,6 +249,8 @@ void ml_model_free(ml_model *m)
     free(m->labels);
     free(m->acc);
     free(m->pos);
+    free(m->reg);
+    m->reg = NULL;
     free(m);
 }
 
@@ -284,6 +291,7 @@ int ml_model_set_freq(ml_model *m, const ml_dataset *train, char *err, size_t er
     if (!train->sparse || train->n == 0) {
         free(m->inv_freq);
         m->inv_freq = NULL;
+        m->reg_batch = 0;
         return 0;
     }
     size_t *count = calloc(m->d, sizeof *count);
@@ -302,6 +310,7 @@ int ml_model_set_freq(ml_model *m, const ml_dataset *train, char *err, size_t er
     free(count);
     free(m->inv_freq);
     m->inv_freq = inv;
+    m->reg_batch = 0;
     return 0;
 }
 
@@ -540,10 +549,12 @@ static void binary_loss(const ml_model *m, const float *logits, size_t batch, co
              * ways from one exponential e = e^-|t| (in float: the margin
              * already is one) */
             float e = expf(-fabsf(t));
-            *loss_sum += (t > 0 ? 0 : -t) + log1pf(e);
+            if (loss_sum)
+                *loss_sum += (t > 0 ? 0 : -t) + log1pf(e);
             dz = -s * (t > 0 ? e / (1.0f + e) : 1.0f / (1.0f + e));
         } else {
-            *loss_sum += t < 1 ? 1 - t : 0;
+            if (loss_sum)
+                *loss_sum += t < 1 ? 1 - t : 0;
             dz = t < 1 ? -s : 0;
         }
         *correct += (logits[i] > 0) == (y[i] != 0);
@@ -588,6 +599,83 @@ static void sparse_bias(const ml_model *m, const float *params, size_t batch, co
     g->sparse = 1;
 }
 
+/* y[k] = a x[k] + y[k], four at a time (GCC's vector extension: the -O2
+ * build does not vectorise loops that need a remainder). Each element is
+ * one multiply and one add, as in the plain loop, so the same bits. */
+typedef float ml_v4 __attribute__((vector_size(16)));
+
+static void axpy_inplace(float a, const float *restrict x, float *restrict y, size_t n)
+{
+    ml_v4 a4 = {a, a, a, a}, xv, yv;
+    size_t k = 0;
+    for (; k + 4 <= n; k += 4) {
+        memcpy(&xv, x + k, sizeof xv);
+        memcpy(&yv, y + k, sizeof yv);
+        yv = a4 * xv + yv;
+        memcpy(y + k, &yv, sizeof yv);
+    }
+    for (; k < n; k++)
+        y[k] = a * x[k] + y[k];
+}
+
+/* Each feature's L2 factor reg_j = (l2 / batch) / f_j (just l2 / batch
+ * without frequencies) for a sparse gradient of a batch of that size:
+ * the float product each nonzero used to make, made once per feature
+ * (the same bits). NULL when out of memory. */
+static const float *sparse_reg(ml_model *m, size_t batch)
+{
+    if (m->reg_batch == batch)
+        return m->reg;
+    if (!m->reg && !(m->reg = malloc(m->d * sizeof *m->reg)))
+        return NULL;
+    float reg = (float)(m->l2 / (double)batch);
+    for (size_t j = 0; j < m->d; j++)
+        m->reg[j] = reg * (m->inv_freq ? m->inv_freq[j] : 1.0f);
+    m->reg_batch = batch;
+    return m->reg;
+}
+
+/* The binary models on one sparse example, serial SGD's and Hogwild!'s
+ * step: margin, loss and gradient in one call, one pass over the row for
+ * the margin and one for the gradient (a CSR row has distinct features:
+ * nothing to merge). The arithmetic, and so every bit, is the general
+ * path's (linear_logits, binary_loss, linear_grad_sparse, sparse_bias). */
+static int binary_sparse_one(ml_model *m, const float *params, const ml_dataset *ds, size_t r,
+                             const int32_t *y, float scale, float *logits, float *delta,
+                             ml_grad *g, double *loss_sum, size_t *correct)
+{
+    size_t begin = ds->row_ptr[r], n = ds->row_ptr[r + 1] - begin;
+    const float *rj = sparse_reg(m, 1);
+    if (!rj || grad_reserve(g, n + 1) < 0)
+        return -1;
+    const uint32_t *restrict col = ds->col + begin;
+    const float *restrict val = ds->val + begin;
+    size_t bi = m->b_off[1];
+    uint32_t *restrict gi = g->index;
+    float *restrict gv = g->value;
+    /* The margin's sum is one chain of dependent adds, so its loop waits
+     * on the adder's latency: the gradient's own gathers and its L2
+     * products ride along for free (gv holds reg_j w_j until dz is known). */
+    float z = params[bi];
+    for (size_t k = 0; k < n; k++) {
+        uint32_t j = col[k];
+        float w = params[j];
+        z += val[k] * w;
+        gi[k] = j;
+        gv[k] = rj[j] * w;
+    }
+    logits[0] = z;
+    binary_loss(m, logits, 1, y, scale, delta, loss_sum, correct);
+    float dl = delta[0], sum = 0;
+    axpy_inplace(dl, val, gv, n);
+    sum += dl;
+    gi[n] = (uint32_t)bi;
+    gv[n] = sum + (float)m->l2 * params[bi];
+    g->nnz = n + 1;
+    g->sparse = 1;
+    return 0;
+}
+
 /* The binary models on a sparse batch of several: margin, loss and
  * gradient row by row while the row's weights are in cache, merging
  * repeated features in two passes with no branch on "first time this
@@ -609,7 +697,10 @@ static int binary_sparse_batch(ml_model *m, const float *params, const ml_datase
     float *restrict acc = m->acc;
     const uint32_t *col = ds->col;
     const float *val = ds->val;
-    float bias = params[m->b_off[1]], reg = (float)(m->l2 / (double)batch);
+    const float *rjs = sparse_reg(m, batch);
+    if (!rjs)
+        return -1;
+    float bias = params[m->b_off[1]];
     /* ---- pass 1 ---- */
     for (size_t i = 0; i < batch; i++) {
         size_t r = idx ? idx[i] : i, begin = ds->row_ptr[r], end = ds->row_ptr[r + 1];
@@ -632,9 +723,8 @@ static int binary_sparse_batch(ml_model *m, const float *params, const ml_datase
         for (size_t k = ds->row_ptr[r]; k < ds->row_ptr[r + 1]; k++) {
             uint32_t j = col[k];
             float c = acc[2 * (size_t)j + 1];
-            float rj = reg * (m->inv_freq ? m->inv_freq[j] : 1.0f);
             gi[slots] = j; /* kept only when c != 0 */
-            gv[slots] = acc[2 * (size_t)j] + c * rj * params[j];
+            gv[slots] = acc[2 * (size_t)j] + c * rjs[j] * params[j];
             slots += c != 0;
             acc[2 * (size_t)j] = acc[2 * (size_t)j + 1] = 0;
         }
@@ -643,9 +733,8 @@ static int binary_sparse_batch(ml_model *m, const float *params, const ml_datase
     return 0;
 }
 
-/* Sparse gradient of a linear model from delta[B][K] (see model.h) for a
- * binary model's batch of one (no merging: a CSR row has distinct
- * features) or softmax (repeated features merged through pos[]). */
+/* Sparse gradient of softmax from delta[B][K] (see model.h), repeated
+ * features merged through pos[] (the binary models have their own above). */
 static int linear_grad_sparse(ml_model *m, const float *params, const ml_dataset *ds,
                               const size_t *idx, size_t batch, const float *delta, ml_grad *g)
 {
@@ -653,46 +742,36 @@ static int linear_grad_sparse(ml_model *m, const float *params, const ml_dataset
     size_t z = batch_nnz(ds, idx, batch);
     if (grad_reserve(g, (z + 1) * K) < 0)
         return -1;
-    if (K > 1 && !m->pos && !(m->pos = calloc(m->d, sizeof *m->pos)))
+    if (!m->pos && !(m->pos = calloc(m->d, sizeof *m->pos)))
         return -1;
-    float reg = (float)(m->l2 / (double)batch);
-    const float *inv_freq = m->inv_freq;
+    const float *rjs = sparse_reg(m, batch);
+    if (!rjs)
+        return -1;
     const uint32_t *col = ds->col;
     const float *val = ds->val;
     uint32_t *restrict gi = g->index;
     float *restrict gv = g->value;
-    if (batch == 1 && K == 1) {
-        size_t r = idx ? idx[0] : 0, b = ds->row_ptr[r], n = ds->row_ptr[r + 1] - b;
-        float dl = delta[0];
-        for (size_t k = 0; k < n; k++) {
-            uint32_t j = col[b + k];
-            gi[k] = j;
-            gv[k] = val[b + k] * dl + reg * (inv_freq ? inv_freq[j] : 1.0f) * params[j];
-        }
-        slots = n;
-    } else {
-        for (size_t i = 0; i < batch; i++) {
-            size_t r = idx ? idx[i] : i;
-            const float *dl = delta + i * K;
-            for (size_t k = ds->row_ptr[r]; k < ds->row_ptr[r + 1]; k++) {
-                uint32_t j = col[k];
-                if (!m->pos[j]) {
-                    m->pos[j] = (uint32_t)++slots;
-                    for (size_t c = 0; c < K; c++) {
-                        gi[(slots - 1) * K + c] = (uint32_t)(j * K + c);
-                        gv[(slots - 1) * K + c] = 0;
-                    }
+    for (size_t i = 0; i < batch; i++) {
+        size_t r = idx ? idx[i] : i;
+        const float *dl = delta + i * K;
+        for (size_t k = ds->row_ptr[r]; k < ds->row_ptr[r + 1]; k++) {
+            uint32_t j = col[k];
+            if (!m->pos[j]) {
+                m->pos[j] = (uint32_t)++slots;
+                for (size_t c = 0; c < K; c++) {
+                    gi[(slots - 1) * K + c] = (uint32_t)(j * K + c);
+                    gv[(slots - 1) * K + c] = 0;
                 }
-                float *restrict out = gv + (m->pos[j] - 1) * K;
-                const float *w = params + (size_t)j * K;
-                float v = val[k], rj = reg * (inv_freq ? inv_freq[j] : 1.0f);
-                for (size_t c = 0; c < K; c++)
-                    out[c] += v * dl[c] + rj * w[c];
             }
+            float *restrict out = gv + (m->pos[j] - 1) * K;
+            const float *w = params + (size_t)j * K;
+            float v = val[k], rj = rjs[j];
+            for (size_t c = 0; c < K; c++)
+                out[c] += v * dl[c] + rj * w[c];
         }
-        for (size_t s = 0; s < slots; s++)
-            m->pos[gi[s * K] / K] = 0;
     }
+    for (size_t s = 0; s < slots; s++)
+        m->pos[gi[s * K] / K] = 0;
     sparse_bias(m, params, batch, delta, g, slots);
     return 0;
 }
@@ -769,14 +848,19 @@ int ml_model_loss_grad(ml_model *m, const float *params, const ml_dataset *ds,
                 ml_relu_backward(m->act[l - 1], batch * nin, m->delta[l - 1]);
         }
     } else {
-        if (ds->sparse && !g->dense_only && m->nout == 1 && batch > 1) {
-            if (binary_sparse_batch(m, params, ds, idx, batch, y, scale, logits, delta, g,
-                                    &loss_sum, &correct) < 0)
+        /* a binary model's loss is one more libm call per example: made
+         * only when asked for */
+        double *binary_sum = loss || m->nout > 1 ? &loss_sum : NULL;
+        if (ds->sparse && !g->dense_only && m->nout == 1) {
+            if ((batch == 1 ? binary_sparse_one(m, params, ds, idx ? idx[0] : 0, y, scale, logits,
+                                                delta, g, binary_sum, &correct)
+                            : binary_sparse_batch(m, params, ds, idx, batch, y, scale, logits,
+                                                  delta, g, binary_sum, &correct)) < 0)
                 goto nomem;
             goto done;
         }
         linear_logits(m, params, ds, idx, batch, logits);
-        batch_loss(m, logits, batch, y, scale, delta, &loss_sum, &correct);
+        batch_loss(m, logits, batch, y, scale, delta, binary_sum, &correct);
         if (ds->sparse && !g->dense_only) {
             if (linear_grad_sparse(m, params, ds, idx, batch, delta, g) < 0)
                 goto nomem;
@@ -790,7 +874,8 @@ done:
         for (size_t k = 0; k < m->P; k++)
             g->dense[k] += l2 * params[k];
     }
-    *loss = loss_sum / (double)batch;
+    if (loss)
+        *loss = loss_sum / (double)batch;
     *flops = ml_model_flops(m, batch, mlp ? batch * m->d : batch_nnz(ds, idx, batch), 1, g->sparse);
     return 0;
 nomem:

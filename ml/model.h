@@ -113,7 +113,9 @@ int ml_model_set_freq(ml_model *m, const ml_dataset *train, char *err, size_t er
 
 /* The mean data loss over the B examples idx[0..B) of ds (no L2 term:
  * see ml_model_objective) and its gradient with the L2 part, into g.
- * *flops gets the count above. Returns 0, or -1 with err set. */
+ * *flops gets the count above. loss may be NULL when only the gradient
+ * is wanted (a binary model then skips the loss's log1p). Returns 0, or
+ * -1 with err set. */
 int ml_model_loss_grad(ml_model *m, const float *params, const ml_dataset *ds,
                        const size_t *idx, size_t batch, ml_grad *g, double *loss,
                        double *flops, char *err, size_t errlen);

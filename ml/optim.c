@@ -86,11 +86,11 @@ double ml_optim_step_sparse(ml_optim *o, float *params, const uint32_t *index,
     size_t done = 0;
     if (o->kind == ML_OPTIM_SGD && !o->state) { /* the Hogwild! inner loop */
         for (size_t i = 0; i < nnz; i++) {
-            size_t k = index[i] - o->base;
-            if (index[i] < o->base || k >= o->n)
-                continue;
-            params[k] -= lr * value[i];
-            done++;
+            size_t k = (size_t)index[i] - o->base; /* wraps past n when below base */
+            if (k < o->n) {
+                params[k] -= lr * value[i];
+                done++;
+            }
         }
         return 2.0 * (double)done;
     }

@@ -361,10 +361,10 @@ int ml_train_serial(const ml_config *c, ml_eval_fn cb, void *arg, ml_train_resul
             order[j] = t;
         }
         for (size_t at = 0; at < n && !stop; at += B) {
-            double t0 = now_s(), loss, f;
+            double t0 = now_s(), f;
             size_t b = n - at < B ? n - at : B;
             float lr = (float)ml_schedule_lr(&sched, (double)step / (double)steps_per_epoch);
-            if (ml_model_loss_grad(p.model, params, &p.train, order + at, b, &g, &loss, &f, err,
+            if (ml_model_loss_grad(p.model, params, &p.train, order + at, b, &g, NULL, &f, err,
                                    errlen) < 0)
                 goto fail;
             flops += f;

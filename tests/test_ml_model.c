@@ -200,6 +200,77 @@ static void t_sparse_l2_unbiased(void **state)
     ml_dataset_free(&sp);
 }
 
+/* One sparse gradient from a fresh model (frequencies from freq_of, or
+ * none), into idx/val. */
+static size_t fresh_grad(const char *spec, const ml_dataset *ds, const ml_dataset *freq_of,
+                         const float *params, const size_t *idx, size_t batch, uint32_t *gi,
+                         float *gv)
+{
+    char err[ERRLEN];
+    ml_model *m;
+    ml_grad g;
+    double loss, f;
+    assert_int_equal(ml_model_create(spec, ds->d, ds->classes, 0.3, &m, err, sizeof err), 0);
+    if (freq_of)
+        assert_int_equal(ml_model_set_freq(m, freq_of, err, sizeof err), 0);
+    assert_int_equal(ml_grad_init(&g, ml_model_nparams(m)), 0);
+    assert_int_equal(ml_model_loss_grad(m, params, ds, idx, batch, &g, &loss, &f, err, sizeof err), 0);
+    assert_true(g.sparse);
+    memcpy(gi, g.index, g.nnz * sizeof *gi);
+    memcpy(gv, g.value, g.nnz * sizeof *gv);
+    size_t nnz = g.nnz;
+    ml_grad_free(&g);
+    ml_model_free(m);
+    return nnz;
+}
+
+/* A binary model keeps each feature's L2 factor for the batch size it last
+ * saw: a model that has seen other batch sizes and other frequencies gives
+ * the bits of a fresh one, and with no loss asked for (NULL) the same
+ * gradient as with it. */
+static void t_sparse_cached_factors(void **state)
+{
+    (void)state;
+    char err[ERRLEN];
+    ml_dataset sp, half;
+    make_sparse(&sp, 40, 30, 5, 23);
+    half = sp;
+    half.n = 7; /* other frequencies: the first 7 examples only */
+    const char *specs[] = {"logreg", "svm"};
+    for (int s = 0; s < 2; s++) {
+        ml_model *m;
+        ml_grad g;
+        double loss, f;
+        assert_int_equal(ml_model_create(specs[s], sp.d, 2, 0.3, &m, err, sizeof err), 0);
+        size_t P = ml_model_nparams(m);
+        float *params = malloc(P * sizeof *params), *want_v = malloc(P * 6 * sizeof *want_v);
+        uint32_t *want_i = malloc(P * 6 * sizeof *want_i);
+        for (size_t k = 0; k < P; k++)
+            params[k] = 0.2f * cosf((float)(3 * k + 1));
+        assert_int_equal(ml_grad_init(&g, P), 0);
+        size_t idx[7] = {4, 1, 9, 30, 22, 17, 2};
+        /* batch sizes 1, 5, 1, 5 on frequencies of the whole set, then 5, 1 on those of half */
+        for (int step = 0; step < 6; step++) {
+            const ml_dataset *freq = step < 4 ? &sp : &half;
+            size_t b = step % 2 || step == 4 ? 5 : 1; /* step 4: new frequencies, same size */
+            if (step == 0 || step == 4)
+                assert_int_equal(ml_model_set_freq(m, freq, err, sizeof err), 0);
+            size_t want = fresh_grad(specs[s], &sp, freq, params, idx + step % 3, b, want_i, want_v);
+            assert_int_equal(ml_model_loss_grad(m, params, &sp, idx + step % 3, b, &g,
+                                                step % 3 ? NULL : &loss, &f, err, sizeof err), 0);
+            assert_int_equal(g.nnz, want);
+            assert_memory_equal(g.index, want_i, want * sizeof *want_i);
+            assert_memory_equal(g.value, want_v, want * sizeof *want_v);
+        }
+        ml_grad_free(&g);
+        free(params);
+        free(want_v);
+        free(want_i);
+        ml_model_free(m);
+    }
+    ml_dataset_free(&sp);
+}
+
 /* The formulas of model.h, written out again here. */
 static double expected_flops(const char *spec, size_t B, size_t Z, size_t K, size_t P,
                              const size_t *w, int L, int grad, int sparse)
@@ -427,6 +498,7 @@ int main(void)
         cmocka_unit_test(t_gradcheck_dense),
         cmocka_unit_test(t_gradcheck_sparse),
         cmocka_unit_test(t_sparse_l2_unbiased),
+        cmocka_unit_test(t_sparse_cached_factors),
         cmocka_unit_test(t_flops),
         cmocka_unit_test(t_layout),
         cmocka_unit_test(t_layer_split),
