@@ -108,6 +108,59 @@ struct ml_model {
     size_t reg_batch;
 };
 
+/* y[k] = a x[k] + y[k], four at a time (GCC's vector extension: the -O2
+ * build does not vectorise loops that need a remainder). Each element is
+ * one multiply and one add, as in the plain loop, so the same bits. */
+typedef float ml_v4 __attribute__((vector_size(16)));
+
+static void axpy_inplace(float a, const float *restrict x, float *restrict y, size_t n)
+{
+    ml_v4 a4 = {a, a, a, a}, xv, yv;
+    size_t k = 0;
+    for (; k + 4 <= n; k += 4) {
+        memcpy(&xv, x + k, sizeof xv);
+        memcpy(&yv, y + k, sizeof yv);
+        yv = a4 * xv + yv;
+        memcpy(y + k, &yv, sizeof yv);
+    }
+    for (; k < n; k++)
+        y[k] = a * x[k] + y[k];
+}
+
+/* y[k] += x[k], four at a time. */
+static void add_inplace(const float *restrict x, float *restrict y, size_t n)
+{
+    ml_v4 xv, yv;
+    size_t k = 0;
+    for (; k + 4 <= n; k += 4) {
+        memcpy(&xv, x + k, sizeof xv);
+        memcpy(&yv, y + k, sizeof yv);
+        yv = yv + xv;
+        memcpy(y + k, &yv, sizeof yv);
+    }
+    for (; k < n; k++)
+        y[k] += x[k];
+}
+
+/* The ReLU in place, x > 0 ? x : +0 (NaN and -0 give +0), with a mask and
+ * no branch: the signs of fresh activations are a coin toss, and a
+ * mispredicted branch per element cost more than the layer's additions. */
+typedef int32_t ml_v4i __attribute__((vector_size(16)));
+
+static void relu_inplace(float *x, size_t n)
+{
+    const ml_v4 zero = {0, 0, 0, 0};
+    ml_v4 v;
+    size_t k = 0;
+    for (; k + 4 <= n; k += 4) {
+        memcpy(&v, x + k, sizeof v);
+        v = (ml_v4)((ml_v4i)v & (v > zero));
+        memcpy(x + k, &v, sizeof v);
+    }
+    for (; k < n; k++)
+        x[k] = x[k] > 0 ? x[k] : 0;
+}
+
 /* ---- gradients ---- */
 
 int ml_grad_init(ml_grad *g, size_t nparams)
@@ -352,8 +405,7 @@ double ml_dense_forward(const float *in, size_t batch, size_t n_in, const float 
                 1.0f, in, (int)n_in, W, (int)ldw, 1.0f, out, (int)n_out);
     double flops = 2.0 * batch * n_in * n_out + (double)batch * n_out;
     if (relu) {
-        for (size_t k = 0; k < batch * n_out; k++)
-            out[k] = out[k] > 0 ? out[k] : 0;
+        relu_inplace(out, batch * n_out);
         flops += (double)batch * n_out;
     }
     return flops;
@@ -366,8 +418,7 @@ double ml_dense_backward(const float *in, size_t batch, size_t n_in, const float
                 in, (int)n_in, dout, (int)n_out, 0.0f, gW, (int)ldw);
     memset(gb, 0, n_out * sizeof *gb);
     for (size_t i = 0; i < batch; i++)
-        for (size_t c = 0; c < n_out; c++)
-            gb[c] += dout[i * n_out + c];
+        add_inplace(dout + i * n_out, gb, n_out);
     double flops = 2.0 * batch * n_in * n_out + (double)batch * n_out;
     if (din) {
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)batch, (int)n_in, (int)n_out,
@@ -379,7 +430,17 @@ double ml_dense_backward(const float *in, size_t batch, size_t n_in, const float
 
 double ml_relu_backward(const float *act, size_t count, float *delta)
 {
-    for (size_t k = 0; k < count; k++)
+    /* delta = 0 where act <= 0 (not where act is NaN), masked as above */
+    const ml_v4 zero = {0, 0, 0, 0};
+    ml_v4 a, d;
+    size_t k = 0;
+    for (; k + 4 <= count; k += 4) {
+        memcpy(&a, act + k, sizeof a);
+        memcpy(&d, delta + k, sizeof d);
+        d = (ml_v4)((ml_v4i)d & ~(a <= zero));
+        memcpy(delta + k, &d, sizeof d);
+    }
+    for (; k < count; k++)
         if (act[k] <= 0)
             delta[k] = 0;
     return (double)count;
@@ -597,25 +658,6 @@ static void sparse_bias(const ml_model *m, const float *params, size_t batch, co
     }
     g->nnz = (slots + 1) * K;
     g->sparse = 1;
-}
-
-/* y[k] = a x[k] + y[k], four at a time (GCC's vector extension: the -O2
- * build does not vectorise loops that need a remainder). Each element is
- * one multiply and one add, as in the plain loop, so the same bits. */
-typedef float ml_v4 __attribute__((vector_size(16)));
-
-static void axpy_inplace(float a, const float *restrict x, float *restrict y, size_t n)
-{
-    ml_v4 a4 = {a, a, a, a}, xv, yv;
-    size_t k = 0;
-    for (; k + 4 <= n; k += 4) {
-        memcpy(&xv, x + k, sizeof xv);
-        memcpy(&yv, y + k, sizeof yv);
-        yv = a4 * xv + yv;
-        memcpy(y + k, &yv, sizeof yv);
-    }
-    for (; k < n; k++)
-        y[k] = a * x[k] + y[k];
 }
 
 /* Each feature's L2 factor reg_j = (l2 / batch) / f_j (just l2 / batch
@@ -869,11 +911,8 @@ int ml_model_loss_grad(ml_model *m, const float *params, const ml_dataset *ds,
         }
     }
 done:
-    if (!g->sparse) {
-        float l2 = (float)m->l2;
-        for (size_t k = 0; k < m->P; k++)
-            g->dense[k] += l2 * params[k];
-    }
+    if (!g->sparse)
+        axpy_inplace((float)m->l2, params, g->dense, m->P); /* (l2 w) + g: the same sum */
     if (loss)
         *loss = loss_sum / (double)batch;
     *flops = ml_model_flops(m, batch, mlp ? batch * m->d : batch_nnz(ds, idx, batch), 1, g->sparse);
