@@ -9,6 +9,8 @@
  *   allreduce_rabenseifner.c  recursive halving + recursive doubling
  *   allreduce_hierarchical.c  reduce inside each node, ring among the
  *                             nodes' leaders, broadcast inside each node
+ *   allreduce_slice.c         one slice of a vector, with the sums of the
+ *                             whole vector's allreduce (buckets)
  *   byteps.c                  BytePS: push and pull through servers on the
  *                             workers and on k extra CPU machines
  *   bcast.c, reduce.c         binomial trees
@@ -80,6 +82,14 @@ int allreduce_tree(rt *r, float *buf, size_t count);
 int allreduce_rd(rt *r, float *buf, size_t count);
 int allreduce_rabenseifner(rt *r, float *buf, size_t count);
 int allreduce_hierarchical(rt *r, float *buf, size_t count, const coll_opts *opts);
+
+/* Sum floats [first, first+count) of a total-float vector, in place in
+ * buf (the slice itself, not the whole vector), adding each element in
+ * the order allreduce(algo, whole vector) would, so a vector summed in
+ * slices gets the same bits as summed whole (allreduce_slice.c: its cost
+ * and why). */
+int allreduce_slice(rt *r, allreduce_algo algo, float *buf, size_t first, size_t count,
+                    size_t total, const coll_opts *opts);
 
 /* buf holds p blocks of `block` floats. reduce-scatter: rank i ends with
  * block i summed over all ranks; allgather: every rank ends with every

@@ -4,6 +4,7 @@
 #define DISTLAB_DP_H
 
 #include "algorithms/collectives.h"
+#include "ml/model.h"
 #include "ml/workload.h"
 
 #define DP_MAX_STEPS 64
@@ -38,5 +39,25 @@ int dp_buckets(const ml_workload *w, size_t bucket_bytes, size_t *close);
 /* The rank function (job_main): arg is a dp_opts, the slot a dp_slot
  * (a CPU server's stays zero). */
 int dp_rank(rt *r, void *arg);
+
+/* ---- the same schedule on a real model (dp_grad.c) ---- */
+
+typedef struct dp_sched {
+    size_t bucket_bytes;  /* > 0 */
+    int overlap;          /* post each bucket's sum as soon as it closes */
+    allreduce_algo algo;
+    coll_opts coll;
+} dp_sched;
+
+/* One step's gradient of m at params on the b examples idx of ds, into
+ * g (dense_only), summed over all ranks: backward layer by layer, output
+ * first, charging each layer's flops; each bucket of layers is summed
+ * with allreduce_slice as it closes (overlap: through rt_async_post, while
+ * backward goes on; else one after another after backward). b = 0 gives a
+ * zero gradient, still summed bucket by bucket. The result is
+ * bit-identical to allreduce(s->algo, g, P) after ml_model_loss_grad.
+ * Returns RT_OK or an error code with rt_error set. */
+int dp_grad_sum(rt *r, const dp_sched *s, ml_model *m, const float *params, const ml_dataset *ds,
+                const size_t *idx, size_t b, ml_grad *g);
 
 #endif

@@ -23,8 +23,14 @@
  *
  * One epoch is one pass over the whole training set: ceil(n / (W b))
  * steps. With W = 1 this is the serial baseline (`distlab run serial`).
+ *
+ * With --bucket SIZE, steps 1 and 2 are PyTorch DDP's schedule instead
+ * (dp_grad.c): gradients are summed in buckets of layers, output layer
+ * first, each as soon as backward has finished it (--overlap on) or after
+ * backward; the sums, and so the weights, are bit for bit the same.
  */
 #include "algorithms/sgd_allreduce.h"
+#include "algorithms/dp.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -34,6 +40,8 @@ static const train_opt opts[] = {
     {"allreduce", "ring|tree|rd|rabenseifner|hierarchical", "how gradients are summed (default ring; hierarchical: by nodes of --gpus-per-node ranks)"},
     {"segment", "SIZE", "ring: pipeline messages in segments of this size (default: none)"},
     {"scale-lr", NULL, "linear scaling rule: multiply the learning rate by the number of workers"},
+    {"bucket", "SIZE", "sum gradients in buckets of layers of this size, output layer first, as DDP (default: one allreduce)"},
+    {"overlap", "on|off", "with --bucket: sum each bucket while backward goes on (default on)"},
     {NULL, NULL, NULL},
 };
 
@@ -68,6 +76,8 @@ int sgd_allreduce_rank(rt *r, void *arg)
     size_t P = wk.P;
     if (opt->scale_lr)
         wk.sched.scale = W;
+    dp_sched sched = {.bucket_bytes = opt->bucket_bytes, .overlap = opt->overlap,
+                      .algo = opt->algo, .coll = opt->coll};
 
     long steps_per_epoch = train_steps_per_epoch(train->n, W, ml->batch);
     long steps = steps_per_epoch * ml->epochs, first;
@@ -83,22 +93,28 @@ int sgd_allreduce_rank(rt *r, void *arg)
         if ((rc = train_worker_checkpoint(&wk, r, setup, step, epoch)))
             break;
 
-        /* ---- 1. gradient of my minibatch ---- */
         size_t b = train_shard_next(&wk.shard, ml->batch, wk.batch);
         double loss, flops = 0;
-        if (b == 0) {
-            memset(wk.grad.dense, 0, P * sizeof *wk.grad.dense);
-        } else if (ml_model_loss_grad(wk.model, wk.params, train, wk.batch, b, &wk.grad, &loss,
-                                      &flops, err, sizeof err) != 0) {
-            rc = rt_fail(r, RT_EINVAL, "gradient: %s", err);
-            break;
+        if (opt->bucket_bytes) {
+            /* ---- 1 and 2 at once: summed bucket by bucket during backward ---- */
+            if ((rc = dp_grad_sum(r, &sched, wk.model, wk.params, train, wk.batch, b, &wk.grad)))
+                break;
+        } else {
+            /* ---- 1. gradient of my minibatch ---- */
+            if (b == 0) {
+                memset(wk.grad.dense, 0, P * sizeof *wk.grad.dense);
+            } else if (ml_model_loss_grad(wk.model, wk.params, train, wk.batch, b, &wk.grad, &loss,
+                                          &flops, err, sizeof err) != 0) {
+                rc = rt_fail(r, RT_EINVAL, "gradient: %s", err);
+                break;
+            }
+            if ((rc = train_charge(r, flops)))
+                break;
+            /* ---- 2. sum the gradients of all workers ---- */
+            if ((rc = allreduce(r, opt->algo, wk.grad.dense, P, &opt->coll)))
+                break;
         }
-        if ((rc = train_charge(r, flops)))
-            break;
-
-        /* ---- 2. average the gradients of all workers ---- */
-        if ((rc = allreduce(r, opt->algo, wk.grad.dense, P, &opt->coll)))
-            break;
+        /* ... and average them */
         float inv = 1.0f / (float)W;
         for (size_t i = 0; i < P && W > 1; i++)
             wk.grad.dense[i] *= inv;

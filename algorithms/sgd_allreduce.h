@@ -9,6 +9,9 @@ typedef struct sgd_allreduce_opts {
     allreduce_algo algo;  /* --allreduce ring|tree|rd|rabenseifner */
     coll_opts coll;       /* --segment */
     int scale_lr;         /* --scale-lr: the linear scaling rule, lr x workers */
+    size_t bucket_bytes;  /* --bucket: 0, one allreduce after backward; else
+                             buckets in reverse layer order (dp_grad.c) */
+    int overlap;          /* --overlap on: each bucket summed during backward */
 } sgd_allreduce_opts;
 
 /* Rank function: setup->algo points at a sgd_allreduce_opts. Every rank

@@ -921,6 +921,65 @@ nomem:
     return ml_err(err, errlen, "model: out of memory for a batch of %zu", batch);
 }
 
+int ml_model_loss_grad_layers(ml_model *m, const float *params, const ml_dataset *ds,
+                              const size_t *idx, size_t batch, ml_grad *g, double *loss,
+                              ml_grad_ready_fn ready, void *ctx, char *err, size_t errlen)
+{
+    if (!g->dense_only)
+        return ml_err(err, errlen, "model: a layer-wise gradient is dense (set dense_only)");
+    if (m->kind != ML_MODEL_MLP) {
+        double flops;
+        if (ml_model_loss_grad(m, params, ds, idx, batch, g, loss, &flops, err, errlen) < 0)
+            return -1;
+        return ready(ctx, 0, m->P, flops) ? 1 : 0;
+    }
+    if (g->n != m->P)
+        return ml_err(err, errlen, "model: gradient of %zu parameters for a model of %zu", g->n,
+                      m->P);
+    if (batch == 0)
+        return ml_err(err, errlen, "model: empty batch");
+    if (check_data(m, ds, idx, batch, err, errlen) < 0)
+        return -1;
+    if (scratch_reserve(m, batch, 1) < 0)
+        return ml_err(err, errlen, "model: out of memory for a batch of %zu", batch);
+    const int32_t *y = batch_labels(ds, idx, batch, m->labels);
+    double loss_sum = 0, B = (double)batch;
+    size_t correct = 0;
+    g->sparse = 0;
+    g->nnz = 0;
+    /* Layer l's share of ml_model_flops: its gradient, the delta passed
+     * down and the ReLU under it, its L2 part; layer L also takes the
+     * forward and the loss, so the calls' flops add up to the total. */
+    double f[ML_MLP_MAX_HIDDEN + 2], rest = ml_model_flops(m, batch, batch * m->d, 1, 0);
+    for (int l = m->L; l >= 1; l--) {
+        double nin = (double)m->width[l - 1], nl = (double)m->width[l];
+        f[l] = 2 * B * nin * nl + B * nl + (l > 1 ? 2 * B * nin * nl + B * nin : 0) +
+               2 * (nin + 1) * nl;
+        if (l < m->L)
+            rest -= f[l];
+    }
+    f[m->L] = rest;
+    mlp_forward(m, params, ds, idx, batch);
+    ml_softmax_xent(m->act[m->L], batch, m->nout, y, 1.0f / (float)batch, m->delta[m->L],
+                    &loss_sum, &correct);
+    *loss = loss_sum / B;
+    float l2 = (float)m->l2;
+    for (int l = m->L; l >= 1; l--) {
+        size_t nin = m->width[l - 1], nl = m->width[l];
+        ml_dense_backward(m->act[l - 1], batch, nin, params + m->w_off[l], nl, nl, m->delta[l],
+                          g->dense + m->w_off[l], g->dense + m->b_off[l],
+                          l > 1 ? m->delta[l - 1] : NULL);
+        if (l > 1)
+            ml_relu_backward(m->act[l - 1], batch * nin, m->delta[l - 1]);
+        /* the same per-element L2 term as ml_model_loss_grad adds at its end */
+        size_t first = m->w_off[l], count = m->b_off[l] + nl - first;
+        axpy_inplace(l2, params + first, g->dense + first, count);
+        if (ready(ctx, first, count, f[l]))
+            return 1;
+    }
+    return 0;
+}
+
 int ml_model_evaluate(ml_model *m, const float *params, const ml_dataset *ds,
                       const size_t *idx, size_t count, double *loss, double *accuracy,
                       int32_t *pred, double *flops, char *err, size_t errlen)

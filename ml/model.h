@@ -120,6 +120,23 @@ int ml_model_loss_grad(ml_model *m, const float *params, const ml_dataset *ds,
                        const size_t *idx, size_t batch, ml_grad *g, double *loss,
                        double *flops, char *err, size_t errlen);
 
+/* The same gradient, bit for bit, handed over layer by layer as backward
+ * finishes each one, the output layer first (the order PyTorch's autograd
+ * makes them): ready(ctx, first, count, flops) says that g->dense[first ..
+ * first+count) is final, L2 part included, and that the work since the
+ * previous call was `flops` (the first call's includes the forward; the
+ * calls' flops add up to ml_model_flops). The MLP calls it once per weight
+ * layer (W_l and b_l, one contiguous range), from l = L down; the linear
+ * models once, for the whole vector, after the gradient. g->dense_only
+ * must be set. The caller may hand a finished range to another thread:
+ * backward writes only the ranges it has not handed over yet. Returns 0,
+ * -1 with err set, or 1 when ready returned non-zero (backward stopped
+ * there; the caller's ctx says why). */
+typedef int (*ml_grad_ready_fn)(void *ctx, size_t first, size_t count, double flops);
+int ml_model_loss_grad_layers(ml_model *m, const float *params, const ml_dataset *ds,
+                              const size_t *idx, size_t batch, ml_grad *g, double *loss,
+                              ml_grad_ready_fn ready, void *ctx, char *err, size_t errlen);
+
 /* Forward only over count examples (idx NULL: examples 0..count-1): mean
  * data loss, fraction predicted right, flops. pred (may be NULL) gets each
  * predicted class. */

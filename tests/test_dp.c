@@ -1,7 +1,9 @@
 /* test_dp.c -- the data-parallel step timer (algorithms/dp.c): buckets
  * filled in reverse layer order, and under the ideal network a two-bucket
  * step equals its closed form, with bucket 1's allreduce hidden behind the
- * rest of backward or not, overlapped or not. */
+ * rest of backward or not, overlapped or not. And the same schedule on a
+ * real MLP (`run allreduce --bucket`, dp_grad.c): the model bits of the
+ * plain allreduce run, on sim, threads and procs. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -158,12 +160,146 @@ static void the_dp_verb(void **state)
     test_distlab_refuses("dp", bad, sizeof bad / sizeof *bad);
 }
 
+/* ml_model_loss_grad_layers: the plain gradient's bits, handed over from
+ * the output layer down in contiguous ranges that cover the vector once,
+ * with flops adding up to ml_model_flops. */
+typedef struct seen_ranges {
+    size_t next_end, calls;
+    double flops;
+} seen_ranges;
+
+static int note_range(void *arg, size_t first, size_t count, double flops)
+{
+    seen_ranges *s = arg;
+    if (first + count != s->next_end || !(flops > 0))
+        return 1;
+    s->next_end = first;
+    s->calls++;
+    s->flops += flops;
+    return 0;
+}
+
+static void layer_gradients_are_the_plain_ones(void **state)
+{
+    (void)state;
+    char err[256];
+    ml_dataset ds;
+    ml_synth_dense sd = {.n = 40, .d = 12, .classes = 3, .sep = 3};
+    assert_int_equal(ml_synth_dense_make(&sd, 7, &ds, err, sizeof err), 0);
+    ml_model *m;
+    assert_int_equal(ml_model_create("mlp:8,5", 12, 3, 1e-3, &m, err, sizeof err), 0);
+    size_t P = ml_model_nparams(m), idx[16];
+    for (size_t i = 0; i < 16; i++)
+        idx[i] = (i * 7) % 40;
+    float *params = malloc(P * sizeof *params);
+    assert_non_null(params);
+    ml_model_init_params(m, params, 3);
+    ml_grad a, b;
+    assert_int_equal(ml_grad_init(&a, P), 0);
+    assert_int_equal(ml_grad_init(&b, P), 0);
+    a.dense_only = b.dense_only = 1;
+    double la, lb, flops;
+    assert_int_equal(ml_model_loss_grad(m, params, &ds, idx, 16, &a, &la, &flops, err, sizeof err), 0);
+    seen_ranges s = {.next_end = P};
+    assert_int_equal(ml_model_loss_grad_layers(m, params, &ds, idx, 16, &b, &lb, note_range, &s,
+                                               err, sizeof err), 0);
+    assert_int_equal(s.calls, 3);
+    assert_int_equal(s.next_end, 0);
+    assert_true(s.flops == flops);
+    assert_true(la == lb);
+    assert_memory_equal(a.dense, b.dense, P * sizeof *a.dense);
+    ml_grad_free(&a);
+    ml_grad_free(&b);
+    free(params);
+    ml_model_free(m);
+    ml_dataset_free(&ds);
+}
+
+/* A run's summary "seconds" and its model.bin's path. */
+static double run_seconds(const char *dir, const char *name)
+{
+    char path[512], text[1 << 14];
+    snprintf(path, sizeof path, "%s/%s/summary.json", dir, name);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[n] = 0;
+    const char *at = strstr(text, "\"seconds\": ");
+    assert_non_null(at);
+    return strtod(at + strlen("\"seconds\": "), NULL);
+}
+
+static int same_file(const char *dir, const char *a, const char *b)
+{
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "cmp -s %s/%s/model.bin %s/%s/model.bin", dir, a, dir, b);
+    return system(cmd) == 0;
+}
+
+/* Buckets change when the sums run, not what they are: an MLP on
+ * Fashion-MNIST (784-32-16-10) trained with 2 KB buckets (layers 3 and 2,
+ * then layer 1; overlapped) and with one bucket per layer after backward
+ * ends with the plain allreduce's model.bin, byte for byte, on every
+ * backend; 3 ranks, so the ring's blocks cut layers at uneven places. On
+ * sim the overlapped run is the shorter of the two 2 KB ones. */
+static void buckets_keep_the_model_bits(void **state)
+{
+    (void)state;
+    if (!test_distlab())
+        skip();
+    static char out[1 << 16];
+    char dir[] = "/tmp/distlab-dpmlp-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    const char *common = "run allreduce --workers 3 --model mlp:32,16 --epochs 1 --train-size 600 "
+                         "--test-size 200 --batch 16 --quiet --no-figures";
+    /* sim runs every schedule; real sockets the bucketed ones (the plain
+     * one's sim = real is the README's check, test_cli_edges) */
+    static const struct {
+        const char *name, *args;
+    } runs[] = {
+        {"sim-plain", ""},
+        {"sim-2k", "--bucket 2KB"},
+        {"sim-2k-off", "--bucket 2KB --overlap off"},
+        {"sim-layers-off", "--bucket 4 --overlap off"},
+        {"threads-2k", "--backend real --bucket 2KB"},
+        {"threads-layers-off", "--backend real --bucket 4 --overlap off"},
+        {"procs-2k", "--backend real --launch procs --bucket 2KB"},
+        /* the hierarchy's ring among node leaders keeps its blocks too */
+        {"hier-plain", "--workers 4 --allreduce hierarchical --gpus-per-node 2"},
+        {"hier-2k", "--workers 4 --allreduce hierarchical --gpus-per-node 2 --bucket 2KB"},
+    };
+    for (size_t i = 0; i < sizeof runs / sizeof *runs; i++) {
+        int st = test_distlab_run(out, sizeof out, "%s %s --out %s/%s", common, runs[i].args, dir,
+                                  runs[i].name);
+        if (st != 0)
+            fail_msg("%s: exit %d:\n%s", runs[i].name, st, out);
+        const char *want = strncmp(runs[i].name, "hier", 4) == 0 ? "hier-plain" : "sim-plain";
+        if (!same_file(dir, want, runs[i].name))
+            fail_msg("%s: model.bin differs from %s's", runs[i].name, want);
+    }
+    /* the same two buckets, summed after backward: longer */
+    assert_true(run_seconds(dir, "sim-2k") < run_seconds(dir, "sim-2k-off"));
+    char cmd[200];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+    static const test_refusal bad[] = {
+        {"--bucket 0", "at least one gradient"},
+        {"--bucket 2", "at least one gradient"},
+        {"--overlap on", "--overlap goes with --bucket"},
+        {"--bucket 1MB --overlap maybe", "on"},
+    };
+    test_distlab_refuses("run allreduce", bad, sizeof bad / sizeof *bad);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(buckets_fill_in_reverse_layer_order),
         cmocka_unit_test(two_buckets_match_the_closed_form),
         cmocka_unit_test(the_dp_verb),
+        cmocka_unit_test(layer_gradients_are_the_plain_ones),
+        cmocka_unit_test(buckets_keep_the_model_bits),
     };
     return cmocka_run_group_tests_name("data-parallel steps", tests, NULL, NULL);
 }
