@@ -49,21 +49,40 @@
  *                       cost is one token hand-off per update, which beats
  *                       the gradient only when gradients are expensive.
  *
- * Staleness: a global update counter in the shared block is read just
- * before step 1 and bumped (atomic fetch-add) just after step 3; the
- * difference is how many other updates landed between this update's read
- * and its write. The counter is also the run's clock of progress: epoch =
- * updates / (P x steps per worker epoch).
+ * Nothing is shared but what the algorithm shares: the weights. Each
+ * worker counts its own updates on a cache line of its own (a plain
+ * store: no other worker writes that line), its step size follows its own
+ * progress (epoch = its step / steps per worker epoch, the same schedule
+ * in expectation as the whole run's, and exactly serial SGD's at P = 1),
+ * and the reporter sums the counts when it snapshots.
+ *
+ * Staleness -- how many other updates landed between an update's read and
+ * its write -- is measured on one update in 2P of each worker, drawn at
+ * random (a fixed period would alias with the simulation's periodic
+ * interleavings; 2P makes about one remote counter load per update
+ * whatever P), deterministic for a seed: the worker sums all
+ * workers' counts just before step 1 and again just before counting its
+ * own write; the difference is the others' updates in between. In
+ * simulation this is exactly what a shared counter would say for those
+ * updates; on real threads, as with any counter, it is read while others
+ * write. Measuring every update would need a shared counter on every
+ * update, the one cache line every core fights over.
  *
  * Cost per update: compute (b examples, Z nonzeros) as above, plus in
  * real runs the cache-line traffic on the components it shares with other
- * workers and on the counter. That traffic is what bounds real speedup:
- * with power-law features the head features share a cache line or two
- * that every update writes (on synth-sparse with alpha = 1 about 13 of a
- * row's 40 features fall in the first 16 floats), and the bias and the
- * counter are written by every update too; measured on 16 cores, 1.8x at
- * P = 16, 4x with uniform features and neither bias nor counter. Dense
- * updates are heavier, so the same contention costs relatively less.
+ * workers. What Hogwild!'s semantics let go and what they do not: the
+ * update counter and the step-size clock are bookkeeping, so they are
+ * per worker; but the bias is a component of every example (a feature
+ * that is always on), and Hogwild! is lock-free SGD on ONE shared vector:
+ * keeping a private bias per worker or writing it every k updates would be
+ * another algorithm (local SGD, delayed updates), so every update still
+ * reads and writes it. The head features of a power-law set are written by
+ * most updates too (on synth-sparse with alpha = 1 about 13 of a row's 40
+ * features fall in the first 16 floats): spreading them one per cache line
+ * would turn one line's transfer per update into one per hot feature, so
+ * they stay packed. Measured before on 16 cores, 1.8x at P = 16 with the
+ * shared counter, 4x with uniform features and neither bias nor counter.
+ * Dense updates are heavier, so the same contention costs relatively less.
  *
  * Simulation charges flops only, so with one core per worker (hosts = 1,
  * cores = P) its time shows perfect parallelism while its interleaving
@@ -90,18 +109,20 @@ enum { TAG_NEXT = 1, TAG_LOCK_TOKEN = 2, TAG_TURN = 3 };
 
 /* The head of the shared block; per-rank counters and the weights follow. */
 typedef struct hw_head {
-    uint64_t joined;   /* ranks that found this block */
-    uint64_t updates;  /* updates written, all ranks */
-    char pad1[LINE - 2 * sizeof(uint64_t)];
+    uint64_t joined;   /* ranks that found this block (before the first update only) */
+    char pad1[LINE - sizeof(uint64_t)];
     int32_t lock_tail; /* lock: 1 + the rank at the tail of the queue; 0 = free */
     char pad2[LINE - sizeof(int32_t)];
 } hw_head;
 
+/* One worker's counts, written by it alone, read by others only to sum
+ * them (a staleness sample, the reporter's snapshots). */
 typedef struct hw_counts {
-    uint64_t updates;
-    uint64_t staleness_sum;
+    uint64_t updates;       /* written */
+    uint64_t sampled;       /* of them, measured for staleness */
+    uint64_t staleness_sum; /* over the sampled ones */
     uint64_t staleness_max;
-    char pad[LINE - 3 * sizeof(uint64_t)];
+    char pad[LINE - 4 * sizeof(uint64_t)];
 } hw_counts;
 
 /* What the reporter keeps with each snapshot of the shared weights. */
@@ -164,6 +185,15 @@ static void store_f(float *p, float v) { __atomic_store(p, &v, __ATOMIC_RELAXED)
 static uint64_t load_u(const uint64_t *p) { return __atomic_load_n(p, __ATOMIC_RELAXED); }
 
 static void store_u(uint64_t *p, uint64_t v) { __atomic_store_n(p, v, __ATOMIC_RELAXED); }
+
+/* Updates written so far, all workers: the sum of their own counts. */
+static uint64_t updates_so_far(const hw_counts *counts, int W)
+{
+    uint64_t n = 0;
+    for (int i = 0; i < W; i++)
+        n += load_u(&counts[i].updates);
+    return n;
+}
 
 /* Step 1: copy into local what the gradient of the batch will read. A
  * linear model on sparse data reads rows j of W (K floats each) for the
@@ -262,27 +292,34 @@ static int turn_pass(rt *r, long step, long steps)
 typedef struct hw_report {
     train_snaps snaps;
     float *copy;         /* P: the weights as one snapshot read them */
-    uint64_t last_updates, last_stale;
+    uint64_t last_updates, last_sampled, last_stale;
     double last_time_s;
 } hw_report;
 
-/* Snapshot the shared weights (relaxed loads) with the progress so far. */
+/* Snapshot the shared weights (relaxed loads) with the progress so far:
+ * all workers' updates, as an epoch of per_epoch updates (or at the end,
+ * the run's epochs), and the staleness sampled since the last snapshot. */
 static int report_snap(rt *r, hw_report *rep, const float *w, size_t P,
-                       const hw_counts *counts, int W, double time_s, double epoch, uint64_t step)
+                       const hw_counts *counts, int W, double time_s, double per_epoch,
+                       double final_epoch)
 {
     for (size_t j = 0; j < P; j++)
         rep->copy[j] = load_f(w + j);
-    uint64_t stale = 0, done = 0;
+    uint64_t stale = 0, done = 0, sampled = 0;
     for (int i = 0; i < W; i++) {
         done += load_u(&counts[i].updates);
+        sampled += load_u(&counts[i].sampled);
         stale += load_u(&counts[i].staleness_sum);
     }
-    double meta[SNAP_DOUBLES] = {[SNAP_TIME] = time_s, [SNAP_EPOCH] = epoch, [SNAP_STEP] = (double)step};
+    double epoch = final_epoch >= 0 ? final_epoch : (double)done / per_epoch;
+    double meta[SNAP_DOUBLES] = {[SNAP_TIME] = time_s, [SNAP_EPOCH] = epoch, [SNAP_STEP] = (double)done};
     meta[SNAP_EXTRA + HOGWILD_X_STALENESS_MEAN] =
-        done > rep->last_updates ? (double)(stale - rep->last_stale) / (double)(done - rep->last_updates) : 0;
+        sampled > rep->last_sampled
+            ? (double)(stale - rep->last_stale) / (double)(sampled - rep->last_sampled) : 0;
     meta[SNAP_EXTRA + HOGWILD_X_UPDATES_PER_S] =
         time_s > rep->last_time_s ? (double)(done - rep->last_updates) / (time_s - rep->last_time_s) : 0;
     rep->last_updates = done;
+    rep->last_sampled = sampled;
     rep->last_stale = stale;
     rep->last_time_s = time_s;
     return train_snaps_take(r, &rep->snaps, rep->copy, meta);
@@ -307,9 +344,10 @@ static int report_finish(rt *r, train_eval *ev, hw_report *rep, size_t P,
     if (rc)
         return rc;
     double last_s = rep->snaps.meta[(size_t)(rep->snaps.count - 1) * SNAP_DOUBLES + SNAP_TIME];
-    uint64_t updates = 0, stale = 0, stale_max = 0;
+    uint64_t updates = 0, sampled = 0, stale = 0, stale_max = 0;
     for (int i = 0; i < W; i++) {
         updates += load_u(&counts[i].updates);
+        sampled += load_u(&counts[i].sampled);
         stale += load_u(&counts[i].staleness_sum);
         uint64_t m = load_u(&counts[i].staleness_max);
         stale_max = m > stale_max ? m : stale_max;
@@ -318,7 +356,7 @@ static int report_finish(rt *r, train_eval *ev, hw_report *rep, size_t P,
     st[HOGWILD_S_UPDATES] = (double)updates;
     st[HOGWILD_S_TRAIN_SECONDS] = last_s;
     st[HOGWILD_S_UPDATES_PER_S] = last_s > 0 ? (double)updates / last_s : NAN;
-    st[HOGWILD_S_STALENESS_MEAN] = updates ? (double)stale / (double)updates : 0;
+    st[HOGWILD_S_STALENESS_MEAN] = sampled ? (double)stale / (double)sampled : 0;
     st[HOGWILD_S_STALENESS_MAX] = (double)stale_max;
     st[HOGWILD_S_SECONDS_TO_TARGET] = NAN;
     for (int i = 0; i < out->npoints && !isnan(opt->target_loss); i++)
@@ -437,23 +475,27 @@ int hogwild_rank(rt *r, void *arg)
     long steps_per_epoch = train_steps_per_epoch(train->n, W, ml->batch);
     long steps = steps_per_epoch * ml->epochs;
     double per_epoch = (double)W * (double)steps_per_epoch;
-    uint64_t stale_sum = 0, stale_max = 0;
-    /* the counter just after this rank's last write: progress as it last
-     * saw it, without another read of the busiest cache line */
-    uint64_t seen = 0;
+    uint64_t stale_every = 2u * (uint64_t)W; /* see "Staleness" above */
+    uint64_t stale_sum = 0, stale_max = 0, sampled = 0;
+    uint64_t draw = (ml->seed + 1) * 0x9E3779B97F4A7C15ull ^ ((uint64_t)me + 1) * 0xD1B54A32D192ED03ull;
     for (long step = 0; step < steps; step++) {
-        double epoch = (double)seen / per_epoch;
+        /* this worker's progress: its step size and the reporter's schedule */
+        double epoch = (double)step / (double)steps_per_epoch;
         if ((rc = train_step_begin(setup, r, step)))
             break;
         if (reporter && train_snaps_room(&rep.snaps) && train_schedule_due(&sch, epoch) &&
-            (rc = report_snap(r, &rep, w, P, counts, W, rt_now(r) - t0, epoch, seen)))
+            (rc = report_snap(r, &rep, w, P, counts, W, rt_now(r) - t0, per_epoch, -1)))
             break;
         size_t b = train_shard_next(&shard, ml->batch, batch_idx);
         if (opt->sync == HOGWILD_SYNC_LOCK && (rc = lock_acquire(r, head)))
             break;
 
         /* ---- 1. read ---- */
-        uint64_t before = load_u(&head->updates);
+        draw ^= draw << 13; /* xorshift64: which updates are measured */
+        draw ^= draw >> 7;
+        draw ^= draw << 17;
+        int sample = draw % stale_every == 0;
+        uint64_t before = sample ? updates_so_far(counts, W) : 0;
         hw_read(w, local, P, model, train, batch_idx, b);
 
         /* ---- 2. gradient, charged with the write's flops ---- */
@@ -470,15 +512,16 @@ int hogwild_rank(rt *r, void *arg)
         /* ---- 3. write ---- */
         if (opt->sync == HOGWILD_SYNC_ROUND_ROBIN && (rc = turn_wait(r, step)))
             break;
-        hw_write(w, &grad, (float)ml_schedule_lr(&sched, (double)before / per_epoch));
-        uint64_t landed = __atomic_fetch_add(&head->updates, 1, __ATOMIC_RELAXED);
-        uint64_t stale = landed - before;
-        seen = landed + 1;
-        stale_sum += stale;
-        stale_max = stale > stale_max ? stale : stale_max;
-        store_u(&mine->updates, load_u(&mine->updates) + 1);
-        store_u(&mine->staleness_sum, stale_sum);
-        store_u(&mine->staleness_max, stale_max);
+        hw_write(w, &grad, (float)ml_schedule_lr(&sched, epoch));
+        if (sample) { /* this worker's own count has not moved: the rest is others' */
+            uint64_t stale = updates_so_far(counts, W) - before;
+            stale_sum += stale;
+            stale_max = stale > stale_max ? stale : stale_max;
+            store_u(&mine->sampled, ++sampled);
+            store_u(&mine->staleness_sum, stale_sum);
+            store_u(&mine->staleness_max, stale_max);
+        }
+        store_u(&mine->updates, (uint64_t)step + 1);
         if (opt->sync == HOGWILD_SYNC_ROUND_ROBIN && (rc = turn_pass(r, step, steps)))
             break;
         if (opt->sync == HOGWILD_SYNC_LOCK && (rc = lock_release(r, head)))
@@ -490,8 +533,7 @@ int hogwild_rank(rt *r, void *arg)
     if ((rc = rt_barrier(r)))
         goto done;
     if (reporter &&
-        !(rc = report_snap(r, &rep, w, P, counts, W, rt_now(r) - t0, (double)ml->epochs,
-                           load_u(&head->updates))))
+        !(rc = report_snap(r, &rep, w, P, counts, W, rt_now(r) - t0, per_epoch, (double)ml->epochs)))
         rc = report_finish(r, &eval, &rep, P, counts, W, opt);
 done:
     if (eval_ready)
