@@ -165,6 +165,12 @@ typedef struct real_rank {
     int *pfd_peer;
     double last_call_s;   /* end of the latest runtime call (stragglers) */
     real_shm *maps;       /* procs: what this rank has mapped */
+    /* never touched: the ranks of a threads job lie side by side in one
+     * array, and without it this rank's last_call_s (written by every
+     * rt_compute) shared a cache line with the next rank's rt.ops and
+     * rt.rank (read by every runtime call): false sharing on every
+     * Hogwild! update. A cache line's worth keeps the tails apart. */
+    char pad_next_rank[64];
 } real_rank;
 
 /* engine.c */
