@@ -20,4 +20,6 @@ echo "== Ray model: empty remote task vs plain round trip (real), 100,000 simula
 "$here/ray.sh" "$bin" || status=1
 echo "== ML core vs OpenBLAS, a CSR streaming loop and liblinear (bench/ml.sh)"
 "$here/ml.sh" "$build" || status=1
+echo "== Hogwild! on real threads: 2 workers vs 1 on this machine (bench/hogwild_threads.sh; 16 cores: bench/device.sh)"
+"$here/hogwild_threads.sh" "$bin" || status=1
 exit $status
