@@ -105,7 +105,7 @@
 static int server_snapshot(server *sv)
 {
     snap_meta m = sv->acc;
-    m.time_s = rt_now(sv->r);
+    m.time_s = sv->clock_base + rt_now(sv->r);
     m.examples = sv->examples;
     m.version = (double)sv->version;
     memset(&sv->acc, 0, sizeof sv->acc);
@@ -216,7 +216,9 @@ static int server_answer(server *sv)
             continue;
         reply_head *h = (reply_head *)sv->sbuf;
         *h = (reply_head){.stop = sv->examples >= sv->sh.budget ? STOP_BUDGET : STOP_NO,
-                          .version = (int32_t)(sv->version & INT32_MAX)};
+                          .version = (int32_t)(sv->version & INT32_MAX),
+                          .checkpoint = p->tell_checkpoint};
+        p->tell_checkpoint = 0;
         if (sv->abort_worker >= 0) {
             *h = (reply_head){.stop = STOP_ABORT, .version = sv->abort_worker};
             p->state = W_DONE;
@@ -241,7 +243,7 @@ static int server_answer(server *sv)
 }
 
 /* bsp: once every running worker's push of the clock is held, apply them
- * in worker order. */
+ * in worker order; then a checkpoint, when one is due (ps_internal.h). */
 static int server_release_held(server *sv)
 {
     if (sv->nheld == 0 || sv->nheld < sv->active)
@@ -256,6 +258,9 @@ static int server_release_held(server *sv)
             return rc;
     }
     sv->nheld = 0;
+    if (sv->setup->save && sv->checkpoints.every > 0 && sv->examples < sv->sh.budget &&
+        train_schedule_due(&sv->checkpoints, sv->examples))
+        return ps_server_checkpoint(sv);
     return RT_OK;
 }
 
@@ -293,6 +298,19 @@ static int server_take(server *sv, int w, size_t len)
     return RT_OK;
 }
 
+/* A resumed server answers the first pulls together, once all are in, as
+ * the stopped run did after its checkpoint; its clock goes on from that
+ * moment, so that in simulation the times are the stopped run's too. */
+static int server_resumed(server *sv)
+{
+    for (int w = 0; w < sv->sh.W; w++)
+        if (sv->peers[w].state == W_ACTIVE && !sv->peers[w].pull_pending)
+            return 0;
+    sv->clock_base = sv->resume_clock - rt_now(sv->r);
+    sv->resuming = 0;
+    return 1;
+}
+
 /* Requests until every worker has said goodbye or died. */
 static int server_loop(server *sv)
 {
@@ -312,6 +330,8 @@ static int server_loop(server *sv)
         } else if ((rc = server_take(sv, w, st.bytes)) || (rc = server_release_held(sv))) {
             return rc;
         }
+        if (sv->resuming && !server_resumed(sv))
+            continue;
         if ((rc = server_answer(sv)))
             return rc;
     }
@@ -327,6 +347,10 @@ static int server_main(rt *r, const train_setup *setup, ml_model *model)
 {
     server sv = {.r = r, .setup = setup, .s = rt_rank(r), .abort_worker = -1};
     int rc = ps_server_init(&sv, model);
+    double every = setup->checkpoint_every * (double)setup->prob->train.n;
+    sv.checkpoints = (train_schedule){.every = every, .next = every};
+    if (!rc)
+        rc = ps_server_resume(&sv);
     /* ---- snapshots at the evaluation points (the first now, at 0
      * examples), the requests, then the final state ---- */
     if (rc || (train_schedule_due(&sv.due, 0) && (rc = server_snapshot(&sv))) ||
@@ -352,6 +376,8 @@ done:
 /* Draw the next minibatch into b, and (sparse) the keys it touches. */
 static void worker_draw(worker *wk, minibatch *b)
 {
+    b->pass = wk->shard.pass;
+    b->pos = wk->shard.pos;
     b->n = train_shard_next(&wk->shard, wk->setup->ml->batch, b->idx);
     if (wk->sh.sparse) {
         b->nkeys = keyset_rows_keys(&wk->rows, wk->train, b->idx, b->n, b->keys);
@@ -405,8 +431,8 @@ static int worker_request(worker *wk, const minibatch *cur, const minibatch *nex
 }
 
 /* Receive every server's reply to the pull of b's keys; *stop when any
- * says the budget is spent. */
-static int worker_pull(worker *wk, const minibatch *b, int *stop)
+ * says the budget is spent, *checkpoint when they took one. */
+static int worker_pull(worker *wk, const minibatch *b, int *stop, int *checkpoint)
 {
     int S = wk->sh.S, rc;
     for (int s = 0; s < S; s++) {
@@ -420,7 +446,7 @@ static int worker_pull(worker *wk, const minibatch *b, int *stop)
     if ((rc = rt_waitall(wk->r, S, wk->req, wk->sts)))
         return rt_fail(wk->r, rc, "ps worker %d: waiting for the servers' weights: %s", wk->w,
                        rt_error(wk->r));
-    *stop = 0;
+    *stop = *checkpoint = 0;
     for (int s = 0; s < S; s++) {
         const reply_head *h = wk->rbuf[s];
         size_t bytes = wk->sts[s].bytes;
@@ -440,6 +466,7 @@ static int worker_pull(worker *wk, const minibatch *b, int *stop)
             *stop = 1;
         else
             keyset_scatter(&k, (const float *)(h + 1), wk->params);
+        *checkpoint |= h->checkpoint != 0;
     }
     return RT_OK;
 }
@@ -478,21 +505,25 @@ static int worker_main(rt *r, const train_setup *setup, ml_model *model)
     worker wk = {.r = r, .setup = setup, .model = model, .train = &setup->prob->train};
     ps_shape_of(r, setup, model, &wk.sh);
     wk.w = rt_rank(r) - wk.sh.S;
-    int rc = RT_OK, stop = 0;
+    int rc = RT_OK, stop = 0, checkpoint = 0;
     if (ps_worker_init(&wk) != 0) {
         rc = rt_fail(r, RT_ENOMEM, "ps worker %d: out of memory for %zu parameters", wk.w, wk.sh.P);
         goto done;
     }
     minibatch *cur = &wk.mb[0], *next = &wk.mb[1];
-    long clock = 0;
-    /* ---- the first pull ---- */
+    long clock;
+    if ((rc = ps_worker_resume(&wk, &clock)))
+        goto done;
+    /* ---- the first pull (of the clock resumed from: its minibatch again) ---- */
     worker_draw(&wk, cur);
-    if ((rc = worker_request(&wk, NULL, cur, 0)))
+    if ((rc = worker_request(&wk, NULL, cur, clock)))
         goto done;
     for (;; clock++) {
         /* ---- 1. the weights this minibatch needs ---- */
-        if ((rc = worker_pull(&wk, cur, &stop)) || stop)
+        if ((rc = worker_pull(&wk, cur, &stop, &checkpoint)) || stop)
             break;
+        if (checkpoint && (rc = ps_worker_checkpoint(&wk, clock, cur)))
+            goto done;
         if ((rc = train_step_begin(setup, r, clock)))
             goto done; /* crashed: no goodbye */
         /* ---- 2. its gradient ---- */

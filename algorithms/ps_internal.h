@@ -30,7 +30,7 @@ typedef struct reply_head {
     int32_t stop;
     int32_t version;   /* updates the server had applied (mod 2^31) */
     int32_t nvals;
-    int32_t pad;
+    int32_t checkpoint; /* bsp: the server saved its state after the last clock; save yours */
 } reply_head;
 
 _Static_assert(sizeof(req_head) == PS_REQ_HEAD_BYTES, "request header layout");
@@ -73,6 +73,7 @@ typedef struct peer {
     unsigned char *held;      /* bsp: its request, held until the clock is full */
     int is_held;
     double held_s;            /* when it arrived */
+    int tell_checkpoint;      /* its next reply says a checkpoint was taken */
 } peer;
 
 /* What a server keeps with each snapshot of its range; the sums cover the
@@ -112,6 +113,10 @@ typedef struct server {
     server_totals tot;
     int abort_worker;         /* bsp: the dead worker that stops the run, or -1 */
     char abort_why[256];
+    train_schedule checkpoints; /* bsp: in examples, when the next is due */
+    double clock_base;        /* added to rt_now: a resumed run's time goes on */
+    int resuming;             /* resumed; its first pulls not all in yet */
+    double resume_clock;      /* the time the checkpoint was taken */
 } server;
 
 /* A request's parts; key sets of a whole range have keys NULL. */
@@ -142,6 +147,8 @@ typedef struct minibatch {
     uint32_t *keys;
     size_t nkeys;
     size_t *split;               /* keys[split[s]..split[s+1]) belong to server s */
+    long pass;                   /* where the shard was before it was drawn */
+    size_t pos;
 } minibatch;
 
 typedef struct worker {
@@ -170,5 +177,25 @@ typedef struct worker {
  * Returns -1 when out of memory. */
 int ps_worker_init(worker *wk);
 void ps_worker_free(worker *wk);
+
+/* ---- checkpoints (bsp; ps_checkpoint.c) ----
+ * A consistent cut costs no message: under bsp, when a server has applied
+ * every worker's push of clock c, every worker is waiting for its pull of
+ * c+1 and nothing is in flight between them. Every server reaches that
+ * point at the same count of examples, so each decides alone that a
+ * checkpoint is due, saves its state (weights, optimizer state, the
+ * workers' clocks, counts, snapshots and totals) as step c+1, and says so
+ * in its replies; a worker that hears it saves its own (clock c+1, the
+ * shard's place before it drew that clock's minibatch, its weights). On
+ * resume the servers start from their state and each worker draws that
+ * minibatch again and sends a pull of clock c+1 alone: the replies, and so
+ * every later push, are the ones the unstopped run had. */
+int ps_server_checkpoint(server *sv);
+/* At the start: 0 with sv as it was saved, or nothing loaded. */
+int ps_server_resume(server *sv);
+int ps_worker_checkpoint(worker *wk, long clock, const minibatch *cur);
+/* At the start: *clock the clock to go on from (0 for a fresh start), the
+ * shard placed where it was before that clock's minibatch was drawn. */
+int ps_worker_resume(worker *wk, long *clock);
 
 #endif

@@ -58,6 +58,14 @@ static int check(const train_setup *setup, char *err, size_t errlen)
                  "parameters, so at most %zu servers", o->servers, P, P);
         return -1;
     }
+    int bsp = o->consistency == PS_BSP || (o->consistency == PS_SSP && o->staleness == 0);
+    if ((setup->save || setup->load) && !bsp) {
+        snprintf(err, errlen, "--checkpoint-every and --resume: only under --consistency bsp, where "
+                 "every clock ends with nothing in flight; under %s pushes cross the servers' "
+                 "states at any moment, so no state of the run could be saved whole",
+                 ps_consistency_name(o->consistency));
+        return -1;
+    }
     return 0;
 }
 
@@ -73,6 +81,7 @@ const train_algo ps_algo = {
     .shape = shape,
     .check = check,
     .rank = ps_rank,
+    .checkpoints = 1, /* under bsp: check() refuses the others */
 };
 
 void ps_shape_of(rt *r, const train_setup *setup, const ml_model *model, ps_shape *sh)

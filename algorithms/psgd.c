@@ -80,6 +80,7 @@ const train_algo psgd_algo = {
     .nstats = PSGD_STATS,
     .stat_names = stat_names,
     .rank = psgd_rank,
+    .checkpoints = 1,
 };
 
 int psgd_parse_every(const char *text, long *steps, char *err, size_t errlen)
@@ -99,6 +100,12 @@ int psgd_parse_every(const char *text, long *steps, char *err, size_t errlen)
     *steps = v;
     return 0;
 }
+
+/* What a checkpoint keeps beside the worker's own state. */
+typedef struct psgd_saved {
+    int64_t rounds, in_sync;
+    double eval_next;
+} psgd_saved;
 
 /* One rank's state, so the helpers below take one argument. */
 typedef struct psgd_rank_state {
@@ -214,12 +221,23 @@ int psgd_rank(rt *r, void *arg)
 
     /* ---- local steps, averaging every H ---- */
     long steps_per_epoch = train_steps_per_epoch(train->n, s.W, ml->batch);
-    long steps = steps_per_epoch * ml->epochs;
-    for (long step = 0; step < steps && !rc; step++) {
+    long steps = steps_per_epoch * ml->epochs, first;
+    psgd_saved saved;
+    if ((rc = train_worker_resume_with(wk, r, setup, &first, &saved, sizeof saved)))
+        goto done;
+    if (first > 0) {
+        s.rounds = (long)saved.rounds;
+        s.in_sync = (int)saved.in_sync;
+        s.sched.next = saved.eval_next;
+    }
+    for (long step = first; step < steps && !rc; step++) {
         double epoch = (double)step / (double)steps_per_epoch;
         if ((rc = train_step_begin(setup, r, step)))
             break;
         if (train_schedule_due(&s.sched, epoch) && (rc = psgd_evaluate(&s, epoch, step)))
+            break;
+        saved = (psgd_saved){.rounds = s.rounds, .in_sync = s.in_sync, .eval_next = s.sched.next};
+        if ((rc = train_worker_checkpoint_with(wk, r, setup, step, epoch, &saved, sizeof saved)))
             break;
 
         size_t b = train_shard_next(&wk->shard, ml->batch, wk->batch);

@@ -48,6 +48,16 @@ int train_shard_init(train_shard *s, const ml_dataset *train, int part, int part
     return 0;
 }
 
+void train_shard_seek(train_shard *s, long pass, size_t pos)
+{
+    /* the order is a function of the seed and the passes: replay them */
+    while (s->pass < pass) {
+        s->pass++;
+        shuffle(s);
+    }
+    s->pos = pos < s->n ? pos : s->n;
+}
+
 void train_shard_free(train_shard *s)
 {
     free(s->idx);
@@ -138,7 +148,7 @@ int train_worker_init(train_worker *w, rt *r, const train_setup *setup, int part
 /* ---- checkpoints ---- */
 
 #define CKPT_MAGIC 0x74706b63626c6464ull /* "ddlbckpt" */
-#define CKPT_VERSION 1
+#define CKPT_VERSION 2
 
 typedef struct ckpt_head {
     uint64_t magic;
@@ -148,16 +158,25 @@ typedef struct ckpt_head {
     uint64_t pos;
     double checkpoint_next, eval_next, clock;
     uint32_t npoints, truncated;
+    uint64_t nextra;             /* the algorithm's own bytes, at the end */
+    double stats[TRAIN_STATS];   /* the reporter's totals so far */
 } ckpt_head;
 
 static size_t optim_floats(const train_worker *w) { return w->optim.state ? w->optim.n : 0; }
 
 int train_worker_checkpoint(train_worker *w, rt *r, const train_setup *setup, long step, double epoch)
 {
+    return train_worker_checkpoint_with(w, r, setup, step, epoch, NULL, 0);
+}
+
+int train_worker_checkpoint_with(train_worker *w, rt *r, const train_setup *setup, long step,
+                                 double epoch, const void *extra, size_t extra_len)
+{
     if (!setup->save || !(w->checkpoints.every > 0) || !train_schedule_due(&w->checkpoints, epoch))
         return RT_OK;
     size_t ns = optim_floats(w), np = w->reporting ? (size_t)w->eval.out->npoints : 0;
-    size_t len = sizeof(ckpt_head) + (w->P + ns) * sizeof(float) + np * sizeof(train_point);
+    size_t len = sizeof(ckpt_head) + (w->P + ns) * sizeof(float) + np * sizeof(train_point) +
+                 extra_len;
     char *buf = malloc(len);
     if (!buf)
         return rt_fail(r, RT_ENOMEM, "checkpoint at step %ld: out of memory for %zu bytes", step, len);
@@ -168,7 +187,10 @@ int train_worker_checkpoint(train_worker *w, rt *r, const train_setup *setup, lo
         .eval_next = w->reporting ? w->eval.sched.next : 0,
         .clock = w->eval.clock_base + rt_work_now(r),
         .npoints = (uint32_t)np, .truncated = w->reporting ? (uint32_t)w->eval.out->truncated : 0,
+        .nextra = extra_len,
     };
+    if (w->reporting)
+        memcpy(h.stats, w->eval.out->stats, sizeof h.stats);
     char *p = buf;
     memcpy(p, &h, sizeof h);
     p += sizeof h;
@@ -178,8 +200,12 @@ int train_worker_checkpoint(train_worker *w, rt *r, const train_setup *setup, lo
         memcpy(p, w->optim.state, ns * sizeof(float));
         p += ns * sizeof(float);
     }
-    if (np)
+    if (np) {
         memcpy(p, w->eval.out->points, np * sizeof(train_point));
+        p += np * sizeof(train_point);
+    }
+    if (extra_len)
+        memcpy(p, extra, extra_len);
     int bad = setup->save(setup->checkpoint_ctx, r, step, buf, len);
     free(buf);
     return bad ? rt_fail(r, RT_EIO, "checkpoint at step %ld: could not save it (%s)", step, rt_error(r))
@@ -187,6 +213,12 @@ int train_worker_checkpoint(train_worker *w, rt *r, const train_setup *setup, lo
 }
 
 int train_worker_resume(train_worker *w, rt *r, const train_setup *setup, long *step)
+{
+    return train_worker_resume_with(w, r, setup, step, NULL, 0);
+}
+
+int train_worker_resume_with(train_worker *w, rt *r, const train_setup *setup, long *step,
+                             void *extra, size_t extra_len)
 {
     *step = 0;
     size_t len = 0;
@@ -198,11 +230,13 @@ int train_worker_resume(train_worker *w, rt *r, const train_setup *setup, long *
         return rt_fail(r, RT_EINVAL, "resume: rank %d's checkpoint is %zu bytes, too short", rt_rank(r), len);
     memcpy(&h, buf, sizeof h);
     size_t ns = optim_floats(w);
-    size_t want = sizeof h + (w->P + ns) * sizeof(float) + (size_t)h.npoints * sizeof(train_point);
+    size_t want = sizeof h + (w->P + ns) * sizeof(float) + (size_t)h.npoints * sizeof(train_point) +
+                  extra_len;
     if (h.magic != CKPT_MAGIC || h.version != CKPT_VERSION)
         return rt_fail(r, RT_EINVAL, "resume: rank %d's checkpoint is not one of this version of distlab",
                        rt_rank(r));
     if (h.rank != (uint32_t)rt_rank(r) || h.P != w->P || h.nstate != ns || len != want ||
+        h.nextra != extra_len ||
         h.npoints > TRAIN_MAX_POINTS || h.step < 0 || h.pass < 0 || h.pos > w->shard.n)
         return rt_fail(r, RT_EINVAL, "resume: rank %d's checkpoint (rank %u, %llu parameters, %llu of "
                        "optimizer state) is not of this run (rank %d, %zu parameters, %zu): resume with "
@@ -215,20 +249,19 @@ int train_worker_resume(train_worker *w, rt *r, const train_setup *setup, long *
         memcpy(w->optim.state, p, ns * sizeof(float));
         p += ns * sizeof(float);
     }
-    /* the shard's order is a function of its seed and its passes: replay them */
-    while (w->shard.pass < h.pass) {
-        w->shard.pass++;
-        shuffle(&w->shard);
-    }
-    w->shard.pos = (size_t)h.pos;
+    train_shard_seek(&w->shard, (long)h.pass, (size_t)h.pos);
     w->checkpoints.next = h.checkpoint_next;
     if (w->reporting) {
         w->eval.sched.next = h.eval_next;
         memcpy(w->eval.out->points, p, h.npoints * sizeof(train_point));
+        memcpy(w->eval.out->stats, h.stats, sizeof h.stats);
         w->eval.out->npoints = (int)h.npoints;
         w->eval.out->truncated = (int)h.truncated;
         w->eval.clock_base = h.clock - rt_work_now(r);
     }
+    p += h.npoints * sizeof(train_point);
+    if (extra_len)
+        memcpy(extra, p, extra_len);
     *step = (long)h.step;
     return RT_OK;
 }

@@ -106,6 +106,10 @@ void train_shard_free(train_shard *s);
 /* The next up to `batch` example indices into out; a pass ends at the end
  * of the shard (the last batch of a pass may be smaller). Returns how many. */
 size_t train_shard_next(train_shard *s, size_t batch, size_t *out);
+/* Go on from a saved place (pass >= s->pass, pos <= s->n): the passes
+ * between are replayed, so the next batches are the ones a shard that
+ * got there by train_shard_next would give. */
+void train_shard_seek(train_shard *s, long pass, size_t pos);
 
 /* ---- evaluation: when, what, and where ----
  *
@@ -266,6 +270,13 @@ typedef struct train_worker {
 int train_worker_resume(train_worker *w, rt *r, const train_setup *setup, long *step);
 int train_worker_checkpoint(train_worker *w, rt *r, const train_setup *setup, long step,
                             double epoch);
+/* The same with extra_len bytes of the algorithm's own state kept beside
+ * (resume: read back into extra; a checkpoint with another length is not
+ * this run's). The reporter's stats are kept too. */
+int train_worker_checkpoint_with(train_worker *w, rt *r, const train_setup *setup, long step,
+                                 double epoch, const void *extra, size_t extra_len);
+int train_worker_resume_with(train_worker *w, rt *r, const train_setup *setup, long *step,
+                             void *extra, size_t extra_len);
 
 /* who names the algorithm in an error. */
 int train_worker_init(train_worker *w, rt *r, const train_setup *setup, int part, int parts,

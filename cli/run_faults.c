@@ -13,7 +13,8 @@
  * async and ssp parameter servers go on without a dead worker, the rest
  * stop with an error naming the rank.
  *
- * --checkpoint-every EPOCHS: each rank's state (train_worker_checkpoint)
+ * --checkpoint-every EPOCHS: each rank's state (train_worker_checkpoint;
+ * the parameter server's ps_server_checkpoint and ps_worker_checkpoint)
  * goes to OUT/checkpoint/rank-R.step-S.bin, written under another name and
  * renamed, so a file is whole or absent; each rank keeps its two latest, so
  * that a run stopped while the ranks were writing still has a step every
@@ -200,8 +201,8 @@ static int configure_checkpoints(run_ctx *ctx, const char *verb)
         return 0;
     const train_algo *desc = run_algo_find(ctx->algo)->algo;
     if (!desc->checkpoints) {
-        fprintf(stderr, "distlab %s: --%s: only the synchronous trainers (allreduce, serial) keep "
-                "checkpoints yet\n", verb, every ? "checkpoint-every" : "resume");
+        fprintf(stderr, "distlab %s: --%s: only the synchronous trainers (allreduce, serial, psgd, "
+                "ps under bsp) keep checkpoints yet\n", verb, every ? "checkpoint-every" : "resume");
         return -1;
     }
     if (every) {

@@ -288,6 +288,66 @@ static void a_resumed_run_ends_with_the_bits_of_one_never_stopped(void **state)
     assert_memory_equal(a, c, na);
 }
 
+/* A stopped run and its resumption against one never stopped: the same
+ * model bits, and in simulation the same metrics.csv. */
+static void stop_and_resume(const char *verb, const char *opts, const char *backend,
+                            const char *kill, const char *from)
+{
+    char whole[17], resumed[17], a[8192], c[8192], path[512];
+    size_t na, nc;
+    assert_int_equal(run("run %s %s %s --out %s/w", verb, opts, backend, tmpdir), 0);
+    assert_int_equal(run("run %s %s %s --checkpoint-every 1 --kill-rank %s --out %s/s", verb, opts,
+                         backend, kill, tmpdir), 1);
+    assert_int_equal(run("run %s %s %s --resume %s/s --out %s/r", verb, opts, backend, tmpdir,
+                         tmpdir), 0);
+    assert_says(from);
+    model_hash("w", whole);
+    model_hash("r", resumed);
+    if (strcmp(whole, resumed) != 0)
+        fail_msg("run %s %s: resumed model %s, never stopped %s", verb, backend, resumed, whole);
+    if (!*backend) {
+        snprintf(path, sizeof path, "%s/w/metrics.csv", tmpdir);
+        assert_int_equal(test_read_file(path, a, sizeof a, &na), 0);
+        snprintf(path, sizeof path, "%s/r/metrics.csv", tmpdir);
+        assert_int_equal(test_read_file(path, c, sizeof c, &nc), 0);
+        assert_int_equal(na, nc);
+        assert_memory_equal(a, c, na);
+    }
+}
+
+/* The parameter server under bsp: 2 servers, 2 workers, 24 clocks an
+ * epoch; a checkpoint at clock 24, worker rank 3 fails at 30. Dense (the
+ * whole range pulled) on every backend, sparse keys in simulation. */
+static void a_resumed_bsp_parameter_server_ends_with_the_same_bits(void **state)
+{
+    (void)state;
+    NEED_BINARY();
+    static const char *const backends[] = {"", "--backend real", "--backend real --launch procs"};
+    const char *dense = "--dataset synth-dense:n=3000,d=20,classes=3 --model mlp:16 --momentum 0.9 "
+                        "--epochs 3 --workers 2 --servers 2 --quiet --no-figures";
+    for (int b = 0; b < 3; b++)
+        stop_and_resume("ps", dense, backends[b], "3:30", "resuming from step 24");
+    stop_and_resume("ps", "--dataset synth-sparse:n=3000,d=500,nnz=20 --model logreg --optimizer "
+                    "adagrad --epochs 3 --workers 3 --servers 2 --quiet --no-figures", "", "3:30",
+                    "resuming from step 16");
+}
+
+/* Local SGD (averaging every 5 steps, the local models apart between) and
+ * one-shot averaging: each rank's own model and momentum come back. */
+static void resumed_local_sgd_and_psgd_end_with_the_same_bits(void **state)
+{
+    (void)state;
+    NEED_BINARY();
+    const char *local = "--dataset synth-dense:n=3000,d=20,classes=3 --model mlp:16 --momentum 0.9 "
+                        "--epochs 3 --workers 4 --average-every 5 --eval-every 0.5 --quiet "
+                        "--no-figures";
+    stop_and_resume("psgd", local, "", "2:30", "resuming from step 24");
+    stop_and_resume("psgd", local, "--backend real --launch procs", "2:30", "resuming from step 24");
+    stop_and_resume("psgd", "--dataset synth-dense:n=3000,d=20,classes=3 --model mlp:16 --epochs 3 "
+                    "--workers 4 --average-every end --quiet --no-figures", "", "1:30",
+                    "resuming from step 24");
+}
+
 static void checkpoints_refuse_what_they_cannot_do(void **state)
 {
     (void)state;
@@ -296,7 +356,10 @@ static void checkpoints_refuse_what_they_cannot_do(void **state)
     char bad[1024];
     snprintf(bad, sizeof bad, "--resume %s/ck", tmpdir);
     const test_refusal cases[] = {
-        {"run ps --workers 2 --checkpoint-every 1", "only the synchronous trainers"},
+        {"run hogwild --workers 2 --checkpoint-every 1", "only the synchronous trainers"},
+        {"run ps --workers 2 --consistency async --checkpoint-every 1", "only under --consistency bsp"},
+        {"run ps --workers 2 --consistency ssp --staleness 2 --checkpoint-every 1",
+         "only under --consistency bsp"},
         {"run allreduce --workers 2 --checkpoint-every 0", "not a number of epochs from 1e-6"},
         {"run allreduce --workers 2 --resume /nonexistent", "holds no checkpoint that all 2 ranks saved"},
     };
@@ -335,6 +398,8 @@ int main(void)
         cmocka_unit_test(a_degraded_link_costs_its_closed_form),
         cmocka_unit_test(kill_rank_acts_alike_in_sim_and_on_sockets),
         cmocka_unit_test(a_resumed_run_ends_with_the_bits_of_one_never_stopped),
+        cmocka_unit_test(a_resumed_bsp_parameter_server_ends_with_the_same_bits),
+        cmocka_unit_test(resumed_local_sgd_and_psgd_end_with_the_same_bits),
         cmocka_unit_test(checkpoints_refuse_what_they_cannot_do),
     };
     return cmocka_run_group_tests_name("faults", tests, setup_group, teardown_group);

@@ -1,0 +1,193 @@
+/* ps_checkpoint.c -- checkpoints of the parameter server under bsp (see
+ * ps_internal.h for why the cut is consistent without a message).
+ *
+ * A server's bytes: ckpt_server, then its m weights, its optimizer state,
+ * the W workers' clocks (int64), and its snapshots (count x SNAP_DOUBLES
+ * doubles, count x m floats). A worker's: ckpt_worker, then its P weights.
+ * Both are saved as step c+1, the clock every worker is about to compute,
+ * so that `--resume` finds one step every rank saved.
+ */
+#include "algorithms/ps_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define PS_CKPT_MAGIC 0x7370626c64647370ull /* "pdsddlbps" */
+#define PS_CKPT_VERSION 1
+enum { KIND_SERVER = 1, KIND_WORKER = 2 };
+
+typedef struct ckpt_server {
+    uint64_t magic;
+    uint32_t version, kind, rank, W;
+    uint64_t m, nstate, nsnaps;
+    int64_t step, model_version;
+    double examples, due_next, checkpoint_next, clock;
+    snap_meta acc;
+    server_totals tot;
+} ckpt_server;
+
+typedef struct ckpt_worker {
+    uint64_t magic;
+    uint32_t version, kind, rank, pad;
+    uint64_t P;
+    int64_t clock, pass;
+    uint64_t pos;
+} ckpt_worker;
+
+static size_t state_floats(const ml_optim *o) { return o->state ? o->n : 0; }
+
+static char *put(char *p, const void *src, size_t n)
+{
+    if (n)
+        memcpy(p, src, n);
+    return p + n;
+}
+
+static const char *get(const char *p, void *dst, size_t n)
+{
+    if (n)
+        memcpy(dst, p, n);
+    return p + n;
+}
+
+int ps_server_checkpoint(server *sv)
+{
+    const train_setup *setup = sv->setup;
+    rt *r = sv->r;
+    int W = sv->sh.W;
+    size_t ns = state_floats(&sv->optim), count = (size_t)sv->snaps.count;
+    long step = sv->peers[0].clock;
+    size_t len = sizeof(ckpt_server) + (sv->m + ns) * sizeof(float) + (size_t)W * sizeof(int64_t) +
+                 count * (SNAP_DOUBLES * sizeof(double) + sv->m * sizeof(float));
+    char *buf = malloc(len);
+    if (!buf)
+        return rt_fail(r, RT_ENOMEM, "ps server %d: checkpoint at clock %ld: out of memory for %zu "
+                       "bytes", sv->s, step, len);
+    ckpt_server h = {
+        .magic = PS_CKPT_MAGIC, .version = PS_CKPT_VERSION, .kind = KIND_SERVER,
+        .rank = (uint32_t)sv->s, .W = (uint32_t)W, .m = sv->m, .nstate = ns, .nsnaps = count,
+        .step = step, .model_version = sv->version, .examples = sv->examples,
+        .due_next = sv->due.next, .checkpoint_next = sv->checkpoints.next,
+        .clock = sv->clock_base + rt_now(r), .acc = sv->acc, .tot = sv->tot,
+    };
+    char *p = put(buf, &h, sizeof h);
+    p = put(p, sv->w, sv->m * sizeof(float));
+    p = put(p, sv->optim.state, ns * sizeof(float));
+    for (int w = 0; w < W; w++) {
+        int64_t c = sv->peers[w].clock;
+        p = put(p, &c, sizeof c);
+        sv->peers[w].tell_checkpoint = 1;
+    }
+    p = put(p, sv->snaps.meta, count * SNAP_DOUBLES * sizeof(double));
+    put(p, sv->snaps.w, count * sv->m * sizeof(float));
+    int bad = setup->save(setup->checkpoint_ctx, r, step, buf, len);
+    free(buf);
+    return bad ? rt_fail(r, RT_EIO, "ps server %d: checkpoint at clock %ld: could not save it (%s)",
+                         sv->s, step, rt_error(r))
+               : RT_OK;
+}
+
+static int not_this_run(rt *r, const char *who, int id)
+{
+    return rt_fail(r, RT_EINVAL, "resume: %s %d's checkpoint (rank %d) is not of this run: resume "
+                   "with the options it was made with (the same servers, workers, model, optimizer "
+                   "and --consistency bsp)", who, id, rt_rank(r));
+}
+
+int ps_server_resume(server *sv)
+{
+    const train_setup *setup = sv->setup;
+    rt *r = sv->r;
+    size_t len = 0;
+    const char *buf = setup->load ? setup->load(setup->checkpoint_ctx, r, &len) : NULL;
+    if (!buf)
+        return RT_OK;
+    ckpt_server h;
+    if (len < sizeof h)
+        return rt_fail(r, RT_EINVAL, "resume: ps server %d's checkpoint is %zu bytes, too short",
+                       sv->s, len);
+    memcpy(&h, buf, sizeof h);
+    if (h.magic != PS_CKPT_MAGIC || h.version != PS_CKPT_VERSION)
+        return rt_fail(r, RT_EINVAL, "resume: rank %d's checkpoint is not a parameter server's of "
+                       "this version of distlab", rt_rank(r));
+    int W = sv->sh.W;
+    size_t ns = state_floats(&sv->optim);
+    if (h.kind != KIND_SERVER || h.rank != (uint32_t)sv->s || h.W != (uint32_t)W || h.m != sv->m ||
+        h.nstate != ns || h.nsnaps < 1 || h.nsnaps >= TRAIN_MAX_POINTS || h.step < 1 ||
+        len != sizeof h + (sv->m + ns) * sizeof(float) + (size_t)W * sizeof(int64_t) +
+                   h.nsnaps * (SNAP_DOUBLES * sizeof(double) + sv->m * sizeof(float)))
+        return not_this_run(r, "ps server", sv->s);
+    const char *p = get(buf + sizeof h, sv->w, sv->m * sizeof(float));
+    p = get(p, sv->optim.state, ns * sizeof(float));
+    for (int w = 0; w < W; w++) {
+        int64_t c;
+        p = get(p, &c, sizeof c);
+        if (c != h.step) /* bsp: every worker at the same clock */
+            return not_this_run(r, "ps server", sv->s);
+        sv->peers[w].clock = (long)c;
+    }
+    /* the snapshots so far, as if taken in this run */
+    int count = (int)h.nsnaps;
+    sv->snaps.meta = malloc((size_t)count * SNAP_DOUBLES * sizeof(double));
+    sv->snaps.w = malloc((size_t)count * (sv->m ? sv->m : 1) * sizeof(float));
+    if (!sv->snaps.meta || !sv->snaps.w)
+        return rt_fail(r, RT_ENOMEM, "resume: ps server %d: out of memory for %d snapshots", sv->s,
+                       count);
+    sv->snaps.count = sv->snaps.cap = count;
+    p = get(p, sv->snaps.meta, (size_t)count * SNAP_DOUBLES * sizeof(double));
+    get(p, sv->snaps.w, (size_t)count * sv->m * sizeof(float));
+    sv->version = (long)h.model_version;
+    sv->examples = h.examples;
+    sv->due.next = h.due_next;
+    sv->checkpoints.next = h.checkpoint_next;
+    sv->acc = h.acc;
+    sv->tot = h.tot;
+    sv->resuming = 1;
+    sv->resume_clock = h.clock;
+    return RT_OK;
+}
+
+int ps_worker_checkpoint(worker *wk, long clock, const minibatch *cur)
+{
+    const train_setup *setup = wk->setup;
+    size_t len = sizeof(ckpt_worker) + wk->sh.P * sizeof(float);
+    char *buf = malloc(len);
+    if (!buf)
+        return rt_fail(wk->r, RT_ENOMEM, "ps worker %d: checkpoint at clock %ld: out of memory",
+                       wk->w, clock);
+    ckpt_worker h = {.magic = PS_CKPT_MAGIC, .version = PS_CKPT_VERSION, .kind = KIND_WORKER,
+                     .rank = (uint32_t)rt_rank(wk->r), .P = wk->sh.P, .clock = clock,
+                     .pass = cur->pass, .pos = cur->pos};
+    put(put(buf, &h, sizeof h), wk->params, wk->sh.P * sizeof(float));
+    int bad = setup->save(setup->checkpoint_ctx, wk->r, clock, buf, len);
+    free(buf);
+    return bad ? rt_fail(wk->r, RT_EIO, "ps worker %d: checkpoint at clock %ld: could not save it "
+                         "(%s)", wk->w, clock, rt_error(wk->r))
+               : RT_OK;
+}
+
+int ps_worker_resume(worker *wk, long *clock)
+{
+    const train_setup *setup = wk->setup;
+    rt *r = wk->r;
+    *clock = 0;
+    size_t len = 0;
+    const char *buf = setup->load ? setup->load(setup->checkpoint_ctx, r, &len) : NULL;
+    if (!buf)
+        return RT_OK;
+    ckpt_worker h;
+    if (len < sizeof h)
+        return rt_fail(r, RT_EINVAL, "resume: ps worker %d's checkpoint is %zu bytes, too short",
+                       wk->w, len);
+    memcpy(&h, buf, sizeof h);
+    if (h.magic != PS_CKPT_MAGIC || h.version != PS_CKPT_VERSION)
+        return rt_fail(r, RT_EINVAL, "resume: rank %d's checkpoint is not a parameter server's of "
+                       "this version of distlab", rt_rank(r));
+    if (h.kind != KIND_WORKER || h.rank != (uint32_t)rt_rank(r) || h.P != wk->sh.P || h.clock < 1 ||
+        h.pass < 0 || h.pos > wk->shard.n || len != sizeof h + wk->sh.P * sizeof(float))
+        return not_this_run(r, "ps worker", wk->w);
+    memcpy(wk->params, buf + sizeof h, wk->sh.P * sizeof(float));
+    train_shard_seek(&wk->shard, (long)h.pass, (size_t)h.pos);
+    *clock = (long)h.clock;
+    return RT_OK;
+}
