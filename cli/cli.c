@@ -538,6 +538,15 @@ int cli_job_config(const cli_args *a, const char *verb, job_config *cfg, sim_con
 
     if (cfg->backend == &real_backend && sim->size_only)
         return bad(verb, "payload", "size-only payloads exist only in simulation (--backend sim)");
+    if (cfg->backend == &sim_backend && sim->platform) {
+        /* a platform file's values are input like the options' (exit 2),
+         * refused before any job starts */
+        char why[1024];
+        if (sim_platform_check_file(sim->platform, why, sizeof why) != 0) {
+            fprintf(stderr, "distlab %s: %s\n", verb, why);
+            return -1;
+        }
+    }
     cfg->settings = cfg->backend == &sim_backend ? (const void *)sim : (const void *)real;
     return 0;
 }

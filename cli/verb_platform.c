@@ -30,12 +30,12 @@ int verb_platform(int argc, char **argv)
     job_config cfg = job_config_default();
     sim_config sim = sim_config_default();
     real_config real = real_config_default();
-    if (cli_job_config(&a, "platform", &cfg, &sim, &real))
-        return 2;
-    if (sim.platform) {
+    if (cli_get(&a, "platform")) {
         fprintf(stderr, "distlab platform: --platform: this verb writes a platform; it reads none\n");
         return 2;
     }
+    if (cli_job_config(&a, "platform", &cfg, &sim, &real))
+        return 2;
     if (sim.hosts <= 0)
         sim.hosts = sim.gpus_per_node > 1 ? 2 : 16;
     const char *path = cli_get(&a, "output");

@@ -112,6 +112,7 @@ typedef struct records_run {
     /* summary.json */
     char *algo, *backend;
     int workers;
+    int ranks;            /* the job's ranks (workers, servers...); 0 when the summary has none */
     double final_loss, final_accuracy, seconds; /* NaN when absent */
     uint64_t bytes_sent, messages;
     void *summary;        /* the whole document (jansson json_t *) */

@@ -146,6 +146,14 @@ static int load_summary(records_run *run, char *err, size_t errlen)
         goto fail;
     }
     run->workers = (int)json_integer_value(workers);
+    json_t *ranks = json_object_get(doc, "ranks"); /* absent from hand-made summaries */
+    if (ranks && (!json_is_integer(ranks) || json_integer_value(ranks) < 1 ||
+                  json_integer_value(ranks) > RECORDS_MAX_RANK)) {
+        records_seterr(err, errlen, "%s: \"ranks\" must be a whole number from 1 to %d", path,
+                       RECORDS_MAX_RANK);
+        goto fail;
+    }
+    run->ranks = ranks ? (int)json_integer_value(ranks) : 0;
     /* jansson reads 1e400 as an error but 1e308 as a number: ranges too */
     struct { const char *key; double *out, lo, hi; const char *range; } nums[] = {
         {"final_loss", &run->final_loss, -DBL_MAX, DBL_MAX, "a finite number"},
@@ -348,6 +356,15 @@ static int load_events(records_run *run, char *err, size_t errlen)
             what = "tag must be a whole number >= -1";
         if (what) {
             records_seterr(err, errlen, "%s:%ld: %s", path, lineno, what);
+            goto fail;
+        }
+        /* a figure has a row per rank: one past the job's would size it
+         * by a number nobody ran (rank 16000000: 570 MB for a timeline) */
+        if (run->ranks > 0 && (rank >= run->ranks || peer >= run->ranks)) {
+            records_seterr(err, errlen, "%s:%ld: %s %lld, but the run had %d rank%s (0..%d, summary.json's "
+                           "\"ranks\")", path, lineno, rank >= run->ranks ? "rank" : "peer",
+                           rank >= run->ranks ? rank : peer, run->ranks, run->ranks == 1 ? "" : "s",
+                           run->ranks - 1);
             goto fail;
         }
         e.rank = (int32_t)rank;

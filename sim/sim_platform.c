@@ -173,6 +173,24 @@ int sim_platform_write(const sim_config *cfg, int ranks, FILE *f)
     return fputs(xml, f) < 0 ? -1 : 0;
 }
 
+int sim_platform_check_file(const char *path, char *err, size_t errlen)
+{
+    /* a folder or a FIFO would reach libxml2 (and SimGrid) as it is;
+     * what a file holds, its root element included, is the check's */
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        snprintf(err, errlen, "platform file '%s': %s", path, strerror(errno));
+        return -1;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        snprintf(err, errlen, "platform file '%s' is %s, not a file: name a SimGrid platform file "
+                 "(e.g. platforms/cluster16.xml)", path,
+                 S_ISDIR(st.st_mode) ? "a folder" : "a device, FIFO or socket");
+        return -1;
+    }
+    return sim_platform_check(path, err, errlen);
+}
+
 int sim_platform_setup(const sim_config *cfg, int ranks, sim_platform *p, char *err, size_t errlen)
 {
     memset(p, 0, sizeof *p);
@@ -180,20 +198,7 @@ int sim_platform_setup(const sim_config *cfg, int ranks, sim_platform *p, char *
     snprintf(p->net_model, sizeof p->net_model, "%s",
              p->net_ideal ? "ideal (CM02, no cross-traffic)" : "tcp (LV08)");
     if (cfg->platform) {
-        /* a folder or a FIFO would reach libxml2 (and SimGrid) as it is;
-         * what a file holds, its root element included, is the check's */
-        struct stat st;
-        if (stat(cfg->platform, &st) != 0) {
-            snprintf(err, errlen, "platform file '%s': %s", cfg->platform, strerror(errno));
-            return -1;
-        }
-        if (!S_ISREG(st.st_mode)) {
-            snprintf(err, errlen, "platform file '%s' is %s, not a file: name a SimGrid platform file "
-                     "(e.g. platforms/cluster16.xml)", cfg->platform,
-                     S_ISDIR(st.st_mode) ? "a folder" : "a device, FIFO or socket");
-            return -1;
-        }
-        if (sim_platform_check(cfg->platform, err, errlen) != 0)
+        if (sim_platform_check_file(cfg->platform, err, errlen) != 0)
             return -1;
         snprintf(p->path, sizeof p->path, "%s", cfg->platform);
         return 0;

@@ -25,6 +25,10 @@ int sim_platform_setup(const sim_config *cfg, int ranks, sim_platform *p, char *
  * is SimGrid's, and that a Full zone routes every pair of its hosts.
  * Returns 0, or -1 with file, line, element and value in err. */
 int sim_platform_check(const char *path, char *err, size_t errlen);
+/* The same, after making sure the path is a regular file that exists:
+ * what sim_platform_setup does, and what the command line calls first so
+ * that a bad platform file is bad input (exit 2), not a failed run. */
+int sim_platform_check_file(const char *path, char *err, size_t errlen);
 /* Start SimGrid with the network model's settings and load the platform. */
 int sim_platform_load(sim_platform *p, char *err, size_t errlen);
 /* Remove what setup wrote. */

@@ -411,7 +411,7 @@ static void short_names_come_from_the_share_folder(void **state)
     if (st4 != 0 && strstr(test_distlab(), "/build/"))
         fail_msg("--platform two-racks from %s: exit %d:\n%s", tmpdir, st4, output);
     /* a name with a folder part is only ever itself */
-    assert_int_equal(run("pingpong --platform ./lab-pair.xml"), 1);
+    assert_int_equal(run("pingpong --platform ./lab-pair.xml"), 2); /* input, like an option */
     assert_non_null(strstr(output, "'./lab-pair.xml'"));
 }
 
@@ -519,6 +519,70 @@ static void messages_say_what_is_wrong(void **state)
     assert_non_null(strstr(output, "sim,allreduce,"));
 }
 
+/* A platform file's values are input like an option's: refused with the
+ * file, line, element and value, exit 2 (they were a failed run, exit 1),
+ * by every verb that simulates. */
+static void platform_file_errors_are_bad_input(void **state)
+{
+    (void)state;
+    NEED_BINARY();
+    char path[512], a[1200], b[1200], c[1200], d[1200];
+    static const char bad[] = "<?xml version='1.0'?>\n"
+                              "<!DOCTYPE platform SYSTEM \"https://simgrid.org/simgrid.dtd\">\n"
+                              "<platform version=\"4.1\"><zone id=\"z\" routing=\"Full\">\n"
+                              "<host id=\"h\" speed=\"-1Gf\"/></zone></platform>\n";
+    put_file(path, sizeof path, "neg.xml", bad, strlen(bad));
+    snprintf(a, sizeof a, "run allreduce " SMALL " --platform %s --out %s/neg", path, tmpdir);
+    snprintf(b, sizeof b, "collective --workers 2 --bytes 4KiB --platform %s", path);
+    snprintf(c, sizeof c, "pingpong --platform %s/nothing-here.xml", tmpdir);
+    snprintf(d, sizeof d, "collective --platform %s", tmpdir);
+    const test_refusal cases[] = {
+        {a, "neg.xml', line 4, <host id=\"h\">: speed='-1Gf' is negative"},
+        {b, "speed='-1Gf' is negative"},
+        {c, "nothing-here.xml': No such file"},
+        {d, "is a folder, not a file"},
+    };
+    test_distlab_refuses("", cases, sizeof cases / sizeof *cases);
+    struct stat st;
+    snprintf(path, sizeof path, "%s/neg", tmpdir);
+    assert_int_equal(stat(path, &st), -1); /* refused before the run made its folder */
+    /* a real run ignores the platform, as before */
+    assert_int_equal(run("collective --workers 2 --bytes 4KiB --iters 1 --backend real --platform %s/neg.xml",
+                         tmpdir), 0);
+}
+
+/* A rank number past the run's ranks in events.csv is refused with the
+ * file and line, instead of a figure sized by it (rank 16000000: 570 MB
+ * of rows); so is a peer past them, and a line cut short. */
+static void timeline_refuses_ranks_the_run_never_had(void **state)
+{
+    (void)state;
+    NEED_BINARY();
+    assert_int_equal(run("run allreduce " SMALL " --no-figures --quiet --out %s/tl", tmpdir), 0);
+    assert_non_null(strstr(slurp("tl/summary.json"), "\"ranks\": 2"));
+    assert_int_equal(run("timeline %s/tl -o %s/tl.png", tmpdir, tmpdir), 0);
+    char path[512], line[200];
+    snprintf(path, sizeof path, "%s/tl/events.csv", tmpdir);
+    long lines = 0;
+    for (const char *p = slurp("tl/events.csv"); *p; p++)
+        lines += *p == '\n';
+    static const char *const tails[] = {"16000000,compute,0,1,0,-1,-1\n", "2,compute,0,1,0,-1,-1\n",
+                                        "0,send,0,1,8,5,0\n", "0,send,0,1,8\n", "0,comp"};
+    static const char *const says[] = {"rank 16000000, but the run had 2 ranks (0..1", "rank 2, but the run had 2",
+                                       "peer 5, but the run had 2", "5 fields; expected 7", "fields; expected 7"};
+    for (size_t i = 0; i < sizeof tails / sizeof *tails; i++) {
+        assert_int_equal(run("run allreduce " SMALL " --no-figures --quiet --out %s/tl", tmpdir), 0);
+        FILE *f = fopen(path, "a");
+        assert_non_null(f);
+        fputs(tails[i], f);
+        assert_int_equal(fclose(f), 0);
+        snprintf(line, sizeof line, "tl/events.csv:%ld: ", lines + 1);
+        assert_int_equal(run("timeline %s/tl -o %s/bad.png", tmpdir, tmpdir), 1);
+        if (!strstr(output, line) || !strstr(output, says[i]))
+            fail_msg("'%s' appended: expected '%s' ... '%s', got: %s", tails[i], line, says[i], output);
+    }
+}
+
 /* --jobs: runs at once, with the records and the output of a sequential
  * sweep (only the "out" setting, the folder's own name, differs) */
 static void parallel_sweeps_write_what_sequential_ones_do(void **state)
@@ -617,6 +681,8 @@ int main(void)
         cmocka_unit_test(compare_loss_figure_shows_its_curves),
         cmocka_unit_test(one_is_singular),
         cmocka_unit_test(messages_say_what_is_wrong),
+        cmocka_unit_test(platform_file_errors_are_bad_input),
+        cmocka_unit_test(timeline_refuses_ranks_the_run_never_had),
         cmocka_unit_test(parallel_sweeps_write_what_sequential_ones_do),
         cmocka_unit_test(sweeps_report_final_error_against_the_global_batch),
     };
