@@ -35,7 +35,9 @@
  * negligible. Every rank must run the same workload and options.
  *
  * With o->byteps the buckets go through BytePS's summation service
- * (byteps.c) instead, the last o->servers ranks being its CPU machines.
+ * (byteps.c) instead, the last o->servers ranks being its CPU machines;
+ * with o->ps the step goes through a parameter server (dp_ps.c: pieces,
+ * priorities) instead of buckets.
  *
  * References: Li et al., "PyTorch Distributed: Experiences on
  * Accelerating Data Parallel Training", VLDB 2020 (buckets in reverse
@@ -99,6 +101,8 @@ int dp_rank(rt *r, void *arg)
         !(o->batch > 0))
         return rt_fail(r, RT_EINVAL, "dp: need a workload, a bucket above 0 bytes, 1..%d steps and "
                        "a batch above 0", DP_MAX_STEPS);
+    if (o->ps)
+        return dp_ps_rank(r, o);
     size_t *close = malloc((size_t)w->nlayers * sizeof *close);
     dp_bucket *buckets = malloc((size_t)w->nlayers * sizeof *buckets);
     if (!close || !buckets) {
@@ -129,7 +133,7 @@ int dp_rank(rt *r, void *arg)
                 nb++;
             }
         }
-        s->backward_end_s[step] = rt_now(r) - t0;
+        s->backward_end_s[step] = s->compute_s[step] = rt_now(r) - t0;
         /* ---- the rest of the communication ---- */
         int drained = rt_async_drain(r);
         rc = rc ? rc : drained;

@@ -8,6 +8,7 @@
 #include "ml/workload.h"
 
 #define DP_MAX_STEPS 64
+#define DP_ORDER 32 /* pushes whose order a worker records (parameter server) */
 
 typedef struct dp_opts {
     const ml_workload *w;  /* layers in forward order; borrowed */
@@ -20,13 +21,24 @@ typedef struct dp_opts {
     /* BytePS (byteps.c) instead of an allreduce: the last `servers` ranks
      * are CPU machines that only sum; pieces per block */
     int byteps, servers, pieces;
+    /* A parameter server instead (dp_ps.c), on the last `servers` ranks:
+     * layers cut into pieces of partition_bytes (0: whole layers), pushed
+     * with at most credit_bytes on the wire (one piece always; SIZE_MAX:
+     * no limit) and pulled, nearest the input first with priority, else
+     * in the order backward makes them. */
+    int ps, priority;
+    size_t partition_bytes, credit_bytes;
 } dp_opts;
 
 /* What each rank hands back. */
 typedef struct dp_slot {
     double step_s[DP_MAX_STEPS]; /* each step, from its start to the drain */
     double backward_end_s[DP_MAX_STEPS]; /* when its backward ended, from the step's start */
+    double compute_s[DP_MAX_STEPS]; /* the step's own compute (forward and backward) */
     int buckets;
+    /* parameter server: the pieces of the last step in the order pushed
+     * (the first DP_ORDER), numbered input layer first */
+    int push_order[DP_ORDER], pushes;
 } dp_slot;
 
 /* The buckets of w, filled in reverse layer order as PyTorch DDP fills
@@ -39,6 +51,8 @@ int dp_buckets(const ml_workload *w, size_t bucket_bytes, size_t *close);
 /* The rank function (job_main): arg is a dp_opts, the slot a dp_slot
  * (a CPU server's stays zero). */
 int dp_rank(rt *r, void *arg);
+/* dp_rank's parameter-server path (dp_ps.c). */
+int dp_ps_rank(rt *r, const dp_opts *o);
 
 /* ---- the same schedule on a real model (dp_grad.c) ---- */
 

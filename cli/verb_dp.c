@@ -20,33 +20,50 @@
 #include "core/units.h"
 #include "sim/sim_platform.h"
 
-/* Framework presets: each framework's published defaults, as options. */
+/* Framework presets: each framework's published defaults, as options
+ * (docs/frameworks.md lists each default's source). */
 typedef struct dp_framework {
     const char *name;
     double bucket_bytes;
     int overlap, byteps;
+    /* parameter server (dp_ps.c): pieces (0: whole layers), credit (0:
+     * no limit), priority */
+    int ps, priority;
+    double partition_bytes, credit_bytes;
     const char *why;
 } dp_framework;
 
 static const dp_framework frameworks[] = {
-    {"ddp", 25e6, 1, 0, "PyTorch DDP: bucket_cap_mb=25, buckets allreduced during backward (Li et al., VLDB 2020)"},
-    {"horovod", 64.0 * 1024 * 1024, 1, 0, "Horovod: 64 MiB fusion buffer (HOROVOD_FUSION_THRESHOLD), "
+    {"ddp", 25e6, 1, 0, 0, 0, 0, 0, "PyTorch DDP: bucket_cap_mb=25, buckets allreduced during backward (Li et al., VLDB 2020)"},
+    {"horovod", 64.0 * 1024 * 1024, 1, 0, 0, 0, 0, 0, "Horovod: 64 MiB fusion buffer (HOROVOD_FUSION_THRESHOLD), "
                                        "background allreduce during backward (Sergeev & Del Balso 2018)"},
-    {"byteps", 4e6, 1, 1, "BytePS: tensors in 4 MB partitions (BYTEPS_PARTITION_BYTES), pushed and pulled "
+    {"byteps", 4e6, 1, 1, 0, 0, 0, 0, "BytePS: tensors in 4 MB partitions (BYTEPS_PARTITION_BYTES), pushed and pulled "
                           "through --servers CPU machines during backward (Jiang et al., OSDI 2020)"},
-    {"none", 0, 0, 0, "one allreduce of the whole gradient after backward (run allreduce's schedule)"},
+    {"p3", 0, 1, 0, 1, 1, 4e6, 16e6, "P3 / ByteScheduler: pieces of 1M parameters (4 MB), 4M on the "
+                                    "wire at once, pushed and pulled input side first (Jayarajan et al. 2019; Peng et al., SOSP 2019)"},
+    {"tf-ps", 0, 1, 0, 1, 0, 0, 0, "TensorFlow ParameterServerStrategy: whole variables round-robin over the PS "
+                                 "tasks, each pushed as backward makes it, no partitioner, no priorities"},
+    {"ray-train", 25e6, 1, 0, 0, 0, 0, 0, "Ray Train's TorchTrainer: prepare_model wraps the model in DDP with its "
+                                       "defaults, one Ray actor per GPU, NCCL"},
+    {"none", 0, 0, 0, 0, 0, 0, 0, "one allreduce of the whole gradient after backward (run allreduce's schedule)"},
 };
 enum { NFRAMEWORKS = sizeof frameworks / sizeof frameworks[0] };
 
-static const char *framework_names(void) { return "ddp, horovod, byteps, none"; }
+static const char *framework_names(void) { return "ddp, horovod, byteps, p3, tf-ps, ray-train, none"; }
 
 int verb_dp(int argc, char **argv)
 {
     static const cli_opt opts[] = {
         {"workload", "NAME", "the network (resnet50, resnet101, vgg16, inception3, bert-large, gpt2)"},
         {"device", "NAME[:efficiency=E]", "the GPU: p100, v100, a100, h100 (default v100); sets --speed"},
-        {"framework", "ddp|horovod|byteps|none", "presets for --bucket and --overlap (docs/frameworks.md)"},
-        {"servers", "K", "byteps: CPU machines beside the GPUs, summing (default 0)"},
+        {"framework", "ddp|horovod|byteps|p3|tf-ps|ray-train|none", "presets for --bucket, --overlap, "
+         "--priority, --partition (docs/frameworks.md)"},
+        {"servers", "K", "byteps: CPU machines beside the GPUs, summing (default 0); p3, tf-ps: the "
+         "parameter servers (default: as many as --workers)"},
+        {"priority", "on|off", "p3, tf-ps: push and pull the pieces nearest the input first (p3: on)"},
+        {"partition", "SIZE", "p3, tf-ps: cut each layer into pieces of at most SIZE (p3: 4MB; tf-ps: whole layers)"},
+        {"credit", "SIZE", "p3, tf-ps: at most SIZE of a worker's pushes on the wire at once, one piece always "
+         "(p3: 16MB; tf-ps: no limit)"},
         {"workers", "P", "GPUs, one rank each (default 8)"},
         {"batch", "B", "examples per GPU per step (default 32)"},
         {"bucket", "SIZE", "gradients per allreduce, filled in reverse layer order (default 25MB, DDP's)"},
@@ -75,8 +92,27 @@ int verb_dp(int argc, char **argv)
         cli_get_int(&a, "dp", "servers", 0, 1 << 20, &servers))
         return 2;
     const char *fwname = cli_get(&a, "framework");
-    if (servers && !(fwname && strcmp(fwname, "byteps") == 0)) {
-        fprintf(stderr, "distlab dp: --servers goes with --framework byteps\n");
+    int ps_like = fwname && (strcmp(fwname, "p3") == 0 || strcmp(fwname, "tf-ps") == 0);
+    if (cli_get(&a, "servers") && !(fwname && (strcmp(fwname, "byteps") == 0 || ps_like))) {
+        fprintf(stderr, "distlab dp: --servers goes with --framework byteps, p3 or tf-ps\n");
+        return 2;
+    }
+    static const char *const ps_opts[] = {"priority", "partition", "credit"};
+    for (int i = 0; i < 3; i++)
+        if (cli_get(&a, ps_opts[i]) && !ps_like) {
+            fprintf(stderr, "distlab dp: --%s goes with a parameter server (--framework p3 or tf-ps)\n",
+                    ps_opts[i]);
+            return 2;
+        }
+    if (ps_like && !cli_get(&a, "servers"))
+        servers = workers;
+    if (ps_like && servers < 1) {
+        fprintf(stderr, "distlab dp: --servers: a parameter server needs 1 or more (got %ld)\n", servers);
+        return 2;
+    }
+    if (ps_like && (cli_get(&a, "bucket") || cli_get(&a, "overlap") || cli_get(&a, "allreduce"))) {
+        fprintf(stderr, "distlab dp: --framework %s pushes pieces to parameter servers: leave out --bucket, "
+                "--overlap and --allreduce (--partition, --credit and --priority set its schedule)\n", fwname);
         return 2;
     }
     cfg.ranks = (int)(workers + servers);
@@ -129,11 +165,31 @@ int verb_dp(int argc, char **argv)
         o.byteps = preset->byteps;
         o.servers = (int)servers;
         o.pieces = 8;
+        o.ps = preset->ps;
+        o.priority = preset->priority;
     }
-    if (o.byteps && (cli_get(&a, "allreduce") || sim.gpus_per_node > 1)) {
-        fprintf(stderr, "distlab dp: --framework byteps sums through its servers: leave out --allreduce "
-                "and --gpus-per-node (the CPU machines are hosts of the plain cluster)\n");
+    if ((o.byteps || o.ps) && (cli_get(&a, "allreduce") || sim.gpus_per_node > 1)) {
+        fprintf(stderr, "distlab dp: --framework %s sums through its servers: leave out --allreduce "
+                "and --gpus-per-node (the CPU machines are hosts of the plain cluster)\n", preset->name);
         goto out;
+    }
+    if (o.ps) {
+        static const char *const onoff_p[] = {"off", "on", NULL};
+        double part = preset->partition_bytes, credit = preset->credit_bytes;
+        if (cli_get_choice(&a, "dp", "priority", onoff_p, &o.priority) ||
+            cli_get_size(&a, "dp", "partition", &part) || cli_get_size(&a, "dp", "credit", &credit))
+            goto out;
+        static const char *const sizes[] = {"partition", "credit"};
+        for (int i = 0; i < 2; i++) {
+            double v = i ? credit : part;
+            if (cli_get(&a, sizes[i]) && !(v >= 4)) {
+                fprintf(stderr, "distlab dp: --%s: %g bytes: a piece holds at least one gradient "
+                        "(4 bytes)\n", sizes[i], v);
+                goto out;
+            }
+        }
+        o.partition_bytes = (size_t)part;
+        o.credit_bytes = credit > 0 ? (size_t)credit : (size_t)-1;
     }
     double batch = o.batch, bucket = (double)o.bucket_bytes;
     if (cli_get_double(&a, "dp", "batch", &batch) || cli_get_size(&a, "dp", "bucket", &bucket))
@@ -179,31 +235,46 @@ int verb_dp(int argc, char **argv)
         goto out;
     }
     /* the slowest rank's last step; the compute: the fastest rank's
-     * backward end in it (the additions beside it are all it could add) */
+     * compute in it (allreduce: its backward end, the additions beside it
+     * being all it could add; parameter server: its layers' compute, the
+     * forward's waits for pulls left out) */
     int last = o.steps - 1, nb = ((dp_slot *)job_result_slot(&res, 0))->buckets;
     double step_s = 0, compute_s = INFINITY;
     for (int i = 0; i < (int)workers; i++) {
         const dp_slot *s = job_result_slot(&res, i);
         step_s = s->step_s[last] > step_s ? s->step_s[last] : step_s;
-        compute_s = s->backward_end_s[last] < compute_s ? s->backward_end_s[last] : compute_s;
+        compute_s = s->compute_s[last] < compute_s ? s->compute_s[last] : compute_s;
     }
     double eff = step_s > 0 ? compute_s / step_s : 1;
     char where[512];
     cli_describe_job(&cfg, &res, where, sizeof where);
-    printf("# %s\n# %s: %.4g M parameters, %d bucket%s of up to %zu bytes in reverse layer order, "
-           "overlap %s, allreduce %s, %s\n", where, w.name, w.params / 1e6, nb, nb == 1 ? "" : "s",
-           o.bucket_bytes, o.overlap ? "on" : "off", o.byteps ? "byteps" : allreduce_algo_name(o.algo),
-           sim.platform ? "host speed from the platform" : dname || !cli_get(&a, "speed") ? dev.name : "--speed");
+    const char *speed_from = sim.platform ? "host speed from the platform"
+                             : dname || !cli_get(&a, "speed") ? dev.name : "--speed";
+    if (o.ps)
+        printf("# %s\n# %s: %.4g M parameters, %d pieces (%s), %ld servers, credit %s, priority %s, %s\n",
+               where, w.name, w.params / 1e6, nb, o.partition_bytes ? "of up to --partition bytes" : "whole layers",
+               servers, o.credit_bytes == (size_t)-1 ? "unlimited" : "--credit bytes",
+               o.priority ? "on (input side first)" : "off (backward's order)", speed_from);
+    else
+        printf("# %s\n# %s: %.4g M parameters, %d bucket%s of up to %zu bytes in reverse layer order, "
+               "overlap %s, allreduce %s, %s\n", where, w.name, w.params / 1e6, nb, nb == 1 ? "" : "s",
+               o.bucket_bytes, o.overlap ? "on" : "off", o.byteps ? "byteps" : allreduce_algo_name(o.algo),
+               speed_from);
+    /* a parameter server's row: bucket_bytes is the partition (0: whole
+     * layers), buckets the pieces */
     printf("workload,workers,batch,framework,bucket_bytes,overlap,allreduce,buckets,step_s,compute_s,"
            "exposed_comm_s,scaling_efficiency,examples_per_s\n");
-    char how[48];
+    char how[64];
     if (o.byteps)
         snprintf(how, sizeof how, "byteps:k=%ld", servers);
+    else if (o.ps)
+        snprintf(how, sizeof how, "ps:k=%ld:priority=%s", servers, o.priority ? "on" : "off");
     else
         snprintf(how, sizeof how, "%s", allreduce_algo_name(o.algo));
     printf("%s,%ld,%g,%s,%zu,%s,%s,%d,%.9g,%.9g,%.9g,%.6f,%.6g\n", w.name, workers, o.batch,
-           preset ? preset->name : "custom", o.bucket_bytes, o.overlap ? "on" : "off",
-           how, nb, step_s, compute_s, step_s - compute_s, eff, (double)workers * o.batch / step_s);
+           preset ? preset->name : "custom", o.ps ? o.partition_bytes : o.bucket_bytes,
+           o.overlap ? "on" : "off", how, nb, step_s, compute_s, step_s - compute_s, eff,
+           (double)workers * o.batch / step_s);
     status = 0;
     if (outdir) {
         records *rec = records_open(outdir, err, sizeof err);
@@ -225,7 +296,7 @@ int verb_dp(int argc, char **argv)
         if (rec) {
             records_set_str(rec, "algo", "dp");
             records_set_int(rec, "workers", workers);
-            if (o.byteps)
+            if (o.byteps || o.ps)
                 records_set_int(rec, "servers", servers);
             records_set_str(rec, "workload", w.name);
             records_set_str(rec, "framework", preset ? preset->name : "custom");

@@ -102,6 +102,77 @@ static void two_buckets_match_the_closed_form(void **state)
     }
 }
 
+/* The parameter server (dp_ps.c), one run: the slowest worker's last
+ * step; the first worker's slot into *slot when asked. */
+static double ps_step_s(ml_workload *w, int workers, int servers, size_t partition, int priority,
+                        size_t credit, dp_slot *slot)
+{
+    sim_config sim = sim_config_default();
+    sim.size_only = 1;
+    sim.speed_flops = 1e12;
+    job_config cfg = sim_job_config(&sim);
+    cfg.ranks = workers + servers;
+    cfg.record_events = 0;
+    cfg.result_bytes = sizeof(dp_slot);
+    dp_opts o = {.w = w, .batch = 8, .bucket_bytes = 4, .steps = 2, .ps = 1, .servers = servers,
+                 .priority = priority, .partition_bytes = partition, .credit_bytes = credit};
+    job_result res;
+    if (job_run(&cfg, dp_rank, &o, &res) != 0)
+        fail_msg("%s", res.error);
+    double worst = 0;
+    for (int i = 0; i < workers; i++) {
+        const dp_slot *s = job_result_slot(&res, i);
+        worst = s->step_s[1] > worst ? s->step_s[1] : worst;
+    }
+    if (slot)
+        *slot = *(const dp_slot *)job_result_slot(&res, 0);
+    job_result_free(&res);
+    return worst;
+}
+
+/* Under the ideal network, one layer in one piece: a steady step is the
+ * pull of the last step's sum, forward, backward and the push --
+ * F + B + 2 (alpha + 4 n W beta) + (W-1) n / speed with W workers pushing
+ * into (and pulled from) one server's link at once. */
+static void ps_step_matches_the_closed_form(void **state)
+{
+    (void)state;
+    const double speed = 1e12, batch = 8, a = 50e-6, beta = 1 / 1.25e9, n = 1e6, macs = 1e8;
+    ml_workload_layer l[1] = {{.name = "a", .params = n, .fwd_macs = macs}};
+    ml_workload w = {.name = "one", .layers = l, .nlayers = 1, .params = n, .fwd_macs = macs};
+    for (int W = 1; W <= 2; W++) {
+        double F = 2 * macs * batch / speed, B = 2 * F;
+        double want = F + B + 2 * (a + 4 * n * W * beta) + (W - 1) * n / speed;
+        check_close(ps_step_s(&w, W, 1, 0, 1, (size_t)-1, NULL), want,
+                    W == 1 ? "parameter server, 1 worker" : "parameter server, 2 workers");
+    }
+}
+
+/* Priority: the output layer's 4 pieces are queued first; while piece 1
+ * (its first) is on the wire the input layer's piece 0 is ready, and with
+ * priority it goes next, ahead of pieces 2..4 queued before it. */
+static void ps_priority_sends_the_input_side_first(void **state)
+{
+    (void)state;
+    ml_workload_layer l[2];
+    /* input layer: 1000 params, short backward; output: 4 M params */
+    ml_workload w = two_layers(l, 1000, 1e6, 4e6, 1e8);
+    static const int want[2][5] = {{1, 2, 3, 4, 0}, {1, 0, 2, 3, 4}};
+    double step[2];
+    for (int pr = 0; pr < 2; pr++) {
+        dp_slot s;
+        step[pr] = ps_step_s(&w, 1, 1, 4000000, pr, 4, &s);
+        assert_int_equal(s.pushes, 5);
+        assert_int_equal(s.buckets, 5);
+        for (int k = 0; k < 5; k++)
+            if (s.push_order[k] != want[pr][k])
+                fail_msg("priority %s: push %d is piece %d, expected %d", pr ? "on" : "off", k,
+                         s.push_order[k], want[pr][k]);
+    }
+    /* and the next forward starts earlier: its first layer comes back first */
+    assert_true(step[1] < step[0]);
+}
+
 /* distlab dp: a row with the scaling efficiency, records, and refusals. */
 static void the_dp_verb(void **state)
 {
@@ -142,19 +213,43 @@ static void the_dp_verb(void **state)
         assert_int_equal(sscanf(row + 1, "resnet50,16,32,byteps,4000000,on,byteps:k=%*d,%*d,%lf", &bps[i]), 1);
     }
     assert_true(bps[1] < bps[0]);
+    /* the parameter servers: p3's pieces beat tf-ps's whole layers on
+     * VGG-16 (its 400 MB fc6 on one server); ray-train is DDP */
+    double ps[2];
+    static const char *const psf[] = {"p3", "tf-ps"};
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(test_distlab_run(out, sizeof out, "dp --workload vgg16 --workers 4 --bandwidth 25Gbps "
+                                          "--framework %s --steps 2", psf[i]), 0);
+        char pre[64];
+        snprintf(pre, sizeof pre, "\nvgg16,4,32,%s,", psf[i]);
+        row = strstr(out, pre);
+        if (!row)
+            fail_msg("no %s row in:\n%s", psf[i], out);
+        assert_int_equal(sscanf(strstr(row + 1, "ps:k=4:priority="), "ps:k=4:priority=%*[a-z],%*d,%lf", &ps[i]), 1);
+    }
+    assert_true(ps[0] < ps[1]);
+    assert_int_equal(test_distlab_run(out, sizeof out, "dp --workload resnet50 --workers 4 --framework ray-train"), 0);
+    assert_non_null(strstr(out, "\nresnet50,4,32,ray-train,25000000,on,ring,"));
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     assert_int_equal(system(cmd), 0);
     static const test_refusal bad[] = {
         {"--workload resnet49", "resnet50, resnet101"},
         {"", "--workload: give the network"},
-        {"--workload vgg16 --framework mxnet", "known: ddp, horovod, byteps, none"},
+        {"--workload vgg16 --framework mxnet", "known: ddp, horovod, byteps, p3, tf-ps, ray-train, none"},
         {"--workload vgg16 --bucket 0", "at least one gradient"},
         {"--workload vgg16 --device k80", "v100"},
         {"--workload vgg16 --backend real", "only simulation charges"},
         {"--workload vgg16 --workers 6 --gpus-per-node 4 --allreduce hierarchical", "not whole nodes"},
         {"--workload vgg16 --workers 9 --gpus-per-node 4 --hosts 2", "do not fit 2 nodes of 4 GPUs"},
         {"--workload vgg16 --device a100 --speed 1Tf", "leave out --speed"},
-        {"--workload vgg16 --servers 2", "--servers goes with --framework byteps"},
+        {"--workload vgg16 --servers 2", "--servers goes with --framework byteps, p3 or tf-ps"},
+        {"--workload vgg16 --priority on", "--priority goes with a parameter server"},
+        {"--workload vgg16 --framework ddp --partition 1MB", "--partition goes with a parameter server"},
+        {"--workload vgg16 --framework p3 --partition 0", "--partition: 0 bytes"},
+        {"--workload vgg16 --framework p3 --credit 2", "--credit: 2 bytes"},
+        {"--workload vgg16 --framework p3 --servers 0", "needs 1 or more"},
+        {"--workload vgg16 --framework tf-ps --bucket 1MB", "leave out --bucket"},
+        {"--workload vgg16 --framework p3 --priority maybe", "on"},
         {"--workload vgg16 --framework byteps --gpus-per-node 4", "leave out --allreduce and --gpus-per-node"},
     };
     test_distlab_refuses("dp", bad, sizeof bad / sizeof *bad);
@@ -297,6 +392,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(buckets_fill_in_reverse_layer_order),
         cmocka_unit_test(two_buckets_match_the_closed_form),
+        cmocka_unit_test(ps_step_matches_the_closed_form),
+        cmocka_unit_test(ps_priority_sends_the_input_side_first),
         cmocka_unit_test(the_dp_verb),
         cmocka_unit_test(layer_gradients_are_the_plain_ones),
         cmocka_unit_test(buckets_keep_the_model_bits),
