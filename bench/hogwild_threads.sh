@@ -28,6 +28,7 @@ median() { sort -g | awk '{ v[NR] = $1 } END { print NR % 2 ? v[(NR + 1) / 2] : 
 
 failed=0
 cores=$(nproc)
+echo "# $cores cores; load average at the start: $(cut -d' ' -f1-3 /proc/loadavg) (other jobs on the cores make 2 threads gain less)"
 for shape in sparse dense; do
     eval "data=\$$shape"
     : >"$out/ratios"
