@@ -53,6 +53,11 @@ int dp_buckets(const ml_workload *w, size_t bucket_bytes, size_t *close);
 int dp_rank(rt *r, void *arg);
 /* dp_rank's parameter-server path (dp_ps.c). */
 int dp_ps_rank(rt *r, const dp_opts *o);
+/* The pieces w is cut into (partition_bytes 0: one per layer with
+ * parameters). A run may have at most DP_PS_MAX_PIECES pieces times
+ * workers: the simulation holds every worker's queues in one process. */
+long dp_ps_pieces(const ml_workload *w, size_t partition_bytes);
+#define DP_PS_MAX_PIECES (1L << 24)
 
 /* ---- the same schedule on a real model (dp_grad.c) ---- */
 

@@ -98,16 +98,23 @@ typedef struct plan {
     size_t max_floats;
 } plan;
 
-static int plan_make(const dp_opts *o, int W, plan *pl)
+long dp_ps_pieces(const ml_workload *w, size_t partition_bytes)
 {
-    const ml_workload *w = o->w;
-    size_t per = o->partition_bytes ? o->partition_bytes / 4 : 0;
+    size_t per = partition_bytes / 4;
     long n = 0;
     for (int l = 0; l < w->nlayers; l++) {
         size_t p = (size_t)w->layers[l].params;
         n += p == 0 ? 0 : per ? (long)((p + per - 1) / per) : 1;
     }
-    if (n >= RT_TAG_MAX / 2)
+    return n;
+}
+
+static int plan_make(const dp_opts *o, int W, plan *pl)
+{
+    const ml_workload *w = o->w;
+    size_t per = o->partition_bytes / 4;
+    long n = dp_ps_pieces(w, o->partition_bytes);
+    if (n > DP_PS_MAX_PIECES / W)
         return -1;
     pl->n = (int)n;
     pl->first = malloc(((size_t)w->nlayers + 1) * sizeof *pl->first);
@@ -281,8 +288,9 @@ static int ps_server(rt *r, const dp_opts *o, const plan *pl, int W)
     rt_request **req = calloc(2 * (size_t)W, sizeof *req);
     long *left = calloc((size_t)W, sizeof *left); /* pushes still to come, by worker */
     int ok = seen && key && rep && req && left;
+    /* a worker's queue holds only this server's pieces */
     for (int d = 0; ok && d < W; d++) {
-        rep[d] = (heap){.item = malloc(n * sizeof(int)), .key = key};
+        rep[d] = (heap){.item = malloc((size_t)(mine ? mine : 1) * sizeof(int)), .key = key};
         ok = rep[d].item != NULL;
         left[d] = (long)o->steps * mine;
     }
@@ -346,8 +354,9 @@ int dp_ps_rank(rt *r, const dp_opts *o)
                        "(%d ranks, %d servers)", rt_size(r), o->servers);
     if (plan_make(o, W, &pl) != 0) {
         plan_free(&pl);
-        return rt_fail(r, RT_ENOMEM, "dp: cannot cut %s into pieces of %zu bytes (at most 2^29 "
-                       "pieces)", o->w->name, o->partition_bytes);
+        return rt_fail(r, RT_EINVAL, "dp: %s in pieces of %zu bytes, for %d workers: more than "
+                       "2^24 pieces times workers (or no memory for them)", o->w->name,
+                       o->partition_bytes, W);
     }
     int rc = rt_barrier(r);
     if (!rc)

@@ -190,6 +190,13 @@ int verb_dp(int argc, char **argv)
         }
         o.partition_bytes = (size_t)part;
         o.credit_bytes = credit > 0 ? (size_t)credit : (size_t)-1;
+        long pieces = dp_ps_pieces(&w, o.partition_bytes);
+        if (pieces > DP_PS_MAX_PIECES / workers) {
+            fprintf(stderr, "distlab dp: --partition: %s in pieces of %zu bytes is %ld pieces; times %ld "
+                    "workers that is more than %ld (a larger --partition or fewer workers)\n", w.name,
+                    o.partition_bytes, pieces, workers, DP_PS_MAX_PIECES);
+            goto out;
+        }
     }
     double batch = o.batch, bucket = (double)o.bucket_bytes;
     if (cli_get_double(&a, "dp", "batch", &batch) || cli_get_size(&a, "dp", "bucket", &bucket))

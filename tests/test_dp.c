@@ -251,6 +251,7 @@ static void the_dp_verb(void **state)
         {"--workload vgg16 --framework p3 --servers 0", "needs 1 or more"},
         {"--workload vgg16 --framework tf-ps --bucket 1MB", "leave out --bucket"},
         {"--workload vgg16 --framework p3 --priority maybe", "on"},
+        {"--workload gpt2 --framework p3 --partition 4", "a larger --partition"},
         {"--workload vgg16 --framework byteps --gpus-per-node 4", "leave out --allreduce and --gpus-per-node"},
     };
     test_distlab_refuses("dp", bad, sizeof bad / sizeof *bad);
