@@ -257,6 +257,60 @@ static void the_dp_verb(void **state)
     test_distlab_refuses("dp", bad, sizeof bad / sizeof *bad);
 }
 
+/* allreduce_slice: slices summed one by one give the whole vector's
+ * allreduce bits, for every algorithm (values chosen so that the order of
+ * the additions shows in the last bits). */
+typedef struct slice_case {
+    allreduce_algo algo;
+    int local_size;
+} slice_case;
+
+enum { SLICE_N = 103 };
+
+static int slice_rank(rt *r, void *arg)
+{
+    const slice_case *c = arg;
+    int *same = rt_slot(r);
+    float whole[SLICE_N], parts[SLICE_N];
+    uint32_t x = 2654435761u * (uint32_t)(rt_rank(r) + 1);
+    for (int i = 0; i < SLICE_N; i++) {
+        x = x * 1664525u + 1013904223u;
+        whole[i] = parts[i] = ((float)(x >> 8) / 16777216.0f - 0.5f) * (float)(1 << (x % 20));
+    }
+    coll_opts co = {.local_size = c->local_size};
+    int rc = allreduce(r, c->algo, whole, SLICE_N, &co);
+    static const size_t cut[] = {0, 7, 40, 41, 90, SLICE_N};
+    for (int k = 0; k + 1 < 6 && !rc; k++)
+        rc = allreduce_slice(r, c->algo, parts + cut[k], cut[k], cut[k + 1] - cut[k], SLICE_N, &co);
+    *same = memcmp(whole, parts, sizeof whole) == 0;
+    return rc;
+}
+
+static void slices_sum_as_the_whole_vector(void **state)
+{
+    (void)state;
+    static const slice_case cases[] = {{ALLREDUCE_RING, 0}, {ALLREDUCE_TREE, 0}, {ALLREDUCE_RD, 0},
+                                       {ALLREDUCE_RABENSEIFNER, 0}, {ALLREDUCE_HIERARCHICAL, 2}};
+    for (int p = 3; p <= 6; p++)
+        for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
+            if (cases[c].local_size && p % cases[c].local_size)
+                continue;
+            sim_config sim = sim_config_default();
+            job_config cfg = sim_job_config(&sim);
+            cfg.ranks = p;
+            cfg.record_events = 0;
+            cfg.result_bytes = sizeof(int);
+            job_result res;
+            if (job_run(&cfg, slice_rank, (void *)&cases[c], &res) != 0)
+                fail_msg("%s on %d ranks: %s", allreduce_algo_name(cases[c].algo), p, res.error);
+            for (int i = 0; i < p; i++)
+                if (!*(int *)job_result_slot(&res, i))
+                    fail_msg("%s on %d ranks: rank %d's slices differ from the whole vector's sums",
+                             allreduce_algo_name(cases[c].algo), p, i);
+            job_result_free(&res);
+        }
+}
+
 /* ml_model_loss_grad_layers: the plain gradient's bits, handed over from
  * the output layer down in contiguous ranges that cover the vector once,
  * with flops adding up to ml_model_flops. */
@@ -397,6 +451,7 @@ int main(void)
         cmocka_unit_test(ps_step_matches_the_closed_form),
         cmocka_unit_test(ps_priority_sends_the_input_side_first),
         cmocka_unit_test(the_dp_verb),
+        cmocka_unit_test(slices_sum_as_the_whole_vector),
         cmocka_unit_test(layer_gradients_are_the_plain_ones),
         cmocka_unit_test(buckets_keep_the_model_bits),
     };
