@@ -19,23 +19,28 @@
  *   So the slice keeps the whole vector's blocks: its block j is its part
  *   of the whole vector's block j (empty when they do not meet), and the
  *   ring runs with those uneven blocks, each rank sending block me-s-1 in
- *   step s as the plain ring does.
+ *   step s as the plain ring does. The whole vector itself goes to
+ *   allreduce_ring.
  *
  *   hierarchical: phases 1 and 3 are trees (as above); phase 2 is the ring
  *   among the N leaders, with the whole vector's N blocks.
  *
- * Cost, ring, slice of c floats, c_j its part of block j, c_max the
- * largest: every step waits for the largest message in flight, so
+ * A slice inside one block would move as one rank's block, p-1 times in
+ * turn in each phase: (p-1) c beta for c floats, up to p times a ring of
+ * its own. So the ring here streams: blocks move in segments of S floats
+ * (--segment, else m/p, at least 16 KiB), and a rank forwards segment k
+ * of a block as soon as it has come in and been added, without waiting
+ * for the rest of the step. A block then crosses the p-1 hops as a
+ * pipeline, and with c_max the slice's largest part,
  *
- *   Cost <= 2(p-1) alpha + 2(p-1) c_max beta + (p-1) c_max gamma
+ *   Cost ~ 2 (p - 2 + c_max/S) (alpha + S beta) + (p-1) c_max gamma
  *
- * with c_max = c/p (the plain ring's cost) for a slice that spans all
- * blocks evenly, and c_max = c for one that lies inside one block: then
- * one rank's block is the whole slice and the ring carries it p-1 times
- * in each phase, up to p times the plain ring's bandwidth term. That is
- * the price of equal bits; DDP and Horovod do not pay it (their buckets
- * are rings of their own, whose sums differ from one big allreduce's in
- * the last bits). Steps with nothing to send send nothing.
+ * for a slice inside one block about 2 c beta (a ring of its own:
+ * 2 (p-1)/p c beta), and for a slice spanning all blocks evenly the plain
+ * ring's bandwidth term with more, smaller messages (every link carries
+ * p-1 blocks per phase either way). That is the price of equal bits; DDP
+ * and Horovod do not pay it (their buckets are rings of their own, whose
+ * sums differ from one big allreduce's in the last bits).
  *
  * Source: Patarasuk & Yuan, JPDC 69(2), 2009 (the ring); Goldberg, "What
  * every computer scientist should know about floating-point arithmetic",
@@ -60,28 +65,70 @@ static void slice_blocks(size_t first, size_t count, size_t block, int p, size_t
     }
 }
 
-/* One ring step with uneven blocks: nout floats to the right, nin from the
- * left into `in`, in segments of `seg`; with `add`, each received segment
- * is added into acc as it lands (acc and in NULL in size-only runs). */
-static int ring_step(rt *r, int right, int left, int tag, const float *out, size_t nout, float *in,
-                     size_t nin, int add, float *acc, size_t seg, rt_request **reqs)
+/* One phase of the ring, streamed: in step s a rank sends block
+ * snd(s) and receives block snd(s+1), both cut into segments of `seg`,
+ * and forwards segment k of step s as soon as it is there -- its own data
+ * in step 0, later once segment k of step s-1 has come in (phase 1: and
+ * been added). So a block passes the ring as a pipeline of segments, not
+ * one whole step after another. Sends go out in (step, segment) order and
+ * receives are posted in that order, so one tag per phase matches them.
+ * rs: reduce-scatter (snd(s) = me-s-1, received into tmp and added),
+ * else allgather (snd(s) = me-s, received in place). */
+static int ring_phase(rt *r, int right, int left, int tag, int p, int me, int rs, float *buf,
+                      float *tmp, const size_t *off, const size_t *len, size_t seg,
+                      size_t *rbase, rt_request **reqs)
 {
-    size_t nrecv = (nin + seg - 1) / seg, nsend = (nout + seg - 1) / seg;
+#define SND(s) ((me - (s) - (rs ? 1 : 0) + 2 * p) % p)
+#define NSEG(j) ((len[j] + seg - 1) / seg)
+    size_t nrecv = 0, nsend = NSEG(SND(0)), ri = 0, si = 0;
+    for (int s = 0; s < p - 1; s++) {
+        rbase[s] = nrecv;
+        nrecv += NSEG(SND(s + 1));
+    }
+    nsend += nrecv - NSEG(SND(p - 1));
+    rt_request **recvs = reqs, **sends = reqs + nrecv;
     int rc = RT_OK;
-    for (size_t k = 0; k < nrecv && !rc; k++) {
-        size_t o = k * seg, n = nin - o < seg ? nin - o : seg;
-        rc = rt_irecv(r, left, tag, in ? in + o : NULL, n * sizeof(float), &reqs[k]);
+    for (int s = 0; s < p - 1 && !rc; s++) {
+        int j = SND(s + 1);
+        for (size_t k = 0; k < NSEG(j) && !rc; k++) {
+            size_t o = off[j] + k * seg, n = len[j] - k * seg < seg ? len[j] - k * seg : seg;
+            float *in = rs ? tmp : buf;
+            rc = rt_irecv(r, left, tag, in ? in + o : NULL, n * sizeof(float), &recvs[rbase[s] + k]);
+        }
     }
-    for (size_t k = 0; k < nsend && !rc; k++) {
-        size_t o = k * seg, n = nout - o < seg ? nout - o : seg;
-        rc = rt_isend(r, right, tag, out ? out + o : NULL, n * sizeof(float), &reqs[nrecv + k]);
+    int s_next = 0;
+    size_t k_next = 0;
+    while (!rc) {
+        /* ---- forward every segment that is there, in order ---- */
+        while (!rc && si < nsend) {
+            int j = SND(s_next);
+            if (k_next == NSEG(j)) {
+                s_next++;
+                k_next = 0;
+                continue;
+            }
+            if (s_next > 0 && rbase[s_next - 1] + k_next >= ri)
+                break; /* not in yet */
+            size_t o = off[j] + k_next * seg, n = len[j] - k_next * seg < seg ? len[j] - k_next * seg : seg;
+            rc = rt_isend(r, right, tag, buf ? buf + o : NULL, n * sizeof(float), &sends[si++]);
+            k_next++;
+        }
+        if (rc || ri == nrecv)
+            break;
+        /* ---- the next segment in (they come in order) ---- */
+        int s = 0;
+        while (s + 1 < p - 1 && rbase[s + 1] <= ri)
+            s++;
+        int j = SND(s + 1);
+        size_t k = ri - rbase[s], o = off[j] + k * seg;
+        size_t n = len[j] - k * seg < seg ? len[j] - k * seg : seg;
+        rc = rt_wait(r, &recvs[ri], NULL);
+        if (!rc && rs)
+            rc = coll_add(r, buf ? buf + o : NULL, tmp ? tmp + o : NULL, n);
+        ri++;
     }
-    for (size_t k = 0; k < nrecv && !rc; k++) {
-        size_t o = k * seg, n = nin - o < seg ? nin - o : seg;
-        rc = rt_wait(r, &reqs[k], NULL);
-        if (!rc && add)
-            rc = coll_add(r, acc ? acc + o : NULL, in ? in + o : NULL, n);
-    }
+#undef SND
+#undef NSEG
     int rc2 = rt_waitall(r, (int)(nrecv + nsend), reqs, NULL);
     return rc ? rc : rc2;
 }
@@ -94,35 +141,32 @@ static int ring_slice(rt *r, float *buf, size_t first, size_t count, size_t tota
     if (rc || p == 1 || count == 0)
         return rc;
     size_t block = (total + (size_t)p - 1) / (size_t)p, big = 0;
-    size_t *off = malloc(2 * (size_t)p * sizeof *off), *len = off ? off + p : NULL;
+    size_t *off = malloc(3 * (size_t)p * sizeof *off), *len = off ? off + p : NULL;
     if (!off)
         return rt_fail(r, RT_ENOMEM, "allreduce (slice): no memory for %d blocks", p);
     slice_blocks(first, count, block, p, off, len);
     for (int j = 0; j < p; j++)
         big = len[j] > big ? len[j] : big;
-    size_t seg = opts && opts->segment_bytes ? opts->segment_bytes / sizeof(float) : big;
+    /* segments: --segment, else a p-th of the whole vector's block (so a
+     * slice inside one block streams in about p pieces), at least 16 KiB */
+    size_t seg = opts && opts->segment_bytes ? opts->segment_bytes / sizeof(float)
+                                             : (block + (size_t)p - 1) / (size_t)p;
+    if (!(opts && opts->segment_bytes) && seg < 4096)
+        seg = 4096;
     seg = seg == 0 ? 1 : seg < big ? seg : big;
-    float *tmp = buf ? malloc(big * sizeof *tmp) : NULL;
-    rt_request **reqs = calloc(2 * ((big + seg - 1) / seg), sizeof *reqs);
+    size_t nreq = 2 * (count / seg + (size_t)p + 1);
+    float *tmp = buf ? malloc(count * sizeof *tmp) : NULL;
+    rt_request **reqs = calloc(nreq, sizeof *reqs);
     if ((buf && !tmp) || !reqs) {
-        rc = rt_fail(r, RT_ENOMEM, "allreduce (slice): no memory for a %zu-float block", big);
+        rc = rt_fail(r, RT_ENOMEM, "allreduce (slice): no memory for %zu floats", count);
         goto done;
     }
     int right = coll_member(opts, (me + 1) % p), left = coll_member(opts, (me - 1 + p) % p);
-#define AT(j) (buf ? buf + off[j] : NULL)
     /* ---- phase 1: reduce-scatter, block by block as the plain ring ---- */
-    for (int s = 0; s < p - 1 && !rc; s++) {
-        int snd = (me - s - 1 + 2 * p) % p, rcv = (me - s - 2 + 2 * p) % p;
-        rc = ring_step(r, right, left, TAG_SRS, AT(snd), len[snd], tmp, len[rcv], 1, AT(rcv), seg,
-                       reqs);
-    }
+    rc = ring_phase(r, right, left, TAG_SRS, p, me, 1, buf, tmp, off, len, seg, len + p, reqs);
     /* ---- phase 2: allgather of the finished blocks ---- */
-    for (int s = 0; s < p - 1 && !rc; s++) {
-        int snd = (me - s + p) % p, rcv = (me - s - 1 + 2 * p) % p;
-        rc = ring_step(r, right, left, TAG_SAG, AT(snd), len[snd], AT(rcv), len[rcv], 0, NULL, seg,
-                       reqs);
-    }
-#undef AT
+    if (!rc)
+        rc = ring_phase(r, right, left, TAG_SAG, p, me, 0, buf, NULL, off, len, seg, len + p, reqs);
 done:
     free(tmp);
     free(reqs);
@@ -136,6 +180,8 @@ int allreduce_slice(rt *r, allreduce_algo algo, float *buf, size_t first, size_t
     if (first > total || count > total - first)
         return rt_fail(r, RT_EINVAL, "allreduce (slice): floats %zu..%zu of a %zu-float vector",
                        first, first + count, total);
+    if (algo == ALLREDUCE_RING && count == total)
+        return allreduce_ring(r, buf, count, opts);
     if (algo == ALLREDUCE_RING)
         return ring_slice(r, buf, first, count, total, opts);
     if (algo != ALLREDUCE_HIERARCHICAL)

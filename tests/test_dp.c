@@ -258,11 +258,13 @@ static void the_dp_verb(void **state)
 }
 
 /* allreduce_slice: slices summed one by one give the whole vector's
- * allreduce bits, for every algorithm (values chosen so that the order of
- * the additions shows in the last bits). */
+ * allreduce bits, for every algorithm, the ring whole-block and streamed
+ * in 3-float segments (values chosen so that the order of the additions
+ * shows in the last bits). */
 typedef struct slice_case {
     allreduce_algo algo;
     int local_size;
+    size_t segment_bytes; /* the ring streams segments of this size */
 } slice_case;
 
 enum { SLICE_N = 103 };
@@ -277,7 +279,7 @@ static int slice_rank(rt *r, void *arg)
         x = x * 1664525u + 1013904223u;
         whole[i] = parts[i] = ((float)(x >> 8) / 16777216.0f - 0.5f) * (float)(1 << (x % 20));
     }
-    coll_opts co = {.local_size = c->local_size};
+    coll_opts co = {.local_size = c->local_size, .segment_bytes = c->segment_bytes};
     int rc = allreduce(r, c->algo, whole, SLICE_N, &co);
     static const size_t cut[] = {0, 7, 40, 41, 90, SLICE_N};
     for (int k = 0; k + 1 < 6 && !rc; k++)
@@ -289,8 +291,10 @@ static int slice_rank(rt *r, void *arg)
 static void slices_sum_as_the_whole_vector(void **state)
 {
     (void)state;
-    static const slice_case cases[] = {{ALLREDUCE_RING, 0}, {ALLREDUCE_TREE, 0}, {ALLREDUCE_RD, 0},
-                                       {ALLREDUCE_RABENSEIFNER, 0}, {ALLREDUCE_HIERARCHICAL, 2}};
+    static const slice_case cases[] = {{ALLREDUCE_RING, 0, 0}, {ALLREDUCE_RING, 0, 12},
+                                       {ALLREDUCE_TREE, 0, 0}, {ALLREDUCE_RD, 0, 0},
+                                       {ALLREDUCE_RABENSEIFNER, 0, 0}, {ALLREDUCE_HIERARCHICAL, 2, 0},
+                                       {ALLREDUCE_HIERARCHICAL, 2, 8}};
     for (int p = 3; p <= 6; p++)
         for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
             if (cases[c].local_size && p % cases[c].local_size)
