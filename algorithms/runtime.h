@@ -139,6 +139,9 @@ double rt_work_now(rt *r);
  *     (rt_compute, its own math), reads the clock and posts more jobs. Only
  *     the jobs communicate, so the ranks' jobs must match one another as
  *     their collectives would (the same jobs in the same order).
+ *   - A job ends every request it starts (waits for it) before it returns:
+ *     in simulation each job is an actor of its own, and a send or receive
+ *     it left in flight would die with it (its peer sees a link failure).
  *   - rt_async_drain waits until every posted job has ended and returns the
  *     first error among them (a job after a failed one is not run), RT_OK
  *     otherwise. A rank that returns with jobs still posted is drained by
