@@ -7,7 +7,9 @@
  * prints one CSV row: the step time, the compute in it, the communication
  * left exposed after backward, and the scaling efficiency -- the step's
  * compute over the step, i.e. throughput on P GPUs over P times one GPU's
- * without communication (Horovod paper's measure, weak scaling).
+ * without communication (Horovod paper's measure, weak scaling). With
+ * --framework p3 or tf-ps the gradients go through parameter servers
+ * (algorithms/dp_ps.c) on --servers extra ranks.
  */
 #include <math.h>
 #include <stdio.h>
