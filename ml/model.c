@@ -743,16 +743,23 @@ static int binary_sparse_batch(ml_model *m, const float *params, const ml_datase
     if (!rjs)
         return -1;
     float bias = params[m->b_off[1]];
-    /* ---- pass 1 ---- */
+    /* ---- the margins first: each is a chain of dependent adds, but the
+     * rows' chains are independent, so the core overlaps them (row by
+     * row, each waited for its loss and accumulation); then the losses,
+     * in row order as before ---- */
     for (size_t i = 0; i < batch; i++) {
-        size_t r = idx ? idx[i] : i, begin = ds->row_ptr[r], end = ds->row_ptr[r + 1];
+        size_t r = idx ? idx[i] : i, end = ds->row_ptr[r + 1];
         float z = bias;
-        for (size_t k = begin; k < end; k++)
+        for (size_t k = ds->row_ptr[r]; k < end; k++)
             z += val[k] * params[col[k]];
         logits[i] = z;
-        binary_loss(m, logits + i, 1, y + i, scale, delta + i, loss_sum, correct);
+    }
+    binary_loss(m, logits, batch, y, scale, delta, loss_sum, correct);
+    /* ---- pass 1 ---- */
+    for (size_t i = 0; i < batch; i++) {
+        size_t r = idx ? idx[i] : i, end = ds->row_ptr[r + 1];
         float dl = delta[i];
-        for (size_t k = begin; k < end; k++) {
+        for (size_t k = ds->row_ptr[r]; k < end; k++) {
             acc[2 * (size_t)col[k]] += val[k] * dl;
             acc[2 * (size_t)col[k] + 1] += 1;
         }
