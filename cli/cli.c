@@ -25,7 +25,8 @@ const cli_opt cli_job_opts[] = {
                            "nodes (with --platform: how many consecutive ranks share a node, for --allreduce hierarchical)"},
     {"intra-bandwidth", "RATE", "sim: with --gpus-per-node, each GPU's link inside its node (default 100GBps)"},
     {"intra-latency", "TIME", "sim: with --gpus-per-node, GPU to GPU inside a node (default 2us; --latency is across nodes)"},
-    {"net", "ideal|tcp", "sim: ideal = textbook alpha-beta (CM02); tcp = SimGrid's LV08 (default ideal)"},
+    {"net", "ideal|tcp|analytic", "sim: ideal = textbook alpha-beta (CM02); tcp = SimGrid's LV08; analytic = "
+     "distlab's per-link max-min model, for thousands of ranks (default ideal)"},
     {"placement", "round-robin|block", "sim: ranks onto hosts in name order; round-robin: rank i on host i mod H, "
                                       "spread evenly when fewer than H (default); block: fill them in order"},
     {"payload", "data|size-only", "sim: size-only messages carry no data (default data)"},
@@ -404,7 +405,7 @@ const job_backend *const cli_backends[] = {&sim_backend, &real_backend, NULL};
 int cli_job_config(const cli_args *a, const char *verb, job_config *cfg, sim_config *sim, real_config *real)
 {
     const char *backends[sizeof cli_backends / sizeof cli_backends[0]] = {NULL};
-    static const char *const nets[] = {"ideal", "tcp", NULL};
+    static const char *const nets[] = {"ideal", "tcp", "analytic", NULL};
     static const char *const places[] = {"round-robin", "block", NULL};
     static const char *const payloads[] = {"data", "size-only", NULL};
     static const char *const launches[] = {"threads", "procs", "hosts", NULL};

@@ -35,6 +35,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,9 +47,12 @@
 #include <simgrid/host.h>
 #include <simgrid/link.h>
 #include <simgrid/mailbox.h>
+#include <simgrid/semaphore.h>
+#include <xbt/dynar.h>
 
 #include "core/job_internal.h"
 #include "core/rt_core.h"
+#include "sim/net_analytic.h"
 #include "sim/sim_backend.h"
 #include "sim/sim_platform.h"
 #include "sim/sim_waitfor.h"
@@ -58,6 +62,7 @@ typedef struct sim_msg {
     int death;  /* a failed rank's last word (see "failures" below) */
     size_t len;
     void *data; /* NULL for size-only messages */
+    struct sim_req *sreq; /* analytic: the isend waiting on it, or NULL */
     struct sim_msg *next;
 } sim_msg;
 
@@ -65,6 +70,7 @@ typedef struct sim_req {
     rt_request h;
     void *buf;        /* receive buffer */
     sg_comm_t comm;   /* isend: the transfer, until it completes */
+    sim_msg *amsg;    /* analytic isend: its message, until it is received */
     struct sim_req *next; /* posted-receive list */
 } sim_req;
 
@@ -78,6 +84,16 @@ typedef struct sim_peer {
     sg_mailbox_t out;     /* "me>rank", made lazily */
     sg_comm_t get;        /* the posted get from it, or NULL */
     void *got;            /* where that get stores its sim_msg */
+    /* --net analytic: the pair rank -> owner, kept by the receiver */
+    int owner;            /* the rank whose record this is */
+    int armed;            /* a receive from it is posted (SimGrid: a get) */
+    int hold;             /* its last transfer ended and nothing re-armed it */
+    sim_msg *queue, *queue_tail; /* sent, not started: the pair's FIFO */
+    sim_msg *flowing;     /* the transfer under way, or NULL */
+    sim_msg *done_msg;    /* a transfer that ended, for the owner to file */
+    int *route;           /* link ids from rank's host to owner's, made lazily */
+    int nroute;           /* -1: not read yet */
+    double route_lat;
 } sim_peer;
 
 typedef struct sim_rank {
@@ -97,6 +113,14 @@ typedef struct sim_rank {
     int few_who[4];
     int status;
     int finished;
+    /* --net analytic */
+    sg_sem_t sem;         /* what a waiting rank blocks on */
+    int waiting, woken;
+    int any_armed;        /* an any-source receive armed every pair to it */
+    sim_peer **ready;     /* pairs whose transfer ended, in that order */
+    int nready, cap_ready;
+    sim_peer **held;      /* pairs with hold set, for the next any-source arm */
+    int nheld, cap_held;
     int dead;             /* its host went down (--fail) at dead_at */
     double dead_at;
     struct sim_death *heard; /* the failed ranks whose last word came */
@@ -130,6 +154,13 @@ static struct {
     shared_block *shared;
     sim_msg *free_msgs;   /* given back, for reuse (the actors share one thread) */
     sim_req *free_reqs;
+    /* --net analytic: the flow model and the actor that keeps its time */
+    int analytic;
+    na_net *net;
+    sg_sem_t net_sem;
+    int net_waiting, net_poked;
+    double net_wake_at;
+    int net_failed;
 } S;
 
 static sim_rank *me(rt *r) { return (sim_rank *)r; }
@@ -231,6 +262,8 @@ static sim_peer *peer_of(sim_rank *s, int rank)
         return NULL;
     p->rank = rank;
     p->active_at = -1;
+    p->owner = s->r.rank;
+    p->nroute = -1;
     peer_insert(s->peers, s->cap_peers, p);
     s->npeers++;
     return p;
@@ -351,6 +384,255 @@ static void deliver(sim_rank *s, sim_msg *m)
     s->arrived_tail = m;
 }
 
+/* ---- --net analytic: transfers in distlab's own flow model ----
+ *
+ * The same rendezvous as with SimGrid's comms, kept by hand: each pair
+ * src -> dst has, in dst's record of src, a FIFO of messages sent and not
+ * started, and an "armed" flag standing for SimGrid's posted get (one at a
+ * time: set by a receive that could take the pair's next message, used up
+ * when a transfer starts). A transfer starts when the pair has a message
+ * and is armed, as a SimGrid comm starts when its put and its get meet; an
+ * any-source receive arms every pair to its rank (any_armed) except those
+ * whose transfer ended since (hold), as posting a get on every mailbox
+ * does. The transfer is a flow of net_analytic.c; the net actor below
+ * sleeps until the model's next event and hands each ended transfer to
+ * its receiver (the pair joins the receiver's ready list, the receiver's
+ * semaphore wakes it) and to its sender (an isend completes). A waiting
+ * rank blocks on its semaphore, with a timeout for rt_waitany_for, and
+ * files the ready pairs' messages in the order they ended. Only the
+ * timing differs from SimGrid's comms; matching, payloads and failures
+ * are the code above and below. */
+
+/* SimGrid 3.32 completes a zero-byte transfer in half the route latency; a
+ * real message always carries at least a header, so it costs at least one
+ * byte: alpha + beta. */
+static long wire_bytes(size_t len) { return len ? (long)len : 1; }
+
+/* Wake whichever actor of s waits (the rank, or its async companion). */
+static void an_wake(sim_rank *s)
+{
+    if (s->waiting && !s->woken) {
+        s->woken = 1;
+        sg_sem_release(s->sem);
+    }
+}
+
+/* The net actor sleeps until net_wake_at: wake it when an event comes
+ * earlier. */
+static void an_poke(double t)
+{
+    if (S.net_waiting && !S.net_poked && t < S.net_wake_at) {
+        S.net_poked = 1;
+        sg_sem_release(S.net_sem);
+    }
+}
+
+/* The model's id of a SimGrid link, made on first use; -1 when out of
+ * memory. */
+static int an_link(sg_link_t l)
+{
+    intptr_t id = (intptr_t)sg_link_get_data(l);
+    if (id > 0)
+        return (int)id - 1;
+    int made = na_link_add(S.net, sg_link_get_bandwidth(l), sg_link_is_shared(l));
+    if (made >= 0)
+        sg_link_set_data(l, (void *)(intptr_t)(made + 1));
+    return made;
+}
+
+/* p's route (from p->rank's host to its owner's), read from SimGrid once;
+ * -1 when out of memory. */
+static int an_route(sim_peer *p)
+{
+    if (p->nroute >= 0)
+        return 0;
+    sg_host_t from = S.hosts[S.ranks[p->rank].host], to = S.hosts[S.ranks[p->owner].host];
+    xbt_dynar_t links = xbt_dynar_new(sizeof(sg_link_t), NULL);
+    sg_host_get_route(from, to, links);
+    int n = (int)xbt_dynar_length(links), rc = 0;
+    p->route = n ? malloc((size_t)n * sizeof *p->route) : NULL;
+    if (n && !p->route)
+        rc = -1;
+    for (int i = 0; i < n && rc == 0; i++)
+        if ((p->route[i] = an_link(xbt_dynar_get_as(links, i, sg_link_t))) < 0)
+            rc = -1;
+    xbt_dynar_free(&links);
+    if (rc != 0) {
+        free(p->route);
+        p->route = NULL;
+        return -1;
+    }
+    p->nroute = n;
+    p->route_lat = sg_host_get_route_latency(from, to);
+    return 0;
+}
+
+/* Start the pair's next transfer if it has one and may: armed, or any-source
+ * armed and not held, or its owner is dead (what is sent to a dead rank is
+ * swallowed). */
+static void an_try_start(sim_peer *p)
+{
+    sim_rank *dst = &S.ranks[p->owner];
+    if (p->flowing || p->done_msg || !p->queue)
+        return;
+    if (!(p->armed || (dst->any_armed && !p->hold) || dst->dead))
+        return;
+    if (an_route(p) != 0) {
+        S.net_failed = 1;
+        return;
+    }
+    sim_msg *m = p->queue;
+    p->queue = m->next;
+    if (!p->queue)
+        p->queue_tail = NULL;
+    m->next = NULL;
+    p->armed = 0; /* the get is used up */
+    double now = simgrid_get_clock();
+    /* CM02 shares a link among flows in inverse proportion to their
+     * routes' latencies (its RTT-unfairness); 1 on a latency-free route */
+    double weight = p->route_lat > 0 ? 1 / p->route_lat : 1;
+    if (!na_flow_start(S.net, p->route, p->nroute, p->route_lat, (double)wire_bytes(m->len), weight, now, p)) {
+        S.net_failed = 1;
+        m->next = p->queue; /* back where it was: it never starts */
+        p->queue = m;
+        if (!p->queue_tail)
+            p->queue_tail = m;
+        return;
+    }
+    p->flowing = m;
+    an_poke(now + p->route_lat);
+}
+
+/* A message on the pair src -> dst's FIFO; -1 when out of memory. */
+static int an_enqueue(int src, int dst, sim_msg *m)
+{
+    sim_peer *p = peer_of(&S.ranks[dst], src);
+    if (!p)
+        return -1;
+    m->next = NULL;
+    if (p->queue_tail)
+        p->queue_tail->next = m;
+    else
+        p->queue = m;
+    p->queue_tail = m;
+    an_try_start(p);
+    return 0;
+}
+
+static int an_push(sim_peer ***arr, int *n, int *cap, sim_peer *p)
+{
+    if (*n == *cap) {
+        int c = *cap ? 2 * *cap : 8;
+        sim_peer **a = realloc(*arr, (size_t)c * sizeof *a);
+        if (!a)
+            return -1;
+        *arr = a;
+        *cap = c;
+    }
+    (*arr)[(*n)++] = p;
+    return 0;
+}
+
+/* A transfer ended (net_analytic's done callback). */
+static void an_flow_done(void *user, void *ctx)
+{
+    (void)ctx;
+    sim_peer *p = user;
+    sim_msg *m = p->flowing;
+    sim_rank *dst = &S.ranks[p->owner];
+    p->flowing = NULL;
+    if (m->sreq) { /* an isend is complete when its message is received */
+        m->sreq->h.done = 1;
+        m->sreq->amsg = NULL;
+        m->sreq = NULL;
+        an_wake(&S.ranks[m->src]);
+    }
+    if (dst->dead) { /* swallowed */
+        msg_free(m);
+        an_try_start(p);
+        return;
+    }
+    p->done_msg = m;
+    p->hold = 1;
+    if (an_push(&dst->ready, &dst->nready, &dst->cap_ready, p) != 0 ||
+        an_push(&dst->held, &dst->nheld, &dst->cap_held, p) != 0)
+        S.net_failed = 1;
+    an_wake(dst);
+}
+
+/* A receive from src is posted: arm the pair, as post_get does. */
+static int an_arm(sim_rank *s, int src)
+{
+    sim_peer *p = peer_of(s, src);
+    if (!p)
+        return -1;
+    if (p->flowing || p->done_msg) /* its get is still out */
+        return 0;
+    p->armed = 1;
+    p->hold = 0;
+    an_try_start(p);
+    return 0;
+}
+
+/* An any-source receive is posted: every pair not under way is armed. */
+static void an_arm_any(sim_rank *s)
+{
+    if (!s->any_armed) {
+        s->any_armed = 1;
+        for (int k = 0; k < s->cap_peers; k++)
+            if (s->peers[k] && !s->peers[k]->flowing && !s->peers[k]->done_msg) {
+                s->peers[k]->hold = 0;
+                an_try_start(s->peers[k]);
+            }
+    }
+    for (int i = 0; i < s->nheld; i++) {
+        sim_peer *p = s->held[i];
+        if (p->hold && !p->flowing && !p->done_msg) {
+            p->hold = 0;
+            an_try_start(p);
+        }
+    }
+    /* keep the ones whose message is still to be filed */
+    int k = 0;
+    for (int i = 0; i < s->nheld; i++)
+        if (s->held[i]->hold)
+            s->held[k++] = s->held[i];
+    s->nheld = k;
+}
+
+static int an_post_for(sim_rank *s, const sim_req *q)
+{
+    if (q->h.peer != RT_ANY_SOURCE)
+        return an_arm(s, q->h.peer);
+    an_arm_any(s);
+    return 0;
+}
+
+/* The net actor: the model's clock. It handles what is due, then sleeps
+ * until the next event or until a rank pokes it with an earlier one. */
+static void net_actor(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    sg_actor_daemonize(sg_actor_self()); /* it ends with the last rank */
+    for (;;) {
+        double now = simgrid_get_clock();
+        if (na_advance(S.net, now, an_flow_done, NULL) < 0)
+            S.net_failed = 1;
+        double t = na_next(S.net);
+        S.net_poked = 0;
+        S.net_wake_at = t;
+        if (t <= now)
+            continue;
+        S.net_waiting = 1;
+        if (t == INFINITY)
+            sg_sem_acquire(S.net_sem);
+        else
+            sg_sem_acquire_timeout(S.net_sem, t - now);
+        S.net_waiting = 0;
+    }
+}
+
 /* ---- failures ----
  *
  * --fail RANK@TIME: at TIME the rank's host goes down. SimGrid can turn a
@@ -454,7 +736,18 @@ static void failure_actor(int argc, char **argv)
             continue;
         m->src = me_;
         m->death = 1;
-        sg_comm_detach(sg_mailbox_put_init(pair_mailbox(me_, d), m, 1), NULL);
+        if (S.analytic) {
+            if (an_enqueue(me_, d, m) != 0)
+                msg_free(m);
+        } else {
+            sg_comm_detach(sg_mailbox_put_init(pair_mailbox(me_, d), m, 1), NULL);
+        }
+    }
+    if (S.analytic) { /* what waits to be sent to it starts, and is swallowed */
+        for (int k = 0; k < x->cap_peers; k++)
+            if (x->peers[k])
+                an_try_start(x->peers[k]);
+        return;
     }
     sg_comm_t *gets = calloc((size_t)P, sizeof *gets);
     void **got = calloc((size_t)P, sizeof *got);
@@ -533,6 +826,11 @@ static void degrade_actor(int argc, char **argv)
                     t[k] < degrades[j].f->until_s)
                     bw *= degrades[j].f->factor;
             sg_link_set_bandwidth(degrades[i].link, bw);
+            int id = S.analytic ? an_link(degrades[i].link) : -1;
+            if (id >= 0) {
+                na_link_set_bandwidth(S.net, id, bw, simgrid_get_clock());
+                an_poke(simgrid_get_clock());
+            }
         }
     }
 }
@@ -607,11 +905,6 @@ static sim_msg *make_msg(rt *r, int tag, const void *buf, size_t len)
     return m;
 }
 
-/* SimGrid 3.32 completes a zero-byte transfer in half the route latency; a
- * real message always carries at least a header, so it costs at least one
- * byte: alpha + beta. */
-static long wire_bytes(size_t len) { return len ? (long)len : 1; }
-
 static int send_common(rt *r, int dst, int tag, const void *buf, size_t len, int buffered,
                        rt_request **out)
 {
@@ -623,7 +916,23 @@ static int send_common(rt *r, int dst, int tag, const void *buf, size_t len, int
                          dst, S.ranks[dst].dead_at);
     sim_req *q = req_new();
     sim_msg *m = make_msg(r, tag, buf, len);
-    sg_mailbox_t box = out_mailbox(s, dst);
+    sg_mailbox_t box = S.analytic ? NULL : out_mailbox(s, dst);
+    if (S.analytic && q && m) {
+        q->h.status = (rt_status){.source = r->rank, .tag = tag, .bytes = len};
+        if (buffered) {
+            q->h.done = 1;
+        } else {
+            q->amsg = m;
+            m->sreq = q;
+        }
+        if (an_enqueue(r->rank, dst, m) != 0) {
+            req_free(q);
+            msg_free(m);
+            return rt_seterr(r, RT_ENOMEM, "send of %zu bytes to rank %d: out of memory", len, dst);
+        }
+        *out = &q->h;
+        return RT_OK;
+    }
     if (!q || !m || !box) {
         req_free(q);
         msg_free(m);
@@ -684,7 +993,7 @@ static int sim_irecv(rt *r, int src, int tag, void *buf, size_t cap, rt_request 
         fail_recv(s, q, dead);
         return RT_OK;
     }
-    if (post_gets_for(s, q) != 0) { /* the gets it did post are harmless */
+    if ((S.analytic ? an_post_for(s, q) : post_gets_for(s, q)) != 0) { /* the gets it did post are harmless */
         req_free(q);
         *out = NULL;
         return rt_seterr(r, RT_ENOMEM, "recv: out of memory");
@@ -700,11 +1009,61 @@ static int sim_irecv(rt *r, int src, int tag, void *buf, size_t cap, rt_request 
 /* Wait until one of reqs completes: every outstanding get of this rank and
  * the transfers of the sends asked about go into one wait-any, so the
  * first transfer to finish in simulated time is the first one seen. */
+/* --net analytic's progress: file the transfers that ended, or sleep on
+ * the rank's semaphore until one does. */
+static int an_progress_for(rt *r, int n, rt_request **reqs, double timeout_s)
+{
+    sim_rank *s = me(r);
+    double deadline = timeout_s >= 0 ? simgrid_get_clock() + timeout_s : -1;
+    for (;;) {
+        if (S.net_failed)
+            return rt_seterr(r, RT_ENOMEM, "wait: the network model ran out of memory");
+        if (s->nready) {
+            for (int i = 0; i < s->nready; i++) {
+                sim_peer *p = s->ready[i];
+                sim_msg *m = p->done_msg;
+                p->done_msg = NULL;
+                deliver(s, m);
+            }
+            s->nready = 0;
+            for (sim_req *q = s->posted; q; q = q->next)
+                if (an_post_for(s, q) != 0)
+                    return rt_seterr(r, RT_ENOMEM, "wait: out of memory");
+            return RT_OK;
+        }
+        int sends = 0;
+        for (int i = 0; i < n; i++) {
+            sim_req *q = (sim_req *)reqs[i];
+            if (q && q->h.is_send && q->h.done)
+                return RT_OK;
+            sends += q && q->h.is_send && q->amsg;
+        }
+        if (!s->posted && !sends) {
+            if (timeout_s < 0)
+                return rt_seterr(r, RT_EINVAL, "wait: nothing can complete (no receive is posted)");
+        }
+        s->waiting = 1;
+        s->woken = 0;
+        int timed_out = 0;
+        if (deadline >= 0) {
+            double left = deadline - simgrid_get_clock();
+            timed_out = left <= 0 || sg_sem_acquire_timeout(s->sem, left);
+        } else {
+            sg_sem_acquire(s->sem);
+        }
+        s->waiting = 0;
+        if (timed_out && !s->nready)
+            return RT_PROGRESS_TIMEOUT;
+    }
+}
+
 static int sim_progress_for(rt *r, int n, rt_request **reqs, double timeout_s)
 {
     sim_rank *s = me(r);
     if (s->dead)
         return dead_error(r);
+    if (S.analytic)
+        return an_progress_for(r, n, reqs, timeout_s);
     sg_comm_t *comms = s->few_comms;
     int *who = s->few_who; /* >= 0: the get of active[who]; < 0: send reqs[-1 - who] */
     if (s->nactive + n > 4 && s->ncomms < s->nactive + n) {
@@ -793,6 +1152,8 @@ static void sim_release(rt *r, rt_request *req)
     sim_req *q = (sim_req *)req;
     if (q->comm) /* a send given up on: let SimGrid drop it */
         sg_comm_unref(q->comm);
+    if (q->amsg) /* analytic: its message goes on without it */
+        q->amsg->sreq = NULL;
     if (!q->h.is_send && !q->h.done) {
         /* a receive given up on: unlink it from the posted list */
         sim_req *prev = NULL;
@@ -956,8 +1317,24 @@ static void free_ranks(void)
     for (int i = 0; i < S.nranks; i++) {
         sim_rank *s = &S.ranks[i];
         rt_fini(&s->r);
-        for (int k = 0; k < s->cap_peers; k++)
-            free(s->peers[k]);
+        for (int k = 0; k < s->cap_peers; k++) {
+            sim_peer *p = s->peers[k];
+            if (!p)
+                continue;
+            while (p->queue) {
+                sim_msg *m = p->queue;
+                p->queue = m->next;
+                msg_free(m);
+            }
+            msg_free(p->flowing);
+            msg_free(p->done_msg);
+            free(p->route);
+            free(p);
+        }
+        free(s->ready);
+        free(s->held);
+        if (s->sem)
+            sg_sem_destroy(s->sem);
         free(s->peers);
         free(s->active);
         free(s->comms);
@@ -1004,9 +1381,20 @@ int sim_job_run(const job_config *cfg, job_main fn, void *arg, job_result *res)
         return -1;
     }
     S.ranks = calloc((size_t)cfg->ranks, sizeof *S.ranks);
-    if (!S.ranks) {
+    S.analytic = sim->net == SIM_NET_ANALYTIC;
+    S.net = S.analytic ? na_new() : NULL;
+    S.net_failed = 0;
+    S.net_waiting = S.net_poked = 0;
+    S.net_wake_at = 0;
+    if (!S.ranks || (S.analytic && !S.net)) {
         job_fail(res, "out of memory for %d ranks", cfg->ranks);
+        free(S.ranks);
+        na_free(S.net);
         return -1;
+    }
+    if (S.analytic) { /* first, so that it sleeps before any rank sends */
+        S.net_sem = sg_sem_init(0);
+        sg_actor_start(sg_actor_init("net", S.hosts[0]), net_actor, 0, NULL);
     }
     for (int i = 0; i < cfg->ranks; i++) {
         sim_rank *s = &S.ranks[i];
@@ -1014,6 +1402,8 @@ int sim_job_run(const job_config *cfg, job_main fn, void *arg, job_result *res)
         s->r.slowdown = cfg->slowdown && cfg->slowdown[i] > 1 ? cfg->slowdown[i] : 1.0;
         s->r.slot = job_result_slot(res, i);
         s->host = place(cfg, i, (int)S.nhosts);
+        if (S.analytic)
+            s->sem = sg_sem_init(0);
         char name[32];
         snprintf(name, sizeof name, "rank-%d", i);
         s->actor = sg_actor_init(name, S.hosts[s->host]);
@@ -1028,6 +1418,8 @@ int sim_job_run(const job_config *cfg, job_main fn, void *arg, job_result *res)
 
     simgrid_run();
     sh->seconds = simgrid_get_clock();
+    if (S.net_failed)
+        job_fail(res, "--net analytic: the network model ran out of memory");
 
     /* A rank whose host went down is the cause of what failed after it;
      * then a rank that failed is the likely cause of any deadlock after
@@ -1067,5 +1459,7 @@ int sim_job_run(const job_config *cfg, job_main fn, void *arg, job_result *res)
             job_fail(res, "out of memory while gathering events");
     }
     free_ranks();
+    na_free(S.net);
+    S.net = NULL;
     return sh->failed ? -1 : 0;
 }

@@ -16,7 +16,10 @@
 
 #include "core/job.h"
 
-typedef enum { SIM_NET_IDEAL = 0, SIM_NET_TCP = 1 } sim_net;
+/* ideal: SimGrid's CM02 flows without cross-traffic (alpha-beta); tcp:
+ * SimGrid's LV08; analytic: distlab's own per-link max-min model
+ * (net_analytic.h), SimGrid keeping only the actors and the clock. */
+typedef enum { SIM_NET_IDEAL = 0, SIM_NET_TCP = 1, SIM_NET_ANALYTIC = 2 } sim_net;
 typedef enum { SIM_PLACE_ROUND_ROBIN = 0, SIM_PLACE_BLOCK = 1 } sim_placement;
 
 /* A failure the simulation injects (--fail, --degrade): at at_s the rank's

@@ -194,9 +194,11 @@ int sim_platform_check_file(const char *path, char *err, size_t errlen)
 int sim_platform_setup(const sim_config *cfg, int ranks, sim_platform *p, char *err, size_t errlen)
 {
     memset(p, 0, sizeof *p);
-    p->net_ideal = cfg->net == SIM_NET_IDEAL;
+    p->net_ideal = cfg->net != SIM_NET_TCP; /* analytic: SimGrid's links as given, no factors */
+    p->net_analytic = cfg->net == SIM_NET_ANALYTIC;
     snprintf(p->net_model, sizeof p->net_model, "%s",
-             p->net_ideal ? "ideal (CM02, no cross-traffic)" : "tcp (LV08)");
+             cfg->net == SIM_NET_ANALYTIC ? "analytic (per-link max-min, distlab's own)"
+             : p->net_ideal ? "ideal (CM02, no cross-traffic)" : "tcp (LV08)");
     if (cfg->platform) {
         if (sim_platform_check_file(cfg->platform, err, errlen) != 0)
             return -1;
@@ -253,6 +255,11 @@ int sim_platform_load(sim_platform *p, char *err, size_t errlen)
         argv[argc++] = "--cfg=network/TCP-gamma:0";
         argv[argc++] = "--cfg=network/optim:Lazy";
     }
+    /* --net analytic's actor sleeps from one event of its model to the
+     * next, which may be a one-byte transfer's 0.8 ns apart; SimGrid
+     * stretches any sleep shorter than surf/precision (1e-9 s) to it. */
+    if (p->net_analytic)
+        argv[argc++] = "--cfg=surf/precision:1e-12";
     /* DISTLAB_SIMGRID: more SimGrid options, space-separated, for those who
      * know SimGrid (e.g. "--cfg=network/model:SMPI"); they come last, so
      * they win. The copy lives until the process ends, as SimGrid wants. */

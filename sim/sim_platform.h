@@ -1,6 +1,6 @@
 /* sim_platform.h -- the simulated cluster: a SimGrid platform file, or one
  * generated from --hosts --bandwidth --latency --speed --cores, and the
- * network model (--net ideal|tcp). */
+ * network model (--net ideal|tcp|analytic). */
 #ifndef DISTLAB_SIM_PLATFORM_H
 #define DISTLAB_SIM_PLATFORM_H
 
@@ -14,6 +14,7 @@ typedef struct sim_platform {
     char generated[4200];  /* a temporary file we wrote, to remove; "" if none */
     char net_model[64];    /* what the run will say it used */
     int net_ideal;
+    int net_analytic;      /* --net analytic: SimGrid keeps only actors and time */
 } sim_platform;
 
 /* Check the platform file, or write the generated one (for a job of

@@ -1,0 +1,507 @@
+/* net_analytic.c -- the flow model behind --net analytic (net_analytic.h).
+ *
+ * State: each link keeps the flows on it (an array; each flow remembers
+ * its place in every array it sits in, so leaving is O(route length)).
+ * Every flow has one pending event, its latency paid or its end, in one
+ * binary heap ordered by (time, start order).
+ *
+ * When flows join or leave, or a bandwidth changes, the links touched are
+ * "dirty". Rates are found again only for the flows connected to a dirty
+ * link through shared links (the component: link -> its flows -> their
+ * shared links -> ...), by progressive filling: raise a common level; a
+ * flow of weight w gets w x level; the shared link whose spare capacity
+ * divided by the weight of its unfixed flows is smallest saturates first
+ * and fixes its flows' rates; a flow whose own bound (the slowest FATPIPE
+ * of its route) is reached first is fixed at that bound; repeat. A heap of
+ * candidate levels keeps this O((flows x route + links) log links) per
+ * component. A ring or a pingpong has one flow per link, so each message
+ * costs O(route length) here; an incast of k flows O(k) per join or leave.
+ *
+ * A flow's bytes are brought up to date only when its rate changes
+ * (remaining -= rate x time since the last change), and a rate that comes
+ * out the same leaves the flow alone, so a flow that never shares ends at
+ * exactly start + latency + bytes / bandwidth.
+ */
+#include "sim/net_analytic.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct na_link {
+    double bw;
+    int shared;
+    na_flow **flows; /* the flows in their sharing phase on it */
+    int n, cap;
+    /* progressive filling's scratch */
+    double rem, wsum;
+    int nfree;
+    unsigned ver, mark;
+} na_link;
+
+struct na_flow {
+    const int *route;
+    int nlinks;
+    int joined;       /* 0: paying its latency; 1: sharing */
+    double weight, remaining, rate, t_last, due;
+    double bound;     /* filling: the FATPIPE bound */
+    double new_rate;  /* filling: its result */
+    long long seq;
+    size_t heap_at;
+    unsigned mark;
+    int fixed;
+    void *user;
+    int slot[];       /* its index in each route link's flows */
+};
+
+typedef struct fill_entry {
+    double level;
+    int link;         /* >= 0: a link; < 0: flow -1 - link of the component */
+    unsigned ver;
+} fill_entry;
+
+struct na_net {
+    na_link *links;
+    int nlinks, cap_links;
+    na_flow **heap;
+    size_t nheap, cap_heap;
+    long long seq;
+    unsigned epoch;
+    int *dirty;
+    int ndirty, cap_dirty;
+    na_flow **lone;   /* joined flows whose rate no dirty link will reach */
+    int nlone, cap_lone;
+    /* scratch of a re-rating */
+    na_flow **comp;
+    size_t ncomp, cap_comp;
+    int *clinks;
+    size_t nclinks, cap_clinks;
+    fill_entry *fill;
+    size_t nfill, cap_fill;
+    na_flow **ended;
+    size_t nended, cap_ended;
+};
+
+/* Grow *arr (of elem-size items) to hold need; 0, or -1 when out of memory. */
+static int grow(void **arr, size_t *cap, size_t need, size_t elem)
+{
+    if (need <= *cap)
+        return 0;
+    size_t c = *cap ? *cap : 16;
+    while (c < need)
+        c *= 2;
+    void *p = realloc(*arr, c * elem);
+    if (!p)
+        return -1;
+    *arr = p;
+    *cap = c;
+    return 0;
+}
+
+static int grow_int(void **arr, int *cap, int need, size_t elem)
+{
+    size_t c = (size_t)*cap;
+    int rc = grow(arr, &c, (size_t)need, elem);
+    *cap = (int)c;
+    return rc;
+}
+
+na_net *na_new(void) { return calloc(1, sizeof(na_net)); }
+
+void na_free(na_net *n)
+{
+    if (!n)
+        return;
+    for (size_t i = 0; i < n->nheap; i++)
+        free(n->heap[i]);
+    for (int l = 0; l < n->nlinks; l++)
+        free(n->links[l].flows);
+    free(n->links);
+    free(n->heap);
+    free(n->dirty);
+    free(n->lone);
+    free(n->comp);
+    free(n->clinks);
+    free(n->fill);
+    free(n->ended);
+    free(n);
+}
+
+int na_link_add(na_net *n, double bandwidth_Bps, int shared)
+{
+    if (grow_int((void **)&n->links, &n->cap_links, n->nlinks + 1, sizeof *n->links) != 0)
+        return -1;
+    na_link *l = &n->links[n->nlinks];
+    memset(l, 0, sizeof *l);
+    l->bw = bandwidth_Bps;
+    l->shared = shared;
+    return n->nlinks++;
+}
+
+double na_flow_rate(const na_flow *f) { return f->joined ? f->rate : 0; }
+size_t na_flows(const na_net *n) { return n->nheap; }
+
+/* ---- the event heap: (due, seq) ---- */
+
+static int before(const na_flow *a, const na_flow *b)
+{
+    return a->due < b->due || (a->due == b->due && a->seq < b->seq);
+}
+
+static void heap_set(na_net *n, size_t i, na_flow *f)
+{
+    n->heap[i] = f;
+    f->heap_at = i;
+}
+
+static void heap_up(na_net *n, size_t i)
+{
+    na_flow *f = n->heap[i];
+    while (i > 0 && before(f, n->heap[(i - 1) / 2])) {
+        heap_set(n, i, n->heap[(i - 1) / 2]);
+        i = (i - 1) / 2;
+    }
+    heap_set(n, i, f);
+}
+
+static void heap_down(na_net *n, size_t i)
+{
+    na_flow *f = n->heap[i];
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= n->nheap)
+            break;
+        if (c + 1 < n->nheap && before(n->heap[c + 1], n->heap[c]))
+            c++;
+        if (!before(n->heap[c], f))
+            break;
+        heap_set(n, i, n->heap[c]);
+        i = c;
+    }
+    heap_set(n, i, f);
+}
+
+static void heap_fix(na_net *n, na_flow *f)
+{
+    heap_up(n, f->heap_at);
+    heap_down(n, f->heap_at);
+}
+
+static void heap_remove(na_net *n, na_flow *f)
+{
+    size_t i = f->heap_at;
+    na_flow *last = n->heap[--n->nheap];
+    if (last != f) {
+        heap_set(n, i, last);
+        heap_fix(n, last);
+    }
+}
+
+double na_next(const na_net *n) { return n->nheap ? n->heap[0]->due : INFINITY; }
+
+/* ---- links' flow lists ---- */
+
+static int mark_dirty(na_net *n, int link)
+{
+    if (grow_int((void **)&n->dirty, &n->cap_dirty, n->ndirty + 1, sizeof *n->dirty) != 0)
+        return -1;
+    n->dirty[n->ndirty++] = link;
+    return 0;
+}
+
+static int join_links(na_net *n, na_flow *f)
+{
+    for (int i = 0; i < f->nlinks; i++) {
+        na_link *l = &n->links[f->route[i]];
+        if (grow_int((void **)&l->flows, &l->cap, l->n + 1, sizeof *l->flows) != 0)
+            return -1;
+        f->slot[i] = l->n;
+        l->flows[l->n++] = f;
+        if (mark_dirty(n, f->route[i]) != 0)
+            return -1;
+    }
+    if (f->nlinks == 0) {
+        if (grow_int((void **)&n->lone, &n->cap_lone, n->nlone + 1, sizeof *n->lone) != 0)
+            return -1;
+        n->lone[n->nlone++] = f;
+    }
+    return 0;
+}
+
+static int leave_links(na_net *n, na_flow *f)
+{
+    for (int i = 0; i < f->nlinks; i++) {
+        int id = f->route[i];
+        na_link *l = &n->links[id];
+        na_flow *last = l->flows[--l->n];
+        if (last != f) {
+            l->flows[f->slot[i]] = last;
+            for (int j = 0; j < last->nlinks; j++)
+                if (last->route[j] == id && last->slot[j] == l->n) {
+                    last->slot[j] = f->slot[i];
+                    break;
+                }
+        }
+        if (mark_dirty(n, id) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* ---- progressive filling ---- */
+
+static int fill_push(na_net *n, double level, int link, unsigned ver)
+{
+    if (grow((void **)&n->fill, &n->cap_fill, n->nfill + 1, sizeof *n->fill) != 0)
+        return -1;
+    size_t i = n->nfill++;
+    fill_entry e = {level, link, ver};
+    while (i > 0 && n->fill[(i - 1) / 2].level > level) {
+        n->fill[i] = n->fill[(i - 1) / 2];
+        i = (i - 1) / 2;
+    }
+    n->fill[i] = e;
+    return 0;
+}
+
+static fill_entry fill_pop(na_net *n)
+{
+    fill_entry top = n->fill[0], last = n->fill[--n->nfill];
+    size_t i = 0;
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= n->nfill)
+            break;
+        if (c + 1 < n->nfill && n->fill[c + 1].level < n->fill[c].level)
+            c++;
+        if (n->fill[c].level >= last.level)
+            break;
+        n->fill[i] = n->fill[c];
+        i = c;
+    }
+    if (n->nfill)
+        n->fill[i] = last;
+    return top;
+}
+
+static int link_push(na_net *n, int id)
+{
+    na_link *l = &n->links[id];
+    l->ver++;
+    if (l->nfree == 0)
+        return 0;
+    double rem = l->rem > 0 ? l->rem : 0;
+    return fill_push(n, rem / l->wsum, id, l->ver);
+}
+
+/* Fix f at rate r: it takes r from each shared link of its route. */
+static int fix(na_net *n, na_flow *f, double r)
+{
+    f->fixed = 1;
+    f->new_rate = r;
+    for (int i = 0; i < f->nlinks; i++) {
+        na_link *l = &n->links[f->route[i]];
+        if (!l->shared)
+            continue;
+        l->rem -= r;
+        l->wsum -= f->weight;
+        l->nfree--;
+        if (link_push(n, f->route[i]) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Gather the component of the dirty links and the lone flows. */
+static int gather(na_net *n)
+{
+    unsigned ep = ++n->epoch;
+    n->ncomp = n->nclinks = 0;
+    for (int d = 0; d < n->ndirty; d++) {
+        int id = n->dirty[d];
+        if (n->links[id].mark == ep)
+            continue;
+        n->links[id].mark = ep;
+        if (grow((void **)&n->clinks, &n->cap_clinks, n->nclinks + 1, sizeof *n->clinks) != 0)
+            return -1;
+        n->clinks[n->nclinks++] = id;
+    }
+    n->ndirty = 0;
+    for (int i = 0; i < n->nlone; i++) {
+        if (grow((void **)&n->comp, &n->cap_comp, n->ncomp + 1, sizeof *n->comp) != 0)
+            return -1;
+        n->lone[i]->mark = ep;
+        n->comp[n->ncomp++] = n->lone[i];
+    }
+    n->nlone = 0;
+    /* breadth first: a FATPIPE link brings its flows, but does not join
+     * them to each other */
+    for (size_t k = 0; k < n->nclinks; k++) {
+        na_link *l = &n->links[n->clinks[k]];
+        for (int j = 0; j < l->n; j++) {
+            na_flow *f = l->flows[j];
+            if (f->mark == ep)
+                continue;
+            f->mark = ep;
+            if (grow((void **)&n->comp, &n->cap_comp, n->ncomp + 1, sizeof *n->comp) != 0)
+                return -1;
+            n->comp[n->ncomp++] = f;
+            for (int i = 0; i < f->nlinks; i++) {
+                na_link *m = &n->links[f->route[i]];
+                if (!m->shared || m->mark == ep)
+                    continue;
+                m->mark = ep;
+                if (grow((void **)&n->clinks, &n->cap_clinks, n->nclinks + 1, sizeof *n->clinks) != 0)
+                    return -1;
+                n->clinks[n->nclinks++] = f->route[i];
+            }
+        }
+    }
+    return 0;
+}
+
+/* New rates for the component, applied at now. */
+static int rerate(na_net *n, double now)
+{
+    if (gather(n) != 0)
+        return -1;
+    n->nfill = 0;
+    for (size_t k = 0; k < n->nclinks; k++) {
+        na_link *l = &n->links[n->clinks[k]];
+        l->rem = l->bw;
+        l->wsum = 0;
+        l->nfree = 0;
+        if (!l->shared)
+            continue;
+        for (int j = 0; j < l->n; j++)
+            l->wsum += l->flows[j]->weight;
+        l->nfree = l->n;
+        if (link_push(n, n->clinks[k]) != 0)
+            return -1;
+    }
+    for (size_t c = 0; c < n->ncomp; c++) {
+        na_flow *f = n->comp[c];
+        f->fixed = 0;
+        f->bound = INFINITY;
+        for (int i = 0; i < f->nlinks; i++) {
+            const na_link *l = &n->links[f->route[i]];
+            if (!l->shared && l->bw < f->bound)
+                f->bound = l->bw;
+        }
+        if (f->bound < INFINITY && fill_push(n, f->bound / f->weight, -1 - (int)c, 0) != 0)
+            return -1;
+    }
+    while (n->nfill) {
+        fill_entry e = fill_pop(n);
+        if (e.link < 0) {
+            na_flow *f = n->comp[-1 - e.link];
+            if (!f->fixed && fix(n, f, f->bound) != 0)
+                return -1;
+            continue;
+        }
+        na_link *l = &n->links[e.link];
+        if (e.ver != l->ver || l->nfree == 0)
+            continue;
+        /* the link saturates: each unfixed flow on it gets its weight's
+         * part of what is left (the last one all of it, exactly) */
+        for (int j = 0; j < l->n && l->nfree > 0; j++) {
+            na_flow *f = l->flows[j];
+            if (f->fixed)
+                continue;
+            double rem = l->rem > 0 ? l->rem : 0;
+            double r = l->nfree == 1 ? rem : rem * (f->weight / l->wsum);
+            if (f->bound < r)
+                r = f->bound;
+            if (fix(n, f, r) != 0)
+                return -1;
+        }
+    }
+    for (size_t c = 0; c < n->ncomp; c++) {
+        na_flow *f = n->comp[c];
+        double r = f->fixed ? f->new_rate : INFINITY; /* no link holds it back */
+        if (r == f->rate && f->t_last <= now)
+            continue;
+        if (f->rate > 0 && f->rate < INFINITY) {
+            f->remaining -= f->rate * (now - f->t_last);
+            if (f->remaining < 0)
+                f->remaining = 0;
+        }
+        f->t_last = now;
+        f->rate = r;
+        f->due = r == INFINITY ? now : r > 0 ? now + f->remaining / r : INFINITY;
+        heap_fix(n, f);
+    }
+    return 0;
+}
+
+/* ---- the API ---- */
+
+na_flow *na_flow_start(na_net *n, const int *route, int nlinks, double latency_s, double bytes,
+                       double weight, double now, void *user)
+{
+    if (grow((void **)&n->heap, &n->cap_heap, n->nheap + 1, sizeof *n->heap) != 0)
+        return NULL;
+    na_flow *f = calloc(1, sizeof *f + (size_t)nlinks * sizeof(int));
+    if (!f)
+        return NULL;
+    f->route = route;
+    f->nlinks = nlinks;
+    f->weight = weight > 0 ? weight : 1;
+    f->remaining = bytes;
+    f->t_last = now;
+    f->due = now + latency_s;
+    f->seq = n->seq++;
+    f->user = user;
+    heap_set(n, n->nheap++, f);
+    heap_up(n, f->heap_at);
+    return f;
+}
+
+void na_link_set_bandwidth(na_net *n, int link, double bandwidth_Bps, double now)
+{
+    n->links[link].bw = bandwidth_Bps;
+    if (mark_dirty(n, link) == 0)
+        rerate(n, now);
+}
+
+static int by_seq(const void *a, const void *b)
+{
+    long long x = (*(na_flow *const *)a)->seq, y = (*(na_flow *const *)b)->seq;
+    return (x > y) - (x < y);
+}
+
+int na_advance(na_net *n, double now, void (*done)(void *user, void *ctx), void *ctx)
+{
+    double limit = now + 1e-12 * (fabs(now) > 1e-3 ? fabs(now) : 1e-3);
+    n->nended = 0;
+    while (n->nheap && n->heap[0]->due <= limit) {
+        na_flow *f = n->heap[0];
+        if (!f->joined) { /* its latency is paid: it joins its links */
+            f->joined = 1;
+            f->t_last = now;
+            f->rate = 0;
+            f->due = INFINITY; /* until rerate gives it a rate */
+            heap_fix(n, f);
+            if (join_links(n, f) != 0)
+                return -1;
+            continue;
+        }
+        heap_remove(n, f);
+        if (leave_links(n, f) != 0)
+            return -1;
+        if (grow((void **)&n->ended, &n->cap_ended, n->nended + 1, sizeof *n->ended) != 0)
+            return -1;
+        n->ended[n->nended++] = f;
+    }
+    /* a flow that has joined but has its rate still to find sits at
+     * INFINITY: rerate reaches it through its links (or the lone list) */
+    if ((n->ndirty || n->nlone) && rerate(n, now) != 0)
+        return -1;
+    qsort(n->ended, n->nended, sizeof *n->ended, by_seq);
+    size_t k = n->nended;
+    for (size_t i = 0; i < k; i++) {
+        done(n->ended[i]->user, ctx);
+        free(n->ended[i]);
+    }
+    return (int)k;
+}

@@ -1,0 +1,414 @@
+/* test_analytic.c -- --net analytic (sim/net_analytic.c and its use in
+ * sim/sim.c): the flow model alone against hand-computed max-min rates;
+ * every collective at the same simulated time as under --net ideal (to
+ * 1e-6) and as its closed form; contended patterns (an incast, the
+ * two-racks uplinks) within 5% of SimGrid's flow model; the same bits of a
+ * model under both; a clear refusal of an unknown --net.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "algorithms/collectives.h"
+#include "core/job.h"
+#include "sim/net_analytic.h"
+#include "sim/sim_backend.h"
+#include "tests/util_distlab.h"
+
+#define assert_rel(a, b, tol)                                                         \
+    do {                                                                              \
+        double a_ = (a), b_ = (b);                                                    \
+        if (!(fabs(a_ - b_) <= (tol) * fabs(b_)))                                     \
+            fail_msg("%s = %.12g, expected %.12g (relative error %.3g > %g)", #a, a_, \
+                     b_, fabs(a_ - b_) / fabs(b_), (double)(tol));                    \
+    } while (0)
+
+/* ---- the flow model alone ---- */
+
+typedef struct ended {
+    int n;
+    int who[16];
+    double at[16];
+    double now;
+} ended;
+
+static void note_end(void *user, void *ctx)
+{
+    ended *e = ctx;
+    e->who[e->n] = (int)(size_t)user;
+    e->at[e->n++] = e->now;
+}
+
+/* Run the model until nothing is under way, noting each end. */
+static void drain(na_net *n, ended *e)
+{
+    double t;
+    while ((t = na_next(n)) < INFINITY) {
+        e->now = t;
+        assert_true(na_advance(n, t, note_end, e) >= 0);
+    }
+}
+
+static double end_of(const ended *e, int who)
+{
+    for (int i = 0; i < e->n; i++)
+        if (e->who[i] == who)
+            return e->at[i];
+    fail_msg("flow %d never ended", who);
+    return -1;
+}
+
+static void one_flow_is_latency_plus_bytes_over_bandwidth(void **state)
+{
+    (void)state;
+    na_net *n = na_new();
+    int a = na_link_add(n, 1.25e9, 1), b = na_link_add(n, 2.5e9, 1);
+    int route[] = {a, b};
+    ended e = {0};
+    assert_non_null(na_flow_start(n, route, 2, 50e-6, 1e6, 1, 0.5, (void *)1));
+    drain(n, &e);
+    assert_int_equal(e.n, 1);
+    assert_true(e.at[0] == 0.5 + 50e-6 + 1e6 / 1.25e9); /* exactly */
+    na_free(n);
+}
+
+/* The textbook max-min example: flows A (links 0, 1), B (link 0), C (link
+ * 1), D (link 1), capacities 10 and 9. Link 1 saturates first at 3 each
+ * (A, C, D), then B takes the rest of link 0: 7. */
+static void max_min_fair_shares(void **state)
+{
+    (void)state;
+    na_net *n = na_new();
+    int l0 = na_link_add(n, 10, 1), l1 = na_link_add(n, 9, 1);
+    int ra[] = {l0, l1}, rb[] = {l0}, rc[] = {l1};
+    na_flow *A = na_flow_start(n, ra, 2, 0, 300, 1, 0, (void *)0);
+    na_flow *B = na_flow_start(n, rb, 1, 0, 700, 1, 0, (void *)1);
+    na_flow *C = na_flow_start(n, rc, 1, 0, 30, 1, 0, (void *)2);
+    na_flow *D = na_flow_start(n, rc, 1, 0, 300, 1, 0, (void *)3);
+    ended e = {0};
+    e.now = 0;
+    assert_int_equal(na_advance(n, 0, note_end, &e), 0); /* all join */
+    assert_rel(na_flow_rate(A), 3, 1e-12);
+    assert_rel(na_flow_rate(B), 7, 1e-12);
+    assert_rel(na_flow_rate(C), 3, 1e-12);
+    assert_rel(na_flow_rate(D), 3, 1e-12);
+    /* C ends at 10 s (30 bytes at 3); then A and D share link 1 at 4.5,
+     * and B gets 5.5: A has 270 left (ends at 70), D 270 (also 70), B 700
+     * - 70 = 630 at 5.5 until 70 s (330 more), then 10: 300 / 10 more. */
+    drain(n, &e);
+    assert_rel(end_of(&e, 2), 10, 1e-12);
+    assert_rel(end_of(&e, 0), 10 + 270 / 4.5, 1e-12);
+    assert_rel(end_of(&e, 3), 10 + 270 / 4.5, 1e-12);
+    assert_rel(end_of(&e, 1), 70 + (700 - 70 - 60 * 5.5) / 10, 1e-12);
+    na_free(n);
+}
+
+/* Weights share a link in proportion (CM02: 1 / latency), and a FATPIPE
+ * only bounds each flow. */
+static void weights_and_fatpipes(void **state)
+{
+    (void)state;
+    na_net *n = na_new();
+    int l = na_link_add(n, 9, 1), fat = na_link_add(n, 2, 0);
+    int r1[] = {l}, r2[] = {l, fat};
+    na_flow *a = na_flow_start(n, r1, 1, 0, 1000, 2, 0, NULL);
+    na_flow *b = na_flow_start(n, r1, 1, 0, 1000, 1, 0, NULL);
+    ended e = {0};
+    assert_int_equal(na_advance(n, 0, note_end, &e), 0);
+    assert_rel(na_flow_rate(a), 6, 1e-12);
+    assert_rel(na_flow_rate(b), 3, 1e-12);
+    na_flow *c = na_flow_start(n, r2, 2, 0, 1000, 100, 0, NULL); /* heavy, but held to 2 */
+    assert_int_equal(na_advance(n, 0, note_end, &e), 0);
+    assert_rel(na_flow_rate(c), 2, 1e-12);
+    assert_rel(na_flow_rate(a), 7 * 2.0 / 3, 1e-12);
+    assert_rel(na_flow_rate(b), 7 * 1.0 / 3, 1e-12);
+    na_link_set_bandwidth(n, l, 1.03, 0); /* now the shared link holds c below its bound */
+    assert_rel(na_flow_rate(c), 1, 1e-12);
+    assert_rel(na_flow_rate(a), 0.02, 1e-12);
+    assert_rel(na_flow_rate(b), 0.01, 1e-12);
+    na_free(n);
+}
+
+/* ---- the simulator: analytic against ideal ---- */
+
+typedef struct slot {
+    double seconds;
+} slot;
+
+typedef enum { K_ALLREDUCE, K_BCAST, K_REDUCE, K_BARRIER, K_PINGPONG } kind;
+typedef struct coll {
+    kind k;
+    allreduce_algo algo;
+    size_t count;
+} coll;
+
+static int coll_rank(rt *r, void *arg)
+{
+    const coll *c = arg;
+    double t0 = rt_now(r);
+    int rc;
+    switch (c->k) {
+    case K_ALLREDUCE: rc = allreduce(r, c->algo, NULL, c->count, NULL); break;
+    case K_BCAST: rc = bcast(r, NULL, c->count, 0); break;
+    case K_REDUCE: rc = reduce(r, NULL, c->count, 0); break;
+    case K_BARRIER: rc = barrier(r); break;
+    default: /* a pingpong between 0 and 1, 3 round trips */
+        rc = RT_OK;
+        for (int i = 0; i < 3 && rc == RT_OK && rt_rank(r) < 2; i++)
+            rc = rt_rank(r) == 0 ? rt_send(r, 1, 0, NULL, c->count * 4) ||
+                                       rt_recv(r, 1, 0, NULL, c->count * 4, NULL)
+                                 : rt_recv(r, 0, 0, NULL, c->count * 4, NULL) ||
+                                       rt_send(r, 0, 0, NULL, c->count * 4);
+    }
+    ((slot *)job_slot(r))->seconds = rt_now(r) - t0;
+    return rc;
+}
+
+/* The slowest rank's seconds of fn on p ranks (size-only) under net. */
+static double slowest(sim_config sim, sim_net net, int p, job_main fn, void *arg)
+{
+    sim.size_only = 1;
+    sim.net = net;
+    job_config cfg = sim_job_config(&sim);
+    cfg.ranks = p;
+    cfg.record_events = 0;
+    cfg.result_bytes = sizeof(slot);
+    job_result res;
+    if (job_run(&cfg, fn, arg, &res) != 0)
+        fail_msg("p=%d net %d: %s", p, (int)net, res.error);
+    double worst = 0;
+    for (int i = 0; i < p; i++) {
+        double s = ((slot *)job_result_slot(&res, i))->seconds;
+        worst = s > worst ? s : worst;
+    }
+    job_result_free(&res);
+    return worst;
+}
+
+static void same_time(sim_config sim, int p, coll *c, double tol, const char *what)
+{
+    double ideal = slowest(sim, SIM_NET_IDEAL, p, coll_rank, c);
+    double an = slowest(sim, SIM_NET_ANALYTIC, p, coll_rank, c);
+    if (!(fabs(an - ideal) <= tol * ideal))
+        fail_msg("%s, p=%d, %zu bytes: analytic %.12g s, ideal %.12g s (relative %.3g > %g)", what, p,
+                 c->count * 4, an, ideal, fabs(an - ideal) / ideal, tol);
+}
+
+static void collectives_take_the_ideal_time(void **state)
+{
+    (void)state;
+    const int ps[] = {2, 3, 5, 8, 13, 32};
+    const size_t counts[] = {1024, 1 << 18};
+    sim_config sim = sim_config_default();
+    for (size_t i = 0; i < sizeof ps / sizeof *ps; i++)
+        for (size_t j = 0; j < sizeof counts / sizeof *counts; j++) {
+            for (int a = 0; a < ALLREDUCE_ALGOS; a++) {
+                if (a == ALLREDUCE_HIERARCHICAL)
+                    continue;
+                coll c = {K_ALLREDUCE, a, counts[j]};
+                same_time(sim, ps[i], &c, 1e-6, allreduce_algo_name(a));
+                double want = allreduce_cost_s(a, ps[i], counts[j], sim.latency_s, 1 / sim.bandwidth_Bps, 1e-9);
+                assert_rel(slowest(sim, SIM_NET_ANALYTIC, ps[i], coll_rank, &c), want, 1e-6);
+            }
+            coll b = {K_BCAST, 0, counts[j]}, r = {K_REDUCE, 0, counts[j]}, pp = {K_PINGPONG, 0, counts[j]};
+            same_time(sim, ps[i], &b, 1e-6, "bcast");
+            same_time(sim, ps[i], &r, 1e-6, "reduce");
+            same_time(sim, ps[i], &pp, 1e-6, "pingpong");
+        }
+}
+
+static void barrier_takes_the_ideal_time(void **state)
+{
+    (void)state;
+    sim_config sim = sim_config_default();
+    coll c = {K_BARRIER, 0, 0};
+    for (int p = 2; p <= 17; p += 3)
+        same_time(sim, p, &c, 1e-6, "barrier");
+}
+
+static void hierarchical_on_gpu_nodes_takes_the_ideal_time(void **state)
+{
+    (void)state;
+    sim_config sim = sim_config_default();
+    sim.gpus_per_node = 4;
+    for (int a = 0; a < ALLREDUCE_ALGOS; a++) {
+        coll c = {K_ALLREDUCE, a, 1 << 18};
+        same_time(sim, 16, &c, 1e-6, allreduce_algo_name(a));
+    }
+}
+
+/* ---- contention ---- */
+
+static int incast_rank(rt *r, void *arg)
+{
+    size_t bytes = *(const size_t *)arg;
+    double t0 = rt_now(r);
+    int rc = RT_OK;
+    if (rt_rank(r) == 0) {
+        for (int i = 1; i < rt_size(r) && rc == RT_OK; i++)
+            rc = rt_recv(r, RT_ANY_SOURCE, 0, NULL, bytes, NULL);
+    } else {
+        rc = rt_send(r, 0, 0, NULL, bytes);
+    }
+    ((slot *)job_slot(r))->seconds = rt_now(r) - t0;
+    return rc;
+}
+
+static void incast_within_5_percent_of_the_flow_model(void **state)
+{
+    (void)state;
+    sim_config sim = sim_config_default();
+    size_t bytes = 1 << 20;
+    for (int p = 3; p <= 17; p += 7) {
+        double ideal = slowest(sim, SIM_NET_IDEAL, p, incast_rank, &bytes);
+        double an = slowest(sim, SIM_NET_ANALYTIC, p, incast_rank, &bytes);
+        assert_rel(an, ideal, 0.05);
+        /* and both near (p - 1) n / bandwidth: the server's link is shared */
+        assert_rel(an, sim.latency_s + (p - 1) * bytes / sim.bandwidth_Bps, 0.05);
+    }
+}
+
+/* Every rank of one rack of platforms/two-racks.xml sends to its partner
+ * in the other: the uplinks are shared. */
+static int cross_rank(rt *r, void *arg)
+{
+    size_t bytes = *(const size_t *)arg;
+    int p = rt_size(r), me = rt_rank(r), half = p / 2;
+    double t0 = rt_now(r);
+    int rc = me < half ? rt_send(r, me + half, 0, NULL, bytes) : rt_recv(r, me - half, 0, NULL, bytes, NULL);
+    if (rc == RT_OK) /* and an allreduce over everyone */
+        rc = allreduce(r, ALLREDUCE_RING, NULL, bytes / 4, NULL);
+    ((slot *)job_slot(r))->seconds = rt_now(r) - t0;
+    return rc;
+}
+
+static void two_racks_within_5_percent_of_the_flow_model(void **state)
+{
+    (void)state;
+    const char *platform = getenv("DISTLAB_PLATFORMS") ? getenv("DISTLAB_PLATFORMS") : "platforms";
+    char path[4096];
+    snprintf(path, sizeof path, "%s/two-racks.xml", platform);
+    sim_config sim = sim_config_default();
+    sim.platform = path;
+    size_t bytes = 4 << 20;
+    double ideal = slowest(sim, SIM_NET_IDEAL, 16, cross_rank, &bytes);
+    double an = slowest(sim, SIM_NET_ANALYTIC, 16, cross_rank, &bytes);
+    assert_rel(an, ideal, 0.05);
+}
+
+/* ---- the math does not change ---- */
+
+static int bits_rank(rt *r, void *arg)
+{
+    (void)arg;
+    float buf[1000];
+    for (int i = 0; i < 1000; i++)
+        buf[i] = 1.0f / (float)(rt_rank(r) + 3) + (float)i * 1e-3f;
+    int rc = allreduce(r, ALLREDUCE_RING, buf, 1000, NULL);
+    if (rc == RT_OK)
+        rc = bcast(r, buf, 1000, 2);
+    memcpy(job_slot(r), buf, sizeof buf);
+    return rc;
+}
+
+static void data_moves_bit_for_bit(void **state)
+{
+    (void)state;
+    float got[2][5][1000];
+    for (int k = 0; k < 2; k++) {
+        sim_config sim = sim_config_default();
+        sim.net = k ? SIM_NET_ANALYTIC : SIM_NET_IDEAL;
+        job_config cfg = sim_job_config(&sim);
+        cfg.ranks = 5;
+        cfg.result_bytes = sizeof got[0][0];
+        job_result res;
+        if (job_run(&cfg, bits_rank, NULL, &res) != 0)
+            fail_msg("%s", res.error);
+        for (int i = 0; i < 5; i++)
+            memcpy(got[k][i], job_result_slot(&res, i), sizeof got[k][i]);
+        job_result_free(&res);
+    }
+    assert_memory_equal(got[0], got[1], sizeof got[0]);
+}
+
+/* A parameter server trains the same model under both nets: the same
+ * epochs, steps, losses and accuracy, to the last digit printed (only the
+ * times differ). */
+static void ps_trains_the_same_model(void **state)
+{
+    (void)state;
+    if (!test_distlab())
+        skip();
+    char out[2][8192];
+    for (int k = 0; k < 2; k++) {
+        int rc = test_distlab_run(out[k], sizeof out[k], "run ps --workers 4 --servers 2 --epochs 2 --dataset "
+                                  "synth-dense:n=400,d=20,classes=3 --net %s --no-figures --out %s/analytic-ps-%d "
+                                  ">/dev/null 2>&1 && cut -d, -f2-6 %s/analytic-ps-%d/metrics.csv",
+                                  k ? "analytic" : "ideal", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", k,
+                                  getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", k);
+        if (rc != 0)
+            fail_msg("distlab run ps: %s", out[k]);
+    }
+    assert_non_null(strstr(out[0], "train_loss"));
+    assert_non_null(strstr(out[0], "\n2,")); /* two epochs' points */
+    assert_string_equal(out[0], out[1]);
+}
+
+static int deadlock_rank(rt *r, void *arg)
+{
+    (void)arg;
+    int v;
+    return rt_recv(r, 1 - rt_rank(r), 0, &v, sizeof v, NULL);
+}
+
+/* Every rank waiting on its semaphore: SimGrid sees it and the job names
+ * the ranks, as with its comms. */
+static void a_deadlock_is_reported(void **state)
+{
+    (void)state;
+    sim_config sim = sim_config_default();
+    sim.net = SIM_NET_ANALYTIC;
+    job_config cfg = sim_job_config(&sim);
+    cfg.ranks = 2;
+    job_result res;
+    assert_int_not_equal(job_run(&cfg, deadlock_rank, NULL, &res), 0);
+    assert_non_null(strstr(res.error, "deadlock"));
+    assert_non_null(strstr(res.error, "ranks 0, 1"));
+    job_result_free(&res);
+}
+
+static void unknown_net_lists_the_known_ones(void **state)
+{
+    (void)state;
+    if (!test_distlab())
+        skip();
+    static const test_refusal cases[] = {
+        {"--net fast", "unknown value 'fast' (expected one of: ideal, tcp, analytic)"},
+    };
+    test_distlab_refuses("collective --workers 2", cases, 1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(one_flow_is_latency_plus_bytes_over_bandwidth),
+        cmocka_unit_test(max_min_fair_shares),
+        cmocka_unit_test(weights_and_fatpipes),
+        cmocka_unit_test(collectives_take_the_ideal_time),
+        cmocka_unit_test(barrier_takes_the_ideal_time),
+        cmocka_unit_test(hierarchical_on_gpu_nodes_takes_the_ideal_time),
+        cmocka_unit_test(incast_within_5_percent_of_the_flow_model),
+        cmocka_unit_test(two_racks_within_5_percent_of_the_flow_model),
+        cmocka_unit_test(data_moves_bit_for_bit),
+        cmocka_unit_test(ps_trains_the_same_model),
+        cmocka_unit_test(a_deadlock_is_reported),
+        cmocka_unit_test(unknown_net_lists_the_known_ones),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
