@@ -288,14 +288,18 @@ static void peer_write(real_rank *rk, int p)
         }
         double now = net_clock_s();
         size_t left = (size_t)w;
-        pe->active_s = now;
-        pe->silent = 0;
+        /* (a write the kernel took says nothing of the peer: a stopped
+         * one's socket buffer takes a halt as readily; only what comes
+         * from it ends its silence; and an alive frame is no progress) */
+        pe->said_s = now;
         while (left > 0) {
             real_req *q = RLIST_ENTRY(pe->outq.next, real_req, link);
             size_t total = REAL_FRAME_HEADER_BYTES + q->len;
             size_t take = total - q->sent < left ? total - q->sent : left;
             q->sent += take;
             q->active_s = now;
+            if (q->tag != REAL_TAG_ALIVE)
+                pe->active_s = now;
             left -= take;
             if (q->sent == total) {
                 rlist_del(&q->link);
@@ -319,6 +323,7 @@ int real_isend(rt *r, int dst, int tag, const void *buf, size_t len, rt_request 
     real_req *q = calloc(1, sizeof *q);
     if (!q)
         return rt_seterr(r, RT_ENOMEM, "send to rank %d: no memory for the request", dst);
+    q->base.is_send = 1; /* for its description; the core sets it too */
     q->peer = dst;
     q->tag = tag;
     q->sbuf = buf;
@@ -393,15 +398,17 @@ static int on_header(real_rank *rk, int p)
                                       : "a stranger's connection");
         return -1;
     }
-    if (f.tag == REAL_TAG_HALT) {
+    if (f.tag == REAL_TAG_HALT || f.tag == REAL_TAG_ALIVE) {
         if (f.len != 0) {
-            real_peer_fail(rk, p, RT_EPROTO, "malformed frame: halt with a %llu-byte payload; connection closed",
-                           (unsigned long long)f.len);
+            real_peer_fail(rk, p, RT_EPROTO, "malformed frame: %s with a %llu-byte payload; connection closed",
+                           f.tag == REAL_TAG_HALT ? "halt" : "alive", (unsigned long long)f.len);
             return -1;
         }
-        peer_halted(rk, p);
-        return 0;
+        if (f.tag == REAL_TAG_HALT)
+            peer_halted(rk, p);
+        return 0; /* alive: only heard_s, which the read set */
     }
+    pe->active_s = net_clock_s();
     pe->in_payload = 1;
     pe->in_tag = f.tag;
     pe->in_len = (size_t)f.len;
@@ -536,10 +543,15 @@ static void peer_read(real_rank *rk, int p)
         } else {
             pe->in_got += (size_t)n;
         }
-        pe->heard_s = pe->active_s = net_clock_s();
+        /* any bytes show the peer is there; a message's bytes are also
+         * progress (a header's: on_header, which skips alive frames) */
+        pe->heard_s = net_clock_s();
         pe->silent = 0;
-        if (pe->in_req)
-            pe->in_req->active_s = pe->active_s;
+        if (pe->in_payload) {
+            pe->active_s = pe->heard_s;
+            if (pe->in_req)
+                pe->in_req->active_s = pe->active_s;
+        }
     }
 }
 
@@ -697,6 +709,40 @@ static double last_activity(real_rank *rk, int n, rt_request **reqs, double sinc
     return t;
 }
 
+/* A rank that has waited for a quarter of the timeout tells each peer it
+ * has written nothing to for as long that it is there (an alive frame):
+ * a peer whose own wait on this rank times out -- this rank waits on a
+ * third that is stopped, say -- then knows it waits, and is not silent
+ * (stopped), so it still takes its report or its goodbye. Alive frames
+ * are no progress for either side's timeout, so a deadlock still times
+ * out. Returns when the next one is due. */
+static double say_alive(real_rank *rk, double now, double every)
+{
+    double next = now + every;
+    for (int p = 0; p < rk->rt.size; p++) {
+        real_peer *pe = &rk->peers[p];
+        if (p == rk->rt.rank || pe->wfd < 0 || pe->error || pe->torn)
+            continue;
+        if (pe->said_s + every <= now) {
+            rt_request *q;
+            /* (a full queue is a peer not reading: it would not see it;
+             * a write that fails here fails the peer, not the wait, so
+             * the rank's error text stays its own) */
+            if (rlist_empty(&pe->outq)) {
+                char keep[sizeof rk->rt.err];
+                memcpy(keep, rk->rt.err, sizeof keep);
+                if (real_isend(&rk->rt, p, REAL_TAG_ALIVE, NULL, 0, &q) == RT_OK)
+                    real_release(&rk->rt, q);
+                memcpy(rk->rt.err, keep, sizeof keep);
+            }
+            pe->said_s = now;
+        }
+        if (pe->said_s + every < next)
+            next = pe->said_s + every;
+    }
+    return next;
+}
+
 int real_progress_for(rt *r, int n, rt_request **reqs, double timeout_s)
 {
     real_rank *rk = r->backend_data;
@@ -708,13 +754,19 @@ int real_progress_for(rt *r, int n, rt_request **reqs, double timeout_s)
         live += reqs[i] != NULL;
     const rt_request *done;
     int rc = RT_OK;
+    double alive_every = timeout / 4, alive_at = start + alive_every;
     while (!(done = first_done(n, reqs))) {
-        if (net_clock_s() >= until) {
+        double now = net_clock_s();
+        if (now >= until) {
             rc = RT_PROGRESS_TIMEOUT;
             goto out;
         }
+        if (now >= alive_at)
+            alive_at = say_alive(rk, now, alive_every);
         double deadline = last_activity(rk, n, reqs, start) + timeout;
         double poll_until = deadline < until ? deadline : until;
+        if (alive_at < poll_until)
+            poll_until = alive_at;
         int spinning = net_clock_s() < spin_until;
         int k = poll_round(rk, poll_until, spinning);
         if (k < 0) {
@@ -730,10 +782,11 @@ int real_progress_for(rt *r, int n, rt_request **reqs, double timeout_s)
                     describe(reqs[i], what, sizeof what);
                     break;
                 }
-            /* the peers it waited on by name that moved nothing all along */
+            /* the peers it waited on by name that said nothing all along,
+             * not even that they are there */
             for (int i = 0; i < n; i++) {
                 const real_req *q = (const real_req *)reqs[i];
-                if (q && q->peer >= 0 && q->peer != rk->rt.rank && rk->peers[q->peer].active_s + timeout <= net_clock_s())
+                if (q && q->peer >= 0 && q->peer != rk->rt.rank && rk->peers[q->peer].heard_s + timeout <= net_clock_s())
                     rk->peers[q->peer].silent = 1;
             }
             rc = rt_seterr(r, RT_ETIMEOUT, "%s: no progress for %g s", what, timeout);

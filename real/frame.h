@@ -21,7 +21,7 @@
 #include <stdint.h>
 
 #define REAL_FRAME_MAGIC 0x42414c44u
-#define REAL_FRAME_VERSION 2 /* 2: report and halt tags */
+#define REAL_FRAME_VERSION 3 /* 2: report and halt tags; 3: alive */
 #define REAL_FRAME_HEADER_BYTES 24
 #define REAL_FRAME_MAX_LEN ((uint64_t)1 << 30) /* 1 GiB: bigger is a broken peer */
 

@@ -35,6 +35,7 @@
 #include "real/real.h"
 
 #include <errno.h>
+#include <math.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <sched.h>
@@ -297,8 +298,26 @@ static int hosts_setup(real_job *job, const real_config *cfg, char *err, size_t 
  * outcome, and the bytes a receive got in *got (when not NULL). */
 static int wait_one(rt *r, rt_request *q, size_t *got)
 {
+    real_rank *rk = r->backend_data;
     rt_request *reqs[1] = {q};
-    int rc = real_progress(r, 1, reqs);
+    int rc;
+    /* A rank that failed gives up on a peer it has heard nothing from
+     * for the timeout -- not even that it is there (a rank 0 that waits
+     * for reports says so) -- rather than wait a timeout more: a report
+     * larger than the socket buffers would wait on a stopped rank 0. */
+    int peer = ((real_req *)q)->peer;
+    for (;;) {
+        double left = rk->peers[peer].heard_s + rk->job->timeout_s - net_clock_s();
+        if (rk->failed && left <= 0) {
+            rk->peers[peer].silent = 1; /* nor waited for at the hang-up */
+            rc = rt_seterr(r, RT_ETIMEOUT, "%s rank %d: heard nothing from it for %g s",
+                           q->is_send ? "send to" : "recv from", peer, rk->job->timeout_s);
+            break;
+        }
+        rc = real_progress_for(r, 1, reqs, rk->failed ? left : -1);
+        if (rc != RT_PROGRESS_TIMEOUT)
+            break;
+    }
     if (rc == RT_OK && q->done)
         rc = q->error;
     else if (rc == RT_OK)
@@ -389,6 +408,8 @@ static void hosts_report_send(real_rank *rk, int status, double ended_s, const c
 /* What rank 0 learnt of one rank's end. */
 typedef struct report_seen {
     int status, after_halt;
+    int found_silent; /* it timed out on a rank that was silent, not waiting */
+    int silent;       /* it never reported: found silent, given up */
     double ended_s;
     char err[600];
 } report_seen;
@@ -420,6 +441,7 @@ static int report_receive(real_rank *rk, int j, const report_head *h, report_see
         out->status = h->status;
         out->ended_s = h->ended_s;
         out->after_halt = h->after_halt;
+        out->found_silent = h->silent > 0;
         memcpy(job_result_slot(res, j), body + h->err_bytes, h->slot_bytes);
         for (uint64_t k = 0; k < h->nevents; k++)
             ev[k].rank = j; /* whatever it said */
@@ -437,17 +459,25 @@ static void no_report(report_seen *seen, int j, int status, double now_s, const 
     snprintf(seen[j].err, sizeof seen[j].err, "rank %d ended without reporting to rank 0: %s", j, why);
 }
 
-/* Stop waiting for rank k's report, which `who` found silent -- unless
- * rank 0 has heard from k since, which shows it alive. Returns 1 if it
- * did. */
-static int report_give_up(real_rank *rk, report_seen *seen, rt_request **pend, int k, const char *who)
+/* Stop waiting for rank k's report, which rank `who` found silent, once
+ * rank 0 too has heard nothing from k for --timeout: at once if so
+ * already, else (*wake lowered to that time) later -- hearing from k
+ * meanwhile shows it alive and moves the time on. Rank 0's own last word
+ * from k may be a little later than who's, and refusing then would leave
+ * rank 0 to wait out a timeout of its own. Returns 1 if it gave up. */
+static int report_give_up(real_rank *rk, report_seen *seen, rt_request **pend, int k, int who, double *wake)
 {
     rt *r = &rk->rt;
     char why[200];
-    if (rk->peers[k].heard_s + rk->job->timeout_s > net_clock_s())
+    double due = rk->peers[k].heard_s + rk->job->timeout_s;
+    if (due > net_clock_s()) {
+        if (due < *wake)
+            *wake = due;
         return 0;
-    snprintf(why, sizeof why, "%s heard nothing from it for %g s", who, rk->job->timeout_s);
+    }
+    snprintf(why, sizeof why, "rank %d heard nothing from it for %g s", who, rk->job->timeout_s);
     no_report(seen, k, RT_ETIMEOUT, real_now(r), why);
+    seen[k].silent = 1;
     real_release(r, pend[k]);
     pend[k] = NULL;
     rk->peers[k].silent = 1; /* nor waited for at the hang-up */
@@ -469,27 +499,40 @@ static void hosts_report_gather(real_rank *rk, int status, double ended_s, const
     report_seen *seen = calloc((size_t)r->size, sizeof *seen);
     report_head *heads = calloc((size_t)r->size, sizeof *heads);
     rt_request **pend = calloc((size_t)r->size, sizeof *pend);
-    if (!seen || !heads || !pend) {
+    int *named = calloc((size_t)r->size, sizeof *named); /* who found it silent; -1: none */
+    if (!seen || !heads || !pend || !named) {
         job_fail(res, "rank 0: no memory to gather the reports of %d ranks", r->size);
         goto out;
     }
     seen[0] = (report_seen){.status = status, .after_halt = rk->heard_halt, .ended_s = ended_s};
+    for (int k = 1; k < r->size; k++)
+        seen[0].found_silent |= rk->peers[k].silent;
     snprintf(seen[0].err, sizeof seen[0].err, "%s", err[0] ? err : rt_strerror(status));
-    int first = status != RT_OK ? 0 : -1, no_memory = -1, left = 0;
+    int first = status != RT_OK ? 0 : -1, no_memory = -1, left = 0, failing = status != RT_OK;
     for (int j = 1; j < r->size; j++) {
+        named[j] = -1;
         if (real_irecv(r, j, REAL_TAG_REPORT, &heads[j], sizeof heads[j], &pend[j]) == RT_OK)
             left++;
         else
             no_report(seen, j, RT_EIO, real_now(r), rt_error(r));
     }
     while (left > 0) {
-        /* a rank rank 0 itself found silent, and has not heard from since */
-        for (int k = 1; k < r->size; k++)
-            if (pend[k] && rk->peers[k].silent && report_give_up(rk, seen, pend, k, "rank 0"))
+        /* ranks found silent, by rank 0 itself or by a report; once the
+         * job has failed, any rank rank 0 hears nothing from (a rank
+         * that waits says it is there) */
+        double wake = INFINITY;
+        for (int k = 1; k < r->size; k++) {
+            if (pend[k] && named[k] < 0 && (rk->peers[k].silent || failing))
+                named[k] = 0;
+            if (pend[k] && named[k] >= 0 && report_give_up(rk, seen, pend, k, named[k], &wake))
                 left--;
+        }
         if (left == 0)
             break;
-        if (real_progress(r, r->size, pend) != RT_OK) { /* nothing came for --timeout */
+        int rc = real_progress_for(r, r->size, pend, isfinite(wake) ? wake - net_clock_s() : -1);
+        if (rc == RT_PROGRESS_TIMEOUT)
+            continue; /* a silent rank's time is up */
+        if (rc != RT_OK) { /* nothing came for --timeout */
             for (int j = 1; j < r->size; j++)
                 if (pend[j]) {
                     no_report(seen, j, RT_ETIMEOUT, real_now(r), rt_error(r));
@@ -501,7 +544,7 @@ static void hosts_report_gather(real_rank *rk, int status, double ended_s, const
         for (int j = 1; j < r->size; j++) {
             if (!pend[j] || !pend[j]->done)
                 continue;
-            int rc = pend[j]->error;
+            rc = pend[j]->error;
             if (rc != RT_OK)
                 rt_seterr(r, rc, "%s", ((real_req *)pend[j])->msg);
             else if (pend[j]->status.bytes != sizeof heads[j])
@@ -517,22 +560,31 @@ static void hosts_report_gather(real_rank *rk, int status, double ended_s, const
                 continue;
             }
             int quiet = heads[j].silent - 1;
-            char who[32];
-            snprintf(who, sizeof who, "rank %d", j);
-            if (quiet > 0 && quiet < r->size && pend[quiet] && report_give_up(rk, seen, pend, quiet, who))
-                left--;
+            if (quiet > 0 && quiet < r->size && named[quiet] < 0)
+                named[quiet] = j;
+            failing |= seen[j].status != RT_OK;
         }
     }
     for (int j = 1; j < r->size; j++) {
         if (seen[j].status == RT_OK)
             continue;
-        /* a failure of its own beats one that followed a halt; then the earlier */
-        if (first < 0 || seen[j].after_halt < seen[first].after_halt ||
-            (seen[j].after_halt == seen[first].after_halt && seen[j].ended_s < seen[first].ended_s))
+        /* a failure of its own beats one that followed a halt; a wait
+         * on a silent (stopped) rank beats one on a rank that waited
+         * itself, whichever timed out first; then the earlier */
+        const report_seen *a = &seen[j], *b = first >= 0 ? &seen[first] : NULL;
+        if (!b || a->after_halt < b->after_halt ||
+            (a->after_halt == b->after_halt &&
+             (a->found_silent > b->found_silent ||
+              (a->found_silent == b->found_silent && a->ended_s < b->ended_s))))
             first = j;
     }
     if (first >= 0) {
-        job_fail(res, "%s", seen[first].err[0] ? seen[first].err : rt_strerror(seen[first].status));
+        /* and which ranks are stuck, when that is not the error itself */
+        char also[sizeof res->error] = "";
+        for (int j = 1; j < r->size; j++)
+            if (seen[j].silent && j != first)
+                snprintf(also + strlen(also), sizeof also - strlen(also), "; %s", seen[j].err);
+        job_fail(res, "%s%s", seen[first].err[0] ? seen[first].err : rt_strerror(seen[first].status), also);
         rk->failed = 1; /* the job did: rank 0 hangs up as a failed rank */
     }
     if (no_memory >= 0)
@@ -543,6 +595,7 @@ out:
     free(seen);
     free(heads);
     free(pend);
+    free(named);
 }
 
 static void hosts_report(real_rank *rk, int status)

@@ -33,13 +33,15 @@
 /* Runtime tags above the barrier's: a rank of a hosts job reports to rank
  * 0 at the end (launch.c); a halt says the sender stopped after an error
  * and sends nothing more but its report (its connections stay open for
- * that); a goodbye ends a rank's stream; a hello opens a connection and
- * is never valid later. */
+ * that); "alive" says a rank waiting for a long time is there (engine.c,
+ * say_alive); a goodbye ends a rank's stream; a hello opens a connection
+ * and is never valid later. */
 #define REAL_TAG_REPORT (RT_TAG_BARRIER + 1)
 #define REAL_TAG_HALT (RT_TAG_BARRIER + 2)
 #define REAL_TAG_REFUSE (RT_TAG_BARRIER + 3) /* your hello is another job's */
-#define REAL_TAG_BYE (RT_TAG_BARRIER + 4)
-#define REAL_TAG_HELLO (RT_TAG_BARRIER + 5)
+#define REAL_TAG_ALIVE (RT_TAG_BARRIER + 4)
+#define REAL_TAG_BYE (RT_TAG_BARRIER + 5)
+#define REAL_TAG_HELLO (RT_TAG_BARRIER + 6)
 
 /* A circular doubly linked list with a sentinel head. */
 typedef struct rlink {
@@ -131,11 +133,16 @@ typedef struct real_peer {
     int rfd, wfd;         /* one socket, except to self; -1 once closed */
     int error;            /* 0 while the peer is there, else an RT_E* code */
     int torn;             /* a frame was left half written: no goodbye */
-    double active_s;      /* last time bytes moved on this connection */
-    double heard_s;       /* last time bytes came from the peer */
-    int silent;           /* a wait on it timed out, and nothing moved
-                           * since: a rank that failed does not wait on
-                           * it again (real_engine_give_up) */
+    double active_s;      /* last time messages moved on this connection
+                           * (alive frames do not count: progress) */
+    double heard_s;       /* last time bytes came from the peer, alive
+                           * frames too (liveness) */
+    double said_s;        /* last time bytes went to it */
+    int silent;           /* a wait on it timed out, and nothing came from
+                           * it for the timeout (not even an alive frame:
+                           * it is stopped or stuck, not waiting itself);
+                           * a rank that failed does not wait on it again
+                           * (real_engine_give_up) */
     int reported;         /* its end was reported to an any-source receive */
     int halted;           /* it sent a halt: only its report may still come */
     char why[256];        /* how it ended */

@@ -386,6 +386,49 @@ static void dead_rank_is_named(void **state)
     assert_log_has(0, "rank 2"); /* "recv from rank 2: connection closed", or a failed write */
 }
 
+/* A rank stopped (SIGSTOP) in the middle of training: alive, silent. The
+ * rank that waits on it times out; every other rank, waiting on one that
+ * waits, is known to be there (it says so while it waits), so rank 0
+ * takes their reports and gives up on the stopped one's at once, rather
+ * than wait a timeout more for it (it did, in most runs: 10 s instead of
+ * 5 with --timeout 5s). What shows that without a clock: the job's
+ * error is the wait on the stopped rank, and rank 0 says it gave up on
+ * that rank's report having heard nothing from it -- when it waited out
+ * a timeout of its own instead, the reason was "no progress" on a
+ * receive from it. */
+static void stopped_rank_costs_one_timeout(void **state)
+{
+    (void)state;
+    NEED_BINARY();
+    char peers[256], args[1024];
+    free_peers(4, peers, sizeof peers);
+    snprintf(args, sizeof args, "run allreduce --dataset synth-dense:n=20000,d=50,classes=4 --model mlp:64 "
+             "--workers 4 --epochs 1000 --batch 16 --quiet --no-figures --timeout 4 --out %s/stopped", tmpdir);
+    rank_proc p[4];
+    for (int i = 0; i < 4; i++)
+        start_rank(&p[i], i, args, peers);
+    for (double t = now_s(); cpu_seconds(p[2].pid) < 1.0 && now_s() - t < 120;)
+        usleep(50 * 1000); /* it trains: the mesh is up */
+    assert_int_equal(kill(p[2].pid, SIGSTOP), 0);
+    rank_proc others[3] = {p[0], p[1], p[3]};
+    wait_ranks(others, 3, 90);
+    kill(p[2].pid, SIGKILL);
+    waitpid(p[2].pid, NULL, 0);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(others[i].status, 1);
+    char log[8192];
+    read_log(0, log, sizeof log);
+    if (!strstr(log, "recv from rank 2") || !strstr(log, "rank 2 ended without reporting to rank 0: rank ") ||
+        !strstr(log, "heard nothing from it for 4 s"))
+        fail_msg("rank 0 should name the wait on rank 2 and give up on its report, having heard nothing "
+                 "from it; it said:\n%s", log);
+    /* one timeout in all: the wait on the stopped rank */
+    int timeouts = 0;
+    for (const char *at = log; (at = strstr(at, "no progress for")) != NULL; at++)
+        timeouts++;
+    assert_int_equal(timeouts, 1);
+}
+
 /* A parameter-server worker's command exits mid-training (--kill-worker):
  * under async the others finish without it, and rank 0 says so. */
 static void ps_goes_on_without_a_killed_worker(void **state)
@@ -487,6 +530,7 @@ int main(void)
         cmocka_unit_test(other_options_are_another_job),
         cmocka_unit_test(same_data_at_other_paths_joins),
         cmocka_unit_test(dead_rank_is_named),
+        cmocka_unit_test(stopped_rank_costs_one_timeout),
         cmocka_unit_test(ps_goes_on_without_a_killed_worker),
         cmocka_unit_test(bad_options_are_refused),
     };

@@ -755,6 +755,97 @@ static void test_give_up(void **state)
     job_result_free(&res);
 }
 
+/* ---- waiting on a rank that waits, and a deadlock ---- */
+
+/* How many ranks have finished their wait; the condition is the gate's. */
+static int waits_done;
+
+static void wait_done_and_others(int others)
+{
+    pthread_mutex_lock(&gate_lock);
+    waits_done++;
+    pthread_cond_broadcast(&gate_cond);
+    while (waits_done < others + 1)
+        pthread_cond_wait(&gate_cond, &gate_lock);
+    pthread_mutex_unlock(&gate_lock);
+}
+
+/* Rank 2 stands at the gate, alive but making no runtime call, as a
+ * stopped process would; rank 1 waits on it, rank 0 on rank 1. Both waits
+ * time out, but rank 1 says while it waits that it is there: rank 0 finds
+ * rank 1 waiting, not silent (so in a hosts job it would still take its
+ * report, and rank 1 would not be taken for the stopped one), and rank 1
+ * finds rank 2 silent. Neither rank ends before the other's wait is over
+ * (a goodbye would end it). */
+static int chain_rank(rt *r, void *arg)
+{
+    (void)arg;
+    seen *s = job_slot(r);
+    real_rank *rk = r->backend_data;
+    int me = rt_rank(r);
+    char c;
+    if (me == 2) {
+        gate_wait();
+        return RT_OK;
+    }
+    s->rc = rt_recv(r, me + 1, 0, &c, 1, NULL);
+    snprintf(s->msg, sizeof s->msg, "%s", rt_error(r));
+    s->count[0] = rk->peers[me + 1].silent;
+    wait_done_and_others(1);
+    gate_open();
+    return RT_OK;
+}
+
+static void test_waiting_rank_is_not_silent(void **state)
+{
+    (void)state;
+    job_config cfg = config(3, REAL_LAUNCH_THREADS);
+    job_result res;
+    gate_close();
+    waits_done = 0;
+    job_run(&cfg, chain_rank, NULL, &res);
+    seen *s0 = job_result_slot(&res, 0), *s1 = job_result_slot(&res, 1);
+    assert_int_equal(s0->rc, RT_ETIMEOUT);
+    assert_contains(s0->msg, "recv from rank 1");
+    assert_int_equal(s1->rc, RT_ETIMEOUT);
+    assert_contains(s1->msg, "recv from rank 2");
+    if (s0->count[0] != 0)
+        fail_msg("rank 0 took rank 1, which waited on rank 2, for silent");
+    assert_int_equal(s1->count[0], 1); /* rank 2 said nothing at all */
+    job_result_free(&res);
+}
+
+/* Two ranks each waiting to receive from the other: a deadlock. Each says
+ * it is there while it waits, and that is no progress: both waits still
+ * time out (an alarm ends the test if they hang). */
+static int deadlock_rank(rt *r, void *arg)
+{
+    (void)arg;
+    seen *s = job_slot(r);
+    char c;
+    s->rc = rt_recv(r, 1 - rt_rank(r), 0, &c, 1, NULL);
+    snprintf(s->msg, sizeof s->msg, "%s", rt_error(r));
+    wait_done_and_others(1);
+    return RT_OK;
+}
+
+static void test_deadlock_still_times_out(void **state)
+{
+    (void)state;
+    job_config cfg = config(2, REAL_LAUNCH_THREADS);
+    job_result res;
+    waits_done = 0;
+    alarm(120);
+    job_run(&cfg, deadlock_rank, NULL, &res);
+    alarm(0);
+    for (int i = 0; i < 2; i++) {
+        seen *s = job_result_slot(&res, i);
+        assert_int_equal(s->rc, RT_ETIMEOUT);
+        assert_contains(s->msg, "no progress for 2 s");
+    }
+    job_result_free(&res);
+}
+
 /* ---- a rank that stops, and a launcher that dies ---- */
 
 /* Rank 1 stops itself (SIGSTOP) after a barrier; the others wait on it in
@@ -884,6 +975,8 @@ int main(void)
         cmocka_unit_test(test_anysource_death_threads),
         cmocka_unit_test(test_anysource_death_spinning),
         cmocka_unit_test(test_give_up),
+        cmocka_unit_test(test_waiting_rank_is_not_silent),
+        cmocka_unit_test(test_deadlock_still_times_out),
         cmocka_unit_test(test_stopped_rank_procs),
         cmocka_unit_test(test_launcher_killed),
     };
