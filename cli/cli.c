@@ -445,8 +445,11 @@ int cli_job_config(const cli_args *a, const char *verb, job_config *cfg, sim_con
             return bad(verb, "calibration", "a calibration describes a generated cluster: leave out --platform");
         if (calib_read(v, DISTLAB_VERSION, &c, err, sizeof err) != 0)
             return bad(verb, "calibration", err);
-        /* what was measured, unless the command line says otherwise */
-        sim->latency_s = c.latency_s.median;
+        /* what was measured, unless the command line says otherwise: the
+         * pingpong's latency split into the wire's and the two ranks' own
+         * time per message, which the simulated runtime charges */
+        calib_network(&c, &sim->latency_s, &sim->send_overhead_s, &sim->recv_overhead_s,
+                      &sim->exchange_factor);
         sim->bandwidth_Bps = c.bandwidth_Bps.median;
         sim->speed_flops = c.reduce_flops_per_s.median;
     }
@@ -600,6 +603,12 @@ void cli_describe_job(const job_config *cfg, const job_result *res, char *buf, s
             snprintf(buf, len, "sim: generated cluster of %d host%s, %s links, %s latency, %g Gf/core, network model %s",
                      hosts, hosts == 1 ? "" : "s", bw, lat, sim->speed_flops / 1e9,
                      res && res->net_model[0] ? res->net_model : "?");
+            size_t at = strlen(buf);
+            if ((sim->send_overhead_s > 0 || sim->recv_overhead_s > 0 || sim->exchange_factor > 1) &&
+                at < len)
+                snprintf(buf + at, len - at, "; per message %.3g us sending, %.3g us receiving; "
+                         "exchange factor %.2f", 1e6 * sim->send_overhead_s,
+                         1e6 * sim->recv_overhead_s, sim->exchange_factor > 1 ? sim->exchange_factor : 1);
         }
     } else {
         const real_config *real = real_settings(cfg);

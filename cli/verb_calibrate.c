@@ -11,12 +11,19 @@
  *   1. network  rank 0 and each other rank j in turn bounce messages of
  *               8 B to 4 MiB; a least-squares line through the one-way
  *               times gives latency (its intercept) and 1 / bandwidth (its
- *               slope) for the path 0-j
+ *               slope) for the path 0-j. Then LogP's overheads: rank 0
+ *               sends a burst of 200 small messages, timing its own time
+ *               in each send (o_s); rank j lets them queue and times its
+ *               receives of them (o_r). Then both send each other 4 MiB
+ *               at once: that time over the one-way time is the exchange
+ *               factor (2 where a host's copying is the wire)
  *   2. reduce   every rank at once adds vectors of 1 Mi floats, as the
  *               collectives do (coll_add): the rate of that add
  *   3. compute  every rank at once runs the model's training step
  *               (ml_model_loss_grad) and its evaluation on its own part of
- *               the data, per model and batch size: counted flops / seconds
+ *               the data, per model and batch size: counted flops / seconds,
+ *               and the share of a core the rank got (its CPU time / wall
+ *               time), which says how busy the machine was
  *
  * Everything runs on real sockets (threads, processes, or --launch hosts);
  * the result is a JSON file and, next to it, the SimGrid platform of a
@@ -54,8 +61,15 @@ typedef struct cal_arg {
 } cal_arg;
 
 /* What each rank measured; rank 0 also holds the one-way times. */
+enum { CAL_BURST = 200, CAL_EXCHANGE = 4 << 20 };
+#define CAL_QUEUE_S 5e-3 /* how long the receiver lets a burst queue */
+
 typedef struct cal_slot {
     double oneway_s[CAL_MAX_RANKS][CAL_MAX_REPEAT][CAL_NSIZES];
+    double send_o_s[CAL_MAX_RANKS][CAL_MAX_REPEAT];   /* rank 0's */
+    double recv_o_s[CAL_MAX_RANKS][CAL_MAX_REPEAT];   /* rank j's, in its slot */
+    double exchange_s[CAL_MAX_RANKS][CAL_MAX_REPEAT]; /* rank 0's */
+    double cpu_share[CAL_MAX_MODELS][CAL_MAX_BATCHES][CAL_MAX_REPEAT];
     double reduce_flops_per_s[CAL_MAX_REPEAT];
     double train_flops_per_s[CAL_MAX_MODELS][CAL_MAX_BATCHES][CAL_MAX_REPEAT];
     double eval_flops_per_s[CAL_MAX_MODELS][CAL_MAX_BATCHES][CAL_MAX_REPEAT];
@@ -63,16 +77,58 @@ typedef struct cal_slot {
 
 /* ---- 1. network: rank 0 with rank j ---- */
 
-static int measure_path(rt *r, const cal_arg *a, int j, unsigned char *buf, cal_slot *out)
+/* LogP's o on the path 0-j: rank 0's time in each of a burst of small
+ * sends; rank j's per receive of the burst, once it has queued; then the
+ * time of a 4 MiB exchange both ways at once. */
+static int measure_overheads(rt *r, int j, int rep, unsigned char *buf, unsigned char *buf2,
+                             cal_slot *out)
+{
+    int me = rt_rank(r), other = me == 0 ? j : 0, rc = RT_OK;
+    enum { TAG_BURST = 100, TAG_DRAINED, TAG_EXCHANGE };
+    if (me == 0) {
+        double in_send = 0;
+        for (int k = 0; k < CAL_BURST && !rc; k++) {
+            double t = rt_now(r);
+            rc = rt_send(r, other, TAG_BURST, buf, 8);
+            in_send += rt_now(r) - t;
+        }
+        out->send_o_s[j][rep] = in_send / CAL_BURST;
+        if (!rc)
+            rc = rt_recv(r, other, TAG_DRAINED, buf, 8, NULL);
+    } else {
+        for (double t0 = rt_now(r); rt_now(r) - t0 < CAL_QUEUE_S;)
+            ; /* let the burst queue up (not a sleep: the rank stays on its core) */
+        double t = rt_now(r);
+        for (int k = 0; k < CAL_BURST && !rc; k++)
+            rc = rt_recv(r, other, TAG_BURST, buf, 8, NULL);
+        out->recv_o_s[j][rep] = (rt_now(r) - t) / CAL_BURST;
+        if (!rc)
+            rc = rt_send(r, other, TAG_DRAINED, buf, 8);
+    }
+    double t0 = 0;
+    for (int it = -1; it < 3 && !rc; it++) { /* one untimed first */
+        if (it == 0)
+            t0 = rt_now(r);
+        rc = rt_sendrecv(r, other, TAG_EXCHANGE, buf, CAL_EXCHANGE, other, TAG_EXCHANGE, buf2,
+                         CAL_EXCHANGE, NULL);
+    }
+    if (me == 0)
+        out->exchange_s[j][rep] = (rt_now(r) - t0) / 3;
+    return rc;
+}
+
+static int measure_path(rt *r, const cal_arg *a, int j, unsigned char *buf, unsigned char *buf2,
+                        cal_slot *out)
 {
     int me = rt_rank(r), rc = RT_OK;
     if (me != 0 && me != j)
         return RT_OK;
     int other = me == 0 ? j : 0;
     for (int rep = 0; rep < a->repeat && !rc; rep++)
+        if (!(rc = measure_overheads(r, j, rep, buf, buf2, out)))
         for (size_t s = 0; s < CAL_NSIZES && !rc; s++) {
             size_t n = cal_sizes[s];
-            int iters = (int)fmin(100, fmax(3, 8.0 * 1024 * 1024 / (double)(n + 64)));
+            int iters = (int)fmin(100, fmax(10, 8.0 * 1024 * 1024 / (double)(n + 64)));
             double t0 = 0;
             for (int it = -1; it < iters && !rc; it++) { /* one untimed round trip first */
                 if (it == 0)
@@ -154,11 +210,13 @@ static int measure_model(rt *r, const cal_arg *a, int m, int bi, cal_slot *out)
         goto done;
     }
     double one = rt_now(r) - t0;
+    struct timespec c0, c1;
     int steps = (int)fmin(400, fmax(3, 0.05 / fmax(one, 1e-7)));
     size_t evals = test->n < 2048 ? test->n : 2048;
     for (int rep = 0; rep < a->repeat && !rc; rep++) {
         double total = 0;
         t0 = rt_now(r);
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0);
         for (int s = 0; s < steps; s++) {
             for (size_t i = 0; i < b; i++)
                 idx[i] = (start + pos++) % n;
@@ -169,7 +227,10 @@ static int measure_model(rt *r, const cal_arg *a, int m, int bi, cal_slot *out)
             total += flops;
         }
         double dt = rt_now(r) - t0;
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c1);
+        double cpu = (double)(c1.tv_sec - c0.tv_sec) + 1e-9 * (double)(c1.tv_nsec - c0.tv_nsec);
         out->train_flops_per_s[m][bi][rep] = dt > 0 ? total / dt : NAN;
+        out->cpu_share[m][bi][rep] = dt > 0 && cpu > 0 ? fmin(1, cpu / dt) : NAN;
         double acc;
         t0 = rt_now(r);
         if (!rc && ml_model_evaluate(model, params, test, NULL, evals, &loss, &acc, NULL, &flops, err,
@@ -190,12 +251,13 @@ static int calibrate_rank(rt *r, void *argp)
 {
     const cal_arg *a = argp;
     cal_slot *out = job_slot(r);
-    unsigned char *buf = calloc(1, cal_sizes[CAL_NSIZES - 1]);
-    int rc = buf ? RT_OK : rt_fail(r, RT_ENOMEM, "calibrate: no memory for messages");
+    unsigned char *buf = calloc(1, cal_sizes[CAL_NSIZES - 1]), *buf2 = calloc(1, CAL_EXCHANGE);
+    int rc = buf && buf2 ? RT_OK : rt_fail(r, RT_ENOMEM, "calibrate: no memory for messages");
     for (int j = 1; j < rt_size(r) && !rc; j++)
-        if (!(rc = measure_path(r, a, j, buf, out)))
+        if (!(rc = measure_path(r, a, j, buf, buf2, out)))
             rc = barrier(r);
     free(buf);
+    free(buf2);
     if (!rc && !(rc = barrier(r)))
         rc = measure_reduce(r, a, out);
     for (int m = 0; m < a->nmodels && !rc; m++)
@@ -241,13 +303,19 @@ static void summarize(const cal_arg *a, const job_result *res, calibration *c)
     const cal_slot *s0 = job_result_slot(res, 0);
     int p = res->ranks, R = a->repeat;
     double *lat = malloc(sizeof(double) * (size_t)(p * R)), *bw = malloc(sizeof(double) * (size_t)(p * R));
-    double *v = malloc(sizeof(double) * (size_t)(p * R));
+    double *v = malloc(sizeof(double) * (size_t)(p * R * CAL_MAX_MODELS * CAL_MAX_BATCHES + 1));
+    double *os = malloc(sizeof(double) * (size_t)(p * R)), *orv = malloc(sizeof(double) * (size_t)(p * R));
+    double *ex = malloc(sizeof(double) * (size_t)(p * R));
     int nall = 0;
     for (int j = 1; j < p; j++) {
         double pl[CAL_MAX_REPEAT], pb[CAL_MAX_REPEAT];
+        const cal_slot *sj = job_result_slot(res, j);
         for (int rep = 0; rep < R; rep++) {
             double alpha, beta;
             fit_line(s0->oneway_s[j][rep], &alpha, &beta);
+            os[nall] = s0->send_o_s[j][rep];
+            orv[nall] = sj->recv_o_s[j][rep];
+            ex[nall] = s0->exchange_s[j][rep] / s0->oneway_s[j][rep][CAL_NSIZES - 1];
             pl[rep] = lat[nall] = alpha;
             pb[rep] = bw[nall++] = 1.0 / beta;
         }
@@ -259,6 +327,12 @@ static void summarize(const cal_arg *a, const job_result *res, calibration *c)
     }
     c->latency_s = calib_stat_of(lat, nall);
     c->bandwidth_Bps = calib_stat_of(bw, nall);
+    c->send_overhead_s = calib_stat_of(os, nall);
+    c->recv_overhead_s = calib_stat_of(orv, nall);
+    c->exchange_factor = calib_stat_of(ex, nall);
+    free(os);
+    free(orv);
+    free(ex);
     int n = 0;
     for (int i = 0; i < p; i++)
         for (int rep = 0; rep < R; rep++)
@@ -279,6 +353,18 @@ static void summarize(const cal_arg *a, const job_result *res, calibration *c)
                 *(which ? &cc->eval_flops_per_s : &cc->train_flops_per_s) = calib_stat_of(v, n);
             }
         }
+    n = 0;
+    for (int i = 0; i < p; i++)
+        for (int m = 0; m < a->nmodels; m++)
+            for (int b = 0; b < a->nbatches; b++)
+                for (int rep = 0; rep < R; rep++) {
+                    double share = ((const cal_slot *)job_result_slot(res, i))->cpu_share[m][b][rep];
+                    if (share > 0)
+                        v[n++] = share;
+                }
+    if (n == 0) /* a clock too coarse to see any CPU time: say it had the core */
+        v[n++] = 1;
+    c->cpu_share = calib_stat_of(v, n);
     free(lat);
     free(bw);
     free(v);
@@ -430,6 +516,8 @@ int verb_calibrate(int argc, char **argv)
     cfg.result_bytes = sizeof(cal_slot);
     cfg.record_events = 0;
 
+    double load = 0;
+    getloadavg(&load, 1); /* how busy the machine was as it began */
     job_result res;
     int status = 0;
     if (job_run(&cfg, calibrate_rank, &ca, &res) != 0) {
@@ -453,6 +541,7 @@ int verb_calibrate(int argc, char **argv)
     static const char *const launches[] = {"threads", "procs", "hosts"};
     snprintf(c.launch, sizeof c.launch, "%s", launches[real.launch]);
     c.ranks = res.ranks;
+    c.load_average = load;
     if (calib_write(&c, out, err, sizeof err) != 0) {
         fprintf(stderr, "distlab calibrate: %s\n", err);
         status = 1;
@@ -478,6 +567,10 @@ int verb_calibrate(int argc, char **argv)
     units_fmt_rate(c.bandwidth_Bps.median, bw, sizeof bw);
     printf("distlab calibrate: %d ranks (%s): latency %s, bandwidth %s, reduce %.3g Gflop/s\n", c.ranks,
            c.launch, lat, bw, c.reduce_flops_per_s.median / 1e9);
+    printf("  per message: send %.3g us, receive %.3g us (of the %.3g us latency); a 4 MiB exchange "
+           "both ways takes %.2fx a one-way one; a rank had %.0f%% of a core (load average %.2f)\n",
+           c.send_overhead_s.median * 1e6, c.recv_overhead_s.median * 1e6, c.latency_s.median * 1e6,
+           c.exchange_factor.median, 100 * c.cpu_share.median, c.load_average);
     for (int i = 0; i < c.ncompute; i++)
         printf("  %s, batch %zu: training %.3g Gflop/s (%.3g-%.3g), evaluation %.3g Gflop/s\n",
                c.compute[i].model, c.compute[i].batch, c.compute[i].train_flops_per_s.median / 1e9,

@@ -304,14 +304,25 @@ int verb_validate(int argc, char **argv)
         fprintf(stderr, "distlab validate: cannot write %s: %s\n", csv_path, strerror(errno));
         return 1;
     }
-    fprintf(csv, "case,family,unit,measured_s,predicted_s,predicted_over_measured\n");
-    printf("%-24s %-18s %14s %14s %8s\n", "case", "family", "measured (s)", "predicted (s)", "ratio");
+    fprintf(csv, "case,family,unit,measured_s,predicted_s,predicted_over_measured,load_average\n");
+    {
+        static calibration c;
+        if (calib_read(calib, DISTLAB_VERSION, &c, err, sizeof err) == 0)
+            printf("calibration: %s, load average %.2f, a rank had %.0f%% of a core; per message "
+                   "%.3g us sending, %.3g us receiving; exchange factor %.2f\n", c.date,
+                   c.load_average, 100 * c.cpu_share.median, 1e6 * c.send_overhead_s.median,
+                   1e6 * c.recv_overhead_s.median, c.exchange_factor.median);
+    }
+    printf("%-24s %-18s %14s %14s %8s %6s\n", "case", "family", "measured (s)", "predicted (s)", "ratio",
+           "load");
     const validate_case *done[NCASES];
     double measured[NCASES], predicted[NCASES];
     int n = 0, failed = 0;
     for (int i = 0; i < NCASES; i++) {
         if (!selected(only, cases[i].name))
             continue;
+        double load = NAN; /* how busy the machine was as the real run began */
+        getloadavg(&load, 1);
         double m = run_side(&v, &cases[i], 0, err, sizeof err);
         double p = isfinite(m) ? run_side(&v, &cases[i], 1, err, sizeof err) : NAN;
         if (!isfinite(m) || !isfinite(p) || m <= 0 || p <= 0) {
@@ -320,8 +331,10 @@ int verb_validate(int argc, char **argv)
             continue;
         }
         const char *unit = cases[i].collective ? "operation" : "epoch";
-        fprintf(csv, "%s,%s,%s,%.9g,%.9g,%.4f\n", cases[i].name, cases[i].family, unit, m, p, p / m);
-        printf("%-24s %-18s %14.6g %14.6g %8.3f\n", cases[i].name, cases[i].family, m, p, p / m);
+        fprintf(csv, "%s,%s,%s,%.9g,%.9g,%.4f,%.2f\n", cases[i].name, cases[i].family, unit, m, p,
+                p / m, load);
+        printf("%-24s %-18s %14.6g %14.6g %8.3f %6.2f\n", cases[i].name, cases[i].family, m, p, p / m,
+               load);
         done[n] = &cases[i];
         measured[n] = m;
         predicted[n++] = p;

@@ -61,11 +61,17 @@ int calib_write(const calibration *c, const char *path, char *err, size_t errlen
                                                  "train_flops_per_s", stat_json(m->train_flops_per_s),
                                                  "eval_flops_per_s", stat_json(m->eval_flops_per_s)));
     }
-    json_t *root = json_pack("{s:s, s:i, s:s, s:s, s:s, s:s, s:i, s:o, s:o, s:o, s:o, s:o}", "format",
+    json_t *root = json_pack("{s:s, s:i, s:s, s:s, s:s, s:s, s:i, s:f, s:o, s:o, s:o, s:o, s:o, s:o, "
+                             "s:o, s:o, s:o}", "format",
                              CALIB_FORMAT, "format_version", CALIB_FORMAT_VERSION, "distlab_version",
                              c->distlab_version, "machine", c->machine, "date", c->date, "launch",
-                             c->launch, "ranks", c->ranks, "latency_s", stat_json(c->latency_s),
-                             "bandwidth_Bps", stat_json(c->bandwidth_Bps), "reduce_flops_per_s",
+                             c->launch, "ranks", c->ranks, "load_average", c->load_average,
+                             "latency_s", stat_json(c->latency_s),
+                             "bandwidth_Bps", stat_json(c->bandwidth_Bps), "send_overhead_s",
+                             stat_json(c->send_overhead_s), "recv_overhead_s",
+                             stat_json(c->recv_overhead_s), "exchange_factor",
+                             stat_json(c->exchange_factor), "cpu_share", stat_json(c->cpu_share),
+                             "reduce_flops_per_s",
                              stat_json(c->reduce_flops_per_s), "paths", paths, "compute", compute);
     if (!root)
         return fail(err, errlen, "calibration: out of memory");
@@ -136,8 +142,16 @@ static int read_body(json_t *root, const char *path, const char *version, calibr
     c->ranks = (int)json_integer_value(ranks);
     if (read_stat(root, "latency_s", &c->latency_s, path, err, errlen) ||
         read_stat(root, "bandwidth_Bps", &c->bandwidth_Bps, path, err, errlen) ||
+        read_stat(root, "send_overhead_s", &c->send_overhead_s, path, err, errlen) ||
+        read_stat(root, "recv_overhead_s", &c->recv_overhead_s, path, err, errlen) ||
+        read_stat(root, "exchange_factor", &c->exchange_factor, path, err, errlen) ||
+        read_stat(root, "cpu_share", &c->cpu_share, path, err, errlen) ||
         read_stat(root, "reduce_flops_per_s", &c->reduce_flops_per_s, path, err, errlen))
         return -1;
+    json_t *load = json_object_get(root, "load_average");
+    if (!json_is_number(load) || !(json_number_value(load) >= 0) || !isfinite(json_number_value(load)))
+        return fail(err, errlen, "%s: load_average must be a number of at least 0", path);
+    c->load_average = json_number_value(load);
 
     json_t *paths = json_object_get(root, "paths"), *compute = json_object_get(root, "compute");
     if (!json_is_array(paths) || json_array_size(paths) > CALIB_MAX_PATHS)
@@ -194,6 +208,24 @@ int calib_read(const char *path, const char *version, calibration *c, char *err,
                                   : fail(err, errlen, "%s: not a distlab calibration file", path);
     json_decref(root);
     return rc;
+}
+
+void calib_network(const calibration *c, double *wire_latency_s, double *send_overhead_s,
+                   double *recv_overhead_s, double *exchange_factor)
+{
+    double a = c->latency_s.median, os = c->send_overhead_s.median, orv = c->recv_overhead_s.median;
+    /* the overheads are measured apart from the pingpong: where noise
+     * makes them more than it, they keep their proportion and leave the
+     * wire a twentieth of it, so that a pingpong still costs latency_s */
+    if (os + orv > 0.95 * a) {
+        double k = 0.95 * a / (os + orv);
+        os *= k;
+        orv *= k;
+    }
+    *send_overhead_s = os;
+    *recv_overhead_s = orv;
+    *wire_latency_s = a - os - orv;
+    *exchange_factor = fmin(2, fmax(1, c->exchange_factor.median));
 }
 
 int calib_train_rate(const calibration *c, const char *model, size_t batch, double *flops_per_s,

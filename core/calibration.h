@@ -9,6 +9,21 @@
  *   latency_s, bandwidth_Bps  a least-squares line through one-way times
  *                             of pingpongs from 8 B to 4 MiB, rank 0 with
  *                             every other rank (each pair kept in paths)
+ *   send_overhead_s,          LogP's o: a rank's own time in a send and in a
+ *   recv_overhead_s           receive of a small message (bursts of them),
+ *                             which a simulation charges the rank as busy
+ *                             time; the wire latency is what remains of
+ *                             latency_s (o_s + wire + o_r = latency_s)
+ *   exchange_factor           two ranks sending each other 4 MiB at once,
+ *                             over one 4 MiB one-way time: ~2 where a
+ *                             host's sends and receives share one copying
+ *                             capacity (loopback, where the CPU is the
+ *                             wire), ~1 on a full-duplex network; a
+ *                             simulation then limits both directions of a
+ *                             host together to match it
+ *   cpu_share                 during the compute phase, a rank's CPU time
+ *                             over wall time: below 1 the machine was busy
+ *                             with other work (load_average beside it)
  *   reduce_flops_per_s        the rate of the collectives' vector add, all
  *                             ranks at once (one flop per float)
  *   compute[]                 per model and batch size, the rate of the
@@ -28,7 +43,7 @@
 #include <stddef.h>
 
 #define CALIB_FORMAT "distlab-calibration"
-#define CALIB_FORMAT_VERSION 1
+#define CALIB_FORMAT_VERSION 2
 #define CALIB_MAX_COMPUTE 32
 #define CALIB_MAX_PATHS 64
 
@@ -57,6 +72,8 @@ typedef struct calibration {
     char launch[32];        /* threads, procs or hosts */
     int ranks;
     calib_stat latency_s, bandwidth_Bps, reduce_flops_per_s;
+    calib_stat send_overhead_s, recv_overhead_s, exchange_factor, cpu_share;
+    double load_average;    /* the 1-minute load average when it began */
     int npaths;
     calib_path paths[CALIB_MAX_PATHS];
     int ncompute;
@@ -75,6 +92,12 @@ int calib_read(const char *path, const char *version, calibration *c, char *err,
 /* The measured training rate for this model at the batch size nearest to
  * batch (on a log scale); -1 with a message listing what the file has
  * when it has no rate for the model. */
+/* What a simulation charges from c: the wire latency (latency_s less the
+ * two overheads), the two overheads, and the exchange factor (within
+ * [1, 2]). */
+void calib_network(const calibration *c, double *wire_latency_s, double *send_overhead_s,
+                   double *recv_overhead_s, double *exchange_factor);
+
 int calib_train_rate(const calibration *c, const char *model, size_t batch, double *flops_per_s,
                      size_t *measured_batch, char *err, size_t errlen);
 

@@ -121,6 +121,7 @@ typedef struct sim_rank {
     int nready, cap_ready;
     sim_peer **held;      /* pairs with hold set, for the next any-source arm */
     int nheld, cap_held;
+    int owed_recvs;       /* messages received, their overhead not yet charged */
     int dead;             /* its host went down (--fail) at dead_at */
     double dead_at;
     struct sim_death *heard; /* the failed ranks whose last word came */
@@ -353,7 +354,25 @@ static void complete_recv(sim_rank *s, sim_req *q, sim_msg *m)
         memcpy(q->buf, m->data, m->len);
     }
     q->h.done = 1;
+    s->owed_recvs++;
     msg_free(m);
+}
+
+/* The runtime's own time (sim_config's overheads): busy on this rank's
+ * core for `seconds`, as a computation would be. */
+static void busy(double seconds)
+{
+    if (seconds > 0)
+        sg_actor_execute(seconds * sg_host_get_speed(sg_host_self()));
+}
+
+/* What the messages received since the last call cost their receiver. */
+static void charge_recvs(sim_rank *s)
+{
+    const sim_config *sim = sim_settings(S.cfg);
+    if (s->owed_recvs && sim->recv_overhead_s > 0 && !s->dead)
+        busy(sim->recv_overhead_s * s->owed_recvs);
+    s->owed_recvs = 0;
 }
 
 /* A message arrived: give it to the first posted receive it matches, or
@@ -917,6 +936,8 @@ static int send_common(rt *r, int dst, int tag, const void *buf, size_t len, int
     sim_req *q = req_new();
     sim_msg *m = make_msg(r, tag, buf, len);
     sg_mailbox_t box = S.analytic ? NULL : out_mailbox(s, dst);
+    if (q && m)
+        busy(sim_settings(S.cfg)->send_overhead_s);
     if (S.analytic && q && m) {
         q->h.status = (rt_status){.source = r->rank, .tag = tag, .bytes = len};
         if (buffered) {
@@ -984,6 +1005,7 @@ static int sim_irecv(rt *r, int src, int tag, void *buf, size_t cap, rt_request 
             if (s->arrived_tail == m)
                 s->arrived_tail = prev;
             complete_recv(s, q, m);
+            charge_recvs(s);
             return RT_OK;
         }
     }
@@ -1062,8 +1084,12 @@ static int sim_progress_for(rt *r, int n, rt_request **reqs, double timeout_s)
     sim_rank *s = me(r);
     if (s->dead)
         return dead_error(r);
-    if (S.analytic)
-        return an_progress_for(r, n, reqs, timeout_s);
+    if (S.analytic) {
+        int rc = an_progress_for(r, n, reqs, timeout_s);
+        if (rc == RT_OK)
+            charge_recvs(s);
+        return rc;
+    }
     sg_comm_t *comms = s->few_comms;
     int *who = s->few_who; /* >= 0: the get of active[who]; < 0: send reqs[-1 - who] */
     if (s->nactive + n > 4 && s->ncomms < s->nactive + n) {
@@ -1138,6 +1164,7 @@ static int sim_progress_for(rt *r, int n, rt_request **reqs, double timeout_s)
     for (sim_req *q = s->posted; q; q = q->next)
         if (post_gets_for(s, q) != 0)
             return rt_seterr(r, RT_ENOMEM, "wait: out of memory");
+    charge_recvs(s);
     return RT_OK;
 }
 

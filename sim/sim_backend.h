@@ -55,6 +55,18 @@ typedef struct sim_config {
     double intra_latency_s;
     sim_net net;
     sim_placement placement;
+    /* What a real runtime's software costs beyond the wire (LogP's o;
+     * --calibration sets them): a rank is busy send_overhead_s in each
+     * send and recv_overhead_s for each message it receives, on its own
+     * core (so it competes with its compute). 0: free. */
+    double send_overhead_s, recv_overhead_s;
+    /* generated: how much longer two hosts take to send each other n
+     * bytes at once than one takes to send the other n bytes, from 1 (a
+     * full-duplex wire: 0 or 1 here) to 2 (a host's sends and receives
+     * share one capacity, as on loopback, where the CPU copies every byte
+     * both ways). Above 1 each host gets a limiter link of 2 B / factor
+     * that both its directions cross (SimGrid's limiter_link). */
+    double exchange_factor;
     int size_only;         /* payloads carry only their size */
     int nfaults;           /* failures to inject, in no particular order */
     sim_fault faults[SIM_MAX_FAULTS];

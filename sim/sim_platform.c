@@ -30,6 +30,7 @@
 #include "sim/sim_platform.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,7 +57,10 @@ int sim_platform_cluster_xml(const sim_config *cfg, int ranks, char *buf, size_t
 {
     int hosts = cfg->hosts > 0 ? cfg->hosts : ranks;
     double loop_Bps = cfg->bandwidth_Bps * 4 > 1e10 ? cfg->bandwidth_Bps * 4 : 1e10;
-    char speed[32], bw[32], lat[32], loop[32];
+    char speed[32], bw[32], lat[32], loop[32], limiter[64] = "", lim[32];
+    if (cfg->exchange_factor > 1) /* both directions of a host through one limit */
+        snprintf(limiter, sizeof limiter, " limiter_link=\"%sBps\"",
+                 exact(2 * cfg->bandwidth_Bps / fmin(2, cfg->exchange_factor), lim, sizeof lim));
     int n = snprintf(buf, len,
         "<?xml version='1.0'?>\n"
         "<!DOCTYPE platform SYSTEM \"https://simgrid.org/simgrid.dtd\">\n"
@@ -65,12 +69,12 @@ int sim_platform_cluster_xml(const sim_config *cfg, int ranks, char *buf, size_t
         "<platform version=\"4.1\">\n"
         "  <cluster id=\"cluster\" prefix=\"node-\" suffix=\"\" radical=\"0-%d\"\n"
         "           speed=\"%sf\" core=\"%d\"\n"
-        "           bw=\"%sBps\" lat=\"%ss\" sharing_policy=\"SPLITDUPLEX\"\n"
+        "           bw=\"%sBps\" lat=\"%ss\" sharing_policy=\"SPLITDUPLEX\"%s\n"
         "           loopback_bw=\"%sBps\" loopback_lat=\"1us\"/>\n"
         "</platform>\n",
         hosts, hosts == 1 ? "" : "s", hosts - 1, exact(cfg->speed_flops, speed, sizeof speed), cfg->cores > 0 ? cfg->cores : 1,
         exact(cfg->bandwidth_Bps, bw, sizeof bw), exact(cfg->latency_s / 2, lat, sizeof lat),
-        exact(loop_Bps, loop, sizeof loop));
+        limiter, exact(loop_Bps, loop, sizeof loop));
     return n > 0 && (size_t)n < len ? 0 : -1;
 }
 

@@ -5,6 +5,8 @@
  * its own model at the nearest batch size; a missing, truncated, foreign
  * or out-of-range file is refused with what is wrong; and a simulated
  * pingpong at the calibrated numbers predicts the real one within 25%;
+ * the simulated runtime charges the measured per-message overheads and
+ * exchange factor as their closed forms say;
  * `distlab validate` writes its table and figure for the cases asked for.
  *
  * That last check measures a real machine, which may be busy: the
@@ -26,6 +28,8 @@
 
 #include "cli/cli.h"
 #include "core/calibration.h"
+#include "core/job.h"
+#include "sim/sim_backend.h"
 #include "tests/util_distlab.h"
 #include "tests/util_files.h"
 
@@ -72,6 +76,16 @@ static void t_writes_a_file_that_loads(void **state)
     for (int i = 0; i < c.ncompute; i++)
         assert_true(c.compute[i].train_flops_per_s.median > 1e6 && isfinite(c.compute[i].eval_flops_per_s.max));
     assert_int_equal(c.latency_s.n, 2);
+    assert_true(c.send_overhead_s.median > 0 && c.send_overhead_s.median < 1);
+    assert_true(c.recv_overhead_s.median > 0 && c.recv_overhead_s.median < 1);
+    assert_true(c.exchange_factor.median > 0 && isfinite(c.exchange_factor.max));
+    assert_true(c.cpu_share.median > 0 && c.cpu_share.max <= 1);
+    assert_true(c.load_average >= 0);
+    /* what a simulation charges adds up to the measured latency */
+    double wire, os, orv, f;
+    calib_network(&c, &wire, &os, &orv, &f);
+    assert_true(wire > 0 && os > 0 && orv > 0 && f >= 1 && f <= 2);
+    assert_true(fabs(wire + os + orv - c.latency_s.median) <= 1e-12 + 1e-9 * c.latency_s.median);
     assert_int_equal(c.reduce_flops_per_s.n, 4); /* both ranks, twice */
     /* the platform beside it loads and runs */
     assert_int_equal(test_distlab_run(out, sizeof out, "pingpong --platform %s/c.xml", tmpdir), 0);
@@ -139,7 +153,10 @@ static void t_refuses_bad_files(void **state)
     static const struct { const char *from, *to, *says; } edits[] = {
         {"\"distlab_version\": \"" DISTLAB_VERSION "\"", "\"distlab_version\": \"0.0.1\"",
          "measured by distlab 0.0.1, this is distlab " DISTLAB_VERSION},
-        {"\"format_version\": 1", "\"format_version\": 7", "format version 7"},
+        {"\"format_version\": 2", "\"format_version\": 7", "format version 7"},
+        {"\"load_average\": ", "\"load_average\": -", "load_average must be a number of at least 0"},
+        {"\"send_overhead_s\": {\n    \"median\": ", "\"send_overhead_s\": {\n    \"median\": -",
+         "send_overhead_s must be positive"},
         {"\"format\": \"distlab-calibration\"", "\"format\": \"something-else\"", "not a distlab calibration file"},
         {"\"latency_s\": {\n    \"median\": ", "\"latency_s\": {\n    \"median\": -", "latency_s must be positive"},
         {"\"ranks\": 2", "\"ranks\": 1", "ranks must be a whole number of at least 2"},
@@ -189,6 +206,89 @@ static void t_bad_options(void **state)
     test_distlab_refuses("calibrate", cases, sizeof cases / sizeof *cases);
 }
 
+/* ---- the simulated runtime's overheads (no real machine involved) ---- */
+
+enum { BURST = 100 };
+
+/* Rank 0 sends a burst of 8-byte messages, rank 1 receives them; each
+ * notes when it was done. */
+static int burst_rank(rt *r, void *arg)
+{
+    (void)arg;
+    double *done = job_slot(r);
+    char b[8] = {0};
+    for (int k = 0; k < BURST; k++) {
+        int rc = rt_rank(r) == 0 ? rt_send(r, 1, 0, b, sizeof b) : rt_recv(r, 0, 0, b, sizeof b, NULL);
+        if (rc)
+            return rc;
+    }
+    *done = rt_now(r);
+    return RT_OK;
+}
+
+static void t_sim_charges_the_overheads(void **state)
+{
+    (void)state;
+    sim_config sim = sim_config_default();
+    sim.latency_s = 5e-6;
+    sim.bandwidth_Bps = 1e9;
+    sim.send_overhead_s = 2e-6;
+    sim.recv_overhead_s = 3e-6; /* the slower side sets the pace */
+    job_config cfg = sim_job_config(&sim);
+    cfg.ranks = 2;
+    cfg.result_bytes = sizeof(double);
+    job_result res;
+    assert_int_equal(job_run(&cfg, burst_rank, NULL, &res), 0);
+    double sent = *(const double *)job_result_slot(&res, 0);
+    double got = *(const double *)job_result_slot(&res, 1);
+    /* the sender is busy o_s per message; a simulated message travels
+     * when its receive is posted (a SimGrid mailbox), so each receive
+     * costs the wire and then o_r, after the first message left at o_s */
+    double wire = sim.latency_s + 8 / sim.bandwidth_Bps;
+    double want = sim.send_overhead_s + BURST * (wire + sim.recv_overhead_s);
+    if (fabs(sent - BURST * sim.send_overhead_s) > 1e-9)
+        fail_msg("sender done at %.9g s, expected %.9g", sent, BURST * sim.send_overhead_s);
+    if (fabs(got - want) > 1e-9)
+        fail_msg("receiver done at %.9g s, expected %.9g", got, want);
+    job_result_free(&res);
+}
+
+/* The simulated time of one ring allreduce of 4 MiB on 2 ranks at the
+ * exchange factor f. */
+static double ring_at(double f)
+{
+    char path[512];
+    static calibration c;
+    char err[1024];
+    snprintf(path, sizeof path, "%s/c.json", tmpdir);
+    assert_int_equal(calib_read(path, DISTLAB_VERSION, &c, err, sizeof err), 0);
+    c.exchange_factor = (calib_stat){f, f, f, 1};
+    snprintf(path, sizeof path, "%s/f.json", tmpdir);
+    assert_int_equal(calib_write(&c, path, err, sizeof err), 0);
+    if (test_distlab_run(out, sizeof out, "collective --algo ring --bytes 4MiB --iters 1 --workers 2 "
+                         "--calibration %s", path) != 0)
+        fail_msg("collective: %s", out);
+    const char *row = strstr(out, "sim,allreduce,ring,2,4194304,");
+    assert_non_null(row);
+    return atof(row + strlen("sim,allreduce,ring,2,4194304,"));
+}
+
+/* Both directions of a host through one limit of 2 B / f: each of the
+ * ring's two phases sends n/2 bytes both ways at once at B / f, so the
+ * allreduce takes (f - 1) n / B longer than on full-duplex links. */
+static void t_sim_charges_the_exchange_factor(void **state)
+{
+    (void)state;
+    calibrate("c.json", "--models softmax"); /* any machine's numbers do */
+    static calibration c;
+    char path[512], err[1024];
+    snprintf(path, sizeof path, "%s/c.json", tmpdir);
+    assert_int_equal(calib_read(path, DISTLAB_VERSION, &c, err, sizeof err), 0);
+    double t1 = ring_at(1), t2 = ring_at(2), t15 = ring_at(1.5), n_over_b = 4194304 / c.bandwidth_Bps.median;
+    if (fabs((t2 - t1) - n_over_b) > 1e-6 * n_over_b || fabs((t15 - t1) - 0.5 * n_over_b) > 1e-6 * n_over_b)
+        fail_msg("ring at f = 1, 1.5, 2: %.9g, %.9g, %.9g s; n/B = %.9g s", t1, t15, t2, n_over_b);
+}
+
 /* The 4 MiB one-way time of a pingpong: simulated or real. */
 static double oneway_4mib(const char *opts)
 {
@@ -236,7 +336,8 @@ static void t_validate_writes_its_table(void **state)
     snprintf(path, sizeof path, "%s/val/validate.csv", tmpdir);
     assert_int_equal(test_read_file(path, csv, sizeof csv - 1, &n), 0);
     csv[n] = '\0';
-    assert_non_null(strstr(csv, "case,family,unit,measured_s,predicted_s,predicted_over_measured\n"));
+    assert_non_null(strstr(csv, "case,family,unit,measured_s,predicted_s,predicted_over_measured,"
+                                "load_average\n"));
     const char *row = strstr(csv, "\nps-bsp,parameter server,epoch,");
     assert_non_null(row);
     double m, p, ratio;
@@ -262,6 +363,8 @@ int main(void)
         cmocka_unit_test(t_nearest_batch),
         cmocka_unit_test(t_refuses_bad_files),
         cmocka_unit_test(t_bad_options),
+        cmocka_unit_test(t_sim_charges_the_overheads),
+        cmocka_unit_test(t_sim_charges_the_exchange_factor),
         cmocka_unit_test(t_predicts_the_real_pingpong),
         cmocka_unit_test(t_validate_writes_its_table),
     };
