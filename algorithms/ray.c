@@ -27,6 +27,7 @@ ray_config ray_config_default(void)
         .locality = 1,
         .spillback = 1,
         .task_overhead_s = 0,
+        .max_retries = 3,
     };
 }
 
@@ -35,20 +36,32 @@ void *ray_program_arg(ray *ry) { return ry->prog->arg; }
 int ray_node(const ray *ry) { return ry->me; }
 int ray_nodes(const ray *ry) { return ry->p; }
 const ray_stats *ray_node_stats(const ray *ry) { return &ry->st; }
+int ray_node_dead(const ray *ry, int node)
+{
+    return node >= 0 && node < ry->p && ry->dead[node];
+}
 
 /* ---- the worker: running one task or method ---- */
+
+void ray_task_label(const ray *ry, int kind, int fn, int cls, char *buf, size_t len)
+{
+    const ray_program *p = ry->prog;
+    if (kind == TASK_FN && fn >= 0 && fn < p->nfunctions)
+        snprintf(buf, len, "task '%s'", p->functions[fn].name);
+    else if (kind == TASK_CREATE && cls >= 0 && cls < p->nclasses)
+        snprintf(buf, len, "actor '%s' constructor", p->classes[cls].name);
+    else if (kind == TASK_CALL && cls >= 0 && cls < p->nclasses && fn >= 0 &&
+             fn < p->classes[cls].nmethods)
+        snprintf(buf, len, "actor '%s' method '%s'", p->classes[cls].name,
+                 p->classes[cls].methods[fn].name);
+    else
+        snprintf(buf, len, "a put object");
+}
 
 static const char *task_name(const ray *ry, const ray_task *t, const ray_actor_rec *a,
                              char *buf, size_t len)
 {
-    const ray_program *p = ry->prog;
-    if (t->kind == TASK_FN)
-        snprintf(buf, len, "task '%s'", p->functions[t->fn].name);
-    else if (t->kind == TASK_CREATE)
-        snprintf(buf, len, "actor '%s' constructor", p->classes[a->cls].name);
-    else
-        snprintf(buf, len, "actor '%s' method '%s'", p->classes[a->cls].name,
-                 p->classes[a->cls].methods[t->fn].name);
+    ray_task_label(ry, t->kind, t->fn, a ? a->cls : -1, buf, len);
     return buf;
 }
 
@@ -186,6 +199,9 @@ static int check_opts(ray *ry, const char *what, const ray_task_opts *o, double 
 {
     *cpus = o ? o->cpus : 1;
     *node = o ? o->node : -1;
+    if (o && o->max_restarts < -1)
+        return raylet_fail(ry, RT_EINVAL, "%s: max_restarts %d is not -1 (no limit) or more",
+                           what, o->max_restarts);
     if (!(*cpus >= 0 && *cpus <= ry->cfg.cpus_per_node))
         return raylet_fail(ry, RT_EINVAL, "%s: %g cpus asked, but a node has %g", what, *cpus,
                            ry->cfg.cpus_per_node);
@@ -217,7 +233,7 @@ int ray_submit(ray *ry, const char *fn, int nargs, const ray_in *args,
     if ((rc = check_opts(ry, "ray_submit", opts, &cpus, &node)) || (rc = new_owned(ry, out)))
         return rc;
     ry->st.tasks_submitted++;
-    return raylet_submit(ry, TASK_FN, idx, -1, 0, node, cpus, nargs, args, *out);
+    return raylet_submit(ry, TASK_FN, idx, -1, 0, node, cpus, nargs, args, *out, 0);
 }
 
 int ray_put(ray *ry, const void *data, size_t bytes, ray_ref *out)
@@ -346,12 +362,13 @@ int ray_actor_create(ray *ry, const char *cls, int nargs, const ray_in *args,
     ray_ref ret = 0;
     if ((rc = check_opts(ry, "ray_actor_create", opts, &cpus, &node)) || (rc = new_owned(ry, &ret)))
         return rc;
-    if (node < 0)
+    if (node < 0 || ry->dead[node])
         node = raylet_node_for_actor(ry);
     out->id = raylet_new_ref(ry);
     out->node = node;
     out->cls = c;
-    rc = raylet_submit(ry, TASK_CREATE, c, c, out->id, node, 0, nargs, args, ret);
+    rc = raylet_submit(ry, TASK_CREATE, c, c, out->id, node, 0, nargs, args, ret,
+                       opts ? opts->max_restarts : 0);
     raylet_decref(ry, ret); /* nobody gets a creation; its errors reach the calls */
     return rc;
 }
@@ -372,7 +389,7 @@ int ray_call(ray *ry, ray_actor a, const char *method, int nargs, const ray_in *
         return raylet_fail(ry, RT_EINVAL, "ray_call: actor class '%s' has no method '%s'",
                            c->name, method);
     int rc = new_owned(ry, out);
-    return rc ? rc : raylet_submit(ry, TASK_CALL, m, a.cls, a.id, a.node, 0, nargs, args, *out);
+    return rc ? rc : raylet_submit(ry, TASK_CALL, m, a.cls, a.id, a.node, 0, nargs, args, *out, 0);
 }
 
 /* ---- a node's life ---- */

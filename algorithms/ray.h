@@ -38,6 +38,18 @@
  *     result an error, "task 'NAME' on rank R: MESSAGE"; ray_get of it, or
  *     of anything computed from it, returns RAY_ETASK with that message in
  *     rt_error(ray_rt(ry)).
+ *   - A node that dies (a crash; --fail in simulation) loses what it held.
+ *     Its owners rebuild what they can (Ray's lineage reconstruction,
+ *     eager): a plain task in flight there runs again elsewhere, and a
+ *     plain task's result whose only copy was in its store is recomputed
+ *     by running the task again, recursively through its arguments, at
+ *     most cfg.max_retries times; then, and for results of actor methods
+ *     and puts, the object is an error naming the task and the node. An
+ *     actor created with max_restarts is started again on another node
+ *     from its constructor; calls in flight to it fail (Ray's at-most-once
+ *     default, max_task_retries 0), calls made after reach the new one.
+ *     Objects whose owner died are errors (no object outlives its owner);
+ *     the driver's node (0) must not die.
  *
  * Ownership of memory: ray_get's pointer is the runtime's, valid until
  * ray_release of that reference; arguments a task sees are valid only
@@ -113,7 +125,10 @@ typedef struct ray_actor {
 
 typedef struct ray_task_opts {
     double cpus;            /* resources the task holds while it runs (default 1) */
-    int node;               /* run there; -1: the scheduler decides */
+    int node;               /* run there; -1: the scheduler decides. A node
+                               known to be dead is passed over (soft affinity) */
+    int max_restarts;       /* actors: restarts after their node dies (Ray's
+                               default 0: none; -1: without limit) */
 } ray_task_opts;
 
 /* Placement, as Ray's hybrid policy: a node takes work itself while it
@@ -131,6 +146,10 @@ typedef struct ray_config {
      * clock, while the node keeps serving messages: the per-task overhead
      * a simulation charges (real sockets have their own; 0 there). */
     double task_overhead_s;
+    /* A plain task whose node dies while it runs, or whose result is lost
+     * with the node that stored it, is run again at most this many times
+     * (Ray's max_retries, default 3); then its result is an error. */
+    int max_retries;
 } ray_config;
 
 ray_config ray_config_default(void);
@@ -160,7 +179,11 @@ typedef struct ray_stats {
     uint64_t bytes_fetched, bytes_inline;
     uint64_t objects_freed;      /* store objects (primary or copy) freed */
     uint64_t store_bytes, store_peak_bytes; /* now (at the end), and at most */
-    uint64_t reconstructions;
+    uint64_t reconstructions;    /* lost results this node owned, rebuilt by lineage */
+    uint64_t tasks_retried;      /* tasks run again because their node died */
+    uint64_t actor_restarts;     /* actors this node created, restarted elsewhere */
+    uint64_t calls_lost;         /* actor calls in flight when the actor's node died */
+    uint64_t nodes_lost;         /* nodes this node learnt were dead */
 } ray_stats;
 
 /* Run the program on this rank: rank 0 runs the driver, every rank serves
@@ -203,6 +226,7 @@ rt *ray_rt(ray *ry);
 void *ray_program_arg(ray *ry); /* the program's arg, on every node */
 int ray_node(const ray *ry);
 int ray_nodes(const ray *ry);
+int ray_node_dead(const ray *ry, int node); /* this node learnt it died */
 const ray_stats *ray_node_stats(const ray *ry);
 
 #endif

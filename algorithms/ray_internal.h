@@ -36,6 +36,16 @@ typedef struct ray_obj {
     int nnodes, capnodes;
     ray_ref *deps;      /* owner: the arguments its task holds refs on */
     int ndeps;
+    /* owner: where its task went and how to run it again (lineage) */
+    int exec;           /* the node the task was sent to, -1: none/unknown */
+    int task_kind;      /* TASK_* of the task that makes it, -1: a put */
+    int task_fn, task_cls; /* its function or method, and class */
+    uint64_t actor;     /* TASK_CALL: the actor */
+    int pinned;         /* the node the submitter asked for, or -1 */
+    int retries;        /* runs again so far */
+    char *spec;         /* TASK_FN: the TASK message, kept while the value
+                           may need rebuilding */
+    size_t spec_len;
 } ray_obj;
 
 typedef struct ray_targ {
@@ -91,6 +101,27 @@ typedef struct ray_io {  /* an outstanding request beside the control receive */
     int from;
 } ray_io;
 
+/* An actor as the nodes that call it know it: where it lives now. */
+enum { ACT_ALIVE, ACT_RESTARTING, ACT_DEAD };
+typedef struct ray_pending_call { /* a call held while its actor restarts */
+    ray_ref ret;
+    char *buf;
+    size_t len;
+    struct ray_pending_call *next;
+} ray_pending_call;
+
+typedef struct ray_actor_loc {
+    uint64_t id;
+    int node, state, restarts;
+    char *error;                /* ACT_DEAD: why */
+    ray_pending_call *held, *held_tail;
+    /* the creator (owner) only: how to start it again */
+    int owned, cls, max_restarts;
+    char *spec;
+    size_t spec_len;
+    struct ray_actor_loc *next;
+} ray_actor_loc;
+
 typedef struct ray_map {
     ray_obj **slot;
     size_t cap, n;
@@ -106,7 +137,9 @@ struct ray {
     ray_task *ready_head, *ready_tail; /* plain tasks whose arguments are here */
     ray_task *waiting;                 /* plain tasks waiting for arguments */
     int nwaiting;
-    ray_actor_rec *actors;
+    ray_actor_rec *actors;             /* actors living on this node */
+    ray_actor_loc *actor_locs;         /* actors this node created or called */
+    unsigned char *dead, *bye;         /* per node: learnt dead, said BYE */
     double running_cpus;               /* tasks started and not finished */
     double queued_cpus;                /* ready + waiting plain tasks */
     float *load;                       /* the load each node last reported */
@@ -148,7 +181,7 @@ void raylet_decref(ray *ry, ray_ref ref);
 /* Send a task of this node (kind, fn, args) to the node the scheduler
  * picks (or opts' node, or actor's). */
 int raylet_submit(ray *ry, int kind, int fn, int cls, uint64_t actor, int node, double cpus,
-                  int nargs, const ray_in *args, ray_ref ret);
+                  int nargs, const ray_in *args, ray_ref ret, int max_restarts);
 int raylet_node_for_actor(ray *ry);
 /* A task ran: its value (or error message, bytes long) goes to its owner,
  * inline or as "in this node's store". */
@@ -157,5 +190,9 @@ void raylet_task_free(ray *ry, ray_task *t);
 /* Run one runnable task or method, if there is one: 1 ran, 0 none. */
 int raylet_run_one(ray *ry);
 int raylet_fail(ray *ry, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* ---- ray.c ---- */
+/* "task 'f'", "actor 'C' method 'm'", "actor 'C' constructor" */
+void ray_task_label(const ray *ry, int kind, int fn, int cls, char *buf, size_t len);
 
 #endif

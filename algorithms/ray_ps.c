@@ -28,6 +28,14 @@
  * W gradients into node 0 + the server's sum and step, plus two task
  * overheads.
  *
+ * A worker's node that dies (--fail) loses the gradient it was computing
+ * (a call in flight fails, as in Ray) and its actor, which Ray restarts
+ * on another node from its constructor (max_restarts 3: a fresh shard
+ * position, the same shard). sync: the driver checks each step's weights
+ * and runs a failed step again on the same weights; async: the driver
+ * hands that worker the latest weights again. A worker whose calls fail
+ * twice running is dropped (async) or ends the run (sync).
+ *
  * With one worker, sync is the serial baseline step for step: the same
  * starting weights, shard, minibatches, gradient and optimizer step, so
  * the same bits as `distlab run serial`; with a fixed seed sync gives
@@ -53,7 +61,8 @@ static const train_opt opts[] = {
 static const char *const stat_names[RAY_PS_NSTATS] = {
     "ray_tasks", "ray_actor_calls", "ray_objects_inline", "ray_objects_stored",
     "ray_objects_fetched", "ray_bytes_fetched", "ray_bytes_inline", "ray_objects_freed",
-    "ray_store_peak_bytes", "ray_tasks_spilled",
+    "ray_store_peak_bytes", "ray_tasks_spilled", "ray_reconstructions", "ray_tasks_retried",
+    "ray_actor_restarts", "ray_calls_lost", "ray_steps_redone",
 };
 
 static void shape(const void *o, int workers, train_shape *out)
@@ -212,21 +221,41 @@ static const ray_class classes[] = {
 
 /* ---- the driver ---- */
 
-static int drive_sync(ray *ry, ray_actor ps, const ray_actor *wk, int W, long steps)
+/* The weights a step made, or RAY_ETASK when a gradient was lost (then
+ * the server did not step: a failed argument fails the method unrun). */
+static int step_done(ray *ry, ray_ref next)
+{
+    const void *d;
+    size_t b;
+    return ray_get(ry, next, &d, &b);
+}
+
+static int drive_sync(ray *ry, ray_actor ps, const ray_actor *wk, int W, long steps,
+                      double *redone)
 {
     ray_ref weights, *grads = calloc((size_t)W, sizeof *grads);
     ray_in *in = calloc((size_t)W, sizeof *in);
     int rc = grads && in ? ray_call(ry, ps, "get_weights", 0, NULL, &weights) : RT_ENOMEM;
     for (long step = 0; step < steps && !rc; step++) {
-        for (int w = 0; w < W && !rc; w++) {
-            rc = ray_call(ry, wk[w], "compute_gradients", 1, (ray_in[]){ray_fut(weights)}, &grads[w]);
-            in[w] = ray_fut(grads[w]);
+        ray_ref next = 0;
+        for (int attempt = 0;; attempt++) {
+            for (int w = 0; w < W && !rc; w++) {
+                rc = ray_call(ry, wk[w], "compute_gradients", 1, (ray_in[]){ray_fut(weights)},
+                              &grads[w]);
+                in[w] = ray_fut(grads[w]);
+            }
+            if (!rc)
+                rc = ray_call(ry, ps, "apply_gradients", W, in, &next);
+            for (int w = 0; w < W && !rc; w++)
+                ray_release(ry, grads[w]);
+            if (!rc)
+                rc = step_done(ry, next);
+            if (rc != RAY_ETASK || attempt == 1)
+                break;
+            ray_release(ry, next); /* a worker died: the same step again */
+            (*redone)++;
+            rc = RT_OK;
         }
-        ray_ref next;
-        if (!rc)
-            rc = ray_call(ry, ps, "apply_gradients", W, in, &next);
-        for (int w = 0; w < W && !rc; w++)
-            ray_release(ry, grads[w]);
         ray_release(ry, weights);
         weights = next;
     }
@@ -237,44 +266,67 @@ static int drive_sync(ray *ry, ray_actor ps, const ray_actor *wk, int W, long st
     return rc;
 }
 
-static int drive_async(ray *ry, ray_actor ps, const ray_actor *wk, int W, long updates)
+static int drive_async(ray *ry, ray_actor ps, const ray_actor *wk, int W, long updates,
+                       double *redone)
 {
-    ray_ref weights, *grads = calloc((size_t)W, sizeof *grads), *live = calloc((size_t)W, sizeof *live);
+    ray_ref latest, *grads = calloc((size_t)W, sizeof *grads), *live = calloc((size_t)W, sizeof *live);
     int *ready = calloc((size_t)W, sizeof *ready), *who = calloc((size_t)W, sizeof *who);
-    int rc = grads && live && ready && who ? ray_call(ry, ps, "get_weights", 0, NULL, &weights)
-                                           : RT_ENOMEM;
+    int *failures = calloc((size_t)W, sizeof *failures);
+    int rc = grads && live && ready && who && failures
+                 ? ray_call(ry, ps, "get_weights", 0, NULL, &latest) : RT_ENOMEM;
     long submitted = 0;
     for (int w = 0; w < W && !rc && submitted < updates; w++, submitted++)
-        rc = ray_call(ry, wk[w], "compute_gradients", 1, (ray_in[]){ray_fut(weights)}, &grads[w]);
-    if (!rc)
-        ray_release(ry, weights);
-    for (long u = 0; u < updates && !rc; u++) {
+        rc = ray_call(ry, wk[w], "compute_gradients", 1, (ray_in[]){ray_fut(latest)}, &grads[w]);
+    for (long u = 0; u < updates && !rc;) {
         int n = 0, nready;
         for (int w = 0; w < W; w++)
             if (grads[w]) {
                 who[n] = w;
                 live[n++] = grads[w];
             }
+        if (n == 0) {
+            rc = rt_fail(ray_rt(ry), RAY_ETASK, "ray-ps: every worker was lost");
+            break;
+        }
         if ((rc = ray_wait(ry, n, live, 1, -1, ready, &nready)))
             break;
         int w = -1;
         for (int i = 0; i < n && w < 0; i++)
             if (ready[i])
                 w = who[i];
+        const void *d;
+        size_t b;
+        if (ray_get(ry, grads[w], &d, &b) == RAY_ETASK) { /* its node died: again, or drop it */
+            ray_release(ry, grads[w]);
+            grads[w] = 0;
+            (*redone)++;
+            if (++failures[w] < 2)
+                rc = ray_call(ry, wk[w], "compute_gradients", 1, (ray_in[]){ray_fut(latest)},
+                              &grads[w]);
+            continue;
+        }
+        failures[w] = 0;
         ray_ref next;
         rc = ray_call(ry, ps, "apply_gradients", 1, (ray_in[]){ray_fut(grads[w])}, &next);
         ray_release(ry, grads[w]);
         grads[w] = 0;
-        if (!rc && submitted < updates) {
-            rc = ray_call(ry, wk[w], "compute_gradients", 1, (ray_in[]){ray_fut(next)}, &grads[w]);
+        u++;
+        if (rc)
+            break;
+        ray_release(ry, latest);
+        latest = next;
+        if (submitted < updates) {
+            rc = ray_call(ry, wk[w], "compute_gradients", 1, (ray_in[]){ray_fut(latest)}, &grads[w]);
             submitted++;
         }
-        ray_release(ry, next);
     }
+    if (latest)
+        ray_release(ry, latest);
     free(grads);
     free(live);
     free(ready);
     free(who);
+    free(failures);
     return rc;
 }
 
@@ -289,12 +341,15 @@ static int driver(ray *ry, void *arg)
     rc = ray_actor_create(ry, "ParameterServer", 0, NULL, &(ray_task_opts){.cpus = 0, .node = 0}, &ps);
     for (int w = 0; w < W && !rc; w++)
         rc = ray_actor_create(ry, "DataWorker", 1, (ray_in[]){ray_val(&w, sizeof w)},
-                              &(ray_task_opts){.cpus = 0, .node = 1 + w}, &wk[w]);
+                              &(ray_task_opts){.cpus = 0, .node = 1 + w, .max_restarts = 3},
+                              &wk[w]);
     long spe = train_steps_per_epoch(setup->prob->train.n, o->mode == RAY_PS_SYNC ? W : 1,
                                      setup->ml->batch);
     long steps = spe * setup->ml->epochs;
+    double *redone = &train_slot(ray_rt(ry))->stats[RAY_PS_STAT_STEPS_REDONE];
     if (!rc)
-        rc = o->mode == RAY_PS_SYNC ? drive_sync(ry, ps, wk, W, steps) : drive_async(ry, ps, wk, W, steps);
+        rc = o->mode == RAY_PS_SYNC ? drive_sync(ry, ps, wk, W, steps, redone)
+                                    : drive_async(ry, ps, wk, W, steps, redone);
     ray_ref done;
     const void *d;
     size_t b;
@@ -321,6 +376,10 @@ static void add_stats(double *to, const ray_stats *st)
     if ((double)st->store_peak_bytes > to[RAY_PS_STAT_STORE_PEAK])
         to[RAY_PS_STAT_STORE_PEAK] = (double)st->store_peak_bytes;
     to[RAY_PS_STAT_SPILLED] += (double)st->tasks_spilled;
+    to[RAY_PS_STAT_RECONSTRUCTIONS] += (double)st->reconstructions;
+    to[RAY_PS_STAT_TASKS_RETRIED] += (double)st->tasks_retried;
+    to[RAY_PS_STAT_ACTOR_RESTARTS] += (double)st->actor_restarts;
+    to[RAY_PS_STAT_CALLS_LOST] += (double)st->calls_lost;
 }
 
 int ray_ps_rank(rt *r, void *arg)
@@ -345,6 +404,8 @@ int ray_ps_rank(rt *r, void *arg)
         ray_stats other;
         if (!(rc = rt_recv(r, q, RAY_PS_TAG_STATS, &other, sizeof other, NULL)))
             add_stats(out->stats, &other);
+        else if (rc == RT_EPEER) /* a node that died reports nothing */
+            rc = RT_OK;
     }
     return rc;
 }

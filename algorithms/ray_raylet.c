@@ -19,6 +19,18 @@
  *   FREE        owner -> holder -> copies: the object is no longer needed
  *   SHUTDOWN, BYE   the end: rank 0 says stop, then every pair says bye,
  *               so no message is left in flight when a rank returns
+ *   ACTOR_MOVED, ACTOR_DEAD   an actor's creator -> every node: after its
+ *               node died, the actor lives on node N now, or not at all
+ *
+ * Failures (a node's receives fail with RT_EPEER, the source named): the
+ * node that learns of a death rebuilds what it owns (node_died): a plain
+ * task in flight there is sent again, a plain task's result whose primary
+ * copy was there is computed again from the task kept for it (its
+ * lineage: the TASK message, and references on its arguments, held while
+ * the result is alive), at most max_retries times; an actor it created
+ * there is started again elsewhere from its constructor, if max_restarts
+ * allows, and every node told where. Calls in flight to a dead actor's
+ * node fail; calls made while it restarts wait at their caller.
  *
  * Cost: a remote task is two control messages (TASK, RESULT) plus, per
  * large argument not already on the node, a FETCH round trip and the
@@ -35,12 +47,16 @@
  */
 #include "algorithms/ray_internal.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-enum { M_TASK = 1, M_RESULT, M_RESOLVE, M_VALUE, M_FETCH, M_FETCH_REPLY, M_FREE, M_SHUTDOWN, M_BYE };
+enum {
+    M_TASK = 1, M_RESULT, M_RESOLVE, M_VALUE, M_FETCH, M_FETCH_REPLY, M_FREE, M_SHUTDOWN, M_BYE,
+    M_ACTOR_MOVED, M_ACTOR_DEAD
+};
 
 #define RAY_MAX_ARGS 64
 
@@ -60,6 +76,13 @@ typedef struct wire_arg {
     uint64_t ref, bytes;
     int32_t loc, inl;   /* inl: bytes of value follow in the payload */
 } wire_arg;
+
+static int handle_task(ray *ry, char *buf, size_t len);
+static void owner_complete(ray *ry, ray_obj *o, int state, int loc, size_t bytes,
+                           const void *payload, size_t plen);
+static void handle_actor_news(ray *ry, const msg *h, const char *payload, size_t plen);
+static int hold_call(ray *ry, ray_actor_loc *l, ray_ref ret, char *buf, size_t len);
+static void call_route(ray *ry, ray_actor_loc *l);
 
 int raylet_fail(ray *ry, int code, const char *fmt, ...)
 {
@@ -140,6 +163,9 @@ ray_obj *raylet_obj_add(ray *ry, ray_ref ref)
         return NULL;
     o->ref = ref;
     o->loc = -1;
+    o->exec = -1;
+    o->pinned = -1;
+    o->task_kind = -1;
     o->owned = raylet_ref_owner(ref) == ry->me;
     *s = o;
     ry->objs.n++;
@@ -184,8 +210,8 @@ static double my_load(const ray *ry)
  * BYE a node sends nothing more: its peers have stopped listening. */
 static int send_ctrl(ray *ry, int dst, msg *h, const void *a, size_t na, const void *b, size_t nb)
 {
-    if (ry->bye_sent && h->type != M_BYE)
-        return RT_OK;
+    if ((ry->bye_sent && h->type != M_BYE) || ry->dead[dst])
+        return RT_OK; /* nobody listens any more */
     h->from = ry->me;
     h->load = my_load(ry);
     size_t len = sizeof *h + na + nb;
@@ -202,6 +228,32 @@ static int send_ctrl(ray *ry, int dst, msg *h, const void *a, size_t na, const v
     if (buf != stackbuf)
         free(buf);
     return rc;
+}
+
+/* A TASK message, whole, to the node that runs it (this one: at once). */
+static int dispatch(ray *ry, int target, char *buf, size_t len)
+{
+    if (target == ry->me)
+        return handle_task(ry, buf, len);
+    msg h;
+    memcpy(&h, buf, sizeof h);
+    return send_ctrl(ry, target, &h, buf + sizeof h, len - sizeof h, NULL, 0);
+}
+
+/* This node's record of an actor, made (living on node) if new. */
+static ray_actor_loc *loc_get(ray *ry, uint64_t id, int node)
+{
+    for (ray_actor_loc *l = ry->actor_locs; l; l = l->next)
+        if (l->id == id)
+            return l;
+    ray_actor_loc *l = calloc(1, sizeof *l);
+    if (!l)
+        return NULL;
+    l->id = id;
+    l->node = node;
+    l->next = ry->actor_locs;
+    ry->actor_locs = l;
+    return l;
 }
 
 static int io_add(ray *ry, rt_request *q, ray_io io)
@@ -256,6 +308,7 @@ static void obj_delete(ray *ry, ray_obj *o)
     free(o->error);
     free(o->nodes);
     free(o->deps);
+    free(o->spec);
     free(o);
 }
 
@@ -283,7 +336,13 @@ void raylet_obj_maybe_drop(ray *ry, ray_obj *o)
             send_ctrl(ry, o->loc, &h, NULL, 0, NULL, 0);
         }
         free_copies(ry, o);
+        ray_ref *deps = o->deps; /* held for its lineage: let them go too */
+        int ndeps = o->ndeps;
+        o->deps = NULL;
         obj_delete(ry, o);
+        for (int i = 0; i < ndeps; i++)
+            raylet_decref(ry, deps[i]);
+        free(deps);
         return;
     }
     if (!o->in_store || o->freed)
@@ -350,9 +409,16 @@ static void owner_complete(ray *ry, ray_obj *o, int state, int loc, size_t bytes
         o->loc = loc;
         o->here = loc == ry->me;
     }
-    for (int i = 0; i < o->ndeps; i++)
-        raylet_decref(ry, o->deps[i]);
-    o->ndeps = 0;
+    o->exec = -1;
+    /* A plain task's result in another node's store may have to be made
+     * again: keep the task and its arguments while the result lives. */
+    if (!(state == OBJ_READY && o->task_kind == TASK_FN && o->spec && loc >= 0 && loc != ry->me)) {
+        for (int i = 0; i < o->ndeps; i++)
+            raylet_decref(ry, o->deps[i]);
+        o->ndeps = 0;
+        free(o->spec);
+        o->spec = NULL;
+    }
     for (int i = 0; i < o->nnodes; i++)
         send_value_msg(ry, o->nodes[i], M_VALUE, o);
     o->nnodes = 0;
@@ -373,11 +439,28 @@ int raylet_want(ray *ry, ray_obj *o, int loc_hint)
 {
     if (o->here || o->asked)
         return RT_OK;
-    if (o->state == OBJ_READY && o->loc >= 0 && o->loc != ry->me)
-        return ask(ry, o, M_FETCH, o->loc);
-    if (o->owned) /* its task is still running: the RESULT will come */
+    if (o->state == OBJ_READY && o->loc >= 0 && o->loc != ry->me) {
+        if (!ry->dead[o->loc])
+            return ask(ry, o, M_FETCH, o->loc);
+        if (!o->owned) { /* its store died: ask the owner again */
+            o->state = OBJ_PENDING;
+            o->loc = -1;
+        }
+    }
+    if (o->owned) /* its task is still running (or again): the RESULT will come */
         return RT_OK;
-    if (loc_hint >= 0 && loc_hint != ry->me) {
+    int owner = raylet_ref_owner(o->ref);
+    if (owner >= 0 && owner < ry->p && ry->dead[owner]) {
+        char err[200];
+        snprintf(err, sizeof err, "object %llx: its owner, node %d, died (an object does not "
+                 "outlive its owner)", (unsigned long long)o->ref, owner);
+        free(o->error);
+        o->error = strdup(err);
+        o->state = OBJ_ERROR;
+        o->here = 1;
+        return RT_OK;
+    }
+    if (loc_hint >= 0 && loc_hint != ry->me && !ry->dead[loc_hint]) {
         o->loc = loc_hint;
         o->state = OBJ_READY;
         return ask(ry, o, M_FETCH, loc_hint);
@@ -406,10 +489,10 @@ static void task_resolve(ray *ry, ray_task *t)
             a->obj->pins++;
         }
         ray_obj *o = a->obj;
-        if (!o->here) {
+        if (!o->here)
             raylet_want(ry, o, a->loc);
+        if (!o->here)
             continue;
-        }
         if (o->state == OBJ_ERROR && !t->error)
             t->error = strdup(o->error);
         a->data = o->data;
@@ -597,6 +680,13 @@ static void handle_result(ray *ry, const msg *h, const char *payload, size_t ple
         }
         return;
     }
+    if (o->state != OBJ_PENDING) { /* a second run's (a task sent again): drop its copy */
+        if (h->kind == OBJ_READY && h->loc >= 0 && h->loc != o->loc && h->loc != ry->me) {
+            msg f = {.type = M_FREE, .ref = h->ref};
+            send_ctrl(ry, h->loc, &f, NULL, 0, NULL, 0);
+        }
+        return;
+    }
     owner_complete(ry, o, h->kind, h->loc, h->bytes, payload, plen);
 }
 
@@ -647,6 +737,8 @@ static void handle_value(ray *ry, const msg *h, const char *payload, size_t plen
 
 static int handle_fetch(ray *ry, const msg *h)
 {
+    if (ry->dead[h->from])
+        return RT_OK;
     ray_obj *o = raylet_obj(ry, h->ref);
     if (!o || !o->here || o->state != OBJ_READY || o->freed || !o->in_store) {
         ray_obj lost = {.ref = h->ref, .state = OBJ_ERROR,
@@ -746,7 +838,9 @@ static int handle_ctrl(ray *ry, char *buf, size_t len)
     case M_FETCH_REPLY: return handle_fetch_reply(ry, h, payload, plen);
     case M_FREE: handle_free(ry, h); return RT_OK;
     case M_SHUTDOWN: ry->shutdown = 1; return RT_OK;
-    case M_BYE: ry->byes++; return RT_OK;
+    case M_BYE: ry->byes += !ry->bye[h->from]; ry->bye[h->from] = 1; return RT_OK;
+    case M_ACTOR_MOVED:
+    case M_ACTOR_DEAD: handle_actor_news(ry, h, payload, plen); return RT_OK;
     default: return raylet_fail(ry, RT_EPROTO, "unknown message type %u from node %d", h->type, h->from);
     }
 }
@@ -757,7 +851,11 @@ static int handle_ctrl(ray *ry, char *buf, size_t len)
  * round robin over the nodes, starting with the next one. */
 int raylet_node_for_actor(ray *ry)
 {
-    ry->actor_rr = (ry->actor_rr + 1) % ry->p;
+    for (int k = 0; k < ry->p; k++) {
+        ry->actor_rr = (ry->actor_rr + 1) % ry->p;
+        if (!ry->dead[ry->actor_rr])
+            break;
+    }
     return ry->actor_rr;
 }
 
@@ -792,7 +890,7 @@ static int place(ray *ry, int nargs, const wire_arg *wa, double cpus)
 }
 
 int raylet_submit(ray *ry, int kind, int fn, int cls, uint64_t actor, int node, double cpus,
-                  int nargs, const ray_in *args, ray_ref ret)
+                  int nargs, const ray_in *args, ray_ref ret, int max_restarts)
 {
     if (nargs < 0 || nargs > RAY_MAX_ARGS)
         return raylet_fail(ry, RT_EINVAL, "a task takes 0 to %d arguments, not %d", RAY_MAX_ARGS, nargs);
@@ -855,7 +953,18 @@ int raylet_submit(ray *ry, int kind, int fn, int cls, uint64_t actor, int node, 
     for (int i = 0; i < nargs; i++)
         if (!args[i].ref && !wa[i].inl)
             raylet_decref(ry, wa[i].ref);
-    int target = node >= 0 ? node : place(ry, nargs, wa, cpus);
+    int target = node;
+    if (kind == TASK_FN && (node < 0 || ry->dead[node]))
+        target = place(ry, nargs, wa, cpus);
+    ray_actor_loc *l = NULL;
+    if (kind != TASK_FN) {
+        if (!(l = loc_get(ry, actor, node)))
+            return raylet_fail(ry, RT_ENOMEM, "no memory for an actor's record");
+        if (kind == TASK_CALL) {
+            call_route(ry, l);
+            target = l->node;
+        }
+    }
     msg h = {.type = M_TASK, .kind = kind, .fn = fn, .ref = ret, .owner = ry->me,
              .actor = actor, .cpus = cpus, .nargs = nargs, .loc = -1,
              .cls = cls, .spilled = node >= 0};
@@ -874,14 +983,288 @@ int raylet_submit(ray *ry, int kind, int fn, int cls, uint64_t actor, int node, 
     h.from = ry->me;
     h.load = my_load(ry);
     memcpy(buf, &h, sizeof h);
+    if (ro) {
+        ro->exec = target;
+        ro->task_kind = kind;
+        ro->task_fn = fn;
+        ro->task_cls = cls;
+        ro->actor = actor;
+        ro->pinned = node;
+        if (kind == TASK_FN && (ro->spec = malloc(len))) { /* its lineage */
+            memcpy(ro->spec, buf, len);
+            ro->spec_len = len;
+        }
+    }
+    if (kind == TASK_CREATE) { /* how to start it again */
+        l->owned = 1;
+        l->cls = cls;
+        l->max_restarts = max_restarts;
+        l->node = target;
+        free(l->spec);
+        l->spec = buf;
+        l->spec_len = len;
+        return dispatch(ry, target, buf, len);
+    }
+    if (kind == TASK_CALL && l->state != ACT_ALIVE) {
+        if (ro)
+            ro->exec = -1;
+        if (l->state == ACT_RESTARTING)
+            return hold_call(ry, l, ret, buf, len);
+        free(buf);
+        if (ro)
+            owner_complete(ry, ro, OBJ_ERROR, -1, 0, l->error, strlen(l->error));
+        return RT_OK;
+    }
     if (kind == TASK_FN)
         ry->load[target] += cpus;
-    if (target == ry->me)
-        rc = handle_task(ry, buf, len);
-    else
-        rc = send_ctrl(ry, target, &h, buf + sizeof h, len - sizeof h, NULL, 0);
+    rc = dispatch(ry, target, buf, len);
     free(buf);
     return rc;
+}
+
+/* ---- failures: a node died ---- */
+
+static int hold_call(ray *ry, ray_actor_loc *l, ray_ref ret, char *buf, size_t len)
+{
+    ray_pending_call *c = calloc(1, sizeof *c);
+    if (!c) {
+        free(buf);
+        return raylet_fail(ry, RT_ENOMEM, "no memory to hold a call");
+    }
+    *c = (ray_pending_call){.ret = ret, .buf = buf, .len = len};
+    if (l->held_tail)
+        l->held_tail->next = c;
+    else
+        l->held = c;
+    l->held_tail = c;
+    return RT_OK;
+}
+
+/* The actor is gone for good: calls held for it fail with why. */
+static void bury(ray *ry, ray_actor_loc *l, const char *why)
+{
+    l->state = ACT_DEAD;
+    free(l->error);
+    l->error = strdup(why);
+    for (ray_pending_call *c = l->held, *next; c; c = next) {
+        next = c->next;
+        ray_obj *o = raylet_obj(ry, c->ret);
+        if (o && o->owned && o->state == OBJ_PENDING)
+            owner_complete(ry, o, OBJ_ERROR, -1, 0, why, strlen(why));
+        free(c->buf);
+        free(c);
+    }
+    l->held = l->held_tail = NULL;
+}
+
+/* The actor lives on l->node (again): send what was held, in order. */
+static void unhold(ray *ry, ray_actor_loc *l)
+{
+    for (ray_pending_call *c = l->held, *next; c; c = next) {
+        next = c->next;
+        ray_obj *o = raylet_obj(ry, c->ret);
+        if (o)
+            o->exec = l->node;
+        dispatch(ry, l->node, c->buf, c->len);
+        free(c->buf);
+        free(c);
+    }
+    l->held = l->held_tail = NULL;
+}
+
+/* Before a call: if the actor's node is known dead, its creator will say
+ * where it went (or that it is gone); until then calls wait. */
+static void call_route(ray *ry, ray_actor_loc *l)
+{
+    if (l->state != ACT_ALIVE || !ry->dead[l->node])
+        return;
+    int owner = raylet_ref_owner(l->id);
+    if (owner >= 0 && owner < ry->p && ry->dead[owner]) {
+        char why[200];
+        snprintf(why, sizeof why, "actor %llx: its owner, node %d, died", (unsigned long long)l->id,
+                 owner);
+        bury(ry, l, why);
+    } else {
+        l->state = ACT_RESTARTING;
+    }
+}
+
+static void broadcast(ray *ry, msg *h, const void *payload, size_t plen)
+{
+    for (int q = 0; q < ry->p; q++)
+        if (q != ry->me)
+            send_ctrl(ry, q, h, payload, plen, NULL, 0);
+}
+
+/* An actor this node created died with node x: start it again elsewhere
+ * from its constructor, or declare it dead. */
+static void restart_actor(ray *ry, ray_actor_loc *l, int x)
+{
+    const char *cname = ry->prog->classes[l->cls].name;
+    if (l->max_restarts >= 0 && l->restarts >= l->max_restarts) {
+        char why[300];
+        snprintf(why, sizeof why, "actor '%s' died with node %d and has no restarts left "
+                 "(max_restarts %d)", cname, x, l->max_restarts);
+        bury(ry, l, why);
+        msg h = {.type = M_ACTOR_DEAD, .actor = l->id};
+        broadcast(ry, &h, why, strlen(why) + 1);
+        return;
+    }
+    l->restarts++;
+    ry->st.actor_restarts++;
+    l->node = raylet_node_for_actor(ry);
+    l->state = ACT_ALIVE;
+    msg *c = (msg *)l->spec;
+    c->ref = 0; /* nobody waits for a restart; a failing constructor fails the calls */
+    dispatch(ry, l->node, l->spec, l->spec_len);
+    msg h = {.type = M_ACTOR_MOVED, .actor = l->id, .loc = l->node, .fn = l->restarts};
+    broadcast(ry, &h, NULL, 0);
+    unhold(ry, l);
+}
+
+static void handle_actor_news(ray *ry, const msg *h, const char *payload, size_t plen)
+{
+    ray_actor_loc *l = loc_get(ry, h->actor, h->type == M_ACTOR_MOVED ? h->loc : 0);
+    if (!l || l->owned || l->state == ACT_DEAD)
+        return;
+    if (h->type == M_ACTOR_DEAD) {
+        char why[400];
+        snprintf(why, sizeof why, "%.*s", (int)strnlen(payload, plen), payload);
+        bury(ry, l, why);
+    } else if (h->fn >= l->restarts && h->loc >= 0 && h->loc < ry->p) {
+        l->restarts = h->fn;
+        l->node = h->loc;
+        l->state = ACT_ALIVE;
+        unhold(ry, l);
+    }
+}
+
+/* Send an owned task again (its node died while it ran, or its result
+ * was lost with a store): its arguments as they are now, placed anew. */
+static void resend(ray *ry, ray_obj *o)
+{
+    msg *h = (msg *)o->spec;
+    wire_arg *wa = (wire_arg *)(o->spec + sizeof *h);
+    for (int i = 0; i < h->nargs; i++) {
+        if (wa[i].inl)
+            continue;
+        ray_obj *d = raylet_obj(ry, wa[i].ref);
+        int loc = d && d->state == OBJ_READY ? (d->here && d->in_store ? ry->me : d->loc) : -1;
+        wa[i].loc = loc >= 0 && !ry->dead[loc] ? loc : -1;
+    }
+    int target = o->pinned >= 0 && !ry->dead[o->pinned] ? o->pinned
+                                                         : place(ry, h->nargs, wa, h->cpus);
+    h->spilled = target == o->pinned;
+    o->exec = target;
+    ry->load[target] += h->cpus;
+    dispatch(ry, target, o->spec, o->spec_len);
+}
+
+/* An owned object can no longer be had: its value is this error. */
+static void owned_fail(ray *ry, ray_obj *o, const char *why)
+{
+    o->state = OBJ_PENDING;
+    o->here = 0;
+    owner_complete(ry, o, OBJ_ERROR, -1, 0, why, strlen(why));
+}
+
+static void obj_lost(ray *ry, ray_obj *o, int x)
+{
+    char name[200], why[600];
+    if (!o->owned) {
+        int owner = raylet_ref_owner(o->ref);
+        if (owner == x || o->loc == x) {
+            o->asked = 0;
+            if (o->here && o->in_store) { /* its primary is gone: drop this copy once unused */
+                o->freed = 1;
+                raylet_obj_maybe_drop(ry, o);
+            } else if (!o->here && o->state != OBJ_ERROR) { /* ask again (raylet_want) */
+                o->state = OBJ_PENDING;
+                o->loc = -1;
+            }
+        }
+        return;
+    }
+    int running = o->state == OBJ_PENDING && o->exec == x;
+    int stored = o->state == OBJ_READY && o->loc == x;
+    if (!running && !stored)
+        return;
+    o->asked = 0;
+    if (stored && o->here && o->in_store) { /* this node's copy becomes the primary */
+        o->loc = ry->me;
+        o->primary = 1;
+        return;
+    }
+    ray_task_label(ry, o->task_kind, o->task_fn, o->task_cls, name, sizeof name);
+    if (o->task_kind == TASK_FN && o->spec) {
+        if (ry->cfg.max_retries >= 0 && o->retries >= ry->cfg.max_retries) {
+            snprintf(why, sizeof why, "%s (object %llx): %s node %d died, and its max_retries "
+                     "(%d) are used up", name, (unsigned long long)o->ref,
+                     running ? "it was running when its" : "its result was lost when", x,
+                     ry->cfg.max_retries);
+            owned_fail(ry, o, why);
+            return;
+        }
+        o->retries++;
+        if (stored)
+            ry->st.reconstructions++;
+        else
+            ry->st.tasks_retried++;
+        o->state = OBJ_PENDING;
+        o->here = 0;
+        o->loc = -1;
+        resend(ry, o);
+        return;
+    }
+    if (o->task_kind == TASK_CALL && running) {
+        ry->st.calls_lost++;
+        snprintf(why, sizeof why, "%s: its node %d died before the call returned (calls in "
+                 "flight are not retried: Ray's max_task_retries 0)", name, x);
+    } else if (o->task_kind == TASK_CALL) {
+        snprintf(why, sizeof why, "%s (object %llx): its result was lost with node %d (results "
+                 "of actor methods are not rebuilt)", name, (unsigned long long)o->ref, x);
+    } else {
+        snprintf(why, sizeof why, "%s (object %llx) was lost with node %d and cannot be rebuilt",
+                 name, (unsigned long long)o->ref, x);
+    }
+    owned_fail(ry, o, why);
+}
+
+/* Node x died: note it, rebuild what this node owns, move its actors. */
+static void node_died(ray *ry, int x)
+{
+    if (x < 0 || x >= ry->p || x == ry->me || ry->dead[x])
+        return;
+    ry->dead[x] = 1;
+    ry->load[x] = INFINITY; /* never chosen again */
+    ry->st.nodes_lost++;
+    /* the references first: rebuilding adds to the table */
+    size_t n = 0;
+    ray_ref *refs = malloc((ry->objs.n + 1) * sizeof *refs);
+    for (size_t i = 0; refs && i < ry->objs.cap; i++)
+        if (ry->objs.slot[i])
+            refs[n++] = ry->objs.slot[i]->ref;
+    for (size_t i = 0; i < n; i++) {
+        ray_obj *o = raylet_obj(ry, refs[i]);
+        if (o)
+            obj_lost(ry, o, x);
+    }
+    free(refs);
+    for (ray_actor_loc *l = ry->actor_locs; l; l = l->next) {
+        if (l->state == ACT_DEAD)
+            continue;
+        if (l->owned && l->node == x) {
+            restart_actor(ry, l, x);
+        } else if (!l->owned && raylet_ref_owner(l->id) == x) {
+            char why[200];
+            snprintf(why, sizeof why, "actor %llx: its owner, node %d, died",
+                     (unsigned long long)l->id, x);
+            bury(ry, l, why);
+        } else if (!l->owned && l->node == x) {
+            l->state = ACT_RESTARTING;
+        }
+    }
+    raylet_on_arrival(ry);
 }
 
 /* ---- the loop ---- */
@@ -898,6 +1281,30 @@ int raylet_step(ray *ry, int may_run, double timeout_s)
         rc = rt_waitany(ry->r, ry->nio, ry->reqs, &idx, &st);
     else
         rc = rt_waitany_for(ry->r, ry->nio, ry->reqs, timeout_s, &idx, &st);
+    if (rc == RT_EPEER && idx >= 0 && st.source >= 0 && st.source < ry->p && st.source != ry->me) {
+        /* a peer died: what this node waited on from it will not come */
+        if (idx == 0) {
+            rc = rt_irecv(ry->r, RT_ANY_SOURCE, RAY_TAG_CTRL, ry->ctrl, ry->ctrl_cap, &ry->reqs[0]);
+            if (rc)
+                return ry->failed = rc;
+        } else {
+            ray_io io = ry->io[idx];
+            ry->nio--;
+            ry->reqs[idx] = ry->reqs[ry->nio];
+            ry->io[idx] = ry->io[ry->nio];
+            ray_obj *o = raylet_obj(ry, io.ref);
+            if (!io.is_send) {
+                free(io.buf);
+                if (o)
+                    o->asked = 0;
+            } else if (o) {
+                o->pins--;
+                raylet_obj_maybe_drop(ry, o);
+            }
+        }
+        node_died(ry, st.source);
+        return RT_OK;
+    }
     if (rc)
         return ry->failed = rc;
     if (idx < 0)
@@ -962,7 +1369,12 @@ int raylet_shutdown(ray *ry)
                 send_ctrl(ry, q, &b, NULL, 0, NULL, 0);
         ry->bye_sent = 1;
     }
-    while (ry->byes < ry->p - 1 || ry->nio > 1) {
+    for (;;) {
+        int waiting = ry->nio > 1;
+        for (int q = 0; q < ry->p && !waiting; q++)
+            waiting = q != ry->me && !ry->bye[q] && !ry->dead[q];
+        if (!waiting)
+            break;
         int rc = raylet_step(ry, 0, -1);
         if (rc)
             return rc;
@@ -983,18 +1395,21 @@ int raylet_init(ray *ry, rt *r, const ray_program *prog)
     const ray_config *c = &ry->cfg;
     if (c->inline_bytes > ((size_t)64 << 20) || !(c->cpus_per_node > 0 && c->cpus_per_node <= 1e6) ||
         !(c->spread_threshold >= 0 && c->spread_threshold <= 1) ||
-        !(c->task_overhead_s >= 0 && c->task_overhead_s <= 1e3))
+        !(c->task_overhead_s >= 0 && c->task_overhead_s <= 1e3) || c->max_retries < -1)
         return rt_fail(r, RT_EINVAL,
                        "ray: inline_bytes %zu (at most 64 MiB), cpus_per_node %g (0..1e6], "
-                       "spread_threshold %g [0, 1], task_overhead_s %g [0, 1000]",
-                       c->inline_bytes, c->cpus_per_node, c->spread_threshold, c->task_overhead_s);
+                       "spread_threshold %g [0, 1], task_overhead_s %g [0, 1000], max_retries "
+                       "%d (-1: no limit, or more)", c->inline_bytes, c->cpus_per_node,
+                       c->spread_threshold, c->task_overhead_s, c->max_retries);
     ry->ctrl_cap = 4096 + RAY_MAX_ARGS * sizeof(wire_arg) + 4 * c->inline_bytes;
     ry->capio = 16;
     ry->load = calloc((size_t)ry->p, sizeof *ry->load);
+    ry->dead = calloc((size_t)ry->p, 1);
+    ry->bye = calloc((size_t)ry->p, 1);
     ry->reqs = calloc((size_t)ry->capio, sizeof *ry->reqs);
     ry->io = calloc((size_t)ry->capio, sizeof *ry->io);
     ry->ctrl = malloc(ry->ctrl_cap);
-    if (!ry->load || !ry->reqs || !ry->io || !ry->ctrl) {
+    if (!ry->load || !ry->dead || !ry->bye || !ry->reqs || !ry->io || !ry->ctrl) {
         raylet_fini(ry);
         return rt_fail(r, RT_ENOMEM, "ray: out of memory");
     }
@@ -1028,6 +1443,18 @@ void raylet_fini(ray *ry)
         free(a->error);
         free(a);
     }
+    while (ry->actor_locs) {
+        ray_actor_loc *l = ry->actor_locs;
+        ry->actor_locs = l->next;
+        for (ray_pending_call *c = l->held, *next; c; c = next) {
+            next = c->next;
+            free(c->buf);
+            free(c);
+        }
+        free(l->error);
+        free(l->spec);
+        free(l);
+    }
     for (int i = 1; i < ry->nio; i++)
         if (!ry->io[i].is_send)
             free(ry->io[i].buf);
@@ -1038,16 +1465,20 @@ void raylet_fini(ray *ry)
             free(o->error);
             free(o->nodes);
             free(o->deps);
+            free(o->spec);
             free(o);
         }
     }
     free(ry->objs.slot);
     free(ry->load);
+    free(ry->dead);
+    free(ry->bye);
     free(ry->reqs);
     free(ry->io);
     free(ry->ctrl);
     ry->objs.slot = NULL;
     ry->load = NULL;
+    ry->dead = ry->bye = NULL;
     ry->reqs = NULL;
     ry->io = NULL;
     ry->ctrl = NULL;

@@ -58,8 +58,24 @@ static void summarize(run_ctx *ctx, const job_result *res, records *rec)
     records_set_int(rec, "inline_threshold_bytes", (long)opts.ray.inline_bytes);
 }
 
+/* A worker's node died, and the driver (rank 0) finished the training:
+ * Ray restarted the worker's actor elsewhere. */
+static int survived(run_ctx *ctx, const job_result *res)
+{
+    const train_out *o = job_result_slot(res, ctx->setup.reporter);
+    if (res->rank_status[0] != RT_OK || o->npoints == 0)
+        return 0;
+    fprintf(stderr, "distlab run ray-ps: %.0f actor restart%s, %.0f call%s lost, %.0f %s\n",
+            o->stats[RAY_PS_STAT_ACTOR_RESTARTS], o->stats[RAY_PS_STAT_ACTOR_RESTARTS] == 1 ? "" : "s",
+            o->stats[RAY_PS_STAT_CALLS_LOST], o->stats[RAY_PS_STAT_CALLS_LOST] == 1 ? "" : "s",
+            o->stats[RAY_PS_STAT_STEPS_REDONE],
+            opts.mode == RAY_PS_SYNC ? "step(s) run again" : "gradient(s) lost");
+    return 1;
+}
+
 const run_algo run_algo_ray_ps = {
     .algo = &ray_ps_algo,
     .configure = configure_ray_ps,
     .summarize = summarize,
+    .survived = survived,
 };

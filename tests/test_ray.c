@@ -2,7 +2,9 @@
  * real threads (two on real processes too): futures as arguments, nested tasks, wait k-of-n with a
  * timeout, actor method order, errors that name the function and rank,
  * large objects fetched from the store that made them and freed after,
- * and the same results on both backends.
+ * the same results on both backends, and in simulation a node that dies
+ * (--fail): lost results rebuilt by lineage, actors restarted, and the
+ * errors when neither can be.
  *
  * The driver (rank 0) never asserts: it writes what it saw into its
  * result slot, and each check asserts on the slots after the job.
@@ -67,6 +69,27 @@ static void run_on(where w, int ranks, ray_program *prog, job_result *res)
     cfg.timeout_s = 60;
     if (job_run(&cfg, rank_main, prog, res) != 0)
         fail_msg("job failed: %s", res->error);
+    slot *s0 = job_result_slot(res, 0);
+    if (s0->errors)
+        fail_msg("driver saw %d problem(s); first: %s", s0->errors, s0->what);
+}
+
+/* In simulation, with node `dead` failing at `at_s`: only that rank may
+ * fail, and the driver must not have seen anything go wrong. */
+static void run_failing(int ranks, ray_program *prog, int dead, double at_s, job_result *res)
+{
+    static sim_config sim;
+    sim = sim_config_default();
+    sim.nfaults = 1;
+    sim.faults[0] = (sim_fault){.kind = SIM_FAULT_FAIL, .rank = dead, .at_s = at_s};
+    job_config cfg = sim_job_config(&sim);
+    cfg.ranks = ranks;
+    cfg.result_bytes = sizeof(slot);
+    if (job_run(&cfg, rank_main, prog, res) == 0)
+        fail_msg("node %d was to fail at %g s, but the job ended without a failure", dead, at_s);
+    for (int i = 0; i < ranks; i++)
+        if (i != dead && res->rank_status[i] != RT_OK)
+            fail_msg("rank %d failed too (%s): %s", i, rt_strerror(res->rank_status[i]), res->error);
     slot *s0 = job_result_slot(res, 0);
     if (s0->errors)
         fail_msg("driver saw %d problem(s); first: %s", s0->errors, s0->what);
@@ -153,6 +176,22 @@ static int f_make(ray *ry, int nargs, const ray_arg *a)
     return rc;
 }
 
+/* twice(v): every element doubled */
+static int f_twice(ray *ry, int nargs, const ray_arg *a)
+{
+    (void)nargs;
+    size_t n = a[0].bytes / sizeof(double);
+    double *v = malloc((n ? n : 1) * sizeof *v);
+    if (!v)
+        return ray_raise(ry, "no memory");
+    memcpy(v, a[0].data, n * sizeof *v);
+    for (size_t i = 0; i < n; i++)
+        v[i] *= 2;
+    int rc = ray_return(ry, v, n * sizeof *v);
+    free(v);
+    return rc;
+}
+
 static int f_sum(ray *ry, int nargs, const ray_arg *a)
 {
     double s = 0;
@@ -215,8 +254,16 @@ static int log_fail(ray *ry, void *state, int nargs, const ray_arg *a)
     return ray_raise(ry, "method refused");
 }
 
+/* nap(seconds): a long call, to be in flight when a node dies */
+static int log_nap(ray *ry, void *state, int nargs, const ray_arg *a)
+{
+    (void)state;
+    (void)nargs;
+    return ray_sleep(ry, as_double(a[0].data));
+}
+
 static const ray_method log_methods[] = {
-    {"append", log_append}, {"dump", log_dump}, {"fail", log_fail}};
+    {"append", log_append}, {"dump", log_dump}, {"fail", log_fail}, {"nap", log_nap}};
 
 static int bad_init(ray *ry, void *state, int nargs, const ray_arg *a)
 {
@@ -227,8 +274,8 @@ static int bad_init(ray *ry, void *state, int nargs, const ray_arg *a)
 }
 
 static const ray_class classes[] = {
-    {"logger", sizeof(logger), log_init, NULL, log_methods, 3},
-    {"broken", 8, bad_init, NULL, log_methods, 3},
+    {"logger", sizeof(logger), log_init, NULL, log_methods, 4},
+    {"broken", 8, bad_init, NULL, log_methods, 4},
 };
 
 /* a task that is handed an actor handle and calls it: caller 2's entries
@@ -256,6 +303,7 @@ static int f_caller(ray *ry, int nargs, const ray_arg *a)
 static const ray_function functions[] = {
     {"add", f_add},   {"where", f_where}, {"fib", f_fib},       {"sleep", f_sleep},
     {"boom", f_boom}, {"make", f_make},   {"sum", f_sum},       {"caller", f_caller},
+    {"twice", f_twice},
 };
 
 static ray_program program(int (*driver)(ray *, void *))
@@ -707,6 +755,178 @@ static void overhead_sim(void **state)
     assert_true(fabs(rtt[1] - rtt[0] - 1e-3) < 1e-9);
 }
 
+/* ---- a node dies (simulation) ---- */
+
+enum { LOST_AT = 1 }; /* node 2 dies at 1 s; the drivers sleep past it */
+
+/* A result whose only copy was on node 2, made from another result also
+ * only there (whose handle the driver let go), is rebuilt from its
+ * lineage and equals the original; a task running there is run again. */
+static int drv_lineage(ray *ry, void *arg)
+{
+    (void)arg;
+    slot *s = my_slot(ry);
+    ray_task_opts on2 = {.cpus = 1, .node = 2}, on1 = {.cpus = 1, .node = 1};
+    double seed = 3, n = BIG_N, nap = 5;
+    ray_ref a, b, s1, s2, slow;
+    int rc = ray_submit(ry, "make", 2, (ray_in[]){ray_val(&seed, 8), ray_val(&n, 8)}, &on2, &a);
+    if (!rc)
+        rc = ray_submit(ry, "twice", 1, (ray_in[]){ray_fut(a)}, &on2, &b);
+    ray_release(ry, a); /* b's lineage keeps it */
+    if (!rc) /* node 1 fetches b and sums it: the original's checksum */
+        rc = ray_submit(ry, "sum", 1, (ray_in[]){ray_fut(b)}, &on1, &s1);
+    if (!rc)
+        s->value[0] = get_double(ry, s1, &rc);
+    if (!rc) /* still running on node 2 when it dies */
+        rc = ray_submit(ry, "sleep", 1, (ray_in[]){ray_val(&nap, 8)}, &on2, &slow);
+    if (!rc)
+        rc = ray_sleep(ry, 2 * LOST_AT);
+    if (!rc && !ray_node_dead(ry, 2))
+        violation(ry, "node 2 is not known to be dead after its failure");
+    if (!rc) /* node 1 dropped its copy with the primary: b is made again */
+        rc = ray_submit(ry, "sum", 1, (ray_in[]){ray_fut(b)}, &on1, &s2);
+    if (!rc)
+        s->value[1] = get_double(ry, s2, &rc);
+    const void *d;
+    size_t bytes;
+    if (!rc)
+        rc = ray_get(ry, b, &d, &bytes);
+    if (!rc) {
+        double t = 0;
+        for (size_t i = 0; i < bytes / sizeof t; i++)
+            t += ((const double *)d)[i];
+        s->value[2] = t;
+    }
+    if (!rc)
+        s->value[3] = get_double(ry, slow, &rc);
+    ray_release(ry, b);
+    s->value[4] = rt_now(ray_rt(ry));
+    return rc;
+}
+
+static void lineage_sim(void **state)
+{
+    (void)state;
+    ray_program p = program(drv_lineage);
+    p.cfg.inline_bytes = 1024;
+    job_result res;
+    run_failing(4, &p, 2, LOST_AT, &res);
+    slot *s = job_result_slot(&res, 0);
+    double want = 2 * (3.0 * BIG_N + (double)BIG_N * (BIG_N - 1) / 2);
+    assert_true(s->value[0] == want);
+    assert_true(s->value[1] == want); /* rebuilt: the same bits */
+    assert_true(s->value[2] == want);
+    assert_true(s->value[3] == 5);    /* the task that ran there, run again */
+    assert_true(s->value[4] > 5);     /* ... from the start, after the death */
+    assert_int_equal(s->st.reconstructions, 2); /* b, and a through b's lineage */
+    assert_int_equal(s->st.tasks_retried, 1);
+    assert_int_equal(s->st.nodes_lost, 1);
+    for (int i = 0; i < 4; i++) { /* and every copy freed after */
+        slot *si = job_result_slot(&res, i);
+        if (i != 2 && si->st.store_bytes != 0)
+            fail_msg("node %d still stores %llu bytes", i, (unsigned long long)si->st.store_bytes);
+    }
+    job_result_free(&res);
+}
+
+/* An actor with a restart comes back from its constructor; the call in
+ * flight fails; an actor without one stays dead. */
+static int drv_restart(ray *ry, void *arg)
+{
+    (void)arg;
+    slot *s = my_slot(ry);
+    double start = 7, nap = 5, x = 1;
+    ray_actor h, mortal;
+    int rc = ray_actor_create(ry, "logger", 1, (ray_in[]){ray_val(&start, 8)},
+                              &(ray_task_opts){.cpus = 0, .node = 2, .max_restarts = 1}, &h);
+    if (!rc)
+        rc = ray_actor_create(ry, "logger", 0, NULL, &(ray_task_opts){.cpus = 0, .node = 2}, &mortal);
+    ray_ref r1, napping, after, gone;
+    const void *d;
+    size_t b;
+    for (int i = 0; i < 3 && !rc; i++) {
+        rc = ray_call(ry, h, "append", 1, (ray_in[]){ray_val(&x, 8)}, &r1);
+        if (!rc)
+            rc = ray_get(ry, r1, &d, &b);
+        ray_release(ry, r1);
+    }
+    if (!rc)
+        rc = ray_call(ry, h, "nap", 1, (ray_in[]){ray_val(&nap, 8)}, &napping);
+    if (!rc)
+        rc = ray_sleep(ry, 2 * LOST_AT);
+    if (rc)
+        return rc;
+    if (ray_get(ry, napping, &d, &b) != RAY_ETASK)
+        violation(ry, "the call in flight when the actor's node died did not fail");
+    snprintf(s->msg, sizeof s->msg, "%s", rt_error(ray_rt(ry)));
+    /* the old handle still works: the call reaches the restarted actor */
+    if ((rc = ray_call(ry, h, "dump", 0, NULL, &after)) || (rc = ray_get(ry, after, &d, &b)))
+        return rc;
+    const double *v = d;
+    s->value[0] = v[0]; /* entries: 7 from the constructor, none of the 3 appended */
+    if ((rc = ray_call(ry, mortal, "dump", 0, NULL, &gone)))
+        return rc;
+    if (ray_get(ry, gone, &d, &b) != RAY_ETASK ||
+        !strstr(rt_error(ray_rt(ry)), "actor 'logger' died with node 2 and has no restarts left"))
+        violation(ry, "a call to an actor without restarts: %s", rt_error(ray_rt(ry)));
+    return RT_OK;
+}
+
+static void restart_sim(void **state)
+{
+    (void)state;
+    ray_program p = program(drv_restart);
+    job_result res;
+    run_failing(4, &p, 2, LOST_AT, &res);
+    slot *s = job_result_slot(&res, 0);
+    assert_true(s->value[0] == 7);
+    assert_non_null(strstr(s->msg, "actor 'logger' method 'nap': its node 2 died before the call "
+                                   "returned"));
+    assert_int_equal(s->st.actor_restarts, 1);
+    assert_int_equal(s->st.calls_lost, 1);
+    job_result_free(&res);
+}
+
+/* With max_retries 0, a result lost with its node is an error naming the
+ * task. */
+static int drv_no_retries(ray *ry, void *arg)
+{
+    (void)arg;
+    slot *s = my_slot(ry);
+    double seed = 1, n = BIG_N;
+    ray_ref a;
+    int ready, nready;
+    int rc = ray_submit(ry, "make", 2, (ray_in[]){ray_val(&seed, 8), ray_val(&n, 8)},
+                        &(ray_task_opts){.cpus = 1, .node = 2}, &a);
+    if (!rc)
+        rc = ray_wait(ry, 1, &a, 1, -1, &ready, &nready);
+    if (!rc)
+        rc = ray_sleep(ry, 2 * LOST_AT);
+    if (rc)
+        return rc;
+    const void *d;
+    size_t b;
+    if (ray_get(ry, a, &d, &b) != RAY_ETASK)
+        violation(ry, "a result lost beyond max_retries did not fail");
+    snprintf(s->msg, sizeof s->msg, "%s", rt_error(ray_rt(ry)));
+    return RT_OK;
+}
+
+static void no_retries_sim(void **state)
+{
+    (void)state;
+    ray_program p = program(drv_no_retries);
+    p.cfg.inline_bytes = 1024;
+    p.cfg.max_retries = 0;
+    job_result res;
+    run_failing(3, &p, 2, LOST_AT, &res);
+    slot *s = job_result_slot(&res, 0);
+    assert_non_null(strstr(s->msg, "task 'make'"));
+    assert_non_null(strstr(s->msg, "its result was lost when node 2 died, and its max_retries (0) "
+                                   "are used up"));
+    job_result_free(&res);
+}
+
 #define BOTH(name)                                                                   \
     static void name##_sim(void **st) { (void)st; check_##name(ON_SIM); }           \
     static void name##_threads(void **st) { (void)st; check_##name(ON_THREADS); }
@@ -728,7 +948,8 @@ int main(void)
         CASES(futures), CASES(nested), CASES(wait),  CASES(actor),
         CASES(error),   CASES(large),  cmocka_unit_test(futures_procs),
         cmocka_unit_test(large_procs), cmocka_unit_test(same_sim_and_threads),
-        cmocka_unit_test(overhead_sim),
+        cmocka_unit_test(overhead_sim), cmocka_unit_test(lineage_sim),
+        cmocka_unit_test(restart_sim),  cmocka_unit_test(no_retries_sim),
     };
     return cmocka_run_group_tests_name("ray: tasks, futures, actors, object store", tests, NULL,
                                        NULL);

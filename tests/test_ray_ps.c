@@ -129,6 +129,24 @@ static void async_beats_sync_under_a_straggler(void **state)
         fail_msg("async took %g s, sync %g s", ta, ts);
 }
 
+/* A worker's node dies mid-run: its actor restarts elsewhere, the lost
+ * step (sync) or gradient (async) is done again, and the run finishes. */
+static void a_dead_worker_node_is_survived(void **state)
+{
+    (void)state;
+    const char *modes[] = {"sync", "async"};
+    for (int m = 0; m < 2; m++) {
+        run_ok("run ray-ps --mode %s --workers 4 --fail 2@2ms " DATA " --quiet --no-figures "
+               "--out %s/fail-%s", modes[m], dir, modes[m]);
+        char run[32];
+        snprintf(run, sizeof run, "fail-%s", modes[m]);
+        assert_true(num(run, "ray_actor_restarts") == 1);
+        assert_true(num(run, "ray_calls_lost") == 1);
+        assert_true(num(run, "ray_steps_redone") == 1);
+        assert_true(num(run, "final_accuracy") > 0.5);
+    }
+}
+
 static void bad_input_is_refused(void **state)
 {
     (void)state;
@@ -197,6 +215,7 @@ int main(void)
         cmocka_unit_test(sync_same_bits_sim_and_real),
         cmocka_unit_test(large_weights_go_through_the_store),
         cmocka_unit_test(async_beats_sync_under_a_straggler),
+        cmocka_unit_test(a_dead_worker_node_is_survived),
         cmocka_unit_test(bad_input_is_refused),
         cmocka_unit_test(compare_takes_its_specs),
         cmocka_unit_test(ray_bench_modes),
