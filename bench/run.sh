@@ -13,7 +13,7 @@ echo "== simulator overhead: 100 MB size-only ring allreduce on 1024 ranks, dist
 echo "== sweeps on every core: 8 runs, --jobs 1 vs the default (bench/sweep_jobs.sh)"
 "$here/sweep_jobs.sh" "$bin" || status=1
 echo "== calibrated simulation against real runs, every algorithm family (distlab validate; goal: within 10%)"
-"$bin" validate --out "${BENCH_OUT:-runs/bench}/validate" --epochs 3 || status=1
+"$bin" validate --out "${BENCH_OUT:-runs/bench}/validate" --epochs 3 --repeat 5 || status=1
 echo "== a failure in simulation: restart, resume from a checkpoint, async (bench/failure_figure.sh)"
 "$here/failure_figure.sh" "$build" "${BENCH_OUT:-runs/bench}/failure" || status=1
 echo "== Ray model: empty remote task vs plain round trip (real), 100,000 simulated tasks (bench/ray.sh)"

@@ -30,6 +30,7 @@
  * cluster with the measured latency and bandwidth (FILE.xml), to edit.
  */
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -198,8 +199,12 @@ static int measure_model(rt *r, const cal_arg *a, int m, int bi, cal_slot *out)
     }
     grad.dense_only = 1;
     ml_model_init_params(model, params, 1);
-    /* each rank its own part of the data, as in a run */
-    size_t start = n * (size_t)rt_rank(r) / (size_t)rt_size(r), pos = 0;
+    /* each rank its own part of the data, visited in no particular order,
+     * as in a run (a shuffled shard) */
+    size_t start = n * (size_t)rt_rank(r) / (size_t)rt_size(r), part = n / (size_t)rt_size(r);
+    uint64_t draw = 0x9E3779B97F4A7C15ull * (uint64_t)(rt_rank(r) + 1);
+    if (part == 0)
+        part = 1;
     double loss, flops;
     /* one untimed step, then as many as take about 50 ms */
     for (size_t i = 0; i < b; i++)
@@ -218,8 +223,10 @@ static int measure_model(rt *r, const cal_arg *a, int m, int bi, cal_slot *out)
         t0 = rt_now(r);
         clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0);
         for (int s = 0; s < steps; s++) {
-            for (size_t i = 0; i < b; i++)
-                idx[i] = (start + pos++) % n;
+            for (size_t i = 0; i < b; i++) {
+                draw = draw * 6364136223846793005ull + 1442695040888963407ull;
+                idx[i] = (start + (size_t)((draw >> 33) % part)) % n;
+            }
             if (ml_model_loss_grad(model, params, train, idx, b, &grad, &loss, &flops, err, sizeof err) != 0) {
                 rc = rt_fail(r, RT_EINVAL, "calibrate: model %s: %s", a->models[m], err);
                 break;
@@ -553,6 +560,10 @@ int verb_calibrate(int argc, char **argv)
     sim.latency_s = c.latency_s.median;
     sim.bandwidth_Bps = c.bandwidth_Bps.median;
     sim.speed_flops = c.reduce_flops_per_s.median;
+    /* a platform file holds no runtime overheads: its wire keeps the
+     * whole latency; both directions of a host share as measured */
+    double wire, os, orv;
+    calib_network(&c, &wire, &os, &orv, &sim.exchange_factor);
     char xml[2048], xml_path[4096];
     platform_path(out, xml_path, sizeof xml_path);
     FILE *f = NULL;

@@ -231,6 +231,8 @@ int verb_validate(int argc, char **argv)
         {"epochs", "E", "epochs of each training run (default 1)"},
         {"train-size", "N", "training examples of each run (default 6000)"},
         {"only", "LIST", "just these cases, e.g. ps-bsp,allreduce-sgd (default: all)"},
+        {"repeat", "N", "real runs of each case, their median measured (default 1; 1-20): a busy "
+                        "machine's runs vary by more than the model's error"},
         {"list", NULL, "list the cases and exit"},
         {NULL, NULL, NULL},
     };
@@ -250,10 +252,11 @@ int verb_validate(int argc, char **argv)
     }
     validate_ctx v = {.self = "/proc/self/exe", .out = cli_get(&a, "out") ? cli_get(&a, "out") : "runs/validate",
                       .launch = cli_get(&a, "launch") ? cli_get(&a, "launch") : "threads"};
-    long workers = 2, epochs = 1, train = 6000;
+    long workers = 2, epochs = 1, train = 6000, repeat = 1;
     if (cli_get_int(&a, "validate", "workers", 2, 64, &workers) ||
         cli_get_int(&a, "validate", "epochs", 1, 1000, &epochs) ||
-        cli_get_int(&a, "validate", "train-size", 100, 1 << 30, &train))
+        cli_get_int(&a, "validate", "train-size", 100, 1 << 30, &train) ||
+        cli_get_int(&a, "validate", "repeat", 1, 20, &repeat))
         return 2;
     if (strcmp(v.launch, "threads") != 0 && strcmp(v.launch, "procs") != 0) {
         fprintf(stderr, "distlab validate: --launch: expected threads or procs, not '%s'\n", v.launch);
@@ -285,8 +288,11 @@ int verb_validate(int argc, char **argv)
     }
     if (!cli_get(&a, "calibration")) {
         snprintf(calib, sizeof calib, "%s/calibration.json", v.out);
+        /* the runs' own data size: a model's rate depends on how much of
+         * the data stays in cache */
         char *cargv[] = {"distlab", "calibrate", "-o", calib, "--workers", v.workers, "--launch",
-                         (char *)v.launch, "--models", "softmax,mlp:64", NULL};
+                         (char *)v.launch, "--models", "softmax,mlp:64", "--train-size",
+                         v.train_size, NULL};
         char log[4300];
         snprintf(log, sizeof log, "%s/calibration.log", v.out);
         printf("calibrating this machine (%s ranks) ...\n", v.workers);
@@ -304,7 +310,8 @@ int verb_validate(int argc, char **argv)
         fprintf(stderr, "distlab validate: cannot write %s: %s\n", csv_path, strerror(errno));
         return 1;
     }
-    fprintf(csv, "case,family,unit,measured_s,predicted_s,predicted_over_measured,load_average\n");
+    fprintf(csv, "case,family,unit,measured_s,predicted_s,predicted_over_measured,load_average,"
+            "runs,measured_min_s,measured_max_s\n");
     {
         static calibration c;
         if (calib_read(calib, DISTLAB_VERSION, &c, err, sizeof err) == 0)
@@ -321,9 +328,21 @@ int verb_validate(int argc, char **argv)
     for (int i = 0; i < NCASES; i++) {
         if (!selected(only, cases[i].name))
             continue;
-        double load = NAN; /* how busy the machine was as the real run began */
+        double load = NAN; /* how busy the machine was as the real runs began */
         getloadavg(&load, 1);
-        double m = run_side(&v, &cases[i], 0, err, sizeof err);
+        double runs[20], m = NAN;
+        int nruns = 0;
+        for (long k = 0; k < repeat; k++) { /* the real side's median */
+            double t = run_side(&v, &cases[i], 0, err, sizeof err);
+            if (!isfinite(t)) {
+                nruns = 0;
+                break;
+            }
+            runs[nruns++] = t;
+        }
+        calib_stat ms = calib_stat_of(runs, nruns);
+        if (nruns)
+            m = ms.median;
         double p = isfinite(m) ? run_side(&v, &cases[i], 1, err, sizeof err) : NAN;
         if (!isfinite(m) || !isfinite(p) || m <= 0 || p <= 0) {
             fprintf(stderr, "distlab validate: %s\n", err);
@@ -331,8 +350,8 @@ int verb_validate(int argc, char **argv)
             continue;
         }
         const char *unit = cases[i].collective ? "operation" : "epoch";
-        fprintf(csv, "%s,%s,%s,%.9g,%.9g,%.4f,%.2f\n", cases[i].name, cases[i].family, unit, m, p,
-                p / m, load);
+        fprintf(csv, "%s,%s,%s,%.9g,%.9g,%.4f,%.2f,%d,%.9g,%.9g\n", cases[i].name, cases[i].family,
+                unit, m, p, p / m, load, nruns, ms.min, ms.max);
         printf("%-24s %-18s %14.6g %14.6g %8.3f %6.2f\n", cases[i].name, cases[i].family, m, p, p / m,
                load);
         done[n] = &cases[i];

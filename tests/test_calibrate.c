@@ -328,7 +328,7 @@ static void t_validate_writes_its_table(void **state)
     (void)state;
     calibrate("v.json", "--models softmax,mlp:64");
     int rc = test_distlab_run(out, sizeof out, "validate --calibration %s/v.json --out %s/val "
-                              "--only collective-ring,ps-bsp --train-size 600", tmpdir, tmpdir);
+                              "--only collective-ring,ps-bsp --train-size 600 --repeat 2", tmpdir, tmpdir);
     if (rc != 0)
         fail_msg("validate exited %d: %s", rc, out);
     char path[512], csv[4096];
@@ -337,12 +337,15 @@ static void t_validate_writes_its_table(void **state)
     assert_int_equal(test_read_file(path, csv, sizeof csv - 1, &n), 0);
     csv[n] = '\0';
     assert_non_null(strstr(csv, "case,family,unit,measured_s,predicted_s,predicted_over_measured,"
-                                "load_average\n"));
+                                "load_average,runs,measured_min_s,measured_max_s\n"));
     const char *row = strstr(csv, "\nps-bsp,parameter server,epoch,");
     assert_non_null(row);
-    double m, p, ratio;
-    assert_int_equal(sscanf(row + strlen("\nps-bsp,parameter server,epoch,"), "%lf,%lf,%lf", &m, &p, &ratio), 3);
+    double m, p, ratio, load, lo, hi;
+    int runs;
+    assert_int_equal(sscanf(row + strlen("\nps-bsp,parameter server,epoch,"), "%lf,%lf,%lf,%lf,%d,%lf,%lf",
+                            &m, &p, &ratio, &load, &runs, &lo, &hi), 7);
     assert_true(m > 0 && p > 0 && isfinite(ratio) && fabs(ratio - p / m) < 1e-3 * ratio);
+    assert_true(runs == 2 && lo <= m && m <= hi && load >= 0); /* the median of two real runs */
     assert_non_null(strstr(csv, "\ncollective-ring,allreduce,operation,"));
     assert_null(strstr(csv, "local-sgd"));
     snprintf(path, sizeof path, "%s/val/validate.png", tmpdir);
@@ -351,6 +354,7 @@ static void t_validate_writes_its_table(void **state)
         {"--only nosuch", "no case is named 'nosuch'"},
         {"--workers 1", "--workers"},
         {"--launch hosts", "expected threads or procs"},
+        {"--repeat 0", "--repeat"},
         {"--calibration /nonexistent.json --only ps-bsp", "cannot read calibration"},
     };
     test_distlab_refuses("validate", bad, sizeof bad / sizeof *bad);
