@@ -12,6 +12,11 @@
  *   locality    a task whose input (1 KB to 100 MB) sits in another
  *               node's store, placed by locality (it runs where the input
  *               is) or without (it runs on the driver's node and fetches)
+ *   allreduce   a ring allreduce made of actors (algorithms/ray_allreduce.c)
+ *               against distlab's own ring of messages (allreduce_ring.c)
+ *               on the same cluster: time and bytes on the wire, for each
+ *               size and each per-task overhead (the paper's added
+ *               scheduler delay)
  *
  * Each writes MODE.csv and MODE.png under --out.
  */
@@ -22,7 +27,9 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "algorithms/collectives.h"
 #include "algorithms/ray.h"
+#include "algorithms/ray_allreduce.h"
 #include "cli/cli.h"
 #include "core/units.h"
 #include "plots/plot.h"
@@ -30,7 +37,9 @@
 #define MAX_POINTS 32
 
 typedef struct bench_arg {
-    int mode;           /* 0 latency, 1 throughput, 2 locality */
+    int mode;           /* 0 latency, 1 throughput, 2 locality, 3 allreduce */
+    int actors;         /* allreduce: the actor ring (else the message ring) */
+    size_t floats;      /* allreduce: each member's vector */
     long reps;          /* latency: round trips; locality: trials per size */
     long tasks;         /* throughput: tasks in all */
     size_t bytes;       /* locality: this input's size */
@@ -42,6 +51,8 @@ typedef struct bench_slot {
     double plain_rtt_s, local_rtt_s, remote_rtt_s;
     double seconds;     /* throughput: first submit to last get; locality: per task */
     double tasks;
+    double wrong;       /* allreduce: elements not the exact sum */
+    double wire_bytes;  /* the job's bytes sent, every message */
 } bench_slot;
 
 static double wall_s(void)
@@ -206,6 +217,58 @@ static int drv_locality(ray *ry, void *arg)
     return rc;
 }
 
+static int drv_allreduce(ray *ry, void *arg)
+{
+    const bench_arg *ba = arg;
+    bench_slot *s = rt_slot(ray_rt(ry));
+    int p = ray_nodes(ry), rc = RT_OK;
+    ray_actor *m = calloc((size_t)p, sizeof *m);
+    if (!m)
+        return RT_ENOMEM;
+    for (int i = 0; i < p && !rc; i++)
+        rc = ray_actor_create(ry, "RingMember", 3,
+                              (ray_in[]){ray_val(&i, sizeof i), ray_val(&p, sizeof p),
+                                         ray_val(&ba->floats, sizeof ba->floats)},
+                              &(ray_task_opts){.cpus = 0, .node = i}, &m[i]);
+    double before;
+    if (!rc) /* every member built before the clock starts */
+        rc = ray_ring_check(ry, m, p, &before);
+    double t0 = rt_now(ray_rt(ry));
+    if (!rc)
+        rc = ray_ring_allreduce(ry, m, p);
+    s->seconds = rt_now(ray_rt(ry)) - t0;
+    if (!rc)
+        rc = ray_ring_check(ry, m, p, &s->wrong);
+    free(m);
+    return rc;
+}
+
+/* distlab's ring of messages on the same ranks and vectors */
+static int message_ring(rt *r, const bench_arg *ba, bench_slot *s)
+{
+    int p = rt_size(r), me = rt_rank(r);
+    float *v = malloc((ba->floats ? ba->floats : 1) * sizeof *v);
+    if (!v)
+        return rt_fail(r, RT_ENOMEM, "no memory for %zu floats", ba->floats);
+    for (size_t j = 0; j < ba->floats; j++)
+        v[j] = (float)((me + (int)(j % 7)) % 7);
+    int rc = rt_barrier(r);
+    double t0 = rt_now(r);
+    if (!rc)
+        rc = allreduce_ring(r, v, ba->floats, NULL);
+    if (!rc)
+        rc = rt_barrier(r);
+    s->seconds = rt_now(r) - t0;
+    float want[7] = {0};
+    for (int k = 0; k < 7; k++)
+        for (int q = 0; q < p; q++)
+            want[k] += (float)((q + k) % 7);
+    for (size_t j = 0; j < ba->floats; j++)
+        s->wrong += v[j] != want[j % 7];
+    free(v);
+    return rc;
+}
+
 /* Every rank: the plain round trip first (latency), then the Ray program. */
 static int bench_rank(rt *r, void *arg)
 {
@@ -232,8 +295,11 @@ static int bench_rank(rt *r, void *arg)
     }
     if (rc)
         return rc;
-    int (*drivers[])(ray *, void *) = {drv_latency, drv_throughput, drv_locality};
-    ray_program prog = {functions, 4, NULL, 0, drivers[ba->mode], (void *)ba, ba->cfg};
+    if (ba->mode == 3 && !ba->actors)
+        return message_ring(r, ba, s);
+    int (*drivers[])(ray *, void *) = {drv_latency, drv_throughput, drv_locality, drv_allreduce};
+    ray_program prog = {functions, 4, &ray_ring_member_class, 1, drivers[ba->mode], (void *)ba,
+                        ba->cfg};
     return ray_main(r, &prog, NULL);
 }
 
@@ -278,6 +344,7 @@ static int run_one(const char *verb, job_config *cfg, bench_arg *ba, int ranks, 
     }
     *wall = wall_s() - t0;
     *out = *(bench_slot *)job_result_slot(&res, 0);
+    out->wire_bytes = (double)res.bytes_sent;
     job_result_free(&res);
     return 0;
 }
@@ -290,10 +357,12 @@ static int parse_list(const char *verb, const char *opt, const char *list, int i
     for (char *tok = copy ? strtok_r(copy, ",", &save) : NULL; tok; tok = strtok_r(NULL, ",", &save)) {
         double x;
         char *end;
-        if (is_size ? units_size(tok, &x, err, sizeof err) != 0
-                    : (x = strtod(tok, &end), end == tok || *end)) {
+        /* is_size: 0 a number, 1 a size, 2 a time */
+        if (is_size == 2   ? units_time(tok, &x, err, sizeof err) != 0
+            : is_size == 1 ? units_size(tok, &x, err, sizeof err) != 0
+                           : (x = strtod(tok, &end), end == tok || *end)) {
             fprintf(stderr, "distlab %s: --%s: '%s' is not a %s\n", verb, opt, tok,
-                    is_size ? "size" : "number");
+                    is_size == 2 ? "time" : is_size ? "size" : "number");
             free(copy);
             return -1;
         }
@@ -330,6 +399,65 @@ static int figure(const char *path, const char *title, const char *xl, const cha
     return 0;
 }
 
+/* allreduce: every node count, size and overhead, the message ring and
+ * the actor ring on the same cluster; the figure is the first node
+ * count's. -1: a run failed (said), 1: the figure failed. */
+static int bench_allreduce(FILE *f, const char *png, job_config *cfg, bench_arg *ba,
+                           const double *nodes, int nn, const double *sizes, int ns,
+                           const double *overheads, int no)
+{
+    const char *verb = "ray-bench", *be = cfg->backend->name;
+    fprintf(f, "backend,nodes,bytes,task_overhead_s,ring_s,actor_ring_s,actor_over_ring,"
+               "ring_wire_bytes,actor_wire_bytes\n");
+    double x[MAX_POINTS], ring[MAX_POINTS], actor[MAX_POINTS][MAX_POINTS];
+    for (int n = 0; n < nn; n++)
+        for (int i = 0; i < ns; i++) {
+            ba->floats = (size_t)(sizes[i] / sizeof(float));
+            bench_slot r, s;
+            double wall;
+            ba->actors = 0;
+            if (run_one(verb, cfg, ba, (int)nodes[n], &r, &wall))
+                return -1;
+            for (int o = 0; o < no; o++) {
+                ba->actors = 1;
+                ba->cfg.task_overhead_s = overheads[o];
+                if (run_one(verb, cfg, ba, (int)nodes[n], &s, &wall))
+                    return -1;
+                if (r.wrong || s.wrong) {
+                    fprintf(stderr, "distlab ray-bench: allreduce of %.0f bytes on %d nodes: %.0f "
+                            "(ring) and %.0f (actors) elements wrong\n", sizes[i], (int)nodes[n],
+                            r.wrong, s.wrong);
+                    return -1;
+                }
+                fprintf(f, "%s,%d,%zu,%g,%.9g,%.9g,%.4g,%.0f,%.0f\n", be, (int)nodes[n],
+                        ba->floats * sizeof(float), overheads[o], r.seconds, s.seconds,
+                        s.seconds / r.seconds, r.wire_bytes, s.wire_bytes);
+                printf("ray-bench allreduce (%s): %d nodes, %zu bytes, overhead %g s: ring %.4g s, "
+                       "actor ring %.4g s (%.2fx); bytes sent %.4g against %.4g (%.3fx), %.2f s "
+                       "of wall time\n", be, (int)nodes[n], ba->floats * sizeof(float),
+                       overheads[o], r.seconds, s.seconds, s.seconds / r.seconds, r.wire_bytes,
+                       s.wire_bytes, s.wire_bytes / r.wire_bytes, wall);
+                fflush(stdout);
+                if (n == 0)
+                    actor[o][i] = s.seconds;
+            }
+            if (n == 0) {
+                x[i] = (double)(ba->floats * sizeof(float));
+                ring[i] = r.seconds;
+            }
+        }
+    plot_series ser[MAX_POINTS + 1];
+    char names[MAX_POINTS][64], title[96], yl[96];
+    ser[0] = (plot_series){"ring of messages (allreduce_ring.c)", x, ring, (size_t)ns, 1};
+    for (int o = 0; o < no; o++) {
+        snprintf(names[o], sizeof names[o], "actor ring, %g ms per task", 1e3 * overheads[o]);
+        ser[1 + o] = (plot_series){names[o], x, actor[o], (size_t)ns, 1};
+    }
+    snprintf(title, sizeof title, "Ring allreduce, %d nodes: actors and messages", (int)nodes[0]);
+    snprintf(yl, sizeof yl, "allreduce time (s, %s)", cfg->backend == &sim_backend ? "simulated" : "wall");
+    return figure(png, title, "vector size (bytes)", yl, PLOT_LOG10, PLOT_LOG10, ser, 1 + no) ? 1 : 0;
+}
+
 int verb_ray_bench(int argc, char **argv)
 {
     static const cli_opt opts[] = {
@@ -338,24 +466,28 @@ int verb_ray_bench(int argc, char **argv)
                                       "or where the hybrid policy sends them"},
         {"tasks", "N", "throughput: empty tasks per point (default 20000 sim, 4000 real)"},
         {"reps", "N", "latency: round trips (default 1000 real, 10 sim); locality: trials (3)"},
-        {"sizes", "SIZE[,SIZE...]", "locality: input sizes (default 1KB,10KB,100KB,1MB,10MB,100MB)"},
+        {"sizes", "SIZE[,SIZE...]", "locality: input sizes (default 1KB,10KB,100KB,1MB,10MB,100MB); "
+                                    "allreduce: vector sizes (default 1MB,16MB sim, 1MB real)"},
         {"task-overhead", "TIME", "sim: each task's overhead (default 5us, measured on threads)"},
+        {"overheads", "TIME[,TIME...]", "allreduce, sim: the per-task overheads to try "
+                                        "(default 5us,1ms,5ms)"},
         {"out", "DIR", "where MODE.csv and MODE.png go (default runs/ray-bench)"},
         {NULL, NULL, NULL},
     };
     const char *verb = "ray-bench";
     cli_args a;
     int code;
-    if (cli_parse(argc, argv, "ray-bench throughput|latency|locality [options] [job options]",
+    if (cli_parse(argc, argv, "ray-bench throughput|latency|locality|allreduce [options] [job options]",
                   opts, 1, &a, &code))
         return code;
-    static const char *const modes[] = {"latency", "throughput", "locality"};
+    static const char *const modes[] = {"latency", "throughput", "locality", "allreduce"};
     int mode = -1;
-    for (int m = 0; m < 3 && a.npos == 1; m++)
+    for (int m = 0; m < 4 && a.npos == 1; m++)
         if (!strcmp(a.pos[0], modes[m]))
             mode = m;
     if (mode < 0) {
-        fprintf(stderr, "distlab ray-bench: expected one mode, throughput, latency or locality%s%s\n",
+        fprintf(stderr, "distlab ray-bench: expected one mode, throughput, latency, locality or "
+                "allreduce%s%s\n",
                 a.npos ? ", got " : "", a.npos ? a.pos[0] : "");
         return 2;
     }
@@ -388,15 +520,27 @@ int verb_ray_bench(int argc, char **argv)
     static const char *const placements[] = {"local", "hybrid", NULL};
     if (cli_get_choice(&a, verb, "submit", placements, &ba.hybrid))
         return 2;
-    double nodes[MAX_POINTS], sizes[MAX_POINTS];
-    int nn = 0, ns = 0;
-    if (parse_list(verb, "nodes", cli_get(&a, "nodes") ? cli_get(&a, "nodes")
-                                  : is_sim ? "1,2,4,8,16,32,64" : "1,2",
-                   0, 1, 4096, nodes, &nn) ||
-        parse_list(verb, "sizes", cli_get(&a, "sizes") ? cli_get(&a, "sizes")
-                                  : "1KB,10KB,100KB,1MB,10MB,100MB",
-                   1, 0, 1024.0 * 1024 * 1024, sizes, &ns))
+    double nodes[MAX_POINTS], sizes[MAX_POINTS], overheads[MAX_POINTS];
+    int nn = 0, ns = 0, no = 0;
+    const char *def_nodes = mode == 3 ? (is_sim ? "16" : "2") : is_sim ? "1,2,4,8,16,32,64" : "1,2";
+    const char *def_sizes = mode != 3 ? "1KB,10KB,100KB,1MB,10MB,100MB" : is_sim ? "1MB,16MB" : "1MB";
+    if (cli_get(&a, "overheads") && !is_sim) {
+        fprintf(stderr, "distlab ray-bench: --overheads is a simulation parameter; on real "
+                "sockets the overhead is measured, not set\n");
         return 2;
+    }
+    if (parse_list(verb, "nodes", cli_get(&a, "nodes") ? cli_get(&a, "nodes") : def_nodes,
+                   0, 1, 4096, nodes, &nn) ||
+        parse_list(verb, "sizes", cli_get(&a, "sizes") ? cli_get(&a, "sizes") : def_sizes,
+                   1, 0, 1024.0 * 1024 * 1024, sizes, &ns) ||
+        (mode == 3 && is_sim &&
+         parse_list(verb, "overheads", cli_get(&a, "overheads") ? cli_get(&a, "overheads")
+                                       : "5us,1ms,5ms", 2, 0, 1, overheads, &no)))
+        return 2;
+    if (mode == 3 && !is_sim) {
+        overheads[0] = 0;
+        no = 1;
+    }
     const char *outdir = cli_get(&a, "out") ? cli_get(&a, "out") : "runs/ray-bench";
     if (make_dirs(outdir) != 0) {
         fprintf(stderr, "distlab ray-bench: --out %s: %s\n", outdir, strerror(errno));
@@ -454,6 +598,12 @@ int verb_ray_bench(int argc, char **argv)
         plot_series ser = {"empty tasks", x, y, (size_t)nn, 1};
         snprintf(yl, sizeof yl, "tasks per second (%s)", clock);
         status = figure(png, "Task throughput", "nodes", yl, PLOT_LOG2, PLOT_LOG10, &ser, 1);
+    } else if (mode == 3) {
+        status = bench_allreduce(f, png, &cfg, &ba, nodes, nn, sizes, ns, overheads, no);
+        if (status < 0) {
+            fclose(f);
+            return 1;
+        }
     } else {
         fprintf(f, "backend,bytes,locality_aware_s,locality_unaware_s,ratio\n");
         double x[MAX_POINTS], ya[MAX_POINTS], yu[MAX_POINTS];

@@ -21,6 +21,7 @@
 #include <cmocka.h>
 
 #include "algorithms/ray.h"
+#include "algorithms/ray_allreduce.h"
 #include "core/job.h"
 #include "real/real_backend.h"
 #include "sim/sim_backend.h"
@@ -927,6 +928,48 @@ static void no_retries_sim(void **state)
     job_result_free(&res);
 }
 
+/* ---- a ring allreduce made of actors ---- */
+
+static int drv_ring(ray *ry, void *arg)
+{
+    (void)arg;
+    int p = ray_nodes(ry), rc = RT_OK;
+    size_t floats = 3001; /* not a multiple of p: uneven chunks */
+    ray_actor m[8];
+    for (int i = 0; i < p && !rc; i++)
+        rc = ray_actor_create(ry, "RingMember", 3,
+                              (ray_in[]){ray_val(&i, sizeof i), ray_val(&p, sizeof p),
+                                         ray_val(&floats, sizeof floats)},
+                              &(ray_task_opts){.cpus = 0, .node = i}, &m[i]);
+    double wrong = -1;
+    if (!rc)
+        rc = ray_ring_allreduce(ry, m, p);
+    if (!rc)
+        rc = ray_ring_check(ry, m, p, &wrong);
+    my_slot(ry)->value[0] = wrong;
+    return rc;
+}
+
+static void check_ring(where w)
+{
+    for (int big = 0; big < 2; big++) { /* chunks inline, then through the stores */
+        ray_program p = {NULL, 0, &ray_ring_member_class, 1, drv_ring, NULL, ray_config_default()};
+        if (big)
+            p.cfg.inline_bytes = 1024;
+        job_result res;
+        run_on(w, 4, &p, &res);
+        slot *s0 = job_result_slot(&res, 0);
+        assert_true(s0->value[0] == 0);
+        /* each member: 3 steps of each phase, a get and a put in each, and a check */
+        assert_int_equal(((slot *)job_result_slot(&res, 1))->st.actor_calls, 2 * 2 * 3 + 1);
+        uint64_t fetched = 0;
+        for (int i = 0; i < 4; i++)
+            fetched += ((slot *)job_result_slot(&res, i))->st.objects_fetched;
+        assert_int_equal(fetched, big ? 4 * 2 * 3 : 0);
+        job_result_free(&res);
+    }
+}
+
 #define BOTH(name)                                                                   \
     static void name##_sim(void **st) { (void)st; check_##name(ON_SIM); }           \
     static void name##_threads(void **st) { (void)st; check_##name(ON_THREADS); }
@@ -939,6 +982,7 @@ BOTH(wait)
 BOTH(actor)
 BOTH(error)
 BOTH(large)
+BOTH(ring)
 
 #define CASES(name) cmocka_unit_test(name##_sim), cmocka_unit_test(name##_threads)
 
@@ -946,7 +990,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         CASES(futures), CASES(nested), CASES(wait),  CASES(actor),
-        CASES(error),   CASES(large),  cmocka_unit_test(futures_procs),
+        CASES(error),   CASES(large),  CASES(ring), cmocka_unit_test(futures_procs),
         cmocka_unit_test(large_procs), cmocka_unit_test(same_sim_and_threads),
         cmocka_unit_test(overhead_sim), cmocka_unit_test(lineage_sim),
         cmocka_unit_test(restart_sim),  cmocka_unit_test(no_retries_sim),

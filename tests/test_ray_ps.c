@@ -191,17 +191,35 @@ static void ray_bench_modes(void **state)
     double aware, unaware;
     assert_int_equal(sscanf(row, "sim,10000000,%lf,%lf", &aware, &unaware), 2);
     assert_true(unaware > 10 * aware); /* 10 MB over 10 Gb/s against none */
+    run_ok("ray-bench allreduce --nodes 4 --sizes 1MB --overheads 5us,1ms --out %s/rb", dir);
+    snprintf(path, sizeof path, "%s/rb/allreduce.csv", dir);
+    assert_int_equal(test_read_file(path, buf, sizeof buf - 1, &n), 0);
+    buf[n] = '\0';
+    double ring, actors[2], ring_bytes, actor_bytes;
+    row = strstr(buf, "sim,4,1000000,5e-06,");
+    assert_non_null(row);
+    assert_int_equal(sscanf(row, "sim,4,1000000,5e-06,%lf,%lf,%*f,%lf,%lf", &ring, &actors[0],
+                            &ring_bytes, &actor_bytes), 4);
+    row = strstr(buf, "sim,4,1000000,0.001,");
+    assert_non_null(row);
+    assert_int_equal(sscanf(row, "sim,4,1000000,0.001,%*f,%lf", &actors[1]), 1);
+    assert_true(ring_bytes == 2.0 * 3 / 4 * 1e6 * 4); /* 2 (p-1)/p n from each rank */
+    assert_true(actor_bytes > ring_bytes);            /* plus the control messages */
+    assert_true(actors[0] > ring && actors[1] > actors[0]);
     snprintf(path, sizeof path, "%s/rb/throughput.png", dir);
     assert_int_equal(access(path, R_OK), 0);
     const test_refusal cases[] = {
         {"", "expected one mode"},
-        {"bogus", "expected one mode, throughput, latency or locality, got bogus"},
+        {"bogus", "expected one mode, throughput, latency, locality or allreduce, got bogus"},
         {"throughput --nodes 0", "--nodes: expected up to 32 values from 1 to 4096"},
         {"throughput --tasks 0", "--tasks"},
         {"latency --task-overhead 2s", "--task-overhead: expected 0 to 1 s"},
         {"latency --backend real --task-overhead 1us", "a simulation parameter"},
         {"locality --sizes 1KB,banana", "'banana' is not a size"},
         {"throughput --submit far", "expected one of: local, hybrid"},
+        {"allreduce --overheads 1ms,banana", "'banana' is not a time"},
+        {"allreduce --overheads 2s", "--overheads: expected up to 32 values from 0 to 1"},
+        {"allreduce --backend real --overheads 1ms", "a simulation parameter"},
     };
     char prefix[700];
     snprintf(prefix, sizeof prefix, "ray-bench --out %s/rb", dir);
