@@ -166,6 +166,7 @@ static void rank_init(real_job *job, real_rank *rk, int rank)
     const job_config *cfg = job->cfg;
     memset(rk, 0, sizeof *rk);
     rk->job = job;
+    rk->launcher_fd = -1;
     rt_init(&rk->rt, &real_ops, "real", rank, job->size, 0, cfg->record_events, rk);
     double s = cfg->slowdown ? cfg->slowdown[rank] : 1;
     rk->rt.slowdown = s > 1 ? s : 1;
@@ -806,11 +807,14 @@ static void run_procs(real_job *job, real_rank *ranks)
             job_fail(res, "memory file for the events of rank %d: %s", started, strerror(errno));
             break;
         }
-        if (pipe2(fds, O_CLOEXEC) != 0) {
-            job_fail(res, "pipe for rank %d: %s", started, strerror(errno));
+        /* the rank's line to the launcher: it reads EOF when the rank is
+         * gone, and carries the rank's rt_shared requests */
+        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds) != 0) {
+            job_fail(res, "socket pair for rank %d: %s", started, strerror(errno));
             break;
         }
         rank_init(job, &ranks[started], started);
+        ranks[started].launcher_fd = fds[1];
         job->beat[started] = net_clock_s();
         pid[started] = fork();
         if (pid[started] == 0) {
@@ -834,8 +838,8 @@ static void run_procs(real_job *job, real_rank *ranks)
         for (int i = 0; i < started; i++)
             kill(pid[i], SIGKILL);
 
-    /* Reap in the order the children end: a pipe reads EOF when its child
-     * is gone. Between ends, the watchdog. */
+    /* Reap in the order the children end: a rank's socket reads EOF when
+     * it is gone. Between ends, the watchdog, and rt_shared requests. */
     for (int left = started; left > 0;) {
         double next = kill_stuck(job, pid, ends, started, stuck, stale_s, &first);
         if (poll(ends, (nfds_t)started, net_poll_ms(next)) < 0 && errno != EINTR) {
@@ -844,6 +848,8 @@ static void run_procs(real_job *job, real_rank *ranks)
         }
         for (int i = 0; i < started; i++) {
             if (ends[i].fd < 0 || !ends[i].revents)
+                continue;
+            if (real_shared_serve(job, ends[i].fd) == 0)
                 continue;
             close(ends[i].fd);
             ends[i].fd = -1;
@@ -928,8 +934,6 @@ int real_job_run(const job_config *cfg, job_main fn, void *arg, job_result *res)
     job.bind = real_binds(cfg);
     if (getrandom(&job.token, sizeof job.token, GRND_NONBLOCK) != (ssize_t)sizeof job.token)
         job.token = (uint64_t)getpid() << 32 ^ (uint64_t)(job.t0 * 1e9);
-    snprintf(job.shm_prefix, sizeof job.shm_prefix, "/distlab-%d-%016llx-", (int)getpid(),
-             (unsigned long long)job.token);
     pthread_mutex_init(&job.lock, NULL);
     if (fit_fd_limit(cfg, err, sizeof err) != 0) {
         job_fail(res, "%s", err);

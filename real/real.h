@@ -71,7 +71,8 @@ typedef struct real_shm {
     struct real_shm *next;
     char *name;
     size_t bytes;
-    void *ptr;
+    void *ptr;            /* the mapping (NULL in a procs launcher's list) */
+    int fd;               /* procs launcher: the memory file it hands out */
 } real_shm;
 
 /* One job: fixed before the ranks start, then read-only except under lock. */
@@ -91,8 +92,8 @@ typedef struct real_job {
     int *listen_fd;      /* per rank, made before any rank starts */
     net_addr *addr;      /* per rank: where its listener is */
     pthread_mutex_t lock;
-    real_shm *shm;       /* threads: every named mapping of the job */
-    char shm_prefix[64]; /* procs: POSIX shm names start with this */
+    real_shm *shm;       /* threads: every named mapping of the job;
+                          * procs: the launcher's memory files, by name */
     double *beat;        /* procs: per rank, when it last showed life
                           * (net_clock_s), in a mapping the launcher reads */
 } real_job;
@@ -172,6 +173,8 @@ typedef struct real_rank {
     int *pfd_peer;
     double last_call_s;   /* end of the latest runtime call (stragglers) */
     real_shm *maps;       /* procs: what this rank has mapped */
+    int launcher_fd;      /* procs: its socket to the launcher, which hands
+                           * out rt_shared's memory files; else -1 */
     /* never touched: the ranks of a threads job lie side by side in one
      * array, and without it this rank's last_call_s (written by every
      * rt_compute) shared a cache line with the next rank's rt.ops and
@@ -217,6 +220,10 @@ void real_mesh_close(real_rank *rk);
 
 /* shared.c */
 void *real_shared(rt *r, const char *name, size_t bytes);
+/* The launcher of a procs job: answer one rt_shared request that came on
+ * a rank's socket fd (its memory file, made on the first request for a
+ * name). Returns 0, or 1 when the socket says the rank is gone. */
+int real_shared_serve(real_job *job, int fd);
 void real_shared_rank_fini(real_rank *rk);
 void real_shared_job_fini(real_job *job);
 

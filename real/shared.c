@@ -1,24 +1,25 @@
 /* shared.c -- rt_shared for the real backend: one zeroed mapping per name.
  *
  * Threads of one process share an anonymous mapping kept in the job's
- * registry. Rank processes each map the same POSIX shared-memory object,
- * named from the job (launching pid and token) and the caller's name, so
- * every rank of the machine sees the same bytes without any message; the
- * launcher removes the objects when the job ends. The first rank to ask
- * sizes the object; a rank asking for another size of the same name gets
- * an error rather than a mapping that could fault.
+ * registry. Rank processes each map the same memory file (memfd_create),
+ * which the launcher makes, sized, on the first request for a name and
+ * hands to every rank that asks, over the socket it keeps to each rank
+ * (SCM_RIGHTS). The file has no name anywhere: it lives as long as a
+ * process holds it, so a launcher killed with SIGKILL leaves nothing in
+ * /dev/shm (named POSIX objects, which only the launcher removed, did).
+ * A rank asking for another size of a name gets an error rather than a
+ * mapping that could fault.
  */
 #define _GNU_SOURCE
 #include "real/real.h"
 
-#include <ctype.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -78,76 +79,130 @@ out:
     return ptr;
 }
 
-/* The POSIX shm name of a job's object: the prefix, then the caller's name
- * with anything outside [A-Za-z0-9._-] written as %XX. */
-static int shm_path(const real_job *job, const char *name, char *out, size_t len)
+/* A rank's request to the launcher, and the answer (with the file). */
+#define SHARED_NAME_MAX 255
+typedef struct shared_ask {
+    uint64_t bytes;
+    char name[SHARED_NAME_MAX + 1];
+} shared_ask;
+typedef struct shared_answer {
+    int32_t err;    /* 0, or the errno of making the file */
+    uint32_t pad;
+    uint64_t bytes; /* the file's size: the first asker's */
+} shared_answer;
+
+/* room for one descriptor, aligned as a control message must be */
+typedef union fd_cmsg {
+    char buf[CMSG_SPACE(sizeof(int))];
+    struct cmsghdr align;
+} fd_cmsg;
+
+int real_shared_serve(real_job *job, int fd)
 {
-    size_t n = (size_t)snprintf(out, len, "%s", job->shm_prefix);
-    for (const unsigned char *c = (const unsigned char *)name; *c && n + 4 < len; c++) {
-        if (isalnum(*c) || *c == '.' || *c == '_' || *c == '-')
-            out[n++] = (char)*c;
-        else
-            n += (size_t)snprintf(out + n, len - n, "%%%02X", *c);
+    shared_ask ask;
+    ssize_t n;
+    while ((n = recv(fd, &ask, sizeof ask, 0)) < 0 && errno == EINTR)
+        ;
+    if (n <= 0)
+        return 1; /* the rank is gone */
+    shared_answer ans = {0};
+    real_shm *e = NULL;
+    if ((size_t)n != sizeof ask || !memchr(ask.name, '\0', sizeof ask.name)) {
+        ans.err = EPROTO;
+    } else if (!(e = shm_find(job->shm, ask.name))) {
+        int mfd = memfd_create("distlab-shared", MFD_CLOEXEC);
+        if (mfd < 0 || ftruncate(mfd, (off_t)ask.bytes) != 0 ||
+            !(e = shm_add(&job->shm, ask.name, (size_t)ask.bytes, NULL))) {
+            ans.err = errno ? errno : ENOMEM;
+            if (mfd >= 0)
+                close(mfd);
+        } else {
+            e->fd = mfd;
+        }
     }
-    out[n] = '\0';
-    return n + 4 < len ? 0 : -1;
+    fd_cmsg cbuf;
+    memset(&cbuf, 0, sizeof cbuf);
+    struct iovec iov = {&ans, sizeof ans};
+    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+    if (e) {
+        ans.bytes = e->bytes;
+        mh.msg_control = cbuf.buf;
+        mh.msg_controllen = sizeof cbuf.buf;
+        struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(c), &e->fd, sizeof(int));
+    }
+    /* (a rank that died meanwhile reads nothing: its EOF comes next) */
+    while (sendmsg(fd, &mh, MSG_NOSIGNAL) < 0 && errno == EINTR)
+        ;
+    return 0;
+}
+
+/* Ask the launcher for the memory file of name; its descriptor, or -1
+ * with the error set. */
+static int shared_ask_launcher(rt *r, real_rank *rk, const char *name, size_t bytes)
+{
+    shared_ask ask = {.bytes = bytes};
+    shared_answer ans;
+    fd_cmsg cbuf;
+    struct iovec iov = {&ans, sizeof ans};
+    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf.buf, .msg_controllen = sizeof cbuf.buf};
+    int fd = -1;
+    ssize_t n;
+    if (strlen(name) > SHARED_NAME_MAX) {
+        rt_seterr(r, RT_EINVAL, "shared %.40s...: the name is longer than %d bytes", name, SHARED_NAME_MAX);
+        return -1;
+    }
+    strcpy(ask.name, name);
+    while ((n = send(rk->launcher_fd, &ask, sizeof ask, MSG_NOSIGNAL)) < 0 && errno == EINTR)
+        ;
+    if (n == (ssize_t)sizeof ask)
+        while ((n = recvmsg(rk->launcher_fd, &mh, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR)
+            ;
+    if (n != (ssize_t)sizeof ans) {
+        rt_seterr(r, RT_EIO, "shared %s: no answer from the launcher (%s)", name,
+                  n < 0 ? strerror(errno) : "the line closed");
+        return -1;
+    }
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS && c->cmsg_len == CMSG_LEN(sizeof(int)))
+            memcpy(&fd, CMSG_DATA(c), sizeof fd);
+    if (ans.err || fd < 0) {
+        rt_seterr(r, ans.err == ENOMEM || ans.err == ENOSPC ? RT_ENOMEM : RT_EIO, "shared %s: %zu bytes: %s",
+                  name, bytes, strerror(ans.err ? ans.err : EPROTO));
+    } else if (ans.bytes != bytes) {
+        rt_seterr(r, RT_EINVAL, "shared %s: already %llu bytes, asked for %zu", name,
+                  (unsigned long long)ans.bytes, bytes);
+    } else {
+        return fd;
+    }
+    if (fd >= 0)
+        close(fd);
+    return -1;
 }
 
 static void *shared_procs(rt *r, real_rank *rk, const char *name, size_t bytes)
 {
-    char path[256];
-    void *ptr = NULL;
-    int fd = -1;
     real_shm *e = shm_find(rk->maps, name);
     if (e)
         return found(r, e, name, bytes);
-    if (shm_path(rk->job, name, path, sizeof path) != 0) {
-        rt_seterr(r, RT_EINVAL, "shared %s: name too long", name);
-        goto fail;
-    }
-    /* One rank creates and sizes the block; the others wait until it has a
-     * size and check it is theirs. Two ranks sizing it at once could leave
-     * one of them with a mapping past the end of the file (SIGBUS). */
-    struct stat st;
-    fd = shm_open(path, O_RDWR | O_CREAT | O_EXCL, 0600);
-    if (fd >= 0) {
-        if (ftruncate(fd, (off_t)bytes) != 0) {
-            rt_seterr(r, RT_ENOMEM, "shared %s: %zu bytes: %s", name, bytes, strerror(errno));
-            goto fail;
-        }
-    } else if (errno == EEXIST) {
-        fd = shm_open(path, O_RDWR, 0600);
-        double give_up = net_clock_s() + rk->job->timeout_s;
-        while (fd >= 0 && fstat(fd, &st) == 0 && st.st_size == 0 && net_clock_s() < give_up)
-            usleep(1000);
-    }
-    if (fd < 0 || fstat(fd, &st) != 0) {
-        rt_seterr(r, RT_EIO, "shared %s: shm_open %s: %s", name, path, strerror(errno));
-        goto fail;
-    }
-    if ((size_t)st.st_size != bytes) {
-        rt_seterr(r, RT_EINVAL, "shared %s: %s %lld bytes, asked for %zu", name,
-                  st.st_size ? "already" : "its creator never sized it:", (long long)st.st_size, bytes);
-        goto fail;
-    }
-    ptr = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    int fd = shared_ask_launcher(r, rk, name, bytes);
+    if (fd < 0)
+        return NULL;
+    void *ptr = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    close(fd); /* the mapping keeps the file */
     if (ptr == MAP_FAILED) {
-        ptr = NULL;
         rt_seterr(r, RT_ENOMEM, "shared %s: mmap %zu bytes: %s", name, bytes, strerror(errno));
-        goto fail;
+        return NULL;
     }
     if (!shm_add(&rk->maps, name, bytes, ptr)) {
-        rt_seterr(r, RT_ENOMEM, "shared %s: no memory", name);
-        goto fail;
-    }
-    close(fd);
-    return ptr;
-fail:
-    if (ptr)
         munmap(ptr, bytes);
-    if (fd >= 0)
-        close(fd);
-    return NULL;
+        rt_seterr(r, RT_ENOMEM, "shared %s: no memory", name);
+        return NULL;
+    }
+    return ptr;
 }
 
 void *real_shared(rt *r, const char *name, size_t bytes)
@@ -157,7 +212,8 @@ void *real_shared(rt *r, const char *name, size_t bytes)
         rt_seterr(r, RT_EINVAL, "rt_shared(\"%s\"): the ranks of a --launch hosts job share no memory", name);
         return NULL;
     }
-    void *ptr = rk->job->procs ? shared_procs(r, rk, name, bytes) : shared_threads(r, rk->job, name, bytes);
+    /* (a one-rank hosts job has no launcher: its rank shares with itself) */
+    void *ptr = rk->launcher_fd >= 0 ? shared_procs(r, rk, name, bytes) : shared_threads(r, rk->job, name, bytes);
     real_mark(rk);
     return ptr;
 }
@@ -167,7 +223,10 @@ static void shm_free_all(real_shm **list)
     while (*list) {
         real_shm *e = *list;
         *list = e->next;
-        munmap(e->ptr, e->bytes);
+        if (e->ptr)
+            munmap(e->ptr, e->bytes);
+        else
+            close(e->fd);
         free(e->name);
         free(e);
     }
@@ -181,19 +240,4 @@ void real_shared_rank_fini(real_rank *rk)
 void real_shared_job_fini(real_job *job)
 {
     shm_free_all(&job->shm);
-    if (!job->procs)
-        return;
-    DIR *d = opendir("/dev/shm");
-    if (!d)
-        return;
-    const char *prefix = job->shm_prefix + 1; /* names in /dev/shm lack the '/' */
-    struct dirent *de;
-    while ((de = readdir(d))) {
-        if (strncmp(de->d_name, prefix, strlen(prefix)) == 0) {
-            char path[300];
-            snprintf(path, sizeof path, "/%s", de->d_name);
-            shm_unlink(path);
-        }
-    }
-    closedir(d);
 }

@@ -887,11 +887,16 @@ static void test_stopped_rank_procs(void **state)
 
 static int pid_pipe = -1;
 
-/* Each rank says its pid, then trains on (barriers) for a minute. */
+/* Each rank maps shared memory (as Hogwild! does), says its pid, then
+ * trains on (barriers) for a minute. */
 static int orphan_rank(rt *r, void *arg)
 {
     (void)arg;
     int pid = (int)getpid();
+    volatile int *board = rt_shared(r, "orphan board", 1 << 16);
+    if (!board)
+        return RT_EIO;
+    board[rt_rank(r)] = pid;
     if (write(pid_pipe, &pid, sizeof pid) != (ssize_t)sizeof pid)
         return RT_EIO;
     while (rt_now(r) < 60) {
@@ -902,9 +907,43 @@ static int orphan_rank(rt *r, void *arg)
     return RT_OK;
 }
 
+/* Entries of /dev/shm whose name holds "distlab-PID-" (the names rt_shared
+ * gave its POSIX objects, which only the launcher removed). */
+static int shm_entries_of(pid_t launcher)
+{
+    char mark[64];
+    int n = 0;
+    snprintf(mark, sizeof mark, "distlab-%d-", (int)launcher);
+    DIR *d = opendir("/dev/shm");
+    if (!d)
+        return 0;
+    for (struct dirent *de; (de = readdir(d));)
+        n += strstr(de->d_name, mark) != NULL;
+    closedir(d);
+    return n;
+}
+
+/* Whether process pid maps a memory file named name (/proc/PID/maps
+ * writes it "/memfd:NAME (deleted)"). */
+static int maps_memfd(pid_t pid, const char *name)
+{
+    char path[64], line[512], want[128];
+    snprintf(path, sizeof path, "/proc/%d/maps", (int)pid);
+    snprintf(want, sizeof want, "/memfd:%s", name);
+    FILE *f = fopen(path, "r");
+    int found = 0;
+    while (f && !found && fgets(line, sizeof line, f))
+        found = strstr(line, want) != NULL;
+    if (f)
+        fclose(f);
+    return found;
+}
+
 /* SIGKILL the launcher of a procs job: its ranks must die with it (not
- * train on to the end), and it must leave no temporary folder behind. This
- * process adopts the orphans (a subreaper), so it can see how they end. */
+ * train on to the end), and it must leave no temporary folder and no
+ * shared memory behind (rt_shared's memory is a memory file, held only by
+ * the processes). This process adopts the orphans (a subreaper), so it
+ * can see how they end. */
 static void test_launcher_killed(void **state)
 {
     (void)state;
@@ -930,6 +969,9 @@ static void test_launcher_killed(void **state)
     for (int i = 0; i < N; i++)
         assert_int_equal(read(fds[0], &pids[i], sizeof pids[i]), (ssize_t)sizeof pids[i]);
     close(fds[0]);
+    for (int i = 0; i < N; i++)
+        if (!maps_memfd(pids[i], "distlab-shared"))
+            fail_msg("rank %d (pid %d) does not map its rt_shared memory from a memory file", i, pids[i]);
     assert_int_equal(kill(launcher, SIGKILL), 0);
     assert_int_equal(waitpid(launcher, NULL, 0), launcher);
     for (int i = 0; i < N; i++) {
@@ -939,6 +981,7 @@ static void test_launcher_killed(void **state)
             fail_msg("rank %d (pid %d) outlived its launcher (wait status 0x%x)", i, pids[i], wstatus);
     }
     alarm(0);
+    assert_int_equal(shm_entries_of(launcher), 0);
     DIR *d = opendir(tmp);
     assert_non_null(d);
     struct dirent *de;
