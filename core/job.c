@@ -3,10 +3,9 @@
  * The result area (status, counters, per-rank result slots) is one
  * MAP_SHARED mapping made before any fork, so whatever process a backend
  * runs its ranks in writes it directly. Event logs, whose size is not
- * known in advance, come back from such processes through files: a
- * memory file the child inherits (job_events_write_fd, job_events_read_fd;
- * nothing on disk to leave behind) or one in a private temporary folder
- * (job_events_save, job_events_load).
+ * known in advance, come back from such processes through a memory file
+ * the child inherits (job_events_write_fd, job_events_read_fd): nothing
+ * on disk to leave behind.
  */
 #define _GNU_SOURCE
 #include "core/job.h"
@@ -121,18 +120,6 @@ int job_collect_report(job_result *res, int rank, int status, const char *err, c
     return 0;
 }
 
-int job_events_save(const job_result *res, const char *path)
-{
-    FILE *f = fopen(path, "wb");
-    if (!f)
-        return -1;
-    size_t n = res->nevents ? fwrite(res->events, sizeof(rt_event), res->nevents, f) : 0;
-    int rc = (n == res->nevents) ? 0 : -1;
-    if (fclose(f) != 0)
-        rc = -1;
-    return rc;
-}
-
 int job_events_write_fd(const job_result *res, int fd)
 {
     const char *p = (const char *)res->events;
@@ -175,28 +162,6 @@ int job_events_read_fd(job_result *res, int fd)
     return 0;
 }
 
-int job_events_load(job_result *res, const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return -1;
-    rt_event buf[1024];
-    size_t n;
-    int rc = 0;
-    while ((n = fread(buf, sizeof buf[0], 1024, f)) > 0) {
-        rt_event *ev = realloc(res->events, (res->nevents + n) * sizeof *ev);
-        if (!ev) {
-            rc = -1;
-            break;
-        }
-        memcpy(ev + res->nevents, buf, n * sizeof *ev);
-        res->events = ev;
-        res->nevents += n;
-    }
-    fclose(f);
-    return rc;
-}
-
 static int event_order(const void *a, const void *b)
 {
     const rt_event *x = a, *y = b;
@@ -216,13 +181,6 @@ void job_describe_exit(int wstatus, char *buf, size_t len)
         snprintf(buf, len, "exited with status %d", WEXITSTATUS(wstatus));
     else
         snprintf(buf, len, "ended abnormally");
-}
-
-int job_make_tmpdir(char *dir, size_t len)
-{
-    const char *base = getenv("TMPDIR");
-    snprintf(dir, len, "%s/distlab-XXXXXX", base && *base ? base : "/tmp");
-    return mkdtemp(dir) ? 0 : -1;
 }
 
 int job_run(const job_config *cfg, job_main fn, void *arg, job_result *res)

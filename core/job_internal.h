@@ -24,14 +24,11 @@ int job_collect_rank(job_result *res, rt *r, int status);
 /* The same for a rank that ran elsewhere (hosts) and reported these. */
 int job_collect_report(job_result *res, int rank, int status, const char *err, const rt_event *events,
                        size_t nevents, uint64_t bytes_sent, uint64_t messages);
-int job_events_save(const job_result *res, const char *path);
-int job_events_load(job_result *res, const char *path);
-/* The same through a file descriptor: write appends this process's events
+/* A process's events through a file descriptor: write appends them
  * at fd's offset; read appends to res the events of the whole file (from
  * offset 0, whatever fd's offset). Both return 0 or -1. */
 int job_events_write_fd(const job_result *res, int fd);
 int job_events_read_fd(job_result *res, int fd);
 void job_describe_exit(int wstatus, char *buf, size_t len);
-int job_make_tmpdir(char *dir, size_t len);
 
 #endif

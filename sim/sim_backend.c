@@ -1,9 +1,11 @@
 /* sim_backend.c -- the sim backend's entry in the backends' table: its
  * settings' defaults, and the child process a simulation runs in.
  *
- * The child runs the ranks (sim.c), then writes its event log to a file in
- * a private temporary folder, which the parent reads back; status, slots
- * and counters come through the result area, which the child shares. The
+ * The child runs the ranks (sim.c), then writes its event log to a memory
+ * file (memfd) the parent made before the fork and reads back: nothing on
+ * disk, so a distlab killed with SIGKILL leaves no folder behind (and the
+ * child dies with it). Status, slots and counters come through the result
+ * area, which the child shares. The
  * child's stderr passes through the parent; when SimGrid aborts (at load
  * or in the middle of the run), its last error lines are the message.
  */
@@ -15,6 +17,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -132,35 +136,37 @@ static void pass_stderr(int fd, said_tail *t)
 /* sim_backend.run: the simulation in a child process (see the header). */
 static int run_sim_in_child(const job_config *cfg, job_main fn, void *arg, job_result *res)
 {
-    char dir[4096], path[4200];
-    if (job_make_tmpdir(dir, sizeof dir) != 0) {
-        job_fail(res, "cannot make a temporary folder: %s", strerror(errno));
+    job_shared *sh = res->shared;
+    int err_pipe[2], events_fd = memfd_create("distlab-sim-events", MFD_CLOEXEC);
+    if (events_fd < 0) {
+        job_fail(res, "memory file for the simulation's events: %s", strerror(errno));
         return -1;
     }
-    snprintf(path, sizeof path, "%s/events.sim", dir);
-    job_shared *sh = res->shared;
-    int err_pipe[2];
     if (pipe(err_pipe) != 0) {
         job_fail(res, "pipe: %s", strerror(errno));
-        rmdir(dir);
+        close(events_fd);
         return -1;
     }
     fflush(NULL);
-    pid_t pid = fork();
+    pid_t parent = getpid(), pid = fork();
     if (pid < 0) {
         job_fail(res, "fork: %s", strerror(errno));
         close(err_pipe[0]);
         close(err_pipe[1]);
-        rmdir(dir);
+        close(events_fd);
         return -1;
     }
     if (pid == 0) {
+        /* no simulation outlives the distlab that wants it */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent)
+            _exit(4);
         signal(SIGPIPE, SIG_DFL);
         close(err_pipe[0]);
         dup2(err_pipe[1], 2);
         close(err_pipe[1]);
         sim_job_run(cfg, fn, arg, res);
-        int rc = job_events_save(res, path) == 0 ? 0 : 3;
+        int rc = job_events_write_fd(res, events_fd) == 0 ? 0 : 3;
         fflush(NULL);
         _exit(rc);
     }
@@ -183,13 +189,12 @@ static int run_sim_in_child(const job_config *cfg, job_main fn, void *arg, job_r
         tail_say(tail, said, sizeof said);
         if (!sh->failed)
             job_fail(res, "the simulation %s%s%s", how, said[0] ? "; SimGrid said: " : "", said);
-    } else if (job_events_load(res, path) != 0) {
-        job_fail(res, "cannot read the events the simulation wrote to %s", path);
+    } else if (job_events_read_fd(res, events_fd) != 0) {
+        job_fail(res, "cannot read the events the simulation wrote");
     }
     if (tail != &no_memory)
         free(tail);
-    unlink(path);
-    rmdir(dir);
+    close(events_fd);
     return sh->failed ? -1 : 0;
 }
 

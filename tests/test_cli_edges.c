@@ -17,8 +17,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <libgen.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "plots/plot.h"
@@ -583,6 +588,90 @@ static void timeline_refuses_ranks_the_run_never_had(void **state)
     }
 }
 
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* A child of process parent, and its CPU seconds; 0 when there is none. */
+static pid_t child_of(pid_t parent, double *cpu_s)
+{
+    DIR *d = opendir("/proc");
+    pid_t found = 0;
+    for (struct dirent *de; d && !found && (de = readdir(d));) {
+        char path[300], buf[1024];
+        snprintf(path, sizeof path, "/proc/%s/stat", de->d_name);
+        FILE *f = fopen(path, "r");
+        if (!f)
+            continue;
+        size_t n = fread(buf, 1, sizeof buf - 1, f);
+        fclose(f);
+        buf[n] = '\0';
+        const char *at = strrchr(buf, ')');
+        int ppid;
+        unsigned long ut, st;
+        if (at && sscanf(at + 2, "%*c %d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ppid, &ut, &st) == 3 &&
+            ppid == parent) {
+            found = (pid_t)atoi(de->d_name);
+            *cpu_s = (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+        }
+    }
+    if (d)
+        closedir(d);
+    return found;
+}
+
+/* distlab killed with SIGKILL while it simulates: the simulation (a child
+ * process) dies with it, and nothing is left in $TMPDIR -- the child wrote
+ * its events to a folder there, which only the parent removed. This
+ * process adopts the orphan (a subreaper) to see how it ends. */
+static void killed_simulation_leaves_nothing(void **state)
+{
+    (void)state;
+    NEED_BINARY();
+    char tmp[400];
+    snprintf(tmp, sizeof tmp, "%s/killed-tmp", tmpdir);
+    assert_int_equal(mkdir(tmp, 0700), 0);
+    assert_int_equal(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        setenv("TMPDIR", tmp, 1);
+        if (!freopen("/dev/null", "w", stdout) || !freopen("/dev/null", "w", stderr))
+            _exit(127);
+        execl(test_distlab(), "distlab", "collective", "--workers", "64", "--bytes", "100MB", "--payload",
+              "size-only", "--iters", "100000", (char *)NULL);
+        _exit(127);
+    }
+    /* once the simulation runs: a second of its own CPU time */
+    pid_t sim = 0;
+    double cpu = 0;
+    for (double t = now_s(); now_s() - t < 120 && (!(sim = child_of(pid, &cpu)) || cpu < 1.0);)
+        usleep(50 * 1000);
+    assert_true(sim > 0);
+    assert_int_equal(kill(pid, SIGKILL), 0);
+    assert_int_equal(waitpid(pid, NULL, 0), pid);
+    int ws = 0;
+    pid_t got = 0;
+    for (double t = now_s(); now_s() - t < 60 && (got = waitpid(sim, &ws, WNOHANG)) == 0;)
+        usleep(20 * 1000);
+    if (got != sim) {
+        kill(sim, SIGKILL);
+        waitpid(sim, NULL, 0);
+        fail_msg("the simulation (pid %d) outlived the distlab that ran it", (int)sim);
+    }
+    assert_true(WIFSIGNALED(ws) && WTERMSIG(ws) == SIGKILL);
+    assert_int_equal(prctl(PR_SET_CHILD_SUBREAPER, 0), 0);
+    DIR *d = opendir(tmp);
+    assert_non_null(d);
+    for (struct dirent *de; (de = readdir(d));)
+        if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+            fail_msg("%s/%s was left behind", tmp, de->d_name);
+    closedir(d);
+}
+
 /* --jobs: runs at once, with the records and the output of a sequential
  * sweep (only the "out" setting, the folder's own name, differs) */
 static void parallel_sweeps_write_what_sequential_ones_do(void **state)
@@ -683,6 +772,7 @@ int main(void)
         cmocka_unit_test(messages_say_what_is_wrong),
         cmocka_unit_test(platform_file_errors_are_bad_input),
         cmocka_unit_test(timeline_refuses_ranks_the_run_never_had),
+        cmocka_unit_test(killed_simulation_leaves_nothing),
         cmocka_unit_test(parallel_sweeps_write_what_sequential_ones_do),
         cmocka_unit_test(sweeps_report_final_error_against_the_global_batch),
     };
