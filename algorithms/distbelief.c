@@ -111,6 +111,13 @@ int db_check(const train_setup *setup, char *err, size_t errlen)
     }
     if (o->mode == DB_SANDBLASTER && db_lbfgs_check(o, err, errlen) != 0)
         return -1;
+    if ((setup->save || setup->load) && o->mode != DB_MODEL_PARALLEL) {
+        snprintf(err, errlen, "--checkpoint-every and --resume: only --mode model-parallel keeps "
+                 "checkpoints yet (%s: %s)", o->mode == DB_DOWNPOUR ? "downpour" : "sandblaster",
+                 o->mode == DB_DOWNPOUR ? "asynchronous replicas, whose run does not repeat on "
+                 "real sockets" : "the L-BFGS state and the coordinator's work queue are not saved");
+        return -1;
+    }
     db_layout lay;
     if (db_layout_for(&lay, setup->prob->model, o->partitions, o->split, err, errlen) != 0)
         return -1;
@@ -161,6 +168,7 @@ const train_algo db_algo = {
     .shape = shape,
     .check = db_check,
     .rank = db_rank,
+    .checkpoints = 1, /* --mode model-parallel; db_check refuses the others */
 };
 
 int db_rank(rt *r, void *arg)

@@ -500,10 +500,17 @@ int db_mp_rank(rt *r, void *arg)
         goto done;
 
     long steps_per_epoch = train_steps_per_epoch(train->n, 1, ml->batch);
-    long steps = steps_per_epoch * ml->epochs;
+    long steps = steps_per_epoch * ml->epochs, first;
     train_schedule due; /* decided alike on every partition */
     train_schedule_init(&due, ml, 1);
-    for (long step = 0; step <= steps && !rc; step++) {
+    /* a checkpoint: each partition's copy of the weights and its
+     * optimizer state, the shard's place and the evaluation schedule */
+    double due_next = 0;
+    if ((rc = train_worker_resume_with(&wk, r, setup, &first, &due_next, sizeof due_next)))
+        goto done;
+    if (first > 0)
+        due.next = due_next;
+    for (long step = first; step <= steps && !rc; step++) {
         double epoch = (double)step / (double)steps_per_epoch;
         if ((rc = train_step_begin(setup, r, step)))
             break;
@@ -516,6 +523,9 @@ int db_mp_rank(rt *r, void *arg)
                 break;
         }
         if (step == steps)
+            break;
+        if ((rc = train_worker_checkpoint_with(&wk, r, setup, step, epoch, &due.next,
+                                               sizeof due.next)))
             break;
         size_t b = train_shard_next(&wk.shard, ml->batch, wk.batch);
         double loss;

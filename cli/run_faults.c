@@ -202,7 +202,7 @@ static int configure_checkpoints(run_ctx *ctx, const char *verb)
     const train_algo *desc = run_algo_find(ctx->algo)->algo;
     if (!desc->checkpoints) {
         fprintf(stderr, "distlab %s: --%s: only the synchronous trainers (allreduce, serial, psgd, "
-                "ps under bsp) keep checkpoints yet\n", verb, every ? "checkpoint-every" : "resume");
+                "ps under bsp, distbelief model-parallel) keep checkpoints yet\n", verb, every ? "checkpoint-every" : "resume");
         return -1;
     }
     if (every) {

@@ -34,7 +34,7 @@ static const cli_opt run_opts[] = {
     {"stragglers", "FRACTION", "this fraction of the ranks (of the workers, in ps), drawn from --seed, computes slower"},
     {"slowdown", "X", "stragglers compute X times slower, 1 to 1e6 (default 4)"},
     {"checkpoint-every", "EPOCHS", "save every rank's state into OUT/checkpoint every EPOCHS epochs "
-                                   "(allreduce, serial, psgd, ps under bsp)"},
+                                   "(allreduce, serial, psgd, ps under bsp, distbelief model-parallel)"},
     {"resume", "DIR", "go on from the last checkpoint every rank saved in DIR/checkpoint, with the "
                       "options it was made with: the same model bits as a run never stopped"},
     {"kill-rank", "RANK:STEP", "that rank fails as it begins its STEP-th step (from 0): in sim its host goes "

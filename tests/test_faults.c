@@ -348,6 +348,22 @@ static void resumed_local_sgd_and_psgd_end_with_the_same_bits(void **state)
                     "resuming from step 24");
 }
 
+/* Model parallelism, split by neurons and by layers (the pipeline): 47
+ * steps an epoch, a checkpoint at 47, partition 1 fails at 60. */
+static void resumed_model_parallelism_ends_with_the_same_bits(void **state)
+{
+    (void)state;
+    NEED_BINARY();
+    const char *common = "--dataset synth-dense:n=3000,d=20,classes=3 --momentum 0.9 --epochs 2 "
+                         "--eval-every 0.5 --quiet --no-figures --mode model-parallel";
+    char opts[512];
+    snprintf(opts, sizeof opts, "%s --partitions 2 --model mlp:16", common);
+    stop_and_resume("distbelief", opts, "", "1:60", "resuming from step 47");
+    stop_and_resume("distbelief", opts, "--backend real --launch procs", "1:60", "resuming from step 47");
+    snprintf(opts, sizeof opts, "%s --partitions 3 --split layers --model mlp:16,8", common);
+    stop_and_resume("distbelief", opts, "", "2:60", "resuming from step 47");
+}
+
 static void checkpoints_refuse_what_they_cannot_do(void **state)
 {
     (void)state;
@@ -358,6 +374,7 @@ static void checkpoints_refuse_what_they_cannot_do(void **state)
     const test_refusal cases[] = {
         {"run hogwild --workers 2 --checkpoint-every 1", "only the synchronous trainers"},
         {"run ps --workers 2 --consistency async --checkpoint-every 1", "only under --consistency bsp"},
+        {"run distbelief --mode downpour --checkpoint-every 1", "only --mode model-parallel keeps"},
         {"run ps --workers 2 --consistency ssp --staleness 2 --checkpoint-every 1",
          "only under --consistency bsp"},
         {"run allreduce --workers 2 --checkpoint-every 0", "not a number of epochs from 1e-6"},
@@ -400,6 +417,7 @@ int main(void)
         cmocka_unit_test(a_resumed_run_ends_with_the_bits_of_one_never_stopped),
         cmocka_unit_test(a_resumed_bsp_parameter_server_ends_with_the_same_bits),
         cmocka_unit_test(resumed_local_sgd_and_psgd_end_with_the_same_bits),
+        cmocka_unit_test(resumed_model_parallelism_ends_with_the_same_bits),
         cmocka_unit_test(checkpoints_refuse_what_they_cannot_do),
     };
     return cmocka_run_group_tests_name("faults", tests, setup_group, teardown_group);
