@@ -333,11 +333,42 @@ void ray_release(ray *ry, ray_ref ref)
         return;
     if (o->owned) {
         raylet_decref(ry, ref);
-    } else if (o->gets) {
+        return;
+    }
+    int changed = 0;
+    if (o->borrowed > 0) {
+        changed = 1;
+        if (--o->borrowed == 0) /* the last borrow of this node */
+            raylet_borrow_msg(ry, ref, -1);
+    }
+    if (o->gets) {
+        changed = 1;
         o->gets = 0;
         o->pins--;
-        raylet_obj_maybe_drop(ry, o);
     }
+    if (changed)
+        raylet_obj_maybe_drop(ry, o);
+}
+
+int ray_borrow(ray *ry, ray_ref ref)
+{
+    if (!ry->frame)
+        return raylet_fail(ry, RT_EINVAL, "ray_borrow outside a task");
+    ray_obj *o = raylet_obj(ry, ref);
+    if (o && o->owned) { /* lent back to its owner: a handle of its own */
+        o->refs++;
+        return RT_OK;
+    }
+    if (!o && raylet_ref_owner(ref) == ry->me)
+        return raylet_fail(ry, RT_EINVAL, "ray_borrow: object %llx was already freed",
+                           (unsigned long long)ref);
+    if (!o && !(o = raylet_obj_add(ry, ref)))
+        return raylet_fail(ry, RT_ENOMEM, "ray_borrow: no memory");
+    /* sent before this task's result, so the owner counts it before it
+     * lets go of what the task held */
+    if (o->borrowed++ == 0)
+        return raylet_borrow_msg(ry, ref, +1);
+    return RT_OK;
 }
 
 /* ---- actors ---- */

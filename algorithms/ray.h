@@ -24,8 +24,8 @@
  *     runs; the task sees values only. Tasks may submit tasks and get them.
  *   - Whoever submits a task owns its result (Ray's ownership model): the
  *     owner knows where the value is and frees it when its own handle is
- *     released and no task it submitted still needs it. References copied
- *     into values are not counted: hold the handle while others use it.
+ *     released and no task it submitted still needs it, nor a borrower
+ *     of a reference it passed inside a value (see ray_val_refs).
  *   - A result of at most cfg.inline_bytes (Ray's default 100 KiB) travels
  *     inline to its owner; a larger one stays in the object store of the
  *     node that made it and is fetched, with a real transfer, by a node
@@ -50,6 +50,10 @@
  *     default, max_task_retries 0), calls made after reach the new one.
  *     Objects whose owner died are errors (no object outlives its owner);
  *     the driver's node (0) must not die.
+ *   - A reference handed to a task inside a value (ray_val_refs) is
+ *     borrowed: its owner keeps the object while the task runs and while
+ *     any node holds it with ray_borrow, and frees it once the last
+ *     borrower has released it and the owner's own handle is gone.
  *
  * Ownership of memory: ray_get's pointer is the runtime's, valid until
  * ray_release of that reference; arguments a task sees are valid only
@@ -77,20 +81,31 @@ typedef struct ray_arg {
     size_t bytes;
 } ray_arg;
 
-/* An argument as the submitter gives it: a value (copied) or a future. */
+/* An argument as the submitter gives it: a value (copied) or a future.
+ * A value may carry references (ray_ref values anywhere in its bytes),
+ * named in refs so that the runtime can count them: Ray's borrowing
+ * (Wang et al., NSDI 2021). The submitter must own them; they stay alive
+ * until the task has returned, and a task that keeps one longer calls
+ * ray_borrow, then ray_release when done with it. */
 typedef struct ray_in {
     ray_ref ref;            /* nonzero: a future */
     const void *data;
     size_t bytes;
+    const ray_ref *refs;    /* references inside the value (may be NULL) */
+    int nrefs;
 } ray_in;
 
 static inline ray_in ray_val(const void *data, size_t bytes)
 {
-    return (ray_in){0, data, bytes};
+    return (ray_in){0, data, bytes, NULL, 0};
+}
+static inline ray_in ray_val_refs(const void *data, size_t bytes, const ray_ref *refs, int nrefs)
+{
+    return (ray_in){0, data, bytes, refs, nrefs};
 }
 static inline ray_in ray_fut(ray_ref ref)
 {
-    return (ray_in){ref, NULL, 0};
+    return (ray_in){ref, NULL, 0, NULL, 0};
 }
 
 typedef int (*ray_task_fn)(ray *ry, int nargs, const ray_arg *args);
@@ -205,6 +220,10 @@ int ray_wait(ray *ry, int n, const ray_ref *refs, int k, double timeout_s, int *
 /* Drop this node's handle (the owner frees the object when nothing else
  * needs it). */
 void ray_release(ray *ry, ray_ref ref);
+/* Inside a task handed ref in a value (ray_val_refs): keep it after the
+ * task returns, as a handle of this node, until ray_release. The owner
+ * counts this node as a borrower until then. */
+int ray_borrow(ray *ry, ray_ref ref);
 
 /* ---- actors ---- */
 int ray_actor_create(ray *ry, const char *cls, int nargs, const ray_in *args,

@@ -29,6 +29,8 @@ typedef struct ray_obj {
     int primary;        /* this node made it: it serves FETCHes */
     char *error;        /* OBJ_ERROR: the message */
     int refs;           /* owner: handles + submitted tasks that need it */
+    int borrowers;      /* owner: ray_borrow handles of other nodes */
+    int borrowed;       /* not owned: this node's ray_borrow handles */
     int pins;           /* local uses of data: waiting args, gets, sends */
     int asked;          /* a RESOLVE or FETCH for it is out */
     int freed;          /* the owner freed it: delete when unpinned */
@@ -177,6 +179,8 @@ int raylet_ref_owner(ray_ref ref);
 /* This node has the value (or its error); ask for it if not, once. */
 int raylet_want(ray *ry, ray_obj *o, int loc_hint);
 int raylet_put_local(ray *ry, ray_obj *o, const void *data, size_t bytes);
+/* Tell ref's owner this node borrows it (delta +1) or no longer (-1). */
+int raylet_borrow_msg(ray *ry, ray_ref ref, int delta);
 void raylet_decref(ray *ry, ray_ref ref);
 /* Send a task of this node (kind, fn, args) to the node the scheduler
  * picks (or opts' node, or actor's). */

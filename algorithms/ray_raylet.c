@@ -19,6 +19,8 @@
  *   FREE        owner -> holder -> copies: the object is no longer needed
  *   SHUTDOWN, BYE   the end: rank 0 says stop, then every pair says bye,
  *               so no message is left in flight when a rank returns
+ *   BORROW      borrower -> owner: this node holds ref (kind +1) or has
+ *               let it go (kind -1); the owner frees nothing borrowed
  *   ACTOR_MOVED, ACTOR_DEAD   an actor's creator -> every node: after its
  *               node died, the actor lives on node N now, or not at all
  *
@@ -55,7 +57,7 @@
 
 enum {
     M_TASK = 1, M_RESULT, M_RESOLVE, M_VALUE, M_FETCH, M_FETCH_REPLY, M_FREE, M_SHUTDOWN, M_BYE,
-    M_ACTOR_MOVED, M_ACTOR_DEAD
+    M_ACTOR_MOVED, M_ACTOR_DEAD, M_BORROW
 };
 
 #define RAY_MAX_ARGS 64
@@ -329,7 +331,7 @@ void raylet_obj_maybe_drop(ray *ry, ray_obj *o)
     if (o->pins > 0)
         return;
     if (o->owned) {
-        if (o->refs > 0 || o->state == OBJ_PENDING)
+        if (o->refs > 0 || o->borrowers > 0 || o->state == OBJ_PENDING)
             return;
         if (o->loc >= 0 && o->loc != ry->me) { /* the primary is elsewhere */
             msg h = {.type = M_FREE, .ref = o->ref};
@@ -345,8 +347,27 @@ void raylet_obj_maybe_drop(ray *ry, ray_obj *o)
         free(deps);
         return;
     }
+    if (o->borrowed > 0)
+        return;
     if (!o->in_store || o->freed)
         obj_delete(ry, o);
+}
+
+int raylet_borrow_msg(ray *ry, ray_ref ref, int delta)
+{
+    msg h = {.type = M_BORROW, .ref = ref, .kind = delta};
+    return send_ctrl(ry, raylet_ref_owner(ref), &h, NULL, 0, NULL, 0);
+}
+
+static void handle_borrow(ray *ry, const msg *h)
+{
+    ray_obj *o = raylet_obj(ry, h->ref);
+    if (!o || !o->owned)
+        return;
+    o->borrowers += h->kind > 0 ? 1 : -1;
+    if (o->borrowers < 0)
+        o->borrowers = 0;
+    raylet_obj_maybe_drop(ry, o);
 }
 
 int raylet_put_local(ray *ry, ray_obj *o, const void *data, size_t bytes)
@@ -695,7 +716,9 @@ static void handle_resolve(ray *ry, const msg *h)
     ray_obj *o = raylet_obj(ry, h->ref);
     if (!o || !o->owned) {
         ray_obj gone = {.ref = h->ref, .state = OBJ_ERROR,
-                        .error = "the object was freed by its owner (a reference copied into a value is not counted)"};
+                        .error = "the object was freed by its owner (a reference inside a value is "
+                                 "counted only when passed with ray_val_refs and kept with "
+                                 "ray_borrow)"};
         send_value_msg(ry, h->from, M_VALUE, &gone);
         return;
     }
@@ -839,6 +862,7 @@ static int handle_ctrl(ray *ry, char *buf, size_t len)
     case M_FREE: handle_free(ry, h); return RT_OK;
     case M_SHUTDOWN: ry->shutdown = 1; return RT_OK;
     case M_BYE: ry->byes += !ry->bye[h->from]; ry->bye[h->from] = 1; return RT_OK;
+    case M_BORROW: handle_borrow(ry, h); return RT_OK;
     case M_ACTOR_MOVED:
     case M_ACTOR_DEAD: handle_actor_news(ry, h, payload, plen); return RT_OK;
     default: return raylet_fail(ry, RT_EPROTO, "unknown message type %u from node %d", h->type, h->from);
@@ -897,8 +921,24 @@ int raylet_submit(ray *ry, int kind, int fn, int cls, uint64_t actor, int node, 
     wire_arg wa[RAY_MAX_ARGS];
     const void *inl[RAY_MAX_ARGS];
     ray_obj *ro = raylet_obj(ry, ret);
-    ray_ref deps[RAY_MAX_ARGS];
-    int ndeps = 0;
+    ray_ref deps[2 * RAY_MAX_ARGS];
+    int ndeps = 0, nborrowed = 0;
+    for (int i = 0; i < nargs; i++) /* references inside values: held like futures */
+        for (int k = 0; k < args[i].nrefs; k++) {
+            ray_obj *b = raylet_obj(ry, args[i].refs[k]);
+            if (!b || !b->owned)
+                return raylet_fail(ry, RT_EINVAL, "argument %d carries reference %llx, which "
+                                   "this node does not own (only an owner lends a reference)",
+                                   i, (unsigned long long)args[i].refs[k]);
+            if (++nborrowed > RAY_MAX_ARGS)
+                return raylet_fail(ry, RT_EINVAL, "at most %d references inside a task's values",
+                                   RAY_MAX_ARGS);
+        }
+    for (int i = 0; i < nargs; i++)
+        for (int k = 0; k < args[i].nrefs; k++) {
+            raylet_obj(ry, args[i].refs[k])->refs++;
+            deps[ndeps++] = args[i].refs[k];
+        }
     size_t budget = ry->ctrl_cap - sizeof(msg) - (size_t)nargs * sizeof(wire_arg), used = 0;
     int rc = RT_OK;
     for (int i = 0; i < nargs; i++) {

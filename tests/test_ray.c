@@ -274,9 +274,50 @@ static int bad_init(ray *ry, void *state, int nargs, const ray_arg *a)
     return ray_raise(ry, "cannot start");
 }
 
+/* a holder keeps a reference it was handed inside a value */
+typedef struct holder {
+    ray_ref x;
+} holder;
+
+static int hold_keep(ray *ry, void *state, int nargs, const ray_arg *a)
+{
+    (void)nargs;
+    holder *h = state;
+    memcpy(&h->x, a[0].data, sizeof h->x);
+    return ray_borrow(ry, h->x);
+}
+
+/* use(): the sum of the held vector, fetched now */
+static int hold_use(ray *ry, void *state, int nargs, const ray_arg *a)
+{
+    (void)nargs;
+    (void)a;
+    holder *h = state;
+    const void *d;
+    size_t b;
+    int rc = ray_get(ry, h->x, &d, &b);
+    if (rc)
+        return rc;
+    double s = 0;
+    for (size_t i = 0; i < b / sizeof s; i++)
+        s += ((const double *)d)[i];
+    return ray_return(ry, &s, sizeof s);
+}
+
+static int hold_drop(ray *ry, void *state, int nargs, const ray_arg *a)
+{
+    (void)nargs;
+    (void)a;
+    ray_release(ry, ((holder *)state)->x);
+    return RT_OK;
+}
+
+static const ray_method hold_methods[] = {{"keep", hold_keep}, {"use", hold_use}, {"drop", hold_drop}};
+
 static const ray_class classes[] = {
     {"logger", sizeof(logger), log_init, NULL, log_methods, 4},
     {"broken", 8, bad_init, NULL, log_methods, 4},
+    {"holder", sizeof(holder), NULL, NULL, hold_methods, 3},
 };
 
 /* a task that is handed an actor handle and calls it: caller 2's entries
@@ -309,8 +350,8 @@ static const ray_function functions[] = {
 
 static ray_program program(int (*driver)(ray *, void *))
 {
-    ray_program p = {functions, sizeof functions / sizeof *functions, classes, 2, driver, NULL,
-                     ray_config_default()};
+    ray_program p = {functions, sizeof functions / sizeof *functions, classes,
+                     sizeof classes / sizeof *classes, driver, NULL, ray_config_default()};
     return p;
 }
 
@@ -928,6 +969,61 @@ static void no_retries_sim(void **state)
     job_result_free(&res);
 }
 
+/* ---- borrowing: a reference inside a value keeps its object alive ---- */
+
+static int drv_borrow(ray *ry, void *arg)
+{
+    (void)arg;
+    slot *s = my_slot(ry);
+    double *v = malloc(BIG_N * sizeof *v);
+    if (!v)
+        return RT_ENOMEM;
+    for (int i = 0; i < BIG_N; i++)
+        v[i] = i;
+    ray_ref x, r;
+    ray_actor h;
+    int rc = ray_put(ry, v, BIG_N * sizeof *v, &x); /* into the driver's store */
+    free(v);
+    const void *d;
+    size_t b;
+    if (!rc)
+        rc = ray_actor_create(ry, "holder", 0, NULL, &(ray_task_opts){.cpus = 0, .node = 1}, &h);
+    if (!rc) /* x travels inside a value; the holder borrows it */
+        rc = ray_call(ry, h, "keep", 1, (ray_in[]){ray_val_refs(&x, sizeof x, &x, 1)}, &r);
+    if (!rc)
+        rc = ray_get(ry, r, &d, &b);
+    ray_release(ry, x); /* the driver's own handle goes */
+    const ray_stats *st = ray_node_stats(ry);
+    s->value[0] = (double)st->store_bytes; /* still here: borrowed */
+    s->value[1] = (double)st->objects_freed;
+    if (!rc)
+        rc = ray_call(ry, h, "use", 0, NULL, &r);
+    if (!rc)
+        s->value[2] = get_double(ry, r, &rc);
+    if (!rc)
+        rc = ray_call(ry, h, "drop", 0, NULL, &r);
+    if (!rc) /* the holder's release reached the driver before drop's result */
+        rc = ray_get(ry, r, &d, &b);
+    s->value[3] = (double)st->store_bytes;
+    s->value[4] = (double)st->objects_freed;
+    return rc;
+}
+
+static void check_borrow(where w)
+{
+    ray_program p = program(drv_borrow);
+    p.cfg.inline_bytes = 1024;
+    job_result res;
+    run_on(w, 2, &p, &res);
+    slot *s = job_result_slot(&res, 0);
+    assert_true(s->value[0] == BIG_N * sizeof(double)); /* not freed while borrowed */
+    assert_true(s->value[1] == 0);
+    assert_true(s->value[2] == (double)BIG_N * (BIG_N - 1) / 2);
+    assert_true(s->value[3] == 0); /* freed after */
+    assert_true(s->value[4] == 1);
+    job_result_free(&res);
+}
+
 /* ---- a ring allreduce made of actors ---- */
 
 static int drv_ring(ray *ry, void *arg)
@@ -983,6 +1079,7 @@ BOTH(actor)
 BOTH(error)
 BOTH(large)
 BOTH(ring)
+BOTH(borrow)
 
 #define CASES(name) cmocka_unit_test(name##_sim), cmocka_unit_test(name##_threads)
 
@@ -990,7 +1087,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         CASES(futures), CASES(nested), CASES(wait),  CASES(actor),
-        CASES(error),   CASES(large),  CASES(ring), cmocka_unit_test(futures_procs),
+        CASES(error),   CASES(large),  CASES(ring), CASES(borrow),
+        cmocka_unit_test(futures_procs),
         cmocka_unit_test(large_procs), cmocka_unit_test(same_sim_and_threads),
         cmocka_unit_test(overhead_sim), cmocka_unit_test(lineage_sim),
         cmocka_unit_test(restart_sim),  cmocka_unit_test(no_retries_sim),
