@@ -16,7 +16,14 @@
  *           times: wait for the first gradient ready, weights =
  *           ps.apply_gradients(that one), hand that worker the new weights.
  *           -- no worker waits for another; gradients are stale by up to
- *              W - 1 updates, so stragglers cost little.
+ *              W - 1 updates, so stragglers cost little. Each gradient is
+ *              applied at lr / W, as ps:async applies a push: W of them
+ *              move the weights as far as one sync step on their mean, so
+ *              --lr means the same in both modes. (Ray's example sums the
+ *              gradients in sync and applies one at the same rate in
+ *              async: the same step per example. Applied at the full lr,
+ *              async took W times the step per example, and with stale
+ *              gradients it fell from 79.7% after one epoch to 71.2%.)
  *
  * Placement: rank 0 is the driver's node and hosts the server, worker w
  * lives on rank 1 + w. Weights and gradients are P floats: at most the
@@ -92,6 +99,7 @@ const char *ray_ps_mode_name(ray_ps_mode m)
 typedef struct server {
     train_worker wk;    /* its weights, optimizer, schedule and evaluation */
     int W;
+    double lr_scale;    /* async: 1/W (one gradient is 1/W of a sync step) */
     long step, steps_per_epoch;
 } server;
 
@@ -107,6 +115,7 @@ static int server_init(ray *ry, void *state, int nargs, const ray_arg *a)
     const ray_ps_opts *o = setup->algo;
     server *s = state;
     s->W = setup->workers;
+    s->lr_scale = o->mode == RAY_PS_ASYNC ? 1.0 / s->W : 1.0;
     int rc = train_worker_init(&s->wk, ray_rt(ry), setup, 0, 1, "ray-ps server");
     s->steps_per_epoch = train_steps_per_epoch(setup->prob->train.n,
                                                o->mode == RAY_PS_SYNC ? s->W : 1, setup->ml->batch);
@@ -152,7 +161,7 @@ static int apply_gradients(ray *ry, void *state, int nargs, const ray_arg *g)
         sum[i] *= inv;
     double flops = (nargs > 1 ? (double)nargs * (double)P : 0) +
                    ml_optim_step(&s->wk.optim, s->wk.params, sum, 0, P,
-                                 (float)ml_schedule_lr(&s->wk.sched, epoch));
+                                 (float)(ml_schedule_lr(&s->wk.sched, epoch) * s->lr_scale));
     s->step++;
     if ((rc = train_charge(r, flops)))
         return rc;
