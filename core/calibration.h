@@ -34,7 +34,7 @@
  *
  * Each number is the median of --repeat measurements, with the smallest
  * and largest beside it. The file is JSON (format "distlab-calibration",
- * version 1), written with the distlab version that measured it; a file of
+ * version 2), written with the distlab version that measured it; a file of
  * another format or version is refused rather than half understood.
  */
 #ifndef DISTLAB_CALIBRATION_H
