@@ -89,6 +89,17 @@ static int blank(const char *line)
     return line[strspn(line, " \t\r\n")] == '\0';
 }
 
+/* A run folder's part that exists but is no file: a folder opens and then
+ * fails to read, a FIFO would block the open until someone writes. */
+static int not_a_file(const char *path, char *err, size_t errlen)
+{
+    struct stat st;
+    if (stat(path, &st) != 0 || S_ISREG(st.st_mode))
+        return 0;
+    records_seterr(err, errlen, "%s: %s, not a file", path, S_ISDIR(st.st_mode) ? "a folder" : "a device, FIFO or socket");
+    return -1;
+}
+
 static FILE *open_part(const char *dir, const char *file, char **path, char *err, size_t errlen)
 {
     *path = records_path(dir, file);
@@ -96,6 +107,8 @@ static FILE *open_part(const char *dir, const char *file, char **path, char *err
         records_seterr(err, errlen, "out of memory");
         return NULL;
     }
+    if (not_a_file(*path, err, errlen))
+        return NULL;
     FILE *f = fopen(*path, "r");
     if (!f)
         records_seterr(err, errlen, "%s: %s", *path, errno == ENOENT ? "no such file" : strerror(errno));
@@ -111,6 +124,10 @@ static int load_summary(records_run *run, char *err, size_t errlen)
     int rc = -1;
     if (!path) {
         records_seterr(err, errlen, "out of memory");
+        return -1;
+    }
+    if (not_a_file(path, err, errlen)) {
+        free(path);
         return -1;
     }
     json_t *doc = json_load_file(path, 0, &je);

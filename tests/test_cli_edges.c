@@ -586,6 +586,31 @@ static void timeline_refuses_ranks_the_run_never_had(void **state)
         if (!strstr(output, line) || !strstr(output, says[i]))
             fail_msg("'%s' appended: expected '%s' ... '%s', got: %s", tails[i], line, says[i], output);
     }
+    /* a part that is a folder read as "expected the header"; a FIFO
+     * blocked the open (under `timeout`, so that a hang fails, not waits) */
+    char cmd[2400], sum[512];
+    snprintf(sum, sizeof sum, "%s/tl/summary.json", tmpdir);
+    assert_int_equal(unlink(path), 0);
+    assert_int_equal(mkdir(path, 0700), 0);
+    assert_int_equal(run("timeline %s/tl -o %s/bad.png", tmpdir, tmpdir), 1);
+    assert_non_null(strstr(output, "tl/events.csv: a folder, not a file"));
+    assert_int_equal(rmdir(path), 0);
+    for (int part = 0; part < 2; part++) {
+        const char *fifo = part ? sum : path;
+        unlink(fifo);
+        assert_int_equal(mkfifo(fifo, 0600), 0);
+        snprintf(cmd, sizeof cmd, "timeout 60 %s timeline %s/tl -o %s/bad.png 2>&1", test_distlab(), tmpdir, tmpdir);
+        FILE *p = popen(cmd, "r");
+        assert_non_null(p);
+        size_t n = fread(output, 1, sizeof output - 1, p);
+        output[n] = '\0';
+        int st = pclose(p);
+        if (!WIFEXITED(st) || WEXITSTATUS(st) != 1 || !strstr(output, "a device, FIFO or socket, not a file"))
+            fail_msg("%s as a FIFO: status 0x%x: %s", fifo, st, output);
+        assert_int_equal(unlink(fifo), 0);
+        if (!part) /* events.csv back, as a file, for the summary's turn */
+            put_file(path, sizeof path, "tl/events.csv", "rank,kind,start_s,end_s,bytes,peer,tag\n", 39);
+    }
 }
 
 static double now_s(void)
