@@ -512,6 +512,11 @@ int cli_job_config(const cli_args *a, const char *verb, job_config *cfg, sim_con
             return bad(verb, "launch", "hosts runs ranks on sockets: add --backend real");
         if (!real->peers)
             return bad(verb, "launch", "hosts needs --peers HOST:PORT,... (every rank's address, in rank order)");
+        char why[400];
+        if (real_peers_check(real->peers, why, sizeof why) < 0) {
+            fprintf(stderr, "distlab %s: %s\n", verb, why); /* why starts with --peers */
+            return -1;
+        }
         if (!cli_get(a, "rank") && rank_from_env(verb, &real->host_rank) != 0)
             return -1;
         if (cli_get(a, "listen"))

@@ -233,12 +233,76 @@ static uint64_t peers_token(const char *peers)
     return h;
 }
 
+/* Read the first `limit` entries of a peer list into addr (cap
+ * entries), checking each: HOST:PORT, none empty, no address twice (two
+ * ranks cannot listen on one). Entry `me`'s host and port go to myhost
+ * and *port. Returns how many entries the list has, or -1 with err. */
+static int peers_read(const char *peers, int limit, net_addr *addr, int me, char *myhost, size_t hostlen,
+                      int *port, char *err, size_t errlen)
+{
+    int n = 0;
+    char host[256], item[300], why[200];
+    for (const char *s = peers; *s;) {
+        size_t len = strcspn(s, ",");
+        if (n < limit) {
+            if (len == 0 || len >= sizeof item) {
+                snprintf(err, errlen, "--peers: entry %d is %s", n + 1, len ? "too long" : "empty");
+                return -1;
+            }
+            memcpy(item, s, len);
+            item[len] = '\0';
+            int p;
+            if (net_parse_addr(item, &addr[n], host, sizeof host, &p, why, sizeof why) != 0) {
+                snprintf(err, errlen, "--peers: entry %d: %s", n + 1, why);
+                return -1;
+            }
+            /* say so now, not after --timeout spent waiting for the second */
+            for (int k = 0; k < n; k++)
+                if (addr[k].len == addr[n].len && memcmp(&addr[k].sa, &addr[n].sa, addr[n].len) == 0) {
+                    char at[80];
+                    snprintf(err, errlen, "--peers: entries %d and %d are both %s (one address per rank)",
+                             k + 1, n + 1, net_addr_str(&addr[n], at, sizeof at));
+                    return -1;
+                }
+            if (n == me) {
+                snprintf(myhost, hostlen, "%s", host);
+                *port = p;
+            }
+        }
+        n++;
+        s += len;
+        if (*s == ',')
+            s++;
+    }
+    if (n == 0 || peers[strlen(peers) - 1] == ',') {
+        snprintf(err, errlen, "--peers: entry %d is empty", n + 1);
+        return -1;
+    }
+    return n;
+}
+
+int real_peers_check(const char *peers, char *err, size_t errlen)
+{
+    int entries = 1, port = 0;
+    char host[256];
+    for (const char *c = peers; *c; c++)
+        entries += *c == ',';
+    net_addr *addr = calloc((size_t)entries, sizeof *addr);
+    if (!addr) {
+        snprintf(err, errlen, "--peers: no memory for %d entries", entries);
+        return -1;
+    }
+    int n = peers_read(peers, entries, addr, -1, host, sizeof host, &port, err, errlen);
+    free(addr);
+    return n;
+}
+
 /* Parse the peer list into job->addr and open this rank's listener on its
  * own entry. */
 static int hosts_setup(real_job *job, const real_config *cfg, char *err, size_t errlen)
 {
-    int me = cfg->host_rank, n = 0, port = 0;
-    char host[256], item[300], myhost[256] = "", why[200];
+    int me = cfg->host_rank, port = 0;
+    char myhost[256] = "", why[200];
     if (!cfg->peers || !*cfg->peers) {
         snprintf(err, errlen, "--launch hosts needs --peers HOST:PORT,... (one per rank)");
         return -1;
@@ -247,40 +311,9 @@ static int hosts_setup(real_job *job, const real_config *cfg, char *err, size_t 
         snprintf(err, errlen, "--rank %d: this job has ranks 0..%d", me, job->size - 1);
         return -1;
     }
-    for (const char *s = cfg->peers; *s;) {
-        size_t len = strcspn(s, ",");
-        if (n < job->size) {
-            if (len == 0 || len >= sizeof item) {
-                snprintf(err, errlen, "--peers: entry %d is %s", n + 1, len ? "too long" : "empty");
-                return -1;
-            }
-            memcpy(item, s, len);
-            item[len] = '\0';
-            int p;
-            if (net_parse_addr(item, &job->addr[n], host, sizeof host, &p, why, sizeof why) != 0) {
-                snprintf(err, errlen, "--peers: entry %d: %s", n + 1, why);
-                return -1;
-            }
-            /* two ranks cannot listen on one address: say so now, not
-             * after --timeout spent waiting for the second */
-            for (int k = 0; k < n; k++)
-                if (job->addr[k].len == job->addr[n].len &&
-                    memcmp(&job->addr[k].sa, &job->addr[n].sa, job->addr[n].len) == 0) {
-                    char at[80];
-                    snprintf(err, errlen, "--peers: entries %d and %d are both %s (one address per rank)",
-                             k + 1, n + 1, net_addr_str(&job->addr[n], at, sizeof at));
-                    return -1;
-                }
-            if (n == me) {
-                snprintf(myhost, sizeof myhost, "%s", host);
-                port = p;
-            }
-        }
-        n++;
-        s += len;
-        if (*s == ',')
-            s++;
-    }
+    int n = peers_read(cfg->peers, job->size, job->addr, me, myhost, sizeof myhost, &port, err, errlen);
+    if (n < 0)
+        return -1;
     if (n != job->size) {
         snprintf(err, errlen, "--peers lists %d address%s, but this job has %d ranks", n,
                  n == 1 ? "" : "es", job->size);

@@ -45,6 +45,11 @@ typedef struct real_config {
 
 extern const job_backend real_backend;
 
+/* Check a --peers list as written (before the job's size is known): every
+ * entry HOST:PORT, none empty, no address twice. Returns the number of
+ * entries, or -1 with what is wrong in err. */
+int real_peers_check(const char *peers, char *err, size_t errlen);
+
 /* Threads on 127.0.0.1, automatic spin and binding. */
 real_config real_config_default(void);
 /* The real settings of a job: cfg->settings, or the defaults when NULL. */

@@ -480,12 +480,18 @@ static void bad_options_are_refused(void **state)
     assert_int_equal(test_distlab_run(out, sizeof out, "collective --workers 2 --bytes 4KiB --backend real "
                                       "--launch hosts --peers 127.0.0.1:1 --rank 0"), 1);
     assert_non_null(strstr(out, "--peers lists 1 address, but this job has 2 ranks"));
-    assert_int_equal(test_distlab_run(out, sizeof out, "collective --workers 2 --bytes 4KiB --backend real "
-                                      "--launch hosts --peers 127.0.0.1:1,localhost:2 --rank 0"), 1);
-    assert_non_null(strstr(out, "entry 2: 'localhost:2'"));
-    assert_int_equal(test_distlab_run(out, sizeof out, "collective --workers 2 --bytes 4KiB --backend real "
-                                      "--launch hosts --peers 127.0.0.1:1,127.0.0.1:70000 --rank 1"), 1);
-    assert_non_null(strstr(out, "the port must be 1..65535"));
+    /* the list as written is input like any option's: exit 2, before the job */
+    static const test_refusal peer_lists[] = {
+        {"--peers 127.0.0.1:1,localhost:2 --rank 0", "entry 2: 'localhost:2'"},
+        {"--peers 127.0.0.1:1,127.0.0.1:70000 --rank 1", "the port must be 1..65535"},
+        {"--peers 127.0.0.1:1,,127.0.0.1:2 --rank 0", "--peers: entry 2 is empty"},
+        {"--peers 127.0.0.1:1,127.0.0.1:2, --rank 0", "--peers: entry 3 is empty"},
+        {"--peers ',' --rank 0", "--peers: entry 1 is empty"},
+        {"--peers :80,127.0.0.1:2 --rank 0", "entry 1: ':80' is not HOST:PORT"},
+        {"--peers 127.0.0.1:5x,127.0.0.1:2 --rank 0", "entry 1: '127.0.0.1:5x'"},
+    };
+    test_distlab_refuses("collective --workers 2 --bytes 4KiB --backend real --launch hosts", peer_lists,
+                         sizeof peer_lists / sizeof *peer_lists);
     assert_int_equal(test_distlab_run(out, sizeof out, "collective --workers 2 --bytes 4KiB --backend real "
                                       "--launch hosts --peers 127.0.0.1:1,127.0.0.1:2 --rank 2"), 1);
     assert_non_null(strstr(out, "--rank 2: this job has ranks 0..1"));
@@ -496,7 +502,7 @@ static void bad_options_are_refused(void **state)
     const char *port = strrchr(one, ':') + 1;
     snprintf(peers, sizeof peers, "%s,127.0.0.1:7,127.0.0.1:0%s", one, port);
     assert_int_equal(test_distlab_run(out, sizeof out, "collective --workers 3 --bytes 4KiB --backend real "
-                                      "--launch hosts --peers %s --rank 0 --timeout 30", peers), 1);
+                                      "--launch hosts --peers %s --rank 0 --timeout 30", peers), 2);
     if (!strstr(out, "entries 1 and 3 are both"))
         fail_msg("expected a refusal of the repeated address, got: %s", out);
 }
