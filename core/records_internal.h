@@ -10,8 +10,12 @@
 #define RECORDS_EVENTS_HEADER "rank,kind,start_s,end_s,bytes,peer,tag"
 /* what runs before the tag column wrote; still read */
 #define RECORDS_EVENTS_HEADER_V1 "rank,kind,start_s,end_s,bytes,peer"
-/* a rank number above this in events.csv is a broken file, not a run */
-#define RECORDS_MAX_RANK (1 << 24)
+/* Ranks of a run: at most twice the most workers any verb starts
+ * (collective and dp: --workers 1048576), for servers beside them. A rank
+ * number in events.csv past them is a broken file, not a run, and sizes
+ * nothing (a timeline has a row per rank). */
+#define RECORDS_MAX_RANK (1 << 21)
+#define RECORDS_MAX_RANK_TEXT "2097151"
 /* The largest time a run record may hold, in seconds (about 31.7 million
  * years): past the longest simulation distlab's options allow, and small
  * enough that a trace's microseconds and a figure's axis stay finite. */

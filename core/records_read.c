@@ -355,8 +355,8 @@ static int load_events(records_run *run, char *err, size_t errlen)
         rt_event e = {0};
         long long rank, bytes, peer, tag = -1;
         const char *what = NULL;
-        if (parse_long(fields[0], 0, RECORDS_MAX_RANK, &rank))
-            what = "rank must be a whole number from 0 to 16777216";
+        if (parse_long(fields[0], 0, RECORDS_MAX_RANK - 1, &rank))
+            what = "rank must be a whole number from 0 to " RECORDS_MAX_RANK_TEXT;
         else if ((e.kind = kind_from_name(fields[1])) < 0)
             what = "kind must be compute, send, recv or wait";
         else if (parse_num(fields[2], &e.start_s) || !(fabs(e.start_s) <= RECORDS_MAX_SECONDS))
@@ -367,7 +367,7 @@ static int load_events(records_run *run, char *err, size_t errlen)
             what = "end_s is before start_s";
         else if (parse_long(fields[4], 0, INT64_MAX, &bytes))
             what = "bytes must be a whole number >= 0";
-        else if (parse_long(fields[5], -1, RECORDS_MAX_RANK, &peer))
+        else if (parse_long(fields[5], -1, RECORDS_MAX_RANK - 1, &peer))
             what = "peer must be a rank or -1";
         else if (want == 7 && parse_long(fields[6], -1, INT32_MAX, &tag))
             what = "tag must be a whole number >= -1";

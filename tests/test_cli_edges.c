@@ -571,9 +571,11 @@ static void timeline_refuses_ranks_the_run_never_had(void **state)
     long lines = 0;
     for (const char *p = slurp("tl/events.csv"); *p; p++)
         lines += *p == '\n';
-    static const char *const tails[] = {"16000000,compute,0,1,0,-1,-1\n", "2,compute,0,1,0,-1,-1\n",
-                                        "0,send,0,1,8,5,0\n", "0,send,0,1,8\n", "0,comp"};
-    static const char *const says[] = {"rank 16000000, but the run had 2 ranks (0..1", "rank 2, but the run had 2",
+    static const char *const tails[] = {"1000000,compute,0,1,0,-1,-1\n", "2,compute,0,1,0,-1,-1\n",
+                                        "16000000,compute,0,1,0,-1,-1\n", "0,send,0,1,8,5,0\n",
+                                        "0,send,0,1,8\n", "0,comp"};
+    static const char *const says[] = {"rank 1000000, but the run had 2 ranks (0..1", "rank 2, but the run had 2",
+                                       "rank must be a whole number from 0 to 2097151", /* past any job */
                                        "peer 5, but the run had 2", "5 fields; expected 7", "fields; expected 7"};
     for (size_t i = 0; i < sizeof tails / sizeof *tails; i++) {
         assert_int_equal(run("run allreduce " SMALL " --no-figures --quiet --out %s/tl", tmpdir), 0);
