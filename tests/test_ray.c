@@ -17,6 +17,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -193,6 +194,18 @@ static int f_twice(ray *ry, int nargs, const ray_arg *a)
     return rc;
 }
 
+/* die(node): that node's process ends here, as a crash would (procs
+ * only); elsewhere (the task run again) it returns */
+static int f_die(ray *ry, int nargs, const ray_arg *a)
+{
+    (void)nargs;
+    int node;
+    memcpy(&node, a[0].data, sizeof node);
+    if (ray_node(ry) == node)
+        _exit(3);
+    return RT_OK;
+}
+
 static int f_sum(ray *ry, int nargs, const ray_arg *a)
 {
     double s = 0;
@@ -345,7 +358,7 @@ static int f_caller(ray *ry, int nargs, const ray_arg *a)
 static const ray_function functions[] = {
     {"add", f_add},   {"where", f_where}, {"fib", f_fib},       {"sleep", f_sleep},
     {"boom", f_boom}, {"make", f_make},   {"sum", f_sum},       {"caller", f_caller},
-    {"twice", f_twice},
+    {"twice", f_twice}, {"die", f_die},
 };
 
 static ray_program program(int (*driver)(ray *, void *))
@@ -871,6 +884,63 @@ static void lineage_sim(void **state)
     job_result_free(&res);
 }
 
+/* On real processes: node 2's process exits inside a task; the task is
+ * run again elsewhere once the driver has seen the connection close, and
+ * the result whose only copy was on node 2 is rebuilt. */
+static int drv_lineage_procs(ray *ry, void *arg)
+{
+    (void)arg;
+    slot *s = my_slot(ry);
+    ray_task_opts on2 = {.cpus = 1, .node = 2};
+    double seed = 3, n = BIG_N;
+    int victim = 2, ready, nready;
+    ray_ref a, die;
+    const void *d;
+    size_t b;
+    int rc = ray_submit(ry, "make", 2, (ray_in[]){ray_val(&seed, 8), ray_val(&n, 8)}, &on2, &a);
+    if (!rc)
+        rc = ray_wait(ry, 1, &a, 1, -1, &ready, &nready);
+    if (!rc)
+        rc = ray_submit(ry, "die", 1, (ray_in[]){ray_val(&victim, sizeof victim)}, &on2, &die);
+    if (!rc)
+        rc = ray_get(ry, die, &d, &b);
+    if (!rc)
+        rc = ray_get(ry, a, &d, &b);
+    if (!rc) {
+        double t = 0;
+        for (size_t i = 0; i < b / sizeof t; i++)
+            t += ((const double *)d)[i];
+        s->value[0] = t;
+    }
+    return rc;
+}
+
+static void lineage_procs(void **state)
+{
+    (void)state;
+    static real_config procs;
+    procs = real_config_default();
+    procs.launch = REAL_LAUNCH_PROCS;
+    job_config cfg = real_job_config(&procs);
+    cfg.ranks = 3;
+    cfg.result_bytes = sizeof(slot);
+    cfg.timeout_s = 60;
+    ray_program p = program(drv_lineage_procs);
+    p.cfg.inline_bytes = 1024;
+    job_result res;
+    if (job_run(&cfg, rank_main, &p, &res) == 0)
+        fail_msg("node 2's process was to exit, but the job ended without a failure");
+    if (res.rank_status[0] != RT_OK || res.rank_status[1] != RT_OK)
+        fail_msg("a surviving rank failed: %s", res.error);
+    slot *s = job_result_slot(&res, 0);
+    if (s->errors)
+        fail_msg("driver saw %d problem(s); first: %s", s->errors, s->what);
+    assert_true(s->value[0] == 3.0 * BIG_N + (double)BIG_N * (BIG_N - 1) / 2);
+    assert_int_equal(s->st.reconstructions, 1);
+    assert_int_equal(s->st.tasks_retried, 1);
+    job_result_free(&res);
+}
+
 /* An actor with a restart comes back from its constructor; the call in
  * flight fails; an actor without one stays dead. */
 static int drv_restart(ray *ry, void *arg)
@@ -1092,6 +1162,7 @@ int main(void)
         cmocka_unit_test(large_procs), cmocka_unit_test(same_sim_and_threads),
         cmocka_unit_test(overhead_sim), cmocka_unit_test(lineage_sim),
         cmocka_unit_test(restart_sim),  cmocka_unit_test(no_retries_sim),
+        cmocka_unit_test(lineage_procs),
     };
     return cmocka_run_group_tests_name("ray: tasks, futures, actors, object store", tests, NULL,
                                        NULL);
