@@ -403,7 +403,7 @@ static void stopped_rank_costs_one_timeout(void **state)
     char peers[256], args[1024];
     free_peers(4, peers, sizeof peers);
     snprintf(args, sizeof args, "run allreduce --dataset synth-dense:n=20000,d=50,classes=4 --model mlp:64 "
-             "--workers 4 --epochs 1000 --batch 16 --quiet --no-figures --timeout 4 --out %s/stopped", tmpdir);
+             "--workers 4 --epochs 1000 --batch 16 --quiet --no-figures --timeout 8 --out %s/stopped", tmpdir);
     rank_proc p[4];
     for (int i = 0; i < 4; i++)
         start_rank(&p[i], i, args, peers);
@@ -419,7 +419,7 @@ static void stopped_rank_costs_one_timeout(void **state)
     char log[8192];
     read_log(0, log, sizeof log);
     if (!strstr(log, "recv from rank 2") || !strstr(log, "rank 2 ended without reporting to rank 0: rank ") ||
-        !strstr(log, "heard nothing from it for 4 s"))
+        !strstr(log, "heard nothing from it for 8 s"))
         fail_msg("rank 0 should name the wait on rank 2 and give up on its report, having heard nothing "
                  "from it; it said:\n%s", log);
     /* one timeout in all: the wait on the stopped rank */
