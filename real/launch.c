@@ -17,8 +17,10 @@
  *     is the one the job's error names. Meanwhile it watches each rank's
  *     heartbeat (real_beat, in a shared mapping): a rank silent for twice
  *     --timeout plus 1 s -- stopped, or hung outside every wait, since
- *     every wait of the backend beats at least once per --timeout -- is
- *     killed and named, so the launcher ends whatever its children do.
+ *     every wait of the backend beats at least once per quarter --timeout
+ *     -- is killed and named, and once the job has failed, one silent for
+ *     half of it (see kill_stuck), so the launcher ends whatever its
+ *     children do.
  * Hosts: this process's one rank listens on its own --peers address, takes
  * its clock's origin after a barrier, and at the end reports to rank 0,
  * which gathers every rank's result, status and events (see "one rank of a
@@ -771,10 +773,24 @@ static void child_died(real_job *job, int rank, int wstatus, int *first)
 
 /* The watchdog: kill every rank that has shown no sign of life for
  * stale_s (see real_beat), and name them in the job's error. Returns when
- * the next rank would be due, at the latest now + 1 s. */
+ * the next rank would be due, at the latest now + 1 s.
+ *
+ * While the job runs, stale_s is twice --timeout plus 1 s: a rank may
+ * compute that long between runtime calls without a peer minding. Once a
+ * rank has ended badly or reported an error the job has failed, and the
+ * survivors only have to
+ * notice and leave; each of them waits in the backend, which beats every
+ * quarter --timeout (the alive frames), so a rank silent for half of it
+ * plus 1 s is stopped or hung, and the launcher ends about one --timeout
+ * after a rank stopped, as a hosts job does. */
 static double kill_stuck(real_job *job, const pid_t *pid, const struct pollfd *ends, int n,
-                         int *stuck, double stale_s, int *first)
+                         int *stuck, int *first)
 {
+    const job_shared *sh = job->res->shared;
+    int failed; /* a rank ended badly, or said it failed */
+    __atomic_load(&sh->failed, &failed, __ATOMIC_ACQUIRE);
+    failed = failed || !*first;
+    double stale_s = failed ? job->timeout_s / 2 + 1 : 2 * job->timeout_s + 1;
     double now = net_clock_s(), next = now + 1;
     char list[160] = "", what[400];
     size_t used = 0;
@@ -800,9 +816,9 @@ static double kill_stuck(real_job *job, const pid_t *pid, const struct pollfd *e
     }
     if (count) {
         snprintf(what, sizeof what,
-                 "rank%s %s showed no sign of life for %g s (twice --timeout, plus 1 s: stopped or "
+                 "rank%s %s showed no sign of life for %g s (%s --timeout, plus 1 s: stopped or "
                  "hung?), and the launcher killed %s",
-                 count > 1 ? "s" : "", list, stale_s, count > 1 ? "them" : "it");
+                 count > 1 ? "s" : "", list, stale_s, failed ? "half of" : "twice", count > 1 ? "them" : "it");
         fail_first(job, what, first);
     }
     return next;
@@ -820,7 +836,6 @@ static void run_procs(real_job *job, real_rank *ranks)
     int *stuck = calloc((size_t)job->size, sizeof *stuck);
     int started = 0, first = 1;
     pid_t launcher = getpid();
-    double stale_s = 2 * job->timeout_s + 1;
     job->beat = mmap(NULL, beat_bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (job->beat == MAP_FAILED)
         job->beat = NULL;
@@ -874,7 +889,7 @@ static void run_procs(real_job *job, real_rank *ranks)
     /* Reap in the order the children end: a rank's socket reads EOF when
      * it is gone. Between ends, the watchdog, and rt_shared requests. */
     for (int left = started; left > 0;) {
-        double next = kill_stuck(job, pid, ends, started, stuck, stale_s, &first);
+        double next = kill_stuck(job, pid, ends, started, stuck, &first);
         if (poll(ends, (nfds_t)started, net_poll_ms(next)) < 0 && errno != EINTR) {
             job_fail(res, "poll: %s", strerror(errno));
             break;
