@@ -410,14 +410,59 @@ static int run_task(const experiment *e, exp_task *t, const char *verb)
     return experiment_run(e, t->run, t->extra, t->nextra, t->outdir, verb);
 }
 
-static void print_log(FILE *log)
+/* A run's message without the "distlab run ALGO: " that starts it. */
+static const char *message_body(const char *line)
+{
+    const char *colon;
+    if (strncmp(line, "distlab run ", 12) == 0 && (colon = strstr(line, ": ")))
+        return colon + 2;
+    return line;
+}
+
+/* Whether every line of log is, but for the run's name, a line of seen:
+ * runs started side by side that fail on the same shared input (a bad
+ * platform file, say) would each print the same message. */
+static int says_nothing_new(FILE *log, const char *seen)
+{
+    char line[2048];
+    rewind(log);
+    while (fgets(line, sizeof line, log)) {
+        const char *body = message_body(line);
+        size_t len = strcspn(body, "\n");
+        int found = 0;
+        for (const char *at = seen; *at && !found;) {
+            size_t at_len = strcspn(at, "\n");
+            const char *at_body = message_body(at);
+            found = at_body < at + at_len && (size_t)(at + at_len - at_body) == len &&
+                    memcmp(at_body, body, len) == 0;
+            at += at_len + (at[at_len] == '\n');
+        }
+        if (!found)
+            return 0;
+    }
+    return 1;
+}
+
+/* Print a run's output and close it; keep it in *kept when asked (the
+ * first failed run's, against which later failures are compared). */
+static void print_log(FILE *log, char **kept)
 {
     char buf[8192];
-    size_t n;
+    size_t n, total = 0;
     rewind(log);
     fflush(stdout);
-    while ((n = fread(buf, 1, sizeof buf, log)) > 0)
+    while ((n = fread(buf, 1, sizeof buf, log)) > 0) {
         fwrite(buf, 1, n, stdout);
+        if (kept) {
+            char *grown = realloc(*kept, total + n + 1);
+            if (grown) {
+                memcpy(grown + total, buf, n);
+                total += n;
+                grown[total] = '\0';
+                *kept = grown;
+            }
+        }
+    }
     fflush(stdout);
     fclose(log);
 }
@@ -437,6 +482,7 @@ int experiment_run_all(const experiment *e, exp_task *tasks, int n, int jobs, co
     pid_t *pid = calloc((size_t)n, sizeof *pid);
     FILE **log = calloc((size_t)n, sizeof *log);
     int started = 0, running = 0, printed = 0, failed = 0, first_bad = 0;
+    char *first_log = NULL;
     if (!pid || !log) {
         free(pid);
         free(log);
@@ -485,9 +531,13 @@ int experiment_run_all(const experiment *e, exp_task *tasks, int n, int jobs, co
             }
         /* print in order what has finished */
         while (printed < started && tasks[printed].status >= 0 && pid[printed] == 0) {
-            print_log(log[printed]);
+            int bad = tasks[printed].status != 0;
+            if (bad && first_bad && first_log && says_nothing_new(log[printed], first_log))
+                fclose(log[printed]); /* the same message again, under another run's name */
+            else
+                print_log(log[printed], bad && !first_bad ? &first_log : NULL);
             log[printed] = NULL;
-            if (tasks[printed].status != 0 && !first_bad)
+            if (bad && !first_bad)
                 first_bad = tasks[printed].status;
             printed++;
         }
@@ -497,5 +547,6 @@ int experiment_run_all(const experiment *e, exp_task *tasks, int n, int jobs, co
             fclose(log[i]);
     free(pid);
     free(log);
+    free(first_log);
     return first_bad;
 }

@@ -315,7 +315,9 @@ int verb_sweep(int argc, char **argv)
                     snprintf(k->outdir, sizeof k->outdir, "%s/%s/%s=%s", out, e.runs[r].name, ax1.key,
                              ax1.folder[i]);
             }
-    if (experiment_run_all(&e, tasks, npoints, jobs, "sweep") != 0) {
+    int failed = experiment_run_all(&e, tasks, npoints, jobs, "sweep");
+    if (failed != 0) {
+        status = failed; /* 2 for bad input, as the run said */
         for (int p = 0; p < npoints; p++)
             if (tasks[p].status > 0) {
                 fprintf(stderr, "distlab sweep: %s at %s=%s failed; stopping\n", tasks[p].run->label, ax1.key,

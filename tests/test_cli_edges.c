@@ -554,6 +554,17 @@ static void platform_file_errors_are_bad_input(void **state)
     /* a real run ignores the platform, as before */
     assert_int_equal(run("collective --workers 2 --bytes 4KiB --iters 1 --backend real --platform %s/neg.xml",
                          tmpdir), 0);
+    /* compare and sweep run side by side: every run meets the same bad
+     * file, and the message comes once, with exit 2 */
+    const char *verbs[] = {"compare --algos allreduce:ring,ps:bsp", "sweep --algos allreduce:ring --vary workers=2,4"};
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(run("%s " SMALL_NOWORKERS " --jobs 2 --platform %s/neg.xml --out %s/negs", verbs[i], tmpdir,
+                             tmpdir),
+                         2);
+        const char *first = strstr(output, "speed='-1Gf' is negative");
+        assert_non_null(first);
+        assert_null(strstr(first + 1, "speed='-1Gf' is negative"));
+    }
 }
 
 /* A rank number past the run's ranks in events.csv is refused with the
@@ -740,7 +751,7 @@ static void parallel_sweeps_write_what_sequential_ones_do(void **state)
     assert_string_equal(slurp("j1/sweep.csv"), strcpy(a, slurp("j3/sweep.csv")));
     /* a failing point stops the sweep with its name, as sequentially */
     assert_int_equal(run("sweep --algos allreduce:ring --vary workers=2,99999 " SMALL_NOWORKERS
-                         " --jobs 2 --out %s/bad", tmpdir), 1);
+                         " --jobs 2 --out %s/bad", tmpdir), 2); /* the bad option's exit */
     assert_non_null(strstr(output, "failed; stopping"));
     static const test_refusal bad[] = {{"--algos allreduce --vary workers=1,2 --jobs 0", "--jobs"}};
     test_distlab_refuses("sweep", bad, 1);
