@@ -34,6 +34,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -198,6 +199,7 @@ int sim_platform_check_file(const char *path, char *err, size_t errlen)
 int sim_platform_setup(const sim_config *cfg, int ranks, sim_platform *p, char *err, size_t errlen)
 {
     memset(p, 0, sizeof *p);
+    p->generated_fd = -1;
     p->net_ideal = cfg->net != SIM_NET_TCP; /* analytic: SimGrid's links as given, no factors */
     p->net_analytic = cfg->net == SIM_NET_ANALYTIC;
     snprintf(p->net_model, sizeof p->net_model, "%s",
@@ -213,25 +215,24 @@ int sim_platform_setup(const sim_config *cfg, int ranks, sim_platform *p, char *
      * a job_config itself gets the same ranges */
     if (sim_platform_check_generated(cfg, ranks, err, errlen) != 0)
         return -1;
-    const char *tmp = getenv("TMPDIR");
-    snprintf(p->generated, sizeof p->generated, "%s/distlab-cluster-XXXXXX.xml",
-             tmp && *tmp ? tmp : "/tmp");
-    int fd = mkstemps(p->generated, 4);
+    /* The generated cluster lives in a memory file that SimGrid reads
+     * through /proc: nothing on disk, so nothing a killed run leaves. */
+    int fd = memfd_create("distlab-cluster.xml", MFD_CLOEXEC);
     if (fd < 0) {
-        snprintf(err, errlen, "cannot write the generated platform: %s", strerror(errno));
-        p->generated[0] = '\0';
+        snprintf(err, errlen, "cannot write the generated platform: memory file: %s", strerror(errno));
         return -1;
     }
-    FILE *f = fdopen(fd, "w");
+    p->generated_fd = fd;
+    FILE *f = fdopen(dup(fd), "w");
     int ok = f && sim_platform_write(cfg, ranks, f) == 0;
-    if (f ? fclose(f) != 0 : close(fd) != 0)
+    if (f && fclose(f) != 0)
         ok = 0;
     if (!ok) {
-        snprintf(err, errlen, "cannot write the generated platform %s", p->generated);
+        snprintf(err, errlen, "cannot write the generated platform");
         sim_platform_cleanup(p);
         return -1;
     }
-    snprintf(p->path, sizeof p->path, "%s", p->generated);
+    snprintf(p->path, sizeof p->path, "/proc/self/fd/%d", fd);
     return 0;
 }
 
@@ -282,7 +283,7 @@ int sim_platform_load(sim_platform *p, char *err, size_t errlen)
 
 void sim_platform_cleanup(sim_platform *p)
 {
-    if (p->generated[0])
-        unlink(p->generated);
-    p->generated[0] = '\0';
+    if (p->generated_fd >= 0)
+        close(p->generated_fd);
+    p->generated_fd = -1;
 }

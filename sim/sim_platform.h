@@ -11,7 +11,7 @@
 
 typedef struct sim_platform {
     char path[4200];       /* the platform file to load */
-    char generated[4200];  /* a temporary file we wrote, to remove; "" if none */
+    int generated_fd;      /* the generated cluster's memory file (path names it); -1 if none */
     char net_model[64];    /* what the run will say it used */
     int net_ideal;
     int net_analytic;      /* --net analytic: SimGrid keeps only actors and time */
@@ -32,7 +32,7 @@ int sim_platform_check(const char *path, char *err, size_t errlen);
 int sim_platform_check_file(const char *path, char *err, size_t errlen);
 /* Start SimGrid with the network model's settings and load the platform. */
 int sim_platform_load(sim_platform *p, char *err, size_t errlen);
-/* Remove what setup wrote. */
+/* Let go of what setup wrote. */
 void sim_platform_cleanup(sim_platform *p);
 
 /* The largest generated GPU cluster (sim_backend.h: gpus_per_node). */
