@@ -58,6 +58,46 @@ void ray_task_label(const ray *ry, int kind, int fn, int cls, char *buf, size_t 
         snprintf(buf, len, "a put object");
 }
 
+int ray_span_id(const ray_program *prog, int kind, int fn, int cls)
+{
+    if (kind == TASK_FN)
+        return 1 + fn;
+    int id = 1 + prog->nfunctions;
+    for (int c = 0; c < cls; c++)
+        id += 1 + prog->classes[c].nmethods;
+    return kind == TASK_CREATE ? id : id + 1 + fn;
+}
+
+int ray_span_count(const ray_program *prog)
+{
+    return ray_span_id(prog, TASK_CREATE, 0, prog->nclasses);
+}
+
+int ray_span_name(const ray_program *prog, int id, char *buf, size_t len)
+{
+    if (id == RAY_SPAN_TRANSFER) {
+        snprintf(buf, len, "object transfer");
+        return 0;
+    }
+    if (id >= 1 && id <= prog->nfunctions) {
+        snprintf(buf, len, "%s", prog->functions[id - 1].name);
+        return 0;
+    }
+    for (int c = 0; c < prog->nclasses; c++) {
+        const ray_class *k = &prog->classes[c];
+        int first = ray_span_id(prog, TASK_CREATE, 0, c);
+        if (id == first) {
+            snprintf(buf, len, "%s.__init__", k->name);
+            return 0;
+        }
+        if (id > first && id <= first + k->nmethods) {
+            snprintf(buf, len, "%s.%s", k->name, k->methods[id - first - 1].name);
+            return 0;
+        }
+    }
+    return -1;
+}
+
 static const char *task_name(const ray *ry, const ray_task *t, const ray_actor_rec *a,
                              char *buf, size_t len)
 {
@@ -76,6 +116,7 @@ static void run_task(ray *ry, ray_task *t, ray_actor_rec *a)
         args[i] = (ray_arg){t->args[i].data, t->args[i].bytes};
     ray_frame f = {.up = ry->frame};
     int rc = RT_OK;
+    double t0 = rt_now(ry->r);
     if (t->error) {
         snprintf(err, sizeof err, "%s", t->error); /* an argument's error, as it was */
     } else if (a && a->error) {
@@ -102,6 +143,7 @@ static void run_task(ray *ry, ray_task *t, ray_actor_rec *a)
             ry->st.actor_calls++;
         }
         ry->frame = f.up;
+        rt_span(ry->r, ray_span_id(ry->prog, t->kind, t->fn, a ? a->cls : -1), t0, rt_now(ry->r), 0, -1);
         if (rc && f.raised)
             snprintf(err, sizeof err, "%s on rank %d: %s", name, ry->me, f.error);
         else if (rc)

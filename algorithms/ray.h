@@ -201,6 +201,20 @@ typedef struct ray_stats {
     uint64_t nodes_lost;         /* nodes this node learnt were dead */
 } ray_stats;
 
+/* ---- names in the run records ----
+ * Every node records what it ran as spans (runtime.h: rt_span), named by
+ * an index into the program's span names, the same on every node and on
+ * both backends: 0 is "object transfer" (a value fetched from another
+ * node's store, on the node that fetched it, from its request to the
+ * body's arrival; bytes and the node it came from), then one per
+ * function ("f"), then per class its constructor ("C.__init__") and its
+ * methods ("C.m"), in the program's order. A task's span covers its
+ * function, not the per-task overhead before it. A runner writes the
+ * names into the run records (core/records.h: records_set_span_names). */
+int ray_span_count(const ray_program *prog);
+/* Span id's name into buf; -1 when the program has no such span. */
+int ray_span_name(const ray_program *prog, int id, char *buf, size_t len);
+
 /* Run the program on this rank: rank 0 runs the driver, every rank serves
  * as a node until the driver has returned. Returns the driver's code on
  * rank 0, RT_OK elsewhere unless the node itself failed. stats may be NULL. */

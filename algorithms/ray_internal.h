@@ -33,6 +33,7 @@ typedef struct ray_obj {
     int borrowed;       /* not owned: this node's ray_borrow handles */
     int pins;           /* local uses of data: waiting args, gets, sends */
     int asked;          /* a RESOLVE or FETCH for it is out */
+    double fetch_s;     /* when the FETCH went out (its span's start) */
     int freed;          /* the owner freed it: delete when unpinned */
     int *nodes;         /* owner: nodes waiting for a VALUE; primary: copies */
     int nnodes, capnodes;
@@ -198,5 +199,8 @@ int raylet_fail(ray *ry, int code, const char *fmt, ...) __attribute__((format(p
 /* ---- ray.c ---- */
 /* "task 'f'", "actor 'C' method 'm'", "actor 'C' constructor" */
 void ray_task_label(const ray *ry, int kind, int fn, int cls, char *buf, size_t len);
+/* The span id (ray.h: ray_span_name) of a task kind and index. */
+#define RAY_SPAN_TRANSFER 0
+int ray_span_id(const ray_program *prog, int kind, int fn, int cls);
 
 #endif

@@ -220,6 +220,8 @@ static int compute_gradients(ray *ry, void *state, int nargs, const ray_arg *a)
     return rc ? rc : ray_return(ry, k->wk.grad.dense, P * sizeof(float));
 }
 
+static int driver(ray *ry, void *arg);
+
 static const ray_method server_methods[] = {
     {"get_weights", get_weights}, {"apply_gradients", apply_gradients}, {"finish", server_finish}};
 static const ray_method worker_methods[] = {{"compute_gradients", compute_gradients}};
@@ -227,6 +229,11 @@ static const ray_class classes[] = {
     {"ParameterServer", sizeof(server), server_init, server_fini, server_methods, 3},
     {"DataWorker", sizeof(worker), worker_init, worker_fini, worker_methods, 1},
 };
+
+ray_program ray_ps_program(void)
+{
+    return (ray_program){NULL, 0, classes, 2, driver, NULL, ray_config_default()};
+}
 
 /* ---- the driver ---- */
 
@@ -398,7 +405,9 @@ int ray_ps_rank(rt *r, void *arg)
     int rc = train_algo_check(r, &ray_ps_algo, setup);
     if (rc)
         return rc;
-    ray_program prog = {NULL, 0, classes, 2, driver, setup, o->ray};
+    ray_program prog = ray_ps_program();
+    prog.arg = setup;
+    prog.cfg = o->ray;
     ray_stats st;
     memset(&st, 0, sizeof st);
     rc = ray_main(r, &prog, &st);

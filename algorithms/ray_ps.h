@@ -25,6 +25,9 @@ enum {
 };
 
 const char *ray_ps_mode_name(ray_ps_mode m);
+/* The program (its classes and driver; arg NULL, the default config):
+ * what names its spans (ray.h: ray_span_name). */
+ray_program ray_ps_program(void);
 /* Ranks: 0 is the driver's node, with the parameter-server actor; worker
  * w is an actor on rank 1 + w. Rank 0 reports. */
 int ray_ps_rank(rt *r, void *setup);

@@ -453,6 +453,7 @@ static int ask(ray *ry, ray_obj *o, int type, int dst)
 {
     msg h = {.type = (uint32_t)type, .ref = o->ref};
     o->asked = 1;
+    o->fetch_s = rt_now(ry->r);
     return send_ctrl(ry, dst, &h, NULL, 0, NULL, 0);
 }
 
@@ -829,6 +830,7 @@ static void body_arrived(ray *ry, ray_io *io)
     store_account(ry, o);
     ry->st.objects_fetched++;
     ry->st.bytes_fetched += io->bytes;
+    rt_span(ry->r, RAY_SPAN_TRANSFER, o->fetch_s, rt_now(ry->r), io->bytes, io->from);
     raylet_on_arrival(ry);
 }
 

@@ -172,7 +172,8 @@ typedef enum rt_event_kind {
     RT_EV_SEND,        /* a send: posted at start, completed at end */
     RT_EV_RECV,        /* a receive: posted at start, matched at end */
     RT_EV_WAIT,        /* time blocked in recv/wait/barrier */
-    RT_EV_KINDS
+    RT_EV_KINDS,       /* how many kinds the runtime records by itself */
+    RT_EV_SPAN = 16    /* a named span of the algorithm's own work (rt_span) */
 } rt_event_kind;
 
 typedef struct rt_event {
@@ -185,6 +186,19 @@ typedef struct rt_event {
     int32_t tag;
 } rt_event;
 
-const char *rt_event_kind_name(int kind); /* "compute", "send", ... */
+const char *rt_event_kind_name(int kind); /* "compute", "send", ..., "span" */
+
+/* Record [start_s, end_s] of the rank's clock as a span of the
+ * algorithm's own work -- a Ray task running a function, an object moving
+ * between two stores -- so that timelines and traces can name it. The
+ * event's tag holds `name`, an index (0..RT_TAG_MAX) into a table of
+ * names that the algorithm defines, the same on every rank and backend,
+ * and that its runner writes into the run records (summary.json
+ * "span_names", core/records.h). An event stays a fixed size on every
+ * backend, and a run's records stay byte for byte the same from one run
+ * to the next. bytes and peer as for a message (0 and -1: none). A span
+ * is only recorded: it moves no clock and counts no bytes. RT_EINVAL for
+ * a name out of range or an end before the start. */
+int rt_span(rt *r, int name, double start_s, double end_s, uint64_t bytes, int peer);
 
 #endif

@@ -8,6 +8,7 @@
  * sockets the overhead is what it is, and --task-overhead is refused.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "algorithms/ray_ps.h"
@@ -56,6 +57,19 @@ static void summarize(run_ctx *ctx, const job_result *res, records *rec)
     records_set_str(rec, "mode", ray_ps_mode_name(opts.mode));
     records_set_num(rec, "task_overhead_s", opts.ray.task_overhead_s);
     records_set_int(rec, "inline_threshold_bytes", (long)opts.ray.inline_bytes);
+    /* what the timeline and the trace call each task (ray.h) */
+    ray_program prog = ray_ps_program();
+    int n = ray_span_count(&prog);
+    char (*names)[RECORDS_SPAN_NAME_MAX + 1] = calloc((size_t)n, sizeof *names);
+    const char **list = calloc((size_t)n, sizeof *list);
+    for (int i = 0; names && list && i < n; i++) {
+        ray_span_name(&prog, i, names[i], sizeof names[i]);
+        list[i] = names[i];
+    }
+    if (names && list)
+        records_set_span_names(rec, n, list);
+    free(list);
+    free(names);
 }
 
 /* A worker's node died, and the driver (rank 0) finished the training:

@@ -314,6 +314,28 @@ int records_set_setting(records *rec, const char *key, const char *value)
     return json_object_set_new(json_object_get(rec->summary, "settings"), key, json_string(value)) ? -1 : 0;
 }
 
+int records_span_name_ok(const char *name)
+{
+    size_t n = name ? strlen(name) : 0;
+    if (n < 1 || n > RECORDS_SPAN_NAME_MAX)
+        return 0;
+    for (const char *c = name; *c; c++)
+        if (*c < 0x20 || *c > 0x7e || strchr("\"\\<>&", *c))
+            return 0;
+    return 1;
+}
+
+int records_set_span_names(records *rec, int n, const char *const *names)
+{
+    json_t *a = json_array();
+    for (int i = 0; a && i < n; i++)
+        if (!records_span_name_ok(names[i]) || json_array_append_new(a, json_string(names[i]))) {
+            json_decref(a);
+            return -1;
+        }
+    return set(rec, "span_names", a);
+}
+
 int records_close(records *rec, char *err, size_t errlen)
 {
     int rc = -1;

@@ -10,10 +10,13 @@
  *                  then the run's extra columns (e.g. staleness_steps).
  *                  A value that was not measured is an empty field.
  *   events.csv     rank,kind,start_s,end_s,bytes,peer,tag: what the runtime
- *                  recorded (algorithms/runtime.h, rt_event).
+ *                  recorded (algorithms/runtime.h, rt_event). A row of
+ *                  kind span (rt_span) is the algorithm's own work; its
+ *                  tag indexes summary.json's span_names.
  *   summary.json   algo, backend, workers, settings {name: value},
  *                  final_loss, final_accuracy, seconds, bytes_sent,
- *                  messages, and any extra fields.
+ *                  messages, span_names (when the run has spans), and
+ *                  any extra fields.
  *
  * Writing:
  *   records *rec = records_open("out/run1", err, sizeof err);
@@ -92,6 +95,14 @@ int records_set_num(records *rec, const char *key, double value); /* NaN -> null
 int records_set_int(records *rec, const char *key, long long value);
 /* One of the run's settings, as given: summary.json's "settings" object. */
 int records_set_setting(records *rec, const char *key, const char *value);
+/* The names of the run's spans (runtime.h: rt_span), by index:
+ * summary.json's "span_names". Each is 1 to RECORDS_SPAN_NAME_MAX
+ * printable ASCII characters without a quote, backslash, <, > or &
+ * (they go into JSON and figure text as they are); -1 otherwise. */
+#define RECORDS_SPAN_NAME_MAX 63
+int records_set_span_names(records *rec, int n, const char *const *names);
+/* 1 when name is such a name. */
+int records_span_name_ok(const char *name);
 
 /* Write summary.json and free rec (always, even on error). final_loss and
  * final_accuracy default to the last measured train_loss and
@@ -124,6 +135,10 @@ typedef struct records_run {
     /* events.csv */
     rt_event *events;
     size_t nevents;
+    /* summary.json's span_names (into the summary document); NULL, 0 when
+     * it has none */
+    const char *const *span_names;
+    int nspan_names;
 } records_run;
 
 /* Load the parts named by `what` from a run folder into *run (zeroed
@@ -142,7 +157,13 @@ void records_run_label(const records_run *run, char *buf, size_t len);
 /* ---- exports ---- */
 
 /* Chrome trace-event JSON (opens in Perfetto and chrome://tracing): one
- * complete ('X') event per interval, pid = rank, microsecond times. */
+ * complete ('X') event per interval, pid = rank, microsecond times. A
+ * span is named by names[tag] (nnames of them; "span N" past them). */
+int records_write_trace_named(const char *path, const rt_event *ev, size_t n,
+                              const char *const *names, int nnames, char *err, size_t errlen);
+/* The same with no span names. */
 int records_write_trace(const char *path, const rt_event *ev, size_t n, char *err, size_t errlen);
+/* A span's name for a figure or trace: names[tag], else "span TAG". */
+const char *records_span_label(const char *const *names, int nnames, int tag, char *buf, size_t len);
 
 #endif

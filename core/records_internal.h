@@ -16,6 +16,7 @@
  * nothing (a timeline has a row per rank). */
 #define RECORDS_MAX_RANK (1 << 21)
 #define RECORDS_MAX_RANK_TEXT "2097151"
+#define RECORDS_TAG_MAX_TEXT "1073741823" /* RT_TAG_MAX */
 /* The largest time a run record may hold, in seconds (about 31.7 million
  * years): past the longest simulation distlab's options allow, and small
  * enough that a trace's microseconds and a figure's axis stay finite. */

@@ -207,6 +207,28 @@ static int load_summary(records_run *run, char *err, size_t errlen)
         records_seterr(err, errlen, "%s: \"settings\" must be an object", path);
         goto fail;
     }
+    json_t *names = json_object_get(doc, "span_names");
+    if (names && (!json_is_array(names) || json_array_size(names) > RT_TAG_MAX)) {
+        records_seterr(err, errlen, "%s: \"span_names\" must be an array of names", path);
+        goto fail;
+    }
+    size_t nnames = names ? json_array_size(names) : 0;
+    const char **list = nnames ? malloc(nnames * sizeof *list) : NULL;
+    if (nnames && !list) {
+        records_seterr(err, errlen, "out of memory");
+        goto fail;
+    }
+    run->span_names = list;
+    for (size_t i = 0; i < nnames; i++) {
+        const char *name = json_string_value(json_array_get(names, i));
+        if (!records_span_name_ok(name)) {
+            records_seterr(err, errlen, "%s: span_names[%zu] must be 1 to %d printable characters "
+                           "without a quote, backslash, <, > or &", path, i, RECORDS_SPAN_NAME_MAX);
+            goto fail;
+        }
+        list[i] = name;
+    }
+    run->nspan_names = (int)nnames;
     rc = 0;
 fail:
     free(path);
@@ -308,7 +330,7 @@ static int kind_from_name(const char *s)
     for (int k = 0; k < RT_EV_KINDS; k++)
         if (strcmp(s, rt_event_kind_name(k)) == 0)
             return k;
-    return -1;
+    return strcmp(s, rt_event_kind_name(RT_EV_SPAN)) == 0 ? RT_EV_SPAN : -1;
 }
 
 static int parse_long(const char *s, long long lo, long long hi, long long *out)
@@ -358,7 +380,7 @@ static int load_events(records_run *run, char *err, size_t errlen)
         if (parse_long(fields[0], 0, RECORDS_MAX_RANK - 1, &rank))
             what = "rank must be a whole number from 0 to " RECORDS_MAX_RANK_TEXT;
         else if ((e.kind = kind_from_name(fields[1])) < 0)
-            what = "kind must be compute, send, recv or wait";
+            what = "kind must be compute, send, recv, wait or span";
         else if (parse_num(fields[2], &e.start_s) || !(fabs(e.start_s) <= RECORDS_MAX_SECONDS))
             what = "start_s must be a number of seconds from -1e15 to 1e15";
         else if (parse_num(fields[3], &e.end_s) || !(fabs(e.end_s) <= RECORDS_MAX_SECONDS))
@@ -371,8 +393,15 @@ static int load_events(records_run *run, char *err, size_t errlen)
             what = "peer must be a rank or -1";
         else if (want == 7 && parse_long(fields[6], -1, INT32_MAX, &tag))
             what = "tag must be a whole number >= -1";
+        else if (e.kind == RT_EV_SPAN && (tag < 0 || tag > RT_TAG_MAX))
+            what = "a span's tag (its name) must be a whole number from 0 to " RECORDS_TAG_MAX_TEXT;
         if (what) {
             records_seterr(err, errlen, "%s:%ld: %s", path, lineno, what);
+            goto fail;
+        }
+        if (e.kind == RT_EV_SPAN && run->span_names && tag >= run->nspan_names) {
+            records_seterr(err, errlen, "%s:%ld: span name %lld, but summary.json's span_names has "
+                           "%d (0..%d)", path, lineno, tag, run->nspan_names, run->nspan_names - 1);
             goto fail;
         }
         /* a figure has a row per rank: one past the job's would size it
@@ -452,6 +481,7 @@ void records_run_free(records_run *run)
     free(run->col_names);
     free(run->cols);
     free(run->events);
+    free((void *)run->span_names);
     json_decref(run->summary);
     free(run->algo);
     free(run->backend);
@@ -494,6 +524,7 @@ static const struct {
 } variants[] = {
     {"ps", "consistency"}, {"allreduce", "allreduce"}, {"psgd", "average_every"},
     {"hogwild", "sync"},   {"distbelief", "mode"}, {"lda", "consistency"},
+    {"ray-ps", "mode"},
 };
 
 void records_run_label(const records_run *run, char *buf, size_t len)

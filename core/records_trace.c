@@ -9,10 +9,14 @@
  * every kind gets its own threads and intervals that overlap within a kind
  * are spread over as many threads as needed (first free lane). Compute and
  * wait share the "activity" lanes: a rank is doing one or the other.
+ * Spans (rt_span: a Ray task, an object transfer) come first, on lanes of
+ * their own, under their names; a span inside another (a task that ran
+ * while another waited in get) takes the next lane.
  *
  * The file is streamed with fprintf rather than built as a jansson tree:
- * a run can hold millions of events, and every string written here is a
- * fixed name, so nothing needs escaping.
+ * a run can hold millions of events. Every string written here is a fixed
+ * name or a span name, which records_span_name_ok keeps free of anything
+ * JSON would need escaped (a name that is not is written as "span N").
  */
 #include "core/records.h"
 
@@ -24,13 +28,22 @@
 
 #include "core/records_internal.h"
 
-enum { GROUP_ACTIVITY, GROUP_SEND, GROUP_RECV, NGROUPS };
+enum { GROUP_SPAN, GROUP_ACTIVITY, GROUP_SEND, GROUP_RECV, NGROUPS };
 
-static const char *const group_names[NGROUPS] = {"compute/wait", "send", "recv"};
+static const char *const group_names[NGROUPS] = {"tasks", "compute/wait", "send", "recv"};
 
 static int group_of(int kind)
 {
-    return kind == RT_EV_SEND ? GROUP_SEND : kind == RT_EV_RECV ? GROUP_RECV : GROUP_ACTIVITY;
+    return kind == RT_EV_SPAN ? GROUP_SPAN : kind == RT_EV_SEND ? GROUP_SEND
+         : kind == RT_EV_RECV ? GROUP_RECV : GROUP_ACTIVITY;
+}
+
+const char *records_span_label(const char *const *names, int nnames, int tag, char *buf, size_t len)
+{
+    if (names && tag >= 0 && tag < nnames && records_span_name_ok(names[tag]))
+        return names[tag];
+    snprintf(buf, len, "span %d", tag);
+    return buf;
 }
 
 typedef struct lane_set {
@@ -67,6 +80,12 @@ static int by_rank_start(const void *a, const void *b)
 }
 
 int records_write_trace(const char *path, const rt_event *ev, size_t n, char *err, size_t errlen)
+{
+    return records_write_trace_named(path, ev, n, NULL, 0, err, errlen);
+}
+
+int records_write_trace_named(const char *path, const rt_event *ev, size_t n,
+                              const char *const *names, int nnames, char *err, size_t errlen)
 {
     int rc = -1;
     const rt_event **order = NULL;
@@ -127,9 +146,13 @@ int records_write_trace(const char *path, const rt_event *ev, size_t n, char *er
                 fprintf(f, ",\n{\"name\":\"thread_sort_index\",\"ph\":\"M\",\"pid\":%d,\"tid\":%d,"
                            "\"args\":{\"sort_index\":%d}}", rank, tid, tid);
             }
+            char label[32];
+            const char *name = e->kind == RT_EV_SPAN
+                                   ? records_span_label(names, nnames, e->tag, label, sizeof label)
+                                   : rt_event_kind_name(e->kind);
             fprintf(f, ",\n{\"name\":\"%s\",\"cat\":\"%s\",\"ph\":\"X\",\"pid\":%d,\"tid\":%d,"
                        "\"ts\":%.3f,\"dur\":%.3f,\"args\":{\"bytes\":%llu,\"peer\":%d}}",
-                    rt_event_kind_name(e->kind), rt_event_kind_name(e->kind), rank, tid,
+                    name, rt_event_kind_name(e->kind), rank, tid,
                     e->start_s * 1e6, (e->end_s - e->start_s) * 1e6,
                     (unsigned long long)e->bytes, e->peer);
         }

@@ -73,7 +73,22 @@ const char *rt_strerror(int code)
 const char *rt_event_kind_name(int kind)
 {
     static const char *const names[RT_EV_KINDS] = {"compute", "send", "recv", "wait"};
+    if (kind == RT_EV_SPAN)
+        return "span";
     return kind >= 0 && kind < RT_EV_KINDS ? names[kind] : "unknown";
+}
+
+int rt_span(rt *r, int name, double start_s, double end_s, uint64_t bytes, int peer)
+{
+    if (name < 0 || name > RT_TAG_MAX)
+        return rt_seterr(r, RT_EINVAL, "span: name %d out of range 0..%d", name, RT_TAG_MAX);
+    if (!(end_s >= start_s))
+        return rt_seterr(r, RT_EINVAL, "span %d: ends at %g s, before its start at %g s", name,
+                         end_s, start_s);
+    if (peer < -1 || peer >= r->size)
+        return rt_seterr(r, RT_EINVAL, "span %d: peer %d is not -1 or 0..%d", name, peer, r->size - 1);
+    rt_record(r, RT_EV_SPAN, start_s, end_s, bytes, peer, name);
+    return RT_OK;
 }
 
 int rt_fail(rt *r, int code, const char *fmt, ...)

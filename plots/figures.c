@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/records.h"
 #include "core/records_internal.h"
@@ -217,7 +218,8 @@ int figures_timeline(const char *out, const char *dir, double from_s, double to_
     if (records_load(dir, RECORDS_LOAD_SUMMARY | RECORDS_LOAD_EVENTS, &run, err, errlen))
         goto fail;
     records_run_label(&run, label, sizeof label);
-    plot_timeline_spec spec = {.opts = plot_opts_default(), .events = run.events, .nevents = run.nevents};
+    plot_timeline_spec spec = {.opts = plot_opts_default(), .events = run.events, .nevents = run.nevents,
+                               .span_names = run.span_names, .nspan_names = run.nspan_names};
     spec.opts.title = label;
     apply_style(&spec.opts, style);
     spec.opts.x.min = from_s;
@@ -232,8 +234,13 @@ int figures_trace(const char *out, const char *dir, char *err, size_t errlen)
 {
     records_run run;
     int rc = -1;
-    if (records_load(dir, RECORDS_LOAD_EVENTS, &run, err, errlen) == 0)
-        rc = records_write_trace(out, run.events, run.nevents, err, errlen);
+    /* the summary names the spans; a folder of events alone still traces */
+    char *summary = records_path(dir, RECORDS_SUMMARY_FILE);
+    unsigned what = RECORDS_LOAD_EVENTS | (summary && access(summary, F_OK) == 0 ? RECORDS_LOAD_SUMMARY : 0);
+    free(summary);
+    if (records_load(dir, what, &run, err, errlen) == 0)
+        rc = records_write_trace_named(out, run.events, run.nevents, run.span_names, run.nspan_names,
+                                       err, errlen);
     records_run_free(&run);
     return rc;
 }

@@ -97,11 +97,16 @@ int plot_bars(const char *path, const plot_bars_spec *spec, char *err, size_t er
 
 /* One row per rank: compute and wait on the upper band, sends and
  * receives on two thin bands under it. Intervals closer than a device
- * pixel are merged, so millions of events draw in well under a second. */
+ * pixel are merged, so millions of events draw in well under a second.
+ * A run with spans (rt_span: Ray's tasks and object transfers) gets a
+ * band above them, coloured by span name, with the names in the legend
+ * and written on the spans wide enough to hold them. */
 typedef struct plot_timeline_spec {
     plot_opts opts;      /* x.min/x.max: the window in seconds (NaN: all) */
     const rt_event *events;
     size_t nevents;
+    const char *const *span_names; /* by a span's tag; NULL: "span N" */
+    int nspan_names;
 } plot_timeline_spec;
 
 int plot_timeline(const char *path, const plot_timeline_spec *spec, char *err, size_t errlen);
@@ -127,5 +132,8 @@ int plot_ticks_choose(double lo, double hi, plot_scale scale, int target, plot_t
 unsigned plot_palette(int i);
 /* The timeline colour of an rt_event kind. */
 unsigned plot_kind_colour(int kind);
+/* The timeline colour of span slot k (plots/timeline.c): 0..7 a name's
+ * own, 8 "other spans". */
+unsigned plot_span_colour(int k);
 
 #endif

@@ -501,6 +501,52 @@ static void test_timeline_binning(void **state)
         fail_msg("only %ld pixels of the 30%% compute mix %06x in a row", nmix, want);
 }
 
+/* Spans get a band of their own, a colour per name by its index; a
+ * window keeps the colours; past eight names the least used share
+ * "other spans". */
+static void test_timeline_spans(void **state)
+{
+    (void)state;
+    char err[512];
+    static const char *const names[] = {"fetch", "Worker.step"};
+    rt_event ev[] = {{0, RT_EV_COMPUTE, 0, 1, 0, -1, 0}, {0, RT_EV_SPAN, 0, 0.5, 0, -1, 1},
+                     {1, RT_EV_SPAN, 0.6, 1, 64, 0, 0}, {1, RT_EV_WAIT, 0, 1, 0, -1, 0}};
+    plot_timeline_spec spec = {.opts = plot_opts_default(), .events = ev, .nevents = 4,
+                               .span_names = names, .nspan_names = 2};
+    spec.opts.dpi = 60;
+    if (plot_timeline(out("timeline-spans.png"), &spec, err, sizeof err))
+        fail_msg("%s", err);
+    image im = load_png(out("timeline-spans.png"));
+    long step = count_colour(&im, plot_span_colour(1), 0.1, 0.3, 1, 0.85);
+    long fetch = count_colour(&im, plot_span_colour(0), 0.1, 0.3, 1, 0.85);
+    cairo_surface_destroy(im.s);
+    if (step < 100 || fetch < 50)
+        fail_msg("span colours: %ld pixels of Worker.step, %ld of fetch", step, fetch);
+    spec.opts.x.min = 0;
+    spec.opts.x.max = 0.4; /* only Worker.step: still its colour */
+    if (plot_timeline(out("timeline-spans-window.png"), &spec, err, sizeof err))
+        fail_msg("%s", err);
+    im = load_png(out("timeline-spans-window.png"));
+    step = count_colour(&im, plot_span_colour(1), 0.1, 0.3, 1, 0.85);
+    fetch = count_colour(&im, plot_span_colour(0), 0, 0, 1, 1);
+    cairo_surface_destroy(im.s);
+    if (step < 100 || fetch != 0)
+        fail_msg("window: %ld pixels of Worker.step, %ld of fetch", step, fetch);
+
+    rt_event many[12];
+    for (int i = 0; i < 12; i++) /* name i lasts 12 - i: names 8..11 are the least */
+        many[i] = (rt_event){0, RT_EV_SPAN, i, i + (12 - i) / 12.0, 0, -1, i};
+    spec = (plot_timeline_spec){.opts = plot_opts_default(), .events = many, .nevents = 12};
+    spec.opts.dpi = 60;
+    if (plot_timeline(out("timeline-spans-many.png"), &spec, err, sizeof err))
+        fail_msg("%s", err);
+    im = load_png(out("timeline-spans-many.png"));
+    long other = count_colour(&im, plot_span_colour(8), 0.1, 0.3, 1, 0.85);
+    cairo_surface_destroy(im.s);
+    if (other < 20)
+        fail_msg("%ld pixels of other spans", other);
+}
+
 static void test_timeline_many_events_fast(void **state)
 {
     (void)state;
@@ -792,6 +838,7 @@ int main(void)
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_timeline_png),
         cmocka_unit_test(test_timeline_binning),
+        cmocka_unit_test(test_timeline_spans),
         cmocka_unit_test(test_timeline_many_events_fast),
         cmocka_unit_test(test_bars),
         cmocka_unit_test(test_scaling),

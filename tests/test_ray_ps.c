@@ -147,6 +147,75 @@ static void a_dead_worker_node_is_survived(void **state)
     }
 }
 
+/* How many spans of each name an events.csv holds (names 0..15). */
+static void span_counts(const char *run, long *count)
+{
+    char path[700], line[256];
+    snprintf(path, sizeof path, "%s/%s/events.csv", dir, run);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        fail_msg("cannot read %s", path);
+    memset(count, 0, 16 * sizeof *count);
+    int tag;
+    while (fgets(line, sizeof line, f))
+        if (strstr(line, ",span,") && sscanf(strrchr(line, ',') + 1, "%d", &tag) == 1 && tag >= 0 && tag < 16)
+            count[tag]++;
+    fclose(f);
+}
+
+/* The records name what Ray ran: each task by its method, each object
+ * fetched from a store as a transfer; the same names and counts on both
+ * backends, and a simulated run's events byte for byte again. */
+static void records_name_tasks(void **state)
+{
+    (void)state;
+    const char *args = "--workers 2 --inline-threshold 1KiB --dataset synth-sparse:n=400,d=300,nnz=10 "
+                       "--model logreg --epochs 1 --batch 32 --quiet --no-figures";
+    run_ok("run ray-ps %s --out %s/names-a", args, dir);
+    run_ok("run ray-ps %s --out %s/names-b", args, dir);
+    run_ok("run ray-ps %s --backend real --out %s/names-real", args, dir);
+    char a[700], b[700], ta[65536], tb[65536];
+    size_t na, nb;
+    snprintf(a, sizeof a, "%s/names-a/events.csv", dir);
+    snprintf(b, sizeof b, "%s/names-b/events.csv", dir);
+    assert_int_equal(test_read_file(a, ta, sizeof ta, &na), 0);
+    assert_int_equal(test_read_file(b, tb, sizeof tb, &nb), 0);
+    assert_true(na == nb && memcmp(ta, tb, na) == 0);
+    const char *names[2] = {"names-a", "names-real"};
+    char list[2][512];
+    for (int k = 0; k < 2; k++) {
+        snprintf(a, sizeof a, "%s/%s/summary.json", dir, names[k]);
+        assert_int_equal(test_read_file(a, ta, sizeof ta - 1, &na), 0);
+        ta[na] = '\0';
+        const char *from = strstr(ta, "\"span_names\"");
+        assert_non_null(from);
+        snprintf(list[k], sizeof list[k], "%.*s", (int)strcspn(from, "]"), from);
+    }
+    assert_string_equal(list[0], list[1]);
+    assert_non_null(strstr(list[0], "\"object transfer\",\n    \"ParameterServer.__init__\""));
+    assert_non_null(strstr(list[0], "\"DataWorker.compute_gradients\""));
+    long sim[16], real[16];
+    span_counts("names-a", sim);
+    span_counts("names-real", real);
+    /* ceil(400 / (2 x 32)) = 7 steps: 2 compute_gradients (name 6) and
+     * one apply_gradients (3) each; the workers fetch the weights and the
+     * server the gradients, 4 transfers (0) a step */
+    assert_int_equal(sim[6], 14);
+    assert_int_equal(sim[3], 7);
+    assert_int_equal(sim[0], 28);
+    for (int i = 0; i < 16; i++)
+        if (sim[i] != real[i])
+            fail_msg("span %d: %ld in simulation, %ld on real threads", i, sim[i], real[i]);
+    run_ok("trace %s/names-a -o %s/names-a/trace.json", dir, dir);
+    snprintf(a, sizeof a, "%s/names-a/trace.json", dir);
+    static char trace[1 << 20];
+    assert_int_equal(test_read_file(a, trace, sizeof trace - 1, &na), 0);
+    trace[na] = '\0';
+    assert_non_null(strstr(trace, "{\"name\":\"DataWorker.compute_gradients\",\"cat\":\"span\""));
+    assert_non_null(strstr(trace, "{\"name\":\"object transfer\",\"cat\":\"span\""));
+    run_ok("timeline %s/names-a -o %s/names-a/timeline.png", dir, dir);
+}
+
 static void bad_input_is_refused(void **state)
 {
     (void)state;
@@ -234,6 +303,7 @@ int main(void)
         cmocka_unit_test(large_weights_go_through_the_store),
         cmocka_unit_test(async_beats_sync_under_a_straggler),
         cmocka_unit_test(a_dead_worker_node_is_survived),
+        cmocka_unit_test(records_name_tasks),
         cmocka_unit_test(bad_input_is_refused),
         cmocka_unit_test(compare_takes_its_specs),
         cmocka_unit_test(ray_bench_modes),

@@ -452,6 +452,79 @@ static void test_trace_json(void **state)
     assert_non_null(strstr(err, "cannot write"));
 }
 
+/* Spans (rt_span) round-trip with their names: events.csv rows of kind
+ * span, summary.json's span_names, the trace naming each on lanes of its
+ * own; names that JSON or figure text would need escaped are refused, and
+ * a span naming past the table is a broken file. */
+static void test_span_names(void **state)
+{
+    (void)state;
+    char dir[300], path[300], err[512];
+    path_in(dir, sizeof dir, "spans", NULL);
+    records *rec = records_open(dir, err, sizeof err);
+    assert_non_null(rec);
+    const char *bad[] = {"ok", "quo\"te"}, *none[] = {""}, *names[] = {"object transfer", "Server.apply"};
+    assert_int_equal(records_set_span_names(rec, 2, bad), -1);
+    assert_int_equal(records_set_span_names(rec, 1, none), -1);
+    assert_int_equal(records_set_span_names(rec, 2, names), 0);
+    assert_int_equal(records_set_str(rec, "algo", "ray-ps"), 0);
+    assert_int_equal(records_set_str(rec, "backend", "sim"), 0);
+    assert_int_equal(records_set_int(rec, "workers", 1), 0);
+    assert_int_equal(records_set_str(rec, "mode", "sync"), 0);
+    const rt_event ev[] = {{0, RT_EV_SPAN, 0.0, 0.004, 0, -1, 1},
+                           {0, RT_EV_SPAN, 0.001, 0.002, 0, -1, 1}, /* inside the first */
+                           {1, RT_EV_SPAN, 0.0, 0.003, 512, 0, 0},
+                           {1, RT_EV_COMPUTE, 0.0, 0.003, 0, -1, 0}};
+    assert_int_equal(records_write_events(rec, ev, 4, err, sizeof err), 0);
+    assert_int_equal(records_close(rec, err, sizeof err), 0);
+
+    records_run run;
+    if (records_load(dir, RECORDS_LOAD_ALL, &run, err, sizeof err))
+        fail_msg("%s", err);
+    assert_int_equal(run.nspan_names, 2);
+    assert_string_equal(run.span_names[1], "Server.apply");
+    assert_int_equal(run.nevents, 4);
+    char label[160];
+    records_run_label(&run, label, sizeof label);
+    assert_string_equal(label, "ray-ps:sync, 1 worker (sim)");
+    path_in(path, sizeof path, "spans", "trace.json");
+    assert_int_equal(records_write_trace_named(path, run.events, run.nevents, run.span_names,
+                                               run.nspan_names, err, sizeof err), 0);
+    records_run_free(&run);
+    json_error_t je;
+    json_t *doc = json_load_file(path, 0, &je), *e;
+    if (!doc)
+        fail_msg("trace does not parse: line %d: %s", je.line, je.text);
+    size_t i;
+    int apply = 0, transfer = 0;
+    long tid_outer = -1, tid_inner = -1;
+    json_array_foreach(json_object_get(doc, "traceEvents"), i, e) {
+        const char *name = json_string_value(json_object_get(e, "name"));
+        if (strcmp(json_string_value(json_object_get(e, "ph")), "X") || !name)
+            continue;
+        if (!strcmp(name, "Server.apply")) {
+            long tid = (long)json_integer_value(json_object_get(e, "tid"));
+            *(apply++ ? &tid_inner : &tid_outer) = tid;
+        }
+        transfer += !strcmp(name, "object transfer") &&
+                    json_integer_value(json_object_get(json_object_get(e, "args"), "bytes")) == 512;
+    }
+    json_decref(doc);
+    assert_int_equal(apply, 2);
+    assert_int_equal(transfer, 1);
+    assert_true(tid_outer != tid_inner); /* nested: a lane of its own */
+
+    /* a name index past the table; a summary with a name no figure can print */
+    path_in(path, sizeof path, "spans", "events.csv");
+    write_file(path, "rank,kind,start_s,end_s,bytes,peer,tag\n0,span,0,1,0,-1,2\n");
+    expect_load_error("spans", RECORDS_LOAD_ALL, "events.csv:2:", "span name 2, but summary.json's span_names has 2");
+    write_file(path, "rank,kind,start_s,end_s,bytes,peer,tag\n0,span,0,1,0,-1,-1\n");
+    expect_load_error("spans", RECORDS_LOAD_EVENTS, "events.csv:2:", "a span's tag (its name)");
+    path_in(path, sizeof path, "spans", "summary.json");
+    write_file(path, "{\"algo\": \"x\", \"backend\": \"sim\", \"workers\": 1, \"span_names\": [\"a<b\"]}");
+    expect_load_error("spans", RECORDS_LOAD_SUMMARY, "span_names[0]", "printable");
+}
+
 static void test_default_figures(void **state)
 {
     (void)state;
@@ -552,6 +625,7 @@ int main(void)
         cmocka_unit_test(test_trace_json),
         cmocka_unit_test(test_absurd_values),
         cmocka_unit_test(test_trace_edges),
+        cmocka_unit_test(test_span_names),
         cmocka_unit_test(test_default_figures),
         cmocka_unit_test(test_progress),
         cmocka_unit_test(test_progress_on_terminal),
