@@ -574,6 +574,11 @@ int cli_calibrated_speed(const cli_args *a, const char *verb, const char *model,
     return 0;
 }
 
+int cli_job_status(const job_result *res)
+{
+    return res->bad_input ? 2 : 1;
+}
+
 int cli_result_elsewhere(const char *verb, const job_result *res)
 {
     if (res->only_rank < 0)

@@ -98,10 +98,13 @@ int cli_check_faults(const char *verb, const sim_config *sim, int ranks);
  * 0 (also without --calibration), or -1 having said what is wrong. */
 int cli_calibrated_speed(const cli_args *a, const char *verb, const char *model, size_t batch,
                          sim_config *sim);
-/* One line saying where and how a job ran, for a CSV comment or a log. */
 /* A hosts job's rank other than 0 has only its own result: say so and
  * return 1 (the verb then ends, successfully); else 0. */
 int cli_result_elsewhere(const char *verb, const job_result *res);
+/* The exit status of a job that failed: 2 when its settings were refused
+ * before any rank ran (bad input, as a bad option), else 1. */
+int cli_job_status(const job_result *res);
+/* One line saying where and how a job ran, for a CSV comment or a log. */
 void cli_describe_job(const job_config *cfg, const job_result *res, char *buf, size_t len);
 
 /* Verbs. */

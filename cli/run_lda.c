@@ -316,7 +316,7 @@ static int lda_main(int argc, char **argv)
     run_faults_report(&ctx, failed, verb);
     if (failed) {
         fprintf(stderr, "distlab %s: %s\n", verb, res.error);
-        status = 1;
+        status = cli_job_status(&res);
         goto out;
     }
     if (cli_result_elsewhere(verb, &res))

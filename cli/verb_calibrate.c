@@ -529,7 +529,7 @@ int verb_calibrate(int argc, char **argv)
     int status = 0;
     if (job_run(&cfg, calibrate_rank, &ca, &res) != 0) {
         fprintf(stderr, "distlab calibrate: %s\n", res.error);
-        status = 1;
+        status = cli_job_status(&res);
         goto done;
     }
     if (cli_result_elsewhere("calibrate", &res))

@@ -280,8 +280,9 @@ int verb_collective(int argc, char **argv)
     job_result res;
     if (job_run(&cfg, collective_rank, &ca, &res) != 0) {
         fprintf(stderr, "distlab collective: %s\n", res.error);
+        int status = cli_job_status(&res);
         job_result_free(&res);
-        return 1;
+        return status;
     }
     if (cli_result_elsewhere("collective", &res)) {
         job_result_free(&res);

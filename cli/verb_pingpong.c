@@ -133,8 +133,9 @@ int verb_pingpong(int argc, char **argv)
     job_result res;
     if (job_run(&cfg, pingpong_rank, &pa, &res) != 0) {
         fprintf(stderr, "distlab pingpong: %s\n", res.error);
+        int status = cli_job_status(&res);
         job_result_free(&res);
-        return 1;
+        return status;
     }
     if (cli_result_elsewhere("pingpong", &res)) {
         job_result_free(&res);

@@ -419,7 +419,7 @@ int verb_run(int argc, char **argv)
     run_faults_report(&ctx, failed, verb);
     if (res.only_rank >= 0 && failed) { /* a hosts job's other rank: rank 0 tells the rest */
         fprintf(stderr, "distlab %s: %s\n", verb, res.error);
-        status = 1;
+        status = cli_job_status(&res);
         goto out;
     }
     if (cli_result_elsewhere(verb, &res))
@@ -427,7 +427,7 @@ int verb_run(int argc, char **argv)
     if (failed) {
         if (!algo->survived || !algo->survived(&ctx, &res)) {
             fprintf(stderr, "distlab %s: %s\n", verb, res.error);
-            status = 1;
+            status = cli_job_status(&res);
             goto out;
         }
         fprintf(stderr, "distlab %s: %s; training finished without it\n", verb, res.error);

@@ -66,6 +66,9 @@ struct job_config {
 struct job_result {
     int failed;            /* nonzero when any rank returned an error */
     char error[1024];      /* first error, with its rank */
+    int bad_input;         /* the job's settings were refused before any rank
+                              ran (--peers against the job's ranks, say):
+                              the command line's exit 2, not a failed run */
     int *rank_status;      /* per rank: RT_OK or the code it returned */
     double seconds;        /* job time by the backend's clock (simulated, wall) */
     rt_event *events;      /* every rank's events, by rank then time */

@@ -300,7 +300,8 @@ int real_peers_check(const char *peers, char *err, size_t errlen)
 }
 
 /* Parse the peer list into job->addr and open this rank's listener on its
- * own entry. */
+ * own entry. Returns 0, -1, or -2 when the settings do not fit the job
+ * (bad input: the list's length, --rank's range). */
 static int hosts_setup(real_job *job, const real_config *cfg, char *err, size_t errlen)
 {
     int me = cfg->host_rank, port = 0;
@@ -311,7 +312,7 @@ static int hosts_setup(real_job *job, const real_config *cfg, char *err, size_t 
     }
     if (me < 0 || me >= job->size) {
         snprintf(err, errlen, "--rank %d: this job has ranks 0..%d", me, job->size - 1);
-        return -1;
+        return -2;
     }
     int n = peers_read(cfg->peers, job->size, job->addr, me, myhost, sizeof myhost, &port, err, errlen);
     if (n < 0)
@@ -319,7 +320,7 @@ static int hosts_setup(real_job *job, const real_config *cfg, char *err, size_t 
     if (n != job->size) {
         snprintf(err, errlen, "--peers lists %d address%s, but this job has %d ranks", n,
                  n == 1 ? "" : "es", job->size);
-        return -1;
+        return -2;
     }
     net_addr bound;
     if (net_listen(myhost, port, job->size + 16, &job->listen_fd[me], &bound, why, sizeof why) != 0) {
@@ -999,8 +1000,10 @@ int real_job_run(const job_config *cfg, job_main fn, void *arg, job_result *res)
     for (int i = 0; i < job.size; i++)
         job.listen_fd[i] = -1;
     if (job.hosts) {
-        if (hosts_setup(&job, rc, err, sizeof err) != 0) {
+        int bad = hosts_setup(&job, rc, err, sizeof err);
+        if (bad != 0) {
             job_fail(res, "%s", err);
+            res->bad_input = bad == -2;
             goto out;
         }
         rank_init(&job, &ranks[rc->host_rank], rc->host_rank);

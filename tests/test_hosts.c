@@ -476,9 +476,10 @@ static void bad_options_are_refused(void **state)
     assert_true(test_distlab_run(out, sizeof out, "compare --algos allreduce,ps --backend real --launch hosts "
                                  "--peers 127.0.0.1:1,127.0.0.1:2 --rank 0 --out %s/cmp", tmpdir) != 0);
     assert_non_null(strstr(out, "compare runs several jobs"));
-    /* known only once the job's size is: a clear error, exit 1 */
+    /* known only once the job's size is, before any rank runs: bad input
+     * too, exit 2 */
     assert_int_equal(test_distlab_run(out, sizeof out, "collective --workers 2 --bytes 4KiB --backend real "
-                                      "--launch hosts --peers 127.0.0.1:1 --rank 0"), 1);
+                                      "--launch hosts --peers 127.0.0.1:1 --rank 0"), 2);
     assert_non_null(strstr(out, "--peers lists 1 address, but this job has 2 ranks"));
     /* the list as written is input like any option's: exit 2, before the job */
     static const test_refusal peer_lists[] = {
@@ -493,8 +494,11 @@ static void bad_options_are_refused(void **state)
     test_distlab_refuses("collective --workers 2 --bytes 4KiB --backend real --launch hosts", peer_lists,
                          sizeof peer_lists / sizeof *peer_lists);
     assert_int_equal(test_distlab_run(out, sizeof out, "collective --workers 2 --bytes 4KiB --backend real "
-                                      "--launch hosts --peers 127.0.0.1:1,127.0.0.1:2 --rank 2"), 1);
+                                      "--launch hosts --peers 127.0.0.1:1,127.0.0.1:2 --rank 2"), 2);
     assert_non_null(strstr(out, "--rank 2: this job has ranks 0..1"));
+    assert_int_equal(test_distlab_run(out, sizeof out, "run allreduce --workers 2 --backend real --launch hosts "
+                                      "--peers 127.0.0.1:1,127.0.0.1:2,127.0.0.1:3 --rank 0 --out %s/three", tmpdir), 2);
+    assert_non_null(strstr(out, "--peers lists 3 addresses, but this job has 2 ranks"));
     /* one address twice (here also written otherwise): refused before any
      * wait, not after --timeout spent waiting for the second rank there */
     char one[64], peers[160];
