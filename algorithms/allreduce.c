@@ -71,7 +71,7 @@ int coll_add(rt *r, float *dst, const float *src, size_t n)
     if (dst && src)
         for (size_t i = 0; i < n; i++)
             dst[i] += src[i];
-    return rt_compute(r, (double)n);
+    return rt_compute_as(r, RT_WORK_VECTOR, (double)n);
 }
 
 float *coll_pad(rt *r, float *buf, size_t count, size_t padded, int *rc)

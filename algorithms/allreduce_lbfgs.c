@@ -319,7 +319,7 @@ static int owns_a_shard(const alb *a)
 
 static int charge_replicated(alb *a, double flops)
 {
-    return owns_a_shard(a) ? train_charge(a->r, flops) : RT_OK;
+    return owns_a_shard(a) ? train_charge_vector(a->r, flops) : RT_OK;
 }
 
 static int record(alb *a, double phase)
@@ -460,7 +460,7 @@ static int average(alb *a)
             out[i] = G[i] * t->w[i];
             out[P + i] = G[i];
         }
-        if ((rc = train_charge(a->r, (double)P)) || (rc = hand_over(a, t, out, 2 * P, a->buf)))
+        if ((rc = train_charge_vector(a->r, (double)P)) || (rc = hand_over(a, t, out, 2 * P, a->buf)))
             return rc;
     }
     if ((rc = take_over(a, a->buf, 2 * P)) ||

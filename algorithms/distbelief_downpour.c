@@ -141,7 +141,7 @@ static int server_main(rt *r, const train_setup *setup, const db_layout *lay, ml
             memcpy(g + (first - lo), buf + sizeof h, count * sizeof *g);
             float lr = (float)ml_schedule_lr(&sched, epoch);
             double flops = ml_optim_step(&optim, w, g, first - lo, count, lr);
-            if ((rc = train_charge(r, flops)))
+            if ((rc = train_charge_vector(r, flops)))
                 goto done;
             updates++;
             examples += h.arg;
@@ -252,7 +252,7 @@ static int replica_main(rt *r, const train_setup *setup, const db_layout *lay, m
         }
         db_unpack(lay, k, packed, params);
         examples += (int)b;
-        if ((rc = train_charge(r, 3.0 * (double)c.n)))
+        if ((rc = train_charge_vector(r, 3.0 * (double)c.n)))
             goto done;
         /* ---- 4. push what accrued ---- */
         if ((step + 1) % o->push_every == 0 || step + 1 == steps) {

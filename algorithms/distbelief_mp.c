@@ -409,7 +409,7 @@ int db_part_loss_grad(db_part *p, const float *params, const ml_dataset *ds, con
         }
     }
     *loss = so ? NAN : loss_sum / (double)B;
-    return train_charge(r, flops);
+    return train_charge_vector(r, flops);
 }
 
 /* ---- --mode model-parallel: one replica, synchronous SGD ---- */
@@ -535,7 +535,7 @@ int db_mp_rank(rt *r, void *arg)
                       : db_part_loss_grad(&part, params, train, wk.batch, b, ml->l2, grad, &loss, &correct)))
             break;
         float lr = (float)ml_schedule_lr(&wk.sched, epoch);
-        rc = train_charge(r, step_owned(&lay, o->split, me, &wk.optim, params, grad, lr));
+        rc = train_charge_vector(r, step_owned(&lay, o->split, me, &wk.optim, params, grad, lr));
     }
     slot->stats[DB_STAT_PARTITION_BYTES] = (double)(part.bytes_sent + pipe.bytes_sent);
     slot->stats[DB_STAT_STEPS] = (double)steps;

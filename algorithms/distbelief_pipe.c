@@ -259,5 +259,5 @@ int db_pipe_loss_grad(db_pipe *p, const float *params, const ml_dataset *ds, con
     for (size_t i = 0; i < count && !so; i++)
         grad[first + i] += (float)l2 * params[first + i];
     *loss = last && !so ? loss_sum / (double)B : NAN;
-    return train_charge(r, 2.0 * (double)count);
+    return train_charge_vector(r, 2.0 * (double)count);
 }

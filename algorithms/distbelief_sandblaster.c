@@ -145,7 +145,7 @@ static int server_main(rt *r, const db_opts *o, const db_layout *lay)
         } else if (h.kind == SB_PUSH) {
             for (size_t i = 0; i < count; i++)
                 gsum[first - lo + i] += vals[i];
-            if ((rc = train_charge(r, (double)count)))
+            if ((rc = train_charge_vector(r, (double)count)))
                 goto done;
             pushes++;
         } else if (h.kind == SB_GET) {
@@ -233,7 +233,7 @@ static int replica_main(rt *r, const train_setup *setup, const db_layout *lay)
             gsum[i] += (float)b * packed[i];
         loss_sum += loss * (double)b;
         units++;
-        if ((rc = train_charge(r, 2.0 * (double)n)))
+        if ((rc = train_charge_vector(r, 2.0 * (double)n)))
             goto done;
         sb_head done_msg = {.kind = SB_ACK, .arg = u.arg};
         if (k == 0 && (rc = rt_send(r, coord, TAG_SB_DONE, &done_msg, sizeof done_msg)))
@@ -358,7 +358,7 @@ static int evaluate_at(coord *c, const lbfgsfloatval_t *x, lbfgsfloatval_t *g, d
     }
     *f = loss / (double)N + 0.5 * l2 * reg;
     c->evals++;
-    rc = train_charge(r, 4.0 * (double)P);
+    rc = train_charge_vector(r, 4.0 * (double)P);
     goto out;
 fail:
     rc = rt_fail(r, rc, "sandblaster coordinator: %s", rt_error(r));
@@ -404,7 +404,7 @@ static int lbfgs_progress(void *inst, const lbfgsfloatval_t *x, const lbfgsfloat
     coord *c = inst;
     c->iterations = k;
     /* the two-loop recursion and the line search's vector updates */
-    c->rc = c->rc ? c->rc : train_charge(c->r, (4.0 * c->o->lbfgs_m + 10) * (double)n);
+    c->rc = c->rc ? c->rc : train_charge_vector(c->r, (4.0 * c->o->lbfgs_m + 10) * (double)n);
     for (int i = 0; i < n && !c->rc; i++)
         c->wpacked[i] = (float)x[i];
     if (!c->rc)

@@ -324,7 +324,7 @@ static int ps_server(rt *r, const dp_opts *o, const plan *pl, int W)
         if (++seen[i] % W)
             continue;
         /* ---- all W pushes of piece i: sum it, queue it for everyone ---- */
-        if (W > 1 && (rc = rt_compute(r, (double)(W - 1) * (double)pl->pc[i].floats)))
+        if (W > 1 && (rc = rt_compute_as(r, RT_WORK_VECTOR, (double)(W - 1) * (double)pl->pc[i].floats)))
             break;
         long step = seen[i] / W - 1;
         key[i] = o->priority ? step * (long)pl->n + i : done_pieces;

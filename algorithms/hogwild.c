@@ -498,15 +498,15 @@ int hogwild_rank(rt *r, void *arg)
         uint64_t before = sample ? updates_so_far(counts, W) : 0;
         hw_read(w, local, P, model, train, batch_idx, b);
 
-        /* ---- 2. gradient, charged with the write's flops ---- */
+        /* ---- 2. gradient, charged, and the write's element-wise flops ---- */
         double flops;
         if (ml_model_loss_grad(model, local, train, batch_idx, b, &grad, NULL, &flops, err,
                                sizeof err) != 0) {
             rc = rt_fail(r, RT_EINVAL, "gradient: %s", err);
             break;
         }
-        flops += 2.0 * (double)(grad.sparse ? grad.nnz : P);
-        if ((rc = train_charge(r, flops)))
+        if ((rc = train_charge(r, flops)) ||
+            (rc = train_charge_vector(r, 2.0 * (double)(grad.sparse ? grad.nnz : P))))
             break;
 
         /* ---- 3. write ---- */

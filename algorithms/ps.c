@@ -161,7 +161,7 @@ static int server_handle(server *sv, int w, const unsigned char *msg, double arr
         double flops = q.push.keys ? ml_optim_step_sparse(&sv->optim, sv->w, q.push.keys,
                                                           q.push_vals, q.push.n, lr)
                                    : ml_optim_step(&sv->optim, sv->w, q.push_vals, 0, sv->m, lr);
-        if ((rc = train_charge(sv->r, flops)))
+        if ((rc = train_charge_vector(sv->r, flops)))
             return rc;
         double stale = (double)(q.h->push_clock - pw->min_at_pull);
         double delay = (double)(sv->version - pw->ver_at_pull);

@@ -142,7 +142,7 @@ static int psgd_average(psgd_rank_state *s)
     double flops;
     int rc = psgd_allreduce_mean(s, s->wk.params, &flops);
     if (!rc)
-        rc = train_charge(s->r, flops);
+        rc = train_charge_vector(s->r, flops);
     s->rounds++;
     s->in_sync = 1;
     return rc;
@@ -241,20 +241,20 @@ int psgd_rank(rt *r, void *arg)
             break;
 
         size_t b = train_shard_next(&wk->shard, ml->batch, wk->batch);
-        double loss, flops = 0;
+        double loss, flops = 0, step_flops = 0;
         if (b > 0) {
             if (ml_model_loss_grad(wk->model, wk->params, train, wk->batch, b, &wk->grad, &loss,
                                    &flops, err, sizeof err) != 0) {
                 rc = rt_fail(r, RT_EINVAL, "gradient: %s", err);
                 break;
             }
-            flops += ml_optim_step(&wk->optim, wk->params, wk->grad.dense, 0, wk->P,
-                                   (float)ml_schedule_lr(&wk->sched, epoch));
+            step_flops = ml_optim_step(&wk->optim, wk->params, wk->grad.dense, 0, wk->P,
+                                       (float)ml_schedule_lr(&wk->sched, epoch));
         }
         /* the others stepped even if my shard is empty: every rank must
          * agree on this, since it decides who joins an allreduce */
         s.in_sync = s.W == 1;
-        if ((rc = train_charge(r, flops)))
+        if ((rc = train_charge(r, flops)) || (rc = train_charge_vector(r, step_flops)))
             break;
         if (H > 0 && (step + 1) % H == 0)
             rc = psgd_average(&s);

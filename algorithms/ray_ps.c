@@ -163,7 +163,7 @@ static int apply_gradients(ray *ry, void *state, int nargs, const ray_arg *g)
                    ml_optim_step(&s->wk.optim, s->wk.params, sum, 0, P,
                                  (float)(ml_schedule_lr(&s->wk.sched, epoch) * s->lr_scale));
     s->step++;
-    if ((rc = train_charge(r, flops)))
+    if ((rc = train_charge_vector(r, flops)))
         return rc;
     return ray_return(ry, s->wk.params, P * sizeof(float));
 }

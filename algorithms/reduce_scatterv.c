@@ -82,7 +82,7 @@ int reduce_scatterv(rt *r, float *buf, const size_t *counts, const coll_opts *op
         mine[i] = sum;
     }
     if (!(opts && opts->uncharged_adds))
-        rc = rt_compute(r, (double)(p - 1) * (double)c);
+        rc = rt_compute_as(r, RT_WORK_VECTOR, (double)(p - 1) * (double)c);
 done:
     free(reqs);
     free(theirs);

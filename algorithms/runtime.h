@@ -104,6 +104,21 @@ int rt_waitany_for(rt *r, int n, rt_request **reqs, double timeout_s, int *index
  * advances by flops / host speed (shared fairly with the other ranks on the
  * host's cores). real: records the interval only, since the time passed. */
 int rt_compute(rt *r, double flops);
+/* What a charge is for. Flops of different work run at very different
+ * rates on one core: a model's dense products reach tens of Gflop/s, an
+ * element-wise pass over a vector (one or two flops per float it reads
+ * and writes) a tenth of that, less once the vector leaves the cache. A
+ * backend may charge each kind at its own rate: sim does when the run has
+ * rates measured by `distlab calibrate` (--calibration), and otherwise
+ * charges every kind at the host speed, as rt_compute; real records the
+ * interval only, as rt_compute. */
+typedef enum rt_work {
+    RT_WORK_MODEL = 0, /* a model's forward and backward passes (rt_compute) */
+    RT_WORK_VECTOR,    /* element-wise work: optimizer steps, averaging,
+                        * a collective's sums, copies into shared weights */
+    RT_WORK_KINDS
+} rt_work;
+int rt_compute_as(rt *r, rt_work kind, double flops);
 /* Zeroed memory shared by every rank placed on the same host, looked up by
  * name; every rank of the host gets the same bytes. NULL on error. */
 void *rt_shared(rt *r, const char *name, size_t bytes);

@@ -122,7 +122,7 @@ int sgd_allreduce_rank(rt *r, void *arg)
         /* ---- 3. the same step everywhere ---- */
         flops = (W > 1 ? (double)P : 0) + ml_optim_step(&wk.optim, wk.params, wk.grad.dense, 0, P,
                                                         (float)ml_schedule_lr(&wk.sched, epoch));
-        rc = train_charge(r, flops);
+        rc = train_charge_vector(r, flops);
     }
     if (!rc && wk.reporting) {
         rc = train_eval_now(&wk.eval, wk.params, (double)ml->epochs, steps, NULL);

@@ -315,6 +315,11 @@ int train_algo_check(rt *r, const train_algo *algo, const train_setup *setup)
 
 int train_charge(rt *r, double flops) { return flops > 0 ? rt_compute(r, flops) : RT_OK; }
 
+int train_charge_vector(rt *r, double flops)
+{
+    return flops > 0 ? rt_compute_as(r, RT_WORK_VECTOR, flops) : RT_OK;
+}
+
 train_out *train_slot(rt *r) { return rt_slot(r); }
 
 /* ---- key ranges ---- */

@@ -333,7 +333,10 @@ void train_setup_columns(train_setup *setup, const train_algo *algo);
 /* algo's check, as a rank sees it: RT_OK or RT_EINVAL with the message. */
 int train_algo_check(rt *r, const train_algo *algo, const train_setup *setup);
 
-/* Charge flops and keep going on error: returns the first error code. */
+/* Charge flops of a model's forward and backward work (RT_WORK_MODEL),
+ * or of element-wise work (RT_WORK_VECTOR: optimizer steps, averaging,
+ * the L2 term, accumulating); nothing when flops is 0. */
 int train_charge(rt *r, double flops);
+int train_charge_vector(rt *r, double flops);
 
 #endif

@@ -452,6 +452,13 @@ int cli_job_config(const cli_args *a, const char *verb, job_config *cfg, sim_con
                       &sim->exchange_factor);
         sim->bandwidth_Bps = c.bandwidth_Bps.median;
         sim->speed_flops = c.reduce_flops_per_s.median;
+        /* element-wise work at its own measured rates, whatever --speed
+         * says the model's work runs at */
+        sim->nvector = c.nvector < SIM_MAX_VECTOR ? c.nvector : SIM_MAX_VECTOR;
+        for (int i = 0; i < sim->nvector; i++) {
+            sim->vector_flops[i] = c.vector[i].flops_per_call;
+            sim->vector_flops_per_s[i] = c.vector[i].flops_per_s.median;
+        }
     }
     n = sim->hosts;
     /* at most one host per rank of the largest job (--workers: 65536):

@@ -17,13 +17,17 @@
  *               receives of them (o_r). Then both send each other 4 MiB
  *               at once: that time over the one-way time is the exchange
  *               factor (2 where a host's copying is the wire)
- *   2. reduce   every rank at once adds vectors of 1 Mi floats, as the
- *               collectives do (coll_add): the rate of that add
+ *   2. vectors  every rank at once adds vectors of 1 Mi floats, as the
+ *               collectives do (coll_add): the rate of that add; then, at
+ *               lengths from 1 Ki to 1 Mi floats, that add and an SGD step
+ *               in turn: the rate of element-wise work by length, which a
+ *               simulation charges the algorithms' RT_WORK_VECTOR at
  *   3. compute  every rank at once runs the model's training step
- *               (ml_model_loss_grad) and its evaluation on its own part of
- *               the data, per model and batch size: counted flops / seconds,
- *               and the share of a core the rank got (its CPU time / wall
- *               time), which says how busy the machine was
+ *               (ml_model_loss_grad) and its evaluation on its own shard
+ *               of the data, its batches drawn as a run draws them
+ *               (train_shard), per model and batch size: counted flops /
+ *               seconds, and the share of a core the rank got (its CPU
+ *               time / wall time), which says how busy the machine was
  *
  * Everything runs on real sockets (threads, processes, or --launch hosts);
  * the result is a JSON file and, next to it, the SimGrid platform of a
@@ -38,6 +42,7 @@
 #include <unistd.h>
 
 #include "algorithms/collectives.h"
+#include "algorithms/train.h"
 #include "cli/cli.h"
 #include "core/calibration.h"
 #include "core/units.h"
@@ -52,6 +57,10 @@
 
 static const size_t cal_sizes[] = {8, 4096, 65536, 1 << 20, 4 << 20};
 #define CAL_NSIZES (sizeof cal_sizes / sizeof *cal_sizes)
+/* vector lengths (floats): a softmax model's 7,850 weights lie between
+ * the first two, a 4 MiB collective's chunks at the last */
+static const size_t cal_vec_floats[] = {1 << 10, 1 << 13, 1 << 16, 1 << 18, 1 << 20};
+#define CAL_NVEC (sizeof cal_vec_floats / sizeof *cal_vec_floats)
 
 typedef struct cal_arg {
     int repeat, nmodels, nbatches;
@@ -72,6 +81,7 @@ typedef struct cal_slot {
     double exchange_s[CAL_MAX_RANKS][CAL_MAX_REPEAT]; /* rank 0's */
     double cpu_share[CAL_MAX_MODELS][CAL_MAX_BATCHES][CAL_MAX_REPEAT];
     double reduce_flops_per_s[CAL_MAX_REPEAT];
+    double vector_flops_per_s[CAL_NVEC][CAL_MAX_REPEAT];
     double train_flops_per_s[CAL_MAX_MODELS][CAL_MAX_BATCHES][CAL_MAX_REPEAT];
     double eval_flops_per_s[CAL_MAX_MODELS][CAL_MAX_BATCHES][CAL_MAX_REPEAT];
 } cal_slot;
@@ -150,7 +160,35 @@ static int measure_path(rt *r, const cal_arg *a, int j, unsigned char *buf, unsi
     return rc;
 }
 
-/* ---- 2. the collectives' vector add ---- */
+/* ---- 2. the collectives' vector add, and element-wise work by length ---- */
+
+/* At each length n: coll_add (n flops) and an SGD step (2n flops) in
+ * turn, on the same two vectors, as a training step sums and then steps. */
+static int measure_vectors(rt *r, const cal_arg *a, float *dst, const float *src, cal_slot *out)
+{
+    int rc = RT_OK;
+    char err[128];
+    for (size_t v = 0; v < CAL_NVEC && !rc; v++) {
+        size_t n = cal_vec_floats[v];
+        int iters = (int)fmax(4, (double)(4u << 20) / (double)n);
+        ml_optim o;
+        if (ml_optim_init(&o, ML_OPTIM_SGD, n, 0, 0, err, sizeof err) != 0)
+            return rt_fail(r, RT_ENOMEM, "calibrate: %s", err);
+        for (int rep = 0; rep < a->repeat && !rc; rep++) {
+            double t0 = 0;
+            for (int k = -1; k < iters && !rc; k++) { /* one untimed pair first */
+                if (k == 0)
+                    t0 = rt_now(r);
+                if (!(rc = coll_add(r, dst, src, n)))
+                    ml_optim_step(&o, dst, src, 0, n, 1e-3f);
+            }
+            double dt = rt_now(r) - t0;
+            out->vector_flops_per_s[v][rep] = dt > 0 ? 3.0 * (double)n * iters / dt : NAN;
+        }
+        ml_optim_free(&o);
+    }
+    return rc;
+}
 
 static int measure_reduce(rt *r, const cal_arg *a, cal_slot *out)
 {
@@ -169,6 +207,8 @@ static int measure_reduce(rt *r, const cal_arg *a, cal_slot *out)
         double dt = rt_now(r) - t0;
         out->reduce_flops_per_s[rep] = dt > 0 ? 8.0 * CAL_REDUCE_FLOATS / dt : NAN;
     }
+    if (!rc && !(rc = barrier(r)))
+        rc = measure_vectors(r, a, dst, src, out);
 done:
     free(dst);
     free(src);
@@ -180,9 +220,10 @@ done:
 static int measure_model(rt *r, const cal_arg *a, int m, int bi, cal_slot *out)
 {
     const ml_dataset *train = &a->prob->train, *test = &a->prob->test;
-    size_t b = a->batches[bi], n = train->n;
+    size_t b = a->batches[bi];
     ml_model *model = NULL;
     ml_grad grad = {0};
+    train_shard shard = {0};
     float *params = NULL;
     size_t *idx = malloc(b * sizeof *idx);
     char err[512];
@@ -193,24 +234,25 @@ static int measure_model(rt *r, const cal_arg *a, int m, int bi, cal_slot *out)
     }
     size_t P = ml_model_nparams(model);
     params = malloc(P * sizeof *params);
-    if (!idx || !params || ml_grad_init(&grad, P) != 0) {
+    /* each rank its own shard, visited in a fresh order each pass, as in
+     * a run: where the examples lie decides how fast they are read */
+    if (!idx || !params || ml_grad_init(&grad, P) != 0 ||
+        train_shard_init(&shard, train, rt_rank(r), rt_size(r), 0x5eed + (uint64_t)m) != 0) {
         rc = rt_fail(r, RT_ENOMEM, "calibrate: no memory for model %s", a->models[m]);
         goto done;
     }
     grad.dense_only = 1;
+    if (shard.n == 0) {
+        rc = rt_fail(r, RT_EINVAL, "calibrate: %zu training examples leave rank %d none", train->n,
+                     rt_rank(r));
+        goto done;
+    }
     ml_model_init_params(model, params, 1);
-    /* each rank its own part of the data, visited in no particular order,
-     * as in a run (a shuffled shard) */
-    size_t start = n * (size_t)rt_rank(r) / (size_t)rt_size(r), part = n / (size_t)rt_size(r);
-    uint64_t draw = 0x9E3779B97F4A7C15ull * (uint64_t)(rt_rank(r) + 1);
-    if (part == 0)
-        part = 1;
     double loss, flops;
     /* one untimed step, then as many as take about 50 ms */
-    for (size_t i = 0; i < b; i++)
-        idx[i] = (start + i) % n;
+    size_t got = train_shard_next(&shard, b, idx);
     double t0 = rt_now(r);
-    if (ml_model_loss_grad(model, params, train, idx, b, &grad, &loss, &flops, err, sizeof err) != 0) {
+    if (ml_model_loss_grad(model, params, train, idx, got, &grad, &loss, &flops, err, sizeof err) != 0) {
         rc = rt_fail(r, RT_EINVAL, "calibrate: model %s: %s", a->models[m], err);
         goto done;
     }
@@ -223,11 +265,8 @@ static int measure_model(rt *r, const cal_arg *a, int m, int bi, cal_slot *out)
         t0 = rt_now(r);
         clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0);
         for (int s = 0; s < steps; s++) {
-            for (size_t i = 0; i < b; i++) {
-                draw = draw * 6364136223846793005ull + 1442695040888963407ull;
-                idx[i] = (start + (size_t)((draw >> 33) % part)) % n;
-            }
-            if (ml_model_loss_grad(model, params, train, idx, b, &grad, &loss, &flops, err, sizeof err) != 0) {
+            got = train_shard_next(&shard, b, idx); /* a pass's last may be short: flops say so */
+            if (ml_model_loss_grad(model, params, train, idx, got, &grad, &loss, &flops, err, sizeof err) != 0) {
                 rc = rt_fail(r, RT_EINVAL, "calibrate: model %s: %s", a->models[m], err);
                 break;
             }
@@ -247,6 +286,7 @@ static int measure_model(rt *r, const cal_arg *a, int m, int bi, cal_slot *out)
         out->eval_flops_per_s[m][bi][rep] = dt > 0 ? flops / dt : NAN;
     }
 done:
+    train_shard_free(&shard);
     ml_grad_free(&grad);
     ml_model_free(model);
     free(params);
@@ -345,6 +385,16 @@ static void summarize(const cal_arg *a, const job_result *res, calibration *c)
         for (int rep = 0; rep < R; rep++)
             v[n++] = ((const cal_slot *)job_result_slot(res, i))->reduce_flops_per_s[rep];
     c->reduce_flops_per_s = calib_stat_of(v, n);
+    for (size_t k = 0; k < CAL_NVEC; k++) {
+        n = 0;
+        for (int i = 0; i < p; i++)
+            for (int rep = 0; rep < R; rep++)
+                v[n++] = ((const cal_slot *)job_result_slot(res, i))->vector_flops_per_s[k][rep];
+        calib_vector *e = &c->vector[c->nvector++];
+        e->floats = cal_vec_floats[k];
+        e->flops_per_call = 1.5 * (double)cal_vec_floats[k]; /* an add's n, a step's 2n */
+        e->flops_per_s = calib_stat_of(v, n);
+    }
     for (int m = 0; m < a->nmodels; m++)
         for (int b = 0; b < a->nbatches; b++) {
             calib_compute *cc = &c->compute[c->ncompute++];
@@ -582,6 +632,10 @@ int verb_calibrate(int argc, char **argv)
            "both ways takes %.2fx a one-way one; a rank had %.0f%% of a core (load average %.2f)\n",
            c.send_overhead_s.median * 1e6, c.recv_overhead_s.median * 1e6, c.latency_s.median * 1e6,
            c.exchange_factor.median, 100 * c.cpu_share.median, c.load_average);
+    printf("  element-wise work:");
+    for (int i = 0; i < c.nvector; i++)
+        printf(" %.3g Gflop/s at %zu floats%s", c.vector[i].flops_per_s.median / 1e9, c.vector[i].floats,
+               i + 1 < c.nvector ? "," : "\n");
     for (int i = 0; i < c.ncompute; i++)
         printf("  %s, batch %zu: training %.3g Gflop/s (%.3g-%.3g), evaluation %.3g Gflop/s\n",
                c.compute[i].model, c.compute[i].batch, c.compute[i].train_flops_per_s.median / 1e9,

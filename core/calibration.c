@@ -49,7 +49,11 @@ static json_t *stat_json(calib_stat s)
 
 int calib_write(const calibration *c, const char *path, char *err, size_t errlen)
 {
-    json_t *paths = json_array(), *compute = json_array();
+    json_t *paths = json_array(), *compute = json_array(), *vector = json_array();
+    for (int i = 0; i < c->nvector && vector; i++)
+        json_array_append_new(vector, json_pack("{s:I, s:f, s:o}", "floats", (json_int_t)c->vector[i].floats,
+                                                "flops_per_call", c->vector[i].flops_per_call,
+                                                "flops_per_s", stat_json(c->vector[i].flops_per_s)));
     for (int i = 0; i < c->npaths && paths; i++)
         json_array_append_new(paths, json_pack("{s:i, s:i, s:o, s:o}", "from", c->paths[i].from, "to",
                                                c->paths[i].to, "latency_s", stat_json(c->paths[i].latency_s),
@@ -62,7 +66,7 @@ int calib_write(const calibration *c, const char *path, char *err, size_t errlen
                                                  "eval_flops_per_s", stat_json(m->eval_flops_per_s)));
     }
     json_t *root = json_pack("{s:s, s:i, s:s, s:s, s:s, s:s, s:i, s:f, s:o, s:o, s:o, s:o, s:o, s:o, "
-                             "s:o, s:o, s:o}", "format",
+                             "s:o, s:o, s:o, s:o}", "format",
                              CALIB_FORMAT, "format_version", CALIB_FORMAT_VERSION, "distlab_version",
                              c->distlab_version, "machine", c->machine, "date", c->date, "launch",
                              c->launch, "ranks", c->ranks, "load_average", c->load_average,
@@ -72,7 +76,7 @@ int calib_write(const calibration *c, const char *path, char *err, size_t errlen
                              stat_json(c->recv_overhead_s), "exchange_factor",
                              stat_json(c->exchange_factor), "cpu_share", stat_json(c->cpu_share),
                              "reduce_flops_per_s",
-                             stat_json(c->reduce_flops_per_s), "paths", paths, "compute", compute);
+                             stat_json(c->reduce_flops_per_s), "vector", vector, "paths", paths, "compute", compute);
     if (!root)
         return fail(err, errlen, "calibration: out of memory");
     int rc = json_dump_file(root, path, JSON_INDENT(2) | JSON_REAL_PRECISION(9));
@@ -154,6 +158,9 @@ static int read_body(json_t *root, const char *path, const char *version, calibr
     c->load_average = json_number_value(load);
 
     json_t *paths = json_object_get(root, "paths"), *compute = json_object_get(root, "compute");
+    json_t *vector = json_object_get(root, "vector");
+    if (!json_is_array(vector) || json_array_size(vector) < 1 || json_array_size(vector) > CALIB_MAX_VECTOR)
+        return fail(err, errlen, "%s: vector must be a list of 1 to %d rates", path, CALIB_MAX_VECTOR);
     if (!json_is_array(paths) || json_array_size(paths) > CALIB_MAX_PATHS)
         return fail(err, errlen, "%s: paths must be a list of at most %d", path, CALIB_MAX_PATHS);
     if (!json_is_array(compute) || json_array_size(compute) > CALIB_MAX_COMPUTE)
@@ -173,6 +180,22 @@ static int read_body(json_t *root, const char *path, const char *version, calibr
         p->to = (int)json_integer_value(to);
         if (read_stat(v, "latency_s", &p->latency_s, where, err, errlen) ||
             read_stat(v, "bandwidth_Bps", &p->bandwidth_Bps, where, err, errlen))
+            return -1;
+    }
+    json_array_foreach(vector, i, v) {
+        calib_vector *e = &c->vector[c->nvector++];
+        snprintf(where, sizeof where, "%s: vector[%zu]", path, i);
+        json_t *floats = json_object_get(v, "floats"), *per_call = json_object_get(v, "flops_per_call");
+        if (!json_is_integer(floats) || json_integer_value(floats) < 1)
+            return fail(err, errlen, "%s: floats must be a whole number of at least 1", where);
+        e->floats = (size_t)json_integer_value(floats);
+        if (!json_is_number(per_call) || !(json_number_value(per_call) > 0) ||
+            !isfinite(json_number_value(per_call)))
+            return fail(err, errlen, "%s: flops_per_call must be positive and finite", where);
+        e->flops_per_call = json_number_value(per_call);
+        if (i > 0 && !(e->flops_per_call > e[-1].flops_per_call))
+            return fail(err, errlen, "%s: the rates must come in increasing flops_per_call", where);
+        if (read_stat(v, "flops_per_s", &e->flops_per_s, where, err, errlen))
             return -1;
     }
     json_array_foreach(compute, i, v) {

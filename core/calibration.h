@@ -26,15 +26,24 @@
  *                             with other work (load_average beside it)
  *   reduce_flops_per_s        the rate of the collectives' vector add, all
  *                             ranks at once (one flop per float)
+ *   vector[]                  per vector length, the rate of element-wise
+ *                             work (a collective's add and an SGD step in
+ *                             turn, as the training algorithms do them;
+ *                             flops per call beside it), all ranks at
+ *                             once: what a simulation charges
+ *                             rt_compute_as(RT_WORK_VECTOR) at, from a few
+ *                             thousand floats (in the cache) to millions
  *   compute[]                 per model and batch size, the rate of the
  *                             model's counted flops in training (forward
  *                             and backward) and in evaluation (forward),
  *                             all ranks at once -- so ranks that share a
- *                             core measure the share they get
+ *                             core measure the share they get; each rank
+ *                             draws its batches from its own shard in a
+ *                             fresh order each pass, as the runs do
  *
  * Each number is the median of --repeat measurements, with the smallest
  * and largest beside it. The file is JSON (format "distlab-calibration",
- * version 2), written with the distlab version that measured it; a file of
+ * version 3), written with the distlab version that measured it; a file of
  * another format or version is refused rather than half understood.
  */
 #ifndef DISTLAB_CALIBRATION_H
@@ -43,9 +52,10 @@
 #include <stddef.h>
 
 #define CALIB_FORMAT "distlab-calibration"
-#define CALIB_FORMAT_VERSION 2
+#define CALIB_FORMAT_VERSION 3
 #define CALIB_MAX_COMPUTE 32
 #define CALIB_MAX_PATHS 64
+#define CALIB_MAX_VECTOR 8
 
 typedef struct calib_stat {
     double median, min, max;
@@ -59,6 +69,12 @@ typedef struct calib_compute {
     calib_stat train_flops_per_s;
     calib_stat eval_flops_per_s;
 } calib_compute;
+
+typedef struct calib_vector {
+    size_t floats;          /* the vector's length */
+    double flops_per_call;  /* what one call of that length charges */
+    calib_stat flops_per_s;
+} calib_vector;
 
 typedef struct calib_path {
     int from, to;
@@ -78,6 +94,8 @@ typedef struct calibration {
     calib_path paths[CALIB_MAX_PATHS];
     int ncompute;
     calib_compute compute[CALIB_MAX_COMPUTE];
+    int nvector;            /* by length, increasing */
+    calib_vector vector[CALIB_MAX_VECTOR];
 } calibration;
 
 /* The median, smallest and largest of n values (sorted in place). */
@@ -89,15 +107,15 @@ calib_stat calib_stat_of(double *v, int n);
 int calib_write(const calibration *c, const char *path, char *err, size_t errlen);
 int calib_read(const char *path, const char *version, calibration *c, char *err, size_t errlen);
 
-/* The measured training rate for this model at the batch size nearest to
- * batch (on a log scale); -1 with a message listing what the file has
- * when it has no rate for the model. */
 /* What a simulation charges from c: the wire latency (latency_s less the
  * two overheads), the two overheads, and the exchange factor (within
  * [1, 2]). */
 void calib_network(const calibration *c, double *wire_latency_s, double *send_overhead_s,
                    double *recv_overhead_s, double *exchange_factor);
 
+/* The measured training rate for this model at the batch size nearest to
+ * batch (on a log scale); -1 with a message listing what the file has
+ * when it has no rate for the model. */
 int calib_train_rate(const calibration *c, const char *model, size_t batch, double *flops_per_s,
                      size_t *measured_batch, char *err, size_t errlen);
 

@@ -430,12 +430,16 @@ int rt_sendrecv(rt *r, int dst, int stag, const void *sbuf, size_t slen,
     return rc;
 }
 
-int rt_compute(rt *r, double flops)
+int rt_compute(rt *r, double flops) { return rt_compute_as(r, RT_WORK_MODEL, flops); }
+
+int rt_compute_as(rt *r, rt_work kind, double flops)
 {
     if (!(flops >= 0))
         return rt_seterr(r, RT_EINVAL, "compute: flops must be >= 0, got %g", flops);
+    if ((int)kind < 0 || kind >= RT_WORK_KINDS)
+        return rt_seterr(r, RT_EINVAL, "compute: no kind of work %d", (int)kind);
     double t0 = r->ops->compute_began ? r->ops->compute_began(r) : r->ops->now(r);
-    int rc = r->ops->compute(r, flops);
+    int rc = r->ops->compute(r, (int)kind, flops);
     rt_record(r, RT_EV_COMPUTE, t0, r->ops->now(r), 0, -1, -1);
     return rc;
 }

@@ -55,7 +55,8 @@ typedef struct rt_ops {
     /* Release a completed request. */
     void (*release)(rt *r, rt_request *req);
     double (*now)(rt *r);
-    int (*compute)(rt *r, double flops);
+    /* Charge flops of work of this kind (rt_work; arguments checked). */
+    int (*compute)(rt *r, int kind, double flops);
     void *(*shared)(rt *r, const char *name, size_t bytes);
     /* Optional: when the math that rt_compute charges began (real: the end
      * of the rank's previous runtime call, as the math ran before the

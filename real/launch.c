@@ -78,9 +78,10 @@ static double real_now(rt *r)
     return net_clock_s() - rk->job->t0;
 }
 
-static int real_compute(rt *r, double flops)
+static int real_compute(rt *r, int kind, double flops)
 {
     real_rank *rk = r->backend_data;
+    (void)kind;
     (void)flops; /* the math already took its time */
     if (r->slowdown > 1) {
         /* in pieces, each followed by a beat: a long sleep is not a hang */

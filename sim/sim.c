@@ -1204,11 +1204,38 @@ static double sim_now(rt *r)
     return simgrid_get_clock();
 }
 
-static int sim_compute(rt *r, double flops)
+/* The seconds a call of this many flops of vector work takes at the
+ * measured rates (see sim_config.nvector). */
+static double vector_seconds(const sim_config *sim, double flops)
+{
+    const double *x = sim->vector_flops, *y = sim->vector_flops_per_s;
+    int n = sim->nvector;
+    double rate = y[0];
+    if (flops >= x[n - 1]) {
+        rate = y[n - 1];
+    } else {
+        for (int i = 1; i < n; i++)
+            if (flops < x[i]) {
+                if (flops > x[i - 1]) {
+                    double t = log(flops / x[i - 1]) / log(x[i] / x[i - 1]);
+                    rate = exp((1 - t) * log(y[i - 1]) + t * log(y[i]));
+                } else {
+                    rate = y[i - 1];
+                }
+                break;
+            }
+    }
+    return flops / rate;
+}
+
+static int sim_compute(rt *r, int kind, double flops)
 {
     if (me(r)->dead)
         return dead_error(r);
-    if (flops > 0)
+    const sim_config *sim = sim_settings(S.cfg);
+    if (flops > 0 && kind == RT_WORK_VECTOR && sim->nvector > 0)
+        busy(vector_seconds(sim, flops) * r->slowdown);
+    else if (flops > 0)
         sg_actor_execute(flops * r->slowdown);
     return RT_OK;
 }

@@ -34,6 +34,7 @@ typedef struct sim_fault {
     double at_s, until_s;
 } sim_fault;
 #define SIM_MAX_FAULTS 32
+#define SIM_MAX_VECTOR 8
 
 typedef struct sim_config {
     const job_backend *backend; /* &sim_backend: whose settings these are */
@@ -67,6 +68,15 @@ typedef struct sim_config {
      * both ways). Above 1 each host gets a limiter link of 2 B / factor
      * that both its directions cross (SimGrid's limiter_link). */
     double exchange_factor;
+    /* Element-wise work (rt_compute_as RT_WORK_VECTOR) at measured
+     * rates (--calibration sets them): nvector points of (flops in one
+     * call, flop/s), flops increasing; a call's rate is interpolated
+     * between them on log-log scales and held at the ends, since a pass
+     * over a vector slows as it outgrows each cache. 0 points: vector work
+     * runs at the host speed like any other (the default, so that times
+     * keep their closed forms). */
+    int nvector;
+    double vector_flops[SIM_MAX_VECTOR], vector_flops_per_s[SIM_MAX_VECTOR];
     int size_only;         /* payloads carry only their size */
     int nfaults;           /* failures to inject, in no particular order */
     sim_fault faults[SIM_MAX_FAULTS];

@@ -87,6 +87,14 @@ static void t_writes_a_file_that_loads(void **state)
     assert_true(wire > 0 && os > 0 && orv > 0 && f >= 1 && f <= 2);
     assert_true(fabs(wire + os + orv - c.latency_s.median) <= 1e-12 + 1e-9 * c.latency_s.median);
     assert_int_equal(c.reduce_flops_per_s.n, 4); /* both ranks, twice */
+    /* element-wise rates by length, in the order a simulation reads them */
+    assert_true(c.nvector >= 3);
+    for (int i = 0; i < c.nvector; i++) {
+        assert_true(c.vector[i].flops_per_s.median > 1e6 && isfinite(c.vector[i].flops_per_s.max));
+        assert_int_equal(c.vector[i].flops_per_s.n, 4);
+        assert_true(i == 0 || (c.vector[i].floats > c.vector[i - 1].floats &&
+                               c.vector[i].flops_per_call > c.vector[i - 1].flops_per_call));
+    }
     /* the platform beside it loads and runs */
     assert_int_equal(test_distlab_run(out, sizeof out, "pingpong --platform %s/c.xml", tmpdir), 0);
     /* a run at the measured speed of its model */
@@ -153,7 +161,9 @@ static void t_refuses_bad_files(void **state)
     static const struct { const char *from, *to, *says; } edits[] = {
         {"\"distlab_version\": \"" DISTLAB_VERSION "\"", "\"distlab_version\": \"0.0.1\"",
          "measured by distlab 0.0.1, this is distlab " DISTLAB_VERSION},
-        {"\"format_version\": 2", "\"format_version\": 7", "format version 7"},
+        {"\"format_version\": 3", "\"format_version\": 7", "format version 7"},
+        {"\"floats\": 1024", "\"floats\": 0", "vector[0]: floats must be a whole number"},
+        {"\"vector\": [", "\"vector\": 3, \"x\": [", "vector must be a list of 1 to"},
         {"\"load_average\": ", "\"load_average\": -", "load_average must be a number of at least 0"},
         {"\"send_overhead_s\": {\n    \"median\": ", "\"send_overhead_s\": {\n    \"median\": -",
          "send_overhead_s must be positive"},
@@ -251,6 +261,74 @@ static void t_sim_charges_the_overheads(void **state)
     if (fabs(got - want) > 1e-9)
         fail_msg("receiver done at %.9g s, expected %.9g", got, want);
     job_result_free(&res);
+}
+
+/* Rank 0 charges model work and vector work of several sizes; its slot
+ * gets the simulated time after each. */
+enum { VECTOR_CHARGES = 6 };
+static const double vector_charge_flops[VECTOR_CHARGES] = {2e6, 100, 1000, 4000, 1e6, 0};
+
+static int vector_rank(rt *r, void *arg)
+{
+    (void)arg;
+    double *at = job_slot(r);
+    if (rt_rank(r) != 0)
+        return RT_OK;
+    if (rt_compute_as(r, RT_WORK_KINDS, 1) != RT_EINVAL)
+        return rt_fail(r, RT_EPROTO, "a kind of work past the last was taken");
+    for (int i = 0; i < VECTOR_CHARGES; i++) {
+        int rc = i == 0 ? rt_compute(r, vector_charge_flops[i])
+                        : rt_compute_as(r, RT_WORK_VECTOR, vector_charge_flops[i]);
+        if (rc)
+            return rc;
+        at[i] = rt_now(r);
+    }
+    return RT_OK;
+}
+
+/* Simulated times after each of vector_rank's charges, at this config. */
+static void vector_times(const sim_config *sim, double *at)
+{
+    job_config cfg = sim_job_config(sim);
+    cfg.ranks = 2;
+    cfg.result_bytes = VECTOR_CHARGES * sizeof(double);
+    job_result res;
+    if (job_run(&cfg, vector_rank, NULL, &res) != 0)
+        fail_msg("job: %s", res.error);
+    memcpy(at, job_result_slot(&res, 0), VECTOR_CHARGES * sizeof(double));
+    job_result_free(&res);
+}
+
+/* Vector work runs at the measured rate of its length: between two
+ * measured points the rate is interpolated on log-log scales, held past
+ * the ends; model work stays at the host speed. Without rates, every kind
+ * runs at the host speed (the closed forms of uncalibrated runs). */
+static void t_sim_charges_vector_work(void **state)
+{
+    (void)state;
+    sim_config sim = sim_config_default();
+    sim.speed_flops = 4e10;
+    double plain[VECTOR_CHARGES], rated[VECTOR_CHARGES];
+    vector_times(&sim, plain);
+    double t = 0;
+    for (int i = 0; i < VECTOR_CHARGES; i++) {
+        t += vector_charge_flops[i] / sim.speed_flops;
+        if (fabs(plain[i] - t) > 1e-6 * t)
+            fail_msg("without rates, charge %d ends at %.9g s, expected %.9g", i, plain[i], t);
+    }
+    sim.nvector = 3;
+    sim.vector_flops[0] = 1000, sim.vector_flops_per_s[0] = 5e9;
+    sim.vector_flops[1] = 1e4, sim.vector_flops_per_s[1] = 4e9;
+    sim.vector_flops[2] = 1e5, sim.vector_flops_per_s[2] = 2e9;
+    vector_times(&sim, rated);
+    double at4000 = exp(log(5e9) + log(4.0) / log(10.0) * (log(4e9) - log(5e9)));
+    double want[VECTOR_CHARGES] = {2e6 / 4e10, 100 / 5e9, 1000 / 5e9, 4000 / at4000, 1e6 / 2e9, 0};
+    t = 0;
+    for (int i = 0; i < VECTOR_CHARGES; i++) {
+        t += want[i];
+        if (fabs(rated[i] - t) > 1e-6 * t)
+            fail_msg("at measured rates, charge %d ends at %.9g s, expected %.9g", i, rated[i], t);
+    }
 }
 
 /* The simulated time of one ring allreduce of 4 MiB on 2 ranks at the
@@ -369,6 +447,7 @@ int main(void)
         cmocka_unit_test(t_bad_options),
         cmocka_unit_test(t_sim_charges_the_overheads),
         cmocka_unit_test(t_sim_charges_the_exchange_factor),
+        cmocka_unit_test(t_sim_charges_vector_work),
         cmocka_unit_test(t_predicts_the_real_pingpong),
         cmocka_unit_test(t_validate_writes_its_table),
     };
