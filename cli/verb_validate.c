@@ -15,6 +15,14 @@
  *
  * Each run is `distlab` itself, started as a child process with its own
  * run folder under --out, so validation runs exactly what a user runs.
+ *
+ * A shared machine's speed moves by 2-3x from one minute to the next (other
+ * jobs take its cores), so a calibration taken once and real runs taken
+ * minutes later compare two machines. Unless --calibration names a file,
+ * validate therefore measures in pairs: before each real run it calibrates
+ * again (a second or two), and the simulated run that predicts that real
+ * run uses that calibration; each side's median over --repeat pairs is
+ * reported.
  */
 #include <errno.h>
 #include <math.h>
@@ -57,6 +65,7 @@ static const validate_case cases[] = {
 
 typedef struct validate_ctx {
     const char *self, *out, *calibration, *launch;
+    int recalibrate;      /* calibrate before each real run, into calibration */
     char workers[16], epochs[16], train_size[32];
 } validate_ctx;
 
@@ -173,6 +182,22 @@ static double run_side(const validate_ctx *v, const validate_case *c, int simula
     return s;
 }
 
+/* Calibrate this machine into v->calibration, at the runs' own data size
+ * (a model's rate depends on how much of the data stays in cache). */
+static int calibrate(const validate_ctx *v)
+{
+    char *cargv[] = {"distlab", "calibrate", "-o", (char *)v->calibration, "--workers", (char *)v->workers,
+                     "--launch", (char *)v->launch, "--models", "softmax,mlp:64", "--train-size",
+                     (char *)v->train_size, "--repeat", "3", NULL};
+    char log[4300];
+    snprintf(log, sizeof log, "%s/calibration.log", v->out);
+    if (run_child(v->self, cargv, log) != 0) {
+        fprintf(stderr, "distlab validate: calibration failed: see %s\n", log);
+        return -1;
+    }
+    return 0;
+}
+
 /* mkdir -p */
 static int mkdir_p(const char *dir)
 {
@@ -225,14 +250,15 @@ int verb_validate(int argc, char **argv)
 {
     static const cli_opt opts[] = {
         {"out", "DIR", "where the runs, validate.csv and validate.png go (default runs/validate)"},
-        {"calibration", "FILE.json", "use this calibration (default: run distlab calibrate first, into DIR)"},
+        {"calibration", "FILE.json", "use this calibration for every run (default: calibrate again before each "
+                                       "real run, into DIR, and predict that run from it)"},
         {"workers", "N", "workers of every run (default 2)"},
         {"launch", "threads|procs", "how the real runs start their ranks (default threads)"},
         {"epochs", "E", "epochs of each training run (default 1)"},
         {"train-size", "N", "training examples of each run (default 6000)"},
         {"only", "LIST", "just these cases, e.g. ps-bsp,allreduce-sgd (default: all)"},
-        {"repeat", "N", "real runs of each case, their median measured (default 1; 1-20): a busy "
-                        "machine's runs vary by more than the model's error"},
+        {"repeat", "N", "real runs of each case, their median measured, and as many predictions (default 1; "
+                        "1-20): a busy machine's runs vary by more than the model's error"},
         {"list", NULL, "list the cases and exit"},
         {NULL, NULL, NULL},
     };
@@ -288,20 +314,12 @@ int verb_validate(int argc, char **argv)
     }
     if (!cli_get(&a, "calibration")) {
         snprintf(calib, sizeof calib, "%s/calibration.json", v.out);
-        /* the runs' own data size: a model's rate depends on how much of
-         * the data stays in cache */
-        char *cargv[] = {"distlab", "calibrate", "-o", calib, "--workers", v.workers, "--launch",
-                         (char *)v.launch, "--models", "softmax,mlp:64", "--train-size",
-                         v.train_size, NULL};
-        char log[4300];
-        snprintf(log, sizeof log, "%s/calibration.log", v.out);
-        printf("calibrating this machine (%s ranks) ...\n", v.workers);
-        if (run_child(v.self, cargv, log) != 0) {
-            fprintf(stderr, "distlab validate: calibration failed: see %s\n", log);
-            return 1;
-        }
+        v.recalibrate = 1;
+        printf("calibrating this machine (%s ranks) before each real run ...\n", v.workers);
     }
     v.calibration = calib;
+    if (v.recalibrate && calibrate(&v) != 0)
+        return 1;
 
     char csv_path[4300];
     snprintf(csv_path, sizeof csv_path, "%s/validate.csv", v.out);
@@ -315,8 +333,8 @@ int verb_validate(int argc, char **argv)
     {
         static calibration c;
         if (calib_read(calib, DISTLAB_VERSION, &c, err, sizeof err) == 0)
-            printf("calibration: %s, load average %.2f, a rank had %.0f%% of a core; per message "
-                   "%.3g us sending, %.3g us receiving; exchange factor %.2f\n", c.date,
+            printf("%scalibration: %s, load average %.2f, a rank had %.0f%% of a core; per message "
+                   "%.3g us sending, %.3g us receiving; exchange factor %.2f\n", v.recalibrate ? "first " : "", c.date,
                    c.load_average, 100 * c.cpu_share.median, 1e6 * c.send_overhead_s.median,
                    1e6 * c.recv_overhead_s.median, c.exchange_factor.median);
     }
@@ -330,20 +348,27 @@ int verb_validate(int argc, char **argv)
             continue;
         double load = NAN; /* how busy the machine was as the real runs began */
         getloadavg(&load, 1);
-        double runs[20], m = NAN;
+        double runs[20], preds[20], m = NAN, p = NAN;
         int nruns = 0;
-        for (long k = 0; k < repeat; k++) { /* the real side's median */
+        for (long k = 0; k < repeat; k++) { /* each side's median */
+            if (v.recalibrate && k > 0 && calibrate(&v) != 0)
+                return 1;
             double t = run_side(&v, &cases[i], 0, err, sizeof err);
-            if (!isfinite(t)) {
+            /* with one calibration for all, one prediction does */
+            double q = !isfinite(t) ? NAN : v.recalibrate || k == 0 ? run_side(&v, &cases[i], 1, err, sizeof err)
+                                                                    : preds[0];
+            if (!isfinite(t) || !isfinite(q)) {
                 nruns = 0;
                 break;
             }
-            runs[nruns++] = t;
+            runs[nruns] = t;
+            preds[nruns++] = q;
         }
         calib_stat ms = calib_stat_of(runs, nruns);
-        if (nruns)
+        if (nruns) {
             m = ms.median;
-        double p = isfinite(m) ? run_side(&v, &cases[i], 1, err, sizeof err) : NAN;
+            p = calib_stat_of(preds, nruns).median;
+        }
         if (!isfinite(m) || !isfinite(p) || m <= 0 || p <= 0) {
             fprintf(stderr, "distlab validate: %s\n", err);
             failed = 1;
