@@ -206,6 +206,7 @@ typedef struct alb {
     train_eval eval;
     int reporting;
     long passes, evals;
+    long steps;           /* --kill-rank's count: online minibatches, then evaluations */
     int iterations, backups, wins, rc;
 } alb;
 
@@ -385,6 +386,10 @@ static int online_pass(alb *a, alb_task *t, int with_beats)
     int chunk = 0;
     beats hb = {.req = {NULL, NULL}};
     while (done < nb) {
+        if ((rc = train_step_begin(a->setup, a->r, a->steps++))) {
+            rt_waitall(a->r, 2, hb.req, NULL);
+            return rc;
+        }
         size_t b = train_shard_next(&t->order, ml->batch, a->batch);
         double loss, flops;
         if (ml_model_loss_grad(a->model, t->w, a->train, a->batch, b, &a->grad, &loss, &flops,
@@ -525,7 +530,9 @@ static int evaluate_at(alb *a, const double *x, double *f, double *g, double *hd
 {
     const ml_config *ml = a->setup->ml;
     size_t P = a->P, with = hdiag ? P : 0, len = P + 3 + with;
-    int rc;
+    int rc = train_step_begin(a->setup, a->r, a->steps++);
+    if (rc)
+        return rc;
     for (size_t i = 0; i < P; i++)
         a->w[i] = (float)x[i];
     size_t n = P + 3 * (size_t)a->W + with;

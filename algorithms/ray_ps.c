@@ -105,6 +105,7 @@ typedef struct server {
 
 typedef struct worker {
     train_worker wk;
+    long step;          /* gradients this actor began (--kill-rank counts them) */
 } worker;
 
 static int server_init(ray *ry, void *state, int nargs, const ray_arg *a)
@@ -205,6 +206,9 @@ static int compute_gradients(ray *ry, void *state, int nargs, const ray_arg *a)
     worker *k = state;
     const train_setup *setup = ray_program_arg(ry);
     size_t P = k->wk.P;
+    int rc = train_step_begin(setup, ray_rt(ry), k->step++); /* --kill-rank: its node dies here */
+    if (rc)
+        return rc;
     if (a[0].bytes != P * sizeof(float))
         return ray_raise(ry, "weights of %zu bytes, not %zu", a[0].bytes, P * sizeof(float));
     memcpy(k->wk.params, a[0].data, P * sizeof(float));
@@ -216,7 +220,7 @@ static int compute_gradients(ray *ry, void *state, int nargs, const ray_arg *a)
     else if (ml_model_loss_grad(k->wk.model, k->wk.params, &setup->prob->train, k->wk.batch, b,
                                 &k->wk.grad, &loss, &flops, err, sizeof err) != 0)
         return ray_raise(ry, "gradient: %s", err);
-    int rc = train_charge(ray_rt(ry), flops);
+    rc = train_charge(ray_rt(ry), flops);
     return rc ? rc : ray_return(ry, k->wk.grad.dense, P * sizeof(float));
 }
 

@@ -1333,6 +1333,28 @@ static const rt_ops sim_ops = {
 
 /* ---- the job ---- */
 
+/* A rank that stopped on an error may leave gets posted that a peer's
+ * send has already matched; an actor that ends takes its comms with it,
+ * and the peer's wait then dies of a SimGrid link failure (an abort, not
+ * an error). On real sockets such a send is in the kernel and the peer
+ * goes on until it hears the connection close. So the rank's actor stays,
+ * as a daemon that ends with the last rank, and takes in whatever its
+ * posted gets were waiting for. */
+static void linger(sim_rank *s)
+{
+    sg_actor_daemonize(sg_actor_self());
+    sg_comm_t *comms = malloc((size_t)(s->nactive > 0 ? s->nactive : 1) * sizeof *comms);
+    while (comms && s->nactive > 0) {
+        for (int a = 0; a < s->nactive; a++)
+            comms[a] = s->active[a]->get;
+        ssize_t i = sg_comm_wait_any(comms, (size_t)s->nactive);
+        if (i < 0)
+            break;
+        msg_free(retire_get(s, s->active[i]));
+    }
+    free(comms);
+}
+
 static void rank_actor(int argc, char **argv)
 {
     (void)argc;
@@ -1343,6 +1365,8 @@ static void rank_actor(int argc, char **argv)
     if (s->status == RT_OK)
         s->status = drained;
     s->finished = 1;
+    if (s->status != RT_OK && !S.analytic)
+        linger(s);
 }
 
 /* The host of a rank, hosts in the platform's (name) order. block: ranks

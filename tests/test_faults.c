@@ -238,6 +238,52 @@ static void kill_rank_acts_alike_in_sim_and_on_sockets(void **state)
     assert_says("nothing failed (rank 1 never began that step");
 }
 
+/* The families the cases above leave out, on both backends: each one
+ * reaches the rank's step and fails it there, and the others react as
+ * their algorithm says (ray-ps restarts the lost actor and goes on, the
+ * rest stop naming the rank); in simulation --fail does the same,
+ * speculative allreduce-lbfgs included (its tracker stopped on the error
+ * while a worker's heartbeat was on its way, which aborted SimGrid). */
+#define TINY "--workers 2 --epochs 2 --dataset synth-dense:n=400,d=10,classes=2 --quiet --no-figures"
+#define LBFGS "--workers 2 --model logreg --dataset synth-sparse:n=400,d=50,nnz=5 --quiet --no-figures"
+#define LDA "--workers 2 --dataset synth-lda:docs=60,vocab=40,topics=3,len=12 --sweeps 3 --quiet --no-figures"
+
+static void every_family_fails_at_a_step_and_a_time(void **state)
+{
+    (void)state;
+    NEED_BINARY();
+    static const struct { const char *run; int rc; const char *says; } kills[] = {
+        {"ray-ps " TINY " --kill-rank 2:3", 0, "training finished without it"},
+        {"ray-ps --mode async " TINY " --kill-rank 1:2", 0, "training finished without it"},
+        {"allreduce-lbfgs " LBFGS " --kill-rank 1:3", 1, "rank 1: made to fail at its step 3"},
+        {"hogwild " TINY " --kill-rank 1:3", 1, "rank 1: made to fail at its step 3"},
+        {"psgd " TINY " --kill-rank 0:3", 1, "rank 0: made to fail at its step 3"},
+        {"distbelief --mode model-parallel --model mlp:8 " TINY " --kill-rank 1:3", 1, "made to fail"},
+        {"distbelief --mode sandblaster --model mlp:8 " TINY " --kill-rank 1:3", 1, "rank 1 fails at its step 3"},
+        {"lda " LDA " --kill-rank 1:1", 1, "rank 1: made to fail at its step 1"},
+    };
+    static const char *const backends[] = {"", "--backend real"};
+    for (size_t i = 0; i < sizeof kills / sizeof *kills; i++)
+        for (int b = 0; b < 2; b++) {
+            int rc = run("run %s %s --out %s/e%zu-%d", kills[i].run, backends[b], tmpdir, i, b);
+            if (rc != kills[i].rc || !strstr(output, "fails at its step") || !strstr(output, kills[i].says))
+                fail_msg("run %s %s: exit %d (expected %d, saying '%s'):\n%s", kills[i].run, backends[b], rc,
+                         kills[i].rc, kills[i].says, output);
+        }
+    static const struct { const char *run; int rc; } fails[] = {
+        {"ray-ps " TINY " --fail 1@0.0003s", 0},
+        {"allreduce-lbfgs " LBFGS " --fail 1@0.0003s", 1},
+        {"allreduce-lbfgs " LBFGS " --speculative on --fail 1@0.0003s", 1},
+        {"allreduce-lbfgs " LBFGS " --speculative on --spares 1 --fail 2@0.0003s", 1},
+        {"lda " LDA " --fail 1@0.0001s", 1},
+    };
+    for (size_t i = 0; i < sizeof fails / sizeof *fails; i++) {
+        int rc = run("run %s --out %s/s%zu", fails[i].run, tmpdir, i);
+        if (rc != fails[i].rc || !strstr(output, "its host went down at "))
+            fail_msg("run %s: exit %d (expected %d):\n%s", fails[i].run, rc, fails[i].rc, output);
+    }
+}
+
 /* ---- checkpoints: stopped, resumed, the same bits ---- */
 
 #define CKPT "--dataset synth-dense:n=3000,d=20,classes=3 --model mlp:16 --momentum 0.9 --epochs 3 " \
@@ -414,6 +460,7 @@ int main(void)
         cmocka_unit_test(fail_refuses_what_it_cannot_do),
         cmocka_unit_test(a_degraded_link_costs_its_closed_form),
         cmocka_unit_test(kill_rank_acts_alike_in_sim_and_on_sockets),
+        cmocka_unit_test(every_family_fails_at_a_step_and_a_time),
         cmocka_unit_test(a_resumed_run_ends_with_the_bits_of_one_never_stopped),
         cmocka_unit_test(a_resumed_bsp_parameter_server_ends_with_the_same_bits),
         cmocka_unit_test(resumed_local_sgd_and_psgd_end_with_the_same_bits),
