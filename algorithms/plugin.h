@@ -60,4 +60,15 @@ typedef int plugin_local_average_fn(rt *r, float *w, size_t n, long step, long l
 
 #define PLUGIN_LOCAL_AVERAGE "plugin_local_average"
 
+/* Calibration (lab 08): measure the path from rank 0 to rank 1 with a
+ * pingpong of your own and fit the alpha-beta model to it: a one-way
+ * message of n bytes takes alpha + n beta. Rank 0 sets *alpha_s
+ * (seconds) and *beta_s_per_byte; rank 1 answers its pings; every other
+ * rank returns RT_OK at once. Return RT_OK or the error of the call that
+ * failed. distlab's own measurement is cli/verb_calibrate.c's. */
+int plugin_alpha_beta(rt *r, double *alpha_s, double *beta_s_per_byte);
+typedef int plugin_alpha_beta_fn(rt *r, double *alpha_s, double *beta_s_per_byte);
+
+#define PLUGIN_ALPHA_BETA "plugin_alpha_beta"
+
 #endif

@@ -522,6 +522,7 @@ static const lab_checker checkers[] = {
     {"02", "recursive doubling's exchange rounds", PLUGIN_ALLREDUCE, ALLREDUCE_RD, lab_check_allreduce},
     {"03", "the SSP condition of a parameter server", PLUGIN_SSP_READY, .check = lab_check_ssp},
     {"06", "local SGD's averaging every H steps", PLUGIN_LOCAL_AVERAGE, .check = lab_check_local_sgd},
+    {"08", "a pingpong and the alpha-beta fit of its times", PLUGIN_ALPHA_BETA, .check = lab_check_alpha_beta},
 };
 
 const lab_checker *lab_checker_find(const char *number)

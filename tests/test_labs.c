@@ -217,7 +217,7 @@ static void bad_commands_are_refused(void **state)
         {"check 99 x.c", "no lab '99'"},
         {"check 01", "give the lab and your file"},
         {"check 01 x.c --fast", "unexpected argument '--fast'"},
-        {"check 08 x.c", "has no checker yet"},
+        {"check 12 x.c", "has no checker yet"},
         {"check 01 /nonexistent/x.c", "/nonexistent/x.c: No such file or directory"},
         {"check 01 /tmp", "/tmp: not a file"},
         {"grade 01 x.c", "unknown command 'grade'"},
