@@ -71,4 +71,39 @@ typedef int plugin_alpha_beta_fn(rt *r, double *alpha_s, double *beta_s_per_byte
 
 #define PLUGIN_ALPHA_BETA "plugin_alpha_beta"
 
+/* Hogwild!'s step (lab 04): one SGD step of logistic regression on one
+ * sparse example, on weights that every rank of the host shares and
+ * writes at the same time. */
+typedef struct plugin_hogwild {
+    float *w;     /* d weights, then the bias w[d]: shared memory (rt_shared) */
+    size_t d;
+    float lr;
+    int locked;   /* 1: the baseline, one lock around each whole step;
+                     0: Hogwild!, no lock at all */
+    /* The host's lock (fair, blocking: lock returns once this rank holds
+     * it), for the baseline. Each returns RT_OK or an error code. */
+    int (*lock)(rt *r, void *lock_arg);
+    int (*unlock)(rt *r, void *lock_arg);
+    void *lock_arg;
+} plugin_hogwild;
+
+/* The example has nnz features index[k] < d (distinct) with values x[k],
+ * and label y (0 or 1). The step, in this order and in float:
+ *   1. read      z = w[d]; then z += w[index[k]] * x[k] for k = 0..nnz-1
+ *   2. gradient  g = 1 / (1 + expf(-z)) - y, and charge it:
+ *                rt_compute(r, PLUGIN_HOGWILD_FLOPS(nnz)) -- between the
+ *                read and the write, as in algorithms/hogwild.c: in
+ *                simulation that is when the other ranks' steps run
+ *   3. write     w[index[k]] -= lr * g * x[k] for each k, then
+ *                w[d] -= lr * g
+ * Only the example's weights and the bias are read or written. Return
+ * RT_OK or the error of the call that failed. */
+int plugin_hogwild_step(rt *r, const plugin_hogwild *h, const uint32_t *index, const float *x,
+                        size_t nnz, float y);
+typedef int plugin_hogwild_step_fn(rt *r, const plugin_hogwild *h, const uint32_t *index,
+                                   const float *x, size_t nnz, float y);
+
+#define PLUGIN_HOGWILD_STEP "plugin_hogwild_step"
+#define PLUGIN_HOGWILD_FLOPS(nnz) (4.0 * (double)(nnz) + 20.0)
+
 #endif

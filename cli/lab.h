@@ -60,6 +60,8 @@ int lab_check_ssp(const lab_checker *lab, const char *file, int quick);
 int lab_check_local_sgd(const lab_checker *lab, const char *file, int quick);
 /* lab_calibration.c: a pingpong's alpha and beta (lab 08). */
 int lab_check_alpha_beta(const lab_checker *lab, const char *file, int quick);
+/* lab_hogwild.c: Hogwild!'s lock-free step (lab 04). */
+int lab_check_hogwild(const lab_checker *lab, const char *file, int quick);
 
 /* The checker of lab "NN" (leading zeros optional), or NULL. */
 const lab_checker *lab_checker_find(const char *number);

@@ -521,6 +521,7 @@ static const lab_checker checkers[] = {
     {"01", "the ring's reduce-scatter", PLUGIN_ALLREDUCE, ALLREDUCE_RING, lab_check_allreduce},
     {"02", "recursive doubling's exchange rounds", PLUGIN_ALLREDUCE, ALLREDUCE_RD, lab_check_allreduce},
     {"03", "the SSP condition of a parameter server", PLUGIN_SSP_READY, .check = lab_check_ssp},
+    {"04", "Hogwild!'s lock-free step", PLUGIN_HOGWILD_STEP, .check = lab_check_hogwild},
     {"06", "local SGD's averaging every H steps", PLUGIN_LOCAL_AVERAGE, .check = lab_check_local_sgd},
     {"08", "a pingpong and the alpha-beta fit of its times", PLUGIN_ALPHA_BETA, .check = lab_check_alpha_beta},
 };

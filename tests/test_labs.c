@@ -209,6 +209,27 @@ static void a_crashing_file_fails_its_checks(void **state)
         fail_msg("exit %d:\n%s", st, output);
 }
 
+/* Lab 04: a lock-free step whose arithmetic differs from the baseline's
+ * only in its order is close to serial SGD but not its bits; the checker
+ * says so, and says where to look. */
+static void lab04_names_a_reordered_step(void **state)
+{
+    (void)state;
+    NEED_BINARY();
+    char path[512];
+    put_file(path, sizeof path, "hogwild_order.c",
+             "#include <math.h>\n#include \"algorithms/plugin.h\"\n"
+             "int plugin_hogwild_step(rt *r, const plugin_hogwild *h, const uint32_t *index,\n"
+             "                        const float *x, size_t nnz, float y)\n"
+             "{ float z = h->w[h->d]; for (size_t k = 0; k < nnz; k++) z += h->w[index[k]] * x[k];\n"
+             "  float g = 1.0f / (1.0f + expf(-z)) - y; int rc = rt_compute(r, PLUGIN_HOGWILD_FLOPS(nnz));\n"
+             "  for (size_t k = 0; k < nnz; k++) h->w[index[k]] -= g * x[k] * h->lr;\n"
+             "  h->w[h->d] -= h->lr * g; return rc; }\n");
+    int st = run("lab check 04 %s --quick", path);
+    if (st != 1 || !strstr(output, "not ok 2 - ") || !strstr(output, "not its bits"))
+        fail_msg("exit %d:\n%s", st, output);
+}
+
 static void bad_commands_are_refused(void **state)
 {
     (void)state;
@@ -246,6 +267,7 @@ int main(void)
         cmocka_unit_test(a_lab_refuses_distlabs_own),
         cmocka_unit_test(a_crashing_file_fails_its_checks),
         cmocka_unit_test(bad_commands_are_refused),
+        cmocka_unit_test(lab04_names_a_reordered_step),
     };
     return cmocka_run_group_tests_name("labs", tests, setup, teardown);
 }
