@@ -106,4 +106,19 @@ typedef int plugin_hogwild_step_fn(rt *r, const plugin_hogwild *h, const uint32_
 #define PLUGIN_HOGWILD_STEP "plugin_hogwild_step"
 #define PLUGIN_HOGWILD_FLOPS(nnz) (4.0 * (double)(nnz) + 20.0)
 
+/* What a parameter server does when it hears that a worker died (lab
+ * 10): its receive from worker w (0..W-1) failed with RT_EPEER. state holds
+ * each worker's PLUGIN_RUNNING, PLUGIN_DONE (it said goodbye) or
+ * PLUGIN_DEAD; the server's min clock, and its end (no worker left
+ * running), count only the running ones. bound is the staleness bound (0:
+ * bulk-synchronous) or PLUGIN_ASYNC. Update state, then return RT_OK for
+ * the server to go on without w, or stop the run by returning
+ * rt_fail(r, RT_EPEER, ...) with a message that names the worker
+ * ("worker 2 ..."). distlab's own is server_lose_worker in algorithms/ps.c. */
+int plugin_worker_lost(rt *r, int w, long bound, int *state, int W);
+typedef int plugin_worker_lost_fn(rt *r, int w, long bound, int *state, int W);
+
+#define PLUGIN_WORKER_LOST "plugin_worker_lost"
+enum { PLUGIN_RUNNING = 0, PLUGIN_DONE = 1, PLUGIN_DEAD = 2 };
+
 #endif

@@ -524,6 +524,7 @@ static const lab_checker checkers[] = {
     {"04", "Hogwild!'s lock-free step", PLUGIN_HOGWILD_STEP, .check = lab_check_hogwild},
     {"06", "local SGD's averaging every H steps", PLUGIN_LOCAL_AVERAGE, .check = lab_check_local_sgd},
     {"08", "a pingpong and the alpha-beta fit of its times", PLUGIN_ALPHA_BETA, .check = lab_check_alpha_beta},
+    {"10", "what a parameter server does when a worker dies", PLUGIN_WORKER_LOST, .check = lab_check_faults},
 };
 
 const lab_checker *lab_checker_find(const char *number)

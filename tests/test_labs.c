@@ -257,6 +257,29 @@ static void bad_commands_are_refused(void **state)
     assert_non_null(strstr(output, "does not compile"));
 }
 
+/* Lab 10: the checker tells a rule that stops every run from one that
+ * stops only bsp, and says whom the starter's server waits for. */
+static void lab10_faults_checker_says_why(void **state)
+{
+    (void)state;
+    NEED_BINARY();
+    char path[512];
+    put_file(path, sizeof path, "stops_always.c",
+             "#include \"algorithms/plugin.h\"\n"
+             "int plugin_worker_lost(rt *r, int w, long bound, int *state, int W)\n"
+             "{ (void)bound; (void)W; state[w] = PLUGIN_DEAD;\n"
+             "  return rt_fail(r, RT_EPEER, \"worker %d died\", w); }\n");
+    int st = run("lab check 10 %s --quick", path);
+    if (st != 1 || !strstr(output, "under ssp and async the server goes on") ||
+        !strstr(output, "ok 5 - bsp"))
+        fail_msg("a rule that stops under every bound should fail async and ssp, pass bsp; exit %d:\n%s",
+                 st, output);
+    st = run("lab check 10 %s/10-faults/starter.c --quick", labs_dir);
+    if (st != 1 || !strstr(output, "which died: its state says it is running"))
+        fail_msg("the starter's report should say the server waits for a dead worker; exit %d:\n%s", st,
+                 output);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -268,6 +291,7 @@ int main(void)
         cmocka_unit_test(a_crashing_file_fails_its_checks),
         cmocka_unit_test(bad_commands_are_refused),
         cmocka_unit_test(lab04_names_a_reordered_step),
+        cmocka_unit_test(lab10_faults_checker_says_why),
     };
     return cmocka_run_group_tests_name("labs", tests, setup, teardown);
 }
