@@ -626,6 +626,11 @@ void cli_describe_job(const job_config *cfg, const job_result *res, char *buf, s
                 snprintf(buf + at, len - at, "; per message %.3g us sending, %.3g us receiving; "
                          "exchange factor %.2f", 1e6 * sim->send_overhead_s,
                          1e6 * sim->recv_overhead_s, sim->exchange_factor > 1 ? sim->exchange_factor : 1);
+            at = strlen(buf);
+            if (sim->nvector > 0 && at < len)
+                snprintf(buf + at, len - at, "; element-wise work at %.3g Gflop/s (%.3g flops a call) to "
+                         "%.3g Gflop/s (%.3g)", sim->vector_flops_per_s[0] / 1e9, sim->vector_flops[0],
+                         sim->vector_flops_per_s[sim->nvector - 1] / 1e9, sim->vector_flops[sim->nvector - 1]);
         }
     } else {
         const real_config *real = real_settings(cfg);
