@@ -121,4 +121,36 @@ typedef int plugin_worker_lost_fn(rt *r, int w, long bound, int *state, int W);
 #define PLUGIN_WORKER_LOST "plugin_worker_lost"
 enum { PLUGIN_RUNNING = 0, PLUGIN_DONE = 1, PLUGIN_DEAD = 2 };
 
+/* The time model of data-parallel SGD (lab 07). Every step each of the
+ * W workers computes the gradient of `batch` examples (every step a full
+ * batch), then the workers allreduce the gradient, `params` floats, with
+ * `algo` (ALLREDUCE_RING or ALLREDUCE_TREE), on the ideal network: a
+ * message of n bytes takes alpha + n beta, and adding a float costs one
+ * flop at the worker's speed. An epoch is `examples` examples. */
+typedef struct plugin_dp_setting {
+    int workers;              /* W */
+    size_t params;            /* floats in the model, and in its gradient */
+    long batch;               /* examples per worker per step */
+    long examples;            /* in one epoch */
+    double flops_per_example; /* forward and backward of one example */
+    double speed_flops;       /* one worker's core */
+    double alpha_s, beta_s_per_byte;
+    allreduce_algo algo;
+} plugin_dp_setting;
+
+typedef struct plugin_dp_time {
+    long steps;       /* per epoch */
+    double compute_s; /* per step: the gradient */
+    double comm_s;    /* per step: the allreduce, its additions included */
+    double epoch_s;   /* steps x (compute_s + comm_s) */
+} plugin_dp_time;
+
+/* Fill *t for *s; RT_EINVAL for a setting that makes no sense (fewer
+ * than one worker, example or batch, a speed or flops not above 0, a
+ * negative alpha or beta, another algorithm). */
+int plugin_dp_model(const plugin_dp_setting *s, plugin_dp_time *t);
+typedef int plugin_dp_model_fn(const plugin_dp_setting *s, plugin_dp_time *t);
+
+#define PLUGIN_DP_MODEL "plugin_dp_model"
+
 #endif

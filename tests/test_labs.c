@@ -230,6 +230,31 @@ static void lab04_names_a_reordered_step(void **state)
         fail_msg("exit %d:\n%s", st, output);
 }
 
+/* Lab 07: a model that splits the gradient into params / p floats, not
+ * ceil(params / p), is caught on the ring, and the message names m. */
+static void lab07_names_an_unpadded_ring(void **state)
+{
+    (void)state;
+    NEED_BINARY();
+    char path[512];
+    put_file(path, sizeof path, "dp_model_floor.c",
+             "#include \"algorithms/plugin.h\"\n"
+             "int plugin_dp_model(const plugin_dp_setting *s, plugin_dp_time *t)\n"
+             "{ if (s->workers < 1 || s->batch < 1 || s->examples < 1 || !(s->speed_flops > 0) ||\n"
+             "      !(s->flops_per_example > 0) || !(s->alpha_s >= 0) || !(s->beta_s_per_byte >= 0) ||\n"
+             "      s->algo != ALLREDUCE_RING) return RT_EINVAL;\n"
+             "  int p = s->workers; long g = (long)p * s->batch; double m = (double)(s->params / (size_t)p);\n"
+             "  t->steps = (s->examples + g - 1) / g;\n"
+             "  t->compute_s = (double)s->batch * s->flops_per_example / s->speed_flops;\n"
+             "  t->comm_s = p == 1 ? 0 : 2.0 * (p - 1) * (s->alpha_s + 4 * m * s->beta_s_per_byte)\n"
+             "                            + (p - 1) * m / s->speed_flops;\n"
+             "  t->epoch_s = t->steps * (t->compute_s + t->comm_s); return RT_OK; }\n");
+    int st = run("lab check 07 %s --quick", path);
+    if (st != 1 || !strstr(output, "\nnot ok 4 - ") ||
+        !strstr(output, "m = ceil(params/p)"))
+        fail_msg("exit %d:\n%s", st, output);
+}
+
 static void bad_commands_are_refused(void **state)
 {
     (void)state;
@@ -292,6 +317,7 @@ int main(void)
         cmocka_unit_test(bad_commands_are_refused),
         cmocka_unit_test(lab04_names_a_reordered_step),
         cmocka_unit_test(lab10_faults_checker_says_why),
+        cmocka_unit_test(lab07_names_an_unpadded_ring),
     };
     return cmocka_run_group_tests_name("labs", tests, setup, teardown);
 }
