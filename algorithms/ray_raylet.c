@@ -761,7 +761,10 @@ static void handle_value(ray *ry, const msg *h, const char *payload, size_t plen
 
 static int handle_fetch(ray *ry, const msg *h)
 {
-    if (ry->dead[h->from])
+    /* after BYE the reply would not be sent (send_ctrl), and a body sent
+     * without it would wait for a receive nobody posts while its peer
+     * exits (in simulation, a link failure) */
+    if (ry->dead[h->from] || ry->bye_sent)
         return RT_OK;
     ray_obj *o = raylet_obj(ry, h->ref);
     if (!o || !o->here || o->state != OBJ_READY || o->freed || !o->in_store) {

@@ -727,6 +727,46 @@ static void check_large(where w)
     job_result_free(&res);
 }
 
+/* The driver returns while a node is still to fetch a value from the
+ * driver's store: the value's VALUE reaches node 1 just before the
+ * driver ends, and node 1's FETCH arrives after node 0's BYE. The store
+ * then answers nothing (it used to send the body with no reply ahead of
+ * it, and the simulation died of a link failure at the end). */
+static int drv_late_fetch(ray *ry, void *arg)
+{
+    (void)arg;
+    double seed = 1, n = BIG_N, zero = 0, nap = 1e-3;
+    ray_ref slow, big, twice, quick;
+    /* node 1's RESOLVE of big arrives while node 0 naps */
+    int rc = ray_submit(ry, "sleep", 1, (ray_in[]){ray_val(&nap, 8)}, &(ray_task_opts){.cpus = 1, .node = 0},
+                        &slow);
+    if (!rc)
+        rc = ray_submit(ry, "make", 2, (ray_in[]){ray_val(&seed, 8), ray_val(&n, 8)},
+                        &(ray_task_opts){.cpus = 1, .node = 0}, &big);
+    if (!rc)
+        rc = ray_submit(ry, "twice", 1, (ray_in[]){ray_fut(big)}, &(ray_task_opts){.cpus = 1, .node = 1},
+                        &twice);
+    if (!rc)
+        rc = ray_submit(ry, "add", 2, (ray_in[]){ray_val(&zero, 8), ray_val(&zero, 8)},
+                        &(ray_task_opts){.cpus = 1, .node = 0}, &quick);
+    if (!rc)
+        get_double(ry, quick, &rc); /* node 0 runs sleep, make, then add */
+    ray_release(ry, slow);
+    ray_release(ry, big);
+    ray_release(ry, twice);
+    ray_release(ry, quick);
+    return rc;
+}
+
+static void check_late_fetch(where w)
+{
+    ray_program p = program(drv_late_fetch);
+    p.cfg.inline_bytes = 1024;
+    job_result res;
+    run_on(w, 2, &p, &res);
+    job_result_free(&res);
+}
+
 /* ---- the same results on both backends ---- */
 
 static int drv_same(ray *ry, void *arg)
@@ -1150,6 +1190,7 @@ BOTH(error)
 BOTH(large)
 BOTH(ring)
 BOTH(borrow)
+BOTH(late_fetch)
 
 #define CASES(name) cmocka_unit_test(name##_sim), cmocka_unit_test(name##_threads)
 
@@ -1158,6 +1199,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         CASES(futures), CASES(nested), CASES(wait),  CASES(actor),
         CASES(error),   CASES(large),  CASES(ring), CASES(borrow),
+        CASES(late_fetch),
         cmocka_unit_test(futures_procs),
         cmocka_unit_test(large_procs), cmocka_unit_test(same_sim_and_threads),
         cmocka_unit_test(overhead_sim), cmocka_unit_test(lineage_sim),
