@@ -118,9 +118,9 @@ demo: deps $(BIN)
 bench: deps $(BIN) $(BENCH_BIN)
 	./bench/run.sh $(BIN)
 
-# What a file of one's own needs (algorithms/plugin.h): the runtime and
-# collectives headers, the library, and distlab.pc for its -I and -l.
-PLUGIN_HEADERS := algorithms/runtime.h algorithms/collectives.h algorithms/plugin.h
+# What a file of one's own needs (algorithms/plugin.h): the runtime, collectives
+# and Ray headers, the library, and distlab.pc for its -I and -l.
+PLUGIN_HEADERS := algorithms/runtime.h algorithms/collectives.h algorithms/ray.h algorithms/plugin.h
 LAB_DIRS := $(patsubst %/,%,$(wildcard labs/[0-9][0-9]-*/))
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(SHARE)/platforms $(DESTDIR)$(SHARE)/labs \

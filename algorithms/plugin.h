@@ -25,6 +25,7 @@
 #include <stddef.h>
 
 #include "algorithms/collectives.h"
+#include "algorithms/ray.h"
 #include "algorithms/runtime.h"
 
 /* An allreduce with the collectives' signature (collectives.h): sum count
@@ -120,6 +121,21 @@ typedef int plugin_worker_lost_fn(rt *r, int w, long bound, int *state, int W);
 
 #define PLUGIN_WORKER_LOST "plugin_worker_lost"
 enum { PLUGIN_RUNNING = 0, PLUGIN_DONE = 1, PLUGIN_DEAD = 2 };
+/* The driver's loop of Ray's asynchronous parameter server (lab 09), on
+ * the Ray model of algorithms/ray.h. ps is a ParameterServer actor:
+ * "get_weights" (no arguments) returns the current weights and
+ * "apply_gradients" (one gradient) applies it and returns the new weights.
+ * workers[0..W) are DataWorker actors: "compute_gradients" (the weights)
+ * returns a gradient computed on them. Apply `updates` gradients in all,
+ * each as soon as one is ready (wait for the first, not for all), and
+ * hand the worker whose gradient was applied the weights that apply
+ * returned; release every reference you no longer need. Return RT_OK or
+ * the error of the call that failed. distlab's own is drive_async in
+ * algorithms/ray_ps.c (`distlab run ray-ps --mode async`). */
+int plugin_ray_async_ps(ray *ry, ray_actor ps, const ray_actor *workers, int W, long updates);
+typedef int plugin_ray_async_ps_fn(ray *ry, ray_actor ps, const ray_actor *workers, int W, long updates);
+
+#define PLUGIN_RAY_ASYNC_PS "plugin_ray_async_ps"
 
 /* The time model of data-parallel SGD (lab 07). Every step each of the
  * W workers computes the gradient of `batch` examples (every step a full

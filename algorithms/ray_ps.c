@@ -62,6 +62,8 @@ static const train_opt opts[] = {
                               "(default 5us, measured on real threads)"},
     {"inline-threshold", "SIZE", "objects up to this travel inline, larger stay in the maker's "
                                  "store (default 100KiB, Ray's)"},
+    {"async-loop", "FILE.c", "async: the driver's wait/apply/resubmit loop from a file of your own "
+                             "(lab 09: plugin_ray_async_ps)"},
     {NULL, NULL, NULL},
 };
 
@@ -369,6 +371,7 @@ static int driver(ray *ry, void *arg)
     double *redone = &train_slot(ray_rt(ry))->stats[RAY_PS_STAT_STEPS_REDONE];
     if (!rc)
         rc = o->mode == RAY_PS_SYNC ? drive_sync(ry, ps, wk, W, steps, redone)
+             : o->async_loop        ? o->async_loop(ry, ps, wk, W, steps)
                                     : drive_async(ry, ps, wk, W, steps, redone);
     ray_ref done;
     const void *d;

@@ -2,6 +2,7 @@
 #ifndef DISTLAB_RAY_PS_H
 #define DISTLAB_RAY_PS_H
 
+#include "algorithms/plugin.h"
 #include "algorithms/ray.h"
 #include "algorithms/train.h"
 
@@ -10,6 +11,9 @@ typedef enum { RAY_PS_SYNC = 0, RAY_PS_ASYNC = 1 } ray_ps_mode;
 typedef struct ray_ps_opts {
     ray_ps_mode mode;   /* --mode sync|async */
     ray_config ray;     /* the runtime's settings (--task-overhead, --inline-threshold) */
+    /* async: the driver's loop, from a file of one's own (--async-loop,
+     * lab 09); NULL: distlab's own, which also survives a dead worker */
+    plugin_ray_async_ps_fn *async_loop;
 } ray_ps_opts;
 
 /* The totals summary.json gets (train_out.stats of the reporter, summed

@@ -66,6 +66,8 @@ int lab_check_hogwild(const lab_checker *lab, const char *file, int quick);
 int lab_check_faults(const lab_checker *lab, const char *file, int quick);
 /* lab_scaling.c: the time model of data-parallel SGD (lab 07). */
 int lab_check_scaling(const lab_checker *lab, const char *file, int quick);
+/* lab_ray.c: the async parameter server's loop on Ray's model (lab 09). */
+int lab_check_ray_ps(const lab_checker *lab, const char *file, int quick);
 
 /* The checker of lab "NN" (leading zeros optional), or NULL. */
 const lab_checker *lab_checker_find(const char *number);

@@ -525,6 +525,8 @@ static const lab_checker checkers[] = {
     {"06", "local SGD's averaging every H steps", PLUGIN_LOCAL_AVERAGE, .check = lab_check_local_sgd},
     {"07", "the time model of a data-parallel step", PLUGIN_DP_MODEL, .check = lab_check_scaling},
     {"08", "a pingpong and the alpha-beta fit of its times", PLUGIN_ALPHA_BETA, .check = lab_check_alpha_beta},
+    {"09", "the async parameter server's wait, apply and resubmit loop", PLUGIN_RAY_ASYNC_PS,
+     .check = lab_check_ray_ps},
     {"10", "what a parameter server does when a worker dies", PLUGIN_WORKER_LOST, .check = lab_check_faults},
 };
 

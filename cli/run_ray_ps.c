@@ -46,6 +46,20 @@ static int configure_ray_ps(run_ctx *ctx)
     }
     opts.ray.task_overhead_s = overhead;
     opts.ray.inline_bytes = (size_t)inline_bytes;
+    const char *loop = cli_get(a, "async-loop");
+    if (loop && opts.mode != RAY_PS_ASYNC) {
+        fprintf(stderr, "distlab run ray-ps: --async-loop is the async mode's loop (add --mode async)\n");
+        return -1;
+    }
+    if (loop) {
+        char err[1024];
+        opts.async_loop = (plugin_ray_async_ps_fn *)cli_plugin_load(loop, PLUGIN_RAY_ASYNC_PS, NULL, err,
+                                                                    sizeof err);
+        if (!opts.async_loop) {
+            fprintf(stderr, "distlab run ray-ps: --async-loop: %s\n", err);
+            return -1;
+        }
+    }
     ctx->setup.algo = &opts;
     return 0;
 }

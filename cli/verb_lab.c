@@ -222,14 +222,27 @@ int verb_lab(int argc, char **argv)
         }
         return is_source(sub, argv[3]) ? c->check(c, argv[3], quick) : 2;
     }
+    char *args[CLI_MAX_ARGS + 8];
+    int n = 0;
+    /* run, lab 09: ray-ps in async mode, driven by the student's loop */
+    if (c->check == lab_check_ray_ps) {
+        args[n++] = "run";
+        args[n++] = "ray-ps";
+        args[n++] = "--mode";
+        args[n++] = "async";
+        args[n++] = "--async-loop";
+        args[n++] = argv[3];
+        for (int i = 4; i < argc && n < CLI_MAX_ARGS; i++)
+            args[n++] = argv[i];
+        args[n] = NULL;
+        return verb_run(n, args);
+    }
     /* run: the collective labs' command, with the student's file */
     if (c->check != lab_check_allreduce) {
         fprintf(stderr, "distlab lab run: lab %s's file runs only under its checker (distlab lab check %s "
                 "FILE.c); the sheet's other commands are distlab's own\n", num, num);
         return 2;
     }
-    char *args[CLI_MAX_ARGS + 8];
-    int n = 0;
     args[n++] = "collective";
     args[n++] = "--algo";
     args[n++] = argv[3];

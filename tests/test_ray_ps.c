@@ -228,9 +228,34 @@ static void bad_input_is_refused(void **state)
         {"--backend real --task-overhead 5us", "a simulation parameter"},
         {"--inline-threshold 1GiB", "expected 0 to 64MiB"},
         {"--no-such-option 1", "no-such-option"},
+        {"--async-loop x.c", "--async-loop is the async mode's loop (add --mode async)"},
+        {"--mode async --async-loop /nonexistent/loop.c", "/nonexistent/loop.c"},
     };
     test_distlab_refuses("run ray-ps " DATA " --quiet --no-figures --out /nonexistent/never", cases,
                          sizeof cases / sizeof *cases);
+}
+
+/* lab 09's loop, as a file of one's own, drives ray-ps: the lab's
+ * solution gives the bits of distlab's own async loop */
+static void lab_run_drives_ray_ps(void **state)
+{
+    (void)state;
+    if (!test_distlab())
+        skip();
+    char labs[600];
+    snprintf(labs, sizeof labs, "%s", test_distlab());
+    char *slash = strrchr(labs, '/');
+    if (slash)
+        *slash = '\0';
+    slash = strrchr(labs, '/');
+    snprintf(slash ? slash + 1 : labs, sizeof labs - (size_t)(slash ? slash + 1 - labs : 0), "labs");
+    run_ok("lab run 09 %s/09-ray/solution.c --workers 3 " DATA " --quiet --no-figures --out %s/lab09", labs,
+           dir);
+    run_ok("run ray-ps --mode async --workers 3 " DATA " --quiet --no-figures --out %s/own-async", dir);
+    char a[64], b[64];
+    field("lab09", "model_fnv1a64", a, sizeof a);
+    field("own-async", "model_fnv1a64", b, sizeof b);
+    assert_string_equal(a, b);
 }
 
 static void compare_takes_its_specs(void **state)
@@ -305,6 +330,7 @@ int main(void)
         cmocka_unit_test(a_dead_worker_node_is_survived),
         cmocka_unit_test(records_name_tasks),
         cmocka_unit_test(bad_input_is_refused),
+        cmocka_unit_test(lab_run_drives_ray_ps),
         cmocka_unit_test(compare_takes_its_specs),
         cmocka_unit_test(ray_bench_modes),
     };
