@@ -254,13 +254,21 @@ static void every_family_fails_at_a_step_and_a_time(void **state)
     NEED_BINARY();
     static const struct { const char *run; int rc; const char *says; } kills[] = {
         {"ray-ps " TINY " --kill-rank 2:3", 0, "training finished without it"},
-        {"ray-ps --mode async " TINY " --kill-rank 1:2", 0, "training finished without it"},
-        {"allreduce-lbfgs " LBFGS " --kill-rank 1:3", 1, "rank 1: made to fail at its step 3"},
-        {"hogwild " TINY " --kill-rank 1:3", 1, "rank 1: made to fail at its step 3"},
-        {"psgd " TINY " --kill-rank 0:3", 1, "rank 0: made to fail at its step 3"},
-        {"distbelief --mode model-parallel --model mlp:8 " TINY " --kill-rank 1:3", 1, "made to fail"},
-        {"distbelief --mode sandblaster --model mlp:8 " TINY " --kill-rank 1:3", 1, "rank 1 fails at its step 3"},
-        {"lda " LDA " --kill-rank 1:1", 1, "rank 1: made to fail at its step 1"},
+        /* async: a worker's first gradient, the one step every worker
+         * begins (on a loaded machine worker 0 began only 1 of 14) */
+        {"ray-ps --mode async " TINY " --kill-rank 1:0", 0, "training finished without it"},
+        /* the runs that stop: which rank's error is reported first is a
+         * race on threads (the killed rank's, or a peer's "connection
+         * reset"), so they are read by the line the killed rank prints */
+        {"allreduce-lbfgs " LBFGS " --kill-rank 1:3", 1, "rank 1 fails at its step 3"},
+        {"hogwild " TINY " --kill-rank 1:3", 1, "rank 1 fails at its step 3"},
+        {"psgd " TINY " --kill-rank 0:3", 1, "rank 0 fails at its step 3"},
+        {"distbelief --mode model-parallel --model mlp:8 " TINY " --kill-rank 1:3", 1, "rank 1 fails at its step 3"},
+        /* sandblaster, like async ray-ps, hands work to whoever is free:
+         * only a worker's first step is sure to be begun (1:3 never
+         * failed in 6 of 50 runs with both cores busy) */
+        {"distbelief --mode sandblaster --model mlp:8 " TINY " --kill-rank 1:0", 1, "rank 1 fails at its step 0"},
+        {"lda " LDA " --kill-rank 1:1", 1, "rank 1 fails at its step 1"},
     };
     static const char *const backends[] = {"", "--backend real"};
     for (size_t i = 0; i < sizeof kills / sizeof *kills; i++)
