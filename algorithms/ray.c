@@ -244,6 +244,9 @@ static int check_opts(ray *ry, const char *what, const ray_task_opts *o, double 
     if (o && o->max_restarts < -1)
         return raylet_fail(ry, RT_EINVAL, "%s: max_restarts %d is not -1 (no limit) or more",
                            what, o->max_restarts);
+    if (o && o->max_task_retries < -1)
+        return raylet_fail(ry, RT_EINVAL, "%s: max_task_retries %d is not -1 (no limit) or more",
+                           what, o->max_task_retries);
     if (!(*cpus >= 0 && *cpus <= ry->cfg.cpus_per_node))
         return raylet_fail(ry, RT_EINVAL, "%s: %g cpus asked, but a node has %g", what, *cpus,
                            ry->cfg.cpus_per_node);
@@ -440,6 +443,7 @@ int ray_actor_create(ray *ry, const char *cls, int nargs, const ray_in *args,
     out->id = raylet_new_ref(ry);
     out->node = node;
     out->cls = c;
+    out->max_task_retries = opts ? opts->max_task_retries : 0;
     rc = raylet_submit(ry, TASK_CREATE, c, c, out->id, node, 0, nargs, args, ret,
                        opts ? opts->max_restarts : 0);
     raylet_decref(ry, ret); /* nobody gets a creation; its errors reach the calls */
@@ -450,7 +454,8 @@ int ray_call(ray *ry, ray_actor a, const char *method, int nargs, const ray_in *
              ray_ref *out)
 {
     *out = 0;
-    if (a.cls < 0 || a.cls >= ry->prog->nclasses || a.node < 0 || a.node >= ry->p)
+    if (a.cls < 0 || a.cls >= ry->prog->nclasses || a.node < 0 || a.node >= ry->p ||
+        a.max_task_retries < -1)
         return raylet_fail(ry, RT_EINVAL, "ray_call: not an actor handle (class %d, node %d)",
                            a.cls, a.node);
     const ray_class *c = &ry->prog->classes[a.cls];
@@ -462,7 +467,8 @@ int ray_call(ray *ry, ray_actor a, const char *method, int nargs, const ray_in *
         return raylet_fail(ry, RT_EINVAL, "ray_call: actor class '%s' has no method '%s'",
                            c->name, method);
     int rc = new_owned(ry, out);
-    return rc ? rc : raylet_submit(ry, TASK_CALL, m, a.cls, a.id, a.node, 0, nargs, args, *out, 0);
+    return rc ? rc : raylet_submit(ry, TASK_CALL, m, a.cls, a.id, a.node, 0, nargs, args, *out,
+                                   a.max_task_retries);
 }
 
 /* ---- a node's life ---- */

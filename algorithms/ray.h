@@ -47,7 +47,9 @@
  *     and puts, the object is an error naming the task and the node. An
  *     actor created with max_restarts is started again on another node
  *     from its constructor; calls in flight to it fail (Ray's at-most-once
- *     default, max_task_retries 0), calls made after reach the new one.
+ *     default, max_task_retries 0) or, created with max_task_retries, go
+ *     again to the new one in the order they were made; calls made after
+ *     reach the new one.
  *     Objects whose owner died are errors (no object outlives its owner);
  *     the driver's node (0) must not die.
  *   - A reference handed to a task inside a value (ray_val_refs) is
@@ -136,6 +138,8 @@ typedef struct ray_actor {
     uint64_t id;            /* owner rank and sequence, as a ray_ref */
     int32_t node;           /* where it lives */
     int32_t cls;            /* index into the program's classes */
+    int32_t max_task_retries; /* as created (ray_task_opts) */
+    int32_t pad;
 } ray_actor;
 
 typedef struct ray_task_opts {
@@ -144,6 +148,12 @@ typedef struct ray_task_opts {
                                known to be dead is passed over (soft affinity) */
     int max_restarts;       /* actors: restarts after their node dies (Ray's
                                default 0: none; -1: without limit) */
+    int max_task_retries;   /* actors: a call in flight when the actor's node
+                               dies goes again to the restarted actor, at most
+                               this many times (Ray's default 0: at most once;
+                               -1: without limit). The call may then have run
+                               twice, and it runs on the state the constructor
+                               rebuilt */
 } ray_task_opts;
 
 /* Placement, as Ray's hybrid policy: a node takes work itself while it
@@ -198,6 +208,7 @@ typedef struct ray_stats {
     uint64_t tasks_retried;      /* tasks run again because their node died */
     uint64_t actor_restarts;     /* actors this node created, restarted elsewhere */
     uint64_t calls_lost;         /* actor calls in flight when the actor's node died */
+    uint64_t calls_retried;      /* of those, sent again to the restarted actor */
     uint64_t nodes_lost;         /* nodes this node learnt were dead */
 } ray_stats;
 

@@ -46,6 +46,8 @@ typedef struct ray_obj {
     uint64_t actor;     /* TASK_CALL: the actor */
     int pinned;         /* the node the submitter asked for, or -1 */
     int retries;        /* runs again so far */
+    int max_retries;    /* TASK_CALL: the actor's max_task_retries */
+    int retry;          /* TASK_CALL: to be sent again (node_died) */
     char *spec;         /* TASK_FN: the TASK message, kept while the value
                            may need rebuilding */
     size_t spec_len;
@@ -184,7 +186,8 @@ int raylet_put_local(ray *ry, ray_obj *o, const void *data, size_t bytes);
 int raylet_borrow_msg(ray *ry, ray_ref ref, int delta);
 void raylet_decref(ray *ry, ray_ref ref);
 /* Send a task of this node (kind, fn, args) to the node the scheduler
- * picks (or opts' node, or actor's). */
+ * picks (or opts' node, or actor's). max_restarts: TASK_CREATE's, or a
+ * TASK_CALL's max_task_retries. */
 int raylet_submit(ray *ry, int kind, int fn, int cls, uint64_t actor, int node, double cpus,
                   int nargs, const ray_in *args, ray_ref ret, int max_restarts);
 int raylet_node_for_actor(ray *ry);

@@ -1035,7 +1035,9 @@ int raylet_submit(ray *ry, int kind, int fn, int cls, uint64_t actor, int node, 
         ro->task_cls = cls;
         ro->actor = actor;
         ro->pinned = node;
-        if (kind == TASK_FN && (ro->spec = malloc(len))) { /* its lineage */
+        ro->max_retries = kind == TASK_CALL ? max_restarts : 0;
+        /* its lineage; a call kept to be sent again if its actor dies */
+        if ((kind == TASK_FN || (kind == TASK_CALL && max_restarts != 0)) && (ro->spec = malloc(len))) {
             memcpy(ro->spec, buf, len);
             ro->spec_len = len;
         }
@@ -1261,10 +1263,21 @@ static void obj_lost(ray *ry, ray_obj *o, int x)
         resend(ry, o);
         return;
     }
+    if (o->task_kind == TASK_CALL && running && o->spec &&
+        (o->max_retries < 0 || o->retries < o->max_retries)) {
+        ry->st.calls_lost++;
+        o->retries++;
+        o->retry = 1; /* node_died holds it for the restarted actor, in order */
+        return;
+    }
     if (o->task_kind == TASK_CALL && running) {
         ry->st.calls_lost++;
-        snprintf(why, sizeof why, "%s: its node %d died before the call returned (calls in "
-                 "flight are not retried: Ray's max_task_retries 0)", name, x);
+        if (o->spec)
+            snprintf(why, sizeof why, "%s: its node %d died before the call returned, and its "
+                     "max_task_retries (%d) are used up", name, x, o->max_retries);
+        else
+            snprintf(why, sizeof why, "%s: its node %d died before the call returned (calls in "
+                     "flight are not retried: Ray's max_task_retries 0)", name, x);
     } else if (o->task_kind == TASK_CALL) {
         snprintf(why, sizeof why, "%s (object %llx): its result was lost with node %d (results "
                  "of actor methods are not rebuilt)", name, (unsigned long long)o->ref, x);
@@ -1273,6 +1286,52 @@ static void obj_lost(ray *ry, ray_obj *o, int x)
                  name, (unsigned long long)o->ref, x);
     }
     owned_fail(ry, o, why);
+}
+
+static int by_ref(const void *a, const void *b)
+{
+    ray_ref x = *(const ray_ref *)a, y = *(const ray_ref *)b;
+    return (x > y) - (x < y);
+}
+
+/* A call whose actor's node died goes again to the restarted actor: at
+ * once when this node already knows where it lives now, else held for
+ * its creator's restart_actor or ACTOR_MOVED, ahead of the calls held
+ * already (which were made later). */
+static void retry_call(ray *ry, ray_obj *o)
+{
+    o->retry = 0;
+    ray_actor_loc *l = loc_get(ry, o->actor, -1);
+    char *buf = l ? malloc(o->spec_len) : NULL;
+    if (!buf) {
+        owned_fail(ry, o, "out of memory holding a call to send again");
+        return;
+    }
+    memcpy(buf, o->spec, o->spec_len);
+    ry->st.calls_retried++;
+    if (l->state == ACT_DEAD) {
+        free(buf);
+        owned_fail(ry, o, l->error);
+        return;
+    }
+    if (l->state == ACT_ALIVE && l->node >= 0 && !ry->dead[l->node]) {
+        o->exec = l->node;
+        dispatch(ry, l->node, buf, o->spec_len);
+        free(buf);
+        return;
+    }
+    ray_pending_call *c = calloc(1, sizeof *c);
+    if (!c) {
+        free(buf);
+        owned_fail(ry, o, "out of memory holding a call to send again");
+        return;
+    }
+    *c = (ray_pending_call){.ret = o->ref, .buf = buf, .len = o->spec_len, .next = l->held};
+    l->held = c;
+    if (!l->held_tail)
+        l->held_tail = c;
+    l->state = ACT_RESTARTING;
+    o->exec = -1;
 }
 
 /* Node x died: note it, rebuild what this node owns, move its actors. */
@@ -1294,6 +1353,18 @@ static void node_died(ray *ry, int x)
         if (o)
             obj_lost(ry, o, x);
     }
+    /* calls to send again wait for their actor's restart, in the order
+     * they were made (a caller's references count up) */
+    size_t nretry = 0;
+    for (size_t i = 0; i < n; i++) {
+        ray_obj *o = raylet_obj(ry, refs[i]);
+        if (o && o->retry)
+            refs[nretry++] = refs[i];
+    }
+    if (nretry)
+        qsort(refs, nretry, sizeof *refs, by_ref);
+    for (size_t i = nretry; i-- > 0;) /* each goes to the front: the last first */
+        retry_call(ry, raylet_obj(ry, refs[i]));
     free(refs);
     for (ray_actor_loc *l = ry->actor_locs; l; l = l->next) {
         if (l->state == ACT_DEAD)

@@ -1039,6 +1039,64 @@ static void restart_sim(void **state)
     job_result_free(&res);
 }
 
+/* Created with max_task_retries, an actor's calls in flight when its node
+ * dies go again to the restarted actor, in the order they were made: the
+ * nap running then, and two appends queued behind it. */
+static int drv_call_retries(ray *ry, void *arg)
+{
+    (void)arg;
+    slot *s = my_slot(ry);
+    double start = 7, nap = 3 * LOST_AT, three = 3, four = 4;
+    ray_actor h;
+    int rc = ray_actor_create(ry, "logger", 1, (ray_in[]){ray_val(&start, 8)},
+                              &(ray_task_opts){.cpus = 0, .node = 2, .max_restarts = 1,
+                                               .max_task_retries = 1}, &h);
+    ray_ref napping = 0, a3 = 0, a4 = 0, after;
+    const void *d;
+    size_t b;
+    if (!rc)
+        rc = ray_call(ry, h, "nap", 1, (ray_in[]){ray_val(&nap, 8)}, &napping);
+    if (!rc)
+        rc = ray_call(ry, h, "append", 1, (ray_in[]){ray_val(&three, 8)}, &a3);
+    if (!rc)
+        rc = ray_call(ry, h, "append", 1, (ray_in[]){ray_val(&four, 8)}, &a4);
+    if (rc)
+        return rc;
+    if (ray_get(ry, napping, &d, &b) != RT_OK || ray_get(ry, a4, &d, &b) != RT_OK)
+        violation(ry, "a call sent again did not return: %s", rt_error(ray_rt(ry)));
+    if ((rc = ray_call(ry, h, "dump", 0, NULL, &after)) || (rc = ray_get(ry, after, &d, &b)))
+        return rc;
+    const double *v = d; /* n, overlaps, then the entries */
+    s->value[0] = v[0];
+    s->value[1] = v[1];
+    if (v[0] == 9) {
+        s->value[2] = v[2 + 7];
+        s->value[3] = v[2 + 8];
+    }
+    ray_release(ry, napping);
+    ray_release(ry, a3);
+    ray_release(ry, a4);
+    ray_release(ry, after);
+    return RT_OK;
+}
+
+static void call_retries_sim(void **state)
+{
+    (void)state;
+    ray_program p = program(drv_call_retries);
+    job_result res;
+    run_failing(4, &p, 2, LOST_AT, &res);
+    slot *s = job_result_slot(&res, 0);
+    /* the restarted logger: its constructor's 7 entries, then 3 and 4 */
+    if (s->value[0] != 9 || s->value[1] != 0 || s->value[2] != 3 || s->value[3] != 4)
+        fail_msg("the restarted actor holds %g entries (%g overlaps), the last %g, %g; not 9 (0), "
+                 "3, 4", s->value[0], s->value[1], s->value[2], s->value[3]);
+    assert_int_equal(s->st.actor_restarts, 1);
+    assert_int_equal(s->st.calls_lost, 3);
+    assert_int_equal(s->st.calls_retried, 3);
+    job_result_free(&res);
+}
+
 /* With max_retries 0, a result lost with its node is an error naming the
  * task. */
 static int drv_no_retries(ray *ry, void *arg)
@@ -1204,6 +1262,7 @@ int main(void)
         cmocka_unit_test(large_procs), cmocka_unit_test(same_sim_and_threads),
         cmocka_unit_test(overhead_sim), cmocka_unit_test(lineage_sim),
         cmocka_unit_test(restart_sim),  cmocka_unit_test(no_retries_sim),
+        cmocka_unit_test(call_retries_sim),
         cmocka_unit_test(lineage_procs),
     };
     return cmocka_run_group_tests_name("ray: tasks, futures, actors, object store", tests, NULL,
