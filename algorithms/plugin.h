@@ -169,4 +169,46 @@ typedef int plugin_dp_model_fn(const plugin_dp_setting *s, plugin_dp_time *t);
 
 #define PLUGIN_DP_MODEL "plugin_dp_model"
 
+/* Model parallelism (lab 05): one fully connected layer, its neurons
+ * split over the P = rt_size(r) partitions, as in algorithms/
+ * distbelief_mp.c. B examples, n_in inputs, n_out neurons; partition k
+ * owns neurons [lo, hi) = plugin_mp_split(n_out, P, k) and the columns of
+ * the weights that feed them. Every matrix is row-major. */
+typedef struct plugin_mp_layer {
+    size_t n_in, n_out;
+    const float *W;   /* n_in x m, m = hi - lo: this partition's columns */
+    const float *b;   /* m: its biases */
+    int relu;         /* 1: y = relu(x W + b); 0: y = x W + b */
+} plugin_mp_layer;
+
+/* Partition k's neurons [*lo, *hi) of n split over `parts` (1 <= parts
+ * <= n): in partition order, every neuron owned once, sizes that differ
+ * by at most one. */
+void plugin_mp_split(size_t n, int parts, int k, size_t *lo, size_t *hi);
+typedef void plugin_mp_split_fn(size_t n, int parts, int k, size_t *lo, size_t *hi);
+
+/* Forward: x (B x n_in) is the whole input, the same on every partition.
+ * Compute this partition's m outputs of each example (charging 2 B n_in m
+ * flops), then the boundary exchange: y (B x n_out) ends as the whole
+ * layer's output on every partition, the same bits everywhere. */
+int plugin_mp_forward(rt *r, const plugin_mp_layer *L, const float *x, size_t B, float *y);
+typedef int plugin_mp_forward_fn(rt *r, const plugin_mp_layer *L, const float *x, size_t B, float *y);
+
+/* Backward: dz (B x m) is dLoss/d(pre-activation) of this partition's
+ * neurons. Fill gW (n_in x m) = x^T dz and gb (m) = the column sums of dz
+ * (charging 2 B n_in m flops). Unless dx is NULL (the first layer: nobody
+ * needs it), also compute this partition's share dz W^T (B x n_in, 2 B
+ * n_in m flops more), then the boundary exchange: dx (B x m_in) gets the
+ * sum over all partitions, in partition order, of their shares' columns
+ * [in_lo, in_hi) = plugin_mp_split(n_in, P, k) -- this partition's slice
+ * of the layer below -- charging each addition (coll_add). */
+int plugin_mp_backward(rt *r, const plugin_mp_layer *L, const float *x, const float *dz, size_t B,
+                       float *gW, float *gb, float *dx);
+typedef int plugin_mp_backward_fn(rt *r, const plugin_mp_layer *L, const float *x, const float *dz,
+                                  size_t B, float *gW, float *gb, float *dx);
+
+#define PLUGIN_MP_SPLIT "plugin_mp_split"
+#define PLUGIN_MP_FORWARD "plugin_mp_forward"
+#define PLUGIN_MP_BACKWARD "plugin_mp_backward"
+
 #endif

@@ -68,6 +68,8 @@ int lab_check_faults(const lab_checker *lab, const char *file, int quick);
 int lab_check_scaling(const lab_checker *lab, const char *file, int quick);
 /* lab_ray.c: the async parameter server's loop on Ray's model (lab 09). */
 int lab_check_ray_ps(const lab_checker *lab, const char *file, int quick);
+/* lab_mp.c: a layer split by neurons, its boundary exchanges (lab 05). */
+int lab_check_mp(const lab_checker *lab, const char *file, int quick);
 
 /* The checker of lab "NN" (leading zeros optional), or NULL. */
 const lab_checker *lab_checker_find(const char *number);

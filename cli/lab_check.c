@@ -522,6 +522,7 @@ static const lab_checker checkers[] = {
     {"02", "recursive doubling's exchange rounds", PLUGIN_ALLREDUCE, ALLREDUCE_RD, lab_check_allreduce},
     {"03", "the SSP condition of a parameter server", PLUGIN_SSP_READY, .check = lab_check_ssp},
     {"04", "Hogwild!'s lock-free step", PLUGIN_HOGWILD_STEP, .check = lab_check_hogwild},
+    {"05", "a layer split by neurons and its boundary exchanges", PLUGIN_MP_SPLIT, .check = lab_check_mp},
     {"06", "local SGD's averaging every H steps", PLUGIN_LOCAL_AVERAGE, .check = lab_check_local_sgd},
     {"07", "the time model of a data-parallel step", PLUGIN_DP_MODEL, .check = lab_check_scaling},
     {"08", "a pingpong and the alpha-beta fit of its times", PLUGIN_ALPHA_BETA, .check = lab_check_alpha_beta},

@@ -255,6 +255,35 @@ static void lab07_names_an_unpadded_ring(void **state)
         fail_msg("exit %d:\n%s", st, output);
 }
 
+/* Lab 05: the solution with the starter's split (n / P neurons each)
+ * fails the split check, and the exchange checks run the cases that
+ * split can hold and say why they left out the others. */
+static void lab05_names_a_lossy_split(void **state)
+{
+    (void)state;
+    NEED_BINARY();
+    char src[PATH_MAX + 64];
+    snprintf(src, sizeof src, "%s/05-model-parallel/solution.c", labs_dir);
+    static char text[1 << 16];
+    FILE *f = fopen(src, "r");
+    assert_non_null(f);
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[n] = '\0';
+    const char *good = "    *lo = n * (size_t)k / (size_t)parts;\n    *hi = n * (size_t)(k + 1) / (size_t)parts;\n";
+    char *at = strstr(text, good);
+    assert_non_null(at);
+    static char bad[1 << 16];
+    snprintf(bad, sizeof bad, "%.*s    *lo = (size_t)k * (n / (size_t)parts);\n    *hi = *lo + n / (size_t)parts;\n%s",
+             (int)(at - text), text, at + strlen(good));
+    char path[512];
+    put_file(path, sizeof path, "mp_split.c", bad);
+    int st = run("lab check 05 %s --quick", path);
+    if (st != 1 || !strstr(output, "not ok 2 - ") || !strstr(output, "belong to no partition") ||
+        !strstr(output, "not run, the split being wrong"))
+        fail_msg("exit %d:\n%s", st, output);
+}
+
 static void bad_commands_are_refused(void **state)
 {
     (void)state;
@@ -318,6 +347,7 @@ int main(void)
         cmocka_unit_test(lab04_names_a_reordered_step),
         cmocka_unit_test(lab10_faults_checker_says_why),
         cmocka_unit_test(lab07_names_an_unpadded_ring),
+        cmocka_unit_test(lab05_names_a_lossy_split),
     };
     return cmocka_run_group_tests_name("labs", tests, setup, teardown);
 }
