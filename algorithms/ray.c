@@ -114,7 +114,7 @@ static void run_task(ray *ry, ray_task *t, ray_actor_rec *a)
     ray_arg args[64];
     for (int i = 0; i < t->nargs; i++)
         args[i] = (ray_arg){t->args[i].data, t->args[i].bytes};
-    ray_frame f = {.up = ry->frame};
+    ray_frame f = {.up = ry->frame, .lender = t->owner};
     int rc = RT_OK;
     double t0 = rt_now(ry->r);
     if (t->error) {
@@ -384,7 +384,7 @@ void ray_release(ray *ry, ray_ref ref)
     if (o->borrowed > 0) {
         changed = 1;
         if (--o->borrowed == 0) /* the last borrow of this node */
-            raylet_borrow_msg(ry, ref, -1);
+            raylet_borrow_msg(ry, raylet_ref_owner(ref), ref, -1, ry->me);
     }
     if (o->gets) {
         changed = 1;
@@ -409,10 +409,11 @@ int ray_borrow(ray *ry, ray_ref ref)
                            (unsigned long long)ref);
     if (!o && !(o = raylet_obj_add(ry, ref)))
         return raylet_fail(ry, RT_ENOMEM, "ray_borrow: no memory");
-    /* sent before this task's result, so the owner counts it before it
-     * lets go of what the task held */
+    /* sent to the task's lender before the task's result, so the owner
+     * counts it (the lender forwards it) before the lender lets go of
+     * what the task held */
     if (o->borrowed++ == 0)
-        return raylet_borrow_msg(ry, ref, +1);
+        return raylet_borrow_msg(ry, ry->frame->lender, ref, +1, ry->me);
     return RT_OK;
 }
 

@@ -55,7 +55,8 @@
  *   - A reference handed to a task inside a value (ray_val_refs) is
  *     borrowed: its owner keeps the object while the task runs and while
  *     any node holds it with ray_borrow, and frees it once the last
- *     borrower has released it and the owner's own handle is gone.
+ *     borrower has released it and the owner's own handle is gone. A
+ *     borrower may lend it on the same way, to any depth.
  *
  * Ownership of memory: ray_get's pointer is the runtime's, valid until
  * ray_release of that reference; arguments a task sees are valid only
@@ -86,9 +87,10 @@ typedef struct ray_arg {
 /* An argument as the submitter gives it: a value (copied) or a future.
  * A value may carry references (ray_ref values anywhere in its bytes),
  * named in refs so that the runtime can count them: Ray's borrowing
- * (Wang et al., NSDI 2021). The submitter must own them; they stay alive
- * until the task has returned, and a task that keeps one longer calls
- * ray_borrow, then ray_release when done with it. */
+ * (Wang et al., NSDI 2021). The submitter must own them or hold them
+ * with ray_borrow; they stay alive until the task has returned, and a
+ * task that keeps one longer calls ray_borrow, then ray_release when done
+ * with it. */
 typedef struct ray_in {
     ray_ref ref;            /* nonzero: a future */
     const void *data;
@@ -247,7 +249,8 @@ int ray_wait(ray *ry, int n, const ray_ref *refs, int k, double timeout_s, int *
 void ray_release(ray *ry, ray_ref ref);
 /* Inside a task handed ref in a value (ray_val_refs): keep it after the
  * task returns, as a handle of this node, until ray_release. The owner
- * counts this node as a borrower until then. */
+ * counts this node as a borrower until then (or until it dies); the
+ * task's submitter, if it only borrows ref itself, tells the owner. */
 int ray_borrow(ray *ry, ray_ref ref);
 
 /* ---- actors ---- */

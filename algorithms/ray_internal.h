@@ -29,7 +29,10 @@ typedef struct ray_obj {
     int primary;        /* this node made it: it serves FETCHes */
     char *error;        /* OBJ_ERROR: the message */
     int refs;           /* owner: handles + submitted tasks that need it */
-    int borrowers;      /* owner: ray_borrow handles of other nodes */
+    int *bcount;        /* owner: per node, its borrows as the messages so
+                           far add up (a node's -1 may come before the +1
+                           its lender forwarded) */
+    int borrowers;      /* owner: nodes whose bcount is not zero */
     int borrowed;       /* not owned: this node's ray_borrow handles */
     int pins;           /* local uses of data: waiting args, gets, sends */
     int asked;          /* a RESOLVE or FETCH for it is out */
@@ -94,6 +97,7 @@ typedef struct ray_frame {
     size_t bytes;
     char error[400];
     int raised;
+    int lender;         /* the node that submitted the running task */
     struct ray_frame *up;
 } ray_frame;
 
@@ -182,8 +186,10 @@ int raylet_ref_owner(ray_ref ref);
 /* This node has the value (or its error); ask for it if not, once. */
 int raylet_want(ray *ry, ray_obj *o, int loc_hint);
 int raylet_put_local(ray *ry, ray_obj *o, const void *data, size_t bytes);
-/* Tell ref's owner this node borrows it (delta +1) or no longer (-1). */
-int raylet_borrow_msg(ray *ry, ray_ref ref, int delta);
+/* BORROW to dst: node `who` borrows ref (delta +1) or no longer (-1).
+ * dst is ref's owner, or for a +1 the node that lent ref to who's task,
+ * which forwards it to the owner. */
+int raylet_borrow_msg(ray *ry, int dst, ray_ref ref, int delta, int who);
 void raylet_decref(ray *ry, ray_ref ref);
 /* Send a task of this node (kind, fn, args) to the node the scheduler
  * picks (or opts' node, or actor's). max_restarts: TASK_CREATE's, or a

@@ -19,8 +19,12 @@
  *   FREE        owner -> holder -> copies: the object is no longer needed
  *   SHUTDOWN, BYE   the end: rank 0 says stop, then every pair says bye,
  *               so no message is left in flight when a rank returns
- *   BORROW      borrower -> owner: this node holds ref (kind +1) or has
- *               let it go (kind -1); the owner frees nothing borrowed
+ *   BORROW      borrower -> lender -> owner: node N holds ref (kind +1),
+ *               sent to the node whose task handed it the reference, which
+ *               forwards it to the owner unless it is the owner, ahead of
+ *               its own release; borrower -> owner: N has let it go (-1).
+ *               The owner counts each node's messages and frees nothing
+ *               while any node's count is not zero
  *   ACTOR_MOVED, ACTOR_DEAD   an actor's creator -> every node: after its
  *               node died, the actor lives on node N now, or not at all
  *
@@ -311,6 +315,7 @@ static void obj_delete(ray *ry, ray_obj *o)
     free(o->nodes);
     free(o->deps);
     free(o->spec);
+    free(o->bcount);
     free(o);
 }
 
@@ -353,21 +358,37 @@ void raylet_obj_maybe_drop(ray *ry, ray_obj *o)
         obj_delete(ry, o);
 }
 
-int raylet_borrow_msg(ray *ry, ray_ref ref, int delta)
+int raylet_borrow_msg(ray *ry, int dst, ray_ref ref, int delta, int who)
 {
-    msg h = {.type = M_BORROW, .ref = ref, .kind = delta};
-    return send_ctrl(ry, raylet_ref_owner(ref), &h, NULL, 0, NULL, 0);
+    msg h = {.type = M_BORROW, .ref = ref, .kind = delta, .loc = who};
+    return send_ctrl(ry, dst, &h, NULL, 0, NULL, 0);
+}
+
+/* The owner: node who's borrows of o change by delta. */
+static void borrow_count(ray *ry, ray_obj *o, int who, int delta)
+{
+    if (!o->bcount && !(o->bcount = calloc((size_t)ry->p, sizeof *o->bcount)))
+        return; /* out of memory: the object may be freed early */
+    int before = o->bcount[who];
+    o->bcount[who] += delta;
+    o->borrowers += (before == 0) - (o->bcount[who] == 0);
+    raylet_obj_maybe_drop(ry, o);
 }
 
 static void handle_borrow(ray *ry, const msg *h)
 {
-    ray_obj *o = raylet_obj(ry, h->ref);
-    if (!o || !o->owned)
+    if (h->loc < 0 || h->loc >= ry->p)
         return;
-    o->borrowers += h->kind > 0 ? 1 : -1;
-    if (o->borrowers < 0)
-        o->borrowers = 0;
-    raylet_obj_maybe_drop(ry, o);
+    ray_obj *o = raylet_obj(ry, h->ref);
+    if (o && o->owned) {
+        borrow_count(ry, o, h->loc, h->kind > 0 ? 1 : -1);
+        return;
+    }
+    /* a lender that is not the owner: on to the owner, ahead of the
+     * release of its own hold (which waits for the task's result) */
+    int owner = raylet_ref_owner(h->ref);
+    if (owner >= 0 && owner < ry->p && owner != ry->me)
+        raylet_borrow_msg(ry, owner, h->ref, h->kind, h->loc);
 }
 
 int raylet_put_local(ray *ry, ray_obj *o, const void *data, size_t bytes)
@@ -399,6 +420,10 @@ void raylet_decref(ray *ry, ray_ref ref)
     ray_obj *o = raylet_obj(ry, ref);
     if (o && o->owned && o->refs > 0) {
         o->refs--;
+        raylet_obj_maybe_drop(ry, o);
+    } else if (o && !o->owned && o->borrowed > 0) { /* a hold of a reference this node lent on */
+        if (--o->borrowed == 0)
+            raylet_borrow_msg(ry, raylet_ref_owner(ref), ref, -1, ry->me);
         raylet_obj_maybe_drop(ry, o);
     }
 }
@@ -931,17 +956,21 @@ int raylet_submit(ray *ry, int kind, int fn, int cls, uint64_t actor, int node, 
     for (int i = 0; i < nargs; i++) /* references inside values: held like futures */
         for (int k = 0; k < args[i].nrefs; k++) {
             ray_obj *b = raylet_obj(ry, args[i].refs[k]);
-            if (!b || !b->owned)
+            if (!b || (!b->owned && b->borrowed <= 0))
                 return raylet_fail(ry, RT_EINVAL, "argument %d carries reference %llx, which "
-                                   "this node does not own (only an owner lends a reference)",
-                                   i, (unsigned long long)args[i].refs[k]);
+                                   "this node neither owns nor borrows (ray_borrow): only they "
+                                   "can lend a reference", i, (unsigned long long)args[i].refs[k]);
             if (++nborrowed > RAY_MAX_ARGS)
                 return raylet_fail(ry, RT_EINVAL, "at most %d references inside a task's values",
                                    RAY_MAX_ARGS);
         }
     for (int i = 0; i < nargs; i++)
         for (int k = 0; k < args[i].nrefs; k++) {
-            raylet_obj(ry, args[i].refs[k])->refs++;
+            ray_obj *b = raylet_obj(ry, args[i].refs[k]);
+            if (b->owned)
+                b->refs++;
+            else
+                b->borrowed++; /* this node's hold until the task is done */
             deps[ndeps++] = args[i].refs[k];
         }
     size_t budget = ry->ctrl_cap - sizeof(msg) - (size_t)nargs * sizeof(wire_arg), used = 0;
@@ -1365,6 +1394,11 @@ static void node_died(ray *ry, int x)
         qsort(refs, nretry, sizeof *refs, by_ref);
     for (size_t i = nretry; i-- > 0;) /* each goes to the front: the last first */
         retry_call(ry, raylet_obj(ry, refs[i]));
+    for (size_t i = 0; i < n; i++) { /* a dead node borrows nothing */
+        ray_obj *o = raylet_obj(ry, refs[i]);
+        if (o && o->owned && o->bcount && o->bcount[x])
+            borrow_count(ry, o, x, -o->bcount[x]);
+    }
     free(refs);
     for (ray_actor_loc *l = ry->actor_locs; l; l = l->next) {
         if (l->state == ACT_DEAD)

@@ -325,12 +325,31 @@ static int hold_drop(ray *ry, void *state, int nargs, const ray_arg *a)
     return RT_OK;
 }
 
-static const ray_method hold_methods[] = {{"keep", hold_keep}, {"use", hold_use}, {"drop", hold_drop}};
+/* lend(other): hand the held reference on to another holder, which
+ * keeps it (a borrower lending what it borrowed) */
+static int hold_lend(ray *ry, void *state, int nargs, const ray_arg *a)
+{
+    (void)nargs;
+    holder *h = state;
+    ray_actor other;
+    memcpy(&other, a[0].data, sizeof other);
+    ray_ref r;
+    const void *d;
+    size_t b;
+    int rc = ray_call(ry, other, "keep", 1, (ray_in[]){ray_val_refs(&h->x, sizeof h->x, &h->x, 1)}, &r);
+    if (!rc)
+        rc = ray_get(ry, r, &d, &b);
+    ray_release(ry, r);
+    return rc;
+}
+
+static const ray_method hold_methods[] = {
+    {"keep", hold_keep}, {"use", hold_use}, {"drop", hold_drop}, {"lend", hold_lend}};
 
 static const ray_class classes[] = {
     {"logger", sizeof(logger), log_init, NULL, log_methods, 4},
     {"broken", 8, bad_init, NULL, log_methods, 4},
-    {"holder", sizeof(holder), NULL, NULL, hold_methods, 3},
+    {"holder", sizeof(holder), NULL, NULL, hold_methods, 4},
 };
 
 /* a task that is handed an actor handle and calls it: caller 2's entries
@@ -1080,6 +1099,48 @@ static int drv_call_retries(ray *ry, void *arg)
     return RT_OK;
 }
 
+/* A borrower whose node dies borrows nothing: its owner frees the object
+ * once nothing else holds it. */
+static int drv_dead_borrower(ray *ry, void *arg)
+{
+    (void)arg;
+    slot *s = my_slot(ry);
+    double *v = calloc(BIG_N, sizeof *v);
+    if (!v)
+        return RT_ENOMEM;
+    ray_ref x, r;
+    ray_actor h;
+    int rc = ray_put(ry, v, BIG_N * sizeof *v, &x);
+    free(v);
+    const void *d;
+    size_t b;
+    if (!rc)
+        rc = ray_actor_create(ry, "holder", 0, NULL, &(ray_task_opts){.cpus = 0, .node = 2}, &h);
+    if (!rc)
+        rc = ray_call(ry, h, "keep", 1, (ray_in[]){ray_val_refs(&x, sizeof x, &x, 1)}, &r);
+    if (!rc)
+        rc = ray_get(ry, r, &d, &b);
+    ray_release(ry, x);
+    s->value[0] = (double)ray_node_stats(ry)->store_bytes; /* borrowed: still here */
+    if (!rc)
+        rc = ray_sleep(ry, 2 * LOST_AT); /* node 2 dies meanwhile */
+    s->value[1] = (double)ray_node_stats(ry)->store_bytes;
+    return rc;
+}
+
+static void dead_borrower_sim(void **state)
+{
+    (void)state;
+    ray_program p = program(drv_dead_borrower);
+    p.cfg.inline_bytes = 1024;
+    job_result res;
+    run_failing(3, &p, 2, LOST_AT, &res);
+    slot *s = job_result_slot(&res, 0);
+    assert_true(s->value[0] == BIG_N * sizeof(double));
+    assert_true(s->value[1] == 0);
+    job_result_free(&res);
+}
+
 static void call_retries_sim(void **state)
 {
     (void)state;
@@ -1192,6 +1253,69 @@ static void check_borrow(where w)
     job_result_free(&res);
 }
 
+/* Two levels: holder 1 borrows x from the driver and lends it to holder 2,
+ * then lets it go; x lives on until holder 2 lets it go too. */
+static int drv_borrow_chain(ray *ry, void *arg)
+{
+    (void)arg;
+    slot *s = my_slot(ry);
+    double *v = malloc(BIG_N * sizeof *v);
+    if (!v)
+        return RT_ENOMEM;
+    for (int i = 0; i < BIG_N; i++)
+        v[i] = i;
+    ray_ref x, r;
+    ray_actor h1, h2;
+    int rc = ray_put(ry, v, BIG_N * sizeof *v, &x);
+    free(v);
+    const void *d;
+    size_t b;
+    const ray_stats *st = ray_node_stats(ry);
+    if (!rc)
+        rc = ray_actor_create(ry, "holder", 0, NULL, &(ray_task_opts){.cpus = 0, .node = 1}, &h1);
+    if (!rc)
+        rc = ray_actor_create(ry, "holder", 0, NULL, &(ray_task_opts){.cpus = 0, .node = 2}, &h2);
+    if (!rc)
+        rc = ray_call(ry, h1, "keep", 1, (ray_in[]){ray_val_refs(&x, sizeof x, &x, 1)}, &r);
+    if (!rc)
+        rc = ray_get(ry, r, &d, &b);
+    ray_release(ry, x);
+    if (!rc) /* holder 1 lends it to holder 2, then drops its own */
+        rc = ray_call(ry, h1, "lend", 1, (ray_in[]){ray_val(&h2, sizeof h2)}, &r);
+    if (!rc)
+        rc = ray_get(ry, r, &d, &b);
+    if (!rc)
+        rc = ray_call(ry, h1, "drop", 0, NULL, &r);
+    if (!rc)
+        rc = ray_get(ry, r, &d, &b);
+    s->value[0] = (double)st->store_bytes; /* still here: holder 2 borrows it */
+    if (!rc)
+        rc = ray_call(ry, h2, "use", 0, NULL, &r);
+    if (!rc)
+        s->value[1] = get_double(ry, r, &rc);
+    if (!rc)
+        rc = ray_call(ry, h2, "drop", 0, NULL, &r);
+    if (!rc) /* holder 2's release reached the driver before drop's result */
+        rc = ray_get(ry, r, &d, &b);
+    s->value[2] = (double)st->store_bytes;
+    s->value[3] = (double)st->objects_freed;
+    return rc;
+}
+
+static void check_borrow_chain(where w)
+{
+    ray_program p = program(drv_borrow_chain);
+    p.cfg.inline_bytes = 1024;
+    job_result res;
+    run_on(w, 3, &p, &res);
+    slot *s = job_result_slot(&res, 0);
+    assert_true(s->value[0] == BIG_N * sizeof(double)); /* not freed: lent on */
+    assert_true(s->value[1] == (double)BIG_N * (BIG_N - 1) / 2);
+    assert_true(s->value[2] == 0); /* freed after the last borrower */
+    assert_true(s->value[3] == 1);
+    job_result_free(&res);
+}
+
 /* ---- a ring allreduce made of actors ---- */
 
 static int drv_ring(ray *ry, void *arg)
@@ -1249,6 +1373,7 @@ BOTH(large)
 BOTH(ring)
 BOTH(borrow)
 BOTH(late_fetch)
+BOTH(borrow_chain)
 
 #define CASES(name) cmocka_unit_test(name##_sim), cmocka_unit_test(name##_threads)
 
@@ -1257,12 +1382,12 @@ int main(void)
     const struct CMUnitTest tests[] = {
         CASES(futures), CASES(nested), CASES(wait),  CASES(actor),
         CASES(error),   CASES(large),  CASES(ring), CASES(borrow),
-        CASES(late_fetch),
+        CASES(late_fetch), CASES(borrow_chain),
         cmocka_unit_test(futures_procs),
         cmocka_unit_test(large_procs), cmocka_unit_test(same_sim_and_threads),
         cmocka_unit_test(overhead_sim), cmocka_unit_test(lineage_sim),
         cmocka_unit_test(restart_sim),  cmocka_unit_test(no_retries_sim),
-        cmocka_unit_test(call_retries_sim),
+        cmocka_unit_test(call_retries_sim), cmocka_unit_test(dead_borrower_sim),
         cmocka_unit_test(lineage_procs),
     };
     return cmocka_run_group_tests_name("ray: tasks, futures, actors, object store", tests, NULL,
