@@ -529,7 +529,11 @@ static int worker_end_sweep(worker *wk, int t)
 static int worker_sample(worker *wk, size_t d0, size_t d1)
 {
     double flops = 0;
-    if (lda_sampler_sweep_docs(&wk->smp, d0, d1, &wk->local, &wk->delta, &flops) != 0)
+    int rc = lda_sampler_sweep_docs(&wk->smp, d0, d1, &wk->local, &wk->delta, &flops);
+    if (rc == -2)
+        return rt_fail(wk->r, RT_EINVAL, "lda worker %d: the resample function drew a topic outside "
+                       "0..%d", wk->i, wk->smp.K - 1);
+    if (rc != 0)
         return rt_fail(wk->r, RT_ENOMEM, "lda worker %d: out of memory for the counts", wk->i);
     return train_charge(wk->r, flops);
 }
@@ -587,6 +591,7 @@ static int worker_run(rt *r, const lda_opts *o)
         rc = rt_fail(r, RT_EINVAL, "lda worker %d: %s", wk.i, err);
         goto out;
     }
+    wk.smp.resample = o->resample;
     size_t ntok = wk.smp.ntok, pmax = 0;
     for (int s = 0; s < S; s++) {
         size_t w0, w1;

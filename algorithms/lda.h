@@ -42,6 +42,9 @@ typedef struct lda_opts {
      * NULL: none. */
     int (*crash)(void *ctx, rt *r, long step);
     void *crash_ctx;
+    /* Each token's draw (ml/lda.h), for lab 12's checker; NULL: the
+     * sampler's own. */
+    lda_resample_fn resample;
 } lda_opts;
 
 enum { LDA_MAX_SWEEPS = 1000 };

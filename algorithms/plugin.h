@@ -211,4 +211,17 @@ typedef int plugin_mp_backward_fn(rt *r, const plugin_mp_layer *L, const float *
 #define PLUGIN_MP_FORWARD "plugin_mp_forward"
 #define PLUGIN_MP_BACKWARD "plugin_mp_backward"
 
+/* Collapsed Gibbs sampling's draw of one token's topic (lab 12), as
+ * ml/lda.h's lda_resample_fn says: ndk, nwk, nk count the token itself
+ * (topic old); take it out of the three, draw the first k whose
+ * cumulative weight, summed k = 0..K-1 in double of
+ *     (ndk[k] + alpha) * (nwk[k] + beta) / (nk[k] + Vbeta),
+ * exceeds u times their total (u in [0, 1)), put the token back in with
+ * topic k, and return k. p: K doubles of scratch. distlab's own draw is
+ * lda_sampler_sweep_docs in ml/lda.c. */
+int plugin_lda_resample(int old, int K, int32_t *ndk, int32_t *nwk, int64_t *nk, double alpha,
+                        double beta, double Vbeta, double u, double *p);
+
+#define PLUGIN_LDA_RESAMPLE "plugin_lda_resample"
+
 #endif

@@ -171,12 +171,35 @@ void lda_sampler_free(lda_sampler *s)
     free(s->p);
     free(s->ndk);
     free(s->nwk);
+    free(s->nk_copy);
     memset(s, 0, sizeof *s);
 }
 
 int lda_sampler_sweep(lda_sampler *s, lda_counts *counts, lda_counts *delta, double *flops)
 {
     return lda_sampler_sweep_docs(s, s->doc_lo, s->doc_hi, counts, delta, flops);
+}
+
+/* Token t drawn by s->resample (lda.h): the word's row and the totals
+ * handed over as dense copies, the document's counts as they are. 0, -1
+ * (out of memory) or -2 (a topic outside 0..K-1). The counts change as
+ * the sampler's own draw changes them, out and back in. */
+static int resample_with(lda_sampler *s, size_t t, lda_counts *counts, lda_counts *delta, double Vbeta)
+{
+    const int K = s->K;
+    uint32_t w = s->corpus->words[s->tok_lo + t];
+    int old = s->z[t];
+    if (!s->nk_copy && !(s->nk_copy = malloc((size_t)K * sizeof *s->nk_copy)))
+        return -1;
+    for (uint32_t i = 0; i < counts->len[w]; i++)
+        s->nwk[counts->topic[w][i]] = counts->count[w][i];
+    memcpy(s->nk_copy, counts->nk, (size_t)K * sizeof *s->nk_copy);
+    int k = s->resample(old, K, s->ndk, s->nwk, s->nk_copy, s->alpha, s->beta, Vbeta, uniform(&s->rng), s->p);
+    memset(s->nwk, 0, (size_t)K * sizeof *s->nwk);
+    if (k < 0 || k >= K)
+        return -2;
+    s->z[t] = (uint16_t)k;
+    return record(counts, delta, w, old, -1) != 0 || record(counts, delta, w, k, 1) != 0 ? -1 : 0;
 }
 
 int lda_sampler_sweep_docs(lda_sampler *s, size_t d0, size_t d1, lda_counts *counts,
@@ -189,7 +212,12 @@ int lda_sampler_sweep_docs(lda_sampler *s, size_t d0, size_t d1, lda_counts *cou
         size_t lo = c->doc_start[d] - s->tok_lo, hi = c->doc_start[d + 1] - s->tok_lo;
         for (size_t t = lo; t < hi; t++)
             s->ndk[s->z[t]]++;
-        for (size_t t = lo; t < hi; t++) {
+        for (size_t t = lo; t < hi && s->resample; t++) {
+            int rc = resample_with(s, t, counts, delta, Vbeta);
+            if (rc != 0)
+                return rc;
+        }
+        for (size_t t = lo; t < hi && !s->resample; t++) {
             uint32_t w = c->words[s->tok_lo + t];
             int old = s->z[t];
             /* take the token out of the counts */

@@ -56,6 +56,18 @@ int lda_counts_merge(lda_counts *dst, const lda_counts *src);
 /* Remove word w's row (its counts leave nk too), keeping the memory. */
 void lda_counts_clear_word(lda_counts *c, uint32_t w);
 
+/* One token's draw, written elsewhere (a lab's student: labs/12, the
+ * plugin_lda_resample of algorithms/plugin.h). ndk, nwk, nk: the K counts
+ * of the token's document, of its word, and the totals, all counting the
+ * token itself (topic old). It takes the token out of the three, draws
+ * the new topic -- the first k whose cumulative weight, summed k = 0, 1,
+ * ..., K-1 of (ndk[k] + alpha) (nwk[k] + beta) / (nk[k] + Vbeta) in
+ * double, exceeds u times their total (u in [0, 1)) -- puts the token
+ * back in with it, and returns it. p: K doubles of scratch. The sampler
+ * keeps ndk as the function leaves it; nwk and nk are its copies. */
+typedef int (*lda_resample_fn)(int old, int K, int32_t *ndk, int32_t *nwk, int64_t *nk, double alpha,
+                               double beta, double Vbeta, double u, double *p);
+
 typedef struct lda_sampler {
     const ml_corpus *corpus;
     size_t doc_lo, doc_hi;   /* its documents */
@@ -66,6 +78,10 @@ typedef struct lda_sampler {
     uint64_t rng;
     double *p;               /* K cumulative weights */
     int32_t *ndk, *nwk;      /* K: the current document's and word's counts */
+    /* NULL: the sampler's own draw. Else each token's draw is this (set
+     * it after lda_sampler_init); nk_copy is its scratch. */
+    lda_resample_fn resample;
+    int64_t *nk_copy;
 } lda_sampler;
 
 /* Documents [doc_lo, doc_hi) of the corpus; topics drawn at random from
@@ -75,8 +91,9 @@ int lda_sampler_init(lda_sampler *s, const ml_corpus *c, size_t doc_lo, size_t d
                      char *err, size_t errlen);
 void lda_sampler_free(lda_sampler *s);
 /* Resample every token of its documents once, against counts (updated as
- * it goes) and recording every change in delta when not NULL. Returns 0 or
- * -1 (out of memory); *flops: the work, 6K per token. */
+ * it goes) and recording every change in delta when not NULL. Returns 0,
+ * -1 (out of memory) or -2 (s->resample returned a topic outside 0..K-1);
+ * *flops: the work, 6K per token. */
 int lda_sampler_sweep(lda_sampler *s, lda_counts *counts, lda_counts *delta, double *flops);
 /* The same over documents [d0, d1) of its own only (doc_lo <= d0 <= d1 <=
  * doc_hi): consecutive ranges that cover its documents draw exactly what

@@ -292,7 +292,6 @@ static void bad_commands_are_refused(void **state)
         {"check 99 x.c", "no lab '99'"},
         {"check 01", "give the lab and your file"},
         {"check 01 x.c --fast", "unexpected argument '--fast'"},
-        {"check 12 x.c", "has no checker yet"},
         {"check 01 /nonexistent/x.c", "/nonexistent/x.c: No such file or directory"},
         {"check 01 /tmp", "/tmp: not a file"},
         {"grade 01 x.c", "unknown command 'grade'"},
@@ -334,6 +333,42 @@ static void lab10_faults_checker_says_why(void **state)
                  output);
 }
 
+/* Lab 12: the checker names the usual mistake (the token left in the
+ * counts); and a lab without a checker, if any is left, says so. */
+static void lab12_lda_checker_names_the_mistake(void **state)
+{
+    (void)state;
+    NEED_BINARY();
+    char path[512];
+    put_file(path, sizeof path, "left_in.c",
+             "#include \"algorithms/plugin.h\"\n"
+             "int plugin_lda_resample(int old, int K, int32_t *ndk, int32_t *nwk, int64_t *nk,\n"
+             "                        double alpha, double beta, double Vbeta, double u, double *p)\n"
+             "{ double total = 0; (void)old;\n"
+             "  for (int k = 0; k < K; k++) {\n"
+             "      total += (ndk[k] + alpha) * (nwk[k] + beta) / (nk[k] + Vbeta); p[k] = total; }\n"
+             "  int k = 0; while (k < K - 1 && !(p[k] > u * total)) k++;\n"
+             "  return k; }\n");
+    int st = run("lab check 12 %s --quick", path);
+    if (st != 1 || !strstr(output, "with the token left in the counts") || !strstr(output, "not ok 3 - one worker"))
+        fail_msg("a draw that leaves the token in the counts should be named, and differ from the serial "
+                 "sampler; exit %d:\n%s", st, output);
+    assert_int_equal(run("lab list"), 0);
+    const char *none = strstr(output, "checker: none yet");
+    if (!none)
+        return;
+    const char *line = none;
+    while (line > output && line[-1] != '\n')
+        line--;
+    while (line > output && (line[-1] == '\n' || line[-1] == ' ')) /* the lab's own line is the one above */
+        line--;
+    while (line > output && line[-1] != '\n')
+        line--;
+    char num[3] = {line[0], line[1], 0};
+    if (run("lab check %s x.c", num) != 2 || !strstr(output, "has no checker yet"))
+        fail_msg("lab %s has no checker; lab check should say so:\n%s", num, output);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -348,6 +383,7 @@ int main(void)
         cmocka_unit_test(lab10_faults_checker_says_why),
         cmocka_unit_test(lab07_names_an_unpadded_ring),
         cmocka_unit_test(lab05_names_a_lossy_split),
+        cmocka_unit_test(lab12_lda_checker_names_the_mistake),
     };
     return cmocka_run_group_tests_name("labs", tests, setup, teardown);
 }
