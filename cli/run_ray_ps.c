@@ -48,7 +48,8 @@ static int configure_ray_ps(run_ctx *ctx)
     opts.ray.inline_bytes = (size_t)inline_bytes;
     const char *loop = cli_get(a, "async-loop");
     if (loop && opts.mode != RAY_PS_ASYNC) {
-        fprintf(stderr, "distlab run ray-ps: --async-loop is the async mode's loop (add --mode async)\n");
+        fprintf(stderr, "distlab run ray-ps: --async-loop replaces the async mode's loop; it takes "
+                "--mode async, not --mode sync\n");
         return -1;
     }
     if (loop) {

@@ -228,7 +228,7 @@ static void bad_input_is_refused(void **state)
         {"--backend real --task-overhead 5us", "a simulation parameter"},
         {"--inline-threshold 1GiB", "expected 0 to 64MiB"},
         {"--no-such-option 1", "no-such-option"},
-        {"--async-loop x.c", "--async-loop is the async mode's loop (add --mode async)"},
+        {"--async-loop x.c", "--async-loop replaces the async mode's loop; it takes --mode async"},
         {"--mode async --async-loop /nonexistent/loop.c", "/nonexistent/loop.c"},
     };
     test_distlab_refuses("run ray-ps " DATA " --quiet --no-figures --out /nonexistent/never", cases,
