@@ -14,6 +14,9 @@
  *   - simulated time (one core per rank): lock-free W ranks finish in
  *     1/W of the serial time, each rank's time exactly its own steps'
  *     flops; locked, no faster than one rank doing every step;
+ *   - lock-free on 3 and 8 simulated ranks, the reference step's bits:
+ *     the ranks interleave only at rt_compute, so this says whether the
+ *     step reads before its compute and writes after it;
  *   - lock-free on 8 simulated ranks and on 4 real threads, the model
  *     still converges (its loss close to serial SGD's).
  */
@@ -361,6 +364,63 @@ static void check_time(outcome *o, const void *ctxp)
     o->ok &= ok;
 }
 
+/* The step as plugin.h writes it, lock-free: what the student's must do,
+ * simcall for simcall, so that in simulation both interleave alike. */
+static int reference_step(rt *r, const plugin_hogwild *h, const uint32_t *index, const float *x,
+                          size_t nnz, float y)
+{
+    float *w = h->w, z, v;
+    __atomic_load(&w[h->d], &z, __ATOMIC_RELAXED);
+    for (size_t k = 0; k < nnz; k++) {
+        __atomic_load(&w[index[k]], &v, __ATOMIC_RELAXED);
+        z += v * x[k];
+    }
+    float g = 1.0f / (1.0f + expf(-z)) - y;
+    int rc = rt_compute(r, PLUGIN_HOGWILD_FLOPS(nnz));
+    for (size_t k = 0; k < nnz; k++) {
+        __atomic_load(&w[index[k]], &v, __ATOMIC_RELAXED);
+        v -= h->lr * g * x[k];
+        __atomic_store(&w[index[k]], &v, __ATOMIC_RELAXED);
+    }
+    __atomic_load(&w[h->d], &v, __ATOMIC_RELAXED);
+    v -= h->lr * g;
+    __atomic_store(&w[h->d], &v, __ATOMIC_RELAXED);
+    return rc;
+}
+
+/* In simulation the ranks interleave only at rt_compute, so a step that
+ * reads, charges, then writes (re-reading each weight as it writes it)
+ * ends a run with exactly the reference step's bits, staleness and all. */
+static void check_interleaving(outcome *o, const void *ctxp)
+{
+    const hw_ctx *c = ctxp;
+    static const int ranks[] = {3, 8};
+    o->ok = 1;
+    for (int t = 0; t < 2; t++) {
+        float want[D + 1];
+        if (hw_run(o, reference_step, 0, ranks[t], "sim") != 0) {
+            o->ok = 0;
+            return;
+        }
+        memcpy(want, slots[0].w, sizeof want);
+        if (hw_run(o, c->fn, 0, ranks[t], "sim") != 0) {
+            o->ok = 0;
+            return;
+        }
+        for (size_t j = 0; j <= D; j++)
+            if (memcmp(&slots[0].w[j], &want[j], sizeof want[j]) != 0) {
+                lab_say(o, "lock-free, %d simulated ranks: %s %zu ends at %.9g, the reference step's "
+                        "at %.9g. In simulation the other ranks run only while a step is in "
+                        "rt_compute: read the weights before it, write after it, and write each "
+                        "weight as it is then (load, subtract, store), not from the value read "
+                        "before the compute", ranks[t], j == D ? "the bias, weight" : "weight", j,
+                        slots[0].w[j], want[j]);
+                o->ok = 0;
+                return;
+            }
+    }
+}
+
 static void check_converges_on(outcome *o, const hw_ctx *c, int W, const char *backend)
 {
     float serial[D + 1];
@@ -397,6 +457,7 @@ int lab_check_hogwild(const lab_checker *lab, const char *file, int quick)
         {check_serial_locked, "locked on one rank: serial SGD's bits too", 0},
         {check_lock_use, "lock-free never takes the lock; locked takes and releases it once a step", 0},
         {check_time, "simulated time: lock-free W ranks take 1/W of serial; locked, no less than serial", 1},
+        {check_interleaving, "lock-free on 3 and 8 simulated ranks: read, charge, write, as the reference step", 0},
         {check_converges_sim, "lock-free on 8 simulated ranks: the loss converges near serial SGD's", 1},
         {check_converges_real, "lock-free on 4 real threads: the loss converges near serial SGD's", 1},
     };

@@ -284,6 +284,32 @@ static void lab05_names_a_lossy_split(void **state)
         fail_msg("exit %d:\n%s", st, output);
 }
 
+/* Lab 04: a lock-free step that charges its compute after the write is
+ * atomic in simulation (no staleness); the checker's interleaving check
+ * sees it on simulated ranks, though one rank gives serial SGD's bits. */
+static void lab04_sees_compute_after_the_write(void **state)
+{
+    (void)state;
+    NEED_BINARY();
+    char path[512];
+    put_file(path, sizeof path, "hogwild_late.c",
+             "#include <math.h>\n#include \"algorithms/plugin.h\"\n"
+             "int plugin_hogwild_step(rt *r, const plugin_hogwild *h, const uint32_t *index,\n"
+             "                        const float *x, size_t nnz, float y)\n"
+             "{ float *w = h->w, z, v; __atomic_load(&w[h->d], &z, __ATOMIC_RELAXED);\n"
+             "  for (size_t k = 0; k < nnz; k++) { __atomic_load(&w[index[k]], &v, __ATOMIC_RELAXED); z += v * x[k]; }\n"
+             "  float g = 1.0f / (1.0f + expf(-z)) - y;\n"
+             "  for (size_t k = 0; k < nnz; k++) { __atomic_load(&w[index[k]], &v, __ATOMIC_RELAXED);\n"
+             "    v -= h->lr * g * x[k]; __atomic_store(&w[index[k]], &v, __ATOMIC_RELAXED); }\n"
+             "  __atomic_load(&w[h->d], &v, __ATOMIC_RELAXED); v -= h->lr * g;\n"
+             "  __atomic_store(&w[h->d], &v, __ATOMIC_RELAXED);\n"
+             "  return rt_compute(r, PLUGIN_HOGWILD_FLOPS(nnz)); }\n");
+    int st = run("lab check 04 %s --quick", path);
+    if (st != 1 || !strstr(output, "\nok 2 - ") || !strstr(output, "\nnot ok 6 - ") ||
+        !strstr(output, "read the weights before it, write after it"))
+        fail_msg("exit %d:\n%s", st, output);
+}
+
 static void bad_commands_are_refused(void **state)
 {
     (void)state;
@@ -380,6 +406,7 @@ int main(void)
         cmocka_unit_test(a_crashing_file_fails_its_checks),
         cmocka_unit_test(bad_commands_are_refused),
         cmocka_unit_test(lab04_names_a_reordered_step),
+        cmocka_unit_test(lab04_sees_compute_after_the_write),
         cmocka_unit_test(lab10_faults_checker_says_why),
         cmocka_unit_test(lab07_names_an_unpadded_ring),
         cmocka_unit_test(lab05_names_a_lossy_split),
