@@ -224,4 +224,32 @@ int plugin_lda_resample(int old, int K, int32_t *ndk, int32_t *nwk, int64_t *nk,
 
 #define PLUGIN_LDA_RESAMPLE "plugin_lda_resample"
 
+/* A layer of lab 11's model: its gradient is floats [first, first+count)
+ * of the gradient vector (layers lie one after another, input first), and
+ * computing it (its backward) costs bwd_flops. */
+typedef struct plugin_layer {
+    size_t first, count;
+    double bwd_flops;
+} plugin_layer;
+
+/* One step's backward with bucketed gradient sums, as PyTorch DDP and
+ * Horovod schedule them (lab 11). Backward runs output first: for layer
+ * i = nlayers-1 down to 0, rt_compute(r, layers[i].bwd_flops), after
+ * which layer i's gradient (already in g) is ready. Ready layers join the
+ * open bucket; a bucket closes once it holds bucket_bytes (4 bytes a
+ * float), or with layer 0, and an empty one never closes. Each closed
+ * bucket -- floats [first, first+count) of g -- is summed over the ranks
+ * with allreduce_slice(r, algo, g + first, first, count, total, NULL),
+ * buckets in the order they close, one at a time: with overlap posted
+ * with rt_async_post as soon as it closes, while backward goes on; without,
+ * one after another once backward is done. Return when every sum is done
+ * (rt_async_drain), with RT_OK or the first error. g is NULL in size-only
+ * runs (then pass NULL slices). distlab's own is algorithms/dp_grad.c. */
+int plugin_bucketed_backward(rt *r, float *g, size_t total, const plugin_layer *layers, int nlayers,
+                             size_t bucket_bytes, int overlap, allreduce_algo algo);
+typedef int plugin_bucketed_backward_fn(rt *r, float *g, size_t total, const plugin_layer *layers,
+                                        int nlayers, size_t bucket_bytes, int overlap, allreduce_algo algo);
+
+#define PLUGIN_BUCKETED_BACKWARD "plugin_bucketed_backward"
+
 #endif

@@ -72,6 +72,8 @@ int lab_check_ray_ps(const lab_checker *lab, const char *file, int quick);
 int lab_check_mp(const lab_checker *lab, const char *file, int quick);
 /* lab_lda.c: lab 12, collapsed Gibbs sampling's draw of a token's topic */
 int lab_check_lda(const lab_checker *lab, const char *file, int quick);
+/* lab_frameworks.c: lab 11, DDP's bucketed, overlapped backward */
+int lab_check_frameworks(const lab_checker *lab, const char *file, int quick);
 
 /* The checker of lab "NN" (leading zeros optional), or NULL. */
 const lab_checker *lab_checker_find(const char *number);

@@ -529,6 +529,8 @@ static const lab_checker checkers[] = {
     {"09", "the async parameter server's wait, apply and resubmit loop", PLUGIN_RAY_ASYNC_PS,
      .check = lab_check_ray_ps},
     {"10", "what a parameter server does when a worker dies", PLUGIN_WORKER_LOST, .check = lab_check_faults},
+    {"11", "the buckets and the overlapped schedule of DDP and Horovod", PLUGIN_BUCKETED_BACKWARD,
+     .check = lab_check_frameworks},
     {"12", "collapsed Gibbs sampling's draw of one token's topic", PLUGIN_LDA_RESAMPLE, .check = lab_check_lda},
 };
 

@@ -395,6 +395,33 @@ static void lab12_lda_checker_names_the_mistake(void **state)
         fail_msg("lab %s has no checker; lab check should say so:\n%s", num, output);
 }
 
+/* Lab 11: buckets summed as they close but in the rank's own code (no
+ * rt_async_post) have the right bits, and the checker names their time
+ * as the time without overlap. */
+static void lab11_names_a_schedule_without_overlap(void **state)
+{
+    (void)state;
+    NEED_BINARY();
+    char path[512];
+    put_file(path, sizeof path, "no_overlap.c",
+             "#include \"algorithms/plugin.h\"\n"
+             "int plugin_bucketed_backward(rt *r, float *g, size_t total, const plugin_layer *l, int n,\n"
+             "                             size_t bucket_bytes, int overlap, allreduce_algo algo)\n"
+             "{ size_t first = 0, count = 0; int rc = RT_OK; (void)overlap;\n"
+             "  for (int i = n - 1; i >= 0 && !rc; i--) {\n"
+             "      rc = rt_compute(r, l[i].bwd_flops);\n"
+             "      if (l[i].count) { first = l[i].first; count += l[i].count; }\n"
+             "      if (rc || !count || (count * 4 < bucket_bytes && i > 0)) continue;\n"
+             "      rc = allreduce_slice(r, algo, g ? g + first : NULL, first, count, total, NULL);\n"
+             "      count = 0; }\n"
+             "  return rc; }\n");
+    int st = run("lab check 11 %s --quick", path);
+    if (st != 1 || !strstr(output, "ok 2 - the same bits") || !strstr(output, "not ok 4 - overlap on") ||
+        !strstr(output, "that is the time without overlap"))
+        fail_msg("sums made in the rank's own code should have the right bits and the time without overlap; "
+                 "exit %d:\n%s", st, output);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -411,6 +438,7 @@ int main(void)
         cmocka_unit_test(lab07_names_an_unpadded_ring),
         cmocka_unit_test(lab05_names_a_lossy_split),
         cmocka_unit_test(lab12_lda_checker_names_the_mistake),
+        cmocka_unit_test(lab11_names_a_schedule_without_overlap),
     };
     return cmocka_run_group_tests_name("labs", tests, setup, teardown);
 }
