@@ -66,6 +66,8 @@ int lab_check_hogwild(const lab_checker *lab, const char *file, int quick);
 int lab_check_faults(const lab_checker *lab, const char *file, int quick);
 /* lab_scaling.c: the time model of data-parallel SGD (lab 07). */
 int lab_check_scaling(const lab_checker *lab, const char *file, int quick);
+/* `lab run 07 FILE.c [options]`: the student's model for other settings. */
+int lab_run_scaling(const char *file, int argc, char **argv);
 /* lab_ray.c: the async parameter server's loop on Ray's model (lab 09). */
 int lab_check_ray_ps(const lab_checker *lab, const char *file, int quick);
 /* lab_mp.c: a layer split by neurons, its boundary exchanges (lab 05). */

@@ -14,10 +14,15 @@
  *     and communication-bound, with gradients that do not split evenly;
  *   - lab 07's own sweep settings, the prediction beside the simulation;
  *   - settings that make no sense are refused.
+ * `distlab lab run 07 FILE.c [options]` prints the student's model for
+ * settings of their own beside the same simulation (lab_run_scaling).
  */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "core/units.h"
 
 #include "algorithms/plugin.h"
 #include "cli/cli.h"
@@ -284,4 +289,111 @@ int lab_check_scaling(const lab_checker *lab, const char *file, int quick)
     dp_ctx ctx = {fn, quick};
     lab_run_cases(&t, checks, nchecks, &ctx, fn != NULL);
     return lab_score(&t, lab, file);
+}
+
+/* ---- lab run 07: the model for settings of one's own ---- */
+
+static const cli_opt run_opts[] = {
+    {"workers", "LIST", "worker counts, comma-separated (default 1,2,4,8,16,32)"},
+    {"params", "N", "floats in the model and its gradient (default 235146: MLP 784-256-128-10)"},
+    {"flops-per-example", "X", "forward and backward of one example (default 1010540, that MLP's)"},
+    {"batch", "B", "examples per worker per step (default 64)"},
+    {"examples", "N", "examples in an epoch (default 8000)"},
+    {"speed", "RATE", "one worker's core (default 1Gf)"},
+    {"bandwidth", "RATE", "each link (default 10Gbps)"},
+    {"latency", "TIME", "alpha (default 50us)"},
+    {"algo", "ring|tree", "the allreduce (default ring)"},
+    {"no-sim", NULL, "print the model only (no simulation)"},
+    {NULL, NULL, NULL},
+};
+
+#define SIM_WORKERS_MAX 1024
+
+int lab_run_scaling(const char *file, int argc, char **argv)
+{
+    const char *verb = "lab run 07";
+    cli_args a;
+    int code;
+    if (cli_parse(argc, argv, "lab run 07 FILE.c [options]", run_opts, 0, &a, &code))
+        return code;
+    if (a.npos) {
+        fprintf(stderr, "distlab %s: unexpected argument '%s'\n", verb, a.pos[0]);
+        return 2;
+    }
+    plugin_dp_setting s = {.params = 235146, .batch = 64, .examples = 8000,
+                           .flops_per_example = 6.0 * 235146 - 2.0 * 784 * 256, .speed_flops = 1e9,
+                           .alpha_s = 50e-6, .beta_s_per_byte = 1 / 1.25e9, .algo = ALLREDUCE_RING};
+    long params = (long)s.params;
+    double bw = 1.25e9;
+    int algo = 0;
+    char err[256];
+    static const char *const algos[] = {"ring", "tree", NULL};
+    if (cli_get_int(&a, verb, "params", 1, 1L << 40, &params) ||
+        cli_get_int(&a, verb, "batch", 1, 1L << 30, &s.batch) ||
+        cli_get_int(&a, verb, "examples", 1, 1L << 40, &s.examples) ||
+        cli_get_double(&a, verb, "flops-per-example", &s.flops_per_example) ||
+        cli_get_time(&a, verb, "latency", &s.alpha_s) || cli_get_choice(&a, verb, "algo", algos, &algo))
+        return 2;
+    if (cli_get(&a, "speed") && units_speed(cli_get(&a, "speed"), &s.speed_flops, err, sizeof err)) {
+        fprintf(stderr, "distlab %s: --speed: %s\n", verb, err);
+        return 2;
+    }
+    if (cli_get(&a, "bandwidth") && units_rate(cli_get(&a, "bandwidth"), &bw, err, sizeof err)) {
+        fprintf(stderr, "distlab %s: --bandwidth: %s\n", verb, err);
+        return 2;
+    }
+    if (!(s.flops_per_example > 0)) {
+        fprintf(stderr, "distlab %s: --flops-per-example: above 0, not %g\n", verb, s.flops_per_example);
+        return 2;
+    }
+    s.params = (size_t)params;
+    s.beta_s_per_byte = 1 / bw;
+    s.algo = algo ? ALLREDUCE_TREE : ALLREDUCE_RING;
+    /* the worker counts */
+    int workers[64], nw = 0;
+    const char *list = cli_get(&a, "workers") ? cli_get(&a, "workers") : "1,2,4,8,16,32";
+    for (const char *p = list; *p && nw < 64;) {
+        char *end;
+        long w = strtol(p, &end, 10);
+        if (end == p || w < 1 || w > 4096 || (*end && *end != ',')) {
+            fprintf(stderr, "distlab %s: --workers: a comma-separated list of 1 to 4096, not '%s'\n",
+                    verb, list);
+            return 2;
+        }
+        workers[nw++] = (int)w;
+        p = *end ? end + 1 : end;
+    }
+    err[0] = '\0';
+    plugin_dp_model_fn *fn = (plugin_dp_model_fn *)cli_plugin_load(file, PLUGIN_DP_MODEL, NULL, err, sizeof err);
+    if (!fn) {
+        fprintf(stderr, "distlab %s: %s\n", verb, err);
+        return 1;
+    }
+    int sim = !cli_flag(&a, "no-sim");
+    printf("workers,steps,compute_s,comm_s,epoch_s%s\n", sim ? ",simulated_epoch_s" : "");
+    for (int i = 0; i < nw; i++) {
+        s.workers = workers[i];
+        plugin_dp_time t = {0};
+        if (fn(&s, &t) != RT_OK) {
+            fprintf(stderr, "distlab %s: your plugin_dp_model refused %d workers\n", verb, workers[i]);
+            return 1;
+        }
+        printf("%d,%ld,%.9g,%.9g,%.9g", workers[i], t.steps, t.compute_s, t.comm_s, t.epoch_s);
+        if (sim && workers[i] > SIM_WORKERS_MAX) {
+            printf(",");
+            fflush(stdout);
+            fprintf(stderr, "distlab %s: %d workers: not simulated (at most %d; each allreduce would "
+                    "take minutes of wall time)\n", verb, workers[i], SIM_WORKERS_MAX);
+        } else if (sim) {
+            outcome o = {0};
+            dp_slot got;
+            if (dp_simulate(&o, &s, &got) != 0) {
+                fprintf(stderr, "distlab %s: %s", verb, o.msg);
+                return 1;
+            }
+            printf(",%.9g", got.epoch_s);
+        }
+        printf("\n");
+    }
+    return 0;
 }

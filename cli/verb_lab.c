@@ -164,7 +164,8 @@ static int usage(FILE *f)
                "          score; exit 0 only when every check passes (--quick: fewer\n"
                "          rank counts and sizes)\n"
                "  run     run FILE.c as the lab's sheet does (lab 01: distlab collective\n"
-               "          --algo FILE.c --cost ring, then the options you give)\n");
+               "          --algo FILE.c --cost ring, then the options you give; lab 07:\n"
+               "          your time model beside the simulation, for the settings you give)\n");
     return f == stdout ? 0 : 2;
 }
 
@@ -236,6 +237,14 @@ int verb_lab(int argc, char **argv)
             args[n++] = argv[i];
         args[n] = NULL;
         return verb_run(n, args);
+    }
+    /* run: lab 07's model, printed beside the simulation */
+    if (c->check == lab_check_scaling) {
+        args[n++] = "lab run 07";
+        for (int i = 4; i < argc && n < CLI_MAX_ARGS; i++)
+            args[n++] = argv[i];
+        args[n] = NULL;
+        return lab_run_scaling(argv[3], n, args);
     }
     /* run: the collective labs' command, with the student's file */
     if (c->check != lab_check_allreduce) {

@@ -310,6 +310,23 @@ static void lab04_sees_compute_after_the_write(void **state)
         fail_msg("exit %d:\n%s", st, output);
 }
 
+/* Lab 07: `lab run` prints the student's model for settings of their own
+ * (here the solution's, 3 workers: 42 steps of 64-example batches), and
+ * refuses a bad setting. */
+static void lab07_run_prints_the_model(void **state)
+{
+    (void)state;
+    NEED_BINARY();
+    assert_int_equal(run("lab run 07 %s/07-scaling/solution.c --workers 1,3 --no-sim", labs_dir), 0);
+    if (!strstr(output, "workers,steps,compute_s,comm_s,epoch_s\n") || !strstr(output, "\n3,42,"))
+        fail_msg("%s", output);
+    static const test_refusal cases[] = {
+        {"run 07 labs/07-scaling/solution.c --workers 0", "--workers: a comma-separated list"},
+        {"run 07 labs/07-scaling/solution.c --bandwidth fast", "--bandwidth"},
+    };
+    test_distlab_refuses("lab", cases, sizeof cases / sizeof *cases);
+}
+
 static void bad_commands_are_refused(void **state)
 {
     (void)state;
@@ -436,6 +453,7 @@ int main(void)
         cmocka_unit_test(lab04_sees_compute_after_the_write),
         cmocka_unit_test(lab10_faults_checker_says_why),
         cmocka_unit_test(lab07_names_an_unpadded_ring),
+        cmocka_unit_test(lab07_run_prints_the_model),
         cmocka_unit_test(lab05_names_a_lossy_split),
         cmocka_unit_test(lab12_lda_checker_names_the_mistake),
         cmocka_unit_test(lab11_names_a_schedule_without_overlap),
