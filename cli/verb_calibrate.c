@@ -18,10 +18,10 @@
  *               at once: that time over the one-way time is the exchange
  *               factor (2 where a host's copying is the wire)
  *   2. vectors  every rank at once adds vectors of 1 Mi floats, as the
- *               collectives do (coll_add): the rate of that add; then, at
- *               lengths from 1 Ki to 1 Mi floats, that add and an SGD step
- *               in turn: the rate of element-wise work by length, which a
- *               simulation charges the algorithms' RT_WORK_VECTOR at
+ *               collectives do (coll_add): the rate of that add; then the
+ *               same add at lengths from 1 Ki to 1 Mi floats: the rate of
+ *               element-wise work by length, which a simulation charges
+ *               the algorithms' RT_WORK_VECTOR at
  *   3. compute  every rank at once runs the model's training step
  *               (ml_model_loss_grad) and its evaluation on its own shard
  *               of the data, its batches drawn as a run draws them
@@ -162,30 +162,29 @@ static int measure_path(rt *r, const cal_arg *a, int j, unsigned char *buf, unsi
 
 /* ---- 2. the collectives' vector add, and element-wise work by length ---- */
 
-/* At each length n: coll_add (n flops) and an SGD step (2n flops) in
- * turn, on the same two vectors, as a training step sums and then steps. */
+/* At each length n: coll_add, n flops, as the collectives and averaging
+ * do it. An element-wise pass costs about what it reads and writes, so
+ * the add's rate per flop is the slowest (an SGD step does 2 flops over
+ * the same three streams, at 1.6x the add's rate per flop): charged at
+ * it, an optimizer step is overstated by up to that much, where a rate
+ * of an add and a step mixed understated a collective's adds by 1.3-1.7x
+ * (and AdaGrad's step, square roots and divisions, by 2x). */
 static int measure_vectors(rt *r, const cal_arg *a, float *dst, const float *src, cal_slot *out)
 {
     int rc = RT_OK;
-    char err[128];
     for (size_t v = 0; v < CAL_NVEC && !rc; v++) {
         size_t n = cal_vec_floats[v];
         int iters = (int)fmax(4, (double)(4u << 20) / (double)n);
-        ml_optim o;
-        if (ml_optim_init(&o, ML_OPTIM_SGD, n, 0, 0, err, sizeof err) != 0)
-            return rt_fail(r, RT_ENOMEM, "calibrate: %s", err);
         for (int rep = 0; rep < a->repeat && !rc; rep++) {
             double t0 = 0;
-            for (int k = -1; k < iters && !rc; k++) { /* one untimed pair first */
+            for (int k = -1; k < iters && !rc; k++) { /* one untimed add first */
                 if (k == 0)
                     t0 = rt_now(r);
-                if (!(rc = coll_add(r, dst, src, n)))
-                    ml_optim_step(&o, dst, src, 0, n, 1e-3f);
+                rc = coll_add(r, dst, src, n);
             }
             double dt = rt_now(r) - t0;
-            out->vector_flops_per_s[v][rep] = dt > 0 ? 3.0 * (double)n * iters / dt : NAN;
+            out->vector_flops_per_s[v][rep] = dt > 0 ? (double)n * iters / dt : NAN;
         }
-        ml_optim_free(&o);
     }
     return rc;
 }
@@ -392,7 +391,7 @@ static void summarize(const cal_arg *a, const job_result *res, calibration *c)
                 v[n++] = ((const cal_slot *)job_result_slot(res, i))->vector_flops_per_s[k][rep];
         calib_vector *e = &c->vector[c->nvector++];
         e->floats = cal_vec_floats[k];
-        e->flops_per_call = 1.5 * (double)cal_vec_floats[k]; /* an add's n, a step's 2n */
+        e->flops_per_call = (double)cal_vec_floats[k];
         e->flops_per_s = calib_stat_of(v, n);
     }
     for (int m = 0; m < a->nmodels; m++)

@@ -27,10 +27,9 @@
  *   reduce_flops_per_s        the rate of the collectives' vector add, all
  *                             ranks at once (one flop per float)
  *   vector[]                  per vector length, the rate of element-wise
- *                             work (a collective's add and an SGD step in
- *                             turn, as the training algorithms do them;
- *                             flops per call beside it), all ranks at
- *                             once: what a simulation charges
+ *                             work (a collective's add, one flop per
+ *                             float; flops per call beside it), all ranks
+ *                             at once: what a simulation charges
  *                             rt_compute_as(RT_WORK_VECTOR) at, from a few
  *                             thousand floats (in the cache) to millions
  *   compute[]                 per model and batch size, the rate of the
