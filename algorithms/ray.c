@@ -196,11 +196,14 @@ int ray_return(ray *ry, const void *data, size_t bytes)
     ray_frame *f = ry->frame;
     if (!f)
         return raylet_fail(ry, RT_EINVAL, "ray_return outside a task");
-    void *copy = malloc(bytes ? bytes : 1);
-    if (!copy)
-        return raylet_fail(ry, RT_ENOMEM, "ray_return: no memory for %zu bytes", bytes);
-    if (bytes)
-        memcpy(copy, data, bytes);
+    void *copy = NULL; /* a size-only value for the store stays NULL */
+    if (data || bytes <= ry->cfg.inline_bytes) {
+        copy = data ? malloc(bytes ? bytes : 1) : calloc(1, bytes ? bytes : 1);
+        if (!copy)
+            return raylet_fail(ry, RT_ENOMEM, "ray_return: no memory for %zu bytes", bytes);
+        if (data && bytes)
+            memcpy(copy, data, bytes);
+    }
     free(f->result);
     f->result = copy;
     f->bytes = bytes;

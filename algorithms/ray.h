@@ -30,6 +30,17 @@
  *     inline to its owner; a larger one stays in the object store of the
  *     node that made it and is fetched, with a real transfer, by a node
  *     that needs it. Arguments larger than that are put in the store first.
+ *   - A value given as NULL with bytes > 0 (ray_return, ray_put, ray_val)
+ *     is size-only, as a NULL payload is in runtime.h: for timing-only
+ *     runs at sizes whose data would not fit in memory. Above
+ *     cfg.inline_bytes it is stored, fetched and counted as its size with
+ *     no data behind it (its transfer is a size-only message: simulated
+ *     at full cost, zeros on real sockets), and a task or ray_get sees
+ *     data NULL with its bytes. At or below it, it travels inline as that
+ *     many zero bytes, so its control message costs what it would with
+ *     data, and is seen as zeros. The job's own messages keep their bytes
+ *     (the job runs with data, rt_size_only 0): a whole-job size-only
+ *     run (--payload size-only) would drop Ray's control messages too.
  *   - An actor lives on one node; its methods run one at a time, in the
  *     order each caller submitted them (calls from one caller arrive in
  *     order, and the actor runs them in arrival order). A handle is a

@@ -5,8 +5,10 @@
 #include "algorithms/ray.h"
 
 /* The actor class to put in a program's classes: "RingMember", whose
- * constructor takes (int index, int members, size_t floats) and fills its
- * vector with ((index + j) % 7) so that every sum is exact. */
+ * constructor takes (int index, int members, size_t floats, int
+ * size_only) and fills its vector with ((index + j) % 7) so that every
+ * sum is exact. With size_only nonzero it holds no vector: its chunks are
+ * size-only objects and its sums are only charged (timing-only runs). */
 extern const ray_class ray_ring_member_class;
 
 /* p members (any nodes; the benchmark puts member i on node i), created

@@ -71,7 +71,8 @@ typedef struct msg {
     int32_t from;
     double load;        /* sender's queued + running cpus */
     int32_t kind;       /* TASK: TASK_*; RESULT, VALUE, FETCH_REPLY: OBJ_* */
-    int32_t fn, cls, loc, owner, nargs, spilled, pad;
+    int32_t fn, cls, loc, owner, nargs, spilled;
+    int32_t size_only;  /* FETCH_REPLY: the body is only a size (no data) */
     uint64_t ref;
     uint64_t actor;
     uint64_t bytes;     /* the value's size */
@@ -393,11 +394,14 @@ static void handle_borrow(ray *ry, const msg *h)
 
 int raylet_put_local(ray *ry, ray_obj *o, const void *data, size_t bytes)
 {
-    void *copy = malloc(bytes ? bytes : 1);
-    if (!copy)
-        return raylet_fail(ry, RT_ENOMEM, "object store: no memory for %zu bytes", bytes);
-    if (bytes)
-        memcpy(copy, data, bytes);
+    void *copy = NULL; /* a size-only value for the store stays NULL */
+    if (data || bytes <= ry->cfg.inline_bytes) {
+        copy = data ? malloc(bytes ? bytes : 1) : calloc(1, bytes ? bytes : 1);
+        if (!copy)
+            return raylet_fail(ry, RT_ENOMEM, "object store: no memory for %zu bytes", bytes);
+        if (data && bytes)
+            memcpy(copy, data, bytes);
+    }
     free(o->data);
     o->data = copy;
     o->bytes = bytes;
@@ -798,7 +802,7 @@ static int handle_fetch(ray *ry, const msg *h)
         return send_value_msg(ry, h->from, M_FETCH_REPLY, &lost);
     }
     msg r = {.type = M_FETCH_REPLY, .ref = o->ref, .kind = OBJ_READY, .loc = ry->me,
-             .bytes = o->bytes};
+             .bytes = o->bytes, .size_only = o->data == NULL};
     int rc = send_ctrl(ry, h->from, &r, NULL, 0, NULL, 0);
     rt_request *q = NULL;
     if (!rc)
@@ -827,9 +831,10 @@ static int handle_fetch_reply(ray *ry, const msg *h, const char *payload, size_t
         }
         return RT_OK;
     }
-    /* the body follows on the data tag whether or not it is still wanted */
-    void *body = malloc(h->bytes ? h->bytes : 1);
-    if (!body)
+    /* the body follows on the data tag whether or not it is still wanted;
+     * a size-only one is received into nothing (runtime.h) */
+    void *body = h->size_only ? NULL : malloc(h->bytes ? h->bytes : 1);
+    if (!body && !h->size_only)
         return raylet_fail(ry, RT_ENOMEM, "no memory to fetch %llu bytes",
                            (unsigned long long)h->bytes);
     rt_request *q = NULL;
@@ -1050,8 +1055,10 @@ int raylet_submit(ray *ry, int kind, int fn, int cls, uint64_t actor, int node, 
     memcpy(buf + sizeof h, wa, (size_t)nargs * sizeof(wire_arg));
     for (int i = 0; i < nargs; i++)
         if (wa[i].inl) {
-            if (wa[i].bytes)
+            if (wa[i].bytes && inl[i])
                 memcpy(buf + off, inl[i], wa[i].bytes);
+            else if (wa[i].bytes) /* a small size-only value travels as zeros */
+                memset(buf + off, 0, wa[i].bytes);
             off += wa[i].bytes;
         }
     h.from = ry->me;
@@ -1551,6 +1558,11 @@ int raylet_init(ray *ry, rt *r, const ray_program *prog)
                        "spread_threshold %g [0, 1], task_overhead_s %g [0, 1000], max_retries "
                        "%d (-1: no limit, or more)", c->inline_bytes, c->cpus_per_node,
                        c->spread_threshold, c->task_overhead_s, c->max_retries);
+    if (rt_size_only(r)) /* else every node would read empty control messages */
+        return rt_fail(r, RT_EINVAL,
+                       "ray: the job's messages carry only their size (--payload size-only), "
+                       "and Ray's control messages need their bytes; give the large values "
+                       "as size-only objects instead (NULL data, ray.h)");
     ry->ctrl_cap = 4096 + RAY_MAX_ARGS * sizeof(wire_arg) + 4 * c->inline_bytes;
     ry->capio = 16;
     ry->load = calloc((size_t)ry->p, sizeof *ry->load);
@@ -1643,13 +1655,14 @@ void raylet_complete(ray *ry, ray_ref ret, int owner, int state, const void *dat
     if (state == OBJ_READY && bytes > ry->cfg.inline_bytes) {
         /* a large value stays here; its owner learns where it is */
         ray_obj *o = raylet_obj_add(ry, ret);
-        void *copy = o ? malloc(bytes) : NULL;
-        if (!copy) {
+        void *copy = o && data ? malloc(bytes) : NULL; /* size-only: none */
+        if (!o || (data && !copy)) {
             static const char oom[] = "out of memory storing a result";
             raylet_complete(ry, ret, owner, OBJ_ERROR, oom, sizeof oom - 1);
             return;
         }
-        memcpy(copy, data, bytes);
+        if (data)
+            memcpy(copy, data, bytes);
         free(o->data);
         o->data = copy;
         o->primary = 1;

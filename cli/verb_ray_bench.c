@@ -19,6 +19,14 @@
  *               scheduler delay)
  *
  * Each writes MODE.csv and MODE.png under --out.
+ *
+ * Timing only (--payload size-only, simulation): allreduce's vectors and
+ * chunks and locality's inputs are size-only (ray.h: a NULL value; the
+ * message ring sends NULL buffers), so they cost their size on the wire
+ * and take no memory, while Ray's control messages keep their bytes: the
+ * job itself runs with data. allreduce does so by default in simulation,
+ * where its default sizes are the paper's 100 MB and 1 GB on 16 nodes.
+ * latency and throughput move no payload and refuse it.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -26,6 +34,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "algorithms/collectives.h"
 #include "algorithms/ray.h"
@@ -44,6 +53,7 @@ typedef struct bench_arg {
     long tasks;         /* throughput: tasks in all */
     size_t bytes;       /* locality: this input's size */
     int hybrid;         /* throughput: tasks placed by the hybrid policy, not locally */
+    int size_only;      /* allreduce, locality: bulk values are only their size */
     ray_config cfg;
 } bench_arg;
 
@@ -107,12 +117,14 @@ static int f_spawn(ray *ry, int nargs, const ray_arg *a)
     return rc;
 }
 
-/* make(bytes): an object of that size */
+/* make(bytes): an object of that size (only a size, timing only) */
 static int f_make(ray *ry, int nargs, const ray_arg *a)
 {
     (void)nargs;
     size_t n;
     memcpy(&n, a[0].data, sizeof n);
+    if (((const bench_arg *)ray_program_arg(ry))->size_only)
+        return ray_return(ry, NULL, n);
     void *buf = calloc(1, n ? n : 1);
     if (!buf)
         return ray_raise(ry, "no memory for %zu bytes", n);
@@ -226,9 +238,10 @@ static int drv_allreduce(ray *ry, void *arg)
     if (!m)
         return RT_ENOMEM;
     for (int i = 0; i < p && !rc; i++)
-        rc = ray_actor_create(ry, "RingMember", 3,
+        rc = ray_actor_create(ry, "RingMember", 4,
                               (ray_in[]){ray_val(&i, sizeof i), ray_val(&p, sizeof p),
-                                         ray_val(&ba->floats, sizeof ba->floats)},
+                                         ray_val(&ba->floats, sizeof ba->floats),
+                                         ray_val(&ba->size_only, sizeof ba->size_only)},
                               &(ray_task_opts){.cpus = 0, .node = i}, &m[i]);
     double before;
     if (!rc) /* every member built before the clock starts */
@@ -243,14 +256,15 @@ static int drv_allreduce(ray *ry, void *arg)
     return rc;
 }
 
-/* distlab's ring of messages on the same ranks and vectors */
+/* distlab's ring of messages on the same ranks and vectors (none when
+ * size-only: the ring sends NULL buffers and charges its sums) */
 static int message_ring(rt *r, const bench_arg *ba, bench_slot *s)
 {
     int p = rt_size(r), me = rt_rank(r);
-    float *v = malloc((ba->floats ? ba->floats : 1) * sizeof *v);
-    if (!v)
+    float *v = ba->size_only ? NULL : malloc((ba->floats ? ba->floats : 1) * sizeof *v);
+    if (!v && !ba->size_only)
         return rt_fail(r, RT_ENOMEM, "no memory for %zu floats", ba->floats);
-    for (size_t j = 0; j < ba->floats; j++)
+    for (size_t j = 0; v && j < ba->floats; j++)
         v[j] = (float)((me + (int)(j % 7)) % 7);
     int rc = rt_barrier(r);
     double t0 = rt_now(r);
@@ -263,7 +277,7 @@ static int message_ring(rt *r, const bench_arg *ba, bench_slot *s)
     for (int k = 0; k < 7; k++)
         for (int q = 0; q < p; q++)
             want[k] += (float)((q + k) % 7);
-    for (size_t j = 0; j < ba->floats; j++)
+    for (size_t j = 0; v && j < ba->floats; j++)
         s->wrong += v[j] != want[j % 7];
     free(v);
     return rc;
@@ -407,8 +421,12 @@ static int bench_allreduce(FILE *f, const char *png, job_config *cfg, bench_arg 
                            const double *overheads, int no)
 {
     const char *verb = "ray-bench", *be = cfg->backend->name;
+    const char *payload = ba->size_only ? "size-only" : "data";
     fprintf(f, "backend,nodes,bytes,task_overhead_s,ring_s,actor_ring_s,actor_over_ring,"
-               "ring_wire_bytes,actor_wire_bytes\n");
+               "ring_wire_bytes,actor_wire_bytes,payload\n");
+    if (ba->size_only)
+        printf("ray-bench allreduce (%s): size-only vectors and chunks: timing only, the sums "
+               "are charged and not checked\n", be);
     double x[MAX_POINTS], ring[MAX_POINTS], actor[MAX_POINTS][MAX_POINTS];
     for (int n = 0; n < nn; n++)
         for (int i = 0; i < ns; i++) {
@@ -429,9 +447,9 @@ static int bench_allreduce(FILE *f, const char *png, job_config *cfg, bench_arg 
                             r.wrong, s.wrong);
                     return -1;
                 }
-                fprintf(f, "%s,%d,%zu,%g,%.9g,%.9g,%.4g,%.0f,%.0f\n", be, (int)nodes[n],
+                fprintf(f, "%s,%d,%zu,%g,%.9g,%.9g,%.4g,%.0f,%.0f,%s\n", be, (int)nodes[n],
                         ba->floats * sizeof(float), overheads[o], r.seconds, s.seconds,
-                        s.seconds / r.seconds, r.wire_bytes, s.wire_bytes);
+                        s.seconds / r.seconds, r.wire_bytes, s.wire_bytes, payload);
                 printf("ray-bench allreduce (%s): %d nodes, %zu bytes, overhead %g s: ring %.4g s, "
                        "actor ring %.4g s (%.2fx); bytes sent %.4g against %.4g (%.3fx), %.2f s "
                        "of wall time\n", be, (int)nodes[n], ba->floats * sizeof(float),
@@ -458,6 +476,25 @@ static int bench_allreduce(FILE *f, const char *png, job_config *cfg, bench_arg 
     return figure(png, title, "vector size (bytes)", yl, PLOT_LOG10, PLOT_LOG10, ser, 1 + no) ? 1 : 0;
 }
 
+/* allreduce with data holds every node's vector, nodes x size bytes and
+ * a little more (the chunks in flight): refuse what would not fit in half
+ * of this machine's memory, before running anything. */
+static int too_big(const double *nodes, int nn, const double *sizes, int ns)
+{
+    double phys = (double)sysconf(_SC_PHYS_PAGES) * (double)sysconf(_SC_PAGESIZE);
+    for (int n = 0; n < nn; n++)
+        for (int i = 0; i < ns; i++)
+            if (phys > 0 && nodes[n] * sizes[i] > phys / 2) {
+                fprintf(stderr, "distlab ray-bench: allreduce of %g MB on %d nodes with "
+                        "--payload data holds every node's vector in memory, %.3g GB, more than "
+                        "half of this machine's %.3g GB: use --payload size-only (simulation's "
+                        "default: the same simulated time, no memory) or smaller --sizes\n",
+                        sizes[i] / 1e6, (int)nodes[n], nodes[n] * sizes[i] / 1e9, phys / 1e9);
+                return 1;
+            }
+    return 0;
+}
+
 int verb_ray_bench(int argc, char **argv)
 {
     static const cli_opt opts[] = {
@@ -467,7 +504,7 @@ int verb_ray_bench(int argc, char **argv)
         {"tasks", "N", "throughput: empty tasks per point (default 20000 sim, 4000 real)"},
         {"reps", "N", "latency: round trips (default 1000 real, 10 sim); locality: trials (3)"},
         {"sizes", "SIZE[,SIZE...]", "locality: input sizes (default 1KB,10KB,100KB,1MB,10MB,100MB); "
-                                    "allreduce: vector sizes (default 1MB,16MB sim, 1MB real)"},
+                                    "allreduce: vector sizes (default 10MB,100MB,1GB sim, 1MB real)"},
         {"task-overhead", "TIME", "sim: each task's overhead (default 5us, measured on threads)"},
         {"overheads", "TIME[,TIME...]", "allreduce, sim: the per-task overheads to try "
                                         "(default 5us,1ms,5ms)"},
@@ -499,6 +536,16 @@ int verb_ray_bench(int argc, char **argv)
         return 2;
     int is_sim = cfg.backend == &sim_backend;
     bench_arg ba = {.mode = mode, .cfg = ray_config_default()};
+    /* size-only here means the bulk values (verb comment), never the
+     * job's messages: Ray's control messages need their bytes */
+    if (sim.size_only && mode < 2) {
+        fprintf(stderr, "distlab ray-bench %s: --payload size-only: its tasks are empty, so there "
+                "is no payload to leave out, and Ray's control messages need their bytes (it "
+                "applies to allreduce's chunks and locality's inputs)\n", modes[mode]);
+        return 2;
+    }
+    ba.size_only = is_sim && (sim.size_only || (mode == 3 && !cli_get(&a, "payload")));
+    sim.size_only = 0;
     double overhead = is_sim ? RAY_SIM_TASK_OVERHEAD_S : 0;
     if (cli_get(&a, "task-overhead") && !is_sim) {
         fprintf(stderr, "distlab ray-bench: --task-overhead is a simulation parameter; on real "
@@ -523,7 +570,7 @@ int verb_ray_bench(int argc, char **argv)
     double nodes[MAX_POINTS], sizes[MAX_POINTS], overheads[MAX_POINTS];
     int nn = 0, ns = 0, no = 0;
     const char *def_nodes = mode == 3 ? (is_sim ? "16" : "2") : is_sim ? "1,2,4,8,16,32,64" : "1,2";
-    const char *def_sizes = mode != 3 ? "1KB,10KB,100KB,1MB,10MB,100MB" : is_sim ? "1MB,16MB" : "1MB";
+    const char *def_sizes = mode != 3 ? "1KB,10KB,100KB,1MB,10MB,100MB" : is_sim ? "10MB,100MB,1GB" : "1MB";
     if (cli_get(&a, "overheads") && !is_sim) {
         fprintf(stderr, "distlab ray-bench: --overheads is a simulation parameter; on real "
                 "sockets the overhead is measured, not set\n");
@@ -541,6 +588,8 @@ int verb_ray_bench(int argc, char **argv)
         overheads[0] = 0;
         no = 1;
     }
+    if (mode == 3 && !ba.size_only && too_big(nodes, nn, sizes, ns))
+        return 2;
     const char *outdir = cli_get(&a, "out") ? cli_get(&a, "out") : "runs/ray-bench";
     if (make_dirs(outdir) != 0) {
         fprintf(stderr, "distlab ray-bench: --out %s: %s\n", outdir, strerror(errno));

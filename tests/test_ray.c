@@ -2,7 +2,8 @@
  * real threads (two on real processes too): futures as arguments, nested tasks, wait k-of-n with a
  * timeout, actor method order, errors that name the function and rank,
  * large objects fetched from the store that made them and freed after,
- * the same results on both backends, and in simulation a node that dies
+ * the same results on both backends, size-only objects (a ring of
+ * actors at the time of one with data), and in simulation a node that dies
  * (--fail): lost results rebuilt by lineage, actors restarted, and the
  * errors when neither can be.
  *
@@ -1318,20 +1319,25 @@ static void check_borrow_chain(where w)
 
 /* ---- a ring allreduce made of actors ---- */
 
+/* arg: NULL, or an int that is nonzero for size-only members */
 static int drv_ring(ray *ry, void *arg)
 {
-    (void)arg;
-    int p = ray_nodes(ry), rc = RT_OK;
+    int p = ray_nodes(ry), rc = RT_OK, size_only = arg ? *(const int *)arg : 0;
     size_t floats = 3001; /* not a multiple of p: uneven chunks */
     ray_actor m[8];
     for (int i = 0; i < p && !rc; i++)
-        rc = ray_actor_create(ry, "RingMember", 3,
+        rc = ray_actor_create(ry, "RingMember", 4,
                               (ray_in[]){ray_val(&i, sizeof i), ray_val(&p, sizeof p),
-                                         ray_val(&floats, sizeof floats)},
+                                         ray_val(&floats, sizeof floats),
+                                         ray_val(&size_only, sizeof size_only)},
                               &(ray_task_opts){.cpus = 0, .node = i}, &m[i]);
     double wrong = -1;
     if (!rc)
+        rc = ray_ring_check(ry, m, p, &wrong); /* every member built */
+    double t0 = rt_now(ray_rt(ry));
+    if (!rc)
         rc = ray_ring_allreduce(ry, m, p);
+    my_slot(ry)->value[1] = rt_now(ray_rt(ry)) - t0;
     if (!rc)
         rc = ray_ring_check(ry, m, p, &wrong);
     my_slot(ry)->value[0] = wrong;
@@ -1348,14 +1354,75 @@ static void check_ring(where w)
         run_on(w, 4, &p, &res);
         slot *s0 = job_result_slot(&res, 0);
         assert_true(s0->value[0] == 0);
-        /* each member: 3 steps of each phase, a get and a put in each, and a check */
-        assert_int_equal(((slot *)job_result_slot(&res, 1))->st.actor_calls, 2 * 2 * 3 + 1);
+        /* each member: 3 steps of each phase, a get and a put in each, and two checks */
+        assert_int_equal(((slot *)job_result_slot(&res, 1))->st.actor_calls, 2 * 2 * 3 + 2);
         uint64_t fetched = 0;
         for (int i = 0; i < 4; i++)
             fetched += ((slot *)job_result_slot(&res, i))->st.objects_fetched;
         assert_int_equal(fetched, big ? 4 * 2 * 3 : 0);
         job_result_free(&res);
     }
+}
+
+/* Size-only members (no vectors; chunks are size-only objects) move the
+ * same objects as members with data: inline chunks as zeros, stored ones
+ * as size-only transfers (zeros on sockets). In simulation they take the
+ * same time, to the bit. */
+static void check_ring_size_only(where w)
+{
+    for (int big = 0; big < 2; big++) {
+        double seconds[2];
+        uint64_t fetched[2] = {0, 0}, bytes[2] = {0, 0}, inl[2] = {0, 0}, peak[2] = {0, 0};
+        for (int so = 0; so < 2; so++) {
+            ray_program p = {NULL, 0, &ray_ring_member_class, 1, drv_ring, &so, ray_config_default()};
+            if (big)
+                p.cfg.inline_bytes = 1024;
+            job_result res;
+            run_on(w, 4, &p, &res);
+            slot *s0 = job_result_slot(&res, 0);
+            assert_true(s0->value[0] == 0); /* size-only: nothing to check, none wrong */
+            seconds[so] = s0->value[1];
+            for (int i = 0; i < 4; i++) {
+                const ray_stats *st = &((slot *)job_result_slot(&res, i))->st;
+                fetched[so] += st->objects_fetched;
+                bytes[so] += st->bytes_fetched;
+                inl[so] += st->bytes_inline;
+                peak[so] += st->store_peak_bytes;
+            }
+            job_result_free(&res);
+        }
+        if (w == ON_SIM && seconds[0] != seconds[1])
+            fail_msg("%s chunks: %.17g s with data, %.17g s size-only", big ? "stored" : "inline",
+                     seconds[0], seconds[1]);
+        assert_int_equal(fetched[0], fetched[1]);
+        assert_int_equal(bytes[0], bytes[1]);
+        if (w == ON_SIM) { /* on threads they follow the interleaving */
+            assert_int_equal(inl[0], inl[1]);
+            assert_int_equal(peak[0], peak[1]);
+        }
+        assert_int_equal(fetched[1], big ? 4 * 2 * 3 : 0);
+    }
+}
+
+/* A job whose every message is only a size (--payload size-only) cannot
+ * carry Ray's control messages: every node says so before sending any. */
+static void whole_job_size_only_sim(void **state)
+{
+    (void)state;
+    static sim_config sim;
+    sim = sim_config_default();
+    sim.size_only = 1;
+    job_config cfg = sim_job_config(&sim);
+    cfg.ranks = 3;
+    cfg.result_bytes = sizeof(slot);
+    int so = 1;
+    ray_program p = {NULL, 0, &ray_ring_member_class, 1, drv_ring, &so, ray_config_default()};
+    job_result res;
+    if (job_run(&cfg, rank_main, &p, &res) == 0)
+        fail_msg("a Ray job ran with size-only messages");
+    if (!strstr(res.error, "Ray's control messages need their bytes"))
+        fail_msg("unclear error: %s", res.error);
+    job_result_free(&res);
 }
 
 #define BOTH(name)                                                                   \
@@ -1371,6 +1438,7 @@ BOTH(actor)
 BOTH(error)
 BOTH(large)
 BOTH(ring)
+BOTH(ring_size_only)
 BOTH(borrow)
 BOTH(late_fetch)
 BOTH(borrow_chain)
@@ -1388,7 +1456,8 @@ int main(void)
         cmocka_unit_test(overhead_sim), cmocka_unit_test(lineage_sim),
         cmocka_unit_test(restart_sim),  cmocka_unit_test(no_retries_sim),
         cmocka_unit_test(call_retries_sim), cmocka_unit_test(dead_borrower_sim),
-        cmocka_unit_test(lineage_procs),
+        cmocka_unit_test(lineage_procs), CASES(ring_size_only),
+        cmocka_unit_test(whole_job_size_only_sim),
     };
     return cmocka_run_group_tests_name("ray: tasks, futures, actors, object store", tests, NULL,
                                        NULL);

@@ -268,6 +268,24 @@ static void compare_takes_its_specs(void **state)
     assert_string_equal(v, "\"async\"");
 }
 
+/* Every line of a CSV without its last field. */
+static void drop_last_field(char *csv)
+{
+    char *out = csv, *line = csv;
+    while (*line) {
+        size_t len = strcspn(line, "\n"), keep = len;
+        while (keep > 0 && line[keep - 1] != ',')
+            keep--;
+        keep = keep ? keep - 1 : len;
+        memmove(out, line, keep);
+        out += keep;
+        line += len;
+        if (*line == '\n')
+            *out++ = *line++;
+    }
+    *out = '\0';
+}
+
 /* ray-bench: each mode writes its CSV; locality pays off for large inputs */
 static void ray_bench_modes(void **state)
 {
@@ -285,10 +303,21 @@ static void ray_bench_modes(void **state)
     double aware, unaware;
     assert_int_equal(sscanf(row, "sim,10000000,%lf,%lf", &aware, &unaware), 2);
     assert_true(unaware > 10 * aware); /* 10 MB over 10 Gb/s against none */
-    run_ok("ray-bench allreduce --nodes 4 --sizes 1MB --overheads 5us,1ms --out %s/rb", dir);
+    /* size-only (the default in simulation) against data: the same times and bytes */
+    run_ok("ray-bench allreduce --nodes 4 --sizes 1MB,4MB --overheads 5us,1ms --out %s/rb", dir);
+    char so[4096];
     snprintf(path, sizeof path, "%s/rb/allreduce.csv", dir);
+    assert_int_equal(test_read_file(path, so, sizeof so - 1, &n), 0);
+    so[n] = '\0';
+    run_ok("ray-bench allreduce --nodes 4 --sizes 1MB,4MB --overheads 5us,1ms --payload data "
+           "--out %s/rb", dir);
     assert_int_equal(test_read_file(path, buf, sizeof buf - 1, &n), 0);
     buf[n] = '\0';
+    assert_non_null(strstr(so, ",size-only\n"));
+    assert_non_null(strstr(buf, ",data\n"));
+    drop_last_field(so);
+    drop_last_field(buf);
+    assert_string_equal(so, buf);
     double ring, actors[2], ring_bytes, actor_bytes;
     row = strstr(buf, "sim,4,1000000,5e-06,");
     assert_non_null(row);
@@ -314,6 +343,9 @@ static void ray_bench_modes(void **state)
         {"allreduce --overheads 1ms,banana", "'banana' is not a time"},
         {"allreduce --overheads 2s", "--overheads: expected up to 32 values from 0 to 1"},
         {"allreduce --backend real --overheads 1ms", "a simulation parameter"},
+        {"latency --payload size-only", "its tasks are empty"},
+        {"throughput --payload size-only", "Ray's control messages need their bytes"},
+        {"allreduce --payload data --nodes 4096 --sizes 1GB", "holds every node's vector in memory"},
     };
     char prefix[700];
     snprintf(prefix, sizeof prefix, "ray-bench --out %s/rb", dir);
