@@ -28,6 +28,9 @@ typedef struct run_ctx {
     ml_problem prob;       /* loaded after configure */
     train_setup setup;     /* setup.algo: set by configure */
     int workers;           /* --workers (or the algorithm's default) */
+    int replicas;          /* copies of the model that each take a batch at
+                              once: summary.json's global_batch is replicas
+                              x --batch (workers, but model parallelism's 1) */
     int stragglers;        /* workers slowed by --stragglers */
     int kill_rank;         /* --kill-rank RANK:STEP, or -1 */
     long kill_step;

@@ -72,6 +72,7 @@ static int configure_distbelief(run_ctx *ctx)
     if (opts.mode == DB_DOWNPOUR && !cli_get(a, "optimizer"))
         ctx->ml.optimizer = ML_OPTIM_ADAGRAD;
     ctx->workers = opts.mode == DB_MODEL_PARALLEL ? opts.partitions : opts.replicas * opts.partitions;
+    ctx->replicas = opts.mode == DB_MODEL_PARALLEL ? 1 : opts.replicas; /* the partitions share a batch */
     ctx->setup.workers = ctx->workers;
     ctx->setup.algo = &opts;
     return 0;

@@ -244,6 +244,7 @@ static int write_records(run_ctx *ctx, const run_algo *algo, const char *outdir,
     records_set_str(rec, "algo", ctx->algo);
     records_set_int(rec, "workers", ctx->workers);
     records_set_int(rec, "ranks", ctx->cfg.ranks);
+    records_set_int(rec, "global_batch", (long long)ctx->replicas * (long long)ctx->ml.batch);
     for (int i = 0; i < ctx->args->n; i++)
         records_set_setting(rec, ctx->args->key[i], ctx->args->val[i][0] ? ctx->args->val[i] : "true");
     char desc[1024];
@@ -355,7 +356,7 @@ int verb_run(int argc, char **argv)
     long workers = desc->default_workers;
     if (cli_get_int(&a, verb, "workers", 1, 1 << 16, &workers))
         return 2;
-    ctx.workers = (int)workers;
+    ctx.workers = ctx.replicas = (int)workers;
     ctx.setup.ml = &ctx.ml;
     ctx.setup.prob = &ctx.prob;
     ctx.setup.workers = ctx.workers;

@@ -157,7 +157,7 @@ typedef struct sweep_point {
     double per_epoch;      /* seconds per epoch */
     double accuracy, loss; /* final test accuracy, final training loss */
     double to_target;      /* seconds to the first evaluation at --target-accuracy */
-    double global_batch;   /* workers x batch */
+    double global_batch;   /* the run's global_batch (replicas x batch) */
 } sweep_point;
 
 static sweep_point read_point(const char *dir, double target)
@@ -176,8 +176,14 @@ static sweep_point read_point(const char *dir, double target)
         for (size_t i = 0; acc && t && i < r.nrows && isnan(p.to_target); i++)
             if (acc[i] >= target)
                 p.to_target = t[i];
-        const char *ml = records_run_field(&r, "ml", buf, sizeof buf), *b = ml ? strstr(ml, "batch=") : NULL;
-        if (b && r.workers > 0)
+        /* as the run counted it (model parallelism's partitions share one
+         * batch); older records: workers x batch */
+        const char *gb = records_run_field(&r, "global_batch", buf, sizeof buf);
+        const char *ml = gb ? NULL : records_run_field(&r, "ml", buf, sizeof buf);
+        const char *b = ml ? strstr(ml, "batch=") : NULL;
+        if (gb)
+            p.global_batch = atof(gb);
+        else if (b && r.workers > 0)
             p.global_batch = (double)r.workers * atof(b + 6);
     } else {
         fprintf(stderr, "distlab sweep: %s\n", err);

@@ -786,6 +786,11 @@ static void sweeps_report_final_error_against_the_global_batch(void **state)
     assert_int_equal(access(path, R_OK), 0);
     snprintf(path, sizeof path, "%s/gb/plain/batch=8/summary.json", tmpdir);
     assert_int_equal(access(path, R_OK), 0);
+    /* model parallelism's partitions share one batch: 2 partitions, global batch 16 */
+    assert_int_equal(run("sweep --algos distbelief:model-parallel --vary workers=2 " SMALL_NOWORKERS
+                         " --model mlp:8 --batch 16 --out %s/mp", tmpdir), 0);
+    assert_non_null(strstr(slurp("mp/sweep.csv"), "\ndistbelief:model-parallel,2,"));
+    assert_non_null(strstr(slurp("mp/sweep.csv"), ",16\n"));
     static const test_refusal bad[] = {
         {"--algos allreduce --vary batch=8 --target-accuracy 80", "a fraction in (0, 1]"},
         {"--vary batch=8", "give --algos SPEC,... (or --experiment FILE)"},
