@@ -10,6 +10,8 @@ echo "== collectives on real sockets vs Open MPI (bench/collective.sh)"
 "$here/collective.sh" "$bin" || status=1
 echo "== simulator overhead: 100 MB size-only ring allreduce on 1024 ranks, distlab vs plain SimGrid (bench/sg_ring.c)"
 "$here/sim_overhead.sh" "$bin" 1024 || status=1
+echo "== a 512-GPU ResNet-50 step (size-only): flat ring, --net analytic, hierarchical; goal: under 30 s wall (bench/dp_512.sh)"
+"$here/dp_512.sh" "$bin" || status=1
 echo "== sweeps on every core: 8 runs, --jobs 1 vs the default (bench/sweep_jobs.sh)"
 "$here/sweep_jobs.sh" "$bin" || status=1
 echo "== calibrated simulation against real runs, every algorithm family (distlab validate; goal: within 10%)"
