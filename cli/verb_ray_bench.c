@@ -18,7 +18,10 @@
  *               size and each per-task overhead (the paper's added
  *               scheduler delay)
  *
- * Each writes MODE.csv and MODE.png under --out.
+ * Each writes MODE.csv and MODE.png under --out, and a run folder per job
+ * under --out/MODE/ (events.csv, summary.json with Ray's span names, as
+ * `run ray-ps` writes), so `distlab timeline` and `trace` show any of its
+ * runs; --no-events writes none.
  *
  * Timing only (--payload size-only, simulation): allreduce's vectors and
  * chunks and locality's inputs are size-only (ray.h: a NULL value; the
@@ -29,6 +32,7 @@
  * latency and throughput move no payload and refuse it.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +44,7 @@
 #include "algorithms/ray.h"
 #include "algorithms/ray_allreduce.h"
 #include "cli/cli.h"
+#include "core/records.h"
 #include "core/units.h"
 #include "plots/plot.h"
 
@@ -283,6 +288,16 @@ static int message_ring(rt *r, const bench_arg *ba, bench_slot *s)
     return rc;
 }
 
+/* The Ray program of a mode: every mode's functions and the ring's class,
+ * so that span names are the same in every mode's records. */
+static ray_program bench_program(const bench_arg *ba)
+{
+    static int (*const drivers[])(ray *, void *) = {drv_latency, drv_throughput, drv_locality,
+                                                    drv_allreduce};
+    return (ray_program){functions, 4, &ray_ring_member_class, 1, drivers[ba->mode], (void *)ba,
+                         ba->cfg};
+}
+
 /* Every rank: the plain round trip first (latency), then the Ray program. */
 static int bench_rank(rt *r, void *arg)
 {
@@ -311,9 +326,7 @@ static int bench_rank(rt *r, void *arg)
         return rc;
     if (ba->mode == 3 && !ba->actors)
         return message_ring(r, ba, s);
-    int (*drivers[])(ray *, void *) = {drv_latency, drv_throughput, drv_locality, drv_allreduce};
-    ray_program prog = {functions, 4, &ray_ring_member_class, 1, drivers[ba->mode], (void *)ba,
-                        ba->cfg};
+    ray_program prog = bench_program(ba);
     return ray_main(r, &prog, NULL);
 }
 
@@ -343,24 +356,92 @@ static int make_dirs(const char *dir)
     return 0;
 }
 
-static int run_one(const char *verb, job_config *cfg, bench_arg *ba, int ranks, bench_slot *out,
-                   double *wall)
+/* Where one job's run records go: OUT/MODE/NAME, or nowhere (--no-events). */
+typedef struct bench_runs {
+    const char *out, *mode;
+    int on;
+} bench_runs;
+
+/* One job's run folder: its events (distlab timeline and trace read them)
+ * and a summary that names Ray's spans and the job's settings. */
+static int write_run(const char *dir, const job_config *cfg, const job_result *res,
+                     const bench_arg *ba, const char *mode)
+{
+    char err[1024], algo[64];
+    records *rec = records_open(dir, err, sizeof err);
+    if (!rec)
+        goto fail;
+    int ray = !(ba->mode == 3 && !ba->actors);
+    snprintf(algo, sizeof algo, "ray-bench %s%s", mode,
+             ba->mode != 3 ? "" : ray ? " (actor ring)" : " (message ring)");
+    int bad = records_set_str(rec, "algo", algo) || records_set_int(rec, "workers", res->ranks) ||
+              records_set_str(rec, "payload", ba->size_only ? "size-only" : "data");
+    if (ray)
+        bad = bad || records_set_num(rec, "task_overhead_s", ba->cfg.task_overhead_s);
+    if (ba->mode == 3)
+        bad = bad || records_set_int(rec, "vector_bytes", (long long)(ba->floats * sizeof(float)));
+    if (ba->mode == 2)
+        bad = bad || records_set_int(rec, "input_bytes", (long long)ba->bytes) ||
+              records_set_str(rec, "placement", ba->cfg.locality ? "locality-aware" : "unaware");
+    ray_program prog = bench_program(ba);
+    int n = ray ? ray_span_count(&prog) : 0;
+    char (*names)[RECORDS_SPAN_NAME_MAX + 1] = n ? calloc((size_t)n, sizeof *names) : NULL;
+    const char **list = n ? calloc((size_t)n, sizeof *list) : NULL;
+    for (int i = 0; names && list && i < n; i++) {
+        ray_span_name(&prog, i, names[i], sizeof names[i]);
+        list[i] = names[i];
+    }
+    bad = bad || (n && (!names || !list || records_set_span_names(rec, n, list)));
+    free(list);
+    free(names);
+    if (bad) {
+        records_close(rec, NULL, 0);
+        fprintf(stderr, "distlab ray-bench: %s: out of memory\n", dir);
+        return -1;
+    }
+    if (records_add_job(rec, cfg, res, err, sizeof err) != 0) {
+        records_close(rec, NULL, 0);
+        goto fail;
+    }
+    if (records_close(rec, err, sizeof err) == 0)
+        return 0;
+fail:
+    fprintf(stderr, "distlab ray-bench: %s\n", err);
+    return -1;
+}
+
+/* Run one job; name (printf-style) is its run folder under OUT/MODE. */
+static int run_one(const bench_runs *runs, job_config *cfg, bench_arg *ba, int ranks,
+                   bench_slot *out, double *wall, const char *name, ...)
+    __attribute__((format(printf, 7, 8)));
+static int run_one(const bench_runs *runs, job_config *cfg, bench_arg *ba, int ranks,
+                   bench_slot *out, double *wall, const char *name, ...)
 {
     cfg->ranks = ranks;
     cfg->result_bytes = sizeof(bench_slot);
-    cfg->record_events = 0;
+    cfg->record_events = runs->on;
     job_result res;
     double t0 = wall_s();
     if (job_run(cfg, bench_rank, ba, &res) != 0) {
-        fprintf(stderr, "distlab %s: %s\n", verb, res.error);
+        fprintf(stderr, "distlab ray-bench: %s\n", res.error);
         job_result_free(&res);
         return -1;
     }
     *wall = wall_s() - t0;
     *out = *(bench_slot *)job_result_slot(&res, 0);
     out->wire_bytes = (double)res.bytes_sent;
+    int rc = 0;
+    if (runs->on) {
+        char dir[4400], leaf[256];
+        va_list ap;
+        va_start(ap, name);
+        vsnprintf(leaf, sizeof leaf, name, ap);
+        va_end(ap);
+        snprintf(dir, sizeof dir, "%s/%s%s%s", runs->out, runs->mode, *leaf ? "/" : "", leaf);
+        rc = write_run(dir, cfg, &res, ba, runs->mode);
+    }
     job_result_free(&res);
-    return 0;
+    return rc;
 }
 
 static int parse_list(const char *verb, const char *opt, const char *list, int is_size,
@@ -416,11 +497,11 @@ static int figure(const char *path, const char *title, const char *xl, const cha
 /* allreduce: every node count, size and overhead, the message ring and
  * the actor ring on the same cluster; the figure is the first node
  * count's. -1: a run failed (said), 1: the figure failed. */
-static int bench_allreduce(FILE *f, const char *png, job_config *cfg, bench_arg *ba,
-                           const double *nodes, int nn, const double *sizes, int ns,
+static int bench_allreduce(FILE *f, const char *png, const bench_runs *runs, job_config *cfg,
+                           bench_arg *ba, const double *nodes, int nn, const double *sizes, int ns,
                            const double *overheads, int no)
 {
-    const char *verb = "ray-bench", *be = cfg->backend->name;
+    const char *be = cfg->backend->name;
     const char *payload = ba->size_only ? "size-only" : "data";
     fprintf(f, "backend,nodes,bytes,task_overhead_s,ring_s,actor_ring_s,actor_over_ring,"
                "ring_wire_bytes,actor_wire_bytes,payload\n");
@@ -434,12 +515,16 @@ static int bench_allreduce(FILE *f, const char *png, job_config *cfg, bench_arg 
             bench_slot r, s;
             double wall;
             ba->actors = 0;
-            if (run_one(verb, cfg, ba, (int)nodes[n], &r, &wall))
+            size_t bytes = ba->floats * sizeof(float);
+            if (run_one(runs, cfg, ba, (int)nodes[n], &r, &wall, "nodes=%d,bytes=%zu,ring",
+                        (int)nodes[n], bytes))
                 return -1;
             for (int o = 0; o < no; o++) {
                 ba->actors = 1;
                 ba->cfg.task_overhead_s = overheads[o];
-                if (run_one(verb, cfg, ba, (int)nodes[n], &s, &wall))
+                if (run_one(runs, cfg, ba, (int)nodes[n], &s, &wall,
+                            "nodes=%d,bytes=%zu,overhead=%g,actors", (int)nodes[n], bytes,
+                            overheads[o]))
                     return -1;
                 if (r.wrong || s.wrong) {
                     fprintf(stderr, "distlab ray-bench: allreduce of %.0f bytes on %d nodes: %.0f "
@@ -595,6 +680,7 @@ int verb_ray_bench(int argc, char **argv)
         fprintf(stderr, "distlab ray-bench: --out %s: %s\n", outdir, strerror(errno));
         return 1;
     }
+    bench_runs runs = {outdir, modes[mode], cfg.record_events};
     char csv[4200], png[4200];
     snprintf(csv, sizeof csv, "%s/%s.csv", outdir, modes[mode]);
     snprintf(png, sizeof png, "%s/%s.png", outdir, modes[mode]);
@@ -609,7 +695,7 @@ int verb_ray_bench(int argc, char **argv)
     double wall;
     int status = 0;
     if (mode == 0) {
-        if (run_one(verb, &cfg, &ba, 2, &s, &wall)) {
+        if (run_one(&runs, &cfg, &ba, 2, &s, &wall, "%s", "")) {
             fclose(f);
             return 1;
         }
@@ -630,7 +716,7 @@ int verb_ray_bench(int argc, char **argv)
         fprintf(f, "backend,placement,nodes,tasks,seconds,tasks_per_s,wall_s\n");
         double x[MAX_POINTS], y[MAX_POINTS];
         for (int i = 0; i < nn; i++) {
-            if (run_one(verb, &cfg, &ba, (int)nodes[i], &s, &wall)) {
+            if (run_one(&runs, &cfg, &ba, (int)nodes[i], &s, &wall, "nodes=%d", (int)nodes[i])) {
                 fclose(f);
                 return 1;
             }
@@ -648,7 +734,7 @@ int verb_ray_bench(int argc, char **argv)
         snprintf(yl, sizeof yl, "tasks per second (%s)", clock);
         status = figure(png, "Task throughput", "nodes", yl, PLOT_LOG2, PLOT_LOG10, &ser, 1);
     } else if (mode == 3) {
-        status = bench_allreduce(f, png, &cfg, &ba, nodes, nn, sizes, ns, overheads, no);
+        status = bench_allreduce(f, png, &runs, &cfg, &ba, nodes, nn, sizes, ns, overheads, no);
         if (status < 0) {
             fclose(f);
             return 1;
@@ -661,7 +747,8 @@ int verb_ray_bench(int argc, char **argv)
             double t[2];
             for (int aware = 1; aware >= 0; aware--) {
                 ba.cfg.locality = aware;
-                if (run_one(verb, &cfg, &ba, 4, &s, &wall)) {
+                if (run_one(&runs, &cfg, &ba, 4, &s, &wall, "bytes=%zu,%s", ba.bytes,
+                            aware ? "aware" : "unaware")) {
                     fclose(f);
                     return 1;
                 }

@@ -5,7 +5,7 @@
  * (small weights inline, large ones fetched); async finishes sooner than
  * sync when a worker straggles; bad input exits 2 with what was expected;
  * `compare` takes ray-ps:sync and ray-ps:async; `ray-bench` writes each
- * mode's CSV and figure, and refuses what it cannot run.
+ * mode's CSV, figure and run folders, and refuses what it cannot run.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -329,6 +329,22 @@ static void ray_bench_modes(void **state)
     assert_true(ring_bytes == 2.0 * 3 / 4 * 1e6 * 4); /* 2 (p-1)/p n from each rank */
     assert_true(actor_bytes > ring_bytes);            /* plus the control messages */
     assert_true(actors[0] > ring && actors[1] > actors[0]);
+    /* each job's run folder: the actor ring's methods named in its records */
+    const char *run = "rb/allreduce/nodes=4,bytes=1000000,overhead=0.001,actors";
+    field(run, "algo", buf, sizeof buf);
+    assert_string_equal(buf, "\"ray-bench allreduce (actor ring)\"");
+    snprintf(path, sizeof path, "%s/%s/summary.json", dir, run);
+    assert_int_equal(test_read_file(path, buf, sizeof buf - 1, &n), 0);
+    buf[n] = '\0';
+    assert_non_null(strstr(buf, "\"RingMember.get_chunk\"")); /* in span_names */
+    snprintf(path, sizeof path, "%s/%s/events.csv", dir, run);
+    FILE *ev = fopen(path, "r");
+    assert_non_null(ev);
+    int spans = 0;
+    while (fgets(buf, sizeof buf, ev))
+        spans += strstr(buf, ",span,") != NULL;
+    fclose(ev);
+    assert_true(spans > 0);
     snprintf(path, sizeof path, "%s/rb/throughput.png", dir);
     assert_int_equal(access(path, R_OK), 0);
     const test_refusal cases[] = {
