@@ -88,6 +88,7 @@ typedef struct sim_peer {
     int owner;            /* the rank whose record this is */
     int armed;            /* a receive from it is posted (SimGrid: a get) */
     int hold;             /* its last transfer ended and nothing re-armed it */
+    int in_held;          /* it sits in the owner's held list */
     sim_msg *queue, *queue_tail; /* sent, not started: the pair's FIFO */
     sim_msg *flowing;     /* the transfer under way, or NULL */
     sim_msg *done_msg;    /* a transfer that ended, for the owner to file */
@@ -119,7 +120,8 @@ typedef struct sim_rank {
     int any_armed;        /* an any-source receive armed every pair to it */
     sim_peer **ready;     /* pairs whose transfer ended, in that order */
     int nready, cap_ready;
-    sim_peer **held;      /* pairs with hold set, for the next any-source arm */
+    sim_peer **held;      /* pairs that had hold set, each once, for the next
+                           * any-source arm (at most one entry per peer) */
     int nheld, cap_held;
     int owed_recvs;       /* messages received, their overhead not yet charged */
     int dead;             /* its host went down (--fail) at dead_at */
@@ -573,9 +575,16 @@ static void an_flow_done(void *user, void *ctx)
     }
     p->done_msg = m;
     p->hold = 1;
-    if (an_push(&dst->ready, &dst->nready, &dst->cap_ready, p) != 0 ||
-        an_push(&dst->held, &dst->nheld, &dst->cap_held, p) != 0)
+    if (an_push(&dst->ready, &dst->nready, &dst->cap_ready, p) != 0)
         S.net_failed = 1;
+    /* a pair goes on the list once: a ring's pairs, re-armed by receives
+     * from them, would otherwise add an entry per message (2p per rank) */
+    if (!p->in_held) {
+        if (an_push(&dst->held, &dst->nheld, &dst->cap_held, p) != 0)
+            S.net_failed = 1;
+        else
+            p->in_held = 1;
+    }
     an_wake(dst);
 }
 
@@ -616,6 +625,8 @@ static void an_arm_any(sim_rank *s)
     for (int i = 0; i < s->nheld; i++)
         if (s->held[i]->hold)
             s->held[k++] = s->held[i];
+        else
+            s->held[i]->in_held = 0;
     s->nheld = k;
 }
 
