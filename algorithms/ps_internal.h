@@ -104,6 +104,10 @@ typedef struct server {
     long version;             /* updates applied */
     int active;               /* workers neither done nor dead */
     peer *peers;              /* W */
+    long min_clock;           /* the smallest clock of the active workers */
+    int at_min;               /* how many active workers are at it */
+    long scanned_min;         /* min_clock when every filed pull was last tried */
+    int scan_all;             /* pulls were filed that the next answer must try */
     int nheld;
     unsigned char *rbuf, *sbuf; /* a request, a reply */
     size_t rcap;
