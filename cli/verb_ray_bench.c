@@ -589,7 +589,8 @@ int verb_ray_bench(int argc, char **argv)
         {"tasks", "N", "throughput: empty tasks per point (default 20000 sim, 4000 real)"},
         {"reps", "N", "latency: round trips (default 1000 real, 10 sim); locality: trials (3)"},
         {"sizes", "SIZE[,SIZE...]", "locality: input sizes (default 1KB,10KB,100KB,1MB,10MB,100MB); "
-                                    "allreduce: vector sizes (default 10MB,100MB,1GB sim, 1MB real)"},
+                                    "allreduce: vector sizes (default 10MB,100MB,1GB sim, 1MB real); "
+                                    "in sim allreduce is timing only unless --payload data"},
         {"task-overhead", "TIME", "sim: each task's overhead (default 5us, measured on threads)"},
         {"overheads", "TIME[,TIME...]", "allreduce, sim: the per-task overheads to try "
                                         "(default 5us,1ms,5ms)"},
