@@ -231,6 +231,24 @@ int verb_dp(int argc, char **argv)
         fprintf(stderr, "distlab dp: %s\n", err);
         goto out;
     }
+    /* a GPU is a host (or a GPU of a --gpus-per-node node): two ranks on
+     * one host would share its rate as if one GPU did both's work */
+    int hosts = sim.gpus_per_node > 1 ? 0 : sim.hosts;
+    if (sim.platform && sim_platform_file_hosts(sim.platform, &hosts, err, sizeof err) != 0) {
+        fprintf(stderr, "distlab dp: --platform: %s\n", err);
+        goto out;
+    }
+    if (hosts > 0 && cfg.ranks > hosts) {
+        char on[600];
+        if (sim.platform)
+            snprintf(on, sizeof on, "the %d hosts of platform file '%s'", hosts, sim.platform);
+        else
+            snprintf(on, sizeof on, "--hosts %d", hosts);
+        fprintf(stderr, "distlab dp: %d ranks (%ld GPUs%s) do not fit %s: each needs a host of its own "
+                "(expected at most %d ranks, or --gpus-per-node G for nodes of several GPUs)\n", cfg.ranks,
+                workers, servers ? " and the --servers machines" : "", on, hosts);
+        goto out;
+    }
     sim.size_only = 1;
     const char *outdir = cli_get(&a, "out");
     cfg.record_events = outdir != NULL && !cli_flag(&a, "no-events");
@@ -308,7 +326,19 @@ int verb_dp(int argc, char **argv)
             if (o.byteps || o.ps)
                 records_set_int(rec, "servers", servers);
             records_set_str(rec, "workload", w.name);
+            /* the schedule as run (a preset's values, or the options');
+             * "settings" below keeps the command line as given */
             records_set_str(rec, "framework", preset ? preset->name : "custom");
+            records_set_str(rec, "device", speed_from);
+            records_set_num(rec, "batch", o.batch);
+            if (o.ps) {
+                records_set_int(rec, "partition_bytes", (long long)o.partition_bytes);
+                records_set_str(rec, "priority", o.priority ? "on" : "off");
+            } else {
+                records_set_int(rec, "bucket_bytes", (long long)o.bucket_bytes);
+                records_set_str(rec, "overlap", o.overlap ? "on" : "off");
+                records_set_str(rec, "allreduce", how);
+            }
             records_set_num(rec, "seconds", step_s);
             records_set_num(rec, "step_seconds", step_s);
             records_set_num(rec, "compute_seconds", compute_s);

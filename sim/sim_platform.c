@@ -148,8 +148,9 @@ int sim_platform_check_generated(const sim_config *cfg, int ranks, char *err, si
         return 0;
     int nodes = sim_platform_nodes(cfg, ranks);
     if (cfg->gpus_per_node > SIM_MAX_GPUS_PER_NODE || nodes > SIM_MAX_GPU_NODES) {
-        snprintf(err, errlen, "generated GPU cluster: %d nodes of %d GPUs: at most %d nodes of %d GPUs",
-                 nodes, cfg->gpus_per_node, SIM_MAX_GPU_NODES, SIM_MAX_GPUS_PER_NODE);
+        snprintf(err, errlen, "generated GPU cluster: %d nodes of %d GPUs (--gpus-per-node) for %d ranks: "
+                 "expected at most %d nodes and at most %d GPUs per node", nodes, cfg->gpus_per_node, ranks,
+                 SIM_MAX_GPU_NODES, SIM_MAX_GPUS_PER_NODE);
         return -1;
     }
     if (!(cfg->intra_bandwidth_Bps >= UNITS_RATE_MIN_BPS && cfg->intra_bandwidth_Bps <= UNITS_RATE_MAX_BPS) ||

@@ -30,6 +30,9 @@ int sim_platform_check(const char *path, char *err, size_t errlen);
  * what sim_platform_setup does, and what the command line calls first so
  * that a bad platform file is bad input (exit 2), not a failed run. */
 int sim_platform_check_file(const char *path, char *err, size_t errlen);
+/* sim_platform_check, and the file's number of hosts in *hosts (a
+ * cluster's radical= counted host by host). */
+int sim_platform_file_hosts(const char *path, int *hosts, char *err, size_t errlen);
 /* Start SimGrid with the network model's settings and load the platform. */
 int sim_platform_load(sim_platform *p, char *err, size_t errlen);
 /* Let go of what setup wrote. */

@@ -690,7 +690,8 @@ static void on_xml_error(void *arg, xmlErrorPtr e)
     snprintf(c->err, c->errlen, "platform file '%s', line %d: not well-formed XML: %s", c->path, e->line, msg);
 }
 
-int sim_platform_check(const char *path, char *err, size_t errlen)
+/* The check; *hosts (when not NULL) gets the file's number of hosts. */
+static int check_counting(const char *path, int *hosts, char *err, size_t errlen)
 {
     checker c = {.path = path, .err = err, .errlen = errlen};
     err[0] = '\0';
@@ -732,6 +733,8 @@ int sim_platform_check(const char *path, char *err, size_t errlen)
     }
     if (find_unknown_ends(&c) != 0 || check_full_zones(&c, root) != 0)
         goto done;
+    if (hosts)
+        *hosts = (int)c.hosts.n; /* at most CHECK_MAX_HOSTS */
     rc = 0;
 done:
     free_names(&c.hosts);
@@ -746,4 +749,14 @@ done:
         xmlFreeDoc(doc);
     xmlFreeParserCtxt(ctx);
     return rc;
+}
+
+int sim_platform_check(const char *path, char *err, size_t errlen)
+{
+    return check_counting(path, NULL, err, errlen);
+}
+
+int sim_platform_file_hosts(const char *path, int *hosts, char *err, size_t errlen)
+{
+    return check_counting(path, hosts, err, errlen);
 }

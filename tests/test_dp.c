@@ -191,9 +191,12 @@ static void the_dp_verb(void **state)
     double step, compute, exposed, eff;
     assert_int_equal(sscanf(row + 1, "resnet50,16,32,ddp,25000000,on,ring,%*d,%lf,%lf,%lf,%lf", &step, &compute, &exposed, &eff), 4);
     assert_true(step > compute && compute > 0 && fabs(eff - compute / step) < 1e-5);
-    char cmd[200];
-    snprintf(cmd, sizeof cmd, "grep -q '\"scaling_efficiency\"' %s/run/summary.json && test -s %s/run/events.csv",
-             dir, dir);
+    char cmd[400];
+    /* the schedule as run beside the command line's settings */
+    snprintf(cmd, sizeof cmd, "grep -q '\"scaling_efficiency\"' %s/run/summary.json && "
+             "grep -q '\"bucket_bytes\": 25000000' %s/run/summary.json && "
+             "grep -q '\"allreduce\": \"ring\"' %s/run/summary.json && test -s %s/run/events.csv",
+             dir, dir, dir, dir);
     assert_int_equal(system(cmd), 0);
     /* overlap off is slower: nothing of the communication hidden */
     assert_int_equal(test_distlab_run(out, sizeof out, "dp --workload resnet50 --workers 16 --gpus-per-node 8 "
@@ -242,6 +245,10 @@ static void the_dp_verb(void **state)
         {"--workload vgg16 --backend real", "only simulation charges"},
         {"--workload vgg16 --workers 6 --gpus-per-node 4 --allreduce hierarchical", "not whole nodes"},
         {"--workload vgg16 --workers 9 --gpus-per-node 4 --hosts 2", "do not fit 2 nodes of 4 GPUs"},
+        {"--workload vgg16 --workers 5000 --gpus-per-node 8", "expected at most 512 nodes"},
+        {"--workload vgg16 --workers 17 --platform platforms/two-racks.xml", "do not fit the 16 hosts"},
+        {"--workload vgg16 --workers 4 --hosts 3", "do not fit --hosts 3"},
+        {"--workload vgg16 --framework byteps --workers 2 --servers 2 --hosts 3", "expected at most 3 ranks"},
         {"--workload vgg16 --device a100 --speed 1Tf", "leave out --speed"},
         {"--workload vgg16 --servers 2", "--servers goes with --framework byteps, p3 or tf-ps"},
         {"--workload vgg16 --priority on", "--priority goes with a parameter server"},
