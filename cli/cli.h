@@ -112,6 +112,9 @@ int verb_collective(int argc, char **argv);
 int verb_dp(int argc, char **argv);
 int verb_run(int argc, char **argv);
 int verb_compare(int argc, char **argv);
+/* compare and sweep --frameworks: dp runs per framework (dp_figures.c) */
+int dp_figures_wanted(int argc, char **argv);
+int dp_figures(const char *verb, int argc, char **argv);
 int verb_sweep(int argc, char **argv);
 int verb_pingpong(int argc, char **argv);
 int verb_ray_bench(int argc, char **argv);

@@ -35,6 +35,8 @@ static const cli_opt compare_opts[] = {
     {"algos", "SPEC[,SPEC...]", "the runs, e.g. allreduce:ring,ps:bsp,ps:ssp:3,ps:async,psgd:8"},
     {"experiment", "FILE", "an experiment file (shared options and 'run SPEC' lines); a bare name "
                            "not found here is looked for in the installed labs/ (demo.exp)"},
+    {"frameworks", "F[,F...]", "instead of runs: dp steps of --workload W per framework (ddp, horovod, "
+     "byteps, p3, tf-ps, ray-train, none), every other option going to dp"},
     {"out", "DIR", "where every run's records and the figures go (default runs/compare)"},
     {"jobs", "N", "runs at once (default: the machine's cores; 1 with --backend real)"},
     {"target-accuracy", "X", "report the time to this test accuracy, in [0,1] (default: the "
@@ -274,6 +276,8 @@ static void tell(outcome *o, int n, double target, const char *clock)
 
 int verb_compare(int argc, char **argv)
 {
+    if (dp_figures_wanted(argc, argv))
+        return dp_figures("compare", argc, argv);
     static cli_opt table[2 * RUN_MAX_OPTS];
     experiment_known_opts(table, 2 * RUN_MAX_OPTS, compare_opts);
     cli_args a;

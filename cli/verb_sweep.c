@@ -45,6 +45,8 @@ static const cli_opt sweep_opts[] = {
     {"experiment", "FILE", "or the runs (and shared options) of an experiment file, as for compare"},
     {"vary", "KEY=V1,V2,...", "the setting to sweep: workers, bandwidth, latency, stragglers, consistency ..."},
     {"vary2", "KEY=V1,V2,...", "a second setting: one line per value"},
+    {"frameworks", "F[,F...]", "instead of runs: dp steps of --workload W per framework (ddp, horovod, "
+     "byteps, p3, tf-ps, ray-train, none), every other option going to dp"},
     {"out", "DIR", "where the runs and figures go (default runs/sweep)"},
     {"jobs", "N", "runs at once (default: the machine's cores; 1 with --backend real)"},
     {"target-accuracy", "F", "sweep.csv's seconds_to_target: the first evaluation at this test accuracy (default 0.8)"},
@@ -227,6 +229,8 @@ done:
 
 int verb_sweep(int argc, char **argv)
 {
+    if (dp_figures_wanted(argc, argv))
+        return dp_figures("sweep", argc, argv);
     static cli_opt table[2 * RUN_MAX_OPTS];
     experiment_known_opts(table, 2 * RUN_MAX_OPTS, sweep_opts);
     cli_args a;

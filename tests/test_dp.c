@@ -264,6 +264,59 @@ static void the_dp_verb(void **state)
     test_distlab_refuses("dp", bad, sizeof bad / sizeof *bad);
 }
 
+/* compare and sweep --frameworks: one dp run per framework (and value),
+ * their numbers in one csv, the figures drawn; bad lists refused. */
+static void frameworks_side_by_side(void **state)
+{
+    (void)state;
+    if (!test_distlab())
+        skip();
+    static char out[1 << 16];
+    char dir[] = "/tmp/distlab-dpfig-XXXXXX", path[200], csv[2048];
+    assert_non_null(mkdtemp(dir));
+    int st = test_distlab_run(out, sizeof out, "compare --frameworks ddp,tf-ps --workload resnet50 --workers 4 "
+                              "--out %s/c", dir);
+    if (st != 0)
+        fail_msg("exit %d:\n%s", st, out);
+    snprintf(path, sizeof path, "%s/c/compare.csv", dir);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    size_t n = fread(csv, 1, sizeof csv - 1, f);
+    fclose(f);
+    csv[n] = '\0';
+    assert_non_null(strstr(csv, "framework,workload,step_s,compute_s,exposed_comm_s,scaling_efficiency\n"));
+    assert_non_null(strstr(csv, "\nddp,resnet50,"));
+    assert_non_null(strstr(csv, "\ntf-ps,resnet50,"));
+    st = test_distlab_run(out, sizeof out, "sweep --frameworks byteps,ddp --workload resnet50,vgg16 --vary gpus=2,4 "
+                          "--out %s/s", dir);
+    if (st != 0)
+        fail_msg("exit %d:\n%s", st, out);
+    snprintf(path, sizeof path, "%s/s/sweep.csv", dir);
+    f = fopen(path, "r");
+    assert_non_null(f);
+    n = fread(csv, 1, sizeof csv - 1, f);
+    fclose(f);
+    csv[n] = '\0';
+    assert_non_null(strstr(csv, "\nbyteps,vgg16,4,"));
+    assert_non_null(strstr(csv, "\nddp,resnet50,2,"));
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "test -s %s/s/scaling_efficiency.png && test -s %s/s/step.png && "
+             "test -s %s/c/step.png && test -s %s/s/ddp/vgg16/gpus=4/summary.json", dir, dir, dir, dir);
+    assert_int_equal(system(cmd), 0);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+    static const test_refusal bad[] = {
+        {"compare --frameworks ddp,mxnet --workload vgg16", "known: ddp, horovod, byteps"},
+        {"compare --frameworks ddp --workload vgg99", "known: resnet50"},
+        {"compare --frameworks ddp --workload vgg16,resnet50", "one network"},
+        {"sweep --frameworks ddp --workload vgg16 --vary workers=2,4", "expected gpus=N1,N2"},
+        {"sweep --frameworks ddp --workload vgg16 --vary gpus=2,x", "--vary gpus=x"},
+        {"sweep --frameworks ddp --workload vgg16 --vary bucket=0,1MB --workers 2", "--bucket: 0 bytes"},
+        {"compare --frameworks ddp --algos allreduce --workload vgg16", "--algos does not go with --frameworks"},
+    };
+    test_distlab_refuses("", bad, sizeof bad / sizeof *bad);
+}
+
 /* allreduce_slice: slices summed one by one give the whole vector's
  * allreduce bits, for every algorithm, the ring whole-block and streamed
  * in 3-float segments (values chosen so that the order of the additions
@@ -462,6 +515,7 @@ int main(void)
         cmocka_unit_test(ps_step_matches_the_closed_form),
         cmocka_unit_test(ps_priority_sends_the_input_side_first),
         cmocka_unit_test(the_dp_verb),
+        cmocka_unit_test(frameworks_side_by_side),
         cmocka_unit_test(slices_sum_as_the_whole_vector),
         cmocka_unit_test(layer_gradients_are_the_plain_ones),
         cmocka_unit_test(buckets_keep_the_model_bits),
