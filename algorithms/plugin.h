@@ -252,4 +252,16 @@ typedef int plugin_bucketed_backward_fn(rt *r, float *g, size_t total, const plu
 
 #define PLUGIN_BUCKETED_BACKWARD "plugin_bucketed_backward"
 
+/* The learning rate of large-minibatch SGD (lab 13) at a fractional
+ * epoch (steps done / steps per epoch): the linear scaling rule with a
+ * gradual warmup (Goyal et al. 2017). lr is the base rate, for one
+ * worker's batch; k >= 1 the batch multiple (the workers). The target is
+ * k lr; over the first warmup epochs the rate climbs linearly from lr (at
+ * epoch 0) to it, and stays there after (warmup <= 0: k lr from the first
+ * step). distlab's own is ml_schedule_lr in ml/optim.c. */
+double plugin_lr_schedule(double lr, double k, double warmup, double epoch);
+typedef double plugin_lr_schedule_fn(double lr, double k, double warmup, double epoch);
+
+#define PLUGIN_LR_SCHEDULE "plugin_lr_schedule"
+
 #endif

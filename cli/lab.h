@@ -76,6 +76,8 @@ int lab_check_mp(const lab_checker *lab, const char *file, int quick);
 int lab_check_lda(const lab_checker *lab, const char *file, int quick);
 /* lab_frameworks.c: lab 11, DDP's bucketed, overlapped backward */
 int lab_check_frameworks(const lab_checker *lab, const char *file, int quick);
+/* lab_large_batch.c: the linear scaling rule with warmup (lab 13). */
+int lab_check_lr_schedule(const lab_checker *lab, const char *file, int quick);
 
 /* The checker of lab "NN" (leading zeros optional), or NULL. */
 const lab_checker *lab_checker_find(const char *number);

@@ -532,6 +532,7 @@ static const lab_checker checkers[] = {
     {"11", "the buckets and the overlapped schedule of DDP and Horovod", PLUGIN_BUCKETED_BACKWARD,
      .check = lab_check_frameworks},
     {"12", "collapsed Gibbs sampling's draw of one token's topic", PLUGIN_LDA_RESAMPLE, .check = lab_check_lda},
+    {"13", "the linear scaling rule with warmup", PLUGIN_LR_SCHEDULE, .check = lab_check_lr_schedule},
 };
 
 const lab_checker *lab_checker_find(const char *number)

@@ -11,7 +11,8 @@
  * varied setting (one line per run spec, and per value of the second
  * setting), and, when workers vary, the speedup against workers with the
  * ideal line; when workers or the batch vary, the final test error
- * against the global batch (workers x batch: Goyal et al.'s figure).
+ * against the global batch (workers x batch: Goyal et al.'s figure; with
+ * --vary2 seed=..., each run's mean over the seeds, lowest and highest).
  * sweep.csv has the numbers: seconds per epoch, final test accuracy and
  * training loss, seconds to --target-accuracy, the global batch. The runs
  * come from --algos specs or an experiment file (--experiment, whose `run
@@ -195,26 +196,51 @@ static sweep_point read_point(const char *dir, double target)
 }
 
 /* Final test error against the global batch, one line per run: the
- * figure of Goyal et al.'s large-minibatch result. */
-static int draw_final_error(const char *out, const sweep_point *pts, int nlines, int n, const plot_series *s,
-                            char *err, size_t errlen)
+ * figure of Goyal et al.'s large-minibatch result. With seeds > 1 (the
+ * second setting is the seed) the seeds of a run are one line, their
+ * mean, between thin dashed lines at the lowest and the highest. */
+static int draw_final_error(const char *out, const sweep_point *pts, int nlines, int n, int seeds,
+                            const plot_series *s, char *err, size_t errlen)
 {
-    double *x = malloc(sizeof(double) * (size_t)(nlines * n)), *y = malloc(sizeof(double) * (size_t)(nlines * n));
-    plot_series lines[EXP_MAX_RUNS * SWEEP_MAX_VALUES];
+    int nruns = nlines / seeds, per = seeds > 1 ? 3 : 1;
+    double *x = malloc(sizeof(double) * (size_t)(nruns * n)), *y = malloc(sizeof(double) * (size_t)(3 * nruns * n));
+    plot_series lines[3 * EXP_MAX_RUNS * SWEEP_MAX_VALUES];
+    int colour[3 * EXP_MAX_RUNS * SWEEP_MAX_VALUES];
+    char names[EXP_MAX_RUNS * SWEEP_MAX_VALUES][160];
     int rc = -1;
     if (!x || !y) {
         snprintf(err, errlen, "out of memory");
         goto done;
     }
-    for (int l = 0; l < nlines; l++) {
+    for (int r = 0; r < nruns; r++) {
+        double *mean = y + 3 * r * n, *lo = mean + n, *hi = lo + n;
         for (int i = 0; i < n; i++) {
-            x[l * n + i] = pts[l * n + i].global_batch;
-            y[l * n + i] = 100 * (1 - pts[l * n + i].accuracy);
+            x[r * n + i] = pts[r * seeds * n + i].global_batch;
+            mean[i] = 0;
+            lo[i] = INFINITY;
+            hi[i] = -INFINITY;
+            for (int j = 0; j < seeds; j++) {
+                double e = 100 * (1 - pts[(r * seeds + j) * n + i].accuracy);
+                mean[i] += e / seeds;
+                lo[i] = fmin(lo[i], e);
+                hi[i] = fmax(hi[i], e);
+            }
         }
-        lines[l] = (plot_series){s[l].name, x + l * n, y + l * n, (size_t)n, 1};
+        /* "scaled, seed=1" names the run's first seed: the run is "scaled" */
+        const char *name = s[r * seeds].name, *cut = seeds > 1 ? strstr(name, ", seed=") : NULL;
+        snprintf(names[r], sizeof names[r], "%.*s", cut ? (int)(cut - name) : (int)strlen(name), name);
+        lines[per * r] = (plot_series){names[r], x + r * n, mean, (size_t)n, 1};
+        colour[per * r] = r;
+        for (int k = 1; k < per; k++) {
+            lines[per * r + k] = (plot_series){NULL, x + r * n, k == 1 ? lo : hi, (size_t)n, 0};
+            colour[per * r + k] = r;
+        }
     }
-    plot_lines_spec spec = {.opts = plot_opts_default(), .series = lines, .nseries = nlines};
-    spec.opts.title = "Final test error against the global batch";
+    plot_lines_spec spec = {.opts = plot_opts_default(), .series = lines, .nseries = per * nruns,
+                            .colour = colour};
+    char title[80];
+    snprintf(title, sizeof title, "Final test error (mean of %d seeds, range dashed)", seeds);
+    spec.opts.title = seeds > 1 ? title : "Final test error against the global batch";
     spec.opts.x.label = "global batch (workers x batch, examples)";
     spec.opts.x.scale = PLOT_LOG2;
     spec.opts.y.label = "final test error (%)";
@@ -422,7 +448,8 @@ int verb_sweep(int argc, char **argv)
     for (int i = 0; i < nlines * ax1.n; i++)
         measured |= isfinite(pts[i].accuracy);
     int by_batch = (is_workers || strcmp(ax1.key, "batch") == 0) && measured;
-    if (by_batch && draw_final_error(out, pts, nlines, ax1.n, s, err, sizeof err) != 0) {
+    int seeds = v2 && strcmp(ax2.key, "seed") == 0 ? ax2.n : 1;
+    if (by_batch && draw_final_error(out, pts, nlines, ax1.n, seeds, s, err, sizeof err) != 0) {
         fprintf(stderr, "distlab sweep: %s\n", err);
         goto done;
     }

@@ -199,7 +199,8 @@ int plot_lines(const char *path, const plot_lines_spec *spec, char *err, size_t 
         return -1;
     }
     for (int k = 0; k < spec->nseries; k++)
-        st[k] = (line_style){plot_palette(k), 0};
+        st[k] = spec->colour ? (line_style){plot_palette(spec->colour[k]), !spec->series[k].name}
+                             : (line_style){plot_palette(k), 0};
     int rc = lines_draw(path, &spec->opts, spec->series, st, spec->nseries, err, errlen);
     free(st);
     return rc;

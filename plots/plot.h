@@ -53,6 +53,10 @@ typedef struct plot_lines_spec {
     plot_opts opts;
     const plot_series *series;
     int nseries;
+    /* Optional: series k takes the palette's colour colour[k] instead of
+     * the k-th, and one without a name is drawn thin and dashed (the
+     * lowest and highest of repeated runs, around their mean). */
+    const int *colour;
 } plot_lines_spec;
 
 int plot_lines(const char *path, const plot_lines_spec *spec, char *err, size_t errlen);

@@ -791,6 +791,13 @@ static void sweeps_report_final_error_against_the_global_batch(void **state)
                          " --model mlp:8 --batch 16 --out %s/mp", tmpdir), 0);
     assert_non_null(strstr(slurp("mp/sweep.csv"), "\ndistbelief:model-parallel,2,"));
     assert_non_null(strstr(slurp("mp/sweep.csv"), ",16\n"));
+    /* seeds as the second setting: one line per run, their mean and range */
+    snprintf(path, sizeof path, "%s/batch.exp", tmpdir);
+    assert_int_equal(run("sweep --experiment %s --vary batch=8,32 --vary2 seed=1,2 --out %s/gbs", path,
+                         tmpdir), 0);
+    assert_non_null(strstr(slurp("gbs/sweep.csv"), "\nscaled,32,2,"));
+    snprintf(path, sizeof path, "%s/gbs/final_error.png", tmpdir);
+    assert_int_equal(access(path, R_OK), 0);
     static const test_refusal bad[] = {
         {"--algos allreduce --vary batch=8 --target-accuracy 80", "a fraction in (0, 1]"},
         {"--vary batch=8", "give --algos SPEC,... (or --experiment FILE)"},

@@ -327,6 +327,24 @@ static void lab07_run_prints_the_model(void **state)
     test_distlab_refuses("lab", cases, sizeof cases / sizeof *cases);
 }
 
+/* Lab 13: the usual mistake, a warmup that climbs from zero rather than
+ * from the small batch's rate, fails the checks with a warmup, and passes
+ * the one without. */
+static void lab13_catches_a_warmup_from_zero(void **state)
+{
+    (void)state;
+    NEED_BINARY();
+    char path[PATH_MAX];
+    put_file(path, sizeof path, "from_zero.c",
+             "#include \"algorithms/plugin.h\"\n"
+             "double plugin_lr_schedule(double lr, double k, double warmup, double epoch)\n"
+             "{ return warmup > 0 && epoch < warmup ? k * lr * epoch / warmup : k * lr; }\n");
+    int st = run("lab check 13 %s --quick", path);
+    if (st != 1 || !strstr(output, "not ok 4 - warmup") || !strstr(output, "not ok 5 - the warmup's ends") ||
+        !strstr(output, "\nok 3 - no warmup"))
+        fail_msg("a warmup from zero should fail lab 13's two warmup checks; exit %d:\n%s", st, output);
+}
+
 static void bad_commands_are_refused(void **state)
 {
     (void)state;
@@ -444,6 +462,7 @@ int main(void)
         cmocka_unit_test(lab05_names_a_lossy_split),
         cmocka_unit_test(lab12_lda_checker_names_the_mistake),
         cmocka_unit_test(lab11_names_a_schedule_without_overlap),
+        cmocka_unit_test(lab13_catches_a_warmup_from_zero),
     };
     return cmocka_run_group_tests_name("labs", tests, setup, teardown);
 }
