@@ -291,7 +291,7 @@ int dp_figures(const char *verb, int argc, char **argv)
         static const char *const parts[] = {"compute", "communication"};
         plot_bars_spec b = {.opts = po, .ngroups = nfw, .groups = (const char *const *)fw, .nseries = 2,
                             .series = parts, .values = ys, .stacked = 1};
-        b.opts.y.label = "step time (ms): compute, then communication left exposed";
+        b.opts.y.label = "step time (ms)";
         b.opts.x.label = "framework";
         snprintf(dir, sizeof dir, "%s/step.png", out);
         bad = plot_bars(dir, &b, err, sizeof err);
@@ -314,6 +314,13 @@ int dp_figures(const char *verb, int argc, char **argv)
             l.opts.x.label = xl;
             l.opts.x.scale = strcmp(key, "servers") == 0 ? PLOT_LINEAR : PLOT_LOG2;
             l.opts.y.label = pass ? "scaling efficiency (%)" : "step time (ms)";
+            double lo = INFINITY, hi = 0;
+            for (int i = 0; i < nline * nv; i++) {
+                lo = ys[i] > 0 && ys[i] < lo ? ys[i] : lo;
+                hi = ys[i] > hi ? ys[i] : hi;
+            }
+            if (!pass && hi > 10 * lo) /* a parameter server's step beside allreduce's */
+                l.opts.y.scale = PLOT_LOG10;
             if (pass) {
                 l.opts.y.min = 0;
                 l.opts.y.max = 100;
