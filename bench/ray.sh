@@ -9,12 +9,15 @@ set -uo pipefail
 bin=${1:-build/distlab}
 out=${BENCH_OUT:-runs/bench}/ray
 status=0
-line=$("$bin" ray-bench latency --backend real --reps 5000 --no-events --out "$out" | head -1) || status=1
-echo "$line"
+# each run's output is kept whole and its first line taken afterwards: piping
+# into head would end distlab with SIGPIPE (141 under pipefail) once head exits
+lines=$("$bin" ray-bench latency --backend real --reps 5000 --no-events --out "$out") || status=1
+echo "${lines%%$'\n'*}"
 ratio=$(tail -1 "$out/latency.csv" | cut -d, -f7)
 awk -v r="$ratio" 'BEGIN { printf "  remote task / plain round trip: %.2fx (goal <= 3x): %s\n", r, r <= 3 ? "met" : "MISSED"; exit !(r <= 3) }' || status=1
 start=$(date +%s.%N)
-"$bin" ray-bench throughput --nodes 64 --tasks 100000 --no-events --out "$out" | head -1 || status=1
+lines=$("$bin" ray-bench throughput --nodes 64 --tasks 100000 --no-events --out "$out") || status=1
+echo "${lines%%$'\n'*}"
 end=$(date +%s.%N)
 awk -v s="$start" -v e="$end" 'BEGIN { w = e - s; printf "  100,000 tasks on 64 simulated nodes: %.2f s of wall time (goal < 30 s): %s\n", w, w < 30 ? "met" : "MISSED"; exit !(w < 30) }' || status=1
 exit $status
