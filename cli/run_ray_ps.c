@@ -44,6 +44,17 @@ static int configure_ray_ps(run_ctx *ctx)
                 "bytes\n", inline_bytes);
         return -1;
     }
+    /* Rank 0 is the driver's node: Ray does not survive its driver (no
+     * lineage for the driver's own state), so only a worker's node may die */
+    const char *kill = cli_get(a, "kill-rank");
+    char *end;
+    long kill_rank = kill ? strtol(kill, &end, 10) : -1;
+    if (kill && end != kill && (kill_rank == 0 || kill_rank > ctx->workers)) {
+        fprintf(stderr, "distlab run ray-ps: --kill-rank %s: expected a worker's rank, 1 to %d (rank "
+                "0 is the driver's node, which hosts the server: Ray does not survive its "
+                "driver)\n", kill, ctx->workers);
+        return -1;
+    }
     opts.ray.task_overhead_s = overhead;
     opts.ray.inline_bytes = (size_t)inline_bytes;
     const char *loop = cli_get(a, "async-loop");

@@ -462,8 +462,9 @@ static int parse_list(const char *verb, const char *opt, const char *list, int i
             return -1;
         }
         if (x < lo || x > hi || *n == MAX_POINTS) {
-            fprintf(stderr, "distlab %s: --%s: expected up to %d values from %g to %g, got %g\n",
-                    verb, opt, MAX_POINTS, lo, hi, x);
+            fprintf(stderr, "distlab %s: --%s: expected up to %d values from %.10g to %.10g%s, got %.10g%s\n",
+                    verb, opt, MAX_POINTS, lo, hi, is_size == 1 ? " bytes" : "", x,
+                    is_size == 1 && lo == sizeof(float) ? " (a vector holds at least one float)" : "");
             free(copy);
             return -1;
         }
@@ -605,13 +606,34 @@ int verb_ray_bench(int argc, char **argv)
         return code;
     static const char *const modes[] = {"latency", "throughput", "locality", "allreduce"};
     int mode = -1;
-    for (int m = 0; m < 4 && a.npos == 1; m++)
+    for (int m = 0; m < 4 && a.npos >= 1; m++)
         if (!strcmp(a.pos[0], modes[m]))
             mode = m;
     if (mode < 0) {
         fprintf(stderr, "distlab ray-bench: expected one mode, throughput, latency, locality or "
                 "allreduce%s%s\n",
                 a.npos ? ", got " : "", a.npos ? a.pos[0] : "");
+        return 2;
+    }
+    if (a.npos > 1) {
+        fprintf(stderr, "distlab ray-bench %s: unexpected argument '%s': one mode at a time\n",
+                modes[mode], a.pos[1]);
+        return 2;
+    }
+    /* an option another mode takes is refused, not ignored (bit m: mode m) */
+    static const struct { const char *name; int modes; } own[] = {
+        {"nodes", 1 << 1 | 1 << 3}, {"submit", 1 << 1}, {"tasks", 1 << 1},
+        {"reps", 1 << 0 | 1 << 2}, {"sizes", 1 << 2 | 1 << 3}, {"overheads", 1 << 3}};
+    for (size_t i = 0; i < sizeof own / sizeof own[0]; i++) {
+        if (!cli_get(&a, own[i].name) || own[i].modes & 1 << mode)
+            continue;
+        char takes[64] = "";
+        for (int m = 0; m < 4; m++)
+            if (own[i].modes & 1 << m)
+                snprintf(takes + strlen(takes), sizeof takes - strlen(takes), "%s%s",
+                         *takes ? " and " : "", modes[m]);
+        fprintf(stderr, "distlab ray-bench %s: --%s applies to %s only\n", modes[mode],
+                own[i].name, takes);
         return 2;
     }
     job_config cfg = job_config_default();
@@ -665,7 +687,7 @@ int verb_ray_bench(int argc, char **argv)
     if (parse_list(verb, "nodes", cli_get(&a, "nodes") ? cli_get(&a, "nodes") : def_nodes,
                    0, 1, 4096, nodes, &nn) ||
         parse_list(verb, "sizes", cli_get(&a, "sizes") ? cli_get(&a, "sizes") : def_sizes,
-                   1, 0, 1024.0 * 1024 * 1024, sizes, &ns) ||
+                   1, mode == 3 ? sizeof(float) : 1, 1024.0 * 1024 * 1024, sizes, &ns) ||
         (mode == 3 && is_sim &&
          parse_list(verb, "overheads", cli_get(&a, "overheads") ? cli_get(&a, "overheads")
                                        : "5us,1ms,5ms", 2, 0, 1, overheads, &no)))

@@ -230,6 +230,8 @@ static void bad_input_is_refused(void **state)
         {"--no-such-option 1", "no-such-option"},
         {"--async-loop x.c", "--async-loop replaces the async mode's loop; it takes --mode async"},
         {"--mode async --async-loop /nonexistent/loop.c", "/nonexistent/loop.c"},
+        {"--workers 2 --kill-rank 0:2", "expected a worker's rank, 1 to 2 (rank 0 is the driver's"},
+        {"--workers 2 --kill-rank 3:2", "expected a worker's rank, 1 to 2"},
     };
     test_distlab_refuses("run ray-ps " DATA " --quiet --no-figures --out /nonexistent/never", cases,
                          sizeof cases / sizeof *cases);
@@ -362,6 +364,13 @@ static void ray_bench_modes(void **state)
         {"latency --payload size-only", "its tasks are empty"},
         {"throughput --payload size-only", "Ray's control messages need their bytes"},
         {"allreduce --payload data --nodes 4096 --sizes 1GB", "holds every node's vector in memory"},
+        {"allreduce --sizes 3B", "from 4 to 1073741824 bytes, got 3 (a vector holds at least one float)"},
+        {"allreduce --sizes 0", "from 4 to 1073741824 bytes, got 0"},
+        {"locality --sizes 0", "from 1 to 1073741824 bytes, got 0"},
+        {"latency --sizes 1MB", "latency: --sizes applies to locality and allreduce only"},
+        {"throughput --overheads 1ms", "--overheads applies to allreduce only"},
+        {"latency --nodes 4", "--nodes applies to throughput and allreduce only"},
+        {"latency extra", "unexpected argument 'extra'"},
     };
     char prefix[700];
     snprintf(prefix, sizeof prefix, "ray-bench --out %s/rb", dir);
