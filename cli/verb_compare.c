@@ -258,16 +258,24 @@ static void tell(outcome *o, int n, double target, const char *clock)
         if (wi > ww)
             waits = i;
     }
-    if (fast >= 0)
+    /* (a tie names no run: "fastest: allreduce; slowest: allreduce" would
+     * read as one run, when the two are allreduce and allreduce_2) */
+    if (fast >= 0 && o[slow].time_to_target > o[fast].time_to_target)
         printf("  - fastest to %.6g%% test accuracy: %s, %.3g s %s; slowest: %s, %.3g s (%.1fx)\n",
                100 * target, o[fast].run->label, o[fast].time_to_target, clock, o[slow].run->label,
                o[slow].time_to_target, o[slow].time_to_target / o[fast].time_to_target);
+    else if (fast >= 0)
+        printf("  - fastest to %.6g%% test accuracy: a tie, %.3g s %s\n", 100 * target, o[fast].time_to_target,
+               clock);
     double ept = o[talk].epochs > 0 ? o[talk].epochs : 1, epq = o[quiet].epochs > 0 ? o[quiet].epochs : 1;
     char most[32], least[32];
     fmt_bytes(o[talk].bytes / ept, most, sizeof most);
     fmt_bytes(o[quiet].bytes / epq, least, sizeof least);
-    printf("  - most data on the wire: %s, %s per epoch; least: %s, %s per epoch\n",
-           o[talk].run->label, most, o[quiet].run->label, least);
+    if (strcmp(most, least) != 0)
+        printf("  - most data on the wire: %s, %s per epoch; least: %s, %s per epoch\n",
+               o[talk].run->label, most, o[quiet].run->label, least);
+    else
+        printf("  - data on the wire: %s per epoch in every run\n", most);
     double span = o[waits].job_seconds > 0 ? o[waits].job_seconds : 1;
     printf("  - most time waiting for others: %s, %.0f%% of its workers' time (compute %.0f%%, "
            "communication %.0f%%)\n", o[waits].run->label, 100 * o[waits].split.wait_s / span,

@@ -43,10 +43,11 @@ int verb_plot(int argc, char **argv)
         return 2;
     }
     const char *y = cli_get(&a, "y");
-    if (figures_runs(out, a.pos, a.npos, xs[xi], y ? y : "loss", cli_flag(&a, "log-y"), &style,
-                     err, sizeof err)) {
+    int rc = figures_runs(out, a.pos, a.npos, xs[xi], y ? y : "loss", cli_flag(&a, "log-y"), &style, err,
+                          sizeof err);
+    if (rc) {
         fprintf(stderr, "distlab plot: %s\n", err);
-        return 1;
+        return rc == FIGURES_BAD_RUN ? 2 : 1;
     }
     return 0;
 }

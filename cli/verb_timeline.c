@@ -42,9 +42,10 @@ int verb_timeline(int argc, char **argv)
         fprintf(stderr, "distlab timeline: --size: %s\n", err);
         return 2;
     }
-    if (figures_timeline(out, a.pos[0], from_s, to_s, &style, err, sizeof err)) {
+    int rc = figures_timeline(out, a.pos[0], from_s, to_s, &style, err, sizeof err);
+    if (rc) {
         fprintf(stderr, "distlab timeline: %s\n", err);
-        return 1;
+        return rc == FIGURES_BAD_RUN ? 2 : 1;
     }
     return 0;
 }

@@ -26,9 +26,10 @@ int verb_trace(int argc, char **argv)
                 !out ? "no output file given (-o FILE.json)" : "give exactly one run folder");
         return 2;
     }
-    if (figures_trace(out, a.pos[0], err, sizeof err)) {
+    int rc = figures_trace(out, a.pos[0], err, sizeof err);
+    if (rc) {
         fprintf(stderr, "distlab trace: %s\n", err);
-        return 1;
+        return rc == FIGURES_BAD_RUN ? 2 : 1;
     }
     return 0;
 }

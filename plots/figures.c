@@ -182,6 +182,7 @@ int figures_runs(const char *out, const char *const *dirs, int ndirs, const char
     }
     const char *xc = column_of(x), *yc = column_of(y);
     for (int i = 0; i < ndirs; i++) {
+        rc = FIGURES_BAD_RUN;
         if (records_load(dirs[i], RECORDS_LOAD_SUMMARY | RECORDS_LOAD_METRICS, &runs[i], err, errlen))
             goto fail;
         const double *xs = records_run_column(&runs[i], xc), *ys = records_run_column(&runs[i], yc);
@@ -189,6 +190,7 @@ int figures_runs(const char *out, const char *const *dirs, int ndirs, const char
             snprintf(err, errlen, "%s/metrics.csv has no column '%s'", dirs[i], xs ? yc : xc);
             goto fail;
         }
+        rc = -1;
         series[i] = (plot_series){labels[i], xs, ys, runs[i].nrows, 0};
     }
     run_labels(runs, ndirs, labels);
@@ -214,7 +216,7 @@ int figures_timeline(const char *out, const char *dir, double from_s, double to_
 {
     records_run run;
     char label[LABEL_LEN];
-    int rc = -1;
+    int rc = FIGURES_BAD_RUN;
     if (records_load(dir, RECORDS_LOAD_SUMMARY | RECORDS_LOAD_EVENTS, &run, err, errlen))
         goto fail;
     records_run_label(&run, label, sizeof label);
@@ -233,7 +235,7 @@ fail:
 int figures_trace(const char *out, const char *dir, char *err, size_t errlen)
 {
     records_run run;
-    int rc = -1;
+    int rc = FIGURES_BAD_RUN;
     /* the summary names the spans; a folder of events alone still traces */
     char *summary = records_path(dir, RECORDS_SUMMARY_FILE);
     unsigned what = RECORDS_LOAD_EVENTS | (summary && access(summary, F_OK) == 0 ? RECORDS_LOAD_SUMMARY : 0);

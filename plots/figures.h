@@ -16,6 +16,12 @@ typedef struct figures_style {
  * or out-of-range size. */
 int figures_parse_size(const char *s, figures_style *style, char *err, size_t errlen);
 
+/* figures_runs, figures_timeline and figures_trace return 0, -1 when the
+ * figure or file could not be made, or FIGURES_BAD_RUN when a run folder
+ * was refused (a malformed record, a missing column): bad input, which
+ * the command line reports with exit 2. */
+#define FIGURES_BAD_RUN (-2)
+
 /* Overlay one metric of several runs, each labelled from its summary
  * ("allreduce, 8 workers (sim)", plus the settings that tell apart runs
  * that would otherwise share a label). x and y name metrics.csv columns;

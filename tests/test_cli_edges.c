@@ -192,6 +192,14 @@ static void every_run_has_its_own_folder_and_row(void **state)
             fail_msg("compare.csv should have one row '%s':\n%s", rows[i] + 1, csv);
     }
 
+    /* two runs alike tie: the summary names neither as fastest and slowest */
+    static const char alike[] = "run allreduce\nrun allreduce\n";
+    put_file(exp, sizeof exp, "alike.exp", alike, strlen(alike));
+    assert_int_equal(run("compare --experiment %s %s --target-accuracy 0.1 --no-figures --out %s/alike", exp, SMALL,
+                         tmpdir), 0);
+    if (!strstr(output, "test accuracy: a tie, ") || !strstr(output, "per epoch in every run"))
+        fail_msg("two runs alike should tie:\n%s", output);
+
     static const test_refusal sweeps[] = {
         {"--algos allreduce --vary seed=1,1", "'1' and '1' are the same value"},
         {"--algos allreduce --vary workers=4,4.0", "the same value"},
@@ -595,7 +603,7 @@ static void timeline_refuses_ranks_the_run_never_had(void **state)
         fputs(tails[i], f);
         assert_int_equal(fclose(f), 0);
         snprintf(line, sizeof line, "tl/events.csv:%ld: ", lines + 1);
-        assert_int_equal(run("timeline %s/tl -o %s/bad.png", tmpdir, tmpdir), 1);
+        assert_int_equal(run("timeline %s/tl -o %s/bad.png", tmpdir, tmpdir), 2); /* bad input */
         if (!strstr(output, line) || !strstr(output, says[i]))
             fail_msg("'%s' appended: expected '%s' ... '%s', got: %s", tails[i], line, says[i], output);
     }
@@ -605,8 +613,10 @@ static void timeline_refuses_ranks_the_run_never_had(void **state)
     snprintf(sum, sizeof sum, "%s/tl/summary.json", tmpdir);
     assert_int_equal(unlink(path), 0);
     assert_int_equal(mkdir(path, 0700), 0);
-    assert_int_equal(run("timeline %s/tl -o %s/bad.png", tmpdir, tmpdir), 1);
+    assert_int_equal(run("timeline %s/tl -o %s/bad.png", tmpdir, tmpdir), 2);
     assert_non_null(strstr(output, "tl/events.csv: a folder, not a file"));
+    assert_int_equal(run("trace %s/tl -o %s/bad.json", tmpdir, tmpdir), 2);
+    assert_int_equal(run("plot %s/tl -o %s/bad.png", tmpdir, tmpdir), 0); /* it reads no events */
     assert_int_equal(rmdir(path), 0);
     for (int part = 0; part < 2; part++) {
         const char *fifo = part ? sum : path;
@@ -618,7 +628,7 @@ static void timeline_refuses_ranks_the_run_never_had(void **state)
         size_t n = fread(output, 1, sizeof output - 1, p);
         output[n] = '\0';
         int st = pclose(p);
-        if (!WIFEXITED(st) || WEXITSTATUS(st) != 1 || !strstr(output, "a device, FIFO or socket, not a file"))
+        if (!WIFEXITED(st) || WEXITSTATUS(st) != 2 || !strstr(output, "a device, FIFO or socket, not a file"))
             fail_msg("%s as a FIFO: status 0x%x: %s", fifo, st, output);
         assert_int_equal(unlink(fifo), 0);
         if (!part) /* events.csv back, as a file, for the summary's turn */

@@ -134,11 +134,11 @@ static void test_plot_verb(void **state)
     assert_true(file_size("acc.svg") > 1000);
     expect("plot a -o steps.pdf --x step", 0, NULL);
     assert_true(file_size("steps.pdf") > 500);
-    expect("plot a -o bad.png --y nosuch", 1, "no column 'nosuch'");
+    expect("plot a -o bad.png --y nosuch", 2, "no column 'nosuch'");
     expect("plot a -o bad.png --x wallclock", 2, "expected one of: time, epoch, step");
     expect("plot -o bad.png", 2, "no run folders given");
     expect("plot a b", 2, "no output file given");
-    expect("plot missing -o bad.png", 1, "no such run folder");
+    expect("plot missing -o bad.png", 2, "no such run folder");
     expect("plot a -o bad.gif", 1, ".png, .svg or .pdf");
     expect("plot --help", 0, "-o FILE");
     long w, h;
@@ -163,7 +163,7 @@ static void test_timeline_and_trace_verbs(void **state)
     assert_true(file_size("t.pdf") > 500);
     expect("timeline t -o bad.png --from 1 --to 0.5", 2, "--from must be before --to");
     expect("timeline t -o bad.png --from 10 --to 20", 1, "no events");
-    expect("timeline noev -o bad.png", 1, "events.csv: no such file");
+    expect("timeline noev -o bad.png", 2, "events.csv: no such file");
     expect("timeline t noev -o bad.png", 2, "exactly one run folder");
 
     expect("trace t -o t.json", 0, NULL);
@@ -180,7 +180,7 @@ static void test_timeline_and_trace_verbs(void **state)
     assert_int_equal(nx, 40);
     json_decref(doc);
     expect("trace t", 2, "no output file given");
-    expect("trace noev -o x.json", 1, "events.csv");
+    expect("trace noev -o x.json", 2, "events.csv");
 
     /* a header-only events.csv: an empty trace, no figure */
     make_run("hdr", "0.1", 0);
@@ -202,8 +202,8 @@ static void test_timeline_and_trace_verbs(void **state)
     assert_non_null(f);
     fputs("0,compute,-1e308,1e308,0,-1,-1\n", f);
     fclose(f);
-    expect("trace hdr -o big.json", 1, "hdr/events.csv:2: start_s must be");
-    expect("timeline hdr -o big.png", 1, "hdr/events.csv:2: start_s must be");
+    expect("trace hdr -o big.json", 2, "hdr/events.csv:2: start_s must be");
+    expect("timeline hdr -o big.png", 2, "hdr/events.csv:2: start_s must be");
 }
 
 int main(void)
