@@ -475,6 +475,45 @@ int ray_call(ray *ry, ray_actor a, const char *method, int nargs, const ray_in *
                                    a.max_task_retries);
 }
 
+/* ---- what the nodes did, summed ---- */
+
+const char *const ray_stat_names[RAY_NSTATS] = {RAY_STAT_NAMES};
+
+void ray_stats_add(double *to, const ray_stats *st)
+{
+    to[RAY_STAT_TASKS] += (double)st->tasks_run;
+    to[RAY_STAT_ACTOR_CALLS] += (double)st->actor_calls;
+    to[RAY_STAT_OBJECTS_INLINE] += (double)st->objects_inline;
+    to[RAY_STAT_OBJECTS_STORED] += (double)st->objects_stored;
+    to[RAY_STAT_OBJECTS_FETCHED] += (double)st->objects_fetched;
+    to[RAY_STAT_BYTES_FETCHED] += (double)st->bytes_fetched;
+    to[RAY_STAT_BYTES_INLINE] += (double)st->bytes_inline;
+    to[RAY_STAT_OBJECTS_FREED] += (double)st->objects_freed;
+    if ((double)st->store_peak_bytes > to[RAY_STAT_STORE_PEAK])
+        to[RAY_STAT_STORE_PEAK] = (double)st->store_peak_bytes;
+    to[RAY_STAT_SPILLED] += (double)st->tasks_spilled;
+    to[RAY_STAT_RECONSTRUCTIONS] += (double)st->reconstructions;
+    to[RAY_STAT_TASKS_RETRIED] += (double)st->tasks_retried;
+    to[RAY_STAT_ACTOR_RESTARTS] += (double)st->actor_restarts;
+    to[RAY_STAT_CALLS_LOST] += (double)st->calls_lost;
+}
+
+int ray_stats_gather(rt *r, const ray_stats *st, double *totals)
+{
+    if (rt_rank(r) != 0)
+        return rt_send(r, 0, RAY_TAG_STATS, st, sizeof *st);
+    ray_stats_add(totals, st);
+    int rc = RT_OK;
+    for (int q = 1; q < rt_size(r) && !rc; q++) {
+        ray_stats other;
+        if (!(rc = rt_recv(r, q, RAY_TAG_STATS, &other, sizeof other, NULL)))
+            ray_stats_add(totals, &other);
+        else if (rc == RT_EPEER) /* a node that died reports nothing */
+            rc = RT_OK;
+    }
+    return rc;
+}
+
 /* ---- a node's life ---- */
 
 int ray_main(rt *r, const ray_program *prog, ray_stats *stats)

@@ -225,6 +225,29 @@ typedef struct ray_stats {
     uint64_t nodes_lost;         /* nodes this node learnt were dead */
 } ray_stats;
 
+/* The counts a run's summary.json gets (run ray-ps, ray-bench), summed
+ * over the nodes, the store's peak the largest node's: one value each,
+ * named by RAY_STAT_NAMES in this order. */
+enum {
+    RAY_STAT_TASKS, RAY_STAT_ACTOR_CALLS, RAY_STAT_OBJECTS_INLINE, RAY_STAT_OBJECTS_STORED,
+    RAY_STAT_OBJECTS_FETCHED, RAY_STAT_BYTES_FETCHED, RAY_STAT_BYTES_INLINE,
+    RAY_STAT_OBJECTS_FREED, RAY_STAT_STORE_PEAK, RAY_STAT_SPILLED, RAY_STAT_RECONSTRUCTIONS,
+    RAY_STAT_TASKS_RETRIED, RAY_STAT_ACTOR_RESTARTS, RAY_STAT_CALLS_LOST,
+    RAY_NSTATS
+};
+#define RAY_STAT_NAMES                                                                     \
+    "ray_tasks", "ray_actor_calls", "ray_objects_inline", "ray_objects_stored",            \
+        "ray_objects_fetched", "ray_bytes_fetched", "ray_bytes_inline", "ray_objects_freed", \
+        "ray_store_peak_bytes", "ray_tasks_spilled", "ray_reconstructions",                \
+        "ray_tasks_retried", "ray_actor_restarts", "ray_calls_lost"
+extern const char *const ray_stat_names[RAY_NSTATS];
+/* Add one node's counts to totals[RAY_NSTATS]. */
+void ray_stats_add(double *totals, const ray_stats *st);
+/* After ray_main, on every rank: each sends its counts to rank 0, which
+ * adds them (its own too) to totals; a node that died reports nothing.
+ * totals may be NULL off rank 0. */
+int ray_stats_gather(rt *r, const ray_stats *st, double *totals);
+
 /* ---- names in the run records ----
  * Every node records what it ran as spans (runtime.h: rt_span), named by
  * an index into the program's span names, the same on every node and on

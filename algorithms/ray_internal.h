@@ -13,6 +13,7 @@
 
 #define RAY_TAG_CTRL 0x5241 /* control messages: tasks, results, requests */
 #define RAY_TAG_DATA 0x5242 /* object bodies, after a FETCH_REPLY header */
+#define RAY_TAG_STATS 0x5250 /* each node's counts to rank 0, after ray_main */
 
 enum { OBJ_PENDING, OBJ_READY, OBJ_ERROR };
 

@@ -53,8 +53,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define RAY_PS_TAG_STATS 0x5250
-
 static const train_opt opts[] = {
     {"mode", "sync|async", "sync: the server applies all workers' gradients together (default); "
                            "async: the first ready gradient, then that worker goes on"},
@@ -67,12 +65,7 @@ static const train_opt opts[] = {
     {NULL, NULL, NULL},
 };
 
-static const char *const stat_names[RAY_PS_NSTATS] = {
-    "ray_tasks", "ray_actor_calls", "ray_objects_inline", "ray_objects_stored",
-    "ray_objects_fetched", "ray_bytes_fetched", "ray_bytes_inline", "ray_objects_freed",
-    "ray_store_peak_bytes", "ray_tasks_spilled", "ray_reconstructions", "ray_tasks_retried",
-    "ray_actor_restarts", "ray_calls_lost", "ray_steps_redone",
-};
+static const char *const stat_names[RAY_PS_NSTATS] = {RAY_STAT_NAMES, "ray_steps_redone"};
 
 static void shape(const void *o, int workers, train_shape *out)
 {
@@ -386,25 +379,6 @@ static int driver(ray *ry, void *arg)
 
 /* ---- every rank ---- */
 
-static void add_stats(double *to, const ray_stats *st)
-{
-    to[RAY_PS_STAT_TASKS] += (double)st->tasks_run;
-    to[RAY_PS_STAT_ACTOR_CALLS] += (double)st->actor_calls;
-    to[RAY_PS_STAT_OBJECTS_INLINE] += (double)st->objects_inline;
-    to[RAY_PS_STAT_OBJECTS_STORED] += (double)st->objects_stored;
-    to[RAY_PS_STAT_OBJECTS_FETCHED] += (double)st->objects_fetched;
-    to[RAY_PS_STAT_BYTES_FETCHED] += (double)st->bytes_fetched;
-    to[RAY_PS_STAT_BYTES_INLINE] += (double)st->bytes_inline;
-    to[RAY_PS_STAT_OBJECTS_FREED] += (double)st->objects_freed;
-    if ((double)st->store_peak_bytes > to[RAY_PS_STAT_STORE_PEAK])
-        to[RAY_PS_STAT_STORE_PEAK] = (double)st->store_peak_bytes;
-    to[RAY_PS_STAT_SPILLED] += (double)st->tasks_spilled;
-    to[RAY_PS_STAT_RECONSTRUCTIONS] += (double)st->reconstructions;
-    to[RAY_PS_STAT_TASKS_RETRIED] += (double)st->tasks_retried;
-    to[RAY_PS_STAT_ACTOR_RESTARTS] += (double)st->actor_restarts;
-    to[RAY_PS_STAT_CALLS_LOST] += (double)st->calls_lost;
-}
-
 int ray_ps_rank(rt *r, void *arg)
 {
     train_setup *setup = arg;
@@ -421,16 +395,5 @@ int ray_ps_rank(rt *r, void *arg)
     if (rc)
         return rc;
     /* what each node's store did, summed on the reporter */
-    if (rt_rank(r) != 0)
-        return rt_send(r, 0, RAY_PS_TAG_STATS, &st, sizeof st);
-    train_out *out = train_slot(r);
-    add_stats(out->stats, &st);
-    for (int q = 1; q < rt_size(r) && !rc; q++) {
-        ray_stats other;
-        if (!(rc = rt_recv(r, q, RAY_PS_TAG_STATS, &other, sizeof other, NULL)))
-            add_stats(out->stats, &other);
-        else if (rc == RT_EPEER) /* a node that died reports nothing */
-            rc = RT_OK;
-    }
-    return rc;
+    return ray_stats_gather(r, &st, rt_rank(r) == 0 ? train_slot(r)->stats : NULL);
 }

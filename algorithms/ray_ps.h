@@ -16,15 +16,10 @@ typedef struct ray_ps_opts {
     plugin_ray_async_ps_fn *async_loop;
 } ray_ps_opts;
 
-/* The totals summary.json gets (train_out.stats of the reporter, summed
- * over the nodes; the peak is the largest node's). */
+/* The totals summary.json gets (train_out.stats of the reporter): Ray's
+ * counts (ray.h: RAY_STAT_*), then the example's own. */
 enum {
-    RAY_PS_STAT_TASKS, RAY_PS_STAT_ACTOR_CALLS, RAY_PS_STAT_OBJECTS_INLINE,
-    RAY_PS_STAT_OBJECTS_STORED, RAY_PS_STAT_OBJECTS_FETCHED, RAY_PS_STAT_BYTES_FETCHED,
-    RAY_PS_STAT_BYTES_INLINE, RAY_PS_STAT_OBJECTS_FREED, RAY_PS_STAT_STORE_PEAK,
-    RAY_PS_STAT_SPILLED, RAY_PS_STAT_RECONSTRUCTIONS, RAY_PS_STAT_TASKS_RETRIED,
-    RAY_PS_STAT_ACTOR_RESTARTS, RAY_PS_STAT_CALLS_LOST,
-    RAY_PS_STAT_STEPS_REDONE, /* sync: steps run again; async: gradients lost */
+    RAY_PS_STAT_STEPS_REDONE = RAY_NSTATS, /* sync: steps run again; async: gradients lost */
     RAY_PS_NSTATS
 };
 

@@ -106,8 +106,8 @@ static int survived(run_ctx *ctx, const job_result *res)
     if (res->rank_status[0] != RT_OK || o->npoints == 0)
         return 0;
     fprintf(stderr, "distlab run ray-ps: %.0f actor restart%s, %.0f call%s lost, %.0f %s\n",
-            o->stats[RAY_PS_STAT_ACTOR_RESTARTS], o->stats[RAY_PS_STAT_ACTOR_RESTARTS] == 1 ? "" : "s",
-            o->stats[RAY_PS_STAT_CALLS_LOST], o->stats[RAY_PS_STAT_CALLS_LOST] == 1 ? "" : "s",
+            o->stats[RAY_STAT_ACTOR_RESTARTS], o->stats[RAY_STAT_ACTOR_RESTARTS] == 1 ? "" : "s",
+            o->stats[RAY_STAT_CALLS_LOST], o->stats[RAY_STAT_CALLS_LOST] == 1 ? "" : "s",
             o->stats[RAY_PS_STAT_STEPS_REDONE],
             opts.mode == RAY_PS_SYNC ? "step(s) run again" : "gradient(s) lost");
     return 1;

@@ -68,6 +68,7 @@ typedef struct bench_slot {
     double tasks;
     double wrong;       /* allreduce: elements not the exact sum */
     double wire_bytes;  /* the job's bytes sent, every message */
+    double ray[RAY_NSTATS]; /* Ray's counts, summed over the nodes (ray.h) */
 } bench_slot;
 
 static double wall_s(void)
@@ -327,7 +328,9 @@ static int bench_rank(rt *r, void *arg)
     if (ba->mode == 3 && !ba->actors)
         return message_ring(r, ba, s);
     ray_program prog = bench_program(ba);
-    return ray_main(r, &prog, NULL);
+    ray_stats st = {0};
+    rc = ray_main(r, &prog, &st);
+    return rc ? rc : ray_stats_gather(r, &st, rt_rank(r) == 0 ? s->ray : NULL);
 }
 
 /* ---- the verb ---- */
@@ -365,7 +368,7 @@ typedef struct bench_runs {
 /* One job's run folder: its events (distlab timeline and trace read them)
  * and a summary that names Ray's spans and the job's settings. */
 static int write_run(const char *dir, const job_config *cfg, const job_result *res,
-                     const bench_arg *ba, const char *mode)
+                     const bench_arg *ba, const bench_slot *s, const char *mode)
 {
     char err[1024], algo[64];
     records *rec = records_open(dir, err, sizeof err);
@@ -378,6 +381,8 @@ static int write_run(const char *dir, const job_config *cfg, const job_result *r
               records_set_str(rec, "payload", ba->size_only ? "size-only" : "data");
     if (ray)
         bad = bad || records_set_num(rec, "task_overhead_s", ba->cfg.task_overhead_s);
+    for (int i = 0; ray && i < RAY_NSTATS; i++) /* as run ray-ps writes them */
+        bad = bad || records_set_num(rec, ray_stat_names[i], s->ray[i]);
     if (ba->mode == 3)
         bad = bad || records_set_int(rec, "vector_bytes", (long long)(ba->floats * sizeof(float)));
     if (ba->mode == 2)
@@ -438,7 +443,7 @@ static int run_one(const bench_runs *runs, job_config *cfg, bench_arg *ba, int r
         vsnprintf(leaf, sizeof leaf, name, ap);
         va_end(ap);
         snprintf(dir, sizeof dir, "%s/%s%s%s", runs->out, runs->mode, *leaf ? "/" : "", leaf);
-        rc = write_run(dir, cfg, &res, ba, runs->mode);
+        rc = write_run(dir, cfg, &res, ba, out, runs->mode);
     }
     job_result_free(&res);
     return rc;

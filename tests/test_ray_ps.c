@@ -305,6 +305,12 @@ static void ray_bench_modes(void **state)
     double aware, unaware;
     assert_int_equal(sscanf(row, "sim,10000000,%lf,%lf", &aware, &unaware), 2);
     assert_true(unaware > 10 * aware); /* 10 MB over 10 Gb/s against none */
+    /* each run folder counts what Ray did, as run ray-ps's does */
+    assert_true(num("rb/locality/bytes=10000000,unaware", "ray_bytes_fetched") == 1e7);
+    assert_true(num("rb/locality/bytes=10000000,aware", "ray_bytes_fetched") == 0);
+    assert_true(num("rb/locality/bytes=10000000,aware", "ray_tasks") == 2);
+    assert_true(num("rb/throughput/nodes=2", "ray_tasks") == 400 + 2); /* and the spawners */
+    assert_true(num("rb/throughput/nodes=2", "ray_reconstructions") == 0);
     /* size-only (the default in simulation) against data: the same times and bytes */
     run_ok("ray-bench allreduce --nodes 4 --sizes 1MB,4MB --overheads 5us,1ms --out %s/rb", dir);
     char so[4096];
