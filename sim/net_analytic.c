@@ -80,7 +80,13 @@ struct na_net {
     size_t nfill, cap_fill;
     na_flow **ended;
     size_t nended, cap_ended;
+    na_flow *spare;   /* ended flows of short routes, for reuse (next in user) */
 };
+
+/* A flow's slot array is at least this long, so that the flows of short
+ * routes (a star: 2 links; two racks: 4) are all one size and ended ones
+ * can be reused: a ring of p ranks starts 2p(p-1) flows. */
+#define NA_SHORT_ROUTE 4
 
 /* Grow *arr (of elem-size items) to hold need; 0, or -1 when out of memory. */
 static int grow(void **arr, size_t *cap, size_t need, size_t elem)
@@ -114,6 +120,11 @@ void na_free(na_net *n)
         return;
     for (size_t i = 0; i < n->nheap; i++)
         free(n->heap[i]);
+    while (n->spare) {
+        na_flow *f = n->spare;
+        n->spare = f->user;
+        free(f);
+    }
     for (int l = 0; l < n->nlinks; l++)
         free(n->links[l].flows);
     free(n->links);
@@ -441,9 +452,15 @@ na_flow *na_flow_start(na_net *n, const int *route, int nlinks, double latency_s
 {
     if (grow((void **)&n->heap, &n->cap_heap, n->nheap + 1, sizeof *n->heap) != 0)
         return NULL;
-    na_flow *f = calloc(1, sizeof *f + (size_t)nlinks * sizeof(int));
-    if (!f)
-        return NULL;
+    na_flow *f = n->spare;
+    if (f && nlinks <= NA_SHORT_ROUTE) {
+        n->spare = f->user;
+        memset(f, 0, sizeof *f);
+    } else {
+        int room = nlinks > NA_SHORT_ROUTE ? nlinks : NA_SHORT_ROUTE;
+        if (!(f = calloc(1, sizeof *f + (size_t)room * sizeof(int))))
+            return NULL;
+    }
     f->route = route;
     f->nlinks = nlinks;
     f->weight = weight > 0 ? weight : 1;
@@ -497,11 +514,23 @@ int na_advance(na_net *n, double now, void (*done)(void *user, void *ctx), void 
      * INFINITY: rerate reaches it through its links (or the lone list) */
     if ((n->ndirty || n->nlone) && rerate(n, now) != 0)
         return -1;
-    qsort(n->ended, n->nended, sizeof *n->ended, by_seq);
+    /* the heap gives them by (end, start order): usually in start order
+     * already, and glibc's qsort would allocate a buffer for nothing */
     size_t k = n->nended;
+    for (size_t i = 1; i < k; i++)
+        if (n->ended[i - 1]->seq > n->ended[i]->seq) {
+            qsort(n->ended, k, sizeof *n->ended, by_seq);
+            break;
+        }
     for (size_t i = 0; i < k; i++) {
-        done(n->ended[i]->user, ctx);
-        free(n->ended[i]);
+        na_flow *f = n->ended[i];
+        done(f->user, ctx);
+        if (f->nlinks <= NA_SHORT_ROUTE) {
+            f->user = n->spare;
+            n->spare = f;
+        } else {
+            free(f);
+        }
     }
     return (int)k;
 }
