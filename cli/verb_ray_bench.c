@@ -30,6 +30,12 @@
  * job itself runs with data. allreduce does so by default in simulation,
  * where its default sizes are the paper's 100 MB and 1 GB on 16 nodes.
  * latency and throughput move no payload and refuse it.
+ *
+ * --fail N@TIME (simulation, throughput and locality): a job whose only
+ * failed ranks are the ones --fail named, with the driver's finished,
+ * counts: Ray went on without them, lost objects rebuilt by lineage, and
+ * the CSV says how many. The driver's node (0) may not die, and latency
+ * and allreduce, which cannot go on without a rank, refuse it.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -69,6 +75,7 @@ typedef struct bench_slot {
     double wrong;       /* allreduce: elements not the exact sum */
     double wire_bytes;  /* the job's bytes sent, every message */
     double ray[RAY_NSTATS]; /* Ray's counts, summed over the nodes (ray.h) */
+    int nodes_lost;     /* nodes --fail took down while the driver went on */
 } bench_slot;
 
 static double wall_s(void)
@@ -415,6 +422,27 @@ fail:
     return -1;
 }
 
+/* Whether --fail takes rank down (simulation). */
+static int sim_fails(const job_config *cfg, int rank)
+{
+    const sim_config *sim = cfg->backend == &sim_backend ? cfg->settings : NULL;
+    for (int i = 0; sim && i < sim->nfaults; i++)
+        if (sim->faults[i].kind == SIM_FAULT_FAIL && sim->faults[i].rank == rank)
+            return 1;
+    return 0;
+}
+
+/* Ends a job's line: what the nodes --fail took down cost, if any. */
+static void print_lost(const bench_slot *s)
+{
+    double rebuilt = s->ray[RAY_STAT_RECONSTRUCTIONS], retried = s->ray[RAY_STAT_TASKS_RETRIED];
+    if (s->nodes_lost)
+        printf(" %d node%s lost (--fail): %.0f object%s rebuilt by lineage, %.0f task%s run "
+               "again", s->nodes_lost, s->nodes_lost == 1 ? "" : "s", rebuilt,
+               rebuilt == 1 ? "" : "s", retried, retried == 1 ? "" : "s");
+    printf("\n");
+}
+
 /* Run one job; name (printf-style) is its run folder under OUT/MODE. */
 static int run_one(const bench_runs *runs, job_config *cfg, bench_arg *ba, int ranks,
                    bench_slot *out, double *wall, const char *name, ...)
@@ -427,13 +455,24 @@ static int run_one(const bench_runs *runs, job_config *cfg, bench_arg *ba, int r
     cfg->record_events = runs->on;
     job_result res;
     double t0 = wall_s();
-    if (job_run(cfg, bench_rank, ba, &res) != 0) {
+    /* A node that --fail took down ends the job with its error; if only
+     * such nodes failed and the driver's finished, Ray went on without
+     * them (lost objects rebuilt by lineage) and the run counts. */
+    int lost = 0, failed = job_run(cfg, bench_rank, ba, &res) != 0;
+    for (int i = 1; failed && res.rank_status && i < ranks; i++)
+        if (res.rank_status[i] != RT_OK) {
+            lost++;
+            if (!sim_fails(cfg, i))
+                lost = -ranks;
+        }
+    if (failed && (lost <= 0 || res.rank_status[0] != RT_OK)) {
         fprintf(stderr, "distlab ray-bench: %s\n", res.error);
         job_result_free(&res);
         return -1;
     }
     *wall = wall_s() - t0;
     *out = *(bench_slot *)job_result_slot(&res, 0);
+    out->nodes_lost = lost;
     out->wire_bytes = (double)res.bytes_sent;
     int rc = 0;
     if (runs->on) {
@@ -701,6 +740,34 @@ int verb_ray_bench(int argc, char **argv)
         overheads[0] = 0;
         no = 1;
     }
+    /* --fail: a node other than the driver's may die where Ray can go on
+     * without it, its lost objects rebuilt by lineage */
+    int fewest = mode == 0 ? 2 : mode == 2 ? 4 : (int)nodes[0];
+    for (int i = 0; mode == 1 && i < nn; i++)
+        fewest = nodes[i] < fewest ? (int)nodes[i] : fewest;
+    for (int i = 0; i < sim.nfaults; i++) {
+        if (sim.faults[i].kind != SIM_FAULT_FAIL)
+            continue;
+        if (mode == 0 || mode == 3) {
+            fprintf(stderr, "distlab ray-bench %s: --fail: %s; it applies to throughput and "
+                    "locality, whose lost objects and tasks lineage rebuilds\n", modes[mode],
+                    mode == 0 ? "latency times the round trip to node 1 beside a plain "
+                                "rt_send/rt_recv one, which cannot go on without it"
+                              : "the message ring cannot go on without a rank, and a ring "
+                                "member's actor restarted from its constructor has lost its "
+                                "vector");
+            return 2;
+        }
+        if (sim.faults[i].rank == 0) {
+            fprintf(stderr, "distlab ray-bench %s: --fail 0@%g s: node 0 is the driver's, and Ray "
+                    "does not survive its driver; expected another node, from 1 to %d\n",
+                    modes[mode], sim.faults[i].at_s, fewest - 1);
+            return 2;
+        }
+    }
+    if (cli_check_faults(mode == 1 ? "ray-bench throughput (its fewest --nodes)" : verb, &sim,
+                         fewest))
+        return 2;
     if (mode == 3 && !ba.size_only && too_big(nodes, nn, sizes, ns))
         return 2;
     const char *outdir = cli_get(&a, "out") ? cli_get(&a, "out") : "runs/ray-bench";
@@ -741,7 +808,8 @@ int verb_ray_bench(int argc, char **argv)
         status = figure(png, "Round trip of an empty task", "which round trip", yl, PLOT_LINEAR,
                         PLOT_LINEAR, &ser, 1);
     } else if (mode == 1) {
-        fprintf(f, "backend,placement,nodes,tasks,seconds,tasks_per_s,wall_s\n");
+        fprintf(f, "backend,placement,nodes,tasks,seconds,tasks_per_s,wall_s,nodes_lost,"
+                   "reconstructions,tasks_retried\n");
         double x[MAX_POINTS], y[MAX_POINTS];
         for (int i = 0; i < nn; i++) {
             if (run_one(&runs, &cfg, &ba, (int)nodes[i], &s, &wall, "nodes=%d", (int)nodes[i])) {
@@ -750,12 +818,13 @@ int verb_ray_bench(int argc, char **argv)
             }
             x[i] = nodes[i];
             y[i] = s.tasks / s.seconds;
-            fprintf(f, "%s,%s,%d,%ld,%.9g,%.6g,%.3f\n", cfg.backend->name, placements[ba.hybrid],
-                    (int)nodes[i], ba.tasks,
-                    s.seconds, y[i], wall);
+            fprintf(f, "%s,%s,%d,%ld,%.9g,%.6g,%.3f,%d,%.0f,%.0f\n", cfg.backend->name,
+                    placements[ba.hybrid], (int)nodes[i], ba.tasks, s.seconds, y[i], wall,
+                    s.nodes_lost, s.ray[RAY_STAT_RECONSTRUCTIONS], s.ray[RAY_STAT_TASKS_RETRIED]);
             printf("ray-bench throughput (%s): %d nodes, %ld tasks in %.4g s: %.4g tasks/s "
-                   "(%.2f s of wall time)\n", cfg.backend->name, (int)nodes[i], ba.tasks, s.seconds,
+                   "(%.2f s of wall time)", cfg.backend->name, (int)nodes[i], ba.tasks, s.seconds,
                    y[i], wall);
+            print_lost(&s);
             fflush(stdout);
         }
         plot_series ser = {"empty tasks", x, y, (size_t)nn, 1};
@@ -768,11 +837,14 @@ int verb_ray_bench(int argc, char **argv)
             return 1;
         }
     } else {
-        fprintf(f, "backend,bytes,locality_aware_s,locality_unaware_s,ratio\n");
+        fprintf(f, "backend,bytes,locality_aware_s,locality_unaware_s,ratio,nodes_lost,"
+                   "aware_reconstructions,unaware_reconstructions,aware_tasks_retried,"
+                   "unaware_tasks_retried\n");
         double x[MAX_POINTS], ya[MAX_POINTS], yu[MAX_POINTS];
         for (int i = 0; i < ns; i++) {
             ba.bytes = (size_t)sizes[i];
             double t[2];
+            bench_slot job[2];
             for (int aware = 1; aware >= 0; aware--) {
                 ba.cfg.locality = aware;
                 if (run_one(&runs, &cfg, &ba, 4, &s, &wall, "bytes=%zu,%s", ba.bytes,
@@ -781,13 +853,23 @@ int verb_ray_bench(int argc, char **argv)
                     return 1;
                 }
                 t[aware] = s.seconds;
+                job[aware] = s;
             }
             x[i] = sizes[i];
             ya[i] = t[1];
             yu[i] = t[0];
-            fprintf(f, "%s,%zu,%.9g,%.9g,%.4g\n", cfg.backend->name, ba.bytes, t[1], t[0], t[0] / t[1]);
+            fprintf(f, "%s,%zu,%.9g,%.9g,%.4g,%d,%.0f,%.0f,%.0f,%.0f\n", cfg.backend->name,
+                    ba.bytes, t[1], t[0], t[0] / t[1],
+                    job[1].nodes_lost > job[0].nodes_lost ? job[1].nodes_lost : job[0].nodes_lost,
+                    job[1].ray[RAY_STAT_RECONSTRUCTIONS], job[0].ray[RAY_STAT_RECONSTRUCTIONS],
+                    job[1].ray[RAY_STAT_TASKS_RETRIED], job[0].ray[RAY_STAT_TASKS_RETRIED]);
             printf("ray-bench locality (%s): %zu bytes: aware %.4g s, unaware %.4g s (%.3gx)\n",
                    cfg.backend->name, ba.bytes, t[1], t[0], t[0] / t[1]);
+            for (int aware = 1; aware >= 0; aware--)
+                if (job[aware].nodes_lost) {
+                    printf("  %s:", aware ? "aware" : "unaware");
+                    print_lost(&job[aware]);
+                }
             fflush(stdout);
         }
         plot_series ser[2] = {{"locality-aware", x, ya, (size_t)ns, 1},

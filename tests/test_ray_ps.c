@@ -311,6 +311,21 @@ static void ray_bench_modes(void **state)
     assert_true(num("rb/locality/bytes=10000000,aware", "ray_tasks") == 2);
     assert_true(num("rb/throughput/nodes=2", "ray_tasks") == 400 + 2); /* and the spawners */
     assert_true(num("rb/throughput/nodes=2", "ray_reconstructions") == 0);
+    /* node 1 dies between making the 1 MB input and using it: the job goes
+     * on, the input rebuilt by lineage and counted in the CSV and summary */
+    run_ok("ray-bench locality --sizes 1MB --reps 1 --fail 1@0.1ms --out %s/rbf", dir);
+    snprintf(path, sizeof path, "%s/rbf/locality.csv", dir);
+    assert_int_equal(test_read_file(path, buf, sizeof buf - 1, &n), 0);
+    buf[n] = '\0';
+    assert_non_null(strstr(buf, ",nodes_lost,aware_reconstructions,unaware_reconstructions,"));
+    row = strstr(buf, "sim,1000000,");
+    assert_non_null(row);
+    int lost, rebuilt[2];
+    assert_int_equal(sscanf(row, "sim,1000000,%lf,%lf,%*f,%d,%d,%d", &aware, &unaware, &lost,
+                            &rebuilt[1], &rebuilt[0]), 5);
+    assert_true(lost == 1 && rebuilt[1] == 1 && rebuilt[0] == 1);
+    assert_true(aware > 1e-3); /* the rebuilt input is fetched: locality lost */
+    assert_true(num("rbf/locality/bytes=1000000,aware", "ray_reconstructions") == 1);
     /* size-only (the default in simulation) against data: the same times and bytes */
     run_ok("ray-bench allreduce --nodes 4 --sizes 1MB,4MB --overheads 5us,1ms --out %s/rb", dir);
     char so[4096];
@@ -377,6 +392,11 @@ static void ray_bench_modes(void **state)
         {"throughput --overheads 1ms", "--overheads applies to allreduce only"},
         {"latency --nodes 4", "--nodes applies to throughput and allreduce only"},
         {"latency extra", "unexpected argument 'extra'"},
+        {"throughput --nodes 4 --fail 0@1ms", "node 0 is the driver's, and Ray does not survive "
+                                              "its driver; expected another node, from 1 to 3"},
+        {"latency --fail 1@1ms", "--fail: latency times the round trip to node 1"},
+        {"allreduce --fail 1@1ms", "the message ring cannot go on without a rank"},
+        {"locality --fail 4@1ms", "--fail: rank 4 at 0.001 s, but the job has ranks 0 to 3"},
     };
     char prefix[700];
     snprintf(prefix, sizeof prefix, "ray-bench --out %s/rb", dir);
