@@ -5,7 +5,8 @@
  * the same results on both backends, size-only objects (a ring of
  * actors at the time of one with data), and in simulation a node that dies
  * (--fail): lost results rebuilt by lineage, actors restarted, and the
- * errors when neither can be.
+ * errors when neither can be; the scheduler's hybrid policy spreading
+ * at half busy and a full node spilling a task it was sent.
  *
  * The driver (rank 0) never asserts: it writes what it saw into its
  * result slot, and each check asserts on the slots after the job.
@@ -375,10 +376,27 @@ static int f_caller(ray *ry, int nargs, const ray_arg *a)
     return rc;
 }
 
+/* where a task it submits for the scheduler to place runs */
+static int f_where_placed(ray *ry, int nargs, const ray_arg *a)
+{
+    (void)nargs;
+    (void)a;
+    ray_ref x;
+    const void *d;
+    size_t b;
+    int rc = ray_submit(ry, "where", 0, NULL, NULL, &x);
+    if (!rc)
+        rc = ray_get(ry, x, &d, &b);
+    if (!rc)
+        rc = ray_return(ry, d, b);
+    ray_release(ry, x);
+    return rc;
+}
+
 static const ray_function functions[] = {
     {"add", f_add},   {"where", f_where}, {"fib", f_fib},       {"sleep", f_sleep},
     {"boom", f_boom}, {"make", f_make},   {"sum", f_sum},       {"caller", f_caller},
-    {"twice", f_twice}, {"die", f_die},
+    {"twice", f_twice}, {"die", f_die}, {"where_placed", f_where_placed},
 };
 
 static ray_program program(int (*driver)(ray *, void *))
@@ -868,6 +886,97 @@ static void overhead_sim(void **state)
     /* 50 us each way without it: the overhead adds exactly its time */
     assert_true(rtt[0] > 0 && rtt[0] < 1e-3);
     assert_true(fabs(rtt[1] - rtt[0] - 1e-3) < 1e-9);
+}
+
+/* ---- the scheduler (simulation) ---- */
+
+/* Tasks of one cpu submitted back to back, placed by the scheduler: where
+ * each ran (value[i]). */
+static int drv_hybrid(ray *ry, void *arg)
+{
+    (void)arg;
+    slot *s = my_slot(ry);
+    ray_ref x[6];
+    int rc = RT_OK, n = 0;
+    for (; n < 6 && !rc; n++)
+        rc = ray_submit(ry, "where", 0, NULL, NULL, &x[n]);
+    for (int i = 0; i < n && !rc; i++)
+        s->value[i] = get_double(ry, x[i], &rc);
+    for (int i = 0; i < n; i++)
+        ray_release(ry, x[i]);
+    return rc;
+}
+
+/* Ray's hybrid policy: with 4 cpus a node, the driver's node runs tasks
+ * itself until it is half busy (2 cpus), then spreads them; with the
+ * threshold at 1 it keeps all 4 it has room for. */
+static void hybrid_spreads_at_half_sim(void **state)
+{
+    (void)state;
+    for (int k = 0; k < 2; k++) {
+        ray_program p = program(drv_hybrid);
+        p.cfg.cpus_per_node = 4;
+        p.cfg.spread_threshold = k ? 1.0 : 0.5;
+        job_result res;
+        run_on(ON_SIM, 4, &p, &res);
+        slot *s = job_result_slot(&res, 0);
+        int local = 2 + 2 * k;
+        for (int i = 0; i < 6; i++)
+            if ((i < local) != (s->value[i] == 0))
+                fail_msg("threshold %g: task %d ran on node %g; expected the first %d on node 0 "
+                         "and no other", p.cfg.spread_threshold, i, s->value[i], local);
+        job_result_free(&res);
+    }
+}
+
+/* Spillback: node 3 is full (a long task pinned there) when node 2,
+ * busy itself and knowing no better (it looks at node 3 first), sends it
+ * a task; node 3 passes the task on once, to node 1, the one it believes
+ * free (the driver's node is busy too, and said so in its message). */
+static int drv_spill(ray *ry, void *arg)
+{
+    (void)arg;
+    slot *s = my_slot(ry);
+    double nap = 0.1;
+    ray_ref hold[2], placed;
+    int rc = ray_submit(ry, "sleep", 1, (ray_in[]){ray_val(&nap, 8)},
+                        &(ray_task_opts){.cpus = 1, .node = 0}, &hold[0]);
+    if (!rc)
+        rc = ray_submit(ry, "sleep", 1, (ray_in[]){ray_val(&nap, 8)},
+                        &(ray_task_opts){.cpus = 1, .node = 3}, &hold[1]);
+    if (!rc)
+        rc = ray_submit(ry, "where_placed", 0, NULL, &(ray_task_opts){.cpus = 1, .node = 2},
+                        &placed);
+    if (!rc)
+        s->value[0] = get_double(ry, placed, &rc);
+    const void *d;
+    size_t b;
+    for (int i = 0; i < 2 && !rc; i++)
+        rc = ray_get(ry, hold[i], &d, &b);
+    return rc;
+}
+
+/* ... and without spillback it waits on node 3 */
+static void spillback_sim(void **state)
+{
+    (void)state;
+    for (int on = 1; on >= 0; on--) {
+        ray_program p = program(drv_spill);
+        p.cfg.spillback = on;
+        job_result res;
+        run_on(ON_SIM, 4, &p, &res);
+        slot *s = job_result_slot(&res, 0);
+        uint64_t spilled = 0;
+        for (int i = 0; i < 4; i++)
+            spilled += ((slot *)job_result_slot(&res, i))->st.tasks_spilled;
+        uint64_t by3 = ((slot *)job_result_slot(&res, 3))->st.tasks_spilled;
+        if (spilled != (uint64_t)on || by3 != spilled || s->value[0] != (on ? 1 : 3))
+            fail_msg("spillback %s: %llu task(s) spilled (%llu by node 3), the placed one ran on "
+                     "node %g; expected %d by node 3, run on node %d", on ? "on" : "off",
+                     (unsigned long long)spilled, (unsigned long long)by3, s->value[0], on,
+                     on ? 1 : 3);
+        job_result_free(&res);
+    }
 }
 
 /* ---- a node dies (simulation) ---- */
@@ -1453,7 +1562,8 @@ int main(void)
         CASES(late_fetch), CASES(borrow_chain),
         cmocka_unit_test(futures_procs),
         cmocka_unit_test(large_procs), cmocka_unit_test(same_sim_and_threads),
-        cmocka_unit_test(overhead_sim), cmocka_unit_test(lineage_sim),
+        cmocka_unit_test(overhead_sim), cmocka_unit_test(hybrid_spreads_at_half_sim),
+        cmocka_unit_test(spillback_sim), cmocka_unit_test(lineage_sim),
         cmocka_unit_test(restart_sim),  cmocka_unit_test(no_retries_sim),
         cmocka_unit_test(call_retries_sim), cmocka_unit_test(dead_borrower_sim),
         cmocka_unit_test(lineage_procs), CASES(ring_size_only),
