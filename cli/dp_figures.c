@@ -125,10 +125,13 @@ static int axis_value(const char *verb, const char *key, const char *val, double
 
 int dp_figures_wanted(int argc, char **argv)
 {
-    for (int i = 1; i < argc; i++)
-        if (strcmp(argv[i], "--frameworks") == 0 || strncmp(argv[i], "--frameworks=", 13) == 0)
-            return 1;
-    return 0;
+    int want = 0;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+            return 0; /* the verb's own --help, which lists --frameworks */
+        want |= strcmp(argv[i], "--frameworks") == 0 || strncmp(argv[i], "--frameworks=", 13) == 0;
+    }
+    return want;
 }
 
 /* --key VALUE or --key=VALUE at argv[*i]: the value, and *i past it. */
