@@ -5,7 +5,7 @@
  * algorithms/collectives.h if you like), define one of the functions
  * below, and hand the file to distlab:
  *
- *   distlab collective --algo ./my_ring.c --workers 8 --bytes 1MiB --model ring
+ *   distlab collective --algo ./my_ring.c --workers 8 --bytes 1MiB --model --cost ring
  *   distlab lab check 01 ./my_ring.c       the lab's checker on your file
  *   distlab lab run 01 ./my_ring.c ...     the lab's command on your file
  *

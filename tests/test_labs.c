@@ -134,7 +134,16 @@ static void checkers_fail_starters_and_pass_solutions(void **state)
         assert_true(total >= 5);
         checked++;
     }
-    assert_true(checked >= 1);
+    /* every lab folder has a checker, and lab list names each one */
+    int folders = 0;
+    DIR *d = opendir(labs_dir);
+    assert_non_null(d);
+    for (struct dirent *e; (e = readdir(d));)
+        folders += e->d_name[0] >= '0' && e->d_name[0] <= '9' && e->d_name[1] >= '0' && e->d_name[1] <= '9' &&
+                   e->d_name[2] == '-';
+    closedir(d);
+    if (checked != folders || checked < 13)
+        fail_msg("lab list names %d checkers for %d lab folders:\n%s", checked, folders, list);
 }
 
 /* collective --algo FILE.c: a file of one's own, timed against the
