@@ -206,7 +206,7 @@ static int draw(const char *out, outcome *o, int n, const char *clock, int *drew
 
     static const char *const sent[] = {"bytes sent"};
     plot_bars_spec b2 = {.opts = plot_opts_default(), .ngroups = n, .groups = names,
-                         .nseries = 1, .series = sent, .values = bytes};
+                         .nseries = 1, .series = sent, .values = bytes, .value_format = "%.3g"};
     b2.opts.title = "Bytes on the wire per epoch (all ranks)";
     b2.opts.width_in = bars.opts.width_in;
     char blabel[64];

@@ -57,6 +57,8 @@ int plot_bars(const char *path, const plot_bars_spec *spec, char *err, size_t er
         hi = fmax(hi, pos);
         lo = fmin(lo, neg);
     }
+    if (spec->value_format && !spec->stacked)
+        hi *= 1.12; /* room over the tallest bar for its value */
     plot_opts o = spec->opts;
     o.x.scale = PLOT_LINEAR;
     if (o.y.scale != PLOT_LINEAR) {
@@ -117,6 +119,18 @@ int plot_bars(const char *path, const plot_bars_spec *spec, char *err, size_t er
         }
     }
     cairo_restore(c.cr);
+    if (spec->value_format && !spec->stacked)
+        for (int g = 0; g < ng; g++)
+            for (int s = 0; s < ns; s++) {
+                double v = spec->values[s * ng + g];
+                char text[64];
+                if (!isfinite(v))
+                    continue;
+                snprintf(text, sizeof text, spec->value_format, v);
+                double x = frame_x(&f, g) - slot * 0.4 + (s + 0.46) * bar;
+                canvas_text(&c, x, frame_y(&f, v) - (v >= 0 ? 1.5 : -1.5), 0.5, v >= 0 ? 1 : 0, 0, text,
+                            PLOT_LEGEND_PT, 0, PLOT_INK);
+            }
     /* the zero line over the bars' feet */
     canvas_rgb(&c, PLOT_INK);
     cairo_set_line_width(c.cr, 0.8);

@@ -93,6 +93,10 @@ typedef struct plot_bars_spec {
     const char *const *series;
     const double *values; /* values[s * ngroups + g] */
     int stacked;
+    /* grouped bars: each bar's value written over it (printf format of one
+     * double, e.g. "%.3g"), so a bar a hundred times shorter than the
+     * tallest still reads; NULL: none */
+    const char *value_format;
 } plot_bars_spec;
 
 int plot_bars(const char *path, const plot_bars_spec *spec, char *err, size_t errlen);

@@ -269,6 +269,18 @@ static long count_colour(const image *im, unsigned rgb, double fx0, double fy0, 
     return n;
 }
 
+/* Pixels darker than mid-grey in every channel: text, not grid lines. */
+static long count_dark(const image *im, double fx0, double fy0, double fx1, double fy1)
+{
+    long n = 0;
+    for (int y = (int)(fy0 * im->h); y < (int)(fy1 * im->h); y++)
+        for (int x = (int)(fx0 * im->w); x < (int)(fx1 * im->w); x++) {
+            unsigned p = pixel(im, x, y);
+            n += (p >> 16 & 0xFF) < 0x80 && (p >> 8 & 0xFF) < 0x80 && (p & 0xFF) < 0x80;
+        }
+    return n;
+}
+
 static long count_not_white(const image *im, double fx0, double fy0, double fx1, double fy1)
 {
     long n = 0;
@@ -612,6 +624,26 @@ static void test_bars(void **state)
     if (plot_bars(out("bars-grouped.svg"), &g, err, sizeof err))
         fail_msg("%s", err);
     check_header(out("bars-grouped.svg"), "<?xml", "<svg");
+
+    /* value_format writes each bar's value over it: ink above a bar 200
+     * times shorter than the other, where without it there is none */
+    static const char *const two[] = {"ring", "one-shot"};
+    static const char *const sent[] = {"bytes"};
+    static const double vals[] = {100, 0.5};
+    plot_bars_spec v = {.opts = plot_opts_default(), .ngroups = 2, .groups = two, .nseries = 1,
+                        .series = sent, .values = vals};
+    long ink[2];
+    for (int with = 0; with < 2; with++) {
+        v.value_format = with ? "%.3g" : NULL;
+        path = out(with ? "bars-values.png" : "bars-no-values.png");
+        if (plot_bars(path, &v, err, sizeof err))
+            fail_msg("%s", err);
+        im = load_png(path);
+        ink[with] = count_dark(&im, 0.65, 0.7, 0.9, 0.87); /* where 0.5 is written */
+        cairo_surface_destroy(im.s);
+    }
+    if (ink[0] != 0 || ink[1] < 20)
+        fail_msg("ink over the short bar: %ld pixels without values, %ld with", ink[0], ink[1]);
 }
 
 static void test_scaling(void **state)
