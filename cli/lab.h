@@ -10,6 +10,8 @@
 #define DISTLAB_CLI_LAB_H
 
 #include "algorithms/collectives.h"
+#include "core/job.h"
+#include "sim/sim_backend.h"
 
 typedef struct lab_checker lab_checker;
 struct lab_checker {
@@ -49,6 +51,12 @@ typedef struct lab_case {
     int say_always;
 } lab_case;
 void lab_run_cases(tap *t, const lab_case *cases, int n, const void *ctx, int loaded);
+
+/* A checker's job: in simulation on *sim (the caller's, alive while the
+ * job runs), or with real_sockets on loopback TCP with ranks as threads
+ * and a 30 s timeout; ranks ranks, result slots of result_bytes, no
+ * events. */
+job_config lab_job_config(int real_sockets, sim_config *sim, int ranks, size_t result_bytes);
 
 /* The score line; returns the exit status (0: every check passed). */
 int lab_score(const tap *t, const lab_checker *lab, const char *file);

@@ -147,6 +147,24 @@ void lab_run_cases(tap *t, const lab_case *cases, int n, const void *ctx, int lo
     }
 }
 
+job_config lab_job_config(int real_sockets, sim_config *sim, int ranks, size_t result_bytes)
+{
+    static real_config real; /* the same for every checker's job */
+    job_config cfg;
+    if (real_sockets) {
+        real = real_config_default();
+        real.launch = REAL_LAUNCH_THREADS;
+        cfg = real_job_config(&real);
+        cfg.timeout_s = 30;
+    } else {
+        cfg = sim_job_config(sim);
+    }
+    cfg.ranks = ranks;
+    cfg.result_bytes = result_bytes;
+    cfg.record_events = 0;
+    return cfg;
+}
+
 int lab_score(const tap *t, const lab_checker *lab, const char *file)
 {
     printf("# score: %d/%d checks pass (lab %s, %s)\n", t->passed, t->n, lab->number, file);
@@ -268,20 +286,9 @@ typedef struct ar_job {
  * with what went wrong said into o. */
 static int ar_run(outcome *o, const ar_job *j, ar_slot *slots)
 {
-    job_config cfg;
     sim_config sim = sim_config_default();
-    real_config real = real_config_default();
-    if (strcmp(j->backend, "sim") == 0) {
-        sim.size_only = j->arg->size_only;
-        cfg = sim_job_config(&sim);
-    } else {
-        real.launch = REAL_LAUNCH_THREADS;
-        cfg = real_job_config(&real);
-        cfg.timeout_s = 30;
-    }
-    cfg.ranks = j->ranks;
-    cfg.result_bytes = sizeof(ar_slot);
-    cfg.record_events = 0;
+    sim.size_only = j->arg->size_only;
+    job_config cfg = lab_job_config(strcmp(j->backend, "sim") != 0, &sim, j->ranks, sizeof(ar_slot));
     job_result res;
     int rc = job_run(&cfg, ar_rank, (void *)j->arg, &res);
     if (rc != 0)

@@ -316,23 +316,12 @@ static int is_dead(const f_arg *a, int w)
 /* Run a with W workers; the failures of what it saw said into o. */
 static void judge_run(outcome *o, const f_arg *a, int W)
 {
-    job_config cfg;
     sim_config sim = sim_config_default();
-    real_config real = real_config_default();
-    if (!a->real) {
-        if (a->fail_worker >= 0) {
-            sim.nfaults = 1;
-            sim.faults[0] = (sim_fault){.kind = SIM_FAULT_FAIL, .rank = a->fail_worker + 1, .at_s = a->fail_at_s};
-        }
-        cfg = sim_job_config(&sim);
-    } else {
-        real.launch = REAL_LAUNCH_THREADS;
-        cfg = real_job_config(&real);
-        cfg.timeout_s = 30;
+    if (a->fail_worker >= 0) { /* (in simulation: on real sockets the rank itself stops) */
+        sim.nfaults = 1;
+        sim.faults[0] = (sim_fault){.kind = SIM_FAULT_FAIL, .rank = a->fail_worker + 1, .at_s = a->fail_at_s};
     }
-    cfg.ranks = W + 1;
-    cfg.result_bytes = sizeof(f_slot);
-    cfg.record_events = 0;
+    job_config cfg = lab_job_config(a->real, &sim, W + 1, sizeof(f_slot));
     job_result res;
     job_run(&cfg, f_rank, (void *)a, &res);
     char b[60], where[120];

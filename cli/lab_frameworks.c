@@ -130,20 +130,9 @@ static sim_config lab_sim(void)
 /* Run a on p ranks; 0 with the slots, or -1 having said why. */
 static int fw_run(outcome *o, const fw_arg *a, int p, int real_sockets, fw_slot *slots)
 {
-    job_config cfg;
     sim_config sim = lab_sim();
-    real_config real = real_config_default();
-    if (!real_sockets) {
-        sim.size_only = a->size_only;
-        cfg = sim_job_config(&sim);
-    } else {
-        real.launch = REAL_LAUNCH_THREADS;
-        cfg = real_job_config(&real);
-        cfg.timeout_s = 30;
-    }
-    cfg.ranks = p;
-    cfg.result_bytes = sizeof(fw_slot);
-    cfg.record_events = 0;
+    sim.size_only = a->size_only;
+    job_config cfg = lab_job_config(real_sockets, &sim, p, sizeof(fw_slot));
     job_result res;
     int rc = job_run(&cfg, fw_rank, (void *)a, &res);
     if (rc != 0)

@@ -227,21 +227,10 @@ static hw_slot slots[W_MAX];
 static int hw_run(outcome *o, plugin_hogwild_step_fn *fn, int locked, int W, const char *backend)
 {
     hw_arg a = {fn, locked};
-    job_config cfg;
     sim_config sim = sim_config_default();
-    real_config real = real_config_default();
-    if (strcmp(backend, "sim") == 0) {
-        sim.hosts = 1;
-        sim.cores = W;
-        cfg = sim_job_config(&sim);
-    } else {
-        real.launch = REAL_LAUNCH_THREADS;
-        cfg = real_job_config(&real);
-        cfg.timeout_s = 30;
-    }
-    cfg.ranks = W;
-    cfg.result_bytes = sizeof(hw_slot);
-    cfg.record_events = 0;
+    sim.hosts = 1; /* one host with a core per rank */
+    sim.cores = W;
+    job_config cfg = lab_job_config(strcmp(backend, "sim") != 0, &sim, W, sizeof(hw_slot));
     job_result res;
     int rc = job_run(&cfg, hw_rank, &a, &res);
     if (rc != 0)

@@ -187,19 +187,8 @@ static void run_one(const ml_corpus *corpus, const lda_run *x, lda_resample_fn f
     memset(out, 0, sizeof *out);
     lda_opts opt = {.corpus = corpus, .topics = 3, .alpha = 0.1, .beta = 0.05, .sweeps = x->sweeps,
                     .consistency = x->consistency, .servers = x->servers, .seed = 11, .resample = fn};
-    job_config cfg;
     sim_config sim = sim_config_default();
-    real_config real = real_config_default();
-    if (!x->real) {
-        cfg = sim_job_config(&sim);
-    } else {
-        real.launch = REAL_LAUNCH_THREADS;
-        cfg = real_job_config(&real);
-        cfg.timeout_s = 30;
-    }
-    cfg.ranks = x->servers + x->workers;
-    cfg.result_bytes = lda_out_bytes(corpus, opt.topics);
-    cfg.record_events = 0;
+    job_config cfg = lab_job_config(x->real, &sim, x->servers + x->workers, lda_out_bytes(corpus, opt.topics));
     job_result res;
     if (job_run(&cfg, lda_rank, &opt, &res) != 0) {
         snprintf(out->error, sizeof out->error, "%s", res.error);

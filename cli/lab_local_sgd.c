@@ -88,19 +88,8 @@ static int check_run(outcome *o, const avg_ctx *c, int p, long steps, long every
                      uint64_t *last_hash)
 {
     avg_arg a = {c->fn, steps, every};
-    job_config cfg;
     sim_config sim = sim_config_default();
-    real_config real = real_config_default();
-    if (strcmp(backend, "sim") == 0) {
-        cfg = sim_job_config(&sim);
-    } else {
-        real.launch = REAL_LAUNCH_THREADS;
-        cfg = real_job_config(&real);
-        cfg.timeout_s = 30;
-    }
-    cfg.ranks = p;
-    cfg.result_bytes = sizeof(avg_slot);
-    cfg.record_events = 0;
+    job_config cfg = lab_job_config(strcmp(backend, "sim") != 0, &sim, p, sizeof(avg_slot));
     job_result res;
     int bad = 0;
     if (job_run(&cfg, avg_rank, &a, &res) != 0) {

@@ -170,19 +170,8 @@ static int mp_run(outcome *o, const mp_case *c, int P, const char *backend)
             snprintf(skipped_why, sizeof skipped_why, "%s", why);
         return SKIPPED;
     }
-    job_config cfg;
     sim_config sim = sim_config_default();
-    real_config real = real_config_default();
-    if (strcmp(backend, "sim") == 0) {
-        cfg = sim_job_config(&sim);
-    } else {
-        real.launch = REAL_LAUNCH_THREADS;
-        cfg = real_job_config(&real);
-        cfg.timeout_s = 30;
-    }
-    cfg.ranks = P;
-    cfg.result_bytes = sizeof(mp_slot);
-    cfg.record_events = 0;
+    job_config cfg = lab_job_config(strcmp(backend, "sim") != 0, &sim, P, sizeof(mp_slot));
     job_result res;
     int rc = job_run(&cfg, mp_rank, (void *)c, &res);
     if (rc != 0)

@@ -283,19 +283,8 @@ static int lr_run(outcome *o, const lr_arg *arg, const char *backend, lr_slot *s
 {
     lr_arg run = *arg, *a = &run;
     run.sim = strcmp(backend, "sim") == 0;
-    job_config cfg;
     sim_config sim = sim_config_default();
-    real_config real = real_config_default();
-    if (strcmp(backend, "sim") == 0) {
-        cfg = sim_job_config(&sim);
-    } else {
-        real.launch = REAL_LAUNCH_THREADS;
-        cfg = real_job_config(&real);
-        cfg.timeout_s = 30;
-    }
-    cfg.ranks = a->W + 1;
-    cfg.result_bytes = sizeof(lr_slot);
-    cfg.record_events = 0;
+    job_config cfg = lab_job_config(!run.sim, &sim, a->W + 1, sizeof(lr_slot));
     job_result res;
     int rc = job_run(&cfg, lr_rank, a, &res);
     if (rc != 0)

@@ -167,20 +167,9 @@ static int ssp_run(outcome *o, const ssp_arg *a, int W, const double *slow, cons
     double slowdown[W_MAX + 1] = {1};
     for (int i = 0; i < W; i++)
         slowdown[i + 1] = slow[i];
-    job_config cfg;
     sim_config sim = sim_config_default();
-    real_config real = real_config_default();
-    if (strcmp(backend, "sim") == 0) {
-        cfg = sim_job_config(&sim);
-    } else {
-        real.launch = REAL_LAUNCH_THREADS;
-        cfg = real_job_config(&real);
-        cfg.timeout_s = 30;
-    }
-    cfg.ranks = W + 1;
+    job_config cfg = lab_job_config(strcmp(backend, "sim") != 0, &sim, W + 1, sizeof(ssp_slot));
     cfg.slowdown = slowdown;
-    cfg.result_bytes = sizeof(ssp_slot);
-    cfg.record_events = 0;
     job_result res;
     int rc = job_run(&cfg, ssp_rank, (void *)a, &res);
     if (rc != 0)
