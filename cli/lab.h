@@ -11,6 +11,7 @@
 
 #include "algorithms/collectives.h"
 #include "core/job.h"
+#include "core/records.h" /* fnv1a64: the checkers compare models by it */
 #include "sim/sim_backend.h"
 
 typedef struct lab_checker lab_checker;

@@ -73,15 +73,6 @@ static float input(int rank, size_t i)
     return 0.5f + (float)(x & 0xffffff) / (float)0x1000000;
 }
 
-static uint64_t fnv1a(const void *p, size_t n)
-{
-    const unsigned char *b = p;
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ b[i]) * 1099511628211ull;
-    return h;
-}
-
 static const float guard_value = -12345.5f;
 
 static int fw_rank(rt *r, void *argp)
@@ -110,9 +101,9 @@ static int fw_rank(rt *r, void *argp)
     if (!rc && g) {
         for (int k = 0; k < GUARD; k++)
             s->overrun += g[TOTAL + k] != guard_value;
-        s->hash = fnv1a(g, TOTAL * sizeof *g);
+        s->hash = fnv1a64(g, TOTAL * sizeof *g);
         rc = allreduce(r, a->algo, ref, TOTAL, NULL);
-        s->ref_hash = fnv1a(ref, TOTAL * sizeof *ref);
+        s->ref_hash = fnv1a64(ref, TOTAL * sizeof *ref);
     }
     free(g);
     free(ref);

@@ -163,14 +163,6 @@ typedef struct lda_result {
     double distance;
 } lda_result;
 
-static uint64_t fnv1a(const void *p, size_t n, uint64_t h)
-{
-    const unsigned char *b = p;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ b[i]) * 1099511628211ull;
-    return h;
-}
-
 static int load_corpus(outcome *o, ml_corpus *corpus)
 {
     char err[512];
@@ -201,8 +193,8 @@ static void run_one(const ml_corpus *corpus, const lda_run *x, lda_resample_fn f
     for (int i = 0; i < r->npoints; i++)
         out->loglik[i] = r->points[i].loglik;
     out->nnz = r->nnz;
-    out->counts_hash = fnv1a(lda_out_nk(r), (size_t)r->K * sizeof(int64_t), 1469598103934665603ull);
-    out->counts_hash = fnv1a(lda_out_entries(r), r->nnz * sizeof(lda_entry), out->counts_hash);
+    out->counts_hash = fnv1a64(lda_out_nk(r), (size_t)r->K * sizeof(int64_t));
+    out->counts_hash = fnv1a64_add(out->counts_hash, lda_out_entries(r), r->nnz * sizeof(lda_entry));
     lda_counts counts;
     out->distance = NAN;
     if (lda_counts_init(&counts, r->V, r->K) == 0) {

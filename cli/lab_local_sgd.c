@@ -34,15 +34,6 @@ typedef struct avg_slot {
     float after[STEPS_MAX][DIM];
 } avg_slot;
 
-static uint64_t fnv1a(const void *p, size_t n)
-{
-    const unsigned char *b = p;
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ b[i]) * 1099511628211ull;
-    return h;
-}
-
 /* One step of gradient descent on rank r's least-squares problem: the
  * target weights differ by rank, so models drift apart between averages. */
 static void local_step(float *w, int rank, long step)
@@ -66,7 +57,7 @@ static int avg_rank(rt *r, void *argp)
         memcpy(s->before[step - 1], w, sizeof w);
         rc = a->fn(r, w, DIM, step, a->steps, a->every);
         memcpy(s->after[step - 1], w, sizeof w);
-        s->hash[step - 1] = fnv1a(w, sizeof w);
+        s->hash[step - 1] = fnv1a64(w, sizeof w);
     }
     return rc;
 }

@@ -353,14 +353,6 @@ static void check_backward(outcome *o, const void *ctxp)
     say_skipped(o);
 }
 
-static uint64_t fnv1a(const void *p, size_t n, uint64_t h)
-{
-    const unsigned char *b = p;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ b[i]) * 1099511628211ull;
-    return h;
-}
-
 static void check_real(outcome *o, const void *ctxp)
 {
     const mp_ctx *c = ctxp;
@@ -378,7 +370,7 @@ static void check_real(outcome *o, const void *ctxp)
             if ((rc = mp_run(o, &k, P, b ? "threads" : "sim")) != 0)
                 break;
             for (int q = 0; q < P; q++)
-                h[b][q] = fnv1a(&slots[q], offsetof(mp_slot, forward_s), 1469598103934665603ull);
+                h[b][q] = fnv1a64(&slots[q], offsetof(mp_slot, forward_s));
         }
         if (rc == SKIPPED)
             continue;

@@ -412,11 +412,7 @@ static void check_released(outcome *o, const void *ctxp)
 
 static uint64_t weights_hash(const lr_weights *w)
 {
-    const unsigned char *b = (const unsigned char *)w->w;
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < sizeof w->w; i++)
-        h = (h ^ b[i]) * 1099511628211ull;
-    return h;
+    return fnv1a64(w->w, sizeof w->w);
 }
 
 static void check_one_worker_bits(outcome *o, const void *ctxp)

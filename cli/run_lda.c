@@ -113,15 +113,6 @@ static int write_model(const char *dir, lda_out *o, const ml_corpus *c, char *er
     return 0;
 }
 
-static uint64_t fnv1a64(const void *data, size_t n)
-{
-    const unsigned char *p = data;
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ p[i]) * 0x100000001b3ull;
-    return h;
-}
-
 static int write_records(const char *outdir, const cli_args *a, const job_config *cfg,
                          const job_result *res, const lda_opts *o, int W, int top, int stragglers, char *err,
                          size_t errlen)

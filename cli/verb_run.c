@@ -176,17 +176,6 @@ static void usage_algos(FILE *f)
         fprintf(f, "  %-16s %s\n", algos[i]->algo->name, algos[i]->algo->summary);
 }
 
-static uint64_t fnv1a64(const void *data, size_t n)
-{
-    const unsigned char *p = data;
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (size_t i = 0; i < n; i++) {
-        h ^= p[i];
-        h *= 0x100000001b3ull;
-    }
-    return h;
-}
-
 static int write_model(const char *dir, const float *params, size_t n, char *err, size_t errlen)
 {
     char path[4200];

@@ -18,6 +18,14 @@
 
 #include "core/records_internal.h"
 
+uint64_t fnv1a64_add(uint64_t h, const void *data, size_t n)
+{
+    const unsigned char *p = data;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ p[i]) * 0x100000001b3ull;
+    return h;
+}
+
 #define RECORDS_MAX_EXTRA 64
 
 struct records {

@@ -49,6 +49,16 @@
 #include "algorithms/runtime.h"
 #include "core/job.h"
 
+/* FNV-1a, 64 bits: the hash a run folder gives its model
+ * (summary.json's model_fnv1a64), and what checks compare models by.
+ * fnv1a64_add folds more bytes into a hash begun at FNV1A64_INIT. */
+#define FNV1A64_INIT 0xcbf29ce484222325ull
+uint64_t fnv1a64_add(uint64_t h, const void *data, size_t n);
+static inline uint64_t fnv1a64(const void *data, size_t n)
+{
+    return fnv1a64_add(FNV1A64_INIT, data, n);
+}
+
 #define RECORDS_METRICS_FILE "metrics.csv"
 #define RECORDS_EVENTS_FILE "events.csv"
 #define RECORDS_SUMMARY_FILE "summary.json"
