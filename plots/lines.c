@@ -159,9 +159,13 @@ static int lines_draw(const char *path, const plot_opts *o, const plot_series *s
              * was given), so many runs do not squeeze the plot. */
             cols = legend_cols_to_fit(&c, le, nle, c.w - 8);
             legend_size(&c, le, nle, cols, &lw, &lh);
-            if (!(o->height_in > 0)) {
+            /* a name wider than the figure widens it (unless its width
+             * was given), rather than run off its left edge */
+            double wide_in = !(o->width_in > 0) && lw + 8 > c.w ? (lw + 8) / 72 : width_in;
+            if (!(o->height_in > 0) || wide_in > width_in) {
                 canvas_close(&c, 0, NULL, 0);
-                if (canvas_open(&c, path, width_in, height_in + (lh + 2) / 72, o->dpi, err, errlen)) {
+                if (canvas_open(&c, path, wide_in, height_in + (o->height_in > 0 ? 0 : (lh + 2) / 72), o->dpi, err,
+                                errlen)) {
                     free(le);
                     return -1;
                 }

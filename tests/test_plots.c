@@ -851,6 +851,28 @@ static void test_legend_above_grows_the_figure(void **state)
     h = im.h;
     cairo_surface_destroy(im.s);
     assert_int_equal(h, 245);
+
+    /* a name wider than the figure widens it instead of running off its
+     * left edge (a width given is kept) */
+    for (int k = 0; k < 5; k++)
+        s[k].name = k ? "b" : "allreduce:ring, 8 workers (sim), lr=0.4, batch=64, momentum=0.9, schedule=warmup:epochs=2";
+    spec.opts.height_in = 0;
+    if (plot_lines(path, &spec, err, sizeof err))
+        fail_msg("%s", err);
+    im = load_png(path);
+    int w = im.w;
+    long left = count_dark(&im, 0, 0, 0.01, 0.3); /* the legend's row: nothing cut at the edge */
+    cairo_surface_destroy(im.s);
+    if (w <= 350 || left)
+        fail_msg("a legend name wider than the figure: %d px wide (3.5 in: 350), %ld dark pixels at its left edge",
+                 w, left);
+    spec.opts.width_in = 3.5;
+    if (plot_lines(path, &spec, err, sizeof err))
+        fail_msg("%s", err);
+    im = load_png(path);
+    w = im.w;
+    cairo_surface_destroy(im.s);
+    assert_int_equal(w, 350);
 }
 
 int main(void)
