@@ -211,10 +211,11 @@ typedef struct ray_program {
 typedef struct ray_stats {
     uint64_t tasks_submitted, tasks_run, tasks_spilled, tasks_failed;
     uint64_t actors_created, actor_calls;
-    uint64_t objects_inline;     /* results and puts that travelled inline */
+    uint64_t objects_inline;     /* results and puts small enough to skip the store */
     uint64_t objects_stored;     /* values put in this node's store (primary copies) */
     uint64_t objects_fetched;    /* values fetched from another node's store */
-    uint64_t bytes_fetched, bytes_inline;
+    uint64_t bytes_fetched;
+    uint64_t bytes_inline;       /* of inline values sent to another node */
     uint64_t objects_freed;      /* store objects (primary or copy) freed */
     uint64_t store_bytes, store_peak_bytes; /* now (at the end), and at most */
     uint64_t reconstructions;    /* lost results this node owned, rebuilt by lineage */
