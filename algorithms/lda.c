@@ -100,7 +100,7 @@ static int step_begin(rt *r, const lda_opts *o, long step)
 {
     if (!o->crash || !o->crash(o->crash_ctx, r, step))
         return RT_OK;
-    return rt_fail(r, RT_EPEER, "made to fail at its step %ld (--kill-rank)", step);
+    return rt_fail(r, RT_EKILLED, "made to fail at its step %ld (--kill-rank)", step);
 }
 
 /* ---- the result slot ---- */

@@ -56,6 +56,8 @@ enum {
     RT_EPROTO = -5,   /* a malformed frame arrived */
     RT_ENOMEM = -6,
     RT_EIO = -7,      /* any other system error */
+    RT_EKILLED = -8,  /* this rank was made to fail (--kill-rank, --fail): the
+                         cause of what fails after it; its peers see RT_EPEER */
 };
 
 typedef struct rt_status {

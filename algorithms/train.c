@@ -68,7 +68,7 @@ int train_step_begin(const train_setup *setup, rt *r, long step)
 {
     if (!setup->crash || !setup->crash(setup->crash_ctx, r, step))
         return RT_OK;
-    return rt_fail(r, RT_EPEER, "made to fail at its step %ld (--kill-rank)", step);
+    return rt_fail(r, RT_EKILLED, "made to fail at its step %ld (--kill-rank)", step);
 }
 
 size_t train_shard_next(train_shard *s, size_t batch, size_t *out)

@@ -107,6 +107,10 @@ int job_collect_report(job_result *res, int rank, int status, const char *err, c
     res->rank_status[rank] = status;
     if (status != RT_OK)
         job_fail(res, "%s", err && err[0] ? err : rt_strerror(status));
+    /* a rank made to fail is the cause of its peers' errors, however soon
+     * they reported theirs: the job's error will name it first */
+    if (status == RT_EKILLED && !__atomic_exchange_n(&sh->caused, 1, __ATOMIC_ACQ_REL))
+        snprintf(sh->cause, sizeof sh->cause, "%s", err && err[0] ? err : rt_strerror(status));
     __atomic_fetch_add(&sh->bytes_sent, bytes_sent, __ATOMIC_RELAXED);
     __atomic_fetch_add(&sh->messages, messages, __ATOMIC_RELAXED);
     if (nevents == 0)
@@ -214,6 +218,14 @@ int job_run(const job_config *cfg, job_main fn, void *arg, job_result *res)
     job_shared *sh = res->shared;
     res->failed = sh->failed;
     memcpy(res->error, sh->error, sizeof res->error);
+    if (sh->caused && strcmp(sh->cause, sh->error) != 0) {
+        const char *part[3] = {sh->cause, "; then: ", sh->error};
+        size_t n = 0;
+        for (int i = 0; i < 3; i++)
+            for (const char *c = part[i]; *c && n + 1 < sizeof res->error; c++)
+                res->error[n++] = *c;
+        res->error[n] = '\0';
+    }
     memcpy(res->net_model, sh->net_model, sizeof res->net_model);
     res->seconds = sh->seconds;
     res->bytes_sent = sh->bytes_sent;

@@ -11,7 +11,9 @@
 /* The head of the result area, written by whichever process runs ranks. */
 typedef struct job_shared {
     int failed;
-    char error[1024];
+    char error[1024]; /* the first error reported */
+    int caused;       /* a rank made to fail (RT_EKILLED) reported: */
+    char cause[1024]; /* its error, which the job's error puts first */
     char net_model[64];
     double seconds;
     uint64_t bytes_sent, messages;

@@ -66,6 +66,7 @@ const char *rt_strerror(int code)
     case RT_EPROTO: return "protocol error";
     case RT_ENOMEM: return "out of memory";
     case RT_EIO: return "I/O error";
+    case RT_EKILLED: return "made to fail";
     default: return "unknown error";
     }
 }

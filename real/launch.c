@@ -606,12 +606,15 @@ static void hosts_report_gather(real_rank *rk, int status, double ended_s, const
     for (int j = 1; j < r->size; j++) {
         if (seen[j].status == RT_OK)
             continue;
-        /* a failure of its own beats one that followed a halt; a wait
-         * on a silent (stopped) rank beats one on a rank that waited
-         * itself, whichever timed out first; then the earlier */
+        /* a rank made to fail is the cause of the rest; a failure of its
+         * own beats one that followed a halt; a wait on a silent (stopped)
+         * rank beats one on a rank that waited itself, whichever timed out
+         * first; then the earlier */
         const report_seen *a = &seen[j], *b = first >= 0 ? &seen[first] : NULL;
-        if (!b || a->after_halt < b->after_halt ||
-            (a->after_halt == b->after_halt &&
+        int a_killed = a->status == RT_EKILLED, b_killed = b && b->status == RT_EKILLED;
+        if (!b || a_killed > b_killed ||
+            (a_killed == b_killed && a->after_halt < b->after_halt) ||
+            (a_killed == b_killed && a->after_halt == b->after_halt &&
              (a->found_silent > b->found_silent ||
               (a->found_silent == b->found_silent && a->ended_s < b->ended_s))))
             first = j;

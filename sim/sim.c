@@ -696,7 +696,7 @@ static void net_actor(int argc, char **argv)
 
 static int dead_error(rt *r)
 {
-    return rt_seterr(r, RT_EPEER, "rank %d failed: its host went down at %g simulated seconds (--fail)",
+    return rt_seterr(r, RT_EKILLED, "rank %d failed: its host went down at %g simulated seconds (--fail)",
                      r->rank, me(r)->dead_at);
 }
 
@@ -1547,9 +1547,9 @@ int sim_job_run(const job_config *cfg, job_main fn, void *arg, job_result *res)
         sim_rank *s = &S.ranks[i];
         if (s->dead) {
             s->finished = 1;
-            s->status = RT_EPEER;
+            s->status = RT_EKILLED;
             if (strstr(s->r.err, "--kill-rank") == NULL) /* else its own words say why */
-                rt_seterr(&s->r, RT_EPEER, "its host went down at %g simulated seconds (--fail %d@%gs)",
+                rt_seterr(&s->r, RT_EKILLED, "its host went down at %g simulated seconds (--fail %d@%gs)",
                           s->dead_at, i, s->dead_at);
             job_fail(res, "%s", s->r.err);
         }

@@ -104,7 +104,7 @@ static void a_dead_peers_messages_arrive_then_receives_fail(void **state)
     /* heard one latency after the failure: 1 ms + 50 us + a byte */
     assert_true(s->t_fail > 1e-3 && s->t_fail < 1e-3 + 60e-6);
     assert_int_equal(s->third_rc, RT_EPEER);
-    assert_int_equal(res.rank_status[1], RT_EPEER);
+    assert_int_equal(res.rank_status[1], RT_EKILLED);
     job_result_free(&res);
 }
 
