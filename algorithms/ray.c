@@ -498,6 +498,25 @@ void ray_stats_add(double *to, const ray_stats *st)
     to[RAY_STAT_CALLS_LOST] += (double)st->calls_lost;
 }
 
+void ray_stats_keep(double *kept, const ray_stats *st)
+{
+    memset(kept, 0, (RAY_NSTATS + 1) * sizeof *kept);
+    ray_stats_add(kept, st);
+    kept[RAY_NSTATS] = 1;
+}
+
+int ray_stats_add_kept(double *totals, const double *kept)
+{
+    if (kept[RAY_NSTATS] != 1)
+        return 0;
+    for (int i = 0; i < RAY_NSTATS; i++)
+        if (i == RAY_STAT_STORE_PEAK)
+            totals[i] = kept[i] > totals[i] ? kept[i] : totals[i];
+        else
+            totals[i] += kept[i];
+    return 1;
+}
+
 int ray_stats_gather(rt *r, const ray_stats *st, double *totals)
 {
     if (rt_rank(r) != 0)

@@ -245,9 +245,19 @@ extern const char *const ray_stat_names[RAY_NSTATS];
 /* Add one node's counts to totals[RAY_NSTATS]. */
 void ray_stats_add(double *totals, const ray_stats *st);
 /* After ray_main, on every rank: each sends its counts to rank 0, which
- * adds them (its own too) to totals; a node that died reports nothing.
+ * adds them (its own too) to totals; a node that died sends nothing.
  * totals may be NULL off rank 0. */
 int ray_stats_gather(rt *r, const ray_stats *st, double *totals);
+/* A node that died keeps its counts instead, up to its death, in a
+ * kept[RAY_NSTATS + 1] of its own result slot (the last: 1 once kept),
+ * which outlives it (the job's result area); whoever ran the job adds
+ * each dead rank's to rank 0's totals. ray_main returns on a node whose
+ * simulated host went down (--fail), or that --kill-rank ended in
+ * simulation or on threads, so those keep theirs; a process that ended
+ * (a crash, or --kill-rank on procs and hosts) keeps nothing, and
+ * ray_stats_add_kept then adds nothing and returns 0 (1 when it added). */
+void ray_stats_keep(double *kept, const ray_stats *st);
+int ray_stats_add_kept(double *totals, const double *kept);
 
 /* ---- names in the run records ----
  * Every node records what it ran as spans (runtime.h: rt_span), named by

@@ -392,8 +392,13 @@ int ray_ps_rank(rt *r, void *arg)
     ray_stats st;
     memset(&st, 0, sizeof st);
     rc = ray_main(r, &prog, &st);
-    if (rc)
+    if (rc) {
+        /* a node that died keeps what it did in its own slot's stats
+         * (only the reporter's hold totals): run ray-ps adds them */
+        _Static_assert(RAY_NSTATS + 1 <= TRAIN_STATS, "a dead node's counts fit a slot's stats");
+        ray_stats_keep(train_slot(r)->stats, &st);
         return rc;
+    }
     /* what each node's store did, summed on the reporter */
     return ray_stats_gather(r, &st, rt_rank(r) == 0 ? train_slot(r)->stats : NULL);
 }

@@ -102,9 +102,20 @@ static void summarize(run_ctx *ctx, const job_result *res, records *rec)
  * Ray restarted the worker's actor elsewhere. */
 static int survived(run_ctx *ctx, const job_result *res)
 {
-    const train_out *o = job_result_slot(res, ctx->setup.reporter);
+    train_out *o = job_result_slot(res, ctx->setup.reporter);
     if (res->rank_status[0] != RT_OK || o->npoints == 0)
         return 0;
+    /* the dead nodes' counts up to their deaths (ray.h: ray_stats_keep) */
+    char missing[256] = "";
+    for (int i = 1; i < res->ranks; i++) {
+        const train_out *dead = job_result_slot(res, i);
+        if (res->rank_status[i] != RT_OK && !ray_stats_add_kept(o->stats, dead->stats))
+            snprintf(missing + strlen(missing), sizeof missing - strlen(missing), "%s%d",
+                     *missing ? ", " : "", i);
+    }
+    if (*missing)
+        fprintf(stderr, "distlab run ray-ps: the ray_* totals leave out rank %s: its process ended "
+                "without keeping its counts\n", missing);
     fprintf(stderr, "distlab run ray-ps: %.0f actor restart%s, %.0f call%s lost, %.0f %s\n",
             o->stats[RAY_STAT_ACTOR_RESTARTS], o->stats[RAY_STAT_ACTOR_RESTARTS] == 1 ? "" : "s",
             o->stats[RAY_STAT_CALLS_LOST], o->stats[RAY_STAT_CALLS_LOST] == 1 ? "" : "s",

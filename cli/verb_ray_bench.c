@@ -34,7 +34,8 @@
  * --fail N@TIME (simulation, throughput and locality): a job whose only
  * failed ranks are the ones --fail named, with the driver's finished,
  * counts: Ray went on without them, lost objects rebuilt by lineage, and
- * the CSV says how many. The driver's node (0) may not die, and latency
+ * the CSV says how many; the run folders' ray_* totals include what the
+ * dead nodes did up to their deaths (ray.h: ray_stats_keep). The driver's node (0) may not die, and latency
  * and allreduce, which cannot go on without a rank, refuse it.
  */
 #include <errno.h>
@@ -75,6 +76,7 @@ typedef struct bench_slot {
     double wrong;       /* allreduce: elements not the exact sum */
     double wire_bytes;  /* the job's bytes sent, every message */
     double ray[RAY_NSTATS]; /* Ray's counts, summed over the nodes (ray.h) */
+    double kept[RAY_NSTATS + 1]; /* a node that died: its own, up to its death */
     int nodes_lost;     /* nodes --fail took down while the driver went on */
 } bench_slot;
 
@@ -337,6 +339,8 @@ static int bench_rank(rt *r, void *arg)
     ray_program prog = bench_program(ba);
     ray_stats st = {0};
     rc = ray_main(r, &prog, &st);
+    if (rc)
+        ray_stats_keep(s->kept, &st); /* run_one adds them */
     return rc ? rc : ray_stats_gather(r, &st, rt_rank(r) == 0 ? s->ray : NULL);
 }
 
@@ -472,6 +476,10 @@ static int run_one(const bench_runs *runs, job_config *cfg, bench_arg *ba, int r
     }
     *wall = wall_s() - t0;
     *out = *(bench_slot *)job_result_slot(&res, 0);
+    /* the dead nodes' counts, up to their deaths, join the totals */
+    for (int i = 1; lost > 0 && i < ranks; i++)
+        if (res.rank_status[i] != RT_OK)
+            ray_stats_add_kept(out->ray, ((bench_slot *)job_result_slot(&res, i))->kept);
     out->nodes_lost = lost;
     out->wire_bytes = (double)res.bytes_sent;
     int rc = 0;

@@ -145,6 +145,11 @@ static void a_dead_worker_node_is_survived(void **state)
         assert_true(num(run, "ray_steps_redone") == 1);
         assert_true(num(run, "final_accuracy") > 0.5);
     }
+    /* the totals count the dead node's calls up to its death: 2 epochs of
+     * ceil(2000 / (4 x 32)) = 16 steps of 5 calls and 2 more (as in
+     * sync_same_bits_sim_and_real), and the failed step's 3 finished
+     * gradients computed again (without the dead node's: 150) */
+    assert_true(num("fail-sync", "ray_actor_calls") == 2 * 16 * 5 + 2 + 3);
 }
 
 /* How many spans of each name an events.csv holds (names 0..15). */
@@ -326,6 +331,10 @@ static void ray_bench_modes(void **state)
     assert_true(lost == 1 && rebuilt[1] == 1 && rebuilt[0] == 1);
     assert_true(aware > 1e-3); /* the rebuilt input is fetched: locality lost */
     assert_true(num("rbf/locality/bytes=1000000,aware", "ray_reconstructions") == 1);
+    /* and the dead node's own work: it made the input (make, use, and make
+     * again on node 2; two primary copies stored) */
+    assert_true(num("rbf/locality/bytes=1000000,aware", "ray_tasks") == 3);
+    assert_true(num("rbf/locality/bytes=1000000,aware", "ray_objects_stored") == 2);
     /* size-only (the default in simulation) against data: the same times and bytes */
     run_ok("ray-bench allreduce --nodes 4 --sizes 1MB,4MB --overheads 5us,1ms --out %s/rb", dir);
     char so[4096];
