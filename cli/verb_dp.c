@@ -66,7 +66,9 @@ int verb_dp(int argc, char **argv)
         {"partition", "SIZE", "p3, tf-ps: cut each layer into pieces of at most SIZE (p3: 4MB; tf-ps: whole layers)"},
         {"credit", "SIZE", "p3, tf-ps: at most SIZE of a worker's pushes on the wire at once, one piece always "
          "(p3: 16MB; tf-ps: no limit)"},
-        {"workers", "P", "GPUs, one rank each (default 8)"},
+        {"workers", "P", "GPUs, one rank each, on a host of its own (or a GPU of a --gpus-per-node "
+         "node); more ranks, --servers included, than --hosts or the --platform file has are refused "
+         "(default 8)"},
         {"batch", "B", "examples per GPU per step (default 32)"},
         {"bucket", "SIZE", "gradients per allreduce, filled in reverse layer order (default 25MB, DDP's)"},
         {"overlap", "on|off", "allreduce each bucket during backward (default on)"},

@@ -262,6 +262,9 @@ static void the_dp_verb(void **state)
         {"--workload vgg16 --framework byteps --gpus-per-node 4", "leave out --allreduce and --gpus-per-node"},
     };
     test_distlab_refuses("dp", bad, sizeof bad / sizeof *bad);
+    /* and its help says so */
+    assert_int_equal(test_distlab_run(out, sizeof out, "dp --help"), 0);
+    assert_non_null(strstr(out, "than --hosts or the --platform file has are refused"));
 }
 
 /* compare and sweep --frameworks: one dp run per framework (and value),
