@@ -544,10 +544,19 @@ int cli_job_config(const cli_args *a, const char *verb, job_config *cfg, sim_con
     }
     if (cli_flag(a, "no-events"))
         cfg->record_events = 0;
-    if ((cli_get(a, "fail") || cli_get(a, "degrade")) && cfg->backend != &sim_backend)
-        return bad(verb, cli_get(a, "fail") ? "fail" : "degrade",
-                   "failures are injected in simulation (--backend sim); on real sockets `distlab run` "
-                   "takes --kill-rank RANK:STEP");
+    if (cli_get(a, "fail") && cfg->backend != &sim_backend) {
+        /* only `distlab run` has a failure of its own on real sockets */
+        char msg[300];
+        snprintf(msg, sizeof msg, "failures are injected in simulation (--backend sim); on real sockets %s",
+                 strncmp(verb, "run ", 4) == 0 ? "`distlab run` takes --kill-rank RANK:STEP"
+                 : strcmp(verb, "ray-bench") == 0 ? "ray-bench has none (`distlab run ray-ps --kill-rank "
+                                                    "RANK:STEP` ends a worker's node)"
+                                                  : "only `distlab run ALGO` has one, --kill-rank RANK:STEP");
+        return bad(verb, "fail", msg);
+    }
+    if (cli_get(a, "degrade") && cfg->backend != &sim_backend)
+        return bad(verb, "degrade", "a link's bandwidth changes only in simulation (--backend sim); "
+                   "on real sockets the network is what it is");
     sim->nfaults = 0;
     if (parse_faults(a, verb, "fail", sim) || parse_faults(a, verb, "degrade", sim))
         return -1;

@@ -169,7 +169,11 @@ static void fail_refuses_what_it_cannot_do(void **state)
         {"collective --workers 8 --fail 3@0s", "the time must be above 0"},
         {"collective --workers 8 --fail 3", "expected RANK@TIME"},
         {"collective --workers 8 --fail x@1s", "'x' is not a whole number"},
-        {"collective --workers 8 --backend real --fail 3@1s", "failures are injected in simulation"},
+        {"collective --workers 8 --backend real --fail 3@1s", "failures are injected in simulation "
+                                                              "(--backend sim); on real sockets only "
+                                                              "`distlab run ALGO` has one"},
+        {"run allreduce --workers 2 --backend real --fail 1@1s", "`distlab run` takes --kill-rank"},
+        {"collective --backend real --degrade cluster_link_1_UP:0.5@0s-1s", "changes only in simulation"},
         {"collective --workers 8 --degrade l:0@1s-2s", "the factor must be a number above 0"},
         {"collective --workers 8 --degrade l:0.5@2s-1s", "the window must end after it starts"},
         {"collective --workers 8 --degrade l@1s-2s", "expected LINK:FACTOR@START-END"},

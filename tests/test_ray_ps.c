@@ -406,6 +406,9 @@ static void ray_bench_modes(void **state)
         {"latency --fail 1@1ms", "--fail: latency times the round trip to node 1"},
         {"allreduce --fail 1@1ms", "the message ring cannot go on without a rank"},
         {"locality --fail 4@1ms", "--fail: rank 4 at 0.001 s, but the job has ranks 0 to 3"},
+        {"locality --fail 1@1ms --backend real", "on real sockets ray-bench has none (`distlab run "
+                                                 "ray-ps --kill-rank RANK:STEP`"},
+        {"throughput --fail 1@1ms --backend real --launch procs", "injected in simulation"},
     };
     char prefix[700];
     snprintf(prefix, sizeof prefix, "ray-bench --out %s/rb", dir);
