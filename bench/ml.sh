@@ -41,12 +41,15 @@ trap 'rm -f "$out"' EXIT
 
 "$bin" sparse >"$out" 2>/dev/null
 echo "== sparse SGD (logreg, synth-sparse n=100000 d=50000 nnz=80), best of 5, thread CPU time =="
-echo "stream loop: $(get sparse_stream_nnz_per_s "$out") nonzeros/s"
+echo "stream loop: $(get sparse_stream_nnz_per_s "$out") nonzeros/s (rows in order; per row the"
+echo "  float sum of val[k] * w[col[k]]: row_ptr, col, val and the gathered weights, read once)"
 # Per example (Hogwild!'s regime) and in batches of 16, which must also
-# merge repeated features.
+# merge repeated features. Judged: serial SGD's step (ml_model_sgd_step);
+# shown: ml_model_loss_grad + ml_optim_step_sparse, what other optimizers run.
 for b in b1 b1_shuffled b16 b16_shuffled; do
     echo "sgd $b: $(get sparse_sgd_${b}_nnz_per_s "$out") nonzeros/s"
     verdict "sparse sgd $b / stream" "$(get sparse_sgd_${b}_over_stream "$out")" ">=" 0.5
+    info "  two calls (loss_grad, optimizer) / stream" "$(get sparse_twocall_${b}_over_stream "$out")"
 done
 
 "$bin" mlp >"$out"

@@ -2,7 +2,9 @@
  *
  *   ml_bench sparse     sparse SGD epoch (logreg, synth-sparse n=100000,
  *                       d=50000, nnz=80) vs a plain loop streaming the same
- *                       CSR arrays once (one sparse dot product per row)
+ *                       CSR arrays once (one sparse dot product per row);
+ *                       serial SGD's fused step is judged, the two-call
+ *                       path (loss_grad, then the optimizer) shown beside
  *   ml_bench mlp        MLP 784-256-128-10 forward+backward vs OpenBLAS
  *                       sgemm on the same shapes, in GFLOP/s
  *   ml_bench liblinear  SGD with a decaying step vs liblinear -s 0 (batch
@@ -38,23 +40,28 @@ static double now_s(void)
 
 /* ---- sparse ---- */
 
-/* One SGD epoch over the examples in order, batches of B; returns seconds. */
+/* One SGD epoch over the examples in order, batches of B; returns seconds.
+ * fused: serial SGD's step (ml_model_sgd_step, ml/train.c); otherwise the
+ * two calls any optimizer takes, ml_model_loss_grad then
+ * ml_optim_step_sparse (the same bits). */
 static double sgd_epoch(ml_model *m, float *w, const ml_dataset *ds, const size_t *order, size_t B,
-                        ml_optim *o)
+                        ml_optim *o, int fused)
 {
     char err[ERRLEN];
     ml_grad g;
     double f, t0;
     ml_grad_init(&g, ml_model_nparams(m));
     t0 = now_s();
-    /* no loss wanted, as in serial SGD and Hogwild! (ml_model_loss_grad) */
     for (size_t at = 0; at < ds->n; at += B) {
         size_t b = ds->n - at < B ? ds->n - at : B;
-        if (ml_model_loss_grad(m, w, ds, order + at, b, &g, NULL, &f, err, sizeof err) < 0) {
+        int rc = fused ? ml_model_sgd_step(m, w, ds, order + at, b, 0.1f, &g, &f, err, sizeof err)
+                       : ml_model_loss_grad(m, w, ds, order + at, b, &g, NULL, &f, err, sizeof err);
+        if (rc < 0) {
             fprintf(stderr, "ml_bench: %s\n", err);
             exit(1);
         }
-        ml_optim_step_sparse(o, w, g.index, g.value, g.nnz, 0.1f);
+        if (!fused)
+            ml_optim_step_sparse(o, w, g.index, g.value, g.nnz, 0.1f);
     }
     t0 = now_s() - t0;
     ml_grad_free(&g);
@@ -92,7 +99,7 @@ static int bench_sparse(void)
                 ml_optim_init(&o, ML_OPTIM_SGD, ds.d + 1, 0, 0, err, sizeof err) < 0)
                 goto fail;
             /* SGD epochs alternate with the reference, best of 5 each */
-            double t = 1e9, ref = 1e9;
+            double t = 1e9, t2 = 1e9, ref = 1e9;
             for (int rep = 0; rep < 5; rep++) {
                 /* ---- reference: stream row_ptr/col/val once, a dot product per row ---- */
                 double t0 = now_s();
@@ -104,14 +111,18 @@ static int bench_sparse(void)
                 }
                 t0 = now_s() - t0;
                 ref = t0 < ref ? t0 : ref;
-                double e = sgd_epoch(m, w, &ds, sh ? shuffled : order, batches[bi], &o);
+                double e = sgd_epoch(m, w, &ds, sh ? shuffled : order, batches[bi], &o, 1);
                 t = e < t ? e : t;
+                e = sgd_epoch(m, w, &ds, sh ? shuffled : order, batches[bi], &o, 0);
+                t2 = e < t2 ? e : t2;
             }
             stream_best = ref < stream_best ? ref : stream_best;
             printf("sparse_sgd_b%zu%s_nnz_per_s %.4g\n", batches[bi], sh ? "_shuffled" : "",
                    (double)z / t);
             printf("sparse_sgd_b%zu%s_over_stream %.3f\n", batches[bi], sh ? "_shuffled" : "",
                    ref / t);
+            printf("sparse_twocall_b%zu%s_over_stream %.3f\n", batches[bi], sh ? "_shuffled" : "",
+                   ref / t2);
             ml_optim_free(&o);
             ml_model_free(m);
         }

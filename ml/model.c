@@ -598,29 +598,38 @@ static void linear_logits(ml_model *m, const float *params, const ml_dataset *ds
     }
 }
 
+/* One example's binary loss on its margin z: adds the loss to *loss_sum
+ * (when not NULL) and returns dLoss/dz * scale. */
+static inline float binary_delta(ml_model_kind kind, float z, int32_t y, float scale,
+                                 double *loss_sum)
+{
+    float s = y ? 1.0f : -1.0f, t = s * z, dz;
+    if (kind == ML_MODEL_LOGREG) {
+        /* log(1 + e^-t) and dLoss/dz = -s / (1 + e^t), stable both
+         * ways from one exponential e = e^-|t| (in float: the margin
+         * already is one) */
+        float e = expf(-fabsf(t));
+        if (loss_sum)
+            *loss_sum += (t > 0 ? 0 : -t) + log1pf(e);
+        dz = -s * (t > 0 ? e / (1.0f + e) : 1.0f / (1.0f + e));
+    } else {
+        if (loss_sum)
+            *loss_sum += t < 1 ? 1 - t : 0;
+        dz = t < 1 ? -s : 0;
+    }
+    return flush_tiny(dz * scale);
+}
+
 /* Binary losses on margins z = logits[i]: adds the summed loss and the
  * number right; when delta is not NULL writes dLoss/dz * scale. */
 static void binary_loss(const ml_model *m, const float *logits, size_t batch, const int32_t *y,
                         float scale, float *delta, double *loss_sum, size_t *correct)
 {
     for (size_t i = 0; i < batch; i++) {
-        float s = y[i] ? 1.0f : -1.0f, t = s * logits[i], dz;
-        if (m->kind == ML_MODEL_LOGREG) {
-            /* log(1 + e^-t) and dLoss/dz = -s / (1 + e^t), stable both
-             * ways from one exponential e = e^-|t| (in float: the margin
-             * already is one) */
-            float e = expf(-fabsf(t));
-            if (loss_sum)
-                *loss_sum += (t > 0 ? 0 : -t) + log1pf(e);
-            dz = -s * (t > 0 ? e / (1.0f + e) : 1.0f / (1.0f + e));
-        } else {
-            if (loss_sum)
-                *loss_sum += t < 1 ? 1 - t : 0;
-            dz = t < 1 ? -s : 0;
-        }
+        float dl = binary_delta(m->kind, logits[i], y[i], scale, loss_sum);
         *correct += (logits[i] > 0) == (y[i] != 0);
         if (delta)
-            delta[i] = flush_tiny(dz * scale);
+            delta[i] = dl;
     }
 }
 
@@ -782,6 +791,100 @@ static int binary_sparse_batch(ml_model *m, const float *params, const ml_datase
     return 0;
 }
 
+/* ---- the binary models' plain SGD step on sparse data, fused ----
+ * ml_model_sgd_step's fast path: the arithmetic of binary_sparse_one or
+ * binary_sparse_batch followed by ml_optim_step_sparse (w_j -= lr g_j),
+ * operation for operation, so the same bits, but each coordinate's update
+ * is made where its gradient is, instead of writing the (index, value)
+ * pairs out and reading them back in another pass. A coordinate's gradient
+ * reads only its own weight, and each is updated once, after that read: no
+ * update can reach another coordinate's gradient. */
+
+/* One example: the margin's loop is the bare sparse dot product; then the
+ * bias, the one weight every next margin starts from, then each feature's
+ * w_j - lr (dz x_j + reg_j w_j), reg_j w_j made again from the same two
+ * floats (a row's features are distinct: w_j has not changed since). */
+static void binary_sgd_one(ml_model *m, float *restrict params, const ml_dataset *ds, size_t r,
+                           int32_t y, float lr, const float *restrict rj)
+{
+    size_t begin = ds->row_ptr[r], n = ds->row_ptr[r + 1] - begin, bi = m->b_off[1];
+    const uint32_t *restrict col = ds->col + begin;
+    const float *restrict val = ds->val + begin;
+    float z = params[bi], sum = 0;
+    for (size_t k = 0; k < n; k++)
+        z += val[k] * params[col[k]];
+    float dl = binary_delta(m->kind, z, y, 1.0f, NULL);
+    sum += dl; /* sparse_bias's sum over one example (0 + dl: -0 becomes +0) */
+    params[bi] -= lr * (sum + (float)m->l2 * params[bi]);
+    for (size_t k = 0; k < n; k++) {
+        uint32_t j = col[k];
+        float w = params[j];
+        params[j] = w - lr * (dl * val[k] + rj[j] * w);
+    }
+}
+
+/* A batch of several: binary_sparse_batch's margins, losses and pass 1;
+ * its pass 2, which meets each feature of the batch once with a count
+ * c != 0 (then clears it), updates w_j there. The later meetings (c == 0)
+ * subtract +0 chosen by a mask, not a branch (which features repeat is
+ * data), and x - (+0) is x for every float, -0 and NaN included. Returns
+ * the number of coordinates updated (features + the bias), or 0 when out
+ * of memory. */
+static size_t binary_sgd_batch(ml_model *m, float *restrict params, const ml_dataset *ds,
+                               const size_t *idx, size_t batch, const int32_t *y, float scale,
+                               float lr, float *logits, float *delta)
+{
+    size_t slots = 0, correct = 0;
+    if (!m->acc && !(m->acc = calloc(2 * m->d, sizeof *m->acc)))
+        return 0;
+    float *restrict acc = m->acc;
+    const uint32_t *col = ds->col;
+    const float *val = ds->val;
+    const float *rjs = sparse_reg(m, batch);
+    if (!rjs)
+        return 0;
+    size_t bi = m->b_off[1];
+    float bias = params[bi];
+    for (size_t i = 0; i < batch; i++) {
+        size_t r = idx ? idx[i] : i, end = ds->row_ptr[r + 1];
+        float z = bias;
+        for (size_t k = ds->row_ptr[r]; k < end; k++)
+            z += val[k] * params[col[k]];
+        logits[i] = z;
+    }
+    binary_loss(m, logits, batch, y, scale, delta, NULL, &correct);
+    /* ---- pass 1: (gradient, examples) per feature ---- */
+    for (size_t i = 0; i < batch; i++) {
+        size_t r = idx ? idx[i] : i, end = ds->row_ptr[r + 1];
+        float dl = delta[i];
+        for (size_t k = ds->row_ptr[r]; k < end; k++) {
+            acc[2 * (size_t)col[k]] += val[k] * dl;
+            acc[2 * (size_t)col[k] + 1] += 1;
+        }
+    }
+    /* ---- pass 2: each feature's gradient, and its update ---- */
+    for (size_t i = 0; i < batch; i++) {
+        size_t r = idx ? idx[i] : i;
+        for (size_t k = ds->row_ptr[r]; k < ds->row_ptr[r + 1]; k++) {
+            uint32_t j = col[k], keep, ubits;
+            float c = acc[2 * (size_t)j + 1], w = params[j];
+            float u = lr * (acc[2 * (size_t)j] + c * rjs[j] * w);
+            keep = -(uint32_t)(c != 0);
+            memcpy(&ubits, &u, sizeof u);
+            ubits &= keep;
+            memcpy(&u, &ubits, sizeof u);
+            params[j] = w - u;
+            slots += c != 0;
+            acc[2 * (size_t)j] = acc[2 * (size_t)j + 1] = 0;
+        }
+    }
+    float sum = 0;
+    for (size_t i = 0; i < batch; i++)
+        sum += delta[i];
+    params[bi] -= lr * (sum + (float)m->l2 * bias);
+    return slots + 1;
+}
+
 /* Sparse gradient of softmax from delta[B][K] (see model.h), repeated
  * features merged through pos[] (the binary models have their own above). */
 static int linear_grad_sparse(ml_model *m, const float *params, const ml_dataset *ds,
@@ -923,6 +1026,52 @@ done:
     if (loss)
         *loss = loss_sum / (double)batch;
     *flops = ml_model_flops(m, batch, mlp ? batch * m->d : batch_nnz(ds, idx, batch), 1, g->sparse);
+    return 0;
+nomem:
+    return ml_err(err, errlen, "model: out of memory for a batch of %zu", batch);
+}
+
+int ml_model_sgd_step(ml_model *m, float *params, const ml_dataset *ds, const size_t *idx,
+                      size_t batch, float lr, ml_grad *g, double *flops, char *err, size_t errlen)
+{
+    if (!(ds->sparse && !g->dense_only && m->nout == 1)) {
+        /* the general path: the gradient, then ml_optim_step(_sparse)'s loops */
+        if (ml_model_loss_grad(m, params, ds, idx, batch, g, NULL, flops, err, errlen) < 0)
+            return -1;
+        if (g->sparse)
+            for (size_t k = 0; k < g->nnz; k++)
+                params[g->index[k]] -= lr * g->value[k];
+        else
+            for (size_t k = 0; k < m->P; k++)
+                params[k] -= lr * g->dense[k];
+        *flops += 2.0 * (double)(g->sparse ? g->nnz : m->P);
+        return 0;
+    }
+    if (g->n != m->P)
+        return ml_err(err, errlen, "model: gradient of %zu parameters for a model of %zu", g->n,
+                      m->P);
+    if (batch == 0)
+        return ml_err(err, errlen, "model: empty batch");
+    if (check_data(m, ds, idx, batch, err, errlen) < 0)
+        return -1;
+    if (scratch_reserve(m, batch, 0) < 0)
+        goto nomem;
+    size_t z = batch_nnz(ds, idx, batch), updated;
+    if (batch == 1) {
+        size_t r = idx ? idx[0] : 0;
+        const float *rj = sparse_reg(m, 1);
+        if (!rj)
+            goto nomem;
+        binary_sgd_one(m, params, ds, r, ds->y[r], lr, rj);
+        updated = z + 1;
+    } else {
+        const int32_t *y = batch_labels(ds, idx, batch, m->labels);
+        updated = binary_sgd_batch(m, params, ds, idx, batch, y, 1.0f / (float)batch, lr,
+                                   m->act[m->L], m->delta[m->L]);
+        if (!updated)
+            goto nomem;
+    }
+    *flops = ml_model_flops(m, batch, z, 1, 1) + 2.0 * (double)updated;
     return 0;
 nomem:
     return ml_err(err, errlen, "model: out of memory for a batch of %zu", batch);

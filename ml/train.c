@@ -337,6 +337,7 @@ int ml_train_serial(const ml_config *c, ml_eval_fn cb, void *arg, ml_train_resul
     if (ml_optim_init(&o, c->optimizer, P, 0, (float)c->momentum, err, errlen) < 0)
         goto fail;
     ml_model_init_params(p.model, params, c->seed);
+    int plain_sgd = o.kind == ML_OPTIM_SGD && !o.state; /* no momentum */
     gsl_rng_set(rng, (unsigned long)(c->seed + 1));
     for (size_t i = 0; i < n; i++)
         order[i] = i;
@@ -364,14 +365,21 @@ int ml_train_serial(const ml_config *c, ml_eval_fn cb, void *arg, ml_train_resul
             double t0 = now_s(), f;
             size_t b = n - at < B ? n - at : B;
             float lr = (float)ml_schedule_lr(&sched, (double)step / (double)steps_per_epoch);
-            if (ml_model_loss_grad(p.model, params, &p.train, order + at, b, &g, NULL, &f, err,
-                                   errlen) < 0)
-                goto fail;
-            flops += f;
-            if (g.sparse)
-                flops += ml_optim_step_sparse(&o, params, g.index, g.value, g.nnz, lr);
-            else
-                flops += ml_optim_step(&o, params, g.dense, 0, P, lr);
+            if (plain_sgd) { /* gradient and update in one call, the same bits */
+                if (ml_model_sgd_step(p.model, params, &p.train, order + at, b, lr, &g, &f, err,
+                                      errlen) < 0)
+                    goto fail;
+                flops += f;
+            } else {
+                if (ml_model_loss_grad(p.model, params, &p.train, order + at, b, &g, NULL, &f,
+                                       err, errlen) < 0)
+                    goto fail;
+                flops += f;
+                if (g.sparse)
+                    flops += ml_optim_step_sparse(&o, params, g.index, g.value, g.nnz, lr);
+                else
+                    flops += ml_optim_step(&o, params, g.dense, 0, P, lr);
+            }
             step++;
             train_s += now_s() - t0;
             int last = e == c->epochs - 1 && at + b >= n;

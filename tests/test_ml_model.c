@@ -1,7 +1,8 @@
 /* test_ml_model.c -- every model's gradient matches finite differences of
  * its loss (dense and sparse data, with L2), the sparse L2 estimate is
  * exact over a full pass, every flop count equals its documented formula,
- * the parameter layout is the documented one, and the MLP's layer pieces
+ * the parameter layout is the documented one, serial SGD's fused step
+ * gives the bits of the gradient and optimizer calls, and the MLP's layer pieces
  * compose (a layer split by output units gives the same activations), and
  * the process keeps every CPU it was started with (model.c runs the
  * libraries' initialisers on one CPU so that OpenBLAS starts no thread).
@@ -23,6 +24,7 @@
 
 #include "ml/data.h"
 #include "ml/model.h"
+#include "ml/optim.h"
 
 #define ERRLEN 512
 
@@ -269,6 +271,77 @@ static void t_sparse_cached_factors(void **state)
         ml_model_free(m);
     }
     ml_dataset_free(&sp);
+}
+
+/* ml_model_sgd_step gives the bits of ml_model_loss_grad followed by a
+ * momentum-free ml_optim_step(_sparse), step after step: the binary
+ * models' fused path on sparse data (one example; batches whose rows share
+ * features, so merged ones; frequencies set or not; a weight at -0 and one
+ * the updates drive far), and the general path (softmax, dense data, a
+ * dense-only gradient), with the same flop counts. */
+static void t_sgd_step_same_bits(void **state)
+{
+    (void)state;
+    char err[ERRLEN];
+    ml_dataset sp, dn;
+    make_sparse(&sp, 60, 25, 8, 31); /* 8 of 25 features a row: batches repeat many */
+    make_dense(&dn, 30, 6, 2, 5);
+    struct {
+        const char *spec;
+        const ml_dataset *ds;
+        int freq, dense_only;
+    } cases[] = {{"logreg", &sp, 1, 0}, {"logreg", &sp, 0, 0}, {"svm", &sp, 1, 0},
+                 {"logreg", &sp, 1, 1}, {"logreg", &dn, 0, 0}, {"softmax", &sp, 1, 0}};
+    size_t batches[] = {1, 1, 5, 16, 1, 3, 60};
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        ml_model *m;
+        ml_optim o;
+        ml_grad g, h;
+        assert_int_equal(ml_model_create(cases[c].spec, cases[c].ds->d, 2, 0.05, &m, err, sizeof err), 0);
+        if (cases[c].freq)
+            assert_int_equal(ml_model_set_freq(m, cases[c].ds, err, sizeof err), 0);
+        size_t P = ml_model_nparams(m), n = cases[c].ds->n;
+        float *a = malloc(P * sizeof *a), *b = malloc(P * sizeof *b);
+        for (size_t k = 0; k < P; k++)
+            a[k] = b[k] = 0.3f * sinf((float)(5 * k + 2));
+        a[1] = b[1] = -0.0f;
+        assert_int_equal(ml_optim_init(&o, ML_OPTIM_SGD, P, 0, 0, err, sizeof err), 0);
+        assert_int_equal(ml_grad_init(&g, P), 0);
+        assert_int_equal(ml_grad_init(&h, P), 0);
+        g.dense_only = h.dense_only = cases[c].dense_only;
+        size_t *idx = malloc(n * sizeof *idx);
+        for (size_t i = 0; i < n; i++)
+            idx[i] = (i * 7 + 3) % n;
+        size_t at = 0;
+        for (int step = 0; step < 40; step++) {
+            size_t bs = batches[step % 7] < n ? batches[step % 7] : n;
+            if (at + bs > n)
+                at = 0;
+            float lr = step % 2 ? 0.7f : 2.5f;
+            double fa, fb;
+            assert_int_equal(ml_model_sgd_step(m, a, cases[c].ds, idx + at, bs, lr, &g, &fa, err,
+                                               sizeof err), 0);
+            assert_int_equal(ml_model_loss_grad(m, b, cases[c].ds, idx + at, bs, &h, NULL, &fb, err,
+                                                sizeof err), 0);
+            fb += h.sparse ? ml_optim_step_sparse(&o, b, h.index, h.value, h.nnz, lr)
+                           : ml_optim_step(&o, b, h.dense, 0, P, lr);
+            assert_memory_equal(a, b, P * sizeof *a);
+            assert_true(fa == fb);
+            at += bs;
+        }
+        printf("# %s on %s data%s%s: 40 steps, the same bits\n", cases[c].spec,
+               cases[c].ds->sparse ? "sparse" : "dense", cases[c].freq ? ", frequencies" : "",
+               cases[c].dense_only ? ", dense-only gradient" : "");
+        free(idx);
+        free(a);
+        free(b);
+        ml_grad_free(&g);
+        ml_grad_free(&h);
+        ml_optim_free(&o);
+        ml_model_free(m);
+    }
+    ml_dataset_free(&sp);
+    ml_dataset_free(&dn);
 }
 
 /* The masked (branch-free, four at a time) ReLU passes give what the
@@ -530,6 +603,7 @@ int main(void)
         cmocka_unit_test(t_gradcheck_sparse),
         cmocka_unit_test(t_sparse_l2_unbiased),
         cmocka_unit_test(t_sparse_cached_factors),
+        cmocka_unit_test(t_sgd_step_same_bits),
         cmocka_unit_test(t_relu_masks),
         cmocka_unit_test(t_flops),
         cmocka_unit_test(t_layout),
