@@ -823,18 +823,21 @@ static void binary_sgd_one(ml_model *m, float *restrict params, const ml_dataset
     }
 }
 
-/* A batch of several: binary_sparse_batch's margins, losses and pass 1;
- * its pass 2, which meets each feature of the batch once with a count
- * c != 0 (then clears it), updates w_j there. The later meetings (c == 0)
- * subtract +0 chosen by a mask, not a branch (which features repeat is
- * data), and x - (+0) is x for every float, -0 and NaN included. Returns
- * the number of coordinates updated (features + the bias), or 0 when out
- * of memory. */
+/* A batch of several: binary_sparse_batch's sums in its order, in three
+ * passes instead of its four. The margins' loop, which waits on its chain
+ * of adds, also counts each feature's examples and lists each feature the
+ * first time it meets it (branch-free: the list's slot is written always,
+ * kept when the count was 0) -- the counts are exact small integers
+ * whenever they are made. Pass 1 adds dz_i x_ij into each feature's sum
+ * in row order, as before; pass 2 walks the list, each feature once, and
+ * makes w_j - lr (sum_j + c_j reg_j w_j), clearing the pair. list has room
+ * for the batch's nonzeros. Returns the coordinates updated (features +
+ * the bias), or 0 when out of memory. */
 static size_t binary_sgd_batch(ml_model *m, float *restrict params, const ml_dataset *ds,
                                const size_t *idx, size_t batch, const int32_t *y, float scale,
-                               float lr, float *logits, float *delta)
+                               float lr, float *logits, uint32_t *restrict list)
 {
-    size_t slots = 0, correct = 0;
+    size_t slots = 0;
     if (!m->acc && !(m->acc = calloc(2 * m->d, sizeof *m->acc)))
         return 0;
     float *restrict acc = m->acc;
@@ -844,43 +847,38 @@ static size_t binary_sgd_batch(ml_model *m, float *restrict params, const ml_dat
     if (!rjs)
         return 0;
     size_t bi = m->b_off[1];
-    float bias = params[bi];
+    float bias = params[bi], sum = 0;
+    /* ---- margins, counts and the list ---- */
     for (size_t i = 0; i < batch; i++) {
         size_t r = idx ? idx[i] : i, end = ds->row_ptr[r + 1];
         float z = bias;
-        for (size_t k = ds->row_ptr[r]; k < end; k++)
-            z += val[k] * params[col[k]];
+        for (size_t k = ds->row_ptr[r]; k < end; k++) {
+            uint32_t j = col[k];
+            float c = acc[2 * (size_t)j + 1];
+            list[slots] = j;
+            slots += c == 0;
+            acc[2 * (size_t)j + 1] = c + 1;
+            z += val[k] * params[j];
+        }
         logits[i] = z;
     }
-    binary_loss(m, logits, batch, y, scale, delta, NULL, &correct);
-    /* ---- pass 1: (gradient, examples) per feature ---- */
+    /* ---- losses, and pass 1: each feature's sum ---- */
+    for (size_t i = 0; i < batch; i++)
+        logits[i] = binary_delta(m->kind, logits[i], y[i], scale, NULL);
     for (size_t i = 0; i < batch; i++) {
         size_t r = idx ? idx[i] : i, end = ds->row_ptr[r + 1];
-        float dl = delta[i];
-        for (size_t k = ds->row_ptr[r]; k < end; k++) {
+        float dl = logits[i];
+        sum += dl;
+        for (size_t k = ds->row_ptr[r]; k < end; k++)
             acc[2 * (size_t)col[k]] += val[k] * dl;
-            acc[2 * (size_t)col[k] + 1] += 1;
-        }
     }
     /* ---- pass 2: each feature's gradient, and its update ---- */
-    for (size_t i = 0; i < batch; i++) {
-        size_t r = idx ? idx[i] : i;
-        for (size_t k = ds->row_ptr[r]; k < ds->row_ptr[r + 1]; k++) {
-            uint32_t j = col[k], keep, ubits;
-            float c = acc[2 * (size_t)j + 1], w = params[j];
-            float u = lr * (acc[2 * (size_t)j] + c * rjs[j] * w);
-            keep = -(uint32_t)(c != 0);
-            memcpy(&ubits, &u, sizeof u);
-            ubits &= keep;
-            memcpy(&u, &ubits, sizeof u);
-            params[j] = w - u;
-            slots += c != 0;
-            acc[2 * (size_t)j] = acc[2 * (size_t)j + 1] = 0;
-        }
+    for (size_t s = 0; s < slots; s++) {
+        uint32_t j = list[s];
+        float c = acc[2 * (size_t)j + 1], w = params[j];
+        params[j] = w - lr * (acc[2 * (size_t)j] + c * rjs[j] * w);
+        acc[2 * (size_t)j] = acc[2 * (size_t)j + 1] = 0;
     }
-    float sum = 0;
-    for (size_t i = 0; i < batch; i++)
-        sum += delta[i];
     params[bi] -= lr * (sum + (float)m->l2 * bias);
     return slots + 1;
 }
@@ -1066,8 +1064,10 @@ int ml_model_sgd_step(ml_model *m, float *params, const ml_dataset *ds, const si
         updated = z + 1;
     } else {
         const int32_t *y = batch_labels(ds, idx, batch, m->labels);
+        if (grad_reserve(g, z) < 0)
+            goto nomem;
         updated = binary_sgd_batch(m, params, ds, idx, batch, y, 1.0f / (float)batch, lr,
-                                   m->act[m->L], m->delta[m->L]);
+                                   m->act[m->L], g->index);
         if (!updated)
             goto nomem;
     }
