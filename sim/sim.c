@@ -47,7 +47,6 @@
 #include <simgrid/host.h>
 #include <simgrid/link.h>
 #include <simgrid/mailbox.h>
-#include <simgrid/semaphore.h>
 #include <xbt/dynar.h>
 
 #include "core/job_internal.h"
@@ -55,6 +54,7 @@
 #include "sim/net_analytic.h"
 #include "sim/sim_backend.h"
 #include "sim/sim_platform.h"
+#include "sim/sim_timer.h"
 #include "sim/sim_waitfor.h"
 
 typedef struct sim_msg {
@@ -116,8 +116,7 @@ typedef struct sim_rank {
     int status;
     int finished;
     /* --net analytic */
-    sg_sem_t sem;         /* what a waiting rank blocks on */
-    int waiting, woken;
+    struct an_waiter *waiters; /* its actors suspended in a wait (the rank, its companion) */
     int any_armed;        /* an any-source receive armed every pair to it */
     int nposted_any;      /* posted any-source receives */
     sim_peer **ready;     /* pairs whose transfer ended, in that order */
@@ -162,9 +161,9 @@ static struct {
     /* --net analytic: the flow model and the actor that keeps its time */
     int analytic;
     na_net *net;
-    sg_sem_t net_sem;
-    int net_waiting, net_poked;
-    double net_wake_at;
+    sim_timer *net_timer; /* when the model's next event is handled */
+    double net_wake_at;   /* its date, INFINITY when none is set */
+    int nfinished;        /* ranks whose function returned */
     int net_failed;
 } S;
 
@@ -431,12 +430,16 @@ static void deliver(sim_rank *s, sim_msg *m)
  * and is armed, as a SimGrid comm starts when its put and its get meet; an
  * any-source receive arms every pair to its rank (any_armed) except those
  * whose transfer ended since (hold), as posting a get on every mailbox
- * does. The transfer is a flow of net_analytic.c; the net actor below
- * sleeps until the model's next event and hands each ended transfer to
- * its receiver (the pair joins the receiver's ready list, the receiver's
- * semaphore wakes it) and to its sender (an isend completes). A waiting
- * rank blocks on its semaphore, with a timeout for rt_waitany_for, and
- * files the ready pairs' messages in the order they ended. Only the
+ * does. The transfer is a flow of net_analytic.c; a kernel timer at the
+ * model's next event (net_tick, in SimGrid's maestro) hands each ended
+ * transfer to its receiver (the pair joins the receiver's ready list, and
+ * the receiver is resumed) and to its sender (an isend completes). A
+ * waiting rank suspends itself, with a deadline timer for rt_waitany_for,
+ * and files the ready pairs' messages in the order they ended. At one
+ * simulated instant, the ranks a timer resumes run before those whose
+ * computation ended then (SimGrid runs timers first), so ties between
+ * ranks' sends at one instant may be ordered differently from a
+ * semaphore-driven run: deterministic, not the same tie order. Only the
  * timing differs from SimGrid's comms; matching, payloads and failures
  * are the code above and below. */
 
@@ -445,22 +448,72 @@ static void deliver(sim_rank *s, sim_msg *m)
  * byte: alpha + beta. */
 static long wire_bytes(size_t len) { return len ? (long)len : 1; }
 
-/* Wake whichever actor of s waits (the rank, or its async companion). */
-static void an_wake(sim_rank *s)
+/* An actor of a rank suspended in a wait, until an_wake or its deadline
+ * resumes it. Suspending costs SimGrid no activity (a semaphore's acquire
+ * allocates one), and the resume comes from the maestro (net_tick), so it
+ * is no simcall. */
+typedef struct an_waiter {
+    sg_actor_t actor;
+    int woken, timed_out;
+    sim_timer *deadline;  /* the timer of a timed wait, until it fires */
+    struct an_waiter *next;
+} an_waiter;
+
+static void an_resume(an_waiter *w)
 {
-    if (s->waiting && !s->woken) {
-        s->woken = 1;
-        sg_sem_release(s->sem);
+    if (!w->woken) {
+        w->woken = 1;
+        sg_actor_resume(w->actor);
     }
 }
 
-/* The net actor sleeps until net_wake_at: wake it when an event comes
- * earlier. */
+/* Wake whichever actors of s wait (the rank, or its async companion). */
+static void an_wake(sim_rank *s)
+{
+    for (an_waiter *w = s->waiters; w; w = w->next)
+        an_resume(w);
+}
+
+static void an_deadline(void *arg)
+{
+    an_waiter *w = arg;
+    w->deadline = NULL; /* fired: SimGrid frees it */
+    w->timed_out = !w->woken;
+    an_resume(w);
+}
+
+/* Suspend the calling actor of s until a transfer of s ends or (deadline
+ * >= 0) the simulated clock reaches deadline. 1 when the deadline came
+ * first, -1 when out of memory. */
+static int an_suspend(sim_rank *s, double deadline)
+{
+    an_waiter w = {.actor = sg_actor_self(), .next = s->waiters};
+    if (deadline >= 0 && !(w.deadline = sim_timer_at(deadline, an_deadline, &w)))
+        return -1;
+    s->waiters = &w;
+    sg_actor_suspend(w.actor);
+    an_waiter **pp = &s->waiters;
+    while (*pp != &w)
+        pp = &(*pp)->next;
+    *pp = w.next;
+    if (w.deadline)
+        sim_timer_cancel(w.deadline);
+    return w.timed_out;
+}
+
+/* The model's next event is handled at net_wake_at: move that earlier
+ * when an event comes before it. */
+static void net_tick(void *arg);
 static void an_poke(double t)
 {
-    if (S.net_waiting && !S.net_poked && t < S.net_wake_at) {
-        S.net_poked = 1;
-        sg_sem_release(S.net_sem);
+    if (!(t < S.net_wake_at))
+        return;
+    if (S.net_timer)
+        sim_timer_cancel(S.net_timer);
+    S.net_wake_at = t;
+    if (!(S.net_timer = sim_timer_at(t, net_tick, NULL))) {
+        S.net_wake_at = INFINITY;
+        S.net_failed = 1;
     }
 }
 
@@ -654,29 +707,36 @@ static int an_post_for(sim_rank *s, const sim_req *q)
     return 0;
 }
 
-/* The net actor: the model's clock. It handles what is due, then sleeps
- * until the next event or until a rank pokes it with an earlier one. */
-static void net_actor(int argc, char **argv)
+/* The model's clock: a kernel timer (sim_timer.h) at its next event,
+ * which runs in SimGrid's maestro, so that neither the model nor the
+ * wake-ups it makes cost an actor switch. It handles what is due and
+ * sets itself again for the next event. */
+static void net_tick(void *arg)
 {
-    (void)argc;
-    (void)argv;
-    sg_actor_daemonize(sg_actor_self()); /* it ends with the last rank */
+    (void)arg;
+    S.net_timer = NULL; /* fired: SimGrid frees it */
+    S.net_wake_at = INFINITY;
     for (;;) {
         double now = simgrid_get_clock();
         if (na_advance(S.net, now, an_flow_done, NULL) < 0)
             S.net_failed = 1;
         double t = na_next(S.net);
-        S.net_poked = 0;
-        S.net_wake_at = t;
-        if (t <= now)
-            continue;
-        S.net_waiting = 1;
-        if (t == INFINITY)
-            sg_sem_acquire(S.net_sem);
-        else
-            sg_sem_acquire_timeout(S.net_sem, t - now);
-        S.net_waiting = 0;
+        if (t > now) {
+            an_poke(t);
+            return;
+        }
     }
+}
+
+/* The last rank ended: what the model still has under way (a message no
+ * one will receive, one swallowed by a dead rank) must not run the clock
+ * on. */
+static void net_stop(void)
+{
+    if (S.net_timer)
+        sim_timer_cancel(S.net_timer);
+    S.net_timer = NULL;
+    S.net_wake_at = -INFINITY; /* no more pokes */
 }
 
 /* ---- failures ----
@@ -1061,7 +1121,7 @@ static int sim_irecv(rt *r, int src, int tag, void *buf, size_t cap, rt_request 
  * the transfers of the sends asked about go into one wait-any, so the
  * first transfer to finish in simulated time is the first one seen. */
 /* --net analytic's progress: file the transfers that ended, or sleep on
- * the rank's semaphore until one does. */
+ * suspended until one does. */
 static int an_progress_for(rt *r, int n, rt_request **reqs, double timeout_s)
 {
     sim_rank *s = me(r);
@@ -1103,16 +1163,11 @@ static int an_progress_for(rt *r, int n, rt_request **reqs, double timeout_s)
             if (timeout_s < 0)
                 return rt_seterr(r, RT_EINVAL, "wait: nothing can complete (no receive is posted)");
         }
-        s->waiting = 1;
-        s->woken = 0;
-        int timed_out = 0;
-        if (deadline >= 0) {
-            double left = deadline - simgrid_get_clock();
-            timed_out = left <= 0 || sg_sem_acquire_timeout(s->sem, left);
-        } else {
-            sg_sem_acquire(s->sem);
-        }
-        s->waiting = 0;
+        int timed_out = deadline >= 0 && deadline <= simgrid_get_clock();
+        if (!timed_out)
+            timed_out = an_suspend(s, deadline);
+        if (timed_out < 0)
+            return rt_seterr(r, RT_ENOMEM, "wait: out of memory");
         if (timed_out && !s->nready)
             return RT_PROGRESS_TIMEOUT;
     }
@@ -1405,6 +1460,8 @@ static void rank_actor(int argc, char **argv)
     if (s->status == RT_OK)
         s->status = drained;
     s->finished = 1;
+    if (S.analytic && ++S.nfinished == S.nranks)
+        net_stop();
     if (s->status != RT_OK && !S.analytic)
         linger(s);
 }
@@ -1451,8 +1508,6 @@ static void free_ranks(void)
         }
         free(s->ready);
         free(s->held);
-        if (s->sem)
-            sg_sem_destroy(s->sem);
         free(s->peers);
         free(s->active);
         free(s->comms);
@@ -1502,17 +1557,14 @@ int sim_job_run(const job_config *cfg, job_main fn, void *arg, job_result *res)
     S.analytic = sim->net == SIM_NET_ANALYTIC;
     S.net = S.analytic ? na_new() : NULL;
     S.net_failed = 0;
-    S.net_waiting = S.net_poked = 0;
-    S.net_wake_at = 0;
+    S.net_timer = NULL;
+    S.net_wake_at = INFINITY;
+    S.nfinished = 0;
     if (!S.ranks || (S.analytic && !S.net)) {
         job_fail(res, "out of memory for %d ranks", cfg->ranks);
         free(S.ranks);
         na_free(S.net);
         return -1;
-    }
-    if (S.analytic) { /* first, so that it sleeps before any rank sends */
-        S.net_sem = sg_sem_init(0);
-        sg_actor_start(sg_actor_init("net", S.hosts[0]), net_actor, 0, NULL);
     }
     for (int i = 0; i < cfg->ranks; i++) {
         sim_rank *s = &S.ranks[i];
@@ -1520,8 +1572,6 @@ int sim_job_run(const job_config *cfg, job_main fn, void *arg, job_result *res)
         s->r.slowdown = cfg->slowdown && cfg->slowdown[i] > 1 ? cfg->slowdown[i] : 1.0;
         s->r.slot = job_result_slot(res, i);
         s->host = place(cfg, i, (int)S.nhosts);
-        if (S.analytic)
-            s->sem = sg_sem_init(0);
         char name[32];
         snprintf(name, sizeof name, "rank-%d", i);
         s->actor = sg_actor_init(name, S.hosts[s->host]);

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include <cmocka.h>
 
@@ -409,6 +410,80 @@ static void a_deadlock_is_reported(void **state)
     job_result_free(&res);
 }
 
+/* A timed wait: rank 0 gives up on rank 1's message once (its deadline
+ * timer resumes it), then gets it; rank 1's companion job waits for a
+ * message too (a rank and its companion suspended at once). */
+typedef struct timed_result {
+    double at[4];
+    int index[2];
+} timed_result;
+static timed_result *timed; /* shared: the job runs in a child process */
+#define timed_at (timed->at)
+#define timed_index (timed->index)
+
+static int timed_companion(rt *r, void *arg)
+{
+    (void)arg;
+    int v = 0, rc = rt_recv(r, 0, 2, &v, sizeof v, NULL);
+    timed_at[3] = rt_now(r);
+    return rc;
+}
+
+static int timed_rank(rt *r, void *arg)
+{
+    (void)arg;
+    int v = 7, rc;
+    if (rt_rank(r) == 1) {
+        if ((rc = rt_async_post(r, timed_companion, NULL)) != RT_OK)
+            return rc;
+        rt_compute(r, 1e6); /* 1 ms at 1 Gf */
+        if ((rc = rt_send(r, 0, 1, &v, sizeof v)) != RT_OK)
+            return rc;
+        return rt_async_drain(r);
+    }
+    rt_request *q = NULL;
+    if ((rc = rt_irecv(r, 1, 1, &v, sizeof v, &q)) != RT_OK)
+        return rc;
+    rc = rt_waitany_for(r, 1, &q, 2e-4, &timed_index[0], NULL);
+    timed_at[0] = rt_now(r);
+    if (!rc)
+        rc = rt_waitany_for(r, 1, &q, 1.0, &timed_index[1], NULL);
+    timed_at[1] = rt_now(r);
+    rt_compute(r, 1e6);
+    timed_at[2] = rt_now(r);
+    return rc ? rc : rt_send(r, 1, 2, &v, sizeof v);
+}
+
+static void timed_waits_take_the_ideal_time(void **state)
+{
+    (void)state;
+    double at[2][4];
+    timed = mmap(NULL, sizeof *timed, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    assert_true(timed != MAP_FAILED);
+    for (int k = 0; k < 2; k++) {
+        sim_config sim = sim_config_default();
+        sim.net = k ? SIM_NET_ANALYTIC : SIM_NET_IDEAL;
+        job_config cfg = sim_job_config(&sim);
+        cfg.ranks = 2;
+        job_result res;
+        memset(timed_at, 0, sizeof timed_at);
+        timed_index[0] = timed_index[1] = 99;
+        int rc = job_run(&cfg, timed_rank, NULL, &res);
+        if (rc != 0)
+            fail_msg("%s: %s", k ? "analytic" : "ideal", res.error);
+        job_result_free(&res);
+        assert_int_equal(timed_index[0], -1);
+        assert_int_equal(timed_index[1], 0);
+        memcpy(at[k], timed_at, sizeof at[k]);
+    }
+    assert_true(fabs(at[1][0] - 2e-4) < 1e-12);
+    for (int i = 0; i < 4; i++)
+        if (fabs(at[1][i] - at[0][i]) > 1e-6 * at[0][i])
+            fail_msg("time %d: analytic %.12g s, ideal %.12g s", i, at[1][i], at[0][i]);
+    assert_true(at[1][1] > 1e-3 && at[1][3] > at[1][2]);
+    munmap(timed, sizeof *timed);
+}
+
 static void unknown_net_lists_the_known_ones(void **state)
 {
     (void)state;
@@ -435,6 +510,7 @@ int main(void)
         cmocka_unit_test(data_moves_bit_for_bit),
         cmocka_unit_test(ps_trains_the_same_model),
         cmocka_unit_test(a_deadlock_is_reported),
+        cmocka_unit_test(timed_waits_take_the_ideal_time),
         cmocka_unit_test(unknown_net_lists_the_known_ones),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

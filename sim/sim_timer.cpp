@@ -1,0 +1,24 @@
+/* sim_timer.cpp -- sim_timer.h on simgrid::kernel::timer::Timer (a public
+ * header of SimGrid 3.32; there is no C API for it). */
+#include <new>
+
+#include <simgrid/kernel/Timer.hpp>
+#include <simgrid/s4u/Engine.hpp>
+
+#include "sim/sim_timer.h"
+
+extern "C" sim_timer *sim_timer_at(double date, void (*fn)(void *), void *arg)
+{
+    double now = simgrid::s4u::Engine::get_clock();
+    try {
+        return reinterpret_cast<sim_timer *>(
+            simgrid::kernel::timer::Timer::set(date > now ? date : now, [fn, arg]() { fn(arg); }));
+    } catch (const std::bad_alloc &) {
+        return nullptr;
+    }
+}
+
+extern "C" void sim_timer_cancel(sim_timer *t)
+{
+    reinterpret_cast<simgrid::kernel::timer::Timer *>(t)->remove();
+}
