@@ -9,7 +9,7 @@
 # (goal: under 10 minutes; not in make bench, it takes minutes). Prints
 # wall and CPU (user+sys) seconds and peak memory (max RSS); on a shared
 # machine the CPU seconds say more than the wall ones. A missed goal is
-# printed as such; only a run that fails makes the exit status 1.
+# printed as such and makes the exit status 1, as a run that fails does.
 set -uo pipefail
 bin=${1:-build/distlab}
 big=${2:-}
@@ -35,7 +35,8 @@ measure() {
     ok = w < gs && (gm == 0 || kb / 1024 < gm)
     printf "  %-44s wall %7.1f s, cpu %7.1f s (goal < %d s); peak %6.0f MB%s; simulated %s s%s\n", n, w, c, gs,
            kb / 1024, gm ? sprintf(" (goal < %d MB)", gm) : "", sim, ok ? "" : "  MISSED"
-  }'
+    exit !ok
+  }' || status=1
 }
 
 ring_sim='tail -1 "$tmp/$name.out" | cut -d, -f6'
