@@ -110,6 +110,38 @@ static void free_names(char **names, int n)
     free(names);
 }
 
+/* What `lab run` does with the lab's file, or NULL when the file runs
+ * only under its checker (verb_lab: the labs whose file plugs into a
+ * command of distlab's). */
+static const char *run_does(const lab_checker *c)
+{
+    if (c->check == lab_check_allreduce)
+        return "distlab collective --algo FILE.c, then your options";
+    if (c->check == lab_check_scaling)
+        return "your time model beside the simulation, for your settings";
+    if (c->check == lab_check_ray_ps)
+        return "distlab run ray-ps --mode async --async-loop FILE.c, then your options";
+    return NULL;
+}
+
+/* The labs whose file `lab run` runs, as "01, 02, 07 and 09". */
+static void run_labs(char *buf, size_t len)
+{
+    const char *nums[100];
+    int n = 0;
+    char num[3];
+    for (int k = 1; k < 100 && n < 100; k++) {
+        snprintf(num, sizeof num, "%02d", k);
+        const lab_checker *c = lab_checker_find(num);
+        if (c && run_does(c))
+            nums[n++] = c->number;
+    }
+    buf[0] = '\0';
+    for (int i = 0; i < n; i++)
+        snprintf(buf + strlen(buf), len - strlen(buf), "%s%s", i == 0 ? "" : i == n - 1 ? " and " : ", ",
+                 nums[i]);
+}
+
 static int lab_list(void)
 {
     const char *dir = labs_dir();
@@ -127,6 +159,8 @@ static int lab_list(void)
                c ? " FILE.c" : "");
         if (c)
             printf("%-22s %-8s you write %s\n", "", "", c->what);
+        if (c && run_does(c))
+            printf("%-22s %-8s run: distlab lab run %s FILE.c: %s\n", "", "", num, run_does(c));
     }
     free_names(names, n);
     return 0;
@@ -156,6 +190,8 @@ static int find_lab(const char *want, char *num, char *folder, size_t len)
 
 static int usage(FILE *f)
 {
+    char labs[64];
+    run_labs(labs, sizeof labs);
     fprintf(f, "usage: distlab lab list\n"
                "       distlab lab check NN FILE.c [--quick]\n"
                "       distlab lab run NN FILE.c [options of the lab's command]\n\n"
@@ -163,9 +199,11 @@ static int usage(FILE *f)
                "  check   build FILE.c and run lab NN's checker on it: a TAP report and a\n"
                "          score; exit 0 only when every check passes (--quick: fewer\n"
                "          rank counts and sizes)\n"
-               "  run     run FILE.c as the lab's sheet does (lab 01: distlab collective\n"
-               "          --algo FILE.c --cost ring, then the options you give; lab 07:\n"
-               "          your time model beside the simulation, for the settings you give)\n");
+               "  run     run FILE.c as the lab's sheet does, where the file plugs into a\n"
+               "          command: labs %s (lab 01: distlab collective --algo FILE.c\n"
+               "          --cost ring, then the options you give; lab 07: your time model\n"
+               "          beside the simulation, for the settings you give; lab list says\n"
+               "          each); the other labs' files run only under their checkers\n", labs);
     return f == stdout ? 0 : 2;
 }
 
@@ -248,8 +286,11 @@ int verb_lab(int argc, char **argv)
     }
     /* run: the collective labs' command, with the student's file */
     if (c->check != lab_check_allreduce) {
+        char labs[64];
+        run_labs(labs, sizeof labs);
         fprintf(stderr, "distlab lab run: lab %s's file runs only under its checker (distlab lab check %s "
-                "FILE.c); the sheet's other commands are distlab's own\n", num, num);
+                "FILE.c); the sheet's other commands are distlab's own (lab run takes labs %s)\n", num,
+                num, labs);
         return 2;
     }
     args[n++] = "collective";

@@ -365,8 +365,17 @@ static void bad_commands_are_refused(void **state)
         {"check 01 /nonexistent/x.c", "/nonexistent/x.c: No such file or directory"},
         {"check 01 /tmp", "/tmp: not a file"},
         {"grade 01 x.c", "unknown command 'grade'"},
+        /* a lab whose file plugs into no command says which labs' do */
+        {"run 13 labs/13-large-minibatch/solution.c", "runs only under its checker (distlab lab check 13 "
+                                                       "FILE.c); the sheet's other commands are distlab's "
+                                                       "own (lab run takes labs 01, 02, 07 and 09)"},
     };
     test_distlab_refuses("lab", cases, sizeof cases / sizeof *cases);
+    /* and lab list says what lab run does for each of those */
+    assert_int_equal(run("lab list"), 0);
+    assert_non_null(strstr(output, "run: distlab lab run 09 FILE.c: distlab run ray-ps --mode async "
+                                   "--async-loop FILE.c"));
+    assert_null(strstr(output, "lab run 13"));
     static const test_refusal coll[] = {
         {"--algo ./no-such-file.c", "no-such-file.c: No such file"},
         {"--cost ring", "--cost goes with --algo FILE.c"},
