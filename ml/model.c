@@ -496,6 +496,19 @@ static int check_data(const ml_model *m, const ml_dataset *ds, const size_t *idx
     return 0;
 }
 
+/* What every gradient call checks first: the gradient's size, a batch,
+ * and the data (check_data). */
+static int check_grad_args(const ml_model *m, const ml_grad *g, const ml_dataset *ds,
+                           const size_t *idx, size_t batch, char *err, size_t errlen)
+{
+    if (g->n != m->P)
+        return ml_err(err, errlen, "model: gradient of %zu parameters for a model of %zu", g->n,
+                      m->P);
+    if (batch == 0)
+        return ml_err(err, errlen, "model: empty batch");
+    return check_data(m, ds, idx, batch, err, errlen) < 0 ? -1 : 0;
+}
+
 /* Room for batch examples in the activations (and the dense input when
  * need_x). */
 static int scratch_reserve(ml_model *m, size_t batch, int need_x)
@@ -969,12 +982,7 @@ int ml_model_loss_grad(ml_model *m, const float *params, const ml_dataset *ds,
                        const size_t *idx, size_t batch, ml_grad *g, double *loss,
                        double *flops, char *err, size_t errlen)
 {
-    if (g->n != m->P)
-        return ml_err(err, errlen, "model: gradient of %zu parameters for a model of %zu", g->n,
-                      m->P);
-    if (batch == 0)
-        return ml_err(err, errlen, "model: empty batch");
-    if (check_data(m, ds, idx, batch, err, errlen) < 0)
+    if (check_grad_args(m, g, ds, idx, batch, err, errlen) < 0)
         return -1;
     int mlp = m->kind == ML_MODEL_MLP;
     if (scratch_reserve(m, batch, mlp || !ds->sparse) < 0)
@@ -1045,12 +1053,7 @@ int ml_model_sgd_step(ml_model *m, float *params, const ml_dataset *ds, const si
         *flops += 2.0 * (double)(g->sparse ? g->nnz : m->P);
         return 0;
     }
-    if (g->n != m->P)
-        return ml_err(err, errlen, "model: gradient of %zu parameters for a model of %zu", g->n,
-                      m->P);
-    if (batch == 0)
-        return ml_err(err, errlen, "model: empty batch");
-    if (check_data(m, ds, idx, batch, err, errlen) < 0)
+    if (check_grad_args(m, g, ds, idx, batch, err, errlen) < 0)
         return -1;
     if (scratch_reserve(m, batch, 0) < 0)
         goto nomem;
@@ -1089,12 +1092,7 @@ int ml_model_loss_grad_layers(ml_model *m, const float *params, const ml_dataset
             return -1;
         return ready(ctx, 0, m->P, flops) ? 1 : 0;
     }
-    if (g->n != m->P)
-        return ml_err(err, errlen, "model: gradient of %zu parameters for a model of %zu", g->n,
-                      m->P);
-    if (batch == 0)
-        return ml_err(err, errlen, "model: empty batch");
-    if (check_data(m, ds, idx, batch, err, errlen) < 0)
+    if (check_grad_args(m, g, ds, idx, batch, err, errlen) < 0)
         return -1;
     if (scratch_reserve(m, batch, 1) < 0)
         return ml_err(err, errlen, "model: out of memory for a batch of %zu", batch);
