@@ -37,7 +37,8 @@
  * With o->byteps the buckets go through BytePS's summation service
  * (byteps.c) instead, the last o->servers ranks being its CPU machines;
  * with o->ps the step goes through a parameter server (dp_ps.c: pieces,
- * priorities) instead of buckets.
+ * priorities) instead of buckets; with o->cycle_s Horovod's cycles
+ * negotiate and fuse the tensors instead (dp_horovod.c).
  *
  * References: Li et al., "PyTorch Distributed: Experiences on
  * Accelerating Data Parallel Training", VLDB 2020 (buckets in reverse
@@ -112,6 +113,8 @@ int dp_rank(rt *r, void *arg)
                        "a batch above 0", DP_MAX_STEPS);
     if (o->ps)
         return dp_ps_rank(r, o);
+    if (o->cycle_s > 0)
+        return dp_horovod_rank(r, o);
     size_t *close = malloc((size_t)w->nlayers * sizeof *close);
     dp_bucket *buckets = malloc((size_t)w->nlayers * sizeof *buckets);
     if (!close || !buckets) {

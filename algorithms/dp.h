@@ -28,6 +28,10 @@ typedef struct dp_opts {
      * in the order backward makes them. */
     int ps, priority;
     size_t partition_bytes, credit_bytes;
+    /* Horovod's schedule instead (dp_horovod.c), when above 0: a cycle
+     * every cycle_s seconds negotiates the ready tensors and allreduces
+     * them fused into buffers of at most bucket_bytes */
+    double cycle_s;
 } dp_opts;
 
 /* What each rank hands back. */
@@ -35,7 +39,8 @@ typedef struct dp_slot {
     double step_s[DP_MAX_STEPS]; /* each step, from its start to the drain */
     double backward_end_s[DP_MAX_STEPS]; /* when its backward ended, from the step's start */
     double compute_s[DP_MAX_STEPS]; /* the step's own compute (forward and backward) */
-    int buckets;
+    int buckets;           /* horovod: the last step's fused buffers */
+    int cycles;            /* horovod: the last step's cycles */
     /* parameter server: the pieces of the last step in the order pushed
      * (the first DP_ORDER), numbered input layer first */
     int push_order[DP_ORDER], pushes;
@@ -51,6 +56,11 @@ int dp_buckets(const ml_workload *w, size_t bucket_bytes, size_t *close);
 /* The rank function (job_main): arg is a dp_opts, the slot a dp_slot
  * (a CPU server's stays zero). */
 int dp_rank(rt *r, void *arg);
+/* dp_rank's Horovod path (dp_horovod.c): a negotiation's request is
+ * DP_HVD_HEADER_BYTES plus DP_HVD_ENTRY_BYTES per tensor. */
+int dp_horovod_rank(rt *r, const dp_opts *o);
+#define DP_HVD_HEADER_BYTES 8
+#define DP_HVD_ENTRY_BYTES 128
 /* dp_rank's parameter-server path (dp_ps.c). */
 int dp_ps_rank(rt *r, const dp_opts *o);
 /* The pieces w is cut into (partition_bytes 0: one per layer with

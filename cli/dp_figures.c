@@ -10,7 +10,8 @@
  * OUT/FRAMEWORK/KEY=V/) with --framework FRAMEWORK and every other option
  * as given; its summary.json is read back. A varied `servers` goes only to
  * the frameworks that have servers (byteps, p3, tf-ps): the others are the
- * same at every point, a flat line to compare with. compare draws
+ * same at every point, a flat line to compare with; --cycle-time only to
+ * horovod. compare draws
  * step.png (compute and exposed communication stacked, per framework);
  * sweep draws step.png (step time against the varied setting) and, for
  * gpus, scaling_efficiency.png (the step's compute over the step: weak
@@ -62,8 +63,15 @@ static int run_point(const char *verb, char **shared, int nshared, const char *f
         argv[argc++] = "--workload";
         argv[argc++] = (char *)wl;
     }
-    for (int i = 0; i < nshared; i++)
+    for (int i = 0; i < nshared; i++) {
+        /* Horovod's cycle is its own: the other frameworks have none */
+        if (strcmp(fw, "horovod") != 0 && strncmp(shared[i], "--cycle-time", 12) == 0 &&
+            (shared[i][12] == '\0' || shared[i][12] == '=')) {
+            i += shared[i][12] == '\0';
+            continue;
+        }
         argv[argc++] = shared[i];
+    }
     argv[argc++] = "--framework";
     argv[argc++] = (char *)fw;
     char opt[1040]; /* "--" and the key */

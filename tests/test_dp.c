@@ -102,6 +102,81 @@ static void two_buckets_match_the_closed_form(void **state)
     }
 }
 
+/* Horovod's cycles (dp_horovod.c), one run on p ranks: the slowest
+ * rank's steps into step[] and rank 0's slot into *slot. */
+static void hvd_steps(ml_workload *w, int p, size_t threshold, double cycle_s, int steps, double *step,
+                      dp_slot *slot)
+{
+    sim_config sim = sim_config_default();
+    sim.size_only = 1;
+    sim.cores = 2;
+    sim.speed_flops = 1e12;
+    job_config cfg = sim_job_config(&sim);
+    cfg.ranks = p;
+    cfg.record_events = 0;
+    cfg.result_bytes = sizeof(dp_slot);
+    dp_opts o = {.w = w, .batch = 8, .bucket_bytes = threshold, .overlap = 1, .algo = ALLREDUCE_RING,
+                 .steps = steps, .cycle_s = cycle_s};
+    job_result res;
+    if (job_run(&cfg, dp_rank, &o, &res) != 0)
+        fail_msg("%s", res.error);
+    for (int k = 0; k < steps; k++) {
+        step[k] = 0;
+        for (int i = 0; i < p; i++) {
+            const dp_slot *s = job_result_slot(&res, i);
+            step[k] = s->step_s[k] > step[k] ? s->step_s[k] : step[k];
+        }
+    }
+    *slot = *(const dp_slot *)job_result_slot(&res, 0);
+    job_result_free(&res);
+}
+
+/* Under the ideal network, with n tensors new on each of p = 4 ranks
+ * (L = 2): a negotiation is L alpha + (p-1) q beta + L (alpha + q beta),
+ * q = H + E n; a cycle then allreduces its fused buffers in turn, and the
+ * next starts a cycle time after it, or when it ends if later. */
+static void horovod_cycles_match_the_closed_form(void **state)
+{
+    (void)state;
+    const double speed = 1e12, batch = 8, a = 50e-6, beta = 1 / 1.25e9;
+    const int p = 4, L = 2;
+    double neg[3];
+    for (int n = 0; n < 3; n++) {
+        double q = DP_HVD_HEADER_BYTES + DP_HVD_ENTRY_BYTES * n;
+        neg[n] = L * a + (p - 1) * q * beta + L * (a + q * beta);
+    }
+    ml_workload_layer l[2];
+    ml_workload w = two_layers(l, 2e6, 2e8, 1e6, 1e8);
+    double F = 2 * 3e8 * batch / speed, bb = 4 * 1e8 * batch / speed, B = 4 * 3e8 * batch / speed;
+    double c_a = allreduce_cost_s(ALLREDUCE_RING, p, 2000000, a, beta, 1 / speed);
+    double c_b = allreduce_cost_s(ALLREDUCE_RING, p, 1000000, a, beta, 1 / speed);
+    double c_ab = allreduce_cost_s(ALLREDUCE_RING, p, 3000000, a, beta, 1 / speed);
+    double step[2];
+    dp_slot s;
+    /* one cycle after backward: both tensors in one 12 MB buffer; the
+     * second step's cycles keep the first's beat: at 2T and 3T */
+    double T = 20e-3;
+    assert_true(F + B < T);
+    hvd_steps(&w, p, 64 << 20, T, 2, step, &s);
+    check_close(step[0], T + neg[2] + c_ab, "horovod, one cycle, one fused buffer");
+    check_close(step[1], 2 * T, "horovod, the next step on the cycles' beat");
+    assert_int_equal(s.buckets, 1);
+    assert_int_equal(s.cycles, 2);
+    /* an 8 MB threshold: the tensors in two buffers, output side first */
+    hvd_steps(&w, p, 8000000, T, 1, step, &s);
+    check_close(step[0], T + neg[2] + c_b + c_a, "horovod, one cycle, two buffers");
+    assert_int_equal(s.buckets, 2);
+    /* 5 ms cycles: nothing ready at T, the output layer at 2T, and the
+     * third cycle starts late, when the second's allreduce ends */
+    T = 5e-3;
+    double e2 = 2 * T + neg[1] + c_b;
+    assert_true(neg[0] < T && F < T && F + bb < 2 * T && 2 * T < F + B && e2 > 3 * T && e2 > F + B);
+    hvd_steps(&w, p, 64 << 20, T, 1, step, &s);
+    check_close(step[0], e2 + neg[1] + c_a, "horovod, three cycles, the last one late");
+    assert_int_equal(s.cycles, 3);
+    assert_int_equal(s.buckets, 2);
+}
+
 /* The parameter server (dp_ps.c), one run: the slowest worker's last
  * step; the first worker's slot into *slot when asked. */
 static double ps_step_s(ml_workload *w, int workers, int servers, size_t partition, int priority,
@@ -232,6 +307,13 @@ static void the_dp_verb(void **state)
         assert_int_equal(sscanf(strstr(row + 1, "ps:k=4:priority="), "ps:k=4:priority=%*[a-z],%*d,%lf", &ps[i]), 1);
     }
     assert_true(ps[0] < ps[1]);
+    /* horovod: its cycles, and the time it took them in the summary */
+    assert_int_equal(test_distlab_run(out, sizeof out, "dp --workload resnet50 --workers 4 --framework horovod "
+                                      "--cycle-time 1ms --out %s/hvd", dir), 0);
+    assert_non_null(strstr(out, "\nresnet50,4,32,horovod,67108864,on,ring,"));
+    snprintf(cmd, sizeof cmd, "grep -q '\"cycle_seconds\": 0.001' %s/hvd/summary.json && "
+             "grep -q '\"cycles\": ' %s/hvd/summary.json", dir, dir);
+    assert_int_equal(system(cmd), 0);
     assert_int_equal(test_distlab_run(out, sizeof out, "dp --workload resnet50 --workers 4 --framework ray-train"), 0);
     assert_non_null(strstr(out, "\nresnet50,4,32,ray-train,25000000,on,ring,"));
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
@@ -260,6 +342,10 @@ static void the_dp_verb(void **state)
         {"--workload vgg16 --framework p3 --priority maybe", "on"},
         {"--workload gpt2 --framework p3 --partition 4", "a larger --partition"},
         {"--workload vgg16 --framework byteps --gpus-per-node 4", "leave out --allreduce and --gpus-per-node"},
+        {"--workload vgg16 --framework horovod --cycle-time 0", "expected 10us to 10s"},
+        {"--workload vgg16 --framework horovod --cycle-time 5ms/2", "--cycle-time"},
+        {"--workload vgg16 --framework ddp --cycle-time 1ms", "--cycle-time goes with --framework horovod"},
+        {"--workload vgg16 --framework horovod --overlap off", "leave out --overlap"},
     };
     test_distlab_refuses("dp", bad, sizeof bad / sizeof *bad);
     /* and its help says so */
@@ -515,6 +601,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(buckets_fill_in_reverse_layer_order),
         cmocka_unit_test(two_buckets_match_the_closed_form),
+        cmocka_unit_test(horovod_cycles_match_the_closed_form),
         cmocka_unit_test(ps_step_matches_the_closed_form),
         cmocka_unit_test(ps_priority_sends_the_input_side_first),
         cmocka_unit_test(the_dp_verb),
