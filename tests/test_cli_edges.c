@@ -344,12 +344,12 @@ static void readme_sim_and_real_runs_agree(void **state)
     }
     if (strcmp(hash[0], hash[1]) != 0)
         fail_msg("README's sim run has model %s, its real run %s", hash[0], hash[1]);
-    /* and the hash the README quotes is the one they give */
-    const char *quoted = strstr(text, "`model_fnv1a64` (");
-    assert_non_null(quoted);
-    quoted += strlen("`model_fnv1a64` (");
-    if (strncmp(quoted, hash[0], 16) != 0)
-        fail_msg("README quotes model %.16s, its commands give %s", quoted, hash[0]);
+    /* The README quotes hashes of its own machines, not this one's: the
+     * bits are the same across backends on one machine, but OpenBLAS and
+     * libm pick their kernels by CPU, so another CPU kind trains other
+     * bits (this test failed so on an AVX-512 AMD EPYC). It must say so. */
+    if (!strstr(text, "bits depend on the CPU"))
+        fail_msg("README should say that the quoted model hash depends on the CPU");
 }
 
 /* A collective's simulated seconds from its CSV line. */
