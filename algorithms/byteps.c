@@ -34,6 +34,21 @@
  * server, in worker order, and copied. Ranks 0..n-1 are the workers (buf),
  * ranks n..p-1 the CPU servers (buf unused, may be NULL).
  *
+ * Machines of G GPUs (byteps_allreduce_nodes; sections 4 and 5 of the
+ * paper): the GPUs of a machine first sum inside it over their fast links
+ * (PCIe or NVLink), then the machine pushes and pulls once, as one worker
+ * of the scheme above with n the number of machines, then its sum goes
+ * back to its GPUs. Here the machine's sum is a binomial tree to its first
+ * GPU and back (reduce.c, bcast.c), as in allreduce_hierarchical.c; BytePS
+ * itself reduce-scatters inside the machine and copies through host
+ * memory, which moves less over PCIe but the same across the NIC, the
+ * term above. With L = ceil(log2 G), n = 4 count bytes, alpha_i and beta_i
+ * the links inside a machine:
+ *
+ *   Time = L (alpha_i + n beta_i + n gamma)      [sum inside the machine]
+ *        + [the scheme above among the machines and the k CPU servers]
+ *        + L (alpha_i + n beta_i)                [back to the machine's GPUs]
+ *
  * Source: Jiang, Zhu, Lan, Yi, Cui & Guo, "A Unified Architecture for
  * Accelerating Distributed DNN Training in Heterogeneous GPU/CPU
  * Clusters" (BytePS), OSDI 2020.
@@ -89,7 +104,8 @@ static void piece(size_t len, int chunks, int t, size_t *off, size_t *n)
 
 typedef struct bps {
     rt *r;
-    int n, k, me, chunks;
+    int n, k, me, chunks; /* me: a place, 0..n+k-1 */
+    int G;                /* a place's rank: rank_of() */
     size_t *len, *off;   /* per server */
     float *buf;
     /* server side (my block): pushes land in in[w], summed into sum */
@@ -109,6 +125,10 @@ static size_t at(const bps *b, int region, int t, int peer)
 
 static float *part(float *v, size_t off) { return v ? v + off : NULL; }
 
+/* Places 0..n-1 are the machines, each its first GPU's rank; n..n+k-1 the
+ * CPU servers, the ranks after the GPUs. */
+static int rank_of(const bps *b, int s) { return s < b->n ? s * b->G : b->n * b->G + (s - b->n); }
+
 /* Worker: push the first piece from t on of server s's block that has
  * anything (none past the last). Each server's pieces go one after
  * another, as soon as the previous one is through. */
@@ -118,7 +138,7 @@ static int push_from(bps *b, int t, int s)
         size_t o, m;
         piece(b->len[s], b->chunks, t, &o, &m);
         if (m)
-            return rt_isend(b->r, s, TAG_PUSH, part(b->buf, b->off[s] + o), m * sizeof(float),
+            return rt_isend(b->r, rank_of(b, s), TAG_PUSH, part(b->buf, b->off[s] + o), m * sizeof(float),
                             &b->reqs[at(b, R_PUSH_OUT, t, s)]);
     }
     return RT_OK;
@@ -142,19 +162,17 @@ static int serve_piece(bps *b, int t)
     }
     for (int w = 0; w < b->n && !rc; w++)
         if (w != b->me)
-            rc = rt_isend(b->r, w, TAG_PULL, acc, m * sizeof(float), &b->reqs[at(b, R_PULL_OUT, t, w)]);
+            rc = rt_isend(b->r, rank_of(b, w), TAG_PULL, acc, m * sizeof(float), &b->reqs[at(b, R_PULL_OUT, t, w)]);
     if (!rc && b->me < b->n && b->buf && acc)
         memcpy(b->buf + b->off[b->me] + o, acc, m * sizeof(float));
     return rc;
 }
 
-int byteps_allreduce(rt *r, float *buf, size_t count, int workers, int chunks)
+/* The scheme among n places (machines, by their first GPU) and k CPU
+ * servers; me is a place. */
+static int byteps_places(rt *r, float *buf, size_t count, int n, int k, int G, int me, int chunks)
 {
-    int p = rt_size(r), me = rt_rank(r);
-    if (workers < 1 || workers > p || chunks < 1)
-        return rt_fail(r, RT_EINVAL, "byteps: %d workers of %d ranks, %d pieces: need 1..%d workers "
-                       "and at least one piece", workers, p, chunks, p);
-    bps b = {.r = r, .n = workers, .k = p - workers, .me = me, .chunks = chunks, .buf = me < workers ? buf : NULL};
+    bps b = {.r = r, .n = n, .k = k, .G = G, .me = me, .chunks = chunks, .buf = me < n ? buf : NULL};
     int S = b.n + b.k, rc = RT_OK;
     if (count == 0 || (b.n == 1 && b.k == 0))
         return RT_OK;
@@ -195,13 +213,13 @@ int byteps_allreduce(rt *r, float *buf, size_t count, int workers, int chunks)
             pieces_left++;
             for (int w = 0; w < b.n && !rc; w++)
                 if (w != me)
-                    rc = rt_irecv(r, w, TAG_PUSH, part(b.in, (size_t)w * L + o), m * sizeof(float),
+                    rc = rt_irecv(r, rank_of(&b, w), TAG_PUSH, part(b.in, (size_t)w * L + o), m * sizeof(float),
                                   &b.reqs[at(&b, R_PUSH_IN, t, w)]);
         }
         for (int s = 0; s < S && !rc && me < b.n; s++) {
             piece(b.len[s], chunks, t, &o, &m);
             if (s != me && m) {
-                rc = rt_irecv(r, s, TAG_PULL, part(b.buf, b.off[s] + o), m * sizeof(float),
+                rc = rt_irecv(r, rank_of(&b, s), TAG_PULL, part(b.buf, b.off[s] + o), m * sizeof(float),
                               &b.reqs[at(&b, R_PULL_IN, t, s)]);
                 pulls_left++;
             }
@@ -258,5 +276,34 @@ done:
     free(b.reqs);
     free(b.in);
     free(b.sum);
+    return rc;
+}
+
+int byteps_allreduce_nodes(rt *r, float *buf, size_t count, int workers, int G, int chunks)
+{
+    int p = rt_size(r), me = rt_rank(r);
+    if (G < 1)
+        G = 1;
+    if (workers < 1 || workers > p || chunks < 1 || workers % G)
+        return rt_fail(r, RT_EINVAL, "byteps: %d workers of %d ranks, machines of %d GPUs, %d pieces: "
+                       "need 1..%d workers in whole machines and at least one piece", workers, p, G,
+                       chunks, p);
+    int n = workers / G, node = me / G, rc = RT_OK;
+    coll_opts local = {.group_first = node * G, .group_size = G};
+    /* ---- the machine's sum at its first GPU ---- */
+    if (me < workers && G > 1 && count)
+        rc = reduce_group(r, buf, count, 0, &local);
+    /* ---- one push and pull per machine through the servers ---- */
+    if (!rc && (me >= workers || me % G == 0))
+        rc = byteps_places(r, buf, count, n, p - workers, G, me < workers ? node : n + me - workers,
+                           chunks);
+    /* ---- the sum back to the machine's GPUs ---- */
+    if (!rc && me < workers && G > 1 && count)
+        rc = bcast_group(r, buf, count, 0, &local);
     return rc ? rt_fail(r, rc, "byteps: %s", rt_error(r)) : RT_OK;
+}
+
+int byteps_allreduce(rt *r, float *buf, size_t count, int workers, int chunks)
+{
+    return byteps_allreduce_nodes(r, buf, count, workers, 1, chunks);
 }

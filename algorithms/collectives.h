@@ -119,6 +119,10 @@ int reduce_group(rt *r, float *buf, size_t count, int root, const coll_opts *opt
  * servers colocated with them and on the ranks workers..p-1 (CPU machines,
  * whose buf is unused), each block in `chunks` pipelined pieces. */
 int byteps_allreduce(rt *r, float *buf, size_t count, int workers, int chunks);
+/* The same on machines of G GPUs (ranks kG..kG+G-1 share machine k;
+ * workers a multiple of G): summed inside each machine, pushed and pulled
+ * once per machine, handed back inside it (byteps.c). */
+int byteps_allreduce_nodes(rt *r, float *buf, size_t count, int workers, int G, int chunks);
 /* The paper's communication time for n workers, k CPU servers, links of
  * 1/beta bytes per second: 2 n (n-1) M beta / (n^2 + kn - 2k), M = 4 count
  * (for k > n: M beta, a worker's NIC being the bottleneck). */

@@ -35,7 +35,8 @@
  * negligible. Every rank must run the same workload and options.
  *
  * With o->byteps the buckets go through BytePS's summation service
- * (byteps.c) instead, the last o->servers ranks being its CPU machines;
+ * (byteps.c) instead, the last o->servers ranks being its CPU machines
+ * (on machines of o->coll.local_size GPUs, summed inside each first);
  * with o->ps the step goes through a parameter server (dp_ps.c: pieces,
  * priorities) instead of buckets; with o->cycle_s Horovod's cycles
  * negotiate and fuse the tensors instead (dp_horovod.c).
@@ -76,7 +77,8 @@ static int bucket_allreduce(rt *r, void *arg)
 {
     const dp_bucket *b = arg;
     if (b->o->byteps)
-        return byteps_allreduce(r, NULL, b->count, rt_size(r) - b->o->servers, b->o->pieces);
+        return byteps_allreduce_nodes(r, NULL, b->count, rt_size(r) - b->o->servers,
+                                      b->o->coll.local_size, b->o->pieces);
     return allreduce(r, b->o->algo, NULL, b->count, &b->o->coll);
 }
 

@@ -180,11 +180,25 @@ int verb_dp(int argc, char **argv)
         o.ps = preset->ps;
         o.priority = preset->priority;
     }
-    if ((o.byteps || o.ps) && (cli_get(&a, "allreduce") || sim.gpus_per_node > 1)) {
-        fprintf(stderr, "distlab dp: --framework %s sums through its servers: leave out --allreduce "
-                "and --gpus-per-node (the CPU machines are hosts of the plain cluster)\n", preset->name);
+    if ((o.byteps || o.ps) && cli_get(&a, "allreduce")) {
+        fprintf(stderr, "distlab dp: --framework %s sums through its servers: leave out --allreduce\n",
+                preset->name);
         goto out;
     }
+    if (o.ps && sim.gpus_per_node > 1) {
+        fprintf(stderr, "distlab dp: --framework %s: leave out --gpus-per-node (its workers are one GPU "
+                "each, on hosts of the plain cluster)\n", preset->name);
+        goto out;
+    }
+    if (o.byteps && workers % sim.gpus_per_node) {
+        fprintf(stderr, "distlab dp: --framework byteps: %ld GPUs are not whole machines of --gpus-per-node "
+                "%d (each machine pushes its GPUs' sum: expected a multiple of %d)\n", workers,
+                sim.gpus_per_node, sim.gpus_per_node);
+        goto out;
+    }
+    /* the CPU machines: nodes of their own after the GPU nodes */
+    if (o.byteps && sim.gpus_per_node > 1 && !sim.platform)
+        sim.cpu_hosts = (int)servers;
     if (o.ps) {
         static const char *const onoff_p[] = {"off", "on", NULL};
         double part = preset->partition_bytes, credit = preset->credit_bytes;

@@ -1472,12 +1472,13 @@ static void rank_actor(int argc, char **argv)
  * on 16 hosts: every second host), so that every part of a platform file
  * gets ranks (both racks of platforms/two-racks.xml), not only its first.
  * A generated GPU cluster has one rank per GPU, in order, so that ranks
- * kG .. kG+G-1 share node k (what a hierarchical allreduce assumes). */
+ * kG .. kG+G-1 share node k (what a hierarchical allreduce assumes); its
+ * CPU machines, the last hosts, take the last ranks. */
 static int place(const job_config *cfg, int rank, int nhosts)
 {
     const sim_config *sim = sim_settings(cfg);
     if (!sim->platform && sim->gpus_per_node > 1)
-        return rank;
+        return rank >= cfg->ranks - sim->cpu_hosts ? nhosts - (cfg->ranks - rank) : rank;
     if (sim->placement == SIM_PLACE_BLOCK) {
         int per = (cfg->ranks + nhosts - 1) / nhosts;
         return rank / per;

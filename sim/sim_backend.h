@@ -52,6 +52,10 @@ typedef struct sim_config {
      * enough for the ranks). GPU to GPU latency is intra_latency_s inside a
      * node and latency_s across nodes (sim_platform.c). */
     int gpus_per_node;     /* 0 or 1: a plain cluster */
+    /* generated GPU cluster: CPU machines after the GPU nodes (BytePS's
+     * summation service, parameter servers), each a node of one host with
+     * a NIC of its own; the job's last cpu_hosts ranks run on them */
+    int cpu_hosts;
     double intra_bandwidth_Bps;
     double intra_latency_s;
     sim_net net;

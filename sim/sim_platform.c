@@ -18,7 +18,10 @@
  * each, with (latency - intra_latency)/2, so GPU to GPU across nodes is
  * exactly --latency, at min(bandwidth, intra_bandwidth), and the G GPUs of
  * a node share its NIC fairly. Routes between nodes are listed pairwise
- * (a Full zone), which caps the generated cluster at 512 nodes.
+ * (a Full zone), which caps the generated cluster at 512 nodes. CPU
+ * machines (cpu_hosts) come after the GPU nodes, each a node of one host
+ * (node-NN-cpu-0) built as a GPU node is, so a GPU reaches one across
+ * nodes, at --latency and min(bandwidth, intra_bandwidth).
  *
  * --net ideal selects SimGrid's CM02 model without cross-traffic and with
  * TCP-gamma off: a message of n bytes takes alpha + n beta, which makes
@@ -91,14 +94,15 @@ static int digits(int n)
 
 int sim_platform_nodes(const sim_config *cfg, int ranks)
 {
-    int g = cfg->gpus_per_node > 1 ? cfg->gpus_per_node : 1;
-    return cfg->hosts > 0 ? cfg->hosts : (ranks + g - 1) / g;
+    int g = cfg->gpus_per_node > 1 ? cfg->gpus_per_node : 1, cpus = g > 1 ? cfg->cpu_hosts : 0;
+    return cfg->hosts > 0 ? cfg->hosts : (ranks - cpus + g - 1) / g;
 }
 
 /* The GPU cluster described at the top of this file. */
 static int write_gpu_cluster(const sim_config *cfg, int ranks, FILE *f)
 {
-    int g = cfg->gpus_per_node, nodes = sim_platform_nodes(cfg, ranks), w = digits(nodes - 1);
+    int g = cfg->gpus_per_node, gpu_nodes = sim_platform_nodes(cfg, ranks);
+    int nodes = gpu_nodes + cfg->cpu_hosts, w = digits(nodes - 1);
     char speed[32], ibw[32], ilat[32], bw[32], lat[32], tot_i[32], tot_o[32];
     exact(cfg->speed_flops, speed, sizeof speed);
     exact(cfg->intra_bandwidth_Bps, ibw, sizeof ibw);
@@ -107,19 +111,20 @@ static int write_gpu_cluster(const sim_config *cfg, int ranks, FILE *f)
     exact((cfg->latency_s - cfg->intra_latency_s) / 2, lat, sizeof lat);
     fprintf(f, "<?xml version='1.0'?>\n"
             "<!DOCTYPE platform SYSTEM \"https://simgrid.org/simgrid.dtd\">\n"
-            "<!-- distlab GPU cluster: %d node%s of %d GPUs. Inside a node each GPU has\n"
+            "<!-- distlab GPU cluster: %d node%s of %d GPUs%s. Inside a node each GPU has\n"
             "     a full-duplex link to the node's switch (GPU to GPU: %ss); each\n"
             "     node one full-duplex NIC to a non-blocking core switch, shared by\n"
             "     its GPUs (GPU to GPU across nodes: %ss). -->\n"
             "<platform version=\"4.1\">\n"
             "  <zone id=\"world\" routing=\"Full\">\n",
-            nodes, nodes == 1 ? "" : "s", g, exact(cfg->intra_latency_s, tot_i, sizeof tot_i),
-            exact(cfg->latency_s, tot_o, sizeof tot_o));
+            gpu_nodes, gpu_nodes == 1 ? "" : "s", g, cfg->cpu_hosts ? ", then CPU machines of one host" : "",
+            exact(cfg->intra_latency_s, tot_i, sizeof tot_i), exact(cfg->latency_s, tot_o, sizeof tot_o));
     for (int i = 0; i < nodes; i++)
-        fprintf(f, "    <cluster id=\"node-%0*d\" prefix=\"node-%0*d-gpu-\" suffix=\"\" radical=\"0-%d\"\n"
+        fprintf(f, "    <cluster id=\"node-%0*d\" prefix=\"node-%0*d-%s-\" suffix=\"\" radical=\"0-%d\"\n"
                 "             speed=\"%sf\" core=\"%d\" bw=\"%sBps\" lat=\"%ss\"\n"
                 "             sharing_policy=\"SPLITDUPLEX\" router_id=\"node-%0*d-switch\"/>\n",
-                w, i, w, i, g - 1, speed, cfg->cores > 0 ? cfg->cores : 1, ibw, ilat, w, i);
+                w, i, w, i, i < gpu_nodes ? "gpu" : "cpu", i < gpu_nodes ? g - 1 : 0, speed,
+                cfg->cores > 0 ? cfg->cores : 1, ibw, ilat, w, i);
     for (int i = 0; i < nodes; i++)
         fprintf(f, "    <link id=\"node-%0*d-nic\" bandwidth=\"%sBps\" latency=\"%ss\" "
                 "sharing_policy=\"SPLITDUPLEX\"/>\n", w, i, bw, lat);
@@ -146,11 +151,15 @@ int sim_platform_check_generated(const sim_config *cfg, int ranks, char *err, si
     }
     if (cfg->gpus_per_node <= 1)
         return 0;
-    int nodes = sim_platform_nodes(cfg, ranks);
-    if (cfg->gpus_per_node > SIM_MAX_GPUS_PER_NODE || nodes > SIM_MAX_GPU_NODES) {
-        snprintf(err, errlen, "generated GPU cluster: %d nodes of %d GPUs (--gpus-per-node) for %d ranks: "
-                 "expected at most %d nodes and at most %d GPUs per node", nodes, cfg->gpus_per_node, ranks,
-                 SIM_MAX_GPU_NODES, SIM_MAX_GPUS_PER_NODE);
+    int nodes = sim_platform_nodes(cfg, ranks), cpus = cfg->cpu_hosts;
+    if (cfg->gpus_per_node > SIM_MAX_GPUS_PER_NODE || cpus < 0 || nodes + cpus > SIM_MAX_GPU_NODES) {
+        snprintf(err, errlen, "generated GPU cluster: %d nodes of %d GPUs (--gpus-per-node)%s for %d ranks: "
+                 "expected at most %d nodes and at most %d GPUs per node", nodes, cfg->gpus_per_node,
+                 cpus ? " and CPU machines" : "", ranks, SIM_MAX_GPU_NODES, SIM_MAX_GPUS_PER_NODE);
+        if (cpus > 0) {
+            size_t used = strlen(err);
+            snprintf(err + used, errlen - used, " (the %d CPU machines are nodes too)", cpus);
+        }
         return -1;
     }
     if (!(cfg->intra_bandwidth_Bps >= UNITS_RATE_MIN_BPS && cfg->intra_bandwidth_Bps <= UNITS_RATE_MAX_BPS) ||
@@ -160,9 +169,9 @@ int sim_platform_check_generated(const sim_config *cfg, int ranks, char *err, si
                  cfg->intra_bandwidth_Bps, cfg->intra_latency_s, cfg->latency_s);
         return -1;
     }
-    if (ranks > nodes * cfg->gpus_per_node) {
+    if (ranks - cpus > nodes * cfg->gpus_per_node) {
         snprintf(err, errlen, "generated GPU cluster: %d ranks do not fit %d node%s of %d GPUs (one rank per "
-                 "GPU: at most %d ranks, or more --hosts)", ranks, nodes, nodes == 1 ? "" : "s",
+                 "GPU: at most %d ranks, or more --hosts)", ranks - cpus, nodes, nodes == 1 ? "" : "s",
                  cfg->gpus_per_node, nodes * cfg->gpus_per_node);
         return -1;
     }

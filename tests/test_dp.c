@@ -177,6 +177,61 @@ static void horovod_cycles_match_the_closed_form(void **state)
     assert_int_equal(s.buckets, 2);
 }
 
+/* BytePS on machines of 2 GPUs (byteps.c), one bucket in one piece:
+ * the slowest GPU's last step. The CPU servers are machines of their own
+ * after the GPU nodes. */
+static double byteps_step_s(ml_workload *w, int nodes, int servers)
+{
+    sim_config sim = sim_config_default();
+    sim.size_only = 1;
+    sim.cores = 2;
+    sim.speed_flops = 1e12;
+    sim.bandwidth_Bps = 1.25e9;
+    sim.latency_s = 50e-6;
+    sim.gpus_per_node = 2;
+    sim.intra_bandwidth_Bps = 1e11;
+    sim.intra_latency_s = 2e-6;
+    sim.cpu_hosts = servers;
+    job_config cfg = sim_job_config(&sim);
+    cfg.ranks = 2 * nodes + servers;
+    cfg.record_events = 0;
+    cfg.result_bytes = sizeof(dp_slot);
+    dp_opts o = {.w = w, .batch = 8, .bucket_bytes = (size_t)1 << 40, .overlap = 1, .steps = 2,
+                 .byteps = 1, .servers = servers, .pieces = 1, .coll = {.local_size = 2}};
+    job_result res;
+    if (job_run(&cfg, dp_rank, &o, &res) != 0)
+        fail_msg("%s", res.error);
+    double worst = 0;
+    for (int i = 0; i < 2 * nodes; i++) {
+        const dp_slot *s = job_result_slot(&res, i);
+        worst = s->step_s[1] > worst ? s->step_s[1] : worst;
+    }
+    job_result_free(&res);
+    return worst;
+}
+
+/* Two machines of two GPUs: the machine's sum over its fast link
+ * (alpha_i + 4n beta_i, n additions), one push and one pull of each block
+ * per machine, the sum back (alpha_i + 4n beta_i). k = 0: each machine
+ * serves half and sends the other half, 2 alpha + 4n beta; k = n = 2:
+ * each machine sends both halves to the two CPU machines at once, and
+ * gets them back so, 2 alpha + 8n beta; both with n/2 additions at the
+ * server. */
+static void byteps_on_gpu_machines_matches_the_closed_form(void **state)
+{
+    (void)state;
+    const double speed = 1e12, batch = 8, a = 50e-6, beta = 1 / 1.25e9, ai = 2e-6, bi = 1 / 1e11;
+    const double n = 1e6, macs = 1e8;
+    ml_workload_layer l[1] = {{.name = "a", .params = n, .fwd_macs = macs}};
+    ml_workload w = {.name = "one", .layers = l, .nlayers = 1, .params = n, .fwd_macs = macs};
+    double F = 2 * macs * batch / speed, B = 2 * F;
+    double inside = 2 * (ai + 4 * n * bi) + n / speed;
+    check_close(byteps_step_s(&w, 2, 0), F + B + inside + 2 * a + 4 * n * beta + n / 2 / speed,
+                "byteps, 2 machines of 2 GPUs, k = 0");
+    check_close(byteps_step_s(&w, 2, 2), F + B + inside + 2 * a + 8 * n * beta + n / 2 / speed,
+                "byteps, 2 machines of 2 GPUs, k = 2");
+}
+
 /* The parameter server (dp_ps.c), one run: the slowest worker's last
  * step; the first worker's slot into *slot when asked. */
 static double ps_step_s(ml_workload *w, int workers, int servers, size_t partition, int priority,
@@ -341,7 +396,10 @@ static void the_dp_verb(void **state)
         {"--workload vgg16 --framework tf-ps --bucket 1MB", "leave out --bucket"},
         {"--workload vgg16 --framework p3 --priority maybe", "on"},
         {"--workload gpt2 --framework p3 --partition 4", "a larger --partition"},
-        {"--workload vgg16 --framework byteps --gpus-per-node 4", "leave out --allreduce and --gpus-per-node"},
+        {"--workload vgg16 --framework byteps --allreduce tree", "leave out --allreduce"},
+        {"--workload vgg16 --framework byteps --workers 6 --gpus-per-node 4", "not whole machines of --gpus-per-node 4"},
+        {"--workload vgg16 --framework byteps --workers 4 --gpus-per-node 2 --servers 2 --hosts 1",
+         "4 ranks do not fit 1 node of 2 GPUs"},
         {"--workload vgg16 --framework horovod --cycle-time 0", "expected 10us to 10s"},
         {"--workload vgg16 --framework horovod --cycle-time 5ms/2", "--cycle-time"},
         {"--workload vgg16 --framework ddp --cycle-time 1ms", "--cycle-time goes with --framework horovod"},
@@ -602,6 +660,7 @@ int main(void)
         cmocka_unit_test(buckets_fill_in_reverse_layer_order),
         cmocka_unit_test(two_buckets_match_the_closed_form),
         cmocka_unit_test(horovod_cycles_match_the_closed_form),
+        cmocka_unit_test(byteps_on_gpu_machines_matches_the_closed_form),
         cmocka_unit_test(ps_step_matches_the_closed_form),
         cmocka_unit_test(ps_priority_sends_the_input_side_first),
         cmocka_unit_test(the_dp_verb),
