@@ -228,6 +228,7 @@ int job_run(const job_config *cfg, job_main fn, void *arg, job_result *res)
     }
     memcpy(res->net_model, sh->net_model, sizeof res->net_model);
     res->seconds = sh->seconds;
+    res->cpu_seconds = 1e-9 * (double)sh->cpu_ns;
     res->bytes_sent = sh->bytes_sent;
     res->messages = sh->messages;
     if (res->nevents > 1)

@@ -71,6 +71,9 @@ struct job_result {
                               the command line's exit 2, not a failed run */
     int *rank_status;      /* per rank: RT_OK or the code it returned */
     double seconds;        /* job time by the backend's clock (simulated, wall) */
+    double cpu_seconds;    /* real: CPU time of the rank threads inside the rank
+                              function, summed over the ranks this process ran
+                              (its async jobs' threads not counted); sim: 0 */
     rt_event *events;      /* every rank's events, by rank then time */
     size_t nevents;
     uint64_t bytes_sent, messages;

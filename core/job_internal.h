@@ -17,6 +17,7 @@ typedef struct job_shared {
     char net_model[64];
     double seconds;
     uint64_t bytes_sent, messages;
+    uint64_t cpu_ns; /* real: the ranks' own threads' CPU time in their function */
 } job_shared;
 
 /* Record the first failure of the job (later ones are dropped). */

@@ -281,6 +281,7 @@ int records_add_job(records *rec, const job_config *cfg, const job_result *res,
         records_set_int(rec, "bytes_sent", (long long)res->bytes_sent) ||
         records_set_int(rec, "messages", (long long)res->messages) ||
         records_set_int(rec, "ranks", res->ranks) ||
+        (res->cpu_seconds > 0 && records_set_num(rec, "cpu_seconds", res->cpu_seconds)) ||
         (res->net_model[0] &&
          records_set_str(rec, "net_model", res->net_model))) {
         records_seterr(err, errlen, "out of memory");

@@ -210,7 +210,14 @@ static int rank_run(real_rank *rk)
         status = hosts_start(rk);
     if (status == RT_OK) {
         real_mark(rk);
+        struct timespec cpu0, cpu1;
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu0);
         status = job->fn(&rk->rt, job->arg);
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu1);
+        int64_t cpu_ns = (int64_t)(cpu1.tv_sec - cpu0.tv_sec) * 1000000000 +
+                         (cpu1.tv_nsec - cpu0.tv_nsec);
+        __atomic_fetch_add(&((job_shared *)job->res->shared)->cpu_ns, (uint64_t)cpu_ns,
+                           __ATOMIC_RELAXED);
         int drained = rt_async_drain(&rk->rt); /* jobs the rank left posted */
         if (status == RT_OK)
             status = drained;

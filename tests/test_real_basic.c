@@ -2,8 +2,8 @@
  * conformance tests: buffered sends queued behind a full socket still
  * arrive (also when the sender returns at once), truncation, size-only and
  * discarding buffers, messages to oneself, the straggler model, one clock
- * origin for every rank process, compute events that cover the math,
- * shared memory removed at the end, many
+ * origin for every rank process, compute events that cover the math, the
+ * ranks' CPU time, shared memory removed at the end, many
  * ranks in one process, and a clear error for a bad listen address.
  *
  * Rank functions record what they saw in their result slot; the checks
@@ -248,6 +248,10 @@ static void test_clock_procs(void **state)
     }
     if (lo > hi + 1e-9)
         fail_msg("the ranks' clocks have different origins (%.9f > %.9f)", lo, hi);
+    /* the rank processes' CPU time in their function: some (each spun for
+     * 0.1 s), and no more than three ranks can use in the job's time */
+    if (!(res.cpu_seconds > 0 && res.cpu_seconds <= 3 * res.seconds))
+        fail_msg("cpu_seconds %g for 3 ranks in %g s", res.cpu_seconds, res.seconds);
     /* rank 1 is 3x slower: 0.1 s of math costs it at least 0.3 s */
     double fast = ((seen *)job_result_slot(&res, 0))->t[2];
     double slow = ((seen *)job_result_slot(&res, 1))->t[2];
@@ -351,6 +355,9 @@ static void test_many_threads(void **state)
     job_config cfg = config(MANY, REAL_LAUNCH_THREADS);
     job_result res;
     run_clean(&cfg, many_rank, NULL, &res);
+    /* every thread's CPU time in its function, summed */
+    if (!(res.cpu_seconds > 0 && res.cpu_seconds <= MANY * res.seconds))
+        fail_msg("cpu_seconds %g for %d ranks in %g s", res.cpu_seconds, MANY, res.seconds);
     job_result_free(&res);
 }
 
