@@ -65,6 +65,11 @@ void real_beat(real_rank *rk)
 
 void real_mark(real_rank *rk)
 {
+    /* the mark is read only by a straggler's rt_compute and the event log,
+     * the beat only by the procs watchdog: with none of them, no clock read
+     * (every rt_compute marks: two per Hogwild! update) */
+    if (rk->rt.slowdown <= 1 && !rk->rt.record_events && !rk->job->beat)
+        return;
     /* atomic: a rank's async job (a thread of its own) marks it too */
     double now = net_clock_s();
     __atomic_store(&rk->last_call_s, &now, __ATOMIC_RELAXED);
