@@ -14,7 +14,7 @@ const cli_opt cli_job_opts[] = {
     {"timeout", "TIME", "a wait longer than this is an error (default 60s)"},
     {"platform", "FILE.xml", "sim: SimGrid platform file (instead of a generated cluster); a bare "
                              "name not found here is looked for in the installed platforms/ (two-racks)"},
-    {"calibration", "FILE.json", "sim: a cluster at what distlab calibrate measured (latency, bandwidth, compute rates)"},
+    {"calibration", "FILE.json", "sim: a cluster at what distlab calibrate measured (latency, bandwidth, compute rates); measured on one machine, one host of its cores unless --hosts or --cores says otherwise"},
     {"hosts", "N", "sim: hosts of the generated cluster, 1 to 65536, as many as --workers allows "
      "(default: one per rank; hosts past the ranks sit idle)"},
     {"bandwidth", "RATE", "sim: each host's link, e.g. 10Gbps, 1bps to 1e15Bps (default 10Gbps)"},
@@ -459,6 +459,15 @@ int cli_job_config(const cli_args *a, const char *verb, job_config *cfg, sim_con
             sim->vector_flops[i] = c.vector[i].flops_per_call;
             sim->vector_flops_per_s[i] = c.vector[i].flops_per_s.median;
         }
+        /* ranks measured on one machine shared its cores: so do the
+         * simulated ones, on one host of that many (sim_platform.c), unless
+         * the command line asks for another cluster at these numbers */
+        if (calib_one_machine(&c) && !cli_get(a, "hosts") && !cli_get(a, "cores") &&
+            !cli_get(a, "gpus-per-node")) {
+            sim->hosts = 1;
+            sim->cores = c.cores;
+            sim->one_machine = 1;
+        }
     }
     n = sim->hosts;
     /* at most one host per rank of the largest job (--workers: 65536):
@@ -626,9 +635,14 @@ void cli_describe_job(const job_config *cfg, const job_result *res, char *buf, s
                          sim->speed_flops / 1e9, res && res->net_model[0] ? res->net_model : "?");
                 return;
             }
-            snprintf(buf, len, "sim: generated cluster of %d host%s, %s links, %s latency, %g Gf/core, network model %s",
-                     hosts, hosts == 1 ? "" : "s", bw, lat, sim->speed_flops / 1e9,
-                     res && res->net_model[0] ? res->net_model : "?");
+            if (sim->one_machine && hosts == 1)
+                snprintf(buf, len, "sim: one machine of %d core%s (the calibration's), %s and %s between "
+                         "its ranks, %g Gf/core, network model %s", sim->cores, sim->cores == 1 ? "" : "s",
+                         bw, lat, sim->speed_flops / 1e9, res && res->net_model[0] ? res->net_model : "?");
+            else
+                snprintf(buf, len, "sim: generated cluster of %d host%s, %s links, %s latency, %g Gf/core, "
+                         "network model %s", hosts, hosts == 1 ? "" : "s", bw, lat, sim->speed_flops / 1e9,
+                         res && res->net_model[0] ? res->net_model : "?");
             size_t at = strlen(buf);
             if ((sim->send_overhead_s > 0 || sim->recv_overhead_s > 0 || sim->exchange_factor > 1) &&
                 at < len)

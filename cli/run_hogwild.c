@@ -3,8 +3,8 @@
  * its locked baselines (--sync lock, --sync round-robin).
  *
  * In simulation the workers get one host with a core each (--hosts 1,
- * --cores P unless --cores says otherwise), so the simulated time shows
- * perfect parallelism while the interleaving of reads and writes shows
+ * --cores P unless --cores or a calibration of one machine says
+ * otherwise), so the simulated time shows perfect parallelism while the interleaving of reads and writes shows
  * the staleness. On real sockets they are threads (or, with --launch
  * procs, processes sharing one mapping) of this machine.
  */
@@ -38,7 +38,7 @@ static int configure(run_ctx *ctx)
             return -1;
         }
         ctx->sim.hosts = 1;
-        if (!cli_get(a, "cores"))
+        if (!cli_get(a, "cores") && !ctx->sim.one_machine) /* a calibration's: the machine's */
             ctx->sim.cores = ctx->workers;
     }
     ctx->setup.algo = &opts;

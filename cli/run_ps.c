@@ -71,7 +71,8 @@ static int configure_ps(run_ctx *ctx)
                     "drop --hosts/--platform\n");
             return -1;
         }
-        ctx->sim.hosts = ctx->workers;
+        if (!ctx->sim.one_machine) /* on one machine every rank shares its host already */
+            ctx->sim.hosts = ctx->workers;
         ctx->sim.placement = SIM_PLACE_ROUND_ROBIN;
     }
     ctx->setup.algo = &opts;

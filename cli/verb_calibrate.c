@@ -31,9 +31,13 @@
  *
  * Everything runs on real sockets (threads, processes, or --launch hosts);
  * the result is a JSON file and, next to it, the SimGrid platform of a
- * cluster with the measured latency and bandwidth (FILE.xml), to edit.
+ * cluster with the measured latency and bandwidth (FILE.xml), to edit:
+ * on one machine (threads, procs) one host of its cores, as a simulation
+ * with --calibration runs it (cli.c), otherwise a host per rank.
  */
+#define _GNU_SOURCE /* sched_getaffinity */
 #include <math.h>
+#include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -597,15 +601,20 @@ int verb_calibrate(int argc, char **argv)
     static const char *const launches[] = {"threads", "procs", "hosts"};
     snprintf(c.launch, sizeof c.launch, "%s", launches[real.launch]);
     c.ranks = res.ranks;
+    cpu_set_t allowed;
+    c.cores = sched_getaffinity(0, sizeof allowed, &allowed) == 0 ? CPU_COUNT(&allowed) : 1;
     c.load_average = load;
     if (calib_write(&c, out, err, sizeof err) != 0) {
         fprintf(stderr, "distlab calibrate: %s\n", err);
         status = 1;
         goto done;
     }
-    /* the platform of the measured cluster, one host per rank */
+    /* the platform of the measured cluster: one machine's cores, or one
+     * host per rank */
     sim = sim_config_default();
-    sim.hosts = c.ranks;
+    sim.hosts = calib_one_machine(&c) ? 1 : c.ranks;
+    sim.cores = calib_one_machine(&c) ? c.cores : 1;
+    sim.one_machine = calib_one_machine(&c);
     sim.latency_s = c.latency_s.median;
     sim.bandwidth_Bps = c.bandwidth_Bps.median;
     sim.speed_flops = c.reduce_flops_per_s.median;
@@ -625,8 +634,8 @@ int verb_calibrate(int argc, char **argv)
     char lat[32], bw[32];
     units_fmt_time(c.latency_s.median, lat, sizeof lat);
     units_fmt_rate(c.bandwidth_Bps.median, bw, sizeof bw);
-    printf("distlab calibrate: %d ranks (%s): latency %s, bandwidth %s, reduce %.3g Gflop/s\n", c.ranks,
-           c.launch, lat, bw, c.reduce_flops_per_s.median / 1e9);
+    printf("distlab calibrate: %d ranks (%s, %d cores): latency %s, bandwidth %s, reduce %.3g Gflop/s\n",
+           c.ranks, c.launch, c.cores, lat, bw, c.reduce_flops_per_s.median / 1e9);
     printf("  per message: send %.3g us, receive %.3g us (of the %.3g us latency); a 4 MiB exchange "
            "both ways takes %.2fx a one-way one; a rank had %.0f%% of a core (load average %.2f)\n",
            c.send_overhead_s.median * 1e6, c.recv_overhead_s.median * 1e6, c.latency_s.median * 1e6,

@@ -277,7 +277,7 @@ int verb_dp(int argc, char **argv)
     }
     /* a GPU is a host (or a GPU of a --gpus-per-node node): two ranks on
      * one host would share its rate as if one GPU did both's work */
-    int hosts = sim.gpus_per_node > 1 ? 0 : sim.hosts;
+    int hosts = sim.gpus_per_node > 1 || sim.one_machine ? 0 : sim.hosts; /* one machine: a core each */
     if (sim.platform && sim_platform_file_hosts(sim.platform, &hosts, err, sizeof err) != 0) {
         fprintf(stderr, "distlab dp: --platform: %s\n", err);
         goto out;

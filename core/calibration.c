@@ -65,11 +65,11 @@ int calib_write(const calibration *c, const char *path, char *err, size_t errlen
                                                  "train_flops_per_s", stat_json(m->train_flops_per_s),
                                                  "eval_flops_per_s", stat_json(m->eval_flops_per_s)));
     }
-    json_t *root = json_pack("{s:s, s:i, s:s, s:s, s:s, s:s, s:i, s:f, s:o, s:o, s:o, s:o, s:o, s:o, "
+    json_t *root = json_pack("{s:s, s:i, s:s, s:s, s:s, s:s, s:i, s:i, s:f, s:o, s:o, s:o, s:o, s:o, s:o, "
                              "s:o, s:o, s:o, s:o}", "format",
                              CALIB_FORMAT, "format_version", CALIB_FORMAT_VERSION, "distlab_version",
                              c->distlab_version, "machine", c->machine, "date", c->date, "launch",
-                             c->launch, "ranks", c->ranks, "load_average", c->load_average,
+                             c->launch, "ranks", c->ranks, "cores", c->cores, "load_average", c->load_average,
                              "latency_s", stat_json(c->latency_s),
                              "bandwidth_Bps", stat_json(c->bandwidth_Bps), "send_overhead_s",
                              stat_json(c->send_overhead_s), "recv_overhead_s",
@@ -144,6 +144,10 @@ static int read_body(json_t *root, const char *path, const char *version, calibr
     if (!json_is_integer(ranks) || json_integer_value(ranks) < 2 || json_integer_value(ranks) > 1 << 20)
         return fail(err, errlen, "%s: ranks must be a whole number of at least 2", path);
     c->ranks = (int)json_integer_value(ranks);
+    json_t *cores = json_object_get(root, "cores");
+    if (!json_is_integer(cores) || json_integer_value(cores) < 1 || json_integer_value(cores) > 4096)
+        return fail(err, errlen, "%s: cores must be a whole number from 1 to 4096", path);
+    c->cores = (int)json_integer_value(cores);
     if (read_stat(root, "latency_s", &c->latency_s, path, err, errlen) ||
         read_stat(root, "bandwidth_Bps", &c->bandwidth_Bps, path, err, errlen) ||
         read_stat(root, "send_overhead_s", &c->send_overhead_s, path, err, errlen) ||
@@ -249,6 +253,11 @@ void calib_network(const calibration *c, double *wire_latency_s, double *send_ov
     *recv_overhead_s = orv;
     *wire_latency_s = a - os - orv;
     *exchange_factor = fmin(2, fmax(1, c->exchange_factor.median));
+}
+
+int calib_one_machine(const calibration *c)
+{
+    return strcmp(c->launch, "hosts") != 0;
 }
 
 int calib_train_rate(const calibration *c, const char *model, size_t batch, double *flops_per_s,

@@ -21,6 +21,11 @@
  *                             wire), ~1 on a full-duplex network; a
  *                             simulation then limits both directions of a
  *                             host together to match it
+ *   cores                     the cores the measuring process may run on
+ *                             (its CPU affinity): with launch threads or
+ *                             procs, the one machine's, which a simulation
+ *                             then gives one host of that many cores, so
+ *                             that more ranks than cores share them
  *   cpu_share                 during the compute phase, a rank's CPU time
  *                             over wall time: below 1 the machine was busy
  *                             with other work (load_average beside it)
@@ -42,7 +47,7 @@
  *
  * Each number is the median of --repeat measurements, with the smallest
  * and largest beside it. The file is JSON (format "distlab-calibration",
- * version 3), written with the distlab version that measured it; a file of
+ * version 4), written with the distlab version that measured it; a file of
  * another format or version is refused rather than half understood.
  */
 #ifndef DISTLAB_CALIBRATION_H
@@ -51,7 +56,7 @@
 #include <stddef.h>
 
 #define CALIB_FORMAT "distlab-calibration"
-#define CALIB_FORMAT_VERSION 3
+#define CALIB_FORMAT_VERSION 4
 #define CALIB_MAX_COMPUTE 32
 #define CALIB_MAX_PATHS 64
 #define CALIB_MAX_VECTOR 8
@@ -86,6 +91,7 @@ typedef struct calibration {
     char date[64];          /* UTC, ISO 8601 */
     char launch[32];        /* threads, procs or hosts */
     int ranks;
+    int cores;              /* the CPU affinity of the measuring process */
     calib_stat latency_s, bandwidth_Bps, reduce_flops_per_s;
     calib_stat send_overhead_s, recv_overhead_s, exchange_factor, cpu_share;
     double load_average;    /* the 1-minute load average when it began */
@@ -111,6 +117,10 @@ int calib_read(const char *path, const char *version, calibration *c, char *err,
  * [1, 2]). */
 void calib_network(const calibration *c, double *wire_latency_s, double *send_overhead_s,
                    double *recv_overhead_s, double *exchange_factor);
+
+/* 1 when every rank ran on one machine (launch threads or procs, over
+ * loopback), 0 for --launch hosts. */
+int calib_one_machine(const calibration *c);
 
 /* The measured training rate for this model at the batch size nearest to
  * batch (on a log scale); -1 with a message listing what the file has

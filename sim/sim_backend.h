@@ -72,6 +72,13 @@ typedef struct sim_config {
      * both ways). Above 1 each host gets a limiter link of 2 B / factor
      * that both its directions cross (SimGrid's limiter_link). */
     double exchange_factor;
+    /* generated, one host (--calibration of a run on one machine sets it,
+     * with --hosts 1 and --cores the machine's): the ranks share the
+     * host's cores, and their messages take its own route, a link of
+     * latency_s and bandwidth_Bps, then one limit that all of the
+     * machine's copying shares (sim_platform.c) -- not the loopback of a
+     * cluster's host. 0: a cluster as above. */
+    int one_machine;
     /* Element-wise work (rt_compute_as RT_WORK_VECTOR) at measured
      * rates (--calibration sets them): nvector points of (flops in one
      * call, flop/s), flops increasing; a call's rate is interpolated

@@ -10,6 +10,17 @@
  * order of a message through shared memory -- so that handing a lock or a
  * token to a neighbour on the same machine is not free.
  *
+ * One machine (sim_config.one_machine: a calibration of ranks on one
+ * machine) is one host with the machine's cores instead, so that ranks
+ * past the cores share them as a real machine's scheduler shares them.
+ * Its ranks talk through the host's own route: a FATPIPE link of --latency
+ * and --bandwidth (each message alone at the measured speed), then one
+ * SHARED link that stands for the cores' copying -- a loopback message is
+ * the CPU copying it out and in. A calibration measured one pair exchanging
+ * at once (its exchange factor f: two ways take f times one way), so that
+ * link carries 2 B / f for each pair of ranks the cores can run at once
+ * (min(ranks, cores) / 2, at least one).
+ *
  * With --gpus-per-node G every host is a GPU and G of them make a node
  * (sim_backend.h): the node is a SimGrid cluster of its GPUs, each with a
  * full-duplex link of --intra-bandwidth and intra_latency/2 to the node's
@@ -57,8 +68,37 @@ static const char *exact(double v, char *buf, size_t len)
     return buf;
 }
 
+/* One machine, as described at the top of this file. */
+static int machine_xml(const sim_config *cfg, int ranks, char *buf, size_t len)
+{
+    int cores = cfg->cores > 0 ? cfg->cores : 1, pairs = (ranks < cores ? ranks : cores) / 2;
+    double f = fmin(2, fmax(1, cfg->exchange_factor));
+    char speed[32], bw[32], lat[32], copy[32];
+    int n = snprintf(buf, len,
+        "<?xml version='1.0'?>\n"
+        "<!DOCTYPE platform SYSTEM \"https://simgrid.org/simgrid.dtd\">\n"
+        "<!-- distlab machine: one host of %d core%s; its ranks' messages cross a\n"
+        "     link of the measured latency and bandwidth, then one limit shared by\n"
+        "     all of the machine's copying. -->\n"
+        "<platform version=\"4.1\">\n"
+        "  <zone id=\"machine\" routing=\"Full\">\n"
+        "    <host id=\"node-0\" speed=\"%sf\" core=\"%d\"/>\n"
+        "    <link id=\"machine-wire\" bandwidth=\"%sBps\" latency=\"%ss\" sharing_policy=\"FATPIPE\"/>\n"
+        "    <link id=\"machine-copy\" bandwidth=\"%sBps\" latency=\"0s\"/>\n"
+        "    <route src=\"node-0\" dst=\"node-0\"><link_ctn id=\"machine-wire\"/>"
+        "<link_ctn id=\"machine-copy\"/></route>\n"
+        "  </zone>\n"
+        "</platform>\n",
+        cores, cores == 1 ? "" : "s", exact(cfg->speed_flops, speed, sizeof speed), cores,
+        exact(cfg->bandwidth_Bps, bw, sizeof bw), exact(cfg->latency_s, lat, sizeof lat),
+        exact((pairs > 1 ? pairs : 1) * 2 * cfg->bandwidth_Bps / f, copy, sizeof copy));
+    return n > 0 && (size_t)n < len ? 0 : -1;
+}
+
 int sim_platform_cluster_xml(const sim_config *cfg, int ranks, char *buf, size_t len)
 {
+    if (cfg->one_machine && cfg->hosts == 1)
+        return machine_xml(cfg, ranks, buf, len);
     int hosts = cfg->hosts > 0 ? cfg->hosts : ranks;
     double loop_Bps = cfg->bandwidth_Bps * 4 > 1e10 ? cfg->bandwidth_Bps * 4 : 1e10;
     char speed[32], bw[32], lat[32], loop[32], limiter[64] = "", lim[32];

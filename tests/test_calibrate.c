@@ -161,7 +161,7 @@ static void t_refuses_bad_files(void **state)
     static const struct { const char *from, *to, *says; } edits[] = {
         {"\"distlab_version\": \"" DISTLAB_VERSION "\"", "\"distlab_version\": \"0.0.1\"",
          "measured by distlab 0.0.1, this is distlab " DISTLAB_VERSION},
-        {"\"format_version\": 3", "\"format_version\": 7", "format version 7"},
+        {"\"format_version\": 4", "\"format_version\": 7", "format version 7"},
         {"\"floats\": 1024", "\"floats\": 0", "vector[0]: floats must be a whole number"},
         {"\"vector\": [", "\"vector\": 3, \"x\": [", "vector must be a list of 1 to"},
         {"\"load_average\": ", "\"load_average\": -", "load_average must be a number of at least 0"},
@@ -170,6 +170,7 @@ static void t_refuses_bad_files(void **state)
         {"\"format\": \"distlab-calibration\"", "\"format\": \"something-else\"", "not a distlab calibration file"},
         {"\"latency_s\": {\n    \"median\": ", "\"latency_s\": {\n    \"median\": -", "latency_s must be positive"},
         {"\"ranks\": 2", "\"ranks\": 1", "ranks must be a whole number of at least 2"},
+        {"\"cores\": ", "\"cores\": -", "cores must be a whole number from 1 to 4096"},
         {"\"batch\": 64", "\"batch\": 0", "batch must be a whole number"},
     };
     for (size_t i = 0; i < sizeof edits / sizeof *edits; i++) {
@@ -367,6 +368,81 @@ static void t_sim_charges_the_exchange_factor(void **state)
         fail_msg("ring at f = 1, 1.5, 2: %.9g, %.9g, %.9g s; n/B = %.9g s", t1, t15, t2, n_over_b);
 }
 
+/* Every rank computes a second's worth at once; rank 0 then sends rank 1
+ * a 1 MiB message. Each notes when its compute ended, and rank 1 when the
+ * message came. */
+static int share_rank(rt *r, void *arg)
+{
+    (void)arg;
+    double *at = job_slot(r);
+    static char buf[1 << 20];
+    int rc = rt_compute(r, 1e9);
+    at[0] = rt_now(r);
+    if (!rc && rt_rank(r) == 0)
+        rc = rt_send(r, 1, 0, buf, sizeof buf);
+    else if (!rc && rt_rank(r) == 1)
+        rc = rt_recv(r, 0, 0, buf, sizeof buf, NULL);
+    at[1] = rt_now(r);
+    return rc;
+}
+
+/* A calibration of one machine simulates one host of its cores: three
+ * ranks on two cores share them fairly (each second's worth takes 1.5 s),
+ * and a message between two of its ranks still costs the measured latency
+ * and bandwidth. On the command line: one machine unless --hosts says
+ * otherwise. */
+static void t_one_machine_shares_its_cores(void **state)
+{
+    (void)state;
+    sim_config sim = sim_config_default();
+    sim.one_machine = 1;
+    sim.hosts = 1;
+    sim.cores = 2;
+    sim.speed_flops = 1e9;
+    sim.latency_s = 10e-6;
+    sim.bandwidth_Bps = 1e9;
+    sim.exchange_factor = 2;
+    job_config cfg = sim_job_config(&sim);
+    cfg.ranks = 3;
+    cfg.result_bytes = 2 * sizeof(double);
+    job_result res;
+    if (job_run(&cfg, share_rank, NULL, &res) != 0)
+        fail_msg("job: %s", res.error);
+    for (int i = 0; i < 3; i++) {
+        const double *at = job_result_slot(&res, i);
+        if (fabs(at[0] - 1.5) > 1e-6)
+            fail_msg("rank %d of 3 on 2 cores: its 1 s of compute ended at %.9g s, expected 1.5", i, at[0]);
+    }
+    double got = ((const double *)job_result_slot(&res, 1))[1], want = 1.5 + 10e-6 + (1 << 20) / 1e9;
+    if (fabs(got - want) > 1e-9)
+        fail_msg("1 MiB between two ranks of the machine arrived at %.9g s, expected %.9g", got, want);
+    job_result_free(&res);
+
+    calibrate("m.json", "--models softmax");
+    static calibration c;
+    char path[512], err[1024], want_line[128];
+    snprintf(path, sizeof path, "%s/m.json", tmpdir);
+    assert_int_equal(calib_read(path, DISTLAB_VERSION, &c, err, sizeof err), 0);
+    assert_true(c.cores >= 1 && calib_one_machine(&c));
+    snprintf(want_line, sizeof want_line, "sim: one machine of %d core%s (the calibration's)", c.cores,
+             c.cores == 1 ? "" : "s");
+    assert_int_equal(test_distlab_run(out, sizeof out, "pingpong --calibration %s", path), 0);
+    if (!strstr(out, want_line))
+        fail_msg("expected '%s' in: %s", want_line, out);
+    assert_int_equal(test_distlab_run(out, sizeof out, "pingpong --calibration %s --hosts 2", path), 0);
+    assert_non_null(strstr(out, "sim: generated cluster of 2 hosts"));
+    /* the platform written beside it is that machine */
+    size_t n;
+    snprintf(path, sizeof path, "%s/m.xml", tmpdir);
+    assert_int_equal(test_read_file(path, out, sizeof out - 1, &n), 0);
+    out[n] = '\0';
+    snprintf(want_line, sizeof want_line, "<host id=\"node-0\" speed=");
+    assert_non_null(strstr(out, want_line));
+    snprintf(want_line, sizeof want_line, "core=\"%d\"/>", c.cores);
+    if (!strstr(out, want_line) || !strstr(out, "machine-copy"))
+        fail_msg("expected one host of %d cores and its copying link in: %s", c.cores, out);
+}
+
 /* The 4 MiB one-way time of a pingpong: simulated or real. */
 static double oneway_4mib(const char *opts)
 {
@@ -448,6 +524,7 @@ int main(void)
         cmocka_unit_test(t_sim_charges_the_overheads),
         cmocka_unit_test(t_sim_charges_the_exchange_factor),
         cmocka_unit_test(t_sim_charges_vector_work),
+        cmocka_unit_test(t_one_machine_shares_its_cores),
         cmocka_unit_test(t_predicts_the_real_pingpong),
         cmocka_unit_test(t_validate_writes_its_table),
     };
