@@ -459,6 +459,8 @@ int cli_job_config(const cli_args *a, const char *verb, job_config *cfg, sim_con
             sim->vector_flops[i] = c.vector[i].flops_per_call;
             sim->vector_flops_per_s[i] = c.vector[i].flops_per_s.median;
         }
+        /* each measured size at its own time, where the line misses it */
+        sim->nmsg = calib_wire_scale(&c, sim->msg_bytes, sim->msg_scale, SIM_MAX_MSG);
         /* ranks measured on one machine shared its cores: so do the
          * simulated ones, on one host of that many (sim_platform.c), unless
          * the command line asks for another cluster at these numbers */
@@ -479,6 +481,8 @@ int cli_job_config(const cli_args *a, const char *verb, job_config *cfg, sim_con
         return bad(verb, "bandwidth", err);
     if ((v = cli_get(a, "latency")) && units_time(v, &sim->latency_s, err, sizeof err))
         return bad(verb, "latency", err);
+    if (cli_get(a, "bandwidth") || cli_get(a, "latency")) /* another wire than the one measured */
+        sim->nmsg = 0;
     if ((v = cli_get(a, "speed")) && units_speed(v, &sim->speed_flops, err, sizeof err))
         return bad(verb, "speed", err);
     n = sim->cores;
@@ -654,6 +658,11 @@ void cli_describe_job(const job_config *cfg, const job_result *res, char *buf, s
                 snprintf(buf + at, len - at, "; element-wise work at %.3g Gflop/s (%.3g flops a call) to "
                          "%.3g Gflop/s (%.3g)", sim->vector_flops_per_s[0] / 1e9, sim->vector_flops[0],
                          sim->vector_flops_per_s[sim->nvector - 1] / 1e9, sim->vector_flops[sim->nvector - 1]);
+            at = strlen(buf);
+            if (sim->nmsg > 0 && at < len)
+                snprintf(buf + at, len - at, "; a message's bytes x %.3g at %.3g B to x %.3g at %.3g B (each "
+                         "size's own time)", sim->msg_scale[0], sim->msg_bytes[0], sim->msg_scale[sim->nmsg - 1],
+                         sim->msg_bytes[sim->nmsg - 1]);
         }
     } else {
         const real_config *real = real_settings(cfg);

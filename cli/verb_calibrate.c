@@ -380,6 +380,14 @@ static void summarize(const cal_arg *a, const job_result *res, calibration *c)
     c->send_overhead_s = calib_stat_of(os, nall);
     c->recv_overhead_s = calib_stat_of(orv, nall);
     c->exchange_factor = calib_stat_of(ex, nall);
+    for (size_t k = 0; k < CAL_NSIZES; k++) { /* each size's own time, over every path */
+        int m = 0;
+        for (int j = 1; j < p; j++)
+            for (int rep = 0; rep < R; rep++)
+                ex[m++] = s0->oneway_s[j][rep][k];
+        c->messages[c->nmessages].bytes = cal_sizes[k];
+        c->messages[c->nmessages++].oneway_s = calib_stat_of(ex, m);
+    }
     free(os);
     free(orv);
     free(ex);

@@ -49,7 +49,10 @@ static json_t *stat_json(calib_stat s)
 
 int calib_write(const calibration *c, const char *path, char *err, size_t errlen)
 {
-    json_t *paths = json_array(), *compute = json_array(), *vector = json_array();
+    json_t *paths = json_array(), *compute = json_array(), *vector = json_array(), *messages = json_array();
+    for (int i = 0; i < c->nmessages && messages; i++)
+        json_array_append_new(messages, json_pack("{s:I, s:o}", "bytes", (json_int_t)c->messages[i].bytes,
+                                                  "oneway_s", stat_json(c->messages[i].oneway_s)));
     for (int i = 0; i < c->nvector && vector; i++)
         json_array_append_new(vector, json_pack("{s:I, s:f, s:o}", "floats", (json_int_t)c->vector[i].floats,
                                                 "flops_per_call", c->vector[i].flops_per_call,
@@ -66,7 +69,7 @@ int calib_write(const calibration *c, const char *path, char *err, size_t errlen
                                                  "eval_flops_per_s", stat_json(m->eval_flops_per_s)));
     }
     json_t *root = json_pack("{s:s, s:i, s:s, s:s, s:s, s:s, s:i, s:i, s:f, s:o, s:o, s:o, s:o, s:o, s:o, "
-                             "s:o, s:o, s:o, s:o}", "format",
+                             "s:o, s:o, s:o, s:o, s:o}", "format",
                              CALIB_FORMAT, "format_version", CALIB_FORMAT_VERSION, "distlab_version",
                              c->distlab_version, "machine", c->machine, "date", c->date, "launch",
                              c->launch, "ranks", c->ranks, "cores", c->cores, "load_average", c->load_average,
@@ -76,7 +79,7 @@ int calib_write(const calibration *c, const char *path, char *err, size_t errlen
                              stat_json(c->recv_overhead_s), "exchange_factor",
                              stat_json(c->exchange_factor), "cpu_share", stat_json(c->cpu_share),
                              "reduce_flops_per_s",
-                             stat_json(c->reduce_flops_per_s), "vector", vector, "paths", paths, "compute", compute);
+                             stat_json(c->reduce_flops_per_s), "messages", messages, "vector", vector, "paths", paths, "compute", compute);
     if (!root)
         return fail(err, errlen, "calibration: out of memory");
     int rc = json_dump_file(root, path, JSON_INDENT(2) | JSON_REAL_PRECISION(9));
@@ -162,7 +165,9 @@ static int read_body(json_t *root, const char *path, const char *version, calibr
     c->load_average = json_number_value(load);
 
     json_t *paths = json_object_get(root, "paths"), *compute = json_object_get(root, "compute");
-    json_t *vector = json_object_get(root, "vector");
+    json_t *vector = json_object_get(root, "vector"), *messages = json_object_get(root, "messages");
+    if (!json_is_array(messages) || json_array_size(messages) > CALIB_MAX_MESSAGES)
+        return fail(err, errlen, "%s: messages must be a list of at most %d sizes", path, CALIB_MAX_MESSAGES);
     if (!json_is_array(vector) || json_array_size(vector) < 1 || json_array_size(vector) > CALIB_MAX_VECTOR)
         return fail(err, errlen, "%s: vector must be a list of 1 to %d rates", path, CALIB_MAX_VECTOR);
     if (!json_is_array(paths) || json_array_size(paths) > CALIB_MAX_PATHS)
@@ -184,6 +189,17 @@ static int read_body(json_t *root, const char *path, const char *version, calibr
         p->to = (int)json_integer_value(to);
         if (read_stat(v, "latency_s", &p->latency_s, where, err, errlen) ||
             read_stat(v, "bandwidth_Bps", &p->bandwidth_Bps, where, err, errlen))
+            return -1;
+    }
+    json_array_foreach(messages, i, v) {
+        calib_message *e = &c->messages[c->nmessages++];
+        snprintf(where, sizeof where, "%s: messages[%zu]", path, i);
+        json_t *bytes = json_object_get(v, "bytes");
+        if (!json_is_integer(bytes) || json_integer_value(bytes) < 1 ||
+            (i > 0 && (size_t)json_integer_value(bytes) <= e[-1].bytes))
+            return fail(err, errlen, "%s: bytes must be a whole number of at least 1, the sizes increasing", where);
+        e->bytes = (size_t)json_integer_value(bytes);
+        if (read_stat(v, "oneway_s", &e->oneway_s, where, err, errlen))
             return -1;
     }
     json_array_foreach(vector, i, v) {
@@ -253,6 +269,23 @@ void calib_network(const calibration *c, double *wire_latency_s, double *send_ov
     *recv_overhead_s = orv;
     *wire_latency_s = a - os - orv;
     *exchange_factor = fmin(2, fmax(1, c->exchange_factor.median));
+}
+
+int calib_wire_scale(const calibration *c, double *bytes, double *scale, int max)
+{
+    int n = 0;
+    for (int i = 0; i < c->nmessages && n < max; i++) {
+        const calib_message *m = &c->messages[i];
+        double over = m->oneway_s.median - c->latency_s.median;
+        if (m->bytes < CALIB_SCALE_FROM || !(over > 0))
+            continue;
+        /* a size more than twice or less than half the line's cost is
+         * the machine's noise (a busy machine's 64 KiB pingpong: 22x),
+         * not its caches: held to that */
+        bytes[n] = (double)m->bytes;
+        scale[n++] = fmin(CALIB_SCALE_MAX, fmax(1 / CALIB_SCALE_MAX, over * c->bandwidth_Bps.median / (double)m->bytes));
+    }
+    return n;
 }
 
 int calib_one_machine(const calibration *c)

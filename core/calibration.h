@@ -9,6 +9,11 @@
  *   latency_s, bandwidth_Bps  a least-squares line through one-way times
  *                             of pingpongs from 8 B to 4 MiB, rank 0 with
  *                             every other rank (each pair kept in paths)
+ *   messages[]                per message size (8 B to 4 MiB), the one-way
+ *                             time itself: where the line misses a size (a
+ *                             4 MiB message outgrows the cache that the
+ *                             mid-size ones stay in) a simulation charges
+ *                             that size's own cost (calib_wire_scale)
  *   send_overhead_s,          LogP's o: a rank's own time in a send and in a
  *   recv_overhead_s           receive of a small message (bursts of them),
  *                             which a simulation charges the rank as busy
@@ -47,7 +52,7 @@
  *
  * Each number is the median of --repeat measurements, with the smallest
  * and largest beside it. The file is JSON (format "distlab-calibration",
- * version 4), written with the distlab version that measured it; a file of
+ * version 5), written with the distlab version that measured it; a file of
  * another format or version is refused rather than half understood.
  */
 #ifndef DISTLAB_CALIBRATION_H
@@ -56,10 +61,11 @@
 #include <stddef.h>
 
 #define CALIB_FORMAT "distlab-calibration"
-#define CALIB_FORMAT_VERSION 4
+#define CALIB_FORMAT_VERSION 5
 #define CALIB_MAX_COMPUTE 32
 #define CALIB_MAX_PATHS 64
 #define CALIB_MAX_VECTOR 8
+#define CALIB_MAX_MESSAGES 8
 
 typedef struct calib_stat {
     double median, min, max;
@@ -80,6 +86,11 @@ typedef struct calib_vector {
     calib_stat flops_per_s;
 } calib_vector;
 
+typedef struct calib_message {
+    size_t bytes;
+    calib_stat oneway_s;    /* over every path */
+} calib_message;
+
 typedef struct calib_path {
     int from, to;
     calib_stat latency_s, bandwidth_Bps;
@@ -99,6 +110,8 @@ typedef struct calibration {
     calib_path paths[CALIB_MAX_PATHS];
     int ncompute;
     calib_compute compute[CALIB_MAX_COMPUTE];
+    int nmessages;          /* by size, increasing; 0: the line for every size */
+    calib_message messages[CALIB_MAX_MESSAGES];
     int nvector;            /* by length, increasing */
     calib_vector vector[CALIB_MAX_VECTOR];
 } calibration;
@@ -117,6 +130,16 @@ int calib_read(const char *path, const char *version, calibration *c, char *err,
  * [1, 2]). */
 void calib_network(const calibration *c, double *wire_latency_s, double *send_overhead_s,
                    double *recv_overhead_s, double *exchange_factor);
+
+/* Where the line latency_s + bytes / bandwidth_Bps misses the measured
+ * one-way times: for each measured size from CALIB_SCALE_FROM bytes up
+ * whose time exceeds the latency, the size's own per-byte cost over the
+ * line's, held within [1/2, 2], into bytes[] and scale[] (at most max
+ * points, sizes increasing). A simulation charges a message of n bytes as n times the
+ * scale at n (sim_config.nmsg). Returns the number of points. */
+#define CALIB_SCALE_FROM 65536
+#define CALIB_SCALE_MAX 2.0 /* scales held within [1/2, 2] */
+int calib_wire_scale(const calibration *c, double *bytes, double *scale, int max);
 
 /* 1 when every rank ran on one machine (launch threads or procs, over
  * loopback), 0 for --launch hosts. */

@@ -446,7 +446,17 @@ static void deliver(sim_rank *s, sim_msg *m)
 /* SimGrid 3.32 completes a zero-byte transfer in half the route latency; a
  * real message always carries at least a header, so it costs at least one
  * byte: alpha + beta. */
-static long wire_bytes(size_t len) { return len ? (long)len : 1; }
+static double loglog(const double *x, const double *y, int n, double at);
+
+/* What a message of len bytes weighs on the links: its size, or that
+ * times the measured scale at its size (sim_config.nmsg). */
+static long wire_bytes(size_t len)
+{
+    const sim_config *sim = sim_settings(S.cfg);
+    if (len && sim->nmsg > 0)
+        return (long)fmax(1, round((double)len * loglog(sim->msg_bytes, sim->msg_scale, sim->nmsg, (double)len)));
+    return len ? (long)len : 1;
+}
 
 /* An actor of a rank suspended in a wait, until an_wake or its deadline
  * resumes it. Suspending costs SimGrid no activity (a semaphore's acquire
@@ -1299,28 +1309,27 @@ static double sim_now(rt *r)
     return simgrid_get_clock();
 }
 
+/* y at `at`, between n measured points (x increasing) on log-log scales,
+ * held past the ends. */
+static double loglog(const double *x, const double *y, int n, double at)
+{
+    if (at >= x[n - 1])
+        return y[n - 1];
+    for (int i = 1; i < n; i++)
+        if (at < x[i]) {
+            if (!(at > x[i - 1]))
+                return y[i - 1];
+            double t = log(at / x[i - 1]) / log(x[i] / x[i - 1]);
+            return exp((1 - t) * log(y[i - 1]) + t * log(y[i]));
+        }
+    return y[0];
+}
+
 /* The seconds a call of this many flops of vector work takes at the
  * measured rates (see sim_config.nvector). */
 static double vector_seconds(const sim_config *sim, double flops)
 {
-    const double *x = sim->vector_flops, *y = sim->vector_flops_per_s;
-    int n = sim->nvector;
-    double rate = y[0];
-    if (flops >= x[n - 1]) {
-        rate = y[n - 1];
-    } else {
-        for (int i = 1; i < n; i++)
-            if (flops < x[i]) {
-                if (flops > x[i - 1]) {
-                    double t = log(flops / x[i - 1]) / log(x[i] / x[i - 1]);
-                    rate = exp((1 - t) * log(y[i - 1]) + t * log(y[i]));
-                } else {
-                    rate = y[i - 1];
-                }
-                break;
-            }
-    }
-    return flops / rate;
+    return flops / loglog(sim->vector_flops, sim->vector_flops_per_s, sim->nvector, flops);
 }
 
 static int sim_compute(rt *r, int kind, double flops)

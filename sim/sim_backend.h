@@ -35,6 +35,7 @@ typedef struct sim_fault {
 } sim_fault;
 #define SIM_MAX_FAULTS 32
 #define SIM_MAX_VECTOR 8
+#define SIM_MAX_MSG 8
 
 typedef struct sim_config {
     const job_backend *backend; /* &sim_backend: whose settings these are */
@@ -88,6 +89,13 @@ typedef struct sim_config {
      * keep their closed forms). */
     int nvector;
     double vector_flops[SIM_MAX_VECTOR], vector_flops_per_s[SIM_MAX_VECTOR];
+    /* Messages by size (--calibration sets them): nmsg points of (bytes,
+     * scale), bytes increasing; a message of n bytes crosses the links as
+     * n times the scale at n (log-log between the points, held at the
+     * ends), so that each measured size costs its own measured time where
+     * one latency and bandwidth miss it. 0 points: n bytes are n bytes. */
+    int nmsg;
+    double msg_bytes[SIM_MAX_MSG], msg_scale[SIM_MAX_MSG];
     int size_only;         /* payloads carry only their size */
     int nfaults;           /* failures to inject, in no particular order */
     sim_fault faults[SIM_MAX_FAULTS];

@@ -161,7 +161,7 @@ static void t_refuses_bad_files(void **state)
     static const struct { const char *from, *to, *says; } edits[] = {
         {"\"distlab_version\": \"" DISTLAB_VERSION "\"", "\"distlab_version\": \"0.0.1\"",
          "measured by distlab 0.0.1, this is distlab " DISTLAB_VERSION},
-        {"\"format_version\": 4", "\"format_version\": 7", "format version 7"},
+        {"\"format_version\": 5", "\"format_version\": 7", "format version 7"},
         {"\"floats\": 1024", "\"floats\": 0", "vector[0]: floats must be a whole number"},
         {"\"vector\": [", "\"vector\": 3, \"x\": [", "vector must be a list of 1 to"},
         {"\"load_average\": ", "\"load_average\": -", "load_average must be a number of at least 0"},
@@ -171,6 +171,8 @@ static void t_refuses_bad_files(void **state)
         {"\"latency_s\": {\n    \"median\": ", "\"latency_s\": {\n    \"median\": -", "latency_s must be positive"},
         {"\"ranks\": 2", "\"ranks\": 1", "ranks must be a whole number of at least 2"},
         {"\"cores\": ", "\"cores\": -", "cores must be a whole number from 1 to 4096"},
+        {"\"messages\": [", "\"messages\": 3, \"y\": [", "messages must be a list of at most"},
+        {"\"bytes\": 4096,", "\"bytes\": 8,", "messages[1]: bytes must be a whole number of at least 1, the sizes increasing"},
         {"\"batch\": 64", "\"batch\": 0", "batch must be a whole number"},
     };
     for (size_t i = 0; i < sizeof edits / sizeof *edits; i++) {
@@ -342,6 +344,7 @@ static double ring_at(double f)
     snprintf(path, sizeof path, "%s/c.json", tmpdir);
     assert_int_equal(calib_read(path, DISTLAB_VERSION, &c, err, sizeof err), 0);
     c.exchange_factor = (calib_stat){f, f, f, 1};
+    c.nmessages = 0; /* every size on the line, so that the closed form holds */
     snprintf(path, sizeof path, "%s/f.json", tmpdir);
     assert_int_equal(calib_write(&c, path, err, sizeof err), 0);
     if (test_distlab_run(out, sizeof out, "collective --algo ring --bytes 4MiB --iters 1 --workers 2 "
@@ -443,6 +446,66 @@ static void t_one_machine_shares_its_cores(void **state)
         fail_msg("expected one host of %d cores and its copying link in: %s", c.cores, out);
 }
 
+/* Rank 0 sends rank 1 one message of *(size_t *)arg bytes; rank 1 notes
+ * when it came. */
+static int one_message_rank(rt *r, void *arg)
+{
+    size_t n = *(const size_t *)arg;
+    char *buf = calloc(1, n);
+    int rc = !buf ? rt_fail(r, RT_ENOMEM, "no memory")
+             : rt_rank(r) == 0 ? rt_send(r, 1, 0, buf, n) : rt_recv(r, 0, 0, buf, n, NULL);
+    *(double *)job_slot(r) = rt_now(r);
+    free(buf);
+    return rc;
+}
+
+/* Each measured size from 64 KiB up costs its own time: the scale is
+ * its excess over the latency against the line's, sizes below 64 KiB and
+ * sizes the latency hides are left out, scales past [1/2, 2] held to
+ * them; a simulated message of n bytes
+ * weighs n times the scale at n, log-log between the points, held past
+ * them. */
+static void t_sim_charges_each_size(void **state)
+{
+    (void)state;
+    static calibration c;
+    memset(&c, 0, sizeof c);
+    c.latency_s.median = 1e-5;
+    c.bandwidth_Bps.median = 1e9;
+    static const struct { size_t bytes; double seconds; } m[] = {
+        {8, 2e-5}, {4096, 5e-5}, {65536, 1e-5 + 65536e-9}, {1 << 20, 0.5e-5}, {4 << 20, 1e-5 + 1.5 * 4194304e-9},
+        {8 << 20, 1e-5 + 3 * 8388608e-9}, {16 << 20, 1e-5 + 0.2 * 16777216e-9}};
+    for (int i = 0; i < 7; i++)
+        c.messages[i] = (calib_message){m[i].bytes, {m[i].seconds, m[i].seconds, m[i].seconds, 1}};
+    c.nmessages = 7;
+    sim_config sim = sim_config_default();
+    sim.nmsg = calib_wire_scale(&c, sim.msg_bytes, sim.msg_scale, SIM_MAX_MSG);
+    assert_int_equal(sim.nmsg, 4);
+    /* 3x and 0.2x the line are noise: held to 2 and 1/2 */
+    assert_true(fabs(sim.msg_scale[2] - 2) < 1e-9 && fabs(sim.msg_scale[3] - 0.5) < 1e-9);
+    sim.nmsg = 2;
+    assert_true(sim.msg_bytes[0] == 65536 && sim.msg_bytes[1] == 4194304);
+    assert_true(fabs(sim.msg_scale[0] - 1) < 1e-9 && fabs(sim.msg_scale[1] - 1.5) < 1e-9);
+    sim.latency_s = 1e-5;
+    sim.bandwidth_Bps = 1e9;
+    static const size_t sizes[] = {8, 65536, 1 << 20, 4 << 20, 16 << 20};
+    /* 1 MiB lies two thirds of the way from 64 KiB to 4 MiB on a log scale */
+    const double scale[] = {1, 1, pow(1.5, 2.0 / 3.0), 1.5, 1.5};
+    for (int i = 0; i < 5; i++) {
+        job_config cfg = sim_job_config(&sim);
+        cfg.ranks = 2;
+        cfg.result_bytes = sizeof(double);
+        job_result res;
+        size_t n = sizes[i];
+        if (job_run(&cfg, one_message_rank, &n, &res) != 0)
+            fail_msg("job: %s", res.error);
+        double got = *(const double *)job_result_slot(&res, 1), want = 1e-5 + (double)n * scale[i] / 1e9;
+        if (fabs(got - want) > 1e-6 * want)
+            fail_msg("%zu bytes arrived at %.9g s, expected %.9g", n, got, want);
+        job_result_free(&res);
+    }
+}
+
 /* The 4 MiB one-way time of a pingpong: simulated or real. */
 static double oneway_4mib(const char *opts)
 {
@@ -525,6 +588,7 @@ int main(void)
         cmocka_unit_test(t_sim_charges_the_exchange_factor),
         cmocka_unit_test(t_sim_charges_vector_work),
         cmocka_unit_test(t_one_machine_shares_its_cores),
+        cmocka_unit_test(t_sim_charges_each_size),
         cmocka_unit_test(t_predicts_the_real_pingpong),
         cmocka_unit_test(t_validate_writes_its_table),
     };
