@@ -63,7 +63,9 @@ int verb_dp(int argc, char **argv)
 {
     static const cli_opt opts[] = {
         {"workload", "NAME", "the network (resnet50, resnet101, vgg16, inception3, bert-large, gpt2)"},
-        {"device", "NAME[:efficiency=E]", "the GPU: p100, v100, a100, h100 (default v100); sets --speed"},
+        {"device", "NAME[:efficiency=E]", "the GPU: p100, v100, a100, h100 (default v100); sets --speed: "
+         "peak x efficiency, or for p100 on inception3, resnet50, resnet101 and vgg16 its measured rate "
+         "unless :efficiency= is given (docs/workloads.md)"},
         {"framework", "ddp|horovod|byteps|p3|tf-ps|ray-train|none", "presets for --bucket, --overlap, "
          "--priority, --partition (docs/frameworks.md)"},
         {"servers", "K", "byteps: CPU machines beside the GPUs, summing (default 0); p3, tf-ps: the "
@@ -157,8 +159,10 @@ int verb_dp(int argc, char **argv)
                 "(a platform file gives its hosts' speed)\n");
         goto out;
     }
+    const ml_device_rate *measured = NULL;
+    double dev_flops = ml_device_flops(&dev, &w, &measured);
     if (!cli_get(&a, "speed") && !sim.platform)
-        sim.speed_flops = dev.peak_flops * dev.efficiency;
+        sim.speed_flops = dev_flops;
 
     dp_opts o = {.w = &w, .batch = 32, .bucket_bytes = 25000000, .overlap = 1,
                  .algo = ALLREDUCE_RING, .steps = (int)steps};
@@ -319,8 +323,15 @@ int verb_dp(int argc, char **argv)
     double eff = step_s > 0 ? compute_s / step_s : 1;
     char where[512];
     cli_describe_job(&cfg, &res, where, sizeof where);
+    char dev_says[300];
+    if (measured)
+        snprintf(dev_says, sizeof dev_says, "%s at %.4g Tflop/s (%g %ss/s measured on %s: %s)", dev.name,
+                 dev_flops / 1e12, measured->examples_per_s, w.example ? w.example : "example", w.name,
+                 measured->source);
+    else
+        snprintf(dev_says, sizeof dev_says, "%s", dev.name);
     const char *speed_from = sim.platform ? "host speed from the platform"
-                             : dname || !cli_get(&a, "speed") ? dev.name : "--speed";
+                             : dname || !cli_get(&a, "speed") ? dev_says : "--speed";
     if (o.ps)
         printf("# %s\n# %s: %.4g M parameters, %d pieces (%s), %ld servers, credit %s, priority %s, %s\n",
                where, w.name, w.params / 1e6, nb, o.partition_bytes ? "of up to --partition bytes" : "whole layers",

@@ -303,12 +303,28 @@ void ml_workload_free(ml_workload *w)
  * Default efficiencies: the share of peak that data-parallel training
  * reaches -- about 27% for ResNet-50 with mixed precision on V100 (some
  * 1,375 images/s of 24.6 GFLOP each, NVIDIA's published DGX-1 numbers),
- * and about 55% for FP32 on P100 (tf_cnn_benchmarks' ResNet-101). */
+ * and about 55% for FP32 on P100 (tf_cnn_benchmarks-era FP32 training), the
+ * P100's measured rates (above) taking its place where they are known. */
+/* The P100's rates at the Horovod paper's batch of 64: TensorFlow's
+ * tf_cnn_benchmarks on a DGX-1, one P100, synthetic data, FP32, May 2017
+ * (tensorflow.org/performance/benchmarks, "Details for NVIDIA DGX-1 (NVIDIA
+ * Tesla P100)"). ResNet-101 is not in that table: its rate is
+ * interpolated between ResNet-50's 219 and ResNet-152's 91.8 images/s,
+ * linearly in the time per image against He et al.'s multiply-adds (3.8,
+ * 7.6 and 11.3 G): 7.77 ms, 129 images/s. */
+static const ml_device_rate p100_rates[] = {
+    {"inception3", 142, "tf_cnn_benchmarks, DGX-1 P100, batch 64"},
+    {"resnet50", 219, "tf_cnn_benchmarks, DGX-1 P100, batch 64"},
+    {"resnet101", 129, "interpolated from tf_cnn_benchmarks' ResNet-50 and ResNet-152 (DGX-1 P100, batch 64)"},
+    {"vgg16", 154, "tf_cnn_benchmarks, DGX-1 P100, batch 64"},
+    {NULL, 0, NULL},
+};
+
 static const ml_device devices[] = {
-    {"p100", "fp32", 10.6e12, 0.55, "NVIDIA Tesla P100 SXM2 data sheet"},
-    {"v100", "fp16", 125e12, 0.3, "NVIDIA Tesla V100 SXM2 data sheet"},
-    {"a100", "bf16", 312e12, 0.3, "NVIDIA A100 SXM4 data sheet"},
-    {"h100", "bf16", 989e12, 0.3, "NVIDIA H100 SXM5 data sheet"},
+    {"p100", "fp32", 10.6e12, 0.55, "NVIDIA Tesla P100 SXM2 data sheet", p100_rates, 0},
+    {"v100", "fp16", 125e12, 0.3, "NVIDIA Tesla V100 SXM2 data sheet", NULL, 0},
+    {"a100", "bf16", 312e12, 0.3, "NVIDIA A100 SXM4 data sheet", NULL, 0},
+    {"h100", "bf16", 989e12, 0.3, "NVIDIA H100 SXM5 data sheet", NULL, 0},
 };
 #define NDEVICES (sizeof devices / sizeof *devices)
 
@@ -334,9 +350,23 @@ int ml_device_parse(const char *spec, ml_device *d, char *err, size_t errlen)
             return ml_err(err, errlen, "device %s: efficiency must be a number in (0, 1], not '%s'",
                           d->name, kv + 11);
         d->efficiency = e;
+        d->efficiency_given = 1;
         return 0;
     }
     return ml_err(err, errlen, "unknown device '%.*s' (known: %s)", (int)len, spec, ml_device_names());
+}
+
+double ml_device_flops(const ml_device *d, const ml_workload *w, const ml_device_rate **used)
+{
+    if (used)
+        *used = NULL;
+    for (const ml_device_rate *r = d->rates; r && r->workload && !d->efficiency_given; r++)
+        if (w && w->name && strcmp(r->workload, w->name) == 0) {
+            if (used)
+                *used = r;
+            return r->examples_per_s * 2.0 * (1.0 + WORKLOAD_BWD_PER_FWD) * w->fwd_macs;
+        }
+    return d->peak_flops * d->efficiency;
 }
 
 double ml_device_seconds(const ml_device *d, double macs, double batch)

@@ -67,18 +67,35 @@ const char *ml_workload_names(void);
 /* A GPU as a peak rate times the fraction of it training reaches. The
  * peaks are the vendors' dense tensor-core rates at the precision named;
  * efficiency is the user's to change (--device a100:efficiency=0.5). */
+/* A GPU's training rate measured on one network: where it is known, it
+ * says more than any one efficiency (a P100 runs VGG-16's large 3x3
+ * convolutions with cuDNN's Winograd kernels, faster than the flops the
+ * workload counts; Inception-v3's small ones far below peak). */
+typedef struct ml_device_rate {
+    const char *workload;  /* ml_workload_build's name */
+    double examples_per_s; /* one GPU, training */
+    const char *source;
+} ml_device_rate;
+
 typedef struct ml_device {
     const char *name;
     const char *precision;
     double peak_flops;     /* per second */
     double efficiency;     /* (0, 1] */
     const char *source;
+    const ml_device_rate *rates; /* measured rates, NULL-terminated by workload; may be NULL */
+    int efficiency_given;  /* the spec said :efficiency=E: rates are not used */
 } ml_device;
 
 /* Parse "NAME" or "NAME:efficiency=E"; an unknown name lists the known
  * ones. Returns 0 or -1 with err set. */
 int ml_device_parse(const char *spec, ml_device *d, char *err, size_t errlen);
 const char *ml_device_names(void);
+/* The flop rate d runs w at: w's measured rate times its training flops
+ * per example (2 (1 + WORKLOAD_BWD_PER_FWD) fwd_macs), where d has one
+ * and no efficiency was given; peak x efficiency otherwise. *used (may be
+ * NULL) is the measured rate taken, or NULL. */
+double ml_device_flops(const ml_device *d, const ml_workload *w, const ml_device_rate **used);
 /* Seconds of one layer's forward (or backward) pass on batch examples. */
 double ml_device_seconds(const ml_device *d, double macs, double batch);
 
