@@ -16,15 +16,19 @@
  * sweep draws step.png (step time against the varied setting) and, for
  * gpus, scaling_efficiency.png (the step's compute over the step: weak
  * scaling, the Horovod paper's measure). compare.csv and sweep.csv hold
- * the numbers. Runs go one after another (each dp run is one simulation).
+ * the numbers. --jobs N runs N points at once, each in a child process
+ * (experiment_run_parallel: outputs printed whole in order, records the
+ * bytes a sequential run writes); the default is the machine's cores.
  */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/experiment.h"
 #include "core/records.h"
 #include "core/units.h"
 #include "plots/plot.h"
@@ -52,47 +56,63 @@ static int split_list(char *s, char **part, int max)
     return n ? n : -1;
 }
 
-/* One dp run: the shared options, --framework, the varied one, --out. */
-static int run_point(const char *verb, char **shared, int nshared, const char *fw, const char *wl,
-                     const char *key, const char *val, const char *dir, fw_point *pt)
+/* One point: a dp run with the shared options, --framework, the varied
+ * one and --out, and the numbers read back from its summary. */
+typedef struct fw_run {
+    const char *verb;
+    char **shared;
+    int nshared;
+    const char *fw, *wl, *key, *val;
+    char dir[4096];
+} fw_run;
+
+/* Run point i (experiment_run_parallel's fn: with --jobs above 1 in a
+ * child process, so it leaves its numbers only in its folder). */
+static int run_point(void *ctx, int i)
 {
+    const fw_run *p = &((const fw_run *)ctx)[i];
     char *argv[FW_MAX_ARGS + 10];
     int argc = 0;
     argv[argc++] = "dp";
-    if (wl) {
+    if (p->wl) {
         argv[argc++] = "--workload";
-        argv[argc++] = (char *)wl;
+        argv[argc++] = (char *)p->wl;
     }
-    for (int i = 0; i < nshared; i++) {
+    for (int k = 0; k < p->nshared; k++) {
         /* Horovod's cycle is its own: the other frameworks have none */
-        if (strcmp(fw, "horovod") != 0 && strncmp(shared[i], "--cycle-time", 12) == 0 &&
-            (shared[i][12] == '\0' || shared[i][12] == '=')) {
-            i += shared[i][12] == '\0';
+        const char *o = p->shared[k];
+        if (strcmp(p->fw, "horovod") != 0 && strncmp(o, "--cycle-time", 12) == 0 && (o[12] == '\0' || o[12] == '=')) {
+            k += o[12] == '\0';
             continue;
         }
-        argv[argc++] = shared[i];
+        argv[argc++] = p->shared[k];
     }
     argv[argc++] = "--framework";
-    argv[argc++] = (char *)fw;
+    argv[argc++] = (char *)p->fw;
     char opt[1040]; /* "--" and the key */
-    if (key && (strcmp(key, "servers") != 0 || has_servers(fw))) {
+    const char *key = p->key, *val = p->val;
+    if (key && (strcmp(key, "servers") != 0 || has_servers(p->fw))) {
         snprintf(opt, sizeof opt, "--%s", strcmp(key, "gpus") == 0 ? "workers" : key);
         argv[argc++] = opt;
         argv[argc++] = (char *)val;
     }
     argv[argc++] = "--out";
-    argv[argc++] = (char *)dir;
+    argv[argc++] = (char *)p->dir;
     argv[argc] = NULL;
-    printf("== %s%s%s%s%s%s%s\n", fw, wl ? ", " : "", wl ? wl : "", key ? ", " : "", key ? key : "",
-           key ? "=" : "", key ? val : "");
+    printf("== %s%s%s%s%s%s%s\n", p->fw, p->wl ? ", " : "", p->wl ? p->wl : "", key ? ", " : "",
+           key ? key : "", key ? "=" : "", key ? val : "");
     fflush(stdout);
     int st = verb_dp(argc, argv);
     fflush(stdout);
-    if (st != 0) {
-        fprintf(stderr, "distlab %s: the %s run%s%s%s%s failed (its error above)\n", verb, fw,
+    if (st != 0)
+        fprintf(stderr, "distlab %s: the %s run%s%s%s%s failed (its error above)\n", p->verb, p->fw,
                 key ? " at " : "", key ? key : "", key ? "=" : "", key ? val : "");
-        return st;
-    }
+    return st;
+}
+
+/* A finished point's numbers, from its summary.json. */
+static int load_point(const char *verb, const char *dir, fw_point *pt)
+{
     records_run rec;
     char err[512], b[3][64];
     int rc = records_load(dir, RECORDS_LOAD_SUMMARY, &rec, err, sizeof err);
@@ -162,10 +182,19 @@ int dp_figures(const char *verb, int argc, char **argv)
     char *shared[FW_MAX_ARGS];
     int nshared = 0;
     const char *fwlist = NULL, *wllist = NULL, *vary = NULL, *out = sweep ? "runs/sweep" : "runs/compare";
+    long jobs = sysconf(_SC_NPROCESSORS_ONLN);
+    jobs = jobs < 1 ? 1 : jobs;
     for (int i = 1; i < argc; i++) {
         const char *v;
+        char err[256];
         if ((v = take(argc, argv, &i, "frameworks")))
             fwlist = v;
+        else if ((v = take(argc, argv, &i, "jobs"))) {
+            if (units_int(v, 1, 1024, &jobs, err, sizeof err) != 0) {
+                fprintf(stderr, "distlab %s: --jobs: %s\n", verb, err);
+                return 2;
+            }
+        }
         else if ((v = take(argc, argv, &i, "workload")))
             wllist = v;
         else if ((v = take(argc, argv, &i, "out")))
@@ -239,19 +268,31 @@ int dp_figures(const char *verb, int argc, char **argv)
         fprintf(stderr, "distlab %s: out of memory\n", verb);
         return 1;
     }
-    int status = 0;
+    int status = 0, npt = nline * nv;
     char dir[4096];
-    for (int l = 0; l < nline && !status; l++)
-        for (int k = 0; k < nv && !status; k++) {
-            const char *f = fw[l / nwl], *w = wl[l % nwl];
-            if (sweep && w)
-                snprintf(dir, sizeof dir, "%s/%s/%s/%s=%s", out, f, w, key, vals[k]);
+    fw_run *runs = calloc((size_t)npt, sizeof *runs);
+    int *ran = calloc((size_t)npt, sizeof *ran);
+    if (!runs || !ran) {
+        fprintf(stderr, "distlab %s: out of memory\n", verb);
+        status = 1;
+        goto done;
+    }
+    for (int l = 0; l < nline; l++)
+        for (int k = 0; k < nv; k++) {
+            fw_run *p = &runs[l * nv + k];
+            *p = (fw_run){.verb = verb, .shared = shared, .nshared = nshared, .fw = fw[l / nwl],
+                          .wl = wl[l % nwl], .key = key, .val = sweep ? vals[k] : NULL};
+            if (sweep && p->wl)
+                snprintf(p->dir, sizeof p->dir, "%s/%s/%s/%s=%s", out, p->fw, p->wl, key, vals[k]);
             else if (sweep)
-                snprintf(dir, sizeof dir, "%s/%s/%s=%s", out, f, key, vals[k]);
+                snprintf(p->dir, sizeof p->dir, "%s/%s/%s=%s", out, p->fw, key, vals[k]);
             else
-                snprintf(dir, sizeof dir, "%s/%s", out, f);
-            status = run_point(verb, shared, nshared, f, w, key, sweep ? vals[k] : NULL, dir, &pt[l * nv + k]);
+                snprintf(p->dir, sizeof p->dir, "%s/%s", out, p->fw);
         }
+    /* ---- the runs, up to --jobs at once, then their numbers ---- */
+    status = experiment_run_parallel(npt, (int)jobs, verb, run_point, runs, ran);
+    for (int i = 0; i < npt && !status; i++)
+        status = load_point(verb, runs[i].dir, &pt[i]);
     if (status)
         goto done;
     /* ---- the numbers ---- */
@@ -350,6 +391,8 @@ int dp_figures(const char *verb, int argc, char **argv)
     free(ser);
     free(names);
 done:
+    free(runs);
+    free(ran);
     free(pt);
     return status;
 }

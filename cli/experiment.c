@@ -467,16 +467,16 @@ static void print_log(FILE *log, char **kept)
     fclose(log);
 }
 
-int experiment_run_all(const experiment *e, exp_task *tasks, int n, int jobs, const char *verb)
+int experiment_run_parallel(int n, int jobs, const char *verb, exp_job_fn fn, void *ctx, int *status)
 {
     if (n <= 0)
         return 0;
     for (int i = 0; i < n; i++)
-        tasks[i].status = -1;
+        status[i] = -1;
     if (jobs <= 1) {
         for (int i = 0; i < n; i++)
-            if ((tasks[i].status = run_task(e, &tasks[i], verb)) != 0)
-                return tasks[i].status;
+            if ((status[i] = fn(ctx, i)) != 0)
+                return status[i];
         return 0;
     }
     pid_t *pid = calloc((size_t)n, sizeof *pid);
@@ -491,19 +491,19 @@ int experiment_run_all(const experiment *e, exp_task *tasks, int n, int jobs, co
     }
     while (printed < n) {
         while (!failed && running < jobs && started < n) {
-            exp_task *t = &tasks[started];
             fflush(NULL);
             if (!(log[started] = tmpfile()) || (pid[started] = fork()) < 0) {
-                fprintf(stderr, "distlab %s: cannot start run %s: %s\n", verb, t->run->label, strerror(errno));
+                fprintf(stderr, "distlab %s: cannot start run %d of %d: %s\n", verb, started + 1, n,
+                        strerror(errno));
                 failed = 1;
-                t->status = 1;
+                status[started] = 1;
                 break;
             }
             if (pid[started] == 0) { /* the child: one run, its output into its log */
                 int fd = fileno(log[started]);
                 dup2(fd, 1);
                 dup2(fd, 2);
-                int rc = run_task(e, t, verb);
+                int rc = fn(ctx, started);
                 fflush(NULL);
                 _exit(rc & 0xff);
             }
@@ -523,22 +523,22 @@ int experiment_run_all(const experiment *e, exp_task *tasks, int n, int jobs, co
         }
         for (int i = 0; i < started; i++)
             if (pid[i] == done) {
-                tasks[i].status = WIFEXITED(st) ? WEXITSTATUS(st) : 1;
+                status[i] = WIFEXITED(st) ? WEXITSTATUS(st) : 1;
                 pid[i] = 0;
                 running--;
-                if (tasks[i].status != 0)
+                if (status[i] != 0)
                     failed = 1;
             }
         /* print in order what has finished */
-        while (printed < started && tasks[printed].status >= 0 && pid[printed] == 0) {
-            int bad = tasks[printed].status != 0;
+        while (printed < started && status[printed] >= 0 && pid[printed] == 0) {
+            int bad = status[printed] != 0;
             if (bad && first_bad && first_log && says_nothing_new(log[printed], first_log))
                 fclose(log[printed]); /* the same message again, under another run's name */
             else
                 print_log(log[printed], bad && !first_bad ? &first_log : NULL);
             log[printed] = NULL;
             if (bad && !first_bad)
-                first_bad = tasks[printed].status;
+                first_bad = status[printed];
             printed++;
         }
     }
@@ -549,4 +549,33 @@ int experiment_run_all(const experiment *e, exp_task *tasks, int n, int jobs, co
     free(log);
     free(first_log);
     return first_bad;
+}
+
+typedef struct exp_batch {
+    const experiment *e;
+    exp_task *tasks;
+    const char *verb;
+} exp_batch;
+
+static int run_batch_task(void *ctx, int i)
+{
+    exp_batch *b = ctx;
+    return run_task(b->e, &b->tasks[i], b->verb);
+}
+
+int experiment_run_all(const experiment *e, exp_task *tasks, int n, int jobs, const char *verb)
+{
+    if (n <= 0)
+        return 0;
+    int *status = malloc((size_t)n * sizeof *status);
+    if (!status) {
+        fprintf(stderr, "distlab %s: out of memory for %d runs\n", verb, n);
+        return 1;
+    }
+    exp_batch b = {e, tasks, verb};
+    int rc = experiment_run_parallel(n, jobs, verb, run_batch_task, &b, status);
+    for (int i = 0; i < n; i++)
+        tasks[i].status = status[i];
+    free(status);
+    return rc;
 }

@@ -95,5 +95,11 @@ int experiment_jobs(const cli_args *a, const experiment *e, const char *verb, in
  * fails no new one starts. Returns 0, or the exit status of the first
  * task (in order) that failed. */
 int experiment_run_all(const experiment *e, exp_task *tasks, int n, int jobs, const char *verb);
+/* The same for any n runs: fn(ctx, i) runs run i and returns its exit
+ * status (in a child process when jobs > 1, so what it leaves in memory
+ * is lost: it writes its results to its own files). status[i] gets each
+ * run's status, -1 for one that never started. */
+typedef int (*exp_job_fn)(void *ctx, int i);
+int experiment_run_parallel(int n, int jobs, const char *verb, exp_job_fn fn, void *ctx, int *status);
 
 #endif

@@ -446,10 +446,25 @@ static void frameworks_side_by_side(void **state)
     csv[n] = '\0';
     assert_non_null(strstr(csv, "\nbyteps,vgg16,4,"));
     assert_non_null(strstr(csv, "\nddp,resnet50,2,"));
-    char cmd[400];
+    char cmd[1200];
     snprintf(cmd, sizeof cmd, "test -s %s/s/scaling_efficiency.png && test -s %s/s/step.png && "
              "test -s %s/c/step.png && test -s %s/s/ddp/vgg16/gpus=4/summary.json", dir, dir, dir, dir);
     assert_int_equal(system(cmd), 0);
+    /* --jobs 3: the points run at once, with the output and the records of
+     * --jobs 1 (only the summaries' "out" setting names another folder) */
+    static char seq[1 << 16];
+    const char *jargs = "sweep --frameworks horovod,ddp --workload resnet50 --vary gpus=2,4 --cycle-time 2ms";
+    assert_int_equal(test_distlab_run(seq, sizeof seq, "%s --jobs 1 --out %s/j1", jargs, dir), 0);
+    assert_int_equal(test_distlab_run(out, sizeof out, "%s --jobs 3 --out %s/j3", jargs, dir), 0);
+    for (char *at; (at = strstr(out, "/j3"));)
+        at[2] = '1';
+    assert_string_equal(out, seq);
+    snprintf(cmd, sizeof cmd, "cd %s && for f in $(cd j1 && find . -type f | sort); do "
+             "case $f in *summary.json) sed 's|/j1/|/j3/|' j1/$f | cmp -s - j3/$f ;; *) cmp -s j1/$f j3/$f ;; esac "
+             "|| { echo \"$f differs\"; exit 1; }; done && test $(cd j1 && find . -type f | wc -l) -ge 12 && "
+             "test $(cd j1 && find . -type f | wc -l) = $(cd j3 && find . -type f | wc -l)", dir);
+    assert_int_equal(system(cmd), 0);
+    assert_non_null(strstr(seq, "horovod: a cycle every 2 ms"));
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     assert_int_equal(system(cmd), 0);
     static const test_refusal bad[] = {
@@ -460,6 +475,7 @@ static void frameworks_side_by_side(void **state)
         {"sweep --frameworks ddp --workload vgg16 --vary gpus=2,x", "--vary gpus=x"},
         {"sweep --frameworks ddp --workload vgg16 --vary bucket=0,1MB --workers 2", "--bucket: 0 bytes"},
         {"compare --frameworks ddp --algos allreduce --workload vgg16", "--algos does not go with --frameworks"},
+        {"sweep --frameworks ddp --workload vgg16 --vary gpus=2 --jobs 0", "--jobs"},
     };
     test_distlab_refuses("", bad, sizeof bad / sizeof *bad);
 }
