@@ -164,6 +164,9 @@ static struct {
     sim_timer *net_timer; /* when the model's next event is handled */
     double net_wake_at;   /* its date, INFINITY when none is set */
     int nfinished;        /* ranks whose function returned */
+    int cpu_timer;        /* computations may be timers (exec_flops) */
+    int *host_actors;     /* per host: the actors that may compute there */
+    double *host_speed;   /* per host: one core's flop/s (fixed when cpu_timer) */
     int net_failed;
 } S;
 
@@ -374,12 +377,37 @@ static void complete_recv(sim_rank *s, sim_req *q, sim_msg *m)
     msg_free(m);
 }
 
+/* A computation of flops on the calling actor's host. Under --net
+ * analytic, when that actor is the only one that can compute there
+ * (S.host_actors counts the host's ranks and live companions) and no
+ * host's speed can change (no speed or state profile), SimGrid's CPU
+ * model would give it one core, alone, for flops / speed seconds (one
+ * core's speed, whatever the host's count): a kernel timer then resumes
+ * the suspended actor at that date, the same date SimGrid computes,
+ * which costs SimGrid no activity, no CPU action and no solve (a 512-rank
+ * ring allreduce spent a third of its time in sg_actor_execute).
+ * Otherwise, as under the other nets, sg_actor_execute. */
+static void exec_resume(void *arg) { sg_actor_resume(arg); }
+
+static void exec_flops(const sim_rank *s, double flops)
+{
+    if (S.cpu_timer && S.host_actors[s->host] == 1) {
+        sg_actor_t self = sg_actor_self();
+        sim_timer *t = sim_timer_at(simgrid_get_clock() + flops / S.host_speed[s->host], exec_resume, self);
+        if (t) {
+            sg_actor_suspend(self);
+            return;
+        }
+    }
+    sg_actor_execute(flops);
+}
+
 /* The runtime's own time (sim_config's overheads): busy on this rank's
  * core for `seconds`, as a computation would be. */
-static void busy(double seconds)
+static void busy(const sim_rank *s, double seconds)
 {
     if (seconds > 0)
-        sg_actor_execute(seconds * sg_host_get_speed(sg_host_self()));
+        exec_flops(s, seconds * sg_host_get_speed(S.hosts[s->host]));
 }
 
 /* What the messages received since the last call cost their receiver. */
@@ -387,7 +415,7 @@ static void charge_recvs(sim_rank *s)
 {
     const sim_config *sim = sim_settings(S.cfg);
     if (s->owed_recvs && sim->recv_overhead_s > 0 && !s->dead)
-        busy(sim->recv_overhead_s * s->owed_recvs);
+        busy(s, sim->recv_overhead_s * s->owed_recvs);
     s->owed_recvs = 0;
 }
 
@@ -1035,7 +1063,7 @@ static int send_common(rt *r, int dst, int tag, const void *buf, size_t len, int
     sim_msg *m = make_msg(r, tag, buf, len);
     sg_mailbox_t box = S.analytic ? NULL : out_mailbox(s, dst);
     if (q && m)
-        busy(sim_settings(S.cfg)->send_overhead_s);
+        busy(s, sim_settings(S.cfg)->send_overhead_s);
     if (S.analytic && q && m) {
         q->h.status = (rt_status){.source = r->rank, .tag = tag, .bytes = len};
         if (buffered) {
@@ -1338,9 +1366,9 @@ static int sim_compute(rt *r, int kind, double flops)
         return dead_error(r);
     const sim_config *sim = sim_settings(S.cfg);
     if (flops > 0 && kind == RT_WORK_VECTOR && sim->nvector > 0)
-        busy(vector_seconds(sim, flops) * r->slowdown);
+        busy(me(r), vector_seconds(sim, flops) * r->slowdown);
     else if (flops > 0)
-        sg_actor_execute(flops * r->slowdown);
+        exec_flops(me(r), flops * r->slowdown);
     return RT_OK;
 }
 
@@ -1384,6 +1412,7 @@ typedef struct sim_companion {
     void (*fn)(void *);
     void *arg;
     sg_actor_t actor;
+    int host;
 } sim_companion;
 
 static void companion_actor(int argc, char **argv)
@@ -1407,6 +1436,10 @@ static int sim_spawn(rt *r, void (*fn)(void *), void *arg, void **handle)
     c->actor = sg_actor_init(name, S.hosts[s->host]);
     sg_actor_set_data(c->actor, c);
     sg_actor_ref(c->actor);
+    /* the rank's computations share the core from now on; before the
+     * start, which may run the companion at once */
+    c->host = s->host;
+    S.host_actors[c->host]++;
     sg_actor_start(c->actor, companion_actor, 0, NULL);
     *handle = c;
     return RT_OK;
@@ -1417,6 +1450,7 @@ static void sim_join(rt *r, void *handle)
     (void)r;
     sim_companion *c = handle;
     sg_actor_join(c->actor, -1);
+    S.host_actors[c->host]--;
     sg_actor_unref(c->actor);
     free(c);
 }
@@ -1530,6 +1564,10 @@ static void free_ranks(void)
     }
     free(S.ranks);
     S.ranks = NULL;
+    free(S.host_actors);
+    S.host_actors = NULL;
+    free(S.host_speed);
+    S.host_speed = NULL;
     free_lists();
 }
 
@@ -1564,15 +1602,22 @@ int sim_job_run(const job_config *cfg, job_main fn, void *arg, job_result *res)
         return -1;
     }
     S.ranks = calloc((size_t)cfg->ranks, sizeof *S.ranks);
+    S.host_actors = calloc(S.nhosts, sizeof *S.host_actors);
+    S.host_speed = malloc(S.nhosts * sizeof *S.host_speed);
+    S.cpu_timer = sim->net == SIM_NET_ANALYTIC && plat.cpu_fixed;
+    for (size_t h = 0; S.host_speed && h < S.nhosts; h++)
+        S.host_speed[h] = sg_host_get_speed(S.hosts[h]);
     S.analytic = sim->net == SIM_NET_ANALYTIC;
     S.net = S.analytic ? na_new() : NULL;
     S.net_failed = 0;
     S.net_timer = NULL;
     S.net_wake_at = INFINITY;
     S.nfinished = 0;
-    if (!S.ranks || (S.analytic && !S.net)) {
+    if (!S.ranks || !S.host_actors || !S.host_speed || (S.analytic && !S.net)) {
         job_fail(res, "out of memory for %d ranks", cfg->ranks);
         free(S.ranks);
+        free(S.host_actors);
+        free(S.host_speed);
         na_free(S.net);
         return -1;
     }
@@ -1582,6 +1627,7 @@ int sim_job_run(const job_config *cfg, job_main fn, void *arg, job_result *res)
         s->r.slowdown = cfg->slowdown && cfg->slowdown[i] > 1 ? cfg->slowdown[i] : 1.0;
         s->r.slot = job_result_slot(res, i);
         s->host = place(cfg, i, (int)S.nhosts);
+        S.host_actors[s->host]++;
         char name[32];
         snprintf(name, sizeof name, "rank-%d", i);
         s->actor = sg_actor_init(name, S.hosts[s->host]);

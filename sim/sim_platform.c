@@ -228,7 +228,8 @@ int sim_platform_write(const sim_config *cfg, int ranks, FILE *f)
     return fputs(xml, f) < 0 ? -1 : 0;
 }
 
-int sim_platform_check_file(const char *path, char *err, size_t errlen)
+/* The stat part of sim_platform_check_file. */
+static int regular_file(const char *path, char *err, size_t errlen)
 {
     /* a folder or a FIFO would reach libxml2 (and SimGrid) as it is;
      * what a file holds, its root element included, is the check's */
@@ -243,7 +244,12 @@ int sim_platform_check_file(const char *path, char *err, size_t errlen)
                  S_ISDIR(st.st_mode) ? "a folder" : "a device, FIFO or socket");
         return -1;
     }
-    return sim_platform_check(path, err, errlen);
+    return 0;
+}
+
+int sim_platform_check_file(const char *path, char *err, size_t errlen)
+{
+    return regular_file(path, err, errlen) != 0 ? -1 : sim_platform_check(path, err, errlen);
 }
 
 int sim_platform_setup(const sim_config *cfg, int ranks, sim_platform *p, char *err, size_t errlen)
@@ -256,11 +262,15 @@ int sim_platform_setup(const sim_config *cfg, int ranks, sim_platform *p, char *
              cfg->net == SIM_NET_ANALYTIC ? "analytic (per-link max-min, distlab's own)"
              : p->net_ideal ? "ideal (CM02, no cross-traffic)" : "tcp (LV08)");
     if (cfg->platform) {
-        if (sim_platform_check_file(cfg->platform, err, errlen) != 0)
+        int profiles = 1;
+        if (regular_file(cfg->platform, err, errlen) != 0 ||
+            sim_platform_check_profiles(cfg->platform, &profiles, err, errlen) != 0)
             return -1;
+        p->cpu_fixed = !profiles;
         snprintf(p->path, sizeof p->path, "%s", cfg->platform);
         return 0;
     }
+    p->cpu_fixed = 1; /* a generated cluster has no profiles */
     /* the command line checks these (core/units.h); a program that fills
      * a job_config itself gets the same ranges */
     if (sim_platform_check_generated(cfg, ranks, err, errlen) != 0)

@@ -15,6 +15,7 @@ typedef struct sim_platform {
     char net_model[64];    /* what the run will say it used */
     int net_ideal;
     int net_analytic;      /* --net analytic: SimGrid keeps only actors and time */
+    int cpu_fixed;         /* no host's speed can change during the run (no profile) */
 } sim_platform;
 
 /* Check the platform file, or write the generated one (for a job of
@@ -33,6 +34,10 @@ int sim_platform_check_file(const char *path, char *err, size_t errlen);
 /* sim_platform_check, and the file's number of hosts in *hosts (a
  * cluster's radical= counted host by host). */
 int sim_platform_file_hosts(const char *path, int *hosts, char *err, size_t errlen);
+/* sim_platform_check, and whether a host's speed or state follows a
+ * profile (availability_file=, speed_file=, state_file=, a HOST_AVAIL or
+ * SPEED <trace_connect>) in *cpu_profiles. */
+int sim_platform_check_profiles(const char *path, int *cpu_profiles, char *err, size_t errlen);
 /* Start SimGrid with the network model's settings and load the platform. */
 int sim_platform_load(sim_platform *p, char *err, size_t errlen);
 /* Let go of what setup wrote. */

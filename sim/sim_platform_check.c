@@ -105,6 +105,7 @@ typedef struct checker {
     names ends, zone_ends;     /* each src=/gw_src=... of a <route>, of a <zoneRoute>, "attr\nname" */
     double speeds[CHECK_PSTATES]; /* the element's speed= list */
     long pstate;                  /* the one it starts in */
+    int cpu_profiles;             /* a host's speed or state follows a profile */
     char *err;
     size_t errlen;
 } checker;
@@ -487,8 +488,29 @@ static int add_ends(checker *c, const xmlNode *node)
     return rc;
 }
 
+/* Whether node gives a host's speed or state a profile: a host's or a
+ * peer's availability_file=, speed_file= or state_file=, or a
+ * <trace_connect> of kind HOST_AVAIL (the default) or SPEED. */
+static int cpu_profile(const xmlNode *node)
+{
+    static const char *const attrs[] = {"availability_file", "speed_file", "state_file"};
+    if (is(node, "host") || is(node, "peer")) {
+        for (int i = 0; i < 3; i++)
+            if (xmlHasProp(node, (const xmlChar *)attrs[i]))
+                return 1;
+        return 0;
+    }
+    if (!is(node, "trace_connect"))
+        return 0;
+    xmlChar *kind = xmlGetProp(node, (const xmlChar *)"kind");
+    int cpu = !kind || strcmp((const char *)kind, "HOST_AVAIL") == 0 || strcmp((const char *)kind, "SPEED") == 0;
+    xmlFree(kind);
+    return cpu;
+}
+
 static int check_node(checker *c, const xmlNode *node)
 {
+    c->cpu_profiles |= cpu_profile(node);
     long nspeeds = 0;
     c->pstate = 0;
     for (size_t i = 0; i < sizeof rules / sizeof rules[0]; i++)
@@ -690,8 +712,9 @@ static void on_xml_error(void *arg, xmlErrorPtr e)
     snprintf(c->err, c->errlen, "platform file '%s', line %d: not well-formed XML: %s", c->path, e->line, msg);
 }
 
-/* The check; *hosts (when not NULL) gets the file's number of hosts. */
-static int check_counting(const char *path, int *hosts, char *err, size_t errlen)
+/* The check; *hosts and *cpu_profiles (when not NULL) get the file's
+ * number of hosts and whether a host's speed or state has a profile. */
+static int check_counting(const char *path, int *hosts, int *cpu_profiles, char *err, size_t errlen)
 {
     checker c = {.path = path, .err = err, .errlen = errlen};
     err[0] = '\0';
@@ -735,6 +758,8 @@ static int check_counting(const char *path, int *hosts, char *err, size_t errlen
         goto done;
     if (hosts)
         *hosts = (int)c.hosts.n; /* at most CHECK_MAX_HOSTS */
+    if (cpu_profiles)
+        *cpu_profiles = c.cpu_profiles;
     rc = 0;
 done:
     free_names(&c.hosts);
@@ -753,10 +778,15 @@ done:
 
 int sim_platform_check(const char *path, char *err, size_t errlen)
 {
-    return check_counting(path, NULL, err, errlen);
+    return check_counting(path, NULL, NULL, err, errlen);
 }
 
 int sim_platform_file_hosts(const char *path, int *hosts, char *err, size_t errlen)
 {
-    return check_counting(path, hosts, err, errlen);
+    return check_counting(path, hosts, NULL, err, errlen);
+}
+
+int sim_platform_check_profiles(const char *path, int *cpu_profiles, char *err, size_t errlen)
+{
+    return check_counting(path, NULL, cpu_profiles, err, errlen);
 }

@@ -4,7 +4,9 @@
  * 1e-6) and as its closed form; contended patterns (an incast, the
  * two-racks uplinks, a parameter server's BSP incast) within 5% of
  * SimGrid's flow model; the same bits of a
- * model under both; a clear refusal of an unknown --net.
+ * model under both; computations at SimGrid's time whether a rank's
+ * core is its own, shared or follows a profile; a clear refusal of an
+ * unknown --net.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -484,6 +487,89 @@ static void timed_waits_take_the_ideal_time(void **state)
     munmap(timed, sizeof *timed);
 }
 
+/* ---- computations ----
+ *
+ * Under --net analytic a rank alone on its host computes on a kernel
+ * timer instead of SimGrid's CPU model; where the core is shared (two
+ * ranks on one host, a rank and its async companion) or the host's speed
+ * follows a profile, SimGrid's model must still decide. Each case: every
+ * computing actor charges 1e6 flops at t = 0 on 1 Gf hosts. */
+
+typedef struct compute_case {
+    int companion; /* rank 0 posts a job that computes beside it */
+} compute_case;
+
+static int compute_job(rt *r, void *arg)
+{
+    (void)arg;
+    int rc = rt_compute(r, 1e6);
+    ((slot *)job_slot(r))->seconds = rt_now(r); /* the rank's own slot, after the rank's */
+    return rc;
+}
+
+static int compute_rank(rt *r, void *arg)
+{
+    const compute_case *c = arg;
+    int rc = RT_OK;
+    if (c->companion && rt_rank(r) == 0)
+        rc = rt_async_post(r, compute_job, NULL);
+    if (rc == RT_OK)
+        rc = rt_compute(r, 1e6);
+    double own = rt_now(r);
+    if (rc == RT_OK)
+        rc = rt_async_drain(r);
+    if (!(c->companion && rt_rank(r) == 0))
+        ((slot *)job_slot(r))->seconds = own;
+    else if (((slot *)job_slot(r))->seconds < own) /* both end together */
+        ((slot *)job_slot(r))->seconds = own;
+    return rc;
+}
+
+/* The ranks' slowest end (ideal, then analytic) must be want seconds. */
+static void compute_takes(sim_config sim, int p, compute_case c, double want, const char *what)
+{
+    for (int k = 0; k < 2; k++) {
+        double t = slowest(sim, k ? SIM_NET_ANALYTIC : SIM_NET_IDEAL, p, compute_rank, &c);
+        if (t != want)
+            fail_msg("%s under %s: %.17g s, expected %.17g", what, k ? "analytic" : "ideal", t, want);
+    }
+}
+
+static void computations_take_simgrids_time(void **state)
+{
+    (void)state;
+    sim_config sim = sim_config_default();
+    compute_case alone = {0}, beside = {1};
+    compute_takes(sim, 2, alone, 1e6 / sim.speed_flops, "a rank alone on its host");
+    sim.hosts = 1;
+    compute_takes(sim, 2, alone, 2e6 / sim.speed_flops, "two ranks on one single-core host");
+    sim.hosts = 0;
+    compute_takes(sim, 1, beside, 2e6 / sim.speed_flops, "a rank and its async companion");
+    /* host a at half its speed from t = 0 (a speed profile) */
+    const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+    char name[64], prof[4200], plat[4200];
+    snprintf(name, sizeof name, "test-analytic-%d.profile", (int)getpid()); /* SimGrid looks beside the platform */
+    snprintf(prof, sizeof prof, "%s/%s", tmp, name);
+    snprintf(plat, sizeof plat, "%s/test-analytic-%d.xml", tmp, (int)getpid());
+    FILE *f = fopen(prof, "w");
+    assert_non_null(f);
+    fputs("0 0.5\n", f);
+    fclose(f);
+    f = fopen(plat, "w");
+    assert_non_null(f);
+    fprintf(f, "<?xml version='1.0'?>\n<!DOCTYPE platform SYSTEM \"https://simgrid.org/simgrid.dtd\">\n"
+               "<platform version=\"4.1\">\n  <zone id=\"z\" routing=\"Full\">\n"
+               "    <host id=\"a\" speed=\"1Gf\" speed_file=\"%s\"/>\n"
+               "    <host id=\"b\" speed=\"1Gf\"/>\n"
+               "    <link id=\"l\" bandwidth=\"1.25GBps\" latency=\"50us\"/>\n"
+               "    <route src=\"a\" dst=\"b\"><link_ctn id=\"l\"/></route>\n  </zone>\n</platform>\n", name);
+    fclose(f);
+    sim.platform = plat;
+    compute_takes(sim, 2, alone, 2e-3, "a rank on a host at half speed (a speed profile)");
+    unlink(plat);
+    unlink(prof);
+}
+
 static void unknown_net_lists_the_known_ones(void **state)
 {
     (void)state;
@@ -511,6 +597,7 @@ int main(void)
         cmocka_unit_test(ps_trains_the_same_model),
         cmocka_unit_test(a_deadlock_is_reported),
         cmocka_unit_test(timed_waits_take_the_ideal_time),
+        cmocka_unit_test(computations_take_simgrids_time),
         cmocka_unit_test(unknown_net_lists_the_known_ones),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
