@@ -63,6 +63,7 @@ typedef struct sim_msg {
     size_t len;
     void *data; /* NULL for size-only messages */
     struct sim_req *sreq; /* analytic: the isend waiting on it, or NULL */
+    double sent_at;       /* analytic: the sender's clock at the send (rank_now) */
     struct sim_msg *next;
 } sim_msg;
 
@@ -87,6 +88,7 @@ typedef struct sim_peer {
     /* --net analytic: the pair rank -> owner, kept by the receiver */
     int owner;            /* the rank whose record this is */
     int armed;            /* a receive from it is posted (SimGrid: a get) */
+    double armed_at;      /* the owner's clock (rank_now) when it armed the pair */
     int hold;             /* its last transfer ended and nothing re-armed it */
     int in_held;          /* it sits in the owner's held list */
     int nposted;          /* the owner's posted receives naming this source */
@@ -125,6 +127,8 @@ typedef struct sim_rank {
                            * any-source arm (at most one entry per peer) */
     int nheld, cap_held;
     int owed_recvs;       /* messages received, their overhead not yet charged */
+    double ahead;         /* its own clock, when it runs ahead of SimGrid's (exec_flops) */
+    int sends_out;        /* its analytic isends not yet complete */
     int dead;             /* its host went down (--fail) at dead_at */
     double dead_at;
     struct sim_death *heard; /* the failed ranks whose last word came */
@@ -165,6 +169,7 @@ static struct {
     double net_wake_at;   /* its date, INFINITY when none is set */
     int nfinished;        /* ranks whose function returned */
     int cpu_timer;        /* computations may be timers (exec_flops) */
+    int run_ahead;        /* ranks may run ahead of SimGrid's clock (exec_flops) */
     int *host_actors;     /* per host: the actors that may compute there */
     double *host_speed;   /* per host: one core's flop/s (fixed when cpu_timer) */
     int net_failed;
@@ -377,34 +382,75 @@ static void complete_recv(sim_rank *s, sim_req *q, sim_msg *m)
     msg_free(m);
 }
 
+/* The rank's own clock: SimGrid's, or later while the rank runs ahead. */
+static double rank_now(const sim_rank *s)
+{
+    double now = simgrid_get_clock();
+    return s->ahead > now ? s->ahead : now;
+}
+
+static void exec_resume(void *arg) { sg_actor_resume(arg); }
+
+/* Suspend the calling actor until the simulated date; -1 when out of
+ * memory (nothing waited). */
+static int wait_until(double date)
+{
+    sg_actor_t self = sg_actor_self();
+    sim_timer *t = sim_timer_at(date, exec_resume, self);
+    if (!t)
+        return -1;
+    sg_actor_suspend(self);
+    return 0;
+}
+
+/* Bring a rank that runs ahead back to SimGrid's clock: before it does
+ * anything that others could see at the wrong time. */
+static void catch_up(sim_rank *s)
+{
+    if (s->ahead > simgrid_get_clock() && wait_until(s->ahead) != 0)
+        sg_actor_sleep_until(s->ahead);
+    s->ahead = 0;
+}
+
 /* A computation of flops on the calling actor's host. Under --net
  * analytic, when that actor is the only one that can compute there
  * (S.host_actors counts the host's ranks and live companions) and no
  * host's speed can change (no speed or state profile), SimGrid's CPU
  * model would give it one core, alone, for flops / speed seconds (one
- * core's speed, whatever the host's count): a kernel timer then resumes
- * the suspended actor at that date, the same date SimGrid computes,
- * which costs SimGrid no activity, no CPU action and no solve (a 512-rank
- * ring allreduce spent a third of its time in sg_actor_execute).
+ * core's speed, whatever the host's count), so no SimGrid activity is
+ * needed (a 512-rank ring allreduce spent a third of its time in
+ * sg_actor_execute):
+ *   - the rank runs ahead: only its own clock moves (s->ahead), and
+ *     SimGrid's catches up at its next wait (an_progress_for), which it
+ *     would have suspended for anyway. What it does meanwhile carries its
+ *     own time: a send's flow starts at the sender's clock, an armed pair
+ *     at the receiver's (an_try_start); nothing is filed before its time
+ *     (an_suspend). It runs ahead only while no isend of its own is
+ *     under way (one that ends before its clock would be seen late by a
+ *     wait-any's scan) and it never posted an any-source receive (every
+ *     pair's arming would move); --fail and --degrade turn it off;
+ *   - otherwise a kernel timer resumes the suspended actor at the date.
  * Otherwise, as under the other nets, sg_actor_execute. */
-static void exec_resume(void *arg) { sg_actor_resume(arg); }
-
-static void exec_flops(const sim_rank *s, double flops)
+static void exec_flops(sim_rank *s, double flops)
 {
     if (S.cpu_timer && S.host_actors[s->host] == 1) {
-        sg_actor_t self = sg_actor_self();
-        sim_timer *t = sim_timer_at(simgrid_get_clock() + flops / S.host_speed[s->host], exec_resume, self);
-        if (t) {
-            sg_actor_suspend(self);
+        double end = rank_now(s) + flops / S.host_speed[s->host];
+        if (S.run_ahead && s->sends_out == 0 && !s->any_armed) {
+            s->ahead = end;
+            return;
+        }
+        if (wait_until(end) == 0) {
+            s->ahead = 0;
             return;
         }
     }
+    catch_up(s);
     sg_actor_execute(flops);
 }
 
 /* The runtime's own time (sim_config's overheads): busy on this rank's
  * core for `seconds`, as a computation would be. */
-static void busy(const sim_rank *s, double seconds)
+static void busy(sim_rank *s, double seconds)
 {
     if (seconds > 0)
         exec_flops(s, seconds * sg_host_get_speed(S.hosts[s->host]));
@@ -494,15 +540,33 @@ typedef struct an_waiter {
     sg_actor_t actor;
     int woken, timed_out;
     sim_timer *deadline;  /* the timer of a timed wait, until it fires */
+    double not_before;    /* a rank that runs ahead: its own clock */
+    sim_timer *catch_up;  /* the timer at not_before, until it fires */
     struct an_waiter *next;
 } an_waiter;
 
+static void an_caught_up(void *arg);
 static void an_resume(an_waiter *w)
 {
-    if (!w->woken) {
-        w->woken = 1;
-        sg_actor_resume(w->actor);
+    if (w->woken)
+        return;
+    if (simgrid_get_clock() < w->not_before) { /* it wakes at its own time */
+        if (w->catch_up)
+            return;
+        if ((w->catch_up = sim_timer_at(w->not_before, an_caught_up, w)))
+            return;
+        S.net_failed = 1; /* it wakes now and reports it */
     }
+    w->woken = 1;
+    sg_actor_resume(w->actor);
+}
+
+static void an_caught_up(void *arg)
+{
+    an_waiter *w = arg;
+    w->catch_up = NULL; /* fired: SimGrid frees it */
+    w->not_before = -INFINITY;
+    an_resume(w);
 }
 
 /* Wake whichever actors of s wait (the rank, or its async companion). */
@@ -517,17 +581,27 @@ static void an_deadline(void *arg)
     an_waiter *w = arg;
     w->deadline = NULL; /* fired: SimGrid frees it */
     w->timed_out = !w->woken;
+    w->not_before = -INFINITY; /* a deadline is never before the rank's clock */
     an_resume(w);
 }
 
 /* Suspend the calling actor of s until a transfer of s ends or (deadline
- * >= 0) the simulated clock reaches deadline. 1 when the deadline came
- * first, -1 when out of memory. */
-static int an_suspend(sim_rank *s, double deadline)
+ * >= 0) the simulated clock reaches deadline. A rank that runs ahead is
+ * resumed no earlier than its own clock (then at once when ready: what
+ * it may file is there already). 1 when the deadline came first, -1
+ * when out of memory. */
+static int an_suspend(sim_rank *s, double deadline, int ready)
 {
-    an_waiter w = {.actor = sg_actor_self(), .next = s->waiters};
-    if (deadline >= 0 && !(w.deadline = sim_timer_at(deadline, an_deadline, &w)))
+    double now = simgrid_get_clock();
+    an_waiter w = {.actor = sg_actor_self(), .next = s->waiters,
+                   .not_before = s->ahead > now ? s->ahead : -INFINITY};
+    if (ready && w.not_before > now && !(w.catch_up = sim_timer_at(w.not_before, an_caught_up, &w)))
         return -1;
+    if (deadline >= 0 && !(w.deadline = sim_timer_at(deadline, an_deadline, &w))) {
+        if (w.catch_up)
+            sim_timer_cancel(w.catch_up);
+        return -1;
+    }
     s->waiters = &w;
     sg_actor_suspend(w.actor);
     an_waiter **pp = &s->waiters;
@@ -536,6 +610,10 @@ static int an_suspend(sim_rank *s, double deadline)
     *pp = w.next;
     if (w.deadline)
         sim_timer_cancel(w.deadline);
+    if (w.catch_up)
+        sim_timer_cancel(w.catch_up);
+    if (s->ahead <= simgrid_get_clock())
+        s->ahead = 0;
     return w.timed_out;
 }
 
@@ -614,12 +692,16 @@ static void an_try_start(sim_peer *p)
     if (!p->queue)
         p->queue_tail = NULL;
     m->next = NULL;
+    /* it starts when both the send and the arming have happened, each at
+     * its rank's clock (a rank may run ahead: exec_flops) */
+    double now = simgrid_get_clock(), start = m->sent_at > now ? m->sent_at : now;
+    if (!((dst->any_armed && !p->hold) || dst->dead) && p->armed_at > start)
+        start = p->armed_at;
     p->armed = 0; /* the get is used up */
-    double now = simgrid_get_clock();
     /* CM02 shares a link among flows in inverse proportion to their
      * routes' latencies (its RTT-unfairness); 1 on a latency-free route */
     double weight = p->route_lat > 0 ? 1 / p->route_lat : 1;
-    if (!na_flow_start(S.net, p->route, p->nroute, p->route_lat, (double)wire_bytes(m->len), weight, now, p)) {
+    if (!na_flow_start(S.net, p->route, p->nroute, p->route_lat, (double)wire_bytes(m->len), weight, start, p)) {
         S.net_failed = 1;
         m->next = p->queue; /* back where it was: it never starts */
         p->queue = m;
@@ -628,7 +710,7 @@ static void an_try_start(sim_peer *p)
         return;
     }
     p->flowing = m;
-    an_poke(now + p->route_lat);
+    an_poke(start + p->route_lat);
 }
 
 /* A message on the pair src -> dst's FIFO; -1 when out of memory. */
@@ -670,6 +752,7 @@ static void an_flow_done(void *user, void *ctx)
     sim_rank *dst = &S.ranks[p->owner];
     p->flowing = NULL;
     if (m->sreq) { /* an isend is complete when its message is received */
+        S.ranks[m->src].sends_out--;
         m->sreq->h.done = 1;
         m->sreq->amsg = NULL;
         m->sreq = NULL;
@@ -704,6 +787,7 @@ static int an_arm(sim_rank *s, int src)
     if (p->flowing || p->done_msg) /* its get is still out */
         return 0;
     p->armed = 1;
+    p->armed_at = rank_now(s);
     p->hold = 0;
     an_try_start(p);
     return 0;
@@ -927,6 +1011,7 @@ void sim_rank_fail(rt *r)
     sim_rank *x = me(r);
     if (x->dead)
         return;
+    catch_up(x); /* it dies at its own time */
     x->dead = 1;
     x->dead_at = simgrid_get_clock();
     start_failure(x);
@@ -1066,13 +1151,16 @@ static int send_common(rt *r, int dst, int tag, const void *buf, size_t len, int
         busy(s, sim_settings(S.cfg)->send_overhead_s);
     if (S.analytic && q && m) {
         q->h.status = (rt_status){.source = r->rank, .tag = tag, .bytes = len};
+        m->sent_at = rank_now(s);
         if (buffered) {
             q->h.done = 1;
         } else {
             q->amsg = m;
             m->sreq = q;
+            s->sends_out++;
         }
         if (an_enqueue(r->rank, dst, m) != 0) {
+            s->sends_out -= !buffered;
             req_free(q);
             msg_free(m);
             return rt_seterr(r, RT_ENOMEM, "send of %zu bytes to rank %d: out of memory", len, dst);
@@ -1141,6 +1229,8 @@ static int sim_irecv(rt *r, int src, int tag, void *buf, size_t cap, rt_request 
         fail_recv(s, q, dead);
         return RT_OK;
     }
+    if (src == RT_ANY_SOURCE)
+        catch_up(s); /* it arms every pair: at SimGrid's clock */
     if ((S.analytic ? an_post_for(s, q) : post_gets_for(s, q)) != 0) { /* the gets it did post are harmless */
         req_free(q);
         *out = NULL;
@@ -1163,10 +1253,25 @@ static int sim_irecv(rt *r, int src, int tag, void *buf, size_t cap, rt_request 
 static int an_progress_for(rt *r, int n, rt_request **reqs, double timeout_s)
 {
     sim_rank *s = me(r);
-    double deadline = timeout_s >= 0 ? simgrid_get_clock() + timeout_s : -1;
+    double deadline = timeout_s >= 0 ? rank_now(s) + timeout_s : -1;
     for (;;) {
         if (S.net_failed)
             return rt_seterr(r, RT_ENOMEM, "wait: the network model ran out of memory");
+        if (s->ahead > simgrid_get_clock()) {
+            /* It runs ahead: what ends before its clock must be filed
+             * with what is there now, so it sleeps until its clock (or
+             * past it, until the first end after it), then goes on. */
+            int ready = s->nready > 0, sends = 0;
+            for (int i = 0; i < n; i++) {
+                sim_req *q = (sim_req *)reqs[i];
+                ready |= q && q->h.is_send && q->h.done;
+                sends += q && q->h.is_send && q->amsg;
+            }
+            ready |= !s->posted && !sends; /* nothing to wake it: the checks below decide, at its clock */
+            if (an_suspend(s, deadline, ready) < 0)
+                return rt_seterr(r, RT_ENOMEM, "wait: out of memory");
+            continue;
+        }
         if (s->nready) {
             int k = s->nready;
             for (int i = 0; i < s->nready; i++) {
@@ -1203,7 +1308,7 @@ static int an_progress_for(rt *r, int n, rt_request **reqs, double timeout_s)
         }
         int timed_out = deadline >= 0 && deadline <= simgrid_get_clock();
         if (!timed_out)
-            timed_out = an_suspend(s, deadline);
+            timed_out = an_suspend(s, deadline, 0);
         if (timed_out < 0)
             return rt_seterr(r, RT_ENOMEM, "wait: out of memory");
         if (timed_out && !s->nready)
@@ -1311,8 +1416,10 @@ static void sim_release(rt *r, rt_request *req)
     sim_req *q = (sim_req *)req;
     if (q->comm) /* a send given up on: let SimGrid drop it */
         sg_comm_unref(q->comm);
-    if (q->amsg) /* analytic: its message goes on without it */
+    if (q->amsg) { /* analytic: its message goes on without it */
         q->amsg->sreq = NULL;
+        s->sends_out--;
+    }
     if (!q->h.is_send && !q->h.done) {
         /* a receive given up on: unlink it from the posted list */
         sim_req *prev = NULL;
@@ -1331,11 +1438,7 @@ static void sim_release(rt *r, rt_request *req)
     req_free(q);
 }
 
-static double sim_now(rt *r)
-{
-    (void)r;
-    return simgrid_get_clock();
-}
+static double sim_now(rt *r) { return rank_now(me(r)); }
 
 /* y at `at`, between n measured points (x increasing) on log-log scales,
  * held past the ends. */
@@ -1375,6 +1478,7 @@ static int sim_compute(rt *r, int kind, double flops)
 static void *sim_shared(rt *r, const char *name, size_t bytes)
 {
     sim_rank *s = me(r);
+    catch_up(s); /* what it reads and writes there, it does at SimGrid's clock */
     for (shared_block *b = S.shared; b; b = b->next) {
         if (b->host == s->host && strcmp(b->name, name) == 0) {
             if (b->bytes != bytes) {
@@ -1426,6 +1530,7 @@ static void companion_actor(int argc, char **argv)
 static int sim_spawn(rt *r, void (*fn)(void *), void *arg, void **handle)
 {
     sim_rank *s = me(r);
+    catch_up(s); /* the companion starts at the rank's clock */
     sim_companion *c = calloc(1, sizeof *c);
     if (!c)
         return rt_seterr(r, RT_ENOMEM, "async post: out of memory");
@@ -1499,6 +1604,7 @@ static void rank_actor(int argc, char **argv)
     (void)argv;
     sim_rank *s = sg_actor_self_get_data();
     s->status = S.fn(&s->r, S.arg);
+    catch_up(s); /* the job's end is no earlier than its ranks' clocks */
     int drained = rt_async_drain(&s->r); /* jobs the rank left posted */
     if (s->status == RT_OK)
         s->status = drained;
@@ -1605,6 +1711,7 @@ int sim_job_run(const job_config *cfg, job_main fn, void *arg, job_result *res)
     S.host_actors = calloc(S.nhosts, sizeof *S.host_actors);
     S.host_speed = malloc(S.nhosts * sizeof *S.host_speed);
     S.cpu_timer = sim->net == SIM_NET_ANALYTIC && plat.cpu_fixed;
+    S.run_ahead = S.cpu_timer && sim->nfaults == 0;
     for (size_t h = 0; S.host_speed && h < S.nhosts; h++)
         S.host_speed[h] = sg_host_get_speed(S.hosts[h]);
     S.analytic = sim->net == SIM_NET_ANALYTIC;
@@ -1642,6 +1749,9 @@ int sim_job_run(const job_config *cfg, job_main fn, void *arg, job_result *res)
 
     simgrid_run();
     sh->seconds = simgrid_get_clock();
+    for (int i = 0; i < cfg->ranks; i++) /* a deadlock: one stuck rank may have run ahead */
+        if (S.ranks[i].ahead > sh->seconds)
+            sh->seconds = S.ranks[i].ahead;
     if (S.net_failed)
         job_fail(res, "--net analytic: the network model ran out of memory");
 

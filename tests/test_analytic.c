@@ -5,7 +5,8 @@
  * two-racks uplinks, a parameter server's BSP incast) within 5% of
  * SimGrid's flow model; the same bits of a
  * model under both; computations at SimGrid's time whether a rank's
- * core is its own, shared or follows a profile; a clear refusal of an
+ * core is its own, shared or follows a profile, and a rank that runs
+ * ahead of SimGrid's clock at the ideal times; a clear refusal of an
  * unknown --net.
  */
 #include <setjmp.h>
@@ -570,6 +571,104 @@ static void computations_take_simgrids_time(void **state)
     unlink(prof);
 }
 
+/* A rank alone on its host runs ahead of SimGrid's clock through its
+ * computations (sim.c, exec_flops): what it does meanwhile must happen at
+ * its own time. Rank 0 posts receives from 1 and 2, computes past both
+ * arrivals, and its wait-any must pick the first one posted, as under
+ * ideal; then it sends to 1, which armed its receive before computing,
+ * and waits with a timeout that the reply beats; rank 2 computes and
+ * sends. Each rank notes its clock at every step. */
+typedef struct ahead_slot {
+    double at[6];
+    int index;
+} ahead_slot;
+
+static int ahead_rank(rt *r, void *arg)
+{
+    (void)arg;
+    ahead_slot *out = job_slot(r);
+    int me = rt_rank(r), rc = RT_OK;
+    size_t big = 1 << 20;
+    rt_request *q[2] = {NULL, NULL};
+    if (me == 0) {
+        rc = rt_irecv(r, 1, 0, NULL, big, &q[0]);
+        if (!rc)
+            rc = rt_irecv(r, 2, 0, NULL, big, &q[1]);
+        if (!rc)
+            rc = rt_compute(r, 5e6); /* 5 ms: both have arrived by then */
+        out->at[0] = rt_now(r);
+        if (!rc)
+            rc = rt_waitany(r, 2, q, &out->index, NULL);
+        out->at[1] = rt_now(r);
+        if (!rc)
+            rc = rt_waitall(r, 2, q, NULL);
+        if (!rc)
+            rc = rt_send(r, 1, 1, NULL, big);
+        out->at[2] = rt_now(r);
+        rt_request *back = NULL;
+        int idx = -2;
+        if (!rc)
+            rc = rt_irecv(r, 1, 2, NULL, 4, &back);
+        if (!rc)
+            rc = rt_compute(r, 1e5);
+        if (!rc)
+            rc = rt_waitany_for(r, 1, &back, 0.05, &idx, NULL);
+        out->at[3] = rt_now(r);
+        if (!rc && idx != 0)
+            rc = rt_fail(r, RT_ETIMEOUT, "the reply did not beat the timeout");
+        return rc;
+    }
+    rt_request *in = NULL;
+    if (me == 1)
+        rc = rt_irecv(r, 0, 1, NULL, big, &in); /* armed before it computes */
+    if (!rc)
+        rc = rt_compute(r, me == 1 ? 3e6 : 1e6);
+    out->at[0] = rt_now(r);
+    if (!rc)
+        rc = rt_send(r, 0, 0, NULL, big);
+    out->at[1] = rt_now(r);
+    if (me == 1) {
+        if (!rc)
+            rc = rt_wait(r, &in, NULL);
+        out->at[2] = rt_now(r);
+        if (!rc)
+            rc = rt_compute(r, 2e5);
+        if (!rc)
+            rc = rt_send(r, 0, 2, NULL, 4);
+        out->at[3] = rt_now(r);
+    }
+    return rc;
+}
+
+static void running_ahead_keeps_the_ideal_times(void **state)
+{
+    (void)state;
+    ahead_slot got[2][3];
+    for (int k = 0; k < 2; k++) {
+        sim_config sim = sim_config_default();
+        sim.size_only = 1;
+        sim.net = k ? SIM_NET_ANALYTIC : SIM_NET_IDEAL;
+        job_config cfg = sim_job_config(&sim);
+        cfg.ranks = 3;
+        cfg.result_bytes = sizeof(ahead_slot);
+        job_result res;
+        if (job_run(&cfg, ahead_rank, NULL, &res) != 0)
+            fail_msg("%s: %s", k ? "analytic" : "ideal", res.error);
+        for (int i = 0; i < 3; i++)
+            got[k][i] = *(ahead_slot *)job_result_slot(&res, i);
+        job_result_free(&res);
+    }
+    assert_int_equal(got[0][0].index, 0);
+    assert_int_equal(got[1][0].index, 0);
+    for (int i = 0; i < 3; i++)
+        for (int j = 0; j < 4; j++)
+            if (fabs(got[1][i].at[j] - got[0][i].at[j]) > 1e-9 * got[0][i].at[j])
+                fail_msg("rank %d, step %d: analytic %.12g s, ideal %.12g s", i, j, got[1][i].at[j],
+                         got[0][i].at[j]);
+    assert_true(got[0][0].at[1] == got[0][0].at[0]); /* both had arrived: no wait */
+    assert_true(got[0][1].at[2] > got[0][0].at[2] - 1e-12); /* rank 1 got rank 0's send after it began */
+}
+
 static void unknown_net_lists_the_known_ones(void **state)
 {
     (void)state;
@@ -598,6 +697,7 @@ int main(void)
         cmocka_unit_test(a_deadlock_is_reported),
         cmocka_unit_test(timed_waits_take_the_ideal_time),
         cmocka_unit_test(computations_take_simgrids_time),
+        cmocka_unit_test(running_ahead_keeps_the_ideal_times),
         cmocka_unit_test(unknown_net_lists_the_known_ones),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
