@@ -16,7 +16,11 @@
 #          the 1-thread run; a thread's CPU per update they change less
 #          (through the caches they share and the frequency), so on a busy
 #          machine this is the number that still says something, and its
-#          turns show how much.
+#          turns show how much. With the kernel's autogroup scheduling on
+#          (kernel.sched_autogroup_enabled = 1, as on this project's VMs),
+#          a busy machine gives a run the same CPU at 1 and 2 threads, so
+#          there the wall ratio follows this one and passes 1 only on idle
+#          cores.
 # The runs take turns (TURNS=5 of each, 1 then 2 workers), so a busy spell
 # of a shared machine hits both alike; each turn gives a ratio and the
 # median ratio is reported, with the load average at the start and end.
@@ -60,7 +64,8 @@ turn() { # tag binary
 
 failed=0
 cores=$(nproc)
-echo "# $cores cores; load average at the start: $(cut -d' ' -f1-3 /proc/loadavg) (other jobs on the cores make 2 threads gain less)"
+autogroup=$(cat /proc/sys/kernel/sched_autogroup_enabled 2>/dev/null || echo unknown)
+echo "# $cores cores; load average at the start: $(cut -d' ' -f1-3 /proc/loadavg) (other jobs on the cores make 2 threads gain less; sched_autogroup_enabled: $autogroup)"
 for shape in sparse dense; do
     eval "data=\$$shape"
     rm -f "$out"/now.* "$out"/before.*

@@ -205,6 +205,19 @@ static void test_add_job(void **state)
     assert_int_equal(run.nrows, 0); /* no metrics: the header alone */
     assert_true(isnan(run.final_loss));
     assert_string_equal(records_run_field(&run, "net_model", buf, sizeof buf), "ideal (CM02)");
+    assert_null(records_run_field(&run, "cpu_seconds", buf, sizeof buf)); /* none measured */
+    records_run_free(&run);
+
+    /* a real run's CPU time goes with it */
+    rec = records_open(dir, err, sizeof err);
+    assert_non_null(rec);
+    res.cpu_seconds = 0.375;
+    assert_int_equal(records_add_job(rec, &cfg, &res, err, sizeof err), 0);
+    records_set_str(rec, "algo", "ps");
+    records_set_int(rec, "workers", 2);
+    assert_int_equal(records_close(rec, err, sizeof err), 0);
+    assert_int_equal(records_load(dir, RECORDS_LOAD_ALL, &run, err, sizeof err), 0);
+    assert_string_equal(records_run_field(&run, "cpu_seconds", buf, sizeof buf), "0.375");
     records_run_free(&run);
 
     /* a new run in the same folder drops the old one's events */
