@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "core/job_internal.h"
+#include "sim/sim_limits.h"
 
 static const sim_config sim_defaults = {
     .backend = &sim_backend,
@@ -137,6 +138,14 @@ static void pass_stderr(int fd, said_tail *t)
 static int run_sim_in_child(const job_config *cfg, job_main fn, void *arg, job_result *res)
 {
     job_shared *sh = res->shared;
+    /* an environment limit (exit 1, as the real backend's open files): said before SimGrid aborts on it */
+    sim_limits lim;
+    char why[600];
+    sim_limits_read(&lim);
+    if (sim_limits_check(cfg->ranks, &lim, why, sizeof why) != 0) {
+        job_fail(res, "%s", why);
+        return -1;
+    }
     int err_pipe[2], events_fd = memfd_create("distlab-sim-events", MFD_CLOEXEC);
     if (events_fd < 0) {
         job_fail(res, "memory file for the simulation's events: %s", strerror(errno));

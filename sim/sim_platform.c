@@ -55,6 +55,10 @@
 #include <simgrid/engine.h>
 
 #include "core/units.h"
+#include "sim/sim_limits.h"
+
+#define STACK_KIB_(k) #k
+#define STACK_KIB(k) STACK_KIB_(k) /* SIM_STACK_KIB as SimGrid reads it */
 
 /* The shortest decimal that reads back as exactly v: a file a person will
  * edit should say 25e-06, not 2.5000000000000001e-05. */
@@ -312,8 +316,9 @@ int sim_platform_load(sim_platform *p, char *err, size_t errlen)
     argv[argc++] = "--log=ker_engine.add:0";
     /* Each rank's actor gets a 512 KiB stack instead of SimGrid's 8 MiB:
      * a 1024-rank ring allreduce simulates 13-25% faster (five paired
-     * runs), and every algorithm and test still passes with 128 KiB. */
-    argv[argc++] = "--cfg=contexts/stack-size:512";
+     * runs), and every algorithm and test still passes with 128 KiB
+     * (sim_limits.h: what the stacks need of the machine). */
+    argv[argc++] = "--cfg=contexts/stack-size:" STACK_KIB(SIM_STACK_KIB);
     if (p->net_ideal) {
         argv[argc++] = "--cfg=network/model:CM02";
         argv[argc++] = "--cfg=network/crosstraffic:0";

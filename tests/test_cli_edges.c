@@ -815,6 +815,30 @@ static void sweeps_report_final_error_against_the_global_batch(void **state)
     test_distlab_refuses("sweep", bad, 2);
 }
 
+/* More ranks than the machine's vm.max_map_count lets SimGrid give
+ * stacks: refused at once with the limit and the sysctl that raises it,
+ * exit 1 as for the real backend's open-file limit (it aborted inside
+ * SimGrid, "Failed to protect stack", after seconds). Skipped where the
+ * limit is high enough to start 2^20 ranks. */
+static void ranks_past_the_map_count_are_refused(void **state)
+{
+    (void)state;
+    NEED_BINARY();
+    FILE *f = fopen("/proc/sys/vm/max_map_count", "r");
+    double limit = 0;
+    if (!f || fscanf(f, "%lf", &limit) != 1 || limit >= 2.0 * (1 << 20)) {
+        if (f)
+            fclose(f);
+        skip();
+    }
+    fclose(f);
+    assert_int_equal(run("collective --op bcast --bytes 4 --payload size-only --workers 1048576"), 1);
+    assert_non_null(strstr(output, "1048576 ranks need about"));
+    assert_non_null(strstr(output, "but vm.max_map_count is"));
+    assert_non_null(strstr(output, "sysctl -w vm.max_map_count=2162688"));
+    assert_null(strstr(output, "SimGrid said"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -835,6 +859,7 @@ int main(void)
         cmocka_unit_test(killed_simulation_leaves_nothing),
         cmocka_unit_test(parallel_sweeps_write_what_sequential_ones_do),
         cmocka_unit_test(sweeps_report_final_error_against_the_global_batch),
+        cmocka_unit_test(ranks_past_the_map_count_are_refused),
     };
     return cmocka_run_group_tests_name("the distlab command's rough edges", tests, setup, teardown);
 }

@@ -19,6 +19,7 @@
 #include "algorithms/collectives.h"
 #include "core/job.h"
 #include "sim/sim_backend.h"
+#include "sim/sim_limits.h"
 #include "sim/sim_platform.h"
 
 #define assert_rel(a, b, tol)                                                      \
@@ -611,6 +612,39 @@ static void generated_cluster_xml(void **state)
     assert_non_null(strstr(xml, "lat=\"2.5e-05s\""));
 }
 
+/* A rank count the machine cannot hold is refused before SimGrid starts
+ * (it aborted: "Failed to protect stack"), saying what runs out, its
+ * limit, how many ranks fit and what to change. */
+static void ranks_past_the_machine_are_refused(void **state)
+{
+    (void)state;
+    char err[600];
+    sim_limits l = {.max_map_count = 65530, .maps_in_use = 400};
+    assert_int_equal(sim_limits_check(16384, &l, err, sizeof err), 0);
+    assert_int_equal(sim_limits_check(100000, &l, err, sizeof err), -1);
+    assert_non_null(strstr(err, "100000 ranks need about 200912 memory mappings"));
+    assert_non_null(strstr(err, "vm.max_map_count is 65530, enough for 32309 ranks"));
+    assert_non_null(strstr(err, "sysctl -w vm.max_map_count=262144"));
+
+    sim_limits as = {.address_space_bytes = 1 << 30};
+    assert_int_equal(sim_limits_check(2032, &as, err, sizeof err), 0);
+    assert_int_equal(sim_limits_check(2033, &as, err, sizeof err), -1);
+    assert_non_null(strstr(err, "leaves 1024 MiB, enough for 2032 ranks; raise it (ulimit -v)"));
+
+    sim_limits commit = {.commit_bytes = 1 << 30};
+    assert_int_equal(sim_limits_check(4096, &commit, err, sizeof err), -1);
+    assert_non_null(strstr(err, "vm.overcommit_memory is 2"));
+    assert_non_null(strstr(err, "enough for 2032 ranks"));
+
+    sim_limits mem = {.memory_bytes = 64 << 20};
+    assert_int_equal(sim_limits_check(4096, &mem, err, sizeof err), 0);
+    assert_int_equal(sim_limits_check(4097, &mem, err, sizeof err), -1);
+    assert_non_null(strstr(err, "64 MiB is available (MemAvailable and free swap), enough for 4096 ranks"));
+
+    sim_limits none = {0};
+    assert_int_equal(sim_limits_check(1 << 30, &none, err, sizeof err), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -632,6 +666,7 @@ int main(void)
         cmocka_unit_test(size_only_messages_cost_their_size),
         cmocka_unit_test(generated_cluster_xml),
         cmocka_unit_test(memory_grows_with_the_peers_used),
+        cmocka_unit_test(ranks_past_the_machine_are_refused),
     };
     return cmocka_run_group_tests_name("sim backend", tests, NULL, NULL);
 }
