@@ -165,6 +165,31 @@ static void apply_style(plot_opts *o, const figures_style *style)
     o->height_in = style->height_in;
 }
 
+/* A run's metrics columns, comma-separated into buf; only those with a
+ * finite value when with_values. */
+static void list_columns(const records_run *r, int with_values, char *buf, size_t len)
+{
+    buf[0] = '\0';
+    for (int c = 0; c < r->ncols; c++) {
+        size_t i = 0;
+        while (with_values && i < r->nrows && !isfinite(r->cols[c][i]))
+            i++;
+        if (with_values && i == r->nrows)
+            continue;
+        size_t at = strlen(buf);
+        snprintf(buf + at, len - at, "%s%s", at ? ", " : "", r->col_names[c]);
+    }
+}
+
+/* Whether any row has both values finite. */
+static int has_point(const double *xs, const double *ys, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (isfinite(xs[i]) && isfinite(ys[i]))
+            return 1;
+    return 0;
+}
+
 int figures_runs(const char *out, const char *const *dirs, int ndirs, const char *x, const char *y,
                  int log_y, const figures_style *style, char *err, size_t errlen)
 {
@@ -187,11 +212,34 @@ int figures_runs(const char *out, const char *const *dirs, int ndirs, const char
             goto fail;
         const double *xs = records_run_column(&runs[i], xc), *ys = records_run_column(&runs[i], yc);
         if (!xs || !ys) {
-            snprintf(err, errlen, "%s/metrics.csv has no column '%s'", dirs[i], xs ? yc : xc);
+            char cols[512];
+            list_columns(&runs[i], 0, cols, sizeof cols);
+            snprintf(err, errlen, "%s/metrics.csv has no column '%s' (its columns: %s)", dirs[i], xs ? yc : xc,
+                     cols);
             goto fail;
         }
         rc = -1;
         series[i] = (plot_series){labels[i], xs, ys, runs[i].nrows, 0};
+    }
+    /* A run that trains nothing (dp times a workload's steps) has no
+     * loss: say what it does have rather than draw an empty frame. */
+    int any = 0, any_y = 0;
+    for (int i = 0; i < ndirs && !any; i++) {
+        any = has_point(series[i].x, series[i].y, series[i].n);
+        any_y |= has_point(series[i].y, series[i].y, series[i].n);
+    }
+    if (!any) {
+        char cols[512];
+        list_columns(&runs[0], 1, cols, sizeof cols);
+        int dp = runs[0].algo && strcmp(runs[0].algo, "dp") == 0;
+        snprintf(err, errlen, "nothing to plot: no run has a value in metrics.csv's %s column (--%s %s); "
+                 "%s has values only in %s%s%s%s", any_y ? xc : yc, any_y ? "x" : "y", any_y ? x : y, dirs[0],
+                 cols[0] ? cols : "no column",
+                 dp ? " (a dp run times a workload's steps and trains no model: its step_seconds and "
+                      "scaling_efficiency are in summary.json, and distlab timeline " : "",
+                 dp ? dirs[0] : "", dp ? " -o FILE draws its steps)" : "");
+        rc = FIGURES_BAD_RUN;
+        goto fail;
     }
     run_labels(runs, ndirs, labels);
     plot_lines_spec spec = {.opts = plot_opts_default(), .series = series, .nseries = ndirs};

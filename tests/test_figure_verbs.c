@@ -134,7 +134,7 @@ static void test_plot_verb(void **state)
     assert_true(file_size("acc.svg") > 1000);
     expect("plot a -o steps.pdf --x step", 0, NULL);
     assert_true(file_size("steps.pdf") > 500);
-    expect("plot a -o bad.png --y nosuch", 2, "no column 'nosuch'");
+    expect("plot a -o bad.png --y nosuch", 2, "no column 'nosuch' (its columns: time_s, epoch, step, train_loss");
     expect("plot a -o bad.png --x wallclock", 2, "expected one of: time, epoch, step");
     expect("plot -o bad.png", 2, "no run folders given");
     expect("plot a b", 2, "no output file given");
@@ -148,6 +148,28 @@ static void test_plot_verb(void **state)
     assert_int_equal(h, 900);
     expect("plot a -o bad.png --size 5", 2, "WIDTHxHEIGHT in inches");
     expect("timeline a -o bad.png --size 0.1x3", 2, "WIDTHxHEIGHT in inches");
+}
+
+/* A dp run times steps and trains nothing: its loss column is empty.
+ * plot said only "no series has a point that is finite" (exit 1); it
+ * now says which columns have values and where a dp run's numbers are. */
+static void test_plot_says_what_a_run_has(void **state)
+{
+    (void)state;
+    if (access(distlab, X_OK) != 0)
+        skip();
+    expect("dp --workload resnet50 --workers 2 --out d", 0, NULL);
+    expect("plot d -o d.png", 2, "no run has a value in metrics.csv's train_loss column (--y loss); "
+                                 "d has values only in time_s, step (a dp run");
+    assert_non_null(strstr(output, "distlab timeline d -o FILE"));
+    assert_int_equal(file_size("d.png"), -1);
+    expect("plot d -o acc.png --y accuracy", 2, "test_accuracy column (--y accuracy)");
+    expect("plot d -o bad.png --x epoch --y step", 2, "epoch column (--x epoch)");
+    expect("plot d -o steps.png --y step", 0, NULL);
+    assert_true(file_size("steps.png") > 1000);
+    make_run("trained", "0.1", 0);
+    expect("plot d trained -o both.png", 0, NULL); /* the run that has a loss is drawn */
+    assert_true(file_size("both.png") > 1000);
 }
 
 static void test_timeline_and_trace_verbs(void **state)
@@ -210,6 +232,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_plot_verb),
+        cmocka_unit_test(test_plot_says_what_a_run_has),
         cmocka_unit_test(test_timeline_and_trace_verbs),
     };
     return cmocka_run_group_tests_name("figure verbs", tests, setup, teardown);
