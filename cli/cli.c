@@ -15,8 +15,8 @@ const cli_opt cli_job_opts[] = {
     {"platform", "FILE.xml", "sim: SimGrid platform file (instead of a generated cluster); a bare "
                              "name not found here is looked for in the installed platforms/ (two-racks)"},
     {"calibration", "FILE.json", "sim: a cluster at what distlab calibrate measured (latency, bandwidth, compute rates); measured on one machine, one host of its cores unless --hosts or --cores says otherwise"},
-    {"hosts", "N", "sim: hosts of the generated cluster, 1 to 65536, as many as --workers allows "
-     "(default: one per rank; hosts past the ranks sit idle)"},
+    {"hosts", "N", "sim: hosts of the generated cluster, 1 to 65536 (default: one per rank); fewer than the "
+     "ranks: ranks share hosts and their --cores (--placement says which); more: the extra hosts sit idle"},
     {"bandwidth", "RATE", "sim: each host's link, e.g. 10Gbps, 1bps to 1e15Bps (default 10Gbps)"},
     {"latency", "TIME", "sim: host-to-host latency, e.g. 50us (default 50us)"},
     {"speed", "FLOPS", "sim: per-core speed, e.g. 1Gf, 1f to 1e30f (default 1Gf)"},
@@ -472,8 +472,8 @@ int cli_job_config(const cli_args *a, const char *verb, job_config *cfg, sim_con
         }
     }
     n = sim->hosts;
-    /* at most one host per rank of the largest job (--workers: 65536):
-     * 1048576 hosts took 41 s and 3.8 GB to build for 2 ranks */
+    /* at most 65536 hosts, whatever the ranks: 1048576 hosts took 41 s
+     * and 3.8 GB to build for 2 ranks */
     if (cli_get_int(a, verb, "hosts", 1, 65536, &n))
         return -1;
     sim->hosts = (int)n;
