@@ -121,6 +121,38 @@ typedef int plugin_worker_lost_fn(rt *r, int w, long bound, int *state, int W);
 
 #define PLUGIN_WORKER_LOST "plugin_worker_lost"
 enum { PLUGIN_RUNNING = 0, PLUGIN_DONE = 1, PLUGIN_DEAD = 2 };
+
+/* One rank of a synchronous trainer, as its checkpoint must hold it (lab
+ * 10): a run stopped after `step` and resumed from the file must end with
+ * the bits of one never stopped. The trainer is SGD with momentum (v = mu
+ * v + g, then w -= lr v) on one example a step, taken in a fresh shuffled
+ * order each pass over the rank's shard; pass p's order follows from the
+ * run's seed and p alone. distlab's own checkpoint is
+ * train_worker_checkpoint in algorithms/train.c. */
+typedef struct plugin_train_state {
+    long step;       /* steps done */
+    long pass;       /* the pass over the shard under way (0: the first) */
+    size_t pos;      /* examples of this pass already taken */
+    double clock_s;  /* the rank's clock: when its next step starts */
+    size_t n;        /* floats in w and in v */
+    float *w;        /* the weights */
+    float *v;        /* the momentum buffer: the optimizer's state */
+} plugin_train_state;
+
+/* Write *s to the file path, whole or not at all: a save that fails
+ * (RT_EIO) leaves the checkpoint that was there before. */
+int plugin_checkpoint_save(const plugin_train_state *s, const char *path);
+/* Read path back into *s, whose n, w and v are the caller's (room for n
+ * floats each): fill every other field and both arrays. A file that is
+ * not one whole checkpoint of a state of n floats (missing, cut short,
+ * longer, of another n, not a checkpoint at all) is refused -- RT_EINVAL,
+ * or RT_EIO if it cannot be read -- and leaves *s as it was. */
+int plugin_checkpoint_load(plugin_train_state *s, const char *path);
+typedef int plugin_checkpoint_save_fn(const plugin_train_state *s, const char *path);
+typedef int plugin_checkpoint_load_fn(plugin_train_state *s, const char *path);
+
+#define PLUGIN_CHECKPOINT_SAVE "plugin_checkpoint_save"
+#define PLUGIN_CHECKPOINT_LOAD "plugin_checkpoint_load"
 /* The driver's loop of Ray's asynchronous parameter server (lab 09), on
  * the Ray model of algorithms/ray.h. ps is a ParameterServer actor:
  * "get_weights" (no arguments) returns the current weights and

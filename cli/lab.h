@@ -73,6 +73,11 @@ int lab_check_alpha_beta(const lab_checker *lab, const char *file, int quick);
 int lab_check_hogwild(const lab_checker *lab, const char *file, int quick);
 /* lab_faults.c: lab 10, a parameter server's rule for a dead worker */
 int lab_check_faults(const lab_checker *lab, const char *file, int quick);
+/* lab_checkpoint.c: lab 10's checkpoint save and load, from the object
+ * that defined loaded_symbol (NULL: it did not load, each line fails);
+ * lab_checkpoint_checks() TAP lines. */
+int lab_checkpoint_checks(void);
+void lab_check_checkpoint(tap *t, const char *file, void *loaded_symbol);
 /* lab_scaling.c: the time model of data-parallel SGD (lab 07). */
 int lab_check_scaling(const lab_checker *lab, const char *file, int quick);
 /* `lab run 07 FILE.c [options]`: the student's model for other settings. */

@@ -1,5 +1,6 @@
 /* lab_faults.c -- the checker of lab 10: what a student's parameter
- * server does when a worker dies (plugin_worker_lost, algorithms/plugin.h).
+ * server does when a worker dies (plugin_worker_lost, algorithms/plugin.h);
+ * the checkpoint's lines follow (cli/lab_checkpoint.c).
  *
  * The server is lab 03's small one (cli/lab_ssp.c), with failures
  * injected as MIT 6.5840's tests inject them: rank 0 serves, ranks 1..W
@@ -564,7 +565,7 @@ int lab_check_faults(const lab_checker *lab, const char *file, int quick)
         {check_real, "on real sockets (threads), worker 1 killed: async and ssp 2 go on, bsp stops", 0},
     };
     int nchecks = (int)(sizeof checks / sizeof *checks);
-    printf("TAP version 13\n1..%d\n", nchecks + 1);
+    printf("TAP version 13\n1..%d\n", nchecks + 1 + lab_checkpoint_checks());
     char err[1024];
     static const char *const theirs[] = {"ps_algo", NULL};
     plugin_worker_lost_fn *fn = (plugin_worker_lost_fn *)cli_plugin_load(file, lab->symbol, theirs, err, sizeof err);
@@ -573,5 +574,6 @@ int lab_check_faults(const lab_checker *lab, const char *file, int quick)
         lab_tap_diag(err);
     f_ctx ctx = {fn, quick};
     lab_run_cases(&t, checks, nchecks, &ctx, fn != NULL);
+    lab_check_checkpoint(&t, file, (void *)fn);
     return lab_score(&t, lab, file);
 }

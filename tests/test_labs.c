@@ -412,6 +412,50 @@ static void lab10_faults_checker_says_why(void **state)
                  output);
 }
 
+/* Lab 10's checkpoint: the usual mistakes, made in the solution two to a
+ * file (each fails another check), are each named. */
+static void lab10_checkpoint_checker_names_the_mistake(void **state)
+{
+    (void)state;
+    NEED_BINARY();
+    static char solution[1 << 16], variant[2][1 << 16];
+    char path[PATH_MAX + 300];
+    size_t n = 0;
+    snprintf(path, sizeof path, "%s/10-faults/solution.c", labs_dir);
+    if (test_read_file(path, solution, sizeof solution - 1, &n) != 0)
+        fail_msg("cannot read %s", path);
+    solution[n] = '\0';
+    static const struct {
+        const char *from, *to, *says;
+    } mistakes[2][2] = {
+        {{"    memcpy(s->v, buf + sizeof h + s->n * sizeof(float), s->n * sizeof(float));\n", "",
+          "momentum 0 is 7, should be"},
+         {"if (got != want) {", "if (got < want) {", "with one byte more at its end"}},
+        {{"    s->pos = (size_t)h.pos;\n", "", "the data position is pass 1, pos 7777, should be pass 1, pos 6"},
+         {"snprintf(tmp, len, \"%s.new\", path);", "snprintf(tmp, len, \"%s\", path);",
+          "the step-70 checkpoint no longer loads"}},
+    };
+    for (int f = 0; f < 2; f++) {
+        const char *from = solution;
+        for (int k = 0; k < 2; k++) {
+            const char *at = strstr(from, mistakes[f][k].from);
+            if (!at)
+                fail_msg("labs/10-faults/solution.c no longer holds \"%s\": update this test", mistakes[f][k].from);
+            char *out = variant[k];
+            snprintf(out, sizeof variant[k], "%.*s%s%s", (int)(at - from), from, mistakes[f][k].to,
+                     at + strlen(mistakes[f][k].from));
+            from = out;
+        }
+        char file[PATH_MAX + 300];
+        put_file(file, sizeof file, f ? "mistakes_b.c" : "mistakes_a.c", from);
+        int st = run("lab check 10 %s --quick", file);
+        for (int k = 0; k < 2; k++)
+            if (st != 1 || !strstr(output, mistakes[f][k].says) || !strstr(output, "ok 5 - bsp"))
+                fail_msg("%s: exit %d, should fail a checkpoint check saying \"%s\":\n%s", file, st,
+                         mistakes[f][k].says, output);
+    }
+}
+
 /* Lab 12: the checker names the usual mistake (the token left in the
  * counts). (Every lab has a checker now: "has no checker yet" has no lab
  * left to show it.) */
@@ -475,6 +519,7 @@ int main(void)
         cmocka_unit_test(lab04_names_a_reordered_step),
         cmocka_unit_test(lab04_sees_compute_after_the_write),
         cmocka_unit_test(lab10_faults_checker_says_why),
+        cmocka_unit_test(lab10_checkpoint_checker_names_the_mistake),
         cmocka_unit_test(lab07_names_an_unpadded_ring),
         cmocka_unit_test(lab07_run_prints_the_model),
         cmocka_unit_test(lab05_names_a_lossy_split),
