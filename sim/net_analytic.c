@@ -3,7 +3,13 @@
  * State: each link keeps the flows on it (an array; each flow remembers
  * its place in every array it sits in, so leaving is O(route length)).
  * Every flow has one pending event, its latency paid or its end, in one
- * binary heap ordered by (time, start order).
+ * binary heap ordered by (time, start order). The heap holds the event's
+ * time and order beside the flow, so that sifting compares entries
+ * without reading the flows (at thousands of flows each read was a cache
+ * miss); a flow whose time changes gets a new entry and its old one goes
+ * stale (its version no longer the flow's), skipped when it comes up.
+ * Flows live in slabs and are reused, so a stale entry always points to
+ * a flow's memory.
  *
  * When flows join or leave, or a bandwidth changes, the links touched are
  * "dirty". Rates are found again only for the flows connected to a dirty
@@ -47,12 +53,21 @@ struct na_flow {
     double bound;     /* filling: the FATPIPE bound */
     double new_rate;  /* filling: its result */
     long long seq;
-    size_t heap_at;
+    unsigned ver;     /* its heap entry's version; kept across reuse */
+    int room;         /* the length of its slot array */
     unsigned mark;
     int fixed;
     void *user;
     int slot[];       /* its index in each route link's flows */
 };
+
+/* A pending event: valid while ver is its flow's. */
+typedef struct na_event {
+    double due;
+    long long seq;
+    na_flow *f;
+    unsigned ver;
+} na_event;
 
 typedef struct fill_entry {
     double level;
@@ -63,8 +78,9 @@ typedef struct fill_entry {
 struct na_net {
     na_link *links;
     int nlinks, cap_links;
-    na_flow **heap;
+    na_event *heap;
     size_t nheap, cap_heap;
+    size_t nflows;    /* under way */
     long long seq;
     unsigned epoch;
     int *dirty;
@@ -81,12 +97,19 @@ struct na_net {
     na_flow **ended;
     size_t nended, cap_ended;
     na_flow *spare;   /* ended flows of short routes, for reuse (next in user) */
+    na_flow *spare_long; /* ended flows of longer routes (next in user) */
+    char **slabs;     /* where the short-route flows live */
+    size_t nslabs, cap_slabs, slab_used;
+    na_flow **longs;  /* the longer-route flows, each its own block */
+    size_t nlongs, cap_longs;
 };
 
 /* A flow's slot array is at least this long, so that the flows of short
  * routes (a star: 2 links; two racks: 4) are all one size and ended ones
  * can be reused: a ring of p ranks starts 2p(p-1) flows. */
 #define NA_SHORT_ROUTE 4
+#define NA_FLOW_BYTES (sizeof(na_flow) + NA_SHORT_ROUTE * sizeof(int))
+#define NA_SLAB 1024 /* flows per slab */
 
 /* Grow *arr (of elem-size items) to hold need; 0, or -1 when out of memory. */
 static int grow(void **arr, size_t *cap, size_t need, size_t elem)
@@ -118,13 +141,12 @@ void na_free(na_net *n)
 {
     if (!n)
         return;
-    for (size_t i = 0; i < n->nheap; i++)
-        free(n->heap[i]);
-    while (n->spare) {
-        na_flow *f = n->spare;
-        n->spare = f->user;
-        free(f);
-    }
+    for (size_t i = 0; i < n->nslabs; i++)
+        free(n->slabs[i]);
+    for (size_t i = 0; i < n->nlongs; i++)
+        free(n->longs[i]);
+    free(n->slabs);
+    free(n->longs);
     for (int l = 0; l < n->nlinks; l++)
         free(n->links[l].flows);
     free(n->links);
@@ -150,65 +172,66 @@ int na_link_add(na_net *n, double bandwidth_Bps, int shared)
 }
 
 double na_flow_rate(const na_flow *f) { return f->joined ? f->rate : 0; }
-size_t na_flows(const na_net *n) { return n->nheap; }
+size_t na_flows(const na_net *n) { return n->nflows; }
 
 /* ---- the event heap: (due, seq) ---- */
 
-static int before(const na_flow *a, const na_flow *b)
+static int before(const na_event *a, const na_event *b)
 {
     return a->due < b->due || (a->due == b->due && a->seq < b->seq);
 }
 
-static void heap_set(na_net *n, size_t i, na_flow *f)
+/* An entry for f's due (f->ver moved on already); -1 when out of memory. */
+static int heap_push(na_net *n, na_flow *f)
 {
-    n->heap[i] = f;
-    f->heap_at = i;
-}
-
-static void heap_up(na_net *n, size_t i)
-{
-    na_flow *f = n->heap[i];
-    while (i > 0 && before(f, n->heap[(i - 1) / 2])) {
-        heap_set(n, i, n->heap[(i - 1) / 2]);
+    if (grow((void **)&n->heap, &n->cap_heap, n->nheap + 1, sizeof *n->heap) != 0)
+        return -1;
+    na_event e = {f->due, f->seq, f, f->ver};
+    size_t i = n->nheap++;
+    while (i > 0 && before(&e, &n->heap[(i - 1) / 2])) {
+        n->heap[i] = n->heap[(i - 1) / 2];
         i = (i - 1) / 2;
     }
-    heap_set(n, i, f);
+    n->heap[i] = e;
+    return 0;
 }
 
-static void heap_down(na_net *n, size_t i)
+static void heap_pop(na_net *n)
 {
-    na_flow *f = n->heap[i];
+    na_event last = n->heap[--n->nheap];
+    size_t i = 0;
     for (;;) {
         size_t c = 2 * i + 1;
         if (c >= n->nheap)
             break;
-        if (c + 1 < n->nheap && before(n->heap[c + 1], n->heap[c]))
+        if (c + 1 < n->nheap && before(&n->heap[c + 1], &n->heap[c]))
             c++;
-        if (!before(n->heap[c], f))
+        if (!before(&n->heap[c], &last))
             break;
-        heap_set(n, i, n->heap[c]);
+        n->heap[i] = n->heap[c];
         i = c;
     }
-    heap_set(n, i, f);
+    if (n->nheap)
+        n->heap[i] = last;
 }
 
-static void heap_fix(na_net *n, na_flow *f)
+static int stale(const na_event *e) { return e->ver != e->f->ver; }
+
+/* Drop stale entries from the top, so that na_next reads a live one. */
+static void heap_clean(na_net *n)
 {
-    heap_up(n, f->heap_at);
-    heap_down(n, f->heap_at);
+    while (n->nheap && stale(&n->heap[0]))
+        heap_pop(n);
 }
 
-static void heap_remove(na_net *n, na_flow *f)
+/* f's due changed: its old entry goes stale, a new one goes in. */
+static int heap_move(na_net *n, na_flow *f)
 {
-    size_t i = f->heap_at;
-    na_flow *last = n->heap[--n->nheap];
-    if (last != f) {
-        heap_set(n, i, last);
-        heap_fix(n, last);
-    }
+    f->ver++;
+    return f->due < INFINITY ? heap_push(n, f) : 0;
 }
 
-double na_next(const na_net *n) { return n->nheap ? n->heap[0]->due : INFINITY; }
+double na_next(const na_net *n) { return n->nheap ? n->heap[0].due : INFINITY; }
 
 /* ---- links' flow lists ---- */
 
@@ -440,9 +463,65 @@ static int rerate(na_net *n, double now)
         f->t_last = now;
         f->rate = r;
         f->due = r == INFINITY ? now : r > 0 ? now + f->remaining / r : INFINITY;
-        heap_fix(n, f);
+        if (heap_move(n, f) != 0)
+            return -1;
     }
     return 0;
+}
+
+/* ---- flows' memory ---- */
+
+/* A flow record with room for nlinks slots, zeroed but for its version
+ * and room: a reused one, or one from a slab (short routes) or a block of
+ * its own (kept until na_free, as a stale heap entry may point to it). */
+static na_flow *flow_new(na_net *n, int nlinks)
+{
+    na_flow *f = NULL;
+    if (nlinks <= NA_SHORT_ROUTE) {
+        if ((f = n->spare)) {
+            n->spare = f->user;
+        } else {
+            if (!n->nslabs || n->slab_used == NA_SLAB) {
+                char *slab = calloc(NA_SLAB, NA_FLOW_BYTES);
+                if (!slab || grow((void **)&n->slabs, &n->cap_slabs, n->nslabs + 1, sizeof *n->slabs) != 0) {
+                    free(slab);
+                    return NULL;
+                }
+                n->slabs[n->nslabs++] = slab;
+                n->slab_used = 0;
+            }
+            f = (na_flow *)(n->slabs[n->nslabs - 1] + n->slab_used++ * NA_FLOW_BYTES);
+            f->room = NA_SHORT_ROUTE;
+        }
+    } else if (n->spare_long && n->spare_long->room >= nlinks) {
+        f = n->spare_long;
+        n->spare_long = f->user;
+    } else {
+        if (grow((void **)&n->longs, &n->cap_longs, n->nlongs + 1, sizeof *n->longs) != 0 ||
+            !(f = calloc(1, sizeof *f + (size_t)nlinks * sizeof(int))))
+            return NULL;
+        f->room = nlinks;
+        n->longs[n->nlongs++] = f;
+    }
+    unsigned ver = f->ver;
+    int room = f->room;
+    memset(f, 0, sizeof *f);
+    f->ver = ver + 1; /* what pointed to it before is stale */
+    f->room = room;
+    return f;
+}
+
+/* An ended flow goes back for reuse. */
+static void flow_spare(na_net *n, na_flow *f)
+{
+    f->ver++;
+    if (f->room <= NA_SHORT_ROUTE) {
+        f->user = n->spare;
+        n->spare = f;
+    } else {
+        f->user = n->spare_long;
+        n->spare_long = f;
+    }
 }
 
 /* ---- the API ---- */
@@ -450,17 +529,9 @@ static int rerate(na_net *n, double now)
 na_flow *na_flow_start(na_net *n, const int *route, int nlinks, double latency_s, double bytes,
                        double weight, double now, void *user)
 {
-    if (grow((void **)&n->heap, &n->cap_heap, n->nheap + 1, sizeof *n->heap) != 0)
+    na_flow *f = flow_new(n, nlinks);
+    if (!f)
         return NULL;
-    na_flow *f = n->spare;
-    if (f && nlinks <= NA_SHORT_ROUTE) {
-        n->spare = f->user;
-        memset(f, 0, sizeof *f);
-    } else {
-        int room = nlinks > NA_SHORT_ROUTE ? nlinks : NA_SHORT_ROUTE;
-        if (!(f = calloc(1, sizeof *f + (size_t)room * sizeof(int))))
-            return NULL;
-    }
     f->route = route;
     f->nlinks = nlinks;
     f->weight = weight > 0 ? weight : 1;
@@ -469,8 +540,11 @@ na_flow *na_flow_start(na_net *n, const int *route, int nlinks, double latency_s
     f->due = now + latency_s;
     f->seq = n->seq++;
     f->user = user;
-    heap_set(n, n->nheap++, f);
-    heap_up(n, f->heap_at);
+    if (heap_push(n, f) != 0) {
+        flow_spare(n, f);
+        return NULL;
+    }
+    n->nflows++;
     return f;
 }
 
@@ -479,6 +553,7 @@ void na_link_set_bandwidth(na_net *n, int link, double bandwidth_Bps, double now
     n->links[link].bw = bandwidth_Bps;
     if (mark_dirty(n, link) == 0)
         rerate(n, now);
+    heap_clean(n);
 }
 
 static int by_seq(const void *a, const void *b)
@@ -491,19 +566,23 @@ int na_advance(na_net *n, double now, void (*done)(void *user, void *ctx), void 
 {
     double limit = now + 1e-12 * (fabs(now) > 1e-3 ? fabs(now) : 1e-3);
     n->nended = 0;
-    while (n->nheap && n->heap[0]->due <= limit) {
-        na_flow *f = n->heap[0];
+    while (n->nheap && n->heap[0].due <= limit) {
+        na_event e = n->heap[0];
+        heap_pop(n);
+        na_flow *f = e.f;
+        if (e.ver != f->ver)
+            continue;
+        f->ver++; /* no entry of it is left */
         if (!f->joined) { /* its latency is paid: it joins its links */
             f->joined = 1;
             f->t_last = now;
             f->rate = 0;
             f->due = INFINITY; /* until rerate gives it a rate */
-            heap_fix(n, f);
             if (join_links(n, f) != 0)
                 return -1;
             continue;
         }
-        heap_remove(n, f);
+        n->nflows--;
         if (leave_links(n, f) != 0)
             return -1;
         if (grow((void **)&n->ended, &n->cap_ended, n->nended + 1, sizeof *n->ended) != 0)
@@ -514,6 +593,7 @@ int na_advance(na_net *n, double now, void (*done)(void *user, void *ctx), void 
      * INFINITY: rerate reaches it through its links (or the lone list) */
     if ((n->ndirty || n->nlone) && rerate(n, now) != 0)
         return -1;
+    heap_clean(n);
     /* the heap gives them by (end, start order): usually in start order
      * already, and glibc's qsort would allocate a buffer for nothing */
     size_t k = n->nended;
@@ -525,12 +605,7 @@ int na_advance(na_net *n, double now, void (*done)(void *user, void *ctx), void 
     for (size_t i = 0; i < k; i++) {
         na_flow *f = n->ended[i];
         done(f->user, ctx);
-        if (f->nlinks <= NA_SHORT_ROUTE) {
-            f->user = n->spare;
-            n->spare = f;
-        } else {
-            free(f);
-        }
+        flow_spare(n, f);
     }
     return (int)k;
 }

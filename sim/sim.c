@@ -106,6 +106,7 @@ typedef struct sim_rank {
     sg_actor_t actor;
     sim_peer **peers;     /* open addressing by rank: cap_peers slots (a power of 2) */
     int npeers, cap_peers;
+    sim_peer *last_peer;  /* the one peer_of found last */
     sim_peer **active;    /* the peers with a get posted, nactive of them */
     int nactive, cap_active;
     sim_msg *arrived, *arrived_tail;  /* unmatched messages, arrival order */
@@ -248,13 +249,18 @@ static void peer_insert(sim_peer **tab, int cap, sim_peer *p)
  * memory. */
 static sim_peer *peer_of(sim_rank *s, int rank)
 {
+    /* a message's sender, its receive's posting and its filing ask one
+     * rank for the same peer in turn: at thousands of ranks the table's
+     * slot was a cache miss each time */
+    if (s->last_peer && s->last_peer->rank == rank)
+        return s->last_peer;
     if (s->cap_peers) {
         for (unsigned h = peer_hash(rank, s->cap_peers);; h = (h + 1) & (unsigned)(s->cap_peers - 1)) {
             sim_peer *p = s->peers[h];
             if (!p)
                 break;
             if (p->rank == rank)
-                return p;
+                return s->last_peer = p;
         }
     }
     if (2 * (s->npeers + 1) > s->cap_peers) { /* keep it at most half full */
@@ -278,7 +284,7 @@ static sim_peer *peer_of(sim_rank *s, int rank)
     p->nroute = -1;
     peer_insert(s->peers, s->cap_peers, p);
     s->npeers++;
-    return p;
+    return s->last_peer = p;
 }
 
 /* A receive joins (+1) or leaves (-1) the posted list: the counts that let
