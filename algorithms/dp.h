@@ -25,7 +25,8 @@ typedef struct dp_opts {
      * layers cut into pieces of partition_bytes (0: whole layers), pushed
      * with at most credit_bytes on the wire (one piece always; SIZE_MAX:
      * no limit) and pulled, nearest the input first with priority, else
-     * in the order backward makes them. */
+     * in the order backward makes them; one push per machine of
+     * coll.local_size GPUs. */
     int ps, priority;
     size_t partition_bytes, credit_bytes;
     /* Horovod's schedule instead (dp_horovod.c), when above 0: a cycle

@@ -9,34 +9,45 @@
  * piece i lives on server i mod K (round-robin, as TensorFlow places
  * variables on its PS tasks).
  *
- * One step on a worker:
- *   forward:  layer by layer, input first; layer l starts once every piece
- *             of layer l has come back from its server (step 0: at once);
+ * One step on a worker (each step's forward runs at the end of the step
+ * before, so a step is backward, then the pushes and pulls and forward
+ * that backward does not hide):
  *   backward: layer by layer, output first; as layer l is done its pieces
- *             join the worker's queue and jobs are posted (rt_async_post)
- *             that push them, up to o->credit_bytes at once (at least one
+ *             join the worker's queue and a job is posted (rt_async_post)
+ *             that pushes them, up to o->credit_bytes at once (at least one
  *             piece; ByteScheduler's credit), each freed place taken by
  *             the queue's best piece -- with o->priority the one nearest
  *             the input, else the one made first -- so pieces of the input
- *             side, ready last, overtake the output side's still queued;
- *   drain:    the step ends when every piece is pushed (rt_async_drain)
- *             and the worker has asked for all of them back; the pulls
- *             are waited for in the next forward, layer by layer.
+ *             side, ready last, overtake the output side's still queued.
+ *             A piece's pull is posted as soon as its push is through (P3
+ *             asks for each piece right after pushing it), so a piece
+ *             summed early comes back during backward;
+ *   forward:  in the job, once backward is over: layer l as soon as every
+ *             piece of layer l is back, while the pushes of other layers
+ *             are still going (P3: the next iteration starts on the first
+ *             layers' parameters); the step ends with the last layer.
  * A server sums each piece once all W pushes of it are in (W-1 additions a
- * float) and sends it back to the W workers, one message at a time,
- * best piece first by the same rule (older steps before newer).
+ * float) and sends it back to the W workers at once, one message per
+ * worker at a time, best piece first by the same rule (older steps before
+ * newer).
  *
- * What this leaves out. A rank's jobs run one after another and each
- * ends its own messages (runtime.h; in simulation a job is an actor, and
- * what it left on the wire would die with it). So the pushes still queued
- * when backward ends go before the next forward starts (P3 overlaps them
- * with it); a worker asks for its pieces back only when its backward is
- * done (P3 asks right after each push, so a piece summed early could come
- * back during backward); and a job blocked on its pushes sees a piece
- * queued meanwhile only when one of them ends, not at once when the
- * credit had room. All make the communication the forward hides smaller
- * than P3's: the priority gain shown is a lower bound. The servers'
- * optimizer work is not charged.
+ * Machines of G GPUs (o->coll.local_size, the last K ranks still the
+ * servers): the first GPU of each machine is the machine's worker. The
+ * others push each piece to it over the machine's link and pull the sum
+ * from it; it adds the G parts (G-1 additions a float), pushes once and
+ * hands the sum back to each GPU. So W is the number of machines. This is
+ * what the PS frameworks do with several GPUs in a worker: TensorFlow's
+ * ParameterServerStrategy has each worker "synchronously compute a
+ * single gradient update across all GPUs" (its API docs, TF 1.15-2.1) and
+ * MXNet's KVStore, on which P3 is built, sums the values pushed from a
+ * machine's GPUs before pushing the total (KVStore API docs).
+ *
+ * What this leaves out. A job cannot be woken by its rank's code: while
+ * it has pushes on the wire it sees a piece queued meanwhile when one of
+ * them ends, not at once when the credit had room, and with none on the
+ * wire it looks at the queue every DP_PS_LOOK_S. Inside a machine the
+ * parts and sums go as a star to the first GPU, not as NCCL's rings. The
+ * servers' optimizer work is not charged.
  *
  * References: Jayarajan et al., "Priority-based Parameter Propagation for
  * Distributed DNN Training" (P3), SysML 2019; Peng et al., "A Generic
@@ -45,12 +56,17 @@
  * parameters, credit 4,000,000 parameters by default).
  *
  * A server takes the next push from every worker at once and replies one
- * message at a time; a reply moves once its worker has asked for it.
+ * message at a time to each; a reply moves once its worker has asked for
+ * it, which the worker does as soon as its push is through.
  */
 #include "algorithms/dp.h"
 
 #include <stdlib.h>
 #include <string.h>
+
+/* How often a worker's communication job with nothing on the wire looks
+ * for pieces its backward has queued since (simulated seconds). */
+#define DP_PS_LOOK_S 10e-6
 
 typedef struct piece {
     int layer, server; /* server: a rank */
@@ -146,56 +162,42 @@ static void plan_free(plan *pl)
 
 /* ---- the worker ---- */
 
+/* A worker's requests, n per region, indexed by piece: the pull of its
+ * sum (from the server, or from the machine's first GPU), its push (to
+ * the server, or to the first GPU), and on a machine's first GPU, per
+ * other GPU j of the machine, that GPU's part and the sum handed back. */
+enum { REQ_PULL, REQ_PUSH, REQ_LOCAL };
+
 typedef struct worker {
     const dp_opts *o;
     const plan *pl;
-    heap queue;
+    int first, nlocal;     /* the machine's first GPU; its other GPUs (on the first GPU), else 0 */
+    int up;                /* where pushes go: -1 the piece's server, else this rank */
+    size_t credit;         /* floats of pushes on the wire at once (one piece always) */
+    heap queue;            /* pieces ready to push */
     long made;             /* pieces queued so far: the FIFO key */
-    rt_request **pull;     /* by piece */
-    rt_request **win;      /* the pushes on the wire, and their pieces */
-    int *win_piece;
+    int *parts;            /* by piece: parts in this step (own and the machine's GPUs') */
+    int *layer_left;       /* by layer: pieces not back yet */
+    rt_request **req;      /* regions of pl->n, see above */
+    int regions, outstanding, locals_posted;
+    size_t on_wire;
+    int backward_done, fwd; /* fwd: the next forward's layers done */
+    double spent;          /* the step's compute */
     dp_slot *slot;
     int step;
 } worker;
 
-/* rt_async_fn: the worker's pushes, while there are pieces queued. Up to
- * credit_bytes go at once (at least one piece); as one ends, the queue's
- * best piece takes its place -- with priority the one nearest the input,
- * so a piece queued later can overtake those queued before it. Every
- * request a job makes ends with it (in simulation a job is an actor of
- * its own, and what it left on the wire would die with it): the job
- * returns when the queue is empty and its pushes are through, and the
- * jobs posted for pieces it already took find nothing and return. */
-static int push_pieces(rt *r, void *arg)
+static int piece_dst(const worker *wk, int i) { return wk->up < 0 ? wk->pl->pc[i].server : wk->up; }
+
+/* Piece i has one more part in; with all of the machine's parts it joins
+ * the queue, keyed by priority (input side first) or by when it came. */
+static void piece_ready(worker *wk, int i)
 {
-    worker *wk = arg;
-    const plan *pl = wk->pl;
-    size_t credit = wk->o->credit_bytes / 4, on_wire = 0;
-    int n = 0, rc = RT_OK;
-    for (;;) {
-        while (!rc && wk->queue.n &&
-               (n == 0 || on_wire + pl->pc[wk->queue.item[0]].floats <= credit)) {
-            int i = heap_pop(&wk->queue);
-            if (wk->step == wk->o->steps - 1 && wk->slot->pushes < DP_ORDER)
-                wk->slot->push_order[wk->slot->pushes++] = i;
-            rc = rt_isend(r, pl->pc[i].server, i, NULL, pl->pc[i].floats * 4, &wk->win[n]);
-            wk->win_piece[n++] = i;
-            on_wire += pl->pc[i].floats;
-        }
-        if (rc || n == 0)
-            break;
-        int done;
-        if ((rc = rt_waitany(r, n, wk->win, &done, NULL)) || done < 0)
-            break;
-        on_wire -= pl->pc[wk->win_piece[done]].floats;
-        n--;
-        wk->win[done] = wk->win[n];
-        wk->win_piece[done] = wk->win_piece[n];
-        wk->win[n] = NULL;
-    }
-    if (rc)
-        rt_waitall(r, n, wk->win, NULL);
-    return rc;
+    if (++wk->parts[i] < 1 + wk->nlocal)
+        return;
+    wk->queue.key[i] = wk->o->priority ? i : wk->made;
+    wk->made++;
+    heap_push(&wk->queue, i);
 }
 
 /* rt_compute, adding its time to *spent. */
@@ -207,63 +209,145 @@ static int timed_compute(rt *r, double flops, double *spent)
     return rc;
 }
 
+/* rt_async_fn: the worker's communication, and once backward is over the
+ * next forward. Pushes keep up to the credit on the wire, each freed
+ * place taken by the queue's best piece; a pushed piece's pull is posted
+ * at once (P3: the server sends a sum back as soon as it has it); a sum
+ * back on a machine's first GPU goes on to the machine's other GPUs; each
+ * forward layer runs once its pieces are back. A job returns when it has
+ * nothing in flight (every request it starts ends with it: in simulation
+ * a job is an actor, and what it left on the wire would die with it);
+ * the jobs posted after it find what is left. */
+static int ps_comm(rt *r, void *arg)
+{
+    worker *wk = arg;
+    const plan *pl = wk->pl;
+    const ml_workload *w = wk->o->w;
+    int n = pl->n, rc = RT_OK;
+    /* the machine's other GPUs' parts: taken as they come, all step long */
+    for (int j = 0; j < wk->nlocal && !wk->locals_posted && !rc; j++)
+        for (int i = 0; i < n && !rc; i++, wk->outstanding++)
+            rc = rt_irecv(r, wk->first + 1 + j, i, NULL, pl->pc[i].floats * 4,
+                          &wk->req[(size_t)(REQ_LOCAL + j) * n + i]);
+    wk->locals_posted = 1;
+    while (!rc) {
+        /* ---- pushes: the best queued piece while the credit has room ---- */
+        while (!rc && wk->queue.n &&
+               (wk->on_wire == 0 || wk->on_wire + pl->pc[wk->queue.item[0]].floats <= wk->credit)) {
+            int i = heap_pop(&wk->queue);
+            if (wk->step == wk->o->steps - 1 && wk->slot->pushes < DP_ORDER)
+                wk->slot->push_order[wk->slot->pushes++] = i;
+            if (wk->nlocal) /* the machine's sum of the piece */
+                rc = rt_compute_as(r, RT_WORK_VECTOR, (double)wk->nlocal * (double)pl->pc[i].floats);
+            if (!rc)
+                rc = rt_isend(r, piece_dst(wk, i), i, NULL, pl->pc[i].floats * 4,
+                              &wk->req[(size_t)REQ_PUSH * n + i]);
+            wk->on_wire += pl->pc[i].floats;
+            wk->outstanding++;
+        }
+        /* ---- the next forward, each layer once its pieces are back ---- */
+        if (!rc && wk->backward_done && wk->fwd < w->nlayers && wk->layer_left[wk->fwd] == 0) {
+            rc = timed_compute(r, 2.0 * w->layers[wk->fwd].fwd_macs * wk->o->batch, &wk->spent);
+            wk->fwd++;
+            continue;
+        }
+        if (rc || wk->outstanding == 0)
+            break;
+        /* with nothing on the wire, backward's next pieces are looked for
+         * every DP_PS_LOOK_S (a job cannot be woken by its rank's code) */
+        int idx;
+        if (!wk->backward_done && wk->on_wire == 0)
+            rc = rt_waitany_for(r, n * wk->regions, wk->req, DP_PS_LOOK_S, &idx, NULL);
+        else
+            rc = rt_waitany(r, n * wk->regions, wk->req, &idx, NULL);
+        if (rc || idx < 0)
+            continue;
+        wk->outstanding--;
+        int region = idx / n, i = idx % n;
+        if (region == REQ_PUSH) { /* ---- pushed: ask for its sum ---- */
+            wk->on_wire -= pl->pc[i].floats;
+            rc = rt_irecv(r, piece_dst(wk, i), i, NULL, pl->pc[i].floats * 4, &wk->req[(size_t)REQ_PULL * n + i]);
+            wk->outstanding++;
+        } else if (region == REQ_PULL) { /* ---- back: to the machine's GPUs too ---- */
+            wk->layer_left[pl->pc[i].layer]--;
+            for (int j = 0; j < wk->nlocal && !rc; j++, wk->outstanding++)
+                rc = rt_isend(r, wk->first + 1 + j, i, NULL, pl->pc[i].floats * 4,
+                              &wk->req[(size_t)(REQ_LOCAL + wk->nlocal + j) * n + i]);
+        } else if (region < REQ_LOCAL + wk->nlocal) { /* a GPU's part */
+            piece_ready(wk, i);
+        }
+    }
+    if (rc)
+        rt_waitall(r, n * wk->regions, wk->req, NULL);
+    return rc;
+}
+
+/* One worker: a GPU. On machines of G GPUs (o->coll.local_size) the
+ * machine's first GPU sums its GPUs' parts of each piece, pushes and
+ * pulls it, and hands the sum back; the others push to it and pull from
+ * it. */
 static int ps_worker(rt *r, const dp_opts *o, const plan *pl, dp_slot *s)
 {
     const ml_workload *w = o->w;
-    worker wk = {.o = o, .pl = pl, .slot = s};
+    int G = o->coll.local_size > 1 ? o->coll.local_size : 1, me = rt_rank(r);
+    worker wk = {.o = o, .pl = pl, .slot = s, .first = me - me % G, .up = -1,
+                 .credit = o->credit_bytes / 4};
+    if (me % G) { /* to the machine's first GPU, over its fast link: no credit */
+        wk.up = wk.first;
+        wk.credit = (size_t)-1;
+    } else {
+        wk.nlocal = G - 1;
+    }
+    wk.regions = REQ_LOCAL + 2 * wk.nlocal;
     size_t n = (size_t)(pl->n ? pl->n : 1);
     s->buckets = pl->n;
     wk.queue.item = malloc(n * sizeof *wk.queue.item);
     wk.queue.key = malloc(n * sizeof *wk.queue.key);
-    wk.pull = calloc(n, sizeof *wk.pull);
-    wk.win = calloc(n, sizeof *wk.win);
-    wk.win_piece = malloc(n * sizeof *wk.win_piece);
+    wk.parts = malloc(n * sizeof *wk.parts);
+    wk.layer_left = malloc((size_t)w->nlayers * sizeof *wk.layer_left);
+    wk.req = calloc(n * (size_t)wk.regions, sizeof *wk.req);
     int rc = RT_OK;
-    if (!wk.queue.item || !wk.queue.key || !wk.pull || !wk.win || !wk.win_piece) {
+    if (!wk.queue.item || !wk.queue.key || !wk.parts || !wk.layer_left || !wk.req) {
         rc = rt_fail(r, RT_ENOMEM, "dp: no memory for %d pieces", pl->n);
         goto done;
     }
+    double t0 = rt_now(r);
     for (int step = 0; step < o->steps && !rc; step++) {
-        double t0 = rt_now(r), spent = 0;
         wk.step = step;
-        /* ---- forward, input first, each layer once its pieces are back ---- */
-        for (int l = 0; l < w->nlayers && !rc; l++) {
-            for (int i = pl->first[l]; i < pl->first[l + 1] && !rc && step > 0; i++)
-                rc = rt_wait(r, &wk.pull[i], NULL);
-            if (!rc)
-                rc = timed_compute(r, 2.0 * w->layers[l].fwd_macs * o->batch, &spent);
-        }
+        wk.spent = 0;
+        wk.backward_done = wk.fwd = wk.locals_posted = 0;
+        memset(wk.parts, 0, n * sizeof *wk.parts);
+        for (int l = 0; l < w->nlayers; l++)
+            wk.layer_left[l] = pl->first[l + 1] - pl->first[l];
+        /* ---- forward, input first (later steps': in the step before) ---- */
+        for (int l = 0; l < w->nlayers && !rc && step == 0; l++)
+            rc = timed_compute(r, 2.0 * w->layers[l].fwd_macs * o->batch, &wk.spent);
         /* ---- backward, output first; pieces queued as layers finish ---- */
         for (int l = w->nlayers - 1; l >= 0 && !rc; l--) {
             rc = timed_compute(r, 2.0 * WORKLOAD_BWD_PER_FWD * w->layers[l].fwd_macs * o->batch,
-                               &spent);
-            for (int i = pl->first[l]; i < pl->first[l + 1] && !rc; i++) {
-                wk.queue.key[i] = o->priority ? i : wk.made;
-                wk.made++;
-                heap_push(&wk.queue, i);
-                rc = rt_async_post(r, push_pieces, &wk);
-            }
+                               &wk.spent);
+            for (int i = pl->first[l]; i < pl->first[l + 1]; i++)
+                piece_ready(&wk, i);
+            if (!rc)
+                rc = rt_async_post(r, ps_comm, &wk);
         }
         s->backward_end_s[step] = rt_now(r) - t0;
-        /* ---- every piece pushed; ask for them back ---- */
+        /* ---- the rest of the pushes and pulls, and the next forward ---- */
+        wk.backward_done = 1;
+        if (!rc)
+            rc = rt_async_post(r, ps_comm, &wk);
         int drained = rt_async_drain(r);
         rc = rc ? rc : drained;
-        for (int i = 0; i < pl->n && !rc; i++)
-            rc = rt_irecv(r, pl->pc[i].server, i, NULL, pl->pc[i].floats * 4, &wk.pull[i]);
         s->step_s[step] = rt_now(r) - t0;
-        s->compute_s[step] = spent;
-    }
-    /* the last step's pulls, outside the steps */
-    if (wk.pull) {
-        int rc2 = rt_waitall(r, pl->n, wk.pull, NULL);
-        rc = rc ? rc : rc2;
+        s->compute_s[step] = wk.spent;
+        t0 = rt_now(r);
     }
 done:
     free(wk.queue.item);
     free(wk.queue.key);
-    free(wk.pull);
-    free(wk.win);
-    free(wk.win_piece);
+    free(wk.parts);
+    free(wk.layer_left);
+    free(wk.req);
     return rc;
 }
 
@@ -273,7 +357,7 @@ done:
  * piece joins a reply queue per worker, and each worker has one reply on
  * the wire at a time, the best of its queue (older steps first; then
  * nearest the input with priority, else summed first). */
-static int ps_server(rt *r, const dp_opts *o, const plan *pl, int W)
+static int ps_server(rt *r, const dp_opts *o, const plan *pl, int W, int G)
 {
     int me = rt_rank(r), mine = 0, rc = RT_OK;
     for (int i = 0; i < pl->n; i++)
@@ -302,10 +386,10 @@ static int ps_server(rt *r, const dp_opts *o, const plan *pl, int W)
     while (!rc) {
         for (int d = 0; d < W && !rc; d++) {
             if (!req[d] && left[d] > 0)
-                rc = rt_irecv(r, d, RT_ANY_TAG, NULL, pl->max_floats * 4, &req[d]);
+                rc = rt_irecv(r, d * G, RT_ANY_TAG, NULL, pl->max_floats * 4, &req[d]);
             if (!rc && !req[W + d] && rep[d].n) {
                 int i = heap_pop(&rep[d]);
-                rc = rt_isend(r, d, i, NULL, pl->pc[i].floats * 4, &req[W + d]);
+                rc = rt_isend(r, d * G, i, NULL, pl->pc[i].floats * 4, &req[W + d]);
             }
         }
         int which;
@@ -347,11 +431,12 @@ done:
 
 int dp_ps_rank(rt *r, const dp_opts *o)
 {
-    int W = rt_size(r) - o->servers;
+    int W = rt_size(r) - o->servers, G = o->coll.local_size > 1 ? o->coll.local_size : 1;
     plan pl = {0};
-    if (o->servers < 1 || W < 1)
-        return rt_fail(r, RT_EINVAL, "dp: a parameter server needs 1 or more servers and workers "
-                       "(%d ranks, %d servers)", rt_size(r), o->servers);
+    if (o->servers < 1 || W < 1 || W % G)
+        return rt_fail(r, RT_EINVAL, "dp: a parameter server needs 1 or more servers and workers in "
+                       "whole machines (%d ranks, %d servers, machines of %d GPUs)", rt_size(r),
+                       o->servers, G);
     if (plan_make(o, W, &pl) != 0) {
         plan_free(&pl);
         return rt_fail(r, RT_EINVAL, "dp: %s in pieces of %zu bytes, for %d workers: more than "
@@ -360,7 +445,7 @@ int dp_ps_rank(rt *r, const dp_opts *o)
     }
     int rc = rt_barrier(r);
     if (!rc)
-        rc = rt_rank(r) < W ? ps_worker(r, o, &pl, rt_slot(r)) : ps_server(r, o, &pl, W);
+        rc = rt_rank(r) < W ? ps_worker(r, o, &pl, rt_slot(r)) : ps_server(r, o, &pl, W / G, G);
     plan_free(&pl);
     return rc;
 }

@@ -69,7 +69,8 @@ int verb_dp(int argc, char **argv)
         {"framework", "ddp|horovod|byteps|p3|tf-ps|ray-train|none", "presets for --bucket, --overlap, "
          "--priority, --partition (docs/frameworks.md)"},
         {"servers", "K", "byteps: CPU machines beside the GPUs, summing (default 0); p3, tf-ps: the "
-         "parameter servers (default: as many as --workers)"},
+         "parameter servers (default: one per GPU machine, so as many as --workers without "
+         "--gpus-per-node)"},
         {"priority", "on|off", "p3, tf-ps: push and pull the pieces nearest the input first (p3: on)"},
         {"partition", "SIZE", "p3, tf-ps: cut each layer into pieces of at most SIZE (p3: 4MB; tf-ps: whole layers)"},
         {"credit", "SIZE", "p3, tf-ps: at most SIZE of a worker's pushes on the wire at once, one piece always "
@@ -132,6 +133,11 @@ int verb_dp(int argc, char **argv)
     cfg.ranks = (int)(workers + servers);
     if (cli_job_config(&a, "dp", &cfg, &sim, &real))
         return 2;
+    /* a parameter server per machine by default (one per GPU on one-GPU hosts) */
+    if (ps_like && !cli_get(&a, "servers") && sim.gpus_per_node > 1) {
+        servers = workers / sim.gpus_per_node > 0 ? workers / sim.gpus_per_node : 1;
+        cfg.ranks = (int)(workers + servers);
+    }
     if (cfg.backend != &sim_backend) {
         fprintf(stderr, "distlab dp: --backend: dp times a workload's modelled compute, which only "
                 "simulation charges (--backend sim)\n");
@@ -189,19 +195,14 @@ int verb_dp(int argc, char **argv)
                 preset->name);
         goto out;
     }
-    if (o.ps && sim.gpus_per_node > 1) {
-        fprintf(stderr, "distlab dp: --framework %s: leave out --gpus-per-node (its workers are one GPU "
-                "each, on hosts of the plain cluster)\n", preset->name);
-        goto out;
-    }
-    if (o.byteps && workers % sim.gpus_per_node) {
-        fprintf(stderr, "distlab dp: --framework byteps: %ld GPUs are not whole machines of --gpus-per-node "
-                "%d (each machine pushes its GPUs' sum: expected a multiple of %d)\n", workers,
-                sim.gpus_per_node, sim.gpus_per_node);
+    if ((o.byteps || o.ps) && workers % sim.gpus_per_node) {
+        fprintf(stderr, "distlab dp: --framework %s: %ld GPUs are not whole machines of --gpus-per-node "
+                "%d (each machine pushes its GPUs' sum: expected a multiple of %d)\n", preset->name,
+                workers, sim.gpus_per_node, sim.gpus_per_node);
         goto out;
     }
     /* the CPU machines: nodes of their own after the GPU nodes */
-    if (o.byteps && sim.gpus_per_node > 1 && !sim.platform)
+    if ((o.byteps || o.ps) && sim.gpus_per_node > 1 && !sim.platform)
         sim.cpu_hosts = (int)servers;
     if (o.ps) {
         static const char *const onoff_p[] = {"off", "on", NULL};

@@ -1,7 +1,8 @@
 /* test_dp.c -- the data-parallel step timer (algorithms/dp.c): buckets
  * filled in reverse layer order, and under the ideal network a two-bucket
  * step equals its closed form, with bucket 1's allreduce hidden behind the
- * rest of backward or not, overlapped or not. And the same schedule on a
+ * rest of backward or not, overlapped or not; so do BytePS and the
+ * parameter servers (P3's early pulls, machines of several GPUs). And the same schedule on a
  * real MLP (`run allreduce --bucket`, dp_grad.c): the model bits of the
  * plain allreduce run, on sim, threads and procs. */
 #include <setjmp.h>
@@ -234,18 +235,25 @@ static void byteps_on_gpu_machines_matches_the_closed_form(void **state)
 
 /* The parameter server (dp_ps.c), one run: the slowest worker's last
  * step; the first worker's slot into *slot when asked. */
-static double ps_step_s(ml_workload *w, int workers, int servers, size_t partition, int priority,
-                        size_t credit, dp_slot *slot)
+static double ps_step_g(ml_workload *w, int G, int workers, int servers, size_t partition,
+                        int priority, size_t credit, dp_slot *slot)
 {
     sim_config sim = sim_config_default();
     sim.size_only = 1;
     sim.speed_flops = 1e12;
+    if (G > 1) {
+        sim.gpus_per_node = G;
+        sim.intra_bandwidth_Bps = 1e11;
+        sim.intra_latency_s = 2e-6;
+        sim.cpu_hosts = servers;
+    }
     job_config cfg = sim_job_config(&sim);
     cfg.ranks = workers + servers;
     cfg.record_events = 0;
     cfg.result_bytes = sizeof(dp_slot);
     dp_opts o = {.w = w, .batch = 8, .bucket_bytes = 4, .steps = 2, .ps = 1, .servers = servers,
-                 .priority = priority, .partition_bytes = partition, .credit_bytes = credit};
+                 .priority = priority, .partition_bytes = partition, .credit_bytes = credit,
+                 .coll = {.local_size = G}};
     job_result res;
     if (job_run(&cfg, dp_rank, &o, &res) != 0)
         fail_msg("%s", res.error);
@@ -258,6 +266,12 @@ static double ps_step_s(ml_workload *w, int workers, int servers, size_t partiti
         *slot = *(const dp_slot *)job_result_slot(&res, 0);
     job_result_free(&res);
     return worst;
+}
+
+static double ps_step_s(ml_workload *w, int workers, int servers, size_t partition, int priority,
+                        size_t credit, dp_slot *slot)
+{
+    return ps_step_g(w, 1, workers, servers, partition, priority, credit, slot);
 }
 
 /* Under the ideal network, one layer in one piece: a steady step is the
@@ -276,6 +290,46 @@ static void ps_step_matches_the_closed_form(void **state)
         check_close(ps_step_s(&w, W, 1, 0, 1, (size_t)-1, NULL), want,
                     W == 1 ? "parameter server, 1 worker" : "parameter server, 2 workers");
     }
+}
+
+/* P3: a sum comes back as soon as the server has it, and the next
+ * forward starts its first layer while the output side is still being
+ * pushed. One worker, credit for one piece: the output layer's four
+ * pieces b1..b4 (c each on the wire) are queued first, the input layer's
+ * piece a (c_a) while b1 is on the wire, and pushed second. The server
+ * sends one sum at a time: b1, then a, then b2..b4 as each is pushed, so
+ * layer a's forward starts after b_b + 2c + c_a, and layer b's after
+ * b4's pull: a step is b_b + 5c + c_a + f_b. (Pulls only after every
+ * push, as before, gave b_b + 8c + 2c_a + f_b.) */
+static void ps_forward_starts_before_the_pushes_end(void **state)
+{
+    (void)state;
+    const double speed = 1e12, batch = 8, a = 50e-6, beta = 1 / 1.25e9;
+    ml_workload_layer l[2];
+    ml_workload w = two_layers(l, 1000, 1e6, 4e6, 1e8);
+    double fa = 2 * 1e6 * batch / speed, fb = 2 * 1e8 * batch / speed;
+    double c = a + 4e6 * beta, ca = a + 4000 * beta, ba = 2 * fa, bb = 2 * fb;
+    assert_true(ba < c && fa < 3 * c); /* the case meant: a overtakes b2, forward a hides */
+    check_close(ps_step_s(&w, 1, 1, 4000000, 1, 4, NULL), bb + 5 * c + ca + fb,
+                "parameter server, forward before the last pushes");
+}
+
+/* Machines of 2 GPUs, one layer in one piece, 2 machines and one server:
+ * the second GPU hands its part to the first (alpha_i + 4n beta_i), which
+ * adds it (n) and pushes; the server's link takes both machines' pushes
+ * at once (alpha + 8n beta), sums (n), and sends both back so; the first
+ * GPU hands the sum on (alpha_i + 4n beta_i) before that GPU's forward. */
+static void ps_on_gpu_machines_matches_the_closed_form(void **state)
+{
+    (void)state;
+    const double speed = 1e12, batch = 8, a = 50e-6, beta = 1 / 1.25e9, ai = 2e-6, bi = 1 / 1e11;
+    const double n = 1e6, macs = 1e8;
+    ml_workload_layer l[1] = {{.name = "a", .params = n, .fwd_macs = macs}};
+    ml_workload w = {.name = "one", .layers = l, .nlayers = 1, .params = n, .fwd_macs = macs};
+    double F = 2 * macs * batch / speed, B = 2 * F;
+    double want = F + B + 2 * (ai + 4 * n * bi) + 2 * n / speed + 2 * (a + 8 * n * beta);
+    check_close(ps_step_g(&w, 2, 4, 1, 0, 1, (size_t)-1, NULL), want,
+                "parameter server, 2 machines of 2 GPUs");
 }
 
 /* Priority: the output layer's 4 pieces are queued first; while piece 1
@@ -398,6 +452,7 @@ static void the_dp_verb(void **state)
         {"--workload gpt2 --framework p3 --partition 4", "a larger --partition"},
         {"--workload vgg16 --framework byteps --allreduce tree", "leave out --allreduce"},
         {"--workload vgg16 --framework byteps --workers 6 --gpus-per-node 4", "not whole machines of --gpus-per-node 4"},
+        {"--workload vgg16 --framework p3 --workers 6 --gpus-per-node 4", "not whole machines of --gpus-per-node 4"},
         {"--workload vgg16 --framework byteps --workers 4 --gpus-per-node 2 --servers 2 --hosts 1",
          "4 ranks do not fit 1 node of 2 GPUs"},
         {"--workload vgg16 --framework horovod --cycle-time 0", "expected 10us to 10s"},
@@ -679,6 +734,8 @@ int main(void)
         cmocka_unit_test(byteps_on_gpu_machines_matches_the_closed_form),
         cmocka_unit_test(ps_step_matches_the_closed_form),
         cmocka_unit_test(ps_priority_sends_the_input_side_first),
+        cmocka_unit_test(ps_forward_starts_before_the_pushes_end),
+        cmocka_unit_test(ps_on_gpu_machines_matches_the_closed_form),
         cmocka_unit_test(the_dp_verb),
         cmocka_unit_test(frameworks_side_by_side),
         cmocka_unit_test(slices_sum_as_the_whole_vector),
