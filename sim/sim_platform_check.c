@@ -24,8 +24,11 @@
  * route's ends name hosts or routers (a zoneRoute's, zones), that each
  * zone's routing= is one SimGrid knows, and that a Full zone has a route
  * for each pair of its hosts (and of its zones). SimGrid aborts on each of
- * these, its reason lost in a backtrace. The first problem is reported as
- * file, line, element and value.
+ * these, its reason lost in a backtrace. And SimGrid's own parser reads
+ * only a file with the DOCTYPE of its DTD and a <platform version=> from
+ * 4 to 4.1; without them it aborts with "Unexpected character `<' in
+ * prolog" or "BIG FAT WARNING". The first problem is reported as file,
+ * line, element and value.
  *
  * The units are SimGrid's, not distlab's command line's: times w d h m s
  * ms us ns ps ("m" is a minute); rates bps or Bps after k M G T P E Z Y
@@ -698,6 +701,37 @@ static int check_full_zones(checker *c, const xmlNode *node)
     return rc;
 }
 
+/* What SimGrid's parser (its own scanner, not libxml2) requires of a
+ * file's start: the DOCTYPE of its DTD, by one of the two addresses it
+ * knows, and a version it reads (3.32: 4 to 4.1). Checked after the
+ * values, so that a file with both kinds of problem hears of its values. */
+static int check_prolog(checker *c, xmlDocPtr doc, const xmlNode *root)
+{
+    static const char *const dtds[] = {"https://simgrid.org/simgrid.dtd",
+                                       "http://simgrid.gforge.inria.fr/simgrid/simgrid.dtd"};
+    xmlDtdPtr dtd = xmlGetIntSubset(doc);
+    int known = 0;
+    for (size_t i = 0; dtd && dtd->name && dtd->SystemID && !dtd->ExternalID && i < 2; i++)
+        known |= strcmp((const char *)dtd->name, "platform") == 0 && strcmp((const char *)dtd->SystemID, dtds[i]) == 0;
+    if (!known) {
+        snprintf(c->err, c->errlen, "platform file '%s': %s; SimGrid reads only a file that has "
+                 "<!DOCTYPE platform SYSTEM \"%s\"> before <platform> (after the <?xml ...?> line, if any)",
+                 c->path, dtd ? "its DOCTYPE is another" : "no DOCTYPE", dtds[0]);
+        return -1;
+    }
+    xmlChar *v = xmlGetProp(root, (const xmlChar *)"version");
+    char *end = NULL;
+    double version = v ? strtod((const char *)v, &end) : 0;
+    int rc = 0;
+    if (!v)
+        rc = fail_at(c, root, "no version=: SimGrid reads version=\"4.1\" (4 to 4.1)");
+    else if (end == (char *)v || !(version >= 4 && version <= 4.1 + 1e-9))
+        rc = fail_at(c, root, "version='%s': SimGrid reads versions 4 to 4.1%s", (const char *)v,
+                     end != (char *)v && version < 4 ? " (simgrid_update_xml updates an older file)" : "");
+    xmlFree(v);
+    return rc;
+}
+
 /* libxml2's first complaint about the file, with its line. */
 static void on_xml_error(void *arg, xmlErrorPtr e)
 {
@@ -754,7 +788,7 @@ static int check_counting(const char *path, int *hosts, int *cpu_profiles, char 
                  "the ranks need at least one to run on", path);
         goto done;
     }
-    if (find_unknown_ends(&c) != 0 || check_full_zones(&c, root) != 0)
+    if (find_unknown_ends(&c) != 0 || check_full_zones(&c, root) != 0 || check_prolog(&c, doc, root) != 0)
         goto done;
     if (hosts)
         *hosts = (int)c.hosts.n; /* at most CHECK_MAX_HOSTS */

@@ -549,11 +549,18 @@ static void platform_file_errors_are_bad_input(void **state)
     snprintf(b, sizeof b, "collective --workers 2 --bytes 4KiB --platform %s", path);
     snprintf(c, sizeof c, "pingpong --platform %s/nothing-here.xml", tmpdir);
     snprintf(d, sizeof d, "collective --platform %s", tmpdir);
+    /* SimGrid aborted on a file without its DOCTYPE (exit 1) */
+    static const char bare[] = "<?xml version='1.0'?>\n<platform version=\"4.1\"><zone id=\"z\" routing=\"Full\">"
+                               "<host id=\"h\" speed=\"1Gf\"/></zone></platform>\n";
+    char bare_path[512], e[1200];
+    put_file(bare_path, sizeof bare_path, "bare.xml", bare, strlen(bare));
+    snprintf(e, sizeof e, "pingpong --platform %s", bare_path);
     const test_refusal cases[] = {
         {a, "neg.xml', line 4, <host id=\"h\">: speed='-1Gf' is negative"},
         {b, "speed='-1Gf' is negative"},
         {c, "nothing-here.xml': No such file"},
         {d, "is a folder, not a file"},
+        {e, "bare.xml': no DOCTYPE; SimGrid reads only a file that has <!DOCTYPE platform"},
     };
     test_distlab_refuses("", cases, sizeof cases / sizeof *cases);
     struct stat st;

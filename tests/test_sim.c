@@ -645,6 +645,45 @@ static void ranks_past_the_machine_are_refused(void **state)
     assert_int_equal(sim_limits_check(1 << 30, &none, err, sizeof err), 0);
 }
 
+/* SimGrid's own parser reads only a file with its DTD's DOCTYPE and a
+ * version from 4 to 4.1; without them it aborted the run ("Unexpected
+ * character `<' in prolog", "BIG FAT WARNING"), exit 1. Refused first,
+ * saying what to add; what SimGrid takes is taken. */
+static void simgrids_prolog_is_checked(void **state)
+{
+    (void)state;
+    static const char *const zone = "<zone id=\"z\" routing=\"Full\"><host id=\"h\" speed=\"1Gf\"/></zone>";
+    static const struct {
+        const char *head, *version, *want; /* want NULL: accepted */
+    } cases[] = {
+        {"<?xml version='1.0'?>\n", "4.1", "no DOCTYPE; SimGrid reads only a file that has <!DOCTYPE platform SYSTEM"},
+        {"<!DOCTYPE platform SYSTEM \"foo.dtd\">\n", "4.1", "its DOCTYPE is another"},
+        {"<!DOCTYPE platform>\n", "4.1", "its DOCTYPE is another"},
+        {"<!DOCTYPE platform SYSTEM \"https://simgrid.org/simgrid.dtd\">\n", "3",
+         "<platform>: version='3': SimGrid reads versions 4 to 4.1 (simgrid_update_xml updates"},
+        {"<!DOCTYPE platform SYSTEM \"https://simgrid.org/simgrid.dtd\">\n", "4.2", "version='4.2': SimGrid reads"},
+        {"<!DOCTYPE platform SYSTEM \"https://simgrid.org/simgrid.dtd\">\n", "x", "version='x'"},
+        {"<!DOCTYPE platform SYSTEM \"https://simgrid.org/simgrid.dtd\">\n", NULL, "<platform>: no version="},
+        {"<?xml version='1.0'?>\n<!-- a note -->\n<!DOCTYPE platform SYSTEM 'https://simgrid.org/simgrid.dtd'>\n",
+         "4", NULL},
+        {"<!DOCTYPE platform SYSTEM \"http://simgrid.gforge.inria.fr/simgrid/simgrid.dtd\">\n", "4.1", NULL},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+        char path[] = "/tmp/distlab-test-XXXXXX.xml", xml[1024], version[32] = "", err[1024];
+        if (cases[k].version)
+            snprintf(version, sizeof version, " version=\"%s\"", cases[k].version);
+        int n = snprintf(xml, sizeof xml, "%s<platform%s>%s</platform>\n", cases[k].head, version, zone);
+        int fd = mkstemps(path, 4);
+        assert_true(fd >= 0);
+        assert_int_equal(write(fd, xml, (size_t)n), n);
+        close(fd);
+        int rc = sim_platform_check(path, err, sizeof err);
+        unlink(path);
+        if (cases[k].want ? rc != -1 || !strstr(err, path) || !strstr(err, cases[k].want) : rc != 0)
+            fail_msg("%s: got '%s', expected '%s'", xml, rc ? err : "accepted", cases[k].want ? cases[k].want : "accepted");
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -667,6 +706,7 @@ int main(void)
         cmocka_unit_test(generated_cluster_xml),
         cmocka_unit_test(memory_grows_with_the_peers_used),
         cmocka_unit_test(ranks_past_the_machine_are_refused),
+        cmocka_unit_test(simgrids_prolog_is_checked),
     };
     return cmocka_run_group_tests_name("sim backend", tests, NULL, NULL);
 }
