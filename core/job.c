@@ -94,6 +94,18 @@ void job_fail(job_result *res, const char *fmt, ...)
     va_end(ap);
 }
 
+void job_refuse(job_result *res, const char *fmt, ...)
+{
+    job_shared *sh = res->shared;
+    if (__atomic_exchange_n(&sh->failed, 1, __ATOMIC_ACQ_REL))
+        return;
+    sh->bad_input = 1;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(sh->error, sizeof sh->error, fmt, ap);
+    va_end(ap);
+}
+
 int job_collect_rank(job_result *res, rt *r, int status)
 {
     return job_collect_report(res, r->rank, status, r->err, r->events, r->nevents, r->bytes_sent,
@@ -217,6 +229,7 @@ int job_run(const job_config *cfg, job_main fn, void *arg, job_result *res)
 
     job_shared *sh = res->shared;
     res->failed = sh->failed;
+    res->bad_input = res->bad_input || sh->bad_input;
     memcpy(res->error, sh->error, sizeof res->error);
     if (sh->caused && strcmp(sh->cause, sh->error) != 0) {
         const char *part[3] = {sh->cause, "; then: ", sh->error};

@@ -12,6 +12,7 @@
 typedef struct job_shared {
     int failed;
     char error[1024]; /* the first error reported */
+    int bad_input;    /* it was the job's settings (job_result.bad_input) */
     int caused;       /* a rank made to fail (RT_EKILLED) reported: */
     char cause[1024]; /* its error, which the job's error puts first */
     char net_model[64];
@@ -22,6 +23,10 @@ typedef struct job_shared {
 
 /* Record the first failure of the job (later ones are dropped). */
 void job_fail(job_result *res, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The same for settings refused before any rank ran (a link the
+ * platform lacks, say), from whichever process the backend runs in: the
+ * job's result then has bad_input (the command line's exit 2). */
+void job_refuse(job_result *res, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Fold one finished rank into the result: its status, counters, events. */
 int job_collect_rank(job_result *res, rt *r, int status);
 /* The same for a rank that ran elsewhere (hosts) and reported these. */

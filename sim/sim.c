@@ -1080,7 +1080,7 @@ static int start_faults(const sim_config *sim, job_result *res)
         const sim_fault *f = &sim->faults[i];
         if (f->kind == SIM_FAULT_FAIL) {
             if (f->rank < 0 || f->rank >= S.nranks) {
-                job_fail(res, "--fail %d@%gs: the job has ranks 0 to %d", f->rank, f->at_s, S.nranks - 1);
+                job_refuse(res, "--fail %d@%gs: the job has ranks 0 to %d", f->rank, f->at_s, S.nranks - 1);
                 return -1;
             }
             sim_rank *x = &S.ranks[f->rank];
@@ -1102,7 +1102,7 @@ static int start_faults(const sim_config *sim, job_result *res)
         }
         free(links);
         if (!found) {
-            job_fail(res, "--degrade %s: the platform has no link of that name (it has %zu: %s%s)",
+            job_refuse(res, "--degrade %s: the platform has no link of that name (it has %zu: %s%s)",
                      f->link, nl, some, nl > 4 ? ", ..." : "");
             return -1;
         }
