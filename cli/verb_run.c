@@ -433,6 +433,15 @@ int verb_run(int argc, char **argv)
     const train_out *o = job_result_slot(&res, ctx.setup.reporter);
     const train_point *last = o->npoints ? &o->points[o->npoints - 1] : NULL;
     const char *clock = ctx.cfg.backend == &sim_backend ? "simulated" : "wall";
+    /* a diverged run is a result, not a failure, but not one to miss in a
+     * line that prints "train loss -nan" */
+    for (int i = 0; i < o->npoints; i++)
+        if (!isfinite(o->points[i].train_loss)) {
+            fprintf(stderr, "distlab %s: the training diverged: the train loss is %g from epoch %.4g (%.6g %s "
+                    "seconds) on; a smaller --lr (now %g) usually helps\n", verb, o->points[i].train_loss,
+                    o->points[i].epoch, o->points[i].time_s, clock, ctx.ml.lr);
+            break;
+        }
     if (cli_flag(&a, "quiet")) {
         if (last)
             printf("distlab run %s: %.4g epoch%s in %.4g %s seconds, test accuracy %.2f%%, "

@@ -846,6 +846,23 @@ static void ranks_past_the_map_count_are_refused(void **state)
     assert_null(strstr(output, "SimGrid said"));
 }
 
+/* A run whose loss became NaN printed "train loss -nan" among its
+ * numbers and nothing else; it says so now, and when (exit 0: a diverged
+ * run is a result). A run that converges says nothing of the kind. */
+static void a_diverged_run_says_so(void **state)
+{
+    (void)state;
+    NEED_BINARY();
+    assert_int_equal(run("run serial --model mlp:4 --lr 1e6 --dataset synth-dense:n=200,d=5,classes=2 --epochs 2 "
+                         "--out %s/diverged --no-figures", tmpdir), 0);
+    if (!strstr(output, "distlab run serial: the training diverged: the train loss is ") ||
+        !strstr(output, "a smaller --lr (now 1e+06) usually helps"))
+        fail_msg("%s", output);
+    assert_int_equal(run("run serial --model mlp:4 --dataset synth-dense:n=200,d=5,classes=2 --epochs 2 "
+                         "--out %s/converged --no-figures", tmpdir), 0);
+    assert_null(strstr(output, "diverged"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -867,6 +884,7 @@ int main(void)
         cmocka_unit_test(parallel_sweeps_write_what_sequential_ones_do),
         cmocka_unit_test(sweeps_report_final_error_against_the_global_batch),
         cmocka_unit_test(ranks_past_the_map_count_are_refused),
+        cmocka_unit_test(a_diverged_run_says_so),
     };
     return cmocka_run_group_tests_name("the distlab command's rough edges", tests, setup, teardown);
 }
