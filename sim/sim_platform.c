@@ -268,7 +268,7 @@ int sim_platform_setup(const sim_config *cfg, int ranks, sim_platform *p, char *
     if (cfg->platform) {
         int profiles = 1;
         if (regular_file(cfg->platform, err, errlen) != 0 ||
-            sim_platform_check_profiles(cfg->platform, &profiles, err, errlen) != 0)
+            sim_platform_check_profiles(cfg->platform, &profiles, p->net_analytic, err, errlen) != 0)
             return -1;
         p->cpu_fixed = !profiles;
         snprintf(p->path, sizeof p->path, "%s", cfg->platform);

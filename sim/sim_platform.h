@@ -36,8 +36,11 @@ int sim_platform_check_file(const char *path, char *err, size_t errlen);
 int sim_platform_file_hosts(const char *path, int *hosts, char *err, size_t errlen);
 /* sim_platform_check, and whether a host's speed or state follows a
  * profile (availability_file=, speed_file=, state_file=, a HOST_AVAIL or
- * SPEED <trace_connect>) in *cpu_profiles. */
-int sim_platform_check_profiles(const char *path, int *cpu_profiles, char *err, size_t errlen);
+ * SPEED <trace_connect>) in *cpu_profiles. With no_link_profiles, a link
+ * whose bandwidth, latency or state follows a profile is refused (--net
+ * analytic, which reads each link's numbers once). */
+int sim_platform_check_profiles(const char *path, int *cpu_profiles, int no_link_profiles, char *err,
+                                size_t errlen);
 /* Start SimGrid with the network model's settings and load the platform. */
 int sim_platform_load(sim_platform *p, char *err, size_t errlen);
 /* Let go of what setup wrote. */

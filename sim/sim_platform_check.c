@@ -109,6 +109,8 @@ typedef struct checker {
     double speeds[CHECK_PSTATES]; /* the element's speed= list */
     long pstate;                  /* the one it starts in */
     int cpu_profiles;             /* a host's speed or state follows a profile */
+    int link_profile_line;        /* the first link profile's line, or 0 */
+    char link_profile[96];        /* what it is: an attribute, or a <trace_connect> */
     char *err;
     size_t errlen;
 } checker;
@@ -511,9 +513,40 @@ static int cpu_profile(const xmlNode *node)
     return cpu;
 }
 
+/* What makes a link's bandwidth, latency or state follow a profile: a
+ * <link>'s bandwidth_file=, latency_file= or state_file=, or a
+ * <trace_connect> of kind BANDWIDTH, LATENCY or LINK_AVAIL; NULL if node
+ * does not. */
+static const char *link_profile(const xmlNode *node)
+{
+    static const char *const attrs[] = {"bandwidth_file", "latency_file", "state_file"};
+    if (is(node, "link")) {
+        for (int i = 0; i < 3; i++)
+            if (xmlHasProp(node, (const xmlChar *)attrs[i]))
+                return attrs[i];
+        return NULL;
+    }
+    if (!is(node, "trace_connect"))
+        return NULL;
+    static const char *const kinds[] = {"BANDWIDTH", "LATENCY", "LINK_AVAIL"};
+    xmlChar *kind = xmlGetProp(node, (const xmlChar *)"kind");
+    const char *what = NULL;
+    for (int i = 0; i < 3 && kind && !what; i++)
+        if (strcmp((const char *)kind, kinds[i]) == 0)
+            what = kinds[i];
+    xmlFree(kind);
+    return what;
+}
+
 static int check_node(checker *c, const xmlNode *node)
 {
     c->cpu_profiles |= cpu_profile(node);
+    const char *lp = c->link_profile_line ? NULL : link_profile(node);
+    if (lp) {
+        c->link_profile_line = node->line;
+        snprintf(c->link_profile, sizeof c->link_profile, "%s %s%s", is(node, "link") ? "<link>'s" : "a",
+                 lp, is(node, "link") ? "=" : " <trace_connect>");
+    }
     long nspeeds = 0;
     c->pstate = 0;
     for (size_t i = 0; i < sizeof rules / sizeof rules[0]; i++)
@@ -747,8 +780,11 @@ static void on_xml_error(void *arg, xmlErrorPtr e)
 }
 
 /* The check; *hosts and *cpu_profiles (when not NULL) get the file's
- * number of hosts and whether a host's speed or state has a profile. */
-static int check_counting(const char *path, int *hosts, int *cpu_profiles, char *err, size_t errlen)
+ * number of hosts and whether a host's speed or state has a profile; with
+ * no_link_profiles, a link that follows a profile is an error (--net
+ * analytic reads each link's bandwidth and latency once). */
+static int check_counting(const char *path, int *hosts, int *cpu_profiles, int no_link_profiles, char *err,
+                          size_t errlen)
 {
     checker c = {.path = path, .err = err, .errlen = errlen};
     err[0] = '\0';
@@ -790,6 +826,12 @@ static int check_counting(const char *path, int *hosts, int *cpu_profiles, char 
     }
     if (find_unknown_ends(&c) != 0 || check_full_zones(&c, root) != 0 || check_prolog(&c, doc, root) != 0)
         goto done;
+    if (no_link_profiles && c.link_profile_line) {
+        snprintf(err, errlen, "platform file '%s', line %d: %s makes a link follow a profile, which --net "
+                 "analytic does not (it reads each link's bandwidth and latency once); use --net ideal or "
+                 "--net tcp, or leave the profile out", path, c.link_profile_line, c.link_profile);
+        goto done;
+    }
     if (hosts)
         *hosts = (int)c.hosts.n; /* at most CHECK_MAX_HOSTS */
     if (cpu_profiles)
@@ -812,15 +854,16 @@ done:
 
 int sim_platform_check(const char *path, char *err, size_t errlen)
 {
-    return check_counting(path, NULL, NULL, err, errlen);
+    return check_counting(path, NULL, NULL, 0, err, errlen);
 }
 
 int sim_platform_file_hosts(const char *path, int *hosts, char *err, size_t errlen)
 {
-    return check_counting(path, hosts, NULL, err, errlen);
+    return check_counting(path, hosts, NULL, 0, err, errlen);
 }
 
-int sim_platform_check_profiles(const char *path, int *cpu_profiles, char *err, size_t errlen)
+int sim_platform_check_profiles(const char *path, int *cpu_profiles, int no_link_profiles, char *err,
+                                size_t errlen)
 {
-    return check_counting(path, NULL, cpu_profiles, err, errlen);
+    return check_counting(path, NULL, cpu_profiles, no_link_profiles, err, errlen);
 }

@@ -571,6 +571,57 @@ static void computations_take_simgrids_time(void **state)
     unlink(prof);
 }
 
+/* A link that follows a profile (its bandwidth over time): --net analytic
+ * reads each link's numbers once, so it refuses the file with the line
+ * and what to use, where it would silently ignore the profile; ideal
+ * follows it and runs. */
+static void link_profiles_are_refused_under_analytic(void **state)
+{
+    (void)state;
+    const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+    char name[64], prof[4200], plat[4200];
+    snprintf(name, sizeof name, "test-analytic-bw-%d.profile", (int)getpid());
+    snprintf(prof, sizeof prof, "%s/%s", tmp, name);
+    snprintf(plat, sizeof plat, "%s/test-analytic-bw-%d.xml", tmp, (int)getpid());
+    FILE *f = fopen(prof, "w");
+    assert_non_null(f);
+    fputs("0 1.25e9\n1 1.25e8\n", f);
+    fclose(f);
+    f = fopen(plat, "w");
+    assert_non_null(f);
+    fprintf(f, "<?xml version='1.0'?>\n<!DOCTYPE platform SYSTEM \"https://simgrid.org/simgrid.dtd\">\n"
+               "<platform version=\"4.1\">\n  <zone id=\"z\" routing=\"Full\">\n"
+               "    <host id=\"a\" speed=\"1Gf\"/>\n"
+               "    <host id=\"b\" speed=\"1Gf\"/>\n"
+               "    <link id=\"l\" bandwidth=\"1.25GBps\" latency=\"50us\" bandwidth_file=\"%s\"/>\n"
+               "    <route src=\"a\" dst=\"b\"><link_ctn id=\"l\"/></route>\n  </zone>\n</platform>\n", name);
+    fclose(f);
+    sim_config sim = sim_config_default();
+    sim.platform = plat;
+    compute_case alone = {0};
+    assert_true(slowest(sim, SIM_NET_IDEAL, 2, compute_rank, &alone) > 0);
+    sim.size_only = 1;
+    sim.net = SIM_NET_ANALYTIC;
+    job_config cfg = sim_job_config(&sim);
+    cfg.ranks = 2;
+    cfg.record_events = 0;
+    cfg.result_bytes = sizeof(slot);
+    job_result res;
+    int rc = job_run(&cfg, compute_rank, &alone, &res);
+    if (rc == 0 || !strstr(res.error, "line 7: <link>'s bandwidth_file= makes a link follow a profile, which "
+                                       "--net analytic does not"))
+        fail_msg("analytic should refuse the link's profile; it returned %d: %s", rc, res.error);
+    job_result_free(&res);
+    if (test_distlab()) { /* the command line: exit 2, before any job */
+        char args[4300];
+        snprintf(args, sizeof args, "--platform %s", plat);
+        test_refusal refusal = {args, "makes a link follow a profile, which --net analytic does not"};
+        test_distlab_refuses("collective --workers 2 --bytes 1MB --net analytic", &refusal, 1);
+    }
+    unlink(plat);
+    unlink(prof);
+}
+
 /* A rank alone on its host runs ahead of SimGrid's clock through its
  * computations (sim.c, exec_flops): what it does meanwhile must happen at
  * its own time. Rank 0 posts receives from 1 and 2, computes past both
@@ -698,6 +749,7 @@ int main(void)
         cmocka_unit_test(timed_waits_take_the_ideal_time),
         cmocka_unit_test(computations_take_simgrids_time),
         cmocka_unit_test(running_ahead_keeps_the_ideal_times),
+        cmocka_unit_test(link_profiles_are_refused_under_analytic),
         cmocka_unit_test(unknown_net_lists_the_known_ones),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
