@@ -54,7 +54,7 @@ int main(int argc, char **argv)
                    "--cfg=network/model:CM02",
                    "--cfg=network/crosstraffic:0",
                    "--cfg=network/TCP-gamma:0",
-                   "--cfg=network/optim:Lazy",
+                   "--cfg=network/optim:Full", /* as distlab's --net ideal (sim_platform.c) */
                    "--log=root.thresh:critical",
                    NULL};
     int cargc = 7;
