@@ -536,6 +536,36 @@ static void compute_takes(sim_config sim, int p, compute_case c, double want, co
     }
 }
 
+/* Write a platform of hosts a and b (1 Gf) and one link between them
+ * (1.25 GB/s, 50 us) into plat, where kind "speed" gives host a, and
+ * "bandwidth" the link, a profile (speed_file= or bandwidth_file=) with
+ * the given lines, written into prof beside it (SimGrid looks there). */
+static void two_hosts_with_a_profile(char plat[4200], char prof[4200], const char *kind, const char *lines)
+{
+    const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+    int host = strcmp(kind, "speed") == 0;
+    char name[64];
+    snprintf(name, sizeof name, "test-analytic-%s-%d.profile", kind, (int)getpid());
+    snprintf(prof, 4200, "%s/%s", tmp, name);
+    snprintf(plat, 4200, "%s/test-analytic-%s-%d.xml", tmp, kind, (int)getpid());
+    FILE *f = fopen(prof, "w");
+    assert_non_null(f);
+    fputs(lines, f);
+    fclose(f);
+    char attr[128];
+    snprintf(attr, sizeof attr, " %s_file=\"%s\"", kind, name);
+    f = fopen(plat, "w");
+    assert_non_null(f);
+    fprintf(f, "<?xml version='1.0'?>\n<!DOCTYPE platform SYSTEM \"https://simgrid.org/simgrid.dtd\">\n"
+               "<platform version=\"4.1\">\n  <zone id=\"z\" routing=\"Full\">\n"
+               "    <host id=\"a\" speed=\"1Gf\"%s/>\n"
+               "    <host id=\"b\" speed=\"1Gf\"/>\n"
+               "    <link id=\"l\" bandwidth=\"1.25GBps\" latency=\"50us\"%s/>\n"
+               "    <route src=\"a\" dst=\"b\"><link_ctn id=\"l\"/></route>\n  </zone>\n</platform>\n",
+            host ? attr : "", host ? "" : attr);
+    fclose(f);
+}
+
 static void computations_take_simgrids_time(void **state)
 {
     (void)state;
@@ -547,24 +577,8 @@ static void computations_take_simgrids_time(void **state)
     sim.hosts = 0;
     compute_takes(sim, 1, beside, 2e6 / sim.speed_flops, "a rank and its async companion");
     /* host a at half its speed from t = 0 (a speed profile) */
-    const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
-    char name[64], prof[4200], plat[4200];
-    snprintf(name, sizeof name, "test-analytic-%d.profile", (int)getpid()); /* SimGrid looks beside the platform */
-    snprintf(prof, sizeof prof, "%s/%s", tmp, name);
-    snprintf(plat, sizeof plat, "%s/test-analytic-%d.xml", tmp, (int)getpid());
-    FILE *f = fopen(prof, "w");
-    assert_non_null(f);
-    fputs("0 0.5\n", f);
-    fclose(f);
-    f = fopen(plat, "w");
-    assert_non_null(f);
-    fprintf(f, "<?xml version='1.0'?>\n<!DOCTYPE platform SYSTEM \"https://simgrid.org/simgrid.dtd\">\n"
-               "<platform version=\"4.1\">\n  <zone id=\"z\" routing=\"Full\">\n"
-               "    <host id=\"a\" speed=\"1Gf\" speed_file=\"%s\"/>\n"
-               "    <host id=\"b\" speed=\"1Gf\"/>\n"
-               "    <link id=\"l\" bandwidth=\"1.25GBps\" latency=\"50us\"/>\n"
-               "    <route src=\"a\" dst=\"b\"><link_ctn id=\"l\"/></route>\n  </zone>\n</platform>\n", name);
-    fclose(f);
+    char prof[4200], plat[4200];
+    two_hosts_with_a_profile(plat, prof, "speed", "0 0.5\n");
     sim.platform = plat;
     compute_takes(sim, 2, alone, 2e-3, "a rank on a host at half speed (a speed profile)");
     unlink(plat);
@@ -578,24 +592,8 @@ static void computations_take_simgrids_time(void **state)
 static void link_profiles_are_refused_under_analytic(void **state)
 {
     (void)state;
-    const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
-    char name[64], prof[4200], plat[4200];
-    snprintf(name, sizeof name, "test-analytic-bw-%d.profile", (int)getpid());
-    snprintf(prof, sizeof prof, "%s/%s", tmp, name);
-    snprintf(plat, sizeof plat, "%s/test-analytic-bw-%d.xml", tmp, (int)getpid());
-    FILE *f = fopen(prof, "w");
-    assert_non_null(f);
-    fputs("0 1.25e9\n1 1.25e8\n", f);
-    fclose(f);
-    f = fopen(plat, "w");
-    assert_non_null(f);
-    fprintf(f, "<?xml version='1.0'?>\n<!DOCTYPE platform SYSTEM \"https://simgrid.org/simgrid.dtd\">\n"
-               "<platform version=\"4.1\">\n  <zone id=\"z\" routing=\"Full\">\n"
-               "    <host id=\"a\" speed=\"1Gf\"/>\n"
-               "    <host id=\"b\" speed=\"1Gf\"/>\n"
-               "    <link id=\"l\" bandwidth=\"1.25GBps\" latency=\"50us\" bandwidth_file=\"%s\"/>\n"
-               "    <route src=\"a\" dst=\"b\"><link_ctn id=\"l\"/></route>\n  </zone>\n</platform>\n", name);
-    fclose(f);
+    char prof[4200], plat[4200];
+    two_hosts_with_a_profile(plat, prof, "bandwidth", "0 1.25e9\n1 1.25e8\n");
     sim_config sim = sim_config_default();
     sim.platform = plat;
     compute_case alone = {0};
