@@ -580,10 +580,7 @@ int cli_job_config(const cli_args *a, const char *verb, job_config *cfg, sim_con
         /* a platform file's values are input like the options' (exit 2),
          * refused before any job starts */
         char why[1024];
-        int cpu_profiles;
-        if (sim_platform_check_file(sim->platform, why, sizeof why) != 0 ||
-            (sim->net == SIM_NET_ANALYTIC &&
-             sim_platform_check_profiles(sim->platform, &cpu_profiles, 1, why, sizeof why) != 0)) {
+        if (sim_platform_check_file(sim->platform, sim->net == SIM_NET_ANALYTIC, why, sizeof why) != 0) {
             fprintf(stderr, "distlab %s: %s\n", verb, why);
             return -1;
         }

@@ -251,9 +251,11 @@ static int regular_file(const char *path, char *err, size_t errlen)
     return 0;
 }
 
-int sim_platform_check_file(const char *path, char *err, size_t errlen)
+int sim_platform_check_file(const char *path, int analytic, char *err, size_t errlen)
 {
-    return regular_file(path, err, errlen) != 0 ? -1 : sim_platform_check(path, err, errlen);
+    int cpu_profiles;
+    return regular_file(path, err, errlen) != 0 ? -1
+                                                 : sim_platform_check_profiles(path, &cpu_profiles, analytic, err, errlen);
 }
 
 int sim_platform_setup(const sim_config *cfg, int ranks, sim_platform *p, char *err, size_t errlen)

@@ -29,8 +29,10 @@ int sim_platform_setup(const sim_config *cfg, int ranks, sim_platform *p, char *
 int sim_platform_check(const char *path, char *err, size_t errlen);
 /* The same, after making sure the path is a regular file that exists:
  * what sim_platform_setup does, and what the command line calls first so
- * that a bad platform file is bad input (exit 2), not a failed run. */
-int sim_platform_check_file(const char *path, char *err, size_t errlen);
+ * that a bad platform file is bad input (exit 2), not a failed run. With
+ * analytic (--net analytic), a link that follows a profile is refused too
+ * (sim_platform_check_profiles). */
+int sim_platform_check_file(const char *path, int analytic, char *err, size_t errlen);
 /* sim_platform_check, and the file's number of hosts in *hosts (a
  * cluster's radical= counted host by host). */
 int sim_platform_file_hosts(const char *path, int *hosts, char *err, size_t errlen);
