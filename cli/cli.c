@@ -1,8 +1,10 @@
 /* cli.c -- option parsing shared by every verb (see cli.h). */
 #include "cli/cli.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/calibration.h"
@@ -681,4 +683,29 @@ void cli_describe_job(const job_config *cfg, const job_result *res, char *buf, s
                      real->launch == REAL_LAUNCH_PROCS ? "processes" : "threads",
                      real_binds(cfg) ? " bound to cores" : "", real->listen_addr, spin);
     }
+}
+
+int cli_read_whole(const char *path, char **buf, size_t *len)
+{
+    *buf = NULL;
+    *len = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return -1;
+    struct stat st;
+    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > (1ll << 36)) {
+        fclose(f);
+        return -1;
+    }
+    size_t n = (size_t)st.st_size;
+    char *b = malloc(n ? n : 1);
+    int bad = !b || fread(b, 1, n, f) != n;
+    fclose(f);
+    if (bad) {
+        free(b);
+        return -1;
+    }
+    *buf = b;
+    *len = n;
+    return 0;
 }

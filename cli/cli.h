@@ -104,6 +104,9 @@ int cli_result_elsewhere(const char *verb, const job_result *res);
 /* The exit status of a job that failed: 2 when its settings were refused
  * before any rank ran (bad input, as a bad option), else 1. */
 int cli_job_status(const job_result *res);
+/* A regular file's whole contents (at most 64 GiB) in a malloc'd *buf of
+ * *len bytes; -1, with *buf NULL, when it cannot be read. */
+int cli_read_whole(const char *path, char **buf, size_t *len);
 /* One line saying where and how a job ran, for a CSV comment or a log. */
 void cli_describe_job(const job_config *cfg, const job_result *res, char *buf, size_t len);
 

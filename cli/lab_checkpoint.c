@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "algorithms/plugin.h"
+#include "cli/cli.h"
 #include "cli/lab.h"
 
 #define CK_N 8        /* the model's weights */
@@ -290,30 +291,6 @@ static int write_bytes(const char *path, const void *data, size_t len)
     return ok ? 0 : -1;
 }
 
-static char *read_all(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    char *buf = NULL;
-    size_t cap = 0;
-    *len = 0;
-    for (;;) {
-        if (*len == cap) {
-            char *more = realloc(buf, cap = cap ? 2 * cap : 4096);
-            if (!more)
-                break;
-            buf = more;
-        }
-        size_t got = fread(buf + *len, 1, cap - *len, f);
-        *len += got;
-        if (got == 0)
-            break;
-    }
-    fclose(f);
-    return buf;
-}
-
 /* Loading path must fail and leave the state as it was. */
 static int ck_refused(outcome *o, const ck_ctx *c, const char *path, const char *what)
 {
@@ -346,7 +323,9 @@ static void check_refusals(outcome *o, const void *ctxp)
     ck_train(&r, 70);
     int rc = c->save(&r.s, ck_path(c, "good.ckpt", good, sizeof good));
     size_t len = 0;
-    char *bytes = rc == RT_OK ? read_all(good, &len) : NULL;
+    char *bytes = NULL;
+    if (rc == RT_OK)
+        cli_read_whole(good, &bytes, &len);
     if (!bytes || len == 0) {
         lab_say(o, "plugin_checkpoint_save at step 70 returned %d (%s) and wrote %s", rc, rc_name(rc),
                 bytes ? "an empty file" : "no file");

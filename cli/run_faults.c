@@ -131,23 +131,6 @@ static const void *load_checkpoint(void *arg, rt *r, size_t *len)
     return ctx->resume[rt_rank(r)];
 }
 
-static int read_whole(const char *path, char **buf, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return -1;
-    struct stat st;
-    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > (1ll << 36)) {
-        fclose(f);
-        return -1;
-    }
-    *len = (size_t)st.st_size;
-    *buf = malloc(*len ? *len : 1);
-    int bad = !*buf || fread(*buf, 1, *len, f) != *len;
-    fclose(f);
-    return bad ? -1 : 0;
-}
-
 /* The latest step every rank saved in DIR/checkpoint, read into ctx. */
 static int read_resume(run_ctx *ctx, const char *verb, const char *from)
 {
@@ -185,7 +168,7 @@ static int read_resume(run_ctx *ctx, const char *verb, const char *from)
         return -1;
     for (int rank = 0; rank < P; rank++) {
         snprintf(path, sizeof path, "%s/rank-%d.step-%ld.bin", dir, rank, best);
-        if (read_whole(path, &ctx->resume[rank], &ctx->resume_len[rank]) != 0) {
+        if (cli_read_whole(path, &ctx->resume[rank], &ctx->resume_len[rank]) != 0) {
             fprintf(stderr, "distlab %s: --resume: cannot read %s\n", verb, path);
             return -1;
         }
