@@ -77,6 +77,11 @@ int cli_is_plugin_name(const char *name);
  * or NULL): distlab functions the file must not call. */
 void *cli_plugin_load(const char *file, const char *symbol, const char *const *forbidden, char *err,
                       size_t len);
+/* The other symbols a lab needs from the object cli_plugin_load loaded
+ * (the one holding `loaded`): names[i] into syms[i], for n of them; 0, or
+ * -1 with err saying which is missing (every syms[i] NULL then or not). */
+int cli_plugin_siblings(const void *loaded, const char *file, const char *const *names, void **syms, int n,
+                        char *err, size_t len);
 
 /* The backends --backend can name, NULL-terminated, the default first: the
  * one list of them (core/job.c runs whichever cfg.backend points at). */

@@ -17,8 +17,7 @@
  * Each check runs in a child process (lab_isolated), in a folder of its
  * own under the checker's temporary folder.
  */
-#define _GNU_SOURCE
-#include <dlfcn.h>
+#define _GNU_SOURCE /* nftw */
 #include <errno.h>
 #include <ftw.h>
 #include <math.h>
@@ -459,19 +458,13 @@ void lab_check_checkpoint(tap *t, const char *file, void *loaded_symbol)
     char err[4400] = "", dir[4200];
     const char *tmp = getenv("TMPDIR");
     snprintf(dir, sizeof dir, "%s/distlab-lab10-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    Dl_info info;
-    void *h = loaded_symbol && dladdr(loaded_symbol, &info) && info.dli_fname
-                  ? dlopen(info.dli_fname, RTLD_NOW | RTLD_NOLOAD) : NULL;
+    static const char *const names[] = {PLUGIN_CHECKPOINT_SAVE, PLUGIN_CHECKPOINT_LOAD};
+    void *sym[2] = {NULL, NULL};
     if (!loaded_symbol)
         snprintf(err, sizeof err, "not run: %s did not load", file);
-    else if (!h)
-        snprintf(err, sizeof err, "cannot find the object built from %s again", file);
-    if (h) {
-        c.save = (plugin_checkpoint_save_fn *)dlsym(h, PLUGIN_CHECKPOINT_SAVE);
-        c.load = (plugin_checkpoint_load_fn *)dlsym(h, PLUGIN_CHECKPOINT_LOAD);
-        if (!c.save || !c.load)
-            snprintf(err, sizeof err, "%s does not define %s (algorithms/plugin.h says what it looks like)",
-                     file, !c.save ? PLUGIN_CHECKPOINT_SAVE : PLUGIN_CHECKPOINT_LOAD);
+    else if (cli_plugin_siblings(loaded_symbol, file, names, sym, 2, err, sizeof err) == 0) {
+        c.save = (plugin_checkpoint_save_fn *)sym[0];
+        c.load = (plugin_checkpoint_load_fn *)sym[1];
     }
     if (c.save && c.load && !(c.dir = mkdtemp(dir)))
         snprintf(err, sizeof err, "cannot make a temporary folder for the checkpoints (%s): %s", dir,

@@ -14,8 +14,6 @@
  *   - on real sockets (threads) the same bits as in simulation;
  *   - simulated time of each call is the lab's cost formula, to 1e-6.
  */
-#define _GNU_SOURCE /* dladdr */
-#include <dlfcn.h>
 #include <math.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -450,17 +448,11 @@ int lab_check_mp(const lab_checker *lab, const char *file, int quick)
     mp_ctx ctx = {{0}, quick};
     ctx.fn.split = (plugin_mp_split_fn *)cli_plugin_load(file, PLUGIN_MP_SPLIT, theirs, err, sizeof err);
     /* the other two from the same object, already loaded */
-    Dl_info info;
-    void *h = ctx.fn.split && dladdr((void *)ctx.fn.split, &info) && info.dli_fname
-                  ? dlopen(info.dli_fname, RTLD_NOW | RTLD_NOLOAD) : NULL;
-    if (ctx.fn.split && !h)
-        snprintf(err, sizeof err, "cannot find the object built from %s again", file);
-    if (h) {
-        ctx.fn.forward = (plugin_mp_forward_fn *)dlsym(h, PLUGIN_MP_FORWARD);
-        ctx.fn.backward = (plugin_mp_backward_fn *)dlsym(h, PLUGIN_MP_BACKWARD);
-        if (!ctx.fn.forward || !ctx.fn.backward)
-            snprintf(err, sizeof err, "%s does not define %s (algorithms/plugin.h says what it looks "
-                     "like)", file, !ctx.fn.forward ? PLUGIN_MP_FORWARD : PLUGIN_MP_BACKWARD);
+    static const char *const more[] = {PLUGIN_MP_FORWARD, PLUGIN_MP_BACKWARD};
+    void *sym[2] = {NULL, NULL};
+    if (ctx.fn.split && cli_plugin_siblings((void *)ctx.fn.split, file, more, sym, 2, err, sizeof err) == 0) {
+        ctx.fn.forward = (plugin_mp_forward_fn *)sym[0];
+        ctx.fn.backward = (plugin_mp_backward_fn *)sym[1];
     }
     int loaded = ctx.fn.split && ctx.fn.forward && ctx.fn.backward;
     lab_tap_line(&t, loaded, "%s builds, defines plugin_mp_split, _forward and _backward and calls none "

@@ -11,6 +11,7 @@
  * lab can refuse a file that calls distlab's own version of what the
  * student is to write (nm -D lists what the object imports).
  */
+#define _GNU_SOURCE /* dladdr */
 #include <dlfcn.h>
 #include <errno.h>
 #include <libgen.h>
@@ -195,4 +196,27 @@ void *cli_plugin_load(const char *file, const char *symbol, const char *const *f
         return NULL;
     }
     return fn; /* the handle stays open for the life of the process */
+}
+
+int cli_plugin_siblings(const void *loaded, const char *file, const char *const *names, void **syms, int n,
+                        char *err, size_t len)
+{
+    Dl_info info;
+    void *h = loaded && dladdr(loaded, &info) && info.dli_fname ? dlopen(info.dli_fname, RTLD_NOW | RTLD_NOLOAD)
+                                                                 : NULL;
+    for (int i = 0; i < n; i++)
+        syms[i] = NULL;
+    if (!h) {
+        snprintf(err, len, "cannot find the object built from %s again", file);
+        return -1;
+    }
+    for (int i = 0; i < n; i++)
+        if (!(syms[i] = dlsym(h, names[i]))) {
+            snprintf(err, len, "%s does not define %s (algorithms/plugin.h says what it looks like)", file,
+                     names[i]);
+            dlclose(h);
+            return -1;
+        }
+    dlclose(h); /* the reference RTLD_NOLOAD took: the object stays loaded */
+    return 0;
 }
