@@ -33,23 +33,35 @@ typedef struct dp_framework {
      * no limit), priority */
     int ps, priority;
     double partition_bytes, credit_bytes;
-    const char *why;
 } dp_framework;
 
 static const dp_framework frameworks[] = {
-    {"ddp", 25e6, 1, 0, 0, 0, 0, 0, "PyTorch DDP: bucket_cap_mb=25, buckets allreduced during backward (Li et al., VLDB 2020)"},
-    {"horovod", 64.0 * 1024 * 1024, 1, 0, 0, 0, 0, 0, "Horovod: a background cycle every 5 ms (HOROVOD_CYCLE_TIME) "
-                                       "negotiates the ready tensors on rank 0 and allreduces them fused into 64 MiB "
-                                       "buffers (HOROVOD_FUSION_THRESHOLD) during backward (Sergeev & Del Balso 2018)"},
-    {"byteps", 4e6, 1, 1, 0, 0, 0, 0, "BytePS: tensors in 4 MB partitions (BYTEPS_PARTITION_BYTES), pushed and pulled "
-                          "through --servers CPU machines during backward (Jiang et al., OSDI 2020)"},
-    {"p3", 0, 1, 0, 1, 1, 4e6, 16e6, "P3 / ByteScheduler: pieces of 1M parameters (4 MB), 4M on the "
-                                    "wire at once, pushed and pulled input side first (Jayarajan et al. 2019; Peng et al., SOSP 2019)"},
-    {"tf-ps", 0, 1, 0, 1, 0, 0, 0, "TensorFlow ParameterServerStrategy: whole variables round-robin over the PS "
-                                 "tasks, each pushed as backward makes it, no partitioner, no priorities"},
-    {"ray-train", 25e6, 1, 0, 0, 0, 0, 0, "Ray Train's TorchTrainer: prepare_model wraps the model in DDP with its "
-                                       "defaults, one Ray actor per GPU, NCCL"},
-    {"none", 0, 0, 0, 0, 0, 0, 0, "one allreduce of the whole gradient after backward (run allreduce's schedule)"},
+    /* PyTorch DDP: bucket_cap_mb=25, buckets allreduced during backward
+     * (Li et al., VLDB 2020) */
+    {"ddp", 25e6, 1, 0, 0, 0, 0, 0},
+    /* Horovod: a background cycle every 5 ms (HOROVOD_CYCLE_TIME)
+     * negotiates the ready tensors on rank 0 and allreduces them fused
+     * into 64 MiB buffers (HOROVOD_FUSION_THRESHOLD) during backward
+     * (Sergeev & Del Balso 2018) */
+    {"horovod", 64.0 * 1024 * 1024, 1, 0, 0, 0, 0, 0},
+    /* BytePS: tensors in 4 MB partitions (BYTEPS_PARTITION_BYTES), pushed
+     * and pulled through --servers CPU machines during backward (Jiang et
+     * al., OSDI 2020) */
+    {"byteps", 4e6, 1, 1, 0, 0, 0, 0},
+    /* P3 / ByteScheduler: pieces of 1M parameters (4 MB), 4M on the wire
+     * at once, pushed and pulled input side first (Jayarajan et al. 2019;
+     * Peng et al., SOSP 2019) */
+    {"p3", 0, 1, 0, 1, 1, 4e6, 16e6},
+    /* TensorFlow ParameterServerStrategy: whole variables round-robin over
+     * the PS tasks, each pushed as backward makes it, no partitioner, no
+     * priorities */
+    {"tf-ps", 0, 1, 0, 1, 0, 0, 0},
+    /* Ray Train's TorchTrainer: prepare_model wraps the model in DDP with
+     * its defaults, one Ray actor per GPU, NCCL */
+    {"ray-train", 25e6, 1, 0, 0, 0, 0, 0},
+    /* one allreduce of the whole gradient after backward (run allreduce's
+     * schedule) */
+    {"none", 0, 0, 0, 0, 0, 0, 0},
 };
 enum { NFRAMEWORKS = sizeof frameworks / sizeof frameworks[0] };
 
