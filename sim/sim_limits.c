@@ -47,42 +47,55 @@ static double count_lines(const char *path)
     return n;
 }
 
-/* A "Name: N kB" line of /proc/meminfo or /proc/self/status, in bytes; -1 if absent. */
-static double kb_field(const char *path, const char *name)
+/* A small file's text (a /proc file: its size is not known before),
+ * NUL-terminated, cut at len - 1 bytes; "" when it cannot be read. */
+static void read_text(const char *path, char *buf, size_t len)
 {
     FILE *f = fopen(path, "r");
-    char line[256];
-    double v = -1;
-    size_t n = strlen(name);
-    while (f && fgets(line, sizeof line, f))
-        if (strncmp(line, name, n) == 0 && line[n] == ':' && sscanf(line + n + 1, "%lf", &v) == 1) {
-            v *= 1024;
-            break;
-        }
+    size_t n = f ? fread(buf, 1, len - 1, f) : 0;
+    buf[n] = '\0';
     if (f)
         fclose(f);
-    return v;
+}
+
+/* A "Name: N kB" line of /proc/meminfo's or /proc/self/status's text, in
+ * bytes; -1 if absent. */
+static double kb_field(const char *text, const char *name)
+{
+    size_t n = strlen(name);
+    double v;
+    for (const char *line = text; *line;) {
+        if (strncmp(line, name, n) == 0 && line[n] == ':' && sscanf(line + n + 1, "%lf", &v) == 1)
+            return v * 1024;
+        const char *nl = strchr(line, '\n');
+        if (!nl)
+            break;
+        line = nl + 1;
+    }
+    return -1;
 }
 
 void sim_limits_read(sim_limits *l)
 {
+    char text[8192]; /* /proc/meminfo is about 1.5 KB, /proc/self/status about 1.4 KB */
     memset(l, 0, sizeof *l);
     l->max_map_count = file_number("/proc/sys/vm/max_map_count");
     l->maps_in_use = count_lines("/proc/self/maps");
     struct rlimit rl;
     if (getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
-        double mapped = kb_field("/proc/self/status", "VmSize");
+        read_text("/proc/self/status", text, sizeof text);
+        double mapped = kb_field(text, "VmSize");
         l->address_space_bytes = (double)rl.rlim_cur - (mapped > 0 ? mapped : 0);
         if (l->address_space_bytes < 1)
             l->address_space_bytes = 1;
     }
-    const char *mi = "/proc/meminfo";
+    read_text("/proc/meminfo", text, sizeof text); /* once, for all four fields */
     if (file_number("/proc/sys/vm/overcommit_memory") == 2) {
-        double limit = kb_field(mi, "CommitLimit"), used = kb_field(mi, "Committed_AS");
+        double limit = kb_field(text, "CommitLimit"), used = kb_field(text, "Committed_AS");
         if (limit > 0 && used >= 0)
             l->commit_bytes = limit > used ? limit - used : 1;
     }
-    double avail = kb_field(mi, "MemAvailable"), swap = kb_field(mi, "SwapFree");
+    double avail = kb_field(text, "MemAvailable"), swap = kb_field(text, "SwapFree");
     if (avail > 0)
         l->memory_bytes = avail + (swap > 0 ? swap : 0);
 }

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -645,6 +646,44 @@ static void ranks_past_the_machine_are_refused(void **state)
     assert_int_equal(sim_limits_check(1 << 30, &none, err, sizeof err), 0);
 }
 
+/* The limits of this machine, read from /proc: /proc/meminfo's fields
+ * (one read of the file for all of them) and, under ulimit -v (in a
+ * forked child), the address space left below it. */
+static void limits_are_read_from_proc(void **state)
+{
+    (void)state;
+    FILE *f = fopen("/proc/meminfo", "r");
+    if (!f)
+        skip();
+    fclose(f);
+    sim_limits l;
+    sim_limits_read(&l);
+    assert_true(l.max_map_count > 0);
+    assert_true(l.maps_in_use > 0);
+    assert_true(l.memory_bytes > 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        struct rlimit rl;
+        if (getrlimit(RLIMIT_AS, &rl) != 0)
+            _exit(3);
+        if (rl.rlim_max == RLIM_INFINITY || rl.rlim_max > (64ull << 30))
+            rl.rlim_cur = 64ull << 30;
+        else
+            rl.rlim_cur = rl.rlim_max;
+        sim_limits c;
+        if (setrlimit(RLIMIT_AS, &rl) != 0)
+            _exit(3);
+        sim_limits_read(&c);
+        _exit(c.address_space_bytes > 0 && c.address_space_bytes < (double)rl.rlim_cur && c.memory_bytes > 0
+                  ? 0 : 1);
+    }
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 /* SimGrid's own parser reads only a file with its DTD's DOCTYPE and a
  * version from 4 to 4.1; without them it aborted the run ("Unexpected
  * character `<' in prolog", "BIG FAT WARNING"), exit 1. Refused first,
@@ -706,6 +745,7 @@ int main(void)
         cmocka_unit_test(generated_cluster_xml),
         cmocka_unit_test(memory_grows_with_the_peers_used),
         cmocka_unit_test(ranks_past_the_machine_are_refused),
+        cmocka_unit_test(limits_are_read_from_proc),
         cmocka_unit_test(simgrids_prolog_is_checked),
     };
     return cmocka_run_group_tests_name("sim backend", tests, NULL, NULL);
