@@ -11,9 +11,10 @@
  *     waits in the queue;
  *   - progress: one poll over every connection that reads and writes
  *     whatever is ready, so two ranks sending each other 64 MiB at once
- *     never deadlock; a waiting rank polls without sleeping for the job's
- *     spin time (when it has a core to itself: real_spin_s in real_backend.c),
- *     then sleeps in the kernel until a socket is ready;
+ *     never deadlock; a waiting rank polls without sleeping until nothing
+ *     has moved for the job's spin time (when it has a core to itself:
+ *     real_spin_s in real_backend.c), then sleeps in the kernel until a
+ *     socket is ready;
  *   - failure: a closed connection, a socket error or a malformed frame
  *     ends the peer; everything waiting on it completes with an error. A
  *     halt frame (a hosts rank that failed) fails the receives from its
@@ -773,6 +774,11 @@ int real_progress_for(rt *r, int n, rt_request **reqs, double timeout_s)
             rc = rt_seterr(r, RT_EIO, "poll: %s", strerror(errno));
             goto out;
         }
+        /* a message in flight comes a socket's worth at a time: sleeping
+         * each time the socket runs dry woke a 4 MiB one-way transfer's
+         * ranks ~60 times, so the spin time runs from the last bytes moved */
+        if (k > 0)
+            spin_until = net_clock_s() + rk->job->spin_s;
         if (spinning && k == 0)
             sched_yield(); /* a thread of this machine that needs the core may have it */
         if (live && net_clock_s() >= deadline && !first_done(n, reqs)) {

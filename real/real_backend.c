@@ -91,8 +91,12 @@ static int core_per_rank(const job_config *job)
  * loaded VM -- more than a 4 KiB message takes to cross loopback -- so a
  * rank that has a core to itself keeps polling (with a yield between
  * polls) for a while first, as MPI libraries do. 100 us covers the waits
- * of small and medium collectives; a longer wait then sleeps, and its
- * wake-up is small next to it. With more ranks than cores a spinning rank
+ * of small and medium collectives; a wait in which nothing moves for that
+ * long then sleeps, and its wake-up is small next to it. The time counts
+ * from the last bytes moved, not from the start of the wait: a large
+ * message arrives a socket buffer at a time, and a rank that slept each
+ * time its socket ran dry paid a wake-up per buffer (a 4 MiB one-way
+ * transfer: ~60). With more ranks than cores a spinning rank
  * would take the core its peer needs to send what it waits for, so then
  * no rank spins. */
 double real_spin_s(const job_config *job)
