@@ -218,13 +218,18 @@ static int parse_one(checker *c, const xmlNode *node, const char *attr, const ch
  * how many, or -1. */
 static int parse_list(checker *c, const xmlNode *node, const char *attr, const char *s, value_kind kind)
 {
-    char *copy = strdup(s), *save = NULL;
+    char *copy = strdup(s), *rest = copy;
     if (!copy)
         return fail_at(c, node, "out of memory");
     int n = 0, rc = 0;
     const char *seps = kind == V_RATES ? ",;" : ",";
-    for (char *tok = strtok_r(copy, seps, &save); tok; tok = strtok_r(NULL, seps, &save), n++) {
+    /* every item, empty ones too: SimGrid aborts on "1Gf,,2Gf" */
+    for (char *tok; rest && (tok = strsep(&rest, seps)); n++) {
         double v;
+        if (!*tok) {
+            rc = fail_at(c, node, "%s='%s': item %d is empty", attr, s, n + 1);
+            break;
+        }
         if (parse_one(c, node, attr, tok, kind == V_RATES ? V_RATE : kind, kind == V_SPEEDS, &v) != 0) {
             rc = -1;
             break;
@@ -332,11 +337,15 @@ static int add_radical(checker *c, const xmlNode *node, const char *radical)
 {
     xmlChar *prefix = xmlGetProp(node, (const xmlChar *)"prefix");
     xmlChar *suffix = xmlGetProp(node, (const xmlChar *)"suffix");
-    char *copy = strdup(radical), *save = NULL;
+    char *copy = strdup(radical), *rest = copy, *part;
     long total = 0;
     int rc = copy ? 0 : fail_at(c, node, "out of memory");
-    for (char *part = copy ? strtok_r(copy, ",", &save) : NULL; part && rc == 0;
-         part = strtok_r(NULL, ",", &save)) {
+    /* every part, empty ones too: SimGrid aborts on "0-3,,5" */
+    while (rc == 0 && rest && (part = strsep(&rest, ","))) {
+        if (!*part) {
+            rc = fail_at(c, node, "radical='%s': an empty part (two commas in a row, or one at an end)", radical);
+            break;
+        }
         char *dash = strchr(part + 1, '-');
         long a, b;
         if (dash)

@@ -290,6 +290,13 @@ static void platform_values_are_checked(void **state)
          "bb_bw='0Gbps' is zero"},
         {"<cluster id=\"c\" prefix=\"n-\" suffix=\"\" radical=\"3-0\" speed=\"1Gf\" bw=\"1Gbps\" lat=\"5us\"/>",
          "radical='3-0': the range 3-0 is empty"},
+        /* SimGrid aborted on an empty item: " is not an int", "cannot parse number" */
+        {"<cluster id=\"c\" prefix=\"n-\" suffix=\"\" radical=\"0-3,,5\" speed=\"1Gf\" bw=\"1Gbps\" lat=\"5us\"/>",
+         "radical='0-3,,5': an empty part"},
+        {"<cluster id=\"c\" prefix=\"n-\" suffix=\"\" radical=\"0-3,\" speed=\"1Gf\" bw=\"1Gbps\" lat=\"5us\"/>",
+         "radical='0-3,': an empty part"},
+        {"<cluster id=\"c\" prefix=\"n-\" suffix=\"\" radical=\"0-3\" speed=\"1Gf,,2Gf\" bw=\"1Gbps\" lat=\"5us\"/>",
+         "speed='1Gf,,2Gf': item 2 is empty"},
         {"<cluster id=\"c\" prefix=\"n-\" suffix=\"\" radical=\"0-99999999\" speed=\"1Gf\" bw=\"1Gbps\" lat=\"5us\"/>",
          "makes more than 1048576 hosts"},
         {"<zone id=\"w\" routing=\"Full\">"
