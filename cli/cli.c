@@ -145,6 +145,41 @@ static int bad(const char *verb, const char *name, const char *msg)
     return -1;
 }
 
+int cli_split_list(const char *verb, const char *opt, const char *list, char ***items)
+{
+    *items = NULL;
+    size_t n = 1, len = strlen(list);
+    for (const char *p = list; *p; p++)
+        n += *p == ',';
+    /* the pointers, then a copy of the text they point into */
+    char **item = malloc(n * sizeof *item + len + 1);
+    if (!item) {
+        bad(verb, opt, "out of memory");
+        return -1;
+    }
+    char *text = (char *)(item + n), *p = text;
+    memcpy(text, list, len + 1);
+    for (size_t i = 0; i < n; i++) {
+        char *comma = strchr(p, ',');
+        if (comma)
+            *comma = '\0';
+        if (!*p) {
+            char msg[512];
+            if (n == 1)
+                snprintf(msg, sizeof msg, "empty value (expected a comma-separated list)");
+            else
+                snprintf(msg, sizeof msg, "'%.300s': item %zu of %zu is empty (two commas in a row, or one "
+                         "at an end)", list, i + 1, n);
+            free(item);
+            return bad(verb, opt, msg);
+        }
+        item[i] = p;
+        p = comma ? comma + 1 : p + strlen(p);
+    }
+    *items = item;
+    return (int)n; /* an argument's commas: far below INT_MAX */
+}
+
 /* One --fail (RANK@TIME) or --degrade (LINK:FACTOR@START-END) entry. */
 static int parse_fault(const char *verb, const char *opt, char *item, sim_fault *f)
 {
@@ -220,11 +255,9 @@ static int parse_faults(const cli_args *a, const char *verb, const char *opt, si
     const char *v = cli_get(a, opt);
     if (!v)
         return 0;
-    char *list = strdup(v), *save = NULL;
-    if (!list)
-        return bad(verb, opt, "out of memory");
-    int rc = 0;
-    for (char *item = strtok_r(list, ",", &save); item && !rc; item = strtok_r(NULL, ",", &save)) {
+    char **item;
+    int n = cli_split_list(verb, opt, v, &item), rc = n < 0 ? -1 : 0;
+    for (int i = 0; i < n && !rc; i++) {
         if (sim->nfaults == SIM_MAX_FAULTS) {
             char msg[80];
             snprintf(msg, sizeof msg, "at most %d failures in all", SIM_MAX_FAULTS);
@@ -232,14 +265,14 @@ static int parse_faults(const cli_args *a, const char *verb, const char *opt, si
             break;
         }
         /* a copy of its own: a link's name is kept */
-        char *mine = strdup(item);
+        char *mine = strdup(item[i]);
         rc = !mine ? bad(verb, opt, "out of memory") : parse_fault(verb, opt, mine, &sim->faults[sim->nfaults]);
         if (!rc)
             sim->nfaults++;
         else
             free(mine);
     }
-    free(list);
+    free(item);
     return rc;
 }
 

@@ -55,6 +55,13 @@ int cli_get_time(const cli_args *a, const char *verb, const char *name, double *
 int cli_get_choice(const cli_args *a, const char *verb, const char *name,
                    const char *const *choices, int *out);
 
+/* An option's comma-separated value ("4KiB,1MB"): *items gets its n
+ * items in order, in one malloc'd block the caller frees with
+ * free(*items). An empty value or an empty item ("4,,8", a leading or
+ * trailing comma) is refused, saying the option and which item. Returns
+ * n (at least 1), or -1 having said what is wrong. */
+int cli_split_list(const char *verb, const char *opt, const char *list, char ***items);
+
 /* The folder an installed distlab keeps its platforms/ and labs/ in:
  * $DISTLAB_SHARE if set, else PREFIX/share/distlab as built. */
 const char *cli_share_dir(void);

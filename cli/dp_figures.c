@@ -44,18 +44,6 @@ static int has_servers(const char *fw)
     return strcmp(fw, "byteps") == 0 || strcmp(fw, "p3") == 0 || strcmp(fw, "tf-ps") == 0;
 }
 
-/* Split "a,b,c" in place into at most max parts; -1 when more or empty. */
-static int split_list(char *s, char **part, int max)
-{
-    int n = 0;
-    for (char *tok = strtok(s, ","); tok; tok = strtok(NULL, ",")) {
-        if (n == max)
-            return -1;
-        part[n++] = tok;
-    }
-    return n ? n : -1;
-}
-
 /* One point: a dp run with the shared options, --framework, the varied
  * one and --out, and the numbers read back from its summary. */
 typedef struct fw_run {
@@ -214,65 +202,59 @@ int dp_figures(const char *verb, int argc, char **argv)
             shared[nshared++] = argv[i];
         }
     }
-    char fwbuf[512], varybuf[1024];
-    char *fw[FW_MAX], *vals[FW_MAX_VALUES];
-    snprintf(fwbuf, sizeof fwbuf, "%s", fwlist ? fwlist : "");
-    int nfw = split_list(fwbuf, fw, FW_MAX);
-    if (nfw < 0) {
+    /* ---- the lists: frameworks, workloads, the varied values ---- */
+    char **fw = NULL, **wls = NULL, **vals = NULL, *nowl[1] = {NULL}, **wl = nowl, *key = NULL;
+    fw_point *pt = NULL;
+    fw_run *runs = NULL;
+    int *ran = NULL, status = 2, nv = 1, nwl = 1;
+    double x[FW_MAX_VALUES];
+    int nfw = fwlist ? cli_split_list(verb, "frameworks", fwlist, &fw) : 0;
+    if (nfw < 0)
+        goto done;
+    if (nfw < 1 || nfw > FW_MAX) {
         fprintf(stderr, "distlab %s: --frameworks: expected 1 to %d of ddp, horovod, byteps, p3, tf-ps, "
                 "ray-train, none, comma-separated\n", verb, FW_MAX);
-        return 2;
+        goto done;
     }
     /* sweep: several workloads, one line each per framework */
-    char wlbuf[512];
-    char *wl[FW_MAX] = {NULL};
-    int nwl = 1;
     if (wllist) {
-        snprintf(wlbuf, sizeof wlbuf, "%s", wllist);
-        nwl = split_list(wlbuf, wl, FW_MAX);
-        if (nwl < 0 || (!sweep && nwl > 1)) {
+        if ((nwl = cli_split_list(verb, "workload", wllist, &wls)) < 0)
+            goto done;
+        if (nwl > (sweep ? FW_MAX : 1)) {
             fprintf(stderr, "distlab %s: --workload: expected %s\n", verb,
                     sweep ? "1 to 8 networks, comma-separated" : "one network (sweep takes several)");
-            return 2;
+            goto done;
         }
+        wl = wls;
     }
-    const char *key = NULL;
-    int nv = 0;
-    double x[FW_MAX_VALUES];
     if (sweep) {
-        snprintf(varybuf, sizeof varybuf, "%s", vary ? vary : "");
-        char *eq = strchr(varybuf, '=');
-        if (eq)
-            *eq = '\0';
-        key = varybuf;
-        if (!eq || (strcmp(key, "gpus") != 0 && strcmp(key, "bucket") != 0 && strcmp(key, "servers") != 0)) {
+        const char *eq = vary ? strchr(vary, '=') : NULL;
+        key = eq ? strndup(vary, (size_t)(eq - vary)) : NULL;
+        if (!eq || !key || (strcmp(key, "gpus") != 0 && strcmp(key, "bucket") != 0 && strcmp(key, "servers") != 0)) {
             fprintf(stderr, "distlab sweep: --vary: with --frameworks, expected gpus=N1,N2,..., "
                     "bucket=SIZE1,SIZE2,... or servers=K1,K2,...\n");
-            return 2;
+            goto done;
         }
-        nv = split_list(eq + 1, vals, FW_MAX_VALUES);
-        if (nv < 0) {
+        char opt[32];
+        snprintf(opt, sizeof opt, "vary %s", key);
+        if ((nv = cli_split_list(verb, opt, eq + 1, &vals)) < 0)
+            goto done;
+        if (nv > FW_MAX_VALUES) {
             fprintf(stderr, "distlab sweep: --vary %s: expected 1 to %d values, comma-separated\n", key,
                     FW_MAX_VALUES);
-            return 2;
+            goto done;
         }
         for (int k = 0; k < nv; k++)
             if (axis_value(verb, key, vals[k], &x[k]) != 0)
-                return 2;
-    } else {
-        nv = 1;
+                goto done;
     }
     int nline = nfw * nwl; /* line l: framework l / nwl, workload l % nwl */
-    fw_point *pt = calloc((size_t)nline * (size_t)nv, sizeof *pt);
-    if (!pt) {
-        fprintf(stderr, "distlab %s: out of memory\n", verb);
-        return 1;
-    }
-    int status = 0, npt = nline * nv;
+    int npt = nline * nv;
     char dir[4096];
-    fw_run *runs = calloc((size_t)npt, sizeof *runs);
-    int *ran = calloc((size_t)npt, sizeof *ran);
-    if (!runs || !ran) {
+    pt = calloc((size_t)npt, sizeof *pt);
+    runs = calloc((size_t)npt, sizeof *runs);
+    ran = calloc((size_t)npt, sizeof *ran);
+    if (!pt || !runs || !ran) {
         fprintf(stderr, "distlab %s: out of memory\n", verb);
         status = 1;
         goto done;
@@ -394,5 +376,9 @@ done:
     free(runs);
     free(ran);
     free(pt);
+    free(fw);
+    free(wls);
+    free(vals);
+    free(key);
     return status;
 }

@@ -159,18 +159,24 @@ int experiment_add_run(experiment *e, const char *verb, const char *spec, int nw
         free(copy);
         return -1;
     }
-    char *save = NULL, *algo = strtok_r(copy, ":", &save);
-    char *variant = algo ? strtok_r(NULL, ":", &save) : NULL;
-    char *arg = variant ? strtok_r(NULL, ":", &save) : NULL;
+    /* ALGO[:VARIANT[:ARG]], no part empty ("ps::4" is not "ps:4") */
+    char *rest = copy, *algo = strsep(&rest, ":");
+    char *variant = rest ? strsep(&rest, ":") : NULL;
+    char *arg = rest ? strsep(&rest, ":") : NULL;
     int rc = -1;
-    if (!algo || !run_algo_find(algo)) {
+    if ((variant && !*variant) || (arg && !*arg) || (rest && !*rest)) {
+        fprintf(stderr, "distlab %s: run '%s': an empty ':' part (expected ALGO[:VARIANT[:ARG]])\n", verb,
+                spec);
+        goto out;
+    }
+    if (!*algo || !run_algo_find(algo)) {
         fprintf(stderr, "distlab %s: run '%s': unknown algorithm; known:", verb, spec);
         for (int i = 0; run_algo_at(i); i++)
             fprintf(stderr, " %s", run_algo_at(i)->algo->name);
         fprintf(stderr, "\n");
         goto out;
     }
-    if (strtok_r(NULL, ":", &save)) {
+    if (rest) {
         fprintf(stderr, "distlab %s: run '%s': too many ':' parts\n", verb, spec);
         goto out;
     }

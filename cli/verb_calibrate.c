@@ -442,10 +442,13 @@ static void summarize(const cal_arg *a, const job_result *res, calibration *c)
  * a number after a comma continues the mlp before it. */
 static int parse_models(const char *list, cal_arg *a)
 {
-    char copy[1024], *save = NULL;
-    snprintf(copy, sizeof copy, "%s", list);
+    char **item;
+    int n = cli_split_list("calibrate", "models", list, &item);
+    if (n < 0)
+        return -1;
     a->nmodels = 0;
-    for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+    for (int i = 0; i < n; i++) {
+        const char *tok = item[i];
         if (*tok >= '0' && *tok <= '9' && a->nmodels > 0) {
             char *prev = a->models[a->nmodels - 1];
             if (strlen(prev) + strlen(tok) + 2 > sizeof a->models[0])
@@ -456,44 +459,45 @@ static int parse_models(const char *list, cal_arg *a)
         }
         if (a->nmodels == CAL_MAX_MODELS) {
             fprintf(stderr, "distlab calibrate: --models: at most %d models\n", CAL_MAX_MODELS);
+            free(item);
             return -1;
         }
         if (strlen(tok) + 1 > sizeof a->models[0])
             goto too_long;
         snprintf(a->models[a->nmodels++], sizeof a->models[0], "%s", tok);
     }
-    if (a->nmodels == 0) {
-        fprintf(stderr, "distlab calibrate: --models: give at least one model\n");
+    if (a->nmodels == 0) { /* "4": a number continues an mlp, and none came before it */
+        fprintf(stderr, "distlab calibrate: --models: '%s' names no model\n", list);
+        free(item);
         return -1;
     }
+    free(item);
     return 0;
 too_long:
     fprintf(stderr, "distlab calibrate: --models: a model spec is too long\n");
+    free(item);
     return -1;
 }
 
 static int parse_batches(const char *list, cal_arg *a)
 {
-    char copy[256], *save = NULL, err[256];
-    snprintf(copy, sizeof copy, "%s", list);
+    char **item, err[256];
+    int n = cli_split_list("calibrate", "batches", list, &item), rc = n < 0 ? -1 : 0;
     a->nbatches = 0;
-    for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+    for (int i = 0; i < n && !rc; i++) {
         long b;
         if (a->nbatches == CAL_MAX_BATCHES) {
             fprintf(stderr, "distlab calibrate: --batches: at most %d sizes\n", CAL_MAX_BATCHES);
-            return -1;
+            rc = -1;
+        } else if (units_int(item[i], 1, 1 << 16, &b, err, sizeof err) != 0) {
+            fprintf(stderr, "distlab calibrate: --batches: '%s': %s\n", item[i], err);
+            rc = -1;
+        } else {
+            a->batches[a->nbatches++] = (size_t)b;
         }
-        if (units_int(tok, 1, 1 << 16, &b, err, sizeof err) != 0) {
-            fprintf(stderr, "distlab calibrate: --batches: '%s': %s\n", tok, err);
-            return -1;
-        }
-        a->batches[a->nbatches++] = (size_t)b;
     }
-    if (a->nbatches == 0) {
-        fprintf(stderr, "distlab calibrate: --batches: give at least one batch size\n");
-        return -1;
-    }
-    return 0;
+    free(item);
+    return rc;
 }
 
 static void platform_path(const char *json, char *out, size_t len)

@@ -131,10 +131,11 @@ static double model_s(const sim_config *sim, allreduce_algo algo, int p, size_t 
 
 static int parse_sizes(const char *list, coll_arg *a)
 {
-    char *copy = strdup(list), *save = NULL, err[256];
-    int rc = -1;
+    char **item, err[256];
+    int n = cli_split_list("collective", "bytes", list, &item), rc = -1;
     a->nsizes = 0;
-    for (char *tok = copy ? strtok_r(copy, ",", &save) : NULL; tok; tok = strtok_r(NULL, ",", &save)) {
+    for (int i = 0; i < n; i++) {
+        const char *tok = item[i];
         double b;
         if (a->nsizes == MAX_SIZES) {
             fprintf(stderr, "distlab collective: --bytes: at most %d sizes\n", MAX_SIZES);
@@ -151,11 +152,9 @@ static int parse_sizes(const char *list, coll_arg *a)
         }
         a->count[a->nsizes++] = (size_t)(b / 4);
     }
-    rc = a->nsizes ? 0 : -1;
-    if (rc)
-        fprintf(stderr, "distlab collective: --bytes: give at least one size\n");
+    rc = n > 0 ? 0 : -1;
 out:
-    free(copy);
+    free(item);
     return rc;
 }
 

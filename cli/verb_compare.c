@@ -317,13 +317,16 @@ int verb_compare(int argc, char **argv)
     if (file && experiment_load(&e, "compare", file) != 0)
         goto done;
     if (list) {
-        char *copy = strdup(list), *save = NULL;
-        for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save))
-            if (experiment_add_run(&e, "compare", t, 0, NULL) != 0) {
-                free(copy);
+        char **spec;
+        int nspecs = cli_split_list("compare", "algos", list, &spec);
+        if (nspecs < 0)
+            goto done;
+        for (int i = 0; i < nspecs; i++)
+            if (experiment_add_run(&e, "compare", spec[i], 0, NULL) != 0) {
+                free(spec);
                 goto done;
             }
-        free(copy);
+        free(spec);
     }
     if (e.nruns == 0) {
         fprintf(stderr, "distlab compare: no runs: give --algos SPEC,SPEC... or --experiment FILE\n");

@@ -60,33 +60,34 @@ static int pingpong_rank(rt *r, void *argp)
 
 static int parse_sizes(const char *list, pingpong_arg *a)
 {
-    char *copy = strdup(list), *save = NULL, err[256];
-    if (!copy)
+    char **item, err[256];
+    int n = cli_split_list("pingpong", "bytes", list, &item);
+    if (n < 0)
         return -1;
     a->nsizes = 0;
-    for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+    for (int i = 0; i < n; i++) {
+        const char *tok = item[i];
         double b;
         if (a->nsizes == MAX_SIZES) {
             fprintf(stderr, "distlab pingpong: --bytes: at most %d sizes\n", MAX_SIZES);
             goto fail;
         }
-        if (units_size(tok, &b, err, sizeof err) != 0 || b > 1024.0 * 1024 * 1024) {
-            fprintf(stderr, "distlab pingpong: --bytes: %s\n",
-                    b > 1024.0 * 1024 * 1024 ? "at most 1GiB per message" : err);
+        if (units_size(tok, &b, err, sizeof err) != 0) {
+            fprintf(stderr, "distlab pingpong: --bytes: %s\n", err);
+            goto fail;
+        }
+        if (b > 1024.0 * 1024 * 1024) {
+            fprintf(stderr, "distlab pingpong: --bytes: %s: at most 1GiB per message\n", tok);
             goto fail;
         }
         a->bytes[a->nsizes++] = (size_t)b;
         if ((size_t)b > a->max_bytes)
             a->max_bytes = (size_t)b;
     }
-    free(copy);
-    if (a->nsizes == 0) {
-        fprintf(stderr, "distlab pingpong: --bytes: give at least one size\n");
-        return -1;
-    }
+    free(item);
     return 0;
 fail:
-    free(copy);
+    free(item);
     return -1;
 }
 

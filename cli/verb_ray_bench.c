@@ -499,34 +499,34 @@ static int run_one(const bench_runs *runs, job_config *cfg, bench_arg *ba, int r
 static int parse_list(const char *verb, const char *opt, const char *list, int is_size,
                       double lo, double hi, double *v, int *n)
 {
-    char *copy = strdup(list), *save = NULL, err[256];
+    char **item, err[256];
+    int nitems = cli_split_list(verb, opt, list, &item);
     *n = 0;
-    for (char *tok = copy ? strtok_r(copy, ",", &save) : NULL; tok; tok = strtok_r(NULL, ",", &save)) {
+    if (nitems < 0)
+        return -1;
+    for (int i = 0; i < nitems; i++) {
+        const char *tok = item[i];
         double x;
-        char *end;
-        /* is_size: 0 a number, 1 a size, 2 a time */
+        long whole;
+        /* is_size: 0 a whole number (--nodes 2.5 ran 2 nodes), 1 a size, 2 a time */
         if (is_size == 2   ? units_time(tok, &x, err, sizeof err) != 0
             : is_size == 1 ? units_size(tok, &x, err, sizeof err) != 0
-                           : (x = strtod(tok, &end), end == tok || *end)) {
+                           : (units_int(tok, 0, 1L << 30, &whole, err, sizeof err) != 0 || (x = (double)whole, 0))) {
             fprintf(stderr, "distlab %s: --%s: '%s' is not a %s\n", verb, opt, tok,
-                    is_size == 2 ? "time" : is_size ? "size" : "number");
-            free(copy);
+                    is_size == 2 ? "time" : is_size ? "size" : "whole number");
+            free(item);
             return -1;
         }
-        if (x < lo || x > hi || *n == MAX_POINTS) {
+        if (!(x >= lo && x <= hi) || *n == MAX_POINTS) { /* NaN too */
             fprintf(stderr, "distlab %s: --%s: expected up to %d values from %.10g to %.10g%s, got %.10g%s\n",
                     verb, opt, MAX_POINTS, lo, hi, is_size == 1 ? " bytes" : "", x,
                     is_size == 1 && lo == sizeof(float) ? " (a vector holds at least one float)" : "");
-            free(copy);
+            free(item);
             return -1;
         }
         v[(*n)++] = x;
     }
-    free(copy);
-    if (*n == 0) {
-        fprintf(stderr, "distlab %s: --%s: give at least one value\n", verb, opt);
-        return -1;
-    }
+    free(item);
     return 0;
 }
 

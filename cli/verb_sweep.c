@@ -87,12 +87,13 @@ bad:
     return -1;
 }
 
-static int parse_axis(const char *spec, axis *ax)
+/* --vary or --vary2 (name) KEY=V1,V2,... */
+static int parse_axis(const char *name, const char *spec, axis *ax)
 {
     memset(ax, 0, sizeof *ax);
     const char *eq = strchr(spec, '=');
     if (!eq || eq == spec || !eq[1]) {
-        fprintf(stderr, "distlab sweep: --vary '%s': expected KEY=V1,V2,...\n", spec);
+        fprintf(stderr, "distlab sweep: --%s '%s': expected KEY=V1,V2,...\n", name, spec);
         return -1;
     }
     ax->key = strndup(spec, (size_t)(eq - spec));
@@ -100,32 +101,32 @@ static int parse_axis(const char *spec, axis *ax)
     for (int i = 0; run_algo_at(i) && !known; i++)
         known = run_algo_accepts(run_algo_at(i), ax->key);
     if (!known) {
-        fprintf(stderr, "distlab sweep: --vary: no algorithm takes an option '%s'\n", ax->key);
+        fprintf(stderr, "distlab sweep: --%s: no algorithm takes an option '%s'\n", name, ax->key);
         return -1;
     }
     if (strcmp(ax->key, "out") == 0) {
-        fprintf(stderr, "distlab sweep: --vary out: every point gets its own folder under "
-                "--out already\n");
+        fprintf(stderr, "distlab sweep: --%s out: every point gets its own folder under "
+                "--out already\n", name);
         return -1;
     }
-    char *copy = strdup(eq + 1), *save = NULL;
-    for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-        if (ax->n == SWEEP_MAX_VALUES) {
-            fprintf(stderr, "distlab sweep: --vary %s: at most %d values\n", ax->key, SWEEP_MAX_VALUES);
-            free(copy);
-            return -1;
-        }
-        ax->vals[ax->n] = strdup(t);
-        if (to_number(ax, ax->n++) != 0) {
-            free(copy);
-            return -1;
-        }
-    }
-    free(copy);
-    if (ax->n == 0) {
-        fprintf(stderr, "distlab sweep: --vary %s: give at least one value\n", ax->key);
+    char opt[300], **item;
+    snprintf(opt, sizeof opt, "%s %.200s", name, ax->key);
+    int n = cli_split_list("sweep", opt, eq + 1, &item);
+    if (n < 0)
+        return -1;
+    if (n > SWEEP_MAX_VALUES) {
+        fprintf(stderr, "distlab sweep: --%s: at most %d values\n", opt, SWEEP_MAX_VALUES);
+        free(item);
         return -1;
     }
+    for (int i = 0; i < n; i++) {
+        ax->vals[ax->n] = strdup(item[i]);
+        if (!ax->vals[ax->n] || to_number(ax, ax->n++) != 0) {
+            free(item);
+            return -1;
+        }
+    }
+    free(item);
     /* each value is one folder KEY=VALUE: two that name one folder (or one
      * point: 4 and 4.0) would write over each other */
     for (int i = 0; i < ax->n; i++) {
@@ -288,14 +289,17 @@ int verb_sweep(int argc, char **argv)
     if (file && (!(file = cli_find_shared(file, "labs", ".exp", found, sizeof found)) ||
                  experiment_load(&e, "sweep", file) != 0))
         goto done;
-    char *copy = list ? strdup(list) : NULL, *save = NULL;
-    for (char *s = copy ? strtok_r(copy, ",", &save) : NULL; s; s = strtok_r(NULL, ",", &save))
-        if (experiment_add_run(&e, "sweep", s, 0, NULL) != 0) {
-            free(copy);
+    char **spec = NULL;
+    int nspecs = list ? cli_split_list("sweep", "algos", list, &spec) : 0;
+    if (nspecs < 0)
+        goto done;
+    for (int i = 0; i < nspecs; i++)
+        if (experiment_add_run(&e, "sweep", spec[i], 0, NULL) != 0) {
+            free(spec);
             goto done;
         }
-    free(copy);
-    if (parse_axis(v1, &ax1) || (v2 && parse_axis(v2, &ax2)))
+    free(spec);
+    if (parse_axis("vary", v1, &ax1) || (v2 && parse_axis("vary2", v2, &ax2)))
         goto done;
     if (!v2) {
         ax2.n = 1; /* one line per spec */

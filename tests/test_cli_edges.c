@@ -532,6 +532,35 @@ static void messages_say_what_is_wrong(void **state)
     assert_non_null(strstr(output, "sim,allreduce,"));
 }
 
+/* Every comma-separated option refuses an empty item, naming the option
+ * and which item (strtok skipped them: --bytes 4,,8 timed two sizes, a
+ * stray comma in --fail dropped nothing and said nothing). */
+static void empty_list_items_are_refused(void **state)
+{
+    (void)state;
+    NEED_BINARY();
+    const test_refusal cases[] = {
+        {"collective --bytes 4,,8", "--bytes: '4,,8': item 2 of 3 is empty"},
+        {"collective --bytes ,4", "--bytes: ',4': item 1 of 2 is empty"},
+        {"collective --bytes=", "--bytes: empty value"},
+        {"pingpong --bytes 4,8,", "--bytes: '4,8,': item 3 of 3 is empty"},
+        {"run allreduce --fail 1@1s,,0@2s", "--fail: '1@1s,,0@2s': item 2 of 3 is empty"},
+        {"collective --degrade cluster_link_0_UP:0.5@1s-2s,", "--degrade: "},
+        {"sweep --algos allreduce --vary workers=2,,4", "--vary workers: '2,,4': item 2 of 3 is empty"},
+        {"sweep --algos allreduce --vary workers=2,4 --vary2 seed=1,", "--vary2 seed: '1,': item 2 of 2"},
+        {"sweep --algos allreduce, --vary workers=2,4", "--algos: 'allreduce,': item 2 of 2 is empty"},
+        {"compare --algos ,allreduce", "--algos: ',allreduce': item 1 of 2 is empty"},
+        {"compare --algos allreduce::ring", "run 'allreduce::ring': an empty ':' part"},
+        {"compare --frameworks ddp,,horovod --workload resnet50", "--frameworks: 'ddp,,horovod': item 2"},
+        {"sweep --frameworks ddp --workload resnet50 --vary gpus=8,,16", "--vary gpus: '8,,16': item 2"},
+        {"calibrate -o never-written.json --models softmax,,logreg", "--models: 'softmax,,logreg': item 2 of 3 is empty"},
+        {"calibrate -o never-written.json --batches 1,,2", "--batches: '1,,2': item 2 of 3 is empty"},
+        {"ray-bench throughput --nodes 1,,2", "--nodes: '1,,2': item 2 of 3 is empty"},
+        {"ray-bench throughput --nodes 2.5", "--nodes: '2.5' is not a whole number"},
+    };
+    test_distlab_refuses("", cases, sizeof cases / sizeof *cases);
+}
+
 /* A platform file's values are input like an option's: refused with the
  * file, line, element and value, exit 2 (they were a failed run, exit 1),
  * by every verb that simulates. */
@@ -878,6 +907,7 @@ int main(void)
         cmocka_unit_test(compare_loss_figure_shows_its_curves),
         cmocka_unit_test(one_is_singular),
         cmocka_unit_test(messages_say_what_is_wrong),
+        cmocka_unit_test(empty_list_items_are_refused),
         cmocka_unit_test(platform_file_errors_are_bad_input),
         cmocka_unit_test(timeline_refuses_ranks_the_run_never_had),
         cmocka_unit_test(killed_simulation_leaves_nothing),
