@@ -25,7 +25,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include "cli/cli.h"
 #include "cli/experiment.h"
@@ -170,8 +169,7 @@ int dp_figures(const char *verb, int argc, char **argv)
     char *shared[FW_MAX_ARGS];
     int nshared = 0;
     const char *fwlist = NULL, *wllist = NULL, *vary = NULL, *out = sweep ? "runs/sweep" : "runs/compare";
-    long jobs = sysconf(_SC_NPROCESSORS_ONLN);
-    jobs = jobs < 1 ? 1 : jobs;
+    long jobs = experiment_default_jobs(0); /* dp runs only simulate */
     for (int i = 1; i < argc; i++) {
         const char *v;
         char err[256];

@@ -391,19 +391,21 @@ int experiment_run(const experiment *e, const exp_run *run, const exp_opt *extra
 
 /* ---- many runs at once ---- */
 
-int experiment_jobs(const cli_args *a, const experiment *e, const char *verb, int *jobs)
+int experiment_default_jobs(int real_sockets)
 {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
-    if (n < 1)
-        n = 1;
+    return real_sockets || n < 1 ? 1 : n > 1024 ? 1024 : (int)n;
+}
+
+int experiment_jobs(const cli_args *a, const experiment *e, const char *verb, int *jobs)
+{
     int real = 0;
     for (int i = 0; i < e->nshared; i++)
         real |= strcmp(e->shared[i].key, "backend") == 0 && strcmp(e->shared[i].val, "real") == 0;
     for (int r = 0; r < e->nruns; r++)
         for (int i = 0; i < e->runs[r].nopts; i++)
             real |= strcmp(e->runs[r].opts[i].key, "backend") == 0 && strcmp(e->runs[r].opts[i].val, "real") == 0;
-    if (real)
-        n = 1;
+    long n = experiment_default_jobs(real);
     if (cli_get_int(a, verb, "jobs", 1, 1024, &n))
         return -1;
     *jobs = (int)n;

@@ -84,9 +84,12 @@ typedef struct exp_task {
     int status;            /* its exit status; -1 before it ran */
 } exp_task;
 
-/* How many runs at once: --jobs N, else the machine's cores -- but one
- * when any run uses real sockets, whose times a neighbour would distort
- * (--jobs says otherwise). 0, or -1 having said what is wrong. */
+/* --jobs's default: the machine's cores, but one when the runs use real
+ * sockets (real_sockets), whose times a neighbour would distort. */
+int experiment_default_jobs(int real_sockets);
+/* How many runs at once: --jobs N (1 to 1024), else
+ * experiment_default_jobs, real when any run has --backend real. 0, or -1
+ * having said what is wrong. */
 int experiment_jobs(const cli_args *a, const experiment *e, const char *verb, int *jobs);
 /* Run the n tasks, up to jobs at a time. With jobs > 1 each runs in a
  * child process of its own, its output kept and printed whole, in task
