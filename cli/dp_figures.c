@@ -50,6 +50,7 @@ typedef struct fw_run {
     char **shared;
     int nshared;
     const char *fw, *wl, *key, *val;
+    const char *cycle; /* --cycle-time, for horovod's runs only */
     char dir[4096];
 } fw_run;
 
@@ -65,14 +66,12 @@ static int run_point(void *ctx, int i)
         argv[argc++] = "--workload";
         argv[argc++] = (char *)p->wl;
     }
-    for (int k = 0; k < p->nshared; k++) {
-        /* Horovod's cycle is its own: the other frameworks have none */
-        const char *o = p->shared[k];
-        if (strcmp(p->fw, "horovod") != 0 && strncmp(o, "--cycle-time", 12) == 0 && (o[12] == '\0' || o[12] == '=')) {
-            k += o[12] == '\0';
-            continue;
-        }
+    for (int k = 0; k < p->nshared; k++)
         argv[argc++] = p->shared[k];
+    /* Horovod's cycle is its own: the other frameworks have none */
+    if (p->cycle && strcmp(p->fw, "horovod") == 0) {
+        argv[argc++] = "--cycle-time";
+        argv[argc++] = (char *)p->cycle;
     }
     argv[argc++] = "--framework";
     argv[argc++] = (char *)p->fw;
@@ -168,7 +167,8 @@ int dp_figures(const char *verb, int argc, char **argv)
     int sweep = strcmp(verb, "sweep") == 0;
     char *shared[FW_MAX_ARGS];
     int nshared = 0;
-    const char *fwlist = NULL, *wllist = NULL, *vary = NULL, *out = sweep ? "runs/sweep" : "runs/compare";
+    const char *fwlist = NULL, *wllist = NULL, *vary = NULL, *cycle = NULL;
+    const char *out = sweep ? "runs/sweep" : "runs/compare";
     long jobs = experiment_default_jobs(0); /* dp runs only simulate */
     for (int i = 1; i < argc; i++) {
         const char *v;
@@ -185,6 +185,8 @@ int dp_figures(const char *verb, int argc, char **argv)
             wllist = v;
         else if ((v = take(argc, argv, &i, "out")))
             out = v;
+        else if ((v = take(argc, argv, &i, "cycle-time")))
+            cycle = v;
         else if (sweep && (v = take(argc, argv, &i, "vary")))
             vary = v;
         else if (strcmp(argv[i], "--framework") == 0 || strncmp(argv[i], "--framework=", 12) == 0 ||
@@ -212,6 +214,13 @@ int dp_figures(const char *verb, int argc, char **argv)
     if (nfw < 1 || nfw > FW_MAX) {
         fprintf(stderr, "distlab %s: --frameworks: expected 1 to %d of ddp, horovod, byteps, p3, tf-ps, "
                 "ray-train, none, comma-separated\n", verb, FW_MAX);
+        goto done;
+    }
+    int horovod = 0;
+    for (int f = 0; f < nfw; f++)
+        horovod |= strcmp(fw[f], "horovod") == 0;
+    if (cycle && !horovod) {
+        fprintf(stderr, "distlab %s: --cycle-time is Horovod's: add horovod to --frameworks\n", verb);
         goto done;
     }
     /* sweep: several workloads, one line each per framework */
@@ -261,7 +270,8 @@ int dp_figures(const char *verb, int argc, char **argv)
         for (int k = 0; k < nv; k++) {
             fw_run *p = &runs[l * nv + k];
             *p = (fw_run){.verb = verb, .shared = shared, .nshared = nshared, .fw = fw[l / nwl],
-                          .wl = wl[l % nwl], .key = key, .val = sweep ? vals[k] : NULL};
+                          .wl = wl[l % nwl], .key = key, .val = sweep ? vals[k] : NULL,
+                          .cycle = cycle};
             if (sweep && p->wl)
                 snprintf(p->dir, sizeof p->dir, "%s/%s/%s/%s=%s", out, p->fw, p->wl, key, vals[k]);
             else if (sweep)

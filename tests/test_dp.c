@@ -546,6 +546,12 @@ static void frameworks_side_by_side(void **state)
              "test $(cd j1 && find . -type f | wc -l) = $(cd j3 && find . -type f | wc -l)", dir);
     assert_int_equal(system(cmd), 0);
     assert_non_null(strstr(seq, "horovod: a cycle every 2 ms"));
+    /* --cycle-time=T as --cycle-time T: horovod's run only */
+    st = test_distlab_run(out, sizeof out, "compare --frameworks ddp,horovod --workload resnet50 --workers 2 "
+                          "--cycle-time=1ms --out %s/cy", dir);
+    if (st != 0)
+        fail_msg("exit %d:\n%s", st, out);
+    assert_non_null(strstr(out, "horovod: a cycle every 1 ms"));
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     assert_int_equal(system(cmd), 0);
     static const test_refusal bad[] = {
@@ -557,6 +563,7 @@ static void frameworks_side_by_side(void **state)
         {"sweep --frameworks ddp --workload vgg16 --vary bucket=0,1MB --workers 2", "--bucket: 0 bytes"},
         {"compare --frameworks ddp --algos allreduce --workload vgg16", "--algos does not go with --frameworks"},
         {"sweep --frameworks ddp --workload vgg16 --vary gpus=2 --jobs 0", "--jobs"},
+        {"compare --frameworks ddp,p3 --workload vgg16 --cycle-time 2ms", "--cycle-time is Horovod's"},
     };
     test_distlab_refuses("", bad, sizeof bad / sizeof *bad);
 }
