@@ -575,6 +575,74 @@ static size_t batch_nnz(const ml_dataset *ds, const size_t *idx, size_t batch)
     return z;
 }
 
+/* ---- the binary models' margin on sparse data ----
+ * A row's dot product with the weights, sum_k val_k w_{col_k}, in four
+ * partial sums (element k goes into sum k mod 4), combined as
+ * (s0 + s1) + (s2 + s3); a margin adds its bias to that, last. One sum
+ * would be one chain of dependent adds, which runs at the adder's latency
+ * and which each SGD example waits for; four chains run at the rate of the
+ * loads, and starting from 0 rather than from the bias, they need nothing
+ * the previous example's update wrote except the weights themselves.
+ * Every binary model's margin on sparse data is made here (training,
+ * evaluation, Hogwild!, the fused and two-call steps), so they agree. */
+static inline __attribute__((always_inline)) float sparse_dot(const float *restrict val, const uint32_t *restrict col, size_t n,
+                               const float *w)
+{
+    float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    size_t k = 0;
+    for (; k + 4 <= n; k += 4) {
+        s0 += val[k] * w[col[k]];
+        s1 += val[k + 1] * w[col[k + 1]];
+        s2 += val[k + 2] * w[col[k + 2]];
+        s3 += val[k + 3] * w[col[k + 3]];
+    }
+    if (k < n)
+        s0 += val[k] * w[col[k]];
+    if (k + 1 < n)
+        s1 += val[k + 1] * w[col[k + 1]];
+    if (k + 2 < n)
+        s2 += val[k + 2] * w[col[k + 2]];
+    return (s0 + s1) + (s2 + s3);
+}
+
+/* sparse_dot, also writing each nonzero's L2 part u[k] = reg_j w_j (j =
+ * col[k]) from the weight it reads: the loop waits on its loads, and the
+ * product rides along. */
+static inline __attribute__((always_inline)) float sparse_dot_reg(const float *restrict val, const uint32_t *restrict col,
+                                   size_t n, const float *w, const float *restrict reg,
+                                   float *restrict u)
+{
+    float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    size_t k = 0;
+    for (; k + 4 <= n; k += 4) {
+        float w0 = w[col[k]], w1 = w[col[k + 1]], w2 = w[col[k + 2]], w3 = w[col[k + 3]];
+        s0 += val[k] * w0;
+        s1 += val[k + 1] * w1;
+        s2 += val[k + 2] * w2;
+        s3 += val[k + 3] * w3;
+        u[k] = reg[col[k]] * w0;
+        u[k + 1] = reg[col[k + 1]] * w1;
+        u[k + 2] = reg[col[k + 2]] * w2;
+        u[k + 3] = reg[col[k + 3]] * w3;
+    }
+    if (k < n) {
+        float wt = w[col[k]];
+        s0 += val[k] * wt;
+        u[k] = reg[col[k]] * wt;
+    }
+    if (k + 1 < n) {
+        float wt = w[col[k + 1]];
+        s1 += val[k + 1] * wt;
+        u[k + 1] = reg[col[k + 1]] * wt;
+    }
+    if (k + 2 < n) {
+        float wt = w[col[k + 2]];
+        s2 += val[k + 2] * wt;
+        u[k + 2] = reg[col[k + 2]] * wt;
+    }
+    return (s0 + s1) + (s2 + s3);
+}
+
 /* Linear models: logits[B][nout] of the batch. */
 static void linear_logits(ml_model *m, const float *params, const ml_dataset *ds,
                           const size_t *idx, size_t batch, float *logits)
@@ -594,10 +662,8 @@ static void linear_logits(ml_model *m, const float *params, const ml_dataset *ds
     for (size_t i = 0; i < batch; i++) {
         size_t r = idx ? idx[i] : i, end = ds->row_ptr[r + 1];
         if (K == 1) { /* the binary models: one sparse dot product */
-            float z = b[0];
-            for (size_t k = ds->row_ptr[r]; k < end; k++)
-                z += val[k] * params[col[k]];
-            logits[i] = z;
+            size_t begin = ds->row_ptr[r];
+            logits[i] = sparse_dot(val + begin, col + begin, end - begin, params) + b[0];
             continue;
         }
         float *restrict z = logits + i * K;
@@ -699,11 +765,12 @@ static const float *sparse_reg(ml_model *m, size_t batch)
     return m->reg;
 }
 
-/* The binary models on one sparse example, serial SGD's and Hogwild!'s
- * step: margin, loss and gradient in one call, one pass over the row for
- * the margin and one for the gradient (a CSR row has distinct features:
- * nothing to merge). The arithmetic, and so every bit, is the general
- * path's (linear_logits, binary_loss, linear_grad_sparse, sparse_bias). */
+/* The binary models on one sparse example, Hogwild!'s step: margin, loss
+ * and gradient in one call, one pass over the row for the margin (which
+ * leaves reg_j w_j in gv) and one for the gradient (a CSR row has distinct
+ * features: nothing to merge). The arithmetic, and so every bit, is the
+ * general path's (linear_logits, binary_loss, linear_grad_sparse,
+ * sparse_bias). */
 static int binary_sparse_one(ml_model *m, const float *params, const ml_dataset *ds, size_t r,
                              const int32_t *y, float scale, float *logits, float *delta,
                              ml_grad *g, double *loss_sum, size_t *correct)
@@ -715,25 +782,14 @@ static int binary_sparse_one(ml_model *m, const float *params, const ml_dataset 
     const uint32_t *restrict col = ds->col + begin;
     const float *restrict val = ds->val + begin;
     size_t bi = m->b_off[1];
-    uint32_t *restrict gi = g->index;
     float *restrict gv = g->value;
-    /* The margin's sum is one chain of dependent adds, so its loop waits
-     * on the adder's latency: the gradient's own gathers and its L2
-     * products ride along for free (gv holds reg_j w_j until dz is known). */
-    float z = params[bi];
-    for (size_t k = 0; k < n; k++) {
-        uint32_t j = col[k];
-        float w = params[j];
-        z += val[k] * w;
-        gi[k] = j;
-        gv[k] = rj[j] * w;
-    }
-    logits[0] = z;
+    logits[0] = sparse_dot_reg(val, col, n, params, rj, gv) + params[bi];
+    memcpy(g->index, col, n * sizeof *col);
     binary_loss(m, logits, 1, y, scale, delta, loss_sum, correct);
     float dl = delta[0], sum = 0;
     axpy_inplace(dl, val, gv, n);
     sum += dl;
-    gi[n] = (uint32_t)bi;
+    g->index[n] = (uint32_t)bi;
     gv[n] = sum + (float)m->l2 * params[bi];
     g->nnz = n + 1;
     g->sparse = 1;
@@ -765,16 +821,10 @@ static int binary_sparse_batch(ml_model *m, const float *params, const ml_datase
     if (!rjs)
         return -1;
     float bias = params[m->b_off[1]];
-    /* ---- the margins first: each is a chain of dependent adds, but the
-     * rows' chains are independent, so the core overlaps them (row by
-     * row, each waited for its loss and accumulation); then the losses,
-     * in row order as before ---- */
+    /* ---- the margins first, then the losses in row order ---- */
     for (size_t i = 0; i < batch; i++) {
-        size_t r = idx ? idx[i] : i, end = ds->row_ptr[r + 1];
-        float z = bias;
-        for (size_t k = ds->row_ptr[r]; k < end; k++)
-            z += val[k] * params[col[k]];
-        logits[i] = z;
+        size_t r = idx ? idx[i] : i, begin = ds->row_ptr[r];
+        logits[i] = sparse_dot(val + begin, col + begin, ds->row_ptr[r + 1] - begin, params) + bias;
     }
     binary_loss(m, logits, batch, y, scale, delta, loss_sum, correct);
     /* ---- pass 1 ---- */
@@ -805,16 +855,15 @@ static int binary_sparse_batch(ml_model *m, const float *params, const ml_datase
 }
 
 /* ---- the binary models' plain SGD step on sparse data, fused ----
- * ml_model_sgd_step's fast path: the arithmetic of binary_sparse_one or
- * binary_sparse_batch followed by ml_optim_step_sparse (w_j -= lr g_j),
- * operation for operation, so the same bits, but each coordinate's update
- * is made where its gradient is, instead of writing the (index, value)
- * pairs out and reading them back in another pass. A coordinate's gradient
- * reads only its own weight, and each is updated once, after that read: no
- * update can reach another coordinate's gradient. */
+ * ml_model_sgd_step's fast path. One example: the arithmetic of
+ * binary_sparse_one followed by ml_optim_step_sparse (w_j -= lr g_j),
+ * operation for operation, so the same bits, with each coordinate's
+ * update made where its gradient is instead of writing the (index, value)
+ * pairs out and reading them back. A batch of several: one step per
+ * nonzero instead of one per feature (binary_sgd_batch). */
 
 /* One example: the margin's loop is the bare sparse dot product; then the
- * bias, the one weight every next margin starts from, then each feature's
+ * bias, the one weight every next margin ends with, then each feature's
  * w_j - lr (dz x_j + reg_j w_j), reg_j w_j made again from the same two
  * floats (a row's features are distinct: w_j has not changed since). */
 static void binary_sgd_one(ml_model *m, float *restrict params, const ml_dataset *ds, size_t r,
@@ -823,9 +872,7 @@ static void binary_sgd_one(ml_model *m, float *restrict params, const ml_dataset
     size_t begin = ds->row_ptr[r], n = ds->row_ptr[r + 1] - begin, bi = m->b_off[1];
     const uint32_t *restrict col = ds->col + begin;
     const float *restrict val = ds->val + begin;
-    float z = params[bi], sum = 0;
-    for (size_t k = 0; k < n; k++)
-        z += val[k] * params[col[k]];
+    float z = sparse_dot(val, col, n, params) + params[bi], sum = 0;
     float dl = binary_delta(m->kind, z, y, 1.0f, NULL);
     sum += dl; /* sparse_bias's sum over one example (0 + dl: -0 becomes +0) */
     params[bi] -= lr * (sum + (float)m->l2 * params[bi]);
@@ -836,64 +883,47 @@ static void binary_sgd_one(ml_model *m, float *restrict params, const ml_dataset
     }
 }
 
-/* A batch of several: binary_sparse_batch's sums in its order, in three
- * passes instead of its four. The margins' loop, which waits on its chain
- * of adds, also counts each feature's examples and lists each feature the
- * first time it meets it (branch-free: the list's slot is written always,
- * kept when the count was 0) -- the counts are exact small integers
- * whenever they are made. Pass 1 adds dz_i x_ij into each feature's sum
- * in row order, as before; pass 2 walks the list, each feature once, and
- * makes w_j - lr (sum_j + c_j reg_j w_j), clearing the pair. list has room
- * for the batch's nonzeros. Returns the coordinates updated (features +
- * the bias), or 0 when out of memory. */
-static size_t binary_sgd_batch(ml_model *m, float *restrict params, const ml_dataset *ds,
-                               const size_t *idx, size_t batch, const int32_t *y, float scale,
-                               float lr, float *logits, uint32_t *restrict list)
+/* A batch of several, with nothing merged: the margins from the weights
+ * the batch starts at, keeping each nonzero's L2 part u = reg_j w_j beside
+ * it; then, nonzero by nonzero in batch order, w_j -= lr (dz_i x_ij + u).
+ * A feature in c of the rows takes c such steps, which add up to the batch
+ * gradient's sum_i dz_i x_ij + c reg_j w_j: the step of
+ * binary_sparse_batch's merged gradient, the same adds in another order
+ * (so the same step up to rounding, not the same bits), without its dense
+ * arrays of d floats and the passes that find the repeats. u has room for
+ * the batch's nonzeros. */
+static void binary_sgd_batch(ml_model *m, float *restrict params, const ml_dataset *ds,
+                             const size_t *idx, size_t batch, const int32_t *y, float scale,
+                             float lr, const float *restrict rjs, float *restrict logits,
+                             float *restrict u)
 {
-    size_t slots = 0;
-    if (!m->acc && !(m->acc = calloc(2 * m->d, sizeof *m->acc)))
-        return 0;
-    float *restrict acc = m->acc;
     const uint32_t *col = ds->col;
     const float *val = ds->val;
-    const float *rjs = sparse_reg(m, batch);
-    if (!rjs)
-        return 0;
     size_t bi = m->b_off[1];
     float bias = params[bi], sum = 0;
-    /* ---- margins, counts and the list ---- */
-    for (size_t i = 0; i < batch; i++) {
-        size_t r = idx ? idx[i] : i, end = ds->row_ptr[r + 1];
-        float z = bias;
-        for (size_t k = ds->row_ptr[r]; k < end; k++) {
-            uint32_t j = col[k];
-            float c = acc[2 * (size_t)j + 1];
-            list[slots] = j;
-            slots += c == 0;
-            acc[2 * (size_t)j + 1] = c + 1;
-            z += val[k] * params[j];
-        }
-        logits[i] = z;
+    /* ---- margins, and each nonzero's L2 part ---- */
+    for (size_t i = 0, at = 0; i < batch; i++) {
+        size_t r = idx ? idx[i] : i, begin = ds->row_ptr[r], n = ds->row_ptr[r + 1] - begin;
+        logits[i] = sparse_dot_reg(val + begin, col + begin, n, params, rjs, u + at) + bias;
+        at += n;
     }
-    /* ---- losses, and pass 1: each feature's sum ---- */
+    /* ---- losses ---- */
     for (size_t i = 0; i < batch; i++)
         logits[i] = binary_delta(m->kind, logits[i], y[i], scale, NULL);
-    for (size_t i = 0; i < batch; i++) {
-        size_t r = idx ? idx[i] : i, end = ds->row_ptr[r + 1];
+    /* ---- one step per nonzero, then the bias's ---- */
+    for (size_t i = 0, at = 0; i < batch; i++) {
+        size_t r = idx ? idx[i] : i, begin = ds->row_ptr[r], n = ds->row_ptr[r + 1] - begin;
+        const uint32_t *restrict c = col + begin;
+        const float *restrict v = val + begin, *restrict ui = u + at;
         float dl = logits[i];
         sum += dl;
-        for (size_t k = ds->row_ptr[r]; k < end; k++)
-            acc[2 * (size_t)col[k]] += val[k] * dl;
-    }
-    /* ---- pass 2: each feature's gradient, and its update ---- */
-    for (size_t s = 0; s < slots; s++) {
-        uint32_t j = list[s];
-        float c = acc[2 * (size_t)j + 1], w = params[j];
-        params[j] = w - lr * (acc[2 * (size_t)j] + c * rjs[j] * w);
-        acc[2 * (size_t)j] = acc[2 * (size_t)j + 1] = 0;
+        for (size_t k = 0; k < n; k++) {
+            uint32_t j = c[k];
+            params[j] -= lr * (dl * v[k] + ui[k]);
+        }
+        at += n;
     }
     params[bi] -= lr * (sum + (float)m->l2 * bias);
-    return slots + 1;
 }
 
 /* Sparse gradient of softmax from delta[B][K] (see model.h), repeated
@@ -1057,24 +1087,21 @@ int ml_model_sgd_step(ml_model *m, float *params, const ml_dataset *ds, const si
         return -1;
     if (scratch_reserve(m, batch, 0) < 0)
         goto nomem;
-    size_t z = batch_nnz(ds, idx, batch), updated;
+    size_t z = batch_nnz(ds, idx, batch);
+    const float *rj = sparse_reg(m, batch);
+    if (!rj)
+        goto nomem;
     if (batch == 1) {
         size_t r = idx ? idx[0] : 0;
-        const float *rj = sparse_reg(m, 1);
-        if (!rj)
-            goto nomem;
         binary_sgd_one(m, params, ds, r, ds->y[r], lr, rj);
-        updated = z + 1;
     } else {
         const int32_t *y = batch_labels(ds, idx, batch, m->labels);
         if (grad_reserve(g, z) < 0)
             goto nomem;
-        updated = binary_sgd_batch(m, params, ds, idx, batch, y, 1.0f / (float)batch, lr,
-                                   m->act[m->L], g->index);
-        if (!updated)
-            goto nomem;
+        binary_sgd_batch(m, params, ds, idx, batch, y, 1.0f / (float)batch, lr, rj, m->act[m->L],
+                         g->value);
     }
-    *flops = ml_model_flops(m, batch, z, 1, 1) + 2.0 * (double)updated;
+    *flops = ml_model_flops(m, batch, z, 1, 1) + 2.0 * (double)(z + 1);
     return 0;
 nomem:
     return ml_err(err, errlen, "model: out of memory for a batch of %zu", batch);

@@ -120,14 +120,19 @@ int ml_model_loss_grad(ml_model *m, const float *params, const ml_dataset *ds,
                        const size_t *idx, size_t batch, ml_grad *g, double *loss,
                        double *flops, char *err, size_t errlen);
 
-/* One plain SGD step on the batch, params -= lr * gradient: the same bits
- * as ml_model_loss_grad (loss NULL) followed by ml_optim_step_sparse or
- * ml_optim_step of a momentum-free SGD optimizer over all P parameters
- * (serial SGD's step). A binary model on sparse data (g->dense_only not
- * set) updates each coordinate where it makes its gradient, without
- * writing g; otherwise g gets the gradient first. g's contents afterwards
- * are scratch. *flops gets both calls' counts (loss_grad's, plus 2 per
- * updated coordinate). Returns 0, or -1 with err set (params untouched). */
+/* One plain SGD step on the batch, params -= lr * gradient (serial SGD's
+ * step): the same bits as ml_model_loss_grad (loss NULL) followed by
+ * ml_optim_step_sparse or ml_optim_step of a momentum-free SGD optimizer
+ * over all P parameters, with one exception. A binary model on sparse data
+ * (g->dense_only not set) updates each coordinate where it makes its
+ * gradient, without writing g, and on a batch of several it steps once per
+ * nonzero, w_j -= lr (dz_i x_ij + reg_j w_j) with w_j as the batch found
+ * it: a feature in c rows takes c steps that add up to its merged
+ * gradient's, so the same step up to rounding, not bit for bit. Otherwise
+ * g gets the gradient first. g's contents afterwards are scratch. *flops
+ * gets both calls' counts (loss_grad's, plus 2 per update: per updated
+ * coordinate, or per nonzero and the bias on a binary model's sparse
+ * batch). Returns 0, or -1 with err set (params untouched). */
 int ml_model_sgd_step(ml_model *m, float *params, const ml_dataset *ds, const size_t *idx,
                       size_t batch, float lr, ml_grad *g, double *flops, char *err, size_t errlen);
 

@@ -365,7 +365,7 @@ int ml_train_serial(const ml_config *c, ml_eval_fn cb, void *arg, ml_train_resul
             double t0 = now_s(), f;
             size_t b = n - at < B ? n - at : B;
             float lr = (float)ml_schedule_lr(&sched, (double)step / (double)steps_per_epoch);
-            if (plain_sgd) { /* gradient and update in one call, the same bits */
+            if (plain_sgd) { /* gradient and update in one call (model.h: the same step) */
                 if (ml_model_sgd_step(p.model, params, &p.train, order + at, b, lr, &g, &f, err,
                                       errlen) < 0)
                     goto fail;
