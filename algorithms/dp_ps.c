@@ -162,11 +162,49 @@ static void plan_free(plan *pl)
 
 /* ---- the worker ---- */
 
-/* A worker's requests, n per region, indexed by piece: the pull of its
- * sum (from the server, or from the machine's first GPU), its push (to
- * the server, or to the first GPU), and on a machine's first GPU, per
- * other GPU j of the machine, that GPU's part and the sum handed back. */
+/* A worker's requests, each in a slot region x n + piece of regions x n:
+ * the pull of its sum (from the server, or from the machine's first GPU),
+ * its push (to the server, or to the first GPU), and on a machine's first
+ * GPU, per other GPU j of the machine, that GPU's part and the sum handed
+ * back. */
 enum { REQ_PULL, REQ_PUSH, REQ_LOCAL };
+
+/* The live requests only, in slot order: a wait looks at these, not at
+ * every slot, most of which are empty at any time (a push's slot while
+ * the credit holds it back, a pull's until its push is through).
+ * rt_waitany takes the first done in array order, so slot order keeps
+ * the choice it made in one array of every slot. */
+typedef struct live_reqs {
+    rt_request **req;
+    int *slot, n;
+} live_reqs;
+
+static void live_add(live_reqs *l, int slot, rt_request *q)
+{
+    int lo = 0, hi = l->n;
+    while (lo < hi) {
+        int mid = (lo + hi) / 2;
+        if (l->slot[mid] < slot)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    memmove(&l->req[lo + 1], &l->req[lo], (size_t)(l->n - lo) * sizeof *l->req);
+    memmove(&l->slot[lo + 1], &l->slot[lo], (size_t)(l->n - lo) * sizeof *l->slot);
+    l->req[lo] = q;
+    l->slot[lo] = slot;
+    l->n++;
+}
+
+/* Entry k, which a wait has ended (its handle NULL now): out; its slot. */
+static int live_remove(live_reqs *l, int k)
+{
+    int slot = l->slot[k];
+    memmove(&l->req[k], &l->req[k + 1], (size_t)(l->n - k - 1) * sizeof *l->req);
+    memmove(&l->slot[k], &l->slot[k + 1], (size_t)(l->n - k - 1) * sizeof *l->slot);
+    l->n--;
+    return slot;
+}
 
 typedef struct worker {
     const dp_opts *o;
@@ -178,7 +216,7 @@ typedef struct worker {
     long made;             /* pieces queued so far: the FIFO key */
     int *parts;            /* by piece: parts in this step (own and the machine's GPUs') */
     int *layer_left;       /* by layer: pieces not back yet */
-    rt_request **req;      /* regions of pl->n, see above */
+    live_reqs live;        /* room for regions x pl->n, see above */
     int regions, outstanding, locals_posted;
     size_t on_wire;
     int backward_done, fwd; /* fwd: the next forward's layers done */
@@ -188,6 +226,18 @@ typedef struct worker {
 } worker;
 
 static int piece_dst(const worker *wk, int i) { return wk->up < 0 ? wk->pl->pc[i].server : wk->up; }
+
+/* Post piece i's send (to) or receive (from peer) of region's slot. */
+static int post(rt *r, worker *wk, int region, int i, int send, int peer)
+{
+    rt_request *q = NULL;
+    size_t bytes = wk->pl->pc[i].floats * 4;
+    int rc = send ? rt_isend(r, peer, i, NULL, bytes, &q) : rt_irecv(r, peer, i, NULL, bytes, &q);
+    if (q)
+        live_add(&wk->live, region * wk->pl->n + i, q);
+    wk->outstanding++;
+    return rc;
+}
 
 /* Piece i has one more part in; with all of the machine's parts it joins
  * the queue, keyed by priority (input side first) or by when it came. */
@@ -226,9 +276,8 @@ static int ps_comm(rt *r, void *arg)
     int n = pl->n, rc = RT_OK;
     /* the machine's other GPUs' parts: taken as they come, all step long */
     for (int j = 0; j < wk->nlocal && !wk->locals_posted && !rc; j++)
-        for (int i = 0; i < n && !rc; i++, wk->outstanding++)
-            rc = rt_irecv(r, wk->first + 1 + j, i, NULL, pl->pc[i].floats * 4,
-                          &wk->req[(size_t)(REQ_LOCAL + j) * n + i]);
+        for (int i = 0; i < n && !rc; i++)
+            rc = post(r, wk, REQ_LOCAL + j, i, 0, wk->first + 1 + j);
     wk->locals_posted = 1;
     while (!rc) {
         /* ---- pushes: the best queued piece while the credit has room ---- */
@@ -240,10 +289,10 @@ static int ps_comm(rt *r, void *arg)
             if (wk->nlocal) /* the machine's sum of the piece */
                 rc = rt_compute_as(r, RT_WORK_VECTOR, (double)wk->nlocal * (double)pl->pc[i].floats);
             if (!rc)
-                rc = rt_isend(r, piece_dst(wk, i), i, NULL, pl->pc[i].floats * 4,
-                              &wk->req[(size_t)REQ_PUSH * n + i]);
+                rc = post(r, wk, REQ_PUSH, i, 1, piece_dst(wk, i));
+            else
+                wk->outstanding++;
             wk->on_wire += pl->pc[i].floats;
-            wk->outstanding++;
         }
         /* ---- the next forward, each layer once its pieces are back ---- */
         if (!rc && wk->backward_done && wk->fwd < w->nlayers && wk->layer_left[wk->fwd] == 0) {
@@ -255,30 +304,30 @@ static int ps_comm(rt *r, void *arg)
             break;
         /* with nothing on the wire, backward's next pieces are looked for
          * every DP_PS_LOOK_S (a job cannot be woken by its rank's code) */
-        int idx;
+        int k;
         if (!wk->backward_done && wk->on_wire == 0)
-            rc = rt_waitany_for(r, n * wk->regions, wk->req, DP_PS_LOOK_S, &idx, NULL);
+            rc = rt_waitany_for(r, wk->live.n, wk->live.req, DP_PS_LOOK_S, &k, NULL);
         else
-            rc = rt_waitany(r, n * wk->regions, wk->req, &idx, NULL);
-        if (rc || idx < 0)
+            rc = rt_waitany(r, wk->live.n, wk->live.req, &k, NULL);
+        if (rc || k < 0)
             continue;
         wk->outstanding--;
-        int region = idx / n, i = idx % n;
+        int slot = live_remove(&wk->live, k), region = slot / n, i = slot % n;
         if (region == REQ_PUSH) { /* ---- pushed: ask for its sum ---- */
             wk->on_wire -= pl->pc[i].floats;
-            rc = rt_irecv(r, piece_dst(wk, i), i, NULL, pl->pc[i].floats * 4, &wk->req[(size_t)REQ_PULL * n + i]);
-            wk->outstanding++;
+            rc = post(r, wk, REQ_PULL, i, 0, piece_dst(wk, i));
         } else if (region == REQ_PULL) { /* ---- back: to the machine's GPUs too ---- */
             wk->layer_left[pl->pc[i].layer]--;
-            for (int j = 0; j < wk->nlocal && !rc; j++, wk->outstanding++)
-                rc = rt_isend(r, wk->first + 1 + j, i, NULL, pl->pc[i].floats * 4,
-                              &wk->req[(size_t)(REQ_LOCAL + wk->nlocal + j) * n + i]);
+            for (int j = 0; j < wk->nlocal && !rc; j++)
+                rc = post(r, wk, REQ_LOCAL + wk->nlocal + j, i, 1, wk->first + 1 + j);
         } else if (region < REQ_LOCAL + wk->nlocal) { /* a GPU's part */
             piece_ready(wk, i);
         }
     }
-    if (rc)
-        rt_waitall(r, n * wk->regions, wk->req, NULL);
+    if (rc) {
+        rt_waitall(r, wk->live.n, wk->live.req, NULL);
+        wk->live.n = 0;
+    }
     return rc;
 }
 
@@ -305,9 +354,10 @@ static int ps_worker(rt *r, const dp_opts *o, const plan *pl, dp_slot *s)
     wk.queue.key = malloc(n * sizeof *wk.queue.key);
     wk.parts = malloc(n * sizeof *wk.parts);
     wk.layer_left = malloc((size_t)w->nlayers * sizeof *wk.layer_left);
-    wk.req = calloc(n * (size_t)wk.regions, sizeof *wk.req);
+    wk.live.req = malloc(n * (size_t)wk.regions * sizeof *wk.live.req);
+    wk.live.slot = malloc(n * (size_t)wk.regions * sizeof *wk.live.slot);
     int rc = RT_OK;
-    if (!wk.queue.item || !wk.queue.key || !wk.parts || !wk.layer_left || !wk.req) {
+    if (!wk.queue.item || !wk.queue.key || !wk.parts || !wk.layer_left || !wk.live.req || !wk.live.slot) {
         rc = rt_fail(r, RT_ENOMEM, "dp: no memory for %d pieces", pl->n);
         goto done;
     }
@@ -347,7 +397,8 @@ done:
     free(wk.queue.key);
     free(wk.parts);
     free(wk.layer_left);
-    free(wk.req);
+    free(wk.live.req);
+    free(wk.live.slot);
     return rc;
 }
 
