@@ -3,6 +3,7 @@
 #include "core/calibration.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -10,6 +11,8 @@
 #include <string.h>
 
 #include <jansson.h>
+
+#include "core/units.h"
 
 static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
@@ -104,11 +107,33 @@ static int read_stat(json_t *obj, const char *key, calib_stat *s, const char *wh
     s->median = json_number_value(med);
     s->min = json_number_value(lo);
     s->max = json_number_value(hi);
-    s->n = (int)json_integer_value(n);
+    json_int_t count = json_integer_value(n);
+    s->n = count > 0 && count <= INT_MAX ? (int)count : 0;
     if (!(isfinite(s->median) && isfinite(s->min) && isfinite(s->max) && s->min > 0 &&
           s->min <= s->median && s->median <= s->max && s->n > 0))
-        return fail(err, errlen, "%s: %s must be positive and finite with min <= median <= max "
-                    "(got %g, %g, %g, n %d)", where, key, s->min, s->median, s->max, s->n);
+        return fail(err, errlen, "%s: %s must be positive and finite with min <= median <= max, n a count "
+                    "(got %g, %g, %g, n %lld)", where, key, s->min, s->median, s->max, (long long)count);
+    /* the medians become a simulation's latency, bandwidth and speeds:
+     * in the ranges the options take (a latency of 1e30 s, or 1e-300
+     * flop/s, were refused only as a generated cluster, or deadlocked) */
+    size_t len = strlen(key);
+    const char *unit = NULL;
+    double from = 0, to = 0;
+    if (len >= 11 && strcmp(key + len - 11, "flops_per_s") == 0) {
+        unit = "flop/s";
+        from = UNITS_SPEED_MIN_FLOPS;
+        to = UNITS_SPEED_MAX_FLOPS;
+    } else if (len > 4 && strcmp(key + len - 4, "_Bps") == 0) {
+        unit = "B/s";
+        from = UNITS_RATE_MIN_BPS;
+        to = UNITS_RATE_MAX_BPS;
+    } else if (len > 2 && strcmp(key + len - 2, "_s") == 0) {
+        unit = "s";
+        to = UNITS_TIME_MAX_S;
+    }
+    if (unit && !(s->min >= from && s->max <= to))
+        return fail(err, errlen, "%s: %s runs from %g to %g %s, outside %g to %g %s", where, key, s->min, s->max,
+                    unit, from, to, unit);
     return 0;
 }
 

@@ -174,6 +174,15 @@ static void t_refuses_bad_files(void **state)
         {"\"messages\": [", "\"messages\": 3, \"y\": [", "messages must be a list of at most"},
         {"\"bytes\": 4096,", "\"bytes\": 8,", "messages[1]: bytes must be a whole number of at least 1, the sizes increasing"},
         {"\"batch\": 64", "\"batch\": 0", "batch must be a whole number"},
+        /* in range once read: a latency of 1e30 s was refused only as a
+         * generated cluster (pingpong: exit 1), 1e-300 flop/s of vector
+         * work deadlocked a collective */
+        {"\"latency_s\": {\n    \"median\": ",
+         "\"latency_s\": {\"median\": 1e30, \"min\": 1e30, \"max\": 1e30, \"n\": 1}, \"was\": {\"median\": ",
+         "latency_s runs from 1e+30 to 1e+30 s, outside 0 to 1e+09 s"},
+        {"\"flops_per_s\": {\n        \"median\": ",
+         "\"flops_per_s\": {\"median\": 1e-300, \"min\": 1e-300, \"max\": 1e-300, \"n\": 1}, \"was\": {\"median\": ",
+         "vector[0]: flops_per_s runs from 1e-300 to 1e-300 flop/s, outside 1 to 1e+30 flop/s"},
     };
     for (size_t i = 0; i < sizeof edits / sizeof *edits; i++) {
         char *at = strstr(good, edits[i].from);
