@@ -3,7 +3,10 @@
  * State: each link keeps the flows on it (an array; each flow remembers
  * its place in every array it sits in, so leaving is O(route length)).
  * Every flow has one pending event, its latency paid or its end, in one
- * binary heap ordered by (time, start order). The heap holds the event's
+ * binary heap ordered by (time, the caller's order): events of one instant
+ * come out in an order that does not depend on when their flows were
+ * started, so neither do the links' flow lists, the rates (their sums'
+ * rounding), nor the order of done(). The heap holds the event's
  * time and order beside the flow, so that sifting compares entries
  * without reading the flows (at thousands of flows each read was a cache
  * miss); a flow whose time changes gets a new entry and its old one goes
@@ -52,7 +55,7 @@ struct na_flow {
     double weight, remaining, rate, t_last, due;
     double bound;     /* filling: the FATPIPE bound */
     double new_rate;  /* filling: its result */
-    long long seq;
+    long long order;  /* the caller's rank of it among one instant's events */
     unsigned ver;     /* its heap entry's version; kept across reuse */
     int room;         /* the length of its slot array */
     unsigned mark;
@@ -64,7 +67,7 @@ struct na_flow {
 /* A pending event: valid while ver is its flow's. */
 typedef struct na_event {
     double due;
-    long long seq;
+    long long order;
     na_flow *f;
     unsigned ver;
 } na_event;
@@ -81,7 +84,6 @@ struct na_net {
     na_event *heap;
     size_t nheap, cap_heap;
     size_t nflows;    /* under way */
-    long long seq;
     unsigned epoch;
     int *dirty;
     int ndirty, cap_dirty;
@@ -174,11 +176,11 @@ int na_link_add(na_net *n, double bandwidth_Bps, int shared)
 double na_flow_rate(const na_flow *f) { return f->joined ? f->rate : 0; }
 size_t na_flows(const na_net *n) { return n->nflows; }
 
-/* ---- the event heap: (due, seq) ---- */
+/* ---- the event heap: (due, order) ---- */
 
 static int before(const na_event *a, const na_event *b)
 {
-    return a->due < b->due || (a->due == b->due && a->seq < b->seq);
+    return a->due < b->due || (a->due == b->due && a->order < b->order);
 }
 
 /* An entry for f's due (f->ver moved on already); -1 when out of memory. */
@@ -186,7 +188,7 @@ static int heap_push(na_net *n, na_flow *f)
 {
     if (grow((void **)&n->heap, &n->cap_heap, n->nheap + 1, sizeof *n->heap) != 0)
         return -1;
-    na_event e = {f->due, f->seq, f, f->ver};
+    na_event e = {f->due, f->order, f, f->ver};
     size_t i = n->nheap++;
     while (i > 0 && before(&e, &n->heap[(i - 1) / 2])) {
         n->heap[i] = n->heap[(i - 1) / 2];
@@ -527,7 +529,7 @@ static void flow_spare(na_net *n, na_flow *f)
 /* ---- the API ---- */
 
 na_flow *na_flow_start(na_net *n, const int *route, int nlinks, double latency_s, double bytes,
-                       double weight, double now, void *user)
+                       double weight, double now, long long order, void *user)
 {
     na_flow *f = flow_new(n, nlinks);
     if (!f)
@@ -538,7 +540,7 @@ na_flow *na_flow_start(na_net *n, const int *route, int nlinks, double latency_s
     f->remaining = bytes;
     f->t_last = now;
     f->due = now + latency_s;
-    f->seq = n->seq++;
+    f->order = order;
     f->user = user;
     if (heap_push(n, f) != 0) {
         flow_spare(n, f);
@@ -556,9 +558,9 @@ void na_link_set_bandwidth(na_net *n, int link, double bandwidth_Bps, double now
     heap_clean(n);
 }
 
-static int by_seq(const void *a, const void *b)
+static int by_order(const void *a, const void *b)
 {
-    long long x = (*(na_flow *const *)a)->seq, y = (*(na_flow *const *)b)->seq;
+    long long x = (*(na_flow *const *)a)->order, y = (*(na_flow *const *)b)->order;
     return (x > y) - (x < y);
 }
 
@@ -594,12 +596,13 @@ int na_advance(na_net *n, double now, void (*done)(void *user, void *ctx), void 
     if ((n->ndirty || n->nlone) && rerate(n, now) != 0)
         return -1;
     heap_clean(n);
-    /* the heap gives them by (end, start order): usually in start order
-     * already, and glibc's qsort would allocate a buffer for nothing */
+    /* the heap gives them by (end, order): usually in order already
+     * (ends within the tolerance but not equal are not), and glibc's
+     * qsort would allocate a buffer for nothing */
     size_t k = n->nended;
     for (size_t i = 1; i < k; i++)
-        if (n->ended[i - 1]->seq > n->ended[i]->seq) {
-            qsort(n->ended, k, sizeof *n->ended, by_seq);
+        if (n->ended[i - 1]->order > n->ended[i]->order) {
+            qsort(n->ended, k, sizeof *n->ended, by_order);
             break;
         }
     for (size_t i = 0; i < k; i++) {

@@ -6,7 +6,7 @@
  *   na_net *n = na_new();
  *   int up = na_link_add(n, 1.25e9, 1), down = na_link_add(n, 1.25e9, 1);
  *   int route[] = {up, down};
- *   na_flow_start(n, route, 2, 50e-6, 1e6, 1.0, now, user);
+ *   na_flow_start(n, route, 2, 50e-6, 1e6, 1.0, now, order, user);
  *   while (na_next(n) < INFINITY) na_advance(n, na_next(n), done, ctx);
  *
  * A flow first waits its latency, using no bandwidth, then shares its
@@ -36,10 +36,14 @@ void na_link_set_bandwidth(na_net *n, int link, double bandwidth_Bps, double now
 
 /* A flow of bytes over route (link ids; the array must outlive the flow),
  * starting at now: it shares its links from now + latency_s and ends when
- * its bytes have passed. user comes back to done(). NULL when out of
- * memory. */
+ * its bytes have passed. user comes back to done(). order ranks it among
+ * the events of one instant (its joining, its end): the caller makes it
+ * unique among the flows under way and a function of what the flow is,
+ * not of when the caller got round to starting it (sim.c: the sender's
+ * rank, then its count of sends), so that the model's results do not
+ * depend on the order of calls at one instant. NULL when out of memory. */
 na_flow *na_flow_start(na_net *n, const int *route, int nlinks, double latency_s, double bytes,
-                       double weight, double now, void *user);
+                       double weight, double now, long long order, void *user);
 
 /* The time of the next event (a latency paid, a flow ended), INFINITY when
  * nothing is under way. */
@@ -47,7 +51,7 @@ double na_next(const na_net *n);
 /* Handle every event due by now (within a relative 1e-12): flows whose
  * latency is paid join their links, flows that ended leave them, rates are
  * found again where they changed, and done(user, ctx) is called for each
- * ended flow in the order the flows were started. Returns how many ended,
+ * ended flow in increasing order (na_flow_start). Returns how many ended,
  * or -1 when out of memory. */
 int na_advance(na_net *n, double now, void (*done)(void *user, void *ctx), void *ctx);
 

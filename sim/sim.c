@@ -64,6 +64,7 @@ typedef struct sim_msg {
     void *data; /* NULL for size-only messages */
     struct sim_req *sreq; /* analytic: the isend waiting on it, or NULL */
     double sent_at;       /* analytic: the sender's clock at the send (rank_now) */
+    long long order;      /* analytic: its flow's place among one instant's (an_enqueue) */
     struct sim_msg *next;
 } sim_msg;
 
@@ -130,6 +131,7 @@ typedef struct sim_rank {
     int owed_recvs;       /* messages received, their overhead not yet charged */
     double ahead;         /* its own clock, when it runs ahead of SimGrid's (exec_flops) */
     int sends_out;        /* its analytic isends not yet complete */
+    long long nsent;      /* its analytic messages so far, for their order */
     int dead;             /* its host went down (--fail) at dead_at */
     double dead_at;
     struct sim_death *heard; /* the failed ranks whose last word came */
@@ -436,7 +438,9 @@ static void catch_up(sim_rank *s)
  *     wait-any's scan) and it never posted an any-source receive (every
  *     pair's arming would move); --fail and --degrade turn it off;
  *   - otherwise a kernel timer resumes the suspended actor at the date.
- * Otherwise, as under the other nets, sg_actor_execute. */
+ * Otherwise, as under the other nets, sg_actor_execute. Which of the three
+ * changes what a run costs, not what it gives ("Tie order" below;
+ * $DISTLAB_ANALYTIC_CLOCK picks a slower one: analytic_clock). */
 static void exec_flops(sim_rank *s, double flops)
 {
     if (S.cpu_timer && S.host_actors[s->host] == 1) {
@@ -515,13 +519,19 @@ static void deliver(sim_rank *s, sim_msg *m)
  * transfer to its receiver (the pair joins the receiver's ready list, and
  * the receiver is resumed) and to its sender (an isend completes). A
  * waiting rank suspends itself, with a deadline timer for rt_waitany_for,
- * and files the ready pairs' messages in the order they ended. At one
- * simulated instant, the ranks a timer resumes run before those whose
- * computation ended then (SimGrid runs timers first), so ties between
- * ranks' sends at one instant may be ordered differently from a
- * semaphore-driven run: deterministic, not the same tie order. Only the
- * timing differs from SimGrid's comms; matching, payloads and failures
- * are the code above and below. */
+ * and files the ready pairs' messages in the order they ended.
+ *
+ * Tie order. Ranks resumed at one simulated instant run in an order that
+ * depends on how each was woken (a kernel timer, SimGrid's CPU model, a
+ * transfer's end; a rank that ran ahead is not resumed at all), so the
+ * order in which flows are started says nothing. Each flow carries its
+ * order instead, (sender, the sender's count of messages: an_enqueue),
+ * and the flow model handles one instant's events, and hands over its
+ * ended flows, in that order: what a rank files at one instant, and so
+ * an asynchronous server's order of updates, is the same however the
+ * ranks were woken (test_analytic runs it each way, with
+ * $DISTLAB_ANALYTIC_CLOCK). Only the timing differs from SimGrid's
+ * comms; matching, payloads and failures are the code above and below. */
 
 /* SimGrid 3.32 completes a zero-byte transfer in half the route latency; a
  * real message always carries at least a header, so it costs at least one
@@ -707,7 +717,8 @@ static void an_try_start(sim_peer *p)
     /* CM02 shares a link among flows in inverse proportion to their
      * routes' latencies (its RTT-unfairness); 1 on a latency-free route */
     double weight = p->route_lat > 0 ? 1 / p->route_lat : 1;
-    if (!na_flow_start(S.net, p->route, p->nroute, p->route_lat, (double)wire_bytes(m->len), weight, start, p)) {
+    if (!na_flow_start(S.net, p->route, p->nroute, p->route_lat, (double)wire_bytes(m->len), weight, start,
+                       m->order, p)) {
         S.net_failed = 1;
         m->next = p->queue; /* back where it was: it never starts */
         p->queue = m;
@@ -719,12 +730,15 @@ static void an_try_start(sim_peer *p)
     an_poke(start + p->route_lat);
 }
 
-/* A message on the pair src -> dst's FIFO; -1 when out of memory. */
+/* A message on the pair src -> dst's FIFO; -1 when out of memory. Its
+ * flow's order among the events of one instant is (sender, the sender's
+ * count of messages): what the sender did, not when SimGrid ran it. */
 static int an_enqueue(int src, int dst, sim_msg *m)
 {
     sim_peer *p = peer_of(&S.ranks[dst], src);
     if (!p)
         return -1;
+    m->order = (long long)src << 40 | S.ranks[src].nsent++;
     m->next = NULL;
     if (p->queue_tail)
         p->queue_tail->next = m;
@@ -1683,11 +1697,39 @@ static void free_ranks(void)
     free_lists();
 }
 
+/* DISTLAB_ANALYTIC_CLOCK: how a rank alone on its host charges its
+ * computations under --net analytic (exec_flops), for the tests that
+ * check that a run's results do not depend on it: "ahead" (the default:
+ * running ahead where it may), "timer" (a kernel timer, never ahead) or
+ * "simgrid" (sg_actor_execute, as under the other nets); it can only turn
+ * the faster ways off. Sets *timer and *ahead to what it allows; 0, or -1
+ * with err said. */
+static int analytic_clock(int *timer, int *ahead, char *err, size_t errlen)
+{
+    const char *v = getenv("DISTLAB_ANALYTIC_CLOCK");
+    *timer = *ahead = 1;
+    if (!v || !*v || strcmp(v, "ahead") == 0)
+        return 0;
+    *ahead = 0;
+    if (strcmp(v, "timer") == 0)
+        return 0;
+    *timer = 0;
+    if (strcmp(v, "simgrid") == 0)
+        return 0;
+    snprintf(err, errlen, "$DISTLAB_ANALYTIC_CLOCK is '%s': expected ahead, timer or simgrid", v);
+    return -1;
+}
+
 int sim_job_run(const job_config *cfg, job_main fn, void *arg, job_result *res)
 {
     job_shared *sh = res->shared;
     const sim_config *sim = sim_settings(cfg);
     char err[1024];
+    int clock_timer, clock_ahead;
+    if (analytic_clock(&clock_timer, &clock_ahead, err, sizeof err) != 0) {
+        job_refuse(res, "%s", err);
+        return -1;
+    }
     sim_platform plat;
     if (sim_platform_setup(sim, cfg->ranks, &plat, err, sizeof err) != 0) {
         job_fail(res, "%s", err);
@@ -1716,8 +1758,8 @@ int sim_job_run(const job_config *cfg, job_main fn, void *arg, job_result *res)
     S.ranks = calloc((size_t)cfg->ranks, sizeof *S.ranks);
     S.host_actors = calloc(S.nhosts, sizeof *S.host_actors);
     S.host_speed = malloc(S.nhosts * sizeof *S.host_speed);
-    S.cpu_timer = sim->net == SIM_NET_ANALYTIC && plat.cpu_fixed;
-    S.run_ahead = S.cpu_timer && sim->nfaults == 0;
+    S.cpu_timer = sim->net == SIM_NET_ANALYTIC && plat.cpu_fixed && clock_timer;
+    S.run_ahead = S.cpu_timer && sim->nfaults == 0 && clock_ahead;
     for (size_t h = 0; S.host_speed && h < S.nhosts; h++)
         S.host_speed[h] = sg_host_get_speed(S.hosts[h]);
     S.analytic = sim->net == SIM_NET_ANALYTIC;

@@ -77,7 +77,7 @@ static void one_flow_is_latency_plus_bytes_over_bandwidth(void **state)
     int a = na_link_add(n, 1.25e9, 1), b = na_link_add(n, 2.5e9, 1);
     int route[] = {a, b};
     ended e = {0};
-    assert_non_null(na_flow_start(n, route, 2, 50e-6, 1e6, 1, 0.5, (void *)1));
+    assert_non_null(na_flow_start(n, route, 2, 50e-6, 1e6, 1, 0.5, 0, (void *)1));
     drain(n, &e);
     assert_int_equal(e.n, 1);
     assert_true(e.at[0] == 0.5 + 50e-6 + 1e6 / 1.25e9); /* exactly */
@@ -93,10 +93,10 @@ static void max_min_fair_shares(void **state)
     na_net *n = na_new();
     int l0 = na_link_add(n, 10, 1), l1 = na_link_add(n, 9, 1);
     int ra[] = {l0, l1}, rb[] = {l0}, rc[] = {l1};
-    na_flow *A = na_flow_start(n, ra, 2, 0, 300, 1, 0, (void *)0);
-    na_flow *B = na_flow_start(n, rb, 1, 0, 700, 1, 0, (void *)1);
-    na_flow *C = na_flow_start(n, rc, 1, 0, 30, 1, 0, (void *)2);
-    na_flow *D = na_flow_start(n, rc, 1, 0, 300, 1, 0, (void *)3);
+    na_flow *A = na_flow_start(n, ra, 2, 0, 300, 1, 0, 0, (void *)0);
+    na_flow *B = na_flow_start(n, rb, 1, 0, 700, 1, 0, 1, (void *)1);
+    na_flow *C = na_flow_start(n, rc, 1, 0, 30, 1, 0, 2, (void *)2);
+    na_flow *D = na_flow_start(n, rc, 1, 0, 300, 1, 0, 3, (void *)3);
     ended e = {0};
     e.now = 0;
     assert_int_equal(na_advance(n, 0, note_end, &e), 0); /* all join */
@@ -123,13 +123,13 @@ static void weights_and_fatpipes(void **state)
     na_net *n = na_new();
     int l = na_link_add(n, 9, 1), fat = na_link_add(n, 2, 0);
     int r1[] = {l}, r2[] = {l, fat};
-    na_flow *a = na_flow_start(n, r1, 1, 0, 1000, 2, 0, NULL);
-    na_flow *b = na_flow_start(n, r1, 1, 0, 1000, 1, 0, NULL);
+    na_flow *a = na_flow_start(n, r1, 1, 0, 1000, 2, 0, 0, NULL);
+    na_flow *b = na_flow_start(n, r1, 1, 0, 1000, 1, 0, 1, NULL);
     ended e = {0};
     assert_int_equal(na_advance(n, 0, note_end, &e), 0);
     assert_rel(na_flow_rate(a), 6, 1e-12);
     assert_rel(na_flow_rate(b), 3, 1e-12);
-    na_flow *c = na_flow_start(n, r2, 2, 0, 1000, 100, 0, NULL); /* heavy, but held to 2 */
+    na_flow *c = na_flow_start(n, r2, 2, 0, 1000, 100, 0, 2, NULL); /* heavy, but held to 2 */
     assert_int_equal(na_advance(n, 0, note_end, &e), 0);
     assert_rel(na_flow_rate(c), 2, 1e-12);
     assert_rel(na_flow_rate(a), 7 * 2.0 / 3, 1e-12);
@@ -139,6 +139,42 @@ static void weights_and_fatpipes(void **state)
     assert_rel(na_flow_rate(a), 0.02, 1e-12);
     assert_rel(na_flow_rate(b), 0.01, 1e-12);
     na_free(n);
+}
+
+/* Flows that end at one instant come to done() in the caller's order,
+ * whatever order they were started in, and the model's times do not
+ * depend on that order either (the links' lists, the rates' rounding):
+ * three flows of one size on a link of an awkward bandwidth, started in
+ * two orders, and a fourth, alone, ending at the same time. */
+static void one_instants_ends_come_in_the_callers_order(void **state)
+{
+    (void)state;
+    static const long long starts[2][4] = {{7, 3, 5, 1}, {1, 5, 3, 7}};
+    ended e[2] = {{0}, {0}};
+    for (int k = 0; k < 2; k++) {
+        na_net *n = na_new();
+        int shared = na_link_add(n, 1e9 / 7, 1), own = na_link_add(n, 1e9 / 21, 1);
+        int on_shared[] = {shared}, on_own[] = {own};
+        for (int i = 0; i < 4; i++) {
+            long long order = starts[k][i];
+            int alone = order == 5;
+            assert_non_null(na_flow_start(n, alone ? on_own : on_shared, 1, 1e-5 * 3, 1e6 / 3, 1, 0.25, order,
+                                          (void *)(size_t)order));
+        }
+        drain(n, &e[k]);
+        na_free(n);
+    }
+    static const int want[4] = {1, 3, 5, 7};
+    for (int k = 0; k < 2; k++) {
+        assert_int_equal(e[k].n, 4);
+        for (int i = 0; i < 4; i++)
+            if (e[k].who[i] != want[i])
+                fail_msg("start order %d: end %d was flow %d, expected %d", k, i, e[k].who[i], want[i]);
+    }
+    for (int i = 0; i < 4; i++)
+        if (e[0].at[i] != e[1].at[i])
+            fail_msg("flow %d ended at %.17g s started one way, %.17g s the other", e[0].who[i], e[0].at[i],
+                     e[1].at[i]);
 }
 
 /* ---- the simulator: analytic against ideal ---- */
@@ -718,6 +754,79 @@ static void running_ahead_keeps_the_ideal_times(void **state)
     assert_true(got[0][1].at[2] > got[0][0].at[2] - 1e-12); /* rank 1 got rank 0's send after it began */
 }
 
+/* Do files a and b hold the same bytes (both there)? */
+static int same_bytes(const char *a, const char *b)
+{
+    FILE *fa = fopen(a, "rb"), *fb = fopen(b, "rb");
+    int same = fa && fb;
+    while (same) {
+        int x = getc(fa), y = getc(fb);
+        same = x == y;
+        if (x == EOF)
+            break;
+    }
+    if (fa)
+        fclose(fa);
+    if (fb)
+        fclose(fb);
+    return same;
+}
+
+/* Ranks resumed at one simulated instant run in an order that depends on
+ * how each was woken: a kernel timer at its computation's end, SimGrid's
+ * CPU model, or not at all, having run ahead. What reaches a rank at one
+ * instant is filed in one order all the same (sim.c: by sender, then the
+ * sender's count of messages), so an asynchronous parameter server and
+ * ray-ps, whose updates follow that order, write the same model.bin,
+ * metrics.csv and events.csv running ahead, on timers
+ * ($DISTLAB_ANALYTIC_CLOCK=timer), through SimGrid's CPU model (=simgrid),
+ * and with a --degrade that never fires (which turns running ahead off). */
+static void one_instants_order_does_not_depend_on_how_ranks_wake(void **state)
+{
+    (void)state;
+    if (!test_distlab())
+        skip();
+    static const char *const runs[] = {
+        "ps --consistency async --workers 4 --stragglers 0.5",
+        "ray-ps --mode async --workers 4 --stragglers 0.5",
+    };
+    static const char *const clocks[] = {"ahead", "timer", "simgrid", "ahead"};
+    const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+    for (size_t r = 0; r < sizeof runs / sizeof *runs; r++) {
+        for (int v = 0; v < 4; v++) {
+            char out[8192];
+            setenv("DISTLAB_ANALYTIC_CLOCK", clocks[v], 1);
+            int rc = test_distlab_run(out, sizeof out, "run %s --seed 1 --epochs 2 --dataset "
+                                      "synth-dense:n=2000,d=20,classes=4 --net analytic --quiet --no-figures "
+                                      "%s --out %s/analytic-tie-%d-%d", runs[r],
+                                      v == 3 ? "--degrade cluster_link_0_UP:0.5@100-200" : "", tmp,
+                                      (int)getpid(), v);
+            unsetenv("DISTLAB_ANALYTIC_CLOCK");
+            if (rc != 0)
+                fail_msg("distlab run %s (%s): %s", runs[r], clocks[v], out);
+            if (v == 0)
+                continue;
+            static const char *const files[] = {"model.bin", "metrics.csv", "events.csv"};
+            for (int f = 0; f < 3; f++) {
+                char a[4200], b[4200];
+                snprintf(a, sizeof a, "%s/analytic-tie-%d-0/%s", tmp, (int)getpid(), files[f]);
+                snprintf(b, sizeof b, "%s/analytic-tie-%d-%d/%s", tmp, (int)getpid(), v, files[f]);
+                if (!same_bytes(a, b))
+                    fail_msg("run %s: %s is another with %s than running ahead", runs[r], files[f],
+                             v == 3 ? "a --degrade that never fires" : clocks[v]);
+            }
+        }
+    }
+    for (int v = 0; v < 4; v++) {
+        static const char *const files[] = {"model.bin", "metrics.csv", "events.csv", "summary.json", ""};
+        for (int f = 0; f < 5; f++) {
+            char path[4200];
+            snprintf(path, sizeof path, "%s/analytic-tie-%d-%d/%s", tmp, (int)getpid(), v, files[f]);
+            f < 4 ? unlink(path) : rmdir(path);
+        }
+    }
+}
+
 static void unknown_net_lists_the_known_ones(void **state)
 {
     (void)state;
@@ -735,6 +844,7 @@ int main(void)
         cmocka_unit_test(one_flow_is_latency_plus_bytes_over_bandwidth),
         cmocka_unit_test(max_min_fair_shares),
         cmocka_unit_test(weights_and_fatpipes),
+        cmocka_unit_test(one_instants_ends_come_in_the_callers_order),
         cmocka_unit_test(collectives_take_the_ideal_time),
         cmocka_unit_test(barrier_takes_the_ideal_time),
         cmocka_unit_test(hierarchical_on_gpu_nodes_takes_the_ideal_time),
@@ -747,6 +857,7 @@ int main(void)
         cmocka_unit_test(timed_waits_take_the_ideal_time),
         cmocka_unit_test(computations_take_simgrids_time),
         cmocka_unit_test(running_ahead_keeps_the_ideal_times),
+        cmocka_unit_test(one_instants_order_does_not_depend_on_how_ranks_wake),
         cmocka_unit_test(link_profiles_are_refused_under_analytic),
         cmocka_unit_test(unknown_net_lists_the_known_ones),
     };
