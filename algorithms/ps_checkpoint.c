@@ -87,6 +87,15 @@ int ps_server_checkpoint(server *sv)
                : RT_OK;
 }
 
+/* n counts and sums (times, examples, updates): finite, >= 0. */
+static int counts(const double *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!(v[i] >= 0 && v[i] <= 1e18))
+            return 0;
+    return 1;
+}
+
 static int not_this_run(rt *r, const char *who, int id)
 {
     return rt_fail(r, RT_EINVAL, "resume: %s %d's checkpoint (rank %d) is not of this run: resume "
@@ -114,6 +123,11 @@ int ps_server_resume(server *sv)
     size_t ns = state_floats(&sv->optim);
     if (h.kind != KIND_SERVER || h.rank != (uint32_t)sv->s || h.W != (uint32_t)W || h.m != sv->m ||
         h.nstate != ns || h.nsnaps < 1 || h.nsnaps >= TRAIN_MAX_POINTS || h.step < 1 ||
+        (setup->resume_step > 0 && h.step != setup->resume_step) || h.model_version < 0 ||
+        h.model_version / (int64_t)W > h.step || /* one version a push, one push a worker's clock */
+        !(h.examples >= 0 && h.examples <= 1e18) || !(h.due_next >= 0 && h.due_next <= 1e15) ||
+        !(h.checkpoint_next >= 0 && h.checkpoint_next <= 1e15) || !(h.clock >= 0 && h.clock <= 1e15) ||
+        !counts((const double *)&h.acc, SNAP_DOUBLES) || !counts((const double *)&h.tot, sizeof h.tot / sizeof(double)) ||
         len != sizeof h + (sv->m + ns) * sizeof(float) + (size_t)W * sizeof(int64_t) +
                    h.nsnaps * (SNAP_DOUBLES * sizeof(double) + sv->m * sizeof(float)))
         return not_this_run(r, "ps server", sv->s);
@@ -135,6 +149,8 @@ int ps_server_resume(server *sv)
                        count);
     sv->snaps.count = sv->snaps.cap = count;
     p = get(p, sv->snaps.meta, (size_t)count * SNAP_DOUBLES * sizeof(double));
+    if (!counts(sv->snaps.meta, (size_t)count * SNAP_DOUBLES))
+        return not_this_run(r, "ps server", sv->s);
     get(p, sv->snaps.w, (size_t)count * sv->m * sizeof(float));
     sv->version = (long)h.model_version;
     sv->examples = h.examples;
@@ -183,8 +199,10 @@ int ps_worker_resume(worker *wk, long *clock)
     if (h.magic != PS_CKPT_MAGIC || h.version != PS_CKPT_VERSION)
         return rt_fail(r, RT_EINVAL, "resume: rank %d's checkpoint is not a parameter server's of "
                        "this version of distlab", rt_rank(r));
+    /* a pass takes one clock at least: replaying a huge one never ended */
     if (h.kind != KIND_WORKER || h.rank != (uint32_t)rt_rank(r) || h.P != wk->sh.P || h.clock < 1 ||
-        h.pass < 0 || h.pos > wk->shard.n || len != sizeof h + wk->sh.P * sizeof(float))
+        (setup->resume_step > 0 && h.clock != setup->resume_step) || h.pass < 0 || h.pass > h.clock + 1 ||
+        h.pos > wk->shard.n || len != sizeof h + wk->sh.P * sizeof(float))
         return not_this_run(r, "ps worker", wk->w);
     memcpy(wk->params, buf + sizeof h, wk->sh.P * sizeof(float));
     train_shard_seek(&wk->shard, (long)h.pass, (size_t)h.pos);

@@ -235,13 +235,27 @@ int train_worker_resume_with(train_worker *w, rt *r, const train_setup *setup, l
     if (h.magic != CKPT_MAGIC || h.version != CKPT_VERSION)
         return rt_fail(r, RT_EINVAL, "resume: rank %d's checkpoint is not one of this version of distlab",
                        rt_rank(r));
-    if (h.rank != (uint32_t)rt_rank(r) || h.P != w->P || h.nstate != ns || len != want ||
-        h.nextra != extra_len ||
-        h.npoints > TRAIN_MAX_POINTS || h.step < 0 || h.pass < 0 || h.pos > w->shard.n)
+    if (h.rank != (uint32_t)rt_rank(r) || h.P != w->P || h.nstate != ns || h.nextra != extra_len)
         return rt_fail(r, RT_EINVAL, "resume: rank %d's checkpoint (rank %u, %llu parameters, %llu of "
-                       "optimizer state) is not of this run (rank %d, %zu parameters, %zu): resume with "
-                       "the options it was made with", rt_rank(r), h.rank, (unsigned long long)h.P,
-                       (unsigned long long)h.nstate, rt_rank(r), w->P, ns);
+                       "optimizer state, %llu bytes of the algorithm's) is not of this run (rank %d, %zu "
+                       "parameters, %zu, %zu): resume with the options it was made with", rt_rank(r), h.rank,
+                       (unsigned long long)h.P, (unsigned long long)h.nstate, (unsigned long long)h.nextra,
+                       rt_rank(r), w->P, ns, extra_len);
+    /* a batch never spans two passes: a pass takes one step at least, and
+     * replaying a huge one (train_shard_seek) never ended */
+    const char *bad = h.npoints > TRAIN_MAX_POINTS || len != want ? "its length"
+                      : h.step < 0 || (setup->resume_step > 0 && h.step != setup->resume_step) ? "its step"
+                      : h.pass < 0 || h.pass > h.step + 1 || h.pos > w->shard.n ? "its place in the data"
+                      : !(h.checkpoint_next >= 0 && h.checkpoint_next <= 1e15) ||
+                              !(h.eval_next >= 0 && h.eval_next <= 1e15) || !(h.clock >= 0 && h.clock <= 1e15)
+                          ? "its schedule or clock"
+                          : NULL;
+    if (bad)
+        return rt_fail(r, RT_EINVAL, "resume: rank %d's checkpoint is damaged: %s (step %lld of %ld, pass "
+                       "%lld, place %llu of %zu, %u points, %zu bytes of %zu, next checkpoint at %g, next "
+                       "evaluation at %g, clock %g s)", rt_rank(r), bad, (long long)h.step, setup->resume_step,
+                       (long long)h.pass, (unsigned long long)h.pos, w->shard.n, h.npoints, len, want,
+                       h.checkpoint_next, h.eval_next, h.clock);
     const char *p = buf + sizeof h;
     memcpy(w->params, p, w->P * sizeof(float));
     p += w->P * sizeof(float);

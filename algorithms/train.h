@@ -64,6 +64,11 @@ typedef struct train_setup {
     double checkpoint_every;
     int (*save)(void *ctx, rt *r, long step, const void *buf, size_t len);
     const void *(*load)(void *ctx, rt *r, size_t *len);
+    /* The step load's bytes were saved at, every rank's the same (the
+     * command line reads it from the files' names), or 0 when not known:
+     * a checkpoint that says another step is refused (one rank resuming
+     * elsewhere deadlocked the others). */
+    long resume_step;
     void *checkpoint_ctx;
     const void *algo;     /* the algorithm's own options */
     int nextra;           /* extra metric columns used */

@@ -173,6 +173,7 @@ static int read_resume(run_ctx *ctx, const char *verb, const char *from)
             return -1;
         }
     }
+    ctx->setup.resume_step = best;
     fprintf(stderr, "distlab %s: resuming from step %ld (%s)\n", verb, best, dir);
     return 0;
 }

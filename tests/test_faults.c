@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -424,6 +425,59 @@ static void resumed_model_parallelism_ends_with_the_same_bits(void **state)
     stop_and_resume("distbelief", opts, "", "2:60", "resuming from step 47");
 }
 
+/* Copy tmpdir/from to tmpdir/to, then write 8 bytes of value at offset
+ * into each of rank 0's checkpoint files there (train.c's ckpt_head:
+ * step at 32, pass at 40, the clock at 72). */
+static void damaged_copy(const char *from, const char *to, long offset, const void *value)
+{
+    char cmd[2048], path[1024];
+    snprintf(cmd, sizeof cmd, "rm -rf %s/%s && cp -r %s/%s %s/%s", tmpdir, to, tmpdir, from, tmpdir, to);
+    assert_int_equal(system(cmd), 0);
+    snprintf(path, sizeof path, "%s/%s/checkpoint", tmpdir, to);
+    DIR *d = opendir(path);
+    assert_non_null(d);
+    int n = 0;
+    for (struct dirent *e; (e = readdir(d));) {
+        if (strncmp(e->d_name, "rank-0.", 7) != 0)
+            continue;
+        snprintf(path, sizeof path, "%s/%s/checkpoint/%s", tmpdir, to, e->d_name);
+        FILE *f = fopen(path, "r+b");
+        assert_non_null(f);
+        assert_int_equal(fseek(f, offset, SEEK_SET), 0);
+        assert_int_equal(fwrite(value, 8, 1, f), 1);
+        assert_int_equal(fclose(f), 0);
+        n++;
+    }
+    closedir(d);
+    assert_true(n > 0);
+}
+
+/* A damaged checkpoint is refused by the rank that reads it, naming what
+ * is wrong: a pass of 2^40 was replayed shuffle by shuffle (it never
+ * ended), a step other than the file's deadlocked the other ranks, a NaN
+ * clock put NaN times in metrics.csv. */
+static void damaged_checkpoints_are_refused(void **state)
+{
+    (void)state;
+    NEED_BINARY();
+    assert_int_equal(run("run allreduce %s --checkpoint-every 1 --out %s/ck", CKPT, tmpdir), 0);
+    int64_t huge = (int64_t)1 << 40, other = 5;
+    double nan_clock = NAN;
+    static const struct { long offset; const char *says; } cases[] = {
+        {40, "rank 0's checkpoint is damaged: its place in the data"},
+        {32, "rank 0's checkpoint is damaged: its step"},
+        {72, "rank 0's checkpoint is damaged: its schedule or clock"},
+    };
+    const void *values[] = {&huge, &other, &nan_clock};
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        damaged_copy("ck", "damaged", cases[i].offset, values[i]);
+        int st = run("run allreduce %s --resume %s/damaged --out %s/x", CKPT, tmpdir, tmpdir);
+        if (st != 1 || !strstr(output, cases[i].says))
+            fail_msg("offset %ld: exit %d, expected 1 and '%s' in:\n%s", cases[i].offset, st, cases[i].says,
+                     output);
+    }
+}
+
 static void checkpoints_refuse_what_they_cannot_do(void **state)
 {
     (void)state;
@@ -480,6 +534,7 @@ int main(void)
         cmocka_unit_test(resumed_local_sgd_and_psgd_end_with_the_same_bits),
         cmocka_unit_test(resumed_model_parallelism_ends_with_the_same_bits),
         cmocka_unit_test(checkpoints_refuse_what_they_cannot_do),
+        cmocka_unit_test(damaged_checkpoints_are_refused),
     };
     return cmocka_run_group_tests_name("faults", tests, setup_group, teardown_group);
 }
