@@ -48,9 +48,8 @@ static int parse_num(const char *s, double *out)
         return 0;
     }
     char *end;
-    errno = 0;
     double v = strtod(s, &end);
-    if (end == s || *end != '\0' || errno == ERANGE || !isfinite(v))
+    if (end == s || *end != '\0' || !isfinite(v)) /* an underflow (ERANGE too) is a number */
         return -1;
     *out = v;
     return 0;

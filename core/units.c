@@ -49,9 +49,10 @@ int units_decimal(const char *s, double *out, const char **end)
         return -1;
     memcpy(buf, s, len);
     buf[len] = '\0';
-    errno = 0;
+    /* ERANGE is also an underflow (1e-320, a subnormal distlab itself
+     * writes with %g into a run's records): only overflow is refused */
     double v = strtod(buf, NULL);
-    if (errno == ERANGE || !isfinite(v))
+    if (!isfinite(v))
         return -1;
     *out = v;
     if (end)

@@ -188,6 +188,12 @@ static void units_parse_and_refuse(void **state)
     assert_true(v == 5 && strcmp(end, "e") == 0);
     assert_int_equal(units_double("0x1p-3", &v, err, sizeof err), -1);
     assert_int_equal(units_double("inf", &v, err, sizeof err), -1);
+    assert_int_equal(units_double("1e309", &v, err, sizeof err), -1);
+    /* an underflow is a number: a subnormal that a record holds reads back */
+    assert_int_equal(units_double("6.790386531e-313", &v, err, sizeof err), 0);
+    assert_true(v > 0 && v < 1e-300);
+    assert_int_equal(units_double("1e-400", &v, err, sizeof err), 0);
+    assert_true(v == 0);
     assert_int_equal(units_int(" 5", 0, 100, &n, err, sizeof err), -1);
     assert_int_equal(units_int("-5", -10, 100, &n, err, sizeof err), 0);
 }

@@ -379,6 +379,17 @@ static void test_absurd_values(void **state)
     expect_load_error("absurd", RECORDS_LOAD_METRICS, "metrics.csv:2:", "not an accuracy from 0 to 1");
     write_file(path, "time_s,epoch,step,train_loss,test_loss,test_accuracy,staleness_steps\n0,0,0,1,,,nan\n");
     expect_load_error("absurd", RECORDS_LOAD_METRICS, "metrics.csv:2:", "(staleness_steps) is 'nan', not a finite number");
+    /* a subnormal, as %g writes one, is a finite number (strtod's ERANGE
+     * for an underflow refused it) */
+    write_file(path, "time_s,epoch,step,train_loss,test_loss,test_accuracy,staleness_steps\n0,0,0,1,,,6.790386531e-313\n");
+    {
+        char dir[300], err[512];
+        records_run run;
+        path_in(dir, sizeof dir, "absurd", NULL);
+        if (records_load(dir, RECORDS_LOAD_METRICS, &run, err, sizeof err) != 0)
+            fail_msg("a subnormal metric was refused: %s", err);
+        records_run_free(&run);
+    }
 
     path_in(path, sizeof path, "absurd", "summary.json");
     write_file(path, "{\"algo\": \"ps\", \"backend\": \"sim\", \"workers\": 4, \"seconds\": 1e308}");
