@@ -585,8 +585,8 @@ static size_t batch_nnz(const ml_dataset *ds, const size_t *idx, size_t batch)
  * the previous example's update wrote except the weights themselves.
  * Every binary model's margin on sparse data is made here (training,
  * evaluation, Hogwild!, the fused and two-call steps), so they agree. */
-static inline __attribute__((always_inline)) float sparse_dot(const float *restrict val, const uint32_t *restrict col, size_t n,
-                               const float *w)
+static inline __attribute__((always_inline)) float
+sparse_dot(const float *restrict val, const uint32_t *restrict col, size_t n, const float *w)
 {
     float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
     size_t k = 0;
@@ -606,39 +606,55 @@ static inline __attribute__((always_inline)) float sparse_dot(const float *restr
 }
 
 /* sparse_dot, also writing each nonzero's L2 part u[k] = reg_j w_j (j =
- * col[k]) from the weight it reads: the loop waits on its loads, and the
- * product rides along. */
-static inline __attribute__((always_inline)) float sparse_dot_reg(const float *restrict val, const uint32_t *restrict col,
-                                   size_t n, const float *w, const float *restrict reg,
-                                   float *restrict u)
+ * col[k]) from the weight it reads, and j into gi[k] unless gi is NULL:
+ * the loop waits on its loads, and the products and stores ride along. */
+static inline __attribute__((always_inline)) float
+sparse_dot_reg(const float *restrict val, const uint32_t *restrict col, size_t n, const float *w,
+               const float *restrict reg, float *restrict u, uint32_t *restrict gi)
 {
     float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
     size_t k = 0;
     for (; k + 4 <= n; k += 4) {
-        float w0 = w[col[k]], w1 = w[col[k + 1]], w2 = w[col[k + 2]], w3 = w[col[k + 3]];
+        uint32_t j0 = col[k], j1 = col[k + 1], j2 = col[k + 2], j3 = col[k + 3];
+        float w0 = w[j0], w1 = w[j1], w2 = w[j2], w3 = w[j3];
         s0 += val[k] * w0;
         s1 += val[k + 1] * w1;
         s2 += val[k + 2] * w2;
         s3 += val[k + 3] * w3;
-        u[k] = reg[col[k]] * w0;
-        u[k + 1] = reg[col[k + 1]] * w1;
-        u[k + 2] = reg[col[k + 2]] * w2;
-        u[k + 3] = reg[col[k + 3]] * w3;
+        u[k] = reg[j0] * w0;
+        u[k + 1] = reg[j1] * w1;
+        u[k + 2] = reg[j2] * w2;
+        u[k + 3] = reg[j3] * w3;
+        if (gi) {
+            gi[k] = j0;
+            gi[k + 1] = j1;
+            gi[k + 2] = j2;
+            gi[k + 3] = j3;
+        }
     }
     if (k < n) {
-        float wt = w[col[k]];
+        uint32_t j = col[k];
+        float wt = w[j];
         s0 += val[k] * wt;
-        u[k] = reg[col[k]] * wt;
+        u[k] = reg[j] * wt;
+        if (gi)
+            gi[k] = j;
     }
     if (k + 1 < n) {
-        float wt = w[col[k + 1]];
+        uint32_t j = col[k + 1];
+        float wt = w[j];
         s1 += val[k + 1] * wt;
-        u[k + 1] = reg[col[k + 1]] * wt;
+        u[k + 1] = reg[j] * wt;
+        if (gi)
+            gi[k + 1] = j;
     }
     if (k + 2 < n) {
-        float wt = w[col[k + 2]];
+        uint32_t j = col[k + 2];
+        float wt = w[j];
         s2 += val[k + 2] * wt;
-        u[k + 2] = reg[col[k + 2]] * wt;
+        u[k + 2] = reg[j] * wt;
+        if (gi)
+            gi[k + 2] = j;
     }
     return (s0 + s1) + (s2 + s3);
 }
@@ -783,8 +799,7 @@ static int binary_sparse_one(ml_model *m, const float *params, const ml_dataset 
     const float *restrict val = ds->val + begin;
     size_t bi = m->b_off[1];
     float *restrict gv = g->value;
-    logits[0] = sparse_dot_reg(val, col, n, params, rj, gv) + params[bi];
-    memcpy(g->index, col, n * sizeof *col);
+    logits[0] = sparse_dot_reg(val, col, n, params, rj, gv, g->index) + params[bi];
     binary_loss(m, logits, 1, y, scale, delta, loss_sum, correct);
     float dl = delta[0], sum = 0;
     axpy_inplace(dl, val, gv, n);
@@ -904,7 +919,7 @@ static void binary_sgd_batch(ml_model *m, float *restrict params, const ml_datas
     /* ---- margins, and each nonzero's L2 part ---- */
     for (size_t i = 0, at = 0; i < batch; i++) {
         size_t r = idx ? idx[i] : i, begin = ds->row_ptr[r], n = ds->row_ptr[r + 1] - begin;
-        logits[i] = sparse_dot_reg(val + begin, col + begin, n, params, rjs, u + at) + bias;
+        logits[i] = sparse_dot_reg(val + begin, col + begin, n, params, rjs, u + at, NULL) + bias;
         at += n;
     }
     /* ---- losses ---- */

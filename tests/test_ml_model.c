@@ -339,15 +339,17 @@ static void t_sgd_step_same_bits(void **state)
 {
     (void)state;
     char err[ERRLEN];
-    ml_dataset sp, dn;
+    ml_dataset sp, sp7, dn;
     make_sparse(&sp, 60, 25, 8, 31); /* 8 of 25 features a row: batches repeat many */
+    make_sparse(&sp7, 60, 25, 7, 33); /* 7: a margin's last three in the first three sums */
     make_dense(&dn, 30, 6, 2, 5);
     struct {
         const char *spec;
         const ml_dataset *ds;
         int freq, dense_only;
     } cases[] = {{"logreg", &sp, 1, 0}, {"logreg", &sp, 0, 0}, {"svm", &sp, 1, 0},
-                 {"logreg", &sp, 1, 1}, {"logreg", &dn, 0, 0}, {"softmax", &sp, 1, 0}};
+                 {"logreg", &sp7, 1, 0}, {"svm", &sp7, 0, 0}, {"logreg", &sp, 1, 1},
+                 {"logreg", &dn, 0, 0}, {"softmax", &sp, 1, 0}};
     size_t batches[] = {1, 1, 5, 16, 1, 3, 60};
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         ml_model *m;
@@ -408,7 +410,8 @@ static void t_sgd_step_same_bits(void **state)
         if (binary_sparse)
             assert_true(per_nonzero > 10);
         printf("# %s on %s data%s%s: 40 steps, the same bits", cases[c].spec,
-               cases[c].ds->sparse ? "sparse" : "dense", cases[c].freq ? ", frequencies" : "",
+               cases[c].ds == &sp7 ? "sparse (7 a row)" : cases[c].ds->sparse ? "sparse" : "dense",
+               cases[c].freq ? ", frequencies" : "",
                cases[c].dense_only ? ", dense-only gradient" : "");
         if (per_nonzero)
             printf(" (%zu of them batches stepped per nonzero: at most %.1e from the two-call step)",
@@ -424,6 +427,7 @@ static void t_sgd_step_same_bits(void **state)
         ml_model_free(m);
     }
     ml_dataset_free(&sp);
+    ml_dataset_free(&sp7);
     ml_dataset_free(&dn);
 }
 
