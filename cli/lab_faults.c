@@ -318,6 +318,8 @@ static int is_dead(const f_arg *a, int w)
 static void judge_run(outcome *o, const f_arg *a, int W)
 {
     sim_config sim = sim_config_default();
+    for (int k = 0; k < KILLS; k++) /* f_worker's kills: sim_rank_fail */
+        sim.ranks_may_fail |= a->kill_worker[k] >= 0;
     if (a->fail_worker >= 0) { /* (in simulation: on real sockets the rank itself stops) */
         sim.nfaults = 1;
         sim.faults[0] = (sim_fault){.kind = SIM_FAULT_FAIL, .rank = a->fail_worker + 1, .at_s = a->fail_at_s};

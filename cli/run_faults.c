@@ -50,10 +50,13 @@ static int crash_rank(void *arg, rt *r, long step)
     return 1;
 }
 
+/* Every kill of `distlab run` (--kill-rank, and an algorithm's own: run
+ * ps --kill-worker, ray-ps's and lda's --kill-rank) comes through here. */
 static void install(run_ctx *ctx)
 {
     ctx->setup.crash = crash_rank;
     ctx->setup.crash_ctx = ctx;
+    ctx->sim.ranks_may_fail = 1; /* sim_rank_fail: ranks stay at SimGrid's clock */
 }
 
 /* ---- checkpoints ---- */

@@ -176,6 +176,7 @@ static struct {
     int *host_actors;     /* per host: the actors that may compute there */
     double *host_speed;   /* per host: one core's flop/s (fixed when cpu_timer) */
     int net_failed;
+    int undeclared_fail;  /* the first rank that called sim_rank_fail without ranks_may_fail, or -1 */
 } S;
 
 static sim_rank *me(rt *r) { return (sim_rank *)r; }
@@ -436,7 +437,8 @@ static void catch_up(sim_rank *s)
  *     (an_suspend). It runs ahead only while no isend of its own is
  *     under way (one that ends before its clock would be seen late by a
  *     wait-any's scan) and it never posted an any-source receive (every
- *     pair's arming would move); --fail and --degrade turn it off;
+ *     pair's arming would move); --fail, --degrade and a job whose
+ *     ranks may fail (sim_config.ranks_may_fail: --kill-rank) turn it off;
  *   - otherwise a kernel timer resumes the suspended actor at the date.
  * Otherwise, as under the other nets, sg_actor_execute. Which of the three
  * changes what a run costs, not what it gives ("Tie order" below;
@@ -1031,6 +1033,8 @@ void sim_rank_fail(rt *r)
     sim_rank *x = me(r);
     if (x->dead)
         return;
+    if (!sim_settings(S.cfg)->ranks_may_fail && S.undeclared_fail < 0)
+        S.undeclared_fail = r->rank; /* its ranks may have run ahead of its death */
     catch_up(x); /* it dies at its own time */
     x->dead = 1;
     x->dead_at = simgrid_get_clock();
@@ -1759,7 +1763,10 @@ int sim_job_run(const job_config *cfg, job_main fn, void *arg, job_result *res)
     S.host_actors = calloc(S.nhosts, sizeof *S.host_actors);
     S.host_speed = malloc(S.nhosts * sizeof *S.host_speed);
     S.cpu_timer = sim->net == SIM_NET_ANALYTIC && plat.cpu_fixed && clock_timer;
-    S.run_ahead = S.cpu_timer && sim->nfaults == 0 && clock_ahead;
+    /* a failure or a link's change happens at SimGrid's clock: no rank
+     * may be ahead of it then (exec_flops) */
+    S.run_ahead = S.cpu_timer && sim->nfaults == 0 && !sim->ranks_may_fail && clock_ahead;
+    S.undeclared_fail = -1;
     for (size_t h = 0; S.host_speed && h < S.nhosts; h++)
         S.host_speed[h] = sg_host_get_speed(S.hosts[h]);
     S.analytic = sim->net == SIM_NET_ANALYTIC;
@@ -1802,6 +1809,10 @@ int sim_job_run(const job_config *cfg, job_main fn, void *arg, job_result *res)
             sh->seconds = S.ranks[i].ahead;
     if (S.net_failed)
         job_fail(res, "--net analytic: the network model ran out of memory");
+    if (S.undeclared_fail >= 0)
+        job_fail(res, "rank %d was made to fail (sim_rank_fail) in a job whose sim_config does not say "
+                 "ranks may (ranks_may_fail): under --net analytic its ranks could run ahead of SimGrid's "
+                 "clock, at which a failure happens and is heard of", S.undeclared_fail);
 
     /* A rank whose host went down is the cause of what failed after it;
      * then a rank that failed is the likely cause of any deadlock after

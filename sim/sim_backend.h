@@ -99,6 +99,13 @@ typedef struct sim_config {
     int size_only;         /* payloads carry only their size */
     int nfaults;           /* failures to inject, in no particular order */
     sim_fault faults[SIM_MAX_FAULTS];
+    /* A rank may be made to fail during the run by a call of its own,
+     * sim_rank_fail (--kill-rank, run ps --kill-worker, a lab checker's
+     * kills): whoever installs such a call sets it. Like a fault above, it
+     * keeps every rank at SimGrid's clock under --net analytic (no running
+     * ahead: sim.c, exec_flops), where a death and what the survivors see
+     * of it happen. sim_rank_fail in a job without it fails the job. */
+    int ranks_may_fail;
 } sim_config;
 
 extern const job_backend sim_backend;
@@ -117,7 +124,8 @@ job_config sim_job_config(const sim_config *settings);
  * sim_backend.run forks, whose stderr the parent reads). */
 int sim_job_run(const job_config *cfg, job_main fn, void *arg, job_result *res);
 /* From a rank of a running simulation: its host goes down now, as with
- * --fail at this time (the command line's --kill-rank). */
+ * --fail at this time (the command line's --kill-rank). The job's
+ * sim_config must have ranks_may_fail set. */
 void sim_rank_fail(rt *r);
 
 #endif

@@ -754,6 +754,112 @@ static void running_ahead_keeps_the_ideal_times(void **state)
     assert_true(got[0][1].at[2] > got[0][0].at[2] - 1e-12); /* rank 1 got rank 0's send after it began */
 }
 
+/* A rank made to fail by a call of its own (sim_rank_fail: --kill-rank)
+ * dies at SimGrid's clock, and its survivors hear of it at that clock:
+ * the job says so (sim_config.ranks_may_fail), which keeps every rank
+ * from running ahead, and one that does not is failed, saying why. Rank
+ * 2 computes 1 ms and fails; rank 0 waits for a message from it and
+ * hears of its death; rank 1 computes 3 ms, past the death, and then
+ * waits for it too. Each notes its clocks and what its receive returned. */
+typedef struct kill_slot {
+    double at[2];
+    int rc;
+} kill_slot;
+
+static int kill_rank(rt *r, void *arg)
+{
+    (void)arg;
+    kill_slot *out = job_slot(r);
+    int me = rt_rank(r), v = 0, rc = RT_OK;
+    if (me == 2) {
+        if ((rc = rt_compute(r, 1e6)) != RT_OK)
+            return rc;
+        out->at[0] = rt_now(r);
+        sim_rank_fail(r);
+        return rt_fail(r, RT_EKILLED, "made to fail");
+    }
+    if (me == 1) {
+        if ((rc = rt_compute(r, 3e6)) != RT_OK)
+            return rc;
+        out->at[1] = rt_now(r);
+    }
+    out->rc = rt_recv(r, 2, 0, &v, sizeof v, NULL);
+    out->at[0] = rt_now(r);
+    return RT_OK;
+}
+
+static void a_rank_that_fails_keeps_ranks_at_simgrids_clock(void **state)
+{
+    (void)state;
+    kill_slot got[2][3];
+    for (int k = 0; k < 3; k++) {
+        sim_config sim = sim_config_default();
+        sim.net = k ? SIM_NET_ANALYTIC : SIM_NET_IDEAL;
+        sim.ranks_may_fail = k < 2;
+        job_config cfg = sim_job_config(&sim);
+        cfg.ranks = 3;
+        cfg.result_bytes = sizeof(kill_slot);
+        job_result res;
+        int rc = job_run(&cfg, kill_rank, NULL, &res);
+        if (k == 2) { /* not said: refused, whatever ran */
+            if (rc == 0 || !strstr(res.error, "rank 2 was made to fail (sim_rank_fail) in a job whose "
+                                              "sim_config does not say ranks may (ranks_may_fail)"))
+                fail_msg("a kill the job did not declare: returned %d: %s", rc, res.error);
+            job_result_free(&res);
+            continue;
+        }
+        if (rc == 0 || res.rank_status[2] != RT_EKILLED || res.rank_status[0] != RT_OK ||
+            res.rank_status[1] != RT_OK)
+            fail_msg("%s: rank 2 alone should fail: %d: %s", k ? "analytic" : "ideal", rc, res.error);
+        for (int i = 0; i < 3; i++)
+            got[k][i] = *(kill_slot *)job_result_slot(&res, i);
+        job_result_free(&res);
+    }
+    for (int k = 0; k < 2; k++) {
+        assert_int_equal(got[k][0].rc, RT_EPEER);
+        assert_int_equal(got[k][1].rc, RT_EPEER);
+    }
+    for (int i = 0; i < 3; i++)
+        for (int j = 0; j < 2; j++)
+            if (fabs(got[1][i].at[j] - got[0][i].at[j]) > 1e-9 * got[0][i].at[j])
+                fail_msg("rank %d, step %d: analytic %.12g s, ideal %.12g s", i, j, got[1][i].at[j],
+                         got[0][i].at[j]);
+}
+
+/* Every kill of the command line's goes through run_faults.c, which says
+ * the job's ranks may fail: run ps --kill-worker, ray-ps's --kill-rank and
+ * --kill-rank itself run under analytic without the refusal above (ps
+ * and ray-ps go on without the dead worker; allreduce stops). */
+static void kills_on_the_command_line_say_ranks_may_fail(void **state)
+{
+    (void)state;
+    if (!test_distlab())
+        skip();
+    static const struct {
+        const char *args;
+        int status;
+    } runs[] = {
+        {"ps --consistency async --workers 4 --kill-worker 1:3", 0},
+        {"ray-ps --mode async --workers 4 --kill-rank 2:3", 0},
+        {"allreduce --workers 4 --kill-rank 1:3", 1},
+    };
+    const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+    for (size_t k = 0; k < sizeof runs / sizeof *runs; k++) {
+        char out[8192];
+        int rc = test_distlab_run(out, sizeof out, "run %s --seed 1 --epochs 2 --dataset "
+                                  "synth-dense:n=400,d=20,classes=4 --net analytic --quiet --no-figures "
+                                  "--out %s/analytic-kill-%d", runs[k].args, tmp, (int)getpid());
+        if (rc != runs[k].status || strstr(out, "ranks_may_fail") || !strstr(out, "fail"))
+            fail_msg("distlab run %s: exit status %d (expected %d): %s", runs[k].args, rc, runs[k].status, out);
+    }
+    static const char *const files[] = {"model.bin", "metrics.csv", "events.csv", "summary.json", ""};
+    for (int f = 0; f < 5; f++) {
+        char path[4200];
+        snprintf(path, sizeof path, "%s/analytic-kill-%d/%s", tmp, (int)getpid(), files[f]);
+        f < 4 ? unlink(path) : rmdir(path);
+    }
+}
+
 /* Do files a and b hold the same bytes (both there)? */
 static int same_bytes(const char *a, const char *b)
 {
@@ -858,6 +964,8 @@ int main(void)
         cmocka_unit_test(computations_take_simgrids_time),
         cmocka_unit_test(running_ahead_keeps_the_ideal_times),
         cmocka_unit_test(one_instants_order_does_not_depend_on_how_ranks_wake),
+        cmocka_unit_test(a_rank_that_fails_keeps_ranks_at_simgrids_clock),
+        cmocka_unit_test(kills_on_the_command_line_say_ranks_may_fail),
         cmocka_unit_test(link_profiles_are_refused_under_analytic),
         cmocka_unit_test(unknown_net_lists_the_known_ones),
     };
