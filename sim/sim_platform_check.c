@@ -105,6 +105,9 @@ typedef struct checker {
     names hosts, links, zones;
     names clusters, link_uses; /* cluster ids; each <link_ctn>, in file order */
     names routers;             /* <router>s, clusters' router_id= and the routers they name themselves */
+    names split_links;         /* the <link>s of sharing_policy SPLITDUPLEX */
+    names directed, undirected; /* <link_ctn>s with direction UP or DOWN, and without */
+    long radical_hosts;        /* the hosts of the element's radical= */
     names ends, zone_ends;     /* each src=/gw_src=... of a <route>, of a <zoneRoute>, "attr\nname" */
     double speeds[CHECK_PSTATES]; /* the element's speed= list */
     long pstate;                  /* the one it starts in */
@@ -245,6 +248,8 @@ static int parse_list(checker *c, const xmlNode *node, const char *attr, const c
 
 static int parse_whole(const char *s, long lo, long hi, long *out)
 {
+    if (!(*s >= '0' && *s <= '9')) /* no sign, no space: SimGrid's own readers take neither */
+        return -1;
     char *end;
     errno = 0;
     long v = strtol(s, &end, 10);
@@ -372,6 +377,7 @@ static int add_radical(checker *c, const xmlNode *node, const char *radical)
     }
     if (rc == 0 && total == 0)
         rc = fail_at(c, node, "radical='%s' makes no host", radical);
+    c->radical_hosts = total;
     free(copy);
     xmlFree(prefix);
     xmlFree(suffix);
@@ -468,6 +474,177 @@ static int add_cluster_routers(checker *c, const xmlNode *node, const char *id)
 
 /* A zone's routing= must be one SimGrid 3.32 knows: it aborts with "Not
  * a valid model!" on any other. */
+/* A <link>'s sharing_policy: SPLITDUPLEX ones are remembered for the
+ * <link_ctn>s that name them; several bandwidths are a WIFI link's only
+ * (SimGrid: "Non-WIFI links must use only 1 bandwidth"), and a WIFI link
+ * belongs in a zone of routing='Wifi' (elsewhere the run crashed). */
+static int check_link_policy(checker *c, const xmlNode *node)
+{
+    xmlChar *pol = xmlGetProp(node, (const xmlChar *)"sharing_policy");
+    xmlChar *bw = xmlGetProp(node, (const xmlChar *)"bandwidth");
+    xmlChar *id = xmlGetProp(node, (const xmlChar *)"id");
+    xmlChar *routing = node->parent && node->parent->type == XML_ELEMENT_NODE
+                           ? xmlGetProp(node->parent, (const xmlChar *)"routing") : NULL;
+    const char *p = pol ? (const char *)pol : "SHARED";
+    int rc = 0, wifi = strcmp(p, "WIFI") == 0;
+    if (wifi && !(routing && strcmp((const char *)routing, "Wifi") == 0))
+        rc = fail_at(c, node, "sharing_policy='WIFI' belongs to a link of a zone of routing='Wifi'");
+    else if (!wifi && bw && strpbrk((const char *)bw, ",;"))
+        rc = fail_at(c, node, "bandwidth='%s': several bandwidths are a WIFI link's only (this one is %s)",
+                     (const char *)bw, p);
+    else if (strcmp(p, "SPLITDUPLEX") == 0 && id)
+        rc = add_name(c, &c->split_links, node, (const char *)id);
+    xmlFree(pol);
+    xmlFree(bw);
+    xmlFree(id);
+    xmlFree(routing);
+    return rc;
+}
+
+/* A <link_ctn> of a SPLITDUPLEX <link> says which way (SimGrid made it
+ * two links, ID_UP and ID_DOWN, and aborted: "Link not found: ID"); one
+ * of another link says none ("Link not found: ID_UP"). Runs after
+ * find_twice, which sorts c->links. */
+static int check_directions(checker *c)
+{
+    if (c->split_links.n > 1)
+        qsort(c->split_links.v, c->split_links.n, sizeof *c->split_links.v, by_name);
+    named key;
+    for (size_t i = 0; i < c->directed.n; i++) {
+        key.name = c->directed.v[i].name;
+        int split = c->split_links.n && bsearch(&key, c->split_links.v, c->split_links.n, sizeof key, by_name);
+        int file_link = c->links.n && bsearch(&key, c->links.v, c->links.n, sizeof key, by_name);
+        if (file_link && !split) {
+            snprintf(c->err, c->errlen, "platform file '%s', line %ld, <link_ctn id=\"%s\">: a direction, but "
+                     "link '%s' is not SPLITDUPLEX (leave direction= out, or give the link "
+                     "sharing_policy='SPLITDUPLEX')", c->path, c->directed.v[i].line, key.name, key.name);
+            return -1;
+        }
+    }
+    for (size_t i = 0; i < c->undirected.n; i++) {
+        key.name = c->undirected.v[i].name;
+        if (c->split_links.n && bsearch(&key, c->split_links.v, c->split_links.n, sizeof key, by_name)) {
+            snprintf(c->err, c->errlen, "platform file '%s', line %ld, <link_ctn id=\"%s\">: link '%s' is "
+                     "SPLITDUPLEX: say which way, direction='UP' or direction='DOWN'", c->path,
+                     c->undirected.v[i].line, key.name, key.name);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Attributes of a few values, as SimGrid's DTD lists them: another value
+ * aborted the run ("Bad attribute `topology' in `cluster' element"). */
+static const struct {
+    const char *elem, *attr, *values;
+} enums[] = {
+    {"link", "sharing_policy", "SHARED|SPLITDUPLEX|FATPIPE|WIFI"},
+    {"cluster", "sharing_policy", "SHARED|SPLITDUPLEX|FATPIPE"},
+    {"cluster", "bb_sharing_policy", "SHARED|FATPIPE"},
+    {"cluster", "topology", "FLAT|TORUS|FAT_TREE|DRAGONFLY"},
+    {"link_ctn", "direction", "UP|DOWN|NONE"},
+    {"route", "symmetrical", "YES|NO|yes|no"},
+    {"zoneRoute", "symmetrical", "YES|NO|yes|no"},
+    {"bypassRoute", "symmetrical", "YES|NO|yes|no"},
+    {"bypassZoneRoute", "symmetrical", "YES|NO|yes|no"},
+};
+
+static int one_of(const char *v, const char *values)
+{
+    size_t n = strlen(v);
+    for (const char *p = values; *p;) {
+        size_t k = strcspn(p, "|");
+        if (k == n && strncmp(p, v, n) == 0)
+            return 1;
+        p += k + (p[k] == '|');
+    }
+    return 0;
+}
+
+static int check_enums(checker *c, const xmlNode *node)
+{
+    int rc = 0;
+    for (size_t i = 0; i < sizeof enums / sizeof *enums && rc == 0; i++) {
+        if (!is(node, enums[i].elem))
+            continue;
+        xmlChar *v = xmlGetProp(node, (const xmlChar *)enums[i].attr);
+        if (v && !one_of((const char *)v, enums[i].values))
+            rc = fail_at(c, node, "%s='%s' is not one SimGrid knows (%s)", enums[i].attr, (const char *)v,
+                         enums[i].values);
+        xmlFree(v);
+    }
+    return rc;
+}
+
+/* A cluster's topology= TORUS, FAT_TREE or DRAGONFLY and its
+ * topo_parameters=: whole numbers above 0 in SimGrid's shape, making as
+ * many hosts as radical= names (SimGrid aborted on a non-number, "stoi",
+ * and on more hosts than radicals; fewer would leave distlab counting
+ * hosts SimGrid never made). TORUS "D1,D2,...": D1 x D2 x ... hosts.
+ * FAT_TREE "L;C1,...,CL;P1,...,PL;N1,...,NL": C1 x ... x CL hosts.
+ * DRAGONFLY "G,L;C,L;B,L;N": G x C x B x N hosts. */
+static int check_topology(checker *c, const xmlNode *node)
+{
+    xmlChar *t = xmlGetProp(node, (const xmlChar *)"topology");
+    xmlChar *p = xmlGetProp(node, (const xmlChar *)"topo_parameters");
+    const char *topo = t ? (const char *)t : "FLAT", *s = p ? (const char *)p : "";
+    int rc = 0, torus = strcmp(topo, "TORUS") == 0, fat = strcmp(topo, "FAT_TREE") == 0;
+    if (!torus && !fat && strcmp(topo, "DRAGONFLY") != 0)
+        goto done;
+    /* the numbers, and where each group (between ';') starts */
+    long num[64], groups = 1, start[64] = {0}, n = 0;
+    const char *q = s;
+    for (;;) {
+        char *end;
+        if (!(*q >= '0' && *q <= '9') || n == 64)
+            break;
+        errno = 0;
+        num[n] = strtol(q, &end, 10);
+        if (errno == ERANGE || num[n] < 1 || num[n] > CHECK_MAX_HOSTS)
+            break;
+        n++;
+        q = end;
+        if (*q == ',') {
+            q++;
+        } else if (*q == ';' && groups < 64) {
+            start[groups++] = n;
+            q++;
+        } else {
+            break;
+        }
+    }
+    long hosts = 1;
+    int shape = *q == '\0' && n > 0;
+    if (shape && torus) {
+        shape = groups == 1;
+        for (long i = 0; i < n && shape; i++)
+            hosts = hosts * num[i] > CHECK_MAX_HOSTS ? CHECK_MAX_HOSTS + 1 : hosts * num[i];
+    } else if (shape && fat) {
+        long L = num[0];
+        shape = groups == 4 && start[1] == 1 && start[2] - start[1] == L && start[3] - start[2] == L &&
+                n - start[3] == L;
+        for (long i = 1; i <= L && shape; i++)
+            hosts = hosts * num[i] > CHECK_MAX_HOSTS ? CHECK_MAX_HOSTS + 1 : hosts * num[i];
+    } else if (shape) {
+        shape = groups == 4 && start[1] == 2 && start[2] == 4 && start[3] == 6 && n == 7;
+        for (long i = 0; i < 7 && shape; i += 2)
+            hosts = hosts * num[i] > CHECK_MAX_HOSTS ? CHECK_MAX_HOSTS + 1 : hosts * num[i];
+    }
+    if (!shape)
+        rc = fail_at(c, node, "topology='%s' with topo_parameters='%s': expected %s, whole numbers above 0", topo, s,
+                     torus ? "the dimensions, e.g. 4,4,2" : fat ? "LEVELS;CHILDREN;PARENTS;LINKS, one number a "
+                                                                  "level in each, e.g. 2;4,4;1,2;1,2"
+                                                            : "GROUPS,LINKS;CHASSIS,LINKS;ROUTERS,LINKS;NODES, "
+                                                              "e.g. 3,4;4,3;5,1;2");
+    else if (hosts != c->radical_hosts)
+        rc = fail_at(c, node, "topology='%s' with topo_parameters='%s' makes %ld hosts, but radical= names %ld: "
+                     "make them the same", topo, s, hosts, c->radical_hosts);
+done:
+    xmlFree(t);
+    xmlFree(p);
+    return rc;
+}
+
 static int check_routing(checker *c, const xmlNode *node)
 {
     static const char *const known[] = {"Full", "Floyd", "Dijkstra", "DijkstraCache", "None",
@@ -558,10 +735,14 @@ static int check_node(checker *c, const xmlNode *node)
     }
     long nspeeds = 0;
     c->pstate = 0;
+    c->radical_hosts = 0;
+    if (check_enums(c, node) != 0)
+        return -1;
     for (size_t i = 0; i < sizeof rules / sizeof rules[0]; i++)
         if (is(node, rules[i].elem) && check_attr(c, node, &rules[i], &nspeeds) != 0)
             return -1;
-    if (check_started(c, node, nspeeds) != 0)
+    if (check_started(c, node, nspeeds) != 0 || (is(node, "cluster") && check_topology(c, node) != 0) ||
+        (is(node, "link") && check_link_policy(c, node) != 0))
         return -1;
     xmlChar *id = xmlGetProp(node, (const xmlChar *)"id");
     int rc = 0;
@@ -573,6 +754,12 @@ static int check_node(checker *c, const xmlNode *node)
         rc = add_name(c, &c->zones, node, (const char *)id);
     else if (id && is(node, "link_ctn"))
         rc = add_name(c, &c->link_uses, node, (const char *)id);
+    if (rc == 0 && id && is(node, "link_ctn")) {
+        xmlChar *dir = xmlGetProp(node, (const xmlChar *)"direction");
+        int directed = dir && (strcmp((const char *)dir, "UP") == 0 || strcmp((const char *)dir, "DOWN") == 0);
+        xmlFree(dir);
+        rc = add_name(c, directed ? &c->directed : &c->undirected, node, (const char *)id);
+    }
     if (rc == 0 && id && is(node, "cluster"))
         rc = add_name(c, &c->clusters, node, (const char *)id);
     if (rc == 0 && id && is(node, "router"))
@@ -586,9 +773,21 @@ static int check_node(checker *c, const xmlNode *node)
         rc = add_ends(c, node);
     if (rc == 0 && is(node, "prop") && node->parent && is(node->parent, "config"))
         rc = check_config_prop(c, node);
-    for (const xmlNode *k = node->children; k && rc == 0; k = k->next)
-        if (k->type == XML_ELEMENT_NODE)
+    for (const xmlNode *k = node->children; k && rc == 0; k = k->next) {
+        if (k->type == XML_ELEMENT_NODE) {
             rc = check_node(c, k);
+        } else if (k->type == XML_TEXT_NODE || k->type == XML_CDATA_SECTION_NODE) {
+            /* SimGrid's parser takes elements and blanks only ("Unexpected
+             * character `e': `</zone>' expected") */
+            const char *t = k->content ? (const char *)k->content : "";
+            t += strspn(t, " \t\r\n");
+            if (*t) {
+                long line = xmlGetLineNo(k);
+                rc = fail_at(c, node, "text '%.*s' inside it (line %ld): SimGrid takes only elements there",
+                             (int)strcspn(t, "\r\n<"), t, line > 0 ? line : xmlGetLineNo(node));
+            }
+        }
+    }
     return rc;
 }
 
@@ -826,7 +1025,7 @@ static int check_counting(const char *path, int *hosts, int *cpu_profiles, int n
     }
     if (check_node(&c, root) != 0 || find_twice(&c, &c.hosts, "host") != 0 ||
         find_twice(&c, &c.links, "link") != 0 || find_twice(&c, &c.zones, "zone") != 0 ||
-        find_unknown_links(&c) != 0)
+        find_unknown_links(&c) != 0 || check_directions(&c) != 0)
         goto done;
     if (c.hosts.n == 0) { /* SimGrid: "There is no host!", in a backtrace */
         snprintf(err, errlen, "platform file '%s': no host (a <host>, <peer>, or a <cluster>'s radical=): "
@@ -853,6 +1052,9 @@ done:
     free_names(&c.clusters);
     free_names(&c.link_uses);
     free_names(&c.routers);
+    free_names(&c.split_links);
+    free_names(&c.directed);
+    free_names(&c.undirected);
     free_names(&c.ends);
     free_names(&c.zone_ends);
     if (doc)

@@ -328,6 +328,48 @@ static void platform_values_are_checked(void **state)
          "<link id=\"u\" bandwidth=\"1Gbps\" latency=\"1us\"/><zoneRoute src=\"c\" dst=\"e\" gw_src=\"n-c_router\" "
          "gw_dst=\"m-d_router\"><link_ctn id=\"u\"/></zoneRoute></zone>",
          "<zoneRoute>: dst='e' names no zone"},
+        /* SimGrid aborted on each of these ("Bad attribute", "stoi", "Link
+         * not found", "Non-WIFI links must use only 1 bandwidth",
+         * "Insufficient number of radicals", "Unexpected character") or
+         * crashed (a WIFI link outside a Wifi zone) */
+        {"<zone id=\"w\" routing=\"Full\"><cluster id=\"c\" prefix=\"n-\" suffix=\"\" radical=\"0-3\" speed=\"1Gf\" "
+         "bw=\"1Gbps\" lat=\"5us\" topology=\"RING\"/></zone>",
+         "topology='RING' is not one SimGrid knows (FLAT|TORUS|FAT_TREE|DRAGONFLY)"},
+        {"<zone id=\"w\" routing=\"Full\"><cluster id=\"c\" prefix=\"n-\" suffix=\"\" radical=\"0-3\" speed=\"1Gf\" "
+         "bw=\"1Gbps\" lat=\"5us\" sharing_policy=\"shared\"/></zone>",
+         "sharing_policy='shared' is not one SimGrid knows"},
+        {"<zone id=\"w\" routing=\"Full\"><cluster id=\"c\" prefix=\"n-\" suffix=\"\" radical=\"0-3\" speed=\"1Gf\" "
+         "bw=\"1Gbps\" lat=\"5us\" topology=\"TORUS\" topo_parameters=\"2,x\"/></zone>",
+         "topology='TORUS' with topo_parameters='2,x': expected the dimensions"},
+        {"<zone id=\"w\" routing=\"Full\"><cluster id=\"c\" prefix=\"n-\" suffix=\"\" radical=\"0-3\" speed=\"1Gf\" "
+         "bw=\"1Gbps\" lat=\"5us\" topology=\"FAT_TREE\" topo_parameters=\"2;4,2;1,2;1,1\"/></zone>",
+         "topo_parameters='2;4,2;1,2;1,1' makes 8 hosts, but radical= names 4"},
+        {"<zone id=\"w\" routing=\"Full\"><cluster id=\"c\" prefix=\"n-\" suffix=\"\" radical=\"0-3\" speed=\"1Gf\" "
+         "bw=\"1Gbps\" lat=\"5us\" topology=\"DRAGONFLY\" topo_parameters=\"1\"/></zone>",
+         "topology='DRAGONFLY' with topo_parameters='1': expected GROUPS,LINKS"},
+        {"<zone id=\"w\" routing=\"Full\"><cluster id=\"c\" prefix=\"n-\" suffix=\"\" radical=\"-0\" speed=\"1Gf\" "
+         "bw=\"1Gbps\" lat=\"5us\"/></zone>",
+         "radical='-0' is not a list of numbers and ranges"},
+        {"<zone id=\"w\" routing=\"Full\"><host id=\"a\" speed=\"1Gf\"/><host id=\"b\" speed=\"1Gf\"/>"
+         "<link id=\"l\" bandwidth=\"1Gbps\" latency=\"1us\" sharing_policy=\"SPLITDUPLEX\"/>"
+         "<route src=\"a\" dst=\"b\"><link_ctn id=\"l\"/></route></zone>",
+         "<link_ctn id=\"l\">: link 'l' is SPLITDUPLEX: say which way"},
+        {"<zone id=\"w\" routing=\"Full\"><host id=\"a\" speed=\"1Gf\"/><host id=\"b\" speed=\"1Gf\"/>"
+         "<link id=\"l\" bandwidth=\"1Gbps\" latency=\"1us\"/>"
+         "<route src=\"a\" dst=\"b\"><link_ctn id=\"l\" direction=\"UP\"/></route></zone>",
+         "a direction, but link 'l' is not SPLITDUPLEX"},
+        {"<zone id=\"w\" routing=\"Full\"><host id=\"a\" speed=\"1Gf\"/><host id=\"b\" speed=\"1Gf\"/>"
+         "<link id=\"l\" bandwidth=\"1Gbps\" latency=\"1us\"/>"
+         "<route src=\"a\" dst=\"b\" symmetrical=\"MAYBE\"><link_ctn id=\"l\"/></route></zone>",
+         "symmetrical='MAYBE' is not one SimGrid knows"},
+        {"<zone id=\"w\" routing=\"Full\"><host id=\"a\" speed=\"1Gf\"/><link id=\"l\" bandwidth=\"1,2Gbps\" "
+         "latency=\"1us\"/></zone>",
+         "bandwidth='1,2Gbps': several bandwidths are a WIFI link's only"},
+        {"<zone id=\"w\" routing=\"Full\"><host id=\"a\" speed=\"1Gf\"/><link id=\"l\" bandwidth=\"1Gbps\" "
+         "latency=\"1us\" sharing_policy=\"WIFI\"/></zone>",
+         "sharing_policy='WIFI' belongs to a link of a zone of routing='Wifi'"},
+        {"<zone id=\"w\" routing=\"Full\"><host id=\"a\" speed=\"1Gf\"/> - </zone>",
+         "<zone id=\"w\">: text '- ' inside it"},
     };
     char path[64], err[1024];
     for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
@@ -358,7 +400,11 @@ static void platform_values_are_checked(void **state)
                          "<link id=\"l\" bandwidth=\"1.25GBps\" latency=\"0\"/>\n"
                          "<link id=\"m\" bandwidth=\"10Gibps\" latency=\"1ms\"/>\n"
                          "<link id=\"n\" bandwidth=\"125000000\" latency=\"2m\"/>\n"
-                         "<route src=\"a\" dst=\"b\"><link_ctn id=\"l\"/></route>\n");
+                         "<link id=\"s\" bandwidth=\"1Gbps\" latency=\"1us\" sharing_policy=\"SPLITDUPLEX\"/>\n"
+                         "<route src=\"a\" dst=\"b\" symmetrical=\"NO\"><link_ctn id=\"l\"/>"
+                         "<link_ctn id=\"s\" direction=\"UP\"/></route>\n"
+                         "<route src=\"b\" dst=\"a\" symmetrical=\"NO\"><link_ctn id=\"l\"/>"
+                         "<link_ctn id=\"s\" direction=\"DOWN\"/></route>\n");
     int rc = sim_platform_check(path, err, sizeof err);
     unlink(path);
     if (rc != 0)
