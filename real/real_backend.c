@@ -96,7 +96,10 @@ static int core_per_rank(const job_config *job)
  * from the last bytes moved, not from the start of the wait: a large
  * message arrives a socket buffer at a time, and a rank that slept each
  * time its socket ran dry paid a wake-up per buffer (a 4 MiB one-way
- * transfer: ~60). With more ranks than cores a spinning rank
+ * transfer: ~60) -- unless a yield between polls lost the core for longer
+ * than the spin (another job wants it): then the wait sleeps, since the
+ * kernel wakes a sleeper sooner than a spinner gets its turn back. With
+ * more ranks than cores a spinning rank
  * would take the core its peer needs to send what it waits for, so then
  * no rank spins. */
 double real_spin_s(const job_config *job)
