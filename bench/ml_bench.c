@@ -43,7 +43,8 @@ static double now_s(void)
 /* One SGD epoch over the examples in order, batches of B; returns seconds.
  * fused: serial SGD's step (ml_model_sgd_step, ml/train.c); otherwise the
  * two calls any optimizer takes, ml_model_loss_grad then
- * ml_optim_step_sparse (the same bits). */
+ * ml_optim_step_sparse (the same bits per example; a batch of several is
+ * the same step up to rounding: model.h). */
 static double sgd_epoch(ml_model *m, float *w, const ml_dataset *ds, const size_t *order, size_t B,
                         ml_optim *o, int fused)
 {
