@@ -241,18 +241,16 @@ int verb_dp(int argc, char **argv)
             goto out;
         }
     }
-    double batch = o.batch, bucket = (double)o.bucket_bytes;
-    if (cli_get_double(&a, "dp", "batch", &batch) || cli_get_size(&a, "dp", "bucket", &bucket))
+    /* examples: whole ones (2.5 ran as 2.5 examples' compute) */
+    long batch = (long)o.batch;
+    double bucket = (double)o.bucket_bytes;
+    if (cli_get_int(&a, "dp", "batch", 1, 1000000000, &batch) || cli_get_size(&a, "dp", "bucket", &bucket))
         goto out;
-    if (!(batch >= 1 && batch <= 1e9)) {
-        fprintf(stderr, "distlab dp: --batch: %g examples: expected 1 to 1e9\n", batch);
-        goto out;
-    }
     if (!(bucket >= 4)) {
         fprintf(stderr, "distlab dp: --bucket: %g bytes: a bucket holds at least one gradient (4 bytes)\n", bucket);
         goto out;
     }
-    o.batch = batch;
+    o.batch = (double)batch;
     o.bucket_bytes = (size_t)bucket;
     int horovod = preset && strcmp(preset->name, "horovod") == 0;
     if (cli_get(&a, "cycle-time") && !horovod) {

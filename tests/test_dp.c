@@ -485,6 +485,9 @@ static void the_dp_verb(void **state)
         {"--workload vgg16 --framework horovod --cycle-time 5ms/2", "--cycle-time"},
         {"--workload vgg16 --framework ddp --cycle-time 1ms", "--cycle-time goes with --framework horovod"},
         {"--workload vgg16 --framework horovod --overlap off", "leave out --overlap"},
+        /* examples per GPU are whole (2.5 was charged as 2.5 examples) */
+        {"--workload vgg16 --batch 2.5", "--batch: '2.5' is not a whole number in 1..1000000000"},
+        {"--workload vgg16 --batch 0", "--batch: '0' is not a whole number"},
     };
     test_distlab_refuses("dp", bad, sizeof bad / sizeof *bad);
     /* and its help says so */
