@@ -364,7 +364,7 @@ int rt_wait(rt *r, rt_request **req, rt_status *st)
 int rt_waitall(rt *r, int n, rt_request **reqs, rt_status *sts)
 {
     int first_error = RT_OK;
-    char first_msg[sizeof r->err] = "";
+    char first_msg[sizeof r->err]; /* filled when first_error is set (clearing it was 512 bytes of stores a call) */
     for (;;) {
         int index;
         rt_status st;

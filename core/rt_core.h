@@ -79,7 +79,6 @@ struct rt {
     int rank, size;
     int size_only;
     int record_events;
-    char err[512];
     /* the event log: grown by the core, read by the job after the run */
     rt_event *events;
     size_t nevents, cap_events;
@@ -92,6 +91,7 @@ struct rt {
     struct rt_async_job *async_last; /* the latest posted job, until drained */
     char log_lock;       /* the event log, shared with a companion job */
     void *backend_data;
+    char err[512];       /* last: the fields above are read per message */
 };
 
 /* Set up the common part of an rt. */

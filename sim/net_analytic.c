@@ -12,7 +12,12 @@
  * miss); a flow whose time changes gets a new entry and its old one goes
  * stale (its version no longer the flow's), skipped when it comes up.
  * Flows live in slabs and are reused, so a stale entry always points to
- * a flow's memory.
+ * a flow's memory. An entry that comes no earlier than the last one
+ * pushed in order goes instead at the end of a sorted run (a FIFO) beside
+ * the heap, and the next event is the earlier of the two heads: the same
+ * events in the same order, but a ring's step, whose p flows start and
+ * end in order, then costs O(1) per event instead of O(log p) (the
+ * heap's pops were an eighth of a 512-rank ring's instructions).
  *
  * When flows join or leave, or a bandwidth changes, the links touched are
  * "dirty". Rates are found again only for the flows connected to a dirty
@@ -83,6 +88,8 @@ struct na_net {
     int nlinks, cap_links;
     na_event *heap;
     size_t nheap, cap_heap;
+    na_event *run;    /* the sorted run: nrun events from run_head, cap_run a power of 2 */
+    size_t run_head, nrun, cap_run;
     size_t nflows;    /* under way */
     unsigned epoch;
     int *dirty;
@@ -153,6 +160,7 @@ void na_free(na_net *n)
         free(n->links[l].flows);
     free(n->links);
     free(n->heap);
+    free(n->run);
     free(n->dirty);
     free(n->lone);
     free(n->comp);
@@ -183,12 +191,41 @@ static int before(const na_event *a, const na_event *b)
     return a->due < b->due || (a->due == b->due && a->order < b->order);
 }
 
-/* An entry for f's due (f->ver moved on already); -1 when out of memory. */
+static na_event *run_at(const na_net *n, size_t k)
+{
+    return &n->run[(n->run_head + k) & (n->cap_run - 1)];
+}
+
+/* e at the end of the run; -1 when out of memory. */
+static int run_push(na_net *n, const na_event *e)
+{
+    if (n->nrun == n->cap_run) {
+        size_t cap = n->cap_run ? 2 * n->cap_run : 64;
+        na_event *a = malloc(cap * sizeof *a);
+        if (!a)
+            return -1;
+        for (size_t k = 0; k < n->nrun; k++)
+            a[k] = *run_at(n, k);
+        free(n->run);
+        n->run = a;
+        n->run_head = 0;
+        n->cap_run = cap;
+    }
+    n->nrun++;
+    *run_at(n, n->nrun - 1) = *e;
+    return 0;
+}
+
+/* An entry for f's due (f->ver moved on already): on the run when it
+ * comes no earlier than the run's last, else on the heap; -1 when out of
+ * memory. */
 static int heap_push(na_net *n, na_flow *f)
 {
+    na_event e = {f->due, f->order, f, f->ver};
+    if (!n->nrun || !before(&e, run_at(n, n->nrun - 1)))
+        return run_push(n, &e);
     if (grow((void **)&n->heap, &n->cap_heap, n->nheap + 1, sizeof *n->heap) != 0)
         return -1;
-    na_event e = {f->due, f->order, f, f->ver};
     size_t i = n->nheap++;
     while (i > 0 && before(&e, &n->heap[(i - 1) / 2])) {
         n->heap[i] = n->heap[(i - 1) / 2];
@@ -217,13 +254,35 @@ static void heap_pop(na_net *n)
         n->heap[i] = last;
 }
 
+/* The next event: the earlier of the run's first and the heap's top;
+ * NULL when there is none. */
+static const na_event *next_event(const na_net *n)
+{
+    const na_event *r = n->nrun ? &n->run[n->run_head] : NULL, *h = n->nheap ? &n->heap[0] : NULL;
+    if (!r || !h)
+        return r ? r : h;
+    return before(h, r) ? h : r;
+}
+
+/* Take next_event out. */
+static void next_pop(na_net *n)
+{
+    if (n->nrun && (!n->nheap || !before(&n->heap[0], &n->run[n->run_head]))) {
+        n->run_head = (n->run_head + 1) & (n->cap_run - 1);
+        n->nrun--;
+    } else {
+        heap_pop(n);
+    }
+}
+
 static int stale(const na_event *e) { return e->ver != e->f->ver; }
 
 /* Drop stale entries from the top, so that na_next reads a live one. */
 static void heap_clean(na_net *n)
 {
-    while (n->nheap && stale(&n->heap[0]))
-        heap_pop(n);
+    const na_event *e;
+    while ((e = next_event(n)) && stale(e))
+        next_pop(n);
 }
 
 /* f's due changed: its old entry goes stale, a new one goes in. */
@@ -233,7 +292,11 @@ static int heap_move(na_net *n, na_flow *f)
     return f->due < INFINITY ? heap_push(n, f) : 0;
 }
 
-double na_next(const na_net *n) { return n->nheap ? n->heap[0].due : INFINITY; }
+double na_next(const na_net *n)
+{
+    const na_event *e = next_event(n);
+    return e ? e->due : INFINITY;
+}
 
 /* ---- links' flow lists ---- */
 
@@ -396,11 +459,47 @@ static int gather(na_net *n)
     return 0;
 }
 
+/* Is every flow of the component alone on each shared link of its route
+ * (a ring's step, a pingpong)? */
+static int all_alone(const na_net *n)
+{
+    for (size_t c = 0; c < n->ncomp; c++) {
+        const na_flow *f = n->comp[c];
+        for (int i = 0; i < f->nlinks; i++) {
+            const na_link *l = &n->links[f->route[i]];
+            if (l->shared && l->n != 1)
+                return 0;
+        }
+    }
+    return 1;
+}
+
+/* Progressive filling for flows that share nothing: each gets the
+ * bandwidth of the slowest link of its route (its own share of a shared
+ * one, all of it, or a FATPIPE's bound), as the filling below gives it,
+ * without its heap (an O(log) push and pop per link and flow). */
+static void fill_alone(na_net *n)
+{
+    for (size_t c = 0; c < n->ncomp; c++) {
+        na_flow *f = n->comp[c];
+        double r = INFINITY;
+        for (int i = 0; i < f->nlinks; i++)
+            if (n->links[f->route[i]].bw < r)
+                r = n->links[f->route[i]].bw;
+        f->fixed = r < INFINITY;
+        f->new_rate = r;
+    }
+}
+
 /* New rates for the component, applied at now. */
 static int rerate(na_net *n, double now)
 {
     if (gather(n) != 0)
         return -1;
+    if (all_alone(n)) {
+        fill_alone(n);
+        goto apply;
+    }
     n->nfill = 0;
     for (size_t k = 0; k < n->nclinks; k++) {
         na_link *l = &n->links[n->clinks[k]];
@@ -452,6 +551,7 @@ static int rerate(na_net *n, double now)
                 return -1;
         }
     }
+apply:
     for (size_t c = 0; c < n->ncomp; c++) {
         na_flow *f = n->comp[c];
         double r = f->fixed ? f->new_rate : INFINITY; /* no link holds it back */
@@ -568,9 +668,10 @@ int na_advance(na_net *n, double now, void (*done)(void *user, void *ctx), void 
 {
     double limit = now + 1e-12 * (fabs(now) > 1e-3 ? fabs(now) : 1e-3);
     n->nended = 0;
-    while (n->nheap && n->heap[0].due <= limit) {
-        na_event e = n->heap[0];
-        heap_pop(n);
+    const na_event *next;
+    while ((next = next_event(n)) && next->due <= limit) {
+        na_event e = *next;
+        next_pop(n);
         na_flow *f = e.f;
         if (e.ver != f->ver)
             continue;

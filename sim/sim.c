@@ -35,6 +35,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -81,37 +82,55 @@ typedef struct sim_req {
  * pointer in got while the get is outstanding. */
 typedef struct sim_peer {
     int rank;
+    /* --net analytic: the pair rank -> owner, kept by the receiver; what
+     * a message's end touches first, in one cache line */
+    int owner;            /* the rank whose record this is */
+    int armed;            /* a receive from it is posted (SimGrid: a get) */
+    int hold;             /* its last transfer ended and nothing re-armed it */
+    int in_held;          /* it sits in the owner's held list */
+    int nposted;          /* the owner's posted receives naming this source */
+    sim_msg *flowing;     /* the transfer under way, or NULL */
+    sim_msg *done_msg;    /* a transfer that ended, for the owner to file */
+    sim_msg *queue, *queue_tail; /* sent, not started: the pair's FIFO */
+    double armed_at;      /* the owner's clock (rank_now) when it armed the pair */
+    int *route;           /* link ids from rank's host to owner's, made lazily */
+    int nroute;           /* -1: not read yet */
+    int route_few[4];     /* route's room for a short one (a cluster's is 2) */
+    double route_lat;
+    /* SimGrid's comms (the other nets) */
     int active_at;        /* where it sits in the rank's active list, or -1 */
     sg_mailbox_t in;      /* "rank>me", made lazily */
     sg_mailbox_t out;     /* "me>rank", made lazily */
     sg_comm_t get;        /* the posted get from it, or NULL */
     void *got;            /* where that get stores its sim_msg */
-    /* --net analytic: the pair rank -> owner, kept by the receiver */
-    int owner;            /* the rank whose record this is */
-    int armed;            /* a receive from it is posted (SimGrid: a get) */
-    double armed_at;      /* the owner's clock (rank_now) when it armed the pair */
-    int hold;             /* its last transfer ended and nothing re-armed it */
-    int in_held;          /* it sits in the owner's held list */
-    int nposted;          /* the owner's posted receives naming this source */
-    sim_msg *queue, *queue_tail; /* sent, not started: the pair's FIFO */
-    sim_msg *flowing;     /* the transfer under way, or NULL */
-    sim_msg *done_msg;    /* a transfer that ended, for the owner to file */
-    int *route;           /* link ids from rank's host to owner's, made lazily */
-    int nroute;           /* -1: not read yet */
-    double route_lat;
 } sim_peer;
 
 typedef struct sim_rank {
-    rt r;
+    /* What a message touches comes first, beside rt's own per-message
+     * fields: at 16,384 ranks every line of a rank's record that a step
+     * of a ring reads is a cache miss. */
+    struct an_waiter *waiters; /* analytic: its actors suspended in a wait (the rank, its companion) */
+    double ahead;         /* its own clock, when it runs ahead of SimGrid's (exec_flops) */
+    long long nsent;      /* its analytic messages so far, for their order */
+    sim_peer *last_peer;  /* the one peer_of found last */
+    sim_req *posted, *posted_tail;    /* unmatched receives, post order */
+    sim_msg *arrived, *arrived_tail;  /* unmatched messages, arrival order */
+    sim_peer **ready;     /* analytic: pairs whose transfer ended, in that order */
+    int nready, cap_ready;
+    int sends_out;        /* its analytic isends not yet complete */
+    int owed_recvs;       /* messages received, their overhead not yet charged */
+    int dead;             /* its host went down (--fail) at dead_at */
+    int any_armed;        /* analytic: an any-source receive armed every pair to it */
+    int nposted_any;      /* posted any-source receives */
     int host;             /* index into the job's host list */
+    struct sim_death *heard; /* the failed ranks whose last word came */
+    sim_peer *ready_few[2]; /* ready's first room, in this line (a ring needs one) */
+    rt r;
     sg_actor_t actor;
     sim_peer **peers;     /* open addressing by rank: cap_peers slots (a power of 2) */
     int npeers, cap_peers;
-    sim_peer *last_peer;  /* the one peer_of found last */
     sim_peer **active;    /* the peers with a get posted, nactive of them */
     int nactive, cap_active;
-    sim_msg *arrived, *arrived_tail;  /* unmatched messages, arrival order */
-    sim_req *posted, *posted_tail;    /* unmatched receives, post order */
     sg_comm_t *comms;     /* scratch for wait-any, when few does not do */
     int *who;             /* what each entry of comms is */
     int ncomms;
@@ -119,22 +138,10 @@ typedef struct sim_rank {
     int few_who[4];
     int status;
     int finished;
-    /* --net analytic */
-    struct an_waiter *waiters; /* its actors suspended in a wait (the rank, its companion) */
-    int any_armed;        /* an any-source receive armed every pair to it */
-    int nposted_any;      /* posted any-source receives */
-    sim_peer **ready;     /* pairs whose transfer ended, in that order */
-    int nready, cap_ready;
-    sim_peer **held;      /* pairs that had hold set, each once, for the next
+    sim_peer **held;      /* analytic: pairs that had hold set, each once, for the next
                            * any-source arm (at most one entry per peer) */
     int nheld, cap_held;
-    int owed_recvs;       /* messages received, their overhead not yet charged */
-    double ahead;         /* its own clock, when it runs ahead of SimGrid's (exec_flops) */
-    int sends_out;        /* its analytic isends not yet complete */
-    long long nsent;      /* its analytic messages so far, for their order */
-    int dead;             /* its host went down (--fail) at dead_at */
     double dead_at;
-    struct sim_death *heard; /* the failed ranks whose last word came */
 } sim_rank;
 
 /* A failed peer, as a rank heard of it: receives from it fail from then
@@ -177,9 +184,13 @@ static struct {
     double *host_speed;   /* per host: one core's flop/s (fixed when cpu_timer) */
     int net_failed;
     int undeclared_fail;  /* the first rank that called sim_rank_fail without ranks_may_fail, or -1 */
+    sim_peer **ended;     /* the pairs whose transfer ended now (an_note_done) */
+    size_t nended, cap_ended;
+    const void **woken;   /* the waiters resumed since the last net_tick, in order (woken_note) */
+    size_t nwoken, cap_woken;
 } S;
 
-static sim_rank *me(rt *r) { return (sim_rank *)r; }
+static sim_rank *me(rt *r) { return (sim_rank *)((char *)r - offsetof(sim_rank, r)); }
 
 /* ---- free lists ---- */
 
@@ -394,7 +405,7 @@ static void complete_recv(sim_rank *s, sim_req *q, sim_msg *m)
 /* The rank's own clock: SimGrid's, or later while the rank runs ahead. */
 static double rank_now(const sim_rank *s)
 {
-    double now = simgrid_get_clock();
+    double now = sim_clock();
     return s->ahead > now ? s->ahead : now;
 }
 
@@ -416,7 +427,7 @@ static int wait_until(double date)
  * anything that others could see at the wrong time. */
 static void catch_up(sim_rank *s)
 {
-    if (s->ahead > simgrid_get_clock() && wait_until(s->ahead) != 0)
+    if (s->ahead > sim_clock() && wait_until(s->ahead) != 0)
         sg_actor_sleep_until(s->ahead);
     s->ahead = 0;
 }
@@ -561,14 +572,50 @@ typedef struct an_waiter {
     double not_before;    /* a rank that runs ahead: its own clock */
     sim_timer *catch_up;  /* the timer at not_before, until it fires */
     struct an_waiter *next;
+    size_t woken_at;      /* its place in S.woken, once resumed */
 } an_waiter;
+
+/* SimGrid runs the actors resumed at one instant in the order they were
+ * resumed, each switching straight to the next. A rank's actor comes
+ * back to frames on its own stack (SimGrid's context switch, the wait
+ * it was in) that thousands of other actors ran since: each line is a
+ * cache miss, one after another, about a third of the misses of a
+ * 16,384-rank ring. So the resume order is noted (S.woken: where each
+ * waiter sits on its stack), and each actor, once back, asks for the
+ * stack lines of the one two places after it; only a hint, it changes
+ * nothing but when the loads come, and a stale address costs nothing. */
+enum { WAKE_AHEAD = 2, STACK_BELOW = 1536, STACK_ABOVE = 512 };
+
+static void woken_note(an_waiter *w)
+{
+    if (S.nwoken == S.cap_woken) {
+        size_t cap = S.cap_woken ? 2 * S.cap_woken : 256;
+        const void **a = realloc(S.woken, cap * sizeof *a);
+        if (!a)
+            return; /* no hint then */
+        S.woken = a;
+        S.cap_woken = cap;
+    }
+    w->woken_at = S.nwoken;
+    S.woken[S.nwoken++] = w;
+}
+
+static void woken_prefetch(const an_waiter *w)
+{
+    size_t next = w->woken_at + WAKE_AHEAD;
+    if (w->woken_at == SIZE_MAX || next >= S.nwoken)
+        return;
+    const char *at = S.woken[next];
+    for (int off = -STACK_BELOW; off < STACK_ABOVE; off += 64)
+        __builtin_prefetch(at + off, 1);
+}
 
 static void an_caught_up(void *arg);
 static void an_resume(an_waiter *w)
 {
     if (w->woken)
         return;
-    if (simgrid_get_clock() < w->not_before) { /* it wakes at its own time */
+    if (sim_clock() < w->not_before) { /* it wakes at its own time */
         if (w->catch_up)
             return;
         if ((w->catch_up = sim_timer_at(w->not_before, an_caught_up, w)))
@@ -576,6 +623,7 @@ static void an_resume(an_waiter *w)
         S.net_failed = 1; /* it wakes now and reports it */
     }
     w->woken = 1;
+    woken_note(w);
     sg_actor_resume(w->actor);
 }
 
@@ -610,9 +658,9 @@ static void an_deadline(void *arg)
  * when out of memory. */
 static int an_suspend(sim_rank *s, double deadline, int ready)
 {
-    double now = simgrid_get_clock();
+    double now = sim_clock();
     an_waiter w = {.actor = sg_actor_self(), .next = s->waiters,
-                   .not_before = s->ahead > now ? s->ahead : -INFINITY};
+                   .not_before = s->ahead > now ? s->ahead : -INFINITY, .woken_at = SIZE_MAX};
     if (ready && w.not_before > now && !(w.catch_up = sim_timer_at(w.not_before, an_caught_up, &w)))
         return -1;
     if (deadline >= 0 && !(w.deadline = sim_timer_at(deadline, an_deadline, &w))) {
@@ -622,6 +670,7 @@ static int an_suspend(sim_rank *s, double deadline, int ready)
     }
     s->waiters = &w;
     sg_actor_suspend(w.actor);
+    woken_prefetch(&w);
     an_waiter **pp = &s->waiters;
     while (*pp != &w)
         pp = &(*pp)->next;
@@ -630,7 +679,7 @@ static int an_suspend(sim_rank *s, double deadline, int ready)
         sim_timer_cancel(w.deadline);
     if (w.catch_up)
         sim_timer_cancel(w.catch_up);
-    if (s->ahead <= simgrid_get_clock())
+    if (s->ahead <= sim_clock())
         s->ahead = 0;
     return w.timed_out;
 }
@@ -674,15 +723,17 @@ static int an_route(sim_peer *p)
     xbt_dynar_t links = xbt_dynar_new(sizeof(sg_link_t), NULL);
     sg_host_get_route(from, to, links);
     int n = (int)xbt_dynar_length(links), rc = 0;
-    p->route = n ? malloc((size_t)n * sizeof *p->route) : NULL;
-    if (n && !p->route)
+    int few = n <= (int)(sizeof p->route_few / sizeof *p->route_few);
+    p->route = few ? p->route_few : malloc((size_t)n * sizeof *p->route);
+    if (!p->route)
         rc = -1;
     for (int i = 0; i < n && rc == 0; i++)
         if ((p->route[i] = an_link(xbt_dynar_get_as(links, i, sg_link_t))) < 0)
             rc = -1;
     xbt_dynar_free(&links);
     if (rc != 0) {
-        free(p->route);
+        if (!few)
+            free(p->route);
         p->route = NULL;
         return -1;
     }
@@ -712,7 +763,7 @@ static void an_try_start(sim_peer *p)
     m->next = NULL;
     /* it starts when both the send and the arming have happened, each at
      * its rank's clock (a rank may run ahead: exec_flops) */
-    double now = simgrid_get_clock(), start = m->sent_at > now ? m->sent_at : now;
+    double now = sim_clock(), start = m->sent_at > now ? m->sent_at : now;
     if (!((dst->any_armed && !p->hold) || dst->dead) && p->armed_at > start)
         start = p->armed_at;
     p->armed = 0; /* the get is used up */
@@ -751,13 +802,17 @@ static int an_enqueue(int src, int dst, sim_msg *m)
     return 0;
 }
 
-static int an_push(sim_peer ***arr, int *n, int *cap, sim_peer *p)
+/* p at the end of *arr; few: the array's first room, inside the rank
+ * (NULL: none), which is never freed. -1 when out of memory. */
+static int an_push(sim_peer ***arr, int *n, int *cap, sim_peer *p, sim_peer **few)
 {
     if (*n == *cap) {
         int c = *cap ? 2 * *cap : 8;
-        sim_peer **a = realloc(*arr, (size_t)c * sizeof *a);
+        sim_peer **a = *arr == few ? malloc((size_t)c * sizeof *a) : realloc(*arr, (size_t)c * sizeof *a);
         if (!a)
             return -1;
+        if (*arr == few)
+            memcpy(a, few, (size_t)*n * sizeof *a);
         *arr = a;
         *cap = c;
     }
@@ -765,11 +820,9 @@ static int an_push(sim_peer ***arr, int *n, int *cap, sim_peer *p)
     return 0;
 }
 
-/* A transfer ended (net_analytic's done callback). */
-static void an_flow_done(void *user, void *ctx)
+/* A transfer ended: its sender's isend completes, its receiver gets it. */
+static void an_flow_done(sim_peer *p)
 {
-    (void)ctx;
-    sim_peer *p = user;
     sim_msg *m = p->flowing;
     sim_rank *dst = &S.ranks[p->owner];
     p->flowing = NULL;
@@ -787,12 +840,12 @@ static void an_flow_done(void *user, void *ctx)
     }
     p->done_msg = m;
     p->hold = 1;
-    if (an_push(&dst->ready, &dst->nready, &dst->cap_ready, p) != 0)
+    if (an_push(&dst->ready, &dst->nready, &dst->cap_ready, p, dst->ready_few) != 0)
         S.net_failed = 1;
     /* a pair goes on the list once: a ring's pairs, re-armed by receives
      * from them, would otherwise add an entry per message (2p per rank) */
     if (!p->in_held) {
-        if (an_push(&dst->held, &dst->nheld, &dst->cap_held, p) != 0)
+        if (an_push(&dst->held, &dst->nheld, &dst->cap_held, p, NULL) != 0)
             S.net_failed = 1;
         else
             p->in_held = 1;
@@ -855,15 +908,66 @@ static int an_post_for(sim_rank *s, const sim_req *q)
  * which runs in SimGrid's maestro, so that neither the model nor the
  * wake-ups it makes cost an actor switch. It handles what is due and
  * sets itself again for the next event. */
+/* net_analytic's done callback: the pair is handled once the model is
+ * through with the instant (an_flows_done). */
+static void an_note_done(void *user, void *ctx)
+{
+    (void)ctx;
+    if (S.nended == S.cap_ended) {
+        size_t cap = S.cap_ended ? 2 * S.cap_ended : 64;
+        sim_peer **a = realloc(S.ended, cap * sizeof *a);
+        if (!a) {
+            S.net_failed = 1;
+            return;
+        }
+        S.ended = a;
+        S.cap_ended = cap;
+    }
+    S.ended[S.nended++] = user;
+}
+
+/* The transfers of one instant ended, in the model's order: a ring's
+ * step ends p of them at once, each touching its pair, message, and
+ * both ranks' records, which at thousands of ranks are all cache misses
+ * one after another. Asking for the next ones' memory ahead of time
+ * (a hint only: it changes nothing but when the loads come) lets those
+ * misses overlap. */
+static void an_flows_done(void)
+{
+    enum { AHEAD = 8 };
+    size_t n = S.nended;
+    S.nended = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (i + AHEAD < n)
+            __builtin_prefetch(S.ended[i + AHEAD], 1);
+        if (i + AHEAD / 2 < n) {
+            const sim_peer *q = S.ended[i + AHEAD / 2];
+            __builtin_prefetch(q->flowing, 1);
+            __builtin_prefetch(&S.ranks[q->owner], 1);
+            __builtin_prefetch(&S.ranks[q->rank], 1);
+        }
+        if (i + 2 < n) {
+            const sim_peer *q = S.ended[i + 2];
+            __builtin_prefetch(S.ranks[q->owner].waiters, 1);
+            __builtin_prefetch(S.ranks[q->rank].waiters, 1);
+            if (q->flowing)
+                __builtin_prefetch(q->flowing->sreq, 1);
+        }
+        an_flow_done(S.ended[i]);
+    }
+}
+
 static void net_tick(void *arg)
 {
     (void)arg;
     S.net_timer = NULL; /* fired: SimGrid frees it */
     S.net_wake_at = INFINITY;
+    S.nwoken = 0; /* those resumed before ran since (SimGrid runs timers first) */
     for (;;) {
-        double now = simgrid_get_clock();
-        if (na_advance(S.net, now, an_flow_done, NULL) < 0)
+        double now = sim_clock();
+        if (na_advance(S.net, now, an_note_done, NULL) < 0)
             S.net_failed = 1;
+        an_flows_done();
         double t = na_next(S.net);
         if (t > now) {
             an_poke(t);
@@ -1037,7 +1141,7 @@ void sim_rank_fail(rt *r)
         S.undeclared_fail = r->rank; /* its ranks may have run ahead of its death */
     catch_up(x); /* it dies at its own time */
     x->dead = 1;
-    x->dead_at = simgrid_get_clock();
+    x->dead_at = sim_clock();
     start_failure(x);
 }
 
@@ -1082,8 +1186,8 @@ static void degrade_actor(int argc, char **argv)
             sg_link_set_bandwidth(degrades[i].link, bw);
             int id = S.analytic ? an_link(degrades[i].link) : -1;
             if (id >= 0) {
-                na_link_set_bandwidth(S.net, id, bw, simgrid_get_clock());
-                an_poke(simgrid_get_clock());
+                na_link_set_bandwidth(S.net, id, bw, sim_clock());
+                an_poke(sim_clock());
             }
         }
     }
@@ -1281,7 +1385,7 @@ static int an_progress_for(rt *r, int n, rt_request **reqs, double timeout_s)
     for (;;) {
         if (S.net_failed)
             return rt_seterr(r, RT_ENOMEM, "wait: the network model ran out of memory");
-        if (s->ahead > simgrid_get_clock()) {
+        if (s->ahead > sim_clock()) {
             /* It runs ahead: what ends before its clock must be filed
              * with what is there now, so it sleeps until its clock (or
              * past it, until the first end after it), then goes on. */
@@ -1330,7 +1434,7 @@ static int an_progress_for(rt *r, int n, rt_request **reqs, double timeout_s)
             if (timeout_s < 0)
                 return rt_seterr(r, RT_EINVAL, "wait: nothing can complete (no receive is posted)");
         }
-        int timed_out = deadline >= 0 && deadline <= simgrid_get_clock();
+        int timed_out = deadline >= 0 && deadline <= sim_clock();
         if (!timed_out)
             timed_out = an_suspend(s, deadline, 0);
         if (timed_out < 0)
@@ -1677,10 +1781,12 @@ static void free_ranks(void)
             }
             msg_free(p->flowing);
             msg_free(p->done_msg);
-            free(p->route);
+            if (p->route != p->route_few)
+                free(p->route);
             free(p);
         }
-        free(s->ready);
+        if (s->ready != s->ready_few)
+            free(s->ready);
         free(s->held);
         free(s->peers);
         free(s->active);
@@ -1772,6 +1878,8 @@ int sim_job_run(const job_config *cfg, job_main fn, void *arg, job_result *res)
     S.analytic = sim->net == SIM_NET_ANALYTIC;
     S.net = S.analytic ? na_new() : NULL;
     S.net_failed = 0;
+    S.nended = 0;
+    S.nwoken = 0;
     S.net_timer = NULL;
     S.net_wake_at = INFINITY;
     S.nfinished = 0;
@@ -1789,12 +1897,15 @@ int sim_job_run(const job_config *cfg, job_main fn, void *arg, job_result *res)
         s->r.slowdown = cfg->slowdown && cfg->slowdown[i] > 1 ? cfg->slowdown[i] : 1.0;
         s->r.slot = job_result_slot(res, i);
         s->host = place(cfg, i, (int)S.nhosts);
+        s->ready = s->ready_few;
+        s->cap_ready = (int)(sizeof s->ready_few / sizeof *s->ready_few);
         S.host_actors[s->host]++;
         char name[32];
         snprintf(name, sizeof name, "rank-%d", i);
         s->actor = sg_actor_init(name, S.hosts[s->host]);
         sg_actor_set_data(s->actor, s);
     }
+    sim_clock_watch();
     for (int i = 0; i < cfg->ranks; i++)
         sg_actor_start(S.ranks[i].actor, rank_actor, 0, NULL);
     if (start_faults(sim, res) != 0) {
@@ -1803,7 +1914,7 @@ int sim_job_run(const job_config *cfg, job_main fn, void *arg, job_result *res)
     }
 
     simgrid_run();
-    sh->seconds = simgrid_get_clock();
+    sh->seconds = sim_clock();
     for (int i = 0; i < cfg->ranks; i++) /* a deadlock: one stuck rank may have run ahead */
         if (S.ranks[i].ahead > sh->seconds)
             sh->seconds = S.ranks[i].ahead;
@@ -1852,6 +1963,12 @@ int sim_job_run(const job_config *cfg, job_main fn, void *arg, job_result *res)
             job_fail(res, "out of memory while gathering events");
     }
     free_ranks();
+    free(S.ended);
+    S.ended = NULL;
+    S.cap_ended = 0;
+    free(S.woken);
+    S.woken = NULL;
+    S.cap_woken = 0;
     na_free(S.net);
     S.net = NULL;
     return sh->failed ? -1 : 0;

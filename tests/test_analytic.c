@@ -84,6 +84,33 @@ static void one_flow_is_latency_plus_bytes_over_bandwidth(void **state)
     na_free(n);
 }
 
+/* The model keeps a flow's next event in a heap or, when it comes no
+ * earlier than the last one so kept, at the end of a sorted run beside
+ * it: ends pushed out of order and in order, ties among them, must still
+ * come out by (time, order). Each flow has a link of 1 B/s to itself, so
+ * it ends at its bytes, and its order is its index. */
+static void ends_come_in_time_then_flow_order(void **state)
+{
+    (void)state;
+    enum { K = 14 };
+    const double bytes[K] = {5, 6, 7, 3, 8, 1, 9, 2, 2, 10, 4, 7, 7, 11};
+    na_net *n = na_new();
+    int route[K];
+    for (int i = 0; i < K; i++) {
+        route[i] = na_link_add(n, 1, 1);
+        assert_non_null(na_flow_start(n, &route[i], 1, 0, bytes[i], 1, 0, i, (void *)(size_t)i));
+    }
+    ended e = {0};
+    drain(n, &e);
+    assert_int_equal(e.n, K);
+    for (int i = 0; i < K; i++)
+        assert_true(e.at[i] == bytes[e.who[i]]);
+    for (int i = 1; i < K; i++)
+        if (!(e.at[i - 1] < e.at[i] || (e.at[i - 1] == e.at[i] && e.who[i - 1] < e.who[i])))
+            fail_msg("end %d: flow %d at %g after flow %d at %g", i, e.who[i], e.at[i], e.who[i - 1], e.at[i - 1]);
+    na_free(n);
+}
+
 /* The textbook max-min example: flows A (links 0, 1), B (link 0), C (link
  * 1), D (link 1), capacities 10 and 9. Link 1 saturates first at 3 each
  * (A, C, D), then B takes the rest of link 0: 7. */
@@ -948,6 +975,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(one_flow_is_latency_plus_bytes_over_bandwidth),
+        cmocka_unit_test(ends_come_in_time_then_flow_order),
         cmocka_unit_test(max_min_fair_shares),
         cmocka_unit_test(weights_and_fatpipes),
         cmocka_unit_test(one_instants_ends_come_in_the_callers_order),
