@@ -588,14 +588,14 @@ static size_t batch_nnz(const ml_dataset *ds, const size_t *idx, size_t batch)
 static inline __attribute__((always_inline)) float
 sparse_dot(const float *restrict val, const uint32_t *restrict col, size_t n, const float *w)
 {
-    float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    ml_v4 s4 = {0, 0, 0, 0}, x;
     size_t k = 0;
-    for (; k + 4 <= n; k += 4) {
-        s0 += val[k] * w[col[k]];
-        s1 += val[k + 1] * w[col[k + 1]];
-        s2 += val[k + 2] * w[col[k + 2]];
-        s3 += val[k + 3] * w[col[k + 3]];
+    for (; k + 4 <= n; k += 4) { /* lane t holds sum t */
+        ml_v4 wv = {w[col[k]], w[col[k + 1]], w[col[k + 2]], w[col[k + 3]]};
+        memcpy(&x, val + k, sizeof x);
+        s4 += x * wv;
     }
+    float s0 = s4[0], s1 = s4[1], s2 = s4[2], s3 = s4[3];
     if (k < n)
         s0 += val[k] * w[col[k]];
     if (k + 1 < n)
@@ -612,26 +612,19 @@ static inline __attribute__((always_inline)) float
 sparse_dot_reg(const float *restrict val, const uint32_t *restrict col, size_t n, const float *w,
                const float *restrict reg, float *restrict u, uint32_t *restrict gi)
 {
-    float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    ml_v4 s4 = {0, 0, 0, 0}, x;
     size_t k = 0;
-    for (; k + 4 <= n; k += 4) {
+    for (; k + 4 <= n; k += 4) { /* lane t holds sum t */
         uint32_t j0 = col[k], j1 = col[k + 1], j2 = col[k + 2], j3 = col[k + 3];
-        float w0 = w[j0], w1 = w[j1], w2 = w[j2], w3 = w[j3];
-        s0 += val[k] * w0;
-        s1 += val[k + 1] * w1;
-        s2 += val[k + 2] * w2;
-        s3 += val[k + 3] * w3;
-        u[k] = reg[j0] * w0;
-        u[k + 1] = reg[j1] * w1;
-        u[k + 2] = reg[j2] * w2;
-        u[k + 3] = reg[j3] * w3;
-        if (gi) {
-            gi[k] = j0;
-            gi[k + 1] = j1;
-            gi[k + 2] = j2;
-            gi[k + 3] = j3;
-        }
+        ml_v4 wv = {w[j0], w[j1], w[j2], w[j3]}, rv = {reg[j0], reg[j1], reg[j2], reg[j3]};
+        memcpy(&x, val + k, sizeof x);
+        s4 += x * wv;
+        rv *= wv;
+        memcpy(u + k, &rv, sizeof rv);
+        if (gi)
+            memcpy(gi + k, col + k, 4 * sizeof *gi);
     }
+    float s0 = s4[0], s1 = s4[1], s2 = s4[2], s3 = s4[3];
     if (k < n) {
         uint32_t j = col[k];
         float wt = w[j];
@@ -891,7 +884,20 @@ static void binary_sgd_one(ml_model *m, float *restrict params, const ml_dataset
     float dl = binary_delta(m->kind, z, y, 1.0f, NULL);
     sum += dl; /* sparse_bias's sum over one example (0 + dl: -0 becomes +0) */
     params[bi] -= lr * (sum + (float)m->l2 * params[bi]);
-    for (size_t k = 0; k < n; k++) {
+    ml_v4 lr4 = {lr, lr, lr, lr}, dl4 = {dl, dl, dl, dl};
+    size_t k = 0;
+    for (; k + 4 <= n; k += 4) {
+        uint32_t j0 = col[k], j1 = col[k + 1], j2 = col[k + 2], j3 = col[k + 3];
+        ml_v4 x, w = {params[j0], params[j1], params[j2], params[j3]};
+        ml_v4 rw = {rj[j0], rj[j1], rj[j2], rj[j3]};
+        memcpy(&x, val + k, sizeof x);
+        w = w - lr4 * (dl4 * x + rw * w);
+        params[j0] = w[0];
+        params[j1] = w[1];
+        params[j2] = w[2];
+        params[j3] = w[3];
+    }
+    for (; k < n; k++) {
         uint32_t j = col[k];
         float w = params[j];
         params[j] = w - lr * (dl * val[k] + rj[j] * w);
@@ -916,6 +922,7 @@ static void binary_sgd_batch(ml_model *m, float *restrict params, const ml_datas
     const float *val = ds->val;
     size_t bi = m->b_off[1];
     float bias = params[bi], sum = 0;
+    ml_v4 lr4 = {lr, lr, lr, lr};
     /* ---- margins, and each nonzero's L2 part ---- */
     for (size_t i = 0, at = 0; i < batch; i++) {
         size_t r = idx ? idx[i] : i, begin = ds->row_ptr[r], n = ds->row_ptr[r + 1] - begin;
@@ -932,7 +939,20 @@ static void binary_sgd_batch(ml_model *m, float *restrict params, const ml_datas
         const float *restrict v = val + begin, *restrict ui = u + at;
         float dl = logits[i];
         sum += dl;
-        for (size_t k = 0; k < n; k++) {
+        ml_v4 dl4 = {dl, dl, dl, dl}, x, uv;
+        size_t k = 0;
+        for (; k + 4 <= n; k += 4) { /* a row's features are distinct */
+            uint32_t j0 = c[k], j1 = c[k + 1], j2 = c[k + 2], j3 = c[k + 3];
+            ml_v4 wv = {params[j0], params[j1], params[j2], params[j3]};
+            memcpy(&x, v + k, sizeof x);
+            memcpy(&uv, ui + k, sizeof uv);
+            wv -= lr4 * (dl4 * x + uv);
+            params[j0] = wv[0];
+            params[j1] = wv[1];
+            params[j2] = wv[2];
+            params[j3] = wv[3];
+        }
+        for (; k < n; k++) {
             uint32_t j = c[k];
             params[j] -= lr * (dl * v[k] + ui[k]);
         }
