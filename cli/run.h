@@ -92,6 +92,10 @@ int run_pick_stragglers(const cli_args *a, const char *verb, uint64_t seed, cons
  * once cfg.ranks is known: sets setup.crash and the checkpoint hooks, reads
  * the checkpoints to resume from; 0, or -1 having said what is wrong. */
 int run_faults_configure(run_ctx *ctx, const char *verb);
+/* "A:B" of --kill-rank RANK:STEP and --kill-worker W:ITER: whole numbers,
+ * A from 0 to max_a, B >= 0 (strtol took " 1", and 1:99999999999999999999
+ * as step LONG_MAX). 0, or -1 (the caller says what is expected). */
+int run_parse_pair(const char *v, long max_a, long *a, long *b);
 /* After the job: says so when the rank never reached its step. */
 void run_faults_report(const run_ctx *ctx, int failed, const char *verb);
 

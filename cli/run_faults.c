@@ -23,6 +23,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +31,7 @@
 #include <unistd.h>
 
 #include "cli/run.h"
+#include "core/units.h"
 #include "real/real.h"
 
 static int crash_rank(void *arg, rt *r, long step)
@@ -218,6 +220,20 @@ static int configure_checkpoints(run_ctx *ctx, const char *verb)
     return 0;
 }
 
+int run_parse_pair(const char *v, long max_a, long *a, long *b)
+{
+    const char *colon = strchr(v, ':');
+    char first[32], err[256];
+    if (!colon || (size_t)(colon - v) >= sizeof first || max_a < 0)
+        return -1;
+    memcpy(first, v, (size_t)(colon - v));
+    first[colon - v] = '\0';
+    return units_int(first, 0, max_a, a, err, sizeof err) == 0 &&
+                   units_int(colon + 1, 0, LONG_MAX, b, err, sizeof err) == 0
+               ? 0
+               : -1;
+}
+
 int run_faults_configure(run_ctx *ctx, const char *verb)
 {
     if (configure_checkpoints(ctx, verb) != 0)
@@ -233,12 +249,8 @@ int run_faults_configure(run_ctx *ctx, const char *verb)
             install(ctx);
         return 0;
     }
-    char *end;
-    long rank = strtol(v, &end, 10);
-    long step = -1;
-    if (end != v && *end == ':' && end[1] >= '0' && end[1] <= '9')
-        step = strtol(end + 1, &end, 10);
-    if (step < 0 || *end || rank < 0 || rank >= ctx->cfg.ranks) {
+    long rank = -1, step = -1;
+    if (run_parse_pair(v, ctx->cfg.ranks - 1, &rank, &step) != 0) {
         fprintf(stderr, "distlab %s: --kill-rank: expected RANK:STEP, a rank from 0 to %d and a "
                 "step >= 0, got '%s'\n", verb, ctx->cfg.ranks - 1, v);
         return -1;

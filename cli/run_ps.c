@@ -27,11 +27,8 @@ static ps_opts opts;
 /* "W:ITER": worker W is rank S + W, its iteration its step */
 static int parse_kill(run_ctx *ctx, const char *v)
 {
-    char *end, *wend;
-    long w = strtol(v, &wend, 10);
-    end = wend;
-    long it = *end == ':' && end[1] ? strtol(end + 1, &end, 10) : -1;
-    if (wend == v || *end || w < 0 || w >= ctx->workers || it < 0) {
+    long w, it;
+    if (run_parse_pair(v, ctx->workers - 1, &w, &it) != 0) {
         fprintf(stderr, "distlab run ps: --kill-worker: expected W:ITER, a worker from 0 to %d "
                 "and an iteration >= 0, got '%s'\n", ctx->workers - 1, v);
         return -1;

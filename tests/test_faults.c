@@ -182,6 +182,10 @@ static void fail_refuses_what_it_cannot_do(void **state)
         {"run allreduce --workers 2 --kill-rank 2:1", "a rank from 0 to 1"},
         {"run allreduce --workers 2 --kill-rank 1", "expected RANK:STEP"},
         {"run ps --workers 2 --kill-worker 0:1 --kill-rank 1:1", "one rank fails at a time"},
+        /* whole numbers: the step was read as LONG_MAX, ' 1' as 1 */
+        {"run allreduce --workers 2 --kill-rank 1:99999999999999999999", "expected RANK:STEP"},
+        {"run allreduce --workers 2 --kill-rank ' 1:2'", "expected RANK:STEP"},
+        {"run ps --workers 2 --kill-worker 1:99999999999999999999", "expected W:ITER"},
     };
     test_distlab_refuses("", cases, sizeof cases / sizeof *cases);
     /* found once the platform is loaded, in the simulation's process:
