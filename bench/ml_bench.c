@@ -97,6 +97,7 @@ static int bench_sparse(void)
             ml_optim o;
             if (ml_model_create("logreg", ds.d, 2, 1e-4, &m, err, sizeof err) < 0 ||
                 ml_model_set_freq(m, &ds, err, sizeof err) < 0 ||
+                ml_model_stream_freq(m, &ds, err, sizeof err) < 0 ||
                 ml_optim_init(&o, ML_OPTIM_SGD, ds.d + 1, 0, 0, err, sizeof err) < 0)
                 goto fail;
             /* SGD epochs alternate with the reference, best of 5 each */

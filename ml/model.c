@@ -106,6 +106,11 @@ struct ml_model {
      * feature made once, the same bits as making it per nonzero */
     float *reg;
     size_t reg_batch;
+    /* ml_model_stream_freq: inv_freq of each nonzero of the set whose col
+     * array is row_freq_col (row_freq_nnz nonzeros), or NULL */
+    float *row_freq;
+    const uint32_t *row_freq_col;
+    size_t row_freq_nnz;
 };
 
 /* y[k] = a x[k] + y[k], four at a time (GCC's vector extension: the -O2
@@ -301,6 +306,7 @@ void ml_model_free(ml_model *m)
     free(m->inv_freq);
     free(m->labels);
     free(m->acc);
+    free(m->row_freq);
     free(m->pos);
     free(m->reg);
     m->reg = NULL;
@@ -341,6 +347,8 @@ void ml_model_init_params(const ml_model *m, float *params, uint64_t seed)
 
 int ml_model_set_freq(ml_model *m, const ml_dataset *train, char *err, size_t errlen)
 {
+    free(m->row_freq);
+    m->row_freq = NULL;
     if (!train->sparse || train->n == 0) {
         free(m->inv_freq);
         m->inv_freq = NULL;
@@ -364,6 +372,22 @@ int ml_model_set_freq(ml_model *m, const ml_dataset *train, char *err, size_t er
     free(m->inv_freq);
     m->inv_freq = inv;
     m->reg_batch = 0;
+    return 0;
+}
+
+int ml_model_stream_freq(ml_model *m, const ml_dataset *train, char *err, size_t errlen)
+{
+    free(m->row_freq);
+    m->row_freq = NULL;
+    if (!m->inv_freq || !train->sparse || m->nout != 1)
+        return 0; /* no frequencies, or no fused sparse step to read them */
+    size_t z = train->row_ptr[train->n];
+    if (!(m->row_freq = malloc((z ? z : 1) * sizeof *m->row_freq)))
+        return ml_err(err, errlen, "model: out of memory for %zu nonzeros' frequencies", z);
+    for (size_t k = 0; k < z; k++)
+        m->row_freq[k] = train->col[k] < m->d ? m->inv_freq[train->col[k]] : 1.0f;
+    m->row_freq_col = train->col;
+    m->row_freq_nnz = z;
     return 0;
 }
 
@@ -607,47 +631,46 @@ sparse_dot(const float *restrict val, const uint32_t *restrict col, size_t n, co
 
 /* sparse_dot, also writing each nonzero's L2 part u[k] = reg_j w_j (j =
  * col[k]) from the weight it reads, and j into gi[k] unless gi is NULL:
- * the loop waits on its loads, and the products and stores ride along. */
+ * the loop waits on its loads, and the products and stores ride along.
+ * reg_j is reg[j], or, when q is not NULL, rq q[k] (q: the row's
+ * inverse frequencies, ml_model_stream_freq): the same product reg[j] was
+ * made of, read in order instead of gathered. */
 static inline __attribute__((always_inline)) float
 sparse_dot_reg(const float *restrict val, const uint32_t *restrict col, size_t n, const float *w,
-               const float *restrict reg, float *restrict u, uint32_t *restrict gi)
+               const float *restrict reg, const float *restrict q, float rq, float *restrict u,
+               uint32_t *restrict gi)
 {
-    ml_v4 s4 = {0, 0, 0, 0}, x;
+    ml_v4 s4 = {0, 0, 0, 0}, rq4 = {rq, rq, rq, rq}, x, rv;
     size_t k = 0;
     for (; k + 4 <= n; k += 4) { /* lane t holds sum t */
         uint32_t j0 = col[k], j1 = col[k + 1], j2 = col[k + 2], j3 = col[k + 3];
-        ml_v4 wv = {w[j0], w[j1], w[j2], w[j3]}, rv = {reg[j0], reg[j1], reg[j2], reg[j3]};
+        ml_v4 wv = {w[j0], w[j1], w[j2], w[j3]};
         memcpy(&x, val + k, sizeof x);
         s4 += x * wv;
+        if (q) {
+            memcpy(&rv, q + k, sizeof rv);
+            rv = rq4 * rv;
+        } else {
+            rv = (ml_v4){reg[j0], reg[j1], reg[j2], reg[j3]};
+        }
         rv *= wv;
         memcpy(u + k, &rv, sizeof rv);
         if (gi)
             memcpy(gi + k, col + k, 4 * sizeof *gi);
     }
     float s0 = s4[0], s1 = s4[1], s2 = s4[2], s3 = s4[3];
-    if (k < n) {
-        uint32_t j = col[k];
-        float wt = w[j];
-        s0 += val[k] * wt;
-        u[k] = reg[j] * wt;
+    for (size_t t = k; t < n; t++) { /* at most 3: element t into sum t - k */
+        uint32_t j = col[t];
+        float wt = w[j], p = val[t] * wt;
+        if (t == k)
+            s0 += p;
+        else if (t == k + 1)
+            s1 += p;
+        else
+            s2 += p;
+        u[t] = (q ? rq * q[t] : reg[j]) * wt;
         if (gi)
-            gi[k] = j;
-    }
-    if (k + 1 < n) {
-        uint32_t j = col[k + 1];
-        float wt = w[j];
-        s1 += val[k + 1] * wt;
-        u[k + 1] = reg[j] * wt;
-        if (gi)
-            gi[k + 1] = j;
-    }
-    if (k + 2 < n) {
-        uint32_t j = col[k + 2];
-        float wt = w[j];
-        s2 += val[k + 2] * wt;
-        u[k + 2] = reg[j] * wt;
-        if (gi)
-            gi[k + 2] = j;
+            gi[t] = j;
     }
     return (s0 + s1) + (s2 + s3);
 }
@@ -792,7 +815,7 @@ static int binary_sparse_one(ml_model *m, const float *params, const ml_dataset 
     const float *restrict val = ds->val + begin;
     size_t bi = m->b_off[1];
     float *restrict gv = g->value;
-    logits[0] = sparse_dot_reg(val, col, n, params, rj, gv, g->index) + params[bi];
+    logits[0] = sparse_dot_reg(val, col, n, params, rj, NULL, 0, gv, g->index) + params[bi];
     binary_loss(m, logits, 1, y, scale, delta, loss_sum, correct);
     float dl = delta[0], sum = 0;
     axpy_inplace(dl, val, gv, n);
@@ -875,21 +898,27 @@ static int binary_sparse_batch(ml_model *m, const float *params, const ml_datase
  * w_j - lr (dz x_j + reg_j w_j), reg_j w_j made again from the same two
  * floats (a row's features are distinct: w_j has not changed since). */
 static void binary_sgd_one(ml_model *m, float *restrict params, const ml_dataset *ds, size_t r,
-                           int32_t y, float lr, const float *restrict rj)
+                           int32_t y, float lr, const float *restrict rj,
+                           const float *restrict qs, float rq)
 {
     size_t begin = ds->row_ptr[r], n = ds->row_ptr[r + 1] - begin, bi = m->b_off[1];
     const uint32_t *restrict col = ds->col + begin;
-    const float *restrict val = ds->val + begin;
+    const float *restrict val = ds->val + begin, *restrict q = qs ? qs + begin : NULL;
     float z = sparse_dot(val, col, n, params) + params[bi], sum = 0;
     float dl = binary_delta(m->kind, z, y, 1.0f, NULL);
     sum += dl; /* sparse_bias's sum over one example (0 + dl: -0 becomes +0) */
     params[bi] -= lr * (sum + (float)m->l2 * params[bi]);
-    ml_v4 lr4 = {lr, lr, lr, lr}, dl4 = {dl, dl, dl, dl};
+    ml_v4 lr4 = {lr, lr, lr, lr}, dl4 = {dl, dl, dl, dl}, rq4 = {rq, rq, rq, rq};
     size_t k = 0;
     for (; k + 4 <= n; k += 4) {
         uint32_t j0 = col[k], j1 = col[k + 1], j2 = col[k + 2], j3 = col[k + 3];
-        ml_v4 x, w = {params[j0], params[j1], params[j2], params[j3]};
-        ml_v4 rw = {rj[j0], rj[j1], rj[j2], rj[j3]};
+        ml_v4 x, rw, w = {params[j0], params[j1], params[j2], params[j3]};
+        if (q) {
+            memcpy(&rw, q + k, sizeof rw);
+            rw = rq4 * rw;
+        } else {
+            rw = (ml_v4){rj[j0], rj[j1], rj[j2], rj[j3]};
+        }
         memcpy(&x, val + k, sizeof x);
         w = w - lr4 * (dl4 * x + rw * w);
         params[j0] = w[0];
@@ -900,7 +929,7 @@ static void binary_sgd_one(ml_model *m, float *restrict params, const ml_dataset
     for (; k < n; k++) {
         uint32_t j = col[k];
         float w = params[j];
-        params[j] = w - lr * (dl * val[k] + rj[j] * w);
+        params[j] = w - lr * (dl * val[k] + (q ? rq * q[k] : rj[j]) * w);
     }
 }
 
@@ -915,8 +944,8 @@ static void binary_sgd_one(ml_model *m, float *restrict params, const ml_dataset
  * the batch's nonzeros. */
 static void binary_sgd_batch(ml_model *m, float *restrict params, const ml_dataset *ds,
                              const size_t *idx, size_t batch, const int32_t *y, float scale,
-                             float lr, const float *restrict rjs, float *restrict logits,
-                             float *restrict u)
+                             float lr, const float *restrict rjs, const float *restrict qs,
+                             float rq, float *restrict logits, float *restrict u)
 {
     const uint32_t *col = ds->col;
     const float *val = ds->val;
@@ -926,7 +955,8 @@ static void binary_sgd_batch(ml_model *m, float *restrict params, const ml_datas
     /* ---- margins, and each nonzero's L2 part ---- */
     for (size_t i = 0, at = 0; i < batch; i++) {
         size_t r = idx ? idx[i] : i, begin = ds->row_ptr[r], n = ds->row_ptr[r + 1] - begin;
-        logits[i] = sparse_dot_reg(val + begin, col + begin, n, params, rjs, u + at, NULL) + bias;
+        logits[i] = sparse_dot_reg(val + begin, col + begin, n, params, rjs,
+                                   qs ? qs + begin : NULL, rq, u + at, NULL) + bias;
         at += n;
     }
     /* ---- losses ---- */
@@ -1126,15 +1156,20 @@ int ml_model_sgd_step(ml_model *m, float *params, const ml_dataset *ds, const si
     const float *rj = sparse_reg(m, batch);
     if (!rj)
         goto nomem;
+    /* sparse_reg's factor, (l2 / B) x 1 / f_j, made per nonzero from q */
+    const float *q = m->row_freq && m->row_freq_col == ds->col && m->row_freq_nnz == ds->row_ptr[ds->n]
+                         ? m->row_freq
+                         : NULL;
+    float rq = (float)(m->l2 / (double)batch);
     if (batch == 1) {
         size_t r = idx ? idx[0] : 0;
-        binary_sgd_one(m, params, ds, r, ds->y[r], lr, rj);
+        binary_sgd_one(m, params, ds, r, ds->y[r], lr, rj, q, rq);
     } else {
         const int32_t *y = batch_labels(ds, idx, batch, m->labels);
         if (grad_reserve(g, z) < 0)
             goto nomem;
-        binary_sgd_batch(m, params, ds, idx, batch, y, 1.0f / (float)batch, lr, rj, m->act[m->L],
-                         g->value);
+        binary_sgd_batch(m, params, ds, idx, batch, y, 1.0f / (float)batch, lr, rj, q, rq,
+                         m->act[m->L], g->value);
     }
     *flops = ml_model_flops(m, batch, z, 1, 1) + 2.0 * (double)(z + 1);
     return 0;

@@ -111,6 +111,15 @@ void ml_model_init_params(const ml_model *m, float *params, uint64_t seed);
  * sparse L2 term above). */
 int ml_model_set_freq(ml_model *m, const ml_dataset *train, char *err, size_t errlen);
 
+/* After ml_model_set_freq(m, train), for serial SGD on train: keep each
+ * nonzero's inverse frequency in an array beside train's CSR (4 bytes a
+ * nonzero), which ml_model_sgd_step on train (the same col array) reads
+ * in order instead of looking each feature's up: one gather per nonzero
+ * fewer, the same bits. train must stay unchanged while m steps on it;
+ * ml_model_set_freq drops the array. Nothing to keep without frequencies.
+ * Returns 0, or -1 with err set. */
+int ml_model_stream_freq(ml_model *m, const ml_dataset *train, char *err, size_t errlen);
+
 /* The mean data loss over the B examples idx[0..B) of ds (no L2 term:
  * see ml_model_objective) and its gradient with the L2 part, into g.
  * *flops gets the count above. loss may be NULL when only the gradient

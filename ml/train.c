@@ -338,6 +338,8 @@ int ml_train_serial(const ml_config *c, ml_eval_fn cb, void *arg, ml_train_resul
         goto fail;
     ml_model_init_params(p.model, params, c->seed);
     int plain_sgd = o.kind == ML_OPTIM_SGD && !o.state; /* no momentum */
+    if (plain_sgd && ml_model_stream_freq(p.model, &p.train, err, errlen) < 0)
+        goto fail;
     gsl_rng_set(rng, (unsigned long)(c->seed + 1));
     for (size_t i = 0; i < n; i++)
         order[i] = i;

@@ -343,13 +343,18 @@ static void t_sgd_step_same_bits(void **state)
     make_sparse(&sp, 60, 25, 8, 31); /* 8 of 25 features a row: batches repeat many */
     make_sparse(&sp7, 60, 25, 7, 33); /* 7: a margin's last three in the first three sums */
     make_dense(&dn, 30, 6, 2, 5);
+    /* freq: the set the frequencies come from; stream: ml_model_stream_freq
+     * on it too (the last such case steps on another set: looked up) */
     struct {
         const char *spec;
-        const ml_dataset *ds;
-        int freq, dense_only;
-    } cases[] = {{"logreg", &sp, 1, 0}, {"logreg", &sp, 0, 0}, {"svm", &sp, 1, 0},
-                 {"logreg", &sp7, 1, 0}, {"svm", &sp7, 0, 0}, {"logreg", &sp, 1, 1},
-                 {"logreg", &dn, 0, 0}, {"softmax", &sp, 1, 0}};
+        const ml_dataset *ds, *freq;
+        int dense_only, stream;
+    } cases[] = {{"logreg", &sp, &sp, 0, 0},    {"logreg", &sp, NULL, 0, 0},
+                 {"svm", &sp, &sp, 0, 0},       {"logreg", &sp7, &sp7, 0, 0},
+                 {"svm", &sp7, NULL, 0, 0},     {"logreg", &sp, &sp, 0, 1},
+                 {"svm", &sp7, &sp7, 0, 1},     {"logreg", &sp7, &sp, 0, 1},
+                 {"logreg", &sp, &sp, 1, 0},    {"logreg", &dn, NULL, 0, 0},
+                 {"softmax", &sp, &sp, 0, 0}};
     size_t batches[] = {1, 1, 5, 16, 1, 3, 60};
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         ml_model *m;
@@ -357,7 +362,9 @@ static void t_sgd_step_same_bits(void **state)
         ml_grad g, h;
         assert_int_equal(ml_model_create(cases[c].spec, cases[c].ds->d, 2, 0.05, &m, err, sizeof err), 0);
         if (cases[c].freq)
-            assert_int_equal(ml_model_set_freq(m, cases[c].ds, err, sizeof err), 0);
+            assert_int_equal(ml_model_set_freq(m, cases[c].freq, err, sizeof err), 0);
+        if (cases[c].stream)
+            assert_int_equal(ml_model_stream_freq(m, cases[c].freq, err, sizeof err), 0);
         size_t P = ml_model_nparams(m), n = cases[c].ds->n;
         float *a = malloc(P * sizeof *a), *b = malloc(P * sizeof *b), *two = malloc(P * sizeof *two);
         for (size_t k = 0; k < P; k++)
@@ -391,7 +398,7 @@ static void t_sgd_step_same_bits(void **state)
                 assert_true(fa == fb + 2.0 * (double)(z + 1));
                 ml_optim_step_sparse(&o, two, h.index, h.value, h.nnz, lr);
                 plain_sgd_batch(!strcmp(cases[c].spec, "svm"), 0.05, cases[c].ds,
-                                cases[c].freq ? cases[c].ds : NULL, b, idx + at, bs, lr);
+                                cases[c].freq, b, idx + at, bs, lr);
                 for (size_t k = 0; k < P; k++) {
                     double diff = fabs((double)a[k] - two[k]) / (1.0 + fabs(two[k]));
                     worst = diff > worst ? diff : worst;
@@ -411,7 +418,8 @@ static void t_sgd_step_same_bits(void **state)
             assert_true(per_nonzero > 10);
         printf("# %s on %s data%s%s: 40 steps, the same bits", cases[c].spec,
                cases[c].ds == &sp7 ? "sparse (7 a row)" : cases[c].ds->sparse ? "sparse" : "dense",
-               cases[c].freq ? ", frequencies" : "",
+               !cases[c].freq ? "" : cases[c].freq != cases[c].ds ? ", another set's frequencies"
+                                   : cases[c].stream ? ", frequencies streamed" : ", frequencies",
                cases[c].dense_only ? ", dense-only gradient" : "");
         if (per_nonzero)
             printf(" (%zu of them batches stepped per nonzero: at most %.1e from the two-call step)",
