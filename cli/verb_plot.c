@@ -10,8 +10,9 @@
 
 #include "cli/cli.h"
 #include "plots/figures.h"
+#include "plots/plot.h"
 
-static const cli_opt plot_opts[] = {
+static const cli_opt plot_verb_opts[] = {
     {"output", "FILE", "the figure: .png, .svg or .pdf (also -o FILE)"},
     {"x", "time|epoch|step", "the horizontal axis (default time)"},
     {"y", "COLUMN", "loss, accuracy, test_loss, or any metrics.csv column (default loss)"},
@@ -27,7 +28,7 @@ int verb_plot(int argc, char **argv)
     cli_args a;
     int code, xi = 0;
     char err[1024];
-    if (cli_parse(argc, argv, "plot RUNDIR... -o FILE [options]", plot_opts, 0, &a, &code))
+    if (cli_parse(argc, argv, "plot RUNDIR... -o FILE [options]", plot_verb_opts, 0, &a, &code))
         return code;
     const char *out = cli_get(&a, "output");
     if (!out || a.npos == 0) {
@@ -37,6 +38,10 @@ int verb_plot(int argc, char **argv)
     }
     if (cli_get_choice(&a, "plot", "x", xs, &xi))
         return 2;
+    if (plot_path_check(out, err, sizeof err) != 0) {
+        fprintf(stderr, "distlab plot: -o: %s\n", err);
+        return 2;
+    }
     figures_style style = {.title = cli_get(&a, "title")};
     if (cli_get(&a, "size") && figures_parse_size(cli_get(&a, "size"), &style, err, sizeof err)) {
         fprintf(stderr, "distlab plot: --size: %s\n", err);

@@ -7,6 +7,7 @@
 
 #include "cli/cli.h"
 #include "plots/figures.h"
+#include "plots/plot.h"
 
 static const cli_opt timeline_opts[] = {
     {"output", "FILE", "the figure: .png, .svg or .pdf (also -o FILE)"},
@@ -33,6 +34,10 @@ int verb_timeline(int argc, char **argv)
     }
     if (cli_get_time(&a, "timeline", "from", &from_s) || cli_get_time(&a, "timeline", "to", &to_s))
         return 2;
+    if (plot_path_check(out, err, sizeof err) != 0) {
+        fprintf(stderr, "distlab timeline: -o: %s\n", err);
+        return 2;
+    }
     if (from_s >= to_s) {
         fprintf(stderr, "distlab timeline: --from must be before --to\n");
         return 2;

@@ -54,16 +54,24 @@ static void seterr(char *err, size_t errlen, const char *fmt, ...)
     va_end(ap);
 }
 
-int canvas_open(canvas *c, const char *path, double width_in, double height_in, double dpi,
-                char *err, size_t errlen)
+int plot_path_check(const char *path, char *err, size_t errlen)
 {
-    memset(c, 0, sizeof *c);
     const char *dot = path ? strrchr(path, '.') : NULL;
     if (!dot || (strcasecmp(dot, ".png") && strcasecmp(dot, ".svg") && strcasecmp(dot, ".pdf"))) {
         seterr(err, errlen, "%s: unknown figure format (the file name must end in .png, .svg or .pdf)",
                path ? path : "(null)");
         return -1;
     }
+    return 0;
+}
+
+int canvas_open(canvas *c, const char *path, double width_in, double height_in, double dpi,
+                char *err, size_t errlen)
+{
+    memset(c, 0, sizeof *c);
+    if (plot_path_check(path, err, errlen) != 0)
+        return -1;
+    const char *dot = strrchr(path, '.');
     if (!(width_in > 0 && height_in > 0 && width_in < 100 && height_in < 100)) {
         seterr(err, errlen, "%s: figure size %gx%g in is out of range", path, width_in, height_in);
         return -1;

@@ -119,6 +119,11 @@ typedef struct plot_timeline_spec {
 
 int plot_timeline(const char *path, const plot_timeline_spec *spec, char *err, size_t errlen);
 
+/* Whether a figure can be written to path: its name ends in .png, .svg
+ * or .pdf (any case). 0, or -1 with err saying so; every plot_* function
+ * checks it, and a command line can first (bad input, not a failed run). */
+int plot_path_check(const char *path, char *err, size_t errlen);
+
 /* ---- building blocks, exposed for tests and other charts ---- */
 
 #define PLOT_MAX_TICKS 64

@@ -139,7 +139,10 @@ static void test_plot_verb(void **state)
     expect("plot -o bad.png", 2, "no run folders given");
     expect("plot a b", 2, "no output file given");
     expect("plot missing -o bad.png", 2, "no such run folder");
-    expect("plot a -o bad.gif", 1, ".png, .svg or .pdf");
+    /* a figure name it cannot write is the command line's (it was exit 1,
+     * after reading every run) */
+    expect("plot a -o bad.gif", 2, "-o: bad.gif: unknown figure format (the file name must end in .png, .svg or .pdf)");
+    expect("timeline a -o bad", 2, "-o: bad: unknown figure format");
     expect("plot --help", 0, "-o FILE");
     long w, h;
     expect("plot a -o sized.png --size 5x3", 0, NULL);
