@@ -4,8 +4,13 @@
  * A verb passes each ML option it sees to ml_config_set (which answers 1
  * for keys that are not ML options, so the verb can try its own table
  * next), then calls ml_problem_load to get the train and test sets and a
- * model shaped by them. ml_train_serial is the reference every distributed
- * algorithm is compared with: same data, same model, one rank.
+ * model shaped by them. ml_train_serial is the ML core's own trainer:
+ * plain minibatch SGD on one rank through ml_model_sgd_step (a sparse
+ * batch of several stepped per nonzero, so not the bits of the gradient
+ * and the optimizer), what bench/ml.sh times and the liblinear and
+ * Fashion-MNIST checks train. `distlab run serial` is not this trainer:
+ * it is allreduce SGD at one worker (algorithms/sgd_allreduce.c, a dense
+ * gradient and step), the baseline the distributed runs are compared with.
  *
  * ml_opts has the layout of cli_opt in cli/cli.h ({name, arg, help},
  * NULL-terminated) so a verb can hand it to cli_parse by a cast, without
