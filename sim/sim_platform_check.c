@@ -472,8 +472,6 @@ static int add_cluster_routers(checker *c, const xmlNode *node, const char *id)
     return rc;
 }
 
-/* A zone's routing= must be one SimGrid 3.32 knows: it aborts with "Not
- * a valid model!" on any other. */
 /* A <link>'s sharing_policy: SPLITDUPLEX ones are remembered for the
  * <link_ctn>s that name them; several bandwidths are a WIFI link's only
  * (SimGrid: "Non-WIFI links must use only 1 bandwidth"), and a WIFI link
@@ -645,6 +643,8 @@ done:
     return rc;
 }
 
+/* A zone's routing= must be one SimGrid 3.32 knows: it aborts with "Not
+ * a valid model!" on any other. */
 static int check_routing(checker *c, const xmlNode *node)
 {
     static const char *const known[] = {"Full", "Floyd", "Dijkstra", "DijkstraCache", "None",
@@ -782,9 +782,15 @@ static int check_node(checker *c, const xmlNode *node)
             const char *t = k->content ? (const char *)k->content : "";
             t += strspn(t, " \t\r\n");
             if (*t) {
+                /* libxml2 gives a text node the line where it ends; the
+                 * stray text starts as many newlines before */
                 long line = xmlGetLineNo(k);
+                for (const char *q = t; *q && line > 0; q++)
+                    line -= *q == '\n';
+                if (line < xmlGetLineNo(node))
+                    line = xmlGetLineNo(node);
                 rc = fail_at(c, node, "text '%.*s' inside it (line %ld): SimGrid takes only elements there",
-                             (int)strcspn(t, "\r\n<"), t, line > 0 ? line : xmlGetLineNo(node));
+                             (int)strcspn(t, "\r\n<"), t, line);
             }
         }
     }

@@ -247,6 +247,9 @@ static void platform_values_are_checked(void **state)
         {"<host id=\"a\" speed=\"1Gf\"/>\n<link id=\"l\" bandwidth=\"1Gbps\" latency=\"-1us\"/>\n",
          "line 6, <link id=\"l\">: latency='-1us' is negative (-1e-06 s)"},
         {"<host id=\"a\" speed=\"0f\"/>\n", "line 5, <host id=\"a\">: speed='0f'"},
+        /* the stray text starts on line 6 and its text node ends on line 8 */
+        {"<host id=\"a\" speed=\"1Gf\"/>\n stray\n\n<host id=\"b\" speed=\"1Gf\"/>\n",
+         "text 'stray' inside it (line 6)"},
         {"<host id=\"a\" speed=\"-1Gf\"/>\n", "speed='-1Gf' is negative"},
         {"<host id=\"a\" speed=\"1Gf\"/>\n<link id=\"l\" bandwidth=\"0Bps\"/>\n", "bandwidth='0Bps' is zero"},
         {"<host id=\"a\" speed=\"1Gf\"/>\n<link id=\"l\" bandwidth=\"nan\"/>\n", "bandwidth='nan' is not a number"},
