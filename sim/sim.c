@@ -1835,8 +1835,8 @@ int sim_job_run(const job_config *cfg, job_main fn, void *arg, job_result *res)
     job_shared *sh = res->shared;
     const sim_config *sim = sim_settings(cfg);
     char err[1024];
-    int clock_timer, clock_ahead;
-    if (analytic_clock(&clock_timer, &clock_ahead, err, sizeof err) != 0) {
+    int clock_timer = 1, clock_ahead = 1; /* read under --net analytic only, which alone uses them */
+    if (sim->net == SIM_NET_ANALYTIC && analytic_clock(&clock_timer, &clock_ahead, err, sizeof err) != 0) {
         job_refuse(res, "%s", err);
         return -1;
     }

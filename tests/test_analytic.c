@@ -960,6 +960,38 @@ static void one_instants_order_does_not_depend_on_how_ranks_wake(void **state)
     }
 }
 
+/* $DISTLAB_ANALYTIC_CLOCK is --net analytic's alone: a value it does not
+ * know refuses an analytic job (bad input) and leaves another net's be. */
+static int compute_only(rt *r, void *arg)
+{
+    (void)arg;
+    return rt_compute(r, 1e6);
+}
+
+static void the_analytic_clock_is_read_under_analytic_only(void **state)
+{
+    (void)state;
+    setenv("DISTLAB_ANALYTIC_CLOCK", "bogus", 1);
+    for (int k = 0; k < 2; k++) {
+        sim_config sim = sim_config_default();
+        sim.net = k ? SIM_NET_ANALYTIC : SIM_NET_IDEAL;
+        job_config cfg = sim_job_config(&sim);
+        cfg.ranks = 2;
+        job_result res;
+        int rc = job_run(&cfg, compute_only, NULL, &res);
+        int refused = rc != 0 && res.bad_input && strstr(res.error, "$DISTLAB_ANALYTIC_CLOCK is 'bogus'");
+        char error[sizeof res.error];
+        snprintf(error, sizeof error, "%s", res.error);
+        job_result_free(&res);
+        if (k ? !refused : rc != 0) {
+            unsetenv("DISTLAB_ANALYTIC_CLOCK");
+            fail_msg("%s net, $DISTLAB_ANALYTIC_CLOCK=bogus: returned %d: %s", k ? "analytic" : "ideal", rc,
+                     error);
+        }
+    }
+    unsetenv("DISTLAB_ANALYTIC_CLOCK");
+}
+
 static void unknown_net_lists_the_known_ones(void **state)
 {
     (void)state;
@@ -995,6 +1027,7 @@ int main(void)
         cmocka_unit_test(a_rank_that_fails_keeps_ranks_at_simgrids_clock),
         cmocka_unit_test(kills_on_the_command_line_say_ranks_may_fail),
         cmocka_unit_test(link_profiles_are_refused_under_analytic),
+        cmocka_unit_test(the_analytic_clock_is_read_under_analytic_only),
         cmocka_unit_test(unknown_net_lists_the_known_ones),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
