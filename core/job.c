@@ -244,6 +244,7 @@ int job_run(const job_config *cfg, job_main fn, void *arg, job_result *res)
     res->cpu_seconds = 1e-9 * (double)sh->cpu_ns;
     res->bytes_sent = sh->bytes_sent;
     res->messages = sh->messages;
+    res->ran_ahead = sh->ran_ahead;
     if (res->nevents > 1)
         qsort(res->events, res->nevents, sizeof *res->events, event_order);
     return res->failed ? -1 : 0;

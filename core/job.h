@@ -77,6 +77,9 @@ struct job_result {
     rt_event *events;      /* every rank's events, by rank then time */
     size_t nevents;
     uint64_t bytes_sent, messages;
+    /* sim, --net analytic: the computations a rank charged ahead of
+     * SimGrid's clock (sim.c's exec_flops); 0 elsewhere */
+    uint64_t ran_ahead;
     void *slots;           /* ranks * result_bytes */
     size_t result_bytes;
     int ranks;

@@ -19,6 +19,7 @@ typedef struct job_shared {
     double seconds;
     uint64_t bytes_sent, messages;
     uint64_t cpu_ns; /* real: the ranks' own threads' CPU time in their function */
+    uint64_t ran_ahead; /* sim: computations charged ahead of SimGrid's clock */
 } job_shared;
 
 /* Record the first failure of the job (later ones are dropped). */

@@ -180,6 +180,7 @@ static struct {
     int nfinished;        /* ranks whose function returned */
     int cpu_timer;        /* computations may be timers (exec_flops) */
     int run_ahead;        /* ranks may run ahead of SimGrid's clock (exec_flops) */
+    uint64_t nran_ahead;  /* the computations that did (job_result.ran_ahead) */
     int *host_actors;     /* per host: the actors that may compute there */
     double *host_speed;   /* per host: one core's flop/s (fixed when cpu_timer) */
     int net_failed;
@@ -460,6 +461,7 @@ static void exec_flops(sim_rank *s, double flops)
         double end = rank_now(s) + flops / S.host_speed[s->host];
         if (S.run_ahead && s->sends_out == 0 && !s->any_armed) {
             s->ahead = end;
+            S.nran_ahead++;
             return;
         }
         if (wait_until(end) == 0) {
@@ -1872,6 +1874,7 @@ int sim_job_run(const job_config *cfg, job_main fn, void *arg, job_result *res)
     /* a failure or a link's change happens at SimGrid's clock: no rank
      * may be ahead of it then (exec_flops) */
     S.run_ahead = S.cpu_timer && sim->nfaults == 0 && !sim->ranks_may_fail && clock_ahead;
+    S.nran_ahead = 0;
     S.undeclared_fail = -1;
     for (size_t h = 0; S.host_speed && h < S.nhosts; h++)
         S.host_speed[h] = sg_host_get_speed(S.hosts[h]);
@@ -1914,6 +1917,7 @@ int sim_job_run(const job_config *cfg, job_main fn, void *arg, job_result *res)
     }
 
     simgrid_run();
+    sh->ran_ahead = S.nran_ahead;
     sh->seconds = sim_clock();
     for (int i = 0; i < cfg->ranks; i++) /* a deadlock: one stuck rank may have run ahead */
         if (S.ranks[i].ahead > sh->seconds)

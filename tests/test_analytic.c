@@ -768,6 +768,9 @@ static void running_ahead_keeps_the_ideal_times(void **state)
             fail_msg("%s: %s", k ? "analytic" : "ideal", res.error);
         for (int i = 0; i < 3; i++)
             got[k][i] = *(ahead_slot *)job_result_slot(&res, i);
+        /* ranks 1 and 2 compute with no send of their own under way */
+        if (k ? res.ran_ahead == 0 : res.ran_ahead != 0)
+            fail_msg("%s: %llu computations ran ahead", k ? "analytic" : "ideal", (unsigned long long)res.ran_ahead);
         job_result_free(&res);
     }
     assert_int_equal(got[0][0].index, 0);
@@ -840,6 +843,10 @@ static void a_rank_that_fails_keeps_ranks_at_simgrids_clock(void **state)
             fail_msg("%s: rank 2 alone should fail: %d: %s", k ? "analytic" : "ideal", rc, res.error);
         for (int i = 0; i < 3; i++)
             got[k][i] = *(kill_slot *)job_result_slot(&res, i);
+        /* ranks 1 and 2 would have run ahead (running_ahead_keeps_the_ideal_times) */
+        if (res.ran_ahead != 0)
+            fail_msg("%s: %llu computations ran ahead of SimGrid's clock in a job whose ranks may fail",
+                     k ? "analytic" : "ideal", (unsigned long long)res.ran_ahead);
         job_result_free(&res);
     }
     for (int k = 0; k < 2; k++) {
