@@ -148,7 +148,12 @@ int dp_figures_wanted(int argc, char **argv)
     return want;
 }
 
-/* --key VALUE or --key=VALUE at argv[*i]: the value, and *i past it. */
+/* take()'s answer for a --key that is the last argument, with no value. */
+static const char no_value[] = "";
+
+/* --key VALUE or --key=VALUE at argv[*i]: the value, and *i past it;
+ * no_value when --key ends the line (it swallowed the next run's
+ * --framework as its value). */
 static const char *take(int argc, char **argv, int *i, const char *key)
 {
     size_t n = strlen(key);
@@ -157,8 +162,10 @@ static const char *take(int argc, char **argv, int *i, const char *key)
     const char *rest = argv[*i] + 2 + n;
     if (*rest == '=')
         return rest + 1;
-    if (*rest || *i + 1 >= argc)
+    if (*rest)
         return NULL;
+    if (*i + 1 >= argc)
+        return no_value;
     return argv[++*i];
 }
 
@@ -173,6 +180,14 @@ int dp_figures(const char *verb, int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         const char *v;
         char err[256];
+        /* the options taken here, last with no value (take() does not
+         * move i then) */
+        static const char *const taken[] = {"frameworks", "jobs", "workload", "out", "vary", "cycle-time"};
+        for (size_t k = 0; i == argc - 1 && k < sizeof taken / sizeof *taken; k++)
+            if (take(argc, argv, &i, taken[k]) == no_value) {
+                fprintf(stderr, "distlab %s: %s needs a value\n", verb, argv[i]);
+                return 2;
+            }
         if ((v = take(argc, argv, &i, "frameworks")))
             fwlist = v;
         else if ((v = take(argc, argv, &i, "jobs"))) {

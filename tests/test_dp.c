@@ -567,6 +567,9 @@ static void frameworks_side_by_side(void **state)
         {"compare --frameworks ddp --algos allreduce --workload vgg16", "--algos does not go with --frameworks"},
         {"sweep --frameworks ddp --workload vgg16 --vary gpus=2 --jobs 0", "--jobs"},
         {"compare --frameworks ddp,p3 --workload vgg16 --cycle-time 2ms", "--cycle-time is Horovod's"},
+        /* last, with no value: it took the run's --framework as its value */
+        {"compare --frameworks horovod --workload vgg16 --cycle-time", "--cycle-time needs a value"},
+        {"sweep --frameworks ddp --workload vgg16 --vary gpus=2,4 --jobs", "--jobs needs a value"},
     };
     test_distlab_refuses("", bad, sizeof bad / sizeof *bad);
 }
