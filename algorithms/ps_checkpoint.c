@@ -9,6 +9,7 @@
  */
 #include "algorithms/ps_internal.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -87,20 +88,55 @@ int ps_server_checkpoint(server *sv)
                : RT_OK;
 }
 
-/* n counts and sums (times, examples, updates): finite, >= 0. */
-static int counts(const double *v, size_t n)
+/* A count or a sum of counts (examples, versions, staleness, updates):
+ * finite, from 0 to 1e18. */
+static int whole(double v) { return v >= 0 && v <= 1e18; }
+
+/* A time or a schedule's next point: finite, from 0 to 1e15. */
+static int time_ok(double v) { return v >= 0 && v <= 1e15; }
+
+static int meta_ok(const snap_meta *m)
 {
-    for (size_t i = 0; i < n; i++)
-        if (!(v[i] >= 0 && v[i] <= 1e18))
-            return 0;
-    return 1;
+    return time_ok(m->time_s) && whole(m->examples) && whole(m->version) && whole(m->stale_sum) &&
+           whole(m->delay_sum) && whole(m->updates) && whole(m->stale_max);
 }
 
-static int not_this_run(rt *r, const char *who, int id)
+static int totals_ok(const server_totals *t)
 {
-    return rt_fail(r, RT_EINVAL, "resume: %s %d's checkpoint (rank %d) is not of this run: resume "
+    return whole(t->stale_sum) && whole(t->stale_max) && whole(t->delay_sum) && whole(t->delay_max) &&
+           whole(t->updates) && whole(t->lost) && time_ok(t->pull_wait_s) && whole(t->pulls);
+}
+
+/* The options a checkpoint was made with differ from this run's. */
+static int not_this_run(rt *r, const char *who, int id, const char *what)
+{
+    return rt_fail(r, RT_EINVAL, "resume: %s %d's checkpoint (rank %d) is not of this run (%s): resume "
                    "with the options it was made with (the same servers, workers, model, optimizer "
-                   "and --consistency bsp)", who, id, rt_rank(r));
+                   "and --consistency bsp)", who, id, rt_rank(r), what);
+}
+
+/* What is wrong in a server's checkpoint made with this run's options, or
+ * NULL. */
+static const char *server_damage(const server *sv, const ckpt_server *h, size_t len)
+{
+    int W = sv->sh.W;
+    size_t ns = state_floats(&sv->optim);
+    long resume_step = sv->setup->resume_step;
+    if (h->nsnaps < 1 || h->nsnaps >= TRAIN_MAX_POINTS)
+        return "its count of snapshots";
+    if (len != sizeof *h + (sv->m + ns) * sizeof(float) + (size_t)W * sizeof(int64_t) +
+                   h->nsnaps * (SNAP_DOUBLES * sizeof(double) + sv->m * sizeof(float)))
+        return "its length";
+    if (h->step < 1 || (resume_step > 0 && h->step != resume_step))
+        return "its step";
+    /* one version a push, one push a worker's clock */
+    if (h->model_version < 0 || h->model_version / (int64_t)W > h->step)
+        return "its model version";
+    if (!whole(h->examples) || !time_ok(h->due_next) || !time_ok(h->checkpoint_next) || !time_ok(h->clock))
+        return "its examples, schedule or clock";
+    if (!meta_ok(&h->acc) || !totals_ok(&h->tot))
+        return "its staleness and update counts";
+    return NULL;
 }
 
 int ps_server_resume(server *sv)
@@ -122,25 +158,39 @@ int ps_server_resume(server *sv)
     int W = sv->sh.W;
     size_t ns = state_floats(&sv->optim);
     if (h.kind != KIND_SERVER || h.rank != (uint32_t)sv->s || h.W != (uint32_t)W || h.m != sv->m ||
-        h.nstate != ns || h.nsnaps < 1 || h.nsnaps >= TRAIN_MAX_POINTS || h.step < 1 ||
-        (setup->resume_step > 0 && h.step != setup->resume_step) || h.model_version < 0 ||
-        h.model_version / (int64_t)W > h.step || /* one version a push, one push a worker's clock */
-        !(h.examples >= 0 && h.examples <= 1e18) || !(h.due_next >= 0 && h.due_next <= 1e15) ||
-        !(h.checkpoint_next >= 0 && h.checkpoint_next <= 1e15) || !(h.clock >= 0 && h.clock <= 1e15) ||
-        !counts((const double *)&h.acc, SNAP_DOUBLES) || !counts((const double *)&h.tot, sizeof h.tot / sizeof(double)) ||
-        len != sizeof h + (sv->m + ns) * sizeof(float) + (size_t)W * sizeof(int64_t) +
-                   h.nsnaps * (SNAP_DOUBLES * sizeof(double) + sv->m * sizeof(float)))
-        return not_this_run(r, "ps server", sv->s);
-    const char *p = get(buf + sizeof h, sv->w, sv->m * sizeof(float));
-    p = get(p, sv->optim.state, ns * sizeof(float));
-    for (int w = 0; w < W; w++) {
+        h.nstate != ns) {
+        char what[256];
+        snprintf(what, sizeof what, "%s %u of %u workers, %llu weights, %llu of optimizer state; this "
+                 "run's: server %d of %d workers, %zu, %zu", h.kind == KIND_SERVER ? "server" : "not a server,",
+                 h.rank, h.W, (unsigned long long)h.m, (unsigned long long)h.nstate, sv->s, W, sv->m, ns);
+        return not_this_run(r, "ps server", sv->s, what);
+    }
+    const char *bad = server_damage(sv, &h, len);
+    const char *p = buf + sizeof h;
+    if (!bad) {
+        p = get(p, sv->w, sv->m * sizeof(float));
+        p = get(p, sv->optim.state, ns * sizeof(float));
+    }
+    for (int w = 0; w < W && !bad; w++) {
         int64_t c;
         p = get(p, &c, sizeof c);
         if (c != h.step) /* bsp: every worker at the same clock */
-            return not_this_run(r, "ps server", sv->s);
+            bad = "a worker's clock";
         sv->peers[w].clock = (long)c;
     }
     /* the snapshots so far, as if taken in this run */
+    for (uint64_t k = 0; k < h.nsnaps && !bad; k++) {
+        snap_meta m;
+        memcpy(&m, p + k * sizeof m, sizeof m);
+        if (!meta_ok(&m))
+            bad = "a snapshot's time or counts";
+    }
+    if (bad)
+        return rt_fail(r, RT_EINVAL, "resume: ps server %d's checkpoint (rank %d) is damaged: %s (step "
+                       "%lld of %ld, model version %lld, %.17g examples, next snapshot at %g, next "
+                       "checkpoint at %g, clock %g s, %llu snapshots, %zu bytes)", sv->s, rt_rank(r), bad,
+                       (long long)h.step, setup->resume_step, (long long)h.model_version, h.examples,
+                       h.due_next, h.checkpoint_next, h.clock, (unsigned long long)h.nsnaps, len);
     int count = (int)h.nsnaps;
     sv->snaps.meta = malloc((size_t)count * SNAP_DOUBLES * sizeof(double));
     sv->snaps.w = malloc((size_t)count * (sv->m ? sv->m : 1) * sizeof(float));
@@ -149,8 +199,6 @@ int ps_server_resume(server *sv)
                        count);
     sv->snaps.count = sv->snaps.cap = count;
     p = get(p, sv->snaps.meta, (size_t)count * SNAP_DOUBLES * sizeof(double));
-    if (!counts(sv->snaps.meta, (size_t)count * SNAP_DOUBLES))
-        return not_this_run(r, "ps server", sv->s);
     get(p, sv->snaps.w, (size_t)count * sv->m * sizeof(float));
     sv->version = (long)h.model_version;
     sv->examples = h.examples;
@@ -199,11 +247,26 @@ int ps_worker_resume(worker *wk, long *clock)
     if (h.magic != PS_CKPT_MAGIC || h.version != PS_CKPT_VERSION)
         return rt_fail(r, RT_EINVAL, "resume: rank %d's checkpoint is not a parameter server's of "
                        "this version of distlab", rt_rank(r));
+    if (h.kind != KIND_WORKER || h.rank != (uint32_t)rt_rank(r) || h.P != wk->sh.P) {
+        char what[256];
+        snprintf(what, sizeof what, "%s of rank %u, %llu parameters; this run's: rank %d, %zu",
+                 h.kind == KIND_WORKER ? "a worker's" : "not a worker's", h.rank, (unsigned long long)h.P,
+                 rt_rank(r), wk->sh.P);
+        return not_this_run(r, "ps worker", wk->w, what);
+    }
+    const char *bad = NULL;
+    if (len != sizeof h + wk->sh.P * sizeof(float))
+        bad = "its length";
+    else if (h.clock < 1 || (setup->resume_step > 0 && h.clock != setup->resume_step))
+        bad = "its step";
     /* a pass takes one clock at least: replaying a huge one never ended */
-    if (h.kind != KIND_WORKER || h.rank != (uint32_t)rt_rank(r) || h.P != wk->sh.P || h.clock < 1 ||
-        (setup->resume_step > 0 && h.clock != setup->resume_step) || h.pass < 0 || h.pass > h.clock + 1 ||
-        h.pos > wk->shard.n || len != sizeof h + wk->sh.P * sizeof(float))
-        return not_this_run(r, "ps worker", wk->w);
+    else if (h.pass < 0 || h.pass > h.clock + 1 || h.pos > wk->shard.n)
+        bad = "its place in the data";
+    if (bad)
+        return rt_fail(r, RT_EINVAL, "resume: ps worker %d's checkpoint (rank %d) is damaged: %s (step %lld "
+                       "of %ld, pass %lld, place %llu of %zu, %zu bytes)", wk->w, rt_rank(r), bad,
+                       (long long)h.clock, setup->resume_step, (long long)h.pass, (unsigned long long)h.pos,
+                       wk->shard.n, len);
     memcpy(wk->params, buf + sizeof h, wk->sh.P * sizeof(float));
     train_shard_seek(&wk->shard, (long)h.pass, (size_t)h.pos);
     *clock = (long)h.clock;

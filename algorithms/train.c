@@ -243,13 +243,16 @@ int train_worker_resume_with(train_worker *w, rt *r, const train_setup *setup, l
                        rt_rank(r), w->P, ns, extra_len);
     /* a batch never spans two passes: a pass takes one step at least, and
      * replaying a huge one (train_shard_seek) never ended */
-    const char *bad = h.npoints > TRAIN_MAX_POINTS || len != want ? "its length"
-                      : h.step < 0 || (setup->resume_step > 0 && h.step != setup->resume_step) ? "its step"
-                      : h.pass < 0 || h.pass > h.step + 1 || h.pos > w->shard.n ? "its place in the data"
-                      : !(h.checkpoint_next >= 0 && h.checkpoint_next <= 1e15) ||
-                              !(h.eval_next >= 0 && h.eval_next <= 1e15) || !(h.clock >= 0 && h.clock <= 1e15)
-                          ? "its schedule or clock"
-                          : NULL;
+    const char *bad = NULL;
+    if (h.npoints > TRAIN_MAX_POINTS || len != want)
+        bad = "its length";
+    else if (h.step < 0 || (setup->resume_step > 0 && h.step != setup->resume_step))
+        bad = "its step";
+    else if (h.pass < 0 || h.pass > h.step + 1 || h.pos > w->shard.n)
+        bad = "its place in the data";
+    else if (!(h.checkpoint_next >= 0 && h.checkpoint_next <= 1e15) || !(h.eval_next >= 0 && h.eval_next <= 1e15) ||
+             !(h.clock >= 0 && h.clock <= 1e15))
+        bad = "its schedule or clock";
     if (bad)
         return rt_fail(r, RT_EINVAL, "resume: rank %d's checkpoint is damaged: %s (step %lld of %ld, pass "
                        "%lld, place %llu of %zu, %u points, %zu bytes of %zu, next checkpoint at %g, next "

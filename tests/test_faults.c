@@ -480,6 +480,22 @@ static void damaged_checkpoints_are_refused(void **state)
             fail_msg("offset %ld: exit %d, expected 1 and '%s' in:\n%s", cases[i].offset, st, cases[i].says,
                      output);
     }
+    /* a parameter server's (ps_checkpoint.c's ckpt_server: the clock at
+     * 88): damaged, not of another run */
+    assert_int_equal(run("run ps %s --checkpoint-every 1 --out %s/psck", CKPT, tmpdir), 0);
+    static const struct { long offset; const char *says; } ps_cases[] = {
+        {88, "ps server 0's checkpoint (rank 0) is damaged: its examples, schedule or clock"},
+    };
+    const void *ps_values[] = {&nan_clock};
+    for (size_t i = 0; i < sizeof ps_cases / sizeof *ps_cases; i++) {
+        damaged_copy("psck", "damaged", ps_cases[i].offset, ps_values[i]);
+        int st = run("run ps %s --resume %s/damaged --out %s/x", CKPT, tmpdir, tmpdir);
+        if (st != 1 || !strstr(output, ps_cases[i].says) || strstr(output, "not of this run"))
+            fail_msg("ps, offset %ld: exit %d, expected 1 and '%s' in:\n%s", ps_cases[i].offset, st,
+                     ps_cases[i].says, output);
+    }
+    assert_int_equal(run("run ps %s --model mlp:8 --resume %s/psck --out %s/x", CKPT, tmpdir, tmpdir), 1);
+    assert_says("is not of this run");
 }
 
 static void checkpoints_refuse_what_they_cannot_do(void **state)
