@@ -9,6 +9,7 @@
  */
 #include "algorithms/ps_internal.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,8 +90,10 @@ int ps_server_checkpoint(server *sv)
 }
 
 /* A count or a sum of counts (examples, versions, staleness, updates):
- * finite, from 0 to 1e18. */
-static int whole(double v) { return v >= 0 && v <= 1e18; }
+ * a whole number from 0 to 1e18. A subnormal double, an integer's bits
+ * read as one (2^40 over a staleness sum gave a staleness_mean of
+ * 6.79e-313), is none. */
+static int whole(double v) { return v >= 0 && v <= 1e18 && v == floor(v); }
 
 /* A time or a schedule's next point: finite, from 0 to 1e15. */
 static int time_ok(double v) { return v >= 0 && v <= 1e15; }

@@ -481,12 +481,15 @@ static void damaged_checkpoints_are_refused(void **state)
                      output);
     }
     /* a parameter server's (ps_checkpoint.c's ckpt_server: the clock at
-     * 88): damaged, not of another run */
+     * 88, the staleness sum since the last snapshot at 120): damaged, not
+     * of another run. 2^40's bits over a staleness sum had read as a
+     * staleness_mean of 6.79e-313. */
     assert_int_equal(run("run ps %s --checkpoint-every 1 --out %s/psck", CKPT, tmpdir), 0);
     static const struct { long offset; const char *says; } ps_cases[] = {
         {88, "ps server 0's checkpoint (rank 0) is damaged: its examples, schedule or clock"},
+        {120, "ps server 0's checkpoint (rank 0) is damaged: its staleness and update counts"},
     };
-    const void *ps_values[] = {&nan_clock};
+    const void *ps_values[] = {&nan_clock, &huge};
     for (size_t i = 0; i < sizeof ps_cases / sizeof *ps_cases; i++) {
         damaged_copy("psck", "damaged", ps_cases[i].offset, ps_values[i]);
         int st = run("run ps %s --resume %s/damaged --out %s/x", CKPT, tmpdir, tmpdir);
