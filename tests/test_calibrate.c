@@ -183,6 +183,16 @@ static void t_refuses_bad_files(void **state)
         {"\"flops_per_s\": {\n        \"median\": ",
          "\"flops_per_s\": {\"median\": 1e-300, \"min\": 1e-300, \"max\": 1e-300, \"n\": 1}, \"was\": {\"median\": ",
          "vector[0]: flops_per_s runs from 1e-300 to 1e-300 flop/s, outside 1 to 1e+30 flop/s"},
+        /* ratios: an exchange over a one-way time, CPU over wall time */
+        {"\"exchange_factor\": {\n    \"median\": ",
+         "\"exchange_factor\": {\"median\": 1e6, \"min\": 1.5, \"max\": 1e6, \"n\": 2}, \"was\": {\"median\": ",
+         "exchange_factor runs from 1.5 to 1e+06 one-way times, outside 0.01 to 100 one-way times"},
+        {"\"exchange_factor\": {\n    \"median\": ",
+         "\"exchange_factor\": {\"median\": 0.001, \"min\": 0.001, \"max\": 0.001, \"n\": 1}, \"was\": {\"median\": ",
+         "exchange_factor runs from 0.001 to 0.001 one-way times, outside 0.01 to 100"},
+        {"\"cpu_share\": {\n    \"median\": ",
+         "\"cpu_share\": {\"median\": 0.5, \"min\": 0.5, \"max\": 3, \"n\": 2}, \"was\": {\"median\": ",
+         "cpu_share runs from 0.5 to 3 of the wall time, outside 0 to 1 of the wall time"},
     };
     for (size_t i = 0; i < sizeof edits / sizeof *edits; i++) {
         char *at = strstr(good, edits[i].from);
