@@ -1117,8 +1117,8 @@ static void failure_actor(int argc, char **argv)
             gets[k] = sg_mailbox_get_async(pair_mailbox(d, me_), &got[k]);
             k++;
         }
-    while (k > 0) {
-        ssize_t i = sg_comm_wait_any(gets, (size_t)k);
+    while (k > 0) { /* killed in the wait when the job ends: see sim_waitfor.h */
+        ssize_t i = sim_comm_wait_any_for(gets, (size_t)k, -1);
         if (i < 0)
             break;
         msg_free(got[i]);
@@ -1720,7 +1720,7 @@ static void linger(sim_rank *s)
     while (comms && s->nactive > 0) {
         for (int a = 0; a < s->nactive; a++)
             comms[a] = s->active[a]->get;
-        ssize_t i = sg_comm_wait_any(comms, (size_t)s->nactive);
+        ssize_t i = sim_comm_wait_any_for(comms, (size_t)s->nactive, -1); /* see sim_waitfor.h */
         if (i < 0)
             break;
         msg_free(retire_get(s, s->active[i]));

@@ -10,9 +10,12 @@
 extern "C" {
 #endif
 
-/* Wait up to timeout_s (simulated) for the first of comms to complete.
- * Returns its index, whose comm is then released (as sg_comm_wait_any
- * does), or -1 when the time passed first, every comm still the caller's. */
+/* Wait up to timeout_s (simulated; negative: no limit) for the first of
+ * comms to complete. Returns its index, whose comm is then released (as
+ * sg_comm_wait_any does), or -1 when the time passed first, every comm
+ * still the caller's. A daemon killed in the wait (the job ended) keeps
+ * its references too, so the comms still in flight are not freed under
+ * SimGrid, whose ~Comm prints a backtrace for those. */
 ssize_t sim_comm_wait_any_for(sg_comm_t *comms, size_t count, double timeout_s);
 
 #ifdef __cplusplus

@@ -303,6 +303,50 @@ static void every_family_fails_at_a_step_and_a_time(void **state)
     }
 }
 
+/* A rank whose host went down, or a rank that stopped on the error, waits
+ * (as a SimGrid daemon) for what its peers had already sent it; when the
+ * last rank ended with such a transfer still on the wire, SimGrid freed it
+ * unfinished and printed a backtrace of its own under --net ideal (a
+ * server's death, a worker's late in the run). The run's error alone must
+ * come out: the rank, the time, and nothing from inside SimGrid. */
+#define MID "--dataset synth-dense:n=4000,d=50,classes=4 --epochs 3 --workers 4 --quiet --no-figures"
+
+static void assert_no_library_trace(const char *what)
+{
+    static const char *const traces[] = {"Backtrace", "backtrace", "terminate called", "xbt",
+                                         "simgrid::", "Assertion", "Aborted"};
+    for (size_t t = 0; t < sizeof traces / sizeof *traces; t++)
+        if (strstr(output, traces[t]))
+            fail_msg("run %s: \"%s\" in its output:\n%s", what, traces[t], output);
+}
+
+static void a_dead_ranks_peers_end_without_a_simgrid_trace(void **state)
+{
+    (void)state;
+    NEED_BINARY();
+    static const struct { const char *run, *says; } runs[] = {
+        {"ps --consistency async " MID " --fail 0@0.00308442s", "rank 0: its host went down at 0.00308442"},
+        {"ps --consistency ssp --staleness 2 " MID " --fail 0@0.000385553s", "rank 0: its host went down"},
+        {"ps --consistency async --servers 2 " MID " --fail 0@0.00767942s", "rank 0: its host went down"},
+        {"distbelief --mode downpour --model mlp:16 " MID " --fail 0@0.0205196s", "rank 0: its host went down"},
+        {"lda --consistency bsp " LDA " --fail 0@0.0001s", "rank 0: its host went down at 0.0001"},
+        {"lda --consistency bsp --dataset synth-lda:docs=200,vocab=300,topics=5,len=30 --sweeps 6 --workers 4 "
+         "--quiet --no-figures --fail 1@0.00284218s", "rank 1: its host went down"},
+        {"lda --consistency async --dataset synth-lda:docs=200,vocab=300,topics=5,len=30 --sweeps 6 --workers 4 "
+         "--quiet --no-figures --kill-rank 0:3", "rank 0: made to fail at its step 3 (--kill-rank)"},
+    };
+    static const char *const nets[] = {"ideal", "analytic"};
+    for (size_t i = 0; i < sizeof runs / sizeof *runs; i++)
+        for (int n = 0; n < 2; n++) {
+            char what[512];
+            snprintf(what, sizeof what, "%s --net %s", runs[i].run, nets[n]);
+            int rc = run("run %s --out %s/t%zu-%d", what, tmpdir, i, n);
+            if (rc != 1 || !strstr(output, runs[i].says))
+                fail_msg("run %s: exit %d (expected 1, saying '%s'):\n%s", what, rc, runs[i].says, output);
+            assert_no_library_trace(what);
+        }
+}
+
 /* ---- checkpoints: stopped, resumed, the same bits ---- */
 
 #define CKPT "--dataset synth-dense:n=3000,d=20,classes=3 --model mlp:16 --momentum 0.9 --epochs 3 " \
@@ -552,6 +596,7 @@ int main(void)
         cmocka_unit_test(a_degraded_link_costs_its_closed_form),
         cmocka_unit_test(kill_rank_acts_alike_in_sim_and_on_sockets),
         cmocka_unit_test(every_family_fails_at_a_step_and_a_time),
+        cmocka_unit_test(a_dead_ranks_peers_end_without_a_simgrid_trace),
         cmocka_unit_test(a_resumed_run_ends_with_the_bits_of_one_never_stopped),
         cmocka_unit_test(a_resumed_bsp_parameter_server_ends_with_the_same_bits),
         cmocka_unit_test(resumed_local_sgd_and_psgd_end_with_the_same_bits),
