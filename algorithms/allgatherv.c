@@ -50,15 +50,23 @@ int allgatherv(rt *r, float *buf, const size_t *counts, const coll_opts *opts)
     if (!reqs)
         return rt_fail(r, RT_ENOMEM, "allgatherv: no memory for %d requests", p);
 
-    /* ---- the one round: every block to every other rank ---- */
-    for (size_t j = 0, off = 0; j < (size_t)p && !rc; off += counts[j], j++)
-        if (j != (size_t)me && counts[j])
-            rc = rt_irecv(r, first + (int)j, TAG_AGV, buf ? buf + off : NULL, counts[j] * sizeof(float),
-                          &reqs[j]);
+    /* ---- the one round: every block to every other rank ----
+     * A receive or send that fails (a dead peer) stops nothing: the live
+     * ranks still get this rank's block, as it waits for theirs, so each
+     * of them fails on the dead one's block alone instead of waiting for
+     * a block that nobody will send. The first error is the one kept. */
+    for (size_t j = 0, off = 0; j < (size_t)p; off += counts[j], j++)
+        if (j != (size_t)me && counts[j]) {
+            int e = rt_irecv(r, first + (int)j, TAG_AGV, buf ? buf + off : NULL, counts[j] * sizeof(float),
+                             &reqs[j]);
+            rc = rc ? rc : e;
+        }
     const float *mine = buf ? buf + coll_block_offset(counts, me) : NULL;
-    for (int j = 0; j < p && !rc && counts[me]; j++)
-        if (j != me)
-            rc = rt_send(r, first + j, TAG_AGV, mine, counts[me] * sizeof(float));
+    for (int j = 0; j < p && counts[me]; j++)
+        if (j != me) {
+            int e = rt_send(r, first + j, TAG_AGV, mine, counts[me] * sizeof(float));
+            rc = rc ? rc : e;
+        }
     int rc2 = rt_waitall(r, p, reqs, NULL);
     free(reqs);
     rc = rc ? rc : rc2;

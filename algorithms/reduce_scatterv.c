@@ -58,14 +58,20 @@ int reduce_scatterv(rt *r, float *buf, const size_t *counts, const coll_opts *op
         goto done;
     }
 
-    /* ---- the round: block j to rank j ---- */
-    for (int j = 0; j < p && !rc && c; j++)
-        if (j != me)
-            rc = rt_irecv(r, first + j, TAG_RSV, theirs ? theirs + (size_t)(j - (j > me)) * c : NULL,
-                          c * sizeof(float), &reqs[j]);
-    for (size_t j = 0, off = 0; j < (size_t)p && !rc; off += counts[j], j++)
-        if (j != (size_t)me && counts[j])
-            rc = rt_send(r, first + (int)j, TAG_RSV, buf ? buf + off : NULL, counts[j] * sizeof(float));
+    /* ---- the round: block j to rank j ----
+     * (a failed receive or send stops nothing, as in allgatherv.c: the
+     * live ranks still get their blocks and fail on the dead one's only) */
+    for (int j = 0; j < p && c; j++)
+        if (j != me) {
+            int e = rt_irecv(r, first + j, TAG_RSV, theirs ? theirs + (size_t)(j - (j > me)) * c : NULL,
+                             c * sizeof(float), &reqs[j]);
+            rc = rc ? rc : e;
+        }
+    for (size_t j = 0, off = 0; j < (size_t)p; off += counts[j], j++)
+        if (j != (size_t)me && counts[j]) {
+            int e = rt_send(r, first + (int)j, TAG_RSV, buf ? buf + off : NULL, counts[j] * sizeof(float));
+            rc = rc ? rc : e;
+        }
     int rc2 = rt_waitall(r, p, reqs, NULL);
     rc = rc ? rc : rc2;
     if (rc) {

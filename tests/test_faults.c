@@ -23,7 +23,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "algorithms/collectives.h"
 #include "core/job.h"
+#include "real/real.h"
+#include "real/real_backend.h"
 #include "sim/sim_backend.h"
 #include "tests/util_distlab.h"
 #include "tests/util_files.h"
@@ -107,6 +110,57 @@ static void a_dead_peers_messages_arrive_then_receives_fail(void **state)
     assert_int_equal(s->third_rc, RT_EPEER);
     assert_int_equal(res.rank_status[1], RT_EKILLED);
     job_result_free(&res);
+}
+
+/* Direct exchanges with a dead rank, on real sockets: rank 1 hangs up
+ * (as a --kill-rank thread does) and the others, once their receive from
+ * it has failed, run allgatherv or reduce_scatterv. A send to rank 1 then
+ * fails at once; each rank stopped sending at that send, so ranks 2 and 3
+ * waited for each other's blocks until the job's timeout (run distbelief
+ * --mode model-parallel --kill-rank 1:3 sat out --timeout in 7 of 30
+ * runs), and still ended with the send's RT_EPEER. Each must fail on the
+ * dead rank's block alone, long before the timeout (a few milliseconds
+ * against 30 s: no load makes up the difference). */
+static int exchange_with_a_dead_rank(rt *r, void *arg)
+{
+    int gather = *(const int *)arg;
+    if (rt_rank(r) == 1) {
+        real_abort_connections(r);
+        return rt_fail(r, RT_EKILLED, "made to fail");
+    }
+    int v;
+    if (rt_recv(r, 1, 0, &v, sizeof v, NULL) != RT_EPEER)
+        return rt_fail(r, RT_EINVAL, "a receive from the dead rank did not fail as RT_EPEER");
+    float buf[8] = {0};
+    size_t counts[4] = {2, 2, 2, 2};
+    double t0 = rt_now(r);
+    int rc = gather ? allgatherv(r, buf, counts, NULL) : reduce_scatterv(r, buf, counts, NULL);
+    *(double *)job_slot(r) = rt_now(r) - t0;
+    return rc;
+}
+
+static void direct_exchanges_with_a_dead_rank_fail_without_waiting(void **state)
+{
+    (void)state;
+    for (int gather = 0; gather < 2; gather++) {
+        job_config cfg = real_job_config(NULL);
+        cfg.ranks = 4;
+        cfg.timeout_s = 30;
+        cfg.result_bytes = sizeof(double);
+        job_result res;
+        assert_int_not_equal(job_run(&cfg, exchange_with_a_dead_rank, &gather, &res), 0);
+        assert_int_equal(res.rank_status[1], RT_EKILLED);
+        for (int i = 0; i < 4; i++)
+            if (i != 1 && res.rank_status[i] != RT_EPEER)
+                fail_msg("%s: rank %d ended with %d (%s), expected RT_EPEER; the job: %s",
+                         gather ? "allgatherv" : "reduce_scatterv", i, res.rank_status[i],
+                         rt_strerror(res.rank_status[i]), res.error);
+            else if (i != 1 && *(const double *)job_result_slot(&res, i) > cfg.timeout_s / 2)
+                fail_msg("%s: rank %d waited %g s of the %g s timeout for blocks no one sent",
+                         gather ? "allgatherv" : "reduce_scatterv", i,
+                         *(const double *)job_result_slot(&res, i), cfg.timeout_s);
+        job_result_free(&res);
+    }
 }
 
 /* ---- every algorithm family under --fail ---- */
@@ -590,6 +644,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(a_dead_peers_messages_arrive_then_receives_fail),
+        cmocka_unit_test(direct_exchanges_with_a_dead_rank_fail_without_waiting),
         cmocka_unit_test(synchronous_families_stop_naming_rank_and_time),
         cmocka_unit_test(async_and_ssp_servers_go_on_without_a_dead_worker),
         cmocka_unit_test(fail_refuses_what_it_cannot_do),
