@@ -168,6 +168,33 @@ static void weights_and_fatpipes(void **state)
     na_free(n);
 }
 
+/* A flow alone on its shared links takes its route's slowest link (here a
+ * FATPIPE's bound), without the filling; once another flow shares one of
+ * them the filling decides, and when that one ends the flow is alone
+ * again. */
+static void a_lone_flow_takes_its_slowest_link(void **state)
+{
+    (void)state;
+    na_net *n = na_new();
+    int l0 = na_link_add(n, 10, 1), fat = na_link_add(n, 4, 0), l2 = na_link_add(n, 7, 1);
+    int ra[] = {l0, fat, l2}, rb[] = {l2};
+    na_flow *a = na_flow_start(n, ra, 3, 0, 1000, 1, 0, 0, (void *)0);
+    ended e = {0};
+    assert_int_equal(na_advance(n, 0, note_end, &e), 0);
+    assert_true(na_flow_rate(a) == 4);
+    na_flow *b = na_flow_start(n, rb, 1, 0, 35, 1, 0, 1, (void *)1);
+    assert_int_equal(na_advance(n, 0, note_end, &e), 0);
+    assert_rel(na_flow_rate(a), 3.5, 1e-12);
+    assert_rel(na_flow_rate(b), 3.5, 1e-12);
+    e.now = na_next(n);
+    assert_rel(e.now, 10, 1e-12); /* b: 35 bytes at 3.5 */
+    assert_int_equal(na_advance(n, e.now, note_end, &e), 1);
+    assert_true(na_flow_rate(a) == 4);
+    drain(n, &e);
+    assert_rel(end_of(&e, 0), 10 + (1000 - 35) / 4.0, 1e-12);
+    na_free(n);
+}
+
 /* Flows that end at one instant come to done() in the caller's order,
  * whatever order they were started in, and the model's times do not
  * depend on that order either (the links' lists, the rates' rounding):
@@ -1017,6 +1044,7 @@ int main(void)
         cmocka_unit_test(ends_come_in_time_then_flow_order),
         cmocka_unit_test(max_min_fair_shares),
         cmocka_unit_test(weights_and_fatpipes),
+        cmocka_unit_test(a_lone_flow_takes_its_slowest_link),
         cmocka_unit_test(one_instants_ends_come_in_the_callers_order),
         cmocka_unit_test(collectives_take_the_ideal_time),
         cmocka_unit_test(barrier_takes_the_ideal_time),
