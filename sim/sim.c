@@ -607,9 +607,11 @@ static void woken_prefetch(const an_waiter *w)
     size_t next = w->woken_at + WAKE_AHEAD;
     if (w->woken_at == SIZE_MAX || next >= S.nwoken)
         return;
-    const char *at = S.woken[next];
-    for (int off = -STACK_BELOW; off < STACK_ABOVE; off += 64)
-        __builtin_prefetch(at + off, 1);
+    /* Addresses around another actor's waiter, on its stack: made as
+     * integers, since a pointer may not step outside its own object. */
+    uintptr_t at = (uintptr_t)S.woken[next];
+    for (uintptr_t a = at - STACK_BELOW; a < at + STACK_ABOVE; a += 64)
+        __builtin_prefetch((const void *)a, 1);
 }
 
 static void an_caught_up(void *arg);
