@@ -102,9 +102,13 @@ static int survived(run_ctx *ctx, const job_result *res)
 {
     const train_out *o = job_result_slot(res, ctx->setup.reporter);
     if (opts.consistency == PS_BSP || (opts.consistency == PS_SSP && opts.staleness == 0)) {
-        if (res->rank_status[0] == RT_EPEER)
+        if (res->rank_status[0] == RT_EPEER && opts.consistency == PS_BSP)
             fprintf(stderr, "distlab run ps: a worker died, and under bsp no iteration can "
                     "complete without it (--consistency ssp or async go on without it)\n");
+        else if (res->rank_status[0] == RT_EPEER)
+            fprintf(stderr, "distlab run ps: a worker died, and under ssp with --staleness 0 (bsp) no "
+                    "iteration can complete without it (--staleness 1 or more, or --consistency async, "
+                    "go on without it)\n");
         return 0;
     }
     if (o->npoints == 0 || o->stats[PS_STAT_WORKERS_LOST] < 1)

@@ -120,6 +120,7 @@ typedef struct sim_rank {
     int sends_out;        /* its analytic isends not yet complete */
     int owed_recvs;       /* messages received, their overhead not yet charged */
     int dead;             /* its host went down (--fail) at dead_at */
+    int killed;           /* ... made to by a call of its own (sim_rank_fail: --kill-rank) */
     int any_armed;        /* analytic: an any-source receive armed every pair to it */
     int nposted_any;      /* posted any-source receives */
     int host;             /* index into the job's host list */
@@ -1008,6 +1009,9 @@ static void net_stop(void)
 
 static int dead_error(rt *r)
 {
+    if (me(r)->killed)
+        return rt_seterr(r, RT_EKILLED, "rank %d failed: made to fail at %g simulated seconds", r->rank,
+                         me(r)->dead_at);
     return rt_seterr(r, RT_EKILLED, "rank %d failed: its host went down at %g simulated seconds (--fail)",
                      r->rank, me(r)->dead_at);
 }
@@ -1144,7 +1148,7 @@ void sim_rank_fail(rt *r)
     if (!sim_settings(S.cfg)->ranks_may_fail && S.undeclared_fail < 0)
         S.undeclared_fail = r->rank; /* its ranks may have run ahead of its death */
     catch_up(x); /* it dies at its own time */
-    x->dead = 1;
+    x->dead = x->killed = 1;
     x->dead_at = sim_clock();
     start_failure(x);
 }
@@ -1940,7 +1944,11 @@ int sim_job_run(const job_config *cfg, job_main fn, void *arg, job_result *res)
         if (s->dead) {
             s->finished = 1;
             s->status = RT_EKILLED;
-            if (strstr(s->r.err, "--kill-rank") == NULL) /* else its own words say why */
+            if (strstr(s->r.err, "--kill-rank")) /* its own words say why */
+                ;
+            else if (s->killed) /* its later calls' errors said the rest */
+                rt_seterr(&s->r, RT_EKILLED, "made to fail at %g simulated seconds", s->dead_at);
+            else
                 rt_seterr(&s->r, RT_EKILLED, "its host went down at %g simulated seconds (--fail %d@%gs)",
                           s->dead_at, i, s->dead_at);
             job_fail(res, "%s", s->r.err);

@@ -208,6 +208,10 @@ static void async_and_ssp_servers_go_on_without_a_dead_worker(void **state)
     assert_int_equal(run("run ps %s --consistency bsp --fail 4@0.002s --out %s/bsp", SPARSE, tmpdir), 1);
     assert_says("under bsp no iteration can complete without it");
     assert_says("rank 4: its host went down at 0.002 simulated seconds");
+    /* ssp's default staleness is 0, which is bsp: said so, not "under bsp" */
+    assert_int_equal(run("run ps %s --consistency ssp --fail 4@0.002s --out %s/ssp0", SPARSE, tmpdir), 1);
+    assert_says("under ssp with --staleness 0 (bsp) no iteration can complete without it");
+    assert_says("rank 4: its host went down at 0.002 simulated seconds");
     /* a server is no worker: the run cannot go on */
     assert_int_equal(run("run ps %s --consistency async --fail 0@0.002s --out %s/srv", SPARSE, tmpdir), 1);
     assert_says("rank 0: its host went down");
@@ -342,6 +346,10 @@ static void every_family_fails_at_a_step_and_a_time(void **state)
             if (rc != kills[i].rc || !strstr(output, "fails at its step") || !strstr(output, kills[i].says))
                 fail_msg("run %s %s: exit %d (expected %d, saying '%s'):\n%s", kills[i].run, backends[b], rc,
                          kills[i].rc, kills[i].says, output);
+            /* a kill is no --fail (ray-ps's said "its host went down at
+             * 0.0007 simulated seconds (--fail 2@0.0007s)") */
+            if (strstr(output, "--fail"))
+                fail_msg("run %s %s: a kill reported as a --fail:\n%s", kills[i].run, backends[b], output);
         }
     static const struct { const char *run; int rc; } fails[] = {
         {"ray-ps " TINY " --fail 1@0.0003s", 0},
