@@ -210,6 +210,11 @@ int experiment_add_run(experiment *e, const char *verb, const char *spec, int nw
                     spec, r->algo, key);
             goto out;
         }
+        if (strcmp(key, "out") == 0) { /* the folder given it under --out won, silently */
+            fprintf(stderr, "distlab %s: run '%s': --out is the command line's: each run writes to a "
+                    "folder of its own under it (--as NAME names that folder)\n", verb, spec);
+            goto out;
+        }
         if (takes_value(key) == 1) {
             if (i + 1 == nwords || strncmp(words[i + 1], "--", 2) == 0) {
                 fprintf(stderr, "distlab %s: run '%s': --%s needs a value\n", verb, spec, key);
@@ -311,6 +316,10 @@ int experiment_load(experiment *e, const char *verb, const char *path)
             if (value < 0) {
                 fprintf(stderr, "distlab %s: %s:%d: no algorithm takes an option '%s'\n", verb, path,
                         lineno, key);
+                rc = -1;
+            } else if (strcmp(key, "out") == 0) { /* each run's --out, under the command line's, won */
+                fprintf(stderr, "distlab %s: %s:%d: 'out' is the command line's (--out DIR): each run "
+                        "writes to a folder of its own under it\n", verb, path, lineno);
                 rc = -1;
             } else if (value != (n == 2)) {
                 fprintf(stderr, "distlab %s: %s:%d: '%s' %s\n", verb, path, lineno, key,

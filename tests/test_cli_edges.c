@@ -509,14 +509,23 @@ static void messages_say_what_is_wrong(void **state)
     NEED_BINARY();
     char nul[512];
     put_file(nul, sizeof nul, "nul.exp", "workers 2\nrun allre\0duce\n", 26);
-    char args[3][700];
+    /* an experiment's own --out was dropped silently: each run's folder
+     * under the command line's --out won */
+    char out1[512], out2[512];
+    put_file(out1, sizeof out1, "out.exp", "out /tmp/elsewhere\nrun allreduce\n", 33);
+    put_file(out2, sizeof out2, "runout.exp", "run allreduce --out /tmp/elsewhere\n", 35);
+    char args[5][700];
     snprintf(args[0], sizeof args[0], "compare --experiment %s", nul);
     snprintf(args[1], sizeof args[1], "compare --experiment %s", tmpdir);
     snprintf(args[2], sizeof args[2], "run serial --data %s", tmpdir);
+    snprintf(args[3], sizeof args[3], "compare --experiment %s", out1);
+    snprintf(args[4], sizeof args[4], "compare --experiment %s", out2);
     const test_refusal cases[] = {
         {args[0], "nul.exp:2: a NUL byte at column 10"},
         {args[1], "is a folder; name a file in it"},
         {args[2], "a folder, not a data file"},
+        {args[3], "out.exp:1: 'out' is the command line's (--out DIR)"},
+        {args[4], "run 'allreduce': --out is the command line's"},
         {"collective --latency 1m", "'1m' is ambiguous: write 1min for minutes or 1ms for milliseconds"},
         {"collective --backend real --timeout 5m", "write 5min for minutes"},
         /* decimal numbers only: strtod's hex, inf and leading space ran */
