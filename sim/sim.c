@@ -112,6 +112,7 @@ typedef struct sim_rank {
     struct an_waiter *waiters; /* analytic: its actors suspended in a wait (the rank, its companion) */
     double ahead;         /* its own clock, when it runs ahead of SimGrid's (exec_flops) */
     long long nsent;      /* its analytic messages so far, for their order */
+    long long nsent_async; /* the same, its async companions' (one at a time: rt_async_post) */
     sim_peer *last_peer;  /* the one peer_of found last */
     sim_req *posted, *posted_tail;    /* unmatched receives, post order */
     sim_msg *arrived, *arrived_tail;  /* unmatched messages, arrival order */
@@ -790,13 +791,17 @@ static void an_try_start(sim_peer *p)
 
 /* A message on the pair src -> dst's FIFO; -1 when out of memory. Its
  * flow's order among the events of one instant is (sender, the sender's
- * count of messages): what the sender did, not when SimGrid ran it. */
-static int an_enqueue(int src, int dst, sim_msg *m)
+ * count of messages): what the sender did, not when SimGrid ran it. A
+ * rank and its async companion (companion: sent by it) send at one
+ * instant in the order SimGrid runs the two: each counts its own, the
+ * companion's after the rank's. */
+static int an_enqueue(int src, int dst, sim_msg *m, int companion)
 {
     sim_peer *p = peer_of(&S.ranks[dst], src);
     if (!p)
         return -1;
-    m->order = (long long)src << 40 | S.ranks[src].nsent++;
+    sim_rank *s = &S.ranks[src];
+    m->order = (long long)src << 40 | (companion ? 1LL << 39 | s->nsent_async++ : s->nsent++);
     m->next = NULL;
     if (p->queue_tail)
         p->queue_tail->next = m;
@@ -1100,7 +1105,7 @@ static void failure_actor(int argc, char **argv)
         m->src = me_;
         m->death = 1;
         if (S.analytic) {
-            if (an_enqueue(me_, d, m) != 0)
+            if (an_enqueue(me_, d, m, 0) != 0)
                 msg_free(m);
         } else {
             sg_comm_detach(sg_mailbox_put_init(pair_mailbox(me_, d), m, 1), NULL);
@@ -1295,7 +1300,7 @@ static int send_common(rt *r, int dst, int tag, const void *buf, size_t len, int
             m->sreq = q;
             s->sends_out++;
         }
-        if (an_enqueue(r->rank, dst, m) != 0) {
+        if (an_enqueue(r->rank, dst, m, sg_actor_self() != s->actor) != 0) {
             s->sends_out -= !buffered;
             req_free(q);
             msg_free(m);

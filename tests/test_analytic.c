@@ -943,8 +943,9 @@ static int same_bytes(const char *a, const char *b)
  * how each was woken: a kernel timer at its computation's end, SimGrid's
  * CPU model, or not at all, having run ahead. What reaches a rank at one
  * instant is filed in one order all the same (sim.c: by sender, then the
- * sender's count of messages), so an asynchronous parameter server and
- * ray-ps, whose updates follow that order, write the same model.bin,
+ * sender's count of messages; its async companion's apart), so an
+ * asynchronous parameter server and ray-ps, whose updates follow that
+ * order, and allreduce's buckets summed by companions write the same model.bin,
  * metrics.csv and events.csv running ahead, on timers
  * ($DISTLAB_ANALYTIC_CLOCK=timer), through SimGrid's CPU model (=simgrid),
  * and with a --degrade that never fires (which turns running ahead off). */
@@ -956,6 +957,8 @@ static void one_instants_order_does_not_depend_on_how_ranks_wake(void **state)
     static const char *const runs[] = {
         "ps --consistency async --workers 4 --stragglers 0.5",
         "ray-ps --mode async --workers 4 --stragglers 0.5",
+        /* each bucket summed by the rank's async companion (rt_async_post) */
+        "allreduce --workers 4 --model mlp:16 --bucket 256B --overlap on --stragglers 0.5",
     };
     static const char *const clocks[] = {"ahead", "timer", "simgrid", "ahead"};
     const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
