@@ -564,7 +564,7 @@ static void t_validate_writes_its_table(void **state)
     (void)state;
     calibrate("v.json", "--models softmax,mlp:64");
     int rc = test_distlab_run(out, sizeof out, "validate --calibration %s/v.json --out %s/val "
-                              "--only collective-ring,ps-bsp --train-size 600 --repeat 2", tmpdir, tmpdir);
+                              "--only collective-ring,ps-bsp --train-size 600 --epochs 2 --repeat 2", tmpdir, tmpdir);
     if (rc != 0)
         fail_msg("validate exited %d: %s", rc, out);
     char path[512], csv[4096];
@@ -584,6 +584,24 @@ static void t_validate_writes_its_table(void **state)
     assert_true(runs == 2 && lo <= m && m <= hi && load >= 0); /* the median of two real runs */
     assert_non_null(strstr(csv, "\ncollective-ring,allreduce,operation,"));
     assert_null(strstr(csv, "local-sgd"));
+    /* each side evaluated before the first step and after the last only:
+     * the header and two points, epochs 0 and 2 */
+    for (int sim = 0; sim < 2; sim++) {
+        snprintf(path, sizeof path, "%s/val/ps-bsp-%s/metrics.csv", tmpdir, sim ? "sim" : "real");
+        assert_int_equal(test_read_file(path, csv, sizeof csv - 1, &n), 0);
+        csv[n] = '\0';
+        int lines = 0;
+        for (size_t i = 0; i < n; i++)
+            lines += csv[i] == '\n';
+        if (lines != 3)
+            fail_msg("%s: %d lines, expected the header and two points:\n%s", path, lines, csv);
+        const char *p = csv + n - 1; /* the last line's newline: back to its start */
+        while (p > csv && p[-1] != '\n')
+            p--;
+        const char *comma = strchr(p, ',');
+        assert_non_null(comma);
+        assert_true(strtod(comma + 1, NULL) == 2); /* the epoch column */
+    }
     snprintf(path, sizeof path, "%s/val/validate.png", tmpdir);
     assert_int_equal(test_read_file(path, csv, 8, &n), -1); /* more than 8 bytes: it is there */
     static const test_refusal bad[] = {
