@@ -75,11 +75,10 @@ for p in 2 7 64 1024; do
     compare "allreduce $algo" "$p" 1e-6 6 5 collective --op allreduce --algo "$algo" --workers "$p" --bytes "$sizes" \
       --payload size-only --no-events
   done
-  for op in bcast reduce barrier; do
-    b=$sizes
-    [ "$op" = barrier ] && b=4
-    compare "$op" "$p" 1e-6 6 5 collective --op "$op" --workers "$p" --bytes "$b" --payload size-only --no-events
+  for op in bcast reduce; do
+    compare "$op" "$p" 1e-6 6 5 collective --op "$op" --workers "$p" --bytes "$sizes" --payload size-only --no-events
   done
+  compare barrier "$p" 1e-6 6 5 collective --op barrier --workers "$p" --payload size-only --no-events
 done
 for p in 16 1024; do
   [ -n "$quick" ] && [ "$p" -gt 64 ] && continue

@@ -235,8 +235,14 @@ int verb_collective(int argc, char **argv)
                 algo, allreduce_algo_list());
         return 2;
     }
+    if (ca.op == OP_BARRIER && cli_get(&a, "bytes")) {
+        fprintf(stderr, "distlab collective: --op barrier moves no data: leave out --bytes\n");
+        return 2;
+    }
     if (parse_sizes(cli_get(&a, "bytes") ? cli_get(&a, "bytes") : "1MiB", &ca))
         return 2;
+    if (ca.op == OP_BARRIER) /* no vector: nothing to allocate, 0 bytes reported */
+        ca.count[0] = 0;
     /* auto: the simulated cluster's own alpha, beta and gamma. On sockets,
      * loopback's as measured on this project's machines: when ranks sleep
      * between messages a wake-up (~25 us) dominates alpha; when they poll

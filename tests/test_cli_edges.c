@@ -541,6 +541,22 @@ static void messages_say_what_is_wrong(void **state)
     assert_non_null(strstr(output, "sim,allreduce,"));
 }
 
+/* A barrier moves no data: --bytes is refused, and without it a barrier
+ * allocates nothing and reports 0 bytes (it allocated and reported 1 MiB
+ * a rank: 17 GB at 16,384 ranks, and a bandwidth it never used). */
+static void a_barrier_moves_no_bytes(void **state)
+{
+    (void)state;
+    NEED_BINARY();
+    const test_refusal cases[] = {
+        {"collective --op barrier --bytes 1MB", "--op barrier moves no data: leave out --bytes"},
+    };
+    test_distlab_refuses("", cases, sizeof cases / sizeof *cases);
+    assert_int_equal(run("collective --op barrier --workers 4"), 0);
+    assert_non_null(strstr(output, "sim,barrier,binomial,4,0,"));
+    assert_non_null(strstr(output, ",0,0\n"));
+}
+
 /* Every comma-separated option refuses an empty item, naming the option
  * and which item (strtok skipped them: --bytes 4,,8 timed two sizes, a
  * stray comma in --fail dropped nothing and said nothing). */
@@ -916,6 +932,7 @@ int main(void)
         cmocka_unit_test(compare_loss_figure_shows_its_curves),
         cmocka_unit_test(one_is_singular),
         cmocka_unit_test(messages_say_what_is_wrong),
+        cmocka_unit_test(a_barrier_moves_no_bytes),
         cmocka_unit_test(empty_list_items_are_refused),
         cmocka_unit_test(platform_file_errors_are_bad_input),
         cmocka_unit_test(timeline_refuses_ranks_the_run_never_had),
