@@ -113,6 +113,7 @@ typedef struct sim_rank {
     double ahead;         /* its own clock, when it runs ahead of SimGrid's (exec_flops) */
     long long nsent;      /* its analytic messages so far, for their order */
     long long nsent_async; /* the same, its async companions' (one at a time: rt_async_post) */
+    int companions;       /* its companions started and not yet joined (sim_spawn, sim_join) */
     sim_peer *last_peer;  /* the one peer_of found last */
     sim_req *posted, *posted_tail;    /* unmatched receives, post order */
     sim_msg *arrived, *arrived_tail;  /* unmatched messages, arrival order */
@@ -1300,7 +1301,8 @@ static int send_common(rt *r, int dst, int tag, const void *buf, size_t len, int
             m->sreq = q;
             s->sends_out++;
         }
-        if (an_enqueue(r->rank, dst, m, sg_actor_self() != s->actor) != 0) {
+        /* which actor sends: asked of SimGrid only while a companion lives */
+        if (an_enqueue(r->rank, dst, m, s->companions && sg_actor_self() != s->actor) != 0) {
             s->sends_out -= !buffered;
             req_free(q);
             msg_free(m);
@@ -1686,6 +1688,7 @@ static int sim_spawn(rt *r, void (*fn)(void *), void *arg, void **handle)
      * start, which may run the companion at once */
     c->host = s->host;
     S.host_actors[c->host]++;
+    s->companions++;
     sg_actor_start(c->actor, companion_actor, 0, NULL);
     *handle = c;
     return RT_OK;
@@ -1693,9 +1696,9 @@ static int sim_spawn(rt *r, void (*fn)(void *), void *arg, void **handle)
 
 static void sim_join(rt *r, void *handle)
 {
-    (void)r;
     sim_companion *c = handle;
     sg_actor_join(c->actor, -1);
+    me(r)->companions--;
     S.host_actors[c->host]--;
     sg_actor_unref(c->actor);
     free(c);
