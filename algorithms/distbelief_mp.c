@@ -508,6 +508,11 @@ int db_mp_rank(rt *r, void *arg)
     double due_next = 0;
     if ((rc = train_worker_resume_with(&wk, r, setup, &first, &due_next, sizeof due_next)))
         goto done;
+    if (first > 0 && !(due_next >= 0 && due_next <= 1e15)) {
+        rc = train_resume_refuse(r, setup, "rank %d's checkpoint is damaged: its evaluation schedule "
+                                 "(next evaluation at %g)", rt_rank(r), due_next);
+        goto done;
+    }
     if (first > 0)
         due.next = due_next;
     for (long step = first; step <= steps && !rc; step++) {

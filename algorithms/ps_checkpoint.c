@@ -111,11 +111,11 @@ static int totals_ok(const server_totals *t)
 }
 
 /* The options a checkpoint was made with differ from this run's. */
-static int not_this_run(rt *r, const char *who, int id, const char *what)
+static int not_this_run(rt *r, const train_setup *setup, const char *who, int id, const char *what)
 {
-    return rt_fail(r, RT_EINVAL, "resume: %s %d's checkpoint (rank %d) is not of this run (%s): resume "
-                   "with the options it was made with (the same servers, workers, model, optimizer "
-                   "and --consistency bsp)", who, id, rt_rank(r), what);
+    return train_resume_refuse(r, setup, "%s %d's checkpoint (rank %d) is not of this run (%s): resume "
+                               "with the options it was made with (the same servers, workers, model, "
+                               "optimizer and --consistency bsp)", who, id, rt_rank(r), what);
 }
 
 /* What is wrong in a server's checkpoint made with this run's options, or
@@ -152,12 +152,12 @@ int ps_server_resume(server *sv)
         return RT_OK;
     ckpt_server h;
     if (len < sizeof h)
-        return rt_fail(r, RT_EINVAL, "resume: ps server %d's checkpoint is %zu bytes, too short",
-                       sv->s, len);
+        return train_resume_refuse(r, setup, "ps server %d's checkpoint is %zu bytes, too short", sv->s,
+                                   len);
     memcpy(&h, buf, sizeof h);
     if (h.magic != PS_CKPT_MAGIC || h.version != PS_CKPT_VERSION)
-        return rt_fail(r, RT_EINVAL, "resume: rank %d's checkpoint is not a parameter server's of "
-                       "this version of distlab", rt_rank(r));
+        return train_resume_refuse(r, setup, "rank %d's checkpoint is not a parameter server's of this "
+                                   "version of distlab", rt_rank(r));
     int W = sv->sh.W;
     size_t ns = state_floats(&sv->optim);
     if (h.kind != KIND_SERVER || h.rank != (uint32_t)sv->s || h.W != (uint32_t)W || h.m != sv->m ||
@@ -166,10 +166,13 @@ int ps_server_resume(server *sv)
         snprintf(what, sizeof what, "%s %u of %u workers, %llu weights, %llu of optimizer state; this "
                  "run's: server %d of %d workers, %zu, %zu", h.kind == KIND_SERVER ? "server" : "not a server,",
                  h.rank, h.W, (unsigned long long)h.m, (unsigned long long)h.nstate, sv->s, W, sv->m, ns);
-        return not_this_run(r, "ps server", sv->s, what);
+        return not_this_run(r, setup, "ps server", sv->s, what);
     }
     const char *bad = server_damage(sv, &h, len);
     const char *p = buf + sizeof h;
+    /* NaN weights train on as NaN: a diverged run's, or damaged bytes */
+    if (!bad && train_first_nonfinite((const float *)(const void *)p, sv->m + ns) >= 0)
+        bad = "a weight or its optimizer state is not finite";
     if (!bad) {
         p = get(p, sv->w, sv->m * sizeof(float));
         p = get(p, sv->optim.state, ns * sizeof(float));
@@ -188,12 +191,16 @@ int ps_server_resume(server *sv)
         if (!meta_ok(&m))
             bad = "a snapshot's time or counts";
     }
+    if (!bad && train_first_nonfinite((const float *)(const void *)(p + h.nsnaps * SNAP_DOUBLES * sizeof(double)),
+                                      h.nsnaps * sv->m) >= 0)
+        bad = "a snapshot's weights are not finite";
     if (bad)
-        return rt_fail(r, RT_EINVAL, "resume: ps server %d's checkpoint (rank %d) is damaged: %s (step "
-                       "%lld of %ld, model version %lld, %.17g examples, next snapshot at %g, next "
-                       "checkpoint at %g, clock %g s, %llu snapshots, %zu bytes)", sv->s, rt_rank(r), bad,
-                       (long long)h.step, setup->resume_step, (long long)h.model_version, h.examples,
-                       h.due_next, h.checkpoint_next, h.clock, (unsigned long long)h.nsnaps, len);
+        return train_resume_refuse(r, setup, "ps server %d's checkpoint (rank %d) is damaged: %s (step "
+                                   "%lld of %ld, model version %lld, %.17g examples, next snapshot at %g, "
+                                   "next checkpoint at %g, clock %g s, %llu snapshots, %zu bytes)", sv->s,
+                                   rt_rank(r), bad, (long long)h.step, setup->resume_step,
+                                   (long long)h.model_version, h.examples, h.due_next, h.checkpoint_next,
+                                   h.clock, (unsigned long long)h.nsnaps, len);
     int count = (int)h.nsnaps;
     sv->snaps.meta = malloc((size_t)count * SNAP_DOUBLES * sizeof(double));
     sv->snaps.w = malloc((size_t)count * (sv->m ? sv->m : 1) * sizeof(float));
@@ -244,18 +251,18 @@ int ps_worker_resume(worker *wk, long *clock)
         return RT_OK;
     ckpt_worker h;
     if (len < sizeof h)
-        return rt_fail(r, RT_EINVAL, "resume: ps worker %d's checkpoint is %zu bytes, too short",
-                       wk->w, len);
+        return train_resume_refuse(r, setup, "ps worker %d's checkpoint is %zu bytes, too short", wk->w,
+                                   len);
     memcpy(&h, buf, sizeof h);
     if (h.magic != PS_CKPT_MAGIC || h.version != PS_CKPT_VERSION)
-        return rt_fail(r, RT_EINVAL, "resume: rank %d's checkpoint is not a parameter server's of "
-                       "this version of distlab", rt_rank(r));
+        return train_resume_refuse(r, setup, "rank %d's checkpoint is not a parameter server's of this "
+                                   "version of distlab", rt_rank(r));
     if (h.kind != KIND_WORKER || h.rank != (uint32_t)rt_rank(r) || h.P != wk->sh.P) {
         char what[256];
         snprintf(what, sizeof what, "%s of rank %u, %llu parameters; this run's: rank %d, %zu",
                  h.kind == KIND_WORKER ? "a worker's" : "not a worker's", h.rank, (unsigned long long)h.P,
                  rt_rank(r), wk->sh.P);
-        return not_this_run(r, "ps worker", wk->w, what);
+        return not_this_run(r, setup, "ps worker", wk->w, what);
     }
     const char *bad = NULL;
     if (len != sizeof h + wk->sh.P * sizeof(float))
@@ -265,11 +272,13 @@ int ps_worker_resume(worker *wk, long *clock)
     /* a pass takes one clock at least: replaying a huge one never ended */
     else if (h.pass < 0 || h.pass > h.clock + 1 || h.pos > wk->shard.n)
         bad = "its place in the data";
+    else if (train_first_nonfinite((const float *)(const void *)(buf + sizeof h), wk->sh.P) >= 0)
+        bad = "a weight is not finite";
     if (bad)
-        return rt_fail(r, RT_EINVAL, "resume: ps worker %d's checkpoint (rank %d) is damaged: %s (step %lld "
-                       "of %ld, pass %lld, place %llu of %zu, %zu bytes)", wk->w, rt_rank(r), bad,
-                       (long long)h.clock, setup->resume_step, (long long)h.pass, (unsigned long long)h.pos,
-                       wk->shard.n, len);
+        return train_resume_refuse(r, setup, "ps worker %d's checkpoint (rank %d) is damaged: %s (step "
+                                   "%lld of %ld, pass %lld, place %llu of %zu, %zu bytes)", wk->w,
+                                   rt_rank(r), bad, (long long)h.clock, setup->resume_step,
+                                   (long long)h.pass, (unsigned long long)h.pos, wk->shard.n, len);
     memcpy(wk->params, buf + sizeof h, wk->sh.P * sizeof(float));
     train_shard_seek(&wk->shard, (long)h.pass, (size_t)h.pos);
     *clock = (long)h.clock;

@@ -225,6 +225,15 @@ int psgd_rank(rt *r, void *arg)
     psgd_saved saved;
     if ((rc = train_worker_resume_with(wk, r, setup, &first, &saved, sizeof saved)))
         goto done;
+    /* one averaging round a step at most */
+    if (first > 0 && (saved.rounds < 0 || saved.rounds > first || (saved.in_sync != 0 && saved.in_sync != 1) ||
+                      !(saved.eval_next >= 0 && saved.eval_next <= 1e15))) {
+        rc = train_resume_refuse(r, setup, "rank %d's checkpoint is damaged: its averaging rounds or "
+                                 "evaluation schedule (%lld rounds at step %ld, in sync %lld, next "
+                                 "evaluation at %g)", rt_rank(r), (long long)saved.rounds, first,
+                                 (long long)saved.in_sync, saved.eval_next);
+        goto done;
+    }
     if (first > 0) {
         s.rounds = (long)saved.rounds;
         s.in_sync = (int)saved.in_sync;

@@ -58,6 +58,9 @@ enum {
     RT_EIO = -7,      /* any other system error */
     RT_EKILLED = -8,  /* this rank was made to fail (--kill-rank, --fail): the
                          cause of what fails after it; its peers see RT_EPEER */
+    RT_EINPUT = -9,   /* the rank refused the job's input (a damaged checkpoint,
+                         one of another run): bad input, the command line's
+                         exit 2, and the cause of what fails after it */
 };
 
 typedef struct rt_status {

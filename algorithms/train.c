@@ -4,6 +4,7 @@
 #include "algorithms/train.h"
 
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -212,6 +213,40 @@ int train_worker_checkpoint_with(train_worker *w, rt *r, const train_setup *setu
                : RT_OK;
 }
 
+int train_resume_refuse(rt *r, const train_setup *setup, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    const char *src = setup->source ? setup->source(setup->checkpoint_ctx, r) : NULL;
+    if (src)
+        return rt_fail(r, RT_EINPUT, "resume: %s: %s", src, msg);
+    return rt_fail(r, RT_EINPUT, "resume: %s", msg);
+}
+
+long train_first_nonfinite(const float *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(v[i]))
+            return (long)i;
+    return -1;
+}
+
+/* What is wrong in the points a reporter saved (at p, n of them), or NULL:
+ * a loss may be NaN (a diverged run is a result), a time or an epoch not. */
+static const char *points_damage(const char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        train_point pt;
+        memcpy(&pt, p + i * sizeof pt, sizeof pt);
+        if (!(pt.time_s >= 0 && pt.time_s <= 1e15) || !(pt.epoch >= 0 && pt.epoch <= 1e9) || pt.step < 0)
+            return "an evaluation point's time, epoch or step";
+    }
+    return NULL;
+}
+
 int train_worker_resume(train_worker *w, rt *r, const train_setup *setup, long *step)
 {
     return train_worker_resume_with(w, r, setup, step, NULL, 0);
@@ -227,20 +262,20 @@ int train_worker_resume_with(train_worker *w, rt *r, const train_setup *setup, l
         return RT_OK;
     ckpt_head h;
     if (len < sizeof h)
-        return rt_fail(r, RT_EINVAL, "resume: rank %d's checkpoint is %zu bytes, too short", rt_rank(r), len);
+        return train_resume_refuse(r, setup, "rank %d's checkpoint is %zu bytes, too short", rt_rank(r), len);
     memcpy(&h, buf, sizeof h);
     size_t ns = optim_floats(w);
     size_t want = sizeof h + (w->P + ns) * sizeof(float) + (size_t)h.npoints * sizeof(train_point) +
                   extra_len;
     if (h.magic != CKPT_MAGIC || h.version != CKPT_VERSION)
-        return rt_fail(r, RT_EINVAL, "resume: rank %d's checkpoint is not one of this version of distlab",
-                       rt_rank(r));
+        return train_resume_refuse(r, setup, "rank %d's checkpoint is not one of this version of distlab",
+                                   rt_rank(r));
     if (h.rank != (uint32_t)rt_rank(r) || h.P != w->P || h.nstate != ns || h.nextra != extra_len)
-        return rt_fail(r, RT_EINVAL, "resume: rank %d's checkpoint (rank %u, %llu parameters, %llu of "
-                       "optimizer state, %llu bytes of the algorithm's) is not of this run (rank %d, %zu "
-                       "parameters, %zu, %zu): resume with the options it was made with", rt_rank(r), h.rank,
-                       (unsigned long long)h.P, (unsigned long long)h.nstate, (unsigned long long)h.nextra,
-                       rt_rank(r), w->P, ns, extra_len);
+        return train_resume_refuse(r, setup, "rank %d's checkpoint (rank %u, %llu parameters, %llu of "
+                                   "optimizer state, %llu bytes of the algorithm's) is not of this run (rank "
+                                   "%d, %zu parameters, %zu, %zu): resume with the options it was made with",
+                                   rt_rank(r), h.rank, (unsigned long long)h.P, (unsigned long long)h.nstate,
+                                   (unsigned long long)h.nextra, rt_rank(r), w->P, ns, extra_len);
     /* a batch never spans two passes: a pass takes one step at least, and
      * replaying a huge one (train_shard_seek) never ended */
     const char *bad = NULL;
@@ -253,12 +288,26 @@ int train_worker_resume_with(train_worker *w, rt *r, const train_setup *setup, l
     else if (!(h.checkpoint_next >= 0 && h.checkpoint_next <= 1e15) || !(h.eval_next >= 0 && h.eval_next <= 1e15) ||
              !(h.clock >= 0 && h.clock <= 1e15))
         bad = "its schedule or clock";
+    else if (points_damage(buf + sizeof h + (w->P + ns) * sizeof(float), h.npoints))
+        bad = points_damage(buf + sizeof h + (w->P + ns) * sizeof(float), h.npoints);
     if (bad)
-        return rt_fail(r, RT_EINVAL, "resume: rank %d's checkpoint is damaged: %s (step %lld of %ld, pass "
-                       "%lld, place %llu of %zu, %u points, %zu bytes of %zu, next checkpoint at %g, next "
-                       "evaluation at %g, clock %g s)", rt_rank(r), bad, (long long)h.step, setup->resume_step,
-                       (long long)h.pass, (unsigned long long)h.pos, w->shard.n, h.npoints, len, want,
-                       h.checkpoint_next, h.eval_next, h.clock);
+        return train_resume_refuse(r, setup, "rank %d's checkpoint is damaged: %s (step %lld of %ld, pass "
+                                   "%lld, place %llu of %zu, %u points, %zu bytes of %zu, next checkpoint "
+                                   "at %g, next evaluation at %g, clock %g s)", rt_rank(r), bad,
+                                   (long long)h.step, setup->resume_step, (long long)h.pass,
+                                   (unsigned long long)h.pos, w->shard.n, h.npoints, len, want,
+                                   h.checkpoint_next, h.eval_next, h.clock);
+    /* NaN weights train on as NaN: a diverged run's, or damaged bytes */
+    long at = train_first_nonfinite((const float *)(const void *)(buf + sizeof h), w->P + ns);
+    if (at >= 0) {
+        int weight = (size_t)at < w->P;
+        float v;
+        memcpy(&v, buf + sizeof h + (size_t)at * sizeof v, sizeof v);
+        return train_resume_refuse(r, setup, "rank %d's checkpoint is damaged: its %s %ld of %zu is %g, "
+                                   "not finite (a diverged run's, or damaged bytes)", rt_rank(r),
+                                   weight ? "weight" : "optimizer state", weight ? at : at - (long)w->P,
+                                   weight ? w->P : ns, v);
+    }
     const char *p = buf + sizeof h;
     memcpy(w->params, p, w->P * sizeof(float));
     p += w->P * sizeof(float);

@@ -64,6 +64,9 @@ typedef struct train_setup {
     double checkpoint_every;
     int (*save)(void *ctx, rt *r, long step, const void *buf, size_t len);
     const void *(*load)(void *ctx, rt *r, size_t *len);
+    /* Where load's bytes came from (a file's name), for the messages that
+     * refuse them (train_resume_refuse); NULL: not said. */
+    const char *(*source)(void *ctx, rt *r);
     /* The step load's bytes were saved at, every rank's the same (the
      * command line reads it from the files' names), or 0 when not known:
      * a checkpoint that says another step is refused (one rank resuming
@@ -269,7 +272,8 @@ typedef struct train_worker {
  * reporter the points recorded so far and the clock they reached -- all a
  * step needs, so a resumed run ends with the bits of one never stopped.
  * train_worker_resume: at the start, the step to go on from (0 when there
- * is nothing to load); RT_EINVAL when the saved bytes are not this run's.
+ * is nothing to load); RT_EINPUT (train_resume_refuse) when the saved
+ * bytes are damaged, not finite or not this run's.
  * train_worker_checkpoint: at the start of a step, after its evaluation;
  * saves when one is due. */
 int train_worker_resume(train_worker *w, rt *r, const train_setup *setup, long *step);
@@ -282,6 +286,13 @@ int train_worker_checkpoint_with(train_worker *w, rt *r, const train_setup *setu
                                  double epoch, const void *extra, size_t extra_len);
 int train_worker_resume_with(train_worker *w, rt *r, const train_setup *setup, long *step,
                              void *extra, size_t extra_len);
+/* Refuse the bytes load gave this rank (damaged, not finite, of another
+ * run): the message says where they came from (setup->source), and the
+ * code, RT_EINPUT, makes the job's failure bad input (exit 2). */
+int train_resume_refuse(rt *r, const train_setup *setup, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* The index of the first of n floats that is a NaN or an infinity, or -1. */
+long train_first_nonfinite(const float *v, size_t n);
 
 /* who names the algorithm in an error. */
 int train_worker_init(train_worker *w, rt *r, const train_setup *setup, int part, int parts,

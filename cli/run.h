@@ -37,6 +37,7 @@ typedef struct run_ctx {
     const char *outdir;    /* where the records go (set before the job) */
     char **resume;         /* --resume: each rank's checkpoint, resume_len bytes */
     size_t *resume_len;
+    char **resume_path;    /* and the files they came from */
 } run_ctx;
 
 typedef struct run_algo {

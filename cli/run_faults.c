@@ -136,6 +136,12 @@ static const void *load_checkpoint(void *arg, rt *r, size_t *len)
     return ctx->resume[rt_rank(r)];
 }
 
+static const char *checkpoint_source(void *arg, rt *r)
+{
+    run_ctx *ctx = arg;
+    return ctx->resume_path[rt_rank(r)];
+}
+
 /* The latest step every rank saved in DIR/checkpoint, read into ctx. */
 static int read_resume(run_ctx *ctx, const char *verb, const char *from)
 {
@@ -169,10 +175,13 @@ static int read_resume(run_ctx *ctx, const char *verb, const char *from)
     }
     ctx->resume = calloc((size_t)P, sizeof *ctx->resume);
     ctx->resume_len = calloc((size_t)P, sizeof *ctx->resume_len);
-    if (!ctx->resume || !ctx->resume_len)
+    ctx->resume_path = calloc((size_t)P, sizeof *ctx->resume_path);
+    if (!ctx->resume || !ctx->resume_len || !ctx->resume_path)
         return -1;
     for (int rank = 0; rank < P; rank++) {
         snprintf(path, sizeof path, "%s/rank-%d.step-%ld.bin", dir, rank, best);
+        if (!(ctx->resume_path[rank] = strdup(path)))
+            return -1;
         if (cli_read_whole(path, &ctx->resume[rank], &ctx->resume_len[rank]) != 0) {
             fprintf(stderr, "distlab %s: --resume: cannot read %s\n", verb, path);
             return -1;
@@ -215,6 +224,7 @@ static int configure_checkpoints(run_ctx *ctx, const char *verb)
         if (read_resume(ctx, verb, from) != 0)
             return -1;
         ctx->setup.load = load_checkpoint;
+        ctx->setup.source = checkpoint_source;
     }
     ctx->setup.checkpoint_ctx = ctx;
     return 0;

@@ -119,9 +119,12 @@ int job_collect_report(job_result *res, int rank, int status, const char *err, c
     res->rank_status[rank] = status;
     if (status != RT_OK)
         job_fail(res, "%s", err && err[0] ? err : rt_strerror(status));
-    /* a rank made to fail is the cause of its peers' errors, however soon
-     * they reported theirs: the job's error will name it first */
-    if (status == RT_EKILLED && !__atomic_exchange_n(&sh->caused, 1, __ATOMIC_ACQ_REL))
+    /* a rank made to fail, or one that refused its input, is the cause of
+     * its peers' errors, however soon they reported theirs: the job's
+     * error will name it first */
+    if (status == RT_EINPUT)
+        __atomic_store_n(&sh->bad_input, 1, __ATOMIC_RELEASE);
+    if ((status == RT_EKILLED || status == RT_EINPUT) && !__atomic_exchange_n(&sh->caused, 1, __ATOMIC_ACQ_REL))
         snprintf(sh->cause, sizeof sh->cause, "%s", err && err[0] ? err : rt_strerror(status));
     __atomic_fetch_add(&sh->bytes_sent, bytes_sent, __ATOMIC_RELAXED);
     __atomic_fetch_add(&sh->messages, messages, __ATOMIC_RELAXED);

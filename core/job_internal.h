@@ -13,7 +13,8 @@ typedef struct job_shared {
     int failed;
     char error[1024]; /* the first error reported */
     int bad_input;    /* it was the job's settings (job_result.bad_input) */
-    int caused;       /* a rank made to fail (RT_EKILLED) reported: */
+    int caused;       /* a rank made to fail (RT_EKILLED) or refusing its
+                         input (RT_EINPUT) reported: */
     char cause[1024]; /* its error, which the job's error puts first */
     char net_model[64];
     double seconds;

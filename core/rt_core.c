@@ -67,6 +67,7 @@ const char *rt_strerror(int code)
     case RT_ENOMEM: return "out of memory";
     case RT_EIO: return "I/O error";
     case RT_EKILLED: return "made to fail";
+    case RT_EINPUT: return "input refused";
     default: return "unknown error";
     }
 }

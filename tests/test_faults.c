@@ -537,7 +537,9 @@ static void resumed_model_parallelism_ends_with_the_same_bits(void **state)
 
 /* Copy tmpdir/from to tmpdir/to, then write 8 bytes of value at offset
  * into each of rank 0's checkpoint files there (train.c's ckpt_head:
- * step at 32, pass at 40, the clock at 72). */
+ * step at 32, pass at 40, the clock at 72, the weights from 224); a
+ * negative offset counts from the file's end. value NULL: cut the file
+ * to offset bytes instead. */
 static void damaged_copy(const char *from, const char *to, long offset, const void *value)
 {
     char cmd[2048], path[1024];
@@ -551,21 +553,26 @@ static void damaged_copy(const char *from, const char *to, long offset, const vo
         if (strncmp(e->d_name, "rank-0.", 7) != 0)
             continue;
         snprintf(path, sizeof path, "%s/%s/checkpoint/%s", tmpdir, to, e->d_name);
+        n++;
+        if (!value) {
+            assert_int_equal(truncate(path, offset), 0);
+            continue;
+        }
         FILE *f = fopen(path, "r+b");
         assert_non_null(f);
-        assert_int_equal(fseek(f, offset, SEEK_SET), 0);
+        assert_int_equal(fseek(f, offset, offset < 0 ? SEEK_END : SEEK_SET), 0);
         assert_int_equal(fwrite(value, 8, 1, f), 1);
         assert_int_equal(fclose(f), 0);
-        n++;
     }
     closedir(d);
     assert_true(n > 0);
 }
 
-/* A damaged checkpoint is refused by the rank that reads it, naming what
- * is wrong: a pass of 2^40 was replayed shuffle by shuffle (it never
- * ended), a step other than the file's deadlocked the other ranks, a NaN
- * clock put NaN times in metrics.csv. */
+/* A damaged checkpoint is refused by the rank that reads it, naming the
+ * file and what is wrong, as bad input (exit 2): a pass of 2^40 was
+ * replayed shuffle by shuffle (it never ended), a step other than the
+ * file's deadlocked the other ranks, a NaN clock put NaN times in
+ * metrics.csv, a NaN weight trained on as NaN without a word. */
 static void damaged_checkpoints_are_refused(void **state)
 {
     (void)state;
@@ -573,19 +580,29 @@ static void damaged_checkpoints_are_refused(void **state)
     assert_int_equal(run("run allreduce %s --checkpoint-every 1 --out %s/ck", CKPT, tmpdir), 0);
     int64_t huge = (int64_t)1 << 40, other = 5;
     double nan_clock = NAN;
+    float inf[2] = {INFINITY, 1}; /* 8 bytes: weights 0 and 1 */
     static const struct { long offset; const char *says; } cases[] = {
         {40, "rank 0's checkpoint is damaged: its place in the data"},
         {32, "rank 0's checkpoint is damaged: its step"},
         {72, "rank 0's checkpoint is damaged: its schedule or clock"},
+        {224, "rank 0's checkpoint is damaged: its weight 1 of 387 is nan, not finite"},
+        {224, "rank 0's checkpoint is damaged: its weight 0 of 387 is inf, not finite"},
+        {1000, "rank 0's checkpoint is damaged: its length"}, /* cut short */
+        {100, "rank 0's checkpoint is 100 bytes, too short"},
     };
-    const void *values[] = {&huge, &other, &nan_clock};
+    const void *values[] = {&huge, &other, &nan_clock, &nan_clock, inf, NULL, NULL};
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         damaged_copy("ck", "damaged", cases[i].offset, values[i]);
         int st = run("run allreduce %s --resume %s/damaged --out %s/x", CKPT, tmpdir, tmpdir);
-        if (st != 1 || !strstr(output, cases[i].says))
-            fail_msg("offset %ld: exit %d, expected 1 and '%s' in:\n%s", cases[i].offset, st, cases[i].says,
-                     output);
+        if (st != 2 || !strstr(output, cases[i].says) || !strstr(output, "/damaged/checkpoint/rank-0.step-"))
+            fail_msg("offset %ld: exit %d, expected 2, the file's name and '%s' in:\n%s", cases[i].offset, st,
+                     cases[i].says, output);
     }
+    /* on sockets too, in processes: the refusal crosses back to the parent */
+    damaged_copy("ck", "damaged", 224, &nan_clock);
+    assert_int_equal(run("run allreduce %s --backend real --launch procs --resume %s/damaged --out %s/x", CKPT,
+                         tmpdir, tmpdir), 2);
+    assert_says("is nan, not finite");
     /* a parameter server's (ps_checkpoint.c's ckpt_server: the clock at
      * 88, the staleness sum since the last snapshot at 120): damaged, not
      * of another run. 2^40's bits over a staleness sum had read as a
@@ -594,17 +611,32 @@ static void damaged_checkpoints_are_refused(void **state)
     static const struct { long offset; const char *says; } ps_cases[] = {
         {88, "ps server 0's checkpoint (rank 0) is damaged: its examples, schedule or clock"},
         {120, "ps server 0's checkpoint (rank 0) is damaged: its staleness and update counts"},
+        {-8, "ps server 0's checkpoint (rank 0) is damaged: a snapshot's weights are not finite"},
     };
-    const void *ps_values[] = {&nan_clock, &huge};
+    const void *ps_values[] = {&nan_clock, &huge, &nan_clock};
     for (size_t i = 0; i < sizeof ps_cases / sizeof *ps_cases; i++) {
         damaged_copy("psck", "damaged", ps_cases[i].offset, ps_values[i]);
         int st = run("run ps %s --resume %s/damaged --out %s/x", CKPT, tmpdir, tmpdir);
-        if (st != 1 || !strstr(output, ps_cases[i].says) || strstr(output, "not of this run"))
-            fail_msg("ps, offset %ld: exit %d, expected 1 and '%s' in:\n%s", ps_cases[i].offset, st,
+        if (st != 2 || !strstr(output, ps_cases[i].says) || strstr(output, "not of this run"))
+            fail_msg("ps, offset %ld: exit %d, expected 2 and '%s' in:\n%s", ps_cases[i].offset, st,
                      ps_cases[i].says, output);
     }
-    assert_int_equal(run("run ps %s --model mlp:8 --resume %s/psck --out %s/x", CKPT, tmpdir, tmpdir), 1);
+    assert_int_equal(run("run ps %s --model mlp:8 --resume %s/psck --out %s/x", CKPT, tmpdir, tmpdir), 2);
     assert_says("is not of this run");
+    /* the algorithms' own bytes at the end: local SGD's next evaluation,
+     * model parallelism's (a NaN schedule never came due: no points) */
+    const char *local = "--dataset synth-dense:n=3000,d=20,classes=3 --model mlp:16 --epochs 2 --workers 2 "
+                        "--average-every 5 --quiet --no-figures";
+    assert_int_equal(run("run psgd %s --checkpoint-every 1 --out %s/pck", local, tmpdir), 0);
+    damaged_copy("pck", "damaged", -8, &nan_clock);
+    assert_int_equal(run("run psgd %s --resume %s/damaged --out %s/x", local, tmpdir, tmpdir), 2);
+    assert_says("rank 0's checkpoint is damaged: its averaging rounds or evaluation schedule");
+    const char *mp = "--dataset synth-dense:n=3000,d=20,classes=3 --epochs 2 --quiet --no-figures --mode "
+                     "model-parallel --partitions 2 --model mlp:16";
+    assert_int_equal(run("run distbelief %s --checkpoint-every 1 --out %s/mck", mp, tmpdir), 0);
+    damaged_copy("mck", "damaged", -8, &nan_clock);
+    assert_int_equal(run("run distbelief %s --resume %s/damaged --out %s/x", mp, tmpdir, tmpdir), 2);
+    assert_says("rank 0's checkpoint is damaged: its evaluation schedule (next evaluation at nan)");
 }
 
 static void checkpoints_refuse_what_they_cannot_do(void **state)
@@ -630,7 +662,7 @@ static void checkpoints_refuse_what_they_cannot_do(void **state)
     assert_int_equal(run("run allreduce %s --workers 8 %s --out %s/x", CKPT, bad, tmpdir), 2);
     assert_says("no checkpoint that all 8 ranks saved");
     /* another model: the rank refuses the bytes */
-    assert_int_equal(run("run allreduce %s --model mlp:8 %s --out %s/x", CKPT, bad, tmpdir), 1);
+    assert_int_equal(run("run allreduce %s --model mlp:8 %s --out %s/x", CKPT, bad, tmpdir), 2);
     assert_says("is not of this run");
 }
 
