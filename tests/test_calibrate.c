@@ -186,10 +186,13 @@ static void t_refuses_bad_files(void **state)
         /* ratios: an exchange over a one-way time, CPU over wall time */
         {"\"exchange_factor\": {\n    \"median\": ",
          "\"exchange_factor\": {\"median\": 1e6, \"min\": 1.5, \"max\": 1e6, \"n\": 2}, \"was\": {\"median\": ",
-         "exchange_factor runs from 1.5 to 1e+06 one-way times, outside 0.01 to 100 one-way times"},
+         "exchange_factor has a median of 1e+06 one-way times, outside 0.01 to 100 one-way times"},
         {"\"exchange_factor\": {\n    \"median\": ",
          "\"exchange_factor\": {\"median\": 0.001, \"min\": 0.001, \"max\": 0.001, \"n\": 1}, \"was\": {\"median\": ",
-         "exchange_factor runs from 0.001 to 0.001 one-way times, outside 0.01 to 100"},
+         "exchange_factor has a median of 0.001 one-way times, outside 0.01 to 100"},
+        {"\"exchange_factor\": {\n    \"median\": ",
+         "\"exchange_factor\": {\"median\": 1.5, \"min\": 0, \"max\": 2, \"n\": 3}, \"was\": {\"median\": ",
+         "exchange_factor must be positive and finite"},
         {"\"cpu_share\": {\n    \"median\": ",
          "\"cpu_share\": {\"median\": 0.5, \"min\": 0.5, \"max\": 3, \"n\": 2}, \"was\": {\"median\": ",
          "cpu_share runs from 0.5 to 3 of the wall time, outside 0 to 1 of the wall time"},
@@ -206,6 +209,22 @@ static void t_refuses_bad_files(void **state)
         if (!strstr(out, edits[i].says))
             fail_msg("edit %zu: expected '%s' in: %s", i, edits[i].says, out);
     }
+    /* one stray exchange sample (0.0022 and 122 beside medians of 1.1
+     * and 2.5, seen at load 4-7) keeps the file: a simulation takes the
+     * median */
+    static calibration c;
+    char err[1024];
+    assert_int_equal(calib_read(path, DISTLAB_VERSION, &c, err, sizeof err), 0);
+    c.exchange_factor = (calib_stat){1.8, 0.0022, 122, 3};
+    char stray[600];
+    snprintf(stray, sizeof stray, "%s/stray.json", tmpdir);
+    assert_int_equal(calib_write(&c, stray, err, sizeof err), 0);
+    if (test_distlab_run(out, sizeof out, "pingpong --calibration %s", stray) != 0)
+        fail_msg("a stray exchange sample voided the calibration: %s", out);
+    assert_int_equal(calib_read(stray, DISTLAB_VERSION, &c, err, sizeof err), 0);
+    double wire, os, orv, f;
+    calib_network(&c, &wire, &os, &orv, &f);
+    assert_true(c.exchange_factor.min == 0.0022 && c.exchange_factor.max == 122 && f == 1.8);
     /* truncated, missing, a folder, empty */
     const char *p = write_file("half.json", good, n / 2);
     assert_int_equal(test_distlab_run(out, sizeof out, "pingpong --calibration %s", p), 2);
