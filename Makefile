@@ -115,6 +115,11 @@ $(BUILD)/tests/test_%: $(BUILD)/tests/test_%.o $(TESTUTIL_OBJ) $(LIB)
 $(BUILD)/bench/%: $(BUILD)/bench/%.o $(LIB)
 	$(CC) $(CFLAGS) -o $@ $< $(LIB) $(PKG_LIBS)
 
+# coll_pieces takes distlab's job options (cli.h): it links the command
+# line's objects, all but main's
+$(BUILD)/bench/coll_pieces: $(BUILD)/bench/coll_pieces.o $(filter-out $(BUILD)/cli/distlab.o,$(CLI_OBJ)) $(LIB)
+	$(CC) $(CFLAGS) -rdynamic -o $@ $(filter %.o,$^) $(LIB) $(PKG_LIBS)
+
 check: deps $(BIN) $(TEST_BIN)
 	CMOCKA_MESSAGE_OUTPUT=TAP DISTLAB=$(abspath $(BIN)) prove --exec '' $(TEST_BIN)
 	$(MAKE) --no-print-directory asan
