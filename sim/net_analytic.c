@@ -38,6 +38,7 @@
  */
 #include "sim/net_analytic.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,18 +56,19 @@ typedef struct na_link {
 
 struct na_flow {
     const int *route;
-    int nlinks;
-    int joined;       /* 0: paying its latency; 1: sharing */
+    void *user;
     double weight, remaining, rate, t_last, due;
     double bound;     /* filling: the FATPIPE bound */
     double new_rate;  /* filling: its result */
     long long order;  /* the caller's rank of it among one instant's events */
+    int nlinks;
     unsigned ver;     /* its heap entry's version; kept across reuse */
-    int room;         /* the length of its slot array */
     unsigned mark;
-    int fixed;
-    void *user;
-    int slot[];       /* its index in each route link's flows */
+    short room;       /* the length of its slot array */
+    char joined;      /* 0: paying its latency; 1: sharing */
+    char fixed;
+    int slot[];       /* its index in each route link's flows; then, for a
+                       * short route, the route itself (route points there) */
 };
 
 /* A pending event: valid while ver is its flow's. */
@@ -115,10 +117,17 @@ struct na_net {
 
 /* A flow's slot array is at least this long, so that the flows of short
  * routes (a star: 2 links; two racks: 4) are all one size and ended ones
- * can be reused: a ring of p ranks starts 2p(p-1) flows. */
+ * can be reused: a ring of p ranks starts 2p(p-1) flows. Such a flow
+ * keeps a copy of its route after its slots: joining, re-rating and
+ * leaving read the route, and the caller's copy (in sim.c, the receiver's
+ * record of its peer) is one of thousands of records no longer in any
+ * cache by then -- at 16,384 ranks those reads were most of the misses
+ * of na_advance and rerate (perf annotate). The slabs' flows are read in
+ * the order they were made, which the prefetcher follows. */
 #define NA_SHORT_ROUTE 4
-#define NA_FLOW_BYTES (sizeof(na_flow) + NA_SHORT_ROUTE * sizeof(int))
+#define NA_FLOW_BYTES (sizeof(na_flow) + 2 * NA_SHORT_ROUTE * sizeof(int))
 #define NA_SLAB 1024 /* flows per slab */
+_Static_assert(NA_FLOW_BYTES == 128, "a short-route flow is two cache lines");
 
 /* Grow *arr (of elem-size items) to hold need; 0, or -1 when out of memory. */
 static int grow(void **arr, size_t *cap, size_t need, size_t elem)
@@ -579,12 +588,16 @@ apply:
 static na_flow *flow_new(na_net *n, int nlinks)
 {
     na_flow *f = NULL;
+    if (nlinks > SHRT_MAX) /* room is a short; no platform has such a route */
+        return NULL;
     if (nlinks <= NA_SHORT_ROUTE) {
         if ((f = n->spare)) {
             n->spare = f->user;
         } else {
             if (!n->nslabs || n->slab_used == NA_SLAB) {
-                char *slab = calloc(NA_SLAB, NA_FLOW_BYTES);
+                char *slab = aligned_alloc(64, NA_SLAB * NA_FLOW_BYTES);
+                if (slab)
+                    memset(slab, 0, NA_SLAB * NA_FLOW_BYTES);
                 if (!slab || grow((void **)&n->slabs, &n->cap_slabs, n->nslabs + 1, sizeof *n->slabs) != 0) {
                     free(slab);
                     return NULL;
@@ -634,7 +647,13 @@ na_flow *na_flow_start(na_net *n, const int *route, int nlinks, double latency_s
     na_flow *f = flow_new(n, nlinks);
     if (!f)
         return NULL;
-    f->route = route;
+    if (f->room == NA_SHORT_ROUTE && nlinks <= NA_SHORT_ROUTE) {
+        int *copy = f->slot + NA_SHORT_ROUTE;
+        memcpy(copy, route, (size_t)nlinks * sizeof *copy);
+        f->route = copy;
+    } else {
+        f->route = route;
+    }
     f->nlinks = nlinks;
     f->weight = weight > 0 ? weight : 1;
     f->remaining = bytes;
