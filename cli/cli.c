@@ -1,6 +1,7 @@
 /* cli.c -- option parsing shared by every verb (see cli.h). */
 #include "cli/cli.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 
 #include "core/calibration.h"
 #include "core/units.h"
+#include "real/real_backend.h"
 #include "sim/sim_platform.h"
 
 const cli_opt cli_job_opts[] = {
@@ -632,9 +634,15 @@ int cli_calibrated_speed(const cli_args *a, const char *verb, const char *model,
         return 0;
     static calibration c; /* large; read once more here, after the model is known */
     char err[1024];
+    double woken;
     if (calib_read(path, DISTLAB_VERSION, &c, err, sizeof err) != 0 ||
-        calib_train_rate(&c, model, batch, &sim->speed_flops, NULL, err, sizeof err) != 0)
+        calib_train_rate(&c, model, batch, &sim->speed_flops, &woken, NULL, err, sizeof err) != 0)
         return bad(verb, "calibration", err);
+    /* the first step after a wait the rank slept through runs at the rate
+     * measured after a sleep; a rank sleeps, as the real runtime's do,
+     * once it waited longer than it polls */
+    sim->woken_model_factor = fmin(CALIB_WOKEN_MAX, fmax(1 / CALIB_WOKEN_MAX, sim->speed_flops / woken));
+    sim->woken_after_s = REAL_SPIN_AUTO_S;
     return 0;
 }
 
@@ -693,6 +701,10 @@ void cli_describe_job(const job_config *cfg, const job_result *res, char *buf, s
                 snprintf(buf + at, len - at, "; element-wise work at %.3g Gflop/s (%.3g flops a call) to "
                          "%.3g Gflop/s (%.3g)", sim->vector_flops_per_s[0] / 1e9, sim->vector_flops[0],
                          sim->vector_flops_per_s[sim->nvector - 1] / 1e9, sim->vector_flops[sim->nvector - 1]);
+            at = strlen(buf);
+            if (sim->woken_model_factor > 0 && at < len)
+                snprintf(buf + at, len - at, "; a model's first step after a wait slept through x %.3g",
+                         sim->woken_model_factor);
             at = strlen(buf);
             if (sim->nmsg > 0 && at < len)
                 snprintf(buf + at, len - at, "; a message's bytes x %.3g at %.3g B to x %.3g at %.3g B (each "

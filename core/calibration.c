@@ -66,10 +66,11 @@ int calib_write(const calibration *c, const char *path, char *err, size_t errlen
                                                "bandwidth_Bps", stat_json(c->paths[i].bandwidth_Bps)));
     for (int i = 0; i < c->ncompute && compute; i++) {
         const calib_compute *m = &c->compute[i];
-        json_array_append_new(compute, json_pack("{s:s, s:s, s:I, s:o, s:o}", "model", m->model, "dataset",
+        json_array_append_new(compute, json_pack("{s:s, s:s, s:I, s:o, s:o, s:o}", "model", m->model, "dataset",
                                                  m->dataset, "batch", (json_int_t)m->batch,
                                                  "train_flops_per_s", stat_json(m->train_flops_per_s),
-                                                 "eval_flops_per_s", stat_json(m->eval_flops_per_s)));
+                                                 "eval_flops_per_s", stat_json(m->eval_flops_per_s),
+                                                 "train_woken_flops_per_s", stat_json(m->train_woken_flops_per_s)));
     }
     json_t *root = json_pack("{s:s, s:i, s:s, s:s, s:s, s:s, s:i, s:i, s:f, s:o, s:o, s:o, s:o, s:o, s:o, "
                              "s:o, s:o, s:o, s:o, s:o}", "format",
@@ -268,7 +269,8 @@ static int read_body(json_t *root, const char *path, const char *version, calibr
             return fail(err, errlen, "%s: batch must be a whole number of at least 1", where);
         m->batch = (size_t)json_integer_value(batch);
         if (read_stat(v, "train_flops_per_s", &m->train_flops_per_s, where, err, errlen) ||
-            read_stat(v, "eval_flops_per_s", &m->eval_flops_per_s, where, err, errlen))
+            read_stat(v, "eval_flops_per_s", &m->eval_flops_per_s, where, err, errlen) ||
+            read_stat(v, "train_woken_flops_per_s", &m->train_woken_flops_per_s, where, err, errlen))
             return -1;
     }
     return 0;
@@ -333,7 +335,7 @@ int calib_one_machine(const calibration *c)
 }
 
 int calib_train_rate(const calibration *c, const char *model, size_t batch, double *flops_per_s,
-                     size_t *measured_batch, char *err, size_t errlen)
+                     double *woken_flops_per_s, size_t *measured_batch, char *err, size_t errlen)
 {
     int best = -1;
     double best_d = INFINITY;
@@ -356,6 +358,8 @@ int calib_train_rate(const calibration *c, const char *model, size_t batch, doub
                     "calibrate --models %s", model, *have ? have : "none", model);
     }
     *flops_per_s = c->compute[best].train_flops_per_s.median;
+    if (woken_flops_per_s)
+        *woken_flops_per_s = c->compute[best].train_woken_flops_per_s.median;
     if (measured_batch)
         *measured_batch = c->compute[best].batch;
     return 0;

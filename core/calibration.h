@@ -48,11 +48,20 @@
  *                             all ranks at once -- so ranks that share a
  *                             core measure the share they get; each rank
  *                             draws its batches from its own shard in a
- *                             fresh order each pass, as the runs do
+ *                             fresh order each pass, as the runs do;
+ *                             and the training rate again with a sleep
+ *                             of CALIB_WOKEN_SLEEP_S in the kernel before
+ *                             each step (train_woken_flops_per_s): a rank
+ *                             that slept through a wait starts its next
+ *                             step with caches other work has used (on
+ *                             this 2-core VM softmax's step at batch 64
+ *                             ran 15-25% slower so), which a simulation
+ *                             charges the first model work after a wait
+ *                             its rank would have slept through
  *
  * Each number is the median of --repeat measurements, with the smallest
  * and largest beside it. The file is JSON (format "distlab-calibration",
- * version 5), written with the distlab version that measured it; a file of
+ * version 6), written with the distlab version that measured it; a file of
  * another format or version is refused rather than half understood.
  */
 #ifndef DISTLAB_CALIBRATION_H
@@ -61,7 +70,7 @@
 #include <stddef.h>
 
 #define CALIB_FORMAT "distlab-calibration"
-#define CALIB_FORMAT_VERSION 5
+#define CALIB_FORMAT_VERSION 6
 #define CALIB_MAX_COMPUTE 32
 #define CALIB_MAX_PATHS 64
 #define CALIB_MAX_VECTOR 8
@@ -78,7 +87,11 @@ typedef struct calib_compute {
     size_t batch;
     calib_stat train_flops_per_s;
     calib_stat eval_flops_per_s;
+    calib_stat train_woken_flops_per_s; /* each step after a sleep of CALIB_WOKEN_SLEEP_S */
 } calib_compute;
+
+#define CALIB_WOKEN_SLEEP_S 100e-6 /* about a parameter-server worker's wait for its weights */
+#define CALIB_WOKEN_MAX 2.0        /* a simulation holds the slowdown within [1/2, 2] */
 
 typedef struct calib_vector {
     size_t floats;          /* the vector's length */
@@ -146,9 +159,10 @@ int calib_wire_scale(const calibration *c, double *bytes, double *scale, int max
 int calib_one_machine(const calibration *c);
 
 /* The measured training rate for this model at the batch size nearest to
- * batch (on a log scale); -1 with a message listing what the file has
- * when it has no rate for the model. */
+ * batch (on a log scale), and (woken_flops_per_s, unless NULL) its rate
+ * when each step follows a sleep; -1 with a message listing what the file
+ * has when it has no rate for the model. */
 int calib_train_rate(const calibration *c, const char *model, size_t batch, double *flops_per_s,
-                     size_t *measured_batch, char *err, size_t errlen);
+                     double *woken_flops_per_s, size_t *measured_batch, char *err, size_t errlen);
 
 #endif

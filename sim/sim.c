@@ -121,6 +121,7 @@ typedef struct sim_rank {
     int nready, cap_ready;
     int sends_out;        /* its analytic isends not yet complete */
     int owed_recvs;       /* messages received, their overhead not yet charged */
+    int woken;            /* its last wait was slept through (sim_config.woken_model_factor) */
     int dead;             /* its host went down (--fail) at dead_at */
     int killed;           /* ... made to by a call of its own (sim_rank_fail: --kill-rank) */
     int any_armed;        /* analytic: an any-source receive armed every pair to it */
@@ -1459,13 +1460,28 @@ static int an_progress_for(rt *r, int n, rt_request **reqs, double timeout_s)
     }
 }
 
+/* Whether a rank that idled in a wait from `since` until now slept
+ * through it, as the real runtime's ranks do (sim_config.woken_after_s). */
+static void note_woken(sim_rank *s, double since)
+{
+    const sim_config *sim = sim_settings(S.cfg);
+    if (!(sim->woken_model_factor > 0))
+        return;
+    double idled = rank_now(s) - since;
+    int no_spin = sim->one_machine && S.cfg->ranks > (sim->cores > 0 ? sim->cores : 1);
+    if (idled > 0 && (no_spin || idled > sim->woken_after_s))
+        s->woken = 1;
+}
+
 static int sim_progress_for(rt *r, int n, rt_request **reqs, double timeout_s)
 {
     sim_rank *s = me(r);
     if (s->dead)
         return dead_error(r);
+    double since = rank_now(s);
     if (S.analytic) {
         int rc = an_progress_for(r, n, reqs, timeout_s);
+        note_woken(s, since);
         if (rc == RT_OK)
             charge_recvs(s);
         return rc;
@@ -1519,6 +1535,7 @@ static int sim_progress_for(rt *r, int n, rt_request **reqs, double timeout_s)
         sg_comm_wait(comms[0]);
     else
         idx = sg_comm_wait_any(comms, (size_t)k);
+    note_woken(s, since);
     if (idx < 0)
         return rt_seterr(r, RT_EIO, "wait: SimGrid's wait-any failed");
     if (who[idx] < 0) {
@@ -1608,9 +1625,15 @@ static double vector_seconds(const sim_config *sim, double flops)
 
 static int sim_compute(rt *r, int kind, double flops)
 {
-    if (me(r)->dead)
+    sim_rank *s = me(r);
+    if (s->dead)
         return dead_error(r);
     const sim_config *sim = sim_settings(S.cfg);
+    if (flops > 0 && s->woken) { /* the first work after it slept: cold caches */
+        s->woken = 0;
+        if (kind == RT_WORK_MODEL && sim->woken_model_factor > 0)
+            flops *= sim->woken_model_factor;
+    }
     if (flops > 0 && kind == RT_WORK_VECTOR && sim->nvector > 0)
         busy(me(r), vector_seconds(sim, flops) * r->slowdown);
     else if (flops > 0)

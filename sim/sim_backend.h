@@ -96,6 +96,17 @@ typedef struct sim_config {
      * one latency and bandwidth miss it. 0 points: n bytes are n bytes. */
     int nmsg;
     double msg_bytes[SIM_MAX_MSG], msg_scale[SIM_MAX_MSG];
+    /* A rank's first model work (rt_compute) after a wait it slept
+     * through takes woken_model_factor times as long (--calibration sets
+     * it: the model's measured training rate back to back over its rate
+     * with a sleep before each step), since a rank that sleeps leaves its
+     * core and comes back to cold caches. A wait is slept through, as the
+     * real runtime sleeps, when the rank idled in it for longer than
+     * woken_after_s (its spin time) or, on one machine with more ranks
+     * than cores (where no rank spins), at all. 0: no such charge (the
+     * default, so that times keep their closed forms). */
+    double woken_model_factor;
+    double woken_after_s;
     int size_only;         /* payloads carry only their size */
     int nfaults;           /* failures to inject, in no particular order */
     sim_fault faults[SIM_MAX_FAULTS];

@@ -6,7 +6,8 @@
  * or out-of-range file is refused with what is wrong; and a simulated
  * pingpong at the calibrated numbers predicts the real one within 25%;
  * the simulated runtime charges the measured per-message overheads and
- * exchange factor as their closed forms say;
+ * exchange factor as their closed forms say, and a rank's first model work
+ * after a wait it slept through at the rate measured after a sleep;
  * `distlab validate` writes its table and figure for the cases asked for.
  *
  * That last check measures a real machine, which may be busy: the
@@ -73,8 +74,12 @@ static void t_writes_a_file_that_loads(void **state)
     assert_int_equal(c.compute[3].batch, 64);
     assert_true(c.latency_s.median > 0 && c.latency_s.median < 1);
     assert_true(c.bandwidth_Bps.median > 1e6 && isfinite(c.bandwidth_Bps.median));
-    for (int i = 0; i < c.ncompute; i++)
+    for (int i = 0; i < c.ncompute; i++) {
         assert_true(c.compute[i].train_flops_per_s.median > 1e6 && isfinite(c.compute[i].eval_flops_per_s.max));
+        assert_true(c.compute[i].train_woken_flops_per_s.median > 1e6 &&
+                    isfinite(c.compute[i].train_woken_flops_per_s.max));
+        assert_int_equal(c.compute[i].train_woken_flops_per_s.n, 4); /* both ranks, twice */
+    }
     assert_int_equal(c.latency_s.n, 2);
     assert_true(c.send_overhead_s.median > 0 && c.send_overhead_s.median < 1);
     assert_true(c.recv_overhead_s.median > 0 && c.recv_overhead_s.median < 1);
@@ -119,19 +124,20 @@ static void t_nearest_batch(void **state)
         snprintf(c.compute[i].model, sizeof c.compute[i].model, "%s", rows[i].model);
         c.compute[i].batch = rows[i].batch;
         c.compute[i].train_flops_per_s.median = rows[i].rate;
+        c.compute[i].train_woken_flops_per_s.median = rows[i].rate / 2;
     }
     c.ncompute = 3;
-    double rate;
+    double rate, woken;
     size_t b;
     char err[512];
     /* 64 is 4x from 16 and 4x from 256: the first; 70 is nearer 256 on a log scale */
-    assert_int_equal(calib_train_rate(&c, "softmax", 63, &rate, &b, err, sizeof err), 0);
-    assert_true(rate == 1e9 && b == 16);
-    assert_int_equal(calib_train_rate(&c, "softmax", 70, &rate, &b, err, sizeof err), 0);
-    assert_true(rate == 4e9 && b == 256);
-    assert_int_equal(calib_train_rate(&c, "mlp:8", 1, &rate, &b, err, sizeof err), 0);
+    assert_int_equal(calib_train_rate(&c, "softmax", 63, &rate, &woken, &b, err, sizeof err), 0);
+    assert_true(rate == 1e9 && woken == 0.5e9 && b == 16);
+    assert_int_equal(calib_train_rate(&c, "softmax", 70, &rate, &woken, &b, err, sizeof err), 0);
+    assert_true(rate == 4e9 && woken == 2e9 && b == 256);
+    assert_int_equal(calib_train_rate(&c, "mlp:8", 1, &rate, NULL, &b, err, sizeof err), 0);
     assert_true(rate == 7e9);
-    assert_int_equal(calib_train_rate(&c, "svm", 1, &rate, &b, err, sizeof err), -1);
+    assert_int_equal(calib_train_rate(&c, "svm", 1, &rate, NULL, &b, err, sizeof err), -1);
     assert_non_null(strstr(err, "it has: softmax, mlp:8"));
 }
 
@@ -161,7 +167,14 @@ static void t_refuses_bad_files(void **state)
     static const struct { const char *from, *to, *says; } edits[] = {
         {"\"distlab_version\": \"" DISTLAB_VERSION "\"", "\"distlab_version\": \"0.0.1\"",
          "measured by distlab 0.0.1, this is distlab " DISTLAB_VERSION},
-        {"\"format_version\": 5", "\"format_version\": 7", "format version 7"},
+        {"\"format_version\": 6", "\"format_version\": 7", "format version 7"},
+        /* a file of the format before (5: no train_woken_flops_per_s) */
+        {"\"format_version\": 6", "\"format_version\": 5", "format version 5, this distlab reads 6: run "
+         "distlab calibrate again"},
+        {"\"train_woken_flops_per_s\": {", "\"was_woken\": {",
+         "compute[0]: train_woken_flops_per_s needs numbers median, min, max and a count n"},
+        {"\"train_woken_flops_per_s\": {\n        \"median\": ", "\"train_woken_flops_per_s\": {\n        \"median\": -",
+         "compute[0]: train_woken_flops_per_s must be positive"},
         {"\"floats\": 1024", "\"floats\": 0", "vector[0]: floats must be a whole number"},
         {"\"vector\": [", "\"vector\": 3, \"x\": [", "vector must be a list of 1 to"},
         {"\"load_average\": ", "\"load_average\": -", "load_average must be a number of at least 0"},
@@ -370,6 +383,97 @@ static void t_sim_charges_vector_work(void **state)
         if (fabs(rated[i] - t) > 1e-6 * t)
             fail_msg("at measured rates, charge %d ends at %.9g s, expected %.9g", i, rated[i], t);
     }
+}
+
+/* Rank 0 computes, then sends rank 1 three messages with work between;
+ * rank 1 receives each and computes, noting the time at each step (its
+ * slot): a long wait for m1, a short one for m2 (sent before rank 1 asks
+ * for it: it travels when its receive is posted), a long one for m3, then
+ * vector work before model work. Rank 2, if any, does nothing. */
+enum { WOKEN_TIMES = 8 };
+
+static int woken_rank(rt *r, void *arg)
+{
+    (void)arg;
+    double *at = job_slot(r);
+    char m[8] = {0};
+    int rc = RT_OK;
+    if (rt_rank(r) == 0) {
+        static const double work[3] = {1e6, 5e4, 1e7};
+        for (int i = 0; i < 3 && !rc; i++)
+            if (!(rc = rt_compute(r, work[i])))
+                rc = rt_send(r, 1, 0, m, sizeof m);
+    } else if (rt_rank(r) == 1) {
+        int k = 0;
+        if (!(rc = rt_recv(r, 0, 0, m, sizeof m, NULL))) /* m1: a long wait */
+            at[k++] = rt_now(r);
+        for (int i = 0; i < 2 && !rc; i++) {
+            rc = rt_compute(r, 1e6);
+            at[k++] = rt_now(r);
+        }
+        if (!rc && !(rc = rt_recv(r, 0, 0, m, sizeof m, NULL))) /* m2: a short one */
+            at[k++] = rt_now(r);
+        if (!rc && !(rc = rt_compute(r, 1e6)))
+            at[k++] = rt_now(r);
+        if (!rc && !(rc = rt_recv(r, 0, 0, m, sizeof m, NULL))) /* m3: a long one */
+            at[k++] = rt_now(r);
+        if (!rc && !(rc = rt_compute_as(r, RT_WORK_VECTOR, 1e6)))
+            at[k++] = rt_now(r);
+        if (!rc && !(rc = rt_compute(r, 1e6)))
+            at[k++] = rt_now(r);
+    }
+    return rc;
+}
+
+/* How long each of rank 1's five computations took: model work after m1,
+ * again, after m2, vector work after m3, model work after that. */
+static void woken_durations(const sim_config *sim, int ranks, double *took)
+{
+    job_config cfg = sim_job_config(sim);
+    cfg.ranks = ranks;
+    cfg.result_bytes = WOKEN_TIMES * sizeof(double);
+    job_result res;
+    if (job_run(&cfg, woken_rank, NULL, &res) != 0)
+        fail_msg("job: %s", res.error);
+    const double *at = job_result_slot(&res, 1);
+    double d[5] = {at[1] - at[0], at[2] - at[1], at[4] - at[3], at[6] - at[5], at[7] - at[6]};
+    memcpy(took, d, sizeof d);
+    job_result_free(&res);
+}
+
+/* A rank's first model work after a wait it slept through takes the
+ * measured factor longer: a wait longer than the spin time (here 1 ms and
+ * 6.5 ms against 100 us), not one of 5 us, but on one machine with more
+ * ranks than cores (no rank spins there) that one too; vector work after
+ * a wait is not charged so, and the model work after it is not the first.
+ * Without the factor (uncalibrated), every computation takes flops / speed. */
+static void t_sim_charges_a_woken_step(void **state)
+{
+    (void)state;
+    sim_config sim = sim_config_default();
+    sim.speed_flops = 1e9;
+    sim.latency_s = 5e-6;
+    sim.bandwidth_Bps = 1e9;
+    double took[5];
+    woken_durations(&sim, 2, took);
+    for (int i = 0; i < 5; i++)
+        if (fabs(took[i] - 1e-3) > 1e-9)
+            fail_msg("uncalibrated: computation %d took %.9g s, expected 1e-3", i, took[i]);
+    sim.woken_model_factor = 1.5;
+    sim.woken_after_s = 100e-6;
+    woken_durations(&sim, 2, took);
+    const double want[5] = {1.5e-3, 1e-3, 1e-3, 1e-3, 1e-3};
+    for (int i = 0; i < 5; i++)
+        if (fabs(took[i] - want[i]) > 1e-9)
+            fail_msg("a rank per core: computation %d took %.9g s, expected %.9g", i, took[i], want[i]);
+    sim.one_machine = 1;
+    sim.hosts = 1;
+    sim.cores = 2;
+    woken_durations(&sim, 3, took);
+    const double crowded[5] = {1.5e-3, 1e-3, 1.5e-3, 1e-3, 1e-3};
+    for (int i = 0; i < 5; i++)
+        if (fabs(took[i] - crowded[i]) > 1e-9)
+            fail_msg("3 ranks on 2 cores: computation %d took %.9g s, expected %.9g", i, took[i], crowded[i]);
 }
 
 /* The simulated time of one ring allreduce of 4 MiB on 2 ranks at the
@@ -643,6 +747,7 @@ int main(void)
         cmocka_unit_test(t_sim_charges_the_overheads),
         cmocka_unit_test(t_sim_charges_the_exchange_factor),
         cmocka_unit_test(t_sim_charges_vector_work),
+        cmocka_unit_test(t_sim_charges_a_woken_step),
         cmocka_unit_test(t_one_machine_shares_its_cores),
         cmocka_unit_test(t_sim_charges_each_size),
         cmocka_unit_test(t_predicts_the_real_pingpong),
