@@ -98,6 +98,8 @@ struct na_net {
     int ndirty, cap_dirty;
     na_flow **lone;   /* joined flows whose rate no dirty link will reach */
     int nlone, cap_lone;
+    na_flow **solo;   /* joined flows alone on each shared link (join_links) */
+    int nsolo, cap_solo;
     /* scratch of a re-rating */
     na_flow **comp;
     size_t ncomp, cap_comp;
@@ -172,6 +174,7 @@ void na_free(na_net *n)
     free(n->run);
     free(n->dirty);
     free(n->lone);
+    free(n->solo);
     free(n->comp);
     free(n->clinks);
     free(n->fill);
@@ -317,25 +320,42 @@ static int mark_dirty(na_net *n, int link)
     return 0;
 }
 
+/* f joins its links. When it is alone on each shared one (a ring's step,
+ * a pingpong), no other flow's share changes and its own is its slowest
+ * link's: it goes on the solo list for that, and its links are not made
+ * dirty, so no component is gathered for it (what rerate would find:
+ * fill_alone). Otherwise its links are dirty. */
 static int join_links(na_net *n, na_flow *f)
 {
+    int alone = 1;
     for (int i = 0; i < f->nlinks; i++) {
         na_link *l = &n->links[f->route[i]];
         if (grow_int((void **)&l->flows, &l->cap, l->n + 1, sizeof *l->flows) != 0)
             return -1;
         f->slot[i] = l->n;
         l->flows[l->n++] = f;
-        if (mark_dirty(n, f->route[i]) != 0)
-            return -1;
+        alone &= !l->shared || l->n == 1;
     }
     if (f->nlinks == 0) {
         if (grow_int((void **)&n->lone, &n->cap_lone, n->nlone + 1, sizeof *n->lone) != 0)
             return -1;
         n->lone[n->nlone++] = f;
+        return 0;
     }
+    if (alone) {
+        if (grow_int((void **)&n->solo, &n->cap_solo, n->nsolo + 1, sizeof *n->solo) != 0)
+            return -1;
+        n->solo[n->nsolo++] = f;
+        return 0;
+    }
+    for (int i = 0; i < f->nlinks; i++)
+        if (mark_dirty(n, f->route[i]) != 0)
+            return -1;
     return 0;
 }
 
+/* f leaves its links; those that still carry flows are dirty (an empty
+ * one would bring no flow to re-rate). */
 static int leave_links(na_net *n, na_flow *f)
 {
     for (int i = 0; i < f->nlinks; i++) {
@@ -350,7 +370,7 @@ static int leave_links(na_net *n, na_flow *f)
                     break;
                 }
         }
-        if (mark_dirty(n, id) != 0)
+        if (l->n > 0 && mark_dirty(n, id) != 0)
             return -1;
     }
     return 0;
@@ -500,6 +520,23 @@ static void fill_alone(na_net *n)
     }
 }
 
+/* f's rate from now on is r: its bytes so far are counted at the old one
+ * and its end moves; a rate that comes out the same changes nothing. */
+static int set_rate(na_net *n, na_flow *f, double r, double now)
+{
+    if (r == f->rate && f->t_last <= now)
+        return 0;
+    if (f->rate > 0 && f->rate < INFINITY) {
+        f->remaining -= f->rate * (now - f->t_last);
+        if (f->remaining < 0)
+            f->remaining = 0;
+    }
+    f->t_last = now;
+    f->rate = r;
+    f->due = r == INFINITY ? now : r > 0 ? now + f->remaining / r : INFINITY;
+    return heap_move(n, f);
+}
+
 /* New rates for the component, applied at now. */
 static int rerate(na_net *n, double now)
 {
@@ -563,20 +600,27 @@ static int rerate(na_net *n, double now)
 apply:
     for (size_t c = 0; c < n->ncomp; c++) {
         na_flow *f = n->comp[c];
-        double r = f->fixed ? f->new_rate : INFINITY; /* no link holds it back */
-        if (r == f->rate && f->t_last <= now)
-            continue;
-        if (f->rate > 0 && f->rate < INFINITY) {
-            f->remaining -= f->rate * (now - f->t_last);
-            if (f->remaining < 0)
-                f->remaining = 0;
-        }
-        f->t_last = now;
-        f->rate = r;
-        f->due = r == INFINITY ? now : r > 0 ? now + f->remaining / r : INFINITY;
-        if (heap_move(n, f) != 0)
+        if (set_rate(n, f, f->fixed ? f->new_rate : INFINITY /* no link holds it back */, now) != 0)
             return -1;
     }
+    return 0;
+}
+
+/* The solo flows' rates: each its route's slowest link, as fill_alone
+ * gives it. Before rerate, which re-rates one that a later join of the
+ * same instant made share a link. */
+static int rate_solos(na_net *n, double now)
+{
+    for (int k = 0; k < n->nsolo; k++) {
+        na_flow *f = n->solo[k];
+        double r = INFINITY;
+        for (int i = 0; i < f->nlinks; i++)
+            if (n->links[f->route[i]].bw < r)
+                r = n->links[f->route[i]].bw;
+        if (set_rate(n, f, r, now) != 0)
+            return -1;
+    }
+    n->nsolo = 0;
     return 0;
 }
 
@@ -713,6 +757,8 @@ int na_advance(na_net *n, double now, void (*done)(void *user, void *ctx), void 
     }
     /* a flow that has joined but has its rate still to find sits at
      * INFINITY: rerate reaches it through its links (or the lone list) */
+    if (n->nsolo && rate_solos(n, now) != 0)
+        return -1;
     if ((n->ndirty || n->nlone) && rerate(n, now) != 0)
         return -1;
     heap_clean(n);
