@@ -24,7 +24,14 @@
  * route's ends name hosts or routers (a zoneRoute's, zones), that each
  * zone's routing= is one SimGrid knows, and that a Full zone has a route
  * for each pair of its hosts (and of its zones). SimGrid aborts on each of
- * these, its reason lost in a backtrace. And SimGrid's own parser reads
+ * these, its reason lost in a backtrace. SimGrid's parser also aborts on
+ * what its DTD does not allow: an attribute an element does not take, a
+ * required one left out, an unknown element, or one out of its place or
+ * order; each element's shape is checked against a table of what 3.32
+ * takes (probed, with the order SimGrid's parser really follows). So are
+ * the routes of each zone (their ends in that zone, no two alike), the
+ * profiles a file gives or names, and what <trace_connect> and
+ * <host_link> name. And SimGrid's own parser reads
  * only a file with the DOCTYPE of its DTD and a <platform version=> from
  * 4 to 4.1; without them it aborts with "Unexpected character `<' in
  * prolog" or "BIG FAT WARNING". The first problem is reported as file,
@@ -52,6 +59,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <libxml/parser.h>
 #include <libxml/tree.h>
@@ -93,6 +101,7 @@ typedef struct named {
     char *name;
     const char *elem;
     long line;
+    const xmlNode *node;
 } named;
 
 typedef struct names {
@@ -109,6 +118,8 @@ typedef struct checker {
     names directed, undirected; /* <link_ctn>s with direction UP or DOWN, and without */
     long radical_hosts;        /* the hosts of the element's radical= */
     names ends, zone_ends;     /* each src=/gw_src=... of a <route>, of a <zoneRoute>, "attr\nname" */
+    names traces;              /* <trace> ids */
+    names refs;                /* what a <trace_connect> or <host_link> names: "what\nname" */
     double speeds[CHECK_PSTATES]; /* the element's speed= list */
     long pstate;                  /* the one it starts in */
     int cpu_profiles;             /* a host's speed or state follows a profile */
@@ -276,6 +287,7 @@ static int add_name(checker *c, names *set, const xmlNode *node, const char *nam
         return fail_at(c, node, "out of memory");
     e->elem = (const char *)node->name;
     e->line = xmlGetLineNo(node);
+    e->node = node;
     set->n++;
     return 0;
 }
@@ -307,7 +319,7 @@ static int find_twice(checker *c, names *set, const char *what)
 }
 
 /* Each <link_ctn> names a link of the file, or one SimGrid makes: a
- * cluster's start with its id ("c_link_3_UP", "c_backbone"), a cabinet's
+ * cluster's start with its id and '_' ("c_link_3_UP", "c_backbone"), a cabinet's
  * and a peer's with "link_". SimGrid aborts on any other name, its reason
  * lost. Runs after find_twice, which sorts c->links. */
 static int find_unknown_links(checker *c)
@@ -317,8 +329,10 @@ static int find_unknown_links(checker *c)
         named key = {.name = u->name};
         int known = strncmp(u->name, "link_", 5) == 0 ||
                     (c->links.n && bsearch(&key, c->links.v, c->links.n, sizeof key, by_name) != NULL);
-        for (size_t k = 0; k < c->clusters.n && !known; k++)
-            known = strncmp(u->name, c->clusters.v[k].name, strlen(c->clusters.v[k].name)) == 0;
+        for (size_t k = 0; k < c->clusters.n && !known; k++) { /* ID_link_3_UP, ID_backbone, ... */
+            size_t n = strlen(c->clusters.v[k].name);
+            known = strncmp(u->name, c->clusters.v[k].name, n) == 0 && u->name[n] == '_';
+        }
         if (!known) {
             snprintf(c->err, c->errlen, "platform file '%s', line %ld, <link_ctn id=\"%s\">: no link of that "
                      "name (a <link> or <backbone> of this file, or a link a <cluster> makes)", c->path, u->line,
@@ -387,6 +401,7 @@ static int add_radical(checker *c, const xmlNode *node, const char *radical)
 /* ---- elements ---- */
 
 static int is(const xmlNode *node, const char *name) { return strcmp((const char *)node->name, name) == 0; }
+static int is_named(const named *n, const char *elem) { return strcmp(n->elem, elem) == 0; }
 
 static int check_attr(checker *c, const xmlNode *node, const rule *r, long *nspeeds)
 {
@@ -394,7 +409,9 @@ static int check_attr(checker *c, const xmlNode *node, const rule *r, long *nspe
     const char *v = raw ? (const char *)raw : NULL;
     int rc = 0;
     long n;
-    if (!v || !*v) { /* an empty optional value means "none", as in the DTD's defaults */
+    /* an empty optional value means "none", as in the DTD's defaults; an
+     * empty count or pstate is no number to SimGrid (" is not an int") */
+    if (!v || (!*v && r->kind != V_COUNT && r->kind != V_INDEX)) {
         if (r->required)
             rc = fail_at(c, node, "no %s= (SimGrid requires it)", r->attr);
     } else if (r->kind == V_SPEEDS || r->kind == V_RATES) {
@@ -485,8 +502,13 @@ static int check_link_policy(checker *c, const xmlNode *node)
                            ? xmlGetProp(node->parent, (const xmlChar *)"routing") : NULL;
     const char *p = pol ? (const char *)pol : "SHARED";
     int rc = 0, wifi = strcmp(p, "WIFI") == 0;
+    xmlChar *lat = xmlGetProp(node, (const xmlChar *)"latency");
+    double lat_s = 0;
     if (wifi && !(routing && strcmp((const char *)routing, "Wifi") == 0))
         rc = fail_at(c, node, "sharing_policy='WIFI' belongs to a link of a zone of routing='Wifi'");
+    else if (wifi && lat && parse_one(c, node, "latency", (const char *)lat, V_TIME, 1, &lat_s) == 0 && lat_s != 0)
+        rc = fail_at(c, node, "latency='%s': SimGrid takes no latency on a WIFI link (give latency='0')",
+                     (const char *)lat);
     else if (!wifi && bw && strpbrk((const char *)bw, ",;"))
         rc = fail_at(c, node, "bandwidth='%s': several bandwidths are a WIFI link's only (this one is %s)",
                      (const char *)bw, p);
@@ -496,6 +518,7 @@ static int check_link_policy(checker *c, const xmlNode *node)
     xmlFree(bw);
     xmlFree(id);
     xmlFree(routing);
+    xmlFree(lat);
     return rc;
 }
 
@@ -724,6 +747,342 @@ static const char *link_profile(const xmlNode *node)
     return what;
 }
 
+/* ---- which elements, attributes and nesting SimGrid's parser takes ----
+ *
+ * SimGrid 3.32's parser is generated from its DTD (4.1): an attribute the
+ * DTD does not list for an element ("Bad attribute `colour' in `cluster'
+ * element start tag"), a required one left out, an element it does not
+ * know, or one in a place or order the DTD does not allow ("Starting tag
+ * <host> is not allowed here") aborts the process. The table says, for
+ * each element, its attributes (a '*' after a name: required) and its
+ * children as phases: a child may be of its phase or a later one, never an
+ * earlier one. A zone has two forms (zones and clusters with zoneRoutes,
+ * or hosts and routers with routes): a child must fit one of them.
+ *
+ * The parser follows the DTD the way a greedy reader would, and the
+ * phases say what it does, not only what the DTD says (probed on 3.32):
+ * a child of a later phase goes to the last phase that takes it (a <trace>
+ * after a zone's clusters ends the zones and the zoneRoutes alike), and
+ * the first child after the <prop>s that both forms take (a <link>, a
+ * <backbone>, a <trace>) makes the zone one of hosts and routes. */
+typedef struct elem_shape {
+    const char *name;
+    const char *attrs;
+    const char *kids, *kids_alt; /* phases, '/' between, ' ' between names; NULL: no children */
+    const char *order;           /* how the children go, for the message */
+    const char *refused;         /* why distlab refuses the element, or NULL */
+} elem_shape;
+
+#define ZONE_ORDER "its <prop>s first; then either zones, clusters, peers and links, then <zoneRoute>s; " \
+                   "or hosts, routers and links, then <route>s"
+static const elem_shape shapes[] = {
+    {"platform", "version", "config random/include cluster cabinet peer AS zone trace trace_connect/process actor",
+     NULL, "its <config>s first, then zones, clusters, peers and traces", NULL},
+    {"config", "id", "prop", NULL, "only <prop>s", NULL},
+    {"prop", "id* value*", NULL, NULL, NULL, NULL},
+    {"random", "id* min* max* mean* std_deviation* seed radical generator", NULL, NULL, NULL, NULL},
+    {"trace", "id* file periodicity*", NULL, NULL, NULL, NULL},
+    {"trace_connect", "kind trace* element*", NULL, NULL, NULL, NULL},
+    {"zone", "id* routing*",
+     "prop/AS zone include link backbone cluster peer/"
+     "zoneRoute ASroute bypassASroute bypassZoneRoute trace trace_connect/trace trace_connect",
+     "prop/include storage_type storage host cabinet router link backbone trace trace_connect host_link/"
+     "route bypassRoute trace trace_connect", ZONE_ORDER, NULL},
+    {"AS", "id* routing*",
+     "prop/AS zone include link backbone cabinet cluster peer/"
+     "zoneRoute ASroute bypassASroute bypassZoneRoute trace trace_connect/trace trace_connect",
+     "prop/include storage_type storage host cabinet router link backbone trace trace_connect host_link/"
+     "route bypassRoute trace trace_connect", ZONE_ORDER, NULL},
+    {"host", "id* speed* core speed_file availability_file state_file coordinates pstate", "disk prop mount", NULL,
+     "only <disk>s and <prop>s", NULL},
+    {"disk", "id read_bw* write_bw*", "prop", NULL, "only <prop>s", NULL},
+    {"host_link", "id* up* down*", NULL, NULL, NULL, NULL},
+    {"cluster", "id* prefix* suffix* radical* speed* core bw* lat* sharing_policy topology topo_parameters bb_bw "
+     "bb_lat bb_sharing_policy router_id limiter_link loopback_bw loopback_lat", "prop", NULL, "only <prop>s", NULL},
+    {"cabinet", "id* prefix* suffix* radical* speed* bw* lat*", NULL, NULL, NULL, NULL},
+    {"peer", "id* speed* bw_in* bw_out* lat coordinates speed_file availability_file state_file", NULL, NULL, NULL,
+     NULL},
+    {"router", "id* coordinates", NULL, NULL, NULL, NULL},
+    {"backbone", "id* bandwidth* latency*", NULL, NULL, NULL, NULL},
+    {"link", "id* bandwidth* bandwidth_file latency latency_file state_file sharing_policy", "prop", NULL,
+     "only <prop>s", NULL},
+    {"route", "src* dst* symmetrical", "link_ctn", NULL, "only <link_ctn>s", NULL},
+    {"zoneRoute", "src* dst* gw_src* gw_dst* symmetrical", "link_ctn", NULL, "only <link_ctn>s", NULL},
+    {"ASroute", "src* dst* gw_src* gw_dst* symmetrical", "link_ctn", NULL, "only <link_ctn>s", NULL},
+    {"bypassRoute", "src* dst*", "link_ctn", NULL, "only <link_ctn>s", NULL},
+    {"bypassZoneRoute", "src* dst* gw_src* gw_dst*", "link_ctn", NULL, "only <link_ctn>s", NULL},
+    {"bypassASroute", "src* dst* gw_src* gw_dst*", "link_ctn", NULL, "only <link_ctn>s", NULL},
+    {"link_ctn", "id* direction", NULL, NULL, NULL, NULL},
+    {"include", "", NULL, NULL, NULL, "SimGrid removed <include> in 3.18: copy the file's elements in"},
+    {"storage_type", "", NULL, NULL, NULL, "SimGrid removed <storage_type> in 3.27 (a <disk> in a <host> is its successor)"},
+    {"storage", "", NULL, NULL, NULL, "SimGrid removed <storage> in 3.27 (a <disk> in a <host> is its successor)"},
+    {"mount", "", NULL, NULL, NULL, "SimGrid removed <mount> in 3.27 (a <disk> in a <host> is its successor)"},
+    {"actor", "", NULL, NULL, NULL, "an actor belongs to a deployment file, and distlab places its ranks itself "
+     "(--placement): leave it out"},
+    {"process", "", NULL, NULL, NULL, "a process belongs to a deployment file, and distlab places its ranks itself "
+     "(--placement): leave it out"},
+};
+
+static const elem_shape *shape_of(const char *name)
+{
+    for (size_t i = 0; i < sizeof shapes / sizeof *shapes; i++)
+        if (strcmp(shapes[i].name, name) == 0)
+            return &shapes[i];
+    return NULL;
+}
+
+/* Whether word (up to its '*', a ' ' or a '/') is name. */
+static int word_is(const char *word, const char *name)
+{
+    size_t n = strcspn(word, "* /");
+    return strlen(name) == n && strncmp(word, name, n) == 0;
+}
+
+/* Whether phase `phase` of kids takes name. */
+static int phase_takes(const char *kids, int phase, const char *name)
+{
+    int at = 0;
+    for (const char *w = kids; *w;) {
+        if (at == phase && word_is(w, name))
+            return 1;
+        w += strcspn(w, " /");
+        at += *w == '/';
+        if (*w)
+            w++;
+    }
+    return 0;
+}
+
+/* The phase a child named name takes the parser to from phase `from`: the
+ * same if it takes it, else the last later one that does; -1: none. */
+static int next_phase(const char *kids, int from, const char *name)
+{
+    if (phase_takes(kids, from, name))
+        return from;
+    int phases = 1, last = -1;
+    for (const char *w = kids; *w; w++)
+        phases += *w == '/';
+    for (int p = from + 1; p < phases; p++)
+        if (phase_takes(kids, p, name))
+            last = p;
+    return last;
+}
+
+/* node's own shape: an element SimGrid knows, not one distlab refuses,
+ * its attributes the DTD's, the required ones there. */
+static int check_shape(checker *c, const xmlNode *node)
+{
+    const elem_shape *sh = shape_of((const char *)node->name);
+    if (!sh)
+        return fail_at(c, node, "not an element of SimGrid's platform files (%s)",
+                       "platform, zone, cluster, host, link, route, zoneRoute, link_ctn, prop, config, ...");
+    if (sh->refused)
+        return fail_at(c, node, "%s", sh->refused);
+    for (const xmlAttr *a = node->properties; a; a = a->next) {
+        int known = 0;
+        for (const char *w = sh->attrs; *w && !known; w += strcspn(w, " "), w += *w == ' ')
+            known = word_is(w, (const char *)a->name);
+        if (!known) {
+            char list[512];
+            size_t n = 0;
+            for (const char *w = sh->attrs; *w && n + 2 < sizeof list; w++) {
+                if (*w == ' ')
+                    list[n++] = ',';
+                if (*w != '*')
+                    list[n++] = *w;
+            }
+            list[n] = '\0';
+            return fail_at(c, node, "%s= is not an attribute SimGrid takes on a <%s> (it takes %s)",
+                           (const char *)a->name, sh->name, list);
+        }
+    }
+    for (const char *w = sh->attrs; *w; w += strcspn(w, " "), w += *w == ' ') {
+        size_t n = strcspn(w, "* ");
+        if (w[n] != '*')
+            continue;
+        char attr[64];
+        snprintf(attr, sizeof attr, "%.*s", (int)n, w);
+        if (!xmlHasProp(node, (const xmlChar *)attr))
+            return fail_at(c, node, "no %s= (SimGrid requires it)", attr);
+    }
+    return 0;
+}
+
+/* The place of child k among its siblings: parent's shape takes it, in
+ * that order. form[] holds each form's phase so far (-1: the children so
+ * far do not fit that form); prev is the sibling before k. */
+static int check_place(checker *c, const xmlNode *parent, const xmlNode *k, const xmlNode *prev, int form[2])
+{
+    const elem_shape *sh = shape_of((const char *)parent->name);
+    const char *name = (const char *)k->name;
+    const char *kids[2] = {sh->kids, sh->kids_alt};
+    int anywhere = 0, fits = 0;
+    for (int f = 0; f < 2; f++) {
+        if (!kids[f]) {
+            form[f] = -1;
+            continue;
+        }
+        anywhere |= next_phase(kids[f], 0, name) >= 0;
+        form[f] = form[f] >= 0 ? next_phase(kids[f], form[f], name) : -1;
+        fits |= form[f] >= 0;
+    }
+    if (form[0] > 0 && form[1] > 0) /* both forms take it: the parser takes the second */
+        form[0] = -1;
+    if (fits)
+        return 0;
+    if (!anywhere)
+        return fail_at(c, k, "SimGrid takes no <%s> inside a <%s> (line %ld)%s%s", name, sh->name,
+                       xmlGetLineNo(parent), sh->order ? ": it takes " : "", sh->order ? sh->order : "");
+    return fail_at(c, k, "SimGrid takes no <%s> after the <%s> of line %ld inside a <%s>: a <%s> takes %s", name,
+                   prev ? (const char *)prev->name : "?", prev ? xmlGetLineNo(prev) : 0L, sh->name, sh->name,
+                   sh->order);
+}
+
+/* ---- profiles: a <trace>'s lines, the files hosts and links name ----
+ *
+ * SimGrid reads a profile while it reads the platform, and aborts on a
+ * file it cannot open ("Cannot open file"), a <trace> with neither text
+ * nor file= ("must have either a content, or point to a file"), and a
+ * line that is not a time and a value ("Invalid profile line"). */
+
+/* What is wrong in a profile's text, or NULL: each line blank, a
+ * comment (#), "LOOPAFTER T" or "PERIODICITY T" (not in a <trace>, whose
+ * periodicity= says it), or a time and a value (what follows, SimGrid
+ * leaves). */
+static const char *profile_damage(const char *text, int periodic, long *bad_line)
+{
+    long line = 1;
+    for (const char *p = text; *p; line++) {
+        size_t n = strcspn(p, "\n");
+        char buf[256];
+        snprintf(buf, sizeof buf, "%.*s", (int)(n < sizeof buf - 1 ? n : sizeof buf - 1), p);
+        p += n + (p[n] == '\n');
+        char *q = buf + strspn(buf, " \t\r"), *end;
+        if (!*q || *q == '#')
+            continue;
+        int numbers = 2;
+        if (strncmp(q, "LOOPAFTER", 9) == 0 || strncmp(q, "PERIODICITY", 11) == 0) {
+            if (periodic) { /* SimGrid: "Assertion loop && loop_delay == 0 failed" */
+                *bad_line = line;
+                return "a <trace>'s periodicity= says when it repeats: leave LOOPAFTER and PERIODICITY out";
+            }
+            q += strcspn(q, " \t");
+            numbers = 1;
+        }
+        for (int k = 0; k < numbers; k++) {
+            double v = strtod(q, &end);
+            if (end == q || !isfinite(v) || v < 0) {
+                *bad_line = line;
+                return "it is not a time and a value (two numbers >= 0)";
+            }
+            q = end;
+        }
+    }
+    return NULL;
+}
+
+/* Open a profile file as SimGrid looks for it: as given, then beside the
+ * platform file. Returns NULL when neither opens. */
+static FILE *open_profile(const checker *c, const char *file, char *where, size_t len)
+{
+    snprintf(where, len, "%s", file);
+    FILE *f = fopen(file, "r");
+    if (f || file[0] == '/')
+        return f;
+    const char *slash = strrchr(c->path, '/');
+    if (!slash)
+        return NULL;
+    snprintf(where, len, "%.*s/%s", (int)(slash - c->path), c->path, file);
+    return fopen(where, "r");
+}
+
+/* A file= or *_file= value: a file that opens and holds a profile. */
+static int check_profile_file(checker *c, const xmlNode *node, const char *attr, const char *file)
+{
+    char where[4200];
+    FILE *f = open_profile(c, file, where, sizeof where);
+    if (!f)
+        return fail_at(c, node, "%s='%s': cannot open it (%s; SimGrid looks for it as given, then beside the "
+                       "platform file)", attr, file, strerror(errno));
+    struct stat st;
+    char *text = NULL;
+    int rc = 0;
+    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > (64 << 20))
+        rc = fail_at(c, node, "%s='%s': not a regular file of at most 64 MiB", attr, where);
+    else if (!(text = calloc((size_t)st.st_size + 1, 1)) || fread(text, 1, (size_t)st.st_size, f) != (size_t)st.st_size)
+        rc = fail_at(c, node, "%s='%s': cannot read it", attr, where);
+    long line = 0;
+    const char *bad = rc == 0 ? profile_damage(text, is(node, "trace"), &line) : NULL;
+    if (bad)
+        rc = fail_at(c, node, "%s='%s', line %ld: %s", attr, where, line, bad);
+    free(text);
+    fclose(f);
+    return rc;
+}
+
+static int check_profiles(checker *c, const xmlNode *node)
+{
+    static const char *const attrs[] = {"speed_file", "availability_file", "state_file", "bandwidth_file",
+                                        "latency_file"};
+    int rc = 0;
+    for (int i = 0; i < 5 && rc == 0; i++) {
+        xmlChar *v = (is(node, "host") || is(node, "peer") || is(node, "link"))
+                         ? xmlGetProp(node, (const xmlChar *)attrs[i]) : NULL;
+        if (v && *v)
+            rc = check_profile_file(c, node, attrs[i], (const char *)v);
+        xmlFree(v);
+    }
+    if (rc != 0 || !is(node, "trace"))
+        return rc;
+    xmlChar *file = xmlGetProp(node, (const xmlChar *)"file"), *text = xmlNodeGetContent(node);
+    const char *t = text ? (const char *)text : "";
+    long line = 0;
+    const char *bad;
+    if (file && *file)
+        rc = check_profile_file(c, node, "file", (const char *)file);
+    else if (!t[strspn(t, " \t\r\n")])
+        rc = fail_at(c, node, "no profile: give its lines (a time and a value each) inside it, or a file=");
+    else if ((bad = profile_damage(t, 1, &line)) != NULL)
+        rc = fail_at(c, node, "its line %ld: %s", line, bad);
+    xmlFree(file);
+    xmlFree(text);
+    return rc;
+}
+
+/* What a <trace_connect> and a <host_link> name, to look up once every
+ * name is known: "trace\nID", "host\nID", "link\nID". */
+static int add_refs(checker *c, const xmlNode *node)
+{
+    static const char *const tc[] = {"trace", "element"}, *const hl[] = {"id", "up", "down"};
+    int rc = 0;
+    if (is(node, "trace_connect")) {
+        xmlChar *kind = xmlGetProp(node, (const xmlChar *)"kind");
+        int host = !kind || strcmp((const char *)kind, "HOST_AVAIL") == 0 || strcmp((const char *)kind, "SPEED") == 0;
+        xmlFree(kind);
+        for (int i = 0; i < 2 && rc == 0; i++) {
+            xmlChar *v = xmlGetProp(node, (const xmlChar *)tc[i]);
+            char key[1024];
+            snprintf(key, sizeof key, "%s\n%s", i == 0 ? "trace" : host ? "host" : "link", v ? (const char *)v : "");
+            rc = add_name(c, &c->refs, node, key);
+            xmlFree(v);
+        }
+    } else if (is(node, "host_link")) {
+        for (int i = 0; i < 3 && rc == 0; i++) {
+            xmlChar *v = xmlGetProp(node, (const xmlChar *)hl[i]);
+            char key[1024];
+            snprintf(key, sizeof key, "%s\n%s", i == 0 ? "host" : "link", v ? (const char *)v : "");
+            rc = add_name(c, &c->refs, node, key);
+            xmlFree(v);
+        }
+    } else if (is(node, "trace")) {
+        xmlChar *id = xmlGetProp(node, (const xmlChar *)"id");
+        if (id)
+            rc = add_name(c, &c->traces, node, (const char *)id);
+        xmlFree(id);
+    }
+    return rc;
+}
+
 static int check_node(checker *c, const xmlNode *node)
 {
     c->cpu_profiles |= cpu_profile(node);
@@ -773,10 +1132,34 @@ static int check_node(checker *c, const xmlNode *node)
         rc = add_ends(c, node);
     if (rc == 0 && is(node, "prop") && node->parent && is(node->parent, "config"))
         rc = check_config_prop(c, node);
+    if (rc == 0)
+        rc = check_shape(c, node);
+    if (rc == 0)
+        rc = check_profiles(c, node);
+    if (rc == 0)
+        rc = add_refs(c, node);
+    if (rc == 0 && is(node, "peer")) { /* SimGrid: "<peer> tag can only be used in Vivaldi netzones" */
+        xmlChar *r = node->parent ? xmlGetProp(node->parent, (const xmlChar *)"routing") : NULL;
+        if (!r || strcmp((const char *)r, "Vivaldi") != 0)
+            rc = fail_at(c, node, "a <peer> belongs to a zone of routing='Vivaldi' (this one is inside a <%s>%s%s)",
+                         (const char *)node->parent->name, r ? " of routing=" : "", r ? (const char *)r : "");
+        xmlFree(r);
+    }
+    int tops = 0; /* the platform's zones: SimGrid takes one, its root ("Invalid CPU model: nullptr") */
+    for (const xmlNode *k = is(node, "platform") ? node->children : NULL; k && rc == 0; k = k->next)
+        if (k->type == XML_ELEMENT_NODE && (is(k, "zone") || is(k, "AS") || is(k, "cluster") || is(k, "cabinet")) &&
+            ++tops == 2)
+            rc = fail_at(c, k, "a second zone at the top of the platform: SimGrid takes one, which holds the "
+                         "others (wrap them in a <zone routing='Full'> with <zoneRoute>s between them)");
+    int form[2] = {0, 0};
+    const xmlNode *prev = NULL;
     for (const xmlNode *k = node->children; k && rc == 0; k = k->next) {
         if (k->type == XML_ELEMENT_NODE) {
             rc = check_node(c, k);
-        } else if (k->type == XML_TEXT_NODE || k->type == XML_CDATA_SECTION_NODE) {
+            if (rc == 0)
+                rc = check_place(c, node, k, prev, form);
+            prev = k;
+        } else if ((k->type == XML_TEXT_NODE || k->type == XML_CDATA_SECTION_NODE) && !is(node, "trace")) {
             /* SimGrid's parser takes elements and blanks only ("Unexpected
              * character `e': `</zone>' expected") */
             const char *t = k->content ? (const char *)k->content : "";
@@ -825,6 +1208,61 @@ static int find_unknown_ends(checker *c)
                          z && is_src_dst ? "zone (a <zone> or <cluster>)" : "host or router");
                 return -1;
             }
+        }
+    }
+    return 0;
+}
+
+/* A link name a <host_link> or <trace_connect> may give: a <link>'s id,
+ * or a SPLITDUPLEX one's with _UP or _DOWN. Runs after check_directions
+ * has sorted the split links. */
+static int known_link(const checker *c, const char *name, int halves)
+{
+    if (known_name(&c->links, name))
+        return 1;
+    size_t n = strlen(name);
+    for (int i = 0; i < 2 && halves; i++) {
+        const char *tail = i ? "_DOWN" : "_UP";
+        size_t k = strlen(tail);
+        if (n > k && strcmp(name + n - k, tail) == 0) {
+            char base[1024];
+            snprintf(base, sizeof base, "%.*s", (int)(n - k), name);
+            if (known_name(&c->split_links, base))
+                return 1;
+        }
+    }
+    return 0;
+}
+
+/* Each <trace_connect> names a <trace> and a host or link, each
+ * <host_link> a host and two links (SimGrid: "trace unknown", "Host zz
+ * undefined", "Link 'nope' not found!", "Host not found"), and no
+ * <link_ctn> names a <backbone> (SimGrid knows one only as its Cluster
+ * zone's: "Link not found"). */
+static int find_unknown_refs(checker *c)
+{
+    if (c->traces.n > 1)
+        qsort(c->traces.v, c->traces.n, sizeof *c->traces.v, by_name);
+    for (size_t i = 0; i < c->refs.n; i++) {
+        const named *u = &c->refs.v[i];
+        const char *name = strchr(u->name, '\n') + 1;
+        int ok = strncmp(u->name, "trace\n", 6) == 0 ? known_name(&c->traces, name)
+                 : strncmp(u->name, "host\n", 5) == 0 ? known_name(&c->hosts, name)
+                 : known_link(c, name, is_named(u, "host_link"));
+        if (!ok) {
+            snprintf(c->err, c->errlen, "platform file '%s', line %ld, <%s>: '%s' names no %.*s of this file",
+                     c->path, u->line, u->elem, name, (int)(name - 1 - u->name), u->name);
+            return -1;
+        }
+    }
+    for (size_t i = 0; i < c->link_uses.n; i++) {
+        named key = {.name = c->link_uses.v[i].name};
+        const named *l = c->links.n ? bsearch(&key, c->links.v, c->links.n, sizeof key, by_name) : NULL;
+        if (l && strcmp(l->elem, "backbone") == 0) {
+            snprintf(c->err, c->errlen, "platform file '%s', line %ld, <link_ctn id=\"%s\">: it names the <backbone> "
+                     "of line %ld, which SimGrid knows only as a Cluster zone's; a route names <link>s",
+                     c->path, c->link_uses.v[i].line, key.name, l->line);
+            return -1;
         }
     }
     return 0;
@@ -925,6 +1363,182 @@ static int check_graph_hosts(checker *c, const xmlNode *zone, const char *routin
     }
     free_names(&ids);
     free_names(&routes);
+    return rc;
+}
+
+/* Whether a cluster makes a host of this name: prefix, a number its
+ * radical= names, suffix. */
+static int cluster_makes(const xmlNode *cl, const char *name)
+{
+    xmlChar *pre = xmlGetProp(cl, (const xmlChar *)"prefix"), *suf = xmlGetProp(cl, (const xmlChar *)"suffix");
+    xmlChar *rad = xmlGetProp(cl, (const xmlChar *)"radical");
+    size_t lp = pre ? strlen((const char *)pre) : 0, ls = suf ? strlen((const char *)suf) : 0, ln = strlen(name);
+    int found = 0;
+    if (rad && ln > lp + ls && strncmp(name, pre ? (const char *)pre : "", lp) == 0 &&
+        strcmp(name + ln - ls, suf ? (const char *)suf : "") == 0) {
+        char num[32];
+        long v;
+        snprintf(num, sizeof num, "%.*s", (int)(ln - lp - ls), name + lp);
+        if (ln - lp - ls < sizeof num && parse_whole(num, 0, LONG_MAX, &v) == 0) {
+            for (const char *q = (const char *)rad; *q && !found;) {
+                long a = strtol(q, (char **)&q, 10), b = a;
+                if (*q == '-')
+                    b = strtol(q + 1, (char **)&q, 10);
+                found = v >= a && v <= b;
+                q += *q == ',';
+            }
+        }
+    }
+    xmlFree(pre);
+    xmlFree(suf);
+    xmlFree(rad);
+    return found;
+}
+
+/* Whether name is a host or router inside zone (a <zone>, <AS> or
+ * <cluster>), at any depth: where a zoneRoute's gateway must be. */
+static int zone_holds(const xmlNode *zone, const char *name)
+{
+    if (is(zone, "cluster")) {
+        xmlChar *id = xmlGetProp(zone, (const xmlChar *)"id"), *rid = xmlGetProp(zone, (const xmlChar *)"router_id");
+        xmlChar *pre = xmlGetProp(zone, (const xmlChar *)"prefix"), *suf = xmlGetProp(zone, (const xmlChar *)"suffix");
+        char router[1024];
+        snprintf(router, sizeof router, "%s%s_router%s", pre ? (const char *)pre : "", id ? (const char *)id : "",
+                 suf ? (const char *)suf : "");
+        int found = strcmp(router, name) == 0 || (rid && strcmp((const char *)rid, name) == 0) ||
+                    cluster_makes(zone, name);
+        xmlFree(id);
+        xmlFree(rid);
+        xmlFree(pre);
+        xmlFree(suf);
+        return found;
+    }
+    for (const xmlNode *k = zone->children; k; k = k->next) {
+        if (k->type != XML_ELEMENT_NODE)
+            continue;
+        if (is(k, "host") || is(k, "router") || is(k, "peer")) {
+            xmlChar *id = xmlGetProp(k, (const xmlChar *)"id");
+            int found = id && strcmp((const char *)id, name) == 0;
+            xmlFree(id);
+            if (found)
+                return 1;
+        } else if ((is(k, "zone") || is(k, "AS") || is(k, "cluster")) && zone_holds(k, name)) {
+            return 1;
+        } else if (is(k, "cabinet") && cluster_makes(k, name)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* The element of a sorted set with this name, or NULL. */
+static const xmlNode *named_node(const names *set, const char *name)
+{
+    named key = {.name = (char *)name};
+    const named *e = set->n ? bsearch(&key, set->v, set->n, sizeof key, by_name) : NULL;
+    return e ? e->node : NULL;
+}
+
+/* A zone's routes as SimGrid 3.32 takes them (each of these aborted the
+ * run: "not in the same netzone as expected", "gw_src b belongs to z2",
+ * "already exists", "does not accept new routes", "In a StarZone, route
+ * must be", or a crash in a Dijkstra zone):
+ * - a <route> joins hosts or routers of its own zone;
+ * - a <zoneRoute> joins two zones directly inside its own, through a
+ *   gateway inside each;
+ * - no two routes of a zone join the same ends the same way (a route is
+ *   both ways unless symmetrical='NO');
+ * - a None zone has no routes, a Cluster or Vivaldi zone only a host's
+ *   route to itself. */
+static int check_zone_routes(checker *c, const xmlNode *zone)
+{
+    static const char *const own[] = {"host", "router", "peer"}, *const zones[] = {"zone", "AS", "cluster"};
+    xmlChar *rv = xmlGetProp(zone, (const xmlChar *)"routing");
+    xmlChar *zid = xmlGetProp(zone, (const xmlChar *)"id");
+    const char *routing = rv ? (const char *)rv : "", *zname = zid ? (const char *)zid : "";
+    int star = strcmp(routing, "Cluster") == 0 || strcmp(routing, "Vivaldi") == 0;
+    int cabinets = 0;
+    names mine = {0}, subzones = {0}, seen = {0};
+    int rc = child_ids(c, zone, own, 3, &mine);
+    if (rc == 0)
+        rc = child_ids(c, zone, zones, 3, &subzones);
+    if (rc == 0 && mine.n > 1)
+        qsort(mine.v, mine.n, sizeof *mine.v, by_name);
+    if (rc == 0 && subzones.n > 1)
+        qsort(subzones.v, subzones.n, sizeof *subzones.v, by_name);
+    for (const xmlNode *k = zone->children; k; k = k->next)
+        cabinets |= k->type == XML_ELEMENT_NODE && is(k, "cabinet");
+    for (const xmlNode *k = zone->children; k && rc == 0; k = k->next) {
+        if (k->type != XML_ELEMENT_NODE)
+            continue;
+        int route = is(k, "route"), zroute = is(k, "zoneRoute") || is(k, "ASroute");
+        int bypass = is(k, "bypassRoute") || is(k, "bypassZoneRoute") || is(k, "bypassASroute");
+        if (!route && !zroute && !bypass)
+            continue;
+        xmlChar *src = xmlGetProp(k, (const xmlChar *)"src"), *dst = xmlGetProp(k, (const xmlChar *)"dst");
+        xmlChar *gws = xmlGetProp(k, (const xmlChar *)"gw_src"), *gwd = xmlGetProp(k, (const xmlChar *)"gw_dst");
+        xmlChar *sym = xmlGetProp(k, (const xmlChar *)"symmetrical");
+        const char *s = src ? (const char *)src : "", *d = dst ? (const char *)dst : "";
+        const char *ends[2] = {s, d}, *gw[2] = {gws ? (const char *)gws : NULL, gwd ? (const char *)gwd : NULL};
+        int of_hosts = route || is(k, "bypassRoute");
+        if (strcmp(routing, "None") == 0) {
+            rc = fail_at(c, k, "a zone of routing='None' ('%s') takes no routes", zname);
+        } else if (star && of_hosts && strcmp(s, d) != 0) {
+            rc = fail_at(c, k, "in a zone of routing='%s' ('%s') a <route> may only join a host to itself "
+                         "(src = dst); its hosts reach each other through the zone's own links", routing, zname);
+        }
+        for (int e = 0; e < 2 && rc == 0; e++) {
+            if (of_hosts && !cabinets && !known_name(&mine, ends[e]))
+                rc = fail_at(c, k, "%s='%s' is not a host or router of this route's zone '%s': a <route> joins "
+                             "two of its own zone's; between zones, a <zoneRoute> in the zone that holds both",
+                             e ? "dst" : "src", ends[e], zname);
+            else if (!of_hosts && !known_name(&subzones, ends[e]))
+                rc = fail_at(c, k, "%s='%s' is not a zone directly inside this zoneRoute's zone '%s': a "
+                             "<zoneRoute> joins two zones (or clusters) of its own zone", e ? "dst" : "src",
+                             ends[e], zname);
+            else if (!of_hosts && gw[e] && !zone_holds(named_node(&subzones, ends[e]), gw[e]))
+                rc = fail_at(c, k, "%s='%s' is not a host or router inside its %s= zone, '%s'",
+                             e ? "gw_dst" : "gw_src", gw[e], e ? "dst" : "src", ends[e]);
+        }
+        /* the same ends twice, one way or the other */
+        char key[2048];
+        int both = !(sym && (strcmp((const char *)sym, "NO") == 0 || strcmp((const char *)sym, "no") == 0));
+        for (int way = 0; way < 1 + (both && strcmp(s, d) != 0) && rc == 0 && !bypass; way++) {
+            snprintf(key, sizeof key, "%s\n%s", ends[way], ends[1 - way]);
+            rc = add_name(c, &seen, k, key);
+        }
+        xmlFree(src);
+        xmlFree(dst);
+        xmlFree(gws);
+        xmlFree(gwd);
+        xmlFree(sym);
+    }
+    if (rc == 0 && seen.n > 1) {
+        qsort(seen.v, seen.n, sizeof *seen.v, by_name_then_line);
+        for (size_t i = 1; i < seen.n && rc == 0; i++)
+            if (strcmp(seen.v[i - 1].name, seen.v[i].name) == 0) {
+                const char *nl = strchr(seen.v[i].name, '\n');
+                snprintf(c->err, c->errlen, "platform file '%s', line %ld, <%s>: a second route from '%.*s' to "
+                         "'%s' in zone '%s' (the first: line %ld; a route goes both ways unless "
+                         "symmetrical='NO')", c->path, seen.v[i].line, seen.v[i].elem, (int)(nl - seen.v[i].name),
+                         seen.v[i].name, nl + 1, zname, seen.v[i - 1].line);
+                rc = -1;
+            }
+    }
+    free_names(&mine);
+    free_names(&subzones);
+    free_names(&seen);
+    xmlFree(rv);
+    xmlFree(zid);
+    return rc;
+}
+
+static int check_all_routes(checker *c, const xmlNode *node)
+{
+    int rc = is(node, "zone") || is(node, "AS") ? check_zone_routes(c, node) : 0;
+    for (const xmlNode *k = node->children; k && rc == 0; k = k->next)
+        if (k->type == XML_ELEMENT_NODE)
+            rc = check_all_routes(c, k);
     return rc;
 }
 
@@ -1038,7 +1652,9 @@ static int check_counting(const char *path, int *hosts, int *cpu_profiles, int n
                  "the ranks need at least one to run on", path);
         goto done;
     }
-    if (find_unknown_ends(&c) != 0 || check_full_zones(&c, root) != 0 || check_prolog(&c, doc, root) != 0)
+    if (find_unknown_ends(&c) != 0 || find_unknown_refs(&c) != 0 || check_all_routes(&c, root) != 0 ||
+        check_full_zones(&c, root) != 0 ||
+        check_prolog(&c, doc, root) != 0)
         goto done;
     if (no_link_profiles && c.link_profile_line) {
         snprintf(err, errlen, "platform file '%s', line %d: %s makes a link follow a profile, which --net "
@@ -1063,6 +1679,8 @@ done:
     free_names(&c.undirected);
     free_names(&c.ends);
     free_names(&c.zone_ends);
+    free_names(&c.traces);
+    free_names(&c.refs);
     if (doc)
         xmlFreeDoc(doc);
     xmlFreeParserCtxt(ctx);

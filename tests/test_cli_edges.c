@@ -609,7 +609,16 @@ static void platform_file_errors_are_bad_input(void **state)
     char bare_path[512], e[1200];
     put_file(bare_path, sizeof bare_path, "bare.xml", bare, strlen(bare));
     snprintf(e, sizeof e, "pingpong --platform %s", bare_path);
+    /* SimGrid's parser aborted on an attribute its DTD lacks (signal 6,
+     * exit 1): "Bad attribute `colour' in `cluster' element start tag" */
+    static const char odd[] = "<?xml version='1.0'?>\n<!DOCTYPE platform SYSTEM \"https://simgrid.org/simgrid.dtd\">\n"
+                              "<platform version=\"4.1\">\n<cluster id=\"c\" prefix=\"n-\" suffix=\"\" radical=\"0-3\" "
+                              "speed=\"1Gf\" bw=\"1Gbps\" lat=\"5us\" colour=\"red\"/>\n</platform>\n";
+    char odd_path[512], f[1200];
+    put_file(odd_path, sizeof odd_path, "odd.xml", odd, strlen(odd));
+    snprintf(f, sizeof f, "collective --workers 2 --bytes 4KiB --platform %s", odd_path);
     const test_refusal cases[] = {
+        {f, "odd.xml', line 4, <cluster id=\"c\">: colour= is not an attribute SimGrid takes on a <cluster>"},
         {a, "neg.xml', line 4, <host id=\"h\">: speed='-1Gf' is negative"},
         {b, "speed='-1Gf' is negative"},
         {c, "nothing-here.xml': No such file"},

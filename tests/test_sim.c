@@ -268,6 +268,14 @@ static void platform_values_are_checked(void **state)
         {"<backbone id=\"b\" bandwidth=\"1Gbps\" latency=\"nan\"/>\n", "<backbone id=\"b\">: latency='nan'"},
         {"<peer id=\"p\" speed=\"1Gf\" bw_in=\"-1Mbps\" bw_out=\"1Mbps\"/>\n", "bw_in='-1Mbps' is negative"},
         {"<disk id=\"d\" read_bw=\"0Bps\" write_bw=\"1MBps\"/>\n", "read_bw='0Bps' is zero"},
+        {"<host id=\"a\" speed=\"1Gf\"><link id=\"l\" bandwidth=\"1Gbps\" latency=\"1us\"/></host>\n",
+         "line 5, <link id=\"l\">: SimGrid takes no <link> inside a <host> (line 5): it takes only <disk>s and <prop>s"},
+        {"<host id=\"a\" speed=\"1Gf\"/>\n<link id=\"l\" bandwidth=\"1Gbps\" latency=\"1us\"/>\n"
+         "<route src=\"a\" dst=\"a\"><link_ctn id=\"l\" dir=\"UP\"/></route>\n",
+         "line 7, <link_ctn id=\"l\">: dir= is not an attribute SimGrid takes on a <link_ctn> (it takes id, direction)"},
+        {"<host id=\"a\" speed=\"1Gf\"/>\n<link id=\"l\" bandwidth=\"1Gbps\" latency=\"1us\"/>\n"
+         "<route src=\"a\" dst=\"a\"><link_ctn id=\"l\"/></route>\n<host id=\"b\" speed=\"1Gf\"/>\n",
+         "line 8, <host id=\"b\">: SimGrid takes no <host> after the <route> of line 7 inside a <zone>"},
         {"<host id=\"a\" speed=\"1Gf\"/>\n<host id=\"b\" speed=\"1Gf\"/>\n<link id=\"l\" bandwidth=\"1Gbps\" latency=\"1us\"/>\n"
          "<route src=\"a\" dst=\"b\">\n<link_ctn id=\"nosuch\"/></route>\n",
          "line 9, <link_ctn id=\"nosuch\">: no link of that name"},
@@ -373,6 +381,71 @@ static void platform_values_are_checked(void **state)
          "sharing_policy='WIFI' belongs to a link of a zone of routing='Wifi'"},
         {"<zone id=\"w\" routing=\"Full\"><host id=\"a\" speed=\"1Gf\"/> - </zone>",
          "<zone id=\"w\">: text '- ' inside it"},
+        /* SimGrid's parser aborted on each of these: "Bad attribute",
+         * "Required attribute `prefix' not set", "Starting tag <host> is
+         * not allowed here", "Unexpected character `<'", "<include> tag
+         * was removed", "Function 'f' not registered" */
+        {"<cluster id=\"c\" prefix=\"n-\" suffix=\"\" radical=\"0-3\" speed=\"1Gf\" bw=\"1Gbps\" lat=\"5us\" "
+         "colour=\"red\"/>",
+         "<cluster id=\"c\">: colour= is not an attribute SimGrid takes on a <cluster> (it takes id, prefix, suffix"},
+        {"<cluster id=\"c\" suffix=\"\" radical=\"0-3\" speed=\"1Gf\" bw=\"1Gbps\" lat=\"5us\"/>",
+         "<cluster id=\"c\">: no prefix= (SimGrid requires it)"},
+        {"<host id=\"a\" speed=\"1Gf\"/>", "line 3, <host id=\"a\">: SimGrid takes no <host> inside a <platform>"},
+        {"<zone id=\"w\" routing=\"Full\"><host id=\"a\" speed=\"1Gf\"/></zone>"
+         "<config><prop id=\"network/model\" value=\"CM02\"/></config>",
+         "<config>: SimGrid takes no <config> after the <zone> of line 3 inside a <platform>"},
+        {"<zone id=\"w\" routing=\"Full\"><host id=\"a\" speed=\"1Gf\"/>"
+         "<cluster id=\"c\" prefix=\"n-\" suffix=\"\" radical=\"0-3\" speed=\"1Gf\" bw=\"1Gbps\" lat=\"5us\"/></zone>",
+         "<cluster id=\"c\">: SimGrid takes no <cluster> after the <host> of line 3 inside a <zone>"},
+        {"<zone id=\"w\" routing=\"Full\" speed=\"1Gf\"><host id=\"a\" speed=\"1Gf\"/></zone>",
+         "<zone id=\"w\">: speed= is not an attribute SimGrid takes on a <zone> (it takes id, routing)"},
+        {"<zone id=\"w\" routing=\"Full\"><widget/><host id=\"a\" speed=\"1Gf\"/></zone>",
+         "<widget>: not an element of SimGrid's platform files"},
+        {"<include file=\"more.xml\"/>", "<include>: SimGrid removed <include> in 3.18"},
+        {"<zone id=\"w\" routing=\"Full\"><host id=\"a\" speed=\"1Gf\"/></zone><actor host=\"a\" function=\"f\"/>",
+         "<actor>: an actor belongs to a deployment file"},
+        /* and on these, once reading the file went further ("not in the
+         * same netzone as expected", "gw_src b belongs to z2", "already
+         * exists" or a crash, "does not accept new routes", "In a StarZone,
+         * route must be", "<peer> tag can only be used in Vivaldi", "Invalid
+         * CPU model", "Latency cannot be set for WiFi Links", "trace
+         * unknown", "Link 'nope' not found!", "Link not found", "must have
+         * either a content", "Invalid profile line", "Cannot open file",
+         * " is not an int"; a link named like a cluster's but not one) */
+        {"<zone id=\"w\" routing=\"Full\"><zone id=\"z1\" routing=\"Full\"><host id=\"a\" speed=\"1Gf\"/></zone><zone id=\"z2\" routing=\"Full\"><host id=\"b\" speed=\"1Gf\"/><link id=\"l\" bandwidth=\"1Gbps\" latency=\"1us\"/><route src=\"b\" dst=\"a\"><link_ctn id=\"l\"/></route></zone></zone>",
+         "<route>: dst='a' is not a host or router of this route's zone 'z2'"},
+        {"<zone id=\"w\" routing=\"Full\"><zone id=\"z1\" routing=\"Full\"><host id=\"a\" speed=\"1Gf\"/></zone><zone id=\"z2\" routing=\"Full\"><host id=\"b\" speed=\"1Gf\"/></zone><link id=\"m\" bandwidth=\"1Gbps\" latency=\"1us\"/><zoneRoute src=\"z1\" dst=\"z2\" gw_src=\"b\" gw_dst=\"a\"><link_ctn id=\"m\"/></zoneRoute></zone>",
+         "<zoneRoute>: gw_src='b' is not a host or router inside its src= zone, 'z1'"},
+        {"<zone id=\"w\" routing=\"Full\"><zone id=\"z1\" routing=\"Full\"><zone id=\"z3\" routing=\"Full\"><host id=\"a\" speed=\"1Gf\"/></zone></zone><zone id=\"z2\" routing=\"Full\"><host id=\"b\" speed=\"1Gf\"/></zone><link id=\"m\" bandwidth=\"1Gbps\" latency=\"1us\"/><zoneRoute src=\"z3\" dst=\"z2\" gw_src=\"a\" gw_dst=\"b\"><link_ctn id=\"m\"/></zoneRoute></zone>",
+         "src='z3' is not a zone directly inside this zoneRoute's zone 'w'"},
+        {"<zone id=\"w\" routing=\"Dijkstra\"><host id=\"a\" speed=\"1Gf\"/><host id=\"b\" speed=\"1Gf\"/><link id=\"m\" bandwidth=\"1Gbps\" latency=\"1us\"/><route src=\"a\" dst=\"b\"><link_ctn id=\"m\"/></route><route src=\"b\" dst=\"a\"><link_ctn id=\"m\"/></route></zone>",
+         "a second route from 'a' to 'b' in zone 'w'"},
+        {"<zone id=\"w\" routing=\"None\"><host id=\"a\" speed=\"1Gf\"/><host id=\"b\" speed=\"1Gf\"/><link id=\"m\" bandwidth=\"1Gbps\" latency=\"1us\"/><route src=\"a\" dst=\"b\"><link_ctn id=\"m\"/></route></zone>",
+         "a zone of routing='None' ('w') takes no routes"},
+        {"<zone id=\"w\" routing=\"Cluster\"><host id=\"a\" speed=\"1Gf\"/><host id=\"b\" speed=\"1Gf\"/><link id=\"m\" bandwidth=\"1Gbps\" latency=\"1us\"/><route src=\"a\" dst=\"b\"><link_ctn id=\"m\"/></route></zone>",
+         "in a zone of routing='Cluster' ('w') a <route> may only join a host to itself"},
+        {"<zone id=\"w\" routing=\"Full\"><peer id=\"p\" speed=\"1Gf\" bw_in=\"1Gbps\" bw_out=\"1Gbps\"/></zone>",
+         "a <peer> belongs to a zone of routing='Vivaldi'"},
+        {"<zone id=\"w\" routing=\"Full\"><host id=\"a\" speed=\"1Gf\"/></zone><zone id=\"v\" routing=\"Full\"><host id=\"b\" speed=\"1Gf\"/></zone>",
+         "<zone id=\"v\">: a second zone at the top of the platform"},
+        {"<zone id=\"w\" routing=\"Wifi\"><host id=\"a\" speed=\"1Gf\"/><router id=\"r\"/><link id=\"m\" bandwidth=\"1Gbps\" latency=\"1us\" sharing_policy=\"WIFI\"/></zone>",
+         "latency='1us': SimGrid takes no latency on a WIFI link"},
+        {"<zone id=\"w\" routing=\"Full\"><host id=\"a\" speed=\"1Gf\"/></zone><trace_connect trace=\"tt\" element=\"a\" kind=\"SPEED\"/>",
+         "<trace_connect>: 'tt' names no trace of this file"},
+        {"<zone id=\"w\" routing=\"Cluster\"><host id=\"a\" speed=\"1Gf\"/><host_link id=\"a\" up=\"nope\" down=\"nope\"/></zone>",
+         "<host_link>: 'nope' names no link of this file"},
+        {"<zone id=\"w\" routing=\"Full\"><host id=\"a\" speed=\"1Gf\"/><host id=\"b\" speed=\"1Gf\"/><link id=\"m\" bandwidth=\"1Gbps\" latency=\"1us\"/><backbone id=\"bb\" bandwidth=\"1Gbps\" latency=\"1us\"/><route src=\"a\" dst=\"b\"><link_ctn id=\"bb\"/></route></zone>",
+         "<link_ctn id=\"bb\">: it names the <backbone>"},
+        {"<trace id=\"t\" periodicity=\"1\"/><zone id=\"w\" routing=\"Full\"><host id=\"a\" speed=\"1Gf\"/></zone>",
+         "<trace id=\"t\">: no profile"},
+        {"<trace id=\"t\" periodicity=\"1\">\nx y\n</trace><zone id=\"w\" routing=\"Full\"><host id=\"a\" speed=\"1Gf\"/></zone>",
+         "<trace id=\"t\">: its line 2: it is not a time and a value"},
+        {"<zone id=\"w\" routing=\"Full\"><host id=\"a\" speed=\"1Gf\" speed_file=\"/nonexistent/profile\"/></zone>",
+         "speed_file='/nonexistent/profile': cannot open it"},
+        {"<zone id=\"w\" routing=\"Full\"><host id=\"a\" speed=\"1Gf\" core=\"\"/></zone>",
+         "core='' is not a whole number"},
+        {"<zone id=\"w\" routing=\"Full\"><cluster id=\"node-2\" prefix=\"n-\" suffix=\"\" radical=\"0-1\" speed=\"1Gf\" bw=\"1Gbps\" lat=\"1us\"/><cluster id=\"node-3\" prefix=\"m-\" suffix=\"\" radical=\"0-1\" speed=\"1Gf\" bw=\"1Gbps\" lat=\"1us\"/><link id=\"uplink\" bandwidth=\"1Gbps\" latency=\"1us\"/><zoneRoute src=\"node-2\" dst=\"node-3\" gw_src=\"n-node-2_router\" gw_dst=\"m-node-3_router\"><link_ctn id=\"node-2-nic\"/></zoneRoute></zone>",
+         "<link_ctn id=\"node-2-nic\">: no link of that name"},
     };
     char path[64], err[1024];
     for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
@@ -412,6 +485,24 @@ static void platform_values_are_checked(void **state)
     unlink(path);
     if (rc != 0)
         fail_msg("a valid platform was refused: %s", err);
+    /* a profile given in the file (text inside a <trace>), props in
+     * their places, a disk with its own */
+    strcpy(path, "/tmp/distlab-test-XXXXXX.xml");
+    int fd = mkstemps(path, 4);
+    assert_true(fd >= 0);
+    const char *ok = "<?xml version='1.0'?>\n<!DOCTYPE platform SYSTEM \"https://simgrid.org/simgrid.dtd\">\n"
+                     "<platform version=\"4.1\">\n<config id=\"c\"><prop id=\"network/model\" value=\"CM02\"/></config>\n"
+                     "<trace id=\"t\" periodicity=\"1\">\n0 1.0\n0.5 0.5\n</trace>\n"
+                     "<zone id=\"z\" routing=\"Full\"><prop id=\"k\" value=\"v\"/>\n<host id=\"a\" speed=\"1Gf\">"
+                     "<disk id=\"d\" read_bw=\"1GBps\" write_bw=\"1GBps\"><prop id=\"x\" value=\"y\"/></disk>"
+                     "<prop id=\"p\" value=\"q\"/></host>\n</zone>\n"
+                     "<trace_connect trace=\"t\" element=\"a\" kind=\"SPEED\"/>\n</platform>\n";
+    assert_int_equal(write(fd, ok, strlen(ok)), (int)strlen(ok));
+    close(fd);
+    rc = sim_platform_check(path, err, sizeof err);
+    unlink(path);
+    if (rc != 0)
+        fail_msg("a valid platform with a trace was refused: %s", err);
     const char *shipped[] = {"platforms/cluster16.xml", "platforms/two-racks.xml",
                              "platforms/dgx-a100-4nodes.xml"};
     for (int i = 0; i < 3; i++)
