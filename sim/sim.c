@@ -667,7 +667,7 @@ static void an_deadline(void *arg)
 static int an_suspend(sim_rank *s, double deadline, int ready)
 {
     double now = sim_clock();
-    an_waiter w = {.actor = sg_actor_self(), .next = s->waiters,
+    an_waiter w = {.actor = s->companions ? sg_actor_self() : s->actor, .next = s->waiters,
                    .not_before = s->ahead > now ? s->ahead : -INFINITY, .woken_at = SIZE_MAX};
     if (ready && w.not_before > now && !(w.catch_up = sim_timer_at(w.not_before, an_caught_up, &w)))
         return -1;
