@@ -12,9 +12,15 @@
  *   1. read   copy the components its gradient needs from the shared
  *             weights (sparse data: only the batch's features and the
  *             bias, O(Z); dense data: all P)
+ *                                  (compute: RT_WORK_SHARED_READ, 1 per float)
  *   2. grad   gradient on that copy            (compute: loss_grad flops)
  *   3. write  w_j -= lr g_j for every j the gradient touches
- *                                              (compute: 2 flops per j)
+ *                                 (compute: RT_WORK_SHARED_WRITE, 2 per j)
+ *
+ * Only a calibration prices the read (and the write at its own rate): it
+ * measures this very step on each model's weights in shared memory, all
+ * ranks at once (verb_calibrate.c). Without one the read is free and the
+ * write is element-wise work, 2 flops per j at the host speed, as before.
  *
  * With --sync none (Hogwild!) nothing orders these steps across workers:
  * between a worker's read and its write, other workers' writes land, and
@@ -197,23 +203,27 @@ static uint64_t updates_so_far(const hw_counts *counts, int W)
 
 /* Step 1: copy into local what the gradient of the batch will read. A
  * linear model on sparse data reads rows j of W (K floats each) for the
- * batch's features j, and the K biases at d K; anything else reads all. */
-static void hw_read(const float *w, float *local, size_t P, const ml_model *m,
+ * batch's features j, and the K biases at d K; anything else reads all.
+ * Returns the number of floats read. */
+static size_t hw_read(const float *w, float *local, size_t P, const ml_model *m,
                     const ml_dataset *ds, const size_t *idx, size_t b)
 {
     ml_model_kind kind = ml_model_kind_of(m);
     if (!ds->sparse || kind == ML_MODEL_MLP) {
         for (size_t j = 0; j < P; j++)
             local[j] = load_f(w + j);
-        return;
+        return P;
     }
-    size_t K = kind == ML_MODEL_SOFTMAX ? (size_t)ml_model_classes(m) : 1;
-    for (size_t i = 0; i < b; i++)
+    size_t K = kind == ML_MODEL_SOFTMAX ? (size_t)ml_model_classes(m) : 1, nnz = 0;
+    for (size_t i = 0; i < b; i++) {
+        nnz += ds->row_ptr[idx[i] + 1] - ds->row_ptr[idx[i]];
         for (size_t k = ds->row_ptr[idx[i]]; k < ds->row_ptr[idx[i] + 1]; k++)
             for (size_t c = 0, j = (size_t)ds->col[k] * K; c < K; c++)
                 local[j + c] = load_f(w + j + c);
+    }
     for (size_t c = 0, j = ml_model_inputs(m) * K; c < K; c++)
         local[j + c] = load_f(w + j + c);
+    return (nnz + 1) * K;
 }
 
 /* Step 3: w_j -= lr g_j, each component a load and a store (not an atomic
@@ -496,7 +506,10 @@ int hogwild_rank(rt *r, void *arg)
         draw ^= draw << 17;
         int sample = draw % stale_every == 0;
         uint64_t before = sample ? updates_so_far(counts, W) : 0;
-        hw_read(w, local, P, model, train, batch_idx, b);
+        size_t nread = hw_read(w, local, P, model, train, batch_idx, b);
+        /* priced only by a calibration (see RT_WORK_SHARED_READ) */
+        if ((rc = rt_compute_as(r, RT_WORK_SHARED_READ, (double)nread)))
+            break;
 
         /* ---- 2. gradient, charged, and the write's element-wise flops ---- */
         double flops;
@@ -506,7 +519,7 @@ int hogwild_rank(rt *r, void *arg)
             break;
         }
         if ((rc = train_charge(r, flops)) ||
-            (rc = train_charge_vector(r, 2.0 * (double)(grad.sparse ? grad.nnz : P))))
+            (rc = rt_compute_as(r, RT_WORK_SHARED_WRITE, 2.0 * (double)(grad.sparse ? grad.nnz : P))))
             break;
 
         /* ---- 3. write ---- */

@@ -120,7 +120,15 @@ int rt_compute(rt *r, double flops);
 typedef enum rt_work {
     RT_WORK_MODEL = 0, /* a model's forward and backward passes (rt_compute) */
     RT_WORK_VECTOR,    /* element-wise work: optimizer steps, averaging,
-                        * a collective's sums, copies into shared weights */
+                        * a collective's sums */
+    /* Memory that other ranks' cores write at the same time (rt_shared:
+     * Hogwild!'s weights), where every cache line read or written may
+     * first have to come from another core. Only a calibration prices
+     * this traffic (it measures ranks reading and writing one shared
+     * vector at once); without one, a read is free and a write is charged
+     * as RT_WORK_VECTOR, so that the closed-form costs hold. */
+    RT_WORK_SHARED_READ,  /* copying floats out of shared memory: 1 per float */
+    RT_WORK_SHARED_WRITE, /* w -= lr g into shared memory: 2 per float */
     RT_WORK_KINDS
 } rt_work;
 int rt_compute_as(rt *r, rt_work kind, double flops);

@@ -496,6 +496,13 @@ int cli_job_config(const cli_args *a, const char *verb, job_config *cfg, sim_con
             sim->vector_flops[i] = c.vector[i].flops_per_call;
             sim->vector_flops_per_s[i] = c.vector[i].flops_per_s.median;
         }
+        /* Hogwild!'s traffic on shared memory, where it was measured */
+        sim->nshared = c.nshared < SIM_MAX_VECTOR ? c.nshared : SIM_MAX_VECTOR;
+        for (int i = 0; i < sim->nshared; i++) {
+            sim->shared_floats[i] = (double)c.shared[i].floats;
+            sim->shared_read_per_s[i] = c.shared[i].read_Bps.median / sizeof(float);
+            sim->shared_write_per_s[i] = c.shared[i].write_Bps.median / sizeof(float);
+        }
         /* each measured size at its own time, where the line misses it */
         sim->nmsg = calib_wire_scale(&c, sim->msg_bytes, sim->msg_scale, SIM_MAX_MSG);
         /* ranks measured on one machine shared its cores: so do the
@@ -705,6 +712,13 @@ void cli_describe_job(const job_config *cfg, const job_result *res, char *buf, s
             if (sim->woken_model_factor > 0 && at < len)
                 snprintf(buf + at, len - at, "; a model's first step after a wait slept through x %.3g",
                          sim->woken_model_factor);
+            at = strlen(buf);
+            if (sim->nshared > 0 && at < len)
+                snprintf(buf + at, len - at, "; shared memory read at %.3g GB/s and written at %.3g GB/s "
+                         "(%.3g floats) to %.3g and %.3g (%.3g)", 4e-9 * sim->shared_read_per_s[0],
+                         4e-9 * sim->shared_write_per_s[0], sim->shared_floats[0],
+                         4e-9 * sim->shared_read_per_s[sim->nshared - 1],
+                         4e-9 * sim->shared_write_per_s[sim->nshared - 1], sim->shared_floats[sim->nshared - 1]);
             at = strlen(buf);
             if (sim->nmsg > 0 && at < len)
                 snprintf(buf + at, len - at, "; a message's bytes x %.3g at %.3g B to x %.3g at %.3g B (each "

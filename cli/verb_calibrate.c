@@ -5,7 +5,7 @@
  *   distlab calibrate -o c.json --workers 4 --launch procs --models softmax,mlp:256,128 --batches 16,64
  *   distlab run allreduce --calibration c.json ...    a simulation at the measured speeds
  *
- * Three phases, each repeated --repeat times (see core/calibration.h for
+ * Four phases, each repeated --repeat times (see core/calibration.h for
  * what each number means):
  *
  *   1. network  rank 0 and each other rank j in turn bounce messages of
@@ -31,6 +31,12 @@
  *               then the training step again, each after a sleep of
  *               CALIB_WOKEN_SLEEP_S: the rate of a rank's first step after
  *               a wait it slept through
+ *   4. shared   with every rank on one machine (threads, procs), every
+ *               rank at once runs Hogwild!'s step on one copy of each
+ *               model's weights in shared memory (read it all, the
+ *               gradient, write it all): the rates of the reads and of
+ *               the writes, which a simulation charges RT_WORK_SHARED_READ
+ *               and _WRITE at
  *
  * Everything runs on real sockets (threads, processes, or --launch hosts);
  * the result is a JSON file and, next to it, the SimGrid platform of a
@@ -70,7 +76,9 @@ static const size_t cal_vec_floats[] = {1 << 10, 1 << 13, 1 << 16, 1 << 18, 1 <<
 #define CAL_NVEC (sizeof cal_vec_floats / sizeof *cal_vec_floats)
 
 typedef struct cal_arg {
+    int shared;           /* every rank on one machine: measure shared memory */
     int repeat, nmodels, nbatches;
+    size_t nparams[CAL_MAX_MODELS]; /* each model's weights */
     char models[CAL_MAX_MODELS][128];
     size_t batches[CAL_MAX_BATCHES];
     const ml_problem *prob;
@@ -89,6 +97,8 @@ typedef struct cal_slot {
     double cpu_share[CAL_MAX_MODELS][CAL_MAX_BATCHES][CAL_MAX_REPEAT];
     double reduce_flops_per_s[CAL_MAX_REPEAT];
     double vector_flops_per_s[CAL_NVEC][CAL_MAX_REPEAT];
+    /* per model, Hogwild!'s step on its weights in shared memory */
+    double shared_read_Bps[CAL_MAX_MODELS][CAL_MAX_REPEAT], shared_write_Bps[CAL_MAX_MODELS][CAL_MAX_REPEAT];
     double train_flops_per_s[CAL_MAX_MODELS][CAL_MAX_BATCHES][CAL_MAX_REPEAT];
     double eval_flops_per_s[CAL_MAX_MODELS][CAL_MAX_BATCHES][CAL_MAX_REPEAT];
     double train_woken_flops_per_s[CAL_MAX_MODELS][CAL_MAX_BATCHES][CAL_MAX_REPEAT];
@@ -330,6 +340,105 @@ done:
     return rc;
 }
 
+/* ---- 4. a model's weights in shared memory, as Hogwild! uses them ---- */
+
+static float shared_load(const float *p)
+{
+    float v;
+    __atomic_load(p, &v, __ATOMIC_RELAXED);
+    return v;
+}
+
+static void shared_store(float *p, float v) { __atomic_store(p, &v, __ATOMIC_RELAXED); }
+
+/* Every rank at once runs Hogwild!'s step on one copy of model m's P
+ * weights in rt_shared memory (hogwild.c): read them all into a private
+ * copy (a relaxed load a float), the model's gradient on a batch of the
+ * rank's shard at the first batch size, then w -= lr g over all P (a
+ * load and a store a float). Bytes of floats read (written) over the
+ * reads' (the writes') time, at P floats.
+ *
+ * What happens between a rank's read and its write decides what they
+ * cost, so the gap is the gradient itself: with it spent spinning on the
+ * clock instead, the writes of 8 Ki floats ran at the element-wise rate
+ * (4.6 us, 2 ranks), as one Hogwild! worker alone writes its 7,850 (4.7
+ * us), where two workers' writes took 7.9-10.9 us (softmax on
+ * fashion-mnist, three runs, real-time priority, load 4.7); with the gap
+ * spent on passes over private vectors, reads ran twice as fast as the
+ * workers' (2.2 us against 4.4-5.3). */
+static int measure_shared(rt *r, const cal_arg *a, int m, cal_slot *out)
+{
+    const ml_dataset *train = &a->prob->train;
+    size_t b = a->batches[0];
+    ml_model *model = NULL;
+    ml_grad grad = {0};
+    train_shard shard = {0};
+    float *local = NULL;
+    size_t *idx = malloc(b * sizeof *idx);
+    char err[512], name[64];
+    int rc = RT_OK;
+    if (ml_model_create(a->models[m], train->d, train->classes, a->l2, &model, err, sizeof err) != 0) {
+        rc = rt_fail(r, RT_EINVAL, "calibrate: model %s: %s", a->models[m], err);
+        goto done;
+    }
+    size_t P = ml_model_nparams(model);
+    snprintf(name, sizeof name, "calibrate-shared-%d", m);
+    float *w = rt_shared(r, name, P * sizeof *w);
+    local = malloc(P * sizeof *local);
+    if (!w || !idx || !local || ml_grad_init(&grad, P) != 0 ||
+        train_shard_init(&shard, train, rt_rank(r), rt_size(r), 0x5eed + (uint64_t)m) != 0) {
+        rc = rt_fail(r, RT_ENOMEM, "calibrate: model %s in shared memory: %s", a->models[m],
+                     w ? "out of memory" : rt_error(r));
+        goto done;
+    }
+    grad.dense_only = 1;
+    if (rt_rank(r) == 0) {
+        ml_model_init_params(model, local, 1);
+        for (size_t j = 0; j < P; j++)
+            shared_store(w + j, local[j]);
+    }
+    if ((rc = barrier(r)))
+        goto done;
+    /* as many steps as the training rate's measurement took (about 50 ms) */
+    int steps = 0;
+    double one = 0, loss, flops;
+    for (int rep = -1; rep < a->repeat && !rc; rep++) { /* one untimed pass first */
+        double in_read = 0, in_write = 0, t_pass = rt_now(r);
+        for (int s = 0; s < (rep < 0 ? 1 : steps) && !rc; s++) {
+            size_t got = train_shard_next(&shard, b, idx);
+            double t0 = rt_now(r);
+            for (size_t j = 0; j < P; j++)
+                local[j] = shared_load(w + j);
+            double t1 = rt_now(r);
+            if (ml_model_loss_grad(model, local, train, idx, got, &grad, &loss, &flops, err, sizeof err) != 0) {
+                rc = rt_fail(r, RT_EINVAL, "calibrate: model %s: %s", a->models[m], err);
+                break;
+            }
+            double t2 = rt_now(r);
+            for (size_t j = 0; j < P; j++)
+                shared_store(w + j, shared_load(w + j) - 0.01f * grad.dense[j]);
+            double t3 = rt_now(r);
+            in_read += t1 - t0;
+            in_write += t3 - t2;
+        }
+        if (rep < 0) {
+            one = rt_now(r) - t_pass;
+            steps = (int)fmin(400, fmax(3, 0.05 / fmax(one, 1e-7)));
+            continue;
+        }
+        double bytes = (double)P * sizeof(float) * steps;
+        out->shared_read_Bps[m][rep] = in_read > 0 ? bytes / in_read : NAN;
+        out->shared_write_Bps[m][rep] = in_write > 0 ? bytes / in_write : NAN;
+    }
+done:
+    train_shard_free(&shard);
+    ml_grad_free(&grad);
+    ml_model_free(model);
+    free(local);
+    free(idx);
+    return rc;
+}
+
 static int calibrate_rank(rt *r, void *argp)
 {
     const cal_arg *a = argp;
@@ -347,6 +456,9 @@ static int calibrate_rank(rt *r, void *argp)
         for (int b = 0; b < a->nbatches && !rc; b++)
             if (!(rc = barrier(r)))
                 rc = measure_model(r, a, m, b, out);
+    for (int m = 0; m < a->nmodels && a->shared && !rc; m++)
+        if (!(rc = barrier(r)))
+            rc = measure_shared(r, a, m, out);
     return rc;
 }
 
@@ -438,6 +550,29 @@ static void summarize(const cal_arg *a, const job_result *res, calibration *c)
         e->floats = cal_vec_floats[k];
         e->flops_per_call = (double)cal_vec_floats[k];
         e->flops_per_s = calib_stat_of(v, n);
+    }
+    /* one point per model, by its weights' count: the smaller count's
+     * where two models have the same */
+    for (int m = 0; m < a->nmodels && a->shared; m++) {
+        size_t P = a->nparams[m];
+        int at = 0;
+        while (at < c->nshared && c->shared[at].floats < P)
+            at++;
+        if ((at < c->nshared && c->shared[at].floats == P) || c->nshared == CALIB_MAX_VECTOR)
+            continue;
+        memmove(&c->shared[at + 1], &c->shared[at], (size_t)(c->nshared - at) * sizeof *c->shared);
+        c->nshared++;
+        calib_shared *e = &c->shared[at];
+        e->floats = P;
+        for (int which = 0; which < 2; which++) {
+            n = 0;
+            for (int i = 0; i < p; i++)
+                for (int rep = 0; rep < R; rep++) {
+                    const cal_slot *s = job_result_slot(res, i);
+                    v[n++] = which ? s->shared_write_Bps[m][rep] : s->shared_read_Bps[m][rep];
+                }
+            *(which ? &e->write_Bps : &e->read_Bps) = calib_stat_of(v, n);
+        }
     }
     for (int m = 0; m < a->nmodels; m++)
         for (int b = 0; b < a->nbatches; b++) {
@@ -616,10 +751,12 @@ int verb_calibrate(int argc, char **argv)
             ml_problem_free(&prob);
             return 2;
         }
+        ca.nparams[m] = ml_model_nparams(probe);
         ml_model_free(probe);
     }
     ca.prob = &prob;
     ca.l2 = ml.l2;
+    ca.shared = real.launch != REAL_LAUNCH_HOSTS; /* memory only one machine's ranks share */
     cfg.ranks = (int)workers;
     cfg.result_bytes = sizeof(cal_slot);
     cfg.record_events = 0;
@@ -692,6 +829,12 @@ int verb_calibrate(int argc, char **argv)
     for (int i = 0; i < c.nvector; i++)
         printf(" %.3g Gflop/s at %zu floats%s", c.vector[i].flops_per_s.median / 1e9, c.vector[i].floats,
                i + 1 < c.nvector ? "," : "\n");
+    if (c.nshared > 0) {
+        printf("  shared memory, all ranks reading and writing it at once:");
+        for (int i = 0; i < c.nshared; i++)
+            printf(" %.3g GB/s read, %.3g written at %zu floats%s", c.shared[i].read_Bps.median / 1e9,
+                   c.shared[i].write_Bps.median / 1e9, c.shared[i].floats, i + 1 < c.nshared ? "," : "\n");
+    }
     for (int i = 0; i < c.ncompute; i++)
         printf("  %s, batch %zu: training %.3g Gflop/s (%.3g-%.3g), evaluation %.3g Gflop/s\n",
                c.compute[i].model, c.compute[i].batch, c.compute[i].train_flops_per_s.median / 1e9,

@@ -86,6 +86,17 @@ int calib_write(const calibration *c, const char *path, char *err, size_t errlen
                              stat_json(c->reduce_flops_per_s), "messages", messages, "vector", vector, "paths", paths, "compute", compute);
     if (!root)
         return fail(err, errlen, "calibration: out of memory");
+    if (c->nshared > 0) { /* only where it was measured: ranks on one machine */
+        json_t *shared = json_array();
+        for (int i = 0; i < c->nshared && shared; i++)
+            json_array_append_new(shared, json_pack("{s:I, s:o, s:o}", "floats", (json_int_t)c->shared[i].floats,
+                                                    "read_Bps", stat_json(c->shared[i].read_Bps), "write_Bps",
+                                                    stat_json(c->shared[i].write_Bps)));
+        if (!shared || json_object_set_new(root, "shared", shared) != 0) {
+            json_decref(root);
+            return fail(err, errlen, "calibration: out of memory");
+        }
+    }
     int rc = json_dump_file(root, path, JSON_INDENT(2) | JSON_REAL_PRECISION(9));
     json_decref(root);
     if (rc != 0)
@@ -256,6 +267,24 @@ static int read_body(json_t *root, const char *path, const char *version, calibr
         if (i > 0 && !(e->flops_per_call > e[-1].flops_per_call))
             return fail(err, errlen, "%s: the rates must come in increasing flops_per_call", where);
         if (read_stat(v, "flops_per_s", &e->flops_per_s, where, err, errlen))
+            return -1;
+    }
+    /* optional: measured only with every rank on one machine, and not
+     * by the builds before it (their files are read as they were) */
+    json_t *shared = json_object_get(root, "shared");
+    if (shared && (!json_is_array(shared) || json_array_size(shared) > CALIB_MAX_VECTOR))
+        return fail(err, errlen, "%s: shared must be a list of at most %d lengths", path, CALIB_MAX_VECTOR);
+    json_array_foreach(shared, i, v) {
+        calib_shared *e = &c->shared[c->nshared++];
+        snprintf(where, sizeof where, "%s: shared[%zu]", path, i);
+        json_t *floats = json_object_get(v, "floats");
+        if (!json_is_integer(floats) || json_integer_value(floats) < 1 ||
+            (i > 0 && (size_t)json_integer_value(floats) <= e[-1].floats))
+            return fail(err, errlen, "%s: floats must be a whole number of at least 1, the lengths increasing",
+                        where);
+        e->floats = (size_t)json_integer_value(floats);
+        if (read_stat(v, "read_Bps", &e->read_Bps, where, err, errlen) ||
+            read_stat(v, "write_Bps", &e->write_Bps, where, err, errlen))
             return -1;
     }
     json_array_foreach(compute, i, v) {

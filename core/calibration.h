@@ -42,6 +42,17 @@
  *                             at once: what a simulation charges
  *                             rt_compute_as(RT_WORK_VECTOR) at, from a few
  *                             thousand floats (in the cache) to millions
+ *   shared[]                  per vector length, ranks on one machine
+ *                             reading and writing one shared vector at
+ *                             once, as Hogwild!'s workers do (each reads
+ *                             it all into a copy of its own, works
+ *                             privately for a while, then writes w -= lr g
+ *                             over it all): the bytes a second of the
+ *                             reads and of the writes, which a simulation
+ *                             charges RT_WORK_SHARED_READ and _WRITE at.
+ *                             Absent from a file of ranks on several hosts
+ *                             (and from files of earlier builds, read as
+ *                             they were: a shared read then costs nothing)
  *   compute[]                 per model and batch size, the rate of the
  *                             model's counted flops in training (forward
  *                             and backward) and in evaluation (forward),
@@ -99,6 +110,11 @@ typedef struct calib_vector {
     calib_stat flops_per_s;
 } calib_vector;
 
+typedef struct calib_shared {
+    size_t floats;          /* the shared vector's length */
+    calib_stat read_Bps, write_Bps;
+} calib_shared;
+
 typedef struct calib_message {
     size_t bytes;
     calib_stat oneway_s;    /* over every path */
@@ -127,6 +143,8 @@ typedef struct calibration {
     calib_message messages[CALIB_MAX_MESSAGES];
     int nvector;            /* by length, increasing */
     calib_vector vector[CALIB_MAX_VECTOR];
+    int nshared;            /* by length, increasing; 0: not measured */
+    calib_shared shared[CALIB_MAX_VECTOR];
 } calibration;
 
 /* The median, smallest and largest of n values (sorted in place). */

@@ -440,6 +440,8 @@ int rt_compute_as(rt *r, rt_work kind, double flops)
         return rt_seterr(r, RT_EINVAL, "compute: flops must be >= 0, got %g", flops);
     if ((int)kind < 0 || kind >= RT_WORK_KINDS)
         return rt_seterr(r, RT_EINVAL, "compute: no kind of work %d", (int)kind);
+    if (r->ops->charges && !r->ops->charges(r, (int)kind))
+        return RT_OK;
     /* the clocks only for the event log: on real threads a Hogwild! update
      * takes about a microsecond, and the two clock reads were a tenth of it */
     if (!r->record_events)

@@ -63,6 +63,10 @@ typedef struct rt_ops {
      * call). NULL: at the call, which suits a backend that charges the
      * time inside compute (sim). */
     double (*compute_began)(rt *r);
+    /* Optional: 0 when compute charges nothing at all for this kind (sim:
+     * a shared read without a calibrated rate), so that rt_compute_as
+     * neither calls it nor records an event. NULL: every kind charges. */
+    int (*charges)(rt *r, int kind);
     /* Run fn(arg) beside the rank, concurrently with it (sim: another
      * actor on the rank's host; real: a thread); *handle is what join
      * takes. join waits for it to end and frees what spawn made. Both are

@@ -1623,6 +1623,13 @@ static double vector_seconds(const sim_config *sim, double flops)
     return flops / loglog(sim->vector_flops, sim->vector_flops_per_s, sim->nvector, flops);
 }
 
+/* A shared read costs only at a measured rate (sim_config.nshared). */
+static int sim_charges(rt *r, int kind)
+{
+    (void)r;
+    return kind != RT_WORK_SHARED_READ || sim_settings(S.cfg)->nshared > 0;
+}
+
 static int sim_compute(rt *r, int kind, double flops)
 {
     sim_rank *s = me(r);
@@ -1634,6 +1641,18 @@ static int sim_compute(rt *r, int kind, double flops)
         if (kind == RT_WORK_MODEL && sim->woken_model_factor > 0)
             flops *= sim->woken_model_factor;
     }
+    if (flops > 0 && (kind == RT_WORK_SHARED_READ || kind == RT_WORK_SHARED_WRITE) && sim->nshared > 0) {
+        /* floats moved: one a flop read, two a flop written */
+        int rd = kind == RT_WORK_SHARED_READ;
+        double floats = rd ? flops : flops / 2;
+        busy(me(r), floats / loglog(sim->shared_floats, rd ? sim->shared_read_per_s : sim->shared_write_per_s,
+                                    sim->nshared, floats) * r->slowdown);
+        return RT_OK;
+    }
+    if (kind == RT_WORK_SHARED_READ) /* unmeasured: free (sim_charges) */
+        return RT_OK;
+    if (kind == RT_WORK_SHARED_WRITE)
+        kind = RT_WORK_VECTOR;
     if (flops > 0 && kind == RT_WORK_VECTOR && sim->nvector > 0)
         busy(me(r), vector_seconds(sim, flops) * r->slowdown);
     else if (flops > 0)
@@ -1736,6 +1755,7 @@ static const rt_ops sim_ops = {
     .release = sim_release,
     .now = sim_now,
     .compute = sim_compute,
+    .charges = sim_charges,
     .shared = sim_shared,
     .spawn = sim_spawn,
     .join = sim_join,

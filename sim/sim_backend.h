@@ -89,6 +89,15 @@ typedef struct sim_config {
      * keep their closed forms). */
     int nvector;
     double vector_flops[SIM_MAX_VECTOR], vector_flops_per_s[SIM_MAX_VECTOR];
+    /* Shared memory (rt_compute_as RT_WORK_SHARED_READ and _WRITE) at
+     * measured rates (--calibration of ranks on one machine sets them):
+     * nshared points of (floats in one call, floats read a second,
+     * floats written a second), floats increasing, log-log between them
+     * and held at the ends. 0 points: a shared read is free and a write
+     * is vector work (the default: the closed forms hold). */
+    int nshared;
+    double shared_floats[SIM_MAX_VECTOR], shared_read_per_s[SIM_MAX_VECTOR],
+        shared_write_per_s[SIM_MAX_VECTOR];
     /* Messages by size (--calibration sets them): nmsg points of (bytes,
      * scale), bytes increasing; a message of n bytes crosses the links as
      * n times the scale at n (log-log between the points, held at the

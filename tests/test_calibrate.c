@@ -100,6 +100,16 @@ static void t_writes_a_file_that_loads(void **state)
         assert_true(i == 0 || (c.vector[i].floats > c.vector[i - 1].floats &&
                                c.vector[i].flops_per_call > c.vector[i - 1].flops_per_call));
     }
+    /* Hogwild!'s step on each model's weights in shared memory: one
+     * point a model, by its number of weights */
+    assert_int_equal(c.nshared, 2);
+    assert_int_equal(c.shared[0].floats, 785 * 10);
+    assert_int_equal(c.shared[1].floats, 785 * 32 + 33 * 16 + 17 * 10);
+    for (int i = 0; i < c.nshared; i++) {
+        assert_true(c.shared[i].read_Bps.median > 1e6 && isfinite(c.shared[i].read_Bps.max));
+        assert_true(c.shared[i].write_Bps.median > 1e6 && isfinite(c.shared[i].write_Bps.max));
+        assert_int_equal(c.shared[i].write_Bps.n, 4);
+    }
     /* the platform beside it loads and runs */
     assert_int_equal(test_distlab_run(out, sizeof out, "pingpong --platform %s/c.xml", tmpdir), 0);
     /* a run at the measured speed of its model */
@@ -187,6 +197,10 @@ static void t_refuses_bad_files(void **state)
         {"\"messages\": [", "\"messages\": 3, \"y\": [", "messages must be a list of at most"},
         {"\"bytes\": 4096,", "\"bytes\": 8,", "messages[1]: bytes must be a whole number of at least 1, the sizes increasing"},
         {"\"batch\": 64", "\"batch\": 0", "batch must be a whole number"},
+        {"\"shared\": [", "\"shared\": 3, \"z\": [", "shared must be a list of at most"},
+        {"\"floats\": 7850", "\"floats\": 0", "shared[0]: floats must be a whole number of at least 1"},
+        {"\"read_Bps\": {\n        \"median\": ", "\"read_Bps\": {\n        \"median\": -",
+         "shared[0]: read_Bps must be positive"},
         /* in range once read: a latency of 1e30 s was refused only as a
          * generated cluster (pingpong: exit 1), 1e-300 flop/s of vector
          * work deadlocked a collective */
@@ -476,6 +490,99 @@ static void t_sim_charges_a_woken_step(void **state)
             fail_msg("3 ranks on 2 cores: computation %d took %.9g s, expected %.9g", i, took[i], crowded[i]);
 }
 
+/* Rank 0 reads and writes shared memory of several sizes (RT_WORK_SHARED_
+ * READ: one flop a float; _WRITE: two); its slot gets the simulated time
+ * after each, then the number of its events. */
+enum { SHARED_CHARGES = 4 };
+static const double shared_charge_floats[SHARED_CHARGES] = {100, 4000, 1e6, 4000};
+static const int shared_charge_read[SHARED_CHARGES] = {1, 1, 0, 0};
+
+static int shared_rank(rt *r, void *arg)
+{
+    (void)arg;
+    double *at = job_slot(r);
+    if (rt_rank(r) != 0)
+        return RT_OK;
+    for (int i = 0; i < SHARED_CHARGES; i++) {
+        int rc = shared_charge_read[i] ? rt_compute_as(r, RT_WORK_SHARED_READ, shared_charge_floats[i])
+                                       : rt_compute_as(r, RT_WORK_SHARED_WRITE, 2 * shared_charge_floats[i]);
+        if (rc)
+            return rc;
+        at[i] = rt_now(r);
+    }
+    return RT_OK;
+}
+
+static void shared_times(const sim_config *sim, double *at, size_t *events)
+{
+    job_config cfg = sim_job_config(sim);
+    cfg.ranks = 2;
+    cfg.record_events = 1;
+    cfg.result_bytes = SHARED_CHARGES * sizeof(double);
+    job_result res;
+    if (job_run(&cfg, shared_rank, NULL, &res) != 0)
+        fail_msg("job: %s", res.error);
+    memcpy(at, job_result_slot(&res, 0), SHARED_CHARGES * sizeof(double));
+    *events = 0;
+    for (size_t i = 0; i < res.nevents; i++)
+        *events += res.events[i].kind == RT_EV_COMPUTE;
+    job_result_free(&res);
+}
+
+/* Without measured rates a shared read costs nothing and leaves no event
+ * (an uncalibrated Hogwild! keeps its closed form and its records), and a
+ * write is vector work (here at the host speed); at measured rates each
+ * moves its floats at the rate of its length, log-log between the points. */
+static void t_sim_charges_shared_memory(void **state)
+{
+    (void)state;
+    sim_config sim = sim_config_default();
+    sim.speed_flops = 1e9;
+    double at[SHARED_CHARGES];
+    size_t events;
+    shared_times(&sim, at, &events);
+    double w1 = 2e6 / 1e9, w2 = w1 + 8000 / 1e9;
+    if (at[0] != 0 || at[1] != 0 || fabs(at[2] - w1) > 1e-9 * w1 || fabs(at[3] - w2) > 1e-9 * w2)
+        fail_msg("without rates: %g %g %g %g s, expected 0 0 %g %g", at[0], at[1], at[2], at[3], w1, w2);
+    assert_int_equal(events, 2); /* the writes' */
+    sim.nshared = 2;
+    sim.shared_floats[0] = 1000, sim.shared_read_per_s[0] = 4e9, sim.shared_write_per_s[0] = 1e9;
+    sim.shared_floats[1] = 1e5, sim.shared_read_per_s[1] = 2e9, sim.shared_write_per_s[1] = 5e8;
+    shared_times(&sim, at, &events);
+    double k = log(4.0) / log(100.0); /* 4000 floats between 1000 and 1e5 */
+    double rd = exp(log(4e9) + k * (log(2e9) - log(4e9))), wr = exp(log(1e9) + k * (log(5e8) - log(1e9)));
+    double want[SHARED_CHARGES] = {100 / 4e9, 4000 / rd, 1e6 / 5e8, 4000 / wr}, t = 0;
+    for (int i = 0; i < SHARED_CHARGES; i++) {
+        t += want[i];
+        if (fabs(at[i] - t) > 1e-6 * t)
+            fail_msg("at measured rates, charge %d ends at %.9g s, expected %.9g", i, at[i], t);
+    }
+    assert_int_equal(events, SHARED_CHARGES);
+}
+
+/* A file without shared rates (ranks on several hosts; the builds before
+ * them) is read as it was, with none. */
+static void t_reads_a_file_without_shared_rates(void **state)
+{
+    (void)state;
+    char path[512], err[1024], text[16384];
+    static calibration c;
+    snprintf(path, sizeof path, "%s/c.json", tmpdir);
+    assert_int_equal(calib_read(path, DISTLAB_VERSION, &c, err, sizeof err), 0);
+    assert_true(c.nshared > 0);
+    c.nshared = 0;
+    snprintf(path, sizeof path, "%s/noshared.json", tmpdir);
+    assert_int_equal(calib_write(&c, path, err, sizeof err), 0);
+    size_t n;
+    assert_int_equal(test_read_file(path, text, sizeof text - 1, &n), 0);
+    text[n] = '\0';
+    assert_null(strstr(text, "\"shared\""));
+    assert_int_equal(calib_read(path, DISTLAB_VERSION, &c, err, sizeof err), 0);
+    assert_int_equal(c.nshared, 0);
+    assert_int_equal(test_distlab_run(out, sizeof out, "run hogwild --calibration %s --workers 2 --epochs 1 "
+                                      "--train-size 2000 --quiet --no-figures --out %s/hw", path, tmpdir), 0);
+}
+
 /* The simulated time of one ring allreduce of 4 MiB on 2 ranks at the
  * exchange factor f. */
 static double ring_at(double f)
@@ -747,6 +854,8 @@ int main(void)
         cmocka_unit_test(t_sim_charges_the_overheads),
         cmocka_unit_test(t_sim_charges_the_exchange_factor),
         cmocka_unit_test(t_sim_charges_vector_work),
+        cmocka_unit_test(t_sim_charges_shared_memory),
+        cmocka_unit_test(t_reads_a_file_without_shared_rates),
         cmocka_unit_test(t_sim_charges_a_woken_step),
         cmocka_unit_test(t_one_machine_shares_its_cores),
         cmocka_unit_test(t_sim_charges_each_size),
