@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "core/calibration.h"
+#include "core/files.h"
 #include "core/units.h"
 #include "real/real_backend.h"
 #include "sim/sim_platform.h"
@@ -748,6 +749,9 @@ int cli_read_whole(const char *path, char **buf, size_t *len)
 {
     *buf = NULL;
     *len = 0;
+    char why[512];
+    if (files_check_regular(path, why, sizeof why) != 0) /* a FIFO blocked fopen */
+        return -1;
     FILE *f = fopen(path, "rb");
     if (!f)
         return -1;

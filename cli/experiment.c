@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "cli/run.h"
+#include "core/files.h"
 #include "core/units.h"
 
 void experiment_init(experiment *e) { memset(e, 0, sizeof *e); }
@@ -256,6 +257,11 @@ int experiment_load(experiment *e, const char *verb, const char *path)
     if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
         fprintf(stderr, "distlab %s: experiment file '%s' is a folder; name a file in it "
                 "(e.g. labs/demo.exp)\n", verb, path);
+        return -1;
+    }
+    char why[512];
+    if (files_check_regular(path, why, sizeof why) != 0) { /* a FIFO blocked fopen */
+        fprintf(stderr, "distlab %s: experiment file %s\n", verb, why);
         return -1;
     }
     FILE *f = fopen(path, "r");

@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "cli/run.h"
+#include "core/files.h"
 #include "core/units.h"
 #include "real/real.h"
 
@@ -182,6 +183,11 @@ static int read_resume(run_ctx *ctx, const char *verb, const char *from)
         snprintf(path, sizeof path, "%s/rank-%d.step-%ld.bin", dir, rank, best);
         if (!(ctx->resume_path[rank] = strdup(path)))
             return -1;
+        char why[512];
+        if (files_check_regular(path, why, sizeof why) != 0) {
+            fprintf(stderr, "distlab %s: --resume: %s\n", verb, why);
+            return -1;
+        }
         if (cli_read_whole(path, &ctx->resume[rank], &ctx->resume_len[rank]) != 0) {
             fprintf(stderr, "distlab %s: --resume: cannot read %s\n", verb, path);
             return -1;

@@ -12,6 +12,7 @@
 
 #include <jansson.h>
 
+#include "core/files.h"
 #include "core/units.h"
 
 static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -308,6 +309,9 @@ static int read_body(json_t *root, const char *path, const char *version, calibr
 int calib_read(const char *path, const char *version, calibration *c, char *err, size_t errlen)
 {
     memset(c, 0, sizeof *c);
+    char why[512];
+    if (files_check_regular(path, why, sizeof why) != 0) /* a FIFO blocked the read */
+        return fail(err, errlen, "calibration %s", why);
     json_error_t jerr;
     json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
     if (!root) {

@@ -13,6 +13,7 @@
 #include <gsl/gsl_rng.h>
 
 #include "ml/internal.h"
+#include "core/files.h"
 #include "core/units.h"
 
 #define CORPUS_MAX_WORD 40
@@ -314,6 +315,9 @@ static int load_fortunes(builder *b, const ml_corpus_opts *o, char *err, size_t 
 
 static int load_lines(builder *b, const ml_corpus_opts *o, char *err, size_t errlen)
 {
+    char why[512];
+    if (files_check_regular(o->file, why, sizeof why) != 0) /* a FIFO blocked fopen */
+        return ml_err(err, errlen, "%s", why);
     FILE *f = fopen(o->file, "r");
     if (!f)
         return ml_err(err, errlen, "cannot open %s: %s", o->file, strerror(errno));

@@ -14,6 +14,7 @@
 #include <gsl/gsl_rng.h>
 #include <zlib.h>
 
+#include "core/files.h"
 #include "core/units.h"
 #include "ml/data.h"
 #include "ml/internal.h"
@@ -101,6 +102,9 @@ int ml_read_file_max(const char *path, size_t max, char **buf, size_t *len, int 
     if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) /* gzread would say "corrupt gzip?" */
         return ml_err(err, errlen, "%s: a folder, not a data file (LIBSVM text or IDX, plain or .gz)",
                       path);
+    char why[512];
+    if (files_check_regular(path, why, sizeof why) != 0) /* a FIFO blocked gzopen */
+        return ml_err(err, errlen, "%s", why);
     gzFile f = gzopen(path, "rb");
     if (!f)
         return ml_err(err, errlen, "%s: cannot open: %s", path, errno ? strerror(errno) : "out of memory");

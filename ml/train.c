@@ -245,6 +245,10 @@ int ml_problem_load(const ml_config *c, ml_problem *p, char *err, size_t errlen)
                 goto fail;
             ml_dataset_free(&all);
         }
+    } else if (c->test_data[0]) { /* it was left unread, and the built-in's own test set used */
+        ml_err(err, errlen, "--test-data %s goes with --data FILE; --dataset %s has its own test set", c->test_data,
+               c->dataset);
+        goto fail;
     } else if (ml_dataset_open(c->dataset, c->seed, c->train_size, c->test_size, &p->train,
                                &p->test, err, errlen) < 0) {
         goto fail;

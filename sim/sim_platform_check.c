@@ -64,6 +64,7 @@
 #include <libxml/parser.h>
 #include <libxml/tree.h>
 
+#include "core/files.h"
 #include "core/units.h"
 
 /* At most this many hosts from one file, as --hosts allows. */
@@ -985,22 +986,26 @@ static const char *profile_damage(const char *text, int periodic, long *bad_line
  * platform file. Returns NULL when neither opens. */
 static FILE *open_profile(const checker *c, const char *file, char *where, size_t len)
 {
+    struct stat st;
     snprintf(where, len, "%s", file);
-    FILE *f = fopen(file, "r");
-    if (f || file[0] == '/')
-        return f;
-    const char *slash = strrchr(c->path, '/');
-    if (!slash)
+    if (stat(file, &st) != 0 && file[0] != '/' && strrchr(c->path, '/')) {
+        const char *slash = strrchr(c->path, '/');
+        snprintf(where, len, "%.*s/%s", (int)(slash - c->path), c->path, file);
+    }
+    if (stat(where, &st) == 0 && !S_ISREG(st.st_mode)) { /* a FIFO blocked fopen */
+        errno = EINVAL;
         return NULL;
-    snprintf(where, len, "%.*s/%s", (int)(slash - c->path), c->path, file);
+    }
     return fopen(where, "r");
 }
 
 /* A file= or *_file= value: a file that opens and holds a profile. */
 static int check_profile_file(checker *c, const xmlNode *node, const char *attr, const char *file)
 {
-    char where[4200];
+    char where[4200], why[512];
     FILE *f = open_profile(c, file, where, sizeof where);
+    if (!f && files_check_regular(where, why, sizeof why) != 0)
+        return fail_at(c, node, "%s='%s': %s", attr, file, why);
     if (!f)
         return fail_at(c, node, "%s='%s': cannot open it (%s; SimGrid looks for it as given, then beside the "
                        "platform file)", attr, file, strerror(errno));

@@ -261,6 +261,74 @@ static void stragglers_are_recorded_by_run(void **state)
 
 /* A file of the source tree (the test binary is in BUILD/tests/), whole,
  * in buf; 0, or -1 when it is not there. */
+
+/* distlab `args` with a FIFO's path for @F: exit 2 and says in the output.
+ * The command runs under timeout(1) only so that a regression (the open
+ * blocking until someone writes, as it did) fails the test instead of
+ * hanging it; a pass never waits on it. */
+static void refused_without_blocking(const char *args, const char *says)
+{
+    char cmd[8192], out[8192];
+    snprintf(cmd, sizeof cmd, "timeout 300 %s %s 2>&1", test_distlab(), args);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    size_t n = fread(out, 1, sizeof out - 1, p);
+    out[n] = '\0';
+    int st = pclose(p);
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 2 || !strstr(out, says))
+        fail_msg("distlab %s: exit %d, expected 2 and '%s' in: %s", args, WIFEXITED(st) ? WEXITSTATUS(st) : -1,
+                 says, out);
+}
+
+/* A FIFO (or a device) given as an input blocked the open until something
+ * wrote into it, forever if nothing did (--data, --test-data, run lda's
+ * --data, --calibration, a --resume checkpoint, a platform's profile
+ * file); each is refused now, naming the file. And --test-data beside a
+ * built-in --dataset was left unread. */
+static void fifos_and_devices_are_refused_as_inputs(void **state)
+{
+    (void)state;
+    NEED_BINARY();
+    char fifo[512], svm[512], args[4096], ckdir[512], prof[512];
+    snprintf(fifo, sizeof fifo, "%s/pipe", tmpdir);
+    unlink(fifo);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    static const char data[] = "0 1:0.5 2:0.1\n1 1:1.5 2:0.9\n0 1:0.2 2:0.3\n1 1:1.1 2:1.2\n0 1:0.4\n1 2:1.4\n";
+    put_file(svm, sizeof svm, "small.svm", data, strlen(data));
+    const char *says = "pipe: a FIFO (named pipe), not a regular file";
+    snprintf(args, sizeof args, "run allreduce --workers 2 --data %s --out %s/f1", fifo, tmpdir);
+    refused_without_blocking(args, says);
+    snprintf(args, sizeof args, "run allreduce --workers 2 --data %s --test-data %s --out %s/f2", svm, fifo, tmpdir);
+    refused_without_blocking(args, says);
+    snprintf(args, sizeof args, "run lda --data %s --out %s/f3", fifo, tmpdir);
+    refused_without_blocking(args, says);
+    snprintf(args, sizeof args, "run allreduce " SMALL " --calibration %s --out %s/f4", fifo, tmpdir);
+    refused_without_blocking(args, says);
+    snprintf(args, sizeof args, "run allreduce --workers 2 --data /dev/zero --out %s/f5", tmpdir);
+    refused_without_blocking(args, "/dev/zero: a device, not a regular file");
+    /* a checkpoint that is a FIFO */
+    snprintf(ckdir, sizeof ckdir, "%s/ckf/checkpoint", tmpdir);
+    snprintf(args, sizeof args, "mkdir -p %s && touch %s/rank-0.step-5.bin && mkfifo %s/rank-1.step-5.bin", ckdir,
+             ckdir, ckdir);
+    assert_int_equal(system(args), 0);
+    snprintf(args, sizeof args, "run allreduce " SMALL " --resume %s/ckf --out %s/f6", tmpdir, tmpdir);
+    refused_without_blocking(args, "rank-1.step-5.bin: a FIFO (named pipe), not a regular file");
+    /* a platform's host that follows a profile in a FIFO */
+    static const char head[] = "<?xml version='1.0'?>\n<!DOCTYPE platform SYSTEM \"https://simgrid.org/simgrid.dtd\">\n"
+                               "<platform version=\"4.1\"><zone id=\"z\" routing=\"Full\">\n";
+    char xml[2048];
+    int n = snprintf(xml, sizeof xml, "%s<host id=\"h\" speed=\"1Gf\" speed_file=\"%s\"/></zone></platform>\n", head,
+                     fifo);
+    put_file(prof, sizeof prof, "profiled.xml", xml, (size_t)n);
+    snprintf(args, sizeof args, "collective --workers 1 --bytes 4KiB --platform %s", prof);
+    refused_without_blocking(args, "speed_file=");
+    refused_without_blocking(args, says);
+    /* --test-data beside a built-in dataset */
+    assert_int_equal(run("run allreduce " SMALL " --test-data %s --out %s/f7", svm, tmpdir), 2);
+    assert_non_null(strstr(output, "goes with --data FILE"));
+    unlink(fifo);
+}
+
 static int source_file(const char *rel, char *buf, size_t cap)
 {
     char self[4096], path[4600];
@@ -950,6 +1018,7 @@ int main(void)
         cmocka_unit_test(sweeps_report_final_error_against_the_global_batch),
         cmocka_unit_test(ranks_past_the_map_count_are_refused),
         cmocka_unit_test(a_diverged_run_says_so),
+        cmocka_unit_test(fifos_and_devices_are_refused_as_inputs),
     };
     return cmocka_run_group_tests_name("the distlab command's rough edges", tests, setup, teardown);
 }
