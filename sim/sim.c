@@ -1460,12 +1460,20 @@ static int an_progress_for(rt *r, int n, rt_request **reqs, double timeout_s)
     }
 }
 
+/* Whether the calling actor is the rank's own, not its async companion. */
+static int own_actor(const sim_rank *s)
+{
+    return !s->companions || sg_actor_self() == s->actor;
+}
+
 /* Whether a rank that idled in a wait from `since` until now slept
- * through it, as the real runtime's ranks do (sim_config.woken_after_s). */
+ * through it, as the real runtime's ranks do (sim_config.woken_after_s):
+ * its own waits only, not its async companion's (on real sockets another
+ * thread, whose sleep leaves the rank's caches as they were). */
 static void note_woken(sim_rank *s, double since)
 {
     const sim_config *sim = sim_settings(S.cfg);
-    if (!(sim->woken_model_factor > 0))
+    if (!(sim->woken_model_factor > 0) || !own_actor(s))
         return;
     double idled = rank_now(s) - since;
     int no_spin = sim->one_machine && S.cfg->ranks > (sim->cores > 0 ? sim->cores : 1);
@@ -1636,7 +1644,7 @@ static int sim_compute(rt *r, int kind, double flops)
     if (s->dead)
         return dead_error(r);
     const sim_config *sim = sim_settings(S.cfg);
-    if (flops > 0 && s->woken) { /* the first work after it slept: cold caches */
+    if (flops > 0 && s->woken && own_actor(s)) { /* the first work after it slept: cold caches */
         s->woken = 0;
         if (kind == RT_WORK_MODEL && sim->woken_model_factor > 0)
             flops *= sim->woken_model_factor;

@@ -583,6 +583,58 @@ static void t_reads_a_file_without_shared_rates(void **state)
                                       "--train-size 2000 --quiet --no-figures --out %s/hw", path, tmpdir), 0);
 }
 
+/* Rank 0's async job waits 5 ms for rank 1's message while rank 0
+ * computes 10 ms of model work, then 1 ms more; rank 0 notes when each
+ * ended. */
+static int companion_recv_job(rt *r, void *arg)
+{
+    (void)arg;
+    char m[8];
+    return rt_recv(r, 1, 0, m, sizeof m, NULL);
+}
+
+static int companion_rank(rt *r, void *arg)
+{
+    (void)arg;
+    double *at = job_slot(r);
+    char m[8] = {0};
+    if (rt_rank(r) == 1) {
+        int rc = rt_compute(r, 5e6);
+        return rc ? rc : rt_send(r, 0, 0, m, sizeof m);
+    }
+    int rc = rt_async_post(r, companion_recv_job, NULL);
+    if (!rc && !(rc = rt_compute(r, 1e7)))
+        at[0] = rt_now(r);
+    if (!rc && !(rc = rt_compute(r, 1e6)))
+        at[1] = rt_now(r);
+    int drained = rt_async_drain(r);
+    return rc ? rc : drained;
+}
+
+/* A wait the rank's async companion slept through is not the rank's: its
+ * work after it costs flops / speed (on real sockets the companion is
+ * another thread). */
+static void t_sim_woken_is_the_ranks_own(void **state)
+{
+    (void)state;
+    sim_config sim = sim_config_default();
+    sim.speed_flops = 1e9;
+    sim.latency_s = 5e-6;
+    sim.bandwidth_Bps = 1e9;
+    sim.woken_model_factor = 1.5;
+    sim.woken_after_s = 100e-6;
+    job_config cfg = sim_job_config(&sim);
+    cfg.ranks = 2;
+    cfg.result_bytes = 2 * sizeof(double);
+    job_result res;
+    if (job_run(&cfg, companion_rank, NULL, &res) != 0)
+        fail_msg("job: %s", res.error);
+    const double *at = job_result_slot(&res, 0);
+    if (fabs(at[0] - 1e-2) > 1e-9 || fabs(at[1] - at[0] - 1e-3) > 1e-9)
+        fail_msg("rank 0's work ended at %.9g and %.9g s, expected 0.01 and 0.011", at[0], at[1]);
+    job_result_free(&res);
+}
+
 /* The simulated time of one ring allreduce of 4 MiB on 2 ranks at the
  * exchange factor f. */
 static double ring_at(double f)
@@ -857,6 +909,7 @@ int main(void)
         cmocka_unit_test(t_sim_charges_shared_memory),
         cmocka_unit_test(t_reads_a_file_without_shared_rates),
         cmocka_unit_test(t_sim_charges_a_woken_step),
+        cmocka_unit_test(t_sim_woken_is_the_ranks_own),
         cmocka_unit_test(t_one_machine_shares_its_cores),
         cmocka_unit_test(t_sim_charges_each_size),
         cmocka_unit_test(t_predicts_the_real_pingpong),
