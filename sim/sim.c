@@ -102,6 +102,7 @@ typedef struct sim_peer {
     sg_mailbox_t in;      /* "rank>me", made lazily */
     sg_mailbox_t out;     /* "me>rank", made lazily */
     sg_comm_t get;        /* the posted get from it, or NULL */
+    const void *get_key;  /* its key in sim_waitfor's watch (sim_comm_watch) */
     void *got;            /* where that get stores its sim_msg */
 } sim_peer;
 
@@ -358,6 +359,7 @@ static int post_get(sim_rank *s, int src)
     if (!p->in)
         p->in = pair_mailbox(src, s->r.rank);
     p->get = sg_mailbox_get_async(p->in, &p->got);
+    p->get_key = sim_comm_watch(p->get);
     p->active_at = s->nactive;
     s->active[s->nactive++] = p;
     return 0;
@@ -372,7 +374,9 @@ static sim_msg *retire_get(sim_rank *s, sim_peer *p)
     s->active[at] = last;
     last->active_at = at;
     p->active_at = -1;
+    sim_comm_unwatch(p->get_key);
     p->get = NULL;
+    p->get_key = NULL;
     sim_msg *m = p->got;
     p->got = NULL;
     return m;
@@ -1560,7 +1564,7 @@ static int sim_progress_for(rt *r, int n, rt_request **reqs, double timeout_s)
      * each completed; they are filed in the order of the active list. */
     for (int a = 0; a < s->nactive;) {
         sim_peer *from = s->active[a];
-        if (!sg_comm_test(from->get)) { /* a finished test releases it */
+        if (!sim_comm_file_done(from->get, from->get_key)) { /* an ended one is released */
             a++;
             continue;
         }
@@ -1981,6 +1985,7 @@ int sim_job_run(const job_config *cfg, job_main fn, void *arg, job_result *res)
         return -1;
     }
 
+    sim_comm_watch_reset(); /* sim_waitfor.cpp: no get watched yet */
     simgrid_run();
     sh->ran_ahead = S.nran_ahead;
     sh->seconds = sim_clock();

@@ -18,6 +18,22 @@ extern "C" {
  * SimGrid, whose ~Comm prints a backtrace for those. */
 ssize_t sim_comm_wait_any_for(sg_comm_t *comms, size_t count, double timeout_s);
 
+/* Gets whose end is watched, so that one SimGrid finished while its rank
+ * did something else can be filed without sg_comm_test: SimGrid 3.32
+ * keeps a comm that a test finds finished in the rank's kernel list of
+ * activities for good, and that list is walked at the end of every later
+ * transfer of the rank (sim_waitfor.cpp). sim_comm_watch(comm) at the
+ * post: returns the key to give the others (comm's kernel record, only
+ * compared). sim_comm_file_done(comm, key): 1 when the transfer has
+ * ended, comm then released as a completed wait releases it and no
+ * longer watched; 0 when it has not (nothing happens, no simulated time
+ * passes). sim_comm_unwatch(key) when the get is retired otherwise (a
+ * wait returned it); sim_comm_watch_reset() before a simulation. */
+const void *sim_comm_watch(sg_comm_t comm);
+int sim_comm_file_done(sg_comm_t comm, const void *key);
+void sim_comm_unwatch(const void *key);
+void sim_comm_watch_reset(void);
+
 #ifdef __cplusplus
 }
 #endif
