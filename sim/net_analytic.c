@@ -503,6 +503,16 @@ static int all_alone(const na_net *n)
     return 1;
 }
 
+/* The bandwidth of the slowest link of f's route (INFINITY: none). */
+static double slowest_link(const na_net *n, const na_flow *f)
+{
+    double r = INFINITY;
+    for (int i = 0; i < f->nlinks; i++)
+        if (n->links[f->route[i]].bw < r)
+            r = n->links[f->route[i]].bw;
+    return r;
+}
+
 /* Progressive filling for flows that share nothing: each gets the
  * bandwidth of the slowest link of its route (its own share of a shared
  * one, all of it, or a FATPIPE's bound), as the filling below gives it,
@@ -511,10 +521,7 @@ static void fill_alone(na_net *n)
 {
     for (size_t c = 0; c < n->ncomp; c++) {
         na_flow *f = n->comp[c];
-        double r = INFINITY;
-        for (int i = 0; i < f->nlinks; i++)
-            if (n->links[f->route[i]].bw < r)
-                r = n->links[f->route[i]].bw;
+        double r = slowest_link(n, f);
         f->fixed = r < INFINITY;
         f->new_rate = r;
     }
@@ -613,11 +620,7 @@ static int rate_solos(na_net *n, double now)
 {
     for (int k = 0; k < n->nsolo; k++) {
         na_flow *f = n->solo[k];
-        double r = INFINITY;
-        for (int i = 0; i < f->nlinks; i++)
-            if (n->links[f->route[i]].bw < r)
-                r = n->links[f->route[i]].bw;
-        if (set_rate(n, f, r, now) != 0)
+        if (set_rate(n, f, slowest_link(n, f), now) != 0)
             return -1;
     }
     n->nsolo = 0;
