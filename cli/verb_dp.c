@@ -213,19 +213,6 @@ int verb_dp(int argc, char **argv)
                 workers, sim.gpus_per_node, sim.gpus_per_node);
         goto out;
     }
-    /* A failed host under SimGrid's network models: the parameter-server
-     * frameworks' background sender drops a push still on the wire when its
-     * rank dies, and SimGrid then aborts the peer's wait (an uncaught
-     * NetworkFailureException). Until that sender outlives its rank as the
-     * rank's own waits do (sim.c's linger), such a run is refused, not
-     * aborted; the analytic network delivers or fails those pushes itself. */
-    for (int i = 0; (o.byteps || o.ps) && sim.net != SIM_NET_ANALYTIC && i < sim.nfaults; i++)
-        if (sim.faults[i].kind == SIM_FAULT_FAIL) {
-            fprintf(stderr, "distlab dp: --fail with --framework %s runs under --net analytic only: "
-                    "under --net %s a push in flight from the failed host aborts SimGrid (a known "
-                    "defect); add --net analytic\n", preset->name, sim.net == SIM_NET_TCP ? "tcp" : "ideal");
-            goto out;
-        }
     /* the CPU machines: nodes of their own after the GPU nodes */
     if ((o.byteps || o.ps) && sim.gpus_per_node > 1 && !sim.platform)
         sim.cpu_hosts = (int)servers;

@@ -48,6 +48,7 @@
 #include <simgrid/host.h>
 #include <simgrid/link.h>
 #include <simgrid/mailbox.h>
+#include <simgrid/semaphore.h>
 #include <xbt/dynar.h>
 
 #include "core/job_internal.h"
@@ -147,6 +148,8 @@ typedef struct sim_rank {
                            * any-source arm (at most one entry per peer) */
     int nheld, cap_held;
     double dead_at;
+    sg_comm_t *orphans;   /* sends given up on while in flight, still referenced (sim_release) */
+    int norphans, cap_orphans;
 } sim_rank;
 
 /* A failed peer, as a rank heard of it: receives from it fail from then
@@ -498,13 +501,16 @@ static void charge_recvs(sim_rank *s)
     s->owed_recvs = 0;
 }
 
+static void hear_death(sim_rank *s, int src);
+static struct sim_death *heard_of(const sim_rank *s, int src);
+
 /* A message arrived: give it to the first posted receive it matches, or
  * queue it. */
-static void hear_death(sim_rank *s, int src);
 static void deliver(sim_rank *s, sim_msg *m)
 {
     if (m->death) {
-        hear_death(s, m->src);
+        if (!heard_of(s, m->src)) /* a transfer from it may have failed first (lose_peer) */
+            hear_death(s, m->src);
         msg_free(m);
         return;
     }
@@ -1030,8 +1036,12 @@ static int dead_error(rt *r)
 static void fail_recv(sim_rank *s, sim_req *q, int src)
 {
     q->h.status = (rt_status){.source = src, .tag = RT_ANY_TAG, .bytes = 0};
-    q->h.error = rt_seterr(&s->r, RT_EPEER, "recv from rank %d: its host went down at %g simulated "
-                           "seconds", src, S.ranks[src].dead_at);
+    if (S.ranks[src].dead)
+        q->h.error = rt_seterr(&s->r, RT_EPEER, "recv from rank %d: its host went down at %g simulated "
+                               "seconds", src, S.ranks[src].dead_at);
+    else /* lose_peer: it stopped with a transfer in flight */
+        q->h.error = rt_seterr(&s->r, RT_EPEER, "recv from rank %d: it stopped mid-message (its own error "
+                               "comes first)", src);
     q->h.done = 1;
 }
 
@@ -1088,6 +1098,27 @@ static void hear_death(sim_rank *s, int src)
     }
 }
 
+/* Why a transfer to or from rank src failed under SimGrid (its actor
+ * ended with the transfer in flight): its host went down, or it stopped
+ * on an error of its own, which the job reports first. */
+static const char *lost_why(int src)
+{
+    static char why[160];
+    if (S.ranks[src].dead)
+        snprintf(why, sizeof why, "its host went down at %g simulated seconds, mid-message", S.ranks[src].dead_at);
+    else
+        snprintf(why, sizeof why, "it stopped mid-message (its own error comes first)");
+    return why;
+}
+
+/* A get from src failed (its sending actor ended under it): src is gone,
+ * as if its last word had come. */
+static void lose_peer(sim_rank *s, int src)
+{
+    if (!heard_of(s, src))
+        hear_death(s, src);
+}
+
 /* The actor of a --fail, on the failed rank's host. */
 static void failure_actor(int argc, char **argv)
 {
@@ -1135,10 +1166,11 @@ static void failure_actor(int argc, char **argv)
             k++;
         }
     while (k > 0) { /* killed in the wait when the job ends: see sim_waitfor.h */
-        ssize_t i = sim_comm_wait_any_for(gets, (size_t)k, -1);
+        int failed;
+        ssize_t i = sim_comm_wait_any_for(gets, (size_t)k, -1, &failed);
         if (i < 0)
             break;
-        msg_free(got[i]);
+        msg_free(failed ? NULL : got[i]); /* failed: its sender's companion ended under it */
         got[i] = NULL;
         gets[i] = sg_mailbox_get_async(pair_mailbox(from[i], me_), &got[i]);
     }
@@ -1539,14 +1571,22 @@ static int sim_progress_for(rt *r, int n, rt_request **reqs, double timeout_s)
      * SimGrid 3.32's sg_comm_wait_any_for loses its hold on the other
      * comms when it times out: sim_waitfor.cpp keeps them.) */
     ssize_t idx = 0;
+    int failed = 0;
     if (timeout_s >= 0) { /* rt_waitany_for: SimGrid's own timed waits lose the comms */
-        idx = sim_comm_wait_any_for(comms, (size_t)k, timeout_s);
+        idx = sim_comm_wait_any_for(comms, (size_t)k, timeout_s, &failed);
         if (idx < 0)
             return RT_PROGRESS_TIMEOUT;
-    } else if (k == 1) /* the common case, without wait-any's bookkeeping */
-        sg_comm_wait(comms[0]);
-    else
-        idx = sg_comm_wait_any(comms, (size_t)k);
+    } else if (k == 1) { /* the common case, without wait-any's bookkeeping */
+        if (sim_comm_gone(comms[0])) {
+            failed = 1;
+            sg_comm_unref(comms[0]); /* as the wait would */
+        } else {
+            sg_error_t e = sg_comm_wait(comms[0]);
+            failed = e == SG_ERROR_NETWORK || e == SG_ERROR_CANCELED;
+        }
+    } else {
+        idx = sim_comm_wait_any_for(comms, (size_t)k, -1, &failed); /* sg_comm_wait_any aborts on a failure */
+    }
     note_woken(s, since);
     if (idx < 0)
         return rt_seterr(r, RT_EIO, "wait: SimGrid's wait-any failed");
@@ -1554,9 +1594,17 @@ static int sim_progress_for(rt *r, int n, rt_request **reqs, double timeout_s)
         sim_req *q = (sim_req *)reqs[-1 - who[idx]];
         q->comm = NULL; /* released by the wait */
         q->h.done = 1;
+        if (failed)
+            q->h.error = rt_seterr(r, RT_EPEER, "send to rank %d: %s", q->h.peer, lost_why(q->h.peer));
         return RT_OK;
     }
-    deliver(s, retire_get(s, s->active[who[idx]])); /* the wait released the get */
+    if (failed) { /* the wait released the get; the sender is gone */
+        sim_peer *from = s->active[who[idx]];
+        retire_get(s, from);
+        lose_peer(s, from->rank);
+    } else {
+        deliver(s, retire_get(s, s->active[who[idx]])); /* the wait released the get */
+    }
     /* File every other get that completed while this rank was busy too:
      * wait-any reports only the lowest index among those done, so under
      * load a message could wait forever behind later ones (an any-source
@@ -1564,11 +1612,16 @@ static int sim_progress_for(rt *r, int n, rt_request **reqs, double timeout_s)
      * each completed; they are filed in the order of the active list. */
     for (int a = 0; a < s->nactive;) {
         sim_peer *from = s->active[a];
-        if (!sim_comm_file_done(from->get, from->get_key)) { /* an ended one is released */
+        int lost;
+        if (!sim_comm_file_done(from->get, from->get_key, &lost)) { /* an ended one is released */
             a++;
             continue;
         }
-        deliver(s, retire_get(s, from)); /* moves the last active peer to a */
+        sim_msg *m = retire_get(s, from); /* moves the last active peer to a */
+        if (lost)
+            lose_peer(s, from->rank);
+        else
+            deliver(s, m);
     }
     for (sim_req *q = s->posted; q; q = q->next)
         if (post_gets_for(s, q) != 0)
@@ -1586,8 +1639,25 @@ static void sim_release(rt *r, rt_request *req)
 {
     sim_rank *s = me(r);
     sim_req *q = (sim_req *)req;
-    if (q->comm) /* a send given up on: let SimGrid drop it */
-        sg_comm_unref(q->comm);
+    /* A send given up on, still in flight, keeps its reference until the
+     * job ends: dropping it destroyed SimGrid's comm under the transfer
+     * (its ~Comm printed a backtrace, and the receiver's wait on the other
+     * end crashed). The transfer goes on, or fails in the receiver's wait
+     * when its actor ends (sim_comm_wait_any_for). */
+    if (q->comm) { /* only on an error: a send that completed has none */
+        if (s->norphans == s->cap_orphans) {
+            int cap = s->cap_orphans ? 2 * s->cap_orphans : 8;
+            sg_comm_t *o = realloc(s->orphans, (size_t)cap * sizeof *o);
+            if (o) {
+                s->orphans = o;
+                s->cap_orphans = cap;
+            }
+        }
+        if (s->norphans < s->cap_orphans)
+            s->orphans[s->norphans++] = q->comm;
+        else /* out of memory: drop it as before */
+            sg_comm_unref(q->comm);
+    }
     if (q->amsg) { /* analytic: its message goes on without it */
         q->amsg->sreq = NULL;
         s->sends_out--;
@@ -1708,12 +1778,22 @@ static void *sim_shared(rt *r, const char *name, size_t bytes)
 }
 
 /* An async job's companion: another actor on the rank's host, referenced
- * until joined so that joining one that already ended is safe. */
+ * until joined so that joining one that already ended is safe.
+ *
+ * A companion whose rank failed or heard of a failure stays on as a
+ * daemon when its job returns, as the rank's own actor does (linger): an
+ * actor that ends takes its comms with it, and a send or get of its still
+ * in flight (a push the job gave up on) then failed under the peer's
+ * wait, which SimGrid turned into an abort ("Link failure", an uncaught
+ * NetworkFailureException, or "Communication canceled by the receiver").
+ * So the join waits for the job's end (done), not the actor's. */
 typedef struct sim_companion {
     void (*fn)(void *);
     void *arg;
     sg_actor_t actor;
     int host;
+    int rank;
+    sg_sem_t done; /* released when fn returned */
 } sim_companion;
 
 static void companion_actor(int argc, char **argv)
@@ -1722,6 +1802,13 @@ static void companion_actor(int argc, char **argv)
     (void)argv;
     sim_companion *c = sg_actor_self_get_data();
     c->fn(c->arg);
+    const sim_rank *s = &S.ranks[c->rank];
+    int stay = s->dead || s->heard || s->norphans > 0;
+    sg_sem_release(c->done); /* the joiner may free c from here on */
+    if (stay) {
+        sg_actor_daemonize(sg_actor_self()); /* killed when the last rank ends */
+        sg_actor_suspend(sg_actor_self());
+    }
 }
 
 static int sim_spawn(rt *r, void (*fn)(void *), void *arg, void **handle)
@@ -1733,6 +1820,8 @@ static int sim_spawn(rt *r, void (*fn)(void *), void *arg, void **handle)
         return rt_seterr(r, RT_ENOMEM, "async post: out of memory");
     c->fn = fn;
     c->arg = arg;
+    c->rank = r->rank;
+    c->done = sg_sem_init(0);
     char name[48];
     snprintf(name, sizeof name, "rank-%d-async", r->rank);
     c->actor = sg_actor_init(name, S.hosts[s->host]);
@@ -1751,7 +1840,8 @@ static int sim_spawn(rt *r, void (*fn)(void *), void *arg, void **handle)
 static void sim_join(rt *r, void *handle)
 {
     sim_companion *c = handle;
-    sg_actor_join(c->actor, -1);
+    sg_sem_acquire(c->done); /* its job returned; the actor may stay on (companion_actor) */
+    sg_sem_destroy(c->done);
     me(r)->companions--;
     S.host_actors[c->host]--;
     sg_actor_unref(c->actor);
@@ -1789,10 +1879,12 @@ static void linger(sim_rank *s)
     while (comms && s->nactive > 0) {
         for (int a = 0; a < s->nactive; a++)
             comms[a] = s->active[a]->get;
-        ssize_t i = sim_comm_wait_any_for(comms, (size_t)s->nactive, -1); /* see sim_waitfor.h */
+        int failed;
+        ssize_t i = sim_comm_wait_any_for(comms, (size_t)s->nactive, -1, &failed); /* see sim_waitfor.h */
         if (i < 0)
             break;
-        msg_free(retire_get(s, s->active[i]));
+        sim_msg *m = retire_get(s, s->active[i]);
+        msg_free(failed ? NULL : m);
     }
     free(comms);
 }
@@ -1859,6 +1951,8 @@ static void free_ranks(void)
         if (s->ready != s->ready_few)
             free(s->ready);
         free(s->held);
+        free(s->orphans); /* its comms end with the simulation's process: an unfinished one's ~Comm
+                             would print a backtrace */
         free(s->peers);
         free(s->active);
         free(s->comms);

@@ -1,4 +1,5 @@
-/* sim_waitfor.cpp -- a wait-any that keeps the caller's comms.
+/* sim_waitfor.cpp -- waits that keep the caller's comms, and survive one
+ * that fails.
  *
  * SimGrid 3.32's C sg_comm_wait_any_for and sg_comm_wait_for drop the
  * caller's reference on every comm when the timeout fires (they adopt the
@@ -10,10 +11,17 @@
  * a backtrace on stderr. Here each comm gets a reference of its own for
  * the call; afterwards, as with sg_comm_wait_any, the one that completed
  * has the caller's reference released and the rest stay the caller's.
+ *
+ * sg_comm_wait_any also lets a NetworkFailureException (or a
+ * CancelException) through -- the C API catches them in sg_comm_wait_for
+ * only -- which aborts the process. Here they are caught, and the comm
+ * that failed is the one SimGrid marked FAILED or CANCELED (a test of it
+ * would fail an assertion, a wait on it crash).
  */
 #include <unordered_map>
 #include <vector>
 
+#include <simgrid/Exception.hpp>
 #include <simgrid/comm.h>
 #include <simgrid/s4u/Comm.hpp>
 #include <simgrid/s4u/Engine.hpp>
@@ -21,13 +29,44 @@
 
 #include "sim/sim_waitfor.h"
 
-extern "C" ssize_t sim_comm_wait_any_for(sg_comm_t *comms, size_t count, double timeout_s)
+/* A comm's transfer failed, or its other end cancelled it. */
+static bool gone(const simgrid::s4u::CommPtr &c)
+{
+    auto st = c->get_state();
+    return st == simgrid::s4u::Activity::State::FAILED || st == simgrid::s4u::Activity::State::CANCELED;
+}
+
+extern "C" int sim_comm_gone(sg_comm_t comm)
+{
+    auto st = comm->get_state();
+    return st == simgrid::s4u::Activity::State::FAILED || st == simgrid::s4u::Activity::State::CANCELED;
+}
+
+extern "C" ssize_t sim_comm_wait_any_for(sg_comm_t *comms, size_t count, double timeout_s, int *failed)
 {
     std::vector<simgrid::s4u::CommPtr> held;
     held.reserve(count);
     for (size_t i = 0; i < count; i++)
         held.emplace_back(comms[i]); /* adds a reference */
-    ssize_t pos = simgrid::s4u::Comm::wait_any_for(held, timeout_s);
+    *failed = 0;
+    ssize_t pos = -1;
+    for (size_t i = 0; i < count; i++) /* one failed already: a wait on it would crash */
+        if (gone(held[i])) {
+            *failed = 1;
+            comms[i]->unref();
+            return (ssize_t)i;
+        }
+    try {
+        pos = simgrid::s4u::Comm::wait_any_for(held, timeout_s);
+    } catch (const simgrid::NetworkFailureException &) {
+    } catch (const simgrid::CancelException &) {
+    }
+    if (pos < 0) /* timed out, or one failed: SimGrid marked which */
+        for (size_t i = 0; i < count && pos < 0; i++)
+            if (gone(held[i])) {
+                pos = (ssize_t)i;
+                *failed = 1;
+            }
     if (pos >= 0)
         comms[pos]->unref(); /* the caller's, as a completed wait-any does */
     return pos;
@@ -87,12 +126,16 @@ extern "C" const void *sim_comm_watch(sg_comm_t comm)
 
 extern "C" void sim_comm_unwatch(const void *key) { watched.erase(key); }
 
-extern "C" int sim_comm_file_done(sg_comm_t comm, const void *key)
+extern "C" int sim_comm_file_done(sg_comm_t comm, const void *key, int *failed)
 {
+    *failed = 0;
     auto it = watched.find(key);
     if (it == watched.end() || !it->second)
         return 0;
     watched.erase(it);
-    sg_comm_wait(comm); /* it has ended: returns at once, the caller's reference released */
+    /* it has ended: returns at once, the caller's reference released; a
+     * failed one says so (sg_comm_wait catches what wait-any lets through) */
+    sg_error_t e = sg_comm_wait(comm);
+    *failed = e == SG_ERROR_NETWORK || e == SG_ERROR_CANCELED;
     return 1;
 }
