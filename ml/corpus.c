@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <gsl/gsl_randist.h>
 #include <gsl/gsl_rng.h>
@@ -316,7 +317,9 @@ static int load_fortunes(builder *b, const ml_corpus_opts *o, char *err, size_t 
 static int load_lines(builder *b, const ml_corpus_opts *o, char *err, size_t errlen)
 {
     char why[512];
-    if (files_check_regular(o->file, why, sizeof why) != 0) /* a FIFO blocked fopen */
+    struct stat st;
+    /* a FIFO blocked fopen (a folder is said below) */
+    if (stat(o->file, &st) == 0 && !S_ISDIR(st.st_mode) && files_check_regular(o->file, why, sizeof why) != 0)
         return ml_err(err, errlen, "%s", why);
     FILE *f = fopen(o->file, "r");
     if (!f)
