@@ -328,6 +328,11 @@ int verb_compare(int argc, char **argv)
             }
         free(spec);
     }
+    if (e.nruns == 0 && file) {
+        fprintf(stderr, "distlab compare: experiment file '%s' holds no 'run SPEC' line, and no --algos was "
+                "given: nothing to compare\n", file);
+        goto done;
+    }
     if (e.nruns == 0) {
         fprintf(stderr, "distlab compare: no runs: give --algos SPEC,SPEC... or --experiment FILE\n");
         goto done;

@@ -299,6 +299,11 @@ int verb_sweep(int argc, char **argv)
             goto done;
         }
     free(spec);
+    if (e.nruns == 0) { /* an experiment file of options only: it went on to "cannot write sweep.csv", exit 1 */
+        fprintf(stderr, "distlab sweep: experiment file '%s' holds no 'run SPEC' line, and no --algos was "
+                "given: nothing to sweep\n", file);
+        goto done;
+    }
     if (parse_axis("vary", v1, &ax1) || (v2 && parse_axis("vary2", v2, &ax2)))
         goto done;
     if (!v2) {

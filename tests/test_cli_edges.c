@@ -262,6 +262,27 @@ static void stragglers_are_recorded_by_run(void **state)
 /* A file of the source tree (the test binary is in BUILD/tests/), whole,
  * in buf; 0, or -1 when it is not there. */
 
+/* An experiment file of options only (or empty): sweep went on to
+ * "cannot write sweep.csv" (exit 1); both verbs say what is missing. */
+static void an_experiment_without_runs_is_refused(void **state)
+{
+    (void)state;
+    NEED_BINARY();
+    char exp[512], a[1200], b[1200], c[1200];
+    static const char opts[] = "# options, no run line\nepochs 1\n";
+    put_file(exp, sizeof exp, "noruns.exp", opts, strlen(opts));
+    snprintf(a, sizeof a, "sweep --experiment %s --vary workers=2 --out %s/nr1", exp, tmpdir);
+    snprintf(b, sizeof b, "compare --experiment %s --out %s/nr2", exp, tmpdir);
+    put_file(exp, sizeof exp, "empty.exp", "", 0);
+    snprintf(c, sizeof c, "sweep --experiment %s --vary workers=2 --out %s/nr3", exp, tmpdir);
+    const test_refusal cases[] = {
+        {a, "noruns.exp' holds no 'run SPEC' line, and no --algos was given: nothing to sweep"},
+        {b, "noruns.exp' holds no 'run SPEC' line, and no --algos was given: nothing to compare"},
+        {c, "empty.exp' holds no 'run SPEC' line"},
+    };
+    test_distlab_refuses("", cases, sizeof cases / sizeof *cases);
+}
+
 /* distlab `args` with a FIFO's path for @F: exit 2 and says in the output.
  * The command runs under timeout(1) only so that a regression (the open
  * blocking until someone writes, as it did) fails the test instead of
@@ -1019,6 +1040,7 @@ int main(void)
         cmocka_unit_test(ranks_past_the_map_count_are_refused),
         cmocka_unit_test(a_diverged_run_says_so),
         cmocka_unit_test(fifos_and_devices_are_refused_as_inputs),
+        cmocka_unit_test(an_experiment_without_runs_is_refused),
     };
     return cmocka_run_group_tests_name("the distlab command's rough edges", tests, setup, teardown);
 }
