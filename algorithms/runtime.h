@@ -129,6 +129,12 @@ typedef enum rt_work {
      * as RT_WORK_VECTOR, so that the closed-form costs hold. */
     RT_WORK_SHARED_READ,  /* copying floats out of shared memory: 1 per float */
     RT_WORK_SHARED_WRITE, /* w -= lr g into shared memory: 2 per float */
+    /* Copying a batch's examples out of the data set into a matrix of
+     * their own (model parallelism's inputs), which a model's gradient,
+     * reading the rows where they lie, does not do: 1 per float. Charged
+     * only at the rate a calibration measures (gathering batches of the
+     * rank's shard); free without one, so that the closed forms hold. */
+    RT_WORK_GATHER,
     RT_WORK_KINDS
 } rt_work;
 int rt_compute_as(rt *r, rt_work kind, double flops);

@@ -22,6 +22,9 @@
  *               same add at lengths from 1 Ki to 1 Mi floats: the rate of
  *               element-wise work by length, which a simulation charges
  *               the algorithms' RT_WORK_VECTOR at
+ *               then every rank at once copies batches of its shard's
+ *               examples into a matrix, as model parallelism gathers its
+ *               inputs: the rate a simulation charges RT_WORK_GATHER at
  *   3. compute  every rank at once runs the model's training step
  *               (ml_model_loss_grad) and its evaluation on its own shard
  *               of the data, its batches drawn as a run draws them
@@ -102,6 +105,7 @@ typedef struct cal_slot {
     double train_flops_per_s[CAL_MAX_MODELS][CAL_MAX_BATCHES][CAL_MAX_REPEAT];
     double eval_flops_per_s[CAL_MAX_MODELS][CAL_MAX_BATCHES][CAL_MAX_REPEAT];
     double train_woken_flops_per_s[CAL_MAX_MODELS][CAL_MAX_BATCHES][CAL_MAX_REPEAT];
+    double gather_Bps[CAL_MAX_REPEAT];
 } cal_slot;
 
 /* ---- 1. network: rank 0 with rank j ---- */
@@ -229,6 +233,67 @@ static int measure_reduce(rt *r, const cal_arg *a, cal_slot *out)
 done:
     free(dst);
     free(src);
+    return rc;
+}
+
+/* ---- 2c. a batch's examples copied out (model parallelism's inputs) ---- */
+
+/* Every rank at once copies batches of examples into a matrix of their
+ * own as distbelief_mp.c does (dense rows: a copy a row; sparse: zeroed,
+ * then the nonzeros), at the first batch size, drawn as model parallelism
+ * draws them: from the whole set, every rank the same batches. Between two
+ * gathers each rank makes an untimed pass over CAL_GATHER_GAP floats of
+ * its own, what the rest of a step leaves in the caches (model
+ * parallelism's mlp:64 on fashion-mnist: its weights' slices, their
+ * gradients and the activations, about 1 MB): back to back the gathers ran
+ * at 30-32 GB/s, after such a pass at 7-8 (2 ranks, load 8), where model
+ * parallelism's own took 25-28 us for its 200 KB a step (7-8 GB/s). Bytes
+ * of the matrix a second. */
+#define CAL_GATHER_GAP (1u << 18)
+static int measure_gather(rt *r, const cal_arg *a, cal_slot *out)
+{
+    const ml_dataset *train = &a->prob->train;
+    size_t b = a->batches[0], d = train->d;
+    train_shard shard = {0};
+    size_t *idx = malloc(b * sizeof *idx);
+    float *x = malloc(b * d * sizeof *x), *gap = malloc(CAL_GATHER_GAP * sizeof *gap);
+    int rc = RT_OK;
+    if (!idx || !x || !gap || train_shard_init(&shard, train, 0, 1, 0x6a7) != 0) {
+        rc = rt_fail(r, RT_ENOMEM, "calibrate: no memory for a batch of %zu examples", b);
+        goto done;
+    }
+    for (size_t q = 0; q < CAL_GATHER_GAP; q++)
+        gap[q] = 1.0f;
+    enum { GATHERS = 200 };
+    for (int rep = -1; rep < a->repeat; rep++) { /* one untimed pass first */
+        double in_gather = 0;
+        for (int k = 0; k < GATHERS; k++) {
+            for (size_t q = 0; q < CAL_GATHER_GAP; q++)
+                gap[q] += 1.0f;
+            double t0 = rt_now(r);
+            size_t got = train_shard_next(&shard, b, idx);
+            if (train->sparse)
+                memset(x, 0, got * d * sizeof *x);
+            for (size_t i = 0; i < got; i++) {
+                if (!train->sparse) {
+                    memcpy(x + i * d, train->x + idx[i] * d, d * sizeof *x);
+                    continue;
+                }
+                for (size_t z = train->row_ptr[idx[i]]; z < train->row_ptr[idx[i] + 1]; z++)
+                    x[i * d + train->col[z]] = train->val[z];
+            }
+            in_gather += rt_now(r) - t0;
+        }
+        if (rep >= 0)
+            out->gather_Bps[rep] = in_gather > 0 ? (double)GATHERS * (double)(b * d * sizeof *x) / in_gather : NAN;
+    }
+    if (x[0] == 12345.0f || gap[1] == 12345.0f) /* keeps the copies and the passes */
+        fprintf(stderr, " ");
+done:
+    train_shard_free(&shard);
+    free(idx);
+    free(x);
+    free(gap);
     return rc;
 }
 
@@ -452,6 +517,8 @@ static int calibrate_rank(rt *r, void *argp)
     free(buf2);
     if (!rc && !(rc = barrier(r)))
         rc = measure_reduce(r, a, out);
+    if (!rc && !(rc = barrier(r)))
+        rc = measure_gather(r, a, out);
     for (int m = 0; m < a->nmodels && !rc; m++)
         for (int b = 0; b < a->nbatches && !rc; b++)
             if (!(rc = barrier(r)))
@@ -541,6 +608,11 @@ static void summarize(const cal_arg *a, const job_result *res, calibration *c)
         for (int rep = 0; rep < R; rep++)
             v[n++] = ((const cal_slot *)job_result_slot(res, i))->reduce_flops_per_s[rep];
     c->reduce_flops_per_s = calib_stat_of(v, n);
+    n = 0;
+    for (int i = 0; i < p; i++)
+        for (int rep = 0; rep < R; rep++)
+            v[n++] = ((const cal_slot *)job_result_slot(res, i))->gather_Bps[rep];
+    c->gather_Bps = calib_stat_of(v, n);
     for (size_t k = 0; k < CAL_NVEC; k++) {
         n = 0;
         for (int i = 0; i < p; i++)
@@ -829,6 +901,7 @@ int verb_calibrate(int argc, char **argv)
     for (int i = 0; i < c.nvector; i++)
         printf(" %.3g Gflop/s at %zu floats%s", c.vector[i].flops_per_s.median / 1e9, c.vector[i].floats,
                i + 1 < c.nvector ? "," : "\n");
+    printf("  a batch's examples gathered at %.3g GB/s (batch %zu)\n", c.gather_Bps.median / 1e9, ca.batches[0]);
     if (c.nshared > 0) {
         printf("  shared memory, all ranks reading and writing it at once:");
         for (int i = 0; i < c.nshared; i++)

@@ -87,6 +87,10 @@ int calib_write(const calibration *c, const char *path, char *err, size_t errlen
                              stat_json(c->reduce_flops_per_s), "messages", messages, "vector", vector, "paths", paths, "compute", compute);
     if (!root)
         return fail(err, errlen, "calibration: out of memory");
+    if (c->gather_Bps.n > 0 && json_object_set_new(root, "gather_Bps", stat_json(c->gather_Bps)) != 0) {
+        json_decref(root);
+        return fail(err, errlen, "calibration: out of memory");
+    }
     if (c->nshared > 0) { /* only where it was measured: ranks on one machine */
         json_t *shared = json_array();
         for (int i = 0; i < c->nshared && shared; i++)
@@ -210,6 +214,9 @@ static int read_body(json_t *root, const char *path, const char *version, calibr
         read_stat(root, "exchange_factor", &c->exchange_factor, path, err, errlen) ||
         read_stat(root, "cpu_share", &c->cpu_share, path, err, errlen) ||
         read_stat(root, "reduce_flops_per_s", &c->reduce_flops_per_s, path, err, errlen))
+        return -1;
+    /* optional: earlier builds did not measure it */
+    if (json_object_get(root, "gather_Bps") && read_stat(root, "gather_Bps", &c->gather_Bps, path, err, errlen))
         return -1;
     json_t *load = json_object_get(root, "load_average");
     if (!json_is_number(load) || !(json_number_value(load) >= 0) || !isfinite(json_number_value(load)))

@@ -53,6 +53,11 @@
  *                             Absent from a file of ranks on several hosts
  *                             (and from files of earlier builds, read as
  *                             they were: a shared read then costs nothing)
+ *   gather_Bps                every rank at once copying batches of its
+ *                             shard's examples into a matrix of their own,
+ *                             at the first batch size: bytes a second,
+ *                             what a simulation charges RT_WORK_GATHER at
+ *                             (absent from earlier builds' files: free)
  *   compute[]                 per model and batch size, the rate of the
  *                             model's counted flops in training (forward
  *                             and backward) and in evaluation (forward),
@@ -134,6 +139,7 @@ typedef struct calibration {
     int cores;              /* the CPU affinity of the measuring process */
     calib_stat latency_s, bandwidth_Bps, reduce_flops_per_s;
     calib_stat send_overhead_s, recv_overhead_s, exchange_factor, cpu_share;
+    calib_stat gather_Bps;  /* n 0: not measured */
     double load_average;    /* the 1-minute load average when it began */
     int npaths;
     calib_path paths[CALIB_MAX_PATHS];

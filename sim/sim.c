@@ -1705,11 +1705,13 @@ static double vector_seconds(const sim_config *sim, double flops)
     return flops / loglog(sim->vector_flops, sim->vector_flops_per_s, sim->nvector, flops);
 }
 
-/* A shared read costs only at a measured rate (sim_config.nshared). */
+/* A shared read and a gather cost only at a measured rate
+ * (sim_config.nshared, gather_per_s). */
 static int sim_charges(rt *r, int kind)
 {
     (void)r;
-    return kind != RT_WORK_SHARED_READ || sim_settings(S.cfg)->nshared > 0;
+    const sim_config *sim = sim_settings(S.cfg);
+    return kind == RT_WORK_SHARED_READ ? sim->nshared > 0 : kind == RT_WORK_GATHER ? sim->gather_per_s > 0 : 1;
 }
 
 static int sim_compute(rt *r, int kind, double flops)
@@ -1729,6 +1731,11 @@ static int sim_compute(rt *r, int kind, double flops)
         double floats = rd ? flops : flops / 2;
         busy(me(r), floats / loglog(sim->shared_floats, rd ? sim->shared_read_per_s : sim->shared_write_per_s,
                                     sim->nshared, floats) * r->slowdown);
+        return RT_OK;
+    }
+    if (kind == RT_WORK_GATHER) { /* unmeasured: free (sim_charges) */
+        if (flops > 0 && sim->gather_per_s > 0)
+            busy(me(r), flops / sim->gather_per_s * r->slowdown);
         return RT_OK;
     }
     if (kind == RT_WORK_SHARED_READ) /* unmeasured: free (sim_charges) */

@@ -95,6 +95,9 @@ typedef struct sim_config {
      * floats written a second), floats increasing, log-log between them
      * and held at the ends. 0 points: a shared read is free and a write
      * is vector work (the default: the closed forms hold). */
+    /* A batch's gather (rt_compute_as RT_WORK_GATHER) at this many
+     * floats a second (--calibration sets it); 0: free. */
+    double gather_per_s;
     int nshared;
     double shared_floats[SIM_MAX_VECTOR], shared_read_per_s[SIM_MAX_VECTOR],
         shared_write_per_s[SIM_MAX_VECTOR];

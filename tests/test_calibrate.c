@@ -100,6 +100,9 @@ static void t_writes_a_file_that_loads(void **state)
         assert_true(i == 0 || (c.vector[i].floats > c.vector[i - 1].floats &&
                                c.vector[i].flops_per_call > c.vector[i - 1].flops_per_call));
     }
+    /* model parallelism's gather of a batch's inputs */
+    assert_true(c.gather_Bps.median > 1e6 && isfinite(c.gather_Bps.max));
+    assert_int_equal(c.gather_Bps.n, 4);
     /* Hogwild!'s step on each model's weights in shared memory: one
      * point a model, by its number of weights */
     assert_int_equal(c.nshared, 2);
@@ -197,6 +200,8 @@ static void t_refuses_bad_files(void **state)
         {"\"messages\": [", "\"messages\": 3, \"y\": [", "messages must be a list of at most"},
         {"\"bytes\": 4096,", "\"bytes\": 8,", "messages[1]: bytes must be a whole number of at least 1, the sizes increasing"},
         {"\"batch\": 64", "\"batch\": 0", "batch must be a whole number"},
+        {"\"gather_Bps\": {\n    \"median\": ", "\"gather_Bps\": {\n    \"median\": -",
+         "gather_Bps must be positive"},
         {"\"shared\": [", "\"shared\": 3, \"z\": [", "shared must be a list of at most"},
         {"\"floats\": 7850", "\"floats\": 0", "shared[0]: floats must be a whole number of at least 1"},
         {"\"read_Bps\": {\n        \"median\": ", "\"read_Bps\": {\n        \"median\": -",
@@ -560,8 +565,57 @@ static void t_sim_charges_shared_memory(void **state)
     assert_int_equal(events, SHARED_CHARGES);
 }
 
+/* Rank 0 gathers a batch's inputs twice (RT_WORK_GATHER, a flop a float)
+ * around model work; its slot gets the time after each, and the number
+ * of its events. */
+static int gather_rank(rt *r, void *arg)
+{
+    (void)arg;
+    double *at = job_slot(r);
+    if (rt_rank(r) != 0)
+        return RT_OK;
+    int rc = rt_compute_as(r, RT_WORK_GATHER, 5e4);
+    at[0] = rt_now(r);
+    if (!rc && !(rc = rt_compute(r, 1e6)))
+        at[1] = rt_now(r);
+    if (!rc && !(rc = rt_compute_as(r, RT_WORK_GATHER, 1e3)))
+        at[2] = rt_now(r);
+    return rc;
+}
+
+/* Without a measured rate a gather costs nothing and leaves no event (an
+ * uncalibrated model parallelism keeps its closed form and its records);
+ * at one, floats / rate. */
+static void t_sim_charges_a_gather(void **state)
+{
+    (void)state;
+    sim_config sim = sim_config_default();
+    sim.speed_flops = 1e9;
+    for (int rated = 0; rated < 2; rated++) {
+        sim.gather_per_s = rated ? 2e9 : 0;
+        job_config cfg = sim_job_config(&sim);
+        cfg.ranks = 2;
+        cfg.record_events = 1;
+        cfg.result_bytes = 3 * sizeof(double);
+        job_result res;
+        if (job_run(&cfg, gather_rank, NULL, &res) != 0)
+            fail_msg("job: %s", res.error);
+        const double *at = job_result_slot(&res, 0);
+        double g1 = rated ? 5e4 / 2e9 : 0, g2 = rated ? 1e3 / 2e9 : 0;
+        double want[3] = {g1, g1 + 1e-3, g1 + 1e-3 + g2};
+        for (int i = 0; i < 3; i++)
+            if (fabs(at[i] - want[i]) > 1e-9 * want[i] + 1e-15)
+                fail_msg("%s: charge %d ends at %.9g s, expected %.9g", rated ? "rated" : "unrated", i, at[i], want[i]);
+        size_t events = 0;
+        for (size_t i = 0; i < res.nevents; i++)
+            events += res.events[i].kind == RT_EV_COMPUTE;
+        assert_int_equal(events, rated ? 3 : 1);
+        job_result_free(&res);
+    }
+}
+
 /* A file without shared rates (ranks on several hosts; the builds before
- * them) is read as it was, with none. */
+ * them) or a gather rate is read as it was, with none. */
 static void t_reads_a_file_without_shared_rates(void **state)
 {
     (void)state;
@@ -569,18 +623,27 @@ static void t_reads_a_file_without_shared_rates(void **state)
     static calibration c;
     snprintf(path, sizeof path, "%s/c.json", tmpdir);
     assert_int_equal(calib_read(path, DISTLAB_VERSION, &c, err, sizeof err), 0);
-    assert_true(c.nshared > 0);
+    assert_true(c.nshared > 0 && c.gather_Bps.n > 0);
     c.nshared = 0;
+    c.gather_Bps.n = 0;
+    snprintf(c.compute[0].model, sizeof c.compute[0].model, "mlp:32,16"); /* for model parallelism below */
     snprintf(path, sizeof path, "%s/noshared.json", tmpdir);
     assert_int_equal(calib_write(&c, path, err, sizeof err), 0);
     size_t n;
     assert_int_equal(test_read_file(path, text, sizeof text - 1, &n), 0);
     text[n] = '\0';
     assert_null(strstr(text, "\"shared\""));
+    assert_null(strstr(text, "\"gather_Bps\""));
     assert_int_equal(calib_read(path, DISTLAB_VERSION, &c, err, sizeof err), 0);
     assert_int_equal(c.nshared, 0);
+    assert_int_equal(c.gather_Bps.n, 0);
     assert_int_equal(test_distlab_run(out, sizeof out, "run hogwild --calibration %s --workers 2 --epochs 1 "
-                                      "--train-size 2000 --quiet --no-figures --out %s/hw", path, tmpdir), 0);
+                                      "--train-size 2000 --quiet --no-figures --model mlp:32,16 --out %s/hw", path,
+                                      tmpdir), 0);
+    if (test_distlab_run(out, sizeof out, "run distbelief --mode model-parallel --partitions 2 --model mlp:32,16 "
+                         "--calibration %s --workers 2 --epochs 1 --train-size 2000 --quiet --no-figures --out %s/mp",
+                         path, tmpdir) != 0)
+        fail_msg("model parallelism without a gather rate: %s", out);
 }
 
 /* Rank 0's async job waits 5 ms for rank 1's message while rank 0
@@ -907,6 +970,7 @@ int main(void)
         cmocka_unit_test(t_sim_charges_the_exchange_factor),
         cmocka_unit_test(t_sim_charges_vector_work),
         cmocka_unit_test(t_sim_charges_shared_memory),
+        cmocka_unit_test(t_sim_charges_a_gather),
         cmocka_unit_test(t_reads_a_file_without_shared_rates),
         cmocka_unit_test(t_sim_charges_a_woken_step),
         cmocka_unit_test(t_sim_woken_is_the_ranks_own),
