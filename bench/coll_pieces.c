@@ -19,8 +19,17 @@
  *
  * The job options are distlab's (cli.h): --backend, --calibration, --spin
  * and the rest; always 2 ranks.
+ *
+ * The adds are comparable with a calibration only where coll_add's loop
+ * lies as it lies in build/distlab: the loop is scalar, and where the
+ * linker puts it decides its speed (this project's 2-core EPYC VM: 1.8
+ * Gflop/s when its 24 bytes cross a 64-byte line, as in distlab at
+ * 4a99653 and 7a9f2db, 3.4 when they do not). The first line says where
+ * this binary's coll_add starts, mod 64; compare `nm build/distlab | grep
+ * coll_add`.
  */
 #include <malloc.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -182,7 +191,7 @@ int main(int argc, char **argv)
     }
     char where[512];
     cli_describe_job(&cfg, &res, where, sizeof where);
-    printf("# %s\n", where);
+    printf("# %s; coll_add starts at %u mod 64\n", where, (unsigned)((uintptr_t)&coll_add % 64));
     printf("backend,piece,rank0_median_us,rank1_median_us,rank0_q25_us,rank0_q75_us\n");
     for (int p = 0; p < NPIECES; p++) {
         double s[2][PIECE_RUNS];

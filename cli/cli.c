@@ -508,6 +508,8 @@ int cli_job_config(const cli_args *a, const char *verb, job_config *cfg, sim_con
         }
         /* each measured size at its own time, where the line misses it */
         sim->nmsg = calib_wire_scale(&c, sim->msg_bytes, sim->msg_scale, SIM_MAX_MSG);
+        /* and each size's exchange, relative to the largest size's */
+        sim->nshare = calib_exchange_share(&c, sim->share_bytes, sim->share, SIM_MAX_MSG);
         /* ranks measured on one machine shared its cores: so do the
          * simulated ones, on one host of that many (sim_platform.c), unless
          * the command line asks for another cluster at these numbers */
@@ -529,7 +531,7 @@ int cli_job_config(const cli_args *a, const char *verb, job_config *cfg, sim_con
     if ((v = cli_get(a, "latency")) && units_time(v, &sim->latency_s, err, sizeof err))
         return bad(verb, "latency", err);
     if (cli_get(a, "bandwidth") || cli_get(a, "latency")) /* another wire than the one measured */
-        sim->nmsg = 0;
+        sim->nmsg = sim->nshare = 0;
     if ((v = cli_get(a, "speed")) && units_speed(v, &sim->speed_flops, err, sizeof err))
         return bad(verb, "speed", err);
     n = sim->cores;
@@ -730,6 +732,12 @@ void cli_describe_job(const job_config *cfg, const job_result *res, char *buf, s
                 snprintf(buf + at, len - at, "; a message's bytes x %.3g at %.3g B to x %.3g at %.3g B (each "
                          "size's own time)", sim->msg_scale[0], sim->msg_bytes[0], sim->msg_scale[sim->nmsg - 1],
                          sim->msg_bytes[sim->nmsg - 1]);
+            at = strlen(buf);
+            if (sim->nshare > 0 && at < len) {
+                snprintf(buf + at, len - at, "; an exchange's share of the factor by size:");
+                for (int i = 0; i < sim->nshare && (at = strlen(buf)) < len; i++)
+                    snprintf(buf + at, len - at, " %.3g at %.3g B", sim->share[i], sim->share_bytes[i]);
+            }
         }
     } else {
         const real_config *real = real_settings(cfg);

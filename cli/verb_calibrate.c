@@ -71,7 +71,9 @@
 #define CAL_MAX_BATCHES 4
 #define CAL_REDUCE_FLOATS (1u << 20)
 
-static const size_t cal_sizes[] = {8, 4096, 65536, 1 << 20, 4 << 20};
+/* message sizes: 2 MiB is a 4 MiB allreduce's half at 2 ranks, whose
+ * exchange the ring and Rabenseifner make */
+static const size_t cal_sizes[] = {8, 4096, 65536, 1 << 20, 2 << 20, 4 << 20};
 #define CAL_NSIZES (sizeof cal_sizes / sizeof *cal_sizes)
 /* vector lengths (floats): a softmax model's 7,850 weights lie between
  * the first two, a 4 MiB collective's chunks at the last */
@@ -97,6 +99,7 @@ typedef struct cal_slot {
     double send_o_s[CAL_MAX_RANKS][CAL_MAX_REPEAT];   /* rank 0's */
     double recv_o_s[CAL_MAX_RANKS][CAL_MAX_REPEAT];   /* rank j's, in its slot */
     double exchange_s[CAL_MAX_RANKS][CAL_MAX_REPEAT]; /* rank 0's */
+    double exchange_size_s[CAL_MAX_RANKS][CAL_MAX_REPEAT][CAL_NSIZES]; /* rank 0's, from 64 KiB */
     double cpu_share[CAL_MAX_MODELS][CAL_MAX_BATCHES][CAL_MAX_REPEAT];
     double reduce_flops_per_s[CAL_MAX_REPEAT];
     double vector_flops_per_s[CAL_NVEC][CAL_MAX_REPEAT];
@@ -178,6 +181,19 @@ static int measure_path(rt *r, const cal_arg *a, int j, unsigned char *buf, unsi
             }
             if (me == 0)
                 out->oneway_s[j][rep][s] = (rt_now(r) - t0) / (2.0 * iters);
+            if (n < CALIB_SCALE_FROM)
+                continue;
+            /* the same size both ways at once: an exchange outgrows the
+             * caches a one-way transfer still fits, so its factor is
+             * measured at every size a simulation weighs by its own time */
+            int swaps = iters / 2 > 3 ? iters / 2 : 3;
+            for (int it = -1; it < swaps && !rc; it++) { /* one untimed first */
+                if (it == 0)
+                    t0 = rt_now(r);
+                rc = rt_sendrecv(r, other, (int)s, buf, n, other, (int)s, buf2, n, NULL);
+            }
+            if (me == 0)
+                out->exchange_size_s[j][rep][s] = (rt_now(r) - t0) / swaps;
         }
     return rc;
 }
@@ -598,7 +614,15 @@ static void summarize(const cal_arg *a, const job_result *res, calibration *c)
             for (int rep = 0; rep < R; rep++)
                 ex[m++] = s0->oneway_s[j][rep][k];
         c->messages[c->nmessages].bytes = cal_sizes[k];
-        c->messages[c->nmessages++].oneway_s = calib_stat_of(ex, m);
+        c->messages[c->nmessages].oneway_s = calib_stat_of(ex, m);
+        if (cal_sizes[k] >= CALIB_SCALE_FROM) {
+            m = 0;
+            for (int j = 1; j < p; j++)
+                for (int rep = 0; rep < R; rep++)
+                    ex[m++] = s0->exchange_size_s[j][rep][k];
+            c->messages[c->nmessages].exchange_s = calib_stat_of(ex, m);
+        }
+        c->nmessages++;
     }
     free(os);
     free(orv);
@@ -897,7 +921,12 @@ int verb_calibrate(int argc, char **argv)
            "both ways takes %.2fx a one-way one; a rank had %.0f%% of a core (load average %.2f)\n",
            c.send_overhead_s.median * 1e6, c.recv_overhead_s.median * 1e6, c.latency_s.median * 1e6,
            c.exchange_factor.median, 100 * c.cpu_share.median, c.load_average);
-    printf("  element-wise work:");
+    printf("  an exchange both ways over a one-way transfer, by size:");
+    for (int i = 0; i < c.nmessages; i++)
+        if (c.messages[i].exchange_s.n > 0)
+            printf(" %.2fx at %zu B", c.messages[i].exchange_s.median / c.messages[i].oneway_s.median,
+                   c.messages[i].bytes);
+    printf("\n  element-wise work:");
     for (int i = 0; i < c.nvector; i++)
         printf(" %.3g Gflop/s at %zu floats%s", c.vector[i].flops_per_s.median / 1e9, c.vector[i].floats,
                i + 1 < c.nvector ? "," : "\n");

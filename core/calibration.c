@@ -54,9 +54,13 @@ static json_t *stat_json(calib_stat s)
 int calib_write(const calibration *c, const char *path, char *err, size_t errlen)
 {
     json_t *paths = json_array(), *compute = json_array(), *vector = json_array(), *messages = json_array();
-    for (int i = 0; i < c->nmessages && messages; i++)
-        json_array_append_new(messages, json_pack("{s:I, s:o}", "bytes", (json_int_t)c->messages[i].bytes,
-                                                  "oneway_s", stat_json(c->messages[i].oneway_s)));
+    for (int i = 0; i < c->nmessages && messages; i++) {
+        const calib_message *m = &c->messages[i];
+        json_t *e = json_pack("{s:I, s:o}", "bytes", (json_int_t)m->bytes, "oneway_s", stat_json(m->oneway_s));
+        if (e && m->exchange_s.n > 0)
+            json_object_set_new(e, "exchange_s", stat_json(m->exchange_s));
+        json_array_append_new(messages, e);
+    }
     for (int i = 0; i < c->nvector && vector; i++)
         json_array_append_new(vector, json_pack("{s:I, s:f, s:o}", "floats", (json_int_t)c->vector[i].floats,
                                                 "flops_per_call", c->vector[i].flops_per_call,
@@ -260,6 +264,9 @@ static int read_body(json_t *root, const char *path, const char *version, calibr
         e->bytes = (size_t)json_integer_value(bytes);
         if (read_stat(v, "oneway_s", &e->oneway_s, where, err, errlen))
             return -1;
+        /* measured from 64 KiB up, and needed there */
+        if (e->bytes >= CALIB_SCALE_FROM && read_stat(v, "exchange_s", &e->exchange_s, where, err, errlen))
+            return -1;
     }
     json_array_foreach(vector, i, v) {
         calib_vector *e = &c->vector[c->nvector++];
@@ -365,6 +372,29 @@ int calib_wire_scale(const calibration *c, double *bytes, double *scale, int max
          * not its caches: held to that */
         bytes[n] = (double)m->bytes;
         scale[n++] = fmin(CALIB_SCALE_MAX, fmax(1 / CALIB_SCALE_MAX, over * c->bandwidth_Bps.median / (double)m->bytes));
+    }
+    return n;
+}
+
+int calib_exchange_share(const calibration *c, double *bytes, double *share, int max)
+{
+    double wire, os, orv, F;
+    calib_network(c, &wire, &os, &orv, &F);
+    const calib_message *top = NULL;
+    for (int i = 0; i < c->nmessages; i++)
+        if (c->messages[i].bytes >= CALIB_SCALE_FROM && c->messages[i].exchange_s.n > 0)
+            top = &c->messages[i];
+    if (!top)
+        return 0;
+    double f_top = top->exchange_s.median / top->oneway_s.median;
+    int n = 0;
+    for (int i = 0; i < c->nmessages && n < max; i++) {
+        const calib_message *m = &c->messages[i];
+        if (m->bytes < CALIB_SCALE_FROM || m->exchange_s.n <= 0)
+            continue;
+        double f = m->exchange_s.median / m->oneway_s.median;
+        bytes[n] = (double)m->bytes;
+        share[n++] = fmin(1, fmax(1 / F, f / f_top));
     }
     return n;
 }

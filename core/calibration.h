@@ -19,6 +19,13 @@
  *                             which a simulation charges the rank as busy
  *                             time; the wire latency is what remains of
  *                             latency_s (o_s + wire + o_r = latency_s)
+ *   messages[].exchange_s     from 64 KiB up, the same size both ways at
+ *                             once: its time over the one-way time is the
+ *                             size's own exchange factor (on loopback it
+ *                             grows where an exchange outgrows the cache
+ *                             that a one-way transfer still fits), which a
+ *                             simulation charges relative to the largest
+ *                             size's (calib_exchange_share)
  *   exchange_factor           two ranks sending each other 4 MiB at once,
  *                             over one 4 MiB one-way time: ~2 where a
  *                             host's sends and receives share one copying
@@ -77,7 +84,8 @@
  *
  * Each number is the median of --repeat measurements, with the smallest
  * and largest beside it. The file is JSON (format "distlab-calibration",
- * version 6), written with the distlab version that measured it; a file of
+ * version 7: 5 had no train_woken_flops_per_s, 6 no exchange_s), written
+ * with the distlab version that measured it; a file of
  * another format or version is refused rather than half understood.
  */
 #ifndef DISTLAB_CALIBRATION_H
@@ -86,7 +94,7 @@
 #include <stddef.h>
 
 #define CALIB_FORMAT "distlab-calibration"
-#define CALIB_FORMAT_VERSION 6
+#define CALIB_FORMAT_VERSION 7
 #define CALIB_MAX_COMPUTE 32
 #define CALIB_MAX_PATHS 64
 #define CALIB_MAX_VECTOR 8
@@ -123,6 +131,7 @@ typedef struct calib_shared {
 typedef struct calib_message {
     size_t bytes;
     calib_stat oneway_s;    /* over every path */
+    calib_stat exchange_s;  /* both ways at once, from CALIB_SCALE_FROM bytes up (n 0: none) */
 } calib_message;
 
 typedef struct calib_path {
@@ -177,6 +186,17 @@ void calib_network(const calibration *c, double *wire_latency_s, double *send_ov
 #define CALIB_SCALE_FROM 65536
 #define CALIB_SCALE_MAX 2.0 /* scales held within [1/2, 2] */
 int calib_wire_scale(const calibration *c, double *bytes, double *scale, int max);
+
+/* Where a size's exchange costs less than the largest size's factor
+ * makes of it: for each measured size from CALIB_SCALE_FROM bytes up,
+ * its exchange factor (exchange_s over oneway_s, medians) over the
+ * largest size's, held within [1 / F, 1] for F the exchange factor a
+ * simulation charges (calib_network), into bytes[] and share[] (at most
+ * max points, sizes increasing). A simulation sends a message of n bytes
+ * as the share at n of its bytes, at most the share of the bandwidth
+ * (sim_config.nshare). Returns the number of points (0: no exchanges
+ * measured by size). */
+int calib_exchange_share(const calibration *c, double *bytes, double *share, int max);
 
 /* 1 when every rank ran on one machine (launch threads or procs, over
  * loopback), 0 for --launch hosts. */

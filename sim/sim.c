@@ -56,6 +56,7 @@
 #include "sim/net_analytic.h"
 #include "sim/sim_backend.h"
 #include "sim/sim_platform.h"
+#include "sim/sim_put.h"
 #include "sim/sim_timer.h"
 #include "sim/sim_waitfor.h"
 
@@ -1354,12 +1355,18 @@ static int send_common(rt *r, int dst, int tag, const void *buf, size_t len, int
         return rt_seterr(r, RT_ENOMEM, "send of %zu bytes to rank %d: out of memory", len, dst);
     }
     q->h.status = (rt_status){.source = r->rank, .tag = tag, .bytes = len};
+    /* a size whose exchange costs less than exchange_factor says: fewer
+     * bytes, at a bounded rate (sim_config.nshare) */
+    const sim_config *sim = sim_settings(S.cfg);
+    double share = len && sim->nshare > 0 ? loglog(sim->share_bytes, sim->share, sim->nshare, (double)len) : 1;
+    long bytes = share < 1 ? (long)fmax(1, round((double)wire_bytes(len) * share)) : wire_bytes(len);
+    double bound_Bps = share < 1 ? share * sim->bandwidth_Bps : 0;
     if (buffered) {
-        sg_comm_t comm = sg_mailbox_put_init(box, m, wire_bytes(len));
+        sg_comm_t comm = sim_put_init_bounded(box, m, bytes, bound_Bps);
         sg_comm_detach(comm, NULL); /* starts it; it completes on its own */
         q->h.done = 1;
     } else {
-        q->comm = sg_mailbox_put_async(box, m, wire_bytes(len));
+        q->comm = sim_put_async_bounded(box, m, bytes, bound_Bps);
     }
     *out = &q->h;
     return RT_OK;

@@ -119,6 +119,15 @@ typedef struct sim_config {
      * default, so that times keep their closed forms). */
     double woken_model_factor;
     double woken_after_s;
+    /* Exchanges by size (--calibration sets them; SimGrid's networks, not
+     * --net analytic): nshare points of (bytes, share), share in (0, 1]:
+     * a size whose exchange both ways takes share times what
+     * exchange_factor makes of its one-way time. Its messages carry share
+     * times their bytes, each at most share x bandwidth_Bps, so that alone
+     * one takes its one-way time and two at once their exchange time
+     * (log-log between the points, held at the ends). 0 points: 1. */
+    int nshare;
+    double share_bytes[SIM_MAX_MSG], share[SIM_MAX_MSG];
     int size_only;         /* payloads carry only their size */
     int nfaults;           /* failures to inject, in no particular order */
     sim_fault faults[SIM_MAX_FAULTS];

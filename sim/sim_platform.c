@@ -263,6 +263,7 @@ int sim_platform_setup(const sim_config *cfg, int ranks, sim_platform *p, char *
     memset(p, 0, sizeof *p);
     p->generated_fd = -1;
     p->net_ideal = cfg->net != SIM_NET_TCP; /* analytic: SimGrid's links as given, no factors */
+    p->rate_bounds = cfg->nshare > 0 && cfg->net != SIM_NET_ANALYTIC;
     p->net_analytic = cfg->net == SIM_NET_ANALYTIC;
     snprintf(p->net_model, sizeof p->net_model, "%s",
              cfg->net == SIM_NET_ANALYTIC ? "analytic (per-link max-min, distlab's own)"
@@ -324,7 +325,11 @@ int sim_platform_load(sim_platform *p, char *err, size_t errlen)
     if (p->net_ideal) {
         argv[argc++] = "--cfg=network/model:CM02";
         argv[argc++] = "--cfg=network/crosstraffic:0";
-        argv[argc++] = "--cfg=network/TCP-gamma:0";
+        /* no TCP window: gamma 0 leaves a flow unbounded, and so also
+         * drops a bound of its own (CM02 holds a flow to the smaller of
+         * that and gamma / 2 latency); where a calibration bounds some
+         * (sim_put.cpp), a gamma no flow reaches instead */
+        argv[argc++] = p->rate_bounds ? "--cfg=network/TCP-gamma:1e300" : "--cfg=network/TCP-gamma:0";
         /* Full, not SimGrid's default Lazy: Lazy's selective update
          * re-solves only the links it takes to have changed, and SimGrid
          * 3.32 then gave flows shares that overload a link -- 3 P3

@@ -14,6 +14,7 @@ typedef struct sim_platform {
     int generated_fd;      /* the generated cluster's memory file (path names it); -1 if none */
     char net_model[64];    /* what the run will say it used */
     int net_ideal;
+    int rate_bounds;  /* some transfers have a rate bound of their own (sim_config.nshare) */
     int net_analytic;      /* --net analytic: SimGrid keeps only actors and time */
     int cpu_fixed;         /* no host's speed can change during the run (no profile) */
 } sim_platform;

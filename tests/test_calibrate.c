@@ -84,6 +84,26 @@ static void t_writes_a_file_that_loads(void **state)
     assert_true(c.send_overhead_s.median > 0 && c.send_overhead_s.median < 1);
     assert_true(c.recv_overhead_s.median > 0 && c.recv_overhead_s.median < 1);
     assert_true(c.exchange_factor.median > 0 && isfinite(c.exchange_factor.max));
+    /* each size's exchange from 64 KiB up (64 KiB, 1, 2 and 4 MiB), none below */
+    int exchanges = 0;
+    for (int i = 0; i < c.nmessages; i++) {
+        const calib_message *m = &c.messages[i];
+        if (m->bytes < CALIB_SCALE_FROM) {
+            assert_int_equal(m->exchange_s.n, 0);
+            continue;
+        }
+        exchanges++;
+        assert_int_equal(m->exchange_s.n, 2);
+        assert_true(m->exchange_s.min > 0 && m->exchange_s.median >= m->exchange_s.min &&
+                    isfinite(m->exchange_s.max));
+    }
+    assert_int_equal(exchanges, 4);
+    double sb[SIM_MAX_MSG], sh[SIM_MAX_MSG];
+    int ns = calib_exchange_share(&c, sb, sh, SIM_MAX_MSG);
+    assert_int_equal(ns, 4);
+    for (int i = 0; i < ns; i++)
+        assert_true(sh[i] > 0 && sh[i] <= 1);
+    assert_true(sh[ns - 1] == 1 && sb[ns - 1] == 4194304);
     assert_true(c.cpu_share.median > 0 && c.cpu_share.max <= 1);
     assert_true(c.load_average >= 0);
     /* what a simulation charges adds up to the measured latency */
@@ -180,9 +200,9 @@ static void t_refuses_bad_files(void **state)
     static const struct { const char *from, *to, *says; } edits[] = {
         {"\"distlab_version\": \"" DISTLAB_VERSION "\"", "\"distlab_version\": \"0.0.1\"",
          "measured by distlab 0.0.1, this is distlab " DISTLAB_VERSION},
-        {"\"format_version\": 6", "\"format_version\": 7", "format version 7"},
-        /* a file of the format before (5: no train_woken_flops_per_s) */
-        {"\"format_version\": 6", "\"format_version\": 5", "format version 5, this distlab reads 6: run "
+        {"\"format_version\": 7", "\"format_version\": 8", "format version 8"},
+        /* a file of a format before (5: no train_woken_flops_per_s, 6: no exchange_s) */
+        {"\"format_version\": 7", "\"format_version\": 6", "format version 6, this distlab reads 7: run "
          "distlab calibrate again"},
         {"\"train_woken_flops_per_s\": {", "\"was_woken\": {",
          "compute[0]: train_woken_flops_per_s needs numbers median, min, max and a count n"},
@@ -840,7 +860,7 @@ static void t_sim_charges_each_size(void **state)
         {8, 2e-5}, {4096, 5e-5}, {65536, 1e-5 + 65536e-9}, {1 << 20, 0.5e-5}, {4 << 20, 1e-5 + 1.5 * 4194304e-9},
         {8 << 20, 1e-5 + 3 * 8388608e-9}, {16 << 20, 1e-5 + 0.2 * 16777216e-9}};
     for (int i = 0; i < 7; i++)
-        c.messages[i] = (calib_message){m[i].bytes, {m[i].seconds, m[i].seconds, m[i].seconds, 1}};
+        c.messages[i] = (calib_message){m[i].bytes, {m[i].seconds, m[i].seconds, m[i].seconds, 1}, {0, 0, 0, 0}};
     c.nmessages = 7;
     sim_config sim = sim_config_default();
     sim.nmsg = calib_wire_scale(&c, sim.msg_bytes, sim.msg_scale, SIM_MAX_MSG);
@@ -868,6 +888,78 @@ static void t_sim_charges_each_size(void **state)
             fail_msg("%zu bytes arrived at %.9g s, expected %.9g", n, got, want);
         job_result_free(&res);
     }
+}
+
+/* Both ranks send each other *(size_t *)arg bytes at once; each notes
+ * when it had the other's. */
+static int exchange_rank(rt *r, void *arg)
+{
+    size_t n = *(const size_t *)arg;
+    char *out = calloc(1, n), *in = calloc(1, n);
+    int other = 1 - rt_rank(r);
+    int rc = !out || !in ? rt_fail(r, RT_ENOMEM, "no memory")
+                         : rt_sendrecv(r, other, 0, out, n, other, 0, in, n, NULL);
+    *(double *)job_slot(r) = rt_now(r);
+    free(out);
+    free(in);
+    return rc;
+}
+
+/* A size whose exchange costs a share of what the exchange factor makes
+ * of its one-way time: alone, its message still takes its one-way time;
+ * two at once, the share of f one-way times (f = 2 here: one copy link
+ * of B for both directions). The share from the file: each size's
+ * exchange factor over the largest size's, held within [1/f, 1]. */
+static void t_sim_charges_each_sizes_exchange(void **state)
+{
+    (void)state;
+    sim_config sim = sim_config_default();
+    sim.one_machine = 1;
+    sim.hosts = 1;
+    sim.cores = 2;
+    sim.speed_flops = 1e9;
+    sim.latency_s = 1e-5;
+    sim.bandwidth_Bps = 1e9;
+    sim.exchange_factor = 2;
+    sim.nshare = 2;
+    sim.share_bytes[0] = 1 << 20;
+    sim.share[0] = 0.75;
+    sim.share_bytes[1] = 4 << 20;
+    sim.share[1] = 1;
+    static const size_t sizes[] = {1 << 20, 2 << 20, 4 << 20};
+    for (int i = 0; i < 3; i++) {
+        size_t n = sizes[i];
+        double share = i == 0 ? 0.75 : i == 1 ? exp(0.5 * log(0.75)) : 1; /* 2 MiB: halfway, log-log */
+        for (int both = 0; both < 2; both++) {
+            job_config cfg = sim_job_config(&sim);
+            cfg.ranks = 2;
+            cfg.result_bytes = sizeof(double);
+            job_result res;
+            if (job_run(&cfg, both ? exchange_rank : one_message_rank, &n, &res) != 0)
+                fail_msg("job: %s", res.error);
+            double got = *(const double *)job_result_slot(&res, 1);
+            double want = 1e-5 + (double)n / 1e9 * (both ? 2 * share : 1);
+            if (fabs(got - want) > 1e-6 * want)
+                fail_msg("%zu bytes %s: %.9g s, expected %.9g", n, both ? "both ways" : "one way", got, want);
+            job_result_free(&res);
+        }
+    }
+    /* from a file: 1 MiB's factor 1.5 against 4 MiB's 1.8 (F 1.8) gives
+     * 1.5 / 1.8; 64 KiB's 0.5 is held at 1 / F */
+    static calibration c;
+    memset(&c, 0, sizeof c);
+    c.exchange_factor = (calib_stat){1.8, 1.8, 1.8, 1};
+    c.latency_s = (calib_stat){1e-5, 1e-5, 1e-5, 1};
+    static const struct { size_t bytes; double oneway, exchange; } m[] = {
+        {4096, 1e-5, 0}, {65536, 1e-4, 0.5e-4}, {1 << 20, 1e-3, 1.5e-3}, {4 << 20, 4e-3, 7.2e-3}};
+    for (int i = 0; i < 4; i++)
+        c.messages[c.nmessages++] = (calib_message){m[i].bytes, {m[i].oneway, m[i].oneway, m[i].oneway, 1},
+                                                    {m[i].exchange, m[i].exchange, m[i].exchange, m[i].exchange > 0}};
+    double bytes[SIM_MAX_MSG], share[SIM_MAX_MSG];
+    assert_int_equal(calib_exchange_share(&c, bytes, share, SIM_MAX_MSG), 3);
+    assert_true(bytes[0] == 65536 && bytes[2] == 4194304);
+    if (fabs(share[0] - 1 / 1.8) > 1e-12 || fabs(share[1] - 1.5 / 1.8) > 1e-12 || share[2] != 1)
+        fail_msg("shares %.9g, %.9g, %.9g", share[0], share[1], share[2]);
 }
 
 /* The 4 MiB one-way time of a pingpong: simulated or real. */
@@ -976,6 +1068,7 @@ int main(void)
         cmocka_unit_test(t_sim_woken_is_the_ranks_own),
         cmocka_unit_test(t_one_machine_shares_its_cores),
         cmocka_unit_test(t_sim_charges_each_size),
+        cmocka_unit_test(t_sim_charges_each_sizes_exchange),
         cmocka_unit_test(t_predicts_the_real_pingpong),
         cmocka_unit_test(t_validate_writes_its_table),
     };
