@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -756,6 +757,24 @@ void cli_describe_job(const job_config *cfg, const job_result *res, char *buf, s
                      real->launch == REAL_LAUNCH_PROCS ? "processes" : "threads",
                      real_binds(cfg) ? " bound to cores" : "", real->listen_addr, spin);
     }
+}
+
+int cli_check_out(const char *verb, const char *dir)
+{
+    struct stat st;
+    const char *why;
+    if (stat(dir, &st) == 0) {
+        if (S_ISDIR(st.st_mode))
+            return 0;
+        why = "it exists and is not a folder";
+    } else if (errno == ENOTDIR) {
+        why = "a part of its path is a file";
+    } else {
+        return 0; /* made when the records are written */
+    }
+    fprintf(stderr, "distlab %s: --out %s: %s: name a folder for the records (it is made if missing)\n", verb,
+            dir, why);
+    return -1;
 }
 
 int cli_read_whole(const char *path, char **buf, size_t *len)

@@ -119,6 +119,9 @@ int cli_job_status(const job_result *res);
 /* A regular file's whole contents (at most 64 GiB) in a malloc'd *buf of
  * *len bytes; -1, with *buf NULL, when it cannot be read. */
 int cli_read_whole(const char *path, char **buf, size_t *len);
+/* --out DIR: 0 when DIR is a folder or can be made one; -1 having said
+ * that it (or a folder above it) is a file, before anything runs. */
+int cli_check_out(const char *verb, const char *dir);
 /* One line saying where and how a job ran, for a CSV comment or a log. */
 void cli_describe_job(const job_config *cfg, const job_result *res, char *buf, size_t len);
 

@@ -356,6 +356,8 @@ int verb_compare(int argc, char **argv)
         goto done;
     }
     const char *out = cli_get(&a, "out") ? cli_get(&a, "out") : "runs/compare";
+    if (cli_check_out("compare", out) != 0)
+        goto done;
 
     int jobs;
     if (experiment_jobs(&a, &e, "compare", &jobs))

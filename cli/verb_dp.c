@@ -310,6 +310,8 @@ int verb_dp(int argc, char **argv)
     }
     sim.size_only = 1;
     const char *outdir = cli_get(&a, "out");
+    if (outdir && cli_check_out("dp", outdir) != 0)
+        goto out;
     cfg.record_events = outdir != NULL && !cli_flag(&a, "no-events");
     cfg.result_bytes = sizeof(dp_slot);
 

@@ -779,6 +779,8 @@ int verb_ray_bench(int argc, char **argv)
     if (mode == 3 && !ba.size_only && too_big(nodes, nn, sizes, ns))
         return 2;
     const char *outdir = cli_get(&a, "out") ? cli_get(&a, "out") : "runs/ray-bench";
+    if (cli_check_out("ray-bench", outdir) != 0)
+        return 2;
     if (make_dirs(outdir) != 0) {
         fprintf(stderr, "distlab ray-bench: --out %s: %s\n", outdir, strerror(errno));
         return 1;

@@ -397,6 +397,8 @@ int verb_run(int argc, char **argv)
         outdir = defdir;
     }
     ctx.outdir = outdir;
+    if (cli_check_out(verb, outdir) != 0) /* the run went through, then writing its records failed (exit 1) */
+        return 2;
 
     job_result res;
     int status = 0;

@@ -332,6 +332,8 @@ int verb_sweep(int argc, char **argv)
         goto done;
     }
     const char *out = cli_get(&a, "out") ? cli_get(&a, "out") : "runs/sweep";
+    if (cli_check_out("sweep", out) != 0)
+        goto done;
     int nlines = e.nruns * ax2.n;
     int jobs, npoints = nlines * ax1.n;
     if (experiment_jobs(&a, &e, "sweep", &jobs))

@@ -262,6 +262,35 @@ static void stragglers_are_recorded_by_run(void **state)
 /* A file of the source tree (the test binary is in BUILD/tests/), whole,
  * in buf; 0, or -1 when it is not there. */
 
+/* --out naming a file: the run went through, then writing its records
+ * failed (exit 1; compare and sweep after their first run). Refused
+ * before anything runs now, and a folder to be made is still made. */
+static void an_out_that_is_a_file_is_refused(void **state)
+{
+    (void)state;
+    NEED_BINARY();
+    char file[512], a[1200], b[1200], c[1200], d[1200], e[1200];
+    put_file(file, sizeof file, "not-a-folder", "x", 1);
+    snprintf(a, sizeof a, "run allreduce " SMALL " --out %s", file);
+    snprintf(b, sizeof b, "run allreduce " SMALL " --out %s/below", file);
+    snprintf(c, sizeof c, "dp --workload resnet50 --workers 2 --out %s", file);
+    snprintf(d, sizeof d, "compare --algos allreduce,serial " SMALL_NOWORKERS " --out %s", file);
+    snprintf(e, sizeof e, "sweep --algos allreduce:ring --vary workers=2 " SMALL_NOWORKERS " --out %s", file);
+    const test_refusal cases[] = {
+        {a, "not-a-folder: it exists and is not a folder"},
+        {b, "not-a-folder/below: a part of its path is a file"},
+        {c, "not-a-folder: it exists and is not a folder"},
+        {d, "not-a-folder: it exists and is not a folder"},
+        {e, "not-a-folder: it exists and is not a folder"},
+    };
+    test_distlab_refuses("", cases, sizeof cases / sizeof *cases);
+    assert_int_equal(run("run allreduce " SMALL " --out %s/made/here --quiet --no-figures", tmpdir), 0);
+    struct stat st;
+    char made[600];
+    snprintf(made, sizeof made, "%s/made/here/summary.json", tmpdir);
+    assert_int_equal(stat(made, &st), 0);
+}
+
 /* An experiment file of options only (or empty): sweep went on to
  * "cannot write sweep.csv" (exit 1); both verbs say what is missing. */
 static void an_experiment_without_runs_is_refused(void **state)
@@ -1041,6 +1070,7 @@ int main(void)
         cmocka_unit_test(a_diverged_run_says_so),
         cmocka_unit_test(fifos_and_devices_are_refused_as_inputs),
         cmocka_unit_test(an_experiment_without_runs_is_refused),
+        cmocka_unit_test(an_out_that_is_a_file_is_refused),
     };
     return cmocka_run_group_tests_name("the distlab command's rough edges", tests, setup, teardown);
 }
