@@ -141,15 +141,20 @@ static int measure_overheads(rt *r, int j, int rep, unsigned char *buf, unsigned
         if (!rc)
             rc = rt_send(r, other, TAG_DRAINED, buf, 8);
     }
-    double t0 = 0;
-    for (int it = -1; it < 3 && !rc; it++) { /* one untimed first */
-        if (it == 0)
-            t0 = rt_now(r);
+    /* three timed exchanges after an untimed one, their median: a mean let
+     * one stalled swap on a busy machine make the factor 100-200 (the
+     * reader refuses such a file; validate and test_calibrate then
+     * failed) */
+    double swap[3];
+    for (int it = -1; it < 3 && !rc; it++) {
+        double t = rt_now(r);
         rc = rt_sendrecv(r, other, TAG_EXCHANGE, buf, CAL_EXCHANGE, other, TAG_EXCHANGE, buf2,
                          CAL_EXCHANGE, NULL);
+        if (it >= 0)
+            swap[it] = rt_now(r) - t;
     }
-    if (me == 0)
-        out->exchange_s[j][rep] = (rt_now(r) - t0) / 3;
+    if (me == 0 && !rc)
+        out->exchange_s[j][rep] = calib_stat_of(swap, 3).median;
     return rc;
 }
 
