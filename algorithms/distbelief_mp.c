@@ -19,7 +19,8 @@
  *   2. allgather of the slices, so every partition has all of h_l
  *      (allgatherv.c)                      (each sends (K-1) B m_l floats)
  *   At l = L the slices are logits: after their allgather every partition
- *   computes the same softmax cross-entropy and the same dLoss/dlogits.
+ *   computes the same softmax cross-entropy and the same dLoss/dlogits
+ *                                 (compute: RT_WORK_LOSS, 4 B n_L)
  * Backward, layer l = L..1, from my slice dz of dLoss/d(pre-activation):
  *   1. gW_l[:, mine] = h_{l-1}^T dz, gb_l[mine] = column sums of dz, and my
  *      share of the input gradient, partial = dz W_l[:, mine]^T (B x n_{l-1})
@@ -374,7 +375,7 @@ int db_part_loss_grad(db_part *p, const float *params, const ml_dataset *ds, con
         for (size_t i = 0; i < B; i++)
             memcpy(p->dz + i * (hi - lo), p->delta + i * C + lo, (hi - lo) * sizeof *p->dz);
     }
-    if ((rc = train_charge(r, flops)))
+    if ((rc = rt_compute_as(r, RT_WORK_LOSS, flops))) /* see RT_WORK_LOSS */
         return rc;
 
     /* ---- backward: my slices of the gradient, then the input gradients' reduce-scatter ---- */

@@ -135,6 +135,12 @@ typedef enum rt_work {
      * only at the rate a calibration measures (gathering batches of the
      * rank's shard); free without one, so that the closed forms hold. */
     RT_WORK_GATHER,
+    /* A softmax cross-entropy on logits made apart from a model's gradient
+     * (model parallelism's loss on the gathered logits): 4 a logit, as
+     * the model counts it. Without a calibration it is model work; under
+     * one it runs at the rate calibrate measures for it, where a model's
+     * rate, its products' rate, would make its exponentials nearly free. */
+    RT_WORK_LOSS,
     RT_WORK_KINDS
 } rt_work;
 int rt_compute_as(rt *r, rt_work kind, double flops);

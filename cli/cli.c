@@ -500,6 +500,7 @@ int cli_job_config(const cli_args *a, const char *verb, job_config *cfg, sim_con
         }
         /* model parallelism's copy of a batch's inputs, where measured */
         sim->gather_per_s = c.gather_Bps.n > 0 ? c.gather_Bps.median / sizeof(float) : 0;
+        sim->loss_flops_per_s = c.loss_flops_per_s.n > 0 ? c.loss_flops_per_s.median : 0;
         /* Hogwild!'s traffic on shared memory, where it was measured */
         sim->nshared = c.nshared < SIM_MAX_VECTOR ? c.nshared : SIM_MAX_VECTOR;
         for (int i = 0; i < sim->nshared; i++) {
@@ -721,6 +722,9 @@ void cli_describe_job(const job_config *cfg, const job_result *res, char *buf, s
             at = strlen(buf);
             if (sim->gather_per_s > 0 && at < len)
                 snprintf(buf + at, len - at, "; a batch's inputs gathered at %.3g GB/s", 4e-9 * sim->gather_per_s);
+            at = strlen(buf);
+            if (sim->loss_flops_per_s > 0 && at < len)
+                snprintf(buf + at, len - at, "; a loss apart from its model at %.3g Gflop/s", 1e-9 * sim->loss_flops_per_s);
             at = strlen(buf);
             if (sim->nshared > 0 && at < len)
                 snprintf(buf + at, len - at, "; shared memory read at %.3g GB/s and written at %.3g GB/s "

@@ -24,7 +24,9 @@
  *               the algorithms' RT_WORK_VECTOR at
  *               then every rank at once copies batches of its shard's
  *               examples into a matrix, as model parallelism gathers its
- *               inputs: the rate a simulation charges RT_WORK_GATHER at
+ *               inputs: the rate a simulation charges RT_WORK_GATHER at;
+ *               then the softmax cross-entropy on a batch's logits, a row
+ *               at a time: the rate it charges RT_WORK_LOSS at
  *   3. compute  every rank at once runs the model's training step
  *               (ml_model_loss_grad) and its evaluation on its own shard
  *               of the data, its batches drawn as a run draws them
@@ -108,7 +110,7 @@ typedef struct cal_slot {
     double train_flops_per_s[CAL_MAX_MODELS][CAL_MAX_BATCHES][CAL_MAX_REPEAT];
     double eval_flops_per_s[CAL_MAX_MODELS][CAL_MAX_BATCHES][CAL_MAX_REPEAT];
     double train_woken_flops_per_s[CAL_MAX_MODELS][CAL_MAX_BATCHES][CAL_MAX_REPEAT];
-    double gather_Bps[CAL_MAX_REPEAT];
+    double gather_Bps[CAL_MAX_REPEAT], loss_flops_per_s[CAL_MAX_REPEAT];
 } cal_slot;
 
 /* ---- 1. network: rank 0 with rank j ---- */
@@ -315,6 +317,46 @@ done:
     free(idx);
     free(x);
     free(gap);
+    return rc;
+}
+
+/* Every rank at once runs the softmax cross-entropy a row at a time on a
+ * batch's logits, as model parallelism does on its gathered logits, at
+ * the first batch size and the data's classes: 4 flops a logit a second
+ * (ml_softmax_xent with delta). A model's rate, most of it products,
+ * charged it 0.04 us where it took 10 us (64 x 10, 2 ranks, load 2-4). */
+static int measure_loss(rt *r, const cal_arg *a, cal_slot *out)
+{
+    size_t B = a->batches[0], C = (size_t)(a->prob->train.classes > 1 ? a->prob->train.classes : 2);
+    float *logits = malloc(B * C * sizeof *logits), *delta = malloc(B * C * sizeof *delta);
+    int32_t *y = malloc(B * sizeof *y);
+    int rc = RT_OK;
+    if (!logits || !delta || !y) {
+        rc = rt_fail(r, RT_ENOMEM, "calibrate: no memory for a batch's logits");
+        goto done;
+    }
+    for (size_t i = 0; i < B * C; i++)
+        logits[i] = (float)((i * 2654435761u) % 1000) * 4e-3f - 2.0f;
+    for (size_t i = 0; i < B; i++)
+        y[i] = (int32_t)(i % C);
+    enum { LOSSES = 200 };
+    double loss = 0;
+    size_t correct = 0;
+    for (int rep = -1; rep < a->repeat; rep++) { /* one untimed pass first */
+        double t0 = rt_now(r);
+        for (int k = 0; k < LOSSES; k++)
+            for (size_t i = 0; i < B; i++)
+                ml_softmax_xent(logits + i * C, 1, C, y + i, 1.0f / (float)B, delta + i * C, &loss, &correct);
+        double dt = rt_now(r) - t0;
+        if (rep >= 0)
+            out->loss_flops_per_s[rep] = dt > 0 ? 4.0 * (double)(B * C) * LOSSES / dt : NAN;
+    }
+    if (loss == 12345.0) /* keeps the work */
+        fprintf(stderr, " ");
+done:
+    free(logits);
+    free(delta);
+    free(y);
     return rc;
 }
 
@@ -540,6 +582,8 @@ static int calibrate_rank(rt *r, void *argp)
         rc = measure_reduce(r, a, out);
     if (!rc && !(rc = barrier(r)))
         rc = measure_gather(r, a, out);
+    if (!rc && !(rc = barrier(r)))
+        rc = measure_loss(r, a, out);
     for (int m = 0; m < a->nmodels && !rc; m++)
         for (int b = 0; b < a->nbatches && !rc; b++)
             if (!(rc = barrier(r)))
@@ -642,6 +686,11 @@ static void summarize(const cal_arg *a, const job_result *res, calibration *c)
         for (int rep = 0; rep < R; rep++)
             v[n++] = ((const cal_slot *)job_result_slot(res, i))->gather_Bps[rep];
     c->gather_Bps = calib_stat_of(v, n);
+    n = 0;
+    for (int i = 0; i < p; i++)
+        for (int rep = 0; rep < R; rep++)
+            v[n++] = ((const cal_slot *)job_result_slot(res, i))->loss_flops_per_s[rep];
+    c->loss_flops_per_s = calib_stat_of(v, n);
     for (size_t k = 0; k < CAL_NVEC; k++) {
         n = 0;
         for (int i = 0; i < p; i++)
@@ -935,7 +984,8 @@ int verb_calibrate(int argc, char **argv)
     for (int i = 0; i < c.nvector; i++)
         printf(" %.3g Gflop/s at %zu floats%s", c.vector[i].flops_per_s.median / 1e9, c.vector[i].floats,
                i + 1 < c.nvector ? "," : "\n");
-    printf("  a batch's examples gathered at %.3g GB/s (batch %zu)\n", c.gather_Bps.median / 1e9, ca.batches[0]);
+    printf("  a batch's examples gathered at %.3g GB/s, its loss apart from a model at %.3g Gflop/s (batch %zu)\n",
+           c.gather_Bps.median / 1e9, c.loss_flops_per_s.median / 1e9, ca.batches[0]);
     if (c.nshared > 0) {
         printf("  shared memory, all ranks reading and writing it at once:");
         for (int i = 0; i < c.nshared; i++)

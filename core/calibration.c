@@ -91,7 +91,9 @@ int calib_write(const calibration *c, const char *path, char *err, size_t errlen
                              stat_json(c->reduce_flops_per_s), "messages", messages, "vector", vector, "paths", paths, "compute", compute);
     if (!root)
         return fail(err, errlen, "calibration: out of memory");
-    if (c->gather_Bps.n > 0 && json_object_set_new(root, "gather_Bps", stat_json(c->gather_Bps)) != 0) {
+    if ((c->gather_Bps.n > 0 && json_object_set_new(root, "gather_Bps", stat_json(c->gather_Bps)) != 0) ||
+        (c->loss_flops_per_s.n > 0 &&
+         json_object_set_new(root, "loss_flops_per_s", stat_json(c->loss_flops_per_s)) != 0)) {
         json_decref(root);
         return fail(err, errlen, "calibration: out of memory");
     }
@@ -220,7 +222,9 @@ static int read_body(json_t *root, const char *path, const char *version, calibr
         read_stat(root, "reduce_flops_per_s", &c->reduce_flops_per_s, path, err, errlen))
         return -1;
     /* optional: earlier builds did not measure it */
-    if (json_object_get(root, "gather_Bps") && read_stat(root, "gather_Bps", &c->gather_Bps, path, err, errlen))
+    if ((json_object_get(root, "gather_Bps") && read_stat(root, "gather_Bps", &c->gather_Bps, path, err, errlen)) ||
+        (json_object_get(root, "loss_flops_per_s") &&
+         read_stat(root, "loss_flops_per_s", &c->loss_flops_per_s, path, err, errlen)))
         return -1;
     json_t *load = json_object_get(root, "load_average");
     if (!json_is_number(load) || !(json_number_value(load) >= 0) || !isfinite(json_number_value(load)))

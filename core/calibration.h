@@ -65,6 +65,13 @@
  *                             at the first batch size: bytes a second,
  *                             what a simulation charges RT_WORK_GATHER at
  *                             (absent from earlier builds' files: free)
+ *   loss_flops_per_s          every rank at once running the softmax
+ *                             cross-entropy (ml_softmax_xent) a row at a
+ *                             time on a batch's logits, the first batch
+ *                             size and the data's classes: 4 flops a
+ *                             logit, what a simulation charges
+ *                             RT_WORK_LOSS at (absent from earlier
+ *                             builds' files: model work)
  *   compute[]                 per model and batch size, the rate of the
  *                             model's counted flops in training (forward
  *                             and backward) and in evaluation (forward),
@@ -149,6 +156,7 @@ typedef struct calibration {
     calib_stat latency_s, bandwidth_Bps, reduce_flops_per_s;
     calib_stat send_overhead_s, recv_overhead_s, exchange_factor, cpu_share;
     calib_stat gather_Bps;  /* n 0: not measured */
+    calib_stat loss_flops_per_s; /* n 0: not measured */
     double load_average;    /* the 1-minute load average when it began */
     int npaths;
     calib_path paths[CALIB_MAX_PATHS];

@@ -1727,6 +1727,8 @@ static int sim_compute(rt *r, int kind, double flops)
     if (s->dead)
         return dead_error(r);
     const sim_config *sim = sim_settings(S.cfg);
+    if (kind == RT_WORK_LOSS && !(sim->loss_flops_per_s > 0))
+        kind = RT_WORK_MODEL; /* unmeasured: model work, as before */
     if (flops > 0 && s->woken && own_actor(s)) { /* the first work after it slept: cold caches */
         s->woken = 0;
         if (kind == RT_WORK_MODEL && sim->woken_model_factor > 0)
@@ -1738,6 +1740,11 @@ static int sim_compute(rt *r, int kind, double flops)
         double floats = rd ? flops : flops / 2;
         busy(me(r), floats / loglog(sim->shared_floats, rd ? sim->shared_read_per_s : sim->shared_write_per_s,
                                     sim->nshared, floats) * r->slowdown);
+        return RT_OK;
+    }
+    if (kind == RT_WORK_LOSS) {
+        if (flops > 0)
+            busy(me(r), flops / sim->loss_flops_per_s * r->slowdown);
         return RT_OK;
     }
     if (kind == RT_WORK_GATHER) { /* unmeasured: free (sim_charges) */

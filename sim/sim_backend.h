@@ -98,6 +98,9 @@ typedef struct sim_config {
     /* A batch's gather (rt_compute_as RT_WORK_GATHER) at this many
      * floats a second (--calibration sets it); 0: free. */
     double gather_per_s;
+    /* A loss apart from a model (rt_compute_as RT_WORK_LOSS) at this many
+     * flop/s (--calibration sets it); 0: as model work. */
+    double loss_flops_per_s;
     int nshared;
     double shared_floats[SIM_MAX_VECTOR], shared_read_per_s[SIM_MAX_VECTOR],
         shared_write_per_s[SIM_MAX_VECTOR];

@@ -123,6 +123,8 @@ static void t_writes_a_file_that_loads(void **state)
     /* model parallelism's gather of a batch's inputs */
     assert_true(c.gather_Bps.median > 1e6 && isfinite(c.gather_Bps.max));
     assert_int_equal(c.gather_Bps.n, 4);
+    assert_true(c.loss_flops_per_s.median > 1e6 && isfinite(c.loss_flops_per_s.max));
+    assert_int_equal(c.loss_flops_per_s.n, 4);
     /* Hogwild!'s step on each model's weights in shared memory: one
      * point a model, by its number of weights */
     assert_int_equal(c.nshared, 2);
@@ -222,6 +224,8 @@ static void t_refuses_bad_files(void **state)
         {"\"batch\": 64", "\"batch\": 0", "batch must be a whole number"},
         {"\"gather_Bps\": {\n    \"median\": ", "\"gather_Bps\": {\n    \"median\": -",
          "gather_Bps must be positive"},
+        {"\"loss_flops_per_s\": {\n    \"median\": ", "\"loss_flops_per_s\": {\n    \"median\": -",
+         "loss_flops_per_s must be positive"},
         {"\"shared\": [", "\"shared\": 3, \"z\": [", "shared must be a list of at most"},
         {"\"floats\": 7850", "\"floats\": 0", "shared[0]: floats must be a whole number of at least 1"},
         {"\"read_Bps\": {\n        \"median\": ", "\"read_Bps\": {\n        \"median\": -",
@@ -586,8 +590,8 @@ static void t_sim_charges_shared_memory(void **state)
 }
 
 /* Rank 0 gathers a batch's inputs twice (RT_WORK_GATHER, a flop a float)
- * around model work; its slot gets the time after each, and the number
- * of its events. */
+ * around a loss apart from its model (RT_WORK_LOSS); its slot gets the
+ * time after each. */
 static int gather_rank(rt *r, void *arg)
 {
     (void)arg;
@@ -596,7 +600,7 @@ static int gather_rank(rt *r, void *arg)
         return RT_OK;
     int rc = rt_compute_as(r, RT_WORK_GATHER, 5e4);
     at[0] = rt_now(r);
-    if (!rc && !(rc = rt_compute(r, 1e6)))
+    if (!rc && !(rc = rt_compute_as(r, RT_WORK_LOSS, 1e6)))
         at[1] = rt_now(r);
     if (!rc && !(rc = rt_compute_as(r, RT_WORK_GATHER, 1e3)))
         at[2] = rt_now(r);
@@ -604,8 +608,9 @@ static int gather_rank(rt *r, void *arg)
 }
 
 /* Without a measured rate a gather costs nothing and leaves no event (an
- * uncalibrated model parallelism keeps its closed form and its records);
- * at one, floats / rate. */
+ * uncalibrated model parallelism keeps its closed form and its records),
+ * and a loss is model work at the host speed; at measured rates, floats
+ * / rate and flops / rate. */
 static void t_sim_charges_a_gather(void **state)
 {
     (void)state;
@@ -613,6 +618,7 @@ static void t_sim_charges_a_gather(void **state)
     sim.speed_flops = 1e9;
     for (int rated = 0; rated < 2; rated++) {
         sim.gather_per_s = rated ? 2e9 : 0;
+        sim.loss_flops_per_s = rated ? 5e8 : 0;
         job_config cfg = sim_job_config(&sim);
         cfg.ranks = 2;
         cfg.record_events = 1;
@@ -622,7 +628,8 @@ static void t_sim_charges_a_gather(void **state)
             fail_msg("job: %s", res.error);
         const double *at = job_result_slot(&res, 0);
         double g1 = rated ? 5e4 / 2e9 : 0, g2 = rated ? 1e3 / 2e9 : 0;
-        double want[3] = {g1, g1 + 1e-3, g1 + 1e-3 + g2};
+        double loss = rated ? 1e6 / 5e8 : 1e6 / 1e9;
+        double want[3] = {g1, g1 + loss, g1 + loss + g2};
         for (int i = 0; i < 3; i++)
             if (fabs(at[i] - want[i]) > 1e-9 * want[i] + 1e-15)
                 fail_msg("%s: charge %d ends at %.9g s, expected %.9g", rated ? "rated" : "unrated", i, at[i], want[i]);
@@ -646,6 +653,7 @@ static void t_reads_a_file_without_shared_rates(void **state)
     assert_true(c.nshared > 0 && c.gather_Bps.n > 0);
     c.nshared = 0;
     c.gather_Bps.n = 0;
+    c.loss_flops_per_s.n = 0;
     snprintf(c.compute[0].model, sizeof c.compute[0].model, "mlp:32,16"); /* for model parallelism below */
     snprintf(path, sizeof path, "%s/noshared.json", tmpdir);
     assert_int_equal(calib_write(&c, path, err, sizeof err), 0);
@@ -654,6 +662,7 @@ static void t_reads_a_file_without_shared_rates(void **state)
     text[n] = '\0';
     assert_null(strstr(text, "\"shared\""));
     assert_null(strstr(text, "\"gather_Bps\""));
+    assert_null(strstr(text, "\"loss_flops_per_s\""));
     assert_int_equal(calib_read(path, DISTLAB_VERSION, &c, err, sizeof err), 0);
     assert_int_equal(c.nshared, 0);
     assert_int_equal(c.gather_Bps.n, 0);
