@@ -919,6 +919,43 @@ static int exchange_rank(rt *r, void *arg)
  * two at once, the share of f one-way times (f = 2 here: one copy link
  * of B for both directions). The share from the file: each size's
  * exchange factor over the largest size's, held within [1/f, 1]. */
+/* A calibration's per-size exchange is bounded at the measured wire's
+ * rate; a node of GPUs (--gpus-per-node) has links of its own, which that
+ * bound must not slow: 1 MiB over a 1 TB/s intra-node link took about
+ * 400 us (the loopback's rate) before, 5 us after. */
+static void t_gpu_nodes_keep_their_links(void **state)
+{
+    (void)state;
+    calibrate("g.json", "--models softmax");
+    /* each size's exchange at its one-way time but 4 MiB's at twice it:
+     * every smaller size gets a share of 1/2, bounded */
+    static calibration c;
+    char path[512], err[1024];
+    snprintf(path, sizeof path, "%s/g.json", tmpdir);
+    assert_int_equal(calib_read(path, DISTLAB_VERSION, &c, err, sizeof err), 0);
+    for (int i = 0; i < c.nmessages; i++) {
+        calib_message *m = &c.messages[i];
+        if (m->exchange_s.n > 0) {
+            m->exchange_s = m->oneway_s;
+            m->exchange_s.median *= m->bytes == 4 << 20 ? 2 : 1;
+            m->exchange_s.max *= 2;
+        }
+    }
+    c.exchange_factor = (calib_stat){2, 2, 2, 1};
+    assert_int_equal(calib_write(&c, path, err, sizeof err), 0);
+    double bytes[16], share[16];
+    int n = calib_exchange_share(&c, bytes, share, 16);
+    assert_true(n >= 2 && share[0] < 0.75); /* the bound is in force */
+    if (test_distlab_run(out, sizeof out, "pingpong --calibration %s --gpus-per-node 2 --hosts 1 "
+                         "--intra-bandwidth 1TBps --bytes 1MiB", path) != 0)
+        fail_msg("pingpong: %s", out);
+    const char *row = strstr(out, "\nsim,1048576,1,");
+    assert_non_null(row);
+    double oneway = strtod(row + strlen("\nsim,1048576,1,"), NULL);
+    if (!(oneway > 0 && oneway < 25e-6))
+        fail_msg("1 MiB between two GPUs of a node at 1 TB/s: %.3g s one way (%s)", oneway, out);
+}
+
 static void t_sim_charges_each_sizes_exchange(void **state)
 {
     (void)state;
@@ -1078,6 +1115,7 @@ int main(void)
         cmocka_unit_test(t_one_machine_shares_its_cores),
         cmocka_unit_test(t_sim_charges_each_size),
         cmocka_unit_test(t_sim_charges_each_sizes_exchange),
+        cmocka_unit_test(t_gpu_nodes_keep_their_links),
         cmocka_unit_test(t_predicts_the_real_pingpong),
         cmocka_unit_test(t_validate_writes_its_table),
     };
