@@ -1321,9 +1321,11 @@ static int send_common(rt *r, int dst, int tag, const void *buf, size_t len, int
     sim_rank *s = me(r);
     if (s->dead)
         return dead_error(r);
-    if (heard_of(s, dst))
+    if (heard_of(s, dst) && S.ranks[dst].dead)
         return rt_seterr(r, RT_EPEER, "send to rank %d: its host went down at %g simulated seconds",
                          dst, S.ranks[dst].dead_at);
+    if (heard_of(s, dst)) /* lose_peer: it stopped on an error of its own */
+        return rt_seterr(r, RT_EPEER, "send to rank %d: it stopped (its own error comes first)", dst);
     sim_req *q = req_new();
     sim_msg *m = make_msg(r, tag, buf, len);
     sg_mailbox_t box = S.analytic ? NULL : out_mailbox(s, dst);
