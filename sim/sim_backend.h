@@ -111,8 +111,9 @@ typedef struct sim_config {
      * one latency and bandwidth miss it. 0 points: n bytes are n bytes. */
     int nmsg;
     double msg_bytes[SIM_MAX_MSG], msg_scale[SIM_MAX_MSG];
-    /* A rank's first model work (rt_compute) after a wait it slept
-     * through takes woken_model_factor times as long (--calibration sets
+    /* A rank's first work after a wait it slept through, when it is
+     * model work (rt_compute; work of another kind first is the warm-up,
+     * charged as usual), takes woken_model_factor times as long (--calibration sets
      * it: the model's measured training rate back to back over its rate
      * with a sleep before each step), since a rank that sleeps leaves its
      * core and comes back to cold caches. A wait is slept through, as the
