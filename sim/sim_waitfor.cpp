@@ -30,17 +30,13 @@
 #include "sim/sim_waitfor.h"
 
 /* A comm's transfer failed, or its other end cancelled it. */
-static bool gone(const simgrid::s4u::CommPtr &c)
-{
-    auto st = c->get_state();
-    return st == simgrid::s4u::Activity::State::FAILED || st == simgrid::s4u::Activity::State::CANCELED;
-}
-
 extern "C" int sim_comm_gone(sg_comm_t comm)
 {
     auto st = comm->get_state();
     return st == simgrid::s4u::Activity::State::FAILED || st == simgrid::s4u::Activity::State::CANCELED;
 }
+
+static bool gone(const simgrid::s4u::CommPtr &c) { return sim_comm_gone(c.get()); }
 
 extern "C" ssize_t sim_comm_wait_any_for(sg_comm_t *comms, size_t count, double timeout_s, int *failed)
 {
