@@ -489,6 +489,10 @@ int cli_job_config(const cli_args *a, const char *verb, job_config *cfg, sim_con
          * time per message, which the simulated runtime charges */
         calib_network(&c, &sim->latency_s, &sim->send_overhead_s, &sim->recv_overhead_s,
                       &sim->exchange_factor);
+        /* a message to a rank that sleeps in its wait, as real ranks do
+         * once they have polled for their spin time */
+        sim->wake_s = c.wake_s.median;
+        sim->woken_after_s = REAL_SPIN_AUTO_S;
         sim->bandwidth_Bps = c.bandwidth_Bps.median;
         sim->speed_flops = c.reduce_flops_per_s.median;
         /* element-wise work at its own measured rates, whatever --speed
@@ -716,6 +720,9 @@ void cli_describe_job(const job_config *cfg, const job_result *res, char *buf, s
                 snprintf(buf + at, len - at, "; per message %.3g us sending, %.3g us receiving; "
                          "exchange factor %.2f", 1e6 * sim->send_overhead_s,
                          1e6 * sim->recv_overhead_s, sim->exchange_factor > 1 ? sim->exchange_factor : 1);
+            at = strlen(buf);
+            if (sim->wake_s > 0 && at < len)
+                snprintf(buf + at, len - at, "; %.3g us more to reach a sleeping rank", 1e6 * sim->wake_s);
             at = strlen(buf);
             if (sim->nvector > 0 && at < len)
                 snprintf(buf + at, len - at, "; element-wise work at %.3g Gflop/s (%.3g flops a call) to "

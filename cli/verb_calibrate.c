@@ -95,12 +95,18 @@ typedef struct cal_arg {
 /* What each rank measured; rank 0 also holds the one-way times. */
 enum { CAL_BURST = 200, CAL_EXCHANGE = 4 << 20 };
 #define CAL_QUEUE_S 5e-3 /* how long the receiver lets a burst queue */
+/* round trips of 8 B to a rank that has waited past its spin time
+ * (REAL_SPIN_AUTO_S: it sleeps in the kernel) and to one that still polls */
+enum { CAL_WAKES = 25 };
+#define CAL_ASLEEP_S 400e-6
+#define CAL_AWAKE_S 20e-6
 
 typedef struct cal_slot {
     double oneway_s[CAL_MAX_RANKS][CAL_MAX_REPEAT][CAL_NSIZES];
     double send_o_s[CAL_MAX_RANKS][CAL_MAX_REPEAT];   /* rank 0's */
     double recv_o_s[CAL_MAX_RANKS][CAL_MAX_REPEAT];   /* rank j's, in its slot */
     double exchange_s[CAL_MAX_RANKS][CAL_MAX_REPEAT]; /* rank 0's */
+    double wake_s[CAL_MAX_RANKS][CAL_MAX_REPEAT];     /* rank 0's */
     double exchange_size_s[CAL_MAX_RANKS][CAL_MAX_REPEAT][CAL_NSIZES]; /* rank 0's, from 64 KiB */
     double cpu_share[CAL_MAX_MODELS][CAL_MAX_BATCHES][CAL_MAX_REPEAT];
     double reduce_flops_per_s[CAL_MAX_REPEAT];
@@ -122,7 +128,7 @@ static int measure_overheads(rt *r, int j, int rep, unsigned char *buf, unsigned
                              cal_slot *out)
 {
     int me = rt_rank(r), other = me == 0 ? j : 0, rc = RT_OK;
-    enum { TAG_BURST = 100, TAG_DRAINED, TAG_EXCHANGE };
+    enum { TAG_BURST = 100, TAG_DRAINED, TAG_WAKE, TAG_EXCHANGE };
     if (me == 0) {
         double in_send = 0;
         for (int k = 0; k < CAL_BURST && !rc; k++) {
@@ -142,6 +148,29 @@ static int measure_overheads(rt *r, int j, int rep, unsigned char *buf, unsigned
         out->recv_o_s[j][rep] = (rt_now(r) - t) / CAL_BURST;
         if (!rc)
             rc = rt_send(r, other, TAG_DRAINED, buf, 8);
+    }
+    /* the wake-up: round trips, alternately, to the rank asleep in its
+     * wait and to it polling; the difference of their medians */
+    double rounds[2][CAL_WAKES];
+    for (int it = 0; it < 2 * CAL_WAKES && !rc; it++) {
+        int asleep = it % 2;
+        if (me == 0) {
+            for (double t0 = rt_now(r); rt_now(r) - t0 < (asleep ? CAL_ASLEEP_S : CAL_AWAKE_S);)
+                ; /* rank j waits meanwhile; this rank stays on its core */
+            double t = rt_now(r);
+            rc = rt_send(r, other, TAG_WAKE, buf, 8);
+            if (!rc)
+                rc = rt_recv(r, other, TAG_WAKE, buf, 8, NULL);
+            rounds[asleep][it / 2] = rt_now(r) - t;
+        } else {
+            rc = rt_recv(r, other, TAG_WAKE, buf, 8, NULL);
+            if (!rc)
+                rc = rt_send(r, other, TAG_WAKE, buf, 8);
+        }
+    }
+    if (me == 0 && !rc) {
+        double late = calib_stat_of(rounds[1], CAL_WAKES).median - calib_stat_of(rounds[0], CAL_WAKES).median;
+        out->wake_s[j][rep] = late > 0 ? late : 0;
     }
     /* three timed exchanges after an untimed one, their median: a mean let
      * one stalled swap on a busy machine make the factor 100-200 (the
@@ -632,7 +661,7 @@ static void summarize(const cal_arg *a, const job_result *res, calibration *c)
     double *lat = malloc(sizeof(double) * (size_t)(p * R)), *bw = malloc(sizeof(double) * (size_t)(p * R));
     double *v = malloc(sizeof(double) * (size_t)(p * R * CAL_MAX_MODELS * CAL_MAX_BATCHES + 1));
     double *os = malloc(sizeof(double) * (size_t)(p * R)), *orv = malloc(sizeof(double) * (size_t)(p * R));
-    double *ex = malloc(sizeof(double) * (size_t)(p * R));
+    double *ex = malloc(sizeof(double) * (size_t)(p * R)), *wk = malloc(sizeof(double) * (size_t)(p * R));
     int nall = 0;
     for (int j = 1; j < p; j++) {
         double pl[CAL_MAX_REPEAT], pb[CAL_MAX_REPEAT];
@@ -642,6 +671,7 @@ static void summarize(const cal_arg *a, const job_result *res, calibration *c)
             fit_line(s0->oneway_s[j][rep], &alpha, &beta);
             os[nall] = s0->send_o_s[j][rep];
             orv[nall] = sj->recv_o_s[j][rep];
+            wk[nall] = s0->wake_s[j][rep];
             ex[nall] = s0->exchange_s[j][rep] / s0->oneway_s[j][rep][CAL_NSIZES - 1];
             pl[rep] = lat[nall] = alpha;
             pb[rep] = bw[nall++] = 1.0 / beta;
@@ -657,6 +687,7 @@ static void summarize(const cal_arg *a, const job_result *res, calibration *c)
     c->send_overhead_s = calib_stat_of(os, nall);
     c->recv_overhead_s = calib_stat_of(orv, nall);
     c->exchange_factor = calib_stat_of(ex, nall);
+    c->wake_s = calib_stat_of(wk, nall);
     for (size_t k = 0; k < CAL_NSIZES; k++) { /* each size's own time, over every path */
         int m = 0;
         for (int j = 1; j < p; j++)
@@ -676,6 +707,7 @@ static void summarize(const cal_arg *a, const job_result *res, calibration *c)
     free(os);
     free(orv);
     free(ex);
+    free(wk);
     int n = 0;
     for (int i = 0; i < p; i++)
         for (int rep = 0; rep < R; rep++)
@@ -975,6 +1007,7 @@ int verb_calibrate(int argc, char **argv)
            "both ways takes %.2fx a one-way one; a rank had %.0f%% of a core (load average %.2f)\n",
            c.send_overhead_s.median * 1e6, c.recv_overhead_s.median * 1e6, c.latency_s.median * 1e6,
            c.exchange_factor.median, 100 * c.cpu_share.median, c.load_average);
+    printf("  a message to a rank asleep in its wait: %.3g us more than to one that polls\n", c.wake_s.median * 1e6);
     printf("  an exchange both ways over a one-way transfer, by size:");
     for (int i = 0; i < c.nmessages; i++)
         if (c.messages[i].exchange_s.n > 0)

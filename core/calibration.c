@@ -78,7 +78,7 @@ int calib_write(const calibration *c, const char *path, char *err, size_t errlen
                                                  "train_woken_flops_per_s", stat_json(m->train_woken_flops_per_s)));
     }
     json_t *root = json_pack("{s:s, s:i, s:s, s:s, s:s, s:s, s:i, s:i, s:f, s:o, s:o, s:o, s:o, s:o, s:o, "
-                             "s:o, s:o, s:o, s:o, s:o}", "format",
+                             "s:o, s:o, s:o, s:o, s:o, s:o}", "format",
                              CALIB_FORMAT, "format_version", CALIB_FORMAT_VERSION, "distlab_version",
                              c->distlab_version, "machine", c->machine, "date", c->date, "launch",
                              c->launch, "ranks", c->ranks, "cores", c->cores, "load_average", c->load_average,
@@ -86,7 +86,7 @@ int calib_write(const calibration *c, const char *path, char *err, size_t errlen
                              "bandwidth_Bps", stat_json(c->bandwidth_Bps), "send_overhead_s",
                              stat_json(c->send_overhead_s), "recv_overhead_s",
                              stat_json(c->recv_overhead_s), "exchange_factor",
-                             stat_json(c->exchange_factor), "cpu_share", stat_json(c->cpu_share),
+                             stat_json(c->exchange_factor), "cpu_share", stat_json(c->cpu_share), "wake_s", stat_json(c->wake_s),
                              "reduce_flops_per_s",
                              stat_json(c->reduce_flops_per_s), "messages", messages, "vector", vector, "paths", paths, "compute", compute);
     if (!root)
@@ -132,10 +132,12 @@ static int read_stat(json_t *obj, const char *key, calib_stat *s, const char *wh
     s->max = json_number_value(hi);
     json_int_t count = json_integer_value(n);
     s->n = count > 0 && count <= INT_MAX ? (int)count : 0;
-    if (!(isfinite(s->median) && isfinite(s->min) && isfinite(s->max) && s->min > 0 &&
+    /* a wake-up may cost nothing: where no rank polls (calib_network) */
+    int zero_ok = strcmp(key, "wake_s") == 0;
+    if (!(isfinite(s->median) && isfinite(s->min) && isfinite(s->max) && (s->min > 0 || (zero_ok && s->min == 0)) &&
           s->min <= s->median && s->median <= s->max && s->n > 0))
-        return fail(err, errlen, "%s: %s must be positive and finite with min <= median <= max, n a count "
-                    "(got %g, %g, %g, n %lld)", where, key, s->min, s->median, s->max, (long long)count);
+        return fail(err, errlen, "%s: %s must be %s and finite with min <= median <= max, n a count "
+                    "(got %g, %g, %g, n %lld)", where, key, zero_ok ? "0 or more" : "positive", s->min, s->median, s->max, (long long)count);
     /* the medians become a simulation's latency, bandwidth and speeds:
      * in the ranges the options take (a latency of 1e30 s, or 1e-300
      * flop/s, were refused only as a generated cluster, or deadlocked) */
@@ -219,6 +221,7 @@ static int read_body(json_t *root, const char *path, const char *version, calibr
         read_stat(root, "recv_overhead_s", &c->recv_overhead_s, path, err, errlen) ||
         read_stat(root, "exchange_factor", &c->exchange_factor, path, err, errlen) ||
         read_stat(root, "cpu_share", &c->cpu_share, path, err, errlen) ||
+        read_stat(root, "wake_s", &c->wake_s, path, err, errlen) ||
         read_stat(root, "reduce_flops_per_s", &c->reduce_flops_per_s, path, err, errlen))
         return -1;
     /* optional: earlier builds did not measure it */

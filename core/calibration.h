@@ -19,6 +19,14 @@
  *                             which a simulation charges the rank as busy
  *                             time; the wire latency is what remains of
  *                             latency_s (o_s + wire + o_r = latency_s)
+ *   wake_s                    a small message's round trip to a rank that
+ *                             sleeps in its wait (it waited past its spin
+ *                             time, real/engine.c) over one to a rank that
+ *                             still polls: the kernel's wake-up, which a
+ *                             simulation adds to a wait it decides was
+ *                             slept through (sim_config.wake_s); 0 where
+ *                             no rank polls (more ranks than cores), since
+ *                             the pingpong's latency then holds it
  *   messages[].exchange_s     from 64 KiB up, the same size both ways at
  *                             once: its time over the one-way time is the
  *                             size's own exchange factor (on loopback it
@@ -101,7 +109,7 @@
 #include <stddef.h>
 
 #define CALIB_FORMAT "distlab-calibration"
-#define CALIB_FORMAT_VERSION 7
+#define CALIB_FORMAT_VERSION 8
 #define CALIB_MAX_COMPUTE 32
 #define CALIB_MAX_PATHS 64
 #define CALIB_MAX_VECTOR 8
@@ -155,6 +163,7 @@ typedef struct calibration {
     int cores;              /* the CPU affinity of the measuring process */
     calib_stat latency_s, bandwidth_Bps, reduce_flops_per_s;
     calib_stat send_overhead_s, recv_overhead_s, exchange_factor, cpu_share;
+    calib_stat wake_s;
     calib_stat gather_Bps;  /* n 0: not measured */
     calib_stat loss_flops_per_s; /* n 0: not measured */
     double load_average;    /* the 1-minute load average when it began */

@@ -66,7 +66,7 @@ typedef struct sim_msg {
     size_t len;
     void *data; /* NULL for size-only messages */
     struct sim_req *sreq; /* analytic: the isend waiting on it, or NULL */
-    double sent_at;       /* analytic: the sender's clock at the send (rank_now) */
+    double sent_at;       /* the sender's clock at the send (rank_now) */
     long long order;      /* analytic: its flow's place among one instant's (an_enqueue) */
     struct sim_msg *next;
 } sim_msg;
@@ -125,6 +125,8 @@ typedef struct sim_rank {
     int sends_out;        /* its analytic isends not yet complete */
     int owed_recvs;       /* messages received, their overhead not yet charged */
     int woken;            /* its last wait was slept through (sim_config.woken_model_factor) */
+    double first_sent;    /* in its wait under way: the earliest send of the messages it got
+                           * (S.track_sleep; INFINITY: none yet) */
     int dead;             /* its host went down (--fail) at dead_at */
     int killed;           /* ... made to by a call of its own (sim_rank_fail: --kill-rank) */
     int any_armed;        /* analytic: an any-source receive armed every pair to it */
@@ -189,6 +191,7 @@ static struct {
     int nfinished;        /* ranks whose function returned */
     int cpu_timer;        /* computations may be timers (exec_flops) */
     int run_ahead;        /* ranks may run ahead of SimGrid's clock (exec_flops) */
+    int track_sleep;      /* whether a wait was slept through matters (note_woken) */
     uint64_t nran_ahead;  /* the computations that did (job_result.ran_ahead) */
     int *host_actors;     /* per host: the actors that may compute there */
     double *host_speed;   /* per host: one core's flop/s (fixed when cpu_timer) */
@@ -503,12 +506,15 @@ static void charge_recvs(sim_rank *s)
 }
 
 static void hear_death(sim_rank *s, int src);
+static int own_actor(const sim_rank *s);
 static struct sim_death *heard_of(const sim_rank *s, int src);
 
 /* A message arrived: give it to the first posted receive it matches, or
  * queue it. */
 static void deliver(sim_rank *s, sim_msg *m)
 {
+    if (S.track_sleep && m->sent_at < s->first_sent && own_actor(s))
+        s->first_sent = m->sent_at;
     if (m->death) {
         if (!heard_of(s, m->src)) /* a transfer from it may have failed first (lose_peer) */
             hear_death(s, m->src);
@@ -1331,9 +1337,10 @@ static int send_common(rt *r, int dst, int tag, const void *buf, size_t len, int
     sg_mailbox_t box = S.analytic ? NULL : out_mailbox(s, dst);
     if (q && m)
         busy(s, sim_settings(S.cfg)->send_overhead_s);
+    if (q && m)
+        m->sent_at = rank_now(s);
     if (S.analytic && q && m) {
         q->h.status = (rt_status){.source = r->rank, .tag = tag, .bytes = len};
-        m->sent_at = rank_now(s);
         if (buffered) {
             q->h.done = 1;
         } else {
@@ -1511,19 +1518,46 @@ static int own_actor(const sim_rank *s)
     return !s->companions || sg_actor_self() == s->actor;
 }
 
+/* Whether a core of the rank's host computes nothing now (the rank itself
+ * waits): SimGrid's load counts the executions under way, in flop/s. */
+static int core_idle(const sim_rank *s)
+{
+    sg_host_t h = S.hosts[s->host];
+    return sg_host_get_load(h) < (sg_host_core_count(h) - 0.5) * sg_host_get_speed(h);
+}
+
 /* Whether a rank that idled in a wait from `since` until now slept
- * through it, as the real runtime's ranks do (sim_config.woken_after_s):
- * its own waits only, not its async companion's (on real sockets another
- * thread, whose sleep leaves the rank's caches as they were). */
+ * through it, as the real runtime's ranks do: its own waits only, not its
+ * async companion's (on real sockets another thread, whose sleep leaves
+ * the rank's caches as they were). A real rank polls for its spin time
+ * (sim_config.woken_after_s) from the last bytes it saw move, then sleeps
+ * in the kernel -- at once, on one machine with more ranks than cores --
+ * so it slept when nothing was sent to it for that long into the wait:
+ * the first message it got was sent later than that (one sent before
+ * kept bytes moving), or, with none, the wait itself lasted longer.
+ * Then its next model work comes back to cold caches (s->woken), and the
+ * message that woke it reached it sim_config.wake_s later than one that
+ * found it polling would have -- where a core of its host was idle: the
+ * kernel wakes a sleeper onto an idle core (on a VM, a halted virtual CPU
+ * the host must start again: that is the measured cost), while with every
+ * core busy it takes a running rank's turn, which the host's sharing of
+ * its cores already charges. */
 static void note_woken(sim_rank *s, double since)
 {
     const sim_config *sim = sim_settings(S.cfg);
-    if (!(sim->woken_model_factor > 0) || !own_actor(s))
+    if (!S.track_sleep || !own_actor(s))
         return;
     double idled = rank_now(s) - since;
+    double quiet = s->first_sent < INFINITY ? s->first_sent - since : idled;
     int no_spin = sim->one_machine && S.cfg->ranks > (sim->cores > 0 ? sim->cores : 1);
-    if (idled > 0 && (no_spin || idled > sim->woken_after_s))
+    if (!(idled > 0 && (no_spin || quiet > sim->woken_after_s)))
+        return;
+    if (sim->woken_model_factor > 0)
         s->woken = 1;
+    if (sim->wake_s > 0 && core_idle(s)) {
+        catch_up(s);
+        sg_actor_sleep_for(sim->wake_s);
+    }
 }
 
 static int sim_progress_for(rt *r, int n, rt_request **reqs, double timeout_s)
@@ -1532,6 +1566,8 @@ static int sim_progress_for(rt *r, int n, rt_request **reqs, double timeout_s)
     if (s->dead)
         return dead_error(r);
     double since = rank_now(s);
+    if (S.track_sleep && own_actor(s))
+        s->first_sent = INFINITY; /* what this wait gets: deliver */
     if (S.analytic) {
         int rc = an_progress_for(r, n, reqs, timeout_s);
         note_woken(s, since);
@@ -1596,7 +1632,6 @@ static int sim_progress_for(rt *r, int n, rt_request **reqs, double timeout_s)
     } else {
         idx = sim_comm_wait_any_for(comms, (size_t)k, -1, &failed); /* sg_comm_wait_any aborts on a failure */
     }
-    note_woken(s, since);
     if (idx < 0)
         return rt_seterr(r, RT_EIO, "wait: SimGrid's wait-any failed");
     if (who[idx] < 0) {
@@ -1605,6 +1640,7 @@ static int sim_progress_for(rt *r, int n, rt_request **reqs, double timeout_s)
         q->h.done = 1;
         if (failed)
             q->h.error = rt_seterr(r, RT_EPEER, "send to rank %d: %s", q->h.peer, lost_why(q->h.peer));
+        note_woken(s, since);
         return RT_OK;
     }
     if (failed) { /* the wait released the get; the sender is gone */
@@ -1635,6 +1671,7 @@ static int sim_progress_for(rt *r, int n, rt_request **reqs, double timeout_s)
     for (sim_req *q = s->posted; q; q = q->next)
         if (post_gets_for(s, q) != 0)
             return rt_seterr(r, RT_ENOMEM, "wait: out of memory");
+    note_woken(s, since); /* after what it got: deliver */
     charge_recvs(s);
     return RT_OK;
 }
@@ -2060,6 +2097,7 @@ int sim_job_run(const job_config *cfg, job_main fn, void *arg, job_result *res)
     /* a failure or a link's change happens at SimGrid's clock: no rank
      * may be ahead of it then (exec_flops) */
     S.run_ahead = S.cpu_timer && sim->nfaults == 0 && !sim->ranks_may_fail && clock_ahead;
+    S.track_sleep = sim->woken_model_factor > 0 || sim->wake_s > 0;
     S.nran_ahead = 0;
     S.undeclared_fail = -1;
     for (size_t h = 0; S.host_speed && h < S.nhosts; h++)
@@ -2087,6 +2125,7 @@ int sim_job_run(const job_config *cfg, job_main fn, void *arg, job_result *res)
         s->r.slot = job_result_slot(res, i);
         s->host = place(cfg, i, (int)S.nhosts);
         s->ready = s->ready_few;
+        s->first_sent = INFINITY;
         s->cap_ready = (int)(sizeof s->ready_few / sizeof *s->ready_few);
         S.host_actors[s->host]++;
         char name[32];

@@ -123,6 +123,13 @@ typedef struct sim_config {
      * default, so that times keep their closed forms). */
     double woken_model_factor;
     double woken_after_s;
+    /* A message that reaches a rank asleep in its wait (as above) reaches
+     * it wake_s later than one that finds it polling: the kernel's
+     * wake-up of a sleeping thread, on a VM tens of microseconds
+     * (--calibration sets it: calibrate's pingpong to a sleeping rank
+     * over one to a polling rank). The rank waits that long, off its core,
+     * before the wait returns. 0: none (the default). */
+    double wake_s;
     /* Exchanges by size (--calibration sets them; SimGrid's networks, not
      * --net analytic): nshare points of (bytes, share), share in (0, 1]:
      * a size whose exchange both ways takes share times what

@@ -202,10 +202,12 @@ static void t_refuses_bad_files(void **state)
     static const struct { const char *from, *to, *says; } edits[] = {
         {"\"distlab_version\": \"" DISTLAB_VERSION "\"", "\"distlab_version\": \"0.0.1\"",
          "measured by distlab 0.0.1, this is distlab " DISTLAB_VERSION},
-        {"\"format_version\": 7", "\"format_version\": 8", "format version 8"},
-        /* a file of a format before (5: no train_woken_flops_per_s, 6: no exchange_s) */
-        {"\"format_version\": 7", "\"format_version\": 6", "format version 6, this distlab reads 7: run "
+        {"\"format_version\": 8", "\"format_version\": 9", "format version 9"},
+        /* a file of a format before (5: no train_woken_flops_per_s, 6: no exchange_s, 7: no wake_s) */
+        {"\"format_version\": 8", "\"format_version\": 7", "format version 7, this distlab reads 8: run "
          "distlab calibrate again"},
+        /* (a measured 0 made -0: the median replaced, the number kept under another key) */
+        {"\"wake_s\": {\n    \"median\": ", "\"wake_s\": {\n    \"median\": -1e-6, \"was\": ", "wake_s must be 0 or more"},
         {"\"train_woken_flops_per_s\": {", "\"was_woken\": {",
          "compute[0]: train_woken_flops_per_s needs numbers median, min, max and a count n"},
         {"\"train_woken_flops_per_s\": {\n        \"median\": ", "\"train_woken_flops_per_s\": {\n        \"median\": -",
@@ -432,15 +434,17 @@ static void t_sim_charges_vector_work(void **state)
  * rank 1 receives each and computes, noting the time at each step (its
  * slot): a long wait for m1, a short one for m2 (sent before rank 1 asks
  * for it: it travels when its receive is posted), a long one for m3, then
- * vector work before model work. Rank 2, if any, does nothing. */
+ * vector work before model work. Rank 2, if any, does nothing, or
+ * computes the flops arg points to. */
 enum { WOKEN_TIMES = 8 };
 
 static int woken_rank(rt *r, void *arg)
 {
-    (void)arg;
     double *at = job_slot(r);
     char m[8] = {0};
     int rc = RT_OK;
+    if (rt_rank(r) == 2 && arg) /* the flops it keeps a core busy with */
+        return rt_compute(r, *(const double *)arg);
     if (rt_rank(r) == 0) {
         static const double work[3] = {1e6, 5e4, 1e7};
         for (int i = 0; i < 3 && !rc; i++)
@@ -517,6 +521,69 @@ static void t_sim_charges_a_woken_step(void **state)
     for (int i = 0; i < 5; i++)
         if (fabs(took[i] - crowded[i]) > 1e-9)
             fail_msg("3 ranks on 2 cores: computation %d took %.9g s, expected %.9g", i, took[i], crowded[i]);
+}
+
+/* A message that reaches a rank asleep in its wait arrives wake_s later:
+ * m1 and m3, sent 1 ms and 7 ms into rank 1's waits (past its 100 us
+ * spin), not m2, sent before rank 1 asks for it (it travels when the
+ * receive is posted, 5 us in) -- but on one machine with more ranks than
+ * cores, where no rank spins, m2 too. rank 1's times after each receive
+ * move by the wake-ups before them: m3's by its own alone, since it waits
+ * for m3's arrival. */
+static void wake_times(const sim_config *sim, int ranks, const double *busy_flops, double *at)
+{
+    job_config cfg = sim_job_config(sim);
+    cfg.ranks = ranks;
+    cfg.result_bytes = WOKEN_TIMES * sizeof(double);
+    job_result res;
+    if (job_run(&cfg, woken_rank, (void *)busy_flops, &res) != 0)
+        fail_msg("job: %s", res.error);
+    memcpy(at, job_result_slot(&res, 1), WOKEN_TIMES * sizeof(double));
+    job_result_free(&res);
+}
+
+static void t_sim_delays_a_sleepers_message(void **state)
+{
+    (void)state;
+    sim_config sim = sim_config_default();
+    sim.speed_flops = 1e9;
+    sim.latency_s = 5e-6;
+    sim.bandwidth_Bps = 1e9;
+    sim.woken_after_s = 100e-6;
+    for (int v = 0; v < 4; v++) { /* a rank per core or 3 ranks on 2 cores; SimGrid's net or analytic */
+        int crowded = v % 2, analytic = v >= 2;
+        sim.net = analytic ? SIM_NET_ANALYTIC : sim_config_default().net; /* its own receive path */
+        sim.one_machine = crowded;
+        sim.hosts = crowded ? 1 : sim_config_default().hosts;
+        sim.cores = crowded ? 2 : sim_config_default().cores;
+        double before[WOKEN_TIMES], after[WOKEN_TIMES];
+        sim.wake_s = 0;
+        wake_times(&sim, 2 + crowded, NULL, before);
+        sim.wake_s = 2e-4;
+        wake_times(&sim, 2 + crowded, NULL, after);
+        /* after m1, m2 and m3: at[0], at[3], at[5] */
+        const double want[3] = {2e-4, crowded ? 4e-4 : 2e-4, 2e-4};
+        const int at[3] = {0, 3, 5};
+        for (int i = 0; i < 3; i++)
+            if (fabs(after[at[i]] - before[at[i]] - want[i]) > 1e-9)
+                fail_msg("%s%s: after m%d rank 1 is %.9g s later, expected %.9g", crowded ? "3 ranks on 2 cores"
+                         : "a rank per core", analytic ? ", --net analytic" : "", i + 1,
+                         after[at[i]] - before[at[i]], want[i]);
+    }
+    /* one core, kept busy throughout by rank 2: a sleeper wakes by taking
+     * a turn on it, which the sharing of the core already charges */
+    sim.one_machine = 1;
+    sim.hosts = 1;
+    sim.cores = 1;
+    const double busy = 1e8;
+    double before[WOKEN_TIMES], after[WOKEN_TIMES];
+    sim.wake_s = 0;
+    wake_times(&sim, 3, &busy, before);
+    sim.wake_s = 2e-4;
+    wake_times(&sim, 3, &busy, after);
+    for (int i = 0; i < WOKEN_TIMES; i++)
+        if (after[i] != before[i])
+            fail_msg("every core busy: rank 1's time %d moved from %.9g to %.9g s", i, before[i], after[i]);
 }
 
 /* Rank 0 reads and writes shared memory of several sizes (RT_WORK_SHARED_
@@ -1111,6 +1178,7 @@ int main(void)
         cmocka_unit_test(t_sim_charges_a_gather),
         cmocka_unit_test(t_reads_a_file_without_shared_rates),
         cmocka_unit_test(t_sim_charges_a_woken_step),
+        cmocka_unit_test(t_sim_delays_a_sleepers_message),
         cmocka_unit_test(t_sim_woken_is_the_ranks_own),
         cmocka_unit_test(t_one_machine_shares_its_cores),
         cmocka_unit_test(t_sim_charges_each_size),
