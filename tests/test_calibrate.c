@@ -263,7 +263,9 @@ static void t_refuses_bad_files(void **state)
         size_t head = (size_t)(at - good);
         snprintf(bad, sizeof bad, "%.*s%s%s", (int)head, good, edits[i].to, at + strlen(edits[i].from));
         const char *p = write_file("bad.json", bad, strlen(bad));
-        assert_int_equal(test_distlab_run(out, sizeof out, "pingpong --calibration %s", p), 2);
+        int code = test_distlab_run(out, sizeof out, "pingpong --calibration %s", p);
+        if (code != 2)
+            fail_msg("edit %zu (%s): exit %d, not 2: %s", i, edits[i].says, code, out);
         if (!strstr(out, edits[i].says))
             fail_msg("edit %zu: expected '%s' in: %s", i, edits[i].says, out);
     }
@@ -472,20 +474,27 @@ static int woken_rank(rt *r, void *arg)
     return rc;
 }
 
-/* How long each of rank 1's five computations took: model work after m1,
- * again, after m2, vector work after m3, model work after that. */
-static void woken_durations(const sim_config *sim, int ranks, double *took)
+/* rank 1's times (its slot), rank 2 kept computing busy_flops if any */
+static void wake_times(const sim_config *sim, int ranks, const double *busy_flops, double *at)
 {
     job_config cfg = sim_job_config(sim);
     cfg.ranks = ranks;
     cfg.result_bytes = WOKEN_TIMES * sizeof(double);
     job_result res;
-    if (job_run(&cfg, woken_rank, NULL, &res) != 0)
+    if (job_run(&cfg, woken_rank, (void *)busy_flops, &res) != 0)
         fail_msg("job: %s", res.error);
-    const double *at = job_result_slot(&res, 1);
+    memcpy(at, job_result_slot(&res, 1), WOKEN_TIMES * sizeof(double));
+    job_result_free(&res);
+}
+
+/* How long each of rank 1's five computations took: model work after m1,
+ * again, after m2, vector work after m3, model work after that. */
+static void woken_durations(const sim_config *sim, int ranks, double *took)
+{
+    double at[WOKEN_TIMES];
+    wake_times(sim, ranks, NULL, at);
     double d[5] = {at[1] - at[0], at[2] - at[1], at[4] - at[3], at[6] - at[5], at[7] - at[6]};
     memcpy(took, d, sizeof d);
-    job_result_free(&res);
 }
 
 /* A rank's first model work after a wait it slept through takes the
@@ -530,18 +539,6 @@ static void t_sim_charges_a_woken_step(void **state)
  * cores, where no rank spins, m2 too. rank 1's times after each receive
  * move by the wake-ups before them: m3's by its own alone, since it waits
  * for m3's arrival. */
-static void wake_times(const sim_config *sim, int ranks, const double *busy_flops, double *at)
-{
-    job_config cfg = sim_job_config(sim);
-    cfg.ranks = ranks;
-    cfg.result_bytes = WOKEN_TIMES * sizeof(double);
-    job_result res;
-    if (job_run(&cfg, woken_rank, (void *)busy_flops, &res) != 0)
-        fail_msg("job: %s", res.error);
-    memcpy(at, job_result_slot(&res, 1), WOKEN_TIMES * sizeof(double));
-    job_result_free(&res);
-}
-
 static void t_sim_delays_a_sleepers_message(void **state)
 {
     (void)state;

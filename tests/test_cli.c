@@ -189,6 +189,9 @@ static void gpu_clusters_and_hierarchical_allreduce(void **state)
     assert_refused("do not fit 2 nodes of 4 GPUs", "collective --workers 9 --gpus-per-node 4 --hosts 2");
     assert_refused("not whole nodes of --gpus-per-node 4", "collective --workers 6 --gpus-per-node 4 --algo hierarchical");
     assert_refused("the latency 0 to --latency", "collective --gpus-per-node 2 --intra-latency 1ms");
+    /* without --intra-latency, a node's links are no slower than --latency */
+    assert_int_equal(run("pingpong --gpus-per-node 2 --hosts 1 --latency 1us --bytes 8"), 0);
+    assert_non_null(strstr(output, "1 us inside a node"));
     assert_refused("1..1024", "collective --gpus-per-node 0");
 }
 
